@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs, with apt, only the Debian 12 packages ctxd needs that are not installed
+# yet. Used by `make run`, `make test` and .ci/run. Never installs nodejs/npm
+# (Node 20 is preinstalled and Debian's packages conflict with it).
+set -euo pipefail
+
+BUILD_PKGS=(build-essential cmake pkg-config libsqlite3-dev libjansson-dev libcmocka-dev libssl-dev sqlite3)
+# Compilers the CI matrix uses: gcc (build-essential) and clang; sanitizer runtime.
+EXTRA_PKGS=()
+if [[ "${CTXD_DEPS_CLANG:-0}" == 1 ]]; then EXTRA_PKGS+=(clang); fi
+
+missing=()
+for p in "${BUILD_PKGS[@]}" "${EXTRA_PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,29 @@
+/* base/log.h — leveled logging to stderr, thread-safe, one line per record:
+ * "2026-11-22T10:08:37.123456Z WARN  db: message". Callers must never pass a
+ * password or token (use db_url_masked() and friends). Must not: write to stdout
+ * (stdout belongs to the MCP stdio transport). */
+#ifndef CTXD_BASE_LOG_H
+#define CTXD_BASE_LOG_H
+
+#include <stdbool.h>
+
+typedef enum log_level {
+    LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF
+} log_level;
+
+void log_set_level(log_level lvl);
+log_level log_get_level(void);
+bool log_enabled(log_level lvl);
+/* "debug","info","warning"/"warn","error","critical"(=error),"off" case-insensitive. */
+bool log_parse_level(const char *s, log_level *out);
+const char *log_level_name(log_level lvl);
+
+void log_msg(log_level lvl, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define LOG_D(mod, ...) do { if (log_enabled(LOG_DEBUG)) log_msg(LOG_DEBUG, mod, __VA_ARGS__); } while (0)
+#define LOG_I(mod, ...) log_msg(LOG_INFO, mod, __VA_ARGS__)
+#define LOG_W(mod, ...) log_msg(LOG_WARN, mod, __VA_ARGS__)
+#define LOG_E(mod, ...) log_msg(LOG_ERROR, mod, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,30 @@
+/* base/utc.h — time as int64 microseconds since the Unix epoch, UTC only, and
+ * ISO-8601 parse/format. Naive inputs are UTC; offsets and `Z` are honoured.
+ * Must not: use the local time zone or locale. */
+#ifndef CTXD_BASE_UTC_H
+#define CTXD_BASE_UTC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include "base/err.h"
+
+typedef int64_t utc_us;            /* microseconds since 1970-01-01T00:00:00Z */
+
+#define UTC_ISO_LEN 32             /* buffer size enough for any formatted value */
+
+utc_us utc_now(void);              /* CLOCK_REALTIME */
+int64_t utc_mono_us(void);         /* CLOCK_MONOTONIC, for durations and deadlines */
+
+/* "2026-11-22T10:08:37.123456Z" (always 6 fraction digits, always Z). Returns out. */
+char *utc_format(utc_us t, char out[UTC_ISO_LEN]);
+/* Same instant with "+00:00" instead of "Z" (Python isoformat style). */
+char *utc_format_offset(utc_us t, char out[UTC_ISO_LEN]);
+
+/* Accepts YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.f{1,9}]] with 'T' or ' ', optional
+ * 'Z'/'z' or +HH:MM / -HH:MM / +HHMM / +HH. Fractions beyond 6 digits are
+ * truncated. Range years 0001..9999. ERR_INVALID with a message naming the
+ * problem otherwise. */
+err_code utc_parse(const char *s, utc_us *out, err_t *e);
+
+#endif

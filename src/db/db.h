@@ -1,0 +1,149 @@
+/* db/db.h — the SQL access layer every SQL-speaking module uses: open a database
+ * from a URL, borrow a pooled connection for the shortest time, run prepared
+ * statements written once with `?` placeholders, transactions with retry on
+ * transient error classes, error classes, statistics and per-statement metrics.
+ * Drivers (sqlite now; postgres, mysql later) plug in behind db/driver.h.
+ * Must not: know about sessions, messages or any other ctxd table. */
+#ifndef CTXD_DB_DB_H
+#define CTXD_DB_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "base/err.h"
+#include "base/conf.h"
+#include "base/utc.h"
+#include "db/url.h"
+
+typedef struct db db_t;            /* an open database: driver + pool + metrics */
+typedef struct db_conn db_conn;    /* a borrowed connection */
+typedef struct db_stmt db_stmt;    /* a prepared statement, cached by its connection */
+
+/* Capability bits a driver declares; the SQL store picks dialect SQL from them. */
+enum {
+    DB_CAP_RETURNING         = 1u << 0,  /* INSERT ... RETURNING */
+    DB_CAP_UPSERT_ON_CONFLICT= 1u << 1,  /* INSERT ... ON CONFLICT DO ... */
+    DB_CAP_UPSERT_DUPLICATE  = 1u << 2,  /* INSERT ... ON DUPLICATE KEY UPDATE */
+    DB_CAP_FTS               = 1u << 3,  /* full-text index */
+    DB_CAP_TRIGRAM           = 1u << 4,  /* trigram index (FTS5 trigram, pg_trgm) */
+    DB_CAP_ADVISORY_LOCK     = 1u << 5,  /* server-side named locks */
+    DB_CAP_JSON              = 1u << 6,  /* JSON functions/types */
+    DB_CAP_PARTIAL_INDEX     = 1u << 7,  /* CREATE INDEX ... WHERE */
+    DB_CAP_TRANSACTIONAL_DDL = 1u << 8,  /* DDL inside a transaction rolls back */
+    DB_CAP_SINGLE_WRITER     = 1u << 9   /* writes serialised on one connection */
+};
+
+typedef struct db_opts {
+    int pool_size;          /* DB_POOL_SIZE / ?pool_size=      default 5 (sqlite: readers) */
+    int max_overflow;       /* DB_MAX_OVERFLOW / ?max_overflow= default 10 */
+    int pool_timeout_ms;    /* DB_POOL_TIMEOUT (seconds) / ?pool_timeout= default 30 s */
+    int pool_recycle_s;     /* DB_POOL_RECYCLE / ?pool_recycle= default 3600; <=0 never */
+    int preping_idle_ms;    /* ?pool_pre_ping_idle_ms= default 30000; 0 = always ping */
+    int busy_timeout_ms;    /* sqlite ?busy_timeout= default 5000 */
+    int slow_query_ms;      /* SLOW_QUERY_THRESHOLD_MS default 1000; 0 = off */
+    bool query_logging;     /* ENABLE_QUERY_LOGGING: log each statement, params redacted */
+    int max_retries;        /* db_tx_run retries on busy/conn/timeout, default 8 */
+} db_opts;
+
+void db_opts_default(db_opts *o);
+/* Defaults, then DB_* variables, then URL query options (most specific wins).
+ * Bad values are ERR_INVALID naming the variable or URL option. */
+err_code db_opts_from(const conf_t *c, const db_url *u, db_opts *o, err_t *e);
+
+err_code db_open(const char *url, const db_opts *opts, db_t **out, err_t *e);
+void db_close(db_t *db);
+db_backend db_backend_of(const db_t *db);
+const char *db_dialect(const db_t *db);        /* "sqlite" | "postgresql" | "mysql" */
+unsigned db_caps(const db_t *db);
+const char *db_url_text_masked(const db_t *db);
+err_code db_server_version(db_t *db, char *buf, size_t n, err_t *e);
+/* Borrows a connection, runs a trivial query, returns round-trip microseconds. */
+err_code db_ping(db_t *db, int64_t *rtt_us, err_t *e);
+
+typedef enum db_intent { DB_READ = 0, DB_WRITE = 1 } db_intent;
+
+/* Borrow a connection; waits up to pool_timeout for one (ERR_TIMEOUT after).
+ * SQLite: DB_WRITE yields the single writer connection. */
+err_code db_acquire(db_t *db, db_intent intent, db_conn **out, err_t *e);
+/* Returns it to the pool: resets its statements, rolls back an open transaction. */
+void db_release(db_conn *c);
+
+err_code db_begin(db_conn *c, err_t *e);       /* writer on sqlite: BEGIN IMMEDIATE */
+err_code db_commit(db_conn *c, err_t *e);
+void db_rollback(db_conn *c);
+bool db_in_tx(const db_conn *c);
+/* One or more `;`-separated statements without parameters or results (DDL). */
+err_code db_exec(db_conn *c, const char *sql, err_t *e);
+
+/* Runs fn inside a transaction on a borrowed connection and commits; on a
+ * retryable class (busy, connection lost, timeout) rolls back and retries with
+ * bounded exponential backoff (max_retries). fn returns ERR_OK or a code. */
+typedef err_code (*db_tx_fn)(db_conn *c, void *arg, err_t *e);
+err_code db_tx_run(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e);
+
+/* Prepared statements, `?` placeholders, cached per connection by SQL text. The
+ * returned statement is reset and unbound; call db_stmt_done() when finished
+ * with it (or it is reset at db_release). Binding indexes are 1-based; text and
+ * blob pointers must stay valid until the statement is done or rebound. A bind
+ * error is reported by the next db_step. */
+err_code db_prepare(db_conn *c, const char *sql, db_stmt **out, err_t *e);
+void db_bind_null(db_stmt *s, int i);
+void db_bind_int64(db_stmt *s, int i, int64_t v);
+void db_bind_double(db_stmt *s, int i, double v);
+void db_bind_bool(db_stmt *s, int i, bool v);
+void db_bind_text(db_stmt *s, int i, const char *v, ptrdiff_t n);   /* n<0: strlen; NULL -> NULL */
+void db_bind_json(db_stmt *s, int i, const char *json, ptrdiff_t n); /* JSON text; NULL -> NULL */
+void db_bind_time(db_stmt *s, int i, utc_us t);                     /* native timestamp */
+void db_bind_blob(db_stmt *s, int i, const void *v, size_t n);
+
+enum { DB_ROW = 100, DB_DONE = 101 };
+/* DB_ROW, DB_DONE, or an err_code (filled in *e) */
+int db_step(db_stmt *s, err_t *e);
+void db_stmt_done(db_stmt *s);
+int64_t db_changes(db_stmt *s);                 /* rows changed by the last DB_DONE step */
+/* Last inserted auto id on this connection (drivers without it: use RETURNING). */
+int64_t db_last_insert_id(db_conn *c);
+
+/* Columns are 0-based and valid until the next db_step / db_stmt_done. */
+int db_col_count(db_stmt *s);
+const char *db_col_name(db_stmt *s, int i);
+bool db_col_null(db_stmt *s, int i);
+int64_t db_col_int64(db_stmt *s, int i);
+double db_col_double(db_stmt *s, int i);
+bool db_col_bool(db_stmt *s, int i);
+const char *db_col_text(db_stmt *s, int i, size_t *len);   /* NULL if NULL */
+const char *db_col_json(db_stmt *s, int i, size_t *len);   /* JSON text, NULL if NULL */
+utc_us db_col_time(db_stmt *s, int i);                     /* 0 if NULL */
+const void *db_col_blob(db_stmt *s, int i, size_t *len);
+
+/* Statistics. */
+typedef struct db_pool_stats {
+    int size, max_overflow;
+    int in_use, idle, overflow_in_use;
+    uint64_t acquired, waits, timeouts, created, closed, recycled, preping_failures;
+} db_pool_stats;
+
+typedef struct db_query_stats {
+    uint64_t statements, errors, slow, retries;
+    uint64_t errors_by_class[ERR_INTERNAL + 1];
+    uint64_t total_us;
+} db_query_stats;
+
+void db_get_pool_stats(db_t *db, db_pool_stats *out);
+void db_get_query_stats(db_t *db, db_query_stats *out);
+
+/* Latency per statement (keyed by SQL text), cumulative histogram buckets in us. */
+#define DB_LAT_BUCKETS 12   /* <=50us,100,250,500,1ms,2.5,5,10,25,50,100,+inf */
+extern const int64_t db_lat_bucket_upper_us[DB_LAT_BUCKETS];
+typedef struct db_stmt_stat {
+    const char *sql;
+    uint64_t count, errors, total_us, max_us;
+    uint64_t buckets[DB_LAT_BUCKETS];
+} db_stmt_stat;
+void db_foreach_stmt_stat(db_t *db, void (*cb)(void *ud, const db_stmt_stat *st), void *ud);
+
+/* Optional hook called after every statement step that finishes (DONE or error). */
+typedef void (*db_query_hook)(void *ud, const char *sql, int64_t us, err_code result);
+void db_set_query_hook(db_t *db, db_query_hook hook, void *ud);
+
+#endif
