@@ -11,7 +11,7 @@
 
 typedef int64_t utc_us;            /* microseconds since 1970-01-01T00:00:00Z */
 
-#define UTC_ISO_LEN 32             /* buffer size enough for any formatted value */
+#define UTC_ISO_LEN 40             /* buffer size enough for any formatted value */
 
 utc_us utc_now(void);              /* CLOCK_REALTIME */
 int64_t utc_mono_us(void);         /* CLOCK_MONOTONIC, for durations and deadlines */

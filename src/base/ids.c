@@ -1,0 +1,88 @@
+/* base/ids.c — random identifiers from getrandom(2): session ids and UUIDv4.
+ * Must not: use a non-cryptographic generator or any seed of our own. */
+#include "base/ids.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+void ids_random(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t r = getrandom(p, n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, "ctxd: getrandom failed: %s\n", strerror(errno));
+            abort();
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+static const char hex[] = "0123456789abcdef";
+
+char *ids_session(char out[IDS_SESSION_LEN])
+{
+    unsigned char r[8];
+    ids_random(r, sizeof r);
+    memcpy(out, "session_", 8);
+    for (int i = 0; i < 8; i++) {
+        out[8 + 2 * i] = hex[r[i] >> 4];
+        out[9 + 2 * i] = hex[r[i] & 15];
+    }
+    out[24] = '\0';
+    return out;
+}
+
+char *ids_uuid4(char out[IDS_UUID_LEN])
+{
+    unsigned char r[16];
+    ids_random(r, sizeof r);
+    r[6] = (unsigned char)((r[6] & 0x0F) | 0x40);
+    r[8] = (unsigned char)((r[8] & 0x3F) | 0x80);
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[r[i] >> 4];
+        *o++ = hex[r[i] & 15];
+    }
+    *o = '\0';
+    return out;
+}
+
+static bool is_lhex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+bool ids_is_session(const char *s)
+{
+    if (!s || strncmp(s, "session_", 8) != 0 || strlen(s) != 24)
+        return false;
+    for (int i = 8; i < 24; i++)
+        if (!is_lhex(s[i]))
+            return false;
+    return true;
+}
+
+bool ids_is_uuid(const char *s)
+{
+    if (!s || strlen(s) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return false;
+        } else if (!is_lhex(c) && !(c >= 'A' && c <= 'F')) {
+            return false;
+        }
+    }
+    return true;
+}

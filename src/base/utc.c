@@ -1,0 +1,177 @@
+/* base/utc.c — UTC microsecond time: clocks, ISO-8601 formatting and parsing.
+ * Civil-date arithmetic is done by hand (Howard Hinnant's days_from_civil) so
+ * that no call depends on the process time zone, locale or time_t range.
+ * Must not: call localtime/mktime or read TZ. */
+#include "base/utc.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define US_PER_SEC INT64_C(1000000)
+#define US_PER_DAY (INT64_C(86400) * US_PER_SEC)
+
+utc_us utc_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (utc_us)ts.tv_sec * US_PER_SEC + ts.tv_nsec / 1000;
+}
+
+int64_t utc_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * US_PER_SEC + ts.tv_nsec / 1000;
+}
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static char *format(utc_us t, char out[UTC_ISO_LEN], const char *zone)
+{
+    int64_t days = t / US_PER_DAY;
+    int64_t rem = t % US_PER_DAY;
+    if (rem < 0) {
+        rem += US_PER_DAY;
+        days--;
+    }
+    int64_t y;
+    unsigned mo, d;
+    civil_from_days(days, &y, &mo, &d);
+    int64_t secs = rem / US_PER_SEC;
+    int64_t us = rem % US_PER_SEC;
+    snprintf(out, UTC_ISO_LEN, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lld%s", (long long)y, mo, d,
+             (long long)(secs / 3600), (long long)(secs / 60 % 60), (long long)(secs % 60),
+             (long long)us, zone);
+    return out;
+}
+
+char *utc_format(utc_us t, char out[UTC_ISO_LEN])
+{
+    return format(t, out, "Z");
+}
+
+char *utc_format_offset(utc_us t, char out[UTC_ISO_LEN])
+{
+    return format(t, out, "+00:00");
+}
+
+/* Reads exactly n digits at *p into *v. */
+static bool digits(const char **p, int n, int *v)
+{
+    int x = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return false;
+        x = x * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *v = x;
+    return true;
+}
+
+static bool leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+err_code utc_parse(const char *s, utc_us *out, err_t *e)
+{
+    if (!s || !*s)
+        return err_set(e, ERR_INVALID, "empty date/time: expected ISO-8601 such as 2026-01-31T12:00:00Z");
+    const char *p = s;
+    int Y, M, D, h = 0, mi = 0, sec = 0;
+    int64_t frac_us = 0;
+    int64_t offset_s = 0;
+    if (!digits(&p, 4, &Y) || *p++ != '-' || !digits(&p, 2, &M) || *p++ != '-' || !digits(&p, 2, &D))
+        goto bad;
+    if (Y < 1 || M < 1 || M > 12)
+        goto range;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int maxd = mdays[M - 1] + (M == 2 && leap(Y));
+    if (D < 1 || D > maxd)
+        goto range;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
+            goto bad;
+        if (*p == ':') {
+            p++;
+            if (!digits(&p, 2, &sec))
+                goto bad;
+            if (*p == '.' || *p == ',') {
+                p++;
+                int nd = 0;
+                int64_t scale = 100000;
+                if (!isdigit((unsigned char)*p))
+                    goto bad;
+                while (isdigit((unsigned char)*p)) {
+                    if (nd < 6) {
+                        frac_us += (*p - '0') * scale;
+                        scale /= 10;
+                    }
+                    nd++;
+                    p++;
+                }
+                if (nd > 9)
+                    goto bad;
+            }
+        }
+        if (h > 23 || mi > 59 || sec > 59)
+            goto range;
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int sign = *p == '-' ? -1 : 1;
+            p++;
+            int oh, om = 0;
+            if (!digits(&p, 2, &oh))
+                goto bad;
+            if (*p == ':') {
+                p++;
+                if (!digits(&p, 2, &om))
+                    goto bad;
+            } else if (isdigit((unsigned char)*p)) {
+                if (!digits(&p, 2, &om))
+                    goto bad;
+            }
+            if (oh > 23 || om > 59)
+                goto range;
+            offset_s = sign * (oh * 3600 + om * 60);
+        }
+    }
+    if (*p != '\0')
+        goto bad;
+    int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
+    int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
+    *out = secs * US_PER_SEC + frac_us;
+    return ERR_OK;
+bad:
+    return err_set(e, ERR_INVALID,
+                   "'%.64s' is not an ISO-8601 date/time (expected e.g. 2026-01-31T12:00:00Z, "
+                   "2026-01-31T12:00:00.123456+02:00 or 2026-01-31)", s);
+range:
+    return err_set(e, ERR_INVALID, "'%.64s' is out of range (no such date or time of day)", s);
+}

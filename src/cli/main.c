@@ -1,0 +1,2 @@
+/* cli/main.c — placeholder while the CLI is written. */
+int main(void) { return 0; }

@@ -1,0 +1,220 @@
+/* tests/unit/test_base.c — base/: buffers and string helpers, UTC time parse and
+ * format (offsets, Z, naive = UTC, microseconds), ids from the CSPRNG, error
+ * classes, log levels. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/sbuf.h"
+#include "base/utc.h"
+
+static void test_sbuf_grows_and_detaches(void **state)
+{
+    (void)state;
+    sbuf_t b = SBUF_INIT;
+    assert_string_equal(sbuf_cstr(&b), "");
+    for (int i = 0; i < 1000; i++)
+        sbuf_printf(&b, "%d,", i);
+    assert_true(b.len > 3000);
+    assert_int_equal(strncmp(b.p, "0,1,2,", 6), 0);
+    assert_int_equal(b.p[b.len], '\0');
+    char big[600];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    sbuf_reset(&b);
+    sbuf_printf(&b, "<%s>", big); /* longer than the internal fast-path buffer */
+    assert_int_equal(b.len, 601);
+    char *s = sbuf_detach(&b);
+    assert_int_equal(s[0], '<');
+    assert_int_equal(s[600], '>');
+    assert_null(b.p);
+    free(s);
+}
+
+static void test_str_numbers_and_bools(void **state)
+{
+    (void)state;
+    long v = 0;
+    assert_true(str_to_long("42", 0, 100, &v));
+    assert_int_equal(v, 42);
+    assert_false(str_to_long("101", 0, 100, &v));
+    assert_false(str_to_long("4x", 0, 100, &v));
+    assert_false(str_to_long("", 0, 100, &v));
+    assert_false(str_to_long(" 4", 0, 100, &v));
+    assert_false(str_to_long("99999999999999999999999", 0, 100, &v));
+    assert_true(str_to_long("-1", -1, 5, &v));
+    assert_int_equal(v, -1);
+    bool b = false;
+    assert_true(str_to_bool("TRUE", &b) && b);
+    assert_true(str_to_bool("off", &b) && !b);
+    assert_false(str_to_bool("maybe", &b));
+    double d;
+    assert_true(str_to_double("2.5", &d));
+    assert_true(d == 2.5);
+    assert_false(str_to_double("nan", &d));
+}
+
+static void test_str_percent_decode(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    assert_true(str_percent_decode("p%40ss%2Fw", 10, &out));
+    assert_string_equal(out, "p@ss/w");
+    free(out);
+    assert_false(str_percent_decode("bad%4", 5, &out));
+    assert_false(str_percent_decode("bad%zz", 6, &out));
+    assert_false(str_percent_decode("%", 1, &out));
+}
+
+static void test_str_utf8(void **state)
+{
+    (void)state;
+    const char *ok = "h\xC3\xA9llo \xF0\x9F\x98\x80 \xE4\xB8\xAD e\xCC\x81";
+    assert_true(str_utf8_valid(ok, strlen(ok)));
+    assert_false(str_utf8_valid("\xC0\xAF", 2));         /* overlong */
+    assert_false(str_utf8_valid("\xED\xA0\x80", 3));     /* surrogate */
+    assert_false(str_utf8_valid("\xF4\x90\x80\x80", 4)); /* > U+10FFFF */
+    assert_false(str_utf8_valid("\xE4\xB8", 2));         /* truncated */
+    assert_false(str_utf8_valid("\xFF", 1));
+    char *t = xstrdup("  spaced \n");
+    assert_string_equal(str_trim(t), "spaced");
+    free(t);
+    assert_true(str_eq_ci("SQLite", "sqlite"));
+    assert_true(str_eq(NULL, NULL));
+    assert_false(str_eq("a", NULL));
+}
+
+static utc_us parse_ok(const char *s)
+{
+    utc_us t = 0;
+    err_t e;
+    err_code rc = utc_parse(s, &t, &e);
+    if (rc != ERR_OK)
+        fail_msg("utc_parse(%s): %s", s, e.msg);
+    return t;
+}
+
+static void test_utc_parse_forms(void **state)
+{
+    (void)state;
+    utc_us base = parse_ok("2026-11-22T10:08:37.123456Z");
+    assert_int_equal(base, INT64_C(1795342117123456));
+    assert_int_equal(parse_ok("2026-11-22T10:08:37.123456"), base);       /* naive = UTC */
+    assert_int_equal(parse_ok("2026-11-22 10:08:37.123456+00:00"), base);
+    assert_int_equal(parse_ok("2026-11-22T12:08:37.123456+02:00"), base);
+    assert_int_equal(parse_ok("2026-11-22T05:38:37.123456-0430"), base);
+    assert_int_equal(parse_ok("2026-11-22T10:08:37.123456789Z"), base);   /* nanos truncated */
+    assert_int_equal(parse_ok("2026-11-22T10:08:37.1Z"), base - 23456);
+    assert_int_equal(parse_ok("2026-11-22"), parse_ok("2026-11-22T00:00:00Z"));
+    assert_int_equal(parse_ok("2026-11-22T10:08Z"), parse_ok("2026-11-22T10:08:00.000000Z"));
+    assert_int_equal(parse_ok("1970-01-01T00:00:00Z"), 0);
+    assert_int_equal(parse_ok("1969-12-31T23:59:59.999999Z"), -1);
+    assert_int_equal(parse_ok("2024-02-29T00:00:00Z"), parse_ok("2024-02-28T00:00:00Z") + INT64_C(86400000000));
+}
+
+static void test_utc_parse_rejects(void **state)
+{
+    (void)state;
+    const char *bad[] = {"",           "yesterday",           "2026-13-01",         "2026-02-29",
+                         "2026-11-22T25:00:00", "2026-11-22T10:61", "2026-11-22T10:08:37.Z",
+                         "2026-11-22T10:08:37+25:00", "2026-11-22T10:08:37Zjunk", "2026/11/22"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        utc_us t;
+        err_t e;
+        if (utc_parse(bad[i], &t, &e) != ERR_INVALID)
+            fail_msg("accepted bad time '%s'", bad[i]);
+        assert_true(strlen(e.msg) > 10);
+    }
+}
+
+static void test_utc_format_round_trip(void **state)
+{
+    (void)state;
+    char buf[UTC_ISO_LEN];
+    assert_string_equal(utc_format(INT64_C(1795342117123456), buf), "2026-11-22T10:08:37.123456Z");
+    assert_string_equal(utc_format_offset(0, buf), "1970-01-01T00:00:00.000000+00:00");
+    assert_string_equal(utc_format(-1, buf), "1969-12-31T23:59:59.999999Z");
+    /* every microsecond form survives format -> parse */
+    utc_us samples[] = {0, 1, 999999, INT64_C(951782400000001) /* 2000-02-29 */,
+                        INT64_C(253402300799999999) /* 9999-12-31T23:59:59.999999 */,
+                        INT64_C(-62135596800000000) /* 0001-01-01 */};
+    for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+        utc_format(samples[i], buf);
+        assert_int_equal(parse_ok(buf), samples[i]);
+    }
+    utc_us now = utc_now();
+    assert_int_equal(parse_ok(utc_format(now, buf)), now);
+    assert_true(now > INT64_C(1700000000000000));
+    int64_t m1 = utc_mono_us(), m2 = utc_mono_us();
+    assert_true(m2 >= m1);
+}
+
+static void test_ids(void **state)
+{
+    (void)state;
+    char a[IDS_SESSION_LEN], b[IDS_SESSION_LEN];
+    ids_session(a);
+    ids_session(b);
+    assert_true(ids_is_session(a));
+    assert_int_equal(strlen(a), 24);
+    assert_string_not_equal(a, b);
+    assert_false(ids_is_session("session_XYZ"));
+    assert_false(ids_is_session("session_0123456789abcdeF"));
+    char u[IDS_UUID_LEN];
+    ids_uuid4(u);
+    assert_true(ids_is_uuid(u));
+    assert_int_equal(u[14], '4');
+    assert_true(strchr("89ab", u[19]) != NULL);
+    assert_false(ids_is_uuid("not-a-uuid"));
+    /* 1000 ids, no collision among them */
+    enum { N = 1000 };
+    static char many[N][IDS_UUID_LEN];
+    for (int i = 0; i < N; i++)
+        ids_uuid4(many[i]);
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++)
+            assert_string_not_equal(many[i], many[j]);
+}
+
+static void test_err_and_log(void **state)
+{
+    (void)state;
+    err_t e;
+    assert_int_equal(err_set(&e, ERR_BUSY, "database %s", "busy"), ERR_BUSY);
+    err_prefix(&e, "add_message");
+    assert_string_equal(e.msg, "add_message: database busy");
+    assert_true(err_retryable(ERR_BUSY));
+    assert_true(err_retryable(ERR_CONN));
+    assert_false(err_retryable(ERR_UNIQUE));
+    assert_false(err_retryable(ERR_SYNTAX));
+    assert_string_equal(err_code_name(ERR_UNIQUE), "unique");
+    assert_int_equal(err_set(NULL, ERR_IO, "x"), ERR_IO);
+    log_level l;
+    assert_true(log_parse_level("WARNING", &l) && l == LOG_WARN);
+    assert_true(log_parse_level("critical", &l) && l == LOG_ERROR);
+    assert_false(log_parse_level("verbose", &l));
+    log_set_level(LOG_ERROR);
+    assert_false(log_enabled(LOG_INFO));
+    assert_true(log_enabled(LOG_ERROR));
+    log_set_level(LOG_INFO);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sbuf_grows_and_detaches), cmocka_unit_test(test_str_numbers_and_bools),
+        cmocka_unit_test(test_str_percent_decode),      cmocka_unit_test(test_str_utf8),
+        cmocka_unit_test(test_utc_parse_forms),         cmocka_unit_test(test_utc_parse_rejects),
+        cmocka_unit_test(test_utc_format_round_trip),   cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_err_and_log),
+    };
+    return cmocka_run_group_tests_name("base", tests, NULL, NULL);
+}
