@@ -50,6 +50,28 @@ err_code conf_get_bool(const conf_t *c, const char *name, bool def, bool *out, e
 /* Validates every set variable against its declaration (type, range, choices). */
 err_code conf_validate(const conf_t *c, err_t *e);
 
+/* --- additions (storage core) ------------------------------------------------ */
+/* A configuration holding only the built-in defaults (no .env, no environment):
+ * for tests and tools that set every value themselves with conf_set. */
+conf_t *conf_defaults(void);
+/* conf_set(..., CONF_SRC_FLAG) that remembers how the flag was spelled ("--port"),
+ * so messages say "(from --port)". Without it a flag is named "--http-port". */
+err_code conf_set_flag(conf_t *c, const char *name, const char *value, const char *flag,
+                       err_t *e);
+/* Where the value came from, for messages: "default", ".env", "environment",
+ * "--db-pool-size"; NULL when unset. */
+const char *conf_source_label(const conf_t *c, const char *name);
+/* CONF_ENUM variables: the canonical choice (case-insensitive, aliases resolved:
+ * "Postgres" -> "postgresql", "mariadb" -> "mysql", "WARN" -> "warning"); a static
+ * string. *out = NULL when unset. ERR_INVALID naming variable, source and choices. */
+err_code conf_get_enum(const conf_t *c, const char *name, const char **out, err_t *e);
+/* The value as it may be shown: "(hidden)" for secrets, URLs with the password
+ * masked, else the value. NULL when unset. Caller frees. */
+char *conf_display(const conf_t *c, const char *name);
+/* Masks a password in any URL-looking text ("scheme://user:***@host..."), also in
+ * malformed text and in password=... query options. Caller frees; NULL -> NULL. */
+char *conf_mask_url(const char *s);
+
 /* The declaration table (for --help and `ctxd db url`). */
 const conf_var *conf_vars(size_t *count);
 const conf_var *conf_var_find(const char *name);

@@ -1,0 +1,38 @@
+/* cli/cli.h — what the command implementations share: the parsed global
+ * options, loading configuration (defaults < .env < environment < flags),
+ * opening the database named by it, and printing errors in one clear line.
+ * Must not: contain a command's own logic (each lives in cmd_<name>.c). */
+#ifndef CTXD_CLI_CLI_H
+#define CTXD_CLI_CLI_H
+
+#include <stdbool.h>
+#include "base/conf.h"
+#include "base/err.h"
+#include "db/db.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+typedef struct cli_ctx {
+    conf_t *conf;
+    char *url;          /* effective database URL (may hold a password: never print) */
+    char *url_origin;   /* where it came from, in words */
+    const char *prog;   /* "ctxd" */
+} cli_ctx;
+
+/* Prints "ctxd: <msg>" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the err_t as "ctxd: <what>: <msg>" and returns CLI_FAIL. */
+int cli_fail(const char *what, const err_t *e);
+/* True when argv[i] is -h/--help. */
+bool cli_is_help(const char *arg);
+
+/* Resolves the database URL from ctx->conf into ctx->url/url_origin. */
+int cli_resolve_url(cli_ctx *ctx);
+/* Opens the database with pool options from configuration. */
+int cli_open_db(cli_ctx *ctx, db_t **out);
+
+int cmd_serve(cli_ctx *ctx, int argc, char **argv);
+int cmd_migrate(cli_ctx *ctx, int argc, char **argv);
+int cmd_db(cli_ctx *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# tests/cli/test_cli.sh — the commands a user runs: --help everywhere, migrate
+# status/up/down/to, db check (exit 0 healthy / 1 not), db url (masked, sources),
+# configuration precedence (.env < environment < flag).
+source "$(dirname "$0")/lib.sh"
+
+run "$CTXD" --help;            check "--help exits 0 and lists commands" eval 'rc_is 0 && out_has "migrate" && out_has "serve"'
+run "$CTXD" migrate --help;    check "migrate --help" eval 'rc_is 0 && out_has "to N"'
+run "$CTXD" db --help;         check "db --help" eval 'rc_is 0 && out_has "check"'
+run "$CTXD" serve --help;      check "serve --help" eval 'rc_is 0 && out_has "--no-migrate"'
+run "$CTXD" --version;         check "--version" eval 'rc_is 0 && out_has "ctxd "'
+run "$CTXD";                   check "no command is a usage error (2)" rc_is 2
+run "$CTXD" frobnicate;        check "unknown command exits 2 and names it" eval 'rc_is 2 && err_has "frobnicate"'
+run "$CTXD" --bogus db url;    check "unknown option exits 2 and names it" eval 'rc_is 2 && err_has "--bogus"'
+run "$CTXD" migrate sideways;  check "unknown migrate subcommand exits 2" eval 'rc_is 2 && err_has "sideways"'
+run "$CTXD" migrate to abc;    check "migrate to needs a number" eval 'rc_is 2 && err_has "version"'
+
+# default database: ./chat_history.db in the working directory
+run "$CTXD" db url;            check "db url defaults to ./chat_history.db" eval 'rc_is 0 && out_has "chat_history.db" && out_has "sqlite"'
+run "$CTXD" db check;          check "db check on a missing default file is unhealthy (1) and creates nothing" eval 'rc_is 1 && [[ ! -e chat_history.db ]]'
+run "$CTXD" migrate status;    check "migrate status on a new database shows pending 0001" eval 'rc_is 0 && out_has "pending" && out_has "init"'
+run "$CTXD" migrate up;        check "migrate up applies" eval 'rc_is 0 && out_has "applied 1"'
+run "$CTXD" migrate up;        check "migrate up again is a no-op" eval 'rc_is 0 && out_has "applied 0"'
+run "$CTXD" db check;          check "db check healthy after migrate" eval 'rc_is 0 && out_has "healthy" && out_has "schema version:  1" && out_has "round trip"'
+run "$CTXD" db check --json;   check "db check --json" eval 'rc_is 0 && out_has "\"status\": \"healthy\"" && out_has "\"pool\""'
+run "$CTXD" migrate status;    check "status shows applied" eval 'rc_is 0 && out_has "applied"'
+run "$CTXD" migrate down;      check "migrate down reverts one" eval 'rc_is 0 && out_has "reverted 1"'
+run "$CTXD" db check;          check "db check unhealthy when schema is behind, says what to run" eval 'rc_is 1 && out_has "migrate up"'
+run "$CTXD" migrate to 1;      check "migrate to 1" eval 'rc_is 0'
+run "$CTXD" migrate to 0;      check "migrate to 0" eval 'rc_is 0'
+run "$CTXD" migrate to 7;      check "migrate to an unknown version fails clearly" eval 'rc_not 0 && err_has "7"'
+
+# precedence: .env < environment < flag, and db url says where each came from
+mkdir -p sub && cd sub
+printf 'DATABASE_PATH=%s\nDB_POOL_SIZE=3\n' "$T/from-dotenv.db" > .env
+run "$CTXD" db url;            check ".env is read" eval 'rc_is 0 && out_has "from-dotenv.db" && out_has ".env"'
+DB_POOL_SIZE=4 run "$CTXD" db url
+check "environment beats .env" eval 'out_has "4" && out_has "environment"'
+DB_POOL_SIZE=4 run "$CTXD" --pool-size 6 db url
+check "flag beats environment" eval 'grep -E "DB_POOL_SIZE +6 " <<<"$OUT" >/dev/null'
+run "$CTXD" --env-file "$T/nonexistent.env" db url
+check "an explicit --env-file that does not exist is an error" rc_not 0
+cd "$T"
+
+# passwords never printed
+run "$CTXD" --database-url 'postgresql://bob:s3cretpw@db.example.com:5432/app?sslmode=require' db url
+check "db url masks the password" eval 'rc_is 0 && out_lacks "s3cretpw" && out_has "***" && out_has "postgresql"'
+run "$CTXD" --database-url 'postgresql://bob:s3cretpw@db.example.com:5432/app' db url --json
+check "db url --json masks the password" eval 'rc_is 0 && out_lacks "s3cretpw" && out_has "\"backend\": \"postgresql\""'
+
+# an on-disk file and the in-memory form
+run "$CTXD" --database-url "sqlite:///$T/x.db" migrate up
+check "explicit sqlite URL (relative form with absolute path)" eval 'rc_is 0 && [[ -s $T/x.db ]]'
+run "$CTXD" --database-url "sqlite:///:memory:" migrate up
+check "in-memory database migrates" eval 'rc_is 0 && out_has "applied 1"'
+
+# serve: starts, migrates, stops cleanly on SIGTERM
+"$CTXD" --database-url "sqlite:///$T/serve.db" serve >"$T/serve.out" 2>"$T/serve.err" & SPID=$!
+for _ in $(seq 200); do grep -q "ready" "$T/serve.err" 2>/dev/null && break; sleep 0.05; done
+kill -TERM $SPID; wait $SPID; RC=$?; OUT=$(cat "$T/serve.out"); ERR=$(cat "$T/serve.err")
+check "serve migrates, reports ready, exits 0 on SIGTERM" eval 'rc_is 0 && err_has "ready" && err_has "shutting down"'
+run "$CTXD" --database-url "sqlite:///$T/serve.db" db check
+check "database prepared by serve is healthy" rc_is 0
+
+finish
