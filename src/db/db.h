@@ -50,6 +50,10 @@ void db_opts_default(db_opts *o);
  * Bad values are ERR_INVALID naming the variable or URL option. */
 err_code db_opts_from(const conf_t *c, const db_url *u, db_opts *o, err_t *e);
 
+/* opts NULL = defaults. URL query options are applied over *opts in any case
+ * (so passing db_opts_from() output is idempotent). Connects once before
+ * returning, so a bad path, a non-database file or an unreachable server fails
+ * here. Backends without a driver yet: ERR_INVALID. */
 err_code db_open(const char *url, const db_opts *opts, db_t **out, err_t *e);
 void db_close(db_t *db);
 db_backend db_backend_of(const db_t *db);
@@ -63,7 +67,13 @@ err_code db_ping(db_t *db, int64_t *rtt_us, err_t *e);
 typedef enum db_intent { DB_READ = 0, DB_WRITE = 1 } db_intent;
 
 /* Borrow a connection; waits up to pool_timeout for one (ERR_TIMEOUT after).
- * SQLite: DB_WRITE yields the single writer connection. */
+ * SQLite file: DB_WRITE yields the single writer connection (writes are
+ * serialised in-process; db_begin takes BEGIN IMMEDIATE); DB_READ yields one of
+ * pool_size (+ max_overflow) reader connections, which are PRAGMA query_only:
+ * a write on a DB_READ connection fails with ERR_IO. SQLite :memory:: ONE
+ * connection shared by every borrower, whatever the intent (each :memory:
+ * connection would be a separate database) — so never hold a connection while
+ * acquiring another on the same thread. The same goes for the writer. */
 err_code db_acquire(db_t *db, db_intent intent, db_conn **out, err_t *e);
 /* Returns it to the pool: resets its statements, rolls back an open transaction. */
 void db_release(db_conn *c);
@@ -94,7 +104,7 @@ void db_bind_bool(db_stmt *s, int i, bool v);
 void db_bind_text(db_stmt *s, int i, const char *v, ptrdiff_t n);   /* n<0: strlen; NULL -> NULL */
 void db_bind_json(db_stmt *s, int i, const char *json, ptrdiff_t n); /* JSON text; NULL -> NULL */
 void db_bind_time(db_stmt *s, int i, utc_us t);                     /* native timestamp */
-void db_bind_blob(db_stmt *s, int i, const void *v, size_t n);
+void db_bind_blob(db_stmt *s, int i, const void *v, size_t n);         /* NULL -> NULL */
 
 enum { DB_ROW = 100, DB_DONE = 101 };
 /* DB_ROW, DB_DONE, or an err_code (filled in *e) */
@@ -116,13 +126,16 @@ const char *db_col_json(db_stmt *s, int i, size_t *len);   /* JSON text, NULL if
 utc_us db_col_time(db_stmt *s, int i);                     /* 0 if NULL */
 const void *db_col_blob(db_stmt *s, int i, size_t *len);
 
-/* Statistics. */
+/* Statistics. Pool figures add up all pools of the database: on a SQLite file
+ * size = pool_size readers + 1 writer; on :memory: size = 1, max_overflow = 0. */
 typedef struct db_pool_stats {
     int size, max_overflow;
     int in_use, idle, overflow_in_use;
     uint64_t acquired, waits, timeouts, created, closed, recycled, preping_failures;
 } db_pool_stats;
 
+/* statements/total_us: finished prepared statements and db_exec scripts;
+ * errors (= sum of errors_by_class) also count failed begin/commit/prepare. */
 typedef struct db_query_stats {
     uint64_t statements, errors, slow, retries;
     uint64_t errors_by_class[ERR_INTERNAL + 1];
@@ -142,7 +155,9 @@ typedef struct db_stmt_stat {
 } db_stmt_stat;
 void db_foreach_stmt_stat(db_t *db, void (*cb)(void *ud, const db_stmt_stat *st), void *ud);
 
-/* Optional hook called after every statement step that finishes (DONE or error). */
+/* Optional hook called after every statement step that finishes (DONE or error)
+ * and after each db_exec, on the calling thread; us is the statement's time from
+ * its first step. Set it before concurrent use; replacing it is safe. */
 typedef void (*db_query_hook)(void *ud, const char *sql, int64_t us, err_code result);
 void db_set_query_hook(db_t *db, db_query_hook hook, void *ud);
 

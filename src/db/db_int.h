@@ -1,0 +1,121 @@
+/* db/db_int.h — private structures shared by the db/ core files: db.c (open,
+ * connections, statement cache, transactions), pool.c (the connection pool) and
+ * metrics.c (statistics, slow-query log, hook).
+ * Must not: be included outside src/db (and tests/unit/test_db_*.c); expose
+ * driver internals (those stay behind driver.h). */
+#ifndef CTXD_DB_DB_INT_H
+#define CTXD_DB_DB_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "db/db.h"
+#include "db/driver.h"
+
+/* ---- metrics ------------------------------------------------------------- */
+
+/* One entry per distinct SQL text; found once when a connection first prepares
+ * the statement, then updated with relaxed atomics (no lock on the hot path).
+ * Entries live until db_close, so statements keep plain pointers to them. */
+typedef struct db_metric {
+    struct db_metric *next;        /* hash chain (under db_metrics.mu) */
+    char *sql;
+    size_t len;
+    uint64_t hash;
+    _Atomic uint64_t count, errors, total_us, max_us;
+    _Atomic uint64_t buckets[DB_LAT_BUCKETS];   /* per bucket, not cumulative */
+} db_metric;
+
+typedef struct db_hook_pair {
+    struct db_hook_pair *retired;  /* older pairs, freed at close */
+    db_query_hook fn;
+    void *ud;
+} db_hook_pair;
+
+typedef struct db_metrics {
+    pthread_mutex_t mu;            /* guards the table, never taken per step */
+    db_metric **tab;
+    size_t cap, n;
+    db_metric other;               /* shared entry once the table is full */
+    int slow_query_ms;
+    bool query_logging;
+    _Atomic uint64_t errors_by_class[ERR_INTERNAL + 1];
+    _Atomic uint64_t slow, retries;
+    _Atomic(db_hook_pair *) hook;
+} db_metrics;
+
+uint64_t db_hash_sql(const char *sql, size_t len);
+void db_metrics_init(db_metrics *m, const db_opts *o);
+void db_metrics_free(db_metrics *m);
+db_metric *db_metrics_entry(db_metrics *m, const char *sql, size_t len, uint64_t hash);
+/* A finished statement: latency, class, slow log, hook. */
+void db_metrics_record(db_metrics *m, db_metric *st, const char *sql, int64_t us, err_code rc);
+/* An error outside a statement step (begin, commit, exec). */
+void db_metrics_error(db_metrics *m, err_code rc);
+void db_metrics_query_stats(db_metrics *m, db_query_stats *out);
+void db_metrics_foreach(db_metrics *m, void (*cb)(void *ud, const db_stmt_stat *st), void *ud);
+void db_metrics_set_hook(db_metrics *m, db_query_hook hook, void *ud);
+
+/* ---- connections and statements ----------------------------------------- */
+
+typedef struct db_pool db_pool;
+
+struct db_stmt {
+    db_conn *c;
+    const db_driver *drv;
+    db_drv_stmt *ds;
+    db_metric *metric;
+    char *sql;                     /* owned copy: the cache key */
+    size_t len;
+    uint64_t hash;
+    db_stmt *hnext;                /* cache chain */
+    db_stmt *anext, *aprev;        /* the connection's list of statements in use */
+    int64_t t0;                    /* monotonic start of the current execution */
+    int64_t changes;
+    err_code bind_err;
+    int bind_idx;
+    bool cached, in_use, running;
+};
+
+struct db_conn {
+    db_t *db;
+    db_pool *pool;
+    const db_driver *drv;
+    db_drv_conn *dc;
+    db_role role;
+    bool overflow;                 /* beyond pool size: closed on return */
+    bool broken;                   /* connection-class error seen: close on return */
+    int64_t created_us, last_used_us;   /* monotonic */
+    db_stmt **cache;               /* hash table by SQL text */
+    size_t cache_cap, cache_n;
+    db_stmt *active;
+    db_conn *next_idle;
+};
+
+struct db {
+    const db_driver *drv;
+    db_url *url;
+    char *masked;
+    db_opts o;
+    unsigned caps;
+    db_pool *wpool;                /* the writer (sqlite file / :memory:), or NULL */
+    db_pool *rpool;                /* readers / the general pool, or NULL */
+    db_metrics m;
+};
+
+/* db.c: open/close one connection with its statement cache. */
+err_code db_conn_open(db_t *db, db_role role, db_conn **out, err_t *e);
+void db_conn_close(db_conn *c);
+
+/* ---- pool ---------------------------------------------------------------- */
+
+/* pinned: its connections are never closed while the pool lives (sqlite :memory:). */
+db_pool *db_pool_new(db_t *db, const char *label, db_role role, int size, int max_overflow,
+                     bool pinned);
+void db_pool_free(db_pool *p);
+err_code db_pool_get(db_pool *p, db_conn **out, err_t *e);
+void db_pool_put(db_pool *p, db_conn *c);
+void db_pool_stats_add(db_pool *p, db_pool_stats *acc);
+
+#endif
