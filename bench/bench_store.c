@@ -82,7 +82,7 @@ static store_t *open_store(const char *path)
     db_opts o;
     db_opts_default(&o);
     db_t *db;
-    store_t *st;
+    store_t *st = NULL;
     err_t e;
     if (db_open(sbuf_cstr(&url), &o, &db, &e) != ERR_OK || store_sql_open(db, true, &st, &e) != ERR_OK)
         die("open store", &e);
