@@ -117,13 +117,54 @@ static err_code sq_precheck(const char *path, sq_mode mode, db_role role, err_t 
     return rc;
 }
 
+/* Skips white space and comments so an error can quote the statement itself. */
+static const char *sq_stmt_start(const char *p) {
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+        if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n') p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *end = strstr(p + 2, "*/");
+            p = end ? end + 2 : p + strlen(p);
+        } else {
+            return p;
+        }
+    }
+}
+
+/* Runs a script statement by statement (sqlite3_prepare_v2's tail), so a failure
+ * quotes the statement that failed rather than the head of the script. */
 static err_code sq_exec_h(sqlite3 *h, const char *sql, err_t *e, const char *what) {
-    char *msg = NULL;
-    int rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
-    if (rc == SQLITE_OK) return ERR_OK;
-    err_code cls = sq_err(h, rc, e, what, sql);
-    sqlite3_free(msg);
-    return cls;
+    const char *p = sql;
+    while (*p) {
+        const char *start = sq_stmt_start(p);
+        if (!*start) break;
+        sqlite3_stmt *st = NULL;
+        const char *tail = NULL;
+        int rc = sqlite3_prepare_v2(h, start, -1, &st, &tail);
+        if (rc == SQLITE_OK && st) {
+            do rc = sqlite3_step(st); while (rc == SQLITE_ROW);
+            if (rc == SQLITE_DONE) rc = SQLITE_OK;
+        }
+        if (rc != SQLITE_OK) {
+            err_code cls = sq_err(h, rc, NULL, what, NULL);
+            size_t n = tail && tail > start ? (size_t)(tail - start) : strlen(start);
+            if (n > 200) n = 200;
+            char quoted[201];
+            memcpy(quoted, start, n);
+            quoted[n] = '\0';
+            for (size_t i = 0; i < n; i++)
+                if (quoted[i] == '\n' || quoted[i] == '\r' || quoted[i] == '\t') quoted[i] = ' ';
+            err_set(e, cls, "%s%s%s (in: %s)", what ? what : "", what ? ": " : "", sqlite3_errmsg(h), quoted);
+            if (e) e->native = sqlite3_extended_errcode(h);
+            sqlite3_finalize(st);
+            return cls;
+        }
+        sqlite3_finalize(st);
+        if (!tail || tail == start) break;
+        p = tail;
+    }
+    return ERR_OK;
 }
 
 /* Reads one text value (PRAGMA journal_mode). */
@@ -222,7 +263,20 @@ static err_code sq_connect(const db_url *u, const db_opts *o, db_role role, db_d
     rc = sq_exec_h(c->h, sbuf_cstr(&sql), e, NULL);
     sbuf_free(&sql);
     if (rc == ERR_OK && !mem && mode != SQ_RO && role == DB_ROLE_WRITER) {
-        rc = sq_query_text(c->h, "PRAGMA journal_mode=WAL", buf, sizeof buf, e);
+        /* Switching a new file to WAL needs an exclusive lock, and SQLite reports
+         * SQLITE_BUSY for it without always consulting the busy handler when other
+         * processes are opening the same new file at that moment. Retry with a
+         * bounded backoff within busy_timeout. */
+        int64_t deadline = utc_mono_us() + (int64_t)(o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 0) * 1000;
+        useconds_t pause = 1000;
+        for (;;) {
+            rc = sq_query_text(c->h, "PRAGMA journal_mode=WAL", buf, sizeof buf, e);
+            if (rc != ERR_BUSY || utc_mono_us() >= deadline)
+                break;
+            usleep(pause);
+            if (pause < 50000)
+                pause *= 2;
+        }
         if (rc == ERR_OK && !str_eq_ci(buf, "wal"))
             LOG_W("db", "SQLite database '%s' stays in journal_mode=%s (WAL not available here); "
                   "readers will wait for writers", path, buf);
