@@ -7,7 +7,7 @@ CREATE TABLE sessions (
     id          TEXT PRIMARY KEY NOT NULL,
     purpose     TEXT NOT NULL,
     created_by  TEXT NOT NULL,
-    metadata    TEXT CHECK (metadata IS NULL OR json_valid(metadata)),
+    metadata    TEXT CHECK (metadata IS NULL OR (json_valid(metadata) AND json_type(metadata) = 'object')),
     is_active   INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL
@@ -15,6 +15,7 @@ CREATE TABLE sessions (
 -- list_sessions: by creator, and active sessions by recent activity
 CREATE INDEX idx_sessions_created_by ON sessions (created_by, created_at);
 CREATE INDEX idx_sessions_active_updated ON sessions (is_active, updated_at);
+CREATE INDEX idx_sessions_updated ON sessions (updated_at);
 
 CREATE TABLE messages (
     id                INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: since_id cursors stay valid
@@ -25,7 +26,7 @@ CREATE TABLE messages (
     visibility        TEXT NOT NULL DEFAULT 'public'
                       CHECK (visibility IN ('public', 'private', 'agent_only', 'admin_only')),
     message_type      TEXT NOT NULL DEFAULT 'agent_response',
-    metadata          TEXT CHECK (metadata IS NULL OR json_valid(metadata)),
+    metadata          TEXT CHECK (metadata IS NULL OR (json_valid(metadata) AND json_type(metadata) = 'object')),
     parent_message_id INTEGER REFERENCES messages (id) ON DELETE SET NULL,
     created_at        TEXT NOT NULL
 );
@@ -44,7 +45,7 @@ CREATE TABLE agent_memory (
     session_id  TEXT REFERENCES sessions (id) ON DELETE CASCADE,  -- NULL = global scope
     key         TEXT NOT NULL,
     value       TEXT NOT NULL CHECK (json_valid(value)),
-    metadata    TEXT CHECK (metadata IS NULL OR json_valid(metadata)),
+    metadata    TEXT CHECK (metadata IS NULL OR (json_valid(metadata) AND json_type(metadata) = 'object')),
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL,
     expires_at  TEXT                                              -- NULL = never
@@ -71,6 +72,7 @@ CREATE TABLE audit_log (
 CREATE INDEX idx_audit_created ON audit_log (created_at);
 CREATE INDEX idx_audit_session ON audit_log (session_id, id);
 CREATE INDEX idx_audit_agent ON audit_log (agent_id, id);
+CREATE INDEX idx_audit_event ON audit_log (event_type, id);
 
 CREATE TABLE secure_tokens (
     token_id    TEXT PRIMARY KEY NOT NULL,   -- "sct_" + uuid4

@@ -2,7 +2,16 @@
  * agent memory, audit log, protected tokens, revoked JWT ids) behind one
  * interface (a vtable), so SQL backends (store_sql over db/) and MongoDB
  * (store_mongo, later) are interchangeable. Every write that takes a
- * `store_audit_in` appends that audit record in the same transaction.
+ * `store_audit_in` appends that audit record in the same transaction: a failed
+ * write leaves no audit row, a successful one exactly one. A NULL audit pointer
+ * means "no audit record" (for import/copy, which replay history); NULL fields
+ * of a given audit record are filled from the write (agent_id from the author,
+ * session_id from the record, resource "session:<id>", "message:<id>" or
+ * "memory:<key>", event_type "session_created", "message_added", "memory_set",
+ * "memory_deleted").
+ * Times are utc_us, exact to the microsecond on every backend. Memory entries
+ * are live while expires_at == 0 or expires_at > now (expires_at == now is
+ * expired). A store_t is safe to use from several threads at once.
  * Must not: know about MCP, permissions or visibility *policy*: the caller (app/)
  * decides which visibility clauses apply and passes them as a store_vis. */
 #ifndef CTXD_STORE_STORE_H
@@ -75,6 +84,7 @@ typedef struct store_audit {
     char *metadata;         /* JSON object text or NULL */
 } store_audit;
 
+/* An audit record to append with a write (see the top of this file). */
 typedef struct store_audit_in {
     const char *event_type;
     const char *agent_id;
@@ -122,8 +132,9 @@ typedef struct store_msg_query {
     bool want_total;           /* fill *total with the count ignoring limit/offset */
 } store_msg_query;
 
+/* session_list: newest activity first (updated_at desc, then id). */
 typedef struct store_session_query {
-    int limit, offset;
+    int limit, offset;         /* limit >= 1, offset >= 0 */
     const char *created_by;    /* or NULL */
     bool active_only;
 } store_session_query;
@@ -138,9 +149,10 @@ typedef struct store_mem_query {
     const char *agent_id;      /* required: memory is private to its agent */
     store_mem_scope scope;
     const char *session_id;    /* for STORE_MEM_SESSION */
-    const char *prefix;        /* literal prefix ('%' and '_' are not wildcards) or NULL */
-    int limit;
-    utc_us now;                /* expired entries are not listed */
+    const char *prefix;        /* literal, case-sensitive prefix (valid UTF-8; '%' and '_'
+                                  are not wildcards) or NULL/"" for none */
+    int limit;                 /* >= 1; ordered by key, global before session scope */
+    utc_us now;                /* expired entries are not listed; 0 = utc_now() */
 } store_mem_query;
 
 typedef struct store_mem_set {
@@ -149,64 +161,100 @@ typedef struct store_mem_set {
     const char *metadata;      /* JSON text or NULL */
     utc_us expires_at;         /* 0 = never */
     bool overwrite;            /* false: ERR_EXISTS if a live entry exists */
-    utc_us now;
+    utc_us now;                /* the write's time (expiry test, created/updated_at);
+                                  0 = utc_now() */
 } store_mem_set;
 
 typedef struct store_audit_query {
     const char *session_id;    /* or NULL */
     const char *agent_id;      /* or NULL */
     const char *event_type;    /* or NULL */
-    int limit;                 /* newest first */
+    int limit;                 /* >= 1; newest first */
 } store_audit_query;
 
 /* Every table in foreign-key order, one JSON object per row with native JSON
- * types (integers, strings, ISO-8601 UTC times, embedded JSON values). */
+ * types (integers, strings, ISO-8601 UTC times, embedded JSON values, booleans),
+ * keys = column names. The row is borrowed: it is released after the callback
+ * returns (json_incref it to keep it). A non-OK return stops the iteration and
+ * is returned by iterate. The rows come from one consistent snapshot. */
 typedef err_code (*store_row_cb)(void *ud, const char *table, json_t *row, err_t *e);
 
 /* ---- the interface ---------------------------------------------------------------
  * Errors: ERR_NOTFOUND (session/message/memory/token absent), ERR_EXISTS
  * (memory overwrite=false), ERR_UNIQUE, ERR_INVALID (bad argument), ERR_BUSY /
- * ERR_CONN / ERR_TIMEOUT (transient: the store already retried), others fatal. */
+ * ERR_CONN / ERR_TIMEOUT (transient: the store already retried), others fatal.
+ * Constraint failures caused by the arguments (a visibility outside the four
+ * values, metadata or a memory value that is not valid JSON) are ERR_INVALID.
+ * Output records and lists are overwritten (not freed) on entry and hold
+ * nothing the caller must free when an error is returned. */
 typedef struct store_vt {
     const char *name;   /* "sql:sqlite", "sql:postgresql", "mongodb" */
     void (*close)(store_t *st);
 
+    /* in->id, purpose, created_by required; is_active as given (true for a new
+     * session); metadata JSON object text or NULL; created_at/updated_at 0 = now.
+     * Duplicate id: ERR_UNIQUE. */
     err_code (*session_create)(store_t *st, const store_session *in,
                                const store_audit_in *audit, err_t *e);
     err_code (*session_get)(store_t *st, const char *id, store_session *out, err_t *e);
+    /* total may be NULL (not counted). */
     err_code (*session_list)(store_t *st, const store_session_query *q,
                              store_sessions *out, int64_t *total, err_t *e);
 
+    /* Fills m->id and m->created_at (= utc_now()); bumps the session's updated_at.
+     * Required: session_id, sender, content. NULL sender_type / visibility /
+     * message_type are stored as "generic" / "public" / "agent_response".
+     * ERR_NOTFOUND: no such session. ERR_INVALID: parent_id is not a message of
+     * the same session, or a bad visibility / metadata. */
     err_code (*message_add)(store_t *st, store_message *m /* id, created_at filled */,
                             const store_audit_in *audit, err_t *e);
+    /* ERR_NOTFOUND when the session does not exist (an existing session with no
+     * matching message is an empty list). total may be NULL. */
     err_code (*message_list)(store_t *st, const store_msg_query *q, store_messages *out,
                              int64_t *total, err_t *e);
+    /* ERR_NOTFOUND when absent or not visible under *vis (vis is required). */
     err_code (*message_get)(store_t *st, int64_t id, const store_vis *vis,
                             store_message *out, err_t *e);
-    /* The root (if visible) and all its visible descendants, ordered by id. */
+    /* The root and all its visible descendants (also those below an invisible
+     * reply), ordered by id. ERR_NOTFOUND when the root is absent or not visible
+     * (as message_get, so ids of hidden messages cannot be probed). */
     err_code (*message_thread)(store_t *st, int64_t root_id, const store_vis *vis,
                                store_messages *out, err_t *e);
 
+    /* Inserts, or replaces the entry of the same (agent, scope, key): an expired
+     * entry is always replaced (as new: created_at = now); a live one only with
+     * overwrite (created_at kept), else ERR_EXISTS. session_id != NULL needs
+     * the session: ERR_NOTFOUND otherwise. *out (if given) = the stored entry. */
     err_code (*memory_set)(store_t *st, const store_mem_set *in, const store_audit_in *audit,
                            store_memory *out /* may be NULL */, err_t *e);
+    /* session_id NULL = global scope. Absent or expired at `now` (0 = utc_now()):
+     * ERR_NOTFOUND. */
     err_code (*memory_get)(store_t *st, const char *agent_id, const char *session_id,
                            const char *key, utc_us now, store_memory *out, err_t *e);
     err_code (*memory_list)(store_t *st, const store_mem_query *q, store_memories *out, err_t *e);
+    /* Removes the entry (expired or not); *deleted = whether one existed (may be
+     * NULL). The audit record is written only when an entry was removed. */
     err_code (*memory_delete)(store_t *st, const char *agent_id, const char *session_id,
                               const char *key, const store_audit_in *audit, bool *deleted,
                               err_t *e);
+    /* Removes entries expired at `now`; removed may be NULL. No audit record. */
     err_code (*memory_sweep)(store_t *st, utc_us now, int64_t *removed, err_t *e);
 
+    /* Standalone audit record (event_type and agent_id required), at = now. */
     err_code (*audit_append)(store_t *st, const store_audit_in *a, err_t *e);
     err_code (*audit_list)(store_t *st, const store_audit_query *q, store_audits *out, err_t *e);
+    /* Removes records with at < older_than; removed may be NULL. */
     err_code (*audit_purge)(store_t *st, utc_us older_than, int64_t *removed, err_t *e);
 
+    /* Duplicate token_id: ERR_UNIQUE. created_at 0 = now. */
     err_code (*token_put)(store_t *st, const store_token *t, err_t *e);
     /* Returns the token even when expired (the caller reports TOKEN_EXPIRED). */
     err_code (*token_get)(store_t *st, const char *token_id, store_token *out, err_t *e);
     err_code (*token_delete)(store_t *st, const char *token_id, bool *deleted, err_t *e);
-    /* Removes expired tokens and expired revocations. */
+    /* Removes tokens and revocations with expires_at <= now; *removed = both
+     * counts added (may be NULL). */
     err_code (*token_purge)(store_t *st, utc_us now, int64_t *removed, err_t *e);
+    /* Idempotent; revoking again keeps the later expires_at. */
     err_code (*jti_revoke)(store_t *st, const char *jti, utc_us expires_at, err_t *e);
     err_code (*jti_is_revoked)(store_t *st, const char *jti, bool *revoked, err_t *e);
 
@@ -219,10 +267,77 @@ struct store {
 
 /* Opens the store for a database URL (SQL backends via db/). The schema must be
  * at the version this binary knows (run migrations first, e.g. migrate_up);
- * otherwise ERR_SCHEMA with a message saying what to run. */
+ * otherwise ERR_SCHEMA with a message saying what to run. Pool and driver
+ * options come from `c` (DB_* variables) and the URL (see db_opts_from).
+ * mongodb:// URLs: ERR_INVALID (not built yet). */
 err_code store_open(const char *url, const conf_t *c, store_t **out, err_t *e);
-void store_close(store_t *st);
+void store_close(store_t *st);   /* NULL is fine */
 /* The tables in foreign-key order (NULL-terminated), as used by iterate. */
 const char *const *store_table_order(void);
+
+/* ---- dispatch (st->vt->fn(st, ...) with a name) ----------------------------------- */
+
+static inline const char *store_name(const store_t *st) { return st->vt->name; }
+static inline err_code store_session_create(store_t *st, const store_session *in,
+                                            const store_audit_in *a, err_t *e)
+{ return st->vt->session_create(st, in, a, e); }
+static inline err_code store_session_get(store_t *st, const char *id, store_session *out, err_t *e)
+{ return st->vt->session_get(st, id, out, e); }
+static inline err_code store_session_list(store_t *st, const store_session_query *q,
+                                          store_sessions *out, int64_t *total, err_t *e)
+{ return st->vt->session_list(st, q, out, total, e); }
+static inline err_code store_message_add(store_t *st, store_message *m,
+                                         const store_audit_in *a, err_t *e)
+{ return st->vt->message_add(st, m, a, e); }
+static inline err_code store_message_list(store_t *st, const store_msg_query *q,
+                                          store_messages *out, int64_t *total, err_t *e)
+{ return st->vt->message_list(st, q, out, total, e); }
+static inline err_code store_message_get(store_t *st, int64_t id, const store_vis *vis,
+                                         store_message *out, err_t *e)
+{ return st->vt->message_get(st, id, vis, out, e); }
+static inline err_code store_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
+                                            store_messages *out, err_t *e)
+{ return st->vt->message_thread(st, root_id, vis, out, e); }
+static inline err_code store_memory_set(store_t *st, const store_mem_set *in,
+                                        const store_audit_in *a, store_memory *out, err_t *e)
+{ return st->vt->memory_set(st, in, a, out, e); }
+static inline err_code store_memory_get(store_t *st, const char *agent_id, const char *session_id,
+                                        const char *key, utc_us now, store_memory *out, err_t *e)
+{ return st->vt->memory_get(st, agent_id, session_id, key, now, out, e); }
+static inline err_code store_memory_list(store_t *st, const store_mem_query *q,
+                                         store_memories *out, err_t *e)
+{ return st->vt->memory_list(st, q, out, e); }
+static inline err_code store_memory_delete(store_t *st, const char *agent_id,
+                                           const char *session_id, const char *key,
+                                           const store_audit_in *a, bool *deleted, err_t *e)
+{ return st->vt->memory_delete(st, agent_id, session_id, key, a, deleted, e); }
+static inline err_code store_memory_sweep(store_t *st, utc_us now, int64_t *removed, err_t *e)
+{ return st->vt->memory_sweep(st, now, removed, e); }
+static inline err_code store_audit_append(store_t *st, const store_audit_in *a, err_t *e)
+{ return st->vt->audit_append(st, a, e); }
+static inline err_code store_audit_list(store_t *st, const store_audit_query *q,
+                                        store_audits *out, err_t *e)
+{ return st->vt->audit_list(st, q, out, e); }
+static inline err_code store_audit_purge(store_t *st, utc_us older_than, int64_t *removed,
+                                         err_t *e)
+{ return st->vt->audit_purge(st, older_than, removed, e); }
+static inline err_code store_token_put(store_t *st, const store_token *t, err_t *e)
+{ return st->vt->token_put(st, t, e); }
+static inline err_code store_token_get(store_t *st, const char *token_id, store_token *out,
+                                       err_t *e)
+{ return st->vt->token_get(st, token_id, out, e); }
+static inline err_code store_token_delete(store_t *st, const char *token_id, bool *deleted,
+                                          err_t *e)
+{ return st->vt->token_delete(st, token_id, deleted, e); }
+static inline err_code store_token_purge(store_t *st, utc_us now, int64_t *removed, err_t *e)
+{ return st->vt->token_purge(st, now, removed, e); }
+static inline err_code store_jti_revoke(store_t *st, const char *jti, utc_us expires_at,
+                                        err_t *e)
+{ return st->vt->jti_revoke(st, jti, expires_at, e); }
+static inline err_code store_jti_is_revoked(store_t *st, const char *jti, bool *revoked,
+                                            err_t *e)
+{ return st->vt->jti_is_revoked(st, jti, revoked, e); }
+static inline err_code store_iterate(store_t *st, store_row_cb cb, void *ud, err_t *e)
+{ return st->vt->iterate(st, cb, ud, e); }
 
 #endif

@@ -1,0 +1,50 @@
+/* store/store_sql_dialect.h — internal to store_sql: the per-dialect catalogue of
+ * the statements whose SQL differs between SQLite, PostgreSQL and MySQL (ids of
+ * inserted rows, upsert, identifier quoting, byte-wise key comparison). Every
+ * other statement is written once in store_sql.c. Must not: be included outside
+ * src/store/, or build SQL by editing strings at run time. */
+#ifndef CTXD_STORE_STORE_SQL_DIALECT_H
+#define CTXD_STORE_STORE_SQL_DIALECT_H
+
+#include <stdbool.h>
+
+typedef struct store_sql_dialect {
+    const char *name;             /* as db_dialect(): "sqlite", "postgresql", "mysql" */
+    const char *vt_name;          /* "sql:sqlite", ... */
+
+    /* INSERT INTO messages (9 parameters: session_id, sender, sender_type,
+     * content, visibility, message_type, metadata, parent_message_id,
+     * created_at). If msg_insert_returns_id, it yields one row with the id;
+     * otherwise the id is db_last_insert_id(). */
+    const char *msg_insert;
+    bool msg_insert_returns_id;
+
+    /* revoked_jtis: insert (jti, expires_at), or keep the later expires_at. */
+    const char *jti_revoke;
+
+    /* agent_memory.key as written in SQL (a reserved word in MySQL). */
+    const char *key_col;
+    const char *key_cmp;          /* the key compared/ordered byte-wise */
+    /* Literal prefix on agent_memory.key compared byte-wise (the index-friendly
+     * range [prefix, successor)); appended by the list builder, 2 and 1 params. */
+    const char *key_range;        /* " AND key >= ? AND key < ?" */
+    const char *key_from;         /* " AND key >= ?" (prefix without a successor) */
+
+    /* agent_memory statements (they name the key column). */
+    const char *mem_find_global;  /* agent_id, key -> id, expires_at, created_at */
+    const char *mem_find_session; /* agent_id, session_id, key -> same */
+    const char *mem_insert;       /* agent_id, session_id, key, value, metadata,
+                                     created_at, updated_at, expires_at */
+    const char *mem_update;       /* value, metadata, created_at, updated_at,
+                                     expires_at, id */
+    const char *mem_get_global;   /* agent_id, key, now -> MEM_COLS */
+    const char *mem_get_session;  /* agent_id, session_id, key, now -> MEM_COLS */
+    const char *mem_delete_global;   /* agent_id, key */
+    const char *mem_delete_session;  /* agent_id, session_id, key */
+    const char *mem_cols;         /* the MEM_COLS select list */
+} store_sql_dialect;
+
+/* NULL when there is no catalogue for the dialect. */
+const store_sql_dialect *store_sql_dialect_find(const char *name);
+
+#endif

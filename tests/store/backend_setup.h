@@ -1,0 +1,27 @@
+/* tests/store/backend_setup.h — the only backend-specific part of the store
+ * tests: given a database URL, make a fresh, migrated, empty database and a
+ * store on it, and drop it afterwards. The contract suite calls nothing else
+ * that knows which backend it runs on. Must not: contain assertions about store
+ * behaviour (those belong in contract.c). */
+#ifndef CTXD_TESTS_STORE_BACKEND_SETUP_H
+#define CTXD_TESTS_STORE_BACKEND_SETUP_H
+
+#include "base/err.h"
+#include "store/store.h"
+
+typedef struct tb_db {
+    store_t *st;
+    char *url;       /* the fresh database's URL */
+    char *file;      /* sqlite file to delete at drop, or NULL */
+} tb_db;
+
+/* The URL under test: argv[1], else $CTXD_TEST_DATABASE_URL, else sqlite:///:memory:. */
+const char *tb_url(int argc, char **argv);
+/* A fresh database for `url` (sqlite file: "<path>-<pid>-<n>" next to the given
+ * path, its directory created; :memory: a new one), migrated to the latest
+ * version, and a store on it. Backends without fresh-database support yet:
+ * ERR_INVALID saying so. */
+err_code tb_fresh(const char *url, tb_db *out, err_t *e);
+void tb_drop(tb_db *d);
+
+#endif

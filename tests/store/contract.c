@@ -1,0 +1,1431 @@
+/* tests/store/contract.c — the store contract: what every store implementation
+ * (SQL on SQLite/PostgreSQL/MariaDB, MongoDB) must do, written once against
+ * store/store.h. Usage: store_contract [URL] (else $CTXD_TEST_DATABASE_URL,
+ * else sqlite:///:memory:); every test gets a fresh migrated database from
+ * backend_setup.c. Must not: include backend headers (db/, migrate/, sqlite3)
+ * or assert anything a user of the store could not observe. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "backend_setup.h"
+#include "store/store.h"
+#include "base/utc.h"
+#include "base/log.h"
+
+static const char *g_url;
+static err_t E;
+
+#define OK(x) \
+    do { \
+        err_clear(&E); \
+        err_code rc_ = (x); \
+        if (rc_ != ERR_OK) \
+            fail_msg("%s -> %s: %s", #x, err_code_name(rc_), E.msg); \
+    } while (0)
+
+#define FAILS(code, x) \
+    do { \
+        err_clear(&E); \
+        err_code rc_ = (x); \
+        if (rc_ != (code)) \
+            fail_msg("%s -> %s (%s), expected %s", #x, err_code_name(rc_), E.msg, \
+                     err_code_name(code)); \
+    } while (0)
+
+#define ST (((tb_db *)*state)->st)
+#define C(s) ((char *)(s))
+
+static int setup(void **state)
+{
+    tb_db *d = calloc(1, sizeof *d);
+    err_t e;
+    err_clear(&e);
+    if (tb_fresh(g_url, d, &e) != ERR_OK) {
+        print_error("fresh database for %s: %s\n", g_url, e.msg);
+        free(d);
+        return -1;
+    }
+    *state = d;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    tb_drop(*state);
+    free(*state);
+    return 0;
+}
+
+/* ---- helpers --------------------------------------------------------------------- */
+
+static utc_us T(const char *iso)
+{
+    utc_us t = 0;
+    err_t e;
+    if (utc_parse(iso, &t, &e) != ERR_OK)
+        fail_msg("bad time %s: %s", iso, e.msg);
+    return t;
+}
+
+#define SEC 1000000LL
+
+static const store_vis VIS_ALL = {.all = true};
+static const store_vis VIS_PUBLIC = {.public_ = true};
+
+static void mk_session_at(store_t *st, const char *id, const char *by, bool active, utc_us at)
+{
+    store_session s = {.id = C(id), .purpose = C("contract test"), .created_by = C(by),
+                       .is_active = active, .created_at = at};
+    store_audit_in a = {.event_type = "session_created", .agent_id = by};
+    OK(store_session_create(st, &s, &a, &E));
+}
+
+static void mk_session(store_t *st, const char *id)
+{
+    mk_session_at(st, id, "creator", true, 0);
+}
+
+static store_message add_full(store_t *st, const char *sid, const char *sender, const char *stype,
+                              const char *vis, const char *content, int64_t parent)
+{
+    store_message m = {.session_id = C(sid), .sender = C(sender), .sender_type = C(stype),
+                       .visibility = C(vis), .content = C(content), .parent_id = parent};
+    store_audit_in a = {.event_type = "message_added"};
+    OK(store_message_add(st, &m, &a, &E));
+    assert_true(m.id > 0);
+    return m;
+}
+
+static int64_t add_msg(store_t *st, const char *sid, const char *sender, const char *content)
+{
+    return add_full(st, sid, sender, "claude", "public", content, 0).id;
+}
+
+static size_t count_audit(store_t *st, const char *event, const char *session)
+{
+    store_audits l;
+    store_audit_query q = {.event_type = event, .session_id = session, .limit = 100000};
+    OK(store_audit_list(st, &q, &l, &E));
+    size_t n = l.n;
+    store_audits_free(&l);
+    return n;
+}
+
+static int64_t count_messages(store_t *st, const char *sid)
+{
+    store_messages l;
+    int64_t total = -1;
+    store_msg_query q = {.session_id = sid, .vis = VIS_ALL, .limit = 1, .want_total = true};
+    OK(store_message_list(st, &q, &l, &total, &E));
+    store_messages_free(&l);
+    return total;
+}
+
+/* Runs q and checks the ids (in order) and, when want_total, the total. */
+static void expect_ids(store_t *st, store_msg_query q, const int64_t *ids, size_t n,
+                       int64_t total)
+{
+    store_messages l;
+    int64_t got_total = -1;
+    OK(store_message_list(st, &q, &l, total >= 0 ? &got_total : NULL, &E));
+    if (l.n != n) {
+        char buf[512] = "";
+        for (size_t i = 0; i < l.n && strlen(buf) < 480; i++)
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%lld ", (long long)l.v[i].id);
+        fail_msg("expected %zu messages, got %zu: %s", n, l.n, buf);
+    }
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(l.v[i].id, ids[i]);
+    if (total >= 0)
+        assert_int_equal(got_total, total);
+    store_messages_free(&l);
+}
+
+static void assert_json_same(const char *want, const char *got)
+{
+    if (!want || !got) {
+        assert_null(want);
+        assert_null(got);
+        return;
+    }
+    json_error_t je;
+    json_t *a = json_loads(want, JSON_DECODE_ANY, &je);
+    json_t *b = json_loads(got, JSON_DECODE_ANY, &je);
+    assert_non_null(a);
+    if (!b)
+        fail_msg("not JSON: %s", got);
+    if (!json_equal(a, b))
+        fail_msg("JSON differs: want %s got %s", want, got);
+    assert_int_equal(json_typeof(a), json_typeof(b));
+    json_decref(a);
+    json_decref(b);
+}
+
+/* ---- sessions -------------------------------------------------------------------- */
+
+static void test_session_roundtrip(void **state)
+{
+    store_t *st = ST;
+    utc_us t = T("2024-02-29T23:59:58.123456Z");
+    store_session in = {.id = C("session_00000000000000a1"), .purpose = C("Plan the release"),
+                        .created_by = C("alice"), .metadata = C("{\"k\":\"v\",\"n\":1}"),
+                        .is_active = true, .created_at = t};
+    store_audit_in a = {.event_type = "session_created", .agent_id = "alice"};
+    OK(store_session_create(st, &in, &a, &E));
+
+    store_session s;
+    OK(store_session_get(st, in.id, &s, &E));
+    assert_string_equal(s.id, in.id);
+    assert_string_equal(s.purpose, "Plan the release");
+    assert_string_equal(s.created_by, "alice");
+    assert_json_same("{\"k\":\"v\",\"n\":1}", s.metadata);
+    assert_true(s.is_active);
+    assert_int_equal(s.created_at, t);
+    assert_int_equal(s.updated_at, t);
+    assert_int_equal(s.message_count, 0);
+    assert_int_equal(s.last_activity, t);
+    store_session_clear(&s);
+    assert_int_equal(count_audit(st, "session_created", in.id), 1);
+
+    /* duplicate id: refused, nothing audited */
+    FAILS(ERR_UNIQUE, store_session_create(st, &in, &a, &E));
+    assert_int_equal(count_audit(st, "session_created", in.id), 1);
+
+    FAILS(ERR_NOTFOUND, store_session_get(st, "session_ffffffffffffffff", &s, &E));
+
+    /* created_at 0 = now; no metadata */
+    utc_us before = utc_now();
+    store_session in2 = {.id = C("session_00000000000000a2"), .purpose = C("p"),
+                         .created_by = C("bob"), .is_active = true};
+    OK(store_session_create(st, &in2, NULL, &E));
+    utc_us after = utc_now();
+    OK(store_session_get(st, in2.id, &s, &E));
+    assert_true(s.created_at >= before && s.created_at <= after);
+    assert_null(s.metadata);
+    store_session_clear(&s);
+    assert_int_equal(count_audit(st, NULL, in2.id), 0);   /* NULL audit: none */
+
+    store_session bad = {.id = C("session_00000000000000a3"), .created_by = C("x")};
+    FAILS(ERR_INVALID, store_session_create(st, &bad, &a, &E));
+    store_session badmeta = {.id = C("session_00000000000000a4"), .purpose = C("p"),
+                             .created_by = C("x"), .metadata = C("{not json")};
+    FAILS(ERR_INVALID, store_session_create(st, &badmeta, &a, &E));
+    FAILS(ERR_NOTFOUND, store_session_get(st, badmeta.id, &s, &E));
+}
+
+static bool has_participants(const store_session *s, const char *const *want, size_t n)
+{
+    if (s->nparticipants != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s->participants[i], want[i]) != 0)
+            return false;
+    return true;
+}
+
+static void test_session_list(void **state)
+{
+    store_t *st = ST;
+    mk_session_at(st, "session_000000000000000a", "alice", true, T("2021-01-01T00:00:01Z"));
+    mk_session_at(st, "session_000000000000000b", "bob", true, T("2021-01-01T00:00:02Z"));
+    mk_session_at(st, "session_000000000000000c", "alice", false, T("2021-01-01T00:00:03Z"));
+    add_msg(st, "session_000000000000000a", "carol", "1");
+    add_msg(st, "session_000000000000000a", "alice", "2");
+    store_message last = add_full(st, "session_000000000000000a", "carol", "claude", "private",
+                                  "3", 0);
+
+    store_sessions l;
+    int64_t total = -1;
+    store_session_query q = {.limit = 10};
+    OK(store_session_list(st, &q, &l, &total, &E));
+    assert_int_equal(total, 3);
+    assert_int_equal(l.n, 3);
+    /* most recent activity first: a (a message now), c, b */
+    assert_string_equal(l.v[0].id, "session_000000000000000a");
+    assert_string_equal(l.v[1].id, "session_000000000000000c");
+    assert_string_equal(l.v[2].id, "session_000000000000000b");
+    assert_int_equal(l.v[0].message_count, 3);
+    assert_int_equal(l.v[0].last_activity, last.created_at);
+    assert_int_equal(l.v[0].updated_at, last.created_at);
+    static const char *const parts[] = {"alice", "carol"};
+    assert_true(has_participants(&l.v[0], parts, 2));
+    assert_false(l.v[1].is_active);
+    assert_int_equal(l.v[2].message_count, 0);
+    assert_int_equal(l.v[2].nparticipants, 0);
+    assert_int_equal(l.v[2].last_activity, T("2021-01-01T00:00:02Z"));
+    store_sessions_free(&l);
+
+    q.active_only = true;
+    OK(store_session_list(st, &q, &l, &total, &E));
+    assert_int_equal(total, 2);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.v[0].id, "session_000000000000000a");
+    assert_string_equal(l.v[1].id, "session_000000000000000b");
+    store_sessions_free(&l);
+
+    q = (store_session_query){.limit = 10, .created_by = "alice"};
+    OK(store_session_list(st, &q, &l, &total, &E));
+    assert_int_equal(total, 2);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.v[0].id, "session_000000000000000a");
+    assert_string_equal(l.v[1].id, "session_000000000000000c");
+    store_sessions_free(&l);
+    q.active_only = true;
+    OK(store_session_list(st, &q, &l, NULL, &E));
+    assert_int_equal(l.n, 1);
+    store_sessions_free(&l);
+
+    q = (store_session_query){.limit = 1, .offset = 1};
+    OK(store_session_list(st, &q, &l, &total, &E));
+    assert_int_equal(total, 3);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.v[0].id, "session_000000000000000c");
+    store_sessions_free(&l);
+    q.offset = 5;
+    OK(store_session_list(st, &q, &l, &total, &E));
+    assert_int_equal(l.n, 0);
+    assert_int_equal(total, 3);
+    store_sessions_free(&l);
+
+    q = (store_session_query){.limit = 0};
+    FAILS(ERR_INVALID, store_session_list(st, &q, &l, &total, &E));
+
+    /* session_get also counts and finds the last activity */
+    store_session s;
+    OK(store_session_get(st, "session_000000000000000a", &s, &E));
+    assert_int_equal(s.message_count, 3);
+    assert_int_equal(s.last_activity, last.created_at);
+    store_session_clear(&s);
+}
+
+/* ---- messages -------------------------------------------------------------------- */
+
+static void test_message_add(void **state)
+{
+    store_t *st = ST;
+    const char *sid = "session_0000000000000001";
+    mk_session_at(st, sid, "alice", true, T("2022-01-01T00:00:00Z"));
+    mk_session(st, "session_0000000000000002");
+
+    utc_us before = utc_now();
+    store_message m = {.session_id = C(sid), .sender = C("alice"), .content = C("hello")};
+    store_audit_in a = {.event_type = "message_added", .agent_id = "alice"};
+    OK(store_message_add(st, &m, &a, &E));
+    utc_us after = utc_now();
+    assert_true(m.id > 0);
+    assert_true(m.created_at >= before && m.created_at <= after);
+
+    store_message g;
+    OK(store_message_get(st, m.id, &VIS_ALL, &g, &E));
+    assert_int_equal(g.id, m.id);
+    assert_string_equal(g.session_id, sid);
+    assert_string_equal(g.sender, "alice");
+    assert_string_equal(g.sender_type, "generic");
+    assert_string_equal(g.content, "hello");
+    assert_string_equal(g.visibility, "public");
+    assert_string_equal(g.message_type, "agent_response");
+    assert_null(g.metadata);
+    assert_int_equal(g.parent_id, 0);
+    assert_int_equal(g.created_at, m.created_at);
+    store_message_clear(&g);
+
+    store_message m2 = {.session_id = C(sid), .sender = C("bob"), .sender_type = C("gemini"),
+                        .content = C("reply"), .visibility = C("agent_only"),
+                        .message_type = C("question"), .metadata = C("{\"tags\":[\"a\",1]}"),
+                        .parent_id = m.id};
+    OK(store_message_add(st, &m2, &a, &E));
+    assert_true(m2.id > m.id);
+    OK(store_message_get(st, m2.id, &VIS_ALL, &g, &E));
+    assert_string_equal(g.sender_type, "gemini");
+    assert_string_equal(g.visibility, "agent_only");
+    assert_string_equal(g.message_type, "question");
+    assert_json_same("{\"tags\":[\"a\",1]}", g.metadata);
+    assert_int_equal(g.parent_id, m.id);
+    store_message_clear(&g);
+
+    /* the session's activity moves */
+    store_session s;
+    OK(store_session_get(st, sid, &s, &E));
+    assert_int_equal(s.updated_at, m2.created_at);
+    assert_int_equal(s.message_count, 2);
+    store_session_clear(&s);
+
+    /* one audit record per message, naming it */
+    assert_int_equal(count_audit(st, "message_added", sid), 2);
+    store_audits al;
+    store_audit_query aq = {.event_type = "message_added", .limit = 1};
+    OK(store_audit_list(st, &aq, &al, &E));
+    assert_int_equal(al.n, 1);
+    char res[64];
+    snprintf(res, sizeof res, "message:%lld", (long long)m2.id);
+    assert_string_equal(al.v[0].resource, res);
+    assert_string_equal(al.v[0].agent_id, "alice");
+    assert_string_equal(al.v[0].session_id, sid);
+    store_audits_free(&al);
+
+    /* failures: nothing written, nothing audited */
+    store_message bad = {.session_id = C("session_ffffffffffffffff"), .sender = C("alice"),
+                         .content = C("x")};
+    FAILS(ERR_NOTFOUND, store_message_add(st, &bad, &a, &E));
+    bad.session_id = C(sid);
+    bad.parent_id = m2.id + 1000;
+    FAILS(ERR_INVALID, store_message_add(st, &bad, &a, &E));
+    int64_t other = add_msg(st, "session_0000000000000002", "carol", "elsewhere");
+    bad.parent_id = other;
+    FAILS(ERR_INVALID, store_message_add(st, &bad, &a, &E));
+    bad.parent_id = 0;
+    bad.visibility = C("secret");
+    FAILS(ERR_INVALID, store_message_add(st, &bad, &a, &E));
+    bad.visibility = NULL;
+    bad.metadata = C("{broken");
+    FAILS(ERR_INVALID, store_message_add(st, &bad, &a, &E));
+    bad.metadata = NULL;
+    bad.content = NULL;
+    FAILS(ERR_INVALID, store_message_add(st, &bad, &a, &E));
+    assert_int_equal(count_messages(st, sid), 2);
+    assert_int_equal(count_audit(st, "message_added", sid), 2);
+}
+
+enum { NV = 7 };
+
+static void test_visibility_matrix(void **state)
+{
+    store_t *st = ST;
+    const char *sid = "session_0000000000000003";
+    mk_session(st, sid);
+    int64_t m[NV];
+    m[0] = add_full(st, sid, "alice", "claude", "public", "m1", 0).id;
+    m[1] = add_full(st, sid, "alice", "claude", "private", "m2", 0).id;
+    m[2] = add_full(st, sid, "bob", "gemini", "private", "m3", 0).id;
+    m[3] = add_full(st, sid, "alice", "claude", "agent_only", "m4", 0).id;
+    m[4] = add_full(st, sid, "bob", "gemini", "agent_only", "m5", 0).id;
+    m[5] = add_full(st, sid, "root", "admin", "admin_only", "m6", 0).id;
+    m[6] = add_full(st, sid, "carol", "claude", "agent_only", "m7", 0).id;
+
+    static const struct {
+        const char *what;
+        store_vis vis;
+        const char *visible;    /* '1' per message m1..m7 */
+    } cases[] = {
+        {"no clause", {0}, "0000000"},
+        {"all", {.all = true}, "1111111"},
+        {"public", {.public_ = true}, "1000000"},
+        {"private of alice", {.private_of = "alice"}, "0100000"},
+        {"private of bob", {.private_of = "bob"}, "0010000"},
+        {"agent_only claude", {.agent_only_of = "claude"}, "0001001"},
+        {"agent_only gemini", {.agent_only_of = "gemini"}, "0000100"},
+        {"admin_only", {.admin_only = true}, "0000010"},
+        {"reader alice/claude",
+         {.public_ = true, .private_of = "alice", .agent_only_of = "claude"}, "1101001"},
+        {"reader bob/gemini",
+         {.public_ = true, .private_of = "bob", .agent_only_of = "gemini"}, "1010100"},
+        {"reader dave/generic",
+         {.public_ = true, .private_of = "dave", .agent_only_of = "generic"}, "1000000"},
+        {"admin reader root",
+         {.public_ = true, .private_of = "root", .agent_only_of = "admin", .admin_only = true},
+         "1000010"},
+        {"private of the type name", {.private_of = "claude"}, "0000000"},
+        {"agent_only of a sender name", {.agent_only_of = "alice"}, "0000000"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int64_t want[NV];
+        size_t n = 0;
+        for (int i = 0; i < NV; i++)
+            if (cases[c].visible[i] == '1')
+                want[n++] = m[i];
+        print_message("  visibility: %s\n", cases[c].what);
+        store_msg_query q = {.session_id = sid, .vis = cases[c].vis, .limit = 50,
+                             .want_total = true};
+        expect_ids(st, q, want, n, (int64_t)n);
+        for (int i = 0; i < NV; i++) {
+            store_message g;
+            if (cases[c].visible[i] == '1') {
+                OK(store_message_get(st, m[i], &cases[c].vis, &g, &E));
+                assert_int_equal(g.id, m[i]);
+                store_message_clear(&g);
+            } else {
+                FAILS(ERR_NOTFOUND, store_message_get(st, m[i], &cases[c].vis, &g, &E));
+            }
+        }
+    }
+    store_message g;
+    FAILS(ERR_NOTFOUND, store_message_get(st, m[NV - 1] + 100, &VIS_ALL, &g, &E));
+}
+
+enum { NP = 25 };
+
+static void test_pages_and_cursor(void **state)
+{
+    store_t *st = ST;
+    const char *sid = "session_0000000000000004";
+    mk_session(st, sid);
+    mk_session(st, "session_0000000000000005");
+    int64_t ids[NP], rev[NP];
+    for (int i = 0; i < NP; i++) {
+        char c[16];
+        snprintf(c, sizeof c, "msg %d", i);
+        ids[i] = add_msg(st, sid, i % 2 ? "alice" : "bob", c);
+        if (i % 5 == 0)
+            add_msg(st, "session_0000000000000005", "noise", c);   /* interleaved */
+    }
+    for (int i = 0; i < NP; i++)
+        rev[i] = ids[NP - 1 - i];
+
+    store_msg_query q = {.session_id = sid, .vis = VIS_ALL, .limit = 10, .want_total = true};
+    expect_ids(st, q, ids, 10, NP);
+    q.offset = 10;
+    expect_ids(st, q, ids + 10, 10, NP);
+    q.offset = 20;
+    expect_ids(st, q, ids + 20, 5, NP);
+    q.offset = 30;
+    expect_ids(st, q, NULL, 0, NP);
+
+    q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 10, .newest_first = true,
+                          .want_total = true};
+    expect_ids(st, q, rev, 10, NP);
+    q.offset = 20;
+    expect_ids(st, q, rev + 20, 5, NP);
+
+    /* since_id: everything after the cursor, total counts after the cursor too */
+    q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 100,
+                          .since_id = ids[9], .want_total = true};
+    expect_ids(st, q, ids + 10, NP - 10, NP - 10);
+    q.since_id = ids[NP - 1];
+    expect_ids(st, q, NULL, 0, 0);
+    q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 3, .since_id = ids[20],
+                          .newest_first = true};
+    int64_t tail[3] = {ids[24], ids[23], ids[22]};
+    expect_ids(st, q, tail, 3, -1);
+
+    /* a cursor loop sees every message once, in order */
+    int64_t seen[NP];
+    size_t n = 0;
+    int64_t cursor = 0;
+    for (int guard = 0; guard < 20; guard++) {
+        store_messages l;
+        q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 7, .since_id = cursor};
+        OK(store_message_list(st, &q, &l, NULL, &E));
+        if (l.n == 0) {
+            store_messages_free(&l);
+            break;
+        }
+        for (size_t i = 0; i < l.n; i++) {
+            assert_true(n < NP);
+            seen[n++] = l.v[i].id;
+        }
+        cursor = l.v[l.n - 1].id;
+        store_messages_free(&l);
+    }
+    assert_int_equal(n, NP);
+    assert_memory_equal(seen, ids, sizeof ids);
+
+    /* visibility and total agree under paging */
+    store_message p = add_full(st, sid, "eve", "claude", "private", "hidden", 0);
+    q = (store_msg_query){.session_id = sid, .vis = VIS_PUBLIC, .limit = 5, .offset = 20,
+                          .want_total = true};
+    expect_ids(st, q, ids + 20, 5, NP);
+    (void)p;
+
+    store_messages l;
+    int64_t total = -1;
+    q = (store_msg_query){.session_id = "session_ffffffffffffffff", .vis = VIS_ALL, .limit = 5,
+                          .want_total = true};
+    FAILS(ERR_NOTFOUND, store_message_list(st, &q, &l, &total, &E));
+    q.want_total = false;
+    FAILS(ERR_NOTFOUND, store_message_list(st, &q, &l, NULL, &E));
+    mk_session(st, "session_0000000000000006");
+    q.session_id = "session_0000000000000006";
+    OK(store_message_list(st, &q, &l, &total, &E));
+    assert_int_equal(l.n, 0);
+    assert_int_equal(total, 0);
+    store_messages_free(&l);
+    q.limit = 0;
+    FAILS(ERR_INVALID, store_message_list(st, &q, &l, &total, &E));
+    q.limit = 1;
+    q.offset = -1;
+    FAILS(ERR_INVALID, store_message_list(st, &q, &l, &total, &E));
+}
+
+enum { NS = 6 };
+
+static void test_sender_and_time_range(void **state)
+{
+    store_t *st = ST;
+    const char *sid = "session_0000000000000007";
+    mk_session(st, sid);
+    store_message m[NS];
+    const char *senders[NS] = {"alice", "bob", "alice", "bob", "alice", "Alice"};
+    for (int i = 0; i < NS; i++)
+        m[i] = add_full(st, sid, senders[i], "claude", "public", "x", 0);
+
+    /* the stored time is the returned one, to the microsecond */
+    for (int i = 0; i < NS; i++) {
+        store_message g;
+        OK(store_message_get(st, m[i].id, &VIS_ALL, &g, &E));
+        assert_int_equal(g.created_at, m[i].created_at);
+        store_message_clear(&g);
+    }
+
+    int64_t alice[3] = {m[0].id, m[2].id, m[4].id};
+    int64_t alice_rev[3] = {m[4].id, m[2].id, m[0].id};
+    store_msg_query q = {.session_id = sid, .vis = VIS_ALL, .limit = 50, .sender = "alice",
+                         .want_total = true};
+    expect_ids(st, q, alice, 3, 3);        /* "Alice" is another sender */
+    q.newest_first = true;
+    expect_ids(st, q, alice_rev, 3, 3);
+    q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 50, .sender = "nobody",
+                          .want_total = true};
+    expect_ids(st, q, NULL, 0, 0);
+
+    /* inclusive bounds, exact to the microsecond; expectations from the times */
+    struct { utc_us from, to; const char *sender; } ranges[] = {
+        {m[2].created_at, m[2].created_at, NULL},
+        {m[1].created_at, m[3].created_at, NULL},
+        {m[1].created_at + 1, m[3].created_at, NULL},
+        {m[1].created_at, m[3].created_at - 1, NULL},
+        {m[3].created_at, 0, NULL},
+        {0, m[2].created_at, NULL},
+        {m[1].created_at, m[4].created_at, "alice"},
+        {m[0].created_at - SEC, m[0].created_at - 1, NULL},
+    };
+    for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+        int64_t want[NS];
+        size_t n = 0;
+        for (int i = 0; i < NS; i++) {
+            utc_us t = m[i].created_at;
+            if ((!ranges[r].from || t >= ranges[r].from) && (!ranges[r].to || t <= ranges[r].to) &&
+                (!ranges[r].sender || strcmp(ranges[r].sender, senders[i]) == 0))
+                want[n++] = m[i].id;
+        }
+        q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 50,
+                              .from = ranges[r].from, .to = ranges[r].to,
+                              .sender = ranges[r].sender, .want_total = true};
+        expect_ids(st, q, want, n, (int64_t)n);
+    }
+    /* the single-instant range finds its message */
+    q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 50,
+                          .from = m[2].created_at, .to = m[2].created_at};
+    store_messages l;
+    OK(store_message_list(st, &q, &l, NULL, &E));
+    bool found = false;
+    for (size_t i = 0; i < l.n; i++)
+        found |= l.v[i].id == m[2].id;
+    assert_true(found);
+    store_messages_free(&l);
+}
+
+static void test_thread(void **state)
+{
+    store_t *st = ST;
+    const char *sid = "session_0000000000000008";
+    mk_session(st, sid);
+    int64_t r = add_full(st, sid, "alice", "claude", "public", "root", 0).id;
+    int64_t a = add_full(st, sid, "bob", "claude", "public", "a", r).id;
+    int64_t unrelated = add_msg(st, sid, "zed", "unrelated");
+    int64_t b = add_full(st, sid, "carol", "claude", "private", "b", a).id;
+    int64_t c = add_full(st, sid, "dave", "claude", "public", "c", b).id;
+    int64_t d = add_full(st, sid, "erin", "claude", "public", "d", r).id;
+    (void)unrelated;
+
+    struct { int64_t root; store_vis vis; int64_t want[5]; size_t n; } cases[] = {
+        {r, {.all = true}, {r, a, b, c, d}, 5},
+        {r, {.public_ = true}, {r, a, c, d}, 4},   /* c below hidden b is still shown */
+        {a, {.all = true}, {a, b, c}, 3},
+        {c, {.all = true}, {c}, 1},
+        {b, {.private_of = "carol"}, {b}, 1},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        store_messages l;
+        OK(store_message_thread(st, cases[k].root, &cases[k].vis, &l, &E));
+        assert_int_equal(l.n, cases[k].n);
+        for (size_t i = 0; i < l.n; i++)
+            assert_int_equal(l.v[i].id, cases[k].want[i]);
+        store_messages_free(&l);
+    }
+    store_messages l;
+    FAILS(ERR_NOTFOUND, store_message_thread(st, b, &VIS_PUBLIC, &l, &E));
+    FAILS(ERR_NOTFOUND, store_message_thread(st, d + 100, &VIS_ALL, &l, &E));
+
+    store_message g;
+    FAILS(ERR_NOTFOUND, store_message_get(st, b, &VIS_PUBLIC, &g, &E));
+    store_vis carol = {.private_of = "carol"};
+    OK(store_message_get(st, b, &carol, &g, &E));
+    assert_int_equal(g.parent_id, a);
+    assert_string_equal(g.content, "b");
+    store_message_clear(&g);
+}
+
+/* ---- memory ------------------------------------------------------------------------ */
+
+static void mem_put(store_t *st, const char *agent, const char *sid, const char *key,
+                    const char *value, utc_us now, utc_us expires, bool overwrite)
+{
+    store_mem_set in = {.agent_id = agent, .session_id = sid, .key = key, .value = value,
+                        .now = now, .expires_at = expires, .overwrite = overwrite};
+    store_audit_in a = {.event_type = "memory_set"};
+    OK(store_memory_set(st, &in, &a, NULL, &E));
+}
+
+static void mem_expect(store_t *st, const char *agent, const char *sid, const char *key,
+                       utc_us now, const char *value)
+{
+    store_memory m;
+    if (!value) {
+        FAILS(ERR_NOTFOUND, store_memory_get(st, agent, sid, key, now, &m, &E));
+        return;
+    }
+    OK(store_memory_get(st, agent, sid, key, now, &m, &E));
+    assert_json_same(value, m.value);
+    assert_string_equal(m.key, key);
+    assert_string_equal(m.agent_id, agent);
+    if (sid)
+        assert_string_equal(m.session_id, sid);
+    else
+        assert_null(m.session_id);
+    store_memory_clear(&m);
+}
+
+static void test_memory_scopes(void **state)
+{
+    store_t *st = ST;
+    const char *sid = "session_0000000000000009";
+    mk_session(st, sid);
+    utc_us t0 = T("2025-06-01T12:00:00.000001Z");
+
+    store_mem_set in = {.agent_id = "alice", .key = "k", .value = "1",
+                        .metadata = "{\"src\":\"test\"}", .now = t0, .overwrite = true};
+    store_audit_in a = {.event_type = "memory_set"};
+    store_memory out;
+    OK(store_memory_set(st, &in, &a, &out, &E));
+    assert_string_equal(out.key, "k");
+    assert_null(out.session_id);
+    assert_int_equal(out.created_at, t0);
+    assert_int_equal(out.updated_at, t0);
+    assert_int_equal(out.expires_at, 0);
+    store_memory_clear(&out);
+
+    mem_put(st, "alice", sid, "k", "2", t0, 0, true);   /* same key, session scope */
+    mem_expect(st, "alice", NULL, "k", t0, "1");
+    mem_expect(st, "alice", sid, "k", t0, "2");
+    mem_expect(st, "bob", NULL, "k", t0, NULL);          /* private to its agent */
+    mem_expect(st, "bob", sid, "k", t0, NULL);
+
+    /* overwrite keeps created_at, moves updated_at, keeps one entry */
+    utc_us t1 = t0 + 5 * SEC;
+    in = (store_mem_set){.agent_id = "alice", .key = "k", .value = "3", .now = t1,
+                         .overwrite = true};
+    OK(store_memory_set(st, &in, &a, &out, &E));
+    store_memory_clear(&out);
+    store_memory g;
+    OK(store_memory_get(st, "alice", NULL, "k", t1, &g, &E));
+    assert_json_same("3", g.value);
+    assert_null(g.metadata);
+    assert_int_equal(g.created_at, t0);
+    assert_int_equal(g.updated_at, t1);
+    store_memory_clear(&g);
+
+    size_t audits = count_audit(st, "memory_set", NULL);
+    assert_int_equal(audits, 3);
+    in.overwrite = false;
+    in.value = "4";
+    FAILS(ERR_EXISTS, store_memory_set(st, &in, &a, NULL, &E));
+    mem_expect(st, "alice", NULL, "k", t1, "3");
+    in.session_id = sid;
+    FAILS(ERR_EXISTS, store_memory_set(st, &in, &a, NULL, &E));
+    in.session_id = "session_ffffffffffffffff";
+    in.overwrite = true;
+    FAILS(ERR_NOTFOUND, store_memory_set(st, &in, &a, NULL, &E));
+    in.session_id = NULL;
+    in.value = "{not json";
+    FAILS(ERR_INVALID, store_memory_set(st, &in, &a, NULL, &E));
+    assert_int_equal(count_audit(st, "memory_set", NULL), audits);
+
+    store_memories l;
+    store_mem_query q = {.agent_id = "alice", .scope = STORE_MEM_ALL, .limit = 50, .now = t1};
+    OK(store_memory_list(st, &q, &l, &E));
+    assert_int_equal(l.n, 2);
+    assert_null(l.v[0].session_id);                     /* global first */
+    assert_string_equal(l.v[1].session_id, sid);
+    assert_json_same("3", l.v[0].value);
+    store_memories_free(&l);
+    q.scope = STORE_MEM_GLOBAL;
+    OK(store_memory_list(st, &q, &l, &E));
+    assert_int_equal(l.n, 1);
+    assert_null(l.v[0].session_id);
+    store_memories_free(&l);
+    q.scope = STORE_MEM_SESSION;
+    q.session_id = sid;
+    OK(store_memory_list(st, &q, &l, &E));
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.v[0].session_id, sid);
+    assert_json_same("2", l.v[0].value);
+    store_memories_free(&l);
+    q.agent_id = "bob";
+    q.scope = STORE_MEM_ALL;
+    OK(store_memory_list(st, &q, &l, &E));
+    assert_int_equal(l.n, 0);
+    store_memories_free(&l);
+
+    bool deleted = false;
+    store_audit_in da = {.event_type = "memory_deleted"};
+    OK(store_memory_delete(st, "alice", NULL, "k", &da, &deleted, &E));
+    assert_true(deleted);
+    mem_expect(st, "alice", NULL, "k", t1, NULL);
+    mem_expect(st, "alice", sid, "k", t1, "2");
+    OK(store_memory_delete(st, "alice", NULL, "k", &da, &deleted, &E));
+    assert_false(deleted);
+    OK(store_memory_delete(st, "bob", sid, "k", &da, &deleted, &E));
+    assert_false(deleted);
+    assert_int_equal(count_audit(st, "memory_deleted", NULL), 1);
+    OK(store_memory_delete(st, "alice", sid, "k", &da, &deleted, &E));
+    assert_true(deleted);
+    mem_expect(st, "alice", sid, "k", t1, NULL);
+}
+
+static void test_memory_ttl(void **state)
+{
+    store_t *st = ST;
+    utc_us t = T("2025-01-01T00:00:00Z");
+    mem_put(st, "a", NULL, "k1", "\"one\"", t, t + 10 * SEC, true);
+    mem_put(st, "a", NULL, "k2", "\"two\"", t, 0, true);
+    mem_put(st, "a", NULL, "k3", "\"three\"", t, t + 20 * SEC, true);
+
+    mem_expect(st, "a", NULL, "k1", t + 5 * SEC, "\"one\"");
+    mem_expect(st, "a", NULL, "k1", t + 10 * SEC - 1, "\"one\"");
+    mem_expect(st, "a", NULL, "k1", t + 10 * SEC, NULL);      /* expires_at itself: gone */
+    mem_expect(st, "a", NULL, "k2", t + 1000000 * SEC, "\"two\"");
+
+    store_memory g;
+    OK(store_memory_get(st, "a", NULL, "k3", t, &g, &E));
+    assert_int_equal(g.expires_at, t + 20 * SEC);
+    store_memory_clear(&g);
+
+    store_memories l;
+    store_mem_query q = {.agent_id = "a", .scope = STORE_MEM_ALL, .limit = 50, .now = t + 10 * SEC};
+    OK(store_memory_list(st, &q, &l, &E));
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.v[0].key, "k2");
+    assert_string_equal(l.v[1].key, "k3");
+    store_memories_free(&l);
+
+    /* an expired entry is replaced even without overwrite, as a new entry */
+    utc_us t15 = t + 15 * SEC;
+    mem_put(st, "a", NULL, "k1", "\"new\"", t15, 0, false);
+    OK(store_memory_get(st, "a", NULL, "k1", t15, &g, &E));
+    assert_json_same("\"new\"", g.value);
+    assert_int_equal(g.created_at, t15);
+    assert_int_equal(g.expires_at, 0);
+    store_memory_clear(&g);
+    store_mem_set in = {.agent_id = "a", .key = "k3", .value = "1", .now = t15};
+    FAILS(ERR_EXISTS, store_memory_set(st, &in, NULL, NULL, &E));
+    /* at exactly expires_at the old entry counts as expired */
+    mem_put(st, "a", NULL, "k4", "\"four\"", t, t + 30 * SEC, true);
+    in = (store_mem_set){.agent_id = "a", .key = "k4", .value = "4", .now = t + 30 * SEC - 1};
+    FAILS(ERR_EXISTS, store_memory_set(st, &in, NULL, NULL, &E));
+    mem_put(st, "a", NULL, "k4", "4", t + 30 * SEC, 0, false);
+    mem_expect(st, "a", NULL, "k4", t, "4");
+
+    int64_t removed = -1;
+    OK(store_memory_sweep(st, t + 20 * SEC, &removed, &E));
+    assert_int_equal(removed, 1);
+    q.now = t;   /* k3 would be live at t, but the sweep removed it */
+    OK(store_memory_list(st, &q, &l, &E));
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.v[0].key, "k1");
+    assert_string_equal(l.v[1].key, "k2");
+    assert_string_equal(l.v[2].key, "k4");
+    store_memories_free(&l);
+    OK(store_memory_sweep(st, t + 1000 * SEC, &removed, &E));
+    assert_int_equal(removed, 0);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void test_memory_prefix(void **state)
+{
+    store_t *st = ST;
+    const char *sid = "session_000000000000000f";
+    mk_session(st, sid);
+    utc_us t = T("2025-01-01T00:00:00Z");
+    static const char *keys[] = {
+        "a%b", "a_b", "axb", "A%b", "a%bc", "ab", "a", "b", "aB",
+        "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E",   /* 日本語 */
+        "\xE6\x97\xA5\xE6\x9C\xAC",               /* 日本 */
+        "\xE6\x97\xA5",                           /* 日 */
+        "a\xF4\x8F\xBF\xBF", ("a\xF4\x8F\xBF\xBF" "b"), "a\\b", "a\\%",
+    };
+    enum { NK = sizeof keys / sizeof keys[0] };
+    for (size_t i = 0; i < NK; i++)
+        mem_put(st, "alice", NULL, keys[i], "0", t, 0, true);
+    mem_put(st, "bob", NULL, "a%b", "0", t, 0, true);   /* another agent */
+    mem_put(st, "alice", NULL, "a%zexpired", "0", t, t + 1, true);
+
+    static const char *prefixes[] = {
+        "a%", "a_", "A", "a", "\xE6\x97\xA5\xE6\x9C\xAC", "", "a\xF4\x8F\xBF\xBF", "ax",
+        "nomatch", "%", "_", "a\\", "a\\%",
+    };
+    for (size_t p = 0; p < sizeof prefixes / sizeof prefixes[0]; p++) {
+        const char *want[NK];
+        size_t n = 0, pl = strlen(prefixes[p]);
+        for (size_t i = 0; i < NK; i++)
+            if (strncmp(keys[i], prefixes[p], pl) == 0)
+                want[n++] = keys[i];
+        qsort(want, n, sizeof want[0], cmp_str);
+        store_memories l;
+        store_mem_query q = {.agent_id = "alice", .scope = STORE_MEM_GLOBAL,
+                             .prefix = prefixes[p], .limit = 100, .now = t + 1};
+        OK(store_memory_list(st, &q, &l, &E));
+        if (l.n != n)
+            fail_msg("prefix '%s': %zu entries, expected %zu", prefixes[p], l.n, n);
+        for (size_t i = 0; i < n; i++)
+            assert_string_equal(l.v[i].key, want[i]);
+        store_memories_free(&l);
+        /* limit takes the first ones */
+        if (n >= 2) {
+            q.limit = 2;
+            OK(store_memory_list(st, &q, &l, &E));
+            assert_int_equal(l.n, 2);
+            assert_string_equal(l.v[0].key, want[0]);
+            assert_string_equal(l.v[1].key, want[1]);
+            store_memories_free(&l);
+        }
+    }
+
+    /* both scopes: same key twice (global first), ordered by key */
+    mem_put(st, "alice", sid, "a%b", "1", t, 0, true);
+    store_memories l;
+    store_mem_query q = {.agent_id = "alice", .scope = STORE_MEM_ALL, .prefix = "a%",
+                         .limit = 100, .now = t};
+    OK(store_memory_list(st, &q, &l, &E));
+    assert_int_equal(l.n, 4);   /* a%b (global), a%b (session), a%bc, a%zexpired (live at t) */
+    assert_string_equal(l.v[0].key, "a%b");
+    assert_null(l.v[0].session_id);
+    assert_string_equal(l.v[1].key, "a%b");
+    assert_string_equal(l.v[1].session_id, sid);
+    assert_string_equal(l.v[2].key, "a%bc");
+    assert_string_equal(l.v[3].key, "a%zexpired");
+    store_memories_free(&l);
+
+    q.limit = 0;
+    FAILS(ERR_INVALID, store_memory_list(st, &q, &l, &E));
+}
+
+static void test_memory_value_types(void **state)
+{
+    store_t *st = ST;
+    utc_us t = T("2025-01-01T00:00:00Z");
+    static const char *values[] = {
+        "\"123\"", "123", "12.5", "-7", "0", "true", "false", "null", "\"\"", "\"true\"",
+        "\"null\"", "{}", "[]", "{\"a\":[1,2,{\"b\":null}],\"c\":\"d\"}", "[1,\"x\",true,null]",
+        "\"\xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x8E\x89\"", "9007199254740993",
+    };
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "v%02zu", i);
+        mem_put(st, "alice", NULL, key, values[i], t, 0, true);
+        mem_expect(st, "alice", NULL, key, t, values[i]);
+    }
+    /* "123" stays a string, 123 stays a number */
+    store_memory g;
+    OK(store_memory_get(st, "alice", NULL, "v00", t, &g, &E));
+    json_t *v = json_loads(g.value, JSON_DECODE_ANY, NULL);
+    assert_true(json_is_string(v));
+    assert_string_equal(json_string_value(v), "123");
+    json_decref(v);
+    store_memory_clear(&g);
+    OK(store_memory_get(st, "alice", NULL, "v01", t, &g, &E));
+    v = json_loads(g.value, JSON_DECODE_ANY, NULL);
+    assert_true(json_is_integer(v));
+    assert_int_equal(json_integer_value(v), 123);
+    json_decref(v);
+    store_memory_clear(&g);
+
+    store_mem_set in = {.agent_id = "alice", .key = "meta", .value = "1",
+                        .metadata = "{\"n\":1,\"s\":\"x\"}", .now = t, .overwrite = true};
+    OK(store_memory_set(st, &in, NULL, NULL, &E));
+    OK(store_memory_get(st, "alice", NULL, "meta", t, &g, &E));
+    assert_json_same("{\"n\":1,\"s\":\"x\"}", g.metadata);
+    store_memory_clear(&g);
+}
+
+/* ---- text fidelity ----------------------------------------------------------------- */
+
+static void test_unicode(void **state)
+{
+    store_t *st = ST;
+    static const char *texts[] = {
+        "emoji \xF0\x9F\x8E\x89\xF0\x9F\x9A\x80 family \xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA9"
+        "\xE2\x80\x8D\xF0\x9F\x91\xA7 flag \xF0\x9F\x87\xAF\xF0\x9F\x87\xB5",
+        "CJK \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E \xE4\xB8\xAD\xE6\x96\x87 "
+        "\xED\x95\x9C\xEA\xB5\xAD\xEC\x96\xB4",
+        "combining e\xCC\x81 n\xCC\x83 vs precomposed \xC3\xA9 \xC3\xB1",
+        "RTL \xD7\xA2\xD7\x91\xD7\xA8\xD7\x99\xD7\xAA and zero width \xE2\x80\x8B|\xEF\xBB\xBF|",
+        "quotes ' \" \\ ; -- /* */ %s %d \t tab\nnewline\r\n",
+        "max \xF4\x8F\xBF\xBF and U+FFFD \xEF\xBF\xBD",
+    };
+    const char *sid = "session_000000000000000e";
+    store_session s = {.id = C(sid), .purpose = C(texts[0]), .created_by = C(texts[1]),
+                       .is_active = true};
+    OK(store_session_create(st, &s, NULL, &E));
+    store_session gs;
+    OK(store_session_get(st, sid, &gs, &E));
+    assert_string_equal(gs.purpose, texts[0]);
+    assert_string_equal(gs.created_by, texts[1]);
+    store_session_clear(&gs);
+
+    int64_t ids[6];
+    for (int i = 0; i < 6; i++)
+        ids[i] = add_full(st, sid, texts[i], texts[(i + 1) % 6], "public", texts[(i + 2) % 6], 0).id;
+    for (int i = 0; i < 6; i++) {
+        store_message g;
+        OK(store_message_get(st, ids[i], &VIS_ALL, &g, &E));
+        assert_int_equal(strlen(g.content), strlen(texts[(i + 2) % 6]));
+        assert_memory_equal(g.content, texts[(i + 2) % 6], strlen(g.content));
+        assert_string_equal(g.sender, texts[i]);
+        assert_string_equal(g.sender_type, texts[(i + 1) % 6]);
+        store_message_clear(&g);
+    }
+    /* senders are compared exactly: no normalisation, no case folding */
+    int64_t dec = add_msg(st, sid, "e\xCC\x81", "decomposed");
+    int64_t pre = add_msg(st, sid, "\xC3\xA9", "precomposed");
+    store_msg_query q = {.session_id = sid, .vis = VIS_ALL, .limit = 10, .sender = "e\xCC\x81",
+                         .want_total = true};
+    expect_ids(st, q, &dec, 1, 1);
+    q.sender = "\xC3\xA9";
+    expect_ids(st, q, &pre, 1, 1);
+    store_vis v = {.private_of = texts[0]};
+    int64_t priv = add_full(st, sid, texts[0], "claude", "private", "p", 0).id;
+    q = (store_msg_query){.session_id = sid, .vis = v, .limit = 10};
+    expect_ids(st, q, &priv, 1, -1);
+
+    /* memory keys and values */
+    utc_us t = T("2025-01-01T00:00:00Z");
+    for (int i = 0; i < 6; i++) {
+        json_t *js = json_string(texts[i]);
+        char *val = json_dumps(js, JSON_ENCODE_ANY);
+        char key[64];
+        snprintf(key, sizeof key, "k\xF0\x9F\x94\x91%d", i);
+        mem_put(st, texts[1], NULL, key, val, t, 0, true);
+        store_memory g;
+        OK(store_memory_get(st, texts[1], NULL, key, t, &g, &E));
+        json_t *back = json_loads(g.value, JSON_DECODE_ANY, NULL);
+        assert_true(json_is_string(back));
+        assert_string_equal(json_string_value(back), texts[i]);
+        assert_string_equal(g.key, key);
+        json_decref(back);
+        store_memory_clear(&g);
+        free(val);
+        json_decref(js);
+    }
+}
+
+/* ---- audit --------------------------------------------------------------------------- */
+
+static void test_audit(void **state)
+{
+    store_t *st = ST;
+    utc_us before = utc_now();
+    store_audit_in a1 = {.event_type = "x", .agent_id = "a", .session_id = "s1",
+                         .resource = "r1", .metadata = "{\"n\":1}"};
+    store_audit_in a2 = {.event_type = "y", .agent_id = "b"};
+    store_audit_in a3 = {.event_type = "x", .agent_id = "b", .session_id = "s2"};
+    OK(store_audit_append(st, &a1, &E));
+    OK(store_audit_append(st, &a2, &E));
+    OK(store_audit_append(st, &a3, &E));
+    utc_us after = utc_now();
+
+    store_audits l;
+    store_audit_query q = {.limit = 10};
+    OK(store_audit_list(st, &q, &l, &E));
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.v[0].event_type, "x");    /* newest first */
+    assert_string_equal(l.v[0].session_id, "s2");
+    assert_string_equal(l.v[1].event_type, "y");
+    assert_null(l.v[1].session_id);
+    assert_null(l.v[1].resource);
+    assert_null(l.v[1].metadata);
+    assert_string_equal(l.v[2].resource, "r1");
+    assert_json_same("{\"n\":1}", l.v[2].metadata);
+    assert_true(l.v[0].id > l.v[1].id && l.v[1].id > l.v[2].id);
+    for (size_t i = 0; i < l.n; i++)
+        assert_true(l.v[i].at >= before && l.v[i].at <= after);
+    store_audits_free(&l);
+
+    q = (store_audit_query){.event_type = "x", .limit = 10};
+    OK(store_audit_list(st, &q, &l, &E));
+    assert_int_equal(l.n, 2);
+    store_audits_free(&l);
+    q = (store_audit_query){.agent_id = "b", .limit = 10};
+    OK(store_audit_list(st, &q, &l, &E));
+    assert_int_equal(l.n, 2);
+    store_audits_free(&l);
+    q = (store_audit_query){.agent_id = "b", .event_type = "x", .session_id = "s2", .limit = 10};
+    OK(store_audit_list(st, &q, &l, &E));
+    assert_int_equal(l.n, 1);
+    store_audits_free(&l);
+    q = (store_audit_query){.limit = 1};
+    OK(store_audit_list(st, &q, &l, &E));
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.v[0].session_id, "s2");
+    store_audits_free(&l);
+    q.limit = 0;
+    FAILS(ERR_INVALID, store_audit_list(st, &q, &l, &E));
+
+    store_audit_in bad = {.agent_id = "a"};
+    FAILS(ERR_INVALID, store_audit_append(st, &bad, &E));
+
+    int64_t removed = -1;
+    OK(store_audit_purge(st, before, &removed, &E));
+    assert_int_equal(removed, 0);
+    OK(store_audit_purge(st, after + 1, &removed, &E));
+    assert_int_equal(removed, 3);
+    assert_int_equal(count_audit(st, NULL, NULL), 0);
+}
+
+/* Audit records are part of the write: exactly one per successful write, none
+ * for a refused one, and the caller's fields are kept. */
+static void test_audit_same_transaction(void **state)
+{
+    store_t *st = ST;
+    const char *sid = "session_0000000000000010";
+    store_session s = {.id = C(sid), .purpose = C("p"), .created_by = C("alice"),
+                       .is_active = true};
+    store_audit_in custom = {.event_type = "custom_event", .agent_id = "operator",
+                             .session_id = "other", .resource = "thing:1",
+                             .metadata = "{\"why\":\"test\"}"};
+    OK(store_session_create(st, &s, &custom, &E));
+    store_audits l;
+    store_audit_query q = {.limit = 10};
+    OK(store_audit_list(st, &q, &l, &E));
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.v[0].event_type, "custom_event");
+    assert_string_equal(l.v[0].agent_id, "operator");
+    assert_string_equal(l.v[0].session_id, "other");
+    assert_string_equal(l.v[0].resource, "thing:1");
+    assert_json_same("{\"why\":\"test\"}", l.v[0].metadata);
+    store_audits_free(&l);
+
+    /* defaults from the write when fields are NULL */
+    store_audit_in empty = {0};
+    store_message m = {.session_id = C(sid), .sender = C("bob"), .content = C("c")};
+    OK(store_message_add(st, &m, &empty, &E));
+    q.limit = 1;
+    OK(store_audit_list(st, &q, &l, &E));
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.v[0].event_type, "message_added");
+    assert_string_equal(l.v[0].agent_id, "bob");
+    assert_string_equal(l.v[0].session_id, sid);
+    store_audits_free(&l);
+
+    size_t n = count_audit(st, NULL, NULL);
+    assert_int_equal(n, 2);
+    FAILS(ERR_UNIQUE, store_session_create(st, &s, &custom, &E));
+    store_message bad = {.session_id = C("session_ffffffffffffffff"), .sender = C("bob"),
+                         .content = C("c")};
+    FAILS(ERR_NOTFOUND, store_message_add(st, &bad, &custom, &E));
+    bad.session_id = C(sid);
+    bad.visibility = C("nope");
+    FAILS(ERR_INVALID, store_message_add(st, &bad, &custom, &E));
+    store_mem_set in = {.agent_id = "a", .key = "k", .value = "1", .now = 1, .overwrite = false};
+    OK(store_memory_set(st, &in, &custom, NULL, &E));
+    FAILS(ERR_EXISTS, store_memory_set(st, &in, &custom, NULL, &E));
+    in.session_id = "session_ffffffffffffffff";
+    FAILS(ERR_NOTFOUND, store_memory_set(st, &in, &custom, NULL, &E));
+    bool deleted;
+    OK(store_memory_delete(st, "a", NULL, "missing", &custom, &deleted, &E));
+    assert_false(deleted);
+    assert_int_equal(count_audit(st, NULL, NULL), n + 1);   /* only the memory_set */
+    OK(store_memory_delete(st, "a", NULL, "k", &custom, &deleted, &E));
+    assert_true(deleted);
+    assert_int_equal(count_audit(st, NULL, NULL), n + 2);
+
+    /* NULL audit: the write happens, no record */
+    store_message m2 = {.session_id = C(sid), .sender = C("bob"), .content = C("c2")};
+    OK(store_message_add(st, &m2, NULL, &E));
+    assert_int_equal(count_audit(st, NULL, NULL), n + 2);
+}
+
+/* ---- tokens ---------------------------------------------------------------------------- */
+
+static void test_tokens(void **state)
+{
+    store_t *st = ST;
+    utc_us t = T("2025-03-01T10:00:00.654321Z");
+    store_token t1 = {.token_id = C("sct_11111111-1111-4111-8111-111111111111"),
+                      .jwt = C("eyJ.a.b"), .agent_id = C("alice"), .agent_type = C("claude"),
+                      .created_at = t, .expires_at = t + 3600 * SEC};
+    OK(store_token_put(st, &t1, &E));
+    store_token g;
+    OK(store_token_get(st, t1.token_id, &g, &E));
+    assert_string_equal(g.token_id, t1.token_id);
+    assert_string_equal(g.jwt, "eyJ.a.b");
+    assert_string_equal(g.agent_id, "alice");
+    assert_string_equal(g.agent_type, "claude");
+    assert_int_equal(g.created_at, t);
+    assert_int_equal(g.expires_at, t + 3600 * SEC);
+    store_token_clear(&g);
+    FAILS(ERR_UNIQUE, store_token_put(st, &t1, &E));
+
+    store_token t2 = t1;
+    t2.token_id = C("sct_22222222-2222-4222-8222-222222222222");
+    t2.expires_at = t - SEC;
+    OK(store_token_put(st, &t2, &E));
+    OK(store_token_get(st, t2.token_id, &g, &E));          /* expired: still returned */
+    assert_int_equal(g.expires_at, t - SEC);
+    store_token_clear(&g);
+    FAILS(ERR_NOTFOUND, store_token_get(st, "sct_nope", &g, &E));
+
+    bool rev = true;
+    OK(store_jti_is_revoked(st, "j1", &rev, &E));
+    assert_false(rev);
+    OK(store_jti_revoke(st, "j1", t + 3600 * SEC, &E));
+    OK(store_jti_revoke(st, "j1", t + 3600 * SEC, &E));    /* idempotent */
+    OK(store_jti_is_revoked(st, "j1", &rev, &E));
+    assert_true(rev);
+    OK(store_jti_revoke(st, "j3", t - SEC, &E));
+    OK(store_jti_revoke(st, "j4", t + SEC, &E));
+    OK(store_jti_revoke(st, "j4", t + 7200 * SEC, &E));    /* the later expiry wins */
+
+    int64_t removed = -1;
+    OK(store_token_purge(st, t, &removed, &E));
+    assert_int_equal(removed, 2);                           /* t2 and j3 */
+    FAILS(ERR_NOTFOUND, store_token_get(st, t2.token_id, &g, &E));
+    OK(store_token_get(st, t1.token_id, &g, &E));
+    store_token_clear(&g);
+    OK(store_jti_is_revoked(st, "j3", &rev, &E));
+    assert_false(rev);
+    OK(store_token_purge(st, t + 3600 * SEC, &removed, &E));
+    assert_int_equal(removed, 2);                           /* t1 and j1 (expires_at <= now) */
+    OK(store_jti_is_revoked(st, "j4", &rev, &E));
+    assert_true(rev);
+
+    OK(store_token_put(st, &t2, &E));
+    bool deleted = false;
+    OK(store_token_delete(st, t2.token_id, &deleted, &E));
+    assert_true(deleted);
+    OK(store_token_delete(st, t2.token_id, &deleted, &E));
+    assert_false(deleted);
+    FAILS(ERR_NOTFOUND, store_token_get(st, t2.token_id, &g, &E));
+}
+
+/* ---- iterate ------------------------------------------------------------------------- */
+
+typedef struct {
+    json_t *rows;        /* [[table, row], ...] */
+    int stop_after;      /* > 0: return ERR_IO after that many rows */
+} iter_acc;
+
+static err_code collect(void *ud, const char *table, json_t *row, err_t *e)
+{
+    iter_acc *acc = ud;
+    json_array_append_new(acc->rows, json_pack("[sO]", table, row));
+    if (acc->stop_after > 0 && json_array_size(acc->rows) >= (size_t)acc->stop_after)
+        return err_set(e, ERR_IO, "stop");
+    return ERR_OK;
+}
+
+static int table_index(const char *t)
+{
+    const char *const *order = store_table_order();
+    for (int i = 0; order[i]; i++)
+        if (strcmp(order[i], t) == 0)
+            return i;
+    return -1;
+}
+
+static void check_keys(json_t *row, const char *keys)
+{
+    /* keys: space-separated, exactly the object's keys */
+    size_t n = 0;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", keys);
+    for (char *save = NULL, *k = strtok_r(buf, " ", &save); k; k = strtok_r(NULL, " ", &save)) {
+        if (!json_object_get(row, k)) {
+            char *d = json_dumps(row, 0);
+            fail_msg("row lacks key %s: %s", k, d);
+        }
+        n++;
+    }
+    assert_int_equal(json_object_size(row), n);
+}
+
+static json_t *find_row(json_t *rows, const char *table, const char *key, json_t *val)
+{
+    size_t i;
+    json_t *pair;
+    json_array_foreach(rows, i, pair) {
+        if (strcmp(json_string_value(json_array_get(pair, 0)), table) == 0 &&
+            json_equal(json_object_get(json_array_get(pair, 1), key), val))
+            return json_array_get(pair, 1);
+    }
+    return NULL;
+}
+
+static void assert_time_field(json_t *row, const char *key, utc_us want)
+{
+    json_t *v = json_object_get(row, key);
+    if (!want) {
+        assert_true(json_is_null(v));
+        return;
+    }
+    assert_true(json_is_string(v));
+    assert_int_equal(T(json_string_value(v)), want);
+}
+
+static void test_iterate(void **state)
+{
+    store_t *st = ST;
+    utc_us t = T("2025-05-05T05:05:05.050505Z");
+    store_audit_in a = {.event_type = "e"};
+    store_session s1 = {.id = C("session_00000000000000b1"), .purpose = C("p1"),
+                        .created_by = C("alice"), .metadata = C("{\"x\":[1,2]}"),
+                        .is_active = true, .created_at = t};
+    store_session s2 = {.id = C("session_00000000000000b2"), .purpose = C("p2"),
+                        .created_by = C("bob"), .is_active = false, .created_at = t};
+    OK(store_session_create(st, &s1, &a, &E));
+    OK(store_session_create(st, &s2, &a, &E));
+    store_message m1 = {.session_id = s1.id, .sender = C("alice"), .content = C("hi"),
+                        .metadata = C("{\"k\":true}")};
+    OK(store_message_add(st, &m1, &a, &E));
+    store_message m2 = {.session_id = s1.id, .sender = C("bob"), .content = C("re"),
+                        .parent_id = m1.id};
+    OK(store_message_add(st, &m2, &a, &E));
+    store_mem_set ms = {.agent_id = "alice", .key = "str", .value = "\"123\"", .now = t,
+                        .overwrite = true};
+    OK(store_memory_set(st, &ms, &a, NULL, &E));
+    ms = (store_mem_set){.agent_id = "alice", .session_id = s1.id, .key = "num", .value = "123",
+                         .metadata = "{\"m\":1}", .now = t, .expires_at = t + SEC,
+                         .overwrite = true};
+    OK(store_memory_set(st, &ms, &a, NULL, &E));
+    store_token tok = {.token_id = C("sct_33333333-3333-4333-8333-333333333333"),
+                       .jwt = C("jwt"), .agent_id = C("alice"), .agent_type = C("claude"),
+                       .created_at = t, .expires_at = t + SEC};
+    OK(store_token_put(st, &tok, &E));
+    OK(store_jti_revoke(st, "jti-1", t + SEC, &E));
+
+    iter_acc acc = {json_array(), 0};
+    OK(store_iterate(st, collect, &acc, &E));
+    size_t counts[6] = {0};
+    int last = -1;
+    size_t i;
+    json_t *pair;
+    json_array_foreach(acc.rows, i, pair) {
+        const char *table = json_string_value(json_array_get(pair, 0));
+        json_t *row = json_array_get(pair, 1);
+        int ti = table_index(table);
+        assert_true(ti >= 0);
+        assert_true(ti >= last);          /* foreign-key order */
+        last = ti;
+        counts[ti]++;
+        switch (ti) {
+        case 0: check_keys(row, "id purpose created_by metadata is_active created_at updated_at"); break;
+        case 1: check_keys(row, "id session_id sender sender_type content visibility message_type "
+                                "metadata parent_message_id created_at"); break;
+        case 2: check_keys(row, "agent_id session_id key value metadata created_at updated_at "
+                                "expires_at"); break;
+        case 3: check_keys(row, "id created_at event_type agent_id session_id resource metadata"); break;
+        case 4: check_keys(row, "token_id jwt agent_id agent_type created_at expires_at"); break;
+        case 5: check_keys(row, "jti expires_at"); break;
+        }
+    }
+    assert_int_equal(counts[0], 2);
+    assert_int_equal(counts[1], 2);
+    assert_int_equal(counts[2], 2);
+    assert_int_equal(counts[3], 6);
+    assert_int_equal(counts[4], 1);
+    assert_int_equal(counts[5], 1);
+
+    json_t *k;
+    json_t *r = find_row(acc.rows, "sessions", "id", k = json_string(s1.id));
+    json_decref(k);
+    assert_non_null(r);
+    assert_true(json_is_true(json_object_get(r, "is_active")));
+    assert_true(json_is_array(json_object_get(json_object_get(r, "metadata"), "x")));
+    assert_time_field(r, "created_at", t);
+    r = find_row(acc.rows, "sessions", "id", k = json_string(s2.id));
+    json_decref(k);
+    assert_true(json_is_false(json_object_get(r, "is_active")));
+    assert_true(json_is_null(json_object_get(r, "metadata")));
+
+    r = find_row(acc.rows, "messages", "id", k = json_integer(m1.id));
+    json_decref(k);
+    assert_non_null(r);
+    assert_true(json_is_null(json_object_get(r, "parent_message_id")));
+    assert_true(json_is_true(json_object_get(json_object_get(r, "metadata"), "k")));
+    assert_string_equal(json_string_value(json_object_get(r, "visibility")), "public");
+    assert_time_field(r, "created_at", m1.created_at);
+    r = find_row(acc.rows, "messages", "id", k = json_integer(m2.id));
+    json_decref(k);
+    assert_true(json_is_integer(json_object_get(r, "parent_message_id")));
+    assert_int_equal(json_integer_value(json_object_get(r, "parent_message_id")), m1.id);
+
+    r = find_row(acc.rows, "agent_memory", "key", k = json_string("str"));
+    json_decref(k);
+    assert_true(json_is_string(json_object_get(r, "value")));
+    assert_string_equal(json_string_value(json_object_get(r, "value")), "123");
+    assert_true(json_is_null(json_object_get(r, "session_id")));
+    assert_true(json_is_null(json_object_get(r, "expires_at")));
+    r = find_row(acc.rows, "agent_memory", "key", k = json_string("num"));
+    json_decref(k);
+    assert_true(json_is_integer(json_object_get(r, "value")));
+    assert_int_equal(json_integer_value(json_object_get(r, "metadata") ?
+                                        json_object_get(json_object_get(r, "metadata"), "m") :
+                                        NULL), 1);
+    assert_time_field(r, "expires_at", t + SEC);
+    assert_time_field(r, "created_at", t);
+
+    r = find_row(acc.rows, "secure_tokens", "token_id", k = json_string(tok.token_id));
+    json_decref(k);
+    assert_time_field(r, "expires_at", t + SEC);
+    r = find_row(acc.rows, "revoked_jtis", "jti", k = json_string("jti-1"));
+    json_decref(k);
+    assert_time_field(r, "expires_at", t + SEC);
+    r = find_row(acc.rows, "audit_log", "event_type", k = json_string("e"));
+    json_decref(k);
+    assert_true(json_is_integer(json_object_get(r, "id")));
+    assert_true(json_is_string(json_object_get(r, "created_at")));
+    json_decref(acc.rows);
+
+    /* a callback error stops the walk and is returned */
+    acc = (iter_acc){json_array(), 3};
+    FAILS(ERR_IO, store_iterate(st, collect, &acc, &E));
+    assert_int_equal(json_array_size(acc.rows), 3);
+    json_decref(acc.rows);
+}
+
+int main(int argc, char **argv)
+{
+    g_url = tb_url(argc, argv);
+    log_set_level(LOG_WARN);   /* no per-test "applied migration" lines */
+    const struct CMUnitTest tests[] = {
+#define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+        T_(test_session_roundtrip),
+        T_(test_session_list),
+        T_(test_message_add),
+        T_(test_visibility_matrix),
+        T_(test_pages_and_cursor),
+        T_(test_sender_and_time_range),
+        T_(test_thread),
+        T_(test_memory_scopes),
+        T_(test_memory_ttl),
+        T_(test_memory_prefix),
+        T_(test_memory_value_types),
+        T_(test_unicode),
+        T_(test_audit),
+        T_(test_audit_same_transaction),
+        T_(test_tokens),
+        T_(test_iterate),
+#undef T_
+    };
+    printf("store contract on %s\n", g_url);
+    return cmocka_run_group_tests_name("store_contract", tests, NULL, NULL);
+}

@@ -1,0 +1,34 @@
+/* tests/support/test_support.h — small helpers shared by every test program:
+ * private temporary directories (under $CTXD_TEST_TMP, else $TMPDIR, else /tmp),
+ * recursive removal, path joining, and reading a whole pipe/fd. Failures abort
+ * the test with a message (a test cannot continue without its scratch space).
+ * Must not: know about ctxd modules (stores, databases, MCP) — keep it generic. */
+#ifndef CTXD_TEST_SUPPORT_H
+#define CTXD_TEST_SUPPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The root for scratch files: $CTXD_TEST_TMP (created if missing), else $TMPDIR,
+ * else /tmp. Static string. */
+const char *ts_tmp_root(void);
+/* A new, empty, private directory "<root>/<tag>-XXXXXX" (mkdtemp). Caller frees
+ * the path (and removes the directory with ts_rm_rf). */
+char *ts_mkdtemp(const char *tag);
+/* mkdir -p; 0 or -1 with errno. */
+int ts_mkdir_p(const char *path);
+/* rm -rf (does not follow symlinks); 0, or -1 if something could not be removed.
+ * A missing path is success. */
+int ts_rm_rf(const char *path);
+/* "<dir>/<name>", newly allocated. */
+char *ts_path(const char *dir, const char *name);
+/* printf into a new string (aborts on failure). */
+char *ts_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Reads exactly n bytes unless EOF comes first; returns bytes read, -1 on error.
+ * Retries on EINTR. */
+ssize_t ts_read_full(int fd, void *buf, size_t n);
+/* Writes all n bytes; 0 or -1. Retries on EINTR. */
+int ts_write_full(int fd, const void *buf, size_t n);
+
+#endif
