@@ -4,13 +4,17 @@
 # (Node 20 is preinstalled and Debian's packages conflict with it).
 set -euo pipefail
 
-BUILD_PKGS=(build-essential cmake pkg-config libsqlite3-dev libjansson-dev libcmocka-dev libssl-dev sqlite3)
+BUILD_PKGS=(build-essential cmake pkg-config libsqlite3-dev libjansson-dev libcmocka-dev libssl-dev
+            libpq-dev libmariadb-dev sqlite3)
+# Real database servers the tests start on loopback (tests/servers/), and openssl
+# for the self-signed certificate of the TLS test.
+SERVER_PKGS=(postgresql mariadb-server mariadb-client pgbouncer openssl)
 # Compilers the CI matrix uses: gcc (build-essential) and clang; sanitizer runtime.
 EXTRA_PKGS=()
 if [[ "${CTXD_DEPS_CLANG:-0}" == 1 ]]; then EXTRA_PKGS+=(clang); fi
 
 missing=()
-for p in "${BUILD_PKGS[@]}" "${EXTRA_PKGS[@]}"; do
+for p in "${BUILD_PKGS[@]}" "${SERVER_PKGS[@]}" "${EXTRA_PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

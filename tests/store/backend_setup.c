@@ -1,15 +1,19 @@
 /* tests/store/backend_setup.c — fresh migrated databases for the store tests
  * (see backend_setup.h). SQLite: a new file per call (or a new :memory:
- * database). PostgreSQL/MariaDB/MongoDB: to be added with their drivers (create
- * a uniquely named database or schema here, drop it in tb_drop).
- * Must not: be used by the server, or leave files behind after tb_drop. */
+ * database). PostgreSQL and MariaDB: a uniquely named database created on the
+ * server the URL names (with libpq / Connector/C directly, as an operator would)
+ * and dropped in tb_drop. MongoDB: to be added with its store.
+ * Must not: be used by the server, or leave files or databases behind. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <libpq-fe.h>
+#include <mysql.h>
 #include "backend_setup.h"
 #include "test_support.h"
+#include "base/ids.h"
 #include "base/sbuf.h"
 #include "db/db.h"
 #include "db/url.h"
@@ -18,10 +22,142 @@
 
 const char *tb_url(int argc, char **argv)
 {
-    if (argc > 1 && argv[1][0])
-        return argv[1];
-    const char *u = getenv("CTXD_TEST_DATABASE_URL");
-    return u && *u ? u : "sqlite:///:memory:";
+    const char *u = argc > 1 && argv[1][0] ? argv[1] : getenv("CTXD_TEST_DATABASE_URL");
+    if (!u || !*u)
+        return "sqlite:///:memory:";
+    if (strncmp(u, "fixture:", 8) != 0)
+        return u;
+    /* fixture:<server>:<VAR>[?options] — the URL a tests/servers fixture
+     * published, with options appended (e.g. ?sslmode=require). */
+    static char *resolved;
+    const char *srv = u + 8;
+    const char *colon = strchr(srv, ':');
+    if (!colon) {
+        fprintf(stderr, "store tests: bad fixture reference '%s'\n", u);
+        exit(2);
+    }
+    char *server = xstrndup(srv, (size_t)(colon - srv));
+    const char *q = strchr(colon + 1, '?');
+    char *var = q ? xstrndup(colon + 1, (size_t)(q - colon - 1)) : xstrdup(colon + 1);
+    char *base = ts_server_var(server, var);
+    if (!base) {
+        fprintf(stderr, "store tests: the %s server fixture published no %s "
+                        "(run through ctest, or set %s)\n", server, var, var);
+        exit(1);
+    }
+    free(resolved);
+    resolved = q ? ts_strf("%s%s%s", base, strchr(base, '?') ? "&" : "?", q + 1) : xstrdup(base);
+    free(base);
+    free(server);
+    free(var);
+    return resolved;
+}
+
+/* ---- server databases ------------------------------------------------------------ */
+
+static atomic_int fresh_counter_srv;
+
+static char *fresh_name(void)
+{
+    int n = atomic_fetch_add(&fresh_counter_srv, 1);
+    char r[8];
+    ids_random(r, sizeof r);
+    return ts_strf("ctxd_t_%ld_%d_%02x%02x%02x", (long)getpid(), n, (unsigned char)r[0],
+                   (unsigned char)r[1], (unsigned char)r[2]);
+}
+
+/* The URL with its database name replaced by `db` (query options kept). */
+static char *with_database(const char *url, const char *old, const char *db)
+{
+    const char *q = strchr(url, '?');
+    size_t head = q ? (size_t)(q - url) : strlen(url);
+    size_t olen = strlen(old);
+    if (head < olen || strncmp(url + head - olen, old, olen) != 0)
+        return NULL;
+    return ts_strf("%.*s%s%s", (int)(head - olen), url, db, q ? q : "");
+}
+
+static PGconn *pg_admin(const db_url *u, err_t *e)
+{
+    const char *keys[] = {"host", "port", "user", "password", "dbname", "sslmode", NULL};
+    char port[16];
+    snprintf(port, sizeof port, "%d", u->port ? u->port : 5432);
+    const char *sslmode = db_url_opt_get(u, "sslmode");
+    const char *vals[] = {u->host, port, u->user, u->password, u->database ? u->database : "postgres",
+                          sslmode ? sslmode : "prefer", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 0);
+    if (PQstatus(c) != CONNECTION_OK) {
+        err_set(e, ERR_CONN, "store tests: cannot reach PostgreSQL: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+static err_code pg_run(const db_url *u, const char *sql, err_t *e)
+{
+    PGconn *c = pg_admin(u, e);
+    if (!c)
+        return ERR_CONN;
+    PGresult *r = PQexec(c, sql);
+    err_code rc = PQresultStatus(r) == PGRES_COMMAND_OK
+                      ? ERR_OK
+                      : err_set(e, ERR_FATAL, "store tests: %s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}
+
+static err_code my_run(const db_url *u, const char *sql, err_t *e)
+{
+    MYSQL *m = mysql_init(NULL);
+    if (!mysql_real_connect(m, u->host, u->user, u->password, NULL, (unsigned)(u->port ? u->port : 3306),
+                            NULL, 0)) {
+        err_set(e, ERR_CONN, "store tests: cannot reach MariaDB: %s", mysql_error(m));
+        mysql_close(m);
+        return ERR_CONN;
+    }
+    err_code rc = mysql_query(m, sql) == 0 ? ERR_OK
+                                           : err_set(e, ERR_FATAL, "store tests: %s: %s", sql, mysql_error(m));
+    mysql_close(m);
+    return rc;
+}
+
+/* Creates a fresh database on the server `url` names; fills out->url/server_db. */
+static err_code server_fresh(const char *url, const db_url *u, tb_db *out, err_t *e)
+{
+    if (!u->database)
+        return err_set(e, ERR_INVALID, "store tests: the URL names no database");
+    char *name = fresh_name();
+    char *sql = ts_strf("CREATE DATABASE %s%s", name,
+                        u->backend == DB_BACKEND_MYSQL ? " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" : "");
+    err_code rc = u->backend == DB_BACKEND_POSTGRES ? pg_run(u, sql, e) : my_run(u, sql, e);
+    free(sql);
+    if (rc != ERR_OK) {
+        free(name);
+        return rc;
+    }
+    out->url = with_database(url, u->database, name);
+    out->server_db = name;
+    out->server_url = xstrdup(url);
+    if (!out->url)
+        return err_set(e, ERR_INVALID, "store tests: cannot place the database name in the URL");
+    return ERR_OK;
+}
+
+static void server_drop(tb_db *d)
+{
+    db_url *u = NULL;
+    err_t e;
+    if (db_url_parse(d->server_url, &u, &e) != ERR_OK)
+        return;
+    char *sql = ts_strf(u->backend == DB_BACKEND_POSTGRES ? "DROP DATABASE IF EXISTS %s WITH (FORCE)"
+                                                          : "DROP DATABASE IF EXISTS %s",
+                        d->server_db);
+    if ((u->backend == DB_BACKEND_POSTGRES ? pg_run(u, sql, &e) : my_run(u, sql, &e)) != ERR_OK)
+        fprintf(stderr, "%s\n", e.msg);
+    free(sql);
+    db_url_free(u);
 }
 
 static atomic_int fresh_counter;
@@ -61,8 +197,18 @@ err_code tb_fresh(const char *url, tb_db *out, err_t *e)
     db_backend b = u->backend;
     bool memory = u->memory;
     char *path = xstrdup(u->path);
-    db_url_free(u);
 
+    if (b == DB_BACKEND_POSTGRES || b == DB_BACKEND_MYSQL) {
+        free(path);
+        rc = server_fresh(url, u, out, e);
+        db_url_free(u);
+        if (rc == ERR_OK)
+            rc = open_migrated(out->url, &out->st, e);
+        if (rc != ERR_OK)
+            tb_drop(out);
+        return rc;
+    }
+    db_url_free(u);
     if (b != DB_BACKEND_SQLITE) {
         free(path);
         return err_set(e, ERR_INVALID, "store tests: no fresh-database setup for %s yet "
@@ -99,9 +245,14 @@ err_code tb_fresh(const char *url, tb_db *out, err_t *e)
 void tb_drop(tb_db *d)
 {
     store_close(d->st);
+    d->st = NULL;
     if (d->file)
         remove_sqlite_files(d->file);
+    if (d->server_db)
+        server_drop(d);
     free(d->url);
     free(d->file);
+    free(d->server_db);
+    free(d->server_url);
     memset(d, 0, sizeof *d);
 }

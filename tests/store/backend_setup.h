@@ -13,9 +13,13 @@ typedef struct tb_db {
     store_t *st;
     char *url;       /* the fresh database's URL */
     char *file;      /* sqlite file to delete at drop, or NULL */
+    char *server_db;  /* server database to drop at drop, or NULL */
+    char *server_url; /* the URL it was created through */
 } tb_db;
 
-/* The URL under test: argv[1], else $CTXD_TEST_DATABASE_URL, else sqlite:///:memory:. */
+/* The URL under test: argv[1], else $CTXD_TEST_DATABASE_URL, else sqlite:///:memory:.
+ * "fixture:<server>:<VAR>[?options]" reads VAR published by a tests/servers fixture
+ * (ts_server_var) and appends the options, e.g. fixture:pg:CTXD_TEST_PG_URL?sslmode=require. */
 const char *tb_url(int argc, char **argv);
 /* A fresh database for `url` (sqlite file: "<path>-<pid>-<n>" next to the given
  * path, its directory created; :memory: a new one), migrated to the latest

@@ -132,3 +132,37 @@ int ts_write_full(int fd, const void *buf, size_t n)
     }
     return 0;
 }
+
+char *ts_server_var(const char *server, const char *var)
+{
+    const char *env = getenv(var);
+    if (env && *env)
+        return strdup(env);
+    const char *dir = getenv("CTXD_TEST_SERVERS");
+    if (!dir || !*dir)
+        return NULL;
+    char *path = ts_strf("%s/%s.env", dir, server);
+    FILE *f = fopen(path, "r");
+    free(path);
+    if (!f)
+        return NULL;
+    char line[4096];
+    size_t n = strlen(var);
+    char *val = NULL;
+    while (!val && fgets(line, sizeof line, f)) {
+        if (strncmp(line, var, n) != 0 || line[n] != '=')
+            continue;
+        /* bash printf %q: undo backslash escapes */
+        const char *p = line + n + 1;
+        val = malloc(strlen(p) + 1);
+        size_t j = 0;
+        for (; *p && *p != '\n'; p++) {
+            if (*p == '\\' && p[1])
+                p++;
+            val[j++] = *p;
+        }
+        val[j] = '\0';
+    }
+    fclose(f);
+    return val;
+}

@@ -31,4 +31,10 @@ ssize_t ts_read_full(int fd, void *buf, size_t n);
 /* Writes all n bytes; 0 or -1. Retries on EINTR. */
 int ts_write_full(int fd, const void *buf, size_t n);
 
+/* A value published by a test server fixture (tests/servers/server.sh):
+ * the environment variable `var` if set, else the line `var=...` of
+ * $CTXD_TEST_SERVERS/<server>.env. NULL when neither exists (the fixture did not
+ * run: such a test should fail, not skip). Caller frees. */
+char *ts_server_var(const char *server, const char *var);
+
 #endif

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# tests/servers/server.sh — starts and stops the throw-away database servers the
+# tests use: PostgreSQL 15 (with TLS on, a self-signed certificate made here),
+# PgBouncer in transaction mode in front of it, and MariaDB. Each runs on
+# loopback, on a free port, in its own temp directory, and is stopped by pid.
+#
+#   server.sh start pg|pgbouncer|mariadb STATE_DIR
+#   server.sh stop  pg|pgbouncer|mariadb STATE_DIR
+#
+# `start` writes STATE_DIR/<name>.env with shell assignments the tests read:
+#   pg:        CTXD_TEST_PG_URL       postgresql://ctxd:ctxd@127.0.0.1:PORT/ctxd_test
+#              CTXD_TEST_PG_ADMIN_URL  the superuser (for restarts, fresh databases)
+#              CTXD_TEST_PG_DATA, CTXD_TEST_PG_PORT, CTXD_TEST_PG_BIN
+#   pgbouncer: CTXD_TEST_PGBOUNCER_URL postgresql://ctxd:ctxd@127.0.0.1:PORT/ctxd_test
+#   mariadb:   CTXD_TEST_MYSQL_URL     mysql://ctxd:ctxd@127.0.0.1:PORT/ctxd_test
+#              CTXD_TEST_MYSQL_SOCK, CTXD_TEST_MYSQL_DATA, CTXD_TEST_MYSQL_PORT
+# The role/user `ctxd` (password `ctxd`) may create databases, so a test can make
+# a fresh database of its own. If CTXD_TEST_PG_URL / CTXD_TEST_MYSQL_URL are
+# already set in the environment, no server is started and those are used.
+# Must not: touch anything outside STATE_DIR and its own temp directories.
+set -euo pipefail
+cmd=${1:?usage: server.sh start|stop NAME STATE_DIR}
+name=${2:?server name}
+state=${3:?state dir}
+mkdir -p "$state"
+envf="$state/$name.env"
+log() { echo "server.sh: $*" >&2; }
+
+free_port() { # a port nothing listens on (the server start retries on a clash anyway)
+  local p
+  for _ in $(seq 50); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  echo 0
+}
+
+PGBIN=${CTXD_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+
+start_pg() {
+  if [[ -n "${CTXD_TEST_PG_URL:-}" ]]; then
+    printf 'CTXD_TEST_PG_URL=%q\nCTXD_TEST_PG_ADMIN_URL=%q\n' "$CTXD_TEST_PG_URL" "${CTXD_TEST_PG_ADMIN_URL:-}" > "$envf"
+    return
+  fi
+  local d; d=$(mktemp -d /tmp/ctxd-pg.XXXXXX); chown postgres:postgres "$d"; chmod 0700 "$d"
+  echo postgres > "$d/pw"; chown postgres "$d/pw"
+  runuser -u postgres -- "$PGBIN/initdb" -D "$d/data" -U postgres --pwfile="$d/pw" \
+    --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$d/initdb.log" 2>&1 \
+    || { cat "$d/initdb.log" >&2; exit 1; }
+  # TLS: a self-signed pair, so the same server answers sslmode=require
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -keyout "$d/data/server.key" -out "$d/data/server.crt" >/dev/null 2>&1
+  chown postgres:postgres "$d/data/server.key" "$d/data/server.crt"; chmod 0600 "$d/data/server.key"
+  cp "$d/data/server.crt" "$d/root.crt"; chmod 0644 "$d/root.crt"
+  local port ok=0
+  for _ in 1 2 3 4 5; do
+    port=$(free_port)
+    if runuser -u postgres -- "$PGBIN/pg_ctl" -D "$d/data" -l "$d/log" -w -t 30 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $d -c fsync=off -c synchronous_commit=off \
+            -c full_page_writes=off -c ssl=on -c max_connections=200" start >/dev/null 2>&1; then
+      ok=1; break
+    fi
+  done
+  [[ $ok == 1 ]] || { log "PostgreSQL did not start"; cat "$d/log" >&2; exit 1; }
+  runuser -u postgres -- "$PGBIN/psql" -h "$d" -p "$port" -U postgres -qAt -v ON_ERROR_STOP=1 \
+    -c "CREATE ROLE ctxd LOGIN CREATEDB PASSWORD 'ctxd'" \
+    -c "CREATE DATABASE ctxd_test OWNER ctxd" >/dev/null
+  {
+    printf 'CTXD_TEST_PG_URL=%q\n' "postgresql://ctxd:ctxd@127.0.0.1:$port/ctxd_test"
+    printf 'CTXD_TEST_PG_ADMIN_URL=%q\n' "postgresql://postgres:postgres@127.0.0.1:$port/postgres"
+    printf 'CTXD_TEST_PG_PORT=%q\nCTXD_TEST_PG_DATA=%q\nCTXD_TEST_PG_DIR=%q\nCTXD_TEST_PG_BIN=%q\n' \
+      "$port" "$d/data" "$d" "$PGBIN"
+    printf 'CTXD_TEST_PG_ROOTCERT=%q\n' "$d/root.crt"
+  } > "$envf"
+  log "PostgreSQL on 127.0.0.1:$port ($d)"
+}
+
+stop_pg() {
+  [[ -f "$envf" ]] || return 0
+  # shellcheck disable=SC1090
+  source "$envf"
+  [[ -n "${CTXD_TEST_PG_DATA:-}" ]] || { rm -f "$envf"; return 0; }
+  runuser -u postgres -- "$CTXD_TEST_PG_BIN/pg_ctl" -D "$CTXD_TEST_PG_DATA" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$CTXD_TEST_PG_DIR" "$envf"
+}
+
+start_pgbouncer() {
+  [[ -f "$state/pg.env" ]] || { log "pgbouncer needs the pg server first"; exit 1; }
+  # shellcheck disable=SC1090
+  source "$state/pg.env"
+  local d; d=$(mktemp -d /tmp/ctxd-pgb.XXXXXX); chown postgres:postgres "$d"
+  local pgport=${CTXD_TEST_PG_PORT:?}
+  printf '"ctxd" "ctxd"\n' > "$d/userlist.txt"
+  local port ok=0
+  for _ in 1 2 3 4 5; do
+    port=$(free_port)
+    cat > "$d/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$pgport
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir = $d
+auth_type = scram-sha-256
+auth_file = $d/userlist.txt
+pool_mode = transaction
+max_client_conn = 400
+default_pool_size = 20
+logfile = $d/pgbouncer.log
+pidfile = $d/pgbouncer.pid
+ignore_startup_parameters = extra_float_digits,options,statement_timeout,idle_in_transaction_session_timeout
+INI
+    chown postgres:postgres "$d"/*
+    runuser -u postgres -- pgbouncer -d "$d/pgbouncer.ini" >/dev/null 2>&1 || true
+    for _ in $(seq 100); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then ok=1; break; fi
+      sleep 0.05
+    done
+    [[ $ok == 1 ]] && break
+  done
+  [[ $ok == 1 ]] || { log "pgbouncer did not start"; cat "$d/pgbouncer.log" >&2 || true; exit 1; }
+  {
+    printf 'CTXD_TEST_PGBOUNCER_URL=%q\n' "postgresql://ctxd:ctxd@127.0.0.1:$port/ctxd_test"
+    printf 'CTXD_TEST_PGBOUNCER_DIR=%q\nCTXD_TEST_PGBOUNCER_PORT=%q\n' "$d" "$port"
+  } > "$envf"
+  log "PgBouncer (transaction mode) on 127.0.0.1:$port -> PostgreSQL :$pgport"
+}
+
+stop_pgbouncer() {
+  [[ -f "$envf" ]] || return 0
+  # shellcheck disable=SC1090
+  source "$envf"
+  if [[ -f "$CTXD_TEST_PGBOUNCER_DIR/pgbouncer.pid" ]]; then
+    kill -INT "$(cat "$CTXD_TEST_PGBOUNCER_DIR/pgbouncer.pid")" 2>/dev/null || true
+  fi
+  rm -rf "$CTXD_TEST_PGBOUNCER_DIR" "$envf"
+}
+
+start_mariadb() {
+  if [[ -n "${CTXD_TEST_MYSQL_URL:-}" ]]; then
+    printf 'CTXD_TEST_MYSQL_URL=%q\n' "$CTXD_TEST_MYSQL_URL" > "$envf"
+    return
+  fi
+  local d; d=$(mktemp -d /tmp/ctxd-my.XXXXXX); chown mysql:mysql "$d"
+  mariadb-install-db --no-defaults --user=mysql --datadir="$d/data" \
+    --auth-root-authentication-method=socket --skip-test-db >"$d/install.log" 2>&1 \
+    || { cat "$d/install.log" >&2; exit 1; }
+  local port ok=0
+  for _ in 1 2 3 4 5; do
+    port=$(free_port)
+    mariadbd --no-defaults --user=mysql --datadir="$d/data" --socket="$d/sock" \
+      --pid-file="$d/pid" --port="$port" --bind-address=127.0.0.1 --log-error="$d/err" \
+      --skip-log-bin --innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=64M \
+      --max-connections=300 --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+      >/dev/null 2>&1 &
+    local mpid=$!
+    for _ in $(seq 200); do
+      if mariadb-admin --no-defaults -S "$d/sock" -uroot ping >/dev/null 2>&1; then ok=1; break; fi
+      kill -0 $mpid 2>/dev/null || break
+      sleep 0.05
+    done
+    [[ $ok == 1 ]] && break
+  done
+  [[ $ok == 1 ]] || { log "MariaDB did not start"; cat "$d/err" >&2 || true; exit 1; }
+  mariadb --no-defaults -S "$d/sock" -uroot -e "
+    CREATE DATABASE ctxd_test CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+    CREATE USER 'ctxd'@'127.0.0.1' IDENTIFIED BY 'ctxd';
+    GRANT ALL ON *.* TO 'ctxd'@'127.0.0.1';"
+  {
+    printf 'CTXD_TEST_MYSQL_URL=%q\n' "mysql://ctxd:ctxd@127.0.0.1:$port/ctxd_test"
+    printf 'CTXD_TEST_MYSQL_PORT=%q\nCTXD_TEST_MYSQL_SOCK=%q\nCTXD_TEST_MYSQL_DATA=%q\nCTXD_TEST_MYSQL_DIR=%q\n' \
+      "$port" "$d/sock" "$d/data" "$d"
+  } > "$envf"
+  log "MariaDB on 127.0.0.1:$port ($d)"
+}
+
+stop_mariadb() {
+  [[ -f "$envf" ]] || return 0
+  # shellcheck disable=SC1090
+  source "$envf"
+  [[ -n "${CTXD_TEST_MYSQL_DIR:-}" ]] || { rm -f "$envf"; return 0; }
+  if [[ -f "$CTXD_TEST_MYSQL_DIR/pid" ]]; then
+    local pid; pid=$(cat "$CTXD_TEST_MYSQL_DIR/pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$CTXD_TEST_MYSQL_DIR" "$envf"
+}
+
+case "$cmd:$name" in
+  start:pg) start_pg ;;
+  stop:pg) stop_pg ;;
+  start:pgbouncer) start_pgbouncer ;;
+  stop:pgbouncer) stop_pgbouncer ;;
+  start:mariadb) start_mariadb ;;
+  stop:mariadb) stop_mariadb ;;
+  *) echo "usage: server.sh start|stop pg|pgbouncer|mariadb STATE_DIR" >&2; exit 2 ;;
+esac
