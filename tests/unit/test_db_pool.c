@@ -23,76 +23,13 @@
 
 #include "base/log.h"
 #include "db/db.h"
+#include "db_test.h"
 
-typedef struct fixture {
-    char dir[512];
-    char path[600];
-    char url[700];
-} fixture;
 
-static int setup(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    const char *base = getenv("CTXD_TEST_TMP");
-    if (base && *base) {
-        mkdir(base, 0755);
-        snprintf(f->dir, sizeof f->dir, "%s/dbpool-XXXXXX", base);
-    } else {
-        snprintf(f->dir, sizeof f->dir, "/tmp/ctxd-dbpool-XXXXXX");
-    }
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->path, sizeof f->path, "%s/pool.db", f->dir);
-    snprintf(f->url, sizeof f->url, "sqlite:///%s", f->path);
-    *state = f;
-    return 0;
-}
 
-static int teardown(void **state) {
-    fixture *f = *state;
-    DIR *d = opendir(f->dir);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-            char p[1200];
-            snprintf(p, sizeof p, "%s/%s", f->dir, de->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(f->dir);
-    free(f);
-    return 0;
-}
 
-static db_t *open_ok(const char *url, const db_opts *o) {
-    db_t *db = NULL;
-    err_t e = {0};
-    if (db_open(url, o, &db, &e) != ERR_OK) fail_msg("db_open(%s): %s", url, e.msg);
-    return db;
-}
 
-static void exec_ok(db_conn *c, const char *sql) {
-    err_t e = {0};
-    if (db_exec(c, sql, &e) != ERR_OK) fail_msg("db_exec(%s): %s", sql, e.msg);
-}
 
-static int64_t count_rows(db_t *db, const char *table) {
-    db_conn *c = NULL;
-    err_t e = {0};
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-    assert_int_equal(db_acquire(db, DB_READ, &c, &e), ERR_OK);
-    db_stmt *s = NULL;
-    assert_int_equal(db_prepare(c, sql, &s, &e), ERR_OK);
-    assert_int_equal(db_step(s, &e), DB_ROW);
-    int64_t n = db_col_int64(s, 0);
-    db_stmt_done(s);
-    db_release(c);
-    return n;
-}
 
 static void small_opts(db_opts *o, int size, int overflow) {
     db_opts_default(o);
@@ -104,10 +41,10 @@ static void small_opts(db_opts *o, int size, int overflow) {
 /* ---- pool ------------------------------------------------------------------------ */
 
 static void test_exhaustion_timeout(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     db_opts o;
     small_opts(&o, 1, 0);
-    db_t *db = open_ok(f->url, &o);
+    db_t *db = tdb_open_ok(f->url, &o);
     db_conn *r1 = NULL, *r2 = NULL, *w1 = NULL, *w2 = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_READ, &r1, &e), ERR_OK);
@@ -146,7 +83,7 @@ static void test_memory_single_connection(void **state) {
     (void)state;
     db_opts o;
     small_opts(&o, 5, 10);
-    db_t *db = open_ok("sqlite:///:memory:", &o);
+    db_t *db = tdb_open_ok("sqlite:///:memory:", &o);
     db_conn *a = NULL, *b = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_READ, &a, &e), ERR_OK);
@@ -161,10 +98,10 @@ static void test_memory_single_connection(void **state) {
 }
 
 static void test_overflow(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     db_opts o;
     small_opts(&o, 1, 2);
-    db_t *db = open_ok(f->url, &o);
+    db_t *db = tdb_open_ok(f->url, &o);
     db_conn *r[4] = {0};
     err_t e = {0};
     for (int i = 0; i < 3; i++) assert_int_equal(db_acquire(db, DB_READ, &r[i], &e), ERR_OK);
@@ -191,11 +128,11 @@ static void test_overflow(void **state) {
 }
 
 static void test_recycle_and_preping(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     char url[800];
     /* pre-ping on every borrow; recycle after 1 s */
     snprintf(url, sizeof url, "%s?pool_pre_ping_idle_ms=0&pool_recycle=1", f->url);
-    db_t *db = open_ok(url, NULL);
+    db_t *db = tdb_open_ok(url, NULL);
     db_conn *c = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_READ, &c, &e), ERR_OK);
@@ -254,20 +191,20 @@ static err_code busy_once(db_conn *c, void *arg, err_t *e) {
 }
 
 static void test_tx_run_retries_busy(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     char url[800];
     snprintf(url, sizeof url, "%s?busy_timeout=10", f->url);
-    db_t *db = open_ok(url, NULL);
-    db_t *other = open_ok(url, NULL);
+    db_t *db = tdb_open_ok(url, NULL);
+    db_t *other = tdb_open_ok(url, NULL);
     db_conn *c = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
-    exec_ok(c, "CREATE TABLE t (x INTEGER)");
+    tdb_exec_ok(c, "CREATE TABLE t (x INTEGER)");
     db_release(c);
     busy_ctx b = { other, 0, 42 };
     assert_int_equal(db_tx_run(db, DB_WRITE, busy_once, &b, &e), ERR_OK);
     assert_int_equal(b.attempts, 2);
-    assert_int_equal(count_rows(db, "t"), 1);     /* first attempt rolled back, no -1 row */
+    assert_int_equal(tdb_count(db, "t"), 1);     /* first attempt rolled back, no -1 row */
     db_query_stats qs;
     db_get_query_stats(db, &qs);
     assert_int_equal(qs.retries, 1);
@@ -283,20 +220,20 @@ static err_code always_busy(db_conn *c, void *arg, err_t *e) {
 
 static err_code unique_fail(db_conn *c, void *arg, err_t *e) {
     (*(int *)arg)++;
-    exec_ok(c, "INSERT INTO t (x) VALUES (1)");
+    tdb_exec_ok(c, "INSERT INTO t (x) VALUES (1)");
     return err_set(e, ERR_UNIQUE, "simulated unique violation");
 }
 
 static void test_tx_run_gives_up_and_no_retry(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     db_opts o;
     db_opts_default(&o);
     o.max_retries = 2;
-    db_t *db = open_ok(f->url, &o);
+    db_t *db = tdb_open_ok(f->url, &o);
     db_conn *c = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
-    exec_ok(c, "CREATE TABLE t (x INTEGER)");
+    tdb_exec_ok(c, "CREATE TABLE t (x INTEGER)");
     db_release(c);
     int n = 0;
     log_level old = log_get_level();
@@ -307,7 +244,7 @@ static void test_tx_run_gives_up_and_no_retry(void **state) {
     n = 0;
     assert_int_equal(db_tx_run(db, DB_WRITE, unique_fail, &n, &e), ERR_UNIQUE);
     assert_int_equal(n, 1);                       /* not retryable */
-    assert_int_equal(count_rows(db, "t"), 0);     /* rolled back */
+    assert_int_equal(tdb_count(db, "t"), 0);     /* rolled back */
     log_set_level(old);
     db_query_stats qs;
     db_get_query_stats(db, &qs);
@@ -360,15 +297,15 @@ static void *thread_main(void *arg) {
 }
 
 static void test_threads_one_file(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     db_opts o;
     db_opts_default(&o);
     o.pool_size = 2;
-    db_t *db = open_ok(f->url, &o);
+    db_t *db = tdb_open_ok(f->url, &o);
     db_conn *c = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
-    exec_ok(c, "CREATE TABLE t (x INTEGER UNIQUE)");
+    tdb_exec_ok(c, "CREATE TABLE t (x INTEGER UNIQUE)");
     db_release(c);
     pthread_t th[N_WORKERS];
     worker w[N_WORKERS];
@@ -380,7 +317,7 @@ static void test_threads_one_file(void **state) {
         pthread_join(th[i], NULL);
         if (w[i].rc != ERR_OK) fail_msg("worker %d: %s: %s", i, err_code_name(w[i].rc), w[i].msg);
     }
-    assert_int_equal(count_rows(db, "t"), N_WORKERS * N_ROWS);
+    assert_int_equal(tdb_count(db, "t"), N_WORKERS * N_ROWS);
     db_pool_stats ps;
     db_get_pool_stats(db, &ps);
     assert_int_equal(ps.in_use, 0);
@@ -389,12 +326,12 @@ static void test_threads_one_file(void **state) {
 }
 
 static void test_processes_one_file(void **state) {
-    fixture *f = *state;
-    db_t *db = open_ok(f->url, NULL);
+    tdb_fixture *f = *state;
+    db_t *db = tdb_open_ok(f->url, NULL);
     db_conn *c = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
-    exec_ok(c, "CREATE TABLE t (x INTEGER UNIQUE)");
+    tdb_exec_ok(c, "CREATE TABLE t (x INTEGER UNIQUE)");
     db_release(c);
     db_close(db);
     fflush(NULL);
@@ -428,21 +365,21 @@ static void test_processes_one_file(void **state) {
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
     }
-    db = open_ok(f->url, NULL);
-    assert_int_equal(count_rows(db, "t"), N_WORKERS * N_ROWS);
+    db = tdb_open_ok(f->url, NULL);
+    assert_int_equal(tdb_count(db, "t"), N_WORKERS * N_ROWS);
     db_close(db);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_exhaustion_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_memory_single_connection, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recycle_and_preping, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tx_run_retries_busy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tx_run_gives_up_and_no_retry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_threads_one_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_processes_one_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exhaustion_timeout, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_memory_single_connection, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_overflow, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_recycle_and_preping, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_tx_run_retries_busy, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_tx_run_gives_up_and_no_retry, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_threads_one_file, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_processes_one_file, tdb_setup, tdb_teardown),
     };
     return cmocka_run_group_tests_name("db_pool", tests, NULL, NULL);
 }

@@ -22,89 +22,16 @@
 #include "base/conf.h"
 #include "base/log.h"
 #include "db/db.h"
+#include "db_test.h"
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-typedef struct fixture {
-    char dir[512];
-    char path[600];
-    char url[700];
-} fixture;
 
-static int setup(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    const char *base = getenv("CTXD_TEST_TMP");
-    if (base && *base) {
-        mkdir(base, 0755);
-        snprintf(f->dir, sizeof f->dir, "%s/dbsqlite-XXXXXX", base);
-    } else {
-        snprintf(f->dir, sizeof f->dir, "/tmp/ctxd-dbsqlite-XXXXXX");
-    }
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->path, sizeof f->path, "%s/test.db", f->dir);
-    snprintf(f->url, sizeof f->url, "sqlite:///%s", f->path);
-    *state = f;
-    return 0;
-}
 
-static int teardown(void **state) {
-    fixture *f = *state;
-    DIR *d = opendir(f->dir);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-            char p[1200];
-            snprintf(p, sizeof p, "%s/%s", f->dir, de->d_name);
-            chmod(p, 0644);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(f->dir);
-    free(f);
-    return 0;
-}
 
-static db_t *open_ok(const char *url, const db_opts *o) {
-    db_t *db = NULL;
-    err_t e = {0};
-    err_code rc = db_open(url, o, &db, &e);
-    if (rc != ERR_OK) fail_msg("db_open(%s): %s", url, e.msg);
-    return db;
-}
 
-static void exec_ok(db_conn *c, const char *sql) {
-    err_t e = {0};
-    if (db_exec(c, sql, &e) != ERR_OK) fail_msg("db_exec(%s): %s", sql, e.msg);
-}
 
-/* First column of the first row as a string (static buffer). */
-static const char *q1(db_conn *c, const char *sql) {
-    static char buf[256];
-    db_stmt *s = NULL;
-    err_t e = {0};
-    if (db_prepare(c, sql, &s, &e) != ERR_OK) fail_msg("prepare %s: %s", sql, e.msg);
-    int rc = db_step(s, &e);
-    if (rc != DB_ROW) fail_msg("step %s: %d %s", sql, rc, e.msg);
-    const char *t = db_col_text(s, 0, NULL);
-    snprintf(buf, sizeof buf, "%s", t ? t : "(null)");
-    db_stmt_done(s);
-    return buf;
-}
 
-static int64_t q1i(db_conn *c, const char *sql) {
-    db_stmt *s = NULL;
-    err_t e = {0};
-    if (db_prepare(c, sql, &s, &e) != ERR_OK) fail_msg("prepare %s: %s", sql, e.msg);
-    if (db_step(s, &e) != DB_ROW) fail_msg("step %s: %s", sql, e.msg);
-    int64_t v = db_col_int64(s, 0);
-    db_stmt_done(s);
-    return v;
-}
 
 static unsigned char *slurp(const char *path, size_t *n) {
     FILE *fp = fopen(path, "rb");
@@ -122,8 +49,8 @@ static unsigned char *slurp(const char *path, size_t *n) {
 /* ---- open / close / pragmas ---------------------------------------------------- */
 
 static void test_open_close_file(void **state) {
-    fixture *f = *state;
-    db_t *db = open_ok(f->url, NULL);
+    tdb_fixture *f = *state;
+    db_t *db = tdb_open_ok(f->url, NULL);
     assert_int_equal(db_backend_of(db), DB_BACKEND_SQLITE);
     assert_string_equal(db_dialect(db), "sqlite");
     unsigned caps = db_caps(db);
@@ -147,16 +74,16 @@ static void test_open_close_file(void **state) {
 
 static void test_open_close_memory(void **state) {
     (void)state;
-    db_t *db = open_ok("sqlite:///:memory:", NULL);
+    db_t *db = tdb_open_ok("sqlite:///:memory:", NULL);
     db_conn *w = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_WRITE, &w, &e), ERR_OK);
-    exec_ok(w, "CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (42);");
+    tdb_exec_ok(w, "CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (42);");
     db_release(w);
     /* the same (single, shared) database is seen by a DB_READ borrower */
     db_conn *r = NULL;
     assert_int_equal(db_acquire(db, DB_READ, &r, &e), ERR_OK);
-    assert_int_equal(q1i(r, "SELECT x FROM t"), 42);
+    assert_int_equal(tdb_q1i(r, "SELECT x FROM t"), 42);
     db_release(r);
     db_pool_stats ps;
     db_get_pool_stats(db, &ps);
@@ -166,26 +93,26 @@ static void test_open_close_memory(void **state) {
 }
 
 static void test_pragmas_file(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     char url[800];
     snprintf(url, sizeof url, "%s?busy_timeout=1234", f->url);
-    db_t *db = open_ok(url, NULL);
+    db_t *db = tdb_open_ok(url, NULL);
     db_conn *w = NULL, *r = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_WRITE, &w, &e), ERR_OK);
-    assert_string_equal(q1(w, "PRAGMA journal_mode"), "wal");
-    assert_int_equal(q1i(w, "PRAGMA foreign_keys"), 1);
-    assert_int_equal(q1i(w, "PRAGMA synchronous"), 1);        /* NORMAL */
-    assert_int_equal(q1i(w, "PRAGMA busy_timeout"), 1234);
-    assert_int_equal(q1i(w, "PRAGMA temp_store"), 2);         /* MEMORY */
-    assert_true(q1i(w, "PRAGMA cache_size") < 0);             /* in KiB */
-    assert_int_equal(q1i(w, "PRAGMA query_only"), 0);
+    assert_string_equal(tdb_q1(w, "PRAGMA journal_mode"), "wal");
+    assert_int_equal(tdb_q1i(w, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(tdb_q1i(w, "PRAGMA synchronous"), 1);        /* NORMAL */
+    assert_int_equal(tdb_q1i(w, "PRAGMA busy_timeout"), 1234);
+    assert_int_equal(tdb_q1i(w, "PRAGMA temp_store"), 2);         /* MEMORY */
+    assert_true(tdb_q1i(w, "PRAGMA cache_size") < 0);             /* in KiB */
+    assert_int_equal(tdb_q1i(w, "PRAGMA query_only"), 0);
     db_release(w);
     assert_int_equal(db_acquire(db, DB_READ, &r, &e), ERR_OK);
-    assert_int_equal(q1i(r, "PRAGMA foreign_keys"), 1);
-    assert_int_equal(q1i(r, "PRAGMA busy_timeout"), 1234);
-    assert_int_equal(q1i(r, "PRAGMA query_only"), 1);
-    assert_string_equal(q1(r, "PRAGMA journal_mode"), "wal");
+    assert_int_equal(tdb_q1i(r, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(tdb_q1i(r, "PRAGMA busy_timeout"), 1234);
+    assert_int_equal(tdb_q1i(r, "PRAGMA query_only"), 1);
+    assert_string_equal(tdb_q1(r, "PRAGMA journal_mode"), "wal");
     /* a reader refuses writes: the caller asked for DB_READ */
     db_stmt *s = NULL;
     assert_int_equal(db_prepare(r, "CREATE TABLE nope (x)", &s, &e), ERR_OK);
@@ -197,15 +124,15 @@ static void test_pragmas_file(void **state) {
 
 static void test_pragmas_memory(void **state) {
     (void)state;
-    db_t *db = open_ok("sqlite:///:memory:", NULL);
+    db_t *db = tdb_open_ok("sqlite:///:memory:", NULL);
     db_conn *c = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_READ, &c, &e), ERR_OK);
-    assert_string_equal(q1(c, "PRAGMA journal_mode"), "memory");
-    assert_int_equal(q1i(c, "PRAGMA foreign_keys"), 1);
-    assert_int_equal(q1i(c, "PRAGMA temp_store"), 2);
-    assert_int_equal(q1i(c, "PRAGMA busy_timeout"), 5000);
-    assert_int_equal(q1i(c, "PRAGMA query_only"), 0);
+    assert_string_equal(tdb_q1(c, "PRAGMA journal_mode"), "memory");
+    assert_int_equal(tdb_q1i(c, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(tdb_q1i(c, "PRAGMA temp_store"), 2);
+    assert_int_equal(tdb_q1i(c, "PRAGMA busy_timeout"), 5000);
+    assert_int_equal(tdb_q1i(c, "PRAGMA query_only"), 0);
     db_release(c);
     db_close(db);
 }
@@ -213,11 +140,11 @@ static void test_pragmas_memory(void **state) {
 /* ---- bind / step / column ------------------------------------------------------- */
 
 static void roundtrip(const char *url) {
-    db_t *db = open_ok(url, NULL);
+    db_t *db = tdb_open_ok(url, NULL);
     db_conn *c = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
-    exec_ok(c, "CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER, d REAL, b INTEGER, "
+    tdb_exec_ok(c, "CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER, d REAL, b INTEGER, "
                "s TEXT, j TEXT, ts TEXT, bl BLOB)");
     const utc_us t1 = 1763806117123456LL;          /* 2025-11-22T10:08:37.123456Z */
     const utc_us t2 = -86400000001LL;              /* before the epoch, odd microsecond */
@@ -328,7 +255,7 @@ static void roundtrip(const char *url) {
 }
 
 static void test_roundtrip_file(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     roundtrip(f->url);
 }
 
@@ -338,12 +265,12 @@ static void test_roundtrip_memory(void **state) {
 }
 
 static void test_stmt_cache(void **state) {
-    fixture *f = *state;
-    db_t *db = open_ok(f->url, NULL);
+    tdb_fixture *f = *state;
+    db_t *db = tdb_open_ok(f->url, NULL);
     db_conn *c = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
-    exec_ok(c, "CREATE TABLE t (x INTEGER)");
+    tdb_exec_ok(c, "CREATE TABLE t (x INTEGER)");
     const char *sql = "SELECT count(*) FROM t WHERE x > ?";
     db_stmt *a = NULL, *b = NULL, *nested = NULL;
     assert_int_equal(db_prepare(c, sql, &a, &e), ERR_OK);
@@ -362,7 +289,7 @@ static void test_stmt_cache(void **state) {
     assert_int_equal(db_prepare(c, copy, &b, &e), ERR_OK);
     assert_ptr_equal(a, b);
     /* returned reset and unbound: the old binding is gone (x > NULL -> 0 rows) */
-    exec_ok(c, "INSERT INTO t VALUES (1)");
+    tdb_exec_ok(c, "INSERT INTO t VALUES (1)");
     assert_int_equal(db_step(b, &e), DB_ROW);
     assert_int_equal(db_col_int64(b, 0), 0);
     /* left in use: db_release resets it */
@@ -382,46 +309,46 @@ static void test_stmt_cache(void **state) {
 /* ---- transactions ------------------------------------------------------------------ */
 
 static void tx_checks(const char *url) {
-    db_t *db = open_ok(url, NULL);
+    db_t *db = tdb_open_ok(url, NULL);
     db_conn *c = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
-    exec_ok(c, "CREATE TABLE t (x INTEGER)");
+    tdb_exec_ok(c, "CREATE TABLE t (x INTEGER)");
     assert_false(db_in_tx(c));
     assert_int_equal(db_begin(c, &e), ERR_OK);
     assert_true(db_in_tx(c));
     assert_int_equal(db_begin(c, &e), ERR_INTERNAL);      /* no nesting */
-    exec_ok(c, "INSERT INTO t VALUES (1)");
+    tdb_exec_ok(c, "INSERT INTO t VALUES (1)");
     assert_int_equal(db_commit(c, &e), ERR_OK);
     assert_false(db_in_tx(c));
     assert_int_equal(db_begin(c, &e), ERR_OK);
-    exec_ok(c, "INSERT INTO t VALUES (2)");
+    tdb_exec_ok(c, "INSERT INTO t VALUES (2)");
     db_rollback(c);
     assert_false(db_in_tx(c));
-    assert_int_equal(q1i(c, "SELECT count(*) FROM t"), 1);
+    assert_int_equal(tdb_q1i(c, "SELECT count(*) FROM t"), 1);
     /* rollback on release: an open transaction is not committed */
     assert_int_equal(db_begin(c, &e), ERR_OK);
-    exec_ok(c, "INSERT INTO t VALUES (3)");
+    tdb_exec_ok(c, "INSERT INTO t VALUES (3)");
     db_release(c);
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
     assert_false(db_in_tx(c));
-    assert_int_equal(q1i(c, "SELECT count(*) FROM t"), 1);
+    assert_int_equal(tdb_q1i(c, "SELECT count(*) FROM t"), 1);
     /* a raw BEGIN through db_exec is also rolled back on release */
-    exec_ok(c, "BEGIN; INSERT INTO t VALUES (4);");
+    tdb_exec_ok(c, "BEGIN; INSERT INTO t VALUES (4);");
     assert_true(db_in_tx(c));
     db_release(c);
     assert_int_equal(db_acquire(db, DB_READ, &c, &e), ERR_OK);
-    assert_int_equal(q1i(c, "SELECT count(*) FROM t"), 1);
+    assert_int_equal(tdb_q1i(c, "SELECT count(*) FROM t"), 1);
     /* a read transaction on a reader */
     assert_int_equal(db_begin(c, &e), ERR_OK);
-    assert_int_equal(q1i(c, "SELECT count(*) FROM t"), 1);
+    assert_int_equal(tdb_q1i(c, "SELECT count(*) FROM t"), 1);
     assert_int_equal(db_commit(c, &e), ERR_OK);
     db_release(c);
     db_close(db);
 }
 
 static void test_tx_file(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     tx_checks(f->url);
 }
 
@@ -433,12 +360,12 @@ static void test_tx_memory(void **state) {
 /* ---- error classes ------------------------------------------------------------------ */
 
 static void test_error_classes(void **state) {
-    fixture *f = *state;
-    db_t *db = open_ok(f->url, NULL);
+    tdb_fixture *f = *state;
+    db_t *db = tdb_open_ok(f->url, NULL);
     db_conn *c = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
-    exec_ok(c, "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL CHECK (length(name) < 10));"
+    tdb_exec_ok(c, "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL CHECK (length(name) < 10));"
                "CREATE TABLE ch (pid INTEGER NOT NULL REFERENCES p (id));"
                "INSERT INTO p VALUES (1, 'a');");
     db_stmt *s = NULL;
@@ -505,17 +432,17 @@ static void test_error_classes(void **state) {
 }
 
 static void test_busy_class(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     char url[800];
     snprintf(url, sizeof url, "%s?busy_timeout=20", f->url);
-    db_t *a = open_ok(url, NULL);
-    db_t *b = open_ok(url, NULL);        /* a second "process" on the same file */
+    db_t *a = tdb_open_ok(url, NULL);
+    db_t *b = tdb_open_ok(url, NULL);        /* a second "process" on the same file */
     db_conn *ca = NULL, *cb = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(a, DB_WRITE, &ca, &e), ERR_OK);
-    exec_ok(ca, "CREATE TABLE t (x INTEGER)");
+    tdb_exec_ok(ca, "CREATE TABLE t (x INTEGER)");
     assert_int_equal(db_begin(ca, &e), ERR_OK);                 /* BEGIN IMMEDIATE: write lock */
-    exec_ok(ca, "INSERT INTO t VALUES (1)");
+    tdb_exec_ok(ca, "INSERT INTO t VALUES (1)");
     assert_int_equal(db_acquire(b, DB_WRITE, &cb, &e), ERR_OK);
     assert_int_equal(db_begin(cb, &e), ERR_BUSY);               /* after busy_timeout */
     assert_true(err_retryable(e.code));
@@ -527,14 +454,14 @@ static void test_busy_class(void **state) {
     /* readers are not blocked by the writer (WAL) and see the last commit */
     db_conn *rb = NULL;
     assert_int_equal(db_acquire(b, DB_READ, &rb, &e), ERR_OK);
-    assert_int_equal(q1i(rb, "SELECT count(*) FROM t"), 0);
+    assert_int_equal(tdb_q1i(rb, "SELECT count(*) FROM t"), 0);
     db_release(rb);
     assert_int_equal(db_commit(ca, &e), ERR_OK);
     assert_int_equal(db_begin(cb, &e), ERR_OK);
-    exec_ok(cb, "INSERT INTO t VALUES (2)");
+    tdb_exec_ok(cb, "INSERT INTO t VALUES (2)");
     assert_int_equal(db_commit(cb, &e), ERR_OK);
     db_release(cb);
-    assert_int_equal(q1i(ca, "SELECT count(*) FROM t"), 2);
+    assert_int_equal(tdb_q1i(ca, "SELECT count(*) FROM t"), 2);
     db_release(ca);
     db_query_stats qs;
     db_get_query_stats(b, &qs);
@@ -546,7 +473,7 @@ static void test_busy_class(void **state) {
 /* ---- bad inputs ------------------------------------------------------------------------ */
 
 static void test_bad_missing_dir(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     char url[800];
     snprintf(url, sizeof url, "sqlite:///%s/no/such/dir/x.db", f->dir);
     db_t *db = NULL;
@@ -558,7 +485,7 @@ static void test_bad_missing_dir(void **state) {
 }
 
 static void test_bad_directory_path(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     char url[800];
     snprintf(url, sizeof url, "sqlite:///%s", f->dir);
     db_t *db = NULL;
@@ -568,17 +495,17 @@ static void test_bad_directory_path(void **state) {
 }
 
 static void make_db_with_row(const char *url) {
-    db_t *db = open_ok(url, NULL);
+    db_t *db = tdb_open_ok(url, NULL);
     db_conn *c = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
-    exec_ok(c, "CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (7);");
+    tdb_exec_ok(c, "CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (7);");
     db_release(c);
     db_close(db);
 }
 
 static void test_bad_readonly_file(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     make_db_with_row(f->url);
     assert_int_equal(chmod(f->path, 0444), 0);
     if (geteuid() == 0) {
@@ -595,16 +522,16 @@ static void test_bad_readonly_file(void **state) {
     /* with ?mode=ro it opens and reads */
     char url[800];
     snprintf(url, sizeof url, "%s?mode=ro", f->url);
-    db = open_ok(url, NULL);
+    db = tdb_open_ok(url, NULL);
     db_conn *c = NULL;
     assert_int_equal(db_acquire(db, DB_READ, &c, &e), ERR_OK);
-    assert_int_equal(q1i(c, "SELECT x FROM t"), 7);
+    assert_int_equal(tdb_q1i(c, "SELECT x FROM t"), 7);
     db_release(c);
     db_close(db);
 }
 
 static void test_mode_ro(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     char url[800];
     snprintf(url, sizeof url, "%s?mode=ro", f->url);
     db_t *db = NULL;
@@ -615,13 +542,13 @@ static void test_mode_ro(void **state) {
     struct stat st;
     assert_int_equal(stat(f->path, &st), -1);
     make_db_with_row(f->url);
-    db = open_ok(url, NULL);
+    db = tdb_open_ok(url, NULL);
     db_conn *c = NULL;
     assert_int_equal(db_acquire(db, DB_READ, &c, &e), ERR_OK);
-    assert_int_equal(q1i(c, "SELECT x FROM t"), 7);
+    assert_int_equal(tdb_q1i(c, "SELECT x FROM t"), 7);
     db_release(c);
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
-    assert_int_equal(q1i(c, "SELECT x FROM t"), 7);
+    assert_int_equal(tdb_q1i(c, "SELECT x FROM t"), 7);
     assert_int_equal(db_exec(c, "INSERT INTO t VALUES (8)", &e), ERR_IO);   /* read-only */
     db_release(c);
     db_close(db);
@@ -655,7 +582,7 @@ static void not_a_db(const char *path, const char *url, const void *garbage, siz
 }
 
 static void test_not_a_database(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     unsigned char big[8192];
     for (size_t i = 0; i < sizeof big; i++) big[i] = (unsigned char)(i * 7 + 3);
     not_a_db(f->path, f->url, big, sizeof big);
@@ -686,7 +613,7 @@ static void test_bad_backend_and_options(void **state) {
 }
 
 static void test_opts_from(void **state) {
-    fixture *f = *state;
+    tdb_fixture *f = *state;
     db_opts o;
     db_opts_default(&o);
     assert_int_equal(o.pool_size, 5);
@@ -770,13 +697,13 @@ static void test_metrics(void **state) {
     o.query_logging = true;
     log_level old = log_get_level();
     log_set_level(LOG_ERROR);          /* keep the test output quiet; paths still run */
-    db_t *db = open_ok("sqlite:///:memory:", &o);
+    db_t *db = tdb_open_ok("sqlite:///:memory:", &o);
     hook_log h = {0};
     db_set_query_hook(db, hook, &h);
     db_conn *c = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
-    exec_ok(c, "CREATE TABLE t (x INTEGER UNIQUE)");
+    tdb_exec_ok(c, "CREATE TABLE t (x INTEGER UNIQUE)");
     const char *ins = "INSERT INTO t VALUES (?)";
     for (int i = 0; i < 10; i++) {
         db_stmt *s = NULL;
@@ -790,7 +717,7 @@ static void test_metrics(void **state) {
     assert_int_equal(h.errors, 1);
     assert_string_equal(h.last_sql, ins);
     /* a statement that certainly takes more than 1 ms */
-    assert_true(q1i(c, "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r "
+    assert_true(tdb_q1i(c, "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r "
                        "WHERE i < 300000) SELECT count(*) FROM r") == 300000);
     db_release(c);
 
@@ -817,25 +744,25 @@ static void test_metrics(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_open_close_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_close_memory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pragmas_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pragmas_memory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roundtrip_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roundtrip_memory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stmt_cache, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tx_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tx_memory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_error_classes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_busy_class, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_missing_dir, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_directory_path, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_readonly_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mode_ro, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_backend_and_options, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_opts_from, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_close_file, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_open_close_memory, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_pragmas_file, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_pragmas_memory, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_roundtrip_file, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_roundtrip_memory, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_stmt_cache, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_tx_file, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_tx_memory, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_error_classes, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_busy_class, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_missing_dir, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_directory_path, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_readonly_file, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_mode_ro, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_database, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_backend_and_options, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_opts_from, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_metrics, tdb_setup, tdb_teardown),
     };
     return cmocka_run_group_tests_name("db_sqlite", tests, NULL, NULL);
 }
