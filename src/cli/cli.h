@@ -34,5 +34,8 @@ int cli_open_db(cli_ctx *ctx, db_t **out);
 int cmd_serve(cli_ctx *ctx, int argc, char **argv);
 int cmd_migrate(cli_ctx *ctx, int argc, char **argv);
 int cmd_db(cli_ctx *ctx, int argc, char **argv);
+int cmd_copy(cli_ctx *ctx, int argc, char **argv);     /* cmd_xfer.c */
+int cmd_export(cli_ctx *ctx, int argc, char **argv);
+int cmd_import(cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -58,9 +58,13 @@ int cli_open_db(cli_ctx *ctx, db_t **out)
     if (ec != ERR_OK)
         return cli_fail("database options", &e);
     if (db_open(ctx->url, &o, out, &e) != ERR_OK) {
+        /* drivers usually name the (masked) URL themselves: do not say it twice */
         char *m = db_url_masked(ctx->url);
         char what[600];
-        snprintf(what, sizeof what, "cannot open database %s", m);
+        if (strstr(e.msg, m))
+            snprintf(what, sizeof what, "cannot open database");
+        else
+            snprintf(what, sizeof what, "cannot open database %s", m);
         free(m);
         return cli_fail(what, &e);
     }

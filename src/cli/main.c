@@ -1,6 +1,6 @@
 /* cli/main.c — the `ctxd` command: global options, configuration loading and
- * dispatch to the commands (serve, migrate, db). Exit codes: 0 success, 1 the
- * operation failed, 2 the command line was wrong.
+ * dispatch to the commands (serve, migrate, db, copy, export, import). Exit
+ * codes: 0 success, 1 the operation failed, 2 the command line was wrong.
  * Must not: implement a command itself, or print secrets. */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +26,12 @@ static void usage(FILE *f)
           "  serve              prepare the database and run the server\n"
           "  migrate            show or change the database schema version (status|up|down|to N)\n"
           "  db                 database tools: `db check` (health), `db url` (effective URL)\n"
+          "  copy               copy all data between databases: --from URL --to URL\n"
+          "                     [--batch N] [--dry-run] [--verify] [--allow-nonempty]\n"
+          "                     (a target holding rows not identical to the source's is\n"
+          "                     refused unless --allow-nonempty; see `ctxd copy --help`)\n"
+          "  export             write the database as a JSON Lines dump [--out FILE]\n"
+          "  import             load a dump: import FILE [--allow-nonempty]\n"
           "\n"
           "Global options (each overrides the variable named in brackets):\n"
           "  --database-url URL     database to use [DATABASE_URL], e.g.\n"
@@ -58,6 +64,9 @@ static const struct {
 };
 
 /* Splits "--flag=value" or "--flag value"; returns the value or NULL. */
+/* Returned by flag_value when the option is last and has no value. */
+static const char MISSING_VALUE[] = "";
+
 static const char *flag_value(int argc, char **argv, int *i, const char *flag)
 {
     size_t n = strlen(flag);
@@ -69,7 +78,7 @@ static const char *flag_value(int argc, char **argv, int *i, const char *flag)
         return NULL;
     if (*i + 1 >= argc) {
         cli_error("option %s needs a value (see ctxd --help)", flag);
-        exit(CLI_USAGE);
+        return MISSING_VALUE;
     }
     (*i)++;
     return argv[*i];
@@ -80,6 +89,16 @@ typedef struct pending_set {
     char *value;
     const char *flag;   /* as the user spelled it, for messages */
 } pending_set;
+
+/* Releases the collected options; returns rc (for the early exits of main). */
+static int free_sets(pending_set *sets, int nsets, int rc)
+{
+    for (int k = 0; k < nsets; k++) {
+        free((char *)sets[k].name);
+        free(sets[k].value);
+    }
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -92,25 +111,29 @@ int main(int argc, char **argv)
         const char *v;
         if (cli_is_help(a)) {
             usage(stdout);
-            return CLI_OK;
+            return free_sets(sets, nsets, CLI_OK);
         }
         if (strcmp(a, "--version") == 0) {
             printf("ctxd %s\n", CTXD_VERSION);
-            return CLI_OK;
+            return free_sets(sets, nsets, CLI_OK);
         }
         if ((v = flag_value(argc, argv, &i, "--env-file"))) {
+            if (v == MISSING_VALUE)
+                return free_sets(sets, nsets, CLI_USAGE);
             env_file = v;
             continue;
         }
         if ((v = flag_value(argc, argv, &i, "--set"))) {
+            if (v == MISSING_VALUE)
+                return free_sets(sets, nsets, CLI_USAGE);
             const char *eq = strchr(v, '=');
             if (!eq || eq == v) {
                 cli_error("--set expects NAME=VALUE, got '%s'", v);
-                return CLI_USAGE;
+                return free_sets(sets, nsets, CLI_USAGE);
             }
             if (nsets == 64) {
                 cli_error("too many --set options");
-                return CLI_USAGE;
+                return free_sets(sets, nsets, CLI_USAGE);
             }
             sets[nsets].name = xstrndup(v, (size_t)(eq - v));
             sets[nsets].value = xstrdup(eq + 1);
@@ -121,9 +144,11 @@ int main(int argc, char **argv)
         bool matched = false;
         for (size_t k = 0; k < sizeof flag_vars / sizeof flag_vars[0]; k++) {
             if ((v = flag_value(argc, argv, &i, flag_vars[k].flag))) {
+                if (v == MISSING_VALUE)
+                    return free_sets(sets, nsets, CLI_USAGE);
                 if (nsets == 64) {
                     cli_error("too many options");
-                    return CLI_USAGE;
+                    return free_sets(sets, nsets, CLI_USAGE);
                 }
                 sets[nsets].name = xstrdup(flag_vars[k].var);
                 sets[nsets].value = xstrdup(v);
@@ -135,12 +160,12 @@ int main(int argc, char **argv)
         }
         if (!matched) {
             cli_error("unknown option '%s' (see ctxd --help)", a);
-            return CLI_USAGE;
+            return free_sets(sets, nsets, CLI_USAGE);
         }
     }
     if (i >= argc) {
         usage(stderr);
-        return CLI_USAGE;
+        return free_sets(sets, nsets, CLI_USAGE);
     }
 
     cli_ctx ctx = {.prog = "ctxd"};
@@ -178,11 +203,18 @@ int main(int argc, char **argv)
         rc = cmd_migrate(&ctx, cargc, cargv);
     else if (strcmp(cmd, "db") == 0)
         rc = cmd_db(&ctx, cargc, cargv);
+    else if (strcmp(cmd, "copy") == 0)
+        rc = cmd_copy(&ctx, cargc, cargv);
+    else if (strcmp(cmd, "export") == 0)
+        rc = cmd_export(&ctx, cargc, cargv);
+    else if (strcmp(cmd, "import") == 0)
+        rc = cmd_import(&ctx, cargc, cargv);
     else if (strcmp(cmd, "help") == 0) {
         usage(stdout);
         rc = CLI_OK;
     } else {
-        cli_error("unknown command '%s' (commands: serve, migrate, db; see ctxd --help)", cmd);
+        cli_error("unknown command '%s' (commands: serve, migrate, db, copy, export, import; "
+                  "see ctxd --help)", cmd);
         rc = CLI_USAGE;
     }
 out:

@@ -113,6 +113,8 @@ static err_code check_opts(const db_opts *o, err_t *e) {
 static const db_driver *driver_for(db_backend b) {
     switch (b) {
     case DB_BACKEND_SQLITE: return &db_driver_sqlite;
+    case DB_BACKEND_MYSQL: return &db_driver_mysql;
+    case DB_BACKEND_POSTGRES: return &db_driver_postgres;
     default: return NULL;
     }
 }
@@ -253,7 +255,9 @@ err_code db_acquire(db_t *db, db_intent intent, db_conn **out, err_t *e) {
 void db_release(db_conn *c) {
     if (!c) return;
     while (c->active) db_stmt_done(c->active);
-    if (c->drv->in_transaction(c->dc)) {
+    /* A connection the driver knows to be dead is closed, never pooled. */
+    if (!c->broken && c->drv->conn_dead && c->drv->conn_dead(c->dc)) c->broken = true;
+    if (!c->broken && c->drv->in_transaction(c->dc)) {
         err_t e;
         if (c->drv->rollback(c->dc, &e) != ERR_OK) {
             LOG_W("db", "rollback on release failed, closing the connection: %s", e.msg);
@@ -325,10 +329,27 @@ static void backoff_sleep(int attempt) {
 }
 
 err_code db_tx_run(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e) {
+    int64_t t_start = utc_mono_us();
     for (int attempt = 0;; attempt++) {
         db_conn *c = NULL;
         err_code rc = db_acquire(db, intent, &c, e);
-        if (rc != ERR_OK) return rc;           /* pool timeout: already waited long enough */
+        if (rc != ERR_OK) {
+            /* A pool timeout has already waited long enough; a refused connect
+             * (server restarting) is retried like a lost connection, but only
+             * within pool_timeout (each attempt may itself wait connect_timeout). */
+            if (rc != ERR_CONN || attempt >= db->o.max_retries ||
+                utc_mono_us() - t_start >= (int64_t)db->o.pool_timeout_ms * 1000) {
+                if (rc == ERR_CONN && attempt > 0)
+                    err_prefix(e, "gave up after %d attempts", attempt + 1);
+                return rc;
+            }
+            atomic_fetch_add_explicit(&db->m.retries, 1, memory_order_relaxed);
+            LOG_D("db", "connecting failed on attempt %d, retrying: %s", attempt + 1,
+                  e ? e->msg : "");
+            backoff_sleep(attempt);
+            if (e) err_clear(e);
+            continue;
+        }
         rc = db_begin(c, e);
         if (rc == ERR_OK) {
             rc = fn(c, arg, e);

@@ -43,6 +43,10 @@ typedef struct db_driver {
     void (*disconnect)(db_drv_conn *c);
     /* A trivial round trip; ERR_CONN when the connection is dead. */
     err_code (*ping)(db_drv_conn *c, err_t *e);
+    /* Optional (NULL = never): true when the driver already knows, without I/O,
+     * that the connection is unusable (the server closed it, a connection-class
+     * error was seen). The core then closes it on release instead of pooling it. */
+    bool (*conn_dead)(db_drv_conn *c);
     /* Capability bits (DB_CAP_*), asked once on the first connection. */
     unsigned (*caps)(db_drv_conn *c);
     err_code (*server_version)(db_drv_conn *c, char *buf, size_t n, err_t *e);
@@ -96,6 +100,8 @@ typedef struct db_driver {
 
 /* The built-in drivers. */
 extern const db_driver db_driver_sqlite;
+extern const db_driver db_driver_mysql;
+extern const db_driver db_driver_postgres;
 
 /* Error classification (errclass.c): native codes -> err_code classes. Retry
  * decisions above use only the class. */

@@ -120,14 +120,22 @@ err_code db_errclass_mysql(unsigned n) {
         return ERR_OK;
     case 1062: case 1169: case 1586:             /* duplicate entry / key */
         return ERR_UNIQUE;
-    case 1048: case 1216: case 1217: case 1451: case 1452: case 3819: case 1364:
-        return ERR_CONSTRAINT;                   /* not null, foreign key, check, no default */
+    case 1048: case 1216: case 1217: case 1451: case 1452: case 3819: case 1364: case 4025:
+        return ERR_CONSTRAINT;                   /* not null, foreign key, check (MySQL 3819,
+                                                    MariaDB 4025), no default */
+    case 1406: case 1366: case 1292: case 1264: case 1265: case 1367: case 3140: case 4038:
+        return ERR_INVALID;                      /* strict mode: too long, bad string/date/number,
+                                                    invalid JSON — a data exception, like 22xxx */
     case 1205: case 1213: case 1637:             /* lock wait timeout, deadlock */
         return ERR_BUSY;
     case 1040: case 1053: case 1152: case 1153: case 1159: case 1160: case 1161:
-    case 2002: case 2003: case 2006: case 2013: case 2026: case 2055: case 4031:
-        return ERR_CONN;                         /* too many connections, gone away, lost */
-    case 1044: case 1045: case 1142: case 1143: case 1227: case 1698:
+    case 2002: case 2003: case 2005: case 2006: case 2013: case 2026: case 2055: case 4031:
+    case 1927: case 1129:
+        return ERR_CONN;                         /* too many connections, gone away, lost,
+                                                    killed at server shutdown (1927) */
+    case 2014:
+        return ERR_INTERNAL;                     /* commands out of sync: a driver bug */
+    case 1044: case 1045: case 1142: case 1143: case 1227: case 1698: case 1130: case 2059:
         return ERR_AUTH;
     case 1054: case 1064: case 1146: case 1149: case 1060: case 1061: case 1050: case 1091:
         return ERR_SYNTAX;                       /* unknown column/table, syntax, exists */

@@ -2,7 +2,9 @@
  * `max_overflow` extra ones that are closed on return; borrowers wait on a
  * condition variable up to pool_timeout (then ERR_TIMEOUT); a connection idle
  * longer than preping_idle_ms is pinged before it is handed out, one older than
- * pool_recycle_s is replaced; statistics. A SQLite database has two pools: the
+ * pool_recycle_s is replaced; a broken connection (connection-class error, or
+ * the driver reports it dead) is closed on return, and then every connection
+ * idle since is pinged before reuse; statistics. A SQLite database has two pools: the
  * writer (size 1: writes are serialised in-process) and the readers.
  * Must not: run statements other than the driver ping, hold the pool lock while
  * connecting/pinging/closing, or know which backend it serves. */
@@ -29,6 +31,7 @@ struct db_pool {
     int nbase, novf;               /* open (or being opened) connections */
     int in_use, overflow_in_use;
     uint64_t acquired, waits, timeouts, created, closed, recycled, preping_failures;
+    int64_t suspect_us;            /* idle connections last used before this are pinged */
 };
 
 db_pool *db_pool_new(db_t *db, const char *label, db_role role, int size, int max_overflow,
@@ -107,6 +110,7 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e) {
             p->in_use++;
             if (c->overflow) p->overflow_in_use++;
             p->acquired++;                 /* taken back below if the connection is dropped */
+            bool suspect = c->last_used_us <= p->suspect_us;
             pthread_mutex_unlock(&p->mu);
 
             int64_t now = utc_mono_us();
@@ -121,7 +125,7 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e) {
                 pthread_mutex_lock(&p->mu);
                 continue;
             }
-            if (!p->pinned && (o->preping_idle_ms == 0 ||
+            if (!p->pinned && (suspect || o->preping_idle_ms == 0 ||
                                now - c->last_used_us > (int64_t)o->preping_idle_ms * 1000)) {
                 err_t pe;
                 if (c->drv->ping(c->dc, &pe) != ERR_OK) {
@@ -201,6 +205,9 @@ void db_pool_put(db_pool *p, db_conn *c) {
     pthread_mutex_lock(&p->mu);
     if (close_it) {
         bool recycle = !c->broken && !c->overflow;
+        /* One connection died (server restart, network cut): its idle siblings
+         * probably did too, so each is pinged before it is handed out again. */
+        if (c->broken) p->suspect_us = now;
         forget_locked(p, c);
         if (recycle) p->recycled++;
         pthread_mutex_unlock(&p->mu);

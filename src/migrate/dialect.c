@@ -1,10 +1,11 @@
 /* migrate/dialect.c — the per-dialect table of the migration engine: the DDL of
  * schema_migrations, how to tell whether it exists, and the hook that takes the
  * cross-process migration lock (sqlite: the BEGIN IMMEDIATE write transaction
- * itself; postgres: pg_advisory_lock; mysql: GET_LOCK), plus the SHA-256 helper.
+ * itself; postgres: pg_advisory_xact_lock in a transaction held open for the
+ * run; mysql: GET_LOCK), plus the SHA-256 helper.
  * Must not: contain ctxd table definitions (migrations/ has them) or decide what
- * to apply (migrate.c does). The postgres and mysql entries are written to the
- * db.h API but not yet exercised by a test (their drivers do not exist yet). */
+ * to apply (migrate.c does). The postgres entry is exercised by tests/pg
+ * (test_pg_migrate: concurrent migrators, also through PgBouncer). */
 #include "migrate/migrate_internal.h"
 
 #include <stdio.h>
@@ -32,21 +33,30 @@ static err_code query_int(db_conn *c, const char *sql, int64_t *v, err_t *e) {
     return rc;
 }
 
-/* --- postgresql: a session-level advisory lock, key = "ctxdmigr" as bytes ---- */
+/* --- postgresql: an advisory lock, key = "ctxdmigr" as bytes ----------------
+ * Transaction-scoped (pg_advisory_xact_lock) in a transaction held open on the
+ * lock connection for the whole run, and released by ending it. A session-level
+ * pg_advisory_lock would leak behind a transaction-pooling proxy (PgBouncer,
+ * Supabase's pooler): the autocommit statement takes it on one server session,
+ * the unlock runs on another, and the next migrator waits forever. The open
+ * transaction pins one server session instead, and any way the connection ends
+ * (release, crash, lost connection) releases the lock. */
 #define PG_LOCK_KEY "7238551599546214770"
 
 static err_code pg_lock(db_conn *c, err_t *e) {
     int64_t v = 0;
-    err_code rc = query_int(c, "SELECT 1 FROM (SELECT pg_advisory_lock(" PG_LOCK_KEY ")) AS l", &v, e);
-    if (rc != ERR_OK) return err_prefix(e, "taking the migration lock (pg_advisory_lock)");
+    err_code rc = db_begin(c, e);
+    if (rc == ERR_OK)
+        rc = query_int(c, "SELECT 1 FROM (SELECT pg_advisory_xact_lock(" PG_LOCK_KEY ")) AS l", &v, e);
+    if (rc != ERR_OK) {
+        if (db_in_tx(c)) db_rollback(c);
+        return err_prefix(e, "taking the migration lock (pg_advisory_xact_lock)");
+    }
     return ERR_OK;
 }
 
 static void pg_unlock(db_conn *c) {
-    int64_t v = 0;
-    err_t e;
-    err_clear(&e);
-    (void)query_int(c, "SELECT pg_advisory_unlock(" PG_LOCK_KEY ")::int", &v, &e);
+    if (db_in_tx(c)) db_rollback(c);     /* nothing was written: ending it unlocks */
 }
 
 /* --- mysql: a named lock --------------------------------------------------- */
@@ -99,7 +109,7 @@ static const migrate_dialect dialects[] = {
             " WHERE table_schema = current_schema() AND table_name = 'schema_migrations'",
         .lock = pg_lock,
         .unlock = pg_unlock,
-        .lock_desc = "pg_advisory_lock",
+        .lock_desc = "pg_advisory_xact_lock",
     },
     {
         .name = "mysql",

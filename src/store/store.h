@@ -179,6 +179,50 @@ typedef struct store_audit_query {
  * is returned by iterate. The rows come from one consistent snapshot. */
 typedef err_code (*store_row_cb)(void *ud, const char *table, json_t *row, err_t *e);
 
+/* ---- the logical tables (copy / export / import) -------------------------------------
+ * The same description for every backend: column names and types as `iterate`
+ * produces them and `import_rows` takes them. */
+typedef enum store_col_type {
+    STORE_COL_INT,      /* JSON integer */
+    STORE_COL_TEXT,     /* JSON string (UTF-8) */
+    STORE_COL_TIME,     /* JSON string, ISO-8601 UTC "YYYY-MM-DDTHH:MM:SS.ffffffZ" */
+    STORE_COL_JSON,     /* any JSON value (object, array, string, number, bool, null) */
+    STORE_COL_BOOL      /* JSON true / false */
+} store_col_type;
+
+typedef struct store_column {
+    const char *name;
+    store_col_type type;
+    bool nullable;      /* JSON null = SQL NULL (for a nullable JSON column too) */
+} store_column;
+
+typedef struct store_table {
+    const char *name;
+    const store_column *cols;
+    size_t ncols;
+    /* The row's identity: its primary key, or for agent_memory (whose surrogate
+     * id is not data) the unique (agent_id, session_id, key). import_rows skips
+     * a row whose identity already exists. */
+    const char *const *key;
+    size_t nkey;
+    /* An integer column whose new values come from a sequence ("id"), kept as
+     * given on import; import_finish moves the sequence past it. NULL if none. */
+    const char *seq_col;
+} store_table;
+
+/* The tables in foreign-key order (as iterate produces them); *n = how many. */
+const store_table *store_tables(size_t *n);
+/* NULL when there is no such table. */
+const store_table *store_table_find(const char *name);
+/* Checks that `row` is an object with exactly t's columns, each of its type
+ * (times parseable, NOT NULL columns not null). ERR_INVALID naming the column. */
+err_code store_row_check(const store_table *t, const json_t *row, err_t *e);
+/* The canonical text of a valid row (store_row_check first): compact JSON,
+ * keys sorted at every level, times as utc_format (UTC, 6 fraction digits, Z),
+ * embedded JSON values canonical the same way, booleans true/false, SQL NULL as
+ * null. Equal data gives byte-identical text on every backend. Caller frees. */
+char *store_row_canonical(const store_table *t, const json_t *row, err_t *e);
+
 /* ---- the interface ---------------------------------------------------------------
  * Errors: ERR_NOTFOUND (session/message/memory/token absent), ERR_EXISTS
  * (memory overwrite=false), ERR_UNIQUE, ERR_INVALID (bad argument), ERR_BUSY /
@@ -258,7 +302,29 @@ typedef struct store_vt {
     err_code (*jti_revoke)(store_t *st, const char *jti, utc_us expires_at, err_t *e);
     err_code (*jti_is_revoked)(store_t *st, const char *jti, bool *revoked, err_t *e);
 
+    /* Rows ordered by their identity (store_table.key) compared byte-wise for
+     * text (a global memory entry before the session ones of the same agent),
+     * numerically for integers: the same order on every backend. */
     err_code (*iterate)(store_t *st, store_row_cb cb, void *ud, err_t *e);
+
+    /* ---- bulk transfer (copy / import); no audit records -------------------------- */
+    /* Inserts rows of one table as they are (ids, times, JSON, flags kept) in
+     * one transaction; a row whose identity (store_table.key) already exists is
+     * skipped, so re-running an interrupted import finishes it without
+     * duplicates. Rows are checked with store_row_check first (ERR_INVALID names
+     * the row index and column; nothing is written then). Rows referencing
+     * others (messages.parent_message_id, sessions) must come after them.
+     * *inserted (may be NULL) = rows inserted as the driver reports them: on
+     * MySQL (CLIENT_FOUND_ROWS) a skipped duplicate counts too, so use
+     * count_rows before and after for an exact figure. */
+    err_code (*import_rows)(store_t *st, const char *table, json_t *const *rows, size_t n,
+                            int64_t *inserted, err_t *e);
+    /* After an import: every sequence-fed column (store_table.seq_col) continues
+     * after the largest value present, never going backwards (a backend may
+     * leave gaps, e.g. InnoDB after a rolled-back batch; it never reuses). */
+    err_code (*import_finish)(store_t *st, err_t *e);
+    /* Rows in a table (one of store_tables()). */
+    err_code (*count_rows)(store_t *st, const char *table, int64_t *n, err_t *e);
 } store_vt;
 
 struct store {
@@ -339,5 +405,12 @@ static inline err_code store_jti_is_revoked(store_t *st, const char *jti, bool *
 { return st->vt->jti_is_revoked(st, jti, revoked, e); }
 static inline err_code store_iterate(store_t *st, store_row_cb cb, void *ud, err_t *e)
 { return st->vt->iterate(st, cb, ud, e); }
+static inline err_code store_import_rows(store_t *st, const char *table, json_t *const *rows,
+                                         size_t n, int64_t *inserted, err_t *e)
+{ return st->vt->import_rows(st, table, rows, n, inserted, e); }
+static inline err_code store_import_finish(store_t *st, err_t *e)
+{ return st->vt->import_finish(st, e); }
+static inline err_code store_count_rows(store_t *st, const char *table, int64_t *n, err_t *e)
+{ return st->vt->count_rows(st, table, n, e); }
 
 #endif

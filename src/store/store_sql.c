@@ -1,7 +1,8 @@
 /* store/store_sql.c — the store interface (store.h) over db/, for every SQL
  * dialect: sessions, messages (visibility, cursors, pages, threads), agent
  * memory (scopes, TTL, literal prefixes), audit log, protected tokens and
- * revoked JWT ids, and a whole-database iterator. Writes run in db_tx_run
+ * revoked JWT ids, a whole-database iterator, and the bulk import used by
+ * copy/import (rows kept as given, existing keys skipped, sequences moved on). Writes run in db_tx_run
  * transactions (retried on transient classes) with their audit record; reads
  * borrow a connection for one statement or run in a read transaction when they
  * need a consistent snapshot. Statements are static strings, or built once per
@@ -88,6 +89,8 @@ typedef struct store_sql {
     _Atomic(char *) mem_list[ML_N];
     _Atomic(char *) audit_list[AQ_N];
     _Atomic(char *) iter[IT_TABLES];
+    _Atomic(char *) imp[IT_TABLES];
+    _Atomic(char *) cnt[IT_TABLES];
 } store_sql;
 
 typedef void (*shape_build_fn)(const store_sql *s, unsigned mask, sbuf_t *b);
@@ -1478,86 +1481,82 @@ static err_code sql_jti_is_revoked(store_t *st, const char *jti, bool *revoked, 
 
 /* ---- iterate ------------------------------------------------------------------------- */
 
-typedef enum { C_INT, C_TEXT, C_TIME, C_JSON, C_BOOL, C_KEY /* text, dialect-quoted */ } col_type;
-typedef struct { const char *name; col_type t; } col_spec;
-typedef struct {
-    const char *table, *order;
-    const col_spec *cols;
-    int ncols;
-} table_spec;
+/* The column as written in SQL (agent_memory.key is reserved in MySQL). */
+static const char *sql_col(const store_sql *s, const char *name)
+{
+    return strcmp(name, "key") == 0 ? s->d->key_col : name;
+}
 
-static const col_spec sessions_cols[] = {
-    {"id", C_TEXT}, {"purpose", C_TEXT}, {"created_by", C_TEXT}, {"metadata", C_JSON},
-    {"is_active", C_BOOL}, {"created_at", C_TIME}, {"updated_at", C_TIME}};
-static const col_spec messages_cols[] = {
-    {"id", C_INT}, {"session_id", C_TEXT}, {"sender", C_TEXT}, {"sender_type", C_TEXT},
-    {"content", C_TEXT}, {"visibility", C_TEXT}, {"message_type", C_TEXT},
-    {"metadata", C_JSON}, {"parent_message_id", C_INT}, {"created_at", C_TIME}};
-/* No surrogate id: it is not part of the data (other backends have none). */
-static const col_spec memory_cols[] = {
-    {"agent_id", C_TEXT}, {"session_id", C_TEXT}, {"key", C_KEY},
-    {"value", C_JSON}, {"metadata", C_JSON}, {"created_at", C_TIME}, {"updated_at", C_TIME},
-    {"expires_at", C_TIME}};
-static const col_spec audit_cols[] = {
-    {"id", C_INT}, {"created_at", C_TIME}, {"event_type", C_TEXT}, {"agent_id", C_TEXT},
-    {"session_id", C_TEXT}, {"resource", C_TEXT}, {"metadata", C_JSON}};
-static const col_spec token_cols[] = {
-    {"token_id", C_TEXT}, {"jwt", C_TEXT}, {"agent_id", C_TEXT}, {"agent_type", C_TEXT},
-    {"created_at", C_TIME}, {"expires_at", C_TIME}};
-static const col_spec jti_cols[] = {{"jti", C_TEXT}, {"expires_at", C_TIME}};
+/* Text keys compared byte-wise so every backend yields the same order. */
+static void put_bin(const store_sql *s, sbuf_t *b, const char *col)
+{
+    sbuf_printf(b, "%s%s%s", s->d->bin_pre, col, s->d->bin_post);
+}
 
-#define TS(t, o, c) {t, o, c, (int)(sizeof c / sizeof c[0])}
-/* In store_table_order(); within a table, rows in an order that keeps
- * references valid (parents before replies). */
-static const table_spec tables[IT_TABLES] = {
-    TS("sessions", "id", sessions_cols),
-    TS("messages", "id", messages_cols),
-    TS("agent_memory", "id", memory_cols),
-    TS("audit_log", "id", audit_cols),
-    TS("secure_tokens", "token_id", token_cols),
-    TS("revoked_jtis", "jti", jti_cols),
-};
+static void put_order(const store_sql *s, const store_table *t, sbuf_t *b)
+{
+    sbuf_puts(b, " ORDER BY ");
+    if (strcmp(t->name, "agent_memory") == 0) {
+        put_bin(s, b, "agent_id");
+        sbuf_puts(b, ", CASE WHEN session_id IS NULL THEN 0 ELSE 1 END, ");
+        put_bin(s, b, "session_id");
+        sbuf_printf(b, ", %s", s->d->key_cmp);
+        return;
+    }
+    /* single-column keys: integers numerically, text byte-wise */
+    const store_column *kc = NULL;
+    for (size_t i = 0; i < t->ncols; i++)
+        if (strcmp(t->cols[i].name, t->key[0]) == 0)
+            kc = &t->cols[i];
+    if (kc && kc->type == STORE_COL_TEXT)
+        put_bin(s, b, t->key[0]);
+    else
+        sbuf_puts(b, t->key[0]);
+}
 
 static void build_iter(const store_sql *s, unsigned k, sbuf_t *b)
 {
-    const table_spec *t = &tables[k];
+    size_t nt;
+    const store_table *t = &store_tables(&nt)[k];
     sbuf_puts(b, "SELECT ");
-    for (int i = 0; i < t->ncols; i++) {
+    for (size_t i = 0; i < t->ncols; i++) {
         if (i)
             sbuf_puts(b, ", ");
-        sbuf_puts(b, t->cols[i].t == C_KEY ? s->d->key_col : t->cols[i].name);
+        sbuf_puts(b, sql_col(s, t->cols[i].name));
     }
-    sbuf_printf(b, " FROM %s ORDER BY %s", t->table, t->order);
+    sbuf_printf(b, " FROM %s", t->name);
+    put_order(s, t, b);
 }
 
-static err_code iter_row(db_stmt *st, const table_spec *t, json_t **out, err_t *e)
+static err_code iter_row(db_stmt *st, const store_table *t, json_t **out, err_t *e)
 {
     json_t *row = json_object();
-    for (int i = 0; i < t->ncols; i++) {
+    for (size_t i = 0; i < t->ncols; i++) {
         json_t *v;
-        if (db_col_null(st, i)) {
+        int ci = (int)i;
+        if (db_col_null(st, ci)) {
             v = json_null();
         } else {
             size_t n = 0;
             const char *p;
             char iso[UTC_ISO_LEN];
-            switch (t->cols[i].t) {
-            case C_INT: v = json_integer(db_col_int64(st, i)); break;
-            case C_BOOL: v = json_boolean(db_col_bool(st, i)); break;
-            case C_TIME: v = json_string(utc_format(db_col_time(st, i), iso)); break;
-            case C_JSON: {
+            switch (t->cols[i].type) {
+            case STORE_COL_INT: v = json_integer(db_col_int64(st, ci)); break;
+            case STORE_COL_BOOL: v = json_boolean(db_col_bool(st, ci)); break;
+            case STORE_COL_TIME: v = json_string(utc_format(db_col_time(st, ci), iso)); break;
+            case STORE_COL_JSON: {
                 json_error_t je;
-                p = db_col_json(st, i, &n);
+                p = db_col_json(st, ci, &n);
                 v = json_loadb(p, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
                 if (!v) {
                     json_decref(row);
                     return err_set(e, ERR_FATAL, "store: %s.%s holds invalid JSON: %s",
-                                   t->table, t->cols[i].name, je.text);
+                                   t->name, t->cols[i].name, je.text);
                 }
                 break;
             }
             default:
-                p = db_col_text(st, i, &n);
+                p = db_col_text(st, ci, &n);
                 v = json_stringn_nocheck(p, n);
                 break;
             }
@@ -1583,6 +1582,8 @@ static err_code sql_iterate(store_t *stp, store_row_cb cb, void *ud, err_t *e)
         db_release(c);
         return rc;
     }
+    size_t nt;
+    const store_table *tables = store_tables(&nt);
     for (unsigned k = 0; k < IT_TABLES && rc == ERR_OK; k++) {
         db_stmt *st;
         rc = db_prepare(c, shape(s, &s->iter[k], build_iter, k), &st, e);
@@ -1593,7 +1594,7 @@ static err_code sql_iterate(store_t *stp, store_row_cb cb, void *ud, err_t *e)
             json_t *row = NULL;
             if ((rc = iter_row(st, &tables[k], &row, e)) != ERR_OK)
                 break;
-            rc = cb(ud, tables[k].table, row, e);
+            rc = cb(ud, tables[k].name, row, e);
             json_decref(row);
             if (rc != ERR_OK)
                 break;
@@ -1610,6 +1611,196 @@ static err_code sql_iterate(store_t *stp, store_row_cb cb, void *ud, err_t *e)
     return finish(rc, e);
 }
 
+/* ---- bulk transfer: import_rows, import_finish, count_rows ----------------------------- */
+
+static int table_index(const char *name)
+{
+    size_t nt;
+    const store_table *t = store_tables(&nt);
+    for (size_t i = 0; name && i < nt; i++)
+        if (strcmp(t[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void build_import(const store_sql *s, unsigned k, sbuf_t *b)
+{
+    size_t nt;
+    const store_table *t = &store_tables(&nt)[k];
+    sbuf_printf(b, "INSERT INTO %s (", t->name);
+    for (size_t i = 0; i < t->ncols; i++)
+        sbuf_printf(b, "%s%s", i ? ", " : "", sql_col(s, t->cols[i].name));
+    sbuf_printf(b, ")%s VALUES (", t->seq_col ? s->d->ins_keep_id : "");
+    for (size_t i = 0; i < t->ncols; i++)
+        sbuf_puts(b, i ? ", ?" : "?");
+    sbuf_printf(b, ")%s", s->d->ins_skip);
+    if (s->d->ins_skip_self) {
+        const char *c0 = sql_col(s, t->cols[0].name);
+        sbuf_printf(b, "%s = %s", c0, c0);
+    }
+}
+
+static void build_count(const store_sql *s, unsigned k, sbuf_t *b)
+{
+    (void)s;
+    size_t nt;
+    sbuf_printf(b, "SELECT COUNT(*) FROM %s", store_tables(&nt)[k].name);
+}
+
+typedef struct {
+    store_sql *s;
+    int k;
+    json_t *const *rows;
+    size_t n;
+    int64_t inserted;
+} import_ctx;
+
+static err_code tx_import(db_conn *c, void *arg, err_t *e)
+{
+    import_ctx *x = arg;
+    size_t nt;
+    const store_table *t = &store_tables(&nt)[x->k];
+    x->inserted = 0;
+    const char *sql = shape(x->s, &x->s->imp[x->k], build_import, (unsigned)x->k);
+    char *json_text[16] = {0};   /* JSON values as text, alive until the step */
+    err_code rc = ERR_OK;
+    for (size_t r = 0; r < x->n && rc == ERR_OK; r++) {
+        db_stmt *st;
+        if ((rc = db_prepare(c, sql, &st, e)) != ERR_OK)
+            break;
+        size_t nj = 0;
+        for (size_t i = 0; i < t->ncols; i++) {
+            const store_column *col = &t->cols[i];
+            json_t *v = json_object_get(x->rows[r], col->name);
+            int bi = (int)i + 1;
+            if (json_is_null(v) && (col->nullable || col->type != STORE_COL_JSON)) {
+                db_bind_null(st, bi);
+                continue;
+            }
+            switch (col->type) {
+            case STORE_COL_INT: db_bind_int64(st, bi, json_integer_value(v)); break;
+            case STORE_COL_BOOL: db_bind_bool(st, bi, json_is_true(v)); break;
+            case STORE_COL_TEXT:
+                db_bind_text(st, bi, json_string_value(v), (ptrdiff_t)json_string_length(v));
+                break;
+            case STORE_COL_TIME: {
+                utc_us us = 0;
+                err_t pe;
+                utc_parse(json_string_value(v), &us, &pe);   /* checked before */
+                db_bind_time(st, bi, us);
+                break;
+            }
+            case STORE_COL_JSON:
+                json_text[nj] = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+                db_bind_json(st, bi, json_text[nj], -1);
+                nj++;
+                break;
+            }
+        }
+        int64_t changed = 0;
+        rc = exec_changes(st, &changed, e);
+        for (size_t j = 0; j < nj; j++) {
+            free(json_text[j]);
+            json_text[j] = NULL;
+        }
+        if (rc != ERR_OK)
+            err_prefix(e, "store: %s row %zu", t->name, r + 1);
+        else if (changed > 0)
+            x->inserted++;
+    }
+    return rc;
+}
+
+static err_code sql_import_rows(store_t *stp, const char *table, json_t *const *rows, size_t n,
+                                int64_t *inserted, err_t *e)
+{
+    ERR_LOCAL(e);
+    if (inserted)
+        *inserted = 0;
+    int k = table_index(table);
+    if (k < 0)
+        return err_set(e, ERR_INVALID, "store: unknown table '%.64s'", table ? table : "");
+    size_t nt;
+    const store_table *t = &store_tables(&nt)[k];
+    for (size_t r = 0; r < n; r++) {
+        if (store_row_check(t, rows[r], e) != ERR_OK)
+            return err_prefix(e, "store: row %zu", r + 1);
+    }
+    if (n == 0)
+        return ERR_OK;
+    import_ctx x = {S(stp), k, rows, n, 0};
+    err_code rc = run_write(S(stp), tx_import, &x, e);
+    if (rc == ERR_OK && inserted)
+        *inserted = x.inserted;
+    return rc;
+}
+
+static err_code tx_seq_sync(db_conn *c, void *arg, err_t *e)
+{
+    const store_sql_dialect *d = arg;
+    const char *sqls[] = {d->seq_sync_messages, d->seq_sync_audit};
+    for (size_t i = 0; i < 2; i++) {
+        if (!sqls[i])
+            continue;
+        db_stmt *st;
+        err_code rc = db_prepare(c, sqls[i], &st, e);
+        if (rc != ERR_OK)
+            return rc;
+        int r;
+        while ((r = db_step(st, e)) == DB_ROW)
+            ;
+        db_stmt_done(st);
+        if (r != DB_DONE)
+            return (err_code)r;
+    }
+    return ERR_OK;
+}
+
+static err_code sql_import_finish(store_t *stp, err_t *e)
+{
+    ERR_LOCAL(e);
+    store_sql *s = S(stp);
+    if (!s->d->seq_sync_messages && !s->d->seq_sync_audit)
+        return ERR_OK;
+    return run_write(s, tx_seq_sync, (void *)s->d, e);
+}
+
+typedef struct {
+    store_sql *s;
+    int k;
+    int64_t n;
+} count_ctx;
+
+static err_code rd_count(db_conn *c, void *arg, err_t *e)
+{
+    count_ctx *x = arg;
+    db_stmt *st;
+    err_code rc = db_prepare(c, shape(x->s, &x->s->cnt[x->k], build_count, (unsigned)x->k),
+                             &st, e);
+    if (rc != ERR_OK)
+        return rc;
+    int r = db_step(st, e);
+    if (r == DB_ROW)
+        x->n = db_col_int64(st, 0);
+    db_stmt_done(st);
+    return r == DB_ROW ? ERR_OK : r == DB_DONE ? err_set(e, ERR_INTERNAL, "store: COUNT gave no row")
+                                               : (err_code)r;
+}
+
+static err_code sql_count_rows(store_t *stp, const char *table, int64_t *n, err_t *e)
+{
+    ERR_LOCAL(e);
+    *n = 0;
+    int k = table_index(table);
+    if (k < 0)
+        return err_set(e, ERR_INVALID, "store: unknown table '%.64s'", table ? table : "");
+    count_ctx x = {S(stp), k, 0};
+    err_code rc = run_read(S(stp), rd_count, &x, e);
+    if (rc == ERR_OK)
+        *n = x.n;
+    return rc;
+}
+
 /* ---- lifetime --------------------------------------------------------------------------- */
 
 static void sql_close(store_t *st)
@@ -1622,6 +1813,8 @@ static void sql_close(store_t *st)
     free_shapes(s->mem_list, ML_N);
     free_shapes(s->audit_list, AQ_N);
     free_shapes(s->iter, IT_TABLES);
+    free_shapes(s->imp, IT_TABLES);
+    free_shapes(s->cnt, IT_TABLES);
     pthread_mutex_destroy(&s->mu);
     if (s->own_db)
         db_close(s->db);
@@ -1653,6 +1846,9 @@ static const store_vt sql_vt = {
     .jti_revoke = sql_jti_revoke,
     .jti_is_revoked = sql_jti_is_revoked,
     .iterate = sql_iterate,
+    .import_rows = sql_import_rows,
+    .import_finish = sql_import_finish,
+    .count_rows = sql_count_rows,
 };
 
 err_code store_sql_open(db_t *db, bool own_db, store_t **out, err_t *e)
@@ -1665,6 +1861,14 @@ err_code store_sql_open(db_t *db, bool own_db, store_t **out, err_t *e)
         if (own_db)
             db_close(db);
         return rc;
+    }
+    size_t nt;
+    store_tables(&nt);
+    if (nt != IT_TABLES) {
+        if (own_db)
+            db_close(db);
+        return err_set(e, ERR_INTERNAL, "store: %zu tables described, %d iterated", nt,
+                       (int)IT_TABLES);
     }
     store_sql *s = xcalloc(1, sizeof *s);
     s->vt = sql_vt;

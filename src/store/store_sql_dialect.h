@@ -42,6 +42,23 @@ typedef struct store_sql_dialect {
     const char *mem_delete_global;   /* agent_id, key */
     const char *mem_delete_session;  /* agent_id, session_id, key */
     const char *mem_cols;         /* the MEM_COLS select list */
+
+    /* Copy/export/import. A text column compared byte-wise in ORDER BY:
+     * bin_pre <column> bin_post (the same order on every backend). */
+    const char *bin_pre, *bin_post;
+    /* Insert keeping the given id of a sequence-fed column: written between the
+     * column list and VALUES ("" when plain inserts already keep it). */
+    const char *ins_keep_id;
+    /* Appended to an import INSERT so a row whose key exists is skipped (never
+     * an error-hiding INSERT IGNORE). ins_skip_self: append "<c> = <c>" with
+     * the table's first column (ON DUPLICATE KEY UPDATE c = c). */
+    const char *ins_skip;
+    bool ins_skip_self;
+    /* After an import: move the messages.id / audit_log.id sequence past the
+     * largest id, never backwards; NULL when the database does it by itself
+     * (SQLite AUTOINCREMENT and InnoDB AUTO_INCREMENT follow explicit ids). */
+    const char *seq_sync_messages;
+    const char *seq_sync_audit;
 } store_sql_dialect;
 
 /* NULL when there is no catalogue for the dialect. */

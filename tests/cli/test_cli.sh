@@ -12,6 +12,7 @@ run "$CTXD" --version;         check "--version" eval 'rc_is 0 && out_has "ctxd 
 run "$CTXD";                   check "no command is a usage error (2)" rc_is 2
 run "$CTXD" frobnicate;        check "unknown command exits 2 and names it" eval 'rc_is 2 && err_has "frobnicate"'
 run "$CTXD" --bogus db url;    check "unknown option exits 2 and names it" eval 'rc_is 2 && err_has "--bogus"'
+run "$CTXD" --set A=1 --pool-size; check "an option missing its value exits 2 and names it" eval 'rc_is 2 && err_has "--pool-size"'
 run "$CTXD" migrate sideways;  check "unknown migrate subcommand exits 2" eval 'rc_is 2 && err_has "sideways"'
 run "$CTXD" migrate to abc;    check "migrate to needs a number" eval 'rc_is 2 && err_has "version"'
 

@@ -6,6 +6,7 @@
 #
 #   server.sh start pg|pgbouncer|mariadb STATE_DIR
 #   server.sh stop  pg|pgbouncer|mariadb STATE_DIR
+#   server.sh restart mariadb STATE_DIR   (same port and datadir; private servers only)
 #
 # `start` writes STATE_DIR/<name>.env with shell assignments the tests read:
 #   pg:        CTXD_TEST_PG_URL       postgresql://ctxd:ctxd@127.0.0.1:PORT/ctxd_test
@@ -136,6 +137,36 @@ stop_pgbouncer() {
   rm -rf "$CTXD_TEST_PGBOUNCER_DIR" "$envf"
 }
 
+# Starts mariadbd on datadir $1/data, port $2, and waits until it answers; 1 if it
+# did not come up (e.g. the port was taken).
+run_mariadbd() {
+  local d=$1 port=$2
+  mariadbd --no-defaults --user=mysql --datadir="$d/data" --socket="$d/sock" \
+    --pid-file="$d/pid" --port="$port" --bind-address=127.0.0.1 --log-error="$d/err" \
+    --skip-log-bin --innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=64M \
+    --max-connections=300 --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+    >/dev/null 2>&1 &
+  local mpid=$!
+  for _ in $(seq 400); do
+    if mariadb-admin --no-defaults -S "$d/sock" -uroot ping >/dev/null 2>&1; then return 0; fi
+    kill -0 $mpid 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# Stops the mariadbd of $1 by its pid file (TERM, then KILL after 10 s).
+kill_mariadbd() {
+  local d=$1
+  [[ -f "$d/pid" ]] || return 0
+  local pid; pid=$(cat "$d/pid")
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  rm -f "$d/pid"
+}
+
 start_mariadb() {
   if [[ -n "${CTXD_TEST_MYSQL_URL:-}" ]]; then
     printf 'CTXD_TEST_MYSQL_URL=%q\n' "$CTXD_TEST_MYSQL_URL" > "$envf"
@@ -148,18 +179,7 @@ start_mariadb() {
   local port ok=0
   for _ in 1 2 3 4 5; do
     port=$(free_port)
-    mariadbd --no-defaults --user=mysql --datadir="$d/data" --socket="$d/sock" \
-      --pid-file="$d/pid" --port="$port" --bind-address=127.0.0.1 --log-error="$d/err" \
-      --skip-log-bin --innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=64M \
-      --max-connections=300 --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-      >/dev/null 2>&1 &
-    local mpid=$!
-    for _ in $(seq 200); do
-      if mariadb-admin --no-defaults -S "$d/sock" -uroot ping >/dev/null 2>&1; then ok=1; break; fi
-      kill -0 $mpid 2>/dev/null || break
-      sleep 0.05
-    done
-    [[ $ok == 1 ]] && break
+    if run_mariadbd "$d" "$port"; then ok=1; break; fi
   done
   [[ $ok == 1 ]] || { log "MariaDB did not start"; cat "$d/err" >&2 || true; exit 1; }
   mariadb --no-defaults -S "$d/sock" -uroot -e "
@@ -179,13 +199,25 @@ stop_mariadb() {
   # shellcheck disable=SC1090
   source "$envf"
   [[ -n "${CTXD_TEST_MYSQL_DIR:-}" ]] || { rm -f "$envf"; return 0; }
-  if [[ -f "$CTXD_TEST_MYSQL_DIR/pid" ]]; then
-    local pid; pid=$(cat "$CTXD_TEST_MYSQL_DIR/pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
+  kill_mariadbd "$CTXD_TEST_MYSQL_DIR"
   rm -rf "$CTXD_TEST_MYSQL_DIR" "$envf"
+}
+
+# Stops the server of STATE_DIR and starts it again on the same port and datadir
+# (for resilience tests on a PRIVATE server: connections in flight are cut).
+restart_mariadb() {
+  [[ -f "$envf" ]] || { log "no MariaDB state in $state"; exit 1; }
+  # shellcheck disable=SC1090
+  source "$envf"
+  [[ -n "${CTXD_TEST_MYSQL_DIR:-}" ]] || { log "MariaDB of $state was not started here"; exit 1; }
+  kill_mariadbd "$CTXD_TEST_MYSQL_DIR"
+  local ok=0
+  for _ in $(seq 20); do     # the port may linger for a moment
+    if run_mariadbd "$CTXD_TEST_MYSQL_DIR" "$CTXD_TEST_MYSQL_PORT"; then ok=1; break; fi
+    sleep 0.1
+  done
+  [[ $ok == 1 ]] || { log "MariaDB did not restart"; tail -20 "$CTXD_TEST_MYSQL_DIR/err" >&2 || true; exit 1; }
+  log "MariaDB restarted on 127.0.0.1:$CTXD_TEST_MYSQL_PORT"
 }
 
 case "$cmd:$name" in
@@ -195,5 +227,6 @@ case "$cmd:$name" in
   stop:pgbouncer) stop_pgbouncer ;;
   start:mariadb) start_mariadb ;;
   stop:mariadb) stop_mariadb ;;
-  *) echo "usage: server.sh start|stop pg|pgbouncer|mariadb STATE_DIR" >&2; exit 2 ;;
+  restart:mariadb) restart_mariadb ;;
+  *) echo "usage: server.sh start|stop pg|pgbouncer|mariadb STATE_DIR | restart mariadb STATE_DIR" >&2; exit 2 ;;
 esac

@@ -1,0 +1,7 @@
+-- 0001_init (postgresql), down: drops every table 0001 created, children first.
+DROP TABLE IF EXISTS revoked_jtis;
+DROP TABLE IF EXISTS secure_tokens;
+DROP TABLE IF EXISTS audit_log;
+DROP TABLE IF EXISTS agent_memory;
+DROP TABLE IF EXISTS messages;
+DROP TABLE IF EXISTS sessions;

@@ -1,0 +1,432 @@
+/* cli/cmd_xfer.c — `ctxd copy`, `ctxd export` and `ctxd import`: option parsing,
+ * the progress display (a bar on a terminal, a line per table otherwise, both on
+ * stderr) and the summaries, over xfer/.
+ * Must not: move data itself (xfer/ does), or print an unmasked URL. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/sbuf.h"
+#include "cli/cli.h"
+#include "db/url.h"
+#include "xfer/xfer.h"
+
+#ifndef CTXD_VERSION
+#define CTXD_VERSION "0.0.0"
+#endif
+
+static void copy_usage(FILE *f)
+{
+    fputs("Usage: ctxd copy --from URL --to URL [--batch N] [--dry-run] [--verify]\n"
+          "                 [--allow-nonempty]\n"
+          "\n"
+          "Copies every table (sessions, messages, agent memory, audit log, protected\n"
+          "tokens, revoked token ids) from one database to another, e.g. SQLite to\n"
+          "PostgreSQL:\n"
+          "  ctxd copy --from sqlite:///./chat_history.db \\\n"
+          "            --to postgresql://ctxd:secret@db.example.com:5432/ctxd --verify\n"
+          "\n"
+          "URLs take the same forms as DATABASE_URL (sqlite://, postgresql://, mysql://,\n"
+          "mariadb://, with driver suffixes and ?options); passwords are never printed.\n"
+          "The source must be at this ctxd's schema version; the target is migrated up\n"
+          "first (a target newer than this ctxd is refused). Rows are copied in\n"
+          "foreign-key order, N per transaction, keeping ids, timestamps, JSON values\n"
+          "and flags; afterwards new ids on the target continue after the copied ones.\n"
+          "\n"
+          "  --from URL         the database to read (not changed)\n"
+          "  --to URL           the database to write\n"
+          "  --batch N          rows per transaction (default 1000)\n"
+          "  --dry-run          report what would be copied (rows per table) and whether the\n"
+          "                     target would be refused; write nothing (not even the schema)\n"
+          "  --verify           afterwards compare row counts and a SHA-256 checksum of the\n"
+          "                     canonical rows of every table; exit 1 naming any table\n"
+          "                     that differs\n"
+          "  --allow-nonempty   copy even though the target holds other data (see below)\n"
+          "\n"
+          "Non-empty targets: a target is accepted when every row it holds is identical\n"
+          "(same key, same canonical content) to a row of the source — what an\n"
+          "interrupted copy leaves behind. Re-running the same command then finishes the\n"
+          "job: rows already present are skipped, nothing is duplicated. A target holding\n"
+          "any other row is refused (exit 1, nothing written) unless --allow-nonempty:\n"
+          "then the data are merged, and a source row whose key already exists in the\n"
+          "target is skipped (the target's version is kept), so --verify will report the\n"
+          "tables that differ.\n"
+          "\n"
+          "Progress goes to stderr: a bar on a terminal, one line per table otherwise.\n"
+          "Exit status: 0 done (and verified), 1 failed, refused or verification found\n"
+          "a difference, 2 bad command line.\n",
+          f);
+}
+
+static void export_usage(FILE *f)
+{
+    fputs("Usage: ctxd export [--out FILE]\n"
+          "\n"
+          "Writes every table of the configured database (`ctxd db url`) as a portable\n"
+          "JSON Lines dump to FILE (written to FILE.tmp-PID, renamed when complete) or\n"
+          "to stdout. The dump is the backup format for every backend:\n"
+          "  line 1   {\"format\":\"ctxd-export\",\"format_version\":1,\"ctxd_version\":...,\n"
+          "            \"schema_version\":N,\"source_backend\":...,\"exported_at\":...}\n"
+          "  rows     {\"table\":\"sessions\",\"row\":{...}} in foreign-key order, each row\n"
+          "           canonical (sorted keys, UTC times to the microsecond, JSON values)\n"
+          "  last     {\"end\":\"ctxd-export\",\"rows\":N,\"tables\":{\"<table>\":{\"rows\":n,\n"
+          "            \"sha256\":...}}}: counts and checksums, so truncation is detected\n"
+          "Equal data give byte-identical row lines on every backend.\n",
+          f);
+}
+
+static void import_usage(FILE *f)
+{
+    fputs("Usage: ctxd import FILE [--batch N] [--allow-nonempty]\n"
+          "\n"
+          "Loads a dump written by `ctxd export` (FILE, or - for stdin) into the\n"
+          "configured database (`ctxd db url`). The whole file is checked first (the\n"
+          "header, every row, the trailer's counts and checksums); an error names the\n"
+          "line and nothing is written. A dump whose schema version is newer than this\n"
+          "ctxd is refused. The database is migrated up, rows are inserted N per\n"
+          "transaction (default 1000) keeping ids and times, rows whose key already\n"
+          "exists are skipped (so an interrupted import can simply be run again), and\n"
+          "the database's counts and checksums are compared with the dump at the end.\n"
+          "The same rule as `ctxd copy` applies to a non-empty database: only rows\n"
+          "identical to rows of the dump are accepted unless --allow-nonempty.\n",
+          f);
+}
+
+/* ---- progress --------------------------------------------------------------------------- */
+
+typedef struct progress {
+    bool tty;
+    const char *verb;    /* "copied", "exported", "imported" */
+} progress;
+
+static void on_progress(void *ud, const xfer_event *ev)
+{
+    progress *p = ud;
+    switch (ev->kind) {
+    case XFER_EV_NOTE:
+        fprintf(stderr, "ctxd: %s\n", ev->text);
+        break;
+    case XFER_EV_TABLE_BEGIN:
+    case XFER_EV_ROWS:
+        if (p->tty) {
+            enum { W = 30 };
+            int64_t total = ev->total > 0 ? ev->total : 1;
+            int64_t done = ev->done > total ? total : ev->done;
+            int fill = (int)(done * W / total);
+            char bar[W + 1];
+            for (int i = 0; i < W; i++)
+                bar[i] = i < fill ? '#' : '.';
+            bar[W] = 0;
+            fprintf(stderr, "\r  %-14s [%s] %lld/%lld", ev->table, bar, (long long)ev->done,
+                    (long long)ev->total);
+            fflush(stderr);
+        }
+        break;
+    case XFER_EV_TABLE_END:
+        if (p->tty)
+            fputs("\r\033[K", stderr);
+        fprintf(stderr, "  %-14s %lld row(s), %lld %s\n", ev->table, (long long)ev->done,
+                (long long)ev->inserted, p->verb);
+        break;
+    }
+}
+
+/* ---- option helpers --------------------------------------------------------------------------- */
+
+/* "--name value" or "--name=value"; exits with usage status when the value is missing. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *bad)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] != 0)
+        return NULL;
+    if (*i + 1 >= argc) {
+        cli_error("option %s needs a value", name);
+        *bad = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static bool parse_batch(const char *v, int *out)
+{
+    long n;
+    if (!str_to_long(v, 1, 1000000, &n)) {
+        cli_error("--batch expects a number of rows 1..1000000, got '%s'", v);
+        return false;
+    }
+    *out = (int)n;
+    return true;
+}
+
+static void print_verify(const xfer_report *r, FILE *f)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const xfer_table_report *t = &r->t[i];
+        if (!t->verified)
+            continue;
+        if (!t->differs)
+            fprintf(f, "verify: %-14s ok      %lld row(s), sha256 %.16s\n", t->table,
+                    (long long)t->src.rows, t->src.sha256);
+        else
+            fprintf(f, "verify: %-14s DIFFERS source %lld row(s) sha256 %.16s, target %lld "
+                       "row(s) sha256 %.16s\n", t->table, (long long)t->src.rows,
+                    t->src.sha256, (long long)t->dst.rows, t->dst.sha256);
+    }
+}
+
+static int verify_status(const xfer_report *r, const char *what)
+{
+    if (!r->verify_failed)
+        return CLI_OK;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->t[i].differs)
+            cli_error("%s: verification failed: table %s differs (%lld vs %lld rows)", what,
+                      r->t[i].table, (long long)r->t[i].src.rows, (long long)r->t[i].dst.rows);
+    return CLI_FAIL;
+}
+
+/* ---- copy ------------------------------------------------------------------------------------- */
+
+int cmd_copy(cli_ctx *ctx, int argc, char **argv)
+{
+    const char *from = NULL, *to = NULL;
+    xfer_opts o = {.conf = ctx->conf, .ctxd_version = CTXD_VERSION};
+    for (int i = 1; i < argc; i++) {
+        bool bad = false;
+        const char *v;
+        if (cli_is_help(argv[i])) {
+            copy_usage(stdout);
+            return CLI_OK;
+        } else if ((v = opt_value(argc, argv, &i, "--from", &bad))) {
+            from = v;
+        } else if ((v = opt_value(argc, argv, &i, "--to", &bad))) {
+            to = v;
+        } else if ((v = opt_value(argc, argv, &i, "--batch", &bad))) {
+            if (!parse_batch(v, &o.batch))
+                return CLI_USAGE;
+        } else if (bad) {
+            return CLI_USAGE;
+        } else if (strcmp(argv[i], "--dry-run") == 0) {
+            o.dry_run = true;
+        } else if (strcmp(argv[i], "--verify") == 0) {
+            o.verify = true;
+        } else if (strcmp(argv[i], "--allow-nonempty") == 0) {
+            o.allow_nonempty = true;
+        } else {
+            cli_error("copy: unexpected argument '%s' (see ctxd copy --help)", argv[i]);
+            return CLI_USAGE;
+        }
+    }
+    if (!from || !to) {
+        cli_error("copy needs --from URL and --to URL (see ctxd copy --help)");
+        return CLI_USAGE;
+    }
+    progress p = {isatty(STDERR_FILENO) == 1, "copied"};
+    o.progress = on_progress;
+    o.progress_ud = &p;
+    char *mf = db_url_masked(from), *mt = db_url_masked(to);
+    xfer_report r;
+    err_t e;
+    err_clear(&e);
+    int rc = CLI_OK;
+    if (xfer_copy(from, to, &o, &r, &e) != ERR_OK) {
+        rc = cli_fail("copy", &e);
+    } else if (o.dry_run) {
+        printf("dry run: copy %s -> %s (nothing written)\n", mf, mt);
+        if (r.schema_before < r.schema_after)
+            printf("the target's schema would be migrated from version %d to %d\n",
+                   r.schema_before, r.schema_after);
+        if (r.schema_before > 0 && r.schema_before < r.schema_after)
+            printf("(rows already in the target cannot be compared before that migration)\n");
+        int64_t total = 0;
+        for (size_t i = 0; i < r.n; i++) {
+            printf("  %-14s %lld row(s): %lld to copy, %lld already in the target\n",
+                   r.t[i].table, (long long)r.t[i].source_rows, (long long)r.t[i].inserted,
+                   (long long)r.t[i].present);
+            total += r.t[i].inserted;
+        }
+        if (r.target_foreign)
+            printf("the target holds other data: the copy would be refused without "
+                   "--allow-nonempty\n");
+        printf("%lld row(s) would be copied\n", (long long)total);
+    } else {
+        int64_t total = 0, skipped = 0;
+        for (size_t i = 0; i < r.n; i++) {
+            total += r.t[i].inserted;
+            skipped += r.t[i].source_rows - r.t[i].inserted;
+        }
+        printf("copied %s -> %s: %lld row(s) written, %lld already present\n", mf, mt,
+               (long long)total, (long long)(skipped > 0 ? skipped : 0));
+        if (o.verify) {
+            print_verify(&r, stdout);
+            rc = verify_status(&r, "copy");
+        }
+    }
+    free(mf);
+    free(mt);
+    return rc;
+}
+
+/* ---- export ------------------------------------------------------------------------------------ */
+
+int cmd_export(cli_ctx *ctx, int argc, char **argv)
+{
+    const char *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        bool bad = false;
+        const char *v;
+        if (cli_is_help(argv[i])) {
+            export_usage(stdout);
+            return CLI_OK;
+        } else if ((v = opt_value(argc, argv, &i, "--out", &bad))) {
+            out = v;
+        } else if (bad) {
+            return CLI_USAGE;
+        } else {
+            cli_error("export: unexpected argument '%s' (see ctxd export --help)", argv[i]);
+            return CLI_USAGE;
+        }
+    }
+    int rc = cli_resolve_url(ctx);
+    if (rc != CLI_OK)
+        return rc;
+    char *tmp = NULL;
+    FILE *f = stdout;
+    if (out && strcmp(out, "-") != 0) {
+        sbuf_t b = SBUF_INIT;
+        sbuf_printf(&b, "%s.tmp-%ld", out, (long)getpid());
+        tmp = sbuf_detach(&b);
+        f = fopen(tmp, "w");
+        if (!f) {
+            cli_error("export: cannot write %s: %s", tmp, strerror(errno));
+            free(tmp);
+            return CLI_FAIL;
+        }
+    }
+    progress p = {isatty(STDERR_FILENO) == 1 && f != stdout, "exported"};
+    xfer_opts o = {.conf = ctx->conf, .ctxd_version = CTXD_VERSION};
+    if (f != stdout) {
+        o.progress = on_progress;
+        o.progress_ud = &p;
+    }
+    xfer_report r;
+    err_t e;
+    err_clear(&e);
+    err_code ec = xfer_export(ctx->url, &o, f, &r, &e);
+    if (f != stdout) {
+        if (fclose(f) != 0 && ec == ERR_OK)
+            ec = err_set(&e, ERR_IO, "writing %s: %s", tmp, strerror(errno));
+        if (ec == ERR_OK && rename(tmp, out) != 0)
+            ec = err_set(&e, ERR_IO, "renaming %s to %s: %s", tmp, out, strerror(errno));
+        if (ec != ERR_OK)
+            unlink(tmp);
+    } else if (fflush(stdout) != 0 && ec == ERR_OK) {
+        ec = err_set(&e, ERR_IO, "writing to stdout: %s", strerror(errno));
+    }
+    free(tmp);
+    if (ec != ERR_OK)
+        return cli_fail("export", &e);
+    if (out && strcmp(out, "-") != 0) {
+        int64_t total = 0;
+        for (size_t i = 0; i < r.n; i++)
+            total += r.t[i].source_rows;
+        fprintf(stderr, "ctxd: exported %lld row(s) to %s\n", (long long)total, out);
+    }
+    return CLI_OK;
+}
+
+/* ---- import ------------------------------------------------------------------------------------ */
+
+/* stdin is read twice: spool it into an anonymous temporary file. */
+static FILE *spool_stdin(void)
+{
+    FILE *t = tmpfile();
+    if (!t)
+        return NULL;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
+        if (fwrite(buf, 1, n, t) != n) {
+            fclose(t);
+            return NULL;
+        }
+    if (ferror(stdin) || fflush(t) != 0) {
+        fclose(t);
+        return NULL;
+    }
+    rewind(t);
+    return t;
+}
+
+int cmd_import(cli_ctx *ctx, int argc, char **argv)
+{
+    const char *file = NULL;
+    xfer_opts o = {.conf = ctx->conf, .ctxd_version = CTXD_VERSION};
+    for (int i = 1; i < argc; i++) {
+        bool bad = false;
+        const char *v;
+        if (cli_is_help(argv[i])) {
+            import_usage(stdout);
+            return CLI_OK;
+        } else if ((v = opt_value(argc, argv, &i, "--batch", &bad))) {
+            if (!parse_batch(v, &o.batch))
+                return CLI_USAGE;
+        } else if (bad) {
+            return CLI_USAGE;
+        } else if (strcmp(argv[i], "--allow-nonempty") == 0) {
+            o.allow_nonempty = true;
+        } else if (argv[i][0] == '-' && argv[i][1] != 0) {
+            cli_error("import: unknown option '%s' (see ctxd import --help)", argv[i]);
+            return CLI_USAGE;
+        } else if (!file) {
+            file = argv[i];
+        } else {
+            cli_error("import: unexpected argument '%s' (one FILE)", argv[i]);
+            return CLI_USAGE;
+        }
+    }
+    if (!file) {
+        cli_error("import needs a FILE written by `ctxd export` (see ctxd import --help)");
+        return CLI_USAGE;
+    }
+    int rc = cli_resolve_url(ctx);
+    if (rc != CLI_OK)
+        return rc;
+    bool is_stdin = strcmp(file, "-") == 0;
+    FILE *f = is_stdin ? spool_stdin() : fopen(file, "r");
+    if (!f) {
+        cli_error("import: cannot read %s: %s", is_stdin ? "stdin" : file, strerror(errno));
+        return CLI_FAIL;
+    }
+    progress p = {isatty(STDERR_FILENO) == 1, "imported"};
+    o.progress = on_progress;
+    o.progress_ud = &p;
+    xfer_report r;
+    err_t e;
+    err_clear(&e);
+    err_code ec = xfer_import(ctx->url, f, is_stdin ? "stdin" : file, &o, &r, &e);
+    fclose(f);
+    if (ec != ERR_OK)
+        return cli_fail("import", &e);
+    int64_t total = 0, present = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        total += r.t[i].inserted;
+        present += r.t[i].source_rows - r.t[i].inserted;
+    }
+    char *m = db_url_masked(ctx->url);
+    printf("imported %s into %s: %lld row(s) written, %lld already present\n", file, m,
+           (long long)total, (long long)(present > 0 ? present : 0));
+    free(m);
+    if (r.target_foreign) {
+        printf("the database held other data: the final comparison with the dump was skipped\n");
+        return CLI_OK;
+    }
+    print_verify(&r, stdout);
+    return verify_status(&r, "import");
+}
