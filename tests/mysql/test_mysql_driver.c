@@ -669,10 +669,14 @@ static void test_lock_wait_and_timeout(void **state) {
     dl_arg x = {.c = a, .sql = "UPDATE sessions SET purpose = 'A' WHERE id = 'dl_2'"};
     pthread_t th;
     pthread_create(&th, NULL, dl_thread, &x);
-    /* wait (poll) until A is blocked on B's row lock */
-    int64_t deadline = utc_mono_us() + 10 * 1000000LL;
-    while (q_int(db, "SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'") == 0)
-        if (utc_mono_us() > deadline) fail_msg("A never waited for the lock");
+    /* wait (poll) until A is blocked on B's row lock. InnoDB refreshes the
+     * INNODB_TRX view only when it has not been READ for 100 ms, so a tight loop
+     * would keep seeing the stale snapshot forever: pause between looks. */
+    int64_t deadline = utc_mono_us() + 30 * 1000000LL;
+    while (q_int(db, "SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'") == 0) {
+        if (utc_mono_us() > deadline) fail_msg("A never waited for the lock (A's statement returned %d: %s)", x.r, x.e.msg);
+        usleep(150 * 1000);
+    }
     err_t eb;
     int rb = step_once(b, "UPDATE sessions SET purpose = 'B' WHERE id = 'dl_1'", &eb);
     pthread_join(th, NULL);
