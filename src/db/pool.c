@@ -183,7 +183,7 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e) {
                                "the shared in-memory database connection was not free within %g s "
                                "(sqlite :memory: serves every request on one connection)",
                                o->pool_timeout_ms / 1000.0);
-            if (p->role == DB_ROLE_WRITER && size == 1 && ovf == 0)
+            if (strcmp(p->label, "writer") == 0)   /* the dedicated single writer (sqlite) */
                 return err_set(e, ERR_TIMEOUT,
                                "the database writer connection was not free within %g s "
                                "(writes are serialised on one connection; a slow or stuck "
