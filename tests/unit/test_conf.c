@@ -101,6 +101,8 @@ static void test_defaults(void **state)
         {"DB_POOL_SIZE", 5}, {"DB_MAX_OVERFLOW", 10}, {"DB_POOL_TIMEOUT", 30},
         {"DB_POOL_RECYCLE", 3600}, {"SLOW_QUERY_THRESHOLD_MS", 1000}, {"HTTP_PORT", 23456},
         {"JWT_TOKEN_EXPIRY", 86400}, {"AUDIT_LOG_RETENTION_DAYS", 30},
+        {"PROTECTED_TOKEN_EXPIRY", 3600}, {"RATE_LIMIT_PER_MINUTE", 60000},
+        {"RATE_LIMIT_BURST", 1000},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         long v = -99;
@@ -134,7 +136,7 @@ static void test_table(void **state)
     (void)state;
     size_t n = 0;
     const conf_var *v = conf_vars(&n);
-    assert_int_equal(n, 22);
+    assert_int_equal(n, 25);   /* 22 + PROTECTED_TOKEN_EXPIRY, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST */
     conf_t *c = conf_defaults();
     err_t e;
     for (size_t i = 0; i < n; i++) {
@@ -172,6 +174,9 @@ static void test_table(void **state)
     assert_int_equal(conf_var_find("DATABASE_URL")->type, CONF_URL);
     assert_int_equal(conf_var_find("DB_POOL_RECYCLE")->min, -1);
     assert_int_equal(conf_var_find("HTTP_PORT")->max, 65535);
+    assert_int_equal(conf_var_find("PROTECTED_TOKEN_EXPIRY")->min, 60);
+    assert_int_equal(conf_var_find("RATE_LIMIT_PER_MINUTE")->min, 0);   /* 0 = off */
+    assert_int_equal(conf_var_find("RATE_LIMIT_BURST")->min, 1);
     assert_null(conf_var_find("NOPE"));
     assert_null(conf_var_find(NULL));
     assert_int_equal(conf_validate(c, &e), ERR_OK);   /* every default is valid */

@@ -1,0 +1,119 @@
+/* auth/ctx.c — the auth context: construction from options or configuration, the
+ * API key check and the small accessors. Must not: log or echo the JWT key or the
+ * API key (messages name the variable only), keep secrets after auth_ctx_free. */
+#include "auth/auth.h"
+#include "auth/ctx_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+
+#include "auth/codec.h"
+#include "auth/jwt.h"
+#include "base/log.h"
+#include "base/sbuf.h"
+
+static utc_us default_clock(void *ud)
+{
+    (void)ud;
+    return utc_now();
+}
+
+err_code auth_ctx_new(const auth_opts *o, auth_ctx **out, err_t *e)
+{
+    *out = NULL;
+    auth_permmap *perms = o->perms;
+    size_t klen = o->jwt_secret ? strlen(o->jwt_secret) : 0;
+    if (klen == 0) {
+        auth_permmap_free(perms);
+        return err_set(e, ERR_INVALID, "JWT_SECRET_KEY is not set (run `ctxd setup` to "
+                                       "generate one)");
+    }
+    if (klen < AUTH_MIN_SECRET_LEN)   /* existing deployments may have short keys: warn */
+        LOG_W("auth", "JWT_SECRET_KEY is only %zu bytes; use at least %d random bytes for "
+                      "HS256 (`ctxd setup` generates one)", klen, AUTH_MIN_SECRET_LEN);
+    if (o->jwt_expiry_s < 0 || o->protected_expiry_s < 0) {
+        auth_permmap_free(perms);
+        return err_set(e, ERR_INVALID, "token expiry must not be negative");
+    }
+    auth_ctx *a = xcalloc(1, sizeof *a);
+    a->key = (unsigned char *)xstrdup(o->jwt_secret);
+    a->keylen = klen;
+    a->api_key = o->api_key && *o->api_key ? xstrdup(o->api_key) : NULL;
+    a->jwt_expiry_s = o->jwt_expiry_s ? o->jwt_expiry_s : AUTH_DEFAULT_JWT_EXPIRY_S;
+    a->protected_expiry_s = o->protected_expiry_s ? o->protected_expiry_s
+                                                  : AUTH_DEFAULT_PROTECTED_EXPIRY_S;
+    a->leeway_s = o->leeway_s == 0 ? AUTH_JWT_LEEWAY_S : o->leeway_s < 0 ? 0 : o->leeway_s;
+    a->perms = perms ? perms : auth_permmap_default();
+    a->store = o->store;
+    a->clock = o->clock ? o->clock : default_clock;
+    a->clock_ud = o->clock_ud;
+    *out = a;
+    return ERR_OK;
+}
+
+static err_code conf_long(const conf_t *c, const char *name, long def, long *v, err_t *e)
+{
+    /* the variable may not be declared in an older table: fall back to def */
+    if (!conf_var_find(name)) {
+        *v = def;
+        return ERR_OK;
+    }
+    return conf_get_int(c, name, def, v, e);
+}
+
+err_code auth_ctx_from_conf(const conf_t *c, store_t *st, auth_ctx **out, err_t *e)
+{
+    *out = NULL;
+    long jwt_exp, prot_exp;
+    err_code rc;
+    if ((rc = conf_long(c, "JWT_TOKEN_EXPIRY", AUTH_DEFAULT_JWT_EXPIRY_S, &jwt_exp, e)) != ERR_OK ||
+        (rc = conf_long(c, "PROTECTED_TOKEN_EXPIRY", AUTH_DEFAULT_PROTECTED_EXPIRY_S, &prot_exp,
+                        e)) != ERR_OK)
+        return rc;
+    auth_permmap *pm = NULL;
+    if ((rc = auth_permmap_from_conf(c, &pm, e)) != ERR_OK)
+        return rc;
+    auth_opts o = {
+        .jwt_secret = conf_get(c, "JWT_SECRET_KEY"),
+        .api_key = conf_get(c, "API_KEY"),
+        .jwt_expiry_s = jwt_exp,
+        .protected_expiry_s = prot_exp,
+        .perms = pm,
+        .store = st,
+    };
+    rc = auth_ctx_new(&o, out, e);
+    if (rc != ERR_OK && o.jwt_secret && *o.jwt_secret) {
+        const char *src = conf_source_label(c, "JWT_SECRET_KEY");
+        err_prefix(e, "JWT_SECRET_KEY (from %s)", src ? src : "default");
+    }
+    return rc;
+}
+
+void auth_ctx_free(auth_ctx *a)
+{
+    if (!a)
+        return;
+    OPENSSL_cleanse(a->key, a->keylen);
+    free(a->key);
+    if (a->api_key) {
+        OPENSSL_cleanse(a->api_key, strlen(a->api_key));
+        free(a->api_key);
+    }
+    auth_permmap_free(a->perms);
+    free(a);
+}
+
+const auth_permmap *auth_ctx_perms(const auth_ctx *a) { return a->perms; }
+utc_us auth_ctx_now(const auth_ctx *a) { return a->clock(a->clock_ud); }
+long auth_ctx_protected_expiry(const auth_ctx *a) { return a->protected_expiry_s; }
+long auth_ctx_jwt_expiry(const auth_ctx *a) { return a->jwt_expiry_s; }
+
+bool auth_api_key_configured(const auth_ctx *a) { return a && a->api_key != NULL; }
+
+bool auth_check_api_key(const auth_ctx *a, const char *presented)
+{
+    if (!a || !a->api_key || !presented)
+        return false;
+    return auth_ct_streq(a->api_key, presented);
+}

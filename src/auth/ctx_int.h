@@ -1,0 +1,19 @@
+/* auth/ctx_int.h — the auth context's fields, shared by ctx.c and token.c only.
+ * Must not: be included outside src/auth/. */
+#ifndef CTXD_AUTH_CTX_INT_H
+#define CTXD_AUTH_CTX_INT_H
+
+#include "auth/auth.h"
+
+struct auth_ctx {
+    unsigned char *key;       /* JWT_SECRET_KEY bytes (NUL-terminated copy) */
+    size_t keylen;
+    char *api_key;            /* NULL = none configured */
+    long jwt_expiry_s, protected_expiry_s, leeway_s;
+    auth_permmap *perms;
+    store_t *store;
+    auth_clock_fn clock;
+    void *clock_ud;
+};
+
+#endif

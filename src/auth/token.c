@@ -1,0 +1,369 @@
+/* auth/token.c — protected tokens (sct_<uuid4> -> stored JWT) and the resolver for
+ * every auth_token value: issue, resolve, refresh, revoke, purge.
+ * Must not: log or return in an error message a token, a JWT or a key (only
+ * agent ids and jti); tell a caller more than the auth_status says (an unknown
+ * sct_ id and a forged JWT are both "authentication failed"). */
+#include "auth/auth.h"
+#include "auth/ctx_int.h"
+
+#include <string.h>
+
+#include "auth/jwt.h"
+#include "base/log.h"
+#include "base/sbuf.h"
+
+#define US 1000000LL
+
+/* ---- shapes ---------------------------------------------------------------------- */
+
+bool auth_bearer(const char *header, const char **tok, size_t *n)
+{
+    if (!header)
+        return false;
+    const char *p = header;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (!str_starts_with_ci(p, "bearer") || (p[6] != ' ' && p[6] != '\t'))
+        return false;
+    p += 6;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t len = strlen(p);
+    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r' ||
+                       p[len - 1] == '\n'))
+        len--;
+    if (len == 0)
+        return false;
+    *tok = p;
+    *n = len;
+    return true;
+}
+
+static bool b64url_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+}
+
+auth_token_format auth_token_classify(const char *tok, size_t n)
+{
+    if (!tok || n == 0 || n > AUTH_JWT_MAX_LEN)
+        return AUTH_FMT_NONE;
+    if (n == AUTH_SCT_LEN - 1 && memcmp(tok, AUTH_SCT_PREFIX, 4) == 0) {
+        char u[IDS_UUID_LEN];
+        memcpy(u, tok + 4, IDS_UUID_LEN - 1);
+        u[IDS_UUID_LEN - 1] = '\0';
+        return ids_is_uuid(u) ? AUTH_FMT_PROTECTED : AUTH_FMT_NONE;
+    }
+    int dots = 0;
+    size_t seg = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (tok[i] == '.') {
+            if (seg == 0)
+                return AUTH_FMT_NONE;
+            dots++;
+            seg = 0;
+        } else if (b64url_char(tok[i])) {
+            seg++;
+        } else {
+            return AUTH_FMT_NONE;
+        }
+    }
+    return dots == 2 && seg > 0 ? AUTH_FMT_JWT : AUTH_FMT_NONE;
+}
+
+/* Strips "Bearer " if present; the span of the token itself. */
+static bool token_span(const char *in, const char **tok, size_t *n)
+{
+    if (!in)
+        return false;
+    if (auth_bearer(in, tok, n))
+        return true;
+    *tok = in;
+    *n = strlen(in);
+    return *n > 0;
+}
+
+/* ---- issuing ----------------------------------------------------------------------- */
+
+static char *mint_jwt(auth_ctx *a, const char *agent_id, const char *agent_type,
+                      auth_perms perms, utc_us now, auth_identity *id, err_t *e)
+{
+    memset(id, 0, sizeof *id);
+    if (!auth_valid_agent_id(agent_id)) {
+        err_set(e, ERR_INVALID, "agent_id must be 1..%d characters of valid UTF-8 without "
+                                "control characters", AUTH_AGENT_ID_MAX);
+        return NULL;
+    }
+    if (!auth_valid_agent_type(agent_type)) {
+        err_set(e, ERR_INVALID, "agent_type must be 1..%d characters of valid UTF-8 without "
+                                "control characters", AUTH_AGENT_TYPE_MAX);
+        return NULL;
+    }
+    memcpy(id->agent_id, agent_id, strlen(agent_id) + 1);
+    memcpy(id->agent_type, agent_type, strlen(agent_type) + 1);
+    id->permissions = perms & AUTH_PERM_ALL;
+    ids_uuid4(id->jti);
+    id->issued_at = now / US * US;
+    id->expires_at = id->issued_at + (utc_us)a->jwt_expiry_s * US;
+    id->token_format = AUTH_FMT_JWT;
+    char *jwt = auth_jwt_sign(a->key, a->keylen, id);
+    if (!jwt)
+        err_set(e, ERR_INTERNAL, "signing the token failed");
+    return jwt;
+}
+
+char *auth_issue_jwt(auth_ctx *a, const char *agent_id, const char *agent_type,
+                     auth_perms requested, auth_identity *out, err_t *e)
+{
+    auth_perms p = auth_perms_grant(a->perms, agent_type, requested);
+    char *jwt = mint_jwt(a, agent_id, agent_type, p, a->clock(a->clock_ud), out, e);
+    if (jwt)
+        LOG_D("auth", "issued JWT jti=%s for agent %s", out->jti, out->agent_id);
+    return jwt;
+}
+
+/* Stores jwt under a new sct_ id and fills out. */
+static err_code store_protected(auth_ctx *a, char *jwt, const auth_identity *id, utc_us now,
+                                auth_issued *out, err_t *e)
+{
+    if (!a->store)
+        return err_set(e, ERR_INTERNAL, "protected tokens need a store");
+    char u[IDS_UUID_LEN];
+    snprintf(out->token, sizeof out->token, "%s%s", AUTH_SCT_PREFIX, ids_uuid4(u));
+    out->id = *id;
+    out->id.token_format = AUTH_FMT_PROTECTED;
+    utc_us exp = id->issued_at + (utc_us)a->protected_expiry_s * US;   /* whole seconds */
+    if (exp < out->id.expires_at)
+        out->id.expires_at = exp;
+    store_token t = {
+        .token_id = out->token, .jwt = jwt, .agent_id = out->id.agent_id,
+        .agent_type = out->id.agent_type, .created_at = now, .expires_at = exp,
+    };
+    return store_token_put(a->store, &t, e);
+}
+
+err_code auth_issue(auth_ctx *a, const char *agent_id, const char *agent_type,
+                    auth_perms requested, auth_issued *out, err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    utc_us now = a->clock(a->clock_ud);
+    auth_identity id;
+    auth_perms p = auth_perms_grant(a->perms, agent_type, requested);
+    char *jwt = mint_jwt(a, agent_id, agent_type, p, now, &id, e);
+    if (!jwt)
+        return e ? e->code : ERR_INVALID;
+    err_code rc = store_protected(a, jwt, &id, now, out, e);
+    free(jwt);
+    if (rc != ERR_OK) {
+        memset(out, 0, sizeof *out);
+        return rc;
+    }
+    LOG_D("auth", "issued protected token jti=%s for agent %s", out->id.jti, out->id.agent_id);
+    return ERR_OK;
+}
+
+/* ---- resolving --------------------------------------------------------------------- */
+
+static auth_status store_fail(err_t *e, const err_t *in)
+{
+    if (e)
+        *e = *in;
+    return AUTH_STORE_ERROR;
+}
+
+/* Verifies a JWT, its revocation, and narrows permissions to the current map. */
+static auth_status check_jwt(auth_ctx *a, const char *jwt, size_t n, utc_us now,
+                             auth_identity *out, err_t *e)
+{
+    auth_status st = auth_jwt_verify(a->key, a->keylen, jwt, n, now, a->leeway_s, out);
+    if (st != AUTH_OK)
+        return st;
+    if (a->store) {
+        bool revoked = false;
+        err_t in;
+        err_clear(&in);
+        if (store_jti_is_revoked(a->store, out->jti, &revoked, &in) != ERR_OK) {
+            memset(out, 0, sizeof *out);
+            return store_fail(e, &in);
+        }
+        if (revoked) {
+            LOG_D("auth", "refused revoked jti=%s", out->jti);
+            memset(out, 0, sizeof *out);
+            return AUTH_TOKEN_AUTHENTICATION_FAILED;
+        }
+    }
+    out->permissions &= auth_permmap_lookup(a->perms, out->agent_type);
+    return AUTH_OK;
+}
+
+/* A protected token -> its identity; *jwt_exp = the JWT's own expiry. */
+static auth_status resolve_sct(auth_ctx *a, const char *tok, size_t n, utc_us now,
+                               auth_identity *out, err_t *e)
+{
+    if (!a->store)
+        return AUTH_TOKEN_AUTHENTICATION_FAILED;
+    char id[AUTH_SCT_LEN];
+    memcpy(id, tok, n);
+    id[n] = '\0';
+    store_token t = {0};
+    err_t in;
+    err_clear(&in);
+    err_code rc = store_token_get(a->store, id, &t, &in);
+    if (rc == ERR_NOTFOUND)
+        return AUTH_TOKEN_AUTHENTICATION_FAILED;
+    if (rc != ERR_OK)
+        return store_fail(e, &in);
+    auth_status st;
+    if (t.expires_at <= now) {
+        st = AUTH_TOKEN_EXPIRED;
+    } else if (!t.jwt) {
+        st = AUTH_TOKEN_AUTHENTICATION_FAILED;
+    } else {
+        st = check_jwt(a, t.jwt, strlen(t.jwt), now, out, e);
+        /* the stored row and the signed claims must agree */
+        if (st == AUTH_OK && !str_eq(t.agent_id, out->agent_id)) {
+            memset(out, 0, sizeof *out);
+            st = AUTH_TOKEN_AUTHENTICATION_FAILED;
+        }
+        if (st == AUTH_OK) {
+            out->token_format = AUTH_FMT_PROTECTED;
+            if (t.expires_at < out->expires_at)
+                out->expires_at = t.expires_at;
+        }
+    }
+    store_token_clear(&t);
+    return st;
+}
+
+static auth_status resolve_at(auth_ctx *a, const char *token, utc_us now, auth_identity *out,
+                              err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    const char *tok;
+    size_t n;
+    if (!token_span(token, &tok, &n))
+        return AUTH_INVALID_TOKEN_FORMAT;
+    switch (auth_token_classify(tok, n)) {
+    case AUTH_FMT_PROTECTED:
+        return resolve_sct(a, tok, n, now, out, e);
+    case AUTH_FMT_JWT:
+        return check_jwt(a, tok, n, now, out, e);
+    case AUTH_FMT_NONE:
+        break;
+    }
+    return AUTH_INVALID_TOKEN_FORMAT;
+}
+
+auth_status auth_resolve(auth_ctx *a, const char *token, auth_identity *out, err_t *e)
+{
+    return resolve_at(a, token, a->clock(a->clock_ud), out, e);
+}
+
+/* ---- refresh, revoke, purge -------------------------------------------------------- */
+
+err_code auth_revoke_jti(auth_ctx *a, const char *jti, utc_us expires_at, err_t *e)
+{
+    if (!ids_is_uuid(jti))
+        return err_set(e, ERR_INVALID, "jti must be a uuid");
+    if (!a->store)
+        return err_set(e, ERR_INTERNAL, "revocation needs a store");
+    if (expires_at == 0)
+        expires_at = a->clock(a->clock_ud) + (utc_us)a->jwt_expiry_s * US;
+    /* a JWT is accepted until exp + leeway: the revocation must outlive that */
+    expires_at += (utc_us)(a->leeway_s + 1) * US;
+    err_code rc = store_jti_revoke(a->store, jti, expires_at, e);
+    if (rc == ERR_OK)
+        LOG_I("auth", "revoked jti=%s", jti);
+    return rc;
+}
+
+/* Deletes the sct_ row (when tok is one) and revokes id's jti. *raced = the row was
+ * already gone (someone else refreshed or revoked it first). */
+static auth_status retire(auth_ctx *a, const char *tok, size_t n, const auth_identity *id,
+                          utc_us jwt_exp, bool *raced, err_t *e)
+{
+    err_t in;
+    err_clear(&in);
+    *raced = false;
+    if (id->token_format == AUTH_FMT_PROTECTED) {
+        char sid[AUTH_SCT_LEN];
+        memcpy(sid, tok, n);
+        sid[n] = '\0';
+        bool deleted = false;
+        if (store_token_delete(a->store, sid, &deleted, &in) != ERR_OK)
+            return store_fail(e, &in);
+        *raced = !deleted;
+        if (*raced)   /* the winner retires it */
+            return AUTH_OK;
+    }
+    if (auth_revoke_jti(a, id->jti, jwt_exp, &in) != ERR_OK)
+        return store_fail(e, &in);
+    return AUTH_OK;
+}
+
+/* The JWT's own expiry (for revocation) of a resolved identity. */
+static utc_us jwt_expiry_of(const auth_ctx *a, const auth_identity *id)
+{
+    utc_us jwt_exp = id->issued_at + (utc_us)a->jwt_expiry_s * US;
+    return jwt_exp > id->expires_at ? jwt_exp : id->expires_at;
+}
+
+auth_status auth_refresh(auth_ctx *a, const char *current, auth_issued *out, err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    if (!a->store)
+        return store_fail(e, &(err_t){.code = ERR_INTERNAL, .msg = "refresh needs a store"});
+    utc_us now = a->clock(a->clock_ud);
+    auth_identity old;
+    auth_status st = resolve_at(a, current, now, &old, e);
+    if (st != AUTH_OK)
+        return st;
+    const char *tok = NULL;
+    size_t n = 0;
+    token_span(current, &tok, &n);
+    bool raced;
+    if ((st = retire(a, tok, n, &old, jwt_expiry_of(a, &old), &raced, e)) != AUTH_OK)
+        return st;
+    if (raced)
+        return AUTH_TOKEN_AUTHENTICATION_FAILED;
+    auth_identity id;
+    err_t in;
+    err_clear(&in);
+    char *jwt = mint_jwt(a, old.agent_id, old.agent_type, old.permissions, now, &id, &in);
+    if (!jwt)
+        return store_fail(e, &in);
+    err_code rc = store_protected(a, jwt, &id, now, out, &in);
+    free(jwt);
+    if (rc != ERR_OK) {
+        memset(out, 0, sizeof *out);
+        return store_fail(e, &in);
+    }
+    LOG_D("auth", "refreshed jti=%s -> jti=%s for agent %s", old.jti, out->id.jti,
+          out->id.agent_id);
+    return AUTH_OK;
+}
+
+auth_status auth_revoke(auth_ctx *a, const char *token, err_t *e)
+{
+    if (!a->store)
+        return store_fail(e, &(err_t){.code = ERR_INTERNAL, .msg = "revocation needs a store"});
+    auth_identity id;
+    auth_status st = resolve_at(a, token, a->clock(a->clock_ud), &id, e);
+    if (st != AUTH_OK)
+        return st;
+    const char *tok = NULL;
+    size_t n = 0;
+    token_span(token, &tok, &n);
+    bool raced;
+    return retire(a, tok, n, &id, jwt_expiry_of(a, &id), &raced, e);
+}
+
+err_code auth_purge_expired(auth_ctx *a, int64_t *removed, err_t *e)
+{
+    if (removed)
+        *removed = 0;
+    if (!a->store)
+        return ERR_OK;
+    return store_token_purge(a->store, a->clock(a->clock_ud), removed, e);
+}
