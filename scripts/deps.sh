@@ -13,6 +13,17 @@ SERVER_PKGS=(postgresql mariadb-server mariadb-client pgbouncer openssl)
 EXTRA_PKGS=()
 if [[ "${CTXD_DEPS_CLANG:-0}" == 1 ]]; then EXTRA_PKGS+=(clang); fi
 
+# The official MCP TypeScript SDK client used by the end-to-end tests, pinned by
+# tests/mcp/sdk/package-lock.json (npm registry; Node 20 is preinstalled). Without it
+# those tests report "skipped", never "passed".
+root="$(cd "$(dirname "$0")/.." && pwd)"
+sdk="$root/tests/mcp/sdk"
+if command -v npm >/dev/null 2>&1 && [[ -f "$sdk/package-lock.json" && ! -d "$sdk/node_modules/@modelcontextprotocol/sdk" ]]; then
+  echo "deps: npm ci in tests/mcp/sdk" >&2
+  (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error >&2) \
+    || echo "deps: npm ci failed: the MCP SDK tests will be skipped" >&2
+fi
+
 missing=()
 for p in "${BUILD_PKGS[@]}" "${SERVER_PKGS[@]}" "${EXTRA_PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -1,0 +1,268 @@
+/* mcp/server.c — the registry: server info, tools, resources, templates and prompts as
+ * registered by the product, prebuilt into the JSON list objects served by the list
+ * methods. Read-only once the first session exists (frozen).
+ * Must not: handle requests (dispatch lives in tools.c, resources.c, prompts.c) or know
+ * what any registered item means. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp/mcp_internal.h"
+
+const char *const mcp_protocol_versions[] = {
+    "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", NULL
+};
+
+bool mcp_protocol_version_supported(const char *v)
+{
+    for (int i = 0; v && mcp_protocol_versions[i]; i++)
+        if (strcmp(mcp_protocol_versions[i], v) == 0)
+            return true;
+    return false;
+}
+
+mcp_server *mcp_server_new(const mcp_server_info *info)
+{
+    mcp_server *srv = xcalloc(1, sizeof *srv);
+    srv->info = json_pack("{s:s,s:s}", "name", info && info->name ? info->name : "mcp-server",
+                          "version", info && info->version ? info->version : "0.0.0");
+    if (info && info->title)
+        json_object_set_new(srv->info, "title", json_string(info->title));
+    if (info && info->description)
+        json_object_set_new(srv->info, "description", json_string(info->description));
+    srv->instructions = info ? xstrdup(info->instructions) : NULL;
+    srv->page_size = 100;
+    srv->default_level = MCP_LOG_INFO;
+    srv->tool_list = json_array();
+    srv->tool_index = json_object();
+    srv->resource_list = json_array();
+    srv->resource_index = json_object();
+    srv->template_list = json_array();
+    srv->prompt_list = json_array();
+    srv->prompt_index = json_object();
+    pthread_mutex_init(&srv->lock, NULL);
+    return srv;
+}
+
+void mcp_server_free(mcp_server *srv)
+{
+    if (!srv)
+        return;
+    for (size_t i = 0; i < srv->ntools; i++) {
+        free(srv->tools[i].name);
+        json_decref(srv->tools[i].schema);
+    }
+    free(srv->tools);
+    for (size_t i = 0; i < srv->nresources; i++)
+        free(srv->resources[i].uri);
+    free(srv->resources);
+    for (size_t i = 0; i < srv->ntemplates; i++)
+        free(srv->templates[i].uri_template);
+    free(srv->templates);
+    for (size_t i = 0; i < srv->nprompts; i++) {
+        free(srv->prompts[i].name);
+        free(srv->prompts[i].args);
+        json_decref(srv->prompts[i].strings);
+    }
+    free(srv->prompts);
+    mcp_pages_free(srv);
+    json_decref(srv->info);
+    json_decref(srv->tool_list);
+    json_decref(srv->tool_index);
+    json_decref(srv->resource_list);
+    json_decref(srv->resource_index);
+    json_decref(srv->template_list);
+    json_decref(srv->prompt_list);
+    json_decref(srv->prompt_index);
+    free(srv->instructions);
+    pthread_mutex_destroy(&srv->lock);
+    free(srv);
+}
+
+void mcp_server_set_page_size(mcp_server *srv, size_t n) { srv->page_size = n ? n : 1; }
+void mcp_server_set_default_log_level(mcp_server *srv, mcp_log_level lvl) { srv->default_level = lvl; }
+
+static void set_opt(json_t *o, const char *key, const char *v)
+{
+    if (v)
+        json_object_set_new(o, key, json_string(v));
+}
+
+static json_t *parse_obj(const char *text, const char *what, err_t *e)
+{
+    json_error_t jerr;
+    json_t *v = json_loads(text, 0, &jerr);
+    if (!v) {
+        err_set(e, ERR_INVALID, "%s: invalid JSON: %s", what, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        err_set(e, ERR_INVALID, "%s: must be a JSON object", what);
+        return NULL;
+    }
+    return v;
+}
+
+static bool name_ok(const char *n)
+{
+    size_t len = n ? strlen(n) : 0;
+    if (len < 1 || len > 64)
+        return false;
+    for (const char *p = n; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("_./-", *p)))
+            return false;
+    return true;
+}
+
+err_code mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *d, err_t *e)
+{
+    if (srv->frozen)
+        return err_set(e, ERR_INVALID, "mcp: registry is frozen (sessions exist)");
+    if (!d || !name_ok(d->name) || !d->fn)
+        return err_set(e, ERR_INVALID, "mcp: tool needs a name of 1-64 [A-Za-z0-9_./-] and a handler");
+    if (json_object_get(srv->tool_index, d->name))
+        return err_set(e, ERR_EXISTS, "mcp: tool %s registered twice", d->name);
+    json_t *in = parse_obj(d->input_schema ? d->input_schema
+                                           : "{\"type\":\"object\",\"additionalProperties\":false}",
+                           d->name, e);
+    if (!in)
+        return e ? e->code : ERR_INVALID;
+    char msg[256];
+    if (!json_is_string(json_object_get(in, "type")) ||
+        strcmp(json_string_value(json_object_get(in, "type")), "object") != 0 ||
+        !mcp_schema_check(in, msg, sizeof msg)) {
+        json_decref(in);
+        return err_set(e, ERR_INVALID, "mcp: tool %s: inputSchema must be a valid object schema", d->name);
+    }
+    json_t *out = NULL, *ann = NULL;
+    if (d->output_schema && !(out = parse_obj(d->output_schema, d->name, e))) {
+        json_decref(in);
+        return ERR_INVALID;
+    }
+    if (d->annotations && !(ann = parse_obj(d->annotations, d->name, e))) {
+        json_decref(in);
+        json_decref(out);
+        return ERR_INVALID;
+    }
+    json_t *t = json_pack("{s:s}", "name", d->name);
+    set_opt(t, "title", d->title);
+    set_opt(t, "description", d->description ? d->description : d->name);
+    json_object_set(t, "inputSchema", in);
+    if (out)
+        json_object_set_new(t, "outputSchema", out);
+    if (ann)
+        json_object_set_new(t, "annotations", ann);
+    srv->tools = xrealloc(srv->tools, (srv->ntools + 1) * sizeof *srv->tools);
+    srv->tools[srv->ntools] = (mcp_tool){xstrdup(d->name), in, out != NULL, d->fn, d->ud};
+    json_object_set_new(srv->tool_index, d->name, json_integer((json_int_t)srv->ntools));
+    srv->ntools++;
+    json_array_append_new(srv->tool_list, t);
+    return ERR_OK;
+}
+
+err_code mcp_server_add_resource(mcp_server *srv, const mcp_resource_def *d, err_t *e)
+{
+    if (srv->frozen)
+        return err_set(e, ERR_INVALID, "mcp: registry is frozen (sessions exist)");
+    if (!d || !d->uri || !*d->uri || !d->name || !d->fn)
+        return err_set(e, ERR_INVALID, "mcp: resource needs uri, name and a handler");
+    if (json_object_get(srv->resource_index, d->uri))
+        return err_set(e, ERR_EXISTS, "mcp: resource %s registered twice", d->uri);
+    json_t *r = json_pack("{s:s,s:s}", "uri", d->uri, "name", d->name);
+    set_opt(r, "title", d->title);
+    set_opt(r, "description", d->description);
+    set_opt(r, "mimeType", d->mime_type);
+    srv->resources = xrealloc(srv->resources, (srv->nresources + 1) * sizeof *srv->resources);
+    srv->resources[srv->nresources] = (mcp_resource){xstrdup(d->uri), d->fn, d->ud};
+    json_object_set_new(srv->resource_index, d->uri, json_integer((json_int_t)srv->nresources));
+    srv->nresources++;
+    json_array_append_new(srv->resource_list, r);
+    return ERR_OK;
+}
+
+err_code mcp_server_add_template(mcp_server *srv, const mcp_template_def *d, err_t *e)
+{
+    if (srv->frozen)
+        return err_set(e, ERR_INVALID, "mcp: registry is frozen (sessions exist)");
+    if (!d || !d->uri_template || !d->name || !d->fn)
+        return err_set(e, ERR_INVALID, "mcp: template needs uri_template, name and a handler");
+    if (!mcp_template_valid(d->uri_template))
+        return err_set(e, ERR_INVALID, "mcp: template %s: only literals and {var} are supported",
+                       d->uri_template);
+    json_t *r = json_pack("{s:s,s:s}", "uriTemplate", d->uri_template, "name", d->name);
+    set_opt(r, "title", d->title);
+    set_opt(r, "description", d->description);
+    set_opt(r, "mimeType", d->mime_type);
+    srv->templates = xrealloc(srv->templates, (srv->ntemplates + 1) * sizeof *srv->templates);
+    srv->templates[srv->ntemplates++] =
+        (mcp_template){xstrdup(d->uri_template), d->fn, d->complete, d->ud};
+    json_array_append_new(srv->template_list, r);
+    return ERR_OK;
+}
+
+static const char *keep(json_t *strings, const char *s)
+{
+    if (!s)
+        return NULL;
+    json_t *v = json_string(s);
+    json_array_append_new(strings, v);
+    return json_string_value(v);
+}
+
+err_code mcp_server_add_prompt(mcp_server *srv, const mcp_prompt_def *d, err_t *e)
+{
+    if (srv->frozen)
+        return err_set(e, ERR_INVALID, "mcp: registry is frozen (sessions exist)");
+    if (!d || !d->name || !*d->name || !d->fn)
+        return err_set(e, ERR_INVALID, "mcp: prompt needs a name and a handler");
+    if (json_object_get(srv->prompt_index, d->name))
+        return err_set(e, ERR_EXISTS, "mcp: prompt %s registered twice", d->name);
+    mcp_prompt p = {xstrdup(d->name), NULL, d->nargs, json_array(), d->fn, d->ud};
+    json_t *pj = json_pack("{s:s}", "name", d->name);
+    set_opt(pj, "title", d->title);
+    set_opt(pj, "description", d->description ? d->description : d->name);
+    if (d->nargs) {
+        p.args = xcalloc(d->nargs, sizeof *p.args);
+        json_t *arr = json_array();
+        for (size_t i = 0; i < d->nargs; i++) {
+            const mcp_prompt_arg *a = &d->args[i];
+            p.args[i] = (mcp_prompt_arg){keep(p.strings, a->name), keep(p.strings, a->title),
+                                         keep(p.strings, a->description), a->required, a->complete};
+            json_t *aj = json_pack("{s:s}", "name", a->name ? a->name : "");
+            set_opt(aj, "title", a->title);
+            set_opt(aj, "description", a->description);
+            if (a->required)
+                json_object_set_new(aj, "required", json_true());
+            json_array_append_new(arr, aj);
+        }
+        json_object_set_new(pj, "arguments", arr);
+    }
+    srv->prompts = xrealloc(srv->prompts, (srv->nprompts + 1) * sizeof *srv->prompts);
+    srv->prompts[srv->nprompts] = p;
+    json_object_set_new(srv->prompt_index, d->name, json_integer((json_int_t)srv->nprompts));
+    srv->nprompts++;
+    json_array_append_new(srv->prompt_list, pj);
+    return ERR_OK;
+}
+
+int mcp_resource_updated(mcp_server *srv, const char *uri)
+{
+    int n = 0;
+    if (!srv || !uri)
+        return 0;
+    pthread_mutex_lock(&srv->lock);
+    for (mcp_session *s = srv->sessions; s; s = s->next) {
+        pthread_mutex_lock(&s->lock);
+        bool sub = json_object_get(s->subscriptions, uri) != NULL;
+        pthread_mutex_unlock(&s->lock);
+        if (!sub)
+            continue;
+        json_t *msg = json_pack("{s:s,s:s,s:{s:s}}", "jsonrpc", "2.0", "method",
+                                "notifications/resources/updated", "params", "uri", uri);
+        if (mcp_session_send_json(s, NULL, msg) == 0)
+            n++;
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return n;
+}

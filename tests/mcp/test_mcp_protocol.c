@@ -1,0 +1,723 @@
+/* tests/mcp/test_mcp_protocol.c — unit tests of the MCP library driving
+ * mcp_session_handle with JSON strings against the fixture registry: framing (verbatim
+ * ids, notifications, errors, batches), lifecycle and version negotiation, ping/setLevel,
+ * tools (pagination, validation, structuredContent), resources (read, templates, not
+ * found, subscriptions across sessions), prompts, completion, progress, logging and
+ * cancellation. Asserts what clients rely on (exact bytes where the spec demands it).
+ * Must not: sleep to synchronise (condvars only). */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mcp/mcp.h"
+#include "mcp_fixtures.h"
+
+/* ---- a capturing transport ---- */
+typedef struct cap {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    json_t *msgs;
+} cap;
+
+static int cap_send(void *ud, void *stream, const char *json, size_t len)
+{
+    (void)stream;
+    cap *c = ud;
+    json_error_t je;
+    json_t *v = json_loadb(json, len, 0, &je);
+    assert_non_null(v);
+    assert_null(memchr(json, '\n', len));
+    pthread_mutex_lock(&c->mu);
+    json_array_append_new(c->msgs, v);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+static const mcp_transport_ops cap_ops = {cap_send};
+
+typedef struct fx {
+    mcp_server *srv;
+    cap a, b;
+    mcp_session *sa, *sb;
+} fx;
+
+static void cap_init(cap *c)
+{
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->msgs = json_array();
+}
+
+static void cap_fini(cap *c)
+{
+    json_decref(c->msgs);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+}
+
+/* number of captured messages with this method */
+static size_t cap_count(cap *c, const char *method)
+{
+    size_t n = 0, i;
+    json_t *m;
+    pthread_mutex_lock(&c->mu);
+    json_array_foreach(c->msgs, i, m) if (strcmp(json_string_value(json_object_get(m, "method")), method) == 0) n++;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    mcp_server_info info = {"fixture", "1.0", "Fixture", "desc", "Use the tools."};
+    f->srv = mcp_server_new(&info);
+    mcp_server_set_page_size(f->srv, 5);
+    err_t e;
+    assert_true(mcp_fixtures_register(f->srv, &e));
+    cap_init(&f->a);
+    cap_init(&f->b);
+    f->sa = mcp_session_new(f->srv, &cap_ops, &f->a);
+    f->sb = mcp_session_new(f->srv, &cap_ops, &f->b);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    mcp_session_free(f->sa);
+    mcp_session_free(f->sb);
+    mcp_server_free(f->srv);
+    cap_fini(&f->a);
+    cap_fini(&f->b);
+    free(f);
+    return 0;
+}
+
+/* Sends body; returns the raw reply (malloc'd) or NULL when nothing is sent. */
+static char *raw(mcp_session *s, const char *body, mcp_reply_kind *kind)
+{
+    mcp_reply r;
+    mcp_reply_kind k = mcp_session_handle(s, body, strlen(body), NULL, &r);
+    if (kind)
+        *kind = k;
+    if (k == MCP_REPLY_NONE) {
+        assert_null(r.json);
+        return NULL;
+    }
+    assert_non_null(r.json);
+    assert_int_equal(strlen(r.json), r.len);
+    assert_null(strchr(r.json, '\n'));
+    return r.json;
+}
+
+static json_t *rpc(mcp_session *s, const char *body)
+{
+    char *t = raw(s, body, NULL);
+    if (!t)
+        return NULL;
+    json_error_t je;
+    json_t *v = json_loads(t, 0, &je);
+    free(t);
+    assert_non_null(v);
+    return v;
+}
+
+static json_t *rpcf(mcp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static json_t *rpcf(mcp_session *s, const char *fmt, ...)
+{
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return rpc(s, buf);
+}
+
+static int err_code_of(json_t *resp)
+{
+    json_t *e = json_object_get(resp, "error");
+    assert_non_null(e);
+    return (int)json_integer_value(json_object_get(e, "code"));
+}
+
+static json_t *result_of(json_t *resp)
+{
+    json_t *r = json_object_get(resp, "result");
+    if (!r) {
+        char *t = json_dumps(resp, 0);
+        fail_msg("expected a result, got %s", t);
+    }
+    return r;
+}
+
+static void init_session(mcp_session *s, const char *version)
+{
+    json_t *r = rpcf(s, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"%s\","
+                        "\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}", version);
+    assert_string_equal(json_string_value(json_object_get(result_of(r), "protocolVersion")), version);
+    json_decref(r);
+    assert_null(rpc(s, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}"));
+}
+
+/* ---- framing ---- */
+static void test_ids_verbatim(void **state)
+{
+    fx *f = *state;
+    init_session(f->sa, "2025-11-25");
+    char *t = raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":\"7\",\"method\":\"ping\"}", NULL);
+    assert_string_equal(t, "{\"jsonrpc\":\"2.0\",\"id\":\"7\",\"result\":{}}");
+    free(t);
+    t = raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}", NULL);
+    assert_string_equal(t, "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}");
+    free(t);
+    t = raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":12345678901234567890,\"method\":\"ping\"}", NULL);
+    assert_string_equal(t, "{\"jsonrpc\":\"2.0\",\"id\":12345678901234567890,\"result\":{}}");
+    free(t);
+    t = raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":-98765432109876543210,\"method\":\"nope\",\"params\":{\"x\":[1,{\"id\":2}]}}", NULL);
+    assert_non_null(strstr(t, "\"id\":-98765432109876543210,"));
+    assert_non_null(strstr(t, "-32601"));
+    free(t);
+}
+
+static void test_notifications_unanswered(void **state)
+{
+    fx *f = *state;
+    mcp_reply_kind k;
+    assert_null(raw(f->sa, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/unknown\",\"params\":{}}", &k));
+    assert_int_equal(k, MCP_REPLY_NONE);
+    assert_null(raw(f->sa, "{\"jsonrpc\":\"1.0\",\"method\":\"notifications/initialized\"}", &k));
+    assert_null(raw(f->sa, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":{}}}", &k));
+    /* a client's response to a server request is accepted silently */
+    assert_null(raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{}}", &k));
+    assert_int_equal(k, MCP_REPLY_NONE);
+}
+
+static void test_errors(void **state)
+{
+    fx *f = *state;
+    mcp_reply_kind k;
+    char *t = raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,", &k);
+    assert_int_equal(k, MCP_REPLY_INVALID);
+    assert_non_null(strstr(t, "\"id\":null"));
+    assert_non_null(strstr(t, "-32700"));
+    free(t);
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"1.0\",\"id\":3,\"method\":\"ping\"}");
+    assert_int_equal(err_code_of(r), -32600);
+    assert_int_equal(json_integer_value(json_object_get(r, "id")), 3);
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":\"x\"}");
+    assert_int_equal(err_code_of(r), -32600);
+    assert_string_equal(json_string_value(json_object_get(r, "id")), "x");
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}");
+    assert_int_equal(err_code_of(r), -32600);
+    assert_true(json_is_null(json_object_get(r, "id")));
+    json_decref(r);
+    r = rpc(f->sa, "\"just a string\"");
+    assert_int_equal(err_code_of(r), -32600);
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"no/such\"}");
+    assert_int_equal(err_code_of(r), -32601);
+    json_decref(r);
+}
+
+static void test_batches(void **state)
+{
+    fx *f = *state;
+    /* not on a 2025-11-25 session */
+    init_session(f->sa, "2025-11-25");
+    json_t *r = rpc(f->sa, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]");
+    assert_true(json_is_object(r));
+    assert_int_equal(err_code_of(r), -32600);
+    json_decref(r);
+    /* on 2025-03-26 */
+    init_session(f->sb, "2025-03-26");
+    r = rpc(f->sb, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
+                   "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"},"
+                   "{\"jsonrpc\":\"2.0\",\"id\":\"2\",\"method\":\"tools/list\"},"
+                   "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-03-26\"}},"
+                   "5]");
+    assert_true(json_is_array(r));
+    assert_int_equal(json_array_size(r), 4);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(r, 0), "id")), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 1), "id")), "2");
+    assert_int_equal(err_code_of(json_array_get(r, 2)), -32600);
+    assert_int_equal(err_code_of(json_array_get(r, 3)), -32600);
+    json_decref(r);
+    r = rpc(f->sb, "[]");
+    assert_true(json_is_object(r));
+    assert_int_equal(err_code_of(r), -32600);
+    json_decref(r);
+    mcp_reply_kind k;
+    assert_null(raw(f->sb, "[{\"jsonrpc\":\"2.0\",\"method\":\"a\"},{\"jsonrpc\":\"2.0\",\"method\":\"b\"}]", &k));
+    assert_int_equal(k, MCP_REPLY_NONE);
+}
+
+/* ---- lifecycle ---- */
+static void test_version_negotiation(void **state)
+{
+    fx *f = *state;
+    for (int i = 0; mcp_protocol_versions[i]; i++) {
+        mcp_session *s = mcp_session_new(f->srv, &cap_ops, &f->a);
+        mcp_reply rep;
+        char body[300];
+        snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"%s\",\"capabilities\":{},\"clientInfo\":{\"name\":\"c\",\"version\":\"1\"}}}", mcp_protocol_versions[i]);
+        assert_int_equal(mcp_session_handle(s, body, strlen(body), NULL, &rep), MCP_REPLY_RESPONSE);
+        assert_true(rep.initialized);
+        json_t *r = json_loads(rep.json, 0, NULL);
+        json_t *res = result_of(r);
+        assert_string_equal(json_string_value(json_object_get(res, "protocolVersion")), mcp_protocol_versions[i]);
+        assert_string_equal(mcp_session_protocol_version(s), mcp_protocol_versions[i]);
+        json_t *caps = json_object_get(res, "capabilities");
+        assert_non_null(json_object_get(caps, "tools"));
+        assert_non_null(json_object_get(caps, "resources"));
+        assert_true(json_is_true(json_object_get(json_object_get(caps, "resources"), "subscribe")));
+        assert_non_null(json_object_get(caps, "prompts"));
+        assert_non_null(json_object_get(caps, "logging"));
+        assert_non_null(json_object_get(caps, "completions"));
+        assert_string_equal(json_string_value(json_object_get(json_object_get(res, "serverInfo"), "name")), "fixture");
+        assert_string_equal(json_string_value(json_object_get(res, "instructions")), "Use the tools.");
+        json_decref(r);
+        mcp_reply_free(&rep);
+        /* a second initialize is refused */
+        r = rpc(s, body);
+        assert_int_equal(err_code_of(r), -32600);
+        json_decref(r);
+        mcp_session_free(s);
+    }
+    assert_true(mcp_protocol_version_supported("2025-03-26"));
+    assert_false(mcp_protocol_version_supported("2026-07-28"));
+    assert_false(mcp_protocol_version_supported(NULL));
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"1999-01-01\",\"capabilities\":{}}}");
+    assert_string_equal(json_string_value(json_object_get(result_of(r), "protocolVersion")), MCP_LATEST_VERSION);
+    json_decref(r);
+}
+
+static void test_pre_init(void **state)
+{
+    fx *f = *state;
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+    assert_int_not_equal(json_object_get(r, "error") ? 1 : 0, 0);
+    assert_int_equal(err_code_of(r), -32600);
+    json_decref(r);
+    char *t = raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}", NULL);
+    assert_string_equal(t, "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}");
+    free(t);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"server/discover\"}");
+    assert_int_equal(err_code_of(r), -32601);
+    json_decref(r);
+}
+
+static void test_ping_setlevel(void **state)
+{
+    fx *f = *state;
+    init_session(f->sa, "2025-11-25");
+    char *t = raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"debug\"}}", NULL);
+    assert_string_equal(t, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}");
+    free(t);
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"loud\"}}");
+    assert_int_equal(err_code_of(r), -32602);
+    json_decref(r);
+    /* debug: the logging tool's three info messages arrive */
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"test_tool_with_logging\"}}");
+    json_decref(r);
+    assert_int_equal(cap_count(&f->a, "notifications/message"), 3);
+    json_t *m = json_array_get(f->a.msgs, 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "params"), "level")), "info");
+    /* error: none */
+    json_decref(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"error\"}}"));
+    json_decref(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"test_tool_with_logging\"}}"));
+    assert_int_equal(cap_count(&f->a, "notifications/message"), 3);
+}
+
+/* ---- tools ---- */
+static void test_tools_pagination(void **state)
+{
+    fx *f = *state;
+    init_session(f->sa, "2025-11-25");
+    json_t *names = json_array();
+    char cursor[64] = "";
+    int pages = 0;
+    for (;;) {
+        json_t *r = cursor[0]
+            ? rpcf(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"%s\"}}", cursor)
+            : rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+        json_t *res = result_of(r), *t;
+        size_t i;
+        assert_true(json_array_size(json_object_get(res, "tools")) <= 5);
+        json_array_foreach(json_object_get(res, "tools"), i, t) {
+            assert_non_null(json_object_get(t, "description"));
+            assert_string_equal(json_string_value(json_object_get(json_object_get(t, "inputSchema"), "type")), "object");
+            json_array_append(names, json_object_get(t, "name"));
+        }
+        pages++;
+        json_t *nc = json_object_get(res, "nextCursor");
+        if (!nc) {
+            json_decref(r);
+            break;
+        }
+        snprintf(cursor, sizeof cursor, "%s", json_string_value(nc));
+        json_decref(r);
+    }
+    assert_int_equal(json_array_size(names), 17);
+    assert_int_equal(pages, 4);
+    assert_string_equal(json_string_value(json_array_get(names, 0)), "test_simple_text");
+    for (size_t i = 0; i < json_array_size(names); i++)
+        for (size_t j = i + 1; j < json_array_size(names); j++)
+            assert_false(json_equal(json_array_get(names, i), json_array_get(names, j)));
+    json_decref(names);
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\",\"params\":{\"cursor\":\"garbage\"}}");
+    assert_int_equal(err_code_of(r), -32602);
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\",\"params\":{\"cursor\":\"page-999\"}}");
+    assert_int_equal(err_code_of(r), -32602);
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\",\"params\":{\"cursor\":7}}");
+    assert_int_equal(err_code_of(r), -32602);
+    json_decref(r);
+}
+
+static void test_tools_call(void **state)
+{
+    fx *f = *state;
+    init_session(f->sa, "2025-11-25");
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"test_simple_text\",\"arguments\":{}}}");
+    json_t *c0 = json_array_get(json_object_get(result_of(r), "content"), 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "text")), "This is a simple text response for testing.");
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"nope\"}}");
+    assert_int_equal(err_code_of(r), -32602);
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"test_validate\",\"arguments\":[1]}}");
+    assert_int_equal(err_code_of(r), -32602);
+    json_decref(r);
+    const char *bad[] = {"{}", "{\"name\":5}", "{\"name\":\"\"}", "{\"name\":\"a\",\"count\":11}",
+                         "{\"name\":\"a\",\"count\":1.5}", "{\"name\":\"a\",\"extra\":true}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = rpcf(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"test_validate\",\"arguments\":%s}}", bad[i]);
+        json_t *res = result_of(r);
+        assert_true(json_is_true(json_object_get(res, "isError")));
+        const char *txt = json_string_value(json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
+        assert_non_null(txt);
+        assert_true(strlen(txt) > 0);
+        json_decref(r);
+    }
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"test_validate\",\"arguments\":{\"name\":\"bob\",\"count\":3}}}");
+    assert_null(json_object_get(result_of(r), "isError"));
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"test_error_handling\"}}");
+    assert_true(json_is_true(json_object_get(result_of(r), "isError")));
+    json_decref(r);
+    /* structuredContent + the same JSON in a text block */
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"test_structured\",\"arguments\":{\"n\":21}}}");
+    json_t *res = result_of(r);
+    json_t *sc = json_object_get(res, "structuredContent");
+    assert_int_equal(json_integer_value(json_object_get(sc, "double")), 42);
+    json_t *txt = json_loads(json_string_value(json_object_get(json_array_get(json_object_get(res, "content"), 0), "text")), 0, NULL);
+    assert_true(json_equal(txt, sc));
+    json_decref(txt);
+    json_decref(r);
+    /* outputSchema is listed */
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/list\",\"params\":{\"cursor\":\"page-10\"}}");
+    json_t *t = json_array_get(json_object_get(result_of(r), "tools"), 4);
+    assert_string_equal(json_string_value(json_object_get(t, "name")), "test_structured");
+    assert_non_null(json_object_get(t, "outputSchema"));
+    json_decref(r);
+}
+
+/* ---- resources ---- */
+static void test_resources(void **state)
+{
+    fx *f = *state;
+    init_session(f->sa, "2025-11-25");
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/list\"}");
+    assert_int_equal(json_array_size(json_object_get(result_of(r), "resources")), 3);
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/templates/list\"}");
+    json_t *t0 = json_array_get(json_object_get(result_of(r), "resourceTemplates"), 0);
+    assert_string_equal(json_string_value(json_object_get(t0, "uriTemplate")), "test://template/{id}/data");
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/read\",\"params\":{\"uri\":\"test://static-text\"}}");
+    json_t *c0 = json_array_get(json_object_get(result_of(r), "contents"), 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "text")), "This is the content of the static text resource.");
+    assert_string_equal(json_string_value(json_object_get(c0, "mimeType")), "text/plain");
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/read\",\"params\":{\"uri\":\"test://static-binary\"}}");
+    c0 = json_array_get(json_object_get(result_of(r), "contents"), 0);
+    assert_true(strncmp(json_string_value(json_object_get(c0, "blob")), "iVBORw0KGgo", 11) == 0);
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"resources/read\",\"params\":{\"uri\":\"test://template/123/data\"}}");
+    c0 = json_array_get(json_object_get(result_of(r), "contents"), 0);
+    assert_non_null(strstr(json_string_value(json_object_get(c0, "text")), "123"));
+    assert_string_equal(json_string_value(json_object_get(c0, "uri")), "test://template/123/data");
+    json_decref(r);
+    const char *missing[] = {"test://nothing", "test://template//data", "test://template/1/2/data", "test://template/1/datax"};
+    for (size_t i = 0; i < 4; i++) {
+        r = rpcf(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"resources/read\",\"params\":{\"uri\":\"%s\"}}", missing[i]);
+        assert_int_equal(err_code_of(r), -32002);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(r, "error"), "data"), "uri")), missing[i]);
+        json_decref(r);
+    }
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"resources/read\",\"params\":{}}");
+    assert_int_equal(err_code_of(r), -32602);
+    json_decref(r);
+}
+
+static void test_subscriptions(void **state)
+{
+    fx *f = *state;
+    init_session(f->sa, "2025-11-25");
+    init_session(f->sb, "2025-11-25");
+    char *t = raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"test://watched-resource\"}}", NULL);
+    assert_string_equal(t, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}");
+    free(t);
+    assert_int_equal(mcp_resource_updated(f->srv, "test://watched-resource"), 1);
+    assert_int_equal(mcp_resource_updated(f->srv, "test://static-text"), 0);
+    assert_int_equal(cap_count(&f->a, "notifications/resources/updated"), 1);
+    assert_int_equal(cap_count(&f->b, "notifications/resources/updated"), 0);
+    json_t *m = json_array_get(f->a.msgs, 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "params"), "uri")), "test://watched-resource");
+    /* from inside a tool, too */
+    json_decref(rpc(f->sb, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"test_touch_watched\"}}"));
+    assert_int_equal(cap_count(&f->a, "notifications/resources/updated"), 2);
+    t = raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/unsubscribe\",\"params\":{\"uri\":\"test://watched-resource\"}}", NULL);
+    assert_string_equal(t, "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}");
+    free(t);
+    assert_int_equal(mcp_resource_updated(f->srv, "test://watched-resource"), 0);
+    assert_int_equal(cap_count(&f->b, "notifications/resources/updated"), 0);
+}
+
+/* ---- prompts and completion ---- */
+static void test_prompts(void **state)
+{
+    fx *f = *state;
+    init_session(f->sa, "2025-11-25");
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/list\"}");
+    json_t *ps = json_object_get(result_of(r), "prompts");
+    assert_int_equal(json_array_size(ps), 4);
+    json_t *args = json_object_get(json_array_get(ps, 1), "arguments");
+    assert_true(json_is_true(json_object_get(json_array_get(args, 0), "required")));
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"prompts/get\",\"params\":{\"name\":\"test_prompt_with_arguments\",\"arguments\":{\"arg1\":\"A\",\"arg2\":\"B\"}}}");
+    json_t *m0 = json_array_get(json_object_get(result_of(r), "messages"), 0);
+    assert_string_equal(json_string_value(json_object_get(m0, "role")), "user");
+    const char *txt = json_string_value(json_object_get(json_object_get(m0, "content"), "text"));
+    assert_non_null(strstr(txt, "'A'"));
+    assert_non_null(strstr(txt, "'B'"));
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"prompts/get\",\"params\":{\"name\":\"test_prompt_with_arguments\",\"arguments\":{\"arg1\":\"A\"}}}");
+    assert_int_equal(err_code_of(r), -32602);
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"prompts/get\",\"params\":{\"name\":\"test_prompt_with_arguments\",\"arguments\":{\"arg1\":\"A\",\"arg2\":2}}}");
+    assert_int_equal(err_code_of(r), -32602);
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"prompts/get\",\"params\":{\"name\":\"nope\"}}");
+    assert_int_equal(err_code_of(r), -32602);
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"prompts/get\",\"params\":{\"name\":\"test_prompt_with_embedded_resource\",\"arguments\":{\"resourceUri\":\"test://x\"}}}");
+    m0 = json_array_get(json_object_get(result_of(r), "messages"), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m0, "content"), "type")), "resource");
+    json_decref(r);
+}
+
+static void test_completion(void **state)
+{
+    fx *f = *state;
+    init_session(f->sa, "2025-11-25");
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/prompt\",\"name\":\"test_prompt_with_arguments\"},\"argument\":{\"name\":\"arg1\",\"value\":\"pa\"}}}");
+    json_t *vals = json_object_get(json_object_get(result_of(r), "completion"), "values");
+    assert_int_equal(json_array_size(vals), 3);
+    assert_string_equal(json_string_value(json_array_get(vals, 0)), "paris");
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/prompt\",\"name\":\"test_prompt_with_arguments\"},\"argument\":{\"name\":\"arg2\",\"value\":\"\"}}}");
+    vals = json_object_get(json_object_get(result_of(r), "completion"), "values");
+    assert_true(json_is_array(vals));
+    assert_int_equal(json_array_size(vals), 0);
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/resource\",\"uri\":\"test://template/{id}/data\"},\"argument\":{\"name\":\"id\",\"value\":\"12\"}}}");
+    vals = json_object_get(json_object_get(result_of(r), "completion"), "values");
+    assert_int_equal(json_array_size(vals), 2);
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/prompt\",\"name\":\"nope\"},\"argument\":{\"name\":\"a\",\"value\":\"\"}}}");
+    assert_int_equal(err_code_of(r), -32602);
+    json_decref(r);
+}
+
+/* ---- progress and cancellation ---- */
+static void test_progress(void **state)
+{
+    fx *f = *state;
+    init_session(f->sa, "2025-11-25");
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"test_tool_with_progress\",\"_meta\":{\"progressToken\":\"tok-1\"}}}");
+    json_decref(r);
+    assert_int_equal(cap_count(&f->a, "notifications/progress"), 3);
+    double last = -1;
+    size_t i;
+    json_t *m;
+    json_array_foreach(f->a.msgs, i, m) {
+        json_t *p = json_object_get(m, "params");
+        assert_string_equal(json_string_value(json_object_get(p, "progressToken")), "tok-1");
+        assert_true(json_number_value(json_object_get(p, "progress")) > last);
+        last = json_number_value(json_object_get(p, "progress"));
+        assert_true(json_number_value(json_object_get(p, "total")) == 100);
+    }
+    assert_true(last == 100);
+    /* no token: no progress */
+    json_decref(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"test_tool_with_progress\"}}"));
+    assert_int_equal(cap_count(&f->a, "notifications/progress"), 3);
+}
+
+static json_t *t_mono(mcp_call *c, json_t *a, void *ud)
+{
+    (void)a, (void)ud;
+    assert_int_equal(mcp_call_progress(c, 10, -1, NULL), 0);
+    assert_int_equal(mcp_call_progress(c, 10, -1, NULL), -1);
+    assert_int_equal(mcp_call_progress(c, 5, -1, NULL), -1);
+    assert_int_equal(mcp_call_progress(c, 10.5, -1, "m"), 0);
+    assert_int_equal(json_integer_value(mcp_call_progress_token(c)), 99);
+    return mcp_result_text("ok");
+}
+
+static void test_progress_monotonic(void **state)
+{
+    (void)state;
+    mcp_server_info info = {"m", "1", NULL, NULL, NULL};
+    mcp_server *srv = mcp_server_new(&info);
+    mcp_tool_def d = {"mono", NULL, "monotonic", NULL, NULL, NULL, t_mono, NULL};
+    assert_int_equal(mcp_server_add_tool(srv, &d, NULL), ERR_OK);
+    cap c;
+    cap_init(&c);
+    mcp_session *s = mcp_session_new(srv, &cap_ops, &c);
+    assert_int_not_equal(mcp_server_add_tool(srv, &d, NULL), ERR_OK); /* frozen */
+    init_session(s, "2025-06-18");
+    json_decref(rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"mono\",\"_meta\":{\"progressToken\":99}}}"));
+    assert_int_equal(json_array_size(c.msgs), 2);
+    /* no prompts or resources registered: their methods do not exist */
+    json_t *r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"prompts/list\"}");
+    assert_int_equal(err_code_of(r), -32601);
+    json_decref(r);
+    mcp_session_free(s);
+    mcp_server_free(srv);
+    cap_fini(&c);
+}
+
+typedef struct call_thread {
+    mcp_session *s;
+    const char *body;
+    mcp_reply reply;
+    mcp_reply_kind kind;
+} call_thread;
+
+static void *run_call(void *arg)
+{
+    call_thread *ct = arg;
+    ct->kind = mcp_session_handle(ct->s, ct->body, strlen(ct->body), NULL, &ct->reply);
+    return NULL;
+}
+
+static void wait_for(cap *c, const char *method, size_t n)
+{
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        size_t k = 0, i;
+        json_t *m;
+        json_array_foreach(c->msgs, i, m) if (strcmp(json_string_value(json_object_get(m, "method")), method) == 0) k++;
+        if (k >= n)
+            break;
+        pthread_cond_wait(&c->cv, &c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void test_cancellation(void **state)
+{
+    fx *f = *state;
+    init_session(f->sa, "2025-11-25");
+    call_thread ct = {f->sa, "{\"jsonrpc\":\"2.0\",\"id\":\"blk\",\"method\":\"tools/call\",\"params\":{\"name\":\"test_block\",\"_meta\":{\"progressToken\":1}}}", {0}, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_call, &ct), 0);
+    wait_for(&f->a, "notifications/progress", 1);
+    /* another request is served meanwhile on this thread */
+    json_decref(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}"));
+    /* a cancellation for another id changes nothing; the right one ends the call */
+    assert_null(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"other\"}}"));
+    assert_null(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"blk\",\"reason\":\"user\"}}"));
+    pthread_join(th, NULL);
+    assert_int_equal(ct.kind, MCP_REPLY_NONE);
+    assert_null(ct.reply.json);
+
+    /* released (not cancelled) calls answer normally */
+    call_thread c2 = {f->sa, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":\"test_block\",\"_meta\":{\"progressToken\":2}}}", {0}, 0};
+    assert_int_equal(pthread_create(&th, NULL, run_call, &c2), 0);
+    wait_for(&f->a, "notifications/progress", 2);
+    mcp_fixtures_release();
+    pthread_join(th, NULL);
+    assert_int_equal(c2.kind, MCP_REPLY_RESPONSE);
+    assert_non_null(strstr(c2.reply.json, "released"));
+    mcp_reply_free(&c2.reply);
+}
+
+static void test_client_request(void **state)
+{
+    fx *f = *state;
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\","
+                           "\"capabilities\":{\"sampling\":{}},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}");
+    json_decref(r);
+    assert_non_null(mcp_session_client_capability(f->sa, "sampling"));
+    assert_null(mcp_session_client_capability(f->sa, "elicitation"));
+    call_thread ct = {f->sa, "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"tools/call\",\"params\":{\"name\":\"test_sampling\",\"arguments\":{\"prompt\":\"hi\"}}}", {0}, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_call, &ct), 0);
+    wait_for(&f->a, "sampling/createMessage", 1);
+    pthread_mutex_lock(&f->a.mu);
+    json_t *req = json_incref(json_array_get(f->a.msgs, 0));
+    pthread_mutex_unlock(&f->a.mu);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(req, "params"), "maxTokens")), 100);
+    char *id = json_dumps(json_object_get(req, "id"), JSON_ENCODE_ANY);
+    json_decref(req);
+    /* an answer to an unknown id is ignored; the right one completes the call */
+    assert_null(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":9999,\"result\":{}}"));
+    assert_null(rpcf(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"role\":\"assistant\",\"content\":{\"type\":\"text\",\"text\":\"pong\"},\"model\":\"m\"}}", id));
+    free(id);
+    pthread_join(th, NULL);
+    assert_int_equal(ct.kind, MCP_REPLY_RESPONSE);
+    assert_non_null(strstr(ct.reply.json, "LLM response: pong"));
+    mcp_reply_free(&ct.reply);
+    /* no elicitation capability: a tool error, no request sent */
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"test_elicitation\",\"arguments\":{\"message\":\"m\"}}}");
+    assert_true(json_is_true(json_object_get(result_of(r), "isError")));
+    json_decref(r);
+    assert_int_equal(cap_count(&f->a, "elicitation/create"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ids_verbatim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notifications_unanswered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version_negotiation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pre_init, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ping_setlevel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tools_pagination, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tools_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resources, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prompts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_completion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_progress, setup, teardown),
+        cmocka_unit_test(test_progress_monotonic),
+        cmocka_unit_test_setup_teardown(test_cancellation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_request, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
