@@ -5,7 +5,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config libsqlite3-dev libjansson-dev libcmocka-dev libssl-dev
-            libpq-dev libmariadb-dev libutf8proc-dev sqlite3)
+            libpq-dev libmariadb-dev libutf8proc-dev libmicrohttpd-dev sqlite3)
 # Real database servers the tests start on loopback (tests/servers/), and openssl
 # for the self-signed certificate of the TLS test.
 SERVER_PKGS=(postgresql mariadb-server mariadb-client pgbouncer openssl)
