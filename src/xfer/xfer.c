@@ -84,6 +84,19 @@ static int table_index(const char *name)
     return -1;
 }
 
+/* The canonical text of a row of `table` (caller frees) and the table's index in
+ * *k; NULL with *e filled for an unknown table or a malformed row. */
+static char *canon_row(const char *table, json_t *row, int *k, err_t *e)
+{
+    *k = table_index(table);
+    if (*k < 0) {
+        err_set(e, ERR_INTERNAL, "xfer: unknown table %s", table);
+        return NULL;
+    }
+    size_t nt;
+    return store_row_canonical(&store_tables(&nt)[*k], row, e);
+}
+
 /* SHA-256 of "<table index>\n<canonical>": the identity of a row's content. */
 static void row_digest(size_t k, const char *canon, unsigned char out[32])
 {
@@ -105,11 +118,8 @@ typedef struct sums_ctx {
 static err_code sums_cb(void *ud, const char *table, json_t *row, err_t *e)
 {
     sums_ctx *x = ud;
-    int k = table_index(table);
-    if (k < 0)
-        return err_set(e, ERR_INTERNAL, "xfer: unknown table %s", table);
-    size_t nt;
-    char *c = store_row_canonical(&store_tables(&nt)[k], row, e);
+    int k;
+    char *c = canon_row(table, row, &k, e);
     if (!c)
         return e->code;
     acc_add(&x->acc, (size_t)k, c);
@@ -192,11 +202,10 @@ static bool dig_match(dig_set *s, const unsigned char d[32])
 static err_code dig_collect_cb(void *ud, const char *table, json_t *row, err_t *e)
 {
     dig_set *s = ud;
-    int k = table_index(table);
-    size_t nt;
-    char *c = k < 0 ? NULL : store_row_canonical(&store_tables(&nt)[k], row, e);
+    int k;
+    char *c = canon_row(table, row, &k, e);
     if (!c)
-        return k < 0 ? err_set(e, ERR_INTERNAL, "xfer: unknown table %s", table) : e->code;
+        return e->code;
     unsigned char d[32];
     row_digest((size_t)k, c, d);
     free(c);
@@ -507,11 +516,10 @@ typedef struct match_ctx {
 static err_code match_cb(void *ud, const char *table, json_t *row, err_t *e)
 {
     match_ctx *x = ud;
-    int k = table_index(table);
-    size_t nt;
-    char *c = k < 0 ? NULL : store_row_canonical(&store_tables(&nt)[k], row, e);
+    int k;
+    char *c = canon_row(table, row, &k, e);
     if (!c)
-        return k < 0 ? err_set(e, ERR_INTERNAL, "xfer: unknown table %s", table) : e->code;
+        return e->code;
     unsigned char d[32];
     row_digest((size_t)k, c, d);
     free(c);
@@ -641,11 +649,8 @@ typedef struct export_ctx {
 static err_code export_cb(void *ud, const char *table, json_t *row, err_t *e)
 {
     export_ctx *x = ud;
-    int k = table_index(table);
-    if (k < 0)
-        return err_set(e, ERR_INTERNAL, "xfer: unknown table %s", table);
-    size_t nt;
-    char *c = store_row_canonical(&store_tables(&nt)[k], row, e);
+    int k;
+    char *c = canon_row(table, row, &k, e);
     if (!c)
         return e->code;
     acc_add(&x->acc, (size_t)k, c);
