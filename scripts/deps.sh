@@ -16,13 +16,16 @@ if [[ "${CTXD_DEPS_CLANG:-0}" == 1 ]]; then EXTRA_PKGS+=(clang); fi
 # The official MCP TypeScript SDK client used by the end-to-end tests, pinned by
 # tests/mcp/sdk/package-lock.json (npm registry; Node 20 is preinstalled). Without it
 # those tests report "skipped", never "passed".
+# The same for the official conformance suite (@modelcontextprotocol/conformance).
 root="$(cd "$(dirname "$0")/.." && pwd)"
-sdk="$root/tests/mcp/sdk"
-if command -v npm >/dev/null 2>&1 && [[ -f "$sdk/package-lock.json" && ! -d "$sdk/node_modules/@modelcontextprotocol/sdk" ]]; then
-  echo "deps: npm ci in tests/mcp/sdk" >&2
-  (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error >&2) \
-    || echo "deps: npm ci failed: the MCP SDK tests will be skipped" >&2
-fi
+for d in tests/mcp/sdk:@modelcontextprotocol/sdk tests/http/conformance:@modelcontextprotocol/conformance; do
+  dir="$root/${d%%:*}"; pkg=${d#*:}
+  if command -v npm >/dev/null 2>&1 && [[ -f "$dir/package-lock.json" && ! -d "$dir/node_modules/$pkg" ]]; then
+    echo "deps: npm ci in ${d%%:*}" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) \
+      || echo "deps: npm ci failed in ${d%%:*}: its tests will be skipped" >&2
+  fi
+done
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${SERVER_PKGS[@]}" "${EXTRA_PKGS[@]}"; do

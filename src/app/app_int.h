@@ -1,0 +1,172 @@
+/* app/app_int.h — what the files of app/ share: the app struct, the per-call context
+ * the dispatcher builds (caller identity, clock), the tool table entry, the error
+ * envelope builders, the visibility/permission/limit helpers and the JSON renderers.
+ * Must not: be included outside src/app (transports use app.h only). */
+#ifndef CTXD_APP_INT_H
+#define CTXD_APP_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <jansson.h>
+
+#include "app/app.h"
+#include "auth/identity.h"
+#include "search/search.h"
+
+/* ---- error codes of the envelope (tool-contract.md) ---- */
+typedef enum app_code {
+    APP_INVALID_INPUT = 0, APP_INVALID_VISIBILITY, APP_INVALID_METADATA_FORMAT, APP_INVALID_KEY,
+    APP_KEY_EXISTS, APP_INVALID_TTL_VALUE, APP_INVALID_TTL_FORMAT, APP_INVALID_DATETIME,
+    APP_CONTENT_TOO_LARGE, APP_MEMORY_LIMIT_EXCEEDED, APP_SESSION_NOT_FOUND,
+    APP_MESSAGE_NOT_FOUND, APP_MEMORY_NOT_FOUND, APP_INVALID_TOKEN_FORMAT,
+    APP_TOKEN_AUTHENTICATION_FAILED, APP_TOKEN_EXPIRED, APP_AUTH_FAILED,
+    APP_PERMISSION_DENIED, APP_RATE_LIMITED, APP_DATABASE_UNAVAILABLE,
+    APP_CODE_COUNT
+} app_code;
+const char *app_code_name(app_code c);
+
+/* ---- latency histogram (lock-free, log buckets) ---- */
+#define APP_LAT_BUCKETS 48
+typedef struct app_lat {
+    atomic_uint_fast64_t calls, errors, total_us;
+    atomic_uint_fast64_t b[APP_LAT_BUCKETS];
+} app_lat;
+void app_lat_record(app_lat *l, int64_t us, bool error);
+double app_lat_percentile(const app_lat *l, double p);
+
+#define APP_MAX_TOOLS 32
+
+typedef struct app_tool app_tool;
+typedef struct tool_slot {
+    struct app *app;
+    const app_tool *t;
+    size_t idx;
+} tool_slot;
+
+struct app {
+    store_t *st;
+    auth_ctx *auth;
+    auth_ratelimit *rl;
+    bool own_rl;
+    app_limits lim;
+    app_clock_fn clock;
+    void *clock_ud;
+    char *trusted_id, *trusted_type;
+    mcp_server *srv;
+    int64_t started_mono;
+    size_t ntools;
+    const char *tool_names[APP_MAX_TOOLS];
+    app_lat tool_lat[APP_MAX_TOOLS];
+    tool_slot slots[APP_MAX_TOOLS];
+    atomic_uint_fast64_t err_counts[APP_CODE_COUNT];
+    pthread_key_t ws_key;      /* per-thread search workspace */
+};
+
+struct app_conn {
+    bool trusted;
+    pthread_mutex_t mu;
+    bool has_id;
+    auth_identity id;
+};
+
+/* ---- per call ---- */
+typedef struct app_call {
+    app_t *app;
+    mcp_call *mc;
+    const app_req *req;
+    auth_identity id;          /* valid when authed */
+    bool authed;
+    utc_us now;
+} app_call;
+
+typedef json_t *(*app_tool_fn)(app_call *c, json_t *args);
+
+enum { APP_NEED_NONE = 0, APP_NEED_READ, APP_NEED_WRITE, APP_NEED_ADMIN };
+
+struct app_tool {
+    const char *name, *title, *description, *schema, *annotations;
+    int need;
+    app_tool_fn fn;
+};
+
+/* the tool tables of each tools_*.c (NULL-name terminated) */
+extern const app_tool app_tools_auth[];
+extern const app_tool app_tools_session[];
+extern const app_tool app_tools_messages[];
+extern const app_tool app_tools_memory[];
+extern const app_tool app_tools_search[];
+extern const app_tool app_tools_info[];
+
+utc_us app_now(app_t *a);
+search_ws *app_search_ws(app_t *a);
+
+/* ---- envelope.c: tool error results (new references) ---- */
+/* context (stolen, may be NULL), suggestion (may be NULL), retry_after (<= 0: none). */
+json_t *app_error_ex(app_t *a, app_code code, json_t *context, const char *suggestion,
+                     long retry_after, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+#define app_error(a, code, ...) app_error_ex((a), (code), NULL, NULL, 0, __VA_ARGS__)
+/* A store error: ERR_NOTFOUND -> notfound, ERR_EXISTS -> KEY_EXISTS, invalid /
+ * constraint -> INVALID_INPUT, busy/conn/timeout -> DATABASE_UNAVAILABLE (recoverable,
+ * retry_after), others DATABASE_UNAVAILABLE (not recoverable). */
+json_t *app_error_store(app_t *a, const err_t *e, app_code notfound, const char *what);
+/* {success:true, ...obj} as a structured tool result; steals obj. */
+json_t *app_ok(json_t *obj);
+
+/* ---- access.c: who is calling, may they ---- */
+/* Resolves the caller (explicit token, else the request's bearer, else — for
+ * resources/prompts when allow_conn — the connection's identity, else the trusted
+ * identity) and checks `need`. NULL when allowed (c->id filled), else the error result. */
+json_t *app_access(app_call *c, const char *token, int need, bool allow_conn);
+/* The rate-limit check for key; NULL when allowed. */
+json_t *app_rate_check(app_call *c, const char *key);
+bool app_is_admin(const auth_identity *id);
+
+/* ---- visibility.c: the rule, once ---- */
+/* filter NULL/"" = everything the caller may read. Returns NULL (vis filled) or an
+ * error result (INVALID_VISIBILITY for an unknown value, PERMISSION_DENIED for a value
+ * the caller may not read). vis borrows strings from id. */
+json_t *app_vis_build(app_call *c, const auth_identity *id, const char *filter, store_vis *vis);
+/* May id post a message with this visibility? NULL or an error result. */
+/* As app_vis_build, but for an admin's "private"/"agent_only" filter (which store_vis
+ * cannot express) vis is "all" and *post the visibility to keep (app_vis_keep); *post
+ * is NULL otherwise. */
+json_t *app_vis_build_post(app_call *c, const auth_identity *id, const char *filter, store_vis *vis,
+                           const char **post);
+bool app_vis_keep(const char *post, const store_message *m);
+json_t *app_vis_check_post(app_call *c, const auth_identity *id, const char *visibility);
+bool app_vis_valid(const char *visibility);
+
+/* ---- limits.c ---- */
+/* Sanitised content (control chars except \n\t\r removed, trimmed) in *out (malloc'd)
+ * or an error result (INVALID_INPUT for invalid UTF-8 or empty, CONTENT_TOO_LARGE). */
+json_t *app_check_content(app_call *c, const char *in, char **out);
+/* metadata: null/absent -> *out NULL; an object (or a JSON string holding one) ->
+ * compact text in *out. Else INVALID_METADATA_FORMAT. */
+json_t *app_check_metadata(app_call *c, json_t *v, char **out);
+json_t *app_check_mem_key(app_call *c, const char *key);
+/* expires_in: null/absent -> 0 (permanent); integer or integral string 0..ttl_max. */
+json_t *app_check_ttl(app_call *c, json_t *v, long *ttl_s);
+json_t *app_check_session_id(app_call *c, const char *sid);
+size_t app_utf8_cps(const char *s);
+
+/* ---- render.c ---- */
+json_t *app_json_message(const store_message *m);
+json_t *app_json_session(const store_session *s);
+json_t *app_json_time(utc_us t);    /* ISO-8601 string, or null for 0 */
+json_t *app_json_parse_text(const char *text);   /* JSON text -> value (null if NULL/bad) */
+
+/* argument getters (defaults when absent or null) */
+const char *app_arg_str(json_t *args, const char *name);
+long app_arg_int(json_t *args, const char *name, long def);
+bool app_arg_bool(json_t *args, const char *name, bool def);
+
+/* ---- resources.c / prompts.c ---- */
+err_code app_register_resources(app_t *a, mcp_server *srv, err_t *e);
+err_code app_register_prompts(app_t *a, mcp_server *srv, err_t *e);
+/* notifications/resources/updated for a session that changed */
+void app_notify_session(app_t *a, const char *session_id);
+
+/* tools_info.c: the tools documentation used by docs://tools */
+json_t *app_tools_doc(app_t *a, const char *name);
+
+#endif

@@ -1,0 +1,233 @@
+/* app/ctx.c — the app context (store, auth, limiter, limits, clock), registration of
+ * the tool tables into an mcp_server, and the one dispatcher every tool call goes
+ * through: request metrics (count, errors, latency histogram), then the tool.
+ * Must not: contain a tool's own logic or an access rule (access.c, visibility.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app_int.h"
+#include "base/log.h"
+#include "base/sbuf.h"
+
+app_limits app_limits_default(void)
+{
+    app_limits l = {
+        .content_max_chars = 100000, .metadata_max_keys = 50, .metadata_key_max = 100,
+        .metadata_max_chars = 10000, .memory_key_max = 255, .memory_value_max = 1u << 20,
+        .ttl_max_s = 31536000, .purpose_max_chars = 1000, .query_max_chars = 1000,
+    };
+    return l;
+}
+
+static void ws_free(void *p) { search_ws_free(p); }
+
+err_code app_new(const app_opts *o, app_t **out, err_t *e)
+{
+    *out = NULL;
+    if (!o || !o->store || !o->auth)
+        return err_set(e, ERR_INVALID, "app: a store and an auth context are required");
+    app_t *a = xcalloc(1, sizeof *a);
+    a->st = o->store;
+    a->auth = o->auth;
+    a->rl = o->rl;
+    app_limits d = app_limits_default();
+    a->lim = o->limits;
+#define DEF(f) if (!a->lim.f) a->lim.f = d.f
+    DEF(content_max_chars); DEF(metadata_max_keys); DEF(metadata_key_max);
+    DEF(metadata_max_chars); DEF(memory_key_max); DEF(memory_value_max);
+    DEF(ttl_max_s); DEF(purpose_max_chars); DEF(query_max_chars);
+#undef DEF
+    a->clock = o->clock;
+    a->clock_ud = o->clock_ud;
+    a->trusted_id = xstrdup(o->trusted_agent_id ? o->trusted_agent_id : "local");
+    a->trusted_type = xstrdup(o->trusted_agent_type ? o->trusted_agent_type : "local");
+    a->started_mono = utc_mono_us();
+    if (pthread_key_create(&a->ws_key, ws_free) != 0) {
+        free(a->trusted_id);
+        free(a->trusted_type);
+        free(a);
+        return err_set(e, ERR_FATAL, "app: pthread_key_create failed");
+    }
+    *out = a;
+    return ERR_OK;
+}
+
+err_code app_from_conf(const conf_t *c, store_t *st, auth_ctx *auth, app_t **out, err_t *e)
+{
+    auth_ratelimit *rl = NULL;
+    if (auth_rl_from_conf(c, &rl, e) != ERR_OK)
+        return e->code;
+    app_opts o = {.store = st, .auth = auth, .rl = rl};
+    if (app_new(&o, out, e) != ERR_OK) {
+        auth_rl_free(rl);
+        return e->code;
+    }
+    (*out)->own_rl = true;
+    return ERR_OK;
+}
+
+void app_free(app_t *a)
+{
+    if (!a)
+        return;
+    search_ws *ws = pthread_getspecific(a->ws_key);
+    if (ws) {
+        search_ws_free(ws);
+        pthread_setspecific(a->ws_key, NULL);
+    }
+    pthread_key_delete(a->ws_key);
+    if (a->own_rl)
+        auth_rl_free(a->rl);
+    free(a->trusted_id);
+    free(a->trusted_type);
+    free(a);
+}
+
+utc_us app_now(app_t *a)
+{
+    return a->clock ? a->clock(a->clock_ud) : auth_ctx_now(a->auth);
+}
+
+search_ws *app_search_ws(app_t *a)
+{
+    search_ws *ws = pthread_getspecific(a->ws_key);
+    if (!ws) {
+        ws = search_ws_new();
+        pthread_setspecific(a->ws_key, ws);
+    }
+    return ws;
+}
+
+/* ---- latency histogram: bucket i holds durations <= 10us * 1.4^i ---- */
+static double bucket_upper(int i)
+{
+    double u = 10.0;
+    for (int k = 0; k < i; k++)
+        u *= 1.4;
+    return u;
+}
+
+void app_lat_record(app_lat *l, int64_t us, bool error)
+{
+    int i = 0;
+    double u = 10.0;
+    while (i < APP_LAT_BUCKETS - 1 && (double)us > u) {
+        u *= 1.4;
+        i++;
+    }
+    atomic_fetch_add_explicit(&l->calls, 1, memory_order_relaxed);
+    if (error)
+        atomic_fetch_add_explicit(&l->errors, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&l->total_us, (uint_fast64_t)(us > 0 ? us : 0), memory_order_relaxed);
+    atomic_fetch_add_explicit(&l->b[i], 1, memory_order_relaxed);
+}
+
+double app_lat_percentile(const app_lat *l, double p)
+{
+    uint64_t total = 0, b[APP_LAT_BUCKETS];
+    for (int i = 0; i < APP_LAT_BUCKETS; i++) {
+        b[i] = atomic_load_explicit(&l->b[i], memory_order_relaxed);
+        total += b[i];
+    }
+    if (!total)
+        return 0;
+    double want = p * (double)total;
+    uint64_t acc = 0;
+    for (int i = 0; i < APP_LAT_BUCKETS; i++) {
+        acc += b[i];
+        if ((double)acc >= want)
+            return bucket_upper(i);
+    }
+    return bucket_upper(APP_LAT_BUCKETS - 1);
+}
+
+void app_foreach_tool_stats(app_t *a, void (*fn)(void *ud, const app_tool_stats *s), void *ud)
+{
+    for (size_t i = 0; i < a->ntools; i++) {
+        app_lat *l = &a->tool_lat[i];
+        app_tool_stats s = {.tool = a->tool_names[i]};
+        s.calls = atomic_load_explicit(&l->calls, memory_order_relaxed);
+        s.errors = atomic_load_explicit(&l->errors, memory_order_relaxed);
+        uint64_t tot = atomic_load_explicit(&l->total_us, memory_order_relaxed);
+        s.mean_us = s.calls ? (double)tot / (double)s.calls : 0;
+        s.p50_us = app_lat_percentile(l, 0.50);
+        s.p95_us = app_lat_percentile(l, 0.95);
+        s.p99_us = app_lat_percentile(l, 0.99);
+        fn(ud, &s);
+    }
+}
+
+/* ---- the dispatcher ---- */
+static json_t *dispatch(mcp_call *mc, json_t *args, void *ud)
+{
+    tool_slot *slot = ud;
+    app_t *a = slot->app;
+    int64_t t0 = utc_mono_us();
+    app_call c = {.app = a, .mc = mc, .req = mcp_call_auth(mc), .now = app_now(a)};
+    json_t *r = NULL;
+    if (slot->t->need != APP_NEED_NONE) {
+        r = app_access(&c, app_arg_str(args, "auth_token"), slot->t->need, false);
+        if (!r)
+            r = app_rate_check(&c, c.id.agent_id);
+    }
+    if (!r)
+        r = slot->t->fn(&c, args);
+    bool is_err = !r || json_is_true(json_object_get(r, "isError"));
+    app_lat_record(&a->tool_lat[slot->idx], utc_mono_us() - t0, is_err);
+    return r;
+}
+
+static const app_tool *const *all_tables(void)
+{
+    static const app_tool *const tables[] = {app_tools_auth, app_tools_session,
+                                             app_tools_messages, app_tools_memory,
+                                             app_tools_search, app_tools_info, NULL};
+    return tables;
+}
+
+err_code app_register(app_t *a, mcp_server *srv, err_t *e)
+{
+    if (a->srv)
+        return err_set(e, ERR_INVALID, "app: already registered");
+    a->srv = srv;
+    for (const app_tool *const *tab = all_tables(); *tab; tab++) {
+        for (const app_tool *t = *tab; t->name; t++) {
+            if (a->ntools >= APP_MAX_TOOLS)
+                return err_set(e, ERR_INTERNAL, "app: too many tools");
+            tool_slot *slot = &a->slots[a->ntools];
+            slot->app = a;
+            slot->t = t;
+            slot->idx = a->ntools;
+            a->tool_names[a->ntools++] = t->name;
+            mcp_tool_def d = {.name = t->name, .title = t->title, .description = t->description,
+                              .input_schema = t->schema, .annotations = t->annotations,
+                              .fn = dispatch, .ud = slot};
+            if (mcp_server_add_tool(srv, &d, e) != ERR_OK)
+                return err_prefix(e, "registering tool %s", t->name);
+        }
+    }
+    if (app_register_resources(a, srv, e) != ERR_OK)
+        return e->code;
+    return app_register_prompts(a, srv, e);
+}
+
+mcp_server_info app_server_info(void)
+{
+    mcp_server_info i = {
+        .name = "ctxd",
+#ifdef CTXD_VERSION
+        .version = CTXD_VERSION,
+#else
+        .version = "0.1.0",
+#endif
+        .title = "ctxd shared context",
+        .description = "Shared-context server for AI agents: sessions, messages with "
+                       "visibility, private memory with TTL, fuzzy search.",
+        .instructions = "Call authenticate_agent first and pass the returned token as "
+                        "auth_token to every other tool. Create or join a session, post "
+                        "messages with add_message, read them with get_messages "
+                        "(since_id for new ones), keep private state with set_memory. "
+                        "See get_usage_guidance for details.",
+    };
+    return i;
+}

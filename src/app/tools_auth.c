@@ -1,0 +1,128 @@
+/* app/tools_auth.c — authenticate_agent (mints a protected token after the transport
+ * verified the API key; over stdio the key comes from the server's environment) and
+ * refresh_token. The connection remembers the identity issued on it (for resources
+ * and prompts, which cannot carry an auth_token).
+ * Must not: log or return anything secret except the caller's own new token. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app_int.h"
+#include "base/log.h"
+
+static void remember(app_call *c, const auth_identity *id)
+{
+    if (!c->req || !c->req->conn)
+        return;
+    pthread_mutex_lock(&c->req->conn->mu);
+    c->req->conn->id = *id;
+    c->req->conn->has_id = true;
+    pthread_mutex_unlock(&c->req->conn->mu);
+}
+
+/* Token issuance is written by auth/ (token_put) without an audit hook, so the audit
+ * record follows in its own transaction; a failure is logged, not returned. */
+static void audit(app_call *c, const char *event, const auth_identity *id)
+{
+    char meta[AUTH_AGENT_TYPE_BUF + 64];
+    json_t *m = json_pack("{s:s}", "agent_type", id->agent_type);
+    char *t = json_dumps(m, JSON_COMPACT);
+    snprintf(meta, sizeof meta, "%s", t ? t : "{}");
+    free(t);
+    json_decref(m);
+    store_audit_in au = {.event_type = event, .agent_id = id->agent_id, .metadata = meta};
+    err_t e;
+    if (store_audit_append(c->app->st, &au, &e) != ERR_OK)
+        LOG_W("app", "audit record for %s failed: %s", event, e.msg);
+}
+
+static json_t *authenticate_agent(app_call *c, json_t *args)
+{
+    json_t *r = app_rate_check(c, c->req && c->req->rate_key ? c->req->rate_key : "anonymous");
+    if (r)
+        return r;
+    if (!c->req || !c->req->api_key_ok)
+        return app_error(c->app, APP_AUTH_FAILED,
+                         "the server API key was not presented (HTTP: X-API-Key header; stdio: "
+                         "API_KEY in the server's environment)");
+    const char *agent_id = app_arg_str(args, "agent_id");
+    const char *agent_type = app_arg_str(args, "agent_type");
+    if (!agent_type)
+        agent_type = "generic";
+    if (!agent_id || !auth_valid_agent_id(agent_id))
+        return app_error(c->app, APP_INVALID_INPUT, "agent_id must be 1..%d characters without control characters",
+                         AUTH_AGENT_ID_MAX);
+    if (!auth_valid_agent_type(agent_type))
+        return app_error(c->app, APP_INVALID_INPUT, "agent_type must be 1..%d characters without control characters",
+                         AUTH_AGENT_TYPE_MAX);
+    auth_perms req = AUTH_PERM_READ | AUTH_PERM_WRITE;
+    json_t *rp = json_object_get(args, "requested_permissions");
+    err_t e;
+    if (rp && !json_is_null(rp) && auth_perms_from_json(rp, &req, &e) != ERR_OK)
+        return app_error(c->app, APP_INVALID_INPUT, "requested_permissions: %s", e.msg);
+    auth_issued is;
+    if (auth_issue(c->app->auth, agent_id, agent_type, req, &is, &e) != ERR_OK)
+        return app_error_store(c->app, &e, APP_AUTH_FAILED, "issuing the token");
+    remember(c, &is.id);
+    audit(c, "agent_authenticated", &is.id);
+    json_t *o = json_pack("{s:s s:s s:s s:o s:o s:s s:o s:s}", "token", is.token, "agent_id",
+                          is.id.agent_id, "agent_type", is.id.agent_type, "permissions",
+                          auth_perms_to_json(is.id.permissions), "expires_at",
+                          app_json_time(is.id.expires_at), "token_type", "Protected",
+                          "issued_at", app_json_time(is.id.issued_at), "token_format", "sct_*");
+    memset(&is, 0, sizeof is);
+    return app_ok(o);
+}
+
+static json_t *refresh_token(app_call *c, json_t *args)
+{
+    json_t *r = app_rate_check(c, c->req && c->req->rate_key ? c->req->rate_key : "anonymous");
+    if (r)
+        return r;
+    const char *cur = app_arg_str(args, "current_token");
+    if (!cur || !*cur)
+        return app_error(c->app, APP_INVALID_TOKEN_FORMAT, "current_token is required");
+    auth_issued is;
+    err_t e;
+    auth_status s = auth_refresh(c->app->auth, cur, &is, &e);
+    switch (s) {
+    case AUTH_OK: break;
+    case AUTH_INVALID_TOKEN_FORMAT:
+        return app_error(c->app, APP_INVALID_TOKEN_FORMAT, "current_token is not a valid token");
+    case AUTH_TOKEN_EXPIRED:
+        return app_error(c->app, APP_TOKEN_EXPIRED, "current_token has expired: authenticate again");
+    case AUTH_STORE_ERROR:
+        return app_error_store(c->app, &e, APP_TOKEN_AUTHENTICATION_FAILED, "refreshing the token");
+    default:
+        return app_error(c->app, APP_TOKEN_AUTHENTICATION_FAILED, "current_token could not be authenticated");
+    }
+    remember(c, &is.id);
+    audit(c, "token_refreshed", &is.id);
+    long long in = (is.id.expires_at - c->now) / 1000000;
+    json_t *o = json_pack("{s:s s:I s:o s:s s:o}", "token", is.token, "expires_in",
+                          (json_int_t)(in > 0 ? in : 0), "expires_at", app_json_time(is.id.expires_at),
+                          "token_type", "Protected", "issued_at", app_json_time(is.id.issued_at));
+    memset(&is, 0, sizeof is);
+    return app_ok(o);
+}
+
+const app_tool app_tools_auth[] = {
+    {"authenticate_agent", "Authenticate agent",
+     "Authenticate an agent and get a token to pass as auth_token to every other tool. "
+     "Permissions granted = requested_permissions limited by what the agent_type allows "
+     "(claude/gemini: read,write; admin/system: read,write,admin,debug; test: read,write,debug; "
+     "generic and unknown: read).",
+     "{\"type\":\"object\",\"properties\":{"
+     "\"agent_id\":{\"type\":\"string\",\"description\":\"Your agent id (1..100 characters)\"},"
+     "\"agent_type\":{\"type\":\"string\",\"description\":\"claude, gemini, admin, system, test, generic, ... (<= 50 characters)\"},"
+     "\"requested_permissions\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"enum\":[\"read\",\"write\",\"admin\",\"debug\"]},\"default\":[\"read\",\"write\"]}"
+     "},\"required\":[\"agent_id\",\"agent_type\"],\"additionalProperties\":false}",
+     NULL, APP_NEED_NONE, authenticate_agent},
+    {"refresh_token", "Refresh token",
+     "Exchange a valid token for a fresh one (the old token stops working).",
+     "{\"type\":\"object\",\"properties\":{"
+     "\"current_token\":{\"type\":\"string\",\"description\":\"The token to refresh\"}"
+     "},\"required\":[\"current_token\"],\"additionalProperties\":false}",
+     NULL, APP_NEED_NONE, refresh_token},
+    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};

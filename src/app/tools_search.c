@@ -1,0 +1,245 @@
+/* app/tools_search.c — search_context (every visible message of the session scored
+ * 0..100 with the C fuzzy scorer, paged through the store with an id cursor, top-k
+ * kept; verbatim containment scores 100), search_by_sender, search_by_timerange.
+ * Must not: search messages outside the caller's visibility (app_vis_build). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app_int.h"
+#include "app/tools_common.h"
+#include "base/sbuf.h"
+
+#define SEARCH_PAGE 500
+
+typedef struct hit {
+    double score;
+    int64_t id;
+    json_t *result;   /* {message, score, match_preview, relevance} */
+} hit;
+
+/* keeps the best k (score desc, then id asc) in h[0..*n) */
+static void topk_add(hit *h, size_t *n, size_t k, hit x)
+{
+    if (*n < k) {
+        h[(*n)++] = x;
+        return;
+    }
+    size_t worst = 0;
+    for (size_t i = 1; i < *n; i++)
+        if (h[i].score < h[worst].score || (h[i].score == h[worst].score && h[i].id > h[worst].id))
+            worst = i;
+    if (x.score > h[worst].score) {
+        json_decref(h[worst].result);
+        h[worst] = x;
+    } else {
+        json_decref(x.result);
+    }
+}
+
+static int hit_cmp(const void *a, const void *b)
+{
+    const hit *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static json_t *search_context(app_call *c, json_t *args)
+{
+    const char *sid = app_arg_str(args, "session_id");
+    json_t *r = app_check_session_id(c, sid);
+    if (r)
+        return r;
+    const char *query = app_arg_str(args, "query");
+    if (!query || !str_utf8_valid(query, strlen(query)))
+        return app_error(c->app, APP_INVALID_INPUT, "query must be a UTF-8 string");
+    size_t qcps = app_utf8_cps(query);
+    if (qcps == 0 || qcps > c->app->lim.query_max_chars)
+        return app_error(c->app, APP_INVALID_INPUT, "query must be 1..%zu characters", c->app->lim.query_max_chars);
+    json_t *th = json_object_get(args, "fuzzy_threshold");
+    double threshold = json_is_number(th) ? json_number_value(th) : 60.0;
+    long limit = app_arg_int(args, "limit", 10);
+    bool meta = app_arg_bool(args, "search_metadata", true);
+    const char *scope = app_arg_str(args, "search_scope");
+    if (!scope)
+        scope = "all";
+    if (threshold < 0 || threshold > 100 || limit < 1 || limit > 100)
+        return app_error(c->app, APP_INVALID_INPUT, "fuzzy_threshold must be 0..100 and limit 1..100");
+    const char *filter;
+    if (!strcmp(scope, "all"))
+        filter = NULL;
+    else if (!strcmp(scope, "public") || !strcmp(scope, "private"))
+        filter = scope;
+    else
+        return app_error(c->app, APP_INVALID_INPUT, "search_scope must be all, public or private");
+    store_vis vis;
+    const char *post;
+    if ((r = app_vis_build_post(c, &c->id, filter, &vis, &post)))
+        return r;
+
+    int64_t t0 = utc_mono_us();
+    search_query *sq = search_query_new(query, strlen(query));
+    search_ws *ws = app_search_ws(c->app);
+    hit *hits = xcalloc((size_t)limit, sizeof *hits);
+    size_t nh = 0;
+    int64_t scanned = 0, cursor = 0;
+    err_t e;
+    search_match *mt = xmalloc(sizeof *mt);
+    for (;;) {
+        store_msg_query q = {.session_id = sid, .vis = vis, .since_id = cursor, .limit = SEARCH_PAGE};
+        store_messages ms;
+        if (store_message_list(c->app->st, &q, &ms, NULL, &e) != ERR_OK) {
+            r = app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
+            break;
+        }
+        for (size_t i = 0; i < ms.n; i++) {
+            store_message *m = &ms.v[i];
+            if (!app_vis_keep(post, m))
+                continue;
+            json_t *md = NULL;
+            if (meta && m->metadata) {
+                json_error_t je;
+                md = json_loads(m->metadata, 0, &je);
+            }
+            double s = search_score_message(sq, ws, m->sender, m->content,
+                                            m->content ? strlen(m->content) : 0, md, threshold, mt);
+            json_decref(md);
+            if (s >= threshold && (s > 0 || threshold <= 0)) {
+                double rs = round(s * 100.0) / 100.0;
+                hit h = {.score = rs, .id = m->id};
+                h.result = json_pack("{s:o s:f s:s s:s}", "message", app_json_message(m), "score",
+                                     rs, "match_preview", s > 0 ? mt->preview : "", "relevance",
+                                     search_relevance(s));
+                topk_add(hits, &nh, (size_t)limit, h);
+            }
+        }
+        for (size_t i = 0; i < ms.n; i++)
+            scanned += app_vis_keep(post, &ms.v[i]);
+        size_t got = ms.n;
+        if (got)
+            cursor = ms.v[got - 1].id;
+        store_messages_free(&ms);
+        if (got < SEARCH_PAGE || mcp_call_cancelled(c->mc))
+            break;
+        /* long searches report how many messages were scored (no-op without a token) */
+        mcp_call_progress(c->mc, (double)scanned, -1, "messages scored");
+    }
+    free(mt);
+    search_query_free(sq);
+    if (r) {
+        for (size_t i = 0; i < nh; i++)
+            json_decref(hits[i].result);
+        free(hits);
+        return r;
+    }
+    qsort(hits, nh, sizeof *hits, hit_cmp);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < nh; i++)
+        json_array_append_new(arr, hits[i].result);
+    free(hits);
+    double ms_taken = (double)(utc_mono_us() - t0) / 1000.0;
+    return app_ok(json_pack("{s:o s:s s:f s:s s:I s:f s:I}", "results", arr, "query", query,
+                            "threshold", threshold, "search_scope", scope, "message_count",
+                            (json_int_t)scanned, "search_time_ms", round(ms_taken * 1000) / 1000,
+                            "count", (json_int_t)nh));
+}
+
+static json_t *list_json(store_messages *ms)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < ms->n; i++)
+        json_array_append_new(arr, app_json_message(&ms->v[i]));
+    return arr;
+}
+
+static json_t *search_by_sender(app_call *c, json_t *args)
+{
+    const char *sid = app_arg_str(args, "session_id");
+    json_t *r = app_check_session_id(c, sid);
+    if (r)
+        return r;
+    const char *sender = app_arg_str(args, "sender");
+    if (!sender || !*sender)
+        return app_error(c->app, APP_INVALID_INPUT, "sender is required");
+    long limit = app_arg_int(args, "limit", 20);
+    if (limit < 1 || limit > 100)
+        return app_error(c->app, APP_INVALID_INPUT, "limit must be 1..100");
+    store_vis vis;
+    if ((r = app_vis_build(c, &c->id, NULL, &vis)))
+        return r;
+    store_msg_query q = {.session_id = sid, .vis = vis, .sender = sender, .limit = (int)limit,
+                         .newest_first = true};
+    store_messages ms;
+    err_t e;
+    if (store_message_list(c->app->st, &q, &ms, NULL, &e) != ERR_OK)
+        return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
+    size_t n = ms.n;
+    json_t *o = json_pack("{s:o s:s s:I}", "messages", list_json(&ms), "sender", sender, "count",
+                          (json_int_t)n);
+    store_messages_free(&ms);
+    return app_ok(o);
+}
+
+static json_t *search_by_timerange(app_call *c, json_t *args)
+{
+    const char *sid = app_arg_str(args, "session_id");
+    json_t *r = app_check_session_id(c, sid);
+    if (r)
+        return r;
+    const char *st = app_arg_str(args, "start_time"), *et = app_arg_str(args, "end_time");
+    utc_us from, to;
+    err_t e;
+    if (!st || utc_parse(st, &from, &e) != ERR_OK)
+        return app_error(c->app, APP_INVALID_DATETIME, "start_time is not an ISO-8601 date-time: %s",
+                         st ? e.msg : "missing");
+    if (!et || utc_parse(et, &to, &e) != ERR_OK)
+        return app_error(c->app, APP_INVALID_DATETIME, "end_time is not an ISO-8601 date-time: %s",
+                         et ? e.msg : "missing");
+    if (from > to)
+        return app_error(c->app, APP_INVALID_DATETIME, "start_time is after end_time");
+    long limit = app_arg_int(args, "limit", 50);
+    if (limit < 1 || limit > 200)
+        return app_error(c->app, APP_INVALID_INPUT, "limit must be 1..200");
+    store_vis vis;
+    if ((r = app_vis_build(c, &c->id, NULL, &vis)))
+        return r;
+    store_msg_query q = {.session_id = sid, .vis = vis, .from = from, .to = to, .limit = (int)limit};
+    store_messages ms;
+    if (store_message_list(c->app->st, &q, &ms, NULL, &e) != ERR_OK)
+        return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
+    size_t n = ms.n;
+    json_t *o = json_pack("{s:o s:{s:o s:o} s:I}", "messages", list_json(&ms), "timerange",
+                          "start", app_json_time(from), "end", app_json_time(to), "count",
+                          (json_int_t)n);
+    store_messages_free(&ms);
+    return app_ok(o);
+}
+
+const app_tool app_tools_search[] = {
+    {"search_context", "Search context",
+     "Fuzzy search over every visible message of a session (sender, content and, with "
+     "search_metadata, metadata values). Score 0..100 (a verbatim match scores 100); "
+     "relevance high >= 80, medium >= 60, else low.",
+     "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ","
+     "\"query\":{\"type\":\"string\"},"
+     "\"fuzzy_threshold\":{\"type\":\"number\",\"minimum\":0,\"maximum\":100,\"default\":60},"
+     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"default\":10},"
+     "\"search_metadata\":{\"type\":\"boolean\",\"default\":true},"
+     "\"search_scope\":{\"type\":\"string\",\"enum\":[\"all\",\"public\",\"private\"],\"default\":\"all\"},"
+     APP_AUTH_PROP "},\"required\":[\"session_id\",\"query\"],\"additionalProperties\":false}",
+     APP_RO, APP_NEED_READ, search_context},
+    {"search_by_sender", "Search by sender", "Visible messages of one sender, newest first.",
+     "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ",\"sender\":{\"type\":\"string\"},"
+     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"default\":20}," APP_AUTH_PROP
+     "},\"required\":[\"session_id\",\"sender\"],\"additionalProperties\":false}",
+     APP_RO, APP_NEED_READ, search_by_sender},
+    {"search_by_timerange", "Search by time range",
+     "Visible messages between start_time and end_time (ISO-8601; without an offset = UTC), oldest first.",
+     "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ","
+     "\"start_time\":{\"type\":\"string\"},\"end_time\":{\"type\":\"string\"},"
+     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":200,\"default\":50}," APP_AUTH_PROP
+     "},\"required\":[\"session_id\",\"start_time\",\"end_time\"],\"additionalProperties\":false}",
+     APP_RO, APP_NEED_READ, search_by_timerange},
+    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};

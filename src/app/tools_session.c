@@ -1,0 +1,130 @@
+/* app/tools_session.c — create_session, get_session, list_sessions.
+ * Must not: bypass app_vis_build for the messages it returns. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app_int.h"
+#include "app/tools_common.h"
+#include "base/ids.h"
+#include "base/sbuf.h"
+
+static json_t *create_session(app_call *c, json_t *args)
+{
+    const char *purpose_in = app_arg_str(args, "purpose");
+    if (!purpose_in || !str_utf8_valid(purpose_in, strlen(purpose_in)))
+        return app_error(c->app, APP_INVALID_INPUT, "purpose must be a non-empty UTF-8 string");
+    char *pbuf = xstrdup(purpose_in);
+    char *purpose = str_trim(pbuf);
+    if (!*purpose || app_utf8_cps(purpose) > c->app->lim.purpose_max_chars) {
+        free(pbuf);
+        return app_error(c->app, APP_INVALID_INPUT, "purpose must be 1..%zu characters", c->app->lim.purpose_max_chars);
+    }
+    char *meta = NULL;
+    json_t *r = app_check_metadata(c, json_object_get(args, "metadata"), &meta);
+    if (r) {
+        free(pbuf);
+        return r;
+    }
+    char sid[IDS_SESSION_LEN];
+    ids_session(sid);
+    store_session s = {.id = sid, .purpose = purpose, .created_by = c->id.agent_id,
+                       .metadata = meta, .is_active = true, .created_at = c->now,
+                       .updated_at = c->now};
+    store_audit_in au = {.event_type = "session_created", .agent_id = c->id.agent_id};
+    err_t e;
+    err_code ec = store_session_create(c->app->st, &s, &au, &e);
+    free(pbuf);
+    free(meta);
+    if (ec != ERR_OK)
+        return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "creating the session");
+    return app_ok(json_pack("{s:s s:s s:o}", "session_id", sid, "created_by", c->id.agent_id,
+                            "created_at", app_json_time(c->now)));
+}
+
+static json_t *get_session(app_call *c, json_t *args)
+{
+    const char *sid = app_arg_str(args, "session_id");
+    json_t *r = app_check_session_id(c, sid);
+    if (r)
+        return r;
+    store_vis vis;
+    if ((r = app_vis_build(c, &c->id, NULL, &vis)))
+        return r;
+    store_session s;
+    err_t e;
+    if (store_session_get(c->app->st, sid, &s, &e) != ERR_OK)
+        return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
+    store_msg_query q = {.session_id = sid, .vis = vis, .limit = 50, .newest_first = true,
+                         .want_total = true};
+    store_messages ms;
+    int64_t total = 0;
+    if (store_message_list(c->app->st, &q, &ms, &total, &e) != ERR_OK) {
+        store_session_clear(&s);
+        return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < ms.n; i++)
+        json_array_append_new(arr, app_json_message(&ms.v[i]));
+    json_t *o = json_pack("{s:o s:o s:I}", "session", app_json_session(&s), "messages", arr,
+                          "message_count", (json_int_t)total);
+    store_messages_free(&ms);
+    store_session_clear(&s);
+    return app_ok(o);
+}
+
+static json_t *list_sessions(app_call *c, json_t *args)
+{
+    store_session_query q = {.limit = (int)app_arg_int(args, "limit", 50),
+                             .offset = (int)app_arg_int(args, "offset", 0),
+                             .created_by = app_arg_str(args, "created_by"),
+                             .active_only = app_arg_bool(args, "active_only", true)};
+    if (q.limit < 1 || q.limit > 200 || q.offset < 0)
+        return app_error(c->app, APP_INVALID_INPUT, "limit must be 1..200 and offset >= 0");
+    store_sessions ss;
+    int64_t total = 0;
+    err_t e;
+    if (store_session_list(c->app->st, &q, &ss, &total, &e) != ERR_OK)
+        return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "sessions");
+    json_t *arr = json_array();
+    for (size_t i = 0; i < ss.n; i++) {
+        json_t *o = app_json_session(&ss.v[i]);
+        json_object_set_new(o, "session_id", json_string(ss.v[i].id));
+        json_object_set_new(o, "message_count", json_integer(ss.v[i].message_count));
+        json_object_set_new(o, "last_activity", app_json_time(ss.v[i].last_activity));
+        json_t *p = json_array();
+        for (size_t k = 0; k < ss.v[i].nparticipants; k++)
+            json_array_append_new(p, json_string(ss.v[i].participants[k]));
+        json_object_set_new(o, "participants", p);
+        json_array_append_new(arr, o);
+    }
+    size_t n = ss.n;
+    store_sessions_free(&ss);
+    return app_ok(json_pack("{s:o s:I s:I s:b}", "sessions", arr, "count", (json_int_t)n,
+                            "total_count", (json_int_t)total, "has_more",
+                            (int64_t)q.offset + (int64_t)n < total));
+}
+
+const app_tool app_tools_session[] = {
+    {"create_session", "Create session",
+     "Create a shared session for agents to collaborate in. Returns its session_id.",
+     "{\"type\":\"object\",\"properties\":{"
+     "\"purpose\":{\"type\":\"string\",\"description\":\"What the session is for (non-empty)\"},"
+     "\"metadata\":{\"description\":\"Optional JSON object (<= 50 keys, <= 10000 characters)\"}," APP_AUTH_PROP
+     "},\"required\":[\"purpose\"],\"additionalProperties\":false}",
+     APP_RW, APP_NEED_WRITE, create_session},
+    {"get_session", "Get session",
+     "A session with its newest visible messages (at most 50, newest first).",
+     "{\"type\":\"object\",\"properties\":{" APP_SID_PROP "," APP_AUTH_PROP
+     "},\"required\":[\"session_id\"],\"additionalProperties\":false}",
+     APP_RO, APP_NEED_READ, get_session},
+    {"list_sessions", "List sessions",
+     "Sessions by most recent activity, with message_count, participants and last_activity.",
+     "{\"type\":\"object\",\"properties\":{"
+     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":200,\"default\":50},"
+     "\"offset\":{\"type\":\"integer\",\"minimum\":0,\"default\":0},"
+     "\"created_by\":{\"type\":[\"string\",\"null\"],\"default\":null},"
+     "\"active_only\":{\"type\":\"boolean\",\"default\":true}," APP_AUTH_PROP
+     "},\"additionalProperties\":false}",
+     APP_RO, APP_NEED_READ, list_sessions},
+    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};

@@ -1,0 +1,306 @@
+/* http/server.c — the libmicrohttpd daemon (epoll thread pool, suspend/resume, keep-alive),
+ * dispatch of each request to the MCP endpoint or a registered route, per-connection
+ * request state, small response helpers, the observer/metrics hook, and graceful
+ * start/stop.
+ * Must not: implement MCP semantics (endpoint.c, session.c, sse.c do) or call handlers on
+ * the I/O threads other than the quick ones endpoint.c chooses. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "http/http_internal.h"
+
+uint64_t http_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void http_observe(mcp_http *h, const char *rpc_method, const char *tool, unsigned status,
+                  bool rpc_error, uint64_t t0)
+{
+    mcp_http_request_info info = {rpc_method, tool, status, rpc_error, http_now_ns() - t0};
+    http_metrics_record(h->metrics, &info);
+    if (h->o.observer)
+        h->o.observer(h->o.observer_ud, &info);
+}
+
+MHD_RESULT_T http_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
+                        const char *body, size_t len, const char *sess_id)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(body ? body : ""),
+                                                             MHD_RESPMEM_MUST_COPY);
+    if (ctype)
+        MHD_add_response_header(r, "Content-Type", ctype);
+    if (sess_id)
+        MHD_add_response_header(r, "Mcp-Session-Id", sess_id);
+    MHD_RESULT_T ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+MHD_RESULT_T http_reply_rpc_error(struct MHD_Connection *c, unsigned status, int code,
+                                  const char *msg)
+{
+    json_t *j = json_pack("{s:s,s:n,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", "error", "code",
+                          code, "message", msg);
+    char *txt = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(txt), txt, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_RESULT_T ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+const char *mcp_http_req_header(const mcp_http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+const char *mcp_http_req_method(const mcp_http_req *r) { return r->method; }
+const char *mcp_http_req_path(const mcp_http_req *r) { return r->path; }
+
+void mcp_http_add_route(mcp_http *h, const char *method, const char *path,
+                        mcp_http_route_fn fn, void *ud)
+{
+    http_route *rt = xcalloc(1, sizeof *rt);
+    rt->method = xstrdup(method);
+    rt->path = xstrdup(path);
+    rt->fn = fn;
+    rt->ud = ud;
+    pthread_rwlock_wrlock(&h->routes_lock);
+    rt->next = h->routes;
+    h->routes = rt;
+    pthread_rwlock_unlock(&h->routes_lock);
+}
+
+static MHD_RESULT_T run_route(mcp_http *h, struct MHD_Connection *conn, const char *method,
+                              const char *url, bool *found)
+{
+    bool head = strcmp(method, "HEAD") == 0;
+    http_route *hit = NULL;
+    bool path_known = false;
+    pthread_rwlock_rdlock(&h->routes_lock);
+    for (http_route *rt = h->routes; rt; rt = rt->next)
+        if (strcmp(rt->path, url) == 0) {
+            path_known = true;
+            if (strcmp(rt->method, method) == 0 || (head && strcmp(rt->method, "GET") == 0))
+                hit = rt;
+        }
+    pthread_rwlock_unlock(&h->routes_lock);
+    *found = path_known;
+    if (!hit)
+        return path_known ? http_reply(conn, 405, "text/plain", "method not allowed\n", 19, NULL)
+                          : MHD_NO;
+    mcp_http_req req = {conn, method, url};
+    mcp_http_response out = {200, NULL, NULL, 0};
+    hit->fn(hit->ud, &req, &out);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        out.body ? out.len : 0, out.body ? out.body : (void *)"",
+        out.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, "Content-Type",
+                            out.content_type ? out.content_type : "text/plain; charset=utf-8");
+    MHD_RESULT_T ret = MHD_queue_response(conn, out.status ? out.status : 200, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    mcp_http *h = cls;
+    http_conn *hc = *con_cls;
+    if (!hc) {
+        /* Only the headers are known. Answering now makes libmicrohttpd close the
+         * connection, so everything but POST (whose checks may refuse the body unread)
+         * is answered on the next call. */
+        hc = xcalloc(1, sizeof *hc);
+        *con_cls = hc;
+        bool mcp = strcmp(url, "/mcp") == 0 || strcmp(url, "/mcp/") == 0;
+        if (!mcp || strcmp(method, "POST") != 0) {
+            hc->kind = mcp ? CK_NEW : CK_ROUTE;
+            return MHD_YES;
+        }
+    }
+    if (hc->kind == CK_ROUTE || (hc->kind == CK_NEW && strcmp(method, "POST") != 0)) {
+        if (*upload_size > 0) {  /* a body nobody wants */
+            *upload_size = 0;
+            return MHD_YES;
+        }
+        if (hc->kind == CK_NEW)
+            goto mcp;
+        {
+            hc->kind = CK_DONE;
+            bool found;
+            MHD_RESULT_T ret = run_route(h, conn, method, url, &found);
+            if (found)
+                return ret;
+            return http_reply(conn, 404, "text/plain", "not found\n", 10, NULL);
+        }
+    }
+mcp:
+    if (hc->kind == CK_NEW && atomic_load(&h->stopping)) {
+        hc->kind = CK_DONE;
+        return http_reply_rpc_error(conn, 503, -32000, "Server shutting down");
+    }
+    if (hc->kind == CK_DONE && !hc->post)
+        return MHD_NO;  /* body of a request already answered: drop the connection */
+    return http_mcp_endpoint(h, conn, method, upload, upload_size, hc);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    mcp_http *h = cls;
+    http_conn *hc = *con_cls;
+    if (!hc)
+        return;
+    if (hc->post)
+        http_post_unref(hc->post);
+    if (hc->has_auth && hc->auth && h->o.auth_free)
+        h->o.auth_free(h->o.auth_ud, hc->auth);
+    sbuf_free(&hc->body);
+    free(hc);
+    *con_cls = NULL;
+}
+
+__attribute__((format(printf, 2, 0)))
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    size_t n = strlen(buf);
+    while (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    LOG_D("http", "libmicrohttpd: %s", buf);
+}
+
+mcp_http *mcp_http_start(mcp_server *srv, const mcp_http_opts *opts, err_t *e)
+{
+    mcp_http *h = xcalloc(1, sizeof *h);
+    h->srv = srv;
+    if (opts)
+        h->o = *opts;
+    if (!h->o.bind_addr)
+        h->o.bind_addr = "127.0.0.1";
+    if (!h->o.io_threads)
+        h->o.io_threads = 2;
+    if (!h->o.workers)
+        h->o.workers = 8;
+    if (!h->o.max_body)
+        h->o.max_body = MCP_HTTP_DEFAULT_MAX_BODY;
+    if (!h->o.max_connections)
+        h->o.max_connections = 1024;
+    if (!h->o.connection_timeout)
+        h->o.connection_timeout = 120;
+    if (!h->o.sse_retry_ms)
+        h->o.sse_retry_ms = 1000;
+    if (!h->o.event_store)
+        h->o.event_store = 256;
+    if (!h->o.session_idle_timeout)
+        h->o.session_idle_timeout = 3600;
+    size_t nh = 0;
+    for (const char *const *p = h->o.allowed_hosts; p && *p; p++)
+        nh++;
+    h->hosts = xcalloc(nh + 1, sizeof *h->hosts);
+    for (size_t i = 0; i < nh; i++)
+        h->hosts[i] = xstrdup(h->o.allowed_hosts[i]);
+    h->o.allowed_hosts = NULL;
+    h->o.bind_addr = NULL;  /* not kept: only used below */
+    atomic_init(&h->stopping, false);
+    pthread_rwlock_init(&h->routes_lock, NULL);
+    pthread_mutex_init(&h->sess_lock, NULL);
+    h->metrics = http_metrics_new();
+    signal(SIGPIPE, SIG_IGN);
+
+    const char *bind = opts && opts->bind_addr ? opts->bind_addr : "127.0.0.1";
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    uint16_t port = opts ? opts->port : 0;
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, bind, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(port);
+    } else if (inet_pton(AF_INET6, bind, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        err_set(e, ERR_INVALID, "http: bind address '%s' is not an IP address", bind);
+        mcp_http_stop(h);
+        return NULL;
+    }
+    http_workers_start(h);
+    h->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, h,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->o.io_threads,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->o.max_connections,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)h->o.connection_timeout,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                            MHD_OPTION_END);
+    if (!h->d) {
+        err_set(e, ERR_IO, "http: cannot listen on %s:%u (address in use?)", bind, (unsigned)port);
+        mcp_http_stop(h);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : port;
+    return h;
+}
+
+uint16_t mcp_http_port(const mcp_http *h) { return h->port; }
+
+void mcp_http_stop(mcp_http *h)
+{
+    if (!h)
+        return;
+    atomic_store(&h->stopping, true);
+    if (h->d)
+        MHD_quiesce_daemon(h->d);  /* stop accepting */
+    http_sess_end_all(h);          /* cancel in-flight requests, end SSE streams */
+    if (h->threads)
+        http_workers_stop(h);      /* finish queued and running requests */
+    if (h->d)
+        MHD_stop_daemon(h->d);     /* closes connections: requests complete, refs drop */
+    while (h->routes) {
+        http_route *rt = h->routes;
+        h->routes = rt->next;
+        free(rt->method);
+        free(rt->path);
+        free(rt);
+    }
+    for (char **p = h->hosts; p && *p; p++)
+        free(*p);
+    free(h->hosts);
+    http_metrics_free(h->metrics);
+    pthread_rwlock_destroy(&h->routes_lock);
+    pthread_mutex_destroy(&h->sess_lock);
+    free(h);
+}
+
+char *mcp_http_metrics_render(mcp_http *h, size_t *len)
+{
+    sbuf_t b = SBUF_INIT;
+    http_metrics_render(h->metrics, &b);
+    sbuf_puts(&b, "# HELP ctxd_mcp_sessions Live MCP sessions over HTTP.\n"
+                  "# TYPE ctxd_mcp_sessions gauge\n");
+    sbuf_printf(&b, "ctxd_mcp_sessions %zu\n", mcp_http_session_count(h));
+    if (len)
+        *len = b.len;
+    char *s = sbuf_detach(&b);
+    return s ? s : xstrdup("");
+}

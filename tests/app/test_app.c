@@ -1,0 +1,874 @@
+/* tests/app/test_app.c — the operations of ctxd as agents use them: an in-process
+ * mcp_server with app/ registered, driven with JSON strings through
+ * mcp_session_handle (as a client would) on a real store (SQLite file or :memory:,
+ * argv[1]). Several agents of different types collaborate in one session; the
+ * visibility matrix over every read path; default deny; permissions; every error code
+ * reachable from the tools; memory types and TTL (injected clock); since_id; search;
+ * audit rows; rate limiting; resources, subscriptions and prompts.
+ * Must not: sleep (the clock is injected) or leave files behind. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "app/app.h"
+#include "app/app_int.h"
+#include "backend_setup.h"
+#include "base/utc.h"
+
+#define SECRET "test-secret-0123456789abcdef-0123456789"
+#define API_KEY "test-api-key"
+
+static const char *g_url;
+
+typedef struct cap {
+    pthread_mutex_t mu;
+    json_t *msgs;
+} cap;
+
+static int cap_send(void *ud, void *stream, const char *json, size_t len)
+{
+    (void)stream;
+    cap *c = ud;
+    json_error_t je;
+    json_t *v = json_loadb(json, len, 0, &je);
+    pthread_mutex_lock(&c->mu);
+    if (v)
+        json_array_append_new(c->msgs, v);
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+static const mcp_transport_ops cap_ops = {cap_send};
+
+typedef struct client {
+    mcp_session *s;
+    cap cap;
+    app_conn *conn;
+    app_req req;
+    int next_id;
+} client;
+
+typedef struct fx {
+    tb_db db;
+    utc_us now;
+    int64_t mono;
+    auth_ctx *auth;
+    auth_ratelimit *rl;
+    app_t *app;
+    mcp_server *srv;
+    client c[3];
+} fx;
+
+static utc_us fake_clock(void *ud) { return ((fx *)ud)->now; }
+static int64_t fake_mono(void *ud) { return ((fx *)ud)->mono; }
+
+static json_t *rpc(client *cl, const char *method, json_t *params);
+
+static void client_open(fx *f, client *cl)
+{
+    pthread_mutex_init(&cl->cap.mu, NULL);
+    cl->cap.msgs = json_array();
+    cl->conn = app_conn_new(false);
+    cl->req = (app_req){.conn = cl->conn, .api_key_ok = true, .rate_key = "test"};
+    cl->s = mcp_session_new(f->srv, &cap_ops, &cl->cap);
+    json_t *r = rpc(cl, "initialize",
+                    json_pack("{s:s s:{} s:{s:s s:s}}", "protocolVersion", "2025-06-18", "capabilities",
+                              "clientInfo", "name", "test", "version", "1"));
+    assert_non_null(json_object_get(r, "result"));
+    json_decref(r);
+    mcp_reply rep;
+    const char *n = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}";
+    mcp_session_handle(cl->s, n, strlen(n), &(mcp_request_ctx){NULL, &cl->req}, &rep);
+    mcp_reply_free(&rep);
+}
+
+static void client_close(client *cl)
+{
+    mcp_session_free(cl->s);
+    app_conn_free(cl->conn);
+    json_decref(cl->cap.msgs);
+    pthread_mutex_destroy(&cl->cap.mu);
+}
+
+static int fx_setup_rl(void **state, double rate, double burst)
+{
+    fx *f = calloc(1, sizeof *f);
+    err_t e;
+    if (tb_fresh(g_url, &f->db, &e) != ERR_OK) {
+        fprintf(stderr, "fresh db: %s\n", e.msg);
+        return -1;
+    }
+    f->now = utc_now();
+    f->mono = 1000000;
+    auth_opts ao = {.jwt_secret = SECRET, .api_key = API_KEY, .store = f->db.st,
+                    .clock = fake_clock, .clock_ud = f};
+    assert_int_equal(auth_ctx_new(&ao, &f->auth, &e), ERR_OK);
+    if (rate > 0) {
+        auth_rl_opts ro = {.rate_per_s = rate, .burst = burst, .clock = fake_mono, .clock_ud = f};
+        f->rl = auth_rl_new(&ro);
+    }
+    app_opts o = {.store = f->db.st, .auth = f->auth, .rl = f->rl};
+    assert_int_equal(app_new(&o, &f->app, &e), ERR_OK);
+    mcp_server_info info = app_server_info();
+    f->srv = mcp_server_new(&info);
+    if (app_register(f->app, f->srv, &e) != ERR_OK) {
+        fprintf(stderr, "register: %s\n", e.msg);
+        return -1;
+    }
+    for (int i = 0; i < 3; i++)
+        client_open(f, &f->c[i]);
+    *state = f;
+    return 0;
+}
+
+static int setup(void **state) { return fx_setup_rl(state, 0, 0); }
+static int setup_rl(void **state) { return fx_setup_rl(state, 1, 3); }
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    for (int i = 0; i < 3; i++)
+        client_close(&f->c[i]);
+    mcp_server_free(f->srv);
+    app_free(f->app);
+    auth_rl_free(f->rl);
+    auth_ctx_free(f->auth);
+    tb_drop(&f->db);
+    free(f);
+    return 0;
+}
+
+/* one JSON-RPC request; returns the parsed response (new ref). Steals params. */
+static json_t *rpc(client *cl, const char *method, json_t *params)
+{
+    json_t *req = json_pack("{s:s s:i s:s}", "jsonrpc", "2.0", "id", ++cl->next_id, "method", method);
+    if (params)
+        json_object_set_new(req, "params", params);
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    mcp_reply rep;
+    mcp_reply_kind k = mcp_session_handle(cl->s, body, strlen(body), &(mcp_request_ctx){NULL, &cl->req}, &rep);
+    free(body);
+    assert_int_equal(k, MCP_REPLY_RESPONSE);
+    json_error_t je;
+    json_t *r = json_loads(rep.json, 0, &je);
+    assert_non_null(r);
+    mcp_reply_free(&rep);
+    return r;
+}
+
+/* tools/call on client 0; returns structuredContent (new ref); steals args. The text
+ * content must be the same JSON. */
+static json_t *toolc(client *cl, const char *name, json_t *args)
+{
+    json_t *r = rpc(cl, "tools/call", json_pack("{s:s s:o}", "name", name, "arguments", args ? args : json_object()));
+    json_t *res = json_object_get(r, "result");
+    assert_non_null(res);
+    json_t *sc = json_object_get(res, "structuredContent");
+    if (!sc) {
+        fprintf(stderr, "no structuredContent: %s\n", json_dumps(res, 0));
+        fail();
+    }
+    json_t *text = json_array_get(json_object_get(res, "content"), 0);
+    json_error_t je;
+    json_t *parsed = json_loads(json_string_value(json_object_get(text, "text")), 0, &je);
+    assert_true(json_equal(parsed, sc));
+    json_decref(parsed);
+    bool is_err = json_is_true(json_object_get(res, "isError"));
+    assert_int_equal(is_err, !json_is_true(json_object_get(sc, "success")));
+    json_incref(sc);
+    json_decref(r);
+    return sc;
+}
+#define tool(f, name, args) toolc(&(f)->c[0], name, args)
+
+static bool ok(json_t *sc) { return json_is_true(json_object_get(sc, "success")); }
+static const char *code(json_t *sc) { return json_string_value(json_object_get(sc, "code")); }
+
+/* asserts an error result with that code (checks the envelope) and frees it */
+static void expect_code(json_t *sc, const char *want)
+{
+    if (!code(sc) || strcmp(code(sc), want) != 0) {
+        char *t = json_dumps(sc, 0);
+        fprintf(stderr, "expected %s, got %s\n", want, t);
+        free(t);
+        fail();
+    }
+    assert_true(json_is_false(json_object_get(sc, "success")));
+    assert_non_null(json_string_value(json_object_get(sc, "error")));
+    assert_non_null(json_string_value(json_object_get(sc, "severity")));
+    assert_true(json_is_boolean(json_object_get(sc, "recoverable")));
+    assert_non_null(json_string_value(json_object_get(sc, "timestamp")));
+    json_decref(sc);
+}
+
+static void expect_ok(json_t *sc)
+{
+    if (!ok(sc)) {
+        char *t = json_dumps(sc, 0);
+        fprintf(stderr, "expected success, got %s\n", t);
+        free(t);
+        fail();
+    }
+}
+
+static char *authc(client *cl, const char *id, const char *type, const char *perms)
+{
+    json_t *a = json_pack("{s:s s:s}", "agent_id", id, "agent_type", type);
+    if (perms) {
+        json_error_t je;
+        json_object_set_new(a, "requested_permissions", json_loads(perms, 0, &je));
+    }
+    json_t *sc = toolc(cl, "authenticate_agent", a);
+    expect_ok(sc);
+    assert_string_equal(json_string_value(json_object_get(sc, "token_type")), "Protected");
+    char *t = strdup(json_string_value(json_object_get(sc, "token")));
+    json_decref(sc);
+    return t;
+}
+#define auth_agent(f, id, type, perms) authc(&(f)->c[0], id, type, perms)
+
+static char *new_session(fx *f, const char *tok)
+{
+    json_t *sc = tool(f, "create_session", json_pack("{s:s s:s}", "purpose", "test", "auth_token", tok));
+    expect_ok(sc);
+    char *sid = strdup(json_string_value(json_object_get(sc, "session_id")));
+    assert_int_equal(strlen(sid), 8 + 16);
+    json_decref(sc);
+    return sid;
+}
+
+static int64_t post(fx *f, const char *tok, const char *sid, const char *content, const char *vis)
+{
+    json_t *sc = tool(f, "add_message", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "content",
+                                                  content, "visibility", vis, "auth_token", tok));
+    expect_ok(sc);
+    int64_t id = json_integer_value(json_object_get(sc, "message_id"));
+    assert_true(id > 0);
+    json_decref(sc);
+    return id;
+}
+
+static size_t nvisible(fx *f, const char *tok, const char *sid)
+{
+    json_t *sc = tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", tok));
+    expect_ok(sc);
+    size_t n = json_array_size(json_object_get(sc, "messages"));
+    assert_int_equal(json_integer_value(json_object_get(sc, "total_count")), (json_int_t)n);
+    json_decref(sc);
+    return n;
+}
+
+/* ---- tests ---- */
+
+static void test_collaboration_visibility(void **state)
+{
+    fx *f = *state;
+    char *c1 = auth_agent(f, "claude-1", "claude", NULL);
+    char *c2 = auth_agent(f, "claude-2", "claude", NULL);
+    char *g1 = auth_agent(f, "gemini-1", "gemini", NULL);
+    char *ad = auth_agent(f, "admin-1", "admin", "[\"read\",\"write\",\"admin\",\"debug\"]");
+    char *ge = auth_agent(f, "generic-1", "generic", NULL);
+    char *sid = new_session(f, c1);
+    int64_t pub = post(f, c1, sid, "public finding about the parser", "public");
+    int64_t prv = post(f, c1, sid, "claude private note zebra", "private");
+    int64_t ao = post(f, c1, sid, "for claude agents only", "agent_only");
+    int64_t adm = post(f, ad, sid, "admin only directive", "admin_only");
+    int64_t gp = post(f, g1, sid, "gemini private note", "private");
+    (void)ao; (void)gp;
+    assert_int_equal(nvisible(f, c1, sid), 3);
+    assert_int_equal(nvisible(f, c2, sid), 2);
+    assert_int_equal(nvisible(f, g1, sid), 2);
+    assert_int_equal(nvisible(f, ad, sid), 5);
+    assert_int_equal(nvisible(f, ge, sid), 1);
+
+    /* get_message */
+    expect_code(tool(f, "get_message", json_pack("{s:I s:s}", "message_id", (json_int_t)prv, "auth_token", c2)),
+                "MESSAGE_NOT_FOUND");
+    expect_code(tool(f, "get_message", json_pack("{s:I s:s}", "message_id", (json_int_t)adm, "auth_token", c1)),
+                "MESSAGE_NOT_FOUND");
+    json_t *sc = tool(f, "get_message", json_pack("{s:I s:s}", "message_id", (json_int_t)prv, "auth_token", ad));
+    expect_ok(sc);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(sc, "message"), "content")),
+                        "claude private note zebra");
+    json_decref(sc);
+
+    /* visibility_filter */
+    expect_code(tool(f, "get_messages", json_pack("{s:s s:s s:s}", "session_id", sid, "visibility_filter",
+                                                  "secret", "auth_token", c1)), "INVALID_VISIBILITY");
+    expect_code(tool(f, "get_messages", json_pack("{s:s s:s s:s}", "session_id", sid, "visibility_filter",
+                                                  "admin_only", "auth_token", c1)), "PERMISSION_DENIED");
+    sc = tool(f, "get_messages", json_pack("{s:s s:s s:s}", "session_id", sid, "visibility_filter", "private",
+                                           "auth_token", c1));
+    assert_int_equal(json_array_size(json_object_get(sc, "messages")), 1);
+    json_decref(sc);
+    sc = tool(f, "get_messages", json_pack("{s:s s:s s:s}", "session_id", sid, "visibility_filter", "admin_only",
+                                           "auth_token", ad));
+    assert_int_equal(json_array_size(json_object_get(sc, "messages")), 1);
+    json_decref(sc);
+    /* admins see everything: the private filter selects every agent's private messages */
+    sc = tool(f, "get_messages", json_pack("{s:s s:s s:s}", "session_id", sid, "visibility_filter", "private",
+                                           "auth_token", ad));
+    assert_int_equal(json_array_size(json_object_get(sc, "messages")), 2);
+    assert_int_equal(json_integer_value(json_object_get(sc, "total_count")), 2);
+    json_decref(sc);
+    sc = tool(f, "get_messages", json_pack("{s:s s:s s:i s:i s:s}", "session_id", sid, "visibility_filter", "private",
+                                           "offset", 1, "limit", 5, "auth_token", ad));
+    assert_int_equal(json_array_size(json_object_get(sc, "messages")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(sc, "messages"), 0), "id")), gp);
+    json_decref(sc);
+    sc = tool(f, "search_context", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "query", "gemini private note",
+                                             "search_scope", "private", "auth_token", ad));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(json_array_get(json_object_get(sc, "results"), 0), "message"), "id")), gp);
+    assert_int_equal(json_integer_value(json_object_get(sc, "message_count")), 2);
+    json_decref(sc);
+
+    /* thread: replies (one private) */
+    json_t *rep = tool(f, "add_message", json_pack("{s:s s:s s:I s:s}", "session_id", sid, "content", "reply",
+                                                   "parent_message_id", (json_int_t)pub, "auth_token", g1));
+    expect_ok(rep);
+    json_decref(rep);
+    rep = tool(f, "add_message", json_pack("{s:s s:s s:s s:I s:s}", "session_id", sid, "content", "hidden reply",
+                                           "visibility", "private", "parent_message_id", (json_int_t)pub,
+                                           "auth_token", g1));
+    expect_ok(rep);
+    json_decref(rep);
+    sc = tool(f, "get_thread", json_pack("{s:I s:s}", "message_id", (json_int_t)pub, "auth_token", c2));
+    expect_ok(sc);
+    assert_int_equal(json_array_size(json_object_get(sc, "messages")), 2);
+    json_decref(sc);
+    sc = tool(f, "get_thread", json_pack("{s:I s:s}", "message_id", (json_int_t)pub, "auth_token", g1));
+    assert_int_equal(json_array_size(json_object_get(sc, "messages")), 3);
+    json_decref(sc);
+    /* replying to a message the caller cannot see */
+    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:I s:s}", "session_id", sid, "content", "x",
+                                                 "parent_message_id", (json_int_t)prv, "auth_token", c2)),
+                "MESSAGE_NOT_FOUND");
+
+    /* search respects visibility; verbatim -> 100 */
+    sc = tool(f, "search_context", json_pack("{s:s s:s s:s}", "session_id", sid, "query", "private note zebra",
+                                             "auth_token", c2));
+    expect_ok(sc);
+    json_t *res = json_object_get(sc, "results");
+    for (size_t i = 0; i < json_array_size(res); i++)
+        assert_int_not_equal(json_integer_value(json_object_get(json_object_get(json_array_get(res, i), "message"), "id")), prv);
+    json_decref(sc);
+    sc = tool(f, "search_context", json_pack("{s:s s:s s:s}", "session_id", sid, "query", "private note zebra",
+                                             "auth_token", c1));
+    res = json_object_get(sc, "results");
+    assert_true(json_array_size(res) >= 1);
+    json_t *top = json_array_get(res, 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(top, "message"), "id")), prv);
+    assert_true(json_number_value(json_object_get(top, "score")) == 100.0);
+    assert_string_equal(json_string_value(json_object_get(top, "relevance")), "high");
+    json_decref(sc);
+    /* search_scope public excludes own private */
+    sc = tool(f, "search_context", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "query", "private note zebra",
+                                             "search_scope", "public", "auth_token", c1));
+    res = json_object_get(sc, "results");
+    for (size_t i = 0; i < json_array_size(res); i++)
+        assert_int_not_equal(json_integer_value(json_object_get(json_object_get(json_array_get(res, i), "message"), "id")), prv);
+    json_decref(sc);
+
+    /* search_by_sender sees only visible ones */
+    sc = tool(f, "search_by_sender", json_pack("{s:s s:s s:s}", "session_id", sid, "sender", "claude-1", "auth_token", g1));
+    expect_ok(sc);
+    assert_int_equal(json_integer_value(json_object_get(sc, "count")), 1);
+    json_decref(sc);
+
+    /* get_session: newest first, visible count */
+    sc = tool(f, "get_session", json_pack("{s:s s:s}", "session_id", sid, "auth_token", c2));
+    expect_ok(sc);
+    assert_int_equal(json_integer_value(json_object_get(sc, "message_count")), 3);
+    json_decref(sc);
+
+    /* permissions */
+    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", sid, "content", "hi", "auth_token", ge)),
+                "PERMISSION_DENIED");
+    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "content", "hi",
+                                                 "visibility", "admin_only", "auth_token", c1)),
+                "PERMISSION_DENIED");
+    expect_code(tool(f, "get_performance_metrics", json_pack("{s:s}", "auth_token", c1)), "PERMISSION_DENIED");
+    sc = tool(f, "get_performance_metrics", json_pack("{s:s}", "auth_token", ad));
+    expect_ok(sc);
+    assert_true(json_integer_value(json_object_get(json_object_get(json_object_get(sc, "tools"), "add_message"), "requests")) >= 5);
+    assert_non_null(json_object_get(json_object_get(sc, "database"), "pool"));
+    json_decref(sc);
+    /* list_sessions */
+    sc = tool(f, "list_sessions", json_pack("{s:s}", "auth_token", ge));
+    expect_ok(sc);
+    assert_int_equal(json_integer_value(json_object_get(sc, "total_count")), 1);
+    json_decref(sc);
+    free(c1); free(c2); free(g1); free(ad); free(ge); free(sid);
+}
+
+static void test_default_deny_and_tokens(void **state)
+{
+    fx *f = *state;
+    char *c1 = auth_agent(f, "claude-1", "claude", NULL);
+    char *sid = new_session(f, c1);
+    expect_code(tool(f, "get_messages", json_pack("{s:s}", "session_id", sid)), "AUTH_FAILED");
+    expect_code(tool(f, "create_session", json_pack("{s:s}", "purpose", "x")), "AUTH_FAILED");
+    expect_code(tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", "garbage")),
+                "INVALID_TOKEN_FORMAT");
+    expect_code(tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token",
+                                                  "sct_0b7e7a4e-2d8f-4b8e-9c1d-3f2a1b0c9d8e")),
+                "TOKEN_AUTHENTICATION_FAILED");
+    /* no API key on the transport */
+    f->c[1].req.api_key_ok = false;
+    expect_code(toolc(&f->c[1], "authenticate_agent", json_pack("{s:s s:s}", "agent_id", "x", "agent_type", "claude")),
+                "AUTH_FAILED");
+    expect_code(tool(f, "authenticate_agent", json_pack("{s:s s:s}", "agent_id", "", "agent_type", "claude")),
+                "INVALID_INPUT");
+    /* refresh, then the old token no longer works */
+    json_t *sc = tool(f, "refresh_token", json_pack("{s:s}", "current_token", c1));
+    expect_ok(sc);
+    char *c1b = strdup(json_string_value(json_object_get(sc, "token")));
+    assert_true(json_integer_value(json_object_get(sc, "expires_in")) > 0);
+    json_decref(sc);
+    expect_code(tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", c1)),
+                "TOKEN_AUTHENTICATION_FAILED");
+    expect_ok(sc = tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", c1b)));
+    json_decref(sc);
+    expect_code(tool(f, "refresh_token", json_pack("{s:s}", "current_token", "nope")), "INVALID_TOKEN_FORMAT");
+    /* expiry: protected tokens last 1 h */
+    f->now += (utc_us)7200 * 1000000;
+    expect_code(tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", c1b)),
+                "TOKEN_EXPIRED");
+    expect_code(tool(f, "refresh_token", json_pack("{s:s}", "current_token", c1b)), "TOKEN_EXPIRED");
+    free(c1); free(c1b); free(sid);
+}
+
+static void test_error_codes(void **state)
+{
+    fx *f = *state;
+    char *t = auth_agent(f, "claude-1", "claude", NULL);
+    char *sid = new_session(f, t);
+    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", sid, "content", " \x01\t ", "auth_token", t)),
+                "INVALID_INPUT");
+    char *big = malloc(100002);
+    memset(big, 'a', 100001);
+    big[100001] = 0;
+    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", sid, "content", big, "auth_token", t)),
+                "CONTENT_TOO_LARGE");
+    big[100000] = 0;   /* exactly the limit */
+    json_t *sc = tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", sid, "content", big, "auth_token", t));
+    expect_ok(sc);
+    json_decref(sc);
+    free(big);
+    /* sanitising: control chars removed, trimmed */
+    sc = tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", sid, "content", "  a\x01" "b\nc\x7f  ", "auth_token", t));
+    int64_t mid = json_integer_value(json_object_get(sc, "message_id"));
+    json_decref(sc);
+    sc = tool(f, "get_message", json_pack("{s:I s:s}", "message_id", (json_int_t)mid, "auth_token", t));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(sc, "message"), "content")), "ab\nc");
+    json_decref(sc);
+    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "content", "x", "visibility",
+                                                 "everyone", "auth_token", t)), "INVALID_VISIBILITY");
+    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:[i] s:s}", "session_id", sid, "content", "x", "metadata",
+                                                 1, "auth_token", t)), "INVALID_METADATA_FORMAT");
+    expect_code(tool(f, "create_session", json_pack("{s:s s:s s:s}", "purpose", "x", "metadata", "not json", "auth_token", t)),
+                "INVALID_METADATA_FORMAT");
+    json_t *m = json_object();
+    for (int i = 0; i < 51; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%d", i);
+        json_object_set_new(m, k, json_integer(i));
+    }
+    expect_code(tool(f, "create_session", json_pack("{s:s s:o s:s}", "purpose", "x", "metadata", m, "auth_token", t)),
+                "INVALID_METADATA_FORMAT");
+    expect_code(tool(f, "create_session", json_pack("{s:s s:s}", "purpose", "   ", "auth_token", t)), "INVALID_INPUT");
+    expect_code(tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", "session_0123456789abcdef", "auth_token", t)),
+                "SESSION_NOT_FOUND");
+    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", "nope", "content", "x", "auth_token", t)),
+                "SESSION_NOT_FOUND");
+    expect_code(tool(f, "get_message", json_pack("{s:i s:s}", "message_id", 999999, "auth_token", t)), "MESSAGE_NOT_FOUND");
+    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", "a b", "value", 1, "auth_token", t)), "INVALID_KEY");
+    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", "", "value", 1, "auth_token", t)), "INVALID_KEY");
+    char longkey[300];
+    memset(longkey, 'k', 256);
+    longkey[256] = 0;
+    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", longkey, "value", 1, "auth_token", t)), "INVALID_KEY");
+    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:i s:s}", "key", "k", "value", 1, "expires_in", -1, "auth_token", t)),
+                "INVALID_TTL_VALUE");
+    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:i s:s}", "key", "k", "value", 1, "expires_in", 31536001,
+                                                "auth_token", t)), "INVALID_TTL_VALUE");
+    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:s s:s}", "key", "k", "value", 1, "expires_in", "soon",
+                                                "auth_token", t)), "INVALID_TTL_FORMAT");
+    expect_ok(sc = tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", "k", "value", 1, "auth_token", t)));
+    json_decref(sc);
+    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:b s:s}", "key", "k", "value", 2, "overwrite", 0, "auth_token", t)),
+                "KEY_EXISTS");
+    expect_code(tool(f, "get_memory", json_pack("{s:s s:s}", "key", "missing", "auth_token", t)), "MEMORY_NOT_FOUND");
+    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:s s:s}", "key", "k", "value", 1, "session_id",
+                                                "session_0123456789abcdef", "auth_token", t)), "SESSION_NOT_FOUND");
+    expect_code(tool(f, "search_by_timerange", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "start_time", "yesterday",
+                                                         "end_time", "2030-01-01", "auth_token", t)), "INVALID_DATETIME");
+    sc = tool(f, "search_by_timerange", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "start_time", "2000-01-01T00:00:00",
+                                                  "end_time", "2099-01-01 00:00", "auth_token", t));
+    expect_ok(sc);
+    assert_int_equal(json_integer_value(json_object_get(sc, "count")), 2);
+    json_decref(sc);
+    free(t);
+    free(sid);
+}
+
+static void test_memory(void **state)
+{
+    fx *f = *state;
+    char *t = auth_agent(f, "claude-1", "claude", NULL);
+    char *o = auth_agent(f, "claude-2", "claude", NULL);
+    char *sid = new_session(f, t);
+    const char *vals[] = {"\"123\"", "123", "12.5", "true", "null", "[1,\"a\"]", "{\"x\":{\"y\":[1]}}", "\"\""};
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+        json_error_t je;
+        json_t *v = json_loads(vals[i], JSON_DECODE_ANY, &je);
+        json_t *sc = tool(f, "set_memory", json_pack("{s:s s:O s:s}", "key", "typed", "value", v, "auth_token", t));
+        expect_ok(sc);
+        assert_string_equal(json_string_value(json_object_get(sc, "scope")), "global");
+        json_decref(sc);
+        sc = tool(f, "get_memory", json_pack("{s:s s:s}", "key", "typed", "auth_token", t));
+        expect_ok(sc);
+        assert_true(json_equal(json_object_get(sc, "value"), v));
+        json_decref(sc);
+        json_decref(v);
+    }
+    /* another agent does not see it */
+    expect_code(tool(f, "get_memory", json_pack("{s:s s:s}", "key", "typed", "auth_token", o)), "MEMORY_NOT_FOUND");
+    /* session scope + TTL with the injected clock */
+    json_t *sc = tool(f, "set_memory", json_pack("{s:s s:s s:s s:i s:s}", "key", "a_b", "value", "v", "session_id", sid,
+                                                 "expires_in", 10, "auth_token", t));
+    expect_ok(sc);
+    assert_true(json_is_true(json_object_get(sc, "session_scoped")));
+    assert_true(json_is_string(json_object_get(sc, "expires_at")));
+    json_decref(sc);
+    expect_ok(sc = tool(f, "set_memory", json_pack("{s:s s:s s:s}", "key", "axb", "value", "v", "auth_token", t)));
+    json_decref(sc);
+    sc = tool(f, "list_memory", json_pack("{s:s s:s}", "session_id", "all", "auth_token", t));
+    assert_int_equal(json_integer_value(json_object_get(sc, "count")), 3);
+    json_decref(sc);
+    sc = tool(f, "list_memory", json_pack("{s:s s:s s:s}", "session_id", "all", "prefix", "a_", "auth_token", t));
+    assert_int_equal(json_integer_value(json_object_get(sc, "count")), 1);   /* literal '_' */
+    json_decref(sc);
+    sc = tool(f, "list_memory", json_pack("{s:s}", "auth_token", t));
+    assert_int_equal(json_integer_value(json_object_get(sc, "count")), 2);   /* global only */
+    json_decref(sc);
+    f->now += (utc_us)9 * 1000000;
+    expect_ok(sc = tool(f, "get_memory", json_pack("{s:s s:s s:s}", "key", "a_b", "session_id", sid, "auth_token", t)));
+    json_decref(sc);
+    f->now += (utc_us)2 * 1000000;
+    expect_code(tool(f, "get_memory", json_pack("{s:s s:s s:s}", "key", "a_b", "session_id", sid, "auth_token", t)),
+                "MEMORY_NOT_FOUND");
+    /* delete */
+    sc = tool(f, "delete_memory", json_pack("{s:s s:s}", "key", "axb", "auth_token", t));
+    expect_ok(sc);
+    assert_true(json_is_true(json_object_get(sc, "deleted")));
+    json_decref(sc);
+    sc = tool(f, "delete_memory", json_pack("{s:s s:s}", "key", "axb", "auth_token", t));
+    assert_true(json_is_false(json_object_get(sc, "deleted")));
+    json_decref(sc);
+    free(t); free(o); free(sid);
+}
+
+static void test_since_id_and_audit(void **state)
+{
+    fx *f = *state;
+    char *t = auth_agent(f, "claude-1", "claude", NULL);
+    char *sid = new_session(f, t);
+    int64_t ids[5];
+    for (int i = 0; i < 5; i++) {
+        char b[16];
+        snprintf(b, sizeof b, "m%d", i);
+        ids[i] = post(f, t, sid, b, "public");
+    }
+    json_t *sc = tool(f, "get_messages", json_pack("{s:s s:I s:s}", "session_id", sid, "since_id", (json_int_t)ids[2], "auth_token", t));
+    json_t *ms = json_object_get(sc, "messages");
+    assert_int_equal(json_array_size(ms), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(ms, 0), "id")), ids[3]);
+    assert_false(json_is_true(json_object_get(sc, "has_more")));
+    json_decref(sc);
+    sc = tool(f, "get_messages", json_pack("{s:s s:i s:s}", "session_id", sid, "limit", 2, "auth_token", t));
+    assert_true(json_is_true(json_object_get(sc, "has_more")));
+    assert_int_equal(json_integer_value(json_object_get(sc, "total_count")), 5);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(sc, "messages"), 0), "content")), "m0");
+    json_decref(sc);
+    expect_ok(sc = tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", "k", "value", 1, "auth_token", t)));
+    json_decref(sc);
+    expect_ok(sc = tool(f, "delete_memory", json_pack("{s:s s:s}", "key", "k", "auth_token", t)));
+    json_decref(sc);
+    /* a failed write leaves no audit row */
+    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", "session_0123456789abcdef", "content", "x",
+                                                 "auth_token", t)), "SESSION_NOT_FOUND");
+    store_audits au;
+    err_t e;
+    store_audit_query q = {.agent_id = "claude-1", .limit = 100};
+    assert_int_equal(store_audit_list(f->db.st, &q, &au, &e), ERR_OK);
+    int created = 0, added = 0, mset = 0, mdel = 0, authd = 0;
+    for (size_t i = 0; i < au.n; i++) {
+        authd += !strcmp(au.v[i].event_type, "agent_authenticated");
+        created += !strcmp(au.v[i].event_type, "session_created");
+        added += !strcmp(au.v[i].event_type, "message_added");
+        mset += !strcmp(au.v[i].event_type, "memory_set");
+        mdel += !strcmp(au.v[i].event_type, "memory_deleted");
+    }
+    assert_int_equal(created, 1);
+    assert_int_equal(added, 5);
+    assert_int_equal(mset, 1);
+    assert_int_equal(mdel, 1);
+    assert_int_equal(authd, 1);
+    store_audits_free(&au);
+    free(t);
+    free(sid);
+}
+
+static void test_rate_limit(void **state)
+{
+    fx *f = *state;
+    /* burst 3 at 1/s: authenticate takes one from "test", then per agent */
+    char *t = auth_agent(f, "claude-1", "claude", NULL);
+    json_t *sc;
+    for (int i = 0; i < 3; i++) {
+        expect_ok(sc = tool(f, "list_sessions", json_pack("{s:s}", "auth_token", t)));
+        json_decref(sc);
+    }
+    sc = tool(f, "list_sessions", json_pack("{s:s}", "auth_token", t));
+    assert_true(json_is_true(json_object_get(sc, "recoverable")));
+    assert_true(json_integer_value(json_object_get(sc, "retry_after")) >= 1);
+    expect_code(sc, "RATE_LIMITED");
+    f->mono += 2000000;
+    expect_ok(sc = tool(f, "list_sessions", json_pack("{s:s}", "auth_token", t)));
+    json_decref(sc);
+    free(t);
+}
+
+static json_t *read_res(client *cl, const char *uri)
+{
+    return rpc(cl, "resources/read", json_pack("{s:s}", "uri", uri));
+}
+
+static const char *res_text(json_t *r)
+{
+    return json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(r, "result"), "contents"), 0), "text"));
+}
+
+static void test_resources_prompts(void **state)
+{
+    fx *f = *state;
+    client *a = &f->c[1], *b = &f->c[2];
+    /* unauthenticated connection: denied */
+    char uri[128];
+    json_t *r = read_res(b, "server://info/x");
+    assert_non_null(res_text(r));
+    json_decref(r);
+    r = read_res(b, "docs://tools/add_message");
+    assert_non_null(strstr(res_text(r), "add_message"));
+    json_decref(r);
+    char *ta = authc(a, "claude-1", "claude", NULL);
+    char *sid = new_session(f, ta);
+    snprintf(uri, sizeof uri, "session://%s", sid);
+    r = read_res(b, uri);
+    assert_non_null(json_object_get(r, "error"));
+    json_decref(r);
+    char *tb = authc(b, "gemini-1", "gemini", NULL);
+    /* b subscribes */
+    r = rpc(b, "resources/subscribe", json_pack("{s:s}", "uri", uri));
+    assert_non_null(json_object_get(r, "result"));
+    json_decref(r);
+    post(f, ta, sid, "visible to all", "public");
+    post(f, ta, sid, "claude secret", "private");
+    size_t n = 0, i;
+    json_t *m;
+    json_array_foreach(b->cap.msgs, i, m)
+        if (json_string_value(json_object_get(m, "method")) &&
+            !strcmp(json_string_value(json_object_get(m, "method")), "notifications/resources/updated"))
+            n++;
+    assert_int_equal(n, 2);
+    r = read_res(b, uri);
+    const char *txt = res_text(r);
+    assert_non_null(txt);
+    assert_non_null(strstr(txt, "visible to all"));
+    assert_null(strstr(txt, "claude secret"));
+    json_decref(r);
+    r = read_res(a, uri);
+    assert_non_null(strstr(res_text(r), "claude secret"));
+    json_decref(r);
+    snprintf(uri, sizeof uri, "session://%s/messages/1", sid);
+    r = read_res(a, uri);
+    assert_non_null(strstr(res_text(r), "claude secret"));
+    assert_null(strstr(res_text(r), "visible to all"));
+    json_decref(r);
+    /* memory: own only */
+    json_t *sc = toolc(b, "set_memory", json_pack("{s:s s:s s:s}", "key", "note", "value", "gem", "auth_token", tb));
+    expect_ok(sc);
+    json_decref(sc);
+    r = read_res(b, "agent://gemini-1/memory");
+    assert_non_null(strstr(res_text(r), "gem"));
+    json_decref(r);
+    r = read_res(a, "agent://gemini-1/memory");
+    assert_non_null(json_object_get(r, "error"));
+    json_decref(r);
+    /* prompts */
+    r = rpc(b, "prompts/get", json_pack("{s:s s:{s:s}}", "name", "debug-session", "arguments", "session_id", sid));
+    json_t *msgs = json_object_get(json_object_get(r, "result"), "messages");
+    const char *pt = json_string_value(json_object_get(json_object_get(json_array_get(msgs, 0), "content"), "text"));
+    assert_non_null(pt);
+    assert_non_null(strstr(pt, "visible to all"));
+    assert_null(strstr(pt, "claude secret"));
+    json_decref(r);
+    r = rpc(b, "prompts/get", json_pack("{s:s s:{s:s s:s}}", "name", "setup-collaboration", "arguments", "purpose",
+                                        "design review", "expert_roles", "architect, tester"));
+    assert_non_null(json_object_get(r, "result"));
+    json_decref(r);
+    free(ta); free(tb); free(sid);
+}
+
+static void test_more_tools(void **state)
+{
+    fx *f = *state;
+    char *t = auth_agent(f, "claude-1", "claude", NULL);
+    char *ge = auth_agent(f, "generic-1", "generic", NULL);
+    char *sid = new_session(f, t);
+    /* search: accents/case, metadata values, threshold, relevance */
+    json_t *sc = tool(f, "add_message", json_pack("{s:s s:s s:{s:s} s:s}", "session_id", sid, "content",
+                                                  "Le CAFÉ est fermé", "metadata", "ticket", "BUG-4711",
+                                                  "auth_token", t));
+    expect_ok(sc);
+    json_decref(sc);
+    sc = tool(f, "search_context", json_pack("{s:s s:s s:s}", "session_id", sid, "query", "cafe est", "auth_token", t));
+    assert_int_equal(json_array_size(json_object_get(sc, "results")), 1);
+    assert_true(json_number_value(json_object_get(json_array_get(json_object_get(sc, "results"), 0), "score")) == 100.0);
+    assert_int_equal(json_integer_value(json_object_get(sc, "message_count")), 1);
+    json_decref(sc);
+    sc = tool(f, "search_context", json_pack("{s:s s:s s:s}", "session_id", sid, "query", "BUG-4711", "auth_token", t));
+    assert_int_equal(json_array_size(json_object_get(sc, "results")), 1);
+    json_decref(sc);
+    sc = tool(f, "search_context", json_pack("{s:s s:s s:b s:s}", "session_id", sid, "query", "BUG-4711",
+                                             "search_metadata", 0, "auth_token", t));
+    assert_int_equal(json_array_size(json_object_get(sc, "results")), 0);
+    json_decref(sc);
+    /* many messages: every one is searched (pages), one result per message, limit kept */
+    for (int i = 0; i < 1200; i++) {
+        store_message m = {.session_id = sid, .sender = "bulk", .sender_type = "claude",
+                           .content = i == 1100 ? "needle in the haystack" : "filler text of no interest"};
+        err_t e;
+        assert_int_equal(store_message_add(f->db.st, &m, NULL, &e), ERR_OK);
+    }
+    sc = tool(f, "search_context", json_pack("{s:s s:s s:s}", "session_id", sid, "query", "needle in the haystack", "auth_token", t));
+    json_t *res = json_object_get(sc, "results");
+    assert_true(json_array_size(res) >= 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(res, 0), "message"), "content")),
+                        "needle in the haystack");
+    assert_int_equal(json_integer_value(json_object_get(sc, "message_count")), 1201);
+    json_decref(sc);
+    sc = tool(f, "search_context", json_pack("{s:s s:s s:i s:i s:s}", "session_id", sid, "query", "filler text",
+                                             "limit", 7, "fuzzy_threshold", 50, "auth_token", t));
+    assert_int_equal(json_array_size(json_object_get(sc, "results")), 7);
+    json_decref(sc);
+    /* guidance by access level */
+    sc = tool(f, "get_usage_guidance", json_pack("{s:s s:s}", "guidance_type", "security", "auth_token", ge));
+    expect_ok(sc);
+    assert_string_equal(json_string_value(json_object_get(sc, "access_level")), "READ_ONLY");
+    json_decref(sc);
+    /* a read-only agent cannot keep memory */
+    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", "k", "value", 1, "auth_token", ge)),
+                "PERMISSION_DENIED");
+    /* list_sessions paging */
+    char *sid2 = new_session(f, t);
+    sc = tool(f, "list_sessions", json_pack("{s:i s:s}", "limit", 1, "auth_token", t));
+    assert_int_equal(json_integer_value(json_object_get(sc, "total_count")), 2);
+    assert_true(json_is_true(json_object_get(sc, "has_more")));
+    json_decref(sc);
+    free(t); free(ge); free(sid); free(sid2);
+}
+
+static void test_trusted_and_limits(void **state)
+{
+    fx *f = *state;
+    /* trusted transport: no token needed */
+    app_conn *tc = app_conn_new(true);
+    f->c[1].req.conn = tc;
+    json_t *sc = toolc(&f->c[1], "create_session", json_pack("{s:s}", "purpose", "trusted"));
+    expect_ok(sc);
+    assert_string_equal(json_string_value(json_object_get(sc, "created_by")), "local");
+    json_decref(sc);
+    f->c[1].req.conn = f->c[1].conn;
+    app_conn_free(tc);
+    /* configured limits: a small memory value limit */
+    app_opts o = {.store = f->db.st, .auth = f->auth, .limits = {.memory_value_max = 8, .content_max_chars = 5}};
+    app_t *small;
+    err_t e;
+    assert_int_equal(app_new(&o, &small, &e), ERR_OK);
+    mcp_server_info info = app_server_info();
+    mcp_server *srv = mcp_server_new(&info);
+    assert_int_equal(app_register(small, srv, &e), ERR_OK);
+    client cl = {0};
+    fx tmp = *f;
+    tmp.srv = srv;
+    client_open(&tmp, &cl);
+    char *t = authc(&cl, "claude-1", "claude", NULL);
+    expect_code(toolc(&cl, "set_memory", json_pack("{s:s s:s s:s}", "key", "k", "value", "0123456789", "auth_token", t)),
+                "MEMORY_LIMIT_EXCEEDED");
+    expect_ok(sc = toolc(&cl, "set_memory", json_pack("{s:s s:s s:s}", "key", "k", "value", "short", "auth_token", t)));
+    json_decref(sc);
+    sc = toolc(&cl, "create_session", json_pack("{s:s s:s}", "purpose", "p", "auth_token", t));
+    char *sid = strdup(json_string_value(json_object_get(sc, "session_id")));
+    json_decref(sc);
+    /* 5 code points of 2 bytes each pass, 6 do not */
+    expect_ok(sc = toolc(&cl, "add_message", json_pack("{s:s s:s s:s}", "session_id", sid, "content", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", "auth_token", t)));
+    json_decref(sc);
+    expect_code(toolc(&cl, "add_message", json_pack("{s:s s:s s:s}", "session_id", sid, "content", "abcdef", "auth_token", t)),
+                "CONTENT_TOO_LARGE");
+    client_close(&cl);
+    mcp_server_free(srv);
+    app_free(small);
+    free(t);
+    free(sid);
+}
+
+/* the envelope's mapping of store errors: only transient ones are recoverable */
+static void test_envelope_mapping(void **state)
+{
+    fx *f = *state;
+    err_t e;
+    struct { err_code in; const char *code; bool rec; } cases[] = {
+        {ERR_BUSY, "DATABASE_UNAVAILABLE", true}, {ERR_CONN, "DATABASE_UNAVAILABLE", true},
+        {ERR_TIMEOUT, "DATABASE_UNAVAILABLE", true}, {ERR_FATAL, "DATABASE_UNAVAILABLE", false},
+        {ERR_INVALID, "INVALID_INPUT", false}, {ERR_UNIQUE, "INVALID_INPUT", false},
+        {ERR_CONSTRAINT, "INVALID_INPUT", false}, {ERR_NOTFOUND, "SESSION_NOT_FOUND", false},
+        {ERR_EXISTS, "KEY_EXISTS", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        err_set(&e, cases[i].in, "x");
+        json_t *r = app_error_store(f->app, &e, APP_SESSION_NOT_FOUND, "thing");
+        assert_true(json_is_true(json_object_get(r, "isError")));
+        json_t *sc = json_object_get(r, "structuredContent");
+        assert_string_equal(json_string_value(json_object_get(sc, "code")), cases[i].code);
+        assert_int_equal(json_is_true(json_object_get(sc, "recoverable")), cases[i].rec);
+        assert_int_equal(json_object_get(sc, "retry_after") != NULL, cases[i].rec);
+        json_decref(r);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    g_url = tb_url(argc, argv);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_collaboration_visibility, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_deny_and_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_codes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_since_id_and_audit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit, setup_rl, teardown),
+        cmocka_unit_test_setup_teardown(test_resources_prompts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_more_tools, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trusted_and_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_envelope_mapping, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
