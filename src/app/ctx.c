@@ -1,6 +1,7 @@
 /* app/ctx.c — the app context (store, auth, limiter, limits, clock), registration of
  * the tool tables into an mcp_server, and the one dispatcher every tool call goes
- * through: request metrics (count, errors, latency histogram), then the tool.
+ * through: request metrics (count, errors, latency histogram), then the tool; arguments
+ * that fail a tool's input schema get the INVALID_INPUT envelope here too.
  * Must not: contain a tool's own logic or an access rule (access.c, visibility.c). */
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,35 @@ static json_t *dispatch(mcp_call *mc, json_t *args, void *ud)
     return r;
 }
 
+/* Arguments that failed the tool's input schema (checked by mcp/ before dispatch): the
+ * contract's envelope with INVALID_INPUT, naming the argument and what was expected;
+ * counted in the tool's statistics as an error call. */
+static json_t *invalid_args(mcp_call *mc, const mcp_invalid_args *ia, void *ud)
+{
+    (void)mc;
+    app_t *a = ud;
+    for (size_t i = 0; i < a->ntools; i++)
+        if (strcmp(a->tool_names[i], ia->tool) == 0) {
+            app_lat_record(&a->tool_lat[i], 0, true);
+            break;
+        }
+    char sug[400];
+    if (!ia->argument)
+        snprintf(sug, sizeof sug, "Pass the arguments as a JSON object matching the inputSchema of %s", ia->tool);
+    else if (strcmp(ia->problem, "is required") == 0)
+        snprintf(sug, sizeof sug, "Pass the required argument '%s'", ia->argument);
+    else if (strncmp(ia->problem, "is not an accepted argument", 27) == 0)
+        snprintf(sug, sizeof sug, "Remove the argument '%s' %s", ia->argument,
+                 ia->problem[27] == ' ' ? ia->problem + 28 : "(see the inputSchema)");
+    else
+        snprintf(sug, sizeof sug, "Fix the argument '%s': %s %s (see the inputSchema of %s)", ia->argument,
+                 ia->path, ia->problem, ia->tool);
+    json_t *ctx = json_pack("{s:s s:s s:s}", "tool", ia->tool, "path", ia->path, "expected", ia->problem);
+    if (ia->argument)
+        json_object_set_new(ctx, "argument", json_string(ia->argument));
+    return app_error_ex(a, APP_INVALID_INPUT, ctx, sug, 0, "%s", ia->message);
+}
+
 static const app_tool *const *all_tables(void)
 {
     static const app_tool *const tables[] = {app_tools_auth, app_tools_session,
@@ -206,6 +236,7 @@ err_code app_register(app_t *a, mcp_server *srv, err_t *e)
                 return err_prefix(e, "registering tool %s", t->name);
         }
     }
+    mcp_server_set_invalid_args_fn(srv, invalid_args, a);
     if (app_register_resources(a, srv, e) != ERR_OK)
         return e->code;
     return app_register_prompts(a, srv, e);

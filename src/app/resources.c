@@ -215,19 +215,22 @@ static json_t *complete_docs(mcp_call *mc, const char *arg, const char *value, j
     return arr;
 }
 
+#define T_SESSION "session://{session_id}"
+#define T_SESSION_MESSAGES "session://{session_id}/messages/{limit}"
+
+/* A session changed (a message was added): every subscriber of session://{sid} and of any
+ * session://{sid}/messages/{limit} hears notifications/resources/updated, and nothing
+ * else is sent (no notifications/message). */
 void app_notify_session(app_t *a, const char *sid)
 {
-    if (!a->srv)
+    if (!a->srv || !sid)
         return;
-    char uri[128];
-    snprintf(uri, sizeof uri, "session://%s", sid);
-    mcp_resource_updated(a->srv, uri);
-    /* exact-URI subscriptions: the common message-window sizes */
-    static const int limits[] = {10, 20, 50, 100};
-    for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
-        snprintf(uri, sizeof uri, "session://%s/messages/%d", sid, limits[i]);
-        mcp_resource_updated(a->srv, uri);
-    }
+    json_t *bound = json_pack("{s:s}", "session_id", sid);
+    if (!bound)
+        return;  /* not UTF-8: no subscription can name it */
+    mcp_resource_updated_template(a->srv, T_SESSION, bound);
+    mcp_resource_updated_template(a->srv, T_SESSION_MESSAGES, bound);
+    json_decref(bound);
 }
 
 err_code app_register_resources(app_t *a, mcp_server *srv, err_t *e)
@@ -239,10 +242,10 @@ err_code app_register_resources(app_t *a, mcp_server *srv, err_t *e)
         {"docs://tools/{_}", "tool_docs", "Tool documentation",
          "Descriptions and input schemas of the tools ({_} = a tool name or \"all\")",
          "application/json", read_docs, complete_docs, a},
-        {"session://{session_id}/messages/{limit}", "session_messages", "Session messages",
+        {T_SESSION_MESSAGES, "session_messages", "Session messages",
          "The newest {limit} messages of a session visible to you, oldest first",
          "application/json", read_session_messages, complete_session, a},
-        {"session://{session_id}", "session", "Session",
+        {T_SESSION, "session", "Session",
          "A session and its newest 50 messages visible to you (subscribe for updates)",
          "application/json", read_session, complete_session, a},
         {"agent://{agent_id}/memory", "agent_memory", "Agent memory",

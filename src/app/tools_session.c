@@ -108,7 +108,7 @@ const app_tool app_tools_session[] = {
     {"create_session", "Create session",
      "Create a shared session for agents to collaborate in. Returns its session_id.",
      "{\"type\":\"object\",\"properties\":{"
-     "\"purpose\":{\"type\":\"string\",\"description\":\"What the session is for (non-empty)\"},"
+     "\"purpose\":{\"type\":\"string\",\"minLength\":1,\"description\":\"What the session is for (non-empty)\"},"
      "\"metadata\":{\"description\":\"Optional JSON object (<= 50 keys, <= 10000 characters)\"}," APP_AUTH_PROP
      "},\"required\":[\"purpose\"],\"additionalProperties\":false}",
      APP_RW, APP_NEED_WRITE, create_session},

@@ -111,8 +111,32 @@ typedef struct mcp_tool_def {
 } mcp_tool_def;
 /* Arguments are validated against input_schema before the handler runs (type, required,
  * properties, additionalProperties:false, enum, const, min/max(Length|Items), minimum/maximum,
- * items, anyOf/oneOf of types); a failure is an isError result naming the argument. */
+ * items, anyOf/oneOf of types); a failure is an isError result naming the argument (built by
+ * the mcp_invalid_args_fn if one is set, see below). */
 err_code mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *def, err_t *e);
+
+/* What failed when a tool's arguments did not validate against its input schema (all
+ * strings borrowed, valid during the callback; none echoes a string argument's value). */
+typedef struct mcp_invalid_args {
+    const char *tool;      /* the tool's name */
+    const char *argument;  /* the top-level argument concerned ("limit"; for a nested value
+                              its top-level argument), or NULL if the arguments object as a
+                              whole failed */
+    const char *path;      /* JSON path of the failing value: "$.limit", "$.tags[2]" */
+    const char *problem;   /* what was expected: "must be of type integer, got string",
+                              "must be <= 1000, got 5000", "is required",
+                              "is not an accepted argument (accepted: a, b)" */
+    const char *message;   /* the default text, e.g.
+                              "Invalid arguments for tool t: $.limit must be <= 1000, got 5000" */
+} mcp_invalid_args;
+/* Builds the CallToolResult (new reference) of a tools/call whose arguments failed
+ * validation, e.g. in the product's own error format. Returning NULL or something that is
+ * not an object with a content array gives the default result; isError:true is set on the
+ * result in any case. */
+typedef json_t *(*mcp_invalid_args_fn)(mcp_call *call, const mcp_invalid_args *err, void *ud);
+/* Installs (fn != NULL) or removes the builder; before the first session, like
+ * registration. */
+void mcp_server_set_invalid_args_fn(mcp_server *srv, mcp_invalid_args_fn fn, void *ud);
 
 /* Resources. The read handler returns a ReadResourceResult {contents:[...]} (new
  * reference; mcp_resource_text()/mcp_resource_blob() build one) or NULL: the error set
@@ -162,6 +186,18 @@ err_code mcp_server_add_prompt(mcp_server *srv, const mcp_prompt_def *def, err_t
  * number of sessions notified. The sends happen under the server's session-list lock:
  * a transport's send must not block for long (queue it). */
 int mcp_resource_updated(mcp_server *srv, const char *uri);
+/* The same for every subscribed URI that belongs to the registered template `uri_template`
+ * (the exact registered text) with some of its variables bound: `bound` is an object of
+ * variable name -> string (borrowed; NULL or {} = any values). A URI belongs to the template
+ * when resources/read would resolve it through that template (no direct resource has the
+ * URI and no earlier-registered template matches it) and each bound variable's
+ * percent-decoded value equals the given string; unbound variables match anything. E.g.
+ * ("s://{sid}/items/{n}", {"sid":"X"}) reaches subscribers of s://X/items/10 and
+ * s://X/items/37, not s://Y/items/10. Each session gets one notification per matching URI it
+ * subscribed to. Same threading and send rules as mcp_resource_updated. Returns the number
+ * of notifications sent, or -1 if the template is not registered or `bound` is not an object
+ * of strings naming variables of the template. */
+int mcp_resource_updated_template(mcp_server *srv, const char *uri_template, const json_t *bound);
 
 /* ---- sessions: the transport side -------------------------------------------------- */
 typedef struct mcp_transport_ops {

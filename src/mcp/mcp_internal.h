@@ -47,6 +47,8 @@ struct mcp_server {
     size_t page_size;
     mcp_log_level default_level;
     bool frozen;
+    mcp_invalid_args_fn invalid_args_fn;  /* NULL = the default isError text */
+    void *invalid_args_ud;
 
     mcp_tool *tools; size_t ntools;
     json_t *tool_list;      /* array of Tool objects, registration order */
@@ -177,9 +179,18 @@ json_t *mcp_paginate(mcp_call *c, json_t *params, int list);
 /* template.c: matches uri against a level-1 template; on success *vars = new object. */
 bool mcp_template_match(const char *tmpl, const char *uri, json_t **vars);
 bool mcp_template_valid(const char *tmpl);
+/* True if the template has a variable called `name`. */
+bool mcp_template_has_var(const char *tmpl, const char *name);
 
-/* schema.c: validates v against schema; false with a message naming the path. */
-bool mcp_schema_validate(const json_t *schema, const json_t *v, char *msg, size_t msglen);
+/* schema.c: validates v against schema; false with *err (may be NULL) describing the first
+ * failure: path "$.limit", argument = the top-level property it belongs to ("" when the
+ * value itself failed), problem "must be <= 1000, got 5000". */
+typedef struct mcp_schema_err {
+    char path[256];
+    char argument[128];
+    char problem[320];
+} mcp_schema_err;
+bool mcp_schema_validate(const json_t *schema, const json_t *v, mcp_schema_err *err);
 bool mcp_schema_check(const json_t *schema, char *msg, size_t msglen);
 
 #endif

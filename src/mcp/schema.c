@@ -2,10 +2,14 @@
  * type (string or array), properties, required, additionalProperties (false or a schema),
  * enum, const, minimum/maximum, exclusiveMinimum/Maximum, minLength/maxLength (code
  * points), pattern is ignored, items, minItems/maxItems, anyOf/oneOf/allOf.
- * Unknown keywords are ignored. Error messages name the failing path ("$.limit").
- * Must not: fetch $refs or allocate per validated value beyond the message. */
+ * Unknown keywords are ignored. A failure names the failing path ("$.limit"), the
+ * top-level argument it belongs to and what was expected ("must be <= 1000, got 5000").
+ * Must not: fetch $refs, echo string argument values (they may be secrets) or allocate
+ * per validated value. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mcp/mcp_internal.h"
@@ -23,6 +27,20 @@ static bool type_ok(const char *t, const json_t *v)
     return true;
 }
 
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_INTEGER: return "integer";
+    case JSON_REAL: return "number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "boolean";
+    default: return "null";
+    }
+}
+
 static size_t utf8_len(const char *s, size_t n)
 {
     size_t c = 0;
@@ -32,31 +50,169 @@ static size_t utf8_len(const char *s, size_t n)
     return c;
 }
 
-static bool fail(char *msg, size_t ml, const char *path, const char *what)
+/* a number as the schema author wrote it: 1000, not 1000.000000 */
+static void fmt_num(char *buf, size_t n, double d)
 {
-    snprintf(msg, ml, "%s: %s", path, what);
+    if (d >= -9e15 && d <= 9e15 && d == floor(d))
+        snprintf(buf, n, "%lld", (long long)d);
+    else
+        snprintf(buf, n, "%g", d);
+}
+
+static bool fail(mcp_schema_err *err, const char *path, const char *arg, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static bool fail(mcp_schema_err *err, const char *path, const char *arg, const char *fmt, ...)
+{
+    if (!err)
+        return false;
+    snprintf(err->path, sizeof err->path, "%s", path);
+    snprintf(err->argument, sizeof err->argument, "%s", arg ? arg : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->problem, sizeof err->problem, fmt, ap);
+    va_end(ap);
     return false;
 }
 
-static bool validate(const json_t *sc, const json_t *v, const char *path, char *msg, size_t ml)
+/* "a, b or c" from a list of type names (a string or an array of them) */
+static void join_types(char *buf, size_t n, const json_t *types)
 {
-    if (json_is_true(sc) || !json_is_object(sc))
-        return true;
-    if (json_is_false(sc))
-        return fail(msg, ml, path, "not allowed");
-    const json_t *t = json_object_get(sc, "type");
-    if (json_is_string(t) && !type_ok(json_string_value(t), v)) {
-        char w[96];
-        snprintf(w, sizeof w, "must be of type %s", json_string_value(t));
-        return fail(msg, ml, path, w);
+    buf[0] = '\0';
+    if (json_is_string(types)) {
+        snprintf(buf, n, "%s", json_string_value(types));
+        return;
     }
+    size_t cnt = json_array_size(types), i, len = 0;
+    const json_t *x;
+    json_array_foreach(types, i, x) {
+        const char *sep = i == 0 ? "" : (i + 1 == cnt ? " or " : ", ");
+        int w = snprintf(buf + len, n - len, "%s%s", sep, json_is_string(x) ? json_string_value(x) : "?");
+        if (w < 0 || (size_t)w >= n - len)
+            return;
+        len += (size_t)w;
+    }
+}
+
+/* the compact JSON of the enum's values, shortened with "..." past the buffer */
+static void join_values(char *buf, size_t n, const json_t *vals)
+{
+    size_t i, len = 0;
+    const json_t *x;
+    buf[0] = '\0';
+    json_array_foreach(vals, i, x) {
+        char *t = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY);
+        int w = snprintf(buf + len, n - len, "%s%s", i ? ", " : "", t ? t : "?");
+        free(t);
+        if (w < 0 || (size_t)w >= n - len) {
+            if (n > 4)
+                memcpy(buf + n - 4, "...", 4);
+            return;
+        }
+        len += (size_t)w;
+    }
+}
+
+/* the declared property names, for "accepted: ..." */
+static void join_keys(char *buf, size_t n, const json_t *props)
+{
+    size_t len = 0;
+    const char *k;
+    const json_t *x;
+    buf[0] = '\0';
+    json_object_foreach((json_t *)props, k, x) {
+        int w = snprintf(buf + len, n - len, "%s%s", len ? ", " : "", k);
+        if (w < 0 || (size_t)w >= n - len) {
+            if (n > 4)
+                memcpy(buf + n - 4, "...", 4);
+            return;
+        }
+        len += (size_t)w;
+        (void)x;
+    }
+}
+
+/* If every alternative of anyOf/oneOf only names types, the union of those types (as new
+ * strings: the schema is shared between threads, so nothing of it is referenced). */
+static bool alt_types(const json_t *alt, json_t *out)
+{
+    size_t i, j;
+    const json_t *x, *y;
+    json_array_foreach(alt, i, x) {
+        const json_t *t = json_object_get(x, "type");
+        if (!t || json_object_size(x) != 1)
+            return false;
+        if (json_is_string(t))
+            json_array_append_new(out, json_string(json_string_value(t)));
+        else if (json_is_array(t))
+            json_array_foreach(t, j, y) json_array_append_new(out, json_string(json_is_string(y) ? json_string_value(y) : "?"));
+        else
+            return false;
+    }
+    return true;
+}
+
+static bool validate(const json_t *sc, const json_t *v, const char *path, const char *arg,
+                     mcp_schema_err *err);
+
+static bool validate_object(const json_t *sc, const json_t *v, const char *path, const char *arg,
+                            mcp_schema_err *err)
+{
+    const json_t *props = json_object_get(sc, "properties");
+    const json_t *req = json_object_get(sc, "required");
+    const json_t *addl = json_object_get(sc, "additionalProperties");
+    bool top = arg == NULL;
+    size_t i;
+    const json_t *x;
+    const char *key;
+    json_array_foreach(req, i, x) {
+        if (json_is_string(x) && !json_object_get(v, json_string_value(x))) {
+            char p[256];
+            snprintf(p, sizeof p, "%s.%s", path, json_string_value(x));
+            return fail(err, p, top ? json_string_value(x) : arg, "is required");
+        }
+    }
+    json_object_foreach((json_t *)v, key, x) {
+        char p[256];
+        snprintf(p, sizeof p, "%s.%s", path, key);
+        const char *a = top ? key : arg;
+        const json_t *ps = props ? json_object_get(props, key) : NULL;
+        if (ps) {
+            if (!validate(ps, x, p, a, err))
+                return false;
+        } else if (json_is_false(addl)) {
+            char keys[160];
+            join_keys(keys, sizeof keys, props);
+            if (keys[0])
+                return fail(err, p, a, "is not an accepted argument (accepted: %s)", keys);
+            return fail(err, p, a, "is not an accepted argument");
+        } else if (json_is_object(addl) && !validate(addl, x, p, a, err)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool validate(const json_t *sc, const json_t *v, const char *path, const char *arg,
+                     mcp_schema_err *err)
+{
+    if (json_is_true(sc) || !json_is_object(sc)) {
+        if (json_is_false(sc))
+            return fail(err, path, arg, "is not allowed");
+        return true;
+    }
+    const json_t *t = json_object_get(sc, "type");
+    if (json_is_string(t) && !type_ok(json_string_value(t), v))
+        return fail(err, path, arg, "must be of type %s, got %s", json_string_value(t), type_name(v));
     if (json_is_array(t)) {
         bool any = false;
         size_t i;
         const json_t *x;
         json_array_foreach(t, i, x) if (json_is_string(x) && type_ok(json_string_value(x), v)) any = true;
-        if (!any)
-            return fail(msg, ml, path, "has the wrong type");
+        if (!any) {
+            char ts[128];
+            join_types(ts, sizeof ts, t);
+            return fail(err, path, arg, "must be of type %s, got %s", ts, type_name(v));
+        }
     }
     const json_t *en = json_object_get(sc, "enum");
     if (json_is_array(en)) {
@@ -64,105 +220,113 @@ static bool validate(const json_t *sc, const json_t *v, const char *path, char *
         size_t i;
         const json_t *x;
         json_array_foreach(en, i, x) if (json_equal((json_t *)x, (json_t *)v)) any = true;
-        if (!any)
-            return fail(msg, ml, path, "is not one of the allowed values");
+        if (!any) {
+            char vals[200];
+            join_values(vals, sizeof vals, en);
+            return fail(err, path, arg, "must be one of %s", vals);
+        }
     }
     const json_t *cn = json_object_get(sc, "const");
-    if (cn && !json_equal((json_t *)cn, (json_t *)v))
-        return fail(msg, ml, path, "must equal the constant value");
+    if (cn && !json_equal((json_t *)cn, (json_t *)v)) {
+        char *val = json_dumps(cn, JSON_COMPACT | JSON_ENCODE_ANY);
+        bool r = fail(err, path, arg, "must equal %.100s", val ? val : "the constant value");
+        free(val);
+        return r;
+    }
     if (json_is_number(v)) {
         double d = json_number_value(v);
+        char lim[40], got[40];
+        fmt_num(got, sizeof got, d);
         const json_t *k;
-        if ((k = json_object_get(sc, "minimum")) && json_is_number(k) && d < json_number_value(k))
-            return fail(msg, ml, path, "is below the minimum");
-        if ((k = json_object_get(sc, "maximum")) && json_is_number(k) && d > json_number_value(k))
-            return fail(msg, ml, path, "is above the maximum");
-        if ((k = json_object_get(sc, "exclusiveMinimum")) && json_is_number(k) && d <= json_number_value(k))
-            return fail(msg, ml, path, "is not above the exclusive minimum");
-        if ((k = json_object_get(sc, "exclusiveMaximum")) && json_is_number(k) && d >= json_number_value(k))
-            return fail(msg, ml, path, "is not below the exclusive maximum");
+        if ((k = json_object_get(sc, "minimum")) && json_is_number(k) && d < json_number_value(k)) {
+            fmt_num(lim, sizeof lim, json_number_value(k));
+            return fail(err, path, arg, "must be >= %s, got %s", lim, got);
+        }
+        if ((k = json_object_get(sc, "maximum")) && json_is_number(k) && d > json_number_value(k)) {
+            fmt_num(lim, sizeof lim, json_number_value(k));
+            return fail(err, path, arg, "must be <= %s, got %s", lim, got);
+        }
+        if ((k = json_object_get(sc, "exclusiveMinimum")) && json_is_number(k) && d <= json_number_value(k)) {
+            fmt_num(lim, sizeof lim, json_number_value(k));
+            return fail(err, path, arg, "must be > %s, got %s", lim, got);
+        }
+        if ((k = json_object_get(sc, "exclusiveMaximum")) && json_is_number(k) && d >= json_number_value(k)) {
+            fmt_num(lim, sizeof lim, json_number_value(k));
+            return fail(err, path, arg, "must be < %s, got %s", lim, got);
+        }
     }
     if (json_is_string(v)) {
         size_t n = utf8_len(json_string_value(v), json_string_length(v));
         const json_t *k;
         if ((k = json_object_get(sc, "minLength")) && json_is_integer(k) && (json_int_t)n < json_integer_value(k))
-            return fail(msg, ml, path, "is too short");
+            return fail(err, path, arg, "must be at least %lld characters long, got %zu",
+                        (long long)json_integer_value(k), n);
         if ((k = json_object_get(sc, "maxLength")) && json_is_integer(k) && (json_int_t)n > json_integer_value(k))
-            return fail(msg, ml, path, "is too long");
+            return fail(err, path, arg, "must be at most %lld characters long, got %zu",
+                        (long long)json_integer_value(k), n);
     }
     if (json_is_array(v)) {
         size_t n = json_array_size(v), i;
         const json_t *k, *x;
         if ((k = json_object_get(sc, "minItems")) && json_is_integer(k) && (json_int_t)n < json_integer_value(k))
-            return fail(msg, ml, path, "has too few items");
+            return fail(err, path, arg, "must have at least %lld items, got %zu", (long long)json_integer_value(k), n);
         if ((k = json_object_get(sc, "maxItems")) && json_is_integer(k) && (json_int_t)n > json_integer_value(k))
-            return fail(msg, ml, path, "has too many items");
+            return fail(err, path, arg, "must have at most %lld items, got %zu", (long long)json_integer_value(k), n);
         const json_t *items = json_object_get(sc, "items");
         if (items)
             json_array_foreach(v, i, x) {
                 char p[256];
                 snprintf(p, sizeof p, "%s[%zu]", path, i);
-                if (!validate(items, x, p, msg, ml))
+                if (!validate(items, x, p, arg, err))
                     return false;
             }
     }
-    if (json_is_object(v)) {
-        const json_t *props = json_object_get(sc, "properties");
-        const json_t *req = json_object_get(sc, "required");
-        const json_t *addl = json_object_get(sc, "additionalProperties");
-        size_t i;
-        const json_t *x;
-        const char *key;
-        json_array_foreach(req, i, x) {
-            if (json_is_string(x) && !json_object_get(v, json_string_value(x))) {
-                char p[256];
-                snprintf(p, sizeof p, "%s.%s", path, json_string_value(x));
-                return fail(msg, ml, p, "is required");
-            }
-        }
-        json_object_foreach((json_t *)v, key, x) {
-            char p[256];
-            snprintf(p, sizeof p, "%s.%s", path, key);
-            const json_t *ps = props ? json_object_get(props, key) : NULL;
-            if (ps) {
-                if (!validate(ps, x, p, msg, ml))
-                    return false;
-            } else if (json_is_false(addl)) {
-                return fail(msg, ml, p, "is not an accepted argument");
-            } else if (json_is_object(addl) && !validate(addl, x, p, msg, ml)) {
-                return false;
-            }
-        }
-    }
+    if (json_is_object(v) && !validate_object(sc, v, path, arg, err))
+        return false;
     const json_t *all = json_object_get(sc, "allOf"), *x;
     size_t i;
-    json_array_foreach(all, i, x) if (!validate(x, v, path, msg, ml)) return false;
+    json_array_foreach(all, i, x) if (!validate(x, v, path, arg, err)) return false;
     const char *alts[] = {"anyOf", "oneOf"};
     for (int a = 0; a < 2; a++) {
         const json_t *alt = json_object_get(sc, alts[a]);
         if (!json_is_array(alt) || !json_array_size(alt))
             continue;
         size_t ok = 0;
-        char tmp[8];
-        json_array_foreach(alt, i, x) if (validate(x, v, path, tmp, sizeof tmp)) ok++;
-        if (ok == 0 || (a == 1 && ok != 1))
-            return fail(msg, ml, path, "does not match the allowed forms");
+        json_array_foreach(alt, i, x) if (validate(x, v, path, arg, NULL)) ok++;
+        if (ok == 1 || (a == 0 && ok > 1))
+            continue;
+        if (ok > 1)
+            return fail(err, path, arg, "matches more than one of the allowed forms");
+        json_t *types = json_array();
+        bool simple = alt_types(alt, types);
+        char ts[128];
+        join_types(ts, sizeof ts, types);
+        json_decref(types);
+        if (simple)
+            return fail(err, path, arg, "must be of type %s, got %s", ts, type_name(v));
+        return fail(err, path, arg, "does not match any of the allowed forms");
     }
     return true;
 }
 
-bool mcp_schema_validate(const json_t *schema, const json_t *v, char *msg, size_t msglen)
+bool mcp_schema_validate(const json_t *schema, const json_t *v, mcp_schema_err *err)
 {
-    return validate(schema, v, "$", msg, msglen);
+    return validate(schema, v, "$", NULL, err);
+}
+
+static bool check_fail(char *msg, size_t ml, const char *what)
+{
+    snprintf(msg, ml, "$: %s", what);
+    return false;
 }
 
 bool mcp_schema_check(const json_t *schema, char *msg, size_t msglen)
 {
     const json_t *props = json_object_get(schema, "properties");
     if (props && !json_is_object(props))
-        return fail(msg, msglen, "$", "properties must be an object");
+        return check_fail(msg, msglen, "properties must be an object");
     const json_t *req = json_object_get(schema, "required");
     if (req && !json_is_array(req))
-        return fail(msg, msglen, "$", "required must be an array");
+        return check_fail(msg, msglen, "required must be an array");
     return true;
 }

@@ -1,6 +1,7 @@
 /* mcp/server.c — the registry: server info, tools, resources, templates and prompts as
  * registered by the product, prebuilt into the JSON list objects served by the list
- * methods. Read-only once the first session exists (frozen).
+ * methods. Read-only once the first session exists (frozen). Also the resource-updated
+ * notifications, by exact URI or by template (the session list lives here).
  * Must not: handle requests (dispatch lives in tools.c, resources.c, prompts.c) or know
  * what any registered item means. */
 #include <stdlib.h>
@@ -80,6 +81,12 @@ void mcp_server_free(mcp_server *srv)
 
 void mcp_server_set_page_size(mcp_server *srv, size_t n) { srv->page_size = n ? n : 1; }
 void mcp_server_set_default_log_level(mcp_server *srv, mcp_log_level lvl) { srv->default_level = lvl; }
+
+void mcp_server_set_invalid_args_fn(mcp_server *srv, mcp_invalid_args_fn fn, void *ud)
+{
+    srv->invalid_args_fn = fn;
+    srv->invalid_args_ud = fn ? ud : NULL;
+}
 
 static void set_opt(json_t *o, const char *key, const char *v)
 {
@@ -246,6 +253,13 @@ err_code mcp_server_add_prompt(mcp_server *srv, const mcp_prompt_def *d, err_t *
     return ERR_OK;
 }
 
+static int send_updated(mcp_session *s, const char *uri)
+{
+    json_t *msg = json_pack("{s:s,s:s,s:{s:s}}", "jsonrpc", "2.0", "method",
+                            "notifications/resources/updated", "params", "uri", uri);
+    return mcp_session_send_json(s, NULL, msg) == 0 ? 1 : 0;
+}
+
 int mcp_resource_updated(mcp_server *srv, const char *uri)
 {
     int n = 0;
@@ -256,12 +270,68 @@ int mcp_resource_updated(mcp_server *srv, const char *uri)
         pthread_mutex_lock(&s->lock);
         bool sub = json_object_get(s->subscriptions, uri) != NULL;
         pthread_mutex_unlock(&s->lock);
-        if (!sub)
-            continue;
-        json_t *msg = json_pack("{s:s,s:s,s:{s:s}}", "jsonrpc", "2.0", "method",
-                                "notifications/resources/updated", "params", "uri", uri);
-        if (mcp_session_send_json(s, NULL, msg) == 0)
-            n++;
+        if (sub)
+            n += send_updated(s, uri);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return n;
+}
+
+/* Would resources/read resolve `uri` through template ti, with the bound values? */
+static bool belongs(const mcp_server *srv, size_t ti, const char *uri, const json_t *bound)
+{
+    if (json_object_get(srv->resource_index, uri))
+        return false;
+    json_t *vars;
+    for (size_t j = 0; j < ti; j++)
+        if (mcp_template_match(srv->templates[j].uri_template, uri, &vars)) {
+            json_decref(vars);
+            return false;
+        }
+    if (!mcp_template_match(srv->templates[ti].uri_template, uri, &vars))
+        return false;
+    bool ok = true;
+    const char *k;
+    json_t *want;
+    json_object_foreach((json_t *)bound, k, want) {
+        json_t *got = json_object_get(vars, k);
+        if (!got || !json_equal(got, want)) {
+            ok = false;
+            break;
+        }
+    }
+    json_decref(vars);
+    return ok;
+}
+
+int mcp_resource_updated_template(mcp_server *srv, const char *uri_template, const json_t *bound)
+{
+    if (!srv || !uri_template || (bound && !json_is_object(bound)))
+        return -1;
+    size_t ti = 0;
+    while (ti < srv->ntemplates && strcmp(srv->templates[ti].uri_template, uri_template) != 0)
+        ti++;
+    if (ti == srv->ntemplates)
+        return -1;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)bound, k, v)
+        if (!json_is_string(v) || !mcp_template_has_var(uri_template, k))
+            return -1;
+    int n = 0;
+    pthread_mutex_lock(&srv->lock);
+    for (mcp_session *s = srv->sessions; s; s = s->next) {
+        /* collect under the session lock (copies: the set may change meanwhile), send after */
+        json_t *uris = json_array();
+        pthread_mutex_lock(&s->lock);
+        json_object_foreach(s->subscriptions, k, v)
+            if (belongs(srv, ti, k, bound))
+                json_array_append_new(uris, json_string(k));
+        pthread_mutex_unlock(&s->lock);
+        size_t i;
+        json_array_foreach(uris, i, v)
+            n += send_updated(s, json_string_value(v));
+        json_decref(uris);
     }
     pthread_mutex_unlock(&srv->lock);
     return n;

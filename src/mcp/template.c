@@ -1,6 +1,6 @@
 /* mcp/template.c — RFC 6570 level-1 URI templates ("test://template/{id}/data"): checking
  * a template is supported and matching a URI against it, yielding the variables
- * percent-decoded.
+ * percent-decoded, and naming its variables.
  * Must not: expand templates or support operators ({+x}, {/x}, {?x}) — callers register
  * only simple templates. */
 #include <stdlib.h>
@@ -27,6 +27,19 @@ bool mcp_template_valid(const char *t)
         p = end;
     }
     return true;
+}
+
+bool mcp_template_has_var(const char *t, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *p = strchr(t, '{'); p; p = strchr(p + 1, '{')) {
+        const char *end = strchr(p, '}');
+        if (!end)
+            return false;
+        if ((size_t)(end - p - 1) == nl && memcmp(p + 1, name, nl) == 0)
+            return true;
+    }
+    return false;
 }
 
 bool mcp_template_match(const char *t, const char *uri, json_t **vars)

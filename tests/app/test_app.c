@@ -728,6 +728,182 @@ static void test_resources_prompts(void **state)
     free(ta); free(tb); free(sid);
 }
 
+/* the array of strings sorted, as compact JSON (malloc'd); steals arr */
+static char *sorted_json(json_t *arr)
+{
+    size_t n = json_array_size(arr);
+    for (size_t a = 1; a < n; a++)
+        for (size_t b = a; b > 0 && strcmp(json_string_value(json_array_get(arr, b - 1)),
+                                           json_string_value(json_array_get(arr, b))) > 0; b--) {
+            json_t *x = json_incref(json_array_get(arr, b - 1));
+            json_array_set(arr, b - 1, json_array_get(arr, b));
+            json_array_set_new(arr, b, x);
+        }
+    char *t = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return t;
+}
+
+/* "session://" sid suffix */
+static json_t *suri(const char *sid, const char *suffix)
+{
+    char u[128];
+    snprintf(u, sizeof u, "session://%s%s", sid, suffix);
+    return json_string(u);
+}
+
+/* asserts that client cl received exactly the resources/updated notifications for these
+ * URIs (pairs of session id and suffix, NULL-terminated; any order) since the last call and
+ * no notifications/message; clears the capture */
+static void expect_updates(client *cl, ...)
+{
+    json_t *want = json_array(), *got = json_array(), *m;
+    va_list ap;
+    va_start(ap, cl);
+    for (const char *sid; (sid = va_arg(ap, const char *));)
+        json_array_append_new(want, suri(sid, va_arg(ap, const char *)));
+    va_end(ap);
+    size_t i;
+    pthread_mutex_lock(&cl->cap.mu);
+    json_array_foreach(cl->cap.msgs, i, m) {
+        const char *meth = json_string_value(json_object_get(m, "method"));
+        assert_false(meth && strcmp(meth, "notifications/message") == 0);
+        if (meth && strcmp(meth, "notifications/resources/updated") == 0)
+            json_array_append(got, json_object_get(json_object_get(m, "params"), "uri"));
+    }
+    json_array_clear(cl->cap.msgs);
+    pthread_mutex_unlock(&cl->cap.mu);
+    char *w = sorted_json(want), *g = sorted_json(got);
+    assert_string_equal(g, w);
+    free(w);
+    free(g);
+}
+
+static void sub(client *cl, const char *sid, const char *suffix, bool on)
+{
+    json_t *r = rpc(cl, on ? "resources/subscribe" : "resources/unsubscribe", json_pack("{s:o}", "uri", suri(sid, suffix)));
+    assert_non_null(json_object_get(r, "result"));
+    json_decref(r);
+}
+
+/* any session://{id}/messages/{limit} subscription hears about a new message of that
+ * session (not only the common window sizes), and nothing but resources/updated is sent */
+static void test_resource_updates_by_template(void **state)
+{
+    fx *f = *state;
+    client *a = &f->c[1], *b = &f->c[2];
+    char *ta = authc(a, "claude-1", "claude", NULL);
+    char *tb = authc(b, "gemini-1", "gemini", NULL);
+    char *s1 = new_session(f, ta), *s2 = new_session(f, ta);
+    sub(a, s1, "", true);
+    sub(b, s1, "/messages/37", true);
+    sub(b, s1, "/messages/5", true);
+    sub(b, s2, "/messages/37", true);
+    expect_updates(a, NULL);
+    expect_updates(b, NULL);
+    post(f, ta, s1, "hello", "public");
+    expect_updates(a, s1, "", NULL);
+    expect_updates(b, s1, "/messages/37", s1, "/messages/5", NULL);
+    json_t *sc = toolc(b, "add_message", json_pack("{s:s s:s s:s}", "session_id", s2, "content", "hi", "auth_token", tb));
+    expect_ok(sc);
+    json_decref(sc);
+    expect_updates(a, NULL);
+    expect_updates(b, s2, "/messages/37", NULL);
+    /* a failed post notifies nobody; unsubscribing stops the updates */
+    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", s1, "content", " ", "auth_token", ta)),
+                "INVALID_INPUT");
+    expect_updates(b, NULL);
+    sub(b, s1, "/messages/37", false);
+    post(f, ta, s1, "again", "private");
+    expect_updates(b, s1, "/messages/5", NULL);
+    expect_updates(a, s1, "", NULL);
+    free(ta), free(tb), free(s1), free(s2);
+}
+
+/* arguments that fail a tool's input schema are INVALID_INPUT envelopes naming the
+ * argument, while limits with their own codes keep them */
+static void expect_invalid_arg(json_t *sc, const char *arg, const char *expect_in_error)
+{
+    char *t = json_dumps(sc, 0);
+    const char *err = json_string_value(json_object_get(sc, "error"));
+    if (!err || !strstr(err, expect_in_error)) {
+        fprintf(stderr, "expected '%s' in the error of %s\n", expect_in_error, t);
+        fail();
+    }
+    const char *sug = json_string_value(json_array_get(json_object_get(sc, "suggestions"), 0));
+    char quoted[80];
+    snprintf(quoted, sizeof quoted, "'%s'", arg);
+    if (!sug || !strstr(sug, quoted)) {
+        fprintf(stderr, "expected a suggestion naming %s in %s\n", quoted, t);
+        fail();
+    }
+    free(t);
+    json_t *ctx = json_object_get(sc, "context");
+    assert_string_equal(json_string_value(json_object_get(ctx, "argument")), arg);
+    assert_true(json_is_false(json_object_get(sc, "recoverable")));
+    expect_code(sc, "INVALID_INPUT");
+}
+
+static void count_get_messages_errors(void *ud, const app_tool_stats *st)
+{
+    if (strcmp(st->tool, "get_messages") == 0)
+        *(uint64_t *)ud = st->errors;
+}
+
+static void test_invalid_args_envelope(void **state)
+{
+    fx *f = *state;
+    char *t = auth_agent(f, "claude-1", "claude", NULL);
+    char *sid = new_session(f, t);
+    expect_invalid_arg(tool(f, "get_messages", json_pack("{s:s s:s s:s}", "session_id", sid, "limit", "ten", "auth_token", t)),
+                       "limit", "$.limit must be of type integer, got string");
+    expect_invalid_arg(tool(f, "get_messages", json_pack("{s:s s:i s:s}", "session_id", sid, "limit", 5000, "auth_token", t)),
+                       "limit", "$.limit must be <= 1000, got 5000");
+    expect_invalid_arg(tool(f, "get_messages", json_pack("{s:s s:i s:s}", "session_id", sid, "offset", -1, "auth_token", t)),
+                       "offset", "$.offset must be >= 0");
+    expect_invalid_arg(tool(f, "add_message", json_pack("{s:s s:i s:s}", "session_id", sid, "content", 42, "auth_token", t)),
+                       "content", "$.content must be of type string, got integer");
+    expect_invalid_arg(tool(f, "add_message", json_pack("{s:s s:s}", "session_id", sid, "auth_token", t)),
+                       "content", "$.content is required");
+    expect_invalid_arg(tool(f, "add_message", json_pack("{s:s s:s s:b s:s}", "session_id", sid, "content", "x", "colour", 1,
+                                                        "auth_token", t)), "colour", "$.colour is not an accepted argument");
+    expect_invalid_arg(tool(f, "list_sessions", json_pack("{s:s s:s}", "active_only", "yes", "auth_token", t)),
+                       "active_only", "must be of type boolean, got string");
+    expect_invalid_arg(tool(f, "get_message", json_pack("{s:i s:s}", "message_id", 0, "auth_token", t)),
+                       "message_id", "$.message_id must be >= 1, got 0");
+    expect_invalid_arg(tool(f, "set_memory", json_pack("{s:s s:i s:s s:s}", "key", "k", "value", 1, "overwrite", "no",
+                                                       "auth_token", t)), "overwrite", "must be of type boolean");
+    /* limits moved into the schemas */
+    expect_invalid_arg(tool(f, "create_session", json_pack("{s:s s:s}", "purpose", "", "auth_token", t)),
+                       "purpose", "$.purpose must be at least 1 characters long, got 0");
+    char long_id[120];
+    memset(long_id, 'x', 101);
+    long_id[101] = 0;
+    expect_invalid_arg(tool(f, "authenticate_agent", json_pack("{s:s s:s}", "agent_id", long_id, "agent_type", "claude")),
+                       "agent_id", "$.agent_id must be at most 100 characters long, got 101");
+    memset(long_id, 'y', 51);
+    long_id[51] = 0;
+    expect_invalid_arg(tool(f, "authenticate_agent", json_pack("{s:s s:s}", "agent_id", "a", "agent_type", long_id)),
+                       "agent_type", "$.agent_type must be at most 50 characters long, got 51");
+    long_id[50] = 0;   /* exactly the limit passes */
+    json_t *sc = tool(f, "authenticate_agent", json_pack("{s:s s:s}", "agent_id", "a", "agent_type", long_id));
+    expect_ok(sc);
+    json_decref(sc);
+    /* limits with their own codes keep them */
+    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:i s:s}", "key", "k", "value", 1, "expires_in", 31536001,
+                                                "auth_token", t)), "INVALID_TTL_VALUE");
+    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", "a b", "value", 1, "auth_token", t)), "INVALID_KEY");
+    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "content", "x", "visibility",
+                                                 "everyone", "auth_token", t)), "INVALID_VISIBILITY");
+    /* the failures are counted: in the tool's statistics and under INVALID_INPUT */
+    assert_true(atomic_load(&f->app->err_counts[APP_INVALID_INPUT]) >= 12);
+    uint64_t gm_errors = 0;
+    app_foreach_tool_stats(f->app, count_get_messages_errors, &gm_errors);
+    assert_int_equal(gm_errors, 3);
+    free(t);
+    free(sid);
+}
+
 static void test_more_tools(void **state)
 {
     fx *f = *state;
@@ -866,6 +1042,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_since_id_and_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup_rl, teardown),
         cmocka_unit_test_setup_teardown(test_resources_prompts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resource_updates_by_template, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_args_envelope, setup, teardown),
         cmocka_unit_test_setup_teardown(test_more_tools, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trusted_and_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_envelope_mapping, setup, teardown),

@@ -2,7 +2,8 @@
  * mcp_session_handle with JSON strings against the fixture registry: framing (verbatim
  * ids, notifications, errors, batches), lifecycle and version negotiation, ping/setLevel,
  * tools (pagination, validation, structuredContent), resources (read, templates, not
- * found, subscriptions across sessions), prompts, completion, progress, logging and
+ * found, subscriptions across sessions, updates by template), argument validation
+ * failures (precise messages, the product's builder), prompts, completion, progress, logging and
  * cancellation. Asserts what clients rely on (exact bytes where the spec demands it).
  * Must not: sleep to synchronise (condvars only). */
 #include <pthread.h>
@@ -495,6 +496,281 @@ static void test_subscriptions(void **state)
     assert_int_equal(cap_count(&f->b, "notifications/resources/updated"), 0);
 }
 
+/* ---- template-aware resource updates ---- */
+static json_t *r_any(mcp_call *c, const char *uri, json_t *vars, void *ud)
+{
+    (void)c, (void)vars, (void)ud;
+    return mcp_resource_text(uri, "text/plain", "x");
+}
+
+/* the URIs of the resources/updated notifications captured so far, sorted, then cleared */
+static char *take_updated(cap *c)
+{
+    json_t *uris = json_array(), *m;
+    size_t i;
+    pthread_mutex_lock(&c->mu);
+    json_array_foreach(c->msgs, i, m)
+        if (strcmp(json_string_value(json_object_get(m, "method")), "notifications/resources/updated") == 0)
+            json_array_append(uris, json_object_get(json_object_get(m, "params"), "uri"));
+    json_array_clear(c->msgs);
+    pthread_mutex_unlock(&c->mu);
+    /* sort (insertion) so the expectation does not depend on the subscription order */
+    size_t n = json_array_size(uris);
+    for (size_t a = 1; a < n; a++)
+        for (size_t b = a; b > 0 && strcmp(json_string_value(json_array_get(uris, b - 1)),
+                                           json_string_value(json_array_get(uris, b))) > 0; b--) {
+            json_t *x = json_incref(json_array_get(uris, b - 1));
+            json_array_set(uris, b - 1, json_array_get(uris, b));
+            json_array_set_new(uris, b, x);
+        }
+    char *t = json_dumps(uris, JSON_COMPACT);
+    json_decref(uris);
+    return t;
+}
+
+static void expect_updated(cap *c, const char *want)
+{
+    char *t = take_updated(c);
+    assert_string_equal(t, want);
+    free(t);
+}
+
+static void subscribe(mcp_session *s, const char *uri)
+{
+    json_t *r = rpcf(s, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"%s\"}}", uri);
+    assert_non_null(result_of(r));
+    json_decref(r);
+}
+
+static void test_subscriptions_template(void **state)
+{
+    (void)state;
+    mcp_server_info info = {"tmpl", "1.0", NULL, NULL, NULL};
+    mcp_server *srv = mcp_server_new(&info);
+    err_t e;
+    const mcp_resource_def direct = {"x://a/items/5", "direct", NULL, NULL, "text/plain", r_any, NULL};
+    assert_int_equal(mcp_server_add_resource(srv, &direct, &e), ERR_OK);
+    const char *ts[] = {"x://{a}/items/latest", "x://{a}/items/{n}", "x://{a}"};
+    for (size_t i = 0; i < 3; i++) {
+        const mcp_template_def d = {ts[i], "t", NULL, NULL, "text/plain", r_any, NULL, NULL};
+        assert_int_equal(mcp_server_add_template(srv, &d, &e), ERR_OK);
+    }
+    cap a, b;
+    cap_init(&a);
+    cap_init(&b);
+    mcp_session *sa = mcp_session_new(srv, &cap_ops, &a), *sb = mcp_session_new(srv, &cap_ops, &b);
+    init_session(sa, "2025-11-25");
+    init_session(sb, "2025-06-18");
+    const char *subs_a[] = {"x://S/items/10", "x://S/items/37", "x://T/items/10", "x://S",
+                            "x://S/items/latest", "x://a/items/5", "x://S/other/1"};
+    for (size_t i = 0; i < sizeof subs_a / sizeof *subs_a; i++)
+        subscribe(sa, subs_a[i]);
+    subscribe(sb, "x://S/items/37");
+    subscribe(sb, "x://S%41/items/1");   /* a = "SA" once decoded */
+    expect_updated(&a, "[]");
+    expect_updated(&b, "[]");
+
+    json_t *bound = json_pack("{s:s}", "a", "S");
+    /* every items/{n} of S: not T's, not items/latest (an earlier template owns it), not
+     * x://S itself (another template), and each once */
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{a}/items/{n}", bound), 3);
+    expect_updated(&a, "[\"x://S/items/10\",\"x://S/items/37\"]");
+    expect_updated(&b, "[\"x://S/items/37\"]");
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{a}", bound), 1);
+    expect_updated(&a, "[\"x://S\"]");
+    expect_updated(&b, "[]");
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{a}/items/latest", bound), 1);
+    expect_updated(&a, "[\"x://S/items/latest\"]");
+    json_decref(bound);
+    /* values compare percent-decoded; a direct resource is never a template's */
+    bound = json_pack("{s:s}", "a", "SA");
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{a}/items/{n}", bound), 1);
+    expect_updated(&b, "[\"x://S%41/items/1\"]");
+    json_decref(bound);
+    bound = json_pack("{s:s}", "a", "a");
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{a}/items/{n}", bound), 0);
+    json_decref(bound);
+    /* both variables bound; none bound (NULL and {}) */
+    bound = json_pack("{s:s,s:s}", "a", "S", "n", "37");
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{a}/items/{n}", bound), 2);
+    expect_updated(&a, "[\"x://S/items/37\"]");
+    expect_updated(&b, "[\"x://S/items/37\"]");
+    json_decref(bound);
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{a}/items/{n}", NULL), 5);
+    expect_updated(&a, "[\"x://S/items/10\",\"x://S/items/37\",\"x://T/items/10\"]");
+    expect_updated(&b, "[\"x://S%41/items/1\",\"x://S/items/37\"]");
+    bound = json_object();
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{a}/items/{n}", bound), 5);
+    json_decref(bound);
+    free(take_updated(&a)), free(take_updated(&b));
+    /* misuse: unregistered template, unknown variable, non-string value, not an object */
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{b}/items/{n}", NULL), -1);
+    bound = json_pack("{s:s}", "zz", "S");
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{a}/items/{n}", bound), -1);
+    json_decref(bound);
+    bound = json_pack("{s:i}", "a", 1);
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{a}/items/{n}", bound), -1);
+    json_decref(bound);
+    bound = json_string("S");
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{a}/items/{n}", bound), -1);
+    json_decref(bound);
+    assert_int_equal(mcp_resource_updated_template(NULL, "x://{a}", NULL), -1);
+    expect_updated(&a, "[]");
+    /* unsubscribing stops them; the exact-URI form still works alongside */
+    json_decref(rpc(sb, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"resources/unsubscribe\",\"params\":{\"uri\":\"x://S/items/37\"}}"));
+    bound = json_pack("{s:s}", "a", "S");
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{a}/items/{n}", bound), 2);
+    json_decref(bound);
+    expect_updated(&b, "[]");
+    assert_int_equal(mcp_resource_updated(srv, "x://S/items/10"), 1);
+    expect_updated(&a, "[\"x://S/items/10\",\"x://S/items/10\",\"x://S/items/37\"]");
+    mcp_session_free(sa);
+    mcp_session_free(sb);
+    /* no sessions: nothing to send */
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{a}", NULL), 0);
+    mcp_server_free(srv);
+    cap_fini(&a);
+    cap_fini(&b);
+}
+
+/* ---- argument validation failures: default text and the product's builder ---- */
+static const char *tool_error_text(json_t *resp)
+{
+    json_t *res = result_of(resp);
+    assert_true(json_is_true(json_object_get(res, "isError")));
+    const char *t = json_string_value(json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
+    assert_non_null(t);
+    return t;
+}
+
+static void test_invalid_args_default(void **state)
+{
+    fx *f = *state;
+    init_session(f->sa, "2025-11-25");
+    static const struct { const char *args, *text; } cases[] = {
+        {"{\"count\":1}", "Invalid arguments for tool test_validate: $.name is required"},
+        {"{\"name\":5}", "Invalid arguments for tool test_validate: $.name must be of type string, got integer"},
+        {"{\"name\":\"\"}", "Invalid arguments for tool test_validate: $.name must be at least 1 characters long, got 0"},
+        {"{\"name\":\"a\",\"count\":11}", "Invalid arguments for tool test_validate: $.count must be <= 10, got 11"},
+        {"{\"name\":\"a\",\"count\":0}", "Invalid arguments for tool test_validate: $.count must be >= 1, got 0"},
+        {"{\"name\":\"a\",\"count\":1.5}", "Invalid arguments for tool test_validate: $.count must be of type integer, got number"},
+        {"{\"name\":\"a\",\"extra\":true}",
+         "Invalid arguments for tool test_validate: $.extra is not an accepted argument (accepted: name, count)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *r = rpcf(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"test_validate\",\"arguments\":%s}}",
+                         cases[i].args);
+        assert_string_equal(tool_error_text(r), cases[i].text);
+        json_decref(r);
+    }
+}
+
+typedef struct hook_rec {
+    int calls;
+    int mode;  /* 0 = own result without isError, 1 = NULL, 2 = malformed */
+    char tool[64], argument[64], path[64], problem[128], message[256];
+    bool had_argument;
+} hook_rec;
+
+static json_t *hook(mcp_call *c, const mcp_invalid_args *ia, void *ud)
+{
+    hook_rec *h = ud;
+    assert_non_null(c);
+    assert_string_equal(mcp_call_method(c), "tools/call");
+    h->calls++;
+    h->had_argument = ia->argument != NULL;
+    snprintf(h->tool, sizeof h->tool, "%s", ia->tool);
+    snprintf(h->argument, sizeof h->argument, "%s", ia->argument ? ia->argument : "");
+    snprintf(h->path, sizeof h->path, "%s", ia->path);
+    snprintf(h->problem, sizeof h->problem, "%s", ia->problem);
+    snprintf(h->message, sizeof h->message, "%s", ia->message);
+    if (h->mode == 1)
+        return NULL;
+    if (h->mode == 2)
+        return json_string("not a result");
+    char buf[300];
+    snprintf(buf, sizeof buf, "ENVELOPE %s %s", ia->argument ? ia->argument : "-", ia->problem);
+    return mcp_result_text(buf);
+}
+
+static json_t *t_nop(mcp_call *c, json_t *args, void *ud)
+{
+    (void)c, (void)args, (void)ud;
+    return mcp_result_text("ok");
+}
+
+static void test_invalid_args_hook(void **state)
+{
+    (void)state;
+    mcp_server_info info = {"hook", "1.0", NULL, NULL, NULL};
+    mcp_server *srv = mcp_server_new(&info);
+    err_t e;
+    assert_true(mcp_fixtures_register(srv, &e));
+    const mcp_tool_def nested = {"nested", NULL, "Nested arguments",
+        "{\"type\":\"object\",\"properties\":{\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"enum\":[\"x\",\"y\"]},\"maxItems\":2},"
+        "\"n\":{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"null\"}]},"
+        "\"o\":{\"type\":\"object\",\"properties\":{\"k\":{\"type\":\"boolean\"}},\"required\":[\"k\"]}}}",
+        NULL, NULL, t_nop, NULL};
+    assert_int_equal(mcp_server_add_tool(srv, &nested, &e), ERR_OK);
+    hook_rec h = {0};
+    mcp_server_set_invalid_args_fn(srv, hook, &h);
+    cap a;
+    cap_init(&a);
+    mcp_session *s = mcp_session_new(srv, &cap_ops, &a);
+    init_session(s, "2025-11-25");
+
+    json_t *r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"test_validate\",\"arguments\":{\"name\":\"a\",\"count\":\"3\"}}}");
+    assert_string_equal(tool_error_text(r), "ENVELOPE count must be of type integer, got string");  /* isError added */
+    json_decref(r);
+    assert_int_equal(h.calls, 1);
+    assert_string_equal(h.tool, "test_validate");
+    assert_string_equal(h.argument, "count");
+    assert_string_equal(h.path, "$.count");
+    assert_string_equal(h.problem, "must be of type integer, got string");
+    assert_string_equal(h.message, "Invalid arguments for tool test_validate: $.count must be of type integer, got string");
+
+    static const struct { const char *args, *argument, *path, *problem; } cases[] = {
+        {"{\"tags\":[\"x\",1]}", "tags", "$.tags[1]", "must be of type string, got integer"},
+        {"{\"tags\":[\"z\"]}", "tags", "$.tags[0]", "must be one of \"x\", \"y\""},
+        {"{\"tags\":[\"x\",\"y\",\"x\"]}", "tags", "$.tags", "must have at most 2 items, got 3"},
+        {"{\"n\":\"5\"}", "n", "$.n", "must be of type integer or null, got string"},
+        {"{\"o\":{}}", "o", "$.o.k", "is required"},
+        {"{\"o\":{\"k\":1}}", "o", "$.o.k", "must be of type boolean, got integer"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        r = rpcf(s, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"nested\",\"arguments\":%s}}",
+                 cases[i].args);
+        tool_error_text(r);
+        json_decref(r);
+        assert_true(h.had_argument);
+        assert_string_equal(h.argument, cases[i].argument);
+        assert_string_equal(h.path, cases[i].path);
+        assert_string_equal(h.problem, cases[i].problem);
+    }
+    /* valid arguments never reach the hook */
+    int calls = h.calls;
+    r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"nested\",\"arguments\":{\"tags\":[\"x\"],\"n\":null,\"o\":{\"k\":true}}}}");
+    assert_null(json_object_get(result_of(r), "isError"));
+    json_decref(r);
+    assert_int_equal(h.calls, calls);
+    /* a builder that gives up, or returns garbage: the default text */
+    for (int mode = 1; mode <= 2; mode++) {
+        h.mode = mode;
+        r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"test_validate\",\"arguments\":{}}}");
+        assert_string_equal(tool_error_text(r), "Invalid arguments for tool test_validate: $.name is required");
+        json_decref(r);
+    }
+    assert_int_equal(h.calls, calls + 2);
+    /* request-shape errors stay JSON-RPC errors, without the builder */
+    r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"nested\",\"arguments\":[1]}}");
+    assert_int_equal(err_code_of(r), -32602);
+    json_decref(r);
+    assert_int_equal(h.calls, calls + 2);
+    mcp_session_free(s);
+    mcp_server_free(srv);
+    cap_fini(&a);
+}
+
 /* ---- prompts and completion ---- */
 static void test_prompts(void **state)
 {
@@ -712,6 +988,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tools_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),
+        cmocka_unit_test(test_subscriptions_template),
+        cmocka_unit_test_setup_teardown(test_invalid_args_default, setup, teardown),
+        cmocka_unit_test(test_invalid_args_hook),
         cmocka_unit_test_setup_teardown(test_prompts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_completion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_progress, setup, teardown),
