@@ -3,7 +3,9 @@
 # servers with tests/servers/server.sh in a temp state dir, runs bench_store of
 # BUILD_DIR against SQLite and both servers, and stops the servers again (also on
 # failure or Ctrl-C). CTXD_BENCH_PG_URL / CTXD_BENCH_MYSQL_URL, when set, are used
-# instead of starting that server. Extra arguments go to bench_store.
+# instead of starting that server. Extra arguments go to bench_store. At the end it runs
+# bench/run_http.sh (ctxd serve on SQLite under HTTP load; CTXD_BENCH_HTTP_ARGS are its
+# bench_http arguments, CTXD_BENCH_HTTP=0 skips it).
 #   bench/run.sh BUILD_DIR [bench_store arguments...]
 # Must not: touch servers it did not start, or be run as a test.
 set -euo pipefail
@@ -38,3 +40,13 @@ if [[ -z "${CTXD_BENCH_MYSQL_URL:-}" ]]; then
 fi
 export CTXD_BENCH_PG_URL CTXD_BENCH_MYSQL_URL
 "$bin" "$@"
+
+if [[ "${CTXD_BENCH_HTTP:-1}" != 0 ]]; then
+  if [[ -x "$build/bench/bench_http" ]]; then
+    echo
+    # shellcheck disable=SC2086
+    "$here/run_http.sh" "$build" ${CTXD_BENCH_HTTP_ARGS:-}
+  else
+    echo "bench/run.sh: $build/bench/bench_http not built: HTTP benchmark skipped" >&2
+  fi
+fi

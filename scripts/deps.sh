@@ -6,9 +6,10 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config libsqlite3-dev libjansson-dev libcmocka-dev libssl-dev
             libpq-dev libmariadb-dev libutf8proc-dev libmicrohttpd-dev sqlite3)
-# Real database servers the tests start on loopback (tests/servers/), and openssl
-# for the self-signed certificate of the TLS test.
-SERVER_PKGS=(postgresql mariadb-server mariadb-client pgbouncer openssl)
+# Real database servers the tests start on loopback (tests/servers/), openssl
+# for the self-signed certificate of the TLS test, and prometheus for `promtool check
+# metrics` on GET /metrics (tests/e2e; without it that check is reported as not run).
+SERVER_PKGS=(postgresql mariadb-server mariadb-client pgbouncer openssl prometheus)
 # Compilers the CI matrix uses: gcc (build-essential) and clang; sanitizer runtime.
 EXTRA_PKGS=()
 if [[ "${CTXD_DEPS_CLANG:-0}" == 1 ]]; then EXTRA_PKGS+=(clang); fi

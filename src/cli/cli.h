@@ -37,5 +37,7 @@ int cmd_db(cli_ctx *ctx, int argc, char **argv);
 int cmd_copy(cli_ctx *ctx, int argc, char **argv);     /* cmd_xfer.c */
 int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_import(cli_ctx *ctx, int argc, char **argv);
+int cmd_setup(cli_ctx *ctx, int argc, char **argv);          /* cmd_setup.c */
+int cmd_client_config(cli_ctx *ctx, int argc, char **argv);  /* cmd_client_config.c */
 
 #endif

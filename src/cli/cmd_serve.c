@@ -1,11 +1,12 @@
 /* cli/cmd_serve.c — `ctxd serve`: prepares the configured database (migrating it
- * unless told not to), opens the store and runs the server process, doing the
- * background maintenance the data needs (expired memory, expired tokens and
- * revocations, audit records past AUDIT_LOG_RETENTION_DAYS). With --stdio (or
- * MCP_TRANSPORT=stdio) it serves MCP on stdin/stdout until EOF (app/ registered into an
- * mcp_server, mcp_stdio_run); otherwise it runs until SIGINT/SIGTERM (the Streamable
- * HTTP transport plugs in there when it exists).
- * Must not: hold a database connection while idle; write anything but MCP to stdout. */
+ * unless told not to), opens the store and serves MCP: over Streamable HTTP on
+ * HTTP_HOST:HTTP_PORT (--host/--port) by default, until SIGINT/SIGTERM, then shuts down
+ * gracefully (in-flight requests finish); with --stdio (or MCP_TRANSPORT=stdio) on
+ * stdin/stdout until EOF. Background maintenance (expired memory, expired tokens and
+ * revocations, audit records past AUDIT_LOG_RETENTION_DAYS) runs in both modes. The
+ * HTTP glue (auth hook, /health, /metrics) is cli/serve_http.c.
+ * Must not: hold a database connection while idle; write anything but MCP to stdout;
+ * log secrets (API key, JWT secret, database password). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,12 +24,22 @@
 #include "app/app.h"
 #include "mcp/mcp_stdio.h"
 #endif
+#if defined(CTXD_HAVE_APP) && defined(CTXD_HAVE_HTTP)
+#include "cli/serve_http.h"
+#endif
 
 static void serve_usage(FILE *f)
 {
-    fputs("Usage: ctxd serve [--stdio] [--no-migrate] [--maintenance-interval SECONDS]\n"
+    fputs("Usage: ctxd serve [--stdio] [--host H] [--port P] [--no-migrate]\n"
+          "                  [--maintenance-interval SECONDS]\n"
           "\n"
-          "Prepares the configured database and serves MCP.\n"
+          "Prepares the configured database and serves MCP, by default over Streamable\n"
+          "HTTP at http://HTTP_HOST:HTTP_PORT/mcp (127.0.0.1:23456), with GET /health,\n"
+          "/health/database and /metrics. Agents present the API key as X-API-Key to\n"
+          "authenticate_agent; `Authorization: Bearer <token>` is accepted as auth_token.\n"
+          "SIGINT/SIGTERM stop the server after in-flight requests finish.\n"
+          "  --host H                     address to listen on (HTTP_HOST)\n"
+          "  --port P                     port to listen on (HTTP_PORT; 0 = any free port)\n"
           "  --stdio                      serve MCP over stdin/stdout until EOF (also\n"
           "                               MCP_TRANSPORT=stdio); stdout carries only MCP\n"
           "                               messages, logs go to stderr. authenticate_agent\n"
@@ -40,12 +51,11 @@ static void serve_usage(FILE *f)
           "  --maintenance-interval S     seconds between maintenance passes (default 60):\n"
           "                               expired memory entries, expired tokens and audit\n"
           "                               records older than AUDIT_LOG_RETENTION_DAYS\n"
-          "\n"
-          "Without --stdio the process runs until SIGINT/SIGTERM doing maintenance only:\n"
-          "the Streamable HTTP transport (HTTP_HOST:HTTP_PORT) is not built in yet.\n",
+          ,
           f);
 }
 
+#ifdef CTXD_HAVE_APP
 static void maintenance(store_t *st, long retention_days)
 {
     err_t e;
@@ -68,7 +78,6 @@ static void maintenance(store_t *st, long retention_days)
     }
 }
 
-#ifdef CTXD_HAVE_APP
 typedef struct maint_thread {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -97,8 +106,71 @@ static void *maint_main(void *p)
     return NULL;
 }
 
-/* MCP over stdin/stdout with the store already open; returns a CLI_* code. */
-static int serve_stdio(cli_ctx *ctx, store_t *st, long retention, long interval)
+static void maint_stop(maint_thread *m, pthread_t th, bool have_th)
+{
+    pthread_mutex_lock(&m->mu);
+    m->stop = true;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    if (have_th)
+        pthread_join(th, NULL);
+    pthread_cond_destroy(&m->cv);
+    pthread_mutex_destroy(&m->mu);
+}
+
+typedef struct serve_args {
+    bool stdio;
+    const char *host;
+    long port;
+    long retention, interval;
+    const char *db_desc;   /* masked URL + origin, for the ready line */
+    sigset_t *signals;     /* blocked SIGINT/SIGTERM (HTTP mode waits on them) */
+} serve_args;
+
+#ifdef CTXD_HAVE_HTTP
+/* Streamable HTTP until SIGINT/SIGTERM; maintenance on this thread between signals. */
+static int serve_http_loop(cli_ctx *ctx, store_t *st, auth_ctx *auth, app_t *app, mcp_server *srv,
+                           const serve_args *a)
+{
+    (void)ctx;
+    err_t e;
+    serve_http_opts o = {.host = a->host, .port = (uint16_t)a->port, .srv = srv, .app = app,
+                         .auth = auth, .store = st, .version = CTXD_VERSION};
+    serve_http *h = serve_http_start(&o, &e);
+    if (!h)
+        return cli_fail("starting the HTTP server", &e);
+    bool v6 = strchr(a->host, ':') != NULL;
+    LOG_I("serve", "ctxd ready: http://%s%s%s:%u/mcp (database %s, backend %s)", v6 ? "[" : "", a->host,
+          v6 ? "]" : "", (unsigned)serve_http_port(h), a->db_desc, st->vt->name);
+    int rc = CLI_OK;
+    int64_t next = utc_mono_us() + (int64_t)a->interval * 1000000;
+    for (;;) {
+        int64_t left = next - utc_mono_us();
+        if (left <= 0) {
+            maintenance(st, a->retention);
+            next = utc_mono_us() + (int64_t)a->interval * 1000000;
+            continue;
+        }
+        struct timespec ts = {.tv_sec = (time_t)(left / 1000000), .tv_nsec = (long)(left % 1000000) * 1000};
+        int sig = sigtimedwait(a->signals, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM) {
+            LOG_I("serve", "received %s, shutting down (finishing in-flight requests)", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            break;
+        }
+        if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+            LOG_E("serve", "waiting for signals failed: %s", strerror(errno));
+            rc = CLI_FAIL;
+            break;
+        }
+    }
+    serve_http_stop(h);
+    LOG_I("serve", "stopped");
+    return rc;
+}
+#endif
+
+/* MCP over stdio or HTTP with the store already open; returns a CLI_* code. */
+static int serve_app(cli_ctx *ctx, store_t *st, const serve_args *a)
 {
     err_t e;
     auth_ctx *auth = NULL;
@@ -118,31 +190,33 @@ static int serve_stdio(cli_ctx *ctx, store_t *st, long retention, long interval)
         return cli_fail("registering the tools", &e);
     }
     if (!auth_api_key_configured(auth))
-        LOG_W("serve", "API_KEY is not set: authenticate_agent will refuse every agent");
-    app_conn *conn = app_conn_new(false);
-    app_req req = {.conn = conn, .api_key_ok = auth_api_key_configured(auth), .rate_key = "stdio"};
-    mcp_stdio_opts o = MCP_STDIO_OPTS_INIT;
-    o.auth = &req;
-
-    maint_thread m = {.st = st, .retention = retention, .interval = interval};
-    pthread_mutex_init(&m.mu, NULL);
-    pthread_cond_init(&m.cv, NULL);
-    pthread_t th;
-    bool have_th = pthread_create(&th, NULL, maint_main, &m) == 0;
-
-    LOG_I("serve", "serving MCP on stdio");
-    int rc = mcp_stdio_run(srv, &o) == 0 ? CLI_OK : CLI_FAIL;
-
-    pthread_mutex_lock(&m.mu);
-    m.stop = true;
-    pthread_cond_signal(&m.cv);
-    pthread_mutex_unlock(&m.mu);
-    if (have_th)
-        pthread_join(th, NULL);
-    pthread_cond_destroy(&m.cv);
-    pthread_mutex_destroy(&m.mu);
-    mcp_server_free(srv);
-    app_conn_free(conn);
+        LOG_W("serve", "API_KEY is not set: authenticate_agent will refuse every agent "
+                       "(`ctxd setup` writes one to .env)");
+    int rc;
+    if (a->stdio) {
+        app_conn *conn = app_conn_new(false);
+        app_req req = {.conn = conn, .api_key_ok = auth_api_key_configured(auth), .rate_key = "stdio"};
+        mcp_stdio_opts o = MCP_STDIO_OPTS_INIT;
+        o.auth = &req;
+        maint_thread m = {.st = st, .retention = a->retention, .interval = a->interval};
+        pthread_mutex_init(&m.mu, NULL);
+        pthread_cond_init(&m.cv, NULL);
+        pthread_t th;
+        bool have_th = pthread_create(&th, NULL, maint_main, &m) == 0;
+        LOG_I("serve", "serving MCP on stdio (database %s, backend %s)", a->db_desc, st->vt->name);
+        rc = mcp_stdio_run(srv, &o) == 0 ? CLI_OK : CLI_FAIL;
+        maint_stop(&m, th, have_th);
+        mcp_server_free(srv);
+        app_conn_free(conn);
+    } else {
+#ifdef CTXD_HAVE_HTTP
+        rc = serve_http_loop(ctx, st, auth, app, srv, a);
+#else
+        cli_error("serve: this build has no HTTP transport (libmicrohttpd): use --stdio");
+        rc = CLI_FAIL;
+#endif
+        mcp_server_free(srv);
+    }
     app_free(app);
     auth_ctx_free(auth);
     return rc;
@@ -161,6 +235,12 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
     stdio = transport && strcmp(transport, "stdio") == 0;
     if (conf_get_bool(ctx->conf, "CTXD_AUTO_MIGRATE", true, &migrate, &e) != ERR_OK)
         return cli_fail("configuration", &e);
+    long port = 23456;
+    if (conf_get_int(ctx->conf, "HTTP_PORT", 23456, &port, &e) != ERR_OK)
+        return cli_fail("configuration", &e);
+    const char *host = conf_get(ctx->conf, "HTTP_HOST");
+    if (!host || !*host)
+        host = "127.0.0.1";
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             serve_usage(stdout);
@@ -169,6 +249,13 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
             stdio = true;
         } else if (strcmp(argv[i], "--no-migrate") == 0) {
             migrate = false;
+        } else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc) {
+            host = argv[++i];
+        } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+            if (!str_to_long(argv[++i], 0, 65535, &port)) {
+                cli_error("serve: --port expects 0..65535, got '%s'", argv[i]);
+                return CLI_USAGE;
+            }
         } else if (strcmp(argv[i], "--maintenance-interval") == 0 && i + 1 < argc) {
             if (!str_to_long(argv[++i], 1, 86400, &interval)) {
                 cli_error("serve: --maintenance-interval expects seconds 1..86400, got '%s'", argv[i]);
@@ -184,13 +271,13 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
         return cli_fail("configuration", &e);
 
 #ifndef CTXD_HAVE_APP
-    if (stdio) {
-        cli_error("serve: this build has no MCP application layer (src/app): --stdio is unavailable");
-        return CLI_FAIL;
-    }
-#endif
+    cli_error("serve: this build has no MCP application layer (src/app)");
+    (void)host;
+    (void)stdio;
+    return CLI_FAIL;
+#else
     /* Block the signals before any thread exists so every thread inherits the mask
-     * and only sigtimedwait below receives them. */
+     * and only sigtimedwait (HTTP mode) receives them. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -210,44 +297,25 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
         if (applied)
             LOG_I("serve", "applied %d migration(s)", applied);
     }
-    char *masked = xstrdup(db_url_text_masked(db));
+    sbuf_t desc = SBUF_INIT;
+    sbuf_printf(&desc, "%s (%s)", db_url_text_masked(db), ctx->url_origin);
     db_close(db);
 
     store_t *st = NULL;
     if (store_open(ctx->url, ctx->conf, &st, &e) != ERR_OK) {
-        free(masked);
+        sbuf_free(&desc);
         return cli_fail("opening the store", &e);
     }
-    LOG_I("serve", "ctxd ready: database %s (%s), backend %s", masked, ctx->url_origin, st->vt->name);
-    free(masked);
-#ifdef CTXD_HAVE_APP
-    if (stdio) {
-        /* stdio: the client ends the session by closing stdin; SIGINT/SIGTERM keep
-         * their default action (terminate) */
+    /* stdio: the client ends the session by closing stdin; SIGINT/SIGTERM keep
+     * their default action (terminate) */
+    if (stdio)
         pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-        maintenance(st, retention);
-        rc = serve_stdio(ctx, st, retention, interval);
-        store_close(st);
-        return rc;
-    }
-#endif
-    LOG_W("serve", "the Streamable HTTP transport is not built in yet: serving maintenance only");
-
     maintenance(st, retention);
-    for (;;) {
-        struct timespec ts = {.tv_sec = interval, .tv_nsec = 0};
-        int sig = sigtimedwait(&set, NULL, &ts);
-        if (sig == SIGINT || sig == SIGTERM) {
-            LOG_I("serve", "received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            break;
-        }
-        if (sig < 0 && errno != EAGAIN && errno != EINTR) {
-            LOG_E("serve", "waiting for signals failed: %s", strerror(errno));
-            rc = CLI_FAIL;
-            break;
-        }
-        maintenance(st, retention);
-    }
+    serve_args a = {.stdio = stdio, .host = host, .port = port, .retention = retention,
+                    .interval = interval, .db_desc = sbuf_cstr(&desc), .signals = &set};
+    rc = serve_app(ctx, st, &a);
     store_close(st);
+    sbuf_free(&desc);
     return rc;
+#endif
 }

@@ -1,5 +1,6 @@
 /* cli/main.c — the `ctxd` command: global options, configuration loading and
- * dispatch to the commands (serve, migrate, db, copy, export, import). Exit
+ * dispatch to the commands (serve, setup, client-config, migrate, db, copy, export,
+ * import). Exit
  * codes: 0 success, 1 the operation failed, 2 the command line was wrong.
  * Must not: implement a command itself, or print secrets. */
 #include <errno.h>
@@ -23,7 +24,11 @@ static void usage(FILE *f)
           "Usage: ctxd [global options] <command> [command options]\n"
           "\n"
           "Commands:\n"
-          "  serve              prepare the database and run the server\n"
+          "  serve              prepare the database and serve MCP over HTTP (default\n"
+          "                     127.0.0.1:23456) or --stdio; [--host H] [--port P]\n"
+          "  setup              write .env with a fresh API_KEY and JWT_SECRET_KEY (0600)\n"
+          "  client-config      print the snippet connecting a client: claude, cursor,\n"
+          "                     vscode, gemini, windsurf, claude-desktop [--stdio]\n"
           "  migrate            show or change the database schema version (status|up|down|to N)\n"
           "  db                 database tools: `db check` (health), `db url` (effective URL)\n"
           "  copy               copy all data between databases: --from URL --to URL\n"
@@ -50,7 +55,8 @@ static void usage(FILE *f)
           "then these options; later sources win. `ctxd db url` shows where each setting came\n"
           "from. Variables: DATABASE_URL, DATABASE_PATH, DATABASE_TYPE, SUPABASE_URL,\n"
           "SUPABASE_DB_PASSWORD, SUPABASE_REGION, DB_POOL_SIZE, DB_MAX_OVERFLOW, DB_POOL_TIMEOUT,\n"
-          "DB_POOL_RECYCLE, ENABLE_QUERY_LOGGING, SLOW_QUERY_THRESHOLD_MS, LOG_LEVEL, ...\n",
+          "DB_POOL_RECYCLE, ENABLE_QUERY_LOGGING, SLOW_QUERY_THRESHOLD_MS, LOG_LEVEL, MCP_TRANSPORT,\n"
+          "HTTP_HOST, HTTP_PORT, API_KEY, JWT_SECRET_KEY, ...\n",
           f);
 }
 
@@ -199,6 +205,10 @@ int main(int argc, char **argv)
     char **cargv = argv + i;
     if (strcmp(cmd, "serve") == 0)
         rc = cmd_serve(&ctx, cargc, cargv);
+    else if (strcmp(cmd, "setup") == 0)
+        rc = cmd_setup(&ctx, cargc, cargv);
+    else if (strcmp(cmd, "client-config") == 0)
+        rc = cmd_client_config(&ctx, cargc, cargv);
     else if (strcmp(cmd, "migrate") == 0)
         rc = cmd_migrate(&ctx, cargc, cargv);
     else if (strcmp(cmd, "db") == 0)
@@ -213,7 +223,7 @@ int main(int argc, char **argv)
         usage(stdout);
         rc = CLI_OK;
     } else {
-        cli_error("unknown command '%s' (commands: serve, migrate, db, copy, export, import; "
+        cli_error("unknown command '%s' (commands: serve, setup, client-config, migrate, db, copy, export, import; "
                   "see ctxd --help)", cmd);
         rc = CLI_USAGE;
     }

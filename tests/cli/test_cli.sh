@@ -56,7 +56,7 @@ run "$CTXD" --database-url "sqlite:///:memory:" migrate up
 check "in-memory database migrates" eval 'rc_is 0 && out_has "applied 1"'
 
 # serve: starts, migrates, stops cleanly on SIGTERM
-"$CTXD" --database-url "sqlite:///$T/serve.db" serve >"$T/serve.out" 2>"$T/serve.err" & SPID=$!
+JWT_SECRET_KEY=cli-test-secret-0123456789abcdef0123 "$CTXD" --database-url "sqlite:///$T/serve.db" serve --port 0 >"$T/serve.out" 2>"$T/serve.err" & SPID=$!
 for _ in $(seq 200); do grep -q "ready" "$T/serve.err" 2>/dev/null && break; sleep 0.05; done
 kill -TERM $SPID; wait $SPID; RC=$?; OUT=$(cat "$T/serve.out"); ERR=$(cat "$T/serve.err")
 check "serve migrates, reports ready, exits 0 on SIGTERM" eval 'rc_is 0 && err_has "ready" && err_has "shutting down"'

@@ -52,7 +52,7 @@ for kind in pg my; do
 done
 
 # serve on PostgreSQL: starts, reports ready, stops on SIGTERM
-"$CTXD" --database-url "$PGURL" serve >"$T/serve.out" 2>"$T/serve.err" & SPID=$!
+JWT_SECRET_KEY=cli-test-secret-0123456789abcdef0123 "$CTXD" --database-url "$PGURL" serve --port 0 >"$T/serve.out" 2>"$T/serve.err" & SPID=$!
 for _ in $(seq 200); do grep -q "ready" "$T/serve.err" 2>/dev/null && break; sleep 0.05; done
 kill -TERM $SPID; wait $SPID; RC=$?; OUT=$(cat "$T/serve.out"); ERR=$(cat "$T/serve.err")
 check "serve on PostgreSQL: ready, exits 0 on SIGTERM, no password logged" \

@@ -1,0 +1,36 @@
+/* cli/serve_http.h — the glue between the Streamable HTTP transport (http/) and the
+ * app (app/) for `ctxd serve`: the auth hook that turns each HTTP request into an
+ * app_req (X-API-Key checked in constant time, Authorization bearer, per-MCP-session
+ * app_conn, peer address as rate key) and the extra routes GET /health,
+ * GET /health/database and GET /metrics.
+ * Must not: log or echo API keys or tokens; parse MCP; own the app, store or server
+ * (the caller creates and frees them, after serve_http_stop). */
+#ifndef CTXD_CLI_SERVE_HTTP_H
+#define CTXD_CLI_SERVE_HTTP_H
+
+#include <stdint.h>
+
+#include "app/app.h"
+#include "auth/auth.h"
+#include "base/err.h"
+#include "mcp/mcp.h"
+#include "store/store.h"
+
+typedef struct serve_http serve_http;
+
+typedef struct serve_http_opts {
+    const char *host;        /* bind address (IPv4/IPv6 literal) */
+    uint16_t port;           /* 0 = ephemeral */
+    mcp_server *srv;         /* borrowed; app_register'ed */
+    app_t *app;              /* borrowed */
+    auth_ctx *auth;          /* borrowed */
+    store_t *store;          /* borrowed */
+    const char *version;     /* ctxd version for /health */
+} serve_http_opts;
+
+serve_http *serve_http_start(const serve_http_opts *o, err_t *e);
+uint16_t serve_http_port(const serve_http *s);
+/* Graceful: stops accepting, finishes in-flight requests, ends sessions, frees s. */
+void serve_http_stop(serve_http *s);
+
+#endif

@@ -1,0 +1,128 @@
+// tests/e2e/lib.mjs — helpers shared by the end-to-end tests: start the real
+// `ctxd serve` on a free port (--port 0, the port read from its "ctxd ready:" log line),
+// stop it with SIGTERM and check its exit code, and make/drop a fresh database on the
+// PostgreSQL or MariaDB test fixture (tests/servers/server.sh, $CTXD_TEST_SERVERS).
+// Must not: sleep for timing (readiness is the log line), leave processes, files or
+// databases behind, or print secrets.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const API_KEY = 'e2e-api-key-0123456789';
+export const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef0123456789';
+
+export function tempDir(prefix) {
+  return mkdtempSync(join(process.env.CTXD_TEST_TMP || tmpdir(), prefix));
+}
+
+// Starts `ctxd serve --port 0 ...`; resolves {url, base, port, proc, stderr(), stop()}.
+// The ready line is logged at info: env must not raise LOG_LEVEL above info.
+export function startServe(bin, { env = {}, args = [], cwd } = {}) {
+  const proc = spawn(bin, ['serve', '--port', '0', ...args], {
+    cwd, env: { ...process.env, API_KEY, JWT_SECRET_KEY: JWT_SECRET, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  const exited = new Promise((r) => proc.once('exit', (code, sig) => r(code ?? sig)));
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: proc.stderr });
+    rl.on('line', (l) => {
+      log += l + '\n';
+      if (process.env.E2E_VERBOSE) console.error(l);
+      const m = /ctxd ready: (http:\/\/[^ ]+:(\d+)\/mcp)/.exec(l);
+      if (m) {
+        const url = m[1];
+        resolve({
+          url, port: Number(m[2]), base: url.replace(/\/mcp$/, ''), proc, exited,
+          stderr: () => log,
+          stop: async () => { proc.kill('SIGTERM'); return exited; },
+        });
+      }
+    });
+    exited.then((c) => reject(new Error(`ctxd serve exited (${c}) before it was ready:\n${log}`)));
+  });
+}
+
+function serverEnv(name) {
+  const dir = process.env.CTXD_TEST_SERVERS;
+  if (!dir) return null;
+  let text;
+  try { text = readFileSync(join(dir, `${name}.env`), 'utf8'); } catch { return null; }
+  const vars = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line);
+    if (m) vars[m[1]] = m[2].replace(/^'(.*)'$/, '$1').replace(/\\(.)/g, '$1');
+  }
+  return vars;
+}
+
+// A fresh database on a fixture server: {url, drop()}; null when the fixture is absent.
+export function freshDatabase(kind) {
+  const name = `ctxd_e2e_${process.pid}_${Date.now() % 100000}`;
+  if (kind === 'pg') {
+    const v = serverEnv('pg');
+    if (!v || !v.CTXD_TEST_PG_URL) return null;
+    const u = new URL(v.CTXD_TEST_PG_URL);
+    const admin = new URL(u); admin.pathname = '/postgres';
+    const env = { ...process.env, PGCONNECT_TIMEOUT: '10' };
+    execFileSync('psql', [admin.href, '-qAt', '-c', `CREATE DATABASE ${name} OWNER ctxd`], { env });
+    const url = new URL(u); url.pathname = `/${name}`;
+    return {
+      url: url.href, name, vars: v,
+      drop: () => execFileSync('psql', [admin.href, '-qAt', '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { env }),
+    };
+  }
+  if (kind === 'mariadb') {
+    const v = serverEnv('mariadb');
+    if (!v || !v.CTXD_TEST_MYSQL_URL) return null;
+    const u = new URL(v.CTXD_TEST_MYSQL_URL);
+    const cli = (sql) => execFileSync('mariadb', ['--no-defaults', '-h', u.hostname, '-P', u.port,
+      '-u', decodeURIComponent(u.username), `-p${decodeURIComponent(u.password)}`, '-e', sql]);
+    cli(`CREATE DATABASE ${name} CHARACTER SET utf8mb4`);
+    const url = new URL(u); url.pathname = `/${name}`;
+    return { url: url.href, name, vars: v, drop: () => cli(`DROP DATABASE IF EXISTS ${name}`) };
+  }
+  throw new Error(`unknown fixture ${kind}`);
+}
+
+// Runs fn with a database URL for the backend named on the command line
+// (sqlite | pg | mariadb); returns what fn returns, cleaning up afterwards.
+export async function withBackend(kind, fn) {
+  const dir = tempDir('e2e-');
+  let db = null;
+  try {
+    let url;
+    if (kind === 'sqlite') url = `sqlite:///${join(dir, 'e2e.db')}`;
+    else {
+      db = freshDatabase(kind);
+      if (!db) { console.error(`the ${kind} fixture is not available (run through ctest)`); process.exit(1); }
+      url = db.url;
+    }
+    return await fn({ url, dir, db });
+  } finally {
+    if (db) { try { db.drop(); } catch (e) { console.error(`dropping ${db.name}: ${e.message}`); } }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function loadSdk() {
+  const { createRequire } = await import('node:module');
+  const { dirname } = await import('node:path');
+  const { fileURLToPath, pathToFileURL } = await import('node:url');
+  const sdkDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'mcp', 'sdk');
+  const sdkRoot = join(sdkDir, 'node_modules', '@modelcontextprotocol', 'sdk');
+  try {
+    createRequire(join(sdkDir, 'package.json')).resolve('@modelcontextprotocol/sdk/package.json');
+  } catch {
+    console.error('SKIP: @modelcontextprotocol/sdk is not installed; run `npm ci` in tests/mcp/sdk');
+    process.exit(77);
+  }
+  const imp = (p) => import(pathToFileURL(join(sdkRoot, 'dist', 'esm', p)).href);
+  return {
+    Client: (await imp('client/index.js')).Client,
+    StreamableHTTPClientTransport: (await imp('client/streamableHttp.js')).StreamableHTTPClientTransport,
+    types: await imp('types.js'),
+  };
+}
