@@ -75,7 +75,7 @@ static int cmd_url(cli_ctx *ctx, bool json)
     json_object_set_new(out, "url_options", opts);
 
     if (json) {
-        char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         puts(s);
         free(s);
     } else {
@@ -194,7 +194,7 @@ static int cmd_check(cli_ctx *ctx, bool json)
         json_object_set_new(out, "problem", json_string(problem));
 
     if (json) {
-        char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         puts(s);
         free(s);
     } else {

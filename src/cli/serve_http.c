@@ -199,7 +199,7 @@ static void reply_json(mcp_http_response *out, unsigned status, json_t *j)
 {
     out->status = status;
     out->content_type = "application/json";
-    out->body = json_dumps(j, JSON_COMPACT);
+    out->body = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
     out->len = out->body ? strlen(out->body) : 0;
     json_decref(j);
 }

@@ -7,7 +7,7 @@
 // (CTest "skip") when the SDK is not installed. Must not: leave files behind.
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,9 @@ const types = await import(join(sdkRoot, 'dist/esm/types.js'));
 
 const bin = process.argv[2] && resolve(process.argv[2]);
 assert.ok(bin, 'usage: node sdk_stdio.mjs <ctxd-binary>');
-const dir = mkdtempSync(join(process.env.CTXD_TEST_TMP || tmpdir(), 'app-sdk-'));
+const tmpRoot = process.env.CTXD_TEST_TMP || tmpdir();
+mkdirSync(tmpRoot, { recursive: true }); // the first test to run creates it
+const dir = mkdtempSync(join(tmpRoot, 'app-sdk-'));
 const env = {
   ...process.env, DATABASE_URL: `sqlite:///${join(dir, 'sdk.db')}`, API_KEY: 'sdk-key',
   JWT_SECRET_KEY: 'sdk-secret-0123456789abcdef0123456789', LOG_LEVEL: 'warning',

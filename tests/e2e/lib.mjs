@@ -5,7 +5,7 @@
 // Must not: sleep for timing (readiness is the log line), leave processes, files or
 // databases behind, or print secrets.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,7 +14,9 @@ export const API_KEY = 'e2e-api-key-0123456789';
 export const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef0123456789';
 
 export function tempDir(prefix) {
-  return mkdtempSync(join(process.env.CTXD_TEST_TMP || tmpdir(), prefix));
+  const root = process.env.CTXD_TEST_TMP || tmpdir();
+  mkdirSync(root, { recursive: true }); // the first test to run creates it
+  return mkdtempSync(join(root, prefix));
 }
 
 // Starts `ctxd serve --port 0 ...`; resolves {url, base, port, proc, stderr(), stop()}.
