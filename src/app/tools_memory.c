@@ -17,14 +17,23 @@ static json_t *scope_session(app_call *c, const char *sid)
     return app_check_session_id(c, sid);
 }
 
-static json_t *set_memory(app_call *c, json_t *args)
+/* The key and (optional) session of a memory tool call, checked: an error
+ * envelope, or NULL with *key and *sid set. */
+static json_t *mem_target(app_call *c, json_t *args, const char **key, const char **sid)
 {
-    const char *key = app_arg_str(args, "key");
-    json_t *r = app_check_mem_key(c, key);
+    *key = app_arg_str(args, "key");
+    json_t *r = app_check_mem_key(c, *key);
     if (r)
         return r;
-    const char *sid = app_arg_str(args, "session_id");
-    if ((r = scope_session(c, sid)))
+    *sid = app_arg_str(args, "session_id");
+    return scope_session(c, *sid);
+}
+
+static json_t *set_memory(app_call *c, json_t *args)
+{
+    const char *key, *sid;
+    json_t *r = mem_target(c, args, &key, &sid);
+    if (r)
         return r;
     json_t *value = json_object_get(args, "value");
     if (!value)
@@ -77,12 +86,9 @@ static json_t *set_memory(app_call *c, json_t *args)
 
 static json_t *get_memory(app_call *c, json_t *args)
 {
-    const char *key = app_arg_str(args, "key");
-    json_t *r = app_check_mem_key(c, key);
+    const char *key, *sid;
+    json_t *r = mem_target(c, args, &key, &sid);
     if (r)
-        return r;
-    const char *sid = app_arg_str(args, "session_id");
-    if ((r = scope_session(c, sid)))
         return r;
     store_memory m;
     err_t e;
@@ -143,12 +149,9 @@ static json_t *list_memory(app_call *c, json_t *args)
 
 static json_t *delete_memory(app_call *c, json_t *args)
 {
-    const char *key = app_arg_str(args, "key");
-    json_t *r = app_check_mem_key(c, key);
+    const char *key, *sid;
+    json_t *r = mem_target(c, args, &key, &sid);
     if (r)
-        return r;
-    const char *sid = app_arg_str(args, "session_id");
-    if ((r = scope_session(c, sid)))
         return r;
     store_audit_in au = {.event_type = "memory_deleted", .agent_id = c->id.agent_id, .session_id = sid};
     bool deleted = false;
