@@ -119,6 +119,19 @@ static const db_driver *driver_for(db_backend b) {
     }
 }
 
+err_code db_open_conf(const char *url, const conf_t *c, db_t **out, err_t *e) {
+    *out = NULL;
+    db_url *u = NULL;
+    err_code rc = db_url_parse(url, &u, e);
+    if (rc != ERR_OK) return rc;
+    db_opts o;
+    if (c) rc = db_opts_from(c, u, &o, e);
+    else db_opts_default(&o);
+    db_url_free(u);
+    if (rc != ERR_OK) return rc;
+    return db_open(url, &o, out, e);
+}
+
 err_code db_open(const char *url, const db_opts *opts, db_t **out, err_t *e) {
     *out = NULL;
     if (!url || !*url) return err_set(e, ERR_INVALID, "no database URL given");

@@ -55,6 +55,8 @@ err_code db_opts_from(const conf_t *c, const db_url *u, db_opts *o, err_t *e);
  * returning, so a bad path, a non-database file or an unreachable server fails
  * here. Backends without a driver yet: ERR_INVALID. */
 err_code db_open(const char *url, const db_opts *opts, db_t **out, err_t *e);
+/* db_open with the options of db_opts_from(c, url) (defaults when c is NULL). */
+err_code db_open_conf(const char *url, const conf_t *c, db_t **out, err_t *e);
 void db_close(db_t *db);
 db_backend db_backend_of(const db_t *db);
 const char *db_dialect(const db_t *db);        /* "sqlite" | "postgresql" | "mysql" */

@@ -28,13 +28,9 @@ err_code store_open(const char *url, const conf_t *c, store_t **out, err_t *e)
                        "store: MongoDB URLs are not supported by this build yet "
                        "(use sqlite://, postgresql:// or mysql://)");
     }
-    db_opts o;
-    rc = db_opts_from(c, u, &o, e);
     db_url_free(u);
-    if (rc != ERR_OK)
-        return rc;
     db_t *db = NULL;
-    rc = db_open(url, &o, &db, e);
+    rc = db_open_conf(url, c, &db, e);
     if (rc != ERR_OK)
         return rc;
     rc = migrate_check(db, e);

@@ -295,15 +295,8 @@ static err_code open_db(const char *url, const xfer_opts *o, const char *what, d
         db_url_free(u);
         return err_set(e, ERR_INVALID, "%s: MongoDB is not supported by this build yet", what);
     }
-    db_opts dopts;
-    if (o->conf)
-        rc = db_opts_from(o->conf, u, &dopts, e);
-    else
-        db_opts_default(&dopts);
     db_url_free(u);
-    if (rc != ERR_OK)
-        return err_prefix(e, "%s", what);
-    if ((rc = db_open(url, &dopts, out, e)) != ERR_OK) {
+    if ((rc = db_open_conf(url, o->conf, out, e)) != ERR_OK) {
         char *m = db_url_masked(url);
         err_prefix(e, "%s %s", what, m);
         free(m);
