@@ -55,6 +55,18 @@ err_code app_new(const app_opts *o, app_t **out, err_t *e);
 err_code app_from_conf(const conf_t *c, store_t *st, auth_ctx *auth, app_t **out, err_t *e);
 void app_free(app_t *a);   /* after the mcp_server using it is freed; NULL is fine */
 
+/* ---- search index upkeep (indexer.c) ------------------------------------------- */
+typedef struct app_indexer app_indexer;
+/* Installs the search index function on a store (app_new does it for its store;
+ * copy/import may do it for a destination store). */
+void app_index_install(store_t *st);
+/* Starts the background indexer (ctxd serve): fills index text of messages without it
+ * and, on SQLite, the FTS5 table, at start and after new messages. app_free stops it. */
+err_code app_indexer_start(app_t *a, err_t *e);
+void app_indexer_stop(app_t *a);
+/* Runs message_reindex until the index is complete (*handled = messages handled). */
+err_code app_index_flush(store_t *st, int64_t *handled, err_t *e);
+
 /* Registers every tool, resource, template and prompt; remembers srv for
  * notifications/resources/updated. Once per app. */
 err_code app_register(app_t *a, mcp_server *srv, err_t *e);

@@ -43,6 +43,9 @@ typedef struct tool_slot {
     size_t idx;
 } tool_slot;
 
+/* indexer.c: wake the background indexer after a message was added (no-op without). */
+void app_indexer_poke(app_t *a);
+
 struct app {
     store_t *st;
     auth_ctx *auth;
@@ -60,6 +63,7 @@ struct app {
     tool_slot slots[APP_MAX_TOOLS];
     atomic_uint_fast64_t err_counts[APP_CODE_COUNT];
     pthread_key_t ws_key;      /* per-thread search workspace */
+    app_indexer *ix;           /* background search-index upkeep, or NULL (indexer.c) */
 };
 
 struct app_conn {

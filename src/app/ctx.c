@@ -43,6 +43,7 @@ err_code app_new(const app_opts *o, app_t **out, err_t *e)
     a->trusted_id = xstrdup(o->trusted_agent_id ? o->trusted_agent_id : "local");
     a->trusted_type = xstrdup(o->trusted_agent_type ? o->trusted_agent_type : "local");
     a->started_mono = utc_mono_us();
+    app_index_install(a->st);
     if (pthread_key_create(&a->ws_key, ws_free) != 0) {
         free(a->trusted_id);
         free(a->trusted_type);
@@ -71,6 +72,7 @@ void app_free(app_t *a)
 {
     if (!a)
         return;
+    app_indexer_stop(a);
     search_ws *ws = pthread_getspecific(a->ws_key);
     if (ws) {
         search_ws_free(ws);

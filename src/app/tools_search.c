@@ -1,7 +1,14 @@
 /* app/tools_search.c — search_context (every visible message of the session scored
  * 0..100 with the C fuzzy scorer, paged through the store with an id cursor, top-k
  * kept; verbatim containment scores 100), search_by_sender, search_by_timerange.
- * Must not: search messages outside the caller's visibility (app_vis_build). */
+ * When the trigram prefilter plan is sound for (query, threshold) (search/prefilter.h:
+ * then no message scoring >= threshold lacks a query trigram), only the candidates
+ * the store's index returns (store_message_search) are fetched and scored; otherwise
+ * (default threshold 60, queries < 3 characters, admin scope post-filters) every
+ * visible message is. Both paths give the same results; message_count is the number
+ * of visible messages searched either way.
+ * Must not: search messages outside the caller's visibility (app_vis_build), or use
+ * the index for a plan that is not sound. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +16,7 @@
 #include "app/app_int.h"
 #include "app/tools_common.h"
 #include "base/sbuf.h"
+#include "search/prefilter.h"
 
 #define SEARCH_PAGE 500
 
@@ -86,10 +94,25 @@ static json_t *search_context(app_call *c, json_t *args)
     int64_t scanned = 0, cursor = 0;
     err_t e;
     search_match *mt = xmalloc(sizeof *mt);
+    search_prefilter pf;
+    search_prefilter_plan(ws, query, strlen(query), threshold, &pf);
+    bool use_index = pf.sound && !post;
+    int64_t scored = 0;
     for (;;) {
-        store_msg_query q = {.session_id = sid, .vis = vis, .since_id = cursor, .limit = SEARCH_PAGE};
         store_messages ms;
-        if (store_message_list(c->app->st, &q, &ms, NULL, &e) != ERR_OK) {
+        err_code rc;
+        if (use_index) {
+            store_search_query q = {.session_id = sid, .vis = vis,
+                                    .terms = (const char *const *)pf.terms,
+                                    .nterms = pf.nterms, .since_id = cursor,
+                                    .limit = SEARCH_PAGE};
+            rc = store_message_search(c->app->st, &q, &ms, &e);
+        } else {
+            store_msg_query q = {.session_id = sid, .vis = vis, .since_id = cursor,
+                                 .limit = SEARCH_PAGE};
+            rc = store_message_list(c->app->st, &q, &ms, NULL, &e);
+        }
+        if (rc != ERR_OK) {
             r = app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
             break;
         }
@@ -115,7 +138,7 @@ static json_t *search_context(app_call *c, json_t *args)
             }
         }
         for (size_t i = 0; i < ms.n; i++)
-            scanned += app_vis_keep(post, &ms.v[i]);
+            scored += app_vis_keep(post, &ms.v[i]);
         size_t got = ms.n;
         if (got)
             cursor = ms.v[got - 1].id;
@@ -123,8 +146,19 @@ static json_t *search_context(app_call *c, json_t *args)
         if (got < SEARCH_PAGE || mcp_call_cancelled(c->mc))
             break;
         /* long searches report how many messages were scored (no-op without a token) */
-        mcp_call_progress(c->mc, (double)scanned, -1, "messages scored");
+        mcp_call_progress(c->mc, (double)scored, -1, "messages scored");
     }
+    scanned = scored;
+    if (!r && use_index) {
+        /* every visible message was searched (through the index) */
+        store_msg_query q = {.session_id = sid, .vis = vis, .limit = 1, .want_total = true};
+        store_messages ms;
+        if (store_message_list(c->app->st, &q, &ms, &scanned, &e) != ERR_OK)
+            r = app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
+        else
+            store_messages_free(&ms);
+    }
+    search_prefilter_free(&pf);
     free(mt);
     search_query_free(sq);
     if (r) {

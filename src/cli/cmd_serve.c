@@ -189,6 +189,9 @@ static int serve_app(cli_ctx *ctx, store_t *st, const serve_args *a)
         auth_ctx_free(auth);
         return cli_fail("registering the tools", &e);
     }
+    /* search index upkeep in the background (searching is correct without it) */
+    if (app_indexer_start(app, &e) != ERR_OK)
+        LOG_W("serve", "%s: search_context will scan unindexed messages", e.msg);
     if (!auth_api_key_configured(auth))
         LOG_W("serve", "API_KEY is not set: authenticate_agent will refuse every agent "
                        "(`ctxd setup` writes one to .env)");

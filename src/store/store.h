@@ -132,6 +132,25 @@ typedef struct store_msg_query {
     bool want_total;           /* fill *total with the count ignoring limit/offset */
 } store_msg_query;
 
+/* message_search: candidates for search_context. Every visible message of the
+ * session with id > since_id whose index text (the text store_index_fn gave for it,
+ * see store_set_index_fn) contains AT LEAST ONE of terms as a substring (byte-wise;
+ * a backend may return more, e.g. FTS5 folds case), and every message that has no
+ * index text yet (written without an index function, e.g. by copy/import or before
+ * migration 0002, until message_reindex reaches it) or is not in the index yet;
+ * ordered by id, at most limit. Never misses such a message: with terms = the
+ * trigrams of a sound search_prefilter plan (search/prefilter.h), no message the
+ * scorer ranks >= the plan's threshold is missed. */
+typedef struct store_search_query {
+    const char *session_id;    /* required */
+    store_vis vis;
+    const char *const *terms;  /* nterms >= 1 trigrams: valid UTF-8 strings of exactly
+                                * 3 code points, none of them '\n' */
+    size_t nterms;
+    int64_t since_id;          /* only ids > since_id; 0 = no bound */
+    int limit;                 /* >= 1 */
+} store_search_query;
+
 /* session_list: newest activity first (updated_at desc, then id). */
 typedef struct store_session_query {
     int limit, offset;         /* limit >= 1, offset >= 0 */
@@ -264,6 +283,15 @@ typedef struct store_vt {
      * (as message_get, so ids of hidden messages cannot be probed). */
     err_code (*message_thread)(store_t *st, int64_t root_id, const store_vis *vis,
                                store_messages *out, err_t *e);
+    /* See store_search_query. ERR_NOTFOUND when the session does not exist. */
+    err_code (*message_search)(store_t *st, const store_search_query *q, store_messages *out,
+                               err_t *e);
+    /* Search-index upkeep, in one short write transaction: gives index text (the
+     * store's index function) to up to `limit` messages that have none, and brings
+     * up to `limit` newer messages into the backend's search index where that is
+     * filled asynchronously (SQLite's FTS5 table). *done = messages handled; 0 means
+     * the index is complete. Without an index function: ERR_INVALID. */
+    err_code (*message_reindex)(store_t *st, int limit, int64_t *done, err_t *e);
 
     /* Inserts, or replaces the entry of the same (agent, scope, key): an expired
      * entry is always replaced (as new: created_at = now); a live one only with
@@ -327,9 +355,22 @@ typedef struct store_vt {
     err_code (*count_rows)(store_t *st, const char *table, int64_t *n, err_t *e);
 } store_vt;
 
+/* The text a message is found under by message_search (malloc'ed, NUL-terminated,
+ * never NULL; metadata_json: a JSON object's text or NULL). The store does not know
+ * how it is made (that is search/, above the store): the caller installs it. */
+typedef char *(*store_index_fn)(const char *sender, const char *content, size_t content_len,
+                                const char *metadata_json);
+
 struct store {
     const store_vt *vt;
+    /* set by store_set_index_fn before the store is shared between threads */
+    store_index_fn index_fn;
 };
+
+/* Installs the index function message_add, import_rows and message_reindex use.
+ * Without one (NULL, the default), new messages get no index text and stay
+ * candidates of every message_search until message_reindex runs with one. */
+static inline void store_set_index_fn(store_t *st, store_index_fn fn) { st->index_fn = fn; }
 
 /* Opens the store for a database URL (SQL backends via db/). The schema must be
  * at the version this binary knows (run migrations first, e.g. migrate_up);
@@ -364,6 +405,11 @@ static inline err_code store_message_get(store_t *st, int64_t id, const store_vi
 static inline err_code store_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
                                             store_messages *out, err_t *e)
 { return st->vt->message_thread(st, root_id, vis, out, e); }
+static inline err_code store_message_search(store_t *st, const store_search_query *q,
+                                            store_messages *out, err_t *e)
+{ return st->vt->message_search(st, q, out, e); }
+static inline err_code store_message_reindex(store_t *st, int limit, int64_t *done, err_t *e)
+{ return st->vt->message_reindex(st, limit, done, e); }
 static inline err_code store_memory_set(store_t *st, const store_mem_set *in,
                                         const store_audit_in *a, store_memory *out, err_t *e)
 { return st->vt->memory_set(st, in, a, out, e); }

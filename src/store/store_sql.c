@@ -19,13 +19,12 @@
 #include <jansson.h>
 #include "store/store_sql.h"
 #include "store/store_sql_dialect.h"
+#include "store/store_sql_int.h"
 #include "base/sbuf.h"
 #include "base/utc.h"
 
 /* ---- statements the same in every dialect ---------------------------------------- */
 
-#define MSG_COLS "id, session_id, sender, sender_type, content, visibility, message_type," \
-                 " metadata, parent_message_id, created_at"
 #define SESS_COLS "s.id, s.purpose, s.created_by, s.metadata, s.is_active, s.created_at," \
                   " s.updated_at," \
                   " (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id)," \
@@ -56,47 +55,8 @@ static const char SQL_TOKEN_PURGE[] = "DELETE FROM secure_tokens WHERE expires_a
 static const char SQL_JTI_PURGE[] = "DELETE FROM revoked_jtis WHERE expires_at <= ?";
 static const char SQL_JTI_GET[] = "SELECT 1 FROM revoked_jtis WHERE jti = ?";
 
-/* ---- query shapes: bits of a mask, each one SQL fragment ------------------------ */
-
-enum {
-    /* visibility clauses (store_vis); V_ALL alone = no filter, none = nothing visible */
-    V_PUBLIC = 1u << 0, V_PRIVATE = 1u << 1, V_AGENT = 1u << 2, V_ADMIN = 1u << 3,
-    V_ALL = 1u << 4, V_N = 1u << 5,
-    /* message_list */
-    MQ_SINCE = 1u << 5, MQ_SENDER = 1u << 6, MQ_FROM = 1u << 7, MQ_TO = 1u << 8,
-    MQ_DESC = 1u << 9, MQ_COUNT = 1u << 10, MQ_N = 1u << 11,
-    /* session_list */
-    SQ_CREATOR = 1u << 0, SQ_ACTIVE = 1u << 1, SQ_COUNT = 1u << 2, SQ_N = 1u << 3,
-    /* memory_list: scope in the low two bits (store_mem_scope) */
-    ML_SCOPE = 3u, ML_FROM = 1u << 2, ML_RANGE = 1u << 3, ML_N = 1u << 4,
-    /* audit_list */
-    AQ_SESSION = 1u << 0, AQ_AGENT = 1u << 1, AQ_EVENT = 1u << 2, AQ_N = 1u << 3,
-};
-
-enum { IT_TABLES = 6 };
-
-typedef struct store_sql {
-    store_t base;
-    store_vt vt;                    /* the shared table with this dialect's name */
-    db_t *db;
-    bool own_db;
-    const store_sql_dialect *d;
-    pthread_mutex_t mu;             /* guards building shapes (reads are lock-free) */
-    _Atomic(char *) msg_list[MQ_N];
-    _Atomic(char *) msg_get[V_N];
-    _Atomic(char *) msg_thread[V_N];
-    _Atomic(char *) sess_list[SQ_N];
-    _Atomic(char *) mem_list[ML_N];
-    _Atomic(char *) audit_list[AQ_N];
-    _Atomic(char *) iter[IT_TABLES];
-    _Atomic(char *) imp[IT_TABLES];
-    _Atomic(char *) cnt[IT_TABLES];
-} store_sql;
-
-typedef void (*shape_build_fn)(const store_sql *s, unsigned mask, sbuf_t *b);
-
 /* The SQL text of one shape, built on first use and kept until store_close. */
-static const char *shape(store_sql *s, _Atomic(char *) *slot, shape_build_fn build,
+const char *ssql_shape(store_sql *s, _Atomic(char *) *slot, shape_build_fn build,
                          unsigned mask)
 {
     char *p = atomic_load_explicit(slot, memory_order_acquire);
@@ -120,7 +80,7 @@ static void free_shapes(_Atomic(char *) *slots, size_t n)
         free(atomic_load_explicit(&slots[i], memory_order_relaxed));
 }
 
-static unsigned vis_mask(const store_vis *v)
+unsigned ssql_vis_mask(const store_vis *v)
 {
     if (v->all)
         return V_ALL;
@@ -129,7 +89,7 @@ static unsigned vis_mask(const store_vis *v)
 }
 
 /* " AND (clause OR clause ...)": each enabled store_vis clause one predicate. */
-static void put_vis(sbuf_t *b, unsigned vm)
+void ssql_put_vis(sbuf_t *b, unsigned vm)
 {
     if (vm & V_ALL)
         return;
@@ -160,7 +120,7 @@ static void put_vis(sbuf_t *b, unsigned vm)
 }
 
 /* Binds put_vis's parameters from index i; returns the next index. */
-static int bind_vis(db_stmt *st, int i, const store_vis *v, unsigned vm)
+int ssql_bind_vis(db_stmt *st, int i, const store_vis *v, unsigned vm)
 {
     if (vm & V_PRIVATE)
         db_bind_text(st, i++, v->private_of, -1);
@@ -182,7 +142,7 @@ static void build_msg_list(const store_sql *s, unsigned m, sbuf_t *b)
         sbuf_puts(b, " AND created_at >= ?");
     if (m & MQ_TO)
         sbuf_puts(b, " AND created_at <= ?");
-    put_vis(b, m & (V_N - 1));
+    ssql_put_vis(b, m & (V_N - 1));
     if (!(m & MQ_COUNT)) {
         sbuf_puts(b, (m & MQ_DESC) ? " ORDER BY id DESC" : " ORDER BY id");
         sbuf_puts(b, " LIMIT ? OFFSET ?");
@@ -193,7 +153,7 @@ static void build_msg_get(const store_sql *s, unsigned m, sbuf_t *b)
 {
     (void)s;
     sbuf_puts(b, "SELECT " MSG_COLS " FROM messages WHERE id = ?");
-    put_vis(b, m);
+    ssql_put_vis(b, m);
 }
 
 /* Replies have larger ids than their parent (the parent exists first), so the
@@ -205,7 +165,7 @@ static void build_msg_thread(const store_sql *s, unsigned m, sbuf_t *b)
                  "SELECT id FROM messages WHERE id = ?"
                  " UNION SELECT c.id FROM messages c JOIN thread t ON c.parent_message_id = t.id)"
                  " SELECT " MSG_COLS " FROM messages WHERE id IN (SELECT id FROM thread)");
-    put_vis(b, m);
+    ssql_put_vis(b, m);
     sbuf_puts(b, " ORDER BY id");
 }
 
@@ -254,7 +214,6 @@ static void build_audit_list(const store_sql *s, unsigned m, sbuf_t *b)
 
 /* ---- small helpers ----------------------------------------------------------------- */
 
-static store_sql *S(store_t *st) { return (store_sql *)st; }
 
 /* The store's error contract: argument-caused constraint failures are invalid input. */
 static err_code finish(err_code rc, err_t *e)
@@ -279,7 +238,7 @@ static err_code step_done(db_stmt *st, err_t *e)
 }
 
 /* Steps a bound write statement to DONE, reports the rows changed, finishes it. */
-static err_code exec_changes(db_stmt *st, int64_t *changes, err_t *e)
+err_code ssql_exec_changes(db_stmt *st, int64_t *changes, err_t *e)
 {
     err_code rc = step_done(st, e);
     if (changes)
@@ -303,7 +262,7 @@ static char *col_json_dup(db_stmt *st, int i)
 }
 
 /* Appends a zeroed element to a (v, n) list with capacity *cap. */
-static void *list_push(void **v, size_t *n, size_t *cap, size_t elt)
+void *ssql_list_push(void **v, size_t *n, size_t *cap, size_t elt)
 {
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 16;
@@ -314,7 +273,7 @@ static void *list_push(void **v, size_t *n, size_t *cap, size_t elt)
     return p;
 }
 
-static void read_message(db_stmt *st, store_message *m)
+void ssql_read_message(db_stmt *st, store_message *m)
 {
     m->id = db_col_int64(st, 0);
     m->session_id = col_dup(st, 1);
@@ -383,12 +342,8 @@ static void bind_time_opt(db_stmt *st, int i, utc_us t)
         db_bind_null(st, i);
 }
 
-/* Reads on a borrowed connection (one statement, or several where a snapshot
- * is not needed). Transient classes are retried a few times on a fresh
- * connection; fn must reset its outputs on entry. */
-typedef err_code (*read_fn)(db_conn *c, void *arg, err_t *e);
 
-static err_code run_read(store_sql *s, read_fn fn, void *arg, err_t *e)
+err_code ssql_run_read(store_sql *s, read_fn fn, void *arg, err_t *e)
 {
     err_code rc = ERR_OK;
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -410,7 +365,7 @@ static err_code run_snapshot(store_sql *s, read_fn fn, void *arg, err_t *e)
     return finish(db_tx_run(s->db, DB_READ, fn, arg, e), e);
 }
 
-static err_code run_write(store_sql *s, db_tx_fn fn, void *arg, err_t *e)
+err_code ssql_run_write(store_sql *s, db_tx_fn fn, void *arg, err_t *e)
 {
     return finish(db_tx_run(s->db, DB_WRITE, fn, arg, e), e);
 }
@@ -430,10 +385,10 @@ static err_code audit_insert(db_conn *c, const store_audit_in *a, const char *ev
     db_bind_text(st, 4, a->session_id ? a->session_id : session, -1);
     db_bind_text(st, 5, a->resource ? a->resource : resource, -1);
     db_bind_json(st, 6, a->metadata, -1);
-    return exec_changes(st, NULL, e);
+    return ssql_exec_changes(st, NULL, e);
 }
 
-static err_code session_exists(db_conn *c, const char *id, bool *exists, err_t *e)
+err_code ssql_session_exists(db_conn *c, const char *id, bool *exists, err_t *e)
 {
     db_stmt *st;
     err_code rc = db_prepare(c, SQL_SESSION_EXISTS, &st, e);
@@ -448,17 +403,7 @@ static err_code session_exists(db_conn *c, const char *id, bool *exists, err_t *
     return ERR_OK;
 }
 
-#define ERR_LOCAL(e) \
-    err_t e##_local_; \
-    if (!(e)) \
-        (e) = &e##_local_; \
-    err_clear(e)
 
-#define REQUIRE(cond, what) \
-    do { \
-        if (!(cond)) \
-            return err_set(e, ERR_INVALID, "store: %s", what); \
-    } while (0)
 
 /* ---- sessions ------------------------------------------------------------------------ */
 
@@ -484,7 +429,7 @@ static err_code tx_session_create(db_conn *c, void *arg, err_t *e)
     db_bind_bool(st, 5, in->is_active);
     db_bind_time(st, 6, created);
     db_bind_time(st, 7, in->updated_at ? in->updated_at : created);
-    rc = exec_changes(st, NULL, e);
+    rc = ssql_exec_changes(st, NULL, e);
     if (rc == ERR_UNIQUE)
         return err_set(e, ERR_UNIQUE, "store: session %s already exists", in->id);
     if (rc != ERR_OK || !x->audit)
@@ -501,7 +446,7 @@ static err_code sql_session_create(store_t *st, const store_session *in,
     REQUIRE(in && in->id && in->purpose && in->created_by,
             "session_create needs id, purpose and created_by");
     sess_create_ctx x = {in, audit};
-    return run_write(S(st), tx_session_create, &x, e);
+    return ssql_run_write(S(st), tx_session_create, &x, e);
 }
 
 typedef struct {
@@ -533,7 +478,7 @@ static err_code sql_session_get(store_t *st, const char *id, store_session *out,
     memset(out, 0, sizeof *out);
     REQUIRE(id, "session_get needs an id");
     sess_get_ctx x = {id, out};
-    err_code rc = run_read(S(st), rd_session_get, &x, e);
+    err_code rc = ssql_run_read(S(st), rd_session_get, &x, e);
     if (rc != ERR_OK)
         store_session_clear(out);
     return rc;
@@ -557,7 +502,7 @@ static err_code rd_session_list(db_conn *c, void *arg, err_t *e)
     int r;
 
     if (x->total) {
-        rc = db_prepare(c, shape(x->s, &x->s->sess_list[m | SQ_COUNT], build_sess_list,
+        rc = db_prepare(c, ssql_shape(x->s, &x->s->sess_list[m | SQ_COUNT], build_sess_list,
                                  m | SQ_COUNT), &st, e);
         if (rc != ERR_OK)
             return rc;
@@ -575,7 +520,7 @@ static err_code rd_session_list(db_conn *c, void *arg, err_t *e)
                                 : (err_code)r;
     }
 
-    rc = db_prepare(c, shape(x->s, &x->s->sess_list[m], build_sess_list, m), &st, e);
+    rc = db_prepare(c, ssql_shape(x->s, &x->s->sess_list[m], build_sess_list, m), &st, e);
     if (rc != ERR_OK)
         return rc;
     int i = 1;
@@ -587,7 +532,7 @@ static err_code rd_session_list(db_conn *c, void *arg, err_t *e)
     db_bind_int64(st, i++, q->offset);
     size_t cap = 0;
     while ((r = db_step(st, e)) == DB_ROW)
-        read_session(st, list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
+        read_session(st, ssql_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
     db_stmt_done(st);
     if (r != DB_DONE)
         return (err_code)r;
@@ -600,7 +545,7 @@ static err_code rd_session_list(db_conn *c, void *arg, err_t *e)
         db_bind_text(st, 1, s->id, -1);
         size_t pcap = 0;
         while ((r = db_step(st, e)) == DB_ROW)
-            *(char **)list_push((void **)&s->participants, &s->nparticipants, &pcap,
+            *(char **)ssql_list_push((void **)&s->participants, &s->nparticipants, &pcap,
                                 sizeof(char *)) = col_dup(st, 0);
         db_stmt_done(st);
         if (r != DB_DONE)
@@ -630,6 +575,8 @@ typedef struct {
     store_sql *s;
     const store_message *m;
     const store_audit_in *audit;
+    const char *search_text;   /* the message's index text, or NULL (store.h) */
+    const char *search_grams;  /* MySQL: its FULLTEXT words (ssql_grams) */
     int64_t id;
     utc_us at;
 } msg_add_ctx;
@@ -648,7 +595,7 @@ static err_code tx_message_add(db_conn *c, void *arg, err_t *e)
         return rc;
     db_bind_time(st, 1, now);
     db_bind_text(st, 2, m->session_id, -1);
-    if ((rc = exec_changes(st, &changed, e)) != ERR_OK)
+    if ((rc = ssql_exec_changes(st, &changed, e)) != ERR_OK)
         return rc;
     if (changed == 0)
         return err_set(e, ERR_NOTFOUND, "session %s not found", m->session_id);
@@ -683,6 +630,9 @@ static err_code tx_message_add(db_conn *c, void *arg, err_t *e)
     else
         db_bind_null(st, 8);
     db_bind_time(st, 9, now);
+    db_bind_text(st, 10, x->search_text, -1);
+    if (d->search_grams)
+        db_bind_text(st, 11, x->search_grams, -1);
     if (d->msg_insert_returns_id) {
         int r = db_step(st, e);
         if (r == DB_ROW)
@@ -692,7 +642,7 @@ static err_code tx_message_add(db_conn *c, void *arg, err_t *e)
             return r == DB_DONE ? err_set(e, ERR_INTERNAL, "store: INSERT returned no id")
                                 : (err_code)r;
     } else {
-        if ((rc = exec_changes(st, NULL, e)) != ERR_OK)
+        if ((rc = ssql_exec_changes(st, NULL, e)) != ERR_OK)
             return rc;
         x->id = db_last_insert_id(c);
     }
@@ -711,8 +661,13 @@ static err_code sql_message_add(store_t *st, store_message *m, const store_audit
     REQUIRE(m && m->session_id && m->sender && m->content,
             "message_add needs session_id, sender and content");
     REQUIRE(m->parent_id >= 0, "message_add: parent_id must be >= 0");
-    msg_add_ctx x = {S(st), m, audit, 0, 0};
-    err_code rc = run_write(S(st), tx_message_add, &x, e);
+    /* the index text is computed before the transaction (it is pure C work) */
+    char *stext = ssql_index_text(st, m->sender, m->content, strlen(m->content), m->metadata);
+    char *grams = stext && S(st)->d->search_grams ? ssql_grams(stext) : NULL;
+    msg_add_ctx x = {S(st), m, audit, stext, grams, 0, 0};
+    err_code rc = ssql_run_write(S(st), tx_message_add, &x, e);
+    free(grams);
+    free(stext);
     if (rc == ERR_OK) {
         m->id = x.id;
         m->created_at = x.at;
@@ -739,7 +694,7 @@ static int bind_msg_where(db_stmt *st, const store_msg_query *q, unsigned m)
         db_bind_time(st, i++, q->from);
     if (m & MQ_TO)
         db_bind_time(st, i++, q->to);
-    return bind_vis(st, i, &q->vis, m);
+    return ssql_bind_vis(st, i, &q->vis, m);
 }
 
 static err_code rd_message_list(db_conn *c, void *arg, err_t *e)
@@ -747,7 +702,7 @@ static err_code rd_message_list(db_conn *c, void *arg, err_t *e)
     msg_list_ctx *x = arg;
     const store_msg_query *q = x->q;
     store_messages_free(x->out);
-    unsigned m = vis_mask(&q->vis) | (q->since_id > 0 ? MQ_SINCE : 0) |
+    unsigned m = ssql_vis_mask(&q->vis) | (q->since_id > 0 ? MQ_SINCE : 0) |
                  (q->sender ? MQ_SENDER : 0) | (q->from ? MQ_FROM : 0) | (q->to ? MQ_TO : 0);
     db_stmt *st;
     int r;
@@ -756,7 +711,7 @@ static err_code rd_message_list(db_conn *c, void *arg, err_t *e)
 
     if (x->total) {
         unsigned mc = m | MQ_COUNT;
-        rc = db_prepare(c, shape(x->s, &x->s->msg_list[mc], build_msg_list, mc), &st, e);
+        rc = db_prepare(c, ssql_shape(x->s, &x->s->msg_list[mc], build_msg_list, mc), &st, e);
         if (rc != ERR_OK)
             return rc;
         bind_msg_where(st, q, mc);
@@ -771,7 +726,7 @@ static err_code rd_message_list(db_conn *c, void *arg, err_t *e)
     }
 
     m |= q->newest_first ? MQ_DESC : 0;
-    rc = db_prepare(c, shape(x->s, &x->s->msg_list[m], build_msg_list, m), &st, e);
+    rc = db_prepare(c, ssql_shape(x->s, &x->s->msg_list[m], build_msg_list, m), &st, e);
     if (rc != ERR_OK)
         return rc;
     int i = bind_msg_where(st, q, m);
@@ -780,7 +735,7 @@ static err_code rd_message_list(db_conn *c, void *arg, err_t *e)
     size_t cap = q->limit <= 1000 ? (size_t)q->limit : 1000;
     x->out->v = xmalloc(cap * sizeof *x->out->v);
     while ((r = db_step(st, e)) == DB_ROW)
-        read_message(st, list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
+        ssql_read_message(st, ssql_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
     db_stmt_done(st);
     if (r != DB_DONE)
         return (err_code)r;
@@ -788,7 +743,7 @@ static err_code rd_message_list(db_conn *c, void *arg, err_t *e)
     /* Nothing found: tell an empty session from a missing one. */
     if (x->out->n == 0 && total <= 0) {
         bool exists = false;
-        if ((rc = session_exists(c, q->session_id, &exists, e)) != ERR_OK)
+        if ((rc = ssql_session_exists(c, q->session_id, &exists, e)) != ERR_OK)
             return rc;
         if (!exists)
             return err_set(e, ERR_NOTFOUND, "session %s not found", q->session_id);
@@ -808,7 +763,7 @@ static err_code sql_message_list(store_t *st, const store_msg_query *q, store_me
     REQUIRE(!q->from || !q->to || q->from <= q->to, "message_list: from is after to");
     msg_list_ctx x = {S(st), q, out, total};
     err_code rc = total ? run_snapshot(S(st), rd_message_list, &x, e)
-                        : run_read(S(st), rd_message_list, &x, e);
+                        : ssql_run_read(S(st), rd_message_list, &x, e);
     if (rc != ERR_OK)
         store_messages_free(out);
     return rc;
@@ -826,16 +781,16 @@ static err_code rd_message_get(db_conn *c, void *arg, err_t *e)
 {
     msg_get_ctx *x = arg;
     store_message_clear(x->one);
-    unsigned vm = vis_mask(x->vis);
+    unsigned vm = ssql_vis_mask(x->vis);
     db_stmt *st;
-    err_code rc = db_prepare(c, shape(x->s, &x->s->msg_get[vm], build_msg_get, vm), &st, e);
+    err_code rc = db_prepare(c, ssql_shape(x->s, &x->s->msg_get[vm], build_msg_get, vm), &st, e);
     if (rc != ERR_OK)
         return rc;
     db_bind_int64(st, 1, x->id);
-    bind_vis(st, 2, x->vis, vm);
+    ssql_bind_vis(st, 2, x->vis, vm);
     int r = db_step(st, e);
     if (r == DB_ROW)
-        read_message(st, x->one);
+        ssql_read_message(st, x->one);
     db_stmt_done(st);
     if (r == DB_DONE)
         return err_set(e, ERR_NOTFOUND, "message %lld not found", (long long)x->id);
@@ -849,7 +804,7 @@ static err_code sql_message_get(store_t *st, int64_t id, const store_vis *vis,
     memset(out, 0, sizeof *out);
     REQUIRE(vis, "message_get needs a visibility filter");
     msg_get_ctx x = {S(st), id, vis, out, NULL};
-    err_code rc = run_read(S(st), rd_message_get, &x, e);
+    err_code rc = ssql_run_read(S(st), rd_message_get, &x, e);
     if (rc != ERR_OK)
         store_message_clear(out);
     return rc;
@@ -859,18 +814,18 @@ static err_code rd_message_thread(db_conn *c, void *arg, err_t *e)
 {
     msg_get_ctx *x = arg;
     store_messages_free(x->many);
-    unsigned vm = vis_mask(x->vis);
+    unsigned vm = ssql_vis_mask(x->vis);
     db_stmt *st;
-    err_code rc = db_prepare(c, shape(x->s, &x->s->msg_thread[vm], build_msg_thread, vm),
+    err_code rc = db_prepare(c, ssql_shape(x->s, &x->s->msg_thread[vm], build_msg_thread, vm),
                              &st, e);
     if (rc != ERR_OK)
         return rc;
     db_bind_int64(st, 1, x->id);
-    bind_vis(st, 2, x->vis, vm);
+    ssql_bind_vis(st, 2, x->vis, vm);
     int r;
     size_t cap = 0;
     while ((r = db_step(st, e)) == DB_ROW)
-        read_message(st, list_push((void **)&x->many->v, &x->many->n, &cap,
+        ssql_read_message(st, ssql_list_push((void **)&x->many->v, &x->many->n, &cap,
                                    sizeof *x->many->v));
     db_stmt_done(st);
     if (r != DB_DONE)
@@ -887,7 +842,7 @@ static err_code sql_message_thread(store_t *st, int64_t root_id, const store_vis
     memset(out, 0, sizeof *out);
     REQUIRE(vis, "message_thread needs a visibility filter");
     msg_get_ctx x = {S(st), root_id, vis, NULL, out};
-    err_code rc = run_read(S(st), rd_message_thread, &x, e);
+    err_code rc = ssql_run_read(S(st), rd_message_thread, &x, e);
     if (rc != ERR_OK)
         store_messages_free(out);
     return rc;
@@ -913,7 +868,7 @@ static err_code tx_memory_set(db_conn *c, void *arg, err_t *e)
 
     if (in->session_id) {
         bool exists = false;
-        if ((rc = session_exists(c, in->session_id, &exists, e)) != ERR_OK)
+        if ((rc = ssql_session_exists(c, in->session_id, &exists, e)) != ERR_OK)
             return rc;
         if (!exists)
             return err_set(e, ERR_NOTFOUND, "session %s not found", in->session_id);
@@ -954,7 +909,7 @@ static err_code tx_memory_set(db_conn *c, void *arg, err_t *e)
         db_bind_time(st, 4, x->now);
         bind_time_opt(st, 5, in->expires_at);
         db_bind_int64(st, 6, id);
-        rc = exec_changes(st, NULL, e);
+        rc = ssql_exec_changes(st, NULL, e);
     } else {
         if ((rc = db_prepare(c, d->mem_insert, &st, e)) != ERR_OK)
             return rc;
@@ -966,7 +921,7 @@ static err_code tx_memory_set(db_conn *c, void *arg, err_t *e)
         db_bind_time(st, 6, x->now);
         db_bind_time(st, 7, x->now);
         bind_time_opt(st, 8, in->expires_at);
-        rc = exec_changes(st, NULL, e);
+        rc = ssql_exec_changes(st, NULL, e);
         /* Another writer inserted the key between our read and insert (possible
          * on MVCC servers; SQLite serialises writers): retry, then we see it. */
         if (rc == ERR_UNIQUE)
@@ -990,7 +945,7 @@ static err_code sql_memory_set(store_t *st, const store_mem_set *in, const store
     REQUIRE(in && in->agent_id && in->key && in->value,
             "memory_set needs agent_id, key and value");
     mem_set_ctx x = {S(st), in, audit, in->now ? in->now : utc_now(), 0};
-    err_code rc = run_write(S(st), tx_memory_set, &x, e);
+    err_code rc = ssql_run_write(S(st), tx_memory_set, &x, e);
     if (rc == ERR_OK && out) {
         out->agent_id = xstrdup(in->agent_id);
         out->session_id = xstrdup(in->session_id);
@@ -1042,7 +997,7 @@ static err_code sql_memory_get(store_t *st, const char *agent_id, const char *se
     memset(out, 0, sizeof *out);
     REQUIRE(agent_id && key, "memory_get needs agent_id and key");
     mem_get_ctx x = {S(st)->d, agent_id, session_id, key, now ? now : utc_now(), out};
-    err_code rc = run_read(S(st), rd_memory_get, &x, e);
+    err_code rc = ssql_run_read(S(st), rd_memory_get, &x, e);
     if (rc != ERR_OK)
         store_memory_clear(out);
     return rc;
@@ -1112,7 +1067,7 @@ static err_code rd_memory_list(db_conn *c, void *arg, err_t *e)
     bool prefix = q->prefix && *q->prefix;
     unsigned m = (unsigned)q->scope | (prefix ? (x->upper ? ML_RANGE : ML_FROM) : 0);
     db_stmt *st;
-    err_code rc = db_prepare(c, shape(x->s, &x->s->mem_list[m], build_mem_list, m), &st, e);
+    err_code rc = db_prepare(c, ssql_shape(x->s, &x->s->mem_list[m], build_mem_list, m), &st, e);
     if (rc != ERR_OK)
         return rc;
     int i = 1;
@@ -1129,7 +1084,7 @@ static err_code rd_memory_list(db_conn *c, void *arg, err_t *e)
     int r;
     size_t cap = 0;
     while ((r = db_step(st, e)) == DB_ROW)
-        read_memory(st, list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
+        read_memory(st, ssql_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
     db_stmt_done(st);
     return r == DB_DONE ? ERR_OK : (err_code)r;
 }
@@ -1152,7 +1107,7 @@ static err_code sql_memory_list(store_t *st, const store_mem_query *q, store_mem
             upper = buf;
     }
     mem_list_ctx x = {S(st), q, q->now ? q->now : utc_now(), upper, out};
-    err_code rc = run_read(S(st), rd_memory_list, &x, e);
+    err_code rc = ssql_run_read(S(st), rd_memory_list, &x, e);
     free(heap);
     if (rc != ERR_OK)
         store_memories_free(out);
@@ -1180,7 +1135,7 @@ static err_code tx_memory_delete(db_conn *c, void *arg, err_t *e)
         db_bind_text(st, i++, x->session_id, -1);
     db_bind_text(st, i++, x->key, -1);
     int64_t changed = 0;
-    if ((rc = exec_changes(st, &changed, e)) != ERR_OK)
+    if ((rc = ssql_exec_changes(st, &changed, e)) != ERR_OK)
         return rc;
     x->deleted = changed > 0;
     if (!x->deleted || !x->audit)
@@ -1201,7 +1156,7 @@ static err_code sql_memory_delete(store_t *st, const char *agent_id, const char 
         *deleted = false;
     REQUIRE(agent_id && key, "memory_delete needs agent_id and key");
     mem_del_ctx x = {S(st)->d, agent_id, session_id, key, audit, false};
-    err_code rc = run_write(S(st), tx_memory_delete, &x, e);
+    err_code rc = ssql_run_write(S(st), tx_memory_delete, &x, e);
     if (rc == ERR_OK && deleted)
         *deleted = x.deleted;
     return rc;
@@ -1225,7 +1180,7 @@ static err_code tx_purge(db_conn *c, void *arg, err_t *e)
             return rc;
         db_bind_time(st, 1, x->t);
         int64_t n = 0;
-        if ((rc = exec_changes(st, &n, e)) != ERR_OK)
+        if ((rc = ssql_exec_changes(st, &n, e)) != ERR_OK)
             return rc;
         x->removed += n;
     }
@@ -1238,7 +1193,7 @@ static err_code run_purge(store_sql *s, const char *a, const char *b, utc_us t,
     if (removed)
         *removed = 0;
     purge_ctx x = {{a, b}, t, 0};
-    err_code rc = run_write(s, tx_purge, &x, e);
+    err_code rc = ssql_run_write(s, tx_purge, &x, e);
     if (rc == ERR_OK && removed)
         *removed = x.removed;
     return rc;
@@ -1267,7 +1222,7 @@ static err_code sql_audit_append(store_t *st, const store_audit_in *a, err_t *e)
     ERR_LOCAL(e);
     REQUIRE(a && a->event_type && a->agent_id, "audit_append needs event_type and agent_id");
     audit_ctx x = {a};
-    return run_write(S(st), tx_audit_append, &x, e);
+    return ssql_run_write(S(st), tx_audit_append, &x, e);
 }
 
 typedef struct {
@@ -1284,7 +1239,7 @@ static err_code rd_audit_list(db_conn *c, void *arg, err_t *e)
     unsigned m = (q->session_id ? AQ_SESSION : 0) | (q->agent_id ? AQ_AGENT : 0) |
                  (q->event_type ? AQ_EVENT : 0);
     db_stmt *st;
-    err_code rc = db_prepare(c, shape(x->s, &x->s->audit_list[m], build_audit_list, m), &st, e);
+    err_code rc = db_prepare(c, ssql_shape(x->s, &x->s->audit_list[m], build_audit_list, m), &st, e);
     if (rc != ERR_OK)
         return rc;
     int i = 1;
@@ -1298,7 +1253,7 @@ static err_code rd_audit_list(db_conn *c, void *arg, err_t *e)
     int r;
     size_t cap = 0;
     while ((r = db_step(st, e)) == DB_ROW)
-        read_audit(st, list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
+        read_audit(st, ssql_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
     db_stmt_done(st);
     return r == DB_DONE ? ERR_OK : (err_code)r;
 }
@@ -1310,7 +1265,7 @@ static err_code sql_audit_list(store_t *st, const store_audit_query *q, store_au
     memset(out, 0, sizeof *out);
     REQUIRE(q && q->limit >= 1, "audit_list needs limit >= 1");
     audit_list_ctx x = {S(st), q, out};
-    err_code rc = run_read(S(st), rd_audit_list, &x, e);
+    err_code rc = ssql_run_read(S(st), rd_audit_list, &x, e);
     if (rc != ERR_OK)
         store_audits_free(out);
     return rc;
@@ -1337,7 +1292,7 @@ static err_code tx_token_put(db_conn *c, void *arg, err_t *e)
     db_bind_text(st, 4, t->agent_type, -1);
     db_bind_time(st, 5, t->created_at ? t->created_at : utc_now());
     db_bind_time(st, 6, t->expires_at);
-    rc = exec_changes(st, NULL, e);
+    rc = ssql_exec_changes(st, NULL, e);
     if (rc == ERR_UNIQUE)
         return err_set(e, ERR_UNIQUE, "store: token %.8s... already exists", t->token_id);
     return rc;
@@ -1348,7 +1303,7 @@ static err_code sql_token_put(store_t *st, const store_token *t, err_t *e)
     ERR_LOCAL(e);
     REQUIRE(t && t->token_id && t->jwt && t->agent_id && t->agent_type && t->expires_at,
             "token_put needs token_id, jwt, agent_id, agent_type and expires_at");
-    return run_write(S(st), tx_token_put, (void *)t, e);
+    return ssql_run_write(S(st), tx_token_put, (void *)t, e);
 }
 
 typedef struct {
@@ -1380,7 +1335,7 @@ static err_code sql_token_get(store_t *st, const char *token_id, store_token *ou
     memset(out, 0, sizeof *out);
     REQUIRE(token_id, "token_get needs a token_id");
     token_get_ctx x = {token_id, out};
-    err_code rc = run_read(S(st), rd_token_get, &x, e);
+    err_code rc = ssql_run_read(S(st), rd_token_get, &x, e);
     if (rc != ERR_OK)
         store_token_clear(out);
     return rc;
@@ -1400,7 +1355,7 @@ static err_code tx_token_delete(db_conn *c, void *arg, err_t *e)
         return rc;
     db_bind_text(st, 1, x->id, -1);
     int64_t n = 0;
-    rc = exec_changes(st, &n, e);
+    rc = ssql_exec_changes(st, &n, e);
     x->deleted = n > 0;
     return rc;
 }
@@ -1412,7 +1367,7 @@ static err_code sql_token_delete(store_t *st, const char *token_id, bool *delete
         *deleted = false;
     REQUIRE(token_id, "token_delete needs a token_id");
     token_del_ctx x = {token_id, false};
-    err_code rc = run_write(S(st), tx_token_delete, &x, e);
+    err_code rc = ssql_run_write(S(st), tx_token_delete, &x, e);
     if (rc == ERR_OK && deleted)
         *deleted = x.deleted;
     return rc;
@@ -1440,7 +1395,7 @@ static err_code tx_jti_revoke(db_conn *c, void *arg, err_t *e)
         return rc;
     db_bind_text(st, 1, x->jti, -1);
     db_bind_time(st, 2, x->expires_at);
-    return exec_changes(st, NULL, e);
+    return ssql_exec_changes(st, NULL, e);
 }
 
 static err_code sql_jti_revoke(store_t *st, const char *jti, utc_us expires_at, err_t *e)
@@ -1448,7 +1403,7 @@ static err_code sql_jti_revoke(store_t *st, const char *jti, utc_us expires_at, 
     ERR_LOCAL(e);
     REQUIRE(jti && expires_at, "jti_revoke needs a jti and expires_at");
     jti_ctx x = {S(st)->d, jti, expires_at, false};
-    return run_write(S(st), tx_jti_revoke, &x, e);
+    return ssql_run_write(S(st), tx_jti_revoke, &x, e);
 }
 
 static err_code rd_jti_get(db_conn *c, void *arg, err_t *e)
@@ -1473,7 +1428,7 @@ static err_code sql_jti_is_revoked(store_t *st, const char *jti, bool *revoked, 
     *revoked = false;
     REQUIRE(jti, "jti_is_revoked needs a jti");
     jti_ctx x = {S(st)->d, jti, 0, false};
-    err_code rc = run_read(S(st), rd_jti_get, &x, e);
+    err_code rc = ssql_run_read(S(st), rd_jti_get, &x, e);
     if (rc == ERR_OK)
         *revoked = x.revoked;
     return rc;
@@ -1586,7 +1541,7 @@ static err_code sql_iterate(store_t *stp, store_row_cb cb, void *ud, err_t *e)
     const store_table *tables = store_tables(&nt);
     for (unsigned k = 0; k < IT_TABLES && rc == ERR_OK; k++) {
         db_stmt *st;
-        rc = db_prepare(c, shape(s, &s->iter[k], build_iter, k), &st, e);
+        rc = db_prepare(c, ssql_shape(s, &s->iter[k], build_iter, k), &st, e);
         if (rc != ERR_OK)
             break;
         int r;
@@ -1630,9 +1585,15 @@ static void build_import(const store_sql *s, unsigned k, sbuf_t *b)
     sbuf_printf(b, "INSERT INTO %s (", t->name);
     for (size_t i = 0; i < t->ncols; i++)
         sbuf_printf(b, "%s%s", i ? ", " : "", sql_col(s, t->cols[i].name));
+    /* messages: + the derived index text (not a logical column: recomputed here) */
+    bool msgs = strcmp(t->name, "messages") == 0;
+    if (msgs)
+        sbuf_puts(b, s->d->search_grams ? ", search_text, search_grams" : ", search_text");
     sbuf_printf(b, ")%s VALUES (", t->seq_col ? s->d->ins_keep_id : "");
     for (size_t i = 0; i < t->ncols; i++)
         sbuf_puts(b, i ? ", ?" : "?");
+    if (msgs)
+        sbuf_puts(b, s->d->search_grams ? ", ?, ?" : ", ?");
     sbuf_printf(b, ")%s", s->d->ins_skip);
     if (s->d->ins_skip_self) {
         const char *c0 = sql_col(s, t->cols[0].name);
@@ -1661,8 +1622,9 @@ static err_code tx_import(db_conn *c, void *arg, err_t *e)
     size_t nt;
     const store_table *t = &store_tables(&nt)[x->k];
     x->inserted = 0;
-    const char *sql = shape(x->s, &x->s->imp[x->k], build_import, (unsigned)x->k);
+    const char *sql = ssql_shape(x->s, &x->s->imp[x->k], build_import, (unsigned)x->k);
     char *json_text[16] = {0};   /* JSON values as text, alive until the step */
+    bool msgs = strcmp(t->name, "messages") == 0;
     err_code rc = ERR_OK;
     for (size_t r = 0; r < x->n && rc == ERR_OK; r++) {
         db_stmt *st;
@@ -1697,8 +1659,26 @@ static err_code tx_import(db_conn *c, void *arg, err_t *e)
                 break;
             }
         }
+        char *stext = NULL, *grams = NULL;
+        if (msgs) {
+            json_t *md = json_object_get(x->rows[r], "metadata");
+            char *mdt = json_is_object(md) ? json_dumps(md, JSON_COMPACT) : NULL;
+            json_t *sv = json_object_get(x->rows[r], "sender");
+            json_t *cv = json_object_get(x->rows[r], "content");
+            if (json_is_string(sv) && json_is_string(cv))
+                stext = ssql_index_text(&x->s->base, json_string_value(sv),
+                                        json_string_value(cv), json_string_length(cv), mdt);
+            free(mdt);
+            db_bind_text(st, (int)t->ncols + 1, stext, -1);
+            if (x->s->d->search_grams) {
+                grams = stext ? ssql_grams(stext) : NULL;
+                db_bind_text(st, (int)t->ncols + 2, grams, -1);
+            }
+        }
         int64_t changed = 0;
-        rc = exec_changes(st, &changed, e);
+        rc = ssql_exec_changes(st, &changed, e);
+        free(grams);
+        free(stext);
         for (size_t j = 0; j < nj; j++) {
             free(json_text[j]);
             json_text[j] = NULL;
@@ -1729,7 +1709,7 @@ static err_code sql_import_rows(store_t *stp, const char *table, json_t *const *
     if (n == 0)
         return ERR_OK;
     import_ctx x = {S(stp), k, rows, n, 0};
-    err_code rc = run_write(S(stp), tx_import, &x, e);
+    err_code rc = ssql_run_write(S(stp), tx_import, &x, e);
     if (rc == ERR_OK && inserted)
         *inserted = x.inserted;
     return rc;
@@ -1762,7 +1742,7 @@ static err_code sql_import_finish(store_t *stp, err_t *e)
     store_sql *s = S(stp);
     if (!s->d->seq_sync_messages && !s->d->seq_sync_audit)
         return ERR_OK;
-    return run_write(s, tx_seq_sync, (void *)s->d, e);
+    return ssql_run_write(s, tx_seq_sync, (void *)s->d, e);
 }
 
 typedef struct {
@@ -1775,7 +1755,7 @@ static err_code rd_count(db_conn *c, void *arg, err_t *e)
 {
     count_ctx *x = arg;
     db_stmt *st;
-    err_code rc = db_prepare(c, shape(x->s, &x->s->cnt[x->k], build_count, (unsigned)x->k),
+    err_code rc = db_prepare(c, ssql_shape(x->s, &x->s->cnt[x->k], build_count, (unsigned)x->k),
                              &st, e);
     if (rc != ERR_OK)
         return rc;
@@ -1795,7 +1775,7 @@ static err_code sql_count_rows(store_t *stp, const char *table, int64_t *n, err_
     if (k < 0)
         return err_set(e, ERR_INVALID, "store: unknown table '%.64s'", table ? table : "");
     count_ctx x = {S(stp), k, 0};
-    err_code rc = run_read(S(stp), rd_count, &x, e);
+    err_code rc = ssql_run_read(S(stp), rd_count, &x, e);
     if (rc == ERR_OK)
         *n = x.n;
     return rc;
@@ -1809,6 +1789,7 @@ static void sql_close(store_t *st)
     free_shapes(s->msg_list, MQ_N);
     free_shapes(s->msg_get, V_N);
     free_shapes(s->msg_thread, V_N);
+    free_shapes(s->msg_search, MS_N);
     free_shapes(s->sess_list, SQ_N);
     free_shapes(s->mem_list, ML_N);
     free_shapes(s->audit_list, AQ_N);
@@ -1831,6 +1812,8 @@ static const store_vt sql_vt = {
     .message_list = sql_message_list,
     .message_get = sql_message_get,
     .message_thread = sql_message_thread,
+    .message_search = ssql_message_search,
+    .message_reindex = ssql_message_reindex,
     .memory_set = sql_memory_set,
     .memory_get = sql_memory_get,
     .memory_list = sql_memory_list,

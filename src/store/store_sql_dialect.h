@@ -12,9 +12,9 @@ typedef struct store_sql_dialect {
     const char *name;             /* as db_dialect(): "sqlite", "postgresql", "mysql" */
     const char *vt_name;          /* "sql:sqlite", ... */
 
-    /* INSERT INTO messages (9 parameters: session_id, sender, sender_type,
+    /* INSERT INTO messages (10 parameters: session_id, sender, sender_type,
      * content, visibility, message_type, metadata, parent_message_id,
-     * created_at). If msg_insert_returns_id, it yields one row with the id;
+     * created_at, search_text[, search_grams]). If msg_insert_returns_id, it yields one row with the id;
      * otherwise the id is db_last_insert_id(). */
     const char *msg_insert;
     bool msg_insert_returns_id;
@@ -59,6 +59,26 @@ typedef struct store_sql_dialect {
      * (SQLite AUTOINCREMENT and InnoDB AUTO_INCREMENT follow explicit ids). */
     const char *seq_sync_messages;
     const char *seq_sync_audit;
+
+    /* message_search: the candidate condition appended to the WHERE clause, one
+     * parameter whose encoding is search_param: every message whose index text
+     * (messages.search_text) contains one of the trigram terms, every message
+     * without index text (search_text IS NULL until message_reindex), and on SQLite
+     * every message above the FTS5 watermark (search_state.upto, moved by
+     * message_reindex: the FTS5 table is filled in batches, off the insert path). */
+    const char *search_match;
+    enum {
+        STORE_SEARCH_FTS5,     /* FTS5 query: "t1" OR "t2" ... (quotes doubled) */
+        STORE_SEARCH_LIKE_ANY, /* PostgreSQL text[] literal of LIKE patterns %t% */
+        STORE_SEARCH_GRAMS     /* MySQL FULLTEXT boolean query: the terms as ssql_grams words */
+    } search_param;
+    /* MySQL/MariaDB: messages.search_grams (FULLTEXT) holds ssql_grams(search_text);
+     * msg_insert then takes it as an 11th parameter. */
+    bool search_grams;
+    /* UPDATE giving one message its index text: (search_text[, search_grams], id). */
+    const char *msg_set_search;
+    /* SQLite: the FTS5 table is filled by message_reindex up to search_state.upto. */
+    bool search_fts_async;
 } store_sql_dialect;
 
 /* NULL when there is no catalogue for the dialect. */

@@ -3,6 +3,8 @@
 # prints "ok - ..." or "not ok - ..."; the script exits non-zero if any failed.
 set -u
 CTXD=$(realpath "${1:?usage: $0 path/to/ctxd}")
+# the newest schema version this source tree ships (every dialect is numbered alike)
+LATEST=$(find "$(dirname "${BASH_SOURCE[0]}")/../../migrations/sqlite" -name '*.up.sql' | wc -l)
 T=$(mktemp -d "${TMPDIR:-/tmp}/ctxd-cli.XXXXXX")
 trap 'chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
 cd "$T"

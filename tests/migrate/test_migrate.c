@@ -197,7 +197,7 @@ typedef struct decl {
     char name[64];
 } decl;
 
-/* Scans an up script for CREATE [UNIQUE] TABLE|INDEX [IF NOT EXISTS] name,
+/* Scans an up script for CREATE [UNIQUE|VIRTUAL] TABLE|INDEX|TRIGGER [IF NOT EXISTS] name,
  * skipping -- comments and '...' strings. */
 static size_t declared(const char *sql, decl *out, size_t max) {
     enum { MAXTOK = 4096 };
@@ -224,9 +224,11 @@ static size_t declared(const char *sql, decl *out, size_t max) {
     for (size_t i = 0; i + 2 < nt && n < max; i++) {
         if (!str_eq_ci(tok[i], "CREATE")) continue;
         size_t j = i + 1;
-        if (str_eq_ci(tok[j], "UNIQUE")) j++;
-        if (j >= nt || (!str_eq_ci(tok[j], "TABLE") && !str_eq_ci(tok[j], "INDEX"))) continue;
-        const char *type = str_eq_ci(tok[j], "TABLE") ? "table" : "index";
+        if (str_eq_ci(tok[j], "UNIQUE") || str_eq_ci(tok[j], "VIRTUAL")) j++;   /* 0002: FTS5 */
+        if (j >= nt || (!str_eq_ci(tok[j], "TABLE") && !str_eq_ci(tok[j], "INDEX") &&
+                        !str_eq_ci(tok[j], "TRIGGER")))
+            continue;
+        const char *type = str_eq_ci(tok[j], "TABLE") ? "table" : str_eq_ci(tok[j], "INDEX") ? "index" : "trigger";
         j++;
         if (j + 2 < nt && str_eq_ci(tok[j], "IF") && str_eq_ci(tok[j + 1], "NOT") && str_eq_ci(tok[j + 2], "EXISTS"))
             j += 3;
@@ -261,7 +263,12 @@ static void assert_schema_present(db_t *db) {
         if (!has_object(db, d[i].type, d[i].name)) fail_msg("%s %s missing after up", d[i].type, d[i].name);
     }
     /* nothing else but the engine's own table */
-    int64_t count = q_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'");
+    /* (an FTS5 table's own shadow tables, <name>_data etc., are part of it) */
+    int64_t count = q_int(db, "SELECT COUNT(*) FROM sqlite_master o WHERE o.name NOT LIKE 'sqlite_%'"
+                              " AND NOT EXISTS (SELECT 1 FROM sqlite_master v WHERE v.sql LIKE"
+                              " 'CREATE VIRTUAL TABLE%' AND o.name IN (v.name || '_data',"
+                              " v.name || '_idx', v.name || '_docsize', v.name || '_config',"
+                              " v.name || '_content'))");
     assert_int_equal(count, (int64_t)n + 1);
     assert_true(has_object(db, "table", "schema_migrations"));
 }

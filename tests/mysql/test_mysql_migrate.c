@@ -150,14 +150,20 @@ static char *logical_schema(db_t *db, bool mysql) {
     sbuf_t b = SBUF_INIT;
     char *tables = rows(db, mysql ? "SELECT table_name FROM information_schema.tables WHERE table_schema ="
                                     " DATABASE() AND table_name <> 'schema_migrations' ORDER BY table_name"
+                                  /* 0002's search index differs by design: SQLite's FTS5
+                                   * table (+ shadow tables) and watermark, MariaDB's
+                                   * search_grams column with its FULLTEXT index */
                                   : "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE"
-                                    " 'sqlite%' AND name <> 'schema_migrations' ORDER BY name", NULL);
+                                    " 'sqlite%' AND name <> 'schema_migrations' AND name NOT LIKE"
+                                    " 'messages\\_fts%' ESCAPE '\\' AND name <> 'search_state'"
+                                    " ORDER BY name", NULL);
     for (char *save = NULL, *tn = strtok_r(tables, "\n", &save); tn; tn = strtok_r(NULL, "\n", &save)) {
         sbuf_printf(&b, "table %s\n", tn);
         char *cols = mysql
             ? rows(db, "SELECT column_name, CASE WHEN is_nullable = 'NO' THEN 'notnull' ELSE 'null' END"
                        " FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?"
-                       " AND extra NOT LIKE '%GENERATED%' ORDER BY column_name", tn)
+                       " AND extra NOT LIKE '%GENERATED%' AND column_name <> 'search_grams'"
+                       " ORDER BY column_name", tn)
             : rows(db, "SELECT name, CASE WHEN \"notnull\" OR pk THEN 'notnull' ELSE 'null' END"
                        " FROM pragma_table_info(?) ORDER BY name", tn);
         sbuf_puts(&b, cols);
@@ -166,6 +172,7 @@ static char *logical_schema(db_t *db, bool mysql) {
             ? rows(db, "SELECT DISTINCT index_name, CASE WHEN non_unique = 0 THEN 'unique' ELSE 'index' END"
                        " FROM information_schema.statistics WHERE table_schema = DATABASE() AND"
                        " table_name = ? AND index_name <> 'PRIMARY' AND index_name NOT LIKE 'fk\\_%'"
+                       " AND index_name <> 'idx_messages_search_grams'"
                        " ORDER BY index_name", tn)
             : rows(db, "SELECT name, CASE WHEN \"unique\" THEN 'unique' ELSE 'index' END"
                        " FROM pragma_index_list(?) WHERE origin = 'c' ORDER BY name", tn);

@@ -17,6 +17,8 @@
 #include "store/store.h"
 #include "base/utc.h"
 #include "base/log.h"
+#include "search/prefilter.h"
+#include "search/search.h"
 
 static const char *g_url;
 static err_t E;
@@ -1533,6 +1535,289 @@ static void test_import_rows(void **state)
     store_audits_free(&al);
 }
 
+/* ---- message_search (index-backed search candidates) --------------------------- */
+
+#define SC2 "session_00000000000000c2"
+
+static void expect_search(store_t *st, const char *sid, store_vis vis, const char *const *terms,
+                          size_t nterms, int64_t since, int limit, const int64_t *ids, size_t n)
+{
+    store_search_query q = {.session_id = sid, .vis = vis, .terms = terms, .nterms = nterms,
+                            .since_id = since, .limit = limit};
+    store_messages l;
+    OK(store_message_search(st, &q, &l, &E));
+    if (l.n != n) {
+        char buf[512] = "";
+        for (size_t i = 0; i < l.n && strlen(buf) < 480; i++)
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%lld ", (long long)l.v[i].id);
+        fail_msg("search '%s': expected %zu messages, got %zu: %s", terms[0], n, l.n, buf);
+    }
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(l.v[i].id, ids[i]);
+    store_messages_free(&l);
+}
+
+#define TERMS(...) ((const char *const[]){__VA_ARGS__}), \
+    sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)
+#define IDS(...) ((const int64_t[]){__VA_ARGS__}), \
+    sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)
+#define NO_IDS NULL, 0
+
+/* What ctxd serve's background indexer does: message_reindex until complete. */
+static void flush_index(store_t *st)
+{
+    int64_t done = 1;
+    for (int i = 0; done > 0; i++) {
+        OK(store_message_reindex(st, 2, &done, &E));   /* small batches: several passes */
+        assert_true(i < 10000);
+    }
+}
+
+/* Every message in ids is among the candidates (a backend may return more). */
+static void expect_search_has(store_t *st, const char *sid, const char *term, const int64_t *ids,
+                              size_t n)
+{
+    store_search_query q = {.session_id = sid, .vis = VIS_ALL, .terms = &term, .nterms = 1,
+                            .limit = 1000};
+    store_messages l;
+    OK(store_message_search(st, &q, &l, &E));
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t j = 0; j < l.n; j++)
+            found |= l.v[j].id == ids[i];
+        if (!found)
+            fail_msg("search '%s': message %lld missing from the candidates", term,
+                     (long long)ids[i]);
+    }
+    store_messages_free(&l);
+}
+
+static void test_message_search(void **state)
+{
+    store_t *st = ST;
+    store_set_index_fn(st, search_message_index_text);
+    mk_session(st, SC1);
+    mk_session(st, SC2);
+    int64_t m1 = add_full(st, SC1, "Alice", "claude", "public", "Deploy the DATABASE", 0).id;
+    int64_t m2 = add_full(st, SC1, "bob", "claude", "public", "100% done_ok", 0).id;
+    int64_t m3 = add_full(st, SC1, "bob", "claude", "private",
+                          "Caf\xc3\xa9 \"quoted\" back\\slash a|b.c", 0).id;
+    store_message m = {.session_id = C(SC1), .sender = C("carol"), .content = C("nothing here"),
+                       .metadata = C("{\"k\":{\"deep\":[\"Zebra\", 12, null]}}")};
+    OK(store_message_add(st, &m, NULL, &E));
+    int64_t m4 = m.id;
+    add_full(st, SC2, "alice", "claude", "public", "deploy elsewhere", 0);
+    /* before the index upkeep: every matching message is a candidate already */
+    expect_search_has(st, SC1, "dep", IDS(m1));
+    expect_search_has(st, SC1, "ebr", IDS(m4));
+    flush_index(st);
+
+    /* normalised (case, accents), only the session, in id order */
+    expect_search(st, SC1, VIS_ALL, TERMS("dep"), 0, 10, IDS(m1));
+    expect_search(st, SC1, VIS_ALL, TERMS("afe"), 0, 10, IDS(m3));   /* "Café" */
+    expect_search(st, SC1, VIS_ALL, TERMS("ice"), 0, 10, IDS(m1));  /* sender */
+    expect_search(st, SC1, VIS_ALL, TERMS("ebr"), 0, 10, IDS(m4));   /* nested metadata value */
+    /* LIKE / regex / FTS5 special characters are literal */
+    expect_search(st, SC1, VIS_ALL, TERMS("0% "), 0, 10, IDS(m2));
+    expect_search(st, SC1, VIS_ALL, TERMS("e_o"), 0, 10, IDS(m2));
+    expect_search(st, SC1, VIS_ALL, TERMS("e%o"), 0, 10, NO_IDS);
+    expect_search(st, SC1, VIS_ALL, TERMS("o_e"), 0, 10, NO_IDS);
+    expect_search(st, SC1, VIS_ALL, TERMS("\"qu"), 0, 10, IDS(m3));
+    expect_search(st, SC1, VIS_ALL, TERMS("k\\s"), 0, 10, IDS(m3));
+    expect_search(st, SC1, VIS_ALL, TERMS("a|b"), 0, 10, IDS(m3));
+    expect_search(st, SC1, VIS_ALL, TERMS("b.c"), 0, 10, IDS(m3));
+    expect_search(st, SC1, VIS_ALL, TERMS("a.c"), 0, 10, NO_IDS);
+    expect_search(st, SC1, VIS_ALL, TERMS("x|y"), 0, 10, NO_IDS);
+    expect_search(st, SC1, VIS_ALL, TERMS("(de"), 0, 10, NO_IDS);
+    /* any of several terms; visibility; cursor and limit */
+    expect_search(st, SC1, VIS_ALL, TERMS("zzz", "dep", "ebr", "caf"), 0, 10, IDS(m1, m3, m4));
+    expect_search(st, SC1, VIS_PUBLIC, TERMS("zzz", "dep", "ebr", "caf"), 0, 10, IDS(m1, m4));
+    store_vis bob = {.public_ = true, .private_of = "bob"};
+    expect_search(st, SC1, bob, TERMS("dep", "caf"), 0, 10, IDS(m1, m3));
+    expect_search(st, SC1, VIS_ALL, TERMS("dep", "ebr", "caf"), 0, 2, IDS(m1, m3));
+    expect_search(st, SC1, VIS_ALL, TERMS("dep", "ebr", "caf"), m3, 2, IDS(m4));
+    expect_search(st, SC1, VIS_ALL, TERMS("dep"), m4, 2, NO_IDS);
+    /* errors */
+    store_messages l;
+    store_search_query q = {.session_id = "session_00000000000000ff", .vis = VIS_ALL,
+                            .terms = (const char *const[]){"dep"}, .nterms = 1, .limit = 5};
+    FAILS(ERR_NOTFOUND, store_message_search(st, &q, &l, &E));
+    q.session_id = SC1;
+    q.nterms = 0;
+    FAILS(ERR_INVALID, store_message_search(st, &q, &l, &E));
+    q.nterms = 1;
+    q.terms = (const char *const[]){"\xc3\xa9" "a"};   /* 2 characters: no trigram */
+    FAILS(ERR_INVALID, store_message_search(st, &q, &l, &E));
+
+    /* imported messages get their index text too */
+    json_t *row = jl(MSG_ROW(90, SC1, null));
+    OK(store_import_rows(st, "messages", &row, 1, NULL, &E));
+    json_decref(row);
+    OK(store_import_finish(st, &E));
+    expect_search_has(st, SC1, "c 9", IDS(90));
+    flush_index(st);
+    expect_search(st, SC1, VIS_ALL, TERMS("c 9"), 0, 10, IDS(90));
+
+    /* messages written without an index function (copy/import, or before migration
+     * 0002) are candidates of every search until message_reindex gives them text */
+    store_set_index_fn(st, NULL);
+    int64_t done = 0;
+    FAILS(ERR_INVALID, store_message_reindex(st, 10, &done, &E));
+    int64_t m5 = add_full(st, SC1, "dave", "claude", "public", "unrelated words", 0).id;
+    row = jl(MSG_ROW(95, SC1, null));
+    OK(store_import_rows(st, "messages", &row, 1, NULL, &E));
+    json_decref(row);
+    OK(store_import_finish(st, &E));
+    expect_search(st, SC1, VIS_ALL, TERMS("dep"), 0, 10, IDS(m1, m5, 95));
+    expect_search(st, SC1, VIS_ALL, TERMS("ebr"), 0, 10, IDS(m4, m5, 95));
+    store_set_index_fn(st, search_message_index_text);
+    flush_index(st);
+    expect_search(st, SC1, VIS_ALL, TERMS("dep"), 0, 10, IDS(m1));
+    expect_search(st, SC1, VIS_ALL, TERMS("rel"), 0, 10, IDS(m5));
+    expect_search(st, SC1, VIS_ALL, TERMS("c 9"), 0, 10, IDS(90, 95));
+    OK(store_message_reindex(st, 10, &done, &E));
+    assert_int_equal(done, 0);   /* complete */
+    /* new messages after that: candidates at once, found through the index later */
+    int64_t m6 = add_full(st, SC1, "erin", "claude", "public", "a zebra crossing", 0).id;
+    expect_search_has(st, SC1, "ebr", IDS(m4, m6));
+    flush_index(st);
+    expect_search(st, SC1, VIS_ALL, TERMS("ebr"), 0, 10, IDS(m4, m6));
+}
+
+/* The randomized equivalence: for many queries and thresholds, scoring only the
+ * candidates of a sound prefilter plan gives exactly the full scan's results. */
+static const char *const WORDS[] = {"deploy", "database", "migration", "agent", "review",
+                                    "Café", "straße", "token", "ab", "cd", "x", "server",
+                                    "error", "rollback", "index", "trigram"};
+#define NWORDS (sizeof WORDS / sizeof WORDS[0])
+static uint64_t eq_rs = 0x9E3779B97F4A7C15ull;
+static uint32_t eq_rnd(uint32_t n)
+{
+    eq_rs ^= eq_rs << 13;
+    eq_rs ^= eq_rs >> 7;
+    eq_rs ^= eq_rs << 17;
+    return (uint32_t)(eq_rs % n);
+}
+
+/* a random phrase of 1..maxw words, each maybe with one typo */
+static void phrase(char *out, size_t cap, int maxw)
+{
+    out[0] = '\0';
+    int nw = 1 + (int)eq_rnd((uint32_t)maxw);
+    for (int w = 0; w < nw; w++) {
+        char word[32];
+        snprintf(word, sizeof word, "%s", WORDS[eq_rnd(NWORDS)]);
+        size_t wl = strlen(word);
+        if (eq_rnd(3) == 0 && wl > 2) {
+            size_t p = eq_rnd((uint32_t)wl);
+            if ((unsigned char)word[p] < 0x80)
+                word[p] = "aeioxz"[eq_rnd(6)];
+        }
+        snprintf(out + strlen(out), cap - strlen(out), "%s%s", w ? (eq_rnd(4) ? " " : ", ") : "",
+                 word);
+    }
+}
+
+typedef struct { int64_t id; double score; } eq_hit;
+
+static size_t score_list(search_ws *ws, const search_query *sq, double th, store_messages *l,
+                         eq_hit *out, size_t n)
+{
+    search_match mt;
+    for (size_t i = 0; i < l->n; i++) {
+        store_message *m = &l->v[i];
+        json_error_t je;
+        json_t *md = m->metadata ? json_loads(m->metadata, 0, &je) : NULL;
+        double s = search_score_message(sq, ws, m->sender, m->content, strlen(m->content), md,
+                                        th, &mt);
+        json_decref(md);
+        if (s >= th && s > 0)
+            out[n++] = (eq_hit){m->id, s};
+    }
+    return n;
+}
+
+static void test_search_equivalence(void **state)
+{
+    store_t *st = ST;
+    store_set_index_fn(st, search_message_index_text);
+    mk_session(st, SC1);
+    mk_session(st, SC2);
+    enum { NMSG = 240 };
+    char text[256], meta[128];
+    static const char *const senders[] = {"alice", "bob", "Agent-Δ", "deployer"};
+    static const char *const vis[] = {"public", "private", "public", "agent_only"};
+    for (int i = 0; i < NMSG; i++) {
+        phrase(text, sizeof text, 8);
+        snprintf(meta, sizeof meta, "{\"tag\":\"%s\",\"n\":%d,\"f\":[true,%d.5]}",
+                 WORDS[eq_rnd(NWORDS)], i, i);
+        store_message m = {.session_id = C(i % 7 ? SC1 : SC2),
+                           .sender = C(senders[eq_rnd(4)]), .sender_type = C("claude"),
+                           .visibility = C(vis[eq_rnd(4)]), .content = text,
+                           .metadata = i % 3 ? meta : NULL};
+        OK(store_message_add(st, &m, NULL, &E));
+        if (i == NMSG / 2)
+            flush_index(st);   /* half in the index, half only candidates by position */
+    }
+    store_vis rv = {.public_ = true, .private_of = "bob"};
+    store_messages all;
+    store_msg_query lq = {.session_id = SC1, .vis = rv, .limit = 100000};
+    OK(store_message_list(st, &lq, &all, NULL, &E));
+    search_ws *ws = search_ws_new();
+    static const double th[] = {50, 60, 80, 85, 88, 90, 95, 100};
+    eq_hit *full = malloc(NMSG * sizeof *full), *cand = malloc(NMSG * sizeof *cand);
+    int sound = 0, nonempty = 0, queries = 0;
+    for (int qi = 0; qi < 150; qi++) {
+        char query[128];
+        phrase(query, sizeof query, 3);
+        search_query *sq = search_query_new(query, strlen(query));
+        for (size_t ti = 0; ti < sizeof th / sizeof th[0]; ti++) {
+            queries++;
+            search_prefilter pf;
+            search_prefilter_plan(ws, query, strlen(query), th[ti], &pf);
+            if (!pf.sound) {
+                search_prefilter_free(&pf);
+                continue;
+            }
+            sound++;
+            size_t nf = score_list(ws, sq, th[ti], &all, full, 0);
+            size_t nc = 0;
+            int64_t cursor = 0;
+            for (;;) {   /* pages of 16 through the cursor */
+                store_search_query q = {.session_id = SC1, .vis = rv,
+                                        .terms = (const char *const *)pf.terms,
+                                        .nterms = pf.nterms, .since_id = cursor, .limit = 16};
+                store_messages l;
+                OK(store_message_search(st, &q, &l, &E));
+                nc = score_list(ws, sq, th[ti], &l, cand, nc);
+                size_t got = l.n;
+                if (got)
+                    cursor = l.v[got - 1].id;
+                store_messages_free(&l);
+                if (got < 16)
+                    break;
+            }
+            nonempty += nf > 0;
+            if (nf != nc)
+                fail_msg("query '%s' threshold %g: full scan %zu results, candidates %zu", query,
+                         th[ti], nf, nc);
+            for (size_t i = 0; i < nf; i++)
+                if (full[i].id != cand[i].id || full[i].score != cand[i].score)
+                    fail_msg("query '%s' threshold %g: result %zu differs", query, th[ti], i);
+            search_prefilter_free(&pf);
+        }
+        search_query_free(sq);
+    }
+    print_message("search equivalence: %d (query, threshold) pairs, %d sound, %d with results\n",
+                  queries, sound, nonempty);
+    assert_true(sound >= 100);
+    assert_true(nonempty >= 50);
+    free(full);
+    free(cand);
+    search_ws_free(ws);
+    store_messages_free(&all);
+}
+
 int main(int argc, char **argv)
 {
     g_url = tb_url(argc, argv);
@@ -1556,6 +1841,8 @@ int main(int argc, char **argv)
         T_(test_tokens),
         T_(test_iterate),
         T_(test_import_rows),
+        T_(test_message_search),
+        T_(test_search_equivalence),
 #undef T_
     };
     printf("store contract on %s\n", g_url);

@@ -1,0 +1,109 @@
+/* store/store_sql_int.h — what the files of the SQL store share: the store_sql
+ * object, the query-shape masks, and the helpers for shapes, visibility clauses,
+ * rows and transactions (defined in store_sql.c). Private to src/store/store_sql*.c.
+ * Must not: be included outside the SQL store. */
+#ifndef CTXD_STORE_SQL_INT_H
+#define CTXD_STORE_SQL_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include "base/sbuf.h"
+#include "db/db.h"
+#include "store/store.h"
+#include "store/store_sql_dialect.h"
+
+/* ---- query shapes: bits of a mask, each one SQL fragment ------------------------ */
+
+enum {
+    /* visibility clauses (store_vis); V_ALL alone = no filter, none = nothing visible */
+    V_PUBLIC = 1u << 0, V_PRIVATE = 1u << 1, V_AGENT = 1u << 2, V_ADMIN = 1u << 3,
+    V_ALL = 1u << 4, V_N = 1u << 5,
+    /* message_list */
+    MQ_SINCE = 1u << 5, MQ_SENDER = 1u << 6, MQ_FROM = 1u << 7, MQ_TO = 1u << 8,
+    MQ_DESC = 1u << 9, MQ_COUNT = 1u << 10, MQ_N = 1u << 11,
+    /* session_list */
+    SQ_CREATOR = 1u << 0, SQ_ACTIVE = 1u << 1, SQ_COUNT = 1u << 2, SQ_N = 1u << 3,
+    /* memory_list: scope in the low two bits (store_mem_scope) */
+    ML_SCOPE = 3u, ML_FROM = 1u << 2, ML_RANGE = 1u << 3, ML_N = 1u << 4,
+    /* message_search: visibility bits + since_id */
+    MS_SINCE = 1u << 5, MS_N = 1u << 6,
+    /* audit_list */
+    AQ_SESSION = 1u << 0, AQ_AGENT = 1u << 1, AQ_EVENT = 1u << 2, AQ_N = 1u << 3,
+};
+
+enum { IT_TABLES = 6 };
+
+typedef struct store_sql {
+    store_t base;
+    store_vt vt;                    /* the shared table with this dialect's name */
+    db_t *db;
+    bool own_db;
+    const store_sql_dialect *d;
+    pthread_mutex_t mu;             /* guards building shapes (reads are lock-free) */
+    _Atomic(char *) msg_list[MQ_N];
+    _Atomic(char *) msg_get[V_N];
+    _Atomic(char *) msg_thread[V_N];
+    _Atomic(char *) msg_search[MS_N];
+    _Atomic(char *) sess_list[SQ_N];
+    _Atomic(char *) mem_list[ML_N];
+    _Atomic(char *) audit_list[AQ_N];
+    _Atomic(char *) iter[IT_TABLES];
+    _Atomic(char *) imp[IT_TABLES];
+    _Atomic(char *) cnt[IT_TABLES];
+} store_sql;
+
+typedef void (*shape_build_fn)(const store_sql *s, unsigned mask, sbuf_t *b);
+
+
+static inline store_sql *S(store_t *st) { return (store_sql *)st; }
+
+#define REQUIRE(cond, what) \
+    do { \
+        if (!(cond)) \
+            return err_set(e, ERR_INVALID, "store: %s", what); \
+    } while (0)
+
+/* e may be NULL: then a local err_t takes the details */
+#define ERR_LOCAL(e) \
+    err_t e##_local_; \
+    if (!(e)) \
+        (e) = &e##_local_; \
+    err_clear(e)
+
+/* The SQL text of one shape, built on first use and kept until store_close. */
+const char *ssql_shape(store_sql *s, _Atomic(char *) *slot, shape_build_fn build, unsigned mask);
+/* The mask bits of a store_vis; " AND (clause OR ...)" for them; binds their
+ * parameters from index i and returns the next index. */
+unsigned ssql_vis_mask(const store_vis *v);
+void ssql_put_vis(sbuf_t *b, unsigned vm);
+int ssql_bind_vis(db_stmt *st, int i, const store_vis *v, unsigned vm);
+/* Steps a statement that returns no rows; *changes (may be NULL) = rows changed. */
+err_code ssql_exec_changes(db_stmt *st, int64_t *changes, err_t *e);
+/* Appends a zeroed element to a (v, n) list with capacity *cap. */
+void *ssql_list_push(void **v, size_t *n, size_t *cap, size_t elt);
+/* A row of "SELECT " MSG_COLS into *m (strings owned by m). */
+void ssql_read_message(db_stmt *st, store_message *m);
+/* Reads on a borrowed connection (one statement, or several where a snapshot
+ * is not needed). Transient classes are retried a few times on a fresh
+ * connection; fn must reset its outputs on entry. */
+typedef err_code (*read_fn)(db_conn *c, void *arg, err_t *e);
+err_code ssql_run_read(store_sql *s, read_fn fn, void *arg, err_t *e);
+/* A write transaction (db_tx_run, retried on transient classes). */
+err_code ssql_run_write(store_sql *s, db_tx_fn fn, void *arg, err_t *e);
+err_code ssql_session_exists(db_conn *c, const char *id, bool *exists, err_t *e);
+
+/* message_search / message_reindex (store_sql_search.c) */
+err_code ssql_message_search(store_t *st, const store_search_query *q, store_messages *out,
+                             err_t *e);
+err_code ssql_message_reindex(store_t *st, int limit, int64_t *done, err_t *e);
+/* The index text of a message (st->index_fn), or NULL without an index function. */
+char *ssql_index_text(store_t *st, const char *sender, const char *content, size_t content_len,
+                      const char *metadata_json);
+/* MySQL/MariaDB: the FULLTEXT words of an index text (see store_sql_search.c). */
+char *ssql_grams(const char *text);
+
+#define MSG_COLS "id, session_id, sender, sender_type, content, visibility, message_type," \
+                 " metadata, parent_message_id, created_at"
+
+#endif
