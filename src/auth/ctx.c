@@ -48,6 +48,7 @@ err_code auth_ctx_new(const auth_opts *o, auth_ctx **out, err_t *e)
     a->store = o->store;
     a->clock = o->clock ? o->clock : default_clock;
     a->clock_ud = o->clock_ud;
+    a->cache = auth_tokcache_new();
     *out = a;
     return ERR_OK;
 }
@@ -101,6 +102,7 @@ void auth_ctx_free(auth_ctx *a)
         free(a->api_key);
     }
     auth_permmap_free(a->perms);
+    auth_tokcache_free(a->cache);
     free(a);
 }
 

@@ -4,6 +4,7 @@
 #define CTXD_AUTH_CTX_INT_H
 
 #include "auth/auth.h"
+#include "auth/tokcache.h"
 
 struct auth_ctx {
     unsigned char *key;       /* JWT_SECRET_KEY bytes (NUL-terminated copy) */
@@ -14,6 +15,7 @@ struct auth_ctx {
     store_t *store;
     auth_clock_fn clock;
     void *clock_ud;
+    auth_tokcache *cache;     /* verified tokens (auth_resolve only) */
 };
 
 #endif

@@ -255,9 +255,23 @@ static auth_status resolve_at(auth_ctx *a, const char *token, utc_us now, auth_i
     return AUTH_INVALID_TOKEN_FORMAT;
 }
 
+/* Through the verified-token cache (tokcache.h: in-process revocations and
+ * refreshes drop entries at once; another process's revocation is seen within
+ * AUTH_TOKCACHE_TTL_S). Refresh and revoke always check in full. */
 auth_status auth_resolve(auth_ctx *a, const char *token, auth_identity *out, err_t *e)
 {
-    return resolve_at(a, token, a->clock(a->clock_ud), out, e);
+    utc_us now = a->clock(a->clock_ud);
+    const char *tok;
+    size_t n;
+    if (!token_span(token, &tok, &n))
+        return resolve_at(a, token, now, out, e);
+    if (auth_tokcache_get(a->cache, tok, n, now, out))
+        return AUTH_OK;
+    uint64_t gen = auth_tokcache_gen(a->cache);
+    auth_status st = resolve_at(a, token, now, out, e);
+    if (st == AUTH_OK)
+        auth_tokcache_put(a->cache, tok, n, now, out, gen);
+    return st;
 }
 
 /* ---- refresh, revoke, purge -------------------------------------------------------- */
@@ -273,6 +287,8 @@ err_code auth_revoke_jti(auth_ctx *a, const char *jti, utc_us expires_at, err_t 
     /* a JWT is accepted until exp + leeway: the revocation must outlive that */
     expires_at += (utc_us)(a->leeway_s + 1) * US;
     err_code rc = store_jti_revoke(a->store, jti, expires_at, e);
+    /* after the store knows it: a check racing with this cannot re-cache it */
+    auth_tokcache_drop_jti(a->cache, jti);
     if (rc == ERR_OK)
         LOG_I("auth", "revoked jti=%s", jti);
     return rc;
@@ -291,7 +307,9 @@ static auth_status retire(auth_ctx *a, const char *tok, size_t n, const auth_ide
         memcpy(sid, tok, n);
         sid[n] = '\0';
         bool deleted = false;
-        if (store_token_delete(a->store, sid, &deleted, &in) != ERR_OK)
+        err_code drc = store_token_delete(a->store, sid, &deleted, &in);
+        auth_tokcache_drop_jti(a->cache, id->jti);
+        if (drc != ERR_OK)
             return store_fail(e, &in);
         *raced = !deleted;
         if (*raced)   /* the winner retires it */

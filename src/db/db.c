@@ -3,7 +3,8 @@
  * per-connection prepared statement cache, binding and stepping with timing,
  * transactions and db_tx_run (retry with bounded exponential backoff and jitter
  * on retryable classes — how several processes share one SQLite file without
- * "database is locked" reaching a user).
+ * "database is locked" reaching a user); writes on a single-writer database go
+ * through group commit (group.c).
  * Must not: contain backend-specific SQL or library calls (drivers do), know
  * any ctxd table, allocate or lock on the step/bind/column hot path. */
 #include "db/db_int.h"
@@ -29,6 +30,7 @@ void db_opts_default(db_opts *o) {
     o->slow_query_ms = 1000;
     o->query_logging = false;
     o->max_retries = 8;
+    o->wal_autocheckpoint = -1;
 }
 
 static err_code conf_int(const conf_t *c, const char *name, long min, long max, long scale, int *v,
@@ -166,6 +168,14 @@ err_code db_open(const char *url, const db_opts *opts, db_t **out, err_t *e) {
         db->wpool = db_pool_new(db, "writer", DB_ROLE_WRITER, 1, 0, false);
         db->rpool = db_pool_new(db, "reader", DB_ROLE_READER, db->o.pool_size, db->o.max_overflow,
                                 false);
+        db->group = db_group_new(db);
+        /* Checkpoints off the commit path: the writer's automatic ones are turned
+         * off only when the background checkpointer runs (checkpoint.c). */
+        if (drv->checkpoint) {
+            int was = db->o.wal_autocheckpoint;
+            db->o.wal_autocheckpoint = 0;
+            if ((db->ckpt = db_ckpt_start(db)) == NULL) db->o.wal_autocheckpoint = was;
+        }
     } else {
         db->rpool = db_pool_new(db, "pool", DB_ROLE_WRITER, db->o.pool_size, db->o.max_overflow,
                                 false);
@@ -185,8 +195,10 @@ err_code db_open(const char *url, const db_opts *opts, db_t **out, err_t *e) {
 
 void db_close(db_t *db) {
     if (!db) return;
+    db_ckpt_stop(db->ckpt);
     db_pool_free(db->rpool);
     db_pool_free(db->wpool);
+    db_group_free(db->group);
     db_metrics_free(&db->m);
     db_url_free(db->url);
     free(db->masked);
@@ -297,6 +309,7 @@ err_code db_begin(db_conn *c, err_t *e) {
 
 err_code db_commit(db_conn *c, err_t *e) {
     err_code rc = c->drv->commit(c->dc, e);
+    if (rc == ERR_OK && c->role == DB_ROLE_WRITER && c->db->ckpt) db_ckpt_note_commit(c->db->ckpt);
     return rc == ERR_OK ? rc : conn_error(c, rc);
 }
 
@@ -341,12 +354,33 @@ static void backoff_sleep(int attempt) {
     }
 }
 
+/* One attempt on a borrowed connection of its own (readers, client/server
+ * backends, sqlite :memory:). */
+static err_code tx_once(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e,
+                        bool *acquire_failed) {
+    db_conn *c = NULL;
+    err_code rc = db_acquire(db, intent, &c, e);
+    *acquire_failed = rc != ERR_OK;
+    if (rc != ERR_OK) return rc;
+    rc = db_begin(c, e);
+    if (rc == ERR_OK) {
+        rc = fn(c, arg, e);
+        if (rc == ERR_OK) rc = db_commit(c, e);
+        if (rc != ERR_OK && db_in_tx(c)) db_rollback(c);
+    }
+    db_release(c);
+    return rc;
+}
+
 err_code db_tx_run(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e) {
     int64_t t_start = utc_mono_us();
+    bool grouped = intent == DB_WRITE && db->group;
     for (int attempt = 0;; attempt++) {
-        db_conn *c = NULL;
-        err_code rc = db_acquire(db, intent, &c, e);
-        if (rc != ERR_OK) {
+        bool acquire_failed = false;
+        err_code rc = grouped ? db_group_run(db->group, fn, arg, e, &acquire_failed)
+                              : tx_once(db, intent, fn, arg, e, &acquire_failed);
+        if (rc == ERR_OK) return ERR_OK;
+        if (acquire_failed) {
             /* A pool timeout has already waited long enough; a refused connect
              * (server restarting) is retried like a lost connection, but only
              * within pool_timeout (each attempt may itself wait connect_timeout). */
@@ -363,14 +397,6 @@ err_code db_tx_run(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e)
             if (e) err_clear(e);
             continue;
         }
-        rc = db_begin(c, e);
-        if (rc == ERR_OK) {
-            rc = fn(c, arg, e);
-            if (rc == ERR_OK) rc = db_commit(c, e);
-            if (rc != ERR_OK && db_in_tx(c)) db_rollback(c);
-        }
-        db_release(c);
-        if (rc == ERR_OK) return ERR_OK;
         if (!err_retryable(rc) || attempt >= db->o.max_retries) {
             if (err_retryable(rc) && attempt > 0)
                 err_prefix(e, "gave up after %d attempts", attempt + 1);

@@ -43,6 +43,8 @@ typedef struct db_opts {
     int slow_query_ms;      /* SLOW_QUERY_THRESHOLD_MS default 1000; 0 = off */
     bool query_logging;     /* ENABLE_QUERY_LOGGING: log each statement, params redacted */
     int max_retries;        /* db_tx_run retries on busy/conn/timeout, default 8 */
+    int wal_autocheckpoint; /* sqlite writer: pages, -1 = SQLite's default (1000), 0 = off.
+                               db_open sets 0 when it runs its own background checkpointer. */
 } db_opts;
 
 void db_opts_default(db_opts *o);

@@ -60,6 +60,8 @@ void db_metrics_set_hook(db_metrics *m, db_query_hook hook, void *ud);
 /* ---- connections and statements ----------------------------------------- */
 
 typedef struct db_pool db_pool;
+typedef struct db_group db_group;
+typedef struct db_ckpt db_ckpt;
 
 struct db_stmt {
     db_conn *c;
@@ -101,6 +103,8 @@ struct db {
     unsigned caps;
     db_pool *wpool;                /* the writer (sqlite file / :memory:), or NULL */
     db_pool *rpool;                /* readers / the general pool, or NULL */
+    db_group *group;               /* group commit of writes (sqlite file), or NULL */
+    db_ckpt *ckpt;                 /* background WAL checkpoints (sqlite file), or NULL */
     db_metrics m;
 };
 
@@ -117,5 +121,27 @@ void db_pool_free(db_pool *p);
 err_code db_pool_get(db_pool *p, db_conn **out, err_t *e);
 void db_pool_put(db_pool *p, db_conn *c);
 void db_pool_stats_add(db_pool *p, db_pool_stats *acc);
+
+/* ---- group commit (group.c) ------------------------------------------------ */
+
+typedef struct db_group_stat {
+    uint64_t batches, callers, max_batch;   /* transactions, callbacks run, largest */
+    int queued;                             /* callers waiting now */
+} db_group_stat;
+
+db_group *db_group_new(db_t *db);
+void db_group_free(db_group *g);
+/* One attempt of a write transaction, batched with concurrent ones. Returns the
+ * caller's result; *acquire_failed when the writer could not be borrowed. */
+err_code db_group_run(db_group *g, db_tx_fn fn, void *arg, err_t *e, bool *acquire_failed);
+void db_group_stats(db_group *g, db_group_stat *out);
+
+/* ---- background WAL checkpoints (checkpoint.c) -------------------------------- */
+
+/* NULL when the thread cannot be started (then SQLite checkpoints on commit). */
+db_ckpt *db_ckpt_start(db_t *db);
+void db_ckpt_note_commit(db_ckpt *k);     /* after each writer commit; cheap */
+void db_ckpt_stop(db_ckpt *k);            /* NULL ok; joins the thread */
+void db_ckpt_stats(db_ckpt *k, uint64_t *runs, uint64_t *truncates);
 
 #endif

@@ -59,6 +59,11 @@ typedef struct db_driver {
     err_code (*rollback)(db_drv_conn *c, err_t *e);
     bool (*in_transaction)(db_drv_conn *c);
     int64_t (*last_insert_id)(db_drv_conn *c);
+    /* Optional (NULL = the server checkpoints itself): a WAL checkpoint from this
+     * connection; truncate=false never blocks other connections (PASSIVE),
+     * truncate=true waits for readers within busy_timeout and empties the WAL.
+     * *wal_frames = frames in the WAL after it. */
+    err_code (*checkpoint)(db_drv_conn *c, bool truncate, int64_t *wal_frames, err_t *e);
 
     /* Prepares one statement written with `?` placeholders (the driver rewrites
      * them if its server needs another form, see sqltok.h). persistent: the

@@ -4,7 +4,9 @@
  * switches it to WAL and takes BEGIN IMMEDIATE; READERs open the existing file
  * with PRAGMA query_only=ON. Every connection gets foreign_keys=ON,
  * synchronous=NORMAL, busy_timeout (from the options), cache_size and
- * temp_store=MEMORY. `sqlite:///:memory:` is ONE connection that the core
+ * temp_store=MEMORY; the writer's automatic WAL checkpoints follow
+ * db_opts.wal_autocheckpoint (off when the core checkpoints in the background,
+ * see checkpoint.c). `sqlite:///:memory:` is ONE connection that the core
  * shares for reads and writes (each :memory: connection would be a separate
  * empty database), so there WAL is not used.
  *
@@ -280,6 +282,10 @@ static err_code sq_connect(const db_url *u, const db_opts *o, db_role role, db_d
         if (rc == ERR_OK && !str_eq_ci(buf, "wal"))
             LOG_W("db", "SQLite database '%s' stays in journal_mode=%s (WAL not available here); "
                   "readers will wait for writers", path, buf);
+        /* Off when the core checkpoints in the background (db_opts). A setting of
+         * this connection only: other processes on the file keep their own. */
+        if (rc == ERR_OK && o->wal_autocheckpoint >= 0)
+            sqlite3_wal_autocheckpoint(c->h, o->wal_autocheckpoint);
     }
     if (rc != ERR_OK) {
         err_prefix(e, "cannot configure SQLite database '%s'", path);
@@ -350,6 +356,17 @@ static err_code sq_rollback(db_drv_conn *dc, err_t *e) {
 }
 static bool sq_in_transaction(db_drv_conn *dc) { return !sqlite3_get_autocommit(SQ(dc)->h); }
 static int64_t sq_last_insert_id(db_drv_conn *dc) { return sqlite3_last_insert_rowid(SQ(dc)->h); }
+
+static err_code sq_checkpoint(db_drv_conn *dc, bool truncate, int64_t *wal_frames, err_t *e) {
+    sq_conn *c = SQ(dc);
+    int nlog = 0, nckpt = 0;
+    int rc = sqlite3_wal_checkpoint_v2(c->h, NULL,
+                                       truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
+                                       &nlog, &nckpt);
+    *wal_frames = nlog > 0 ? nlog : 0;
+    if (rc == SQLITE_OK) return ERR_OK;
+    return sq_err(c->h, rc, e, "WAL checkpoint", NULL);
+}
 
 /* ---- statements ------------------------------------------------------------ */
 
@@ -465,6 +482,7 @@ const db_driver db_driver_sqlite = {
     .rollback = sq_rollback,
     .in_transaction = sq_in_transaction,
     .last_insert_id = sq_last_insert_id,
+    .checkpoint = sq_checkpoint,
     .prepare = sq_prepare,
     .finalize = sq_finalize,
     .reset = sq_reset,

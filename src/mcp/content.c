@@ -108,12 +108,17 @@ json_t *mcp_result_error(const char *fmt, ...)
     return r;
 }
 
+/* The value is dumped once here; mcp_rpc_result reuses that text (structured.c). */
 json_t *mcp_result_structured(json_t *value)
 {
     char *txt = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-    json_t *r = mcp_result_text(txt ? txt : "null");
+    json_t *text = json_string(txt ? txt : "null");
     free(txt);
+    json_t *r = mcp_result_add(mcp_result_new(),
+                               json_pack("{s:s,s:O}", "type", "text", "text", text));
     json_object_set_new(r, "structuredContent", value);
+    mcp_structured_note(value, text);
+    json_decref(text);
     return r;
 }
 

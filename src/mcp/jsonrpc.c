@@ -23,7 +23,9 @@ void mcp_rpc_result(sbuf_t *b, const char *id_raw, json_t *result)
     sbuf_puts(b, "{\"jsonrpc\":\"2.0\",\"id\":");
     sbuf_puts(b, id_raw ? id_raw : "null");
     sbuf_puts(b, ",\"result\":");
-    if (result)
+    if (result && mcp_structured_append(b, result))
+        ;
+    else if (result)
         mcp_json_append(b, result);
     else
         sbuf_puts(b, "{}");

@@ -146,6 +146,13 @@ void mcp_rpc_error(sbuf_t *b, const char *id_raw, int code, const char *message,
 /* Serialises one JSON value compactly into b (appending). */
 void mcp_json_append(sbuf_t *b, const json_t *v);
 
+/* structured.c: a structured result serialised once (see mcp_result_structured). */
+void mcp_structured_note(json_t *value, json_t *text);
+void mcp_structured_forget(void);
+/* Appends result with its structuredContent taken from the noted text; false (nothing
+ * appended) when result is not the noted one. */
+bool mcp_structured_append(sbuf_t *b, json_t *result);
+
 /* session.c */
 int mcp_session_send_json(mcp_session *s, void *stream_ctx, json_t *msg);  /* steals */
 bool mcp_version_at_least(const char *v, const char *min);

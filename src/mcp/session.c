@@ -299,6 +299,7 @@ reply:;
         c.err_data = NULL;
         sent = true;
     }
+    mcp_structured_forget();   /* the note of this request's structured result, if any */
     json_decref(c.err_data);
     free(c.err_msg);
     return sent;

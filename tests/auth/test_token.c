@@ -2,7 +2,9 @@
  * (argv[1] or sqlite:///:memory:): issue, resolve (sct_, raw JWT, Bearer), expiry,
  * refresh (fresh JWT, old token deleted, old jti revoked, one winner among
  * concurrent refreshes), revocation, purge, permission narrowing, the API key, the
- * context from configuration, and that nothing secret reaches the log.
+ * context from configuration, that nothing secret reaches the log, and the
+ * verified-token cache (revocation and refresh in this process refuse at once,
+ * another process's revocation within AUTH_TOKCACHE_TTL_S, expiry honoured).
  * Must not: sleep (the clock is injected) or leave files behind. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 
 #include "auth/auth.h"
 #include "auth/jwt.h"
+#include "auth/tokcache.h"
 #include "backend_setup.h"
 #include "base/log.h"
 #include "base/sbuf.h"
@@ -451,12 +454,67 @@ static void test_no_secrets_logged(void **state)
     free(dir);
 }
 
+static void test_token_cache(void **state)
+{
+    (void)state;
+    auth_issued t;
+    err_t e;
+    auth_identity id;
+    /* a cached token revoked in this process is refused at once */
+    assert_int_equal(auth_issue(g_auth, "agent-c1", "claude", R | W, &t, &e), ERR_OK);
+    assert_int_equal(resolve(t.token, &id), AUTH_OK);
+    assert_int_equal(resolve(t.token, &id), AUTH_OK);                 /* from the cache */
+    assert_string_equal(id.agent_id, "agent-c1");
+    assert_int_equal(id.token_format, AUTH_FMT_PROTECTED);
+    assert_int_equal(auth_revoke_jti(g_auth, t.id.jti, 0, &e), ERR_OK);
+    assert_int_equal(resolve(t.token, &id), AUTH_TOKEN_AUTHENTICATION_FAILED);
+    /* logout of a cached token, raw JWT and Bearer form */
+    char *jwt = auth_issue_jwt(g_auth, "agent-c2", "claude", R, &id, &e);
+    assert_non_null(jwt);
+    char hdr[1024];
+    snprintf(hdr, sizeof hdr, "Bearer %s", jwt);
+    assert_int_equal(resolve(hdr, &id), AUTH_OK);
+    assert_int_equal(resolve(jwt, &id), AUTH_OK);
+    assert_int_equal(auth_revoke(g_auth, jwt, &e), AUTH_OK);
+    assert_int_equal(resolve(hdr, &id), AUTH_TOKEN_AUTHENTICATION_FAILED);
+    free(jwt);
+    /* a refresh retires the cached old token at once */
+    assert_int_equal(auth_issue(g_auth, "agent-c3", "claude", R, &t, &e), ERR_OK);
+    assert_int_equal(resolve(t.token, &id), AUTH_OK);
+    auth_issued r;
+    assert_int_equal(auth_refresh(g_auth, t.token, &r, &e), AUTH_OK);
+    assert_int_equal(resolve(t.token, &id), AUTH_TOKEN_AUTHENTICATION_FAILED);
+    assert_int_equal(resolve(r.token, &id), AUTH_OK);
+    /* another process (another context on the same store) revokes it: this one
+     * keeps accepting it until its entry's TTL ends, then refuses */
+    auth_ctx *other = mk_ctx(NULL, NULL);
+    assert_int_equal(auth_revoke(other, r.token, &e), AUTH_OK);
+    auth_ctx_free(other);
+    assert_int_equal(resolve(r.token, &id), AUTH_OK);
+    g_now += (AUTH_TOKCACHE_TTL_S - 1) * S_;
+    assert_int_equal(resolve(r.token, &id), AUTH_OK);
+    g_now += S_;
+    assert_int_equal(resolve(r.token, &id), AUTH_TOKEN_AUTHENTICATION_FAILED);
+    /* expiry: an entry never outlives the credential */
+    assert_int_equal(auth_issue(g_auth, "agent-c4", "claude", R, &t, &e), ERR_OK);
+    g_now += (3600 - 10) * S_;
+    assert_int_equal(resolve(t.token, &id), AUTH_OK);                 /* cached 10 s */
+    g_now += 9 * S_;
+    assert_int_equal(resolve(t.token, &id), AUTH_OK);
+    g_now += S_;
+    assert_int_equal(resolve(t.token, &id), AUTH_TOKEN_EXPIRED);
+    /* a refusal is never cached: a garbled token stays refused */
+    assert_int_equal(resolve("sct_00000000-0000-4000-8000-000000000000", &id),
+                     AUTH_TOKEN_AUTHENTICATION_FAILED);
+}
+
 int main(int argc, char **argv)
 {
     g_url = tb_url(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_issue_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permission_narrowing, setup, teardown),
