@@ -2,12 +2,13 @@
  * schema version), the record/list release functions, the table order and the
  * logical table description shared by every implementation, with the row check
  * and canonical row text used by copy/export/import. Must not: contain SQL or
- * backend-specific logic (that is store_sql.c / store_mongo.c), or run
+ * backend-specific logic (that is store_sql.c / store_mongo*.c), or run
  * migrations. */
 #include <stdlib.h>
 #include <string.h>
 #include "store/store.h"
 #include "store/store_sql.h"
+#include "store/store_mongo.h"
 #include "db/db.h"
 #include "db/url.h"
 #include "migrate/migrate.h"
@@ -24,9 +25,7 @@ err_code store_open(const char *url, const conf_t *c, store_t **out, err_t *e)
         return rc;
     if (u->backend == DB_BACKEND_MONGODB) {
         db_url_free(u);
-        return err_set(e, ERR_INVALID,
-                       "store: MongoDB URLs are not supported by this build yet "
-                       "(use sqlite://, postgresql:// or mysql://)");
+        return store_mongo_open(url, c, STORE_MONGO_CHECK, out, e);
     }
     db_url_free(u);
     db_t *db = NULL;

@@ -132,6 +132,23 @@ typedef struct store_msg_query {
     bool want_total;           /* fill *total with the count ignoring limit/offset */
 } store_msg_query;
 
+/* message_search: candidates for search_context. Every visible message of the
+ * session with id > since_id whose index text (messages.search_text, written by
+ * message_add / import_rows with search_index_text, search/prefilter.h) contains
+ * AT LEAST ONE of terms as a substring (byte-wise; a backend may return more, e.g.
+ * FTS5 folds case), and every message without an index text (rows from before
+ * migration 0002); ordered by id, at most limit. Never misses such a message:
+ * with terms = the trigrams of a sound search_prefilter plan, no message the
+ * scorer ranks >= the plan's threshold is missed. */
+typedef struct store_search_query {
+    const char *session_id;    /* required */
+    store_vis vis;
+    const char *const *terms;  /* nterms >= 1 valid UTF-8 strings of >= 3 code points */
+    size_t nterms;
+    int64_t since_id;          /* only ids > since_id; 0 = no bound */
+    int limit;                 /* >= 1 */
+} store_search_query;
+
 /* session_list: newest activity first (updated_at desc, then id). */
 typedef struct store_session_query {
     int limit, offset;         /* limit >= 1, offset >= 0 */
@@ -264,6 +281,9 @@ typedef struct store_vt {
      * (as message_get, so ids of hidden messages cannot be probed). */
     err_code (*message_thread)(store_t *st, int64_t root_id, const store_vis *vis,
                                store_messages *out, err_t *e);
+    /* See store_search_query. ERR_NOTFOUND when the session does not exist. */
+    err_code (*message_search)(store_t *st, const store_search_query *q, store_messages *out,
+                               err_t *e);
 
     /* Inserts, or replaces the entry of the same (agent, scope, key): an expired
      * entry is always replaced (as new: created_at = now); a live one only with
@@ -335,7 +355,8 @@ struct store {
  * at the version this binary knows (run migrations first, e.g. migrate_up);
  * otherwise ERR_SCHEMA with a message saying what to run. Pool and driver
  * options come from `c` (DB_* variables) and the URL (see db_opts_from).
- * mongodb:// URLs: ERR_INVALID (not built yet). */
+ * mongodb:// and mongodb+srv:// URLs: the MongoDB store (store_mongo.h), whose
+ * schema must likewise be migrated first. */
 err_code store_open(const char *url, const conf_t *c, store_t **out, err_t *e);
 void store_close(store_t *st);   /* NULL is fine */
 /* The tables in foreign-key order (NULL-terminated), as used by iterate. */
@@ -364,6 +385,9 @@ static inline err_code store_message_get(store_t *st, int64_t id, const store_vi
 static inline err_code store_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
                                             store_messages *out, err_t *e)
 { return st->vt->message_thread(st, root_id, vis, out, e); }
+static inline err_code store_message_search(store_t *st, const store_search_query *q,
+                                            store_messages *out, err_t *e)
+{ return st->vt->message_search(st, q, out, e); }
 static inline err_code store_memory_set(store_t *st, const store_mem_set *in,
                                         const store_audit_in *a, store_memory *out, err_t *e)
 { return st->vt->memory_set(st, in, a, out, e); }
