@@ -116,7 +116,10 @@ int cmd_migrate(cli_ctx *ctx, int argc, char **argv)
         return CLI_USAGE;
     }
 
-    if (cli_resolve_url(ctx) == CLI_OK && ctx->url && str_starts_with_ci(ctx->url, "mongodb"))
+    int urc = cli_resolve_url(ctx);   /* prints its own error */
+    if (urc != CLI_OK)
+        return urc;
+    if (str_starts_with_ci(ctx->url, "mongodb"))
         return migrate_mongo(ctx, sub);
     db_t *db = NULL;
     int rc = cli_open_db(ctx, &db);

@@ -287,8 +287,10 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
 
     store_t *st = NULL;
     sbuf_t desc = SBUF_INIT;
-    int rc;
-    if (cli_resolve_url(ctx) == CLI_OK && ctx->url && str_starts_with_ci(ctx->url, "mongodb")) {
+    int rc = cli_resolve_url(ctx);   /* prints its own error */
+    if (rc != CLI_OK)
+        return rc;
+    if (str_starts_with_ci(ctx->url, "mongodb")) {
         /* MongoDB: the store migrates its own collections and indexes */
         if (store_mongo_open(ctx->url, ctx->conf, migrate ? STORE_MONGO_MIGRATE : STORE_MONGO_CHECK,
                              &st, &e) != ERR_OK)
