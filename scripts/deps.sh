@@ -5,6 +5,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config libsqlite3-dev libjansson-dev libcmocka-dev libssl-dev
+            libmongoc-dev libbson-dev
             libpq-dev libmariadb-dev libutf8proc-dev libmicrohttpd-dev sqlite3)
 # Real database servers the tests start on loopback (tests/servers/), openssl
 # for the self-signed certificate of the TLS test, and prometheus for `promtool check

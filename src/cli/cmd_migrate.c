@@ -1,5 +1,6 @@
 /* cli/cmd_migrate.c — `ctxd migrate status|up|down|to N`: shows and changes the
- * schema version of the configured database using migrate/.
+ * schema version of the configured database using migrate/ (MongoDB: status
+ * and up through the MongoDB store's own migrations).
  * Must not: run SQL of its own. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "base/sbuf.h"
 #include "cli/cli.h"
 #include "migrate/migrate.h"
+#include "store/store_mongo.h"
 
 static void migrate_usage(FILE *f)
 {
@@ -56,6 +58,39 @@ static int print_status(cli_ctx *ctx, db_t *db)
     return problems ? CLI_FAIL : CLI_OK;
 }
 
+/* MongoDB: versioned migrations of the store (collections, indexes, counters);
+ * they only go up. */
+static int migrate_mongo(cli_ctx *ctx, const char *sub)
+{
+    if (strcmp(sub, "status") != 0 && strcmp(sub, "up") != 0) {
+        cli_error("migrate %s: MongoDB migrations only go up (use `ctxd migrate status` or "
+                  "`ctxd migrate up`)", sub);
+        return CLI_USAGE;
+    }
+    err_t e;
+    store_t *st = NULL;
+    if (store_mongo_open(ctx->url, ctx->conf, STORE_MONGO_NO_CHECK, &st, &e) != ERR_OK)
+        return cli_fail("opening the database", &e);
+    int rc = CLI_OK, version = 0, applied = 0;
+    if (strcmp(sub, "up") == 0) {
+        if (store_mongo_migrate_up(st, &applied, &e) != ERR_OK)
+            rc = cli_fail("migrate up", &e);
+        else
+            printf("applied %d migration(s); schema is at version %d\n", applied,
+                   STORE_MONGO_SCHEMA_VERSION);
+    } else if (store_mongo_schema_version(st, &version, &e) != ERR_OK) {
+        rc = cli_fail("migrate status", &e);
+    } else {
+        printf("database: %s (mongodb)\nschema version: %d (this ctxd knows %d)\n%s\n",
+               store_mongo_url_masked(st), version, STORE_MONGO_SCHEMA_VERSION,
+               version == STORE_MONGO_SCHEMA_VERSION ? "up to date"
+               : version > STORE_MONGO_SCHEMA_VERSION ? "newer than this ctxd: upgrade ctxd"
+                                                      : "pending: run `ctxd migrate up`");
+    }
+    store_close(st);
+    return rc;
+}
+
 int cmd_migrate(cli_ctx *ctx, int argc, char **argv)
 {
     if (argc < 2 || cli_is_help(argv[1])) {
@@ -81,6 +116,11 @@ int cmd_migrate(cli_ctx *ctx, int argc, char **argv)
         return CLI_USAGE;
     }
 
+    int urc = cli_resolve_url(ctx);   /* prints its own error */
+    if (urc != CLI_OK)
+        return urc;
+    if (str_starts_with_ci(ctx->url, "mongodb"))
+        return migrate_mongo(ctx, sub);
     db_t *db = NULL;
     int rc = cli_open_db(ctx, &db);
     if (rc != CLI_OK)

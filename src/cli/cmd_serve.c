@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "migrate/migrate.h"
 #include "store/store.h"
+#include "store/store_mongo.h"
 #ifdef CTXD_HAVE_APP
 #include "app/app.h"
 #include "mcp/mcp_stdio.h"
@@ -287,8 +288,21 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+    store_t *st = NULL;
+    sbuf_t desc = SBUF_INIT;
+    int rc = cli_resolve_url(ctx);   /* prints its own error */
+    if (rc != CLI_OK)
+        return rc;
+    if (str_starts_with_ci(ctx->url, "mongodb")) {
+        /* MongoDB: the store migrates its own collections and indexes */
+        if (store_mongo_open(ctx->url, ctx->conf, migrate ? STORE_MONGO_MIGRATE : STORE_MONGO_CHECK,
+                             &st, &e) != ERR_OK)
+            return cli_fail("opening the store", &e);
+        sbuf_printf(&desc, "%s (%s)", store_mongo_url_masked(st), ctx->url_origin);
+        goto serve;
+    }
     db_t *db = NULL;
-    int rc = cli_open_db(ctx, &db);
+    rc = cli_open_db(ctx, &db);
     if (rc != CLI_OK)
         return rc;
     if (migrate) {
@@ -300,15 +314,14 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
         if (applied)
             LOG_I("serve", "applied %d migration(s)", applied);
     }
-    sbuf_t desc = SBUF_INIT;
     sbuf_printf(&desc, "%s (%s)", db_url_text_masked(db), ctx->url_origin);
     db_close(db);
 
-    store_t *st = NULL;
     if (store_open(ctx->url, ctx->conf, &st, &e) != ERR_OK) {
         sbuf_free(&desc);
         return cli_fail("opening the store", &e);
     }
+serve:
     /* stdio: the client ends the session by closing stdin; SIGINT/SIGTERM keep
      * their default action (terminate) */
     if (stdio)

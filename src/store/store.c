@@ -2,12 +2,13 @@
  * schema version), the record/list release functions, the table order and the
  * logical table description shared by every implementation, with the row check
  * and canonical row text used by copy/export/import. Must not: contain SQL or
- * backend-specific logic (that is store_sql.c / store_mongo.c), or run
+ * backend-specific logic (that is store_sql.c / store_mongo*.c), or run
  * migrations. */
 #include <stdlib.h>
 #include <string.h>
 #include "store/store.h"
 #include "store/store_sql.h"
+#include "store/store_mongo.h"
 #include "db/db.h"
 #include "db/url.h"
 #include "migrate/migrate.h"
@@ -24,9 +25,7 @@ err_code store_open(const char *url, const conf_t *c, store_t **out, err_t *e)
         return rc;
     if (u->backend == DB_BACKEND_MONGODB) {
         db_url_free(u);
-        return err_set(e, ERR_INVALID,
-                       "store: MongoDB URLs are not supported by this build yet "
-                       "(use sqlite://, postgresql:// or mysql://)");
+        return store_mongo_open(url, c, STORE_MONGO_CHECK, out, e);
     }
     db_url_free(u);
     db_t *db = NULL;
@@ -276,3 +275,32 @@ LIST_FREE(store_sessions_free, store_sessions, store_session_clear)
 LIST_FREE(store_messages_free, store_messages, store_message_clear)
 LIST_FREE(store_memories_free, store_memories, store_memory_clear)
 LIST_FREE(store_audits_free, store_audits, store_audit_clear)
+
+err_code store_search_check(const store_search_query *q, err_t *e)
+{
+    if (!q || !q->session_id || q->limit < 1 || q->since_id < 0)
+        return err_set(e, ERR_INVALID, "store: message_search needs a session_id, limit >= 1"
+                                       " and since_id >= 0");
+    if (!q->terms || q->nterms < 1)
+        return err_set(e, ERR_INVALID, "store: message_search needs at least one term");
+    for (size_t i = 0; i < q->nterms; i++) {
+        size_t cps = 0;
+        for (const char *t = q->terms[i]; t && *t; t++)
+            cps += ((unsigned char)*t & 0xC0) != 0x80;
+        /* the indexes hold trigrams of the fields ('\n' separates fields) */
+        if (cps != 3 || strchr(q->terms[i], '\n'))
+            return err_set(e, ERR_INVALID, "store: message_search: term %zu is not a trigram"
+                                           " (3 characters, no newline)", i + 1);
+    }
+    return ERR_OK;
+}
+
+err_code store_reindex_check(const store_t *st, int limit, err_t *e)
+{
+    if (limit < 1)
+        return err_set(e, ERR_INVALID, "store: message_reindex needs limit >= 1");
+    if (!st->index_fn)
+        return err_set(e, ERR_INVALID, "store: message_reindex needs an index function"
+                                       " (store_set_index_fn)");
+    return ERR_OK;
+}

@@ -405,11 +405,27 @@ static inline err_code store_message_get(store_t *st, int64_t id, const store_vi
 static inline err_code store_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
                                             store_messages *out, err_t *e)
 { return st->vt->message_thread(st, root_id, vis, out, e); }
+/* The argument checks of message_search / message_reindex, the same for every
+ * backend (store.c): ERR_INVALID naming what is wrong. */
+err_code store_search_check(const store_search_query *q, err_t *e);
+err_code store_reindex_check(const store_t *st, int limit, err_t *e);
 static inline err_code store_message_search(store_t *st, const store_search_query *q,
                                             store_messages *out, err_t *e)
-{ return st->vt->message_search(st, q, out, e); }
+{
+    if (store_search_check(q, e) != ERR_OK) {
+        out->v = NULL;
+        out->n = 0;
+        return ERR_INVALID;
+    }
+    return st->vt->message_search(st, q, out, e);
+}
 static inline err_code store_message_reindex(store_t *st, int limit, int64_t *done, err_t *e)
-{ return st->vt->message_reindex(st, limit, done, e); }
+{
+    *done = 0;
+    if (store_reindex_check(st, limit, e) != ERR_OK)
+        return ERR_INVALID;
+    return st->vt->message_reindex(st, limit, done, e);
+}
 static inline err_code store_memory_set(store_t *st, const store_mem_set *in,
                                         const store_audit_in *a, store_memory *out, err_t *e)
 { return st->vt->memory_set(st, in, a, out, e); }

@@ -182,22 +182,12 @@ static err_code rd_message_search(db_conn *c, void *arg, err_t *e)
     return ERR_OK;
 }
 
-err_code ssql_message_search(store_t *st, const store_search_query *q,
-                                   store_messages *out, err_t *e)
+err_code ssql_message_search(store_t *st, const store_search_query *q, store_messages *out,
+                             err_t *e)
 {
     ERR_LOCAL(e);
     memset(out, 0, sizeof *out);
-    REQUIRE(q && q->session_id, "message_search needs a session_id");
-    REQUIRE(q->limit >= 1 && q->since_id >= 0, "message_search needs limit >= 1");
-    REQUIRE(q->terms && q->nterms >= 1, "message_search needs at least one term");
-    for (size_t i = 0; i < q->nterms; i++) {
-        size_t cps = 0;
-        for (const char *t = q->terms[i]; t && *t; t++)
-            cps += ((unsigned char)*t & 0xC0) != 0x80;
-        /* the indexes hold trigrams of the fields ('\n' separates fields) */
-        REQUIRE(cps == 3 && !strchr(q->terms[i], '\n'),
-                "message_search: a term is not a trigram (3 characters, no newline)");
-    }
+    /* arguments checked by store_message_search (store.c) */
     char *param = search_param_text(S(st)->d, q->terms, q->nterms);
     msg_search_ctx x = {S(st), q, param, out};
     err_code rc = ssql_run_read(S(st), rd_message_search, &x, e);
@@ -345,12 +335,8 @@ static err_code tx_reindex(db_conn *c, void *arg, err_t *e)
 
 err_code ssql_message_reindex(store_t *st, int limit, int64_t *done, err_t *e)
 {
-    ERR_LOCAL(e);
+    ERR_LOCAL(e);   /* arguments checked by store_message_reindex (store.c) */
     *done = 0;
-    REQUIRE(limit >= 1, "message_reindex needs limit >= 1");
-    if (!st->index_fn)
-        return err_set(e, ERR_INVALID, "store: message_reindex needs an index function"
-                                       " (store_set_index_fn)");
     reindex_ctx x = {S(st), limit, 0};
     err_code rc = ssql_run_write(S(st), tx_reindex, &x, e);
     if (rc == ERR_OK)

@@ -20,6 +20,7 @@
 #include "db/url.h"
 #include "migrate/migrate.h"
 #include "store/store_sql.h"
+#include "store/store_mongo.h"
 
 /* ---- checksums ------------------------------------------------------------------------ */
 
@@ -291,10 +292,6 @@ static err_code open_db(const char *url, const xfer_opts *o, const char *what, d
     err_code rc = db_url_parse(url, &u, e);
     if (rc != ERR_OK)
         return err_prefix(e, "%s", what);
-    if (u->backend == DB_BACKEND_MONGODB) {
-        db_url_free(u);
-        return err_set(e, ERR_INVALID, "%s: MongoDB is not supported by this build yet", what);
-    }
     db_url_free(u);
     if ((rc = db_open_conf(url, o->conf, out, e)) != ERR_OK) {
         char *m = db_url_masked(url);
@@ -304,6 +301,44 @@ static err_code open_db(const char *url, const xfer_opts *o, const char *what, d
     return rc;
 }
 
+/* MongoDB target: the store runs its own migrations (store_mongo_migrate.c). */
+static err_code target_open_mongo(const char *url, const xfer_opts *o, bool migrate, target *t,
+                                  xfer_report *r, err_t *e)
+{
+    store_t *st = NULL;
+    err_code rc = store_mongo_open(url, o->conf, STORE_MONGO_NO_CHECK, &st, e);
+    if (rc != ERR_OK)
+        return err_prefix(e, "target database %s", t->masked);
+    int current = 0;
+    if ((rc = store_mongo_schema_version(st, &current, e)) != ERR_OK) {
+        store_close(st);
+        return err_prefix(e, "target database %s", t->masked);
+    }
+    r->schema_before = r->schema_after = current;
+    if (current > STORE_MONGO_SCHEMA_VERSION) {
+        store_close(st);
+        return err_set(e, ERR_SCHEMA,
+                       "target database %s is at schema version %d, newer than this ctxd "
+                       "(knows up to %d): upgrade ctxd", t->masked, current,
+                       STORE_MONGO_SCHEMA_VERSION);
+    }
+    if (current < STORE_MONGO_SCHEMA_VERSION) {
+        r->schema_after = STORE_MONGO_SCHEMA_VERSION;
+        if (!migrate) {
+            store_close(st);
+            return ERR_OK;   /* dry run: no store; an unmigrated target is empty */
+        }
+        if ((rc = store_mongo_migrate_up(st, NULL, e)) != ERR_OK) {
+            store_close(st);
+            return err_prefix(e, "migrating target database %s", t->masked);
+        }
+        note(o, "target %s: schema migrated from version %d to %d", t->masked, current,
+             STORE_MONGO_SCHEMA_VERSION);
+    }
+    t->st = st;
+    return ERR_OK;
+}
+
 /* Opens the target, refuses one newer than the binary, migrates it up (not in a
  * dry run) and opens a store on it when its schema is current. */
 static err_code target_open(const char *url, const xfer_opts *o, bool migrate, target *t,
@@ -311,6 +346,8 @@ static err_code target_open(const char *url, const xfer_opts *o, bool migrate, t
 {
     memset(t, 0, sizeof *t);
     t->masked = db_url_masked(url);
+    if (str_starts_with_ci(url, "mongodb"))
+        return target_open_mongo(url, o, migrate, t, r, e);
     err_code rc = open_db(url, o, "target database", &t->db, e);
     if (rc != ERR_OK)
         return rc;
@@ -706,7 +743,8 @@ err_code xfer_export(const char *url, const xfer_opts *o, FILE *out, xfer_report
     json_object_set_new(h, "format", json_string(XFER_FORMAT));
     json_object_set_new(h, "format_version", json_integer(XFER_FORMAT_VERSION));
     json_object_set_new(h, "ctxd_version", json_string(o->ctxd_version ? o->ctxd_version : "unknown"));
-    json_object_set_new(h, "schema_version", json_integer(db ? migrate_latest(db_dialect(db)) : 0));
+    json_object_set_new(h, "schema_version", json_integer(db ? migrate_latest(db_dialect(db))
+                                                          : store_is_mongo(st) ? migrate_latest("sqlite") : 0));
     json_object_set_new(h, "source_backend", json_string(backend));
     json_object_set_new(h, "exported_at", json_string(utc_format(utc_now(), iso)));
     char *ht = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -1008,13 +1046,17 @@ err_code xfer_import(const char *url, FILE *in, const char *name, const xfer_opt
     dig_set set = {0};
     pass_ctx p = {.rd = {.in = in, .name = name ? name : "dump"}, .set = &set, .r = r};
     /* The header first: a dump newer than this binary changes nothing. */
-    err_code rc = open_db(url, o, "target database", &tg.db, e);
+    /* MongoDB has no SQL dialect: a dump's schema_version numbers the logical
+     * tables, which every SQL dialect numbers identically. */
+    bool mongo = str_starts_with_ci(url, "mongodb");
+    err_code rc = mongo ? ERR_OK : open_db(url, o, "target database", &tg.db, e);
     if (rc != ERR_OK)
         goto out;
-    p.latest = migrate_latest(db_dialect(tg.db));
+    p.latest = migrate_latest(mongo ? "sqlite" : db_dialect(tg.db));
     if ((rc = rd_header(&p.rd, p.latest, &p.h, e)) != ERR_OK)
         goto out;
-    db_close(tg.db);
+    if (tg.db)
+        db_close(tg.db);
     tg.db = NULL;
     snprintf(r->source_backend, sizeof r->source_backend, "%s", p.h.backend);
 

@@ -86,11 +86,20 @@ export function freshDatabase(kind) {
     const url = new URL(u); url.pathname = `/${name}`;
     return { url: url.href, name, vars: v, drop: () => cli(`DROP DATABASE IF EXISTS ${name}`) };
   }
+  if (kind === 'mongo') {
+    const v = serverEnv('mongo');
+    if (!v || !v.CTXD_TEST_MONGO_URL) return null;
+    const url = new URL(v.CTXD_TEST_MONGO_URL); url.pathname = `/${name}`;
+    // ctxd creates the database on first use; the emulator's databases live in its
+    // memory and go with the fixture (a real server named by CTXD_TEST_MONGODB_URL
+    // keeps this small uniquely named database: there is no mongo client here)
+    return { url: url.href, name, vars: v, drop: () => {} };
+  }
   throw new Error(`unknown fixture ${kind}`);
 }
 
 // Runs fn with a database URL for the backend named on the command line
-// (sqlite | pg | mariadb); returns what fn returns, cleaning up afterwards.
+// (sqlite | pg | mariadb | mongo); returns what fn returns, cleaning up afterwards.
 export async function withBackend(kind, fn) {
   const dir = tempDir('e2e-');
   let db = null;

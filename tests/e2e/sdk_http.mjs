@@ -4,7 +4,7 @@
 // X-API-Key, collaborate in one session and exercise every tool, the resources (list,
 // templates, read), a resource subscription (notifications/resources/updated arrives),
 // both prompts, the visibility rule, `Authorization: Bearer`, and the error envelope.
-// Usage: node sdk_http.mjs <ctxd> <sqlite|pg|mariadb>. Exit 77 when the SDK is missing.
+// Usage: node sdk_http.mjs <ctxd> <sqlite|pg|mariadb|mongo>. Exit 77 when the SDK is missing.
 // Must not: sleep for timing, or leave processes, files or databases behind.
 import assert from 'node:assert/strict';
 import { API_KEY, loadSdk, startServe, withBackend } from './lib.mjs';
@@ -12,7 +12,7 @@ import { API_KEY, loadSdk, startServe, withBackend } from './lib.mjs';
 const { Client, StreamableHTTPClientTransport, types } = await loadSdk();
 const bin = process.argv[2];
 const backend = process.argv[3] || 'sqlite';
-assert.ok(bin, 'usage: node sdk_http.mjs <ctxd> <sqlite|pg|mariadb>');
+assert.ok(bin, 'usage: node sdk_http.mjs <ctxd> <sqlite|pg|mariadb|mongo>');
 
 async function connect(url, headers = { 'X-API-Key': API_KEY }) {
   const client = new Client({ name: 'ctxd-e2e', version: '1.0.0' });

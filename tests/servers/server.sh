@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # tests/servers/server.sh — starts and stops the throw-away database servers the
 # tests use: PostgreSQL 15 (with TLS on, a self-signed certificate made here),
-# PgBouncer in transaction mode in front of it, and MariaDB. Each runs on
-# loopback, on a free port, in its own temp directory, and is stopped by pid.
+# PgBouncer in transaction mode in front of it, MariaDB, and CongoDB (a MongoDB
+# wire-protocol emulator in Node, from @push.rocks/smartmongo@2.2.0; see
+# README "MongoDB" for what it cannot prove). Each runs on loopback, on a free
+# port, in its own temp directory, and is stopped by pid.
 #
-#   server.sh start pg|pgbouncer|mariadb STATE_DIR
-#   server.sh stop  pg|pgbouncer|mariadb STATE_DIR
+#   server.sh start pg|pgbouncer|mariadb|mongo STATE_DIR
+#   server.sh stop  pg|pgbouncer|mariadb|mongo STATE_DIR
 #   server.sh restart mariadb STATE_DIR   (same port and datadir; private servers only)
 #
 # `start` writes STATE_DIR/<name>.env with shell assignments the tests read:
@@ -15,9 +17,14 @@
 #   pgbouncer: CTXD_TEST_PGBOUNCER_URL postgresql://ctxd:ctxd@127.0.0.1:PORT/ctxd_test
 #   mariadb:   CTXD_TEST_MYSQL_URL     mysql://ctxd:ctxd@127.0.0.1:PORT/ctxd_test
 #              CTXD_TEST_MYSQL_SOCK, CTXD_TEST_MYSQL_DATA, CTXD_TEST_MYSQL_PORT
+#   mongo:     CTXD_TEST_MONGO_URL     mongodb://127.0.0.1:PORT/ctxd_test
+#              CTXD_TEST_MONGO_REAL    1 when it is a real MongoDB (CTXD_TEST_MONGODB_URL), else 0
 # The role/user `ctxd` (password `ctxd`) may create databases, so a test can make
 # a fresh database of its own. If CTXD_TEST_PG_URL / CTXD_TEST_MYSQL_URL are
-# already set in the environment, no server is started and those are used.
+# already set in the environment, no server is started and those are used; for
+# mongo, CTXD_TEST_MONGODB_URL names a real MongoDB to use instead of CongoDB.
+# CongoDB is installed once (pinned versions, npm registry only) into
+# ${CTXD_CONGODB_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ctxd-congodb}.
 # Must not: touch anything outside STATE_DIR and its own temp directories.
 set -euo pipefail
 cmd=${1:?usage: server.sh start|stop NAME STATE_DIR}
@@ -220,6 +227,93 @@ restart_mariadb() {
   log "MariaDB restarted on 127.0.0.1:$CTXD_TEST_MYSQL_PORT"
 }
 
+# ---- MongoDB: CongoDB (emulator) unless CTXD_TEST_MONGODB_URL names a real server ----
+CONGO_DIR=${CTXD_CONGODB_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ctxd-congodb}
+CONGO_SHA256=1f9915eb73859a62183e589a699f58b9fd006c972deb5ce6f61fa945defbc22e
+
+# Installs CongoDB into $CONGO_DIR once (the recipe of docs mongo-test-server.md:
+# the 6 packages it imports at pinned versions, and the package itself unpacked
+# outside node_modules because its own dependency list does not install).
+install_congodb() {
+  [[ -f "$CONGO_DIR/smartmongo-2.2.0/dist_ts/congodb/index.js" && -d "$CONGO_DIR/node_modules/mingo" ]] && return 0
+  command -v npm >/dev/null 2>&1 || { log "npm is needed to install CongoDB"; exit 1; }
+  mkdir -p "$CONGO_DIR"
+  (
+    flock 9
+    [[ -f "$CONGO_DIR/smartmongo-2.2.0/dist_ts/congodb/index.js" && -d "$CONGO_DIR/node_modules/mingo" ]] && exit 0
+    cd "$CONGO_DIR"
+    [[ -f package.json ]] || npm init -y >/dev/null
+    npm install --ignore-scripts --no-audit --no-fund --loglevel=error bson@6.10.4 mingo@7.2.7 \
+      @push.rocks/smartfs@1.5.0 @push.rocks/smartpath@5.1.0 @push.rocks/smartpromise@4.2.3 \
+      @push.rocks/smartrx@3.0.10 >&2
+    rm -f push.rocks-smartmongo-2.2.0.tgz
+    npm pack --loglevel=error @push.rocks/smartmongo@2.2.0 >/dev/null
+    echo "$CONGO_SHA256  push.rocks-smartmongo-2.2.0.tgz" | sha256sum -c --quiet - \
+      || { echo "server.sh: smartmongo-2.2.0.tgz checksum mismatch" >&2; exit 1; }
+    rm -rf smartmongo-2.2.0 && mkdir smartmongo-2.2.0
+    tar xzf push.rocks-smartmongo-2.2.0.tgz --strip-components=1 -C smartmongo-2.2.0
+  ) 9>"$CONGO_DIR.lock"
+}
+
+start_mongo() {
+  if [[ -n "${CTXD_TEST_MONGODB_URL:-}" ]]; then
+    printf 'CTXD_TEST_MONGO_URL=%q\nCTXD_TEST_MONGO_REAL=1\n' "$CTXD_TEST_MONGODB_URL" > "$envf"
+    return
+  fi
+  install_congodb
+  local d; d=$(mktemp -d /tmp/ctxd-mongo.XXXXXX)
+  # start.mjs: listen on PORT (0 = any), write the real port to PORT_FILE, and
+  # drop topologyVersion from hello so a pooled libmongoc client polls instead
+  # of spinning on "awaitable hello" (NO_TOPOLOGY_VERSION).
+  cat > "$d/start.mjs" <<JS
+import { writeFileSync } from 'node:fs';
+const base = '$CONGO_DIR/smartmongo-2.2.0/dist_ts/congodb';
+const { CongoServer } = await import(base + '/index.js');
+if (process.env.NO_TOPOLOGY_VERSION) {
+  const { HelloHandler } = await import(base + '/server/handlers/HelloHandler.js');
+  const orig = HelloHandler.prototype.handle;
+  HelloHandler.prototype.handle = async function (ctx) {
+    const r = await orig.call(this, ctx);
+    if (r && typeof r === 'object') delete r.topologyVersion;
+    return r;
+  };
+}
+const srv = new CongoServer({ host: '127.0.0.1', port: Number(process.env.PORT || 0) });
+await srv.start();
+writeFileSync(process.env.PORT_FILE + '.tmp', String(srv.server.address().port));
+const { renameSync } = await import('node:fs');
+renameSync(process.env.PORT_FILE + '.tmp', process.env.PORT_FILE);
+const stop = async () => { await srv.stop(); process.exit(0); };
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+JS
+  PORT=0 PORT_FILE="$d/port" NO_TOPOLOGY_VERSION=1 node "$d/start.mjs" >"$d/server.log" 2>&1 </dev/null &
+  local pid=$!
+  for _ in $(seq 200); do
+    [[ -s "$d/port" ]] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  [[ -s "$d/port" ]] || { log "CongoDB did not start"; cat "$d/server.log" >&2; kill "$pid" 2>/dev/null || true; rm -rf "$d"; exit 1; }
+  local port; port=$(cat "$d/port")
+  {
+    printf 'CTXD_TEST_MONGO_URL=%q\nCTXD_TEST_MONGO_REAL=0\n' "mongodb://127.0.0.1:$port/ctxd_test"
+    printf 'CTXD_TEST_MONGO_DIR=%q\nCTXD_TEST_MONGO_PID=%q\n' "$d" "$pid"
+  } > "$envf"
+  log "CongoDB (MongoDB emulator) on 127.0.0.1:$port ($d)"
+}
+
+stop_mongo() {
+  [[ -f "$envf" ]] || return 0
+  # shellcheck disable=SC1090
+  source "$envf"
+  [[ -n "${CTXD_TEST_MONGO_PID:-}" ]] || { rm -f "$envf"; return 0; }
+  kill -TERM "$CTXD_TEST_MONGO_PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$CTXD_TEST_MONGO_PID" 2>/dev/null || break; sleep 0.05; done
+  kill -KILL "$CTXD_TEST_MONGO_PID" 2>/dev/null || true
+  rm -rf "$CTXD_TEST_MONGO_DIR" "$envf"
+}
+
 case "$cmd:$name" in
   start:pg) start_pg ;;
   stop:pg) stop_pg ;;
@@ -228,5 +322,7 @@ case "$cmd:$name" in
   start:mariadb) start_mariadb ;;
   stop:mariadb) stop_mariadb ;;
   restart:mariadb) restart_mariadb ;;
-  *) echo "usage: server.sh start|stop pg|pgbouncer|mariadb STATE_DIR | restart mariadb STATE_DIR" >&2; exit 2 ;;
+  start:mongo) start_mongo ;;
+  stop:mongo) stop_mongo ;;
+  *) echo "usage: server.sh start|stop pg|pgbouncer|mariadb|mongo STATE_DIR | restart mariadb STATE_DIR" >&2; exit 2 ;;
 esac

@@ -2,7 +2,9 @@
  * (see backend_setup.h). SQLite: a new file per call (or a new :memory:
  * database). PostgreSQL and MariaDB: a uniquely named database created on the
  * server the URL names (with libpq / Connector/C directly, as an operator would)
- * and dropped in tb_drop. MongoDB: to be added with its store.
+ * and dropped in tb_drop. MongoDB: a uniquely named database on the server
+ * the URL names (the URL's database replaced), migrated through the store and
+ * dropped through it in tb_drop.
  * Must not: be used by the server, or leave files or databases behind. */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include "db/url.h"
 #include "migrate/migrate.h"
 #include "store/store_sql.h"
+#include "store/store_mongo.h"
 
 const char *tb_url(int argc, char **argv)
 {
@@ -208,6 +211,25 @@ err_code tb_fresh(const char *url, tb_db *out, err_t *e)
             tb_drop(out);
         return rc;
     }
+    if (b == DB_BACKEND_MONGODB) {
+        free(path);
+        char *name = fresh_name();
+        const char *old = u->database ? u->database : "";
+        out->url = u->database ? with_database(url, old, name) : NULL;
+        db_url_free(u);
+        out->server_db = name;
+        out->server_url = xstrdup(url);
+        out->mongo = true;
+        if (!out->url) {
+            tb_drop(out);
+            return err_set(e, ERR_INVALID, "store tests: the MongoDB URL names no database "
+                           "(mongodb://host:port/DB)");
+        }
+        rc = store_mongo_open(out->url, NULL, STORE_MONGO_MIGRATE, &out->st, e);
+        if (rc != ERR_OK)
+            tb_drop(out);
+        return rc;
+    }
     db_url_free(u);
     if (b != DB_BACKEND_SQLITE) {
         free(path);
@@ -244,11 +266,16 @@ err_code tb_fresh(const char *url, tb_db *out, err_t *e)
 
 void tb_drop(tb_db *d)
 {
+    if (d->mongo && d->st) {
+        err_t e;
+        if (store_mongo_drop_database(d->st, &e) != ERR_OK)
+            fprintf(stderr, "%s\n", e.msg);
+    }
     store_close(d->st);
     d->st = NULL;
     if (d->file)
         remove_sqlite_files(d->file);
-    if (d->server_db)
+    if (d->server_db && !d->mongo)
         server_drop(d);
     free(d->url);
     free(d->file);

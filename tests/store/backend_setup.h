@@ -6,6 +6,7 @@
 #ifndef CTXD_TESTS_STORE_BACKEND_SETUP_H
 #define CTXD_TESTS_STORE_BACKEND_SETUP_H
 
+#include <stdbool.h>
 #include "base/err.h"
 #include "store/store.h"
 
@@ -15,6 +16,7 @@ typedef struct tb_db {
     char *file;      /* sqlite file to delete at drop, or NULL */
     char *server_db;  /* server database to drop at drop, or NULL */
     char *server_url; /* the URL it was created through */
+    bool mongo;       /* a MongoDB database (server_db), dropped through the store */
 } tb_db;
 
 /* The URL under test: argv[1], else $CTXD_TEST_DATABASE_URL, else sqlite:///:memory:.

@@ -8,6 +8,8 @@
  *   mariadb  the same moves with a MariaDB target (fixture mariadb)
  *   all      SQLite -> PostgreSQL -> MariaDB -> SQLite round trip: identical
  *            canonical exports at every step
+ *   mongo    SQLite -> MongoDB -> SQLite with --verify, and export -> import
+ *            into MongoDB (fixture mongo; a small dataset: the emulator scans)
  * Server URLs come from the tests/servers fixtures (ts_server_var); fresh server
  * databases from tests/store/backend_setup.c.
  * Must not: sleep to wait for something (poll a condition), or leave files or
@@ -38,6 +40,7 @@
 #include "migrate/migrate.h"
 #include "store/store.h"
 #include "store/store_sql.h"
+#include "store/store_mongo.h"
 
 #ifndef CTXD_BIN
 #error "CTXD_BIN must name the ctxd executable"
@@ -178,7 +181,7 @@ static run_res run_v(const char *url, const char *const *args)
 
 /* ---- databases ------------------------------------------------------------------------ */
 
-typedef enum { K_SQLITE, K_MEMORY, K_PG, K_MARIADB } db_kind;
+typedef enum { K_SQLITE, K_MEMORY, K_PG, K_MARIADB, K_MONGO } db_kind;
 
 typedef struct tdb {
     char *url;
@@ -188,11 +191,12 @@ typedef struct tdb {
 
 static char *server_url(db_kind k)
 {
-    char *u = k == K_PG ? ts_server_var("pg", "CTXD_TEST_PG_URL")
-                        : ts_server_var("mariadb", "CTXD_TEST_MYSQL_URL");
+    const char *srv = k == K_PG ? "pg" : k == K_MONGO ? "mongo" : "mariadb";
+    const char *var = k == K_PG ? "CTXD_TEST_PG_URL"
+                    : k == K_MONGO ? "CTXD_TEST_MONGO_URL" : "CTXD_TEST_MYSQL_URL";
+    char *u = ts_server_var(srv, var);
     if (!u)
-        fail_msg("the %s fixture published no URL (run through ctest, or set %s)",
-                 k == K_PG ? "pg" : "mariadb", k == K_PG ? "CTXD_TEST_PG_URL" : "CTXD_TEST_MYSQL_URL");
+        fail_msg("the %s fixture published no URL (run through ctest, or set %s)", srv, var);
     return u;
 }
 
@@ -234,6 +238,11 @@ static void tdb_drop(tdb *d)
 
 static store_t *open_migrated(const char *url)
 {
+    if (str_starts_with(url, "mongodb")) {
+        store_t *ms = NULL;
+        OK(store_mongo_open(url, NULL, STORE_MONGO_MIGRATE, &ms, &E));
+        return ms;
+    }
     db_t *db = NULL;
     OK(db_open(url, NULL, &db, &E));
     OK(migrate_up(db, -1, NULL, &E));
@@ -832,6 +841,52 @@ static void t_round_trip_all(void **state)
     tdb_drop(&z);
 }
 
+/* SQLite -> MongoDB -> SQLite with --verify, identical exports, ids continuing;
+ * then the SQLite dump imported into a second MongoDB database. */
+static void t_round_trip_mongo(void **state)
+{
+    (void)state;
+    tdb a, g, z, g2;
+    tdb_new(K_SQLITE, &a);
+    tdb_new(K_MONGO, &g);
+    tdb_new(K_SQLITE, &z);
+    tdb_new(K_MONGO, &g2);
+    seed_url(a.url, seed_rich_fn);
+    const char *chain[3] = {a.url, g.url, z.url};
+    for (int i = 0; i < 2; i++) {
+        run_res r = RUN(NULL, "copy", "--from", chain[i], "--to", chain[i + 1], "--verify");
+        EXPECT_RC(r, 0);
+        assert_null(strstr(r.out, "DIFFERS"));
+        run_free(&r);
+    }
+    char *ea = export_body(a.url);
+    char *eg = export_body(g.url);
+    expect_same_body(ea, eg, "mongodb");
+    char *ez = export_body(z.url);
+    expect_same_body(ea, ez, "sqlite again");
+    char *dump = export_file(a.url);
+    run_res r = RUN(g2.url, "import", dump, "--batch", "3");
+    EXPECT_RC(r, 0);
+    run_free(&r);
+    r = RUN(g2.url, "import", dump);   /* again: everything already there */
+    EXPECT_RC(r, 0);
+    run_free(&r);
+    char *eg2 = export_body(g2.url);
+    expect_same_body(ea, eg2, "mongodb import");
+    expect_next_ids(g.url, 1001, max_audit_id(a.url));
+    expect_next_ids(z.url, 1001, max_audit_id(a.url));
+    unlink(dump);
+    free(dump);
+    free(ea);
+    free(eg);
+    free(ez);
+    free(eg2);
+    tdb_drop(&a);
+    tdb_drop(&g);
+    tdb_drop(&z);
+    tdb_drop(&g2);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "sqlite";
@@ -846,6 +901,9 @@ int main(int argc, char **argv)
         const struct CMUnitTest tests[] = {cmocka_unit_test(t_round_trip_all)};
         rc = cmocka_run_group_tests_name("xfer round trip sqlite->pg->mariadb->sqlite", tests,
                                          NULL, NULL);
+    } else if (strcmp(mode, "mongo") == 0) {
+        const struct CMUnitTest tests[] = {cmocka_unit_test(t_round_trip_mongo)};
+        rc = cmocka_run_group_tests_name("xfer sqlite->mongodb->sqlite", tests, NULL, NULL);
     } else if (strcmp(mode, "sqlite") == 0) {
         g_kind = K_SQLITE;
         const struct CMUnitTest tests[] = {
@@ -864,7 +922,7 @@ int main(int argc, char **argv)
         rc = cmocka_run_group_tests_name(g_kind == K_PG ? "xfer postgresql" : "xfer mariadb",
                                          tests, NULL, NULL);
     } else {
-        fprintf(stderr, "usage: test_xfer sqlite|pg|mariadb|all\n");
+        fprintf(stderr, "usage: test_xfer sqlite|pg|mariadb|all|mongo\n");
         rc = 2;
     }
     ts_rm_rf(g_tmp);

@@ -1,0 +1,258 @@
+/* store/store_mongo_migrate.c — the MongoDB schema: versioned migrations of
+ * its own (the same numbering idea as migrations/<dialect>/NNNN_*.sql),
+ * recorded in the schema_migrations collection ({version, name, applied_at}).
+ * Migration 1 creates the collections, their indexes (unique on every natural
+ * key; agent_memory unique on {agent_id, scope, key} with scope "" for global)
+ * and the id counters. Every step is idempotent (existing collections, indexes
+ * and counters are kept), so two processes migrating at once cannot corrupt
+ * anything and no lock is needed. A database newer than this binary is refused.
+ * Must not: touch documents other than counters and migration records. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "store/store_mongo_int.h"
+#include "base/log.h"
+
+typedef struct {
+    const char *coll;
+    const char *name;
+    const char *fields[4];   /* "field" ascending, "-field" descending */
+    bool unique;
+} index_def;
+
+static const index_def m1_indexes[] = {
+    {SMONGO_SESSIONS, "id_unique", {"id"}, true},
+    {SMONGO_SESSIONS, "updated_at_id", {"-updated_at", "id"}, false},
+    {SMONGO_SESSIONS, "created_by", {"created_by"}, false},
+    {SMONGO_MESSAGES, "id_unique", {"id"}, true},
+    {SMONGO_MESSAGES, "session_id_id", {"session_id", "id"}, false},
+    {SMONGO_MESSAGES, "parent_message_id", {"parent_message_id"}, false},
+    {SMONGO_MEMORY, "agent_scope_key_unique", {"agent_id", "scope", "key"}, true},
+    {SMONGO_MEMORY, "expires_at", {"expires_at"}, false},
+    {SMONGO_AUDIT, "id_unique", {"id"}, true},
+    {SMONGO_AUDIT, "created_at", {"created_at"}, false},
+    {SMONGO_AUDIT, "session_id_id", {"session_id", "-id"}, false},
+    {SMONGO_TOKENS, "token_id_unique", {"token_id"}, true},
+    {SMONGO_TOKENS, "expires_at", {"expires_at"}, false},
+    {SMONGO_JTIS, "jti_unique", {"jti"}, true},
+    {SMONGO_JTIS, "expires_at", {"expires_at"}, false},
+    {SMONGO_COUNTERS, "name_unique", {"name"}, true},
+    {SMONGO_MIGRATIONS, "version_unique", {"version"}, true},
+};
+
+static const char *const m1_collections[] = {
+    SMONGO_SESSIONS, SMONGO_MESSAGES, SMONGO_MEMORY, SMONGO_AUDIT, SMONGO_TOKENS, SMONGO_JTIS,
+    SMONGO_COUNTERS, SMONGO_MIGRATIONS};
+
+static err_code create_collection(smongo_ctx *c, const char *name, err_t *e)
+{
+    mongoc_database_t *db = mongoc_client_get_database(c->client, c->s->dbname);
+    bson_error_t be;
+    err_code rc = ERR_OK;
+    mongoc_collection_t *col = mongoc_database_create_collection(db, name, NULL, &be);
+    if (col)
+        mongoc_collection_destroy(col);
+    else if (be.code != 48)   /* NamespaceExists */
+        rc = smongo_err(&be, NULL, "create collection", e);
+    mongoc_database_destroy(db);
+    return rc;
+}
+
+static err_code create_index(smongo_ctx *c, const index_def *d, err_t *e)
+{
+    bson_t cmd = BSON_INITIALIZER, arr, ix, key, reply;
+    BSON_APPEND_UTF8(&cmd, "createIndexes", d->coll);
+    BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &arr);
+    BSON_APPEND_DOCUMENT_BEGIN(&arr, "0", &ix);
+    BSON_APPEND_DOCUMENT_BEGIN(&ix, "key", &key);
+    for (size_t i = 0; i < 4 && d->fields[i]; i++) {
+        const char *f = d->fields[i];
+        BSON_APPEND_INT32(&key, f[0] == '-' ? f + 1 : f, f[0] == '-' ? -1 : 1);
+    }
+    bson_append_document_end(&ix, &key);
+    BSON_APPEND_UTF8(&ix, "name", d->name);
+    if (d->unique)
+        BSON_APPEND_BOOL(&ix, "unique", true);
+    bson_append_document_end(&arr, &ix);
+    bson_append_array_end(&cmd, &arr);
+    mongoc_database_t *db = mongoc_client_get_database(c->client, c->s->dbname);
+    bson_error_t be;
+    err_code rc = ERR_OK;
+    if (!mongoc_database_write_command_with_opts(db, &cmd, NULL, &reply, &be)) {
+        char what[160];
+        snprintf(what, sizeof what, "create index %s.%s", d->coll, d->name);
+        rc = smongo_err(&be, &reply, what, e);
+    }
+    bson_destroy(&reply);
+    bson_destroy(&cmd);
+    mongoc_database_destroy(db);
+    return rc;
+}
+
+/* {name} -> $setOnInsert {seq: 0}, upsert: an existing counter is kept. */
+static err_code ensure_counter(smongo_ctx *c, const char *name, err_t *e)
+{
+    mongoc_collection_t *col = smongo_coll(c, SMONGO_COUNTERS);
+    bson_t q = BSON_INITIALIZER, upd = BSON_INITIALIZER, soi, opts = BSON_INITIALIZER, reply;
+    BSON_APPEND_UTF8(&q, "name", name);
+    BSON_APPEND_DOCUMENT_BEGIN(&upd, "$setOnInsert", &soi);
+    BSON_APPEND_INT64(&soi, "seq", 0);
+    bson_append_document_end(&upd, &soi);
+    BSON_APPEND_BOOL(&opts, "upsert", true);
+    bson_error_t be;
+    err_code rc = ERR_OK;
+    if (!mongoc_collection_update_one(col, &q, &upd, &opts, &reply, &be) &&
+        be.code != 11000)   /* a concurrent migration made it */
+        rc = smongo_err(&be, &reply, "counter", e);
+    bson_destroy(&reply);
+    bson_destroy(&opts);
+    bson_destroy(&upd);
+    bson_destroy(&q);
+    mongoc_collection_destroy(col);
+    return rc;
+}
+
+static err_code migration_1(smongo_ctx *c, err_t *e)
+{
+    err_code rc = ERR_OK;
+    for (size_t i = 0; rc == ERR_OK && i < sizeof m1_collections / sizeof m1_collections[0]; i++)
+        rc = create_collection(c, m1_collections[i], e);
+    for (size_t i = 0; rc == ERR_OK && i < sizeof m1_indexes / sizeof m1_indexes[0]; i++)
+        rc = create_index(c, &m1_indexes[i], e);
+    if (rc == ERR_OK)
+        rc = ensure_counter(c, SMONGO_MESSAGES, e);
+    if (rc == ERR_OK)
+        rc = ensure_counter(c, SMONGO_AUDIT, e);
+    return rc;
+}
+
+/* 2: the search index upkeep finds messages without index text ({unindexed: true}) */
+static const index_def m2_indexes[] = {
+    {SMONGO_MESSAGES, "unindexed", {"unindexed"}, false},
+};
+
+static err_code migration_2(smongo_ctx *c, err_t *e)
+{
+    err_code rc = ERR_OK;
+    for (size_t i = 0; rc == ERR_OK && i < sizeof m2_indexes / sizeof m2_indexes[0]; i++)
+        rc = create_index(c, &m2_indexes[i], e);
+    return rc;
+}
+
+typedef struct {
+    int version;
+    const char *name;
+    err_code (*run)(smongo_ctx *c, err_t *e);
+} migration;
+
+static const migration migrations[] = {{1, "init", migration_1}, {2, "search", migration_2}};
+#define NMIG (sizeof migrations / sizeof migrations[0])
+
+static err_code current_version(smongo_ctx *c, int *v, err_t *e)
+{
+    *v = 0;
+    mongoc_collection_t *col = smongo_coll(c, SMONGO_MIGRATIONS);
+    bson_t f = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "version", -1);
+    bson_append_document_end(&opts, &sort);
+    BSON_APPEND_INT64(&opts, "limit", 1);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, &f, &opts, NULL);
+    const bson_t *doc;
+    if (mongoc_cursor_next(cur, &doc))
+        *v = (int)smongo_get_int(doc, "version");
+    bson_error_t be;
+    const bson_t *reply = NULL;
+    err_code rc = ERR_OK;
+    if (mongoc_cursor_error_document(cur, &be, &reply))
+        rc = smongo_err(&be, reply, "schema_migrations", e);
+    mongoc_cursor_destroy(cur);
+    bson_destroy(&opts);
+    bson_destroy(&f);
+    mongoc_collection_destroy(col);
+    return rc;
+}
+
+err_code smongo_migrate_check(smongo_ctx *c, err_t *e)
+{
+    int v = 0;
+    err_code rc = current_version(c, &v, e);
+    if (rc != ERR_OK)
+        return rc;
+    if (v > STORE_MONGO_SCHEMA_VERSION)
+        return err_set(e, ERR_SCHEMA, "mongodb: database %s is at schema version %d, newer than "
+                       "this ctxd knows (%d): upgrade ctxd", c->s->dbname, v,
+                       STORE_MONGO_SCHEMA_VERSION);
+    if (v < STORE_MONGO_SCHEMA_VERSION)
+        return err_set(e, ERR_SCHEMA, "mongodb: database %s is at schema version %d, this ctxd "
+                       "needs %d: run `ctxd migrate up`", c->s->dbname, v,
+                       STORE_MONGO_SCHEMA_VERSION);
+    return ERR_OK;
+}
+
+typedef struct {
+    int applied;
+    int version;
+} up_ctx;
+
+static err_code rd_version(smongo_ctx *c, void *arg, err_t *e)
+{
+    return current_version(c, &((up_ctx *)arg)->version, e);
+}
+
+static err_code do_up(smongo_ctx *c, void *arg, err_t *e)
+{
+    up_ctx *x = arg;
+    int v = 0;
+    err_code rc = current_version(c, &v, e);
+    if (rc != ERR_OK)
+        return rc;
+    if (v > STORE_MONGO_SCHEMA_VERSION)
+        return smongo_migrate_check(c, e);
+    for (size_t i = 0; i < NMIG; i++) {
+        if (migrations[i].version <= v)
+            continue;
+        if ((rc = migrations[i].run(c, e)) != ERR_OK)
+            return err_prefix(e, "mongodb migration %d (%s)", migrations[i].version,
+                              migrations[i].name);
+        mongoc_collection_t *col = smongo_coll(c, SMONGO_MIGRATIONS);
+        bson_t q = BSON_INITIALIZER, upd = BSON_INITIALIZER, soi, opts = BSON_INITIALIZER, reply;
+        BSON_APPEND_INT32(&q, "version", migrations[i].version);
+        BSON_APPEND_DOCUMENT_BEGIN(&upd, "$setOnInsert", &soi);
+        BSON_APPEND_UTF8(&soi, "name", migrations[i].name);
+        BSON_APPEND_INT64(&soi, "applied_at", utc_now());
+        bson_append_document_end(&upd, &soi);
+        BSON_APPEND_BOOL(&opts, "upsert", true);
+        bson_error_t be;
+        if (!mongoc_collection_update_one(col, &q, &upd, &opts, &reply, &be) && be.code != 11000)
+            rc = smongo_err(&be, &reply, "schema_migrations", e);
+        bson_destroy(&reply);
+        bson_destroy(&opts);
+        bson_destroy(&upd);
+        bson_destroy(&q);
+        mongoc_collection_destroy(col);
+        if (rc != ERR_OK)
+            return rc;
+        x->applied++;
+        log_msg(LOG_INFO, "migrate", "mongodb: applied migration %d (%s)", migrations[i].version,
+                migrations[i].name);
+    }
+    return ERR_OK;
+}
+
+err_code store_mongo_migrate_up(store_t *st, int *applied, err_t *e)
+{
+    up_ctx x = {0, 0};
+    err_code rc = smongo_read((smongo *)st, do_up, &x, e);
+    if (applied)
+        *applied = x.applied;
+    return rc;
+}
+
+err_code store_mongo_schema_version(store_t *st, int *version, err_t *e)
+{
+    up_ctx x = {0, 0};
+    err_code rc = smongo_read((smongo *)st, rd_version, &x, e);
+    *version = x.version;
+    return rc;
+}
