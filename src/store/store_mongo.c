@@ -36,23 +36,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "store/store_mongo_int.h"
+#include "store/store_impl.h"
 #include "base/sbuf.h"
 #include "base/log.h"
 #include "db/url.h"
 
 static smongo *M(store_t *st) { return (smongo *)st; }
-
-#define ERR_LOCAL(e) \
-    err_t e##_local_; \
-    if (!(e)) \
-        (e) = &e##_local_; \
-    err_clear(e)
-
-#define REQUIRE(cond, what) \
-    do { \
-        if (!(cond)) \
-            return err_set(e, ERR_INVALID, "store: %s", what); \
-    } while (0)
 
 /* ---- errors ------------------------------------------------------------------------ */
 

@@ -12,15 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "store/store_mongo_int.h"
+#include "store/store_impl.h"
 #include "base/sbuf.h"
 
 static smongo *M(store_t *st) { return (smongo *)st; }
-
-#define ERR_LOCAL(e) \
-    err_t e##_local_; \
-    if (!(e)) \
-        (e) = &e##_local_; \
-    err_clear(e)
 
 /* ---- iterate ------------------------------------------------------------------------ */
 

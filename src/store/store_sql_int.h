@@ -11,6 +11,7 @@
 #include "base/sbuf.h"
 #include "db/db.h"
 #include "store/store.h"
+#include "store/store_impl.h"
 #include "store/store_sql_dialect.h"
 
 /* ---- query shapes: bits of a mask, each one SQL fragment ------------------------ */
@@ -57,19 +58,6 @@ typedef void (*shape_build_fn)(const store_sql *s, unsigned mask, sbuf_t *b);
 
 
 static inline store_sql *S(store_t *st) { return (store_sql *)st; }
-
-#define REQUIRE(cond, what) \
-    do { \
-        if (!(cond)) \
-            return err_set(e, ERR_INVALID, "store: %s", what); \
-    } while (0)
-
-/* e may be NULL: then a local err_t takes the details */
-#define ERR_LOCAL(e) \
-    err_t e##_local_; \
-    if (!(e)) \
-        (e) = &e##_local_; \
-    err_clear(e)
 
 /* The SQL text of one shape, built on first use and kept until store_close. */
 const char *ssql_shape(store_sql *s, _Atomic(char *) *slot, shape_build_fn build, unsigned mask);
