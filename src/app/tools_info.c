@@ -6,8 +6,7 @@
 
 #include "app/app_int.h"
 #include "app/tools_common.h"
-#include "db/db.h"
-#include "store/store_sql.h"
+#include "store/store.h"
 
 static const char *guidance_text(const char *type)
 {
@@ -72,25 +71,22 @@ static json_t *get_performance_metrics(app_call *c, json_t *args)
         if (n)
             json_object_set_new(errs, app_code_name((app_code)k), json_integer((json_int_t)n));
     }
-    json_t *db = json_pack("{s:s}", "backend", store_name(a->st));
-    db_t *d = store_sql_db(a->st);
-    if (d) {
-        db_pool_stats ps;
-        db_query_stats qs;
-        db_get_pool_stats(d, &ps);
-        db_get_query_stats(d, &qs);
-        json_object_set_new(db, "pool",
-                            json_pack("{s:i s:i s:i s:i s:I s:I s:I s:I s:I}", "size", ps.size,
-                                      "max_overflow", ps.max_overflow, "in_use", ps.in_use, "idle",
-                                      ps.idle, "acquired", (json_int_t)ps.acquired, "waits",
-                                      (json_int_t)ps.waits, "timeouts", (json_int_t)ps.timeouts,
-                                      "created", (json_int_t)ps.created, "closed", (json_int_t)ps.closed));
-        json_object_set_new(db, "queries",
-                            json_pack("{s:I s:I s:I s:I s:f}", "statements", (json_int_t)qs.statements,
-                                      "errors", (json_int_t)qs.errors, "slow", (json_int_t)qs.slow,
-                                      "retries", (json_int_t)qs.retries, "mean_ms",
-                                      qs.statements ? (double)qs.total_us / (double)qs.statements / 1000.0 : 0.0));
-    }
+    store_stats ss;
+    store_get_stats(a->st, &ss);
+    const db_pool_stats *ps = &ss.pool;
+    const db_query_stats *qs = &ss.queries;
+    json_t *db = json_pack("{s:s}", "backend", ss.backend);
+    json_object_set_new(db, "pool",
+                        json_pack("{s:i s:i s:i s:i s:I s:I s:I s:I s:I}", "size", ps->size,
+                                  "max_overflow", ps->max_overflow, "in_use", ps->in_use, "idle",
+                                  ps->idle, "acquired", (json_int_t)ps->acquired, "waits",
+                                  (json_int_t)ps->waits, "timeouts", (json_int_t)ps->timeouts,
+                                  "created", (json_int_t)ps->created, "closed", (json_int_t)ps->closed));
+    json_object_set_new(db, "queries",
+                        json_pack("{s:I s:I s:I s:I s:f}", "statements", (json_int_t)qs->statements,
+                                  "errors", (json_int_t)qs->errors, "slow", (json_int_t)qs->slow,
+                                  "retries", (json_int_t)qs->retries, "mean_ms",
+                                  qs->statements ? (double)qs->total_us / (double)qs->statements / 1000.0 : 0.0));
     double up = (double)(utc_mono_us() - a->started_mono) / 1e6;
     return app_ok(json_pack("{s:f s:o s:o s:o s:{s:b}}", "uptime_seconds", up, "tools", tools,
                             "errors_by_code", errs, "database", db, "cache", "enabled", 0));

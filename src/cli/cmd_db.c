@@ -1,6 +1,6 @@
 /* cli/cmd_db.c — `ctxd db check` (is the configured database usable: backend,
- * server version, schema version, round trip, pool statistics; exit 0 healthy,
- * 1 not) and `ctxd db url` (the effective URL, masked, and where every setting
+ * server version, schema version, round trip, pool statistics, on every backend
+ * including MongoDB; exit 0 healthy, 1 not) and `ctxd db url` (the effective URL, masked, and where every setting
  * came from). Must not: create or change anything in the database. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +13,9 @@
 #include "cli/cli.h"
 #include "db/url.h"
 #include "migrate/migrate.h"
+#include "store/store.h"
+#include "store/store_mongo.h"
+#include "store/store_sql.h"
 
 static void db_usage(FILE *f)
 {
@@ -100,6 +103,53 @@ static int cmd_url(cli_ctx *ctx, bool json)
     return CLI_OK;
 }
 
+/* Opens the configured database as a store without checking its schema (db check
+ * reports the schema itself): SQL through db/, MongoDB through store_mongo. */
+static err_code open_for_check(cli_ctx *ctx, db_backend backend, store_t **st, err_t *e)
+{
+    *st = NULL;
+    if (backend == DB_BACKEND_MONGODB)
+        return store_mongo_open(ctx->url, ctx->conf, STORE_MONGO_NO_CHECK, st, e);
+    db_url *u = NULL;
+    db_opts o;
+    db_t *db = NULL;
+    err_code rc = db_url_parse(ctx->url, &u, e);
+    if (rc == ERR_OK && (rc = db_opts_from(ctx->conf, u, &o, e)) == ERR_OK &&
+        (rc = db_open(ctx->url, &o, &db, e)) == ERR_OK)
+        rc = store_sql_open(db, true, st, e);
+    db_url_free(u);
+    return rc;
+}
+
+/* The schema's version and the one this binary expects; ERR_SCHEMA (in e) when
+ * they differ, another code when it cannot be read. */
+static err_code schema_of(store_t *st, int64_t *current, int64_t *expected, err_t *e)
+{
+    db_t *db = store_sql_db(st);
+    if (!db) {
+        int v = 0;
+        err_code rc = store_mongo_schema_version(st, &v, e);
+        if (rc != ERR_OK)
+            return rc;
+        *current = v;
+        *expected = STORE_MONGO_SCHEMA_VERSION;
+        if (v == STORE_MONGO_SCHEMA_VERSION)
+            return ERR_OK;
+        return err_set(e, ERR_SCHEMA, v < STORE_MONGO_SCHEMA_VERSION
+                       ? "schema version %d, this ctxd needs %d: run `ctxd migrate up`"
+                       : "schema version %d is newer than this ctxd (%d): upgrade ctxd",
+                       v, STORE_MONGO_SCHEMA_VERSION);
+    }
+    migrate_status ms;
+    err_code rc = migrate_get_status(db, &ms, e);
+    if (rc != ERR_OK)
+        return rc;
+    *current = ms.current;
+    *expected = ms.latest;
+    migrate_status_free(&ms);
+    return migrate_check(db, e);
+}
+
 static int cmd_check(cli_ctx *ctx, bool json)
 {
     int rc = cli_resolve_url(ctx);
@@ -112,7 +162,7 @@ static int cmd_check(cli_ctx *ctx, bool json)
     bool healthy = true;
     const char *problem = NULL;
     char problem_buf[600];
-    db_t *db = NULL;
+    store_t *st = NULL;
     err_t e;
 
     /* db check must not create a SQLite file that does not exist */
@@ -121,9 +171,10 @@ static int cmd_check(cli_ctx *ctx, bool json)
         json_decref(out);
         return cli_fail(ctx->url_origin, &e);
     }
-    json_object_set_new(out, "backend", json_string(db_backend_name(u->backend)));
+    db_backend backend = u->backend;
+    json_object_set_new(out, "backend", json_string(db_backend_name(backend)));
     struct stat sb;
-    if (u->backend == DB_BACKEND_SQLITE && !u->memory && stat(u->path, &sb) != 0) {
+    if (backend == DB_BACKEND_SQLITE && !u->memory && stat(u->path, &sb) != 0) {
         snprintf(problem_buf, sizeof problem_buf, "SQLite file %s does not exist (run `ctxd migrate up` to create it)",
                  u->path);
         problem = problem_buf;
@@ -131,26 +182,19 @@ static int cmd_check(cli_ctx *ctx, bool json)
     }
     db_url_free(u);
 
-    if (healthy) {
-        err_t oe;
-        db_url *pu = NULL;
-        db_opts o;
-        if (db_url_parse(ctx->url, &pu, &oe) != ERR_OK || db_opts_from(ctx->conf, pu, &o, &oe) != ERR_OK ||
-            db_open(ctx->url, &o, &db, &oe) != ERR_OK) {
-            snprintf(problem_buf, sizeof problem_buf, "cannot open: %s", oe.msg);
-            problem = problem_buf;
-            healthy = false;
-        }
-        db_url_free(pu);
+    if (healthy && open_for_check(ctx, backend, &st, &e) != ERR_OK) {
+        snprintf(problem_buf, sizeof problem_buf, "cannot open: %s", e.msg);
+        problem = problem_buf;
+        healthy = false;
     }
-    if (db) {
+    if (st) {
         char ver[128] = "";
-        if (db_server_version(db, ver, sizeof ver, &e) == ERR_OK)
+        if (store_server_version(st, ver, sizeof ver, &e) == ERR_OK)
             json_object_set_new(out, "server_version", json_string(ver));
         int64_t best = -1;
         for (int i = 0; i < 5 && healthy; i++) {
             int64_t rtt;
-            if (db_ping(db, &rtt, &e) != ERR_OK) {
+            if (store_ping(st, &rtt, &e) != ERR_OK) {
                 snprintf(problem_buf, sizeof problem_buf, "ping failed: %s", e.msg);
                 problem = problem_buf;
                 healthy = false;
@@ -161,33 +205,32 @@ static int cmd_check(cli_ctx *ctx, bool json)
         }
         if (best >= 0)
             json_object_set_new(out, "round_trip_ms", json_real((double)best / 1000.0));
-        migrate_status st;
-        if (healthy && migrate_get_status(db, &st, &e) == ERR_OK) {
-            json_object_set_new(out, "schema_version", json_integer(st.current));
-            json_object_set_new(out, "schema_expected", json_integer(st.latest));
-            migrate_status_free(&st);
-            if (migrate_check(db, &e) != ERR_OK) {
-                snprintf(problem_buf, sizeof problem_buf, "%s", e.msg);
+        int64_t current = -1, expected = -1;
+        if (healthy) {
+            err_code src = schema_of(st, &current, &expected, &e);
+            if (current >= 0) {
+                json_object_set_new(out, "schema_version", json_integer(current));
+                json_object_set_new(out, "schema_expected", json_integer(expected));
+            }
+            if (src != ERR_OK) {
+                snprintf(problem_buf, sizeof problem_buf, "%s%s",
+                         current < 0 ? "cannot read schema version: " : "", e.msg);
                 problem = problem_buf;
                 healthy = false;
             }
-        } else if (healthy) {
-            snprintf(problem_buf, sizeof problem_buf, "cannot read schema version: %s", e.msg);
-            problem = problem_buf;
-            healthy = false;
         }
-        db_pool_stats ps;
-        db_get_pool_stats(db, &ps);
+        store_stats ss;
+        store_get_stats(st, &ss);
         json_t *pool = json_object();
-        json_object_set_new(pool, "size", json_integer(ps.size));
-        json_object_set_new(pool, "max_overflow", json_integer(ps.max_overflow));
-        json_object_set_new(pool, "in_use", json_integer(ps.in_use));
-        json_object_set_new(pool, "idle", json_integer(ps.idle));
-        json_object_set_new(pool, "created", json_integer((json_int_t)ps.created));
-        json_object_set_new(pool, "waits", json_integer((json_int_t)ps.waits));
-        json_object_set_new(pool, "timeouts", json_integer((json_int_t)ps.timeouts));
+        json_object_set_new(pool, "size", json_integer(ss.pool.size));
+        json_object_set_new(pool, "max_overflow", json_integer(ss.pool.max_overflow));
+        json_object_set_new(pool, "in_use", json_integer(ss.pool.in_use));
+        json_object_set_new(pool, "idle", json_integer(ss.pool.idle));
+        json_object_set_new(pool, "created", json_integer((json_int_t)ss.pool.created));
+        json_object_set_new(pool, "waits", json_integer((json_int_t)ss.pool.waits));
+        json_object_set_new(pool, "timeouts", json_integer((json_int_t)ss.pool.timeouts));
         json_object_set_new(out, "pool", pool);
-        db_close(db);
+        store_close(st);
     }
     json_object_set_new(out, "status", json_string(healthy ? "healthy" : "unhealthy"));
     if (problem)

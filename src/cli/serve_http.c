@@ -21,7 +21,7 @@
 #include "base/utc.h"
 #include "db/db.h"
 #include "http/mcp_http.h"
-#include "store/store_sql.h"
+#include "store/store.h"
 
 /* The app_conn of each MCP session, keyed by Mcp-Session-Id. The transport does not
  * tell the hook which session a request belongs to, so connections are bound lazily
@@ -169,28 +169,21 @@ static json_t *pool_json(const db_pool_stats *p)
 /* The database figures; true when it answered. */
 static bool db_json(serve_http *s, json_t **out)
 {
-    db_t *db = store_sql_db(s->o.store);
+    store_t *st = s->o.store;
     json_t *j = json_object();
-    bool ok = true;
-    if (db) {
-        int64_t rtt = 0;
-        err_t e;
-        ok = db_ping(db, &rtt, &e) == ERR_OK;
-        json_object_set_new(j, "status", json_string(ok ? "healthy" : "unhealthy"));
-        json_object_set_new(j, "type", json_string(db_dialect(db)));
-        json_object_set_new(j, "database_type", json_string(db_dialect(db)));
-        if (ok)
-            json_object_set_new(j, "latency_ms", json_real((double)rtt / 1000.0));
-        else
-            json_object_set_new(j, "error", json_string(err_code_name(e.code)));
-        db_pool_stats ps;
-        db_get_pool_stats(db, &ps);
-        json_object_set_new(j, "pool", pool_json(&ps));
-    } else {
-        json_object_set_new(j, "status", json_string("healthy"));
-        json_object_set_new(j, "type", json_string(store_name(s->o.store)));
-        json_object_set_new(j, "database_type", json_string(store_name(s->o.store)));
-    }
+    int64_t rtt = 0;
+    err_t e;
+    bool ok = store_ping(st, &rtt, &e) == ERR_OK;
+    store_stats ss;
+    store_get_stats(st, &ss);
+    json_object_set_new(j, "status", json_string(ok ? "healthy" : "unhealthy"));
+    json_object_set_new(j, "type", json_string(ss.backend));
+    json_object_set_new(j, "database_type", json_string(ss.backend));
+    if (ok)
+        json_object_set_new(j, "latency_ms", json_real((double)rtt / 1000.0));
+    else
+        json_object_set_new(j, "error", json_string(err_code_name(e.code)));
+    json_object_set_new(j, "pool", pool_json(&ss.pool));
     *out = j;
     return ok;
 }
@@ -275,6 +268,45 @@ static void metric_head(sbuf_t *b, const char *name, const char *type, const cha
     sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The database figures of /metrics, the same names on every backend. */
+static void db_metrics(sbuf_t *b, store_t *st)
+{
+    store_stats ss;
+    store_get_stats(st, &ss);
+    const db_pool_stats p = ss.pool;
+    const db_query_stats q = ss.queries;
+    metric_head(b, "ctxd_db_pool_size", "gauge", "Connections the pool keeps open.");
+    sbuf_printf(b, "ctxd_db_pool_size %d\n", p.size);
+    metric_head(b, "ctxd_db_pool_in_use", "gauge", "Connections currently borrowed.");
+    sbuf_printf(b, "ctxd_db_pool_in_use %d\n", p.in_use);
+    metric_head(b, "ctxd_db_pool_idle", "gauge", "Idle connections in the pool.");
+    sbuf_printf(b, "ctxd_db_pool_idle %d\n", p.idle);
+    metric_head(b, "ctxd_db_pool_overflow_in_use", "gauge", "Overflow connections currently borrowed.");
+    sbuf_printf(b, "ctxd_db_pool_overflow_in_use %d\n", p.overflow_in_use);
+    const struct { const char *name, *help; uint64_t v; } pc[] = {
+        {"ctxd_db_pool_acquired_total", "Connections handed out.", p.acquired},
+        {"ctxd_db_pool_waits_total", "Acquisitions that had to wait.", p.waits},
+        {"ctxd_db_pool_timeouts_total", "Acquisitions that timed out.", p.timeouts},
+        {"ctxd_db_pool_created_total", "Connections opened.", p.created},
+        {"ctxd_db_pool_closed_total", "Connections closed.", p.closed},
+        {"ctxd_db_pool_recycled_total", "Connections recycled for age.", p.recycled},
+        {"ctxd_db_pool_preping_failures_total", "Connections that failed their liveness check.", p.preping_failures},
+        {"ctxd_db_statements_total", "Statements executed (MongoDB: store operations).", q.statements},
+        {"ctxd_db_slow_statements_total", "Statements slower than SLOW_QUERY_THRESHOLD_MS.", q.slow},
+        {"ctxd_db_retries_total", "Transactions retried after a transient error.", q.retries},
+    };
+    for (size_t i = 0; i < sizeof pc / sizeof pc[0]; i++) {
+        metric_head(b, pc[i].name, "counter", pc[i].help);
+        sbuf_printf(b, "%s %llu\n", pc[i].name, (unsigned long long)pc[i].v);
+    }
+    metric_head(b, "ctxd_db_statement_seconds_total", "counter", "Time spent in statements.");
+    sbuf_printf(b, "ctxd_db_statement_seconds_total %.6f\n", (double)q.total_us / 1e6);
+    metric_head(b, "ctxd_db_errors_total", "counter", "Database errors by class.");
+    for (int c = ERR_INVALID; c <= ERR_INTERNAL; c++)
+        sbuf_printf(b, "ctxd_db_errors_total{class=\"%s\"} %llu\n", err_code_name((err_code)c),
+                    (unsigned long long)q.errors_by_class[c]);
+}
+
 static void route_metrics(void *ud, const mcp_http_req *r, mcp_http_response *out)
 {
     serve_http *s = ud;
@@ -307,43 +339,7 @@ static void route_metrics(void *ud, const mcp_http_req *r, mcp_http_response *ou
     label_escape(&b, store_name(s->o.store));
     sbuf_puts(&b, "\"} 1\n");
 
-    db_t *db = store_sql_db(s->o.store);
-    if (db) {
-        db_pool_stats p;
-        db_query_stats q;
-        db_get_pool_stats(db, &p);
-        db_get_query_stats(db, &q);
-        metric_head(&b, "ctxd_db_pool_size", "gauge", "Connections the pool keeps open.");
-        sbuf_printf(&b, "ctxd_db_pool_size %d\n", p.size);
-        metric_head(&b, "ctxd_db_pool_in_use", "gauge", "Connections currently borrowed.");
-        sbuf_printf(&b, "ctxd_db_pool_in_use %d\n", p.in_use);
-        metric_head(&b, "ctxd_db_pool_idle", "gauge", "Idle connections in the pool.");
-        sbuf_printf(&b, "ctxd_db_pool_idle %d\n", p.idle);
-        metric_head(&b, "ctxd_db_pool_overflow_in_use", "gauge", "Overflow connections currently borrowed.");
-        sbuf_printf(&b, "ctxd_db_pool_overflow_in_use %d\n", p.overflow_in_use);
-        const struct { const char *name, *help; uint64_t v; } pc[] = {
-            {"ctxd_db_pool_acquired_total", "Connections handed out.", p.acquired},
-            {"ctxd_db_pool_waits_total", "Acquisitions that had to wait.", p.waits},
-            {"ctxd_db_pool_timeouts_total", "Acquisitions that timed out.", p.timeouts},
-            {"ctxd_db_pool_created_total", "Connections opened.", p.created},
-            {"ctxd_db_pool_closed_total", "Connections closed.", p.closed},
-            {"ctxd_db_pool_recycled_total", "Connections recycled for age.", p.recycled},
-            {"ctxd_db_pool_preping_failures_total", "Connections that failed their liveness check.", p.preping_failures},
-            {"ctxd_db_statements_total", "Statements executed.", q.statements},
-            {"ctxd_db_slow_statements_total", "Statements slower than SLOW_QUERY_THRESHOLD_MS.", q.slow},
-            {"ctxd_db_retries_total", "Transactions retried after a transient error.", q.retries},
-        };
-        for (size_t i = 0; i < sizeof pc / sizeof pc[0]; i++) {
-            metric_head(&b, pc[i].name, "counter", pc[i].help);
-            sbuf_printf(&b, "%s %llu\n", pc[i].name, (unsigned long long)pc[i].v);
-        }
-        metric_head(&b, "ctxd_db_statement_seconds_total", "counter", "Time spent in statements.");
-        sbuf_printf(&b, "ctxd_db_statement_seconds_total %.6f\n", (double)q.total_us / 1e6);
-        metric_head(&b, "ctxd_db_errors_total", "counter", "Database errors by class.");
-        for (int c = ERR_INVALID; c <= ERR_INTERNAL; c++)
-            sbuf_printf(&b, "ctxd_db_errors_total{class=\"%s\"} %llu\n", err_code_name((err_code)c),
-                        (unsigned long long)q.errors_by_class[c]);
-    }
+    db_metrics(&b, s->o.store);
     out->status = 200;
     out->content_type = "text/plain; version=0.0.4; charset=utf-8";
     out->len = b.len;

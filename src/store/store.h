@@ -1,7 +1,7 @@
 /* store/store.h — the repository: everything ctxd keeps (sessions, messages,
  * agent memory, audit log, protected tokens, revoked JWT ids) behind one
  * interface (a vtable), so SQL backends (store_sql over db/) and MongoDB
- * (store_mongo, later) are interchangeable. Every write that takes a
+ * (store_mongo) are interchangeable. Every write that takes a
  * `store_audit_in` appends that audit record in the same transaction: a failed
  * write leaves no audit row, a successful one exactly one. A NULL audit pointer
  * means "no audit record" (for import/copy, which replay history); NULL fields
@@ -24,6 +24,7 @@
 #include "base/err.h"
 #include "base/conf.h"
 #include "base/utc.h"
+#include "db/db.h"
 
 typedef struct store store_t;
 
@@ -242,6 +243,17 @@ err_code store_row_check(const store_table *t, const json_t *row, err_t *e);
  * null. Equal data gives byte-identical text on every backend. Caller frees. */
 char *store_row_canonical(const store_table *t, const json_t *row, err_t *e);
 
+/* ---- health and figures ---------------------------------------------------------------
+ * What /health/database, /metrics, get_performance_metrics and `ctxd db check` show,
+ * in the same terms on every backend. */
+typedef struct store_stats {
+    const char *backend;        /* "sqlite", "postgresql", "mysql" or "mongodb" */
+    db_pool_stats pool;         /* SQL: connections of db/'s pool; MongoDB: clients of the
+                                 * client pool (each holds its own server connections) */
+    db_query_stats queries;     /* SQL: statements; MongoDB: store operations (a read or a
+                                 * write with its audit record; retries counted apart) */
+} store_stats;
+
 /* ---- the interface ---------------------------------------------------------------
  * Errors: ERR_NOTFOUND (session/message/memory/token absent), ERR_EXISTS
  * (memory overwrite=false), ERR_UNIQUE, ERR_INVALID (bad argument), ERR_BUSY /
@@ -353,6 +365,15 @@ typedef struct store_vt {
     err_code (*import_finish)(store_t *st, err_t *e);
     /* Rows in a table (one of store_tables()). */
     err_code (*count_rows)(store_t *st, const char *table, int64_t *n, err_t *e);
+
+    /* ---- health --------------------------------------------------------------------- */
+    /* One round trip to the server (SQLite: a trivial statement); *rtt_us = its time
+     * in microseconds. Fails as any read would (ERR_CONN, ERR_TIMEOUT, ...). */
+    err_code (*ping)(store_t *st, int64_t *rtt_us, err_t *e);
+    /* The server's product and version, e.g. "PostgreSQL 16.4", "MongoDB 7.0.0". */
+    err_code (*server_version)(store_t *st, char *buf, size_t n, err_t *e);
+    /* The figures so far (never fails, never talks to the server). */
+    void (*stats)(store_t *st, store_stats *out);
 } store_vt;
 
 /* The text a message is found under by message_search (malloc'ed, NUL-terminated,
@@ -376,7 +397,7 @@ static inline void store_set_index_fn(store_t *st, store_index_fn fn) { st->inde
  * at the version this binary knows (run migrations first, e.g. migrate_up);
  * otherwise ERR_SCHEMA with a message saying what to run. Pool and driver
  * options come from `c` (DB_* variables) and the URL (see db_opts_from).
- * mongodb:// URLs: ERR_INVALID (not built yet). */
+ * mongodb:// and mongodb+srv:// URLs open the MongoDB store (store_mongo.h). */
 err_code store_open(const char *url, const conf_t *c, store_t **out, err_t *e);
 void store_close(store_t *st);   /* NULL is fine */
 /* The tables in foreign-key order (NULL-terminated), as used by iterate. */
@@ -474,5 +495,13 @@ static inline err_code store_import_finish(store_t *st, err_t *e)
 { return st->vt->import_finish(st, e); }
 static inline err_code store_count_rows(store_t *st, const char *table, int64_t *n, err_t *e)
 { return st->vt->count_rows(st, table, n, e); }
+
+/* ---- health (see store_stats) ---------------------------------------------------- */
+static inline err_code store_ping(store_t *st, int64_t *rtt_us, err_t *e)
+{ return st->vt->ping(st, rtt_us, e); }
+static inline err_code store_server_version(store_t *st, char *buf, size_t n, err_t *e)
+{ return st->vt->server_version(st, buf, n, e); }
+static inline void store_get_stats(store_t *st, store_stats *out)
+{ st->vt->stats(st, out); }
 
 #endif

@@ -119,23 +119,55 @@ void smongo_release(smongo *s, mongoc_client_t *c)
     pthread_mutex_unlock(&s->mu);
 }
 
-void store_mongo_pool_stats(store_t *st, db_pool_stats *out)
+/* The pool in db_pool_stats terms. libmongoc's pool makes a client only when none
+ * is idle and keeps every client until it is destroyed (ctxd never sets
+ * minPoolSize), and smongo_acquire lets at most `cap` be out at once, so the
+ * clients made = the most ever in use at once, and idle = made - in use: exact,
+ * not estimates. closed/recycled/preping_failures stay 0 (libmongoc reconnects
+ * a client's server connections itself and does not report it). */
+void smongo_stats(store_t *st, store_stats *out)
 {
     memset(out, 0, sizeof *out);
-    if (!store_is_mongo(st))
-        return;
     smongo *s = M(st);
+    out->backend = "mongodb";
+    db_pool_stats *p = &out->pool;
     pthread_mutex_lock(&s->mu);
-    out->size = s->size;
-    out->max_overflow = s->max_overflow;
-    out->in_use = s->in_use;
-    out->idle = s->created - s->in_use;
-    out->overflow_in_use = s->in_use > s->size ? s->in_use - s->size : 0;
-    out->acquired = s->acquired;
-    out->waits = s->waits;
-    out->timeouts = s->timeouts;
-    out->created = (uint64_t)s->created;
+    p->size = s->size;
+    p->max_overflow = s->max_overflow;
+    p->in_use = s->in_use;
+    p->idle = s->created - s->in_use;
+    p->overflow_in_use = s->in_use > s->size ? s->in_use - s->size : 0;
+    p->acquired = s->acquired;
+    p->waits = s->waits;
+    p->timeouts = s->timeouts;
+    p->created = (uint64_t)s->created;
+    out->queries = s->ops;
     pthread_mutex_unlock(&s->mu);
+}
+
+/* Counts one operation (all its attempts): time, retries, and a failure with a
+ * database error class (not-found / exists / invalid-argument outcomes are
+ * answers, not database errors); logs one slower than SLOW_QUERY_THRESHOLD_MS. */
+static void account(smongo *s, err_code rc, int attempts, int64_t t0)
+{
+    int64_t us = utc_mono_us() - t0;
+    bool slow = s->slow_query_ms > 0 && us >= (int64_t)s->slow_query_ms * 1000;
+    pthread_mutex_lock(&s->mu);
+    db_query_stats *q = &s->ops;
+    q->statements++;
+    q->total_us += (uint64_t)us;
+    q->retries += (uint64_t)(attempts > 1 ? attempts - 1 : 0);
+    q->slow += slow;
+    if (rc != ERR_OK && rc != ERR_NOTFOUND && rc != ERR_EXISTS && rc != ERR_INVALID &&
+        rc >= 0 && rc <= ERR_INTERNAL) {
+        q->errors++;
+        q->errors_by_class[rc]++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (slow)
+        log_msg(LOG_WARN, "mongodb", "slow operation: %lld ms (%d attempt%s; "
+                "SLOW_QUERY_THRESHOLD_MS=%d)", (long long)(us / 1000), attempts,
+                attempts == 1 ? "" : "s", s->slow_query_ms);
 }
 
 /* ---- runners ----------------------------------------------------------------------- */
@@ -157,15 +189,19 @@ void smongo_opts(smongo_ctx *c, bson_t *opts)
 err_code smongo_read(smongo *s, smongo_fn fn, void *arg, err_t *e)
 {
     err_code rc = ERR_OK;
-    for (int attempt = 0; attempt < 3; attempt++) {
+    int64_t t0 = utc_mono_us();
+    int attempt = 0;
+    while (attempt < 3) {
+        attempt++;
         smongo_ctx c = {s, NULL, NULL};
         if ((rc = smongo_acquire(s, &c.client, e)) != ERR_OK)
-            return rc;
+            break;
         rc = fn(&c, arg, e);
         smongo_release(s, c.client);
         if (rc != ERR_CONN && rc != ERR_BUSY)
             break;
     }
+    account(s, rc, attempt, t0);
     return rc;
 }
 
@@ -193,10 +229,13 @@ err_code smongo_write(smongo *s, smongo_fn fn, void *arg, err_t *e)
 {
     err_code rc = ERR_OK;
     int tries = s->max_retries > 0 ? s->max_retries : 1;
-    for (int attempt = 0; attempt < tries; attempt++) {
+    int64_t t0 = utc_mono_us();
+    int attempt = 0;
+    while (attempt < tries) {
+        attempt++;
         smongo_ctx c = {s, NULL, NULL};
         if ((rc = smongo_acquire(s, &c.client, e)) != ERR_OK)
-            return rc;
+            break;
         if (!s->use_tx) {
             rc = fn(&c, arg, e);
         } else {
@@ -221,6 +260,7 @@ err_code smongo_write(smongo *s, smongo_fn fn, void *arg, err_t *e)
         if (!err_retryable(rc))
             break;
     }
+    account(s, rc, attempt, t0);
     return rc;
 }
 
@@ -1178,6 +1218,9 @@ static const store_vt mongo_vt = {
     .import_rows = smongo_import_rows,
     .import_finish = smongo_import_finish,
     .count_rows = smongo_count_rows,
+    .ping = smongo_ping,
+    .server_version = smongo_server_version,
+    .stats = smongo_stats,
 };
 
 bool store_is_mongo(const store_t *st)
@@ -1240,7 +1283,7 @@ static char *mongoc_url_text(const char *url)
     return sbuf_detach(&b);
 }
 
-err_code store_mongo_ping(store_t *st, int64_t *rtt_us, err_t *e)
+err_code smongo_ping(store_t *st, int64_t *rtt_us, err_t *e)
 {
     ERR_LOCAL(e);
     smongo *s = M(st);
@@ -1262,7 +1305,7 @@ err_code store_mongo_ping(store_t *st, int64_t *rtt_us, err_t *e)
     return rc;
 }
 
-err_code store_mongo_server_version(store_t *st, char *buf, size_t n, err_t *e)
+err_code smongo_server_version(store_t *st, char *buf, size_t n, err_t *e)
 {
     ERR_LOCAL(e);
     smongo *s = M(st);
@@ -1369,6 +1412,7 @@ err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mod
     s->cap = s->size + s->max_overflow;
     s->pool_timeout_ms = o.pool_timeout_ms > 0 ? o.pool_timeout_ms : 30000;
     s->max_retries = o.max_retries > 0 ? o.max_retries : 8;
+    s->slow_query_ms = o.slow_query_ms;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->pool = mongoc_client_pool_new(uri);

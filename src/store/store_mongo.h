@@ -2,7 +2,8 @@
  * (libmongoc 1.23), opened by store_open for mongodb:// and mongodb+srv:// URLs,
  * and its schema migrations (collections, indexes, counters) for the CLI and
  * the tests. Must not: be used by layers above store/ for anything but opening,
- * migrating and the generic health figures (store_health.h). */
+ * migrating and inspecting it (health figures go through store.h: store_ping,
+ * store_server_version, store_get_stats). */
 #ifndef CTXD_STORE_STORE_MONGO_H
 #define CTXD_STORE_STORE_MONGO_H
 
@@ -39,12 +40,6 @@ err_code store_mongo_schema_version(store_t *st, int *version, err_t *e);
 err_code store_mongo_drop_database(store_t *st, err_t *e);
 /* NULL-safe: true when st is a MongoDB store. */
 bool store_is_mongo(const store_t *st);
-/* Pool figures in the SQL pool's terms (see store_mongo.c for their meaning). */
-void store_mongo_pool_stats(store_t *st, db_pool_stats *out);
-/* ping round trip in microseconds */
-err_code store_mongo_ping(store_t *st, int64_t *rtt_us, err_t *e);
-/* The server's version string ("7.0.0"). */
-err_code store_mongo_server_version(store_t *st, char *buf, size_t n, err_t *e);
 /* Whether writes run in multi-document transactions (replica set or mongos). */
 bool store_mongo_uses_transactions(store_t *st);
 const char *store_mongo_url_masked(store_t *st);

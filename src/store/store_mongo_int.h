@@ -40,6 +40,9 @@ typedef struct smongo {
     pthread_cond_t cv;
     int cap, size, max_overflow, in_use, created;
     uint64_t acquired, waits, timeouts;
+    /* operations run by smongo_read/smongo_write (store_stats.queries), under mu */
+    int slow_query_ms;      /* 0 = no slow-operation log */
+    db_query_stats ops;
 } smongo;
 
 /* One call's context: a borrowed client, and the session while in a transaction. */
@@ -59,6 +62,10 @@ err_code smongo_read(smongo *s, smongo_fn fn, void *arg, err_t *e);
 /* In a transaction when the server supports them, else ordered writes; retried
  * on transient classes. */
 err_code smongo_write(smongo *s, smongo_fn fn, void *arg, err_t *e);
+/* The health calls of the vtable (store_ping, store_server_version, store_get_stats). */
+err_code smongo_ping(store_t *st, int64_t *rtt_us, err_t *e);
+err_code smongo_server_version(store_t *st, char *buf, size_t n, err_t *e);
+void smongo_stats(store_t *st, store_stats *out);
 mongoc_collection_t *smongo_coll(smongo_ctx *c, const char *name);   /* destroy after use */
 /* opts initialised with the transaction's session (if any); bson_destroy after use */
 void smongo_opts(smongo_ctx *c, bson_t *opts);

@@ -1802,6 +1802,25 @@ static void sql_close(store_t *st)
     free(s);
 }
 
+/* ---- health ------------------------------------------------------------------- */
+static err_code sql_ping(store_t *st, int64_t *rtt_us, err_t *e)
+{
+    return db_ping(S(st)->db, rtt_us, e);
+}
+
+static err_code sql_server_version(store_t *st, char *buf, size_t n, err_t *e)
+{
+    return db_server_version(S(st)->db, buf, n, e);
+}
+
+static void sql_stats(store_t *st, store_stats *out)
+{
+    db_t *db = S(st)->db;
+    out->backend = db_dialect(db);
+    db_get_pool_stats(db, &out->pool);
+    db_get_query_stats(db, &out->queries);
+}
+
 static const store_vt sql_vt = {
     .name = "sql",
     .close = sql_close,
@@ -1832,6 +1851,9 @@ static const store_vt sql_vt = {
     .import_rows = sql_import_rows,
     .import_finish = sql_import_finish,
     .count_rows = sql_count_rows,
+    .ping = sql_ping,
+    .server_version = sql_server_version,
+    .stats = sql_stats,
 };
 
 err_code store_sql_open(db_t *db, bool own_db, store_t **out, err_t *e)

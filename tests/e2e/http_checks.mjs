@@ -4,11 +4,13 @@
 //           invalid API key on authenticate_agent each get the right JSON-RPC error or
 //           HTTP status, and the server keeps answering afterwards;
 //   health: GET /health, /health/database and /metrics (checked with `promtool check
-//           metrics` when promtool is installed), then SIGTERM ends it with exit 0;
-//   down  : on a fresh PostgreSQL fixture database served by a private PostgreSQL
-//           server this test starts (tests/servers/server.sh) and then stops:
+//           metrics` when promtool is installed) on SQLite or the mongo fixture, with
+//           the backend's pool and operation figures, then SIGTERM ends it with exit 0;
+//   down  : on a fresh database of a private PostgreSQL (or MongoDB emulator) server
+//           this test starts (tests/servers/server.sh) and then stops:
 //           /health/database turns 503 while /health still answers.
-// Usage: node http_checks.mjs <ctxd> bad|health|down. Must not: sleep for timing (polls
+// Usage: node http_checks.mjs <ctxd> bad | health [sqlite|mongo] | down [pg|mongo].
+// Must not: sleep for timing (polls
 // with a deadline), leave processes, files or databases behind, or print secrets.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -20,6 +22,9 @@ import { API_KEY, startServe, tempDir, withBackend } from './lib.mjs';
 
 const bin = process.argv[2];
 const mode = process.argv[3];
+const kind = process.argv[4];
+// the fixture name -> the backend name the server reports
+const DIALECT = { sqlite: 'sqlite', pg: 'postgresql', mongo: 'mongodb' };
 const here = dirname(fileURLToPath(import.meta.url));
 
 const step = (m) => { if (process.env.E2E_VERBOSE) console.error(`step: ${m}`); };
@@ -151,7 +156,8 @@ async function healthChecks(srv, dialect) {
   assert.equal(hj.database.status, 'healthy');
   assert.equal(hj.database.type, dialect);
   assert.equal(typeof hj.database.latency_ms, 'number');
-  for (const k of ['in_use', 'idle', 'waits', 'timeouts']) assert.equal(typeof hj.database.pool[k], 'number', k);
+  for (const k of ['size', 'in_use', 'idle', 'waits', 'timeouts']) assert.equal(typeof hj.database.pool[k], 'number', k);
+  assert.ok(hj.database.pool.size >= 1, 'pool size');
   assert.ok(hj.server && hj.version);
   const d = await fetch(`${srv.base}/health/database`);
   assert.equal(d.status, 200);
@@ -170,6 +176,12 @@ async function healthChecks(srv, dialect) {
     'ctxd_db_pool_timeouts_total', 'ctxd_db_statements_total', 'ctxd_db_errors_total{class=']) {
     assert.ok(text.includes(name), `/metrics lacks ${name}`);
   }
+  // the traffic above went through the database: its figures moved
+  const metric = (n) => Number((new RegExp(`^${n} (\\S+)$`, 'm').exec(text) || [])[1]);
+  assert.ok(metric('ctxd_db_statements_total') > 0, 'ctxd_db_statements_total');
+  assert.ok(metric('ctxd_db_pool_acquired_total') > 0, 'ctxd_db_pool_acquired_total');
+  assert.ok(metric('ctxd_db_pool_created_total') >= 1, 'ctxd_db_pool_created_total');
+  assert.equal(metric('ctxd_db_pool_in_use'), 0);
   assert.ok(!text.includes(API_KEY));
   const promtool = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   if (promtool.error && promtool.error.code === 'ENOENT') {
@@ -206,12 +218,13 @@ async function pollStatus(url, want, ms = 30000) {
 }
 
 if (mode === 'bad' || mode === 'health') {
-  await withBackend('sqlite', async ({ url }) => {
+  const backend = mode === 'health' && kind ? kind : 'sqlite';
+  await withBackend(backend, async ({ url }) => {
     const srv = await startServe(bin, { env: { DATABASE_URL: url } });
     let stream = null;
     try {
       if (mode === 'bad') await badRequests(srv);
-      else stream = await openStream(srv, await healthChecks(srv, 'sqlite'));
+      else stream = await openStream(srv, await healthChecks(srv, DIALECT[backend]));
     } catch (e) {
       console.error(e);
       throw e;
@@ -226,20 +239,22 @@ if (mode === 'bad' || mode === 'health') {
     }
   });
 } else if (mode === 'down') {
-  // a private PostgreSQL server of our own, so stopping it disturbs no other test
-  const state = mkdtempSync(join(tempDir('e2e-pgdown-'), 's'));
+  // a private server of our own, so stopping it disturbs no other test
+  const server = kind || 'pg';
+  const state = mkdtempSync(join(tempDir(`e2e-${server}down-`), 's'));
   const sh = join(here, '..', 'servers', 'server.sh');
   const env = { ...process.env };
   delete env.CTXD_TEST_PG_URL;
-  execFileSync('bash', [sh, 'start', 'pg', state], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  delete env.CTXD_TEST_MONGODB_URL;   /* never stop a real MongoDB named by the user */
+  execFileSync('bash', [sh, 'start', server, state], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   let srv;
   try {
     process.env.CTXD_TEST_SERVERS = state;
     const { freshDatabase } = await import('./lib.mjs');
-    const db = freshDatabase('pg');
+    const db = freshDatabase(server);
     srv = await startServe(bin, { env: { DATABASE_URL: db.url, DB_POOL_TIMEOUT: '2' } });
-    await healthChecks(srv, 'postgresql');
-    execFileSync('bash', [sh, 'stop', 'pg', state], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    await healthChecks(srv, DIALECT[server]);
+    execFileSync('bash', [sh, 'stop', server, state], { env, stdio: ['ignore', 'ignore', 'inherit'] });
     await pollStatus(`${srv.base}/health/database`, 503);
     const dj = await (await fetch(`${srv.base}/health/database`)).json();
     assert.equal(dj.status, 'unhealthy');
@@ -253,11 +268,11 @@ if (mode === 'bad' || mode === 'health') {
       const code = await srv.stop();
       assert.equal(code, 0, `exit ${code}\n${srv.stderr()}`);
     }
-    execFileSync('bash', [sh, 'stop', 'pg', state], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('bash', [sh, 'stop', server, state], { env, stdio: ['ignore', 'ignore', 'inherit'] });
     rmSync(dirname(state), { recursive: true, force: true });
   }
 } else {
-  console.error('usage: node http_checks.mjs <ctxd> bad|health|down');
+  console.error('usage: node http_checks.mjs <ctxd> bad | health [sqlite|mongo] | down [pg|mongo]');
   process.exit(2);
 }
 console.log(`http_checks ${mode}: all checks passed`);

@@ -153,6 +153,10 @@ await withBackend(backend, async ({ url: dbUrl }) => {
     await F(b, 'get_performance_metrics', { auth_token: tb }, 'PERMISSION_DENIED');
     const pm = await O(c, 'get_performance_metrics', { auth_token: tc });
     assert.ok(JSON.stringify(pm).includes('add_message'));
+    // the database figures, in the same terms on every backend
+    assert.equal(pm.database.backend, { sqlite: 'sqlite', pg: 'postgresql', mariadb: 'mysql', mongo: 'mongodb' }[backend]);
+    assert.ok(pm.database.pool.size >= 1 && pm.database.pool.acquired > 0, JSON.stringify(pm.database.pool));
+    assert.ok(pm.database.queries.statements > 0, JSON.stringify(pm.database.queries));
 
     // Authorization: Bearer instead of auth_token
     const bearer = await connect(srv.url, { 'X-API-Key': API_KEY, Authorization: `Bearer ${tb}` });

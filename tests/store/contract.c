@@ -1818,6 +1818,57 @@ static void test_search_equivalence(void **state)
     store_messages_free(&all);
 }
 
+/* ---- health figures ------------------------------------------------------------------ */
+
+/* The backend name store_get_stats must report for the URL under test. */
+static const char *expected_backend(const char *url)
+{
+    static const struct { const char *prefix, *backend; } m[] = {
+        {"sqlite", "sqlite"}, {"postgres", "postgresql"}, {"mysql", "mysql"},
+        {"mariadb", "mysql"}, {"mongodb", "mongodb"}};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (strncmp(url, m[i].prefix, strlen(m[i].prefix)) == 0)
+            return m[i].backend;
+    return "?";
+}
+
+static void test_health(void **state)
+{
+    store_t *st = ST;
+    int64_t rtt = -1;
+    OK(store_ping(st, &rtt, &E));
+    assert_true(rtt >= 0);
+    char ver[128] = "";
+    OK(store_server_version(st, ver, sizeof ver, &E));
+    assert_true(strlen(ver) > 0);
+
+    store_stats before, after;
+    store_get_stats(st, &before);
+    assert_string_equal(before.backend, expected_backend(g_url));
+    assert_true(before.pool.size >= 1);
+    assert_int_equal(before.pool.in_use, 0);
+
+    store_session in = {.id = C("session_00000000000000e1"), .purpose = C("health"),
+                        .created_by = C("alice"), .is_active = true};
+    OK(store_session_create(st, &in, NULL, &E));
+    store_message m = {.session_id = in.id, .sender = C("alice"), .content = C("hi")};
+    OK(store_message_add(st, &m, NULL, &E));
+    store_session s;
+    OK(store_session_get(st, in.id, &s, &E));
+    store_session_clear(&s);
+    /* "not found" is an answer, not a database error */
+    FAILS(ERR_NOTFOUND, store_session_get(st, "session_00000000000000e2", &s, &E));
+
+    store_get_stats(st, &after);
+    assert_true(after.queries.statements >= before.queries.statements + 3);
+    assert_true(after.queries.total_us >= before.queries.total_us);
+    assert_int_equal(after.queries.errors, before.queries.errors);
+    assert_true(after.pool.acquired >= before.pool.acquired + 3);
+    assert_true(after.pool.created >= 1);
+    assert_int_equal(after.pool.in_use, 0);
+    assert_true(after.pool.idle >= 1);
+}
+
 int main(int argc, char **argv)
 {
     g_url = tb_url(argc, argv);
@@ -1843,6 +1894,7 @@ int main(int argc, char **argv)
         T_(test_import_rows),
         T_(test_message_search),
         T_(test_search_equivalence),
+        T_(test_health),
 #undef T_
     };
     printf("store contract on %s\n", g_url);
