@@ -38,4 +38,20 @@ check "MongoDB: db check on a server that is down exits 1, URL masked" \
 run "$CTXD" --database-url "$DOWN" migrate status
 check "MongoDB: migrate on a server that is down: non-zero, one line, masked" \
   eval 'rc_not 0 && one_line_err && err_has "127.0.0.1:1" && err_lacks "sekrit-pw-42"'
+# TLS options go to libmongoc as written: the emulator's TLS front with its CA works,
+# the same port trusting only the system CAs fails, TLS to a plain port fails
+if [[ -n "${CTXD_TEST_MONGO_TLS_URL:-}" ]]; then
+  TLS_HP=${CTXD_TEST_MONGO_TLS_URL#mongodb://}; TLS_HP=${TLS_HP%%/*}
+  TURL="mongodb://$TLS_HP/ctxd_cli_tls_$$?tls=true&tlsCAFile=$CTXD_TEST_MONGO_TLS_CA"
+  run "$CTXD" --database-url "$TURL" migrate up
+  check "MongoDB over TLS (tlsCAFile): migrate up" eval 'rc_is 0'
+  run "$CTXD" --database-url "$TURL" db check
+  check "MongoDB over TLS (tlsCAFile): db check healthy" eval 'rc_is 0 && out_has "status:          healthy"'
+  run "$CTXD" --database-url "mongodb://$TLS_HP/ctxd_cli_tls_$$?tls=true&serverSelectionTimeoutMS=1000" db check
+  check "MongoDB over TLS, certificate not trusted: unhealthy, exit 1" \
+    eval 'rc_is 1 && out_has "unhealthy" && out_has "cannot open"'
+  PLAIN_HP=${CTXD_TEST_MONGO_URL#mongodb://}; PLAIN_HP=${PLAIN_HP%%/*}
+  run "$CTXD" --database-url "mongodb://$PLAIN_HP/ctxd_cli_tls_$$?tls=true&tlsCAFile=$CTXD_TEST_MONGO_TLS_CA&serverSelectionTimeoutMS=1000" migrate status
+  check "MongoDB: tls=true against a server without TLS fails" eval 'rc_not 0 && out_lacks "schema version"'
+fi
 finish

@@ -19,6 +19,9 @@
 #              CTXD_TEST_MYSQL_SOCK, CTXD_TEST_MYSQL_DATA, CTXD_TEST_MYSQL_PORT
 #   mongo:     CTXD_TEST_MONGO_URL     mongodb://127.0.0.1:PORT/ctxd_test
 #              CTXD_TEST_MONGO_REAL    1 when it is a real MongoDB (CTXD_TEST_MONGODB_URL), else 0
+#              CTXD_TEST_MONGO_TLS_URL the same server behind TLS (a self-signed certificate,
+#                                      CTXD_TEST_MONGO_TLS_CA): ...?tls=true&tlsCAFile=CA;
+#                                      emulator only (unset for a real server)
 # The role/user `ctxd` (password `ctxd`) may create databases, so a test can make
 # a fresh database of its own. If CTXD_TEST_PG_URL / CTXD_TEST_MYSQL_URL are
 # already set in the environment, no server is started and those are used; for
@@ -280,6 +283,23 @@ if (process.env.NO_TOPOLOGY_VERSION) {
 }
 const srv = new CongoServer({ host: '127.0.0.1', port: Number(process.env.PORT || 0) });
 await srv.start();
+// TLS_CERT/TLS_KEY: also listen with TLS on another port, relaying each
+// connection to the plain one (CongoDB speaks no TLS itself)
+if (process.env.TLS_CERT) {
+  const { readFileSync } = await import('node:fs');
+  const tls = await import('node:tls');
+  const net = await import('node:net');
+  const plain = srv.server.address().port;
+  const t = tls.createServer({ key: readFileSync(process.env.TLS_KEY), cert: readFileSync(process.env.TLS_CERT) }, (s) => {
+    const c = net.connect(plain, '127.0.0.1');
+    s.pipe(c); c.pipe(s);
+    s.on('error', () => c.destroy()); c.on('error', () => s.destroy());
+    s.on('close', () => c.destroy()); c.on('close', () => s.destroy());
+  });
+  t.on('tlsClientError', () => {});
+  await new Promise((r) => t.listen(0, '127.0.0.1', r));
+  writeFileSync(process.env.PORT_FILE + '.tls', String(t.address().port));
+}
 writeFileSync(process.env.PORT_FILE + '.tmp', String(srv.server.address().port));
 const { renameSync } = await import('node:fs');
 renameSync(process.env.PORT_FILE + '.tmp', process.env.PORT_FILE);
@@ -287,7 +307,11 @@ const stop = async () => { await srv.stop(); process.exit(0); };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 JS
-  PORT=0 PORT_FILE="$d/port" NO_TOPOLOGY_VERSION=1 node "$d/start.mjs" >"$d/server.log" 2>&1 </dev/null &
+  # a self-signed certificate for 127.0.0.1, for the TLS port
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext "subjectAltName=IP:127.0.0.1" -keyout "$d/tls.key" -out "$d/tls.crt" >/dev/null 2>&1
+  PORT=0 PORT_FILE="$d/port" NO_TOPOLOGY_VERSION=1 TLS_CERT="$d/tls.crt" TLS_KEY="$d/tls.key" \
+    node "$d/start.mjs" >"$d/server.log" 2>&1 </dev/null &
   local pid=$!
   for _ in $(seq 200); do
     [[ -s "$d/port" ]] && break
@@ -298,6 +322,8 @@ JS
   local port; port=$(cat "$d/port")
   {
     printf 'CTXD_TEST_MONGO_URL=%q\nCTXD_TEST_MONGO_REAL=0\n' "mongodb://127.0.0.1:$port/ctxd_test"
+    printf 'CTXD_TEST_MONGO_TLS_URL=%q\nCTXD_TEST_MONGO_TLS_CA=%q\n' \
+      "mongodb://127.0.0.1:$(cat "$d/port.tls")/ctxd_test?tls=true&tlsCAFile=$d/tls.crt" "$d/tls.crt"
     printf 'CTXD_TEST_MONGO_DIR=%q\nCTXD_TEST_MONGO_PID=%q\n' "$d" "$pid"
   } > "$envf"
   log "CongoDB (MongoDB emulator) on 127.0.0.1:$port ($d)"
