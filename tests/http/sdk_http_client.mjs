@@ -8,6 +8,7 @@
 // Exits 77 (skipped) when the SDK is not installed (npm ci --prefix tests/mcp/sdk).
 // Must not: depend on ctxd's own tools.
 import assert from 'node:assert/strict';
+import { answerServerRequests } from '../mcp/sdk/client_handlers.mjs';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -38,20 +39,7 @@ const url = new URL(`http://localhost:${port}/mcp`);
 function newClient() {
   const client = new Client({ name: 'ctxd-sdk-http-test', version: '1.0.0' },
     { capabilities: { sampling: {}, elicitation: {} } });
-  client.setRequestHandler(types.CreateMessageRequestSchema, async (req) => ({
-    role: 'assistant', model: 'test-model',
-    content: { type: 'text', text: `echo ${req.params.messages[0].content.text}` },
-  }));
-  client.setRequestHandler(types.ElicitRequestSchema, async (req) => {
-    const props = req.params.requestedSchema.properties;
-    const content = {};
-    for (const [k, v] of Object.entries(props)) {
-      if (v.default !== undefined) content[k] = v.default;
-      else if (v.type === 'string') content[k] = v.enum ? v.enum[0] : (v.oneOf ? v.oneOf[0].const : 'x@example.com');
-      else if (v.type === 'array') content[k] = [v.items.enum ? v.items.enum[0] : v.items.anyOf[0].const];
-    }
-    return { action: 'accept', content };
-  });
+  answerServerRequests(client, types);
   return client;
 }
 

@@ -6,6 +6,7 @@
 // Usage: node stdio_client.mjs <server-binary>. Exits 77 (CTest "skip") when the SDK is not
 // installed (run `npm ci` in this folder). Must not: depend on ctxd's own tools.
 import assert from 'node:assert/strict';
+import { answerServerRequests } from './client_handlers.mjs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -24,20 +25,7 @@ assert.ok(server, 'usage: node stdio_client.mjs <server-binary>');
 
 const client = new Client({ name: 'ctxd-sdk-test', version: '1.0.0' },
   { capabilities: { sampling: {}, elicitation: {} } });
-client.setRequestHandler(types.CreateMessageRequestSchema, async (req) => ({
-  role: 'assistant', model: 'test-model',
-  content: { type: 'text', text: `echo ${req.params.messages[0].content.text}` },
-}));
-client.setRequestHandler(types.ElicitRequestSchema, async (req) => {
-  const props = req.params.requestedSchema.properties;
-  const content = {};
-  for (const [k, v] of Object.entries(props)) {
-    if (v.default !== undefined) content[k] = v.default;
-    else if (v.type === 'string') content[k] = v.enum ? v.enum[0] : (v.oneOf ? v.oneOf[0].const : 'x@example.com');
-    else if (v.type === 'array') content[k] = [v.items.enum ? v.items.enum[0] : v.items.anyOf[0].const];
-  }
-  return { action: 'accept', content };
-});
+answerServerRequests(client, types);
 const logs = [];
 client.setNotificationHandler(types.LoggingMessageNotificationSchema, (n) => { logs.push(n.params); });
 let updated = null;
