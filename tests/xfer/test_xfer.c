@@ -807,6 +807,26 @@ static void t_cli(void **state)
     tdb_drop(&b);
 }
 
+/* Copies chain[0] -> chain[1] -> ... -> chain[n-1], each hop with --verify, and
+ * checks every database then exports exactly what chain[0] does (names[i-1] says
+ * which one differs). Returns chain[0]'s export body (caller frees). */
+static char *copy_chain_verified(const char *const *chain, int n, const char *const *names)
+{
+    for (int i = 0; i + 1 < n; i++) {
+        run_res r = RUN(NULL, "copy", "--from", chain[i], "--to", chain[i + 1], "--verify");
+        EXPECT_RC(r, 0);
+        assert_null(strstr(r.out, "DIFFERS"));
+        run_free(&r);
+    }
+    char *ea = export_body(chain[0]);
+    for (int i = 1; i < n; i++) {
+        char *ex = export_body(chain[i]);
+        expect_same_body(ea, ex, names[i - 1]);
+        free(ex);
+    }
+    return ea;
+}
+
 /* SQLite -> PostgreSQL -> MariaDB -> SQLite: identical canonical exports. */
 static void t_round_trip_all(void **state)
 {
@@ -817,20 +837,9 @@ static void t_round_trip_all(void **state)
     tdb_new(K_MARIADB, &m);
     tdb_new(K_SQLITE, &z);
     seed_url(a.url, seed_rich_fn);
-    const char *chain[4] = {a.url, p.url, m.url, z.url};
-    for (int i = 0; i < 3; i++) {
-        run_res r = RUN(NULL, "copy", "--from", chain[i], "--to", chain[i + 1], "--verify");
-        EXPECT_RC(r, 0);
-        assert_null(strstr(r.out, "DIFFERS"));
-        run_free(&r);
-    }
-    char *ea = export_body(a.url);
-    const char *names[3] = {"postgresql", "mariadb", "sqlite again"};
-    for (int i = 1; i < 4; i++) {
-        char *ex = export_body(chain[i]);
-        expect_same_body(ea, ex, names[i - 1]);
-        free(ex);
-    }
+    const char *const chain[4] = {a.url, p.url, m.url, z.url};
+    const char *const names[3] = {"postgresql", "mariadb", "sqlite again"};
+    char *ea = copy_chain_verified(chain, 4, names);
     expect_next_ids(z.url, 1001, max_audit_id(a.url));
     expect_next_ids(m.url, 1001, max_audit_id(a.url));
     expect_next_ids(p.url, 1001, max_audit_id(a.url));
@@ -852,18 +861,9 @@ static void t_round_trip_mongo(void **state)
     tdb_new(K_SQLITE, &z);
     tdb_new(K_MONGO, &g2);
     seed_url(a.url, seed_rich_fn);
-    const char *chain[3] = {a.url, g.url, z.url};
-    for (int i = 0; i < 2; i++) {
-        run_res r = RUN(NULL, "copy", "--from", chain[i], "--to", chain[i + 1], "--verify");
-        EXPECT_RC(r, 0);
-        assert_null(strstr(r.out, "DIFFERS"));
-        run_free(&r);
-    }
-    char *ea = export_body(a.url);
-    char *eg = export_body(g.url);
-    expect_same_body(ea, eg, "mongodb");
-    char *ez = export_body(z.url);
-    expect_same_body(ea, ez, "sqlite again");
+    const char *const chain[3] = {a.url, g.url, z.url};
+    const char *const names[2] = {"mongodb", "sqlite again"};
+    char *ea = copy_chain_verified(chain, 3, names);
     char *dump = export_file(a.url);
     run_res r = RUN(g2.url, "import", dump, "--batch", "3");
     EXPECT_RC(r, 0);
@@ -878,8 +878,6 @@ static void t_round_trip_mongo(void **state)
     unlink(dump);
     free(dump);
     free(ea);
-    free(eg);
-    free(ez);
     free(eg2);
     tdb_drop(&a);
     tdb_drop(&g);
