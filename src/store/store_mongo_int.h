@@ -3,7 +3,8 @@
  * collection names, the per-call context (a borrowed client and, inside a
  * transaction, its session), read/write runners with retry, error mapping and
  * the BSON <-> JSON / time helpers of store_mongo_conv.c.
- * Must not: be included outside src/store/store_mongo*.c. */
+ * Must not: be included outside src/store/store_mongo*.c (and the unit test of
+ * its error classes, tests/unit/test_mongo_errclass.c). */
 #ifndef CTXD_STORE_STORE_MONGO_INT_H
 #define CTXD_STORE_STORE_MONGO_INT_H
 
