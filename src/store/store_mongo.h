@@ -24,9 +24,10 @@ typedef enum store_mongo_mode {
 } store_mongo_mode;
 
 /* Opens a client pool for `url` (options: pool_size, max_overflow,
- * pool_timeout from `c` and the URL as for SQL, see db_opts_from; the rest of
- * the URL — TLS, auth, replicaSet, timeouts — goes to libmongoc), pings the
- * server, and returns a store. A database not at STORE_MONGO_SCHEMA_VERSION
+ * pool_timeout from `c` and the URL as for SQL, see db_opts_from;
+ * transactions=auto|on|off, see store_mongo.c; the rest of the URL — TLS, auth,
+ * replicaSet, timeouts — goes to libmongoc), pings the server, and returns a
+ * store. A database not at STORE_MONGO_SCHEMA_VERSION
  * (after migrating, with STORE_MONGO_MIGRATE) is ERR_SCHEMA saying what to run;
  * a database newer than the binary is refused the same way. */
 err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mode,
@@ -45,7 +46,8 @@ void store_mongo_pool_stats(store_t *st, db_pool_stats *out);
 err_code store_mongo_ping(store_t *st, int64_t *rtt_us, err_t *e);
 /* The server's version string ("7.0.0"). */
 err_code store_mongo_server_version(store_t *st, char *buf, size_t n, err_t *e);
-/* Whether writes run in multi-document transactions (replica set or mongos). */
+/* Whether writes run in multi-document transactions (replica set or mongos,
+ * unless transactions=off; always with transactions=on). */
 bool store_mongo_uses_transactions(store_t *st);
 const char *store_mongo_url_masked(store_t *st);
 
