@@ -24,6 +24,15 @@
  * (arguments validated first, the record, then the audit record), so a failure
  * between them can leave a record without its audit entry. Reads of a page and
  * its total are two commands, not one snapshot.
+ * The URL option transactions=auto|on|off (a ctxd option, never passed to
+ * libmongoc) overrides this: auto (the default) is the rule above; off always
+ * uses ordered single-document writes; on always uses transactions. With on and
+ * a server whose hello says standalone, open tries one transaction (a read in
+ * it, then abort): a real standalone mongod refuses it ("Transaction numbers
+ * are only allowed on a replica set member or mongos") and open fails with
+ * ERR_INVALID saying transactions=on needs a replica set or mongos; a server
+ * that accepts it (an emulator) is used with transactions. Any other value is
+ * ERR_INVALID naming the option and the allowed values.
  *
  * Search: each message keeps its index text (search_text, from the store's index
  * function; {unindexed: true} marks messages written without one until
@@ -1244,12 +1253,12 @@ static void mongoc_setup(void)
     mongoc_log_set_handler(mongoc_log_to_ours, NULL);
 }
 
-/* ctxd's own URL options (pool settings), which libmongoc must not see. */
+/* ctxd's own URL options (pool settings, transactions), which libmongoc must not see. */
 static bool ctxd_option(const char *key)
 {
     static const char *const ours[] = {"pool_size", "max_overflow", "pool_timeout", "pool_recycle",
                                        "pool_pre_ping_idle_ms", "busy_timeout", "slow_query_ms",
-                                       "max_retries", NULL};
+                                       "max_retries", "transactions", NULL};
     for (size_t i = 0; ours[i]; i++)
         if (strcmp(key, ours[i]) == 0)
             return true;
@@ -1362,6 +1371,71 @@ static err_code probe_topology(smongo *s, err_t *e)
     return rc;
 }
 
+/* The URL option transactions=auto|on|off (see the top of this file). */
+typedef enum { TX_AUTO, TX_ON, TX_OFF } tx_mode;
+
+static err_code parse_tx_mode(const db_url *u, tx_mode *out, err_t *e)
+{
+    const char *v = db_url_opt_get(u, "transactions");
+    *out = TX_AUTO;
+    if (!v || strcmp(v, "auto") == 0)
+        return ERR_OK;
+    if (strcmp(v, "on") == 0)
+        *out = TX_ON;
+    else if (strcmp(v, "off") == 0)
+        *out = TX_OFF;
+    else
+        return err_set(e, ERR_INVALID, "database URL option transactions=%.32s: expected auto, "
+                       "on or off", v);
+    return ERR_OK;
+}
+
+/* transactions=on on a server whose hello says standalone: one transaction with
+ * a read in it, then abort. A real standalone mongod refuses the read
+ * (IllegalOperation, code 20: "Transaction numbers are only allowed on a replica
+ * set member or mongos"). */
+static err_code probe_tx(smongo *s, err_t *e)
+{
+    mongoc_client_t *cl;
+    err_code rc = smongo_acquire(s, &cl, e);
+    if (rc != ERR_OK)
+        return rc;
+    bson_error_t be;
+    memset(&be, 0, sizeof be);
+    bool ok = false;
+    mongoc_client_session_t *cs = mongoc_client_start_session(cl, NULL, &be);
+    if (cs && mongoc_client_session_start_transaction(cs, NULL, &be)) {
+        mongoc_collection_t *col = mongoc_client_get_collection(cl, s->dbname,
+                                                                SMONGO_MIGRATIONS);
+        bson_t f = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+        BSON_APPEND_INT64(&opts, "limit", 1);
+        ok = mongoc_client_session_append(cs, &opts, &be);
+        if (ok) {
+            mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, &f, &opts, NULL);
+            const bson_t *doc;
+            while (mongoc_cursor_next(cur, &doc)) {
+            }
+            ok = !mongoc_cursor_error(cur, &be);
+            mongoc_cursor_destroy(cur);
+        }
+        bson_destroy(&opts);
+        bson_destroy(&f);
+        mongoc_collection_destroy(col);
+        bson_error_t ignored;
+        mongoc_client_session_abort_transaction(cs, &ignored);
+    }
+    if (cs)
+        mongoc_client_session_destroy(cs);
+    smongo_release(s, cl);
+    if (ok)
+        return ERR_OK;
+    if (be.domain == MONGOC_ERROR_SERVER && be.code == 20)   /* IllegalOperation */
+        return err_set(e, ERR_INVALID, "mongodb: transactions=on needs a replica set or mongos; "
+                       "this server is standalone (%s); use transactions=auto or off",
+                       be.message);
+    return smongo_err(&be, NULL, "transactions=on: a test transaction failed", e);
+}
+
 err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mode,
                           store_t **out, err_t *e)
 {
@@ -1376,7 +1450,10 @@ err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mod
         return err_set(e, ERR_INVALID, "store: not a MongoDB URL");
     }
     db_opts o;
+    tx_mode txm = TX_AUTO;
     rc = db_opts_from(c, u, &o, e);
+    if (rc == ERR_OK)
+        rc = parse_tx_mode(u, &txm, e);
     db_url_free(u);
     if (rc != ERR_OK)
         return rc;
@@ -1428,6 +1505,16 @@ err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mod
         err_prefix(e, "%s", s->url_masked);
         mg_close(&s->base);
         return rc;
+    }
+    if (txm == TX_OFF) {
+        s->use_tx = false;
+    } else if (txm == TX_ON && !s->use_tx) {
+        if ((rc = probe_tx(s, e)) != ERR_OK) {
+            err_prefix(e, "%s", s->url_masked);
+            mg_close(&s->base);
+            return rc;
+        }
+        s->use_tx = true;
     }
     if (mode == STORE_MONGO_MIGRATE)
         rc = store_mongo_migrate_up(&s->base, NULL, e);

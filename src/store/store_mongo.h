@@ -25,9 +25,10 @@ typedef enum store_mongo_mode {
 } store_mongo_mode;
 
 /* Opens a client pool for `url` (options: pool_size, max_overflow,
- * pool_timeout from `c` and the URL as for SQL, see db_opts_from; the rest of
- * the URL — TLS, auth, replicaSet, timeouts — goes to libmongoc), pings the
- * server, and returns a store. A database not at STORE_MONGO_SCHEMA_VERSION
+ * pool_timeout from `c` and the URL as for SQL, see db_opts_from;
+ * transactions=auto|on|off, see store_mongo.c; the rest of the URL — TLS, auth,
+ * replicaSet, timeouts — goes to libmongoc), pings the server, and returns a
+ * store. A database not at STORE_MONGO_SCHEMA_VERSION
  * (after migrating, with STORE_MONGO_MIGRATE) is ERR_SCHEMA saying what to run;
  * a database newer than the binary is refused the same way. */
 err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mode,
@@ -40,7 +41,8 @@ err_code store_mongo_schema_version(store_t *st, int *version, err_t *e);
 err_code store_mongo_drop_database(store_t *st, err_t *e);
 /* NULL-safe: true when st is a MongoDB store. */
 bool store_is_mongo(const store_t *st);
-/* Whether writes run in multi-document transactions (replica set or mongos). */
+/* Whether writes run in multi-document transactions (replica set or mongos,
+ * unless transactions=off; always with transactions=on). */
 bool store_mongo_uses_transactions(store_t *st);
 const char *store_mongo_url_masked(store_t *st);
 

@@ -2,9 +2,11 @@
  * literal prefixes), audit log, protected tokens and revoked JWT ids.
  * Memory entries are keyed by (agent_id, scope, key) with scope = the session
  * id or "" for global scope (a sentinel, because unique indexes treat missing
- * and null fields as equal values); memory_set replaces the entry with an
- * upsert on that natural key, so normal operation never creates a duplicate
- * even on a server that does not enforce the unique index.
+ * and null fields as equal values); memory_set inserts a new key (the unique
+ * index refuses a concurrent second insert) and replaces an existing entry
+ * only while it is still live / still expired as read, so overwrite=false holds
+ * under races on a real server. On a server that does not enforce the unique
+ * index, two first writers of one key at the same moment can both insert.
  * memory_list sorts and limits in the client: key order must be byte order on
  * every server (MongoDB compares strings byte-wise, emulators may not), and one
  * agent's live entries are a small set.
@@ -106,20 +108,34 @@ static err_code tx_memory_set(smongo_ctx *c, void *arg, err_t *e)
     smongo_append_time(&d, "created_at", x->created_at);
     smongo_append_time(&d, "updated_at", x->now);
     smongo_append_time(&d, "expires_at", in->expires_at);
-    if (rc == ERR_OK) {
+    /* No upsert: a real server retries an upsert that hits the unique index as
+     * an update (MongoDB >= 4.2), which would overwrite a live entry another
+     * writer just created despite overwrite=false. A new key is a plain insert
+     * (the index refuses the second writer); an existing entry is replaced only
+     * if it is still what we saw (live, or still expired). Losing either race
+     * is ERR_BUSY: the write is retried and then sees the winner's entry. */
+    if (rc == ERR_OK && !found) {
+        rc = smongo_insert(c, SMONGO_MEMORY, &d, e);
+        if (rc == ERR_UNIQUE)
+            rc = err_set(e, ERR_BUSY, "store: concurrent memory_set of key '%s'", in->key);
+    } else if (rc == ERR_OK) {
+        if (!live) {
+            bson_t lte;
+            BSON_APPEND_DOCUMENT_BEGIN(&q, "expires_at", &lte);
+            BSON_APPEND_INT64(&lte, "$lte", x->now);
+            bson_append_document_end(&q, &lte);
+        }
         mongoc_collection_t *col = smongo_coll(c, SMONGO_MEMORY);
         bson_t opts, reply;
         smongo_opts(c, &opts);
-        BSON_APPEND_BOOL(&opts, "upsert", true);
         bson_error_t be;
         if (!mongoc_collection_replace_one(col, &q, &d, &opts, &reply, &be))
             rc = smongo_err(&be, &reply, "memory", e);
+        else if (smongo_get_int(&reply, "matchedCount") == 0)
+            rc = err_set(e, ERR_BUSY, "store: concurrent memory_set of key '%s'", in->key);
         bson_destroy(&reply);
         bson_destroy(&opts);
         mongoc_collection_destroy(col);
-        /* two writers upserted the same new key at once: retry, then we see it */
-        if (rc == ERR_UNIQUE)
-            rc = err_set(e, ERR_BUSY, "store: concurrent memory_set of key '%s'", in->key);
     }
     bson_destroy(&d);
     bson_destroy(&q);

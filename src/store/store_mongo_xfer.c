@@ -276,6 +276,10 @@ static err_code tx_import(smongo_ctx *c, void *arg, err_t *e)
         bson_error_t be;
         if (!mongoc_collection_update_one(col, &q, &upd, &opts, &reply, &be)) {
             rc = smongo_err(&be, &reply, x->t->name, e);
+            /* a concurrent import inserted this identity between our upsert's
+             * match and its insert: retry, and the row is then skipped */
+            if (rc == ERR_UNIQUE)
+                rc = err_set(e, ERR_BUSY, "concurrent import of the same row");
             err_prefix(e, "store: %s row %zu", x->t->name, r + 1);
         } else if (smongo_get_int(&reply, "upsertedCount") > 0) {
             x->inserted++;

@@ -1,7 +1,8 @@
 /* tests/store/open.c — store_open on SQLite: the schema gate (an unmigrated or
  * newer database is refused with ERR_SCHEMA and a message saying what to run),
- * URL errors, MongoDB not built yet, the implementation's name, the shared table
- * order, and that closing releases everything (ASan checks leaks).
+ * URL errors (also MongoDB's: no server, a bad transactions= value), the
+ * implementation's name, the shared table order, and that closing releases
+ * everything (ASan checks leaks).
  * Must not: test store behaviour (that is contract.c). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,6 +69,13 @@ static void test_open_bad_urls(void **state)
                                 NULL, &st, &e), ERR_CONN);
     assert_null(st);
     assert_non_null(strstr(e.msg, "mongodb"));
+    assert_null(strstr(e.msg, "s3cretpw"));
+    /* a bad transactions= value is refused before connecting, naming the choices */
+    assert_int_equal(store_open("mongodb://u:s3cretpw@127.0.0.1:1/ctxd?transactions=maybe",
+                                NULL, &st, &e), ERR_INVALID);
+    assert_null(st);
+    assert_non_null(strstr(e.msg, "transactions=maybe"));
+    assert_non_null(strstr(e.msg, "auto, on or off"));
     assert_null(strstr(e.msg, "s3cretpw"));
     assert_int_equal(store_open("nosuch://x", NULL, &st, &e), ERR_INVALID);
     assert_int_equal(store_open("", NULL, &st, &e), ERR_INVALID);
