@@ -82,7 +82,10 @@ err_code smongo_err(const bson_error_t *be, const bson_t *reply, const char *wha
     if (c == ERR_CONN && be->domain == MONGOC_ERROR_SERVER_SELECTION &&
         strstr(be->message, "imed out"))
         c = ERR_CONN;   /* no server within serverSelectionTimeoutMS: unreachable */
-    err_set(e, c, "mongodb: %s: %s", what, be->message[0] ? be->message : "error");
+    const char *msg = be->message[0] ? be->message : "error";
+    /* libmongoc's SCRAM errors do not always say that authentication failed */
+    bool say_auth = c == ERR_AUTH && !strstr(msg, "uthenticat");
+    err_set(e, c, "mongodb: %s: %s%s", what, say_auth ? "authentication failed: " : "", msg);
     if (e)
         e->native = (int)code;
     return c;
@@ -1292,49 +1295,50 @@ static char *mongoc_url_text(const char *url)
     return sbuf_detach(&b);
 }
 
+/* Runs {name: 1} on the admin database with a pooled client; *reply is always
+ * initialised (bson_destroy it), *rtt_us (may be NULL) = the command's time. */
+static err_code admin_command(smongo *s, const char *name, const char *what, bson_t *reply,
+                              int64_t *rtt_us, err_t *e)
+{
+    mongoc_client_t *cl;
+    err_code rc = smongo_acquire(s, &cl, e);
+    if (rc != ERR_OK) {
+        bson_init(reply);
+        return rc;
+    }
+    bson_t cmd = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&cmd, name, 1);
+    bson_error_t be;
+    int64_t t0 = utc_mono_us();
+    if (!mongoc_client_command_simple(cl, "admin", &cmd, NULL, reply, &be))
+        rc = smongo_err(&be, reply, what, e);
+    if (rtt_us)
+        *rtt_us = utc_mono_us() - t0;
+    bson_destroy(&cmd);
+    smongo_release(s, cl);
+    return rc;
+}
+
 err_code smongo_ping(store_t *st, int64_t *rtt_us, err_t *e)
 {
     ERR_LOCAL(e);
-    smongo *s = M(st);
-    mongoc_client_t *cl;
-    err_code rc = smongo_acquire(s, &cl, e);
-    if (rc != ERR_OK)
-        return rc;
-    int64_t t0 = utc_mono_us();
-    bson_t cmd = BSON_INITIALIZER, reply;
-    BSON_APPEND_INT32(&cmd, "ping", 1);
-    bson_error_t be;
-    if (!mongoc_client_command_simple(cl, "admin", &cmd, NULL, &reply, &be))
-        rc = smongo_err(&be, &reply, "ping", e);
-    if (rtt_us)
-        *rtt_us = utc_mono_us() - t0;
+    bson_t reply;
+    err_code rc = admin_command(M(st), "ping", "ping", &reply, rtt_us, e);
     bson_destroy(&reply);
-    bson_destroy(&cmd);
-    smongo_release(s, cl);
     return rc;
 }
 
 err_code smongo_server_version(store_t *st, char *buf, size_t n, err_t *e)
 {
     ERR_LOCAL(e);
-    smongo *s = M(st);
-    mongoc_client_t *cl;
-    err_code rc = smongo_acquire(s, &cl, e);
-    if (rc != ERR_OK)
-        return rc;
-    bson_t cmd = BSON_INITIALIZER, reply;
-    BSON_APPEND_INT32(&cmd, "buildInfo", 1);
-    bson_error_t be;
-    if (!mongoc_client_command_simple(cl, "admin", &cmd, NULL, &reply, &be)) {
-        rc = smongo_err(&be, &reply, "buildInfo", e);
-    } else {
+    bson_t reply;
+    err_code rc = admin_command(M(st), "buildInfo", "buildInfo", &reply, NULL, e);
+    if (rc == ERR_OK) {
         char *v = smongo_get_str(&reply, "version");
         snprintf(buf, n, "MongoDB %s", v ? v : "?");
         free(v);
     }
     bson_destroy(&reply);
-    bson_destroy(&cmd);
-    smongo_release(s, cl);
     return rc;
 }
 
@@ -1351,23 +1355,14 @@ const char *store_mongo_url_masked(store_t *st)
 /* hello: a replica set member (setName) or mongos (msg isdbgrid) has transactions. */
 static err_code probe_topology(smongo *s, err_t *e)
 {
-    mongoc_client_t *cl;
-    err_code rc = smongo_acquire(s, &cl, e);
-    if (rc != ERR_OK)
-        return rc;
-    bson_t cmd = BSON_INITIALIZER, reply;
-    BSON_APPEND_INT32(&cmd, "hello", 1);
-    bson_error_t be;
-    if (!mongoc_client_command_simple(cl, "admin", &cmd, NULL, &reply, &be)) {
-        rc = smongo_err(&be, &reply, "cannot reach the server", e);
-    } else {
+    bson_t reply;
+    err_code rc = admin_command(s, "hello", "connecting to the server", &reply, NULL, e);
+    if (rc == ERR_OK) {
         char *msg = smongo_get_str(&reply, "msg");
         s->use_tx = smongo_has(&reply, "setName") || (msg && strcmp(msg, "isdbgrid") == 0);
         free(msg);
     }
     bson_destroy(&reply);
-    bson_destroy(&cmd);
-    smongo_release(s, cl);
     return rc;
 }
 

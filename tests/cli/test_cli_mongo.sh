@@ -2,7 +2,8 @@
 # tests/cli/test_cli_mongo.sh — the ctxd command against the mongo fixture (the
 # MongoDB emulator, or the real server named by CTXD_TEST_MONGODB_URL): db check
 # before and after `migrate up` (schema, server version, round trip, pool figures,
-# --json), db url, and a server that is down giving exit 1 with the password masked.
+# --json), db url, credentials (an authentication error, masked), TLS (the
+# fixture's TLS front), and a server that is down giving exit 1 with the password masked.
 source "$(dirname "$0")/lib.sh"
 : "${CTXD_TEST_SERVERS:?run through ctest (needs the mongo fixture)}"
 # shellcheck disable=SC1091
@@ -38,6 +39,14 @@ check "MongoDB: db check on a server that is down exits 1, URL masked" \
 run "$CTXD" --database-url "$DOWN" migrate status
 check "MongoDB: migrate on a server that is down: non-zero, one line, masked" \
   eval 'rc_not 0 && one_line_err && err_has "127.0.0.1:1" && err_lacks "sekrit-pw-42"'
+# credentials and auth options go to libmongoc: it authenticates (SCRAM) before any
+# command; the emulator's answer to SCRAM is not valid, so this must fail as an
+# authentication error, password masked (against a real server: a wrong password)
+HP=${BASE#mongodb://}; HP=${HP%%/*}
+run "$CTXD" --database-url "mongodb://bob:sekrit-pw-43@$HP/ctxd_cli_auth?authSource=admin&authMechanism=SCRAM-SHA-256" migrate status
+check "MongoDB: credentials are used (SCRAM): authentication failed, password masked" \
+  eval 'rc_not 0 && err_has "authentication failed" && err_has "bob:***@" && err_lacks "sekrit-pw-43"'
+
 # TLS options go to libmongoc as written: the emulator's TLS front with its CA works,
 # the same port trusting only the system CAs fails, TLS to a plain port fails
 if [[ -n "${CTXD_TEST_MONGO_TLS_URL:-}" ]]; then
