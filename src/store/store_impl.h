@@ -1,6 +1,7 @@
-/* store/store_impl.h — the two macros every store implementation (store_sql*.c,
+/* store/store_impl.h — the macro every store implementation (store_sql*.c,
  * store_mongo*.c) uses at the top of a vtable function: ERR_LOCAL (a NULL err_t
- * pointer gets a local one) and REQUIRE (an argument check that returns ERR_INVALID).
+ * pointer gets a local one). Argument checks are not here: the store.h wrappers
+ * run them before any backend (store_*_check in store.c).
  * Must not: be included outside src/store/. */
 #ifndef CTXD_STORE_IMPL_H
 #define CTXD_STORE_IMPL_H
@@ -13,11 +14,5 @@
     if (!(e)) \
         (e) = &e##_local_; \
     err_clear(e)
-
-#define REQUIRE(cond, what) \
-    do { \
-        if (!(cond)) \
-            return err_set(e, ERR_INVALID, "store: %s", what); \
-    } while (0)
 
 #endif

@@ -424,8 +424,6 @@ static err_code mg_session_create(store_t *st, const store_session *in,
                                   const store_audit_in *audit, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(in && in->id && in->purpose && in->created_by,
-            "session_create needs id, purpose and created_by");
     sess_create_ctx x = {in, audit};
     return smongo_write(M(st), tx_session_create, &x, e);
 }
@@ -497,13 +495,8 @@ static err_code rd_session_get(smongo_ctx *c, void *arg, err_t *e)
 static err_code mg_session_get(store_t *st, const char *id, store_session *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(id, "session_get needs an id");
     sess_get_ctx x = {id, out};
-    err_code rc = smongo_read(M(st), rd_session_get, &x, e);
-    if (rc != ERR_OK)
-        store_session_clear(out);
-    return rc;
+    return smongo_read(M(st), rd_session_get, &x, e);
 }
 
 typedef struct {
@@ -601,24 +594,11 @@ static err_code mg_session_list(store_t *st, const store_session_query *q, store
                                 int64_t *total, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    if (total)
-        *total = 0;
-    REQUIRE(q && q->limit >= 1 && q->offset >= 0, "session_list needs limit >= 1, offset >= 0");
     sess_list_ctx x = {q, out, total};
-    err_code rc = smongo_read(M(st), rd_session_list, &x, e);
-    if (rc != ERR_OK)
-        store_sessions_free(out);
-    return rc;
+    return smongo_read(M(st), rd_session_list, &x, e);
 }
 
 /* ---- messages ------------------------------------------------------------------------ */
-
-static bool visibility_valid(const char *v)
-{
-    return !v || strcmp(v, "public") == 0 || strcmp(v, "private") == 0 ||
-           strcmp(v, "agent_only") == 0 || strcmp(v, "admin_only") == 0;
-}
 
 /* The visibility clauses of store_vis into filter f (nothing for vis->all). */
 static void append_vis(bson_t *f, const store_vis *v)
@@ -791,12 +771,6 @@ static err_code mg_message_add(store_t *st, store_message *m, const store_audit_
                                err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(m && m->session_id && m->sender && m->content,
-            "message_add needs session_id, sender and content");
-    REQUIRE(m->parent_id >= 0, "message_add: parent_id must be >= 0");
-    if (!visibility_valid(m->visibility))
-        return err_set(e, ERR_INVALID, "store: visibility '%.32s' is not one of public, private, "
-                       "agent_only, admin_only", m->visibility);
     /* the index text is computed before the write (pure C work) */
     char *stext = st->index_fn ? st->index_fn(m->sender, m->content, strlen(m->content),
                                               m->metadata)
@@ -868,17 +842,8 @@ static err_code mg_message_list(store_t *st, const store_msg_query *q, store_mes
                                 int64_t *total, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    if (total)
-        *total = 0;
-    REQUIRE(q && q->session_id, "message_list needs a session_id");
-    REQUIRE(q->limit >= 1 && q->offset >= 0, "message_list needs limit >= 1, offset >= 0");
-    REQUIRE(!q->from || !q->to || q->from <= q->to, "message_list: from is after to");
     msg_list_ctx x = {q, out, total};
-    err_code rc = smongo_read(M(st), rd_message_list, &x, e);
-    if (rc != ERR_OK)
-        store_messages_free(out);
-    return rc;
+    return smongo_read(M(st), rd_message_list, &x, e);
 }
 
 /* A regular expression matching any of the terms literally: ASCII non-alphanumerics
@@ -946,15 +911,11 @@ static err_code rd_message_search(smongo_ctx *c, void *arg, err_t *e)
 static err_code mg_message_search(store_t *st, const store_search_query *q, store_messages *out,
                                   err_t *e)
 {
-    ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    /* arguments checked by store_message_search (store.c) */
+    ERR_LOCAL(e);   /* arguments checked, out zeroed by store_message_search (store.h) */
     char *regex = terms_regex(q->terms, q->nterms);
     msg_search_ctx x = {q, regex, out};
     err_code rc = smongo_read(M(st), rd_message_search, &x, e);
     free(regex);
-    if (rc != ERR_OK)
-        store_messages_free(out);
     return rc;
 }
 
@@ -1006,8 +967,7 @@ static err_code tx_message_reindex(smongo_ctx *c, void *arg, err_t *e)
 
 static err_code mg_message_reindex(store_t *st, int limit, int64_t *done, err_t *e)
 {
-    ERR_LOCAL(e);   /* arguments checked by store_message_reindex (store.c) */
-    *done = 0;
+    ERR_LOCAL(e);   /* arguments checked, *done zeroed by store_message_reindex (store.h) */
     reindex_ctx x = {M(st), limit, 0};
     err_code rc = smongo_write(M(st), tx_message_reindex, &x, e);
     if (rc == ERR_OK)
@@ -1045,13 +1005,8 @@ static err_code mg_message_get(store_t *st, int64_t id, const store_vis *vis, st
                                err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(vis, "message_get needs a visibility filter");
     msg_get_ctx x = {id, vis, out, NULL};
-    err_code rc = smongo_read(M(st), rd_message_get, &x, e);
-    if (rc != ERR_OK)
-        store_message_clear(out);
-    return rc;
+    return smongo_read(M(st), rd_message_get, &x, e);
 }
 
 static void append_int_array(bson_t *d, const char *key, const int64_t *v, size_t n)
@@ -1123,13 +1078,8 @@ static err_code mg_message_thread(store_t *st, int64_t root_id, const store_vis 
                                   store_messages *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(vis, "message_thread needs a visibility filter");
     msg_get_ctx x = {root_id, vis, NULL, out};
-    err_code rc = smongo_read(M(st), rd_message_thread, &x, e);
-    if (rc != ERR_OK)
-        store_messages_free(out);
-    return rc;
+    return smongo_read(M(st), rd_message_thread, &x, e);
 }
 
 /* ---- lifetime ----------------------------------------------------------------------- */

@@ -136,10 +136,7 @@ err_code smongo_memory_set(store_t *st, const store_mem_set *in, const store_aud
                            store_memory *out, err_t *e)
 {
     ERR_LOCAL(e);
-    if (out)
-        memset(out, 0, sizeof *out);
-    REQUIRE(in && in->agent_id && in->key && in->value,
-            "memory_set needs agent_id, key and value");
+    /* the value first: ERR_INVALID before the session and entry lookups */
     json_error_t je;
     json_t *v = json_loads(in->value, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!v)
@@ -189,13 +186,8 @@ err_code smongo_memory_get(store_t *st, const char *agent_id, const char *sessio
                            const char *key, utc_us now, store_memory *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(agent_id && key, "memory_get needs agent_id and key");
     mem_get_ctx x = {agent_id, session_id, key, now ? now : utc_now(), out};
-    err_code rc = smongo_read(M(st), rd_memory_get, &x, e);
-    if (rc != ERR_OK)
-        store_memory_clear(out);
-    return rc;
+    return smongo_read(M(st), rd_memory_get, &x, e);
 }
 
 /* ^ and the prefix with every regex metacharacter escaped: a literal prefix. */
@@ -282,19 +274,8 @@ err_code smongo_memory_list(store_t *st, const store_mem_query *q, store_memorie
                             err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(q && q->agent_id && q->limit >= 1, "memory_list needs agent_id and limit >= 1");
-    REQUIRE(q->scope == STORE_MEM_GLOBAL || q->scope == STORE_MEM_ALL ||
-            (q->scope == STORE_MEM_SESSION && q->session_id),
-            "memory_list: bad scope (session scope needs a session_id)");
-    if (q->prefix && *q->prefix)
-        REQUIRE(str_utf8_valid(q->prefix, strlen(q->prefix)),
-                "memory_list: prefix is not valid UTF-8");
     mem_list_ctx x = {q, q->now ? q->now : utc_now(), out};
-    err_code rc = smongo_read(M(st), rd_memory_list, &x, e);
-    if (rc != ERR_OK)
-        store_memories_free(out);
-    return rc;
+    return smongo_read(M(st), rd_memory_list, &x, e);
 }
 
 typedef struct {
@@ -328,9 +309,6 @@ err_code smongo_memory_delete(store_t *st, const char *agent_id, const char *ses
                               err_t *e)
 {
     ERR_LOCAL(e);
-    if (deleted)
-        *deleted = false;
-    REQUIRE(agent_id && key, "memory_delete needs agent_id and key");
     mem_del_ctx x = {agent_id, session_id, key, audit, false};
     err_code rc = smongo_write(M(st), tx_memory_delete, &x, e);
     if (rc == ERR_OK && deleted)
@@ -394,7 +372,6 @@ static err_code tx_audit_append(smongo_ctx *c, void *arg, err_t *e)
 err_code smongo_audit_append(store_t *st, const store_audit_in *a, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(a && a->event_type && a->agent_id, "audit_append needs event_type and agent_id");
     return smongo_write(M(st), tx_audit_append, (void *)a, e);
 }
 
@@ -449,13 +426,8 @@ static err_code rd_audit_list(smongo_ctx *c, void *arg, err_t *e)
 err_code smongo_audit_list(store_t *st, const store_audit_query *q, store_audits *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(q && q->limit >= 1, "audit_list needs limit >= 1");
     audit_list_ctx x = {q, out};
-    err_code rc = smongo_read(M(st), rd_audit_list, &x, e);
-    if (rc != ERR_OK)
-        store_audits_free(out);
-    return rc;
+    return smongo_read(M(st), rd_audit_list, &x, e);
 }
 
 err_code smongo_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err_t *e)
@@ -493,8 +465,6 @@ static err_code tx_token_put(smongo_ctx *c, void *arg, err_t *e)
 err_code smongo_token_put(store_t *st, const store_token *t, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(t && t->token_id && t->jwt && t->agent_id && t->agent_type && t->expires_at,
-            "token_put needs token_id, jwt, agent_id, agent_type and expires_at");
     return smongo_write(M(st), tx_token_put, (void *)t, e);
 }
 
@@ -530,13 +500,8 @@ static err_code rd_token_get(smongo_ctx *c, void *arg, err_t *e)
 err_code smongo_token_get(store_t *st, const char *token_id, store_token *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(token_id, "token_get needs a token_id");
     token_ctx x = {token_id, out, false};
-    err_code rc = smongo_read(M(st), rd_token_get, &x, e);
-    if (rc != ERR_OK)
-        store_token_clear(out);
-    return rc;
+    return smongo_read(M(st), rd_token_get, &x, e);
 }
 
 static err_code tx_token_delete(smongo_ctx *c, void *arg, err_t *e)
@@ -554,9 +519,6 @@ static err_code tx_token_delete(smongo_ctx *c, void *arg, err_t *e)
 err_code smongo_token_delete(store_t *st, const char *token_id, bool *deleted, err_t *e)
 {
     ERR_LOCAL(e);
-    if (deleted)
-        *deleted = false;
-    REQUIRE(token_id, "token_delete needs a token_id");
     token_ctx x = {token_id, NULL, false};
     err_code rc = smongo_write(M(st), tx_token_delete, &x, e);
     if (rc == ERR_OK && deleted)
@@ -606,7 +568,6 @@ static err_code tx_jti_revoke(smongo_ctx *c, void *arg, err_t *e)
 err_code smongo_jti_revoke(store_t *st, const char *jti, utc_us expires_at, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(jti && expires_at, "jti_revoke needs a jti and expires_at");
     jti_ctx x = {jti, expires_at, false};
     return smongo_write(M(st), tx_jti_revoke, &x, e);
 }
@@ -624,8 +585,6 @@ static err_code rd_jti_get(smongo_ctx *c, void *arg, err_t *e)
 err_code smongo_jti_is_revoked(store_t *st, const char *jti, bool *revoked, err_t *e)
 {
     ERR_LOCAL(e);
-    *revoked = false;
-    REQUIRE(jti, "jti_is_revoked needs a jti");
     jti_ctx x = {jti, 0, false};
     err_code rc = smongo_read(M(st), rd_jti_get, &x, e);
     if (rc == ERR_OK)

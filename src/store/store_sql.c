@@ -443,8 +443,6 @@ static err_code sql_session_create(store_t *st, const store_session *in,
                                    const store_audit_in *audit, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(in && in->id && in->purpose && in->created_by,
-            "session_create needs id, purpose and created_by");
     sess_create_ctx x = {in, audit};
     return ssql_run_write(S(st), tx_session_create, &x, e);
 }
@@ -475,13 +473,8 @@ static err_code rd_session_get(db_conn *c, void *arg, err_t *e)
 static err_code sql_session_get(store_t *st, const char *id, store_session *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(id, "session_get needs an id");
     sess_get_ctx x = {id, out};
-    err_code rc = ssql_run_read(S(st), rd_session_get, &x, e);
-    if (rc != ERR_OK)
-        store_session_clear(out);
-    return rc;
+    return ssql_run_read(S(st), rd_session_get, &x, e);
 }
 
 typedef struct {
@@ -558,15 +551,8 @@ static err_code sql_session_list(store_t *st, const store_session_query *q,
                                  store_sessions *out, int64_t *total, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    if (total)
-        *total = 0;
-    REQUIRE(q && q->limit >= 1 && q->offset >= 0, "session_list needs limit >= 1, offset >= 0");
     sess_list_ctx x = {S(st), q, out, total};
-    err_code rc = run_snapshot(S(st), rd_session_list, &x, e);
-    if (rc != ERR_OK)
-        store_sessions_free(out);
-    return rc;
+    return run_snapshot(S(st), rd_session_list, &x, e);
 }
 
 /* ---- messages ------------------------------------------------------------------------ */
@@ -658,9 +644,6 @@ static err_code sql_message_add(store_t *st, store_message *m, const store_audit
                                 err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(m && m->session_id && m->sender && m->content,
-            "message_add needs session_id, sender and content");
-    REQUIRE(m->parent_id >= 0, "message_add: parent_id must be >= 0");
     /* the index text is computed before the transaction (it is pure C work) */
     char *stext = ssql_index_text(st, m->sender, m->content, strlen(m->content), m->metadata);
     char *grams = stext && S(st)->d->search_grams ? ssql_grams(stext) : NULL;
@@ -755,18 +738,9 @@ static err_code sql_message_list(store_t *st, const store_msg_query *q, store_me
                                  int64_t *total, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    if (total)
-        *total = 0;
-    REQUIRE(q && q->session_id, "message_list needs a session_id");
-    REQUIRE(q->limit >= 1 && q->offset >= 0, "message_list needs limit >= 1, offset >= 0");
-    REQUIRE(!q->from || !q->to || q->from <= q->to, "message_list: from is after to");
     msg_list_ctx x = {S(st), q, out, total};
-    err_code rc = total ? run_snapshot(S(st), rd_message_list, &x, e)
-                        : ssql_run_read(S(st), rd_message_list, &x, e);
-    if (rc != ERR_OK)
-        store_messages_free(out);
-    return rc;
+    return total ? run_snapshot(S(st), rd_message_list, &x, e)
+                 : ssql_run_read(S(st), rd_message_list, &x, e);
 }
 
 typedef struct {
@@ -801,13 +775,8 @@ static err_code sql_message_get(store_t *st, int64_t id, const store_vis *vis,
                                 store_message *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(vis, "message_get needs a visibility filter");
     msg_get_ctx x = {S(st), id, vis, out, NULL};
-    err_code rc = ssql_run_read(S(st), rd_message_get, &x, e);
-    if (rc != ERR_OK)
-        store_message_clear(out);
-    return rc;
+    return ssql_run_read(S(st), rd_message_get, &x, e);
 }
 
 static err_code rd_message_thread(db_conn *c, void *arg, err_t *e)
@@ -839,13 +808,8 @@ static err_code sql_message_thread(store_t *st, int64_t root_id, const store_vis
                                    store_messages *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(vis, "message_thread needs a visibility filter");
     msg_get_ctx x = {S(st), root_id, vis, NULL, out};
-    err_code rc = ssql_run_read(S(st), rd_message_thread, &x, e);
-    if (rc != ERR_OK)
-        store_messages_free(out);
-    return rc;
+    return ssql_run_read(S(st), rd_message_thread, &x, e);
 }
 
 /* ---- memory ------------------------------------------------------------------------- */
@@ -940,10 +904,6 @@ static err_code sql_memory_set(store_t *st, const store_mem_set *in, const store
                                store_memory *out, err_t *e)
 {
     ERR_LOCAL(e);
-    if (out)
-        memset(out, 0, sizeof *out);
-    REQUIRE(in && in->agent_id && in->key && in->value,
-            "memory_set needs agent_id, key and value");
     mem_set_ctx x = {S(st), in, audit, in->now ? in->now : utc_now(), 0};
     err_code rc = ssql_run_write(S(st), tx_memory_set, &x, e);
     if (rc == ERR_OK && out) {
@@ -994,13 +954,8 @@ static err_code sql_memory_get(store_t *st, const char *agent_id, const char *se
                                const char *key, utc_us now, store_memory *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(agent_id && key, "memory_get needs agent_id and key");
     mem_get_ctx x = {S(st)->d, agent_id, session_id, key, now ? now : utc_now(), out};
-    err_code rc = ssql_run_read(S(st), rd_memory_get, &x, e);
-    if (rc != ERR_OK)
-        store_memory_clear(out);
-    return rc;
+    return ssql_run_read(S(st), rd_memory_get, &x, e);
 }
 
 /* The smallest string greater than every string that starts with p (valid
@@ -1093,15 +1048,9 @@ static err_code sql_memory_list(store_t *st, const store_mem_query *q, store_mem
                                 err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(q && q->agent_id && q->limit >= 1, "memory_list needs agent_id and limit >= 1");
-    REQUIRE(q->scope == STORE_MEM_GLOBAL || q->scope == STORE_MEM_ALL ||
-            (q->scope == STORE_MEM_SESSION && q->session_id),
-            "memory_list: bad scope (session scope needs a session_id)");
     char small[256 + 4], *upper = NULL, *heap = NULL;
     if (q->prefix && *q->prefix) {
         size_t n = strlen(q->prefix), un = 0;
-        REQUIRE(str_utf8_valid(q->prefix, n), "memory_list: prefix is not valid UTF-8");
         char *buf = n + 4 <= sizeof small ? small : (heap = xmalloc(n + 4));
         if (prefix_successor(q->prefix, n, buf, &un))
             upper = buf;
@@ -1109,8 +1058,6 @@ static err_code sql_memory_list(store_t *st, const store_mem_query *q, store_mem
     mem_list_ctx x = {S(st), q, q->now ? q->now : utc_now(), upper, out};
     err_code rc = ssql_run_read(S(st), rd_memory_list, &x, e);
     free(heap);
-    if (rc != ERR_OK)
-        store_memories_free(out);
     return rc;
 }
 
@@ -1152,9 +1099,6 @@ static err_code sql_memory_delete(store_t *st, const char *agent_id, const char 
                                   err_t *e)
 {
     ERR_LOCAL(e);
-    if (deleted)
-        *deleted = false;
-    REQUIRE(agent_id && key, "memory_delete needs agent_id and key");
     mem_del_ctx x = {S(st)->d, agent_id, session_id, key, audit, false};
     err_code rc = ssql_run_write(S(st), tx_memory_delete, &x, e);
     if (rc == ERR_OK && deleted)
@@ -1220,7 +1164,6 @@ static err_code tx_audit_append(db_conn *c, void *arg, err_t *e)
 static err_code sql_audit_append(store_t *st, const store_audit_in *a, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(a && a->event_type && a->agent_id, "audit_append needs event_type and agent_id");
     audit_ctx x = {a};
     return ssql_run_write(S(st), tx_audit_append, &x, e);
 }
@@ -1262,13 +1205,8 @@ static err_code sql_audit_list(store_t *st, const store_audit_query *q, store_au
                                err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(q && q->limit >= 1, "audit_list needs limit >= 1");
     audit_list_ctx x = {S(st), q, out};
-    err_code rc = ssql_run_read(S(st), rd_audit_list, &x, e);
-    if (rc != ERR_OK)
-        store_audits_free(out);
-    return rc;
+    return ssql_run_read(S(st), rd_audit_list, &x, e);
 }
 
 static err_code sql_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err_t *e)
@@ -1301,8 +1239,6 @@ static err_code tx_token_put(db_conn *c, void *arg, err_t *e)
 static err_code sql_token_put(store_t *st, const store_token *t, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(t && t->token_id && t->jwt && t->agent_id && t->agent_type && t->expires_at,
-            "token_put needs token_id, jwt, agent_id, agent_type and expires_at");
     return ssql_run_write(S(st), tx_token_put, (void *)t, e);
 }
 
@@ -1332,13 +1268,8 @@ static err_code rd_token_get(db_conn *c, void *arg, err_t *e)
 static err_code sql_token_get(store_t *st, const char *token_id, store_token *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(token_id, "token_get needs a token_id");
     token_get_ctx x = {token_id, out};
-    err_code rc = ssql_run_read(S(st), rd_token_get, &x, e);
-    if (rc != ERR_OK)
-        store_token_clear(out);
-    return rc;
+    return ssql_run_read(S(st), rd_token_get, &x, e);
 }
 
 typedef struct {
@@ -1363,9 +1294,6 @@ static err_code tx_token_delete(db_conn *c, void *arg, err_t *e)
 static err_code sql_token_delete(store_t *st, const char *token_id, bool *deleted, err_t *e)
 {
     ERR_LOCAL(e);
-    if (deleted)
-        *deleted = false;
-    REQUIRE(token_id, "token_delete needs a token_id");
     token_del_ctx x = {token_id, false};
     err_code rc = ssql_run_write(S(st), tx_token_delete, &x, e);
     if (rc == ERR_OK && deleted)
@@ -1401,7 +1329,6 @@ static err_code tx_jti_revoke(db_conn *c, void *arg, err_t *e)
 static err_code sql_jti_revoke(store_t *st, const char *jti, utc_us expires_at, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(jti && expires_at, "jti_revoke needs a jti and expires_at");
     jti_ctx x = {S(st)->d, jti, expires_at, false};
     return ssql_run_write(S(st), tx_jti_revoke, &x, e);
 }
@@ -1425,8 +1352,6 @@ static err_code rd_jti_get(db_conn *c, void *arg, err_t *e)
 static err_code sql_jti_is_revoked(store_t *st, const char *jti, bool *revoked, err_t *e)
 {
     ERR_LOCAL(e);
-    *revoked = false;
-    REQUIRE(jti, "jti_is_revoked needs a jti");
     jti_ctx x = {S(st)->d, jti, 0, false};
     err_code rc = ssql_run_read(S(st), rd_jti_get, &x, e);
     if (rc == ERR_OK)
@@ -1526,7 +1451,6 @@ static err_code sql_iterate(store_t *stp, store_row_cb cb, void *ud, err_t *e)
 {
     ERR_LOCAL(e);
     store_sql *s = S(stp);
-    REQUIRE(cb, "iterate needs a callback");
     db_conn *c = NULL;
     /* One read transaction: a consistent snapshot. No retry: rows already
      * handed to the callback cannot be taken back. */
@@ -1568,14 +1492,11 @@ static err_code sql_iterate(store_t *stp, store_row_cb cb, void *ud, err_t *e)
 
 /* ---- bulk transfer: import_rows, import_finish, count_rows ----------------------------- */
 
+/* The position in store_tables() of a known table (the store.h wrapper checked it). */
 static int table_index(const char *name)
 {
     size_t nt;
-    const store_table *t = store_tables(&nt);
-    for (size_t i = 0; name && i < nt; i++)
-        if (strcmp(t[i].name, name) == 0)
-            return (int)i;
-    return -1;
+    return (int)(store_table_find(name) - store_tables(&nt));
 }
 
 static void build_import(const store_sql *s, unsigned k, sbuf_t *b)
@@ -1695,20 +1616,9 @@ static err_code sql_import_rows(store_t *stp, const char *table, json_t *const *
                                 int64_t *inserted, err_t *e)
 {
     ERR_LOCAL(e);
-    if (inserted)
-        *inserted = 0;
-    int k = table_index(table);
-    if (k < 0)
-        return err_set(e, ERR_INVALID, "store: unknown table '%.64s'", table ? table : "");
-    size_t nt;
-    const store_table *t = &store_tables(&nt)[k];
-    for (size_t r = 0; r < n; r++) {
-        if (store_row_check(t, rows[r], e) != ERR_OK)
-            return err_prefix(e, "store: row %zu", r + 1);
-    }
     if (n == 0)
         return ERR_OK;
-    import_ctx x = {S(stp), k, rows, n, 0};
+    import_ctx x = {S(stp), table_index(table), rows, n, 0};
     err_code rc = ssql_run_write(S(stp), tx_import, &x, e);
     if (rc == ERR_OK && inserted)
         *inserted = x.inserted;
@@ -1770,11 +1680,7 @@ static err_code rd_count(db_conn *c, void *arg, err_t *e)
 static err_code sql_count_rows(store_t *stp, const char *table, int64_t *n, err_t *e)
 {
     ERR_LOCAL(e);
-    *n = 0;
-    int k = table_index(table);
-    if (k < 0)
-        return err_set(e, ERR_INVALID, "store: unknown table '%.64s'", table ? table : "");
-    count_ctx x = {S(stp), k, 0};
+    count_ctx x = {S(stp), table_index(table), 0};
     err_code rc = ssql_run_read(S(stp), rd_count, &x, e);
     if (rc == ERR_OK)
         *n = x.n;
