@@ -340,25 +340,25 @@ err_code smongo_next_id(smongo_ctx *c, const char *name, int64_t *out, err_t *e)
     return rc;
 }
 
-err_code smongo_audit_insert(smongo_ctx *c, const store_audit_in *a, const char *event,
-                             const char *agent, const char *session, const char *resource,
-                             err_t *e)
+err_code smongo_audit_insert(smongo_ctx *c, store_audit_rec *r, err_t *e)
 {
     int64_t id = 0;
     err_code rc = smongo_next_id(c, SMONGO_AUDIT, &id, e);
-    if (rc != ERR_OK)
-        return rc;
-    bson_t d = BSON_INITIALIZER;
-    BSON_APPEND_INT64(&d, "id", id);
-    smongo_append_time(&d, "created_at", utc_now());
-    smongo_append_str(&d, "event_type", a->event_type ? a->event_type : event);
-    smongo_append_str(&d, "agent_id", a->agent_id ? a->agent_id : agent);
-    smongo_append_str(&d, "session_id", a->session_id ? a->session_id : session);
-    smongo_append_str(&d, "resource", a->resource ? a->resource : resource);
-    rc = smongo_append_json_text(&d, "metadata", a->metadata, "audit metadata", e);
-    if (rc == ERR_OK)
-        rc = smongo_insert(c, SMONGO_AUDIT, &d, e);
-    bson_destroy(&d);
+    if (rc == ERR_OK) {
+        const store_audit_in *a = &r->in;
+        bson_t d = BSON_INITIALIZER;
+        BSON_APPEND_INT64(&d, "id", id);
+        smongo_append_time(&d, "created_at", utc_now());
+        smongo_append_str(&d, "event_type", a->event_type);
+        smongo_append_str(&d, "agent_id", a->agent_id);
+        smongo_append_str(&d, "session_id", a->session_id);
+        smongo_append_str(&d, "resource", a->resource);
+        rc = smongo_append_json_text(&d, "metadata", a->metadata, "audit metadata", e);
+        if (rc == ERR_OK)
+            rc = smongo_insert(c, SMONGO_AUDIT, &d, e);
+        bson_destroy(&d);
+    }
+    store_audit_rec_free(r);
     return rc;
 }
 
@@ -398,7 +398,7 @@ static err_code tx_session_create(smongo_ctx *c, void *arg, err_t *e)
     if (rc != ERR_OK)
         return rc;
     if (exists)
-        return err_set(e, ERR_UNIQUE, "store: session %s already exists", in->id);
+        return store_err_session_exists(e, in->id);
     utc_us created = in->created_at ? in->created_at : utc_now();
     bson_t d = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&d, "id", in->id);
@@ -412,12 +412,11 @@ static err_code tx_session_create(smongo_ctx *c, void *arg, err_t *e)
         rc = smongo_insert(c, SMONGO_SESSIONS, &d, e);
     bson_destroy(&d);
     if (rc == ERR_UNIQUE)
-        return err_set(e, ERR_UNIQUE, "store: session %s already exists", in->id);
+        return store_err_session_exists(e, in->id);
     if (rc != ERR_OK || !x->audit)
         return rc;
-    char res[300];
-    snprintf(res, sizeof res, "session:%s", in->id);
-    return smongo_audit_insert(c, x->audit, "session_created", in->created_by, in->id, res, e);
+    store_audit_rec r;
+    return smongo_audit_insert(c, store_audit_session(&r, x->audit, in), e);
 }
 
 static err_code mg_session_create(store_t *st, const store_session *in,
@@ -486,7 +485,7 @@ static err_code rd_session_get(smongo_ctx *c, void *arg, err_t *e)
     if (rc != ERR_OK)
         return rc;
     if (!found)
-        return err_set(e, ERR_NOTFOUND, "session %s not found", x->id);
+        return store_err_no_session(e, x->id);
     read_session(&d, x->out);
     bson_destroy(&d);
     return session_figures(c, x->out, e);
@@ -694,7 +693,7 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
     if (rc != ERR_OK)
         return rc;
     if (!exists)
-        return err_set(e, ERR_NOTFOUND, "session %s not found", m->session_id);
+        return store_err_no_session(e, m->session_id);
     if (m->parent_id) {
         bson_t q = BSON_INITIALIZER, d;
         BSON_APPEND_INT64(&q, "id", m->parent_id);
@@ -709,8 +708,7 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
         bool same = sid && strcmp(sid, m->session_id) == 0;
         free(sid);
         if (!same)
-            return err_set(e, ERR_INVALID, "parent message %lld is not a message of session %s",
-                           (long long)m->parent_id, m->session_id);
+            return store_err_bad_parent(e, m->parent_id, m->session_id);
     }
     bson_t d = BSON_INITIALIZER;
     rc = smongo_append_json_text(&d, "metadata", m->metadata, "message metadata", e);
@@ -762,9 +760,8 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
     mongoc_collection_destroy(col);
     if (rc != ERR_OK || !x->audit)
         return rc;
-    char res[48];
-    snprintf(res, sizeof res, "message:%lld", (long long)x->id);
-    return smongo_audit_insert(c, x->audit, "message_added", m->sender, m->session_id, res, e);
+    store_audit_rec r;
+    return smongo_audit_insert(c, store_audit_message(&r, x->audit, m, x->id), e);
 }
 
 static err_code mg_message_add(store_t *st, store_message *m, const store_audit_in *audit,
@@ -833,7 +830,7 @@ static err_code rd_message_list(smongo_ctx *c, void *arg, err_t *e)
     if (rc == ERR_OK && x->out->n == 0 && total <= 0) {
         bool exists = false;
         if ((rc = smongo_session_exists(c, q->session_id, &exists, e)) == ERR_OK && !exists)
-            rc = err_set(e, ERR_NOTFOUND, "session %s not found", q->session_id);
+            rc = store_err_no_session(e, q->session_id);
     }
     return rc;
 }
@@ -901,7 +898,7 @@ static err_code rd_message_search(smongo_ctx *c, void *arg, err_t *e)
     if (rc == ERR_OK && x->out->n == 0) {
         bool exists = false;
         if ((rc = smongo_session_exists(c, x->q->session_id, &exists, e)) == ERR_OK && !exists)
-            rc = err_set(e, ERR_NOTFOUND, "session %s not found", x->q->session_id);
+            rc = store_err_no_session(e, x->q->session_id);
     }
     return rc;
 }
@@ -995,7 +992,7 @@ static err_code rd_message_get(smongo_ctx *c, void *arg, err_t *e)
     if (rc != ERR_OK)
         return rc;
     if (!found)
-        return err_set(e, ERR_NOTFOUND, "message %lld not found", (long long)x->id);
+        return store_err_no_message(e, x->id);
     read_message(&d, x->one);
     bson_destroy(&d);
     return ERR_OK;
@@ -1070,7 +1067,7 @@ static err_code rd_message_thread(smongo_ctx *c, void *arg, err_t *e)
     }
     free(all);
     if (rc == ERR_OK && (x->many->n == 0 || x->many->v[0].id != x->id))
-        rc = err_set(e, ERR_NOTFOUND, "message %lld not found", (long long)x->id);
+        rc = store_err_no_message(e, x->id);
     return rc;
 }
 

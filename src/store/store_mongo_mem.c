@@ -72,7 +72,7 @@ static err_code tx_memory_set(smongo_ctx *c, void *arg, err_t *e)
         if ((rc = smongo_session_exists(c, in->session_id, &exists, e)) != ERR_OK)
             return rc;
         if (!exists)
-            return err_set(e, ERR_NOTFOUND, "session %s not found", in->session_id);
+            return store_err_no_session(e, in->session_id);
     }
     bson_t q, d;
     mem_key(&q, in->agent_id, in->session_id, in->key);
@@ -90,8 +90,7 @@ static err_code tx_memory_set(smongo_ctx *c, void *arg, err_t *e)
     bool live = found && (expires == 0 || expires > x->now);
     if (live && !in->overwrite) {
         bson_destroy(&q);
-        return err_set(e, ERR_EXISTS, "memory key '%s' already exists (overwrite is false)",
-                       in->key);
+        return store_err_memory_exists(e, in->key);
     }
     x->created_at = live ? created : x->now;
 
@@ -119,17 +118,15 @@ static err_code tx_memory_set(smongo_ctx *c, void *arg, err_t *e)
         mongoc_collection_destroy(col);
         /* two writers upserted the same new key at once: retry, then we see it */
         if (rc == ERR_UNIQUE)
-            rc = err_set(e, ERR_BUSY, "store: concurrent memory_set of key '%s'", in->key);
+            rc = store_err_memory_race(e, in->key);
     }
     bson_destroy(&d);
     bson_destroy(&q);
     if (rc != ERR_OK || !x->audit)
         return rc;
-    sbuf_t res = SBUF_INIT;
-    sbuf_printf(&res, "memory:%s", in->key);
-    rc = smongo_audit_insert(c, x->audit, "memory_set", in->agent_id, in->session_id, res.p, e);
-    sbuf_free(&res);
-    return rc;
+    store_audit_rec r;
+    return smongo_audit_insert(c, store_audit_memory(&r, x->audit, "memory_set", in->agent_id,
+                                                     in->session_id, in->key), e);
 }
 
 err_code smongo_memory_set(store_t *st, const store_mem_set *in, const store_audit_in *audit,
@@ -144,16 +141,8 @@ err_code smongo_memory_set(store_t *st, const store_mem_set *in, const store_aud
     json_decref(v);
     mem_set_ctx x = {in, audit, in->now ? in->now : utc_now(), 0};
     err_code rc = smongo_write(M(st), tx_memory_set, &x, e);
-    if (rc == ERR_OK && out) {
-        out->agent_id = xstrdup(in->agent_id);
-        out->session_id = xstrdup(in->session_id);
-        out->key = xstrdup(in->key);
-        out->value = xstrdup(in->value);
-        out->metadata = xstrdup(in->metadata);
-        out->created_at = x.created_at;
-        out->updated_at = x.now;
-        out->expires_at = in->expires_at;
-    }
+    if (rc == ERR_OK && out)
+        store_memory_from_set(out, in, x.created_at, x.now);
     return rc;
 }
 
@@ -176,7 +165,7 @@ static err_code rd_memory_get(smongo_ctx *c, void *arg, err_t *e)
     if (rc != ERR_OK)
         return rc;
     if (!found)
-        return err_set(e, ERR_NOTFOUND, "memory key '%s' not found", x->key);
+        return store_err_no_memory(e, x->key);
     read_memory(&d, x->out);
     bson_destroy(&d);
     return ERR_OK;
@@ -297,11 +286,9 @@ static err_code tx_memory_delete(smongo_ctx *c, void *arg, err_t *e)
     x->deleted = n > 0;
     if (!x->deleted || !x->audit)
         return ERR_OK;
-    sbuf_t res = SBUF_INIT;
-    sbuf_printf(&res, "memory:%s", x->key);
-    rc = smongo_audit_insert(c, x->audit, "memory_deleted", x->agent_id, x->session_id, res.p, e);
-    sbuf_free(&res);
-    return rc;
+    store_audit_rec r;
+    return smongo_audit_insert(c, store_audit_memory(&r, x->audit, "memory_deleted", x->agent_id,
+                                                     x->session_id, x->key), e);
 }
 
 err_code smongo_memory_delete(store_t *st, const char *agent_id, const char *session_id,
@@ -366,7 +353,8 @@ err_code smongo_memory_sweep(store_t *st, utc_us now, int64_t *removed, err_t *e
 
 static err_code tx_audit_append(smongo_ctx *c, void *arg, err_t *e)
 {
-    return smongo_audit_insert(c, arg, NULL, NULL, NULL, NULL, e);
+    store_audit_rec r = {*(const store_audit_in *)arg, NULL};   /* as given: no defaults */
+    return smongo_audit_insert(c, &r, e);
 }
 
 err_code smongo_audit_append(store_t *st, const store_audit_in *a, err_t *e)
@@ -458,7 +446,7 @@ static err_code tx_token_put(smongo_ctx *c, void *arg, err_t *e)
         bson_destroy(&d);
     }
     if (found || rc == ERR_UNIQUE)
-        return err_set(e, ERR_UNIQUE, "store: token %.8s... already exists", t->token_id);
+        return store_err_token_exists(e, t->token_id);
     return rc;
 }
 
@@ -486,7 +474,7 @@ static err_code rd_token_get(smongo_ctx *c, void *arg, err_t *e)
     if (rc != ERR_OK)
         return rc;
     if (!found)
-        return err_set(e, ERR_NOTFOUND, "token not found");
+        return store_err_no_token(e);
     x->out->token_id = smongo_get_str(&d, "token_id");
     x->out->jwt = smongo_get_str(&d, "jwt");
     x->out->agent_id = smongo_get_str(&d, "agent_id");

@@ -370,22 +370,22 @@ err_code ssql_run_write(store_sql *s, db_tx_fn fn, void *arg, err_t *e)
     return finish(db_tx_run(s->db, DB_WRITE, fn, arg, e), e);
 }
 
-/* Appends the audit record for a write; NULL fields take the write's defaults. */
-static err_code audit_insert(db_conn *c, const store_audit_in *a, const char *event,
-                             const char *agent, const char *session, const char *resource,
-                             err_t *e)
+/* Appends the audit record r (defaults filled, store_impl.h) and frees it. */
+static err_code audit_insert(db_conn *c, store_audit_rec *r, err_t *e)
 {
     db_stmt *st;
     err_code rc = db_prepare(c, SQL_AUDIT_INSERT, &st, e);
-    if (rc != ERR_OK)
-        return rc;
-    db_bind_time(st, 1, utc_now());
-    db_bind_text(st, 2, a->event_type ? a->event_type : event, -1);
-    db_bind_text(st, 3, a->agent_id ? a->agent_id : agent, -1);
-    db_bind_text(st, 4, a->session_id ? a->session_id : session, -1);
-    db_bind_text(st, 5, a->resource ? a->resource : resource, -1);
-    db_bind_json(st, 6, a->metadata, -1);
-    return ssql_exec_changes(st, NULL, e);
+    if (rc == ERR_OK) {
+        db_bind_time(st, 1, utc_now());
+        db_bind_text(st, 2, r->in.event_type, -1);
+        db_bind_text(st, 3, r->in.agent_id, -1);
+        db_bind_text(st, 4, r->in.session_id, -1);
+        db_bind_text(st, 5, r->in.resource, -1);
+        db_bind_json(st, 6, r->in.metadata, -1);
+        rc = ssql_exec_changes(st, NULL, e);
+    }
+    store_audit_rec_free(r);
+    return rc;
 }
 
 err_code ssql_session_exists(db_conn *c, const char *id, bool *exists, err_t *e)
@@ -431,12 +431,11 @@ static err_code tx_session_create(db_conn *c, void *arg, err_t *e)
     db_bind_time(st, 7, in->updated_at ? in->updated_at : created);
     rc = ssql_exec_changes(st, NULL, e);
     if (rc == ERR_UNIQUE)
-        return err_set(e, ERR_UNIQUE, "store: session %s already exists", in->id);
+        return store_err_session_exists(e, in->id);
     if (rc != ERR_OK || !x->audit)
         return rc;
-    char res[300];
-    snprintf(res, sizeof res, "session:%s", in->id);
-    return audit_insert(c, x->audit, "session_created", in->created_by, in->id, res, e);
+    store_audit_rec r;
+    return audit_insert(c, store_audit_session(&r, x->audit, in), e);
 }
 
 static err_code sql_session_create(store_t *st, const store_session *in,
@@ -466,7 +465,7 @@ static err_code rd_session_get(db_conn *c, void *arg, err_t *e)
         read_session(st, x->out);
     db_stmt_done(st);
     if (r == DB_DONE)
-        return err_set(e, ERR_NOTFOUND, "session %s not found", x->id);
+        return store_err_no_session(e, x->id);
     return r == DB_ROW ? ERR_OK : (err_code)r;
 }
 
@@ -584,7 +583,7 @@ static err_code tx_message_add(db_conn *c, void *arg, err_t *e)
     if ((rc = ssql_exec_changes(st, &changed, e)) != ERR_OK)
         return rc;
     if (changed == 0)
-        return err_set(e, ERR_NOTFOUND, "session %s not found", m->session_id);
+        return store_err_no_session(e, m->session_id);
 
     if (m->parent_id) {
         if ((rc = db_prepare(c, SQL_MSG_PARENT, &st, e)) != ERR_OK)
@@ -598,8 +597,7 @@ static err_code tx_message_add(db_conn *c, void *arg, err_t *e)
         if (r != DB_ROW && r != DB_DONE)
             return (err_code)r;
         if (!same)
-            return err_set(e, ERR_INVALID, "parent message %lld is not a message of session %s",
-                           (long long)m->parent_id, m->session_id);
+            return store_err_bad_parent(e, m->parent_id, m->session_id);
     }
 
     if ((rc = db_prepare(c, d->msg_insert, &st, e)) != ERR_OK)
@@ -635,9 +633,8 @@ static err_code tx_message_add(db_conn *c, void *arg, err_t *e)
     x->at = now;
     if (!x->audit)
         return ERR_OK;
-    char res[48];
-    snprintf(res, sizeof res, "message:%lld", (long long)x->id);
-    return audit_insert(c, x->audit, "message_added", m->sender, m->session_id, res, e);
+    store_audit_rec r;
+    return audit_insert(c, store_audit_message(&r, x->audit, m, x->id), e);
 }
 
 static err_code sql_message_add(store_t *st, store_message *m, const store_audit_in *audit,
@@ -729,7 +726,7 @@ static err_code rd_message_list(db_conn *c, void *arg, err_t *e)
         if ((rc = ssql_session_exists(c, q->session_id, &exists, e)) != ERR_OK)
             return rc;
         if (!exists)
-            return err_set(e, ERR_NOTFOUND, "session %s not found", q->session_id);
+            return store_err_no_session(e, q->session_id);
     }
     return ERR_OK;
 }
@@ -767,7 +764,7 @@ static err_code rd_message_get(db_conn *c, void *arg, err_t *e)
         ssql_read_message(st, x->one);
     db_stmt_done(st);
     if (r == DB_DONE)
-        return err_set(e, ERR_NOTFOUND, "message %lld not found", (long long)x->id);
+        return store_err_no_message(e, x->id);
     return r == DB_ROW ? ERR_OK : (err_code)r;
 }
 
@@ -800,7 +797,7 @@ static err_code rd_message_thread(db_conn *c, void *arg, err_t *e)
     if (r != DB_DONE)
         return (err_code)r;
     if (x->many->n == 0 || x->many->v[0].id != x->id)
-        return err_set(e, ERR_NOTFOUND, "message %lld not found", (long long)x->id);
+        return store_err_no_message(e, x->id);
     return ERR_OK;
 }
 
@@ -835,7 +832,7 @@ static err_code tx_memory_set(db_conn *c, void *arg, err_t *e)
         if ((rc = ssql_session_exists(c, in->session_id, &exists, e)) != ERR_OK)
             return rc;
         if (!exists)
-            return err_set(e, ERR_NOTFOUND, "session %s not found", in->session_id);
+            return store_err_no_session(e, in->session_id);
     }
 
     if ((rc = db_prepare(c, in->session_id ? d->mem_find_session : d->mem_find_global, &st,
@@ -860,8 +857,7 @@ static err_code tx_memory_set(db_conn *c, void *arg, err_t *e)
 
     bool live = id && (expires == 0 || expires > x->now);
     if (live && !in->overwrite)
-        return err_set(e, ERR_EXISTS, "memory key '%s' already exists (overwrite is false)",
-                       in->key);
+        return store_err_memory_exists(e, in->key);
     x->created_at = live ? created : x->now;
 
     if (id) {
@@ -889,15 +885,13 @@ static err_code tx_memory_set(db_conn *c, void *arg, err_t *e)
         /* Another writer inserted the key between our read and insert (possible
          * on MVCC servers; SQLite serialises writers): retry, then we see it. */
         if (rc == ERR_UNIQUE)
-            return err_set(e, ERR_BUSY, "store: concurrent memory_set of key '%s'", in->key);
+            return store_err_memory_race(e, in->key);
     }
     if (rc != ERR_OK || !x->audit)
         return rc;
-    sbuf_t res = SBUF_INIT;
-    sbuf_printf(&res, "memory:%s", in->key);
-    rc = audit_insert(c, x->audit, "memory_set", in->agent_id, in->session_id, res.p, e);
-    sbuf_free(&res);
-    return rc;
+    store_audit_rec ar;
+    return audit_insert(c, store_audit_memory(&ar, x->audit, "memory_set", in->agent_id,
+                                              in->session_id, in->key), e);
 }
 
 static err_code sql_memory_set(store_t *st, const store_mem_set *in, const store_audit_in *audit,
@@ -906,16 +900,8 @@ static err_code sql_memory_set(store_t *st, const store_mem_set *in, const store
     ERR_LOCAL(e);
     mem_set_ctx x = {S(st), in, audit, in->now ? in->now : utc_now(), 0};
     err_code rc = ssql_run_write(S(st), tx_memory_set, &x, e);
-    if (rc == ERR_OK && out) {
-        out->agent_id = xstrdup(in->agent_id);
-        out->session_id = xstrdup(in->session_id);
-        out->key = xstrdup(in->key);
-        out->value = xstrdup(in->value);
-        out->metadata = xstrdup(in->metadata);
-        out->created_at = x.created_at;
-        out->updated_at = x.now;
-        out->expires_at = in->expires_at;
-    }
+    if (rc == ERR_OK && out)
+        store_memory_from_set(out, in, x.created_at, x.now);
     return rc;
 }
 
@@ -946,7 +932,7 @@ static err_code rd_memory_get(db_conn *c, void *arg, err_t *e)
         read_memory(st, x->out);
     db_stmt_done(st);
     if (r == DB_DONE)
-        return err_set(e, ERR_NOTFOUND, "memory key '%s' not found", x->key);
+        return store_err_no_memory(e, x->key);
     return r == DB_ROW ? ERR_OK : (err_code)r;
 }
 
@@ -1087,11 +1073,9 @@ static err_code tx_memory_delete(db_conn *c, void *arg, err_t *e)
     x->deleted = changed > 0;
     if (!x->deleted || !x->audit)
         return ERR_OK;
-    sbuf_t res = SBUF_INIT;
-    sbuf_printf(&res, "memory:%s", x->key);
-    rc = audit_insert(c, x->audit, "memory_deleted", x->agent_id, x->session_id, res.p, e);
-    sbuf_free(&res);
-    return rc;
+    store_audit_rec r;
+    return audit_insert(c, store_audit_memory(&r, x->audit, "memory_deleted", x->agent_id,
+                                              x->session_id, x->key), e);
 }
 
 static err_code sql_memory_delete(store_t *st, const char *agent_id, const char *session_id,
@@ -1158,7 +1142,8 @@ typedef struct {
 static err_code tx_audit_append(db_conn *c, void *arg, err_t *e)
 {
     audit_ctx *x = arg;
-    return audit_insert(c, x->a, NULL, NULL, NULL, NULL, e);
+    store_audit_rec r = {*x->a, NULL};   /* as given: no defaults */
+    return audit_insert(c, &r, e);
 }
 
 static err_code sql_audit_append(store_t *st, const store_audit_in *a, err_t *e)
@@ -1232,7 +1217,7 @@ static err_code tx_token_put(db_conn *c, void *arg, err_t *e)
     db_bind_time(st, 6, t->expires_at);
     rc = ssql_exec_changes(st, NULL, e);
     if (rc == ERR_UNIQUE)
-        return err_set(e, ERR_UNIQUE, "store: token %.8s... already exists", t->token_id);
+        return store_err_token_exists(e, t->token_id);
     return rc;
 }
 
@@ -1261,7 +1246,7 @@ static err_code rd_token_get(db_conn *c, void *arg, err_t *e)
         read_token(st, x->out);
     db_stmt_done(st);
     if (r == DB_DONE)
-        return err_set(e, ERR_NOTFOUND, "token not found");
+        return store_err_no_token(e);
     return r == DB_ROW ? ERR_OK : (err_code)r;
 }
 

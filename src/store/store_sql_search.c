@@ -177,7 +177,7 @@ static err_code rd_message_search(db_conn *c, void *arg, err_t *e)
         if ((rc = ssql_session_exists(c, q->session_id, &exists, e)) != ERR_OK)
             return rc;
         if (!exists)
-            return err_set(e, ERR_NOTFOUND, "session %s not found", q->session_id);
+            return store_err_no_session(e, q->session_id);
     }
     return ERR_OK;
 }
