@@ -246,8 +246,8 @@ static void fresh_db(db_backend b, const char *base, const char *name, side_db *
     store_session s1 = {.id = out->add_sid, .purpose = "benchmark", .created_by = "bench"};
     store_session s2 = {.id = out->page_sid, .purpose = "pages", .created_by = "bench"};
     store_audit_in a = {0};
-    if (st->vt->session_create(st, &s1, &a, &e) != ERR_OK ||
-        st->vt->session_create(st, &s2, &a, &e) != ERR_OK)
+    if (store_session_create(st, &s1, &a, &e) != ERR_OK ||
+        store_session_create(st, &s2, &a, &e) != ERR_OK)
         die_e("session", &e);
     st->vt->close(st);
 }
@@ -293,7 +293,7 @@ __attribute__((noinline)) static double store_adds(store_t *st, const char *sid,
         store_message m = {.session_id = (char *)sid, .sender = "agent-7", .sender_type = "claude",
                            .content = (char *)CONTENT, .visibility = i % 5 ? "public" : "private"};
         store_audit_in a = {0};
-        if (st->vt->message_add(st, &m, &a, &e) != ERR_OK)
+        if (store_message_add(st, &m, &a, &e) != ERR_OK)
             die_e("message_add", &e);
     }
     return rate(n, t0);
@@ -309,7 +309,7 @@ __attribute__((noinline)) static double store_pages(store_t *st, const char *sid
                              .limit = PAGE, .offset = (i * PAGE) % (total - PAGE), .want_total = true};
         store_messages out;
         int64_t tot;
-        if (st->vt->message_list(st, &q, &out, &tot, &e) != ERR_OK)
+        if (store_message_list(st, &q, &out, &tot, &e) != ERR_OK)
             die_e("message_list", &e);
         if (out.n != PAGE)
             die("message_list", "short page");

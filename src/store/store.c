@@ -1,8 +1,9 @@
 /* store/store.c — opening a store from a URL (pick the implementation, check the
  * schema version), the record/list release functions, the table order and the
  * logical table description shared by every implementation, with the row check
- * and canonical row text used by copy/export/import. Must not: contain SQL or
- * backend-specific logic (that is store_sql.c / store_mongo*.c), or run
+ * and canonical row text used by copy/export/import, and the argument checks the
+ * store.h wrappers run before any backend (store_*_check). Must not: contain SQL
+ * or backend-specific logic (that is store_sql.c / store_mongo*.c), or run
  * migrations. */
 #include <stdlib.h>
 #include <string.h>
@@ -276,8 +277,82 @@ LIST_FREE(store_messages_free, store_messages, store_message_clear)
 LIST_FREE(store_memories_free, store_memories, store_memory_clear)
 LIST_FREE(store_audits_free, store_audits, store_audit_clear)
 
-err_code store_search_check(const store_search_query *q, err_t *e)
+/* ---- argument checks (called by the dispatch wrappers in store.h) --------------------- */
+
+/* ERR_INVALID "store: <what>" unless ok. */
+static err_code need(bool ok, const char *what, err_t *e)
 {
+    return ok ? ERR_OK : err_set(e, ERR_INVALID, "store: %s", what);
+}
+
+static bool visibility_valid(const char *v)
+{
+    return !v || strcmp(v, "public") == 0 || strcmp(v, "private") == 0 ||
+           strcmp(v, "agent_only") == 0 || strcmp(v, "admin_only") == 0;
+}
+
+err_code store_session_create_check(const store_session *in, err_t *e)
+{
+    return need(in && in->id && in->purpose && in->created_by,
+                "session_create needs id, purpose and created_by", e);
+}
+
+err_code store_session_get_check(const char *id, store_session *out, err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    return need(id != NULL, "session_get needs an id", e);
+}
+
+err_code store_session_list_check(const store_session_query *q, store_sessions *out,
+                                  int64_t *total, err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    if (total)
+        *total = 0;
+    return need(q && q->limit >= 1 && q->offset >= 0,
+                "session_list needs limit >= 1, offset >= 0", e);
+}
+
+err_code store_message_add_check(const store_message *m, err_t *e)
+{
+    if (!m || !m->session_id || !m->sender || !m->content)
+        return need(false, "message_add needs session_id, sender and content", e);
+    if (m->parent_id < 0)
+        return need(false, "message_add: parent_id must be >= 0", e);
+    if (!visibility_valid(m->visibility))
+        return err_set(e, ERR_INVALID, "store: visibility '%.32s' is not one of public, private, "
+                       "agent_only, admin_only", m->visibility);
+    return ERR_OK;
+}
+
+err_code store_message_list_check(const store_msg_query *q, store_messages *out, int64_t *total,
+                                  err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    if (total)
+        *total = 0;
+    if (!q || !q->session_id)
+        return need(false, "message_list needs a session_id", e);
+    if (q->limit < 1 || q->offset < 0)
+        return need(false, "message_list needs limit >= 1, offset >= 0", e);
+    return need(!q->from || !q->to || q->from <= q->to, "message_list: from is after to", e);
+}
+
+err_code store_message_get_check(const store_vis *vis, store_message *out, err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    return need(vis != NULL, "message_get needs a visibility filter", e);
+}
+
+err_code store_message_thread_check(const store_vis *vis, store_messages *out, err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    return need(vis != NULL, "message_thread needs a visibility filter", e);
+}
+
+err_code store_search_check(const store_search_query *q, store_messages *out, err_t *e)
+{
+    memset(out, 0, sizeof *out);
     if (!q || !q->session_id || q->limit < 1 || q->since_id < 0)
         return err_set(e, ERR_INVALID, "store: message_search needs a session_id, limit >= 1"
                                        " and since_id >= 0");
@@ -295,12 +370,124 @@ err_code store_search_check(const store_search_query *q, err_t *e)
     return ERR_OK;
 }
 
-err_code store_reindex_check(const store_t *st, int limit, err_t *e)
+err_code store_reindex_check(const store_t *st, int limit, int64_t *done, err_t *e)
 {
+    *done = 0;
     if (limit < 1)
         return err_set(e, ERR_INVALID, "store: message_reindex needs limit >= 1");
     if (!st->index_fn)
         return err_set(e, ERR_INVALID, "store: message_reindex needs an index function"
                                        " (store_set_index_fn)");
     return ERR_OK;
+}
+
+err_code store_memory_set_check(const store_mem_set *in, store_memory *out, err_t *e)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    return need(in && in->agent_id && in->key && in->value,
+                "memory_set needs agent_id, key and value", e);
+}
+
+err_code store_memory_get_check(const char *agent_id, const char *key, store_memory *out,
+                                err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    return need(agent_id && key, "memory_get needs agent_id and key", e);
+}
+
+err_code store_memory_list_check(const store_mem_query *q, store_memories *out, err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    if (!q || !q->agent_id || q->limit < 1)
+        return need(false, "memory_list needs agent_id and limit >= 1", e);
+    if (!(q->scope == STORE_MEM_GLOBAL || q->scope == STORE_MEM_ALL ||
+          (q->scope == STORE_MEM_SESSION && q->session_id)))
+        return need(false, "memory_list: bad scope (session scope needs a session_id)", e);
+    return need(!q->prefix || str_utf8_valid(q->prefix, strlen(q->prefix)),
+                "memory_list: prefix is not valid UTF-8", e);
+}
+
+err_code store_memory_delete_check(const char *agent_id, const char *key, bool *deleted,
+                                   err_t *e)
+{
+    if (deleted)
+        *deleted = false;
+    return need(agent_id && key, "memory_delete needs agent_id and key", e);
+}
+
+err_code store_audit_append_check(const store_audit_in *a, err_t *e)
+{
+    return need(a && a->event_type && a->agent_id, "audit_append needs event_type and agent_id",
+                e);
+}
+
+err_code store_audit_list_check(const store_audit_query *q, store_audits *out, err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    return need(q && q->limit >= 1, "audit_list needs limit >= 1", e);
+}
+
+err_code store_token_put_check(const store_token *t, err_t *e)
+{
+    return need(t && t->token_id && t->jwt && t->agent_id && t->agent_type && t->expires_at,
+                "token_put needs token_id, jwt, agent_id, agent_type and expires_at", e);
+}
+
+err_code store_token_get_check(const char *token_id, store_token *out, err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    return need(token_id != NULL, "token_get needs a token_id", e);
+}
+
+err_code store_token_delete_check(const char *token_id, bool *deleted, err_t *e)
+{
+    if (deleted)
+        *deleted = false;
+    return need(token_id != NULL, "token_delete needs a token_id", e);
+}
+
+err_code store_jti_revoke_check(const char *jti, utc_us expires_at, err_t *e)
+{
+    return need(jti && expires_at, "jti_revoke needs a jti and expires_at", e);
+}
+
+err_code store_jti_is_revoked_check(const char *jti, bool *revoked, err_t *e)
+{
+    *revoked = false;
+    return need(jti != NULL, "jti_is_revoked needs a jti", e);
+}
+
+err_code store_iterate_check(store_row_cb cb, err_t *e)
+{
+    return need(cb != NULL, "iterate needs a callback", e);
+}
+
+static err_code unknown_table(const char *table, err_t *e)
+{
+    return err_set(e, ERR_INVALID, "store: unknown table '%.64s'", table ? table : "");
+}
+
+err_code store_import_rows_check(const char *table, json_t *const *rows, size_t n,
+                                 int64_t *inserted, err_t *e)
+{
+    if (inserted)
+        *inserted = 0;
+    const store_table *t = store_table_find(table);
+    if (!t)
+        return unknown_table(table, e);
+    for (size_t r = 0; r < n; r++) {
+        err_code rc = store_row_check(t, rows[r], e);
+        if (rc != ERR_OK) {
+            err_prefix(e, "store: row %zu", r + 1);
+            return rc;
+        }
+    }
+    return ERR_OK;
+}
+
+err_code store_count_rows_check(const char *table, int64_t *n, err_t *e)
+{
+    *n = 0;
+    return store_table_find(table) ? ERR_OK : unknown_table(table, e);
 }

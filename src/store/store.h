@@ -261,7 +261,11 @@ typedef struct store_stats {
  * Constraint failures caused by the arguments (a visibility outside the four
  * values, metadata or a memory value that is not valid JSON) are ERR_INVALID.
  * Output records and lists are overwritten (not freed) on entry and hold
- * nothing the caller must free when an error is returned. */
+ * nothing the caller must free when an error is returned.
+ * Callers use the store_* wrappers at the end of this file: they check the
+ * arguments (ERR_INVALID, the same on every backend), zero the outputs and free
+ * them on error. So an implementation's functions get checked arguments and
+ * zeroed outputs, and may return an error with outputs partly filled. */
 typedef struct store_vt {
     const char *name;   /* "sql:sqlite", "sql:postgresql", "mongodb" */
     void (*close)(store_t *st);
@@ -403,98 +407,218 @@ void store_close(store_t *st);   /* NULL is fine */
 /* The tables in foreign-key order (NULL-terminated), as used by iterate. */
 const char *const *store_table_order(void);
 
-/* ---- dispatch (st->vt->fn(st, ...) with a name) ----------------------------------- */
+/* ---- dispatch (st->vt->fn(st, ...) with a name) -----------------------------------
+ * The argument checks of every backend (store.c), run by the wrappers before the
+ * backend: each zeroes its operation's outputs (records, lists, counts, flags),
+ * then checks the arguments: ERR_INVALID naming what is wrong. */
+err_code store_session_create_check(const store_session *in, err_t *e);
+err_code store_session_get_check(const char *id, store_session *out, err_t *e);
+err_code store_session_list_check(const store_session_query *q, store_sessions *out,
+                                  int64_t *total, err_t *e);
+err_code store_message_add_check(const store_message *m, err_t *e);
+err_code store_message_list_check(const store_msg_query *q, store_messages *out, int64_t *total,
+                                  err_t *e);
+err_code store_message_get_check(const store_vis *vis, store_message *out, err_t *e);
+err_code store_message_thread_check(const store_vis *vis, store_messages *out, err_t *e);
+err_code store_search_check(const store_search_query *q, store_messages *out, err_t *e);
+err_code store_reindex_check(const store_t *st, int limit, int64_t *done, err_t *e);
+err_code store_memory_set_check(const store_mem_set *in, store_memory *out, err_t *e);
+err_code store_memory_get_check(const char *agent_id, const char *key, store_memory *out,
+                                err_t *e);
+err_code store_memory_list_check(const store_mem_query *q, store_memories *out, err_t *e);
+err_code store_memory_delete_check(const char *agent_id, const char *key, bool *deleted,
+                                   err_t *e);
+err_code store_audit_append_check(const store_audit_in *a, err_t *e);
+err_code store_audit_list_check(const store_audit_query *q, store_audits *out, err_t *e);
+err_code store_token_put_check(const store_token *t, err_t *e);
+err_code store_token_get_check(const char *token_id, store_token *out, err_t *e);
+err_code store_token_delete_check(const char *token_id, bool *deleted, err_t *e);
+err_code store_jti_revoke_check(const char *jti, utc_us expires_at, err_t *e);
+err_code store_jti_is_revoked_check(const char *jti, bool *revoked, err_t *e);
+err_code store_iterate_check(store_row_cb cb, err_t *e);
+/* Also checks every row (store_row_check, "store: row N: ..."). */
+err_code store_import_rows_check(const char *table, json_t *const *rows, size_t n,
+                                 int64_t *inserted, err_t *e);
+err_code store_count_rows_check(const char *table, int64_t *n, err_t *e);
 
 static inline const char *store_name(const store_t *st) { return st->vt->name; }
 static inline err_code store_session_create(store_t *st, const store_session *in,
                                             const store_audit_in *a, err_t *e)
-{ return st->vt->session_create(st, in, a, e); }
+{
+    if (store_session_create_check(in, e) != ERR_OK)
+        return ERR_INVALID;
+    return st->vt->session_create(st, in, a, e);
+}
 static inline err_code store_session_get(store_t *st, const char *id, store_session *out, err_t *e)
-{ return st->vt->session_get(st, id, out, e); }
+{
+    err_code rc = store_session_get_check(id, out, e);
+    if (rc == ERR_OK && (rc = st->vt->session_get(st, id, out, e)) != ERR_OK)
+        store_session_clear(out);
+    return rc;
+}
 static inline err_code store_session_list(store_t *st, const store_session_query *q,
                                           store_sessions *out, int64_t *total, err_t *e)
-{ return st->vt->session_list(st, q, out, total, e); }
+{
+    err_code rc = store_session_list_check(q, out, total, e);
+    if (rc == ERR_OK && (rc = st->vt->session_list(st, q, out, total, e)) != ERR_OK)
+        store_sessions_free(out);
+    return rc;
+}
 static inline err_code store_message_add(store_t *st, store_message *m,
                                          const store_audit_in *a, err_t *e)
-{ return st->vt->message_add(st, m, a, e); }
+{
+    if (store_message_add_check(m, e) != ERR_OK)
+        return ERR_INVALID;
+    return st->vt->message_add(st, m, a, e);
+}
 static inline err_code store_message_list(store_t *st, const store_msg_query *q,
                                           store_messages *out, int64_t *total, err_t *e)
-{ return st->vt->message_list(st, q, out, total, e); }
+{
+    err_code rc = store_message_list_check(q, out, total, e);
+    if (rc == ERR_OK && (rc = st->vt->message_list(st, q, out, total, e)) != ERR_OK)
+        store_messages_free(out);
+    return rc;
+}
 static inline err_code store_message_get(store_t *st, int64_t id, const store_vis *vis,
                                          store_message *out, err_t *e)
-{ return st->vt->message_get(st, id, vis, out, e); }
+{
+    err_code rc = store_message_get_check(vis, out, e);
+    if (rc == ERR_OK && (rc = st->vt->message_get(st, id, vis, out, e)) != ERR_OK)
+        store_message_clear(out);
+    return rc;
+}
 static inline err_code store_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
                                             store_messages *out, err_t *e)
-{ return st->vt->message_thread(st, root_id, vis, out, e); }
-/* The argument checks of message_search / message_reindex, the same for every
- * backend (store.c): ERR_INVALID naming what is wrong. */
-err_code store_search_check(const store_search_query *q, err_t *e);
-err_code store_reindex_check(const store_t *st, int limit, err_t *e);
+{
+    err_code rc = store_message_thread_check(vis, out, e);
+    if (rc == ERR_OK && (rc = st->vt->message_thread(st, root_id, vis, out, e)) != ERR_OK)
+        store_messages_free(out);
+    return rc;
+}
 static inline err_code store_message_search(store_t *st, const store_search_query *q,
                                             store_messages *out, err_t *e)
 {
-    if (store_search_check(q, e) != ERR_OK) {
-        out->v = NULL;
-        out->n = 0;
-        return ERR_INVALID;
-    }
-    return st->vt->message_search(st, q, out, e);
+    err_code rc = store_search_check(q, out, e);
+    if (rc == ERR_OK && (rc = st->vt->message_search(st, q, out, e)) != ERR_OK)
+        store_messages_free(out);
+    return rc;
 }
 static inline err_code store_message_reindex(store_t *st, int limit, int64_t *done, err_t *e)
 {
-    *done = 0;
-    if (store_reindex_check(st, limit, e) != ERR_OK)
+    if (store_reindex_check(st, limit, done, e) != ERR_OK)
         return ERR_INVALID;
     return st->vt->message_reindex(st, limit, done, e);
 }
 static inline err_code store_memory_set(store_t *st, const store_mem_set *in,
                                         const store_audit_in *a, store_memory *out, err_t *e)
-{ return st->vt->memory_set(st, in, a, out, e); }
+{
+    err_code rc = store_memory_set_check(in, out, e);
+    if (rc == ERR_OK && (rc = st->vt->memory_set(st, in, a, out, e)) != ERR_OK)
+        store_memory_clear(out);   /* NULL is fine */
+    return rc;
+}
 static inline err_code store_memory_get(store_t *st, const char *agent_id, const char *session_id,
                                         const char *key, utc_us now, store_memory *out, err_t *e)
-{ return st->vt->memory_get(st, agent_id, session_id, key, now, out, e); }
+{
+    err_code rc = store_memory_get_check(agent_id, key, out, e);
+    if (rc == ERR_OK &&
+        (rc = st->vt->memory_get(st, agent_id, session_id, key, now, out, e)) != ERR_OK)
+        store_memory_clear(out);
+    return rc;
+}
 static inline err_code store_memory_list(store_t *st, const store_mem_query *q,
                                          store_memories *out, err_t *e)
-{ return st->vt->memory_list(st, q, out, e); }
+{
+    err_code rc = store_memory_list_check(q, out, e);
+    if (rc == ERR_OK && (rc = st->vt->memory_list(st, q, out, e)) != ERR_OK)
+        store_memories_free(out);
+    return rc;
+}
 static inline err_code store_memory_delete(store_t *st, const char *agent_id,
                                            const char *session_id, const char *key,
                                            const store_audit_in *a, bool *deleted, err_t *e)
-{ return st->vt->memory_delete(st, agent_id, session_id, key, a, deleted, e); }
+{
+    if (store_memory_delete_check(agent_id, key, deleted, e) != ERR_OK)
+        return ERR_INVALID;
+    return st->vt->memory_delete(st, agent_id, session_id, key, a, deleted, e);
+}
 static inline err_code store_memory_sweep(store_t *st, utc_us now, int64_t *removed, err_t *e)
 { return st->vt->memory_sweep(st, now, removed, e); }
 static inline err_code store_audit_append(store_t *st, const store_audit_in *a, err_t *e)
-{ return st->vt->audit_append(st, a, e); }
+{
+    if (store_audit_append_check(a, e) != ERR_OK)
+        return ERR_INVALID;
+    return st->vt->audit_append(st, a, e);
+}
 static inline err_code store_audit_list(store_t *st, const store_audit_query *q,
                                         store_audits *out, err_t *e)
-{ return st->vt->audit_list(st, q, out, e); }
+{
+    err_code rc = store_audit_list_check(q, out, e);
+    if (rc == ERR_OK && (rc = st->vt->audit_list(st, q, out, e)) != ERR_OK)
+        store_audits_free(out);
+    return rc;
+}
 static inline err_code store_audit_purge(store_t *st, utc_us older_than, int64_t *removed,
                                          err_t *e)
 { return st->vt->audit_purge(st, older_than, removed, e); }
 static inline err_code store_token_put(store_t *st, const store_token *t, err_t *e)
-{ return st->vt->token_put(st, t, e); }
+{
+    if (store_token_put_check(t, e) != ERR_OK)
+        return ERR_INVALID;
+    return st->vt->token_put(st, t, e);
+}
 static inline err_code store_token_get(store_t *st, const char *token_id, store_token *out,
                                        err_t *e)
-{ return st->vt->token_get(st, token_id, out, e); }
+{
+    err_code rc = store_token_get_check(token_id, out, e);
+    if (rc == ERR_OK && (rc = st->vt->token_get(st, token_id, out, e)) != ERR_OK)
+        store_token_clear(out);
+    return rc;
+}
 static inline err_code store_token_delete(store_t *st, const char *token_id, bool *deleted,
                                           err_t *e)
-{ return st->vt->token_delete(st, token_id, deleted, e); }
+{
+    if (store_token_delete_check(token_id, deleted, e) != ERR_OK)
+        return ERR_INVALID;
+    return st->vt->token_delete(st, token_id, deleted, e);
+}
 static inline err_code store_token_purge(store_t *st, utc_us now, int64_t *removed, err_t *e)
 { return st->vt->token_purge(st, now, removed, e); }
 static inline err_code store_jti_revoke(store_t *st, const char *jti, utc_us expires_at,
                                         err_t *e)
-{ return st->vt->jti_revoke(st, jti, expires_at, e); }
+{
+    if (store_jti_revoke_check(jti, expires_at, e) != ERR_OK)
+        return ERR_INVALID;
+    return st->vt->jti_revoke(st, jti, expires_at, e);
+}
 static inline err_code store_jti_is_revoked(store_t *st, const char *jti, bool *revoked,
                                             err_t *e)
-{ return st->vt->jti_is_revoked(st, jti, revoked, e); }
+{
+    if (store_jti_is_revoked_check(jti, revoked, e) != ERR_OK)
+        return ERR_INVALID;
+    return st->vt->jti_is_revoked(st, jti, revoked, e);
+}
 static inline err_code store_iterate(store_t *st, store_row_cb cb, void *ud, err_t *e)
-{ return st->vt->iterate(st, cb, ud, e); }
+{
+    if (store_iterate_check(cb, e) != ERR_OK)
+        return ERR_INVALID;
+    return st->vt->iterate(st, cb, ud, e);
+}
 static inline err_code store_import_rows(store_t *st, const char *table, json_t *const *rows,
                                          size_t n, int64_t *inserted, err_t *e)
-{ return st->vt->import_rows(st, table, rows, n, inserted, e); }
+{
+    if (store_import_rows_check(table, rows, n, inserted, e) != ERR_OK)
+        return ERR_INVALID;
+    return st->vt->import_rows(st, table, rows, n, inserted, e);
+}
 static inline err_code store_import_finish(store_t *st, err_t *e)
 { return st->vt->import_finish(st, e); }
 static inline err_code store_count_rows(store_t *st, const char *table, int64_t *n, err_t *e)
-{ return st->vt->count_rows(st, table, n, e); }
+{
+    if (store_count_rows_check(table, n, e) != ERR_OK)
+        return ERR_INVALID;
+    return st->vt->count_rows(st, table, n, e);
+}
 
 /* ---- health (see store_stats) ---------------------------------------------------- */
 static inline err_code store_ping(store_t *st, int64_t *rtt_us, err_t *e)

@@ -392,25 +392,25 @@ err_code smongo_next_id(smongo_ctx *c, const char *name, int64_t *out, err_t *e)
     return rc;
 }
 
-err_code smongo_audit_insert(smongo_ctx *c, const store_audit_in *a, const char *event,
-                             const char *agent, const char *session, const char *resource,
-                             err_t *e)
+err_code smongo_audit_insert(smongo_ctx *c, store_audit_rec *r, err_t *e)
 {
     int64_t id = 0;
     err_code rc = smongo_next_id(c, SMONGO_AUDIT, &id, e);
-    if (rc != ERR_OK)
-        return rc;
-    bson_t d = BSON_INITIALIZER;
-    BSON_APPEND_INT64(&d, "id", id);
-    smongo_append_time(&d, "created_at", utc_now());
-    smongo_append_str(&d, "event_type", a->event_type ? a->event_type : event);
-    smongo_append_str(&d, "agent_id", a->agent_id ? a->agent_id : agent);
-    smongo_append_str(&d, "session_id", a->session_id ? a->session_id : session);
-    smongo_append_str(&d, "resource", a->resource ? a->resource : resource);
-    rc = smongo_append_json_text(&d, "metadata", a->metadata, "audit metadata", e);
-    if (rc == ERR_OK)
-        rc = smongo_insert(c, SMONGO_AUDIT, &d, e);
-    bson_destroy(&d);
+    if (rc == ERR_OK) {
+        const store_audit_in *a = &r->in;
+        bson_t d = BSON_INITIALIZER;
+        BSON_APPEND_INT64(&d, "id", id);
+        smongo_append_time(&d, "created_at", utc_now());
+        smongo_append_str(&d, "event_type", a->event_type);
+        smongo_append_str(&d, "agent_id", a->agent_id);
+        smongo_append_str(&d, "session_id", a->session_id);
+        smongo_append_str(&d, "resource", a->resource);
+        rc = smongo_append_json_text(&d, "metadata", a->metadata, "audit metadata", e);
+        if (rc == ERR_OK)
+            rc = smongo_insert(c, SMONGO_AUDIT, &d, e);
+        bson_destroy(&d);
+    }
+    store_audit_rec_free(r);
     return rc;
 }
 
@@ -450,7 +450,7 @@ static err_code tx_session_create(smongo_ctx *c, void *arg, err_t *e)
     if (rc != ERR_OK)
         return rc;
     if (exists)
-        return err_set(e, ERR_UNIQUE, "store: session %s already exists", in->id);
+        return store_err_session_exists(e, in->id);
     utc_us created = in->created_at ? in->created_at : utc_now();
     bson_t d = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&d, "id", in->id);
@@ -464,20 +464,17 @@ static err_code tx_session_create(smongo_ctx *c, void *arg, err_t *e)
         rc = smongo_insert(c, SMONGO_SESSIONS, &d, e);
     bson_destroy(&d);
     if (rc == ERR_UNIQUE)
-        return err_set(e, ERR_UNIQUE, "store: session %s already exists", in->id);
+        return store_err_session_exists(e, in->id);
     if (rc != ERR_OK || !x->audit)
         return rc;
-    char res[300];
-    snprintf(res, sizeof res, "session:%s", in->id);
-    return smongo_audit_insert(c, x->audit, "session_created", in->created_by, in->id, res, e);
+    store_audit_rec r;
+    return smongo_audit_insert(c, store_audit_session(&r, x->audit, in), e);
 }
 
 static err_code mg_session_create(store_t *st, const store_session *in,
                                   const store_audit_in *audit, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(in && in->id && in->purpose && in->created_by,
-            "session_create needs id, purpose and created_by");
     sess_create_ctx x = {in, audit};
     return smongo_write(M(st), tx_session_create, &x, e);
 }
@@ -540,7 +537,7 @@ static err_code rd_session_get(smongo_ctx *c, void *arg, err_t *e)
     if (rc != ERR_OK)
         return rc;
     if (!found)
-        return err_set(e, ERR_NOTFOUND, "session %s not found", x->id);
+        return store_err_no_session(e, x->id);
     read_session(&d, x->out);
     bson_destroy(&d);
     return session_figures(c, x->out, e);
@@ -549,13 +546,8 @@ static err_code rd_session_get(smongo_ctx *c, void *arg, err_t *e)
 static err_code mg_session_get(store_t *st, const char *id, store_session *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(id, "session_get needs an id");
     sess_get_ctx x = {id, out};
-    err_code rc = smongo_read(M(st), rd_session_get, &x, e);
-    if (rc != ERR_OK)
-        store_session_clear(out);
-    return rc;
+    return smongo_read(M(st), rd_session_get, &x, e);
 }
 
 typedef struct {
@@ -653,24 +645,11 @@ static err_code mg_session_list(store_t *st, const store_session_query *q, store
                                 int64_t *total, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    if (total)
-        *total = 0;
-    REQUIRE(q && q->limit >= 1 && q->offset >= 0, "session_list needs limit >= 1, offset >= 0");
     sess_list_ctx x = {q, out, total};
-    err_code rc = smongo_read(M(st), rd_session_list, &x, e);
-    if (rc != ERR_OK)
-        store_sessions_free(out);
-    return rc;
+    return smongo_read(M(st), rd_session_list, &x, e);
 }
 
 /* ---- messages ------------------------------------------------------------------------ */
-
-static bool visibility_valid(const char *v)
-{
-    return !v || strcmp(v, "public") == 0 || strcmp(v, "private") == 0 ||
-           strcmp(v, "agent_only") == 0 || strcmp(v, "admin_only") == 0;
-}
 
 /* The visibility clauses of store_vis into filter f (nothing for vis->all). */
 static void append_vis(bson_t *f, const store_vis *v)
@@ -766,7 +745,7 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
     if (rc != ERR_OK)
         return rc;
     if (!exists)
-        return err_set(e, ERR_NOTFOUND, "session %s not found", m->session_id);
+        return store_err_no_session(e, m->session_id);
     if (m->parent_id) {
         bson_t q = BSON_INITIALIZER, d;
         BSON_APPEND_INT64(&q, "id", m->parent_id);
@@ -781,8 +760,7 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
         bool same = sid && strcmp(sid, m->session_id) == 0;
         free(sid);
         if (!same)
-            return err_set(e, ERR_INVALID, "parent message %lld is not a message of session %s",
-                           (long long)m->parent_id, m->session_id);
+            return store_err_bad_parent(e, m->parent_id, m->session_id);
     }
     bson_t d = BSON_INITIALIZER;
     rc = smongo_append_json_text(&d, "metadata", m->metadata, "message metadata", e);
@@ -834,21 +812,14 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
     mongoc_collection_destroy(col);
     if (rc != ERR_OK || !x->audit)
         return rc;
-    char res[48];
-    snprintf(res, sizeof res, "message:%lld", (long long)x->id);
-    return smongo_audit_insert(c, x->audit, "message_added", m->sender, m->session_id, res, e);
+    store_audit_rec r;
+    return smongo_audit_insert(c, store_audit_message(&r, x->audit, m, x->id), e);
 }
 
 static err_code mg_message_add(store_t *st, store_message *m, const store_audit_in *audit,
                                err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(m && m->session_id && m->sender && m->content,
-            "message_add needs session_id, sender and content");
-    REQUIRE(m->parent_id >= 0, "message_add: parent_id must be >= 0");
-    if (!visibility_valid(m->visibility))
-        return err_set(e, ERR_INVALID, "store: visibility '%.32s' is not one of public, private, "
-                       "agent_only, admin_only", m->visibility);
     /* the index text is computed before the write (pure C work) */
     char *stext = st->index_fn ? st->index_fn(m->sender, m->content, strlen(m->content),
                                               m->metadata)
@@ -911,7 +882,7 @@ static err_code rd_message_list(smongo_ctx *c, void *arg, err_t *e)
     if (rc == ERR_OK && x->out->n == 0 && total <= 0) {
         bool exists = false;
         if ((rc = smongo_session_exists(c, q->session_id, &exists, e)) == ERR_OK && !exists)
-            rc = err_set(e, ERR_NOTFOUND, "session %s not found", q->session_id);
+            rc = store_err_no_session(e, q->session_id);
     }
     return rc;
 }
@@ -920,17 +891,8 @@ static err_code mg_message_list(store_t *st, const store_msg_query *q, store_mes
                                 int64_t *total, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    if (total)
-        *total = 0;
-    REQUIRE(q && q->session_id, "message_list needs a session_id");
-    REQUIRE(q->limit >= 1 && q->offset >= 0, "message_list needs limit >= 1, offset >= 0");
-    REQUIRE(!q->from || !q->to || q->from <= q->to, "message_list: from is after to");
     msg_list_ctx x = {q, out, total};
-    err_code rc = smongo_read(M(st), rd_message_list, &x, e);
-    if (rc != ERR_OK)
-        store_messages_free(out);
-    return rc;
+    return smongo_read(M(st), rd_message_list, &x, e);
 }
 
 /* A regular expression matching any of the terms literally: ASCII non-alphanumerics
@@ -988,7 +950,7 @@ static err_code rd_message_search(smongo_ctx *c, void *arg, err_t *e)
     if (rc == ERR_OK && x->out->n == 0) {
         bool exists = false;
         if ((rc = smongo_session_exists(c, x->q->session_id, &exists, e)) == ERR_OK && !exists)
-            rc = err_set(e, ERR_NOTFOUND, "session %s not found", x->q->session_id);
+            rc = store_err_no_session(e, x->q->session_id);
     }
     return rc;
 }
@@ -998,15 +960,11 @@ static err_code rd_message_search(smongo_ctx *c, void *arg, err_t *e)
 static err_code mg_message_search(store_t *st, const store_search_query *q, store_messages *out,
                                   err_t *e)
 {
-    ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    /* arguments checked by store_message_search (store.c) */
+    ERR_LOCAL(e);   /* arguments checked, out zeroed by store_message_search (store.h) */
     char *regex = terms_regex(q->terms, q->nterms);
     msg_search_ctx x = {q, regex, out};
     err_code rc = smongo_read(M(st), rd_message_search, &x, e);
     free(regex);
-    if (rc != ERR_OK)
-        store_messages_free(out);
     return rc;
 }
 
@@ -1058,8 +1016,7 @@ static err_code tx_message_reindex(smongo_ctx *c, void *arg, err_t *e)
 
 static err_code mg_message_reindex(store_t *st, int limit, int64_t *done, err_t *e)
 {
-    ERR_LOCAL(e);   /* arguments checked by store_message_reindex (store.c) */
-    *done = 0;
+    ERR_LOCAL(e);   /* arguments checked, *done zeroed by store_message_reindex (store.h) */
     reindex_ctx x = {M(st), limit, 0};
     err_code rc = smongo_write(M(st), tx_message_reindex, &x, e);
     if (rc == ERR_OK)
@@ -1087,7 +1044,7 @@ static err_code rd_message_get(smongo_ctx *c, void *arg, err_t *e)
     if (rc != ERR_OK)
         return rc;
     if (!found)
-        return err_set(e, ERR_NOTFOUND, "message %lld not found", (long long)x->id);
+        return store_err_no_message(e, x->id);
     read_message(&d, x->one);
     bson_destroy(&d);
     return ERR_OK;
@@ -1097,13 +1054,8 @@ static err_code mg_message_get(store_t *st, int64_t id, const store_vis *vis, st
                                err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(vis, "message_get needs a visibility filter");
     msg_get_ctx x = {id, vis, out, NULL};
-    err_code rc = smongo_read(M(st), rd_message_get, &x, e);
-    if (rc != ERR_OK)
-        store_message_clear(out);
-    return rc;
+    return smongo_read(M(st), rd_message_get, &x, e);
 }
 
 static void append_int_array(bson_t *d, const char *key, const int64_t *v, size_t n)
@@ -1167,7 +1119,7 @@ static err_code rd_message_thread(smongo_ctx *c, void *arg, err_t *e)
     }
     free(all);
     if (rc == ERR_OK && (x->many->n == 0 || x->many->v[0].id != x->id))
-        rc = err_set(e, ERR_NOTFOUND, "message %lld not found", (long long)x->id);
+        rc = store_err_no_message(e, x->id);
     return rc;
 }
 
@@ -1175,13 +1127,8 @@ static err_code mg_message_thread(store_t *st, int64_t root_id, const store_vis 
                                   store_messages *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(vis, "message_thread needs a visibility filter");
     msg_get_ctx x = {root_id, vis, NULL, out};
-    err_code rc = smongo_read(M(st), rd_message_thread, &x, e);
-    if (rc != ERR_OK)
-        store_messages_free(out);
-    return rc;
+    return smongo_read(M(st), rd_message_thread, &x, e);
 }
 
 /* ---- lifetime ----------------------------------------------------------------------- */

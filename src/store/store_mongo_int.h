@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include "store/store.h"
 #include "store/store_mongo.h"
+#include "store/store_impl.h"
 #include "db/db.h"
 
 /* collections (= the logical table names, plus two of our own) */
@@ -81,10 +82,8 @@ err_code smongo_count(smongo_ctx *c, const char *coll, const bson_t *filter, int
 err_code smongo_insert(smongo_ctx *c, const char *coll, const bson_t *doc, err_t *e);
 err_code smongo_delete(smongo_ctx *c, const char *coll, const bson_t *filter, bool many,
                        int64_t *deleted, err_t *e);
-/* Appends an audit record (NULL fields from the write's defaults). */
-err_code smongo_audit_insert(smongo_ctx *c, const store_audit_in *a, const char *event,
-                             const char *agent, const char *session, const char *resource,
-                             err_t *e);
+/* Appends the audit record r (defaults filled, store_impl.h) and frees it. */
+err_code smongo_audit_insert(smongo_ctx *c, store_audit_rec *r, err_t *e);
 err_code smongo_session_exists(smongo_ctx *c, const char *id, bool *exists, err_t *e);
 void *smongo_list_push(void **v, size_t *n, size_t *cap, size_t elt);
 

@@ -74,7 +74,7 @@ static err_code tx_memory_set(smongo_ctx *c, void *arg, err_t *e)
         if ((rc = smongo_session_exists(c, in->session_id, &exists, e)) != ERR_OK)
             return rc;
         if (!exists)
-            return err_set(e, ERR_NOTFOUND, "session %s not found", in->session_id);
+            return store_err_no_session(e, in->session_id);
     }
     bson_t q, d;
     mem_key(&q, in->agent_id, in->session_id, in->key);
@@ -92,8 +92,7 @@ static err_code tx_memory_set(smongo_ctx *c, void *arg, err_t *e)
     bool live = found && (expires == 0 || expires > x->now);
     if (live && !in->overwrite) {
         bson_destroy(&q);
-        return err_set(e, ERR_EXISTS, "memory key '%s' already exists (overwrite is false)",
-                       in->key);
+        return store_err_memory_exists(e, in->key);
     }
     x->created_at = live ? created : x->now;
 
@@ -117,7 +116,7 @@ static err_code tx_memory_set(smongo_ctx *c, void *arg, err_t *e)
     if (rc == ERR_OK && !found) {
         rc = smongo_insert(c, SMONGO_MEMORY, &d, e);
         if (rc == ERR_UNIQUE)
-            rc = err_set(e, ERR_BUSY, "store: concurrent memory_set of key '%s'", in->key);
+            rc = store_err_memory_race(e, in->key);
     } else if (rc == ERR_OK) {
         if (!live) {
             bson_t lte;
@@ -132,7 +131,7 @@ static err_code tx_memory_set(smongo_ctx *c, void *arg, err_t *e)
         if (!mongoc_collection_replace_one(col, &q, &d, &opts, &reply, &be))
             rc = smongo_err(&be, &reply, "memory", e);
         else if (smongo_get_int(&reply, "matchedCount") == 0)
-            rc = err_set(e, ERR_BUSY, "store: concurrent memory_set of key '%s'", in->key);
+            rc = store_err_memory_race(e, in->key);
         bson_destroy(&reply);
         bson_destroy(&opts);
         mongoc_collection_destroy(col);
@@ -141,21 +140,16 @@ static err_code tx_memory_set(smongo_ctx *c, void *arg, err_t *e)
     bson_destroy(&q);
     if (rc != ERR_OK || !x->audit)
         return rc;
-    sbuf_t res = SBUF_INIT;
-    sbuf_printf(&res, "memory:%s", in->key);
-    rc = smongo_audit_insert(c, x->audit, "memory_set", in->agent_id, in->session_id, res.p, e);
-    sbuf_free(&res);
-    return rc;
+    store_audit_rec r;
+    return smongo_audit_insert(c, store_audit_memory(&r, x->audit, "memory_set", in->agent_id,
+                                                     in->session_id, in->key), e);
 }
 
 err_code smongo_memory_set(store_t *st, const store_mem_set *in, const store_audit_in *audit,
                            store_memory *out, err_t *e)
 {
     ERR_LOCAL(e);
-    if (out)
-        memset(out, 0, sizeof *out);
-    REQUIRE(in && in->agent_id && in->key && in->value,
-            "memory_set needs agent_id, key and value");
+    /* the value first: ERR_INVALID before the session and entry lookups */
     json_error_t je;
     json_t *v = json_loads(in->value, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!v)
@@ -163,16 +157,8 @@ err_code smongo_memory_set(store_t *st, const store_mem_set *in, const store_aud
     json_decref(v);
     mem_set_ctx x = {in, audit, in->now ? in->now : utc_now(), 0};
     err_code rc = smongo_write(M(st), tx_memory_set, &x, e);
-    if (rc == ERR_OK && out) {
-        out->agent_id = xstrdup(in->agent_id);
-        out->session_id = xstrdup(in->session_id);
-        out->key = xstrdup(in->key);
-        out->value = xstrdup(in->value);
-        out->metadata = xstrdup(in->metadata);
-        out->created_at = x.created_at;
-        out->updated_at = x.now;
-        out->expires_at = in->expires_at;
-    }
+    if (rc == ERR_OK && out)
+        store_memory_from_set(out, in, x.created_at, x.now);
     return rc;
 }
 
@@ -195,7 +181,7 @@ static err_code rd_memory_get(smongo_ctx *c, void *arg, err_t *e)
     if (rc != ERR_OK)
         return rc;
     if (!found)
-        return err_set(e, ERR_NOTFOUND, "memory key '%s' not found", x->key);
+        return store_err_no_memory(e, x->key);
     read_memory(&d, x->out);
     bson_destroy(&d);
     return ERR_OK;
@@ -205,13 +191,8 @@ err_code smongo_memory_get(store_t *st, const char *agent_id, const char *sessio
                            const char *key, utc_us now, store_memory *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(agent_id && key, "memory_get needs agent_id and key");
     mem_get_ctx x = {agent_id, session_id, key, now ? now : utc_now(), out};
-    err_code rc = smongo_read(M(st), rd_memory_get, &x, e);
-    if (rc != ERR_OK)
-        store_memory_clear(out);
-    return rc;
+    return smongo_read(M(st), rd_memory_get, &x, e);
 }
 
 /* ^ and the prefix with every regex metacharacter escaped: a literal prefix. */
@@ -298,19 +279,8 @@ err_code smongo_memory_list(store_t *st, const store_mem_query *q, store_memorie
                             err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(q && q->agent_id && q->limit >= 1, "memory_list needs agent_id and limit >= 1");
-    REQUIRE(q->scope == STORE_MEM_GLOBAL || q->scope == STORE_MEM_ALL ||
-            (q->scope == STORE_MEM_SESSION && q->session_id),
-            "memory_list: bad scope (session scope needs a session_id)");
-    if (q->prefix && *q->prefix)
-        REQUIRE(str_utf8_valid(q->prefix, strlen(q->prefix)),
-                "memory_list: prefix is not valid UTF-8");
     mem_list_ctx x = {q, q->now ? q->now : utc_now(), out};
-    err_code rc = smongo_read(M(st), rd_memory_list, &x, e);
-    if (rc != ERR_OK)
-        store_memories_free(out);
-    return rc;
+    return smongo_read(M(st), rd_memory_list, &x, e);
 }
 
 typedef struct {
@@ -332,11 +302,9 @@ static err_code tx_memory_delete(smongo_ctx *c, void *arg, err_t *e)
     x->deleted = n > 0;
     if (!x->deleted || !x->audit)
         return ERR_OK;
-    sbuf_t res = SBUF_INIT;
-    sbuf_printf(&res, "memory:%s", x->key);
-    rc = smongo_audit_insert(c, x->audit, "memory_deleted", x->agent_id, x->session_id, res.p, e);
-    sbuf_free(&res);
-    return rc;
+    store_audit_rec r;
+    return smongo_audit_insert(c, store_audit_memory(&r, x->audit, "memory_deleted", x->agent_id,
+                                                     x->session_id, x->key), e);
 }
 
 err_code smongo_memory_delete(store_t *st, const char *agent_id, const char *session_id,
@@ -344,9 +312,6 @@ err_code smongo_memory_delete(store_t *st, const char *agent_id, const char *ses
                               err_t *e)
 {
     ERR_LOCAL(e);
-    if (deleted)
-        *deleted = false;
-    REQUIRE(agent_id && key, "memory_delete needs agent_id and key");
     mem_del_ctx x = {agent_id, session_id, key, audit, false};
     err_code rc = smongo_write(M(st), tx_memory_delete, &x, e);
     if (rc == ERR_OK && deleted)
@@ -404,13 +369,13 @@ err_code smongo_memory_sweep(store_t *st, utc_us now, int64_t *removed, err_t *e
 
 static err_code tx_audit_append(smongo_ctx *c, void *arg, err_t *e)
 {
-    return smongo_audit_insert(c, arg, NULL, NULL, NULL, NULL, e);
+    store_audit_rec r = {*(const store_audit_in *)arg, NULL};   /* as given: no defaults */
+    return smongo_audit_insert(c, &r, e);
 }
 
 err_code smongo_audit_append(store_t *st, const store_audit_in *a, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(a && a->event_type && a->agent_id, "audit_append needs event_type and agent_id");
     return smongo_write(M(st), tx_audit_append, (void *)a, e);
 }
 
@@ -465,13 +430,8 @@ static err_code rd_audit_list(smongo_ctx *c, void *arg, err_t *e)
 err_code smongo_audit_list(store_t *st, const store_audit_query *q, store_audits *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(q && q->limit >= 1, "audit_list needs limit >= 1");
     audit_list_ctx x = {q, out};
-    err_code rc = smongo_read(M(st), rd_audit_list, &x, e);
-    if (rc != ERR_OK)
-        store_audits_free(out);
-    return rc;
+    return smongo_read(M(st), rd_audit_list, &x, e);
 }
 
 err_code smongo_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err_t *e)
@@ -502,15 +462,13 @@ static err_code tx_token_put(smongo_ctx *c, void *arg, err_t *e)
         bson_destroy(&d);
     }
     if (found || rc == ERR_UNIQUE)
-        return err_set(e, ERR_UNIQUE, "store: token %.8s... already exists", t->token_id);
+        return store_err_token_exists(e, t->token_id);
     return rc;
 }
 
 err_code smongo_token_put(store_t *st, const store_token *t, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(t && t->token_id && t->jwt && t->agent_id && t->agent_type && t->expires_at,
-            "token_put needs token_id, jwt, agent_id, agent_type and expires_at");
     return smongo_write(M(st), tx_token_put, (void *)t, e);
 }
 
@@ -532,7 +490,7 @@ static err_code rd_token_get(smongo_ctx *c, void *arg, err_t *e)
     if (rc != ERR_OK)
         return rc;
     if (!found)
-        return err_set(e, ERR_NOTFOUND, "token not found");
+        return store_err_no_token(e);
     x->out->token_id = smongo_get_str(&d, "token_id");
     x->out->jwt = smongo_get_str(&d, "jwt");
     x->out->agent_id = smongo_get_str(&d, "agent_id");
@@ -546,13 +504,8 @@ static err_code rd_token_get(smongo_ctx *c, void *arg, err_t *e)
 err_code smongo_token_get(store_t *st, const char *token_id, store_token *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(token_id, "token_get needs a token_id");
     token_ctx x = {token_id, out, false};
-    err_code rc = smongo_read(M(st), rd_token_get, &x, e);
-    if (rc != ERR_OK)
-        store_token_clear(out);
-    return rc;
+    return smongo_read(M(st), rd_token_get, &x, e);
 }
 
 static err_code tx_token_delete(smongo_ctx *c, void *arg, err_t *e)
@@ -570,9 +523,6 @@ static err_code tx_token_delete(smongo_ctx *c, void *arg, err_t *e)
 err_code smongo_token_delete(store_t *st, const char *token_id, bool *deleted, err_t *e)
 {
     ERR_LOCAL(e);
-    if (deleted)
-        *deleted = false;
-    REQUIRE(token_id, "token_delete needs a token_id");
     token_ctx x = {token_id, NULL, false};
     err_code rc = smongo_write(M(st), tx_token_delete, &x, e);
     if (rc == ERR_OK && deleted)
@@ -622,7 +572,6 @@ static err_code tx_jti_revoke(smongo_ctx *c, void *arg, err_t *e)
 err_code smongo_jti_revoke(store_t *st, const char *jti, utc_us expires_at, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(jti && expires_at, "jti_revoke needs a jti and expires_at");
     jti_ctx x = {jti, expires_at, false};
     return smongo_write(M(st), tx_jti_revoke, &x, e);
 }
@@ -640,8 +589,6 @@ static err_code rd_jti_get(smongo_ctx *c, void *arg, err_t *e)
 err_code smongo_jti_is_revoked(store_t *st, const char *jti, bool *revoked, err_t *e)
 {
     ERR_LOCAL(e);
-    *revoked = false;
-    REQUIRE(jti, "jti_is_revoked needs a jti");
     jti_ctx x = {jti, 0, false};
     err_code rc = smongo_read(M(st), rd_jti_get, &x, e);
     if (rc == ERR_OK)

@@ -370,22 +370,22 @@ err_code ssql_run_write(store_sql *s, db_tx_fn fn, void *arg, err_t *e)
     return finish(db_tx_run(s->db, DB_WRITE, fn, arg, e), e);
 }
 
-/* Appends the audit record for a write; NULL fields take the write's defaults. */
-static err_code audit_insert(db_conn *c, const store_audit_in *a, const char *event,
-                             const char *agent, const char *session, const char *resource,
-                             err_t *e)
+/* Appends the audit record r (defaults filled, store_impl.h) and frees it. */
+static err_code audit_insert(db_conn *c, store_audit_rec *r, err_t *e)
 {
     db_stmt *st;
     err_code rc = db_prepare(c, SQL_AUDIT_INSERT, &st, e);
-    if (rc != ERR_OK)
-        return rc;
-    db_bind_time(st, 1, utc_now());
-    db_bind_text(st, 2, a->event_type ? a->event_type : event, -1);
-    db_bind_text(st, 3, a->agent_id ? a->agent_id : agent, -1);
-    db_bind_text(st, 4, a->session_id ? a->session_id : session, -1);
-    db_bind_text(st, 5, a->resource ? a->resource : resource, -1);
-    db_bind_json(st, 6, a->metadata, -1);
-    return ssql_exec_changes(st, NULL, e);
+    if (rc == ERR_OK) {
+        db_bind_time(st, 1, utc_now());
+        db_bind_text(st, 2, r->in.event_type, -1);
+        db_bind_text(st, 3, r->in.agent_id, -1);
+        db_bind_text(st, 4, r->in.session_id, -1);
+        db_bind_text(st, 5, r->in.resource, -1);
+        db_bind_json(st, 6, r->in.metadata, -1);
+        rc = ssql_exec_changes(st, NULL, e);
+    }
+    store_audit_rec_free(r);
+    return rc;
 }
 
 err_code ssql_session_exists(db_conn *c, const char *id, bool *exists, err_t *e)
@@ -431,20 +431,17 @@ static err_code tx_session_create(db_conn *c, void *arg, err_t *e)
     db_bind_time(st, 7, in->updated_at ? in->updated_at : created);
     rc = ssql_exec_changes(st, NULL, e);
     if (rc == ERR_UNIQUE)
-        return err_set(e, ERR_UNIQUE, "store: session %s already exists", in->id);
+        return store_err_session_exists(e, in->id);
     if (rc != ERR_OK || !x->audit)
         return rc;
-    char res[300];
-    snprintf(res, sizeof res, "session:%s", in->id);
-    return audit_insert(c, x->audit, "session_created", in->created_by, in->id, res, e);
+    store_audit_rec r;
+    return audit_insert(c, store_audit_session(&r, x->audit, in), e);
 }
 
 static err_code sql_session_create(store_t *st, const store_session *in,
                                    const store_audit_in *audit, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(in && in->id && in->purpose && in->created_by,
-            "session_create needs id, purpose and created_by");
     sess_create_ctx x = {in, audit};
     return ssql_run_write(S(st), tx_session_create, &x, e);
 }
@@ -468,20 +465,15 @@ static err_code rd_session_get(db_conn *c, void *arg, err_t *e)
         read_session(st, x->out);
     db_stmt_done(st);
     if (r == DB_DONE)
-        return err_set(e, ERR_NOTFOUND, "session %s not found", x->id);
+        return store_err_no_session(e, x->id);
     return r == DB_ROW ? ERR_OK : (err_code)r;
 }
 
 static err_code sql_session_get(store_t *st, const char *id, store_session *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(id, "session_get needs an id");
     sess_get_ctx x = {id, out};
-    err_code rc = ssql_run_read(S(st), rd_session_get, &x, e);
-    if (rc != ERR_OK)
-        store_session_clear(out);
-    return rc;
+    return ssql_run_read(S(st), rd_session_get, &x, e);
 }
 
 typedef struct {
@@ -558,15 +550,8 @@ static err_code sql_session_list(store_t *st, const store_session_query *q,
                                  store_sessions *out, int64_t *total, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    if (total)
-        *total = 0;
-    REQUIRE(q && q->limit >= 1 && q->offset >= 0, "session_list needs limit >= 1, offset >= 0");
     sess_list_ctx x = {S(st), q, out, total};
-    err_code rc = run_snapshot(S(st), rd_session_list, &x, e);
-    if (rc != ERR_OK)
-        store_sessions_free(out);
-    return rc;
+    return run_snapshot(S(st), rd_session_list, &x, e);
 }
 
 /* ---- messages ------------------------------------------------------------------------ */
@@ -598,7 +583,7 @@ static err_code tx_message_add(db_conn *c, void *arg, err_t *e)
     if ((rc = ssql_exec_changes(st, &changed, e)) != ERR_OK)
         return rc;
     if (changed == 0)
-        return err_set(e, ERR_NOTFOUND, "session %s not found", m->session_id);
+        return store_err_no_session(e, m->session_id);
 
     if (m->parent_id) {
         if ((rc = db_prepare(c, SQL_MSG_PARENT, &st, e)) != ERR_OK)
@@ -612,8 +597,7 @@ static err_code tx_message_add(db_conn *c, void *arg, err_t *e)
         if (r != DB_ROW && r != DB_DONE)
             return (err_code)r;
         if (!same)
-            return err_set(e, ERR_INVALID, "parent message %lld is not a message of session %s",
-                           (long long)m->parent_id, m->session_id);
+            return store_err_bad_parent(e, m->parent_id, m->session_id);
     }
 
     if ((rc = db_prepare(c, d->msg_insert, &st, e)) != ERR_OK)
@@ -649,18 +633,14 @@ static err_code tx_message_add(db_conn *c, void *arg, err_t *e)
     x->at = now;
     if (!x->audit)
         return ERR_OK;
-    char res[48];
-    snprintf(res, sizeof res, "message:%lld", (long long)x->id);
-    return audit_insert(c, x->audit, "message_added", m->sender, m->session_id, res, e);
+    store_audit_rec r;
+    return audit_insert(c, store_audit_message(&r, x->audit, m, x->id), e);
 }
 
 static err_code sql_message_add(store_t *st, store_message *m, const store_audit_in *audit,
                                 err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(m && m->session_id && m->sender && m->content,
-            "message_add needs session_id, sender and content");
-    REQUIRE(m->parent_id >= 0, "message_add: parent_id must be >= 0");
     /* the index text is computed before the transaction (it is pure C work) */
     char *stext = ssql_index_text(st, m->sender, m->content, strlen(m->content), m->metadata);
     char *grams = stext && S(st)->d->search_grams ? ssql_grams(stext) : NULL;
@@ -746,7 +726,7 @@ static err_code rd_message_list(db_conn *c, void *arg, err_t *e)
         if ((rc = ssql_session_exists(c, q->session_id, &exists, e)) != ERR_OK)
             return rc;
         if (!exists)
-            return err_set(e, ERR_NOTFOUND, "session %s not found", q->session_id);
+            return store_err_no_session(e, q->session_id);
     }
     return ERR_OK;
 }
@@ -755,18 +735,9 @@ static err_code sql_message_list(store_t *st, const store_msg_query *q, store_me
                                  int64_t *total, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    if (total)
-        *total = 0;
-    REQUIRE(q && q->session_id, "message_list needs a session_id");
-    REQUIRE(q->limit >= 1 && q->offset >= 0, "message_list needs limit >= 1, offset >= 0");
-    REQUIRE(!q->from || !q->to || q->from <= q->to, "message_list: from is after to");
     msg_list_ctx x = {S(st), q, out, total};
-    err_code rc = total ? run_snapshot(S(st), rd_message_list, &x, e)
-                        : ssql_run_read(S(st), rd_message_list, &x, e);
-    if (rc != ERR_OK)
-        store_messages_free(out);
-    return rc;
+    return total ? run_snapshot(S(st), rd_message_list, &x, e)
+                 : ssql_run_read(S(st), rd_message_list, &x, e);
 }
 
 typedef struct {
@@ -793,7 +764,7 @@ static err_code rd_message_get(db_conn *c, void *arg, err_t *e)
         ssql_read_message(st, x->one);
     db_stmt_done(st);
     if (r == DB_DONE)
-        return err_set(e, ERR_NOTFOUND, "message %lld not found", (long long)x->id);
+        return store_err_no_message(e, x->id);
     return r == DB_ROW ? ERR_OK : (err_code)r;
 }
 
@@ -801,13 +772,8 @@ static err_code sql_message_get(store_t *st, int64_t id, const store_vis *vis,
                                 store_message *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(vis, "message_get needs a visibility filter");
     msg_get_ctx x = {S(st), id, vis, out, NULL};
-    err_code rc = ssql_run_read(S(st), rd_message_get, &x, e);
-    if (rc != ERR_OK)
-        store_message_clear(out);
-    return rc;
+    return ssql_run_read(S(st), rd_message_get, &x, e);
 }
 
 static err_code rd_message_thread(db_conn *c, void *arg, err_t *e)
@@ -831,7 +797,7 @@ static err_code rd_message_thread(db_conn *c, void *arg, err_t *e)
     if (r != DB_DONE)
         return (err_code)r;
     if (x->many->n == 0 || x->many->v[0].id != x->id)
-        return err_set(e, ERR_NOTFOUND, "message %lld not found", (long long)x->id);
+        return store_err_no_message(e, x->id);
     return ERR_OK;
 }
 
@@ -839,13 +805,8 @@ static err_code sql_message_thread(store_t *st, int64_t root_id, const store_vis
                                    store_messages *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(vis, "message_thread needs a visibility filter");
     msg_get_ctx x = {S(st), root_id, vis, NULL, out};
-    err_code rc = ssql_run_read(S(st), rd_message_thread, &x, e);
-    if (rc != ERR_OK)
-        store_messages_free(out);
-    return rc;
+    return ssql_run_read(S(st), rd_message_thread, &x, e);
 }
 
 /* ---- memory ------------------------------------------------------------------------- */
@@ -871,7 +832,7 @@ static err_code tx_memory_set(db_conn *c, void *arg, err_t *e)
         if ((rc = ssql_session_exists(c, in->session_id, &exists, e)) != ERR_OK)
             return rc;
         if (!exists)
-            return err_set(e, ERR_NOTFOUND, "session %s not found", in->session_id);
+            return store_err_no_session(e, in->session_id);
     }
 
     if ((rc = db_prepare(c, in->session_id ? d->mem_find_session : d->mem_find_global, &st,
@@ -896,8 +857,7 @@ static err_code tx_memory_set(db_conn *c, void *arg, err_t *e)
 
     bool live = id && (expires == 0 || expires > x->now);
     if (live && !in->overwrite)
-        return err_set(e, ERR_EXISTS, "memory key '%s' already exists (overwrite is false)",
-                       in->key);
+        return store_err_memory_exists(e, in->key);
     x->created_at = live ? created : x->now;
 
     if (id) {
@@ -925,37 +885,23 @@ static err_code tx_memory_set(db_conn *c, void *arg, err_t *e)
         /* Another writer inserted the key between our read and insert (possible
          * on MVCC servers; SQLite serialises writers): retry, then we see it. */
         if (rc == ERR_UNIQUE)
-            return err_set(e, ERR_BUSY, "store: concurrent memory_set of key '%s'", in->key);
+            return store_err_memory_race(e, in->key);
     }
     if (rc != ERR_OK || !x->audit)
         return rc;
-    sbuf_t res = SBUF_INIT;
-    sbuf_printf(&res, "memory:%s", in->key);
-    rc = audit_insert(c, x->audit, "memory_set", in->agent_id, in->session_id, res.p, e);
-    sbuf_free(&res);
-    return rc;
+    store_audit_rec ar;
+    return audit_insert(c, store_audit_memory(&ar, x->audit, "memory_set", in->agent_id,
+                                              in->session_id, in->key), e);
 }
 
 static err_code sql_memory_set(store_t *st, const store_mem_set *in, const store_audit_in *audit,
                                store_memory *out, err_t *e)
 {
     ERR_LOCAL(e);
-    if (out)
-        memset(out, 0, sizeof *out);
-    REQUIRE(in && in->agent_id && in->key && in->value,
-            "memory_set needs agent_id, key and value");
     mem_set_ctx x = {S(st), in, audit, in->now ? in->now : utc_now(), 0};
     err_code rc = ssql_run_write(S(st), tx_memory_set, &x, e);
-    if (rc == ERR_OK && out) {
-        out->agent_id = xstrdup(in->agent_id);
-        out->session_id = xstrdup(in->session_id);
-        out->key = xstrdup(in->key);
-        out->value = xstrdup(in->value);
-        out->metadata = xstrdup(in->metadata);
-        out->created_at = x.created_at;
-        out->updated_at = x.now;
-        out->expires_at = in->expires_at;
-    }
+    if (rc == ERR_OK && out)
+        store_memory_from_set(out, in, x.created_at, x.now);
     return rc;
 }
 
@@ -986,7 +932,7 @@ static err_code rd_memory_get(db_conn *c, void *arg, err_t *e)
         read_memory(st, x->out);
     db_stmt_done(st);
     if (r == DB_DONE)
-        return err_set(e, ERR_NOTFOUND, "memory key '%s' not found", x->key);
+        return store_err_no_memory(e, x->key);
     return r == DB_ROW ? ERR_OK : (err_code)r;
 }
 
@@ -994,13 +940,8 @@ static err_code sql_memory_get(store_t *st, const char *agent_id, const char *se
                                const char *key, utc_us now, store_memory *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(agent_id && key, "memory_get needs agent_id and key");
     mem_get_ctx x = {S(st)->d, agent_id, session_id, key, now ? now : utc_now(), out};
-    err_code rc = ssql_run_read(S(st), rd_memory_get, &x, e);
-    if (rc != ERR_OK)
-        store_memory_clear(out);
-    return rc;
+    return ssql_run_read(S(st), rd_memory_get, &x, e);
 }
 
 /* The smallest string greater than every string that starts with p (valid
@@ -1093,15 +1034,9 @@ static err_code sql_memory_list(store_t *st, const store_mem_query *q, store_mem
                                 err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(q && q->agent_id && q->limit >= 1, "memory_list needs agent_id and limit >= 1");
-    REQUIRE(q->scope == STORE_MEM_GLOBAL || q->scope == STORE_MEM_ALL ||
-            (q->scope == STORE_MEM_SESSION && q->session_id),
-            "memory_list: bad scope (session scope needs a session_id)");
     char small[256 + 4], *upper = NULL, *heap = NULL;
     if (q->prefix && *q->prefix) {
         size_t n = strlen(q->prefix), un = 0;
-        REQUIRE(str_utf8_valid(q->prefix, n), "memory_list: prefix is not valid UTF-8");
         char *buf = n + 4 <= sizeof small ? small : (heap = xmalloc(n + 4));
         if (prefix_successor(q->prefix, n, buf, &un))
             upper = buf;
@@ -1109,8 +1044,6 @@ static err_code sql_memory_list(store_t *st, const store_mem_query *q, store_mem
     mem_list_ctx x = {S(st), q, q->now ? q->now : utc_now(), upper, out};
     err_code rc = ssql_run_read(S(st), rd_memory_list, &x, e);
     free(heap);
-    if (rc != ERR_OK)
-        store_memories_free(out);
     return rc;
 }
 
@@ -1140,11 +1073,9 @@ static err_code tx_memory_delete(db_conn *c, void *arg, err_t *e)
     x->deleted = changed > 0;
     if (!x->deleted || !x->audit)
         return ERR_OK;
-    sbuf_t res = SBUF_INIT;
-    sbuf_printf(&res, "memory:%s", x->key);
-    rc = audit_insert(c, x->audit, "memory_deleted", x->agent_id, x->session_id, res.p, e);
-    sbuf_free(&res);
-    return rc;
+    store_audit_rec r;
+    return audit_insert(c, store_audit_memory(&r, x->audit, "memory_deleted", x->agent_id,
+                                              x->session_id, x->key), e);
 }
 
 static err_code sql_memory_delete(store_t *st, const char *agent_id, const char *session_id,
@@ -1152,9 +1083,6 @@ static err_code sql_memory_delete(store_t *st, const char *agent_id, const char 
                                   err_t *e)
 {
     ERR_LOCAL(e);
-    if (deleted)
-        *deleted = false;
-    REQUIRE(agent_id && key, "memory_delete needs agent_id and key");
     mem_del_ctx x = {S(st)->d, agent_id, session_id, key, audit, false};
     err_code rc = ssql_run_write(S(st), tx_memory_delete, &x, e);
     if (rc == ERR_OK && deleted)
@@ -1214,13 +1142,13 @@ typedef struct {
 static err_code tx_audit_append(db_conn *c, void *arg, err_t *e)
 {
     audit_ctx *x = arg;
-    return audit_insert(c, x->a, NULL, NULL, NULL, NULL, e);
+    store_audit_rec r = {*x->a, NULL};   /* as given: no defaults */
+    return audit_insert(c, &r, e);
 }
 
 static err_code sql_audit_append(store_t *st, const store_audit_in *a, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(a && a->event_type && a->agent_id, "audit_append needs event_type and agent_id");
     audit_ctx x = {a};
     return ssql_run_write(S(st), tx_audit_append, &x, e);
 }
@@ -1262,13 +1190,8 @@ static err_code sql_audit_list(store_t *st, const store_audit_query *q, store_au
                                err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(q && q->limit >= 1, "audit_list needs limit >= 1");
     audit_list_ctx x = {S(st), q, out};
-    err_code rc = ssql_run_read(S(st), rd_audit_list, &x, e);
-    if (rc != ERR_OK)
-        store_audits_free(out);
-    return rc;
+    return ssql_run_read(S(st), rd_audit_list, &x, e);
 }
 
 static err_code sql_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err_t *e)
@@ -1294,15 +1217,13 @@ static err_code tx_token_put(db_conn *c, void *arg, err_t *e)
     db_bind_time(st, 6, t->expires_at);
     rc = ssql_exec_changes(st, NULL, e);
     if (rc == ERR_UNIQUE)
-        return err_set(e, ERR_UNIQUE, "store: token %.8s... already exists", t->token_id);
+        return store_err_token_exists(e, t->token_id);
     return rc;
 }
 
 static err_code sql_token_put(store_t *st, const store_token *t, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(t && t->token_id && t->jwt && t->agent_id && t->agent_type && t->expires_at,
-            "token_put needs token_id, jwt, agent_id, agent_type and expires_at");
     return ssql_run_write(S(st), tx_token_put, (void *)t, e);
 }
 
@@ -1325,20 +1246,15 @@ static err_code rd_token_get(db_conn *c, void *arg, err_t *e)
         read_token(st, x->out);
     db_stmt_done(st);
     if (r == DB_DONE)
-        return err_set(e, ERR_NOTFOUND, "token not found");
+        return store_err_no_token(e);
     return r == DB_ROW ? ERR_OK : (err_code)r;
 }
 
 static err_code sql_token_get(store_t *st, const char *token_id, store_token *out, err_t *e)
 {
     ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    REQUIRE(token_id, "token_get needs a token_id");
     token_get_ctx x = {token_id, out};
-    err_code rc = ssql_run_read(S(st), rd_token_get, &x, e);
-    if (rc != ERR_OK)
-        store_token_clear(out);
-    return rc;
+    return ssql_run_read(S(st), rd_token_get, &x, e);
 }
 
 typedef struct {
@@ -1363,9 +1279,6 @@ static err_code tx_token_delete(db_conn *c, void *arg, err_t *e)
 static err_code sql_token_delete(store_t *st, const char *token_id, bool *deleted, err_t *e)
 {
     ERR_LOCAL(e);
-    if (deleted)
-        *deleted = false;
-    REQUIRE(token_id, "token_delete needs a token_id");
     token_del_ctx x = {token_id, false};
     err_code rc = ssql_run_write(S(st), tx_token_delete, &x, e);
     if (rc == ERR_OK && deleted)
@@ -1401,7 +1314,6 @@ static err_code tx_jti_revoke(db_conn *c, void *arg, err_t *e)
 static err_code sql_jti_revoke(store_t *st, const char *jti, utc_us expires_at, err_t *e)
 {
     ERR_LOCAL(e);
-    REQUIRE(jti && expires_at, "jti_revoke needs a jti and expires_at");
     jti_ctx x = {S(st)->d, jti, expires_at, false};
     return ssql_run_write(S(st), tx_jti_revoke, &x, e);
 }
@@ -1425,8 +1337,6 @@ static err_code rd_jti_get(db_conn *c, void *arg, err_t *e)
 static err_code sql_jti_is_revoked(store_t *st, const char *jti, bool *revoked, err_t *e)
 {
     ERR_LOCAL(e);
-    *revoked = false;
-    REQUIRE(jti, "jti_is_revoked needs a jti");
     jti_ctx x = {S(st)->d, jti, 0, false};
     err_code rc = ssql_run_read(S(st), rd_jti_get, &x, e);
     if (rc == ERR_OK)
@@ -1526,7 +1436,6 @@ static err_code sql_iterate(store_t *stp, store_row_cb cb, void *ud, err_t *e)
 {
     ERR_LOCAL(e);
     store_sql *s = S(stp);
-    REQUIRE(cb, "iterate needs a callback");
     db_conn *c = NULL;
     /* One read transaction: a consistent snapshot. No retry: rows already
      * handed to the callback cannot be taken back. */
@@ -1568,14 +1477,11 @@ static err_code sql_iterate(store_t *stp, store_row_cb cb, void *ud, err_t *e)
 
 /* ---- bulk transfer: import_rows, import_finish, count_rows ----------------------------- */
 
+/* The position in store_tables() of a known table (the store.h wrapper checked it). */
 static int table_index(const char *name)
 {
     size_t nt;
-    const store_table *t = store_tables(&nt);
-    for (size_t i = 0; name && i < nt; i++)
-        if (strcmp(t[i].name, name) == 0)
-            return (int)i;
-    return -1;
+    return (int)(store_table_find(name) - store_tables(&nt));
 }
 
 static void build_import(const store_sql *s, unsigned k, sbuf_t *b)
@@ -1695,20 +1601,9 @@ static err_code sql_import_rows(store_t *stp, const char *table, json_t *const *
                                 int64_t *inserted, err_t *e)
 {
     ERR_LOCAL(e);
-    if (inserted)
-        *inserted = 0;
-    int k = table_index(table);
-    if (k < 0)
-        return err_set(e, ERR_INVALID, "store: unknown table '%.64s'", table ? table : "");
-    size_t nt;
-    const store_table *t = &store_tables(&nt)[k];
-    for (size_t r = 0; r < n; r++) {
-        if (store_row_check(t, rows[r], e) != ERR_OK)
-            return err_prefix(e, "store: row %zu", r + 1);
-    }
     if (n == 0)
         return ERR_OK;
-    import_ctx x = {S(stp), k, rows, n, 0};
+    import_ctx x = {S(stp), table_index(table), rows, n, 0};
     err_code rc = ssql_run_write(S(stp), tx_import, &x, e);
     if (rc == ERR_OK && inserted)
         *inserted = x.inserted;
@@ -1770,11 +1665,7 @@ static err_code rd_count(db_conn *c, void *arg, err_t *e)
 static err_code sql_count_rows(store_t *stp, const char *table, int64_t *n, err_t *e)
 {
     ERR_LOCAL(e);
-    *n = 0;
-    int k = table_index(table);
-    if (k < 0)
-        return err_set(e, ERR_INVALID, "store: unknown table '%.64s'", table ? table : "");
-    count_ctx x = {S(stp), k, 0};
+    count_ctx x = {S(stp), table_index(table), 0};
     err_code rc = ssql_run_read(S(stp), rd_count, &x, e);
     if (rc == ERR_OK)
         *n = x.n;

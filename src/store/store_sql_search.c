@@ -177,7 +177,7 @@ static err_code rd_message_search(db_conn *c, void *arg, err_t *e)
         if ((rc = ssql_session_exists(c, q->session_id, &exists, e)) != ERR_OK)
             return rc;
         if (!exists)
-            return err_set(e, ERR_NOTFOUND, "session %s not found", q->session_id);
+            return store_err_no_session(e, q->session_id);
     }
     return ERR_OK;
 }
@@ -185,15 +185,11 @@ static err_code rd_message_search(db_conn *c, void *arg, err_t *e)
 err_code ssql_message_search(store_t *st, const store_search_query *q, store_messages *out,
                              err_t *e)
 {
-    ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    /* arguments checked by store_message_search (store.c) */
+    ERR_LOCAL(e);   /* arguments checked, out zeroed by store_message_search (store.h) */
     char *param = search_param_text(S(st)->d, q->terms, q->nterms);
     msg_search_ctx x = {S(st), q, param, out};
     err_code rc = ssql_run_read(S(st), rd_message_search, &x, e);
     free(param);
-    if (rc != ERR_OK)
-        store_messages_free(out);
     return rc;
 }
 
@@ -335,8 +331,7 @@ static err_code tx_reindex(db_conn *c, void *arg, err_t *e)
 
 err_code ssql_message_reindex(store_t *st, int limit, int64_t *done, err_t *e)
 {
-    ERR_LOCAL(e);   /* arguments checked by store_message_reindex (store.c) */
-    *done = 0;
+    ERR_LOCAL(e);   /* arguments checked, *done zeroed by store_message_reindex (store.h) */
     reindex_ctx x = {S(st), limit, 0};
     err_code rc = ssql_run_write(S(st), tx_reindex, &x, e);
     if (rc == ERR_OK)

@@ -1,0 +1,121 @@
+/* store/store_impl.c — the backend-neutral helpers every store implementation
+ * calls (store_impl.h): the audit record of a write with its defaults (agent,
+ * session, resource "session:<id>", "message:<id>", "memory:<key>", event type),
+ * the entry a memory_set stored, and the errors both backends report, so every
+ * backend fills and words them the same way.
+ * Must not: touch a database, or check arguments (the store.h wrappers do, see
+ * store.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include "store/store_impl.h"
+#include "base/sbuf.h"
+
+/* ---- audit records ------------------------------------------------------------------- */
+
+/* a's fields over the write's defaults; res (owned by r) is the default resource. */
+static store_audit_rec *audit_fill(store_audit_rec *r, const store_audit_in *a, const char *event,
+                                   const char *agent, const char *session, char *res)
+{
+    r->res = res;
+    r->in.event_type = a->event_type ? a->event_type : event;
+    r->in.agent_id = a->agent_id ? a->agent_id : agent;
+    r->in.session_id = a->session_id ? a->session_id : session;
+    r->in.resource = a->resource ? a->resource : res;
+    r->in.metadata = a->metadata;
+    return r;
+}
+
+static char *resource(const char *kind, const char *name)
+{
+    sbuf_t b = SBUF_INIT;
+    sbuf_printf(&b, "%s:%s", kind, name);
+    return sbuf_detach(&b);
+}
+
+store_audit_rec *store_audit_session(store_audit_rec *r, const store_audit_in *a,
+                                     const store_session *s)
+{
+    return audit_fill(r, a, "session_created", s->created_by, s->id, resource("session", s->id));
+}
+
+store_audit_rec *store_audit_message(store_audit_rec *r, const store_audit_in *a,
+                                     const store_message *m, int64_t id)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%lld", (long long)id);
+    return audit_fill(r, a, "message_added", m->sender, m->session_id, resource("message", num));
+}
+
+store_audit_rec *store_audit_memory(store_audit_rec *r, const store_audit_in *a, const char *event,
+                                    const char *agent_id, const char *session_id,
+                                    const char *key)
+{
+    return audit_fill(r, a, event, agent_id, session_id, resource("memory", key));
+}
+
+void store_audit_rec_free(store_audit_rec *r)
+{
+    free(r->res);
+    r->res = NULL;
+}
+
+/* ---- results and errors ---------------------------------------------------------------- */
+
+void store_memory_from_set(store_memory *out, const store_mem_set *in, utc_us created_at,
+                           utc_us updated_at)
+{
+    out->agent_id = xstrdup(in->agent_id);
+    out->session_id = xstrdup(in->session_id);
+    out->key = xstrdup(in->key);
+    out->value = xstrdup(in->value);
+    out->metadata = xstrdup(in->metadata);
+    out->created_at = created_at;
+    out->updated_at = updated_at;
+    out->expires_at = in->expires_at;
+}
+
+err_code store_err_no_session(err_t *e, const char *id)
+{
+    return err_set(e, ERR_NOTFOUND, "session %s not found", id);
+}
+
+err_code store_err_session_exists(err_t *e, const char *id)
+{
+    return err_set(e, ERR_UNIQUE, "store: session %s already exists", id);
+}
+
+err_code store_err_no_message(err_t *e, int64_t id)
+{
+    return err_set(e, ERR_NOTFOUND, "message %lld not found", (long long)id);
+}
+
+err_code store_err_bad_parent(err_t *e, int64_t parent_id, const char *session_id)
+{
+    return err_set(e, ERR_INVALID, "parent message %lld is not a message of session %s",
+                   (long long)parent_id, session_id);
+}
+
+err_code store_err_no_memory(err_t *e, const char *key)
+{
+    return err_set(e, ERR_NOTFOUND, "memory key '%s' not found", key);
+}
+
+err_code store_err_memory_exists(err_t *e, const char *key)
+{
+    return err_set(e, ERR_EXISTS, "memory key '%s' already exists (overwrite is false)", key);
+}
+
+err_code store_err_memory_race(err_t *e, const char *key)
+{
+    return err_set(e, ERR_BUSY, "store: concurrent memory_set of key '%s'", key);
+}
+
+err_code store_err_no_token(err_t *e)
+{
+    return err_set(e, ERR_NOTFOUND, "token not found");
+}
+
+err_code store_err_token_exists(err_t *e, const char *token_id)
+{
+    return err_set(e, ERR_UNIQUE, "store: token %.8s... already exists", token_id);
+}
