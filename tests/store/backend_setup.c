@@ -23,7 +23,15 @@
 #include "store/store_sql.h"
 #include "store/store_mongo.h"
 
+static const char *url_of(int argc, char **argv);
+static const char *g_last_url;   /* what tb_url returned last, for tb_setup */
+
 const char *tb_url(int argc, char **argv)
+{
+    return g_last_url = url_of(argc, argv);
+}
+
+static const char *url_of(int argc, char **argv)
 {
     const char *u = argc > 1 && argv[1][0] ? argv[1] : getenv("CTXD_TEST_DATABASE_URL");
     if (!u || !*u)
@@ -284,4 +292,26 @@ void tb_drop(tb_db *d)
     free(d->server_db);
     free(d->server_url);
     memset(d, 0, sizeof *d);
+}
+
+int tb_setup(void **state)
+{
+    const char *url = g_last_url ? g_last_url : "sqlite:///:memory:";
+    tb_db *d = xcalloc(1, sizeof *d);
+    err_t e;
+    err_clear(&e);
+    if (tb_fresh(url, d, &e) != ERR_OK) {
+        fprintf(stderr, "fresh database for %s: %s\n", url, e.msg);
+        free(d);
+        return -1;
+    }
+    *state = d;
+    return 0;
+}
+
+int tb_teardown(void **state)
+{
+    tb_drop(*state);
+    free(*state);
+    return 0;
 }

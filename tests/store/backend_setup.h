@@ -29,5 +29,9 @@ const char *tb_url(int argc, char **argv);
  * ERR_INVALID saying so. */
 err_code tb_fresh(const char *url, tb_db *out, err_t *e);
 void tb_drop(tb_db *d);
+/* cmocka per-test fixtures: *state = a fresh database (tb_fresh) for the URL the
+ * last tb_url call returned, freed and dropped by tb_teardown. */
+int tb_setup(void **state);
+int tb_teardown(void **state);
 
 #endif

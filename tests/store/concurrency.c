@@ -35,13 +35,7 @@
 #define SID "session_00000000000000cc"
 
 static err_t E;
-#define OK(x) \
-    do { \
-        err_clear(&E); \
-        err_code rc_ = (x); \
-        if (rc_ != ERR_OK) \
-            fail_msg("%s -> %s: %s", #x, err_code_name(rc_), E.msg); \
-    } while (0)
+#define OK(x) TS_OK(E, x)
 
 typedef struct {
     char *dir;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "backend_setup.h"
+#include "test_support.h"
 #include "store/store.h"
 #include "base/utc.h"
 #include "base/log.h"
@@ -23,13 +24,7 @@
 static const char *g_url;
 static err_t E;
 
-#define OK(x) \
-    do { \
-        err_clear(&E); \
-        err_code rc_ = (x); \
-        if (rc_ != ERR_OK) \
-            fail_msg("%s -> %s: %s", #x, err_code_name(rc_), E.msg); \
-    } while (0)
+#define OK(x) TS_OK(E, x)
 
 #define FAILS(code, x) \
     do { \
@@ -43,26 +38,6 @@ static err_t E;
 #define ST (((tb_db *)*state)->st)
 #define C(s) ((char *)(s))
 
-static int setup(void **state)
-{
-    tb_db *d = calloc(1, sizeof *d);
-    err_t e;
-    err_clear(&e);
-    if (tb_fresh(g_url, d, &e) != ERR_OK) {
-        print_error("fresh database for %s: %s\n", g_url, e.msg);
-        free(d);
-        return -1;
-    }
-    *state = d;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    tb_drop(*state);
-    free(*state);
-    return 0;
-}
 
 /* ---- helpers --------------------------------------------------------------------- */
 
@@ -1874,7 +1849,7 @@ int main(int argc, char **argv)
     g_url = tb_url(argc, argv);
     log_set_level(LOG_WARN);   /* no per-test "applied migration" lines */
     const struct CMUnitTest tests[] = {
-#define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T_(f) cmocka_unit_test_setup_teardown(f, tb_setup, tb_teardown)
         T_(test_session_roundtrip),
         T_(test_session_list),
         T_(test_message_add),

@@ -41,34 +41,8 @@
 static const char *g_url;
 static err_t E;
 
-#define OK(x) \
-    do { \
-        err_clear(&E); \
-        err_code rc_ = (x); \
-        if (rc_ != ERR_OK) \
-            fail_msg("%s -> %s: %s", #x, err_code_name(rc_), E.msg); \
-    } while (0)
+#define OK(x) TS_OK(E, x)
 
-static int setup(void **state)
-{
-    tb_db *d = calloc(1, sizeof *d);
-    err_t e;
-    err_clear(&e);
-    if (tb_fresh(g_url, d, &e) != ERR_OK) {
-        print_error("fresh database for %s: %s\n", g_url, e.msg);
-        free(d);
-        return -1;
-    }
-    *state = d;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    tb_drop(*state);
-    free(*state);
-    return 0;
-}
 
 #define DB ((tb_db *)*state)
 #define ST (DB->st)
@@ -512,7 +486,7 @@ int main(int argc, char **argv)
     log_set_level(LOG_WARN);
     mongoc_init();
     const struct CMUnitTest tests[] = {
-#define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T_(f) cmocka_unit_test_setup_teardown(f, tb_setup, tb_teardown)
         T_(test_race_session_create),
         T_(test_race_token_put),
         T_(test_race_memory_set),

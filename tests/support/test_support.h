@@ -10,6 +10,17 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* In a cmocka test: fails the test unless `x` (an expression returning err_code
+ * and filling the err_t `err`) is ERR_OK, printing the expression, the code and
+ * err's message. Files define OK(x) as TS_OK(<their err_t>, x). */
+#define TS_OK(err, x) \
+    do { \
+        err_clear(&(err)); \
+        err_code rc_ = (x); \
+        if (rc_ != ERR_OK) \
+            fail_msg("%s -> %s: %s", #x, err_code_name(rc_), (err).msg); \
+    } while (0)
+
 /* The root for scratch files: $CTXD_TEST_TMP (created if missing), else $TMPDIR,
  * else /tmp. Static string. */
 const char *ts_tmp_root(void);

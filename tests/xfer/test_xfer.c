@@ -53,13 +53,7 @@ static char *g_envfile;      /* an empty .env so the caller's ./.env is not read
 static int g_seq;
 static err_t E;
 
-#define OK(x) \
-    do { \
-        err_clear(&E); \
-        err_code rc_ = (x); \
-        if (rc_ != ERR_OK) \
-            fail_msg("%s -> %s: %s", #x, err_code_name(rc_), E.msg); \
-    } while (0)
+#define OK(x) TS_OK(E, x)
 
 /* ---- running ctxd ------------------------------------------------------------------ */
 
