@@ -1407,8 +1407,11 @@ err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mod
     mongoc_uri_t *uri = mongoc_uri_new_with_error(text, &be);
     free(text);
     if (!uri) {
-        /* libmongoc's message may quote the URL: do not pass it on */
-        rc = err_set(e, ERR_INVALID, "DATABASE_URL %s is not a valid MongoDB URI", masked);
+        /* libmongoc's reason, unless it may quote the URL's credentials */
+        bool quotable = be.message[0] && !strstr(be.message, "@") && !strstr(be.message, "://") &&
+                        !strstr(be.message, "assword") && !strstr(be.message, "secret");
+        rc = err_set(e, ERR_INVALID, "DATABASE_URL %s is not a valid MongoDB URI%s%s", masked,
+                     quotable ? ": " : "", quotable ? be.message : "");
         free(masked);
         return rc;
     }

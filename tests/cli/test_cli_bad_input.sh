@@ -91,4 +91,15 @@ check "bad URL option names the option" eval 'rc_not 0 && err_has "pool_size"'
 run "$CTXD" --database-url "sqlite:///$T/x.db?pool_size=lots" migrate status
 check "bad URL option refused when opening" eval 'rc_not 0 && err_has "pool_size"'
 
+# MongoDB URLs libmongoc refuses: its reason, the password masked, nothing contacted
+run "$CTXD" --database-url "mongodb://u:pw-sekrit-5@h/x?tls=maybe" migrate status
+check "MongoDB URL with a bad option value: the reason, password masked" \
+  eval 'rc_not 0 && one_line_err && err_has "not a valid MongoDB URI" && err_has "tls" && err_lacks "pw-sekrit-5"'
+run "$CTXD" --database-url "mongodb+srv://u:pw-sekrit-5@localhost/x" migrate status
+check "mongodb+srv URL with a host that cannot name a service: the reason, password masked" \
+  eval 'rc_not 0 && one_line_err && err_has "service name" && err_lacks "pw-sekrit-5"'
+run "$CTXD" --database-url "mongodb://h/x?transactions=maybe" migrate status
+check "MongoDB transactions= option names the allowed values" \
+  eval 'rc_not 0 && one_line_err && err_has "transactions=maybe" && err_has "auto, on or off"'
+
 finish
