@@ -128,17 +128,12 @@ static err_code schema_of(store_t *st, int64_t *current, int64_t *expected, err_
     db_t *db = store_sql_db(st);
     if (!db) {
         int v = 0;
-        err_code rc = store_mongo_schema_version(st, &v, e);
-        if (rc != ERR_OK)
-            return rc;
-        *current = v;
-        *expected = STORE_MONGO_SCHEMA_VERSION;
-        if (v == STORE_MONGO_SCHEMA_VERSION)
-            return ERR_OK;
-        return err_set(e, ERR_SCHEMA, v < STORE_MONGO_SCHEMA_VERSION
-                       ? "schema version %d, this ctxd needs %d: run `ctxd migrate up`"
-                       : "schema version %d is newer than this ctxd (%d): upgrade ctxd",
-                       v, STORE_MONGO_SCHEMA_VERSION);
+        err_code rc = store_mongo_schema_check(st, &v, e);
+        if (rc == ERR_OK || rc == ERR_SCHEMA) {   /* read: report it */
+            *current = v;
+            *expected = STORE_MONGO_SCHEMA_VERSION;
+        }
+        return rc;
     }
     migrate_status ms;
     err_code rc = migrate_get_status(db, &ms, e);

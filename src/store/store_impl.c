@@ -1,12 +1,13 @@
 /* store/store_impl.c — the backend-neutral helpers every store implementation
  * calls (store_impl.h): the audit record of a write with its defaults (agent,
  * session, resource "session:<id>", "message:<id>", "memory:<key>", event type),
- * the entry a memory_set stored, and the errors both backends report, so every
+ * the entry a memory_set stored, growing result lists, and the errors both backends report, so every
  * backend fills and words them the same way.
  * Must not: touch a database, or check arguments (the store.h wrappers do, see
  * store.c). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "store/store_impl.h"
 #include "base/sbuf.h"
 
@@ -60,6 +61,17 @@ void store_audit_rec_free(store_audit_rec *r)
 }
 
 /* ---- results and errors ---------------------------------------------------------------- */
+
+void *store_list_push(void **v, size_t *n, size_t *cap, size_t elt)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *v = xrealloc(*v, *cap * elt);
+    }
+    void *p = (char *)*v + (*n)++ * elt;
+    memset(p, 0, elt);
+    return p;
+}
 
 void store_memory_from_set(store_memory *out, const store_mem_set *in, utc_us created_at,
                            utc_us updated_at)

@@ -45,6 +45,10 @@ void store_audit_rec_free(store_audit_rec *r);
 
 /* ---- results and errors both backends give -------------------------------------------- */
 
+/* Appends a zeroed element of size elt to the growing array *v (n used, cap
+ * allocated) and returns it. */
+void *store_list_push(void **v, size_t *n, size_t *cap, size_t elt);
+
 /* *out = the entry memory_set stored from `in` (strings copied). */
 void store_memory_from_set(store_memory *out, const store_mem_set *in, utc_us created_at,
                            utc_us updated_at);

@@ -423,16 +423,6 @@ err_code smongo_session_exists(smongo_ctx *c, const char *id, bool *exists, err_
     return rc;
 }
 
-void *smongo_list_push(void **v, size_t *n, size_t *cap, size_t elt)
-{
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        *v = xrealloc(*v, *cap * elt);
-    }
-    void *p = (char *)*v + (*n)++ * elt;
-    memset(p, 0, elt);
-    return p;
-}
 
 /* ---- sessions ------------------------------------------------------------------------ */
 
@@ -583,7 +573,7 @@ static err_code participants(smongo_ctx *c, store_session *s, err_t *e)
                     continue;
                 uint32_t n = 0;
                 const char *p = bson_iter_utf8(&v, &n);
-                *(char **)smongo_list_push((void **)&s->participants, &s->nparticipants, &cap,
+                *(char **)store_list_push((void **)&s->participants, &s->nparticipants, &cap,
                                            sizeof(char *)) = xstrndup(p, n);
             }
         }
@@ -623,7 +613,7 @@ static err_code rd_session_list(smongo_ctx *c, void *arg, err_t *e)
     const bson_t *doc;
     size_t cap = 0;
     while (mongoc_cursor_next(cur, &doc))
-        read_session(doc, smongo_list_push((void **)&x->out->v, &x->out->n, &cap,
+        read_session(doc, store_list_push((void **)&x->out->v, &x->out->n, &cap,
                                            sizeof *x->out->v));
     bson_error_t be;
     const bson_t *reply = NULL;
@@ -716,7 +706,7 @@ static err_code find_messages(smongo_ctx *c, const bson_t *f, bool desc, int64_t
     const bson_t *doc;
     size_t cap = out->n;
     while (mongoc_cursor_next(cur, &doc))
-        read_message(doc, smongo_list_push((void **)&out->v, &out->n, &cap, sizeof *out->v));
+        read_message(doc, store_list_push((void **)&out->v, &out->n, &cap, sizeof *out->v));
     bson_error_t be;
     const bson_t *reply = NULL;
     err_code rc = ERR_OK;

@@ -37,6 +37,9 @@ err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mod
  * = migrations applied by this call. */
 err_code store_mongo_migrate_up(store_t *st, int *applied, err_t *e);
 err_code store_mongo_schema_version(store_t *st, int *version, err_t *e);
+/* As store_mongo_schema_version, then ERR_SCHEMA (saying what to run) unless it is
+ * STORE_MONGO_SCHEMA_VERSION. */
+err_code store_mongo_schema_check(store_t *st, int *version, err_t *e);
 /* Drops the whole database (tests only). */
 err_code store_mongo_drop_database(store_t *st, err_t *e);
 /* NULL-safe: true when st is a MongoDB store. */

@@ -85,7 +85,6 @@ err_code smongo_delete(smongo_ctx *c, const char *coll, const bson_t *filter, bo
 /* Appends the audit record r (defaults filled, store_impl.h) and frees it. */
 err_code smongo_audit_insert(smongo_ctx *c, store_audit_rec *r, err_t *e);
 err_code smongo_session_exists(smongo_ctx *c, const char *id, bool *exists, err_t *e);
-void *smongo_list_push(void **v, size_t *n, size_t *cap, size_t elt);
 
 /* store_mongo_mem.c: memory, audit, tokens (vtable entries) */
 err_code smongo_memory_set(store_t *st, const store_mem_set *in, const store_audit_in *audit,

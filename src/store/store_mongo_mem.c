@@ -254,7 +254,7 @@ static err_code rd_memory_list(smongo_ctx *c, void *arg, err_t *e)
             store_memory_clear(&m);
             continue;
         }
-        *(store_memory *)smongo_list_push((void **)&x->out->v, &x->out->n, &cap,
+        *(store_memory *)store_list_push((void **)&x->out->v, &x->out->n, &cap,
                                           sizeof *x->out->v) = m;
     }
     bson_error_t be;
@@ -406,7 +406,7 @@ static err_code rd_audit_list(smongo_ctx *c, void *arg, err_t *e)
     const bson_t *d;
     size_t cap = 0;
     while (mongoc_cursor_next(cur, &d)) {
-        store_audit *a = smongo_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v);
+        store_audit *a = store_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v);
         a->id = smongo_get_int(d, "id");
         a->at = smongo_get_time(d, "created_at");
         a->event_type = smongo_get_str(d, "event_type");

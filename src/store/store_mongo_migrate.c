@@ -173,21 +173,25 @@ static err_code current_version(smongo_ctx *c, int *v, err_t *e)
     return rc;
 }
 
+/* ERR_SCHEMA saying what to do unless version v is the one this binary knows. */
+static err_code version_check(const smongo *s, int v, err_t *e)
+{
+    if (v > STORE_MONGO_SCHEMA_VERSION)
+        return err_set(e, ERR_SCHEMA, "mongodb: database %s is at schema version %d, newer than "
+                       "this ctxd knows (%d): upgrade ctxd", s->dbname, v,
+                       STORE_MONGO_SCHEMA_VERSION);
+    if (v < STORE_MONGO_SCHEMA_VERSION)
+        return err_set(e, ERR_SCHEMA, "mongodb: database %s is at schema version %d, this ctxd "
+                       "needs %d: run `ctxd migrate up`", s->dbname, v,
+                       STORE_MONGO_SCHEMA_VERSION);
+    return ERR_OK;
+}
+
 err_code smongo_migrate_check(smongo_ctx *c, err_t *e)
 {
     int v = 0;
     err_code rc = current_version(c, &v, e);
-    if (rc != ERR_OK)
-        return rc;
-    if (v > STORE_MONGO_SCHEMA_VERSION)
-        return err_set(e, ERR_SCHEMA, "mongodb: database %s is at schema version %d, newer than "
-                       "this ctxd knows (%d): upgrade ctxd", c->s->dbname, v,
-                       STORE_MONGO_SCHEMA_VERSION);
-    if (v < STORE_MONGO_SCHEMA_VERSION)
-        return err_set(e, ERR_SCHEMA, "mongodb: database %s is at schema version %d, this ctxd "
-                       "needs %d: run `ctxd migrate up`", c->s->dbname, v,
-                       STORE_MONGO_SCHEMA_VERSION);
-    return ERR_OK;
+    return rc != ERR_OK ? rc : version_check(c->s, v, e);
 }
 
 typedef struct {
@@ -255,4 +259,10 @@ err_code store_mongo_schema_version(store_t *st, int *version, err_t *e)
     err_code rc = smongo_read((smongo *)st, rd_version, &x, e);
     *version = x.version;
     return rc;
+}
+
+err_code store_mongo_schema_check(store_t *st, int *version, err_t *e)
+{
+    err_code rc = store_mongo_schema_version(st, version, e);
+    return rc != ERR_OK ? rc : version_check((smongo *)st, *version, e);
 }

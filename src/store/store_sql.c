@@ -262,16 +262,6 @@ static char *col_json_dup(db_stmt *st, int i)
 }
 
 /* Appends a zeroed element to a (v, n) list with capacity *cap. */
-void *ssql_list_push(void **v, size_t *n, size_t *cap, size_t elt)
-{
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        *v = xrealloc(*v, *cap * elt);
-    }
-    void *p = (char *)*v + (*n)++ * elt;
-    memset(p, 0, elt);
-    return p;
-}
 
 void ssql_read_message(db_stmt *st, store_message *m)
 {
@@ -524,7 +514,7 @@ static err_code rd_session_list(db_conn *c, void *arg, err_t *e)
     db_bind_int64(st, i++, q->offset);
     size_t cap = 0;
     while ((r = db_step(st, e)) == DB_ROW)
-        read_session(st, ssql_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
+        read_session(st, store_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
     db_stmt_done(st);
     if (r != DB_DONE)
         return (err_code)r;
@@ -537,7 +527,7 @@ static err_code rd_session_list(db_conn *c, void *arg, err_t *e)
         db_bind_text(st, 1, s->id, -1);
         size_t pcap = 0;
         while ((r = db_step(st, e)) == DB_ROW)
-            *(char **)ssql_list_push((void **)&s->participants, &s->nparticipants, &pcap,
+            *(char **)store_list_push((void **)&s->participants, &s->nparticipants, &pcap,
                                 sizeof(char *)) = col_dup(st, 0);
         db_stmt_done(st);
         if (r != DB_DONE)
@@ -715,7 +705,7 @@ static err_code rd_message_list(db_conn *c, void *arg, err_t *e)
     size_t cap = q->limit <= 1000 ? (size_t)q->limit : 1000;
     x->out->v = xmalloc(cap * sizeof *x->out->v);
     while ((r = db_step(st, e)) == DB_ROW)
-        ssql_read_message(st, ssql_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
+        ssql_read_message(st, store_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
     db_stmt_done(st);
     if (r != DB_DONE)
         return (err_code)r;
@@ -791,7 +781,7 @@ static err_code rd_message_thread(db_conn *c, void *arg, err_t *e)
     int r;
     size_t cap = 0;
     while ((r = db_step(st, e)) == DB_ROW)
-        ssql_read_message(st, ssql_list_push((void **)&x->many->v, &x->many->n, &cap,
+        ssql_read_message(st, store_list_push((void **)&x->many->v, &x->many->n, &cap,
                                    sizeof *x->many->v));
     db_stmt_done(st);
     if (r != DB_DONE)
@@ -1025,7 +1015,7 @@ static err_code rd_memory_list(db_conn *c, void *arg, err_t *e)
     int r;
     size_t cap = 0;
     while ((r = db_step(st, e)) == DB_ROW)
-        read_memory(st, ssql_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
+        read_memory(st, store_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
     db_stmt_done(st);
     return r == DB_DONE ? ERR_OK : (err_code)r;
 }
@@ -1181,7 +1171,7 @@ static err_code rd_audit_list(db_conn *c, void *arg, err_t *e)
     int r;
     size_t cap = 0;
     while ((r = db_step(st, e)) == DB_ROW)
-        read_audit(st, ssql_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
+        read_audit(st, store_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
     db_stmt_done(st);
     return r == DB_DONE ? ERR_OK : (err_code)r;
 }

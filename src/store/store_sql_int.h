@@ -68,8 +68,6 @@ void ssql_put_vis(sbuf_t *b, unsigned vm);
 int ssql_bind_vis(db_stmt *st, int i, const store_vis *v, unsigned vm);
 /* Steps a statement that returns no rows; *changes (may be NULL) = rows changed. */
 err_code ssql_exec_changes(db_stmt *st, int64_t *changes, err_t *e);
-/* Appends a zeroed element to a (v, n) list with capacity *cap. */
-void *ssql_list_push(void **v, size_t *n, size_t *cap, size_t elt);
 /* A row of "SELECT " MSG_COLS into *m (strings owned by m). */
 void ssql_read_message(db_stmt *st, store_message *m);
 /* Reads on a borrowed connection (one statement, or several where a snapshot

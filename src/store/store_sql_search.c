@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "store/store_sql_int.h"
+#include "store/store_impl.h"
 
 /* ---- MySQL trigram words --------------------------------------------------------- */
 
@@ -55,7 +56,7 @@ char *ssql_grams(const char *text)
             continue;   /* fewer than 3 code points left in this field */
         sbuf_t b = SBUF_INIT;
         put_gram(&b, text + p, q - p);
-        *(char **)ssql_list_push((void **)&w, &cnt, &cap, sizeof *w) = sbuf_detach(&b);
+        *(char **)store_list_push((void **)&w, &cnt, &cap, sizeof *w) = sbuf_detach(&b);
     }
     if (cnt)
         qsort(w, cnt, sizeof *w, cmp_str);
@@ -168,7 +169,7 @@ static err_code rd_message_search(db_conn *c, void *arg, err_t *e)
     x->out->v = xmalloc(cap * sizeof *x->out->v);
     int r;
     while ((r = db_step(st, e)) == DB_ROW)
-        ssql_read_message(st, ssql_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
+        ssql_read_message(st, store_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
     db_stmt_done(st);
     if (r != DB_DONE)
         return (err_code)r;
@@ -263,7 +264,7 @@ static err_code tx_reindex(db_conn *c, void *arg, err_t *e)
     size_t n = 0, cap = 0;
     int r;
     while ((r = db_step(st, e)) == DB_ROW) {
-        unindexed *u = ssql_list_push((void **)&v, &n, &cap, sizeof *v);
+        unindexed *u = store_list_push((void **)&v, &n, &cap, sizeof *v);
         u->id = db_col_int64(st, 0);
         u->sender = col_dup_n(st, 1, NULL);
         u->content = col_dup_n(st, 2, &u->content_len);
