@@ -112,6 +112,27 @@ static void row_digest(size_t k, const char *canon, unsigned char out[32])
     EVP_MD_CTX_free(m);
 }
 
+/* The digest of a row (row_digest of its canonical text) and its table index. */
+static err_code digest_row(const char *table, json_t *row, int *k, unsigned char d[32], err_t *e)
+{
+    char *c = canon_row(table, row, k, e);
+    if (!c)
+        return e->code;
+    row_digest((size_t)*k, c, d);
+    free(c);
+    return ERR_OK;
+}
+
+/* Adds a row to the table sums; returns its canonical text (caller frees) and its
+ * table index in *k, or NULL with *e filled as canon_row. */
+static char *acc_row(sums_acc *a, const char *table, json_t *row, int *k, err_t *e)
+{
+    char *c = canon_row(table, row, k, e);
+    if (c)
+        acc_add(a, (size_t)*k, c);
+    return c;
+}
+
 typedef struct sums_ctx {
     sums_acc acc;
 } sums_ctx;
@@ -120,10 +141,9 @@ static err_code sums_cb(void *ud, const char *table, json_t *row, err_t *e)
 {
     sums_ctx *x = ud;
     int k;
-    char *c = canon_row(table, row, &k, e);
+    char *c = acc_row(&x->acc, table, row, &k, e);
     if (!c)
         return e->code;
-    acc_add(&x->acc, (size_t)k, c);
     free(c);
     return ERR_OK;
 }
@@ -204,12 +224,10 @@ static err_code dig_collect_cb(void *ud, const char *table, json_t *row, err_t *
 {
     dig_set *s = ud;
     int k;
-    char *c = canon_row(table, row, &k, e);
-    if (!c)
-        return e->code;
     unsigned char d[32];
-    row_digest((size_t)k, c, d);
-    free(c);
+    err_code rc = digest_row(table, row, &k, d, e);
+    if (rc != ERR_OK)
+        return rc;
     dig_add(s, d, (unsigned char)k);
     return ERR_OK;
 }
@@ -547,12 +565,10 @@ static err_code match_cb(void *ud, const char *table, json_t *row, err_t *e)
 {
     match_ctx *x = ud;
     int k;
-    char *c = canon_row(table, row, &k, e);
-    if (!c)
-        return e->code;
     unsigned char d[32];
-    row_digest((size_t)k, c, d);
-    free(c);
+    err_code rc = digest_row(table, row, &k, d, e);
+    if (rc != ERR_OK)
+        return rc;
     if (dig_match(x->set, d))
         x->r->t[k].present++;
     return ERR_OK;
@@ -680,10 +696,9 @@ static err_code export_cb(void *ud, const char *table, json_t *row, err_t *e)
 {
     export_ctx *x = ud;
     int k;
-    char *c = canon_row(table, row, &k, e);
+    char *c = acc_row(&x->acc, table, row, &k, e);
     if (!c)
         return e->code;
-    acc_add(&x->acc, (size_t)k, c);
     sbuf_reset(&x->line);
     sbuf_printf(&x->line, "{\"table\":\"%s\",\"row\":%s}\n", table, c);
     free(c);
