@@ -104,12 +104,18 @@ const store_table *store_tables(size_t *n)
     return tables;
 }
 
-const store_table *store_table_find(const char *name)
+int store_table_index(const char *name)
 {
     for (size_t i = 0; name && i < N(tables); i++)
         if (strcmp(tables[i].name, name) == 0)
-            return &tables[i];
-    return NULL;
+            return (int)i;
+    return -1;
+}
+
+const store_table *store_table_find(const char *name)
+{
+    int k = store_table_index(name);
+    return k < 0 ? NULL : &tables[k];
 }
 
 static const char *col_type_name(store_col_type t)

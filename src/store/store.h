@@ -234,6 +234,8 @@ typedef struct store_table {
 const store_table *store_tables(size_t *n);
 /* NULL when there is no such table. */
 const store_table *store_table_find(const char *name);
+/* Its position in store_tables(), or -1 when there is no such table. */
+int store_table_index(const char *name);
 /* Checks that `row` is an object with exactly t's columns, each of its type
  * (times parseable, NOT NULL columns not null). ERR_INVALID naming the column. */
 err_code store_row_check(const store_table *t, const json_t *row, err_t *e);

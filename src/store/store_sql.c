@@ -1467,12 +1467,6 @@ static err_code sql_iterate(store_t *stp, store_row_cb cb, void *ud, err_t *e)
 
 /* ---- bulk transfer: import_rows, import_finish, count_rows ----------------------------- */
 
-/* The position in store_tables() of a known table (the store.h wrapper checked it). */
-static int table_index(const char *name)
-{
-    size_t nt;
-    return (int)(store_table_find(name) - store_tables(&nt));
-}
 
 static void build_import(const store_sql *s, unsigned k, sbuf_t *b)
 {
@@ -1593,7 +1587,7 @@ static err_code sql_import_rows(store_t *stp, const char *table, json_t *const *
     ERR_LOCAL(e);
     if (n == 0)
         return ERR_OK;
-    import_ctx x = {S(stp), table_index(table), rows, n, 0};
+    import_ctx x = {S(stp), store_table_index(table), rows, n, 0};
     err_code rc = ssql_run_write(S(stp), tx_import, &x, e);
     if (rc == ERR_OK && inserted)
         *inserted = x.inserted;
@@ -1655,7 +1649,7 @@ static err_code rd_count(db_conn *c, void *arg, err_t *e)
 static err_code sql_count_rows(store_t *stp, const char *table, int64_t *n, err_t *e)
 {
     ERR_LOCAL(e);
-    count_ctx x = {S(stp), table_index(table), 0};
+    count_ctx x = {S(stp), store_table_index(table), 0};
     err_code rc = ssql_run_read(S(stp), rd_count, &x, e);
     if (rc == ERR_OK)
         *n = x.n;

@@ -75,21 +75,11 @@ static void acc_done(sums_acc *a)
     }
 }
 
-static int table_index(const char *name)
-{
-    size_t nt;
-    const store_table *t = store_tables(&nt);
-    for (size_t i = 0; name && i < nt; i++)
-        if (strcmp(t[i].name, name) == 0)
-            return (int)i;
-    return -1;
-}
-
 /* The canonical text of a row of `table` (caller frees) and the table's index in
  * *k; NULL with *e filled for an unknown table or a malformed row. */
 static char *canon_row(const char *table, json_t *row, int *k, err_t *e)
 {
-    *k = table_index(table);
+    *k = store_table_index(table);
     if (*k < 0) {
         err_set(e, ERR_INTERNAL, "xfer: unknown table %s", table);
         return NULL;
@@ -577,7 +567,7 @@ static err_code match_cb(void *ud, const char *table, json_t *row, err_t *e)
 static err_code copy_cb(void *ud, const char *table, json_t *row, err_t *e)
 {
     batcher *b = ud;
-    int k = table_index(table);
+    int k = store_table_index(table);
     if (k < 0)
         return err_set(e, ERR_INTERNAL, "xfer: unknown table %s", table);
     return batch_add(b, k, row, e);
@@ -901,7 +891,7 @@ static err_code rd_row(const dump_reader *r, json_t *j, int *k, json_t **row, er
     json_t *rw = json_object_get(j, "row");
     if (!json_is_string(t) || !rw || json_object_size(j) != 2)
         return line_err(r, e, "expected {\"table\": ..., \"row\": {...}}");
-    *k = table_index(json_string_value(t));
+    *k = store_table_index(json_string_value(t));
     if (*k < 0)
         return line_err(r, e, "unknown table '%.64s'", json_string_value(t));
     size_t nt;
@@ -923,7 +913,7 @@ static err_code rd_trailer(const dump_reader *r, json_t *j, const xfer_sums *got
     const char *name;
     json_t *v;
     json_object_foreach(tables, name, v) {
-        if (table_index(name) < 0)
+        if (store_table_index(name) < 0)
             return line_err(r, e, "the trailer names an unknown table '%.64s'", name);
     }
     for (size_t i = 0; i < got->n; i++) {
