@@ -19,7 +19,6 @@
 #include "base/log.h"
 #include "base/sbuf.h"
 #include "base/utc.h"
-#include "db/db.h"
 #include "http/mcp_http.h"
 #include "store/store.h"
 
