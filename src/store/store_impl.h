@@ -2,7 +2,8 @@
  * store_mongo*.c) shares: the macro ERR_LOCAL (a NULL err_t pointer gets a local
  * one) used at the top of a vtable function, and the backend-neutral helpers of
  * store_impl.c: the audit record of a write with its defaults, the entry a
- * memory_set stored, growing result lists, and the errors both backends report in the same words.
+ * memory_set stored, growing result lists, and the errors both backends report
+ * in the same words.
  * (Argument checks are not here: the store.h wrappers run them, see store.c.)
  * Must not: be included outside src/store/. */
 #ifndef CTXD_STORE_IMPL_H
