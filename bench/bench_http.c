@@ -66,7 +66,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static char g_tmpdir[64];   /* --inproc: removed at exit, also after die() */
+static char g_tmpdir[64]; /* --inproc: removed at exit, also after die() */
 
 static void rm_tmpdir(void)
 {
@@ -90,7 +90,7 @@ typedef struct client {
     hc_conn c;
     char *mcp_sid;
     char *token;
-    char *hdr;          /* fixed request headers (with session id and bearer) */
+    char *hdr; /* fixed request headers (with session id and bearer) */
     size_t hdr_len;
     long next_id;
     int idx;
@@ -111,11 +111,12 @@ static int post(client *cl, const char *extra_hdr, size_t extra_len, const char 
 {
     char head[1024];
     int n = snprintf(head, sizeof head,
-                     "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n%sContent-Length: %zu\r\n", BASE_HDR, blen);
+                     "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n%sContent-Length: %zu\r\n", BASE_HDR,
+                     blen);
     if (n < 0 || (size_t)n >= sizeof head)
         return -1;
-    struct iovec iov[4] = {{head, (size_t)n}, {(void *)extra_hdr, extra_len}, {"\r\n", 2},
-                           {(void *)body, blen}};
+    struct iovec iov[4] = {
+        {head, (size_t)n}, {(void *)extra_hdr, extra_len}, {"\r\n", 2}, {(void *)body, blen}};
     size_t total = (size_t)n + extra_len + 2 + blen, done = 0;
     int iovn = 4;
     struct iovec *v = iov;
@@ -152,7 +153,8 @@ static char *result_field(const char *body, const char *field)
         p = d + 6;
     json_error_t je;
     json_t *j = json_loadb(p, strcspn(p, "\n"), 0, &je);
-    json_t *v = json_object_get(json_object_get(json_object_get(j, "result"), "structuredContent"), field);
+    json_t *v =
+        json_object_get(json_object_get(json_object_get(j, "result"), "structuredContent"), field);
     char *s = json_is_string(v) ? strdup(json_string_value(v)) : NULL;
     json_decref(j);
     return s;
@@ -198,7 +200,8 @@ static bool client_setup(client *cl, int idx)
     if (!cl->mcp_sid)
         return false;
     char h[512];
-    int hn = snprintf(h, sizeof h, "Mcp-Session-Id: %s\r\nMCP-Protocol-Version: 2025-11-25\r\n", cl->mcp_sid);
+    int hn = snprintf(h, sizeof h, "Mcp-Session-Id: %s\r\nMCP-Protocol-Version: 2025-11-25\r\n",
+                      cl->mcp_sid);
     const char *note = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}";
     st = post(cl, h, (size_t)hn, note, strlen(note), &r);
     hc_resp_free(&r);
@@ -210,7 +213,8 @@ static bool client_setup(client *cl, int idx)
     st = tool_call(cl, false, h2, "authenticate_agent", args, &r);
     cl->token = st == 200 ? result_field(r.body, "token") : NULL;
     if (!cl->token)
-        fprintf(stderr, "bench_http: authenticate_agent failed (%d): %.300s\n", st, r.body ? r.body : "");
+        fprintf(stderr, "bench_http: authenticate_agent failed (%d): %.300s\n", st,
+                r.body ? r.body : "");
     hc_resp_free(&r);
     if (!cl->token)
         return false;
@@ -224,7 +228,8 @@ static void client_teardown(client *cl)
 {
     if (cl->mcp_sid && cl->c.fd >= 0) {
         char h[512];
-        snprintf(h, sizeof h, "Mcp-Session-Id: %s\r\nMCP-Protocol-Version: 2025-11-25\r\n", cl->mcp_sid);
+        snprintf(h, sizeof h, "Mcp-Session-Id: %s\r\nMCP-Protocol-Version: 2025-11-25\r\n",
+                 cl->mcp_sid);
         hc_send(&cl->c, "DELETE", "/mcp", h, NULL, 0);
         hc_resp r;
         if (hc_read_head(&cl->c, &r))
@@ -239,14 +244,19 @@ static void client_teardown(client *cl)
 }
 
 /* ---- cells ---------------------------------------------------------------------------- */
-typedef enum { T_ADD, T_GET, T_SEARCH, T_COUNT } tool_kind;
+typedef enum {
+    T_ADD,
+    T_GET,
+    T_SEARCH,
+    T_COUNT
+} tool_kind;
 static const char *const TOOL_NAMES[T_COUNT] = {"add_message", "get_messages", "search_context"};
 
 typedef struct cell_ctl {
     pthread_barrier_t start, done;
     tool_kind tool;
     double t0, end;
-    double interval;   /* > 0: each client sends one request per interval (--rate) */
+    double interval; /* > 0: each client sends one request per interval (--rate) */
     int nclients;
     bool quit;
 } cell_ctl;
@@ -275,8 +285,8 @@ static void one_request(client *cl, tool_kind t, unsigned long seq, double sched
         snprintf(args, sizeof args, "{\"session_id\":\"%s\",\"limit\":50}", g_read_sid);
         break;
     default:
-        snprintf(args, sizeof args, "{\"session_id\":\"%s\",\"query\":\"quick brown fox\",\"limit\":10}",
-                 g_read_sid);
+        snprintf(args, sizeof args,
+                 "{\"session_id\":\"%s\",\"query\":\"quick brown fox\",\"limit\":10}", g_read_sid);
         break;
     }
     hc_resp r;
@@ -285,9 +295,10 @@ static void one_request(client *cl, tool_kind t, unsigned long seq, double sched
     double dt = now_s() - t0;
     if (call_failed(st, &r)) {
         if (!cl->errors)
-            snprintf(cl->last_err, sizeof cl->last_err, "HTTP %d: %.150s", st, r.body ? r.body : "(no body)");
+            snprintf(cl->last_err, sizeof cl->last_err, "HTTP %d: %.150s", st,
+                     r.body ? r.body : "(no body)");
         cl->errors++;
-        if (st < 0) {  /* the connection is unusable: stop this client for the cell */
+        if (st < 0) { /* the connection is unusable: stop this client for the cell */
             hc_resp_free(&r);
             hc_close(&cl->c);
             return;
@@ -323,7 +334,8 @@ static void *client_main(void *p)
             while (a->ok && a->cl->c.fd >= 0 && next < a->ctl->end) {
                 double wait = next - now_s();
                 if (wait > 0) {
-                    struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+                    struct timespec ts = {(time_t)wait,
+                                          (long)((wait - (double)(time_t)wait) * 1e9)};
                     nanosleep(&ts, NULL);
                 }
                 one_request(a->cl, a->ctl->tool, seq++, next);
@@ -367,13 +379,13 @@ static double self_cpu_s(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           (double)ru.ru_stime.tv_usec / 1e6;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static long g_server_pid;
 static bool g_inproc;
-static double g_rate;   /* --rate: offered ops/s over all clients; 0 = closed loop */
+static double g_rate; /* --rate: offered ops/s over all clients; 0 = closed loop */
 
 static void run_clients(int n, const bool *tools)
 {
@@ -400,7 +412,8 @@ static void run_clients(int n, const bool *tools)
         ok += ta[i].ok;
     if (ok < n)
         fprintf(stderr, "bench_http: %d of %d clients failed to set up\n", n - ok, n);
-    fprintf(stderr, "  (%d clients connected+initialized+authenticated in %.2f s)\n", n, now_s() - t_setup);
+    fprintf(stderr, "  (%d clients connected+initialized+authenticated in %.2f s)\n", n,
+            now_s() - t_setup);
     for (int t = 0; t < T_COUNT; t++) {
         if (!tools[t])
             continue;
@@ -411,7 +424,8 @@ static void run_clients(int n, const bool *tools)
         }
         ctl.tool = (tool_kind)t;
         double srv0 = g_server_pid ? proc_cpu_s(g_server_pid) : -1, me0 = self_cpu_s();
-        double t0 = now_s() + (g_rate > 0 ? 0.01 : 0.0);   /* paced: first slots after the start barrier */
+        double t0 =
+            now_s() + (g_rate > 0 ? 0.01 : 0.0); /* paced: first slots after the start barrier */
         ctl.t0 = t0;
         ctl.end = t0 + g_seconds;
         ctl.nclients = n;
@@ -441,8 +455,9 @@ static void run_clients(int n, const bool *tools)
         if (srv0 >= 0 && srv1 >= 0)
             snprintf(srv, sizeof srv, "%.0f%%", 100.0 * (srv1 - srv0) / el);
         printf("%-15s %7d %9.0f %9.3f %9.3f %9.3f %9.3f %7u %7s %6.0f%%\n", TOOL_NAMES[t], n,
-               (double)total / el, PCT(0.50), PCT(0.95), PCT(0.99), total ? all[total - 1] * 1e3 : 0.0,
-               errors, g_inproc ? "(in)" : srv, 100.0 * (me1 - me0) / el);
+               (double)total / el, PCT(0.50), PCT(0.95), PCT(0.99),
+               total ? all[total - 1] * 1e3 : 0.0, errors, g_inproc ? "(in)" : srv,
+               100.0 * (me1 - me0) / el);
         fflush(stdout);
         if (err)
             fprintf(stderr, "  first error: %s\n", err);
@@ -485,8 +500,9 @@ static void prepare_sessions(void)
     snprintf(g_read_sid, sizeof g_read_sid, "%s", sids[1]);
     free(sids[0]);
     free(sids[1]);
-    static const char *const words[] = {"deploy", "review", "quick", "brown", "fox", "database",
-                                        "latency", "agent", "context", "search", "token", "budget"};
+    static const char *const words[] = {"deploy",  "review",   "quick",   "brown",
+                                        "fox",     "database", "latency", "agent",
+                                        "context", "search",   "token",   "budget"};
     for (int i = 0; i < g_seed; i++) {
         char args[512];
         snprintf(args, sizeof args,
@@ -539,7 +555,7 @@ static bool inproc_auth(void *ud, const mcp_http_req *hr, void **out, const char
 static void inproc_auth_free(void *ud, void *p)
 {
     (void)ud;
-    inproc_req *r = (inproc_req *)p;   /* req is the first member */
+    inproc_req *r = (inproc_req *)p; /* req is the first member */
     if (r) {
         free(r->bearer);
         free(r);
@@ -566,11 +582,14 @@ static void inproc_start(inproc *ip, unsigned io_threads, unsigned workers)
     snprintf(url, sizeof url, "sqlite:///%s/ctxd.db", ip->dir);
     ip->conf = conf_defaults();
     ck(conf_set(ip->conf, "API_KEY", g_api_key, CONF_SRC_FLAG, &e), &e, "API_KEY");
-    ck(conf_set(ip->conf, "JWT_SECRET_KEY", "bench-jwt-secret-bench-jwt-secret-0123456789", CONF_SRC_FLAG, &e),
+    ck(conf_set(ip->conf, "JWT_SECRET_KEY", "bench-jwt-secret-bench-jwt-secret-0123456789",
+                CONF_SRC_FLAG, &e),
        &e, "JWT_SECRET_KEY");
     /* the limiter stays in the path, with a limit the benchmark cannot reach */
-    ck(conf_set(ip->conf, "RATE_LIMIT_PER_MINUTE", "60000000", CONF_SRC_FLAG, &e), &e, "RATE_LIMIT");
-    ck(conf_set(ip->conf, "RATE_LIMIT_BURST", "1000000", CONF_SRC_FLAG, &e), &e, "RATE_LIMIT_BURST");
+    ck(conf_set(ip->conf, "RATE_LIMIT_PER_MINUTE", "60000000", CONF_SRC_FLAG, &e), &e,
+       "RATE_LIMIT");
+    ck(conf_set(ip->conf, "RATE_LIMIT_BURST", "1000000", CONF_SRC_FLAG, &e), &e,
+       "RATE_LIMIT_BURST");
     db_t *db;
     ck(db_open(url, NULL, &db, &e), &e, "db_open");
     ck(migrate_up(db, -1, NULL, &e), &e, "migrate");
@@ -592,7 +611,8 @@ static void inproc_start(inproc *ip, unsigned io_threads, unsigned workers)
     if (!ip->http)
         ck(ERR_INVALID, &e, "mcp_http_start");
     g_port = mcp_http_port(ip->http);
-    fprintf(stderr, "bench_http: in-process host on 127.0.0.1:%u (SQLite %s, io_threads %u, workers %u)\n",
+    fprintf(stderr,
+            "bench_http: in-process host on 127.0.0.1:%u (SQLite %s, io_threads %u, workers %u)\n",
             g_port, url, io_threads ? io_threads : 2, workers ? workers : 8);
 }
 
@@ -610,7 +630,8 @@ static void inproc_stop(inproc *ip)
 
 static void usage(void)
 {
-    fputs("usage: bench_http (--port PORT [--server-pid PID] | --inproc [--io-threads N] [--workers N])\n"
+    fputs("usage: bench_http (--port PORT [--server-pid PID] | --inproc [--io-threads N] "
+          "[--workers N])\n"
           "                  [--clients 1,16,64,256] [--seconds 5] [--seed 1000] [--rate OPS]\n"
           "                  [--tools add_message,get_messages,search_context] [--api-key KEY]\n"
           "API key: --api-key, else CTXD_BENCH_API_KEY, else API_KEY. --rate: open loop, the\n"
@@ -654,7 +675,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--clients")) {
             nclients = 0;
             char *s = strdup(v), *save = NULL;
-            for (char *t = strtok_r(s, ",", &save); t && nclients < MAX_CELLS_CLIENTS; t = strtok_r(NULL, ",", &save))
+            for (char *t = strtok_r(s, ",", &save); t && nclients < MAX_CELLS_CLIENTS;
+                 t = strtok_r(NULL, ",", &save))
                 clients[nclients++] = atoi(t);
             free(s);
         } else if (!strcmp(a, "--tools")) {
@@ -668,7 +690,8 @@ int main(int argc, char **argv)
         g_api_key = getenv("CTXD_BENCH_API_KEY");
     if (!g_api_key)
         g_api_key = getenv("API_KEY");
-    if (g_seconds <= 0 || g_seconds > 600 || g_seed < 0 || g_seed > 1000000 || g_rate < 0 || g_rate > 1e6)
+    if (g_seconds <= 0 || g_seconds > 600 || g_seed < 0 || g_seed > 1000000 || g_rate < 0 ||
+        g_rate > 1e6)
         usage();
     for (int i = 0; i < nclients; i++)
         if (clients[i] < 1 || clients[i] > 1000)
@@ -696,7 +719,8 @@ int main(int argc, char **argv)
     else
         printf("# closed loop: each client sends its next request when the previous returns\n"
                "# (so mean latency = clients / ops/s: 64 clients at 10000/s means 6.4 ms)\n");
-    printf("# latency in ms (client-side, request written -> response read); srv cpu = server process\n"
+    printf("# latency in ms (client-side, request written -> response read); srv cpu = server "
+           "process\n"
            "# CPU time / wall time (200%% = both cores), gen cpu = this generator's\n");
     printf("%-15s %7s %9s %9s %9s %9s %9s %7s %7s %7s\n", "tool", "clients", "ops/s", "p50", "p95",
            "p99", "max", "errors", "srv cpu", "gen cpu");

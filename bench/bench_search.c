@@ -12,11 +12,12 @@
 
 #include "search/search.h"
 
-static const char *words[] = {
-    "the", "session", "agent", "database", "connection", "was", "closed", "after",
-    "timeout", "retry", "request", "café", "naïve", "response", "token", "queue",
-    "worker", "message", "context", "shared", "server", "handler", "error", "cache",
-    "index", "query", "result", "user", "memory", "value", "with", "from", "into"};
+static const char *words[] = {"the",     "session",  "agent",   "database", "connection", "was",
+                              "closed",  "after",    "timeout", "retry",    "request",    "café",
+                              "naïve",   "response", "token",   "queue",    "worker",     "message",
+                              "context", "shared",   "server",  "handler",  "error",      "cache",
+                              "index",   "query",    "result",  "user",     "memory",     "value",
+                              "with",    "from",     "into"};
 
 static double now(void)
 {
@@ -54,8 +55,8 @@ int main(void)
                                     "worker pool deadlock in scheduler"};
     static const size_t sizes[] = {200, 2000, 100000};
     search_ws *ws = search_ws_new();
-    json_t *meta = json_pack("{s:s, s:i, s:[s,s]}", "topic", "ops", "prio", 3, "tags",
-                             "deploy", "db");
+    json_t *meta =
+        json_pack("{s:s, s:i, s:[s,s]}", "topic", "ops", "prio", 3, "tags", "deploy", "db");
     printf("%-36s %8s %10s %14s %14s\n", "query", "content", "min_score", "msgs/s (miss)",
            "msgs/s (near)");
     for (size_t qi = 0; qi < 3; qi++) {
@@ -81,8 +82,8 @@ int main(void)
                     } while (el < 0.3);
                     rate[k] = (double)iters / el;
                 }
-                printf("%-36s %8zu %10.0f %14.0f %14.0f\n", queries[qi], sizes[si], ms,
-                       rate[0], rate[1]);
+                printf("%-36s %8zu %10.0f %14.0f %14.0f\n", queries[qi], sizes[si], ms, rate[0],
+                       rate[1]);
             }
             free(miss);
             free(near);

@@ -22,10 +22,11 @@
 #include "store/store_sql.h"
 
 static const char *const WORDS[] = {
-    "the", "agent", "session", "review", "server", "client", "request", "message", "token",
-    "error", "retry", "cache", "index", "query", "result", "context", "memory", "update",
-    "deployment", "pipeline", "rollback", "database", "migration", "latency", "throughput",
-    "Café", "naïve", "straße", "config", "schema", "backend", "frontend", "worker", "queue"};
+    "the",      "agent",     "session", "review",     "server",     "client",   "request",
+    "message",  "token",     "error",   "retry",      "cache",      "index",    "query",
+    "result",   "context",   "memory",  "update",     "deployment", "pipeline", "rollback",
+    "database", "migration", "latency", "throughput", "Café",       "naïve",    "straße",
+    "config",   "schema",    "backend", "frontend",   "worker",     "queue"};
 #define NW (sizeof WORDS / sizeof WORDS[0])
 static uint64_t rs = 0x2545F4914F6CDD1Dull;
 static uint32_t rnd(uint32_t n)
@@ -74,9 +75,12 @@ static size_t run(store_t *st, const char *sid, const char *query, double th, bo
     for (;;) {
         store_messages l;
         if (use) {
-            store_search_query q = {.session_id = sid, .vis = vis,
+            store_search_query q = {.session_id = sid,
+                                    .vis = vis,
                                     .terms = (const char *const *)pf.terms,
-                                    .nterms = pf.nterms, .since_id = cursor, .limit = 500};
+                                    .nterms = pf.nterms,
+                                    .since_id = cursor,
+                                    .limit = 500};
             if (store_message_search(st, &q, &l, &e) != ERR_OK)
                 die("message_search", &e);
         } else {
@@ -125,7 +129,7 @@ int main(int argc, char **argv)
         die("session", &e);
     int64_t t0 = utc_mono_us();
     char text[2048];
-    for (int i = 0; i < n; i++) {   /* ~200 characters of words, some metadata */
+    for (int i = 0; i < n; i++) { /* ~200 characters of words, some metadata */
         text[0] = '\0';
         while (strlen(text) < 200) {
             /* mixed: 1 word in 8 from the fixed list, the rest pseudo-words of 2-4
@@ -139,13 +143,15 @@ int main(int argc, char **argv)
                     snprintf(pw + strlen(pw), sizeof pw - strlen(pw), "%c%c",
                              "bcdfghklmnprstvz"[rnd(16)], "aeiou"[rnd(5)]);
             }
-            snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s",
-                     text[0] ? " " : "", pw);
+            snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", text[0] ? " " : "",
+                     pw);
         }
         char meta[128];
         snprintf(meta, sizeof meta, "{\"topic\":\"%s\",\"n\":%d}", WORDS[rnd(NW)], i);
-        store_message m = {.session_id = sid, .sender = (char *)(i % 2 ? "alice" : "bob"),
-                           .content = text, .metadata = meta};
+        store_message m = {.session_id = sid,
+                           .sender = (char *)(i % 2 ? "alice" : "bob"),
+                           .content = text,
+                           .metadata = meta};
         if (store_message_add(st, &m, NULL, &e) != ERR_OK)
             die("message_add", &e);
     }
@@ -159,12 +165,14 @@ int main(int argc, char **argv)
             die("message_reindex", &e);
     printf("%s: index upkeep (message_reindex) %.1f s\n", store_name(st),
            (double)(utc_mono_us() - t0) / 1e6);
-    static const struct { const char *q; double th; } qs[] = {
-        {"deployment pipeline", 90}, {"deploymnet", 85}, {"rollback", 95},
-        {"kubernetes", 90}, {"database migration", 100}, {"xylophone", 95},
-        {"deployment", 60}, {"agent", 80}};
-    printf("%-22s %5s %9s %9s %8s %8s %7s %5s\n", "query", "thr", "full ms", "index ms",
-           "scored", "cands", "speedup", "hits");
+    static const struct {
+        const char *q;
+        double th;
+    } qs[] = {
+        {"deployment pipeline", 90}, {"deploymnet", 85}, {"rollback", 95},   {"kubernetes", 90},
+        {"database migration", 100}, {"xylophone", 95},  {"deployment", 60}, {"agent", 80}};
+    printf("%-22s %5s %9s %9s %8s %8s %7s %5s\n", "query", "thr", "full ms", "index ms", "scored",
+           "cands", "speedup", "hits");
     int bad = 0;
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
         double best[2] = {1e18, 1e18};

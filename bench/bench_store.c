@@ -43,11 +43,18 @@
 #include "store/store.h"
 #include "store/store_sql.h"
 
-enum { PAGE_SESSION = 1000, PAGE = 50 };
+enum {
+    PAGE_SESSION = 1000,
+    PAGE = 50
+};
 /* Servers: a round trip per statement makes each operation 10-100x slower than
  * on SQLite, so rounds are shorter, and more of them, so that the best round of
  * each side is likely to have missed whatever else the machine was doing. */
-enum { SRV_ADDS = 250, SRV_PAGES = 150, SRV_ROUNDS = 20 };
+enum {
+    SRV_ADDS = 250,
+    SRV_PAGES = 150,
+    SRV_ROUNDS = 20
+};
 
 static const char *CONTENT =
     "Found the race in the pool: the waiter re-checks the idle list after the condvar wakes, "
@@ -93,9 +100,15 @@ static void die(const char *what, const char *msg)
     exit(1);
 }
 
-static void die_e(const char *what, const err_t *e) { die(what, e ? e->msg : ""); }
+static void die_e(const char *what, const err_t *e)
+{
+    die(what, e ? e->msg : "");
+}
 
-static double rate(int n, int64_t t0) { return n / ((double)(utc_mono_us() - t0) / 1e6); }
+static double rate(int n, int64_t t0)
+{
+    return n / ((double)(utc_mono_us() - t0) / 1e6);
+}
 
 /* A message of the raw sides, copied out of the result as the store does. */
 typedef struct raw_msg {
@@ -107,16 +120,21 @@ typedef struct raw_msg {
 static void raw_msgs_free(raw_msg *v, int k)
 {
     for (int j = 0; j < k; j++) {
-        free(v[j].session_id); free(v[j].sender); free(v[j].sender_type); free(v[j].content);
-        free(v[j].visibility); free(v[j].message_type); free(v[j].metadata);
+        free(v[j].session_id);
+        free(v[j].sender);
+        free(v[j].sender_type);
+        free(v[j].content);
+        free(v[j].visibility);
+        free(v[j].message_type);
+        free(v[j].metadata);
     }
 }
 
 /* ---- databases: a fresh, migrated one per side, with two sessions ---------------- */
 
 typedef struct side_db {
-    char *url;               /* the store's URL of this side's database */
-    char *server_db;         /* the database created on the server (NULL for SQLite) */
+    char *url;       /* the store's URL of this side's database */
+    char *server_db; /* the database created on the server (NULL for SQLite) */
     char add_sid[IDS_SESSION_LEN], page_sid[IDS_SESSION_LEN];
 } side_db;
 
@@ -142,13 +160,24 @@ static PGconn *pg_connect_url(const db_url *u, const char *db)
     size_t n = 0;
     char port[16];
     snprintf(port, sizeof port, "%d", u->port ? u->port : 5432);
-    k[n] = "host"; v[n++] = u->host;
-    k[n] = "port"; v[n++] = port;
-    if (u->user) { k[n] = "user"; v[n++] = u->user; }
-    if (u->password) { k[n] = "password"; v[n++] = u->password; }
-    k[n] = "dbname"; v[n++] = db ? db : u->database;
-    k[n] = "fallback_application_name"; v[n++] = "ctxd";
-    k[n] = "client_encoding"; v[n++] = "UTF8";
+    k[n] = "host";
+    v[n++] = u->host;
+    k[n] = "port";
+    v[n++] = port;
+    if (u->user) {
+        k[n] = "user";
+        v[n++] = u->user;
+    }
+    if (u->password) {
+        k[n] = "password";
+        v[n++] = u->password;
+    }
+    k[n] = "dbname";
+    v[n++] = db ? db : u->database;
+    k[n] = "fallback_application_name";
+    v[n++] = "ctxd";
+    k[n] = "client_encoding";
+    v[n++] = "UTF8";
     for (size_t i = 0; i < u->nopts; i++)
         for (PQconninfoOption *d = defs; d && d->keyword; d++)
             if (strcmp(d->keyword, u->opts[i].key) == 0) {
@@ -175,9 +204,9 @@ static MYSQL *my_connect_url(const db_url *u, const char *db)
     mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     if (u->host && *u->host && !str_eq_ci(u->host, "localhost"))
         mysql_optionsv(m, MYSQL_OPT_PROTOCOL, &proto);
-    if (!mysql_real_connect(m, u->host && *u->host ? u->host : "localhost", u->user, u->password, db,
-                            (unsigned)(u->port ? u->port : 3306), db_url_opt_get(u, "unix_socket"),
-                            CLIENT_FOUND_ROWS))
+    if (!mysql_real_connect(m, u->host && *u->host ? u->host : "localhost", u->user, u->password,
+                            db, (unsigned)(u->port ? u->port : 3306),
+                            db_url_opt_get(u, "unix_socket"), CLIENT_FOUND_ROWS))
         die("MariaDB", mysql_error(m));
     return m;
 }
@@ -224,7 +253,8 @@ static void fresh_db(db_backend b, const char *base, const char *name, side_db *
         sbuf_printf(&s, "ctxd_bench_%ld_%s_%02x%02x%02x", (long)getpid(), name, r[0], r[1], r[2]);
         out->server_db = sbuf_detach(&s);
         sbuf_printf(&s, "CREATE DATABASE %s%s", out->server_db,
-                    b == DB_BACKEND_MYSQL ? " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" : "");
+                    b == DB_BACKEND_MYSQL ? " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                                          : "");
         server_sql(base, sbuf_cstr(&s));
         sbuf_free(&s);
         out->url = with_database(base, u->database, out->server_db);
@@ -260,8 +290,9 @@ static void drop_db(const char *base, side_db *d)
         if (db_url_parse(base, &u, &e) != ERR_OK)
             die_e("URL", &e);
         sbuf_t s = SBUF_INIT;
-        sbuf_printf(&s, u->backend == DB_BACKEND_POSTGRES ? "DROP DATABASE IF EXISTS %s WITH (FORCE)"
-                                                          : "DROP DATABASE IF EXISTS %s",
+        sbuf_printf(&s,
+                    u->backend == DB_BACKEND_POSTGRES ? "DROP DATABASE IF EXISTS %s WITH (FORCE)"
+                                                      : "DROP DATABASE IF EXISTS %s",
                     d->server_db);
         server_sql(base, sbuf_cstr(&s));
         sbuf_free(&s);
@@ -290,8 +321,11 @@ __attribute__((noinline)) static double store_adds(store_t *st, const char *sid,
     err_t e;
     int64_t t0 = utc_mono_us();
     for (int i = 0; i < n; i++) {
-        store_message m = {.session_id = (char *)sid, .sender = "agent-7", .sender_type = "claude",
-                           .content = (char *)CONTENT, .visibility = i % 5 ? "public" : "private"};
+        store_message m = {.session_id = (char *)sid,
+                           .sender = "agent-7",
+                           .sender_type = "claude",
+                           .content = (char *)CONTENT,
+                           .visibility = i % 5 ? "public" : "private"};
         store_audit_in a = {0};
         if (store_message_add(st, &m, &a, &e) != ERR_OK)
             die_e("message_add", &e);
@@ -304,9 +338,12 @@ __attribute__((noinline)) static double store_pages(store_t *st, const char *sid
     err_t e;
     int64_t t0 = utc_mono_us();
     for (int i = 0; i < n; i++) {
-        store_msg_query q = {.session_id = sid,
-                             .vis = {.public_ = true, .private_of = "agent-7", .agent_only_of = "claude"},
-                             .limit = PAGE, .offset = (i * PAGE) % (total - PAGE), .want_total = true};
+        store_msg_query q = {
+            .session_id = sid,
+            .vis = {.public_ = true, .private_of = "agent-7", .agent_only_of = "claude"},
+            .limit = PAGE,
+            .offset = (i * PAGE) % (total - PAGE),
+            .want_total = true};
         store_messages out;
         int64_t tot;
         if (store_message_list(st, &q, &out, &tot, &e) != ERR_OK)
@@ -351,10 +388,14 @@ static void *sq_open(const char *url)
 {
     sq_raw *r = xcalloc(1, sizeof *r);
     const char *path = url + strlen("sqlite:///");
-    sq(NULL, sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL), "open");
-    sq(r->db, sqlite3_exec(r->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                                  " PRAGMA busy_timeout=5000; PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY",
-                           NULL, NULL, NULL), "pragmas");
+    sq(NULL, sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL),
+       "open");
+    sq(r->db,
+       sqlite3_exec(r->db,
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                    " PRAGMA busy_timeout=5000; PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY",
+                    NULL, NULL, NULL),
+       "pragmas");
     r->begin_w = sq_prep(r->db, "BEGIN IMMEDIATE");
     r->begin_r = sq_prep(r->db, "BEGIN");
     r->commit = sq_prep(r->db, "COMMIT");
@@ -369,7 +410,8 @@ static void *sq_open(const char *url)
 static void sq_close(void *rv)
 {
     sq_raw *r = rv;
-    sqlite3_stmt *all[] = {r->begin_w, r->begin_r, r->commit, r->touch, r->ins, r->audit, r->count, r->page};
+    sqlite3_stmt *all[] = {r->begin_w, r->begin_r, r->commit, r->touch,
+                           r->ins,     r->audit,   r->count,  r->page};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(r->db);
@@ -502,10 +544,14 @@ static void *pgr_open(const char *url)
         die_e("URL", &e);
     r->c = pg_connect_url(u, NULL);
     db_url_free(u);
-    PQclear(pg_ok(r, PQexec(r->c, "SELECT set_config('TimeZone', 'UTC', false),"
-                                  " set_config('DateStyle', 'ISO, YMD', false)"),
+    PQclear(pg_ok(r,
+                  PQexec(r->c, "SELECT set_config('TimeZone', 'UTC', false),"
+                               " set_config('DateStyle', 'ISO, YMD', false)"),
                   PGRES_TUPLES_OK, "session"));
-    static const struct { const char *name, *sql; int np; } st[] = {
+    static const struct {
+        const char *name, *sql;
+        int np;
+    } st[] = {
         {"touch", PG_TOUCH, 2}, {"ins", PG_INSERT, 9}, {"audit", PG_AUDIT, 6},
         {"count", PG_COUNT, 3}, {"page", PG_PAGE, 5},
     };
@@ -531,13 +577,14 @@ static double pgr_adds(void *rv, const char *sid, int n)
         pg_cmd(r, "BEGIN");
         utc_format(utc_now(), ts);
         const char *tv[] = {ts, sid};
-        PGresult *x = pg_ok(r, PQexecPrepared(r->c, "touch", 2, tv, NULL, NULL, 0), PGRES_COMMAND_OK,
-                            "touch");
+        PGresult *x = pg_ok(r, PQexecPrepared(r->c, "touch", 2, tv, NULL, NULL, 0),
+                            PGRES_COMMAND_OK, "touch");
         if (strcmp(PQcmdTuples(x), "1") != 0)
             die("raw", "session missing");
         PQclear(x);
-        const char *iv[] = {sid, "agent-7", "claude", CONTENT, i % 5 ? "public" : "private",
-                            "agent_response", NULL, NULL, ts};
+        const char *iv[] = {
+            sid,  "agent-7", "claude", CONTENT, i % 5 ? "public" : "private", "agent_response",
+            NULL, NULL,      ts};
         x = pg_ok(r, PQexecPrepared(r->c, "ins", 9, iv, NULL, NULL, 0), PGRES_TUPLES_OK, "insert");
         if (PQntuples(x) != 1)
             die("raw", "INSERT returned no id");
@@ -546,7 +593,8 @@ static double pgr_adds(void *rv, const char *sid, int n)
         snprintf(res, sizeof res, "message:%lld", id);
         utc_format(utc_now(), ts);
         const char *av[] = {ts, "message_added", "agent-7", sid, res, NULL};
-        PQclear(pg_ok(r, PQexecPrepared(r->c, "audit", 6, av, NULL, NULL, 0), PGRES_COMMAND_OK, "audit"));
+        PQclear(pg_ok(r, PQexecPrepared(r->c, "audit", 6, av, NULL, NULL, 0), PGRES_COMMAND_OK,
+                      "audit"));
         x = pg_ok(r, PQexec(r->c, "COMMIT"), PGRES_COMMAND_OK, "COMMIT");
         if (strcmp(PQcmdStatus(x), "COMMIT") != 0)
             die("raw", "COMMIT rolled back");
@@ -557,7 +605,8 @@ static double pgr_adds(void *rv, const char *sid, int n)
 
 static char *pg_col(const PGresult *x, int row, int i)
 {
-    return PQgetisnull(x, row, i) ? NULL : xstrndup(PQgetvalue(x, row, i), (size_t)PQgetlength(x, row, i));
+    return PQgetisnull(x, row, i) ? NULL
+                                  : xstrndup(PQgetvalue(x, row, i), (size_t)PQgetlength(x, row, i));
 }
 
 static double pgr_pages(void *rv, const char *sid, int n, int total)
@@ -570,7 +619,8 @@ static double pgr_pages(void *rv, const char *sid, int n, int total)
     for (int i = 0; i < n; i++) {
         pg_cmd(r, "BEGIN");
         const char *cv[] = {sid, "agent-7", "claude"};
-        PGresult *x = pg_ok(r, PQexecPrepared(r->c, "count", 3, cv, NULL, NULL, 0), PGRES_TUPLES_OK, "count");
+        PGresult *x =
+            pg_ok(r, PQexecPrepared(r->c, "count", 3, cv, NULL, NULL, 0), PGRES_TUPLES_OK, "count");
         if (PQntuples(x) != 1)
             die("raw", "COUNT returned no row");
         volatile int64_t tot = strtoll(PQgetvalue(x, 0, 0), NULL, 10);
@@ -608,7 +658,11 @@ static const raw_ops PG_OPS = {pgr_open, pgr_adds, pgr_pages, pgr_close};
 
 /* ---- raw Connector/C: MYSQL_STMT prepared once, bound buffers --------------------------- */
 
-enum { MY_TXT = 256, MY_CONTENT = 4096, MY_NCOL = 10 };
+enum {
+    MY_TXT = 256,
+    MY_CONTENT = 4096,
+    MY_NCOL = 10
+};
 
 typedef struct my_raw {
     MYSQL *m;
@@ -636,7 +690,7 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 
 static void my_time(utc_us t, MYSQL_TIME *mt)
 {
-    int64_t z = t / US_PER_DAY + 719468, rem = t % US_PER_DAY;   /* t > 0 here */
+    int64_t z = t / US_PER_DAY + 719468, rem = t % US_PER_DAY; /* t > 0 here */
     int64_t era = z / 146097;
     unsigned doe = (unsigned)(z - era * 146097);
     unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
@@ -693,11 +747,13 @@ static void *myr_open(const char *url)
     const char *info = mysql_get_server_info(r->m);
     bool maria = info && strstr(info, "MariaDB");
     char sql[512];
-    snprintf(sql, sizeof sql,
-             "SET NAMES utf8mb4 COLLATE %s, sql_mode = 'STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ZERO_DATE,"
-             "NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_BACKSLASH_ESCAPES',"
-             " time_zone = '+00:00', innodb_lock_wait_timeout = 5",
-             maria ? "utf8mb4_nopad_bin" : "utf8mb4_0900_bin");
+    snprintf(
+        sql, sizeof sql,
+        "SET NAMES utf8mb4 COLLATE %s, sql_mode = "
+        "'STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ZERO_DATE,"
+        "NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_BACKSLASH_ESCAPES',"
+        " time_zone = '+00:00', innodb_lock_wait_timeout = 5",
+        maria ? "utf8mb4_nopad_bin" : "utf8mb4_0900_bin");
     my_q(r, sql);
     r->touch = my_prep(r, SQL_TOUCH);
     r->ins = my_prep(r, SQL_INSERT);
@@ -708,10 +764,12 @@ static void *myr_open(const char *url)
     MYSQL_BIND *b = r->rb;
     b[0] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &r->id};
     for (int i = 1; i <= 7; i++)
-        b[i] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_STRING, .buffer = r->txt[i - 1],
+        b[i] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_STRING,
+                            .buffer = r->txt[i - 1],
                             .buffer_length = MY_CONTENT - 1};
     b[8] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &r->parent};
-    b[9] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_DATETIME, .buffer = &r->at, .buffer_length = sizeof r->at};
+    b[9] = (MYSQL_BIND){
+        .buffer_type = MYSQL_TYPE_DATETIME, .buffer = &r->at, .buffer_length = sizeof r->at};
     for (int i = 0; i < MY_NCOL; i++) {
         b[i].length = &r->len[i];
         b[i].is_null = &r->null[i];
@@ -732,7 +790,8 @@ static void myr_close(void *rv)
 
 static MYSQL_BIND txt_param(const char *s)
 {
-    return (MYSQL_BIND){.buffer_type = MYSQL_TYPE_STRING, .buffer = (void *)(uintptr_t)s,
+    return (MYSQL_BIND){.buffer_type = MYSQL_TYPE_STRING,
+                        .buffer = (void *)(uintptr_t)s,
                         .buffer_length = (unsigned long)strlen(s)};
 }
 
@@ -745,21 +804,32 @@ static double myr_adds(void *rv, const char *sid, int n)
     for (int i = 0; i < n; i++) {
         my_q(r, "START TRANSACTION");
         my_time(utc_now(), &at);
-        MYSQL_BIND tb[2] = {{.buffer_type = MYSQL_TYPE_DATETIME, .buffer = &at, .buffer_length = sizeof at},
-                            txt_param(sid)};
+        MYSQL_BIND tb[2] = {
+            {.buffer_type = MYSQL_TYPE_DATETIME, .buffer = &at, .buffer_length = sizeof at},
+            txt_param(sid)};
         my_exec(r->touch, tb, "touch");
         if (mysql_stmt_affected_rows(r->touch) != 1)
             die("raw", "session missing");
-        MYSQL_BIND ib[9] = {txt_param(sid), txt_param("agent-7"), txt_param("claude"), txt_param(CONTENT),
-                            txt_param(i % 5 ? "public" : "private"), txt_param("agent_response"),
-                            {.buffer_type = MYSQL_TYPE_NULL}, {.buffer_type = MYSQL_TYPE_NULL},
-                            {.buffer_type = MYSQL_TYPE_DATETIME, .buffer = &at, .buffer_length = sizeof at}};
+        MYSQL_BIND ib[9] = {
+            txt_param(sid),
+            txt_param("agent-7"),
+            txt_param("claude"),
+            txt_param(CONTENT),
+            txt_param(i % 5 ? "public" : "private"),
+            txt_param("agent_response"),
+            {.buffer_type = MYSQL_TYPE_NULL},
+            {.buffer_type = MYSQL_TYPE_NULL},
+            {.buffer_type = MYSQL_TYPE_DATETIME, .buffer = &at, .buffer_length = sizeof at}};
         my_exec(r->ins, ib, "insert");
         snprintf(res, sizeof res, "message:%lld", (long long)mysql_stmt_insert_id(r->ins));
         my_time(utc_now(), &at);
-        MYSQL_BIND ab[6] = {{.buffer_type = MYSQL_TYPE_DATETIME, .buffer = &at, .buffer_length = sizeof at},
-                            txt_param("message_added"), txt_param("agent-7"), txt_param(sid), txt_param(res),
-                            {.buffer_type = MYSQL_TYPE_NULL}};
+        MYSQL_BIND ab[6] = {
+            {.buffer_type = MYSQL_TYPE_DATETIME, .buffer = &at, .buffer_length = sizeof at},
+            txt_param("message_added"),
+            txt_param("agent-7"),
+            txt_param(sid),
+            txt_param(res),
+            {.buffer_type = MYSQL_TYPE_NULL}};
         my_exec(r->audit, ab, "audit");
         my_q(r, "COMMIT");
     }
@@ -780,7 +850,9 @@ static double myr_pages(void *rv, const char *sid, int n, int total)
     int64_t t0 = utc_mono_us();
     for (int i = 0; i < n; i++) {
         my_q(r, "START TRANSACTION");
-        MYSQL_BIND qb[5] = {txt_param(sid), txt_param("agent-7"), txt_param("claude"),
+        MYSQL_BIND qb[5] = {txt_param(sid),
+                            txt_param("agent-7"),
+                            txt_param("claude"),
                             {.buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &lim},
                             {.buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &off}};
         my_exec(r->count, qb, "count");
@@ -828,7 +900,7 @@ typedef struct result {
     const char *backend;
     char version[128];
     int nadd, npage, rounds;
-    double sa, ra, sp, rp;   /* best rates: store/raw adds, store/raw pages */
+    double sa, ra, sp, rp; /* best rates: store/raw adds, store/raw pages */
 } result;
 
 static void run_backend(db_backend b, const char *base, const raw_ops *ops, int nadd, int npage,
@@ -842,14 +914,15 @@ static void run_backend(db_backend b, const char *base, const raw_ops *ops, int 
     err_t e;
     db_t *db = store_sql_db(st);
     if (b == DB_BACKEND_SQLITE)
-        snprintf(out->version, sizeof out->version, "SQLite %s, on-disk WAL file, synchronous=NORMAL",
-                 sqlite3_libversion());
+        snprintf(out->version, sizeof out->version,
+                 "SQLite %s, on-disk WAL file, synchronous=NORMAL", sqlite3_libversion());
     else if (db && db_server_version(db, out->version, sizeof out->version, &e) == ERR_OK) {
         size_t l = strlen(out->version);
         if (b == DB_BACKEND_POSTGRES)
             snprintf(out->version + l, sizeof out->version - l, ", libpq %d", PQlibVersion());
         else
-            snprintf(out->version + l, sizeof out->version - l, ", Connector/C %s", mysql_get_client_info());
+            snprintf(out->version + l, sizeof out->version - l, ", Connector/C %s",
+                     mysql_get_client_info());
     }
     out->nadd = nadd;
     out->npage = npage;
@@ -869,8 +942,10 @@ static void run_backend(db_backend b, const char *base, const raw_ops *ops, int 
             x = store_adds(st, ds.add_sid, nadd);
             y = ops->adds(r, dr.add_sid, nadd);
         }
-        if (x > out->sa) out->sa = x;
-        if (y > out->ra) out->ra = y;
+        if (x > out->sa)
+            out->sa = x;
+        if (y > out->ra)
+            out->ra = y;
     }
     for (int i = 0; i < rounds; i++) {
         if (i % 2) {
@@ -880,8 +955,10 @@ static void run_backend(db_backend b, const char *base, const raw_ops *ops, int 
             x = store_pages(st, ds.page_sid, npage, PAGE_SESSION);
             y = ops->pages(r, dr.page_sid, npage, PAGE_SESSION);
         }
-        if (x > out->sp) out->sp = x;
-        if (y > out->rp) out->rp = y;
+        if (x > out->sp)
+            out->sp = x;
+        if (y > out->rp)
+            out->rp = y;
     }
     st->vt->close(st);
     ops->close(r);
@@ -922,8 +999,10 @@ int main(int argc, char **argv)
     }
     if ((npos > 0 && pos[0] < 100) || (npos > 1 && pos[1] < 1) || (npos > 2 && pos[2] < 1))
         usage();
-    if (pg && !*pg) pg = NULL;
-    if (my && !*my) my = NULL;
+    if (pg && !*pg)
+        pg = NULL;
+    if (my && !*my)
+        my = NULL;
 
     result res[3];
     memset(res, 0, sizeof res);
@@ -935,8 +1014,8 @@ int main(int argc, char **argv)
     }
     if (!no_sqlite) {
         res[nres].backend = "sqlite";
-        run_backend(DB_BACKEND_SQLITE, dir, &SQ_OPS, npos > 0 ? pos[0] : 5000, npos > 1 ? pos[1] : 5000,
-                    npos > 2 ? pos[2] : 5, &res[nres++]);
+        run_backend(DB_BACKEND_SQLITE, dir, &SQ_OPS, npos > 0 ? pos[0] : 5000,
+                    npos > 1 ? pos[1] : 5000, npos > 2 ? pos[2] : 5, &res[nres++]);
     }
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -944,13 +1023,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: could not remove %s\n", dir);
     if (pg) {
         res[nres].backend = "postgresql";
-        run_backend(DB_BACKEND_POSTGRES, pg, &PG_OPS, npos > 0 ? pos[0] : SRV_ADDS, npos > 1 ? pos[1] : SRV_PAGES,
-                    npos > 2 ? pos[2] : SRV_ROUNDS, &res[nres++]);
+        run_backend(DB_BACKEND_POSTGRES, pg, &PG_OPS, npos > 0 ? pos[0] : SRV_ADDS,
+                    npos > 1 ? pos[1] : SRV_PAGES, npos > 2 ? pos[2] : SRV_ROUNDS, &res[nres++]);
     }
     if (my) {
         res[nres].backend = "mariadb";
-        run_backend(DB_BACKEND_MYSQL, my, &MY_OPS, npos > 0 ? pos[0] : SRV_ADDS, npos > 1 ? pos[1] : SRV_PAGES,
-                    npos > 2 ? pos[2] : SRV_ROUNDS, &res[nres++]);
+        run_backend(DB_BACKEND_MYSQL, my, &MY_OPS, npos > 0 ? pos[0] : SRV_ADDS,
+                    npos > 1 ? pos[1] : SRV_PAGES, npos > 2 ? pos[2] : SRV_ROUNDS, &res[nres++]);
     }
 
     printf("ctxd storage benchmark: the store against the raw client library, same statements\n");
@@ -960,17 +1039,20 @@ int main(int argc, char **argv)
     printf("  pages read a session of %d messages; best round of each side\n\n", PAGE_SESSION);
     printf("| %-10s | %-25s | %11s | %11s | %9s | %7s |\n", "backend", "operation", "store ops/s",
            "raw ops/s", "raw/store", "cost");
-    printf("|------------|---------------------------|-------------|-------------|-----------|---------|\n");
+    printf("|------------|---------------------------|-------------|-------------|-----------|-----"
+           "----|\n");
     for (int i = 0; i < nres; i++) {
         row(res[i].backend, "add_message (1 tx each)", res[i].sa, res[i].ra);
         row(res[i].backend, "page of 50 (count + rows)", res[i].sp, res[i].rp);
     }
     printf("\ncost = how much more time the store takes per operation than the raw client library"
            " (goal <= 10%%).\n"
-           "On a server the time is mostly round trips and server work, which vary from round to round on a\n"
-           "busy machine by more than the store adds: compare a few runs (or profile with callgrind).\n");
+           "On a server the time is mostly round trips and server work, which vary from round to "
+           "round on a\n"
+           "busy machine by more than the store adds: compare a few runs (or profile with "
+           "callgrind).\n");
     if (!pg || !my)
-        printf("(%s%s%s not measured: give --pg / --mysql URLs, or run `make bench`)\n", !pg ? "PostgreSQL" : "",
-               !pg && !my ? " and " : "", !my ? "MariaDB" : "");
+        printf("(%s%s%s not measured: give --pg / --mysql URLs, or run `make bench`)\n",
+               !pg ? "PostgreSQL" : "", !pg && !my ? " and " : "", !my ? "MariaDB" : "");
     return 0;
 }

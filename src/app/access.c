@@ -49,10 +49,8 @@ static json_t *status_error(app_call *c, auth_status s, const err_t *e)
     case AUTH_INVALID_TOKEN_FORMAT:
         return app_error(c->app, APP_INVALID_TOKEN_FORMAT,
                          "auth_token is not a valid token (expected sct_<uuid> or a JWT)");
-    case AUTH_TOKEN_EXPIRED:
-        return app_error(c->app, APP_TOKEN_EXPIRED, "the token has expired");
-    default:
-        return app_error(c->app, status_code(s), "the token could not be authenticated");
+    case AUTH_TOKEN_EXPIRED: return app_error(c->app, APP_TOKEN_EXPIRED, "the token has expired");
+    default: return app_error(c->app, status_code(s), "the token could not be authenticated");
     }
 }
 
@@ -72,7 +70,8 @@ json_t *app_access(app_call *c, const char *token, int need, bool allow_conn)
         c->authed = true;
     } else if (allow_conn && rq && rq->conn) {
         pthread_mutex_lock(&rq->conn->mu);
-        if (rq->conn->has_id && (rq->conn->id.expires_at == 0 || rq->conn->id.expires_at > c->now)) {
+        if (rq->conn->has_id &&
+            (rq->conn->id.expires_at == 0 || rq->conn->id.expires_at > c->now)) {
             c->id = rq->conn->id;
             c->authed = true;
         }
@@ -86,11 +85,13 @@ json_t *app_access(app_call *c, const char *token, int need, bool allow_conn)
         c->authed = true;
     }
     if (!c->authed)
-        return app_error(c->app, APP_AUTH_FAILED,
-                         "authentication required: pass the token from authenticate_agent as auth_token");
-    auth_perms p = need == APP_NEED_ADMIN ? AUTH_PERM_ADMIN
-                 : need == APP_NEED_WRITE ? AUTH_PERM_WRITE
-                 : need == APP_NEED_READ ? AUTH_PERM_READ : 0;
+        return app_error(
+            c->app, APP_AUTH_FAILED,
+            "authentication required: pass the token from authenticate_agent as auth_token");
+    auth_perms p = need == APP_NEED_ADMIN   ? AUTH_PERM_ADMIN
+                   : need == APP_NEED_WRITE ? AUTH_PERM_WRITE
+                   : need == APP_NEED_READ  ? AUTH_PERM_READ
+                                            : 0;
     if (p && !auth_has(&c->id, p))
         return app_error_ex(c->app, APP_PERMISSION_DENIED,
                             json_pack("{s:s s:s}", "required_permission", auth_perm_name(p),

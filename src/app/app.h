@@ -24,36 +24,36 @@ typedef struct app app_t;
 
 /* Enforced limits (tool-contract.md "Limits"); app_limits_default() gives the contract's. */
 typedef struct app_limits {
-    size_t content_max_chars;     /* 100000 code points after sanitising */
-    size_t metadata_max_keys;     /* 50 */
-    size_t metadata_key_max;      /* 100 code points */
-    size_t metadata_max_chars;    /* 10000 bytes of compact JSON */
-    size_t memory_key_max;        /* 255 code points */
-    size_t memory_value_max;      /* 1 MiB of compact JSON */
-    long ttl_max_s;               /* 31536000 */
-    size_t purpose_max_chars;     /* 1000 */
-    size_t query_max_chars;       /* 1000 (search_context) */
+    size_t content_max_chars;  /* 100000 code points after sanitising */
+    size_t metadata_max_keys;  /* 50 */
+    size_t metadata_key_max;   /* 100 code points */
+    size_t metadata_max_chars; /* 10000 bytes of compact JSON */
+    size_t memory_key_max;     /* 255 code points */
+    size_t memory_value_max;   /* 1 MiB of compact JSON */
+    long ttl_max_s;            /* 31536000 */
+    size_t purpose_max_chars;  /* 1000 */
+    size_t query_max_chars;    /* 1000 (search_context) */
 } app_limits;
 app_limits app_limits_default(void);
 
 typedef utc_us (*app_clock_fn)(void *ud);
 
 typedef struct app_opts {
-    store_t *store;            /* borrowed, required */
-    auth_ctx *auth;            /* borrowed, required */
-    auth_ratelimit *rl;        /* borrowed, NULL = no rate limiting */
-    app_limits limits;         /* zero-initialised fields take the defaults */
-    app_clock_fn clock;        /* NULL = auth_ctx_now (so one injected clock serves both) */
+    store_t *store;     /* borrowed, required */
+    auth_ctx *auth;     /* borrowed, required */
+    auth_ratelimit *rl; /* borrowed, NULL = no rate limiting */
+    app_limits limits;  /* zero-initialised fields take the defaults */
+    app_clock_fn clock; /* NULL = auth_ctx_now (so one injected clock serves both) */
     void *clock_ud;
     /* Identity granted over a trusted transport when no token is given. */
-    const char *trusted_agent_id;    /* NULL = "local" */
-    const char *trusted_agent_type;  /* NULL = "local"; permissions: read,write */
+    const char *trusted_agent_id;   /* NULL = "local" */
+    const char *trusted_agent_type; /* NULL = "local"; permissions: read,write */
 } app_opts;
 
 err_code app_new(const app_opts *o, app_t **out, err_t *e);
 /* From the configuration (the rate limiter from RATE_LIMIT_* is created and owned). */
 err_code app_from_conf(const conf_t *c, store_t *st, auth_ctx *auth, app_t **out, err_t *e);
-void app_free(app_t *a);   /* after the mcp_server using it is freed; NULL is fine */
+void app_free(app_t *a); /* after the mcp_server using it is freed; NULL is fine */
 
 /* ---- search index upkeep (indexer.c) ------------------------------------------- */
 typedef struct app_indexer app_indexer;
@@ -80,14 +80,14 @@ typedef struct app_conn app_conn;
  * authenticate_agent on it; resources and prompts (which cannot carry auth_token) use
  * it when the request has no bearer token. */
 app_conn *app_conn_new(bool trusted);
-void app_conn_free(app_conn *c);   /* NULL is fine */
+void app_conn_free(app_conn *c); /* NULL is fine */
 
 typedef struct app_req {
-    app_conn *conn;            /* may be NULL (no connection state) */
-    const char *bearer;        /* Authorization header value ("Bearer ...") or NULL */
-    bool api_key_ok;           /* the transport verified the API key (HTTP X-API-Key;
+    app_conn *conn;       /* may be NULL (no connection state) */
+    const char *bearer;   /* Authorization header value ("Bearer ...") or NULL */
+    bool api_key_ok;      /* the transport verified the API key (HTTP X-API-Key;
                                   stdio: API_KEY is set in the server's environment) */
-    const char *rate_key;      /* key for rate limiting before authentication (e.g. a
+    const char *rate_key; /* key for rate limiting before authentication (e.g. a
                                   peer address); NULL = "anonymous" */
 } app_req;
 

@@ -15,12 +15,26 @@
 
 /* ---- error codes of the envelope (tool-contract.md) ---- */
 typedef enum app_code {
-    APP_INVALID_INPUT = 0, APP_INVALID_VISIBILITY, APP_INVALID_METADATA_FORMAT, APP_INVALID_KEY,
-    APP_KEY_EXISTS, APP_INVALID_TTL_VALUE, APP_INVALID_TTL_FORMAT, APP_INVALID_DATETIME,
-    APP_CONTENT_TOO_LARGE, APP_MEMORY_LIMIT_EXCEEDED, APP_SESSION_NOT_FOUND,
-    APP_MESSAGE_NOT_FOUND, APP_MEMORY_NOT_FOUND, APP_INVALID_TOKEN_FORMAT,
-    APP_TOKEN_AUTHENTICATION_FAILED, APP_TOKEN_EXPIRED, APP_AUTH_FAILED,
-    APP_PERMISSION_DENIED, APP_RATE_LIMITED, APP_DATABASE_UNAVAILABLE,
+    APP_INVALID_INPUT = 0,
+    APP_INVALID_VISIBILITY,
+    APP_INVALID_METADATA_FORMAT,
+    APP_INVALID_KEY,
+    APP_KEY_EXISTS,
+    APP_INVALID_TTL_VALUE,
+    APP_INVALID_TTL_FORMAT,
+    APP_INVALID_DATETIME,
+    APP_CONTENT_TOO_LARGE,
+    APP_MEMORY_LIMIT_EXCEEDED,
+    APP_SESSION_NOT_FOUND,
+    APP_MESSAGE_NOT_FOUND,
+    APP_MEMORY_NOT_FOUND,
+    APP_INVALID_TOKEN_FORMAT,
+    APP_TOKEN_AUTHENTICATION_FAILED,
+    APP_TOKEN_EXPIRED,
+    APP_AUTH_FAILED,
+    APP_PERMISSION_DENIED,
+    APP_RATE_LIMITED,
+    APP_DATABASE_UNAVAILABLE,
     APP_CODE_COUNT
 } app_code;
 const char *app_code_name(app_code c);
@@ -62,8 +76,8 @@ struct app {
     app_lat tool_lat[APP_MAX_TOOLS];
     tool_slot slots[APP_MAX_TOOLS];
     atomic_uint_fast64_t err_counts[APP_CODE_COUNT];
-    pthread_key_t ws_key;      /* per-thread search workspace */
-    app_indexer *ix;           /* background search-index upkeep, or NULL (indexer.c) */
+    pthread_key_t ws_key; /* per-thread search workspace */
+    app_indexer *ix;      /* background search-index upkeep, or NULL (indexer.c) */
 };
 
 struct app_conn {
@@ -78,14 +92,19 @@ typedef struct app_call {
     app_t *app;
     mcp_call *mc;
     const app_req *req;
-    auth_identity id;          /* valid when authed */
+    auth_identity id; /* valid when authed */
     bool authed;
     utc_us now;
 } app_call;
 
 typedef json_t *(*app_tool_fn)(app_call *c, json_t *args);
 
-enum { APP_NEED_NONE = 0, APP_NEED_READ, APP_NEED_WRITE, APP_NEED_ADMIN };
+enum {
+    APP_NEED_NONE = 0,
+    APP_NEED_READ,
+    APP_NEED_WRITE,
+    APP_NEED_ADMIN
+};
 
 struct app_tool {
     const char *name, *title, *description, *schema, *annotations;
@@ -156,8 +175,8 @@ size_t app_utf8_cps(const char *s);
 /* ---- render.c ---- */
 json_t *app_json_message(const store_message *m);
 json_t *app_json_session(const store_session *s);
-json_t *app_json_time(utc_us t);    /* ISO-8601 string, or null for 0 */
-json_t *app_json_parse_text(const char *text);   /* JSON text -> value (null if NULL/bad) */
+json_t *app_json_time(utc_us t);               /* ISO-8601 string, or null for 0 */
+json_t *app_json_parse_text(const char *text); /* JSON text -> value (null if NULL/bad) */
 
 /* argument getters (defaults when absent or null) */
 const char *app_arg_str(json_t *args, const char *name);

@@ -13,14 +13,23 @@
 app_limits app_limits_default(void)
 {
     app_limits l = {
-        .content_max_chars = 100000, .metadata_max_keys = 50, .metadata_key_max = 100,
-        .metadata_max_chars = 10000, .memory_key_max = 255, .memory_value_max = 1u << 20,
-        .ttl_max_s = 31536000, .purpose_max_chars = 1000, .query_max_chars = 1000,
+        .content_max_chars = 100000,
+        .metadata_max_keys = 50,
+        .metadata_key_max = 100,
+        .metadata_max_chars = 10000,
+        .memory_key_max = 255,
+        .memory_value_max = 1u << 20,
+        .ttl_max_s = 31536000,
+        .purpose_max_chars = 1000,
+        .query_max_chars = 1000,
     };
     return l;
 }
 
-static void ws_free(void *p) { search_ws_free(p); }
+static void ws_free(void *p)
+{
+    search_ws_free(p);
+}
 
 err_code app_new(const app_opts *o, app_t **out, err_t *e)
 {
@@ -33,10 +42,20 @@ err_code app_new(const app_opts *o, app_t **out, err_t *e)
     a->rl = o->rl;
     app_limits d = app_limits_default();
     a->lim = o->limits;
-#define DEF(f) if (!a->lim.f) a->lim.f = d.f
-    DEF(content_max_chars); DEF(metadata_max_keys); DEF(metadata_key_max);
-    DEF(metadata_max_chars); DEF(memory_key_max); DEF(memory_value_max);
-    DEF(ttl_max_s); DEF(purpose_max_chars); DEF(query_max_chars);
+#define DEF(f) \
+    do { \
+        if (!a->lim.f) \
+            a->lim.f = d.f; \
+    } while (0)
+    DEF(content_max_chars);
+    DEF(metadata_max_keys);
+    DEF(metadata_key_max);
+    DEF(metadata_max_chars);
+    DEF(memory_key_max);
+    DEF(memory_value_max);
+    DEF(ttl_max_s);
+    DEF(purpose_max_chars);
+    DEF(query_max_chars);
 #undef DEF
     a->clock = o->clock;
     a->clock_ud = o->clock_ud;
@@ -194,16 +213,18 @@ static json_t *invalid_args(mcp_call *mc, const mcp_invalid_args *ia, void *ud)
         }
     char sug[400];
     if (!ia->argument)
-        snprintf(sug, sizeof sug, "Pass the arguments as a JSON object matching the inputSchema of %s", ia->tool);
+        snprintf(sug, sizeof sug,
+                 "Pass the arguments as a JSON object matching the inputSchema of %s", ia->tool);
     else if (strcmp(ia->problem, "is required") == 0)
         snprintf(sug, sizeof sug, "Pass the required argument '%s'", ia->argument);
     else if (strncmp(ia->problem, "is not an accepted argument", 27) == 0)
         snprintf(sug, sizeof sug, "Remove the argument '%s' %s", ia->argument,
                  ia->problem[27] == ' ' ? ia->problem + 28 : "(see the inputSchema)");
     else
-        snprintf(sug, sizeof sug, "Fix the argument '%s': %s %s (see the inputSchema of %s)", ia->argument,
-                 ia->path, ia->problem, ia->tool);
-    json_t *ctx = json_pack("{s:s s:s s:s}", "tool", ia->tool, "path", ia->path, "expected", ia->problem);
+        snprintf(sug, sizeof sug, "Fix the argument '%s': %s %s (see the inputSchema of %s)",
+                 ia->argument, ia->path, ia->problem, ia->tool);
+    json_t *ctx =
+        json_pack("{s:s s:s s:s}", "tool", ia->tool, "path", ia->path, "expected", ia->problem);
     if (ia->argument)
         json_object_set_new(ctx, "argument", json_string(ia->argument));
     return app_error_ex(a, APP_INVALID_INPUT, ctx, sug, 0, "%s", ia->message);
@@ -211,9 +232,13 @@ static json_t *invalid_args(mcp_call *mc, const mcp_invalid_args *ia, void *ud)
 
 static const app_tool *const *all_tables(void)
 {
-    static const app_tool *const tables[] = {app_tools_auth, app_tools_session,
-                                             app_tools_messages, app_tools_memory,
-                                             app_tools_search, app_tools_info, NULL};
+    static const app_tool *const tables[] = {app_tools_auth,
+                                             app_tools_session,
+                                             app_tools_messages,
+                                             app_tools_memory,
+                                             app_tools_search,
+                                             app_tools_info,
+                                             NULL};
     return tables;
 }
 
@@ -231,9 +256,13 @@ err_code app_register(app_t *a, mcp_server *srv, err_t *e)
             slot->t = t;
             slot->idx = a->ntools;
             a->tool_names[a->ntools++] = t->name;
-            mcp_tool_def d = {.name = t->name, .title = t->title, .description = t->description,
-                              .input_schema = t->schema, .annotations = t->annotations,
-                              .fn = dispatch, .ud = slot};
+            mcp_tool_def d = {.name = t->name,
+                              .title = t->title,
+                              .description = t->description,
+                              .input_schema = t->schema,
+                              .annotations = t->annotations,
+                              .fn = dispatch,
+                              .ud = slot};
             if (mcp_server_add_tool(srv, &d, e) != ERR_OK)
                 return err_prefix(e, "registering tool %s", t->name);
         }

@@ -10,12 +10,13 @@
 #include "base/log.h"
 
 static const char *const NAMES[APP_CODE_COUNT] = {
-    "INVALID_INPUT", "INVALID_VISIBILITY", "INVALID_METADATA_FORMAT", "INVALID_KEY",
-    "KEY_EXISTS", "INVALID_TTL_VALUE", "INVALID_TTL_FORMAT", "INVALID_DATETIME",
-    "CONTENT_TOO_LARGE", "MEMORY_LIMIT_EXCEEDED", "SESSION_NOT_FOUND",
-    "MESSAGE_NOT_FOUND", "MEMORY_NOT_FOUND", "INVALID_TOKEN_FORMAT",
-    "TOKEN_AUTHENTICATION_FAILED", "TOKEN_EXPIRED", "AUTH_FAILED",
-    "PERMISSION_DENIED", "RATE_LIMITED", "DATABASE_UNAVAILABLE",
+    "INVALID_INPUT",         "INVALID_VISIBILITY",   "INVALID_METADATA_FORMAT",
+    "INVALID_KEY",           "KEY_EXISTS",           "INVALID_TTL_VALUE",
+    "INVALID_TTL_FORMAT",    "INVALID_DATETIME",     "CONTENT_TOO_LARGE",
+    "MEMORY_LIMIT_EXCEEDED", "SESSION_NOT_FOUND",    "MESSAGE_NOT_FOUND",
+    "MEMORY_NOT_FOUND",      "INVALID_TOKEN_FORMAT", "TOKEN_AUTHENTICATION_FAILED",
+    "TOKEN_EXPIRED",         "AUTH_FAILED",          "PERMISSION_DENIED",
+    "RATE_LIMITED",          "DATABASE_UNAVAILABLE",
 };
 
 const char *app_code_name(app_code c)
@@ -38,19 +39,16 @@ static const char *default_suggestion(app_code c)
     case APP_INVALID_TOKEN_FORMAT:
     case APP_TOKEN_AUTHENTICATION_FAILED:
     case APP_TOKEN_EXPIRED:
-        return "Call authenticate_agent (or refresh_token) for a fresh token and pass it as auth_token";
+        return "Call authenticate_agent (or refresh_token) for a fresh token and pass it as "
+               "auth_token";
     case APP_AUTH_FAILED:
         return "Authenticate first: call authenticate_agent and pass the token as auth_token";
-    case APP_PERMISSION_DENIED:
-        return "Use an agent type whose permissions allow this operation";
+    case APP_PERMISSION_DENIED: return "Use an agent type whose permissions allow this operation";
     case APP_SESSION_NOT_FOUND:
         return "Check the session_id (list_sessions shows existing sessions)";
-    case APP_RATE_LIMITED:
-        return "Wait retry_after seconds before calling again";
-    case APP_DATABASE_UNAVAILABLE:
-        return "Retry later; if it persists check the database";
-    default:
-        return NULL;
+    case APP_RATE_LIMITED: return "Wait retry_after seconds before calling again";
+    case APP_DATABASE_UNAVAILABLE: return "Retry later; if it persists check the database";
+    default: return NULL;
     }
 }
 
@@ -86,14 +84,13 @@ json_t *app_error_ex(app_t *a, app_code code, json_t *context, const char *sugge
 json_t *app_error_store(app_t *a, const err_t *e, app_code notfound, const char *what)
 {
     switch (e->code) {
-    case ERR_NOTFOUND:
-        return app_error(a, notfound, "%s not found", what);
+    case ERR_NOTFOUND: return app_error(a, notfound, "%s not found", what);
     case ERR_EXISTS:
-        return app_error(a, APP_KEY_EXISTS, "%s already exists (use overwrite=true to replace it)", what);
+        return app_error(a, APP_KEY_EXISTS, "%s already exists (use overwrite=true to replace it)",
+                         what);
     case ERR_INVALID:
     case ERR_UNIQUE:
-    case ERR_CONSTRAINT:
-        return app_error(a, APP_INVALID_INPUT, "%s: %s", what, e->msg);
+    case ERR_CONSTRAINT: return app_error(a, APP_INVALID_INPUT, "%s: %s", what, e->msg);
     case ERR_BUSY:
     case ERR_CONN:
     case ERR_TIMEOUT:
@@ -102,7 +99,8 @@ json_t *app_error_store(app_t *a, const err_t *e, app_code notfound, const char 
                             "the database is temporarily unavailable (%s)", err_code_name(e->code));
     default:
         LOG_E("app", "%s: database error (%s): %s", what, err_code_name(e->code), e->msg);
-        return app_error(a, APP_DATABASE_UNAVAILABLE, "database error (%s)", err_code_name(e->code));
+        return app_error(a, APP_DATABASE_UNAVAILABLE, "database error (%s)",
+                         err_code_name(e->code));
     }
 }
 

@@ -19,14 +19,17 @@
 #include "base/sbuf.h"
 #include "search/prefilter.h"
 
-enum { APP_INDEX_BATCH = 512, APP_INDEX_TX = 256 };
+enum {
+    APP_INDEX_BATCH = 512,
+    APP_INDEX_TX = 256
+};
 
 struct app_indexer {
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
-    int64_t pending;   /* messages added since the last pass (>= 1: a pass is due) */
+    int64_t pending; /* messages added since the last pass (>= 1: a pass is due) */
     store_t *st;
 };
 
@@ -69,7 +72,7 @@ static void *indexer_main(void *p)
         err_t e;
         int64_t n = 0;
         if (app_index_flush(ix->st, &n, &e) != ERR_OK) {
-            if (!warned)   /* searching stays correct, only slower: say it once */
+            if (!warned) /* searching stays correct, only slower: say it once */
                 LOG_W("app", "search index upkeep failed (searches still see every message): %s",
                       e.msg);
             warned = true;
@@ -89,7 +92,7 @@ err_code app_indexer_start(app_t *a, err_t *e)
         return ERR_OK;
     app_indexer *ix = xcalloc(1, sizeof *ix);
     ix->st = a->st;
-    ix->pending = APP_INDEX_BATCH;   /* the first pass at once */
+    ix->pending = APP_INDEX_BATCH; /* the first pass at once */
     pthread_mutex_init(&ix->mu, NULL);
     pthread_cond_init(&ix->cv, NULL);
     if (pthread_create(&ix->th, NULL, indexer_main, ix) != 0) {

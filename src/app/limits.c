@@ -41,7 +41,8 @@ json_t *app_check_content(app_call *c, const char *in, char **out)
     size_t cps = app_utf8_cps(t);
     if (cps == 0) {
         free(s);
-        return app_error(c->app, APP_INVALID_INPUT, "content is empty after removing control characters and white space");
+        return app_error(c->app, APP_INVALID_INPUT,
+                         "content is empty after removing control characters and white space");
     }
     if (cps > c->app->lim.content_max_chars) {
         free(s);
@@ -68,9 +69,13 @@ static bool strings_valid(json_t *v, int depth)
         return str_utf8_valid(json_string_value(v), json_string_length(v)) &&
                strlen(json_string_value(v)) == json_string_length(v);
     if (json_is_object(v)) {
-        json_object_foreach(v, k, x) if (!strings_valid(x, depth + 1)) return false;
+        json_object_foreach (v, k, x)
+            if (!strings_valid(x, depth + 1))
+                return false;
     } else if (json_is_array(v)) {
-        json_array_foreach(v, i, x) if (!strings_valid(x, depth + 1)) return false;
+        json_array_foreach (v, i, x)
+            if (!strings_valid(x, depth + 1))
+                return false;
     }
     return true;
 }
@@ -92,14 +97,16 @@ json_t *app_check_metadata(app_call *c, json_t *v, char **out)
     if (!json_is_object(obj)) {
         err = app_error(c->app, APP_INVALID_METADATA_FORMAT, "metadata must be a JSON object");
     } else if (json_object_size(obj) > L->metadata_max_keys) {
-        err = app_error(c->app, APP_INVALID_METADATA_FORMAT, "metadata has %zu keys; at most %zu are allowed",
-                        json_object_size(obj), L->metadata_max_keys);
+        err = app_error(c->app, APP_INVALID_METADATA_FORMAT,
+                        "metadata has %zu keys; at most %zu are allowed", json_object_size(obj),
+                        L->metadata_max_keys);
     } else if (!strings_valid(obj, 0)) {
-        err = app_error(c->app, APP_INVALID_METADATA_FORMAT, "metadata contains invalid UTF-8 or NUL characters");
+        err = app_error(c->app, APP_INVALID_METADATA_FORMAT,
+                        "metadata contains invalid UTF-8 or NUL characters");
     } else {
         const char *k;
         json_t *x;
-        json_object_foreach(obj, k, x) {
+        json_object_foreach (obj, k, x) {
             if (!*k || app_utf8_cps(k) > L->metadata_key_max) {
                 err = app_error(c->app, APP_INVALID_METADATA_FORMAT,
                                 "metadata keys must be 1..%zu characters", L->metadata_key_max);
@@ -110,7 +117,8 @@ json_t *app_check_metadata(app_call *c, json_t *v, char **out)
             char *text = json_dumps(obj, JSON_COMPACT);
             if (!text || strlen(text) > L->metadata_max_chars) {
                 err = app_error(c->app, APP_INVALID_METADATA_FORMAT,
-                                "metadata is larger than %zu characters serialised", L->metadata_max_chars);
+                                "metadata is larger than %zu characters serialised",
+                                L->metadata_max_chars);
                 free(text);
             } else {
                 *out = text;
@@ -128,10 +136,12 @@ json_t *app_check_mem_key(app_call *c, const char *key)
     if (!str_utf8_valid(key, strlen(key)))
         return app_error(c->app, APP_INVALID_KEY, "key is not valid UTF-8");
     if (app_utf8_cps(key) > c->app->lim.memory_key_max)
-        return app_error(c->app, APP_INVALID_KEY, "key is longer than %zu characters", c->app->lim.memory_key_max);
+        return app_error(c->app, APP_INVALID_KEY, "key is longer than %zu characters",
+                         c->app->lim.memory_key_max);
     for (const unsigned char *p = (const unsigned char *)key; *p; p++)
         if (*p <= 0x20 || *p == 0x7F)
-            return app_error(c->app, APP_INVALID_KEY, "key must not contain white space or control characters");
+            return app_error(c->app, APP_INVALID_KEY,
+                             "key must not contain white space or control characters");
     return NULL;
 }
 
@@ -146,21 +156,25 @@ json_t *app_check_ttl(app_call *c, json_t *v, long *ttl)
     } else if (json_is_real(v)) {
         double d = json_real_value(v);
         if (d != (double)(long long)d)
-            return app_error(c->app, APP_INVALID_TTL_FORMAT, "expires_in must be a whole number of seconds");
+            return app_error(c->app, APP_INVALID_TTL_FORMAT,
+                             "expires_in must be a whole number of seconds");
         n = (long long)d;
     } else if (json_is_string(v)) {
         long l;
         if (!str_to_long(json_string_value(v), -1099511627776L, 1099511627776L, &l))
-            return app_error(c->app, APP_INVALID_TTL_FORMAT, "expires_in must be an integer number of seconds");
+            return app_error(c->app, APP_INVALID_TTL_FORMAT,
+                             "expires_in must be an integer number of seconds");
         n = l;
     } else {
-        return app_error(c->app, APP_INVALID_TTL_FORMAT, "expires_in must be an integer number of seconds");
+        return app_error(c->app, APP_INVALID_TTL_FORMAT,
+                         "expires_in must be an integer number of seconds");
     }
     if (n < 0 || n > c->app->lim.ttl_max_s)
         return app_error_ex(c->app, APP_INVALID_TTL_VALUE,
                             json_pack("{s:I s:i s:I}", "expires_in", (json_int_t)n, "min", 0, "max",
                                       (json_int_t)c->app->lim.ttl_max_s),
-                            NULL, 0, "expires_in must be 0 (permanent) .. %ld seconds", c->app->lim.ttl_max_s);
+                            NULL, 0, "expires_in must be 0 (permanent) .. %ld seconds",
+                            c->app->lim.ttl_max_s);
     *ttl = (long)n;
     return NULL;
 }

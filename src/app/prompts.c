@@ -27,20 +27,24 @@ static json_t *setup_collaboration(mcp_call *mc, json_t *args, void *ud)
     const char *project = arg(args, "project_name", NULL);
     sbuf_t b;
     sbuf_init(&b);
-    sbuf_printf(&b, "Set up a %s collaboration%s%s for: %s\n\n", type, project ? " on project " : "",
-                project ? project : "", purpose);
+    sbuf_printf(&b, "Set up a %s collaboration%s%s for: %s\n\n", type,
+                project ? " on project " : "", project ? project : "", purpose);
     sbuf_printf(&b, "Expert roles: %s\nIteration rounds: %s\n\n", roles, rounds);
-    sbuf_puts(&b, "Steps:\n1. Each agent calls authenticate_agent(agent_id, agent_type) and keeps the token.\n");
+    sbuf_puts(&b, "Steps:\n1. Each agent calls authenticate_agent(agent_id, agent_type) and keeps "
+                  "the token.\n");
     if (sid)
         sbuf_printf(&b, "2. Use the existing session %s.\n", sid);
     else
-        sbuf_printf(&b, "2. One agent calls create_session(purpose=\"%s\") and shares the session_id.\n", purpose);
+        sbuf_printf(
+            &b, "2. One agent calls create_session(purpose=\"%s\") and shares the session_id.\n",
+            purpose);
     sbuf_printf(&b,
                 "3. For each of the %s rounds, every expert posts its analysis with add_message "
                 "(visibility public; agent_only for notes meant for agents of the same type), "
                 "reads the others with get_messages(since_id=<last id seen>) and replies in "
                 "threads with parent_message_id.\n"
-                "4. Keep private working state with set_memory; find earlier findings with search_context.\n"
+                "4. Keep private working state with set_memory; find earlier findings with "
+                "search_context.\n"
                 "5. Finish with a summary message that lists decisions and open questions.\n",
                 rounds);
     json_t *r = mcp_prompt_result("Set up a multi-agent collaboration in ctxd");
@@ -68,10 +72,12 @@ static json_t *debug_session(mcp_call *mc, json_t *args, void *ud)
     store_session s;
     err_t e;
     if (!ids_is_session(sid) || store_session_get(a->st, sid, &s, &e) != ERR_OK) {
-        mcp_call_set_error(mc, MCP_INVALID_PARAMS, "session not found", json_pack("{s:s}", "code", "SESSION_NOT_FOUND"));
+        mcp_call_set_error(mc, MCP_INVALID_PARAMS, "session not found",
+                           json_pack("{s:s}", "code", "SESSION_NOT_FOUND"));
         return NULL;
     }
-    store_msg_query q = {.session_id = sid, .vis = vis, .limit = 20, .newest_first = true, .want_total = true};
+    store_msg_query q = {
+        .session_id = sid, .vis = vis, .limit = 20, .newest_first = true, .want_total = true};
     store_messages ms = {0};
     int64_t total = 0;
     if (store_message_list(a->st, &q, &ms, &total, &e) != ERR_OK) {
@@ -82,15 +88,18 @@ static json_t *debug_session(mcp_call *mc, json_t *args, void *ud)
     sbuf_t b;
     sbuf_init(&b);
     char t1[UTC_ISO_LEN], t2[UTC_ISO_LEN];
-    sbuf_printf(&b, "Debug session %s\nPurpose: %s\nCreated by: %s at %s\nActive: %s\nLast update: %s\n"
-                    "Messages visible to you (%s): %lld\n\nNewest visible messages:\n",
-                s.id, s.purpose, s.created_by, utc_format(s.created_at, t1), s.is_active ? "yes" : "no",
-                utc_format(s.updated_at, t2), c.id.agent_id, (long long)total);
+    sbuf_printf(&b,
+                "Debug session %s\nPurpose: %s\nCreated by: %s at %s\nActive: %s\nLast update: %s\n"
+                "Messages visible to you (%s): %lld\n\nNewest visible messages:\n",
+                s.id, s.purpose, s.created_by, utc_format(s.created_at, t1),
+                s.is_active ? "yes" : "no", utc_format(s.updated_at, t2), c.id.agent_id,
+                (long long)total);
     for (size_t i = ms.n; i-- > 0;) {
         store_message *m = &ms.v[i];
         size_t n = strlen(m->content);
-        sbuf_printf(&b, "- #%lld %s (%s, %s): %.*s%s\n", (long long)m->id, m->sender, m->sender_type,
-                    m->visibility, (int)(n > 200 ? 200 : n), m->content, n > 200 ? "…" : "");
+        sbuf_printf(&b, "- #%lld %s (%s, %s): %.*s%s\n", (long long)m->id, m->sender,
+                    m->sender_type, m->visibility, (int)(n > 200 ? 200 : n), m->content,
+                    n > 200 ? "…" : "");
     }
     sbuf_puts(&b, "\nAnalyse the flow of this session: who contributed, what is unresolved, and "
                   "whether any agent seems stuck or is repeating itself.");
@@ -106,8 +115,10 @@ err_code app_register_prompts(app_t *a, mcp_server *srv, err_t *e)
 {
     static const mcp_prompt_arg setup_args[] = {
         {"purpose", "Purpose", "What the collaboration should achieve", true, NULL},
-        {"expert_roles", "Expert roles", "Comma-separated roles, e.g. \"architect, reviewer\"", true, NULL},
-        {"collaboration_type", "Collaboration type", "committee (default), sequential, parallel, ...", false, NULL},
+        {"expert_roles", "Expert roles", "Comma-separated roles, e.g. \"architect, reviewer\"",
+         true, NULL},
+        {"collaboration_type", "Collaboration type",
+         "committee (default), sequential, parallel, ...", false, NULL},
         {"session_id", "Session", "An existing session to use", false, NULL},
         {"iteration_rounds", "Rounds", "Number of rounds (default 3)", false, NULL},
         {"project_name", "Project", "Project name", false, NULL},
@@ -115,13 +126,22 @@ err_code app_register_prompts(app_t *a, mcp_server *srv, err_t *e)
     static const mcp_prompt_arg debug_args[] = {
         {"session_id", "Session", "The session to analyse", true, NULL},
     };
-    mcp_prompt_def p1 = {"setup-collaboration", "Set up collaboration",
-                         "Instructions for setting up a multi-agent collaboration", setup_args,
-                         sizeof setup_args / sizeof *setup_args, setup_collaboration, a};
-    mcp_prompt_def p2 = {"debug-session", "Debug session",
+    mcp_prompt_def p1 = {"setup-collaboration",
+                         "Set up collaboration",
+                         "Instructions for setting up a multi-agent collaboration",
+                         setup_args,
+                         sizeof setup_args / sizeof *setup_args,
+                         setup_collaboration,
+                         a};
+    mcp_prompt_def p2 = {"debug-session",
+                         "Debug session",
                          "Summarise a session (only the messages you may see) for debugging",
-                         debug_args, 1, debug_session, a};
-    if (mcp_server_add_prompt(srv, &p1, e) != ERR_OK || mcp_server_add_prompt(srv, &p2, e) != ERR_OK)
+                         debug_args,
+                         1,
+                         debug_session,
+                         a};
+    if (mcp_server_add_prompt(srv, &p1, e) != ERR_OK ||
+        mcp_server_add_prompt(srv, &p2, e) != ERR_OK)
         return e->code;
     return ERR_OK;
 }

@@ -21,7 +21,8 @@ static json_t *fail(mcp_call *mc, json_t *err_result, int code)
     json_t *sc = json_object_get(err_result, "structuredContent");
     const char *msg = json_string_value(json_object_get(sc, "error"));
     const char *ecode = json_string_value(json_object_get(sc, "code"));
-    mcp_call_set_error(mc, code, msg ? msg : "error", json_pack("{s:s}", "code", ecode ? ecode : "INVALID_INPUT"));
+    mcp_call_set_error(mc, code, msg ? msg : "error",
+                       json_pack("{s:s}", "code", ecode ? ecode : "INVALID_INPUT"));
     json_decref(err_result);
     return NULL;
 }
@@ -56,12 +57,11 @@ static json_t *read_info(mcp_call *mc, const char *uri, json_t *vars, void *ud)
     (void)vars;
     app_t *a = ud;
     mcp_server_info i = app_server_info();
-    return json_resource(uri, json_pack("{s:s s:s s:s s:s s:I s:s s:[ssss]}", "name", i.name,
-                                        "version", i.version, "description", i.description,
-                                        "database_backend", store_name(a->st), "tools",
-                                        (json_int_t)a->ntools, "protocol", MCP_LATEST_VERSION,
-                                        "visibility_levels", "public", "private", "agent_only",
-                                        "admin_only"));
+    return json_resource(
+        uri, json_pack("{s:s s:s s:s s:s s:I s:s s:[ssss]}", "name", i.name, "version", i.version,
+                       "description", i.description, "database_backend", store_name(a->st), "tools",
+                       (json_int_t)a->ntools, "protocol", MCP_LATEST_VERSION, "visibility_levels",
+                       "public", "private", "agent_only", "admin_only"));
 }
 
 static json_t *read_docs(mcp_call *mc, const char *uri, json_t *vars, void *ud)
@@ -71,7 +71,8 @@ static json_t *read_docs(mcp_call *mc, const char *uri, json_t *vars, void *ud)
     json_t *arr = app_tools_doc(ud, name);
     if (json_array_size(arr) == 0) {
         json_decref(arr);
-        mcp_call_set_error(mc, MCP_RESOURCE_NOT_FOUND, "no such tool", json_pack("{s:s}", "uri", uri));
+        mcp_call_set_error(mc, MCP_RESOURCE_NOT_FOUND, "no such tool",
+                           json_pack("{s:s}", "uri", uri));
         return NULL;
     }
     return json_resource(uri, json_pack("{s:o}", "tools", arr));
@@ -84,7 +85,8 @@ static json_t *session_read(app_t *a, mcp_call *mc, const char *uri, const char 
     if (!begin(a, mc, &c))
         return NULL;
     if (!ids_is_session(sid)) {
-        mcp_call_set_error(mc, MCP_RESOURCE_NOT_FOUND, "session not found", json_pack("{s:s}", "uri", uri));
+        mcp_call_set_error(mc, MCP_RESOURCE_NOT_FOUND, "session not found",
+                           json_pack("{s:s}", "uri", uri));
         return NULL;
     }
     store_vis vis;
@@ -95,21 +97,24 @@ static json_t *session_read(app_t *a, mcp_call *mc, const char *uri, const char 
     err_t e;
     if (store_session_get(a->st, sid, &s, &e) != ERR_OK) {
         if (e.code == ERR_NOTFOUND) {
-            mcp_call_set_error(mc, MCP_RESOURCE_NOT_FOUND, "session not found", json_pack("{s:s}", "uri", uri));
+            mcp_call_set_error(mc, MCP_RESOURCE_NOT_FOUND, "session not found",
+                               json_pack("{s:s}", "uri", uri));
             return NULL;
         }
-        return fail(mc, app_error_store(a, &e, APP_SESSION_NOT_FOUND, "session"), MCP_INTERNAL_ERROR);
+        return fail(mc, app_error_store(a, &e, APP_SESSION_NOT_FOUND, "session"),
+                    MCP_INTERNAL_ERROR);
     }
-    store_msg_query q = {.session_id = sid, .vis = vis, .limit = limit, .newest_first = true,
-                         .want_total = true};
+    store_msg_query q = {
+        .session_id = sid, .vis = vis, .limit = limit, .newest_first = true, .want_total = true};
     store_messages ms;
     int64_t total = 0;
     if (store_message_list(a->st, &q, &ms, &total, &e) != ERR_OK) {
         store_session_clear(&s);
-        return fail(mc, app_error_store(a, &e, APP_SESSION_NOT_FOUND, "session"), MCP_INTERNAL_ERROR);
+        return fail(mc, app_error_store(a, &e, APP_SESSION_NOT_FOUND, "session"),
+                    MCP_INTERNAL_ERROR);
     }
     json_t *arr = json_array();
-    for (size_t i = ms.n; i-- > 0;)   /* oldest first */
+    for (size_t i = ms.n; i-- > 0;) /* oldest first */
         json_array_append_new(arr, app_json_message(&ms.v[i]));
     json_t *o = json_object();
     if (with_session)
@@ -126,7 +131,8 @@ static json_t *session_read(app_t *a, mcp_call *mc, const char *uri, const char 
 
 static json_t *read_session(mcp_call *mc, const char *uri, json_t *vars, void *ud)
 {
-    return session_read(ud, mc, uri, json_string_value(json_object_get(vars, "session_id")), 50, true);
+    return session_read(ud, mc, uri, json_string_value(json_object_get(vars, "session_id")), 50,
+                        true);
 }
 
 static json_t *read_session_messages(mcp_call *mc, const char *uri, json_t *vars, void *ud)
@@ -136,7 +142,8 @@ static json_t *read_session_messages(mcp_call *mc, const char *uri, json_t *vars
         mcp_call_set_error(mc, MCP_INVALID_PARAMS, "limit must be an integer 1..1000", NULL);
         return NULL;
     }
-    return session_read(ud, mc, uri, json_string_value(json_object_get(vars, "session_id")), (int)limit, false);
+    return session_read(ud, mc, uri, json_string_value(json_object_get(vars, "session_id")),
+                        (int)limit, false);
 }
 
 static json_t *read_memory(mcp_call *mc, const char *uri, json_t *vars, void *ud)
@@ -147,9 +154,11 @@ static json_t *read_memory(mcp_call *mc, const char *uri, json_t *vars, void *ud
         return NULL;
     const char *agent = json_string_value(json_object_get(vars, "agent_id"));
     if (!agent || strcmp(agent, c.id.agent_id) != 0)
-        return fail(mc, app_error(a, APP_PERMISSION_DENIED, "agents may only read their own memory"),
+        return fail(mc,
+                    app_error(a, APP_PERMISSION_DENIED, "agents may only read their own memory"),
                     APP_RES_DENIED);
-    store_mem_query q = {.agent_id = c.id.agent_id, .scope = STORE_MEM_ALL, .limit = 200, .now = c.now};
+    store_mem_query q = {
+        .agent_id = c.id.agent_id, .scope = STORE_MEM_ALL, .limit = 200, .now = c.now};
     store_memories ms;
     err_t e;
     if (store_memory_list(a->st, &q, &ms, &e) != ERR_OK)
@@ -157,8 +166,9 @@ static json_t *read_memory(mcp_call *mc, const char *uri, json_t *vars, void *ud
     json_t *glob = json_object(), *sess = json_object();
     for (size_t i = 0; i < ms.n; i++) {
         store_memory *m = &ms.v[i];
-        json_t *ent = json_pack("{s:o s:o s:o}", "value", app_json_parse_text(m->value), "updated_at",
-                                app_json_time(m->updated_at), "expires_at", app_json_time(m->expires_at));
+        json_t *ent =
+            json_pack("{s:o s:o s:o}", "value", app_json_parse_text(m->value), "updated_at",
+                      app_json_time(m->updated_at), "expires_at", app_json_time(m->expires_at));
         if (m->session_id) {
             json_t *so = json_object_get(sess, m->session_id);
             if (!so) {
@@ -172,11 +182,12 @@ static json_t *read_memory(mcp_call *mc, const char *uri, json_t *vars, void *ud
     }
     size_t n = ms.n;
     store_memories_free(&ms);
-    return json_resource(uri, json_pack("{s:s s:o s:o s:I}", "agent_id", c.id.agent_id, "global", glob,
-                                        "sessions", sess, "count", (json_int_t)n));
+    return json_resource(uri, json_pack("{s:s s:o s:o s:I}", "agent_id", c.id.agent_id, "global",
+                                        glob, "sessions", sess, "count", (json_int_t)n));
 }
 
-static json_t *complete_session(mcp_call *mc, const char *arg, const char *value, json_t *ctx, void *ud)
+static json_t *complete_session(mcp_call *mc, const char *arg, const char *value, json_t *ctx,
+                                void *ud)
 {
     (void)ctx;
     app_t *a = ud;
@@ -201,7 +212,8 @@ static json_t *complete_session(mcp_call *mc, const char *arg, const char *value
     return arr;
 }
 
-static json_t *complete_docs(mcp_call *mc, const char *arg, const char *value, json_t *ctx, void *ud)
+static json_t *complete_docs(mcp_call *mc, const char *arg, const char *value, json_t *ctx,
+                             void *ud)
 {
     (void)mc;
     (void)ctx;
@@ -227,7 +239,7 @@ void app_notify_session(app_t *a, const char *sid)
         return;
     json_t *bound = json_pack("{s:s}", "session_id", sid);
     if (!bound)
-        return;  /* not UTF-8: no subscription can name it */
+        return; /* not UTF-8: no subscription can name it */
     mcp_resource_updated_template(a->srv, T_SESSION, bound);
     mcp_resource_updated_template(a->srv, T_SESSION_MESSAGES, bound);
     json_decref(bound);
@@ -249,7 +261,8 @@ err_code app_register_resources(app_t *a, mcp_server *srv, err_t *e)
          "A session and its newest 50 messages visible to you (subscribe for updates)",
          "application/json", read_session, complete_session, a},
         {"agent://{agent_id}/memory", "agent_memory", "Agent memory",
-         "Your own memory entries (global and per session)", "application/json", read_memory, NULL, a},
+         "Your own memory entries (global and per session)", "application/json", read_memory, NULL,
+         a},
     };
     for (size_t i = 0; i < sizeof t / sizeof *t; i++)
         if (mcp_server_add_template(srv, &t[i], e) != ERR_OK)

@@ -50,10 +50,12 @@ static json_t *authenticate_agent(app_call *c, json_t *args)
     if (!agent_type)
         agent_type = "generic";
     if (!agent_id || !auth_valid_agent_id(agent_id))
-        return app_error(c->app, APP_INVALID_INPUT, "agent_id must be 1..%d characters without control characters",
+        return app_error(c->app, APP_INVALID_INPUT,
+                         "agent_id must be 1..%d characters without control characters",
                          AUTH_AGENT_ID_MAX);
     if (!auth_valid_agent_type(agent_type))
-        return app_error(c->app, APP_INVALID_INPUT, "agent_type must be 1..%d characters without control characters",
+        return app_error(c->app, APP_INVALID_INPUT,
+                         "agent_type must be 1..%d characters without control characters",
                          AUTH_AGENT_TYPE_MAX);
     auth_perms req = AUTH_PERM_READ | AUTH_PERM_WRITE;
     json_t *rp = json_object_get(args, "requested_permissions");
@@ -68,8 +70,8 @@ static json_t *authenticate_agent(app_call *c, json_t *args)
     json_t *o = json_pack("{s:s s:s s:s s:o s:o s:s s:o s:s}", "token", is.token, "agent_id",
                           is.id.agent_id, "agent_type", is.id.agent_type, "permissions",
                           auth_perms_to_json(is.id.permissions), "expires_at",
-                          app_json_time(is.id.expires_at), "token_type", "Protected",
-                          "issued_at", app_json_time(is.id.issued_at), "token_format", "sct_*");
+                          app_json_time(is.id.expires_at), "token_type", "Protected", "issued_at",
+                          app_json_time(is.id.issued_at), "token_format", "sct_*");
     memset(&is, 0, sizeof is);
     return app_ok(o);
 }
@@ -90,18 +92,21 @@ static json_t *refresh_token(app_call *c, json_t *args)
     case AUTH_INVALID_TOKEN_FORMAT:
         return app_error(c->app, APP_INVALID_TOKEN_FORMAT, "current_token is not a valid token");
     case AUTH_TOKEN_EXPIRED:
-        return app_error(c->app, APP_TOKEN_EXPIRED, "current_token has expired: authenticate again");
+        return app_error(c->app, APP_TOKEN_EXPIRED,
+                         "current_token has expired: authenticate again");
     case AUTH_STORE_ERROR:
         return app_error_store(c->app, &e, APP_TOKEN_AUTHENTICATION_FAILED, "refreshing the token");
     default:
-        return app_error(c->app, APP_TOKEN_AUTHENTICATION_FAILED, "current_token could not be authenticated");
+        return app_error(c->app, APP_TOKEN_AUTHENTICATION_FAILED,
+                         "current_token could not be authenticated");
     }
     remember(c, &is.id);
     audit(c, "token_refreshed", &is.id);
     long long in = (is.id.expires_at - c->now) / 1000000;
-    json_t *o = json_pack("{s:s s:I s:o s:s s:o}", "token", is.token, "expires_in",
-                          (json_int_t)(in > 0 ? in : 0), "expires_at", app_json_time(is.id.expires_at),
-                          "token_type", "Protected", "issued_at", app_json_time(is.id.issued_at));
+    json_t *o =
+        json_pack("{s:s s:I s:o s:s s:o}", "token", is.token, "expires_in",
+                  (json_int_t)(in > 0 ? in : 0), "expires_at", app_json_time(is.id.expires_at),
+                  "token_type", "Protected", "issued_at", app_json_time(is.id.issued_at));
     memset(&is, 0, sizeof is);
     return app_ok(o);
 }
@@ -116,10 +121,19 @@ const app_tool app_tools_auth[] = {
      "(claude/gemini: read,write; admin/system: read,write,admin,debug; test: read,write,debug; "
      "generic and unknown: read).",
      "{\"type\":\"object\",\"properties\":{"
-     "\"agent_id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":" STR(AUTH_AGENT_ID_MAX) ",\"description\":\"Your agent id (1..100 characters)\"},"
-     "\"agent_type\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":" STR(AUTH_AGENT_TYPE_MAX) ",\"description\":\"claude, gemini, admin, system, test, generic, ... (<= 50 characters)\"},"
-     "\"requested_permissions\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"enum\":[\"read\",\"write\",\"admin\",\"debug\"]},\"default\":[\"read\",\"write\"]}"
-     "},\"required\":[\"agent_id\",\"agent_type\"],\"additionalProperties\":false}",
+     "\"agent_id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":" STR(
+         AUTH_AGENT_ID_MAX) ",\"description\":\"Your agent id (1..100 characters)\"},"
+                            "\"agent_type\":{\"type\":\"string\",\"minLength\":1,"
+                            "\"maxLength\":" STR(
+                                AUTH_AGENT_TYPE_MAX) ",\"description\":\"claude, gemini, admin, "
+                                                     "system, test, generic, ... (<= 50 "
+                                                     "characters)\"},"
+                                                     "\"requested_permissions\":{\"type\":"
+                                                     "\"array\",\"items\":{\"type\":\"string\","
+                                                     "\"enum\":[\"read\",\"write\",\"admin\","
+                                                     "\"debug\"]},\"default\":[\"read\",\"write\"]}"
+                                                     "},\"required\":[\"agent_id\",\"agent_type\"],"
+                                                     "\"additionalProperties\":false}",
      NULL, APP_NEED_NONE, authenticate_agent},
     {"refresh_token", "Refresh token",
      "Exchange a valid token for a fresh one (the old token stops working).",

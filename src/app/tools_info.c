@@ -38,10 +38,12 @@ static json_t *get_usage_guidance(app_call *c, json_t *args)
         type = "operations";
     if (strcmp(type, "operations") && strcmp(type, "coordination") && strcmp(type, "security") &&
         strcmp(type, "troubleshooting"))
-        return app_error(c->app, APP_INVALID_INPUT,
-                         "guidance_type must be operations, coordination, security or troubleshooting");
-    const char *level = app_is_admin(&c->id) ? "ADMIN"
-                      : auth_has(&c->id, AUTH_PERM_WRITE) ? "AGENT" : "READ_ONLY";
+        return app_error(
+            c->app, APP_INVALID_INPUT,
+            "guidance_type must be operations, coordination, security or troubleshooting");
+    const char *level = app_is_admin(&c->id)                ? "ADMIN"
+                        : auth_has(&c->id, AUTH_PERM_WRITE) ? "AGENT"
+                                                            : "READ_ONLY";
     return app_ok(json_pack("{s:s s:s s:s s:{s:s s:s s:o}}", "guidance_type", type, "guidance",
                             guidance_text(type), "access_level", level, "agent_info", "agent_id",
                             c->id.agent_id, "agent_type", c->id.agent_type, "permissions",
@@ -57,13 +59,14 @@ static json_t *get_performance_metrics(app_call *c, json_t *args)
         app_lat *l = &a->tool_lat[i];
         uint64_t calls = atomic_load_explicit(&l->calls, memory_order_relaxed);
         uint64_t tot = atomic_load_explicit(&l->total_us, memory_order_relaxed);
-        json_object_set_new(tools, a->tool_names[i],
-                            json_pack("{s:I s:I s:f s:f s:f s:f}", "requests", (json_int_t)calls,
-                                      "errors", (json_int_t)atomic_load_explicit(&l->errors, memory_order_relaxed),
-                                      "mean_ms", calls ? (double)tot / (double)calls / 1000.0 : 0.0,
-                                      "p50_ms", app_lat_percentile(l, 0.5) / 1000.0,
-                                      "p95_ms", app_lat_percentile(l, 0.95) / 1000.0,
-                                      "p99_ms", app_lat_percentile(l, 0.99) / 1000.0));
+        json_object_set_new(
+            tools, a->tool_names[i],
+            json_pack("{s:I s:I s:f s:f s:f s:f}", "requests", (json_int_t)calls, "errors",
+                      (json_int_t)atomic_load_explicit(&l->errors, memory_order_relaxed), "mean_ms",
+                      calls ? (double)tot / (double)calls / 1000.0 : 0.0, "p50_ms",
+                      app_lat_percentile(l, 0.5) / 1000.0, "p95_ms",
+                      app_lat_percentile(l, 0.95) / 1000.0, "p99_ms",
+                      app_lat_percentile(l, 0.99) / 1000.0));
     }
     json_t *errs = json_object();
     for (int k = 0; k < APP_CODE_COUNT; k++) {
@@ -81,12 +84,14 @@ static json_t *get_performance_metrics(app_call *c, json_t *args)
                                   "max_overflow", ps->max_overflow, "in_use", ps->in_use, "idle",
                                   ps->idle, "acquired", (json_int_t)ps->acquired, "waits",
                                   (json_int_t)ps->waits, "timeouts", (json_int_t)ps->timeouts,
-                                  "created", (json_int_t)ps->created, "closed", (json_int_t)ps->closed));
-    json_object_set_new(db, "queries",
-                        json_pack("{s:I s:I s:I s:I s:f}", "statements", (json_int_t)qs->statements,
-                                  "errors", (json_int_t)qs->errors, "slow", (json_int_t)qs->slow,
-                                  "retries", (json_int_t)qs->retries, "mean_ms",
-                                  qs->statements ? (double)qs->total_us / (double)qs->statements / 1000.0 : 0.0));
+                                  "created", (json_int_t)ps->created, "closed",
+                                  (json_int_t)ps->closed));
+    json_object_set_new(
+        db, "queries",
+        json_pack("{s:I s:I s:I s:I s:f}", "statements", (json_int_t)qs->statements, "errors",
+                  (json_int_t)qs->errors, "slow", (json_int_t)qs->slow, "retries",
+                  (json_int_t)qs->retries, "mean_ms",
+                  qs->statements ? (double)qs->total_us / (double)qs->statements / 1000.0 : 0.0));
     double up = (double)(utc_mono_us() - a->started_mono) / 1e6;
     return app_ok(json_pack("{s:f s:o s:o s:o s:{s:b}}", "uptime_seconds", up, "tools", tools,
                             "errors_by_code", errs, "database", db, "cache", "enabled", 0));
@@ -94,10 +99,12 @@ static json_t *get_performance_metrics(app_call *c, json_t *args)
 
 const app_tool app_tools_info[] = {
     {"get_usage_guidance", "Usage guidance",
-     "How to use ctxd for your access level: operations, coordination, security or troubleshooting.",
+     "How to use ctxd for your access level: operations, coordination, security or "
+     "troubleshooting.",
      "{\"type\":\"object\",\"properties\":{"
-     "\"guidance_type\":{\"type\":\"string\",\"enum\":[\"operations\",\"coordination\",\"security\",\"troubleshooting\"],\"default\":\"operations\"},"
-     APP_AUTH_PROP "},\"additionalProperties\":false}",
+     "\"guidance_type\":{\"type\":\"string\",\"enum\":[\"operations\",\"coordination\","
+     "\"security\",\"troubleshooting\"],\"default\":\"operations\"}," APP_AUTH_PROP
+     "},\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, get_usage_guidance},
     {"get_performance_metrics", "Performance metrics",
      "Server figures (admin only): uptime, per-tool request counts and latency percentiles, "
@@ -110,8 +117,8 @@ const app_tool app_tools_info[] = {
 json_t *app_tools_doc(app_t *a, const char *name)
 {
     (void)a;
-    const app_tool *const tabs[] = {app_tools_auth, app_tools_session, app_tools_messages,
-                                    app_tools_memory, app_tools_search, app_tools_info};
+    const app_tool *const tabs[] = {app_tools_auth,   app_tools_session, app_tools_messages,
+                                    app_tools_memory, app_tools_search,  app_tools_info};
     json_t *arr = json_array();
     for (size_t k = 0; k < sizeof tabs / sizeof *tabs; k++)
         for (const app_tool *t = tabs[k]; t->name; t++) {

@@ -59,10 +59,14 @@ static json_t *set_memory(app_call *c, json_t *args)
                             NULL, 0, "value is %zu bytes serialised; the limit is %zu", n,
                             c->app->lim.memory_value_max);
     }
-    store_mem_set in = {.agent_id = c->id.agent_id, .session_id = sid, .key = key,
-                        .value = vtext, .metadata = meta,
+    store_mem_set in = {.agent_id = c->id.agent_id,
+                        .session_id = sid,
+                        .key = key,
+                        .value = vtext,
+                        .metadata = meta,
                         .expires_at = ttl > 0 ? c->now + (utc_us)ttl * 1000000 : 0,
-                        .overwrite = app_arg_bool(args, "overwrite", true), .now = c->now};
+                        .overwrite = app_arg_bool(args, "overwrite", true),
+                        .now = c->now};
     store_audit_in au = {.event_type = "memory_set", .agent_id = c->id.agent_id, .session_id = sid};
     store_memory out;
     err_t e;
@@ -94,8 +98,8 @@ static json_t *get_memory(app_call *c, json_t *args)
     err_t e;
     if (store_memory_get(c->app->st, c->id.agent_id, sid, key, c->now, &m, &e) != ERR_OK)
         return e.code == ERR_NOTFOUND
-                   ? app_error_ex(c->app, APP_MEMORY_NOT_FOUND, json_pack("{s:s}", "key", key), NULL, 0,
-                                  "memory key '%s' not found (or expired)", key)
+                   ? app_error_ex(c->app, APP_MEMORY_NOT_FOUND, json_pack("{s:s}", "key", key),
+                                  NULL, 0, "memory key '%s' not found (or expired)", key)
                    : app_error_store(c->app, &e, APP_MEMORY_NOT_FOUND, "memory");
     json_t *o = json_pack("{s:s s:o s:o s:o s:o s:o s:s}", "key", key, "value",
                           app_json_parse_text(m.value), "metadata", app_json_parse_text(m.metadata),
@@ -111,9 +115,11 @@ static json_t *get_memory(app_call *c, json_t *args)
 static json_t *list_memory(app_call *c, json_t *args)
 {
     const char *sid = app_arg_str(args, "session_id");
-    store_mem_query q = {.agent_id = c->id.agent_id, .scope = STORE_MEM_GLOBAL,
+    store_mem_query q = {.agent_id = c->id.agent_id,
+                         .scope = STORE_MEM_GLOBAL,
                          .prefix = app_arg_str(args, "prefix"),
-                         .limit = (int)app_arg_int(args, "limit", 50), .now = c->now};
+                         .limit = (int)app_arg_int(args, "limit", 50),
+                         .now = c->now};
     if (q.limit < 1 || q.limit > 200)
         return app_error(c->app, APP_INVALID_INPUT, "limit must be 1..200");
     if (q.prefix && !str_utf8_valid(q.prefix, strlen(q.prefix)))
@@ -134,13 +140,13 @@ static json_t *list_memory(app_call *c, json_t *args)
     json_t *arr = json_array();
     for (size_t i = 0; i < ms.n; i++) {
         store_memory *m = &ms.v[i];
-        json_array_append_new(arr, json_pack("{s:s s:s s:o s:o s:o s:o s:I}", "key", m->key,
-                                             "scope", m->session_id ? "session" : "global",
-                                             "session_id", m->session_id ? json_string(m->session_id) : json_null(),
-                                             "created_at", app_json_time(m->created_at),
-                                             "updated_at", app_json_time(m->updated_at),
-                                             "expires_at", app_json_time(m->expires_at),
-                                             "value_size", (json_int_t)(m->value ? strlen(m->value) : 0)));
+        json_array_append_new(
+            arr, json_pack("{s:s s:s s:o s:o s:o s:o s:I}", "key", m->key, "scope",
+                           m->session_id ? "session" : "global", "session_id",
+                           m->session_id ? json_string(m->session_id) : json_null(), "created_at",
+                           app_json_time(m->created_at), "updated_at", app_json_time(m->updated_at),
+                           "expires_at", app_json_time(m->expires_at), "value_size",
+                           (json_int_t)(m->value ? strlen(m->value) : 0)));
     }
     size_t n = ms.n;
     store_memories_free(&ms);
@@ -153,7 +159,8 @@ static json_t *delete_memory(app_call *c, json_t *args)
     json_t *r = mem_target(c, args, &key, &sid);
     if (r)
         return r;
-    store_audit_in au = {.event_type = "memory_deleted", .agent_id = c->id.agent_id, .session_id = sid};
+    store_audit_in au = {
+        .event_type = "memory_deleted", .agent_id = c->id.agent_id, .session_id = sid};
     bool deleted = false;
     err_t e;
     if (store_memory_delete(c->app->st, c->id.agent_id, sid, key, &au, &deleted, &e) != ERR_OK)
@@ -162,8 +169,11 @@ static json_t *delete_memory(app_call *c, json_t *args)
                             sid ? "session" : "global"));
 }
 
-#define KEY_PROP "\"key\":{\"type\":\"string\",\"description\":\"1..255 characters, no white space\"}"
-#define MSID_PROP "\"session_id\":{\"type\":[\"string\",\"null\"],\"default\":null,\"description\":\"Session scope; null = global\"}"
+#define KEY_PROP \
+    "\"key\":{\"type\":\"string\",\"description\":\"1..255 characters, no white space\"}"
+#define MSID_PROP \
+    "\"session_id\":{\"type\":[\"string\",\"null\"],\"default\":null,\"description\":\"Session " \
+    "scope; null = global\"}"
 
 const app_tool app_tools_memory[] = {
     {"set_memory", "Set memory",
@@ -171,7 +181,8 @@ const app_tool app_tools_memory[] = {
      "or scoped to a session, optionally expiring after expires_in seconds (0/null = never).",
      "{\"type\":\"object\",\"properties\":{" KEY_PROP ","
      "\"value\":{\"description\":\"Any JSON value\"}," MSID_PROP ","
-     "\"expires_in\":{\"type\":[\"integer\",\"string\",\"null\"],\"default\":null,\"description\":\"TTL in seconds, 0..31536000\"},"
+     "\"expires_in\":{\"type\":[\"integer\",\"string\",\"null\"],\"default\":null,\"description\":"
+     "\"TTL in seconds, 0..31536000\"},"
      "\"metadata\":{\"description\":\"Optional JSON object\"},"
      "\"overwrite\":{\"type\":\"boolean\",\"default\":true}," APP_AUTH_PROP
      "},\"required\":[\"key\",\"value\"],\"additionalProperties\":false}",

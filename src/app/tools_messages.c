@@ -39,15 +39,20 @@ static json_t *add_message(app_call *c, json_t *args)
         bool same = pm.session_id && strcmp(pm.session_id, sid) == 0;
         store_message_clear(&pm);
         if (!same) {
-            r = app_error(c->app, APP_INVALID_INPUT, "parent_message_id belongs to another session");
+            r = app_error(c->app, APP_INVALID_INPUT,
+                          "parent_message_id belongs to another session");
             goto out;
         }
     }
-    store_message m = {.session_id = (char *)sid, .sender = c->id.agent_id,
-                       .sender_type = c->id.agent_type, .content = content,
-                       .visibility = (char *)vis, .metadata = meta, .parent_id = parent};
-    store_audit_in au = {.event_type = "message_added", .agent_id = c->id.agent_id,
-                         .session_id = sid};
+    store_message m = {.session_id = (char *)sid,
+                       .sender = c->id.agent_id,
+                       .sender_type = c->id.agent_type,
+                       .content = content,
+                       .visibility = (char *)vis,
+                       .metadata = meta,
+                       .parent_id = parent};
+    store_audit_in au = {
+        .event_type = "message_added", .agent_id = c->id.agent_id, .session_id = sid};
     char auditmeta[64];
     snprintf(auditmeta, sizeof auditmeta, "{\"visibility\":\"%s\"}", vis);
     au.metadata = auditmeta;
@@ -82,7 +87,8 @@ static json_t *get_messages(app_call *c, json_t *args)
     long limit = app_arg_int(args, "limit", 50), offset = app_arg_int(args, "offset", 0);
     long since = app_arg_int(args, "since_id", 0);
     if (limit < 1 || limit > 1000 || offset < 0 || since < 0)
-        return app_error(c->app, APP_INVALID_INPUT, "limit must be 1..1000, offset and since_id >= 0");
+        return app_error(c->app, APP_INVALID_INPUT,
+                         "limit must be 1..1000, offset and since_id >= 0");
     store_vis vis;
     const char *post;
     if ((r = app_vis_build_post(c, &c->id, app_arg_str(args, "visibility_filter"), &vis, &post)))
@@ -117,14 +123,19 @@ static json_t *get_messages(app_call *c, json_t *args)
                 break;
         }
         size_t n = json_array_size(arr);
-        json_t *o = json_pack("{s:o s:I s:I s:b}", "messages", arr, "count", (json_int_t)n, "total_count",
-                              (json_int_t)total, "has_more", (int64_t)offset + (int64_t)n < total);
+        json_t *o =
+            json_pack("{s:o s:I s:I s:b}", "messages", arr, "count", (json_int_t)n, "total_count",
+                      (json_int_t)total, "has_more", (int64_t)offset + (int64_t)n < total);
         if (n)
             json_object_set_new(o, "next_since_id", json_integer(last));
         return app_ok(o);
     }
-    store_msg_query q = {.session_id = sid, .vis = vis, .since_id = since, .limit = (int)limit,
-                         .offset = (int)offset, .want_total = true};
+    store_msg_query q = {.session_id = sid,
+                         .vis = vis,
+                         .since_id = since,
+                         .limit = (int)limit,
+                         .offset = (int)offset,
+                         .want_total = true};
     if (store_message_list(c->app->st, &q, &ms, &total, &e) != ERR_OK)
         return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
     size_t n = ms.n;
@@ -181,10 +192,12 @@ const app_tool app_tools_messages[] = {
      "agent_only (agents of your agent_type), admin_only (admins; only admins may post it).",
      "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ","
      "\"content\":{\"type\":\"string\",\"description\":\"1..100000 characters\"},"
-     "\"visibility\":{\"type\":\"string\",\"default\":\"public\",\"description\":\"public, private, agent_only or admin_only\"},"
+     "\"visibility\":{\"type\":\"string\",\"default\":\"public\",\"description\":\"public, "
+     "private, agent_only or admin_only\"},"
      "\"metadata\":{\"description\":\"Optional JSON object\"},"
-     "\"parent_message_id\":{\"type\":[\"integer\",\"null\"],\"default\":null,\"description\":\"Reply to this message (threads)\"},"
-     APP_AUTH_PROP "},\"required\":[\"session_id\",\"content\"],\"additionalProperties\":false}",
+     "\"parent_message_id\":{\"type\":[\"integer\",\"null\"],\"default\":null,\"description\":"
+     "\"Reply to this message (threads)\"}," APP_AUTH_PROP
+     "},\"required\":[\"session_id\",\"content\"],\"additionalProperties\":false}",
      APP_RW, APP_NEED_WRITE, add_message},
     {"get_messages", "Get messages",
      "Visible messages of a session, oldest first. since_id returns only newer messages "
@@ -192,18 +205,19 @@ const app_tool app_tools_messages[] = {
      "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ","
      "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000,\"default\":50},"
      "\"offset\":{\"type\":\"integer\",\"minimum\":0,\"default\":0},"
-     "\"visibility_filter\":{\"type\":[\"string\",\"null\"],\"default\":null,\"description\":\"public, private, agent_only or admin_only\"},"
-     "\"since_id\":{\"type\":[\"integer\",\"null\"],\"minimum\":0,\"default\":null},"
-     APP_AUTH_PROP "},\"required\":[\"session_id\"],\"additionalProperties\":false}",
+     "\"visibility_filter\":{\"type\":[\"string\",\"null\"],\"default\":null,\"description\":"
+     "\"public, private, agent_only or admin_only\"},"
+     "\"since_id\":{\"type\":[\"integer\",\"null\"],\"minimum\":0,\"default\":null}," APP_AUTH_PROP
+     "},\"required\":[\"session_id\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, get_messages},
     {"get_message", "Get message", "One message by id, if visible to you.",
-     "{\"type\":\"object\",\"properties\":{\"message_id\":{\"type\":\"integer\",\"minimum\":1},"
-     APP_AUTH_PROP "},\"required\":[\"message_id\"],\"additionalProperties\":false}",
+     "{\"type\":\"object\",\"properties\":{\"message_id\":{\"type\":\"integer\",\"minimum\":1}"
+     "," APP_AUTH_PROP "},\"required\":[\"message_id\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, get_message},
     {"get_thread", "Get thread",
      "The visible messages of the thread rooted at message_id (the root and its replies), by id.",
-     "{\"type\":\"object\",\"properties\":{\"message_id\":{\"type\":\"integer\",\"minimum\":1},"
-     APP_AUTH_PROP "},\"required\":[\"message_id\"],\"additionalProperties\":false}",
+     "{\"type\":\"object\",\"properties\":{\"message_id\":{\"type\":\"integer\",\"minimum\":1}"
+     "," APP_AUTH_PROP "},\"required\":[\"message_id\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, get_thread},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };

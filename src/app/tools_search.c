@@ -23,7 +23,7 @@
 typedef struct hit {
     double score;
     int64_t id;
-    json_t *result;   /* {message, score, match_preview, relevance} */
+    json_t *result; /* {message, score, match_preview, relevance} */
 } hit;
 
 /* keeps the best k (score desc, then id asc) in h[0..*n) */
@@ -64,7 +64,8 @@ static json_t *search_context(app_call *c, json_t *args)
         return app_error(c->app, APP_INVALID_INPUT, "query must be a UTF-8 string");
     size_t qcps = app_utf8_cps(query);
     if (qcps == 0 || qcps > c->app->lim.query_max_chars)
-        return app_error(c->app, APP_INVALID_INPUT, "query must be 1..%zu characters", c->app->lim.query_max_chars);
+        return app_error(c->app, APP_INVALID_INPUT, "query must be 1..%zu characters",
+                         c->app->lim.query_max_chars);
     json_t *th = json_object_get(args, "fuzzy_threshold");
     double threshold = json_is_number(th) ? json_number_value(th) : 60.0;
     long limit = app_arg_int(args, "limit", 10);
@@ -73,7 +74,8 @@ static json_t *search_context(app_call *c, json_t *args)
     if (!scope)
         scope = "all";
     if (threshold < 0 || threshold > 100 || limit < 1 || limit > 100)
-        return app_error(c->app, APP_INVALID_INPUT, "fuzzy_threshold must be 0..100 and limit 1..100");
+        return app_error(c->app, APP_INVALID_INPUT,
+                         "fuzzy_threshold must be 0..100 and limit 1..100");
     const char *filter;
     if (!strcmp(scope, "all"))
         filter = NULL;
@@ -102,14 +104,16 @@ static json_t *search_context(app_call *c, json_t *args)
         store_messages ms;
         err_code rc;
         if (use_index) {
-            store_search_query q = {.session_id = sid, .vis = vis,
+            store_search_query q = {.session_id = sid,
+                                    .vis = vis,
                                     .terms = (const char *const *)pf.terms,
-                                    .nterms = pf.nterms, .since_id = cursor,
+                                    .nterms = pf.nterms,
+                                    .since_id = cursor,
                                     .limit = SEARCH_PAGE};
             rc = store_message_search(c->app->st, &q, &ms, &e);
         } else {
-            store_msg_query q = {.session_id = sid, .vis = vis, .since_id = cursor,
-                                 .limit = SEARCH_PAGE};
+            store_msg_query q = {
+                .session_id = sid, .vis = vis, .since_id = cursor, .limit = SEARCH_PAGE};
             rc = store_message_list(c->app->st, &q, &ms, NULL, &e);
         }
         if (rc != ERR_OK) {
@@ -202,8 +206,8 @@ static json_t *search_by_sender(app_call *c, json_t *args)
     store_vis vis;
     if ((r = app_vis_build(c, &c->id, NULL, &vis)))
         return r;
-    store_msg_query q = {.session_id = sid, .vis = vis, .sender = sender, .limit = (int)limit,
-                         .newest_first = true};
+    store_msg_query q = {
+        .session_id = sid, .vis = vis, .sender = sender, .limit = (int)limit, .newest_first = true};
     store_messages ms;
     err_t e;
     if (store_message_list(c->app->st, &q, &ms, NULL, &e) != ERR_OK)
@@ -225,8 +229,8 @@ static json_t *search_by_timerange(app_call *c, json_t *args)
     utc_us from, to;
     err_t e;
     if (!st || utc_parse(st, &from, &e) != ERR_OK)
-        return app_error(c->app, APP_INVALID_DATETIME, "start_time is not an ISO-8601 date-time: %s",
-                         st ? e.msg : "missing");
+        return app_error(c->app, APP_INVALID_DATETIME,
+                         "start_time is not an ISO-8601 date-time: %s", st ? e.msg : "missing");
     if (!et || utc_parse(et, &to, &e) != ERR_OK)
         return app_error(c->app, APP_INVALID_DATETIME, "end_time is not an ISO-8601 date-time: %s",
                          et ? e.msg : "missing");
@@ -238,14 +242,14 @@ static json_t *search_by_timerange(app_call *c, json_t *args)
     store_vis vis;
     if ((r = app_vis_build(c, &c->id, NULL, &vis)))
         return r;
-    store_msg_query q = {.session_id = sid, .vis = vis, .from = from, .to = to, .limit = (int)limit};
+    store_msg_query q = {
+        .session_id = sid, .vis = vis, .from = from, .to = to, .limit = (int)limit};
     store_messages ms;
     if (store_message_list(c->app->st, &q, &ms, NULL, &e) != ERR_OK)
         return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
     size_t n = ms.n;
-    json_t *o = json_pack("{s:o s:{s:o s:o} s:I}", "messages", list_json(&ms), "timerange",
-                          "start", app_json_time(from), "end", app_json_time(to), "count",
-                          (json_int_t)n);
+    json_t *o = json_pack("{s:o s:{s:o s:o} s:I}", "messages", list_json(&ms), "timerange", "start",
+                          app_json_time(from), "end", app_json_time(to), "count", (json_int_t)n);
     store_messages_free(&ms);
     return app_ok(o);
 }
@@ -260,8 +264,9 @@ const app_tool app_tools_search[] = {
      "\"fuzzy_threshold\":{\"type\":\"number\",\"minimum\":0,\"maximum\":100,\"default\":60},"
      "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"default\":10},"
      "\"search_metadata\":{\"type\":\"boolean\",\"default\":true},"
-     "\"search_scope\":{\"type\":\"string\",\"enum\":[\"all\",\"public\",\"private\"],\"default\":\"all\"},"
-     APP_AUTH_PROP "},\"required\":[\"session_id\",\"query\"],\"additionalProperties\":false}",
+     "\"search_scope\":{\"type\":\"string\",\"enum\":[\"all\",\"public\",\"private\"],\"default\":"
+     "\"all\"}," APP_AUTH_PROP
+     "},\"required\":[\"session_id\",\"query\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, search_context},
     {"search_by_sender", "Search by sender", "Visible messages of one sender, newest first.",
      "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ",\"sender\":{\"type\":\"string\"},"
@@ -269,7 +274,8 @@ const app_tool app_tools_search[] = {
      "},\"required\":[\"session_id\",\"sender\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, search_by_sender},
     {"search_by_timerange", "Search by time range",
-     "Visible messages between start_time and end_time (ISO-8601; without an offset = UTC), oldest first.",
+     "Visible messages between start_time and end_time (ISO-8601; without an offset = UTC), oldest "
+     "first.",
      "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ","
      "\"start_time\":{\"type\":\"string\"},\"end_time\":{\"type\":\"string\"},"
      "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":200,\"default\":50}," APP_AUTH_PROP

@@ -17,7 +17,8 @@ static json_t *create_session(app_call *c, json_t *args)
     char *purpose = str_trim(pbuf);
     if (!*purpose || app_utf8_cps(purpose) > c->app->lim.purpose_max_chars) {
         free(pbuf);
-        return app_error(c->app, APP_INVALID_INPUT, "purpose must be 1..%zu characters", c->app->lim.purpose_max_chars);
+        return app_error(c->app, APP_INVALID_INPUT, "purpose must be 1..%zu characters",
+                         c->app->lim.purpose_max_chars);
     }
     char *meta = NULL;
     json_t *r = app_check_metadata(c, json_object_get(args, "metadata"), &meta);
@@ -27,8 +28,12 @@ static json_t *create_session(app_call *c, json_t *args)
     }
     char sid[IDS_SESSION_LEN];
     ids_session(sid);
-    store_session s = {.id = sid, .purpose = purpose, .created_by = c->id.agent_id,
-                       .metadata = meta, .is_active = true, .created_at = c->now,
+    store_session s = {.id = sid,
+                       .purpose = purpose,
+                       .created_by = c->id.agent_id,
+                       .metadata = meta,
+                       .is_active = true,
+                       .created_at = c->now,
                        .updated_at = c->now};
     store_audit_in au = {.event_type = "session_created", .agent_id = c->id.agent_id};
     err_t e;
@@ -54,8 +59,8 @@ static json_t *get_session(app_call *c, json_t *args)
     err_t e;
     if (store_session_get(c->app->st, sid, &s, &e) != ERR_OK)
         return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
-    store_msg_query q = {.session_id = sid, .vis = vis, .limit = 50, .newest_first = true,
-                         .want_total = true};
+    store_msg_query q = {
+        .session_id = sid, .vis = vis, .limit = 50, .newest_first = true, .want_total = true};
     store_messages ms;
     int64_t total = 0;
     if (store_message_list(c->app->st, &q, &ms, &total, &e) != ERR_OK) {
@@ -108,9 +113,10 @@ const app_tool app_tools_session[] = {
     {"create_session", "Create session",
      "Create a shared session for agents to collaborate in. Returns its session_id.",
      "{\"type\":\"object\",\"properties\":{"
-     "\"purpose\":{\"type\":\"string\",\"minLength\":1,\"description\":\"What the session is for (non-empty)\"},"
-     "\"metadata\":{\"description\":\"Optional JSON object (<= 50 keys, <= 10000 characters)\"}," APP_AUTH_PROP
-     "},\"required\":[\"purpose\"],\"additionalProperties\":false}",
+     "\"purpose\":{\"type\":\"string\",\"minLength\":1,\"description\":\"What the session is for "
+     "(non-empty)\"},"
+     "\"metadata\":{\"description\":\"Optional JSON object (<= 50 keys, <= 10000 "
+     "characters)\"}," APP_AUTH_PROP "},\"required\":[\"purpose\"],\"additionalProperties\":false}",
      APP_RW, APP_NEED_WRITE, create_session},
     {"get_session", "Get session",
      "A session with its newest visible messages (at most 50, newest first).",

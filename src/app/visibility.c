@@ -22,7 +22,8 @@ json_t *app_vis_build_post(app_call *c, const auth_identity *id, const char *fil
                            const char **post)
 {
     *post = NULL;
-    if (filter && app_is_admin(id) && (!strcmp(filter, "private") || !strcmp(filter, "agent_only"))) {
+    if (filter && app_is_admin(id) &&
+        (!strcmp(filter, "private") || !strcmp(filter, "agent_only"))) {
         memset(vis, 0, sizeof *vis);
         vis->all = true;
         *post = !strcmp(filter, "private") ? "private" : "agent_only";

@@ -19,24 +19,24 @@
 #include "store/store.h"
 
 #define AUTH_SCT_PREFIX "sct_"
-#define AUTH_SCT_LEN (4 + IDS_UUID_LEN)          /* "sct_" + 36 + NUL */
+#define AUTH_SCT_LEN (4 + IDS_UUID_LEN) /* "sct_" + 36 + NUL */
 #define AUTH_DEFAULT_JWT_EXPIRY_S 86400
 #define AUTH_DEFAULT_PROTECTED_EXPIRY_S 3600
-#define AUTH_MIN_SECRET_LEN 32                   /* shorter JWT keys get a warning */
+#define AUTH_MIN_SECRET_LEN 32 /* shorter JWT keys get a warning */
 
 typedef struct auth_ctx auth_ctx;
 
 typedef utc_us (*auth_clock_fn)(void *ud);
 
 typedef struct auth_opts {
-    const char *jwt_secret;       /* required (non-empty); copied */
-    const char *api_key;          /* NULL/"" = none configured (every check fails); copied */
-    long jwt_expiry_s;            /* 0 -> AUTH_DEFAULT_JWT_EXPIRY_S */
-    long protected_expiry_s;      /* 0 -> AUTH_DEFAULT_PROTECTED_EXPIRY_S */
-    long leeway_s;                /* 0 -> AUTH_JWT_LEEWAY_S; negative -> no leeway */
-    auth_permmap *perms;          /* taken over (freed with the context); NULL = built-in */
-    store_t *store;               /* borrowed; required for sct_ tokens and revocation */
-    auth_clock_fn clock;          /* NULL -> utc_now (tests inject a clock) */
+    const char *jwt_secret;  /* required (non-empty); copied */
+    const char *api_key;     /* NULL/"" = none configured (every check fails); copied */
+    long jwt_expiry_s;       /* 0 -> AUTH_DEFAULT_JWT_EXPIRY_S */
+    long protected_expiry_s; /* 0 -> AUTH_DEFAULT_PROTECTED_EXPIRY_S */
+    long leeway_s;           /* 0 -> AUTH_JWT_LEEWAY_S; negative -> no leeway */
+    auth_permmap *perms;     /* taken over (freed with the context); NULL = built-in */
+    store_t *store;          /* borrowed; required for sct_ tokens and revocation */
+    auth_clock_fn clock;     /* NULL -> utc_now (tests inject a clock) */
     void *clock_ud;
 } auth_opts;
 
@@ -46,12 +46,12 @@ err_code auth_ctx_new(const auth_opts *o, auth_ctx **out, err_t *e);
 /* From the configuration: JWT_SECRET_KEY (required), API_KEY, JWT_TOKEN_EXPIRY,
  * PROTECTED_TOKEN_EXPIRY, PERMISSIONS_CONFIG_FILE. Errors name the variable. */
 err_code auth_ctx_from_conf(const conf_t *c, store_t *st, auth_ctx **out, err_t *e);
-void auth_ctx_free(auth_ctx *a);   /* wipes the keys; NULL is fine */
+void auth_ctx_free(auth_ctx *a); /* wipes the keys; NULL is fine */
 
 const auth_permmap *auth_ctx_perms(const auth_ctx *a);
 utc_us auth_ctx_now(const auth_ctx *a);
-long auth_ctx_protected_expiry(const auth_ctx *a);   /* seconds */
-long auth_ctx_jwt_expiry(const auth_ctx *a);         /* seconds */
+long auth_ctx_protected_expiry(const auth_ctx *a); /* seconds */
+long auth_ctx_jwt_expiry(const auth_ctx *a);       /* seconds */
 
 /* ---- API key --------------------------------------------------------------------- */
 bool auth_api_key_configured(const auth_ctx *a);
@@ -67,15 +67,15 @@ auth_token_format auth_token_classify(const char *tok, size_t n);
 
 /* ---- issuing, resolving ---------------------------------------------------------- */
 typedef struct auth_issued {
-    char token[AUTH_SCT_LEN];   /* the sct_ token: a bearer secret for the agent only */
-    auth_identity id;           /* permissions granted; expires_at = the sct_ expiry */
+    char token[AUTH_SCT_LEN]; /* the sct_ token: a bearer secret for the agent only */
+    auth_identity id;         /* permissions granted; expires_at = the sct_ expiry */
 } auth_issued;
 
 /* Mints a JWT for the agent (permissions = requested ∩ what the type allows) and a
  * protected token that maps to it (stored with token_put). ERR_INVALID for a bad
  * agent_id/agent_type, store errors as they come. */
-err_code auth_issue(auth_ctx *a, const char *agent_id, const char *agent_type,
-                    auth_perms requested, auth_issued *out, err_t *e);
+err_code auth_issue(auth_ctx *a, const char *agent_id, const char *agent_type, auth_perms requested,
+                    auth_issued *out, err_t *e);
 /* A raw JWT (no protected token), for clients that keep their own. Caller frees. */
 char *auth_issue_jwt(auth_ctx *a, const char *agent_id, const char *agent_type,
                      auth_perms requested, auth_identity *out, err_t *e);

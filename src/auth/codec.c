@@ -39,11 +39,16 @@ char *auth_b64url_encode(const void *data, size_t n)
 
 static int val(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
     return -1;
 }
 
@@ -70,7 +75,7 @@ bool auth_b64url_decode(const char *s, size_t n, unsigned char **out, size_t *ou
             b[o++] = (unsigned char)(acc >> bits & 0xFF);
         }
     }
-    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {   /* non-canonical tail */
+    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) { /* non-canonical tail */
         free(b);
         return false;
     }

@@ -26,12 +26,15 @@ err_code auth_ctx_new(const auth_opts *o, auth_ctx **out, err_t *e)
     size_t klen = o->jwt_secret ? strlen(o->jwt_secret) : 0;
     if (klen == 0) {
         auth_permmap_free(perms);
-        return err_set(e, ERR_INVALID, "JWT_SECRET_KEY is not set (run `ctxd setup` to "
-                                       "generate one)");
+        return err_set(e, ERR_INVALID,
+                       "JWT_SECRET_KEY is not set (run `ctxd setup` to "
+                       "generate one)");
     }
-    if (klen < AUTH_MIN_SECRET_LEN)   /* existing deployments may have short keys: warn */
-        LOG_W("auth", "JWT_SECRET_KEY is only %zu bytes; use at least %d random bytes for "
-                      "HS256 (`ctxd setup` generates one)", klen, AUTH_MIN_SECRET_LEN);
+    if (klen < AUTH_MIN_SECRET_LEN) /* existing deployments may have short keys: warn */
+        LOG_W("auth",
+              "JWT_SECRET_KEY is only %zu bytes; use at least %d random bytes for "
+              "HS256 (`ctxd setup` generates one)",
+              klen, AUTH_MIN_SECRET_LEN);
     if (o->jwt_expiry_s < 0 || o->protected_expiry_s < 0) {
         auth_permmap_free(perms);
         return err_set(e, ERR_INVALID, "token expiry must not be negative");
@@ -41,8 +44,8 @@ err_code auth_ctx_new(const auth_opts *o, auth_ctx **out, err_t *e)
     a->keylen = klen;
     a->api_key = o->api_key && *o->api_key ? xstrdup(o->api_key) : NULL;
     a->jwt_expiry_s = o->jwt_expiry_s ? o->jwt_expiry_s : AUTH_DEFAULT_JWT_EXPIRY_S;
-    a->protected_expiry_s = o->protected_expiry_s ? o->protected_expiry_s
-                                                  : AUTH_DEFAULT_PROTECTED_EXPIRY_S;
+    a->protected_expiry_s =
+        o->protected_expiry_s ? o->protected_expiry_s : AUTH_DEFAULT_PROTECTED_EXPIRY_S;
     a->leeway_s = o->leeway_s == 0 ? AUTH_JWT_LEEWAY_S : o->leeway_s < 0 ? 0 : o->leeway_s;
     a->perms = perms ? perms : auth_permmap_default();
     a->store = o->store;
@@ -106,12 +109,27 @@ void auth_ctx_free(auth_ctx *a)
     free(a);
 }
 
-const auth_permmap *auth_ctx_perms(const auth_ctx *a) { return a->perms; }
-utc_us auth_ctx_now(const auth_ctx *a) { return a->clock(a->clock_ud); }
-long auth_ctx_protected_expiry(const auth_ctx *a) { return a->protected_expiry_s; }
-long auth_ctx_jwt_expiry(const auth_ctx *a) { return a->jwt_expiry_s; }
+const auth_permmap *auth_ctx_perms(const auth_ctx *a)
+{
+    return a->perms;
+}
+utc_us auth_ctx_now(const auth_ctx *a)
+{
+    return a->clock(a->clock_ud);
+}
+long auth_ctx_protected_expiry(const auth_ctx *a)
+{
+    return a->protected_expiry_s;
+}
+long auth_ctx_jwt_expiry(const auth_ctx *a)
+{
+    return a->jwt_expiry_s;
+}
 
-bool auth_api_key_configured(const auth_ctx *a) { return a && a->api_key != NULL; }
+bool auth_api_key_configured(const auth_ctx *a)
+{
+    return a && a->api_key != NULL;
+}
 
 bool auth_check_api_key(const auth_ctx *a, const char *presented)
 {

@@ -7,15 +7,15 @@
 #include "auth/tokcache.h"
 
 struct auth_ctx {
-    unsigned char *key;       /* JWT_SECRET_KEY bytes (NUL-terminated copy) */
+    unsigned char *key; /* JWT_SECRET_KEY bytes (NUL-terminated copy) */
     size_t keylen;
-    char *api_key;            /* NULL = none configured */
+    char *api_key; /* NULL = none configured */
     long jwt_expiry_s, protected_expiry_s, leeway_s;
     auth_permmap *perms;
     store_t *store;
     auth_clock_fn clock;
     void *clock_ud;
-    auth_tokcache *cache;     /* verified tokens (auth_resolve only) */
+    auth_tokcache *cache; /* verified tokens (auth_resolve only) */
 };
 
 #endif

@@ -44,5 +44,11 @@ static bool valid_name(const char *s, size_t max_cp)
     return cps <= max_cp;
 }
 
-bool auth_valid_agent_id(const char *s) { return valid_name(s, AUTH_AGENT_ID_MAX); }
-bool auth_valid_agent_type(const char *s) { return valid_name(s, AUTH_AGENT_TYPE_MAX); }
+bool auth_valid_agent_id(const char *s)
+{
+    return valid_name(s, AUTH_AGENT_ID_MAX);
+}
+bool auth_valid_agent_type(const char *s)
+{
+    return valid_name(s, AUTH_AGENT_TYPE_MAX);
+}

@@ -11,17 +11,17 @@
 #include "base/ids.h"
 #include "base/utc.h"
 
-#define AUTH_AGENT_ID_MAX 100       /* characters (code points), as in the contract */
+#define AUTH_AGENT_ID_MAX 100 /* characters (code points), as in the contract */
 /* Byte sizes of the buffers (4 bytes per code point at most, plus NUL). */
 #define AUTH_AGENT_ID_BUF (AUTH_AGENT_ID_MAX * 4 + 1)
 #define AUTH_AGENT_TYPE_BUF (AUTH_AGENT_TYPE_MAX * 4 + 1)
 
 typedef enum auth_status {
     AUTH_OK = 0,
-    AUTH_INVALID_TOKEN_FORMAT,          /* not sct_<uuid4>, not a JWT, bad base64url... */
-    AUTH_TOKEN_AUTHENTICATION_FAILED,   /* bad signature, alg, iss/aud, revoked, unknown */
-    AUTH_TOKEN_EXPIRED,                 /* genuine but past its expiry */
-    AUTH_STORE_ERROR                    /* the store failed: see the err_t (transient or not) */
+    AUTH_INVALID_TOKEN_FORMAT,        /* not sct_<uuid4>, not a JWT, bad base64url... */
+    AUTH_TOKEN_AUTHENTICATION_FAILED, /* bad signature, alg, iss/aud, revoked, unknown */
+    AUTH_TOKEN_EXPIRED,               /* genuine but past its expiry */
+    AUTH_STORE_ERROR                  /* the store failed: see the err_t (transient or not) */
 } auth_status;
 
 /* "INVALID_TOKEN_FORMAT", "TOKEN_AUTHENTICATION_FAILED", "TOKEN_EXPIRED", and
@@ -30,8 +30,8 @@ const char *auth_status_code(auth_status s);
 
 typedef enum auth_token_format {
     AUTH_FMT_NONE = 0,
-    AUTH_FMT_PROTECTED,     /* sct_<uuid4> */
-    AUTH_FMT_JWT            /* a raw JWT */
+    AUTH_FMT_PROTECTED, /* sct_<uuid4> */
+    AUTH_FMT_JWT        /* a raw JWT */
 } auth_token_format;
 
 /* "sct" / "jwt" / "none". */
@@ -43,13 +43,15 @@ typedef struct auth_identity {
     auth_perms permissions;
     char jti[IDS_UUID_LEN];
     utc_us issued_at;
-    utc_us expires_at;      /* when this credential stops working (for sct_: the
+    utc_us expires_at; /* when this credential stops working (for sct_: the
                              * earlier of the protected token's and the JWT's expiry) */
     auth_token_format token_format;
 } auth_identity;
 
 static inline bool auth_has(const auth_identity *id, auth_perms p)
-{ return id && (id->permissions & p) == p; }
+{
+    return id && (id->permissions & p) == p;
+}
 
 /* Valid UTF-8, 1..AUTH_AGENT_ID_MAX code points, no control characters. */
 bool auth_valid_agent_id(const char *s);

@@ -11,8 +11,7 @@
 #include "auth/codec.h"
 #include "base/sbuf.h"
 
-bool auth_hs256(const void *key, size_t keylen, const void *data, size_t n,
-                unsigned char out[32])
+bool auth_hs256(const void *key, size_t keylen, const void *data, size_t n, unsigned char out[32])
 {
     if (!key || keylen == 0 || keylen > INT_MAX)
         return false;
@@ -24,15 +23,11 @@ bool auth_hs256(const void *key, size_t keylen, const void *data, size_t n,
 
 static json_t *claims_json(const auth_identity *id)
 {
-    return json_pack("{s:s, s:s, s:o, s:I, s:I, s:s, s:s, s:s}",
-                     "agent_id", id->agent_id,
-                     "agent_type", id->agent_type,
-                     "permissions", auth_perms_to_json(id->permissions),
-                     "iat", (json_int_t)(id->issued_at / 1000000),
-                     "exp", (json_int_t)(id->expires_at / 1000000),
-                     "iss", AUTH_JWT_ISSUER,
-                     "aud", AUTH_JWT_AUDIENCE,
-                     "jti", id->jti);
+    return json_pack(
+        "{s:s, s:s, s:o, s:I, s:I, s:s, s:s, s:s}", "agent_id", id->agent_id, "agent_type",
+        id->agent_type, "permissions", auth_perms_to_json(id->permissions), "iat",
+        (json_int_t)(id->issued_at / 1000000), "exp", (json_int_t)(id->expires_at / 1000000), "iss",
+        AUTH_JWT_ISSUER, "aud", AUTH_JWT_AUDIENCE, "jti", id->jti);
 }
 
 char *auth_jwt_sign(const void *key, size_t keylen, const auth_identity *id)
@@ -102,7 +97,7 @@ auth_status auth_jws_verify_hs256(const void *key, size_t keylen, const char *to
         return AUTH_INVALID_TOKEN_FORMAT;
     const char *d2 = memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - tok));
     if (!d2 || memchr(d2 + 1, '.', n - (size_t)(d2 + 1 - tok)))
-        return AUTH_INVALID_TOKEN_FORMAT;           /* not exactly three segments */
+        return AUTH_INVALID_TOKEN_FORMAT; /* not exactly three segments */
     size_t hn = (size_t)(d1 - tok), pn = (size_t)(d2 - d1 - 1), sn = n - (size_t)(d2 + 1 - tok);
     if (hn == 0 || pn == 0 || sn == 0)
         return AUTH_INVALID_TOKEN_FORMAT;
@@ -142,7 +137,7 @@ static bool copy_str(const json_t *v, char *dst, size_t cap, bool (*valid)(const
     if (!json_is_string(v))
         return false;
     const char *s = json_string_value(v);
-    if (strlen(s) != json_string_length(v) || !valid(s))   /* no embedded NUL */
+    if (strlen(s) != json_string_length(v) || !valid(s)) /* no embedded NUL */
         return false;
     size_t n = strlen(s);
     if (n >= cap)
@@ -159,7 +154,7 @@ static bool aud_ok(const json_t *aud)
         return false;
     size_t i;
     const json_t *v;
-    json_array_foreach(aud, i, v)
+    json_array_foreach (aud, i, v)
         if (json_is_string(v) && strcmp(json_string_value(v), AUTH_JWT_AUDIENCE) == 0)
             return true;
     return false;
@@ -171,16 +166,19 @@ static bool get_secs(const json_t *v, int64_t *out)
     if (!json_is_integer(v))
         return false;
     json_int_t x = json_integer_value(v);
-    if (x < 0 || x > 253402300799LL)   /* 9999-12-31T23:59:59Z */
+    if (x < 0 || x > 253402300799LL) /* 9999-12-31T23:59:59Z */
         return false;
     *out = (int64_t)x;
     return true;
 }
 
-static bool uuid_valid(const char *s) { return ids_is_uuid(s); }
+static bool uuid_valid(const char *s)
+{
+    return ids_is_uuid(s);
+}
 
-auth_status auth_jwt_verify(const void *key, size_t keylen, const char *tok, size_t n,
-                            utc_us now, long leeway_s, auth_identity *out)
+auth_status auth_jwt_verify(const void *key, size_t keylen, const char *tok, size_t n, utc_us now,
+                            long leeway_s, auth_identity *out)
 {
     memset(out, 0, sizeof *out);
     json_t *c = NULL;
@@ -196,7 +194,7 @@ auth_status auth_jwt_verify(const void *key, size_t keylen, const char *tok, siz
         goto out;
     if (!get_secs(json_object_get(c, "iat"), &iat) || !get_secs(json_object_get(c, "exp"), &exp))
         goto out;
-    if (iat > now_s + leeway_s)                      /* issued in the future */
+    if (iat > now_s + leeway_s) /* issued in the future */
         goto out;
     const json_t *jn = json_object_get(c, "nbf");
     if (jn && (!get_secs(jn, &nbf) || nbf > now_s + leeway_s))

@@ -13,12 +13,11 @@
 
 #define AUTH_JWT_ISSUER "shared-context-server"
 #define AUTH_JWT_AUDIENCE "mcp-agents"
-#define AUTH_JWT_MAX_LEN 8192          /* longer input: AUTH_INVALID_TOKEN_FORMAT */
-#define AUTH_JWT_LEEWAY_S 30           /* clock skew tolerated for exp / iat / nbf */
+#define AUTH_JWT_MAX_LEN 8192 /* longer input: AUTH_INVALID_TOKEN_FORMAT */
+#define AUTH_JWT_LEEWAY_S 30  /* clock skew tolerated for exp / iat / nbf */
 
 /* HMAC-SHA256 of data with key into out (32 bytes). False if OpenSSL fails. */
-bool auth_hs256(const void *key, size_t keylen, const void *data, size_t n,
-                unsigned char out[32]);
+bool auth_hs256(const void *key, size_t keylen, const void *data, size_t n, unsigned char out[32]);
 
 /* A compact JWS with header {"alg":"HS256","typ":"JWT"} and the claims agent_id,
  * agent_type, permissions, iat, exp (id->issued_at / expires_at in whole
@@ -36,7 +35,7 @@ auth_status auth_jws_verify_hs256(const void *key, size_t keylen, const char *to
  * exp (expired when now >= exp + leeway), iat (not after now + leeway), nbf if
  * present, agent_id, agent_type, permissions (known names only), jti (a uuid).
  * Fills *out (token_format = AUTH_FMT_JWT) on AUTH_OK. Revocation not checked. */
-auth_status auth_jwt_verify(const void *key, size_t keylen, const char *tok, size_t n,
-                            utc_us now, long leeway_s, auth_identity *out);
+auth_status auth_jwt_verify(const void *key, size_t keylen, const char *tok, size_t n, utc_us now,
+                            long leeway_s, auth_identity *out);
 
 #endif

@@ -60,20 +60,24 @@ char *auth_perms_format(auth_perms p, char *buf, size_t n)
 err_code auth_perms_from_json(const json_t *arr, auth_perms *out, err_t *e)
 {
     if (!json_is_array(arr))
-        return err_set(e, ERR_INVALID, "expected an array of permission names "
-                                       "(read, write, admin, debug)");
+        return err_set(e, ERR_INVALID,
+                       "expected an array of permission names "
+                       "(read, write, admin, debug)");
     auth_perms p = 0;
     size_t i;
     const json_t *v;
-    json_array_foreach(arr, i, v) {
+    json_array_foreach (arr, i, v) {
         if (!json_is_string(v))
-            return err_set(e, ERR_INVALID, "element %zu: expected a permission name "
-                                           "(read, write, admin, debug)", i);
+            return err_set(e, ERR_INVALID,
+                           "element %zu: expected a permission name "
+                           "(read, write, admin, debug)",
+                           i);
         auth_perms bit;
         if (!auth_perm_parse(json_string_value(v), &bit)) {
             /* the name is not a secret; bound its length in the message */
-            return err_set(e, ERR_INVALID, "element %zu: unknown permission \"%.60s\" "
-                                           "(expected read, write, admin or debug)",
+            return err_set(e, ERR_INVALID,
+                           "element %zu: unknown permission \"%.60s\" "
+                           "(expected read, write, admin or debug)",
                            i, json_string_value(v));
         }
         p |= bit;
@@ -129,8 +133,14 @@ void auth_permmap_set(auth_permmap *m, const char *agent_type, auth_perms p)
     m->n++;
 }
 
-void auth_permmap_set_default(auth_permmap *m, auth_perms p) { m->def = p & AUTH_PERM_ALL; }
-size_t auth_permmap_count(const auth_permmap *m) { return m ? m->n : 0; }
+void auth_permmap_set_default(auth_permmap *m, auth_perms p)
+{
+    m->def = p & AUTH_PERM_ALL;
+}
+size_t auth_permmap_count(const auth_permmap *m)
+{
+    return m ? m->n : 0;
+}
 
 auth_permmap *auth_permmap_default(void)
 {
@@ -162,4 +172,7 @@ auth_perms auth_permmap_lookup(const auth_permmap *m, const char *agent_type)
     return en ? en->perms : m->def;
 }
 
-auth_perms auth_permmap_default_perms(const auth_permmap *m) { return m ? m->def : 0; }
+auth_perms auth_permmap_default_perms(const auth_permmap *m)
+{
+    return m ? m->def : 0;
+}

@@ -14,11 +14,11 @@
 
 typedef unsigned auth_perms;
 
-#define AUTH_PERM_READ  0x1u
+#define AUTH_PERM_READ 0x1u
 #define AUTH_PERM_WRITE 0x2u
 #define AUTH_PERM_ADMIN 0x4u
 #define AUTH_PERM_DEBUG 0x8u
-#define AUTH_PERM_ALL   0xFu
+#define AUTH_PERM_ALL 0xFu
 #define AUTH_PERM_COUNT 4
 
 /* "read" -> AUTH_PERM_READ (exact, lowercase); false for anything else. */
@@ -36,7 +36,7 @@ char *auth_perms_format(auth_perms p, char *buf, size_t n);
 
 /* ---- agent type -> permissions ------------------------------------------------- */
 
-#define AUTH_AGENT_TYPE_MAX 50     /* characters (code points), as in the contract */
+#define AUTH_AGENT_TYPE_MAX 50 /* characters (code points), as in the contract */
 
 typedef struct auth_permmap auth_permmap;
 
@@ -50,7 +50,7 @@ auth_permmap *auth_permmap_default(void);
 err_code auth_permmap_load(const char *path, auth_permmap **out, err_t *e);
 /* PERMISSIONS_CONFIG_FILE when set, else the built-in map. */
 err_code auth_permmap_from_conf(const conf_t *c, auth_permmap **out, err_t *e);
-void auth_permmap_free(auth_permmap *m);   /* NULL is fine */
+void auth_permmap_free(auth_permmap *m); /* NULL is fine */
 
 /* Agent types are matched ASCII case-insensitively ("Claude" is "claude"). */
 auth_perms auth_permmap_lookup(const auth_permmap *m, const char *agent_type);
@@ -58,7 +58,9 @@ auth_perms auth_permmap_default_perms(const auth_permmap *m);
 /* What an agent of that type asking for `requested` gets: the intersection. */
 static inline auth_perms auth_perms_grant(const auth_permmap *m, const char *agent_type,
                                           auth_perms requested)
-{ return auth_permmap_lookup(m, agent_type) & requested; }
+{
+    return auth_permmap_lookup(m, agent_type) & requested;
+}
 
 /* ---- for perm_file.c (building a map) ------------------------------------------ */
 auth_permmap *auth_permmap_new_empty(auth_perms def);

@@ -33,14 +33,18 @@ static err_code parse_map(const char *path, json_t *root, auth_permmap *m, err_t
 {
     err_t in;
     if (!json_is_object(root))
-        return err_set(e, ERR_INVALID, "permissions file '%s': expected a JSON object with "
-                                       "\"agent_types\" and/or \"default\"", path);
+        return err_set(e, ERR_INVALID,
+                       "permissions file '%s': expected a JSON object with "
+                       "\"agent_types\" and/or \"default\"",
+                       path);
     const char *k;
     json_t *v;
-    json_object_foreach(root, k, v) {
+    json_object_foreach (root, k, v) {
         if (strcmp(k, "agent_types") != 0 && strcmp(k, "default") != 0)
-            return err_set(e, ERR_INVALID, "permissions file '%s': unknown key \"%.60s\" "
-                                           "(expected \"agent_types\" or \"default\")", path, k);
+            return err_set(e, ERR_INVALID,
+                           "permissions file '%s': unknown key \"%.60s\" "
+                           "(expected \"agent_types\" or \"default\")",
+                           path, k);
     }
     json_t *def = json_object_get(root, "default");
     if (def) {
@@ -53,23 +57,28 @@ static err_code parse_map(const char *path, json_t *root, auth_permmap *m, err_t
     if (!types)
         return ERR_OK;
     if (!json_is_object(types))
-        return err_set(e, ERR_INVALID, "permissions file '%s': agent_types: expected an "
-                                       "object mapping agent types to permission lists", path);
+        return err_set(e, ERR_INVALID,
+                       "permissions file '%s': agent_types: expected an "
+                       "object mapping agent types to permission lists",
+                       path);
     /* detect case-insensitive duplicates among the file's own keys */
     auth_permmap *seen = auth_permmap_new_empty(0);
     err_code rc = ERR_OK;
-    json_object_foreach(types, k, v) {
+    json_object_foreach (types, k, v) {
         char where[128];
         snprintf(where, sizeof where, "agent_types.%.60s", k);
         if (!auth_valid_agent_type(k)) {
-            rc = err_set(e, ERR_INVALID, "permissions file '%s': %s: an agent type must be "
-                                         "1..%d characters of valid UTF-8", path, where,
-                         AUTH_AGENT_TYPE_MAX);
+            rc = err_set(e, ERR_INVALID,
+                         "permissions file '%s': %s: an agent type must be "
+                         "1..%d characters of valid UTF-8",
+                         path, where, AUTH_AGENT_TYPE_MAX);
             break;
         }
         if (auth_permmap_lookup(seen, k) != 0) {
-            rc = err_set(e, ERR_INVALID, "permissions file '%s': %s: the same agent type "
-                                         "appears twice (names are case-insensitive)", path, where);
+            rc = err_set(e, ERR_INVALID,
+                         "permissions file '%s': %s: the same agent type "
+                         "appears twice (names are case-insensitive)",
+                         path, where);
             break;
         }
         auth_perms p;
@@ -91,8 +100,7 @@ err_code auth_permmap_load(const char *path, auth_permmap **out, err_t *e)
         return err_set(e, ERR_INVALID, "permissions file: empty path");
     FILE *f = fopen(path, "rb");
     if (!f)
-        return err_set(e, ERR_IO, "permissions file '%s': cannot open: %s", path,
-                       strerror(errno));
+        return err_set(e, ERR_IO, "permissions file '%s': cannot open: %s", path, strerror(errno));
     sbuf_t b = SBUF_INIT;
     char chunk[4096];
     size_t n;

@@ -19,8 +19,8 @@
 
 typedef struct bucket {
     struct bucket *next;
-    int64_t last;          /* clock at the last refill */
-    uint64_t used;         /* rl->ops at the last take: LRU order without the clock */
+    int64_t last;  /* clock at the last refill */
+    uint64_t used; /* rl->ops at the last take: LRU order without the clock */
     double tokens;
     uint64_t hash;
     char key[];
@@ -44,7 +44,7 @@ static int64_t mono(void *ud)
 
 static uint64_t hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (; *s; s++) {
         h ^= (unsigned char)*s;
         h *= 1099511628211ULL;

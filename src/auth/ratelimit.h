@@ -15,20 +15,20 @@
 
 typedef struct auth_ratelimit auth_ratelimit;
 
-typedef int64_t (*auth_rl_clock_fn)(void *ud);   /* monotonic microseconds */
+typedef int64_t (*auth_rl_clock_fn)(void *ud); /* monotonic microseconds */
 
 typedef struct auth_rl_opts {
-    double rate_per_s;        /* tokens added per second; <= 0 disables limiting */
-    double burst;             /* bucket capacity (>= 1); 0 -> max(1, rate_per_s) */
-    size_t max_buckets;       /* 0 -> 100000 */
-    auth_rl_clock_fn clock;   /* NULL -> utc_mono_us */
+    double rate_per_s;      /* tokens added per second; <= 0 disables limiting */
+    double burst;           /* bucket capacity (>= 1); 0 -> max(1, rate_per_s) */
+    size_t max_buckets;     /* 0 -> 100000 */
+    auth_rl_clock_fn clock; /* NULL -> utc_mono_us */
     void *clock_ud;
 } auth_rl_opts;
 
 auth_ratelimit *auth_rl_new(const auth_rl_opts *o);
 /* RATE_LIMIT_PER_MINUTE (0 = off) and RATE_LIMIT_BURST. */
 err_code auth_rl_from_conf(const conf_t *c, auth_ratelimit **out, err_t *e);
-void auth_rl_free(auth_ratelimit *rl);   /* NULL is fine */
+void auth_rl_free(auth_ratelimit *rl); /* NULL is fine */
 
 /* Takes `cost` tokens (normally 1) from key's bucket. True when allowed; when
  * refused, *retry_after_s (may be NULL) is the whole seconds (>= 1) until the

@@ -15,14 +15,14 @@
 
 typedef struct tc_entry {
     unsigned char key[32];
-    utc_us until;              /* 0 = empty */
+    utc_us until; /* 0 = empty */
     auth_identity id;
 } tc_entry;
 
 struct auth_tokcache {
     pthread_mutex_t mu;
     unsigned char hkey[32];
-    uint64_t gen;              /* drops so far */
+    uint64_t gen; /* drops so far */
     tc_entry slot[AUTH_TOKCACHE_SLOTS];
 };
 
@@ -55,8 +55,7 @@ static size_t slot_of(const unsigned char k[32])
     return (size_t)(h & (AUTH_TOKCACHE_SLOTS - 1));
 }
 
-bool auth_tokcache_get(auth_tokcache *c, const char *tok, size_t n, utc_us now,
-                       auth_identity *out)
+bool auth_tokcache_get(auth_tokcache *c, const char *tok, size_t n, utc_us now, auth_identity *out)
 {
     unsigned char k[32];
     if (!c || !digest(c, tok, n, k))
@@ -95,7 +94,7 @@ void auth_tokcache_put(auth_tokcache *c, const char *tok, size_t n, utc_us now,
         return;
     tc_entry *s = &c->slot[slot_of(k)];
     pthread_mutex_lock(&c->mu);
-    if (gen != c->gen) {       /* a revocation may have overtaken this check */
+    if (gen != c->gen) { /* a revocation may have overtaken this check */
         pthread_mutex_unlock(&c->mu);
         return;
     }

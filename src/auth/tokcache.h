@@ -18,15 +18,14 @@
 #include "auth/identity.h"
 
 #define AUTH_TOKCACHE_TTL_S 30
-#define AUTH_TOKCACHE_SLOTS 1024      /* power of two */
+#define AUTH_TOKCACHE_SLOTS 1024 /* power of two */
 
 typedef struct auth_tokcache auth_tokcache;
 
 auth_tokcache *auth_tokcache_new(void);
 void auth_tokcache_free(auth_tokcache *c);
 /* True and *out filled when tok[0..n) was verified and its entry is live at now. */
-bool auth_tokcache_get(auth_tokcache *c, const char *tok, size_t n, utc_us now,
-                       auth_identity *out);
+bool auth_tokcache_get(auth_tokcache *c, const char *tok, size_t n, utc_us now, auth_identity *out);
 /* The revocation generation: read it before a full check and pass it to put,
  * which then ignores a result that a revocation may have overtaken. */
 uint64_t auth_tokcache_gen(auth_tokcache *c);

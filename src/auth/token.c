@@ -29,8 +29,8 @@ bool auth_bearer(const char *header, const char **tok, size_t *n)
     while (*p == ' ' || *p == '\t')
         p++;
     size_t len = strlen(p);
-    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r' ||
-                       p[len - 1] == '\n'))
+    while (len > 0 &&
+           (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r' || p[len - 1] == '\n'))
         len--;
     if (len == 0)
         return false;
@@ -41,8 +41,8 @@ bool auth_bearer(const char *header, const char **tok, size_t *n)
 
 static bool b64url_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 auth_token_format auth_token_classify(const char *tok, size_t n)
@@ -86,18 +86,22 @@ static bool token_span(const char *in, const char **tok, size_t *n)
 
 /* ---- issuing ----------------------------------------------------------------------- */
 
-static char *mint_jwt(auth_ctx *a, const char *agent_id, const char *agent_type,
-                      auth_perms perms, utc_us now, auth_identity *id, err_t *e)
+static char *mint_jwt(auth_ctx *a, const char *agent_id, const char *agent_type, auth_perms perms,
+                      utc_us now, auth_identity *id, err_t *e)
 {
     memset(id, 0, sizeof *id);
     if (!auth_valid_agent_id(agent_id)) {
-        err_set(e, ERR_INVALID, "agent_id must be 1..%d characters of valid UTF-8 without "
-                                "control characters", AUTH_AGENT_ID_MAX);
+        err_set(e, ERR_INVALID,
+                "agent_id must be 1..%d characters of valid UTF-8 without "
+                "control characters",
+                AUTH_AGENT_ID_MAX);
         return NULL;
     }
     if (!auth_valid_agent_type(agent_type)) {
-        err_set(e, ERR_INVALID, "agent_type must be 1..%d characters of valid UTF-8 without "
-                                "control characters", AUTH_AGENT_TYPE_MAX);
+        err_set(e, ERR_INVALID,
+                "agent_type must be 1..%d characters of valid UTF-8 without "
+                "control characters",
+                AUTH_AGENT_TYPE_MAX);
         return NULL;
     }
     memcpy(id->agent_id, agent_id, strlen(agent_id) + 1);
@@ -133,18 +137,22 @@ static err_code store_protected(auth_ctx *a, char *jwt, const auth_identity *id,
     snprintf(out->token, sizeof out->token, "%s%s", AUTH_SCT_PREFIX, ids_uuid4(u));
     out->id = *id;
     out->id.token_format = AUTH_FMT_PROTECTED;
-    utc_us exp = id->issued_at + (utc_us)a->protected_expiry_s * US;   /* whole seconds */
+    utc_us exp = id->issued_at + (utc_us)a->protected_expiry_s * US; /* whole seconds */
     if (exp < out->id.expires_at)
         out->id.expires_at = exp;
     store_token t = {
-        .token_id = out->token, .jwt = jwt, .agent_id = out->id.agent_id,
-        .agent_type = out->id.agent_type, .created_at = now, .expires_at = exp,
+        .token_id = out->token,
+        .jwt = jwt,
+        .agent_id = out->id.agent_id,
+        .agent_type = out->id.agent_type,
+        .created_at = now,
+        .expires_at = exp,
     };
     return store_token_put(a->store, &t, e);
 }
 
-err_code auth_issue(auth_ctx *a, const char *agent_id, const char *agent_type,
-                    auth_perms requested, auth_issued *out, err_t *e)
+err_code auth_issue(auth_ctx *a, const char *agent_id, const char *agent_type, auth_perms requested,
+                    auth_issued *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
     utc_us now = a->clock(a->clock_ud);
@@ -173,8 +181,8 @@ static auth_status store_fail(err_t *e, const err_t *in)
 }
 
 /* Verifies a JWT, its revocation, and narrows permissions to the current map. */
-static auth_status check_jwt(auth_ctx *a, const char *jwt, size_t n, utc_us now,
-                             auth_identity *out, err_t *e)
+static auth_status check_jwt(auth_ctx *a, const char *jwt, size_t n, utc_us now, auth_identity *out,
+                             err_t *e)
 {
     auth_status st = auth_jwt_verify(a->key, a->keylen, jwt, n, now, a->leeway_s, out);
     if (st != AUTH_OK)
@@ -245,12 +253,9 @@ static auth_status resolve_at(auth_ctx *a, const char *token, utc_us now, auth_i
     if (!token_span(token, &tok, &n))
         return AUTH_INVALID_TOKEN_FORMAT;
     switch (auth_token_classify(tok, n)) {
-    case AUTH_FMT_PROTECTED:
-        return resolve_sct(a, tok, n, now, out, e);
-    case AUTH_FMT_JWT:
-        return check_jwt(a, tok, n, now, out, e);
-    case AUTH_FMT_NONE:
-        break;
+    case AUTH_FMT_PROTECTED: return resolve_sct(a, tok, n, now, out, e);
+    case AUTH_FMT_JWT: return check_jwt(a, tok, n, now, out, e);
+    case AUTH_FMT_NONE: break;
     }
     return AUTH_INVALID_TOKEN_FORMAT;
 }
@@ -312,7 +317,7 @@ static auth_status retire(auth_ctx *a, const char *tok, size_t n, const auth_ide
         if (drc != ERR_OK)
             return store_fail(e, &in);
         *raced = !deleted;
-        if (*raced)   /* the winner retires it */
+        if (*raced) /* the winner retires it */
             return AUTH_OK;
     }
     if (auth_revoke_jti(a, id->jti, jwt_exp, &in) != ERR_OK)

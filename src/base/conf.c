@@ -34,7 +34,8 @@
 
 static const conf_var VARS[] = {
     {"DATABASE_URL", CONF_URL, NULL, 0, 0, NULL,
-     "database URL (sqlite:///path, postgresql://, mysql://, mongodb://...); wins over DATABASE_TYPE"},
+     "database URL (sqlite:///path, postgresql://, mysql://, mongodb://...); wins over "
+     "DATABASE_TYPE"},
     {"DATABASE_PATH", CONF_STRING, "./chat_history.db", 0, 0, NULL,
      "SQLite file used when no DATABASE_URL is given"},
     {"DATABASE_TYPE", CONF_ENUM, NULL, 0, 0, DB_TYPES,
@@ -48,8 +49,7 @@ static const conf_var VARS[] = {
     {"DB_POOL_SIZE", CONF_INT, "5", 1, 1000, NULL, "connections kept in the pool"},
     {"DB_MAX_OVERFLOW", CONF_INT, "10", 0, 1000, NULL,
      "extra connections allowed above DB_POOL_SIZE under load"},
-    {"DB_POOL_TIMEOUT", CONF_INT, "30", 1, 3600, NULL,
-     "seconds to wait for a free connection"},
+    {"DB_POOL_TIMEOUT", CONF_INT, "30", 1, 3600, NULL, "seconds to wait for a free connection"},
     {"DB_POOL_RECYCLE", CONF_INT, "3600", -1, 604800, NULL,
      "seconds after which a connection is replaced (-1 = never)"},
     {"ENABLE_QUERY_LOGGING", CONF_BOOL, "false", 0, 0, NULL,
@@ -104,9 +104,9 @@ static const struct enum_word {
 #define DOTENV_MAX_BYTES (1u << 20)
 
 typedef struct conf_entry {
-    char *value;    /* owned; NULL = the declared default (or unset) */
+    char *value; /* owned; NULL = the declared default (or unset) */
     conf_src src;
-    char *flag;     /* owned; spelling of the flag when src == CONF_SRC_FLAG */
+    char *flag; /* owned; spelling of the flag when src == CONF_SRC_FLAG */
 } conf_entry;
 
 struct conf {
@@ -177,8 +177,7 @@ void conf_free(conf_t *c)
 }
 
 /* Stores value for VARS[i] from src, respecting precedence and the empty rule. */
-static void put(conf_t *c, size_t i, const char *value, size_t n, conf_src src,
-                const char *flag)
+static void put(conf_t *c, size_t i, const char *value, size_t n, conf_src src, const char *flag)
 {
     if (n == 0 || src < c->e[i].src)
         return;
@@ -227,8 +226,7 @@ err_code conf_set(conf_t *c, const char *name, const char *value, conf_src src, 
     return set_common(c, name, value, src, NULL, e);
 }
 
-err_code conf_set_flag(conf_t *c, const char *name, const char *value, const char *flag,
-                       err_t *e)
+err_code conf_set_flag(conf_t *c, const char *name, const char *value, const char *flag, err_t *e)
 {
     return set_common(c, name, value, CONF_SRC_FLAG, flag, e);
 }
@@ -239,10 +237,13 @@ typedef struct dotenv {
     const char *s;
     size_t n, pos;
     int line;
-    const char *label;   /* ".env" or the path given */
+    const char *label; /* ".env" or the path given */
 } dotenv;
 
-static bool is_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v'; }
+static bool is_blank(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v';
+}
 
 static void skip_blanks(dotenv *d)
 {
@@ -339,7 +340,7 @@ static err_code dotenv_value(dotenv *d, int line, const char *key, sbuf_t *v, er
 static err_code dotenv_parse(conf_t *c, dotenv *d, err_t *e)
 {
     if (d->n >= 3 && memcmp(d->s, "\xEF\xBB\xBF", 3) == 0)
-        d->pos = 3;   /* UTF-8 byte order mark */
+        d->pos = 3; /* UTF-8 byte order mark */
     if (memchr(d->s, '\0', d->n)) {
         int line = 1;
         for (const char *p = d->s; *p; p++)
@@ -376,7 +377,7 @@ static err_code dotenv_parse(conf_t *c, dotenv *d, err_t *e)
             rc = dotenv_bad(d, line, e, "expected KEY=VALUE");
             break;
         }
-        d->pos++;   /* '=' */
+        d->pos++; /* '=' */
         skip_blanks(d);
         char key[128];
         snprintf(key, sizeof key, "%.*s", (int)(kn < 127 ? kn : 127), d->s + ks);
@@ -385,7 +386,7 @@ static err_code dotenv_parse(conf_t *c, dotenv *d, err_t *e)
         if (rc != ERR_OK)
             break;
         int i = kn < sizeof key ? var_index(key) : -1;
-        if (i >= 0)   /* later lines win; unknown keys are ignored */
+        if (i >= 0) /* later lines win; unknown keys are ignored */
             put(c, (size_t)i, sbuf_cstr(&v), v.len, CONF_SRC_DOTENV, NULL);
     }
     sbuf_free(&v);
@@ -501,7 +502,7 @@ static char *mask_query_passwords(const char *s)
     sbuf_append(&b, s, (size_t)(q - s));
     const char *p = q;
     while (*p) {
-        sbuf_putc(&b, *p);   /* '?' or '&' */
+        sbuf_putc(&b, *p); /* '?' or '&' */
         p++;
         const char *end = p + strcspn(p, "&");
         const char *eq = memchr(p, '=', (size_t)(end - p));
@@ -645,8 +646,8 @@ static err_code check_var(const conf_t *c, int i, err_t *e)
         bool b;
         if (!str_to_bool(v, &b)) {
             describe(c, i, who, sizeof who);
-            return err_set(e, ERR_INVALID,
-                           "%s: expected true or false (or 1/0, yes/no, on/off)", who);
+            return err_set(e, ERR_INVALID, "%s: expected true or false (or 1/0, yes/no, on/off)",
+                           who);
         }
         return ERR_OK;
     }
@@ -686,8 +687,7 @@ static err_code check_var(const conf_t *c, int i, err_t *e)
             return err_set(e, ERR_INVALID, "%s: contains a control character", who);
         }
         return ERR_OK;
-    case CONF_SECRET:
-        return ERR_OK;
+    case CONF_SECRET: return ERR_OK;
     }
     return ERR_OK;
 }

@@ -11,7 +11,7 @@
 #include "base/err.h"
 
 typedef enum conf_src {
-    CONF_SRC_UNSET = 0,   /* no value anywhere (and no default) */
+    CONF_SRC_UNSET = 0, /* no value anywhere (and no default) */
     CONF_SRC_DEFAULT,
     CONF_SRC_DOTENV,
     CONF_SRC_ENV,
@@ -19,16 +19,21 @@ typedef enum conf_src {
 } conf_src;
 
 typedef enum conf_type {
-    CONF_STRING, CONF_INT, CONF_BOOL, CONF_ENUM, CONF_URL, CONF_SECRET
+    CONF_STRING,
+    CONF_INT,
+    CONF_BOOL,
+    CONF_ENUM,
+    CONF_URL,
+    CONF_SECRET
 } conf_type;
 
 typedef struct conf_var {
-    const char *name;        /* "DB_POOL_SIZE" */
+    const char *name; /* "DB_POOL_SIZE" */
     conf_type type;
-    const char *def;         /* default as text, or NULL */
-    long min, max;           /* CONF_INT range */
-    const char *choices;     /* CONF_ENUM: "sqlite|postgresql|mysql|mongodb|supabase" */
-    const char *help;        /* one line for --help */
+    const char *def;     /* default as text, or NULL */
+    long min, max;       /* CONF_INT range */
+    const char *choices; /* CONF_ENUM: "sqlite|postgresql|mysql|mongodb|supabase" */
+    const char *help;    /* one line for --help */
 } conf_var;
 
 typedef struct conf conf_t;
@@ -40,9 +45,9 @@ void conf_free(conf_t *c);
 /* A command-line override (source CONF_SRC_FLAG). Unknown name -> ERR_INVALID. */
 err_code conf_set(conf_t *c, const char *name, const char *value, conf_src src, err_t *e);
 
-const char *conf_get(const conf_t *c, const char *name);      /* NULL if unset */
+const char *conf_get(const conf_t *c, const char *name); /* NULL if unset */
 conf_src conf_source(const conf_t *c, const char *name);
-const char *conf_src_name(conf_src s);                         /* "default", ".env", "environment", "flag" */
+const char *conf_src_name(conf_src s); /* "default", ".env", "environment", "flag" */
 /* Typed getters: ERR_INVALID "DB_POOL_SIZE=abc (from environment): expected an
  * integer between 1 and 1000". When unset and no default, *out = def. */
 err_code conf_get_int(const conf_t *c, const char *name, long def, long *out, err_t *e);
@@ -56,8 +61,7 @@ err_code conf_validate(const conf_t *c, err_t *e);
 conf_t *conf_defaults(void);
 /* conf_set(..., CONF_SRC_FLAG) that remembers how the flag was spelled ("--port"),
  * so messages say "(from --port)". Without it a flag is named "--http-port". */
-err_code conf_set_flag(conf_t *c, const char *name, const char *value, const char *flag,
-                       err_t *e);
+err_code conf_set_flag(conf_t *c, const char *name, const char *value, const char *flag, err_t *e);
 /* Where the value came from, for messages: "default", ".env", "environment",
  * "--db-pool-size"; NULL when unset. */
 const char *conf_source_label(const conf_t *c, const char *name);

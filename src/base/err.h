@@ -8,27 +8,27 @@
 
 typedef enum err_code {
     ERR_OK = 0,
-    ERR_INVALID,      /* bad input: URL, flag, variable, argument (user must fix) */
-    ERR_NOMEM,        /* allocation failed */
-    ERR_IO,           /* file system / OS error */
-    ERR_NOTFOUND,     /* the thing asked for does not exist */
-    ERR_EXISTS,       /* refused because it already exists (e.g. overwrite=false) */
-    ERR_BUSY,         /* database busy/locked/serialization failure: retry */
-    ERR_CONN,         /* connection lost or refused: reconnect and retry */
-    ERR_UNIQUE,       /* unique-constraint violation */
-    ERR_CONSTRAINT,   /* other constraint violation (FK, NOT NULL, CHECK) */
-    ERR_TIMEOUT,      /* a deadline passed (pool wait, statement timeout) */
-    ERR_SYNTAX,       /* SQL syntax / schema mismatch: a bug or wrong schema */
-    ERR_SCHEMA,       /* schema version problem: newer than binary, edited migration */
-    ERR_AUTH,         /* authentication / permission refused by the server */
-    ERR_FATAL,        /* anything else from a dependency: not retryable */
-    ERR_INTERNAL      /* a bug in ctxd */
+    ERR_INVALID,    /* bad input: URL, flag, variable, argument (user must fix) */
+    ERR_NOMEM,      /* allocation failed */
+    ERR_IO,         /* file system / OS error */
+    ERR_NOTFOUND,   /* the thing asked for does not exist */
+    ERR_EXISTS,     /* refused because it already exists (e.g. overwrite=false) */
+    ERR_BUSY,       /* database busy/locked/serialization failure: retry */
+    ERR_CONN,       /* connection lost or refused: reconnect and retry */
+    ERR_UNIQUE,     /* unique-constraint violation */
+    ERR_CONSTRAINT, /* other constraint violation (FK, NOT NULL, CHECK) */
+    ERR_TIMEOUT,    /* a deadline passed (pool wait, statement timeout) */
+    ERR_SYNTAX,     /* SQL syntax / schema mismatch: a bug or wrong schema */
+    ERR_SCHEMA,     /* schema version problem: newer than binary, edited migration */
+    ERR_AUTH,       /* authentication / permission refused by the server */
+    ERR_FATAL,      /* anything else from a dependency: not retryable */
+    ERR_INTERNAL    /* a bug in ctxd */
 } err_code;
 
 typedef struct err {
     err_code code;
-    int native;       /* the library's own code (sqlite extended code, errno...) or 0 */
-    char msg[512];    /* one line a user can act on; never contains a password */
+    int native;    /* the library's own code (sqlite extended code, errno...) or 0 */
+    char msg[512]; /* one line a user can act on; never contains a password */
 } err_t;
 
 /* Fills *e (if e is not NULL) and returns code. printf-style message. */

@@ -7,14 +7,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define IDS_SESSION_LEN 25   /* "session_" + 16 hex + NUL */
-#define IDS_UUID_LEN 37      /* 36 chars + NUL */
+#define IDS_SESSION_LEN 25 /* "session_" + 16 hex + NUL */
+#define IDS_UUID_LEN 37    /* 36 chars + NUL */
 
 /* Fills buf with n random bytes; aborts if the OS cannot provide them. */
 void ids_random(void *buf, size_t n);
 char *ids_session(char out[IDS_SESSION_LEN]);
 char *ids_uuid4(char out[IDS_UUID_LEN]);
-bool ids_is_session(const char *s);   /* exact form check */
+bool ids_is_session(const char *s); /* exact form check */
 bool ids_is_uuid(const char *s);
 
 #endif

@@ -31,8 +31,11 @@ bool log_enabled(log_level lvl)
 
 bool log_parse_level(const char *s, log_level *out)
 {
-    static const struct { const char *name; log_level lvl; } t[] = {
-        {"debug", LOG_DEBUG}, {"info", LOG_INFO},   {"warning", LOG_WARN}, {"warn", LOG_WARN},
+    static const struct {
+        const char *name;
+        log_level lvl;
+    } t[] = {
+        {"debug", LOG_DEBUG}, {"info", LOG_INFO},      {"warning", LOG_WARN}, {"warn", LOG_WARN},
         {"error", LOG_ERROR}, {"critical", LOG_ERROR}, {"off", LOG_OFF},
     };
     if (!s)
@@ -64,8 +67,8 @@ void log_msg(log_level lvl, const char *module, const char *fmt, ...)
         return;
     char line[2048];
     char ts[UTC_ISO_LEN];
-    int n = snprintf(line, sizeof line, "%s %-5s %s: ", utc_format(utc_now(), ts), log_level_name(lvl),
-                     module ? module : "ctxd");
+    int n = snprintf(line, sizeof line, "%s %-5s %s: ", utc_format(utc_now(), ts),
+                     log_level_name(lvl), module ? module : "ctxd");
     if (n < 0)
         return;
     va_list ap;

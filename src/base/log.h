@@ -8,7 +8,11 @@
 #include <stdbool.h>
 
 typedef enum log_level {
-    LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF
+    LOG_DEBUG = 0,
+    LOG_INFO,
+    LOG_WARN,
+    LOG_ERROR,
+    LOG_OFF
 } log_level;
 
 void log_set_level(log_level lvl);
@@ -21,7 +25,11 @@ const char *log_level_name(log_level lvl);
 void log_msg(log_level lvl, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define LOG_D(mod, ...) do { if (log_enabled(LOG_DEBUG)) log_msg(LOG_DEBUG, mod, __VA_ARGS__); } while (0)
+#define LOG_D(mod, ...) \
+    do { \
+        if (log_enabled(LOG_DEBUG)) \
+            log_msg(LOG_DEBUG, mod, __VA_ARGS__); \
+    } while (0)
 #define LOG_I(mod, ...) log_msg(LOG_INFO, mod, __VA_ARGS__)
 #define LOG_W(mod, ...) log_msg(LOG_WARN, mod, __VA_ARGS__)
 #define LOG_E(mod, ...) log_msg(LOG_ERROR, mod, __VA_ARGS__)

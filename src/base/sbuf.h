@@ -8,36 +8,39 @@
 #include <stddef.h>
 
 typedef struct sbuf {
-    char *p;      /* always NUL-terminated when cap > 0 */
+    char *p; /* always NUL-terminated when cap > 0 */
     size_t len;
     size_t cap;
 } sbuf_t;
 
-#define SBUF_INIT {NULL, 0, 0}
+#define SBUF_INIT \
+    { \
+        NULL, 0, 0 \
+    }
 
 void sbuf_init(sbuf_t *b);
 void sbuf_free(sbuf_t *b);
-void sbuf_reset(sbuf_t *b);                    /* len = 0, keeps memory */
+void sbuf_reset(sbuf_t *b); /* len = 0, keeps memory */
 void sbuf_reserve(sbuf_t *b, size_t extra);
 void sbuf_append(sbuf_t *b, const void *data, size_t n);
 void sbuf_puts(sbuf_t *b, const char *s);
 void sbuf_putc(sbuf_t *b, char c);
 void sbuf_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *sbuf_detach(sbuf_t *b);                  /* caller frees; b is reset to empty */
-const char *sbuf_cstr(sbuf_t *b);              /* "" when empty */
+char *sbuf_detach(sbuf_t *b);     /* caller frees; b is reset to empty */
+const char *sbuf_cstr(sbuf_t *b); /* "" when empty */
 
 /* Allocation wrappers: abort with a message on OOM. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 void *xrealloc(void *p, size_t n);
-char *xstrdup(const char *s);                  /* NULL -> NULL */
+char *xstrdup(const char *s); /* NULL -> NULL */
 char *xstrndup(const char *s, size_t n);
 
-bool str_eq(const char *a, const char *b);     /* NULL-safe */
-bool str_eq_ci(const char *a, const char *b);  /* ASCII case-insensitive, NULL-safe */
+bool str_eq(const char *a, const char *b);    /* NULL-safe */
+bool str_eq_ci(const char *a, const char *b); /* ASCII case-insensitive, NULL-safe */
 bool str_starts_with(const char *s, const char *prefix);
 bool str_starts_with_ci(const char *s, const char *prefix);
-char *str_trim(char *s);                       /* in place, returns s advanced */
+char *str_trim(char *s); /* in place, returns s advanced */
 /* Parses a whole decimal integer in [min,max]; false on junk, overflow or range. */
 bool str_to_long(const char *s, long min, long max, long *out);
 bool str_to_double(const char *s, double *out);

@@ -62,8 +62,8 @@ static char *format(utc_us t, char out[UTC_ISO_LEN], const char *zone)
     civil_from_days(days, &y, &mo, &d);
     int64_t secs = rem / US_PER_SEC;
     int64_t us = rem % US_PER_SEC;
-    snprintf(out, UTC_ISO_LEN, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lld%s", (long long)y, mo, d,
-             (long long)(secs / 3600), (long long)(secs / 60 % 60), (long long)(secs % 60),
+    snprintf(out, UTC_ISO_LEN, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lld%s", (long long)y, mo,
+             d, (long long)(secs / 3600), (long long)(secs / 60 % 60), (long long)(secs % 60),
              (long long)us, zone);
     return out;
 }
@@ -100,12 +100,14 @@ static bool leap(int y)
 err_code utc_parse(const char *s, utc_us *out, err_t *e)
 {
     if (!s || !*s)
-        return err_set(e, ERR_INVALID, "empty date/time: expected ISO-8601 such as 2026-01-31T12:00:00Z");
+        return err_set(e, ERR_INVALID,
+                       "empty date/time: expected ISO-8601 such as 2026-01-31T12:00:00Z");
     const char *p = s;
     int Y, M, D, h = 0, mi = 0, sec = 0;
     int64_t frac_us = 0;
     int64_t offset_s = 0;
-    if (!digits(&p, 4, &Y) || *p++ != '-' || !digits(&p, 2, &M) || *p++ != '-' || !digits(&p, 2, &D))
+    if (!digits(&p, 4, &Y) || *p++ != '-' || !digits(&p, 2, &M) || *p++ != '-' ||
+        !digits(&p, 2, &D))
         goto bad;
     if (Y < 1 || M < 1 || M > 12)
         goto range;
@@ -171,7 +173,8 @@ err_code utc_parse(const char *s, utc_us *out, err_t *e)
 bad:
     return err_set(e, ERR_INVALID,
                    "'%.64s' is not an ISO-8601 date/time (expected e.g. 2026-01-31T12:00:00Z, "
-                   "2026-01-31T12:00:00.123456+02:00 or 2026-01-31)", s);
+                   "2026-01-31T12:00:00.123456+02:00 or 2026-01-31)",
+                   s);
 range:
     return err_set(e, ERR_INVALID, "'%.64s' is out of range (no such date or time of day)", s);
 }

@@ -9,12 +9,12 @@
 #include <stddef.h>
 #include "base/err.h"
 
-typedef int64_t utc_us;            /* microseconds since 1970-01-01T00:00:00Z */
+typedef int64_t utc_us; /* microseconds since 1970-01-01T00:00:00Z */
 
-#define UTC_ISO_LEN 40             /* buffer size enough for any formatted value */
+#define UTC_ISO_LEN 40 /* buffer size enough for any formatted value */
 
-utc_us utc_now(void);              /* CLOCK_REALTIME */
-int64_t utc_mono_us(void);         /* CLOCK_MONOTONIC, for durations and deadlines */
+utc_us utc_now(void);      /* CLOCK_REALTIME */
+int64_t utc_mono_us(void); /* CLOCK_MONOTONIC, for durations and deadlines */
 
 /* "2026-11-22T10:08:37.123456Z" (always 6 fraction digits, always Z). Returns out. */
 char *utc_format(utc_us t, char out[UTC_ISO_LEN]);

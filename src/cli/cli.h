@@ -10,13 +10,17 @@
 #include "base/err.h"
 #include "db/db.h"
 
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+enum {
+    CLI_OK = 0,
+    CLI_FAIL = 1,
+    CLI_USAGE = 2
+};
 
 typedef struct cli_ctx {
     conf_t *conf;
-    char *url;          /* effective database URL (may hold a password: never print) */
-    char *url_origin;   /* where it came from, in words */
-    const char *prog;   /* "ctxd" */
+    char *url;        /* effective database URL (may hold a password: never print) */
+    char *url_origin; /* where it came from, in words */
+    const char *prog; /* "ctxd" */
 } cli_ctx;
 
 /* Prints "ctxd: <msg>" to stderr. */
@@ -34,10 +38,10 @@ int cli_open_db(cli_ctx *ctx, db_t **out);
 int cmd_serve(cli_ctx *ctx, int argc, char **argv);
 int cmd_migrate(cli_ctx *ctx, int argc, char **argv);
 int cmd_db(cli_ctx *ctx, int argc, char **argv);
-int cmd_copy(cli_ctx *ctx, int argc, char **argv);     /* cmd_xfer.c */
+int cmd_copy(cli_ctx *ctx, int argc, char **argv); /* cmd_xfer.c */
 int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_import(cli_ctx *ctx, int argc, char **argv);
-int cmd_setup(cli_ctx *ctx, int argc, char **argv);          /* cmd_setup.c */
-int cmd_client_config(cli_ctx *ctx, int argc, char **argv);  /* cmd_client_config.c */
+int cmd_setup(cli_ctx *ctx, int argc, char **argv);         /* cmd_setup.c */
+int cmd_client_config(cli_ctx *ctx, int argc, char **argv); /* cmd_client_config.c */
 
 #endif

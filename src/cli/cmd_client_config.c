@@ -18,7 +18,8 @@
 #include "base/sbuf.h"
 #include "cli/cli.h"
 
-static const char *const clients[] = {"claude", "cursor", "vscode", "gemini", "windsurf", "claude-desktop"};
+static const char *const clients[] = {"claude", "cursor",   "vscode",
+                                      "gemini", "windsurf", "claude-desktop"};
 #define KEY_PLACEHOLDER "YOUR_API_KEY"
 
 static void cc_usage(FILE *f)
@@ -44,7 +45,9 @@ static void print_json(json_t *j)
 /* sh-quotes s for a command line. */
 static void shq(sbuf_t *b, const char *s)
 {
-    if (s[0] && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_./:=@") == strlen(s)) {
+    if (s[0] &&
+        strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_./:=@") ==
+            strlen(s)) {
         sbuf_puts(b, s);
         return;
     }
@@ -73,7 +76,8 @@ int cmd_client_config(cli_ctx *ctx, int argc, char **argv)
         } else if (argv[i][0] != '-' && !client) {
             client = argv[i];
         } else {
-            cli_error("client-config: unexpected argument '%s' (see ctxd client-config --help)", argv[i]);
+            cli_error("client-config: unexpected argument '%s' (see ctxd client-config --help)",
+                      argv[i]);
             return CLI_USAGE;
         }
     }
@@ -82,19 +86,24 @@ int cmd_client_config(cli_ctx *ctx, int argc, char **argv)
         if (strcmp(client, clients[k]) == 0)
             which = k;
     if (which < 0) {
-        cli_error("client-config: name a client: claude, cursor, vscode, gemini, windsurf or claude-desktop");
+        cli_error("client-config: name a client: claude, cursor, vscode, gemini, windsurf or "
+                  "claude-desktop");
         return CLI_USAGE;
     }
     bool desktop = strcmp(client, "claude-desktop") == 0;
     if (desktop && !stdio) {
-        fputs("# Claude Desktop starts local servers over stdio: printing the stdio configuration\n", stderr);
+        fputs(
+            "# Claude Desktop starts local servers over stdio: printing the stdio configuration\n",
+            stderr);
         stdio = true;
     }
 
     const char *key = conf_get(ctx->conf, "API_KEY");
     if (!key || !*key) {
         key = KEY_PLACEHOLDER;
-        fputs("# API_KEY is not set: replace " KEY_PLACEHOLDER " (run `ctxd setup` to create one)\n", stderr);
+        fputs("# API_KEY is not set: replace " KEY_PLACEHOLDER
+              " (run `ctxd setup` to create one)\n",
+              stderr);
     }
     sbuf_t url = SBUF_INIT;
     if (url_flag) {
@@ -129,11 +138,14 @@ int cmd_client_config(cli_ctx *ctx, int argc, char **argv)
         json_array_append_new(args, json_string("--env-file"));
         json_array_append_new(args, json_string(sbuf_cstr(&envf)));
     } else {
-        fputs("# no ./.env here: the stdio server reads API_KEY from \"env\" and needs JWT_SECRET_KEY "
-              "too (run `ctxd setup` in this directory, then rerun this command)\n", stderr);
+        fputs("# no ./.env here: the stdio server reads API_KEY from \"env\" and needs "
+              "JWT_SECRET_KEY "
+              "too (run `ctxd setup` in this directory, then rerun this command)\n",
+              stderr);
     }
     /* a relative SQLite path would resolve against the client's working directory */
-    const char *dburl = conf_get(ctx->conf, "DATABASE_URL") ? NULL : conf_get(ctx->conf, "DATABASE_PATH");
+    const char *dburl =
+        conf_get(ctx->conf, "DATABASE_URL") ? NULL : conf_get(ctx->conf, "DATABASE_PATH");
     if (dburl && *dburl && dburl[0] != '/' && strcmp(dburl, ":memory:") != 0) {
         sbuf_t abs = SBUF_INIT;
         sbuf_printf(&abs, "%s/%s", cwd, strncmp(dburl, "./", 2) == 0 ? dburl + 2 : dburl);
@@ -187,21 +199,24 @@ int cmd_client_config(cli_ctx *ctx, int argc, char **argv)
             json_object_set_new(entry, "env", json_pack("{s:s}", "API_KEY", key));
     } else {
         json_decref(args);
-        const char *url_field = strcmp(client, "gemini") == 0 ? "httpUrl"
-                              : strcmp(client, "windsurf") == 0 ? "serverUrl" : "url";
+        const char *url_field = strcmp(client, "gemini") == 0     ? "httpUrl"
+                                : strcmp(client, "windsurf") == 0 ? "serverUrl"
+                                                                  : "url";
         entry = json_object();
         if (strcmp(client, "vscode") == 0)
             json_object_set_new(entry, "type", json_string("http"));
         json_object_set_new(entry, url_field, json_string(u));
         json_object_set_new(entry, "headers", json_pack("{s:s}", "X-API-Key", key));
     }
-    const char *where = strcmp(client, "cursor") == 0 ? ".cursor/mcp.json (project) or ~/.cursor/mcp.json"
-                      : strcmp(client, "vscode") == 0 ? ".vscode/mcp.json"
-                      : strcmp(client, "gemini") == 0 ? "~/.gemini/settings.json (or .gemini/settings.json)"
-                      : strcmp(client, "windsurf") == 0 ? "~/.codeium/windsurf/mcp_config.json"
-                      : "claude_desktop_config.json";
+    const char *where =
+        strcmp(client, "cursor") == 0     ? ".cursor/mcp.json (project) or ~/.cursor/mcp.json"
+        : strcmp(client, "vscode") == 0   ? ".vscode/mcp.json"
+        : strcmp(client, "gemini") == 0   ? "~/.gemini/settings.json (or .gemini/settings.json)"
+        : strcmp(client, "windsurf") == 0 ? "~/.codeium/windsurf/mcp_config.json"
+                                          : "claude_desktop_config.json";
     fprintf(stderr, "# merge into %s\n", where);
-    print_json(json_pack("{s:{s:o}}", strcmp(client, "vscode") == 0 ? "servers" : "mcpServers", "ctxd", entry));
+    print_json(json_pack("{s:{s:o}}", strcmp(client, "vscode") == 0 ? "servers" : "mcpServers",
+                         "ctxd", entry));
     sbuf_free(&url);
     sbuf_free(&envf);
     return CLI_OK;

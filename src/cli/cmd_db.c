@@ -33,9 +33,10 @@ static void db_usage(FILE *f)
 }
 
 static const char *const db_vars[] = {
-    "DATABASE_URL",    "DATABASE_TYPE",   "DATABASE_PATH",          "SUPABASE_URL",
-    "SUPABASE_DB_PASSWORD", "SUPABASE_REGION", "DB_POOL_SIZE",      "DB_MAX_OVERFLOW",
-    "DB_POOL_TIMEOUT", "DB_POOL_RECYCLE", "SLOW_QUERY_THRESHOLD_MS", "ENABLE_QUERY_LOGGING",
+    "DATABASE_URL",    "DATABASE_TYPE",           "DATABASE_PATH",
+    "SUPABASE_URL",    "SUPABASE_DB_PASSWORD",    "SUPABASE_REGION",
+    "DB_POOL_SIZE",    "DB_MAX_OVERFLOW",         "DB_POOL_TIMEOUT",
+    "DB_POOL_RECYCLE", "SLOW_QUERY_THRESHOLD_MS", "ENABLE_QUERY_LOGGING",
 };
 
 static int cmd_url(cli_ctx *ctx, bool json)
@@ -65,7 +66,9 @@ static int cmd_url(cli_ctx *ctx, bool json)
         json_t *s = json_object();
         json_object_set_new(s, "value", shown ? json_string(shown) : json_null());
         free(shown);
-        json_object_set_new(s, "source", json_string(src == CONF_SRC_UNSET ? "unset" : conf_source_label(ctx->conf, name)));
+        json_object_set_new(
+            s, "source",
+            json_string(src == CONF_SRC_UNSET ? "unset" : conf_source_label(ctx->conf, name)));
         json_object_set_new(settings, name, s);
     }
     json_object_set_new(out, "settings", settings);
@@ -86,15 +89,16 @@ static int cmd_url(cli_ctx *ctx, bool json)
                db_backend_name(u->backend), ctx->url_origin);
         const char *k;
         json_t *v;
-        json_object_foreach(settings, k, v)
-        {
+        json_object_foreach (settings, k, v) {
             json_t *val = json_object_get(v, "value");
-            printf("  %-24s %-40s %s\n", k, json_is_string(val) ? json_string_value(val) : "(unset)",
+            printf("  %-24s %-40s %s\n", k,
+                   json_is_string(val) ? json_string_value(val) : "(unset)",
                    json_string_value(json_object_get(v, "source")));
         }
         if (u->nopts) {
             printf("URL options (override the DB_* variables):\n");
-            json_object_foreach(opts, k, v) printf("  %s=%s\n", k, json_string_value(v));
+            json_object_foreach (opts, k, v)
+                printf("  %s=%s\n", k, json_string_value(v));
         }
     }
     json_decref(out);
@@ -129,7 +133,7 @@ static err_code schema_of(store_t *st, int64_t *current, int64_t *expected, err_
     if (!db) {
         int v = 0;
         err_code rc = store_mongo_schema_check(st, &v, e);
-        if (rc == ERR_OK || rc == ERR_SCHEMA) {   /* read: report it */
+        if (rc == ERR_OK || rc == ERR_SCHEMA) { /* read: report it */
             *current = v;
             *expected = STORE_MONGO_SCHEMA_VERSION;
         }
@@ -170,8 +174,8 @@ static int cmd_check(cli_ctx *ctx, bool json)
     json_object_set_new(out, "backend", json_string(db_backend_name(backend)));
     struct stat sb;
     if (backend == DB_BACKEND_SQLITE && !u->memory && stat(u->path, &sb) != 0) {
-        snprintf(problem_buf, sizeof problem_buf, "SQLite file %s does not exist (run `ctxd migrate up` to create it)",
-                 u->path);
+        snprintf(problem_buf, sizeof problem_buf,
+                 "SQLite file %s does not exist (run `ctxd migrate up` to create it)", u->path);
         problem = problem_buf;
         healthy = false;
     }
@@ -242,20 +246,22 @@ static int cmd_check(cli_ctx *ctx, bool json)
         if ((v = json_object_get(out, "server_version")))
             printf("server version:  %s\n", json_string_value(v));
         if ((v = json_object_get(out, "schema_version")))
-            printf("schema version:  %lld (this ctxd expects %lld)\n", (long long)json_integer_value(v),
+            printf("schema version:  %lld (this ctxd expects %lld)\n",
+                   (long long)json_integer_value(v),
                    (long long)json_integer_value(json_object_get(out, "schema_expected")));
         if ((v = json_object_get(out, "round_trip_ms")))
             printf("round trip:      %.3f ms (best of 5)\n", json_real_value(v));
         if ((v = json_object_get(out, "pool")))
-            printf("pool:            size %lld, overflow %lld, in use %lld, idle %lld, created %lld, "
-                   "waits %lld, timeouts %lld\n",
-                   (long long)json_integer_value(json_object_get(v, "size")),
-                   (long long)json_integer_value(json_object_get(v, "max_overflow")),
-                   (long long)json_integer_value(json_object_get(v, "in_use")),
-                   (long long)json_integer_value(json_object_get(v, "idle")),
-                   (long long)json_integer_value(json_object_get(v, "created")),
-                   (long long)json_integer_value(json_object_get(v, "waits")),
-                   (long long)json_integer_value(json_object_get(v, "timeouts")));
+            printf(
+                "pool:            size %lld, overflow %lld, in use %lld, idle %lld, created %lld, "
+                "waits %lld, timeouts %lld\n",
+                (long long)json_integer_value(json_object_get(v, "size")),
+                (long long)json_integer_value(json_object_get(v, "max_overflow")),
+                (long long)json_integer_value(json_object_get(v, "in_use")),
+                (long long)json_integer_value(json_object_get(v, "idle")),
+                (long long)json_integer_value(json_object_get(v, "created")),
+                (long long)json_integer_value(json_object_get(v, "waits")),
+                (long long)json_integer_value(json_object_get(v, "timeouts")));
         printf("status:          %s\n", healthy ? "healthy" : "unhealthy");
         if (problem)
             printf("problem:         %s\n", problem);

@@ -42,8 +42,8 @@ static int print_status(cli_ctx *ctx, db_t *db)
         char when[UTC_ISO_LEN] = "";
         if (m->applied)
             utc_format(m->applied_at, when);
-        const char *state = !m->applied ? "pending"
-                            : !m->name  ? "applied, UNKNOWN to this ctxd"
+        const char *state = !m->applied            ? "pending"
+                            : !m->name             ? "applied, UNKNOWN to this ctxd"
                             : m->checksum_mismatch ? "applied, CHECKSUM MISMATCH"
                                                    : "applied";
         if (m->applied && (!m->name || m->checksum_mismatch))
@@ -64,7 +64,8 @@ static int migrate_mongo(cli_ctx *ctx, const char *sub)
 {
     if (strcmp(sub, "status") != 0 && strcmp(sub, "up") != 0) {
         cli_error("migrate %s: MongoDB migrations only go up (use `ctxd migrate status` or "
-                  "`ctxd migrate up`)", sub);
+                  "`ctxd migrate up`)",
+                  sub);
         return CLI_USAGE;
     }
     err_t e;
@@ -83,7 +84,7 @@ static int migrate_mongo(cli_ctx *ctx, const char *sub)
     } else {
         printf("database: %s (mongodb)\nschema version: %d (this ctxd knows %d)\n%s\n",
                store_mongo_url_masked(st), version, STORE_MONGO_SCHEMA_VERSION,
-               version == STORE_MONGO_SCHEMA_VERSION ? "up to date"
+               version == STORE_MONGO_SCHEMA_VERSION  ? "up to date"
                : version > STORE_MONGO_SCHEMA_VERSION ? "newer than this ctxd: upgrade ctxd"
                                                       : "pending: run `ctxd migrate up`");
     }
@@ -116,7 +117,7 @@ int cmd_migrate(cli_ctx *ctx, int argc, char **argv)
         return CLI_USAGE;
     }
 
-    int urc = cli_resolve_url(ctx);   /* prints its own error */
+    int urc = cli_resolve_url(ctx); /* prints its own error */
     if (urc != CLI_OK)
         return urc;
     if (str_starts_with_ci(ctx->url, "mongodb"))

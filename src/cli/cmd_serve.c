@@ -51,8 +51,7 @@ static void serve_usage(FILE *f)
           "                               schema is not current is then refused\n"
           "  --maintenance-interval S     seconds between maintenance passes (default 60):\n"
           "                               expired memory entries, expired tokens and audit\n"
-          "                               records older than AUDIT_LOG_RETENTION_DAYS\n"
-          ,
+          "                               records older than AUDIT_LOG_RETENTION_DAYS\n",
           f);
 }
 
@@ -75,7 +74,8 @@ static void maintenance(store_t *st, long retention_days)
         if (st->vt->audit_purge(st, cutoff, &n, &e) != ERR_OK)
             LOG_W("serve", "audit purge failed: %s", e.msg);
         else if (n)
-            LOG_I("serve", "purged %lld audit records older than %ld days", (long long)n, retention_days);
+            LOG_I("serve", "purged %lld audit records older than %ld days", (long long)n,
+                  retention_days);
     }
 }
 
@@ -124,8 +124,8 @@ typedef struct serve_args {
     const char *host;
     long port;
     long retention, interval;
-    const char *db_desc;   /* masked URL + origin, for the ready line */
-    sigset_t *signals;     /* blocked SIGINT/SIGTERM (HTTP mode waits on them) */
+    const char *db_desc; /* masked URL + origin, for the ready line */
+    sigset_t *signals;   /* blocked SIGINT/SIGTERM (HTTP mode waits on them) */
 } serve_args;
 
 #ifdef CTXD_HAVE_HTTP
@@ -135,14 +135,19 @@ static int serve_http_loop(cli_ctx *ctx, store_t *st, auth_ctx *auth, app_t *app
 {
     (void)ctx;
     err_t e;
-    serve_http_opts o = {.host = a->host, .port = (uint16_t)a->port, .srv = srv, .app = app,
-                         .auth = auth, .store = st, .version = CTXD_VERSION};
+    serve_http_opts o = {.host = a->host,
+                         .port = (uint16_t)a->port,
+                         .srv = srv,
+                         .app = app,
+                         .auth = auth,
+                         .store = st,
+                         .version = CTXD_VERSION};
     serve_http *h = serve_http_start(&o, &e);
     if (!h)
         return cli_fail("starting the HTTP server", &e);
     bool v6 = strchr(a->host, ':') != NULL;
-    LOG_I("serve", "ctxd ready: http://%s%s%s:%u/mcp (database %s, backend %s)", v6 ? "[" : "", a->host,
-          v6 ? "]" : "", (unsigned)serve_http_port(h), a->db_desc, st->vt->name);
+    LOG_I("serve", "ctxd ready: http://%s%s%s:%u/mcp (database %s, backend %s)", v6 ? "[" : "",
+          a->host, v6 ? "]" : "", (unsigned)serve_http_port(h), a->db_desc, st->vt->name);
     int rc = CLI_OK;
     int64_t next = utc_mono_us() + (int64_t)a->interval * 1000000;
     for (;;) {
@@ -152,10 +157,12 @@ static int serve_http_loop(cli_ctx *ctx, store_t *st, auth_ctx *auth, app_t *app
             next = utc_mono_us() + (int64_t)a->interval * 1000000;
             continue;
         }
-        struct timespec ts = {.tv_sec = (time_t)(left / 1000000), .tv_nsec = (long)(left % 1000000) * 1000};
+        struct timespec ts = {.tv_sec = (time_t)(left / 1000000),
+                              .tv_nsec = (long)(left % 1000000) * 1000};
         int sig = sigtimedwait(a->signals, NULL, &ts);
         if (sig == SIGINT || sig == SIGTERM) {
-            LOG_I("serve", "received %s, shutting down (finishing in-flight requests)", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            LOG_I("serve", "received %s, shutting down (finishing in-flight requests)",
+                  sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
         if (sig < 0 && errno != EAGAIN && errno != EINTR) {
@@ -199,7 +206,8 @@ static int serve_app(cli_ctx *ctx, store_t *st, const serve_args *a)
     int rc;
     if (a->stdio) {
         app_conn *conn = app_conn_new(false);
-        app_req req = {.conn = conn, .api_key_ok = auth_api_key_configured(auth), .rate_key = "stdio"};
+        app_req req = {
+            .conn = conn, .api_key_ok = auth_api_key_configured(auth), .rate_key = "stdio"};
         mcp_stdio_opts o = MCP_STDIO_OPTS_INIT;
         o.auth = &req;
         maint_thread m = {.st = st, .retention = a->retention, .interval = a->interval};
@@ -262,7 +270,8 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--maintenance-interval") == 0 && i + 1 < argc) {
             if (!str_to_long(argv[++i], 1, 86400, &interval)) {
-                cli_error("serve: --maintenance-interval expects seconds 1..86400, got '%s'", argv[i]);
+                cli_error("serve: --maintenance-interval expects seconds 1..86400, got '%s'",
+                          argv[i]);
                 return CLI_USAGE;
             }
         } else {
@@ -290,7 +299,7 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
 
     store_t *st = NULL;
     sbuf_t desc = SBUF_INIT;
-    int rc = cli_resolve_url(ctx);   /* prints its own error */
+    int rc = cli_resolve_url(ctx); /* prints its own error */
     if (rc != CLI_OK)
         return rc;
     if (str_starts_with_ci(ctx->url, "mongodb")) {
@@ -327,8 +336,13 @@ serve:
     if (stdio)
         pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     maintenance(st, retention);
-    serve_args a = {.stdio = stdio, .host = host, .port = port, .retention = retention,
-                    .interval = interval, .db_desc = sbuf_cstr(&desc), .signals = &set};
+    serve_args a = {.stdio = stdio,
+                    .host = host,
+                    .port = port,
+                    .retention = retention,
+                    .interval = interval,
+                    .db_desc = sbuf_cstr(&desc),
+                    .signals = &set};
     rc = serve_app(ctx, st, &a);
     store_close(st);
     sbuf_free(&desc);

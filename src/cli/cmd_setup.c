@@ -43,7 +43,7 @@ static char *fresh_secret(void)
         out[o++] = a[v & 63];
     }
     out[o] = '\0';
-    return out;   /* 44 characters, 264 random bits */
+    return out; /* 44 characters, 264 random bits */
 }
 
 /* When line assigns NAME (optionally after `export`), returns the value start. */
@@ -127,7 +127,7 @@ int cmd_setup(cli_ctx *ctx, int argc, char **argv)
             sbuf_append(&out, p, (size_t)(le - p));
             sbuf_putc(&out, '\n');
         } else if (which >= 0) {
-            if (!written[which] && !kept[which]) {   /* replace the first assignment, drop repeats */
+            if (!written[which] && !kept[which]) { /* replace the first assignment, drop repeats */
                 char *s = fresh_secret();
                 sbuf_printf(&out, "%s=%s\n", names[which], s);
                 free(s);
@@ -186,7 +186,9 @@ int cmd_setup(cli_ctx *ctx, int argc, char **argv)
     for (int k = 0; k < 2; k++)
         printf("  %s: %s\n", names[k],
                kept[k] ? "kept the existing value (use --force to rotate)"
-                       : force ? "new random value (rotated)" : "new random value");
-    printf("next: `ctxd serve`, then `ctxd client-config <claude|cursor|vscode|gemini|windsurf|claude-desktop>`\n");
+               : force ? "new random value (rotated)"
+                       : "new random value");
+    printf("next: `ctxd serve`, then `ctxd client-config "
+           "<claude|cursor|vscode|gemini|windsurf|claude-desktop>`\n");
     return CLI_OK;
 }

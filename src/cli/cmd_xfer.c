@@ -98,20 +98,20 @@ static void import_usage(FILE *f)
 
 typedef struct progress {
     bool tty;
-    const char *verb;    /* "copied", "exported", "imported" */
+    const char *verb; /* "copied", "exported", "imported" */
 } progress;
 
 static void on_progress(void *ud, const xfer_event *ev)
 {
     progress *p = ud;
     switch (ev->kind) {
-    case XFER_EV_NOTE:
-        fprintf(stderr, "ctxd: %s\n", ev->text);
-        break;
+    case XFER_EV_NOTE: fprintf(stderr, "ctxd: %s\n", ev->text); break;
     case XFER_EV_TABLE_BEGIN:
     case XFER_EV_ROWS:
         if (p->tty) {
-            enum { W = 30 };
+            enum {
+                W = 30
+            };
             int64_t total = ev->total > 0 ? ev->total : 1;
             int64_t done = ev->done > total ? total : ev->done;
             int fill = (int)(done * W / total);
@@ -174,9 +174,11 @@ static void print_verify(const xfer_report *r, FILE *f)
             fprintf(f, "verify: %-14s ok      %lld row(s), sha256 %.16s\n", t->table,
                     (long long)t->src.rows, t->src.sha256);
         else
-            fprintf(f, "verify: %-14s DIFFERS source %lld row(s) sha256 %.16s, target %lld "
-                       "row(s) sha256 %.16s\n", t->table, (long long)t->src.rows,
-                    t->src.sha256, (long long)t->dst.rows, t->dst.sha256);
+            fprintf(f,
+                    "verify: %-14s DIFFERS source %lld row(s) sha256 %.16s, target %lld "
+                    "row(s) sha256 %.16s\n",
+                    t->table, (long long)t->src.rows, t->src.sha256, (long long)t->dst.rows,
+                    t->dst.sha256);
     }
 }
 
@@ -240,14 +242,14 @@ int cmd_copy(cli_ctx *ctx, int argc, char **argv)
     } else if (o.dry_run) {
         printf("dry run: copy %s -> %s (nothing written)\n", mf, mt);
         if (r.schema_before < r.schema_after)
-            printf("the target's schema would be migrated from version %d to %d\n",
-                   r.schema_before, r.schema_after);
+            printf("the target's schema would be migrated from version %d to %d\n", r.schema_before,
+                   r.schema_after);
         if (r.schema_before > 0 && r.schema_before < r.schema_after)
             printf("(rows already in the target cannot be compared before that migration)\n");
         int64_t total = 0;
         for (size_t i = 0; i < r.n; i++) {
-            printf("  %-14s %lld row(s): %lld to copy, %lld already in the target\n",
-                   r.t[i].table, (long long)r.t[i].source_rows, (long long)r.t[i].inserted,
+            printf("  %-14s %lld row(s): %lld to copy, %lld already in the target\n", r.t[i].table,
+                   (long long)r.t[i].source_rows, (long long)r.t[i].inserted,
                    (long long)r.t[i].present);
             total += r.t[i].inserted;
         }

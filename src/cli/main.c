@@ -19,45 +19,47 @@
 
 static void usage(FILE *f)
 {
-    fputs("ctxd " CTXD_VERSION " — shared context server for AI agents (MCP)\n"
-          "\n"
-          "Usage: ctxd [global options] <command> [command options]\n"
-          "\n"
-          "Commands:\n"
-          "  serve              prepare the database and serve MCP over HTTP (default\n"
-          "                     127.0.0.1:23456) or --stdio; [--host H] [--port P]\n"
-          "  setup              write .env with a fresh API_KEY and JWT_SECRET_KEY (0600)\n"
-          "  client-config      print the snippet connecting a client: claude, cursor,\n"
-          "                     vscode, gemini, windsurf, claude-desktop [--stdio]\n"
-          "  migrate            show or change the database schema version (status|up|down|to N)\n"
-          "  db                 database tools: `db check` (health), `db url` (effective URL)\n"
-          "  copy               copy all data between databases: --from URL --to URL\n"
-          "                     [--batch N] [--dry-run] [--verify] [--allow-nonempty]\n"
-          "                     (a target holding rows not identical to the source's is\n"
-          "                     refused unless --allow-nonempty; see `ctxd copy --help`)\n"
-          "  export             write the database as a JSON Lines dump [--out FILE]\n"
-          "  import             load a dump: import FILE [--allow-nonempty]\n"
-          "\n"
-          "Global options (each overrides the variable named in brackets):\n"
-          "  --database-url URL     database to use [DATABASE_URL], e.g.\n"
-          "                         sqlite:///./chat_history.db, sqlite:///:memory:,\n"
-          "                         postgresql://user:pass@host:5432/db, mysql://..., mongodb://...\n"
-          "  --database-path PATH   SQLite file when no URL is given [DATABASE_PATH]\n"
-          "  --database-type TYPE   sqlite|postgresql|mysql|mongodb|supabase [DATABASE_TYPE]\n"
-          "  --pool-size N          connections kept open [DB_POOL_SIZE]\n"
-          "  --log-level LEVEL      debug|info|warning|error [LOG_LEVEL]\n"
-          "  --env-file PATH        read this file instead of ./.env\n"
-          "  --set NAME=VALUE       set any configuration variable\n"
-          "  -h, --help             this help; `ctxd <command> --help` for a command\n"
-          "  --version              print the version\n"
-          "\n"
-          "Configuration is read from built-in defaults, then ./.env, then the environment,\n"
-          "then these options; later sources win. `ctxd db url` shows where each setting came\n"
-          "from. Variables: DATABASE_URL, DATABASE_PATH, DATABASE_TYPE, SUPABASE_URL,\n"
-          "SUPABASE_DB_PASSWORD, SUPABASE_REGION, DB_POOL_SIZE, DB_MAX_OVERFLOW, DB_POOL_TIMEOUT,\n"
-          "DB_POOL_RECYCLE, ENABLE_QUERY_LOGGING, SLOW_QUERY_THRESHOLD_MS, LOG_LEVEL, MCP_TRANSPORT,\n"
-          "HTTP_HOST, HTTP_PORT, API_KEY, JWT_SECRET_KEY, ...\n",
-          f);
+    fputs(
+        "ctxd " CTXD_VERSION " — shared context server for AI agents (MCP)\n"
+        "\n"
+        "Usage: ctxd [global options] <command> [command options]\n"
+        "\n"
+        "Commands:\n"
+        "  serve              prepare the database and serve MCP over HTTP (default\n"
+        "                     127.0.0.1:23456) or --stdio; [--host H] [--port P]\n"
+        "  setup              write .env with a fresh API_KEY and JWT_SECRET_KEY (0600)\n"
+        "  client-config      print the snippet connecting a client: claude, cursor,\n"
+        "                     vscode, gemini, windsurf, claude-desktop [--stdio]\n"
+        "  migrate            show or change the database schema version (status|up|down|to N)\n"
+        "  db                 database tools: `db check` (health), `db url` (effective URL)\n"
+        "  copy               copy all data between databases: --from URL --to URL\n"
+        "                     [--batch N] [--dry-run] [--verify] [--allow-nonempty]\n"
+        "                     (a target holding rows not identical to the source's is\n"
+        "                     refused unless --allow-nonempty; see `ctxd copy --help`)\n"
+        "  export             write the database as a JSON Lines dump [--out FILE]\n"
+        "  import             load a dump: import FILE [--allow-nonempty]\n"
+        "\n"
+        "Global options (each overrides the variable named in brackets):\n"
+        "  --database-url URL     database to use [DATABASE_URL], e.g.\n"
+        "                         sqlite:///./chat_history.db, sqlite:///:memory:,\n"
+        "                         postgresql://user:pass@host:5432/db, mysql://..., mongodb://...\n"
+        "  --database-path PATH   SQLite file when no URL is given [DATABASE_PATH]\n"
+        "  --database-type TYPE   sqlite|postgresql|mysql|mongodb|supabase [DATABASE_TYPE]\n"
+        "  --pool-size N          connections kept open [DB_POOL_SIZE]\n"
+        "  --log-level LEVEL      debug|info|warning|error [LOG_LEVEL]\n"
+        "  --env-file PATH        read this file instead of ./.env\n"
+        "  --set NAME=VALUE       set any configuration variable\n"
+        "  -h, --help             this help; `ctxd <command> --help` for a command\n"
+        "  --version              print the version\n"
+        "\n"
+        "Configuration is read from built-in defaults, then ./.env, then the environment,\n"
+        "then these options; later sources win. `ctxd db url` shows where each setting came\n"
+        "from. Variables: DATABASE_URL, DATABASE_PATH, DATABASE_TYPE, SUPABASE_URL,\n"
+        "SUPABASE_DB_PASSWORD, SUPABASE_REGION, DB_POOL_SIZE, DB_MAX_OVERFLOW, DB_POOL_TIMEOUT,\n"
+        "DB_POOL_RECYCLE, ENABLE_QUERY_LOGGING, SLOW_QUERY_THRESHOLD_MS, LOG_LEVEL, "
+        "MCP_TRANSPORT,\n"
+        "HTTP_HOST, HTTP_PORT, API_KEY, JWT_SECRET_KEY, ...\n",
+        f);
 }
 
 static const struct {
@@ -93,7 +95,7 @@ static const char *flag_value(int argc, char **argv, int *i, const char *flag)
 typedef struct pending_set {
     const char *name;
     char *value;
-    const char *flag;   /* as the user spelled it, for messages */
+    const char *flag; /* as the user spelled it, for messages */
 } pending_set;
 
 /* Releases the collected options; returns rc (for the early exits of main). */
@@ -223,8 +225,10 @@ int main(int argc, char **argv)
         usage(stdout);
         rc = CLI_OK;
     } else {
-        cli_error("unknown command '%s' (commands: serve, setup, client-config, migrate, db, copy, export, import; "
-                  "see ctxd --help)", cmd);
+        cli_error("unknown command '%s' (commands: serve, setup, client-config, migrate, db, copy, "
+                  "export, import; "
+                  "see ctxd --help)",
+                  cmd);
         rc = CLI_USAGE;
     }
 out:

@@ -32,15 +32,15 @@
 typedef struct conn_ent {
     char *sid;
     app_conn *conn;
-    int refs;          /* requests in flight using conn */
-    bool dead;         /* removed from the table; freed when refs reaches 0 */
+    int refs;  /* requests in flight using conn */
+    bool dead; /* removed from the table; freed when refs reaches 0 */
     int64_t used_us;
 } conn_ent;
 
 typedef struct req_auth {
-    app_req req;       /* first: what the app sees */
+    app_req req; /* first: what the app sees */
     conn_ent *ent;
-    bool end;          /* a DELETE: drop the entry when done */
+    bool end; /* a DELETE: drop the entry when done */
     char *bearer;
 } req_auth;
 
@@ -91,7 +91,8 @@ static conn_ent *ent_get(serve_http *s, const char *sid)
         if (s->nents == CONN_MAX) {
             size_t lru = SIZE_MAX;
             for (size_t i = 0; i < s->nents; i++)
-                if (s->ents[i]->refs == 0 && (lru == SIZE_MAX || s->ents[i]->used_us < s->ents[lru]->used_us))
+                if (s->ents[i]->refs == 0 &&
+                    (lru == SIZE_MAX || s->ents[i]->used_us < s->ents[lru]->used_us))
                     lru = i;
             if (lru == SIZE_MAX) {
                 pthread_mutex_unlock(&s->mu);
@@ -160,9 +161,10 @@ static void auth_free_hook(void *ud, void *p)
 /* ---- /health ------------------------------------------------------------------- */
 static json_t *pool_json(const db_pool_stats *p)
 {
-    return json_pack("{s:i s:i s:i s:i s:i s:I s:I}", "size", p->size, "max_overflow", p->max_overflow,
-                     "in_use", p->in_use, "idle", p->idle, "overflow_in_use", p->overflow_in_use,
-                     "waits", (json_int_t)p->waits, "timeouts", (json_int_t)p->timeouts);
+    return json_pack("{s:i s:i s:i s:i s:i s:I s:I}", "size", p->size, "max_overflow",
+                     p->max_overflow, "in_use", p->in_use, "idle", p->idle, "overflow_in_use",
+                     p->overflow_in_use, "waits", (json_int_t)p->waits, "timeouts",
+                     (json_int_t)p->timeouts);
 }
 
 /* The database figures; true when it answered. */
@@ -203,11 +205,11 @@ static void route_health(void *ud, const mcp_http_req *r, mcp_http_response *out
     json_t *db;
     bool ok = db_json(s, &db);
     char ts[UTC_ISO_LEN];
-    json_t *j = json_pack("{s:s s:s s:o s:{s:s s:s s:I s:I} s:s}", "status", ok ? "healthy" : "degraded",
-                          "timestamp", utc_format(utc_now(), ts), "database", db, "server", "name", "ctxd",
-                          "transport", "http", "sessions", (json_int_t)mcp_http_session_count(s->h),
-                          "uptime_seconds", (json_int_t)((utc_mono_us() - s->started_us) / 1000000),
-                          "version", s->o.version);
+    json_t *j = json_pack(
+        "{s:s s:s s:o s:{s:s s:s s:I s:I} s:s}", "status", ok ? "healthy" : "degraded", "timestamp",
+        utc_format(utc_now(), ts), "database", db, "server", "name", "ctxd", "transport", "http",
+        "sessions", (json_int_t)mcp_http_session_count(s->h), "uptime_seconds",
+        (json_int_t)((utc_mono_us() - s->started_us) / 1000000), "version", s->o.version);
     reply_json(out, 200, j);
 }
 
@@ -248,7 +250,10 @@ static void tool_cb(void *ud, const app_tool_stats *t)
     sbuf_puts(&a->errors, "ctxd_tool_errors_total{tool=\"");
     label_escape(&a->errors, t->tool);
     sbuf_printf(&a->errors, "\"} %llu\n", (unsigned long long)t->errors);
-    const struct { const char *q; double v; } qs[] = {{"0.5", t->p50_us}, {"0.95", t->p95_us}, {"0.99", t->p99_us}};
+    const struct {
+        const char *q;
+        double v;
+    } qs[] = {{"0.5", t->p50_us}, {"0.95", t->p95_us}, {"0.99", t->p99_us}};
     for (size_t i = 0; i < 3; i++) {
         sbuf_puts(&a->lat, "ctxd_tool_latency_seconds{tool=\"");
         label_escape(&a->lat, t->tool);
@@ -280,18 +285,25 @@ static void db_metrics(sbuf_t *b, store_t *st)
     sbuf_printf(b, "ctxd_db_pool_in_use %d\n", p.in_use);
     metric_head(b, "ctxd_db_pool_idle", "gauge", "Idle connections in the pool.");
     sbuf_printf(b, "ctxd_db_pool_idle %d\n", p.idle);
-    metric_head(b, "ctxd_db_pool_overflow_in_use", "gauge", "Overflow connections currently borrowed.");
+    metric_head(b, "ctxd_db_pool_overflow_in_use", "gauge",
+                "Overflow connections currently borrowed.");
     sbuf_printf(b, "ctxd_db_pool_overflow_in_use %d\n", p.overflow_in_use);
-    const struct { const char *name, *help; uint64_t v; } pc[] = {
+    const struct {
+        const char *name, *help;
+        uint64_t v;
+    } pc[] = {
         {"ctxd_db_pool_acquired_total", "Connections handed out.", p.acquired},
         {"ctxd_db_pool_waits_total", "Acquisitions that had to wait.", p.waits},
         {"ctxd_db_pool_timeouts_total", "Acquisitions that timed out.", p.timeouts},
         {"ctxd_db_pool_created_total", "Connections opened.", p.created},
         {"ctxd_db_pool_closed_total", "Connections closed.", p.closed},
         {"ctxd_db_pool_recycled_total", "Connections recycled for age.", p.recycled},
-        {"ctxd_db_pool_preping_failures_total", "Connections that failed their liveness check.", p.preping_failures},
-        {"ctxd_db_statements_total", "Statements executed (MongoDB: store operations).", q.statements},
-        {"ctxd_db_slow_statements_total", "Statements slower than SLOW_QUERY_THRESHOLD_MS.", q.slow},
+        {"ctxd_db_pool_preping_failures_total", "Connections that failed their liveness check.",
+         p.preping_failures},
+        {"ctxd_db_statements_total", "Statements executed (MongoDB: store operations).",
+         q.statements},
+        {"ctxd_db_slow_statements_total", "Statements slower than SLOW_QUERY_THRESHOLD_MS.",
+         q.slow},
         {"ctxd_db_retries_total", "Transactions retried after a transient error.", q.retries},
     };
     for (size_t i = 0; i < sizeof pc / sizeof pc[0]; i++) {
@@ -321,16 +333,19 @@ static void route_metrics(void *ud, const mcp_http_req *r, mcp_http_response *ou
     app_foreach_tool_stats(s->o.app, tool_cb, &a);
     metric_head(&b, "ctxd_tool_calls_total", "counter", "Tool calls handled by the app, per tool.");
     sbuf_append(&b, sbuf_cstr(&a.calls), a.calls.len);
-    metric_head(&b, "ctxd_tool_errors_total", "counter", "Tool calls that returned an error envelope, per tool.");
+    metric_head(&b, "ctxd_tool_errors_total", "counter",
+                "Tool calls that returned an error envelope, per tool.");
     sbuf_append(&b, sbuf_cstr(&a.errors), a.errors.len);
-    metric_head(&b, "ctxd_tool_latency_seconds", "summary", "Tool call latency quantiles, per tool.");
+    metric_head(&b, "ctxd_tool_latency_seconds", "summary",
+                "Tool call latency quantiles, per tool.");
     sbuf_append(&b, sbuf_cstr(&a.lat), a.lat.len);
     sbuf_free(&a.calls);
     sbuf_free(&a.errors);
     sbuf_free(&a.lat);
 
     metric_head(&b, "ctxd_uptime_seconds", "gauge", "Seconds since the server started.");
-    sbuf_printf(&b, "ctxd_uptime_seconds %lld\n", (long long)((utc_mono_us() - s->started_us) / 1000000));
+    sbuf_printf(&b, "ctxd_uptime_seconds %lld\n",
+                (long long)((utc_mono_us() - s->started_us) / 1000000));
     metric_head(&b, "ctxd_build_info", "gauge", "Build information (always 1).");
     sbuf_puts(&b, "ctxd_build_info{version=\"");
     label_escape(&b, s->o.version);

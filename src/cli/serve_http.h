@@ -19,13 +19,13 @@
 typedef struct serve_http serve_http;
 
 typedef struct serve_http_opts {
-    const char *host;        /* bind address (IPv4/IPv6 literal) */
-    uint16_t port;           /* 0 = ephemeral */
-    mcp_server *srv;         /* borrowed; app_register'ed */
-    app_t *app;              /* borrowed */
-    auth_ctx *auth;          /* borrowed */
-    store_t *store;          /* borrowed */
-    const char *version;     /* ctxd version for /health */
+    const char *host;    /* bind address (IPv4/IPv6 literal) */
+    uint16_t port;       /* 0 = ephemeral */
+    mcp_server *srv;     /* borrowed; app_register'ed */
+    app_t *app;          /* borrowed */
+    auth_ctx *auth;      /* borrowed */
+    store_t *store;      /* borrowed */
+    const char *version; /* ctxd version for /health */
 } serve_http_opts;
 
 serve_http *serve_http_start(const serve_http_opts *o, err_t *e);

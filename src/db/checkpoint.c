@@ -23,9 +23,9 @@
 #include "base/log.h"
 #include "base/sbuf.h"
 
-#define DB_CKPT_COMMITS 64              /* commits between passive checkpoints */
-#define DB_CKPT_IDLE_MS 500             /* ... or this long after the last one */
-#define DB_CKPT_TRUNCATE_FRAMES 65536   /* ~256 MiB of 4 KiB pages: reset the WAL */
+#define DB_CKPT_COMMITS 64            /* commits between passive checkpoints */
+#define DB_CKPT_IDLE_MS 500           /* ... or this long after the last one */
+#define DB_CKPT_TRUNCATE_FRAMES 65536 /* ~256 MiB of 4 KiB pages: reset the WAL */
 
 struct db_ckpt {
     db_t *db;
@@ -33,12 +33,13 @@ struct db_ckpt {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, failed;
-    _Atomic uint32_t commits;           /* since the last checkpoint */
+    _Atomic uint32_t commits; /* since the last checkpoint */
     _Atomic uint64_t runs, truncates;
     db_drv_conn *dc;
 };
 
-static void deadline_in(struct timespec *ts, int ms) {
+static void deadline_in(struct timespec *ts, int ms)
+{
     clock_gettime(CLOCK_MONOTONIC, ts);
     ts->tv_nsec += (long)ms * 1000000L;
     while (ts->tv_nsec >= 1000000000L) {
@@ -47,14 +48,17 @@ static void deadline_in(struct timespec *ts, int ms) {
     }
 }
 
-static void checkpoint_once(db_ckpt *k) {
+static void checkpoint_once(db_ckpt *k)
+{
     db_t *db = k->db;
     err_t e;
     err_clear(&e);
     if (!k->dc) {
         if (db->drv->connect(db->url, &db->o, DB_ROLE_WRITER, &k->dc, &e) != ERR_OK) {
-            LOG_W("db", "WAL checkpointer: cannot connect (%s); SQLite's own checkpoints "
-                  "at close remain", e.msg);
+            LOG_W("db",
+                  "WAL checkpointer: cannot connect (%s); SQLite's own checkpoints "
+                  "at close remain",
+                  e.msg);
             k->dc = NULL;
             k->failed = true;
             return;
@@ -69,10 +73,12 @@ static void checkpoint_once(db_ckpt *k) {
         rc = db->drv->checkpoint(k->dc, true, &frames, &e);
         atomic_fetch_add_explicit(&k->truncates, 1, memory_order_relaxed);
     }
-    if (rc != ERR_OK && rc != ERR_BUSY) LOG_W("db", "WAL checkpoint failed: %s", e.msg);
+    if (rc != ERR_OK && rc != ERR_BUSY)
+        LOG_W("db", "WAL checkpoint failed: %s", e.msg);
 }
 
-static void *ckpt_main(void *arg) {
+static void *ckpt_main(void *arg)
+{
     db_ckpt *k = arg;
     pthread_mutex_lock(&k->mu);
     while (!k->stop) {
@@ -88,7 +94,8 @@ static void *ckpt_main(void *arg) {
             while (!k->stop && w != ETIMEDOUT &&
                    atomic_load_explicit(&k->commits, memory_order_relaxed) < DB_CKPT_COMMITS)
                 w = pthread_cond_timedwait(&k->cv, &k->mu, &ts);
-            if (k->stop) break;
+            if (k->stop)
+                break;
         }
         atomic_store_explicit(&k->commits, 0, memory_order_relaxed);
         pthread_mutex_unlock(&k->mu);
@@ -99,7 +106,8 @@ static void *ckpt_main(void *arg) {
     return NULL;
 }
 
-db_ckpt *db_ckpt_start(db_t *db) {
+db_ckpt *db_ckpt_start(db_t *db)
+{
     db_ckpt *k = xcalloc(1, sizeof *k);
     k->db = db;
     pthread_mutex_init(&k->mu, NULL);
@@ -121,29 +129,34 @@ db_ckpt *db_ckpt_start(db_t *db) {
     return k;
 }
 
-void db_ckpt_note_commit(db_ckpt *k) {
+void db_ckpt_note_commit(db_ckpt *k)
+{
     uint32_t n = atomic_fetch_add_explicit(&k->commits, 1, memory_order_relaxed) + 1;
-    if (n == 1 || n == DB_CKPT_COMMITS) {     /* wake it: start the idle timer, or run */
+    if (n == 1 || n == DB_CKPT_COMMITS) { /* wake it: start the idle timer, or run */
         pthread_mutex_lock(&k->mu);
         pthread_cond_signal(&k->cv);
         pthread_mutex_unlock(&k->mu);
     }
 }
 
-void db_ckpt_stop(db_ckpt *k) {
-    if (!k) return;
+void db_ckpt_stop(db_ckpt *k)
+{
+    if (!k)
+        return;
     pthread_mutex_lock(&k->mu);
     k->stop = true;
     pthread_cond_signal(&k->cv);
     pthread_mutex_unlock(&k->mu);
     pthread_join(k->th, NULL);
-    if (k->dc) k->db->drv->disconnect(k->dc);
+    if (k->dc)
+        k->db->drv->disconnect(k->dc);
     pthread_cond_destroy(&k->cv);
     pthread_mutex_destroy(&k->mu);
     free(k);
 }
 
-void db_ckpt_stats(db_ckpt *k, uint64_t *runs, uint64_t *truncates) {
+void db_ckpt_stats(db_ckpt *k, uint64_t *runs, uint64_t *truncates)
+{
     *runs = k ? atomic_load_explicit(&k->runs, memory_order_relaxed) : 0;
     *truncates = k ? atomic_load_explicit(&k->truncates, memory_order_relaxed) : 0;
 }

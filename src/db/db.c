@@ -15,11 +15,12 @@
 #include "base/log.h"
 #include "base/sbuf.h"
 
-#define DB_STMT_CACHE_MAX 512      /* cached statements per connection */
+#define DB_STMT_CACHE_MAX 512 /* cached statements per connection */
 
 /* ---- options --------------------------------------------------------------- */
 
-void db_opts_default(db_opts *o) {
+void db_opts_default(db_opts *o)
+{
     memset(o, 0, sizeof *o);
     o->pool_size = 5;
     o->max_overflow = 10;
@@ -34,11 +35,14 @@ void db_opts_default(db_opts *o) {
 }
 
 static err_code conf_int(const conf_t *c, const char *name, long min, long max, long scale, int *v,
-                         err_t *e) {
+                         err_t *e)
+{
     long cur = *v / scale, out = cur;
-    if (conf_get(c, name) == NULL) return ERR_OK;
+    if (conf_get(c, name) == NULL)
+        return ERR_OK;
     err_code rc = conf_get_int(c, name, cur, &out, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     if (out < min || out > max)
         return err_set(e, ERR_INVALID, "%s=%ld (from %s): expected an integer between %ld and %ld",
                        name, out, conf_src_name(conf_source(c, name)), min, max);
@@ -46,10 +50,12 @@ static err_code conf_int(const conf_t *c, const char *name, long min, long max, 
     return ERR_OK;
 }
 
-static err_code url_int(const db_url *u, const char *key, long min, long max, int *v, err_t *e) {
+static err_code url_int(const db_url *u, const char *key, long min, long max, int *v, err_t *e)
+{
     const char *s = db_url_opt_get(u, key);
     long out;
-    if (!s) return ERR_OK;
+    if (!s)
+        return ERR_OK;
     if (!str_to_long(s, min, max, &out))
         return err_set(e, ERR_INVALID,
                        "database URL option %s=%s: expected an integer between %ld and %ld", key, s,
@@ -59,60 +65,77 @@ static err_code url_int(const db_url *u, const char *key, long min, long max, in
 }
 
 /* URL query options over whatever *o holds. */
-static err_code apply_url_opts(const db_url *u, db_opts *o, err_t *e) {
-    if (!u) return ERR_OK;
+static err_code apply_url_opts(const db_url *u, db_opts *o, err_t *e)
+{
+    if (!u)
+        return ERR_OK;
     err_code rc;
-    if ((rc = url_int(u, "pool_size", 1, 1000, &o->pool_size, e))) return rc;
-    if ((rc = url_int(u, "max_overflow", 0, 1000, &o->max_overflow, e))) return rc;
-    if ((rc = url_int(u, "pool_recycle", -1, 100000000, &o->pool_recycle_s, e))) return rc;
-    if ((rc = url_int(u, "busy_timeout", 0, 3600000, &o->busy_timeout_ms, e))) return rc;
-    if ((rc = url_int(u, "pool_pre_ping_idle_ms", 0, 86400000, &o->preping_idle_ms, e))) return rc;
+    if ((rc = url_int(u, "pool_size", 1, 1000, &o->pool_size, e)))
+        return rc;
+    if ((rc = url_int(u, "max_overflow", 0, 1000, &o->max_overflow, e)))
+        return rc;
+    if ((rc = url_int(u, "pool_recycle", -1, 100000000, &o->pool_recycle_s, e)))
+        return rc;
+    if ((rc = url_int(u, "busy_timeout", 0, 3600000, &o->busy_timeout_ms, e)))
+        return rc;
+    if ((rc = url_int(u, "pool_pre_ping_idle_ms", 0, 86400000, &o->preping_idle_ms, e)))
+        return rc;
     const char *pt = db_url_opt_get(u, "pool_timeout");
     if (pt) {
         double sec;
         if (!str_to_double(pt, &sec) || !(sec >= 0 && sec <= 3600))
-            return err_set(e, ERR_INVALID,
-                           "database URL option pool_timeout=%s: expected seconds between 0 and 3600",
-                           pt);
+            return err_set(
+                e, ERR_INVALID,
+                "database URL option pool_timeout=%s: expected seconds between 0 and 3600", pt);
         o->pool_timeout_ms = (int)(sec * 1000.0 + 0.5);
     }
     return ERR_OK;
 }
 
-err_code db_opts_from(const conf_t *c, const db_url *u, db_opts *o, err_t *e) {
+err_code db_opts_from(const conf_t *c, const db_url *u, db_opts *o, err_t *e)
+{
     db_opts_default(o);
     if (c) {
         err_code rc;
-        if ((rc = conf_int(c, "DB_POOL_SIZE", 1, 1000, 1, &o->pool_size, e))) return rc;
-        if ((rc = conf_int(c, "DB_MAX_OVERFLOW", 0, 1000, 1, &o->max_overflow, e))) return rc;
-        if ((rc = conf_int(c, "DB_POOL_TIMEOUT", 0, 3600, 1000, &o->pool_timeout_ms, e))) return rc;
-        if ((rc = conf_int(c, "DB_POOL_RECYCLE", -1, 100000000, 1, &o->pool_recycle_s, e))) return rc;
+        if ((rc = conf_int(c, "DB_POOL_SIZE", 1, 1000, 1, &o->pool_size, e)))
+            return rc;
+        if ((rc = conf_int(c, "DB_MAX_OVERFLOW", 0, 1000, 1, &o->max_overflow, e)))
+            return rc;
+        if ((rc = conf_int(c, "DB_POOL_TIMEOUT", 0, 3600, 1000, &o->pool_timeout_ms, e)))
+            return rc;
+        if ((rc = conf_int(c, "DB_POOL_RECYCLE", -1, 100000000, 1, &o->pool_recycle_s, e)))
+            return rc;
         if ((rc = conf_int(c, "SLOW_QUERY_THRESHOLD_MS", 0, 86400000, 1, &o->slow_query_ms, e)))
             return rc;
         if (conf_get(c, "ENABLE_QUERY_LOGGING")) {
             bool b = o->query_logging;
-            if ((rc = conf_get_bool(c, "ENABLE_QUERY_LOGGING", b, &b, e))) return rc;
+            if ((rc = conf_get_bool(c, "ENABLE_QUERY_LOGGING", b, &b, e)))
+                return rc;
             o->query_logging = b;
         }
     }
     return apply_url_opts(u, o, e);
 }
 
-static err_code check_opts(const db_opts *o, err_t *e) {
+static err_code check_opts(const db_opts *o, err_t *e)
+{
     if (o->pool_size < 1 || o->pool_size > 1000)
         return err_set(e, ERR_INVALID, "pool size %d: expected 1..1000", o->pool_size);
     if (o->max_overflow < 0 || o->max_overflow > 1000)
         return err_set(e, ERR_INVALID, "max overflow %d: expected 0..1000", o->max_overflow);
     if (o->pool_timeout_ms < 0)
-        return err_set(e, ERR_INVALID, "pool timeout %d ms: must not be negative", o->pool_timeout_ms);
-    if (o->busy_timeout_ms < 0 || o->preping_idle_ms < 0 || o->slow_query_ms < 0 || o->max_retries < 0)
+        return err_set(e, ERR_INVALID, "pool timeout %d ms: must not be negative",
+                       o->pool_timeout_ms);
+    if (o->busy_timeout_ms < 0 || o->preping_idle_ms < 0 || o->slow_query_ms < 0 ||
+        o->max_retries < 0)
         return err_set(e, ERR_INVALID, "database options must not be negative");
     return ERR_OK;
 }
 
 /* ---- open / close ---------------------------------------------------------- */
 
-static const db_driver *driver_for(db_backend b) {
+static const db_driver *driver_for(db_backend b)
+{
     switch (b) {
     case DB_BACKEND_SQLITE: return &db_driver_sqlite;
     case DB_BACKEND_MYSQL: return &db_driver_mysql;
@@ -121,25 +144,33 @@ static const db_driver *driver_for(db_backend b) {
     }
 }
 
-err_code db_open_conf(const char *url, const conf_t *c, db_t **out, err_t *e) {
+err_code db_open_conf(const char *url, const conf_t *c, db_t **out, err_t *e)
+{
     *out = NULL;
     db_url *u = NULL;
     err_code rc = db_url_parse(url, &u, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     db_opts o;
-    if (c) rc = db_opts_from(c, u, &o, e);
-    else db_opts_default(&o);
+    if (c)
+        rc = db_opts_from(c, u, &o, e);
+    else
+        db_opts_default(&o);
     db_url_free(u);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     return db_open(url, &o, out, e);
 }
 
-err_code db_open(const char *url, const db_opts *opts, db_t **out, err_t *e) {
+err_code db_open(const char *url, const db_opts *opts, db_t **out, err_t *e)
+{
     *out = NULL;
-    if (!url || !*url) return err_set(e, ERR_INVALID, "no database URL given");
+    if (!url || !*url)
+        return err_set(e, ERR_INVALID, "no database URL given");
     db_url *u = NULL;
     err_code rc = db_url_parse(url, &u, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     const db_driver *drv = driver_for(u->backend);
     if (!drv) {
         char *m = db_url_masked(url);
@@ -153,8 +184,10 @@ err_code db_open(const char *url, const db_opts *opts, db_t **out, err_t *e) {
     db->drv = drv;
     db->url = u;
     db->masked = db_url_masked(url);
-    if (opts) db->o = *opts;
-    else db_opts_default(&db->o);
+    if (opts)
+        db->o = *opts;
+    else
+        db_opts_default(&db->o);
     if ((rc = apply_url_opts(u, &db->o, e)) != ERR_OK || (rc = check_opts(&db->o, e)) != ERR_OK) {
         free(db->masked);
         db_url_free(u);
@@ -166,19 +199,20 @@ err_code db_open(const char *url, const db_opts *opts, db_t **out, err_t *e) {
         db->wpool = db_pool_new(db, "shared", DB_ROLE_WRITER, 1, 0, true);
     } else if (drv->single_writer(u)) {
         db->wpool = db_pool_new(db, "writer", DB_ROLE_WRITER, 1, 0, false);
-        db->rpool = db_pool_new(db, "reader", DB_ROLE_READER, db->o.pool_size, db->o.max_overflow,
-                                false);
+        db->rpool =
+            db_pool_new(db, "reader", DB_ROLE_READER, db->o.pool_size, db->o.max_overflow, false);
         db->group = db_group_new(db);
         /* Checkpoints off the commit path: the writer's automatic ones are turned
          * off only when the background checkpointer runs (checkpoint.c). */
         if (drv->checkpoint) {
             int was = db->o.wal_autocheckpoint;
             db->o.wal_autocheckpoint = 0;
-            if ((db->ckpt = db_ckpt_start(db)) == NULL) db->o.wal_autocheckpoint = was;
+            if ((db->ckpt = db_ckpt_start(db)) == NULL)
+                db->o.wal_autocheckpoint = was;
         }
     } else {
-        db->rpool = db_pool_new(db, "pool", DB_ROLE_WRITER, db->o.pool_size, db->o.max_overflow,
-                                false);
+        db->rpool =
+            db_pool_new(db, "pool", DB_ROLE_WRITER, db->o.pool_size, db->o.max_overflow, false);
     }
     /* Connect once now so a bad path/server fails here, with a clear message. */
     db_conn *c = NULL;
@@ -193,8 +227,10 @@ err_code db_open(const char *url, const db_opts *opts, db_t **out, err_t *e) {
     return ERR_OK;
 }
 
-void db_close(db_t *db) {
-    if (!db) return;
+void db_close(db_t *db)
+{
+    if (!db)
+        return;
     db_ckpt_stop(db->ckpt);
     db_pool_free(db->rpool);
     db_pool_free(db->wpool);
@@ -205,38 +241,58 @@ void db_close(db_t *db) {
     free(db);
 }
 
-db_backend db_backend_of(const db_t *db) { return db->drv->backend; }
-const char *db_dialect(const db_t *db) { return db->drv->dialect; }
-unsigned db_caps(const db_t *db) { return db->caps; }
-const char *db_url_text_masked(const db_t *db) { return db->masked ? db->masked : ""; }
+db_backend db_backend_of(const db_t *db)
+{
+    return db->drv->backend;
+}
+const char *db_dialect(const db_t *db)
+{
+    return db->drv->dialect;
+}
+unsigned db_caps(const db_t *db)
+{
+    return db->caps;
+}
+const char *db_url_text_masked(const db_t *db)
+{
+    return db->masked ? db->masked : "";
+}
 
-err_code db_server_version(db_t *db, char *buf, size_t n, err_t *e) {
+err_code db_server_version(db_t *db, char *buf, size_t n, err_t *e)
+{
     db_conn *c;
     err_code rc = db_acquire(db, DB_READ, &c, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     rc = db->drv->server_version(c->dc, buf, n, e);
     db_release(c);
     return rc;
 }
 
-err_code db_ping(db_t *db, int64_t *rtt_us, err_t *e) {
+err_code db_ping(db_t *db, int64_t *rtt_us, err_t *e)
+{
     db_conn *c;
     err_code rc = db_acquire(db, DB_READ, &c, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     int64_t t0 = utc_mono_us();
     rc = db->drv->ping(c->dc, e);
-    if (rtt_us) *rtt_us = utc_mono_us() - t0;
-    if (rc == ERR_CONN) c->broken = true;
+    if (rtt_us)
+        *rtt_us = utc_mono_us() - t0;
+    if (rc == ERR_CONN)
+        c->broken = true;
     db_release(c);
     return rc;
 }
 
 /* ---- connections ------------------------------------------------------------ */
 
-err_code db_conn_open(db_t *db, db_role role, db_conn **out, err_t *e) {
+err_code db_conn_open(db_t *db, db_role role, db_conn **out, err_t *e)
+{
     db_drv_conn *dc = NULL;
     err_code rc = db->drv->connect(db->url, &db->o, role, &dc, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     db_conn *c = xcalloc(1, sizeof *c);
     c->db = db;
     c->drv = db->drv;
@@ -249,15 +305,19 @@ err_code db_conn_open(db_t *db, db_role role, db_conn **out, err_t *e) {
     return ERR_OK;
 }
 
-static void stmt_free(db_stmt *s) {
+static void stmt_free(db_stmt *s)
+{
     s->drv->finalize(s->ds);
     free(s->sql);
     free(s);
 }
 
-void db_conn_close(db_conn *c) {
-    if (!c) return;
-    while (c->active) db_stmt_done(c->active);
+void db_conn_close(db_conn *c)
+{
+    if (!c)
+        return;
+    while (c->active)
+        db_stmt_done(c->active);
     for (size_t i = 0; i < c->cache_cap; i++) {
         db_stmt *s = c->cache[i];
         while (s) {
@@ -271,17 +331,22 @@ void db_conn_close(db_conn *c) {
     free(c);
 }
 
-err_code db_acquire(db_t *db, db_intent intent, db_conn **out, err_t *e) {
+err_code db_acquire(db_t *db, db_intent intent, db_conn **out, err_t *e)
+{
     db_pool *p = intent == DB_WRITE ? (db->wpool ? db->wpool : db->rpool)
                                     : (db->rpool ? db->rpool : db->wpool);
     return db_pool_get(p, out, e);
 }
 
-void db_release(db_conn *c) {
-    if (!c) return;
-    while (c->active) db_stmt_done(c->active);
+void db_release(db_conn *c)
+{
+    if (!c)
+        return;
+    while (c->active)
+        db_stmt_done(c->active);
     /* A connection the driver knows to be dead is closed, never pooled. */
-    if (!c->broken && c->drv->conn_dead && c->drv->conn_dead(c->dc)) c->broken = true;
+    if (!c->broken && c->drv->conn_dead && c->drv->conn_dead(c->dc))
+        c->broken = true;
     if (!c->broken && c->drv->in_transaction(c->dc)) {
         err_t e;
         if (c->drv->rollback(c->dc, &e) != ERR_OK) {
@@ -294,26 +359,33 @@ void db_release(db_conn *c) {
 
 /* ---- transactions ------------------------------------------------------------ */
 
-static err_code conn_error(db_conn *c, err_code rc) {
-    if (rc == ERR_CONN) c->broken = true;
+static err_code conn_error(db_conn *c, err_code rc)
+{
+    if (rc == ERR_CONN)
+        c->broken = true;
     db_metrics_error(&c->db->m, rc);
     return rc;
 }
 
-err_code db_begin(db_conn *c, err_t *e) {
+err_code db_begin(db_conn *c, err_t *e)
+{
     if (c->drv->in_transaction(c->dc))
-        return err_set(e, ERR_INTERNAL, "db_begin: a transaction is already open on this connection");
+        return err_set(e, ERR_INTERNAL,
+                       "db_begin: a transaction is already open on this connection");
     err_code rc = c->drv->begin(c->dc, c->role == DB_ROLE_WRITER, e);
     return rc == ERR_OK ? rc : conn_error(c, rc);
 }
 
-err_code db_commit(db_conn *c, err_t *e) {
+err_code db_commit(db_conn *c, err_t *e)
+{
     err_code rc = c->drv->commit(c->dc, e);
-    if (rc == ERR_OK && c->role == DB_ROLE_WRITER && c->db->ckpt) db_ckpt_note_commit(c->db->ckpt);
+    if (rc == ERR_OK && c->role == DB_ROLE_WRITER && c->db->ckpt)
+        db_ckpt_note_commit(c->db->ckpt);
     return rc == ERR_OK ? rc : conn_error(c, rc);
 }
 
-void db_rollback(db_conn *c) {
+void db_rollback(db_conn *c)
+{
     err_t e;
     if (c->drv->rollback(c->dc, &e) != ERR_OK) {
         LOG_W("db", "rollback failed: %s", e.msg);
@@ -321,35 +393,45 @@ void db_rollback(db_conn *c) {
     }
 }
 
-bool db_in_tx(const db_conn *c) { return c->drv->in_transaction(c->dc); }
+bool db_in_tx(const db_conn *c)
+{
+    return c->drv->in_transaction(c->dc);
+}
 
-err_code db_exec(db_conn *c, const char *sql, err_t *e) {
+err_code db_exec(db_conn *c, const char *sql, err_t *e)
+{
     size_t len = strlen(sql);
     db_metric *m = db_metrics_entry(&c->db->m, sql, len, db_hash_sql(sql, len));
-    if (c->db->m.query_logging) LOG_I("db", "query: %s", sql);
+    if (c->db->m.query_logging)
+        LOG_I("db", "query: %s", sql);
     int64_t t0 = utc_mono_us();
     err_code rc = c->drv->exec(c->dc, sql, e);
-    if (rc == ERR_CONN) c->broken = true;
+    if (rc == ERR_CONN)
+        c->broken = true;
     db_metrics_record(&c->db->m, m, sql, utc_mono_us() - t0, rc);
     return rc;
 }
 
 /* Per-thread xorshift for backoff jitter. */
-static uint64_t jitter_next(void) {
+static uint64_t jitter_next(void)
+{
     static _Thread_local uint64_t x;
-    if (x == 0) x = (uint64_t)utc_mono_us() ^ ((uint64_t)(uintptr_t)&x << 16) ^ 0x9e3779b97f4a7c15ull;
+    if (x == 0)
+        x = (uint64_t)utc_mono_us() ^ ((uint64_t)(uintptr_t)&x << 16) ^ 0x9e3779b97f4a7c15ull;
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
     return x;
 }
 
-static void backoff_sleep(int attempt) {
+static void backoff_sleep(int attempt)
+{
     /* 2 ms doubling to a 250 ms cap, "equal jitter": half fixed, half random. */
     int64_t cap = 2000LL << (attempt < 7 ? attempt : 7);
-    if (cap > 250000) cap = 250000;
+    if (cap > 250000)
+        cap = 250000;
     int64_t us = cap / 2 + (int64_t)(jitter_next() % (uint64_t)(cap / 2 + 1));
-    struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000L };
+    struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000L};
     while (nanosleep(&ts, &ts) != 0) {
     }
 }
@@ -357,29 +439,35 @@ static void backoff_sleep(int attempt) {
 /* One attempt on a borrowed connection of its own (readers, client/server
  * backends, sqlite :memory:). */
 static err_code tx_once(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e,
-                        bool *acquire_failed) {
+                        bool *acquire_failed)
+{
     db_conn *c = NULL;
     err_code rc = db_acquire(db, intent, &c, e);
     *acquire_failed = rc != ERR_OK;
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     rc = db_begin(c, e);
     if (rc == ERR_OK) {
         rc = fn(c, arg, e);
-        if (rc == ERR_OK) rc = db_commit(c, e);
-        if (rc != ERR_OK && db_in_tx(c)) db_rollback(c);
+        if (rc == ERR_OK)
+            rc = db_commit(c, e);
+        if (rc != ERR_OK && db_in_tx(c))
+            db_rollback(c);
     }
     db_release(c);
     return rc;
 }
 
-err_code db_tx_run(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e) {
+err_code db_tx_run(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e)
+{
     int64_t t_start = utc_mono_us();
     bool grouped = intent == DB_WRITE && db->group;
     for (int attempt = 0;; attempt++) {
         bool acquire_failed = false;
         err_code rc = grouped ? db_group_run(db->group, fn, arg, e, &acquire_failed)
                               : tx_once(db, intent, fn, arg, e, &acquire_failed);
-        if (rc == ERR_OK) return ERR_OK;
+        if (rc == ERR_OK)
+            return ERR_OK;
         if (acquire_failed) {
             /* A pool timeout has already waited long enough; a refused connect
              * (server restarting) is retried like a lost connection, but only
@@ -394,7 +482,8 @@ err_code db_tx_run(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e)
             LOG_D("db", "connecting failed on attempt %d, retrying: %s", attempt + 1,
                   e ? e->msg : "");
             backoff_sleep(attempt);
-            if (e) err_clear(e);
+            if (e)
+                err_clear(e);
             continue;
         }
         if (!err_retryable(rc) || attempt >= db->o.max_retries) {
@@ -406,13 +495,15 @@ err_code db_tx_run(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e)
         LOG_D("db", "transaction attempt %d failed (%s), retrying: %s", attempt + 1,
               err_code_name(rc), e ? e->msg : "");
         backoff_sleep(attempt);
-        if (e) err_clear(e);
+        if (e)
+            err_clear(e);
     }
 }
 
 /* ---- statements ---------------------------------------------------------------- */
 
-static void cache_grow(db_conn *c) {
+static void cache_grow(db_conn *c)
+{
     size_t ncap = c->cache_cap * 2;
     db_stmt **nt = xcalloc(ncap, sizeof *nt);
     for (size_t i = 0; i < c->cache_cap; i++) {
@@ -430,25 +521,30 @@ static void cache_grow(db_conn *c) {
     c->cache_cap = ncap;
 }
 
-static void activate(db_conn *c, db_stmt *s) {
+static void activate(db_conn *c, db_stmt *s)
+{
     s->in_use = true;
     s->running = false;
     s->changes = 0;
     s->bind_err = ERR_OK;
     s->aprev = NULL;
     s->anext = c->active;
-    if (c->active) c->active->aprev = s;
+    if (c->active)
+        c->active->aprev = s;
     c->active = s;
 }
 
-err_code db_prepare(db_conn *c, const char *sql, db_stmt **out, err_t *e) {
+err_code db_prepare(db_conn *c, const char *sql, db_stmt **out, err_t *e)
+{
     *out = NULL;
-    if (!sql) return err_set(e, ERR_INTERNAL, "db_prepare: NULL SQL");
+    if (!sql)
+        return err_set(e, ERR_INTERNAL, "db_prepare: NULL SQL");
     size_t len = strlen(sql);
     uint64_t h = db_hash_sql(sql, len);
     db_stmt *hit = c->cache[h & (c->cache_cap - 1)];
     for (; hit; hit = hit->hnext)
-        if (hit->hash == h && hit->len == len && memcmp(hit->sql, sql, len) == 0) break;
+        if (hit->hash == h && hit->len == len && memcmp(hit->sql, sql, len) == 0)
+            break;
     if (hit && !hit->in_use) {
         activate(c, hit);
         *out = hit;
@@ -465,7 +561,8 @@ err_code db_prepare(db_conn *c, const char *sql, db_stmt **out, err_t *e) {
         free(s->sql);
         free(s);
         db_metrics_error(&c->db->m, rc);
-        if (rc == ERR_CONN) c->broken = true;
+        if (rc == ERR_CONN)
+            c->broken = true;
         return rc;
     }
     s->c = c;
@@ -473,7 +570,8 @@ err_code db_prepare(db_conn *c, const char *sql, db_stmt **out, err_t *e) {
     s->cached = cache_it;
     s->metric = hit ? hit->metric : db_metrics_entry(&c->db->m, sql, len, h);
     if (cache_it) {
-        if (c->cache_n >= c->cache_cap) cache_grow(c);
+        if (c->cache_n >= c->cache_cap)
+            cache_grow(c);
         size_t b = h & (c->cache_cap - 1);
         s->hnext = c->cache[b];
         c->cache[b] = s;
@@ -484,50 +582,88 @@ err_code db_prepare(db_conn *c, const char *sql, db_stmt **out, err_t *e) {
     return ERR_OK;
 }
 
-static void finish(db_stmt *s, err_code rc) {
+static void finish(db_stmt *s, err_code rc)
+{
     s->running = false;
     db_metrics_record(&s->c->db->m, s->metric, s->sql, utc_mono_us() - s->t0, rc);
 }
 
-void db_stmt_done(db_stmt *s) {
-    if (!s || !s->in_use) return;
+void db_stmt_done(db_stmt *s)
+{
+    if (!s || !s->in_use)
+        return;
     db_conn *c = s->c;
-    if (s->running) finish(s, ERR_OK);        /* abandoned after some rows */
-    if (s->anext) s->anext->aprev = s->aprev;
-    if (s->aprev) s->aprev->anext = s->anext;
-    else c->active = s->anext;
+    if (s->running)
+        finish(s, ERR_OK); /* abandoned after some rows */
+    if (s->anext)
+        s->anext->aprev = s->aprev;
+    if (s->aprev)
+        s->aprev->anext = s->anext;
+    else
+        c->active = s->anext;
     s->anext = s->aprev = NULL;
     s->in_use = false;
-    if (s->cached) s->drv->reset(s->ds);
-    else stmt_free(s);
+    if (s->cached)
+        s->drv->reset(s->ds);
+    else
+        stmt_free(s);
 }
 
-static inline void bind_rc(db_stmt *s, int i, err_code rc) {
+static inline void bind_rc(db_stmt *s, int i, err_code rc)
+{
     if (rc != ERR_OK && s->bind_err == ERR_OK) {
         s->bind_err = rc;
         s->bind_idx = i;
     }
 }
 
-void db_bind_null(db_stmt *s, int i) { bind_rc(s, i, s->drv->bind_null(s->ds, i)); }
-void db_bind_int64(db_stmt *s, int i, int64_t v) { bind_rc(s, i, s->drv->bind_int64(s->ds, i, v)); }
-void db_bind_double(db_stmt *s, int i, double v) { bind_rc(s, i, s->drv->bind_double(s->ds, i, v)); }
-void db_bind_bool(db_stmt *s, int i, bool v) { bind_rc(s, i, s->drv->bind_int64(s->ds, i, v ? 1 : 0)); }
-void db_bind_text(db_stmt *s, int i, const char *v, ptrdiff_t n) {
-    if (!v) { db_bind_null(s, i); return; }
+void db_bind_null(db_stmt *s, int i)
+{
+    bind_rc(s, i, s->drv->bind_null(s->ds, i));
+}
+void db_bind_int64(db_stmt *s, int i, int64_t v)
+{
+    bind_rc(s, i, s->drv->bind_int64(s->ds, i, v));
+}
+void db_bind_double(db_stmt *s, int i, double v)
+{
+    bind_rc(s, i, s->drv->bind_double(s->ds, i, v));
+}
+void db_bind_bool(db_stmt *s, int i, bool v)
+{
+    bind_rc(s, i, s->drv->bind_int64(s->ds, i, v ? 1 : 0));
+}
+void db_bind_text(db_stmt *s, int i, const char *v, ptrdiff_t n)
+{
+    if (!v) {
+        db_bind_null(s, i);
+        return;
+    }
     bind_rc(s, i, s->drv->bind_text(s->ds, i, v, n < 0 ? strlen(v) : (size_t)n));
 }
-void db_bind_json(db_stmt *s, int i, const char *v, ptrdiff_t n) {
-    if (!v) { db_bind_null(s, i); return; }
+void db_bind_json(db_stmt *s, int i, const char *v, ptrdiff_t n)
+{
+    if (!v) {
+        db_bind_null(s, i);
+        return;
+    }
     bind_rc(s, i, s->drv->bind_json(s->ds, i, v, n < 0 ? strlen(v) : (size_t)n));
 }
-void db_bind_time(db_stmt *s, int i, utc_us t) { bind_rc(s, i, s->drv->bind_time(s->ds, i, t)); }
-void db_bind_blob(db_stmt *s, int i, const void *v, size_t n) {
-    if (!v) { db_bind_null(s, i); return; }
+void db_bind_time(db_stmt *s, int i, utc_us t)
+{
+    bind_rc(s, i, s->drv->bind_time(s->ds, i, t));
+}
+void db_bind_blob(db_stmt *s, int i, const void *v, size_t n)
+{
+    if (!v) {
+        db_bind_null(s, i);
+        return;
+    }
     bind_rc(s, i, s->drv->bind_blob(s->ds, i, v, n));
 }
 
-int db_step(db_stmt *s, err_t *e) {
+int db_step(db_stmt *s, err_t *e)
+{
     if (!s->running) {
         s->running = true;
         s->t0 = utc_mono_us();
@@ -535,53 +671,97 @@ int db_step(db_stmt *s, err_t *e) {
             LOG_I("db", "query: %s [%d parameter(s), values not logged]", s->sql,
                   s->drv->param_count(s->ds));
         if (s->bind_err != ERR_OK) {
-            err_code rc = err_set(e, s->bind_err, "binding parameter %d failed (%s; statement has %d) in: %.200s",
-                                  s->bind_idx, err_code_name(s->bind_err),
-                                  s->drv->param_count(s->ds), s->sql);
+            err_code rc = err_set(
+                e, s->bind_err, "binding parameter %d failed (%s; statement has %d) in: %.200s",
+                s->bind_idx, err_code_name(s->bind_err), s->drv->param_count(s->ds), s->sql);
             finish(s, rc);
             return rc;
         }
     }
     int rc = s->drv->step(s->ds, e);
-    if (rc == DB_ROW) return DB_ROW;
+    if (rc == DB_ROW)
+        return DB_ROW;
     if (rc == DB_DONE) {
         s->changes = s->drv->changes(s->ds);
         finish(s, ERR_OK);
         return DB_DONE;
     }
-    if (rc == ERR_CONN) s->c->broken = true;
+    if (rc == ERR_CONN)
+        s->c->broken = true;
     finish(s, (err_code)rc);
     return rc;
 }
 
-int64_t db_changes(db_stmt *s) { return s->changes; }
-int64_t db_last_insert_id(db_conn *c) { return c->drv->last_insert_id(c->dc); }
+int64_t db_changes(db_stmt *s)
+{
+    return s->changes;
+}
+int64_t db_last_insert_id(db_conn *c)
+{
+    return c->drv->last_insert_id(c->dc);
+}
 
-int db_col_count(db_stmt *s) { return s->drv->col_count(s->ds); }
-const char *db_col_name(db_stmt *s, int i) { return s->drv->col_name(s->ds, i); }
-bool db_col_null(db_stmt *s, int i) { return s->drv->col_null(s->ds, i); }
-int64_t db_col_int64(db_stmt *s, int i) { return s->drv->col_int64(s->ds, i); }
-double db_col_double(db_stmt *s, int i) { return s->drv->col_double(s->ds, i); }
-bool db_col_bool(db_stmt *s, int i) { return s->drv->col_int64(s->ds, i) != 0; }
-const char *db_col_text(db_stmt *s, int i, size_t *len) { return s->drv->col_text(s->ds, i, len); }
-const char *db_col_json(db_stmt *s, int i, size_t *len) { return s->drv->col_json(s->ds, i, len); }
-utc_us db_col_time(db_stmt *s, int i) { return s->drv->col_time(s->ds, i); }
-const void *db_col_blob(db_stmt *s, int i, size_t *len) { return s->drv->col_blob(s->ds, i, len); }
+int db_col_count(db_stmt *s)
+{
+    return s->drv->col_count(s->ds);
+}
+const char *db_col_name(db_stmt *s, int i)
+{
+    return s->drv->col_name(s->ds, i);
+}
+bool db_col_null(db_stmt *s, int i)
+{
+    return s->drv->col_null(s->ds, i);
+}
+int64_t db_col_int64(db_stmt *s, int i)
+{
+    return s->drv->col_int64(s->ds, i);
+}
+double db_col_double(db_stmt *s, int i)
+{
+    return s->drv->col_double(s->ds, i);
+}
+bool db_col_bool(db_stmt *s, int i)
+{
+    return s->drv->col_int64(s->ds, i) != 0;
+}
+const char *db_col_text(db_stmt *s, int i, size_t *len)
+{
+    return s->drv->col_text(s->ds, i, len);
+}
+const char *db_col_json(db_stmt *s, int i, size_t *len)
+{
+    return s->drv->col_json(s->ds, i, len);
+}
+utc_us db_col_time(db_stmt *s, int i)
+{
+    return s->drv->col_time(s->ds, i);
+}
+const void *db_col_blob(db_stmt *s, int i, size_t *len)
+{
+    return s->drv->col_blob(s->ds, i, len);
+}
 
 /* ---- statistics ---------------------------------------------------------------- */
 
-void db_get_pool_stats(db_t *db, db_pool_stats *out) {
+void db_get_pool_stats(db_t *db, db_pool_stats *out)
+{
     memset(out, 0, sizeof *out);
     db_pool_stats_add(db->wpool, out);
     db_pool_stats_add(db->rpool, out);
 }
 
-void db_get_query_stats(db_t *db, db_query_stats *out) { db_metrics_query_stats(&db->m, out); }
+void db_get_query_stats(db_t *db, db_query_stats *out)
+{
+    db_metrics_query_stats(&db->m, out);
+}
 
-void db_foreach_stmt_stat(db_t *db, void (*cb)(void *ud, const db_stmt_stat *st), void *ud) {
+void db_foreach_stmt_stat(db_t *db, void (*cb)(void *ud, const db_stmt_stat *st), void *ud)
+{
     db_metrics_foreach(&db->m, cb, ud);
 }
 
-void db_set_query_hook(db_t *db, db_query_hook hook, void *ud) {
+void db_set_query_hook(db_t *db, db_query_hook hook, void *ud)
+{
     db_metrics_set_hook(&db->m, hook, ud);
 }

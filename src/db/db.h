@@ -15,22 +15,22 @@
 #include "base/utc.h"
 #include "db/url.h"
 
-typedef struct db db_t;            /* an open database: driver + pool + metrics */
-typedef struct db_conn db_conn;    /* a borrowed connection */
-typedef struct db_stmt db_stmt;    /* a prepared statement, cached by its connection */
+typedef struct db db_t;         /* an open database: driver + pool + metrics */
+typedef struct db_conn db_conn; /* a borrowed connection */
+typedef struct db_stmt db_stmt; /* a prepared statement, cached by its connection */
 
 /* Capability bits a driver declares; the SQL store picks dialect SQL from them. */
 enum {
-    DB_CAP_RETURNING         = 1u << 0,  /* INSERT ... RETURNING */
-    DB_CAP_UPSERT_ON_CONFLICT= 1u << 1,  /* INSERT ... ON CONFLICT DO ... */
-    DB_CAP_UPSERT_DUPLICATE  = 1u << 2,  /* INSERT ... ON DUPLICATE KEY UPDATE */
-    DB_CAP_FTS               = 1u << 3,  /* full-text index */
-    DB_CAP_TRIGRAM           = 1u << 4,  /* trigram index (FTS5 trigram, pg_trgm) */
-    DB_CAP_ADVISORY_LOCK     = 1u << 5,  /* server-side named locks */
-    DB_CAP_JSON              = 1u << 6,  /* JSON functions/types */
-    DB_CAP_PARTIAL_INDEX     = 1u << 7,  /* CREATE INDEX ... WHERE */
+    DB_CAP_RETURNING = 1u << 0,          /* INSERT ... RETURNING */
+    DB_CAP_UPSERT_ON_CONFLICT = 1u << 1, /* INSERT ... ON CONFLICT DO ... */
+    DB_CAP_UPSERT_DUPLICATE = 1u << 2,   /* INSERT ... ON DUPLICATE KEY UPDATE */
+    DB_CAP_FTS = 1u << 3,                /* full-text index */
+    DB_CAP_TRIGRAM = 1u << 4,            /* trigram index (FTS5 trigram, pg_trgm) */
+    DB_CAP_ADVISORY_LOCK = 1u << 5,      /* server-side named locks */
+    DB_CAP_JSON = 1u << 6,               /* JSON functions/types */
+    DB_CAP_PARTIAL_INDEX = 1u << 7,      /* CREATE INDEX ... WHERE */
     DB_CAP_TRANSACTIONAL_DDL = 1u << 8,  /* DDL inside a transaction rolls back */
-    DB_CAP_SINGLE_WRITER     = 1u << 9   /* writes serialised on one connection */
+    DB_CAP_SINGLE_WRITER = 1u << 9       /* writes serialised on one connection */
 };
 
 typedef struct db_opts {
@@ -61,14 +61,17 @@ err_code db_open(const char *url, const db_opts *opts, db_t **out, err_t *e);
 err_code db_open_conf(const char *url, const conf_t *c, db_t **out, err_t *e);
 void db_close(db_t *db);
 db_backend db_backend_of(const db_t *db);
-const char *db_dialect(const db_t *db);        /* "sqlite" | "postgresql" | "mysql" */
+const char *db_dialect(const db_t *db); /* "sqlite" | "postgresql" | "mysql" */
 unsigned db_caps(const db_t *db);
 const char *db_url_text_masked(const db_t *db);
 err_code db_server_version(db_t *db, char *buf, size_t n, err_t *e);
 /* Borrows a connection, runs a trivial query, returns round-trip microseconds. */
 err_code db_ping(db_t *db, int64_t *rtt_us, err_t *e);
 
-typedef enum db_intent { DB_READ = 0, DB_WRITE = 1 } db_intent;
+typedef enum db_intent {
+    DB_READ = 0,
+    DB_WRITE = 1
+} db_intent;
 
 /* Borrow a connection; waits up to pool_timeout for one (ERR_TIMEOUT after).
  * SQLite file: DB_WRITE yields the single writer connection (writes are
@@ -82,7 +85,7 @@ err_code db_acquire(db_t *db, db_intent intent, db_conn **out, err_t *e);
 /* Returns it to the pool: resets its statements, rolls back an open transaction. */
 void db_release(db_conn *c);
 
-err_code db_begin(db_conn *c, err_t *e);       /* writer on sqlite: BEGIN IMMEDIATE */
+err_code db_begin(db_conn *c, err_t *e); /* writer on sqlite: BEGIN IMMEDIATE */
 err_code db_commit(db_conn *c, err_t *e);
 void db_rollback(db_conn *c);
 bool db_in_tx(const db_conn *c);
@@ -105,16 +108,19 @@ void db_bind_null(db_stmt *s, int i);
 void db_bind_int64(db_stmt *s, int i, int64_t v);
 void db_bind_double(db_stmt *s, int i, double v);
 void db_bind_bool(db_stmt *s, int i, bool v);
-void db_bind_text(db_stmt *s, int i, const char *v, ptrdiff_t n);   /* n<0: strlen; NULL -> NULL */
+void db_bind_text(db_stmt *s, int i, const char *v, ptrdiff_t n);    /* n<0: strlen; NULL -> NULL */
 void db_bind_json(db_stmt *s, int i, const char *json, ptrdiff_t n); /* JSON text; NULL -> NULL */
-void db_bind_time(db_stmt *s, int i, utc_us t);                     /* native timestamp */
-void db_bind_blob(db_stmt *s, int i, const void *v, size_t n);         /* NULL -> NULL */
+void db_bind_time(db_stmt *s, int i, utc_us t);                      /* native timestamp */
+void db_bind_blob(db_stmt *s, int i, const void *v, size_t n);       /* NULL -> NULL */
 
-enum { DB_ROW = 100, DB_DONE = 101 };
+enum {
+    DB_ROW = 100,
+    DB_DONE = 101
+};
 /* DB_ROW, DB_DONE, or an err_code (filled in *e) */
 int db_step(db_stmt *s, err_t *e);
 void db_stmt_done(db_stmt *s);
-int64_t db_changes(db_stmt *s);                 /* rows changed by the last DB_DONE step */
+int64_t db_changes(db_stmt *s); /* rows changed by the last DB_DONE step */
 /* Last inserted auto id on this connection (drivers without it: use RETURNING). */
 int64_t db_last_insert_id(db_conn *c);
 
@@ -125,9 +131,9 @@ bool db_col_null(db_stmt *s, int i);
 int64_t db_col_int64(db_stmt *s, int i);
 double db_col_double(db_stmt *s, int i);
 bool db_col_bool(db_stmt *s, int i);
-const char *db_col_text(db_stmt *s, int i, size_t *len);   /* NULL if NULL */
-const char *db_col_json(db_stmt *s, int i, size_t *len);   /* JSON text, NULL if NULL */
-utc_us db_col_time(db_stmt *s, int i);                     /* 0 if NULL */
+const char *db_col_text(db_stmt *s, int i, size_t *len); /* NULL if NULL */
+const char *db_col_json(db_stmt *s, int i, size_t *len); /* JSON text, NULL if NULL */
+utc_us db_col_time(db_stmt *s, int i);                   /* 0 if NULL */
 const void *db_col_blob(db_stmt *s, int i, size_t *len);
 
 /* Statistics. Pool figures add up all pools of the database: on a SQLite file
@@ -150,7 +156,7 @@ void db_get_pool_stats(db_t *db, db_pool_stats *out);
 void db_get_query_stats(db_t *db, db_query_stats *out);
 
 /* Latency per statement (keyed by SQL text), cumulative histogram buckets in us. */
-#define DB_LAT_BUCKETS 12   /* <=50us,100,250,500,1ms,2.5,5,10,25,50,100,+inf */
+#define DB_LAT_BUCKETS 12 /* <=50us,100,250,500,1ms,2.5,5,10,25,50,100,+inf */
 extern const int64_t db_lat_bucket_upper_us[DB_LAT_BUCKETS];
 typedef struct db_stmt_stat {
     const char *sql;

@@ -19,25 +19,25 @@
  * the statement, then updated with relaxed atomics (no lock on the hot path).
  * Entries live until db_close, so statements keep plain pointers to them. */
 typedef struct db_metric {
-    struct db_metric *next;        /* hash chain (under db_metrics.mu) */
+    struct db_metric *next; /* hash chain (under db_metrics.mu) */
     char *sql;
     size_t len;
     uint64_t hash;
     _Atomic uint64_t count, errors, total_us, max_us;
-    _Atomic uint64_t buckets[DB_LAT_BUCKETS];   /* per bucket, not cumulative */
+    _Atomic uint64_t buckets[DB_LAT_BUCKETS]; /* per bucket, not cumulative */
 } db_metric;
 
 typedef struct db_hook_pair {
-    struct db_hook_pair *retired;  /* older pairs, freed at close */
+    struct db_hook_pair *retired; /* older pairs, freed at close */
     db_query_hook fn;
     void *ud;
 } db_hook_pair;
 
 typedef struct db_metrics {
-    pthread_mutex_t mu;            /* guards the table, never taken per step */
+    pthread_mutex_t mu; /* guards the table, never taken per step */
     db_metric **tab;
     size_t cap, n;
-    db_metric other;               /* shared entry once the table is full */
+    db_metric other; /* shared entry once the table is full */
     int slow_query_ms;
     bool query_logging;
     _Atomic uint64_t errors_by_class[ERR_INTERNAL + 1];
@@ -68,12 +68,12 @@ struct db_stmt {
     const db_driver *drv;
     db_drv_stmt *ds;
     db_metric *metric;
-    char *sql;                     /* owned copy: the cache key */
+    char *sql; /* owned copy: the cache key */
     size_t len;
     uint64_t hash;
-    db_stmt *hnext;                /* cache chain */
-    db_stmt *anext, *aprev;        /* the connection's list of statements in use */
-    int64_t t0;                    /* monotonic start of the current execution */
+    db_stmt *hnext;         /* cache chain */
+    db_stmt *anext, *aprev; /* the connection's list of statements in use */
+    int64_t t0;             /* monotonic start of the current execution */
     int64_t changes;
     err_code bind_err;
     int bind_idx;
@@ -86,10 +86,10 @@ struct db_conn {
     const db_driver *drv;
     db_drv_conn *dc;
     db_role role;
-    bool overflow;                 /* beyond pool size: closed on return */
-    bool broken;                   /* connection-class error seen: close on return */
-    int64_t created_us, last_used_us;   /* monotonic */
-    db_stmt **cache;               /* hash table by SQL text */
+    bool overflow;                    /* beyond pool size: closed on return */
+    bool broken;                      /* connection-class error seen: close on return */
+    int64_t created_us, last_used_us; /* monotonic */
+    db_stmt **cache;                  /* hash table by SQL text */
     size_t cache_cap, cache_n;
     db_stmt *active;
     db_conn *next_idle;
@@ -101,10 +101,10 @@ struct db {
     char *masked;
     db_opts o;
     unsigned caps;
-    db_pool *wpool;                /* the writer (sqlite file / :memory:), or NULL */
-    db_pool *rpool;                /* readers / the general pool, or NULL */
-    db_group *group;               /* group commit of writes (sqlite file), or NULL */
-    db_ckpt *ckpt;                 /* background WAL checkpoints (sqlite file), or NULL */
+    db_pool *wpool;  /* the writer (sqlite file / :memory:), or NULL */
+    db_pool *rpool;  /* readers / the general pool, or NULL */
+    db_group *group; /* group commit of writes (sqlite file), or NULL */
+    db_ckpt *ckpt;   /* background WAL checkpoints (sqlite file), or NULL */
     db_metrics m;
 };
 
@@ -125,8 +125,8 @@ void db_pool_stats_add(db_pool *p, db_pool_stats *acc);
 /* ---- group commit (group.c) ------------------------------------------------ */
 
 typedef struct db_group_stat {
-    uint64_t batches, callers, max_batch;   /* transactions, callbacks run, largest */
-    int queued;                             /* callers waiting now */
+    uint64_t batches, callers, max_batch; /* transactions, callbacks run, largest */
+    int queued;                           /* callers waiting now */
 } db_group_stat;
 
 db_group *db_group_new(db_t *db);
@@ -140,8 +140,8 @@ void db_group_stats(db_group *g, db_group_stat *out);
 
 /* NULL when the thread cannot be started (then SQLite checkpoints on commit). */
 db_ckpt *db_ckpt_start(db_t *db);
-void db_ckpt_note_commit(db_ckpt *k);     /* after each writer commit; cheap */
-void db_ckpt_stop(db_ckpt *k);            /* NULL ok; joins the thread */
+void db_ckpt_note_commit(db_ckpt *k); /* after each writer commit; cheap */
+void db_ckpt_stop(db_ckpt *k);        /* NULL ok; joins the thread */
 void db_ckpt_stats(db_ckpt *k, uint64_t *runs, uint64_t *truncates);
 
 #endif

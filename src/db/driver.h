@@ -17,17 +17,20 @@
 #include "db/db.h"
 #include "db/url.h"
 
-typedef struct db_drv_conn db_drv_conn;   /* a driver connection (opaque) */
-typedef struct db_drv_stmt db_drv_stmt;   /* a driver prepared statement (opaque) */
+typedef struct db_drv_conn db_drv_conn; /* a driver connection (opaque) */
+typedef struct db_drv_stmt db_drv_stmt; /* a driver prepared statement (opaque) */
 
 /* What a connection is for. SQLite opens one WRITER (creates the file, sets WAL,
  * takes BEGIN IMMEDIATE) and READERs (query_only). Client/server drivers treat
  * both the same. */
-typedef enum db_role { DB_ROLE_WRITER = 0, DB_ROLE_READER = 1 } db_role;
+typedef enum db_role {
+    DB_ROLE_WRITER = 0,
+    DB_ROLE_READER = 1
+} db_role;
 
 typedef struct db_driver {
-    const char *name;        /* "sqlite" */
-    const char *dialect;     /* value of db_dialect(): "sqlite" | "postgresql" | "mysql" */
+    const char *name;    /* "sqlite" */
+    const char *dialect; /* value of db_dialect(): "sqlite" | "postgresql" | "mysql" */
     db_backend backend;
 
     /* True when every borrower must share ONE connection (sqlite :memory:, where
@@ -38,8 +41,8 @@ typedef struct db_driver {
 
     /* Opens and configures one connection (session settings, PRAGMAs). Errors
      * name the path/host (password masked) and carry a class. */
-    err_code (*connect)(const db_url *u, const db_opts *o, db_role role,
-                        db_drv_conn **out, err_t *e);
+    err_code (*connect)(const db_url *u, const db_opts *o, db_role role, db_drv_conn **out,
+                        err_t *e);
     void (*disconnect)(db_drv_conn *c);
     /* A trivial round trip; ERR_CONN when the connection is dead. */
     err_code (*ping)(db_drv_conn *c, err_t *e);
@@ -111,7 +114,7 @@ extern const db_driver db_driver_postgres;
 /* Error classification (errclass.c): native codes -> err_code classes. Retry
  * decisions above use only the class. */
 err_code db_errclass_sqlite(int extended_code);
-err_code db_errclass_sqlstate(const char *sqlstate);     /* PostgreSQL 5-char SQLSTATE */
-err_code db_errclass_mysql(unsigned errnum);              /* MySQL/MariaDB errno */
+err_code db_errclass_sqlstate(const char *sqlstate); /* PostgreSQL 5-char SQLSTATE */
+err_code db_errclass_mysql(unsigned errnum);         /* MySQL/MariaDB errno */
 
 #endif

@@ -9,143 +9,191 @@
 #include <sqlite3.h>
 #include <string.h>
 
-err_code db_errclass_sqlite(int ext) {
-    switch (ext) {                       /* extended codes that differ from their primary */
+err_code db_errclass_sqlite(int ext)
+{
+    switch (ext) { /* extended codes that differ from their primary */
     case SQLITE_CONSTRAINT_UNIQUE:
     case SQLITE_CONSTRAINT_PRIMARYKEY:
-    case SQLITE_CONSTRAINT_ROWID:
-        return ERR_UNIQUE;
-    case SQLITE_ABORT_ROLLBACK:          /* statement aborted by a rollback: run it again */
-        return ERR_BUSY;
+    case SQLITE_CONSTRAINT_ROWID: return ERR_UNIQUE;
+    case SQLITE_ABORT_ROLLBACK: /* statement aborted by a rollback: run it again */ return ERR_BUSY;
     case SQLITE_READONLY_DBMOVED:
-    case SQLITE_READONLY_DIRECTORY:
-        return ERR_IO;
+    case SQLITE_READONLY_DIRECTORY: return ERR_IO;
 #ifdef SQLITE_IOERR_NOMEM
-    case SQLITE_IOERR_NOMEM:
-        return ERR_NOMEM;
+    case SQLITE_IOERR_NOMEM: return ERR_NOMEM;
 #endif
-    default:
-        break;
+    default: break;
     }
     switch (ext & 0xff) {
-    case SQLITE_OK: case SQLITE_ROW: case SQLITE_DONE:
-        return ERR_OK;
-    case SQLITE_BUSY:                    /* incl. BUSY_SNAPSHOT, BUSY_RECOVERY, BUSY_TIMEOUT */
-    case SQLITE_LOCKED:                  /* incl. LOCKED_SHAREDCACHE */
-    case SQLITE_PROTOCOL:                /* WAL lock race: retry */
-    case SQLITE_SCHEMA:                  /* schema changed under a statement: retry */
-        return ERR_BUSY;
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE: return ERR_OK;
+    case SQLITE_BUSY:     /* incl. BUSY_SNAPSHOT, BUSY_RECOVERY, BUSY_TIMEOUT */
+    case SQLITE_LOCKED:   /* incl. LOCKED_SHAREDCACHE */
+    case SQLITE_PROTOCOL: /* WAL lock race: retry */
+    case SQLITE_SCHEMA: /* schema changed under a statement: retry */ return ERR_BUSY;
     case SQLITE_CONSTRAINT:
-    case SQLITE_MISMATCH:                /* datatype mismatch (e.g. text into a rowid) */
-        return ERR_CONSTRAINT;
-    case SQLITE_ERROR:                   /* syntax, no such table/column, ... */
-        return ERR_SYNTAX;
-    case SQLITE_NOTADB:                  /* the file is not a database: the user must fix */
-    case SQLITE_TOOBIG:
-        return ERR_INVALID;
-    case SQLITE_RANGE:                   /* bind index out of range: a bug */
+    case SQLITE_MISMATCH: /* datatype mismatch (e.g. text into a rowid) */ return ERR_CONSTRAINT;
+    case SQLITE_ERROR: /* syntax, no such table/column, ... */ return ERR_SYNTAX;
+    case SQLITE_NOTADB: /* the file is not a database: the user must fix */
+    case SQLITE_TOOBIG: return ERR_INVALID;
+    case SQLITE_RANGE: /* bind index out of range: a bug */
     case SQLITE_MISUSE:
-    case SQLITE_INTERNAL:
-        return ERR_INTERNAL;
+    case SQLITE_INTERNAL: return ERR_INTERNAL;
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
     case SQLITE_IOERR:
     case SQLITE_FULL:
     case SQLITE_PERM:
-    case SQLITE_NOLFS:
-        return ERR_IO;
-    case SQLITE_AUTH:
-        return ERR_AUTH;
-    case SQLITE_NOMEM:
-        return ERR_NOMEM;
-    case SQLITE_INTERRUPT:               /* sqlite3_interrupt: a deadline passed */
-        return ERR_TIMEOUT;
-    case SQLITE_CORRUPT:                 /* damaged file: not retryable, needs a human */
+    case SQLITE_NOLFS: return ERR_IO;
+    case SQLITE_AUTH: return ERR_AUTH;
+    case SQLITE_NOMEM: return ERR_NOMEM;
+    case SQLITE_INTERRUPT: /* sqlite3_interrupt: a deadline passed */ return ERR_TIMEOUT;
+    case SQLITE_CORRUPT: /* damaged file: not retryable, needs a human */
     case SQLITE_FORMAT:
     case SQLITE_ABORT:
     case SQLITE_EMPTY:
     case SQLITE_NOTFOUND:
-    default:
-        return ERR_FATAL;
+    default: return ERR_FATAL;
     }
 }
 
-err_code db_errclass_sqlstate(const char *st) {
-    if (!st || strlen(st) != 5) return ERR_FATAL;
-    if (strcmp(st, "00000") == 0) return ERR_OK;
-    if (strcmp(st, "23505") == 0) return ERR_UNIQUE;
+err_code db_errclass_sqlstate(const char *st)
+{
+    if (!st || strlen(st) != 5)
+        return ERR_FATAL;
+    if (strcmp(st, "00000") == 0)
+        return ERR_OK;
+    if (strcmp(st, "23505") == 0)
+        return ERR_UNIQUE;
     if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0 || strcmp(st, "55P03") == 0)
-        return ERR_BUSY;                 /* serialization failure, deadlock, lock not available */
-    if (strcmp(st, "57014") == 0) return ERR_TIMEOUT;   /* query_canceled (statement_timeout) */
-    if (strcmp(st, "25P03") == 0) return ERR_CONN;      /* idle_in_transaction timeout: session gone */
-    if (strcmp(st, "42501") == 0) return ERR_AUTH;      /* insufficient_privilege */
-    if (strcmp(st, "53300") == 0) return ERR_CONN;      /* too_many_connections */
-    if (strcmp(st, "53100") == 0) return ERR_IO;        /* disk_full */
-    if (strcmp(st, "3D000") == 0) return ERR_INVALID;   /* database does not exist */
+        return ERR_BUSY; /* serialization failure, deadlock, lock not available */
+    if (strcmp(st, "57014") == 0)
+        return ERR_TIMEOUT; /* query_canceled (statement_timeout) */
+    if (strcmp(st, "25P03") == 0)
+        return ERR_CONN; /* idle_in_transaction timeout: session gone */
+    if (strcmp(st, "42501") == 0)
+        return ERR_AUTH; /* insufficient_privilege */
+    if (strcmp(st, "53300") == 0)
+        return ERR_CONN; /* too_many_connections */
+    if (strcmp(st, "53100") == 0)
+        return ERR_IO; /* disk_full */
+    if (strcmp(st, "3D000") == 0)
+        return ERR_INVALID; /* database does not exist */
     if (strcmp(st, "57P01") == 0 || strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0)
-        return ERR_CONN;                 /* admin/crash shutdown, cannot connect now */
+        return ERR_CONN; /* admin/crash shutdown, cannot connect now */
     switch (st[0]) {
     case '0':
-        if (st[1] == '8') return ERR_CONN;           /* connection exception */
-        if (st[1] == 'A') return ERR_SYNTAX;         /* feature not supported */
+        if (st[1] == '8')
+            return ERR_CONN; /* connection exception */
+        if (st[1] == 'A')
+            return ERR_SYNTAX; /* feature not supported */
         break;
     case '2':
-        if (st[1] == '3') return ERR_CONSTRAINT;     /* integrity constraint violation */
-        if (st[1] == '2') return ERR_INVALID;        /* data exception */
-        if (st[1] == '8') return ERR_AUTH;           /* invalid authorization */
+        if (st[1] == '3')
+            return ERR_CONSTRAINT; /* integrity constraint violation */
+        if (st[1] == '2')
+            return ERR_INVALID; /* data exception */
+        if (st[1] == '8')
+            return ERR_AUTH; /* invalid authorization */
         break;
     case '4':
-        if (st[1] == '0') return ERR_BUSY;           /* transaction rollback */
-        if (st[1] == '2') return ERR_SYNTAX;         /* syntax error or access rule */
+        if (st[1] == '0')
+            return ERR_BUSY; /* transaction rollback */
+        if (st[1] == '2')
+            return ERR_SYNTAX; /* syntax error or access rule */
         break;
     case '3':
-        if (st[1] == 'F') return ERR_SYNTAX;         /* invalid schema name */
+        if (st[1] == 'F')
+            return ERR_SYNTAX; /* invalid schema name */
         break;
     case '5':
-        if (st[1] == '3') return ERR_BUSY;           /* insufficient resources */
-        if (st[1] == '7') return ERR_CONN;           /* operator intervention */
+        if (st[1] == '3')
+            return ERR_BUSY; /* insufficient resources */
+        if (st[1] == '7')
+            return ERR_CONN; /* operator intervention */
         break;
     case 'X':
-        if (st[1] == 'X') return ERR_INTERNAL;
+        if (st[1] == 'X')
+            return ERR_INTERNAL;
         break;
-    default:
-        break;
+    default: break;
     }
     return ERR_FATAL;
 }
 
-err_code db_errclass_mysql(unsigned n) {
+err_code db_errclass_mysql(unsigned n)
+{
     switch (n) {
-    case 0:
-        return ERR_OK;
-    case 1062: case 1169: case 1586:             /* duplicate entry / key */
-        return ERR_UNIQUE;
-    case 1048: case 1216: case 1217: case 1451: case 1452: case 3819: case 1364: case 4025:
-        return ERR_CONSTRAINT;                   /* not null, foreign key, check (MySQL 3819,
+    case 0: return ERR_OK;
+    case 1062:
+    case 1169:
+    case 1586: /* duplicate entry / key */ return ERR_UNIQUE;
+    case 1048:
+    case 1216:
+    case 1217:
+    case 1451:
+    case 1452:
+    case 3819:
+    case 1364:
+    case 4025:
+        return ERR_CONSTRAINT; /* not null, foreign key, check (MySQL 3819,
                                                     MariaDB 4025), no default */
-    case 1406: case 1366: case 1292: case 1264: case 1265: case 1367: case 3140: case 4038:
-        return ERR_INVALID;                      /* strict mode: too long, bad string/date/number,
+    case 1406:
+    case 1366:
+    case 1292:
+    case 1264:
+    case 1265:
+    case 1367:
+    case 3140:
+    case 4038:
+        return ERR_INVALID; /* strict mode: too long, bad string/date/number,
                                                     invalid JSON — a data exception, like 22xxx */
-    case 1205: case 1213: case 1637:             /* lock wait timeout, deadlock */
-        return ERR_BUSY;
-    case 1040: case 1053: case 1152: case 1153: case 1159: case 1160: case 1161:
-    case 2002: case 2003: case 2005: case 2006: case 2013: case 2026: case 2055: case 4031:
-    case 1927: case 1129:
-        return ERR_CONN;                         /* too many connections, gone away, lost,
+    case 1205:
+    case 1213:
+    case 1637: /* lock wait timeout, deadlock */ return ERR_BUSY;
+    case 1040:
+    case 1053:
+    case 1152:
+    case 1153:
+    case 1159:
+    case 1160:
+    case 1161:
+    case 2002:
+    case 2003:
+    case 2005:
+    case 2006:
+    case 2013:
+    case 2026:
+    case 2055:
+    case 4031:
+    case 1927:
+    case 1129:
+        return ERR_CONN;            /* too many connections, gone away, lost,
                                                     killed at server shutdown (1927) */
-    case 2014:
-        return ERR_INTERNAL;                     /* commands out of sync: a driver bug */
-    case 1044: case 1045: case 1142: case 1143: case 1227: case 1698: case 1130: case 2059:
-        return ERR_AUTH;
-    case 1054: case 1064: case 1146: case 1149: case 1060: case 1061: case 1050: case 1091:
-        return ERR_SYNTAX;                       /* unknown column/table, syntax, exists */
-    case 1049:
-        return ERR_INVALID;                      /* unknown database */
-    case 3024: case 1969: case 3572:
-        return ERR_TIMEOUT;                      /* max_execution_time, NOWAIT */
-    case 1021: case 1114: case 3:
-        return ERR_IO;                           /* disk full, table full */
-    default:
-        return ERR_FATAL;
+    case 2014: return ERR_INTERNAL; /* commands out of sync: a driver bug */
+    case 1044:
+    case 1045:
+    case 1142:
+    case 1143:
+    case 1227:
+    case 1698:
+    case 1130:
+    case 2059: return ERR_AUTH;
+    case 1054:
+    case 1064:
+    case 1146:
+    case 1149:
+    case 1060:
+    case 1061:
+    case 1050:
+    case 1091: return ERR_SYNTAX;  /* unknown column/table, syntax, exists */
+    case 1049: return ERR_INVALID; /* unknown database */
+    case 3024:
+    case 1969:
+    case 3572: return ERR_TIMEOUT; /* max_execution_time, NOWAIT */
+    case 1021:
+    case 1114:
+    case 3: return ERR_IO; /* disk full, table full */
+    default: return ERR_FATAL;
     }
 }

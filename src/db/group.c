@@ -32,7 +32,7 @@
 #include "base/log.h"
 #include "base/sbuf.h"
 
-#define DB_GROUP_MAX 64             /* callers per transaction */
+#define DB_GROUP_MAX 64 /* callers per transaction */
 #define SP_BEGIN "SAVEPOINT ctxd_group"
 #define SP_RELEASE "RELEASE SAVEPOINT ctxd_group"
 #define SP_ROLLBACK "ROLLBACK TO SAVEPOINT ctxd_group"
@@ -54,25 +54,30 @@ struct db_group {
     gc_req *head, *tail;
     int queued;
     bool leading;
-    uint64_t batches, callers, max_batch;   /* under mu */
+    uint64_t batches, callers, max_batch; /* under mu */
 };
 
-db_group *db_group_new(db_t *db) {
+db_group *db_group_new(db_t *db)
+{
     db_group *g = xcalloc(1, sizeof *g);
     g->db = db;
     pthread_mutex_init(&g->mu, NULL);
     return g;
 }
 
-void db_group_free(db_group *g) {
-    if (!g) return;
+void db_group_free(db_group *g)
+{
+    if (!g)
+        return;
     pthread_mutex_destroy(&g->mu);
     free(g);
 }
 
-void db_group_stats(db_group *g, db_group_stat *out) {
+void db_group_stats(db_group *g, db_group_stat *out)
+{
     memset(out, 0, sizeof *out);
-    if (!g) return;
+    if (!g)
+        return;
     pthread_mutex_lock(&g->mu);
     out->batches = g->batches;
     out->callers = g->callers;
@@ -82,29 +87,37 @@ void db_group_stats(db_group *g, db_group_stat *out) {
 }
 
 /* Copies the batch-level error into a caller's error struct. */
-static void fail_req(gc_req *r, const err_t *src, err_code rc) {
+static void fail_req(gc_req *r, const err_t *src, err_code rc)
+{
     r->rc = rc;
-    if (r->e && src) *r->e = *src;
-    else if (r->e) err_set(r->e, rc, "write transaction failed");
+    if (r->e && src)
+        *r->e = *src;
+    else if (r->e)
+        err_set(r->e, rc, "write transaction failed");
 }
 
 /* One short control statement (savepoints) through the statement cache. */
-static err_code run_ctl(db_conn *c, const char *sql, err_t *e) {
+static err_code run_ctl(db_conn *c, const char *sql, err_t *e)
+{
     db_stmt *s = NULL;
     err_code rc = db_prepare(c, sql, &s, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     int r = db_step(s, e);
     db_stmt_done(s);
     return r == DB_DONE ? ERR_OK : (err_code)r;
 }
 
-static void finish_stmts(db_conn *c) {
-    while (c->active) db_stmt_done(c->active);
+static void finish_stmts(db_conn *c)
+{
+    while (c->active)
+        db_stmt_done(c->active);
 }
 
 /* The work of a caller that was rolled back with the transaction, not by its
  * own failure: run it again in a later batch. */
-static void requeue_done(gc_req **b, int upto) {
+static void requeue_done(gc_req **b, int upto)
+{
     for (int j = 0; j < upto; j++)
         if (b[j]->rc == ERR_OK) {
             b[j]->rc = err_set(b[j]->e, ERR_BUSY,
@@ -113,17 +126,20 @@ static void requeue_done(gc_req **b, int upto) {
         }
 }
 
-static void run_batch(db_conn *c, gc_req **b, int n) {
+static void run_batch(db_conn *c, gc_req **b, int n)
+{
     err_t te;
     err_clear(&te);
-    if (n == 1) {                       /* exactly the ungrouped transaction */
+    if (n == 1) { /* exactly the ungrouped transaction */
         gc_req *r = b[0];
         err_code rc = db_begin(c, r->e);
         if (rc == ERR_OK) {
             rc = r->fn(c, r->arg, r->e);
             finish_stmts(c);
-            if (rc == ERR_OK) rc = db_commit(c, r->e);
-            if (rc != ERR_OK && db_in_tx(c)) db_rollback(c);
+            if (rc == ERR_OK)
+                rc = db_commit(c, r->e);
+            if (rc != ERR_OK && db_in_tx(c))
+                db_rollback(c);
         }
         r->rc = rc;
         return;
@@ -132,23 +148,29 @@ static void run_batch(db_conn *c, gc_req **b, int n) {
     for (int i = 0; i < n; i++) {
         gc_req *r = b[i];
         if (!in_tx || !db_in_tx(c)) {
-            if (in_tx) requeue_done(b, i);     /* the transaction ended under us */
+            if (in_tx)
+                requeue_done(b, i); /* the transaction ended under us */
             err_code rc = db_begin(c, &te);
             if (rc != ERR_OK) {
-                for (int j = i; j < n; j++) fail_req(b[j], &te, rc);
+                for (int j = i; j < n; j++)
+                    fail_req(b[j], &te, rc);
                 return;
             }
             in_tx = true;
         }
         err_code rc = run_ctl(c, SP_BEGIN, r->e);
         r->rc = rc;
-        if (rc != ERR_OK) continue;             /* nothing of it to undo */
+        if (rc != ERR_OK)
+            continue; /* nothing of it to undo */
         rc = r->fn(c, r->arg, r->e);
         finish_stmts(c);
-        if (rc == ERR_OK && db_in_tx(c)) rc = run_ctl(c, SP_RELEASE, r->e);
+        if (rc == ERR_OK && db_in_tx(c))
+            rc = run_ctl(c, SP_RELEASE, r->e);
         r->rc = rc;
-        if (rc == ERR_OK) continue;
-        if (!db_in_tx(c)) continue;             /* handled at the next round or below */
+        if (rc == ERR_OK)
+            continue;
+        if (!db_in_tx(c))
+            continue; /* handled at the next round or below */
         err_t re;
         if (run_ctl(c, SP_ROLLBACK, &re) != ERR_OK || run_ctl(c, SP_RELEASE, &re) != ERR_OK) {
             LOG_W("db", "group commit: undoing one write failed (%s); rolling back its batch",
@@ -158,21 +180,25 @@ static void run_batch(db_conn *c, gc_req **b, int n) {
             in_tx = false;
         }
     }
-    if (!db_in_tx(c)) {                          /* the last callback ended it */
-        if (in_tx) requeue_done(b, n);
+    if (!db_in_tx(c)) { /* the last callback ended it */
+        if (in_tx)
+            requeue_done(b, n);
         return;
     }
     err_code rc = db_commit(c, &te);
     if (rc != ERR_OK) {
-        if (db_in_tx(c)) db_rollback(c);
+        if (db_in_tx(c))
+            db_rollback(c);
         for (int j = 0; j < n; j++)
-            if (b[j]->rc == ERR_OK) fail_req(b[j], &te, rc);
+            if (b[j]->rc == ERR_OK)
+                fail_req(b[j], &te, rc);
     }
 }
 
 /* Leader: borrow the writer, take a batch from the queue (including whoever
  * arrived while it waited for the writer), run and commit it, wake its callers. */
-static void lead_one_batch(db_group *g) {
+static void lead_one_batch(db_group *g)
+{
     db_conn *c = NULL;
     err_t ae;
     err_clear(&ae);
@@ -186,10 +212,12 @@ static void lead_one_batch(db_group *g) {
         g->head = g->head->next;
         g->queued--;
     }
-    if (!g->head) g->tail = NULL;
+    if (!g->head)
+        g->tail = NULL;
     g->batches++;
     g->callers += (uint64_t)n;
-    if ((uint64_t)n > g->max_batch) g->max_batch = (uint64_t)n;
+    if ((uint64_t)n > g->max_batch)
+        g->max_batch = (uint64_t)n;
     pthread_mutex_unlock(&g->mu);
     if (arc != ERR_OK) {
         for (int i = 0; i < n; i++) {
@@ -204,11 +232,12 @@ static void lead_one_batch(db_group *g) {
     for (int i = 0; i < n; i++) {
         gc_req *r = b[i];
         r->done = true;
-        pthread_cond_signal(&r->cv);   /* r may vanish once mu is released */
+        pthread_cond_signal(&r->cv); /* r may vanish once mu is released */
     }
 }
 
-err_code db_group_run(db_group *g, db_tx_fn fn, void *arg, err_t *e, bool *acquire_failed) {
+err_code db_group_run(db_group *g, db_tx_fn fn, void *arg, err_t *e, bool *acquire_failed)
+{
     gc_req r;
     memset(&r, 0, sizeof r);
     r.fn = fn;
@@ -216,17 +245,21 @@ err_code db_group_run(db_group *g, db_tx_fn fn, void *arg, err_t *e, bool *acqui
     r.e = e;
     pthread_cond_init(&r.cv, NULL);
     pthread_mutex_lock(&g->mu);
-    if (g->tail) g->tail->next = &r;
-    else g->head = &r;
+    if (g->tail)
+        g->tail->next = &r;
+    else
+        g->head = &r;
     g->tail = &r;
     g->queued++;
     if (!g->leading) {
         g->leading = true;
         r.lead = true;
     }
-    while (!r.done && !r.lead) pthread_cond_wait(&r.cv, &g->mu);
+    while (!r.done && !r.lead)
+        pthread_cond_wait(&r.cv, &g->mu);
     if (r.lead) {
-        while (!r.done) lead_one_batch(g);
+        while (!r.done)
+            lead_one_batch(g);
         /* Hand the lead to the oldest waiter, if any. */
         if (g->head) {
             g->head->lead = true;

@@ -49,29 +49,35 @@
 
 #define MY_DEFAULT_PORT 3306
 #define MY_DEFAULT_CONNECT_TIMEOUT_S 10
-#define MY_COL_INIT_CAP 64            /* first buffer of a text column; grows on demand */
-#define MY_SQL_MODE "STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE," \
-                    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_BACKSLASH_ESCAPES"
+#define MY_COL_INIT_CAP 64 /* first buffer of a text column; grows on demand */
+#define MY_SQL_MODE \
+    "STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE," \
+    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_BACKSLASH_ESCAPES"
 
 typedef struct my_conn {
     MYSQL *h;
-    char *where;            /* "mysql://user:***@host:port/db": for messages */
-    int64_t last_id;        /* the last auto id an INSERT on this connection made */
-    bool ephemeral;         /* prepared_statements=false */
+    char *where;     /* "mysql://user:***@host:port/db": for messages */
+    int64_t last_id; /* the last auto id an INSERT on this connection made */
+    bool ephemeral;  /* prepared_statements=false */
 } my_conn;
 
-enum { MY_STR = 0, MY_INT, MY_DBL, MY_TIME };
+enum {
+    MY_STR = 0,
+    MY_INT,
+    MY_DBL,
+    MY_TIME
+};
 
 typedef struct my_col {
     int kind;
     int64_t i;
     double d;
     MYSQL_TIME t;
-    char *buf;               /* MY_STR: value + NUL */
+    char *buf; /* MY_STR: value + NUL */
     size_t cap;
     unsigned long len;
     my_bool is_null, error;
-    char scratch[UTC_ISO_LEN];   /* text form of a non-text value */
+    char scratch[UTC_ISO_LEN]; /* text form of a non-text value */
 } my_col;
 
 typedef union my_param {
@@ -82,8 +88,8 @@ typedef union my_param {
 
 typedef struct my_stmt {
     my_conn *c;
-    MYSQL_STMT *st;          /* NULL between uses in ephemeral mode */
-    char *sql;               /* for messages and ephemeral re-prepare */
+    MYSQL_STMT *st; /* NULL between uses in ephemeral mode */
+    char *sql;      /* for messages and ephemeral re-prepare */
     size_t sql_len;
     int nparams;
     MYSQL_BIND *pb;
@@ -96,45 +102,68 @@ typedef struct my_stmt {
     int64_t changes;
 } my_stmt;
 
-static my_conn *MC(db_drv_conn *c) { return (my_conn *)(void *)c; }
-static my_stmt *MS(db_drv_stmt *s) { return (my_stmt *)(void *)s; }
+static my_conn *MC(db_drv_conn *c)
+{
+    return (my_conn *)(void *)c;
+}
+static my_stmt *MS(db_drv_stmt *s)
+{
+    return (my_stmt *)(void *)s;
+}
 
-static bool my_single_connection(const db_url *u) { (void)u; return false; }
-static bool my_single_writer(const db_url *u) { (void)u; return false; }
+static bool my_single_connection(const db_url *u)
+{
+    (void)u;
+    return false;
+}
+static bool my_single_writer(const db_url *u)
+{
+    (void)u;
+    return false;
+}
 
 static pthread_once_t my_lib_once = PTHREAD_ONCE_INIT;
 static int my_lib_rc;
-static void my_lib_init(void) { my_lib_rc = mysql_library_init(0, NULL, NULL); }
+static void my_lib_init(void)
+{
+    my_lib_rc = mysql_library_init(0, NULL, NULL);
+}
 
 /* ---- errors ---------------------------------------------------------------- */
 
-static err_code my_class(unsigned n) {
+static err_code my_class(unsigned n)
+{
     err_code cls = db_errclass_mysql(n);
     return cls == ERR_OK ? ERR_FATAL : cls;
 }
 
-static err_code my_set(err_t *e, unsigned n, const char *msg, const char *what, const char *sql) {
+static err_code my_set(err_t *e, unsigned n, const char *msg, const char *what, const char *sql)
+{
     err_code cls = my_class(n);
     if (sql && (cls == ERR_SYNTAX || cls == ERR_INTERNAL))
-        err_set(e, cls, "%s%s%s (MariaDB error %u) (in: %.200s)", what ? what : "", what ? ": " : "",
-                msg, n, sql);
+        err_set(e, cls, "%s%s%s (MariaDB error %u) (in: %.200s)", what ? what : "",
+                what ? ": " : "", msg, n, sql);
     else
         err_set(e, cls, "%s%s%s (MariaDB error %u)", what ? what : "", what ? ": " : "", msg, n);
-    if (e) e->native = (int)n;
+    if (e)
+        e->native = (int)n;
     return cls;
 }
 
-static err_code my_conn_err(my_conn *c, err_t *e, const char *what, const char *sql) {
+static err_code my_conn_err(my_conn *c, err_t *e, const char *what, const char *sql)
+{
     return my_set(e, mysql_errno(c->h), mysql_error(c->h), what, sql);
 }
 
-static err_code my_stmt_err(my_stmt *s, err_t *e) {
+static err_code my_stmt_err(my_stmt *s, err_t *e)
+{
     return my_set(e, mysql_stmt_errno(s->st), mysql_stmt_error(s->st), NULL, s->sql);
 }
 
 /* ---- time -------------------------------------------------------------------- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
     unsigned yoe = (unsigned)(y - era * 400);
@@ -143,7 +172,8 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
     unsigned doe = (unsigned)(z - era * 146097);
@@ -158,13 +188,18 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
 #define US_PER_DAY 86400000000LL
 
 /* false when t is outside DATETIME's range (years 1000..9999). */
-static bool my_time_from_us(utc_us t, MYSQL_TIME *mt) {
+static bool my_time_from_us(utc_us t, MYSQL_TIME *mt)
+{
     int64_t days = t / US_PER_DAY, rem = t % US_PER_DAY;
-    if (rem < 0) { rem += US_PER_DAY; days--; }
+    if (rem < 0) {
+        rem += US_PER_DAY;
+        days--;
+    }
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    if (y < 1000 || y > 9999) return false;
+    if (y < 1000 || y > 9999)
+        return false;
     memset(mt, 0, sizeof *mt);
     mt->year = (unsigned)y;
     mt->month = m;
@@ -178,11 +213,14 @@ static bool my_time_from_us(utc_us t, MYSQL_TIME *mt) {
     return true;
 }
 
-static utc_us my_us_from_time(const MYSQL_TIME *mt) {
+static utc_us my_us_from_time(const MYSQL_TIME *mt)
+{
     if (mt->year == 0 && mt->month == 0 && mt->day == 0 && mt->time_type != MYSQL_TIMESTAMP_TIME)
         return 0;
-    int64_t days = mt->time_type == MYSQL_TIMESTAMP_TIME
-                       ? 0 : days_from_civil(mt->year, mt->month ? mt->month : 1, mt->day ? mt->day : 1);
+    int64_t days =
+        mt->time_type == MYSQL_TIMESTAMP_TIME
+            ? 0
+            : days_from_civil(mt->year, mt->month ? mt->month : 1, mt->day ? mt->day : 1);
     int64_t us = days * US_PER_DAY +
                  ((int64_t)mt->hour * 3600 + (int64_t)mt->minute * 60 + mt->second) * 1000000 +
                  (int64_t)mt->second_part;
@@ -193,44 +231,54 @@ static utc_us my_us_from_time(const MYSQL_TIME *mt) {
 
 /* Options db.c applies (pool, sqlite busy_timeout) — accepted, not ours. */
 static const char *const core_opts[] = {
-    "pool_size", "max_overflow", "pool_timeout", "pool_recycle", "pool_pre_ping_idle_ms",
+    "pool_size",    "max_overflow", "pool_timeout", "pool_recycle", "pool_pre_ping_idle_ms",
     "busy_timeout", NULL,
 };
 
-static bool opt_is(const char *k, const char *a, const char *b) {
+static bool opt_is(const char *k, const char *a, const char *b)
+{
     return str_eq_ci(k, a) || (b && str_eq_ci(k, b));
 }
 
-static err_code opt_uint(const char *k, const char *v, long max, unsigned *out, err_t *e) {
+static err_code opt_uint(const char *k, const char *v, long max, unsigned *out, err_t *e)
+{
     long n;
     if (!str_to_long(v, 0, max, &n))
-        return err_set(e, ERR_INVALID, "database URL option %s=%s: expected an integer between 0 and %ld",
-                       k, v, max);
+        return err_set(e, ERR_INVALID,
+                       "database URL option %s=%s: expected an integer between 0 and %ld", k, v,
+                       max);
     *out = (unsigned)n;
     return ERR_OK;
 }
 
-static err_code opt_bool(const char *k, const char *v, bool *out, err_t *e) {
-    if (!*v) {                      /* `?flag` alone */
+static err_code opt_bool(const char *k, const char *v, bool *out, err_t *e)
+{
+    if (!*v) { /* `?flag` alone */
         *out = true;
         return ERR_OK;
     }
-    if (str_to_bool(v, out)) return ERR_OK;
+    if (str_to_bool(v, out))
+        return ERR_OK;
     return err_set(e, ERR_INVALID, "database URL option %s=%s: expected true or false", k, v);
 }
 
 /* statement_timeout: milliseconds ("5000", "5000ms") or seconds ("5s"). */
-static err_code opt_ms(const char *k, const char *v, long *ms, err_t *e) {
+static err_code opt_ms(const char *k, const char *v, long *ms, err_t *e)
+{
     char num[32];
     size_t n = strlen(v);
     long scale = 1;
-    if (n > 2 && str_eq_ci(v + n - 2, "ms")) n -= 2;
-    else if (n > 1 && (v[n - 1] == 's' || v[n - 1] == 'S')) { n -= 1; scale = 1000; }
+    if (n > 2 && str_eq_ci(v + n - 2, "ms"))
+        n -= 2;
+    else if (n > 1 && (v[n - 1] == 's' || v[n - 1] == 'S')) {
+        n -= 1;
+        scale = 1000;
+    }
     if (n == 0 || n >= sizeof num ||
         (memcpy(num, v, n), num[n] = '\0', !str_to_long(num, 0, 86400000L / scale, ms)))
-        return err_set(e, ERR_INVALID,
-                       "database URL option %s=%s: expected milliseconds (e.g. 5000 or 5s), 0 = none",
-                       k, v);
+        return err_set(
+            e, ERR_INVALID,
+            "database URL option %s=%s: expected milliseconds (e.g. 5000 or 5s), 0 = none", k, v);
     *ms *= scale;
     return ERR_OK;
 }
@@ -245,7 +293,8 @@ typedef struct my_cfg {
     bool ephemeral;
 } my_cfg;
 
-static err_code my_cfg_from(const db_url *u, my_cfg *g, err_t *e) {
+static err_code my_cfg_from(const db_url *u, my_cfg *g, err_t *e)
+{
     memset(g, 0, sizeof *g);
     g->connect_timeout = MY_DEFAULT_CONNECT_TIMEOUT_S;
     err_code rc;
@@ -253,26 +302,33 @@ static err_code my_cfg_from(const db_url *u, my_cfg *g, err_t *e) {
         const char *k = u->opts[i].key, *v = u->opts[i].value;
         bool core = false;
         for (const char *const *c = core_opts; *c; c++)
-            if (str_eq_ci(k, *c)) core = true;
-        if (core) continue;
+            if (str_eq_ci(k, *c))
+                core = true;
+        if (core)
+            continue;
         if (opt_is(k, "connect_timeout", "connect-timeout")) {
-            if ((rc = opt_uint(k, v, 3600, &g->connect_timeout, e))) return rc;
+            if ((rc = opt_uint(k, v, 3600, &g->connect_timeout, e)))
+                return rc;
         } else if (opt_is(k, "read_timeout", "read-timeout")) {
-            if ((rc = opt_uint(k, v, 86400, &g->read_timeout, e))) return rc;
+            if ((rc = opt_uint(k, v, 86400, &g->read_timeout, e)))
+                return rc;
             g->has_read_timeout = true;
         } else if (opt_is(k, "write_timeout", "write-timeout")) {
-            if ((rc = opt_uint(k, v, 86400, &g->write_timeout, e))) return rc;
+            if ((rc = opt_uint(k, v, 86400, &g->write_timeout, e)))
+                return rc;
             g->has_write_timeout = true;
         } else if (opt_is(k, "ssl_mode", "ssl-mode") || opt_is(k, "sslmode", NULL)) {
-            static const char *const modes[] = {"disabled", "preferred", "required", "verify_ca",
-                                                "verify_identity", NULL};
+            static const char *const modes[] = {"disabled",  "preferred",       "required",
+                                                "verify_ca", "verify_identity", NULL};
             const char *const *m = modes;
             for (; *m; m++)
-                if (str_eq_ci(v, *m)) break;
+                if (str_eq_ci(v, *m))
+                    break;
             if (!*m)
                 return err_set(e, ERR_INVALID,
                                "database URL option %s=%s: expected disabled, preferred, required, "
-                               "verify_ca or verify_identity", k, v);
+                               "verify_ca or verify_identity",
+                               k, v);
             g->ssl_mode = *m;
         } else if (opt_is(k, "ssl_ca", "ssl-ca")) {
             g->ssl_ca = v;
@@ -292,20 +348,25 @@ static err_code my_cfg_from(const db_url *u, my_cfg *g, err_t *e) {
             if (!str_eq_ci(v, "utf8mb4"))
                 return err_set(e, ERR_INVALID,
                                "database URL option %s=%s: ctxd stores 4-byte UTF-8 (emoji); only "
-                               "utf8mb4 is supported", k, v);
+                               "utf8mb4 is supported",
+                               k, v);
         } else if (opt_is(k, "statement_timeout", "max_statement_time")) {
-            if ((rc = opt_ms(k, v, &g->statement_timeout_ms, e))) return rc;
+            if ((rc = opt_ms(k, v, &g->statement_timeout_ms, e)))
+                return rc;
         } else if (opt_is(k, "prepared_statements", NULL)) {
             bool b = true;
-            if ((rc = opt_bool(k, v, &b, e))) return rc;
+            if ((rc = opt_bool(k, v, &b, e)))
+                return rc;
             g->ephemeral = !b;
         } else {
-            return err_set(e, ERR_INVALID,
-                           "unknown database URL option '%s' for MySQL/MariaDB (known: connect_timeout, "
-                           "read_timeout, write_timeout, ssl_mode, ssl_ca, ssl_capath, ssl_cert, ssl_key, "
-                           "ssl_cipher, tls_version, unix_socket, charset, statement_timeout, "
-                           "prepared_statements, pool_size, max_overflow, pool_timeout, pool_recycle, "
-                           "pool_pre_ping_idle_ms, busy_timeout)", k);
+            return err_set(
+                e, ERR_INVALID,
+                "unknown database URL option '%s' for MySQL/MariaDB (known: connect_timeout, "
+                "read_timeout, write_timeout, ssl_mode, ssl_ca, ssl_capath, ssl_cert, ssl_key, "
+                "ssl_cipher, tls_version, unix_socket, charset, statement_timeout, "
+                "prepared_statements, pool_size, max_overflow, pool_timeout, pool_recycle, "
+                "pool_pre_ping_idle_ms, busy_timeout)",
+                k);
         }
     }
     return ERR_OK;
@@ -313,29 +374,37 @@ static err_code my_cfg_from(const db_url *u, my_cfg *g, err_t *e) {
 
 /* ---- connecting ---------------------------------------------------------------- */
 
-static char *my_where(const db_url *u) {
+static char *my_where(const db_url *u)
+{
     sbuf_t b = SBUF_INIT;
     sbuf_printf(&b, "%s://", u->scheme ? u->scheme : "mysql");
     if (u->user) {
         sbuf_puts(&b, u->user);
-        if (u->password) sbuf_puts(&b, ":***");
+        if (u->password)
+            sbuf_puts(&b, ":***");
         sbuf_putc(&b, '@');
     }
     const char *host = u->host && *u->host ? u->host : "localhost";
-    if (strchr(host, ':')) sbuf_printf(&b, "[%s]", host);
-    else sbuf_puts(&b, host);
+    if (strchr(host, ':'))
+        sbuf_printf(&b, "[%s]", host);
+    else
+        sbuf_puts(&b, host);
     sbuf_printf(&b, ":%d/%s", u->port ? u->port : MY_DEFAULT_PORT, u->database ? u->database : "");
     return sbuf_detach(&b);
 }
 
-static void my_free(my_conn *c) {
-    if (!c) return;
-    if (c->h) mysql_close(c->h);
+static void my_free(my_conn *c)
+{
+    if (!c)
+        return;
+    if (c->h)
+        mysql_close(c->h);
     free(c->where);
     free(c);
 }
 
-static err_code my_connect_error(my_conn *c, const db_url *u, err_t *e) {
+static err_code my_connect_error(my_conn *c, const db_url *u, err_t *e)
+{
     unsigned n = mysql_errno(c->h);
     const char *msg = mysql_error(c->h);
     err_code cls = my_class(n);
@@ -364,18 +433,22 @@ static err_code my_connect_error(my_conn *c, const db_url *u, err_t *e) {
         err_set(e, cls, "cannot connect to %s: %s (MariaDB error %u)", c->where, msg, n);
         break;
     }
-    if (e) e->native = (int)n;
+    if (e)
+        e->native = (int)n;
     return e ? e->code : cls;
 }
 
 static err_code my_connect(const db_url *u, const db_opts *o, db_role role, db_drv_conn **out,
-                           err_t *e) {
+                           err_t *e)
+{
     (void)role;
     my_cfg g;
     err_code rc = my_cfg_from(u, &g, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     pthread_once(&my_lib_once, my_lib_init);
-    if (my_lib_rc != 0) return err_set(e, ERR_FATAL, "MariaDB Connector/C failed to initialise");
+    if (my_lib_rc != 0)
+        return err_set(e, ERR_FATAL, "MariaDB Connector/C failed to initialise");
 
     my_conn *c = xcalloc(1, sizeof *c);
     c->where = my_where(u);
@@ -391,16 +464,24 @@ static err_code my_connect(const db_url *u, const db_opts *o, db_role role, db_d
     mysql_optionsv(c->h, MYSQL_OPT_LOCAL_INFILE, &off);
     mysql_optionsv(c->h, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_optionsv(c->h, MYSQL_OPT_CONNECT_TIMEOUT, &g.connect_timeout);
-    if (g.has_read_timeout) mysql_optionsv(c->h, MYSQL_OPT_READ_TIMEOUT, &g.read_timeout);
-    if (g.has_write_timeout) mysql_optionsv(c->h, MYSQL_OPT_WRITE_TIMEOUT, &g.write_timeout);
+    if (g.has_read_timeout)
+        mysql_optionsv(c->h, MYSQL_OPT_READ_TIMEOUT, &g.read_timeout);
+    if (g.has_write_timeout)
+        mysql_optionsv(c->h, MYSQL_OPT_WRITE_TIMEOUT, &g.write_timeout);
     if (!g.unix_socket && u->host && *u->host && !str_eq_ci(u->host, "localhost"))
         mysql_optionsv(c->h, MYSQL_OPT_PROTOCOL, &proto);
-    if (g.ssl_ca) mysql_optionsv(c->h, MYSQL_OPT_SSL_CA, g.ssl_ca);
-    if (g.ssl_capath) mysql_optionsv(c->h, MYSQL_OPT_SSL_CAPATH, g.ssl_capath);
-    if (g.ssl_cert) mysql_optionsv(c->h, MYSQL_OPT_SSL_CERT, g.ssl_cert);
-    if (g.ssl_key) mysql_optionsv(c->h, MYSQL_OPT_SSL_KEY, g.ssl_key);
-    if (g.ssl_cipher) mysql_optionsv(c->h, MYSQL_OPT_SSL_CIPHER, g.ssl_cipher);
-    if (g.tls_version) mysql_optionsv(c->h, MARIADB_OPT_TLS_VERSION, g.tls_version);
+    if (g.ssl_ca)
+        mysql_optionsv(c->h, MYSQL_OPT_SSL_CA, g.ssl_ca);
+    if (g.ssl_capath)
+        mysql_optionsv(c->h, MYSQL_OPT_SSL_CAPATH, g.ssl_capath);
+    if (g.ssl_cert)
+        mysql_optionsv(c->h, MYSQL_OPT_SSL_CERT, g.ssl_cert);
+    if (g.ssl_key)
+        mysql_optionsv(c->h, MYSQL_OPT_SSL_KEY, g.ssl_key);
+    if (g.ssl_cipher)
+        mysql_optionsv(c->h, MYSQL_OPT_SSL_CIPHER, g.ssl_cipher);
+    if (g.tls_version)
+        mysql_optionsv(c->h, MARIADB_OPT_TLS_VERSION, g.tls_version);
     if (g.ssl_mode && !str_eq(g.ssl_mode, "disabled") && !str_eq(g.ssl_mode, "preferred")) {
         mysql_optionsv(c->h, MYSQL_OPT_SSL_ENFORCE, &on);
         my_bool verify = str_eq(g.ssl_mode, "verify_ca") || str_eq(g.ssl_mode, "verify_identity");
@@ -424,7 +505,8 @@ static err_code my_connect(const db_url *u, const db_opts *o, db_role role, db_d
         !mysql_get_ssl_cipher(c->h)) {
         rc = err_set(e, ERR_CONN,
                      "cannot connect to %s: ssl_mode=%s but the server does not offer TLS "
-                     "(enable TLS on the server or change ssl_mode)", c->where, g.ssl_mode);
+                     "(enable TLS on the server or change ssl_mode)",
+                     c->where, g.ssl_mode);
         my_free(c);
         return rc;
     }
@@ -457,27 +539,37 @@ static err_code my_connect(const db_url *u, const db_opts *o, db_role role, db_d
     return ERR_OK;
 }
 
-static void my_disconnect(db_drv_conn *dc) { my_free(MC(dc)); }
+static void my_disconnect(db_drv_conn *dc)
+{
+    my_free(MC(dc));
+}
 
-static err_code my_ping(db_drv_conn *dc, err_t *e) {
+static err_code my_ping(db_drv_conn *dc, err_t *e)
+{
     my_conn *c = MC(dc);
-    if (mysql_ping(c->h) == 0) return ERR_OK;
+    if (mysql_ping(c->h) == 0)
+        return ERR_OK;
     my_conn_err(c, e, "ping", NULL);
     /* Whatever the server said, a connection that fails a ping is not usable. */
-    if (e) e->code = ERR_CONN;
+    if (e)
+        e->code = ERR_CONN;
     return ERR_CONN;
 }
 
-static unsigned my_caps(db_drv_conn *dc) {
+static unsigned my_caps(db_drv_conn *dc)
+{
     (void)dc;
     return DB_CAP_UPSERT_DUPLICATE | DB_CAP_ADVISORY_LOCK | DB_CAP_JSON;
 }
 
-static err_code my_server_version(db_drv_conn *dc, char *buf, size_t n, err_t *e) {
+static err_code my_server_version(db_drv_conn *dc, char *buf, size_t n, err_t *e)
+{
     (void)e;
     const char *v = mysql_get_server_info(MC(dc)->h);
-    if (!v) v = "";
-    if (strncmp(v, "5.5.5-", 6) == 0) v += 6;           /* MariaDB's replication prefix */
+    if (!v)
+        v = "";
+    if (strncmp(v, "5.5.5-", 6) == 0)
+        v += 6; /* MariaDB's replication prefix */
     size_t len = strcspn(v, "-");
     bool maria = strstr(v, "MariaDB") != NULL;
     snprintf(buf, n, "%s %.*s", maria ? "MariaDB" : "MySQL", (int)len, v);
@@ -487,65 +579,81 @@ static err_code my_server_version(db_drv_conn *dc, char *buf, size_t n, err_t *e
 /* ---- scripts and transactions ------------------------------------------------------ */
 
 /* Runs one statement as text; any result is read and dropped. */
-static err_code my_query(my_conn *c, const char *sql, size_t n, err_t *e, const char *what) {
+static err_code my_query(my_conn *c, const char *sql, size_t n, err_t *e, const char *what)
+{
     if (mysql_real_query(c->h, sql, (unsigned long)n) != 0) {
         char quoted[201];
         size_t q = n > 200 ? 200 : n;
         memcpy(quoted, sql, q);
         quoted[q] = '\0';
         for (size_t i = 0; i < q; i++)
-            if (quoted[i] == '\n' || quoted[i] == '\r' || quoted[i] == '\t') quoted[i] = ' ';
+            if (quoted[i] == '\n' || quoted[i] == '\r' || quoted[i] == '\t')
+                quoted[i] = ' ';
         unsigned num = mysql_errno(c->h);
         err_code cls = my_class(num);
         err_set(e, cls, "%s%s%s (MariaDB error %u) (in: %s)", what ? what : "", what ? ": " : "",
                 mysql_error(c->h), num, quoted);
-        if (e) e->native = (int)num;
+        if (e)
+            e->native = (int)num;
         return cls;
     }
     if (mysql_field_count(c->h) > 0) {
         MYSQL_RES *r = mysql_store_result(c->h);
-        if (!r) return my_conn_err(c, e, what, NULL);
+        if (!r)
+            return my_conn_err(c, e, what, NULL);
         mysql_free_result(r);
     }
     return ERR_OK;
 }
 
-static err_code my_exec(db_drv_conn *dc, const char *sql, err_t *e) {
+static err_code my_exec(db_drv_conn *dc, const char *sql, err_t *e)
+{
     my_conn *c = MC(dc);
     size_t pos = 0, start, len;
     while (sqltok_next_stmt(sql, &pos, &start, &len)) {
         err_code rc = my_query(c, sql + start, len, e, NULL);
-        if (rc != ERR_OK) return rc;
+        if (rc != ERR_OK)
+            return rc;
     }
     return ERR_OK;
 }
 
-static err_code my_begin(db_drv_conn *dc, bool write, err_t *e) {
+static err_code my_begin(db_drv_conn *dc, bool write, err_t *e)
+{
     (void)write;
     static const char q[] = "START TRANSACTION";
     return my_query(MC(dc), q, sizeof q - 1, e, "begin");
 }
-static err_code my_commit(db_drv_conn *dc, err_t *e) {
+static err_code my_commit(db_drv_conn *dc, err_t *e)
+{
     static const char q[] = "COMMIT";
     return my_query(MC(dc), q, sizeof q - 1, e, "commit");
 }
-static err_code my_rollback(db_drv_conn *dc, err_t *e) {
+static err_code my_rollback(db_drv_conn *dc, err_t *e)
+{
     static const char q[] = "ROLLBACK";
     return my_query(MC(dc), q, sizeof q - 1, e, "rollback");
 }
 /* The server's own flag: DDL commits implicitly, and the status says so. */
-static bool my_in_transaction(db_drv_conn *dc) {
+static bool my_in_transaction(db_drv_conn *dc)
+{
     return (MC(dc)->h->server_status & SERVER_STATUS_IN_TRANS) != 0;
 }
-static int64_t my_last_insert_id(db_drv_conn *dc) { return MC(dc)->last_id; }
+static int64_t my_last_insert_id(db_drv_conn *dc)
+{
+    return MC(dc)->last_id;
+}
 
 /* ---- statements ------------------------------------------------------------------ */
 
-static void my_cols_free(my_stmt *s) {
-    for (int i = 0; i < s->ncols; i++) free(s->cols[i].buf);
+static void my_cols_free(my_stmt *s)
+{
+    for (int i = 0; i < s->ncols; i++)
+        free(s->cols[i].buf);
     free(s->cols);
     free(s->rb);
-    if (s->names && s->ncols > 0) free(s->names[0]);   /* one block for all names */
+    if (s->names && s->ncols > 0)
+        free(s->names[0]); /* one block for all names */
     free(s->names);
     s->cols = NULL;
     s->rb = NULL;
@@ -553,31 +661,41 @@ static void my_cols_free(my_stmt *s) {
     s->ncols = 0;
 }
 
-static int my_kind(enum enum_field_types t) {
+static int my_kind(enum enum_field_types t)
+{
     switch (t) {
-    case MYSQL_TYPE_TINY: case MYSQL_TYPE_SHORT: case MYSQL_TYPE_LONG: case MYSQL_TYPE_LONGLONG:
-    case MYSQL_TYPE_INT24: case MYSQL_TYPE_YEAR:
-        return MY_INT;
-    case MYSQL_TYPE_FLOAT: case MYSQL_TYPE_DOUBLE:
-        return MY_DBL;
-    case MYSQL_TYPE_DATETIME: case MYSQL_TYPE_TIMESTAMP: case MYSQL_TYPE_DATE:
-    case MYSQL_TYPE_DATETIME2: case MYSQL_TYPE_TIMESTAMP2: case MYSQL_TYPE_NEWDATE:
-        return MY_TIME;
-    default:
-        return MY_STR;
+    case MYSQL_TYPE_TINY:
+    case MYSQL_TYPE_SHORT:
+    case MYSQL_TYPE_LONG:
+    case MYSQL_TYPE_LONGLONG:
+    case MYSQL_TYPE_INT24:
+    case MYSQL_TYPE_YEAR: return MY_INT;
+    case MYSQL_TYPE_FLOAT:
+    case MYSQL_TYPE_DOUBLE: return MY_DBL;
+    case MYSQL_TYPE_DATETIME:
+    case MYSQL_TYPE_TIMESTAMP:
+    case MYSQL_TYPE_DATE:
+    case MYSQL_TYPE_DATETIME2:
+    case MYSQL_TYPE_TIMESTAMP2:
+    case MYSQL_TYPE_NEWDATE: return MY_TIME;
+    default: return MY_STR;
     }
 }
 
 /* Column names, kinds and result bindings from the statement's metadata. */
-static err_code my_cols_setup(my_stmt *s, err_t *e) {
+static err_code my_cols_setup(my_stmt *s, err_t *e)
+{
     my_cols_free(s);
     unsigned n = mysql_stmt_field_count(s->st);
-    if (n == 0) return ERR_OK;
+    if (n == 0)
+        return ERR_OK;
     MYSQL_RES *meta = mysql_stmt_result_metadata(s->st);
-    if (!meta) return my_stmt_err(s, e);
+    if (!meta)
+        return my_stmt_err(s, e);
     MYSQL_FIELD *f = mysql_fetch_fields(meta);
     size_t names_len = 0;
-    for (unsigned i = 0; i < n; i++) names_len += strlen(f[i].name) + 1;
+    for (unsigned i = 0; i < n; i++)
+        names_len += strlen(f[i].name) + 1;
     s->ncols = (int)n;
     s->cols = xcalloc(n, sizeof *s->cols);
     s->rb = xcalloc(n, sizeof *s->rb);
@@ -615,7 +733,7 @@ static err_code my_cols_setup(my_stmt *s, err_t *e) {
             col->buf = xmalloc(col->cap);
             b->buffer_type = MYSQL_TYPE_STRING;
             b->buffer = col->buf;
-            b->buffer_length = col->cap - 1;       /* room for our NUL */
+            b->buffer_length = col->cap - 1; /* room for our NUL */
             break;
         }
     }
@@ -623,9 +741,11 @@ static err_code my_cols_setup(my_stmt *s, err_t *e) {
     return ERR_OK;
 }
 
-static err_code my_stmt_prepare_server(my_stmt *s, err_t *e) {
+static err_code my_stmt_prepare_server(my_stmt *s, err_t *e)
+{
     s->st = mysql_stmt_init(s->c->h);
-    if (!s->st) return err_set(e, ERR_NOMEM, "mysql_stmt_init failed");
+    if (!s->st)
+        return err_set(e, ERR_NOMEM, "mysql_stmt_init failed");
     if (mysql_stmt_prepare(s->st, s->sql, (unsigned long)s->sql_len) != 0) {
         err_code rc = my_stmt_err(s, e);
         mysql_stmt_close(s->st);
@@ -635,9 +755,12 @@ static err_code my_stmt_prepare_server(my_stmt *s, err_t *e) {
     return ERR_OK;
 }
 
-static void my_stmt_free(my_stmt *s) {
-    if (!s) return;
-    if (s->st) mysql_stmt_close(s->st);
+static void my_stmt_free(my_stmt *s)
+{
+    if (!s)
+        return;
+    if (s->st)
+        mysql_stmt_close(s->st);
     my_cols_free(s);
     free(s->pb);
     free(s->pv);
@@ -646,12 +769,15 @@ static void my_stmt_free(my_stmt *s) {
 }
 
 static err_code my_prepare(db_drv_conn *dc, const char *sql, size_t len, bool persistent,
-                           db_drv_stmt **out, err_t *e) {
+                           db_drv_stmt **out, err_t *e)
+{
     (void)persistent;
     my_conn *c = MC(dc);
-    if (len >= ULONG_MAX / 2) return err_set(e, ERR_INVALID, "SQL statement too long (%zu bytes)", len);
+    if (len >= ULONG_MAX / 2)
+        return err_set(e, ERR_INVALID, "SQL statement too long (%zu bytes)", len);
     size_t start = 0, n = 0, pos = 0;
-    if (!sqltok_next_stmt(sql, &pos, &start, &n)) return err_set(e, ERR_INVALID, "empty SQL statement");
+    if (!sqltok_next_stmt(sql, &pos, &start, &n))
+        return err_set(e, ERR_INVALID, "empty SQL statement");
     if (!sqltok_is_blank(sql + pos, len > pos ? len - pos : 0))
         return err_set(e, ERR_INVALID,
                        "db_prepare takes one statement; use db_exec for scripts (in: %.200s)", sql);
@@ -660,7 +786,8 @@ static err_code my_prepare(db_drv_conn *dc, const char *sql, size_t len, bool pe
     s->sql = xstrndup(sql, len);
     s->sql_len = len;
     err_code rc = my_stmt_prepare_server(s, e);
-    if (rc == ERR_OK) rc = my_cols_setup(s, e);
+    if (rc == ERR_OK)
+        rc = my_cols_setup(s, e);
     if (rc != ERR_OK) {
         my_stmt_free(s);
         return rc;
@@ -669,7 +796,8 @@ static err_code my_prepare(db_drv_conn *dc, const char *sql, size_t len, bool pe
     if (s->nparams > 0) {
         s->pb = xcalloc((size_t)s->nparams, sizeof *s->pb);
         s->pv = xcalloc((size_t)s->nparams, sizeof *s->pv);
-        for (int i = 0; i < s->nparams; i++) s->pb[i].buffer_type = MYSQL_TYPE_NULL;
+        for (int i = 0; i < s->nparams; i++)
+            s->pb[i].buffer_type = MYSQL_TYPE_NULL;
     }
     if (c->ephemeral) {
         mysql_stmt_close(s->st);
@@ -679,12 +807,17 @@ static err_code my_prepare(db_drv_conn *dc, const char *sql, size_t len, bool pe
     return ERR_OK;
 }
 
-static void my_finalize(db_drv_stmt *ds) { my_stmt_free(MS(ds)); }
+static void my_finalize(db_drv_stmt *ds)
+{
+    my_stmt_free(MS(ds));
+}
 
-static void my_reset(db_drv_stmt *ds) {
+static void my_reset(db_drv_stmt *ds)
+{
     my_stmt *s = MS(ds);
     if (s->st) {
-        if (s->has_result) mysql_stmt_free_result(s->st);
+        if (s->has_result)
+            mysql_stmt_free_result(s->st);
         if (s->c->ephemeral) {
             mysql_stmt_close(s->st);
             s->st = NULL;
@@ -699,35 +832,46 @@ static void my_reset(db_drv_stmt *ds) {
     s->changes = 0;
 }
 
-static int my_param_count(db_drv_stmt *ds) { return MS(ds)->nparams; }
+static int my_param_count(db_drv_stmt *ds)
+{
+    return MS(ds)->nparams;
+}
 
-static MYSQL_BIND *my_slot(my_stmt *s, int i) {
-    if (i < 1 || i > s->nparams) return NULL;
+static MYSQL_BIND *my_slot(my_stmt *s, int i)
+{
+    if (i < 1 || i > s->nparams)
+        return NULL;
     MYSQL_BIND *b = &s->pb[i - 1];
     memset(b, 0, sizeof *b);
     return b;
 }
 
-static err_code my_bind_null(db_drv_stmt *ds, int i) {
+static err_code my_bind_null(db_drv_stmt *ds, int i)
+{
     MYSQL_BIND *b = my_slot(MS(ds), i);
-    if (!b) return ERR_INTERNAL;
+    if (!b)
+        return ERR_INTERNAL;
     b->buffer_type = MYSQL_TYPE_NULL;
     return ERR_OK;
 }
-static err_code my_bind_int64(db_drv_stmt *ds, int i, int64_t v) {
+static err_code my_bind_int64(db_drv_stmt *ds, int i, int64_t v)
+{
     my_stmt *s = MS(ds);
     MYSQL_BIND *b = my_slot(s, i);
-    if (!b) return ERR_INTERNAL;
+    if (!b)
+        return ERR_INTERNAL;
     s->pv[i - 1].i = v;
     b->buffer_type = MYSQL_TYPE_LONGLONG;
     b->buffer = &s->pv[i - 1].i;
     b->buffer_length = sizeof(int64_t);
     return ERR_OK;
 }
-static err_code my_bind_double(db_drv_stmt *ds, int i, double v) {
+static err_code my_bind_double(db_drv_stmt *ds, int i, double v)
+{
     my_stmt *s = MS(ds);
     MYSQL_BIND *b = my_slot(s, i);
-    if (!b) return ERR_INTERNAL;
+    if (!b)
+        return ERR_INTERNAL;
     s->pv[i - 1].d = v;
     b->buffer_type = MYSQL_TYPE_DOUBLE;
     b->buffer = &s->pv[i - 1].d;
@@ -735,26 +879,33 @@ static err_code my_bind_double(db_drv_stmt *ds, int i, double v) {
     return ERR_OK;
 }
 static err_code my_bind_bytes(db_drv_stmt *ds, int i, const void *v, size_t n,
-                              enum enum_field_types t) {
+                              enum enum_field_types t)
+{
     MYSQL_BIND *b = my_slot(MS(ds), i);
-    if (!b) return ERR_INTERNAL;
-    if (n > 0xffffffffUL) return ERR_INVALID;
+    if (!b)
+        return ERR_INTERNAL;
+    if (n > 0xffffffffUL)
+        return ERR_INVALID;
     b->buffer_type = t;
     b->buffer = (void *)(uintptr_t)v;
     b->buffer_length = (unsigned long)n;
     return ERR_OK;
 }
-static err_code my_bind_text(db_drv_stmt *ds, int i, const char *v, size_t n) {
+static err_code my_bind_text(db_drv_stmt *ds, int i, const char *v, size_t n)
+{
     return my_bind_bytes(ds, i, v, n, MYSQL_TYPE_STRING);
 }
-static err_code my_bind_blob(db_drv_stmt *ds, int i, const void *v, size_t n) {
+static err_code my_bind_blob(db_drv_stmt *ds, int i, const void *v, size_t n)
+{
     return my_bind_bytes(ds, i, v, n, MYSQL_TYPE_BLOB);
 }
 /* DATETIME holds 1000-01-01 .. 9999-12-31: anything else is ERR_INVALID. */
-static err_code my_bind_time(db_drv_stmt *ds, int i, utc_us t) {
+static err_code my_bind_time(db_drv_stmt *ds, int i, utc_us t)
+{
     my_stmt *s = MS(ds);
     MYSQL_BIND *b = my_slot(s, i);
-    if (!b) return ERR_INTERNAL;
+    if (!b)
+        return ERR_INTERNAL;
     if (!my_time_from_us(t, &s->pv[i - 1].t)) {
         b->buffer_type = MYSQL_TYPE_NULL;
         return ERR_INVALID;
@@ -766,90 +917,119 @@ static err_code my_bind_time(db_drv_stmt *ds, int i, utc_us t) {
 }
 
 /* Grows the text buffers of truncated columns and fetches them whole. */
-static int my_fetch_truncated(my_stmt *s, err_t *e) {
+static int my_fetch_truncated(my_stmt *s, err_t *e)
+{
     for (int i = 0; i < s->ncols; i++) {
         my_col *col = &s->cols[i];
-        if (!col->error || col->kind != MY_STR || col->is_null) continue;
+        if (!col->error || col->kind != MY_STR || col->is_null)
+            continue;
         size_t need = (size_t)col->len + 1;
         size_t cap = col->cap;
-        while (cap < need) cap *= 2;
+        while (cap < need)
+            cap *= 2;
         col->buf = xrealloc(col->buf, cap);
         col->cap = cap;
         s->rb[i].buffer = col->buf;
         s->rb[i].buffer_length = (unsigned long)(cap - 1);
         MYSQL_BIND one = s->rb[i];
-        if (mysql_stmt_fetch_column(s->st, &one, (unsigned)i, 0) != 0) return (int)my_stmt_err(s, e);
+        if (mysql_stmt_fetch_column(s->st, &one, (unsigned)i, 0) != 0)
+            return (int)my_stmt_err(s, e);
         col->error = 0;
     }
-    if (mysql_stmt_bind_result(s->st, s->rb) != 0) return (int)my_stmt_err(s, e);
+    if (mysql_stmt_bind_result(s->st, s->rb) != 0)
+        return (int)my_stmt_err(s, e);
     return DB_ROW;
 }
 
-static void my_terminate_text(my_stmt *s) {
+static void my_terminate_text(my_stmt *s)
+{
     for (int i = 0; i < s->ncols; i++) {
         my_col *col = &s->cols[i];
-        if (col->kind == MY_STR && !col->is_null) col->buf[col->len < col->cap ? col->len : col->cap - 1] = '\0';
+        if (col->kind == MY_STR && !col->is_null)
+            col->buf[col->len < col->cap ? col->len : col->cap - 1] = '\0';
     }
 }
 
-static int my_step(db_drv_stmt *ds, err_t *e) {
+static int my_step(db_drv_stmt *ds, err_t *e)
+{
     my_stmt *s = MS(ds);
     if (!s->executed) {
         s->executed = true;
         if (!s->st) {
             err_code rc = my_stmt_prepare_server(s, e);
-            if (rc != ERR_OK) return (int)rc;
+            if (rc != ERR_OK)
+                return (int)rc;
         }
-        if (s->nparams > 0 && mysql_stmt_bind_param(s->st, s->pb) != 0) return (int)my_stmt_err(s, e);
-        if (mysql_stmt_execute(s->st) != 0) return (int)my_stmt_err(s, e);
+        if (s->nparams > 0 && mysql_stmt_bind_param(s->st, s->pb) != 0)
+            return (int)my_stmt_err(s, e);
+        if (mysql_stmt_execute(s->st) != 0)
+            return (int)my_stmt_err(s, e);
         unsigned fc = mysql_stmt_field_count(s->st);
         if (fc == 0) {
             my_ulonglong ar = mysql_stmt_affected_rows(s->st);
             s->changes = ar == (my_ulonglong)-1 ? 0 : (int64_t)ar;
             my_ulonglong id = mysql_stmt_insert_id(s->st);
-            if (id != 0) s->c->last_id = (int64_t)id;
+            if (id != 0)
+                s->c->last_id = (int64_t)id;
             return DB_DONE;
         }
         if ((int)fc != s->ncols || !s->rb) {
-            err_code rc = my_cols_setup(s, e);        /* the shape changed (DDL) */
-            if (rc != ERR_OK) return (int)rc;
+            err_code rc = my_cols_setup(s, e); /* the shape changed (DDL) */
+            if (rc != ERR_OK)
+                return (int)rc;
         }
-        if (mysql_stmt_bind_result(s->st, s->rb) != 0) return (int)my_stmt_err(s, e);
-        if (mysql_stmt_store_result(s->st) != 0) return (int)my_stmt_err(s, e);
+        if (mysql_stmt_bind_result(s->st, s->rb) != 0)
+            return (int)my_stmt_err(s, e);
+        if (mysql_stmt_store_result(s->st) != 0)
+            return (int)my_stmt_err(s, e);
         s->has_result = true;
     }
-    if (!s->has_result) return DB_DONE;
+    if (!s->has_result)
+        return DB_DONE;
     int r = mysql_stmt_fetch(s->st);
     if (r == 0) {
         my_terminate_text(s);
         return DB_ROW;
     }
-    if (r == MYSQL_NO_DATA) return DB_DONE;
+    if (r == MYSQL_NO_DATA)
+        return DB_DONE;
     if (r == MYSQL_DATA_TRUNCATED) {
         r = my_fetch_truncated(s, e);
-        if (r == DB_ROW) my_terminate_text(s);
+        if (r == DB_ROW)
+            my_terminate_text(s);
         return r;
     }
     return (int)my_stmt_err(s, e);
 }
 
-static int64_t my_changes(db_drv_stmt *ds) { return MS(ds)->changes; }
+static int64_t my_changes(db_drv_stmt *ds)
+{
+    return MS(ds)->changes;
+}
 
-static int my_col_count(db_drv_stmt *ds) { return MS(ds)->ncols; }
-static const char *my_col_name(db_drv_stmt *ds, int i) {
+static int my_col_count(db_drv_stmt *ds)
+{
+    return MS(ds)->ncols;
+}
+static const char *my_col_name(db_drv_stmt *ds, int i)
+{
     my_stmt *s = MS(ds);
     return i >= 0 && i < s->ncols ? s->names[i] : NULL;
 }
-static my_col *my_colp(my_stmt *s, int i) {
+static my_col *my_colp(my_stmt *s, int i)
+{
     return i >= 0 && i < s->ncols && s->has_result ? &s->cols[i] : NULL;
 }
-static bool my_col_null(db_drv_stmt *ds, int i) {
+static bool my_col_null(db_drv_stmt *ds, int i)
+{
     my_col *c = my_colp(MS(ds), i);
     return !c || c->is_null;
 }
-static int64_t my_col_int64(db_drv_stmt *ds, int i) {
+static int64_t my_col_int64(db_drv_stmt *ds, int i)
+{
     my_col *c = my_colp(MS(ds), i);
-    if (!c || c->is_null) return 0;
+    if (!c || c->is_null)
+        return 0;
     switch (c->kind) {
     case MY_INT: return c->i;
     case MY_DBL: return (int64_t)c->d;
@@ -857,9 +1037,11 @@ static int64_t my_col_int64(db_drv_stmt *ds, int i) {
     default: return strtoll(c->buf, NULL, 10);
     }
 }
-static double my_col_double(db_drv_stmt *ds, int i) {
+static double my_col_double(db_drv_stmt *ds, int i)
+{
     my_col *c = my_colp(MS(ds), i);
-    if (!c || c->is_null) return 0;
+    if (!c || c->is_null)
+        return 0;
     switch (c->kind) {
     case MY_INT: return (double)c->i;
     case MY_DBL: return c->d;
@@ -867,10 +1049,12 @@ static double my_col_double(db_drv_stmt *ds, int i) {
     default: return strtod(c->buf, NULL);
     }
 }
-static const char *my_col_text(db_drv_stmt *ds, int i, size_t *len) {
+static const char *my_col_text(db_drv_stmt *ds, int i, size_t *len)
+{
     my_col *c = my_colp(MS(ds), i);
     if (!c || c->is_null) {
-        if (len) *len = 0;
+        if (len)
+            *len = 0;
         return NULL;
     }
     const char *p = c->scratch;
@@ -879,15 +1063,19 @@ static const char *my_col_text(db_drv_stmt *ds, int i, size_t *len) {
     case MY_DBL: snprintf(c->scratch, sizeof c->scratch, "%.17g", c->d); break;
     case MY_TIME: utc_format(my_us_from_time(&c->t), c->scratch); break;
     default:
-        if (len) *len = c->len;
+        if (len)
+            *len = c->len;
         return c->buf;
     }
-    if (len) *len = strlen(p);
+    if (len)
+        *len = strlen(p);
     return p;
 }
-static utc_us my_col_time(db_drv_stmt *ds, int i) {
+static utc_us my_col_time(db_drv_stmt *ds, int i)
+{
     my_col *c = my_colp(MS(ds), i);
-    if (!c || c->is_null) return 0;
+    if (!c || c->is_null)
+        return 0;
     switch (c->kind) {
     case MY_TIME: return my_us_from_time(&c->t);
     case MY_INT: return c->i;
@@ -899,7 +1087,8 @@ static utc_us my_col_time(db_drv_stmt *ds, int i) {
     }
     }
 }
-static const void *my_col_blob(db_drv_stmt *ds, int i, size_t *len) {
+static const void *my_col_blob(db_drv_stmt *ds, int i, size_t *len)
+{
     return my_col_text(ds, i, len);
 }
 

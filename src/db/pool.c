@@ -26,16 +26,17 @@ struct db_pool {
     bool pinned;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    db_conn *idle;                 /* LIFO: the most recently used first */
+    db_conn *idle; /* LIFO: the most recently used first */
     int nidle;
-    int nbase, novf;               /* open (or being opened) connections */
+    int nbase, novf; /* open (or being opened) connections */
     int in_use, overflow_in_use;
     uint64_t acquired, waits, timeouts, created, closed, recycled, preping_failures;
-    int64_t suspect_us;            /* idle connections last used before this are pinged */
+    int64_t suspect_us; /* idle connections last used before this are pinged */
 };
 
 db_pool *db_pool_new(db_t *db, const char *label, db_role role, int size, int max_overflow,
-                     bool pinned) {
+                     bool pinned)
+{
     db_pool *p = xcalloc(1, sizeof *p);
     p->db = db;
     snprintf(p->label, sizeof p->label, "%s", label);
@@ -52,8 +53,10 @@ db_pool *db_pool_new(db_t *db, const char *label, db_role role, int size, int ma
     return p;
 }
 
-void db_pool_free(db_pool *p) {
-    if (!p) return;
+void db_pool_free(db_pool *p)
+{
+    if (!p)
+        return;
     pthread_mutex_lock(&p->mu);
     db_conn *c = p->idle;
     p->idle = NULL;
@@ -76,7 +79,8 @@ void db_pool_free(db_pool *p) {
     free(p);
 }
 
-static void deadline_after(struct timespec *ts, int ms) {
+static void deadline_after(struct timespec *ts, int ms)
+{
     clock_gettime(CLOCK_MONOTONIC, ts);
     ts->tv_sec += ms / 1000;
     ts->tv_nsec += (long)(ms % 1000) * 1000000L;
@@ -87,15 +91,20 @@ static void deadline_after(struct timespec *ts, int ms) {
 }
 
 /* Caller holds p->mu. Forgets an open connection slot. */
-static void forget_locked(db_pool *p, db_conn *c) {
-    if (c->overflow) { p->novf--; p->overflow_in_use--; }
-    else p->nbase--;
+static void forget_locked(db_pool *p, db_conn *c)
+{
+    if (c->overflow) {
+        p->novf--;
+        p->overflow_in_use--;
+    } else
+        p->nbase--;
     p->in_use--;
     p->closed++;
     pthread_cond_signal(&p->cv);
 }
 
-err_code db_pool_get(db_pool *p, db_conn **out, err_t *e) {
+err_code db_pool_get(db_pool *p, db_conn **out, err_t *e)
+{
     const db_opts *o = &p->db->o;
     struct timespec deadline;
     bool have_deadline = false, waited = false;
@@ -108,8 +117,9 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e) {
             c->next_idle = NULL;
             p->nidle--;
             p->in_use++;
-            if (c->overflow) p->overflow_in_use++;
-            p->acquired++;                 /* taken back below if the connection is dropped */
+            if (c->overflow)
+                p->overflow_in_use++;
+            p->acquired++; /* taken back below if the connection is dropped */
             bool suspect = c->last_used_us <= p->suspect_us;
             pthread_mutex_unlock(&p->mu);
 
@@ -145,16 +155,22 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e) {
         }
         if (p->nbase < p->size || p->novf < p->max_overflow) {
             bool ovf = p->nbase >= p->size;
-            if (ovf) { p->novf++; p->overflow_in_use++; }
-            else p->nbase++;
+            if (ovf) {
+                p->novf++;
+                p->overflow_in_use++;
+            } else
+                p->nbase++;
             p->in_use++;
             pthread_mutex_unlock(&p->mu);
             db_conn *c = NULL;
             err_code rc = db_conn_open(p->db, p->role, &c, e);
             pthread_mutex_lock(&p->mu);
             if (rc != ERR_OK) {
-                if (ovf) { p->novf--; p->overflow_in_use--; }
-                else p->nbase--;
+                if (ovf) {
+                    p->novf--;
+                    p->overflow_in_use--;
+                } else
+                    p->nbase--;
                 p->in_use--;
                 pthread_cond_signal(&p->cv);
                 pthread_mutex_unlock(&p->mu);
@@ -172,8 +188,12 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e) {
             deadline_after(&deadline, o->pool_timeout_ms);
             have_deadline = true;
         }
-        if (!waited) { p->waits++; waited = true; }
-        int w = o->pool_timeout_ms > 0 ? pthread_cond_timedwait(&p->cv, &p->mu, &deadline) : ETIMEDOUT;
+        if (!waited) {
+            p->waits++;
+            waited = true;
+        }
+        int w =
+            o->pool_timeout_ms > 0 ? pthread_cond_timedwait(&p->cv, &p->mu, &deadline) : ETIMEDOUT;
         if (w == ETIMEDOUT && !p->idle && p->nbase >= p->size && p->novf >= p->max_overflow) {
             p->timeouts++;
             int size = p->size, ovf = p->max_overflow;
@@ -183,7 +203,7 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e) {
                                "the shared in-memory database connection was not free within %g s "
                                "(sqlite :memory: serves every request on one connection)",
                                o->pool_timeout_ms / 1000.0);
-            if (strcmp(p->label, "writer") == 0)   /* the dedicated single writer (sqlite) */
+            if (strcmp(p->label, "writer") == 0) /* the dedicated single writer (sqlite) */
                 return err_set(e, ERR_TIMEOUT,
                                "the database writer connection was not free within %g s "
                                "(writes are serialised on one connection; a slow or stuck "
@@ -196,20 +216,23 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e) {
     }
 }
 
-void db_pool_put(db_pool *p, db_conn *c) {
+void db_pool_put(db_pool *p, db_conn *c)
+{
     int64_t now = utc_mono_us();
-    bool close_it = !p->pinned &&
-                    (c->broken || c->overflow ||
-                     (p->db->o.pool_recycle_s > 0 &&
-                      now - c->created_us > (int64_t)p->db->o.pool_recycle_s * 1000000));
+    bool close_it =
+        !p->pinned && (c->broken || c->overflow ||
+                       (p->db->o.pool_recycle_s > 0 &&
+                        now - c->created_us > (int64_t)p->db->o.pool_recycle_s * 1000000));
     pthread_mutex_lock(&p->mu);
     if (close_it) {
         bool recycle = !c->broken && !c->overflow;
         /* One connection died (server restart, network cut): its idle siblings
          * probably did too, so each is pinged before it is handed out again. */
-        if (c->broken) p->suspect_us = now;
+        if (c->broken)
+            p->suspect_us = now;
         forget_locked(p, c);
-        if (recycle) p->recycled++;
+        if (recycle)
+            p->recycled++;
         pthread_mutex_unlock(&p->mu);
         db_conn_close(c);
         return;
@@ -219,13 +242,16 @@ void db_pool_put(db_pool *p, db_conn *c) {
     p->idle = c;
     p->nidle++;
     p->in_use--;
-    if (c->overflow) p->overflow_in_use--;
+    if (c->overflow)
+        p->overflow_in_use--;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
 
-void db_pool_stats_add(db_pool *p, db_pool_stats *s) {
-    if (!p) return;
+void db_pool_stats_add(db_pool *p, db_pool_stats *s)
+{
+    if (!p)
+        return;
     pthread_mutex_lock(&p->mu);
     s->size += p->size;
     s->max_overflow += p->max_overflow;

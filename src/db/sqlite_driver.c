@@ -33,51 +33,81 @@
 #include "base/sbuf.h"
 #include "db/sqltok.h"
 
-#define SQ_CACHE_KIB 8192   /* page cache per connection: 8 MiB */
+#define SQ_CACHE_KIB 8192 /* page cache per connection: 8 MiB */
 
 typedef struct sq_conn {
     sqlite3 *h;
-    char *path;             /* for messages */
+    char *path; /* for messages */
     sqlite3_stmt *begin_imm, *begin_def, *commit, *rollback;
 } sq_conn;
 
-static sq_conn *SQ(db_drv_conn *c) { return (sq_conn *)(void *)c; }
-static sqlite3_stmt *ST(db_drv_stmt *s) { return (sqlite3_stmt *)(void *)s; }
+static sq_conn *SQ(db_drv_conn *c)
+{
+    return (sq_conn *)(void *)c;
+}
+static sqlite3_stmt *ST(db_drv_stmt *s)
+{
+    return (sqlite3_stmt *)(void *)s;
+}
 
-static bool sq_single_connection(const db_url *u) { return u->memory; }
-static bool sq_single_writer(const db_url *u) { (void)u; return true; }
+static bool sq_single_connection(const db_url *u)
+{
+    return u->memory;
+}
+static bool sq_single_writer(const db_url *u)
+{
+    (void)u;
+    return true;
+}
 
 /* Fills e from the connection's last error. */
-static err_code sq_err(sqlite3 *h, int rc, err_t *e, const char *what, const char *sql) {
+static err_code sq_err(sqlite3 *h, int rc, err_t *e, const char *what, const char *sql)
+{
     int ext = h ? sqlite3_extended_errcode(h) : rc;
-    if ((ext & 0xff) != (rc & 0xff)) ext = rc;    /* errcode overwritten: trust rc */
+    if ((ext & 0xff) != (rc & 0xff))
+        ext = rc; /* errcode overwritten: trust rc */
     err_code cls = db_errclass_sqlite(ext);
-    if (cls == ERR_OK) cls = ERR_FATAL;
+    if (cls == ERR_OK)
+        cls = ERR_FATAL;
     const char *msg = h ? sqlite3_errmsg(h) : sqlite3_errstr(rc);
     if (sql && (cls == ERR_SYNTAX || cls == ERR_INTERNAL))
         err_set(e, cls, "%s%s%s (in: %.200s)", what ? what : "", what ? ": " : "", msg, sql);
     else
         err_set(e, cls, "%s%s%s", what ? what : "", what ? ": " : "", msg);
-    if (e) e->native = ext;
+    if (e)
+        e->native = ext;
     return cls;
 }
 
 /* ---- opening -------------------------------------------------------------- */
 
-typedef enum sq_mode { SQ_RWC = 0, SQ_RW, SQ_RO } sq_mode;
+typedef enum sq_mode {
+    SQ_RWC = 0,
+    SQ_RW,
+    SQ_RO
+} sq_mode;
 
-static err_code sq_mode_of(const db_url *u, sq_mode *m, err_t *e) {
+static err_code sq_mode_of(const db_url *u, sq_mode *m, err_t *e)
+{
     const char *v = db_url_opt_get(u, "mode");
     *m = SQ_RWC;
-    if (!v || str_eq_ci(v, "rwc")) return ERR_OK;
-    if (str_eq_ci(v, "ro")) { *m = SQ_RO; return ERR_OK; }
-    if (str_eq_ci(v, "rw")) { *m = SQ_RW; return ERR_OK; }
+    if (!v || str_eq_ci(v, "rwc"))
+        return ERR_OK;
+    if (str_eq_ci(v, "ro")) {
+        *m = SQ_RO;
+        return ERR_OK;
+    }
+    if (str_eq_ci(v, "rw")) {
+        *m = SQ_RW;
+        return ERR_OK;
+    }
     return err_set(e, ERR_INVALID,
                    "database URL option mode=%s is not valid for SQLite (use ro, rw or rwc)", v);
 }
 
 /* Checks the path before SQLite sees it, for messages a user can act on. */
-static err_code sq_precheck(const char *path, sq_mode mode, db_role role, err_t *e) {
+static err_code sq_precheck(const char *path, sq_mode mode, db_role role, err_t *e)
+{
     struct stat st;
     if (!path || !*path)
         return err_set(e, ERR_INVALID, "the SQLite database path is empty");
@@ -85,7 +115,8 @@ static err_code sq_precheck(const char *path, sq_mode mode, db_role role, err_t 
         if (S_ISDIR(st.st_mode))
             return err_set(e, ERR_IO, "cannot open SQLite database '%s': it is a directory", path);
         if (access(path, R_OK) != 0)
-            return err_set(e, ERR_IO, "cannot open SQLite database '%s': %s", path, strerror(errno));
+            return err_set(e, ERR_IO, "cannot open SQLite database '%s': %s", path,
+                           strerror(errno));
         if (mode != SQ_RO && access(path, W_OK) != 0)
             return err_set(e, ERR_IO,
                            "SQLite database '%s' is read-only (%s); fix its permissions, or "
@@ -97,34 +128,43 @@ static err_code sq_precheck(const char *path, sq_mode mode, db_role role, err_t 
         return err_set(e, ERR_IO, "cannot open SQLite database '%s': %s", path, strerror(errno));
     if (mode != SQ_RWC || role != DB_ROLE_WRITER)
         return err_set(e, ERR_IO, "SQLite database '%s' does not exist%s", path,
-                       mode == SQ_RO ? " (mode=ro does not create it)"
-                       : mode == SQ_RW ? " (mode=rw does not create it)" : "");
+                       mode == SQ_RO   ? " (mode=ro does not create it)"
+                       : mode == SQ_RW ? " (mode=rw does not create it)"
+                                       : "");
     /* It will be created: its directory must exist and be writable. */
     char *dir = xstrdup(path);
     char *slash = strrchr(dir, '/');
-    if (!slash) { free(dir); dir = xstrdup("."); }
-    else if (slash == dir) slash[1] = '\0';
-    else *slash = '\0';
+    if (!slash) {
+        free(dir);
+        dir = xstrdup(".");
+    } else if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
     err_code rc = ERR_OK;
     if (stat(dir, &st) != 0)
         rc = err_set(e, ERR_IO, "cannot create SQLite database '%s': directory '%s' %s", path, dir,
                      errno == ENOENT ? "does not exist" : strerror(errno));
     else if (!S_ISDIR(st.st_mode))
-        rc = err_set(e, ERR_IO, "cannot create SQLite database '%s': '%s' is not a directory",
-                     path, dir);
+        rc = err_set(e, ERR_IO, "cannot create SQLite database '%s': '%s' is not a directory", path,
+                     dir);
     else if (access(dir, W_OK | X_OK) != 0)
-        rc = err_set(e, ERR_IO, "cannot create SQLite database '%s': directory '%s' is not writable (%s)",
+        rc = err_set(e, ERR_IO,
+                     "cannot create SQLite database '%s': directory '%s' is not writable (%s)",
                      path, dir, strerror(errno));
     free(dir);
     return rc;
 }
 
 /* Skips white space and comments so an error can quote the statement itself. */
-static const char *sq_stmt_start(const char *p) {
+static const char *sq_stmt_start(const char *p)
+{
     for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+            p++;
         if (p[0] == '-' && p[1] == '-') {
-            while (*p && *p != '\n') p++;
+            while (*p && *p != '\n')
+                p++;
         } else if (p[0] == '/' && p[1] == '*') {
             const char *end = strstr(p + 2, "*/");
             p = end ? end + 2 : p + strlen(p);
@@ -136,44 +176,56 @@ static const char *sq_stmt_start(const char *p) {
 
 /* Runs a script statement by statement (sqlite3_prepare_v2's tail), so a failure
  * quotes the statement that failed rather than the head of the script. */
-static err_code sq_exec_h(sqlite3 *h, const char *sql, err_t *e, const char *what) {
+static err_code sq_exec_h(sqlite3 *h, const char *sql, err_t *e, const char *what)
+{
     const char *p = sql;
     while (*p) {
         const char *start = sq_stmt_start(p);
-        if (!*start) break;
+        if (!*start)
+            break;
         sqlite3_stmt *st = NULL;
         const char *tail = NULL;
         int rc = sqlite3_prepare_v2(h, start, -1, &st, &tail);
         if (rc == SQLITE_OK && st) {
-            do rc = sqlite3_step(st); while (rc == SQLITE_ROW);
-            if (rc == SQLITE_DONE) rc = SQLITE_OK;
+            do
+                rc = sqlite3_step(st);
+            while (rc == SQLITE_ROW);
+            if (rc == SQLITE_DONE)
+                rc = SQLITE_OK;
         }
         if (rc != SQLITE_OK) {
             err_code cls = sq_err(h, rc, NULL, what, NULL);
             size_t n = tail && tail > start ? (size_t)(tail - start) : strlen(start);
-            if (n > 200) n = 200;
+            if (n > 200)
+                n = 200;
             char quoted[201];
             memcpy(quoted, start, n);
             quoted[n] = '\0';
             for (size_t i = 0; i < n; i++)
-                if (quoted[i] == '\n' || quoted[i] == '\r' || quoted[i] == '\t') quoted[i] = ' ';
-            err_set(e, cls, "%s%s%s (in: %s)", what ? what : "", what ? ": " : "", sqlite3_errmsg(h), quoted);
-            if (e) e->native = sqlite3_extended_errcode(h);
+                if (quoted[i] == '\n' || quoted[i] == '\r' || quoted[i] == '\t')
+                    quoted[i] = ' ';
+            err_set(e, cls, "%s%s%s (in: %s)", what ? what : "", what ? ": " : "",
+                    sqlite3_errmsg(h), quoted);
+            if (e)
+                e->native = sqlite3_extended_errcode(h);
             sqlite3_finalize(st);
             return cls;
         }
         sqlite3_finalize(st);
-        if (!tail || tail == start) break;
+        if (!tail || tail == start)
+            break;
         p = tail;
     }
     return ERR_OK;
 }
 
 /* Reads one text value (PRAGMA journal_mode). */
-static err_code sq_query_text(sqlite3 *h, const char *sql, char *buf, size_t n, err_t *e) {
+static err_code sq_query_text(sqlite3 *h, const char *sql, char *buf, size_t n, err_t *e)
+{
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) return sq_err(h, rc, e, NULL, sql);
+    if (rc != SQLITE_OK)
+        return sq_err(h, rc, e, NULL, sql);
     rc = sqlite3_step(st);
     buf[0] = '\0';
     if (rc == SQLITE_ROW) {
@@ -186,30 +238,40 @@ static err_code sq_query_text(sqlite3 *h, const char *sql, char *buf, size_t n, 
     return cls;
 }
 
-static void sq_free(sq_conn *c) {
-    if (!c) return;
+static void sq_free(sq_conn *c)
+{
+    if (!c)
+        return;
     sqlite3_finalize(c->begin_imm);
     sqlite3_finalize(c->begin_def);
     sqlite3_finalize(c->commit);
     sqlite3_finalize(c->rollback);
-    if (c->h) sqlite3_close_v2(c->h);
+    if (c->h)
+        sqlite3_close_v2(c->h);
     free(c->path);
     free(c);
 }
 
 static err_code sq_connect(const db_url *u, const db_opts *o, db_role role, db_drv_conn **out,
-                           err_t *e) {
+                           err_t *e)
+{
     sq_mode mode;
     err_code rc = sq_mode_of(u, &mode, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     bool mem = u->memory;
     const char *path = mem ? ":memory:" : u->path;
-    if (!mem && (rc = sq_precheck(path, mode, role, e)) != ERR_OK) return rc;
+    if (!mem && (rc = sq_precheck(path, mode, role, e)) != ERR_OK)
+        return rc;
 
-    int flags = SQLITE_OPEN_NOMUTEX;          /* one thread at a time per connection */
-    if (mode == SQ_RO) flags |= SQLITE_OPEN_READONLY;
-    else flags |= SQLITE_OPEN_READWRITE | (mode == SQ_RWC && role == DB_ROLE_WRITER ? SQLITE_OPEN_CREATE : 0);
-    if (mem) flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int flags = SQLITE_OPEN_NOMUTEX; /* one thread at a time per connection */
+    if (mode == SQ_RO)
+        flags |= SQLITE_OPEN_READONLY;
+    else
+        flags |= SQLITE_OPEN_READWRITE |
+                 (mode == SQ_RWC && role == DB_ROLE_WRITER ? SQLITE_OPEN_CREATE : 0);
+    if (mem)
+        flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 
     sq_conn *c = xcalloc(1, sizeof *c);
     c->path = xstrdup(path);
@@ -217,11 +279,13 @@ static err_code sq_connect(const db_url *u, const db_opts *o, db_role role, db_d
     if (src != SQLITE_OK) {
         int sys = c->h ? sqlite3_system_errno(c->h) : 0;
         err_code cls = db_errclass_sqlite(src);
-        if (cls != ERR_NOMEM && cls != ERR_INVALID) cls = ERR_IO;
+        if (cls != ERR_NOMEM && cls != ERR_INVALID)
+            cls = ERR_IO;
         err_set(e, cls, "cannot open SQLite database '%s': %s%s%s", path,
                 c->h ? sqlite3_errmsg(c->h) : sqlite3_errstr(src), sys ? ": " : "",
                 sys ? strerror(sys) : "");
-        if (e) e->native = src;
+        if (e)
+            e->native = src;
         sq_free(c);
         return cls;
     }
@@ -244,7 +308,8 @@ static err_code sq_connect(const db_url *u, const db_opts *o, db_role role, db_d
                     path, sqlite3_errmsg(c->h));
         else
             err_prefix(e, "cannot read SQLite database '%s'", path);
-        if (e) e->native = ext;
+        if (e)
+            e->native = ext;
         sq_free(c);
         return e ? e->code : ERR_INVALID;
     }
@@ -261,7 +326,8 @@ static err_code sq_connect(const db_url *u, const db_opts *o, db_role role, db_d
                 "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%d; "
                 "PRAGMA temp_store=MEMORY;",
                 SQ_CACHE_KIB);
-    if (role == DB_ROLE_READER && !mem) sbuf_puts(&sql, " PRAGMA query_only=ON;");
+    if (role == DB_ROLE_READER && !mem)
+        sbuf_puts(&sql, " PRAGMA query_only=ON;");
     rc = sq_exec_h(c->h, sbuf_cstr(&sql), e, NULL);
     sbuf_free(&sql);
     if (rc == ERR_OK && !mem && mode != SQ_RO && role == DB_ROLE_WRITER) {
@@ -269,7 +335,8 @@ static err_code sq_connect(const db_url *u, const db_opts *o, db_role role, db_d
          * SQLITE_BUSY for it without always consulting the busy handler when other
          * processes are opening the same new file at that moment. Retry with a
          * bounded backoff within busy_timeout. */
-        int64_t deadline = utc_mono_us() + (int64_t)(o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 0) * 1000;
+        int64_t deadline =
+            utc_mono_us() + (int64_t)(o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 0) * 1000;
         useconds_t pause = 1000;
         for (;;) {
             rc = sq_query_text(c->h, "PRAGMA journal_mode=WAL", buf, sizeof buf, e);
@@ -280,8 +347,10 @@ static err_code sq_connect(const db_url *u, const db_opts *o, db_role role, db_d
                 pause *= 2;
         }
         if (rc == ERR_OK && !str_eq_ci(buf, "wal"))
-            LOG_W("db", "SQLite database '%s' stays in journal_mode=%s (WAL not available here); "
-                  "readers will wait for writers", path, buf);
+            LOG_W("db",
+                  "SQLite database '%s' stays in journal_mode=%s (WAL not available here); "
+                  "readers will wait for writers",
+                  path, buf);
         /* Off when the core checkpoints in the background (db_opts). A setting of
          * this connection only: other processes on the file keep their own. */
         if (rc == ERR_OK && o->wal_autocheckpoint >= 0)
@@ -296,21 +365,29 @@ static err_code sq_connect(const db_url *u, const db_opts *o, db_role role, db_d
     return ERR_OK;
 }
 
-static void sq_disconnect(db_drv_conn *dc) { sq_free(SQ(dc)); }
+static void sq_disconnect(db_drv_conn *dc)
+{
+    sq_free(SQ(dc));
+}
 
-static err_code sq_ping(db_drv_conn *dc, err_t *e) {
+static err_code sq_ping(db_drv_conn *dc, err_t *e)
+{
     return sq_exec_h(SQ(dc)->h, "SELECT 1", e, "ping");
 }
 
-static unsigned sq_caps(db_drv_conn *dc) {
+static unsigned sq_caps(db_drv_conn *dc)
+{
     (void)dc;
     int v = sqlite3_libversion_number();
     unsigned caps = DB_CAP_PARTIAL_INDEX | DB_CAP_TRANSACTIONAL_DDL | DB_CAP_SINGLE_WRITER;
-    if (v >= 3035000) caps |= DB_CAP_RETURNING;
-    if (v >= 3024000) caps |= DB_CAP_UPSERT_ON_CONFLICT;
+    if (v >= 3035000)
+        caps |= DB_CAP_RETURNING;
+    if (v >= 3024000)
+        caps |= DB_CAP_UPSERT_ON_CONFLICT;
     if (sqlite3_compileoption_used("ENABLE_FTS5")) {
         caps |= DB_CAP_FTS;
-        if (v >= 3034000) caps |= DB_CAP_TRIGRAM;
+        if (v >= 3034000)
+            caps |= DB_CAP_TRIGRAM;
     }
     if (sqlite3_compileoption_used("ENABLE_JSON1") ||
         (v >= 3038000 && !sqlite3_compileoption_used("OMIT_JSON")))
@@ -318,68 +395,90 @@ static unsigned sq_caps(db_drv_conn *dc) {
     return caps;
 }
 
-static err_code sq_server_version(db_drv_conn *dc, char *buf, size_t n, err_t *e) {
-    (void)dc; (void)e;
+static err_code sq_server_version(db_drv_conn *dc, char *buf, size_t n, err_t *e)
+{
+    (void)dc;
+    (void)e;
     snprintf(buf, n, "SQLite %s", sqlite3_libversion());
     return ERR_OK;
 }
 
-static err_code sq_exec(db_drv_conn *dc, const char *sql, err_t *e) {
+static err_code sq_exec(db_drv_conn *dc, const char *sql, err_t *e)
+{
     return sq_exec_h(SQ(dc)->h, sql, e, NULL);
 }
 
 /* Runs one of the connection's own cached control statements. */
-static err_code sq_ctl(sq_conn *c, sqlite3_stmt **slot, const char *sql, err_t *e) {
+static err_code sq_ctl(sq_conn *c, sqlite3_stmt **slot, const char *sql, err_t *e)
+{
     if (!*slot) {
         int rc = sqlite3_prepare_v3(c->h, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
-        if (rc != SQLITE_OK) return sq_err(c->h, rc, e, sql, NULL);
+        if (rc != SQLITE_OK)
+            return sq_err(c->h, rc, e, sql, NULL);
     }
     int rc = sqlite3_step(*slot);
     sqlite3_reset(*slot);
-    if (rc == SQLITE_DONE) return ERR_OK;
+    if (rc == SQLITE_DONE)
+        return ERR_OK;
     return sq_err(c->h, rc, e, sql, NULL);
 }
 
-static err_code sq_begin(db_drv_conn *dc, bool write, err_t *e) {
+static err_code sq_begin(db_drv_conn *dc, bool write, err_t *e)
+{
     sq_conn *c = SQ(dc);
     return write ? sq_ctl(c, &c->begin_imm, "BEGIN IMMEDIATE", e)
                  : sq_ctl(c, &c->begin_def, "BEGIN", e);
 }
-static err_code sq_commit(db_drv_conn *dc, err_t *e) {
+static err_code sq_commit(db_drv_conn *dc, err_t *e)
+{
     sq_conn *c = SQ(dc);
     return sq_ctl(c, &c->commit, "COMMIT", e);
 }
-static err_code sq_rollback(db_drv_conn *dc, err_t *e) {
+static err_code sq_rollback(db_drv_conn *dc, err_t *e)
+{
     sq_conn *c = SQ(dc);
-    if (sqlite3_get_autocommit(c->h)) return ERR_OK;     /* already rolled back by SQLite */
+    if (sqlite3_get_autocommit(c->h))
+        return ERR_OK; /* already rolled back by SQLite */
     return sq_ctl(c, &c->rollback, "ROLLBACK", e);
 }
-static bool sq_in_transaction(db_drv_conn *dc) { return !sqlite3_get_autocommit(SQ(dc)->h); }
-static int64_t sq_last_insert_id(db_drv_conn *dc) { return sqlite3_last_insert_rowid(SQ(dc)->h); }
+static bool sq_in_transaction(db_drv_conn *dc)
+{
+    return !sqlite3_get_autocommit(SQ(dc)->h);
+}
+static int64_t sq_last_insert_id(db_drv_conn *dc)
+{
+    return sqlite3_last_insert_rowid(SQ(dc)->h);
+}
 
-static err_code sq_checkpoint(db_drv_conn *dc, bool truncate, int64_t *wal_frames, err_t *e) {
+static err_code sq_checkpoint(db_drv_conn *dc, bool truncate, int64_t *wal_frames, err_t *e)
+{
     sq_conn *c = SQ(dc);
     int nlog = 0, nckpt = 0;
-    int rc = sqlite3_wal_checkpoint_v2(c->h, NULL,
-                                       truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
-                                       &nlog, &nckpt);
+    int rc = sqlite3_wal_checkpoint_v2(
+        c->h, NULL, truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE, &nlog,
+        &nckpt);
     *wal_frames = nlog > 0 ? nlog : 0;
-    if (rc == SQLITE_OK) return ERR_OK;
+    if (rc == SQLITE_OK)
+        return ERR_OK;
     return sq_err(c->h, rc, e, "WAL checkpoint", NULL);
 }
 
 /* ---- statements ------------------------------------------------------------ */
 
 static err_code sq_prepare(db_drv_conn *dc, const char *sql, size_t len, bool persistent,
-                           db_drv_stmt **out, err_t *e) {
+                           db_drv_stmt **out, err_t *e)
+{
     sq_conn *c = SQ(dc);
     sqlite3_stmt *st = NULL;
     const char *tail = NULL;
-    if (len >= INT_MAX) return err_set(e, ERR_INVALID, "SQL statement too long (%zu bytes)", len);
+    if (len >= INT_MAX)
+        return err_set(e, ERR_INVALID, "SQL statement too long (%zu bytes)", len);
     int rc = sqlite3_prepare_v3(c->h, sql, (int)len + 1, persistent ? SQLITE_PREPARE_PERSISTENT : 0,
                                 &st, &tail);
-    if (rc != SQLITE_OK) return sq_err(c->h, rc, e, NULL, sql);
-    if (!st) return err_set(e, ERR_INVALID, "empty SQL statement");
+    if (rc != SQLITE_OK)
+        return sq_err(c->h, rc, e, NULL, sql);
+    if (!st)
+        return err_set(e, ERR_INVALID, "empty SQL statement");
     if (tail && !sqltok_is_blank(tail, strlen(tail))) {
         sqlite3_finalize(st);
         return err_set(e, ERR_INVALID,
@@ -389,44 +488,68 @@ static err_code sq_prepare(db_drv_conn *dc, const char *sql, size_t len, bool pe
     return ERR_OK;
 }
 
-static void sq_finalize(db_drv_stmt *s) { sqlite3_finalize(ST(s)); }
-static void sq_reset(db_drv_stmt *s) {
+static void sq_finalize(db_drv_stmt *s)
+{
+    sqlite3_finalize(ST(s));
+}
+static void sq_reset(db_drv_stmt *s)
+{
     sqlite3_reset(ST(s));
     sqlite3_clear_bindings(ST(s));
 }
-static int sq_param_count(db_drv_stmt *s) { return sqlite3_bind_parameter_count(ST(s)); }
+static int sq_param_count(db_drv_stmt *s)
+{
+    return sqlite3_bind_parameter_count(ST(s));
+}
 
-static err_code sq_bind_rc(int rc) { return rc == SQLITE_OK ? ERR_OK : db_errclass_sqlite(rc); }
+static err_code sq_bind_rc(int rc)
+{
+    return rc == SQLITE_OK ? ERR_OK : db_errclass_sqlite(rc);
+}
 
-static err_code sq_bind_null(db_drv_stmt *s, int i) { return sq_bind_rc(sqlite3_bind_null(ST(s), i)); }
-static err_code sq_bind_int64(db_drv_stmt *s, int i, int64_t v) {
+static err_code sq_bind_null(db_drv_stmt *s, int i)
+{
+    return sq_bind_rc(sqlite3_bind_null(ST(s), i));
+}
+static err_code sq_bind_int64(db_drv_stmt *s, int i, int64_t v)
+{
     return sq_bind_rc(sqlite3_bind_int64(ST(s), i, (sqlite3_int64)v));
 }
-static err_code sq_bind_double(db_drv_stmt *s, int i, double v) {
+static err_code sq_bind_double(db_drv_stmt *s, int i, double v)
+{
     return sq_bind_rc(sqlite3_bind_double(ST(s), i, v));
 }
-static err_code sq_bind_text(db_drv_stmt *s, int i, const char *v, size_t n) {
-    return sq_bind_rc(sqlite3_bind_text64(ST(s), i, v, (sqlite3_uint64)n, SQLITE_STATIC, SQLITE_UTF8));
+static err_code sq_bind_text(db_drv_stmt *s, int i, const char *v, size_t n)
+{
+    return sq_bind_rc(
+        sqlite3_bind_text64(ST(s), i, v, (sqlite3_uint64)n, SQLITE_STATIC, SQLITE_UTF8));
 }
-static err_code sq_bind_time(db_drv_stmt *s, int i, utc_us t) {
+static err_code sq_bind_time(db_drv_stmt *s, int i, utc_us t)
+{
     char buf[UTC_ISO_LEN];
     utc_format(t, buf);
     return sq_bind_rc(sqlite3_bind_text(ST(s), i, buf, (int)strlen(buf), SQLITE_TRANSIENT));
 }
-static err_code sq_bind_blob(db_drv_stmt *s, int i, const void *v, size_t n) {
-    if (n == 0) return sq_bind_rc(sqlite3_bind_zeroblob(ST(s), i, 0));
+static err_code sq_bind_blob(db_drv_stmt *s, int i, const void *v, size_t n)
+{
+    if (n == 0)
+        return sq_bind_rc(sqlite3_bind_zeroblob(ST(s), i, 0));
     return sq_bind_rc(sqlite3_bind_blob64(ST(s), i, v, (sqlite3_uint64)n, SQLITE_STATIC));
 }
 
-static int sq_step(db_drv_stmt *s, err_t *e) {
+static int sq_step(db_drv_stmt *s, err_t *e)
+{
     int rc = sqlite3_step(ST(s));
-    if (rc == SQLITE_ROW) return DB_ROW;
-    if (rc == SQLITE_DONE) return DB_DONE;
+    if (rc == SQLITE_ROW)
+        return DB_ROW;
+    if (rc == SQLITE_DONE)
+        return DB_DONE;
     sqlite3 *h = sqlite3_db_handle(ST(s));
     return (int)sq_err(h, rc, e, NULL, sqlite3_sql(ST(s)));
 }
 
-static int64_t sq_changes(db_drv_stmt *s) {
+static int64_t sq_changes(db_drv_stmt *s)
+{
 #if SQLITE_VERSION_NUMBER >= 3037000
     return sqlite3_changes64(sqlite3_db_handle(ST(s)));
 #else
@@ -434,34 +557,54 @@ static int64_t sq_changes(db_drv_stmt *s) {
 #endif
 }
 
-static int sq_col_count(db_drv_stmt *s) { return sqlite3_column_count(ST(s)); }
-static const char *sq_col_name(db_drv_stmt *s, int i) { return sqlite3_column_name(ST(s), i); }
-static bool sq_col_null(db_drv_stmt *s, int i) { return sqlite3_column_type(ST(s), i) == SQLITE_NULL; }
-static int64_t sq_col_int64(db_drv_stmt *s, int i) { return sqlite3_column_int64(ST(s), i); }
-static double sq_col_double(db_drv_stmt *s, int i) { return sqlite3_column_double(ST(s), i); }
-static const char *sq_col_text(db_drv_stmt *s, int i, size_t *len) {
+static int sq_col_count(db_drv_stmt *s)
+{
+    return sqlite3_column_count(ST(s));
+}
+static const char *sq_col_name(db_drv_stmt *s, int i)
+{
+    return sqlite3_column_name(ST(s), i);
+}
+static bool sq_col_null(db_drv_stmt *s, int i)
+{
+    return sqlite3_column_type(ST(s), i) == SQLITE_NULL;
+}
+static int64_t sq_col_int64(db_drv_stmt *s, int i)
+{
+    return sqlite3_column_int64(ST(s), i);
+}
+static double sq_col_double(db_drv_stmt *s, int i)
+{
+    return sqlite3_column_double(ST(s), i);
+}
+static const char *sq_col_text(db_drv_stmt *s, int i, size_t *len)
+{
     const unsigned char *p = sqlite3_column_text(ST(s), i);
-    if (len) *len = p ? (size_t)sqlite3_column_bytes(ST(s), i) : 0;
+    if (len)
+        *len = p ? (size_t)sqlite3_column_bytes(ST(s), i) : 0;
     return (const char *)p;
 }
-static utc_us sq_col_time(db_drv_stmt *s, int i) {
+static utc_us sq_col_time(db_drv_stmt *s, int i)
+{
     switch (sqlite3_column_type(ST(s), i)) {
-    case SQLITE_NULL:
-        return 0;
-    case SQLITE_INTEGER:             /* tolerated: microseconds since the epoch */
+    case SQLITE_NULL: return 0;
+    case SQLITE_INTEGER: /* tolerated: microseconds since the epoch */
         return sqlite3_column_int64(ST(s), i);
     default: {
         const char *t = (const char *)sqlite3_column_text(ST(s), i);
         utc_us v = 0;
         err_t e;
-        if (!t || utc_parse(t, &v, &e) != ERR_OK) return 0;
+        if (!t || utc_parse(t, &v, &e) != ERR_OK)
+            return 0;
         return v;
     }
     }
 }
-static const void *sq_col_blob(db_drv_stmt *s, int i, size_t *len) {
+static const void *sq_col_blob(db_drv_stmt *s, int i, size_t *len)
+{
     const void *p = sqlite3_column_blob(ST(s), i);
-    if (len) *len = (size_t)sqlite3_column_bytes(ST(s), i);
+    if (len)
+        *len = (size_t)sqlite3_column_bytes(ST(s), i);
     return p;
 }
 

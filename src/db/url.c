@@ -22,20 +22,20 @@
 
 #include "base/sbuf.h"
 
-#define ACCEPTED_SCHEMES                                                                   \
+#define ACCEPTED_SCHEMES \
     "sqlite, postgresql, postgres, mysql, mariadb, mongodb, mongodb+srv; a driver suffix " \
     "such as +asyncpg is ignored"
-#define AT_HINT                                                                            \
-    " (if the user name or password contains '@', '/', '?' or '#', percent-encode it: "   \
+#define AT_HINT \
+    " (if the user name or password contains '@', '/', '?' or '#', percent-encode it: " \
     "%40 %2F %3F %23)"
 
 static const struct {
     const char *name;
     db_backend backend;
 } SCHEMES[] = {
-    {"sqlite", DB_BACKEND_SQLITE},  {"postgresql", DB_BACKEND_POSTGRES},
+    {"sqlite", DB_BACKEND_SQLITE},     {"postgresql", DB_BACKEND_POSTGRES},
     {"postgres", DB_BACKEND_POSTGRES}, {"mysql", DB_BACKEND_MYSQL},
-    {"mariadb", DB_BACKEND_MYSQL},  {"mongodb", DB_BACKEND_MONGODB},
+    {"mariadb", DB_BACKEND_MYSQL},     {"mongodb", DB_BACKEND_MONGODB},
 };
 
 const char *db_backend_name(db_backend b)
@@ -107,7 +107,7 @@ static void put_query_masked(sbuf_t *b, const char *s)
     sbuf_append(b, s, (size_t)(q - s));
     const char *p = q;
     while (*p) {
-        sbuf_putc(b, *p++);   /* '?' or '&' */
+        sbuf_putc(b, *p++); /* '?' or '&' */
         const char *end = p + strcspn(p, "&");
         const char *eq = memchr(p, '=', (size_t)(end - p));
         if (eq && is_pw_key(p, (size_t)(eq - p))) {
@@ -127,7 +127,7 @@ static void masked_for_msg(const char *url, char *buf, size_t cap)
     size_t n = strlen(m), lim = 200;
     if (n > lim) {
         while (lim > 0 && ((unsigned char)m[lim] & 0xC0) == 0x80)
-            lim--;   /* do not cut a UTF-8 sequence */
+            lim--; /* do not cut a UTF-8 sequence */
         snprintf(buf, cap, "%.*s...", (int)lim, m);
     } else {
         snprintf(buf, cap, "%s", m);
@@ -213,7 +213,7 @@ static err_code parse_query(const char *url, const char *q, db_url *u, err_t *e)
 static err_code parse_sqlite(const char *url, const char *rest, db_url *u, err_t *e)
 {
     size_t blen = strcspn(rest, "?");
-    if (blen == 0) {   /* sqlite:// */
+    if (blen == 0) { /* sqlite:// */
         u->memory = true;
         u->path = xstrdup(":memory:");
     } else if (rest[0] != '/') {
@@ -243,8 +243,8 @@ static bool reg_name_char(char ch)
 }
 
 /* One "host[:port]" or "[v6][:port]" of s[0..n). host is decoded. */
-static err_code parse_hostport(const char *url, const char *s, size_t n, bool stray_at,
-                               char **host, int *port, err_t *e)
+static err_code parse_hostport(const char *url, const char *s, size_t n, bool stray_at, char **host,
+                               int *port, err_t *e)
 {
     const char *hint = stray_at ? AT_HINT : "";
     const char *hend, *portp = NULL;
@@ -277,7 +277,8 @@ static err_code parse_hostport(const char *url, const char *s, size_t n, bool st
         if (colon && memchr(colon + 1, ':', (size_t)(s + n - colon - 1)))
             return bad(e, url,
                        "more than one ':' after the host (IPv6 addresses must be in brackets, "
-                       "e.g. [::1]:5432)%s", hint);
+                       "e.g. [::1]:5432)%s",
+                       hint);
         if (hn == 0)
             return bad(e, url, "missing host name before ':port'%s", hint);
         for (size_t i = 0; i < hn; i++)
@@ -291,7 +292,7 @@ static err_code parse_hostport(const char *url, const char *s, size_t n, bool st
         if (pn == 0)
             return bad(e, url, "empty port after ':'%s", hint);
         for (size_t i = 0; i < pn; i++)
-            if (!isdigit((unsigned char)portp[i]))   /* may be a password: not echoed */
+            if (!isdigit((unsigned char)portp[i])) /* may be a password: not echoed */
                 return bad(e, url, "the port is not a number%s", hint);
         long v = 0;
         for (size_t i = 0; i < pn && v <= 65535; i++)
@@ -347,8 +348,8 @@ static err_code parse_network(const char *url, const char *rest, db_url *u, size
     }
     size_t hn = (size_t)(rest + region - hp);
     if (hn == 0)
-        return bad(e, url, "a %s URL needs a host, e.g. %s://user:password@host/database%s",
-                   name, u->scheme, hint);
+        return bad(e, url, "a %s URL needs a host, e.g. %s://user:password@host/database%s", name,
+                   u->scheme, hint);
     const char *comma = memchr(hp, ',', hn);
     if (comma && u->backend != DB_BACKEND_MONGODB)
         return bad(e, url, "several hosts are only supported in mongodb URLs");
@@ -407,8 +408,7 @@ static bool has_ctl(const char *s)
 }
 
 /* The parser; *pw_off and *pw_len locate the raw password (pw_len = SIZE_MAX: none). */
-static err_code parse(const char *url, db_url **out, size_t *pw_off, size_t *pw_len,
-                      err_t *e)
+static err_code parse(const char *url, db_url **out, size_t *pw_off, size_t *pw_len, err_t *e)
 {
     *out = NULL;
     *pw_off = 0;
@@ -440,7 +440,7 @@ static err_code parse(const char *url, db_url **out, size_t *pw_off, size_t *pw_
         srv = true;
         pos += 4;
     }
-    const char *driver = NULL;   /* into url: the suffix as written */
+    const char *driver = NULL; /* into url: the suffix as written */
     if (pos < sn) {
         driver = url + pos + 1;
         size_t dlen = sn - pos - 1;
@@ -455,8 +455,8 @@ static err_code parse(const char *url, db_url **out, size_t *pw_off, size_t *pw_
         if (strcmp(scheme, SCHEMES[i].name) == 0)
             backend = SCHEMES[i].backend;
     if (!backend) {
-        err_code rc = bad(e, url, "unknown scheme '%.40s' (accepted: %s)", scheme,
-                          ACCEPTED_SCHEMES);
+        err_code rc =
+            bad(e, url, "unknown scheme '%.40s' (accepted: %s)", scheme, ACCEPTED_SCHEMES);
         free(scheme);
         return rc;
     }
@@ -471,9 +471,8 @@ static err_code parse(const char *url, db_url **out, size_t *pw_off, size_t *pw_
     if (driver)
         u->driver = xstrndup(driver, (size_t)(sep - driver));
     const char *rest = sep + 3;
-    err_code rc = backend == DB_BACKEND_SQLITE
-                      ? parse_sqlite(url, rest, u, e)
-                      : parse_network(url, rest, u, pw_off, pw_len, e);
+    err_code rc = backend == DB_BACKEND_SQLITE ? parse_sqlite(url, rest, u, e)
+                                               : parse_network(url, rest, u, pw_off, pw_len, e);
     if (rc != ERR_OK) {
         db_url_free(u);
         *pw_len = (size_t)-1;
@@ -498,7 +497,7 @@ char *db_url_masked(const char *url)
     db_url *u = NULL;
     size_t off, len;
     if (parse(url, &u, &off, &len, NULL) != ERR_OK)
-        return conf_mask_url(url);   /* malformed: the lenient rule */
+        return conf_mask_url(url); /* malformed: the lenient rule */
     db_url_free(u);
     sbuf_t b = SBUF_INIT;
     if (len != (size_t)-1) {
@@ -635,13 +634,12 @@ err_code db_url_from_conf(const conf_t *c, char **url_text, char **origin, err_t
             sbuf_printf(&org, "DATABASE_TYPE=%s (%s)", type_raw,
                         conf_source_label(c, "DATABASE_TYPE"));
         } else {
-            const char *ex = strcmp(type, "mongodb") == 0
-                                 ? "mongodb://user:password@host:27017/database"
-                             : strcmp(type, "mysql") == 0
-                                 ? "mysql://user:password@host:3306/database"
-                                 : "postgresql://user:password@host:5432/database";
-            rc = err_set(e, ERR_INVALID, "DATABASE_TYPE=%s needs DATABASE_URL (e.g. %s)",
-                         type_raw, ex);
+            const char *ex =
+                strcmp(type, "mongodb") == 0 ? "mongodb://user:password@host:27017/database"
+                : strcmp(type, "mysql") == 0 ? "mysql://user:password@host:3306/database"
+                                             : "postgresql://user:password@host:5432/database";
+            rc = err_set(e, ERR_INVALID, "DATABASE_TYPE=%s needs DATABASE_URL (e.g. %s)", type_raw,
+                         ex);
             goto fail;
         }
     }

@@ -17,32 +17,32 @@ typedef enum db_backend {
 } db_backend;
 
 typedef struct db_url_opt {
-    char *key;      /* percent-decoded */
-    char *value;    /* percent-decoded, "" when given as `?flag` */
+    char *key;   /* percent-decoded */
+    char *value; /* percent-decoded, "" when given as `?flag` */
 } db_url_opt;
 
 typedef struct db_url {
     db_backend backend;
-    char *scheme;       /* as written, lowercased, driver suffix removed: "postgresql" */
-    char *driver;       /* SQLAlchemy suffix as written ("asyncpg") or NULL; ignored */
-    char *user;         /* decoded, or NULL */
-    char *password;     /* decoded, or NULL — never print it */
-    char *host;         /* decoded; IPv6 without brackets; NULL for sqlite */
-    int port;           /* 0 = backend default */
-    char *hosts;        /* mongodb: the raw host list "h1:1,h2:2" when several, else NULL */
-    char *database;     /* postgres/mysql/mongo database name (decoded), or NULL */
-    char *path;         /* sqlite: file path (decoded), ":memory:" for memory */
-    bool memory;        /* sqlite in-memory database */
-    bool srv;           /* mongodb+srv */
+    char *scheme;   /* as written, lowercased, driver suffix removed: "postgresql" */
+    char *driver;   /* SQLAlchemy suffix as written ("asyncpg") or NULL; ignored */
+    char *user;     /* decoded, or NULL */
+    char *password; /* decoded, or NULL — never print it */
+    char *host;     /* decoded; IPv6 without brackets; NULL for sqlite */
+    int port;       /* 0 = backend default */
+    char *hosts;    /* mongodb: the raw host list "h1:1,h2:2" when several, else NULL */
+    char *database; /* postgres/mysql/mongo database name (decoded), or NULL */
+    char *path;     /* sqlite: file path (decoded), ":memory:" for memory */
+    bool memory;    /* sqlite in-memory database */
+    bool srv;       /* mongodb+srv */
     size_t nopts;
-    db_url_opt *opts;   /* query options in order */
+    db_url_opt *opts; /* query options in order */
 } db_url;
 
 /* Parses `url`. Errors (ERR_INVALID) name what is wrong and show the URL masked. */
 err_code db_url_parse(const char *url, db_url **out, err_t *e);
 void db_url_free(db_url *u);
-const char *db_url_opt_get(const db_url *u, const char *key);   /* NULL if absent */
-const char *db_backend_name(db_backend b);                      /* "sqlite", "postgresql", ... */
+const char *db_url_opt_get(const db_url *u, const char *key); /* NULL if absent */
+const char *db_backend_name(db_backend b);                    /* "sqlite", "postgresql", ... */
 
 /* The effective URL from configuration: DATABASE_URL if set; else DATABASE_TYPE
  * (sqlite -> DATABASE_PATH; postgresql/mysql/mongodb -> DATABASE_URL required;

@@ -35,7 +35,7 @@ static bool authority_allowed(const mcp_http *h, const char *a, size_t len)
         const char *colon = memchr(a, ':', len);
         n = colon ? (size_t)(colon - a) : len;
     }
-    for (size_t i = n; i < len; i++)  /* the port: digits only */
+    for (size_t i = n; i < len; i++) /* the port: digits only */
         if (i > n && !isdigit((unsigned char)a[i]))
             return false;
     if (host_is(a, n, "localhost") || host_is(a, n, "127.0.0.1") || host_is(a, n, "[::1]"))
@@ -49,17 +49,17 @@ static bool authority_allowed(const mcp_http *h, const char *a, size_t len)
 bool http_host_allowed(const mcp_http *h, const char *host)
 {
     if (h->o.allow_any_host || !host)
-        return true;  /* HTTP/1.0 without Host: nothing to rebind */
+        return true; /* HTTP/1.0 without Host: nothing to rebind */
     return authority_allowed(h, host, strlen(host));
 }
 
 bool http_origin_allowed(const mcp_http *h, const char *origin)
 {
     if (h->o.allow_any_host || !origin)
-        return true;  /* non-browser clients send no Origin */
+        return true; /* non-browser clients send no Origin */
     const char *p = strstr(origin, "://");
     if (!p)
-        return false;  /* "null" and garbage */
+        return false; /* "null" and garbage */
     p += 3;
     size_t len = strcspn(p, "/?#");
     return authority_allowed(h, p, len);

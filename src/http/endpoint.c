@@ -26,7 +26,7 @@ static MHD_RESULT_T reply_mcp(struct MHD_Connection *conn, mcp_reply *r, const c
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     } else {
         resp = MHD_create_response_from_buffer(r->len, r->json, MHD_RESPMEM_MUST_FREE);
-        r->json = NULL;  /* libmicrohttpd frees it */
+        r->json = NULL; /* libmicrohttpd frees it */
         MHD_add_response_header(resp, "Content-Type", "application/json");
     }
     if (sid && sid[0])
@@ -53,10 +53,16 @@ static bool reply_is_error(const mcp_reply *r)
 /* Methods answered inline on the I/O thread: they run no product handler. */
 static bool quick_method(const char *m)
 {
-    static const char *const q[] = {"initialize", "ping", "tools/list", "resources/list",
-                                    "resources/templates/list", "prompts/list",
-                                    "logging/setLevel", "resources/subscribe",
-                                    "resources/unsubscribe", NULL};
+    static const char *const q[] = {"initialize",
+                                    "ping",
+                                    "tools/list",
+                                    "resources/list",
+                                    "resources/templates/list",
+                                    "prompts/list",
+                                    "logging/setLevel",
+                                    "resources/subscribe",
+                                    "resources/unsubscribe",
+                                    NULL};
     for (const char *const *p = q; *p; p++)
         if (strcmp(*p, m) == 0)
             return true;
@@ -137,7 +143,7 @@ static MHD_RESULT_T post_body_complete(mcp_http *h, struct MHD_Connection *conn,
     }
     mcp_message *m = mcp_message_parse(hc->body.p ? hc->body.p : "", hc->body.len);
     sbuf_free(&hc->body);
-    const char *method = mcp_message_method(m);  /* borrowed from m */
+    const char *method = mcp_message_method(m); /* borrowed from m */
     char mname[48];
     snprintf(mname, sizeof mname, "%s", method ? method : "");
     bool batch = mcp_message_is_batch(m);
@@ -190,13 +196,13 @@ static MHD_RESULT_T post_body_complete(mcp_http *h, struct MHD_Connection *conn,
     http_post *p = xcalloc(1, sizeof *p);
     p->magic = HTTP_POST_MAGIC;
     p->h = h;
-    p->sess = s;  /* our ref moves to p */
+    p->sess = s; /* our ref moves to p */
     p->conn = conn;
     atomic_init(&p->refs, 2);
     p->msg = m;
     p->rc.stream_ctx = p;
     p->rc.auth = auth;
-    hc->has_auth = false;  /* p owns the auth value now (the worker may outlive hc) */
+    hc->has_auth = false; /* p owns the auth value now (the worker may outlive hc) */
     p->state = RQ_RUNNING;
     p->t0 = t0;
     snprintf(p->rpc_method, sizeof p->rpc_method, "%s", batch ? "batch" : method);
@@ -219,7 +225,7 @@ static MHD_RESULT_T post_resumed(struct MHD_Connection *conn, http_conn *hc)
     http_sess *s = p->sess;
     pthread_mutex_lock(&s->lock);
     req_state st = p->state;
-    if (st == RQ_RUNNING) {  /* spurious: keep waiting */
+    if (st == RQ_RUNNING) { /* spurious: keep waiting */
         MHD_suspend_connection(conn);
         p->suspended = true;
         pthread_mutex_unlock(&s->lock);
@@ -261,7 +267,7 @@ static MHD_RESULT_T get_stream(mcp_http *h, struct MHD_Connection *conn, http_se
     pthread_mutex_lock(&s->lock);
     http_stream *st = resume ? http_stream_find(s, no) : NULL;
     if (!st) {
-        st = s->streams;  /* the GET stream */
+        st = s->streams; /* the GET stream */
         resume = false;
     }
     if (st->reader) {
@@ -294,7 +300,8 @@ static bool first_call_checks(mcp_http *h, struct MHD_Connection *conn, const ch
     }
     bool is_post = strcmp(method, "POST") == 0;
     if (!is_post && strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0) {
-        struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         MHD_add_response_header(r, "Allow", "GET, POST, DELETE");
         *ret = MHD_queue_response(conn, 405, r);
         MHD_destroy_response(r);
@@ -324,8 +331,7 @@ static bool first_call_checks(mcp_http *h, struct MHD_Connection *conn, const ch
     }
     const char *pv = hdr(conn, "MCP-Protocol-Version");
     if (pv && hdr(conn, "Mcp-Session-Id") && !mcp_protocol_version_supported(pv)) {
-        *ret = http_reply_rpc_error(conn, 400, -32000,
-                                    "Bad Request: Unsupported protocol version");
+        *ret = http_reply_rpc_error(conn, 400, -32000, "Bad Request: Unsupported protocol version");
         return true;
     }
     if (is_post) {
@@ -337,8 +343,8 @@ static bool first_call_checks(mcp_http *h, struct MHD_Connection *conn, const ch
             return true;
         }
         if (!http_is_json_content_type(hdr(conn, "Content-Type"))) {
-            *ret = http_reply_rpc_error(conn, 415, -32000,
-                                        "Unsupported Media Type: Content-Type must be application/json");
+            *ret = http_reply_rpc_error(
+                conn, 415, -32000, "Unsupported Media Type: Content-Type must be application/json");
             return true;
         }
         const char *cl = hdr(conn, "Content-Length");

@@ -28,30 +28,30 @@ struct mcp_http_req {
 /* ---- SSE streams (sse.c) ---- */
 typedef struct http_event {
     uint64_t seq;
-    char *text;            /* the whole formatted SSE event */
+    char *text; /* the whole formatted SSE event */
     size_t len;
 } http_event;
 
 typedef struct http_reader http_reader;
 
 typedef struct http_stream {
-    unsigned no;           /* stream number within the session (0 = the GET stream) */
-    int refs;              /* guarded by the session lock */
-    http_event *ev;        /* events seq first_seq .. first_seq+nev-1 */
+    unsigned no;    /* stream number within the session (0 = the GET stream) */
+    int refs;       /* guarded by the session lock */
+    http_event *ev; /* events seq first_seq .. first_seq+nev-1 */
     size_t nev, cap;
     uint64_t first_seq, next_seq;
-    bool done;             /* the final response was appended: end after delivering */
-    bool kick;             /* end the attached connection once it is drained (SEP-1699) */
-    http_reader *reader;   /* the attached connection, if any */
-    struct http_stream *next;  /* session's list */
+    bool done;                /* the final response was appended: end after delivering */
+    bool kick;                /* end the attached connection once it is drained (SEP-1699) */
+    http_reader *reader;      /* the attached connection, if any */
+    struct http_stream *next; /* session's list */
 } http_stream;
 
 struct http_reader {
-    struct http_sess *sess;    /* holds a session ref */
-    http_stream *st;           /* holds a stream ref */
+    struct http_sess *sess; /* holds a session ref */
+    http_stream *st;        /* holds a stream ref */
     struct MHD_Connection *conn;
-    uint64_t next_seq;         /* next event to write */
-    size_t off;                /* bytes of that event already written */
+    uint64_t next_seq; /* next event to write */
+    size_t off;        /* bytes of that event already written */
     bool suspended;
 };
 
@@ -60,48 +60,57 @@ typedef struct http_sess {
     char id[IDS_UUID_LEN];
     struct mcp_http *h;
     mcp_session *ms;
-    pthread_mutex_t lock;      /* guards streams, refs of streams, readers, ended */
+    pthread_mutex_t lock; /* guards streams, refs of streams, readers, ended */
     atomic_int refs;
-    _Atomic uint64_t last_used;  /* http_now_ns() of the last lookup */
+    _Atomic uint64_t last_used; /* http_now_ns() of the last lookup */
     bool ended;
-    bool modern_priming;       /* >= 2025-11-25: priming event + retry */
+    bool modern_priming; /* >= 2025-11-25: priming event + retry */
     unsigned next_stream;
-    http_stream *streams;      /* stream 0 (GET) first, then POST streams, newest first */
+    http_stream *streams; /* stream 0 (GET) first, then POST streams, newest first */
     unsigned nstreams;
-    struct http_sess *hnext;   /* hash chain */
+    struct http_sess *hnext; /* hash chain */
 } http_sess;
 
 /* ---- one MCP POST (endpoint.c) ---- */
-typedef enum req_state { RQ_RUNNING, RQ_DONE, RQ_STREAMING } req_state;
+typedef enum req_state {
+    RQ_RUNNING,
+    RQ_DONE,
+    RQ_STREAMING
+} req_state;
 
-#define HTTP_POST_MAGIC 0x4d435048u  /* tells our stream_ctx from other transports' */
+#define HTTP_POST_MAGIC 0x4d435048u /* tells our stream_ctx from other transports' */
 typedef struct http_post {
     unsigned magic;
     struct mcp_http *h;
-    http_sess *sess;           /* holds a ref */
+    http_sess *sess; /* holds a ref */
     struct MHD_Connection *conn;
-    atomic_int refs;           /* the MHD request + the worker job */
+    atomic_int refs; /* the MHD request + the worker job */
     mcp_message *msg;
     mcp_request_ctx rc;
-    req_state state;           /* guarded by sess->lock */
-    bool suspended;            /* the access handler is waiting for the worker */
+    req_state state; /* guarded by sess->lock */
+    bool suspended;  /* the access handler is waiting for the worker */
     mcp_reply reply;
-    http_stream *stream;       /* created on the first notification (holds a ref) */
+    http_stream *stream; /* created on the first notification (holds a ref) */
     char rpc_method[48];
     char tool[72];
     uint64_t t0;
-    struct http_post *qnext;   /* worker queue */
+    struct http_post *qnext; /* worker queue */
 } http_post;
 
 /* Per-connection request state (MHD con_cls). */
-typedef enum conn_kind { CK_NEW, CK_MCP_POST, CK_ROUTE, CK_DONE } conn_kind;
+typedef enum conn_kind {
+    CK_NEW,
+    CK_MCP_POST,
+    CK_ROUTE,
+    CK_DONE
+} conn_kind;
 typedef struct http_conn {
     conn_kind kind;
     sbuf_t body;
     bool too_big;
     void *auth;
     bool has_auth;
-    http_post *post;           /* while a POST waits for its worker */
+    http_post *post; /* while a POST waits for its worker */
 } http_conn;
 
 /* ---- metrics (metrics.c) ---- */
@@ -124,7 +133,7 @@ typedef struct http_route {
 struct mcp_http {
     mcp_server *srv;
     mcp_http_opts o;
-    char **hosts;               /* copies of o.allowed_hosts */
+    char **hosts; /* copies of o.allowed_hosts */
     struct MHD_Daemon *d;
     uint16_t port;
     atomic_bool stopping;
@@ -132,10 +141,10 @@ struct mcp_http {
     pthread_rwlock_t routes_lock;
     http_route *routes;
 
-    pthread_mutex_t sess_lock;  /* guards the table */
+    pthread_mutex_t sess_lock; /* guards the table */
     http_sess *buckets[HTTP_SESS_BUCKETS];
     size_t nsess;
-    uint64_t last_reap;         /* guarded by sess_lock */
+    uint64_t last_reap; /* guarded by sess_lock */
 
     /* worker pool (workers.c) */
     pthread_mutex_t qlock;
@@ -149,8 +158,8 @@ struct mcp_http {
 };
 
 /* session.c */
-http_sess *http_sess_create(mcp_http *h);            /* 1 ref, not in the table */
-void http_sess_publish(http_sess *s);                 /* mints the id, adds to the table */
+http_sess *http_sess_create(mcp_http *h);               /* 1 ref, not in the table */
+void http_sess_publish(http_sess *s);                   /* mints the id, adds to the table */
 http_sess *http_sess_find(mcp_http *h, const char *id); /* +1 ref, NULL if unknown */
 void http_sess_ref(http_sess *s);
 void http_sess_unref(http_sess *s);
@@ -165,12 +174,12 @@ http_stream *http_post_stream(http_sess *s, struct http_post *p, bool priming);
 void http_post_start_streaming(struct http_post *p);
 
 /* sse.c (all with s->lock held unless noted) */
-http_stream *http_stream_new(http_sess *s, unsigned no);    /* 1 ref (the session's list) */
+http_stream *http_stream_new(http_sess *s, unsigned no); /* 1 ref (the session's list) */
 void http_stream_unref(http_sess *s, http_stream *st);
 http_stream *http_stream_find(http_sess *s, unsigned no);
 /* Appends a message event (or the priming event when json is NULL) and wakes the reader. */
 void http_stream_push(http_sess *s, http_stream *st, const char *json, size_t len);
-void http_stream_finish(http_sess *s, http_stream *st);     /* done + wake */
+void http_stream_finish(http_sess *s, http_stream *st); /* done + wake */
 void http_stream_wake(http_stream *st);
 /* Creates the SSE response reading st from seq `from` (takes refs). Lock NOT held. */
 struct MHD_Response *http_sse_response(http_sess *s, http_stream *st, uint64_t from,
@@ -180,9 +189,9 @@ void http_streams_trim(http_sess *s);
 
 /* workers.c */
 void http_workers_start(mcp_http *h);
-void http_workers_stop(mcp_http *h);     /* finishes the queue, joins */
+void http_workers_stop(mcp_http *h); /* finishes the queue, joins */
 void http_workers_submit(mcp_http *h, http_post *p);
-void http_post_run(http_post *p);        /* endpoint.c: runs on a worker */
+void http_post_run(http_post *p); /* endpoint.c: runs on a worker */
 
 /* endpoint.c */
 MHD_RESULT_T http_mcp_endpoint(mcp_http *h, struct MHD_Connection *conn, const char *method,

@@ -28,7 +28,7 @@
 #include "mcp/mcp.h"
 
 typedef struct mcp_http mcp_http;
-typedef struct mcp_http_req mcp_http_req;   /* one HTTP request (valid during callbacks) */
+typedef struct mcp_http_req mcp_http_req; /* one HTTP request (valid during callbacks) */
 
 /* Request accessors (for the auth hook and route handlers). Header lookup is
  * case-insensitive; the returned strings live as long as the request. */
@@ -49,31 +49,31 @@ typedef void (*mcp_http_auth_free_fn)(void *ud, void *auth);
 /* What a finished MCP request was: one call of the observer per JSON-RPC request (not per
  * notification; a batch counts as "batch"), on the thread that finished it. */
 typedef struct mcp_http_request_info {
-    const char *rpc_method;  /* "tools/call", ...; "batch"; NULL when the body was invalid */
-    const char *tool;        /* params.name of tools/call (also prompts/get), else NULL */
-    unsigned http_status;    /* 200, 202, 400, ... (SSE responses count as 200) */
-    bool rpc_error;          /* the response carried a JSON-RPC error */
-    uint64_t duration_ns;    /* body complete -> response ready */
+    const char *rpc_method; /* "tools/call", ...; "batch"; NULL when the body was invalid */
+    const char *tool;       /* params.name of tools/call (also prompts/get), else NULL */
+    unsigned http_status;   /* 200, 202, 400, ... (SSE responses count as 200) */
+    bool rpc_error;         /* the response carried a JSON-RPC error */
+    uint64_t duration_ns;   /* body complete -> response ready */
 } mcp_http_request_info;
 typedef void (*mcp_http_observer_fn)(void *ud, const mcp_http_request_info *info);
 
 typedef struct mcp_http_opts {
-    const char *bind_addr;       /* IPv4/IPv6 literal; default "127.0.0.1" */
-    uint16_t port;               /* 0 = ephemeral (see mcp_http_port) */
-    unsigned io_threads;         /* libmicrohttpd thread pool size (default 2) */
-    unsigned workers;            /* MCP handler threads (default 8) */
-    size_t max_body;             /* request body limit in bytes (default 4 MiB) */
-    unsigned max_connections;    /* default 1024 */
-    unsigned connection_timeout; /* idle keep-alive timeout in seconds (default 120) */
-    unsigned sse_retry_ms;       /* `retry:` sent on SSE streams of >= 2025-11-25 (1000) */
-    unsigned event_store;        /* events kept per stream for Last-Event-ID (default 256) */
-    unsigned session_idle_timeout; /* seconds without requests or open streams after which
+    const char *bind_addr;            /* IPv4/IPv6 literal; default "127.0.0.1" */
+    uint16_t port;                    /* 0 = ephemeral (see mcp_http_port) */
+    unsigned io_threads;              /* libmicrohttpd thread pool size (default 2) */
+    unsigned workers;                 /* MCP handler threads (default 8) */
+    size_t max_body;                  /* request body limit in bytes (default 4 MiB) */
+    unsigned max_connections;         /* default 1024 */
+    unsigned connection_timeout;      /* idle keep-alive timeout in seconds (default 120) */
+    unsigned sse_retry_ms;            /* `retry:` sent on SSE streams of >= 2025-11-25 (1000) */
+    unsigned event_store;             /* events kept per stream for Last-Event-ID (default 256) */
+    unsigned session_idle_timeout;    /* seconds without requests or open streams after which
                                       a session is ended (checked when sessions are created;
                                       default 3600) */
     const char *const *allowed_hosts; /* NULL-terminated extra Host/Origin host names
                                          (localhost, 127.0.0.1, [::1] are always allowed) */
-    bool allow_any_host;         /* disable Host/Origin validation (behind a proxy) */
-    mcp_http_auth_fn auth;       /* optional */
+    bool allow_any_host;              /* disable Host/Origin validation (behind a proxy) */
+    mcp_http_auth_fn auth;            /* optional */
     mcp_http_auth_free_fn auth_free;
     void *auth_ud;
     mcp_http_observer_fn observer; /* optional; see also mcp_http_metrics_render */
@@ -116,8 +116,8 @@ typedef struct mcp_http_response {
 typedef void (*mcp_http_route_fn)(void *ud, const mcp_http_req *req, mcp_http_response *out);
 /* Adds METHOD PATH (exact match; "GET" also answers HEAD). Before or after start; routes
  * are not protected by the auth hook (call it yourself if needed). */
-void mcp_http_add_route(mcp_http *h, const char *method, const char *path,
-                        mcp_http_route_fn fn, void *ud);
+void mcp_http_add_route(mcp_http *h, const char *method, const char *path, mcp_http_route_fn fn,
+                        void *ud);
 
 /* ---- metrics ----------------------------------------------------------------------- */
 /* Built-in request metrics (always collected): appends Prometheus text exposition for

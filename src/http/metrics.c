@@ -11,7 +11,7 @@
 
 #define NBUCKETS 12
 static const double bucket_le[NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                           0.05, 0.1, 0.25, 0.5, 1, 5};
+                                           0.05,   0.1,   0.25,   0.5,   1,    5};
 #define MAX_SERIES 512
 
 typedef struct series {
@@ -60,7 +60,7 @@ void http_metrics_record(http_metrics *m, const mcp_http_request_info *info)
         }
     if (!hit) {
         if (m->n == MAX_SERIES) {
-            hit = &m->s[MAX_SERIES - 1];  /* folded */
+            hit = &m->s[MAX_SERIES - 1]; /* folded */
             strcpy(hit->method, "other");
             strcpy(hit->tool, "other");
         } else {
@@ -122,14 +122,16 @@ void http_metrics_render(http_metrics *m, sbuf_t *out)
     for (size_t i = 0; i < n; i++) {
         bool first = true;
         for (size_t j = 0; j < i; j++)
-            if (strcmp(copy[i].method, copy[j].method) == 0 && strcmp(copy[i].tool, copy[j].tool) == 0)
+            if (strcmp(copy[i].method, copy[j].method) == 0 &&
+                strcmp(copy[i].tool, copy[j].tool) == 0)
                 first = false;
         if (!first)
             continue;
         uint64_t b[NBUCKETS] = {0}, count = 0;
         double sum = 0;
         for (size_t j = i; j < n; j++) {
-            if (strcmp(copy[i].method, copy[j].method) != 0 || strcmp(copy[i].tool, copy[j].tool) != 0)
+            if (strcmp(copy[i].method, copy[j].method) != 0 ||
+                strcmp(copy[i].tool, copy[j].tool) != 0)
                 continue;
             for (int k = 0; k < NBUCKETS; k++)
                 b[k] += copy[j].buckets[k];

@@ -33,8 +33,8 @@ void http_observe(mcp_http *h, const char *rpc_method, const char *tool, unsigne
 MHD_RESULT_T http_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
                         const char *body, size_t len, const char *sess_id)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(body ? body : ""),
-                                                             MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
     if (ctype)
         MHD_add_response_header(r, "Content-Type", ctype);
     if (sess_id)
@@ -47,11 +47,12 @@ MHD_RESULT_T http_reply(struct MHD_Connection *c, unsigned status, const char *c
 MHD_RESULT_T http_reply_rpc_error(struct MHD_Connection *c, unsigned status, int code,
                                   const char *msg)
 {
-    json_t *j = json_pack("{s:s,s:n,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", "error", "code",
-                          code, "message", msg);
+    json_t *j = json_pack("{s:s,s:n,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", "error", "code", code,
+                          "message", msg);
     char *txt = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(txt), txt, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(txt), txt, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_RESULT_T ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -62,11 +63,17 @@ const char *mcp_http_req_header(const mcp_http_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
-const char *mcp_http_req_method(const mcp_http_req *r) { return r->method; }
-const char *mcp_http_req_path(const mcp_http_req *r) { return r->path; }
+const char *mcp_http_req_method(const mcp_http_req *r)
+{
+    return r->method;
+}
+const char *mcp_http_req_path(const mcp_http_req *r)
+{
+    return r->path;
+}
 
-void mcp_http_add_route(mcp_http *h, const char *method, const char *path,
-                        mcp_http_route_fn fn, void *ud)
+void mcp_http_add_route(mcp_http *h, const char *method, const char *path, mcp_http_route_fn fn,
+                        void *ud)
 {
     http_route *rt = xcalloc(1, sizeof *rt);
     rt->method = xstrdup(method);
@@ -100,9 +107,9 @@ static MHD_RESULT_T run_route(mcp_http *h, struct MHD_Connection *conn, const ch
     mcp_http_req req = {conn, method, url};
     mcp_http_response out = {200, NULL, NULL, 0};
     hit->fn(hit->ud, &req, &out);
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        out.body ? out.len : 0, out.body ? out.body : (void *)"",
-        out.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(out.body ? out.len : 0, out.body ? out.body : (void *)"",
+                                        out.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(r, "Content-Type",
                             out.content_type ? out.content_type : "text/plain; charset=utf-8");
     MHD_RESULT_T ret = MHD_queue_response(conn, out.status ? out.status : 200, r);
@@ -130,7 +137,7 @@ static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const cha
         }
     }
     if (hc->kind == CK_ROUTE || (hc->kind == CK_NEW && strcmp(method, "POST") != 0)) {
-        if (*upload_size > 0) {  /* a body nobody wants */
+        if (*upload_size > 0) { /* a body nobody wants */
             *upload_size = 0;
             return MHD_YES;
         }
@@ -151,7 +158,7 @@ mcp:
         return http_reply_rpc_error(conn, 503, -32000, "Server shutting down");
     }
     if (hc->kind == CK_DONE && !hc->post)
-        return MHD_NO;  /* body of a request already answered: drop the connection */
+        return MHD_NO; /* body of a request already answered: drop the connection */
     return http_mcp_endpoint(h, conn, method, upload, upload_size, hc);
 }
 
@@ -173,8 +180,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-__attribute__((format(printf, 2, 0)))
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char buf[512];
@@ -216,7 +222,7 @@ mcp_http *mcp_http_start(mcp_server *srv, const mcp_http_opts *opts, err_t *e)
     for (size_t i = 0; i < nh; i++)
         h->hosts[i] = xstrdup(h->o.allowed_hosts[i]);
     h->o.allowed_hosts = NULL;
-    h->o.bind_addr = NULL;  /* not kept: only used below */
+    h->o.bind_addr = NULL; /* not kept: only used below */
     atomic_init(&h->stopping, false);
     pthread_rwlock_init(&h->routes_lock, NULL);
     pthread_mutex_init(&h->sess_lock, NULL);
@@ -226,8 +232,8 @@ mcp_http *mcp_http_start(mcp_server *srv, const mcp_http_opts *opts, err_t *e)
     const char *bind = opts && opts->bind_addr ? opts->bind_addr : "127.0.0.1";
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
     uint16_t port = opts ? opts->port : 0;
     struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -244,14 +250,12 @@ mcp_http *mcp_http_start(mcp_server *srv, const mcp_http_opts *opts, err_t *e)
         return NULL;
     }
     http_workers_start(h);
-    h->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, h,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->o.io_threads,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->o.max_connections,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)h->o.connection_timeout,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                            MHD_OPTION_END);
+    h->d = MHD_start_daemon(
+        flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->o.io_threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)h->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)h->o.connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!h->d) {
         err_set(e, ERR_IO, "http: cannot listen on %s:%u (address in use?)", bind, (unsigned)port);
         mcp_http_stop(h);
@@ -262,7 +266,10 @@ mcp_http *mcp_http_start(mcp_server *srv, const mcp_http_opts *opts, err_t *e)
     return h;
 }
 
-uint16_t mcp_http_port(const mcp_http *h) { return h->port; }
+uint16_t mcp_http_port(const mcp_http *h)
+{
+    return h->port;
+}
 
 void mcp_http_stop(mcp_http *h)
 {
@@ -270,12 +277,12 @@ void mcp_http_stop(mcp_http *h)
         return;
     atomic_store(&h->stopping, true);
     if (h->d)
-        MHD_quiesce_daemon(h->d);  /* stop accepting */
-    http_sess_end_all(h);          /* cancel in-flight requests, end SSE streams */
+        MHD_quiesce_daemon(h->d); /* stop accepting */
+    http_sess_end_all(h);         /* cancel in-flight requests, end SSE streams */
     if (h->threads)
-        http_workers_stop(h);      /* finish queued and running requests */
+        http_workers_stop(h); /* finish queued and running requests */
     if (h->d)
-        MHD_stop_daemon(h->d);     /* closes connections: requests complete, refs drop */
+        MHD_stop_daemon(h->d); /* closes connections: requests complete, refs drop */
     while (h->routes) {
         http_route *rt = h->routes;
         h->routes = rt->next;

@@ -43,9 +43,9 @@ void http_sess_publish(http_sess *s)
     ids_uuid4(s->id);
     const char *v = mcp_session_protocol_version(s->ms);
     pthread_mutex_lock(&s->lock);
-    s->modern_priming = v && strcmp(v, "2025-11-25") >= 0;  /* dates compare as strings */
+    s->modern_priming = v && strcmp(v, "2025-11-25") >= 0; /* dates compare as strings */
     pthread_mutex_unlock(&s->lock);
-    http_sess_ref(s);  /* the table's */
+    http_sess_ref(s); /* the table's */
     pthread_mutex_lock(&h->sess_lock);
     unsigned b = bucket(s->id);
     s->hnext = h->buckets[b];
@@ -98,7 +98,10 @@ static void reap_idle(mcp_http *h)
     }
 }
 
-void http_sess_ref(http_sess *s) { atomic_fetch_add(&s->refs, 1); }
+void http_sess_ref(http_sess *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+}
 
 void http_sess_unref(http_sess *s)
 {
@@ -107,7 +110,7 @@ void http_sess_unref(http_sess *s)
     mcp_http *h = s->h;
     if (h->o.on_session_end)
         h->o.on_session_end(h->o.session_ud, s->ms);
-    mcp_session_free(s->ms);  /* after this no send can reach s */
+    mcp_session_free(s->ms); /* after this no send can reach s */
     pthread_mutex_lock(&s->lock);
     while (s->streams) {
         http_stream *st = s->streams;
@@ -148,7 +151,7 @@ void http_sess_end(http_sess *s)
         http_stream_finish(s, st);
     pthread_mutex_unlock(&s->lock);
     if (was)
-        http_sess_unref(s);  /* the table's ref */
+        http_sess_unref(s); /* the table's ref */
 }
 
 void http_sess_end_all(mcp_http *h)
@@ -180,7 +183,7 @@ http_stream *http_post_stream(http_sess *s, http_post *p, bool priming)
 {
     if (!p->stream) {
         p->stream = http_stream_new(s, s->next_stream++);
-        p->stream->refs++;  /* p's ref */
+        p->stream->refs++; /* p's ref */
         p->stream->next = s->streams->next;
         s->streams->next = p->stream;
         s->nstreams++;
@@ -211,7 +214,7 @@ bool mcp_http_call_disconnect(mcp_call *c)
     pthread_mutex_lock(&s->lock);
     bool ok = !s->ended;
     if (ok) {
-        http_stream *st = http_post_stream(s, p, true);  /* the client needs an event id */
+        http_stream *st = http_post_stream(s, p, true); /* the client needs an event id */
         st->kick = true;
         http_stream_wake(st);
         http_post_start_streaming(p);
@@ -231,7 +234,7 @@ static int tr_send(void *ud, void *stream_ctx, const char *json, size_t len)
     if (s->ended) {
         rc = -1;
     } else if (!p) {
-        http_stream_push(s, s->streams, json, len);  /* stream 0 is always first */
+        http_stream_push(s, s->streams, json, len); /* stream 0 is always first */
     } else {
         http_stream_push(s, http_post_stream(s, p, s->modern_priming), json, len);
         http_post_start_streaming(p);

@@ -54,7 +54,7 @@ void http_stream_push(http_sess *s, http_stream *st, const char *json, size_t le
     if (st->done)
         return;
     size_t keep = s->h->o.event_store;
-    if (st->nev == keep) {  /* evict the oldest; a slow reader skips ahead */
+    if (st->nev == keep) { /* evict the oldest; a slow reader skips ahead */
         free(st->ev[0].text);
         memmove(st->ev, st->ev + 1, (st->nev - 1) * sizeof *st->ev);
         st->nev--;

@@ -10,17 +10,38 @@
 
 #include "mcp/mcp_internal.h"
 
-mcp_session *mcp_call_session(const mcp_call *c) { return c->session; }
-void *mcp_call_auth(const mcp_call *c) { return c->rc->auth; }
-void *mcp_call_stream(const mcp_call *c) { return c->rc->stream_ctx; }
-const json_t *mcp_call_id(const mcp_call *c) { return c->msg->id; }
-const json_t *mcp_call_progress_token(const mcp_call *c) { return c->progress_token; }
-const char *mcp_call_method(const mcp_call *c) { return c->msg->method; }
+mcp_session *mcp_call_session(const mcp_call *c)
+{
+    return c->session;
+}
+void *mcp_call_auth(const mcp_call *c)
+{
+    return c->rc->auth;
+}
+void *mcp_call_stream(const mcp_call *c)
+{
+    return c->rc->stream_ctx;
+}
+const json_t *mcp_call_id(const mcp_call *c)
+{
+    return c->msg->id;
+}
+const json_t *mcp_call_progress_token(const mcp_call *c)
+{
+    return c->progress_token;
+}
+const char *mcp_call_method(const mcp_call *c)
+{
+    return c->msg->method;
+}
 const char *mcp_call_protocol_version(const mcp_call *c)
 {
     return mcp_session_protocol_version(c->session);
 }
-bool mcp_call_cancelled(const mcp_call *c) { return atomic_load(&c->cancelled); }
+bool mcp_call_cancelled(const mcp_call *c)
+{
+    return atomic_load(&c->cancelled);
+}
 
 bool mcp_call_wait_cancelled(mcp_call *c, long timeout_ms)
 {
@@ -45,7 +66,7 @@ int mcp_call_notify(mcp_call *c, const char *method, json_t *params)
 {
     if (atomic_load(&c->cancelled)) {
         json_decref(params);
-        return 0;  /* nothing more for a cancelled request */
+        return 0; /* nothing more for a cancelled request */
     }
     json_t *msg = json_pack("{s:s,s:s}", "jsonrpc", "2.0", "method", method);
     if (params)
@@ -69,7 +90,8 @@ int mcp_call_progress(mcp_call *c, double progress, double total, const char *me
         return -1;
     c->any_progress = true;
     c->last_progress = progress;
-    json_t *p = json_pack("{s:O,s:o}", "progressToken", c->progress_token, "progress", num(progress));
+    json_t *p =
+        json_pack("{s:O,s:o}", "progressToken", c->progress_token, "progress", num(progress));
     if (total >= 0)
         json_object_set_new(p, "total", num(total));
     if (message)
@@ -161,7 +183,8 @@ json_t *mcp_call_request(mcp_call *c, const char *method, json_t *params, long t
         json_decref(p.response);
     } else if (rc == 0 && !atomic_load(&c->cancelled)) {
         /* timed out: tell the client we stopped waiting */
-        json_t *cp = json_pack("{s:I,s:s}", "requestId", (json_int_t)atol(p.id_raw), "reason", "timeout");
+        json_t *cp =
+            json_pack("{s:I,s:s}", "requestId", (json_int_t)atol(p.id_raw), "reason", "timeout");
         mcp_session_send_json(s, c->rc->stream_ctx,
                               json_pack("{s:s,s:s,s:o}", "jsonrpc", "2.0", "method",
                                         "notifications/cancelled", "params", cp));

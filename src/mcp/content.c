@@ -49,8 +49,14 @@ static json_t *media(const char *type, const void *data, size_t len, const char 
                      mime ? mime : "application/octet-stream");
 }
 
-json_t *mcp_image(const void *data, size_t len, const char *mime) { return media("image", data, len, mime); }
-json_t *mcp_audio(const void *data, size_t len, const char *mime) { return media("audio", data, len, mime); }
+json_t *mcp_image(const void *data, size_t len, const char *mime)
+{
+    return media("image", data, len, mime);
+}
+json_t *mcp_audio(const void *data, size_t len, const char *mime)
+{
+    return media("audio", data, len, mime);
+}
 
 static json_t *res_text(const char *uri, const char *mime, const char *text)
 {
@@ -86,7 +92,10 @@ json_t *mcp_resource_link(const char *uri, const char *name, const char *mime)
     return r;
 }
 
-json_t *mcp_result_new(void) { return json_pack("{s:[]}", "content"); }
+json_t *mcp_result_new(void)
+{
+    return json_pack("{s:[]}", "content");
+}
 
 json_t *mcp_result_add(json_t *result, json_t *block)
 {
@@ -94,7 +103,10 @@ json_t *mcp_result_add(json_t *result, json_t *block)
     return result;
 }
 
-json_t *mcp_result_text(const char *text) { return mcp_result_add(mcp_result_new(), mcp_text(text)); }
+json_t *mcp_result_text(const char *text)
+{
+    return mcp_result_add(mcp_result_new(), mcp_text(text));
+}
 
 json_t *mcp_result_error(const char *fmt, ...)
 {
@@ -114,8 +126,8 @@ json_t *mcp_result_structured(json_t *value)
     char *txt = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
     json_t *text = json_string(txt ? txt : "null");
     free(txt);
-    json_t *r = mcp_result_add(mcp_result_new(),
-                               json_pack("{s:s,s:O}", "type", "text", "text", text));
+    json_t *r =
+        mcp_result_add(mcp_result_new(), json_pack("{s:s,s:O}", "type", "text", "text", text));
     json_object_set_new(r, "structuredContent", value);
     mcp_structured_note(value, text);
     json_decref(text);

@@ -66,7 +66,7 @@ static char *patch_big_ids(const char *s, size_t n, size_t *outlen)
                     j++;
                 j++;
             }
-            if (j >= n) {  /* unterminated: let jansson report it */
+            if (j >= n) { /* unterminated: let jansson report it */
                 sbuf_append(&out, s + i, n - i);
                 break;
             }
@@ -175,7 +175,8 @@ mcp_message *mcp_message_parse(const char *body, size_t len)
     if (!m->root && json_error_code(&jerr) == json_error_numeric_overflow) {
         size_t plen;
         char *patched = patch_big_ids(body, len, &plen);
-        m->root = json_loadb(patched, plen, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        m->root = json_loadb(patched, plen,
+                             JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
         free(patched);
     }
     if (!m->root) {
@@ -210,10 +211,22 @@ void mcp_msg_free(mcp_message *m)
     free(m);
 }
 
-void mcp_message_free(mcp_message *m) { mcp_msg_free(m); }
-bool mcp_message_is_request(const mcp_message *m) { return m && m->kind == MSG_REQUEST; }
-bool mcp_message_is_batch(const mcp_message *m) { return m && m->kind == MSG_BATCH; }
-const char *mcp_message_method(const mcp_message *m) { return m ? m->method : NULL; }
+void mcp_message_free(mcp_message *m)
+{
+    mcp_msg_free(m);
+}
+bool mcp_message_is_request(const mcp_message *m)
+{
+    return m && m->kind == MSG_REQUEST;
+}
+bool mcp_message_is_batch(const mcp_message *m)
+{
+    return m && m->kind == MSG_BATCH;
+}
+const char *mcp_message_method(const mcp_message *m)
+{
+    return m ? m->method : NULL;
+}
 
 void mcp_reply_free(mcp_reply *r)
 {

@@ -38,7 +38,8 @@ json_t *mcp_lifecycle_initialize(mcp_call *c, json_t *params)
     if (srv->ntools)
         json_object_set_new(caps, "tools", json_pack("{s:b}", "listChanged", 0));
     if (srv->nresources || srv->ntemplates)
-        json_object_set_new(caps, "resources", json_pack("{s:b,s:b}", "subscribe", 1, "listChanged", 0));
+        json_object_set_new(caps, "resources",
+                            json_pack("{s:b,s:b}", "subscribe", 1, "listChanged", 0));
     if (srv->nprompts)
         json_object_set_new(caps, "prompts", json_pack("{s:b}", "listChanged", 0));
     if (srv->nprompts || srv->ntemplates)

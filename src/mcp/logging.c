@@ -6,8 +6,8 @@
 
 #include "mcp/mcp_internal.h"
 
-static const char *const level_names[] = {"debug", "info", "notice", "warning",
-                                          "error", "critical", "alert", "emergency"};
+static const char *const level_names[] = {"debug", "info",     "notice", "warning",
+                                          "error", "critical", "alert",  "emergency"};
 
 const char *mcp_log_level_name(mcp_log_level lvl)
 {
@@ -34,12 +34,12 @@ json_t *mcp_log_message(mcp_session *s, mcp_log_level lvl, const char *logger, j
         json_decref(data);
         return NULL;
     }
-    json_t *p = json_pack("{s:s,s:o}", "level", mcp_log_level_name(lvl), "data",
-                          data ? data : json_null());
+    json_t *p =
+        json_pack("{s:s,s:o}", "level", mcp_log_level_name(lvl), "data", data ? data : json_null());
     if (logger)
         json_object_set_new(p, "logger", json_string(logger));
-    return json_pack("{s:s,s:s,s:o}", "jsonrpc", "2.0", "method", "notifications/message",
-                     "params", p);
+    return json_pack("{s:s,s:s,s:o}", "jsonrpc", "2.0", "method", "notifications/message", "params",
+                     p);
 }
 
 int mcp_session_log(mcp_session *s, mcp_log_level lvl, const char *logger, json_t *data)

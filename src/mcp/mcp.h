@@ -59,19 +59,25 @@ bool mcp_protocol_version_supported(const char *v);
 
 /* RFC 5424 levels used by logging/setLevel and notifications/message. */
 typedef enum mcp_log_level {
-    MCP_LOG_DEBUG = 0, MCP_LOG_INFO, MCP_LOG_NOTICE, MCP_LOG_WARNING,
-    MCP_LOG_ERROR, MCP_LOG_CRITICAL, MCP_LOG_ALERT, MCP_LOG_EMERGENCY
+    MCP_LOG_DEBUG = 0,
+    MCP_LOG_INFO,
+    MCP_LOG_NOTICE,
+    MCP_LOG_WARNING,
+    MCP_LOG_ERROR,
+    MCP_LOG_CRITICAL,
+    MCP_LOG_ALERT,
+    MCP_LOG_EMERGENCY
 } mcp_log_level;
 const char *mcp_log_level_name(mcp_log_level lvl);
 bool mcp_log_level_parse(const char *s, mcp_log_level *out);
 
 /* ---- server and registry ----------------------------------------------------------- */
 typedef struct mcp_server_info {
-    const char *name;          /* required */
-    const char *version;       /* required */
-    const char *title;         /* optional */
-    const char *description;   /* optional (sent to >= 2025-11-25 clients only) */
-    const char *instructions;  /* optional: InitializeResult.instructions */
+    const char *name;         /* required */
+    const char *version;      /* required */
+    const char *title;        /* optional */
+    const char *description;  /* optional (sent to >= 2025-11-25 clients only) */
+    const char *instructions; /* optional: InitializeResult.instructions */
 } mcp_server_info;
 
 mcp_server *mcp_server_new(const mcp_server_info *info);
@@ -98,14 +104,14 @@ typedef json_t *(*mcp_complete_fn)(mcp_call *call, const char *arg_name, const c
 typedef json_t *(*mcp_tool_fn)(mcp_call *call, json_t *arguments, void *ud);
 
 typedef struct mcp_tool_def {
-    const char *name;           /* 1-64 chars of [A-Za-z0-9_./-] */
-    const char *title;          /* optional */
-    const char *description;    /* required (clients and conformance rely on it) */
-    const char *input_schema;   /* JSON text, an object schema with "type":"object";
+    const char *name;          /* 1-64 chars of [A-Za-z0-9_./-] */
+    const char *title;         /* optional */
+    const char *description;   /* required (clients and conformance rely on it) */
+    const char *input_schema;  /* JSON text, an object schema with "type":"object";
                                    NULL = {"type":"object","additionalProperties":false} */
-    const char *output_schema;  /* optional JSON text ("type":"object"); if set the
+    const char *output_schema; /* optional JSON text ("type":"object"); if set the
                                    handler's results must carry structuredContent */
-    const char *annotations;    /* optional JSON text: readOnlyHint, destructiveHint... */
+    const char *annotations;   /* optional JSON text: readOnlyHint, destructiveHint... */
     mcp_tool_fn fn;
     void *ud;
 } mcp_tool_def;
@@ -118,15 +124,15 @@ err_code mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *def, err_t *e)
 /* What failed when a tool's arguments did not validate against its input schema (all
  * strings borrowed, valid during the callback; none echoes a string argument's value). */
 typedef struct mcp_invalid_args {
-    const char *tool;      /* the tool's name */
-    const char *argument;  /* the top-level argument concerned ("limit"; for a nested value
+    const char *tool;     /* the tool's name */
+    const char *argument; /* the top-level argument concerned ("limit"; for a nested value
                               its top-level argument), or NULL if the arguments object as a
                               whole failed */
-    const char *path;      /* JSON path of the failing value: "$.limit", "$.tags[2]" */
-    const char *problem;   /* what was expected: "must be of type integer, got string",
+    const char *path;     /* JSON path of the failing value: "$.limit", "$.tags[2]" */
+    const char *problem;  /* what was expected: "must be of type integer, got string",
                               "must be <= 1000, got 5000", "is required",
                               "is not an accepted argument (accepted: a, b)" */
-    const char *message;   /* the default text, e.g.
+    const char *message;  /* the default text, e.g.
                               "Invalid arguments for tool t: $.limit must be <= 1000, got 5000" */
 } mcp_invalid_args;
 /* Builds the CallToolResult (new reference) of a tools/call whose arguments failed
@@ -145,17 +151,17 @@ void mcp_server_set_invalid_args_fn(mcp_server *srv, mcp_invalid_args_fn fn, voi
 typedef json_t *(*mcp_read_fn)(mcp_call *call, const char *uri, json_t *vars, void *ud);
 
 typedef struct mcp_resource_def {
-    const char *uri, *name, *title, *description, *mime_type;  /* uri, name required */
+    const char *uri, *name, *title, *description, *mime_type; /* uri, name required */
     mcp_read_fn fn;
     void *ud;
 } mcp_resource_def;
 err_code mcp_server_add_resource(mcp_server *srv, const mcp_resource_def *def, err_t *e);
 
 typedef struct mcp_template_def {
-    const char *uri_template;   /* RFC 6570 level 1: literals and {var}; required */
+    const char *uri_template; /* RFC 6570 level 1: literals and {var}; required */
     const char *name, *title, *description, *mime_type;
     mcp_read_fn fn;
-    mcp_complete_fn complete;   /* optional: completion of the template's variables */
+    mcp_complete_fn complete; /* optional: completion of the template's variables */
     void *ud;
 } mcp_template_def;
 /* A read of a URI that no direct resource has is matched against the templates in
@@ -169,15 +175,15 @@ typedef json_t *(*mcp_prompt_fn)(mcp_call *call, json_t *arguments, void *ud);
 typedef struct mcp_prompt_arg {
     const char *name, *title, *description;
     bool required;
-    mcp_complete_fn complete;   /* optional */
+    mcp_complete_fn complete; /* optional */
 } mcp_prompt_arg;
 
 typedef struct mcp_prompt_def {
     const char *name, *title, *description;
-    const mcp_prompt_arg *args;  /* copied */
+    const mcp_prompt_arg *args; /* copied */
     size_t nargs;
     mcp_prompt_fn fn;
-    void *ud;                    /* passed to fn and to the arguments' completers */
+    void *ud; /* passed to fn and to the arguments' completers */
 } mcp_prompt_def;
 err_code mcp_server_add_prompt(mcp_server *srv, const mcp_prompt_def *def, err_t *e);
 
@@ -219,7 +225,7 @@ void mcp_session_set_userdata(mcp_session *s, void *ud);
 void *mcp_session_userdata(const mcp_session *s);
 /* The negotiated version, NULL before initialize. */
 const char *mcp_session_protocol_version(const mcp_session *s);
-bool mcp_session_initialized(const mcp_session *s);  /* initialize was answered */
+bool mcp_session_initialized(const mcp_session *s); /* initialize was answered */
 /* The client's declared capability `name` ("sampling", "elicitation", "roots"), borrowed
  * and valid for the session's life, or NULL if not declared. */
 const json_t *mcp_session_client_capability(const mcp_session *s, const char *name);
@@ -231,23 +237,23 @@ int mcp_session_log(mcp_session *s, mcp_log_level lvl, const char *logger, json_
 
 /* Per-request context supplied by the transport. */
 typedef struct mcp_request_ctx {
-    void *stream_ctx;  /* handed back to ops->send for this request's notifications */
-    void *auth;        /* opaque identity for the handlers (mcp_call_auth()) */
+    void *stream_ctx; /* handed back to ops->send for this request's notifications */
+    void *auth;       /* opaque identity for the handlers (mcp_call_auth()) */
 } mcp_request_ctx;
 
 typedef enum mcp_reply_kind {
-    MCP_REPLY_NONE = 0,   /* nothing to send: notification(s), a client response, or a
+    MCP_REPLY_NONE = 0, /* nothing to send: notification(s), a client response, or a
                              cancelled request (HTTP: 202 for a body without requests) */
-    MCP_REPLY_RESPONSE,   /* json holds a response (or a batch array of responses) */
-    MCP_REPLY_INVALID     /* json holds a -32700/-32600 error for a malformed body
+    MCP_REPLY_RESPONSE, /* json holds a response (or a batch array of responses) */
+    MCP_REPLY_INVALID   /* json holds a -32700/-32600 error for a malformed body
                              (HTTP: 400) */
 } mcp_reply_kind;
 
 typedef struct mcp_reply {
     mcp_reply_kind kind;
-    char *json;           /* malloc'd compact JSON (no newline) or NULL; free() it */
+    char *json; /* malloc'd compact JSON (no newline) or NULL; free() it */
     size_t len;
-    bool initialized;     /* this body was a successful initialize (HTTP: mint the
+    bool initialized; /* this body was a successful initialize (HTTP: mint the
                              Mcp-Session-Id now) */
 } mcp_reply;
 
@@ -260,12 +266,12 @@ mcp_reply_kind mcp_session_handle(mcp_session *s, const char *body, size_t len,
  * fails: a malformed body becomes a message whose handling yields the error reply. */
 mcp_message *mcp_message_parse(const char *body, size_t len);
 void mcp_message_free(mcp_message *m);
-bool mcp_message_is_request(const mcp_message *m);   /* has id + method (not a batch) */
+bool mcp_message_is_request(const mcp_message *m); /* has id + method (not a batch) */
 bool mcp_message_is_batch(const mcp_message *m);
 const char *mcp_message_method(const mcp_message *m); /* NULL if none */
 /* Handles and frees `m`. */
-mcp_reply_kind mcp_session_handle_message(mcp_session *s, mcp_message *m,
-                                          const mcp_request_ctx *rc, mcp_reply *out);
+mcp_reply_kind mcp_session_handle_message(mcp_session *s, mcp_message *m, const mcp_request_ctx *rc,
+                                          mcp_reply *out);
 void mcp_reply_free(mcp_reply *r);
 
 /* Marks every in-flight request of the session cancelled (transport shutdown). */
@@ -275,7 +281,7 @@ void mcp_session_cancel_all(mcp_session *s);
 mcp_session *mcp_call_session(const mcp_call *c);
 void *mcp_call_auth(const mcp_call *c);
 void *mcp_call_stream(const mcp_call *c);
-const json_t *mcp_call_id(const mcp_call *c);            /* the request id (borrowed) */
+const json_t *mcp_call_id(const mcp_call *c);             /* the request id (borrowed) */
 const json_t *mcp_call_progress_token(const mcp_call *c); /* NULL if none */
 const char *mcp_call_method(const mcp_call *c);
 const char *mcp_call_protocol_version(const mcp_call *c);
@@ -307,12 +313,12 @@ void mcp_call_set_error(mcp_call *c, int code, const char *message, json_t *data
 /* ---- building results -------------------------------------------------------------- */
 /* Content blocks (new references). */
 json_t *mcp_text(const char *text);
-json_t *mcp_image(const void *data, size_t len, const char *mime_type);   /* base64s data */
+json_t *mcp_image(const void *data, size_t len, const char *mime_type); /* base64s data */
 json_t *mcp_audio(const void *data, size_t len, const char *mime_type);
 json_t *mcp_embedded_text(const char *uri, const char *mime_type, const char *text);
 json_t *mcp_embedded_blob(const char *uri, const char *mime_type, const void *data, size_t len);
 json_t *mcp_resource_link(const char *uri, const char *name, const char *mime_type);
-char *mcp_base64(const void *data, size_t len);  /* malloc'd */
+char *mcp_base64(const void *data, size_t len); /* malloc'd */
 
 /* CallToolResult {content:[]} to add blocks to with mcp_result_add (steals block). */
 json_t *mcp_result_new(void);

@@ -13,7 +13,7 @@
 /* ---- registry ---- */
 typedef struct mcp_tool {
     char *name;
-    json_t *schema;        /* parsed input schema */
+    json_t *schema; /* parsed input schema */
     bool has_output_schema;
     mcp_tool_fn fn;
     void *ud;
@@ -34,69 +34,76 @@ typedef struct mcp_template {
 
 typedef struct mcp_prompt {
     char *name;
-    mcp_prompt_arg *args;  /* strings are pointers into `strings` below */
+    mcp_prompt_arg *args; /* strings are pointers into `strings` below */
     size_t nargs;
-    json_t *strings;       /* keeps copies of the arg strings alive */
+    json_t *strings; /* keeps copies of the arg strings alive */
     mcp_prompt_fn fn;
     void *ud;
 } mcp_prompt;
 
 struct mcp_server {
-    json_t *info;          /* serverInfo object */
+    json_t *info; /* serverInfo object */
     char *instructions;
     size_t page_size;
     mcp_log_level default_level;
     bool frozen;
-    mcp_invalid_args_fn invalid_args_fn;  /* NULL = the default isError text */
+    mcp_invalid_args_fn invalid_args_fn; /* NULL = the default isError text */
     void *invalid_args_ud;
 
-    mcp_tool *tools; size_t ntools;
-    json_t *tool_list;      /* array of Tool objects, registration order */
-    json_t *tool_index;     /* name -> integer index */
-    mcp_resource *resources; size_t nresources;
+    mcp_tool *tools;
+    size_t ntools;
+    json_t *tool_list;  /* array of Tool objects, registration order */
+    json_t *tool_index; /* name -> integer index */
+    mcp_resource *resources;
+    size_t nresources;
     json_t *resource_list;
     json_t *resource_index; /* uri -> index */
-    mcp_template *templates; size_t ntemplates;
+    mcp_template *templates;
+    size_t ntemplates;
     json_t *template_list;
-    mcp_prompt *prompts; size_t nprompts;
+    mcp_prompt *prompts;
+    size_t nprompts;
     json_t *prompt_list;
     json_t *prompt_index;
 
     /* Pages of the four lists, serialised once when the registry freezes, so concurrent
      * list requests share no JSON values (jansson refcounts are not safe to share). */
-    struct mcp_pages { char **text; size_t n; } pages[4];
+    struct mcp_pages {
+        char **text;
+        size_t n;
+    } pages[4];
 
-    pthread_mutex_t lock;   /* guards the session list */
-    mcp_session *sessions;  /* intrusive doubly linked list */
+    pthread_mutex_t lock;  /* guards the session list */
+    mcp_session *sessions; /* intrusive doubly linked list */
 };
 
 /* ---- a parsed JSON-RPC message ---- */
 typedef enum msg_kind {
-    MSG_PARSE_ERROR,   /* not JSON */
-    MSG_INVALID,       /* JSON but not a valid message; id_raw may be set */
+    MSG_PARSE_ERROR, /* not JSON */
+    MSG_INVALID,     /* JSON but not a valid message; id_raw may be set */
     MSG_REQUEST,
     MSG_NOTIFICATION,
-    MSG_RESPONSE,      /* a client's response to a server request: ignored */
+    MSG_RESPONSE, /* a client's response to a server request: ignored */
     MSG_BATCH
 } msg_kind;
 
 struct mcp_message {
     msg_kind kind;
-    json_t *root;          /* owned (NULL for batch elements) */
-    json_t *obj;           /* this message's object, borrowed */
-    char *id_raw;          /* the id as JSON text, verbatim (requests, some invalid) */
-    json_t *id;            /* borrowed from root (for big integers: a string) */
-    const char *method;    /* borrowed */
-    json_t *params;        /* borrowed, NULL if absent */
-    const char *invalid;   /* reason for MSG_INVALID */
-    mcp_message **items;   /* MSG_BATCH elements */
+    json_t *root;        /* owned (NULL for batch elements) */
+    json_t *obj;         /* this message's object, borrowed */
+    char *id_raw;        /* the id as JSON text, verbatim (requests, some invalid) */
+    json_t *id;          /* borrowed from root (for big integers: a string) */
+    const char *method;  /* borrowed */
+    json_t *params;      /* borrowed, NULL if absent */
+    const char *invalid; /* reason for MSG_INVALID */
+    mcp_message **items; /* MSG_BATCH elements */
     size_t nitems;
 };
 
 /* ---- call and session ---- */
-typedef struct mcp_pending {   /* a request of ours waiting for the client's answer */
+typedef struct mcp_pending { /* a request of ours waiting for the client's answer */
     char id_raw[24];
-    json_t *response;          /* the whole response message once it arrived */
+    json_t *response; /* the whole response message once it arrived */
     struct mcp_pending *next;
 } mcp_pending;
 
@@ -104,18 +111,22 @@ struct mcp_call {
     mcp_session *session;
     const mcp_request_ctx *rc;
     const mcp_message *msg;
-    json_t *progress_token;   /* borrowed */
+    json_t *progress_token; /* borrowed */
     double last_progress;
     bool any_progress;
     atomic_bool cancelled;
-    const char *raw_result;   /* a preserialised result (borrowed), instead of JSON */
-    int err_code;             /* 0 = not set */
+    const char *raw_result; /* a preserialised result (borrowed), instead of JSON */
+    int err_code;           /* 0 = not set */
     char *err_msg;
     json_t *err_data;
-    mcp_call *next;           /* session's in-flight list */
+    mcp_call *next; /* session's in-flight list */
 };
 
-typedef enum sess_state { SESS_NEW, SESS_INITIALIZED, SESS_READY } sess_state;
+typedef enum sess_state {
+    SESS_NEW,
+    SESS_INITIALIZED,
+    SESS_READY
+} sess_state;
 
 struct mcp_session {
     mcp_server *srv;
@@ -126,13 +137,13 @@ struct mcp_session {
     pthread_mutex_t lock;     /* guards everything below */
     pthread_cond_t cancel_cv; /* broadcast on every cancellation */
     sess_state state;
-    const char *version;      /* one of mcp_protocol_versions */
+    const char *version; /* one of mcp_protocol_versions */
     mcp_log_level level;
-    json_t *subscriptions;    /* object used as a set: uri -> true */
+    json_t *subscriptions; /* object used as a set: uri -> true */
     mcp_call *inflight;
-    json_t *client_caps;      /* initialize params.capabilities (or NULL) */
-    json_t *client_info;      /* initialize params.clientInfo (or NULL) */
-    long next_out_id;         /* ids of our own requests to the client */
+    json_t *client_caps; /* initialize params.capabilities (or NULL) */
+    json_t *client_info; /* initialize params.clientInfo (or NULL) */
+    long next_out_id;    /* ids of our own requests to the client */
     struct mcp_pending *pending;
 
     mcp_session *prev, *next; /* server's list */
@@ -154,7 +165,7 @@ void mcp_structured_forget(void);
 bool mcp_structured_append(sbuf_t *b, json_t *result);
 
 /* session.c */
-int mcp_session_send_json(mcp_session *s, void *stream_ctx, json_t *msg);  /* steals */
+int mcp_session_send_json(mcp_session *s, void *stream_ctx, json_t *msg); /* steals */
 bool mcp_version_at_least(const char *v, const char *min);
 
 /* lifecycle.c / logging.c */
@@ -175,7 +186,12 @@ json_t *mcp_prompts_get(mcp_call *c, json_t *params);
 json_t *mcp_completion_complete(mcp_call *c, json_t *params);
 
 /* paginate.c: which list */
-enum { MCP_LIST_TOOLS, MCP_LIST_RESOURCES, MCP_LIST_TEMPLATES, MCP_LIST_PROMPTS };
+enum {
+    MCP_LIST_TOOLS,
+    MCP_LIST_RESOURCES,
+    MCP_LIST_TEMPLATES,
+    MCP_LIST_PROMPTS
+};
 /* Builds the serialised pages of every list (at freeze). */
 void mcp_pages_build(mcp_server *srv);
 void mcp_pages_free(mcp_server *srv);

@@ -14,11 +14,13 @@ json_t *mcp_prompts_list(mcp_call *c, json_t *params)
 
 static mcp_prompt *find_prompt(mcp_call *c, json_t *name)
 {
-    json_t *idx = json_is_string(name) ? json_object_get(c->session->srv->prompt_index,
-                                                         json_string_value(name)) : NULL;
+    json_t *idx = json_is_string(name)
+                      ? json_object_get(c->session->srv->prompt_index, json_string_value(name))
+                      : NULL;
     if (!idx) {
         char m[200];
-        snprintf(m, sizeof m, "Unknown prompt: %.150s", json_is_string(name) ? json_string_value(name) : "");
+        snprintf(m, sizeof m, "Unknown prompt: %.150s",
+                 json_is_string(name) ? json_string_value(name) : "");
         mcp_call_set_error(c, MCP_INVALID_PARAMS, m, NULL);
         return NULL;
     }
@@ -40,7 +42,7 @@ json_t *mcp_prompts_get(mcp_call *c, json_t *params)
     const char *key;
     json_t *v;
     char m[200];
-    json_object_foreach(args, key, v) {
+    json_object_foreach (args, key, v) {
         if (!json_is_string(v)) {
             snprintf(m, sizeof m, "prompt argument %.100s must be a string", key);
             mcp_call_set_error(c, MCP_INVALID_PARAMS, m, NULL);
@@ -74,7 +76,8 @@ json_t *mcp_completion_complete(mcp_call *c, json_t *params)
     const char *aname = json_string_value(json_object_get(arg, "name"));
     const char *aval = json_string_value(json_object_get(arg, "value"));
     if (!type || !aname || !aval) {
-        mcp_call_set_error(c, MCP_INVALID_PARAMS, "completion/complete: ref and argument{name,value} are required", NULL);
+        mcp_call_set_error(c, MCP_INVALID_PARAMS,
+                           "completion/complete: ref and argument{name,value} are required", NULL);
         return NULL;
     }
     json_t *ctx = json_object_get(json_object_get(params, "context"), "arguments");
@@ -113,7 +116,7 @@ json_t *mcp_completion_complete(mcp_call *c, json_t *params)
     json_t *out = json_array();
     size_t total = json_array_size(vals), i;
     json_t *x;
-    json_array_foreach(vals, i, x) {
+    json_array_foreach (vals, i, x) {
         if (json_array_size(out) == 100)
             break;
         if (json_is_string(x))

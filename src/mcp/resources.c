@@ -31,7 +31,8 @@ static json_t *check_read(mcp_call *c, json_t *r)
     if (r && (!json_is_object(r) || !json_is_array(json_object_get(r, "contents")) ||
               json_array_size(json_object_get(r, "contents")) == 0)) {
         json_decref(r);
-        mcp_call_set_error(c, MCP_INTERNAL_ERROR, "resource handler returned a malformed result", NULL);
+        mcp_call_set_error(c, MCP_INTERNAL_ERROR, "resource handler returned a malformed result",
+                           NULL);
         return NULL;
     }
     return r;
@@ -56,7 +57,8 @@ json_t *mcp_resources_read(mcp_call *c, json_t *params)
         json_decref(vars);
         return check_read(c, r);
     }
-    mcp_call_set_error(c, MCP_RESOURCE_NOT_FOUND, "Resource not found", json_pack("{s:s}", "uri", uri));
+    mcp_call_set_error(c, MCP_RESOURCE_NOT_FOUND, "Resource not found",
+                       json_pack("{s:s}", "uri", uri));
     return NULL;
 }
 

@@ -16,14 +16,21 @@
 
 static bool type_ok(const char *t, const json_t *v)
 {
-    if (strcmp(t, "object") == 0) return json_is_object(v);
-    if (strcmp(t, "array") == 0) return json_is_array(v);
-    if (strcmp(t, "string") == 0) return json_is_string(v);
-    if (strcmp(t, "boolean") == 0) return json_is_boolean(v);
-    if (strcmp(t, "null") == 0) return json_is_null(v);
-    if (strcmp(t, "number") == 0) return json_is_number(v);
+    if (strcmp(t, "object") == 0)
+        return json_is_object(v);
+    if (strcmp(t, "array") == 0)
+        return json_is_array(v);
+    if (strcmp(t, "string") == 0)
+        return json_is_string(v);
+    if (strcmp(t, "boolean") == 0)
+        return json_is_boolean(v);
+    if (strcmp(t, "null") == 0)
+        return json_is_null(v);
+    if (strcmp(t, "number") == 0)
+        return json_is_number(v);
     if (strcmp(t, "integer") == 0)
-        return json_is_integer(v) || (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)));
+        return json_is_integer(v) ||
+               (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)));
     return true;
 }
 
@@ -84,9 +91,10 @@ static void join_types(char *buf, size_t n, const json_t *types)
     }
     size_t cnt = json_array_size(types), i, len = 0;
     const json_t *x;
-    json_array_foreach(types, i, x) {
+    json_array_foreach (types, i, x) {
         const char *sep = i == 0 ? "" : (i + 1 == cnt ? " or " : ", ");
-        int w = snprintf(buf + len, n - len, "%s%s", sep, json_is_string(x) ? json_string_value(x) : "?");
+        int w = snprintf(buf + len, n - len, "%s%s", sep,
+                         json_is_string(x) ? json_string_value(x) : "?");
         if (w < 0 || (size_t)w >= n - len)
             return;
         len += (size_t)w;
@@ -99,7 +107,7 @@ static void join_values(char *buf, size_t n, const json_t *vals)
     size_t i, len = 0;
     const json_t *x;
     buf[0] = '\0';
-    json_array_foreach(vals, i, x) {
+    json_array_foreach (vals, i, x) {
         char *t = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY);
         int w = snprintf(buf + len, n - len, "%s%s", i ? ", " : "", t ? t : "?");
         free(t);
@@ -119,7 +127,7 @@ static void join_keys(char *buf, size_t n, const json_t *props)
     const char *k;
     const json_t *x;
     buf[0] = '\0';
-    json_object_foreach((json_t *)props, k, x) {
+    json_object_foreach ((json_t *)props, k, x) {
         int w = snprintf(buf + len, n - len, "%s%s", len ? ", " : "", k);
         if (w < 0 || (size_t)w >= n - len) {
             if (n > 4)
@@ -137,14 +145,16 @@ static bool alt_types(const json_t *alt, json_t *out)
 {
     size_t i, j;
     const json_t *x, *y;
-    json_array_foreach(alt, i, x) {
+    json_array_foreach (alt, i, x) {
         const json_t *t = json_object_get(x, "type");
         if (!t || json_object_size(x) != 1)
             return false;
         if (json_is_string(t))
             json_array_append_new(out, json_string(json_string_value(t)));
         else if (json_is_array(t))
-            json_array_foreach(t, j, y) json_array_append_new(out, json_string(json_is_string(y) ? json_string_value(y) : "?"));
+            json_array_foreach (t, j, y)
+                json_array_append_new(out,
+                                      json_string(json_is_string(y) ? json_string_value(y) : "?"));
         else
             return false;
     }
@@ -164,14 +174,14 @@ static bool validate_object(const json_t *sc, const json_t *v, const char *path,
     size_t i;
     const json_t *x;
     const char *key;
-    json_array_foreach(req, i, x) {
+    json_array_foreach (req, i, x) {
         if (json_is_string(x) && !json_object_get(v, json_string_value(x))) {
             char p[256];
             snprintf(p, sizeof p, "%s.%s", path, json_string_value(x));
             return fail(err, p, top ? json_string_value(x) : arg, "is required");
         }
     }
-    json_object_foreach((json_t *)v, key, x) {
+    json_object_foreach ((json_t *)v, key, x) {
         char p[256];
         snprintf(p, sizeof p, "%s.%s", path, key);
         const char *a = top ? key : arg;
@@ -202,12 +212,15 @@ static bool validate(const json_t *sc, const json_t *v, const char *path, const 
     }
     const json_t *t = json_object_get(sc, "type");
     if (json_is_string(t) && !type_ok(json_string_value(t), v))
-        return fail(err, path, arg, "must be of type %s, got %s", json_string_value(t), type_name(v));
+        return fail(err, path, arg, "must be of type %s, got %s", json_string_value(t),
+                    type_name(v));
     if (json_is_array(t)) {
         bool any = false;
         size_t i;
         const json_t *x;
-        json_array_foreach(t, i, x) if (json_is_string(x) && type_ok(json_string_value(x), v)) any = true;
+        json_array_foreach (t, i, x)
+            if (json_is_string(x) && type_ok(json_string_value(x), v))
+                any = true;
         if (!any) {
             char ts[128];
             join_types(ts, sizeof ts, t);
@@ -219,7 +232,9 @@ static bool validate(const json_t *sc, const json_t *v, const char *path, const 
         bool any = false;
         size_t i;
         const json_t *x;
-        json_array_foreach(en, i, x) if (json_equal((json_t *)x, (json_t *)v)) any = true;
+        json_array_foreach (en, i, x)
+            if (json_equal((json_t *)x, (json_t *)v))
+                any = true;
         if (!any) {
             char vals[200];
             join_values(vals, sizeof vals, en);
@@ -246,11 +261,13 @@ static bool validate(const json_t *sc, const json_t *v, const char *path, const 
             fmt_num(lim, sizeof lim, json_number_value(k));
             return fail(err, path, arg, "must be <= %s, got %s", lim, got);
         }
-        if ((k = json_object_get(sc, "exclusiveMinimum")) && json_is_number(k) && d <= json_number_value(k)) {
+        if ((k = json_object_get(sc, "exclusiveMinimum")) && json_is_number(k) &&
+            d <= json_number_value(k)) {
             fmt_num(lim, sizeof lim, json_number_value(k));
             return fail(err, path, arg, "must be > %s, got %s", lim, got);
         }
-        if ((k = json_object_get(sc, "exclusiveMaximum")) && json_is_number(k) && d >= json_number_value(k)) {
+        if ((k = json_object_get(sc, "exclusiveMaximum")) && json_is_number(k) &&
+            d >= json_number_value(k)) {
             fmt_num(lim, sizeof lim, json_number_value(k));
             return fail(err, path, arg, "must be < %s, got %s", lim, got);
         }
@@ -258,23 +275,29 @@ static bool validate(const json_t *sc, const json_t *v, const char *path, const 
     if (json_is_string(v)) {
         size_t n = utf8_len(json_string_value(v), json_string_length(v));
         const json_t *k;
-        if ((k = json_object_get(sc, "minLength")) && json_is_integer(k) && (json_int_t)n < json_integer_value(k))
+        if ((k = json_object_get(sc, "minLength")) && json_is_integer(k) &&
+            (json_int_t)n < json_integer_value(k))
             return fail(err, path, arg, "must be at least %lld characters long, got %zu",
                         (long long)json_integer_value(k), n);
-        if ((k = json_object_get(sc, "maxLength")) && json_is_integer(k) && (json_int_t)n > json_integer_value(k))
+        if ((k = json_object_get(sc, "maxLength")) && json_is_integer(k) &&
+            (json_int_t)n > json_integer_value(k))
             return fail(err, path, arg, "must be at most %lld characters long, got %zu",
                         (long long)json_integer_value(k), n);
     }
     if (json_is_array(v)) {
         size_t n = json_array_size(v), i;
         const json_t *k, *x;
-        if ((k = json_object_get(sc, "minItems")) && json_is_integer(k) && (json_int_t)n < json_integer_value(k))
-            return fail(err, path, arg, "must have at least %lld items, got %zu", (long long)json_integer_value(k), n);
-        if ((k = json_object_get(sc, "maxItems")) && json_is_integer(k) && (json_int_t)n > json_integer_value(k))
-            return fail(err, path, arg, "must have at most %lld items, got %zu", (long long)json_integer_value(k), n);
+        if ((k = json_object_get(sc, "minItems")) && json_is_integer(k) &&
+            (json_int_t)n < json_integer_value(k))
+            return fail(err, path, arg, "must have at least %lld items, got %zu",
+                        (long long)json_integer_value(k), n);
+        if ((k = json_object_get(sc, "maxItems")) && json_is_integer(k) &&
+            (json_int_t)n > json_integer_value(k))
+            return fail(err, path, arg, "must have at most %lld items, got %zu",
+                        (long long)json_integer_value(k), n);
         const json_t *items = json_object_get(sc, "items");
         if (items)
-            json_array_foreach(v, i, x) {
+            json_array_foreach (v, i, x) {
                 char p[256];
                 snprintf(p, sizeof p, "%s[%zu]", path, i);
                 if (!validate(items, x, p, arg, err))
@@ -285,14 +308,18 @@ static bool validate(const json_t *sc, const json_t *v, const char *path, const 
         return false;
     const json_t *all = json_object_get(sc, "allOf"), *x;
     size_t i;
-    json_array_foreach(all, i, x) if (!validate(x, v, path, arg, err)) return false;
+    json_array_foreach (all, i, x)
+        if (!validate(x, v, path, arg, err))
+            return false;
     const char *alts[] = {"anyOf", "oneOf"};
     for (int a = 0; a < 2; a++) {
         const json_t *alt = json_object_get(sc, alts[a]);
         if (!json_is_array(alt) || !json_array_size(alt))
             continue;
         size_t ok = 0;
-        json_array_foreach(alt, i, x) if (validate(x, v, path, arg, NULL)) ok++;
+        json_array_foreach (alt, i, x)
+            if (validate(x, v, path, arg, NULL))
+                ok++;
         if (ok == 1 || (a == 0 && ok > 1))
             continue;
         if (ok > 1)

@@ -9,9 +9,8 @@
 
 #include "mcp/mcp_internal.h"
 
-const char *const mcp_protocol_versions[] = {
-    "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", NULL
-};
+const char *const mcp_protocol_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05",
+                                             NULL};
 
 bool mcp_protocol_version_supported(const char *v)
 {
@@ -79,8 +78,14 @@ void mcp_server_free(mcp_server *srv)
     free(srv);
 }
 
-void mcp_server_set_page_size(mcp_server *srv, size_t n) { srv->page_size = n ? n : 1; }
-void mcp_server_set_default_log_level(mcp_server *srv, mcp_log_level lvl) { srv->default_level = lvl; }
+void mcp_server_set_page_size(mcp_server *srv, size_t n)
+{
+    srv->page_size = n ? n : 1;
+}
+void mcp_server_set_default_log_level(mcp_server *srv, mcp_log_level lvl)
+{
+    srv->default_level = lvl;
+}
 
 void mcp_server_set_invalid_args_fn(mcp_server *srv, mcp_invalid_args_fn fn, void *ud)
 {
@@ -127,7 +132,8 @@ err_code mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *d, err_t *e)
     if (srv->frozen)
         return err_set(e, ERR_INVALID, "mcp: registry is frozen (sessions exist)");
     if (!d || !name_ok(d->name) || !d->fn)
-        return err_set(e, ERR_INVALID, "mcp: tool needs a name of 1-64 [A-Za-z0-9_./-] and a handler");
+        return err_set(e, ERR_INVALID,
+                       "mcp: tool needs a name of 1-64 [A-Za-z0-9_./-] and a handler");
     if (json_object_get(srv->tool_index, d->name))
         return err_set(e, ERR_EXISTS, "mcp: tool %s registered twice", d->name);
     json_t *in = parse_obj(d->input_schema ? d->input_schema
@@ -140,7 +146,8 @@ err_code mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *d, err_t *e)
         strcmp(json_string_value(json_object_get(in, "type")), "object") != 0 ||
         !mcp_schema_check(in, msg, sizeof msg)) {
         json_decref(in);
-        return err_set(e, ERR_INVALID, "mcp: tool %s: inputSchema must be a valid object schema", d->name);
+        return err_set(e, ERR_INVALID, "mcp: tool %s: inputSchema must be a valid object schema",
+                       d->name);
     }
     json_t *out = NULL, *ann = NULL;
     if (d->output_schema && !(out = parse_obj(d->output_schema, d->name, e))) {
@@ -293,7 +300,7 @@ static bool belongs(const mcp_server *srv, size_t ti, const char *uri, const jso
     bool ok = true;
     const char *k;
     json_t *want;
-    json_object_foreach((json_t *)bound, k, want) {
+    json_object_foreach ((json_t *)bound, k, want) {
         json_t *got = json_object_get(vars, k);
         if (!got || !json_equal(got, want)) {
             ok = false;
@@ -315,7 +322,7 @@ int mcp_resource_updated_template(mcp_server *srv, const char *uri_template, con
         return -1;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)bound, k, v)
+    json_object_foreach ((json_t *)bound, k, v)
         if (!json_is_string(v) || !mcp_template_has_var(uri_template, k))
             return -1;
     int n = 0;
@@ -324,12 +331,12 @@ int mcp_resource_updated_template(mcp_server *srv, const char *uri_template, con
         /* collect under the session lock (copies: the set may change meanwhile), send after */
         json_t *uris = json_array();
         pthread_mutex_lock(&s->lock);
-        json_object_foreach(s->subscriptions, k, v)
+        json_object_foreach (s->subscriptions, k, v)
             if (belongs(srv, ti, k, bound))
                 json_array_append_new(uris, json_string(k));
         pthread_mutex_unlock(&s->lock);
         size_t i;
-        json_array_foreach(uris, i, v)
+        json_array_foreach (uris, i, v)
             n += send_updated(s, json_string_value(v));
         json_decref(uris);
     }

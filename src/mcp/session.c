@@ -11,7 +11,7 @@
 
 bool mcp_version_at_least(const char *v, const char *min)
 {
-    return v && strcmp(v, min) >= 0;  /* dates compare as strings */
+    return v && strcmp(v, min) >= 0; /* dates compare as strings */
 }
 
 mcp_session *mcp_session_new(mcp_server *srv, const mcp_transport_ops *ops, void *transport_ud)
@@ -59,9 +59,18 @@ void mcp_session_free(mcp_session *s)
     free(s);
 }
 
-mcp_server *mcp_session_server(const mcp_session *s) { return s->srv; }
-void mcp_session_set_userdata(mcp_session *s, void *ud) { s->userdata = ud; }
-void *mcp_session_userdata(const mcp_session *s) { return s->userdata; }
+mcp_server *mcp_session_server(const mcp_session *s)
+{
+    return s->srv;
+}
+void mcp_session_set_userdata(mcp_session *s, void *ud)
+{
+    s->userdata = ud;
+}
+void *mcp_session_userdata(const mcp_session *s)
+{
+    return s->userdata;
+}
 
 const char *mcp_session_protocol_version(const mcp_session *s)
 {
@@ -162,7 +171,7 @@ static void handle_notification(mcp_session *s, mcp_message *m)
     } else if (strcmp(m->method, "notifications/cancelled") == 0) {
         json_t *rid = json_is_object(m->params) ? json_object_get(m->params, "requestId") : NULL;
         if (!json_is_string(rid) && !json_is_integer(rid))
-            return;  /* malformed: ignored */
+            return; /* malformed: ignored */
         char *raw = json_dumps(rid, JSON_COMPACT | JSON_ENCODE_ANY);
         pthread_mutex_lock(&s->lock);
         for (mcp_call *c = s->inflight; c; c = c->next)
@@ -183,10 +192,22 @@ static json_t *do_ping(mcp_call *c, json_t *params)
     return json_object();
 }
 
-static json_t *do_subscribe(mcp_call *c, json_t *p) { return mcp_resources_subscribe(c, p, true); }
-static json_t *do_unsubscribe(mcp_call *c, json_t *p) { return mcp_resources_subscribe(c, p, false); }
+static json_t *do_subscribe(mcp_call *c, json_t *p)
+{
+    return mcp_resources_subscribe(c, p, true);
+}
+static json_t *do_unsubscribe(mcp_call *c, json_t *p)
+{
+    return mcp_resources_subscribe(c, p, false);
+}
 
-enum { CAP_NONE, CAP_TOOLS, CAP_RESOURCES, CAP_PROMPTS, CAP_COMPLETIONS };
+enum {
+    CAP_NONE,
+    CAP_TOOLS,
+    CAP_RESOURCES,
+    CAP_PROMPTS,
+    CAP_COMPLETIONS
+};
 
 static const struct method {
     const char *name;
@@ -220,8 +241,8 @@ static bool has_cap(const mcp_server *srv, int cap)
 
 /* Runs one request; appends its response to out unless it was cancelled. Returns true if
  * a response was appended. */
-static bool handle_request(mcp_session *s, mcp_message *m, const mcp_request_ctx *rc,
-                           bool in_batch, sbuf_t *out, bool *initialized)
+static bool handle_request(mcp_session *s, mcp_message *m, const mcp_request_ctx *rc, bool in_batch,
+                           sbuf_t *out, bool *initialized)
 {
     static const mcp_request_ctx no_rc = {NULL, NULL};
     mcp_call c;
@@ -280,7 +301,7 @@ static bool handle_request(mcp_session *s, mcp_message *m, const mcp_request_ctx
 reply:;
     bool sent = false;
     if (atomic_load(&c.cancelled)) {
-        json_decref(result);  /* a cancelled request gets no response */
+        json_decref(result); /* a cancelled request gets no response */
     } else if (c.raw_result) {
         sbuf_puts(out, "{\"jsonrpc\":\"2.0\",\"id\":");
         sbuf_puts(out, m->id_raw);
@@ -299,7 +320,7 @@ reply:;
         c.err_data = NULL;
         sent = true;
     }
-    mcp_structured_forget();   /* the note of this request's structured result, if any */
+    mcp_structured_forget(); /* the note of this request's structured result, if any */
     json_decref(c.err_data);
     free(c.err_msg);
     return sent;
@@ -318,22 +339,18 @@ static bool handle_one(mcp_session *s, mcp_message *m, const mcp_request_ctx *rc
         mcp_rpc_error(out, m->id_raw, MCP_INVALID_REQUEST, m->invalid, NULL);
         *invalid = true;
         return true;
-    case MSG_NOTIFICATION:
-        handle_notification(s, m);
-        return false;
+    case MSG_NOTIFICATION: handle_notification(s, m); return false;
     case MSG_RESPONSE:
-        handle_response(s, m);  /* answers to mcp_call_request(); unknown ids ignored */
+        handle_response(s, m); /* answers to mcp_call_request(); unknown ids ignored */
         return false;
-    case MSG_REQUEST:
-        return handle_request(s, m, rc, in_batch, out, initialized);
-    case MSG_BATCH:
-        break;
+    case MSG_REQUEST: return handle_request(s, m, rc, in_batch, out, initialized);
+    case MSG_BATCH: break;
     }
     return false;
 }
 
-mcp_reply_kind mcp_session_handle_message(mcp_session *s, mcp_message *m,
-                                          const mcp_request_ctx *rc, mcp_reply *out)
+mcp_reply_kind mcp_session_handle_message(mcp_session *s, mcp_message *m, const mcp_request_ctx *rc,
+                                          mcp_reply *out)
 {
     memset(out, 0, sizeof *out);
     sbuf_t b = SBUF_INIT;

@@ -19,7 +19,7 @@
 typedef struct stdio_tr {
     int out_fd;
     pthread_mutex_t wlock;
-    atomic_bool closed;          /* output gone (EPIPE) */
+    atomic_bool closed; /* output gone (EPIPE) */
     mcp_session *session;
     mcp_request_ctx rc;
 
@@ -66,7 +66,7 @@ static int write_line(stdio_tr *t, const char *json, size_t len)
 
 static int tr_send(void *ud, void *stream_ctx, const char *json, size_t len)
 {
-    (void)stream_ctx;  /* one stream on stdio */
+    (void)stream_ctx; /* one stream on stdio */
     return write_line(ud, json, len);
 }
 
@@ -104,7 +104,8 @@ static void *worker(void *arg)
  * runs and gets no response). Requests already running are cancelled by the session. */
 static void drop_queued(stdio_tr *t, const mcp_message *m)
 {
-    if (m->kind != MSG_NOTIFICATION || !m->method || strcmp(m->method, "notifications/cancelled") != 0)
+    if (m->kind != MSG_NOTIFICATION || !m->method ||
+        strcmp(m->method, "notifications/cancelled") != 0)
         return;
     json_t *rid = json_is_object(m->params) ? json_object_get(m->params, "requestId") : NULL;
     if (!json_is_string(rid) && !json_is_integer(rid))
@@ -132,7 +133,7 @@ static bool inline_ok(const mcp_message *m)
     if (mcp_message_is_batch(m))
         return false;
     if (!mcp_message_is_request(m))
-        return true;  /* notifications, responses, malformed input: quick */
+        return true; /* notifications, responses, malformed input: quick */
     const char *meth = mcp_message_method(m);
     return strcmp(meth, "ping") == 0 || strcmp(meth, "initialize") == 0;
 }
@@ -189,7 +190,7 @@ int mcp_stdio_run(mcp_server *srv, const mcp_stdio_opts *opts)
         while (sp < (size_t)n && (line[sp] == ' ' || line[sp] == '\t' || line[sp] == '\r'))
             sp++;
         if (sp == (size_t)n)
-            continue;  /* blank line */
+            continue; /* blank line */
         mcp_message *m = mcp_message_parse(line, (size_t)n);
         if (inline_ok(m) || started == 0) {
             drop_queued(&t, m);

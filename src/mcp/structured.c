@@ -14,8 +14,8 @@
 #include "mcp/mcp_internal.h"
 
 typedef struct note {
-    json_t *value;    /* the structuredContent object */
-    json_t *text;     /* the string in content[0].text: its compact dump */
+    json_t *value; /* the structuredContent object */
+    json_t *text;  /* the string in content[0].text: its compact dump */
 } note;
 
 static pthread_key_t g_key;
@@ -31,7 +31,10 @@ static void note_free(void *p)
     free(n);
 }
 
-static void key_init(void) { pthread_key_create(&g_key, note_free); }
+static void key_init(void)
+{
+    pthread_key_create(&g_key, note_free);
+}
 
 void mcp_structured_note(json_t *value, json_t *text)
 {
@@ -74,13 +77,13 @@ bool mcp_structured_append(sbuf_t *b, json_t *result)
     size_t start = b->len;
     mcp_json_append(b, result);
     json_object_set_new(result, "structuredContent", sc);
-    if (b->len < start + 2 || b->p[b->len - 1] != '}') {    /* cannot happen: redo */
+    if (b->len < start + 2 || b->p[b->len - 1] != '}') { /* cannot happen: redo */
         b->len = start;
         b->p[start] = '\0';
         mcp_json_append(b, result);
         return true;
     }
-    b->p[--b->len] = '\0';                     /* reopen the object */
+    b->p[--b->len] = '\0'; /* reopen the object */
     sbuf_puts(b, ",\"structuredContent\":");
     sbuf_append(b, json_string_value(n->text), json_string_length(n->text));
     sbuf_putc(b, '}');

@@ -19,11 +19,11 @@ bool mcp_template_valid(const char *t)
         if (!end || end == p + 1)
             return false;
         for (const char *q = p + 1; q < end; q++)
-            if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
-                  *q == '_'))
+            if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                  (*q >= '0' && *q <= '9') || *q == '_'))
                 return false;
         if (end[1] == '{')
-            return false;  /* adjacent variables are ambiguous */
+            return false; /* adjacent variables are ambiguous */
         p = end;
     }
     return true;

@@ -20,7 +20,8 @@ static json_t *invalid_args(mcp_call *c, const mcp_tool *t, const mcp_schema_err
 {
     mcp_server *srv = c->session->srv;
     char msg[800];
-    snprintf(msg, sizeof msg, "Invalid arguments for tool %s: %s %s", t->name, se->path, se->problem);
+    snprintf(msg, sizeof msg, "Invalid arguments for tool %s: %s %s", t->name, se->path,
+             se->problem);
     json_t *r = NULL;
     if (srv->invalid_args_fn) {
         mcp_invalid_args ia = {t->name, se->argument[0] ? se->argument : NULL, se->path,

@@ -16,10 +16,12 @@
 
 /* Runs a one-row, one-column query on c and returns its integer value in *v
  * (-1 when the value is NULL). */
-static err_code query_int(db_conn *c, const char *sql, int64_t *v, err_t *e) {
+static err_code query_int(db_conn *c, const char *sql, int64_t *v, err_t *e)
+{
     db_stmt *s = NULL;
     err_code rc = db_prepare(c, sql, &s, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     int r = db_step(s, e);
     if (r == DB_ROW) {
         *v = db_col_null(s, 0) ? -1 : db_col_int64(s, 0);
@@ -43,38 +45,47 @@ static err_code query_int(db_conn *c, const char *sql, int64_t *v, err_t *e) {
  * (release, crash, lost connection) releases the lock. */
 #define PG_LOCK_KEY "7238551599546214770"
 
-static err_code pg_lock(db_conn *c, err_t *e) {
+static err_code pg_lock(db_conn *c, err_t *e)
+{
     int64_t v = 0;
     err_code rc = db_begin(c, e);
     if (rc == ERR_OK)
-        rc = query_int(c, "SELECT 1 FROM (SELECT pg_advisory_xact_lock(" PG_LOCK_KEY ")) AS l", &v, e);
+        rc = query_int(c, "SELECT 1 FROM (SELECT pg_advisory_xact_lock(" PG_LOCK_KEY ")) AS l", &v,
+                       e);
     if (rc != ERR_OK) {
-        if (db_in_tx(c)) db_rollback(c);
+        if (db_in_tx(c))
+            db_rollback(c);
         return err_prefix(e, "taking the migration lock (pg_advisory_xact_lock)");
     }
     return ERR_OK;
 }
 
-static void pg_unlock(db_conn *c) {
-    if (db_in_tx(c)) db_rollback(c);     /* nothing was written: ending it unlocks */
+static void pg_unlock(db_conn *c)
+{
+    if (db_in_tx(c))
+        db_rollback(c); /* nothing was written: ending it unlocks */
 }
 
 /* --- mysql: a named lock --------------------------------------------------- */
 #define MYSQL_LOCK_TIMEOUT_S "600"
 
-static err_code mysql_lock(db_conn *c, err_t *e) {
+static err_code mysql_lock(db_conn *c, err_t *e)
+{
     int64_t v = 0;
     err_code rc = query_int(c, "SELECT GET_LOCK('ctxd_migrate', " MYSQL_LOCK_TIMEOUT_S ")", &v, e);
-    if (rc != ERR_OK) return err_prefix(e, "taking the migration lock (GET_LOCK)");
+    if (rc != ERR_OK)
+        return err_prefix(e, "taking the migration lock (GET_LOCK)");
     if (v != 1)
         return err_set(e, v == 0 ? ERR_TIMEOUT : ERR_FATAL,
                        "taking the migration lock: GET_LOCK('ctxd_migrate') %s",
-                       v == 0 ? "timed out after " MYSQL_LOCK_TIMEOUT_S " s (another migrator is running)"
+                       v == 0 ? "timed out after " MYSQL_LOCK_TIMEOUT_S
+                                " s (another migrator is running)"
                               : "failed");
     return ERR_OK;
 }
 
-static void mysql_unlock(db_conn *c) {
+static void mysql_unlock(db_conn *c)
+{
     int64_t v = 0;
     err_t e;
     err_clear(&e);
@@ -84,57 +95,55 @@ static void mysql_unlock(db_conn *c) {
 static const migrate_dialect dialects[] = {
     {
         .name = "sqlite",
-        .create_sql =
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY NOT NULL,"
-            " name TEXT NOT NULL,"
-            " checksum TEXT NOT NULL,"
-            " applied_at TEXT NOT NULL)",
+        .create_sql = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                      " version INTEGER PRIMARY KEY NOT NULL,"
+                      " name TEXT NOT NULL,"
+                      " checksum TEXT NOT NULL,"
+                      " applied_at TEXT NOT NULL)",
         .exists_sql =
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
-        .lock = NULL,       /* db_begin on the writer is BEGIN IMMEDIATE: the lock */
+        .lock = NULL, /* db_begin on the writer is BEGIN IMMEDIATE: the lock */
         .unlock = NULL,
         .lock_desc = "BEGIN IMMEDIATE",
     },
     {
         .name = "postgresql",
-        .create_sql =
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY,"
-            " name TEXT NOT NULL,"
-            " checksum CHAR(64) NOT NULL,"
-            " applied_at TIMESTAMPTZ NOT NULL)",
-        .exists_sql =
-            "SELECT 1 FROM information_schema.tables"
-            " WHERE table_schema = current_schema() AND table_name = 'schema_migrations'",
+        .create_sql = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                      " version INTEGER PRIMARY KEY,"
+                      " name TEXT NOT NULL,"
+                      " checksum CHAR(64) NOT NULL,"
+                      " applied_at TIMESTAMPTZ NOT NULL)",
+        .exists_sql = "SELECT 1 FROM information_schema.tables"
+                      " WHERE table_schema = current_schema() AND table_name = 'schema_migrations'",
         .lock = pg_lock,
         .unlock = pg_unlock,
         .lock_desc = "pg_advisory_xact_lock",
     },
     {
         .name = "mysql",
-        .create_sql =
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INT NOT NULL PRIMARY KEY,"
-            " name VARCHAR(255) NOT NULL,"
-            " checksum CHAR(64) NOT NULL,"
-            " applied_at DATETIME(6) NOT NULL)",
-        .exists_sql =
-            "SELECT 1 FROM information_schema.tables"
-            " WHERE table_schema = DATABASE() AND table_name = 'schema_migrations'",
+        .create_sql = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                      " version INT NOT NULL PRIMARY KEY,"
+                      " name VARCHAR(255) NOT NULL,"
+                      " checksum CHAR(64) NOT NULL,"
+                      " applied_at DATETIME(6) NOT NULL)",
+        .exists_sql = "SELECT 1 FROM information_schema.tables"
+                      " WHERE table_schema = DATABASE() AND table_name = 'schema_migrations'",
         .lock = mysql_lock,
         .unlock = mysql_unlock,
         .lock_desc = "GET_LOCK",
     },
 };
 
-const migrate_dialect *migrate_dialect_find(const char *name) {
+const migrate_dialect *migrate_dialect_find(const char *name)
+{
     for (size_t i = 0; i < sizeof dialects / sizeof dialects[0]; i++)
-        if (str_eq(dialects[i].name, name)) return &dialects[i];
+        if (str_eq(dialects[i].name, name))
+            return &dialects[i];
     return NULL;
 }
 
-void migrate_sha256_hex(const void *data, size_t n, char out[65]) {
+void migrate_sha256_hex(const void *data, size_t n, char out[65])
+{
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;

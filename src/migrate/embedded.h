@@ -6,18 +6,21 @@
 
 #include <stddef.h>
 
-enum { MIGRATE_UP = 1, MIGRATE_DOWN = 2 };
+enum {
+    MIGRATE_UP = 1,
+    MIGRATE_DOWN = 2
+};
 
 typedef struct migrate_embedded_file {
-    const char *dialect;    /* "sqlite", "postgresql", "mysql" */
-    int version;            /* 1, 2, ... */
-    const char *name;       /* "init" */
-    int direction;          /* MIGRATE_UP or MIGRATE_DOWN */
-    const char *sql;        /* NUL-terminated */
+    const char *dialect; /* "sqlite", "postgresql", "mysql" */
+    int version;         /* 1, 2, ... */
+    const char *name;    /* "init" */
+    int direction;       /* MIGRATE_UP or MIGRATE_DOWN */
+    const char *sql;     /* NUL-terminated */
     size_t len;
 } migrate_embedded_file;
 
-extern const migrate_embedded_file migrate_embedded[];   /* terminated by dialect == NULL */
+extern const migrate_embedded_file migrate_embedded[]; /* terminated by dialect == NULL */
 extern const int migrate_embedded_count;
 
 #endif

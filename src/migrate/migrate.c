@@ -25,7 +25,7 @@ typedef struct mig {
     int version;
     const char *name;
     const migrate_embedded_file *up;
-    const migrate_embedded_file *down;   /* NULL if the set has no down script */
+    const migrate_embedded_file *down; /* NULL if the set has no down script */
     char checksum[65];
 } mig;
 
@@ -34,43 +34,52 @@ typedef struct plan {
     const char *dialect;
     mig *m;
     size_t n;
-    int latest;          /* highest known version, 0 if none */
+    int latest; /* highest known version, 0 if none */
 } plan;
 
-static void plan_free(plan *p) {
+static void plan_free(plan *p)
+{
     free(p->m);
     p->m = NULL;
     p->n = 0;
 }
 
-static int mig_cmp(const void *a, const void *b) {
+static int mig_cmp(const void *a, const void *b)
+{
     int x = ((const mig *)a)->version, y = ((const mig *)b)->version;
     return (x > y) - (x < y);
 }
 
-static mig *plan_find(const plan *p, int version) {
+static mig *plan_find(const plan *p, int version)
+{
     for (size_t i = 0; i < p->n; i++)
-        if (p->m[i].version == version) return &p->m[i];
+        if (p->m[i].version == version)
+            return &p->m[i];
     return NULL;
 }
 
 /* Collects the set's files for `dialect`. Checksums are computed only when
  * with_checksums (migrate_latest does not need them). */
 static err_code plan_build(const migrate_embedded_file *set, const char *dialect,
-                           bool with_checksums, plan *p, err_t *e) {
+                           bool with_checksums, plan *p, err_t *e)
+{
     memset(p, 0, sizeof *p);
     p->dialect = dialect;
-    if (!set || !dialect) return err_set(e, ERR_INTERNAL, "migrate: no migration set or dialect");
+    if (!set || !dialect)
+        return err_set(e, ERR_INTERNAL, "migrate: no migration set or dialect");
     size_t cap = 0;
-    for (const migrate_embedded_file *f = set; f->dialect; f++) cap++;
+    for (const migrate_embedded_file *f = set; f->dialect; f++)
+        cap++;
     p->m = xcalloc(cap ? cap : 1, sizeof *p->m);
     for (const migrate_embedded_file *f = set; f->dialect; f++) {
-        if (!str_eq(f->dialect, dialect)) continue;
+        if (!str_eq(f->dialect, dialect))
+            continue;
         if (f->version <= 0 || !f->name || !f->sql ||
             (f->direction != MIGRATE_UP && f->direction != MIGRATE_DOWN)) {
             plan_free(p);
-            return err_set(e, ERR_INTERNAL, "migrate: malformed embedded migration entry (%s version %d)",
-                           dialect, f->version);
+            return err_set(e, ERR_INTERNAL,
+                           "migrate: malformed embedded migration entry (%s version %d)", dialect,
+                           f->version);
         }
         mig *m = plan_find(p, f->version);
         if (!m) {
@@ -86,18 +95,21 @@ static err_code plan_build(const migrate_embedded_file *set, const char *dialect
         if (*slot) {
             plan_free(p);
             return err_set(e, ERR_INTERNAL, "migrate: duplicate %s script for %s migration %04d_%s",
-                           f->direction == MIGRATE_UP ? "up" : "down", dialect, f->version, f->name);
+                           f->direction == MIGRATE_UP ? "up" : "down", dialect, f->version,
+                           f->name);
         }
         *slot = f;
     }
     for (size_t i = 0; i < p->n; i++) {
         if (!p->m[i].up) {
-            err_code rc = err_set(e, ERR_INTERNAL, "migrate: %s migration %04d_%s has a down script but no up script",
-                                  dialect, p->m[i].version, p->m[i].name);
+            err_code rc = err_set(
+                e, ERR_INTERNAL, "migrate: %s migration %04d_%s has a down script but no up script",
+                dialect, p->m[i].version, p->m[i].name);
             plan_free(p);
             return rc;
         }
-        if (with_checksums) migrate_sha256_hex(p->m[i].up->sql, p->m[i].up->len, p->m[i].checksum);
+        if (with_checksums)
+            migrate_sha256_hex(p->m[i].up->sql, p->m[i].up->len, p->m[i].checksum);
     }
     qsort(p->m, p->n, sizeof *p->m, mig_cmp);
     p->latest = p->n ? p->m[p->n - 1].version : 0;
@@ -105,13 +117,16 @@ static err_code plan_build(const migrate_embedded_file *set, const char *dialect
 }
 
 /* The plan for db's dialect; ERR_INVALID if migrate/ does not support it. */
-static err_code plan_for_db(db_t *db, const migrate_embedded_file *set, plan *p, err_t *e) {
+static err_code plan_for_db(db_t *db, const migrate_embedded_file *set, plan *p, err_t *e)
+{
     const char *dialect = db_dialect(db);
     const migrate_dialect *d = migrate_dialect_find(dialect);
-    if (!d) return err_set(e, ERR_INVALID, "migrations are not supported for database dialect '%s'",
-                           dialect ? dialect : "(unknown)");
+    if (!d)
+        return err_set(e, ERR_INVALID, "migrations are not supported for database dialect '%s'",
+                       dialect ? dialect : "(unknown)");
     err_code rc = plan_build(set, dialect, true, p, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     p->d = d;
     if (p->n == 0) {
         plan_free(p);
@@ -130,55 +145,71 @@ typedef struct applied_row {
 } applied_row;
 
 typedef struct applied {
-    applied_row *r;      /* sorted by version */
+    applied_row *r; /* sorted by version */
     size_t n;
-    int newest;          /* highest recorded version, 0 if none */
+    int newest; /* highest recorded version, 0 if none */
 } applied;
 
-static void applied_free(applied *a) {
-    for (size_t i = 0; i < a->n; i++) free(a->r[i].name);
+static void applied_free(applied *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->r[i].name);
     free(a->r);
     memset(a, 0, sizeof *a);
 }
 
-static applied_row *applied_find(const applied *a, int version) {
+static applied_row *applied_find(const applied *a, int version)
+{
     for (size_t i = 0; i < a->n; i++)
-        if (a->r[i].version == version) return &a->r[i];
+        if (a->r[i].version == version)
+            return &a->r[i];
     return NULL;
 }
 
-static err_code table_exists(db_conn *c, const migrate_dialect *d, bool *exists, err_t *e) {
+static err_code table_exists(db_conn *c, const migrate_dialect *d, bool *exists, err_t *e)
+{
     db_stmt *s = NULL;
     err_code rc = db_prepare(c, d->exists_sql, &s, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     int r = db_step(s, e);
     db_stmt_done(s);
-    if (r != DB_ROW && r != DB_DONE) return (err_code)r;
+    if (r != DB_ROW && r != DB_DONE)
+        return (err_code)r;
     *exists = (r == DB_ROW);
     return ERR_OK;
 }
 
 /* Reads schema_migrations. create: make the table if absent (inside the caller's
  * write transaction); otherwise an absent table reads as no rows. */
-static err_code applied_read(db_conn *c, const migrate_dialect *d, bool create, applied *out, err_t *e) {
+static err_code applied_read(db_conn *c, const migrate_dialect *d, bool create, applied *out,
+                             err_t *e)
+{
     memset(out, 0, sizeof *out);
     err_code rc;
     if (create) {
         rc = db_exec(c, d->create_sql, e);
-        if (rc != ERR_OK) return err_prefix(e, "creating schema_migrations");
+        if (rc != ERR_OK)
+            return err_prefix(e, "creating schema_migrations");
     } else {
         bool exists = false;
         rc = table_exists(c, d, &exists, e);
-        if (rc != ERR_OK) return err_prefix(e, "looking for schema_migrations");
-        if (!exists) return ERR_OK;
+        if (rc != ERR_OK)
+            return err_prefix(e, "looking for schema_migrations");
+        if (!exists)
+            return ERR_OK;
     }
     db_stmt *s = NULL;
-    rc = db_prepare(c, "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version", &s, e);
-    if (rc != ERR_OK) return err_prefix(e, "reading schema_migrations");
+    rc = db_prepare(
+        c, "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version", &s,
+        e);
+    if (rc != ERR_OK)
+        return err_prefix(e, "reading schema_migrations");
     size_t cap = 0;
     for (;;) {
         int r = db_step(s, e);
-        if (r == DB_DONE) break;
+        if (r == DB_DONE)
+            break;
         if (r != DB_ROW) {
             db_stmt_done(s);
             applied_free(out);
@@ -196,7 +227,8 @@ static err_code applied_read(db_conn *c, const migrate_dialect *d, bool create, 
         t = db_col_text(s, 2, NULL);
         snprintf(row->checksum, sizeof row->checksum, "%s", t ? t : "");
         row->at = db_col_time(s, 3);
-        if (row->version > out->newest) out->newest = row->version;
+        if (row->version > out->newest)
+            out->newest = row->version;
     }
     db_stmt_done(s);
     return ERR_OK;
@@ -206,11 +238,13 @@ static err_code applied_read(db_conn *c, const migrate_dialect *d, bool create, 
 
 /* The refusals shared by up, down and check: newer than the binary, unknown or
  * edited applied migrations, a gap in the applied history. */
-static err_code validate(const plan *p, const applied *a, err_t *e) {
+static err_code validate(const plan *p, const applied *a, err_t *e)
+{
     if (a->newest > p->latest)
-        return err_set(e, ERR_SCHEMA,
-                       "database schema version %d is newer than this ctxd (knows up to %d): upgrade ctxd",
-                       a->newest, p->latest);
+        return err_set(
+            e, ERR_SCHEMA,
+            "database schema version %d is newer than this ctxd (knows up to %d): upgrade ctxd",
+            a->newest, p->latest);
     for (size_t i = 0; i < a->n; i++) {
         const applied_row *r = &a->r[i];
         const mig *m = plan_find(p, r->version);
@@ -241,12 +275,14 @@ typedef struct step_ctx {
     const plan *p;
     int target;
     unsigned caps;
-    const mig *done;     /* the migration this step applied/reverted, NULL if none */
+    const mig *done; /* the migration this step applied/reverted, NULL if none */
 } step_ctx;
 
 /* Error messages are one line: a driver may quote the script, newlines and all. */
-static void one_line(err_t *e) {
-    if (!e) return;
+static void one_line(err_t *e)
+{
+    if (!e)
+        return;
     char *w = e->msg;
     bool space = false;
     for (const char *r = e->msg; *r; r++) {
@@ -254,48 +290,65 @@ static void one_line(err_t *e) {
             space = true;
             continue;
         }
-        if (space && w != e->msg) *w++ = ' ';
+        if (space && w != e->msg)
+            *w++ = ' ';
         space = false;
         *w++ = *r;
     }
     *w = '\0';
 }
 
-static err_code run_script(db_conn *c, const step_ctx *x, const mig *m, bool up, err_t *e) {
+static err_code run_script(db_conn *c, const step_ctx *x, const mig *m, bool up, err_t *e)
+{
     const migrate_embedded_file *f = up ? m->up : m->down;
     err_code rc = db_exec(c, f->sql, e);
     if (rc != ERR_OK) {
         one_line(e);
         if (!(x->caps & DB_CAP_TRANSACTIONAL_DDL))
-            return err_prefix(e, "migration %04d_%s (%s) failed and this database cannot roll back DDL, "
-                              "so the schema may be partly changed", m->version, m->name, up ? "up" : "down");
-        return err_prefix(e, "migration %04d_%s (%s) failed", m->version, m->name, up ? "up" : "down");
+            return err_prefix(
+                e,
+                "migration %04d_%s (%s) failed and this database cannot roll back DDL, "
+                "so the schema may be partly changed",
+                m->version, m->name, up ? "up" : "down");
+        return err_prefix(e, "migration %04d_%s (%s) failed", m->version, m->name,
+                          up ? "up" : "down");
     }
     return ERR_OK;
 }
 
-static err_code step_up(db_conn *c, void *arg, err_t *e) {
+static err_code step_up(db_conn *c, void *arg, err_t *e)
+{
     step_ctx *x = arg;
     x->done = NULL;
     applied a;
     err_code rc = applied_read(c, x->p->d, true, &a, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     rc = validate(x->p, &a, e);
     const mig *next = NULL;
     for (size_t i = 0; rc == ERR_OK && i < x->p->n; i++) {
         const mig *m = &x->p->m[i];
-        if (m->version > x->target) break;
-        if (!applied_find(&a, m->version)) { next = m; break; }
+        if (m->version > x->target)
+            break;
+        if (!applied_find(&a, m->version)) {
+            next = m;
+            break;
+        }
     }
     applied_free(&a);
-    if (rc != ERR_OK || !next) return rc;
+    if (rc != ERR_OK || !next)
+        return rc;
 
     rc = run_script(c, x, next, true, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     db_stmt *s = NULL;
-    rc = db_prepare(c, "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
-                    &s, e);
-    if (rc != ERR_OK) return err_prefix(e, "recording migration %04d_%s", next->version, next->name);
+    rc = db_prepare(
+        c,
+        "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
+        &s, e);
+    if (rc != ERR_OK)
+        return err_prefix(e, "recording migration %04d_%s", next->version, next->name);
     db_bind_int64(s, 1, next->version);
     db_bind_text(s, 2, next->name, -1);
     db_bind_text(s, 3, next->checksum, -1);
@@ -308,27 +361,32 @@ static err_code step_up(db_conn *c, void *arg, err_t *e) {
     return ERR_OK;
 }
 
-static err_code step_down(db_conn *c, void *arg, err_t *e) {
+static err_code step_down(db_conn *c, void *arg, err_t *e)
+{
     step_ctx *x = arg;
     x->done = NULL;
     applied a;
     err_code rc = applied_read(c, x->p->d, false, &a, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     rc = validate(x->p, &a, e);
     const mig *next = NULL;
     if (rc == ERR_OK && a.n > 0 && a.r[a.n - 1].version > x->target)
-        next = plan_find(x->p, a.r[a.n - 1].version);   /* known: validate() checked */
+        next = plan_find(x->p, a.r[a.n - 1].version); /* known: validate() checked */
     applied_free(&a);
-    if (rc != ERR_OK || !next) return rc;
+    if (rc != ERR_OK || !next)
+        return rc;
     if (!next->down)
         return err_set(e, ERR_SCHEMA, "migration %04d_%s has no down script: it cannot be reverted",
                        next->version, next->name);
 
     rc = run_script(c, x, next, false, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     db_stmt *s = NULL;
     rc = db_prepare(c, "DELETE FROM schema_migrations WHERE version = ?", &s, e);
-    if (rc != ERR_OK) return err_prefix(e, "unrecording migration %04d_%s", next->version, next->name);
+    if (rc != ERR_OK)
+        return err_prefix(e, "unrecording migration %04d_%s", next->version, next->name);
     db_bind_int64(s, 1, next->version);
     int r = db_step(s, e);
     int64_t changed = r == DB_DONE ? db_changes(s) : 0;
@@ -344,15 +402,18 @@ static err_code step_down(db_conn *c, void *arg, err_t *e) {
 
 /* Runs step until it reports nothing done, under the dialect's session lock if
  * it has one. *count = how many migrations the steps applied or reverted. */
-static err_code run_steps(db_t *db, const plan *p, int target, bool up, int *count, err_t *e) {
+static err_code run_steps(db_t *db, const plan *p, int target, bool up, int *count, err_t *e)
+{
     int n = 0;
-    if (count) *count = 0;
+    if (count)
+        *count = 0;
     unsigned caps = db_caps(db);
     db_conn *lockc = NULL;
     err_code rc = ERR_OK;
     if (p->d->lock && (caps & DB_CAP_ADVISORY_LOCK)) {
         rc = db_acquire(db, DB_WRITE, &lockc, e);
-        if (rc != ERR_OK) return err_prefix(e, "migration lock");
+        if (rc != ERR_OK)
+            return err_prefix(e, "migration lock");
         rc = p->d->lock(lockc, e);
         if (rc != ERR_OK) {
             db_release(lockc);
@@ -364,7 +425,8 @@ static err_code run_steps(db_t *db, const plan *p, int target, bool up, int *cou
     for (;;) {
         int64_t t0 = utc_mono_us();
         rc = db_tx_run(db, DB_WRITE, up ? step_up : step_down, &x, e);
-        if (rc != ERR_OK || !x.done) break;
+        if (rc != ERR_OK || !x.done)
+            break;
         n++;
         LOG_I(MOD, "%s migration %04d_%s (%s, %.1f ms)", up ? "applied" : "reverted",
               x.done->version, x.done->name, p->dialect, (double)(utc_mono_us() - t0) / 1000.0);
@@ -373,31 +435,40 @@ static err_code run_steps(db_t *db, const plan *p, int target, bool up, int *cou
         p->d->unlock(lockc);
         db_release(lockc);
     }
-    if (count) *count = n;
+    if (count)
+        *count = n;
     return rc;
 }
 
 /* ---- public API (with an explicit set) ----------------------------------- */
 
-int migrate_latest_with(const migrate_embedded_file *set, const char *dialect) {
+int migrate_latest_with(const migrate_embedded_file *set, const char *dialect)
+{
     plan p;
     err_t e;
     err_clear(&e);
-    if (plan_build(set, dialect, false, &p, &e) != ERR_OK) return 0;
+    if (plan_build(set, dialect, false, &p, &e) != ERR_OK)
+        return 0;
     int latest = p.latest;
     plan_free(&p);
     return latest;
 }
 
-err_code migrate_up_with(db_t *db, const migrate_embedded_file *set, int target, int *applied_n, err_t *e) {
-    if (applied_n) *applied_n = 0;
+err_code migrate_up_with(db_t *db, const migrate_embedded_file *set, int target, int *applied_n,
+                         err_t *e)
+{
+    if (applied_n)
+        *applied_n = 0;
     plan p;
     err_code rc = plan_for_db(db, set, &p, e);
-    if (rc != ERR_OK) return rc;
-    if (target == -1) target = p.latest;
+    if (rc != ERR_OK)
+        return rc;
+    if (target == -1)
+        target = p.latest;
     if (target < 0 || target > p.latest) {
-        rc = err_set(e, ERR_INVALID, "target version %d is out of range: this ctxd knows versions 0..%d",
-                     target, p.latest);
+        rc = err_set(e, ERR_INVALID,
+                     "target version %d is out of range: this ctxd knows versions 0..%d", target,
+                     p.latest);
     } else {
         rc = run_steps(db, &p, target, true, applied_n, e);
     }
@@ -405,14 +476,19 @@ err_code migrate_up_with(db_t *db, const migrate_embedded_file *set, int target,
     return rc;
 }
 
-err_code migrate_down_with(db_t *db, const migrate_embedded_file *set, int target, int *reverted, err_t *e) {
-    if (reverted) *reverted = 0;
+err_code migrate_down_with(db_t *db, const migrate_embedded_file *set, int target, int *reverted,
+                           err_t *e)
+{
+    if (reverted)
+        *reverted = 0;
     plan p;
     err_code rc = plan_for_db(db, set, &p, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     if (target < 0 || target > p.latest) {
-        rc = err_set(e, ERR_INVALID, "target version %d is out of range: this ctxd knows versions 0..%d",
-                     target, p.latest);
+        rc = err_set(e, ERR_INVALID,
+                     "target version %d is out of range: this ctxd knows versions 0..%d", target,
+                     p.latest);
     } else {
         rc = run_steps(db, &p, target, false, reverted, e);
     }
@@ -420,46 +496,60 @@ err_code migrate_down_with(db_t *db, const migrate_embedded_file *set, int targe
     return rc;
 }
 
-err_code migrate_to_with(db_t *db, const migrate_embedded_file *set, int target, int *changed, err_t *e) {
-    if (changed) *changed = 0;
+err_code migrate_to_with(db_t *db, const migrate_embedded_file *set, int target, int *changed,
+                         err_t *e)
+{
+    if (changed)
+        *changed = 0;
     if (target < 0)
-        return err_set(e, ERR_INVALID, "target version %d is out of range: it must be 0 or more", target);
+        return err_set(e, ERR_INVALID, "target version %d is out of range: it must be 0 or more",
+                       target);
     /* Up to target applies nothing when the database is at or above it; down to
      * target reverts nothing when it is at or below it. Each re-reads the state
      * inside its own transactions, so no separate read is needed (or racy). */
     int a = 0, r = 0;
     err_code rc = migrate_up_with(db, set, target, &a, e);
-    if (rc == ERR_OK) rc = migrate_down_with(db, set, target, &r, e);
-    if (changed) *changed = a + r;
+    if (rc == ERR_OK)
+        rc = migrate_down_with(db, set, target, &r, e);
+    if (changed)
+        *changed = a + r;
     return rc;
 }
 
 /* Reads plan + applied rows on a reader connection, without creating anything. */
-static err_code read_state(db_t *db, const migrate_embedded_file *set, plan *p, applied *a, err_t *e) {
+static err_code read_state(db_t *db, const migrate_embedded_file *set, plan *p, applied *a,
+                           err_t *e)
+{
     err_code rc = plan_for_db(db, set, p, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     db_conn *c = NULL;
     rc = db_acquire(db, DB_READ, &c, e);
     if (rc == ERR_OK) {
         rc = applied_read(c, p->d, false, a, e);
         db_release(c);
     }
-    if (rc != ERR_OK) plan_free(p);
+    if (rc != ERR_OK)
+        plan_free(p);
     return rc;
 }
 
-err_code migrate_get_status_with(db_t *db, const migrate_embedded_file *set, migrate_status *out, err_t *e) {
+err_code migrate_get_status_with(db_t *db, const migrate_embedded_file *set, migrate_status *out,
+                                 err_t *e)
+{
     memset(out, 0, sizeof *out);
     plan p;
     applied a;
     err_code rc = read_state(db, set, &p, &a, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
 
     out->latest = p.latest;
     out->db_newest = a.newest;
     size_t unknown = 0;
     for (size_t i = 0; i < a.n; i++)
-        if (!plan_find(&p, a.r[i].version)) unknown++;
+        if (!plan_find(&p, a.r[i].version))
+            unknown++;
     out->n = p.n + unknown;
     out->entries = xcalloc(out->n ? out->n : 1, sizeof *out->entries);
     size_t k = 0;
@@ -475,12 +565,14 @@ err_code migrate_get_status_with(db_t *db, const migrate_embedded_file *set, mig
             en->applied_at = r->at;
             memcpy(en->applied_checksum, r->checksum, sizeof en->applied_checksum);
             en->checksum_mismatch = strcmp(r->checksum, m->checksum) != 0;
-            if (m->version > out->current) out->current = m->version;
+            if (m->version > out->current)
+                out->current = m->version;
         }
     }
     for (size_t i = 0; i < a.n; i++) {
         const applied_row *r = &a.r[i];
-        if (plan_find(&p, r->version)) continue;
+        if (plan_find(&p, r->version))
+            continue;
         migrate_entry *en = &out->entries[k++];
         en->version = r->version;
         en->name = xstrdup(r->name);
@@ -505,16 +597,19 @@ err_code migrate_get_status_with(db_t *db, const migrate_embedded_file *set, mig
     return ERR_OK;
 }
 
-err_code migrate_check_with(db_t *db, const migrate_embedded_file *set, err_t *e) {
+err_code migrate_check_with(db_t *db, const migrate_embedded_file *set, err_t *e)
+{
     plan p;
     applied a;
     err_code rc = read_state(db, set, &p, &a, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     rc = validate(&p, &a, e);
     if (rc == ERR_OK && a.newest != p.latest)
-        rc = err_set(e, ERR_SCHEMA,
-                     "database schema is at version %d, this ctxd expects %d: run `ctxd migrate up`",
-                     a.newest, p.latest);
+        rc =
+            err_set(e, ERR_SCHEMA,
+                    "database schema is at version %d, this ctxd expects %d: run `ctxd migrate up`",
+                    a.newest, p.latest);
     applied_free(&a);
     plan_free(&p);
     return rc;
@@ -522,33 +617,42 @@ err_code migrate_check_with(db_t *db, const migrate_embedded_file *set, err_t *e
 
 /* ---- public API (embedded set) ------------------------------------------- */
 
-int migrate_latest(const char *dialect) {
+int migrate_latest(const char *dialect)
+{
     return migrate_latest_with(migrate_embedded, dialect);
 }
 
-err_code migrate_get_status(db_t *db, migrate_status *out, err_t *e) {
+err_code migrate_get_status(db_t *db, migrate_status *out, err_t *e)
+{
     return migrate_get_status_with(db, migrate_embedded, out, e);
 }
 
-void migrate_status_free(migrate_status *s) {
-    if (!s) return;
-    for (size_t i = 0; i < s->n; i++) free((char *)s->entries[i].name);
+void migrate_status_free(migrate_status *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        free((char *)s->entries[i].name);
     free(s->entries);
     memset(s, 0, sizeof *s);
 }
 
-err_code migrate_up(db_t *db, int target, int *applied_n, err_t *e) {
+err_code migrate_up(db_t *db, int target, int *applied_n, err_t *e)
+{
     return migrate_up_with(db, migrate_embedded, target, applied_n, e);
 }
 
-err_code migrate_down(db_t *db, int target, int *reverted, err_t *e) {
+err_code migrate_down(db_t *db, int target, int *reverted, err_t *e)
+{
     return migrate_down_with(db, migrate_embedded, target, reverted, e);
 }
 
-err_code migrate_to(db_t *db, int target, int *changed, err_t *e) {
+err_code migrate_to(db_t *db, int target, int *changed, err_t *e)
+{
     return migrate_to_with(db, migrate_embedded, target, changed, e);
 }
 
-err_code migrate_check(db_t *db, err_t *e) {
+err_code migrate_check(db_t *db, err_t *e)
+{
     return migrate_check_with(db, migrate_embedded, e);
 }

@@ -15,19 +15,19 @@
 typedef struct migrate_entry {
     int version;
     const char *name;
-    char checksum[65];          /* sha256 hex of the up script as embedded */
+    char checksum[65]; /* sha256 hex of the up script as embedded */
     bool applied;
-    utc_us applied_at;          /* 0 if not applied */
-    char applied_checksum[65];  /* as recorded in the database ("" if not applied) */
+    utc_us applied_at;         /* 0 if not applied */
+    char applied_checksum[65]; /* as recorded in the database ("" if not applied) */
     bool checksum_mismatch;
 } migrate_entry;
 
 typedef struct migrate_status {
-    int current;                /* highest applied version this binary knows (0 = empty database) */
-    int latest;                 /* highest version this binary knows */
-    int db_newest;              /* highest version recorded in the database, known or not */
+    int current;   /* highest applied version this binary knows (0 = empty database) */
+    int latest;    /* highest version this binary knows */
+    int db_newest; /* highest version recorded in the database, known or not */
     size_t n;
-    migrate_entry *entries;     /* every known version plus unknown applied ones, by version;
+    migrate_entry *entries; /* every known version plus unknown applied ones, by version;
                                  * unknown ones have checksum "" and applied = true */
 } migrate_status;
 

@@ -15,9 +15,9 @@
 /* One SQL dialect's bookkeeping: how to create and find schema_migrations and how
  * to take the cross-process migration lock. */
 typedef struct migrate_dialect {
-    const char *name;            /* "sqlite" | "postgresql" | "mysql" (db_dialect()) */
-    const char *create_sql;      /* CREATE TABLE IF NOT EXISTS schema_migrations (...) */
-    const char *exists_sql;      /* a query returning a row iff schema_migrations exists */
+    const char *name;       /* "sqlite" | "postgresql" | "mysql" (db_dialect()) */
+    const char *create_sql; /* CREATE TABLE IF NOT EXISTS schema_migrations (...) */
+    const char *exists_sql; /* a query returning a row iff schema_migrations exists */
     /* Session lock held on its own connection for the whole run (postgres
      * pg_advisory_lock, mysql GET_LOCK), used when the database reports
      * DB_CAP_ADVISORY_LOCK. NULL when the write transaction taken for each step
@@ -25,7 +25,7 @@ typedef struct migrate_dialect {
      * which serialises migrators across processes). */
     err_code (*lock)(db_conn *c, err_t *e);
     void (*unlock)(db_conn *c);
-    const char *lock_desc;       /* for logs: "BEGIN IMMEDIATE", "pg_advisory_lock" */
+    const char *lock_desc; /* for logs: "BEGIN IMMEDIATE", "pg_advisory_lock" */
 } migrate_dialect;
 
 /* The dialect entry for `name`, or NULL if migrate/ has none. */
@@ -38,14 +38,14 @@ void migrate_sha256_hex(const void *data, size_t n, char out[65]);
  * files of other dialects than the database's are ignored). The public
  * functions call these with migrate_embedded. */
 int migrate_latest_with(const migrate_embedded_file *set, const char *dialect);
-err_code migrate_get_status_with(db_t *db, const migrate_embedded_file *set,
-                                 migrate_status *out, err_t *e);
-err_code migrate_up_with(db_t *db, const migrate_embedded_file *set, int target,
-                         int *applied, err_t *e);
-err_code migrate_down_with(db_t *db, const migrate_embedded_file *set, int target,
-                           int *reverted, err_t *e);
-err_code migrate_to_with(db_t *db, const migrate_embedded_file *set, int target,
-                         int *changed, err_t *e);
+err_code migrate_get_status_with(db_t *db, const migrate_embedded_file *set, migrate_status *out,
+                                 err_t *e);
+err_code migrate_up_with(db_t *db, const migrate_embedded_file *set, int target, int *applied,
+                         err_t *e);
+err_code migrate_down_with(db_t *db, const migrate_embedded_file *set, int target, int *reverted,
+                           err_t *e);
+err_code migrate_to_with(db_t *db, const migrate_embedded_file *set, int target, int *changed,
+                         err_t *e);
 err_code migrate_check_with(db_t *db, const migrate_embedded_file *set, err_t *e);
 
 #endif

@@ -19,7 +19,7 @@ static bool is_word(uint32_t c)
     if (c == 0xFFFD)
         return false;
     utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
-    return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_NO;   /* L*, M*, N* */
+    return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_NO; /* L*, M*, N* */
 }
 
 void tokenize(const uint32_t *cp, size_t n, stok **out, size_t *cap, size_t *count)
@@ -170,8 +170,7 @@ static int rest_cmp(const void *x, const void *y, void *arg)
     return tok_cmp(c->base + a->beg, a->len, c->base + b->beg, b->len);
 }
 
-static size_t lcs_len(search_ws *ws, const uint32_t *a, size_t la, const uint32_t *b,
-                      size_t lb)
+static size_t lcs_len(search_ws *ws, const uint32_t *a, size_t la, const uint32_t *b, size_t lb)
 {
     if (la > lb) {
         const uint32_t *t = a;
@@ -190,8 +189,8 @@ static double sim(size_t dist, size_t total)
     return total ? 100.0 * (1.0 - (double)dist / (double)total) : 100.0;
 }
 
-double token_set_core(search_ws *ws, const stokset *ts, const uint32_t *t, size_t n,
-                      bool asym, double best_in, size_t *hit_beg, size_t *hit_end)
+double token_set_core(search_ws *ws, const stokset *ts, const uint32_t *t, size_t n, bool asym,
+                      double best_in, size_t *hit_beg, size_t *hit_end)
 {
     *hit_beg = *hit_end = 0;
     if (ts->n == 0)
@@ -256,15 +255,15 @@ double token_set_core(search_ws *ws, const stokset *ts, const uint32_t *t, size_
             return 100.0;
     }
     double res = 0.0;
-    size_t la = x, lb = y;                  /* lengths of S+A and S+B */
+    size_t la = x, lb = y; /* lengths of S+A and S+B */
     if (s_cnt) {
         la = s + (x ? 1 + x : 0);
         lb = s + (y ? 1 + y : 0);
-        res = sim(x + 1, 2 * s + 1 + x);    /* ratio(S, S+A) */
+        res = sim(x + 1, 2 * s + 1 + x); /* ratio(S, S+A) */
         if (nrest)
             res = res > sim(y + 1, 2 * s + 1 + y) ? res : sim(y + 1, 2 * s + 1 + y);
         else
-            return res;                     /* asym, B empty */
+            return res; /* asym, B empty */
     }
     /* ratio(S+A, S+B) = ratio over indel(join A, join B); indel >= |x - y| */
     size_t diff = x > y ? x - y : y - x;
@@ -362,12 +361,11 @@ double search_ratio(search_ws *ws, const char *a, size_t alen, const char *b, si
 {
     stext_norm(&ws->a, a, alen, SEARCH_TEXT_MAX_CPS);
     stext_norm(&ws->b, b, blen, SEARCH_TEXT_MAX_CPS);
-    return ratio_from_lcs(lcs_len(ws, ws->a.cp, ws->a.len, ws->b.cp, ws->b.len),
-                          ws->a.len, ws->b.len);
+    return ratio_from_lcs(lcs_len(ws, ws->a.cp, ws->a.len, ws->b.cp, ws->b.len), ws->a.len,
+                          ws->b.len);
 }
 
-static double partial_dir(search_ws *ws, const uint32_t *nd, size_t m, const uint32_t *hy,
-                          size_t n)
+static double partial_dir(search_ws *ws, const uint32_t *nd, size_t m, const uint32_t *hy, size_t n)
 {
     spat_build(&ws->pat, nd, m);
     const int32_t *hs = slots_of(ws, &ws->pat, hy, n);
@@ -375,8 +373,7 @@ static double partial_dir(search_ws *ws, const uint32_t *nd, size_t m, const uin
     return partial_core(&ws->pat, hs, n, 0.0, 0.0, &wb, &we, &ws->sc, ws->wc);
 }
 
-double search_partial_ratio(search_ws *ws, const char *a, size_t alen, const char *b,
-                            size_t blen)
+double search_partial_ratio(search_ws *ws, const char *a, size_t alen, const char *b, size_t blen)
 {
     stext_norm(&ws->a, a, alen, SEARCH_TEXT_MAX_CPS);
     stext_norm(&ws->b, b, blen, SEARCH_TEXT_MAX_CPS);
@@ -394,8 +391,7 @@ double search_partial_ratio(search_ws *ws, const char *a, size_t alen, const cha
     return r1 > r2 ? r1 : r2;
 }
 
-double search_token_set_ratio(search_ws *ws, const char *a, size_t alen, const char *b,
-                              size_t blen)
+double search_token_set_ratio(search_ws *ws, const char *a, size_t alen, const char *b, size_t blen)
 {
     stext_norm(&ws->a, a, alen, SEARCH_TEXT_MAX_CPS);
     stext_norm(&ws->b, b, blen, SEARCH_TEXT_MAX_CPS);
@@ -456,8 +452,7 @@ double search_score(const search_query *q, search_ws *ws, const char *text, size
         if (best < 100.0) {
             if (m <= n) {
                 size_t wb = 0, we = 0;
-                double p = partial_core(&q->pat, hs, n, best, min_score, &wb, &we,
-                                        &ws->sc, ws->wc);
+                double p = partial_core(&q->pat, hs, n, best, min_score, &wb, &we, &ws->sc, ws->wc);
                 if (p > best) {
                     best = p;
                     bb = wb;

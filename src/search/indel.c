@@ -168,9 +168,8 @@ size_t lcs_cps(const spat *p, const uint32_t *t, size_t n, lcs_scratch *sc)
 
 /* ---- partial ratio ------------------------------------------------------------ */
 
-double partial_core(const spat *p, const int32_t *hs, size_t n, double best_in,
-                    double min_score, size_t *wb, size_t *we, lcs_scratch *sc,
-                    uint32_t *wc)
+double partial_core(const spat *p, const int32_t *hs, size_t n, double best_in, double min_score,
+                    size_t *wb, size_t *we, lcs_scratch *sc, uint32_t *wc)
 {
     const size_t m = p->len, words = p->words;
     double best = best_in;
@@ -244,17 +243,17 @@ double partial_core(const spat *p, const int32_t *hs, size_t n, double best_in,
     }
     const double per = 100.0 / (double)m;
     /* smallest LCS of a full window that beats best and reaches min_score */
-#define LREQ()                                                      \
-    do {                                                            \
-        lreq = (size_t)(best / per);                                \
-        while (lreq <= m && per * (double)lreq <= best)             \
-            lreq++;                                                 \
-        while (lreq <= m && per * (double)lreq < min_score)         \
-            lreq++;                                                 \
+#define LREQ() \
+    do { \
+        lreq = (size_t)(best / per); \
+        while (lreq <= m && per * (double)lreq <= best) \
+            lreq++; \
+        while (lreq <= m && per * (double)lreq < min_score) \
+            lreq++; \
     } while (0)
     size_t lreq;
     LREQ();
-    size_t next = 0;   /* windows before this one cannot reach lreq */
+    size_t next = 0; /* windows before this one cannot reach lreq */
     for (size_t s = 0; s + m <= n; s++) {
         if (s > 0) {
             int32_t ko = hs[s - 1], kn = hs[s + m - 1];

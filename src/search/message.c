@@ -50,7 +50,7 @@ static bool meta_value(meta_walk *w, const json_t *v, size_t plen, int depth)
     case JSON_OBJECT: {
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x) {
+        json_object_foreach ((json_t *)v, k, x) {
             size_t pl = path_push(w->path, plen, k);
             if (meta_value(w, x, pl, depth + 1))
                 return true;
@@ -61,7 +61,7 @@ static bool meta_value(meta_walk *w, const json_t *v, size_t plen, int depth)
     case JSON_ARRAY: {
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) {
+        json_array_foreach (v, i, x) {
             snprintf(num, sizeof num, "%zu", i);
             size_t pl = path_push(w->path, plen, num);
             if (meta_value(w, x, pl, depth + 1))
@@ -92,8 +92,7 @@ static bool meta_value(meta_walk *w, const json_t *v, size_t plen, int depth)
         s = "false";
         sl = 5;
         break;
-    default:
-        return false;   /* null */
+    default: return false; /* null */
     }
     w->values++;
     double sc = search_score(w->q, w->ws, s, sl, w->min_score, NULL);
@@ -102,12 +101,12 @@ static bool meta_value(meta_walk *w, const json_t *v, size_t plen, int depth)
         w->out->field = SEARCH_FIELD_METADATA;
         memcpy(w->out->meta_key, w->path, sizeof w->out->meta_key);
     }
-    return w->out->score >= 100.0;   /* nothing can beat it: stop */
+    return w->out->score >= 100.0; /* nothing can beat it: stop */
 }
 
 double search_score_message(const search_query *q, search_ws *ws, const char *sender,
-                            const char *content, size_t content_len,
-                            const json_t *metadata, double min_score, search_match *out)
+                            const char *content, size_t content_len, const json_t *metadata,
+                            double min_score, search_match *out)
 {
     out->score = 0.0;
     out->field = SEARCH_FIELD_NONE;
@@ -136,8 +135,8 @@ double search_score_message(const search_query *q, search_ws *ws, const char *se
     if (out->score > 0.0 && out->score >= min_score) {
         if (c <= 0.0)
             cs.begin = cs.end = 0;
-        out->preview_len = search_preview(content, content_len, cs, out->preview,
-                                          sizeof out->preview);
+        out->preview_len =
+            search_preview(content, content_len, cs, out->preview, sizeof out->preview);
     } else {
         out->score = 0.0;
         out->field = SEARCH_FIELD_NONE;
@@ -151,8 +150,8 @@ double search_score_message(const search_query *q, search_ws *ws, const char *se
 static size_t dec(const char *t, size_t len, size_t i, int32_t *cp)
 {
     utf8proc_int32_t c = -1;
-    utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)t + i,
-                                          (utf8proc_ssize_t)(len - i), &c);
+    utf8proc_ssize_t n =
+        utf8proc_iterate((const utf8proc_uint8_t *)t + i, (utf8proc_ssize_t)(len - i), &c);
     if (n <= 0 || c < 0) {
         *cp = 0xFFFD;
         return 1;
@@ -176,13 +175,12 @@ static size_t back(const char *t, size_t len, size_t i)
 static bool is_mark(int32_t c)
 {
     utf8proc_category_t k = utf8proc_category(c);
-    return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_MC ||
-           k == UTF8PROC_CATEGORY_ME;
+    return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_MC || k == UTF8PROC_CATEGORY_ME;
 }
 
 size_t search_preview(const char *text, size_t len, search_span span, char *out, size_t cap)
 {
-    static const char ell[] = "\xE2\x80\xA6";   /* … */
+    static const char ell[] = "\xE2\x80\xA6"; /* … */
     if (!out || cap == 0)
         return 0;
     out[0] = '\0';
@@ -194,8 +192,7 @@ size_t search_preview(const char *text, size_t len, search_span span, char *out,
         span.end = span.begin;
     /* realign begin to a char boundary as the decoder sees it */
     size_t b = span.begin;
-    while (b > 0 && b < len && ((unsigned char)text[b] & 0xC0) == 0x80 &&
-           span.begin - b < 3)
+    while (b > 0 && b < len && ((unsigned char)text[b] & 0xC0) == 0x80 && span.begin - b < 3)
         b--;
     /* match width in chars (capped) */
     size_t mcps = 0;
@@ -207,7 +204,7 @@ size_t search_preview(const char *text, size_t len, search_span span, char *out,
     size_t start = b;
     for (size_t k = 0; k < left && start > 0; k++)
         start = back(text, len, start);
-    for (int k = 0; k < 8 && start > 0; k++) {   /* do not start on a combining mark */
+    for (int k = 0; k < 8 && start > 0; k++) { /* do not start on a combining mark */
         int32_t c;
         dec(text, len, start, &c);
         if (!is_mark(c))
@@ -215,7 +212,7 @@ size_t search_preview(const char *text, size_t len, search_span span, char *out,
         start = back(text, len, start);
     }
     size_t w = 0;
-    const size_t room = cap - 1 - 3;   /* keep space for a trailing "…" and the NUL */
+    const size_t room = cap - 1 - 3; /* keep space for a trailing "…" and the NUL */
     if (start > 0) {
         memcpy(out, ell, 3);
         w = 3;

@@ -41,15 +41,15 @@ static bool is_generic_mark(uint32_t c)
 static const char *latin_extra(uint32_t c)
 {
     switch (c) {
-    case 0x00F8: return "o";   /* ø */
-    case 0x0111: return "d";   /* đ */
-    case 0x00F0: return "d";   /* ð */
-    case 0x0142: return "l";   /* ł */
-    case 0x0127: return "h";   /* ħ */
-    case 0x0131: return "i";   /* ı */
-    case 0x00E6: return "ae";  /* æ */
-    case 0x0153: return "oe";  /* œ */
-    case 0x00FE: return "th";  /* þ */
+    case 0x00F8: return "o";  /* ø */
+    case 0x0111: return "d";  /* đ */
+    case 0x00F0: return "d";  /* ð */
+    case 0x0142: return "l";  /* ł */
+    case 0x0127: return "h";  /* ħ */
+    case 0x0131: return "i";  /* ı */
+    case 0x00E6: return "ae"; /* æ */
+    case 0x0153: return "oe"; /* œ */
+    case 0x00FE: return "th"; /* þ */
     default: return NULL;
     }
 }
@@ -137,7 +137,7 @@ void stext_norm(stext *t, const char *s, size_t len, size_t max_cps)
         i += (size_t)n;
         uint32_t en = (uint32_t)i;
         uint32_t c = (uint32_t)cp;
-        if (c >= 0xAC00 && c <= 0xD7A3) {   /* Hangul syllable: keep whole */
+        if (c >= 0xAC00 && c <= 0xD7A3) { /* Hangul syllable: keep whole */
             put(&e, c, b, en);
             continue;
         }
@@ -152,11 +152,11 @@ void stext_norm(stext *t, const char *s, size_t len, size_t max_cps)
                 put(&e, (uint32_t)(unsigned char)*x, b, en);
             continue;
         }
-        utf8proc_ssize_t k = utf8proc_decompose_char(
-            cp, buf, (utf8proc_ssize_t)(sizeof buf / sizeof buf[0]),
-            UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_LUMP |
-                UTF8PROC_IGNORE,
-            &bound);
+        utf8proc_ssize_t k =
+            utf8proc_decompose_char(cp, buf, (utf8proc_ssize_t)(sizeof buf / sizeof buf[0]),
+                                    UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+                                        UTF8PROC_LUMP | UTF8PROC_IGNORE,
+                                    &bound);
         if (k < 0 || k > (utf8proc_ssize_t)(sizeof buf / sizeof buf[0])) {
             put(&e, c, b, en);
             continue;
@@ -178,8 +178,7 @@ void stext_norm(stext *t, const char *s, size_t len, size_t max_cps)
     }
 }
 
-size_t search_normalize_utf8(search_ws *ws, const char *s, size_t len, char *out,
-                             size_t cap)
+size_t search_normalize_utf8(search_ws *ws, const char *s, size_t len, char *out, size_t cap)
 {
     stext_norm(&ws->a, s, len, SEARCH_TEXT_MAX_CPS);
     size_t need = 0, w = 0;

@@ -85,9 +85,9 @@ void search_prefilter_plan(search_ws *ws, const char *query, size_t len, double 
     size_t m = 0, i = 0;
     while (i < nb && m < SEARCH_QUERY_MAX_CPS) {
         utf8proc_int32_t c;
-        utf8proc_ssize_t r = utf8proc_iterate((const utf8proc_uint8_t *)nq + i,
-                                              (utf8proc_ssize_t)(nb - i), &c);
-        if (r <= 0) {   /* N() output is valid UTF-8; be defensive anyway */
+        utf8proc_ssize_t r =
+            utf8proc_iterate((const utf8proc_uint8_t *)nq + i, (utf8proc_ssize_t)(nb - i), &c);
+        if (r <= 0) { /* N() output is valid UTF-8; be defensive anyway */
             c = 0xFFFD;
             r = 1;
         }
@@ -96,7 +96,7 @@ void search_prefilter_plan(search_ws *ws, const char *query, size_t len, double 
         i += (size_t)r;
     }
     off[m] = i;
-    size_t np = m >= 3 ? m - 2 : 0;   /* trigram positions of Q */
+    size_t np = m >= 3 ? m - 2 : 0; /* trigram positions of Q */
 
     /* distinct tokens: first occurrence and length */
     size_t *ts = pf_xmalloc((m + 1) * sizeof *ts), *tl = pf_xmalloc((m + 1) * sizeof *tl);
@@ -164,7 +164,7 @@ void search_prefilter_plan(search_ws *ws, const char *query, size_t len, double 
      * (a shared long token: paths (1) and (3)). Fewer terms = fewer candidates. */
     bool *pick = pf_xmalloc((np + 1) * sizeof *pick);
     for (size_t p = 0; p < np; p++)
-        pick[p] = !sound;   /* not sound: every trigram (unused by callers) */
+        pick[p] = !sound; /* not sound: every trigram (unused by callers) */
     if (sound) {
         long needp = (long)np - pp + 1, needk = nt > 0 ? g - pk + 1 : 0;
         /* within-token positions of the distinct tokens, round-robin over tokens
@@ -186,7 +186,7 @@ void search_prefilter_plan(search_ws *ws, const char *query, size_t len, double 
         size_t longs_done = 0;
         for (;;) {
             size_t cand;
-            if (longs_done < nt) {           /* one trigram of each long token */
+            if (longs_done < nt) { /* one trigram of each long token */
                 size_t j = longs_done++;
                 if (tl[j] < 3)
                     continue;
@@ -194,7 +194,7 @@ void search_prefilter_plan(search_ws *ws, const char *query, size_t len, double 
             } else if (coverk < needk && ki < nk) {
                 cand = kpos[ki++];
             } else if (coverp < needp && ki < nk) {
-                cand = kpos[ki++];           /* within-token first: more specific */
+                cand = kpos[ki++]; /* within-token first: more specific */
             } else if (coverp < needp && pi < np) {
                 cand = pi++;
             } else {
@@ -216,7 +216,7 @@ void search_prefilter_plan(search_ws *ws, const char *query, size_t len, double 
                     coverk += tri_eq(cp, ts[j] + o, cand);
         }
         free(kpos);
-        if (coverp < needp || coverk < needk)   /* cannot happen; stay safe */
+        if (coverp < needp || coverk < needk) /* cannot happen; stay safe */
             for (size_t p = 0; p < np; p++)
                 pick[p] = true;
     }
@@ -273,40 +273,29 @@ static void put_meta(search_ws *ws, sbuf_t *b, const json_t *v)
     case JSON_OBJECT: {
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x)
+        json_object_foreach ((json_t *)v, k, x)
             put_meta(ws, b, x);
         return;
     }
     case JSON_ARRAY: {
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x)
+        json_array_foreach (v, i, x)
             put_meta(ws, b, x);
         return;
     }
-    case JSON_STRING:
-        put_norm(ws, b, json_string_value(v), json_string_length(v));
-        return;
-    case JSON_INTEGER:
-        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-        break;
-    case JSON_REAL:
-        snprintf(num, sizeof num, "%.15g", json_real_value(v));
-        break;
-    case JSON_TRUE:
-        snprintf(num, sizeof num, "true");
-        break;
-    case JSON_FALSE:
-        snprintf(num, sizeof num, "false");
-        break;
-    default:
-        return;
+    case JSON_STRING: put_norm(ws, b, json_string_value(v), json_string_length(v)); return;
+    case JSON_INTEGER: snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v)); break;
+    case JSON_REAL: snprintf(num, sizeof num, "%.15g", json_real_value(v)); break;
+    case JSON_TRUE: snprintf(num, sizeof num, "true"); break;
+    case JSON_FALSE: snprintf(num, sizeof num, "false"); break;
+    default: return;
     }
     put_norm(ws, b, num, strlen(num));
 }
 
-char *search_index_text(search_ws *ws, const char *sender, const char *content,
-                        size_t content_len, const char *metadata_json, size_t *out_len)
+char *search_index_text(search_ws *ws, const char *sender, const char *content, size_t content_len,
+                        const char *metadata_json, size_t *out_len)
 {
     sbuf_t b = SBUF_INIT;
     size_t n;

@@ -49,8 +49,8 @@
 #include "search/search.h"
 
 typedef struct search_prefilter {
-    bool sound;       /* true: candidates sharing one term are a safe superset */
-    char **terms;     /* distinct trigrams of N(query), NUL-terminated UTF-8 */
+    bool sound;   /* true: candidates sharing one term are a safe superset */
+    char **terms; /* distinct trigrams of N(query), NUL-terminated UTF-8 */
     size_t nterms;
 } search_prefilter;
 
@@ -61,8 +61,8 @@ void search_prefilter_free(search_prefilter *p);
 
 /* I(m) as above, malloc'ed, NUL-terminated (never NULL). metadata_json: a JSON
  * object's text or NULL (unparseable text contributes nothing). */
-char *search_index_text(search_ws *ws, const char *sender, const char *content,
-                        size_t content_len, const char *metadata_json, size_t *out_len);
+char *search_index_text(search_ws *ws, const char *sender, const char *content, size_t content_len,
+                        const char *metadata_json, size_t *out_len);
 
 /* search_index_text with a workspace of its own: the store's index function
  * (store_set_index_fn in store/store.h has exactly this signature). */

@@ -97,16 +97,16 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#define SEARCH_TEXT_MAX_CPS   (1u << 22)   /* normalised code points kept per text */
-#define SEARCH_QUERY_MAX_CPS  512u         /* normalised code points kept per query */
-#define SEARCH_WORK_BUDGET    ((uint64_t)1 << 26)  /* window word-ops per partial */
-#define SEARCH_HIGH_MIN       80.0
-#define SEARCH_MEDIUM_MIN     60.0
-#define SEARCH_PREVIEW_CPS    160u         /* target preview width, code points */
-#define SEARCH_PREVIEW_MAX    (SEARCH_PREVIEW_CPS * 4u + 16u)  /* bytes incl. NUL */
-#define SEARCH_META_MAX_DEPTH 4            /* nesting levels of metadata flattened */
-#define SEARCH_META_MAX_VALUES 128         /* scalar metadata values scored */
-#define SEARCH_KEY_MAX        128          /* bytes of a metadata key path incl. NUL */
+#define SEARCH_TEXT_MAX_CPS (1u << 22)         /* normalised code points kept per text */
+#define SEARCH_QUERY_MAX_CPS 512u              /* normalised code points kept per query */
+#define SEARCH_WORK_BUDGET ((uint64_t)1 << 26) /* window word-ops per partial */
+#define SEARCH_HIGH_MIN 80.0
+#define SEARCH_MEDIUM_MIN 60.0
+#define SEARCH_PREVIEW_CPS 160u                            /* target preview width, code points */
+#define SEARCH_PREVIEW_MAX (SEARCH_PREVIEW_CPS * 4u + 16u) /* bytes incl. NUL */
+#define SEARCH_META_MAX_DEPTH 4    /* nesting levels of metadata flattened */
+#define SEARCH_META_MAX_VALUES 128 /* scalar metadata values scored */
+#define SEARCH_KEY_MAX 128         /* bytes of a metadata key path incl. NUL */
 
 typedef struct search_ws search_ws;
 typedef struct search_query search_query;
@@ -119,13 +119,11 @@ void search_ws_free(search_ws *ws);
 /* Writes N(s) as UTF-8 into out (NUL-terminated, truncated at a code point boundary
  * if cap is too small) and returns the full length in bytes it needs (excluding the
  * NUL), like snprintf. For tests and tools, not the hot path. */
-size_t search_normalize_utf8(search_ws *ws, const char *s, size_t len, char *out,
-                             size_t cap);
+size_t search_normalize_utf8(search_ws *ws, const char *s, size_t len, char *out, size_t cap);
 
 /* ---- generic scores on two UTF-8 strings (both normalised first) -------------- */
 double search_ratio(search_ws *ws, const char *a, size_t alen, const char *b, size_t blen);
-double search_partial_ratio(search_ws *ws, const char *a, size_t alen, const char *b,
-                            size_t blen);
+double search_partial_ratio(search_ws *ws, const char *a, size_t alen, const char *b, size_t blen);
 double search_token_set_ratio(search_ws *ws, const char *a, size_t alen, const char *b,
                               size_t blen);
 
@@ -133,7 +131,7 @@ double search_token_set_ratio(search_ws *ws, const char *a, size_t alen, const c
 /* Normalises, tokenises and builds the bit tables once. Never NULL (aborts on OOM). */
 search_query *search_query_new(const char *q, size_t len);
 void search_query_free(search_query *q);
-size_t search_query_cps(const search_query *q);   /* len(N(q)) */
+size_t search_query_cps(const search_query *q); /* len(N(q)) */
 
 /* Where a score was found, in bytes of the ORIGINAL text: [begin, end). */
 typedef struct search_span {
@@ -174,9 +172,8 @@ typedef struct search_match {
  * around the content's best match when the content scored > 0, else the start of the
  * content (see search_preview). Returns out->score. */
 double search_score_message(const search_query *q, search_ws *ws, const char *sender,
-                            const char *content, size_t content_len,
-                            const json_t *metadata, double min_score,
-                            search_match *out);
+                            const char *content, size_t content_len, const json_t *metadata,
+                            double min_score, search_match *out);
 
 /* A preview of text around the byte range [span.begin, span.end): about
  * SEARCH_PREVIEW_CPS code points, centred on the match (the match start is kept
@@ -184,8 +181,7 @@ double search_score_message(const search_query *q, search_ws *ws, const char *se
  * shown as U+FFFD, "…" where text was cut at either end. Writes at most cap bytes
  * including the NUL (cap >= 8 needed; SEARCH_PREVIEW_MAX always suffices) and
  * returns the length written. */
-size_t search_preview(const char *text, size_t len, search_span span, char *out,
-                      size_t cap);
+size_t search_preview(const char *text, size_t len, search_span span, char *out, size_t cap);
 
 /* "high" (>= 80), "medium" (>= 60), "low". */
 const char *search_relevance(double score);

@@ -18,7 +18,7 @@ void search_grow(void **p, size_t *cap, size_t need, size_t el);
  * character it came from. */
 typedef struct stext {
     uint32_t *cp;
-    uint32_t *sb, *se;   /* source byte begin / end */
+    uint32_t *sb, *se; /* source byte begin / end */
     size_t len, cap;
 } stext;
 
@@ -26,12 +26,15 @@ typedef struct stext {
 static inline bool search_is_space(uint32_t c)
 {
     if (c <= 0x20 || (c >= 0x7F && c <= 0xA0))
-        return true;   /* C0, space, DEL, C1, NBSP */
+        return true; /* C0, space, DEL, C1, NBSP */
     switch (c) {
-    case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
-        return true;
-    default:
-        return c >= 0x2000 && c <= 0x200A;
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000: return true;
+    default: return c >= 0x2000 && c <= 0x200A;
     }
 }
 void stext_norm(stext *t, const char *s, size_t len, size_t max_cps);
@@ -48,7 +51,7 @@ typedef struct spat {
     size_t hcap, hkey_cap, hval_cap;
     uint64_t *pm, *pmr;
     size_t pm_cap, pmr_cap;
-    uint32_t *cnt;        /* multiplicity of each slot in the pattern */
+    uint32_t *cnt; /* multiplicity of each slot in the pattern */
     size_t cnt_cap;
 } spat;
 
@@ -84,9 +87,8 @@ size_t lcs_cps(const spat *p, const uint32_t *t, size_t n, lcs_scratch *sc);
  * n >= m. Only windows that can beat max(best_in, min_score) are evaluated;
  * returns the best ratio found that beats best_in (else best_in) and its window in
  * haystack positions. wc is scratch of >= p->nslots counters. */
-double partial_core(const spat *p, const int32_t *hs, size_t n, double best_in,
-                    double min_score, size_t *wb, size_t *we, lcs_scratch *sc,
-                    uint32_t *wc);
+double partial_core(const spat *p, const int32_t *hs, size_t n, double best_in, double min_score,
+                    size_t *wb, size_t *we, lcs_scratch *sc, uint32_t *wc);
 
 static inline double ratio_from_lcs(size_t lcs, size_t la, size_t lb)
 {
@@ -103,12 +105,12 @@ typedef struct stok {
 
 /* A set of unique tokens, sorted by code points, with an open-addressing table. */
 typedef struct stokset {
-    const uint32_t *base;    /* code points the tokens point into */
-    stok *tok;               /* unique tokens, sorted */
+    const uint32_t *base; /* code points the tokens point into */
+    stok *tok;            /* unique tokens, sorted */
     size_t n, tok_cap;
-    int32_t *tab;            /* indices into tok, -1 empty */
-    size_t tab_cap, tab_n;   /* tab_n: power of two */
-    size_t joined_len;       /* length of the space-joined sorted tokens */
+    int32_t *tab;          /* indices into tok, -1 empty */
+    size_t tab_cap, tab_n; /* tab_n: power of two */
+    size_t joined_len;     /* length of the space-joined sorted tokens */
 } stokset;
 
 void tokenize(const uint32_t *cp, size_t n, stok **out, size_t *cap, size_t *count);
@@ -126,32 +128,32 @@ struct search_query {
 };
 
 struct search_ws {
-    stext a, b;             /* normalised texts */
-    int32_t *hs;            /* haystack slots */
+    stext a, b;  /* normalised texts */
+    int32_t *hs; /* haystack slots */
     size_t hs_cap;
-    uint32_t *wc;           /* window counters */
+    uint32_t *wc; /* window counters */
     size_t wc_cap;
     lcs_scratch sc;
-    spat pat;               /* ad-hoc pattern (generic scores, token remainders) */
-    stokset ts;             /* ad-hoc token set (generic token_set) */
-    stok *toks;             /* text tokens */
+    spat pat;   /* ad-hoc pattern (generic scores, token remainders) */
+    stokset ts; /* ad-hoc token set (generic token_set) */
+    stok *toks; /* text tokens */
     size_t toks_cap;
     stok *tmp;
     size_t tmp_cap;
-    int32_t *ttab;          /* text-side unique-token table */
+    int32_t *ttab; /* text-side unique-token table */
     size_t ttab_cap;
-    uint32_t *rest;         /* indices of text-only unique tokens */
+    uint32_t *rest; /* indices of text-only unique tokens */
     size_t rest_cap;
-    uint8_t *qhit;          /* query tokens seen in the text */
+    uint8_t *qhit; /* query tokens seen in the text */
     size_t qhit_cap;
-    uint32_t *ja, *jb;      /* joined remainders */
+    uint32_t *ja, *jb; /* joined remainders */
     size_t ja_cap, jb_cap;
 };
 
 /* Token-set core: Q = ts (tokens of some text), T = tokens of t[0..n).
  * asym: the search variant (see search.h). *first_hit receives the token index in
  * t of the first text token that is in S (or SIZE_MAX). */
-double token_set_core(search_ws *ws, const stokset *ts, const uint32_t *t, size_t n,
-                      bool asym, double best_in, size_t *hit_beg, size_t *hit_end);
+double token_set_core(search_ws *ws, const stokset *ts, const uint32_t *t, size_t n, bool asym,
+                      double best_in, size_t *hit_beg, size_t *hit_end);
 
 #endif

@@ -38,7 +38,7 @@ err_code store_open(const char *url, const conf_t *c, store_t **out, err_t *e)
         db_close(db);
         return rc;
     }
-    return store_sql_open(db, true, out, e);   /* closes db on error */
+    return store_sql_open(db, true, out, e); /* closes db on error */
 }
 
 void store_close(store_t *st)
@@ -50,37 +50,41 @@ void store_close(store_t *st)
 const char *const *store_table_order(void)
 {
     static const char *const order[] = {
-        "sessions", "messages", "agent_memory", "audit_log", "secure_tokens",
-        "revoked_jtis", NULL
-    };
+        "sessions", "messages", "agent_memory", "audit_log", "secure_tokens", "revoked_jtis", NULL};
     return order;
 }
 
 /* ---- the logical tables ------------------------------------------------------------ */
 
-#define COL(n, t, null) {n, STORE_COL_##t, null}
+#define COL(n, t, null) \
+    { \
+        n, STORE_COL_##t, null \
+    }
 static const store_column sessions_cols[] = {
-    COL("id", TEXT, false), COL("purpose", TEXT, false), COL("created_by", TEXT, false),
-    COL("metadata", JSON, true), COL("is_active", BOOL, false),
-    COL("created_at", TIME, false), COL("updated_at", TIME, false)};
-static const store_column messages_cols[] = {
-    COL("id", INT, false), COL("session_id", TEXT, false), COL("sender", TEXT, false),
-    COL("sender_type", TEXT, false), COL("content", TEXT, false),
-    COL("visibility", TEXT, false), COL("message_type", TEXT, false),
-    COL("metadata", JSON, true), COL("parent_message_id", INT, true),
-    COL("created_at", TIME, false)};
+    COL("id", TEXT, false),        COL("purpose", TEXT, false),   COL("created_by", TEXT, false),
+    COL("metadata", JSON, true),   COL("is_active", BOOL, false), COL("created_at", TIME, false),
+    COL("updated_at", TIME, false)};
+static const store_column messages_cols[] = {COL("id", INT, false),
+                                             COL("session_id", TEXT, false),
+                                             COL("sender", TEXT, false),
+                                             COL("sender_type", TEXT, false),
+                                             COL("content", TEXT, false),
+                                             COL("visibility", TEXT, false),
+                                             COL("message_type", TEXT, false),
+                                             COL("metadata", JSON, true),
+                                             COL("parent_message_id", INT, true),
+                                             COL("created_at", TIME, false)};
 static const store_column memory_cols[] = {
-    COL("agent_id", TEXT, false), COL("session_id", TEXT, true), COL("key", TEXT, false),
-    COL("value", JSON, false), COL("metadata", JSON, true), COL("created_at", TIME, false),
+    COL("agent_id", TEXT, false),   COL("session_id", TEXT, true), COL("key", TEXT, false),
+    COL("value", JSON, false),      COL("metadata", JSON, true),   COL("created_at", TIME, false),
     COL("updated_at", TIME, false), COL("expires_at", TIME, true)};
 static const store_column audit_cols[] = {
-    COL("id", INT, false), COL("created_at", TIME, false), COL("event_type", TEXT, false),
-    COL("agent_id", TEXT, false), COL("session_id", TEXT, true), COL("resource", TEXT, true),
+    COL("id", INT, false),        COL("created_at", TIME, false), COL("event_type", TEXT, false),
+    COL("agent_id", TEXT, false), COL("session_id", TEXT, true),  COL("resource", TEXT, true),
     COL("metadata", JSON, true)};
 static const store_column token_cols[] = {
-    COL("token_id", TEXT, false), COL("jwt", TEXT, false), COL("agent_id", TEXT, false),
-    COL("agent_type", TEXT, false), COL("created_at", TIME, false),
-    COL("expires_at", TIME, false)};
+    COL("token_id", TEXT, false),   COL("jwt", TEXT, false),        COL("agent_id", TEXT, false),
+    COL("agent_type", TEXT, false), COL("created_at", TIME, false), COL("expires_at", TIME, false)};
 static const store_column jti_cols[] = {COL("jti", TEXT, false), COL("expires_at", TIME, false)};
 
 static const char *const key_id[] = {"id"};
@@ -136,7 +140,7 @@ err_code store_row_check(const store_table *t, const json_t *row, err_t *e)
         return err_set(e, ERR_INVALID, "%s: the row is not a JSON object", t->name);
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)row, k, v) {
+    json_object_foreach ((json_t *)row, k, v) {
         bool known = false;
         for (size_t i = 0; i < t->ncols && !known; i++)
             known = strcmp(t->cols[i].name, k) == 0;
@@ -149,7 +153,7 @@ err_code store_row_check(const store_table *t, const json_t *row, err_t *e)
         if (!v)
             return err_set(e, ERR_INVALID, "%s: column '%s' is missing", t->name, c->name);
         if (json_is_null(v)) {
-            if (c->nullable || c->type == STORE_COL_JSON)   /* JSON null is a value */
+            if (c->nullable || c->type == STORE_COL_JSON) /* JSON null is a value */
                 continue;
             return err_set(e, ERR_INVALID, "%s.%s must not be null", t->name, c->name);
         }
@@ -309,14 +313,14 @@ err_code store_session_get_check(const char *id, store_session *out, err_t *e)
     return need(id != NULL, "session_get needs an id", e);
 }
 
-err_code store_session_list_check(const store_session_query *q, store_sessions *out,
-                                  int64_t *total, err_t *e)
+err_code store_session_list_check(const store_session_query *q, store_sessions *out, int64_t *total,
+                                  err_t *e)
 {
     memset(out, 0, sizeof *out);
     if (total)
         *total = 0;
-    return need(q && q->limit >= 1 && q->offset >= 0,
-                "session_list needs limit >= 1, offset >= 0", e);
+    return need(q && q->limit >= 1 && q->offset >= 0, "session_list needs limit >= 1, offset >= 0",
+                e);
 }
 
 err_code store_message_add_check(const store_message *m, err_t *e)
@@ -326,8 +330,10 @@ err_code store_message_add_check(const store_message *m, err_t *e)
     if (m->parent_id < 0)
         return need(false, "message_add: parent_id must be >= 0", e);
     if (!visibility_valid(m->visibility))
-        return err_set(e, ERR_INVALID, "store: visibility '%.32s' is not one of public, private, "
-                       "agent_only, admin_only", m->visibility);
+        return err_set(e, ERR_INVALID,
+                       "store: visibility '%.32s' is not one of public, private, "
+                       "agent_only, admin_only",
+                       m->visibility);
     return ERR_OK;
 }
 
@@ -360,8 +366,9 @@ err_code store_search_check(const store_search_query *q, store_messages *out, er
 {
     memset(out, 0, sizeof *out);
     if (!q || !q->session_id || q->limit < 1 || q->since_id < 0)
-        return err_set(e, ERR_INVALID, "store: message_search needs a session_id, limit >= 1"
-                                       " and since_id >= 0");
+        return err_set(e, ERR_INVALID,
+                       "store: message_search needs a session_id, limit >= 1"
+                       " and since_id >= 0");
     if (!q->terms || q->nterms < 1)
         return err_set(e, ERR_INVALID, "store: message_search needs at least one term");
     for (size_t i = 0; i < q->nterms; i++) {
@@ -370,8 +377,10 @@ err_code store_search_check(const store_search_query *q, store_messages *out, er
             cps += ((unsigned char)*t & 0xC0) != 0x80;
         /* the indexes hold trigrams of the fields ('\n' separates fields) */
         if (cps != 3 || strchr(q->terms[i], '\n'))
-            return err_set(e, ERR_INVALID, "store: message_search: term %zu is not a trigram"
-                                           " (3 characters, no newline)", i + 1);
+            return err_set(e, ERR_INVALID,
+                           "store: message_search: term %zu is not a trigram"
+                           " (3 characters, no newline)",
+                           i + 1);
     }
     return ERR_OK;
 }
@@ -382,8 +391,9 @@ err_code store_reindex_check(const store_t *st, int limit, int64_t *done, err_t 
     if (limit < 1)
         return err_set(e, ERR_INVALID, "store: message_reindex needs limit >= 1");
     if (!st->index_fn)
-        return err_set(e, ERR_INVALID, "store: message_reindex needs an index function"
-                                       " (store_set_index_fn)");
+        return err_set(e, ERR_INVALID,
+                       "store: message_reindex needs an index function"
+                       " (store_set_index_fn)");
     return ERR_OK;
 }
 
@@ -395,8 +405,7 @@ err_code store_memory_set_check(const store_mem_set *in, store_memory *out, err_
                 "memory_set needs agent_id, key and value", e);
 }
 
-err_code store_memory_get_check(const char *agent_id, const char *key, store_memory *out,
-                                err_t *e)
+err_code store_memory_get_check(const char *agent_id, const char *key, store_memory *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
     return need(agent_id && key, "memory_get needs agent_id and key", e);
@@ -414,8 +423,7 @@ err_code store_memory_list_check(const store_mem_query *q, store_memories *out, 
                 "memory_list: prefix is not valid UTF-8", e);
 }
 
-err_code store_memory_delete_check(const char *agent_id, const char *key, bool *deleted,
-                                   err_t *e)
+err_code store_memory_delete_check(const char *agent_id, const char *key, bool *deleted, err_t *e)
 {
     if (deleted)
         *deleted = false;
@@ -424,8 +432,7 @@ err_code store_memory_delete_check(const char *agent_id, const char *key, bool *
 
 err_code store_audit_append_check(const store_audit_in *a, err_t *e)
 {
-    return need(a && a->event_type && a->agent_id, "audit_append needs event_type and agent_id",
-                e);
+    return need(a && a->event_type && a->agent_id, "audit_append needs event_type and agent_id", e);
 }
 
 err_code store_audit_list_check(const store_audit_query *q, store_audits *out, err_t *e)

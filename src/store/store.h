@@ -31,44 +31,44 @@ typedef struct store store_t;
 /* ---- records (all strings owned by the record; JSON fields are JSON text) --- */
 
 typedef struct store_session {
-    char *id;               /* "session_" + 16 hex */
+    char *id; /* "session_" + 16 hex */
     char *purpose;
     char *created_by;
-    char *metadata;         /* JSON object text or NULL */
+    char *metadata; /* JSON object text or NULL */
     bool is_active;
     utc_us created_at, updated_at;
     /* filled by session_get / session_list: */
-    int64_t message_count;  /* all messages of the session */
-    utc_us last_activity;   /* newest message time, or created_at */
-    char **participants;    /* distinct senders, sorted; session_list only */
+    int64_t message_count; /* all messages of the session */
+    utc_us last_activity;  /* newest message time, or created_at */
+    char **participants;   /* distinct senders, sorted; session_list only */
     size_t nparticipants;
 } store_session;
 
 typedef struct store_message {
-    int64_t id;             /* increasing integer, never reused */
+    int64_t id; /* increasing integer, never reused */
     char *session_id;
-    char *sender;           /* agent_id of the author */
-    char *sender_type;      /* agent_type of the author */
+    char *sender;      /* agent_id of the author */
+    char *sender_type; /* agent_type of the author */
     char *content;
-    char *visibility;       /* public | private | agent_only | admin_only */
-    char *message_type;     /* "agent_response" by default */
-    char *metadata;         /* JSON object text or NULL */
-    int64_t parent_id;      /* 0 = none */
+    char *visibility;   /* public | private | agent_only | admin_only */
+    char *message_type; /* "agent_response" by default */
+    char *metadata;     /* JSON object text or NULL */
+    int64_t parent_id;  /* 0 = none */
     utc_us created_at;
 } store_message;
 
 typedef struct store_memory {
     char *agent_id;
-    char *session_id;       /* NULL = global scope */
+    char *session_id; /* NULL = global scope */
     char *key;
-    char *value;            /* any JSON value, as text; type preserved */
-    char *metadata;         /* JSON object text or NULL */
+    char *value;    /* any JSON value, as text; type preserved */
+    char *metadata; /* JSON object text or NULL */
     utc_us created_at, updated_at;
-    utc_us expires_at;      /* 0 = never */
+    utc_us expires_at; /* 0 = never */
 } store_memory;
 
 typedef struct store_token {
-    char *token_id;         /* "sct_" + uuid4 */
+    char *token_id; /* "sct_" + uuid4 */
     char *jwt;
     char *agent_id;
     char *agent_type;
@@ -78,11 +78,11 @@ typedef struct store_token {
 typedef struct store_audit {
     int64_t id;
     utc_us at;
-    char *event_type;       /* "session_created", "message_added", ... */
+    char *event_type; /* "session_created", "message_added", ... */
     char *agent_id;
-    char *session_id;       /* or NULL */
-    char *resource;         /* e.g. "message:42", "memory:key" or NULL */
-    char *metadata;         /* JSON object text or NULL */
+    char *session_id; /* or NULL */
+    char *resource;   /* e.g. "message:42", "memory:key" or NULL */
+    char *metadata;   /* JSON object text or NULL */
 } store_audit;
 
 /* An audit record to append with a write (see the top of this file). */
@@ -94,10 +94,22 @@ typedef struct store_audit_in {
     const char *metadata;
 } store_audit_in;
 
-typedef struct { store_session *v; size_t n; } store_sessions;
-typedef struct { store_message *v; size_t n; } store_messages;
-typedef struct { store_memory *v; size_t n; } store_memories;
-typedef struct { store_audit *v; size_t n; } store_audits;
+typedef struct {
+    store_session *v;
+    size_t n;
+} store_sessions;
+typedef struct {
+    store_message *v;
+    size_t n;
+} store_messages;
+typedef struct {
+    store_memory *v;
+    size_t n;
+} store_memories;
+typedef struct {
+    store_audit *v;
+    size_t n;
+} store_audits;
 
 void store_session_clear(store_session *s);
 void store_message_clear(store_message *m);
@@ -122,15 +134,15 @@ typedef struct store_vis {
 } store_vis;
 
 typedef struct store_msg_query {
-    const char *session_id;    /* required */
+    const char *session_id; /* required */
     store_vis vis;
-    int64_t since_id;          /* only ids > since_id; 0 = no bound */
-    const char *sender;        /* exact sender, or NULL */
-    utc_us from, to;           /* inclusive; 0 = unbounded */
-    int limit;                 /* >= 1 */
-    int offset;                /* >= 0 */
-    bool newest_first;         /* order by id desc instead of asc */
-    bool want_total;           /* fill *total with the count ignoring limit/offset */
+    int64_t since_id;   /* only ids > since_id; 0 = no bound */
+    const char *sender; /* exact sender, or NULL */
+    utc_us from, to;    /* inclusive; 0 = unbounded */
+    int limit;          /* >= 1 */
+    int offset;         /* >= 0 */
+    bool newest_first;  /* order by id desc instead of asc */
+    bool want_total;    /* fill *total with the count ignoring limit/offset */
 } store_msg_query;
 
 /* message_search: candidates for search_context. Every visible message of the
@@ -143,53 +155,53 @@ typedef struct store_msg_query {
  * trigrams of a sound search_prefilter plan (search/prefilter.h), no message the
  * scorer ranks >= the plan's threshold is missed. */
 typedef struct store_search_query {
-    const char *session_id;    /* required */
+    const char *session_id; /* required */
     store_vis vis;
-    const char *const *terms;  /* nterms >= 1 trigrams: valid UTF-8 strings of exactly
+    const char *const *terms; /* nterms >= 1 trigrams: valid UTF-8 strings of exactly
                                 * 3 code points, none of them '\n' */
     size_t nterms;
-    int64_t since_id;          /* only ids > since_id; 0 = no bound */
-    int limit;                 /* >= 1 */
+    int64_t since_id; /* only ids > since_id; 0 = no bound */
+    int limit;        /* >= 1 */
 } store_search_query;
 
 /* session_list: newest activity first (updated_at desc, then id). */
 typedef struct store_session_query {
-    int limit, offset;         /* limit >= 1, offset >= 0 */
-    const char *created_by;    /* or NULL */
+    int limit, offset;      /* limit >= 1, offset >= 0 */
+    const char *created_by; /* or NULL */
     bool active_only;
 } store_session_query;
 
 typedef enum store_mem_scope {
-    STORE_MEM_GLOBAL = 0,      /* session_id IS NULL */
-    STORE_MEM_SESSION,         /* session_id = query.session_id */
-    STORE_MEM_ALL              /* both (global + every session of the agent) */
+    STORE_MEM_GLOBAL = 0, /* session_id IS NULL */
+    STORE_MEM_SESSION,    /* session_id = query.session_id */
+    STORE_MEM_ALL         /* both (global + every session of the agent) */
 } store_mem_scope;
 
 typedef struct store_mem_query {
-    const char *agent_id;      /* required: memory is private to its agent */
+    const char *agent_id; /* required: memory is private to its agent */
     store_mem_scope scope;
-    const char *session_id;    /* for STORE_MEM_SESSION */
-    const char *prefix;        /* literal, case-sensitive prefix (valid UTF-8; '%' and '_'
+    const char *session_id; /* for STORE_MEM_SESSION */
+    const char *prefix;     /* literal, case-sensitive prefix (valid UTF-8; '%' and '_'
                                   are not wildcards) or NULL/"" for none */
-    int limit;                 /* >= 1; ordered by key, global before session scope */
-    utc_us now;                /* expired entries are not listed; 0 = utc_now() */
+    int limit;              /* >= 1; ordered by key, global before session scope */
+    utc_us now;             /* expired entries are not listed; 0 = utc_now() */
 } store_mem_query;
 
 typedef struct store_mem_set {
     const char *agent_id, *session_id, *key;
-    const char *value;         /* JSON text, required */
-    const char *metadata;      /* JSON text or NULL */
-    utc_us expires_at;         /* 0 = never */
-    bool overwrite;            /* false: ERR_EXISTS if a live entry exists */
-    utc_us now;                /* the write's time (expiry test, created/updated_at);
+    const char *value;    /* JSON text, required */
+    const char *metadata; /* JSON text or NULL */
+    utc_us expires_at;    /* 0 = never */
+    bool overwrite;       /* false: ERR_EXISTS if a live entry exists */
+    utc_us now;           /* the write's time (expiry test, created/updated_at);
                                   0 = utc_now() */
 } store_mem_set;
 
 typedef struct store_audit_query {
-    const char *session_id;    /* or NULL */
-    const char *agent_id;      /* or NULL */
-    const char *event_type;    /* or NULL */
-    int limit;                 /* >= 1; newest first */
+    const char *session_id; /* or NULL */
+    const char *agent_id;   /* or NULL */
+    const char *event_type; /* or NULL */
+    int limit;              /* >= 1; newest first */
 } store_audit_query;
 
 /* Every table in foreign-key order, one JSON object per row with native JSON
@@ -203,17 +215,17 @@ typedef err_code (*store_row_cb)(void *ud, const char *table, json_t *row, err_t
  * The same description for every backend: column names and types as `iterate`
  * produces them and `import_rows` takes them. */
 typedef enum store_col_type {
-    STORE_COL_INT,      /* JSON integer */
-    STORE_COL_TEXT,     /* JSON string (UTF-8) */
-    STORE_COL_TIME,     /* JSON string, ISO-8601 UTC "YYYY-MM-DDTHH:MM:SS.ffffffZ" */
-    STORE_COL_JSON,     /* any JSON value (object, array, string, number, bool, null) */
-    STORE_COL_BOOL      /* JSON true / false */
+    STORE_COL_INT,  /* JSON integer */
+    STORE_COL_TEXT, /* JSON string (UTF-8) */
+    STORE_COL_TIME, /* JSON string, ISO-8601 UTC "YYYY-MM-DDTHH:MM:SS.ffffffZ" */
+    STORE_COL_JSON, /* any JSON value (object, array, string, number, bool, null) */
+    STORE_COL_BOOL  /* JSON true / false */
 } store_col_type;
 
 typedef struct store_column {
     const char *name;
     store_col_type type;
-    bool nullable;      /* JSON null = SQL NULL (for a nullable JSON column too) */
+    bool nullable; /* JSON null = SQL NULL (for a nullable JSON column too) */
 } store_column;
 
 typedef struct store_table {
@@ -249,10 +261,10 @@ char *store_row_canonical(const store_table *t, const json_t *row, err_t *e);
  * What /health/database, /metrics, get_performance_metrics and `ctxd db check` show,
  * in the same terms on every backend. */
 typedef struct store_stats {
-    const char *backend;        /* "sqlite", "postgresql", "mysql" or "mongodb" */
-    db_pool_stats pool;         /* SQL: connections of db/'s pool; MongoDB: clients of the
+    const char *backend;    /* "sqlite", "postgresql", "mysql" or "mongodb" */
+    db_pool_stats pool;     /* SQL: connections of db/'s pool; MongoDB: clients of the
                                  * client pool (each holds its own server connections) */
-    db_query_stats queries;     /* SQL: statements; MongoDB: store operations (a read or a
+    db_query_stats queries; /* SQL: statements; MongoDB: store operations (a read or a
                                  * write with its audit record; retries counted apart) */
 } store_stats;
 
@@ -269,18 +281,18 @@ typedef struct store_stats {
  * them on error. So an implementation's functions get checked arguments and
  * zeroed outputs, and may return an error with outputs partly filled. */
 typedef struct store_vt {
-    const char *name;   /* "sql:sqlite", "sql:postgresql", "mongodb" */
+    const char *name; /* "sql:sqlite", "sql:postgresql", "mongodb" */
     void (*close)(store_t *st);
 
     /* in->id, purpose, created_by required; is_active as given (true for a new
      * session); metadata JSON object text or NULL; created_at/updated_at 0 = now.
      * Duplicate id: ERR_UNIQUE. */
-    err_code (*session_create)(store_t *st, const store_session *in,
-                               const store_audit_in *audit, err_t *e);
+    err_code (*session_create)(store_t *st, const store_session *in, const store_audit_in *audit,
+                               err_t *e);
     err_code (*session_get)(store_t *st, const char *id, store_session *out, err_t *e);
     /* total may be NULL (not counted). */
-    err_code (*session_list)(store_t *st, const store_session_query *q,
-                             store_sessions *out, int64_t *total, err_t *e);
+    err_code (*session_list)(store_t *st, const store_session_query *q, store_sessions *out,
+                             int64_t *total, err_t *e);
 
     /* Fills m->id and m->created_at (= utc_now()); bumps the session's updated_at.
      * Required: session_id, sender, content. NULL sender_type / visibility /
@@ -294,8 +306,8 @@ typedef struct store_vt {
     err_code (*message_list)(store_t *st, const store_msg_query *q, store_messages *out,
                              int64_t *total, err_t *e);
     /* ERR_NOTFOUND when absent or not visible under *vis (vis is required). */
-    err_code (*message_get)(store_t *st, int64_t id, const store_vis *vis,
-                            store_message *out, err_t *e);
+    err_code (*message_get)(store_t *st, int64_t id, const store_vis *vis, store_message *out,
+                            err_t *e);
     /* The root and all its visible descendants (also those below an invisible
      * reply), ordered by id. ERR_NOTFOUND when the root is absent or not visible
      * (as message_get, so ids of hidden messages cannot be probed). */
@@ -397,7 +409,10 @@ struct store {
 /* Installs the index function message_add, import_rows and message_reindex use.
  * Without one (NULL, the default), new messages get no index text and stay
  * candidates of every message_search until message_reindex runs with one. */
-static inline void store_set_index_fn(store_t *st, store_index_fn fn) { st->index_fn = fn; }
+static inline void store_set_index_fn(store_t *st, store_index_fn fn)
+{
+    st->index_fn = fn;
+}
 
 /* Opens the store for a database URL (SQL backends via db/). The schema must be
  * at the version this binary knows (run migrations first, e.g. migrate_up);
@@ -405,7 +420,7 @@ static inline void store_set_index_fn(store_t *st, store_index_fn fn) { st->inde
  * options come from `c` (DB_* variables) and the URL (see db_opts_from).
  * mongodb:// and mongodb+srv:// URLs open the MongoDB store (store_mongo.h). */
 err_code store_open(const char *url, const conf_t *c, store_t **out, err_t *e);
-void store_close(store_t *st);   /* NULL is fine */
+void store_close(store_t *st); /* NULL is fine */
 /* The tables in foreign-key order (NULL-terminated), as used by iterate. */
 const char *const *store_table_order(void);
 
@@ -415,8 +430,8 @@ const char *const *store_table_order(void);
  * then checks the arguments: ERR_INVALID naming what is wrong. */
 err_code store_session_create_check(const store_session *in, err_t *e);
 err_code store_session_get_check(const char *id, store_session *out, err_t *e);
-err_code store_session_list_check(const store_session_query *q, store_sessions *out,
-                                  int64_t *total, err_t *e);
+err_code store_session_list_check(const store_session_query *q, store_sessions *out, int64_t *total,
+                                  err_t *e);
 err_code store_message_add_check(const store_message *m, err_t *e);
 err_code store_message_list_check(const store_msg_query *q, store_messages *out, int64_t *total,
                                   err_t *e);
@@ -425,11 +440,9 @@ err_code store_message_thread_check(const store_vis *vis, store_messages *out, e
 err_code store_search_check(const store_search_query *q, store_messages *out, err_t *e);
 err_code store_reindex_check(const store_t *st, int limit, int64_t *done, err_t *e);
 err_code store_memory_set_check(const store_mem_set *in, store_memory *out, err_t *e);
-err_code store_memory_get_check(const char *agent_id, const char *key, store_memory *out,
-                                err_t *e);
+err_code store_memory_get_check(const char *agent_id, const char *key, store_memory *out, err_t *e);
 err_code store_memory_list_check(const store_mem_query *q, store_memories *out, err_t *e);
-err_code store_memory_delete_check(const char *agent_id, const char *key, bool *deleted,
-                                   err_t *e);
+err_code store_memory_delete_check(const char *agent_id, const char *key, bool *deleted, err_t *e);
 err_code store_audit_append_check(const store_audit_in *a, err_t *e);
 err_code store_audit_list_check(const store_audit_query *q, store_audits *out, err_t *e);
 err_code store_token_put_check(const store_token *t, err_t *e);
@@ -443,7 +456,10 @@ err_code store_import_rows_check(const char *table, json_t *const *rows, size_t 
                                  int64_t *inserted, err_t *e);
 err_code store_count_rows_check(const char *table, int64_t *n, err_t *e);
 
-static inline const char *store_name(const store_t *st) { return st->vt->name; }
+static inline const char *store_name(const store_t *st)
+{
+    return st->vt->name;
+}
 static inline err_code store_session_create(store_t *st, const store_session *in,
                                             const store_audit_in *a, err_t *e)
 {
@@ -466,8 +482,8 @@ static inline err_code store_session_list(store_t *st, const store_session_query
         store_sessions_free(out);
     return rc;
 }
-static inline err_code store_message_add(store_t *st, store_message *m,
-                                         const store_audit_in *a, err_t *e)
+static inline err_code store_message_add(store_t *st, store_message *m, const store_audit_in *a,
+                                         err_t *e)
 {
     if (store_message_add_check(m, e) != ERR_OK)
         return ERR_INVALID;
@@ -516,7 +532,7 @@ static inline err_code store_memory_set(store_t *st, const store_mem_set *in,
 {
     err_code rc = store_memory_set_check(in, out, e);
     if (rc == ERR_OK && (rc = st->vt->memory_set(st, in, a, out, e)) != ERR_OK)
-        store_memory_clear(out);   /* NULL is fine */
+        store_memory_clear(out); /* NULL is fine */
     return rc;
 }
 static inline err_code store_memory_get(store_t *st, const char *agent_id, const char *session_id,
@@ -528,8 +544,8 @@ static inline err_code store_memory_get(store_t *st, const char *agent_id, const
         store_memory_clear(out);
     return rc;
 }
-static inline err_code store_memory_list(store_t *st, const store_mem_query *q,
-                                         store_memories *out, err_t *e)
+static inline err_code store_memory_list(store_t *st, const store_mem_query *q, store_memories *out,
+                                         err_t *e)
 {
     err_code rc = store_memory_list_check(q, out, e);
     if (rc == ERR_OK && (rc = st->vt->memory_list(st, q, out, e)) != ERR_OK)
@@ -545,24 +561,27 @@ static inline err_code store_memory_delete(store_t *st, const char *agent_id,
     return st->vt->memory_delete(st, agent_id, session_id, key, a, deleted, e);
 }
 static inline err_code store_memory_sweep(store_t *st, utc_us now, int64_t *removed, err_t *e)
-{ return st->vt->memory_sweep(st, now, removed, e); }
+{
+    return st->vt->memory_sweep(st, now, removed, e);
+}
 static inline err_code store_audit_append(store_t *st, const store_audit_in *a, err_t *e)
 {
     if (store_audit_append_check(a, e) != ERR_OK)
         return ERR_INVALID;
     return st->vt->audit_append(st, a, e);
 }
-static inline err_code store_audit_list(store_t *st, const store_audit_query *q,
-                                        store_audits *out, err_t *e)
+static inline err_code store_audit_list(store_t *st, const store_audit_query *q, store_audits *out,
+                                        err_t *e)
 {
     err_code rc = store_audit_list_check(q, out, e);
     if (rc == ERR_OK && (rc = st->vt->audit_list(st, q, out, e)) != ERR_OK)
         store_audits_free(out);
     return rc;
 }
-static inline err_code store_audit_purge(store_t *st, utc_us older_than, int64_t *removed,
-                                         err_t *e)
-{ return st->vt->audit_purge(st, older_than, removed, e); }
+static inline err_code store_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err_t *e)
+{
+    return st->vt->audit_purge(st, older_than, removed, e);
+}
 static inline err_code store_token_put(store_t *st, const store_token *t, err_t *e)
 {
     if (store_token_put_check(t, e) != ERR_OK)
@@ -585,16 +604,16 @@ static inline err_code store_token_delete(store_t *st, const char *token_id, boo
     return st->vt->token_delete(st, token_id, deleted, e);
 }
 static inline err_code store_token_purge(store_t *st, utc_us now, int64_t *removed, err_t *e)
-{ return st->vt->token_purge(st, now, removed, e); }
-static inline err_code store_jti_revoke(store_t *st, const char *jti, utc_us expires_at,
-                                        err_t *e)
+{
+    return st->vt->token_purge(st, now, removed, e);
+}
+static inline err_code store_jti_revoke(store_t *st, const char *jti, utc_us expires_at, err_t *e)
 {
     if (store_jti_revoke_check(jti, expires_at, e) != ERR_OK)
         return ERR_INVALID;
     return st->vt->jti_revoke(st, jti, expires_at, e);
 }
-static inline err_code store_jti_is_revoked(store_t *st, const char *jti, bool *revoked,
-                                            err_t *e)
+static inline err_code store_jti_is_revoked(store_t *st, const char *jti, bool *revoked, err_t *e)
 {
     if (store_jti_is_revoked_check(jti, revoked, e) != ERR_OK)
         return ERR_INVALID;
@@ -614,7 +633,9 @@ static inline err_code store_import_rows(store_t *st, const char *table, json_t 
     return st->vt->import_rows(st, table, rows, n, inserted, e);
 }
 static inline err_code store_import_finish(store_t *st, err_t *e)
-{ return st->vt->import_finish(st, e); }
+{
+    return st->vt->import_finish(st, e);
+}
 static inline err_code store_count_rows(store_t *st, const char *table, int64_t *n, err_t *e)
 {
     if (store_count_rows_check(table, n, e) != ERR_OK)
@@ -624,10 +645,16 @@ static inline err_code store_count_rows(store_t *st, const char *table, int64_t 
 
 /* ---- health (see store_stats) ---------------------------------------------------- */
 static inline err_code store_ping(store_t *st, int64_t *rtt_us, err_t *e)
-{ return st->vt->ping(st, rtt_us, e); }
+{
+    return st->vt->ping(st, rtt_us, e);
+}
 static inline err_code store_server_version(store_t *st, char *buf, size_t n, err_t *e)
-{ return st->vt->server_version(st, buf, n, e); }
+{
+    return st->vt->server_version(st, buf, n, e);
+}
 static inline void store_get_stats(store_t *st, store_stats *out)
-{ st->vt->stats(st, out); }
+{
+    st->vt->stats(st, out);
+}
 
 #endif

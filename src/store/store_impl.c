@@ -48,8 +48,7 @@ store_audit_rec *store_audit_message(store_audit_rec *r, const store_audit_in *a
 }
 
 store_audit_rec *store_audit_memory(store_audit_rec *r, const store_audit_in *a, const char *event,
-                                    const char *agent_id, const char *session_id,
-                                    const char *key)
+                                    const char *agent_id, const char *session_id, const char *key)
 {
     return audit_fill(r, a, event, agent_id, session_id, resource("memory", key));
 }

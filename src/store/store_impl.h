@@ -26,7 +26,7 @@
  * taken from the write, and the default resource text it may point to. */
 typedef struct store_audit_rec {
     store_audit_in in;
-    char *res;          /* owned; NULL for a record taken as given */
+    char *res; /* owned; NULL for a record taken as given */
 } store_audit_rec;
 
 /* Each fills *r from a (not NULL) and the write's defaults, and returns r; the
@@ -40,8 +40,7 @@ store_audit_rec *store_audit_session(store_audit_rec *r, const store_audit_in *a
 store_audit_rec *store_audit_message(store_audit_rec *r, const store_audit_in *a,
                                      const store_message *m, int64_t id);
 store_audit_rec *store_audit_memory(store_audit_rec *r, const store_audit_in *a, const char *event,
-                                    const char *agent_id, const char *session_id,
-                                    const char *key);
+                                    const char *agent_id, const char *session_id, const char *key);
 void store_audit_rec_free(store_audit_rec *r);
 
 /* ---- results and errors both backends give -------------------------------------------- */
@@ -54,15 +53,15 @@ void *store_list_push(void **v, size_t *n, size_t *cap, size_t elt);
 void store_memory_from_set(store_memory *out, const store_mem_set *in, utc_us created_at,
                            utc_us updated_at);
 
-err_code store_err_no_session(err_t *e, const char *id);          /* ERR_NOTFOUND */
-err_code store_err_session_exists(err_t *e, const char *id);      /* ERR_UNIQUE */
-err_code store_err_no_message(err_t *e, int64_t id);              /* ERR_NOTFOUND */
+err_code store_err_no_session(err_t *e, const char *id);     /* ERR_NOTFOUND */
+err_code store_err_session_exists(err_t *e, const char *id); /* ERR_UNIQUE */
+err_code store_err_no_message(err_t *e, int64_t id);         /* ERR_NOTFOUND */
 err_code store_err_bad_parent(err_t *e, int64_t parent_id, const char *session_id); /* INVALID */
-err_code store_err_no_memory(err_t *e, const char *key);          /* ERR_NOTFOUND */
-err_code store_err_memory_exists(err_t *e, const char *key);      /* ERR_EXISTS */
+err_code store_err_no_memory(err_t *e, const char *key);     /* ERR_NOTFOUND */
+err_code store_err_memory_exists(err_t *e, const char *key); /* ERR_EXISTS */
 /* Two writers inserted the same new key at once: ERR_BUSY (retried, then seen). */
 err_code store_err_memory_race(err_t *e, const char *key);
-err_code store_err_no_token(err_t *e);                            /* ERR_NOTFOUND */
-err_code store_err_token_exists(err_t *e, const char *token_id);  /* ERR_UNIQUE */
+err_code store_err_no_token(err_t *e);                           /* ERR_NOTFOUND */
+err_code store_err_token_exists(err_t *e, const char *token_id); /* ERR_UNIQUE */
 
 #endif

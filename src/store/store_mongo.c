@@ -50,7 +50,10 @@
 #include "base/log.h"
 #include "db/url.h"
 
-static smongo *M(store_t *st) { return (smongo *)st; }
+static smongo *M(store_t *st)
+{
+    return (smongo *)st;
+}
 
 /* ---- errors ------------------------------------------------------------------------ */
 
@@ -69,19 +72,33 @@ err_code smongo_err(const bson_error_t *be, const bson_t *reply, const char *wha
              be->domain == MONGOC_ERROR_QUERY || be->domain == MONGOC_ERROR_COLLECTION ||
              be->domain == MONGOC_ERROR_COMMAND) {
         switch (code) {
-        case 11000: case 11001: case 12582: c = ERR_UNIQUE; break;
-        case 50: case 262: c = ERR_TIMEOUT; break;            /* MaxTimeMSExpired, ExceededTimeLimit */
-        case 13: case 18: c = ERR_AUTH; break;                /* Unauthorized, AuthenticationFailed */
-        case 112: case 251: case 24: c = ERR_BUSY; break;     /* WriteConflict, NoSuchTransaction, LockTimeout */
-        case 6: case 7: case 89: case 91: case 189: case 9001: /* host unreachable/not found, network timeout, shutdown, stepdown */
-        case 10107: case 11600: case 11602: case 13435: case 13436:
-            c = ERR_CONN; break;
+        case 11000:
+        case 11001:
+        case 12582: c = ERR_UNIQUE; break;
+        case 50:
+        case 262: c = ERR_TIMEOUT; break; /* MaxTimeMSExpired, ExceededTimeLimit */
+        case 13:
+        case 18: c = ERR_AUTH; break; /* Unauthorized, AuthenticationFailed */
+        case 112:
+        case 251:
+        case 24: c = ERR_BUSY; break; /* WriteConflict, NoSuchTransaction, LockTimeout */
+        case 6:
+        case 7:
+        case 89:
+        case 91:
+        case 189:
+        case 9001: /* host unreachable/not found, network timeout, shutdown, stepdown */
+        case 10107:
+        case 11600:
+        case 11602:
+        case 13435:
+        case 13436: c = ERR_CONN; break;
         default: break;
         }
     }
     if (c == ERR_CONN && be->domain == MONGOC_ERROR_SERVER_SELECTION &&
         strstr(be->message, "imed out"))
-        c = ERR_CONN;   /* no server within serverSelectionTimeoutMS: unreachable */
+        c = ERR_CONN; /* no server within serverSelectionTimeoutMS: unreachable */
     const char *msg = be->message[0] ? be->message : "error";
     /* libmongoc's SCRAM errors do not always say that authentication failed */
     bool say_auth = c == ERR_AUTH && !strstr(msg, "uthenticat");
@@ -107,7 +124,8 @@ err_code smongo_acquire(smongo *s, mongoc_client_t **out, err_t *e)
             if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) != 0 && s->in_use >= s->cap) {
                 s->timeouts++;
                 pthread_mutex_unlock(&s->mu);
-                return err_set(e, ERR_TIMEOUT, "mongodb: no free connection within pool_timeout "
+                return err_set(e, ERR_TIMEOUT,
+                               "mongodb: no free connection within pool_timeout "
                                "(%d ms; pool_size %d + max_overflow %d in use)",
                                s->pool_timeout_ms, s->size, s->max_overflow);
             }
@@ -116,9 +134,9 @@ err_code smongo_acquire(smongo *s, mongoc_client_t **out, err_t *e)
     s->in_use++;
     s->acquired++;
     if (s->in_use > s->created)
-        s->created = s->in_use;   /* libmongoc keeps the clients it made */
+        s->created = s->in_use; /* libmongoc keeps the clients it made */
     pthread_mutex_unlock(&s->mu);
-    *out = mongoc_client_pool_pop(s->pool);   /* never blocks: its max is our cap */
+    *out = mongoc_client_pool_pop(s->pool); /* never blocks: its max is our cap */
     return ERR_OK;
 }
 
@@ -170,16 +188,17 @@ static void account(smongo *s, err_code rc, int attempts, int64_t t0)
     q->total_us += (uint64_t)us;
     q->retries += (uint64_t)(attempts > 1 ? attempts - 1 : 0);
     q->slow += slow;
-    if (rc != ERR_OK && rc != ERR_NOTFOUND && rc != ERR_EXISTS && rc != ERR_INVALID &&
-        rc >= 0 && rc <= ERR_INTERNAL) {
+    if (rc != ERR_OK && rc != ERR_NOTFOUND && rc != ERR_EXISTS && rc != ERR_INVALID && rc >= 0 &&
+        rc <= ERR_INTERNAL) {
         q->errors++;
         q->errors_by_class[rc]++;
     }
     pthread_mutex_unlock(&s->mu);
     if (slow)
-        log_msg(LOG_WARN, "mongodb", "slow operation: %lld ms (%d attempt%s; "
-                "SLOW_QUERY_THRESHOLD_MS=%d)", (long long)(us / 1000), attempts,
-                attempts == 1 ? "" : "s", s->slow_query_ms);
+        log_msg(LOG_WARN, "mongodb",
+                "slow operation: %lld ms (%d attempt%s; "
+                "SLOW_QUERY_THRESHOLD_MS=%d)",
+                (long long)(us / 1000), attempts, attempts == 1 ? "" : "s", s->slow_query_ms);
 }
 
 /* ---- runners ----------------------------------------------------------------------- */
@@ -261,7 +280,7 @@ err_code smongo_write(smongo *s, smongo_fn fn, void *arg, err_t *e)
                 if (mongoc_client_session_with_transaction(cs, tx_cb, NULL, &r, &reply, &be))
                     rc = ERR_OK;
                 else if (r.rc != ERR_OK)
-                    rc = r.rc;       /* our own error, already in *e */
+                    rc = r.rc; /* our own error, already in *e */
                 else
                     rc = smongo_err(&be, &reply, "commit", e);
                 bson_destroy(&reply);
@@ -308,8 +327,7 @@ err_code smongo_find_one(smongo_ctx *c, const char *coll, const bson_t *filter, 
     return rc;
 }
 
-err_code smongo_count(smongo_ctx *c, const char *coll, const bson_t *filter, int64_t *n,
-                      err_t *e)
+err_code smongo_count(smongo_ctx *c, const char *coll, const bson_t *filter, int64_t *n, err_t *e)
 {
     mongoc_collection_t *col = smongo_coll(c, coll);
     bson_t opts;
@@ -334,7 +352,8 @@ err_code smongo_insert(smongo_ctx *c, const char *coll, const bson_t *doc, err_t
     bson_error_t be;
     bson_t reply;
     err_code rc = mongoc_collection_insert_one(col, doc, &opts, &reply, &be)
-                      ? ERR_OK : smongo_err(&be, &reply, coll, e);
+                      ? ERR_OK
+                      : smongo_err(&be, &reply, coll, e);
     bson_destroy(&reply);
     bson_destroy(&opts);
     mongoc_collection_destroy(col);
@@ -371,7 +390,7 @@ err_code smongo_next_id(smongo_ctx *c, const char *name, int64_t *out, err_t *e)
     mongoc_find_and_modify_opts_t *fm = mongoc_find_and_modify_opts_new();
     mongoc_find_and_modify_opts_set_update(fm, &upd);
     mongoc_find_and_modify_opts_set_flags(fm, MONGOC_FIND_AND_MODIFY_UPSERT |
-                                              MONGOC_FIND_AND_MODIFY_RETURN_NEW);
+                                                  MONGOC_FIND_AND_MODIFY_RETURN_NEW);
     bson_error_t be;
     err_code rc = ERR_OK;
     if (!mongoc_collection_find_and_modify_with_opts(col, &q, fm, &reply, &be)) {
@@ -423,7 +442,6 @@ err_code smongo_session_exists(smongo_ctx *c, const char *id, bool *exists, err_
     return rc;
 }
 
-
 /* ---- sessions ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -461,8 +479,8 @@ static err_code tx_session_create(smongo_ctx *c, void *arg, err_t *e)
     return smongo_audit_insert(c, store_audit_session(&r, x->audit, in), e);
 }
 
-static err_code mg_session_create(store_t *st, const store_session *in,
-                                  const store_audit_in *audit, err_t *e)
+static err_code mg_session_create(store_t *st, const store_session *in, const store_audit_in *audit,
+                                  err_t *e)
 {
     ERR_LOCAL(e);
     sess_create_ctx x = {in, audit};
@@ -574,7 +592,7 @@ static err_code participants(smongo_ctx *c, store_session *s, err_t *e)
                 uint32_t n = 0;
                 const char *p = bson_iter_utf8(&v, &n);
                 *(char **)store_list_push((void **)&s->participants, &s->nparticipants, &cap,
-                                           sizeof(char *)) = xstrndup(p, n);
+                                          sizeof(char *)) = xstrndup(p, n);
             }
         }
         if (s->nparticipants > 1)
@@ -613,8 +631,8 @@ static err_code rd_session_list(smongo_ctx *c, void *arg, err_t *e)
     const bson_t *doc;
     size_t cap = 0;
     while (mongoc_cursor_next(cur, &doc))
-        read_session(doc, store_list_push((void **)&x->out->v, &x->out->n, &cap,
-                                           sizeof *x->out->v));
+        read_session(doc,
+                     store_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
     bson_error_t be;
     const bson_t *reply = NULL;
     if (mongoc_cursor_error_document(cur, &be, &reply))
@@ -650,15 +668,15 @@ static void append_vis(bson_t *f, const store_vis *v)
     int i = 0;
     char buf[16];
     const char *k;
-    BSON_APPEND_ARRAY_BEGIN(f, "$or", &or);
+    BSON_APPEND_ARRAY_BEGIN(f, "$or", & or);
 #define CLAUSE(vis, field, val) \
     do { \
         bson_uint32_to_string((uint32_t)i++, &k, buf, sizeof buf); \
-        bson_append_document_begin(&or, k, -1, &cl); \
+        bson_append_document_begin(& or, k, -1, &cl); \
         BSON_APPEND_UTF8(&cl, "visibility", vis); \
         if (field) \
             BSON_APPEND_UTF8(&cl, (const char *)(field), val); \
-        bson_append_document_end(&or, &cl); \
+        bson_append_document_end(& or, &cl); \
     } while (0)
     if (v->public_)
         CLAUSE("public", NULL, NULL);
@@ -669,9 +687,9 @@ static void append_vis(bson_t *f, const store_vis *v)
     if (v->admin_only)
         CLAUSE("admin_only", NULL, NULL);
     if (i == 0)
-        CLAUSE("\x01none", NULL, NULL);   /* nothing is visible: a value never stored */
+        CLAUSE("\x01none", NULL, NULL); /* nothing is visible: a value never stored */
 #undef CLAUSE
-    bson_append_array_end(f, &or);
+    bson_append_array_end(f, & or);
 }
 
 static void read_message(const bson_t *d, store_message *m)
@@ -721,7 +739,7 @@ static err_code find_messages(smongo_ctx *c, const bson_t *f, bool desc, int64_t
 typedef struct {
     store_message *m;
     const store_audit_in *audit;
-    const char *search_text;   /* the store's index function's text, or NULL */
+    const char *search_text; /* the store's index function's text, or NULL */
     int64_t id;
     utc_us at;
 } msg_add_ctx;
@@ -778,7 +796,7 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
     if (x->search_text)
         BSON_APPEND_UTF8(&d, "search_text", x->search_text);
     else
-        BSON_APPEND_BOOL(&d, "unindexed", true);   /* message_reindex gives it text */
+        BSON_APPEND_BOOL(&d, "unindexed", true); /* message_reindex gives it text */
     rc = smongo_insert(c, SMONGO_MESSAGES, &d, e);
     bson_destroy(&d);
     if (rc != ERR_OK)
@@ -806,14 +824,12 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
     return smongo_audit_insert(c, store_audit_message(&r, x->audit, m, x->id), e);
 }
 
-static err_code mg_message_add(store_t *st, store_message *m, const store_audit_in *audit,
-                               err_t *e)
+static err_code mg_message_add(store_t *st, store_message *m, const store_audit_in *audit, err_t *e)
 {
     ERR_LOCAL(e);
     /* the index text is computed before the write (pure C work) */
-    char *stext = st->index_fn ? st->index_fn(m->sender, m->content, strlen(m->content),
-                                              m->metadata)
-                               : NULL;
+    char *stext =
+        st->index_fn ? st->index_fn(m->sender, m->content, strlen(m->content), m->metadata) : NULL;
     msg_add_ctx x = {m, audit, stext, 0, 0};
     err_code rc = smongo_write(M(st), tx_message_add, &x, e);
     free(stext);
@@ -895,8 +911,8 @@ static char *terms_regex(const char *const *terms, size_t n)
             sbuf_putc(&b, '|');
         for (const char *t = terms[i]; *t; t++) {
             unsigned char ch = (unsigned char)*t;
-            bool alnum = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-                         (ch >= 'A' && ch <= 'Z');
+            bool alnum =
+                (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
             if (ch < 0x80 && !alnum)
                 sbuf_putc(&b, '\\');
             sbuf_putc(&b, *t);
@@ -915,24 +931,26 @@ static err_code rd_message_search(smongo_ctx *c, void *arg, err_t *e)
 {
     msg_search_ctx *x = arg;
     store_messages_free(x->out);
-    store_msg_query mq = {.session_id = x->q->session_id, .vis = x->q->vis,
-                          .since_id = x->q->since_id, .limit = x->q->limit};
+    store_msg_query mq = {.session_id = x->q->session_id,
+                          .vis = x->q->vis,
+                          .since_id = x->q->since_id,
+                          .limit = x->q->limit};
     bson_t f, and, wrap, or, a, b, rx;
     msg_filter(&mq, &f);
     /* $and: [{$or: [{search_text: null}, {search_text: {$regex: terms}}]}] (the
      * visibility clauses already use the filter's own $or) */
     BSON_APPEND_ARRAY_BEGIN(&f, "$and", &and);
     BSON_APPEND_DOCUMENT_BEGIN(&and, "0", &wrap);
-    BSON_APPEND_ARRAY_BEGIN(&wrap, "$or", &or);
-    BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &a);
+    BSON_APPEND_ARRAY_BEGIN(&wrap, "$or", & or);
+    BSON_APPEND_DOCUMENT_BEGIN(& or, "0", &a);
     BSON_APPEND_NULL(&a, "search_text");
-    bson_append_document_end(&or, &a);
-    BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &b);
+    bson_append_document_end(& or, &a);
+    BSON_APPEND_DOCUMENT_BEGIN(& or, "1", &b);
     BSON_APPEND_DOCUMENT_BEGIN(&b, "search_text", &rx);
     BSON_APPEND_UTF8(&rx, "$regex", x->regex);
     bson_append_document_end(&b, &rx);
-    bson_append_document_end(&or, &b);
-    bson_append_array_end(&wrap, &or);
+    bson_append_document_end(& or, &b);
+    bson_append_array_end(&wrap, & or);
     bson_append_document_end(&and, &wrap);
     bson_append_array_end(&f, &and);
     err_code rc = find_messages(c, &f, false, 0, x->q->limit, x->out, e);
@@ -950,7 +968,7 @@ static err_code rd_message_search(smongo_ctx *c, void *arg, err_t *e)
 static err_code mg_message_search(store_t *st, const store_search_query *q, store_messages *out,
                                   err_t *e)
 {
-    ERR_LOCAL(e);   /* arguments checked, out zeroed by store_message_search (store.h) */
+    ERR_LOCAL(e); /* arguments checked, out zeroed by store_message_search (store.h) */
     char *regex = terms_regex(q->terms, q->nterms);
     msg_search_ctx x = {q, regex, out};
     err_code rc = smongo_read(M(st), rd_message_search, &x, e);
@@ -1006,7 +1024,7 @@ static err_code tx_message_reindex(smongo_ctx *c, void *arg, err_t *e)
 
 static err_code mg_message_reindex(store_t *st, int limit, int64_t *done, err_t *e)
 {
-    ERR_LOCAL(e);   /* arguments checked, *done zeroed by store_message_reindex (store.h) */
+    ERR_LOCAL(e); /* arguments checked, *done zeroed by store_message_reindex (store.h) */
     reindex_ctx x = {M(st), limit, 0};
     err_code rc = smongo_write(M(st), tx_message_reindex, &x, e);
     if (rc == ERR_OK)
@@ -1196,9 +1214,9 @@ static void mongoc_setup(void)
 /* ctxd's own URL options (pool settings, transactions), which libmongoc must not see. */
 static bool ctxd_option(const char *key)
 {
-    static const char *const ours[] = {"pool_size", "max_overflow", "pool_timeout", "pool_recycle",
-                                       "pool_pre_ping_idle_ms", "busy_timeout", "slow_query_ms",
-                                       "max_retries", "transactions", NULL};
+    static const char *const ours[] = {
+        "pool_size",    "max_overflow",  "pool_timeout", "pool_recycle", "pool_pre_ping_idle_ms",
+        "busy_timeout", "slow_query_ms", "max_retries",  "transactions", NULL};
     for (size_t i = 0; ours[i]; i++)
         if (strcmp(key, ours[i]) == 0)
             return true;
@@ -1304,7 +1322,11 @@ static err_code probe_topology(smongo *s, err_t *e)
 }
 
 /* The URL option transactions=auto|on|off (see the top of this file). */
-typedef enum { TX_AUTO, TX_ON, TX_OFF } tx_mode;
+typedef enum {
+    TX_AUTO,
+    TX_ON,
+    TX_OFF
+} tx_mode;
 
 static err_code parse_tx_mode(const db_url *u, tx_mode *out, err_t *e)
 {
@@ -1317,8 +1339,10 @@ static err_code parse_tx_mode(const db_url *u, tx_mode *out, err_t *e)
     else if (strcmp(v, "off") == 0)
         *out = TX_OFF;
     else
-        return err_set(e, ERR_INVALID, "database URL option transactions=%.32s: expected auto, "
-                       "on or off", v);
+        return err_set(e, ERR_INVALID,
+                       "database URL option transactions=%.32s: expected auto, "
+                       "on or off",
+                       v);
     return ERR_OK;
 }
 
@@ -1337,8 +1361,7 @@ static err_code probe_tx(smongo *s, err_t *e)
     bool ok = false;
     mongoc_client_session_t *cs = mongoc_client_start_session(cl, NULL, &be);
     if (cs && mongoc_client_session_start_transaction(cs, NULL, &be)) {
-        mongoc_collection_t *col = mongoc_client_get_collection(cl, s->dbname,
-                                                                SMONGO_MIGRATIONS);
+        mongoc_collection_t *col = mongoc_client_get_collection(cl, s->dbname, SMONGO_MIGRATIONS);
         bson_t f = BSON_INITIALIZER, opts = BSON_INITIALIZER;
         BSON_APPEND_INT64(&opts, "limit", 1);
         ok = mongoc_client_session_append(cs, &opts, &be);
@@ -1361,15 +1384,16 @@ static err_code probe_tx(smongo *s, err_t *e)
     smongo_release(s, cl);
     if (ok)
         return ERR_OK;
-    if (be.domain == MONGOC_ERROR_SERVER && be.code == 20)   /* IllegalOperation */
-        return err_set(e, ERR_INVALID, "mongodb: transactions=on needs a replica set or mongos; "
+    if (be.domain == MONGOC_ERROR_SERVER && be.code == 20) /* IllegalOperation */
+        return err_set(e, ERR_INVALID,
+                       "mongodb: transactions=on needs a replica set or mongos; "
                        "this server is standalone (%s); use transactions=auto or off",
                        be.message);
     return smongo_err(&be, NULL, "transactions=on: a test transaction failed", e);
 }
 
-err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mode,
-                          store_t **out, err_t *e)
+err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mode, store_t **out,
+                          err_t *e)
 {
     ERR_LOCAL(e);
     *out = NULL;
@@ -1430,8 +1454,10 @@ err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mod
     s->pool = mongoc_client_pool_new(uri);
     if (!s->pool) {
         mg_close(&s->base);
-        return err_set(e, ERR_INVALID, "mongodb: cannot create a client pool for %s "
-                       "(TLS options need a libmongoc built with TLS)", masked);
+        return err_set(e, ERR_INVALID,
+                       "mongodb: cannot create a client pool for %s "
+                       "(TLS options need a libmongoc built with TLS)",
+                       masked);
     }
     mongoc_client_pool_set_error_api(s->pool, MONGOC_ERROR_API_VERSION_2);
     mongoc_client_pool_max_size(s->pool, (uint32_t)s->cap);

@@ -19,9 +19,9 @@
 #define STORE_MONGO_SCHEMA_VERSION 2
 
 typedef enum store_mongo_mode {
-    STORE_MONGO_CHECK = 0,     /* the schema must be at STORE_MONGO_SCHEMA_VERSION */
-    STORE_MONGO_MIGRATE,       /* apply pending migrations first */
-    STORE_MONGO_NO_CHECK       /* for `ctxd migrate status|up`: any version */
+    STORE_MONGO_CHECK = 0, /* the schema must be at STORE_MONGO_SCHEMA_VERSION */
+    STORE_MONGO_MIGRATE,   /* apply pending migrations first */
+    STORE_MONGO_NO_CHECK   /* for `ctxd migrate status|up`: any version */
 } store_mongo_mode;
 
 /* Opens a client pool for `url` (options: pool_size, max_overflow,
@@ -31,8 +31,8 @@ typedef enum store_mongo_mode {
  * store. A database not at STORE_MONGO_SCHEMA_VERSION
  * (after migrating, with STORE_MONGO_MIGRATE) is ERR_SCHEMA saying what to run;
  * a database newer than the binary is refused the same way. */
-err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mode,
-                          store_t **out, err_t *e);
+err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mode, store_t **out,
+                          err_t *e);
 /* *version = the database's schema version (0 = none); applied (may be NULL)
  * = migrations applied by this call. */
 err_code store_mongo_migrate_up(store_t *st, int *applied, err_t *e);

@@ -17,13 +17,14 @@ static void append_children(bson_t *child, const json_t *v)
     if (json_is_object(v)) {
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x) append_value(child, k, x);
+        json_object_foreach ((json_t *)v, k, x)
+            append_value(child, k, x);
         return;
     }
     size_t i;
     json_t *x;
     char buf[16];
-    json_array_foreach(v, i, x) {
+    json_array_foreach (v, i, x) {
         const char *k;
         bson_uint32_to_string((uint32_t)i, &k, buf, sizeof buf);
         append_value(child, k, x);

@@ -25,7 +25,7 @@
 #define SMONGO_AUDIT "audit_log"
 #define SMONGO_TOKENS "secure_tokens"
 #define SMONGO_JTIS "revoked_jtis"
-#define SMONGO_COUNTERS "counters"          /* {name, seq}: message and audit ids */
+#define SMONGO_COUNTERS "counters" /* {name, seq}: message and audit ids */
 #define SMONGO_MIGRATIONS "schema_migrations"
 
 typedef struct smongo {
@@ -34,7 +34,7 @@ typedef struct smongo {
     mongoc_uri_t *uri;
     char *dbname;
     char *url_masked;
-    bool use_tx;            /* replica set / sharded cluster: multi-document transactions */
+    bool use_tx; /* replica set / sharded cluster: multi-document transactions */
     int max_retries;
     int pool_timeout_ms;
     /* our accounting of the pool (libmongoc's pool has no statistics) */
@@ -43,7 +43,7 @@ typedef struct smongo {
     int cap, size, max_overflow, in_use, created;
     uint64_t acquired, waits, timeouts;
     /* operations run by smongo_read/smongo_write (store_stats.queries), under mu */
-    int slow_query_ms;      /* 0 = no slow-operation log */
+    int slow_query_ms; /* 0 = no slow-operation log */
     db_query_stats ops;
 } smongo;
 
@@ -51,7 +51,7 @@ typedef struct smongo {
 typedef struct smongo_ctx {
     smongo *s;
     mongoc_client_t *client;
-    mongoc_client_session_t *cs;   /* NULL outside a transaction */
+    mongoc_client_session_t *cs; /* NULL outside a transaction */
 } smongo_ctx;
 
 typedef err_code (*smongo_fn)(smongo_ctx *c, void *arg, err_t *e);
@@ -68,7 +68,7 @@ err_code smongo_write(smongo *s, smongo_fn fn, void *arg, err_t *e);
 err_code smongo_ping(store_t *st, int64_t *rtt_us, err_t *e);
 err_code smongo_server_version(store_t *st, char *buf, size_t n, err_t *e);
 void smongo_stats(store_t *st, store_stats *out);
-mongoc_collection_t *smongo_coll(smongo_ctx *c, const char *name);   /* destroy after use */
+mongoc_collection_t *smongo_coll(smongo_ctx *c, const char *name); /* destroy after use */
 /* opts initialised with the transaction's session (if any); bson_destroy after use */
 void smongo_opts(smongo_ctx *c, bson_t *opts);
 /* Maps a libmongoc error (and the reply's labels) to an err_code with a message. */
@@ -77,8 +77,7 @@ err_code smongo_err(const bson_error_t *be, const bson_t *reply, const char *wha
 err_code smongo_next_id(smongo_ctx *c, const char *name, int64_t *out, err_t *e);
 err_code smongo_find_one(smongo_ctx *c, const char *coll, const bson_t *filter, bson_t *out,
                          bool *found, err_t *e);
-err_code smongo_count(smongo_ctx *c, const char *coll, const bson_t *filter, int64_t *n,
-                      err_t *e);
+err_code smongo_count(smongo_ctx *c, const char *coll, const bson_t *filter, int64_t *n, err_t *e);
 err_code smongo_insert(smongo_ctx *c, const char *coll, const bson_t *doc, err_t *e);
 err_code smongo_delete(smongo_ctx *c, const char *coll, const bson_t *filter, bool many,
                        int64_t *deleted, err_t *e);
@@ -91,8 +90,7 @@ err_code smongo_memory_set(store_t *st, const store_mem_set *in, const store_aud
                            store_memory *out, err_t *e);
 err_code smongo_memory_get(store_t *st, const char *agent_id, const char *session_id,
                            const char *key, utc_us now, store_memory *out, err_t *e);
-err_code smongo_memory_list(store_t *st, const store_mem_query *q, store_memories *out,
-                            err_t *e);
+err_code smongo_memory_list(store_t *st, const store_mem_query *q, store_memories *out, err_t *e);
 err_code smongo_memory_delete(store_t *st, const char *agent_id, const char *session_id,
                               const char *key, const store_audit_in *audit, bool *deleted,
                               err_t *e);
@@ -130,10 +128,10 @@ char *smongo_get_json_text(const bson_t *doc, const char *key, bool null_is_null
 char *smongo_get_str(const bson_t *doc, const char *key);   /* NULL if absent/null */
 int64_t smongo_get_int(const bson_t *doc, const char *key); /* int32/int64/double; 0 if absent */
 bool smongo_get_bool(const bson_t *doc, const char *key);
-bool smongo_has(const bson_t *doc, const char *key);        /* present and not null */
+bool smongo_has(const bson_t *doc, const char *key); /* present and not null */
 /* A time field: int64 microseconds since the epoch (utc_us). 0 if absent/null. */
 #define smongo_get_time smongo_get_int
-void smongo_append_time(bson_t *doc, const char *key, utc_us t);       /* 0 -> null */
-void smongo_append_str(bson_t *doc, const char *key, const char *s);   /* NULL -> null */
+void smongo_append_time(bson_t *doc, const char *key, utc_us t);     /* 0 -> null */
+void smongo_append_str(bson_t *doc, const char *key, const char *s); /* NULL -> null */
 
 #endif

@@ -19,7 +19,10 @@
 #include "store/store_impl.h"
 #include "base/sbuf.h"
 
-static smongo *M(store_t *st) { return (smongo *)st; }
+static smongo *M(store_t *st)
+{
+    return (smongo *)st;
+}
 
 /* {agent_id, scope, key} */
 static void mem_key(bson_t *q, const char *agent, const char *session, const char *key)
@@ -34,16 +37,16 @@ static void mem_key(bson_t *q, const char *agent, const char *session, const cha
 static void append_live(bson_t *f, utc_us now)
 {
     bson_t or, a, b, gt;
-    BSON_APPEND_ARRAY_BEGIN(f, "$or", &or);
-    BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &a);
+    BSON_APPEND_ARRAY_BEGIN(f, "$or", & or);
+    BSON_APPEND_DOCUMENT_BEGIN(& or, "0", &a);
     BSON_APPEND_NULL(&a, "expires_at");
-    bson_append_document_end(&or, &a);
-    BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &b);
+    bson_append_document_end(& or, &a);
+    BSON_APPEND_DOCUMENT_BEGIN(& or, "1", &b);
     BSON_APPEND_DOCUMENT_BEGIN(&b, "expires_at", &gt);
     BSON_APPEND_INT64(&gt, "$gt", now);
     bson_append_document_end(&b, &gt);
-    bson_append_document_end(&or, &b);
-    bson_append_array_end(f, &or);
+    bson_append_document_end(& or, &b);
+    bson_append_array_end(f, & or);
 }
 
 static void read_memory(const bson_t *d, store_memory *m)
@@ -141,8 +144,9 @@ static err_code tx_memory_set(smongo_ctx *c, void *arg, err_t *e)
     if (rc != ERR_OK || !x->audit)
         return rc;
     store_audit_rec r;
-    return smongo_audit_insert(c, store_audit_memory(&r, x->audit, "memory_set", in->agent_id,
-                                                     in->session_id, in->key), e);
+    return smongo_audit_insert(
+        c, store_audit_memory(&r, x->audit, "memory_set", in->agent_id, in->session_id, in->key),
+        e);
 }
 
 err_code smongo_memory_set(store_t *st, const store_mem_set *in, const store_audit_in *audit,
@@ -250,12 +254,12 @@ static err_code rd_memory_list(smongo_ctx *c, void *arg, err_t *e)
     while (mongoc_cursor_next(cur, &doc)) {
         store_memory m = {0};
         read_memory(doc, &m);
-        if (!m.key || (plen && strncmp(m.key, q->prefix, plen) != 0)) {   /* byte-exact */
+        if (!m.key || (plen && strncmp(m.key, q->prefix, plen) != 0)) { /* byte-exact */
             store_memory_clear(&m);
             continue;
         }
-        *(store_memory *)store_list_push((void **)&x->out->v, &x->out->n, &cap,
-                                          sizeof *x->out->v) = m;
+        *(store_memory *)store_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v) =
+            m;
     }
     bson_error_t be;
     const bson_t *reply = NULL;
@@ -275,8 +279,7 @@ static err_code rd_memory_list(smongo_ctx *c, void *arg, err_t *e)
     return rc;
 }
 
-err_code smongo_memory_list(store_t *st, const store_mem_query *q, store_memories *out,
-                            err_t *e)
+err_code smongo_memory_list(store_t *st, const store_mem_query *q, store_memories *out, err_t *e)
 {
     ERR_LOCAL(e);
     mem_list_ctx x = {q, q->now ? q->now : utc_now(), out};
@@ -303,13 +306,13 @@ static err_code tx_memory_delete(smongo_ctx *c, void *arg, err_t *e)
     if (!x->deleted || !x->audit)
         return ERR_OK;
     store_audit_rec r;
-    return smongo_audit_insert(c, store_audit_memory(&r, x->audit, "memory_deleted", x->agent_id,
-                                                     x->session_id, x->key), e);
+    return smongo_audit_insert(
+        c, store_audit_memory(&r, x->audit, "memory_deleted", x->agent_id, x->session_id, x->key),
+        e);
 }
 
 err_code smongo_memory_delete(store_t *st, const char *agent_id, const char *session_id,
-                              const char *key, const store_audit_in *audit, bool *deleted,
-                              err_t *e)
+                              const char *key, const store_audit_in *audit, bool *deleted, err_t *e)
 {
     ERR_LOCAL(e);
     mem_del_ctx x = {agent_id, session_id, key, audit, false};
@@ -369,7 +372,7 @@ err_code smongo_memory_sweep(store_t *st, utc_us now, int64_t *removed, err_t *e
 
 static err_code tx_audit_append(smongo_ctx *c, void *arg, err_t *e)
 {
-    store_audit_rec r = {*(const store_audit_in *)arg, NULL};   /* as given: no defaults */
+    store_audit_rec r = {*(const store_audit_in *)arg, NULL}; /* as given: no defaults */
     return smongo_audit_insert(c, &r, e);
 }
 
@@ -533,8 +536,8 @@ err_code smongo_token_delete(store_t *st, const char *token_id, bool *deleted, e
 err_code smongo_token_purge(store_t *st, utc_us now, int64_t *removed, err_t *e)
 {
     ERR_LOCAL(e);
-    return run_purge(M(st), SMONGO_TOKENS, SMONGO_JTIS, "expires_at", "$lte",
-                     now ? now : utc_now(), removed, e);
+    return run_purge(M(st), SMONGO_TOKENS, SMONGO_JTIS, "expires_at", "$lte", now ? now : utc_now(),
+                     removed, e);
 }
 
 typedef struct {
@@ -559,7 +562,7 @@ static err_code tx_jti_revoke(smongo_ctx *c, void *arg, err_t *e)
     err_code rc = ERR_OK;
     if (!mongoc_collection_update_one(col, &q, &upd, &opts, &reply, &be))
         rc = smongo_err(&be, &reply, SMONGO_JTIS, e);
-    if (rc == ERR_UNIQUE)   /* a concurrent first revocation: retry updates it */
+    if (rc == ERR_UNIQUE) /* a concurrent first revocation: retry updates it */
         rc = err_set(e, ERR_BUSY, "store: concurrent revocation of a jti");
     bson_destroy(&reply);
     bson_destroy(&opts);

@@ -16,7 +16,7 @@
 typedef struct {
     const char *coll;
     const char *name;
-    const char *fields[4];   /* "field" ascending, "-field" descending */
+    const char *fields[4]; /* "field" ascending, "-field" descending */
     bool unique;
 } index_def;
 
@@ -40,9 +40,9 @@ static const index_def m1_indexes[] = {
     {SMONGO_MIGRATIONS, "version_unique", {"version"}, true},
 };
 
-static const char *const m1_collections[] = {
-    SMONGO_SESSIONS, SMONGO_MESSAGES, SMONGO_MEMORY, SMONGO_AUDIT, SMONGO_TOKENS, SMONGO_JTIS,
-    SMONGO_COUNTERS, SMONGO_MIGRATIONS};
+static const char *const m1_collections[] = {SMONGO_SESSIONS, SMONGO_MESSAGES,  SMONGO_MEMORY,
+                                             SMONGO_AUDIT,    SMONGO_TOKENS,    SMONGO_JTIS,
+                                             SMONGO_COUNTERS, SMONGO_MIGRATIONS};
 
 static err_code create_collection(smongo_ctx *c, const char *name, err_t *e)
 {
@@ -52,7 +52,7 @@ static err_code create_collection(smongo_ctx *c, const char *name, err_t *e)
     mongoc_collection_t *col = mongoc_database_create_collection(db, name, NULL, &be);
     if (col)
         mongoc_collection_destroy(col);
-    else if (be.code != 48)   /* NamespaceExists */
+    else if (be.code != 48) /* NamespaceExists */
         rc = smongo_err(&be, NULL, "create collection", e);
     mongoc_database_destroy(db);
     return rc;
@@ -102,7 +102,7 @@ static err_code ensure_counter(smongo_ctx *c, const char *name, err_t *e)
     bson_error_t be;
     err_code rc = ERR_OK;
     if (!mongoc_collection_update_one(col, &q, &upd, &opts, &reply, &be) &&
-        be.code != 11000)   /* a concurrent migration made it */
+        be.code != 11000) /* a concurrent migration made it */
         rc = smongo_err(&be, &reply, "counter", e);
     bson_destroy(&reply);
     bson_destroy(&opts);
@@ -177,13 +177,15 @@ static err_code current_version(smongo_ctx *c, int *v, err_t *e)
 static err_code version_check(const smongo *s, int v, err_t *e)
 {
     if (v > STORE_MONGO_SCHEMA_VERSION)
-        return err_set(e, ERR_SCHEMA, "mongodb: database %s is at schema version %d, newer than "
-                       "this ctxd knows (%d): upgrade ctxd", s->dbname, v,
-                       STORE_MONGO_SCHEMA_VERSION);
+        return err_set(e, ERR_SCHEMA,
+                       "mongodb: database %s is at schema version %d, newer than "
+                       "this ctxd knows (%d): upgrade ctxd",
+                       s->dbname, v, STORE_MONGO_SCHEMA_VERSION);
     if (v < STORE_MONGO_SCHEMA_VERSION)
-        return err_set(e, ERR_SCHEMA, "mongodb: database %s is at schema version %d, this ctxd "
-                       "needs %d: run `ctxd migrate up`", s->dbname, v,
-                       STORE_MONGO_SCHEMA_VERSION);
+        return err_set(e, ERR_SCHEMA,
+                       "mongodb: database %s is at schema version %d, this ctxd "
+                       "needs %d: run `ctxd migrate up`",
+                       s->dbname, v, STORE_MONGO_SCHEMA_VERSION);
     return ERR_OK;
 }
 

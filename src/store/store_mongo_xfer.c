@@ -15,7 +15,10 @@
 #include "store/store_impl.h"
 #include "base/sbuf.h"
 
-static smongo *M(store_t *st) { return (smongo *)st; }
+static smongo *M(store_t *st)
+{
+    return (smongo *)st;
+}
 
 /* ---- iterate ------------------------------------------------------------------------ */
 
@@ -69,7 +72,7 @@ static int cmp_text(const bson_t *a, const bson_t *b, const char *k)
     return r ? r : (la > lb) - (la < lb);
 }
 
-static const doc_list *g_sort;   /* qsort has no context argument in C17 */
+static const doc_list *g_sort; /* qsort has no context argument in C17 */
 static pthread_mutex_t g_sort_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static int cmp_docs(const void *pa, const void *pb)
@@ -77,7 +80,7 @@ static int cmp_docs(const void *pa, const void *pb)
     const bson_t *a = *(bson_t *const *)pa, *b = *(bson_t *const *)pb;
     int r = cmp_text(a, b, g_sort->k1);
     if (!r && g_sort->k2)
-        r = cmp_text(a, b, g_sort->k2);   /* agent_memory: scope "" (global) first */
+        r = cmp_text(a, b, g_sort->k2); /* agent_memory: scope "" (global) first */
     if (!r && g_sort->k3)
         r = cmp_text(a, b, g_sort->k3);
     return r;
@@ -102,7 +105,11 @@ static err_code iter_table(smongo_ctx *c, const store_table *t, iter_ctx *x, err
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, &f, &opts, NULL);
     const bson_t *doc;
     err_code rc = ERR_OK;
-    doc_list l = {NULL, 0, 0, memory ? "agent_id" : t->key[0], memory ? "scope" : NULL,
+    doc_list l = {NULL,
+                  0,
+                  0,
+                  memory ? "agent_id" : t->key[0],
+                  memory ? "scope" : NULL,
                   memory ? "key" : NULL};
     while (rc == ERR_OK && mongoc_cursor_next(cur, &doc)) {
         if (numeric) {
@@ -179,7 +186,7 @@ static void row_to_doc(const store_table *t, const json_t *row, bson_t *d)
         case STORE_COL_TIME: {
             utc_us us = 0;
             err_t pe;
-            utc_parse(json_string_value(v), &us, &pe);   /* checked before */
+            utc_parse(json_string_value(v), &us, &pe); /* checked before */
             bson_append_int64(d, col->name, -1, us);
             break;
         }
@@ -249,8 +256,10 @@ static err_code check_refs(smongo_ctx *c, import_ctx *x, err_t *e)
                     return rc;
             }
             if (!found)
-                return err_set(e, ERR_INVALID, "store: messages row %zu: parent message %lld "
-                               "does not exist", r + 1, (long long)json_integer_value(parent));
+                return err_set(e, ERR_INVALID,
+                               "store: messages row %zu: parent message %lld "
+                               "does not exist",
+                               r + 1, (long long)json_integer_value(parent));
         }
     }
     return ERR_OK;
@@ -266,7 +275,7 @@ static err_code tx_import(smongo_ctx *c, void *arg, err_t *e)
         bson_t q, d, upd = BSON_INITIALIZER, opts, reply;
         row_identity(x->t, x->rows[r], &q);
         row_to_doc(x->t, x->rows[r], &d);
-        if (strcmp(x->t->name, SMONGO_MESSAGES) == 0)   /* message_reindex gives it text */
+        if (strcmp(x->t->name, SMONGO_MESSAGES) == 0) /* message_reindex gives it text */
             BSON_APPEND_BOOL(&d, "unindexed", true);
         BSON_APPEND_DOCUMENT(&upd, "$setOnInsert", &d);
         smongo_opts(c, &opts);

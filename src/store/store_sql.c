@@ -25,10 +25,11 @@
 
 /* ---- statements the same in every dialect ---------------------------------------- */
 
-#define SESS_COLS "s.id, s.purpose, s.created_by, s.metadata, s.is_active, s.created_at," \
-                  " s.updated_at," \
-                  " (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id)," \
-                  " (SELECT MAX(m.created_at) FROM messages m WHERE m.session_id = s.id)"
+#define SESS_COLS \
+    "s.id, s.purpose, s.created_by, s.metadata, s.is_active, s.created_at," \
+    " s.updated_at," \
+    " (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id)," \
+    " (SELECT MAX(m.created_at) FROM messages m WHERE m.session_id = s.id)"
 #define AUDIT_COLS "id, created_at, event_type, agent_id, session_id, resource, metadata"
 #define TOKEN_COLS "token_id, jwt, agent_id, agent_type, created_at, expires_at"
 
@@ -56,8 +57,7 @@ static const char SQL_JTI_PURGE[] = "DELETE FROM revoked_jtis WHERE expires_at <
 static const char SQL_JTI_GET[] = "SELECT 1 FROM revoked_jtis WHERE jti = ?";
 
 /* The SQL text of one shape, built on first use and kept until store_close. */
-const char *ssql_shape(store_sql *s, _Atomic(char *) *slot, shape_build_fn build,
-                         unsigned mask)
+const char *ssql_shape(store_sql *s, _Atomic(char *) *slot, shape_build_fn build, unsigned mask)
 {
     char *p = atomic_load_explicit(slot, memory_order_acquire);
     if (p)
@@ -194,9 +194,11 @@ static void build_mem_list(const store_sql *s, unsigned m, sbuf_t *b)
         sbuf_puts(b, s->d->key_range);
     else if (m & ML_FROM)
         sbuf_puts(b, s->d->key_from);
-    sbuf_printf(b, " AND (expires_at IS NULL OR expires_at > ?)"
-                   " ORDER BY %s, CASE WHEN session_id IS NULL THEN 0 ELSE 1 END, session_id"
-                   " LIMIT ?", s->d->key_cmp);
+    sbuf_printf(b,
+                " AND (expires_at IS NULL OR expires_at > ?)"
+                " ORDER BY %s, CASE WHEN session_id IS NULL THEN 0 ELSE 1 END, session_id"
+                " LIMIT ?",
+                s->d->key_cmp);
 }
 
 static void build_audit_list(const store_sql *s, unsigned m, sbuf_t *b)
@@ -213,7 +215,6 @@ static void build_audit_list(const store_sql *s, unsigned m, sbuf_t *b)
 }
 
 /* ---- small helpers ----------------------------------------------------------------- */
-
 
 /* The store's error contract: argument-caused constraint failures are invalid input. */
 static err_code finish(err_code rc, err_t *e)
@@ -332,7 +333,6 @@ static void bind_time_opt(db_stmt *st, int i, utc_us t)
         db_bind_null(st, i);
 }
 
-
 err_code ssql_run_read(store_sql *s, read_fn fn, void *arg, err_t *e)
 {
     err_code rc = ERR_OK;
@@ -392,8 +392,6 @@ err_code ssql_session_exists(db_conn *c, const char *id, bool *exists, err_t *e)
     *exists = r == DB_ROW;
     return ERR_OK;
 }
-
-
 
 /* ---- sessions ------------------------------------------------------------------------ */
 
@@ -484,8 +482,9 @@ static err_code rd_session_list(db_conn *c, void *arg, err_t *e)
     int r;
 
     if (x->total) {
-        rc = db_prepare(c, ssql_shape(x->s, &x->s->sess_list[m | SQ_COUNT], build_sess_list,
-                                 m | SQ_COUNT), &st, e);
+        rc = db_prepare(
+            c, ssql_shape(x->s, &x->s->sess_list[m | SQ_COUNT], build_sess_list, m | SQ_COUNT), &st,
+            e);
         if (rc != ERR_OK)
             return rc;
         int i = 1;
@@ -528,7 +527,7 @@ static err_code rd_session_list(db_conn *c, void *arg, err_t *e)
         size_t pcap = 0;
         while ((r = db_step(st, e)) == DB_ROW)
             *(char **)store_list_push((void **)&s->participants, &s->nparticipants, &pcap,
-                                sizeof(char *)) = col_dup(st, 0);
+                                      sizeof(char *)) = col_dup(st, 0);
         db_stmt_done(st);
         if (r != DB_DONE)
             return (err_code)r;
@@ -536,8 +535,8 @@ static err_code rd_session_list(db_conn *c, void *arg, err_t *e)
     return ERR_OK;
 }
 
-static err_code sql_session_list(store_t *st, const store_session_query *q,
-                                 store_sessions *out, int64_t *total, err_t *e)
+static err_code sql_session_list(store_t *st, const store_session_query *q, store_sessions *out,
+                                 int64_t *total, err_t *e)
 {
     ERR_LOCAL(e);
     sess_list_ctx x = {S(st), q, out, total};
@@ -550,8 +549,8 @@ typedef struct {
     store_sql *s;
     const store_message *m;
     const store_audit_in *audit;
-    const char *search_text;   /* the message's index text, or NULL (store.h) */
-    const char *search_grams;  /* MySQL: its FULLTEXT words (ssql_grams) */
+    const char *search_text;  /* the message's index text, or NULL (store.h) */
+    const char *search_grams; /* MySQL: its FULLTEXT words (ssql_grams) */
     int64_t id;
     utc_us at;
 } msg_add_ctx;
@@ -705,7 +704,8 @@ static err_code rd_message_list(db_conn *c, void *arg, err_t *e)
     size_t cap = q->limit <= 1000 ? (size_t)q->limit : 1000;
     x->out->v = xmalloc(cap * sizeof *x->out->v);
     while ((r = db_step(st, e)) == DB_ROW)
-        ssql_read_message(st, store_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
+        ssql_read_message(
+            st, store_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
     db_stmt_done(st);
     if (r != DB_DONE)
         return (err_code)r;
@@ -734,8 +734,8 @@ typedef struct {
     store_sql *s;
     int64_t id;
     const store_vis *vis;
-    store_message *one;      /* message_get */
-    store_messages *many;    /* message_thread */
+    store_message *one;   /* message_get */
+    store_messages *many; /* message_thread */
 } msg_get_ctx;
 
 static err_code rd_message_get(db_conn *c, void *arg, err_t *e)
@@ -758,8 +758,8 @@ static err_code rd_message_get(db_conn *c, void *arg, err_t *e)
     return r == DB_ROW ? ERR_OK : (err_code)r;
 }
 
-static err_code sql_message_get(store_t *st, int64_t id, const store_vis *vis,
-                                store_message *out, err_t *e)
+static err_code sql_message_get(store_t *st, int64_t id, const store_vis *vis, store_message *out,
+                                err_t *e)
 {
     ERR_LOCAL(e);
     msg_get_ctx x = {S(st), id, vis, out, NULL};
@@ -772,8 +772,8 @@ static err_code rd_message_thread(db_conn *c, void *arg, err_t *e)
     store_messages_free(x->many);
     unsigned vm = ssql_vis_mask(x->vis);
     db_stmt *st;
-    err_code rc = db_prepare(c, ssql_shape(x->s, &x->s->msg_thread[vm], build_msg_thread, vm),
-                             &st, e);
+    err_code rc =
+        db_prepare(c, ssql_shape(x->s, &x->s->msg_thread[vm], build_msg_thread, vm), &st, e);
     if (rc != ERR_OK)
         return rc;
     db_bind_int64(st, 1, x->id);
@@ -781,8 +781,8 @@ static err_code rd_message_thread(db_conn *c, void *arg, err_t *e)
     int r;
     size_t cap = 0;
     while ((r = db_step(st, e)) == DB_ROW)
-        ssql_read_message(st, store_list_push((void **)&x->many->v, &x->many->n, &cap,
-                                   sizeof *x->many->v));
+        ssql_read_message(
+            st, store_list_push((void **)&x->many->v, &x->many->n, &cap, sizeof *x->many->v));
     db_stmt_done(st);
     if (r != DB_DONE)
         return (err_code)r;
@@ -825,8 +825,8 @@ static err_code tx_memory_set(db_conn *c, void *arg, err_t *e)
             return store_err_no_session(e, in->session_id);
     }
 
-    if ((rc = db_prepare(c, in->session_id ? d->mem_find_session : d->mem_find_global, &st,
-                         e)) != ERR_OK)
+    if ((rc = db_prepare(c, in->session_id ? d->mem_find_session : d->mem_find_global, &st, e)) !=
+        ERR_OK)
         return rc;
     int i = 1;
     db_bind_text(st, i++, in->agent_id, -1);
@@ -880,8 +880,9 @@ static err_code tx_memory_set(db_conn *c, void *arg, err_t *e)
     if (rc != ERR_OK || !x->audit)
         return rc;
     store_audit_rec ar;
-    return audit_insert(c, store_audit_memory(&ar, x->audit, "memory_set", in->agent_id,
-                                              in->session_id, in->key), e);
+    return audit_insert(
+        c, store_audit_memory(&ar, x->audit, "memory_set", in->agent_id, in->session_id, in->key),
+        e);
 }
 
 static err_code sql_memory_set(store_t *st, const store_mem_set *in, const store_audit_in *audit,
@@ -907,8 +908,8 @@ static err_code rd_memory_get(db_conn *c, void *arg, err_t *e)
     mem_get_ctx *x = arg;
     store_memory_clear(x->out);
     db_stmt *st;
-    err_code rc = db_prepare(c, x->session_id ? x->d->mem_get_session : x->d->mem_get_global,
-                             &st, e);
+    err_code rc =
+        db_prepare(c, x->session_id ? x->d->mem_get_session : x->d->mem_get_global, &st, e);
     if (rc != ERR_OK)
         return rc;
     int i = 1;
@@ -946,13 +947,13 @@ static bool prefix_successor(const char *p, size_t n, char *out, size_t *outn)
         while (start > 0 && (u[start] & 0xC0) == 0x80)
             start--;
         size_t len = n - start;
-        uint32_t cp = len == 1 ? u[start]
-                    : len == 2 ? (uint32_t)(u[start] & 0x1F) << 6 | (u[start + 1] & 0x3F)
-                    : len == 3 ? (uint32_t)(u[start] & 0x0F) << 12 |
-                                 (uint32_t)(u[start + 1] & 0x3F) << 6 | (u[start + 2] & 0x3F)
-                               : (uint32_t)(u[start] & 0x07) << 18 |
-                                 (uint32_t)(u[start + 1] & 0x3F) << 12 |
-                                 (uint32_t)(u[start + 2] & 0x3F) << 6 | (u[start + 3] & 0x3F);
+        uint32_t cp = len == 1   ? u[start]
+                      : len == 2 ? (uint32_t)(u[start] & 0x1F) << 6 | (u[start + 1] & 0x3F)
+                      : len == 3 ? (uint32_t)(u[start] & 0x0F) << 12 |
+                                       (uint32_t)(u[start + 1] & 0x3F) << 6 | (u[start + 2] & 0x3F)
+                                 : (uint32_t)(u[start] & 0x07) << 18 |
+                                       (uint32_t)(u[start + 1] & 0x3F) << 12 |
+                                       (uint32_t)(u[start + 2] & 0x3F) << 6 | (u[start + 3] & 0x3F);
         if (cp >= 0x10FFFF) {
             n = start;
             continue;
@@ -986,7 +987,7 @@ typedef struct {
     store_sql *s;
     const store_mem_query *q;
     utc_us now;
-    const char *upper;       /* successor of the prefix, or NULL */
+    const char *upper; /* successor of the prefix, or NULL */
     store_memories *out;
 } mem_list_ctx;
 
@@ -1048,8 +1049,8 @@ static err_code tx_memory_delete(db_conn *c, void *arg, err_t *e)
 {
     mem_del_ctx *x = arg;
     db_stmt *st;
-    err_code rc = db_prepare(c, x->session_id ? x->d->mem_delete_session
-                                              : x->d->mem_delete_global, &st, e);
+    err_code rc =
+        db_prepare(c, x->session_id ? x->d->mem_delete_session : x->d->mem_delete_global, &st, e);
     if (rc != ERR_OK)
         return rc;
     int i = 1;
@@ -1064,8 +1065,9 @@ static err_code tx_memory_delete(db_conn *c, void *arg, err_t *e)
     if (!x->deleted || !x->audit)
         return ERR_OK;
     store_audit_rec r;
-    return audit_insert(c, store_audit_memory(&r, x->audit, "memory_deleted", x->agent_id,
-                                              x->session_id, x->key), e);
+    return audit_insert(
+        c, store_audit_memory(&r, x->audit, "memory_deleted", x->agent_id, x->session_id, x->key),
+        e);
 }
 
 static err_code sql_memory_delete(store_t *st, const char *agent_id, const char *session_id,
@@ -1105,8 +1107,8 @@ static err_code tx_purge(db_conn *c, void *arg, err_t *e)
     return ERR_OK;
 }
 
-static err_code run_purge(store_sql *s, const char *a, const char *b, utc_us t,
-                          int64_t *removed, err_t *e)
+static err_code run_purge(store_sql *s, const char *a, const char *b, utc_us t, int64_t *removed,
+                          err_t *e)
 {
     if (removed)
         *removed = 0;
@@ -1132,7 +1134,7 @@ typedef struct {
 static err_code tx_audit_append(db_conn *c, void *arg, err_t *e)
 {
     audit_ctx *x = arg;
-    store_audit_rec r = {*x->a, NULL};   /* as given: no defaults */
+    store_audit_rec r = {*x->a, NULL}; /* as given: no defaults */
     return audit_insert(c, &r, e);
 }
 
@@ -1157,7 +1159,8 @@ static err_code rd_audit_list(db_conn *c, void *arg, err_t *e)
     unsigned m = (q->session_id ? AQ_SESSION : 0) | (q->agent_id ? AQ_AGENT : 0) |
                  (q->event_type ? AQ_EVENT : 0);
     db_stmt *st;
-    err_code rc = db_prepare(c, ssql_shape(x->s, &x->s->audit_list[m], build_audit_list, m), &st, e);
+    err_code rc =
+        db_prepare(c, ssql_shape(x->s, &x->s->audit_list[m], build_audit_list, m), &st, e);
     if (rc != ERR_OK)
         return rc;
     int i = 1;
@@ -1176,8 +1179,7 @@ static err_code rd_audit_list(db_conn *c, void *arg, err_t *e)
     return r == DB_DONE ? ERR_OK : (err_code)r;
 }
 
-static err_code sql_audit_list(store_t *st, const store_audit_query *q, store_audits *out,
-                               err_t *e)
+static err_code sql_audit_list(store_t *st, const store_audit_query *q, store_audits *out, err_t *e)
 {
     ERR_LOCAL(e);
     audit_list_ctx x = {S(st), q, out};
@@ -1405,8 +1407,8 @@ static err_code iter_row(db_stmt *st, const store_table *t, json_t **out, err_t 
                 v = json_loadb(p, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
                 if (!v) {
                     json_decref(row);
-                    return err_set(e, ERR_FATAL, "store: %s.%s holds invalid JSON: %s",
-                                   t->name, t->cols[i].name, je.text);
+                    return err_set(e, ERR_FATAL, "store: %s.%s holds invalid JSON: %s", t->name,
+                                   t->cols[i].name, je.text);
                 }
                 break;
             }
@@ -1467,7 +1469,6 @@ static err_code sql_iterate(store_t *stp, store_row_cb cb, void *ud, err_t *e)
 
 /* ---- bulk transfer: import_rows, import_finish, count_rows ----------------------------- */
 
-
 static void build_import(const store_sql *s, unsigned k, sbuf_t *b)
 {
     size_t nt;
@@ -1513,7 +1514,7 @@ static err_code tx_import(db_conn *c, void *arg, err_t *e)
     const store_table *t = &store_tables(&nt)[x->k];
     x->inserted = 0;
     const char *sql = ssql_shape(x->s, &x->s->imp[x->k], build_import, (unsigned)x->k);
-    char *json_text[16] = {0};   /* JSON values as text, alive until the step */
+    char *json_text[16] = {0}; /* JSON values as text, alive until the step */
     bool msgs = strcmp(t->name, "messages") == 0;
     err_code rc = ERR_OK;
     for (size_t r = 0; r < x->n && rc == ERR_OK; r++) {
@@ -1538,7 +1539,7 @@ static err_code tx_import(db_conn *c, void *arg, err_t *e)
             case STORE_COL_TIME: {
                 utc_us us = 0;
                 err_t pe;
-                utc_parse(json_string_value(v), &us, &pe);   /* checked before */
+                utc_parse(json_string_value(v), &us, &pe); /* checked before */
                 db_bind_time(st, bi, us);
                 break;
             }
@@ -1556,8 +1557,8 @@ static err_code tx_import(db_conn *c, void *arg, err_t *e)
             json_t *sv = json_object_get(x->rows[r], "sender");
             json_t *cv = json_object_get(x->rows[r], "content");
             if (json_is_string(sv) && json_is_string(cv))
-                stext = ssql_index_text(&x->s->base, json_string_value(sv),
-                                        json_string_value(cv), json_string_length(cv), mdt);
+                stext = ssql_index_text(&x->s->base, json_string_value(sv), json_string_value(cv),
+                                        json_string_length(cv), mdt);
             free(mdt);
             db_bind_text(st, (int)t->ncols + 1, stext, -1);
             if (x->s->d->search_grams) {
@@ -1634,16 +1635,17 @@ static err_code rd_count(db_conn *c, void *arg, err_t *e)
 {
     count_ctx *x = arg;
     db_stmt *st;
-    err_code rc = db_prepare(c, ssql_shape(x->s, &x->s->cnt[x->k], build_count, (unsigned)x->k),
-                             &st, e);
+    err_code rc =
+        db_prepare(c, ssql_shape(x->s, &x->s->cnt[x->k], build_count, (unsigned)x->k), &st, e);
     if (rc != ERR_OK)
         return rc;
     int r = db_step(st, e);
     if (r == DB_ROW)
         x->n = db_col_int64(st, 0);
     db_stmt_done(st);
-    return r == DB_ROW ? ERR_OK : r == DB_DONE ? err_set(e, ERR_INTERNAL, "store: COUNT gave no row")
-                                               : (err_code)r;
+    return r == DB_ROW    ? ERR_OK
+           : r == DB_DONE ? err_set(e, ERR_INTERNAL, "store: COUNT gave no row")
+                          : (err_code)r;
 }
 
 static err_code sql_count_rows(store_t *stp, const char *table, int64_t *n, err_t *e)

@@ -9,8 +9,8 @@
 #include <stdbool.h>
 
 typedef struct store_sql_dialect {
-    const char *name;             /* as db_dialect(): "sqlite", "postgresql", "mysql" */
-    const char *vt_name;          /* "sql:sqlite", ... */
+    const char *name;    /* as db_dialect(): "sqlite", "postgresql", "mysql" */
+    const char *vt_name; /* "sql:sqlite", ... */
 
     /* INSERT INTO messages (10 parameters: session_id, sender, sender_type,
      * content, visibility, message_type, metadata, parent_message_id,
@@ -24,24 +24,24 @@ typedef struct store_sql_dialect {
 
     /* agent_memory.key as written in SQL (a reserved word in MySQL). */
     const char *key_col;
-    const char *key_cmp;          /* the key compared/ordered byte-wise */
+    const char *key_cmp; /* the key compared/ordered byte-wise */
     /* Literal prefix on agent_memory.key compared byte-wise (the index-friendly
      * range [prefix, successor)); appended by the list builder, 2 and 1 params. */
-    const char *key_range;        /* " AND key >= ? AND key < ?" */
-    const char *key_from;         /* " AND key >= ?" (prefix without a successor) */
+    const char *key_range; /* " AND key >= ? AND key < ?" */
+    const char *key_from;  /* " AND key >= ?" (prefix without a successor) */
 
     /* agent_memory statements (they name the key column). */
-    const char *mem_find_global;  /* agent_id, key -> id, expires_at, created_at */
-    const char *mem_find_session; /* agent_id, session_id, key -> same */
-    const char *mem_insert;       /* agent_id, session_id, key, value, metadata,
+    const char *mem_find_global;    /* agent_id, key -> id, expires_at, created_at */
+    const char *mem_find_session;   /* agent_id, session_id, key -> same */
+    const char *mem_insert;         /* agent_id, session_id, key, value, metadata,
                                      created_at, updated_at, expires_at */
-    const char *mem_update;       /* value, metadata, created_at, updated_at,
+    const char *mem_update;         /* value, metadata, created_at, updated_at,
                                      expires_at, id */
-    const char *mem_get_global;   /* agent_id, key, now -> MEM_COLS */
-    const char *mem_get_session;  /* agent_id, session_id, key, now -> MEM_COLS */
-    const char *mem_delete_global;   /* agent_id, key */
-    const char *mem_delete_session;  /* agent_id, session_id, key */
-    const char *mem_cols;         /* the MEM_COLS select list */
+    const char *mem_get_global;     /* agent_id, key, now -> MEM_COLS */
+    const char *mem_get_session;    /* agent_id, session_id, key, now -> MEM_COLS */
+    const char *mem_delete_global;  /* agent_id, key */
+    const char *mem_delete_session; /* agent_id, session_id, key */
+    const char *mem_cols;           /* the MEM_COLS select list */
 
     /* Copy/export/import. A text column compared byte-wise in ORDER BY:
      * bin_pre <column> bin_post (the same order on every backend). */

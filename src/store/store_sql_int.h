@@ -18,30 +18,51 @@
 
 enum {
     /* visibility clauses (store_vis); V_ALL alone = no filter, none = nothing visible */
-    V_PUBLIC = 1u << 0, V_PRIVATE = 1u << 1, V_AGENT = 1u << 2, V_ADMIN = 1u << 3,
-    V_ALL = 1u << 4, V_N = 1u << 5,
+    V_PUBLIC = 1u << 0,
+    V_PRIVATE = 1u << 1,
+    V_AGENT = 1u << 2,
+    V_ADMIN = 1u << 3,
+    V_ALL = 1u << 4,
+    V_N = 1u << 5,
     /* message_list */
-    MQ_SINCE = 1u << 5, MQ_SENDER = 1u << 6, MQ_FROM = 1u << 7, MQ_TO = 1u << 8,
-    MQ_DESC = 1u << 9, MQ_COUNT = 1u << 10, MQ_N = 1u << 11,
+    MQ_SINCE = 1u << 5,
+    MQ_SENDER = 1u << 6,
+    MQ_FROM = 1u << 7,
+    MQ_TO = 1u << 8,
+    MQ_DESC = 1u << 9,
+    MQ_COUNT = 1u << 10,
+    MQ_N = 1u << 11,
     /* session_list */
-    SQ_CREATOR = 1u << 0, SQ_ACTIVE = 1u << 1, SQ_COUNT = 1u << 2, SQ_N = 1u << 3,
+    SQ_CREATOR = 1u << 0,
+    SQ_ACTIVE = 1u << 1,
+    SQ_COUNT = 1u << 2,
+    SQ_N = 1u << 3,
     /* memory_list: scope in the low two bits (store_mem_scope) */
-    ML_SCOPE = 3u, ML_FROM = 1u << 2, ML_RANGE = 1u << 3, ML_N = 1u << 4,
+    ML_SCOPE = 3u,
+    ML_FROM = 1u << 2,
+    ML_RANGE = 1u << 3,
+    ML_N = 1u << 4,
     /* message_search: visibility bits + since_id */
-    MS_SINCE = 1u << 5, MS_N = 1u << 6,
+    MS_SINCE = 1u << 5,
+    MS_N = 1u << 6,
     /* audit_list */
-    AQ_SESSION = 1u << 0, AQ_AGENT = 1u << 1, AQ_EVENT = 1u << 2, AQ_N = 1u << 3,
+    AQ_SESSION = 1u << 0,
+    AQ_AGENT = 1u << 1,
+    AQ_EVENT = 1u << 2,
+    AQ_N = 1u << 3,
 };
 
-enum { IT_TABLES = 6 };
+enum {
+    IT_TABLES = 6
+};
 
 typedef struct store_sql {
     store_t base;
-    store_vt vt;                    /* the shared table with this dialect's name */
+    store_vt vt; /* the shared table with this dialect's name */
     db_t *db;
     bool own_db;
     const store_sql_dialect *d;
-    pthread_mutex_t mu;             /* guards building shapes (reads are lock-free) */
+    pthread_mutex_t mu; /* guards building shapes (reads are lock-free) */
     _Atomic(char *) msg_list[MQ_N];
     _Atomic(char *) msg_get[V_N];
     _Atomic(char *) msg_thread[V_N];
@@ -56,8 +77,10 @@ typedef struct store_sql {
 
 typedef void (*shape_build_fn)(const store_sql *s, unsigned mask, sbuf_t *b);
 
-
-static inline store_sql *S(store_t *st) { return (store_sql *)st; }
+static inline store_sql *S(store_t *st)
+{
+    return (store_sql *)st;
+}
 
 /* The SQL text of one shape, built on first use and kept until store_close. */
 const char *ssql_shape(store_sql *s, _Atomic(char *) *slot, shape_build_fn build, unsigned mask);
@@ -89,7 +112,8 @@ char *ssql_index_text(store_t *st, const char *sender, const char *content, size
 /* MySQL/MariaDB: the FULLTEXT words of an index text (see store_sql_search.c). */
 char *ssql_grams(const char *text);
 
-#define MSG_COLS "id, session_id, sender, sender_type, content, visibility, message_type," \
-                 " metadata, parent_message_id, created_at"
+#define MSG_COLS \
+    "id, session_id, sender, sender_type, content, visibility, message_type," \
+    " metadata, parent_message_id, created_at"
 
 #endif

@@ -53,7 +53,7 @@ char *ssql_grams(const char *text)
             cps++;
         }
         if (cps < 3 || q > n)
-            continue;   /* fewer than 3 code points left in this field */
+            continue; /* fewer than 3 code points left in this field */
         sbuf_t b = SBUF_INIT;
         put_gram(&b, text + p, q - p);
         *(char **)store_list_push((void **)&w, &cnt, &cap, sizeof *w) = sbuf_detach(&b);
@@ -71,7 +71,7 @@ char *ssql_grams(const char *text)
     for (size_t i = 0; i < cnt; i++)
         free(w[i]);
     free(w);
-    return sbuf_detach(&out);   /* no trigrams: "" (indexed, matches nothing) */
+    return sbuf_detach(&out); /* no trigrams: "" (indexed, matches nothing) */
 }
 
 char *ssql_index_text(store_t *st, const char *sender, const char *content, size_t content_len,
@@ -79,8 +79,8 @@ char *ssql_index_text(store_t *st, const char *sender, const char *content, size
 {
     if (!st->index_fn)
         return NULL;
-    char *t = st->index_fn(sender ? sender : "", content ? content : "", content_len,
-                           metadata_json);
+    char *t =
+        st->index_fn(sender ? sender : "", content ? content : "", content_len, metadata_json);
     return t ? t : xstrdup("");
 }
 
@@ -155,7 +155,8 @@ static err_code rd_message_search(db_conn *c, void *arg, err_t *e)
     store_messages_free(x->out);
     unsigned m = ssql_vis_mask(&q->vis) | (q->since_id > 0 ? MS_SINCE : 0);
     db_stmt *st;
-    err_code rc = db_prepare(c, ssql_shape(x->s, &x->s->msg_search[m], build_msg_search, m), &st, e);
+    err_code rc =
+        db_prepare(c, ssql_shape(x->s, &x->s->msg_search[m], build_msg_search, m), &st, e);
     if (rc != ERR_OK)
         return rc;
     int i = 1;
@@ -169,7 +170,8 @@ static err_code rd_message_search(db_conn *c, void *arg, err_t *e)
     x->out->v = xmalloc(cap * sizeof *x->out->v);
     int r;
     while ((r = db_step(st, e)) == DB_ROW)
-        ssql_read_message(st, store_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
+        ssql_read_message(
+            st, store_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
     db_stmt_done(st);
     if (r != DB_DONE)
         return (err_code)r;
@@ -186,14 +188,13 @@ static err_code rd_message_search(db_conn *c, void *arg, err_t *e)
 err_code ssql_message_search(store_t *st, const store_search_query *q, store_messages *out,
                              err_t *e)
 {
-    ERR_LOCAL(e);   /* arguments checked, out zeroed by store_message_search (store.h) */
+    ERR_LOCAL(e); /* arguments checked, out zeroed by store_message_search (store.h) */
     char *param = search_param_text(S(st)->d, q->terms, q->nterms);
     msg_search_ctx x = {S(st), q, param, out};
     err_code rc = ssql_run_read(S(st), rd_message_search, &x, e);
     free(param);
     return rc;
 }
-
 
 /* ---- message_reindex ------------------------------------------------------------- */
 
@@ -231,8 +232,8 @@ static char *col_dup_n(db_stmt *st, int i, size_t *len)
 }
 
 /* One int64 of a one-row query with up to two int64 parameters (0 for NULL). */
-static err_code query_int(db_conn *c, const char *sql, int np, int64_t a, int64_t b,
-                          int64_t *out, err_t *e)
+static err_code query_int(db_conn *c, const char *sql, int np, int64_t a, int64_t b, int64_t *out,
+                          err_t *e)
 {
     db_stmt *st;
     err_code rc = db_prepare(c, sql, &st, e);
@@ -280,8 +281,8 @@ static err_code tx_reindex(db_conn *c, void *arg, err_t *e)
         rc = query_int(c, SQL_FTS_UPTO, 0, 0, 0, &upto, e);
     for (size_t i = 0; i < n && rc == ERR_OK; i++) {
         unindexed *u = &v[i];
-        char *text = ssql_index_text(&x->s->base, u->sender, u->content, u->content_len,
-                                     u->metadata);
+        char *text =
+            ssql_index_text(&x->s->base, u->sender, u->content, u->content_len, u->metadata);
         char *grams = d->search_grams ? ssql_grams(text) : NULL;
         if ((rc = db_prepare(c, d->msg_set_search, &st, e)) == ERR_OK) {
             int k = 1;
@@ -326,13 +327,13 @@ static err_code tx_reindex(db_conn *c, void *arg, err_t *e)
     db_bind_int64(st, 1, next);
     if ((rc = ssql_exec_changes(st, NULL, e)) != ERR_OK)
         return rc;
-    x->done += filled > 0 ? filled : 1;   /* the watermark moved: not complete yet */
+    x->done += filled > 0 ? filled : 1; /* the watermark moved: not complete yet */
     return ERR_OK;
 }
 
 err_code ssql_message_reindex(store_t *st, int limit, int64_t *done, err_t *e)
 {
-    ERR_LOCAL(e);   /* arguments checked, *done zeroed by store_message_reindex (store.h) */
+    ERR_LOCAL(e); /* arguments checked, *done zeroed by store_message_reindex (store.h) */
     reindex_ctx x = {S(st), limit, 0};
     err_code rc = ssql_run_write(S(st), tx_reindex, &x, e);
     if (rc == ERR_OK)

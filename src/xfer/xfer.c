@@ -39,7 +39,7 @@ static void acc_init(sums_acc *a)
         a->s.t[i].table = t[i].name;
         a->md[i] = EVP_MD_CTX_new();
         if (!a->md[i] || !EVP_DigestInit_ex(a->md[i], EVP_sha256(), NULL))
-            abort();   /* libcrypto out of memory: nothing sensible to do */
+            abort(); /* libcrypto out of memory: nothing sensible to do */
     }
 }
 
@@ -180,7 +180,8 @@ static size_t dig_slot(const dig_set *s, const unsigned char d[32])
 static void dig_add(dig_set *s, const unsigned char d[32], unsigned char table)
 {
     if ((s->n + 1) * 2 > s->cap) {
-        dig_set g = {xcalloc(s->cap ? s->cap * 2 : 1024, sizeof *g.v), s->cap ? s->cap * 2 : 1024, 0};
+        dig_set g = {xcalloc(s->cap ? s->cap * 2 : 1024, sizeof *g.v), s->cap ? s->cap * 2 : 1024,
+                     0};
         for (size_t i = 0; i < s->cap; i++)
             if (s->v[i].used) {
                 g.v[dig_slot(&g, s->v[i].d)] = s->v[i];
@@ -191,7 +192,7 @@ static void dig_add(dig_set *s, const unsigned char d[32], unsigned char table)
     }
     size_t i = dig_slot(s, d);
     if (s->v[i].used)
-        return;   /* cannot happen: a table's rows are distinct by key */
+        return; /* cannot happen: a table's rows are distinct by key */
     memcpy(s->v[i].d, d, 32);
     s->v[i].table = table;
     s->v[i].used = 1;
@@ -265,8 +266,8 @@ static bool compare_sums(xfer_report *r, const xfer_sums *src, const xfer_sums *
         t->verified = true;
         t->src = src->t[i];
         t->dst = dst->t[i];
-        t->differs = src->t[i].rows != dst->t[i].rows ||
-                     strcmp(src->t[i].sha256, dst->t[i].sha256) != 0;
+        t->differs =
+            src->t[i].rows != dst->t[i].rows || strcmp(src->t[i].sha256, dst->t[i].sha256) != 0;
         if (t->differs)
             same = false;
     }
@@ -277,8 +278,8 @@ static bool compare_sums(xfer_report *r, const xfer_sums *src, const xfer_sums *
 /* ---- the target database ---------------------------------------------------------------- */
 
 typedef struct target {
-    db_t *db;           /* owned until st is made (then st owns it) */
-    store_t *st;        /* NULL in a dry run on an unmigrated target */
+    db_t *db;    /* owned until st is made (then st owns it) */
+    store_t *st; /* NULL in a dry run on an unmigrated target */
     char *masked;
 } target;
 
@@ -292,8 +293,7 @@ static void target_close(target *t)
     memset(t, 0, sizeof *t);
 }
 
-static err_code open_db(const char *url, const xfer_opts *o, const char *what, db_t **out,
-                        err_t *e)
+static err_code open_db(const char *url, const xfer_opts *o, const char *what, db_t **out, err_t *e)
 {
     *out = NULL;
     db_url *u = NULL;
@@ -327,14 +327,14 @@ static err_code target_open_mongo(const char *url, const xfer_opts *o, bool migr
         store_close(st);
         return err_set(e, ERR_SCHEMA,
                        "target database %s is at schema version %d, newer than this ctxd "
-                       "(knows up to %d): upgrade ctxd", t->masked, current,
-                       STORE_MONGO_SCHEMA_VERSION);
+                       "(knows up to %d): upgrade ctxd",
+                       t->masked, current, STORE_MONGO_SCHEMA_VERSION);
     }
     if (current < STORE_MONGO_SCHEMA_VERSION) {
         r->schema_after = STORE_MONGO_SCHEMA_VERSION;
         if (!migrate) {
             store_close(st);
-            return ERR_OK;   /* dry run: no store; an unmigrated target is empty */
+            return ERR_OK; /* dry run: no store; an unmigrated target is empty */
         }
         if ((rc = store_mongo_migrate_up(st, NULL, e)) != ERR_OK) {
             store_close(st);
@@ -368,11 +368,12 @@ static err_code target_open(const char *url, const xfer_opts *o, bool migrate, t
     if (newest > latest)
         return err_set(e, ERR_SCHEMA,
                        "target database %s is at schema version %d, newer than this ctxd "
-                       "(knows up to %d): upgrade ctxd", t->masked, newest, latest);
+                       "(knows up to %d): upgrade ctxd",
+                       t->masked, newest, latest);
     if (current < latest) {
         if (!migrate) {
-            r->schema_after = latest;   /* would be */
-            return ERR_OK;   /* dry run: no store; an unmigrated target is empty */
+            r->schema_after = latest; /* would be */
+            return ERR_OK;            /* dry run: no store; an unmigrated target is empty */
         }
         int applied = 0;
         if ((rc = migrate_up(t->db, -1, &applied, e)) != ERR_OK)
@@ -430,10 +431,12 @@ static err_code target_judge(const dig_set *set, xfer_report *r, const xfer_opts
     if (!total)
         return ERR_OK;
     if (o->dry_run)
-        return ERR_OK;   /* reported, not refused: nothing is written anyway */
+        return ERR_OK; /* reported, not refused: nothing is written anyway */
     if (o->allow_nonempty) {
-        note(o, "target %s holds %lld row(s) that are not in the source (first in table %s); "
-                "merging because of --allow-nonempty", masked, (long long)total, first);
+        note(o,
+             "target %s holds %lld row(s) that are not in the source (first in table %s); "
+             "merging because of --allow-nonempty",
+             masked, (long long)total, first);
         return ERR_OK;
     }
     return err_set(e, ERR_EXISTS,
@@ -450,10 +453,10 @@ typedef struct batcher {
     const xfer_opts *o;
     xfer_report *r;
     size_t batch;
-    int k;                      /* table of the rows held, -1 none */
+    int k; /* table of the rows held, -1 none */
     json_t **rows;
     size_t n;
-    int64_t done;               /* rows of table k processed */
+    int64_t done; /* rows of table k processed */
 } batcher;
 
 static err_code batch_flush(batcher *b, err_t *e)
@@ -501,8 +504,7 @@ static err_code batch_goto(batcher *b, int k, err_t *e)
             return rc;
         b->k++;
         b->done = 0;
-        emit(b->o, XFER_EV_TABLE_BEGIN, b->r->t[b->k].table, 0, b->r->t[b->k].source_rows, 0,
-             NULL);
+        emit(b->o, XFER_EV_TABLE_BEGIN, b->r->t[b->k].table, 0, b->r->t[b->k].source_rows, 0, NULL);
     }
     return ERR_OK;
 }
@@ -588,8 +590,8 @@ static err_code source_exists(const char *url, const char *masked, err_t *e)
     return rc;
 }
 
-err_code xfer_copy(const char *from_url, const char *to_url, const xfer_opts *o,
-                   xfer_report *r, err_t *e)
+err_code xfer_copy(const char *from_url, const char *to_url, const xfer_opts *o, xfer_report *r,
+                   err_t *e)
 {
     report_init(r);
     if (!from_url || !*from_url || !to_url || !*to_url)
@@ -628,7 +630,7 @@ err_code xfer_copy(const char *from_url, const char *to_url, const xfer_opts *o,
     } else {
         for (size_t i = 0; i < r->n; i++)
             if (r->t[i].target_before < 0 && tg.st == NULL && r->schema_before == 0)
-                r->t[i].target_before = 0;   /* no schema yet: empty */
+                r->t[i].target_before = 0; /* no schema yet: empty */
     }
     dig_free(&set);
     if (o->dry_run) {
@@ -678,7 +680,7 @@ typedef struct export_ctx {
     sums_acc acc;
     xfer_report *r;
     const xfer_opts *o;
-    int last;                   /* table index of the previous row */
+    int last; /* table index of the previous row */
     sbuf_t line;
 } export_ctx;
 
@@ -747,9 +749,12 @@ err_code xfer_export(const char *url, const xfer_opts *o, FILE *out, xfer_report
     char iso[UTC_ISO_LEN];
     json_object_set_new(h, "format", json_string(XFER_FORMAT));
     json_object_set_new(h, "format_version", json_integer(XFER_FORMAT_VERSION));
-    json_object_set_new(h, "ctxd_version", json_string(o->ctxd_version ? o->ctxd_version : "unknown"));
-    json_object_set_new(h, "schema_version", json_integer(db ? migrate_latest(db_dialect(db))
-                                                          : store_is_mongo(st) ? migrate_latest("sqlite") : 0));
+    json_object_set_new(h, "ctxd_version",
+                        json_string(o->ctxd_version ? o->ctxd_version : "unknown"));
+    json_object_set_new(h, "schema_version",
+                        json_integer(db                   ? migrate_latest(db_dialect(db))
+                                     : store_is_mongo(st) ? migrate_latest("sqlite")
+                                                          : 0));
     json_object_set_new(h, "source_backend", json_string(backend));
     json_object_set_new(h, "exported_at", json_string(utc_format(utc_now(), iso)));
     char *ht = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -788,8 +793,8 @@ typedef struct dump_reader {
     const char *name;
     char *buf;
     size_t cap;
-    long line;                  /* number of the line in buf */
-    bool newline;               /* the line ended with '\n' */
+    long line;    /* number of the line in buf */
+    bool newline; /* the line ended with '\n' */
 } dump_reader;
 
 /* Next line into r->buf (without the newline); 0 at EOF, 1 a line, -1 error. */
@@ -800,7 +805,8 @@ static int rd_next(dump_reader *r, err_t *e)
     if (n < 0) {
         if (ferror(r->in))
             return err_set(e, ERR_IO, "%s: read error after line %ld: %s", r->name, r->line,
-                           strerror(errno)), -1;
+                           strerror(errno)),
+                   -1;
         return 0;
     }
     r->line++;
@@ -831,8 +837,10 @@ static err_code rd_json(const dump_reader *r, json_t **out, err_t *e)
     *out = json_loads(r->buf, JSON_REJECT_DUPLICATES, &je);
     if (!*out) {
         if (!r->newline)
-            return line_err(r, e, "incomplete line at the end of the file: the dump is "
-                                  "truncated (%s)", je.text);
+            return line_err(r, e,
+                            "incomplete line at the end of the file: the dump is "
+                            "truncated (%s)",
+                            je.text);
         return line_err(r, e, "not valid JSON: %s (column %d)", je.text, je.column);
     }
     if (!json_is_object(*out)) {
@@ -863,18 +871,22 @@ static err_code rd_header(dump_reader *r, int latest, dump_header *h, err_t *e)
     json_t *fv = json_object_get(j, "format_version");
     json_t *sv = json_object_get(j, "schema_version");
     if (!fmt || strcmp(fmt, XFER_FORMAT) != 0)
-        rc = line_err(r, e, "not a ctxd export (the header's \"format\" is not \"%s\")", XFER_FORMAT);
+        rc = line_err(r, e, "not a ctxd export (the header's \"format\" is not \"%s\")",
+                      XFER_FORMAT);
     else if (!json_is_integer(fv) || json_integer_value(fv) < 1)
         rc = line_err(r, e, "the header has no valid \"format_version\"");
     else if (json_integer_value(fv) > XFER_FORMAT_VERSION)
-        rc = line_err(r, e, "export format version %lld is newer than this ctxd reads (%d): "
-                            "upgrade ctxd", (long long)json_integer_value(fv), XFER_FORMAT_VERSION);
+        rc = line_err(r, e,
+                      "export format version %lld is newer than this ctxd reads (%d): "
+                      "upgrade ctxd",
+                      (long long)json_integer_value(fv), XFER_FORMAT_VERSION);
     else if (!json_is_integer(sv) || json_integer_value(sv) < 1)
         rc = line_err(r, e, "the header has no valid \"schema_version\"");
     else if (json_integer_value(sv) > latest)
-        rc = line_err(r, e, "the dump's schema version %lld is newer than this ctxd (knows up to "
-                            "%d): upgrade ctxd to import it", (long long)json_integer_value(sv),
-                      latest);
+        rc = line_err(r, e,
+                      "the dump's schema version %lld is newer than this ctxd (knows up to "
+                      "%d): upgrade ctxd to import it",
+                      (long long)json_integer_value(sv), latest);
     if (rc == ERR_OK) {
         h->schema_version = (int)json_integer_value(sv);
         const char *b = json_string_value(json_object_get(j, "source_backend"));
@@ -912,7 +924,7 @@ static err_code rd_trailer(const dump_reader *r, json_t *j, const xfer_sums *got
     *want = *got;
     const char *name;
     json_t *v;
-    json_object_foreach(tables, name, v) {
+    json_object_foreach (tables, name, v) {
         if (store_table_index(name) < 0)
             return line_err(r, e, "the trailer names an unknown table '%.64s'", name);
     }
@@ -926,12 +938,15 @@ static err_code rd_trailer(const dump_reader *r, json_t *j, const xfer_sums *got
         want->t[i].rows = json_integer_value(n);
         snprintf(want->t[i].sha256, sizeof want->t[i].sha256, "%s", sha);
         if (want->t[i].rows != got->t[i].rows)
-            return line_err(r, e, "table %s: the file holds %lld row(s) but the trailer says %lld: "
-                                  "the dump is damaged", got->t[i].table,
-                            (long long)got->t[i].rows, (long long)want->t[i].rows);
+            return line_err(r, e,
+                            "table %s: the file holds %lld row(s) but the trailer says %lld: "
+                            "the dump is damaged",
+                            got->t[i].table, (long long)got->t[i].rows, (long long)want->t[i].rows);
         if (strcmp(want->t[i].sha256, got->t[i].sha256) != 0)
-            return line_err(r, e, "table %s: the rows' checksum differs from the trailer's: the "
-                                  "dump is damaged", got->t[i].table);
+            return line_err(r, e,
+                            "table %s: the rows' checksum differs from the trailer's: the "
+                            "dump is damaged",
+                            got->t[i].table);
     }
     return ERR_OK;
 }
@@ -952,8 +967,8 @@ static err_code run_pass(pass_ctx *p, bool check, err_t *e)
 {
     p->rd.line = 0;
     if (fseek(p->rd.in, 0, SEEK_SET) != 0)
-        return err_set(e, ERR_IO, "%s: cannot read the file twice (not seekable): %s",
-                       p->rd.name, strerror(errno));
+        return err_set(e, ERR_IO, "%s: cannot read the file twice (not seekable): %s", p->rd.name,
+                       strerror(errno));
     clearerr(p->rd.in);
     err_code rc = rd_header(&p->rd, p->latest, &p->h, e);
     if (rc != ERR_OK)
@@ -999,9 +1014,10 @@ static err_code run_pass(pass_ctx *p, bool check, err_t *e)
             break;
         if (k < last) {
             json_decref(row);
-            rc = line_err(&p->rd, e, "table %s after %s: rows must come in foreign-key order "
-                                     "(%s first)", store_tables(&(size_t){0})[k].name,
-                          store_tables(&(size_t){0})[last].name,
+            rc = line_err(&p->rd, e,
+                          "table %s after %s: rows must come in foreign-key order "
+                          "(%s first)",
+                          store_tables(&(size_t){0})[k].name, store_tables(&(size_t){0})[last].name,
                           store_tables(&(size_t){0})[k].name);
             break;
         }
@@ -1037,8 +1053,10 @@ static err_code run_pass(pass_ctx *p, bool check, err_t *e)
     if (check && !trailer) {
         acc_done(&acc);
         if (rc == ERR_OK)
-            rc = err_set(e, ERR_INVALID, "%s: the file ends at line %ld without the trailer "
-                                         "line: the dump is truncated", p->rd.name, p->rd.line);
+            rc = err_set(e, ERR_INVALID,
+                         "%s: the file ends at line %ld without the trailer "
+                         "line: the dump is truncated",
+                         p->rd.name, p->rd.line);
     }
     return rc;
 }

@@ -31,24 +31,24 @@
 
 /* Row count and checksum of one table. */
 typedef struct xfer_sum {
-    const char *table;          /* static (store_tables()) */
+    const char *table; /* static (store_tables()) */
     int64_t rows;
-    char sha256[65];            /* lowercase hex */
+    char sha256[65]; /* lowercase hex */
 } xfer_sum;
 
 typedef struct xfer_sums {
     xfer_sum t[XFER_MAX_TABLES];
-    size_t n;                   /* = the number of store_tables(), in that order */
+    size_t n; /* = the number of store_tables(), in that order */
 } xfer_sums;
 
 /* Checksums of every table of a store (one iterate snapshot). */
 err_code xfer_checksums(store_t *st, xfer_sums *out, err_t *e);
 
 typedef enum xfer_ev_kind {
-    XFER_EV_TABLE_BEGIN,        /* table, total (rows to process) */
-    XFER_EV_ROWS,               /* table, done, total, inserted so far: after each batch */
-    XFER_EV_TABLE_END,          /* table, done, total, inserted */
-    XFER_EV_NOTE                /* text: one line for the user (migration applied, ...) */
+    XFER_EV_TABLE_BEGIN, /* table, total (rows to process) */
+    XFER_EV_ROWS,        /* table, done, total, inserted so far: after each batch */
+    XFER_EV_TABLE_END,   /* table, done, total, inserted */
+    XFER_EV_NOTE         /* text: one line for the user (migration applied, ...) */
 } xfer_ev_kind;
 
 typedef struct xfer_event {
@@ -61,25 +61,25 @@ typedef struct xfer_event {
 typedef void (*xfer_progress_fn)(void *ud, const xfer_event *ev);
 
 typedef struct xfer_opts {
-    const conf_t *conf;          /* pool / driver options (DB_*); may be NULL */
-    int batch;                   /* rows per transaction; <= 0: XFER_DEFAULT_BATCH */
-    bool dry_run;                /* copy: report only, write nothing (no migration) */
-    bool verify;                 /* copy: compare counts and checksums at the end */
+    const conf_t *conf; /* pool / driver options (DB_*); may be NULL */
+    int batch;          /* rows per transaction; <= 0: XFER_DEFAULT_BATCH */
+    bool dry_run;       /* copy: report only, write nothing (no migration) */
+    bool verify;        /* copy: compare counts and checksums at the end */
     /* Proceed although the target holds rows that are not identical to rows
      * of the source (see xfer_copy). */
     bool allow_nonempty;
-    const char *ctxd_version;    /* for the dump header; NULL = "unknown" */
-    xfer_progress_fn progress;   /* may be NULL */
+    const char *ctxd_version;  /* for the dump header; NULL = "unknown" */
+    xfer_progress_fn progress; /* may be NULL */
     void *progress_ud;
 } xfer_opts;
 
 typedef struct xfer_table_report {
     const char *table;
-    int64_t source_rows;         /* rows in the source (database or dump) */
-    int64_t target_before;       /* rows the target held before (-1: unknown, dry run) */
-    int64_t present;             /* source rows already in the target, identical */
-    int64_t foreign;             /* target rows not identical to any source row */
-    int64_t inserted;            /* rows written (dry run: that would be written) */
+    int64_t source_rows;   /* rows in the source (database or dump) */
+    int64_t target_before; /* rows the target held before (-1: unknown, dry run) */
+    int64_t present;       /* source rows already in the target, identical */
+    int64_t foreign;       /* target rows not identical to any source row */
+    int64_t inserted;      /* rows written (dry run: that would be written) */
     /* verification (copy --verify, import) */
     bool verified;
     bool differs;
@@ -89,12 +89,12 @@ typedef struct xfer_table_report {
 typedef struct xfer_report {
     xfer_table_report t[XFER_MAX_TABLES];
     size_t n;
-    int schema_before;           /* target schema version before (0 = empty) */
-    int schema_after;            /* after the migration (dry run: would be) */
+    int schema_before; /* target schema version before (0 = empty) */
+    int schema_after;  /* after the migration (dry run: would be) */
     bool target_had_rows;
-    bool target_foreign;         /* some target rows are not identical to source rows */
-    bool verify_failed;          /* some table differs (copy --verify, import) */
-    char source_backend[32];     /* import: the dump header's source_backend */
+    bool target_foreign;     /* some target rows are not identical to source rows */
+    bool verify_failed;      /* some table differs (copy --verify, import) */
+    char source_backend[32]; /* import: the dump header's source_backend */
 } xfer_report;
 
 /* Copies every table of `from_url` into `to_url`.
@@ -112,12 +112,11 @@ typedef struct xfer_report {
  *   decides the exit status.
  * - dry_run: fills the report (what would be copied, r->target_foreign when the
  *   copy would be refused) and writes nothing. */
-err_code xfer_copy(const char *from_url, const char *to_url, const xfer_opts *o,
-                   xfer_report *r, err_t *e);
+err_code xfer_copy(const char *from_url, const char *to_url, const xfer_opts *o, xfer_report *r,
+                   err_t *e);
 
 /* Writes a dump of the database at `url` to `out` (see the top of this file). */
-err_code xfer_export(const char *url, const xfer_opts *o, FILE *out, xfer_report *r,
-                     err_t *e);
+err_code xfer_export(const char *url, const xfer_opts *o, FILE *out, xfer_report *r, err_t *e);
 
 /* Imports the dump `in` (seekable: it is read twice; `name` for messages) into
  * the database at `url`: checks the whole file first (header, every row, the

@@ -65,8 +65,14 @@ typedef struct fx {
     client c[3];
 } fx;
 
-static utc_us fake_clock(void *ud) { return ((fx *)ud)->now; }
-static int64_t fake_mono(void *ud) { return ((fx *)ud)->mono; }
+static utc_us fake_clock(void *ud)
+{
+    return ((fx *)ud)->now;
+}
+static int64_t fake_mono(void *ud)
+{
+    return ((fx *)ud)->mono;
+}
 
 static json_t *rpc(client *cl, const char *method, json_t *params);
 
@@ -78,8 +84,8 @@ static void client_open(fx *f, client *cl)
     cl->req = (app_req){.conn = cl->conn, .api_key_ok = true, .rate_key = "test"};
     cl->s = mcp_session_new(f->srv, &cap_ops, &cl->cap);
     json_t *r = rpc(cl, "initialize",
-                    json_pack("{s:s s:{} s:{s:s s:s}}", "protocolVersion", "2025-06-18", "capabilities",
-                              "clientInfo", "name", "test", "version", "1"));
+                    json_pack("{s:s s:{} s:{s:s s:s}}", "protocolVersion", "2025-06-18",
+                              "capabilities", "clientInfo", "name", "test", "version", "1"));
     assert_non_null(json_object_get(r, "result"));
     json_decref(r);
     mcp_reply rep;
@@ -106,8 +112,11 @@ static int fx_setup_rl(void **state, double rate, double burst)
     }
     f->now = utc_now();
     f->mono = 1000000;
-    auth_opts ao = {.jwt_secret = SECRET, .api_key = API_KEY, .store = f->db.st,
-                    .clock = fake_clock, .clock_ud = f};
+    auth_opts ao = {.jwt_secret = SECRET,
+                    .api_key = API_KEY,
+                    .store = f->db.st,
+                    .clock = fake_clock,
+                    .clock_ud = f};
     assert_int_equal(auth_ctx_new(&ao, &f->auth, &e), ERR_OK);
     if (rate > 0) {
         auth_rl_opts ro = {.rate_per_s = rate, .burst = burst, .clock = fake_mono, .clock_ud = f};
@@ -127,8 +136,14 @@ static int fx_setup_rl(void **state, double rate, double burst)
     return 0;
 }
 
-static int setup(void **state) { return fx_setup_rl(state, 0, 0); }
-static int setup_rl(void **state) { return fx_setup_rl(state, 1, 3); }
+static int setup(void **state)
+{
+    return fx_setup_rl(state, 0, 0);
+}
+static int setup_rl(void **state)
+{
+    return fx_setup_rl(state, 1, 3);
+}
 
 static int teardown(void **state)
 {
@@ -147,13 +162,15 @@ static int teardown(void **state)
 /* one JSON-RPC request; returns the parsed response (new ref). Steals params. */
 static json_t *rpc(client *cl, const char *method, json_t *params)
 {
-    json_t *req = json_pack("{s:s s:i s:s}", "jsonrpc", "2.0", "id", ++cl->next_id, "method", method);
+    json_t *req =
+        json_pack("{s:s s:i s:s}", "jsonrpc", "2.0", "id", ++cl->next_id, "method", method);
     if (params)
         json_object_set_new(req, "params", params);
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     mcp_reply rep;
-    mcp_reply_kind k = mcp_session_handle(cl->s, body, strlen(body), &(mcp_request_ctx){NULL, &cl->req}, &rep);
+    mcp_reply_kind k =
+        mcp_session_handle(cl->s, body, strlen(body), &(mcp_request_ctx){NULL, &cl->req}, &rep);
     free(body);
     assert_int_equal(k, MCP_REPLY_RESPONSE);
     json_error_t je;
@@ -167,7 +184,8 @@ static json_t *rpc(client *cl, const char *method, json_t *params)
  * content must be the same JSON. */
 static json_t *toolc(client *cl, const char *name, json_t *args)
 {
-    json_t *r = rpc(cl, "tools/call", json_pack("{s:s s:o}", "name", name, "arguments", args ? args : json_object()));
+    json_t *r = rpc(cl, "tools/call",
+                    json_pack("{s:s s:o}", "name", name, "arguments", args ? args : json_object()));
     json_t *res = json_object_get(r, "result");
     assert_non_null(res);
     json_t *sc = json_object_get(res, "structuredContent");
@@ -188,8 +206,14 @@ static json_t *toolc(client *cl, const char *name, json_t *args)
 }
 #define tool(f, name, args) toolc(&(f)->c[0], name, args)
 
-static bool ok(json_t *sc) { return json_is_true(json_object_get(sc, "success")); }
-static const char *code(json_t *sc) { return json_string_value(json_object_get(sc, "code")); }
+static bool ok(json_t *sc)
+{
+    return json_is_true(json_object_get(sc, "success"));
+}
+static const char *code(json_t *sc)
+{
+    return json_string_value(json_object_get(sc, "code"));
+}
 
 /* asserts an error result with that code (checks the envelope) and frees it */
 static void expect_code(json_t *sc, const char *want)
@@ -236,7 +260,8 @@ static char *authc(client *cl, const char *id, const char *type, const char *per
 
 static char *new_session(fx *f, const char *tok)
 {
-    json_t *sc = tool(f, "create_session", json_pack("{s:s s:s}", "purpose", "test", "auth_token", tok));
+    json_t *sc =
+        tool(f, "create_session", json_pack("{s:s s:s}", "purpose", "test", "auth_token", tok));
     expect_ok(sc);
     char *sid = strdup(json_string_value(json_object_get(sc, "session_id")));
     assert_int_equal(strlen(sid), 8 + 16);
@@ -246,8 +271,9 @@ static char *new_session(fx *f, const char *tok)
 
 static int64_t post(fx *f, const char *tok, const char *sid, const char *content, const char *vis)
 {
-    json_t *sc = tool(f, "add_message", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "content",
-                                                  content, "visibility", vis, "auth_token", tok));
+    json_t *sc = tool(f, "add_message",
+                      json_pack("{s:s s:s s:s s:s}", "session_id", sid, "content", content,
+                                "visibility", vis, "auth_token", tok));
     expect_ok(sc);
     int64_t id = json_integer_value(json_object_get(sc, "message_id"));
     assert_true(id > 0);
@@ -257,7 +283,8 @@ static int64_t post(fx *f, const char *tok, const char *sid, const char *content
 
 static size_t nvisible(fx *f, const char *tok, const char *sid)
 {
-    json_t *sc = tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", tok));
+    json_t *sc =
+        tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", tok));
     expect_ok(sc);
     size_t n = json_array_size(json_object_get(sc, "messages"));
     assert_int_equal(json_integer_value(json_object_get(sc, "total_count")), (json_int_t)n);
@@ -281,7 +308,8 @@ static void test_collaboration_visibility(void **state)
     int64_t ao = post(f, c1, sid, "for claude agents only", "agent_only");
     int64_t adm = post(f, ad, sid, "admin only directive", "admin_only");
     int64_t gp = post(f, g1, sid, "gemini private note", "private");
-    (void)ao; (void)gp;
+    (void)ao;
+    (void)gp;
     assert_int_equal(nvisible(f, c1, sid), 3);
     assert_int_equal(nvisible(f, c2, sid), 2);
     assert_int_equal(nvisible(f, g1, sid), 2);
@@ -289,95 +317,128 @@ static void test_collaboration_visibility(void **state)
     assert_int_equal(nvisible(f, ge, sid), 1);
 
     /* get_message */
-    expect_code(tool(f, "get_message", json_pack("{s:I s:s}", "message_id", (json_int_t)prv, "auth_token", c2)),
+    expect_code(tool(f, "get_message",
+                     json_pack("{s:I s:s}", "message_id", (json_int_t)prv, "auth_token", c2)),
                 "MESSAGE_NOT_FOUND");
-    expect_code(tool(f, "get_message", json_pack("{s:I s:s}", "message_id", (json_int_t)adm, "auth_token", c1)),
+    expect_code(tool(f, "get_message",
+                     json_pack("{s:I s:s}", "message_id", (json_int_t)adm, "auth_token", c1)),
                 "MESSAGE_NOT_FOUND");
-    json_t *sc = tool(f, "get_message", json_pack("{s:I s:s}", "message_id", (json_int_t)prv, "auth_token", ad));
+    json_t *sc = tool(f, "get_message",
+                      json_pack("{s:I s:s}", "message_id", (json_int_t)prv, "auth_token", ad));
     expect_ok(sc);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(sc, "message"), "content")),
-                        "claude private note zebra");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(sc, "message"), "content")),
+        "claude private note zebra");
     json_decref(sc);
 
     /* visibility_filter */
-    expect_code(tool(f, "get_messages", json_pack("{s:s s:s s:s}", "session_id", sid, "visibility_filter",
-                                                  "secret", "auth_token", c1)), "INVALID_VISIBILITY");
-    expect_code(tool(f, "get_messages", json_pack("{s:s s:s s:s}", "session_id", sid, "visibility_filter",
-                                                  "admin_only", "auth_token", c1)), "PERMISSION_DENIED");
-    sc = tool(f, "get_messages", json_pack("{s:s s:s s:s}", "session_id", sid, "visibility_filter", "private",
-                                           "auth_token", c1));
+    expect_code(tool(f, "get_messages",
+                     json_pack("{s:s s:s s:s}", "session_id", sid, "visibility_filter", "secret",
+                               "auth_token", c1)),
+                "INVALID_VISIBILITY");
+    expect_code(tool(f, "get_messages",
+                     json_pack("{s:s s:s s:s}", "session_id", sid, "visibility_filter",
+                               "admin_only", "auth_token", c1)),
+                "PERMISSION_DENIED");
+    sc = tool(f, "get_messages",
+              json_pack("{s:s s:s s:s}", "session_id", sid, "visibility_filter", "private",
+                        "auth_token", c1));
     assert_int_equal(json_array_size(json_object_get(sc, "messages")), 1);
     json_decref(sc);
-    sc = tool(f, "get_messages", json_pack("{s:s s:s s:s}", "session_id", sid, "visibility_filter", "admin_only",
-                                           "auth_token", ad));
+    sc = tool(f, "get_messages",
+              json_pack("{s:s s:s s:s}", "session_id", sid, "visibility_filter", "admin_only",
+                        "auth_token", ad));
     assert_int_equal(json_array_size(json_object_get(sc, "messages")), 1);
     json_decref(sc);
     /* admins see everything: the private filter selects every agent's private messages */
-    sc = tool(f, "get_messages", json_pack("{s:s s:s s:s}", "session_id", sid, "visibility_filter", "private",
-                                           "auth_token", ad));
+    sc = tool(f, "get_messages",
+              json_pack("{s:s s:s s:s}", "session_id", sid, "visibility_filter", "private",
+                        "auth_token", ad));
     assert_int_equal(json_array_size(json_object_get(sc, "messages")), 2);
     assert_int_equal(json_integer_value(json_object_get(sc, "total_count")), 2);
     json_decref(sc);
-    sc = tool(f, "get_messages", json_pack("{s:s s:s s:i s:i s:s}", "session_id", sid, "visibility_filter", "private",
-                                           "offset", 1, "limit", 5, "auth_token", ad));
+    sc = tool(f, "get_messages",
+              json_pack("{s:s s:s s:i s:i s:s}", "session_id", sid, "visibility_filter", "private",
+                        "offset", 1, "limit", 5, "auth_token", ad));
     assert_int_equal(json_array_size(json_object_get(sc, "messages")), 1);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(sc, "messages"), 0), "id")), gp);
+    assert_int_equal(json_integer_value(
+                         json_object_get(json_array_get(json_object_get(sc, "messages"), 0), "id")),
+                     gp);
     json_decref(sc);
-    sc = tool(f, "search_context", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "query", "gemini private note",
-                                             "search_scope", "private", "auth_token", ad));
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(json_array_get(json_object_get(sc, "results"), 0), "message"), "id")), gp);
+    sc = tool(f, "search_context",
+              json_pack("{s:s s:s s:s s:s}", "session_id", sid, "query", "gemini private note",
+                        "search_scope", "private", "auth_token", ad));
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_array_get(json_object_get(sc, "results"), 0), "message"), "id")),
+        gp);
     assert_int_equal(json_integer_value(json_object_get(sc, "message_count")), 2);
     json_decref(sc);
 
     /* thread: replies (one private) */
-    json_t *rep = tool(f, "add_message", json_pack("{s:s s:s s:I s:s}", "session_id", sid, "content", "reply",
-                                                   "parent_message_id", (json_int_t)pub, "auth_token", g1));
+    json_t *rep = tool(f, "add_message",
+                       json_pack("{s:s s:s s:I s:s}", "session_id", sid, "content", "reply",
+                                 "parent_message_id", (json_int_t)pub, "auth_token", g1));
     expect_ok(rep);
     json_decref(rep);
-    rep = tool(f, "add_message", json_pack("{s:s s:s s:s s:I s:s}", "session_id", sid, "content", "hidden reply",
-                                           "visibility", "private", "parent_message_id", (json_int_t)pub,
-                                           "auth_token", g1));
+    rep = tool(f, "add_message",
+               json_pack("{s:s s:s s:s s:I s:s}", "session_id", sid, "content", "hidden reply",
+                         "visibility", "private", "parent_message_id", (json_int_t)pub,
+                         "auth_token", g1));
     expect_ok(rep);
     json_decref(rep);
-    sc = tool(f, "get_thread", json_pack("{s:I s:s}", "message_id", (json_int_t)pub, "auth_token", c2));
+    sc = tool(f, "get_thread",
+              json_pack("{s:I s:s}", "message_id", (json_int_t)pub, "auth_token", c2));
     expect_ok(sc);
     assert_int_equal(json_array_size(json_object_get(sc, "messages")), 2);
     json_decref(sc);
-    sc = tool(f, "get_thread", json_pack("{s:I s:s}", "message_id", (json_int_t)pub, "auth_token", g1));
+    sc = tool(f, "get_thread",
+              json_pack("{s:I s:s}", "message_id", (json_int_t)pub, "auth_token", g1));
     assert_int_equal(json_array_size(json_object_get(sc, "messages")), 3);
     json_decref(sc);
     /* replying to a message the caller cannot see */
-    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:I s:s}", "session_id", sid, "content", "x",
-                                                 "parent_message_id", (json_int_t)prv, "auth_token", c2)),
+    expect_code(tool(f, "add_message",
+                     json_pack("{s:s s:s s:I s:s}", "session_id", sid, "content", "x",
+                               "parent_message_id", (json_int_t)prv, "auth_token", c2)),
                 "MESSAGE_NOT_FOUND");
 
     /* search respects visibility; verbatim -> 100 */
-    sc = tool(f, "search_context", json_pack("{s:s s:s s:s}", "session_id", sid, "query", "private note zebra",
-                                             "auth_token", c2));
+    sc = tool(f, "search_context",
+              json_pack("{s:s s:s s:s}", "session_id", sid, "query", "private note zebra",
+                        "auth_token", c2));
     expect_ok(sc);
     json_t *res = json_object_get(sc, "results");
     for (size_t i = 0; i < json_array_size(res); i++)
-        assert_int_not_equal(json_integer_value(json_object_get(json_object_get(json_array_get(res, i), "message"), "id")), prv);
+        assert_int_not_equal(json_integer_value(json_object_get(
+                                 json_object_get(json_array_get(res, i), "message"), "id")),
+                             prv);
     json_decref(sc);
-    sc = tool(f, "search_context", json_pack("{s:s s:s s:s}", "session_id", sid, "query", "private note zebra",
-                                             "auth_token", c1));
+    sc = tool(f, "search_context",
+              json_pack("{s:s s:s s:s}", "session_id", sid, "query", "private note zebra",
+                        "auth_token", c1));
     res = json_object_get(sc, "results");
     assert_true(json_array_size(res) >= 1);
     json_t *top = json_array_get(res, 0);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(top, "message"), "id")), prv);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(top, "message"), "id")),
+                     prv);
     assert_true(json_number_value(json_object_get(top, "score")) == 100.0);
     assert_string_equal(json_string_value(json_object_get(top, "relevance")), "high");
     json_decref(sc);
     /* search_scope public excludes own private */
-    sc = tool(f, "search_context", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "query", "private note zebra",
-                                             "search_scope", "public", "auth_token", c1));
+    sc = tool(f, "search_context",
+              json_pack("{s:s s:s s:s s:s}", "session_id", sid, "query", "private note zebra",
+                        "search_scope", "public", "auth_token", c1));
     res = json_object_get(sc, "results");
     for (size_t i = 0; i < json_array_size(res); i++)
-        assert_int_not_equal(json_integer_value(json_object_get(json_object_get(json_array_get(res, i), "message"), "id")), prv);
+        assert_int_not_equal(json_integer_value(json_object_get(
+                                 json_object_get(json_array_get(res, i), "message"), "id")),
+                             prv);
     json_decref(sc);
 
     /* search_by_sender sees only visible ones */
-    sc = tool(f, "search_by_sender", json_pack("{s:s s:s s:s}", "session_id", sid, "sender", "claude-1", "auth_token", g1));
+    sc =
+        tool(f, "search_by_sender",
+             json_pack("{s:s s:s s:s}", "session_id", sid, "sender", "claude-1", "auth_token", g1));
     expect_ok(sc);
     assert_int_equal(json_integer_value(json_object_get(sc, "count")), 1);
     json_decref(sc);
@@ -389,15 +450,21 @@ static void test_collaboration_visibility(void **state)
     json_decref(sc);
 
     /* permissions */
-    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", sid, "content", "hi", "auth_token", ge)),
+    expect_code(
+        tool(f, "add_message",
+             json_pack("{s:s s:s s:s}", "session_id", sid, "content", "hi", "auth_token", ge)),
+        "PERMISSION_DENIED");
+    expect_code(tool(f, "add_message",
+                     json_pack("{s:s s:s s:s s:s}", "session_id", sid, "content", "hi",
+                               "visibility", "admin_only", "auth_token", c1)),
                 "PERMISSION_DENIED");
-    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "content", "hi",
-                                                 "visibility", "admin_only", "auth_token", c1)),
+    expect_code(tool(f, "get_performance_metrics", json_pack("{s:s}", "auth_token", c1)),
                 "PERMISSION_DENIED");
-    expect_code(tool(f, "get_performance_metrics", json_pack("{s:s}", "auth_token", c1)), "PERMISSION_DENIED");
     sc = tool(f, "get_performance_metrics", json_pack("{s:s}", "auth_token", ad));
     expect_ok(sc);
-    assert_true(json_integer_value(json_object_get(json_object_get(json_object_get(sc, "tools"), "add_message"), "requests")) >= 5);
+    assert_true(json_integer_value(json_object_get(
+                    json_object_get(json_object_get(sc, "tools"), "add_message"), "requests")) >=
+                5);
     assert_non_null(json_object_get(json_object_get(sc, "database"), "pool"));
     json_decref(sc);
     /* list_sessions */
@@ -405,7 +472,12 @@ static void test_collaboration_visibility(void **state)
     expect_ok(sc);
     assert_int_equal(json_integer_value(json_object_get(sc, "total_count")), 1);
     json_decref(sc);
-    free(c1); free(c2); free(g1); free(ad); free(ge); free(sid);
+    free(c1);
+    free(c2);
+    free(g1);
+    free(ad);
+    free(ge);
+    free(sid);
 }
 
 static void test_default_deny_and_tokens(void **state)
@@ -415,16 +487,20 @@ static void test_default_deny_and_tokens(void **state)
     char *sid = new_session(f, c1);
     expect_code(tool(f, "get_messages", json_pack("{s:s}", "session_id", sid)), "AUTH_FAILED");
     expect_code(tool(f, "create_session", json_pack("{s:s}", "purpose", "x")), "AUTH_FAILED");
-    expect_code(tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", "garbage")),
-                "INVALID_TOKEN_FORMAT");
-    expect_code(tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token",
-                                                  "sct_0b7e7a4e-2d8f-4b8e-9c1d-3f2a1b0c9d8e")),
+    expect_code(
+        tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", "garbage")),
+        "INVALID_TOKEN_FORMAT");
+    expect_code(tool(f, "get_messages",
+                     json_pack("{s:s s:s}", "session_id", sid, "auth_token",
+                               "sct_0b7e7a4e-2d8f-4b8e-9c1d-3f2a1b0c9d8e")),
                 "TOKEN_AUTHENTICATION_FAILED");
     /* no API key on the transport */
     f->c[1].req.api_key_ok = false;
-    expect_code(toolc(&f->c[1], "authenticate_agent", json_pack("{s:s s:s}", "agent_id", "x", "agent_type", "claude")),
+    expect_code(toolc(&f->c[1], "authenticate_agent",
+                      json_pack("{s:s s:s}", "agent_id", "x", "agent_type", "claude")),
                 "AUTH_FAILED");
-    expect_code(tool(f, "authenticate_agent", json_pack("{s:s s:s}", "agent_id", "", "agent_type", "claude")),
+    expect_code(tool(f, "authenticate_agent",
+                     json_pack("{s:s s:s}", "agent_id", "", "agent_type", "claude")),
                 "INVALID_INPUT");
     /* refresh, then the old token no longer works */
     json_t *sc = tool(f, "refresh_token", json_pack("{s:s}", "current_token", c1));
@@ -432,17 +508,24 @@ static void test_default_deny_and_tokens(void **state)
     char *c1b = strdup(json_string_value(json_object_get(sc, "token")));
     assert_true(json_integer_value(json_object_get(sc, "expires_in")) > 0);
     json_decref(sc);
-    expect_code(tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", c1)),
-                "TOKEN_AUTHENTICATION_FAILED");
-    expect_ok(sc = tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", c1b)));
+    expect_code(
+        tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", c1)),
+        "TOKEN_AUTHENTICATION_FAILED");
+    expect_ok(
+        sc = tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", c1b)));
     json_decref(sc);
-    expect_code(tool(f, "refresh_token", json_pack("{s:s}", "current_token", "nope")), "INVALID_TOKEN_FORMAT");
+    expect_code(tool(f, "refresh_token", json_pack("{s:s}", "current_token", "nope")),
+                "INVALID_TOKEN_FORMAT");
     /* expiry: protected tokens last 1 h */
     f->now += (utc_us)7200 * 1000000;
-    expect_code(tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", c1b)),
+    expect_code(
+        tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", c1b)),
+        "TOKEN_EXPIRED");
+    expect_code(tool(f, "refresh_token", json_pack("{s:s}", "current_token", c1b)),
                 "TOKEN_EXPIRED");
-    expect_code(tool(f, "refresh_token", json_pack("{s:s}", "current_token", c1b)), "TOKEN_EXPIRED");
-    free(c1); free(c1b); free(sid);
+    free(c1);
+    free(c1b);
+    free(sid);
 }
 
 static void test_error_codes(void **state)
@@ -450,68 +533,116 @@ static void test_error_codes(void **state)
     fx *f = *state;
     char *t = auth_agent(f, "claude-1", "claude", NULL);
     char *sid = new_session(f, t);
-    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", sid, "content", " \x01\t ", "auth_token", t)),
-                "INVALID_INPUT");
+    expect_code(
+        tool(f, "add_message",
+             json_pack("{s:s s:s s:s}", "session_id", sid, "content", " \x01\t ", "auth_token", t)),
+        "INVALID_INPUT");
     char *big = malloc(100002);
     memset(big, 'a', 100001);
     big[100001] = 0;
-    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", sid, "content", big, "auth_token", t)),
-                "CONTENT_TOO_LARGE");
-    big[100000] = 0;   /* exactly the limit */
-    json_t *sc = tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", sid, "content", big, "auth_token", t));
+    expect_code(
+        tool(f, "add_message",
+             json_pack("{s:s s:s s:s}", "session_id", sid, "content", big, "auth_token", t)),
+        "CONTENT_TOO_LARGE");
+    big[100000] = 0; /* exactly the limit */
+    json_t *sc =
+        tool(f, "add_message",
+             json_pack("{s:s s:s s:s}", "session_id", sid, "content", big, "auth_token", t));
     expect_ok(sc);
     json_decref(sc);
     free(big);
     /* sanitising: control chars removed, trimmed */
-    sc = tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", sid, "content", "  a\x01" "b\nc\x7f  ", "auth_token", t));
+    sc = tool(f, "add_message",
+              json_pack("{s:s s:s s:s}", "session_id", sid, "content",
+                        "  a\x01"
+                        "b\nc\x7f  ",
+                        "auth_token", t));
     int64_t mid = json_integer_value(json_object_get(sc, "message_id"));
     json_decref(sc);
-    sc = tool(f, "get_message", json_pack("{s:I s:s}", "message_id", (json_int_t)mid, "auth_token", t));
-    assert_string_equal(json_string_value(json_object_get(json_object_get(sc, "message"), "content")), "ab\nc");
+    sc = tool(f, "get_message",
+              json_pack("{s:I s:s}", "message_id", (json_int_t)mid, "auth_token", t));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(sc, "message"), "content")), "ab\nc");
     json_decref(sc);
-    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "content", "x", "visibility",
-                                                 "everyone", "auth_token", t)), "INVALID_VISIBILITY");
-    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:[i] s:s}", "session_id", sid, "content", "x", "metadata",
-                                                 1, "auth_token", t)), "INVALID_METADATA_FORMAT");
-    expect_code(tool(f, "create_session", json_pack("{s:s s:s s:s}", "purpose", "x", "metadata", "not json", "auth_token", t)),
+    expect_code(tool(f, "add_message",
+                     json_pack("{s:s s:s s:s s:s}", "session_id", sid, "content", "x", "visibility",
+                               "everyone", "auth_token", t)),
+                "INVALID_VISIBILITY");
+    expect_code(tool(f, "add_message",
+                     json_pack("{s:s s:s s:[i] s:s}", "session_id", sid, "content", "x", "metadata",
+                               1, "auth_token", t)),
                 "INVALID_METADATA_FORMAT");
+    expect_code(
+        tool(f, "create_session",
+             json_pack("{s:s s:s s:s}", "purpose", "x", "metadata", "not json", "auth_token", t)),
+        "INVALID_METADATA_FORMAT");
     json_t *m = json_object();
     for (int i = 0; i < 51; i++) {
         char k[16];
         snprintf(k, sizeof k, "k%d", i);
         json_object_set_new(m, k, json_integer(i));
     }
-    expect_code(tool(f, "create_session", json_pack("{s:s s:o s:s}", "purpose", "x", "metadata", m, "auth_token", t)),
+    expect_code(tool(f, "create_session",
+                     json_pack("{s:s s:o s:s}", "purpose", "x", "metadata", m, "auth_token", t)),
                 "INVALID_METADATA_FORMAT");
-    expect_code(tool(f, "create_session", json_pack("{s:s s:s}", "purpose", "   ", "auth_token", t)), "INVALID_INPUT");
-    expect_code(tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", "session_0123456789abcdef", "auth_token", t)),
-                "SESSION_NOT_FOUND");
-    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", "nope", "content", "x", "auth_token", t)),
-                "SESSION_NOT_FOUND");
-    expect_code(tool(f, "get_message", json_pack("{s:i s:s}", "message_id", 999999, "auth_token", t)), "MESSAGE_NOT_FOUND");
-    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", "a b", "value", 1, "auth_token", t)), "INVALID_KEY");
-    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", "", "value", 1, "auth_token", t)), "INVALID_KEY");
+    expect_code(
+        tool(f, "create_session", json_pack("{s:s s:s}", "purpose", "   ", "auth_token", t)),
+        "INVALID_INPUT");
+    expect_code(
+        tool(f, "get_messages",
+             json_pack("{s:s s:s}", "session_id", "session_0123456789abcdef", "auth_token", t)),
+        "SESSION_NOT_FOUND");
+    expect_code(
+        tool(f, "add_message",
+             json_pack("{s:s s:s s:s}", "session_id", "nope", "content", "x", "auth_token", t)),
+        "SESSION_NOT_FOUND");
+    expect_code(
+        tool(f, "get_message", json_pack("{s:i s:s}", "message_id", 999999, "auth_token", t)),
+        "MESSAGE_NOT_FOUND");
+    expect_code(tool(f, "set_memory",
+                     json_pack("{s:s s:i s:s}", "key", "a b", "value", 1, "auth_token", t)),
+                "INVALID_KEY");
+    expect_code(
+        tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", "", "value", 1, "auth_token", t)),
+        "INVALID_KEY");
     char longkey[300];
     memset(longkey, 'k', 256);
     longkey[256] = 0;
-    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", longkey, "value", 1, "auth_token", t)), "INVALID_KEY");
-    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:i s:s}", "key", "k", "value", 1, "expires_in", -1, "auth_token", t)),
+    expect_code(tool(f, "set_memory",
+                     json_pack("{s:s s:i s:s}", "key", longkey, "value", 1, "auth_token", t)),
+                "INVALID_KEY");
+    expect_code(tool(f, "set_memory",
+                     json_pack("{s:s s:i s:i s:s}", "key", "k", "value", 1, "expires_in", -1,
+                               "auth_token", t)),
                 "INVALID_TTL_VALUE");
-    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:i s:s}", "key", "k", "value", 1, "expires_in", 31536001,
-                                                "auth_token", t)), "INVALID_TTL_VALUE");
-    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:s s:s}", "key", "k", "value", 1, "expires_in", "soon",
-                                                "auth_token", t)), "INVALID_TTL_FORMAT");
-    expect_ok(sc = tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", "k", "value", 1, "auth_token", t)));
+    expect_code(tool(f, "set_memory",
+                     json_pack("{s:s s:i s:i s:s}", "key", "k", "value", 1, "expires_in", 31536001,
+                               "auth_token", t)),
+                "INVALID_TTL_VALUE");
+    expect_code(tool(f, "set_memory",
+                     json_pack("{s:s s:i s:s s:s}", "key", "k", "value", 1, "expires_in", "soon",
+                               "auth_token", t)),
+                "INVALID_TTL_FORMAT");
+    expect_ok(sc = tool(f, "set_memory",
+                        json_pack("{s:s s:i s:s}", "key", "k", "value", 1, "auth_token", t)));
     json_decref(sc);
-    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:b s:s}", "key", "k", "value", 2, "overwrite", 0, "auth_token", t)),
+    expect_code(tool(f, "set_memory",
+                     json_pack("{s:s s:i s:b s:s}", "key", "k", "value", 2, "overwrite", 0,
+                               "auth_token", t)),
                 "KEY_EXISTS");
-    expect_code(tool(f, "get_memory", json_pack("{s:s s:s}", "key", "missing", "auth_token", t)), "MEMORY_NOT_FOUND");
-    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:s s:s}", "key", "k", "value", 1, "session_id",
-                                                "session_0123456789abcdef", "auth_token", t)), "SESSION_NOT_FOUND");
-    expect_code(tool(f, "search_by_timerange", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "start_time", "yesterday",
-                                                         "end_time", "2030-01-01", "auth_token", t)), "INVALID_DATETIME");
-    sc = tool(f, "search_by_timerange", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "start_time", "2000-01-01T00:00:00",
-                                                  "end_time", "2099-01-01 00:00", "auth_token", t));
+    expect_code(tool(f, "get_memory", json_pack("{s:s s:s}", "key", "missing", "auth_token", t)),
+                "MEMORY_NOT_FOUND");
+    expect_code(tool(f, "set_memory",
+                     json_pack("{s:s s:i s:s s:s}", "key", "k", "value", 1, "session_id",
+                               "session_0123456789abcdef", "auth_token", t)),
+                "SESSION_NOT_FOUND");
+    expect_code(tool(f, "search_by_timerange",
+                     json_pack("{s:s s:s s:s s:s}", "session_id", sid, "start_time", "yesterday",
+                               "end_time", "2030-01-01", "auth_token", t)),
+                "INVALID_DATETIME");
+    sc = tool(f, "search_by_timerange",
+              json_pack("{s:s s:s s:s s:s}", "session_id", sid, "start_time", "2000-01-01T00:00:00",
+                        "end_time", "2099-01-01 00:00", "auth_token", t));
     expect_ok(sc);
     assert_int_equal(json_integer_value(json_object_get(sc, "count")), 2);
     json_decref(sc);
@@ -525,11 +656,13 @@ static void test_memory(void **state)
     char *t = auth_agent(f, "claude-1", "claude", NULL);
     char *o = auth_agent(f, "claude-2", "claude", NULL);
     char *sid = new_session(f, t);
-    const char *vals[] = {"\"123\"", "123", "12.5", "true", "null", "[1,\"a\"]", "{\"x\":{\"y\":[1]}}", "\"\""};
+    const char *vals[] = {
+        "\"123\"", "123", "12.5", "true", "null", "[1,\"a\"]", "{\"x\":{\"y\":[1]}}", "\"\""};
     for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
         json_error_t je;
         json_t *v = json_loads(vals[i], JSON_DECODE_ANY, &je);
-        json_t *sc = tool(f, "set_memory", json_pack("{s:s s:O s:s}", "key", "typed", "value", v, "auth_token", t));
+        json_t *sc = tool(f, "set_memory",
+                          json_pack("{s:s s:O s:s}", "key", "typed", "value", v, "auth_token", t));
         expect_ok(sc);
         assert_string_equal(json_string_value(json_object_get(sc, "scope")), "global");
         json_decref(sc);
@@ -540,30 +673,37 @@ static void test_memory(void **state)
         json_decref(v);
     }
     /* another agent does not see it */
-    expect_code(tool(f, "get_memory", json_pack("{s:s s:s}", "key", "typed", "auth_token", o)), "MEMORY_NOT_FOUND");
+    expect_code(tool(f, "get_memory", json_pack("{s:s s:s}", "key", "typed", "auth_token", o)),
+                "MEMORY_NOT_FOUND");
     /* session scope + TTL with the injected clock */
-    json_t *sc = tool(f, "set_memory", json_pack("{s:s s:s s:s s:i s:s}", "key", "a_b", "value", "v", "session_id", sid,
-                                                 "expires_in", 10, "auth_token", t));
+    json_t *sc = tool(f, "set_memory",
+                      json_pack("{s:s s:s s:s s:i s:s}", "key", "a_b", "value", "v", "session_id",
+                                sid, "expires_in", 10, "auth_token", t));
     expect_ok(sc);
     assert_true(json_is_true(json_object_get(sc, "session_scoped")));
     assert_true(json_is_string(json_object_get(sc, "expires_at")));
     json_decref(sc);
-    expect_ok(sc = tool(f, "set_memory", json_pack("{s:s s:s s:s}", "key", "axb", "value", "v", "auth_token", t)));
+    expect_ok(sc = tool(f, "set_memory",
+                        json_pack("{s:s s:s s:s}", "key", "axb", "value", "v", "auth_token", t)));
     json_decref(sc);
     sc = tool(f, "list_memory", json_pack("{s:s s:s}", "session_id", "all", "auth_token", t));
     assert_int_equal(json_integer_value(json_object_get(sc, "count")), 3);
     json_decref(sc);
-    sc = tool(f, "list_memory", json_pack("{s:s s:s s:s}", "session_id", "all", "prefix", "a_", "auth_token", t));
-    assert_int_equal(json_integer_value(json_object_get(sc, "count")), 1);   /* literal '_' */
+    sc = tool(f, "list_memory",
+              json_pack("{s:s s:s s:s}", "session_id", "all", "prefix", "a_", "auth_token", t));
+    assert_int_equal(json_integer_value(json_object_get(sc, "count")), 1); /* literal '_' */
     json_decref(sc);
     sc = tool(f, "list_memory", json_pack("{s:s}", "auth_token", t));
-    assert_int_equal(json_integer_value(json_object_get(sc, "count")), 2);   /* global only */
+    assert_int_equal(json_integer_value(json_object_get(sc, "count")), 2); /* global only */
     json_decref(sc);
     f->now += (utc_us)9 * 1000000;
-    expect_ok(sc = tool(f, "get_memory", json_pack("{s:s s:s s:s}", "key", "a_b", "session_id", sid, "auth_token", t)));
+    expect_ok(
+        sc = tool(f, "get_memory",
+                  json_pack("{s:s s:s s:s}", "key", "a_b", "session_id", sid, "auth_token", t)));
     json_decref(sc);
     f->now += (utc_us)2 * 1000000;
-    expect_code(tool(f, "get_memory", json_pack("{s:s s:s s:s}", "key", "a_b", "session_id", sid, "auth_token", t)),
+    expect_code(tool(f, "get_memory",
+                     json_pack("{s:s s:s s:s}", "key", "a_b", "session_id", sid, "auth_token", t)),
                 "MEMORY_NOT_FOUND");
     /* delete */
     sc = tool(f, "delete_memory", json_pack("{s:s s:s}", "key", "axb", "auth_token", t));
@@ -573,7 +713,9 @@ static void test_memory(void **state)
     sc = tool(f, "delete_memory", json_pack("{s:s s:s}", "key", "axb", "auth_token", t));
     assert_true(json_is_false(json_object_get(sc, "deleted")));
     json_decref(sc);
-    free(t); free(o); free(sid);
+    free(t);
+    free(o);
+    free(sid);
 }
 
 static void test_since_id_and_audit(void **state)
@@ -587,24 +729,32 @@ static void test_since_id_and_audit(void **state)
         snprintf(b, sizeof b, "m%d", i);
         ids[i] = post(f, t, sid, b, "public");
     }
-    json_t *sc = tool(f, "get_messages", json_pack("{s:s s:I s:s}", "session_id", sid, "since_id", (json_int_t)ids[2], "auth_token", t));
+    json_t *sc = tool(f, "get_messages",
+                      json_pack("{s:s s:I s:s}", "session_id", sid, "since_id", (json_int_t)ids[2],
+                                "auth_token", t));
     json_t *ms = json_object_get(sc, "messages");
     assert_int_equal(json_array_size(ms), 2);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(ms, 0), "id")), ids[3]);
     assert_false(json_is_true(json_object_get(sc, "has_more")));
     json_decref(sc);
-    sc = tool(f, "get_messages", json_pack("{s:s s:i s:s}", "session_id", sid, "limit", 2, "auth_token", t));
+    sc = tool(f, "get_messages",
+              json_pack("{s:s s:i s:s}", "session_id", sid, "limit", 2, "auth_token", t));
     assert_true(json_is_true(json_object_get(sc, "has_more")));
     assert_int_equal(json_integer_value(json_object_get(sc, "total_count")), 5);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(sc, "messages"), 0), "content")), "m0");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(sc, "messages"), 0), "content")),
+                        "m0");
     json_decref(sc);
-    expect_ok(sc = tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", "k", "value", 1, "auth_token", t)));
+    expect_ok(sc = tool(f, "set_memory",
+                        json_pack("{s:s s:i s:s}", "key", "k", "value", 1, "auth_token", t)));
     json_decref(sc);
     expect_ok(sc = tool(f, "delete_memory", json_pack("{s:s s:s}", "key", "k", "auth_token", t)));
     json_decref(sc);
     /* a failed write leaves no audit row */
-    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", "session_0123456789abcdef", "content", "x",
-                                                 "auth_token", t)), "SESSION_NOT_FOUND");
+    expect_code(tool(f, "add_message",
+                     json_pack("{s:s s:s s:s}", "session_id", "session_0123456789abcdef", "content",
+                               "x", "auth_token", t)),
+                "SESSION_NOT_FOUND");
     store_audits au;
     err_t e;
     store_audit_query q = {.agent_id = "claude-1", .limit = 100};
@@ -654,7 +804,8 @@ static json_t *read_res(client *cl, const char *uri)
 
 static const char *res_text(json_t *r)
 {
-    return json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(r, "result"), "contents"), 0), "text"));
+    return json_string_value(json_object_get(
+        json_array_get(json_object_get(json_object_get(r, "result"), "contents"), 0), "text"));
 }
 
 static void test_resources_prompts(void **state)
@@ -684,9 +835,10 @@ static void test_resources_prompts(void **state)
     post(f, ta, sid, "claude secret", "private");
     size_t n = 0, i;
     json_t *m;
-    json_array_foreach(b->cap.msgs, i, m)
+    json_array_foreach (b->cap.msgs, i, m)
         if (json_string_value(json_object_get(m, "method")) &&
-            !strcmp(json_string_value(json_object_get(m, "method")), "notifications/resources/updated"))
+            !strcmp(json_string_value(json_object_get(m, "method")),
+                    "notifications/resources/updated"))
             n++;
     assert_int_equal(n, 2);
     r = read_res(b, uri);
@@ -704,7 +856,8 @@ static void test_resources_prompts(void **state)
     assert_null(strstr(res_text(r), "visible to all"));
     json_decref(r);
     /* memory: own only */
-    json_t *sc = toolc(b, "set_memory", json_pack("{s:s s:s s:s}", "key", "note", "value", "gem", "auth_token", tb));
+    json_t *sc = toolc(b, "set_memory",
+                       json_pack("{s:s s:s s:s}", "key", "note", "value", "gem", "auth_token", tb));
     expect_ok(sc);
     json_decref(sc);
     r = read_res(b, "agent://gemini-1/memory");
@@ -714,18 +867,23 @@ static void test_resources_prompts(void **state)
     assert_non_null(json_object_get(r, "error"));
     json_decref(r);
     /* prompts */
-    r = rpc(b, "prompts/get", json_pack("{s:s s:{s:s}}", "name", "debug-session", "arguments", "session_id", sid));
+    r = rpc(b, "prompts/get",
+            json_pack("{s:s s:{s:s}}", "name", "debug-session", "arguments", "session_id", sid));
     json_t *msgs = json_object_get(json_object_get(r, "result"), "messages");
-    const char *pt = json_string_value(json_object_get(json_object_get(json_array_get(msgs, 0), "content"), "text"));
+    const char *pt = json_string_value(
+        json_object_get(json_object_get(json_array_get(msgs, 0), "content"), "text"));
     assert_non_null(pt);
     assert_non_null(strstr(pt, "visible to all"));
     assert_null(strstr(pt, "claude secret"));
     json_decref(r);
-    r = rpc(b, "prompts/get", json_pack("{s:s s:{s:s s:s}}", "name", "setup-collaboration", "arguments", "purpose",
-                                        "design review", "expert_roles", "architect, tester"));
+    r = rpc(b, "prompts/get",
+            json_pack("{s:s s:{s:s s:s}}", "name", "setup-collaboration", "arguments", "purpose",
+                      "design review", "expert_roles", "architect, tester"));
     assert_non_null(json_object_get(r, "result"));
     json_decref(r);
-    free(ta); free(tb); free(sid);
+    free(ta);
+    free(tb);
+    free(sid);
 }
 
 /* the array of strings sorted, as compact JSON (malloc'd); steals arr */
@@ -734,7 +892,8 @@ static char *sorted_json(json_t *arr)
     size_t n = json_array_size(arr);
     for (size_t a = 1; a < n; a++)
         for (size_t b = a; b > 0 && strcmp(json_string_value(json_array_get(arr, b - 1)),
-                                           json_string_value(json_array_get(arr, b))) > 0; b--) {
+                                           json_string_value(json_array_get(arr, b))) > 0;
+             b--) {
             json_t *x = json_incref(json_array_get(arr, b - 1));
             json_array_set(arr, b - 1, json_array_get(arr, b));
             json_array_set_new(arr, b, x);
@@ -765,7 +924,7 @@ static void expect_updates(client *cl, ...)
     va_end(ap);
     size_t i;
     pthread_mutex_lock(&cl->cap.mu);
-    json_array_foreach(cl->cap.msgs, i, m) {
+    json_array_foreach (cl->cap.msgs, i, m) {
         const char *meth = json_string_value(json_object_get(m, "method"));
         assert_false(meth && strcmp(meth, "notifications/message") == 0);
         if (meth && strcmp(meth, "notifications/resources/updated") == 0)
@@ -781,7 +940,8 @@ static void expect_updates(client *cl, ...)
 
 static void sub(client *cl, const char *sid, const char *suffix, bool on)
 {
-    json_t *r = rpc(cl, on ? "resources/subscribe" : "resources/unsubscribe", json_pack("{s:o}", "uri", suri(sid, suffix)));
+    json_t *r = rpc(cl, on ? "resources/subscribe" : "resources/unsubscribe",
+                    json_pack("{s:o}", "uri", suri(sid, suffix)));
     assert_non_null(json_object_get(r, "result"));
     json_decref(r);
 }
@@ -804,14 +964,18 @@ static void test_resource_updates_by_template(void **state)
     post(f, ta, s1, "hello", "public");
     expect_updates(a, s1, "", NULL);
     expect_updates(b, s1, "/messages/37", s1, "/messages/5", NULL);
-    json_t *sc = toolc(b, "add_message", json_pack("{s:s s:s s:s}", "session_id", s2, "content", "hi", "auth_token", tb));
+    json_t *sc =
+        toolc(b, "add_message",
+              json_pack("{s:s s:s s:s}", "session_id", s2, "content", "hi", "auth_token", tb));
     expect_ok(sc);
     json_decref(sc);
     expect_updates(a, NULL);
     expect_updates(b, s2, "/messages/37", NULL);
     /* a failed post notifies nobody; unsubscribing stops the updates */
-    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s}", "session_id", s1, "content", " ", "auth_token", ta)),
-                "INVALID_INPUT");
+    expect_code(
+        tool(f, "add_message",
+             json_pack("{s:s s:s s:s}", "session_id", s1, "content", " ", "auth_token", ta)),
+        "INVALID_INPUT");
     expect_updates(b, NULL);
     sub(b, s1, "/messages/37", false);
     post(f, ta, s1, "again", "private");
@@ -855,46 +1019,71 @@ static void test_invalid_args_envelope(void **state)
     fx *f = *state;
     char *t = auth_agent(f, "claude-1", "claude", NULL);
     char *sid = new_session(f, t);
-    expect_invalid_arg(tool(f, "get_messages", json_pack("{s:s s:s s:s}", "session_id", sid, "limit", "ten", "auth_token", t)),
-                       "limit", "$.limit must be of type integer, got string");
-    expect_invalid_arg(tool(f, "get_messages", json_pack("{s:s s:i s:s}", "session_id", sid, "limit", 5000, "auth_token", t)),
-                       "limit", "$.limit must be <= 1000, got 5000");
-    expect_invalid_arg(tool(f, "get_messages", json_pack("{s:s s:i s:s}", "session_id", sid, "offset", -1, "auth_token", t)),
-                       "offset", "$.offset must be >= 0");
-    expect_invalid_arg(tool(f, "add_message", json_pack("{s:s s:i s:s}", "session_id", sid, "content", 42, "auth_token", t)),
-                       "content", "$.content must be of type string, got integer");
-    expect_invalid_arg(tool(f, "add_message", json_pack("{s:s s:s}", "session_id", sid, "auth_token", t)),
-                       "content", "$.content is required");
-    expect_invalid_arg(tool(f, "add_message", json_pack("{s:s s:s s:b s:s}", "session_id", sid, "content", "x", "colour", 1,
-                                                        "auth_token", t)), "colour", "$.colour is not an accepted argument");
-    expect_invalid_arg(tool(f, "list_sessions", json_pack("{s:s s:s}", "active_only", "yes", "auth_token", t)),
-                       "active_only", "must be of type boolean, got string");
-    expect_invalid_arg(tool(f, "get_message", json_pack("{s:i s:s}", "message_id", 0, "auth_token", t)),
-                       "message_id", "$.message_id must be >= 1, got 0");
-    expect_invalid_arg(tool(f, "set_memory", json_pack("{s:s s:i s:s s:s}", "key", "k", "value", 1, "overwrite", "no",
-                                                       "auth_token", t)), "overwrite", "must be of type boolean");
+    expect_invalid_arg(
+        tool(f, "get_messages",
+             json_pack("{s:s s:s s:s}", "session_id", sid, "limit", "ten", "auth_token", t)),
+        "limit", "$.limit must be of type integer, got string");
+    expect_invalid_arg(
+        tool(f, "get_messages",
+             json_pack("{s:s s:i s:s}", "session_id", sid, "limit", 5000, "auth_token", t)),
+        "limit", "$.limit must be <= 1000, got 5000");
+    expect_invalid_arg(
+        tool(f, "get_messages",
+             json_pack("{s:s s:i s:s}", "session_id", sid, "offset", -1, "auth_token", t)),
+        "offset", "$.offset must be >= 0");
+    expect_invalid_arg(
+        tool(f, "add_message",
+             json_pack("{s:s s:i s:s}", "session_id", sid, "content", 42, "auth_token", t)),
+        "content", "$.content must be of type string, got integer");
+    expect_invalid_arg(
+        tool(f, "add_message", json_pack("{s:s s:s}", "session_id", sid, "auth_token", t)),
+        "content", "$.content is required");
+    expect_invalid_arg(tool(f, "add_message",
+                            json_pack("{s:s s:s s:b s:s}", "session_id", sid, "content", "x",
+                                      "colour", 1, "auth_token", t)),
+                       "colour", "$.colour is not an accepted argument");
+    expect_invalid_arg(
+        tool(f, "list_sessions", json_pack("{s:s s:s}", "active_only", "yes", "auth_token", t)),
+        "active_only", "must be of type boolean, got string");
+    expect_invalid_arg(
+        tool(f, "get_message", json_pack("{s:i s:s}", "message_id", 0, "auth_token", t)),
+        "message_id", "$.message_id must be >= 1, got 0");
+    expect_invalid_arg(tool(f, "set_memory",
+                            json_pack("{s:s s:i s:s s:s}", "key", "k", "value", 1, "overwrite",
+                                      "no", "auth_token", t)),
+                       "overwrite", "must be of type boolean");
     /* limits moved into the schemas */
-    expect_invalid_arg(tool(f, "create_session", json_pack("{s:s s:s}", "purpose", "", "auth_token", t)),
-                       "purpose", "$.purpose must be at least 1 characters long, got 0");
+    expect_invalid_arg(
+        tool(f, "create_session", json_pack("{s:s s:s}", "purpose", "", "auth_token", t)),
+        "purpose", "$.purpose must be at least 1 characters long, got 0");
     char long_id[120];
     memset(long_id, 'x', 101);
     long_id[101] = 0;
-    expect_invalid_arg(tool(f, "authenticate_agent", json_pack("{s:s s:s}", "agent_id", long_id, "agent_type", "claude")),
+    expect_invalid_arg(tool(f, "authenticate_agent",
+                            json_pack("{s:s s:s}", "agent_id", long_id, "agent_type", "claude")),
                        "agent_id", "$.agent_id must be at most 100 characters long, got 101");
     memset(long_id, 'y', 51);
     long_id[51] = 0;
-    expect_invalid_arg(tool(f, "authenticate_agent", json_pack("{s:s s:s}", "agent_id", "a", "agent_type", long_id)),
+    expect_invalid_arg(tool(f, "authenticate_agent",
+                            json_pack("{s:s s:s}", "agent_id", "a", "agent_type", long_id)),
                        "agent_type", "$.agent_type must be at most 50 characters long, got 51");
-    long_id[50] = 0;   /* exactly the limit passes */
-    json_t *sc = tool(f, "authenticate_agent", json_pack("{s:s s:s}", "agent_id", "a", "agent_type", long_id));
+    long_id[50] = 0; /* exactly the limit passes */
+    json_t *sc = tool(f, "authenticate_agent",
+                      json_pack("{s:s s:s}", "agent_id", "a", "agent_type", long_id));
     expect_ok(sc);
     json_decref(sc);
     /* limits with their own codes keep them */
-    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:i s:s}", "key", "k", "value", 1, "expires_in", 31536001,
-                                                "auth_token", t)), "INVALID_TTL_VALUE");
-    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", "a b", "value", 1, "auth_token", t)), "INVALID_KEY");
-    expect_code(tool(f, "add_message", json_pack("{s:s s:s s:s s:s}", "session_id", sid, "content", "x", "visibility",
-                                                 "everyone", "auth_token", t)), "INVALID_VISIBILITY");
+    expect_code(tool(f, "set_memory",
+                     json_pack("{s:s s:i s:i s:s}", "key", "k", "value", 1, "expires_in", 31536001,
+                               "auth_token", t)),
+                "INVALID_TTL_VALUE");
+    expect_code(tool(f, "set_memory",
+                     json_pack("{s:s s:i s:s}", "key", "a b", "value", 1, "auth_token", t)),
+                "INVALID_KEY");
+    expect_code(tool(f, "add_message",
+                     json_pack("{s:s s:s s:s s:s}", "session_id", sid, "content", "x", "visibility",
+                               "everyone", "auth_token", t)),
+                "INVALID_VISIBILITY");
     /* the failures are counted: in the tool's statistics and under INVALID_INPUT */
     assert_true(atomic_load(&f->app->err_counts[APP_INVALID_INPUT]) >= 12);
     uint64_t gm_errors = 0;
@@ -911,56 +1100,73 @@ static void test_more_tools(void **state)
     char *ge = auth_agent(f, "generic-1", "generic", NULL);
     char *sid = new_session(f, t);
     /* search: accents/case, metadata values, threshold, relevance */
-    json_t *sc = tool(f, "add_message", json_pack("{s:s s:s s:{s:s} s:s}", "session_id", sid, "content",
-                                                  "Le CAFÉ est fermé", "metadata", "ticket", "BUG-4711",
-                                                  "auth_token", t));
+    json_t *sc =
+        tool(f, "add_message",
+             json_pack("{s:s s:s s:{s:s} s:s}", "session_id", sid, "content", "Le CAFÉ est fermé",
+                       "metadata", "ticket", "BUG-4711", "auth_token", t));
     expect_ok(sc);
     json_decref(sc);
-    sc = tool(f, "search_context", json_pack("{s:s s:s s:s}", "session_id", sid, "query", "cafe est", "auth_token", t));
+    sc = tool(f, "search_context",
+              json_pack("{s:s s:s s:s}", "session_id", sid, "query", "cafe est", "auth_token", t));
     assert_int_equal(json_array_size(json_object_get(sc, "results")), 1);
-    assert_true(json_number_value(json_object_get(json_array_get(json_object_get(sc, "results"), 0), "score")) == 100.0);
+    assert_true(json_number_value(json_object_get(json_array_get(json_object_get(sc, "results"), 0),
+                                                  "score")) == 100.0);
     assert_int_equal(json_integer_value(json_object_get(sc, "message_count")), 1);
     json_decref(sc);
-    sc = tool(f, "search_context", json_pack("{s:s s:s s:s}", "session_id", sid, "query", "BUG-4711", "auth_token", t));
+    sc = tool(f, "search_context",
+              json_pack("{s:s s:s s:s}", "session_id", sid, "query", "BUG-4711", "auth_token", t));
     assert_int_equal(json_array_size(json_object_get(sc, "results")), 1);
     json_decref(sc);
-    sc = tool(f, "search_context", json_pack("{s:s s:s s:b s:s}", "session_id", sid, "query", "BUG-4711",
-                                             "search_metadata", 0, "auth_token", t));
+    sc = tool(f, "search_context",
+              json_pack("{s:s s:s s:b s:s}", "session_id", sid, "query", "BUG-4711",
+                        "search_metadata", 0, "auth_token", t));
     assert_int_equal(json_array_size(json_object_get(sc, "results")), 0);
     json_decref(sc);
     /* many messages: every one is searched (pages), one result per message, limit kept */
     for (int i = 0; i < 1200; i++) {
-        store_message m = {.session_id = sid, .sender = "bulk", .sender_type = "claude",
-                           .content = i == 1100 ? "needle in the haystack" : "filler text of no interest"};
+        store_message m = {.session_id = sid,
+                           .sender = "bulk",
+                           .sender_type = "claude",
+                           .content =
+                               i == 1100 ? "needle in the haystack" : "filler text of no interest"};
         err_t e;
         assert_int_equal(store_message_add(f->db.st, &m, NULL, &e), ERR_OK);
     }
-    sc = tool(f, "search_context", json_pack("{s:s s:s s:s}", "session_id", sid, "query", "needle in the haystack", "auth_token", t));
+    sc = tool(f, "search_context",
+              json_pack("{s:s s:s s:s}", "session_id", sid, "query", "needle in the haystack",
+                        "auth_token", t));
     json_t *res = json_object_get(sc, "results");
     assert_true(json_array_size(res) >= 1);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(res, 0), "message"), "content")),
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(res, 0), "message"), "content")),
                         "needle in the haystack");
     assert_int_equal(json_integer_value(json_object_get(sc, "message_count")), 1201);
     json_decref(sc);
-    sc = tool(f, "search_context", json_pack("{s:s s:s s:i s:i s:s}", "session_id", sid, "query", "filler text",
-                                             "limit", 7, "fuzzy_threshold", 50, "auth_token", t));
+    sc = tool(f, "search_context",
+              json_pack("{s:s s:s s:i s:i s:s}", "session_id", sid, "query", "filler text", "limit",
+                        7, "fuzzy_threshold", 50, "auth_token", t));
     assert_int_equal(json_array_size(json_object_get(sc, "results")), 7);
     json_decref(sc);
     /* guidance by access level */
-    sc = tool(f, "get_usage_guidance", json_pack("{s:s s:s}", "guidance_type", "security", "auth_token", ge));
+    sc = tool(f, "get_usage_guidance",
+              json_pack("{s:s s:s}", "guidance_type", "security", "auth_token", ge));
     expect_ok(sc);
     assert_string_equal(json_string_value(json_object_get(sc, "access_level")), "READ_ONLY");
     json_decref(sc);
     /* a read-only agent cannot keep memory */
-    expect_code(tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", "k", "value", 1, "auth_token", ge)),
-                "PERMISSION_DENIED");
+    expect_code(
+        tool(f, "set_memory", json_pack("{s:s s:i s:s}", "key", "k", "value", 1, "auth_token", ge)),
+        "PERMISSION_DENIED");
     /* list_sessions paging */
     char *sid2 = new_session(f, t);
     sc = tool(f, "list_sessions", json_pack("{s:i s:s}", "limit", 1, "auth_token", t));
     assert_int_equal(json_integer_value(json_object_get(sc, "total_count")), 2);
     assert_true(json_is_true(json_object_get(sc, "has_more")));
     json_decref(sc);
-    free(t); free(ge); free(sid); free(sid2);
+    free(t);
+    free(ge);
+    free(sid);
+    free(sid2);
 }
 
 static void test_trusted_and_limits(void **state)
@@ -976,7 +1182,9 @@ static void test_trusted_and_limits(void **state)
     f->c[1].req.conn = f->c[1].conn;
     app_conn_free(tc);
     /* configured limits: a small memory value limit */
-    app_opts o = {.store = f->db.st, .auth = f->auth, .limits = {.memory_value_max = 8, .content_max_chars = 5}};
+    app_opts o = {.store = f->db.st,
+                  .auth = f->auth,
+                  .limits = {.memory_value_max = 8, .content_max_chars = 5}};
     app_t *small;
     err_t e;
     assert_int_equal(app_new(&o, &small, &e), ERR_OK);
@@ -988,18 +1196,26 @@ static void test_trusted_and_limits(void **state)
     tmp.srv = srv;
     client_open(&tmp, &cl);
     char *t = authc(&cl, "claude-1", "claude", NULL);
-    expect_code(toolc(&cl, "set_memory", json_pack("{s:s s:s s:s}", "key", "k", "value", "0123456789", "auth_token", t)),
-                "MEMORY_LIMIT_EXCEEDED");
-    expect_ok(sc = toolc(&cl, "set_memory", json_pack("{s:s s:s s:s}", "key", "k", "value", "short", "auth_token", t)));
+    expect_code(
+        toolc(&cl, "set_memory",
+              json_pack("{s:s s:s s:s}", "key", "k", "value", "0123456789", "auth_token", t)),
+        "MEMORY_LIMIT_EXCEEDED");
+    expect_ok(sc =
+                  toolc(&cl, "set_memory",
+                        json_pack("{s:s s:s s:s}", "key", "k", "value", "short", "auth_token", t)));
     json_decref(sc);
     sc = toolc(&cl, "create_session", json_pack("{s:s s:s}", "purpose", "p", "auth_token", t));
     char *sid = strdup(json_string_value(json_object_get(sc, "session_id")));
     json_decref(sc);
     /* 5 code points of 2 bytes each pass, 6 do not */
-    expect_ok(sc = toolc(&cl, "add_message", json_pack("{s:s s:s s:s}", "session_id", sid, "content", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", "auth_token", t)));
+    expect_ok(sc = toolc(&cl, "add_message",
+                         json_pack("{s:s s:s s:s}", "session_id", sid, "content",
+                                   "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", "auth_token", t)));
     json_decref(sc);
-    expect_code(toolc(&cl, "add_message", json_pack("{s:s s:s s:s}", "session_id", sid, "content", "abcdef", "auth_token", t)),
-                "CONTENT_TOO_LARGE");
+    expect_code(
+        toolc(&cl, "add_message",
+              json_pack("{s:s s:s s:s}", "session_id", sid, "content", "abcdef", "auth_token", t)),
+        "CONTENT_TOO_LARGE");
     client_close(&cl);
     mcp_server_free(srv);
     app_free(small);
@@ -1012,11 +1228,15 @@ static void test_envelope_mapping(void **state)
 {
     fx *f = *state;
     err_t e;
-    struct { err_code in; const char *code; bool rec; } cases[] = {
-        {ERR_BUSY, "DATABASE_UNAVAILABLE", true}, {ERR_CONN, "DATABASE_UNAVAILABLE", true},
+    struct {
+        err_code in;
+        const char *code;
+        bool rec;
+    } cases[] = {
+        {ERR_BUSY, "DATABASE_UNAVAILABLE", true},    {ERR_CONN, "DATABASE_UNAVAILABLE", true},
         {ERR_TIMEOUT, "DATABASE_UNAVAILABLE", true}, {ERR_FATAL, "DATABASE_UNAVAILABLE", false},
-        {ERR_INVALID, "INVALID_INPUT", false}, {ERR_UNIQUE, "INVALID_INPUT", false},
-        {ERR_CONSTRAINT, "INVALID_INPUT", false}, {ERR_NOTFOUND, "SESSION_NOT_FOUND", false},
+        {ERR_INVALID, "INVALID_INPUT", false},       {ERR_UNIQUE, "INVALID_INPUT", false},
+        {ERR_CONSTRAINT, "INVALID_INPUT", false},    {ERR_NOTFOUND, "SESSION_NOT_FOUND", false},
         {ERR_EXISTS, "KEY_EXISTS", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -22,8 +22,8 @@
 
 typedef struct child {
     pid_t pid;
-    FILE *in;    /* to the server */
-    FILE *out;   /* from the server */
+    FILE *in;  /* to the server */
+    FILE *out; /* from the server */
     int id;
 } child;
 
@@ -37,7 +37,10 @@ static void start(child *c, const char *dir)
     if (c->pid == 0) {
         dup2(to[0], 0);
         dup2(from[1], 1);
-        close(to[0]); close(to[1]); close(from[0]); close(from[1]);
+        close(to[0]);
+        close(to[1]);
+        close(from[0]);
+        close(from[1]);
         char *url = ts_strf("sqlite:///%s/stdio.db", dir);
         setenv("DATABASE_URL", url, 1);
         setenv("API_KEY", "stdio-test-key", 1);
@@ -101,9 +104,11 @@ static void test_stdio_roundtrip(void **state)
     char *dir = ts_mkdtemp("app-stdio");
     child c = {0};
     start(&c, dir);
-    json_t *r = request(&c, "initialize", json_pack("{s:s s:{} s:{s:s s:s}}", "protocolVersion", "2025-11-25",
-                                                    "capabilities", "clientInfo", "name", "t", "version", "1"));
-    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(r, "result"), "serverInfo"), "name")),
+    json_t *r = request(&c, "initialize",
+                        json_pack("{s:s s:{} s:{s:s s:s}}", "protocolVersion", "2025-11-25",
+                                  "capabilities", "clientInfo", "name", "t", "version", "1"));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(r, "result"), "serverInfo"), "name")),
                         "ctxd");
     json_decref(r);
     fprintf(c.in, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
@@ -115,20 +120,25 @@ static void test_stdio_roundtrip(void **state)
     json_t *sc = call(&c, "create_session", json_pack("{s:s}", "purpose", "no token"));
     assert_string_equal(json_string_value(json_object_get(sc, "code")), "AUTH_FAILED");
     json_decref(sc);
-    sc = call(&c, "authenticate_agent", json_pack("{s:s s:s}", "agent_id", "cli-agent", "agent_type", "claude"));
+    sc = call(&c, "authenticate_agent",
+              json_pack("{s:s s:s}", "agent_id", "cli-agent", "agent_type", "claude"));
     assert_true(json_is_true(json_object_get(sc, "success")));
     char *tok = strdup(json_string_value(json_object_get(sc, "token")));
     json_decref(sc);
-    sc = call(&c, "create_session", json_pack("{s:s s:s}", "purpose", "stdio test", "auth_token", tok));
+    sc = call(&c, "create_session",
+              json_pack("{s:s s:s}", "purpose", "stdio test", "auth_token", tok));
     assert_true(json_is_true(json_object_get(sc, "success")));
     char *sid = strdup(json_string_value(json_object_get(sc, "session_id")));
     json_decref(sc);
-    sc = call(&c, "add_message", json_pack("{s:s s:s s:s}", "session_id", sid, "content", "hello over stdio", "auth_token", tok));
+    sc = call(&c, "add_message",
+              json_pack("{s:s s:s s:s}", "session_id", sid, "content", "hello over stdio",
+                        "auth_token", tok));
     assert_true(json_integer_value(json_object_get(sc, "message_id")) > 0);
     json_decref(sc);
     sc = call(&c, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", tok));
     assert_int_equal(json_array_size(json_object_get(sc, "messages")), 1);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(sc, "messages"), 0), "content")),
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(sc, "messages"), 0), "content")),
                         "hello over stdio");
     json_decref(sc);
     /* the connection remembers the identity for resources */

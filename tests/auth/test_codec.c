@@ -69,12 +69,12 @@ static void dec_fails(const char *s)
 static void test_b64url_strict(void **state)
 {
     (void)state;
-    dec_fails("Zg==");      /* padding */
-    dec_fails("Zm9v+w");    /* '+' is standard base64 */
+    dec_fails("Zg==");   /* padding */
+    dec_fails("Zm9v+w"); /* '+' is standard base64 */
     dec_fails("Zm9v/w");
-    dec_fails("Zm 9v");     /* whitespace */
-    dec_fails("Z");         /* length % 4 == 1 */
-    dec_fails("Zh");        /* non-zero trailing bits ("Zg" is canonical) */
+    dec_fails("Zm 9v"); /* whitespace */
+    dec_fails("Z");     /* length % 4 == 1 */
+    dec_fails("Zh");    /* non-zero trailing bits ("Zg" is canonical) */
     dec_fails("Zm9=");
     dec_fails("\xc3\xa9");
 }

@@ -106,7 +106,7 @@ static auth_status verify(const char *tok, utc_us now)
 {
     auth_identity id;
     auth_status st = auth_jwt_verify(KEY, KEYLEN, tok, strlen(tok), now, AUTH_JWT_LEEWAY_S, &id);
-    if (st != AUTH_OK) {   /* nothing leaks out of a refused token */
+    if (st != AUTH_OK) { /* nothing leaks out of a refused token */
         assert_string_equal(id.agent_id, "");
         assert_int_equal(id.permissions, 0);
     }
@@ -125,8 +125,8 @@ static auth_status verify_claims(char *payload)
 static void test_round_trip(void **state)
 {
     (void)state;
-    auth_identity in = ident("agent-é-1", "claude", AUTH_PERM_READ | AUTH_PERM_WRITE, NOW_S,
-                             NOW_S + 86400);
+    auth_identity in =
+        ident("agent-é-1", "claude", AUTH_PERM_READ | AUTH_PERM_WRITE, NOW_S, NOW_S + 86400);
     char *tok = auth_jwt_sign(KEY, KEYLEN, &in);
     assert_non_null(tok);
     auth_identity out;
@@ -243,9 +243,9 @@ static void test_claims(void **state)
                                            "\"exp\":1800003600,\"permissions\":[]}")),
                      AUTH_TOKEN_AUTHENTICATION_FAILED);
     /* duplicate claim names are refused, not "last one wins" */
-    assert_int_equal(verify_claims(claims(NULL, NULL, NULL, NULL, NULL,
-                                          "\"iss\":\"shared-context-server\"")),
-                     AUTH_TOKEN_AUTHENTICATION_FAILED);
+    assert_int_equal(
+        verify_claims(claims(NULL, NULL, NULL, NULL, NULL, "\"iss\":\"shared-context-server\"")),
+        AUTH_TOKEN_AUTHENTICATION_FAILED);
     /* the payload must be an object */
     assert_int_equal(verify_claims(xstrdup("[1,2]")), AUTH_TOKEN_AUTHENTICATION_FAILED);
 }
@@ -313,10 +313,15 @@ static void test_alg_confusion(void **state)
     free(tok);
     free(hb);
     static const char *const headers[] = {
-        "{\"alg\":\"HS512\",\"typ\":\"JWT\"}", "{\"alg\":\"RS256\",\"typ\":\"JWT\"}",
-        "{\"alg\":\"hs256\"}", "{\"alg\":\"HS256 \"}", "{\"typ\":\"JWT\"}",
-        "{\"alg\":null}", "{\"alg\":[\"HS256\"]}",
-        "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", "{\"alg\":\"HS256\",\"typ\":\"JOSE+JSON\"}",
+        "{\"alg\":\"HS512\",\"typ\":\"JWT\"}",
+        "{\"alg\":\"RS256\",\"typ\":\"JWT\"}",
+        "{\"alg\":\"hs256\"}",
+        "{\"alg\":\"HS256 \"}",
+        "{\"typ\":\"JWT\"}",
+        "{\"alg\":null}",
+        "{\"alg\":[\"HS256\"]}",
+        "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}",
+        "{\"alg\":\"HS256\",\"typ\":\"JOSE+JSON\"}",
         "{\"alg\":\"HS256\",\"alg\":\"HS256\"}",
     };
     for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
@@ -343,10 +348,21 @@ static void test_malformed(void **state)
     char *good = make_token(HDR, p, KEY);
     free(p);
     static const char *const bad[] = {
-        "", ".", "..", "...", "a.b", "a.b.c.d", "abc", "eyJhbGciOiJIUzI1NiJ9..sig",
-        ".eyJ9.sig", "eyJ9.eyJ9.", "e yJ9.eyJ9.abc", "eyJ9.eyJ9.abc=", "eyJ9.eyJ9.a+c",
-        "bm90IGpzb24.eyJ9.abcd",   /* header "not json" */
-        "Zg.eyJ9.abcd",            /* header "f" */
+        "",
+        ".",
+        "..",
+        "...",
+        "a.b",
+        "a.b.c.d",
+        "abc",
+        "eyJhbGciOiJIUzI1NiJ9..sig",
+        ".eyJ9.sig",
+        "eyJ9.eyJ9.",
+        "e yJ9.eyJ9.abc",
+        "eyJ9.eyJ9.abc=",
+        "eyJ9.eyJ9.a+c",
+        "bm90IGpzb24.eyJ9.abcd", /* header "not json" */
+        "Zg.eyJ9.abcd",          /* header "f" */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         auth_status st = verify(bad[i], NOW);
@@ -419,7 +435,7 @@ static void test_mutations(void **state)
         m[pos] = c;
         size_t len = n;
         if (i % 7 == 0)
-            len = pos + 1;   /* also truncate */
+            len = pos + 1; /* also truncate */
         auth_identity out;
         auth_status st = auth_jwt_verify(KEY, KEYLEN, m, len, NOW, 30, &out);
         if (st == AUTH_OK && !(len == n && memcmp(m, tok, n) == 0)) {
@@ -433,10 +449,12 @@ static void test_mutations(void **state)
 }
 
 /* RFC 7515 Appendix A.1: the published HS256 example (key, JWS and signature). */
-#define RFC_KEY_B64 "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"
-#define RFC_INPUT                                                                         \
-    "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"                                             \
-    ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+#define RFC_KEY_B64 \
+    "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"
+#define RFC_INPUT \
+    "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9" \
+    ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnV" \
+    "lfQ"
 #define RFC_SIG "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 
 static void test_rfc7515_a1(void **state)
@@ -462,9 +480,9 @@ static void test_rfc7515_a1(void **state)
     json_decref(p);
     /* but it is not one of ours: wrong issuer (and long expired) */
     auth_identity id;
-    assert_int_equal(auth_jwt_verify(key, keylen, tok, strlen(tok), (utc_us)1300819000 * 1000000,
-                                     30, &id),
-                     AUTH_TOKEN_AUTHENTICATION_FAILED);
+    assert_int_equal(
+        auth_jwt_verify(key, keylen, tok, strlen(tok), (utc_us)1300819000 * 1000000, 30, &id),
+        AUTH_TOKEN_AUTHENTICATION_FAILED);
     /* one bit of the key changed: refused */
     key[0] ^= 1;
     assert_int_equal(auth_jws_verify_hs256(key, keylen, tok, strlen(tok), &p),
@@ -478,8 +496,8 @@ static bool openssl_hmac(const char *md, const char *input, char *out, size_t ca
 {
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
-             "printf '%%s' '%s' | openssl dgst -%s -hmac '%s' -binary | openssl base64 -A",
-             input, md, KEY);
+             "printf '%%s' '%s' | openssl dgst -%s -hmac '%s' -binary | openssl base64 -A", input,
+             md, KEY);
     FILE *f = popen(cmd, "r");
     if (!f)
         return false;

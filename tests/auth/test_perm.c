@@ -93,11 +93,22 @@ static void test_defaults(void **state)
 {
     (void)state;
     auth_permmap *m = auth_permmap_default();
-    static const struct { const char *type; auth_perms p; } want[] = {
-        {"claude", R | W}, {"gemini", R | W}, {"admin", R | W | A | D},
-        {"system", R | W | A | D}, {"test", R | W | D}, {"generic", R},
-        {"unknown-type", R}, {"cursor", R}, {"", R}, {NULL, R},
-        {"Claude", R | W}, {"ADMIN", R | W | A | D},
+    static const struct {
+        const char *type;
+        auth_perms p;
+    } want[] = {
+        {"claude", R | W},
+        {"gemini", R | W},
+        {"admin", R | W | A | D},
+        {"system", R | W | A | D},
+        {"test", R | W | D},
+        {"generic", R},
+        {"unknown-type", R},
+        {"cursor", R},
+        {"", R},
+        {NULL, R},
+        {"Claude", R | W},
+        {"ADMIN", R | W | A | D},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (auth_permmap_lookup(m, want[i].type) != want[i].p)
@@ -118,24 +129,23 @@ static void test_defaults(void **state)
 static void test_file_good(void **state)
 {
     (void)state;
-    char *p = write_file("good.json",
-                         "{\n"
-                         "  \"agent_types\": {\n"
-                         "    \"claude\": [\"read\"],\n"
-                         "    \"reviewer\": [\"read\", \"debug\"],\n"
-                         "    \"locked\": []\n"
-                         "  },\n"
-                         "  \"default\": []\n"
-                         "}\n");
+    char *p = write_file("good.json", "{\n"
+                                      "  \"agent_types\": {\n"
+                                      "    \"claude\": [\"read\"],\n"
+                                      "    \"reviewer\": [\"read\", \"debug\"],\n"
+                                      "    \"locked\": []\n"
+                                      "  },\n"
+                                      "  \"default\": []\n"
+                                      "}\n");
     auth_permmap *m = NULL;
     err_t e;
     assert_int_equal(auth_permmap_load(p, &m, &e), ERR_OK);
-    assert_int_equal(auth_permmap_lookup(m, "claude"), R);          /* replaced */
-    assert_int_equal(auth_permmap_lookup(m, "reviewer"), R | D);    /* added */
+    assert_int_equal(auth_permmap_lookup(m, "claude"), R);       /* replaced */
+    assert_int_equal(auth_permmap_lookup(m, "reviewer"), R | D); /* added */
     assert_int_equal(auth_permmap_lookup(m, "Reviewer"), R | D);
     assert_int_equal(auth_permmap_lookup(m, "locked"), 0);
     assert_int_equal(auth_permmap_lookup(m, "admin"), AUTH_PERM_ALL); /* built-in kept */
-    assert_int_equal(auth_permmap_lookup(m, "stranger"), 0);         /* default replaced */
+    assert_int_equal(auth_permmap_lookup(m, "stranger"), 0);          /* default replaced */
     auth_permmap_free(m);
     free(p);
 
@@ -153,7 +163,7 @@ static void test_file_good(void **state)
 
     /* through the configuration */
     conf_t *c = conf_defaults();
-    assert_int_equal(auth_permmap_from_conf(c, &m, &e), ERR_OK);   /* unset: built-in */
+    assert_int_equal(auth_permmap_from_conf(c, &m, &e), ERR_OK); /* unset: built-in */
     assert_int_equal(auth_permmap_lookup(m, "claude"), R | W);
     auth_permmap_free(m);
     assert_int_equal(conf_set(c, "PERMISSIONS_CONFIG_FILE", p, CONF_SRC_ENV, &e), ERR_OK);

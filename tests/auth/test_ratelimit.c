@@ -24,25 +24,24 @@ static int64_t fake_clock(void *ud)
 static auth_ratelimit *mk(double rate, double burst, size_t max)
 {
     g_now = 1000000000;
-    auth_rl_opts o = {.rate_per_s = rate, .burst = burst, .max_buckets = max,
-                      .clock = fake_clock};
+    auth_rl_opts o = {.rate_per_s = rate, .burst = burst, .max_buckets = max, .clock = fake_clock};
     return auth_rl_new(&o);
 }
 
 static void test_burst_and_refill(void **state)
 {
     (void)state;
-    auth_ratelimit *rl = mk(2.0, 5.0, 0);   /* 2/s, burst 5 */
+    auth_ratelimit *rl = mk(2.0, 5.0, 0); /* 2/s, burst 5 */
     long ra = -1;
     for (int i = 0; i < 5; i++)
         assert_true(auth_rl_take(rl, "agent:a", 1, &ra));
     assert_int_equal(ra, 0);
     assert_false(auth_rl_take(rl, "agent:a", 1, &ra));
-    assert_int_equal(ra, 1);                  /* 0.5 s for one token -> 1 s */
-    g_now += 400000;                          /* 0.4 s: 0.8 token */
+    assert_int_equal(ra, 1); /* 0.5 s for one token -> 1 s */
+    g_now += 400000;         /* 0.4 s: 0.8 token */
     assert_false(auth_rl_take(rl, "agent:a", 1, &ra));
     assert_int_equal(ra, 1);
-    g_now += 100000;                          /* 0.5 s total: one token */
+    g_now += 100000; /* 0.5 s total: one token */
     assert_true(auth_rl_take(rl, "agent:a", 1, &ra));
     assert_false(auth_rl_take(rl, "agent:a", 1, NULL));
     /* a long pause refills only up to the burst */
@@ -63,7 +62,7 @@ static void test_burst_and_refill(void **state)
 static void test_retry_after(void **state)
 {
     (void)state;
-    auth_ratelimit *rl = mk(1.0 / 60.0, 2.0, 0);   /* one per minute */
+    auth_ratelimit *rl = mk(1.0 / 60.0, 2.0, 0); /* one per minute */
     long ra = 0;
     assert_true(auth_rl_take(rl, "k", 1, &ra));
     assert_true(auth_rl_take(rl, "k", 1, &ra));
@@ -111,12 +110,12 @@ static void test_bounded(void **state)
         snprintf(key, sizeof key, "idle:%d", i);
         assert_true(auth_rl_take(rl, key, 1, NULL));
     }
-    g_now += 5LL * 1000000;                            /* the idle ones refill fully */
-    assert_true(auth_rl_take(rl, "busy", 3, NULL));    /* drained */
+    g_now += 5LL * 1000000;                         /* the idle ones refill fully */
+    assert_true(auth_rl_take(rl, "busy", 3, NULL)); /* drained */
     assert_int_equal(auth_rl_size(rl), 10);
-    assert_true(auth_rl_take(rl, "new", 1, NULL));     /* table full: evicts */
-    assert_int_equal(auth_rl_size(rl), 2);             /* busy + new */
-    assert_false(auth_rl_take(rl, "busy", 1, NULL));   /* still remembered: no fresh burst */
+    assert_true(auth_rl_take(rl, "new", 1, NULL));   /* table full: evicts */
+    assert_int_equal(auth_rl_size(rl), 2);           /* busy + new */
+    assert_false(auth_rl_take(rl, "busy", 1, NULL)); /* still remembered: no fresh burst */
     /* when nothing is idle, the least recently used goes */
     for (int i = 0; i < 20; i++) {
         snprintf(key, sizeof key, "hot:%d", i);
@@ -132,7 +131,7 @@ static void test_bounded(void **state)
         assert_true(auth_rl_take(rl, key, 1, NULL));
     }
     assert_true(auth_rl_size(rl) <= 1000 && auth_rl_size(rl) >= 800);
-    assert_false(auth_rl_take(rl, "flood:199999", 3, NULL));   /* recent: kept */
+    assert_false(auth_rl_take(rl, "flood:199999", 3, NULL)); /* recent: kept */
     /* sweep drops only full buckets */
     g_now += 60LL * 1000000;
     auth_rl_sweep(rl);
@@ -152,7 +151,7 @@ static void test_conf(void **state)
     assert_true(auth_rl_take(rl, "k", 1, NULL));
     assert_true(auth_rl_take(rl, "k", 1, NULL));
     long ra;
-    assert_false(auth_rl_take(rl, "k", 1, &ra));   /* real clock: 1/s, so ~1 s */
+    assert_false(auth_rl_take(rl, "k", 1, &ra)); /* real clock: 1/s, so ~1 s */
     assert_true(ra >= 1 && ra <= 2);
     auth_rl_free(rl);
     assert_int_equal(conf_set(c, "RATE_LIMIT_PER_MINUTE", "0", CONF_SRC_FLAG, &e), ERR_OK);
@@ -189,7 +188,7 @@ static void *worker(void *arg)
 static void test_threads(void **state)
 {
     (void)state;
-    g_rl = mk(1.0, 1000.0, 20);   /* clock frozen: exactly 1000 tokens for "shared" */
+    g_rl = mk(1.0, 1000.0, 20); /* clock frozen: exactly 1000 tokens for "shared" */
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++)
         assert_int_equal(pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i), 0);

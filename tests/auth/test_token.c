@@ -46,8 +46,11 @@ static utc_us fake_clock(void *ud)
 
 static auth_ctx *mk_ctx(auth_permmap *perms, const char *api_key)
 {
-    auth_opts o = {.jwt_secret = SECRET, .api_key = api_key, .perms = perms,
-                   .store = g_db.st, .clock = fake_clock};
+    auth_opts o = {.jwt_secret = SECRET,
+                   .api_key = api_key,
+                   .perms = perms,
+                   .store = g_db.st,
+                   .clock = fake_clock};
     auth_ctx *a = NULL;
     err_t e;
     if (auth_ctx_new(&o, &a, &e) != ERR_OK)
@@ -97,7 +100,7 @@ static void test_issue_resolve(void **state)
     assert_int_equal(auth_token_classify(t.token, strlen(t.token)), AUTH_FMT_PROTECTED);
     assert_string_equal(t.id.agent_id, "agent-1");
     assert_string_equal(t.id.agent_type, "claude");
-    assert_int_equal(t.id.permissions, R | W);          /* requested ∩ claude */
+    assert_int_equal(t.id.permissions, R | W); /* requested ∩ claude */
     assert_int_equal(t.id.issued_at, g_now);
     assert_int_equal(t.id.expires_at, g_now + 3600 * S_);
     assert_int_equal(t.id.token_format, AUTH_FMT_PROTECTED);
@@ -110,10 +113,10 @@ static void test_issue_resolve(void **state)
     assert_string_equal(row.agent_type, "claude");
     assert_int_equal(row.expires_at, g_now + 3600 * S_);
     auth_identity j;
-    assert_int_equal(auth_jwt_verify(SECRET, strlen(SECRET), row.jwt, strlen(row.jwt), g_now, 30,
-                                     &j), AUTH_OK);
+    assert_int_equal(
+        auth_jwt_verify(SECRET, strlen(SECRET), row.jwt, strlen(row.jwt), g_now, 30, &j), AUTH_OK);
     assert_string_equal(j.jti, t.id.jti);
-    assert_int_equal(j.expires_at, g_now + 86400 * S_);   /* JWT_TOKEN_EXPIRY */
+    assert_int_equal(j.expires_at, g_now + 86400 * S_); /* JWT_TOKEN_EXPIRY */
     store_token_clear(&row);
 
     auth_identity id;
@@ -137,8 +140,12 @@ static void test_issue_resolve(void **state)
     assert_int_equal(resolve("sct_9b2d4f5e-1c3a-4d7b-8e9f-0a1b2c3d4e5f", &id),
                      AUTH_TOKEN_AUTHENTICATION_FAILED);
     static const char *const junk[] = {
-        "", "sct_", "sct_123", "sct_9b2d4f5e-1c3a-4d7b-8e9f-0a1b2c3d4e5fX", "Bearer", "Bearer ",
-        "hello", "a.b", "a.b.c.d", "SCT_9b2d4f5e-1c3a-4d7b-8e9f-0a1b2c3d4e5f", "x y.z.w",
+        "",        "sct_",
+        "sct_123", "sct_9b2d4f5e-1c3a-4d7b-8e9f-0a1b2c3d4e5fX",
+        "Bearer",  "Bearer ",
+        "hello",   "a.b",
+        "a.b.c.d", "SCT_9b2d4f5e-1c3a-4d7b-8e9f-0a1b2c3d4e5f",
+        "x y.z.w",
     };
     for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
         if (resolve(junk[i], &id) != AUTH_INVALID_TOKEN_FORMAT)
@@ -173,7 +180,7 @@ static void test_expiry(void **state)
     auth_identity id;
     g_now += 3599 * S_;
     assert_int_equal(resolve(t.token, &id), AUTH_OK);
-    g_now += 1 * S_;                                  /* expires_at == now: expired */
+    g_now += 1 * S_; /* expires_at == now: expired */
     assert_int_equal(resolve(t.token, &id), AUTH_TOKEN_EXPIRED);
     auth_issued r;
     assert_int_equal(auth_refresh(g_auth, t.token, &r, &e), AUTH_TOKEN_EXPIRED);
@@ -212,8 +219,8 @@ static void test_refresh(void **state)
     assert_string_equal(r.id.agent_id, "agent-4");
     assert_string_equal(r.id.agent_type, "test");
     assert_int_equal(r.id.permissions, R | W | D);
-    assert_int_equal(r.id.issued_at, g_now);                  /* a fresh iat */
-    assert_int_equal(r.id.expires_at, g_now + 3600 * S_);     /* and expiry */
+    assert_int_equal(r.id.issued_at, g_now);              /* a fresh iat */
+    assert_int_equal(r.id.expires_at, g_now + 3600 * S_); /* and expiry */
     assert_true(r.id.expires_at > t.id.expires_at);
     (void)issued;
 
@@ -264,7 +271,7 @@ static void test_revoke(void **state)
     assert_int_equal(auth_issue(g_auth, "agent-6", "claude", R, &t, &e), ERR_OK);
     assert_int_equal(auth_revoke_jti(g_auth, t.id.jti, 0, &e), ERR_OK);
     assert_int_equal(resolve(t.token, &id), AUTH_TOKEN_AUTHENTICATION_FAILED);
-    assert_int_equal(auth_revoke_jti(g_auth, t.id.jti, 0, &e), ERR_OK);   /* idempotent */
+    assert_int_equal(auth_revoke_jti(g_auth, t.id.jti, 0, &e), ERR_OK); /* idempotent */
     assert_int_equal(auth_revoke_jti(g_auth, "not-a-uuid", 0, &e), ERR_INVALID);
     /* a raw JWT by jti; the revocation outlives the JWT's leeway */
     char *jwt = auth_issue_jwt(g_auth, "agent-7", "claude", R, &id, &e);
@@ -272,7 +279,7 @@ static void test_revoke(void **state)
     strcpy(jti, id.jti);
     utc_us exp = id.expires_at;
     assert_int_equal(auth_revoke_jti(g_auth, jti, exp, &e), ERR_OK);
-    g_now = exp + (AUTH_JWT_LEEWAY_S - 1) * S_;           /* still within the leeway */
+    g_now = exp + (AUTH_JWT_LEEWAY_S - 1) * S_; /* still within the leeway */
     int64_t removed;
     assert_int_equal(auth_purge_expired(g_auth, &removed, &e), ERR_OK);
     assert_int_equal(resolve(jwt, &id), AUTH_TOKEN_AUTHENTICATION_FAILED);
@@ -297,7 +304,8 @@ static void test_permission_narrowing(void **state)
     auth_ctx_free(tight);
     /* a context with another key refuses the same token */
     auth_opts o = {.jwt_secret = "a-different-secret-0123456789abcdef012345",
-                   .store = g_db.st, .clock = fake_clock};
+                   .store = g_db.st,
+                   .clock = fake_clock};
     auth_ctx *other = NULL;
     assert_int_equal(auth_ctx_new(&o, &other, &e), ERR_OK);
     assert_int_equal(auth_resolve(other, t.token, &id, &e), AUTH_TOKEN_AUTHENTICATION_FAILED);
@@ -438,13 +446,13 @@ static void test_no_secrets_logged(void **state)
         sbuf_append(&b, buf, n);
     fclose(f);
     const char *log = sbuf_cstr(&b);
-    assert_non_null(strstr(log, t.id.jti));          /* ids are logged */
+    assert_non_null(strstr(log, t.id.jti)); /* ids are logged */
     assert_null(strstr(log, t.token));
     assert_null(strstr(log, r.token));
     assert_null(strstr(log, "sct_"));
     assert_null(strstr(log, row.jwt));
     assert_null(strstr(log, jwt));
-    assert_null(strstr(log, "eyJ"));                 /* no JWT segment at all */
+    assert_null(strstr(log, "eyJ")); /* no JWT segment at all */
     assert_null(strstr(log, SECRET));
     sbuf_free(&b);
     free(jwt);
@@ -463,7 +471,7 @@ static void test_token_cache(void **state)
     /* a cached token revoked in this process is refused at once */
     assert_int_equal(auth_issue(g_auth, "agent-c1", "claude", R | W, &t, &e), ERR_OK);
     assert_int_equal(resolve(t.token, &id), AUTH_OK);
-    assert_int_equal(resolve(t.token, &id), AUTH_OK);                 /* from the cache */
+    assert_int_equal(resolve(t.token, &id), AUTH_OK); /* from the cache */
     assert_string_equal(id.agent_id, "agent-c1");
     assert_int_equal(id.token_format, AUTH_FMT_PROTECTED);
     assert_int_equal(auth_revoke_jti(g_auth, t.id.jti, 0, &e), ERR_OK);
@@ -498,7 +506,7 @@ static void test_token_cache(void **state)
     /* expiry: an entry never outlives the credential */
     assert_int_equal(auth_issue(g_auth, "agent-c4", "claude", R, &t, &e), ERR_OK);
     g_now += (3600 - 10) * S_;
-    assert_int_equal(resolve(t.token, &id), AUTH_OK);                 /* cached 10 s */
+    assert_int_equal(resolve(t.token, &id), AUTH_OK); /* cached 10 s */
     g_now += 9 * S_;
     assert_int_equal(resolve(t.token, &id), AUTH_OK);
     g_now += S_;

@@ -63,8 +63,8 @@ bool hc_send(hc_conn *c, const char *method, const char *path, const char *heade
              const char *body, size_t len)
 {
     char head[4096];
-    int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: localhost\r\n%s",
-                     method, path, headers ? headers : "");
+    int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: localhost\r\n%s", method, path,
+                     headers ? headers : "");
     if (body)
         n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n", len);
     n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
@@ -192,7 +192,7 @@ bool hc_read_body(hc_conn *c, hc_resp *r)
         return true;
     }
     if (r->content_length < 0)
-        return true;  /* e.g. 202 without a length: nothing */
+        return true; /* e.g. 202 without a length: nothing */
     if (!fill(c, (size_t)r->content_length))
         return false;
     body_append(r, c->buf, (size_t)r->content_length);

@@ -12,18 +12,18 @@
 typedef struct hc_conn {
     int fd;
     uint16_t port;
-    char *buf;          /* raw bytes read but not consumed */
+    char *buf; /* raw bytes read but not consumed */
     size_t len, cap;
 } hc_conn;
 
 typedef struct hc_resp {
     int status;
-    char *head;         /* raw header block (NUL-terminated) */
+    char *head; /* raw header block (NUL-terminated) */
     bool chunked;
-    long content_length;  /* -1 if absent */
-    char *body;         /* whole body (hc_read_body) or decoded SSE bytes pending */
+    long content_length; /* -1 if absent */
+    char *body;          /* whole body (hc_read_body) or decoded SSE bytes pending */
     size_t body_len;
-    bool eof;           /* last chunk seen */
+    bool eof; /* last chunk seen */
 } hc_resp;
 
 bool hc_connect(hc_conn *c, uint16_t port);

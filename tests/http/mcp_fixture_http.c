@@ -29,17 +29,30 @@ static json_t *t_reconnection(mcp_call *c, json_t *a, void *ud)
 
 static bool add_http_fixtures(mcp_server *srv, err_t *e)
 {
-    mcp_tool_def rec = {"test_reconnection", NULL,
+    mcp_tool_def rec = {"test_reconnection",
+                        NULL,
                         "Closes the SSE connection mid-call; the result arrives after the client "
-                        "reconnects (SEP-1699)", NULL, NULL, NULL, t_reconnection, NULL};
-    mcp_tool_def js = {"json_schema_2020_12_tool", NULL, "Tool with JSON Schema 2020-12 features",
-                       "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"type\":\"object\","
-                       "\"$defs\":{\"address\":{\"type\":\"object\",\"properties\":{\"street\":"
-                       "{\"type\":\"string\"},\"city\":{\"type\":\"string\"}}}},\"properties\":"
-                       "{\"name\":{\"type\":\"string\"},\"address\":{\"$ref\":\"#/$defs/address\"}},"
-                       "\"additionalProperties\":false}",
-                       NULL, NULL, t_reconnection, NULL};
-    return mcp_server_add_tool(srv, &rec, e) == ERR_OK && mcp_server_add_tool(srv, &js, e) == ERR_OK;
+                        "reconnects (SEP-1699)",
+                        NULL,
+                        NULL,
+                        NULL,
+                        t_reconnection,
+                        NULL};
+    mcp_tool_def js = {
+        "json_schema_2020_12_tool",
+        NULL,
+        "Tool with JSON Schema 2020-12 features",
+        "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"type\":\"object\","
+        "\"$defs\":{\"address\":{\"type\":\"object\",\"properties\":{\"street\":"
+        "{\"type\":\"string\"},\"city\":{\"type\":\"string\"}}}},\"properties\":"
+        "{\"name\":{\"type\":\"string\"},\"address\":{\"$ref\":\"#/$defs/address\"}},"
+        "\"additionalProperties\":false}",
+        NULL,
+        NULL,
+        t_reconnection,
+        NULL};
+    return mcp_server_add_tool(srv, &rec, e) == ERR_OK &&
+           mcp_server_add_tool(srv, &js, e) == ERR_OK;
 }
 
 static void health(void *ud, const mcp_http_req *req, mcp_http_response *out)
@@ -84,7 +97,7 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);  /* every thread inherits: only sigwait sees them */
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits: only sigwait sees them */
 
     mcp_http_opts o = {0};
     o.port = (uint16_t)port;

@@ -15,7 +15,11 @@ static uint16_t port;
 static double seconds = 5;
 static const char *tool = "test_simple_text";
 
-typedef struct { double *lat; size_t n, cap; int errors; } res_t;
+typedef struct {
+    double *lat;
+    size_t n, cap;
+    int errors;
+} res_t;
 
 static double now(void)
 {
@@ -33,9 +37,12 @@ static void *client(void *arg)
         r->errors++;
         return NULL;
     }
-    const char *h = "Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n";
-    if (hc_request(&c, "POST", "/mcp", h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
-                   "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"l\",\"version\":\"1\"}}}",
+    const char *h =
+        "Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n";
+    if (hc_request(&c, "POST", "/mcp", h,
+                   "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
+                   "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{"
+                   "\"name\":\"l\",\"version\":\"1\"}}}",
                    &rs) != 200) {
         r->errors++;
         return NULL;
@@ -44,8 +51,10 @@ static void *client(void *arg)
     hc_resp_free(&rs);
     char hdr[512], body[256];
     snprintf(hdr, sizeof hdr, "%sMcp-Session-Id: %s\r\n", h, sid);
-    snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":"
-             "{\"name\":\"%s\",\"arguments\":{}}}", tool);
+    snprintf(body, sizeof body,
+             "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":"
+             "{\"name\":\"%s\",\"arguments\":{}}}",
+             tool);
     double end = now() + seconds;
     for (double t0 = now(); t0 < end; t0 = now()) {
         int st = hc_request(&c, "POST", "/mcp", hdr, body, &rs);

@@ -23,9 +23,11 @@
 #include "http_client.h"
 #include "mcp_fixtures.h"
 
-#define ACCEPT_BOTH "Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n"
-#define INIT_BODY "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":" \
-                  "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}"
+#define ACCEPT_BOTH \
+    "Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n"
+#define INIT_BODY \
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":" \
+    "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}"
 
 static mcp_server *g_srv;
 static mcp_http *g_http;
@@ -77,7 +79,9 @@ static char *open_session(hc_conn *c)
     char *sid = hc_header(&r, "Mcp-Session-Id");
     assert_non_null(sid);
     hc_resp_free(&r);
-    assert_int_equal(post(c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", &r), 202);
+    assert_int_equal(
+        post(c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", &r),
+        202);
     hc_resp_free(&r);
     return sid;
 }
@@ -112,13 +116,15 @@ static void test_initialize_session_id(void **state)
     for (const char *p = sid; *p; p++)
         assert_true(*p >= 0x21 && *p <= 0x7e);
     json_t *j = body_json(&r);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "result"), "protocolVersion")),
-                        "2025-11-25");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "result"), "protocolVersion")),
+        "2025-11-25");
     json_decref(j);
     hc_resp_free(&r);
     /* a second request on the same keep-alive connection */
     assert_int_equal(post(&c, sid, "MCP-Protocol-Version: 2025-11-25\r\n",
-                          "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}", &r), 200);
+                          "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}", &r),
+                     200);
     assert_non_null(strstr(r.body, "\"result\":{}"));
     hc_resp_free(&r);
     free(sid);
@@ -132,12 +138,17 @@ static void test_session_required_and_unknown(void **state)
     hc_conn c;
     assert_true(hc_connect(&c, g_port));
     hc_resp r;
-    assert_int_equal(post(&c, NULL, NULL, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}", &r), 400);
+    assert_int_equal(
+        post(&c, NULL, NULL, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}", &r), 400);
     hc_resp_free(&r);
-    assert_int_equal(post(&c, "no-such-session", NULL, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &r), 404);
+    assert_int_equal(
+        post(&c, "no-such-session", NULL, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &r),
+        404);
     assert_int_equal(error_code(&r), -32001);
     hc_resp_free(&r);
-    assert_int_equal(hc_request(&c, "GET", "/mcp", "Accept: text/event-stream\r\nMcp-Session-Id: nope\r\n", NULL, &r), 404);
+    assert_int_equal(hc_request(&c, "GET", "/mcp",
+                                "Accept: text/event-stream\r\nMcp-Session-Id: nope\r\n", NULL, &r),
+                     404);
     hc_resp_free(&r);
     assert_int_equal(hc_request(&c, "DELETE", "/mcp", NULL, NULL, &r), 400);
     hc_resp_free(&r);
@@ -155,7 +166,8 @@ static void test_delete_then_404(void **state)
     hc_resp r;
     assert_int_equal(hc_request(&c, "DELETE", "/mcp/", h, NULL, &r), 200);
     hc_resp_free(&r);
-    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &r), 404);
+    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &r),
+                     404);
     hc_resp_free(&r);
     assert_int_equal(hc_request(&c, "DELETE", "/mcp", h, NULL, &r), 404);
     hc_resp_free(&r);
@@ -171,7 +183,9 @@ static void test_bad_messages(void **state)
     char *sid = open_session(&c);
     hc_resp r;
     /* notification: 202 empty */
-    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/whatever\"}", &r), 202);
+    assert_int_equal(
+        post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/whatever\"}", &r),
+        202);
     assert_int_equal(r.body_len, 0);
     hc_resp_free(&r);
     /* malformed JSON: 400 -32700, with and without a session */
@@ -182,22 +196,31 @@ static void test_bad_messages(void **state)
     assert_int_equal(error_code(&r), -32700);
     hc_resp_free(&r);
     /* wrong jsonrpc version: 400 -32600 */
-    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"1.0\",\"id\":3,\"method\":\"ping\"}", &r), 400);
+    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"1.0\",\"id\":3,\"method\":\"ping\"}", &r),
+                     400);
     assert_int_equal(error_code(&r), -32600);
     hc_resp_free(&r);
     /* unknown method: in-band 200 -32601 */
-    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"no/such\"}", &r), 200);
+    assert_int_equal(
+        post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"no/such\"}", &r), 200);
     assert_int_equal(error_code(&r), -32601);
     hc_resp_free(&r);
     /* unknown tool on a worker: in-band error */
-    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"nope\"}}", &r), 200);
+    assert_int_equal(post(&c, sid, NULL,
+                          "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/"
+                          "call\",\"params\":{\"name\":\"nope\"}}",
+                          &r),
+                     200);
     assert_int_equal(error_code(&r), -32602);
     hc_resp_free(&r);
     /* unsupported MCP-Protocol-Version: 400 */
-    assert_int_equal(post(&c, sid, "MCP-Protocol-Version: 1999-01-01\r\n", "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}", &r), 400);
+    assert_int_equal(post(&c, sid, "MCP-Protocol-Version: 1999-01-01\r\n",
+                          "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}", &r),
+                     400);
     hc_resp_free(&r);
     /* the connection is still fine */
-    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}", &r), 200);
+    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}", &r),
+                     200);
     hc_resp_free(&r);
     free(sid);
     hc_close(&c);
@@ -217,23 +240,36 @@ static void test_http_level_errors(void **state)
     assert_true(hc_connect(&c, g_port));
     /* 406: Accept without text/event-stream */
     char h[512];
-    snprintf(h, sizeof h, "Accept: application/json\r\nContent-Type: application/json\r\nMcp-Session-Id: %s\r\n", sid);
-    assert_int_equal(hc_request(&c, "POST", "/mcp", h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &r), 406);
+    snprintf(h, sizeof h,
+             "Accept: application/json\r\nContent-Type: application/json\r\nMcp-Session-Id: %s\r\n",
+             sid);
+    assert_int_equal(
+        hc_request(&c, "POST", "/mcp", h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &r),
+        406);
     hc_resp_free(&r);
     hc_close(&c);
     assert_true(hc_connect(&c, g_port));
     /* 415 */
-    snprintf(h, sizeof h, "Accept: application/json, text/event-stream\r\nContent-Type: text/plain\r\nMcp-Session-Id: %s\r\n", sid);
-    assert_int_equal(hc_request(&c, "POST", "/mcp", h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &r), 415);
+    snprintf(h, sizeof h,
+             "Accept: application/json, text/event-stream\r\nContent-Type: "
+             "text/plain\r\nMcp-Session-Id: %s\r\n",
+             sid);
+    assert_int_equal(
+        hc_request(&c, "POST", "/mcp", h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &r),
+        415);
     hc_resp_free(&r);
     hc_close(&c);
     /* 403: bad Origin; bad Host (raw request) */
     assert_true(hc_connect(&c, g_port));
-    assert_int_equal(post(&c, sid, "Origin: http://evil.example.com\r\n", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &r), 403);
+    assert_int_equal(post(&c, sid, "Origin: http://evil.example.com\r\n",
+                          "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &r),
+                     403);
     hc_resp_free(&r);
     hc_close(&c);
     assert_true(hc_connect(&c, g_port));
-    assert_int_equal(post(&c, sid, "Origin: http://localhost:1234\r\n", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &r), 200);
+    assert_int_equal(post(&c, sid, "Origin: http://localhost:1234\r\n",
+                          "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &r),
+                     200);
     hc_resp_free(&r);
     const char *raw = "POST /mcp HTTP/1.1\r\nHost: evil.example.com\r\n" ACCEPT_BOTH
                       "Content-Length: 2\r\n\r\n{}";
@@ -266,7 +302,8 @@ static void test_body_limit(void **state)
     snprintf(h, sizeof h, ACCEPT_BOTH "Mcp-Session-Id: %s\r\n", sid);
     /* Content-Length over the limit: refused before the body is read */
     char head[1024];
-    snprintf(head, sizeof head, "POST /mcp HTTP/1.1\r\nHost: localhost\r\n%sContent-Length: %zu\r\n\r\n", h, n);
+    snprintf(head, sizeof head,
+             "POST /mcp HTTP/1.1\r\nHost: localhost\r\n%sContent-Length: %zu\r\n\r\n", h, n);
     assert_int_equal(write(c.fd, head, strlen(head)), (ssize_t)strlen(head));
     assert_true(hc_read_head(&c, &r));
     assert_int_equal(r.status, 413);
@@ -274,7 +311,8 @@ static void test_body_limit(void **state)
     hc_close(&c);
     /* chunked body growing over the limit */
     assert_true(hc_connect(&c, g_port));
-    snprintf(head, sizeof head, "POST /mcp HTTP/1.1\r\nHost: localhost\r\n%sTransfer-Encoding: chunked\r\n\r\n", h);
+    snprintf(head, sizeof head,
+             "POST /mcp HTTP/1.1\r\nHost: localhost\r\n%sTransfer-Encoding: chunked\r\n\r\n", h);
     assert_int_equal(write(c.fd, head, strlen(head)), (ssize_t)strlen(head));
     for (int i = 0; i < 4; i++) {
         char ch[32];
@@ -291,7 +329,8 @@ static void test_body_limit(void **state)
     hc_close(&c);
     /* the server keeps serving */
     assert_true(hc_connect(&c, g_port));
-    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}", &r), 200);
+    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}", &r),
+                     200);
     hc_resp_free(&r);
     free(big);
     free(sid);
@@ -318,8 +357,9 @@ static void test_sse_progress_and_replay(void **state)
     char *sid = open_session(&c);
     char h[512];
     snprintf(h, sizeof h, ACCEPT_BOTH "Mcp-Session-Id: %s\r\n", sid);
-    const char *body = "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":"
-                       "\"test_tool_with_progress\",\"_meta\":{\"progressToken\":\"tok\"}}}";
+    const char *body =
+        "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":"
+        "\"test_tool_with_progress\",\"_meta\":{\"progressToken\":\"tok\"}}}";
     assert_true(hc_send(&c, "POST", "/mcp", h, body, strlen(body)));
     expect_sse_head(&c, &r);
     char *ids[8] = {0}, *data[8] = {0};
@@ -327,15 +367,19 @@ static void test_sse_progress_and_replay(void **state)
     while (n < 8 && hc_next_event(&c, &r, &ids[n], &data[n]))
         n++;
     assert_true(r.eof);
-    assert_int_equal(n, 5);  /* priming, 3 x progress, response */
+    assert_int_equal(n, 5); /* priming, 3 x progress, response */
     assert_non_null(ids[0]);
     assert_string_equal(data[0], "");
     double expect[3] = {0, 50, 100};
     for (int i = 1; i <= 3; i++) {
         json_t *j = json_loads(data[i], 0, NULL);
-        assert_string_equal(json_string_value(json_object_get(j, "method")), "notifications/progress");
-        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "params"), "progressToken")), "tok");
-        assert_true(json_number_value(json_object_get(json_object_get(j, "params"), "progress")) == expect[i - 1]);
+        assert_string_equal(json_string_value(json_object_get(j, "method")),
+                            "notifications/progress");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(j, "params"), "progressToken")),
+            "tok");
+        assert_true(json_number_value(json_object_get(json_object_get(j, "params"), "progress")) ==
+                    expect[i - 1]);
         json_decref(j);
     }
     json_t *j = json_loads(data[4], 0, NULL);
@@ -351,7 +395,9 @@ static void test_sse_progress_and_replay(void **state)
 
     /* Last-Event-ID: resume after the first progress event: the rest is replayed */
     char gh[512];
-    snprintf(gh, sizeof gh, "Accept: text/event-stream\r\nMcp-Session-Id: %s\r\nLast-Event-ID: %s\r\n", sid, ids[1]);
+    snprintf(gh, sizeof gh,
+             "Accept: text/event-stream\r\nMcp-Session-Id: %s\r\nLast-Event-ID: %s\r\n", sid,
+             ids[1]);
     assert_true(hc_send(&c, "GET", "/mcp", gh, NULL, 0));
     assert_true(hc_read_head(&c, &r));
     assert_int_equal(r.status, 200);
@@ -389,7 +435,7 @@ static void test_get_stream_resource_updated(void **state)
     assert_true(hc_read_head(&g, &gr));
     assert_int_equal(gr.status, 200);
     char *id, *d;
-    assert_true(hc_next_event(&g, &gr, &id, &d));  /* priming: the stream is attached */
+    assert_true(hc_next_event(&g, &gr, &id, &d)); /* priming: the stream is attached */
     assert_string_equal(d, "");
     free(id);
     free(d);
@@ -399,17 +445,25 @@ static void test_get_stream_resource_updated(void **state)
     hc_resp_free(&r);
     hc_close(&g2);
 
-    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/subscribe\","
-                                         "\"params\":{\"uri\":\"test://watched-resource\"}}", &r), 200);
+    assert_int_equal(post(&c, sid, NULL,
+                          "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/subscribe\","
+                          "\"params\":{\"uri\":\"test://watched-resource\"}}",
+                          &r),
+                     200);
     hc_resp_free(&r);
-    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\","
-                                         "\"params\":{\"name\":\"test_touch_watched\"}}", &r), 200);
+    assert_int_equal(post(&c, sid, NULL,
+                          "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\","
+                          "\"params\":{\"name\":\"test_touch_watched\"}}",
+                          &r),
+                     200);
     hc_resp_free(&r);
     assert_true(hc_next_event(&g, &gr, &id, &d));
     assert_non_null(id);
     json_t *j = json_loads(d, 0, NULL);
-    assert_string_equal(json_string_value(json_object_get(j, "method")), "notifications/resources/updated");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "params"), "uri")), "test://watched-resource");
+    assert_string_equal(json_string_value(json_object_get(j, "method")),
+                        "notifications/resources/updated");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "params"), "uri")),
+                        "test://watched-resource");
     json_decref(j);
     free(id);
     free(d);
@@ -437,8 +491,10 @@ static void test_concurrent_posts_one_session(void **state)
     snprintf(h, sizeof h, ACCEPT_BOTH "Mcp-Session-Id: %s\r\n", sid);
     for (int i = 0; i < 3; i++) {
         char body[256];
-        snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":"
-                                    "{\"name\":\"test_block\",\"_meta\":{\"progressToken\":%d}}}", 100 + i, i);
+        snprintf(body, sizeof body,
+                 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":"
+                 "{\"name\":\"test_block\",\"_meta\":{\"progressToken\":%d}}}",
+                 100 + i, i);
         assert_true(hc_connect(&b[i], g_port));
         assert_true(hc_send(&b[i], "POST", "/mcp", h, body, strlen(body)));
     }
@@ -454,16 +510,22 @@ static void test_concurrent_posts_one_session(void **state)
         free(id);
         free(d);
     }
-    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\","
-                                         "\"params\":{\"name\":\"test_release\"}}", &r), 200);
+    assert_int_equal(post(&c, sid, NULL,
+                          "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\","
+                          "\"params\":{\"name\":\"test_release\"}}",
+                          &r),
+                     200);
     hc_resp_free(&r);
     for (int i = 0; i < 3; i++) {
         char *id, *d;
         assert_true(hc_next_event(&b[i], &br[i], &id, &d));
         json_t *j = json_loads(d, 0, NULL);
         assert_int_equal(json_integer_value(json_object_get(j, "id")), 100 + i);
-        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(
-                                json_object_get(j, "result"), "content"), 0), "text")), "released");
+        assert_string_equal(
+            json_string_value(json_object_get(
+                json_array_get(json_object_get(json_object_get(j, "result"), "content"), 0),
+                "text")),
+            "released");
         json_decref(j);
         free(id);
         free(d);
@@ -490,8 +552,10 @@ static void *session_worker(void *arg)
     hc_resp_free(&r);
     for (int i = 0; sid && i < 25; i++) {
         char body[160];
-        snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\","
-                                    "\"params\":{\"name\":\"test_simple_text\"}}", i);
+        snprintf(body, sizeof body,
+                 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\","
+                 "\"params\":{\"name\":\"test_simple_text\"}}",
+                 i);
         if (post(&c, sid, NULL, body, &r) != 200 || !strstr(r.body, "simple text response"))
             (*fails)++;
         hc_resp_free(&r);
@@ -511,7 +575,9 @@ static void *session_worker(void *arg)
 static void test_many_sessions_parallel(void **state)
 {
     (void)state;
-    enum { N = 16 };
+    enum {
+        N = 16
+    };
     pthread_t th[N];
     int fails[N] = {0};
     size_t before = mcp_http_session_count(g_http);
@@ -559,8 +625,11 @@ static void test_routes_and_metrics(void **state)
     size_t len;
     char *m = mcp_http_metrics_render(g_http, &len);
     assert_int_equal(strlen(m), len);
-    assert_non_null(strstr(m, "ctxd_mcp_requests_total{method=\"tools/call\",tool=\"test_simple_text\",status=\"200\"}"));
-    assert_non_null(strstr(m, "ctxd_mcp_request_duration_seconds_bucket{method=\"tools/call\",tool=\"test_simple_text\",le=\"+Inf\"}"));
+    assert_non_null(strstr(
+        m,
+        "ctxd_mcp_requests_total{method=\"tools/call\",tool=\"test_simple_text\",status=\"200\"}"));
+    assert_non_null(strstr(m, "ctxd_mcp_request_duration_seconds_bucket{method=\"tools/"
+                              "call\",tool=\"test_simple_text\",le=\"+Inf\"}"));
     free(m);
 }
 
@@ -606,14 +675,18 @@ static void test_auth_hook(void **state)
     assert_int_equal(post(&c, NULL, "X-API-Key: secret\r\n", INIT_BODY, &r), 200);
     char *sid = hc_header(&r, "Mcp-Session-Id");
     hc_resp_free(&r);
-    assert_int_equal(post(&c, sid, "X-API-Key: secret\r\n", "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
-                                                             "\"params\":{\"name\":\"test_simple_text\"}}", &r), 200);
+    assert_int_equal(post(&c, sid, "X-API-Key: secret\r\n",
+                          "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
+                          "\"params\":{\"name\":\"test_simple_text\"}}",
+                          &r),
+                     200);
     hc_resp_free(&r);
-    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}", &r), 401);
+    assert_int_equal(post(&c, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}", &r),
+                     401);
     hc_resp_free(&r);
     free(sid);
     hc_close(&c);
-    mcp_http_stop(h);  /* also frees the session it still holds */
+    mcp_http_stop(h); /* also frees the session it still holds */
     assert_int_equal(__atomic_load_n(&auth_frees, __ATOMIC_SEQ_CST), 2);
 }
 
@@ -646,10 +719,10 @@ static void test_shutdown_with_streams(void **state)
     assert_true(hc_connect(&b, port));
     assert_true(hc_send(&b, "POST", "/mcp", h2, body, strlen(body)));
     expect_sse_head(&b, &br);
-    assert_true(hc_next_event(&b, &br, &id, &d));  /* priming */
+    assert_true(hc_next_event(&b, &br, &id, &d)); /* priming */
     free(id);
     free(d);
-    assert_true(hc_next_event(&b, &br, &id, &d));  /* "blocked" progress: it runs */
+    assert_true(hc_next_event(&b, &br, &id, &d)); /* "blocked" progress: it runs */
     free(id);
     free(d);
     assert_int_equal(mcp_http_session_count(h), 1);

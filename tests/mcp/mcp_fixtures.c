@@ -14,15 +14,16 @@
 
 /* 1x1 transparent PNG */
 static const unsigned char png[] = {
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
-    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
-    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
-    0x42, 0x60, 0x82};
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48,
+    0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00,
+    0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78,
+    0x9C, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00,
+    0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82};
 /* minimal WAV: RIFF header, 8 kHz mono 8-bit, 4 samples of silence */
-static const unsigned char wav[] = {
-    'R', 'I', 'F', 'F', 40, 0, 0, 0, 'W', 'A', 'V', 'E', 'f', 'm', 't', ' ', 16, 0, 0, 0, 1, 0, 1, 0,
-    0x40, 0x1F, 0, 0, 0x40, 0x1F, 0, 0, 1, 0, 8, 0, 'd', 'a', 't', 'a', 4, 0, 0, 0, 128, 128, 128, 128};
+static const unsigned char wav[] = {'R',  'I',  'F', 'F', 40,   0,    0, 0, 'W', 'A', 'V', 'E',
+                                    'f',  'm',  't', ' ', 16,   0,    0, 0, 1,   0,   1,   0,
+                                    0x40, 0x1F, 0,   0,   0x40, 0x1F, 0, 0, 1,   0,   8,   0,
+                                    'd',  'a',  't', 'a', 4,    0,    0, 0, 128, 128, 128, 128};
 
 static void pause_ms(long ms)
 {
@@ -69,7 +70,8 @@ static json_t *t_multiple(mcp_call *c, json_t *a, void *ud)
 static json_t *t_logging(mcp_call *c, json_t *a, void *ud)
 {
     (void)a, (void)ud;
-    const char *msgs[] = {"Tool execution started", "Tool processing data", "Tool execution completed"};
+    const char *msgs[] = {"Tool execution started", "Tool processing data",
+                          "Tool execution completed"};
     for (int i = 0; i < 3; i++) {
         if (i)
             pause_ms(50);
@@ -149,7 +151,8 @@ static json_t *t_structured(mcp_call *c, json_t *a, void *ud)
 {
     (void)c, (void)ud;
     json_t *n = json_object_get(a, "n");
-    return mcp_result_structured(json_pack("{s:I,s:s}", "double", 2 * json_integer_value(n), "unit", "x"));
+    return mcp_result_structured(
+        json_pack("{s:I,s:s}", "double", 2 * json_integer_value(n), "unit", "x"));
 }
 
 static json_t *t_validate(mcp_call *c, json_t *a, void *ud)
@@ -163,7 +166,8 @@ static json_t *t_validate(mcp_call *c, json_t *a, void *ud)
 static json_t *t_touch(mcp_call *c, json_t *a, void *ud)
 {
     (void)a, (void)ud;
-    int n = mcp_resource_updated(mcp_session_server(mcp_call_session(c)), "test://watched-resource");
+    int n =
+        mcp_resource_updated(mcp_session_server(mcp_call_session(c)), "test://watched-resource");
     char buf[64];
     snprintf(buf, sizeof buf, "notified %d", n);
     return mcp_result_text(buf);
@@ -211,8 +215,9 @@ static json_t *elicit(mcp_call *c, json_t *params, const char *prefix)
     json_t *r = client_call(c, "elicitation", "elicitation/create", params);
     if (json_object_get(r, "isError"))
         return r;
-    char *content = json_dumps(json_object_get(r, "content") ? json_object_get(r, "content") : json_null(),
-                               JSON_COMPACT | JSON_ENCODE_ANY);
+    char *content =
+        json_dumps(json_object_get(r, "content") ? json_object_get(r, "content") : json_null(),
+                   JSON_COMPACT | JSON_ENCODE_ANY);
     char buf[4096];
     snprintf(buf, sizeof buf, "%s: action=%s, content=%s", prefix,
              json_string_value(json_object_get(r, "action")), content);
@@ -224,11 +229,11 @@ static json_t *elicit(mcp_call *c, json_t *params, const char *prefix)
 static json_t *t_elicitation(mcp_call *c, json_t *a, void *ud)
 {
     (void)ud;
-    json_t *p = json_pack("{s:O,s:{s:s,s:{s:{s:s,s:s},s:{s:s,s:s}},s:[s,s]}}", "message",
-                          json_object_get(a, "message"), "requestedSchema", "type", "object",
-                          "properties", "username", "type", "string", "description", "User's response",
-                          "email", "type", "string", "description", "User's email address",
-                          "required", "username", "email");
+    json_t *p =
+        json_pack("{s:O,s:{s:s,s:{s:{s:s,s:s},s:{s:s,s:s}},s:[s,s]}}", "message",
+                  json_object_get(a, "message"), "requestedSchema", "type", "object", "properties",
+                  "username", "type", "string", "description", "User's response", "email", "type",
+                  "string", "description", "User's email address", "required", "username", "email");
     return elicit(c, p, "User response");
 }
 
@@ -236,14 +241,18 @@ static json_t *t_elicit_defaults(mcp_call *c, json_t *a, void *ud)
 {
     (void)a, (void)ud;
     json_t *p = json_loads(
-        "{\"message\":\"Please review and update the form fields with defaults\",\"requestedSchema\":"
+        "{\"message\":\"Please review and update the form fields with "
+        "defaults\",\"requestedSchema\":"
         "{\"type\":\"object\",\"properties\":{"
         "\"name\":{\"type\":\"string\",\"description\":\"User name\",\"default\":\"John Doe\"},"
         "\"age\":{\"type\":\"integer\",\"description\":\"User age\",\"default\":30},"
         "\"score\":{\"type\":\"number\",\"description\":\"User score\",\"default\":95.5},"
-        "\"status\":{\"type\":\"string\",\"description\":\"User status\",\"enum\":[\"active\",\"inactive\",\"pending\"],\"default\":\"active\"},"
-        "\"verified\":{\"type\":\"boolean\",\"description\":\"Verification status\",\"default\":true}},"
-        "\"required\":[]}}", 0, NULL);
+        "\"status\":{\"type\":\"string\",\"description\":\"User "
+        "status\",\"enum\":[\"active\",\"inactive\",\"pending\"],\"default\":\"active\"},"
+        "\"verified\":{\"type\":\"boolean\",\"description\":\"Verification "
+        "status\",\"default\":true}},"
+        "\"required\":[]}}",
+        0, NULL);
     return elicit(c, p, "Elicitation completed");
 }
 
@@ -253,18 +262,26 @@ static json_t *t_elicit_enums(mcp_call *c, json_t *a, void *ud)
     json_t *p = json_loads(
         "{\"message\":\"Please select options from the enum fields\",\"requestedSchema\":"
         "{\"type\":\"object\",\"properties\":{"
-        "\"untitledSingle\":{\"type\":\"string\",\"description\":\"Select one option\",\"enum\":[\"option1\",\"option2\",\"option3\"]},"
-        "\"titledSingle\":{\"type\":\"string\",\"description\":\"Select one option with titles\",\"oneOf\":["
-        "{\"const\":\"value1\",\"title\":\"First Option\"},{\"const\":\"value2\",\"title\":\"Second Option\"},"
+        "\"untitledSingle\":{\"type\":\"string\",\"description\":\"Select one "
+        "option\",\"enum\":[\"option1\",\"option2\",\"option3\"]},"
+        "\"titledSingle\":{\"type\":\"string\",\"description\":\"Select one option with "
+        "titles\",\"oneOf\":["
+        "{\"const\":\"value1\",\"title\":\"First "
+        "Option\"},{\"const\":\"value2\",\"title\":\"Second Option\"},"
         "{\"const\":\"value3\",\"title\":\"Third Option\"}]},"
-        "\"legacyEnum\":{\"type\":\"string\",\"description\":\"Select one option (legacy)\",\"enum\":[\"opt1\",\"opt2\",\"opt3\"],"
+        "\"legacyEnum\":{\"type\":\"string\",\"description\":\"Select one option "
+        "(legacy)\",\"enum\":[\"opt1\",\"opt2\",\"opt3\"],"
         "\"enumNames\":[\"Option One\",\"Option Two\",\"Option Three\"]},"
-        "\"untitledMulti\":{\"type\":\"array\",\"description\":\"Select multiple options\",\"minItems\":1,"
+        "\"untitledMulti\":{\"type\":\"array\",\"description\":\"Select multiple "
+        "options\",\"minItems\":1,"
         "\"items\":{\"type\":\"string\",\"enum\":[\"option1\",\"option2\",\"option3\"]}},"
-        "\"titledMulti\":{\"type\":\"array\",\"description\":\"Select multiple options with titles\",\"minItems\":1,"
+        "\"titledMulti\":{\"type\":\"array\",\"description\":\"Select multiple options with "
+        "titles\",\"minItems\":1,"
         "\"items\":{\"anyOf\":[{\"const\":\"value1\",\"title\":\"First Choice\"},"
-        "{\"const\":\"value2\",\"title\":\"Second Choice\"},{\"const\":\"value3\",\"title\":\"Third Choice\"}]}}},"
-        "\"required\":[]}}", 0, NULL);
+        "{\"const\":\"value2\",\"title\":\"Second "
+        "Choice\"},{\"const\":\"value3\",\"title\":\"Third Choice\"}]}}},"
+        "\"required\":[]}}",
+        0, NULL);
     return elicit(c, p, "Elicitation completed");
 }
 
@@ -334,7 +351,8 @@ static json_t *p_args(mcp_call *c, json_t *a, void *ud)
     (void)c, (void)ud;
     char buf[1024];
     snprintf(buf, sizeof buf, "Prompt with arguments: arg1='%s', arg2='%s'",
-             json_string_value(json_object_get(a, "arg1")), json_string_value(json_object_get(a, "arg2")));
+             json_string_value(json_object_get(a, "arg1")),
+             json_string_value(json_object_get(a, "arg2")));
     return mcp_prompt_add(mcp_prompt_result(NULL), "user", mcp_text(buf));
 }
 
@@ -343,7 +361,8 @@ static json_t *p_embedded(mcp_call *c, json_t *a, void *ud)
     (void)c, (void)ud;
     const char *uri = json_string_value(json_object_get(a, "resourceUri"));
     json_t *r = mcp_prompt_result(NULL);
-    mcp_prompt_add(r, "user", mcp_embedded_text(uri, "text/plain", "Embedded resource content for testing."));
+    mcp_prompt_add(r, "user",
+                   mcp_embedded_text(uri, "text/plain", "Embedded resource content for testing."));
     return mcp_prompt_add(r, "user", mcp_text("Please process the embedded resource above."));
 }
 
@@ -358,58 +377,89 @@ static json_t *p_image(mcp_call *c, json_t *a, void *ud)
 bool mcp_fixtures_register(mcp_server *srv, err_t *e)
 {
     const mcp_tool_def tools[] = {
-        {"test_simple_text", NULL, "Tests simple text content response", NULL, NULL, NULL, t_simple_text, NULL},
-        {"test_image_content", NULL, "Tests image content response", NULL, NULL, NULL, t_image, NULL},
-        {"test_audio_content", NULL, "Tests audio content response", NULL, NULL, NULL, t_audio, NULL},
-        {"test_embedded_resource", NULL, "Tests embedded resource content response", NULL, NULL, NULL, t_embedded, NULL},
-        {"test_multiple_content_types", NULL, "Tests response with multiple content types", NULL, NULL, NULL, t_multiple, NULL},
-        {"test_tool_with_logging", NULL, "Tests tool that emits log messages during execution", NULL, NULL, NULL, t_logging, NULL},
-        {"test_tool_with_progress", NULL, "Tests tool that reports progress notifications", NULL, NULL, NULL, t_progress, NULL},
-        {"test_error_handling", NULL, "Tests error response handling", NULL, NULL, NULL, t_error, NULL},
+        {"test_simple_text", NULL, "Tests simple text content response", NULL, NULL, NULL,
+         t_simple_text, NULL},
+        {"test_image_content", NULL, "Tests image content response", NULL, NULL, NULL, t_image,
+         NULL},
+        {"test_audio_content", NULL, "Tests audio content response", NULL, NULL, NULL, t_audio,
+         NULL},
+        {"test_embedded_resource", NULL, "Tests embedded resource content response", NULL, NULL,
+         NULL, t_embedded, NULL},
+        {"test_multiple_content_types", NULL, "Tests response with multiple content types", NULL,
+         NULL, NULL, t_multiple, NULL},
+        {"test_tool_with_logging", NULL, "Tests tool that emits log messages during execution",
+         NULL, NULL, NULL, t_logging, NULL},
+        {"test_tool_with_progress", NULL, "Tests tool that reports progress notifications", NULL,
+         NULL, NULL, t_progress, NULL},
+        {"test_error_handling", NULL, "Tests error response handling", NULL, NULL, NULL, t_error,
+         NULL},
         {"test_sampling", NULL, "Tests server-initiated sampling (LLM completion request)",
-         "{\"type\":\"object\",\"properties\":{\"prompt\":{\"type\":\"string\",\"description\":\"The prompt to send to the LLM\"}},\"required\":[\"prompt\"]}",
+         "{\"type\":\"object\",\"properties\":{\"prompt\":{\"type\":\"string\",\"description\":"
+         "\"The prompt to send to the LLM\"}},\"required\":[\"prompt\"]}",
          NULL, NULL, t_sampling, NULL},
         {"test_elicitation", NULL, "Tests server-initiated elicitation (user input request)",
-         "{\"type\":\"object\",\"properties\":{\"message\":{\"type\":\"string\",\"description\":\"The message to show the user\"}},\"required\":[\"message\"]}",
+         "{\"type\":\"object\",\"properties\":{\"message\":{\"type\":\"string\",\"description\":"
+         "\"The message to show the user\"}},\"required\":[\"message\"]}",
          NULL, NULL, t_elicitation, NULL},
-        {"test_elicitation_sep1034_defaults", NULL, "Tests elicitation with default values per SEP-1034", NULL, NULL, NULL, t_elicit_defaults, NULL},
-        {"test_elicitation_sep1330_enums", NULL, "Tests elicitation with enum schema improvements per SEP-1330", NULL, NULL, NULL, t_elicit_enums, NULL},
-        {"test_block", NULL, "Blocks until test_release is called or the request is cancelled", NULL, NULL, NULL, t_block, NULL},
-        {"test_release", NULL, "Releases every blocked test_block call", NULL, NULL, NULL, t_release, NULL},
+        {"test_elicitation_sep1034_defaults", NULL,
+         "Tests elicitation with default values per SEP-1034", NULL, NULL, NULL, t_elicit_defaults,
+         NULL},
+        {"test_elicitation_sep1330_enums", NULL,
+         "Tests elicitation with enum schema improvements per SEP-1330", NULL, NULL, NULL,
+         t_elicit_enums, NULL},
+        {"test_block", NULL, "Blocks until test_release is called or the request is cancelled",
+         NULL, NULL, NULL, t_block, NULL},
+        {"test_release", NULL, "Releases every blocked test_block call", NULL, NULL, NULL,
+         t_release, NULL},
         {"test_structured", NULL, "Returns structured content",
          "{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\"}},\"required\":[\"n\"]}",
-         "{\"type\":\"object\",\"properties\":{\"double\":{\"type\":\"integer\"},\"unit\":{\"type\":\"string\"}},\"required\":[\"double\"]}",
+         "{\"type\":\"object\",\"properties\":{\"double\":{\"type\":\"integer\"},\"unit\":{"
+         "\"type\":\"string\"}},\"required\":[\"double\"]}",
          "{\"readOnlyHint\":true}", t_structured, NULL},
         {"test_validate", NULL, "Validates its arguments",
          "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"minLength\":1},"
          "\"count\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10}},\"required\":[\"name\"],"
-         "\"additionalProperties\":false}", NULL, NULL, t_validate, NULL},
-        {"test_touch_watched", NULL, "Signals an update of test://watched-resource", NULL, NULL, NULL, t_touch, NULL},
+         "\"additionalProperties\":false}",
+         NULL, NULL, t_validate, NULL},
+        {"test_touch_watched", NULL, "Signals an update of test://watched-resource", NULL, NULL,
+         NULL, t_touch, NULL},
     };
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
         if (mcp_server_add_tool(srv, &tools[i], e) != ERR_OK)
             return false;
     const mcp_resource_def res[] = {
-        {"test://static-text", "Static Text Resource", NULL, "A static text resource for testing", "text/plain", r_static_text, NULL},
-        {"test://static-binary", "Static Binary Resource", NULL, "A static binary resource (image) for testing", "image/png", r_static_binary, NULL},
-        {"test://watched-resource", "Watched Resource", NULL, "A resource that can be subscribed to", "text/plain", r_watched, NULL},
+        {"test://static-text", "Static Text Resource", NULL, "A static text resource for testing",
+         "text/plain", r_static_text, NULL},
+        {"test://static-binary", "Static Binary Resource", NULL,
+         "A static binary resource (image) for testing", "image/png", r_static_binary, NULL},
+        {"test://watched-resource", "Watched Resource", NULL,
+         "A resource that can be subscribed to", "text/plain", r_watched, NULL},
     };
     for (size_t i = 0; i < sizeof res / sizeof res[0]; i++)
         if (mcp_server_add_resource(srv, &res[i], e) != ERR_OK)
             return false;
-    const mcp_template_def tmpl = {"test://template/{id}/data", "Template Resource", NULL,
+    const mcp_template_def tmpl = {"test://template/{id}/data",
+                                   "Template Resource",
+                                   NULL,
                                    "A resource template with parameter substitution",
-                                   "application/json", r_template, c_template, NULL};
+                                   "application/json",
+                                   r_template,
+                                   c_template,
+                                   NULL};
     if (mcp_server_add_template(srv, &tmpl, e) != ERR_OK)
         return false;
     const mcp_prompt_arg args2[] = {{"arg1", NULL, "First test argument", true, c_arg1},
                                     {"arg2", NULL, "Second test argument", true, NULL}};
-    const mcp_prompt_arg args_res[] = {{"resourceUri", NULL, "URI of the resource to embed", true, NULL}};
+    const mcp_prompt_arg args_res[] = {
+        {"resourceUri", NULL, "URI of the resource to embed", true, NULL}};
     const mcp_prompt_def prompts[] = {
         {"test_simple_prompt", NULL, "A simple prompt without arguments", NULL, 0, p_simple, NULL},
-        {"test_prompt_with_arguments", NULL, "A prompt with required arguments", args2, 2, p_args, NULL},
-        {"test_prompt_with_embedded_resource", NULL, "A prompt that includes an embedded resource", args_res, 1, p_embedded, NULL},
-        {"test_prompt_with_image", NULL, "A prompt that includes image content", NULL, 0, p_image, NULL},
+        {"test_prompt_with_arguments", NULL, "A prompt with required arguments", args2, 2, p_args,
+         NULL},
+        {"test_prompt_with_embedded_resource", NULL, "A prompt that includes an embedded resource",
+         args_res, 1, p_embedded, NULL},
+        {"test_prompt_with_image", NULL, "A prompt that includes image content", NULL, 0, p_image,
+         NULL},
     };
     for (size_t i = 0; i < sizeof prompts / sizeof prompts[0]; i++)
         if (mcp_server_add_prompt(srv, &prompts[i], e) != ERR_OK)

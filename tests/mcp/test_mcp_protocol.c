@@ -69,7 +69,9 @@ static size_t cap_count(cap *c, const char *method)
     size_t n = 0, i;
     json_t *m;
     pthread_mutex_lock(&c->mu);
-    json_array_foreach(c->msgs, i, m) if (strcmp(json_string_value(json_object_get(m, "method")), method) == 0) n++;
+    json_array_foreach (c->msgs, i, m)
+        if (strcmp(json_string_value(json_object_get(m, "method")), method) == 0)
+            n++;
     pthread_mutex_unlock(&c->mu);
     return n;
 }
@@ -161,9 +163,13 @@ static json_t *result_of(json_t *resp)
 
 static void init_session(mcp_session *s, const char *version)
 {
-    json_t *r = rpcf(s, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"%s\","
-                        "\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}", version);
-    assert_string_equal(json_string_value(json_object_get(result_of(r), "protocolVersion")), version);
+    json_t *r = rpcf(s,
+                     "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{"
+                     "\"protocolVersion\":\"%s\","
+                     "\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}",
+                     version);
+    assert_string_equal(json_string_value(json_object_get(result_of(r), "protocolVersion")),
+                        version);
     json_decref(r);
     assert_null(rpc(s, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}"));
 }
@@ -182,7 +188,10 @@ static void test_ids_verbatim(void **state)
     t = raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":12345678901234567890,\"method\":\"ping\"}", NULL);
     assert_string_equal(t, "{\"jsonrpc\":\"2.0\",\"id\":12345678901234567890,\"result\":{}}");
     free(t);
-    t = raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":-98765432109876543210,\"method\":\"nope\",\"params\":{\"x\":[1,{\"id\":2}]}}", NULL);
+    t = raw(f->sa,
+            "{\"jsonrpc\":\"2.0\",\"id\":-98765432109876543210,\"method\":\"nope\",\"params\":{"
+            "\"x\":[1,{\"id\":2}]}}",
+            NULL);
     assert_non_null(strstr(t, "\"id\":-98765432109876543210,"));
     assert_non_null(strstr(t, "-32601"));
     free(t);
@@ -192,10 +201,14 @@ static void test_notifications_unanswered(void **state)
 {
     fx *f = *state;
     mcp_reply_kind k;
-    assert_null(raw(f->sa, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/unknown\",\"params\":{}}", &k));
+    assert_null(
+        raw(f->sa, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/unknown\",\"params\":{}}", &k));
     assert_int_equal(k, MCP_REPLY_NONE);
     assert_null(raw(f->sa, "{\"jsonrpc\":\"1.0\",\"method\":\"notifications/initialized\"}", &k));
-    assert_null(raw(f->sa, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":{}}}", &k));
+    assert_null(raw(f->sa,
+                    "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
+                    "cancelled\",\"params\":{\"requestId\":{}}}",
+                    &k));
     /* a client's response to a server request is accepted silently */
     assert_null(raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{}}", &k));
     assert_int_equal(k, MCP_REPLY_NONE);
@@ -244,7 +257,8 @@ static void test_batches(void **state)
     r = rpc(f->sb, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
                    "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"},"
                    "{\"jsonrpc\":\"2.0\",\"id\":\"2\",\"method\":\"tools/list\"},"
-                   "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-03-26\"}},"
+                   "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"initialize\",\"params\":{"
+                   "\"protocolVersion\":\"2025-03-26\"}},"
                    "5]");
     assert_true(json_is_array(r));
     assert_int_equal(json_array_size(r), 4);
@@ -258,7 +272,9 @@ static void test_batches(void **state)
     assert_int_equal(err_code_of(r), -32600);
     json_decref(r);
     mcp_reply_kind k;
-    assert_null(raw(f->sb, "[{\"jsonrpc\":\"2.0\",\"method\":\"a\"},{\"jsonrpc\":\"2.0\",\"method\":\"b\"}]", &k));
+    assert_null(
+        raw(f->sb,
+            "[{\"jsonrpc\":\"2.0\",\"method\":\"a\"},{\"jsonrpc\":\"2.0\",\"method\":\"b\"}]", &k));
     assert_int_equal(k, MCP_REPLY_NONE);
 }
 
@@ -270,12 +286,17 @@ static void test_version_negotiation(void **state)
         mcp_session *s = mcp_session_new(f->srv, &cap_ops, &f->a);
         mcp_reply rep;
         char body[300];
-        snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"%s\",\"capabilities\":{},\"clientInfo\":{\"name\":\"c\",\"version\":\"1\"}}}", mcp_protocol_versions[i]);
+        snprintf(body, sizeof body,
+                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+                 "\"protocolVersion\":\"%s\",\"capabilities\":{},\"clientInfo\":{\"name\":\"c\","
+                 "\"version\":\"1\"}}}",
+                 mcp_protocol_versions[i]);
         assert_int_equal(mcp_session_handle(s, body, strlen(body), NULL, &rep), MCP_REPLY_RESPONSE);
         assert_true(rep.initialized);
         json_t *r = json_loads(rep.json, 0, NULL);
         json_t *res = result_of(r);
-        assert_string_equal(json_string_value(json_object_get(res, "protocolVersion")), mcp_protocol_versions[i]);
+        assert_string_equal(json_string_value(json_object_get(res, "protocolVersion")),
+                            mcp_protocol_versions[i]);
         assert_string_equal(mcp_session_protocol_version(s), mcp_protocol_versions[i]);
         json_t *caps = json_object_get(res, "capabilities");
         assert_non_null(json_object_get(caps, "tools"));
@@ -284,8 +305,11 @@ static void test_version_negotiation(void **state)
         assert_non_null(json_object_get(caps, "prompts"));
         assert_non_null(json_object_get(caps, "logging"));
         assert_non_null(json_object_get(caps, "completions"));
-        assert_string_equal(json_string_value(json_object_get(json_object_get(res, "serverInfo"), "name")), "fixture");
-        assert_string_equal(json_string_value(json_object_get(res, "instructions")), "Use the tools.");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(res, "serverInfo"), "name")),
+            "fixture");
+        assert_string_equal(json_string_value(json_object_get(res, "instructions")),
+                            "Use the tools.");
         json_decref(r);
         mcp_reply_free(&rep);
         /* a second initialize is refused */
@@ -297,8 +321,10 @@ static void test_version_negotiation(void **state)
     assert_true(mcp_protocol_version_supported("2025-03-26"));
     assert_false(mcp_protocol_version_supported("2026-07-28"));
     assert_false(mcp_protocol_version_supported(NULL));
-    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"1999-01-01\",\"capabilities\":{}}}");
-    assert_string_equal(json_string_value(json_object_get(result_of(r), "protocolVersion")), MCP_LATEST_VERSION);
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+                           "\"protocolVersion\":\"1999-01-01\",\"capabilities\":{}}}");
+    assert_string_equal(json_string_value(json_object_get(result_of(r), "protocolVersion")),
+                        MCP_LATEST_VERSION);
     json_decref(r);
 }
 
@@ -321,21 +347,29 @@ static void test_ping_setlevel(void **state)
 {
     fx *f = *state;
     init_session(f->sa, "2025-11-25");
-    char *t = raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"debug\"}}", NULL);
+    char *t = raw(f->sa,
+                  "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"logging/"
+                  "setLevel\",\"params\":{\"level\":\"debug\"}}",
+                  NULL);
     assert_string_equal(t, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}");
     free(t);
-    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"loud\"}}");
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"logging/"
+                           "setLevel\",\"params\":{\"level\":\"loud\"}}");
     assert_int_equal(err_code_of(r), -32602);
     json_decref(r);
     /* debug: the logging tool's three info messages arrive */
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"test_tool_with_logging\"}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/"
+                   "call\",\"params\":{\"name\":\"test_tool_with_logging\"}}");
     json_decref(r);
     assert_int_equal(cap_count(&f->a, "notifications/message"), 3);
     json_t *m = json_array_get(f->a.msgs, 0);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "params"), "level")), "info");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "params"), "level")),
+                        "info");
     /* error: none */
-    json_decref(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"error\"}}"));
-    json_decref(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"test_tool_with_logging\"}}"));
+    json_decref(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"logging/"
+                           "setLevel\",\"params\":{\"level\":\"error\"}}"));
+    json_decref(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/"
+                           "call\",\"params\":{\"name\":\"test_tool_with_logging\"}}"));
     assert_int_equal(cap_count(&f->a, "notifications/message"), 3);
 }
 
@@ -349,14 +383,19 @@ static void test_tools_pagination(void **state)
     int pages = 0;
     for (;;) {
         json_t *r = cursor[0]
-            ? rpcf(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"%s\"}}", cursor)
-            : rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+                        ? rpcf(f->sa,
+                               "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/"
+                               "list\",\"params\":{\"cursor\":\"%s\"}}",
+                               cursor)
+                        : rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
         json_t *res = result_of(r), *t;
         size_t i;
         assert_true(json_array_size(json_object_get(res, "tools")) <= 5);
-        json_array_foreach(json_object_get(res, "tools"), i, t) {
+        json_array_foreach (json_object_get(res, "tools"), i, t) {
             assert_non_null(json_object_get(t, "description"));
-            assert_string_equal(json_string_value(json_object_get(json_object_get(t, "inputSchema"), "type")), "object");
+            assert_string_equal(
+                json_string_value(json_object_get(json_object_get(t, "inputSchema"), "type")),
+                "object");
             json_array_append(names, json_object_get(t, "name"));
         }
         pages++;
@@ -375,13 +414,16 @@ static void test_tools_pagination(void **state)
         for (size_t j = i + 1; j < json_array_size(names); j++)
             assert_false(json_equal(json_array_get(names, i), json_array_get(names, j)));
     json_decref(names);
-    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\",\"params\":{\"cursor\":\"garbage\"}}");
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/"
+                           "list\",\"params\":{\"cursor\":\"garbage\"}}");
     assert_int_equal(err_code_of(r), -32602);
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\",\"params\":{\"cursor\":\"page-999\"}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/"
+                   "list\",\"params\":{\"cursor\":\"page-999\"}}");
     assert_int_equal(err_code_of(r), -32602);
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\",\"params\":{\"cursor\":7}}");
+    r = rpc(f->sa,
+            "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\",\"params\":{\"cursor\":7}}");
     assert_int_equal(err_code_of(r), -32602);
     json_decref(r);
 }
@@ -390,44 +432,64 @@ static void test_tools_call(void **state)
 {
     fx *f = *state;
     init_session(f->sa, "2025-11-25");
-    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"test_simple_text\",\"arguments\":{}}}");
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/"
+                           "call\",\"params\":{\"name\":\"test_simple_text\",\"arguments\":{}}}");
     json_t *c0 = json_array_get(json_object_get(result_of(r), "content"), 0);
-    assert_string_equal(json_string_value(json_object_get(c0, "text")), "This is a simple text response for testing.");
+    assert_string_equal(json_string_value(json_object_get(c0, "text")),
+                        "This is a simple text response for testing.");
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"nope\"}}");
+    r = rpc(
+        f->sa,
+        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"nope\"}}");
     assert_int_equal(err_code_of(r), -32602);
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"test_validate\",\"arguments\":[1]}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/"
+                   "call\",\"params\":{\"name\":\"test_validate\",\"arguments\":[1]}}");
     assert_int_equal(err_code_of(r), -32602);
     json_decref(r);
-    const char *bad[] = {"{}", "{\"name\":5}", "{\"name\":\"\"}", "{\"name\":\"a\",\"count\":11}",
-                         "{\"name\":\"a\",\"count\":1.5}", "{\"name\":\"a\",\"extra\":true}"};
+    const char *bad[] = {"{}",
+                         "{\"name\":5}",
+                         "{\"name\":\"\"}",
+                         "{\"name\":\"a\",\"count\":11}",
+                         "{\"name\":\"a\",\"count\":1.5}",
+                         "{\"name\":\"a\",\"extra\":true}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        r = rpcf(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"test_validate\",\"arguments\":%s}}", bad[i]);
+        r = rpcf(f->sa,
+                 "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/"
+                 "call\",\"params\":{\"name\":\"test_validate\",\"arguments\":%s}}",
+                 bad[i]);
         json_t *res = result_of(r);
         assert_true(json_is_true(json_object_get(res, "isError")));
-        const char *txt = json_string_value(json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
+        const char *txt = json_string_value(
+            json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
         assert_non_null(txt);
         assert_true(strlen(txt) > 0);
         json_decref(r);
     }
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"test_validate\",\"arguments\":{\"name\":\"bob\",\"count\":3}}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/"
+                   "call\",\"params\":{\"name\":\"test_validate\",\"arguments\":{\"name\":\"bob\","
+                   "\"count\":3}}}");
     assert_null(json_object_get(result_of(r), "isError"));
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"test_error_handling\"}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/"
+                   "call\",\"params\":{\"name\":\"test_error_handling\"}}");
     assert_true(json_is_true(json_object_get(result_of(r), "isError")));
     json_decref(r);
     /* structuredContent + the same JSON in a text block */
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"test_structured\",\"arguments\":{\"n\":21}}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/"
+                   "call\",\"params\":{\"name\":\"test_structured\",\"arguments\":{\"n\":21}}}");
     json_t *res = result_of(r);
     json_t *sc = json_object_get(res, "structuredContent");
     assert_int_equal(json_integer_value(json_object_get(sc, "double")), 42);
-    json_t *txt = json_loads(json_string_value(json_object_get(json_array_get(json_object_get(res, "content"), 0), "text")), 0, NULL);
+    json_t *txt = json_loads(json_string_value(json_object_get(
+                                 json_array_get(json_object_get(res, "content"), 0), "text")),
+                             0, NULL);
     assert_true(json_equal(txt, sc));
     json_decref(txt);
     json_decref(r);
     /* outputSchema is listed */
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/list\",\"params\":{\"cursor\":\"page-10\"}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/"
+                   "list\",\"params\":{\"cursor\":\"page-10\"}}");
     json_t *t = json_array_get(json_object_get(result_of(r), "tools"), 4);
     assert_string_equal(json_string_value(json_object_get(t, "name")), "test_structured");
     assert_non_null(json_object_get(t, "outputSchema"));
@@ -444,27 +506,38 @@ static void test_resources(void **state)
     json_decref(r);
     r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/templates/list\"}");
     json_t *t0 = json_array_get(json_object_get(result_of(r), "resourceTemplates"), 0);
-    assert_string_equal(json_string_value(json_object_get(t0, "uriTemplate")), "test://template/{id}/data");
+    assert_string_equal(json_string_value(json_object_get(t0, "uriTemplate")),
+                        "test://template/{id}/data");
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/read\",\"params\":{\"uri\":\"test://static-text\"}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/"
+                   "read\",\"params\":{\"uri\":\"test://static-text\"}}");
     json_t *c0 = json_array_get(json_object_get(result_of(r), "contents"), 0);
-    assert_string_equal(json_string_value(json_object_get(c0, "text")), "This is the content of the static text resource.");
+    assert_string_equal(json_string_value(json_object_get(c0, "text")),
+                        "This is the content of the static text resource.");
     assert_string_equal(json_string_value(json_object_get(c0, "mimeType")), "text/plain");
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/read\",\"params\":{\"uri\":\"test://static-binary\"}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/"
+                   "read\",\"params\":{\"uri\":\"test://static-binary\"}}");
     c0 = json_array_get(json_object_get(result_of(r), "contents"), 0);
     assert_true(strncmp(json_string_value(json_object_get(c0, "blob")), "iVBORw0KGgo", 11) == 0);
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"resources/read\",\"params\":{\"uri\":\"test://template/123/data\"}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"resources/"
+                   "read\",\"params\":{\"uri\":\"test://template/123/data\"}}");
     c0 = json_array_get(json_object_get(result_of(r), "contents"), 0);
     assert_non_null(strstr(json_string_value(json_object_get(c0, "text")), "123"));
     assert_string_equal(json_string_value(json_object_get(c0, "uri")), "test://template/123/data");
     json_decref(r);
-    const char *missing[] = {"test://nothing", "test://template//data", "test://template/1/2/data", "test://template/1/datax"};
+    const char *missing[] = {"test://nothing", "test://template//data", "test://template/1/2/data",
+                             "test://template/1/datax"};
     for (size_t i = 0; i < 4; i++) {
-        r = rpcf(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"resources/read\",\"params\":{\"uri\":\"%s\"}}", missing[i]);
+        r = rpcf(f->sa,
+                 "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"resources/"
+                 "read\",\"params\":{\"uri\":\"%s\"}}",
+                 missing[i]);
         assert_int_equal(err_code_of(r), -32002);
-        assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(r, "error"), "data"), "uri")), missing[i]);
+        assert_string_equal(json_string_value(json_object_get(
+                                json_object_get(json_object_get(r, "error"), "data"), "uri")),
+                            missing[i]);
         json_decref(r);
     }
     r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"resources/read\",\"params\":{}}");
@@ -477,7 +550,10 @@ static void test_subscriptions(void **state)
     fx *f = *state;
     init_session(f->sa, "2025-11-25");
     init_session(f->sb, "2025-11-25");
-    char *t = raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"test://watched-resource\"}}", NULL);
+    char *t = raw(f->sa,
+                  "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/"
+                  "subscribe\",\"params\":{\"uri\":\"test://watched-resource\"}}",
+                  NULL);
     assert_string_equal(t, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}");
     free(t);
     assert_int_equal(mcp_resource_updated(f->srv, "test://watched-resource"), 1);
@@ -485,11 +561,16 @@ static void test_subscriptions(void **state)
     assert_int_equal(cap_count(&f->a, "notifications/resources/updated"), 1);
     assert_int_equal(cap_count(&f->b, "notifications/resources/updated"), 0);
     json_t *m = json_array_get(f->a.msgs, 0);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "params"), "uri")), "test://watched-resource");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "params"), "uri")),
+                        "test://watched-resource");
     /* from inside a tool, too */
-    json_decref(rpc(f->sb, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"test_touch_watched\"}}"));
+    json_decref(rpc(f->sb, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/"
+                           "call\",\"params\":{\"name\":\"test_touch_watched\"}}"));
     assert_int_equal(cap_count(&f->a, "notifications/resources/updated"), 2);
-    t = raw(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/unsubscribe\",\"params\":{\"uri\":\"test://watched-resource\"}}", NULL);
+    t = raw(f->sa,
+            "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/"
+            "unsubscribe\",\"params\":{\"uri\":\"test://watched-resource\"}}",
+            NULL);
     assert_string_equal(t, "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}");
     free(t);
     assert_int_equal(mcp_resource_updated(f->srv, "test://watched-resource"), 0);
@@ -509,8 +590,9 @@ static char *take_updated(cap *c)
     json_t *uris = json_array(), *m;
     size_t i;
     pthread_mutex_lock(&c->mu);
-    json_array_foreach(c->msgs, i, m)
-        if (strcmp(json_string_value(json_object_get(m, "method")), "notifications/resources/updated") == 0)
+    json_array_foreach (c->msgs, i, m)
+        if (strcmp(json_string_value(json_object_get(m, "method")),
+                   "notifications/resources/updated") == 0)
             json_array_append(uris, json_object_get(json_object_get(m, "params"), "uri"));
     json_array_clear(c->msgs);
     pthread_mutex_unlock(&c->mu);
@@ -518,7 +600,8 @@ static char *take_updated(cap *c)
     size_t n = json_array_size(uris);
     for (size_t a = 1; a < n; a++)
         for (size_t b = a; b > 0 && strcmp(json_string_value(json_array_get(uris, b - 1)),
-                                           json_string_value(json_array_get(uris, b))) > 0; b--) {
+                                           json_string_value(json_array_get(uris, b))) > 0;
+             b--) {
             json_t *x = json_incref(json_array_get(uris, b - 1));
             json_array_set(uris, b - 1, json_array_get(uris, b));
             json_array_set_new(uris, b, x);
@@ -537,7 +620,10 @@ static void expect_updated(cap *c, const char *want)
 
 static void subscribe(mcp_session *s, const char *uri)
 {
-    json_t *r = rpcf(s, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"%s\"}}", uri);
+    json_t *r = rpcf(s,
+                     "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"resources/"
+                     "subscribe\",\"params\":{\"uri\":\"%s\"}}",
+                     uri);
     assert_non_null(result_of(r));
     json_decref(r);
 }
@@ -548,7 +634,8 @@ static void test_subscriptions_template(void **state)
     mcp_server_info info = {"tmpl", "1.0", NULL, NULL, NULL};
     mcp_server *srv = mcp_server_new(&info);
     err_t e;
-    const mcp_resource_def direct = {"x://a/items/5", "direct", NULL, NULL, "text/plain", r_any, NULL};
+    const mcp_resource_def direct = {"x://a/items/5", "direct", NULL, NULL,
+                                     "text/plain",    r_any,    NULL};
     assert_int_equal(mcp_server_add_resource(srv, &direct, &e), ERR_OK);
     const char *ts[] = {"x://{a}/items/latest", "x://{a}/items/{n}", "x://{a}"};
     for (size_t i = 0; i < 3; i++) {
@@ -561,12 +648,12 @@ static void test_subscriptions_template(void **state)
     mcp_session *sa = mcp_session_new(srv, &cap_ops, &a), *sb = mcp_session_new(srv, &cap_ops, &b);
     init_session(sa, "2025-11-25");
     init_session(sb, "2025-06-18");
-    const char *subs_a[] = {"x://S/items/10", "x://S/items/37", "x://T/items/10", "x://S",
-                            "x://S/items/latest", "x://a/items/5", "x://S/other/1"};
+    const char *subs_a[] = {"x://S/items/10",     "x://S/items/37", "x://T/items/10", "x://S",
+                            "x://S/items/latest", "x://a/items/5",  "x://S/other/1"};
     for (size_t i = 0; i < sizeof subs_a / sizeof *subs_a; i++)
         subscribe(sa, subs_a[i]);
     subscribe(sb, "x://S/items/37");
-    subscribe(sb, "x://S%41/items/1");   /* a = "SA" once decoded */
+    subscribe(sb, "x://S%41/items/1"); /* a = "SA" once decoded */
     expect_updated(&a, "[]");
     expect_updated(&b, "[]");
 
@@ -617,7 +704,8 @@ static void test_subscriptions_template(void **state)
     assert_int_equal(mcp_resource_updated_template(NULL, "x://{a}", NULL), -1);
     expect_updated(&a, "[]");
     /* unsubscribing stops them; the exact-URI form still works alongside */
-    json_decref(rpc(sb, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"resources/unsubscribe\",\"params\":{\"uri\":\"x://S/items/37\"}}"));
+    json_decref(rpc(sb, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"resources/"
+                        "unsubscribe\",\"params\":{\"uri\":\"x://S/items/37\"}}"));
     bound = json_pack("{s:s}", "a", "S");
     assert_int_equal(mcp_resource_updated_template(srv, "x://{a}/items/{n}", bound), 2);
     json_decref(bound);
@@ -638,7 +726,8 @@ static const char *tool_error_text(json_t *resp)
 {
     json_t *res = result_of(resp);
     assert_true(json_is_true(json_object_get(res, "isError")));
-    const char *t = json_string_value(json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
+    const char *t = json_string_value(
+        json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
     assert_non_null(t);
     return t;
 }
@@ -647,18 +736,27 @@ static void test_invalid_args_default(void **state)
 {
     fx *f = *state;
     init_session(f->sa, "2025-11-25");
-    static const struct { const char *args, *text; } cases[] = {
+    static const struct {
+        const char *args, *text;
+    } cases[] = {
         {"{\"count\":1}", "Invalid arguments for tool test_validate: $.name is required"},
-        {"{\"name\":5}", "Invalid arguments for tool test_validate: $.name must be of type string, got integer"},
-        {"{\"name\":\"\"}", "Invalid arguments for tool test_validate: $.name must be at least 1 characters long, got 0"},
-        {"{\"name\":\"a\",\"count\":11}", "Invalid arguments for tool test_validate: $.count must be <= 10, got 11"},
-        {"{\"name\":\"a\",\"count\":0}", "Invalid arguments for tool test_validate: $.count must be >= 1, got 0"},
-        {"{\"name\":\"a\",\"count\":1.5}", "Invalid arguments for tool test_validate: $.count must be of type integer, got number"},
-        {"{\"name\":\"a\",\"extra\":true}",
-         "Invalid arguments for tool test_validate: $.extra is not an accepted argument (accepted: name, count)"},
+        {"{\"name\":5}",
+         "Invalid arguments for tool test_validate: $.name must be of type string, got integer"},
+        {"{\"name\":\"\"}", "Invalid arguments for tool test_validate: $.name must be at least 1 "
+                            "characters long, got 0"},
+        {"{\"name\":\"a\",\"count\":11}",
+         "Invalid arguments for tool test_validate: $.count must be <= 10, got 11"},
+        {"{\"name\":\"a\",\"count\":0}",
+         "Invalid arguments for tool test_validate: $.count must be >= 1, got 0"},
+        {"{\"name\":\"a\",\"count\":1.5}",
+         "Invalid arguments for tool test_validate: $.count must be of type integer, got number"},
+        {"{\"name\":\"a\",\"extra\":true}", "Invalid arguments for tool test_validate: $.extra is "
+                                            "not an accepted argument (accepted: name, count)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        json_t *r = rpcf(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"test_validate\",\"arguments\":%s}}",
+        json_t *r = rpcf(f->sa,
+                         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/"
+                         "call\",\"params\":{\"name\":\"test_validate\",\"arguments\":%s}}",
                          cases[i].args);
         assert_string_equal(tool_error_text(r), cases[i].text);
         json_decref(r);
@@ -667,7 +765,7 @@ static void test_invalid_args_default(void **state)
 
 typedef struct hook_rec {
     int calls;
-    int mode;  /* 0 = own result without isError, 1 = NULL, 2 = malformed */
+    int mode; /* 0 = own result without isError, 1 = NULL, 2 = malformed */
     char tool[64], argument[64], path[64], problem[128], message[256];
     bool had_argument;
 } hook_rec;
@@ -706,11 +804,19 @@ static void test_invalid_args_hook(void **state)
     mcp_server *srv = mcp_server_new(&info);
     err_t e;
     assert_true(mcp_fixtures_register(srv, &e));
-    const mcp_tool_def nested = {"nested", NULL, "Nested arguments",
-        "{\"type\":\"object\",\"properties\":{\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"enum\":[\"x\",\"y\"]},\"maxItems\":2},"
+    const mcp_tool_def nested = {
+        "nested",
+        NULL,
+        "Nested arguments",
+        "{\"type\":\"object\",\"properties\":{\"tags\":{\"type\":\"array\",\"items\":{\"type\":"
+        "\"string\",\"enum\":[\"x\",\"y\"]},\"maxItems\":2},"
         "\"n\":{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"null\"}]},"
-        "\"o\":{\"type\":\"object\",\"properties\":{\"k\":{\"type\":\"boolean\"}},\"required\":[\"k\"]}}}",
-        NULL, NULL, t_nop, NULL};
+        "\"o\":{\"type\":\"object\",\"properties\":{\"k\":{\"type\":\"boolean\"}},\"required\":["
+        "\"k\"]}}}",
+        NULL,
+        NULL,
+        t_nop,
+        NULL};
     assert_int_equal(mcp_server_add_tool(srv, &nested, &e), ERR_OK);
     hook_rec h = {0};
     mcp_server_set_invalid_args_fn(srv, hook, &h);
@@ -719,17 +825,24 @@ static void test_invalid_args_hook(void **state)
     mcp_session *s = mcp_session_new(srv, &cap_ops, &a);
     init_session(s, "2025-11-25");
 
-    json_t *r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"test_validate\",\"arguments\":{\"name\":\"a\",\"count\":\"3\"}}}");
-    assert_string_equal(tool_error_text(r), "ENVELOPE count must be of type integer, got string");  /* isError added */
+    json_t *r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/"
+                       "call\",\"params\":{\"name\":\"test_validate\",\"arguments\":{\"name\":"
+                       "\"a\",\"count\":\"3\"}}}");
+    assert_string_equal(tool_error_text(r),
+                        "ENVELOPE count must be of type integer, got string"); /* isError added */
     json_decref(r);
     assert_int_equal(h.calls, 1);
     assert_string_equal(h.tool, "test_validate");
     assert_string_equal(h.argument, "count");
     assert_string_equal(h.path, "$.count");
     assert_string_equal(h.problem, "must be of type integer, got string");
-    assert_string_equal(h.message, "Invalid arguments for tool test_validate: $.count must be of type integer, got string");
+    assert_string_equal(
+        h.message,
+        "Invalid arguments for tool test_validate: $.count must be of type integer, got string");
 
-    static const struct { const char *args, *argument, *path, *problem; } cases[] = {
+    static const struct {
+        const char *args, *argument, *path, *problem;
+    } cases[] = {
         {"{\"tags\":[\"x\",1]}", "tags", "$.tags[1]", "must be of type string, got integer"},
         {"{\"tags\":[\"z\"]}", "tags", "$.tags[0]", "must be one of \"x\", \"y\""},
         {"{\"tags\":[\"x\",\"y\",\"x\"]}", "tags", "$.tags", "must have at most 2 items, got 3"},
@@ -738,7 +851,9 @@ static void test_invalid_args_hook(void **state)
         {"{\"o\":{\"k\":1}}", "o", "$.o.k", "must be of type boolean, got integer"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        r = rpcf(s, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"nested\",\"arguments\":%s}}",
+        r = rpcf(s,
+                 "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/"
+                 "call\",\"params\":{\"name\":\"nested\",\"arguments\":%s}}",
                  cases[i].args);
         tool_error_text(r);
         json_decref(r);
@@ -749,20 +864,25 @@ static void test_invalid_args_hook(void **state)
     }
     /* valid arguments never reach the hook */
     int calls = h.calls;
-    r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"nested\",\"arguments\":{\"tags\":[\"x\"],\"n\":null,\"o\":{\"k\":true}}}}");
+    r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/"
+               "call\",\"params\":{\"name\":\"nested\",\"arguments\":{\"tags\":[\"x\"],\"n\":null,"
+               "\"o\":{\"k\":true}}}}");
     assert_null(json_object_get(result_of(r), "isError"));
     json_decref(r);
     assert_int_equal(h.calls, calls);
     /* a builder that gives up, or returns garbage: the default text */
     for (int mode = 1; mode <= 2; mode++) {
         h.mode = mode;
-        r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"test_validate\",\"arguments\":{}}}");
-        assert_string_equal(tool_error_text(r), "Invalid arguments for tool test_validate: $.name is required");
+        r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/"
+                   "call\",\"params\":{\"name\":\"test_validate\",\"arguments\":{}}}");
+        assert_string_equal(tool_error_text(r),
+                            "Invalid arguments for tool test_validate: $.name is required");
         json_decref(r);
     }
     assert_int_equal(h.calls, calls + 2);
     /* request-shape errors stay JSON-RPC errors, without the builder */
-    r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"nested\",\"arguments\":[1]}}");
+    r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/"
+               "call\",\"params\":{\"name\":\"nested\",\"arguments\":[1]}}");
     assert_int_equal(err_code_of(r), -32602);
     json_decref(r);
     assert_int_equal(h.calls, calls + 2);
@@ -782,25 +902,36 @@ static void test_prompts(void **state)
     json_t *args = json_object_get(json_array_get(ps, 1), "arguments");
     assert_true(json_is_true(json_object_get(json_array_get(args, 0), "required")));
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"prompts/get\",\"params\":{\"name\":\"test_prompt_with_arguments\",\"arguments\":{\"arg1\":\"A\",\"arg2\":\"B\"}}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"prompts/"
+                   "get\",\"params\":{\"name\":\"test_prompt_with_arguments\",\"arguments\":{"
+                   "\"arg1\":\"A\",\"arg2\":\"B\"}}}");
     json_t *m0 = json_array_get(json_object_get(result_of(r), "messages"), 0);
     assert_string_equal(json_string_value(json_object_get(m0, "role")), "user");
     const char *txt = json_string_value(json_object_get(json_object_get(m0, "content"), "text"));
     assert_non_null(strstr(txt, "'A'"));
     assert_non_null(strstr(txt, "'B'"));
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"prompts/get\",\"params\":{\"name\":\"test_prompt_with_arguments\",\"arguments\":{\"arg1\":\"A\"}}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"prompts/"
+                   "get\",\"params\":{\"name\":\"test_prompt_with_arguments\",\"arguments\":{"
+                   "\"arg1\":\"A\"}}}");
     assert_int_equal(err_code_of(r), -32602);
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"prompts/get\",\"params\":{\"name\":\"test_prompt_with_arguments\",\"arguments\":{\"arg1\":\"A\",\"arg2\":2}}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"prompts/"
+                   "get\",\"params\":{\"name\":\"test_prompt_with_arguments\",\"arguments\":{"
+                   "\"arg1\":\"A\",\"arg2\":2}}}");
     assert_int_equal(err_code_of(r), -32602);
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"prompts/get\",\"params\":{\"name\":\"nope\"}}");
+    r = rpc(
+        f->sa,
+        "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"prompts/get\",\"params\":{\"name\":\"nope\"}}");
     assert_int_equal(err_code_of(r), -32602);
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"prompts/get\",\"params\":{\"name\":\"test_prompt_with_embedded_resource\",\"arguments\":{\"resourceUri\":\"test://x\"}}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"prompts/"
+                   "get\",\"params\":{\"name\":\"test_prompt_with_embedded_resource\","
+                   "\"arguments\":{\"resourceUri\":\"test://x\"}}}");
     m0 = json_array_get(json_object_get(result_of(r), "messages"), 0);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(m0, "content"), "type")), "resource");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m0, "content"), "type")),
+                        "resource");
     json_decref(r);
 }
 
@@ -808,21 +939,31 @@ static void test_completion(void **state)
 {
     fx *f = *state;
     init_session(f->sa, "2025-11-25");
-    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/prompt\",\"name\":\"test_prompt_with_arguments\"},\"argument\":{\"name\":\"arg1\",\"value\":\"pa\"}}}");
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"completion/"
+                           "complete\",\"params\":{\"ref\":{\"type\":\"ref/"
+                           "prompt\",\"name\":\"test_prompt_with_arguments\"},\"argument\":{"
+                           "\"name\":\"arg1\",\"value\":\"pa\"}}}");
     json_t *vals = json_object_get(json_object_get(result_of(r), "completion"), "values");
     assert_int_equal(json_array_size(vals), 3);
     assert_string_equal(json_string_value(json_array_get(vals, 0)), "paris");
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/prompt\",\"name\":\"test_prompt_with_arguments\"},\"argument\":{\"name\":\"arg2\",\"value\":\"\"}}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"completion/"
+                   "complete\",\"params\":{\"ref\":{\"type\":\"ref/"
+                   "prompt\",\"name\":\"test_prompt_with_arguments\"},\"argument\":{\"name\":"
+                   "\"arg2\",\"value\":\"\"}}}");
     vals = json_object_get(json_object_get(result_of(r), "completion"), "values");
     assert_true(json_is_array(vals));
     assert_int_equal(json_array_size(vals), 0);
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/resource\",\"uri\":\"test://template/{id}/data\"},\"argument\":{\"name\":\"id\",\"value\":\"12\"}}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"completion/"
+                   "complete\",\"params\":{\"ref\":{\"type\":\"ref/resource\",\"uri\":\"test://"
+                   "template/{id}/data\"},\"argument\":{\"name\":\"id\",\"value\":\"12\"}}}");
     vals = json_object_get(json_object_get(result_of(r), "completion"), "values");
     assert_int_equal(json_array_size(vals), 2);
     json_decref(r);
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/prompt\",\"name\":\"nope\"},\"argument\":{\"name\":\"a\",\"value\":\"\"}}}");
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"completion/"
+                   "complete\",\"params\":{\"ref\":{\"type\":\"ref/"
+                   "prompt\",\"name\":\"nope\"},\"argument\":{\"name\":\"a\",\"value\":\"\"}}}");
     assert_int_equal(err_code_of(r), -32602);
     json_decref(r);
 }
@@ -832,13 +973,15 @@ static void test_progress(void **state)
 {
     fx *f = *state;
     init_session(f->sa, "2025-11-25");
-    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"test_tool_with_progress\",\"_meta\":{\"progressToken\":\"tok-1\"}}}");
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/"
+                           "call\",\"params\":{\"name\":\"test_tool_with_progress\",\"_meta\":{"
+                           "\"progressToken\":\"tok-1\"}}}");
     json_decref(r);
     assert_int_equal(cap_count(&f->a, "notifications/progress"), 3);
     double last = -1;
     size_t i;
     json_t *m;
-    json_array_foreach(f->a.msgs, i, m) {
+    json_array_foreach (f->a.msgs, i, m) {
         json_t *p = json_object_get(m, "params");
         assert_string_equal(json_string_value(json_object_get(p, "progressToken")), "tok-1");
         assert_true(json_number_value(json_object_get(p, "progress")) > last);
@@ -847,7 +990,8 @@ static void test_progress(void **state)
     }
     assert_true(last == 100);
     /* no token: no progress */
-    json_decref(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"test_tool_with_progress\"}}"));
+    json_decref(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/"
+                           "call\",\"params\":{\"name\":\"test_tool_with_progress\"}}"));
     assert_int_equal(cap_count(&f->a, "notifications/progress"), 3);
 }
 
@@ -874,7 +1018,8 @@ static void test_progress_monotonic(void **state)
     mcp_session *s = mcp_session_new(srv, &cap_ops, &c);
     assert_int_not_equal(mcp_server_add_tool(srv, &d, NULL), ERR_OK); /* frozen */
     init_session(s, "2025-06-18");
-    json_decref(rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"mono\",\"_meta\":{\"progressToken\":99}}}"));
+    json_decref(rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/"
+                       "call\",\"params\":{\"name\":\"mono\",\"_meta\":{\"progressToken\":99}}}"));
     assert_int_equal(json_array_size(c.msgs), 2);
     /* no prompts or resources registered: their methods do not exist */
     json_t *r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"prompts/list\"}");
@@ -905,7 +1050,9 @@ static void wait_for(cap *c, const char *method, size_t n)
     for (;;) {
         size_t k = 0, i;
         json_t *m;
-        json_array_foreach(c->msgs, i, m) if (strcmp(json_string_value(json_object_get(m, "method")), method) == 0) k++;
+        json_array_foreach (c->msgs, i, m)
+            if (strcmp(json_string_value(json_object_get(m, "method")), method) == 0)
+                k++;
         if (k >= n)
             break;
         pthread_cond_wait(&c->cv, &c->mu);
@@ -917,21 +1064,33 @@ static void test_cancellation(void **state)
 {
     fx *f = *state;
     init_session(f->sa, "2025-11-25");
-    call_thread ct = {f->sa, "{\"jsonrpc\":\"2.0\",\"id\":\"blk\",\"method\":\"tools/call\",\"params\":{\"name\":\"test_block\",\"_meta\":{\"progressToken\":1}}}", {0}, 0};
+    call_thread ct = {
+        f->sa,
+        "{\"jsonrpc\":\"2.0\",\"id\":\"blk\",\"method\":\"tools/"
+        "call\",\"params\":{\"name\":\"test_block\",\"_meta\":{\"progressToken\":1}}}",
+        {0},
+        0};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, run_call, &ct), 0);
     wait_for(&f->a, "notifications/progress", 1);
     /* another request is served meanwhile on this thread */
     json_decref(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}"));
     /* a cancellation for another id changes nothing; the right one ends the call */
-    assert_null(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"other\"}}"));
-    assert_null(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"blk\",\"reason\":\"user\"}}"));
+    assert_null(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
+                           "cancelled\",\"params\":{\"requestId\":\"other\"}}"));
+    assert_null(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
+                           "cancelled\",\"params\":{\"requestId\":\"blk\",\"reason\":\"user\"}}"));
     pthread_join(th, NULL);
     assert_int_equal(ct.kind, MCP_REPLY_NONE);
     assert_null(ct.reply.json);
 
     /* released (not cancelled) calls answer normally */
-    call_thread c2 = {f->sa, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":\"test_block\",\"_meta\":{\"progressToken\":2}}}", {0}, 0};
+    call_thread c2 = {
+        f->sa,
+        "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/"
+        "call\",\"params\":{\"name\":\"test_block\",\"_meta\":{\"progressToken\":2}}}",
+        {0},
+        0};
     assert_int_equal(pthread_create(&th, NULL, run_call, &c2), 0);
     wait_for(&f->a, "notifications/progress", 2);
     mcp_fixtures_release();
@@ -944,31 +1103,45 @@ static void test_cancellation(void **state)
 static void test_client_request(void **state)
 {
     fx *f = *state;
-    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\","
-                           "\"capabilities\":{\"sampling\":{}},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}");
+    json_t *r = rpc(
+        f->sa,
+        "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+        "\"2025-11-25\","
+        "\"capabilities\":{\"sampling\":{}},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}");
     json_decref(r);
     assert_non_null(mcp_session_client_capability(f->sa, "sampling"));
     assert_null(mcp_session_client_capability(f->sa, "elicitation"));
-    call_thread ct = {f->sa, "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"tools/call\",\"params\":{\"name\":\"test_sampling\",\"arguments\":{\"prompt\":\"hi\"}}}", {0}, 0};
+    call_thread ct = {
+        f->sa,
+        "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"tools/"
+        "call\",\"params\":{\"name\":\"test_sampling\",\"arguments\":{\"prompt\":\"hi\"}}}",
+        {0},
+        0};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, run_call, &ct), 0);
     wait_for(&f->a, "sampling/createMessage", 1);
     pthread_mutex_lock(&f->a.mu);
     json_t *req = json_incref(json_array_get(f->a.msgs, 0));
     pthread_mutex_unlock(&f->a.mu);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(req, "params"), "maxTokens")), 100);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(req, "params"), "maxTokens")), 100);
     char *id = json_dumps(json_object_get(req, "id"), JSON_ENCODE_ANY);
     json_decref(req);
     /* an answer to an unknown id is ignored; the right one completes the call */
     assert_null(rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":9999,\"result\":{}}"));
-    assert_null(rpcf(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"role\":\"assistant\",\"content\":{\"type\":\"text\",\"text\":\"pong\"},\"model\":\"m\"}}", id));
+    assert_null(rpcf(f->sa,
+                     "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"role\":\"assistant\","
+                     "\"content\":{\"type\":\"text\",\"text\":\"pong\"},\"model\":\"m\"}}",
+                     id));
     free(id);
     pthread_join(th, NULL);
     assert_int_equal(ct.kind, MCP_REPLY_RESPONSE);
     assert_non_null(strstr(ct.reply.json, "LLM response: pong"));
     mcp_reply_free(&ct.reply);
     /* no elicitation capability: a tool error, no request sent */
-    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"test_elicitation\",\"arguments\":{\"message\":\"m\"}}}");
+    r = rpc(f->sa,
+            "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/"
+            "call\",\"params\":{\"name\":\"test_elicitation\",\"arguments\":{\"message\":\"m\"}}}");
     assert_true(json_is_true(json_object_get(result_of(r), "isError")));
     json_decref(r);
     assert_int_equal(cap_count(&f->a, "elicitation/create"), 0);

@@ -24,8 +24,8 @@
 
 typedef struct child {
     pid_t pid;
-    int in;   /* we write */
-    int out;  /* we read */
+    int in;  /* we write */
+    int out; /* we read */
     char *buf;
     size_t len, cap;
 } child;
@@ -147,12 +147,16 @@ static int finish(child *c)
 static void handshake(child *c)
 {
     send_raw(c, "\n\r\n");
-    send_raw(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\","
-                "\"capabilities\":{},\"clientInfo\":{\"name\":\"stdio-test\",\"version\":\"1\"}}}\r\n");
+    send_raw(
+        c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+           "\"protocolVersion\":\"2025-11-25\","
+           "\"capabilities\":{},\"clientInfo\":{\"name\":\"stdio-test\",\"version\":\"1\"}}}\r\n");
     json_t *r = next(c);
     assert_non_null(r);
     assert_int_equal(id_of(r), 1);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "result"), "protocolVersion")), "2025-11-25");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r, "result"), "protocolVersion")),
+        "2025-11-25");
     json_decref(r);
     sendf(c, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
 }
@@ -168,20 +172,26 @@ static void test_session(void **state)
     assert_int_equal(id_of(r), 2);
     assert_true(json_array_size(json_object_get(json_object_get(r, "result"), "tools")) >= 8);
     json_decref(r);
-    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"test_simple_text\",\"arguments\":{}}}");
+    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/"
+              "call\",\"params\":{\"name\":\"test_simple_text\",\"arguments\":{}}}");
     r = next(&c);
     assert_int_equal(id_of(r), 3);
     json_decref(r);
-    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/read\",\"params\":{\"uri\":\"test://template/77/data\"}}");
+    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/"
+              "read\",\"params\":{\"uri\":\"test://template/77/data\"}}");
     r = next(&c);
     assert_int_equal(id_of(r), 4);
-    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(r, "result"), "contents"), 0), "text")), "77"));
+    assert_non_null(strstr(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(json_object_get(r, "result"), "contents"), 0), "text")),
+        "77"));
     json_decref(r);
     /* malformed line: -32700 with id null, and the server keeps going */
     sendf(&c, "{\"jsonrpc\": nope");
     r = next(&c);
     assert_true(json_is_null(json_object_get(r, "id")));
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "error"), "code")), -32700);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "error"), "code")),
+                     -32700);
     json_decref(r);
     /* a notification gets nothing: the next line is the ping's answer */
     sendf(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/whatever\"}");
@@ -190,18 +200,21 @@ static void test_session(void **state)
     assert_string_equal(json_string_value(json_object_get(r, "id")), "p");
     json_decref(r);
     /* subscription: the update arrives on stdout */
-    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"test://watched-resource\"}}");
+    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"resources/"
+              "subscribe\",\"params\":{\"uri\":\"test://watched-resource\"}}");
     r = next(&c);
     assert_int_equal(id_of(r), 5);
     json_decref(r);
-    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"test_touch_watched\"}}");
+    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/"
+              "call\",\"params\":{\"name\":\"test_touch_watched\"}}");
     int got_update = 0, got_resp = 0;
     while (!got_update || !got_resp) {
         r = next(&c);
         assert_non_null(r);
         if (id_of(r) == 6)
             got_resp = 1;
-        else if (strcmp(json_string_value(json_object_get(r, "method")), "notifications/resources/updated") == 0)
+        else if (strcmp(json_string_value(json_object_get(r, "method")),
+                        "notifications/resources/updated") == 0)
             got_update = 1;
         json_decref(r);
     }
@@ -210,13 +223,15 @@ static void test_session(void **state)
     char *name = malloc(big + 1);
     memset(name, 'x', big);
     name[big] = '\0';
-    send_raw(&c, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"test_validate\",\"arguments\":{\"name\":\"");
+    send_raw(&c, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/"
+                 "call\",\"params\":{\"name\":\"test_validate\",\"arguments\":{\"name\":\"");
     send_raw(&c, name);
     send_raw(&c, "\"}}}\n");
     free(name);
     r = next(&c);
     assert_int_equal(id_of(r), 7);
-    const char *txt = json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(r, "result"), "content"), 0), "text"));
+    const char *txt = json_string_value(json_object_get(
+        json_array_get(json_object_get(json_object_get(r, "result"), "content"), 0), "text"));
     assert_non_null(txt);
     assert_true(strncmp(txt, "hello xxx", 9) == 0);
     json_decref(r);
@@ -229,8 +244,9 @@ static void test_concurrency(void **state)
     child c;
     start(&c);
     handshake(&c);
-    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"tools/call\",\"params\":{\"name\":\"test_block\",\"_meta\":{\"progressToken\":\"b\"}}}");
-    json_t *r = next(&c);  /* the blocked tool announces itself */
+    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"tools/"
+              "call\",\"params\":{\"name\":\"test_block\",\"_meta\":{\"progressToken\":\"b\"}}}");
+    json_t *r = next(&c); /* the blocked tool announces itself */
     assert_string_equal(json_string_value(json_object_get(r, "method")), "notifications/progress");
     json_decref(r);
     sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"ping\"}");
@@ -242,14 +258,19 @@ static void test_concurrency(void **state)
     r = next(&c);
     assert_int_equal(id_of(r), 12);
     json_decref(r);
-    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"tools/call\",\"params\":{\"name\":\"test_release\"}}");
+    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"tools/"
+              "call\",\"params\":{\"name\":\"test_release\"}}");
     int seen10 = 0, seen13 = 0;
     while (!seen10 || !seen13) {
         r = next_response(&c);
         assert_non_null(r);
         if (id_of(r) == 10) {
             seen10 = 1;
-            assert_non_null(strstr(json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(r, "result"), "content"), 0), "text")), "released"));
+            assert_non_null(strstr(
+                json_string_value(json_object_get(
+                    json_array_get(json_object_get(json_object_get(r, "result"), "content"), 0),
+                    "text")),
+                "released"));
         }
         if (id_of(r) == 13)
             seen13 = 1;
@@ -264,11 +285,13 @@ static void test_cancel(void **state)
     child c;
     start(&c);
     handshake(&c);
-    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":20,\"method\":\"tools/call\",\"params\":{\"name\":\"test_block\",\"_meta\":{\"progressToken\":20}}}");
+    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":20,\"method\":\"tools/"
+              "call\",\"params\":{\"name\":\"test_block\",\"_meta\":{\"progressToken\":20}}}");
     json_t *r = next(&c);
     assert_string_equal(json_string_value(json_object_get(r, "method")), "notifications/progress");
     json_decref(r);
-    sendf(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":20,\"reason\":\"test\"}}");
+    sendf(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
+              "cancelled\",\"params\":{\"requestId\":20,\"reason\":\"test\"}}");
     sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":21,\"method\":\"ping\"}");
     r = next(&c);
     assert_int_equal(id_of(r), 21);
@@ -291,15 +314,24 @@ static void test_cancel_queued(void **state)
     start(&c);
     handshake(&c);
     for (int i = 1; i <= 4; i++) {
-        sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":\"test_block\",\"_meta\":{\"progressToken\":%d}}}", 100 + i, i);
+        sendf(&c,
+              "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/"
+              "call\",\"params\":{\"name\":\"test_block\",\"_meta\":{\"progressToken\":%d}}}",
+              100 + i, i);
         json_t *r = next(&c);
-        assert_string_equal(json_string_value(json_object_get(r, "method")), "notifications/progress");
+        assert_string_equal(json_string_value(json_object_get(r, "method")),
+                            "notifications/progress");
         json_decref(r);
     }
-    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":150,\"method\":\"tools/call\",\"params\":{\"name\":\"test_block\"}}");
-    sendf(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":150}}");
+    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":150,\"method\":\"tools/"
+              "call\",\"params\":{\"name\":\"test_block\"}}");
+    sendf(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
+              "cancelled\",\"params\":{\"requestId\":150}}");
     for (int i = 1; i <= 4; i++)
-        sendf(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":%d}}", 100 + i);
+        sendf(&c,
+              "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
+              "cancelled\",\"params\":{\"requestId\":%d}}",
+              100 + i);
     sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":160,\"method\":\"ping\"}");
     json_t *r = next(&c);
     assert_int_equal(id_of(r), 160);
@@ -319,7 +351,9 @@ static void test_eof_finishes_inflight(void **state)
     child c;
     start(&c);
     handshake(&c);
-    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":30,\"method\":\"tools/call\",\"params\":{\"name\":\"test_tool_with_progress\",\"_meta\":{\"progressToken\":1}}}");
+    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":30,\"method\":\"tools/"
+              "call\",\"params\":{\"name\":\"test_tool_with_progress\",\"_meta\":{"
+              "\"progressToken\":1}}}");
     close(c.in);
     int progress = 0, resp = 0;
     json_t *r;
@@ -342,7 +376,7 @@ static void test_stdout_closed(void **state)
     child c;
     start(&c);
     handshake(&c);
-    close(c.out);  /* the client goes away: the server must not die of SIGPIPE */
+    close(c.out); /* the client goes away: the server must not die of SIGPIPE */
     c.out = open("/dev/null", 0);
     sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":40,\"method\":\"ping\"}");
     sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":41,\"method\":\"tools/list\"}");

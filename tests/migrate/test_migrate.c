@@ -28,10 +28,10 @@
 #include "migrate/migrate_internal.h"
 #include "test_support.h"
 
-static bool g_memory;          /* :memory: mode */
-static char *g_dir;            /* private temp dir for file mode */
-static int g_seq;              /* database file counter */
-static int L;                  /* latest embedded sqlite version */
+static bool g_memory; /* :memory: mode */
+static char *g_dir;   /* private temp dir for file mode */
+static int g_seq;     /* database file counter */
+static int L;         /* latest embedded sqlite version */
 
 /* ---- fixture ------------------------------------------------------------- */
 
@@ -41,17 +41,19 @@ typedef struct fx {
     char url[700];
 } fx;
 
-static void fx_url(fx *f) {
+static void fx_url(fx *f)
+{
     if (g_memory) {
         f->path[0] = '\0';
         snprintf(f->url, sizeof f->url, "sqlite:///:memory:");
     } else {
         snprintf(f->path, sizeof f->path, "%s/t%03d.db", g_dir, ++g_seq);
-        snprintf(f->url, sizeof f->url, "sqlite:///%s", f->path);   /* path is absolute */
+        snprintf(f->url, sizeof f->url, "sqlite:///%s", f->path); /* path is absolute */
     }
 }
 
-static db_t *open_url(const char *url) {
+static db_t *open_url(const char *url)
+{
     db_opts o;
     db_opts_default(&o);
     db_t *db = NULL;
@@ -64,8 +66,10 @@ static db_t *open_url(const char *url) {
     return db;
 }
 
-static void rm_db_files(const char *path) {
-    if (!path[0]) return;
+static void rm_db_files(const char *path)
+{
+    if (!path[0])
+        return;
     char p[700];
     unlink(path);
     snprintf(p, sizeof p, "%s-wal", path);
@@ -76,7 +80,8 @@ static void rm_db_files(const char *path) {
     unlink(p);
 }
 
-static int setup(void **state) {
+static int setup(void **state)
+{
     fx *f = xcalloc(1, sizeof *f);
     fx_url(f);
     f->db = open_url(f->url);
@@ -88,9 +93,11 @@ static int setup(void **state) {
     return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
     fx *f = *state;
-    if (f->db) db_close(f->db);
+    if (f->db)
+        db_close(f->db);
     rm_db_files(f->path);
     free(f);
     return 0;
@@ -100,70 +107,92 @@ static int teardown(void **state) {
 
 /* First column of the first row as an integer; -1 when there is no row. The
  * text arguments a1, a2 (may be NULL) bind to ?1, ?2. */
-static int64_t q_int2(db_t *db, const char *sql, const char *a1, const char *a2) {
+static int64_t q_int2(db_t *db, const char *sql, const char *a1, const char *a2)
+{
     err_t e;
     err_clear(&e);
     db_conn *c = NULL;
-    if (db_acquire(db, DB_READ, &c, &e) != ERR_OK) fail_msg("db_acquire: %s", e.msg);
+    if (db_acquire(db, DB_READ, &c, &e) != ERR_OK)
+        fail_msg("db_acquire: %s", e.msg);
     db_stmt *s = NULL;
-    if (db_prepare(c, sql, &s, &e) != ERR_OK) fail_msg("prepare %s: %s", sql, e.msg);
-    if (a1) db_bind_text(s, 1, a1, -1);
-    if (a2) db_bind_text(s, 2, a2, -1);
+    if (db_prepare(c, sql, &s, &e) != ERR_OK)
+        fail_msg("prepare %s: %s", sql, e.msg);
+    if (a1)
+        db_bind_text(s, 1, a1, -1);
+    if (a2)
+        db_bind_text(s, 2, a2, -1);
     int r = db_step(s, &e);
     int64_t v = -1;
-    if (r == DB_ROW) v = db_col_int64(s, 0);
-    else if (r != DB_DONE) fail_msg("step %s: %s", sql, e.msg);
+    if (r == DB_ROW)
+        v = db_col_int64(s, 0);
+    else if (r != DB_DONE)
+        fail_msg("step %s: %s", sql, e.msg);
     db_stmt_done(s);
     db_release(c);
     return v;
 }
 
-static int64_t q_int(db_t *db, const char *sql) {
+static int64_t q_int(db_t *db, const char *sql)
+{
     return q_int2(db, sql, NULL, NULL);
 }
 
-static bool has_object(db_t *db, const char *type, const char *name) {
-    return q_int2(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = ? AND name = ?", type, name) == 1;
+static bool has_object(db_t *db, const char *type, const char *name)
+{
+    return q_int2(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = ? AND name = ?", type,
+                  name) == 1;
 }
 
-static void exec_write(db_t *db, const char *sql) {
+static void exec_write(db_t *db, const char *sql)
+{
     err_t e;
     err_clear(&e);
     db_conn *c = NULL;
-    if (db_acquire(db, DB_WRITE, &c, &e) != ERR_OK) fail_msg("db_acquire: %s", e.msg);
-    if (db_exec(c, sql, &e) != ERR_OK) fail_msg("exec %s: %s", sql, e.msg);
+    if (db_acquire(db, DB_WRITE, &c, &e) != ERR_OK)
+        fail_msg("db_acquire: %s", e.msg);
+    if (db_exec(c, sql, &e) != ERR_OK)
+        fail_msg("exec %s: %s", sql, e.msg);
     db_release(c);
 }
 
 /* Everything observable about the schema and its bookkeeping, as text. */
-static char *snapshot(db_t *db) {
+static char *snapshot(db_t *db)
+{
     err_t e;
     err_clear(&e);
     sbuf_t b = SBUF_INIT;
     db_conn *c = NULL;
-    if (db_acquire(db, DB_READ, &c, &e) != ERR_OK) fail_msg("db_acquire: %s", e.msg);
+    if (db_acquire(db, DB_READ, &c, &e) != ERR_OK)
+        fail_msg("db_acquire: %s", e.msg);
     db_stmt *s = NULL;
-    if (db_prepare(c, "SELECT type, name, tbl_name, COALESCE(sql, '') FROM sqlite_master ORDER BY type, name",
-                   &s, &e) != ERR_OK)
+    if (db_prepare(
+            c,
+            "SELECT type, name, tbl_name, COALESCE(sql, '') FROM sqlite_master ORDER BY type, name",
+            &s, &e) != ERR_OK)
         fail_msg("prepare: %s", e.msg);
     bool sm = false;
     int r;
     while ((r = db_step(s, &e)) == DB_ROW) {
         const char *name = db_col_text(s, 1, NULL);
-        if (str_eq(name, "schema_migrations")) sm = true;
+        if (str_eq(name, "schema_migrations"))
+            sm = true;
         sbuf_printf(&b, "%s|%s|%s|%s\n", db_col_text(s, 0, NULL), name, db_col_text(s, 2, NULL),
                     db_col_text(s, 3, NULL));
     }
-    if (r != DB_DONE) fail_msg("step: %s", e.msg);
+    if (r != DB_DONE)
+        fail_msg("step: %s", e.msg);
     db_stmt_done(s);
     if (sm) {
-        if (db_prepare(c, "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version",
+        if (db_prepare(c,
+                       "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY "
+                       "version",
                        &s, &e) != ERR_OK)
             fail_msg("prepare: %s", e.msg);
         while ((r = db_step(s, &e)) == DB_ROW)
-            sbuf_printf(&b, "row %lld|%s|%s|%s\n", (long long)db_col_int64(s, 0), db_col_text(s, 1, NULL),
-                        db_col_text(s, 2, NULL), db_col_text(s, 3, NULL));
-        if (r != DB_DONE) fail_msg("step: %s", e.msg);
+            sbuf_printf(&b, "row %lld|%s|%s|%s\n", (long long)db_col_int64(s, 0),
+                        db_col_text(s, 1, NULL), db_col_text(s, 2, NULL), db_col_text(s, 3, NULL));
+        if (r != DB_DONE)
+            fail_msg("step: %s", e.msg);
         db_stmt_done(s);
     }
     db_release(c);
@@ -171,19 +200,23 @@ static char *snapshot(db_t *db) {
 }
 
 /* Names of the non-internal objects in the database, sorted, one per line. */
-static char *user_objects(db_t *db) {
+static char *user_objects(db_t *db)
+{
     err_t e;
     err_clear(&e);
     sbuf_t b = SBUF_INIT;
     db_conn *c = NULL;
-    if (db_acquire(db, DB_READ, &c, &e) != ERR_OK) fail_msg("db_acquire: %s", e.msg);
+    if (db_acquire(db, DB_READ, &c, &e) != ERR_OK)
+        fail_msg("db_acquire: %s", e.msg);
     db_stmt *s = NULL;
     if (db_prepare(c, "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
                    &s, &e) != ERR_OK)
         fail_msg("prepare: %s", e.msg);
     int r;
-    while ((r = db_step(s, &e)) == DB_ROW) sbuf_printf(&b, "%s\n", db_col_text(s, 0, NULL));
-    if (r != DB_DONE) fail_msg("step: %s", e.msg);
+    while ((r = db_step(s, &e)) == DB_ROW)
+        sbuf_printf(&b, "%s\n", db_col_text(s, 0, NULL));
+    if (r != DB_DONE)
+        fail_msg("step: %s", e.msg);
     db_stmt_done(s);
     db_release(c);
     return sbuf_detach(&b);
@@ -193,27 +226,34 @@ static char *user_objects(db_t *db) {
 
 #define MAX_DECL 128
 typedef struct decl {
-    char type[8];      /* "table" | "index" */
+    char type[8]; /* "table" | "index" */
     char name[64];
 } decl;
 
 /* Scans an up script for CREATE [UNIQUE|VIRTUAL] TABLE|INDEX|TRIGGER [IF NOT EXISTS] name,
  * skipping -- comments and '...' strings. */
-static size_t declared(const char *sql, decl *out, size_t max) {
-    enum { MAXTOK = 4096 };
+static size_t declared(const char *sql, decl *out, size_t max)
+{
+    enum {
+        MAXTOK = 4096
+    };
     static char tok[MAXTOK][64];
     size_t nt = 0, n = 0;
     for (const char *p = sql; *p && nt < MAXTOK;) {
         if (p[0] == '-' && p[1] == '-') {
-            while (*p && *p != '\n') p++;
+            while (*p && *p != '\n')
+                p++;
         } else if (*p == '\'') {
             p++;
-            while (*p && *p != '\'') p++;
-            if (*p) p++;
+            while (*p && *p != '\'')
+                p++;
+            if (*p)
+                p++;
         } else if (isalnum((unsigned char)*p) || *p == '_') {
             size_t k = 0;
             while ((isalnum((unsigned char)*p) || *p == '_')) {
-                if (k < sizeof tok[0] - 1) tok[nt][k++] = *p;
+                if (k < sizeof tok[0] - 1)
+                    tok[nt][k++] = *p;
                 p++;
             }
             tok[nt++][k] = '\0';
@@ -222,17 +262,23 @@ static size_t declared(const char *sql, decl *out, size_t max) {
         }
     }
     for (size_t i = 0; i + 2 < nt && n < max; i++) {
-        if (!str_eq_ci(tok[i], "CREATE")) continue;
+        if (!str_eq_ci(tok[i], "CREATE"))
+            continue;
         size_t j = i + 1;
-        if (str_eq_ci(tok[j], "UNIQUE") || str_eq_ci(tok[j], "VIRTUAL")) j++;   /* 0002: FTS5 */
+        if (str_eq_ci(tok[j], "UNIQUE") || str_eq_ci(tok[j], "VIRTUAL"))
+            j++; /* 0002: FTS5 */
         if (j >= nt || (!str_eq_ci(tok[j], "TABLE") && !str_eq_ci(tok[j], "INDEX") &&
                         !str_eq_ci(tok[j], "TRIGGER")))
             continue;
-        const char *type = str_eq_ci(tok[j], "TABLE") ? "table" : str_eq_ci(tok[j], "INDEX") ? "index" : "trigger";
+        const char *type = str_eq_ci(tok[j], "TABLE")   ? "table"
+                           : str_eq_ci(tok[j], "INDEX") ? "index"
+                                                        : "trigger";
         j++;
-        if (j + 2 < nt && str_eq_ci(tok[j], "IF") && str_eq_ci(tok[j + 1], "NOT") && str_eq_ci(tok[j + 2], "EXISTS"))
+        if (j + 2 < nt && str_eq_ci(tok[j], "IF") && str_eq_ci(tok[j + 1], "NOT") &&
+            str_eq_ci(tok[j + 2], "EXISTS"))
             j += 3;
-        if (j >= nt) continue;
+        if (j >= nt)
+            continue;
         snprintf(out[n].type, sizeof out[n].type, "%s", type);
         snprintf(out[n].name, sizeof out[n].name, "%s", tok[j]);
         n++;
@@ -240,35 +286,42 @@ static size_t declared(const char *sql, decl *out, size_t max) {
     return n;
 }
 
-static const migrate_embedded_file *embedded_up(int version) {
+static const migrate_embedded_file *embedded_up(int version)
+{
     for (const migrate_embedded_file *f = migrate_embedded; f->dialect; f++)
-        if (str_eq(f->dialect, "sqlite") && f->version == version && f->direction == MIGRATE_UP) return f;
+        if (str_eq(f->dialect, "sqlite") && f->version == version && f->direction == MIGRATE_UP)
+            return f;
     return NULL;
 }
 
-static size_t declared_all(decl *out, size_t max) {
+static size_t declared_all(decl *out, size_t max)
+{
     size_t n = 0;
     for (int v = 1; v <= L; v++) {
         const migrate_embedded_file *f = embedded_up(v);
-        if (f) n += declared(f->sql, out + n, max - n);
+        if (f)
+            n += declared(f->sql, out + n, max - n);
     }
     return n;
 }
 
-static void assert_schema_present(db_t *db) {
+static void assert_schema_present(db_t *db)
+{
     decl d[MAX_DECL];
     size_t n = declared_all(d, MAX_DECL);
     assert_true(n >= 2);
     for (size_t i = 0; i < n; i++) {
-        if (!has_object(db, d[i].type, d[i].name)) fail_msg("%s %s missing after up", d[i].type, d[i].name);
+        if (!has_object(db, d[i].type, d[i].name))
+            fail_msg("%s %s missing after up", d[i].type, d[i].name);
     }
     /* nothing else but the engine's own table */
     /* (an FTS5 table's own shadow tables, <name>_data etc., are part of it) */
-    int64_t count = q_int(db, "SELECT COUNT(*) FROM sqlite_master o WHERE o.name NOT LIKE 'sqlite_%'"
-                              " AND NOT EXISTS (SELECT 1 FROM sqlite_master v WHERE v.sql LIKE"
-                              " 'CREATE VIRTUAL TABLE%' AND o.name IN (v.name || '_data',"
-                              " v.name || '_idx', v.name || '_docsize', v.name || '_config',"
-                              " v.name || '_content'))");
+    int64_t count =
+        q_int(db, "SELECT COUNT(*) FROM sqlite_master o WHERE o.name NOT LIKE 'sqlite_%'"
+                  " AND NOT EXISTS (SELECT 1 FROM sqlite_master v WHERE v.sql LIKE"
+                  " 'CREATE VIRTUAL TABLE%' AND o.name IN (v.name || '_data',"
+                  " v.name || '_idx', v.name || '_docsize', v.name || '_config',"
+                  " v.name || '_content'))");
     assert_int_equal(count, (int64_t)n + 1);
     assert_true(has_object(db, "table", "schema_migrations"));
 }
@@ -282,15 +335,18 @@ typedef struct mset {
     size_t nowned;
 } mset;
 
-static void ms_add(mset *m, int version, const char *name, int dir, const char *sql) {
+static void ms_add(mset *m, int version, const char *name, int dir, const char *sql)
+{
     assert_true(m->n < 31);
     m->f[m->n++] = (migrate_embedded_file){"sqlite", version, name, dir, sql, strlen(sql)};
     m->f[m->n] = (migrate_embedded_file){0, 0, 0, 0, 0, 0};
 }
 
-static void ms_add_embedded(mset *m) {
+static void ms_add_embedded(mset *m)
+{
     for (const migrate_embedded_file *f = migrate_embedded; f->dialect; f++) {
-        if (!str_eq(f->dialect, "sqlite")) continue;
+        if (!str_eq(f->dialect, "sqlite"))
+            continue;
         assert_true(m->n < 31);
         m->f[m->n++] = *f;
     }
@@ -298,7 +354,8 @@ static void ms_add_embedded(mset *m) {
 }
 
 /* Real migrations + version L+1 (extra) + L+2 (more). */
-static void ms_real_plus2(mset *m) {
+static void ms_real_plus2(mset *m)
+{
     memset(m, 0, sizeof *m);
     ms_add_embedded(m);
     ms_add(m, L + 1, "test_extra", MIGRATE_UP,
@@ -310,7 +367,8 @@ static void ms_real_plus2(mset *m) {
 }
 
 /* Real migrations with version 1's up script edited, + version L+1. */
-static void ms_edited(mset *m) {
+static void ms_edited(mset *m)
+{
     memset(m, 0, sizeof *m);
     ms_add_embedded(m);
     for (size_t i = 0; i < m->n; i++) {
@@ -322,28 +380,35 @@ static void ms_edited(mset *m) {
             m->f[i].sql = m->owned[m->nowned++] = sbuf_detach(&b);
         }
     }
-    ms_add(m, L + 1, "test_extra", MIGRATE_UP, "CREATE TABLE test_extra (id INTEGER PRIMARY KEY);\n");
+    ms_add(m, L + 1, "test_extra", MIGRATE_UP,
+           "CREATE TABLE test_extra (id INTEGER PRIMARY KEY);\n");
     ms_add(m, L + 1, "test_extra", MIGRATE_DOWN, "DROP TABLE test_extra;\n");
 }
 
-static void ms_free(mset *m) {
-    for (size_t i = 0; i < m->nowned; i++) free(m->owned[i]);
+static void ms_free(mset *m)
+{
+    for (size_t i = 0; i < m->nowned; i++)
+        free(m->owned[i]);
     m->nowned = 0;
 }
 
-static const char *v1_label(char buf[80]) {
+static const char *v1_label(char buf[80])
+{
     const migrate_embedded_file *f = embedded_up(1);
     snprintf(buf, 80, "%04d_%s", 1, f ? f->name : "?");
     return buf;
 }
 
-#define assert_msg_has(e, s) do { \
-        if (!strstr((e).msg, (s))) fail_msg("message \"%s\" lacks \"%s\"", (e).msg, (s)); \
+#define assert_msg_has(e, s) \
+    do { \
+        if (!strstr((e).msg, (s))) \
+            fail_msg("message \"%s\" lacks \"%s\"", (e).msg, (s)); \
     } while (0)
 
 /* ---- tests ------------------------------------------------------------------ */
 
-static void test_latest(void **state) {
+static void test_latest(void **state)
+{
     (void)state;
     assert_true(L >= 1);
     assert_int_equal(migrate_latest("sqlite"), L);
@@ -355,7 +420,8 @@ static void test_latest(void **state) {
     assert_string_equal(b, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
-static void test_up_empty(void **state) {
+static void test_up_empty(void **state)
+{
     fx *f = *state;
     err_t e;
     err_clear(&e);
@@ -367,11 +433,13 @@ static void test_up_empty(void **state) {
     assert_int_equal(st.latest, L);
     assert_int_equal(st.db_newest, 0);
     assert_int_equal((int)st.n, L);
-    for (size_t i = 0; i < st.n; i++) assert_false(st.entries[i].applied);
+    for (size_t i = 0; i < st.n; i++)
+        assert_false(st.entries[i].applied);
     migrate_status_free(&st);
     assert_int_equal(migrate_check(f->db, &e), ERR_SCHEMA);
     char want[200];
-    snprintf(want, sizeof want, "database schema is at version 0, this ctxd expects %d: run `ctxd migrate up`", L);
+    snprintf(want, sizeof want,
+             "database schema is at version 0, this ctxd expects %d: run `ctxd migrate up`", L);
     assert_string_equal(e.msg, want);
     assert_false(has_object(f->db, "table", "schema_migrations"));
 
@@ -400,8 +468,8 @@ static void test_up_empty(void **state) {
         migrate_sha256_hex(up->sql, up->len, sum);
         assert_string_equal(m->checksum, sum);
         if (m->applied_at < t0 - 1000000 || m->applied_at > t1 + 1000000)
-            fail_msg("applied_at %lld outside [%lld, %lld]", (long long)m->applied_at, (long long)t0,
-                     (long long)t1);
+            fail_msg("applied_at %lld outside [%lld, %lld]", (long long)m->applied_at,
+                     (long long)t0, (long long)t1);
     }
     migrate_status_free(&st);
     assert_int_equal(migrate_check(f->db, &e), ERR_OK);
@@ -421,7 +489,8 @@ static void test_up_empty(void **state) {
     assert_int_equal(migrate_up(f->db, -1, NULL, &e), ERR_OK);
 }
 
-static void test_round_trip(void **state) {
+static void test_round_trip(void **state)
+{
     fx *f = *state;
     err_t e;
     err_clear(&e);
@@ -468,7 +537,8 @@ static void test_round_trip(void **state) {
     assert_int_equal(migrate_check(f->db, &e), ERR_SCHEMA);
     char want[200];
     snprintf(want, sizeof want,
-             "database schema version %d is newer than this ctxd (knows up to %d): upgrade ctxd", L + 2, L);
+             "database schema version %d is newer than this ctxd (knows up to %d): upgrade ctxd",
+             L + 2, L);
     assert_string_equal(e.msg, want);
 
     n = -1;
@@ -530,7 +600,8 @@ static void test_round_trip(void **state) {
     ms_free(&m);
 }
 
-static void test_checksum_mismatch(void **state) {
+static void test_checksum_mismatch(void **state)
+{
     fx *f = *state;
     err_t e;
     err_clear(&e);
@@ -543,7 +614,8 @@ static void test_checksum_mismatch(void **state) {
     char label[80], want[300];
     snprintf(want, sizeof want,
              "migration %s was edited after it was applied (checksum differs): "
-             "restore the original file or repair the database", v1_label(label));
+             "restore the original file or repair the database",
+             v1_label(label));
 
     n = -1;
     assert_int_equal(migrate_up_with(f->db, m.f, -1, &n, &e), ERR_SCHEMA);
@@ -571,7 +643,8 @@ static void test_checksum_mismatch(void **state) {
     assert_true(st.entries[0].applied);
     assert_true(st.entries[0].checksum_mismatch);
     assert_string_not_equal(st.entries[0].checksum, st.entries[0].applied_checksum);
-    for (size_t i = 1; i < (size_t)L; i++) assert_false(st.entries[i].checksum_mismatch);
+    for (size_t i = 1; i < (size_t)L; i++)
+        assert_false(st.entries[i].checksum_mismatch);
     migrate_status_free(&st);
 
     /* the original set is still happy */
@@ -583,7 +656,8 @@ static void test_checksum_mismatch(void **state) {
     ms_free(&m);
 }
 
-static void test_newer_refused(void **state) {
+static void test_newer_refused(void **state)
+{
     fx *f = *state;
     err_t e;
     err_clear(&e);
@@ -595,7 +669,8 @@ static void test_newer_refused(void **state) {
     char *before = snapshot(f->db);
     char want[200];
     snprintf(want, sizeof want,
-             "database schema version 99 is newer than this ctxd (knows up to %d): upgrade ctxd", L);
+             "database schema version 99 is newer than this ctxd (knows up to %d): upgrade ctxd",
+             L);
 
     int n = -1;
     assert_int_equal(migrate_up(f->db, -1, &n, &e), ERR_SCHEMA);
@@ -647,7 +722,8 @@ static void test_newer_refused(void **state) {
     free(before);
 }
 
-static void test_unknown_and_gap_refused(void **state) {
+static void test_unknown_and_gap_refused(void **state)
+{
     fx *f = *state;
     err_t e;
     err_clear(&e);
@@ -675,11 +751,13 @@ static void test_unknown_and_gap_refused(void **state) {
     ms_free(&m);
     memset(&m, 0, sizeof m);
     ms_add_embedded(&m);
-    ms_add(&m, L + 2, "test_more", MIGRATE_UP, "CREATE TABLE test_more (id INTEGER PRIMARY KEY);\n");
+    ms_add(&m, L + 2, "test_more", MIGRATE_UP,
+           "CREATE TABLE test_more (id INTEGER PRIMARY KEY);\n");
     ms_add(&m, L + 2, "test_more", MIGRATE_DOWN, "DROP TABLE test_more;\n");
     snprintf(sql, sizeof sql,
              "INSERT INTO schema_migrations (version, name, checksum, applied_at)"
-             " VALUES (%d, 'test_extra', 'x', '2020-01-01T00:00:00.000000Z')", L + 1);
+             " VALUES (%d, 'test_extra', 'x', '2020-01-01T00:00:00.000000Z')",
+             L + 1);
     exec_write(f->db, sql);
     assert_int_equal(migrate_down_with(f->db, m.f, 0, &n, &e), ERR_SCHEMA);
     assert_msg_has(e, "test_extra applied, which this ctxd does not know");
@@ -688,7 +766,8 @@ static void test_unknown_and_gap_refused(void **state) {
     ms_free(&m);
 }
 
-static void test_failing_migration(void **state) {
+static void test_failing_migration(void **state)
+{
     fx *f = *state;
     err_t e;
     err_clear(&e);
@@ -708,7 +787,7 @@ static void test_failing_migration(void **state) {
     assert_int_equal(migrate_up_with(f->db, m.f, -1, &n, &e), ERR_SYNTAX);
     assert_msg_has(e, label);
     assert_msg_has(e, "failed");
-    assert_null(strchr(e.msg, '\n'));     /* one line, even if the driver quotes the script */
+    assert_null(strchr(e.msg, '\n')); /* one line, even if the driver quotes the script */
     assert_int_equal(n, L);
     assert_false(has_object(f->db, "table", "test_half"));
     assert_int_equal(q_int(f->db, "SELECT COUNT(*) FROM schema_migrations"), L);
@@ -739,7 +818,9 @@ typedef struct child_result {
     char msg[sizeof(((err_t *)0)->msg)];
 } child_result;
 
-static void child_run(const char *url, const migrate_embedded_file *set, int ready_w, int go_r, int res_w) {
+static void child_run(const char *url, const migrate_embedded_file *set, int ready_w, int go_r,
+                      int res_w)
+{
     child_result res;
     memset(&res, 0, sizeof res);
     err_t e;
@@ -749,16 +830,23 @@ static void child_run(const char *url, const migrate_embedded_file *set, int rea
     db_t *db = NULL;
     res.rc = db_open(url, &o, &db, &e);
     char c = 'r';
-    if (ts_write_full(ready_w, &c, 1) != 0) _exit(3);
-    if (ts_read_full(go_r, &c, 1) < 0) _exit(4);   /* EOF = go */
-    if (res.rc == ERR_OK) res.rc = migrate_up_with(db, set, -1, &res.applied, &e);
-    if (res.rc != ERR_OK) snprintf(res.msg, sizeof res.msg, "%s", e.msg);
-    if (db) db_close(db);
-    if (ts_write_full(res_w, &res, sizeof res) != 0) _exit(5);   /* < PIPE_BUF: atomic */
+    if (ts_write_full(ready_w, &c, 1) != 0)
+        _exit(3);
+    if (ts_read_full(go_r, &c, 1) < 0)
+        _exit(4); /* EOF = go */
+    if (res.rc == ERR_OK)
+        res.rc = migrate_up_with(db, set, -1, &res.applied, &e);
+    if (res.rc != ERR_OK)
+        snprintf(res.msg, sizeof res.msg, "%s", e.msg);
+    if (db)
+        db_close(db);
+    if (ts_write_full(res_w, &res, sizeof res) != 0)
+        _exit(5); /* < PIPE_BUF: atomic */
     _exit(0);
 }
 
-static void concurrent_round(const migrate_embedded_file *set, int expect_total) {
+static void concurrent_round(const migrate_embedded_file *set, int expect_total)
+{
     fx f;
     fx_url(&f);
     rm_db_files(f.path);
@@ -786,13 +874,14 @@ static void concurrent_round(const migrate_embedded_file *set, int expect_total)
         char c;
         assert_int_equal(ts_read_full(ready[0], &c, 1), 1);
     }
-    close(go[1]);                         /* all children are ready: go */
+    close(go[1]); /* all children are ready: go */
     int total = 0, got = 0;
     child_result r;
     ssize_t k;
     while ((k = ts_read_full(res[0], &r, sizeof r)) == (ssize_t)sizeof r) {
         got++;
-        if (r.rc != ERR_OK) fail_msg("a concurrent migrator failed: %s (%s)", err_code_name(r.rc), r.msg);
+        if (r.rc != ERR_OK)
+            fail_msg("a concurrent migrator failed: %s (%s)", err_code_name(r.rc), r.msg);
         total += r.applied;
     }
     close(ready[0]);
@@ -811,32 +900,40 @@ static void concurrent_round(const migrate_embedded_file *set, int expect_total)
     err_t e;
     err_clear(&e);
     assert_int_equal(q_int(f.db, "SELECT COUNT(*) FROM schema_migrations"), expect_total);
-    assert_int_equal(q_int(f.db, "SELECT COUNT(DISTINCT version) FROM schema_migrations"), expect_total);
+    assert_int_equal(q_int(f.db, "SELECT COUNT(DISTINCT version) FROM schema_migrations"),
+                     expect_total);
     assert_int_equal(migrate_check_with(f.db, set, &e), ERR_OK);
     db_close(f.db);
     rm_db_files(f.path);
 }
 
-static void test_concurrent_processes(void **state) {
+static void test_concurrent_processes(void **state)
+{
     (void)state;
-    if (g_memory) skip();   /* a :memory: database cannot be shared by processes */
-    for (int round = 0; round < 3; round++) concurrent_round(migrate_embedded, L);
+    if (g_memory)
+        skip(); /* a :memory: database cannot be shared by processes */
+    for (int round = 0; round < 3; round++)
+        concurrent_round(migrate_embedded, L);
     mset m;
     ms_real_plus2(&m);
-    for (int round = 0; round < 3; round++) concurrent_round(m.f, L + 2);
+    for (int round = 0; round < 3; round++)
+        concurrent_round(m.f, L + 2);
     ms_free(&m);
 }
 
 /* ---- main ------------------------------------------------------------------- */
 
-static int group_setup(void **state) {
+static int group_setup(void **state)
+{
     (void)state;
     L = migrate_latest("sqlite");
-    if (!g_memory) g_dir = ts_mkdtemp("migrate");
+    if (!g_memory)
+        g_dir = ts_mkdtemp("migrate");
     return 0;
 }
 
-static int group_teardown(void **state) {
+static int group_teardown(void **state)
+{
     (void)state;
     if (g_dir) {
         ts_rm_rf(g_dir);
@@ -846,9 +943,11 @@ static int group_teardown(void **state) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const char *mode = argc > 1 ? argv[1] : "file";
-    if (str_eq(mode, "memory")) g_memory = true;
+    if (str_eq(mode, "memory"))
+        g_memory = true;
     else if (!str_eq(mode, "file")) {
         fprintf(stderr, "usage: %s [file|memory]\n", argv[0]);
         return 2;
@@ -863,6 +962,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(test_failing_migration, setup, teardown),
         cmocka_unit_test(test_concurrent_processes),
     };
-    return cmocka_run_group_tests_name(g_memory ? "migrate (sqlite :memory:)" : "migrate (sqlite file)",
+    return cmocka_run_group_tests_name(g_memory ? "migrate (sqlite :memory:)"
+                                                : "migrate (sqlite file)",
                                        tests, group_setup, group_teardown);
 }

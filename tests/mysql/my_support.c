@@ -45,8 +45,8 @@ unsigned my_admin(const char *url, const char *db, const char *sql)
     }
     MYSQL *m = mysql_init(NULL);
     unsigned rc = 0;
-    if (!mysql_real_connect(m, u->host, u->user, u->password, db, (unsigned)(u->port ? u->port : 3306),
-                            NULL, 0)) {
+    if (!mysql_real_connect(m, u->host, u->user, u->password, db,
+                            (unsigned)(u->port ? u->port : 3306), NULL, 0)) {
         rc = mysql_errno(m);
         fprintf(stderr, "mysql tests: cannot reach MariaDB: %s\n", mysql_error(m));
     } else if (mysql_query(m, sql) != 0) {
@@ -69,7 +69,8 @@ char *my_fresh_db(const char *url, char **name)
     ids_random(r, sizeof r);
     *name = ts_strf("ctxd_my_%ld_%d_%02x%02x%02x", (long)getpid(), atomic_fetch_add(&counter, 1),
                     (unsigned char)r[0], (unsigned char)r[1], (unsigned char)r[2]);
-    char *sql = ts_strf("CREATE DATABASE %s CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", *name);
+    char *sql =
+        ts_strf("CREATE DATABASE %s CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", *name);
     unsigned rc = my_admin(url, NULL, sql);
     free(sql);
     if (rc != 0) {

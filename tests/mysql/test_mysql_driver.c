@@ -34,8 +34,8 @@
 #include "my_support.h"
 #include "test_support.h"
 
-static char *g_server_url;   /* the fixture's URL */
-static char *g_url;          /* a fresh migrated database for this run */
+static char *g_server_url; /* the fixture's URL */
+static char *g_url;        /* a fresh migrated database for this run */
 static char *g_dbname;
 static db_t *g_db;
 
@@ -46,64 +46,79 @@ static db_t *g_db;
         err_t e_; \
         err_clear(&e_); \
         err_code rc_ = (x); \
-        if (rc_ != ERR_OK) fail_msg("%s -> %s: %s", #x, err_code_name(rc_), e_.msg); \
+        if (rc_ != ERR_OK) \
+            fail_msg("%s -> %s: %s", #x, err_code_name(rc_), e_.msg); \
     } while (0)
 
-static db_t *open_url(const char *url, const char *opts, err_code want, err_t *e) {
-    char *u = opts ? ts_strf("%s%s%s", url, strchr(url, '?') ? "&" : "?", opts) : ts_strf("%s", url);
+static db_t *open_url(const char *url, const char *opts, err_code want, err_t *e)
+{
+    char *u =
+        opts ? ts_strf("%s%s%s", url, strchr(url, '?') ? "&" : "?", opts) : ts_strf("%s", url);
     db_t *db = NULL;
     err_clear(e);
     err_code rc = db_open(u, NULL, &db, e);
-    if (rc != want) fail_msg("db_open(%s) -> %s (%s), expected %s", opts ? opts : "", err_code_name(rc),
-                             e->msg, err_code_name(want));
+    if (rc != want)
+        fail_msg("db_open(%s) -> %s (%s), expected %s", opts ? opts : "", err_code_name(rc), e->msg,
+                 err_code_name(want));
     free(u);
     return db;
 }
 
-static db_t *open_ok(const char *opts) {
+static db_t *open_ok(const char *opts)
+{
     err_t e;
     return open_url(g_url, opts, ERR_OK, &e);
 }
 
-static err_code exec_sql(db_t *db, const char *sql, err_t *e) {
+static err_code exec_sql(db_t *db, const char *sql, err_t *e)
+{
     db_conn *c;
     err_clear(e);
     err_code rc = db_acquire(db, DB_WRITE, &c, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     rc = db_exec(c, sql, e);
     db_release(c);
     return rc;
 }
 
-static void exec_ok(db_t *db, const char *sql) {
+static void exec_ok(db_t *db, const char *sql)
+{
     err_t e;
     err_code rc = exec_sql(db, sql, &e);
-    if (rc != ERR_OK) fail_msg("%s -> %s: %s", sql, err_code_name(rc), e.msg);
+    if (rc != ERR_OK)
+        fail_msg("%s -> %s: %s", sql, err_code_name(rc), e.msg);
 }
 
 /* Runs a one-row query on c and returns column 0 as text (caller frees). */
-static char *q_text(db_conn *c, const char *sql) {
+static char *q_text(db_conn *c, const char *sql)
+{
     db_stmt *s;
     err_t e;
     err_clear(&e);
-    if (db_prepare(c, sql, &s, &e) != ERR_OK) fail_msg("%s: %s", sql, e.msg);
+    if (db_prepare(c, sql, &s, &e) != ERR_OK)
+        fail_msg("%s: %s", sql, e.msg);
     int r = db_step(s, &e);
-    if (r != DB_ROW) fail_msg("%s: no row (%d %s)", sql, r, e.msg);
+    if (r != DB_ROW)
+        fail_msg("%s: no row (%d %s)", sql, r, e.msg);
     const char *t = db_col_text(s, 0, NULL);
     char *out = t ? strdup(t) : NULL;
     db_stmt_done(s);
     return out;
 }
 
-static int64_t q_int(db_t *db, const char *sql) {
+static int64_t q_int(db_t *db, const char *sql)
+{
     db_conn *c;
     err_t e;
     OKE(db_acquire(db, DB_READ, &c, &e_));
     db_stmt *s;
     err_clear(&e);
-    if (db_prepare(c, sql, &s, &e) != ERR_OK) fail_msg("%s: %s", sql, e.msg);
+    if (db_prepare(c, sql, &s, &e) != ERR_OK)
+        fail_msg("%s: %s", sql, e.msg);
     int r = db_step(s, &e);
-    if (r != DB_ROW) fail_msg("%s: no row (%d %s)", sql, r, e.msg);
+    if (r != DB_ROW)
+        fail_msg("%s: no row (%d %s)", sql, r, e.msg);
     int64_t v = db_col_int64(s, 0);
     db_stmt_done(s);
     db_release(c);
@@ -111,28 +126,36 @@ static int64_t q_int(db_t *db, const char *sql) {
 }
 
 /* Prepares sql on c, binds nothing, steps once: the result code. */
-static int step_once(db_conn *c, const char *sql, err_t *e) {
+static int step_once(db_conn *c, const char *sql, err_t *e)
+{
     db_stmt *s;
     err_clear(e);
     err_code rc = db_prepare(c, sql, &s, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     int r = db_step(s, e);
     db_stmt_done(s);
     return r;
 }
 
-static utc_us T(const char *iso) {
+static utc_us T(const char *iso)
+{
     utc_us t = 0;
     err_t e;
-    if (utc_parse(iso, &t, &e) != ERR_OK) fail_msg("bad time %s: %s", iso, e.msg);
+    if (utc_parse(iso, &t, &e) != ERR_OK)
+        fail_msg("bad time %s: %s", iso, e.msg);
     return t;
 }
 
-static bool one_line(const char *s) { return !strchr(s, '\n') && !strchr(s, '\r'); }
+static bool one_line(const char *s)
+{
+    return !strchr(s, '\n') && !strchr(s, '\r');
+}
 
 /* ---- suite setup --------------------------------------------------------------------- */
 
-static int group_setup(void **state) {
+static int group_setup(void **state)
+{
     (void)state;
     g_server_url = my_fixture_url();
     g_url = my_fresh_db(g_server_url, &g_dbname);
@@ -149,7 +172,8 @@ static int group_setup(void **state) {
     return 0;
 }
 
-static int group_teardown(void **state) {
+static int group_teardown(void **state)
+{
     (void)state;
     db_close(g_db);
     my_drop_db(g_server_url, g_dbname);
@@ -161,7 +185,8 @@ static int group_teardown(void **state) {
 
 /* ---- identity, settings, options ------------------------------------------------------- */
 
-static void test_identity(void **state) {
+static void test_identity(void **state)
+{
     (void)state;
     assert_int_equal(db_backend_of(g_db), DB_BACKEND_MYSQL);
     assert_string_equal(db_dialect(g_db), "mysql");
@@ -191,7 +216,8 @@ static void test_identity(void **state) {
     free(u2);
 }
 
-static void test_session_settings_and_options(void **state) {
+static void test_session_settings_and_options(void **state)
+{
     (void)state;
     db_t *db = open_ok("connect_timeout=5&read_timeout=30&write_timeout=30&charset=utf8mb4"
                        "&ssl_mode=disabled&statement_timeout=5s&pool_size=2&max_overflow=0"
@@ -229,7 +255,9 @@ static void test_session_settings_and_options(void **state) {
     db_close(db);
 
     /* bad or unknown options: ERR_INVALID naming the option, before any connection */
-    static const struct { const char *opt, *needle; } bad[] = {
+    static const struct {
+        const char *opt, *needle;
+    } bad[] = {
         {"bogus_opt=1", "bogus_opt"},
         {"sslmode2=require", "sslmode2"},
         {"charset=latin1", "charset"},
@@ -242,7 +270,8 @@ static void test_session_settings_and_options(void **state) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err_t e;
         assert_null(open_url(g_url, bad[i].opt, ERR_INVALID, &e));
-        if (!strstr(e.msg, bad[i].needle)) fail_msg("%s: message does not name it: %s", bad[i].opt, e.msg);
+        if (!strstr(e.msg, bad[i].needle))
+            fail_msg("%s: message does not name it: %s", bad[i].opt, e.msg);
         assert_null(strstr(e.msg, ":ctxd@"));
         assert_true(one_line(e.msg));
     }
@@ -259,7 +288,8 @@ static void test_session_settings_and_options(void **state) {
     free(u);
 }
 
-static void test_prepared_statements_off(void **state) {
+static void test_prepared_statements_off(void **state)
+{
     (void)state;
     db_t *db = open_ok("prepared_statements=false&pool_size=1");
     db_conn *c;
@@ -282,7 +312,8 @@ static void test_prepared_statements_off(void **state) {
 
 /* ---- types ------------------------------------------------------------------------------- */
 
-static void test_types_roundtrip(void **state) {
+static void test_types_roundtrip(void **state)
+{
     (void)state;
     exec_ok(g_db, "CREATE TABLE t_types (id BIGINT AUTO_INCREMENT PRIMARY KEY, i BIGINT, d DOUBLE,"
                   " s VARCHAR(100), tx MEDIUMTEXT, j JSON, ts DATETIME(6), b BLOB, bo BOOLEAN)"
@@ -295,10 +326,12 @@ static void test_types_roundtrip(void **state) {
     int64_t ids[6];
     for (int k = 0; k < 6; k++) {
         db_stmt *s;
-        OKE(db_prepare(c, "INSERT INTO t_types (i, d, s, tx, j, ts, b, bo) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       &s, &e_));
+        OKE(db_prepare(
+            c, "INSERT INTO t_types (i, d, s, tx, j, ts, b, bo) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            &s, &e_));
         if (k == 5) {
-            for (int p = 1; p <= 8; p++) db_bind_null(s, p);
+            for (int p = 1; p <= 8; p++)
+                db_bind_null(s, p);
         } else {
             db_bind_int64(s, 1, ints[k]);
             db_bind_double(s, 2, dbls[k]);
@@ -315,7 +348,8 @@ static void test_types_roundtrip(void **state) {
         db_stmt_done(s);
         ids[k] = db_last_insert_id(c);
         assert_true(ids[k] > 0);
-        if (k) assert_int_equal(ids[k], ids[k - 1] + 1);
+        if (k)
+            assert_int_equal(ids[k], ids[k - 1] + 1);
     }
     db_stmt *s;
     OKE(db_prepare(c, "SELECT id, i, d, s, tx, j, ts, b, bo FROM t_types ORDER BY id", &s, &e_));
@@ -326,7 +360,8 @@ static void test_types_roundtrip(void **state) {
         assert_int_equal(db_step(s, &e), DB_ROW);
         assert_int_equal(db_col_int64(s, 0), ids[k]);
         if (k == 5) {
-            for (int p = 1; p <= 8; p++) assert_true(db_col_null(s, p));
+            for (int p = 1; p <= 8; p++)
+                assert_true(db_col_null(s, p));
             assert_null(db_col_text(s, 3, NULL));
             assert_int_equal(db_col_time(s, 6), 0);
             continue;
@@ -357,9 +392,11 @@ static void test_types_roundtrip(void **state) {
     exec_ok(g_db, "DROP TABLE t_types");
 }
 
-static void test_datetime_microseconds(void **state) {
+static void test_datetime_microseconds(void **state)
+{
     (void)state;
-    exec_ok(g_db, "CREATE TABLE t_time (id INT PRIMARY KEY, ts DATETIME(6) NOT NULL) ENGINE = InnoDB");
+    exec_ok(g_db,
+            "CREATE TABLE t_time (id INT PRIMARY KEY, ts DATETIME(6) NOT NULL) ENGINE = InnoDB");
     static const char *const iso[] = {
         "1000-01-01T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z", "1969-12-31T23:59:59.999999Z",
         "1970-01-01T00:00:00.000000Z", "1970-01-01T00:00:00.000001Z", "2024-02-29T12:34:56.789012Z",
@@ -381,13 +418,16 @@ static void test_datetime_microseconds(void **state) {
     for (size_t i = 0; i < n; i++) {
         db_stmt *s;
         /* read back, and find it again by comparing with a bound time */
-        OKE(db_prepare(c, "SELECT ts, CAST(ts AS CHAR), (SELECT COUNT(*) FROM t_time t2 WHERE t2.ts = ?)"
-                          " FROM t_time WHERE id = ?", &s, &e_));
+        OKE(db_prepare(
+            c,
+            "SELECT ts, CAST(ts AS CHAR), (SELECT COUNT(*) FROM t_time t2 WHERE t2.ts = ?)"
+            " FROM t_time WHERE id = ?",
+            &s, &e_));
         db_bind_time(s, 1, T(iso[i]));
         db_bind_int64(s, 2, (int64_t)i);
         assert_int_equal(db_step(s, &e), DB_ROW);
         assert_int_equal(db_col_time(s, 0), T(iso[i]));
-        assert_string_equal(db_col_text(s, 0, NULL), iso[i]);   /* the ISO form, Z */
+        assert_string_equal(db_col_text(s, 0, NULL), iso[i]); /* the ISO form, Z */
         /* the server holds the same wall-clock value (UTC, no zone shift) */
         char want[40];
         snprintf(want, sizeof want, "%.10s %.15s", iso[i], iso[i] + 11);
@@ -419,14 +459,29 @@ static void test_datetime_microseconds(void **state) {
     exec_ok(g_db, "DROP TABLE t_time");
 }
 
-static void test_json_types(void **state) {
+static void test_json_types(void **state)
+{
     (void)state;
     exec_ok(g_db, "CREATE TABLE t_json (id INT PRIMARY KEY, j JSON NOT NULL) ENGINE = InnoDB");
     static const char *const vals[] = {
-        "\"123\"", "123", "12.5", "-7", "0", "true", "false", "null", "\"\"", "\"true\"",
-        "\"null\"", "{}", "[]", "{\"a\":{\"b\":[1,2,{\"c\":null}]},\"t\":true,\"f\":false,\"n\":null}",
-        "[1,\"x\",true,null,{\"y\":[]}]", "\"\xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x8E\x89\"",
-        "9007199254740993", "{\"spaced\" : [ 1 , 2 ] }",
+        "\"123\"",
+        "123",
+        "12.5",
+        "-7",
+        "0",
+        "true",
+        "false",
+        "null",
+        "\"\"",
+        "\"true\"",
+        "\"null\"",
+        "{}",
+        "[]",
+        "{\"a\":{\"b\":[1,2,{\"c\":null}]},\"t\":true,\"f\":false,\"n\":null}",
+        "[1,\"x\",true,null,{\"y\":[]}]",
+        "\"\xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x8E\x89\"",
+        "9007199254740993",
+        "{\"spaced\" : [ 1 , 2 ] }",
     };
     const size_t n = sizeof vals / sizeof vals[0];
     db_conn *c;
@@ -447,7 +502,7 @@ static void test_json_types(void **state) {
         size_t len = 0;
         const char *j = db_col_json(s, 1, &len);
         assert_int_equal(len, strlen(vals[i]));
-        assert_memory_equal(j, vals[i], len);               /* kept as given */
+        assert_memory_equal(j, vals[i], len); /* kept as given */
         json_t *a = json_loads(vals[i], JSON_DECODE_ANY, NULL);
         json_t *b = json_loadb(j, len, JSON_DECODE_ANY, NULL);
         assert_non_null(b);
@@ -474,15 +529,19 @@ static void test_json_types(void **state) {
     exec_ok(g_db, "DROP TABLE t_json");
 }
 
-static void test_unicode_and_large_values(void **state) {
+static void test_unicode_and_large_values(void **state)
+{
     (void)state;
     exec_ok(g_db, "CREATE TABLE t_text (id INT PRIMARY KEY, s VARCHAR(100), tx MEDIUMTEXT)"
                   " ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_nopad_bin");
-    static const struct { const char *s; int chars; } texts[] = {
+    static const struct {
+        const char *s;
+        int chars;
+    } texts[] = {
         {"emoji \xF0\x9F\x8E\x89\xF0\x9F\x9A\x80 \xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7", 12},
         {"CJK \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E \xED\x95\x9C\xEA\xB5\xAD\xEC\x96\xB4", 11},
-        {"e\xCC\x81", 2},                  /* decomposed */
-        {"\xC3\xA9", 1},                   /* precomposed */
+        {"e\xCC\x81", 2}, /* decomposed */
+        {"\xC3\xA9", 1},  /* precomposed */
         {"max \xF4\x8F\xBF\xBF U+FFFD \xEF\xBF\xBD", 14},
         {"quotes ' \" \\ ; -- /* */ \t\n\r\n", 28},
         {"trailing space ", 15},
@@ -492,7 +551,8 @@ static void test_unicode_and_large_values(void **state) {
     /* 100000 4-byte characters: 400000 bytes, grows the column buffer */
     size_t big_n = 100000 * 4;
     char *big = malloc(big_n + 1);
-    for (size_t i = 0; i < big_n; i += 4) memcpy(big + i, "\xF0\x9F\x98\x80", 4);
+    for (size_t i = 0; i < big_n; i += 4)
+        memcpy(big + i, "\xF0\x9F\x98\x80", 4);
     big[big_n] = '\0';
     db_conn *c;
     OKE(db_acquire(g_db, DB_WRITE, &c, &e_));
@@ -508,13 +568,16 @@ static void test_unicode_and_large_values(void **state) {
     }
     /* read in one pass: small, big, small values through the same buffers */
     db_stmt *s;
-    OKE(db_prepare(c, "SELECT id, s, tx, CHAR_LENGTH(tx), LENGTH(tx) FROM t_text"
-                      " ORDER BY CASE WHEN id = ? THEN 1 ELSE 0 END, id DESC", &s, &e_));
+    OKE(db_prepare(c,
+                   "SELECT id, s, tx, CHAR_LENGTH(tx), LENGTH(tx) FROM t_text"
+                   " ORDER BY CASE WHEN id = ? THEN 1 ELSE 0 END, id DESC",
+                   &s, &e_));
     db_bind_int64(s, 1, n / 2);
     int seen = 0;
     for (;;) {
         int r = db_step(s, &e);
-        if (r == DB_DONE) break;
+        if (r == DB_DONE)
+            break;
         assert_int_equal(r, DB_ROW);
         int id = (int)db_col_int64(s, 0);
         size_t len;
@@ -543,7 +606,9 @@ static void test_unicode_and_large_values(void **state) {
         db_stmt_done(s);
     }
     OKE(db_prepare(c, "SELECT COUNT(*) FROM t_text WHERE s = ?", &s, &e_));
-    db_bind_text(s, 1, "EMOJI \xF0\x9F\x8E\x89\xF0\x9F\x9A\x80 \xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7", -1);
+    db_bind_text(
+        s, 1, "EMOJI \xF0\x9F\x8E\x89\xF0\x9F\x9A\x80 \xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7",
+        -1);
     assert_int_equal(db_step(s, &e), DB_ROW);
     assert_int_equal(db_col_int64(s, 0), 0);
     db_stmt_done(s);
@@ -555,7 +620,8 @@ static void test_unicode_and_large_values(void **state) {
 /* ---- errors, strict mode ------------------------------------------------------------- */
 
 /* want: DB_ROW, DB_DONE or an err_code */
-static int expect_step(db_conn *c, const char *sql, int want) {
+static int expect_step(db_conn *c, const char *sql, int want)
+{
     err_t e;
     int r = step_once(c, sql, &e);
     if (r != want)
@@ -568,42 +634,62 @@ static int expect_step(db_conn *c, const char *sql, int want) {
     return r;
 }
 
-static void test_error_classes(void **state) {
+static void test_error_classes(void **state)
+{
     (void)state;
     db_conn *c;
     OKE(db_acquire(g_db, DB_WRITE, &c, &e_));
-    const char *ins = "INSERT INTO sessions (id, purpose, created_by, is_active, created_at, updated_at)"
-                      " VALUES ('err_s1', 'p', 'c', 1, '2025-01-01', '2025-01-01')";
+    const char *ins =
+        "INSERT INTO sessions (id, purpose, created_by, is_active, created_at, updated_at)"
+        " VALUES ('err_s1', 'p', 'c', 1, '2025-01-01', '2025-01-01')";
     expect_step(c, ins, DB_DONE);
     expect_step(c, ins, ERR_UNIQUE);
-    expect_step(c, "INSERT INTO messages (session_id, sender, content, created_at)"
-                   " VALUES ('no_such_session', 'a', 'x', '2025-01-01')", ERR_CONSTRAINT);   /* FK */
-    expect_step(c, "INSERT INTO sessions (id, purpose, created_by, is_active, created_at, updated_at)"
-                   " VALUES ('err_s2', NULL, 'c', 1, '2025-01-01', '2025-01-01')", ERR_CONSTRAINT);
-    expect_step(c, "INSERT INTO messages (session_id, sender, content, visibility, created_at)"
-                   " VALUES ('err_s1', 'a', 'x', 'bogus', '2025-01-01')", ERR_CONSTRAINT);  /* CHECK */
-    expect_step(c, "INSERT INTO sessions (id, purpose, created_by, metadata, is_active, created_at,"
-                   " updated_at) VALUES ('err_s3', 'p', 'c', '[1]', 1, '2025-01-01', '2025-01-01')",
-                ERR_CONSTRAINT);                                   /* metadata must be an object */
-    expect_step(c, "INSERT INTO agent_memory (agent_id, `key`, value, created_at, updated_at)"
-                   " VALUES ('a', 'k', '{bad', '2025-01-01', '2025-01-01')", ERR_CONSTRAINT);
-    expect_step(c, "DELETE FROM sessions WHERE id = 'err_s1' AND is_active = 1 AND 1 =", ERR_SYNTAX);
+    expect_step(c,
+                "INSERT INTO messages (session_id, sender, content, created_at)"
+                " VALUES ('no_such_session', 'a', 'x', '2025-01-01')",
+                ERR_CONSTRAINT); /* FK */
+    expect_step(c,
+                "INSERT INTO sessions (id, purpose, created_by, is_active, created_at, updated_at)"
+                " VALUES ('err_s2', NULL, 'c', 1, '2025-01-01', '2025-01-01')",
+                ERR_CONSTRAINT);
+    expect_step(c,
+                "INSERT INTO messages (session_id, sender, content, visibility, created_at)"
+                " VALUES ('err_s1', 'a', 'x', 'bogus', '2025-01-01')",
+                ERR_CONSTRAINT); /* CHECK */
+    expect_step(c,
+                "INSERT INTO sessions (id, purpose, created_by, metadata, is_active, created_at,"
+                " updated_at) VALUES ('err_s3', 'p', 'c', '[1]', 1, '2025-01-01', '2025-01-01')",
+                ERR_CONSTRAINT); /* metadata must be an object */
+    expect_step(c,
+                "INSERT INTO agent_memory (agent_id, `key`, value, created_at, updated_at)"
+                " VALUES ('a', 'k', '{bad', '2025-01-01', '2025-01-01')",
+                ERR_CONSTRAINT);
+    expect_step(c,
+                "DELETE FROM sessions WHERE id = 'err_s1' AND is_active = 1 AND 1 =", ERR_SYNTAX);
     expect_step(c, "SELEC 1", ERR_SYNTAX);
     expect_step(c, "SELECT * FROM no_such_table", ERR_SYNTAX);
     expect_step(c, "SELECT no_such_column FROM sessions", ERR_SYNTAX);
     /* strict mode: an over-long value is an error, never a silent truncation */
-    char *long_id = ts_strf("INSERT INTO sessions (id, purpose, created_by, is_active, created_at,"
-                            " updated_at) VALUES ('%0101d', 'p', 'c', 1, '2025-01-01', '2025-01-01')", 7);
+    char *long_id =
+        ts_strf("INSERT INTO sessions (id, purpose, created_by, is_active, created_at,"
+                " updated_at) VALUES ('%0101d', 'p', 'c', 1, '2025-01-01', '2025-01-01')",
+                7);
     expect_step(c, long_id, ERR_INVALID);
     free(long_id);
-    expect_step(c, "INSERT INTO sessions (id, purpose, created_by, is_active, created_at, updated_at)"
-                   " VALUES ('err_s4', 'p', 'c', 1, '2025-02-30', '2025-01-01')", ERR_INVALID);
-    expect_step(c, "INSERT INTO sessions (id, purpose, created_by, is_active, created_at, updated_at)"
-                   " VALUES ('err_s5', 'p', 'c', 1, '0000-00-00', '2025-01-01')", ERR_INVALID);
+    expect_step(c,
+                "INSERT INTO sessions (id, purpose, created_by, is_active, created_at, updated_at)"
+                " VALUES ('err_s4', 'p', 'c', 1, '2025-02-30', '2025-01-01')",
+                ERR_INVALID);
+    expect_step(c,
+                "INSERT INTO sessions (id, purpose, created_by, is_active, created_at, updated_at)"
+                " VALUES ('err_s5', 'p', 'c', 1, '0000-00-00', '2025-01-01')",
+                ERR_INVALID);
     /* a bound over-long value as well */
     db_stmt *s;
-    OKE(db_prepare(c, "INSERT INTO messages (session_id, sender, sender_type, content, created_at)"
-                      " VALUES ('err_s1', ?, 'x', 'c', '2025-01-01')", &s, &e_));
+    OKE(db_prepare(c,
+                   "INSERT INTO messages (session_id, sender, sender_type, content, created_at)"
+                   " VALUES ('err_s1', ?, 'x', 'c', '2025-01-01')",
+                   &s, &e_));
     char sender[102];
     memset(sender, 's', 101);
     sender[101] = '\0';
@@ -615,7 +701,9 @@ static void test_error_classes(void **state) {
     /* a statement error leaves the connection usable */
     expect_step(c, "SELECT 1", DB_ROW);
     db_release(c);
-    assert_int_equal(q_int(g_db, "SELECT COUNT(*) FROM sessions WHERE id LIKE 'err\\_%' OR LENGTH(id) > 100"), 1);
+    assert_int_equal(
+        q_int(g_db, "SELECT COUNT(*) FROM sessions WHERE id LIKE 'err\\_%' OR LENGTH(id) > 100"),
+        1);
     assert_int_equal(q_int(g_db, "SELECT COUNT(*) FROM messages WHERE session_id = 'err_s1'"), 0);
     exec_ok(g_db, "DELETE FROM sessions WHERE id = 'err_s1'");
 }
@@ -627,13 +715,15 @@ typedef struct {
     err_t e;
 } dl_arg;
 
-static void *dl_thread(void *arg) {
+static void *dl_thread(void *arg)
+{
     dl_arg *x = arg;
     x->r = step_once(x->c, x->sql, &x->e);
     return NULL;
 }
 
-static void test_lock_wait_and_timeout(void **state) {
+static void test_lock_wait_and_timeout(void **state)
+{
     (void)state;
     /* busy_timeout=1000 -> innodb_lock_wait_timeout=1: a blocked row lock is ERR_BUSY */
     db_t *db = open_ok("busy_timeout=1000&pool_size=2");
@@ -673,8 +763,12 @@ static void test_lock_wait_and_timeout(void **state) {
      * INNODB_TRX view only when it has not been READ for 100 ms, so a tight loop
      * would keep seeing the stale snapshot forever: pause between looks. */
     int64_t deadline = utc_mono_us() + 30 * 1000000LL;
-    while (q_int(db, "SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'") == 0) {
-        if (utc_mono_us() > deadline) fail_msg("A never waited for the lock (A's statement returned %d: %s)", x.r, x.e.msg);
+    while (
+        q_int(db,
+              "SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'") ==
+        0) {
+        if (utc_mono_us() > deadline)
+            fail_msg("A never waited for the lock (A's statement returned %d: %s)", x.r, x.e.msg);
         usleep(150 * 1000);
     }
     err_t eb;
@@ -704,12 +798,15 @@ static void test_lock_wait_and_timeout(void **state) {
 
 /* ---- rows changed, ids, nested statements, scripts -------------------------------------- */
 
-static void test_changes_ids_nested(void **state) {
+static void test_changes_ids_nested(void **state)
+{
     (void)state;
     db_conn *c;
     OKE(db_acquire(g_db, DB_WRITE, &c, &e_));
-    expect_step(c, "INSERT INTO sessions (id, purpose, created_by, is_active, created_at, updated_at)"
-                   " VALUES ('chg_s', 'p', 'c', 1, '2025-01-01', '2025-01-01')", DB_DONE);
+    expect_step(c,
+                "INSERT INTO sessions (id, purpose, created_by, is_active, created_at, updated_at)"
+                " VALUES ('chg_s', 'p', 'c', 1, '2025-01-01', '2025-01-01')",
+                DB_DONE);
     /* CLIENT_FOUND_ROWS: an UPDATE that changes nothing still counts its matched row */
     for (int i = 0; i < 2; i++) {
         db_stmt *s;
@@ -732,8 +829,10 @@ static void test_changes_ids_nested(void **state) {
     /* ids: last_insert_id is the message's id */
     int64_t ids[5];
     for (int i = 0; i < 5; i++) {
-        OKE(db_prepare(c, "INSERT INTO messages (session_id, sender, content, created_at)"
-                          " VALUES ('chg_s', 'a', ?, '2025-01-01')", &s, &e_));
+        OKE(db_prepare(c,
+                       "INSERT INTO messages (session_id, sender, content, created_at)"
+                       " VALUES ('chg_s', 'a', ?, '2025-01-01')",
+                       &s, &e_));
         char content[16];
         snprintf(content, sizeof content, "m%d", i);
         db_bind_text(s, 1, content, -1);
@@ -746,7 +845,8 @@ static void test_changes_ids_nested(void **state) {
     assert_int_equal(db_last_insert_id(c), ids[4]);
     /* nested: while A is between rows, B runs on the same connection */
     db_stmt *a;
-    OKE(db_prepare(c, "SELECT id, content FROM messages WHERE session_id = 'chg_s' ORDER BY id", &a, &e_));
+    OKE(db_prepare(c, "SELECT id, content FROM messages WHERE session_id = 'chg_s' ORDER BY id", &a,
+                   &e_));
     int k = 0;
     while (db_step(a, &e) == DB_ROW) {
         assert_int_equal(db_col_int64(a, 0), ids[k]);
@@ -755,9 +855,11 @@ static void test_changes_ids_nested(void **state) {
         assert_string_equal(db_col_text(a, 1, NULL), want);
         /* the same SQL nested: a second statement object */
         db_stmt *b;
-        OKE(db_prepare(c, "SELECT id, content FROM messages WHERE session_id = 'chg_s' ORDER BY id", &b, &e_));
+        OKE(db_prepare(c, "SELECT id, content FROM messages WHERE session_id = 'chg_s' ORDER BY id",
+                       &b, &e_));
         int m = 0;
-        while (db_step(b, &e) == DB_ROW) m++;
+        while (db_step(b, &e) == DB_ROW)
+            m++;
         assert_int_equal(m, 5);
         db_stmt_done(b);
         k++;
@@ -780,21 +882,26 @@ static void test_changes_ids_nested(void **state) {
     assert_int_equal(q_int(g_db, "SELECT COUNT(*) FROM messages WHERE session_id = 'chg_s'"), 0);
 }
 
-static void test_scripts_and_ddl(void **state) {
+static void test_scripts_and_ddl(void **state)
+{
     (void)state;
     db_conn *c;
     OKE(db_acquire(g_db, DB_WRITE, &c, &e_));
-    OKE(db_exec(c, "-- a comment; with a semicolon\n"
-                   "CREATE TABLE t_script (v VARCHAR(10)) ENGINE = InnoDB;\n"
-                   "INSERT INTO t_script VALUES ('a;b'); /* ; */ INSERT INTO t_script VALUES ('it''s');\n"
-                   "SELECT 1;", &e_));
+    OKE(db_exec(
+        c,
+        "-- a comment; with a semicolon\n"
+        "CREATE TABLE t_script (v VARCHAR(10)) ENGINE = InnoDB;\n"
+        "INSERT INTO t_script VALUES ('a;b'); /* ; */ INSERT INTO t_script VALUES ('it''s');\n"
+        "SELECT 1;",
+        &e_));
     char *t = q_text(c, "SELECT GROUP_CONCAT(v ORDER BY v SEPARATOR '|') FROM t_script");
     assert_string_equal(t, "a;b|it's");
     free(t);
     err_t e;
     err_clear(&e);
-    assert_int_equal(db_exec(c, "INSERT INTO t_script VALUES ('x');\nINSERT INTO no_such_tbl VALUES (1)", &e),
-                     ERR_SYNTAX);
+    assert_int_equal(
+        db_exec(c, "INSERT INTO t_script VALUES ('x');\nINSERT INTO no_such_tbl VALUES (1)", &e),
+        ERR_SYNTAX);
     assert_non_null(strstr(e.msg, "no_such_tbl"));
     assert_true(one_line(e.msg));
     /* a transaction, rolled back */
@@ -818,12 +925,13 @@ static void test_scripts_and_ddl(void **state) {
 
 typedef struct {
     const char *url;
-    const char *session;     /* NULL = global */
+    const char *session; /* NULL = global */
     err_code rc;
     pthread_barrier_t *bar;
 } mem_race;
 
-static void *mem_race_thread(void *arg) {
+static void *mem_race_thread(void *arg)
+{
     mem_race *r = arg;
     db_t *db = NULL;
     err_t e;
@@ -837,9 +945,11 @@ static void *mem_race_thread(void *arg) {
     pthread_barrier_wait(r->bar);
     if (r->rc == ERR_OK) {
         db_stmt *s;
-        r->rc = db_prepare(c, "INSERT INTO agent_memory (agent_id, session_id, `key`, value, created_at,"
-                              " updated_at) VALUES ('racer', ?, 'same', '1', '2025-01-01', '2025-01-01')",
-                           &s, &e);
+        r->rc =
+            db_prepare(c,
+                       "INSERT INTO agent_memory (agent_id, session_id, `key`, value, created_at,"
+                       " updated_at) VALUES ('racer', ?, 'same', '1', '2025-01-01', '2025-01-01')",
+                       &s, &e);
         if (r->rc == ERR_OK) {
             db_bind_text(s, 1, r->session, -1);
             int x = db_step(s, &e);
@@ -852,27 +962,33 @@ static void *mem_race_thread(void *arg) {
     return NULL;
 }
 
-static void test_memory_global_unique(void **state) {
+static void test_memory_global_unique(void **state)
+{
     (void)state;
     db_conn *c;
     OKE(db_acquire(g_db, DB_WRITE, &c, &e_));
-    expect_step(c, "INSERT INTO sessions (id, purpose, created_by, is_active, created_at, updated_at)"
-                   " VALUES ('mem_s', 'p', 'c', 1, '2025-01-01', '2025-01-01')", DB_DONE);
+    expect_step(c,
+                "INSERT INTO sessions (id, purpose, created_by, is_active, created_at, updated_at)"
+                " VALUES ('mem_s', 'p', 'c', 1, '2025-01-01', '2025-01-01')",
+                DB_DONE);
 #define MEM_INS(sid, key) \
     "INSERT INTO agent_memory (agent_id, session_id, `key`, value, created_at, updated_at)" \
     " VALUES ('agent', " sid ", '" key "', '1', '2025-01-01', '2025-01-01')"
     expect_step(c, MEM_INS("NULL", "k"), DB_DONE);
-    expect_step(c, MEM_INS("NULL", "k"), ERR_UNIQUE);        /* two global rows: impossible */
-    expect_step(c, MEM_INS("'mem_s'", "k"), DB_DONE);        /* the same key in a session: fine */
+    expect_step(c, MEM_INS("NULL", "k"), ERR_UNIQUE); /* two global rows: impossible */
+    expect_step(c, MEM_INS("'mem_s'", "k"), DB_DONE); /* the same key in a session: fine */
     expect_step(c, MEM_INS("'mem_s'", "k"), ERR_UNIQUE);
-    expect_step(c, MEM_INS("NULL", "K"), DB_DONE);           /* byte-wise: case matters */
-    expect_step(c, MEM_INS("NULL", "k "), DB_DONE);          /* and trailing spaces */
-    expect_step(c, "UPDATE agent_memory SET session_id = NULL WHERE session_id = 'mem_s'", ERR_UNIQUE);
+    expect_step(c, MEM_INS("NULL", "K"), DB_DONE);  /* byte-wise: case matters */
+    expect_step(c, MEM_INS("NULL", "k "), DB_DONE); /* and trailing spaces */
+    expect_step(c, "UPDATE agent_memory SET session_id = NULL WHERE session_id = 'mem_s'",
+                ERR_UNIQUE);
     db_release(c);
     assert_int_equal(q_int(g_db, "SELECT COUNT(*) FROM agent_memory WHERE agent_id = 'agent'"), 4);
 
     /* racing inserts of one global key from separate connections: exactly one wins */
-    enum { N = 4 };
+    enum {
+        N = 4
+    };
     for (int round = 0; round < 2; round++) {
         pthread_barrier_t bar;
         pthread_barrier_init(&bar, NULL, N);
@@ -885,7 +1001,8 @@ static void test_memory_global_unique(void **state) {
         int ok = 0;
         for (int i = 0; i < N; i++) {
             pthread_join(th[i], NULL);
-            if (r[i].rc == ERR_OK) ok++;
+            if (r[i].rc == ERR_OK)
+                ok++;
             else if (r[i].rc != ERR_UNIQUE && r[i].rc != ERR_BUSY)
                 fail_msg("racer %d: %s", i, err_code_name(r[i].rc));
         }
@@ -899,7 +1016,8 @@ static void test_memory_global_unique(void **state) {
 
 /* ---- pool, lost connections ------------------------------------------------------------------ */
 
-static void test_pool_exhausted(void **state) {
+static void test_pool_exhausted(void **state)
+{
     (void)state;
     db_t *db = open_ok("pool_size=1&max_overflow=0&pool_timeout=0.3");
     db_conn *c1, *c2 = NULL;
@@ -912,9 +1030,10 @@ static void test_pool_exhausted(void **state) {
     assert_true(waited >= 250000);
     assert_true(waited < 5000000);
     assert_null(c2);
-    assert_non_null(strstr(e.msg, "no database connection free within 0.3 s (pool size 1, overflow 0)"));
+    assert_non_null(
+        strstr(e.msg, "no database connection free within 0.3 s (pool size 1, overflow 0)"));
     db_release(c1);
-    OKE(db_acquire(db, DB_READ, &c2, &e_));      /* free again */
+    OKE(db_acquire(db, DB_READ, &c2, &e_)); /* free again */
     db_release(c2);
     db_pool_stats ps;
     db_get_pool_stats(db, &ps);
@@ -926,20 +1045,26 @@ typedef struct {
     int64_t id;
 } ins_ctx;
 
-static err_code tx_insert(db_conn *c, void *arg, err_t *e) {
+static err_code tx_insert(db_conn *c, void *arg, err_t *e)
+{
     ins_ctx *x = arg;
     db_stmt *s;
-    err_code rc = db_prepare(c, "INSERT INTO audit_log (created_at, event_type, agent_id)"
-                                " VALUES ('2025-01-01', 'killed_test', 'me')", &s, e);
-    if (rc != ERR_OK) return rc;
+    err_code rc = db_prepare(c,
+                             "INSERT INTO audit_log (created_at, event_type, agent_id)"
+                             " VALUES ('2025-01-01', 'killed_test', 'me')",
+                             &s, e);
+    if (rc != ERR_OK)
+        return rc;
     int r = db_step(s, e);
     db_stmt_done(s);
-    if (r != DB_DONE) return (err_code)r;
+    if (r != DB_DONE)
+        return (err_code)r;
     x->id = db_last_insert_id(c);
     return ERR_OK;
 }
 
-static void test_killed_connection(void **state) {
+static void test_killed_connection(void **state)
+{
     (void)state;
     db_t *db = open_ok("pool_size=1&max_overflow=0");
     for (int round = 0; round < 2; round++) {
@@ -972,7 +1097,8 @@ static void test_killed_connection(void **state) {
     db_pool_stats ps;
     db_get_pool_stats(db, &ps);
     assert_int_equal(ps.created, 3);
-    assert_int_equal(q_int(db, "SELECT COUNT(*) FROM audit_log WHERE event_type = 'killed_test'"), 1);
+    assert_int_equal(q_int(db, "SELECT COUNT(*) FROM audit_log WHERE event_type = 'killed_test'"),
+                     1);
     exec_ok(db, "DELETE FROM audit_log WHERE event_type = 'killed_test'");
     db_close(db);
 
@@ -995,24 +1121,29 @@ static void test_killed_connection(void **state) {
 
 /* ---- connect failures ------------------------------------------------------------------------- */
 
-static int free_port(void) {
+static int free_port(void)
+{
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
     socklen_t n = sizeof a;
     assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
-    close(fd);          /* nothing listens there now */
+    close(fd); /* nothing listens there now */
     return ntohs(a.sin_port);
 }
 
-static void check_connect_msg(const err_t *e, const char *secret) {
+static void check_connect_msg(const err_t *e, const char *secret)
+{
     assert_true(one_line(e->msg));
-    if (!strstr(e->msg, "://ctxd:***@")) fail_msg("URL not shown masked: %s", e->msg);
-    if (secret && strstr(e->msg, secret)) fail_msg("password leaked: %s", e->msg);
+    if (!strstr(e->msg, "://ctxd:***@"))
+        fail_msg("URL not shown masked: %s", e->msg);
+    if (secret && strstr(e->msg, secret))
+        fail_msg("password leaked: %s", e->msg);
 }
 
-static void test_connect_failures(void **state) {
+static void test_connect_failures(void **state)
+{
     (void)state;
     db_url *u = NULL;
     err_t e;
@@ -1030,7 +1161,8 @@ static void test_connect_failures(void **state) {
     assert_non_null(strstr(e.msg, "does not exist"));
     free(url);
     /* server down */
-    url = ts_strf("mariadb://ctxd:S3cretDown@127.0.0.1:%d/ctxd_test?connect_timeout=3", free_port());
+    url =
+        ts_strf("mariadb://ctxd:S3cretDown@127.0.0.1:%d/ctxd_test?connect_timeout=3", free_port());
     int64_t t0 = utc_mono_us();
     assert_null(open_url(url, NULL, ERR_CONN, &e));
     assert_true(utc_mono_us() - t0 < 5000000);
@@ -1040,7 +1172,8 @@ static void test_connect_failures(void **state) {
     db_url_free(u);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     (void)argc;
     (void)argv;
     log_set_level(LOG_ERROR);

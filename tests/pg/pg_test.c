@@ -14,7 +14,8 @@
 #include "base/sbuf.h"
 #include "db/url.h"
 
-char *pgt_var(const char *server, const char *var) {
+char *pgt_var(const char *server, const char *var)
+{
     char *v = ts_server_var(server, var);
     if (!v) {
         fprintf(stderr, "pg tests: the %s fixture published no %s (run through ctest, or set %s)\n",
@@ -24,7 +25,8 @@ char *pgt_var(const char *server, const char *var) {
     return v;
 }
 
-char *pgt_url_with(const char *url, const char *db, const char *opts) {
+char *pgt_url_with(const char *url, const char *db, const char *opts)
+{
     db_url *u = NULL;
     err_t e;
     if (db_url_parse(url, &u, &e) != ERR_OK) {
@@ -35,7 +37,10 @@ char *pgt_url_with(const char *url, const char *db, const char *opts) {
     size_t head = q ? (size_t)(q - url) : strlen(url);
     const char *slash = NULL;
     for (const char *p = url + head; p > url; p--)
-        if (p[-1] == '/') { slash = p - 1; break; }
+        if (p[-1] == '/') {
+            slash = p - 1;
+            break;
+        }
     char *out = ts_strf("%.*s/%s%s%s%s", (int)(slash ? slash - url : (long)head), url,
                         db ? db : (u->database ? u->database : ""), q ? q : "",
                         opts && *opts ? (q ? "&" : "?") : "", opts && *opts ? opts : "");
@@ -43,7 +48,8 @@ char *pgt_url_with(const char *url, const char *db, const char *opts) {
     return out;
 }
 
-static PGconn *pgt_connect(const char *url) {
+static PGconn *pgt_connect(const char *url)
+{
     db_url *u = NULL;
     err_t e;
     if (db_url_parse(url, &u, &e) != ERR_OK) {
@@ -64,7 +70,8 @@ static PGconn *pgt_connect(const char *url) {
     return c;
 }
 
-char *pgt_query(const char *url, const char *sql) {
+char *pgt_query(const char *url, const char *sql)
+{
     PGconn *c = pgt_connect(url);
     PGresult *r = PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
@@ -80,18 +87,20 @@ char *pgt_query(const char *url, const char *sql) {
 
 static atomic_int counter;
 
-char *pgt_create_db(const char *url) {
+char *pgt_create_db(const char *url)
+{
     unsigned char r[3];
     ids_random(r, sizeof r);
-    char *name = ts_strf("ctxd_pg_%ld_%d_%02x%02x%02x", (long)getpid(), atomic_fetch_add(&counter, 1),
-                         r[0], r[1], r[2]);
+    char *name = ts_strf("ctxd_pg_%ld_%d_%02x%02x%02x", (long)getpid(),
+                         atomic_fetch_add(&counter, 1), r[0], r[1], r[2]);
     char *sql = ts_strf("CREATE DATABASE %s", name);
     free(pgt_query(url, sql));
     free(sql);
     return name;
 }
 
-void pgt_drop_db(const char *url, const char *name) {
+void pgt_drop_db(const char *url, const char *name)
+{
     PGconn *c = pgt_connect(url);
     char *sql = ts_strf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
     PGresult *r = PQexec(c, sql);

@@ -27,7 +27,8 @@
 
 static char *pg_url, *bouncer_url, *dbname;
 
-static int group_setup(void **state) {
+static int group_setup(void **state)
+{
     (void)state;
     pg_url = pgt_var("pg", "CTXD_TEST_PG_URL");
     char *b = pgt_var("pgbouncer", "CTXD_TEST_PGBOUNCER_URL");
@@ -37,7 +38,8 @@ static int group_setup(void **state) {
     return 0;
 }
 
-static int group_teardown(void **state) {
+static int group_teardown(void **state)
+{
     (void)state;
     pgt_drop_db(pg_url, dbname);
     free(pg_url);
@@ -55,34 +57,43 @@ typedef struct outcome {
  * holds a server session in a transaction while B prepares (on another server
  * session, released right after); then A commits and B runs its statement on
  * whatever session the pooler gives it. */
-static void round_trip(db_t *db, int k, outcome *o) {
+static void round_trip(db_t *db, int k, outcome *o)
+{
     db_conn *a, *b;
     db_stmt *s;
     err_t e;
     assert_int_equal(db_acquire(db, DB_WRITE, &a, &e), ERR_OK);
     assert_int_equal(db_acquire(db, DB_WRITE, &b, &e), ERR_OK);
     err_code rc = db_begin(a, &e);
-    if (rc == ERR_OK) rc = db_exec(a, "SELECT 1", &e);
+    if (rc == ERR_OK)
+        rc = db_exec(a, "SELECT 1", &e);
     char *sql = ts_strf("SELECT %d + ?", k);
     int64_t got = -1;
     if (rc == ERR_OK) {
         rc = db_prepare(b, sql, &s, &e);
         if (a && db_in_tx(a)) {
             err_t ce;
-            if (db_commit(a, &ce) != ERR_OK && rc == ERR_OK) { rc = ce.code; e = ce; }
+            if (db_commit(a, &ce) != ERR_OK && rc == ERR_OK) {
+                rc = ce.code;
+                e = ce;
+            }
         }
         if (rc == ERR_OK) {
             db_bind_int64(s, 1, 1000);
             int r = db_step(s, &e);
-            if (r == DB_ROW) got = db_col_int64(s, 0);
-            else rc = (err_code)r;
+            if (r == DB_ROW)
+                got = db_col_int64(s, 0);
+            else
+                rc = (err_code)r;
             db_stmt_done(s);
         }
     }
     free(sql);
     if (rc == ERR_OK) {
-        if (got == k + 1000) o->ok++;
-        else o->wrong++;
+        if (got == k + 1000)
+            o->ok++;
+        else
+            o->wrong++;
     } else if (rc == ERR_INVALID && strstr(e.msg, "prepared_statements=false")) {
         o->detected++;
         snprintf(o->last, sizeof o->last, "%s", e.msg);
@@ -94,40 +105,51 @@ static void round_trip(db_t *db, int k, outcome *o) {
     db_release(a);
 }
 
-static void test_named_statements_break_and_are_detected(void **state) {
+static void test_named_statements_break_and_are_detected(void **state)
+{
     (void)state;
     db_t *db = NULL;
     err_t e;
     char *u = pgt_url_with(bouncer_url, NULL, "pool_size=2");
     assert_int_equal(db_open(u, NULL, &db, &e), ERR_OK);
     outcome o = {0};
-    for (int k = 0; k < 20; k++) round_trip(db, k, &o);
+    for (int k = 0; k < 20; k++)
+        round_trip(db, k, &o);
     printf("named statements through PgBouncer: %d ok, %d detected, %d wrong, %d other\n", o.ok,
            o.detected, o.wrong, o.other);
-    if (o.last[0]) printf("  e.g.: %s\n", o.last);
-    assert_int_equal(o.wrong, 0);        /* never another statement's result */
+    if (o.last[0])
+        printf("  e.g.: %s\n", o.last);
+    assert_int_equal(o.wrong, 0); /* never another statement's result */
     assert_int_equal(o.other, 0);
-    assert_true(o.detected >= 1);        /* the breakage is real, and named for the user */
+    assert_true(o.detected >= 1); /* the breakage is real, and named for the user */
     db_close(db);
     free(u);
 }
 
-static void test_unnamed_statements_work(void **state) {
+static void test_unnamed_statements_work(void **state)
+{
     (void)state;
     db_t *db = NULL;
     err_t e;
     char *u = pgt_url_with(bouncer_url, NULL, "pool_size=2&prepared_statements=false");
-    if (db_open(u, NULL, &db, &e) != ERR_OK) fail_msg("%s", e.msg);
+    if (db_open(u, NULL, &db, &e) != ERR_OK)
+        fail_msg("%s", e.msg);
     outcome o = {0};
-    for (int k = 0; k < 20; k++) round_trip(db, k, &o);
-    if (o.ok != 20) fail_msg("%d ok of 20; last: %s", o.ok, o.last);
+    for (int k = 0; k < 20; k++)
+        round_trip(db, k, &o);
+    if (o.ok != 20)
+        fail_msg("%d ok of 20; last: %s", o.ok, o.last);
     /* session settings PgBouncer tracks survive transaction pooling */
     for (int k = 0; k < 4; k++) {
         db_conn *c;
         db_stmt *s;
         assert_int_equal(db_acquire(db, DB_READ, &c, &e), ERR_OK);
-        assert_int_equal(db_prepare(c, "SELECT current_setting('TimeZone'), current_setting('DateStyle'),"
-                                       " ?::timestamptz::text", &s, &e), ERR_OK);
+        assert_int_equal(
+            db_prepare(c,
+                       "SELECT current_setting('TimeZone'), current_setting('DateStyle'),"
+                       " ?::timestamptz::text",
+                       &s, &e),
+            ERR_OK);
         db_bind_time(s, 1, 1);
         assert_int_equal(db_step(s, &e), DB_ROW);
         assert_string_equal(db_col_text(s, 0, NULL), "UTC");
@@ -141,20 +163,26 @@ static void test_unnamed_statements_work(void **state) {
 }
 
 /* Settings PgBouncer does not track are re-applied with SET LOCAL in each BEGIN. */
-static void test_untracked_settings_in_transactions(void **state) {
+static void test_untracked_settings_in_transactions(void **state)
+{
     (void)state;
     db_t *db = NULL;
     err_t e;
-    char *u = pgt_url_with(bouncer_url, NULL,
-                           "pool_size=2&prepared_statements=false&statement_timeout=150&schema=public");
-    if (db_open(u, NULL, &db, &e) != ERR_OK) fail_msg("%s", e.msg);
+    char *u =
+        pgt_url_with(bouncer_url, NULL,
+                     "pool_size=2&prepared_statements=false&statement_timeout=150&schema=public");
+    if (db_open(u, NULL, &db, &e) != ERR_OK)
+        fail_msg("%s", e.msg);
     for (int k = 0; k < 3; k++) {
         db_conn *c;
         db_stmt *s;
         assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
         assert_int_equal(db_begin(c, &e), ERR_OK);
-        assert_int_equal(db_prepare(c, "SELECT current_setting('statement_timeout'),"
-                                       " current_setting('search_path')", &s, &e), ERR_OK);
+        assert_int_equal(db_prepare(c,
+                                    "SELECT current_setting('statement_timeout'),"
+                                    " current_setting('search_path')",
+                                    &s, &e),
+                         ERR_OK);
         assert_int_equal(db_step(s, &e), DB_ROW);
         assert_string_equal(db_col_text(s, 0, NULL), "150ms");
         assert_string_equal(db_col_text(s, 1, NULL), "public, public");
@@ -169,12 +197,15 @@ static void test_untracked_settings_in_transactions(void **state) {
     free(u);
 }
 
-static void test_concurrent_migrators_through_pooler(void **state) {
+static void test_concurrent_migrators_through_pooler(void **state)
+{
     (void)state;
     char *name = pgt_create_db(pg_url);
     char *u = pgt_url_with(bouncer_url, name, "prepared_statements=false");
-    enum { N = 3 };
-    for (int round = 0; round < 2; round++) {     /* the second round finds it migrated */
+    enum {
+        N = 3
+    };
+    for (int round = 0; round < 2; round++) { /* the second round finds it migrated */
         int go[2];
         assert_int_equal(pipe(go), 0);
         pid_t pids[N];
@@ -188,7 +219,8 @@ static void test_concurrent_migrators_through_pooler(void **state) {
                 db_t *db = NULL;
                 err_t e;
                 int applied = -1;
-                if (db_open(u, NULL, &db, &e) != ERR_OK || migrate_up(db, -1, &applied, &e) != ERR_OK) {
+                if (db_open(u, NULL, &db, &e) != ERR_OK ||
+                    migrate_up(db, -1, &applied, &e) != ERR_OK) {
                     fprintf(stderr, "migrator %d: %s\n", i, e.msg);
                     _exit(100);
                 }
@@ -209,8 +241,9 @@ static void test_concurrent_migrators_through_pooler(void **state) {
     }
     /* no advisory lock left on any (pooled) server session of that database */
     char *direct = pgt_url_with(pg_url, name, NULL);
-    char *n = pgt_query(direct, "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
-                                " WHERE l.locktype = 'advisory' AND d.datname = current_database()");
+    char *n =
+        pgt_query(direct, "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+                          " WHERE l.locktype = 'advisory' AND d.datname = current_database()");
     assert_string_equal(n, "0");
     free(n);
     free(direct);
@@ -219,7 +252,8 @@ static void test_concurrent_migrators_through_pooler(void **state) {
     free(u);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_named_statements_break_and_are_detected),
         cmocka_unit_test(test_unnamed_statements_work),

@@ -41,8 +41,8 @@ typedef struct writer {
     int index;
     int64_t *ids;
     _Atomic int ok, errors;
-    _Atomic int ok_after;          /* successes that started after the restart */
-    _Atomic int bad;               /* non-retryable failures */
+    _Atomic int ok_after; /* successes that started after the restart */
+    _Atomic int bad;      /* non-retryable failures */
     char bad_msg[600];
     char last_err[600];
 } writer;
@@ -50,7 +50,8 @@ typedef struct writer {
 static atomic_bool stop, restarted;
 static char *state_dir;
 
-static void *writer_main(void *arg) {
+static void *writer_main(void *arg)
+{
     writer *w = arg;
     char sender[16];
     snprintf(sender, sizeof sender, "w%d", w->index);
@@ -64,37 +65,44 @@ static void *writer_main(void *arg) {
         if (rc == ERR_OK) {
             w->ids[atomic_load(&w->ok)] = m.id;
             atomic_fetch_add(&w->ok, 1);
-            if (after) atomic_fetch_add(&w->ok_after, 1);
+            if (after)
+                atomic_fetch_add(&w->ok_after, 1);
         } else if (rc == ERR_CONN || rc == ERR_BUSY || rc == ERR_TIMEOUT) {
             atomic_fetch_add(&w->errors, 1);
             snprintf(w->last_err, sizeof w->last_err, "%s: %s", err_code_name(rc), e.msg);
         } else {
-            if (atomic_fetch_add(&w->bad, 1) == 0) snprintf(w->bad_msg, sizeof w->bad_msg, "%s: %s", err_code_name(rc), e.msg);
+            if (atomic_fetch_add(&w->bad, 1) == 0)
+                snprintf(w->bad_msg, sizeof w->bad_msg, "%s: %s", err_code_name(rc), e.msg);
         }
     }
     return NULL;
 }
 
-static void pause_ms(int ms) {
+static void pause_ms(int ms)
+{
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static int run(const char *cmd) {
+static int run(const char *cmd)
+{
     int rc = system(cmd);
     return rc == -1 ? -1 : WEXITSTATUS(rc);
 }
 
-static void test_restart_under_load(void **state) {
+static void test_restart_under_load(void **state)
+{
     (void)state;
     char *url = pgt_var("pg", "CTXD_TEST_PG_URL");
     char *data = pgt_var("pg", "CTXD_TEST_PG_DATA");
     char *bin = pgt_var("pg", "CTXD_TEST_PG_BIN");
     tb_db d;
     err_t e;
-    if (tb_fresh(url, &d, &e) != ERR_OK) fail_msg("fresh database: %s", e.msg);
+    if (tb_fresh(url, &d, &e) != ERR_OK)
+        fail_msg("fresh database: %s", e.msg);
     store_session s = {.id = SID, .purpose = "resilience", .created_by = "test", .is_active = true};
-    if (store_session_create(d.st, &s, NULL, &e) != ERR_OK) fail_msg("session: %s", e.msg);
+    if (store_session_create(d.st, &s, NULL, &e) != ERR_OK)
+        fail_msg("session: %s", e.msg);
 
     static writer w[NTHREADS];
     pthread_t th[NTHREADS];
@@ -109,13 +117,18 @@ static void test_restart_under_load(void **state) {
     int64_t deadline = utc_mono_us() + 20000000;
     for (;;) {
         int min = MAX_PER_THREAD;
-        for (int i = 0; i < NTHREADS; i++) if (atomic_load(&w[i].ok) < min) min = atomic_load(&w[i].ok);
-        if (min >= 20) break;
-        if (utc_mono_us() > deadline) fail_msg("writers made no progress before the restart");
+        for (int i = 0; i < NTHREADS; i++)
+            if (atomic_load(&w[i].ok) < min)
+                min = atomic_load(&w[i].ok);
+        if (min >= 20)
+            break;
+        if (utc_mono_us() > deadline)
+            fail_msg("writers made no progress before the restart");
         pause_ms(5);
     }
     char *cmd = ts_strf("runuser -u postgres -- '%s/pg_ctl' -D '%s' -m fast -w -t 60 restart"
-                        " </dev/null >/dev/null 2>&1", bin, data);
+                        " </dev/null >/dev/null 2>&1",
+                        bin, data);
     int64_t t0 = utc_mono_us();
     int rc = run(cmd);
     free(cmd);
@@ -128,10 +141,14 @@ static void test_restart_under_load(void **state) {
         int min = MAX_PER_THREAD;
         bool finished = true;
         for (int i = 0; i < NTHREADS; i++) {
-            if (atomic_load(&w[i].ok_after) < min) min = atomic_load(&w[i].ok_after);
-            if (atomic_load(&w[i].ok) + atomic_load(&w[i].errors) + atomic_load(&w[i].bad) < MAX_PER_THREAD) finished = false;
+            if (atomic_load(&w[i].ok_after) < min)
+                min = atomic_load(&w[i].ok_after);
+            if (atomic_load(&w[i].ok) + atomic_load(&w[i].errors) + atomic_load(&w[i].bad) <
+                MAX_PER_THREAD)
+                finished = false;
         }
-        if (min >= 20 || finished || utc_mono_us() > deadline) break;
+        if (min >= 20 || finished || utc_mono_us() > deadline)
+            break;
         pause_ms(5);
     }
     atomic_store(&stop, true);
@@ -149,25 +166,31 @@ static void test_restart_under_load(void **state) {
             fail_msg("writer %d: %d non-retryable failure(s), first: %s", i, atomic_load(&w[i].bad),
                      w[i].bad_msg);
         if (atomic_load(&w[i].ok_after) < 20)
-            fail_msg("writer %d: only %d successes after the restart", i, atomic_load(&w[i].ok_after));
+            fail_msg("writer %d: only %d successes after the restart", i,
+                     atomic_load(&w[i].ok_after));
     }
     /* every acknowledged id is there */
-    store_msg_query q = {.session_id = SID, .vis = {.all = true}, .limit = NTHREADS * MAX_PER_THREAD};
+    store_msg_query q = {
+        .session_id = SID, .vis = {.all = true}, .limit = NTHREADS * MAX_PER_THREAD};
     store_messages l = {0};
     int64_t total = 0;
     q.want_total = true;
-    if (store_message_list(d.st, &q, &l, &total, &e) != ERR_OK) fail_msg("list: %s", e.msg);
+    if (store_message_list(d.st, &q, &l, &total, &e) != ERR_OK)
+        fail_msg("list: %s", e.msg);
     int missing = 0;
     for (int i = 0; i < NTHREADS; i++) {
         for (int k = 0; k < atomic_load(&w[i].ok); k++) {
             int64_t id = w[i].ids[k];
-            size_t lo = 0, hi = l.n;                     /* ids come back ascending */
+            size_t lo = 0, hi = l.n; /* ids come back ascending */
             while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
-                if (l.v[mid].id < id) lo = mid + 1;
-                else hi = mid;
+                if (l.v[mid].id < id)
+                    lo = mid + 1;
+                else
+                    hi = mid;
             }
-            if (lo >= l.n || l.v[lo].id != id) missing++;
+            if (lo >= l.n || l.v[lo].id != id)
+                missing++;
         }
     }
     printf("%d acknowledged, %lld stored, %d retryable errors, %d missing\n", total_ok,
@@ -175,14 +198,16 @@ static void test_restart_under_load(void **state) {
     assert_int_equal(missing, 0);
     assert_true(total >= total_ok);
     store_messages_free(&l);
-    for (int i = 0; i < NTHREADS; i++) free(w[i].ids);
+    for (int i = 0; i < NTHREADS; i++)
+        free(w[i].ids);
     tb_drop(&d);
     free(url);
     free(data);
     free(bin);
 }
 
-static int setup(void **state) {
+static int setup(void **state)
+{
     (void)state;
     state_dir = ts_mkdtemp("pg-resilience");
     /* this test's own server: never the shared fixture */
@@ -200,7 +225,8 @@ static int setup(void **state) {
     return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
     (void)state;
     char *cmd = ts_strf("bash '%s/tests/servers/server.sh' stop pg '%s' </dev/null >/dev/null 2>&1",
                         CTXD_SOURCE_DIR, state_dir);
@@ -211,7 +237,8 @@ static int teardown(void **state) {
     return 0;
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_restart_under_load, setup, teardown),
     };

@@ -124,8 +124,7 @@ static void test_guarantee_brute_force(void **state)
         }
     }
     search_ws_free(ws);
-    print_message("prefilter: %ld sound plans, %ld matching pairs checked\n", sound_plans,
-                  checked);
+    print_message("prefilter: %ld sound plans, %ld matching pairs checked\n", sound_plans, checked);
     assert_true(sound_plans > 1000);
     assert_true(checked > 10000);
 }
@@ -146,8 +145,8 @@ static void test_unsound_cases(void **state)
     (void)state;
     /* "hello" vs "hxlxo" scores 60 without a shared trigram */
     assert_false(plan_sound("hello", 60));
-    assert_false(plan_sound("ab", 100));              /* shorter than a trigram */
-    assert_false(plan_sound("ab cd", 100));           /* "cd,ab" scores 100 (token set) */
+    assert_false(plan_sound("ab", 100));    /* shorter than a trigram */
+    assert_false(plan_sound("ab cd", 100)); /* "cd,ab" scores 100 (token set) */
     assert_false(plan_sound("deployment", 0));
     assert_true(plan_sound("deployment", 90));
     assert_true(plan_sound("database migration", 90));

@@ -62,11 +62,10 @@ static void test_rapidfuzz_reference_values(void **state)
     /* fuzz.ratio("this is a test", "this is a test!") = 96.55: indel 1, lengths 14+15 */
     assert_float_equal(search_ratio(ws, S("this is a test"), S("this is a test!")),
                        100.0 * (1.0 - 1.0 / 29.0), EPS);
-    assert_float_equal(search_partial_ratio(ws, S("this is a test"), S("this is a test!")),
-                       100.0, EPS);
-    assert_float_equal(search_token_set_ratio(ws, S("fuzzy was a bear"),
-                                              S("fuzzy fuzzy was a bear")),
-                       100.0, EPS);
+    assert_float_equal(search_partial_ratio(ws, S("this is a test"), S("this is a test!")), 100.0,
+                       EPS);
+    assert_float_equal(
+        search_token_set_ratio(ws, S("fuzzy was a bear"), S("fuzzy fuzzy was a bear")), 100.0, EPS);
 }
 
 static void test_hand_computed_values(void **state)
@@ -166,8 +165,8 @@ static void test_bitparallel_matches_brute_force(void **state)
                 int alpha = 2 + rep * 5;
                 rand_str(a, lens[i], alpha);
                 rand_str(b, lens[j], alpha);
-                assert_float_equal(search_ratio(ws, S(a), S(b)),
-                                   ratio_ref(a, lens[i], b, lens[j]), EPS);
+                assert_float_equal(search_ratio(ws, S(a), S(b)), ratio_ref(a, lens[i], b, lens[j]),
+                                   EPS);
             }
         }
     }
@@ -191,9 +190,9 @@ static void test_symmetric_scores(void **state)
 {
     (void)state;
     const char *pairs[][2] = {
-        {"hello world", "world hello"}, {"kitten", "sitting"}, {"Café crème", "cafe"},
-        {"the quick brown fox", "quick brown"}, {"abc", "abd"}, {"", "x"},
-        {"new york mets", "new york yankees"}, {"same len", "sane lem"}};
+        {"hello world", "world hello"},         {"kitten", "sitting"},   {"Café crème", "cafe"},
+        {"the quick brown fox", "quick brown"}, {"abc", "abd"},          {"", "x"},
+        {"new york mets", "new york yankees"},  {"same len", "sane lem"}};
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         const char *x = pairs[i][0], *y = pairs[i][1];
         assert_float_equal(search_ratio(ws, S(x), S(y)), search_ratio(ws, S(y), S(x)), EPS);
@@ -204,13 +203,12 @@ static void test_symmetric_scores(void **state)
     }
 }
 
-
 /* random word soup over a small vocabulary with typos: exercises the window
  * pruning (multiset bound, sliding bound, min_score cut-off) on longer texts */
 static size_t soup(char *s, size_t n, unsigned typo_every)
 {
-    static const char *v[] = {"dead", "lock", "pool", "worker", "sched", "uler", "in",
-                              "queue", "deadlok", "wrker", "a", "the"};
+    static const char *v[] = {"dead", "lock",  "pool",    "worker", "sched", "uler",
+                              "in",   "queue", "deadlok", "wrker",  "a",     "the"};
     size_t w = 0;
     while (w + 10 < n) {
         const char *x = v[(size_t)rand() % (sizeof v / sizeof v[0])];
@@ -265,26 +263,31 @@ static void test_normalisation(void **state)
     (void)state;
     assert_norm("Café", "cafe");
     assert_norm("CAFÉ", "cafe");
-    assert_norm("Cafe\xCC\x81", "cafe");                 /* e + U+0301 */
+    assert_norm("Cafe\xCC\x81", "cafe"); /* e + U+0301 */
     assert_norm("STRASSE", "strasse");
     assert_norm("straße", "strasse");
     assert_norm("Ångström", "angstrom");
-    assert_norm("\xE2\x84\xAB", "a");                    /* U+212B ANGSTROM SIGN */
-    assert_norm("ﬁle", "file");                           /* ligature (NFKD) */
-    assert_norm("Ｆｕｌｌ", "full");                     /* fullwidth */
+    assert_norm("\xE2\x84\xAB", "a"); /* U+212B ANGSTROM SIGN */
+    assert_norm("ﬁle", "file");       /* ligature (NFKD) */
+    assert_norm("Ｆｕｌｌ", "full");  /* fullwidth */
     assert_norm("Søren Łódź", "soren lodz");
     assert_norm("Œuvre", "oeuvre");
     assert_norm("  hello \t\n\r  world  ", "hello world");
-    assert_norm("a\xC2\xA0" "b", "a b");                 /* NBSP */
-    assert_norm("soft\xC2\xADhyphen", "softhyphen");     /* default ignorable */
-    assert_norm("‘quoted’ — dash", "'quoted' - dash");   /* LUMP */
-    assert_norm("漢字テスト", "漢字テスト");             /* CJK unchanged */
-    assert_norm("한국어", "한국어");                     /* Hangul kept whole */
+    assert_norm("a\xC2\xA0"
+                "b",
+                "a b");                                /* NBSP */
+    assert_norm("soft\xC2\xADhyphen", "softhyphen");   /* default ignorable */
+    assert_norm("‘quoted’ — dash", "'quoted' - dash"); /* LUMP */
+    assert_norm("漢字テスト", "漢字テスト");           /* CJK unchanged */
+    assert_norm("한국어", "한국어");                   /* Hangul kept whole */
     assert_norm("🎉 Party", "🎉 party");
     assert_norm("", "");
     assert_norm(" \t ", "");
     /* invalid and truncated UTF-8 -> U+FFFD, never an over-read */
-    assert_norm("a\xFF" "b", "a\xEF\xBF\xBD" "b");
+    assert_norm("a\xFF"
+                "b",
+                "a\xEF\xBF\xBD"
+                "b");
     assert_norm("ab\xC3", "ab\xEF\xBF\xBD");
     assert_norm("\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"); /* surrogate */
     /* a truncated output buffer stays a prefix on a code point boundary */
@@ -311,8 +314,8 @@ static void test_containment_scores_100(void **state)
     assert_float_equal(score("🎉", "release done 🎉🎉"), 100, EPS);
     assert_float_equal(score("👨‍👩‍👧", "family 👨‍👩‍👧 photo"), 100, EPS);
     /* identical */
-    assert_float_equal(score("deploy the database migration", "deploy the database migration"),
-                       100, EPS);
+    assert_float_equal(score("deploy the database migration", "deploy the database migration"), 100,
+                       EPS);
     /* a long query (> 64 code points) contained verbatim */
     const char *lq = "the quick brown fox jumps over the lazy dog while the cat watches it";
     char text[400];
@@ -335,9 +338,9 @@ static void test_monotonic_in_typos(void **state)
 {
     (void)state;
     const char *q = "authentication";
-    double one = score(q, "the authentixation service failed");    /* 1 substitution */
-    double two = score(q, "the aubhentixation service failed");    /* 2 */
-    double three = score(q, "the aubhentixatiom service failed");  /* 3 */
+    double one = score(q, "the authentixation service failed");   /* 1 substitution */
+    double two = score(q, "the aubhentixation service failed");   /* 2 */
+    double three = score(q, "the aubhentixatiom service failed"); /* 3 */
     assert_true(one > two);
     assert_true(two > three);
     /* one substitution: best window has LCS 13 of 14 */
@@ -348,9 +351,9 @@ static void test_monotonic_in_typos(void **state)
 static void test_token_order_irrelevant(void **state)
 {
     (void)state;
-    assert_float_equal(search_token_set_ratio(ws, S("fuzzy wuzzy was a bear"),
-                                              S("wuzzy fuzzy was a bear")),
-                       100, EPS);
+    assert_float_equal(
+        search_token_set_ratio(ws, S("fuzzy wuzzy was a bear"), S("wuzzy fuzzy was a bear")), 100,
+        EPS);
     assert_float_equal(score("bear fuzzy", "fuzzy was a bear"), 100, EPS);
     assert_float_equal(score("pool connection", "the connection pool was exhausted"), 100, EPS);
     /* punctuation separates tokens */
@@ -389,7 +392,7 @@ static void test_long_texts(void **state)
     assert_int_equal(sp.begin, w - 10);
     assert_int_equal(sp.end, w);
     /* one typo at the end of 100000 chars: the partial window finds it */
-    big[w - 3] = 'x';   /* kubernxtes */
+    big[w - 3] = 'x'; /* kubernxtes */
     double s = search_score(q, ws, big, w, 0, &sp);
     assert_float_equal(s, 90.0, EPS);
     assert_int_equal(sp.end, w);
@@ -427,7 +430,7 @@ static void test_invalid_utf8_never_crashes(void **state)
 {
     (void)state;
     srand(99);
-    search_query *q = search_query_new(S("caf\xC3"));  /* truncated query */
+    search_query *q = search_query_new(S("caf\xC3")); /* truncated query */
     search_query *q2 = search_query_new(S("héllo wörld"));
     char buf[600];
     for (int it = 0; it < 3000; it++) {
@@ -472,8 +475,8 @@ static void test_preview_contains_match(void **state)
     assert_true(m.preview_len <= SEARCH_PREVIEW_MAX - 1);
     assert_true(m.preview_len >= 100);
     /* short content: whole text, no ellipsis, white space collapsed */
-    assert_float_equal(search_score_message(q, ws, NULL, S("a\n\n deadlock  b"), NULL, 0, &m),
-                       100, EPS);
+    assert_float_equal(search_score_message(q, ws, NULL, S("a\n\n deadlock  b"), NULL, 0, &m), 100,
+                       EPS);
     assert_string_equal(m.preview, "a deadlock b");
     /* match at the start: no leading ellipsis */
     assert_float_equal(search_score_message(q, ws, NULL, content + dpos, w - dpos, NULL, 0, &m),
@@ -507,20 +510,18 @@ static void test_sender_and_metadata(void **state)
     search_match m;
     struct {
         const char *q, *key;
-    } cases[] = {{"deploy", "tags.1"},   {"zoe", "owner.name"}, {"true", "urgent"},
-                 {"0.25", "ratio"},      {"5", "priority"},     {"fourlevels", "a.b.c.d"}};
+    } cases[] = {{"deploy", "tags.1"}, {"zoe", "owner.name"}, {"true", "urgent"},
+                 {"0.25", "ratio"},    {"5", "priority"},     {"fourlevels", "a.b.c.d"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         search_query *q = search_query_new(S(cases[i].q));
-        assert_float_equal(search_score_message(q, ws, "alice", S("unrelated words"), meta,
-                                                60, &m),
+        assert_float_equal(search_score_message(q, ws, "alice", S("unrelated words"), meta, 60, &m),
                            100, EPS);
         assert_int_equal(m.field, SEARCH_FIELD_METADATA);
         assert_string_equal(m.meta_key, cases[i].key);
         /* the preview is the start of the content */
         assert_string_equal(m.preview, "unrelated words");
         /* without metadata (search_metadata=false) it does not match */
-        assert_float_equal(search_score_message(q, ws, "alice", S("unrelated words"), NULL,
-                                                60, &m),
+        assert_float_equal(search_score_message(q, ws, "alice", S("unrelated words"), NULL, 60, &m),
                            0, EPS);
         assert_int_equal(m.field, SEARCH_FIELD_NONE);
         search_query_free(q);

@@ -24,7 +24,7 @@
 #include "store/store_mongo.h"
 
 static const char *url_of(int argc, char **argv);
-static const char *g_last_url;   /* what tb_url returned last, for tb_setup */
+static const char *g_last_url; /* what tb_url returned last, for tb_setup */
 
 const char *tb_url(int argc, char **argv)
 {
@@ -54,8 +54,10 @@ static const char *url_of(int argc, char **argv)
     if (!base) {
         /* 77: CTest reports "skipped" where the test allows it (e.g. the TLS
          * front of the MongoDB emulator, absent for a real server), else failed */
-        fprintf(stderr, "SKIP: the %s server fixture published no %s "
-                        "(run through ctest, or set %s)\n", server, var, var);
+        fprintf(stderr,
+                "SKIP: the %s server fixture published no %s "
+                "(run through ctest, or set %s)\n",
+                server, var, var);
         exit(77);
     }
     free(resolved);
@@ -96,8 +98,13 @@ static PGconn *pg_admin(const db_url *u, err_t *e)
     char port[16];
     snprintf(port, sizeof port, "%d", u->port ? u->port : 5432);
     const char *sslmode = db_url_opt_get(u, "sslmode");
-    const char *vals[] = {u->host, port, u->user, u->password, u->database ? u->database : "postgres",
-                          sslmode ? sslmode : "prefer", NULL};
+    const char *vals[] = {u->host,
+                          port,
+                          u->user,
+                          u->password,
+                          u->database ? u->database : "postgres",
+                          sslmode ? sslmode : "prefer",
+                          NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 0);
     if (PQstatus(c) != CONNECTION_OK) {
         err_set(e, ERR_CONN, "store tests: cannot reach PostgreSQL: %s", PQerrorMessage(c));
@@ -124,14 +131,15 @@ static err_code pg_run(const db_url *u, const char *sql, err_t *e)
 static err_code my_run(const db_url *u, const char *sql, err_t *e)
 {
     MYSQL *m = mysql_init(NULL);
-    if (!mysql_real_connect(m, u->host, u->user, u->password, NULL, (unsigned)(u->port ? u->port : 3306),
-                            NULL, 0)) {
+    if (!mysql_real_connect(m, u->host, u->user, u->password, NULL,
+                            (unsigned)(u->port ? u->port : 3306), NULL, 0)) {
         err_set(e, ERR_CONN, "store tests: cannot reach MariaDB: %s", mysql_error(m));
         mysql_close(m);
         return ERR_CONN;
     }
-    err_code rc = mysql_query(m, sql) == 0 ? ERR_OK
-                                           : err_set(e, ERR_FATAL, "store tests: %s: %s", sql, mysql_error(m));
+    err_code rc = mysql_query(m, sql) == 0
+                      ? ERR_OK
+                      : err_set(e, ERR_FATAL, "store tests: %s: %s", sql, mysql_error(m));
     mysql_close(m);
     return rc;
 }
@@ -142,8 +150,9 @@ static err_code server_fresh(const char *url, const db_url *u, tb_db *out, err_t
     if (!u->database)
         return err_set(e, ERR_INVALID, "store tests: the URL names no database");
     char *name = fresh_name();
-    char *sql = ts_strf("CREATE DATABASE %s%s", name,
-                        u->backend == DB_BACKEND_MYSQL ? " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" : "");
+    char *sql = ts_strf(
+        "CREATE DATABASE %s%s", name,
+        u->backend == DB_BACKEND_MYSQL ? " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" : "");
     err_code rc = u->backend == DB_BACKEND_POSTGRES ? pg_run(u, sql, e) : my_run(u, sql, e);
     free(sql);
     if (rc != ERR_OK) {
@@ -164,9 +173,10 @@ static void server_drop(tb_db *d)
     err_t e;
     if (db_url_parse(d->server_url, &u, &e) != ERR_OK)
         return;
-    char *sql = ts_strf(u->backend == DB_BACKEND_POSTGRES ? "DROP DATABASE IF EXISTS %s WITH (FORCE)"
-                                                          : "DROP DATABASE IF EXISTS %s",
-                        d->server_db);
+    char *sql =
+        ts_strf(u->backend == DB_BACKEND_POSTGRES ? "DROP DATABASE IF EXISTS %s WITH (FORCE)"
+                                                  : "DROP DATABASE IF EXISTS %s",
+                d->server_db);
     if ((u->backend == DB_BACKEND_POSTGRES ? pg_run(u, sql, &e) : my_run(u, sql, &e)) != ERR_OK)
         fprintf(stderr, "%s\n", e.msg);
     free(sql);
@@ -232,7 +242,8 @@ err_code tb_fresh(const char *url, tb_db *out, err_t *e)
         out->mongo = true;
         if (!out->url) {
             tb_drop(out);
-            return err_set(e, ERR_INVALID, "store tests: the MongoDB URL names no database "
+            return err_set(e, ERR_INVALID,
+                           "store tests: the MongoDB URL names no database "
                            "(mongodb://host:port/DB)");
         }
         rc = store_mongo_open(out->url, NULL, STORE_MONGO_MIGRATE, &out->st, e);
@@ -243,8 +254,10 @@ err_code tb_fresh(const char *url, tb_db *out, err_t *e)
     db_url_free(u);
     if (b != DB_BACKEND_SQLITE) {
         free(path);
-        return err_set(e, ERR_INVALID, "store tests: no fresh-database setup for %s yet "
-                       "(add it to tests/store/backend_setup.c)", db_backend_name(b));
+        return err_set(e, ERR_INVALID,
+                       "store tests: no fresh-database setup for %s yet "
+                       "(add it to tests/store/backend_setup.c)",
+                       db_backend_name(b));
     }
     if (memory) {
         free(path);

@@ -12,8 +12,8 @@
 
 typedef struct tb_db {
     store_t *st;
-    char *url;       /* the fresh database's URL */
-    char *file;      /* sqlite file to delete at drop, or NULL */
+    char *url;        /* the fresh database's URL */
+    char *file;       /* sqlite file to delete at drop, or NULL */
     char *server_db;  /* server database to drop at drop, or NULL */
     char *server_url; /* the URL it was created through */
     bool mongo;       /* a MongoDB database (server_db), dropped through the store */

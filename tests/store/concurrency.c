@@ -56,8 +56,8 @@ static int setup(void **state)
         print_error("fresh database: %s\n", e.msg);
         return -1;
     }
-    store_session s = {.id = SID, .purpose = "concurrency", .created_by = "test",
-                       .is_active = true};
+    store_session s = {
+        .id = SID, .purpose = "concurrency", .created_by = "test", .is_active = true};
     if (store_session_create(f->db.st, &s, NULL, &e) != ERR_OK) {
         print_error("session: %s\n", e.msg);
         return -1;
@@ -86,8 +86,8 @@ static int64_t total_messages(store_t *st, const char *sender)
 {
     store_messages l;
     int64_t total = -1;
-    store_msg_query q = {.session_id = SID, .vis = {.all = true}, .limit = 1, .sender = sender,
-                         .want_total = true};
+    store_msg_query q = {
+        .session_id = SID, .vis = {.all = true}, .limit = 1, .sender = sender, .want_total = true};
     OK(store_message_list(st, &q, &l, &total, &E));
     store_messages_free(&l);
     return total;
@@ -118,7 +118,10 @@ static void assert_unique(int64_t *ids, size_t n)
 
 /* ---- 8 threads on one store ---------------------------------------------------------- */
 
-enum { NTHREADS = 8, PER_THREAD = 1000 };
+enum {
+    NTHREADS = 8,
+    PER_THREAD = 1000
+};
 
 typedef struct {
     store_t *st;
@@ -195,12 +198,12 @@ static void test_threads_one_store(void **state)
 
 typedef struct {
     pid_t pid;
-    int out;             /* read end of its report pipe */
+    int out; /* read end of its report pipe */
     char sender[32];
     int64_t *ids;
     size_t n, cap;
     unsigned char partial[8];
-    size_t npartial;     /* bytes of an incomplete id (writer killed mid-write) */
+    size_t npartial; /* bytes of an incomplete id (writer killed mid-write) */
 } child;
 
 /* Starts store_writer; it blocks until *go_w is closed. */
@@ -284,7 +287,10 @@ static int wait_child(child *c)
     return status;
 }
 
-enum { NPROCS = 4, PER_PROC = 250 };
+enum {
+    NPROCS = 4,
+    PER_PROC = 250
+};
 
 static void test_processes_one_file(void **state)
 {
@@ -298,7 +304,7 @@ static void test_processes_one_file(void **state)
         spawn(&cs[i], f->db.url, PER_PROC, go[0]);
     }
     close(go[0]);
-    close(go[1]);            /* all four start together */
+    close(go[1]); /* all four start together */
     drain_all(cs, NPROCS);
 
     static int64_t all[NPROCS * PER_PROC];
@@ -306,8 +312,8 @@ static void test_processes_one_file(void **state)
     for (int i = 0; i < NPROCS; i++) {
         int status = wait_child(&cs[i]);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            fail_msg("writer %s failed (status %d): a write error reached the caller",
-                     cs[i].sender, status);
+            fail_msg("writer %s failed (status %d): a write error reached the caller", cs[i].sender,
+                     status);
         assert_int_equal(cs[i].n, PER_PROC);
         assert_int_equal(cs[i].npartial, 0);
         for (size_t k = 0; k < cs[i].n; k++) {
@@ -326,7 +332,10 @@ static void test_processes_one_file(void **state)
 
 /* ---- SIGKILL under load ------------------------------------------------------------------- */
 
-enum { KILL_AFTER = 300, STEADY = 400 };
+enum {
+    KILL_AFTER = 300,
+    STEADY = 400
+};
 
 static void integrity_ok(const char *url)
 {
@@ -358,8 +367,8 @@ static void test_sigkill_writer(void **state)
     snprintf(steady.sender, sizeof steady.sender, "steady");
     int go[2];
     assert_int_equal(pipe2(go, O_CLOEXEC), 0);
-    spawn(&victim, f->db.url, 0, go[0]);          /* writes until killed */
-    spawn(&steady, f->db.url, STEADY, go[0]);     /* keeps writing meanwhile */
+    spawn(&victim, f->db.url, 0, go[0]);      /* writes until killed */
+    spawn(&steady, f->db.url, STEADY, go[0]); /* keeps writing meanwhile */
     close(go[0]);
     close(go[1]);
 
@@ -369,7 +378,7 @@ static void test_sigkill_writer(void **state)
     assert_int_equal(kill(victim.pid, SIGKILL), 0);
     int status = wait_child(&victim);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    while (drain_once(&victim))   /* ids reported before the kill still in the pipe */
+    while (drain_once(&victim)) /* ids reported before the kill still in the pipe */
         ;
     close(victim.out);
 

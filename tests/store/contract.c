@@ -38,7 +38,6 @@ static err_t E;
 #define ST (((tb_db *)*state)->st)
 #define C(s) ((char *)(s))
 
-
 /* ---- helpers --------------------------------------------------------------------- */
 
 static utc_us T(const char *iso)
@@ -57,8 +56,11 @@ static const store_vis VIS_PUBLIC = {.public_ = true};
 
 static void mk_session_at(store_t *st, const char *id, const char *by, bool active, utc_us at)
 {
-    store_session s = {.id = C(id), .purpose = C("contract test"), .created_by = C(by),
-                       .is_active = active, .created_at = at};
+    store_session s = {.id = C(id),
+                       .purpose = C("contract test"),
+                       .created_by = C(by),
+                       .is_active = active,
+                       .created_at = at};
     store_audit_in a = {.event_type = "session_created", .agent_id = by};
     OK(store_session_create(st, &s, &a, &E));
 }
@@ -71,8 +73,12 @@ static void mk_session(store_t *st, const char *id)
 static store_message add_full(store_t *st, const char *sid, const char *sender, const char *stype,
                               const char *vis, const char *content, int64_t parent)
 {
-    store_message m = {.session_id = C(sid), .sender = C(sender), .sender_type = C(stype),
-                       .visibility = C(vis), .content = C(content), .parent_id = parent};
+    store_message m = {.session_id = C(sid),
+                       .sender = C(sender),
+                       .sender_type = C(stype),
+                       .visibility = C(vis),
+                       .content = C(content),
+                       .parent_id = parent};
     store_audit_in a = {.event_type = "message_added"};
     OK(store_message_add(st, &m, &a, &E));
     assert_true(m.id > 0);
@@ -105,8 +111,7 @@ static int64_t count_messages(store_t *st, const char *sid)
 }
 
 /* Runs q and checks the ids (in order) and, when want_total, the total. */
-static void expect_ids(store_t *st, store_msg_query q, const int64_t *ids, size_t n,
-                       int64_t total)
+static void expect_ids(store_t *st, store_msg_query q, const int64_t *ids, size_t n, int64_t total)
 {
     store_messages l;
     int64_t got_total = -1;
@@ -150,9 +155,12 @@ static void test_session_roundtrip(void **state)
 {
     store_t *st = ST;
     utc_us t = T("2024-02-29T23:59:58.123456Z");
-    store_session in = {.id = C("session_00000000000000a1"), .purpose = C("Plan the release"),
-                        .created_by = C("alice"), .metadata = C("{\"k\":\"v\",\"n\":1}"),
-                        .is_active = true, .created_at = t};
+    store_session in = {.id = C("session_00000000000000a1"),
+                        .purpose = C("Plan the release"),
+                        .created_by = C("alice"),
+                        .metadata = C("{\"k\":\"v\",\"n\":1}"),
+                        .is_active = true,
+                        .created_at = t};
     store_audit_in a = {.event_type = "session_created", .agent_id = "alice"};
     OK(store_session_create(st, &in, &a, &E));
 
@@ -178,20 +186,24 @@ static void test_session_roundtrip(void **state)
 
     /* created_at 0 = now; no metadata */
     utc_us before = utc_now();
-    store_session in2 = {.id = C("session_00000000000000a2"), .purpose = C("p"),
-                         .created_by = C("bob"), .is_active = true};
+    store_session in2 = {.id = C("session_00000000000000a2"),
+                         .purpose = C("p"),
+                         .created_by = C("bob"),
+                         .is_active = true};
     OK(store_session_create(st, &in2, NULL, &E));
     utc_us after = utc_now();
     OK(store_session_get(st, in2.id, &s, &E));
     assert_true(s.created_at >= before && s.created_at <= after);
     assert_null(s.metadata);
     store_session_clear(&s);
-    assert_int_equal(count_audit(st, NULL, in2.id), 0);   /* NULL audit: none */
+    assert_int_equal(count_audit(st, NULL, in2.id), 0); /* NULL audit: none */
 
     store_session bad = {.id = C("session_00000000000000a3"), .created_by = C("x")};
     FAILS(ERR_INVALID, store_session_create(st, &bad, &a, &E));
-    store_session badmeta = {.id = C("session_00000000000000a4"), .purpose = C("p"),
-                             .created_by = C("x"), .metadata = C("{not json")};
+    store_session badmeta = {.id = C("session_00000000000000a4"),
+                             .purpose = C("p"),
+                             .created_by = C("x"),
+                             .metadata = C("{not json")};
     FAILS(ERR_INVALID, store_session_create(st, &badmeta, &a, &E));
     FAILS(ERR_NOTFOUND, store_session_get(st, badmeta.id, &s, &E));
 }
@@ -214,8 +226,8 @@ static void test_session_list(void **state)
     mk_session_at(st, "session_000000000000000c", "alice", false, T("2021-01-01T00:00:03Z"));
     add_msg(st, "session_000000000000000a", "carol", "1");
     add_msg(st, "session_000000000000000a", "alice", "2");
-    store_message last = add_full(st, "session_000000000000000a", "carol", "claude", "private",
-                                  "3", 0);
+    store_message last =
+        add_full(st, "session_000000000000000a", "carol", "claude", "private", "3", 0);
 
     store_sessions l;
     int64_t total = -1;
@@ -312,9 +324,13 @@ static void test_message_add(void **state)
     assert_int_equal(g.created_at, m.created_at);
     store_message_clear(&g);
 
-    store_message m2 = {.session_id = C(sid), .sender = C("bob"), .sender_type = C("gemini"),
-                        .content = C("reply"), .visibility = C("agent_only"),
-                        .message_type = C("question"), .metadata = C("{\"tags\":[\"a\",1]}"),
+    store_message m2 = {.session_id = C(sid),
+                        .sender = C("bob"),
+                        .sender_type = C("gemini"),
+                        .content = C("reply"),
+                        .visibility = C("agent_only"),
+                        .message_type = C("question"),
+                        .metadata = C("{\"tags\":[\"a\",1]}"),
                         .parent_id = m.id};
     OK(store_message_add(st, &m2, &a, &E));
     assert_true(m2.id > m.id);
@@ -347,8 +363,8 @@ static void test_message_add(void **state)
     store_audits_free(&al);
 
     /* failures: nothing written, nothing audited */
-    store_message bad = {.session_id = C("session_ffffffffffffffff"), .sender = C("alice"),
-                         .content = C("x")};
+    store_message bad = {
+        .session_id = C("session_ffffffffffffffff"), .sender = C("alice"), .content = C("x")};
     FAILS(ERR_NOTFOUND, store_message_add(st, &bad, &a, &E));
     bad.session_id = C(sid);
     bad.parent_id = m2.id + 1000;
@@ -369,7 +385,9 @@ static void test_message_add(void **state)
     assert_int_equal(count_audit(st, "message_added", sid), 2);
 }
 
-enum { NV = 7 };
+enum {
+    NV = 7
+};
 
 static void test_visibility_matrix(void **state)
 {
@@ -388,7 +406,7 @@ static void test_visibility_matrix(void **state)
     static const struct {
         const char *what;
         store_vis vis;
-        const char *visible;    /* '1' per message m1..m7 */
+        const char *visible; /* '1' per message m1..m7 */
     } cases[] = {
         {"no clause", {0}, "0000000"},
         {"all", {.all = true}, "1111111"},
@@ -399,11 +417,14 @@ static void test_visibility_matrix(void **state)
         {"agent_only gemini", {.agent_only_of = "gemini"}, "0000100"},
         {"admin_only", {.admin_only = true}, "0000010"},
         {"reader alice/claude",
-         {.public_ = true, .private_of = "alice", .agent_only_of = "claude"}, "1101001"},
+         {.public_ = true, .private_of = "alice", .agent_only_of = "claude"},
+         "1101001"},
         {"reader bob/gemini",
-         {.public_ = true, .private_of = "bob", .agent_only_of = "gemini"}, "1010100"},
+         {.public_ = true, .private_of = "bob", .agent_only_of = "gemini"},
+         "1010100"},
         {"reader dave/generic",
-         {.public_ = true, .private_of = "dave", .agent_only_of = "generic"}, "1000000"},
+         {.public_ = true, .private_of = "dave", .agent_only_of = "generic"},
+         "1000000"},
         {"admin reader root",
          {.public_ = true, .private_of = "root", .agent_only_of = "admin", .admin_only = true},
          "1000010"},
@@ -417,8 +438,8 @@ static void test_visibility_matrix(void **state)
             if (cases[c].visible[i] == '1')
                 want[n++] = m[i];
         print_message("  visibility: %s\n", cases[c].what);
-        store_msg_query q = {.session_id = sid, .vis = cases[c].vis, .limit = 50,
-                             .want_total = true};
+        store_msg_query q = {
+            .session_id = sid, .vis = cases[c].vis, .limit = 50, .want_total = true};
         expect_ids(st, q, want, n, (int64_t)n);
         for (int i = 0; i < NV; i++) {
             store_message g;
@@ -435,7 +456,9 @@ static void test_visibility_matrix(void **state)
     FAILS(ERR_NOTFOUND, store_message_get(st, m[NV - 1] + 100, &VIS_ALL, &g, &E));
 }
 
-enum { NP = 25 };
+enum {
+    NP = 25
+};
 
 static void test_pages_and_cursor(void **state)
 {
@@ -449,7 +472,7 @@ static void test_pages_and_cursor(void **state)
         snprintf(c, sizeof c, "msg %d", i);
         ids[i] = add_msg(st, sid, i % 2 ? "alice" : "bob", c);
         if (i % 5 == 0)
-            add_msg(st, "session_0000000000000005", "noise", c);   /* interleaved */
+            add_msg(st, "session_0000000000000005", "noise", c); /* interleaved */
     }
     for (int i = 0; i < NP; i++)
         rev[i] = ids[NP - 1 - i];
@@ -463,20 +486,20 @@ static void test_pages_and_cursor(void **state)
     q.offset = 30;
     expect_ids(st, q, NULL, 0, NP);
 
-    q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 10, .newest_first = true,
-                          .want_total = true};
+    q = (store_msg_query){
+        .session_id = sid, .vis = VIS_ALL, .limit = 10, .newest_first = true, .want_total = true};
     expect_ids(st, q, rev, 10, NP);
     q.offset = 20;
     expect_ids(st, q, rev + 20, 5, NP);
 
     /* since_id: everything after the cursor, total counts after the cursor too */
-    q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 100,
-                          .since_id = ids[9], .want_total = true};
+    q = (store_msg_query){
+        .session_id = sid, .vis = VIS_ALL, .limit = 100, .since_id = ids[9], .want_total = true};
     expect_ids(st, q, ids + 10, NP - 10, NP - 10);
     q.since_id = ids[NP - 1];
     expect_ids(st, q, NULL, 0, 0);
-    q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 3, .since_id = ids[20],
-                          .newest_first = true};
+    q = (store_msg_query){
+        .session_id = sid, .vis = VIS_ALL, .limit = 3, .since_id = ids[20], .newest_first = true};
     int64_t tail[3] = {ids[24], ids[23], ids[22]};
     expect_ids(st, q, tail, 3, -1);
 
@@ -504,15 +527,15 @@ static void test_pages_and_cursor(void **state)
 
     /* visibility and total agree under paging */
     store_message p = add_full(st, sid, "eve", "claude", "private", "hidden", 0);
-    q = (store_msg_query){.session_id = sid, .vis = VIS_PUBLIC, .limit = 5, .offset = 20,
-                          .want_total = true};
+    q = (store_msg_query){
+        .session_id = sid, .vis = VIS_PUBLIC, .limit = 5, .offset = 20, .want_total = true};
     expect_ids(st, q, ids + 20, 5, NP);
     (void)p;
 
     store_messages l;
     int64_t total = -1;
-    q = (store_msg_query){.session_id = "session_ffffffffffffffff", .vis = VIS_ALL, .limit = 5,
-                          .want_total = true};
+    q = (store_msg_query){
+        .session_id = "session_ffffffffffffffff", .vis = VIS_ALL, .limit = 5, .want_total = true};
     FAILS(ERR_NOTFOUND, store_message_list(st, &q, &l, &total, &E));
     q.want_total = false;
     FAILS(ERR_NOTFOUND, store_message_list(st, &q, &l, NULL, &E));
@@ -529,7 +552,9 @@ static void test_pages_and_cursor(void **state)
     FAILS(ERR_INVALID, store_message_list(st, &q, &l, &total, &E));
 }
 
-enum { NS = 6 };
+enum {
+    NS = 6
+};
 
 static void test_sender_and_time_range(void **state)
 {
@@ -551,17 +576,20 @@ static void test_sender_and_time_range(void **state)
 
     int64_t alice[3] = {m[0].id, m[2].id, m[4].id};
     int64_t alice_rev[3] = {m[4].id, m[2].id, m[0].id};
-    store_msg_query q = {.session_id = sid, .vis = VIS_ALL, .limit = 50, .sender = "alice",
-                         .want_total = true};
-    expect_ids(st, q, alice, 3, 3);        /* "Alice" is another sender */
+    store_msg_query q = {
+        .session_id = sid, .vis = VIS_ALL, .limit = 50, .sender = "alice", .want_total = true};
+    expect_ids(st, q, alice, 3, 3); /* "Alice" is another sender */
     q.newest_first = true;
     expect_ids(st, q, alice_rev, 3, 3);
-    q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 50, .sender = "nobody",
-                          .want_total = true};
+    q = (store_msg_query){
+        .session_id = sid, .vis = VIS_ALL, .limit = 50, .sender = "nobody", .want_total = true};
     expect_ids(st, q, NULL, 0, 0);
 
     /* inclusive bounds, exact to the microsecond; expectations from the times */
-    struct { utc_us from, to; const char *sender; } ranges[] = {
+    struct {
+        utc_us from, to;
+        const char *sender;
+    } ranges[] = {
         {m[2].created_at, m[2].created_at, NULL},
         {m[1].created_at, m[3].created_at, NULL},
         {m[1].created_at + 1, m[3].created_at, NULL},
@@ -580,14 +608,21 @@ static void test_sender_and_time_range(void **state)
                 (!ranges[r].sender || strcmp(ranges[r].sender, senders[i]) == 0))
                 want[n++] = m[i].id;
         }
-        q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 50,
-                              .from = ranges[r].from, .to = ranges[r].to,
-                              .sender = ranges[r].sender, .want_total = true};
+        q = (store_msg_query){.session_id = sid,
+                              .vis = VIS_ALL,
+                              .limit = 50,
+                              .from = ranges[r].from,
+                              .to = ranges[r].to,
+                              .sender = ranges[r].sender,
+                              .want_total = true};
         expect_ids(st, q, want, n, (int64_t)n);
     }
     /* the single-instant range finds its message */
-    q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 50,
-                          .from = m[2].created_at, .to = m[2].created_at};
+    q = (store_msg_query){.session_id = sid,
+                          .vis = VIS_ALL,
+                          .limit = 50,
+                          .from = m[2].created_at,
+                          .to = m[2].created_at};
     store_messages l;
     OK(store_message_list(st, &q, &l, NULL, &E));
     bool found = false;
@@ -610,9 +645,14 @@ static void test_thread(void **state)
     int64_t d = add_full(st, sid, "erin", "claude", "public", "d", r).id;
     (void)unrelated;
 
-    struct { int64_t root; store_vis vis; int64_t want[5]; size_t n; } cases[] = {
+    struct {
+        int64_t root;
+        store_vis vis;
+        int64_t want[5];
+        size_t n;
+    } cases[] = {
         {r, {.all = true}, {r, a, b, c, d}, 5},
-        {r, {.public_ = true}, {r, a, c, d}, 4},   /* c below hidden b is still shown */
+        {r, {.public_ = true}, {r, a, c, d}, 4}, /* c below hidden b is still shown */
         {a, {.all = true}, {a, b, c}, 3},
         {c, {.all = true}, {c}, 1},
         {b, {.private_of = "carol"}, {b}, 1},
@@ -643,14 +683,19 @@ static void test_thread(void **state)
 static void mem_put(store_t *st, const char *agent, const char *sid, const char *key,
                     const char *value, utc_us now, utc_us expires, bool overwrite)
 {
-    store_mem_set in = {.agent_id = agent, .session_id = sid, .key = key, .value = value,
-                        .now = now, .expires_at = expires, .overwrite = overwrite};
+    store_mem_set in = {.agent_id = agent,
+                        .session_id = sid,
+                        .key = key,
+                        .value = value,
+                        .now = now,
+                        .expires_at = expires,
+                        .overwrite = overwrite};
     store_audit_in a = {.event_type = "memory_set"};
     OK(store_memory_set(st, &in, &a, NULL, &E));
 }
 
-static void mem_expect(store_t *st, const char *agent, const char *sid, const char *key,
-                       utc_us now, const char *value)
+static void mem_expect(store_t *st, const char *agent, const char *sid, const char *key, utc_us now,
+                       const char *value)
 {
     store_memory m;
     if (!value) {
@@ -675,8 +720,12 @@ static void test_memory_scopes(void **state)
     mk_session(st, sid);
     utc_us t0 = T("2025-06-01T12:00:00.000001Z");
 
-    store_mem_set in = {.agent_id = "alice", .key = "k", .value = "1",
-                        .metadata = "{\"src\":\"test\"}", .now = t0, .overwrite = true};
+    store_mem_set in = {.agent_id = "alice",
+                        .key = "k",
+                        .value = "1",
+                        .metadata = "{\"src\":\"test\"}",
+                        .now = t0,
+                        .overwrite = true};
     store_audit_in a = {.event_type = "memory_set"};
     store_memory out;
     OK(store_memory_set(st, &in, &a, &out, &E));
@@ -687,16 +736,16 @@ static void test_memory_scopes(void **state)
     assert_int_equal(out.expires_at, 0);
     store_memory_clear(&out);
 
-    mem_put(st, "alice", sid, "k", "2", t0, 0, true);   /* same key, session scope */
+    mem_put(st, "alice", sid, "k", "2", t0, 0, true); /* same key, session scope */
     mem_expect(st, "alice", NULL, "k", t0, "1");
     mem_expect(st, "alice", sid, "k", t0, "2");
-    mem_expect(st, "bob", NULL, "k", t0, NULL);          /* private to its agent */
+    mem_expect(st, "bob", NULL, "k", t0, NULL); /* private to its agent */
     mem_expect(st, "bob", sid, "k", t0, NULL);
 
     /* overwrite keeps created_at, moves updated_at, keeps one entry */
     utc_us t1 = t0 + 5 * SEC;
-    in = (store_mem_set){.agent_id = "alice", .key = "k", .value = "3", .now = t1,
-                         .overwrite = true};
+    in = (store_mem_set){
+        .agent_id = "alice", .key = "k", .value = "3", .now = t1, .overwrite = true};
     OK(store_memory_set(st, &in, &a, &out, &E));
     store_memory_clear(&out);
     store_memory g;
@@ -727,7 +776,7 @@ static void test_memory_scopes(void **state)
     store_mem_query q = {.agent_id = "alice", .scope = STORE_MEM_ALL, .limit = 50, .now = t1};
     OK(store_memory_list(st, &q, &l, &E));
     assert_int_equal(l.n, 2);
-    assert_null(l.v[0].session_id);                     /* global first */
+    assert_null(l.v[0].session_id); /* global first */
     assert_string_equal(l.v[1].session_id, sid);
     assert_json_same("3", l.v[0].value);
     store_memories_free(&l);
@@ -775,7 +824,7 @@ static void test_memory_ttl(void **state)
 
     mem_expect(st, "a", NULL, "k1", t + 5 * SEC, "\"one\"");
     mem_expect(st, "a", NULL, "k1", t + 10 * SEC - 1, "\"one\"");
-    mem_expect(st, "a", NULL, "k1", t + 10 * SEC, NULL);      /* expires_at itself: gone */
+    mem_expect(st, "a", NULL, "k1", t + 10 * SEC, NULL); /* expires_at itself: gone */
     mem_expect(st, "a", NULL, "k2", t + 1000000 * SEC, "\"two\"");
 
     store_memory g;
@@ -811,7 +860,7 @@ static void test_memory_ttl(void **state)
     int64_t removed = -1;
     OK(store_memory_sweep(st, t + 20 * SEC, &removed, &E));
     assert_int_equal(removed, 1);
-    q.now = t;   /* k3 would be live at t, but the sweep removed it */
+    q.now = t; /* k3 would be live at t, but the sweep removed it */
     OK(store_memory_list(st, &q, &l, &E));
     assert_int_equal(l.n, 3);
     assert_string_equal(l.v[0].key, "k1");
@@ -834,21 +883,46 @@ static void test_memory_prefix(void **state)
     mk_session(st, sid);
     utc_us t = T("2025-01-01T00:00:00Z");
     static const char *keys[] = {
-        "a%b", "a_b", "axb", "A%b", "a%bc", "ab", "a", "b", "aB",
-        "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E",   /* 日本語 */
-        "\xE6\x97\xA5\xE6\x9C\xAC",               /* 日本 */
-        "\xE6\x97\xA5",                           /* 日 */
-        "a\xF4\x8F\xBF\xBF", ("a\xF4\x8F\xBF\xBF" "b"), "a\\b", "a\\%",
+        "a%b",
+        "a_b",
+        "axb",
+        "A%b",
+        "a%bc",
+        "ab",
+        "a",
+        "b",
+        "aB",
+        "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E", /* 日本語 */
+        "\xE6\x97\xA5\xE6\x9C\xAC",             /* 日本 */
+        "\xE6\x97\xA5",                         /* 日 */
+        "a\xF4\x8F\xBF\xBF",
+        ("a\xF4\x8F\xBF\xBF"
+         "b"),
+        "a\\b",
+        "a\\%",
     };
-    enum { NK = sizeof keys / sizeof keys[0] };
+    enum {
+        NK = sizeof keys / sizeof keys[0]
+    };
     for (size_t i = 0; i < NK; i++)
         mem_put(st, "alice", NULL, keys[i], "0", t, 0, true);
-    mem_put(st, "bob", NULL, "a%b", "0", t, 0, true);   /* another agent */
+    mem_put(st, "bob", NULL, "a%b", "0", t, 0, true); /* another agent */
     mem_put(st, "alice", NULL, "a%zexpired", "0", t, t + 1, true);
 
     static const char *prefixes[] = {
-        "a%", "a_", "A", "a", "\xE6\x97\xA5\xE6\x9C\xAC", "", "a\xF4\x8F\xBF\xBF", "ax",
-        "nomatch", "%", "_", "a\\", "a\\%",
+        "a%",
+        "a_",
+        "A",
+        "a",
+        "\xE6\x97\xA5\xE6\x9C\xAC",
+        "",
+        "a\xF4\x8F\xBF\xBF",
+        "ax",
+        "nomatch",
+        "%",
+        "_",
+        "a\\",
+        "a\\%",
     };
     for (size_t p = 0; p < sizeof prefixes / sizeof prefixes[0]; p++) {
         const char *want[NK];
@@ -858,8 +932,11 @@ static void test_memory_prefix(void **state)
                 want[n++] = keys[i];
         qsort(want, n, sizeof want[0], cmp_str);
         store_memories l;
-        store_mem_query q = {.agent_id = "alice", .scope = STORE_MEM_GLOBAL,
-                             .prefix = prefixes[p], .limit = 100, .now = t + 1};
+        store_mem_query q = {.agent_id = "alice",
+                             .scope = STORE_MEM_GLOBAL,
+                             .prefix = prefixes[p],
+                             .limit = 100,
+                             .now = t + 1};
         OK(store_memory_list(st, &q, &l, &E));
         if (l.n != n)
             fail_msg("prefix '%s': %zu entries, expected %zu", prefixes[p], l.n, n);
@@ -880,10 +957,10 @@ static void test_memory_prefix(void **state)
     /* both scopes: same key twice (global first), ordered by key */
     mem_put(st, "alice", sid, "a%b", "1", t, 0, true);
     store_memories l;
-    store_mem_query q = {.agent_id = "alice", .scope = STORE_MEM_ALL, .prefix = "a%",
-                         .limit = 100, .now = t};
+    store_mem_query q = {
+        .agent_id = "alice", .scope = STORE_MEM_ALL, .prefix = "a%", .limit = 100, .now = t};
     OK(store_memory_list(st, &q, &l, &E));
-    assert_int_equal(l.n, 4);   /* a%b (global), a%b (session), a%bc, a%zexpired (live at t) */
+    assert_int_equal(l.n, 4); /* a%b (global), a%b (session), a%bc, a%zexpired (live at t) */
     assert_string_equal(l.v[0].key, "a%b");
     assert_null(l.v[0].session_id);
     assert_string_equal(l.v[1].key, "a%b");
@@ -901,9 +978,23 @@ static void test_memory_value_types(void **state)
     store_t *st = ST;
     utc_us t = T("2025-01-01T00:00:00Z");
     static const char *values[] = {
-        "\"123\"", "123", "12.5", "-7", "0", "true", "false", "null", "\"\"", "\"true\"",
-        "\"null\"", "{}", "[]", "{\"a\":[1,2,{\"b\":null}],\"c\":\"d\"}", "[1,\"x\",true,null]",
-        "\"\xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x8E\x89\"", "9007199254740993",
+        "\"123\"",
+        "123",
+        "12.5",
+        "-7",
+        "0",
+        "true",
+        "false",
+        "null",
+        "\"\"",
+        "\"true\"",
+        "\"null\"",
+        "{}",
+        "[]",
+        "{\"a\":[1,2,{\"b\":null}],\"c\":\"d\"}",
+        "[1,\"x\",true,null]",
+        "\"\xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x8E\x89\"",
+        "9007199254740993",
     };
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         char key[16];
@@ -926,8 +1017,12 @@ static void test_memory_value_types(void **state)
     json_decref(v);
     store_memory_clear(&g);
 
-    store_mem_set in = {.agent_id = "alice", .key = "meta", .value = "1",
-                        .metadata = "{\"n\":1,\"s\":\"x\"}", .now = t, .overwrite = true};
+    store_mem_set in = {.agent_id = "alice",
+                        .key = "meta",
+                        .value = "1",
+                        .metadata = "{\"n\":1,\"s\":\"x\"}",
+                        .now = t,
+                        .overwrite = true};
     OK(store_memory_set(st, &in, NULL, NULL, &E));
     OK(store_memory_get(st, "alice", NULL, "meta", t, &g, &E));
     assert_json_same("{\"n\":1,\"s\":\"x\"}", g.metadata);
@@ -950,8 +1045,8 @@ static void test_unicode(void **state)
         "max \xF4\x8F\xBF\xBF and U+FFFD \xEF\xBF\xBD",
     };
     const char *sid = "session_000000000000000e";
-    store_session s = {.id = C(sid), .purpose = C(texts[0]), .created_by = C(texts[1]),
-                       .is_active = true};
+    store_session s = {
+        .id = C(sid), .purpose = C(texts[0]), .created_by = C(texts[1]), .is_active = true};
     OK(store_session_create(st, &s, NULL, &E));
     store_session gs;
     OK(store_session_get(st, sid, &gs, &E));
@@ -961,7 +1056,8 @@ static void test_unicode(void **state)
 
     int64_t ids[6];
     for (int i = 0; i < 6; i++)
-        ids[i] = add_full(st, sid, texts[i], texts[(i + 1) % 6], "public", texts[(i + 2) % 6], 0).id;
+        ids[i] =
+            add_full(st, sid, texts[i], texts[(i + 1) % 6], "public", texts[(i + 2) % 6], 0).id;
     for (int i = 0; i < 6; i++) {
         store_message g;
         OK(store_message_get(st, ids[i], &VIS_ALL, &g, &E));
@@ -974,8 +1070,8 @@ static void test_unicode(void **state)
     /* senders are compared exactly: no normalisation, no case folding */
     int64_t dec = add_msg(st, sid, "e\xCC\x81", "decomposed");
     int64_t pre = add_msg(st, sid, "\xC3\xA9", "precomposed");
-    store_msg_query q = {.session_id = sid, .vis = VIS_ALL, .limit = 10, .sender = "e\xCC\x81",
-                         .want_total = true};
+    store_msg_query q = {
+        .session_id = sid, .vis = VIS_ALL, .limit = 10, .sender = "e\xCC\x81", .want_total = true};
     expect_ids(st, q, &dec, 1, 1);
     q.sender = "\xC3\xA9";
     expect_ids(st, q, &pre, 1, 1);
@@ -1011,8 +1107,11 @@ static void test_audit(void **state)
 {
     store_t *st = ST;
     utc_us before = utc_now();
-    store_audit_in a1 = {.event_type = "x", .agent_id = "a", .session_id = "s1",
-                         .resource = "r1", .metadata = "{\"n\":1}"};
+    store_audit_in a1 = {.event_type = "x",
+                         .agent_id = "a",
+                         .session_id = "s1",
+                         .resource = "r1",
+                         .metadata = "{\"n\":1}"};
     store_audit_in a2 = {.event_type = "y", .agent_id = "b"};
     store_audit_in a3 = {.event_type = "x", .agent_id = "b", .session_id = "s2"};
     OK(store_audit_append(st, &a1, &E));
@@ -1024,7 +1123,7 @@ static void test_audit(void **state)
     store_audit_query q = {.limit = 10};
     OK(store_audit_list(st, &q, &l, &E));
     assert_int_equal(l.n, 3);
-    assert_string_equal(l.v[0].event_type, "x");    /* newest first */
+    assert_string_equal(l.v[0].event_type, "x"); /* newest first */
     assert_string_equal(l.v[0].session_id, "s2");
     assert_string_equal(l.v[1].event_type, "y");
     assert_null(l.v[1].session_id);
@@ -1074,10 +1173,12 @@ static void test_audit_same_transaction(void **state)
 {
     store_t *st = ST;
     const char *sid = "session_0000000000000010";
-    store_session s = {.id = C(sid), .purpose = C("p"), .created_by = C("alice"),
-                       .is_active = true};
-    store_audit_in custom = {.event_type = "custom_event", .agent_id = "operator",
-                             .session_id = "other", .resource = "thing:1",
+    store_session s = {
+        .id = C(sid), .purpose = C("p"), .created_by = C("alice"), .is_active = true};
+    store_audit_in custom = {.event_type = "custom_event",
+                             .agent_id = "operator",
+                             .session_id = "other",
+                             .resource = "thing:1",
                              .metadata = "{\"why\":\"test\"}"};
     OK(store_session_create(st, &s, &custom, &E));
     store_audits l;
@@ -1106,8 +1207,8 @@ static void test_audit_same_transaction(void **state)
     size_t n = count_audit(st, NULL, NULL);
     assert_int_equal(n, 2);
     FAILS(ERR_UNIQUE, store_session_create(st, &s, &custom, &E));
-    store_message bad = {.session_id = C("session_ffffffffffffffff"), .sender = C("bob"),
-                         .content = C("c")};
+    store_message bad = {
+        .session_id = C("session_ffffffffffffffff"), .sender = C("bob"), .content = C("c")};
     FAILS(ERR_NOTFOUND, store_message_add(st, &bad, &custom, &E));
     bad.session_id = C(sid);
     bad.visibility = C("nope");
@@ -1120,7 +1221,7 @@ static void test_audit_same_transaction(void **state)
     bool deleted;
     OK(store_memory_delete(st, "a", NULL, "missing", &custom, &deleted, &E));
     assert_false(deleted);
-    assert_int_equal(count_audit(st, NULL, NULL), n + 1);   /* only the memory_set */
+    assert_int_equal(count_audit(st, NULL, NULL), n + 1); /* only the memory_set */
     OK(store_memory_delete(st, "a", NULL, "k", &custom, &deleted, &E));
     assert_true(deleted);
     assert_int_equal(count_audit(st, NULL, NULL), n + 2);
@@ -1138,8 +1239,11 @@ static void test_tokens(void **state)
     store_t *st = ST;
     utc_us t = T("2025-03-01T10:00:00.654321Z");
     store_token t1 = {.token_id = C("sct_11111111-1111-4111-8111-111111111111"),
-                      .jwt = C("eyJ.a.b"), .agent_id = C("alice"), .agent_type = C("claude"),
-                      .created_at = t, .expires_at = t + 3600 * SEC};
+                      .jwt = C("eyJ.a.b"),
+                      .agent_id = C("alice"),
+                      .agent_type = C("claude"),
+                      .created_at = t,
+                      .expires_at = t + 3600 * SEC};
     OK(store_token_put(st, &t1, &E));
     store_token g;
     OK(store_token_get(st, t1.token_id, &g, &E));
@@ -1156,7 +1260,7 @@ static void test_tokens(void **state)
     t2.token_id = C("sct_22222222-2222-4222-8222-222222222222");
     t2.expires_at = t - SEC;
     OK(store_token_put(st, &t2, &E));
-    OK(store_token_get(st, t2.token_id, &g, &E));          /* expired: still returned */
+    OK(store_token_get(st, t2.token_id, &g, &E)); /* expired: still returned */
     assert_int_equal(g.expires_at, t - SEC);
     store_token_clear(&g);
     FAILS(ERR_NOTFOUND, store_token_get(st, "sct_nope", &g, &E));
@@ -1165,23 +1269,23 @@ static void test_tokens(void **state)
     OK(store_jti_is_revoked(st, "j1", &rev, &E));
     assert_false(rev);
     OK(store_jti_revoke(st, "j1", t + 3600 * SEC, &E));
-    OK(store_jti_revoke(st, "j1", t + 3600 * SEC, &E));    /* idempotent */
+    OK(store_jti_revoke(st, "j1", t + 3600 * SEC, &E)); /* idempotent */
     OK(store_jti_is_revoked(st, "j1", &rev, &E));
     assert_true(rev);
     OK(store_jti_revoke(st, "j3", t - SEC, &E));
     OK(store_jti_revoke(st, "j4", t + SEC, &E));
-    OK(store_jti_revoke(st, "j4", t + 7200 * SEC, &E));    /* the later expiry wins */
+    OK(store_jti_revoke(st, "j4", t + 7200 * SEC, &E)); /* the later expiry wins */
 
     int64_t removed = -1;
     OK(store_token_purge(st, t, &removed, &E));
-    assert_int_equal(removed, 2);                           /* t2 and j3 */
+    assert_int_equal(removed, 2); /* t2 and j3 */
     FAILS(ERR_NOTFOUND, store_token_get(st, t2.token_id, &g, &E));
     OK(store_token_get(st, t1.token_id, &g, &E));
     store_token_clear(&g);
     OK(store_jti_is_revoked(st, "j3", &rev, &E));
     assert_false(rev);
     OK(store_token_purge(st, t + 3600 * SEC, &removed, &E));
-    assert_int_equal(removed, 2);                           /* t1 and j1 (expires_at <= now) */
+    assert_int_equal(removed, 2); /* t1 and j1 (expires_at <= now) */
     OK(store_jti_is_revoked(st, "j4", &rev, &E));
     assert_true(rev);
 
@@ -1197,8 +1301,8 @@ static void test_tokens(void **state)
 /* ---- iterate ------------------------------------------------------------------------- */
 
 typedef struct {
-    json_t *rows;        /* [[table, row], ...] */
-    int stop_after;      /* > 0: return ERR_IO after that many rows */
+    json_t *rows;   /* [[table, row], ...] */
+    int stop_after; /* > 0: return ERR_IO after that many rows */
 } iter_acc;
 
 static err_code collect(void *ud, const char *table, json_t *row, err_t *e)
@@ -1239,7 +1343,7 @@ static json_t *find_row(json_t *rows, const char *table, const char *key, json_t
 {
     size_t i;
     json_t *pair;
-    json_array_foreach(rows, i, pair) {
+    json_array_foreach (rows, i, pair) {
         if (strcmp(json_string_value(json_array_get(pair, 0)), table) == 0 &&
             json_equal(json_object_get(json_array_get(pair, 1), key), val))
             return json_array_get(pair, 1);
@@ -1263,29 +1367,45 @@ static void test_iterate(void **state)
     store_t *st = ST;
     utc_us t = T("2025-05-05T05:05:05.050505Z");
     store_audit_in a = {.event_type = "e"};
-    store_session s1 = {.id = C("session_00000000000000b1"), .purpose = C("p1"),
-                        .created_by = C("alice"), .metadata = C("{\"x\":[1,2]}"),
-                        .is_active = true, .created_at = t};
-    store_session s2 = {.id = C("session_00000000000000b2"), .purpose = C("p2"),
-                        .created_by = C("bob"), .is_active = false, .created_at = t};
+    store_session s1 = {.id = C("session_00000000000000b1"),
+                        .purpose = C("p1"),
+                        .created_by = C("alice"),
+                        .metadata = C("{\"x\":[1,2]}"),
+                        .is_active = true,
+                        .created_at = t};
+    store_session s2 = {.id = C("session_00000000000000b2"),
+                        .purpose = C("p2"),
+                        .created_by = C("bob"),
+                        .is_active = false,
+                        .created_at = t};
     OK(store_session_create(st, &s1, &a, &E));
     OK(store_session_create(st, &s2, &a, &E));
-    store_message m1 = {.session_id = s1.id, .sender = C("alice"), .content = C("hi"),
+    store_message m1 = {.session_id = s1.id,
+                        .sender = C("alice"),
+                        .content = C("hi"),
                         .metadata = C("{\"k\":true}")};
     OK(store_message_add(st, &m1, &a, &E));
-    store_message m2 = {.session_id = s1.id, .sender = C("bob"), .content = C("re"),
-                        .parent_id = m1.id};
+    store_message m2 = {
+        .session_id = s1.id, .sender = C("bob"), .content = C("re"), .parent_id = m1.id};
     OK(store_message_add(st, &m2, &a, &E));
-    store_mem_set ms = {.agent_id = "alice", .key = "str", .value = "\"123\"", .now = t,
-                        .overwrite = true};
+    store_mem_set ms = {
+        .agent_id = "alice", .key = "str", .value = "\"123\"", .now = t, .overwrite = true};
     OK(store_memory_set(st, &ms, &a, NULL, &E));
-    ms = (store_mem_set){.agent_id = "alice", .session_id = s1.id, .key = "num", .value = "123",
-                         .metadata = "{\"m\":1}", .now = t, .expires_at = t + SEC,
+    ms = (store_mem_set){.agent_id = "alice",
+                         .session_id = s1.id,
+                         .key = "num",
+                         .value = "123",
+                         .metadata = "{\"m\":1}",
+                         .now = t,
+                         .expires_at = t + SEC,
                          .overwrite = true};
     OK(store_memory_set(st, &ms, &a, NULL, &E));
     store_token tok = {.token_id = C("sct_33333333-3333-4333-8333-333333333333"),
-                       .jwt = C("jwt"), .agent_id = C("alice"), .agent_type = C("claude"),
-                       .created_at = t, .expires_at = t + SEC};
+                       .jwt = C("jwt"),
+                       .agent_id = C("alice"),
+                       .agent_type = C("claude"),
+                       .created_at = t,
+                       .expires_at = t + SEC};
     OK(store_token_put(st, &tok, &E));
     OK(store_jti_revoke(st, "jti-1", t + SEC, &E));
 
@@ -1295,21 +1415,29 @@ static void test_iterate(void **state)
     int last = -1;
     size_t i;
     json_t *pair;
-    json_array_foreach(acc.rows, i, pair) {
+    json_array_foreach (acc.rows, i, pair) {
         const char *table = json_string_value(json_array_get(pair, 0));
         json_t *row = json_array_get(pair, 1);
         int ti = table_index(table);
         assert_true(ti >= 0);
-        assert_true(ti >= last);          /* foreign-key order */
+        assert_true(ti >= last); /* foreign-key order */
         last = ti;
         counts[ti]++;
         switch (ti) {
-        case 0: check_keys(row, "id purpose created_by metadata is_active created_at updated_at"); break;
-        case 1: check_keys(row, "id session_id sender sender_type content visibility message_type "
-                                "metadata parent_message_id created_at"); break;
-        case 2: check_keys(row, "agent_id session_id key value metadata created_at updated_at "
-                                "expires_at"); break;
-        case 3: check_keys(row, "id created_at event_type agent_id session_id resource metadata"); break;
+        case 0:
+            check_keys(row, "id purpose created_by metadata is_active created_at updated_at");
+            break;
+        case 1:
+            check_keys(row, "id session_id sender sender_type content visibility message_type "
+                            "metadata parent_message_id created_at");
+            break;
+        case 2:
+            check_keys(row, "agent_id session_id key value metadata created_at updated_at "
+                            "expires_at");
+            break;
+        case 3:
+            check_keys(row, "id created_at event_type agent_id session_id resource metadata");
+            break;
         case 4: check_keys(row, "token_id jwt agent_id agent_type created_at expires_at"); break;
         case 5: check_keys(row, "jti expires_at"); break;
         }
@@ -1354,9 +1482,10 @@ static void test_iterate(void **state)
     r = find_row(acc.rows, "agent_memory", "key", k = json_string("num"));
     json_decref(k);
     assert_true(json_is_integer(json_object_get(r, "value")));
-    assert_int_equal(json_integer_value(json_object_get(r, "metadata") ?
-                                        json_object_get(json_object_get(r, "metadata"), "m") :
-                                        NULL), 1);
+    assert_int_equal(json_integer_value(json_object_get(r, "metadata")
+                                            ? json_object_get(json_object_get(r, "metadata"), "m")
+                                            : NULL),
+                     1);
     assert_time_field(r, "expires_at", t + SEC);
     assert_time_field(r, "created_at", t);
 
@@ -1412,7 +1541,7 @@ static void test_import_rows(void **state)
     int64_t n = -1;
     OK(store_import_rows(st, "sessions", &sess, 1, &n, &E));
     assert_int_equal(n, 1);
-    OK(store_import_rows(st, "sessions", &sess, 1, NULL, &E));   /* exists: skipped */
+    OK(store_import_rows(st, "sessions", &sess, 1, NULL, &E)); /* exists: skipped */
     OK(store_count_rows(st, "sessions", &n, &E));
     assert_int_equal(n, 1);
     json_decref(sess);
@@ -1430,7 +1559,7 @@ static void test_import_rows(void **state)
 
     json_t *msgs[2] = {jl(MSG_ROW(10, SC1, null)), jl(MSG_ROW(20, SC1, 10))};
     OK(store_import_rows(st, "messages", msgs, 2, NULL, &E));
-    OK(store_import_rows(st, "messages", msgs, 2, NULL, &E));   /* re-run: no duplicates */
+    OK(store_import_rows(st, "messages", msgs, 2, NULL, &E)); /* re-run: no duplicates */
     OK(store_count_rows(st, "messages", &n, &E));
     assert_int_equal(n, 2);
     store_message m;
@@ -1471,7 +1600,7 @@ static void test_import_rows(void **state)
     const char *order[4][2] = {{"B", NULL}, {"a", NULL}, {"a", SC1}, {"b", NULL}};
     size_t k = 0, i;
     json_t *pair;
-    json_array_foreach(acc.rows, i, pair) {
+    json_array_foreach (acc.rows, i, pair) {
         if (strcmp(json_string_value(json_array_get(pair, 0)), "agent_memory") != 0)
             continue;
         json_t *row = json_array_get(pair, 1);
@@ -1499,7 +1628,7 @@ static void test_import_rows(void **state)
     OK(store_import_rows(st, "audit_log", &aud, 1, NULL, &E));
     json_decref(aud);
     OK(store_import_finish(st, &E));
-    OK(store_import_finish(st, &E));   /* idempotent, never backwards */
+    OK(store_import_finish(st, &E)); /* idempotent, never backwards */
     store_audit_in ai = {.event_type = "after", .agent_id = "a"};
     OK(store_audit_append(st, &ai, &E));
     store_audits al;
@@ -1517,8 +1646,12 @@ static void test_import_rows(void **state)
 static void expect_search(store_t *st, const char *sid, store_vis vis, const char *const *terms,
                           size_t nterms, int64_t since, int limit, const int64_t *ids, size_t n)
 {
-    store_search_query q = {.session_id = sid, .vis = vis, .terms = terms, .nterms = nterms,
-                            .since_id = since, .limit = limit};
+    store_search_query q = {.session_id = sid,
+                            .vis = vis,
+                            .terms = terms,
+                            .nterms = nterms,
+                            .since_id = since,
+                            .limit = limit};
     store_messages l;
     OK(store_message_search(st, &q, &l, &E));
     if (l.n != n) {
@@ -1532,10 +1665,11 @@ static void expect_search(store_t *st, const char *sid, store_vis vis, const cha
     store_messages_free(&l);
 }
 
-#define TERMS(...) ((const char *const[]){__VA_ARGS__}), \
-    sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)
-#define IDS(...) ((const int64_t[]){__VA_ARGS__}), \
-    sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)
+#define TERMS(...) \
+    ((const char *const[]){__VA_ARGS__}), \
+        sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)
+#define IDS(...) \
+    ((const int64_t[]){__VA_ARGS__}), sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)
 #define NO_IDS NULL, 0
 
 /* What ctxd serve's background indexer does: message_reindex until complete. */
@@ -1543,7 +1677,7 @@ static void flush_index(store_t *st)
 {
     int64_t done = 1;
     for (int i = 0; done > 0; i++) {
-        OK(store_message_reindex(st, 2, &done, &E));   /* small batches: several passes */
+        OK(store_message_reindex(st, 2, &done, &E)); /* small batches: several passes */
         assert_true(i < 10000);
     }
 }
@@ -1552,8 +1686,8 @@ static void flush_index(store_t *st)
 static void expect_search_has(store_t *st, const char *sid, const char *term, const int64_t *ids,
                               size_t n)
 {
-    store_search_query q = {.session_id = sid, .vis = VIS_ALL, .terms = &term, .nterms = 1,
-                            .limit = 1000};
+    store_search_query q = {
+        .session_id = sid, .vis = VIS_ALL, .terms = &term, .nterms = 1, .limit = 1000};
     store_messages l;
     OK(store_message_search(st, &q, &l, &E));
     for (size_t i = 0; i < n; i++) {
@@ -1575,9 +1709,12 @@ static void test_message_search(void **state)
     mk_session(st, SC2);
     int64_t m1 = add_full(st, SC1, "Alice", "claude", "public", "Deploy the DATABASE", 0).id;
     int64_t m2 = add_full(st, SC1, "bob", "claude", "public", "100% done_ok", 0).id;
-    int64_t m3 = add_full(st, SC1, "bob", "claude", "private",
-                          "Caf\xc3\xa9 \"quoted\" back\\slash a|b.c", 0).id;
-    store_message m = {.session_id = C(SC1), .sender = C("carol"), .content = C("nothing here"),
+    int64_t m3 =
+        add_full(st, SC1, "bob", "claude", "private", "Caf\xc3\xa9 \"quoted\" back\\slash a|b.c", 0)
+            .id;
+    store_message m = {.session_id = C(SC1),
+                       .sender = C("carol"),
+                       .content = C("nothing here"),
                        .metadata = C("{\"k\":{\"deep\":[\"Zebra\", 12, null]}}")};
     OK(store_message_add(st, &m, NULL, &E));
     int64_t m4 = m.id;
@@ -1589,9 +1726,9 @@ static void test_message_search(void **state)
 
     /* normalised (case, accents), only the session, in id order */
     expect_search(st, SC1, VIS_ALL, TERMS("dep"), 0, 10, IDS(m1));
-    expect_search(st, SC1, VIS_ALL, TERMS("afe"), 0, 10, IDS(m3));   /* "Café" */
-    expect_search(st, SC1, VIS_ALL, TERMS("ice"), 0, 10, IDS(m1));  /* sender */
-    expect_search(st, SC1, VIS_ALL, TERMS("ebr"), 0, 10, IDS(m4));   /* nested metadata value */
+    expect_search(st, SC1, VIS_ALL, TERMS("afe"), 0, 10, IDS(m3)); /* "Café" */
+    expect_search(st, SC1, VIS_ALL, TERMS("ice"), 0, 10, IDS(m1)); /* sender */
+    expect_search(st, SC1, VIS_ALL, TERMS("ebr"), 0, 10, IDS(m4)); /* nested metadata value */
     /* LIKE / regex / FTS5 special characters are literal */
     expect_search(st, SC1, VIS_ALL, TERMS("0% "), 0, 10, IDS(m2));
     expect_search(st, SC1, VIS_ALL, TERMS("e_o"), 0, 10, IDS(m2));
@@ -1614,14 +1751,18 @@ static void test_message_search(void **state)
     expect_search(st, SC1, VIS_ALL, TERMS("dep"), m4, 2, NO_IDS);
     /* errors */
     store_messages l;
-    store_search_query q = {.session_id = "session_00000000000000ff", .vis = VIS_ALL,
-                            .terms = (const char *const[]){"dep"}, .nterms = 1, .limit = 5};
+    store_search_query q = {.session_id = "session_00000000000000ff",
+                            .vis = VIS_ALL,
+                            .terms = (const char *const[]){"dep"},
+                            .nterms = 1,
+                            .limit = 5};
     FAILS(ERR_NOTFOUND, store_message_search(st, &q, &l, &E));
     q.session_id = SC1;
     q.nterms = 0;
     FAILS(ERR_INVALID, store_message_search(st, &q, &l, &E));
     q.nterms = 1;
-    q.terms = (const char *const[]){"\xc3\xa9" "a"};   /* 2 characters: no trigram */
+    q.terms = (const char *const[]){"\xc3\xa9"
+                                    "a"}; /* 2 characters: no trigram */
     FAILS(ERR_INVALID, store_message_search(st, &q, &l, &E));
 
     /* imported messages get their index text too */
@@ -1651,7 +1792,7 @@ static void test_message_search(void **state)
     expect_search(st, SC1, VIS_ALL, TERMS("rel"), 0, 10, IDS(m5));
     expect_search(st, SC1, VIS_ALL, TERMS("c 9"), 0, 10, IDS(90, 95));
     OK(store_message_reindex(st, 10, &done, &E));
-    assert_int_equal(done, 0);   /* complete */
+    assert_int_equal(done, 0); /* complete */
     /* new messages after that: candidates at once, found through the index later */
     int64_t m6 = add_full(st, SC1, "erin", "claude", "public", "a zebra crossing", 0).id;
     expect_search_has(st, SC1, "ebr", IDS(m4, m6));
@@ -1661,9 +1802,9 @@ static void test_message_search(void **state)
 
 /* The randomized equivalence: for many queries and thresholds, scoring only the
  * candidates of a sound prefilter plan gives exactly the full scan's results. */
-static const char *const WORDS[] = {"deploy", "database", "migration", "agent", "review",
-                                    "Café", "straße", "token", "ab", "cd", "x", "server",
-                                    "error", "rollback", "index", "trigram"};
+static const char *const WORDS[] = {"deploy", "database", "migration", "agent",  "review", "Café",
+                                    "straße", "token",    "ab",        "cd",     "x",      "server",
+                                    "error",  "rollback", "index",     "trigram"};
 #define NWORDS (sizeof WORDS / sizeof WORDS[0])
 static uint64_t eq_rs = 0x9E3779B97F4A7C15ull;
 static uint32_t eq_rnd(uint32_t n)
@@ -1693,7 +1834,10 @@ static void phrase(char *out, size_t cap, int maxw)
     }
 }
 
-typedef struct { int64_t id; double score; } eq_hit;
+typedef struct {
+    int64_t id;
+    double score;
+} eq_hit;
 
 static size_t score_list(search_ws *ws, const search_query *sq, double th, store_messages *l,
                          eq_hit *out, size_t n)
@@ -1703,8 +1847,8 @@ static size_t score_list(search_ws *ws, const search_query *sq, double th, store
         store_message *m = &l->v[i];
         json_error_t je;
         json_t *md = m->metadata ? json_loads(m->metadata, 0, &je) : NULL;
-        double s = search_score_message(sq, ws, m->sender, m->content, strlen(m->content), md,
-                                        th, &mt);
+        double s =
+            search_score_message(sq, ws, m->sender, m->content, strlen(m->content), md, th, &mt);
         json_decref(md);
         if (s >= th && s > 0)
             out[n++] = (eq_hit){m->id, s};
@@ -1718,7 +1862,9 @@ static void test_search_equivalence(void **state)
     store_set_index_fn(st, search_message_index_text);
     mk_session(st, SC1);
     mk_session(st, SC2);
-    enum { NMSG = 240 };
+    enum {
+        NMSG = 240
+    };
     char text[256], meta[128];
     static const char *const senders[] = {"alice", "bob", "Agent-Δ", "deployer"};
     static const char *const vis[] = {"public", "private", "public", "agent_only"};
@@ -1727,12 +1873,14 @@ static void test_search_equivalence(void **state)
         snprintf(meta, sizeof meta, "{\"tag\":\"%s\",\"n\":%d,\"f\":[true,%d.5]}",
                  WORDS[eq_rnd(NWORDS)], i, i);
         store_message m = {.session_id = C(i % 7 ? SC1 : SC2),
-                           .sender = C(senders[eq_rnd(4)]), .sender_type = C("claude"),
-                           .visibility = C(vis[eq_rnd(4)]), .content = text,
+                           .sender = C(senders[eq_rnd(4)]),
+                           .sender_type = C("claude"),
+                           .visibility = C(vis[eq_rnd(4)]),
+                           .content = text,
                            .metadata = i % 3 ? meta : NULL};
         OK(store_message_add(st, &m, NULL, &E));
         if (i == NMSG / 2)
-            flush_index(st);   /* half in the index, half only candidates by position */
+            flush_index(st); /* half in the index, half only candidates by position */
     }
     store_vis rv = {.public_ = true, .private_of = "bob"};
     store_messages all;
@@ -1758,10 +1906,13 @@ static void test_search_equivalence(void **state)
             size_t nf = score_list(ws, sq, th[ti], &all, full, 0);
             size_t nc = 0;
             int64_t cursor = 0;
-            for (;;) {   /* pages of 16 through the cursor */
-                store_search_query q = {.session_id = SC1, .vis = rv,
+            for (;;) { /* pages of 16 through the cursor */
+                store_search_query q = {.session_id = SC1,
+                                        .vis = rv,
                                         .terms = (const char *const *)pf.terms,
-                                        .nterms = pf.nterms, .since_id = cursor, .limit = 16};
+                                        .nterms = pf.nterms,
+                                        .since_id = cursor,
+                                        .limit = 16};
                 store_messages l;
                 OK(store_message_search(st, &q, &l, &E));
                 nc = score_list(ws, sq, th[ti], &l, cand, nc);
@@ -1798,9 +1949,13 @@ static void test_search_equivalence(void **state)
 /* The backend name store_get_stats must report for the URL under test. */
 static const char *expected_backend(const char *url)
 {
-    static const struct { const char *prefix, *backend; } m[] = {
-        {"sqlite", "sqlite"}, {"postgres", "postgresql"}, {"mysql", "mysql"},
-        {"mariadb", "mysql"}, {"mongodb", "mongodb"}};
+    static const struct {
+        const char *prefix, *backend;
+    } m[] = {{"sqlite", "sqlite"},
+             {"postgres", "postgresql"},
+             {"mysql", "mysql"},
+             {"mariadb", "mysql"},
+             {"mongodb", "mongodb"}};
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
         if (strncmp(url, m[i].prefix, strlen(m[i].prefix)) == 0)
             return m[i].backend;
@@ -1823,8 +1978,10 @@ static void test_health(void **state)
     assert_true(before.pool.size >= 1);
     assert_int_equal(before.pool.in_use, 0);
 
-    store_session in = {.id = C("session_00000000000000e1"), .purpose = C("health"),
-                        .created_by = C("alice"), .is_active = true};
+    store_session in = {.id = C("session_00000000000000e1"),
+                        .purpose = C("health"),
+                        .created_by = C("alice"),
+                        .is_active = true};
     OK(store_session_create(st, &in, NULL, &E));
     store_message m = {.session_id = in.id, .sender = C("alice"), .content = C("hi")};
     OK(store_message_add(st, &m, NULL, &E));
@@ -1847,7 +2004,7 @@ static void test_health(void **state)
 int main(int argc, char **argv)
 {
     g_url = tb_url(argc, argv);
-    log_set_level(LOG_WARN);   /* no per-test "applied migration" lines */
+    log_set_level(LOG_WARN); /* no per-test "applied migration" lines */
     const struct CMUnitTest tests[] = {
 #define T_(f) cmocka_unit_test_setup_teardown(f, tb_setup, tb_teardown)
         T_(test_session_roundtrip),

@@ -35,14 +35,13 @@
 #define COLL_AUDIT "audit_log"
 #define COLL_COUNTERS "counters"
 
-#define RACERS 8    /* writers per round */
-#define ROUNDS 12   /* rounds per race: a race the server loses shows up in one */
+#define RACERS 8  /* writers per round */
+#define ROUNDS 12 /* rounds per race: a race the server loses shows up in one */
 
 static const char *g_url;
 static err_t E;
 
 #define OK(x) TS_OK(E, x)
-
 
 #define DB ((tb_db *)*state)
 #define ST (DB->st)
@@ -66,16 +65,21 @@ static size_t audits(store_t *st, const char *event)
 
 /* ---- races ------------------------------------------------------------------------ */
 
-typedef enum { RACE_SESSION, RACE_TOKEN, RACE_MEMORY, RACE_IMPORT } race_kind;
+typedef enum {
+    RACE_SESSION,
+    RACE_TOKEN,
+    RACE_MEMORY,
+    RACE_IMPORT
+} race_kind;
 
 typedef struct {
     store_t *st;
     race_kind kind;
     int round, idx;
-    const char *session;          /* RACE_MEMORY: scope (NULL = global) */
+    const char *session; /* RACE_MEMORY: scope (NULL = global) */
     pthread_barrier_t *bar;
     err_code rc;
-    int64_t inserted;             /* RACE_IMPORT */
+    int64_t inserted; /* RACE_IMPORT */
     char msg[512];
 } racer;
 
@@ -97,24 +101,30 @@ static void *race_thread(void *arg)
     }
     case RACE_TOKEN: {
         snprintf(id, sizeof id, "sct_race-%d", r->round);
-        store_token t = {.token_id = id, .jwt = value, .agent_id = "racer",
-                         .agent_type = "generic", .expires_at = utc_now() + 3600000000LL};
+        store_token t = {.token_id = id,
+                         .jwt = value,
+                         .agent_id = "racer",
+                         .agent_type = "generic",
+                         .expires_at = utc_now() + 3600000000LL};
         r->rc = store_token_put(r->st, &t, &e);
         break;
     }
     case RACE_MEMORY: {
         snprintf(id, sizeof id, "key-%d", r->round);
-        store_mem_set in = {.agent_id = "racer", .session_id = r->session, .key = id,
-                            .value = value, .overwrite = false};
+        store_mem_set in = {.agent_id = "racer",
+                            .session_id = r->session,
+                            .key = id,
+                            .value = value,
+                            .overwrite = false};
         r->rc = store_memory_set(r->st, &in, &audit, NULL, &e);
         break;
     }
     case RACE_IMPORT: {
         snprintf(id, sizeof id, "session_%016x", 0xdef000 + r->round);
-        json_t *row = json_pack("{s:s, s:s, s:s, s:n, s:b, s:s, s:s}", "id", id, "purpose",
-                                "imported", "created_by", value, "metadata", "is_active", 1,
-                                "created_at", "2025-01-02T03:04:05.000006Z", "updated_at",
-                                "2025-01-02T03:04:05.000006Z");
+        json_t *row =
+            json_pack("{s:s, s:s, s:s, s:n, s:b, s:s, s:s}", "id", id, "purpose", "imported",
+                      "created_by", value, "metadata", "is_active", 1, "created_at",
+                      "2025-01-02T03:04:05.000006Z", "updated_at", "2025-01-02T03:04:05.000006Z");
         r->rc = store_import_rows(r->st, "sessions", &row, 1, &r->inserted, &e);
         json_decref(row);
         break;
@@ -125,15 +135,19 @@ static void *race_thread(void *arg)
 }
 
 /* RACERS writers of the same identity, released together by a barrier. */
-static void run_racers(store_t *st, race_kind kind, int round, const char *session,
-                       racer r[RACERS])
+static void run_racers(store_t *st, race_kind kind, int round, const char *session, racer r[RACERS])
 {
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, RACERS);
     pthread_t th[RACERS];
     for (int i = 0; i < RACERS; i++) {
-        r[i] = (racer){.st = st, .kind = kind, .round = round, .idx = i, .session = session,
-                       .bar = &bar, .rc = ERR_INTERNAL};
+        r[i] = (racer){.st = st,
+                       .kind = kind,
+                       .round = round,
+                       .idx = i,
+                       .session = session,
+                       .bar = &bar,
+                       .rc = ERR_INTERNAL};
         if (pthread_create(&th[i], NULL, race_thread, &r[i]) != 0)
             fail_msg("pthread_create");
     }
@@ -143,8 +157,8 @@ static void run_racers(store_t *st, race_kind kind, int round, const char *sessi
 }
 
 /* Exactly one writer succeeds, every other one gets loser_rc; *winner = its index. */
-static void race(store_t *st, race_kind kind, int round, const char *session,
-                 err_code loser_rc, int *winner)
+static void race(store_t *st, race_kind kind, int round, const char *session, err_code loser_rc,
+                 int *winner)
 {
     racer r[RACERS];
     run_racers(st, kind, round, session, r);
@@ -161,7 +175,8 @@ static void race(store_t *st, race_kind kind, int round, const char *session,
     }
     if (ok != 1)
         fail_msg("round %d: %d of %d concurrent writers of one identity succeeded, expected "
-                 "exactly 1 (the unique index did not refuse the others)", round, ok, RACERS);
+                 "exactly 1 (the unique index did not refuse the others)",
+                 round, ok, RACERS);
 }
 
 static void test_race_session_create(void **state)
@@ -176,7 +191,7 @@ static void test_race_session_create(void **state)
         snprintf(who, sizeof who, "%d", w);
         store_session s;
         OK(store_session_get(ST, id, &s, &E));
-        assert_string_equal(s.created_by, who);   /* the winner's, not overwritten */
+        assert_string_equal(s.created_by, who); /* the winner's, not overwritten */
         store_session_clear(&s);
     }
 }
@@ -202,8 +217,7 @@ static void test_race_token_put(void **state)
 static void test_race_memory_set(void **state)
 {
     const char *sid = "session_00000000000000aa";
-    store_session s = {.id = (char *)sid, .purpose = "p", .created_by = "racer",
-                       .is_active = true};
+    store_session s = {.id = (char *)sid, .purpose = "p", .created_by = "racer", .is_active = true};
     OK(store_session_create(ST, &s, NULL, &E));
     for (int round = 0; round < ROUNDS; round++) {
         const char *scope = round % 2 ? sid : NULL;
@@ -216,7 +230,7 @@ static void test_race_memory_set(void **state)
         snprintf(value, sizeof value, "%d", w);
         store_memory m;
         OK(store_memory_get(ST, "racer", scope, key, 0, &m, &E));
-        assert_string_equal(m.value, value);      /* no loser overwrote it */
+        assert_string_equal(m.value, value); /* no loser overwrote it */
         store_memory_clear(&m);
     }
 }
@@ -231,11 +245,13 @@ static void test_race_import_rows(void **state)
         for (int i = 0; i < RACERS; i++)
             if (r[i].rc != ERR_OK)
                 fail_msg("round %d, importer %d: %s (%s), expected OK (an existing row is "
-                         "skipped)", round, i, err_code_name(r[i].rc), r[i].msg);
+                         "skipped)",
+                         round, i, err_code_name(r[i].rc), r[i].msg);
         int64_t n = rows(ST, "sessions"), inserted = 0;
         if (n != round + 1)
             fail_msg("round %d: %lld session rows after %d concurrent imports of one row, "
-                     "expected %d", round, (long long)n, RACERS, round + 1);
+                     "expected %d",
+                     round, (long long)n, RACERS, round + 1);
         for (int i = 0; i < RACERS; i++)
             inserted += r[i].inserted;
         assert_int_equal(inserted, 1);
@@ -285,12 +301,12 @@ static void run_command(const tb_db *d, const bson_t *cmd)
  * on = false, accepts everything again). */
 static void audit_validator(const tb_db *d, bool on)
 {
-    bson_t *cmd = on ? BCON_NEW("collMod", BCON_UTF8(COLL_AUDIT), "validator", "{",
-                                "$jsonSchema", "{", "properties", "{", "event_type", "{", "not",
-                                "{", "enum", "[", BCON_UTF8("message_added"), "]", "}", "}", "}",
-                                "}", "}", "validationLevel", BCON_UTF8("strict"),
-                                "validationAction", BCON_UTF8("error"))
-                     : BCON_NEW("collMod", BCON_UTF8(COLL_AUDIT), "validator", "{", "}");
+    bson_t *cmd =
+        on ? BCON_NEW("collMod", BCON_UTF8(COLL_AUDIT), "validator", "{", "$jsonSchema", "{",
+                      "properties", "{", "event_type", "{", "not", "{", "enum", "[",
+                      BCON_UTF8("message_added"), "]", "}", "}", "}", "}", "}", "validationLevel",
+                      BCON_UTF8("strict"), "validationAction", BCON_UTF8("error"))
+           : BCON_NEW("collMod", BCON_UTF8(COLL_AUDIT), "validator", "{", "}");
     run_command(d, cmd);
     bson_destroy(cmd);
 }
@@ -359,8 +375,8 @@ static const char *RB_SID = "session_00000000000000bb";
 /* A session with one message; *updated = the session's updated_at. */
 static void rb_setup(store_t *st, utc_us *updated)
 {
-    store_session s = {.id = (char *)RB_SID, .purpose = "p", .created_by = "alice",
-                       .is_active = true};
+    store_session s = {
+        .id = (char *)RB_SID, .purpose = "p", .created_by = "alice", .is_active = true};
     store_audit_in audit = {0};
     OK(store_session_create(st, &s, &audit, &E));
     store_message m = {.session_id = (char *)RB_SID, .sender = "alice", .content = "first"};
@@ -383,7 +399,8 @@ static void rb_check_nothing_written(store_t *st, utc_us updated, size_t audits_
     store_messages_free(&l);
     if (!only_first)
         fail_msg("the failed message_add was not rolled back: the session lists %zu "
-                 "messages, expected only the earlier one", n);
+                 "messages, expected only the earlier one",
+                 n);
     assert_int_equal(rows(st, "messages"), 1);
     assert_int_equal(audits(st, "message_added"), audits_before);
     store_session g;
@@ -421,10 +438,10 @@ static void test_rollback_audit_rejected(void **state)
     if (rc == ERR_OK) {
         audit_validator(DB, false);
         fail_msg("message_add succeeded although the server must refuse its audit record "
-                 "(collMod validator on %s ignored)", COLL_AUDIT);
+                 "(collMod validator on %s ignored)",
+                 COLL_AUDIT);
     }
-    print_message("message_add with its audit record refused: %s: %s\n", err_code_name(rc),
-                  E.msg);
+    print_message("message_add with its audit record refused: %s: %s\n", err_code_name(rc), E.msg);
     rb_check_nothing_written(ST, updated, before);
     audit_validator(DB, false);
     rb_check_write_works(ST, before);
@@ -454,8 +471,7 @@ static void test_rollback_counter_broken(void **state)
         audit_counter(DB, &ok);
         fail_msg("message_add succeeded although its audit id counter was broken");
     }
-    print_message("message_add with a broken audit counter: %s: %s\n", err_code_name(rc),
-                  E.msg);
+    print_message("message_add with a broken audit counter: %s: %s\n", err_code_name(rc), E.msg);
     rb_check_nothing_written(ST, updated, before);
     audit_counter(DB, &ok);
     rb_check_write_works(ST, before);
@@ -487,12 +503,9 @@ int main(int argc, char **argv)
     mongoc_init();
     const struct CMUnitTest tests[] = {
 #define T_(f) cmocka_unit_test_setup_teardown(f, tb_setup, tb_teardown)
-        T_(test_race_session_create),
-        T_(test_race_token_put),
-        T_(test_race_memory_set),
-        T_(test_race_import_rows),
-        T_(test_rollback_audit_rejected),
-        T_(test_rollback_counter_broken),
+        T_(test_race_session_create),     T_(test_race_token_put),
+        T_(test_race_memory_set),         T_(test_race_import_rows),
+        T_(test_rollback_audit_rejected), T_(test_rollback_counter_broken),
 #undef T_
     };
     char *masked = db_url_masked(g_url);

@@ -65,14 +65,17 @@ static void test_open_bad_urls(void **state)
     err_t e;
     err_clear(&e);
     /* MongoDB with nothing listening: a connection error, the password masked */
-    assert_int_equal(store_open("mongodb://u:s3cretpw@127.0.0.1:1/ctxd?serverSelectionTimeoutMS=200",
-                                NULL, &st, &e), ERR_CONN);
+    assert_int_equal(
+        store_open("mongodb://u:s3cretpw@127.0.0.1:1/ctxd?serverSelectionTimeoutMS=200", NULL, &st,
+                   &e),
+        ERR_CONN);
     assert_null(st);
     assert_non_null(strstr(e.msg, "mongodb"));
     assert_null(strstr(e.msg, "s3cretpw"));
     /* a bad transactions= value is refused before connecting, naming the choices */
-    assert_int_equal(store_open("mongodb://u:s3cretpw@127.0.0.1:1/ctxd?transactions=maybe",
-                                NULL, &st, &e), ERR_INVALID);
+    assert_int_equal(
+        store_open("mongodb://u:s3cretpw@127.0.0.1:1/ctxd?transactions=maybe", NULL, &st, &e),
+        ERR_INVALID);
     assert_null(st);
     assert_non_null(strstr(e.msg, "transactions=maybe"));
     assert_non_null(strstr(e.msg, "auto, on or off"));
@@ -85,8 +88,8 @@ static void test_open_bad_urls(void **state)
 static void test_table_order(void **state)
 {
     (void)state;
-    static const char *const want[] = {"sessions", "messages", "agent_memory", "audit_log",
-                                       "secure_tokens", "revoked_jtis"};
+    static const char *const want[] = {"sessions",  "messages",      "agent_memory",
+                                       "audit_log", "secure_tokens", "revoked_jtis"};
     const char *const *order = store_table_order();
     size_t n = 0;
     while (order[n])

@@ -32,19 +32,18 @@ int main(int argc, char **argv)
     char c = 'R';
     if (ts_write_full(1, &c, 1) != 0)
         return 2;
-    while (read(0, &c, 1) > 0)   /* start when the parent closes the go pipe */
+    while (read(0, &c, 1) > 0) /* start when the parent closes the go pipe */
         ;
     int status = 0;
     for (long i = 0; count == 0 || i < count; i++) {
         char content[96];
         snprintf(content, sizeof content, "%s message %ld", sender, i);
-        store_message m = {.session_id = (char *)sid, .sender = (char *)sender,
-                           .content = content};
+        store_message m = {.session_id = (char *)sid, .sender = (char *)sender, .content = content};
         store_audit_in a = {.event_type = "message_added"};
         err_code rc = store_message_add(st, &m, &a, &e);
         if (rc != ERR_OK) {
-            fprintf(stderr, "store_writer %s: message %ld: %s: %s\n", sender, i,
-                    err_code_name(rc), e.msg);
+            fprintf(stderr, "store_writer %s: message %ld: %s: %s\n", sender, i, err_code_name(rc),
+                    e.msg);
             status = 3;
             break;
         }

@@ -9,9 +9,9 @@
 #include "db/db.h"
 
 typedef struct tdb_fixture {
-    char *dir;    /* private temp dir */
-    char *path;   /* <dir>/test.db */
-    char *url;    /* sqlite:///<path> */
+    char *dir;  /* private temp dir */
+    char *path; /* <dir>/test.db */
+    char *url;  /* sqlite:///<path> */
 } tdb_fixture;
 
 /* cmocka group/test setup and teardown: *state is a tdb_fixture. */

@@ -107,25 +107,33 @@ static void test_utc_parse_forms(void **state)
     (void)state;
     utc_us base = parse_ok("2026-11-22T10:08:37.123456Z");
     assert_int_equal(base, INT64_C(1795342117123456));
-    assert_int_equal(parse_ok("2026-11-22T10:08:37.123456"), base);       /* naive = UTC */
+    assert_int_equal(parse_ok("2026-11-22T10:08:37.123456"), base); /* naive = UTC */
     assert_int_equal(parse_ok("2026-11-22 10:08:37.123456+00:00"), base);
     assert_int_equal(parse_ok("2026-11-22T12:08:37.123456+02:00"), base);
     assert_int_equal(parse_ok("2026-11-22T05:38:37.123456-0430"), base);
-    assert_int_equal(parse_ok("2026-11-22T10:08:37.123456789Z"), base);   /* nanos truncated */
+    assert_int_equal(parse_ok("2026-11-22T10:08:37.123456789Z"), base); /* nanos truncated */
     assert_int_equal(parse_ok("2026-11-22T10:08:37.1Z"), base - 23456);
     assert_int_equal(parse_ok("2026-11-22"), parse_ok("2026-11-22T00:00:00Z"));
     assert_int_equal(parse_ok("2026-11-22T10:08Z"), parse_ok("2026-11-22T10:08:00.000000Z"));
     assert_int_equal(parse_ok("1970-01-01T00:00:00Z"), 0);
     assert_int_equal(parse_ok("1969-12-31T23:59:59.999999Z"), -1);
-    assert_int_equal(parse_ok("2024-02-29T00:00:00Z"), parse_ok("2024-02-28T00:00:00Z") + INT64_C(86400000000));
+    assert_int_equal(parse_ok("2024-02-29T00:00:00Z"),
+                     parse_ok("2024-02-28T00:00:00Z") + INT64_C(86400000000));
 }
 
 static void test_utc_parse_rejects(void **state)
 {
     (void)state;
-    const char *bad[] = {"",           "yesterday",           "2026-13-01",         "2026-02-29",
-                         "2026-11-22T25:00:00", "2026-11-22T10:61", "2026-11-22T10:08:37.Z",
-                         "2026-11-22T10:08:37+25:00", "2026-11-22T10:08:37Zjunk", "2026/11/22"};
+    const char *bad[] = {"",
+                         "yesterday",
+                         "2026-13-01",
+                         "2026-02-29",
+                         "2026-11-22T25:00:00",
+                         "2026-11-22T10:61",
+                         "2026-11-22T10:08:37.Z",
+                         "2026-11-22T10:08:37+25:00",
+                         "2026-11-22T10:08:37Zjunk",
+                         "2026/11/22"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         utc_us t;
         err_t e;
@@ -143,7 +151,10 @@ static void test_utc_format_round_trip(void **state)
     assert_string_equal(utc_format_offset(0, buf), "1970-01-01T00:00:00.000000+00:00");
     assert_string_equal(utc_format(-1, buf), "1969-12-31T23:59:59.999999Z");
     /* every microsecond form survives format -> parse */
-    utc_us samples[] = {0, 1, 999999, INT64_C(951782400000001) /* 2000-02-29 */,
+    utc_us samples[] = {0,
+                        1,
+                        999999,
+                        INT64_C(951782400000001) /* 2000-02-29 */,
                         INT64_C(253402300799999999) /* 9999-12-31T23:59:59.999999 */,
                         INT64_C(-62135596800000000) /* 0001-01-01 */};
     for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
@@ -175,7 +186,9 @@ static void test_ids(void **state)
     assert_true(strchr("89ab", u[19]) != NULL);
     assert_false(ids_is_uuid("not-a-uuid"));
     /* 1000 ids, no collision among them */
-    enum { N = 1000 };
+    enum {
+        N = 1000
+    };
     static char many[N][IDS_UUID_LEN];
     for (int i = 0; i < N; i++)
         ids_uuid4(many[i]);
@@ -210,10 +223,14 @@ static void test_err_and_log(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sbuf_grows_and_detaches), cmocka_unit_test(test_str_numbers_and_bools),
-        cmocka_unit_test(test_str_percent_decode),      cmocka_unit_test(test_str_utf8),
-        cmocka_unit_test(test_utc_parse_forms),         cmocka_unit_test(test_utc_parse_rejects),
-        cmocka_unit_test(test_utc_format_round_trip),   cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_sbuf_grows_and_detaches),
+        cmocka_unit_test(test_str_numbers_and_bools),
+        cmocka_unit_test(test_str_percent_decode),
+        cmocka_unit_test(test_str_utf8),
+        cmocka_unit_test(test_utc_parse_forms),
+        cmocka_unit_test(test_utc_parse_rejects),
+        cmocka_unit_test(test_utc_format_round_trip),
+        cmocka_unit_test(test_ids),
         cmocka_unit_test(test_err_and_log),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);

@@ -41,7 +41,7 @@ static int setup(void **state)
     const char *base = getenv("CTXD_TEST_TMP");
     if (!base || !*base)
         base = "/tmp";
-    mkdir(base, 0700);   /* may exist */
+    mkdir(base, 0700); /* may exist */
     snprintf(g_dir, sizeof g_dir, "%s/conf-XXXXXX", base);
     if (!mkdtemp(g_dir))
         return -1;
@@ -85,7 +85,7 @@ static void test_defaults(void **state)
     (void)state;
     conf_t *c = NULL;
     err_t e;
-    assert_int_equal(conf_load(&c, g_path, &e), ERR_OK);   /* no .env: fine */
+    assert_int_equal(conf_load(&c, g_path, &e), ERR_OK); /* no .env: fine */
     assert_string_equal(conf_get(c, "DATABASE_PATH"), "./chat_history.db");
     assert_int_equal(conf_source(c, "DATABASE_PATH"), CONF_SRC_DEFAULT);
     assert_string_equal(conf_get(c, "HTTP_HOST"), "127.0.0.1");
@@ -97,11 +97,20 @@ static void test_defaults(void **state)
     assert_null(conf_source_label(c, "API_KEY"));
     assert_string_equal(conf_source_label(c, "HTTP_HOST"), "default");
 
-    static const struct { const char *name; long v; } ints[] = {
-        {"DB_POOL_SIZE", 5}, {"DB_MAX_OVERFLOW", 10}, {"DB_POOL_TIMEOUT", 30},
-        {"DB_POOL_RECYCLE", 3600}, {"SLOW_QUERY_THRESHOLD_MS", 1000}, {"HTTP_PORT", 23456},
-        {"JWT_TOKEN_EXPIRY", 86400}, {"AUDIT_LOG_RETENTION_DAYS", 30},
-        {"PROTECTED_TOKEN_EXPIRY", 3600}, {"RATE_LIMIT_PER_MINUTE", 60000},
+    static const struct {
+        const char *name;
+        long v;
+    } ints[] = {
+        {"DB_POOL_SIZE", 5},
+        {"DB_MAX_OVERFLOW", 10},
+        {"DB_POOL_TIMEOUT", 30},
+        {"DB_POOL_RECYCLE", 3600},
+        {"SLOW_QUERY_THRESHOLD_MS", 1000},
+        {"HTTP_PORT", 23456},
+        {"JWT_TOKEN_EXPIRY", 86400},
+        {"AUDIT_LOG_RETENTION_DAYS", 30},
+        {"PROTECTED_TOKEN_EXPIRY", 3600},
+        {"RATE_LIMIT_PER_MINUTE", 60000},
         {"RATE_LIMIT_BURST", 1000},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
@@ -118,7 +127,7 @@ static void test_defaults(void **state)
     assert_true(b);
     const char *s = "x";
     assert_int_equal(conf_get_enum(c, "DATABASE_TYPE", &s, &e), ERR_OK);
-    assert_null(s);   /* unset, no default */
+    assert_null(s); /* unset, no default */
     assert_int_equal(conf_get_enum(c, "LOG_LEVEL", &s, &e), ERR_OK);
     assert_string_equal(s, "info");
     assert_int_equal(conf_validate(c, &e), ERR_OK);
@@ -136,7 +145,8 @@ static void test_table(void **state)
     (void)state;
     size_t n = 0;
     const conf_var *v = conf_vars(&n);
-    assert_int_equal(n, 25);   /* 22 + PROTECTED_TOKEN_EXPIRY, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST */
+    assert_int_equal(n,
+                     25); /* 22 + PROTECTED_TOKEN_EXPIRY, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST */
     conf_t *c = conf_defaults();
     err_t e;
     for (size_t i = 0; i < n; i++) {
@@ -175,11 +185,11 @@ static void test_table(void **state)
     assert_int_equal(conf_var_find("DB_POOL_RECYCLE")->min, -1);
     assert_int_equal(conf_var_find("HTTP_PORT")->max, 65535);
     assert_int_equal(conf_var_find("PROTECTED_TOKEN_EXPIRY")->min, 60);
-    assert_int_equal(conf_var_find("RATE_LIMIT_PER_MINUTE")->min, 0);   /* 0 = off */
+    assert_int_equal(conf_var_find("RATE_LIMIT_PER_MINUTE")->min, 0); /* 0 = off */
     assert_int_equal(conf_var_find("RATE_LIMIT_BURST")->min, 1);
     assert_null(conf_var_find("NOPE"));
     assert_null(conf_var_find(NULL));
-    assert_int_equal(conf_validate(c, &e), ERR_OK);   /* every default is valid */
+    assert_int_equal(conf_validate(c, &e), ERR_OK); /* every default is valid */
     conf_free(c);
 
     assert_string_equal(conf_src_name(CONF_SRC_DEFAULT), "default");
@@ -234,8 +244,8 @@ static void test_precedence(void **state)
 static void test_empty_means_unset(void **state)
 {
     (void)state;
-    setenv("API_KEY", "", 1);          /* does not override .env */
-    setenv("DB_POOL_SIZE", "", 1);     /* does not override the default */
+    setenv("API_KEY", "", 1);      /* does not override .env */
+    setenv("DB_POOL_SIZE", "", 1); /* does not override the default */
     conf_t *c = load_text("API_KEY=fromdotenv\nSUPABASE_REGION=\nHTTP_HOST=''\n");
     err_t e;
     assert_string_equal(conf_get(c, "API_KEY"), "fromdotenv");
@@ -268,7 +278,7 @@ static void test_set_errors(void **state)
     assert_int_equal(conf_get_int(c, "NOPE", 1, &v, &e), ERR_INVALID);
     assert_non_null(strstr(e.msg, "NOPE"));
     bool b;
-    assert_int_equal(conf_get_bool(c, "HTTP_PORT", false, &b, &e), ERR_INTERNAL);  /* wrong type */
+    assert_int_equal(conf_get_bool(c, "HTTP_PORT", false, &b, &e), ERR_INTERNAL); /* wrong type */
     assert_string_equal(conf_get(c, "HTTP_PORT"), "23456");
     conf_free(c);
     conf_free(NULL);
@@ -277,7 +287,7 @@ static void test_set_errors(void **state)
 /* ---------------------------------------------------------- .env syntax --- */
 
 static const struct {
-    const char *text, *var, *want;   /* want NULL = unset */
+    const char *text, *var, *want; /* want NULL = unset */
 } DOTENV_OK[] = {
     {"API_KEY=abc", "API_KEY", "abc"},
     {"API_KEY=abc\n", "API_KEY", "abc"},
@@ -304,7 +314,9 @@ static const struct {
     {"API_KEY=v\r\n", "API_KEY", "v"},
     {"API_KEY=\"v\"\r\nHTTP_HOST=h\r\n", "API_KEY", "v"},
     {"API_KEY=\"v\"\r\nHTTP_HOST=h\r\n", "HTTP_HOST", "h"},
-    {"\xEF\xBB\xBF" "API_KEY=bom\n", "API_KEY", "bom"},
+    {"\xEF\xBB\xBF"
+     "API_KEY=bom\n",
+     "API_KEY", "bom"},
     {"# comment\n\n   \n# API_KEY=no\nAPI_KEY=yes\n", "API_KEY", "yes"},
     {"API_KEY=first\nAPI_KEY=second\n", "API_KEY", "second"},
     {"API_KEY=\n", "API_KEY", NULL},
@@ -327,8 +339,8 @@ static void test_dotenv_syntax(void **state)
         const char *got = conf_get(c, DOTENV_OK[i].var);
         const char *want = DOTENV_OK[i].want;
         if ((want == NULL) != (got == NULL) || (want && strcmp(want, got) != 0))
-            fail_msg("case %zu: %s = [%s], expected [%s]", i, DOTENV_OK[i].var,
-                     got ? got : "NULL", want ? want : "NULL");
+            fail_msg("case %zu: %s = [%s], expected [%s]", i, DOTENV_OK[i].var, got ? got : "NULL",
+                     want ? want : "NULL");
         if (want)
             assert_int_equal(conf_source(c, DOTENV_OK[i].var), CONF_SRC_DOTENV);
         conf_free(c);
@@ -337,8 +349,8 @@ static void test_dotenv_syntax(void **state)
 
 static const struct {
     const char *text;
-    const char *want;    /* substring of the message after the path */
-    const char *secret;  /* must not appear */
+    const char *want;   /* substring of the message after the path */
+    const char *secret; /* must not appear */
 } DOTENV_BAD[] = {
     {"API_KEY\n", " line 1: expected KEY=VALUE", NULL},
     {"# c\n\nAPI_KEY=1\n\nJUNK LINE\n", " line 5: expected KEY=VALUE", NULL},
@@ -346,10 +358,11 @@ static const struct {
     {"API_KEY:value\n", " line 1: expected KEY=VALUE", NULL},
     {"export API_KEY\n", " line 1: expected KEY=VALUE", NULL},
     {"API_KEY='topsecret\n", " line 1: unterminated single-quoted value for API_KEY", "topsecret"},
-    {"A=1\nAPI_KEY=\"topsecret\n\n", " line 2: unterminated double-quoted value for API_KEY", "topsecret"},
-    {"API_KEY=\"topsecret\\\"", " line 1: unterminated double-quoted", "topsecret"},
-    {"JWT_SECRET_KEY='topsecret' junk\n", " line 1: unexpected text after the closing quote of JWT_SECRET_KEY",
+    {"A=1\nAPI_KEY=\"topsecret\n\n", " line 2: unterminated double-quoted value for API_KEY",
      "topsecret"},
+    {"API_KEY=\"topsecret\\\"", " line 1: unterminated double-quoted", "topsecret"},
+    {"JWT_SECRET_KEY='topsecret' junk\n",
+     " line 1: unexpected text after the closing quote of JWT_SECRET_KEY", "topsecret"},
     {"A=1\nB=\"x\ny\nz\"\nC D\n", " line 5: expected KEY=VALUE", NULL},
     {"A='x\ny'\r\nB C\r\n", " line 3: expected KEY=VALUE", NULL},
     {"API_KEY=ok\nX=a\0b\n", " line 2: contains a NUL byte", NULL},
@@ -362,7 +375,7 @@ static void test_dotenv_errors(void **state)
         const char *t = DOTENV_BAD[i].text;
         size_t n = strlen(t);
         if (strstr(DOTENV_BAD[i].want, "NUL"))
-            n += strlen(t + n + 1) + 1;   /* the embedded NUL and the rest */
+            n += strlen(t + n + 1) + 1; /* the embedded NUL and the rest */
         write_env(t, n);
         conf_t *c = (conf_t *)0x1;
         err_t e;
@@ -450,18 +463,19 @@ static void test_int_errors_name_variable_and_source(void **state)
     err_t e;
     long v = 0;
     assert_int_equal(conf_get_int(c, "DB_POOL_SIZE", 1, &v, &e), ERR_INVALID);
-    assert_string_equal(e.msg,
-                        "DB_POOL_SIZE=abc (from environment): expected an integer between 1 and 1000");
+    assert_string_equal(
+        e.msg, "DB_POOL_SIZE=abc (from environment): expected an integer between 1 and 1000");
     assert_int_equal(conf_get_int(c, "HTTP_PORT", 1, &v, &e), ERR_INVALID);
     assert_string_equal(e.msg,
                         "HTTP_PORT=70000 (from .env): expected an integer between 1 and 65535");
     assert_int_equal(conf_set(c, "JWT_TOKEN_EXPIRY", "59", CONF_SRC_FLAG, &e), ERR_OK);
     assert_int_equal(conf_get_int(c, "JWT_TOKEN_EXPIRY", 1, &v, &e), ERR_INVALID);
-    assert_string_equal(
-        e.msg, "JWT_TOKEN_EXPIRY=59 (from --jwt-token-expiry): expected an integer between 60 and 31536000");
+    assert_string_equal(e.msg, "JWT_TOKEN_EXPIRY=59 (from --jwt-token-expiry): expected an integer "
+                               "between 60 and 31536000");
     assert_int_equal(conf_set_flag(c, "HTTP_PORT", "0x50", "--port", &e), ERR_OK);
     assert_int_equal(conf_get_int(c, "HTTP_PORT", 1, &v, &e), ERR_INVALID);
-    assert_string_equal(e.msg, "HTTP_PORT=0x50 (from --port): expected an integer between 1 and 65535");
+    assert_string_equal(e.msg,
+                        "HTTP_PORT=0x50 (from --port): expected an integer between 1 and 65535");
     conf_free(c);
 }
 
@@ -508,7 +522,8 @@ static void test_int_ranges(void **state)
     assert_non_null(strstr(e.msg, "between -1 and 604800"));
     assert_int_equal(conf_set(c, "DB_POOL_SIZE", " 5", CONF_SRC_ENV, &e), ERR_OK);
     assert_int_equal(conf_get_int(c, "DB_POOL_SIZE", 0, &v, &e), ERR_INVALID);
-    assert_int_equal(conf_set(c, "DB_POOL_SIZE", "99999999999999999999999", CONF_SRC_ENV, &e), ERR_OK);
+    assert_int_equal(conf_set(c, "DB_POOL_SIZE", "99999999999999999999999", CONF_SRC_ENV, &e),
+                     ERR_OK);
     assert_int_equal(conf_get_int(c, "DB_POOL_SIZE", 0, &v, &e), ERR_INVALID);
     conf_free(c);
 }
@@ -516,8 +531,11 @@ static void test_int_ranges(void **state)
 static void test_bools(void **state)
 {
     (void)state;
-    static const struct { const char *s; bool v; } ok[] = {
-        {"1", true}, {"true", true}, {"TRUE", true}, {"yes", true}, {"On", true},
+    static const struct {
+        const char *s;
+        bool v;
+    } ok[] = {
+        {"1", true},  {"true", true},   {"TRUE", true},   {"yes", true}, {"On", true},
         {"0", false}, {"false", false}, {"False", false}, {"no", false}, {"OFF", false},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -543,11 +561,17 @@ static void test_bools(void **state)
 static void test_enums(void **state)
 {
     (void)state;
-    static const struct { const char *var, *in, *canon; } ok[] = {
-        {"LOG_LEVEL", "WARNING", "warning"}, {"LOG_LEVEL", "warn", "warning"},
-        {"LOG_LEVEL", "Debug", "debug"},     {"LOG_LEVEL", "CRITICAL", "critical"},
-        {"DATABASE_TYPE", "Postgres", "postgresql"}, {"DATABASE_TYPE", "mariadb", "mysql"},
-        {"DATABASE_TYPE", "SUPABASE", "supabase"},   {"MCP_TRANSPORT", "STDIO", "stdio"},
+    static const struct {
+        const char *var, *in, *canon;
+    } ok[] = {
+        {"LOG_LEVEL", "WARNING", "warning"},
+        {"LOG_LEVEL", "warn", "warning"},
+        {"LOG_LEVEL", "Debug", "debug"},
+        {"LOG_LEVEL", "CRITICAL", "critical"},
+        {"DATABASE_TYPE", "Postgres", "postgresql"},
+        {"DATABASE_TYPE", "mariadb", "mysql"},
+        {"DATABASE_TYPE", "SUPABASE", "supabase"},
+        {"MCP_TRANSPORT", "STDIO", "stdio"},
     };
     err_t e;
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -556,7 +580,7 @@ static void test_enums(void **state)
         const char *s = NULL;
         assert_int_equal(conf_get_enum(c, ok[i].var, &s, &e), ERR_OK);
         assert_string_equal(s, ok[i].canon);
-        assert_string_equal(conf_get(c, ok[i].var), ok[i].in);   /* raw value kept */
+        assert_string_equal(conf_get(c, ok[i].var), ok[i].in); /* raw value kept */
         conf_free(c);
     }
     setenv("LOG_LEVEL", "trace", 1);
@@ -580,7 +604,7 @@ static void test_secrets_never_shown(void **state)
 {
     (void)state;
     setenv("API_KEY", "sk-topsecret-1", 1);
-    setenv("DATABASE_URL", "user:hunter2@dbhost/app", 1);   /* no scheme: invalid */
+    setenv("DATABASE_URL", "user:hunter2@dbhost/app", 1); /* no scheme: invalid */
     conf_t *c = load_text("JWT_SECRET_KEY=jwt-topsecret-2\nSUPABASE_DB_PASSWORD='pw-topsecret-3'\n"
                           "SUPABASE_URL=https://x:pw-topsecret-4@abc.supabase.co\n");
     err_t e;
@@ -625,8 +649,9 @@ static void test_validate(void **state)
     (void)state;
     setenv("DATABASE_URL", "postgresql://u:p@h/db", 1);
     setenv("DB_POOL_SIZE", "20", 1);
-    conf_t *c = load_text("LOG_LEVEL=DEBUG\nENABLE_QUERY_LOGGING=yes\nMCP_TRANSPORT=stdio\n"
-                          "SUPABASE_URL=https://abc.supabase.co\nPERMISSIONS_CONFIG_FILE=/etc/p.json\n");
+    conf_t *c =
+        load_text("LOG_LEVEL=DEBUG\nENABLE_QUERY_LOGGING=yes\nMCP_TRANSPORT=stdio\n"
+                  "SUPABASE_URL=https://abc.supabase.co\nPERMISSIONS_CONFIG_FILE=/etc/p.json\n");
     err_t e;
     assert_int_equal(conf_validate(c, &e), ERR_OK);
     /* one bad value: named with its source */
@@ -652,7 +677,8 @@ static void test_validate(void **state)
     c = conf_defaults();
     assert_int_equal(conf_set(c, "SUPABASE_URL", "abc.supabase.co", CONF_SRC_DOTENV, &e), ERR_OK);
     assert_int_equal(conf_validate(c, &e), ERR_INVALID);
-    assert_string_equal(e.msg, "SUPABASE_URL=abc.supabase.co (from .env): expected a URL (scheme://...)");
+    assert_string_equal(e.msg,
+                        "SUPABASE_URL=abc.supabase.co (from .env): expected a URL (scheme://...)");
     conf_free(c);
 }
 
@@ -661,14 +687,17 @@ static void test_validate(void **state)
 static void test_mask_url(void **state)
 {
     (void)state;
-    static const struct { const char *in, *out; } m[] = {
+    static const struct {
+        const char *in, *out;
+    } m[] = {
         {"postgresql://u:secret@h/db", "postgresql://u:***@h/db"},
         {"postgresql://u@h/db", "postgresql://u@h/db"},
         {"postgresql://h:5432,h2:5433/db", "postgresql://h:5432,h2:5433/db"},
         {"mongodb://[::1]:27017/db", "mongodb://[::1]:27017/db"},
         {"postgresql://u:a@b/c@h/db?x=1", "postgresql://u:***@h/db?x=1"},
         {"postgresql://user:secret", "postgresql://user:***"},
-        {"postgresql://h/db?sslmode=require&password=pw&x=1", "postgresql://h/db?sslmode=require&password=***&x=1"},
+        {"postgresql://h/db?sslmode=require&password=pw&x=1",
+         "postgresql://h/db?sslmode=require&password=***&x=1"},
         {"u:pw@h", "u:***@h"},
         {"./chat_history.db", "./chat_history.db"},
         {"", ""},

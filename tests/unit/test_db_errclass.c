@@ -11,7 +11,8 @@
 #include <sqlite3.h>
 #include "db/driver.h"
 
-static void test_sqlite_classes(void **st) {
+static void test_sqlite_classes(void **st)
+{
     (void)st;
     assert_int_equal(db_errclass_sqlite(SQLITE_OK), ERR_OK);
     assert_int_equal(db_errclass_sqlite(SQLITE_BUSY), ERR_BUSY);
@@ -42,7 +43,8 @@ static void test_sqlite_classes(void **st) {
     assert_false(err_retryable(db_errclass_sqlite(SQLITE_CORRUPT)));
 }
 
-static void test_sqlstate_classes(void **st) {
+static void test_sqlstate_classes(void **st)
+{
     (void)st;
     assert_int_equal(db_errclass_sqlstate("00000"), ERR_OK);
     assert_int_equal(db_errclass_sqlstate("23505"), ERR_UNIQUE);
@@ -63,7 +65,8 @@ static void test_sqlstate_classes(void **st) {
     assert_int_equal(db_errclass_sqlstate("bad"), ERR_FATAL);
 }
 
-static void test_mysql_classes(void **st) {
+static void test_mysql_classes(void **st)
+{
     (void)st;
     assert_int_equal(db_errclass_mysql(0), ERR_OK);
     assert_int_equal(db_errclass_mysql(1062), ERR_UNIQUE);
@@ -81,7 +84,8 @@ static void test_mysql_classes(void **st) {
     assert_int_equal(db_errclass_mysql(99999), ERR_FATAL);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sqlite_classes),
         cmocka_unit_test(test_sqlstate_classes),

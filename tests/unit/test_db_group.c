@@ -31,7 +31,13 @@
 
 #define NT 8
 
-typedef enum { W_OK = 0, W_FAIL_OWN, W_DUP, W_DEFERRED_FK, W_END_TX } w_kind;
+typedef enum {
+    W_OK = 0,
+    W_FAIL_OWN,
+    W_DUP,
+    W_DEFERRED_FK,
+    W_END_TX
+} w_kind;
 
 typedef struct worker {
     db_t *db;
@@ -44,49 +50,60 @@ typedef struct worker {
     err_t e;
 } worker;
 
-static err_code insert_cb(db_conn *c, void *arg, err_t *e) {
+static err_code insert_cb(db_conn *c, void *arg, err_t *e)
+{
     worker *w = arg;
     atomic_fetch_add(&w->calls, 1);
     db_stmt *s = NULL;
     err_code rc;
     if (w->kind == W_DEFERRED_FK) {
-        if ((rc = db_prepare(c, "INSERT INTO child (pid) VALUES (999)", &s, e)) != ERR_OK) return rc;
+        if ((rc = db_prepare(c, "INSERT INTO child (pid) VALUES (999)", &s, e)) != ERR_OK)
+            return rc;
         int r = db_step(s, e);
         db_stmt_done(s);
         return r == DB_DONE ? ERR_OK : (err_code)r;
     }
-    if ((rc = db_prepare(c, "INSERT INTO t (v) VALUES (?)", &s, e)) != ERR_OK) return rc;
+    if ((rc = db_prepare(c, "INSERT INTO t (v) VALUES (?)", &s, e)) != ERR_OK)
+        return rc;
     db_bind_int64(s, 1, w->kind == W_DUP ? -1 : w->id);
     int r = db_step(s, e);
     w->changes = r == DB_DONE ? db_changes(s) : -1;
     db_stmt_done(s);
-    if (r != DB_DONE) return (err_code)r;
+    if (r != DB_DONE)
+        return (err_code)r;
     w->last_id = db_last_insert_id(c);
-    if ((rc = db_prepare(c, "SELECT id FROM t WHERE v = ?", &s, e)) != ERR_OK) return rc;
+    if ((rc = db_prepare(c, "SELECT id FROM t WHERE v = ?", &s, e)) != ERR_OK)
+        return rc;
     db_bind_int64(s, 1, w->id);
-    if (db_step(s, e) == DB_ROW) w->row_id = db_col_int64(s, 0);
+    if (db_step(s, e) == DB_ROW)
+        w->row_id = db_col_int64(s, 0);
     db_stmt_done(s);
-    if (w->kind == W_FAIL_OWN) return err_set(e, ERR_INVALID, "worker %d refuses", w->id);
+    if (w->kind == W_FAIL_OWN)
+        return err_set(e, ERR_INVALID, "worker %d refuses", w->id);
     if (w->kind == W_END_TX) {
-        db_rollback(c);               /* as SQLite does on some I/O errors */
+        db_rollback(c); /* as SQLite does on some I/O errors */
         return err_set(e, ERR_IO, "worker %d ended the transaction", w->id);
     }
     return ERR_OK;
 }
 
-static void *worker_main(void *arg) {
+static void *worker_main(void *arg)
+{
     worker *w = arg;
     int loops = w->loops > 0 ? w->loops : 1;
     for (int i = 0; i < loops; i++) {
         err_clear(&w->e);
         w->rc = db_tx_run(w->db, DB_WRITE, insert_cb, w, &w->e);
-        if (w->rc != ERR_OK) break;
-        if (w->loops > 0) w->id += 1000000;     /* a distinct value next time */
+        if (w->rc != ERR_OK)
+            break;
+        if (w->loops > 0)
+            w->id += 1000000; /* a distinct value next time */
     }
     return NULL;
 }
 
-static db_t *open_schema(tdb_fixture *f) {
+static db_t *open_schema(tdb_fixture *f)
+{
     db_t *db = tdb_open_ok(f->url, NULL);
     db_conn *c = NULL;
     err_t e = {0};
@@ -100,11 +117,13 @@ static db_t *open_schema(tdb_fixture *f) {
     return db;
 }
 
-static void wait_queued(db_t *db, int n) {
+static void wait_queued(db_t *db, int n)
+{
     for (;;) {
         db_group_stat st;
         db_group_stats(db->group, &st);
-        if (st.queued >= n) return;
+        if (st.queued >= n)
+            return;
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
@@ -112,24 +131,27 @@ static void wait_queued(db_t *db, int n) {
 
 /* Runs NT workers as ONE batch in index order: the writer is held until all are
  * queued, each queued before the next starts. */
-static void run_one_batch(db_t *db, worker *w) {
+static void run_one_batch(db_t *db, worker *w)
+{
     db_conn *hold = NULL;
     err_t e = {0};
     db_group_stat before, after;
     db_group_stats(db->group, &before);
     assert_int_equal(db_acquire(db, DB_WRITE, &hold, &e), ERR_OK);
     pthread_t th[NT];
-    for (int i = 0; i < NT; i++) {      /* queued in index order */
+    for (int i = 0; i < NT; i++) { /* queued in index order */
         assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
         wait_queued(db, i + 1);
     }
     db_release(hold);
-    for (int i = 0; i < NT; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < NT; i++)
+        pthread_join(th[i], NULL);
     db_group_stats(db->group, &after);
     assert_int_equal(after.max_batch, NT);
 }
 
-static void init_workers(db_t *db, worker *w) {
+static void init_workers(db_t *db, worker *w)
+{
     memset(w, 0, sizeof(worker) * NT);
     for (int i = 0; i < NT; i++) {
         w[i].db = db;
@@ -138,7 +160,8 @@ static void init_workers(db_t *db, worker *w) {
     }
 }
 
-static int64_t count_v(db_t *db, int v) {
+static int64_t count_v(db_t *db, int v)
+{
     db_conn *c = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_READ, &c, &e), ERR_OK);
@@ -151,9 +174,13 @@ static int64_t count_v(db_t *db, int v) {
 
 /* ---- tests ---------------------------------------------------------------------- */
 
-static void test_many_threads_all_rows(void **state) {
+static void test_many_threads_all_rows(void **state)
+{
     db_t *db = open_schema(*state);
-    enum { N = 16, LOOPS = 40 };
+    enum {
+        N = 16,
+        LOOPS = 40
+    };
     worker w[N];
     pthread_t th[N];
     memset(w, 0, sizeof w);
@@ -177,7 +204,8 @@ static void test_many_threads_all_rows(void **state) {
     db_close(db);
 }
 
-static void test_failure_isolated_in_batch(void **state) {
+static void test_failure_isolated_in_batch(void **state)
+{
     db_t *db = open_schema(*state);
     worker w[NT];
     init_workers(db, w);
@@ -196,22 +224,23 @@ static void test_failure_isolated_in_batch(void **state) {
             assert_int_equal(w[i].rc, ERR_OK);
             assert_int_equal(count_v(db, w[i].id), 1);
             assert_int_equal(w[i].changes, 1);
-            assert_int_equal(w[i].last_id, w[i].row_id);   /* its own insert's id */
+            assert_int_equal(w[i].last_id, w[i].row_id); /* its own insert's id */
         }
     }
     assert_int_equal(tdb_count(db, "t"), 1 + NT - 2);
     db_close(db);
 }
 
-static void test_commit_failure_fails_batch(void **state) {
+static void test_commit_failure_fails_batch(void **state)
+{
     db_t *db = open_schema(*state);
     worker w[NT];
     init_workers(db, w);
-    w[4].kind = W_DEFERRED_FK;       /* fine until COMMIT checks the deferred key */
+    w[4].kind = W_DEFERRED_FK; /* fine until COMMIT checks the deferred key */
     run_one_batch(db, w);
     for (int i = 0; i < NT; i++) {
         assert_int_equal(w[i].rc, ERR_CONSTRAINT);
-        assert_int_equal(atomic_load(&w[i].calls), 1);   /* not retryable: not run again */
+        assert_int_equal(atomic_load(&w[i].calls), 1); /* not retryable: not run again */
         assert_non_null(strstr(w[i].e.msg, "FOREIGN KEY"));
     }
     assert_int_equal(tdb_count(db, "t"), 1);
@@ -219,12 +248,14 @@ static void test_commit_failure_fails_batch(void **state) {
     /* the writer is usable again */
     init_workers(db, w);
     run_one_batch(db, w);
-    for (int i = 0; i < NT; i++) assert_int_equal(w[i].rc, ERR_OK);
+    for (int i = 0; i < NT; i++)
+        assert_int_equal(w[i].rc, ERR_OK);
     assert_int_equal(tdb_count(db, "t"), 1 + NT);
     db_close(db);
 }
 
-static void test_tx_ended_reruns_earlier_once(void **state) {
+static void test_tx_ended_reruns_earlier_once(void **state)
+{
     db_t *db = open_schema(*state);
     worker w[NT];
     init_workers(db, w);
@@ -245,7 +276,8 @@ static void test_tx_ended_reruns_earlier_once(void **state) {
     db_close(db);
 }
 
-static void test_checkpoints_in_background(void **state) {
+static void test_checkpoints_in_background(void **state)
+{
     db_t *db = open_schema(*state);
     db_conn *c = NULL;
     err_t e = {0};
@@ -261,9 +293,10 @@ static void test_checkpoints_in_background(void **state) {
     worker_main(&one);
     assert_int_equal(one.rc, ERR_OK);
     uint64_t runs = 0, truncs = 0;
-    for (;;) {           /* the checkpointer was woken by the commits: wait for it */
+    for (;;) { /* the checkpointer was woken by the commits: wait for it */
         db_ckpt_stats(db->ckpt, &runs, &truncs);
-        if (runs > 0) break;
+        if (runs > 0)
+            break;
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
@@ -272,7 +305,8 @@ static void test_checkpoints_in_background(void **state) {
     db_close(db);
 }
 
-static void test_memory_not_grouped(void **state) {
+static void test_memory_not_grouped(void **state)
+{
     (void)state;
     db_t *db = tdb_open_ok("sqlite:///:memory:", NULL);
     assert_null(db->group);
@@ -280,7 +314,8 @@ static void test_memory_not_grouped(void **state) {
     db_close(db);
 }
 
-int main(void) {
+int main(void)
+{
     log_set_level(LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_many_threads_all_rows, tdb_setup, tdb_teardown),

@@ -25,13 +25,8 @@
 #include "db/db.h"
 #include "db_test.h"
 
-
-
-
-
-
-
-static void small_opts(db_opts *o, int size, int overflow) {
+static void small_opts(db_opts *o, int size, int overflow)
+{
     db_opts_default(o);
     o->pool_size = size;
     o->max_overflow = overflow;
@@ -40,7 +35,8 @@ static void small_opts(db_opts *o, int size, int overflow) {
 
 /* ---- pool ------------------------------------------------------------------------ */
 
-static void test_exhaustion_timeout(void **state) {
+static void test_exhaustion_timeout(void **state)
+{
     tdb_fixture *f = *state;
     db_opts o;
     small_opts(&o, 1, 0);
@@ -50,7 +46,8 @@ static void test_exhaustion_timeout(void **state) {
     assert_int_equal(db_acquire(db, DB_READ, &r1, &e), ERR_OK);
     assert_int_equal(db_acquire(db, DB_READ, &r2, &e), ERR_TIMEOUT);
     assert_null(r2);
-    assert_non_null(strstr(e.msg, "no database connection free within 0.2 s (pool size 1, overflow 0)"));
+    assert_non_null(
+        strstr(e.msg, "no database connection free within 0.2 s (pool size 1, overflow 0)"));
     /* the writer is separate from the readers ... */
     assert_int_equal(db_acquire(db, DB_WRITE, &w1, &e), ERR_OK);
     assert_ptr_not_equal(w1, r1);
@@ -59,7 +56,7 @@ static void test_exhaustion_timeout(void **state) {
     assert_non_null(strstr(e.msg, "writer"));
     db_pool_stats ps;
     db_get_pool_stats(db, &ps);
-    assert_int_equal(ps.size, 2);          /* 1 writer + 1 reader */
+    assert_int_equal(ps.size, 2); /* 1 writer + 1 reader */
     assert_int_equal(ps.in_use, 2);
     assert_int_equal(ps.idle, 0);
     assert_int_equal(ps.timeouts, 2);
@@ -75,11 +72,12 @@ static void test_exhaustion_timeout(void **state) {
     assert_int_equal(ps.idle, 2);
     assert_int_equal(ps.created, 2);
     assert_int_equal(ps.closed, 0);
-    assert_int_equal(ps.acquired, 4);      /* open's probe, r1, w1, r2 */
+    assert_int_equal(ps.acquired, 4); /* open's probe, r1, w1, r2 */
     db_close(db);
 }
 
-static void test_memory_single_connection(void **state) {
+static void test_memory_single_connection(void **state)
+{
     (void)state;
     db_opts o;
     small_opts(&o, 5, 10);
@@ -97,37 +95,43 @@ static void test_memory_single_connection(void **state) {
     db_close(db);
 }
 
-static void test_overflow(void **state) {
+static void test_overflow(void **state)
+{
     tdb_fixture *f = *state;
     db_opts o;
     small_opts(&o, 1, 2);
     db_t *db = tdb_open_ok(f->url, &o);
     db_conn *r[4] = {0};
     err_t e = {0};
-    for (int i = 0; i < 3; i++) assert_int_equal(db_acquire(db, DB_READ, &r[i], &e), ERR_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(db_acquire(db, DB_READ, &r[i], &e), ERR_OK);
     assert_int_equal(db_acquire(db, DB_READ, &r[3], &e), ERR_TIMEOUT);
     db_pool_stats ps;
     db_get_pool_stats(db, &ps);
     assert_int_equal(ps.in_use, 3);
     assert_int_equal(ps.overflow_in_use, 2);
-    assert_int_equal(ps.created, 4);       /* writer + 3 readers */
+    assert_int_equal(ps.created, 4); /* writer + 3 readers */
     assert_int_equal(ps.max_overflow, 2);
-    for (int i = 0; i < 3; i++) db_release(r[i]);
+    for (int i = 0; i < 3; i++)
+        db_release(r[i]);
     db_get_pool_stats(db, &ps);
     assert_int_equal(ps.in_use, 0);
     assert_int_equal(ps.overflow_in_use, 0);
-    assert_int_equal(ps.closed, 2);        /* overflow connections are closed on return */
-    assert_int_equal(ps.idle, 2);          /* writer + the one kept reader */
+    assert_int_equal(ps.closed, 2); /* overflow connections are closed on return */
+    assert_int_equal(ps.idle, 2);   /* writer + the one kept reader */
     /* the kept reader is reused; new overflow ones are created on demand */
-    for (int i = 0; i < 2; i++) assert_int_equal(db_acquire(db, DB_READ, &r[i], &e), ERR_OK);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(db_acquire(db, DB_READ, &r[i], &e), ERR_OK);
     db_get_pool_stats(db, &ps);
     assert_int_equal(ps.created, 5);
     assert_int_equal(ps.overflow_in_use, 1);
-    for (int i = 0; i < 2; i++) db_release(r[i]);
+    for (int i = 0; i < 2; i++)
+        db_release(r[i]);
     db_close(db);
 }
 
-static void test_recycle_and_preping(void **state) {
+static void test_recycle_and_preping(void **state)
+{
     tdb_fixture *f = *state;
     char url[800];
     /* pre-ping on every borrow; recycle after 1 s */
@@ -137,7 +141,7 @@ static void test_recycle_and_preping(void **state) {
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_READ, &c, &e), ERR_OK);
     db_release(c);
-    assert_int_equal(db_acquire(db, DB_READ, &c, &e), ERR_OK);   /* pinged, alive */
+    assert_int_equal(db_acquire(db, DB_READ, &c, &e), ERR_OK); /* pinged, alive */
     db_release(c);
     db_pool_stats ps;
     db_get_pool_stats(db, &ps);
@@ -149,7 +153,7 @@ static void test_recycle_and_preping(void **state) {
     struct timespec ts = {1, 150000000L};
     nanosleep(&ts, NULL);
     assert_int_equal(db_acquire(db, DB_READ, &c, &e), ERR_OK);
-    db_release(c);      /* the fresh one is young: kept */
+    db_release(c); /* the fresh one is young: kept */
     db_get_pool_stats(db, &ps);
     assert_int_equal(ps.recycled, 1);
     assert_int_equal(ps.created, created + 1);
@@ -160,7 +164,7 @@ static void test_recycle_and_preping(void **state) {
 /* ---- db_tx_run -------------------------------------------------------------------- */
 
 typedef struct busy_ctx {
-    db_t *other;        /* a second "process" on the same file */
+    db_t *other; /* a second "process" on the same file */
     int attempts;
     int value;
 } busy_ctx;
@@ -168,20 +172,24 @@ typedef struct busy_ctx {
 /* First attempt: while this transaction holds the write lock, the other db tries
  * to write and gets a genuine SQLITE_BUSY (ERR_BUSY), which we return — as a
  * store would when its own write failed busy. Second attempt succeeds. */
-static err_code busy_once(db_conn *c, void *arg, err_t *e) {
+static err_code busy_once(db_conn *c, void *arg, err_t *e)
+{
     busy_ctx *b = arg;
     b->attempts++;
     db_stmt *s = NULL;
     err_code rc = db_prepare(c, "INSERT INTO t (x) VALUES (?)", &s, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     db_bind_int64(s, 1, b->value);
     int st = db_step(s, e);
     db_stmt_done(s);
-    if (st != DB_DONE) return (err_code)st;
+    if (st != DB_DONE)
+        return (err_code)st;
     if (b->attempts == 1) {
         db_conn *oc = NULL;
         rc = db_acquire(b->other, DB_WRITE, &oc, e);
-        if (rc != ERR_OK) return rc;
+        if (rc != ERR_OK)
+            return rc;
         rc = db_exec(oc, "INSERT INTO t (x) VALUES (-1)", e);
         db_release(oc);
         assert_int_equal(rc, ERR_BUSY);
@@ -190,7 +198,8 @@ static err_code busy_once(db_conn *c, void *arg, err_t *e) {
     return ERR_OK;
 }
 
-static void test_tx_run_retries_busy(void **state) {
+static void test_tx_run_retries_busy(void **state)
+{
     tdb_fixture *f = *state;
     char url[800];
     snprintf(url, sizeof url, "%s?busy_timeout=10", f->url);
@@ -201,10 +210,10 @@ static void test_tx_run_retries_busy(void **state) {
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
     tdb_exec_ok(c, "CREATE TABLE t (x INTEGER)");
     db_release(c);
-    busy_ctx b = { other, 0, 42 };
+    busy_ctx b = {other, 0, 42};
     assert_int_equal(db_tx_run(db, DB_WRITE, busy_once, &b, &e), ERR_OK);
     assert_int_equal(b.attempts, 2);
-    assert_int_equal(tdb_count(db, "t"), 1);     /* first attempt rolled back, no -1 row */
+    assert_int_equal(tdb_count(db, "t"), 1); /* first attempt rolled back, no -1 row */
     db_query_stats qs;
     db_get_query_stats(db, &qs);
     assert_int_equal(qs.retries, 1);
@@ -212,19 +221,22 @@ static void test_tx_run_retries_busy(void **state) {
     db_close(db);
 }
 
-static err_code always_busy(db_conn *c, void *arg, err_t *e) {
+static err_code always_busy(db_conn *c, void *arg, err_t *e)
+{
     (void)c;
     (*(int *)arg)++;
     return err_set(e, ERR_BUSY, "simulated busy");
 }
 
-static err_code unique_fail(db_conn *c, void *arg, err_t *e) {
+static err_code unique_fail(db_conn *c, void *arg, err_t *e)
+{
     (*(int *)arg)++;
     tdb_exec_ok(c, "INSERT INTO t (x) VALUES (1)");
     return err_set(e, ERR_UNIQUE, "simulated unique violation");
 }
 
-static void test_tx_run_gives_up_and_no_retry(void **state) {
+static void test_tx_run_gives_up_and_no_retry(void **state)
+{
     tdb_fixture *f = *state;
     db_opts o;
     db_opts_default(&o);
@@ -239,12 +251,12 @@ static void test_tx_run_gives_up_and_no_retry(void **state) {
     log_level old = log_get_level();
     log_set_level(LOG_ERROR);
     assert_int_equal(db_tx_run(db, DB_WRITE, always_busy, &n, &e), ERR_BUSY);
-    assert_int_equal(n, 3);                       /* 1 + max_retries */
+    assert_int_equal(n, 3); /* 1 + max_retries */
     assert_non_null(strstr(e.msg, "simulated busy"));
     n = 0;
     assert_int_equal(db_tx_run(db, DB_WRITE, unique_fail, &n, &e), ERR_UNIQUE);
-    assert_int_equal(n, 1);                       /* not retryable */
-    assert_int_equal(tdb_count(db, "t"), 0);     /* rolled back */
+    assert_int_equal(n, 1);                  /* not retryable */
+    assert_int_equal(tdb_count(db, "t"), 0); /* rolled back */
     log_set_level(old);
     db_query_stats qs;
     db_get_query_stats(db, &qs);
@@ -257,30 +269,41 @@ static void test_tx_run_gives_up_and_no_retry(void **state) {
 #define N_WORKERS 4
 #define N_ROWS 150
 
-typedef struct worker { db_t *db; int id; err_code rc; char msg[512]; } worker;
+typedef struct worker {
+    db_t *db;
+    int id;
+    err_code rc;
+    char msg[512];
+} worker;
 
-static err_code insert_row(db_conn *c, void *arg, err_t *e) {
+static err_code insert_row(db_conn *c, void *arg, err_t *e)
+{
     int *v = arg;
     db_stmt *s = NULL;
     err_code rc = db_prepare(c, "INSERT INTO t (x) VALUES (?)", &s, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     db_bind_int64(s, 1, *v);
     int st = db_step(s, e);
     db_stmt_done(s);
     return st == DB_DONE ? ERR_OK : (err_code)st;
 }
 
-static err_code read_count(db_conn *c, void *arg, err_t *e) {
+static err_code read_count(db_conn *c, void *arg, err_t *e)
+{
     db_stmt *s = NULL;
     err_code rc = db_prepare(c, "SELECT count(*) FROM t", &s, e);
-    if (rc != ERR_OK) return rc;
+    if (rc != ERR_OK)
+        return rc;
     int st = db_step(s, e);
-    if (st == DB_ROW) *(int64_t *)arg = db_col_int64(s, 0);
+    if (st == DB_ROW)
+        *(int64_t *)arg = db_col_int64(s, 0);
     db_stmt_done(s);
     return st == DB_ROW ? ERR_OK : (err_code)st;
 }
 
-static void *thread_main(void *arg) {
+static void *thread_main(void *arg)
+{
     worker *w = arg;
     err_t e = {0};
     w->rc = ERR_OK;
@@ -292,11 +315,13 @@ static void *thread_main(void *arg) {
             w->rc = db_tx_run(w->db, DB_READ, read_count, &n, &e);
         }
     }
-    if (w->rc != ERR_OK) snprintf(w->msg, sizeof w->msg, "%s", e.msg);
+    if (w->rc != ERR_OK)
+        snprintf(w->msg, sizeof w->msg, "%s", e.msg);
     return NULL;
 }
 
-static void test_threads_one_file(void **state) {
+static void test_threads_one_file(void **state)
+{
     tdb_fixture *f = *state;
     db_opts o;
     db_opts_default(&o);
@@ -310,12 +335,13 @@ static void test_threads_one_file(void **state) {
     pthread_t th[N_WORKERS];
     worker w[N_WORKERS];
     for (int i = 0; i < N_WORKERS; i++) {
-        w[i] = (worker){ db, i + 1, ERR_OK, "" };
+        w[i] = (worker){db, i + 1, ERR_OK, ""};
         assert_int_equal(pthread_create(&th[i], NULL, thread_main, &w[i]), 0);
     }
     for (int i = 0; i < N_WORKERS; i++) {
         pthread_join(th[i], NULL);
-        if (w[i].rc != ERR_OK) fail_msg("worker %d: %s: %s", i, err_code_name(w[i].rc), w[i].msg);
+        if (w[i].rc != ERR_OK)
+            fail_msg("worker %d: %s: %s", i, err_code_name(w[i].rc), w[i].msg);
     }
     assert_int_equal(tdb_count(db, "t"), N_WORKERS * N_ROWS);
     db_pool_stats ps;
@@ -325,7 +351,8 @@ static void test_threads_one_file(void **state) {
     db_close(db);
 }
 
-static void test_processes_one_file(void **state) {
+static void test_processes_one_file(void **state)
+{
     tdb_fixture *f = *state;
     db_t *db = tdb_open_ok(f->url, NULL);
     db_conn *c = NULL;
@@ -351,11 +378,12 @@ static void test_processes_one_file(void **state) {
                 fprintf(stderr, "child open: %s\n", ce.msg);
                 _exit(2);
             }
-            worker w = { cdb, i + 1, ERR_OK, "" };
+            worker w = {cdb, i + 1, ERR_OK, ""};
             log_set_level(LOG_ERROR);
             thread_main(&w);
             db_close(cdb);
-            if (w.rc != ERR_OK) fprintf(stderr, "child %d: %s: %s\n", i, err_code_name(w.rc), w.msg);
+            if (w.rc != ERR_OK)
+                fprintf(stderr, "child %d: %s: %s\n", i, err_code_name(w.rc), w.msg);
             _exit(w.rc == ERR_OK ? 0 : 1);
         }
     }
@@ -370,7 +398,8 @@ static void test_processes_one_file(void **state) {
     db_close(db);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_exhaustion_timeout, tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(test_memory_single_connection, tdb_setup, tdb_teardown),

@@ -26,14 +26,8 @@
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-
-
-
-
-
-
-
-static unsigned char *slurp(const char *path, size_t *n) {
+static unsigned char *slurp(const char *path, size_t *n)
+{
     FILE *fp = fopen(path, "rb");
     assert_non_null(fp);
     fseek(fp, 0, SEEK_END);
@@ -48,7 +42,8 @@ static unsigned char *slurp(const char *path, size_t *n) {
 
 /* ---- open / close / pragmas ---------------------------------------------------- */
 
-static void test_open_close_file(void **state) {
+static void test_open_close_file(void **state)
+{
     tdb_fixture *f = *state;
     db_t *db = tdb_open_ok(f->url, NULL);
     assert_int_equal(db_backend_of(db), DB_BACKEND_SQLITE);
@@ -68,11 +63,12 @@ static void test_open_close_file(void **state) {
     assert_string_equal(db_url_text_masked(db), f->url);
     db_close(db);
     struct stat st;
-    assert_int_equal(stat(f->path, &st), 0);        /* the file was created */
+    assert_int_equal(stat(f->path, &st), 0); /* the file was created */
     db_close(NULL);
 }
 
-static void test_open_close_memory(void **state) {
+static void test_open_close_memory(void **state)
+{
     (void)state;
     db_t *db = tdb_open_ok("sqlite:///:memory:", NULL);
     db_conn *w = NULL;
@@ -92,7 +88,8 @@ static void test_open_close_memory(void **state) {
     db_close(db);
 }
 
-static void test_pragmas_file(void **state) {
+static void test_pragmas_file(void **state)
+{
     tdb_fixture *f = *state;
     char url[800];
     snprintf(url, sizeof url, "%s?busy_timeout=1234", f->url);
@@ -102,10 +99,10 @@ static void test_pragmas_file(void **state) {
     assert_int_equal(db_acquire(db, DB_WRITE, &w, &e), ERR_OK);
     assert_string_equal(tdb_q1(w, "PRAGMA journal_mode"), "wal");
     assert_int_equal(tdb_q1i(w, "PRAGMA foreign_keys"), 1);
-    assert_int_equal(tdb_q1i(w, "PRAGMA synchronous"), 1);        /* NORMAL */
+    assert_int_equal(tdb_q1i(w, "PRAGMA synchronous"), 1); /* NORMAL */
     assert_int_equal(tdb_q1i(w, "PRAGMA busy_timeout"), 1234);
-    assert_int_equal(tdb_q1i(w, "PRAGMA temp_store"), 2);         /* MEMORY */
-    assert_true(tdb_q1i(w, "PRAGMA cache_size") < 0);             /* in KiB */
+    assert_int_equal(tdb_q1i(w, "PRAGMA temp_store"), 2); /* MEMORY */
+    assert_true(tdb_q1i(w, "PRAGMA cache_size") < 0);     /* in KiB */
     assert_int_equal(tdb_q1i(w, "PRAGMA query_only"), 0);
     db_release(w);
     assert_int_equal(db_acquire(db, DB_READ, &r, &e), ERR_OK);
@@ -122,7 +119,8 @@ static void test_pragmas_file(void **state) {
     db_close(db);
 }
 
-static void test_pragmas_memory(void **state) {
+static void test_pragmas_memory(void **state)
+{
     (void)state;
     db_t *db = tdb_open_ok("sqlite:///:memory:", NULL);
     db_conn *c = NULL;
@@ -139,22 +137,24 @@ static void test_pragmas_memory(void **state) {
 
 /* ---- bind / step / column ------------------------------------------------------- */
 
-static void roundtrip(const char *url) {
+static void roundtrip(const char *url)
+{
     db_t *db = tdb_open_ok(url, NULL);
     db_conn *c = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
     tdb_exec_ok(c, "CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER, d REAL, b INTEGER, "
-               "s TEXT, j TEXT, ts TEXT, bl BLOB)");
-    const utc_us t1 = 1763806117123456LL;          /* 2025-11-22T10:08:37.123456Z */
-    const utc_us t2 = -86400000001LL;              /* before the epoch, odd microsecond */
+                   "s TEXT, j TEXT, ts TEXT, bl BLOB)");
+    const utc_us t1 = 1763806117123456LL; /* 2025-11-22T10:08:37.123456Z */
+    const utc_us t2 = -86400000001LL;     /* before the epoch, odd microsecond */
     const char json[] = "{\"k\":[1,2,{\"x\":null}]}";
     const unsigned char blob[] = {0, 1, 2, 0xff, 0};
     const char text_nul[] = {'a', 0, 'b'};
 
     db_stmt *s = NULL;
-    assert_int_equal(db_prepare(c, "INSERT INTO t (i, d, b, s, j, ts, bl) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                &s, &e), ERR_OK);
+    assert_int_equal(
+        db_prepare(c, "INSERT INTO t (i, d, b, s, j, ts, bl) VALUES (?, ?, ?, ?, ?, ?, ?)", &s, &e),
+        ERR_OK);
     db_bind_int64(s, 1, INT64_MIN);
     db_bind_double(s, 2, 3.25);
     db_bind_bool(s, 3, true);
@@ -169,8 +169,9 @@ static void roundtrip(const char *url) {
     db_stmt_done(s);
 
     /* second row: NULLs everywhere (NULL pointers bind NULL), explicit lengths */
-    assert_int_equal(db_prepare(c, "INSERT INTO t (i, d, b, s, j, ts, bl) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                &s, &e), ERR_OK);
+    assert_int_equal(
+        db_prepare(c, "INSERT INTO t (i, d, b, s, j, ts, bl) VALUES (?, ?, ?, ?, ?, ?, ?)", &s, &e),
+        ERR_OK);
     db_bind_null(s, 1);
     db_bind_null(s, 2);
     db_bind_bool(s, 3, false);
@@ -183,7 +184,8 @@ static void roundtrip(const char *url) {
     db_stmt_done(s);
 
     /* third row: a text with an embedded NUL (explicit length), pre-epoch time */
-    assert_int_equal(db_prepare(c, "INSERT INTO t (i, s, ts, j) VALUES (?, ?, ?, ?)", &s, &e), ERR_OK);
+    assert_int_equal(db_prepare(c, "INSERT INTO t (i, s, ts, j) VALUES (?, ?, ?, ?)", &s, &e),
+                     ERR_OK);
     db_bind_int64(s, 1, INT64_MAX);
     db_bind_text(s, 2, text_nul, 3);
     db_bind_time(s, 3, t2);
@@ -192,7 +194,8 @@ static void roundtrip(const char *url) {
     int64_t id3 = db_last_insert_id(c);
     db_stmt_done(s);
 
-    assert_int_equal(db_prepare(c, "SELECT i, d, b, s, j, ts, bl, id FROM t WHERE id = ?", &s, &e), ERR_OK);
+    assert_int_equal(db_prepare(c, "SELECT i, d, b, s, j, ts, bl, id FROM t WHERE id = ?", &s, &e),
+                     ERR_OK);
     assert_int_equal(db_col_count(s), 8);
     assert_string_equal(db_col_name(s, 0), "i");
     assert_string_equal(db_col_name(s, 7), "id");
@@ -217,12 +220,14 @@ static void roundtrip(const char *url) {
 
     /* same cached statement, rebound */
     db_stmt *s2 = NULL;
-    assert_int_equal(db_prepare(c, "SELECT i, d, b, s, j, ts, bl, id FROM t WHERE id = ?", &s2, &e), ERR_OK);
+    assert_int_equal(db_prepare(c, "SELECT i, d, b, s, j, ts, bl, id FROM t WHERE id = ?", &s2, &e),
+                     ERR_OK);
     assert_ptr_equal(s, s2);
     db_bind_int64(s2, 1, id2);
     assert_int_equal(db_step(s2, &e), DB_ROW);
     for (int i = 0; i < 7; i++) {
-        if (i == 2) continue;
+        if (i == 2)
+            continue;
         assert_true(db_col_null(s2, i));
     }
     assert_false(db_col_bool(s2, 2));
@@ -254,17 +259,20 @@ static void roundtrip(const char *url) {
     db_close(db);
 }
 
-static void test_roundtrip_file(void **state) {
+static void test_roundtrip_file(void **state)
+{
     tdb_fixture *f = *state;
     roundtrip(f->url);
 }
 
-static void test_roundtrip_memory(void **state) {
+static void test_roundtrip_memory(void **state)
+{
     (void)state;
     roundtrip("sqlite:///:memory:");
 }
 
-static void test_stmt_cache(void **state) {
+static void test_stmt_cache(void **state)
+{
     tdb_fixture *f = *state;
     db_t *db = tdb_open_ok(f->url, NULL);
     db_conn *c = NULL;
@@ -296,19 +304,20 @@ static void test_stmt_cache(void **state) {
     db_release(c);
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
     assert_int_equal(db_prepare(c, sql, &b, &e), ERR_OK);
-    assert_ptr_equal(a, b);                 /* same writer connection, same cached stmt */
+    assert_ptr_equal(a, b); /* same writer connection, same cached stmt */
     db_bind_int64(b, 1, 0);
     assert_int_equal(db_step(b, &e), DB_ROW);
     assert_int_equal(db_col_int64(b, 0), 1);
     db_stmt_done(b);
-    db_stmt_done(b);                        /* twice is harmless */
+    db_stmt_done(b); /* twice is harmless */
     db_release(c);
     db_close(db);
 }
 
 /* ---- transactions ------------------------------------------------------------------ */
 
-static void tx_checks(const char *url) {
+static void tx_checks(const char *url)
+{
     db_t *db = tdb_open_ok(url, NULL);
     db_conn *c = NULL;
     err_t e = {0};
@@ -317,7 +326,7 @@ static void tx_checks(const char *url) {
     assert_false(db_in_tx(c));
     assert_int_equal(db_begin(c, &e), ERR_OK);
     assert_true(db_in_tx(c));
-    assert_int_equal(db_begin(c, &e), ERR_INTERNAL);      /* no nesting */
+    assert_int_equal(db_begin(c, &e), ERR_INTERNAL); /* no nesting */
     tdb_exec_ok(c, "INSERT INTO t VALUES (1)");
     assert_int_equal(db_commit(c, &e), ERR_OK);
     assert_false(db_in_tx(c));
@@ -347,27 +356,31 @@ static void tx_checks(const char *url) {
     db_close(db);
 }
 
-static void test_tx_file(void **state) {
+static void test_tx_file(void **state)
+{
     tdb_fixture *f = *state;
     tx_checks(f->url);
 }
 
-static void test_tx_memory(void **state) {
+static void test_tx_memory(void **state)
+{
     (void)state;
     tx_checks("sqlite:///:memory:");
 }
 
 /* ---- error classes ------------------------------------------------------------------ */
 
-static void test_error_classes(void **state) {
+static void test_error_classes(void **state)
+{
     tdb_fixture *f = *state;
     db_t *db = tdb_open_ok(f->url, NULL);
     db_conn *c = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
-    tdb_exec_ok(c, "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL CHECK (length(name) < 10));"
-               "CREATE TABLE ch (pid INTEGER NOT NULL REFERENCES p (id));"
-               "INSERT INTO p VALUES (1, 'a');");
+    tdb_exec_ok(c, "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL CHECK "
+                   "(length(name) < 10));"
+                   "CREATE TABLE ch (pid INTEGER NOT NULL REFERENCES p (id));"
+                   "INSERT INTO p VALUES (1, 'a');");
     db_stmt *s = NULL;
 
     assert_int_equal(db_prepare(c, "INSERT INTO p (id, name) VALUES (?, ?)", &s, &e), ERR_OK);
@@ -378,28 +391,28 @@ static void test_error_classes(void **state) {
     assert_non_null(strstr(e.msg, "UNIQUE"));
     db_stmt_done(s);
     assert_int_equal(db_prepare(c, "INSERT INTO p (id, name) VALUES (?, ?)", &s, &e), ERR_OK);
-    db_bind_int64(s, 1, 1);                              /* primary key */
+    db_bind_int64(s, 1, 1); /* primary key */
     db_bind_text(s, 2, "b", -1);
     assert_int_equal(db_step(s, &e), ERR_UNIQUE);
     db_stmt_done(s);
     assert_int_equal(db_prepare(c, "INSERT INTO p (id, name) VALUES (?, ?)", &s, &e), ERR_OK);
     db_bind_int64(s, 1, 3);
-    db_bind_null(s, 2);                                  /* NOT NULL */
+    db_bind_null(s, 2); /* NOT NULL */
     assert_int_equal(db_step(s, &e), ERR_CONSTRAINT);
     db_stmt_done(s);
     assert_int_equal(db_prepare(c, "INSERT INTO p (id, name) VALUES (?, ?)", &s, &e), ERR_OK);
     db_bind_int64(s, 1, 4);
-    db_bind_text(s, 2, "much too long", -1);             /* CHECK */
+    db_bind_text(s, 2, "much too long", -1); /* CHECK */
     assert_int_equal(db_step(s, &e), ERR_CONSTRAINT);
     db_stmt_done(s);
     assert_int_equal(db_prepare(c, "INSERT INTO ch VALUES (?)", &s, &e), ERR_OK);
-    db_bind_int64(s, 1, 99);                             /* foreign key (foreign_keys=ON) */
+    db_bind_int64(s, 1, 99); /* foreign key (foreign_keys=ON) */
     assert_int_equal(db_step(s, &e), ERR_CONSTRAINT);
     db_stmt_done(s);
 
     assert_int_equal(db_prepare(c, "SELEC 1", &s, &e), ERR_SYNTAX);
     assert_null(s);
-    assert_non_null(strstr(e.msg, "SELEC 1"));           /* names the statement */
+    assert_non_null(strstr(e.msg, "SELEC 1")); /* names the statement */
     assert_int_equal(db_prepare(c, "SELECT * FROM no_such_table", &s, &e), ERR_SYNTAX);
     assert_int_equal(db_prepare(c, "SELECT no_such_col FROM p", &s, &e), ERR_SYNTAX);
     assert_int_equal(db_exec(c, "CREATE TABLE oops (", &e), ERR_SYNTAX);
@@ -431,25 +444,26 @@ static void test_error_classes(void **state) {
     db_close(db);
 }
 
-static void test_busy_class(void **state) {
+static void test_busy_class(void **state)
+{
     tdb_fixture *f = *state;
     char url[800];
     snprintf(url, sizeof url, "%s?busy_timeout=20", f->url);
     db_t *a = tdb_open_ok(url, NULL);
-    db_t *b = tdb_open_ok(url, NULL);        /* a second "process" on the same file */
+    db_t *b = tdb_open_ok(url, NULL); /* a second "process" on the same file */
     db_conn *ca = NULL, *cb = NULL;
     err_t e = {0};
     assert_int_equal(db_acquire(a, DB_WRITE, &ca, &e), ERR_OK);
     tdb_exec_ok(ca, "CREATE TABLE t (x INTEGER)");
-    assert_int_equal(db_begin(ca, &e), ERR_OK);                 /* BEGIN IMMEDIATE: write lock */
+    assert_int_equal(db_begin(ca, &e), ERR_OK); /* BEGIN IMMEDIATE: write lock */
     tdb_exec_ok(ca, "INSERT INTO t VALUES (1)");
     assert_int_equal(db_acquire(b, DB_WRITE, &cb, &e), ERR_OK);
-    assert_int_equal(db_begin(cb, &e), ERR_BUSY);               /* after busy_timeout */
+    assert_int_equal(db_begin(cb, &e), ERR_BUSY); /* after busy_timeout */
     assert_true(err_retryable(e.code));
     assert_false(db_in_tx(cb));
     db_stmt *s = NULL;
     assert_int_equal(db_prepare(cb, "INSERT INTO t VALUES (2)", &s, &e), ERR_OK);
-    assert_int_equal(db_step(s, &e), ERR_BUSY);                 /* autocommit write too */
+    assert_int_equal(db_step(s, &e), ERR_BUSY); /* autocommit write too */
     db_stmt_done(s);
     /* readers are not blocked by the writer (WAL) and see the last commit */
     db_conn *rb = NULL;
@@ -472,7 +486,8 @@ static void test_busy_class(void **state) {
 
 /* ---- bad inputs ------------------------------------------------------------------------ */
 
-static void test_bad_missing_dir(void **state) {
+static void test_bad_missing_dir(void **state)
+{
     tdb_fixture *f = *state;
     char url[800];
     snprintf(url, sizeof url, "sqlite:///%s/no/such/dir/x.db", f->dir);
@@ -484,7 +499,8 @@ static void test_bad_missing_dir(void **state) {
     assert_non_null(strstr(e.msg, "/no/such/dir"));
 }
 
-static void test_bad_directory_path(void **state) {
+static void test_bad_directory_path(void **state)
+{
     tdb_fixture *f = *state;
     char url[800];
     snprintf(url, sizeof url, "sqlite:///%s", f->dir);
@@ -494,7 +510,8 @@ static void test_bad_directory_path(void **state) {
     assert_non_null(strstr(e.msg, "directory"));
 }
 
-static void make_db_with_row(const char *url) {
+static void make_db_with_row(const char *url)
+{
     db_t *db = tdb_open_ok(url, NULL);
     db_conn *c = NULL;
     err_t e = {0};
@@ -504,7 +521,8 @@ static void make_db_with_row(const char *url) {
     db_close(db);
 }
 
-static void test_bad_readonly_file(void **state) {
+static void test_bad_readonly_file(void **state)
+{
     tdb_fixture *f = *state;
     make_db_with_row(f->url);
     assert_int_equal(chmod(f->path, 0444), 0);
@@ -530,7 +548,8 @@ static void test_bad_readonly_file(void **state) {
     db_close(db);
 }
 
-static void test_mode_ro(void **state) {
+static void test_mode_ro(void **state)
+{
     tdb_fixture *f = *state;
     char url[800];
     snprintf(url, sizeof url, "%s?mode=ro", f->url);
@@ -549,7 +568,7 @@ static void test_mode_ro(void **state) {
     db_release(c);
     assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
     assert_int_equal(tdb_q1i(c, "SELECT x FROM t"), 7);
-    assert_int_equal(db_exec(c, "INSERT INTO t VALUES (8)", &e), ERR_IO);   /* read-only */
+    assert_int_equal(db_exec(c, "INSERT INTO t VALUES (8)", &e), ERR_IO); /* read-only */
     db_release(c);
     db_close(db);
     snprintf(url, sizeof url, "%s?mode=bogus", f->url);
@@ -557,7 +576,8 @@ static void test_mode_ro(void **state) {
     assert_non_null(strstr(e.msg, "mode=bogus"));
 }
 
-static void not_a_db(const char *path, const char *url, const void *garbage, size_t n) {
+static void not_a_db(const char *path, const char *url, const void *garbage, size_t n)
+{
     FILE *fp = fopen(path, "wb");
     assert_non_null(fp);
     assert_int_equal(fwrite(garbage, 1, n, fp), n);
@@ -576,15 +596,17 @@ static void not_a_db(const char *path, const char *url, const void *garbage, siz
     char side[1200];
     struct stat st;
     snprintf(side, sizeof side, "%s-wal", path);
-    assert_int_equal(stat(side, &st), -1);              /* no WAL created beside it */
+    assert_int_equal(stat(side, &st), -1); /* no WAL created beside it */
     snprintf(side, sizeof side, "%s-journal", path);
     assert_int_equal(stat(side, &st), -1);
 }
 
-static void test_not_a_database(void **state) {
+static void test_not_a_database(void **state)
+{
     tdb_fixture *f = *state;
     unsigned char big[8192];
-    for (size_t i = 0; i < sizeof big; i++) big[i] = (unsigned char)(i * 7 + 3);
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (unsigned char)(i * 7 + 3);
     not_a_db(f->path, f->url, big, sizeof big);
     const char small[] = "hello, I am a text file\n";
     not_a_db(f->path, f->url, small, strlen(small));
@@ -593,7 +615,8 @@ static void test_not_a_database(void **state) {
     not_a_db(f->path, url, small, strlen(small));
 }
 
-static void test_bad_backend_and_options(void **state) {
+static void test_bad_backend_and_options(void **state)
+{
     (void)state;
     db_t *db = NULL;
     err_t e = {0};
@@ -618,7 +641,8 @@ static void test_bad_backend_and_options(void **state) {
     assert_null(db);
 }
 
-static void test_opts_from(void **state) {
+static void test_opts_from(void **state)
+{
     tdb_fixture *f = *state;
     db_opts o;
     db_opts_default(&o);
@@ -642,13 +666,14 @@ static void test_opts_from(void **state) {
     db_url *u = NULL;
     assert_int_equal(db_url_parse("sqlite:///x.db?pool_size=9&pool_timeout=0.25&busy_timeout=10"
                                   "&pool_pre_ping_idle_ms=0&max_overflow=0&pool_recycle=-1",
-                                  &u, &e), ERR_OK);
+                                  &u, &e),
+                     ERR_OK);
     assert_int_equal(db_opts_from(c, NULL, &o, &e), ERR_OK);
     assert_int_equal(o.pool_size, 7);
     assert_int_equal(o.pool_timeout_ms, 3000);
     assert_true(o.query_logging);
     assert_int_equal(o.slow_query_ms, 250);
-    assert_int_equal(db_opts_from(c, u, &o, &e), ERR_OK);   /* URL wins */
+    assert_int_equal(db_opts_from(c, u, &o, &e), ERR_OK); /* URL wins */
     assert_int_equal(o.pool_size, 9);
     assert_int_equal(o.pool_timeout_ms, 250);
     assert_int_equal(o.busy_timeout_ms, 10);
@@ -675,19 +700,30 @@ static void test_opts_from(void **state) {
 
 /* ---- metrics ---------------------------------------------------------------------------- */
 
-typedef struct hook_log { int calls, errors; int64_t last_us; char last_sql[128]; } hook_log;
+typedef struct hook_log {
+    int calls, errors;
+    int64_t last_us;
+    char last_sql[128];
+} hook_log;
 
-static void hook(void *ud, const char *sql, int64_t us, err_code rc) {
+static void hook(void *ud, const char *sql, int64_t us, err_code rc)
+{
     hook_log *h = ud;
     h->calls++;
-    if (rc != ERR_OK) h->errors++;
+    if (rc != ERR_OK)
+        h->errors++;
     h->last_us = us;
     snprintf(h->last_sql, sizeof h->last_sql, "%s", sql);
 }
 
-typedef struct find_stat { const char *sql; db_stmt_stat st; int found; } find_stat;
+typedef struct find_stat {
+    const char *sql;
+    db_stmt_stat st;
+    int found;
+} find_stat;
 
-static void find_cb(void *ud, const db_stmt_stat *st) {
+static void find_cb(void *ud, const db_stmt_stat *st)
+{
     find_stat *fs = ud;
     if (strcmp(st->sql, fs->sql) == 0) {
         fs->st = *st;
@@ -695,14 +731,15 @@ static void find_cb(void *ud, const db_stmt_stat *st) {
     }
 }
 
-static void test_metrics(void **state) {
+static void test_metrics(void **state)
+{
     (void)state;
     db_opts o;
     db_opts_default(&o);
     o.slow_query_ms = 1;
     o.query_logging = true;
     log_level old = log_get_level();
-    log_set_level(LOG_ERROR);          /* keep the test output quiet; paths still run */
+    log_set_level(LOG_ERROR); /* keep the test output quiet; paths still run */
     db_t *db = tdb_open_ok("sqlite:///:memory:", &o);
     hook_log h = {0};
     db_set_query_hook(db, hook, &h);
@@ -714,27 +751,28 @@ static void test_metrics(void **state) {
     for (int i = 0; i < 10; i++) {
         db_stmt *s = NULL;
         assert_int_equal(db_prepare(c, ins, &s, &e), ERR_OK);
-        db_bind_int64(s, 1, i % 9);                /* the 10th is a duplicate */
+        db_bind_int64(s, 1, i % 9); /* the 10th is a duplicate */
         int rc = db_step(s, &e);
         assert_int_equal(rc, i == 9 ? ERR_UNIQUE : DB_DONE);
         db_stmt_done(s);
     }
-    assert_int_equal(h.calls, 11);                 /* exec + 10 inserts */
+    assert_int_equal(h.calls, 11); /* exec + 10 inserts */
     assert_int_equal(h.errors, 1);
     assert_string_equal(h.last_sql, ins);
     /* a statement that certainly takes more than 1 ms */
     assert_true(tdb_q1i(c, "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r "
-                       "WHERE i < 300000) SELECT count(*) FROM r") == 300000);
+                           "WHERE i < 300000) SELECT count(*) FROM r") == 300000);
     db_release(c);
 
-    find_stat fs = { ins, {0}, 0 };
+    find_stat fs = {ins, {0}, 0};
     db_foreach_stmt_stat(db, find_cb, &fs);
     assert_int_equal(fs.found, 1);
     assert_int_equal(fs.st.count, 10);
     assert_int_equal(fs.st.errors, 1);
     assert_true(fs.st.total_us >= fs.st.max_us);
-    assert_int_equal(fs.st.buckets[DB_LAT_BUCKETS - 1], 10);    /* cumulative */
-    for (int b = 1; b < DB_LAT_BUCKETS; b++) assert_true(fs.st.buckets[b] >= fs.st.buckets[b - 1]);
+    assert_int_equal(fs.st.buckets[DB_LAT_BUCKETS - 1], 10); /* cumulative */
+    for (int b = 1; b < DB_LAT_BUCKETS; b++)
+        assert_true(fs.st.buckets[b] >= fs.st.buckets[b - 1]);
     assert_true(db_lat_bucket_upper_us[0] == 50);
 
     db_query_stats qs;
@@ -748,7 +786,8 @@ static void test_metrics(void **state) {
     log_set_level(old);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_close_file, tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(test_open_close_memory, tdb_setup, tdb_teardown),

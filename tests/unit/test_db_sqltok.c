@@ -13,7 +13,8 @@
 
 #include "db/sqltok.h"
 
-static void check_rewrite(const char *in, const char *want, int want_n) {
+static void check_rewrite(const char *in, const char *want, int want_n)
+{
     int n = -1;
     char *out = sqltok_rewrite_dollar(in, &n);
     assert_non_null(out);
@@ -23,7 +24,8 @@ static void check_rewrite(const char *in, const char *want, int want_n) {
     free(out);
 }
 
-static void test_count_simple(void **st) {
+static void test_count_simple(void **st)
+{
     (void)st;
     assert_int_equal(sqltok_count_params(""), 0);
     assert_int_equal(sqltok_count_params(NULL), 0);
@@ -32,9 +34,11 @@ static void test_count_simple(void **st) {
     assert_int_equal(sqltok_count_params("INSERT INTO t VALUES (?,?,?)"), 3);
 }
 
-static void test_rewrite_basic(void **st) {
+static void test_rewrite_basic(void **st)
+{
     (void)st;
-    check_rewrite("SELECT * FROM t WHERE a = ? AND b = ?", "SELECT * FROM t WHERE a = $1 AND b = $2", 2);
+    check_rewrite("SELECT * FROM t WHERE a = ? AND b = ?",
+                  "SELECT * FROM t WHERE a = $1 AND b = $2", 2);
     check_rewrite("INSERT INTO t VALUES(?,?,?)", "INSERT INTO t VALUES($1,$2,$3)", 3);
     check_rewrite("no params", "no params", 0);
     check_rewrite("", "", 0);
@@ -42,7 +46,8 @@ static void test_rewrite_basic(void **st) {
     check_rewrite("??", "$1$2", 2);
 }
 
-static void test_rewrite_strings(void **st) {
+static void test_rewrite_strings(void **st)
+{
     (void)st;
     check_rewrite("SELECT '?' , ?", "SELECT '?' , $1", 1);
     check_rewrite("SELECT 'it''s ?', ?", "SELECT 'it''s ?', $1", 1);
@@ -60,14 +65,16 @@ static void test_rewrite_strings(void **st) {
     check_rewrite("SELECT ?, 'abc ?", "SELECT $1, 'abc ?", 1);
 }
 
-static void test_rewrite_identifiers(void **st) {
+static void test_rewrite_identifiers(void **st)
+{
     (void)st;
     check_rewrite("SELECT \"col?\" FROM t WHERE x = ?", "SELECT \"col?\" FROM t WHERE x = $1", 1);
     check_rewrite("SELECT \"a\"\"?\" , ?", "SELECT \"a\"\"?\" , $1", 1);
     check_rewrite("SELECT `we?rd` FROM t WHERE x = ?", "SELECT `we?rd` FROM t WHERE x = $1", 1);
 }
 
-static void test_rewrite_comments(void **st) {
+static void test_rewrite_comments(void **st)
+{
     (void)st;
     check_rewrite("SELECT ? -- is it? yes\n, ?", "SELECT $1 -- is it? yes\n, $2", 2);
     check_rewrite("SELECT ? -- trailing ?", "SELECT $1 -- trailing ?", 1);
@@ -79,7 +86,8 @@ static void test_rewrite_comments(void **st) {
     check_rewrite("SELECT ? /* unterminated ?", "SELECT $1 /* unterminated ?", 1);
 }
 
-static void test_rewrite_dollar_bodies(void **st) {
+static void test_rewrite_dollar_bodies(void **st)
+{
     (void)st;
     check_rewrite("SELECT $$ ? $$, ?", "SELECT $$ ? $$, $1", 1);
     check_rewrite("DO $body$ SELECT '?'; $x$ ? $x$ $body$; SELECT ?",
@@ -89,9 +97,11 @@ static void test_rewrite_dollar_bodies(void **st) {
     check_rewrite("SELECT $tag$ never closed ?", "SELECT $tag$ never closed ?", 0);
 }
 
-static void test_split_basic(void **st) {
+static void test_split_basic(void **st)
+{
     (void)st;
-    const char *sql = "CREATE TABLE a (x INT);\n\n  INSERT INTO a VALUES (1) ;;\n-- only a comment\n;SELECT 1";
+    const char *sql =
+        "CREATE TABLE a (x INT);\n\n  INSERT INTO a VALUES (1) ;;\n-- only a comment\n;SELECT 1";
     size_t pos = 0, s, n;
     assert_true(sqltok_next_stmt(sql, &pos, &s, &n));
     assert_int_equal(n, strlen("CREATE TABLE a (x INT)"));
@@ -108,17 +118,20 @@ static void test_split_basic(void **st) {
     assert_int_equal(sqltok_count_stmts(" ;; -- x\n /* y; */ "), 0);
 }
 
-static void test_split_quoted(void **st) {
+static void test_split_quoted(void **st)
+{
     (void)st;
     assert_int_equal(sqltok_count_stmts("SELECT ';'; SELECT \";\"; SELECT `;`"), 3);
     assert_int_equal(sqltok_count_stmts("SELECT 1 -- ; not a split\n; SELECT 2"), 2);
     assert_int_equal(sqltok_count_stmts("SELECT /* ; */ 1; SELECT E'\\';'"), 2);
-    assert_int_equal(sqltok_count_stmts(
-        "CREATE FUNCTION f() RETURNS trigger AS $$ BEGIN NEW.x := 1; RETURN NEW; END; $$ LANGUAGE plpgsql;"
-        "SELECT 2"), 2);
+    assert_int_equal(sqltok_count_stmts("CREATE FUNCTION f() RETURNS trigger AS $$ BEGIN NEW.x := "
+                                        "1; RETURN NEW; END; $$ LANGUAGE plpgsql;"
+                                        "SELECT 2"),
+                     2);
 }
 
-static void test_split_trigger(void **st) {
+static void test_split_trigger(void **st)
+{
     (void)st;
     const char *sql =
         "CREATE TABLE t (a INT, b INT);\n"
@@ -143,7 +156,8 @@ static void test_split_trigger(void **st) {
     assert_int_equal(sqltok_count_stmts(sql), 7);
 }
 
-static void test_blank(void **st) {
+static void test_blank(void **st)
+{
     (void)st;
     assert_true(sqltok_is_blank("", 0));
     assert_true(sqltok_is_blank("  \n\t", 4));
@@ -153,18 +167,14 @@ static void test_blank(void **st) {
     assert_true(sqltok_is_blank("/* unterminated", 15));
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_count_simple),
-        cmocka_unit_test(test_rewrite_basic),
-        cmocka_unit_test(test_rewrite_strings),
-        cmocka_unit_test(test_rewrite_identifiers),
-        cmocka_unit_test(test_rewrite_comments),
-        cmocka_unit_test(test_rewrite_dollar_bodies),
-        cmocka_unit_test(test_split_basic),
-        cmocka_unit_test(test_split_quoted),
-        cmocka_unit_test(test_split_trigger),
-        cmocka_unit_test(test_blank),
+        cmocka_unit_test(test_count_simple),     cmocka_unit_test(test_rewrite_basic),
+        cmocka_unit_test(test_rewrite_strings),  cmocka_unit_test(test_rewrite_identifiers),
+        cmocka_unit_test(test_rewrite_comments), cmocka_unit_test(test_rewrite_dollar_bodies),
+        cmocka_unit_test(test_split_basic),      cmocka_unit_test(test_split_quoted),
+        cmocka_unit_test(test_split_trigger),    cmocka_unit_test(test_blank),
     };
     return cmocka_run_group_tests_name("db_sqltok", tests, NULL, NULL);
 }

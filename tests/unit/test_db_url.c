@@ -34,11 +34,22 @@ typedef struct url_case {
 } url_case;
 
 #define OK_SQLITE(u, drv, p, mem, o) \
-    {u, NULL, DB_BACKEND_SQLITE, "sqlite", drv, NULL, NULL, NULL, 0, NULL, p, mem, false, NULL, o, NULL}
+    { \
+        u, NULL, DB_BACKEND_SQLITE, "sqlite", drv, NULL, NULL, NULL, 0, NULL, p, mem, false, NULL, \
+            o, NULL \
+    }
 #define OK_NET(u, be, sch, drv, usr, pw, h, port, db, o) \
-    {u, NULL, be, sch, drv, usr, pw, h, port, db, NULL, false, false, NULL, o, NULL}
-#define BAD(u, msg) {u, msg, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, false, false, NULL, NULL, NULL}
-#define BAD_SECRET(u, msg, sec) {u, msg, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, false, false, NULL, NULL, sec}
+    { \
+        u, NULL, be, sch, drv, usr, pw, h, port, db, NULL, false, false, NULL, o, NULL \
+    }
+#define BAD(u, msg) \
+    { \
+        u, msg, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, false, false, NULL, NULL, NULL \
+    }
+#define BAD_SECRET(u, msg, sec) \
+    { \
+        u, msg, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, false, false, NULL, NULL, sec \
+    }
 
 #define PG DB_BACKEND_POSTGRES
 #define MY DB_BACKEND_MYSQL
@@ -60,7 +71,8 @@ static const url_case CASES[] = {
     OK_SQLITE("sqlite:///x.db?flag", NULL, "x.db", false, "flag="),
     OK_SQLITE("sqlite:///x.db?a=1&a=2&&b=%2F%20", NULL, "x.db", false, "a=1|a=2|b=/ "),
     OK_SQLITE("sqlite:///x.db?", NULL, "x.db", false, NULL),
-    OK_SQLITE("sqlite:////tmp/d\xC3\xA9j\xC3\xA0.db", NULL, "/tmp/d\xC3\xA9j\xC3\xA0.db", false, NULL),
+    OK_SQLITE("sqlite:////tmp/d\xC3\xA9j\xC3\xA0.db", NULL, "/tmp/d\xC3\xA9j\xC3\xA0.db", false,
+              NULL),
     /* --- postgresql --- */
     OK_NET("postgresql://user:pass@localhost:5432/mydb", PG, "postgresql", NULL, "user", "pass",
            "localhost", 5432, "mydb", NULL),
@@ -70,9 +82,10 @@ static const url_case CASES[] = {
     OK_NET("postgresql+psycopg2://u:p%40ss@h:6543/db", PG, "postgresql", "psycopg2", "u", "p@ss",
            "h", 6543, "db", NULL),
     OK_NET("postgresql://u:p@ss@h/db", PG, "postgresql", NULL, "u", "p@ss", "h", 0, "db", NULL),
-    OK_NET("postgresql://[::1]:5432/db", PG, "postgresql", NULL, NULL, NULL, "::1", 5432, "db", NULL),
-    OK_NET("postgresql://u:pw@[2001:db8::1]/db", PG, "postgresql", NULL, "u", "pw", "2001:db8::1", 0,
-           "db", NULL),
+    OK_NET("postgresql://[::1]:5432/db", PG, "postgresql", NULL, NULL, NULL, "::1", 5432, "db",
+           NULL),
+    OK_NET("postgresql://u:pw@[2001:db8::1]/db", PG, "postgresql", NULL, "u", "pw", "2001:db8::1",
+           0, "db", NULL),
     OK_NET("postgresql://h", PG, "postgresql", NULL, NULL, NULL, "h", 0, NULL, NULL),
     OK_NET("postgresql://h/", PG, "postgresql", NULL, NULL, NULL, "h", 0, NULL, NULL),
     OK_NET("postgresql://us%65r:p%3Aw%2F@h%2Dx/d%62", PG, "postgresql", NULL, "user", "p:w/", "h-x",
@@ -86,7 +99,8 @@ static const url_case CASES[] = {
            "application_name=ctxd|connect_timeout=5|options=-c a=b"),
     OK_NET("postgresql://u:@h/db", PG, "postgresql", NULL, "u", "", "h", 0, "db", NULL),
     OK_NET("postgresql://u:pa#ss@h/db", PG, "postgresql", NULL, "u", "pa#ss", "h", 0, "db", NULL),
-    OK_NET("POSTGRESQL://H/DB?Key=a+b", PG, "postgresql", NULL, NULL, NULL, "H", 0, "DB", "Key=a+b"),
+    OK_NET("POSTGRESQL://H/DB?Key=a+b", PG, "postgresql", NULL, NULL, NULL, "H", 0, "DB",
+           "Key=a+b"),
     OK_NET("postgresql://h?sslmode=disable", PG, "postgresql", NULL, NULL, NULL, "h", 0, NULL,
            "sslmode=disable"),
     /* --- mysql / mariadb --- */
@@ -99,8 +113,8 @@ static const url_case CASES[] = {
     OK_NET("mariadb+mariadbconnector://u:p@h:3307/db", MY, "mariadb", "mariadbconnector", "u", "p",
            "h", 3307, "db", NULL),
     /* --- mongodb --- */
-    {"mongodb://u:p@h1:27017,h2:27018/app?replicaSet=rs0", NULL, MO, "mongodb", NULL, "u", "p", "h1",
-     27017, "app", NULL, false, false, "h1:27017,h2:27018", "replicaSet=rs0", NULL},
+    {"mongodb://u:p@h1:27017,h2:27018/app?replicaSet=rs0", NULL, MO, "mongodb", NULL, "u", "p",
+     "h1", 27017, "app", NULL, false, false, "h1:27017,h2:27018", "replicaSet=rs0", NULL},
     OK_NET("mongodb://localhost", MO, "mongodb", NULL, NULL, NULL, "localhost", 0, NULL, NULL),
     {"mongodb+srv://u:p@cluster0.example.net/app?retryWrites=true&w=majority", NULL, MO,
      "mongodb+srv", NULL, "u", "p", "cluster0.example.net", 0, "app", NULL, false, true, NULL,
@@ -225,7 +239,7 @@ static void test_url_table(void **state)
             char opts[512];
             join_opts(u, opts, sizeof opts);
             check_str(t->url, "options", t->opts ? t->opts : "", opts);
-            if (u->password) {   /* the masked form hides exactly the password */
+            if (u->password) { /* the masked form hides exactly the password */
                 char *m = db_url_masked(t->url);
                 if (!strstr(m, ":***@"))
                     fail_msg("%s: masked form '%s' does not mask the password", t->url, m);
@@ -264,7 +278,7 @@ static void test_opt_get_and_repeats(void **state)
     err_t e;
     assert_int_equal(db_url_parse("postgresql://h/db?a=1&b=&c&a=2&k%20x=v%26w", &u, &e), ERR_OK);
     assert_int_equal(u->nopts, 5);
-    assert_string_equal(db_url_opt_get(u, "a"), "1");   /* the first one */
+    assert_string_equal(db_url_opt_get(u, "a"), "1"); /* the first one */
     assert_string_equal(u->opts[3].key, "a");
     assert_string_equal(u->opts[3].value, "2");
     assert_string_equal(db_url_opt_get(u, "b"), "");
@@ -298,7 +312,7 @@ static void test_error_shows_masked_url(void **state)
     /* a very long URL is cut, and the message stays bounded */
     char big[2000];
     snprintf(big, sizeof big, "postgresql://u:pw@h:1/%0*d?x", 1500, 0);
-    big[30] = '/';   /* make the database name contain '/' */
+    big[30] = '/'; /* make the database name contain '/' */
     assert_int_equal(db_url_parse(big, &u, &e), ERR_INVALID);
     assert_non_null(strstr(e.msg, "...\": "));
     assert_true(strlen(e.msg) < sizeof e.msg);
@@ -317,8 +331,10 @@ static const struct {
     {"postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"},
     {"postgresql://u:@h/db", "postgresql://u:***@h/db"},
     {"postgresql+asyncpg://u:p%40ss@h/db", "postgresql+asyncpg://u:***@h/db"},
-    {"postgresql://u:secret@h/db?application_name=a@b", "postgresql://u:***@h/db?application_name=a@b"},
-    {"postgresql://h/db?password=secret&sslmode=require", "postgresql://h/db?password=***&sslmode=require"},
+    {"postgresql://u:secret@h/db?application_name=a@b",
+     "postgresql://u:***@h/db?application_name=a@b"},
+    {"postgresql://h/db?password=secret&sslmode=require",
+     "postgresql://h/db?password=***&sslmode=require"},
     {"postgresql://h/db?sslmode=require&PWD=x", "postgresql://h/db?sslmode=require&PWD=***"},
     {"mongodb://u:p@h1:1,h2:2/db", "mongodb://u:***@h1:1,h2:2/db"},
     {"mongodb://[::1]:27017", "mongodb://[::1]:27017"},
@@ -357,8 +373,9 @@ static conf_t *mk(const char *const *kv)
     conf_t *c = conf_defaults();
     err_t e;
     for (size_t i = 0; kv && kv[i]; i += 3) {
-        conf_src src = kv[i + 2][0] == 'd' ? CONF_SRC_DOTENV
-                       : kv[i + 2][0] == 'e' ? CONF_SRC_ENV : CONF_SRC_FLAG;
+        conf_src src = kv[i + 2][0] == 'd'   ? CONF_SRC_DOTENV
+                       : kv[i + 2][0] == 'e' ? CONF_SRC_ENV
+                                             : CONF_SRC_FLAG;
         if (conf_set(c, kv[i], kv[i + 1], src, &e) != ERR_OK)
             fail_msg("conf_set %s: %s", kv[i], e.msg);
     }
@@ -366,73 +383,128 @@ static conf_t *mk(const char *const *kv)
 }
 
 typedef struct conf_case {
-    const char *kv[16];     /* name, value, "dotenv"|"env"|"flag", ... NULL */
-    const char *url;        /* expected URL, or NULL for an error */
-    const char *origin;     /* expected origin, or the error substring */
-    const char *secret;     /* must not be in the error / origin */
+    const char *kv[16]; /* name, value, "dotenv"|"env"|"flag", ... NULL */
+    const char *url;    /* expected URL, or NULL for an error */
+    const char *origin; /* expected origin, or the error substring */
+    const char *secret; /* must not be in the error / origin */
 } conf_case;
 
 static const conf_case CONF_CASES[] = {
     {{NULL}, "sqlite:///./chat_history.db", "DATABASE_PATH default", NULL},
-    {{"DATABASE_PATH", "/var/lib/ctxd/x.db", "env", NULL}, "sqlite:////var/lib/ctxd/x.db",
-     "DATABASE_PATH (environment)", NULL},
-    {{"DATABASE_PATH", "data/x.db", "dotenv", NULL}, "sqlite:///data/x.db", "DATABASE_PATH (.env)", NULL},
-    {{"DATABASE_PATH", ":memory:", "flag", NULL}, "sqlite:///:memory:",
-     "DATABASE_PATH (--database-path)", NULL},
-    {{"DATABASE_PATH", "/tmp/100%?.db", "env", NULL}, "sqlite:////tmp/100%25%3F.db",
-     "DATABASE_PATH (environment)", NULL},
+    {{"DATABASE_PATH", "/var/lib/ctxd/x.db", "env", NULL},
+     "sqlite:////var/lib/ctxd/x.db",
+     "DATABASE_PATH (environment)",
+     NULL},
+    {{"DATABASE_PATH", "data/x.db", "dotenv", NULL},
+     "sqlite:///data/x.db",
+     "DATABASE_PATH (.env)",
+     NULL},
+    {{"DATABASE_PATH", ":memory:", "flag", NULL},
+     "sqlite:///:memory:",
+     "DATABASE_PATH (--database-path)",
+     NULL},
+    {{"DATABASE_PATH", "/tmp/100%?.db", "env", NULL},
+     "sqlite:////tmp/100%25%3F.db",
+     "DATABASE_PATH (environment)",
+     NULL},
     {{"DATABASE_URL", "postgresql://u:pw@h/db", "env", "DATABASE_TYPE", "mysql", "dotenv", NULL},
-     "postgresql://u:pw@h/db", "DATABASE_URL (environment)", NULL},
+     "postgresql://u:pw@h/db",
+     "DATABASE_URL (environment)",
+     NULL},
     {{"DATABASE_URL", "mongodb://h/db", "dotenv", "DATABASE_PATH", "/x.db", "env", NULL},
-     "mongodb://h/db", "DATABASE_URL (.env)", NULL},
-    {{"DATABASE_TYPE", "sqlite", "dotenv", NULL}, "sqlite:///./chat_history.db",
-     "DATABASE_TYPE=sqlite (.env), DATABASE_PATH default", NULL},
+     "mongodb://h/db",
+     "DATABASE_URL (.env)",
+     NULL},
+    {{"DATABASE_TYPE", "sqlite", "dotenv", NULL},
+     "sqlite:///./chat_history.db",
+     "DATABASE_TYPE=sqlite (.env), DATABASE_PATH default",
+     NULL},
     {{"DATABASE_TYPE", "SQLite", "env", "DATABASE_PATH", "/srv/c.db", "dotenv", NULL},
-     "sqlite:////srv/c.db", "DATABASE_TYPE=SQLite (environment), DATABASE_PATH (.env)", NULL},
-    {{"DATABASE_TYPE", "postgresql", "env", NULL}, NULL, "DATABASE_TYPE=postgresql needs DATABASE_URL",
+     "sqlite:////srv/c.db",
+     "DATABASE_TYPE=SQLite (environment), DATABASE_PATH (.env)",
      NULL},
-    {{"DATABASE_TYPE", "postgres", "env", NULL}, NULL, "DATABASE_TYPE=postgres needs DATABASE_URL", NULL},
-    {{"DATABASE_TYPE", "mysql", "env", NULL}, NULL, "DATABASE_TYPE=mysql needs DATABASE_URL (e.g. mysql://",
+    {{"DATABASE_TYPE", "postgresql", "env", NULL},
+     NULL,
+     "DATABASE_TYPE=postgresql needs DATABASE_URL",
      NULL},
-    {{"DATABASE_TYPE", "mariadb", "dotenv", NULL}, NULL, "DATABASE_TYPE=mariadb needs DATABASE_URL", NULL},
-    {{"DATABASE_TYPE", "mongodb", "env", NULL}, NULL, "DATABASE_TYPE=mongodb needs DATABASE_URL (e.g. mongodb://",
+    {{"DATABASE_TYPE", "postgres", "env", NULL},
+     NULL,
+     "DATABASE_TYPE=postgres needs DATABASE_URL",
      NULL},
-    {{"DATABASE_TYPE", "oracle", "dotenv", NULL}, NULL,
-     "DATABASE_TYPE=oracle (from .env): expected one of sqlite, postgresql, mysql, mongodb, supabase", NULL},
-    {{"DATABASE_URL", "postgresql://u:hunter2@h:0/db", "env", NULL}, NULL,
-     "DATABASE_URL (environment): invalid database URL \"postgresql://u:***@h:0/db\": port 0", "hunter2"},
-    {{"DATABASE_URL", "pg://u:hunter2@h/db", "flag", NULL}, NULL,
-     "DATABASE_URL (--database-url): invalid database URL", "hunter2"},
+    {{"DATABASE_TYPE", "mysql", "env", NULL},
+     NULL,
+     "DATABASE_TYPE=mysql needs DATABASE_URL (e.g. mysql://",
+     NULL},
+    {{"DATABASE_TYPE", "mariadb", "dotenv", NULL},
+     NULL,
+     "DATABASE_TYPE=mariadb needs DATABASE_URL",
+     NULL},
+    {{"DATABASE_TYPE", "mongodb", "env", NULL},
+     NULL,
+     "DATABASE_TYPE=mongodb needs DATABASE_URL (e.g. mongodb://",
+     NULL},
+    {{"DATABASE_TYPE", "oracle", "dotenv", NULL},
+     NULL,
+     "DATABASE_TYPE=oracle (from .env): expected one of sqlite, postgresql, mysql, mongodb, "
+     "supabase",
+     NULL},
+    {{"DATABASE_URL", "postgresql://u:hunter2@h:0/db", "env", NULL},
+     NULL,
+     "DATABASE_URL (environment): invalid database URL \"postgresql://u:***@h:0/db\": port 0",
+     "hunter2"},
+    {{"DATABASE_URL", "pg://u:hunter2@h/db", "flag", NULL},
+     NULL,
+     "DATABASE_URL (--database-url): invalid database URL",
+     "hunter2"},
     /* supabase: direct connection */
-    {{"DATABASE_TYPE", "supabase", "dotenv", "SUPABASE_URL", "https://abcdefghij.supabase.co", "dotenv",
-      "SUPABASE_DB_PASSWORD", "p@ss w/rd", "env", NULL},
-     "postgresql://postgres:p%40ss%20w%2Frd@db.abcdefghij.supabase.co:5432/postgres?sslmode=require",
-     "DATABASE_TYPE=supabase (.env)", NULL},
+    {{"DATABASE_TYPE", "supabase", "dotenv", "SUPABASE_URL", "https://abcdefghij.supabase.co",
+      "dotenv", "SUPABASE_DB_PASSWORD", "p@ss w/rd", "env", NULL},
+     "postgresql://postgres:p%40ss%20w%2Frd@db.abcdefghij.supabase.co:5432/"
+     "postgres?sslmode=require",
+     "DATABASE_TYPE=supabase (.env)",
+     NULL},
     {{"DATABASE_TYPE", "Supabase", "env", "SUPABASE_URL", "https://ABCdef.supabase.co/", "env",
       "SUPABASE_DB_PASSWORD", "pw", "env", NULL},
      "postgresql://postgres:pw@db.abcdef.supabase.co:5432/postgres?sslmode=require",
-     "DATABASE_TYPE=Supabase (environment)", NULL},
+     "DATABASE_TYPE=Supabase (environment)",
+     NULL},
     /* supabase: pooler */
     {{"DATABASE_TYPE", "supabase", "env", "SUPABASE_URL", "https://abcdefghij.supabase.co", "env",
       "SUPABASE_DB_PASSWORD", "s3cr%t", "env", "SUPABASE_REGION", "eu-central-1", "dotenv", NULL},
-     "postgresql://postgres.abcdefghij:s3cr%25t@aws-0-eu-central-1.pooler.supabase.com:6543/postgres"
+     "postgresql://postgres.abcdefghij:s3cr%25t@aws-0-eu-central-1.pooler.supabase.com:6543/"
+     "postgres"
      "?sslmode=require&prepared_statements=false",
-     "DATABASE_TYPE=supabase (environment)", NULL},
+     "DATABASE_TYPE=supabase (environment)",
+     NULL},
     /* supabase: each missing or wrong piece */
-    {{"DATABASE_TYPE", "supabase", "env", "SUPABASE_DB_PASSWORD", "topsecret", "env", NULL}, NULL,
-     "DATABASE_TYPE=supabase needs SUPABASE_URL", "topsecret"},
-    {{"DATABASE_TYPE", "supabase", "env", "SUPABASE_URL", "https://abc.supabase.co", "env", NULL}, NULL,
-     "DATABASE_TYPE=supabase needs SUPABASE_DB_PASSWORD", NULL},
+    {{"DATABASE_TYPE", "supabase", "env", "SUPABASE_DB_PASSWORD", "topsecret", "env", NULL},
+     NULL,
+     "DATABASE_TYPE=supabase needs SUPABASE_URL",
+     "topsecret"},
+    {{"DATABASE_TYPE", "supabase", "env", "SUPABASE_URL", "https://abc.supabase.co", "env", NULL},
+     NULL,
+     "DATABASE_TYPE=supabase needs SUPABASE_DB_PASSWORD",
+     NULL},
     {{"DATABASE_TYPE", "supabase", "env", "SUPABASE_URL", "https://example.com", "dotenv",
-      "SUPABASE_DB_PASSWORD", "topsecret", "env", NULL}, NULL,
-     "SUPABASE_URL=https://example.com (from .env): expected https://<project-ref>.supabase.co", "topsecret"},
+      "SUPABASE_DB_PASSWORD", "topsecret", "env", NULL},
+     NULL,
+     "SUPABASE_URL=https://example.com (from .env): expected https://<project-ref>.supabase.co",
+     "topsecret"},
     {{"DATABASE_TYPE", "supabase", "env", "SUPABASE_URL", "https://abc.supabase.co/rest/v1", "env",
-      "SUPABASE_DB_PASSWORD", "topsecret", "env", NULL}, NULL, "SUPABASE_URL=", "topsecret"},
+      "SUPABASE_DB_PASSWORD", "topsecret", "env", NULL},
+     NULL,
+     "SUPABASE_URL=",
+     "topsecret"},
     {{"DATABASE_TYPE", "supabase", "env", "SUPABASE_URL", "https://.supabase.co", "env",
-      "SUPABASE_DB_PASSWORD", "topsecret", "env", NULL}, NULL, "SUPABASE_URL=", "topsecret"},
+      "SUPABASE_DB_PASSWORD", "topsecret", "env", NULL},
+     NULL,
+     "SUPABASE_URL=",
+     "topsecret"},
     {{"DATABASE_TYPE", "supabase", "env", "SUPABASE_URL", "https://abc.supabase.co", "env",
-      "SUPABASE_DB_PASSWORD", "topsecret", "env", "SUPABASE_REGION", "US East", "flag", NULL}, NULL,
-     "SUPABASE_REGION=US East (from --supabase-region): expected a region such as us-east-1", "topsecret"},
+      "SUPABASE_DB_PASSWORD", "topsecret", "env", "SUPABASE_REGION", "US East", "flag", NULL},
+     NULL,
+     "SUPABASE_REGION=US East (from --supabase-region): expected a region such as us-east-1",
+     "topsecret"},
 };
 
 static void test_from_conf(void **state)
@@ -451,7 +523,7 @@ static void test_from_conf(void **state)
             check_str("from_conf", "url", t->url, url);
             check_str("from_conf", "origin", t->origin, origin);
             db_url *u = NULL;
-            assert_int_equal(db_url_parse(url, &u, &e), ERR_OK);   /* always parseable */
+            assert_int_equal(db_url_parse(url, &u, &e), ERR_OK); /* always parseable */
             db_url_free(u);
             free(url);
             free(origin);
@@ -473,9 +545,19 @@ static void test_from_conf_round_trips(void **state)
 {
     (void)state;
     /* The derived URLs decode back to exactly the configured pieces. */
-    const char *kv[] = {"DATABASE_TYPE", "supabase", "env", "SUPABASE_URL",
-                        "https://proj123.supabase.co", "env", "SUPABASE_DB_PASSWORD",
-                        "a:b@c/d?e#f%g h+i&j", "env", "SUPABASE_REGION", "us-east-1", "env", NULL};
+    const char *kv[] = {"DATABASE_TYPE",
+                        "supabase",
+                        "env",
+                        "SUPABASE_URL",
+                        "https://proj123.supabase.co",
+                        "env",
+                        "SUPABASE_DB_PASSWORD",
+                        "a:b@c/d?e#f%g h+i&j",
+                        "env",
+                        "SUPABASE_REGION",
+                        "us-east-1",
+                        "env",
+                        NULL};
     conf_t *c = mk(kv);
     char *url, *origin;
     err_t e;

@@ -43,19 +43,21 @@ static void test_server_codes(void **st)
     assert_int_equal(cls(MONGOC_ERROR_SERVER, 12582, NULL, &e), ERR_UNIQUE);
     /* the write-command form of a duplicate key (bulk writes) */
     assert_int_equal(cls(MONGOC_ERROR_COLLECTION, 11000, NULL, &e), ERR_UNIQUE);
-    assert_int_equal(cls(MONGOC_ERROR_SERVER, 50, NULL, &e), ERR_TIMEOUT);     /* MaxTimeMSExpired */
-    assert_int_equal(cls(MONGOC_ERROR_SERVER, 262, NULL, &e), ERR_TIMEOUT);    /* ExceededTimeLimit */
-    assert_int_equal(cls(MONGOC_ERROR_SERVER, 112, NULL, &e), ERR_BUSY);       /* WriteConflict */
-    assert_int_equal(cls(MONGOC_ERROR_SERVER, 251, NULL, &e), ERR_BUSY);       /* NoSuchTransaction */
-    assert_int_equal(cls(MONGOC_ERROR_SERVER, 13, NULL, &e), ERR_AUTH);        /* Unauthorized */
-    assert_int_equal(cls(MONGOC_ERROR_SERVER, 18, NULL, &e), ERR_AUTH);        /* AuthenticationFailed */
-    assert_int_equal(cls(MONGOC_ERROR_SERVER, 10107, NULL, &e), ERR_CONN);     /* NotWritablePrimary */
-    assert_int_equal(cls(MONGOC_ERROR_SERVER, 11600, NULL, &e), ERR_CONN);     /* InterruptedAtShutdown */
-    assert_int_equal(cls(MONGOC_ERROR_SERVER, 189, NULL, &e), ERR_CONN);       /* PrimarySteppedDown */
-    assert_int_equal(cls(MONGOC_ERROR_SERVER, 9001, NULL, &e), ERR_CONN);      /* SocketException */
+    assert_int_equal(cls(MONGOC_ERROR_SERVER, 50, NULL, &e), ERR_TIMEOUT);  /* MaxTimeMSExpired */
+    assert_int_equal(cls(MONGOC_ERROR_SERVER, 262, NULL, &e), ERR_TIMEOUT); /* ExceededTimeLimit */
+    assert_int_equal(cls(MONGOC_ERROR_SERVER, 112, NULL, &e), ERR_BUSY);    /* WriteConflict */
+    assert_int_equal(cls(MONGOC_ERROR_SERVER, 251, NULL, &e), ERR_BUSY);    /* NoSuchTransaction */
+    assert_int_equal(cls(MONGOC_ERROR_SERVER, 13, NULL, &e), ERR_AUTH);     /* Unauthorized */
+    assert_int_equal(cls(MONGOC_ERROR_SERVER, 18, NULL, &e), ERR_AUTH); /* AuthenticationFailed */
+    assert_int_equal(cls(MONGOC_ERROR_SERVER, 10107, NULL, &e), ERR_CONN); /* NotWritablePrimary */
+    assert_int_equal(cls(MONGOC_ERROR_SERVER, 11600, NULL, &e),
+                     ERR_CONN);                                          /* InterruptedAtShutdown */
+    assert_int_equal(cls(MONGOC_ERROR_SERVER, 189, NULL, &e), ERR_CONN); /* PrimarySteppedDown */
+    assert_int_equal(cls(MONGOC_ERROR_SERVER, 9001, NULL, &e), ERR_CONN); /* SocketException */
     /* anything else from the server is not retried */
-    assert_int_equal(cls(MONGOC_ERROR_SERVER, 2, NULL, &e), ERR_FATAL);        /* BadValue */
-    assert_int_equal(cls(MONGOC_ERROR_SERVER, 121, NULL, &e), ERR_FATAL);      /* DocumentValidationFailure */
+    assert_int_equal(cls(MONGOC_ERROR_SERVER, 2, NULL, &e), ERR_FATAL); /* BadValue */
+    assert_int_equal(cls(MONGOC_ERROR_SERVER, 121, NULL, &e),
+                     ERR_FATAL); /* DocumentValidationFailure */
 }
 
 static void test_labels_and_client_errors(void **st)
@@ -63,18 +65,22 @@ static void test_labels_and_client_errors(void **st)
     (void)st;
     err_t e;
     /* a label makes any server error transient: retried */
-    assert_int_equal(cls(MONGOC_ERROR_SERVER, 2, "{\"errorLabels\": [\"TransientTransactionError\"]}", &e),
-                     ERR_BUSY);
-    assert_int_equal(cls(MONGOC_ERROR_SERVER, 91, "{\"errorLabels\": [\"RetryableWriteError\"]}", &e),
-                     ERR_BUSY);
+    assert_int_equal(
+        cls(MONGOC_ERROR_SERVER, 2, "{\"errorLabels\": [\"TransientTransactionError\"]}", &e),
+        ERR_BUSY);
+    assert_int_equal(
+        cls(MONGOC_ERROR_SERVER, 91, "{\"errorLabels\": [\"RetryableWriteError\"]}", &e), ERR_BUSY);
     /* a label that says nothing about retrying changes nothing */
-    assert_int_equal(cls(MONGOC_ERROR_SERVER, 11000, "{\"errorLabels\": [\"NoWritesPerformed\"]}", &e),
-                     ERR_UNIQUE);
+    assert_int_equal(
+        cls(MONGOC_ERROR_SERVER, 11000, "{\"errorLabels\": [\"NoWritesPerformed\"]}", &e),
+        ERR_UNIQUE);
     /* no server within serverSelectionTimeoutMS, a broken socket: unreachable */
-    assert_int_equal(cls(MONGOC_ERROR_SERVER_SELECTION, MONGOC_ERROR_SERVER_SELECTION_FAILURE, NULL, &e),
-                     ERR_CONN);
+    assert_int_equal(
+        cls(MONGOC_ERROR_SERVER_SELECTION, MONGOC_ERROR_SERVER_SELECTION_FAILURE, NULL, &e),
+        ERR_CONN);
     assert_int_equal(cls(MONGOC_ERROR_STREAM, MONGOC_ERROR_STREAM_SOCKET, NULL, &e), ERR_CONN);
-    assert_int_equal(cls(MONGOC_ERROR_CLIENT, MONGOC_ERROR_CLIENT_AUTHENTICATE, NULL, &e), ERR_AUTH);
+    assert_int_equal(cls(MONGOC_ERROR_CLIENT, MONGOC_ERROR_CLIENT_AUTHENTICATE, NULL, &e),
+                     ERR_AUTH);
     /* e may be NULL */
     assert_int_equal(cls(MONGOC_ERROR_SERVER, 11000, NULL, NULL), ERR_UNIQUE);
 }
@@ -86,7 +92,8 @@ static void test_retry_follows_class(void **st)
     assert_true(err_retryable(cls(MONGOC_ERROR_SERVER, 112, NULL, &e)));
     assert_true(err_retryable(cls(MONGOC_ERROR_STREAM, MONGOC_ERROR_STREAM_SOCKET, NULL, &e)));
     assert_false(err_retryable(cls(MONGOC_ERROR_SERVER, 11000, NULL, &e)));
-    assert_false(err_retryable(cls(MONGOC_ERROR_CLIENT, MONGOC_ERROR_CLIENT_AUTHENTICATE, NULL, &e)));
+    assert_false(
+        err_retryable(cls(MONGOC_ERROR_CLIENT, MONGOC_ERROR_CLIENT_AUTHENTICATE, NULL, &e)));
     assert_false(err_retryable(cls(MONGOC_ERROR_SERVER, 121, NULL, &e)));
 }
 

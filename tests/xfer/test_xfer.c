@@ -48,8 +48,8 @@
 
 extern char **environ;
 
-static char *g_tmp;          /* scratch directory of this run */
-static char *g_envfile;      /* an empty .env so the caller's ./.env is not read */
+static char *g_tmp;     /* scratch directory of this run */
+static char *g_envfile; /* an empty .env so the caller's ./.env is not read */
 static int g_seq;
 static err_t E;
 
@@ -58,7 +58,7 @@ static err_t E;
 /* ---- running ctxd ------------------------------------------------------------------ */
 
 typedef struct run_res {
-    int status;       /* exit status, or 128+signal */
+    int status; /* exit status, or 128+signal */
     char *out, *err;
 } run_res;
 
@@ -163,8 +163,8 @@ static run_res run_v(const char *url, const char *const *args)
 #define EXPECT_RC(r, want) \
     do { \
         if ((r).status != (want)) \
-            fail_msg("exit %d (wanted %d)\nstdout: %s\nstderr: %s", (r).status, (want), \
-                     (r).out, (r).err); \
+            fail_msg("exit %d (wanted %d)\nstdout: %s\nstderr: %s", (r).status, (want), (r).out, \
+                     (r).err); \
     } while (0)
 
 #define EXPECT_HAS(hay, needle) \
@@ -175,19 +175,26 @@ static run_res run_v(const char *url, const char *const *args)
 
 /* ---- databases ------------------------------------------------------------------------ */
 
-typedef enum { K_SQLITE, K_MEMORY, K_PG, K_MARIADB, K_MONGO } db_kind;
+typedef enum {
+    K_SQLITE,
+    K_MEMORY,
+    K_PG,
+    K_MARIADB,
+    K_MONGO
+} db_kind;
 
 typedef struct tdb {
     char *url;
-    tb_db server;    /* server databases: dropped at the end */
+    tb_db server; /* server databases: dropped at the end */
     char *file;
 } tdb;
 
 static char *server_url(db_kind k)
 {
     const char *srv = k == K_PG ? "pg" : k == K_MONGO ? "mongo" : "mariadb";
-    const char *var = k == K_PG ? "CTXD_TEST_PG_URL"
-                    : k == K_MONGO ? "CTXD_TEST_MONGO_URL" : "CTXD_TEST_MYSQL_URL";
+    const char *var = k == K_PG      ? "CTXD_TEST_PG_URL"
+                      : k == K_MONGO ? "CTXD_TEST_MONGO_URL"
+                                     : "CTXD_TEST_MYSQL_URL";
     char *u = ts_server_var(srv, var);
     if (!u)
         fail_msg("the %s fixture published no URL (run through ctest, or set %s)", srv, var);
@@ -207,7 +214,7 @@ static void tdb_new(db_kind k, tdb *d)
         char *u = server_url(k);
         OK(tb_fresh(u, &d->server, &E));
         free(u);
-        store_close(d->server.st);   /* ctxd works on it; the test reopens when needed */
+        store_close(d->server.st); /* ctxd works on it; the test reopens when needed */
         d->server.st = NULL;
         d->url = xstrdup(d->server.url);
     }
@@ -278,42 +285,68 @@ static json_t *J(const char *text)
 static void seed_rich(store_t *st)
 {
     store_audit_in au = {0};
-    store_session s1 = {.id = S1, .purpose = "Planning \xe4\xbc\x9a\xe8\xad\xb0 \xf0\x9f\x9a\x80 cafe\xcc\x81",
-                        .created_by = "agent-\xce\xb1", .metadata = META_ALL, .is_active = true,
-                        .created_at = 1700000000123456LL, .updated_at = 1700000000654321LL};
+    store_session s1 = {.id = S1,
+                        .purpose =
+                            "Planning \xe4\xbc\x9a\xe8\xad\xb0 \xf0\x9f\x9a\x80 cafe\xcc\x81",
+                        .created_by = "agent-\xce\xb1",
+                        .metadata = META_ALL,
+                        .is_active = true,
+                        .created_at = 1700000000123456LL,
+                        .updated_at = 1700000000654321LL};
     OK(store_session_create(st, &s1, &au, &E));
-    store_session s2 = {.id = S2, .purpose = "second", .created_by = "agent-b",
-                        .is_active = false, .created_at = 1700000100000001LL};
+    store_session s2 = {.id = S2,
+                        .purpose = "second",
+                        .created_by = "agent-b",
+                        .is_active = false,
+                        .created_at = 1700000100000001LL};
     OK(store_session_create(st, &s2, NULL, &E));
 
-    store_message m1 = {.session_id = S1, .sender = "agent-\xce\xb1", .sender_type = "claude",
-                        .content = "root \xf0\x9f\x98\x80", .visibility = "public",
+    store_message m1 = {.session_id = S1,
+                        .sender = "agent-\xce\xb1",
+                        .sender_type = "claude",
+                        .content = "root \xf0\x9f\x98\x80",
+                        .visibility = "public",
                         .metadata = "{\"k\":[1,2.5,\"x\",null,true,false,{\"n\":{}}]}"};
     OK(store_message_add(st, &m1, &au, &E));
-    store_message m2 = {.session_id = S1, .sender = "agent-b", .content = "reply private",
-                        .visibility = "private", .parent_id = m1.id};
+    store_message m2 = {.session_id = S1,
+                        .sender = "agent-b",
+                        .content = "reply private",
+                        .visibility = "private",
+                        .parent_id = m1.id};
     OK(store_message_add(st, &m2, &au, &E));
-    store_message m3 = {.session_id = S1, .sender = "agent-c", .sender_type = "gemini",
-                        .content = "deeper agent_only", .visibility = "agent_only",
-                        .parent_id = m2.id, .message_type = "system", .metadata = "{}"};
+    store_message m3 = {.session_id = S1,
+                        .sender = "agent-c",
+                        .sender_type = "gemini",
+                        .content = "deeper agent_only",
+                        .visibility = "agent_only",
+                        .parent_id = m2.id,
+                        .message_type = "system",
+                        .metadata = "{}"};
     OK(store_message_add(st, &m3, NULL, &E));
-    store_message m4 = {.session_id = S1, .sender = "admin", .content = "admin only",
-                        .visibility = "admin_only"};
+    store_message m4 = {
+        .session_id = S1, .sender = "admin", .content = "admin only", .visibility = "admin_only"};
     OK(store_message_add(st, &m4, &au, &E));
-    store_message m5 = {.session_id = S2, .sender = "agent-b",
-                        .content = "CJK \xe6\xbc\xa2\xe5\xad\x97 combining e\xcc\x81 a\xcc\x88 "
-                                   "emoji \xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb \"quoted\"\n\ttab",
+    store_message m5 = {.session_id = S2,
+                        .sender = "agent-b",
+                        .content =
+                            "CJK \xe6\xbc\xa2\xe5\xad\x97 combining e\xcc\x81 a\xcc\x88 "
+                            "emoji \xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb \"quoted\"\n\ttab",
                         .visibility = "public"};
     OK(store_message_add(st, &m5, &au, &E));
 
     utc_us now = utc_now();
     store_mem_set ms[] = {
         {.agent_id = "agent-\xce\xb1", .key = "g/str", .value = "\"str\""},
-        {.agent_id = "agent-\xce\xb1", .key = "\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87\xf0\x9f\x94\x91",
-         .value = "{\"b\":2,\"a\":[1,{\"y\":null,\"x\":0.1}]}", .metadata = "{\"tag\":\"t\"}",
+        {.agent_id = "agent-\xce\xb1",
+         .key = "\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87\xf0\x9f\x94\x91",
+         .value = "{\"b\":2,\"a\":[1,{\"y\":null,\"x\":0.1}]}",
+         .metadata = "{\"tag\":\"t\"}",
          .expires_at = now + 3600000000LL + 123457},
         {.agent_id = "agent-\xce\xb1", .session_id = S1, .key = "g/str", .value = "42"},
-        {.agent_id = "agent-\xce\xb1", .session_id = S1, .key = "flag", .value = "true",
+        {.agent_id = "agent-\xce\xb1",
+         .session_id = S1,
+         .key = "flag",
+         .value = "true",
          .expires_at = now + 7200000000LL + 1},
         {.agent_id = "agent-b", .session_id = S2, .key = "n", .value = "null"},
         {.agent_id = "agent-b", .key = "arr", .value = "[1,\"x\",[],{}]"},
@@ -322,20 +355,29 @@ static void seed_rich(store_t *st)
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
         OK(store_memory_set(st, &ms[i], &au, NULL, &E));
 
-    store_audit_in a1 = {.event_type = "custom", .agent_id = "agent-b",
-                         .metadata = "[1,\"two\",{\"x\":false}]"};
+    store_audit_in a1 = {
+        .event_type = "custom", .agent_id = "agent-b", .metadata = "[1,\"two\",{\"x\":false}]"};
     OK(store_audit_append(st, &a1, &E));
-    store_audit_in a2 = {.event_type = "custom", .agent_id = "agent-b", .session_id = S1,
-                         .resource = "thing:1", .metadata = "\"scalar\""};
+    store_audit_in a2 = {.event_type = "custom",
+                         .agent_id = "agent-b",
+                         .session_id = S1,
+                         .resource = "thing:1",
+                         .metadata = "\"scalar\""};
     OK(store_audit_append(st, &a2, &E));
 
-    store_token t1 = {.token_id = "sct_11111111-2222-4333-8444-555555555555", .jwt = "eyJ.a.b",
-                      .agent_id = "agent-\xce\xb1", .agent_type = "claude",
-                      .created_at = 1700000200000007LL, .expires_at = 4102444800000000LL};
+    store_token t1 = {.token_id = "sct_11111111-2222-4333-8444-555555555555",
+                      .jwt = "eyJ.a.b",
+                      .agent_id = "agent-\xce\xb1",
+                      .agent_type = "claude",
+                      .created_at = 1700000200000007LL,
+                      .expires_at = 4102444800000000LL};
     OK(store_token_put(st, &t1, &E));
-    store_token t2 = {.token_id = "sct_00000000-2222-4333-8444-555555555555", .jwt = "eyJ.c.d",
-                      .agent_id = "agent-b", .agent_type = "admin",
-                      .created_at = 1700000200999999LL, .expires_at = 4102444800000001LL};
+    store_token t2 = {.token_id = "sct_00000000-2222-4333-8444-555555555555",
+                      .jwt = "eyJ.c.d",
+                      .agent_id = "agent-b",
+                      .agent_type = "admin",
+                      .created_at = 1700000200999999LL,
+                      .expires_at = 4102444800000001LL};
     OK(store_token_put(st, &t2, &E));
     OK(store_jti_revoke(st, "jti-1", 4102444800999999LL, &E));
     OK(store_jti_revoke(st, "jti-\xc3\xbc", 4102444801000000LL, &E));
@@ -344,16 +386,20 @@ static void seed_rich(store_t *st)
     json_t *msgs[2] = {
         J("{\"id\":1000,\"session_id\":\"" S2 "\",\"sender\":\"x\",\"sender_type\":\"generic\","
           "\"content\":\"gap\",\"visibility\":\"public\",\"message_type\":\"agent_response\","
-          "\"metadata\":null,\"parent_message_id\":null,\"created_at\":\"2023-11-14T22:13:20.000001Z\"}"),
+          "\"metadata\":null,\"parent_message_id\":null,\"created_at\":\"2023-11-14T22:13:20."
+          "000001Z\"}"),
         J("{\"id\":1001,\"session_id\":\"" S2 "\",\"sender\":\"y\",\"sender_type\":\"generic\","
-          "\"content\":\"gap reply\",\"visibility\":\"private\",\"message_type\":\"agent_response\","
-          "\"metadata\":{\"r\":1},\"parent_message_id\":1000,\"created_at\":\"2023-11-14T22:13:20.999999Z\"}"),
+          "\"content\":\"gap "
+          "reply\",\"visibility\":\"private\",\"message_type\":\"agent_response\","
+          "\"metadata\":{\"r\":1},\"parent_message_id\":1000,\"created_at\":\"2023-11-14T22:13:20."
+          "999999Z\"}"),
     };
     int64_t ins = 0;
     OK(store_import_rows(st, "messages", msgs, 2, &ins, &E));
     assert_int_equal(ins, 2);
-    json_t *aud = J("{\"id\":500,\"created_at\":\"2023-01-01T00:00:00.000001Z\",\"event_type\":\"old\","
-                    "\"agent_id\":\"x\",\"session_id\":null,\"resource\":null,\"metadata\":null}");
+    json_t *aud =
+        J("{\"id\":500,\"created_at\":\"2023-01-01T00:00:00.000001Z\",\"event_type\":\"old\","
+          "\"agent_id\":\"x\",\"session_id\":null,\"resource\":null,\"metadata\":null}");
     OK(store_import_rows(st, "audit_log", &aud, 1, &ins, &E));
     OK(store_import_finish(st, &E));
     json_decref(msgs[0]);
@@ -366,7 +412,9 @@ static void seed_many(store_t *st, int n)
 {
     store_session s = {.id = S1, .purpose = "bulk", .created_by = "a", .is_active = true};
     OK(store_session_create(st, &s, NULL, &E));
-    enum { B = 500 };
+    enum {
+        B = 500
+    };
     json_t *rows[B];
     int id = 1;
     while (id <= n) {
@@ -374,7 +422,8 @@ static void seed_many(store_t *st, int n)
         for (; k < B && id <= n; k++, id++) {
             char buf[512];
             snprintf(buf, sizeof buf,
-                     "{\"id\":%d,\"session_id\":\"" S1 "\",\"sender\":\"s%d\",\"sender_type\":\"generic\","
+                     "{\"id\":%d,\"session_id\":\"" S1
+                     "\",\"sender\":\"s%d\",\"sender_type\":\"generic\","
                      "\"content\":\"message %d \xf0\x9f\x98\x80\",\"visibility\":\"public\","
                      "\"message_type\":\"agent_response\",\"metadata\":{\"i\":%d},"
                      "\"parent_message_id\":%s,\"created_at\":\"2024-02-29T12:00:00.%06dZ\"}",
@@ -395,7 +444,10 @@ static void seed_url(const char *url, void (*fn)(store_t *))
     store_close(st);
 }
 
-static void seed_rich_fn(store_t *st) { seed_rich(st); }
+static void seed_rich_fn(store_t *st)
+{
+    seed_rich(st);
+}
 
 /* ---- exports ------------------------------------------------------------------------------ */
 
@@ -549,7 +601,9 @@ static void t_export_import(void **state)
 static void t_killed_copy(void **state)
 {
     (void)state;
-    enum { N = 40000 };
+    enum {
+        N = 40000
+    };
     tdb a, b;
     tdb_new(K_SQLITE, &a);
     tdb_new(g_kind, &b);
@@ -558,8 +612,9 @@ static void t_killed_copy(void **state)
     store_close(st);
 
     char *o = ts_strf("%s/kill.out", g_tmp), *er = ts_strf("%s/kill.err", g_tmp);
-    pid_t pid = spawn_ctxd(NULL, (const char *const[]){"copy", "--from", a.url, "--to", b.url,
-                                                       "--batch", "5", NULL}, o, er);
+    pid_t pid = spawn_ctxd(
+        NULL, (const char *const[]){"copy", "--from", a.url, "--to", b.url, "--batch", "5", NULL},
+        o, er);
     /* poll the target until some messages (not all) have arrived */
     int64_t seen = 0;
     utc_us deadline = utc_mono_us() + 120 * 1000000LL;
@@ -592,7 +647,8 @@ static void t_killed_copy(void **state)
     free(o);
     free(er);
     int64_t partial = count_rows(b.url, "messages");
-    print_message("killed the copy with %lld of %d messages in the target\n", (long long)partial, N);
+    print_message("killed the copy with %lld of %d messages in the target\n", (long long)partial,
+                  N);
     assert_true(partial > 0 && partial < N);
 
     /* the interrupted target is not "other data": re-running finishes the job */
@@ -616,8 +672,10 @@ static void t_nonempty(void **state)
     tdb_new(g_kind, &b);
     seed_url(a.url, seed_rich_fn);
     store_t *st = open_migrated(b.url);
-    store_session other = {.id = "session_00000000000000ff", .purpose = "other",
-                           .created_by = "someone", .is_active = true};
+    store_session other = {.id = "session_00000000000000ff",
+                           .purpose = "other",
+                           .created_by = "someone",
+                           .is_active = true};
     OK(store_session_create(st, &other, NULL, &E));
     store_close(st);
     char *before = export_body(b.url);
@@ -705,20 +763,25 @@ static void t_bad_dumps(void **state)
         {"garbage", ts_strf("%.*sthis is not json\n%s", (int)(nl2 - all + 1), all, nl2 + 1),
          "line 3", "not valid JSON"},
         /* a newer schema version */
-        {"newer", ts_strf("{\"format\":\"ctxd-export\",\"format_version\":1,\"schema_version\":999,"
-                          "\"source_backend\":\"sqlite\"}%s", nl1),
+        {"newer",
+         ts_strf("{\"format\":\"ctxd-export\",\"format_version\":1,\"schema_version\":999,"
+                 "\"source_backend\":\"sqlite\"}%s",
+                 nl1),
          "line 1", "newer than this ctxd"},
         /* not a dump at all */
         {"notdump", xstrdup("hello\n"), "line 1", "not a ctxd export"},
         /* an unknown table */
-        {"table", ts_strf("%.*s{\"table\":\"nope\",\"row\":{}}\n%s", (int)(nl2 - all + 1), all,
-                          nl2 + 1), "line 3", "unknown table 'nope'"},
+        {"table",
+         ts_strf("%.*s{\"table\":\"nope\",\"row\":{}}\n%s", (int)(nl2 - all + 1), all, nl2 + 1),
+         "line 3", "unknown table 'nope'"},
         /* a wrong type */
-        {"type", ts_strf("%.*s{\"table\":\"messages\",\"row\":{\"id\":\"x\",\"session_id\":\"" S1 "\","
-                         "\"sender\":\"a\",\"sender_type\":\"g\",\"content\":\"c\",\"visibility\":"
-                         "\"public\",\"message_type\":\"m\",\"metadata\":null,\"parent_message_id\":"
-                         "null,\"created_at\":\"2024-01-01T00:00:00Z\"}}\n%s",
-                         (int)(nl2 - all + 1), all, nl2 + 1), "line 3", "messages.id must be an integer"},
+        {"type",
+         ts_strf("%.*s{\"table\":\"messages\",\"row\":{\"id\":\"x\",\"session_id\":\"" S1 "\","
+                 "\"sender\":\"a\",\"sender_type\":\"g\",\"content\":\"c\",\"visibility\":"
+                 "\"public\",\"message_type\":\"m\",\"metadata\":null,\"parent_message_id\":"
+                 "null,\"created_at\":\"2024-01-01T00:00:00Z\"}}\n%s",
+                 (int)(nl2 - all + 1), all, nl2 + 1),
+         "line 3", "messages.id must be an integer"},
         /* a changed row: the checksum no longer matches */
         {"tampered", NULL, "sessions", "checksum"},
     };
@@ -733,8 +796,8 @@ static void t_bad_dumps(void **state)
         char *p = write_file(cases[i].name, cases[i].text);
         run_res r = RUN(c.url, "import", p);
         if (r.status != 1 || !strstr(r.err, cases[i].want1) || !strstr(r.err, cases[i].want2))
-            fail_msg("bad dump '%s': exit %d, stderr: %s (wanted \"%s\" and \"%s\")",
-                     cases[i].name, r.status, r.err, cases[i].want1, cases[i].want2);
+            fail_msg("bad dump '%s': exit %d, stderr: %s (wanted \"%s\" and \"%s\")", cases[i].name,
+                     r.status, r.err, cases[i].want1, cases[i].want2);
         print_message("bad dump %-9s -> %s", cases[i].name, r.err);
         run_free(&r);
         unlink(p);
@@ -862,7 +925,7 @@ static void t_round_trip_mongo(void **state)
     run_res r = RUN(g2.url, "import", dump, "--batch", "3");
     EXPECT_RC(r, 0);
     run_free(&r);
-    r = RUN(g2.url, "import", dump);   /* again: everything already there */
+    r = RUN(g2.url, "import", dump); /* again: everything already there */
     EXPECT_RC(r, 0);
     run_free(&r);
     char *eg2 = export_body(g2.url);
@@ -891,17 +954,17 @@ int main(int argc, char **argv)
     int rc;
     if (strcmp(mode, "all") == 0) {
         const struct CMUnitTest tests[] = {cmocka_unit_test(t_round_trip_all)};
-        rc = cmocka_run_group_tests_name("xfer round trip sqlite->pg->mariadb->sqlite", tests,
-                                         NULL, NULL);
+        rc = cmocka_run_group_tests_name("xfer round trip sqlite->pg->mariadb->sqlite", tests, NULL,
+                                         NULL);
     } else if (strcmp(mode, "mongo") == 0) {
         const struct CMUnitTest tests[] = {cmocka_unit_test(t_round_trip_mongo)};
         rc = cmocka_run_group_tests_name("xfer sqlite->mongodb->sqlite", tests, NULL, NULL);
     } else if (strcmp(mode, "sqlite") == 0) {
         g_kind = K_SQLITE;
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(t_cli),          cmocka_unit_test(t_copy_verify),
+            cmocka_unit_test(t_cli),           cmocka_unit_test(t_copy_verify),
             cmocka_unit_test(t_export_import), cmocka_unit_test(t_nonempty),
-            cmocka_unit_test(t_bad_dumps),    cmocka_unit_test(t_killed_copy),
+            cmocka_unit_test(t_bad_dumps),     cmocka_unit_test(t_killed_copy),
         };
         rc = cmocka_run_group_tests_name("xfer sqlite", tests, NULL, NULL);
     } else if (strcmp(mode, "pg") == 0 || strcmp(mode, "mariadb") == 0) {
@@ -911,8 +974,8 @@ int main(int argc, char **argv)
             cmocka_unit_test(t_nonempty),    cmocka_unit_test(t_bad_dumps),
             cmocka_unit_test(t_killed_copy),
         };
-        rc = cmocka_run_group_tests_name(g_kind == K_PG ? "xfer postgresql" : "xfer mariadb",
-                                         tests, NULL, NULL);
+        rc = cmocka_run_group_tests_name(g_kind == K_PG ? "xfer postgresql" : "xfer mariadb", tests,
+                                         NULL, NULL);
     } else {
         fprintf(stderr, "usage: test_xfer sqlite|pg|mariadb|all|mongo\n");
         rc = 2;
