@@ -6,7 +6,9 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config libsqlite3-dev libjansson-dev libcmocka-dev libssl-dev
             libmongoc-dev libbson-dev
-            libpq-dev libmariadb-dev libutf8proc-dev libmicrohttpd-dev sqlite3)
+            libpq-dev libmariadb-dev libutf8proc-dev libmicrohttpd-dev sqlite3
+            clang-format)
+# clang-format: the formatting check (scripts/check-format.sh, CTest style_format).
 # Real database servers the tests start on loopback (tests/servers/), openssl
 # for the self-signed certificate of the TLS test, and prometheus for `promtool check
 # metrics` on GET /metrics (tests/e2e; without it that check is reported as not run).
