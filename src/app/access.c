@@ -2,7 +2,7 @@
  * auth_token argument, the request's bearer header, (for resources and prompts) the
  * identity remembered by the connection, or a trusted transport's identity; default
  * deny otherwise; the one permission check (read on reads, write on writes, admin on
- * admin tools); per-connection state; rate limiting. Must not: log or echo tokens. */
+ * admin tools); per-connection and per-MCP-session state; rate limiting. Must not: log or echo tokens. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +24,27 @@ void app_conn_free(app_conn *c)
     pthread_mutex_destroy(&c->mu);
     memset(&c->id, 0, sizeof c->id);
     free(c);
+}
+
+void app_session_open(mcp_session *s, bool trusted)
+{
+    if (s)
+        mcp_session_set_userdata(s, app_conn_new(trusted));
+}
+
+void app_session_close(mcp_session *s)
+{
+    if (!s)
+        return;
+    app_conn_free(mcp_session_userdata(s));
+    mcp_session_set_userdata(s, NULL);
+}
+
+app_conn *app_call_conn(const app_call *c)
+{
+    if (c->req && c->req->conn)
+        return c->req->conn;
+    return c->mc ? mcp_session_userdata(mcp_call_session(c->mc)) : NULL;
 }
 
 bool app_is_admin(const auth_identity *id)
@@ -57,6 +78,7 @@ static json_t *status_error(app_call *c, auth_status s, const err_t *e)
 json_t *app_access(app_call *c, const char *token, int need, bool allow_conn)
 {
     const app_req *rq = c->req;
+    app_conn *conn = app_call_conn(c);
     c->authed = false;
     if (token && !*token)
         token = NULL;
@@ -68,16 +90,15 @@ json_t *app_access(app_call *c, const char *token, int need, bool allow_conn)
         if (s != AUTH_OK)
             return status_error(c, s, &e);
         c->authed = true;
-    } else if (allow_conn && rq && rq->conn) {
-        pthread_mutex_lock(&rq->conn->mu);
-        if (rq->conn->has_id &&
-            (rq->conn->id.expires_at == 0 || rq->conn->id.expires_at > c->now)) {
-            c->id = rq->conn->id;
+    } else if (allow_conn && conn) {
+        pthread_mutex_lock(&conn->mu);
+        if (conn->has_id && (conn->id.expires_at == 0 || conn->id.expires_at > c->now)) {
+            c->id = conn->id;
             c->authed = true;
         }
-        pthread_mutex_unlock(&rq->conn->mu);
+        pthread_mutex_unlock(&conn->mu);
     }
-    if (!c->authed && rq && rq->conn && rq->conn->trusted) {
+    if (!c->authed && conn && conn->trusted) {
         memset(&c->id, 0, sizeof c->id);
         snprintf(c->id.agent_id, sizeof c->id.agent_id, "%s", c->app->trusted_id);
         snprintf(c->id.agent_type, sizeof c->id.agent_type, "%s", c->app->trusted_type);

@@ -1,7 +1,8 @@
 /* app/app.h — the operations of ctxd (tool-contract.md): the app context (store, auth,
  * permission map, rate limiter, limits), registration of every tool, resource and
- * prompt into an mcp_server, and the per-connection / per-request state a transport
- * hands to the handlers as mcp_request_ctx.auth (an app_req).
+ * prompt into an mcp_server, the per-connection / per-session / per-request state a
+ * transport hands to the handlers (an app_req as mcp_request_ctx.auth), and what the
+ * server reports and does besides MCP (health, metrics text, maintenance).
  * The ONE place for access rules: identity resolution, the permission check and the
  * visibility rule (app_vis_build) live in app/ and every read path uses them.
  * Must not: do transport I/O (stdio/HTTP own the wire), write SQL (store/ does), or
@@ -17,6 +18,7 @@
 #include "auth/ratelimit.h"
 #include "base/conf.h"
 #include "base/err.h"
+#include "base/sbuf.h"
 #include "mcp/mcp.h"
 #include "store/store.h"
 
@@ -82,8 +84,18 @@ typedef struct app_conn app_conn;
 app_conn *app_conn_new(bool trusted);
 void app_conn_free(app_conn *c); /* NULL is fine */
 
+/* The app_conn of an MCP session, for transports with many sessions (HTTP):
+ * app_session_open hangs a new app_conn on s (mcp_session_set_userdata) before its first
+ * request; a request whose app_req has no conn uses its session's, so an identity issued
+ * on one MCP session is remembered for that session only. app_session_close frees it
+ * once the session has ended and no request of it runs (mcp_http_opts.on_session_end).
+ * The userdata of every session of the app's server is the app's: a transport must not
+ * set it to anything else. Both are no-ops on NULL. */
+void app_session_open(mcp_session *s, bool trusted);
+void app_session_close(mcp_session *s);
+
 typedef struct app_req {
-    app_conn *conn;       /* may be NULL (no connection state) */
+    app_conn *conn;       /* NULL: the MCP session's (app_session_open), if any */
     const char *bearer;   /* Authorization header value ("Bearer ...") or NULL */
     bool api_key_ok;      /* the transport verified the API key (HTTP X-API-Key;
                                   stdio: API_KEY is set in the server's environment) */
@@ -91,14 +103,49 @@ typedef struct app_req {
                                   peer address); NULL = "anonymous" */
 } app_req;
 
-/* Monotonic uptime etc. are kept per app; this is for /metrics of the HTTP transport:
- * calls fn once per tool with its request count, error count and latency
- * percentiles (microseconds). */
+/* Calls fn once per tool with its request count, error count and latency percentiles
+ * (microseconds), in registration order. */
 typedef struct app_tool_stats {
     const char *tool;
     uint64_t calls, errors;
     double p50_us, p95_us, p99_us, mean_us;
 } app_tool_stats;
 void app_foreach_tool_stats(app_t *a, void (*fn)(void *ud, const app_tool_stats *s), void *ud);
+
+/* ---- health.c: what GET /health and GET /health/database report ---------------- */
+typedef struct app_health_info {
+    const char *transport; /* "http" */
+    size_t sessions;       /* live MCP sessions of the transport */
+    const char *version;   /* the ctxd version */
+} app_health_info;
+/* The /health document as compact JSON text (malloc'd): status ("healthy", or
+ * "degraded" when the database did not answer), timestamp, database (as below, without
+ * timestamp), server {name, transport, sessions, uptime_seconds}, version. One ping. */
+char *app_health_json(app_t *a, const app_health_info *hi);
+/* The /health/database document: status ("healthy"/"unhealthy"), type and
+ * database_type (the backend), latency_ms or error (an err_code name), pool figures,
+ * timestamp. *ok: the database answered its ping (HTTP: 200, else 503). */
+char *app_health_database_json(app_t *a, bool *ok);
+
+/* ---- metrics_text.c: the app's part of GET /metrics ------------------------------ */
+/* Appends, in the Prometheus text format 0.0.4: ctxd_tool_calls_total,
+ * ctxd_tool_errors_total and ctxd_tool_latency_seconds (summary) per tool,
+ * ctxd_uptime_seconds, ctxd_build_info{version,backend}, the database pool
+ * (ctxd_db_pool_*), statements, slow statements, retries, statement time and
+ * ctxd_db_errors_total{class}: the same names on every backend. No database I/O. */
+void app_metrics_render(app_t *a, const char *version, sbuf_t *out);
+
+/* ---- maintenance.c: background upkeep of `ctxd serve` -------------------------- */
+/* One pass as of `now`: deletes memory entries and tokens/revocations expired by now
+ * and, if retention_days > 0, audit records older than retention_days. Failures are
+ * logged as warnings (the next pass retries), removals at info. */
+void app_maintenance_run(store_t *st, utc_us now, long retention_days);
+typedef struct app_maint app_maint;
+/* Runs app_maintenance_run(st, utc_now(), retention_days) every interval_s seconds
+ * (first pass after one interval) on a thread of its own. NULL (logged) if the thread
+ * cannot be created. */
+app_maint *app_maint_start(store_t *st, long retention_days, long interval_s);
+/* Wakes the thread, lets a pass in progress finish, joins and frees. NULL is fine. */
+void app_maint_stop(app_maint *m);
 
 #endif

@@ -57,6 +57,22 @@ typedef struct tool_slot {
     size_t idx;
 } tool_slot;
 
+/* worker.c: a background thread and what it sleeps on. */
+typedef struct app_worker {
+    pthread_t th;
+    pthread_mutex_t mu; /* guards stop and the owner's shared fields */
+    pthread_cond_t cv;  /* signalled by app_worker_stop and by the owner */
+    bool stop;
+} app_worker;
+/* Initialises w and runs fn(arg) on a new thread; false (w needs no cleanup) if the
+ * thread cannot be created. */
+bool app_worker_start(app_worker *w, void *(*fn)(void *), void *arg);
+/* With w->mu held: waits for a signal (or a spurious wake-up), or at most `seconds`
+ * (< 0: no limit). True when the time ran out. The caller checks w->stop after it. */
+bool app_worker_wait(app_worker *w, long seconds);
+/* Sets stop, wakes the thread, joins it and destroys w's mutex and condition. */
+void app_worker_stop(app_worker *w);
+
 /* indexer.c: wake the background indexer after a message was added (no-op without). */
 void app_indexer_poke(app_t *a);
 
@@ -140,6 +156,9 @@ json_t *app_ok(json_t *obj);
  * resources/prompts when allow_conn — the connection's identity, else the trusted
  * identity) and checks `need`. NULL when allowed (c->id filled), else the error result. */
 json_t *app_access(app_call *c, const char *token, int need, bool allow_conn);
+/* The connection state of the call: the app_req's conn, else its MCP session's
+ * (app_session_open), else NULL. */
+app_conn *app_call_conn(const app_call *c);
 /* The rate-limit check for key; NULL when allowed. */
 json_t *app_rate_check(app_call *c, const char *key);
 bool app_is_admin(const auth_identity *id);
@@ -177,6 +196,9 @@ json_t *app_json_message(const store_message *m);
 json_t *app_json_session(const store_session *s);
 json_t *app_json_time(utc_us t);               /* ISO-8601 string, or null for 0 */
 json_t *app_json_parse_text(const char *text); /* JSON text -> value (null if NULL/bad) */
+/* health.c: the pool figures of store_stats, as /health and get_performance_metrics
+ * show them */
+json_t *app_json_pool(const db_pool_stats *p);
 
 /* argument getters (defaults when absent or null) */
 const char *app_arg_str(json_t *args, const char *name);

@@ -8,10 +8,8 @@
  * correct at every moment without it (message_search treats messages not yet indexed
  * as candidates); the indexer only makes searching cheaper.
  * Must not: decide what is indexed (search/ does) or touch the database directly. */
-#include <errno.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "app/app_int.h"
@@ -25,10 +23,7 @@ enum {
 };
 
 struct app_indexer {
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
+    app_worker w;
     int64_t pending; /* messages added since the last pass (>= 1: a pass is due) */
     store_t *st;
 };
@@ -51,24 +46,20 @@ static void *indexer_main(void *p)
     /* below the request threads: under full load indexing waits, requests do not
      * (Linux: the nice value of this thread only; failure just leaves it at 0) */
     (void)setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
-    pthread_mutex_lock(&ix->mu);
-    while (!ix->stop) {
+    pthread_mutex_lock(&ix->w.mu);
+    while (!ix->w.stop) {
         if (ix->pending == 0) {
-            pthread_cond_wait(&ix->cv, &ix->mu);
+            app_worker_wait(&ix->w, -1);
             continue;
         }
+        /* a second for more messages, unless a batch is already due (poke signals then) */
         if (ix->pending < APP_INDEX_BATCH) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
-            while (!ix->stop && ix->pending < APP_INDEX_BATCH &&
-                   pthread_cond_timedwait(&ix->cv, &ix->mu, &ts) != ETIMEDOUT) {
-            }
-            if (ix->stop)
+            app_worker_wait(&ix->w, 1);
+            if (ix->w.stop)
                 break;
         }
         ix->pending = 0;
-        pthread_mutex_unlock(&ix->mu);
+        pthread_mutex_unlock(&ix->w.mu);
         err_t e;
         int64_t n = 0;
         if (app_index_flush(ix->st, &n, &e) != ERR_OK) {
@@ -80,9 +71,9 @@ static void *indexer_main(void *p)
             warned = false;
             LOG_D("app", "search index: %lld messages indexed", (long long)n);
         }
-        pthread_mutex_lock(&ix->mu);
+        pthread_mutex_lock(&ix->w.mu);
     }
-    pthread_mutex_unlock(&ix->mu);
+    pthread_mutex_unlock(&ix->w.mu);
     return NULL;
 }
 
@@ -93,11 +84,7 @@ err_code app_indexer_start(app_t *a, err_t *e)
     app_indexer *ix = xcalloc(1, sizeof *ix);
     ix->st = a->st;
     ix->pending = APP_INDEX_BATCH; /* the first pass at once */
-    pthread_mutex_init(&ix->mu, NULL);
-    pthread_cond_init(&ix->cv, NULL);
-    if (pthread_create(&ix->th, NULL, indexer_main, ix) != 0) {
-        pthread_cond_destroy(&ix->cv);
-        pthread_mutex_destroy(&ix->mu);
+    if (!app_worker_start(&ix->w, indexer_main, ix)) {
         free(ix);
         return err_set(e, ERR_FATAL, "app: cannot start the search indexer thread");
     }
@@ -110,10 +97,10 @@ void app_indexer_poke(app_t *a)
     app_indexer *ix = a->ix;
     if (!ix)
         return;
-    pthread_mutex_lock(&ix->mu);
+    pthread_mutex_lock(&ix->w.mu);
     if (++ix->pending == 1 || ix->pending == APP_INDEX_BATCH)
-        pthread_cond_signal(&ix->cv);
-    pthread_mutex_unlock(&ix->mu);
+        pthread_cond_signal(&ix->w.cv);
+    pthread_mutex_unlock(&ix->w.mu);
 }
 
 void app_indexer_stop(app_t *a)
@@ -121,13 +108,7 @@ void app_indexer_stop(app_t *a)
     app_indexer *ix = a->ix;
     if (!ix)
         return;
-    pthread_mutex_lock(&ix->mu);
-    ix->stop = true;
-    pthread_cond_signal(&ix->cv);
-    pthread_mutex_unlock(&ix->mu);
-    pthread_join(ix->th, NULL);
-    pthread_cond_destroy(&ix->cv);
-    pthread_mutex_destroy(&ix->mu);
+    app_worker_stop(&ix->w);
     free(ix);
     a->ix = NULL;
 }

@@ -1,7 +1,7 @@
 /* app/tools_auth.c — authenticate_agent (mints a protected token after the transport
  * verified the API key; over stdio the key comes from the server's environment) and
- * refresh_token. The connection remembers the identity issued on it (for resources
- * and prompts, which cannot carry an auth_token).
+ * refresh_token. The connection (over HTTP: the MCP session) remembers the identity
+ * issued on it (for resources and prompts, which cannot carry an auth_token).
  * Must not: log or return anything secret except the caller's own new token. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +12,13 @@
 
 static void remember(app_call *c, const auth_identity *id)
 {
-    if (!c->req || !c->req->conn)
+    app_conn *conn = app_call_conn(c);
+    if (!conn)
         return;
-    pthread_mutex_lock(&c->req->conn->mu);
-    c->req->conn->id = *id;
-    c->req->conn->has_id = true;
-    pthread_mutex_unlock(&c->req->conn->mu);
+    pthread_mutex_lock(&conn->mu);
+    conn->id = *id;
+    conn->has_id = true;
+    pthread_mutex_unlock(&conn->mu);
 }
 
 /* Token issuance is written by auth/ (token_put) without an audit hook, so the audit

@@ -50,24 +50,21 @@ static json_t *get_usage_guidance(app_call *c, json_t *args)
                             auth_perms_to_json(c->id.permissions)));
 }
 
+static void tool_json(void *ud, const app_tool_stats *t)
+{
+    json_object_set_new(ud, t->tool,
+                        json_pack("{s:I s:I s:f s:f s:f s:f}", "requests", (json_int_t)t->calls,
+                                  "errors", (json_int_t)t->errors, "mean_ms", t->mean_us / 1000.0,
+                                  "p50_ms", t->p50_us / 1000.0, "p95_ms", t->p95_us / 1000.0,
+                                  "p99_ms", t->p99_us / 1000.0));
+}
+
 static json_t *get_performance_metrics(app_call *c, json_t *args)
 {
     (void)args;
     app_t *a = c->app;
     json_t *tools = json_object();
-    for (size_t i = 0; i < a->ntools; i++) {
-        app_lat *l = &a->tool_lat[i];
-        uint64_t calls = atomic_load_explicit(&l->calls, memory_order_relaxed);
-        uint64_t tot = atomic_load_explicit(&l->total_us, memory_order_relaxed);
-        json_object_set_new(
-            tools, a->tool_names[i],
-            json_pack("{s:I s:I s:f s:f s:f s:f}", "requests", (json_int_t)calls, "errors",
-                      (json_int_t)atomic_load_explicit(&l->errors, memory_order_relaxed), "mean_ms",
-                      calls ? (double)tot / (double)calls / 1000.0 : 0.0, "p50_ms",
-                      app_lat_percentile(l, 0.5) / 1000.0, "p95_ms",
-                      app_lat_percentile(l, 0.95) / 1000.0, "p99_ms",
-                      app_lat_percentile(l, 0.99) / 1000.0));
-    }
+    app_foreach_tool_stats(a, tool_json, tools);
     json_t *errs = json_object();
     for (int k = 0; k < APP_CODE_COUNT; k++) {
         uint64_t n = atomic_load_explicit(&a->err_counts[k], memory_order_relaxed);
@@ -76,16 +73,8 @@ static json_t *get_performance_metrics(app_call *c, json_t *args)
     }
     store_stats ss;
     store_get_stats(a->st, &ss);
-    const db_pool_stats *ps = &ss.pool;
     const db_query_stats *qs = &ss.queries;
-    json_t *db = json_pack("{s:s}", "backend", ss.backend);
-    json_object_set_new(db, "pool",
-                        json_pack("{s:i s:i s:i s:i s:I s:I s:I s:I s:I}", "size", ps->size,
-                                  "max_overflow", ps->max_overflow, "in_use", ps->in_use, "idle",
-                                  ps->idle, "acquired", (json_int_t)ps->acquired, "waits",
-                                  (json_int_t)ps->waits, "timeouts", (json_int_t)ps->timeouts,
-                                  "created", (json_int_t)ps->created, "closed",
-                                  (json_int_t)ps->closed));
+    json_t *db = json_pack("{s:s s:o}", "backend", ss.backend, "pool", app_json_pool(&ss.pool));
     json_object_set_new(
         db, "queries",
         json_pack("{s:I s:I s:I s:I s:f}", "statements", (json_int_t)qs->statements, "errors",

@@ -2,9 +2,10 @@
  * unless told not to), opens the store and serves MCP: over Streamable HTTP on
  * HTTP_HOST:HTTP_PORT (--host/--port) by default, until SIGINT/SIGTERM, then shuts down
  * gracefully (in-flight requests finish); with --stdio (or MCP_TRANSPORT=stdio) on
- * stdin/stdout until EOF. Background maintenance (expired memory, expired tokens and
- * revocations, audit records past AUDIT_LOG_RETENTION_DAYS) runs in both modes. The
- * HTTP glue (auth hook, /health, /metrics) is cli/serve_http.c.
+ * stdin/stdout until EOF. Background maintenance (app/maintenance.c: expired memory,
+ * expired tokens and revocations, audit records past AUDIT_LOG_RETENTION_DAYS) runs in
+ * both modes. The HTTP wiring (auth hook, sessions, /health, /metrics) is
+ * cli/serve_http.c.
  * Must not: hold a database connection while idle; write anything but MCP to stdout;
  * log secrets (API key, JWT secret, database password). */
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/log.h"
 #include "base/sbuf.h"
@@ -21,13 +21,9 @@
 #include "migrate/migrate.h"
 #include "store/store.h"
 #include "store/store_mongo.h"
-#ifdef CTXD_HAVE_APP
 #include "app/app.h"
 #include "mcp/mcp_stdio.h"
-#endif
-#if defined(CTXD_HAVE_APP) && defined(CTXD_HAVE_HTTP)
 #include "cli/serve_http.h"
-#endif
 
 static void serve_usage(FILE *f)
 {
@@ -55,70 +51,6 @@ static void serve_usage(FILE *f)
           f);
 }
 
-#ifdef CTXD_HAVE_APP
-static void maintenance(store_t *st, long retention_days)
-{
-    err_t e;
-    int64_t n = 0;
-    utc_us now = utc_now();
-    if (st->vt->memory_sweep(st, now, &n, &e) != ERR_OK)
-        LOG_W("serve", "memory sweep failed: %s", e.msg);
-    else if (n)
-        LOG_I("serve", "removed %lld expired memory entries", (long long)n);
-    if (st->vt->token_purge(st, now, &n, &e) != ERR_OK)
-        LOG_W("serve", "token purge failed: %s", e.msg);
-    else if (n)
-        LOG_I("serve", "purged %lld expired tokens/revocations", (long long)n);
-    if (retention_days > 0) {
-        utc_us cutoff = now - (utc_us)retention_days * 86400 * INT64_C(1000000);
-        if (st->vt->audit_purge(st, cutoff, &n, &e) != ERR_OK)
-            LOG_W("serve", "audit purge failed: %s", e.msg);
-        else if (n)
-            LOG_I("serve", "purged %lld audit records older than %ld days", (long long)n,
-                  retention_days);
-    }
-}
-
-typedef struct maint_thread {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
-    store_t *st;
-    long retention, interval;
-} maint_thread;
-
-static void *maint_main(void *p)
-{
-    maint_thread *m = p;
-    pthread_mutex_lock(&m->mu);
-    while (!m->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += m->interval;
-        while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &ts) != ETIMEDOUT) {
-        }
-        if (m->stop)
-            break;
-        pthread_mutex_unlock(&m->mu);
-        maintenance(m->st, m->retention);
-        pthread_mutex_lock(&m->mu);
-    }
-    pthread_mutex_unlock(&m->mu);
-    return NULL;
-}
-
-static void maint_stop(maint_thread *m, pthread_t th, bool have_th)
-{
-    pthread_mutex_lock(&m->mu);
-    m->stop = true;
-    pthread_cond_signal(&m->cv);
-    pthread_mutex_unlock(&m->mu);
-    if (have_th)
-        pthread_join(th, NULL);
-    pthread_cond_destroy(&m->cv);
-    pthread_mutex_destroy(&m->mu);
-}
-
 typedef struct serve_args {
     bool stdio;
     const char *host;
@@ -128,8 +60,7 @@ typedef struct serve_args {
     sigset_t *signals;   /* blocked SIGINT/SIGTERM (HTTP mode waits on them) */
 } serve_args;
 
-#ifdef CTXD_HAVE_HTTP
-/* Streamable HTTP until SIGINT/SIGTERM; maintenance on this thread between signals. */
+/* Streamable HTTP until SIGINT/SIGTERM. */
 static int serve_http_loop(cli_ctx *ctx, store_t *st, auth_ctx *auth, app_t *app, mcp_server *srv,
                            const serve_args *a)
 {
@@ -140,7 +71,6 @@ static int serve_http_loop(cli_ctx *ctx, store_t *st, auth_ctx *auth, app_t *app
                          .srv = srv,
                          .app = app,
                          .auth = auth,
-                         .store = st,
                          .version = CTXD_VERSION};
     serve_http *h = serve_http_start(&o, &e);
     if (!h)
@@ -149,23 +79,14 @@ static int serve_http_loop(cli_ctx *ctx, store_t *st, auth_ctx *auth, app_t *app
     LOG_I("serve", "ctxd ready: http://%s%s%s:%u/mcp (database %s, backend %s)", v6 ? "[" : "",
           a->host, v6 ? "]" : "", (unsigned)serve_http_port(h), a->db_desc, st->vt->name);
     int rc = CLI_OK;
-    int64_t next = utc_mono_us() + (int64_t)a->interval * 1000000;
     for (;;) {
-        int64_t left = next - utc_mono_us();
-        if (left <= 0) {
-            maintenance(st, a->retention);
-            next = utc_mono_us() + (int64_t)a->interval * 1000000;
-            continue;
-        }
-        struct timespec ts = {.tv_sec = (time_t)(left / 1000000),
-                              .tv_nsec = (long)(left % 1000000) * 1000};
-        int sig = sigtimedwait(a->signals, NULL, &ts);
+        int sig = sigwaitinfo(a->signals, NULL);
         if (sig == SIGINT || sig == SIGTERM) {
             LOG_I("serve", "received %s, shutting down (finishing in-flight requests)",
                   sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
-        if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+        if (sig < 0 && errno != EINTR) {
             LOG_E("serve", "waiting for signals failed: %s", strerror(errno));
             rc = CLI_FAIL;
             break;
@@ -175,7 +96,6 @@ static int serve_http_loop(cli_ctx *ctx, store_t *st, auth_ctx *auth, app_t *app
     LOG_I("serve", "stopped");
     return rc;
 }
-#endif
 
 /* MCP over stdio or HTTP with the store already open; returns a CLI_* code. */
 static int serve_app(cli_ctx *ctx, store_t *st, const serve_args *a)
@@ -204,36 +124,25 @@ static int serve_app(cli_ctx *ctx, store_t *st, const serve_args *a)
         LOG_W("serve", "API_KEY is not set: authenticate_agent will refuse every agent "
                        "(`ctxd setup` writes one to .env)");
     int rc;
+    app_maint *m = app_maint_start(st, a->retention, a->interval);
     if (a->stdio) {
         app_conn *conn = app_conn_new(false);
         app_req req = {
             .conn = conn, .api_key_ok = auth_api_key_configured(auth), .rate_key = "stdio"};
         mcp_stdio_opts o = MCP_STDIO_OPTS_INIT;
         o.auth = &req;
-        maint_thread m = {.st = st, .retention = a->retention, .interval = a->interval};
-        pthread_mutex_init(&m.mu, NULL);
-        pthread_cond_init(&m.cv, NULL);
-        pthread_t th;
-        bool have_th = pthread_create(&th, NULL, maint_main, &m) == 0;
         LOG_I("serve", "serving MCP on stdio (database %s, backend %s)", a->db_desc, st->vt->name);
         rc = mcp_stdio_run(srv, &o) == 0 ? CLI_OK : CLI_FAIL;
-        maint_stop(&m, th, have_th);
-        mcp_server_free(srv);
         app_conn_free(conn);
     } else {
-#ifdef CTXD_HAVE_HTTP
         rc = serve_http_loop(ctx, st, auth, app, srv, a);
-#else
-        cli_error("serve: this build has no HTTP transport (libmicrohttpd): use --stdio");
-        rc = CLI_FAIL;
-#endif
-        mcp_server_free(srv);
     }
+    app_maint_stop(m);
+    mcp_server_free(srv);
     app_free(app);
     auth_ctx_free(auth);
     return rc;
 }
-#endif
 
 int cmd_serve(cli_ctx *ctx, int argc, char **argv)
 {
@@ -283,14 +192,8 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
     if (conf_get_int(ctx->conf, "AUDIT_LOG_RETENTION_DAYS", 30, &retention, &e) != ERR_OK)
         return cli_fail("configuration", &e);
 
-#ifndef CTXD_HAVE_APP
-    cli_error("serve: this build has no MCP application layer (src/app)");
-    (void)host;
-    (void)stdio;
-    return CLI_FAIL;
-#else
     /* Block the signals before any thread exists so every thread inherits the mask
-     * and only sigtimedwait (HTTP mode) receives them. */
+     * and only sigwaitinfo (HTTP mode) receives them. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -335,7 +238,7 @@ serve:
      * their default action (terminate) */
     if (stdio)
         pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-    maintenance(st, retention);
+    app_maintenance_run(st, utc_now(), retention);
     serve_args a = {.stdio = stdio,
                     .host = host,
                     .port = port,
@@ -347,5 +250,4 @@ serve:
     store_close(st);
     sbuf_free(&desc);
     return rc;
-#endif
 }

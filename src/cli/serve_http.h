@@ -1,8 +1,8 @@
 /* cli/serve_http.h — the glue between the Streamable HTTP transport (http/) and the
  * app (app/) for `ctxd serve`: the auth hook that turns each HTTP request into an
- * app_req (X-API-Key checked in constant time, Authorization bearer, per-MCP-session
- * app_conn, peer address as rate key) and the extra routes GET /health,
- * GET /health/database and GET /metrics.
+ * app_req (X-API-Key checked in constant time, Authorization bearer, peer address as
+ * the pre-authentication rate key), the app's state on each MCP session, and the extra
+ * routes GET /health, GET /health/database and GET /metrics.
  * Must not: log or echo API keys or tokens; parse MCP; own the app, store or server
  * (the caller creates and frees them, after serve_http_stop). */
 #ifndef CTXD_CLI_SERVE_HTTP_H
@@ -14,7 +14,6 @@
 #include "auth/auth.h"
 #include "base/err.h"
 #include "mcp/mcp.h"
-#include "store/store.h"
 
 typedef struct serve_http serve_http;
 
@@ -24,8 +23,7 @@ typedef struct serve_http_opts {
     mcp_server *srv;     /* borrowed; app_register'ed */
     app_t *app;          /* borrowed */
     auth_ctx *auth;      /* borrowed */
-    store_t *store;      /* borrowed */
-    const char *version; /* ctxd version for /health */
+    const char *version; /* ctxd version for /health and /metrics */
 } serve_http_opts;
 
 serve_http *serve_http_start(const serve_http_opts *o, err_t *e);

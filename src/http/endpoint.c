@@ -5,6 +5,7 @@
  * JSON when the handler emitted nothing, else SSE), GET streams (one per session, 409;
  * Last-Event-ID replay) and DELETE.
  * Must not: interpret the auth value, or block the I/O thread on a handler. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,14 @@ static const char *hdr(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+static unsigned reply_status(const mcp_reply *r)
+{
+    return r->kind == MCP_REPLY_NONE ? 202 : r->kind == MCP_REPLY_INVALID ? 400 : 200;
+}
+
 static MHD_RESULT_T reply_mcp(struct MHD_Connection *conn, mcp_reply *r, const char *sid)
 {
-    unsigned status = r->kind == MCP_REPLY_NONE ? 202 : r->kind == MCP_REPLY_INVALID ? 400 : 200;
+    unsigned status = reply_status(r);
     struct MHD_Response *resp;
     if (r->kind == MCP_REPLY_NONE || !r->json) {
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -34,11 +40,6 @@ static MHD_RESULT_T reply_mcp(struct MHD_Connection *conn, mcp_reply *r, const c
     MHD_RESULT_T ret = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
-}
-
-static unsigned reply_status(const mcp_reply *r)
-{
-    return r->kind == MCP_REPLY_NONE ? 202 : r->kind == MCP_REPLY_INVALID ? 400 : 200;
 }
 
 static bool reply_is_error(const mcp_reply *r)
@@ -256,7 +257,7 @@ static bool parse_event_id(const char *v, unsigned *no, uint64_t *seq)
     return true;
 }
 
-static MHD_RESULT_T get_stream(mcp_http *h, struct MHD_Connection *conn, http_sess *s)
+static MHD_RESULT_T get_stream(struct MHD_Connection *conn, http_sess *s)
 {
     if (!http_accepts(hdr(conn, "Accept"), "text/event-stream"))
         return http_reply_rpc_error(conn, 406, -32000,
@@ -283,7 +284,6 @@ static MHD_RESULT_T get_stream(mcp_http *h, struct MHD_Connection *conn, http_se
             http_stream_push(s, st, NULL, 0);
     }
     pthread_mutex_unlock(&s->lock);
-    (void)h;
     struct MHD_Response *resp = http_sse_response(s, st, from, conn);
     MHD_RESULT_T ret = MHD_queue_response(conn, 200, resp);
     MHD_destroy_response(resp);
@@ -312,7 +312,6 @@ static bool first_call_checks(mcp_http *h, struct MHD_Connection *conn, const ch
         mcp_http_req req = {conn, method, "/mcp"};
         void *a = NULL;
         if (!h->o.auth(h->o.auth_ud, &req, &a, &msg)) {
-            sbuf_t b = SBUF_INIT;
             json_t *j = json_pack("{s:s,s:s}", "error", "invalid_token", "message",
                                   msg ? msg : "authentication required");
             char *txt = json_dumps(j, JSON_COMPACT);
@@ -323,7 +322,6 @@ static bool first_call_checks(mcp_http *h, struct MHD_Connection *conn, const ch
             MHD_add_response_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
             *ret = MHD_queue_response(conn, 401, r);
             MHD_destroy_response(r);
-            sbuf_free(&b);
             return true;
         }
         hc->auth = a;
@@ -349,7 +347,7 @@ static bool first_call_checks(mcp_http *h, struct MHD_Connection *conn, const ch
         }
         const char *cl = hdr(conn, "Content-Length");
         long n;
-        if (cl && str_to_long(cl, 0, __LONG_MAX__, &n) && (size_t)n > h->o.max_body) {
+        if (cl && str_to_long(cl, 0, LONG_MAX, &n) && (size_t)n > h->o.max_body) {
             *ret = http_reply_rpc_error(conn, 413, MCP_INVALID_REQUEST, "Request body too large");
             return true;
         }
@@ -382,7 +380,7 @@ MHD_RESULT_T http_mcp_endpoint(mcp_http *h, struct MHD_Connection *conn, const c
             http_sess_end(s);
             ret = http_reply(conn, 200, NULL, NULL, 0, NULL);
         } else {
-            ret = get_stream(h, conn, s);
+            ret = get_stream(conn, s);
         }
         http_sess_unref(s);
         return ret;

@@ -35,6 +35,10 @@ typedef struct mcp_http_req mcp_http_req; /* one HTTP request (valid during call
 const char *mcp_http_req_header(const mcp_http_req *r, const char *name);
 const char *mcp_http_req_method(const mcp_http_req *r);
 const char *mcp_http_req_path(const mcp_http_req *r);
+/* The numeric address of the TCP peer ("127.0.0.1", "::1"; no port) in buf (n >= 46 holds
+ * any), for keying per-client limits. False (buf "") if the address is unknown or not IP.
+ * Behind a reverse proxy this is the proxy's address: forwarded headers are not read. */
+bool mcp_http_req_peer(const mcp_http_req *r, char *buf, size_t n);
 
 /* Auth hook: called for every request to the MCP endpoint (POST, GET, DELETE) before
  * anything else is done with it. Return true and set *auth (may stay NULL) to accept; the
@@ -79,7 +83,9 @@ typedef struct mcp_http_opts {
     mcp_http_observer_fn observer; /* optional; see also mcp_http_metrics_render */
     void *observer_ud;
     /* Called when a session is created (before its first request is handled), e.g. to
-     * attach the product's state with mcp_session_set_userdata, and when it is freed. */
+     * attach the product's state with mcp_session_set_userdata, and when it is freed:
+     * after it ended (DELETE, idle expiry, mcp_http_stop, or an initialize that failed)
+     * and its last request finished, so on_session_end may free that state. */
     void (*on_session)(void *ud, mcp_session *s);
     void (*on_session_end)(void *ud, mcp_session *s);
     void *session_ud;

@@ -72,6 +72,27 @@ const char *mcp_http_req_path(const mcp_http_req *r)
     return r->path;
 }
 
+bool mcp_http_req_peer(const mcp_http_req *r, char *buf, size_t n)
+{
+    if (n)
+        buf[0] = '\0';
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (!sa || n == 0)
+        return false;
+    const void *addr = NULL;
+    if (sa->sa_family == AF_INET)
+        addr = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    else if (sa->sa_family == AF_INET6)
+        addr = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    if (!addr || !inet_ntop(sa->sa_family, addr, buf, (socklen_t)n)) {
+        buf[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
 void mcp_http_add_route(mcp_http *h, const char *method, const char *path, mcp_http_route_fn fn,
                         void *ud)
 {

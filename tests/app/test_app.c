@@ -4,7 +4,8 @@
  * argv[1]). Several agents of different types collaborate in one session; the
  * visibility matrix over every read path; default deny; permissions; every error code
  * reachable from the tools; memory types and TTL (injected clock); since_id; search;
- * audit rows; rate limiting; resources, subscriptions and prompts.
+ * audit rows; rate limiting; resources, subscriptions and prompts; the per-MCP-session
+ * state; maintenance passes.
  * Must not: sleep (the clock is injected) or leave files behind. */
 #include <pthread.h>
 #include <setjmp.h>
@@ -1223,6 +1224,106 @@ static void test_trusted_and_limits(void **state)
     free(sid);
 }
 
+/* the error code (data.code) of a failed resources/read, or NULL if it succeeded */
+static const char *res_denied(json_t *r)
+{
+    return json_string_value(
+        json_object_get(json_object_get(json_object_get(r, "error"), "data"), "code"));
+}
+
+/* Without a conn in the app_req the MCP session's state (app_session_open) remembers
+ * the identity: per session, and gone with the session's state. */
+static void test_session_state(void **state)
+{
+    fx *f = *state;
+    client *a = &f->c[1], *b = &f->c[2];
+    a->req.conn = b->req.conn = NULL;
+    app_session_open(a->s, false);
+    app_session_open(b->s, false);
+    free(authc(a, "claude-1", "claude", NULL));
+    free(authc(b, "gemini-1", "gemini", NULL));
+    const struct {
+        client *cl;
+        const char *uri, *denied;
+    } cases[] = {
+        {a, "agent://claude-1/memory", NULL},
+        {a, "agent://gemini-1/memory", "PERMISSION_DENIED"},
+        {b, "agent://gemini-1/memory", NULL},
+        {b, "agent://claude-1/memory", "PERMISSION_DENIED"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *r = read_res(cases[i].cl, cases[i].uri);
+        if (cases[i].denied)
+            assert_string_equal(res_denied(r), cases[i].denied);
+        else
+            assert_non_null(res_text(r));
+        json_decref(r);
+    }
+    /* b's session gets fresh state: nothing is remembered */
+    app_session_close(b->s);
+    app_session_open(b->s, false);
+    json_t *r = read_res(b, "agent://gemini-1/memory");
+    assert_string_equal(res_denied(r), "AUTH_FAILED");
+    json_decref(r);
+    r = read_res(a, "agent://claude-1/memory");
+    assert_non_null(res_text(r));
+    json_decref(r);
+    app_session_close(a->s);
+    app_session_close(b->s);
+    a->req.conn = a->conn;
+    b->req.conn = b->conn;
+}
+
+static bool mem_exists(fx *f, const char *key)
+{
+    store_memory m;
+    err_t e;
+    err_code rc = store_memory_get(f->db.st, "claude-1", NULL, key, f->now, &m, &e);
+    assert_true(rc == ERR_OK || rc == ERR_NOTFOUND);
+    store_memory_clear(&m);
+    return rc == ERR_OK;
+}
+
+static int64_t rows(fx *f, const char *table)
+{
+    int64_t n = 0;
+    err_t e;
+    assert_int_equal(store_count_rows(f->db.st, table, &n, &e), ERR_OK);
+    return n;
+}
+
+/* app_maintenance_run removes what has expired as of the time it is given, and audit
+ * records only past the retention */
+static void test_maintenance(void **state)
+{
+    fx *f = *state;
+    char *t = auth_agent(f, "claude-1", "claude", NULL);
+    json_t *sc;
+    expect_ok(sc = tool(f, "set_memory",
+                        json_pack("{s:s s:s s:i s:s}", "key", "ttl", "value", "v", "expires_in", 10,
+                                  "auth_token", t)));
+    json_decref(sc);
+    expect_ok(sc = tool(f, "set_memory",
+                        json_pack("{s:s s:s s:s}", "key", "keep", "value", "v", "auth_token", t)));
+    json_decref(sc);
+    int64_t audits = rows(f, "audit_log"), tokens = rows(f, "secure_tokens");
+    assert_true(audits > 0 && tokens > 0);
+    app_maintenance_run(f->db.st, f->now, 30);
+    assert_true(mem_exists(f, "ttl"));
+    /* 11 s later the entry has expired: gone (even for a reader at the earlier time) */
+    app_maintenance_run(f->db.st, f->now + (utc_us)11 * 1000000, 0);
+    assert_false(mem_exists(f, "ttl"));
+    assert_true(mem_exists(f, "keep"));
+    assert_int_equal(rows(f, "audit_log"), audits);
+    assert_int_equal(rows(f, "secure_tokens"), tokens);
+    /* a year on: the token has expired, the audit records are past 30 days */
+    app_maintenance_run(f->db.st, utc_now() + (utc_us)366 * 86400 * 1000000, 30);
+    assert_int_equal(rows(f, "audit_log"), 0);
+    assert_int_equal(rows(f, "secure_tokens"), 0);
+    assert_true(mem_exists(f, "keep"));
+    free(t);
+}
+
 /* the envelope's mapping of store errors: only transient ones are recoverable */
 static void test_envelope_mapping(void **state)
 {
@@ -1267,6 +1368,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_more_tools, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trusted_and_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_envelope_mapping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maintenance, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,13 +8,20 @@
 //           the backend's pool and operation figures, then SIGTERM ends it with exit 0;
 //   down  : on a fresh database of a private PostgreSQL (or MongoDB emulator) server
 //           this test starts (tests/servers/server.sh) and then stops:
-//           /health/database turns 503 while /health still answers.
-// Usage: node http_checks.mjs <ctxd> bad | health [sqlite|mongo] | down [pg|mongo].
+//           /health/database turns 503 while /health still answers;
+//   sessions: two MCP sessions on one server authenticate as different agents and each
+//           reads agent://{agent_id}/memory as its own agent only; after DELETE a new
+//           session does not inherit the ended session's identity;
+//   peers : with a rate limit of one call a minute, a second client address is not
+//           throttled by the first one's calls (the pre-authentication limit is per peer).
+// Usage: node http_checks.mjs <ctxd> bad | health [sqlite|mongo] | down [pg|mongo] |
+//        sessions | peers.
 // Must not: sleep for timing (polls
 // with a deadline), leave processes, files or databases behind, or print secrets.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,22 +36,45 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 const step = (m) => { if (process.env.E2E_VERBOSE) console.error(`step: ${m}`); };
 
-async function rpc(srv, body, { sid, headers = {}, raw } = {}) {
-  step(raw ? raw.slice(0, 60) : JSON.stringify(body).slice(0, 80));
+function rpcHeaders(sid, headers) {
   const h = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
     'MCP-Protocol-Version': '2025-06-18', ...headers };
   if (sid) h['Mcp-Session-Id'] = sid;
-  const r = await fetch(srv.url, { method: 'POST', headers: h, body: raw ?? JSON.stringify(body) });
-  const text = await r.text();
-  let json = null;
-  if ((r.headers.get('content-type') || '').includes('text/event-stream')) {
+  return h;
+}
+
+// The JSON-RPC response in a body (JSON, or the response event of an SSE stream).
+function rpcBody(contentType, text) {
+  if ((contentType || '').includes('text/event-stream')) {
     const datas = text.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).filter(Boolean);
     const msgs = datas.map((d) => JSON.parse(d));
-    json = msgs.find((m) => 'result' in m || 'error' in m) ?? null;
-  } else if (text) {
-    try { json = JSON.parse(text); } catch { json = null; }
+    return msgs.find((m) => 'result' in m || 'error' in m) ?? null;
   }
-  return { status: r.status, json, headers: r.headers };
+  if (!text) return null;
+  try { return JSON.parse(text); } catch { return null; }
+}
+
+async function rpc(srv, body, { sid, headers = {}, raw } = {}) {
+  step(raw ? raw.slice(0, 60) : JSON.stringify(body).slice(0, 80));
+  const r = await fetch(srv.url, { method: 'POST', headers: rpcHeaders(sid, headers), body: raw ?? JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, json: rpcBody(r.headers.get('content-type'), text), headers: r.headers };
+}
+
+// rpc from a given local address (a second client on the loopback network, 127.0.0.2).
+function rpcFrom(srv, localAddress, body, { sid, headers = {} } = {}) {
+  step(`from ${localAddress}: ${JSON.stringify(body).slice(0, 80)}`);
+  return new Promise((resolve, reject) => {
+    const req = http.request(srv.url, { method: 'POST', localAddress, headers: rpcHeaders(sid, headers) }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, json: rpcBody(res.headers['content-type'], text),
+        sid: res.headers['mcp-session-id'] }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
 }
 
 // POSTs headers announcing a body over the limit; resolves the response status.
@@ -147,6 +177,59 @@ async function badRequests(srv) {
   await stillServing(srv, sid);
 }
 
+const initBody = { jsonrpc: '2.0', id: 1, method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } };
+const authBody = (id, agent) => ({ jsonrpc: '2.0', id, method: 'tools/call',
+  params: { name: 'authenticate_agent', arguments: { agent_id: agent, agent_type: 'claude' } } });
+const envelope = (r) => JSON.parse(r.json.result.content[0].text);
+
+// resources/read of uri on session sid: the contents' JSON, or {denied: <error code>}.
+async function readResource(srv, sid, uri) {
+  const r = await rpc(srv, { jsonrpc: '2.0', id: 'read', method: 'resources/read', params: { uri } }, { sid });
+  assert.equal(r.status, 200);
+  if (r.json.error) return { denied: r.json.error.data?.code ?? String(r.json.error.code) };
+  return JSON.parse(r.json.result.contents[0].text);
+}
+
+async function sessionIdentity(srv) {
+  const key = { 'X-API-Key': API_KEY };
+  const sa = await initSession(srv, key);
+  const sb = await initSession(srv, key);
+  for (const [sid, agent] of [[sa, 'alice'], [sb, 'bob']]) {
+    const r = await rpc(srv, authBody(2, agent), { sid, headers: key });
+    assert.equal(envelope(r).agent_id, agent, JSON.stringify(r.json));
+  }
+  // each session reads as its own agent, in both orders
+  for (const [sid, own, other] of [[sa, 'alice', 'bob'], [sb, 'bob', 'alice'], [sa, 'alice', 'bob']]) {
+    assert.equal((await readResource(srv, sid, `agent://${own}/memory`)).agent_id, own);
+    assert.deepEqual(await readResource(srv, sid, `agent://${other}/memory`), { denied: 'PERMISSION_DENIED' });
+  }
+  // ending alice's session forgets her identity; bob's session keeps his
+  const del = await fetch(srv.url, { method: 'DELETE', headers: { 'Mcp-Session-Id': sa } });
+  assert.equal(del.status, 200);
+  const sc = await initSession(srv, key);
+  assert.deepEqual(await readResource(srv, sc, 'agent://alice/memory'), { denied: 'AUTH_FAILED' });
+  assert.equal((await readResource(srv, sb, 'agent://bob/memory')).agent_id, 'bob');
+}
+
+// RATE_LIMIT_PER_MINUTE=1: one authenticate_agent per client address and minute.
+async function peerRateLimits(srv) {
+  const key = { 'X-API-Key': API_KEY };
+  const auth = async (from, id) => {
+    const init = await rpcFrom(srv, from, initBody, { headers: key });
+    assert.equal(init.status, 200);
+    const r = await rpcFrom(srv, from, authBody(id, `agent-${id}`), { sid: init.sid, headers: key });
+    assert.equal(r.status, 200);
+    return envelope(r);
+  };
+  assert.equal((await auth('127.0.0.1', 1)).success, true);
+  assert.equal((await auth('127.0.0.1', 2)).code, 'RATE_LIMITED');
+  // another address has a bucket of its own
+  const other = await auth('127.0.0.2', 3);
+  assert.equal(other.success, true, JSON.stringify(other));
+  assert.equal((await auth('127.0.0.2', 4)).code, 'RATE_LIMITED');
+}
+
 async function healthChecks(srv, dialect) {
   const h = await fetch(`${srv.base}/health`);
   assert.equal(h.status, 200);
@@ -217,7 +300,20 @@ async function pollStatus(url, want, ms = 30000) {
   assert.fail(`${url}: wanted ${want}, last ${last}`);
 }
 
-if (mode === 'bad' || mode === 'health') {
+if (mode === 'sessions' || mode === 'peers') {
+  await withBackend('sqlite', async ({ url }) => {
+    const env = { DATABASE_URL: url };
+    if (mode === 'peers') Object.assign(env, { RATE_LIMIT_PER_MINUTE: '1', RATE_LIMIT_BURST: '1' });
+    const srv = await startServe(bin, { env });
+    try {
+      if (mode === 'sessions') await sessionIdentity(srv);
+      else await peerRateLimits(srv);
+    } finally {
+      const code = await srv.stop();
+      assert.equal(code, 0, `exit ${code}\n${srv.stderr()}`);
+    }
+  });
+} else if (mode === 'bad' || mode === 'health') {
   const backend = mode === 'health' && kind ? kind : 'sqlite';
   await withBackend(backend, async ({ url }) => {
     const srv = await startServe(bin, { env: { DATABASE_URL: url } });
@@ -272,7 +368,7 @@ if (mode === 'bad' || mode === 'health') {
     rmSync(dirname(state), { recursive: true, force: true });
   }
 } else {
-  console.error('usage: node http_checks.mjs <ctxd> bad | health [sqlite|mongo] | down [pg|mongo]');
+  console.error('usage: node http_checks.mjs <ctxd> bad | health [sqlite|mongo] | down [pg|mongo] | sessions | peers');
   process.exit(2);
 }
 console.log(`http_checks ${mode}: all checks passed`);
