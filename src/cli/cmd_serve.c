@@ -18,9 +18,7 @@
 #include "base/log.h"
 #include "base/sbuf.h"
 #include "cli/cli.h"
-#include "migrate/migrate.h"
 #include "store/store.h"
-#include "store/store_mongo.h"
 #ifdef CTXD_HAVE_APP
 #include "app/app.h"
 #include "mcp/mcp_stdio.h"
@@ -61,17 +59,17 @@ static void maintenance(store_t *st, long retention_days)
     err_t e;
     int64_t n = 0;
     utc_us now = utc_now();
-    if (st->vt->memory_sweep(st, now, &n, &e) != ERR_OK)
+    if (store_memory_sweep(st, now, &n, &e) != ERR_OK)
         LOG_W("serve", "memory sweep failed: %s", e.msg);
     else if (n)
         LOG_I("serve", "removed %lld expired memory entries", (long long)n);
-    if (st->vt->token_purge(st, now, &n, &e) != ERR_OK)
+    if (store_token_purge(st, now, &n, &e) != ERR_OK)
         LOG_W("serve", "token purge failed: %s", e.msg);
     else if (n)
         LOG_I("serve", "purged %lld expired tokens/revocations", (long long)n);
     if (retention_days > 0) {
         utc_us cutoff = now - (utc_us)retention_days * 86400 * INT64_C(1000000);
-        if (st->vt->audit_purge(st, cutoff, &n, &e) != ERR_OK)
+        if (store_audit_purge(st, cutoff, &n, &e) != ERR_OK)
             LOG_W("serve", "audit purge failed: %s", e.msg);
         else if (n)
             LOG_I("serve", "purged %lld audit records older than %ld days", (long long)n,
@@ -147,7 +145,7 @@ static int serve_http_loop(cli_ctx *ctx, store_t *st, auth_ctx *auth, app_t *app
         return cli_fail("starting the HTTP server", &e);
     bool v6 = strchr(a->host, ':') != NULL;
     LOG_I("serve", "ctxd ready: http://%s%s%s:%u/mcp (database %s, backend %s)", v6 ? "[" : "",
-          a->host, v6 ? "]" : "", (unsigned)serve_http_port(h), a->db_desc, st->vt->name);
+          a->host, v6 ? "]" : "", (unsigned)serve_http_port(h), a->db_desc, store_name(st));
     int rc = CLI_OK;
     int64_t next = utc_mono_us() + (int64_t)a->interval * 1000000;
     for (;;) {
@@ -215,7 +213,8 @@ static int serve_app(cli_ctx *ctx, store_t *st, const serve_args *a)
         pthread_cond_init(&m.cv, NULL);
         pthread_t th;
         bool have_th = pthread_create(&th, NULL, maint_main, &m) == 0;
-        LOG_I("serve", "serving MCP on stdio (database %s, backend %s)", a->db_desc, st->vt->name);
+        LOG_I("serve", "serving MCP on stdio (database %s, backend %s)", a->db_desc,
+              store_name(st));
         rc = mcp_stdio_run(srv, &o) == 0 ? CLI_OK : CLI_FAIL;
         maint_stop(&m, th, have_th);
         mcp_server_free(srv);
@@ -299,38 +298,10 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
 
     store_t *st = NULL;
     sbuf_t desc = SBUF_INIT;
-    int rc = cli_resolve_url(ctx); /* prints its own error */
+    int rc = cli_open_store(ctx, migrate ? STORE_OPEN_MIGRATE : STORE_OPEN_CHECK, &st);
     if (rc != CLI_OK)
         return rc;
-    if (str_starts_with_ci(ctx->url, "mongodb")) {
-        /* MongoDB: the store migrates its own collections and indexes */
-        if (store_mongo_open(ctx->url, ctx->conf, migrate ? STORE_MONGO_MIGRATE : STORE_MONGO_CHECK,
-                             &st, &e) != ERR_OK)
-            return cli_fail("opening the store", &e);
-        sbuf_printf(&desc, "%s (%s)", store_mongo_url_masked(st), ctx->url_origin);
-        goto serve;
-    }
-    db_t *db = NULL;
-    rc = cli_open_db(ctx, &db);
-    if (rc != CLI_OK)
-        return rc;
-    if (migrate) {
-        int applied = 0;
-        if (migrate_up(db, -1, &applied, &e) != ERR_OK) {
-            db_close(db);
-            return cli_fail("migrating the database", &e);
-        }
-        if (applied)
-            LOG_I("serve", "applied %d migration(s)", applied);
-    }
-    sbuf_printf(&desc, "%s (%s)", db_url_text_masked(db), ctx->url_origin);
-    db_close(db);
-
-    if (store_open(ctx->url, ctx->conf, &st, &e) != ERR_OK) {
-        sbuf_free(&desc);
-        return cli_fail("opening the store", &e);
-    }
-serve:
+    sbuf_printf(&desc, "%s (%s)", store_url_masked(st), ctx->url_origin);
     /* stdio: the client ends the session by closing stdin; SIGINT/SIGTERM keep
      * their default action (terminate) */
     if (stdio)
