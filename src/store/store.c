@@ -357,6 +357,16 @@ static err_code count_rows_check(const char *table, int64_t *n, err_t *e)
 
 /* ---- the operations: check, call the backend, free partial outputs on error ------------ */
 
+/* memory_sweep, audit_purge, token_purge: no arguments to check; *removed zeroed. */
+static err_code removal(store_t *st, err_code (*fn)(store_t *, utc_us, int64_t *, err_t *),
+                        utc_us t, int64_t *removed, err_t *e)
+{
+    ERR_LOCAL(e);
+    if (removed)
+        *removed = 0;
+    return fn(st, t, removed, e);
+}
+
 err_code store_session_create(store_t *st, const store_session *in, const store_audit_in *audit,
                               err_t *e)
 {
@@ -479,10 +489,7 @@ err_code store_memory_delete(store_t *st, const char *agent_id, const char *sess
 
 err_code store_memory_sweep(store_t *st, utc_us now, int64_t *removed, err_t *e)
 {
-    ERR_LOCAL(e);
-    if (removed)
-        *removed = 0;
-    return st->vt->memory_sweep(st, now, removed, e);
+    return removal(st, st->vt->memory_sweep, now, removed, e);
 }
 
 err_code store_audit_append(store_t *st, const store_audit_in *a, err_t *e)
@@ -503,10 +510,7 @@ err_code store_audit_list(store_t *st, const store_audit_query *q, store_audits 
 
 err_code store_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err_t *e)
 {
-    ERR_LOCAL(e);
-    if (removed)
-        *removed = 0;
-    return st->vt->audit_purge(st, older_than, removed, e);
+    return removal(st, st->vt->audit_purge, older_than, removed, e);
 }
 
 err_code store_token_put(store_t *st, const store_token *t, err_t *e)
@@ -534,10 +538,7 @@ err_code store_token_delete(store_t *st, const char *token_id, bool *deleted, er
 
 err_code store_token_purge(store_t *st, utc_us now, int64_t *removed, err_t *e)
 {
-    ERR_LOCAL(e);
-    if (removed)
-        *removed = 0;
-    return st->vt->token_purge(st, now, removed, e);
+    return removal(st, st->vt->token_purge, now, removed, e);
 }
 
 err_code store_jti_revoke(store_t *st, const char *jti, utc_us expires_at, err_t *e)

@@ -154,19 +154,22 @@ static const migration migrations[] = {{1, "init", migration_1}, {2, "search", m
 /* store_schema.up_only: migrations are idempotent steps with no way back */
 static const char up_only[] = "MongoDB migrations only go up";
 
-static err_code current_version(smongo_ctx *c, int *v, err_t *e)
+/* Calls fn for each recorded migration ({version, name, applied_at}) by version,
+ * ascending (dir 1) or descending (dir -1), at most limit (0 = all). */
+static err_code each_record(smongo_ctx *c, int dir, int64_t limit,
+                            void (*fn)(const bson_t *doc, void *arg), void *arg, err_t *e)
 {
-    *v = 0;
     mongoc_collection_t *col = smongo_coll(c, SMONGO_MIGRATIONS);
     bson_t f = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
     BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-    BSON_APPEND_INT32(&sort, "version", -1);
+    BSON_APPEND_INT32(&sort, "version", dir);
     bson_append_document_end(&opts, &sort);
-    BSON_APPEND_INT64(&opts, "limit", 1);
+    if (limit > 0)
+        BSON_APPEND_INT64(&opts, "limit", limit);
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, &f, &opts, NULL);
     const bson_t *doc;
-    if (mongoc_cursor_next(cur, &doc))
-        *v = (int)smongo_get_int(doc, "version");
+    while (mongoc_cursor_next(cur, &doc))
+        fn(doc, arg);
     bson_error_t be;
     const bson_t *reply = NULL;
     err_code rc = ERR_OK;
@@ -177,6 +180,18 @@ static err_code current_version(smongo_ctx *c, int *v, err_t *e)
     bson_destroy(&f);
     mongoc_collection_destroy(col);
     return rc;
+}
+
+static void take_version(const bson_t *doc, void *arg)
+{
+    *(int *)arg = (int)smongo_get_int(doc, "version");
+}
+
+/* *v = the newest recorded version (0 = none). */
+static err_code current_version(smongo_ctx *c, int *v, err_t *e)
+{
+    *v = 0;
+    return each_record(c, -1, 1, take_version, v, e);
 }
 
 /* ERR_SCHEMA saying what to do unless version v is the one this binary knows. */
@@ -286,50 +301,42 @@ static store_migration *status_entry(store_schema *out, int version)
     return m;
 }
 
+typedef struct {
+    store_schema *out;
+    size_t cap;
+} status_ctx;
+
+static void take_record(const bson_t *doc, void *arg)
+{
+    status_ctx *x = arg;
+    store_schema *out = x->out;
+    int v = (int)smongo_get_int(doc, "version");
+    if (out->n == x->cap) {
+        x->cap *= 2;
+        out->v = xrealloc(out->v, x->cap * sizeof *out->v);
+    }
+    store_migration *m = status_entry(out, v);
+    if (!m->known)
+        m->name = smongo_get_str(doc, "name");
+    m->applied = true;
+    m->applied_at = smongo_get_time(doc, "applied_at");
+    if (v > out->db_newest)
+        out->db_newest = v;
+    if (m->known && v > out->current)
+        out->current = v;
+}
+
 static err_code rd_status(smongo_ctx *c, void *arg, err_t *e)
 {
-    store_schema *out = arg;
-    store_schema_clear(out); /* a retry starts over */
-    size_t cap = NMIG + 8;
-    out->v = xcalloc(cap, sizeof *out->v);
+    status_ctx x = {arg, NMIG + 8};
+    store_schema_clear(x.out); /* a retry starts over */
+    x.out->v = xcalloc(x.cap, sizeof *x.out->v);
     for (size_t i = 0; i < NMIG; i++) {
-        store_migration *m = status_entry(out, migrations[i].version);
+        store_migration *m = status_entry(x.out, migrations[i].version);
         m->name = xstrdup(migrations[i].name);
         m->known = true;
     }
-    mongoc_collection_t *col = smongo_coll(c, SMONGO_MIGRATIONS);
-    bson_t f = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
-    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-    BSON_APPEND_INT32(&sort, "version", 1);
-    bson_append_document_end(&opts, &sort);
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, &f, &opts, NULL);
-    const bson_t *doc;
-    while (mongoc_cursor_next(cur, &doc)) {
-        int v = (int)smongo_get_int(doc, "version");
-        if (out->n == cap) {
-            cap *= 2;
-            out->v = xrealloc(out->v, cap * sizeof *out->v);
-        }
-        store_migration *m = status_entry(out, v);
-        if (!m->known)
-            m->name = smongo_get_str(doc, "name");
-        m->applied = true;
-        m->applied_at = smongo_get_time(doc, "applied_at");
-        if (v > out->db_newest)
-            out->db_newest = v;
-        if (m->known && v > out->current)
-            out->current = v;
-    }
-    bson_error_t be;
-    const bson_t *reply = NULL;
-    err_code rc = ERR_OK;
-    if (mongoc_cursor_error_document(cur, &be, &reply))
-        rc = smongo_err(&be, reply, "schema_migrations", e);
-    mongoc_cursor_destroy(cur);
-    bson_destroy(&opts);
-    bson_destroy(&f);
-    mongoc_collection_destroy(col);
-    return rc;
+    return each_record(c, 1, 0, take_record, &x, e);
 }
 
 static int migration_cmp(const void *a, const void *b)
