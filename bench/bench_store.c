@@ -279,7 +279,7 @@ static void fresh_db(db_backend b, const char *base, const char *name, side_db *
     if (store_session_create(st, &s1, &a, &e) != ERR_OK ||
         store_session_create(st, &s2, &a, &e) != ERR_OK)
         die_e("session", &e);
-    st->vt->close(st);
+    store_close(st);
 }
 
 static void drop_db(const char *base, side_db *d)
@@ -342,8 +342,7 @@ __attribute__((noinline)) static double store_pages(store_t *st, const char *sid
             .session_id = sid,
             .vis = {.public_ = true, .private_of = "agent-7", .agent_only_of = "claude"},
             .limit = PAGE,
-            .offset = (i * PAGE) % (total - PAGE),
-            .want_total = true};
+            .offset = (i * PAGE) % (total - PAGE)};
         store_messages out;
         int64_t tot;
         if (store_message_list(st, &q, &out, &tot, &e) != ERR_OK)
@@ -912,11 +911,10 @@ static void run_backend(db_backend b, const char *base, const raw_ops *ops, int 
     store_t *st = open_store(ds.url);
     void *r = ops->open(dr.url);
     err_t e;
-    db_t *db = store_sql_db(st);
     if (b == DB_BACKEND_SQLITE)
         snprintf(out->version, sizeof out->version,
                  "SQLite %s, on-disk WAL file, synchronous=NORMAL", sqlite3_libversion());
-    else if (db && db_server_version(db, out->version, sizeof out->version, &e) == ERR_OK) {
+    else if (store_server_version(st, out->version, sizeof out->version, &e) == ERR_OK) {
         size_t l = strlen(out->version);
         if (b == DB_BACKEND_POSTGRES)
             snprintf(out->version + l, sizeof out->version - l, ", libpq %d", PQlibVersion());
@@ -960,7 +958,7 @@ static void run_backend(db_backend b, const char *base, const raw_ops *ops, int 
         if (y > out->rp)
             out->rp = y;
     }
-    st->vt->close(st);
+    store_close(st);
     ops->close(r);
     drop_db(base, &ds);
     drop_db(base, &dr);

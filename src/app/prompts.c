@@ -76,8 +76,7 @@ static json_t *debug_session(mcp_call *mc, json_t *args, void *ud)
                            json_pack("{s:s}", "code", "SESSION_NOT_FOUND"));
         return NULL;
     }
-    store_msg_query q = {
-        .session_id = sid, .vis = vis, .limit = 20, .newest_first = true, .want_total = true};
+    store_msg_query q = {.session_id = sid, .vis = vis, .limit = 20, .newest_first = true};
     store_messages ms = {0};
     int64_t total = 0;
     if (store_message_list(a->st, &q, &ms, &total, &e) != ERR_OK) {

@@ -104,8 +104,7 @@ static json_t *session_read(app_t *a, mcp_call *mc, const char *uri, const char 
         return fail(mc, app_error_store(a, &e, APP_SESSION_NOT_FOUND, "session"),
                     MCP_INTERNAL_ERROR);
     }
-    store_msg_query q = {
-        .session_id = sid, .vis = vis, .limit = limit, .newest_first = true, .want_total = true};
+    store_msg_query q = {.session_id = sid, .vis = vis, .limit = limit, .newest_first = true};
     store_messages ms;
     int64_t total = 0;
     if (store_message_list(a->st, &q, &ms, &total, &e) != ERR_OK) {

@@ -134,8 +134,7 @@ static json_t *get_messages(app_call *c, json_t *args)
                          .vis = vis,
                          .since_id = since,
                          .limit = (int)limit,
-                         .offset = (int)offset,
-                         .want_total = true};
+                         .offset = (int)offset};
     if (store_message_list(c->app->st, &q, &ms, &total, &e) != ERR_OK)
         return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
     size_t n = ms.n;

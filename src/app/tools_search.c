@@ -155,7 +155,7 @@ static json_t *search_context(app_call *c, json_t *args)
     scanned = scored;
     if (!r && use_index) {
         /* every visible message was searched (through the index) */
-        store_msg_query q = {.session_id = sid, .vis = vis, .limit = 1, .want_total = true};
+        store_msg_query q = {.session_id = sid, .vis = vis, .limit = 1};
         store_messages ms;
         if (store_message_list(c->app->st, &q, &ms, &scanned, &e) != ERR_OK)
             r = app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");

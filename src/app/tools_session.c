@@ -59,8 +59,7 @@ static json_t *get_session(app_call *c, json_t *args)
     err_t e;
     if (store_session_get(c->app->st, sid, &s, &e) != ERR_OK)
         return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
-    store_msg_query q = {
-        .session_id = sid, .vis = vis, .limit = 50, .newest_first = true, .want_total = true};
+    store_msg_query q = {.session_id = sid, .vis = vis, .limit = 50, .newest_first = true};
     store_messages ms;
     int64_t total = 0;
     if (store_message_list(c->app->st, &q, &ms, &total, &e) != ERR_OK) {

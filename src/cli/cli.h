@@ -1,6 +1,6 @@
 /* cli/cli.h — what the command implementations share: the parsed global
  * options, loading configuration (defaults < .env < environment < flags),
- * opening the database named by it, and printing errors in one clear line.
+ * opening the store on the database named by it, and printing errors in one clear line.
  * Must not: contain a command's own logic (each lives in cmd_<name>.c). */
 #ifndef CTXD_CLI_CLI_H
 #define CTXD_CLI_CLI_H
@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include "base/conf.h"
 #include "base/err.h"
-#include "db/db.h"
+#include "store/store.h"
 
 enum {
     CLI_OK = 0,
@@ -32,8 +32,10 @@ bool cli_is_help(const char *arg);
 
 /* Resolves the database URL from ctx->conf into ctx->url/url_origin. */
 int cli_resolve_url(cli_ctx *ctx);
-/* Opens the database with pool options from configuration. */
-int cli_open_db(cli_ctx *ctx, db_t **out);
+/* Opens the configured database as a store (store_open_with `mode`, pool options
+ * from configuration); on failure prints one line naming the masked URL and
+ * returns CLI_FAIL. */
+int cli_open_store(cli_ctx *ctx, store_open_mode mode, store_t **out);
 
 int cmd_serve(cli_ctx *ctx, int argc, char **argv);
 int cmd_migrate(cli_ctx *ctx, int argc, char **argv);

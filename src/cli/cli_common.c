@@ -1,5 +1,5 @@
 /* cli/cli_common.c — helpers shared by the commands: error printing and opening
- * the configured database (URL resolution, pool options, masked messages).
+ * the store on the configured database (URL resolution, masked messages).
  * Must not: print the unmasked URL or any secret. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,33 +40,22 @@ int cli_resolve_url(cli_ctx *ctx)
     return CLI_OK;
 }
 
-int cli_open_db(cli_ctx *ctx, db_t **out)
+int cli_open_store(cli_ctx *ctx, store_open_mode mode, store_t **out)
 {
+    *out = NULL;
     int rc = cli_resolve_url(ctx);
     if (rc != CLI_OK)
         return rc;
     err_t e;
-    db_url *u = NULL;
-    if (db_url_parse(ctx->url, &u, &e) != ERR_OK) {
-        char what[256];
-        snprintf(what, sizeof what, "database URL from %s", ctx->url_origin);
-        return cli_fail(what, &e);
-    }
-    db_opts o;
-    err_code ec = db_opts_from(ctx->conf, u, &o, &e);
-    db_url_free(u);
-    if (ec != ERR_OK)
-        return cli_fail("database options", &e);
-    if (db_open(ctx->url, &o, out, &e) != ERR_OK) {
-        /* drivers usually name the (masked) URL themselves: do not say it twice */
-        char *m = db_url_masked(ctx->url);
-        char what[600];
-        if (strstr(e.msg, m))
-            snprintf(what, sizeof what, "cannot open database");
-        else
-            snprintf(what, sizeof what, "cannot open database %s", m);
-        free(m);
-        return cli_fail(what, &e);
-    }
-    return CLI_OK;
+    if (store_open_with(ctx->url, ctx->conf, mode, out, &e) == ERR_OK)
+        return CLI_OK;
+    /* drivers usually name the (masked) URL themselves: do not say it twice */
+    char *m = db_url_masked(ctx->url);
+    char what[600];
+    if (strstr(e.msg, m))
+        snprintf(what, sizeof what, "cannot open database");
+    else
+        snprintf(what, sizeof what, "cannot open database %s", m);
+    free(m);
+    return cli_fail(what, &e);
 }

@@ -5,17 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jansson.h>
 
 #include "base/sbuf.h"
 #include "cli/cli.h"
 #include "db/url.h"
-#include "migrate/migrate.h"
 #include "store/store.h"
-#include "store/store_mongo.h"
-#include "store/store_sql.h"
 
 static void db_usage(FILE *f)
 {
@@ -107,46 +103,18 @@ static int cmd_url(cli_ctx *ctx, bool json)
     return CLI_OK;
 }
 
-/* Opens the configured database as a store without checking its schema (db check
- * reports the schema itself): SQL through db/, MongoDB through store_mongo. */
-static err_code open_for_check(cli_ctx *ctx, db_backend backend, store_t **st, err_t *e)
-{
-    *st = NULL;
-    if (backend == DB_BACKEND_MONGODB)
-        return store_mongo_open(ctx->url, ctx->conf, STORE_MONGO_NO_CHECK, st, e);
-    db_url *u = NULL;
-    db_opts o;
-    db_t *db = NULL;
-    err_code rc = db_url_parse(ctx->url, &u, e);
-    if (rc == ERR_OK && (rc = db_opts_from(ctx->conf, u, &o, e)) == ERR_OK &&
-        (rc = db_open(ctx->url, &o, &db, e)) == ERR_OK)
-        rc = store_sql_open(db, true, st, e);
-    db_url_free(u);
-    return rc;
-}
-
 /* The schema's version and the one this binary expects; ERR_SCHEMA (in e) when
  * they differ, another code when it cannot be read. */
 static err_code schema_of(store_t *st, int64_t *current, int64_t *expected, err_t *e)
 {
-    db_t *db = store_sql_db(st);
-    if (!db) {
-        int v = 0;
-        err_code rc = store_mongo_schema_check(st, &v, e);
-        if (rc == ERR_OK || rc == ERR_SCHEMA) { /* read: report it */
-            *current = v;
-            *expected = STORE_MONGO_SCHEMA_VERSION;
-        }
-        return rc;
-    }
-    migrate_status ms;
-    err_code rc = migrate_get_status(db, &ms, e);
+    store_schema s;
+    err_code rc = store_schema_status(st, &s, e);
     if (rc != ERR_OK)
         return rc;
-    *current = ms.current;
-    *expected = ms.latest;
-    migrate_status_free(&ms);
-    return migrate_check(db, e);
+    *current = s.current;
+    *expected = s.latest;
+    store_schema_clear(&s);
+    return store_schema_check(st, e);
 }
 
 static int cmd_check(cli_ctx *ctx, bool json)
@@ -170,18 +138,15 @@ static int cmd_check(cli_ctx *ctx, bool json)
         json_decref(out);
         return cli_fail(ctx->url_origin, &e);
     }
-    db_backend backend = u->backend;
-    json_object_set_new(out, "backend", json_string(db_backend_name(backend)));
-    struct stat sb;
-    if (backend == DB_BACKEND_SQLITE && !u->memory && stat(u->path, &sb) != 0) {
-        snprintf(problem_buf, sizeof problem_buf,
-                 "SQLite file %s does not exist (run `ctxd migrate up` to create it)", u->path);
+    json_object_set_new(out, "backend", json_string(db_backend_name(u->backend)));
+    db_url_free(u);
+    if (store_check_exists(ctx->url, &e) != ERR_OK) {
+        snprintf(problem_buf, sizeof problem_buf, "%s (run `ctxd migrate up` to create it)", e.msg);
         problem = problem_buf;
         healthy = false;
     }
-    db_url_free(u);
 
-    if (healthy && open_for_check(ctx, backend, &st, &e) != ERR_OK) {
+    if (healthy && store_open_with(ctx->url, ctx->conf, STORE_OPEN_ANY, &st, &e) != ERR_OK) {
         snprintf(problem_buf, sizeof problem_buf, "cannot open: %s", e.msg);
         problem = problem_buf;
         healthy = false;

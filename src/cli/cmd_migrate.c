@@ -1,15 +1,15 @@
 /* cli/cmd_migrate.c — `ctxd migrate status|up|down|to N`: shows and changes the
- * schema version of the configured database using migrate/ (MongoDB: status
- * and up through the MongoDB store's own migrations).
- * Must not: run SQL of its own. */
+ * schema version of the configured database through the store's lifecycle calls
+ * (store.h), the same on every backend (where migrations only go up, down and to
+ * are refused as a usage error).
+ * Must not: run SQL of its own or know which backend it talks to. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/sbuf.h"
 #include "cli/cli.h"
-#include "migrate/migrate.h"
-#include "store/store_mongo.h"
+#include "store/store.h"
 
 static void migrate_usage(FILE *f)
 {
@@ -28,67 +28,69 @@ static void migrate_usage(FILE *f)
           f);
 }
 
-static int print_status(cli_ctx *ctx, db_t *db)
+static int print_status(cli_ctx *ctx, store_t *st)
 {
-    migrate_status st;
+    store_schema s;
     err_t e;
-    if (migrate_get_status(db, &st, &e) != ERR_OK)
+    if (store_schema_status(st, &s, &e) != ERR_OK)
         return cli_fail("migrate status", &e);
-    printf("database:       %s (%s)\n", db_url_text_masked(db), ctx->url_origin);
-    printf("schema version: %d (this ctxd knows up to %d)\n", st.current, st.latest);
+    printf("database:       %s (%s)\n", store_url_masked(st), ctx->url_origin);
+    printf("schema version: %d (this ctxd knows %d)\n", s.current, s.latest);
     int problems = 0;
-    for (size_t i = 0; i < st.n; i++) {
-        const migrate_entry *m = &st.entries[i];
+    for (size_t i = 0; i < s.n; i++) {
+        const store_migration *m = &s.v[i];
         char when[UTC_ISO_LEN] = "";
         if (m->applied)
             utc_format(m->applied_at, when);
         const char *state = !m->applied            ? "pending"
-                            : !m->name             ? "applied, UNKNOWN to this ctxd"
+                            : !m->known            ? "applied, UNKNOWN to this ctxd"
                             : m->checksum_mismatch ? "applied, CHECKSUM MISMATCH"
                                                    : "applied";
-        if (m->applied && (!m->name || m->checksum_mismatch))
+        if (m->applied && (!m->known || m->checksum_mismatch))
             problems++;
-        printf("  %04d  %-24s %-32s %s\n", m->version, m->name ? m->name : "?", state, when);
+        printf("  %04d  %-24s %-32s %s\n", m->version, m->name, state, when);
     }
-    if (st.db_newest > st.latest) {
+    if (s.db_newest > s.latest) {
         printf("the database is newer than this ctxd: upgrade ctxd before using it\n");
         problems++;
+    } else if (s.current < s.latest) {
+        printf("pending: run `ctxd migrate up`\n");
+    } else if (!problems) {
+        printf("up to date\n");
     }
-    migrate_status_free(&st);
+    store_schema_clear(&s);
     return problems ? CLI_FAIL : CLI_OK;
 }
 
-/* MongoDB: versioned migrations of the store (collections, indexes, counters);
- * they only go up. */
-static int migrate_mongo(cli_ctx *ctx, const char *sub)
+/* up, down or to `target` on an open store. */
+static int migrate_run(store_t *st, const char *sub, long target)
 {
-    if (strcmp(sub, "status") != 0 && strcmp(sub, "up") != 0) {
-        cli_error("migrate %s: MongoDB migrations only go up (use `ctxd migrate status` or "
-                  "`ctxd migrate up`)",
-                  sub);
-        return CLI_USAGE;
-    }
     err_t e;
-    store_t *st = NULL;
-    if (store_mongo_open(ctx->url, ctx->conf, STORE_MONGO_NO_CHECK, &st, &e) != ERR_OK)
-        return cli_fail("opening the database", &e);
-    int rc = CLI_OK, version = 0, applied = 0;
+    store_schema s;
+    if (store_schema_status(st, &s, &e) != ERR_OK)
+        return cli_fail(sub, &e);
+    int cur = s.current, latest = s.latest, changed = 0, rc = CLI_OK;
+    const char *up_only = s.up_only;
+    store_schema_clear(&s);
     if (strcmp(sub, "up") == 0) {
-        if (store_mongo_migrate_up(st, &applied, &e) != ERR_OK)
-            rc = cli_fail("migrate up", &e);
+        if (store_migrate_up(st, &changed, &e) != ERR_OK)
+            return cli_fail("migrate up", &e);
+        printf("applied %d migration(s); schema is at version %d\n", changed, latest);
+    } else if (up_only) {
+        cli_error("migrate %s: %s (use `ctxd migrate status` or `ctxd migrate up`)", sub, up_only);
+        rc = CLI_USAGE;
+    } else if (strcmp(sub, "down") == 0) {
+        if (cur == 0)
+            printf("nothing to revert: schema is at version 0\n");
+        else if (store_migrate_to(st, cur - 1, &changed, &e) != ERR_OK)
+            rc = cli_fail("migrate down", &e);
         else
-            printf("applied %d migration(s); schema is at version %d\n", applied,
-                   STORE_MONGO_SCHEMA_VERSION);
-    } else if (store_mongo_schema_version(st, &version, &e) != ERR_OK) {
-        rc = cli_fail("migrate status", &e);
+            printf("reverted %d migration(s); schema is at version %d\n", changed, cur - 1);
+    } else if (store_migrate_to(st, (int)target, &changed, &e) != ERR_OK) {
+        rc = cli_fail("migrate to", &e);
     } else {
-        printf("database: %s (mongodb)\nschema version: %d (this ctxd knows %d)\n%s\n",
-               store_mongo_url_masked(st), version, STORE_MONGO_SCHEMA_VERSION,
-               version == STORE_MONGO_SCHEMA_VERSION  ? "up to date"
-               : version > STORE_MONGO_SCHEMA_VERSION ? "newer than this ctxd: upgrade ctxd"
-                                                      : "pending: run `ctxd migrate up`");
+        printf("%d migration(s) run; schema is at version %ld\n", changed, target);
     }
-    store_close(st);
     return rc;
 }
 
@@ -117,46 +119,11 @@ int cmd_migrate(cli_ctx *ctx, int argc, char **argv)
         return CLI_USAGE;
     }
 
-    int urc = cli_resolve_url(ctx); /* prints its own error */
-    if (urc != CLI_OK)
-        return urc;
-    if (str_starts_with_ci(ctx->url, "mongodb"))
-        return migrate_mongo(ctx, sub);
-    db_t *db = NULL;
-    int rc = cli_open_db(ctx, &db);
+    store_t *st = NULL;
+    int rc = cli_open_store(ctx, STORE_OPEN_ANY, &st); /* prints its own error */
     if (rc != CLI_OK)
         return rc;
-    err_t e;
-    int changed = 0;
-    if (strcmp(sub, "status") == 0) {
-        rc = print_status(ctx, db);
-    } else if (strcmp(sub, "up") == 0) {
-        if (migrate_up(db, -1, &changed, &e) != ERR_OK)
-            rc = cli_fail("migrate up", &e);
-        else
-            printf("applied %d migration(s); schema is at version %d\n", changed,
-                   migrate_latest(db_dialect(db)));
-    } else if (strcmp(sub, "down") == 0) {
-        migrate_status st;
-        if (migrate_get_status(db, &st, &e) != ERR_OK) {
-            rc = cli_fail("migrate down", &e);
-        } else {
-            int cur = st.current;
-            migrate_status_free(&st);
-            if (cur == 0) {
-                printf("nothing to revert: schema is at version 0\n");
-            } else if (migrate_down(db, cur - 1, &changed, &e) != ERR_OK) {
-                rc = cli_fail("migrate down", &e);
-            } else {
-                printf("reverted %d migration(s); schema is at version %d\n", changed, cur - 1);
-            }
-        }
-    } else {
-        if (migrate_to(db, (int)target, &changed, &e) != ERR_OK)
-            rc = cli_fail("migrate to", &e);
-        else
-            printf("%d migration(s) run; schema is at version %ld\n", changed, target);
-    }
-    db_close(db);
+    rc = strcmp(sub, "status") == 0 ? print_status(ctx, st) : migrate_run(st, sub, target);
+    store_close(st);
     return rc;
 }

@@ -18,9 +18,7 @@
 #include "base/log.h"
 #include "base/sbuf.h"
 #include "cli/cli.h"
-#include "migrate/migrate.h"
 #include "store/store.h"
-#include "store/store_mongo.h"
 #include "app/app.h"
 #include "mcp/mcp_stdio.h"
 #include "cli/serve_http.h"
@@ -77,7 +75,7 @@ static int serve_http_loop(cli_ctx *ctx, store_t *st, auth_ctx *auth, app_t *app
         return cli_fail("starting the HTTP server", &e);
     bool v6 = strchr(a->host, ':') != NULL;
     LOG_I("serve", "ctxd ready: http://%s%s%s:%u/mcp (database %s, backend %s)", v6 ? "[" : "",
-          a->host, v6 ? "]" : "", (unsigned)serve_http_port(h), a->db_desc, st->vt->name);
+          a->host, v6 ? "]" : "", (unsigned)serve_http_port(h), a->db_desc, store_name(st));
     int rc = CLI_OK;
     for (;;) {
         int sig = sigwaitinfo(a->signals, NULL);
@@ -131,7 +129,8 @@ static int serve_app(cli_ctx *ctx, store_t *st, const serve_args *a)
             .conn = conn, .api_key_ok = auth_api_key_configured(auth), .rate_key = "stdio"};
         mcp_stdio_opts o = MCP_STDIO_OPTS_INIT;
         o.auth = &req;
-        LOG_I("serve", "serving MCP on stdio (database %s, backend %s)", a->db_desc, st->vt->name);
+        LOG_I("serve", "serving MCP on stdio (database %s, backend %s)", a->db_desc,
+              store_name(st));
         rc = mcp_stdio_run(srv, &o) == 0 ? CLI_OK : CLI_FAIL;
         app_conn_free(conn);
     } else {
@@ -202,38 +201,10 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
 
     store_t *st = NULL;
     sbuf_t desc = SBUF_INIT;
-    int rc = cli_resolve_url(ctx); /* prints its own error */
+    int rc = cli_open_store(ctx, migrate ? STORE_OPEN_MIGRATE : STORE_OPEN_CHECK, &st);
     if (rc != CLI_OK)
         return rc;
-    if (str_starts_with_ci(ctx->url, "mongodb")) {
-        /* MongoDB: the store migrates its own collections and indexes */
-        if (store_mongo_open(ctx->url, ctx->conf, migrate ? STORE_MONGO_MIGRATE : STORE_MONGO_CHECK,
-                             &st, &e) != ERR_OK)
-            return cli_fail("opening the store", &e);
-        sbuf_printf(&desc, "%s (%s)", store_mongo_url_masked(st), ctx->url_origin);
-        goto serve;
-    }
-    db_t *db = NULL;
-    rc = cli_open_db(ctx, &db);
-    if (rc != CLI_OK)
-        return rc;
-    if (migrate) {
-        int applied = 0;
-        if (migrate_up(db, -1, &applied, &e) != ERR_OK) {
-            db_close(db);
-            return cli_fail("migrating the database", &e);
-        }
-        if (applied)
-            LOG_I("serve", "applied %d migration(s)", applied);
-    }
-    sbuf_printf(&desc, "%s (%s)", db_url_text_masked(db), ctx->url_origin);
-    db_close(db);
-
-    if (store_open(ctx->url, ctx->conf, &st, &e) != ERR_OK) {
-        sbuf_free(&desc);
-        return cli_fail("opening the store", &e);
-    }
-serve:
+    sbuf_printf(&desc, "%s (%s)", store_url_masked(st), ctx->url_origin);
     /* stdio: the client ends the session by closing stdin; SIGINT/SIGTERM keep
      * their default action (terminate) */
     if (stdio)

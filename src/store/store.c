@@ -1,44 +1,61 @@
-/* store/store.c — opening a store from a URL (pick the implementation, check the
- * schema version), the record/list release functions, the table order and the
- * logical table description shared by every implementation, with the row check
- * and canonical row text used by copy/export/import, and the argument checks the
- * store.h wrappers run before any backend (store_*_check). Must not: contain SQL
- * or backend-specific logic (that is store_sql.c / store_mongo*.c), or run
- * migrations. */
+/* store/store.c — the store's public API (store.h) over its backends
+ * (store_backend.h): opening a store from a URL through the registry with the
+ * schema treatment the caller asks for, the schema lifecycle calls, and one
+ * function per operation that makes `e` non-NULL, checks the arguments the same
+ * way for every backend (ERR_INVALID), zeroes the outputs, calls the backend's
+ * vtable and frees partial outputs on error.
+ * Must not: contain SQL or backend-specific logic (that is store_sql*.c /
+ * store_mongo*.c), or know which backends exist (store_registry.c does). */
 #include <stdlib.h>
 #include <string.h>
 #include "store/store.h"
-#include "store/store_sql.h"
-#include "store/store_mongo.h"
-#include "db/db.h"
-#include "db/url.h"
-#include "migrate/migrate.h"
+#include "store/store_backend.h"
 #include "base/sbuf.h"
+
+/* ---- opening and closing ------------------------------------------------------------ */
 
 err_code store_open(const char *url, const conf_t *c, store_t **out, err_t *e)
 {
+    return store_open_with(url, c, STORE_OPEN_CHECK, out, e);
+}
+
+err_code store_open_with(const char *url, const conf_t *c, store_open_mode mode, store_t **out,
+                         err_t *e)
+{
+    ERR_LOCAL(e);
     *out = NULL;
-    if (!url || !*url)
-        return err_set(e, ERR_INVALID, "store: no database URL");
+    const store_backend *b = NULL;
     db_url *u = NULL;
-    err_code rc = db_url_parse(url, &u, e);
+    err_code rc = store_backend_find(url, &b, &u, e);
     if (rc != ERR_OK)
         return rc;
-    if (u->backend == DB_BACKEND_MONGODB) {
-        db_url_free(u);
-        return store_mongo_open(url, c, STORE_MONGO_CHECK, out, e);
-    }
+    store_t *st = NULL;
+    rc = b->open(url, u, c, &st, e);
     db_url_free(u);
-    db_t *db = NULL;
-    rc = db_open_conf(url, c, &db, e);
     if (rc != ERR_OK)
         return rc;
-    rc = migrate_check(db, e);
+    if (mode == STORE_OPEN_MIGRATE)
+        rc = store_migrate_up(st, NULL, e);
+    if (rc == ERR_OK && mode != STORE_OPEN_ANY)
+        rc = store_schema_check(st, e);
     if (rc != ERR_OK) {
-        db_close(db);
+        store_close(st);
         return rc;
     }
-    return store_sql_open(db, true, out, e); /* closes db on error */
+    *out = st;
+    return ERR_OK;
+}
+
+err_code store_check_exists(const char *url, err_t *e)
+{
+    ERR_LOCAL(e);
+    const store_backend *b = NULL;
+    db_url *u = NULL;
+    err_code rc = store_backend_find(url, &b, &u, e);
+    if (rc == ERR_OK && b->exists)
+        rc = b->exists(u, e);
+    db_url_free(u);
+    return rc;
 }
 
 void store_close(store_t *st)
@@ -47,247 +64,80 @@ void store_close(store_t *st)
         st->vt->close(st);
 }
 
-const char *const *store_table_order(void)
+const char *store_name(const store_t *st)
 {
-    static const char *const order[] = {
-        "sessions", "messages", "agent_memory", "audit_log", "secure_tokens", "revoked_jtis", NULL};
-    return order;
+    return st->name;
 }
 
-/* ---- the logical tables ------------------------------------------------------------ */
-
-#define COL(n, t, null) \
-    { \
-        n, STORE_COL_##t, null \
-    }
-static const store_column sessions_cols[] = {
-    COL("id", TEXT, false),        COL("purpose", TEXT, false),   COL("created_by", TEXT, false),
-    COL("metadata", JSON, true),   COL("is_active", BOOL, false), COL("created_at", TIME, false),
-    COL("updated_at", TIME, false)};
-static const store_column messages_cols[] = {COL("id", INT, false),
-                                             COL("session_id", TEXT, false),
-                                             COL("sender", TEXT, false),
-                                             COL("sender_type", TEXT, false),
-                                             COL("content", TEXT, false),
-                                             COL("visibility", TEXT, false),
-                                             COL("message_type", TEXT, false),
-                                             COL("metadata", JSON, true),
-                                             COL("parent_message_id", INT, true),
-                                             COL("created_at", TIME, false)};
-static const store_column memory_cols[] = {
-    COL("agent_id", TEXT, false),   COL("session_id", TEXT, true), COL("key", TEXT, false),
-    COL("value", JSON, false),      COL("metadata", JSON, true),   COL("created_at", TIME, false),
-    COL("updated_at", TIME, false), COL("expires_at", TIME, true)};
-static const store_column audit_cols[] = {
-    COL("id", INT, false),        COL("created_at", TIME, false), COL("event_type", TEXT, false),
-    COL("agent_id", TEXT, false), COL("session_id", TEXT, true),  COL("resource", TEXT, true),
-    COL("metadata", JSON, true)};
-static const store_column token_cols[] = {
-    COL("token_id", TEXT, false),   COL("jwt", TEXT, false),        COL("agent_id", TEXT, false),
-    COL("agent_type", TEXT, false), COL("created_at", TIME, false), COL("expires_at", TIME, false)};
-static const store_column jti_cols[] = {COL("jti", TEXT, false), COL("expires_at", TIME, false)};
-
-static const char *const key_id[] = {"id"};
-static const char *const key_memory[] = {"agent_id", "session_id", "key"};
-static const char *const key_token[] = {"token_id"};
-static const char *const key_jti[] = {"jti"};
-
-#define N(a) (sizeof a / sizeof a[0])
-static const store_table tables[] = {
-    {"sessions", sessions_cols, N(sessions_cols), key_id, 1, NULL},
-    {"messages", messages_cols, N(messages_cols), key_id, 1, "id"},
-    {"agent_memory", memory_cols, N(memory_cols), key_memory, 3, NULL},
-    {"audit_log", audit_cols, N(audit_cols), key_id, 1, "id"},
-    {"secure_tokens", token_cols, N(token_cols), key_token, 1, NULL},
-    {"revoked_jtis", jti_cols, N(jti_cols), key_jti, 1, NULL},
-};
-
-const store_table *store_tables(size_t *n)
+const char *store_url_masked(const store_t *st)
 {
-    *n = N(tables);
-    return tables;
+    return st->url_masked;
 }
 
-int store_table_index(const char *name)
+void store_set_index_fn(store_t *st, store_index_fn fn)
 {
-    for (size_t i = 0; name && i < N(tables); i++)
-        if (strcmp(tables[i].name, name) == 0)
-            return (int)i;
-    return -1;
+    st->index_fn = fn;
 }
 
-const store_table *store_table_find(const char *name)
-{
-    int k = store_table_index(name);
-    return k < 0 ? NULL : &tables[k];
-}
+/* ---- schema lifecycle ------------------------------------------------------------------ */
 
-static const char *col_type_name(store_col_type t)
-{
-    switch (t) {
-    case STORE_COL_INT: return "an integer";
-    case STORE_COL_TEXT: return "a string";
-    case STORE_COL_TIME: return "an ISO-8601 time string";
-    case STORE_COL_JSON: return "a JSON value";
-    case STORE_COL_BOOL: return "true or false";
-    }
-    return "?";
-}
-
-err_code store_row_check(const store_table *t, const json_t *row, err_t *e)
-{
-    if (!json_is_object(row))
-        return err_set(e, ERR_INVALID, "%s: the row is not a JSON object", t->name);
-    const char *k;
-    json_t *v;
-    json_object_foreach ((json_t *)row, k, v) {
-        bool known = false;
-        for (size_t i = 0; i < t->ncols && !known; i++)
-            known = strcmp(t->cols[i].name, k) == 0;
-        if (!known)
-            return err_set(e, ERR_INVALID, "%s: unknown column '%.64s'", t->name, k);
-    }
-    for (size_t i = 0; i < t->ncols; i++) {
-        const store_column *c = &t->cols[i];
-        v = json_object_get(row, c->name);
-        if (!v)
-            return err_set(e, ERR_INVALID, "%s: column '%s' is missing", t->name, c->name);
-        if (json_is_null(v)) {
-            if (c->nullable || c->type == STORE_COL_JSON) /* JSON null is a value */
-                continue;
-            return err_set(e, ERR_INVALID, "%s.%s must not be null", t->name, c->name);
-        }
-        bool ok = false;
-        switch (c->type) {
-        case STORE_COL_INT: ok = json_is_integer(v); break;
-        case STORE_COL_TEXT: ok = json_is_string(v); break;
-        case STORE_COL_BOOL: ok = json_is_boolean(v); break;
-        case STORE_COL_JSON: ok = true; break;
-        case STORE_COL_TIME: {
-            utc_us us;
-            err_t pe;
-            ok = json_is_string(v) && utc_parse(json_string_value(v), &us, &pe) == ERR_OK;
-            break;
-        }
-        }
-        if (!ok)
-            return err_set(e, ERR_INVALID, "%s.%s must be %s", t->name, c->name,
-                           col_type_name(c->type));
-    }
-    return ERR_OK;
-}
-
-char *store_row_canonical(const store_table *t, const json_t *row, err_t *e)
-{
-    json_t *c = json_object();
-    for (size_t i = 0; i < t->ncols; i++) {
-        const store_column *col = &t->cols[i];
-        json_t *v = json_object_get(row, col->name);
-        if (!v) {
-            json_decref(c);
-            err_set(e, ERR_INVALID, "%s: column '%s' is missing", t->name, col->name);
-            return NULL;
-        }
-        if (col->type == STORE_COL_TIME && json_is_string(v)) {
-            utc_us us;
-            if (utc_parse(json_string_value(v), &us, e) != ERR_OK) {
-                json_decref(c);
-                return NULL;
-            }
-            char iso[UTC_ISO_LEN];
-            json_object_set_new_nocheck(c, col->name, json_string(utc_format(us, iso)));
-        } else {
-            json_object_set_nocheck(c, col->name, v);
-        }
-    }
-    char *s = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    json_decref(c);
-    if (!s)
-        err_set(e, ERR_INVALID, "%s: the row cannot be written as JSON", t->name);
-    return s;
-}
-
-void store_session_clear(store_session *s)
+void store_schema_clear(store_schema *s)
 {
     if (!s)
         return;
-    free(s->id);
-    free(s->purpose);
-    free(s->created_by);
-    free(s->metadata);
-    for (size_t i = 0; i < s->nparticipants; i++)
-        free(s->participants[i]);
-    free(s->participants);
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i].name);
+    free(s->v);
     memset(s, 0, sizeof *s);
 }
 
-void store_message_clear(store_message *m)
+err_code store_schema_status(store_t *st, store_schema *out, err_t *e)
 {
-    if (!m)
-        return;
-    free(m->session_id);
-    free(m->sender);
-    free(m->sender_type);
-    free(m->content);
-    free(m->visibility);
-    free(m->message_type);
-    free(m->metadata);
-    memset(m, 0, sizeof *m);
+    ERR_LOCAL(e);
+    memset(out, 0, sizeof *out);
+    err_code rc = st->vt->schema_status(st, out, e);
+    if (rc != ERR_OK)
+        store_schema_clear(out);
+    return rc;
 }
 
-void store_memory_clear(store_memory *m)
+err_code store_migrate_up(store_t *st, int *applied, err_t *e)
 {
-    if (!m)
-        return;
-    free(m->agent_id);
-    free(m->session_id);
-    free(m->key);
-    free(m->value);
-    free(m->metadata);
-    memset(m, 0, sizeof *m);
+    ERR_LOCAL(e);
+    int n = 0;
+    err_code rc = st->vt->migrate_to(st, -1, &n, e);
+    if (applied)
+        *applied = n;
+    return rc;
 }
 
-void store_token_clear(store_token *t)
+err_code store_migrate_to(store_t *st, int version, int *changed, err_t *e)
 {
-    if (!t)
-        return;
-    free(t->token_id);
-    free(t->jwt);
-    free(t->agent_id);
-    free(t->agent_type);
-    memset(t, 0, sizeof *t);
+    ERR_LOCAL(e);
+    int n = 0;
+    err_code rc = version < 0
+                      ? err_set(e, ERR_INVALID,
+                                "target version %d is out of range: it must be 0 or more", version)
+                      : st->vt->migrate_to(st, version, &n, e);
+    if (changed)
+        *changed = n;
+    return rc;
 }
 
-void store_audit_clear(store_audit *a)
+err_code store_schema_check(store_t *st, err_t *e)
 {
-    if (!a)
-        return;
-    free(a->event_type);
-    free(a->agent_id);
-    free(a->session_id);
-    free(a->resource);
-    free(a->metadata);
-    memset(a, 0, sizeof *a);
+    ERR_LOCAL(e);
+    return st->vt->schema_check(st, e);
 }
 
-#define LIST_FREE(fn, type, clear) \
-    void fn(type *l) \
-    { \
-        if (!l) \
-            return; \
-        for (size_t i = 0; i < l->n; i++) \
-            clear(&l->v[i]); \
-        free(l->v); \
-        l->v = NULL; \
-        l->n = 0; \
-    }
+err_code store_drop(store_t *st, err_t *e)
+{
+    ERR_LOCAL(e);
+    return st->vt->drop(st, e);
+}
 
-LIST_FREE(store_sessions_free, store_sessions, store_session_clear)
-LIST_FREE(store_messages_free, store_messages, store_message_clear)
-LIST_FREE(store_memories_free, store_memories, store_memory_clear)
-LIST_FREE(store_audits_free, store_audits, store_audit_clear)
-
-/* ---- argument checks (called by the dispatch wrappers in store.h) --------------------- */
+/* ---- argument checks: each zeroes its operation's outputs (records, lists, counts,
+ * flags), then checks the arguments: ERR_INVALID naming what is wrong ---------------- */
 
 /* ERR_INVALID "store: <what>" unless ok. */
 static err_code need(bool ok, const char *what, err_t *e)
@@ -301,20 +151,20 @@ static bool visibility_valid(const char *v)
            strcmp(v, "agent_only") == 0 || strcmp(v, "admin_only") == 0;
 }
 
-err_code store_session_create_check(const store_session *in, err_t *e)
+static err_code session_create_check(const store_session *in, err_t *e)
 {
     return need(in && in->id && in->purpose && in->created_by,
                 "session_create needs id, purpose and created_by", e);
 }
 
-err_code store_session_get_check(const char *id, store_session *out, err_t *e)
+static err_code session_get_check(const char *id, store_session *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
     return need(id != NULL, "session_get needs an id", e);
 }
 
-err_code store_session_list_check(const store_session_query *q, store_sessions *out, int64_t *total,
-                                  err_t *e)
+static err_code session_list_check(const store_session_query *q, store_sessions *out,
+                                   int64_t *total, err_t *e)
 {
     memset(out, 0, sizeof *out);
     if (total)
@@ -323,7 +173,7 @@ err_code store_session_list_check(const store_session_query *q, store_sessions *
                 e);
 }
 
-err_code store_message_add_check(const store_message *m, err_t *e)
+static err_code message_add_check(const store_message *m, err_t *e)
 {
     if (!m || !m->session_id || !m->sender || !m->content)
         return need(false, "message_add needs session_id, sender and content", e);
@@ -337,8 +187,8 @@ err_code store_message_add_check(const store_message *m, err_t *e)
     return ERR_OK;
 }
 
-err_code store_message_list_check(const store_msg_query *q, store_messages *out, int64_t *total,
-                                  err_t *e)
+static err_code message_list_check(const store_msg_query *q, store_messages *out, int64_t *total,
+                                   err_t *e)
 {
     memset(out, 0, sizeof *out);
     if (total)
@@ -350,19 +200,19 @@ err_code store_message_list_check(const store_msg_query *q, store_messages *out,
     return need(!q->from || !q->to || q->from <= q->to, "message_list: from is after to", e);
 }
 
-err_code store_message_get_check(const store_vis *vis, store_message *out, err_t *e)
+static err_code message_get_check(const store_vis *vis, store_message *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
     return need(vis != NULL, "message_get needs a visibility filter", e);
 }
 
-err_code store_message_thread_check(const store_vis *vis, store_messages *out, err_t *e)
+static err_code message_thread_check(const store_vis *vis, store_messages *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
     return need(vis != NULL, "message_thread needs a visibility filter", e);
 }
 
-err_code store_search_check(const store_search_query *q, store_messages *out, err_t *e)
+static err_code search_check(const store_search_query *q, store_messages *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
     if (!q || !q->session_id || q->limit < 1 || q->since_id < 0)
@@ -385,7 +235,7 @@ err_code store_search_check(const store_search_query *q, store_messages *out, er
     return ERR_OK;
 }
 
-err_code store_reindex_check(const store_t *st, int limit, int64_t *done, err_t *e)
+static err_code reindex_check(const store_t *st, int limit, int64_t *done, err_t *e)
 {
     *done = 0;
     if (limit < 1)
@@ -397,7 +247,7 @@ err_code store_reindex_check(const store_t *st, int limit, int64_t *done, err_t 
     return ERR_OK;
 }
 
-err_code store_memory_set_check(const store_mem_set *in, store_memory *out, err_t *e)
+static err_code memory_set_check(const store_mem_set *in, store_memory *out, err_t *e)
 {
     if (out)
         memset(out, 0, sizeof *out);
@@ -405,13 +255,13 @@ err_code store_memory_set_check(const store_mem_set *in, store_memory *out, err_
                 "memory_set needs agent_id, key and value", e);
 }
 
-err_code store_memory_get_check(const char *agent_id, const char *key, store_memory *out, err_t *e)
+static err_code memory_get_check(const char *agent_id, const char *key, store_memory *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
     return need(agent_id && key, "memory_get needs agent_id and key", e);
 }
 
-err_code store_memory_list_check(const store_mem_query *q, store_memories *out, err_t *e)
+static err_code memory_list_check(const store_mem_query *q, store_memories *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
     if (!q || !q->agent_id || q->limit < 1)
@@ -423,55 +273,55 @@ err_code store_memory_list_check(const store_mem_query *q, store_memories *out, 
                 "memory_list: prefix is not valid UTF-8", e);
 }
 
-err_code store_memory_delete_check(const char *agent_id, const char *key, bool *deleted, err_t *e)
+static err_code memory_delete_check(const char *agent_id, const char *key, bool *deleted, err_t *e)
 {
     if (deleted)
         *deleted = false;
     return need(agent_id && key, "memory_delete needs agent_id and key", e);
 }
 
-err_code store_audit_append_check(const store_audit_in *a, err_t *e)
+static err_code audit_append_check(const store_audit_in *a, err_t *e)
 {
     return need(a && a->event_type && a->agent_id, "audit_append needs event_type and agent_id", e);
 }
 
-err_code store_audit_list_check(const store_audit_query *q, store_audits *out, err_t *e)
+static err_code audit_list_check(const store_audit_query *q, store_audits *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
     return need(q && q->limit >= 1, "audit_list needs limit >= 1", e);
 }
 
-err_code store_token_put_check(const store_token *t, err_t *e)
+static err_code token_put_check(const store_token *t, err_t *e)
 {
     return need(t && t->token_id && t->jwt && t->agent_id && t->agent_type && t->expires_at,
                 "token_put needs token_id, jwt, agent_id, agent_type and expires_at", e);
 }
 
-err_code store_token_get_check(const char *token_id, store_token *out, err_t *e)
+static err_code token_get_check(const char *token_id, store_token *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
     return need(token_id != NULL, "token_get needs a token_id", e);
 }
 
-err_code store_token_delete_check(const char *token_id, bool *deleted, err_t *e)
+static err_code token_delete_check(const char *token_id, bool *deleted, err_t *e)
 {
     if (deleted)
         *deleted = false;
     return need(token_id != NULL, "token_delete needs a token_id", e);
 }
 
-err_code store_jti_revoke_check(const char *jti, utc_us expires_at, err_t *e)
+static err_code jti_revoke_check(const char *jti, utc_us expires_at, err_t *e)
 {
     return need(jti && expires_at, "jti_revoke needs a jti and expires_at", e);
 }
 
-err_code store_jti_is_revoked_check(const char *jti, bool *revoked, err_t *e)
+static err_code jti_is_revoked_check(const char *jti, bool *revoked, err_t *e)
 {
     *revoked = false;
     return need(jti != NULL, "jti_is_revoked needs a jti", e);
 }
 
-err_code store_iterate_check(store_row_cb cb, err_t *e)
+static err_code iterate_check(store_row_cb cb, err_t *e)
 {
     return need(cb != NULL, "iterate needs a callback", e);
 }
@@ -481,8 +331,8 @@ static err_code unknown_table(const char *table, err_t *e)
     return err_set(e, ERR_INVALID, "store: unknown table '%.64s'", table ? table : "");
 }
 
-err_code store_import_rows_check(const char *table, json_t *const *rows, size_t n,
-                                 int64_t *inserted, err_t *e)
+static err_code import_rows_check(const char *table, json_t *const *rows, size_t n,
+                                  int64_t *inserted, err_t *e)
 {
     if (inserted)
         *inserted = 0;
@@ -499,8 +349,263 @@ err_code store_import_rows_check(const char *table, json_t *const *rows, size_t 
     return ERR_OK;
 }
 
-err_code store_count_rows_check(const char *table, int64_t *n, err_t *e)
+static err_code count_rows_check(const char *table, int64_t *n, err_t *e)
 {
     *n = 0;
     return store_table_find(table) ? ERR_OK : unknown_table(table, e);
+}
+
+/* ---- the operations: check, call the backend, free partial outputs on error ------------ */
+
+/* memory_sweep, audit_purge, token_purge: no arguments to check; *removed zeroed. */
+static err_code removal(store_t *st, err_code (*fn)(store_t *, utc_us, int64_t *, err_t *),
+                        utc_us t, int64_t *removed, err_t *e)
+{
+    ERR_LOCAL(e);
+    if (removed)
+        *removed = 0;
+    return fn(st, t, removed, e);
+}
+
+err_code store_session_create(store_t *st, const store_session *in, const store_audit_in *audit,
+                              err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = session_create_check(in, e);
+    return rc != ERR_OK ? rc : st->vt->session_create(st, in, audit, e);
+}
+
+err_code store_session_get(store_t *st, const char *id, store_session *out, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = session_get_check(id, out, e);
+    if (rc == ERR_OK && (rc = st->vt->session_get(st, id, out, e)) != ERR_OK)
+        store_session_clear(out);
+    return rc;
+}
+
+err_code store_session_list(store_t *st, const store_session_query *q, store_sessions *out,
+                            int64_t *total, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = session_list_check(q, out, total, e);
+    if (rc == ERR_OK && (rc = st->vt->session_list(st, q, out, total, e)) != ERR_OK)
+        store_sessions_free(out);
+    return rc;
+}
+
+err_code store_message_add(store_t *st, store_message *m, const store_audit_in *audit, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = message_add_check(m, e);
+    return rc != ERR_OK ? rc : st->vt->message_add(st, m, audit, e);
+}
+
+err_code store_message_list(store_t *st, const store_msg_query *q, store_messages *out,
+                            int64_t *total, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = message_list_check(q, out, total, e);
+    if (rc == ERR_OK && (rc = st->vt->message_list(st, q, out, total, e)) != ERR_OK)
+        store_messages_free(out);
+    return rc;
+}
+
+err_code store_message_get(store_t *st, int64_t id, const store_vis *vis, store_message *out,
+                           err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = message_get_check(vis, out, e);
+    if (rc == ERR_OK && (rc = st->vt->message_get(st, id, vis, out, e)) != ERR_OK)
+        store_message_clear(out);
+    return rc;
+}
+
+err_code store_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
+                              store_messages *out, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = message_thread_check(vis, out, e);
+    if (rc == ERR_OK && (rc = st->vt->message_thread(st, root_id, vis, out, e)) != ERR_OK)
+        store_messages_free(out);
+    return rc;
+}
+
+err_code store_message_search(store_t *st, const store_search_query *q, store_messages *out,
+                              err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = search_check(q, out, e);
+    if (rc == ERR_OK && (rc = st->vt->message_search(st, q, out, e)) != ERR_OK)
+        store_messages_free(out);
+    return rc;
+}
+
+err_code store_message_reindex(store_t *st, int limit, int64_t *done, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = reindex_check(st, limit, done, e);
+    return rc != ERR_OK ? rc : st->vt->message_reindex(st, limit, done, e);
+}
+
+err_code store_memory_set(store_t *st, const store_mem_set *in, const store_audit_in *audit,
+                          store_memory *out, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = memory_set_check(in, out, e);
+    if (rc == ERR_OK && (rc = st->vt->memory_set(st, in, audit, out, e)) != ERR_OK)
+        store_memory_clear(out); /* NULL is fine */
+    return rc;
+}
+
+err_code store_memory_get(store_t *st, const char *agent_id, const char *session_id,
+                          const char *key, utc_us now, store_memory *out, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = memory_get_check(agent_id, key, out, e);
+    if (rc == ERR_OK &&
+        (rc = st->vt->memory_get(st, agent_id, session_id, key, now, out, e)) != ERR_OK)
+        store_memory_clear(out);
+    return rc;
+}
+
+err_code store_memory_list(store_t *st, const store_mem_query *q, store_memories *out, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = memory_list_check(q, out, e);
+    if (rc == ERR_OK && (rc = st->vt->memory_list(st, q, out, e)) != ERR_OK)
+        store_memories_free(out);
+    return rc;
+}
+
+err_code store_memory_delete(store_t *st, const char *agent_id, const char *session_id,
+                             const char *key, const store_audit_in *audit, bool *deleted, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = memory_delete_check(agent_id, key, deleted, e);
+    return rc != ERR_OK ? rc
+                        : st->vt->memory_delete(st, agent_id, session_id, key, audit, deleted, e);
+}
+
+err_code store_memory_sweep(store_t *st, utc_us now, int64_t *removed, err_t *e)
+{
+    return removal(st, st->vt->memory_sweep, now, removed, e);
+}
+
+err_code store_audit_append(store_t *st, const store_audit_in *a, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = audit_append_check(a, e);
+    return rc != ERR_OK ? rc : st->vt->audit_append(st, a, e);
+}
+
+err_code store_audit_list(store_t *st, const store_audit_query *q, store_audits *out, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = audit_list_check(q, out, e);
+    if (rc == ERR_OK && (rc = st->vt->audit_list(st, q, out, e)) != ERR_OK)
+        store_audits_free(out);
+    return rc;
+}
+
+err_code store_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err_t *e)
+{
+    return removal(st, st->vt->audit_purge, older_than, removed, e);
+}
+
+err_code store_token_put(store_t *st, const store_token *t, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = token_put_check(t, e);
+    return rc != ERR_OK ? rc : st->vt->token_put(st, t, e);
+}
+
+err_code store_token_get(store_t *st, const char *token_id, store_token *out, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = token_get_check(token_id, out, e);
+    if (rc == ERR_OK && (rc = st->vt->token_get(st, token_id, out, e)) != ERR_OK)
+        store_token_clear(out);
+    return rc;
+}
+
+err_code store_token_delete(store_t *st, const char *token_id, bool *deleted, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = token_delete_check(token_id, deleted, e);
+    return rc != ERR_OK ? rc : st->vt->token_delete(st, token_id, deleted, e);
+}
+
+err_code store_token_purge(store_t *st, utc_us now, int64_t *removed, err_t *e)
+{
+    return removal(st, st->vt->token_purge, now, removed, e);
+}
+
+err_code store_jti_revoke(store_t *st, const char *jti, utc_us expires_at, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = jti_revoke_check(jti, expires_at, e);
+    return rc != ERR_OK ? rc : st->vt->jti_revoke(st, jti, expires_at, e);
+}
+
+err_code store_jti_is_revoked(store_t *st, const char *jti, bool *revoked, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = jti_is_revoked_check(jti, revoked, e);
+    return rc != ERR_OK ? rc : st->vt->jti_is_revoked(st, jti, revoked, e);
+}
+
+err_code store_iterate(store_t *st, store_row_cb cb, void *ud, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = iterate_check(cb, e);
+    return rc != ERR_OK ? rc : st->vt->iterate(st, cb, ud, e);
+}
+
+err_code store_import_rows(store_t *st, const char *table, json_t *const *rows, size_t n,
+                           int64_t *inserted, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = import_rows_check(table, rows, n, inserted, e);
+    return rc != ERR_OK ? rc : st->vt->import_rows(st, table, rows, n, inserted, e);
+}
+
+err_code store_import_finish(store_t *st, err_t *e)
+{
+    ERR_LOCAL(e);
+    return st->vt->import_finish(st, e);
+}
+
+err_code store_count_rows(store_t *st, const char *table, int64_t *n, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = count_rows_check(table, n, e);
+    return rc != ERR_OK ? rc : st->vt->count_rows(st, table, n, e);
+}
+
+/* ---- health ------------------------------------------------------------------------------ */
+
+err_code store_ping(store_t *st, int64_t *rtt_us, err_t *e)
+{
+    ERR_LOCAL(e);
+    int64_t rtt = 0;
+    err_code rc = st->vt->ping(st, &rtt, e);
+    if (rtt_us)
+        *rtt_us = rtt;
+    return rc;
+}
+
+err_code store_server_version(store_t *st, char *buf, size_t n, err_t *e)
+{
+    ERR_LOCAL(e);
+    if (!buf || n == 0)
+        return err_set(e, ERR_INVALID, "store: server_version needs a buffer");
+    buf[0] = '\0';
+    return st->vt->server_version(st, buf, n, e);
+}
+
+void store_get_stats(store_t *st, store_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    st->vt->stats(st, out);
 }

@@ -1,7 +1,9 @@
 /* store/store.h — the repository: everything ctxd keeps (sessions, messages,
- * agent memory, audit log, protected tokens, revoked JWT ids) behind one
- * interface (a vtable), so SQL backends (store_sql over db/) and MongoDB
- * (store_mongo) are interchangeable. Every write that takes a
+ * agent memory, audit log, protected tokens, revoked JWT ids) and its schema
+ * lifecycle, behind one public API on an opaque store_t, so the SQL backends
+ * (over db/) and MongoDB are interchangeable and callers never know which one
+ * they have. This is the store's only public header (backends implement
+ * store_backend.h, private to src/store/). Every write that takes a
  * `store_audit_in` appends that audit record in the same transaction: a failed
  * write leaves no audit row, a successful one exactly one. A NULL audit pointer
  * means "no audit record" (for import/copy, which replay history); NULL fields
@@ -142,7 +144,6 @@ typedef struct store_msg_query {
     int limit;          /* >= 1 */
     int offset;         /* >= 0 */
     bool newest_first;  /* order by id desc instead of asc */
-    bool want_total;    /* fill *total with the count ignoring limit/offset */
 } store_msg_query;
 
 /* message_search: candidates for search_context. Every visible message of the
@@ -268,393 +269,217 @@ typedef struct store_stats {
                                  * write with its audit record; retries counted apart) */
 } store_stats;
 
-/* ---- the interface ---------------------------------------------------------------
+/* ---- opening and closing -----------------------------------------------------------
+ * A backend is chosen by the URL's scheme (the forms db/url.h accepts):
+ * sqlite, postgresql / postgres, mysql / mariadb (with a SQLAlchemy "+driver"
+ * suffix) open the SQL store over db/; mongodb and mongodb+srv the MongoDB
+ * store. Pool and driver options come from `c` (DB_* variables, NULL =
+ * defaults) and the URL (see db_opts_from); MongoDB also takes
+ * transactions=auto|on|off. An unknown scheme is ERR_INVALID naming it. */
+typedef enum store_open_mode {
+    STORE_OPEN_CHECK = 0, /* the schema must be at the version this ctxd knows:
+                           * ERR_SCHEMA saying what to run otherwise (store_open) */
+    STORE_OPEN_MIGRATE,   /* apply pending migrations first (store_migrate_up), then
+                           * check as STORE_OPEN_CHECK (`ctxd serve`) */
+    STORE_OPEN_ANY        /* no schema check (`ctxd migrate`, `ctxd db check`,
+                           * copy and import targets) */
+} store_open_mode;
+
+/* store_open_with(url, c, STORE_OPEN_CHECK, out, e). */
+err_code store_open(const char *url, const conf_t *c, store_t **out, err_t *e);
+/* Opens the store for `url` and treats its schema as `mode` says. On error *out
+ * is NULL and nothing stays open. */
+err_code store_open_with(const char *url, const conf_t *c, store_open_mode mode, store_t **out,
+                         err_t *e);
+/* Whether the database `url` names exists where opening it would create it: a
+ * SQLite file that does not exist is ERR_NOTFOUND naming the path; every other
+ * URL (a server, :memory:) is ERR_OK without connecting. A bad URL: ERR_INVALID. */
+err_code store_check_exists(const char *url, err_t *e);
+void store_close(store_t *st); /* NULL is fine */
+/* The backend and dialect: "sql:sqlite", "sql:postgresql", "sql:mysql", "mongodb". */
+const char *store_name(const store_t *st);
+/* The URL it was opened with, password masked (for logs and messages). */
+const char *store_url_masked(const store_t *st);
+/* The tables in foreign-key order (NULL-terminated), as used by iterate. */
+const char *const *store_table_order(void);
+
+/* ---- schema lifecycle ----------------------------------------------------------------
+ * Every backend numbers its schema versions 1, 2, ... and records the applied ones
+ * in the database (SQL: the schema_migrations table, see migrate/; MongoDB: the
+ * schema_migrations collection). */
+typedef struct store_migration {
+    int version;
+    char *name;             /* "init", ... (as recorded, for an unknown one) */
+    bool known;             /* false: recorded by a newer ctxd, unknown to this one */
+    bool applied;           /* recorded in the database */
+    utc_us applied_at;      /* 0 if not applied */
+    bool checksum_mismatch; /* applied, but its script was edited since (SQL) */
+} store_migration;
+
+typedef struct store_schema {
+    int current;   /* highest applied version this ctxd knows (0 = empty database) */
+    int latest;    /* highest version this ctxd knows: the one it needs */
+    int db_newest; /* highest version recorded in the database, known or not */
+    /* NULL when migrations can be reverted (store_migrate_to a lower version);
+     * else why not, e.g. "MongoDB migrations only go up" (static text) */
+    const char *up_only;
+    store_migration *v; /* every known version plus unknown applied ones, by version */
+    size_t n;
+} store_schema;
+void store_schema_clear(store_schema *s);
+
+/* The schema's state; changes nothing. */
+err_code store_schema_status(store_t *st, store_schema *out, err_t *e);
+/* Applies every pending migration (each step on its own, serialised against
+ * concurrent migrators, so two processes starting at once migrate once);
+ * *applied (may be NULL) = how many ran. A database newer than this ctxd, or
+ * with an edited or unknown applied migration, is refused (ERR_SCHEMA) before
+ * anything changes. */
+err_code store_migrate_up(store_t *st, int *applied, err_t *e);
+/* Up or down to exactly `version` (0 = empty schema; down only where
+ * store_schema.up_only is NULL, else ERR_INVALID with that text); *changed (may
+ * be NULL) = migrations applied or reverted. Outside 0..latest: ERR_INVALID.
+ * Refusals as store_migrate_up. */
+err_code store_migrate_to(store_t *st, int version, int *changed, err_t *e);
+/* ERR_OK when the schema is exactly at the version this ctxd knows (and intact);
+ * otherwise ERR_SCHEMA with a message saying what to do (`ctxd migrate up`,
+ * upgrade ctxd, repair the database). */
+err_code store_schema_check(store_t *st, err_t *e);
+/* Removes everything the store keeps (SQL: reverts every migration; MongoDB:
+ * drops the database). For tests only. */
+err_code store_drop(store_t *st, err_t *e);
+
+/* ---- the operations ------------------------------------------------------------------
  * Errors: ERR_NOTFOUND (session/message/memory/token absent), ERR_EXISTS
  * (memory overwrite=false), ERR_UNIQUE, ERR_INVALID (bad argument), ERR_BUSY /
  * ERR_CONN / ERR_TIMEOUT (transient: the store already retried), others fatal.
- * Constraint failures caused by the arguments (a visibility outside the four
- * values, metadata or a memory value that is not valid JSON) are ERR_INVALID.
- * Output records and lists are overwritten (not freed) on entry and hold
- * nothing the caller must free when an error is returned.
- * Callers use the store_* wrappers at the end of this file: they check the
- * arguments (ERR_INVALID, the same on every backend), zero the outputs and free
- * them on error. So an implementation's functions get checked arguments and
- * zeroed outputs, and may return an error with outputs partly filled. */
-typedef struct store_vt {
-    const char *name; /* "sql:sqlite", "sql:postgresql", "mongodb" */
-    void (*close)(store_t *st);
-
-    /* in->id, purpose, created_by required; is_active as given (true for a new
-     * session); metadata JSON object text or NULL; created_at/updated_at 0 = now.
-     * Duplicate id: ERR_UNIQUE. */
-    err_code (*session_create)(store_t *st, const store_session *in, const store_audit_in *audit,
-                               err_t *e);
-    err_code (*session_get)(store_t *st, const char *id, store_session *out, err_t *e);
-    /* total may be NULL (not counted). */
-    err_code (*session_list)(store_t *st, const store_session_query *q, store_sessions *out,
-                             int64_t *total, err_t *e);
-
-    /* Fills m->id and m->created_at (= utc_now()); bumps the session's updated_at.
-     * Required: session_id, sender, content. NULL sender_type / visibility /
-     * message_type are stored as "generic" / "public" / "agent_response".
-     * ERR_NOTFOUND: no such session. ERR_INVALID: parent_id is not a message of
-     * the same session, or a bad visibility / metadata. */
-    err_code (*message_add)(store_t *st, store_message *m /* id, created_at filled */,
-                            const store_audit_in *audit, err_t *e);
-    /* ERR_NOTFOUND when the session does not exist (an existing session with no
-     * matching message is an empty list). total may be NULL. */
-    err_code (*message_list)(store_t *st, const store_msg_query *q, store_messages *out,
-                             int64_t *total, err_t *e);
-    /* ERR_NOTFOUND when absent or not visible under *vis (vis is required). */
-    err_code (*message_get)(store_t *st, int64_t id, const store_vis *vis, store_message *out,
-                            err_t *e);
-    /* The root and all its visible descendants (also those below an invisible
-     * reply), ordered by id. ERR_NOTFOUND when the root is absent or not visible
-     * (as message_get, so ids of hidden messages cannot be probed). */
-    err_code (*message_thread)(store_t *st, int64_t root_id, const store_vis *vis,
-                               store_messages *out, err_t *e);
-    /* See store_search_query. ERR_NOTFOUND when the session does not exist. */
-    err_code (*message_search)(store_t *st, const store_search_query *q, store_messages *out,
-                               err_t *e);
-    /* Search-index upkeep, in one short write transaction: gives index text (the
-     * store's index function) to up to `limit` messages that have none, and brings
-     * up to `limit` newer messages into the backend's search index where that is
-     * filled asynchronously (SQLite's FTS5 table). *done = messages handled; 0 means
-     * the index is complete. Without an index function: ERR_INVALID. */
-    err_code (*message_reindex)(store_t *st, int limit, int64_t *done, err_t *e);
-
-    /* Inserts, or replaces the entry of the same (agent, scope, key): an expired
-     * entry is always replaced (as new: created_at = now); a live one only with
-     * overwrite (created_at kept), else ERR_EXISTS. session_id != NULL needs
-     * the session: ERR_NOTFOUND otherwise. *out (if given) = the stored entry. */
-    err_code (*memory_set)(store_t *st, const store_mem_set *in, const store_audit_in *audit,
-                           store_memory *out /* may be NULL */, err_t *e);
-    /* session_id NULL = global scope. Absent or expired at `now` (0 = utc_now()):
-     * ERR_NOTFOUND. */
-    err_code (*memory_get)(store_t *st, const char *agent_id, const char *session_id,
-                           const char *key, utc_us now, store_memory *out, err_t *e);
-    err_code (*memory_list)(store_t *st, const store_mem_query *q, store_memories *out, err_t *e);
-    /* Removes the entry (expired or not); *deleted = whether one existed (may be
-     * NULL). The audit record is written only when an entry was removed. */
-    err_code (*memory_delete)(store_t *st, const char *agent_id, const char *session_id,
-                              const char *key, const store_audit_in *audit, bool *deleted,
-                              err_t *e);
-    /* Removes entries expired at `now`; removed may be NULL. No audit record. */
-    err_code (*memory_sweep)(store_t *st, utc_us now, int64_t *removed, err_t *e);
-
-    /* Standalone audit record (event_type and agent_id required), at = now. */
-    err_code (*audit_append)(store_t *st, const store_audit_in *a, err_t *e);
-    err_code (*audit_list)(store_t *st, const store_audit_query *q, store_audits *out, err_t *e);
-    /* Removes records with at < older_than; removed may be NULL. */
-    err_code (*audit_purge)(store_t *st, utc_us older_than, int64_t *removed, err_t *e);
-
-    /* Duplicate token_id: ERR_UNIQUE. created_at 0 = now. */
-    err_code (*token_put)(store_t *st, const store_token *t, err_t *e);
-    /* Returns the token even when expired (the caller reports TOKEN_EXPIRED). */
-    err_code (*token_get)(store_t *st, const char *token_id, store_token *out, err_t *e);
-    err_code (*token_delete)(store_t *st, const char *token_id, bool *deleted, err_t *e);
-    /* Removes tokens and revocations with expires_at <= now; *removed = both
-     * counts added (may be NULL). */
-    err_code (*token_purge)(store_t *st, utc_us now, int64_t *removed, err_t *e);
-    /* Idempotent; revoking again keeps the later expires_at. */
-    err_code (*jti_revoke)(store_t *st, const char *jti, utc_us expires_at, err_t *e);
-    err_code (*jti_is_revoked)(store_t *st, const char *jti, bool *revoked, err_t *e);
-
-    /* Rows ordered by their identity (store_table.key) compared byte-wise for
-     * text (a global memory entry before the session ones of the same agent),
-     * numerically for integers: the same order on every backend. */
-    err_code (*iterate)(store_t *st, store_row_cb cb, void *ud, err_t *e);
-
-    /* ---- bulk transfer (copy / import); no audit records -------------------------- */
-    /* Inserts rows of one table as they are (ids, times, JSON, flags kept) in
-     * one transaction; a row whose identity (store_table.key) already exists is
-     * skipped, so re-running an interrupted import finishes it without
-     * duplicates. Rows are checked with store_row_check first (ERR_INVALID names
-     * the row index and column; nothing is written then). Rows referencing
-     * others (messages.parent_message_id, sessions) must come after them.
-     * *inserted (may be NULL) = rows inserted as the driver reports them: on
-     * MySQL (CLIENT_FOUND_ROWS) a skipped duplicate counts too, so use
-     * count_rows before and after for an exact figure. */
-    err_code (*import_rows)(store_t *st, const char *table, json_t *const *rows, size_t n,
-                            int64_t *inserted, err_t *e);
-    /* After an import: every sequence-fed column (store_table.seq_col) continues
-     * after the largest value present, never going backwards (a backend may
-     * leave gaps, e.g. InnoDB after a rolled-back batch; it never reuses). */
-    err_code (*import_finish)(store_t *st, err_t *e);
-    /* Rows in a table (one of store_tables()). */
-    err_code (*count_rows)(store_t *st, const char *table, int64_t *n, err_t *e);
-
-    /* ---- health --------------------------------------------------------------------- */
-    /* One round trip to the server (SQLite: a trivial statement); *rtt_us = its time
-     * in microseconds. Fails as any read would (ERR_CONN, ERR_TIMEOUT, ...). */
-    err_code (*ping)(store_t *st, int64_t *rtt_us, err_t *e);
-    /* The server's product and version, e.g. "PostgreSQL 16.4", "MongoDB 7.0.0". */
-    err_code (*server_version)(store_t *st, char *buf, size_t n, err_t *e);
-    /* The figures so far (never fails, never talks to the server). */
-    void (*stats)(store_t *st, store_stats *out);
-} store_vt;
+ * Arguments are checked the same way on every backend: ERR_INVALID naming what
+ * is wrong. Constraint failures caused by the arguments (a visibility outside the
+ * four values, metadata or a memory value that is not valid JSON) are ERR_INVALID.
+ * Output records, lists and counts are overwritten (not freed) on entry and hold
+ * nothing the caller must free when an error is returned. `e` may be NULL
+ * everywhere. */
 
 /* The text a message is found under by message_search (malloc'ed, NUL-terminated,
  * never NULL; metadata_json: a JSON object's text or NULL). The store does not know
  * how it is made (that is search/, above the store): the caller installs it. */
 typedef char *(*store_index_fn)(const char *sender, const char *content, size_t content_len,
                                 const char *metadata_json);
+/* Installs the index function message_add, import_rows and message_reindex use,
+ * before the store is shared between threads. Without one (NULL, the default),
+ * new messages get no index text and stay candidates of every message_search
+ * until message_reindex runs with one. */
+void store_set_index_fn(store_t *st, store_index_fn fn);
 
-struct store {
-    const store_vt *vt;
-    /* set by store_set_index_fn before the store is shared between threads */
-    store_index_fn index_fn;
-};
+/* in->id, purpose, created_by required; is_active as given (true for a new
+ * session); metadata JSON object text or NULL; created_at/updated_at 0 = now.
+ * Duplicate id: ERR_UNIQUE. */
+err_code store_session_create(store_t *st, const store_session *in, const store_audit_in *audit,
+                              err_t *e);
+err_code store_session_get(store_t *st, const char *id, store_session *out, err_t *e);
+/* total may be NULL (not counted). */
+err_code store_session_list(store_t *st, const store_session_query *q, store_sessions *out,
+                            int64_t *total, err_t *e);
 
-/* Installs the index function message_add, import_rows and message_reindex use.
- * Without one (NULL, the default), new messages get no index text and stay
- * candidates of every message_search until message_reindex runs with one. */
-static inline void store_set_index_fn(store_t *st, store_index_fn fn)
-{
-    st->index_fn = fn;
-}
+/* Fills m->id and m->created_at (= utc_now()); bumps the session's updated_at.
+ * Required: session_id, sender, content. NULL sender_type / visibility /
+ * message_type are stored as "generic" / "public" / "agent_response".
+ * ERR_NOTFOUND: no such session. ERR_INVALID: parent_id is not a message of
+ * the same session, or a bad visibility / metadata. */
+err_code store_message_add(store_t *st, store_message *m /* id, created_at filled */,
+                           const store_audit_in *audit, err_t *e);
+/* ERR_NOTFOUND when the session does not exist (an existing session with no
+ * matching message is an empty list). total (may be NULL) = the count of
+ * matching messages ignoring limit/offset. */
+err_code store_message_list(store_t *st, const store_msg_query *q, store_messages *out,
+                            int64_t *total, err_t *e);
+/* ERR_NOTFOUND when absent or not visible under *vis (vis is required). */
+err_code store_message_get(store_t *st, int64_t id, const store_vis *vis, store_message *out,
+                           err_t *e);
+/* The root and all its visible descendants (also those below an invisible
+ * reply), ordered by id. ERR_NOTFOUND when the root is absent or not visible
+ * (as message_get, so ids of hidden messages cannot be probed). */
+err_code store_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
+                              store_messages *out, err_t *e);
+/* See store_search_query. ERR_NOTFOUND when the session does not exist. */
+err_code store_message_search(store_t *st, const store_search_query *q, store_messages *out,
+                              err_t *e);
+/* Search-index upkeep, in one short write transaction: gives index text (the
+ * store's index function) to up to `limit` messages that have none, and brings
+ * up to `limit` newer messages into the backend's search index where that is
+ * filled asynchronously (SQLite's FTS5 table). *done = messages handled; 0 means
+ * the index is complete. Without an index function: ERR_INVALID. */
+err_code store_message_reindex(store_t *st, int limit, int64_t *done, err_t *e);
 
-/* Opens the store for a database URL (SQL backends via db/). The schema must be
- * at the version this binary knows (run migrations first, e.g. migrate_up);
- * otherwise ERR_SCHEMA with a message saying what to run. Pool and driver
- * options come from `c` (DB_* variables) and the URL (see db_opts_from).
- * mongodb:// and mongodb+srv:// URLs open the MongoDB store (store_mongo.h). */
-err_code store_open(const char *url, const conf_t *c, store_t **out, err_t *e);
-void store_close(store_t *st); /* NULL is fine */
-/* The tables in foreign-key order (NULL-terminated), as used by iterate. */
-const char *const *store_table_order(void);
+/* Inserts, or replaces the entry of the same (agent, scope, key): an expired
+ * entry is always replaced (as new: created_at = now); a live one only with
+ * overwrite (created_at kept), else ERR_EXISTS. session_id != NULL needs
+ * the session: ERR_NOTFOUND otherwise. *out (if given) = the stored entry. */
+err_code store_memory_set(store_t *st, const store_mem_set *in, const store_audit_in *audit,
+                          store_memory *out /* may be NULL */, err_t *e);
+/* session_id NULL = global scope. Absent or expired at `now` (0 = utc_now()):
+ * ERR_NOTFOUND. */
+err_code store_memory_get(store_t *st, const char *agent_id, const char *session_id,
+                          const char *key, utc_us now, store_memory *out, err_t *e);
+err_code store_memory_list(store_t *st, const store_mem_query *q, store_memories *out, err_t *e);
+/* Removes the entry (expired or not); *deleted = whether one existed (may be
+ * NULL). The audit record is written only when an entry was removed. */
+err_code store_memory_delete(store_t *st, const char *agent_id, const char *session_id,
+                             const char *key, const store_audit_in *audit, bool *deleted, err_t *e);
+/* Removes entries expired at `now`; removed may be NULL. No audit record. */
+err_code store_memory_sweep(store_t *st, utc_us now, int64_t *removed, err_t *e);
 
-/* ---- dispatch (st->vt->fn(st, ...) with a name) -----------------------------------
- * The argument checks of every backend (store.c), run by the wrappers before the
- * backend: each zeroes its operation's outputs (records, lists, counts, flags),
- * then checks the arguments: ERR_INVALID naming what is wrong. */
-err_code store_session_create_check(const store_session *in, err_t *e);
-err_code store_session_get_check(const char *id, store_session *out, err_t *e);
-err_code store_session_list_check(const store_session_query *q, store_sessions *out, int64_t *total,
-                                  err_t *e);
-err_code store_message_add_check(const store_message *m, err_t *e);
-err_code store_message_list_check(const store_msg_query *q, store_messages *out, int64_t *total,
-                                  err_t *e);
-err_code store_message_get_check(const store_vis *vis, store_message *out, err_t *e);
-err_code store_message_thread_check(const store_vis *vis, store_messages *out, err_t *e);
-err_code store_search_check(const store_search_query *q, store_messages *out, err_t *e);
-err_code store_reindex_check(const store_t *st, int limit, int64_t *done, err_t *e);
-err_code store_memory_set_check(const store_mem_set *in, store_memory *out, err_t *e);
-err_code store_memory_get_check(const char *agent_id, const char *key, store_memory *out, err_t *e);
-err_code store_memory_list_check(const store_mem_query *q, store_memories *out, err_t *e);
-err_code store_memory_delete_check(const char *agent_id, const char *key, bool *deleted, err_t *e);
-err_code store_audit_append_check(const store_audit_in *a, err_t *e);
-err_code store_audit_list_check(const store_audit_query *q, store_audits *out, err_t *e);
-err_code store_token_put_check(const store_token *t, err_t *e);
-err_code store_token_get_check(const char *token_id, store_token *out, err_t *e);
-err_code store_token_delete_check(const char *token_id, bool *deleted, err_t *e);
-err_code store_jti_revoke_check(const char *jti, utc_us expires_at, err_t *e);
-err_code store_jti_is_revoked_check(const char *jti, bool *revoked, err_t *e);
-err_code store_iterate_check(store_row_cb cb, err_t *e);
-/* Also checks every row (store_row_check, "store: row N: ..."). */
-err_code store_import_rows_check(const char *table, json_t *const *rows, size_t n,
-                                 int64_t *inserted, err_t *e);
-err_code store_count_rows_check(const char *table, int64_t *n, err_t *e);
+/* Standalone audit record (event_type and agent_id required), at = now. */
+err_code store_audit_append(store_t *st, const store_audit_in *a, err_t *e);
+err_code store_audit_list(store_t *st, const store_audit_query *q, store_audits *out, err_t *e);
+/* Removes records with at < older_than; removed may be NULL. */
+err_code store_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err_t *e);
 
-static inline const char *store_name(const store_t *st)
-{
-    return st->vt->name;
-}
-static inline err_code store_session_create(store_t *st, const store_session *in,
-                                            const store_audit_in *a, err_t *e)
-{
-    if (store_session_create_check(in, e) != ERR_OK)
-        return ERR_INVALID;
-    return st->vt->session_create(st, in, a, e);
-}
-static inline err_code store_session_get(store_t *st, const char *id, store_session *out, err_t *e)
-{
-    err_code rc = store_session_get_check(id, out, e);
-    if (rc == ERR_OK && (rc = st->vt->session_get(st, id, out, e)) != ERR_OK)
-        store_session_clear(out);
-    return rc;
-}
-static inline err_code store_session_list(store_t *st, const store_session_query *q,
-                                          store_sessions *out, int64_t *total, err_t *e)
-{
-    err_code rc = store_session_list_check(q, out, total, e);
-    if (rc == ERR_OK && (rc = st->vt->session_list(st, q, out, total, e)) != ERR_OK)
-        store_sessions_free(out);
-    return rc;
-}
-static inline err_code store_message_add(store_t *st, store_message *m, const store_audit_in *a,
-                                         err_t *e)
-{
-    if (store_message_add_check(m, e) != ERR_OK)
-        return ERR_INVALID;
-    return st->vt->message_add(st, m, a, e);
-}
-static inline err_code store_message_list(store_t *st, const store_msg_query *q,
-                                          store_messages *out, int64_t *total, err_t *e)
-{
-    err_code rc = store_message_list_check(q, out, total, e);
-    if (rc == ERR_OK && (rc = st->vt->message_list(st, q, out, total, e)) != ERR_OK)
-        store_messages_free(out);
-    return rc;
-}
-static inline err_code store_message_get(store_t *st, int64_t id, const store_vis *vis,
-                                         store_message *out, err_t *e)
-{
-    err_code rc = store_message_get_check(vis, out, e);
-    if (rc == ERR_OK && (rc = st->vt->message_get(st, id, vis, out, e)) != ERR_OK)
-        store_message_clear(out);
-    return rc;
-}
-static inline err_code store_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
-                                            store_messages *out, err_t *e)
-{
-    err_code rc = store_message_thread_check(vis, out, e);
-    if (rc == ERR_OK && (rc = st->vt->message_thread(st, root_id, vis, out, e)) != ERR_OK)
-        store_messages_free(out);
-    return rc;
-}
-static inline err_code store_message_search(store_t *st, const store_search_query *q,
-                                            store_messages *out, err_t *e)
-{
-    err_code rc = store_search_check(q, out, e);
-    if (rc == ERR_OK && (rc = st->vt->message_search(st, q, out, e)) != ERR_OK)
-        store_messages_free(out);
-    return rc;
-}
-static inline err_code store_message_reindex(store_t *st, int limit, int64_t *done, err_t *e)
-{
-    if (store_reindex_check(st, limit, done, e) != ERR_OK)
-        return ERR_INVALID;
-    return st->vt->message_reindex(st, limit, done, e);
-}
-static inline err_code store_memory_set(store_t *st, const store_mem_set *in,
-                                        const store_audit_in *a, store_memory *out, err_t *e)
-{
-    err_code rc = store_memory_set_check(in, out, e);
-    if (rc == ERR_OK && (rc = st->vt->memory_set(st, in, a, out, e)) != ERR_OK)
-        store_memory_clear(out); /* NULL is fine */
-    return rc;
-}
-static inline err_code store_memory_get(store_t *st, const char *agent_id, const char *session_id,
-                                        const char *key, utc_us now, store_memory *out, err_t *e)
-{
-    err_code rc = store_memory_get_check(agent_id, key, out, e);
-    if (rc == ERR_OK &&
-        (rc = st->vt->memory_get(st, agent_id, session_id, key, now, out, e)) != ERR_OK)
-        store_memory_clear(out);
-    return rc;
-}
-static inline err_code store_memory_list(store_t *st, const store_mem_query *q, store_memories *out,
-                                         err_t *e)
-{
-    err_code rc = store_memory_list_check(q, out, e);
-    if (rc == ERR_OK && (rc = st->vt->memory_list(st, q, out, e)) != ERR_OK)
-        store_memories_free(out);
-    return rc;
-}
-static inline err_code store_memory_delete(store_t *st, const char *agent_id,
-                                           const char *session_id, const char *key,
-                                           const store_audit_in *a, bool *deleted, err_t *e)
-{
-    if (store_memory_delete_check(agent_id, key, deleted, e) != ERR_OK)
-        return ERR_INVALID;
-    return st->vt->memory_delete(st, agent_id, session_id, key, a, deleted, e);
-}
-static inline err_code store_memory_sweep(store_t *st, utc_us now, int64_t *removed, err_t *e)
-{
-    return st->vt->memory_sweep(st, now, removed, e);
-}
-static inline err_code store_audit_append(store_t *st, const store_audit_in *a, err_t *e)
-{
-    if (store_audit_append_check(a, e) != ERR_OK)
-        return ERR_INVALID;
-    return st->vt->audit_append(st, a, e);
-}
-static inline err_code store_audit_list(store_t *st, const store_audit_query *q, store_audits *out,
-                                        err_t *e)
-{
-    err_code rc = store_audit_list_check(q, out, e);
-    if (rc == ERR_OK && (rc = st->vt->audit_list(st, q, out, e)) != ERR_OK)
-        store_audits_free(out);
-    return rc;
-}
-static inline err_code store_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err_t *e)
-{
-    return st->vt->audit_purge(st, older_than, removed, e);
-}
-static inline err_code store_token_put(store_t *st, const store_token *t, err_t *e)
-{
-    if (store_token_put_check(t, e) != ERR_OK)
-        return ERR_INVALID;
-    return st->vt->token_put(st, t, e);
-}
-static inline err_code store_token_get(store_t *st, const char *token_id, store_token *out,
-                                       err_t *e)
-{
-    err_code rc = store_token_get_check(token_id, out, e);
-    if (rc == ERR_OK && (rc = st->vt->token_get(st, token_id, out, e)) != ERR_OK)
-        store_token_clear(out);
-    return rc;
-}
-static inline err_code store_token_delete(store_t *st, const char *token_id, bool *deleted,
-                                          err_t *e)
-{
-    if (store_token_delete_check(token_id, deleted, e) != ERR_OK)
-        return ERR_INVALID;
-    return st->vt->token_delete(st, token_id, deleted, e);
-}
-static inline err_code store_token_purge(store_t *st, utc_us now, int64_t *removed, err_t *e)
-{
-    return st->vt->token_purge(st, now, removed, e);
-}
-static inline err_code store_jti_revoke(store_t *st, const char *jti, utc_us expires_at, err_t *e)
-{
-    if (store_jti_revoke_check(jti, expires_at, e) != ERR_OK)
-        return ERR_INVALID;
-    return st->vt->jti_revoke(st, jti, expires_at, e);
-}
-static inline err_code store_jti_is_revoked(store_t *st, const char *jti, bool *revoked, err_t *e)
-{
-    if (store_jti_is_revoked_check(jti, revoked, e) != ERR_OK)
-        return ERR_INVALID;
-    return st->vt->jti_is_revoked(st, jti, revoked, e);
-}
-static inline err_code store_iterate(store_t *st, store_row_cb cb, void *ud, err_t *e)
-{
-    if (store_iterate_check(cb, e) != ERR_OK)
-        return ERR_INVALID;
-    return st->vt->iterate(st, cb, ud, e);
-}
-static inline err_code store_import_rows(store_t *st, const char *table, json_t *const *rows,
-                                         size_t n, int64_t *inserted, err_t *e)
-{
-    if (store_import_rows_check(table, rows, n, inserted, e) != ERR_OK)
-        return ERR_INVALID;
-    return st->vt->import_rows(st, table, rows, n, inserted, e);
-}
-static inline err_code store_import_finish(store_t *st, err_t *e)
-{
-    return st->vt->import_finish(st, e);
-}
-static inline err_code store_count_rows(store_t *st, const char *table, int64_t *n, err_t *e)
-{
-    if (store_count_rows_check(table, n, e) != ERR_OK)
-        return ERR_INVALID;
-    return st->vt->count_rows(st, table, n, e);
-}
+/* Duplicate token_id: ERR_UNIQUE. created_at 0 = now. */
+err_code store_token_put(store_t *st, const store_token *t, err_t *e);
+/* Returns the token even when expired (the caller reports TOKEN_EXPIRED). */
+err_code store_token_get(store_t *st, const char *token_id, store_token *out, err_t *e);
+/* *deleted = whether it existed (may be NULL). */
+err_code store_token_delete(store_t *st, const char *token_id, bool *deleted, err_t *e);
+/* Removes tokens and revocations with expires_at <= now; *removed = both
+ * counts added (may be NULL). */
+err_code store_token_purge(store_t *st, utc_us now, int64_t *removed, err_t *e);
+/* Idempotent; revoking again keeps the later expires_at. */
+err_code store_jti_revoke(store_t *st, const char *jti, utc_us expires_at, err_t *e);
+err_code store_jti_is_revoked(store_t *st, const char *jti, bool *revoked, err_t *e);
+
+/* Rows ordered by their identity (store_table.key) compared byte-wise for
+ * text (a global memory entry before the session ones of the same agent),
+ * numerically for integers: the same order on every backend. See store_row_cb. */
+err_code store_iterate(store_t *st, store_row_cb cb, void *ud, err_t *e);
+
+/* ---- bulk transfer (copy / import); no audit records ------------------------------- */
+/* Inserts rows of one table as they are (ids, times, JSON, flags kept) in
+ * one transaction; a row whose identity (store_table.key) already exists is
+ * skipped, so re-running an interrupted import finishes it without
+ * duplicates. Rows are checked with store_row_check first (ERR_INVALID names
+ * the row index and column: "store: row N: ..."; nothing is written then). Rows
+ * referencing others (messages.parent_message_id, sessions) must come after them.
+ * *inserted (may be NULL) = rows inserted as the driver reports them: on
+ * MySQL (CLIENT_FOUND_ROWS) a skipped duplicate counts too, so use
+ * count_rows before and after for an exact figure. */
+err_code store_import_rows(store_t *st, const char *table, json_t *const *rows, size_t n,
+                           int64_t *inserted, err_t *e);
+/* After an import: every sequence-fed column (store_table.seq_col) continues
+ * after the largest value present, never going backwards (a backend may
+ * leave gaps, e.g. InnoDB after a rolled-back batch; it never reuses). */
+err_code store_import_finish(store_t *st, err_t *e);
+/* Rows in a table (one of store_tables()). */
+err_code store_count_rows(store_t *st, const char *table, int64_t *n, err_t *e);
 
 /* ---- health (see store_stats) ---------------------------------------------------- */
-static inline err_code store_ping(store_t *st, int64_t *rtt_us, err_t *e)
-{
-    return st->vt->ping(st, rtt_us, e);
-}
-static inline err_code store_server_version(store_t *st, char *buf, size_t n, err_t *e)
-{
-    return st->vt->server_version(st, buf, n, e);
-}
-static inline void store_get_stats(store_t *st, store_stats *out)
-{
-    st->vt->stats(st, out);
-}
+/* One round trip to the server (SQLite: a trivial statement); *rtt_us (may be
+ * NULL) = its time in microseconds. Fails as any read would (ERR_CONN,
+ * ERR_TIMEOUT, ...). */
+err_code store_ping(store_t *st, int64_t *rtt_us, err_t *e);
+/* The server's product and version, e.g. "PostgreSQL 16.4", "MongoDB 7.0.0". */
+err_code store_server_version(store_t *st, char *buf, size_t n, err_t *e);
+/* The figures so far (never fails, never talks to the server). */
+void store_get_stats(store_t *st, store_stats *out);
 
 #endif

@@ -45,7 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "store/store_mongo_int.h"
-#include "store/store_impl.h"
+#include "store/store_backend.h"
 #include "base/sbuf.h"
 #include "base/log.h"
 #include "db/url.h"
@@ -1156,7 +1156,6 @@ static void mg_close(store_t *st)
 }
 
 static const store_vt mongo_vt = {
-    .name = "mongodb",
     .close = mg_close,
     .session_create = mg_session_create,
     .session_get = mg_session_get,
@@ -1188,12 +1187,11 @@ static const store_vt mongo_vt = {
     .ping = smongo_ping,
     .server_version = smongo_server_version,
     .stats = smongo_stats,
+    .schema_status = smongo_schema_status,
+    .migrate_to = smongo_migrate_to,
+    .schema_check = smongo_schema_check,
+    .drop = smongo_drop,
 };
-
-bool store_is_mongo(const store_t *st)
-{
-    return st && st->vt == &mongo_vt;
-}
 
 static pthread_once_t mongoc_once = PTHREAD_ONCE_INIT;
 
@@ -1299,12 +1297,7 @@ err_code smongo_server_version(store_t *st, char *buf, size_t n, err_t *e)
 
 bool store_mongo_uses_transactions(store_t *st)
 {
-    return store_is_mongo(st) && M(st)->use_tx;
-}
-
-const char *store_mongo_url_masked(store_t *st)
-{
-    return store_is_mongo(st) ? M(st)->url_masked : NULL;
+    return st && st->backend == &store_mongo_backend && M(st)->use_tx;
 }
 
 /* hello: a replica set member (setName) or mongos (msg isdbgrid) has transactions. */
@@ -1392,25 +1385,17 @@ static err_code probe_tx(smongo *s, err_t *e)
     return smongo_err(&be, NULL, "transactions=on: a test transaction failed", e);
 }
 
-err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mode, store_t **out,
-                          err_t *e)
+/* The registry's open (store_mongo_backend): a client pool for `url` (u parsed),
+ * the server pinged and its topology probed; the schema is not looked at. */
+static err_code mongo_open(const char *url, const db_url *u, const conf_t *c, store_t **out,
+                           err_t *e)
 {
-    ERR_LOCAL(e);
     *out = NULL;
-    db_url *u = NULL;
-    err_code rc = db_url_parse(url, &u, e);
-    if (rc != ERR_OK)
-        return rc;
-    if (u->backend != DB_BACKEND_MONGODB) {
-        db_url_free(u);
-        return err_set(e, ERR_INVALID, "store: not a MongoDB URL");
-    }
     db_opts o;
     tx_mode txm = TX_AUTO;
-    rc = db_opts_from(c, u, &o, e);
+    err_code rc = db_opts_from(c, u, &o, e);
     if (rc == ERR_OK)
         rc = parse_tx_mode(u, &txm, e);
-    db_url_free(u);
     if (rc != ERR_OK)
         return rc;
     pthread_once(&mongoc_once, mongoc_setup);
@@ -1440,9 +1425,12 @@ err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mod
 
     smongo *s = xcalloc(1, sizeof *s);
     s->base.vt = &mongo_vt;
+    s->base.backend = &store_mongo_backend;
+    s->base.name = "mongodb";
     s->uri = uri;
     s->dbname = xstrdup(dbname && *dbname ? dbname : "ctxd");
     s->url_masked = masked;
+    s->base.url_masked = masked;
     s->size = o.pool_size > 0 ? o.pool_size : 1;
     s->max_overflow = o.max_overflow > 0 ? o.max_overflow : 0;
     s->cap = s->size + s->max_overflow;
@@ -1477,26 +1465,18 @@ err_code store_mongo_open(const char *url, const conf_t *c, store_mongo_mode mod
         }
         s->use_tx = true;
     }
-    if (mode == STORE_MONGO_MIGRATE)
-        rc = store_mongo_migrate_up(&s->base, NULL, e);
-    if (rc == ERR_OK && mode != STORE_MONGO_NO_CHECK) {
-        smongo_ctx cx = {s, NULL, NULL};
-        if ((rc = smongo_acquire(s, &cx.client, e)) == ERR_OK) {
-            rc = smongo_migrate_check(&cx, e);
-            smongo_release(s, cx.client);
-        }
-    }
-    if (rc != ERR_OK) {
-        mg_close(&s->base);
-        return rc;
-    }
     *out = &s->base;
     return ERR_OK;
 }
 
-err_code store_mongo_drop_database(store_t *st, err_t *e)
+const store_backend store_mongo_backend = {
+    .name = "mongodb",
+    .open = mongo_open,
+    .exists = NULL, /* a server: nothing is created by opening */
+};
+
+err_code smongo_drop(store_t *st, err_t *e)
 {
-    ERR_LOCAL(e);
     smongo *s = M(st);
     mongoc_client_t *cl;
     err_code rc = smongo_acquire(s, &cl, e);

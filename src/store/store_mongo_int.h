@@ -15,7 +15,7 @@
 #include <jansson.h>
 #include "store/store.h"
 #include "store/store_mongo.h"
-#include "store/store_impl.h"
+#include "store/store_backend.h"
 #include "db/db.h"
 
 /* collections (= the logical table names, plus two of our own) */
@@ -81,7 +81,7 @@ err_code smongo_count(smongo_ctx *c, const char *coll, const bson_t *filter, int
 err_code smongo_insert(smongo_ctx *c, const char *coll, const bson_t *doc, err_t *e);
 err_code smongo_delete(smongo_ctx *c, const char *coll, const bson_t *filter, bool many,
                        int64_t *deleted, err_t *e);
-/* Appends the audit record r (defaults filled, store_impl.h) and frees it. */
+/* Appends the audit record r (defaults filled, store_backend.h) and frees it. */
 err_code smongo_audit_insert(smongo_ctx *c, store_audit_rec *r, err_t *e);
 err_code smongo_session_exists(smongo_ctx *c, const char *id, bool *exists, err_t *e);
 
@@ -112,8 +112,12 @@ err_code smongo_import_rows(store_t *st, const char *table, json_t *const *rows,
 err_code smongo_import_finish(store_t *st, err_t *e);
 err_code smongo_count_rows(store_t *st, const char *table, int64_t *n, err_t *e);
 
-/* store_mongo_migrate.c */
-err_code smongo_migrate_check(smongo_ctx *c, err_t *e);
+/* store_mongo_migrate.c: the schema lifecycle (vtable entries) */
+err_code smongo_schema_status(store_t *st, store_schema *out, err_t *e);
+err_code smongo_migrate_to(store_t *st, int target, int *changed, err_t *e);
+err_code smongo_schema_check(store_t *st, err_t *e);
+/* store_mongo.c: drops the whole database (store_drop) */
+err_code smongo_drop(store_t *st, err_t *e);
 
 /* store_mongo_conv.c — JSON <-> BSON and fields */
 /* Appends JSON text as a BSON value under key; NULL text -> BSON null.

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "store/store_mongo_int.h"
-#include "store/store_impl.h"
+#include "store/store_backend.h"
 #include "base/sbuf.h"
 
 static smongo *M(store_t *st)

@@ -6,12 +6,14 @@
  * and the id counters. Every step is idempotent (existing collections, indexes
  * and counters are kept), so two processes migrating at once cannot corrupt
  * anything and no lock is needed. A database newer than this binary is refused.
+ * The store_vt lifecycle entries: status, migrate to a version (only up), check.
  * Must not: touch documents other than counters and migration records. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "store/store_mongo_int.h"
 #include "base/log.h"
+#include "base/sbuf.h"
 
 typedef struct {
     const char *coll;
@@ -147,20 +149,27 @@ typedef struct {
 
 static const migration migrations[] = {{1, "init", migration_1}, {2, "search", migration_2}};
 #define NMIG (sizeof migrations / sizeof migrations[0])
+#define LATEST (migrations[NMIG - 1].version) /* the schema version this ctxd knows */
 
-static err_code current_version(smongo_ctx *c, int *v, err_t *e)
+/* store_schema.up_only: migrations are idempotent steps with no way back */
+static const char up_only[] = "MongoDB migrations only go up";
+
+/* Calls fn for each recorded migration ({version, name, applied_at}) by version,
+ * ascending (dir 1) or descending (dir -1), at most limit (0 = all). */
+static err_code each_record(smongo_ctx *c, int dir, int64_t limit,
+                            void (*fn)(const bson_t *doc, void *arg), void *arg, err_t *e)
 {
-    *v = 0;
     mongoc_collection_t *col = smongo_coll(c, SMONGO_MIGRATIONS);
     bson_t f = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
     BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-    BSON_APPEND_INT32(&sort, "version", -1);
+    BSON_APPEND_INT32(&sort, "version", dir);
     bson_append_document_end(&opts, &sort);
-    BSON_APPEND_INT64(&opts, "limit", 1);
+    if (limit > 0)
+        BSON_APPEND_INT64(&opts, "limit", limit);
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, &f, &opts, NULL);
     const bson_t *doc;
-    if (mongoc_cursor_next(cur, &doc))
-        *v = (int)smongo_get_int(doc, "version");
+    while (mongoc_cursor_next(cur, &doc))
+        fn(doc, arg);
     bson_error_t be;
     const bson_t *reply = NULL;
     err_code rc = ERR_OK;
@@ -173,23 +182,35 @@ static err_code current_version(smongo_ctx *c, int *v, err_t *e)
     return rc;
 }
 
+static void take_version(const bson_t *doc, void *arg)
+{
+    *(int *)arg = (int)smongo_get_int(doc, "version");
+}
+
+/* *v = the newest recorded version (0 = none). */
+static err_code current_version(smongo_ctx *c, int *v, err_t *e)
+{
+    *v = 0;
+    return each_record(c, -1, 1, take_version, v, e);
+}
+
 /* ERR_SCHEMA saying what to do unless version v is the one this binary knows. */
 static err_code version_check(const smongo *s, int v, err_t *e)
 {
-    if (v > STORE_MONGO_SCHEMA_VERSION)
+    if (v > LATEST)
         return err_set(e, ERR_SCHEMA,
                        "mongodb: database %s is at schema version %d, newer than "
                        "this ctxd knows (%d): upgrade ctxd",
-                       s->dbname, v, STORE_MONGO_SCHEMA_VERSION);
-    if (v < STORE_MONGO_SCHEMA_VERSION)
+                       s->dbname, v, LATEST);
+    if (v < LATEST)
         return err_set(e, ERR_SCHEMA,
                        "mongodb: database %s is at schema version %d, this ctxd "
                        "needs %d: run `ctxd migrate up`",
-                       s->dbname, v, STORE_MONGO_SCHEMA_VERSION);
+                       s->dbname, v, LATEST);
     return ERR_OK;
 }
 
-err_code smongo_migrate_check(smongo_ctx *c, err_t *e)
+static err_code migrate_check(smongo_ctx *c, err_t *e)
 {
     int v = 0;
     err_code rc = current_version(c, &v, e);
@@ -197,14 +218,9 @@ err_code smongo_migrate_check(smongo_ctx *c, err_t *e)
 }
 
 typedef struct {
+    int target; /* apply migrations up to this version */
     int applied;
-    int version;
 } up_ctx;
-
-static err_code rd_version(smongo_ctx *c, void *arg, err_t *e)
-{
-    return current_version(c, &((up_ctx *)arg)->version, e);
-}
 
 static err_code do_up(smongo_ctx *c, void *arg, err_t *e)
 {
@@ -213,9 +229,12 @@ static err_code do_up(smongo_ctx *c, void *arg, err_t *e)
     err_code rc = current_version(c, &v, e);
     if (rc != ERR_OK)
         return rc;
-    if (v > STORE_MONGO_SCHEMA_VERSION)
-        return smongo_migrate_check(c, e);
-    for (size_t i = 0; i < NMIG; i++) {
+    if (v > LATEST)
+        return version_check(c->s, v, e);
+    if (x->target < v)
+        return err_set(e, ERR_INVALID, "%s: database %s is at schema version %d, not going to %d",
+                       up_only, c->s->dbname, v, x->target);
+    for (size_t i = 0; i < NMIG && migrations[i].version <= x->target; i++) {
         if (migrations[i].version <= v)
             continue;
         if ((rc = migrations[i].run(c, e)) != ERR_OK)
@@ -246,25 +265,96 @@ static err_code do_up(smongo_ctx *c, void *arg, err_t *e)
     return ERR_OK;
 }
 
-err_code store_mongo_migrate_up(store_t *st, int *applied, err_t *e)
+err_code smongo_migrate_to(store_t *st, int target, int *changed, err_t *e)
 {
-    up_ctx x = {0, 0};
+    if (target > LATEST)
+        return err_set(e, ERR_INVALID,
+                       "target version %d is out of range: this ctxd knows versions 0..%d", target,
+                       LATEST);
+    up_ctx x = {target < 0 ? LATEST : target, 0};
     err_code rc = smongo_read((smongo *)st, do_up, &x, e);
-    if (applied)
-        *applied = x.applied;
+    *changed = x.applied;
     return rc;
 }
 
-err_code store_mongo_schema_version(store_t *st, int *version, err_t *e)
+static err_code rd_check(smongo_ctx *c, void *arg, err_t *e)
 {
-    up_ctx x = {0, 0};
-    err_code rc = smongo_read((smongo *)st, rd_version, &x, e);
-    *version = x.version;
-    return rc;
+    (void)arg;
+    return migrate_check(c, e);
 }
 
-err_code store_mongo_schema_check(store_t *st, int *version, err_t *e)
+err_code smongo_schema_check(store_t *st, err_t *e)
 {
-    err_code rc = store_mongo_schema_version(st, version, e);
-    return rc != ERR_OK ? rc : version_check((smongo *)st, *version, e);
+    return smongo_read((smongo *)st, rd_check, NULL, e);
+}
+
+/* ---- status: this ctxd's migrations beside the recorded ones ---------------------------- */
+
+static store_migration *status_entry(store_schema *out, int version)
+{
+    for (size_t i = 0; i < out->n; i++)
+        if (out->v[i].version == version)
+            return &out->v[i];
+    store_migration *m = &out->v[out->n++];
+    memset(m, 0, sizeof *m);
+    m->version = version;
+    return m;
+}
+
+typedef struct {
+    store_schema *out;
+    size_t cap;
+} status_ctx;
+
+static void take_record(const bson_t *doc, void *arg)
+{
+    status_ctx *x = arg;
+    store_schema *out = x->out;
+    int v = (int)smongo_get_int(doc, "version");
+    if (out->n == x->cap) {
+        x->cap *= 2;
+        out->v = xrealloc(out->v, x->cap * sizeof *out->v);
+    }
+    store_migration *m = status_entry(out, v);
+    if (!m->known)
+        m->name = smongo_get_str(doc, "name");
+    m->applied = true;
+    m->applied_at = smongo_get_time(doc, "applied_at");
+    if (v > out->db_newest)
+        out->db_newest = v;
+    if (m->known && v > out->current)
+        out->current = v;
+}
+
+static err_code rd_status(smongo_ctx *c, void *arg, err_t *e)
+{
+    status_ctx x = {arg, NMIG + 8};
+    store_schema_clear(x.out); /* a retry starts over */
+    x.out->v = xcalloc(x.cap, sizeof *x.out->v);
+    for (size_t i = 0; i < NMIG; i++) {
+        store_migration *m = status_entry(x.out, migrations[i].version);
+        m->name = xstrdup(migrations[i].name);
+        m->known = true;
+    }
+    return each_record(c, 1, 0, take_record, &x, e);
+}
+
+static int migration_cmp(const void *a, const void *b)
+{
+    int x = ((const store_migration *)a)->version, y = ((const store_migration *)b)->version;
+    return (x > y) - (x < y);
+}
+
+err_code smongo_schema_status(store_t *st, store_schema *out, err_t *e)
+{
+    err_code rc = smongo_read((smongo *)st, rd_status, out, e);
+    if (rc != ERR_OK)
+        return rc;
+    for (size_t i = 0; i < out->n; i++)
+        if (!out->v[i].name)
+            out->v[i].name = xstrdup("");
+    qsort(out->v, out->n, sizeof *out->v, migration_cmp);
+    out->latest = LATEST;
+    out->up_only = up_only;
+    return ERR_OK;
 }

@@ -360,7 +360,7 @@ err_code ssql_run_write(store_sql *s, db_tx_fn fn, void *arg, err_t *e)
     return finish(db_tx_run(s->db, DB_WRITE, fn, arg, e), e);
 }
 
-/* Appends the audit record r (defaults filled, store_impl.h) and frees it. */
+/* Appends the audit record r (defaults filled, store_backend.h) and frees it. */
 static err_code audit_insert(db_conn *c, store_audit_rec *r, err_t *e)
 {
     db_stmt *st;
@@ -1699,7 +1699,6 @@ static void sql_stats(store_t *st, store_stats *out)
 }
 
 static const store_vt sql_vt = {
-    .name = "sql",
     .close = sql_close,
     .session_create = sql_session_create,
     .session_get = sql_session_get,
@@ -1731,6 +1730,10 @@ static const store_vt sql_vt = {
     .ping = sql_ping,
     .server_version = sql_server_version,
     .stats = sql_stats,
+    .schema_status = ssql_schema_status,
+    .migrate_to = ssql_migrate_to,
+    .schema_check = ssql_schema_check,
+    .drop = ssql_drop,
 };
 
 err_code store_sql_open(db_t *db, bool own_db, store_t **out, err_t *e)
@@ -1753,18 +1756,14 @@ err_code store_sql_open(db_t *db, bool own_db, store_t **out, err_t *e)
                        (int)IT_TABLES);
     }
     store_sql *s = xcalloc(1, sizeof *s);
-    s->vt = sql_vt;
-    s->vt.name = d->vt_name;
-    s->base.vt = &s->vt;
+    s->base.vt = &sql_vt;
+    s->base.backend = &store_sql_backend;
+    s->base.name = d->vt_name;
+    s->base.url_masked = db_url_text_masked(db);
     s->db = db;
     s->own_db = own_db;
     s->d = d;
     pthread_mutex_init(&s->mu, NULL);
     *out = &s->base;
     return ERR_OK;
-}
-
-db_t *store_sql_db(store_t *st)
-{
-    return st && st->vt->close == sql_close ? S(st)->db : NULL;
 }

@@ -1,9 +1,8 @@
-/* store/store_sql.h — the SQL implementation of the store interface over db/, for
- * every SQL dialect db/ speaks (sqlite now; postgresql and mysql statement
- * catalogues exist and are exercised once their drivers and schemas land).
- * Exposed so tests and benchmarks can build a store on a db_t they opened (and
- * migrated) themselves. Must not: run migrations or open databases by URL
- * (store_open does that). */
+/* store/store_sql.h — the SQL store over a db_t the caller opened itself, for
+ * tests and benchmarks that build a store on a database they made (and
+ * migrated). Everything else opens stores by URL (store_open, store.h).
+ * Must not: be included outside src/store/ by src/ code (layers above use
+ * store.h only), run migrations or open databases by URL. */
 #ifndef CTXD_STORE_STORE_SQL_H
 #define CTXD_STORE_STORE_SQL_H
 
@@ -13,11 +12,8 @@
 #include "store/store.h"
 
 /* A store over an open db. own_db: store_close also closes db (on error too).
- * Does not check the schema version (store_open does). ERR_INVALID for a
- * dialect without a statement catalogue. */
+ * Does not check the schema version (store_schema_check does). ERR_INVALID for
+ * a dialect without a statement catalogue. */
 err_code store_sql_open(db_t *db, bool own_db, store_t **out, err_t *e);
-/* The db under a store made by store_sql_open/store_open on a SQL URL; NULL for
- * other stores (e.g. MongoDB). Borrowed. */
-db_t *store_sql_db(store_t *st);
 
 #endif

@@ -11,7 +11,7 @@
 #include "base/sbuf.h"
 #include "db/db.h"
 #include "store/store.h"
-#include "store/store_impl.h"
+#include "store/store_backend.h"
 #include "store/store_sql_dialect.h"
 
 /* ---- query shapes: bits of a mask, each one SQL fragment ------------------------ */
@@ -58,7 +58,6 @@ enum {
 
 typedef struct store_sql {
     store_t base;
-    store_vt vt; /* the shared table with this dialect's name */
     db_t *db;
     bool own_db;
     const store_sql_dialect *d;
@@ -111,6 +110,12 @@ char *ssql_index_text(store_t *st, const char *sender, const char *content, size
                       const char *metadata_json);
 /* MySQL/MariaDB: the FULLTEXT words of an index text (see store_sql_search.c). */
 char *ssql_grams(const char *text);
+
+/* the schema lifecycle over migrate/ (store_sql_life.c), vtable entries */
+err_code ssql_schema_status(store_t *st, store_schema *out, err_t *e);
+err_code ssql_migrate_to(store_t *st, int target, int *changed, err_t *e);
+err_code ssql_schema_check(store_t *st, err_t *e);
+err_code ssql_drop(store_t *st, err_t *e);
 
 #define MSG_COLS \
     "id, session_id, sender, sender_type, content, visibility, message_type," \

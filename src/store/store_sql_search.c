@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "store/store_sql_int.h"
-#include "store/store_impl.h"
+#include "store/store_backend.h"
 
 /* ---- MySQL trigram words --------------------------------------------------------- */
 

@@ -9,18 +9,13 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 
 #include "xfer/xfer.h"
 #include "base/sbuf.h"
 #include "base/utc.h"
-#include "db/db.h"
 #include "db/url.h"
-#include "migrate/migrate.h"
-#include "store/store_sql.h"
-#include "store/store_mongo.h"
 
 /* ---- checksums ------------------------------------------------------------------------ */
 
@@ -278,92 +273,40 @@ static bool compare_sums(xfer_report *r, const xfer_sums *src, const xfer_sums *
 /* ---- the target database ---------------------------------------------------------------- */
 
 typedef struct target {
-    db_t *db;    /* owned until st is made (then st owns it) */
     store_t *st; /* NULL in a dry run on an unmigrated target */
     char *masked;
 } target;
 
 static void target_close(target *t)
 {
-    if (t->st)
-        store_close(t->st);
-    else if (t->db)
-        db_close(t->db);
+    store_close(t->st);
     free(t->masked);
     memset(t, 0, sizeof *t);
 }
 
-static err_code open_db(const char *url, const xfer_opts *o, const char *what, db_t **out, err_t *e)
-{
-    *out = NULL;
-    db_url *u = NULL;
-    err_code rc = db_url_parse(url, &u, e);
-    if (rc != ERR_OK)
-        return err_prefix(e, "%s", what);
-    db_url_free(u);
-    if ((rc = db_open_conf(url, o->conf, out, e)) != ERR_OK) {
-        char *m = db_url_masked(url);
-        err_prefix(e, "%s %s", what, m);
-        free(m);
-    }
-    return rc;
-}
-
-/* MongoDB target: the store runs its own migrations (store_mongo_migrate.c). */
-static err_code target_open_mongo(const char *url, const xfer_opts *o, bool migrate, target *t,
-                                  xfer_report *r, err_t *e)
-{
-    store_t *st = NULL;
-    err_code rc = store_mongo_open(url, o->conf, STORE_MONGO_NO_CHECK, &st, e);
-    if (rc != ERR_OK)
-        return err_prefix(e, "target database %s", t->masked);
-    int current = 0;
-    if ((rc = store_mongo_schema_version(st, &current, e)) != ERR_OK) {
-        store_close(st);
-        return err_prefix(e, "target database %s", t->masked);
-    }
-    r->schema_before = r->schema_after = current;
-    if (current > STORE_MONGO_SCHEMA_VERSION) {
-        store_close(st);
-        return err_set(e, ERR_SCHEMA,
-                       "target database %s is at schema version %d, newer than this ctxd "
-                       "(knows up to %d): upgrade ctxd",
-                       t->masked, current, STORE_MONGO_SCHEMA_VERSION);
-    }
-    if (current < STORE_MONGO_SCHEMA_VERSION) {
-        r->schema_after = STORE_MONGO_SCHEMA_VERSION;
-        if (!migrate) {
-            store_close(st);
-            return ERR_OK; /* dry run: no store; an unmigrated target is empty */
-        }
-        if ((rc = store_mongo_migrate_up(st, NULL, e)) != ERR_OK) {
-            store_close(st);
-            return err_prefix(e, "migrating target database %s", t->masked);
-        }
-        note(o, "target %s: schema migrated from version %d to %d", t->masked, current,
-             STORE_MONGO_SCHEMA_VERSION);
-    }
-    t->st = st;
-    return ERR_OK;
-}
-
-/* Opens the target, refuses one newer than the binary, migrates it up (not in a
- * dry run) and opens a store on it when its schema is current. */
-static err_code target_open(const char *url, const xfer_opts *o, bool migrate, target *t,
-                            xfer_report *r, err_t *e)
+/* Opens the target's store without looking at its schema. */
+static err_code target_connect(const char *url, const xfer_opts *o, target *t, err_t *e)
 {
     memset(t, 0, sizeof *t);
     t->masked = db_url_masked(url);
-    if (str_starts_with_ci(url, "mongodb"))
-        return target_open_mongo(url, o, migrate, t, r, e);
-    err_code rc = open_db(url, o, "target database", &t->db, e);
+    err_code rc = store_open_with(url, o->conf, STORE_OPEN_ANY, &t->st, e);
     if (rc != ERR_OK)
-        return rc;
-    migrate_status ms;
-    if ((rc = migrate_get_status(t->db, &ms, e)) != ERR_OK)
+        err_prefix(e, "target database %s", t->masked);
+    return rc;
+}
+
+/* Refuses a target newer than the binary, migrates it up (not in a dry run:
+ * there an unmigrated target is empty, and its store is closed) and checks that
+ * its schema is current. */
+static err_code target_prepare(target *t, const xfer_opts *o, bool migrate, xfer_report *r,
+                               err_t *e)
+{
+    store_schema s;
+    err_code rc = store_schema_status(t->st, &s, e);
+    if (rc != ERR_OK)
         return err_prefix(e, "target database %s", t->masked);
-    int current = ms.current, latest = ms.latest, newest = ms.db_newest;
-    migrate_status_free(&ms);
+    int current = s.current, latest = s.latest, newest = s.db_newest;
+    store_schema_clear(&s);
     r->schema_before = r->schema_after = current;
     if (newest > latest)
         return err_set(e, ERR_SCHEMA,
@@ -371,23 +314,27 @@ static err_code target_open(const char *url, const xfer_opts *o, bool migrate, t
                        "(knows up to %d): upgrade ctxd",
                        t->masked, newest, latest);
     if (current < latest) {
+        r->schema_after = latest; /* would be */
         if (!migrate) {
-            r->schema_after = latest; /* would be */
-            return ERR_OK;            /* dry run: no store; an unmigrated target is empty */
+            store_close(t->st);
+            t->st = NULL;
+            return ERR_OK;
         }
-        int applied = 0;
-        if ((rc = migrate_up(t->db, -1, &applied, e)) != ERR_OK)
+        if ((rc = store_migrate_up(t->st, NULL, e)) != ERR_OK)
             return err_prefix(e, "migrating target database %s", t->masked);
-        r->schema_after = latest;
         note(o, "target %s: schema migrated from version %d to %d", t->masked, current, latest);
     }
-    if ((rc = migrate_check(t->db, e)) != ERR_OK)
+    if ((rc = store_schema_check(t->st, e)) != ERR_OK)
         return err_prefix(e, "target database %s", t->masked);
-    db_t *db = t->db;
-    t->db = NULL;
-    if ((rc = store_sql_open(db, true, &t->st, e)) != ERR_OK)
-        return rc;
     return ERR_OK;
+}
+
+/* Opens the target and prepares it (target_prepare). */
+static err_code target_open(const char *url, const xfer_opts *o, bool migrate, target *t,
+                            xfer_report *r, err_t *e)
+{
+    err_code rc = target_connect(url, o, t, e);
+    return rc != ERR_OK ? rc : target_prepare(t, o, migrate, r, e);
 }
 
 /* Counts the target's rows; if any, collects their digests into *set. */
@@ -579,14 +526,9 @@ static err_code copy_cb(void *ud, const char *table, json_t *row, err_t *e)
  * empty file (and then fail on its schema with a less helpful message). */
 static err_code source_exists(const char *url, const char *masked, err_t *e)
 {
-    db_url *u = NULL;
-    if (db_url_parse(url, &u, e) != ERR_OK)
-        return err_prefix(e, "source database");
-    err_code rc = ERR_OK;
-    if (u->backend == DB_BACKEND_SQLITE && !u->memory && u->path && access(u->path, F_OK) != 0)
-        rc = err_set(e, ERR_NOTFOUND, "source database %s: %s: %s", masked, u->path,
-                     strerror(errno));
-    db_url_free(u);
+    err_code rc = store_check_exists(url, e);
+    if (rc != ERR_OK)
+        err_prefix(e, "source database %s", masked);
     return rc;
 }
 
@@ -732,30 +674,31 @@ err_code xfer_export(const char *url, const xfer_opts *o, FILE *out, xfer_report
     char *masked = db_url_masked(url);
     store_t *st = NULL;
     err_code rc = source_exists(url, masked, e);
-    if (rc == ERR_OK)
-        rc = store_open(url, o->conf, &st, e);
     if (rc != ERR_OK) {
-        if (e->code == ERR_NOTFOUND) {
-            free(masked);
-            return rc;
-        }
+        free(masked);
+        return rc;
+    }
+    store_schema sch = {0};
+    if ((rc = store_open(url, o->conf, &st, e)) == ERR_OK &&
+        (rc = store_schema_status(st, &sch, e)) != ERR_OK)
+        store_close(st);
+    if (rc != ERR_OK) {
         err_prefix(e, "database %s", masked);
         free(masked);
         return rc;
     }
-    db_t *db = store_sql_db(st);
-    const char *backend = db ? db_dialect(db) : store_name(st);
+    store_stats ss;
+    store_get_stats(st, &ss);
     json_t *h = json_object();
     char iso[UTC_ISO_LEN];
     json_object_set_new(h, "format", json_string(XFER_FORMAT));
     json_object_set_new(h, "format_version", json_integer(XFER_FORMAT_VERSION));
     json_object_set_new(h, "ctxd_version",
                         json_string(o->ctxd_version ? o->ctxd_version : "unknown"));
-    json_object_set_new(h, "schema_version",
-                        json_integer(db                   ? migrate_latest(db_dialect(db))
-                                     : store_is_mongo(st) ? migrate_latest("sqlite")
-                                                          : 0));
-    json_object_set_new(h, "source_backend", json_string(backend));
+    /* the version of the schema the data is in, on the backend it came from */
+    json_object_set_new(h, "schema_version", json_integer(sch.current));
+    store_schema_clear(&sch);
+    json_object_set_new(h, "source_backend", json_string(ss.backend));
     json_object_set_new(h, "exported_at", json_string(utc_format(utc_now(), iso)));
     char *ht = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(h);
@@ -1068,22 +1011,24 @@ err_code xfer_import(const char *url, FILE *in, const char *name, const xfer_opt
     target tg = {0};
     dig_set set = {0};
     pass_ctx p = {.rd = {.in = in, .name = name ? name : "dump"}, .set = &set, .r = r};
-    /* The header first: a dump newer than this binary changes nothing. */
-    /* MongoDB has no SQL dialect: a dump's schema_version numbers the logical
-     * tables, which every SQL dialect numbers identically. */
-    bool mongo = str_starts_with_ci(url, "mongodb");
-    err_code rc = mongo ? ERR_OK : open_db(url, o, "target database", &tg.db, e);
+    /* The header first: a dump newer than this binary changes nothing. Its
+     * schema_version is compared with the newest the target's backend knows
+     * (every backend numbers the versions of the same logical tables). */
+    store_schema sch;
+    err_code rc = target_connect(url, o, &tg, e);
     if (rc != ERR_OK)
         goto out;
-    p.latest = migrate_latest(mongo ? "sqlite" : db_dialect(tg.db));
+    if ((rc = store_schema_status(tg.st, &sch, e)) != ERR_OK) {
+        err_prefix(e, "target database %s", tg.masked);
+        goto out;
+    }
+    p.latest = sch.latest;
+    store_schema_clear(&sch);
     if ((rc = rd_header(&p.rd, p.latest, &p.h, e)) != ERR_OK)
         goto out;
-    if (tg.db)
-        db_close(tg.db);
-    tg.db = NULL;
     snprintf(r->source_backend, sizeof r->source_backend, "%s", p.h.backend);
 
-    if ((rc = target_open(url, o, true, &tg, r, e)) != ERR_OK)
+    if ((rc = target_prepare(&tg, o, true, r, e)) != ERR_OK)
         goto out;
     if ((rc = target_scan(&tg, r, &set, e)) != ERR_OK)
         goto out;

@@ -2,7 +2,7 @@
  * `export` (database to a portable JSON Lines dump) and `import` (dump to
  * database), with per-table row counts and SHA-256 checksums of canonical rows
  * (store_row_canonical) to verify them. Works on any store (store.h); migrates
- * the target with migrate/. Progress is reported through a callback so the
+ * the target through it (store_migrate_up). Progress is reported through a callback so the
  * caller decides how to show it.
  * Must not: print anything itself, know a backend's SQL, or print a password
  * (URLs in messages are masked).
@@ -10,6 +10,8 @@
  * The dump format (format "ctxd-export", version 1), one JSON object per line:
  *   line 1   {"format":"ctxd-export","format_version":1,"ctxd_version":"0.1.0",
  *             "schema_version":1,"source_backend":"sqlite","exported_at":"...Z"}
+ *            (schema_version: the source's, on its backend; source_backend:
+ *            store_stats.backend)
  *   rows     {"table":"sessions","row":{...canonical row...}}   in foreign-key order
  *   last     {"end":"ctxd-export","rows":N,"tables":{"sessions":{"rows":n,"sha256":"hex"},...}}
  * A table's checksum is SHA-256 over its canonical rows in order, each followed by

@@ -2,7 +2,7 @@
 # tests/cli/test_cli_mongo.sh — the ctxd command against the mongo fixture (the
 # MongoDB emulator, or the real server named by CTXD_TEST_MONGODB_URL): db check
 # before and after `migrate up` (schema, server version, round trip, pool figures,
-# --json), db url, credentials (an authentication error, masked), TLS (the
+# --json), migrate status and the refusal of down/to (MongoDB migrations only go up), db url, credentials (an authentication error, masked), TLS (the
 # fixture's TLS front), and a server that is down giving exit 1 with the password masked.
 source "$(dirname "$0")/lib.sh"
 : "${CTXD_TEST_SERVERS:?run through ctest (needs the mongo fixture)}"
@@ -18,6 +18,14 @@ check "MongoDB: db check before migrating is unhealthy (1) and says to migrate" 
   eval 'rc_is 1 && out_has "unhealthy" && out_has "migrate up" && out_has "schema version:  0"'
 run "$CTXD" --database-url "$URL" migrate up
 check "MongoDB: migrate up" eval 'rc_is 0 && out_has "schema is at version $EXPECT"'
+run "$CTXD" --database-url "$URL" migrate status
+check "MongoDB: migrate status lists the migrations, applied, up to date" \
+  eval 'rc_is 0 && out_has "0001  init" && out_has "applied" && out_has "up to date"'
+run "$CTXD" --database-url "$URL" migrate down
+check "MongoDB: migrate down is a usage error (2): migrations only go up" \
+  eval 'rc_is 2 && err_has "MongoDB migrations only go up"'
+run "$CTXD" --database-url "$URL" migrate to "$EXPECT"
+check "MongoDB: migrate to N is a usage error (2) too" eval 'rc_is 2 && err_has "only go up"'
 run "$CTXD" --database-url "$URL" db check
 check "MongoDB: db check healthy: backend, server version, schema, round trip, pool" \
   eval 'rc_is 0 && out_has "backend:         mongodb" && out_has "server version:  MongoDB " &&

@@ -174,7 +174,6 @@ static void test_restart_under_load(void **state)
         .session_id = SID, .vis = {.all = true}, .limit = NTHREADS * MAX_PER_THREAD};
     store_messages l = {0};
     int64_t total = 0;
-    q.want_total = true;
     if (store_message_list(d.st, &q, &l, &total, &e) != ERR_OK)
         fail_msg("list: %s", e.msg);
     int missing = 0;

@@ -3,8 +3,9 @@
  * database). PostgreSQL and MariaDB: a uniquely named database created on the
  * server the URL names (with libpq / Connector/C directly, as an operator would)
  * and dropped in tb_drop. MongoDB: a uniquely named database on the server
- * the URL names (the URL's database replaced), migrated through the store and
- * dropped through it in tb_drop.
+ * the URL names (the URL's database replaced), dropped through the store
+ * (store_drop) in tb_drop. Every store is opened by URL (store_open_with), which
+ * migrates it.
  * Must not: be used by the server, or leave files or databases behind. */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,9 +20,6 @@
 #include "base/sbuf.h"
 #include "db/db.h"
 #include "db/url.h"
-#include "migrate/migrate.h"
-#include "store/store_sql.h"
-#include "store/store_mongo.h"
 
 static const char *url_of(int argc, char **argv);
 static const char *g_last_url; /* what tb_url returned last, for tb_setup */
@@ -195,22 +193,12 @@ static void remove_sqlite_files(const char *path)
     }
 }
 
-static err_code open_migrated(const char *url, store_t **out, err_t *e)
+err_code tb_fresh(const char *url, tb_db *out, err_t *e)
 {
-    db_opts o;
-    db_opts_default(&o);
-    db_t *db = NULL;
-    err_code rc = db_open(url, &o, &db, e);
-    if (rc != ERR_OK)
-        return rc;
-    if ((rc = migrate_up(db, -1, NULL, e)) != ERR_OK) {
-        db_close(db);
-        return rc;
-    }
-    return store_sql_open(db, true, out, e);
+    return tb_fresh_with(url, STORE_OPEN_MIGRATE, out, e);
 }
 
-err_code tb_fresh(const char *url, tb_db *out, err_t *e)
+err_code tb_fresh_with(const char *url, store_open_mode mode, tb_db *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
     db_url *u = NULL;
@@ -226,7 +214,7 @@ err_code tb_fresh(const char *url, tb_db *out, err_t *e)
         rc = server_fresh(url, u, out, e);
         db_url_free(u);
         if (rc == ERR_OK)
-            rc = open_migrated(out->url, &out->st, e);
+            rc = store_open_with(out->url, NULL, mode, &out->st, e);
         if (rc != ERR_OK)
             tb_drop(out);
         return rc;
@@ -246,7 +234,7 @@ err_code tb_fresh(const char *url, tb_db *out, err_t *e)
                            "store tests: the MongoDB URL names no database "
                            "(mongodb://host:port/DB)");
         }
-        rc = store_mongo_open(out->url, NULL, STORE_MONGO_MIGRATE, &out->st, e);
+        rc = store_open_with(out->url, NULL, mode, &out->st, e);
         if (rc != ERR_OK)
             tb_drop(out);
         return rc;
@@ -281,7 +269,7 @@ err_code tb_fresh(const char *url, tb_db *out, err_t *e)
         free(path);
         remove_sqlite_files(out->file);
     }
-    rc = open_migrated(out->url, &out->st, e);
+    rc = store_open_with(out->url, NULL, mode, &out->st, e);
     if (rc != ERR_OK)
         tb_drop(out);
     return rc;
@@ -291,7 +279,7 @@ void tb_drop(tb_db *d)
 {
     if (d->mongo && d->st) {
         err_t e;
-        if (store_mongo_drop_database(d->st, &e) != ERR_OK)
+        if (store_drop(d->st, &e) != ERR_OK)
             fprintf(stderr, "%s\n", e.msg);
     }
     store_close(d->st);
@@ -307,19 +295,29 @@ void tb_drop(tb_db *d)
     memset(d, 0, sizeof *d);
 }
 
-int tb_setup(void **state)
+static int setup_mode(void **state, store_open_mode mode)
 {
     const char *url = g_last_url ? g_last_url : "sqlite:///:memory:";
     tb_db *d = xcalloc(1, sizeof *d);
     err_t e;
     err_clear(&e);
-    if (tb_fresh(url, d, &e) != ERR_OK) {
+    if (tb_fresh_with(url, mode, d, &e) != ERR_OK) {
         fprintf(stderr, "fresh database for %s: %s\n", url, e.msg);
         free(d);
         return -1;
     }
     *state = d;
     return 0;
+}
+
+int tb_setup(void **state)
+{
+    return setup_mode(state, STORE_OPEN_MIGRATE);
+}
+
+int tb_setup_empty(void **state)
+{
+    return setup_mode(state, STORE_OPEN_ANY);
 }
 
 int tb_teardown(void **state)

@@ -1,6 +1,6 @@
 /* tests/store/backend_setup.h — the only backend-specific part of the store
- * tests: given a database URL, make a fresh, migrated, empty database and a
- * store on it, and drop it afterwards. The contract suite calls nothing else
+ * tests: given a database URL, make a fresh, migrated (or unmigrated), empty
+ * database and a store on it, and drop it afterwards. The contract suite calls nothing else
  * that knows which backend it runs on. Must not: contain assertions about store
  * behaviour (those belong in contract.c). */
 #ifndef CTXD_TESTS_STORE_BACKEND_SETUP_H
@@ -28,10 +28,15 @@ const char *tb_url(int argc, char **argv);
  * version, and a store on it. Backends without fresh-database support yet:
  * ERR_INVALID saying so. */
 err_code tb_fresh(const char *url, tb_db *out, err_t *e);
+/* tb_fresh, with the store opened in `mode`: STORE_OPEN_ANY leaves the fresh
+ * database unmigrated (empty). */
+err_code tb_fresh_with(const char *url, store_open_mode mode, tb_db *out, err_t *e);
 void tb_drop(tb_db *d);
 /* cmocka per-test fixtures: *state = a fresh database (tb_fresh) for the URL the
  * last tb_url call returned, freed and dropped by tb_teardown. */
 int tb_setup(void **state);
+/* As tb_setup, but the fresh database is left unmigrated (STORE_OPEN_ANY). */
+int tb_setup_empty(void **state);
 int tb_teardown(void **state);
 
 #endif

@@ -86,8 +86,7 @@ static int64_t total_messages(store_t *st, const char *sender)
 {
     store_messages l;
     int64_t total = -1;
-    store_msg_query q = {
-        .session_id = SID, .vis = {.all = true}, .limit = 1, .sender = sender, .want_total = true};
+    store_msg_query q = {.session_id = SID, .vis = {.all = true}, .limit = 1, .sender = sender};
     OK(store_message_list(st, &q, &l, &total, &E));
     store_messages_free(&l);
     return total;

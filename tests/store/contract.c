@@ -104,13 +104,13 @@ static int64_t count_messages(store_t *st, const char *sid)
 {
     store_messages l;
     int64_t total = -1;
-    store_msg_query q = {.session_id = sid, .vis = VIS_ALL, .limit = 1, .want_total = true};
+    store_msg_query q = {.session_id = sid, .vis = VIS_ALL, .limit = 1};
     OK(store_message_list(st, &q, &l, &total, &E));
     store_messages_free(&l);
     return total;
 }
 
-/* Runs q and checks the ids (in order) and, when want_total, the total. */
+/* Runs q and checks the ids (in order) and, when total >= 0, the total. */
 static void expect_ids(store_t *st, store_msg_query q, const int64_t *ids, size_t n, int64_t total)
 {
     store_messages l;
@@ -438,8 +438,7 @@ static void test_visibility_matrix(void **state)
             if (cases[c].visible[i] == '1')
                 want[n++] = m[i];
         print_message("  visibility: %s\n", cases[c].what);
-        store_msg_query q = {
-            .session_id = sid, .vis = cases[c].vis, .limit = 50, .want_total = true};
+        store_msg_query q = {.session_id = sid, .vis = cases[c].vis, .limit = 50};
         expect_ids(st, q, want, n, (int64_t)n);
         for (int i = 0; i < NV; i++) {
             store_message g;
@@ -477,7 +476,7 @@ static void test_pages_and_cursor(void **state)
     for (int i = 0; i < NP; i++)
         rev[i] = ids[NP - 1 - i];
 
-    store_msg_query q = {.session_id = sid, .vis = VIS_ALL, .limit = 10, .want_total = true};
+    store_msg_query q = {.session_id = sid, .vis = VIS_ALL, .limit = 10};
     expect_ids(st, q, ids, 10, NP);
     q.offset = 10;
     expect_ids(st, q, ids + 10, 10, NP);
@@ -486,15 +485,13 @@ static void test_pages_and_cursor(void **state)
     q.offset = 30;
     expect_ids(st, q, NULL, 0, NP);
 
-    q = (store_msg_query){
-        .session_id = sid, .vis = VIS_ALL, .limit = 10, .newest_first = true, .want_total = true};
+    q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 10, .newest_first = true};
     expect_ids(st, q, rev, 10, NP);
     q.offset = 20;
     expect_ids(st, q, rev + 20, 5, NP);
 
     /* since_id: everything after the cursor, total counts after the cursor too */
-    q = (store_msg_query){
-        .session_id = sid, .vis = VIS_ALL, .limit = 100, .since_id = ids[9], .want_total = true};
+    q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 100, .since_id = ids[9]};
     expect_ids(st, q, ids + 10, NP - 10, NP - 10);
     q.since_id = ids[NP - 1];
     expect_ids(st, q, NULL, 0, 0);
@@ -527,17 +524,14 @@ static void test_pages_and_cursor(void **state)
 
     /* visibility and total agree under paging */
     store_message p = add_full(st, sid, "eve", "claude", "private", "hidden", 0);
-    q = (store_msg_query){
-        .session_id = sid, .vis = VIS_PUBLIC, .limit = 5, .offset = 20, .want_total = true};
+    q = (store_msg_query){.session_id = sid, .vis = VIS_PUBLIC, .limit = 5, .offset = 20};
     expect_ids(st, q, ids + 20, 5, NP);
     (void)p;
 
     store_messages l;
     int64_t total = -1;
-    q = (store_msg_query){
-        .session_id = "session_ffffffffffffffff", .vis = VIS_ALL, .limit = 5, .want_total = true};
+    q = (store_msg_query){.session_id = "session_ffffffffffffffff", .vis = VIS_ALL, .limit = 5};
     FAILS(ERR_NOTFOUND, store_message_list(st, &q, &l, &total, &E));
-    q.want_total = false;
     FAILS(ERR_NOTFOUND, store_message_list(st, &q, &l, NULL, &E));
     mk_session(st, "session_0000000000000006");
     q.session_id = "session_0000000000000006";
@@ -576,13 +570,11 @@ static void test_sender_and_time_range(void **state)
 
     int64_t alice[3] = {m[0].id, m[2].id, m[4].id};
     int64_t alice_rev[3] = {m[4].id, m[2].id, m[0].id};
-    store_msg_query q = {
-        .session_id = sid, .vis = VIS_ALL, .limit = 50, .sender = "alice", .want_total = true};
+    store_msg_query q = {.session_id = sid, .vis = VIS_ALL, .limit = 50, .sender = "alice"};
     expect_ids(st, q, alice, 3, 3); /* "Alice" is another sender */
     q.newest_first = true;
     expect_ids(st, q, alice_rev, 3, 3);
-    q = (store_msg_query){
-        .session_id = sid, .vis = VIS_ALL, .limit = 50, .sender = "nobody", .want_total = true};
+    q = (store_msg_query){.session_id = sid, .vis = VIS_ALL, .limit = 50, .sender = "nobody"};
     expect_ids(st, q, NULL, 0, 0);
 
     /* inclusive bounds, exact to the microsecond; expectations from the times */
@@ -613,8 +605,7 @@ static void test_sender_and_time_range(void **state)
                               .limit = 50,
                               .from = ranges[r].from,
                               .to = ranges[r].to,
-                              .sender = ranges[r].sender,
-                              .want_total = true};
+                              .sender = ranges[r].sender};
         expect_ids(st, q, want, n, (int64_t)n);
     }
     /* the single-instant range finds its message */
@@ -1070,8 +1061,7 @@ static void test_unicode(void **state)
     /* senders are compared exactly: no normalisation, no case folding */
     int64_t dec = add_msg(st, sid, "e\xCC\x81", "decomposed");
     int64_t pre = add_msg(st, sid, "\xC3\xA9", "precomposed");
-    store_msg_query q = {
-        .session_id = sid, .vis = VIS_ALL, .limit = 10, .sender = "e\xCC\x81", .want_total = true};
+    store_msg_query q = {.session_id = sid, .vis = VIS_ALL, .limit = 10, .sender = "e\xCC\x81"};
     expect_ids(st, q, &dec, 1, 1);
     q.sender = "\xC3\xA9";
     expect_ids(st, q, &pre, 1, 1);
@@ -1944,6 +1934,125 @@ static void test_search_equivalence(void **state)
     store_messages_free(&all);
 }
 
+/* ---- schema lifecycle ------------------------------------------------------------------ */
+
+/* A second store on the same database is possible except for SQLite :memory:
+ * (each connection there is a database of its own). */
+static bool reopenable(void)
+{
+    return !strstr(g_url, ":memory:");
+}
+
+static void expect_status(store_t *st, int current, store_schema *s)
+{
+    OK(store_schema_status(st, s, &E));
+    assert_true(s->latest >= 1);
+    assert_int_equal(s->current, current);
+    assert_int_equal(s->db_newest, current);
+    assert_int_equal(s->n, (size_t)s->latest); /* every known migration, nothing else */
+    for (size_t i = 0; i < s->n; i++) {
+        const store_migration *m = &s->v[i];
+        assert_int_equal(m->version, (int)i + 1);
+        assert_true(m->known);
+        assert_true(m->name && *m->name);
+        assert_int_equal(m->applied, m->version <= current);
+        assert_int_equal(m->applied_at > 0, m->version <= current);
+        assert_false(m->checksum_mismatch);
+    }
+}
+
+/* After setup: current == latest, every migration listed as applied, the check
+ * passes, and migrating up or to the current version changes nothing. */
+static void test_schema_current(void **state)
+{
+    store_t *st = ST;
+    store_schema s;
+    OK(store_schema_status(st, &s, &E));
+    int latest = s.latest;
+    store_schema_clear(&s);
+    expect_status(st, latest, &s);
+    store_schema_clear(&s);
+    OK(store_schema_check(st, &E));
+    int n = -1;
+    OK(store_migrate_up(st, &n, &E));
+    assert_int_equal(n, 0);
+    n = -1;
+    OK(store_migrate_to(st, latest, &n, &E));
+    assert_int_equal(n, 0);
+    FAILS(ERR_INVALID, store_migrate_to(st, latest + 1, &n, &E));
+    assert_non_null(strstr(E.msg, "out of range"));
+    FAILS(ERR_INVALID, store_migrate_to(st, -1, &n, &E));
+    expect_status(st, latest, &s);
+    store_schema_clear(&s);
+    assert_true(strlen(store_url_masked(st)) > 0);
+    if (reopenable()) {
+        store_t *st2 = NULL;
+        OK(store_open(((tb_db *)*state)->url, NULL, &st2, &E));
+        store_close(st2);
+    }
+}
+
+/* Going down: reverts one migration where migrations can be reverted (and up
+ * again re-applies it); elsewhere refused with the reason, nothing changed. */
+static void test_schema_down(void **state)
+{
+    store_t *st = ST;
+    store_schema s;
+    OK(store_schema_status(st, &s, &E));
+    int latest = s.latest;
+    const char *up_only = s.up_only;
+    store_schema_clear(&s);
+    int n = -1;
+    if (up_only) {
+        FAILS(ERR_INVALID, store_migrate_to(st, latest - 1, &n, &E));
+        assert_non_null(strstr(E.msg, up_only));
+        assert_int_equal(n, 0);
+        expect_status(st, latest, &s);
+        store_schema_clear(&s);
+        return;
+    }
+    OK(store_migrate_to(st, latest - 1, &n, &E));
+    assert_int_equal(n, 1);
+    expect_status(st, latest - 1, &s);
+    store_schema_clear(&s);
+    FAILS(ERR_SCHEMA, store_schema_check(st, &E));
+    assert_non_null(strstr(E.msg, "ctxd migrate up"));
+    OK(store_migrate_up(st, &n, &E));
+    assert_int_equal(n, 1);
+    OK(store_schema_check(st, &E));
+}
+
+/* An empty database: nothing applied, the check and an open in check mode say
+ * what to run, migrate up applies every migration; store_drop empties it again. */
+static void test_schema_empty(void **state)
+{
+    tb_db *d = *state;
+    store_schema s;
+    expect_status(d->st, 0, &s);
+    int latest = s.latest;
+    store_schema_clear(&s);
+    FAILS(ERR_SCHEMA, store_schema_check(d->st, &E));
+    assert_non_null(strstr(E.msg, "ctxd migrate up"));
+    store_t *st2 = (store_t *)&s;
+    FAILS(ERR_SCHEMA, store_open(d->url, NULL, &st2, &E));
+    assert_null(st2);
+    assert_non_null(strstr(E.msg, "ctxd migrate up"));
+    int n = -1;
+    OK(store_migrate_up(d->st, &n, &E));
+    assert_int_equal(n, latest);
+    OK(store_schema_check(d->st, &E));
+    expect_status(d->st, latest, &s);
+    store_schema_clear(&s);
+    if (reopenable()) {
+        OK(store_open(d->url, NULL, &st2, &E));
+        store_close(st2);
+    }
+    OK(store_drop(d->st, &E));
+    expect_status(d->st, 0, &s);
+    store_schema_clear(&s);
+    FAILS(ERR_SCHEMA, store_schema_check(d->st, &E));
+}
+
 /* ---- health figures ------------------------------------------------------------------ */
 
 /* The backend name store_get_stats must report for the URL under test. */
@@ -2027,6 +2136,9 @@ int main(int argc, char **argv)
         T_(test_message_search),
         T_(test_search_equivalence),
         T_(test_health),
+        T_(test_schema_current),
+        T_(test_schema_down),
+        cmocka_unit_test_setup_teardown(test_schema_empty, tb_setup_empty, tb_teardown),
 #undef T_
     };
     printf("store contract on %s\n", g_url);

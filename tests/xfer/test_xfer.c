@@ -36,11 +36,7 @@
 #include "base/conf.h"
 #include "base/log.h"
 #include "base/sbuf.h"
-#include "db/db.h"
-#include "migrate/migrate.h"
 #include "store/store.h"
-#include "store/store_sql.h"
-#include "store/store_mongo.h"
 
 #ifndef CTXD_BIN
 #error "CTXD_BIN must name the ctxd executable"
@@ -239,16 +235,8 @@ static void tdb_drop(tdb *d)
 
 static store_t *open_migrated(const char *url)
 {
-    if (str_starts_with(url, "mongodb")) {
-        store_t *ms = NULL;
-        OK(store_mongo_open(url, NULL, STORE_MONGO_MIGRATE, &ms, &E));
-        return ms;
-    }
-    db_t *db = NULL;
-    OK(db_open(url, NULL, &db, &E));
-    OK(migrate_up(db, -1, NULL, &E));
     store_t *st = NULL;
-    OK(store_sql_open(db, true, &st, &E));
+    OK(store_open_with(url, NULL, STORE_OPEN_MIGRATE, &st, &E));
     return st;
 }
 
@@ -555,6 +543,29 @@ static void t_copy_verify(void **state)
 }
 
 /* export -> import into a fresh database: identical exports, ids continue. */
+/* The dump's header names the backend the data came from and carries that
+ * backend's schema version, as its store reports it. */
+static void expect_header(const char *dump, const char *url, const char *backend)
+{
+    FILE *f = fopen(dump, "r");
+    assert_non_null(f);
+    char line[1024];
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    json_error_t je;
+    json_t *h = json_loads(line, 0, &je);
+    assert_non_null(h);
+    store_t *st = open_migrated(url);
+    store_schema s;
+    OK(store_schema_status(st, &s, &E));
+    store_close(st);
+    assert_int_equal(s.current, s.latest);
+    assert_int_equal(json_integer_value(json_object_get(h, "schema_version")), s.current);
+    assert_string_equal(json_string_value(json_object_get(h, "source_backend")), backend);
+    store_schema_clear(&s);
+    json_decref(h);
+}
+
 static void t_export_import(void **state)
 {
     (void)state;
@@ -563,6 +574,7 @@ static void t_export_import(void **state)
     tdb_new(g_kind, &c);
     seed_url(a.url, seed_rich_fn);
     char *dump = export_file(a.url);
+    expect_header(dump, a.url, "sqlite");
     run_res r = RUN(c.url, "import", dump, "--batch", "2");
     EXPECT_RC(r, 0);
     EXPECT_HAS(r.out, "verify: revoked_jtis");
@@ -570,6 +582,13 @@ static void t_export_import(void **state)
     run_free(&r);
     char *ea = export_body(a.url), *ec = export_body(c.url);
     expect_same_body(ea, ec, "source vs import");
+    char *cdump = export_file(c.url); /* from the target's backend: its version */
+    expect_header(cdump, c.url,
+                  g_kind == K_PG        ? "postgresql"
+                  : g_kind == K_MARIADB ? "mysql"
+                                        : "sqlite");
+    unlink(cdump);
+    free(cdump);
     /* importing again: everything is already there */
     r = RUN(c.url, "import", dump);
     EXPECT_RC(r, 0);
@@ -922,6 +941,11 @@ static void t_round_trip_mongo(void **state)
     const char *const names[2] = {"mongodb", "sqlite again"};
     char *ea = copy_chain_verified(chain, 3, names);
     char *dump = export_file(a.url);
+    expect_header(dump, a.url, "sqlite");
+    char *gdump = export_file(g.url);
+    expect_header(gdump, g.url, "mongodb");
+    unlink(gdump);
+    free(gdump);
     run_res r = RUN(g2.url, "import", dump, "--batch", "3");
     EXPECT_RC(r, 0);
     run_free(&r);

@@ -1,14 +1,13 @@
-/* store/store_impl.c — the backend-neutral helpers every store implementation
- * calls (store_impl.h): the audit record of a write with its defaults (agent,
+/* store/store_backend.c — the backend-neutral helpers every store backend calls
+ * (store_backend.h): the audit record of a write with its defaults (agent,
  * session, resource "session:<id>", "message:<id>", "memory:<key>", event type),
- * the entry a memory_set stored, growing result lists, and the errors both backends report, so every
- * backend fills and words them the same way.
- * Must not: touch a database, or check arguments (the store.h wrappers do, see
- * store.c). */
+ * the entry a memory_set stored, growing result lists, and the errors every
+ * backend reports, so every backend fills and words them the same way.
+ * Must not: touch a database, or check arguments (store.c does). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "store/store_impl.h"
+#include "store/store_backend.h"
 #include "base/sbuf.h"
 
 /* ---- audit records ------------------------------------------------------------------- */

@@ -1,0 +1,248 @@
+/* store/store_tables.c — what every backend shares about the data itself: the
+ * table order and the logical table description used by copy/export/import, the
+ * row check and canonical row text, and the release functions of the records and
+ * lists the store returns. Must not: touch a database or know a backend. */
+#include <stdlib.h>
+#include <string.h>
+#include "store/store.h"
+#include "base/sbuf.h"
+
+const char *const *store_table_order(void)
+{
+    static const char *const order[] = {
+        "sessions", "messages", "agent_memory", "audit_log", "secure_tokens", "revoked_jtis", NULL};
+    return order;
+}
+
+/* ---- the logical tables ------------------------------------------------------------ */
+
+#define COL(n, t, null) \
+    { \
+        n, STORE_COL_##t, null \
+    }
+static const store_column sessions_cols[] = {
+    COL("id", TEXT, false),        COL("purpose", TEXT, false),   COL("created_by", TEXT, false),
+    COL("metadata", JSON, true),   COL("is_active", BOOL, false), COL("created_at", TIME, false),
+    COL("updated_at", TIME, false)};
+static const store_column messages_cols[] = {COL("id", INT, false),
+                                             COL("session_id", TEXT, false),
+                                             COL("sender", TEXT, false),
+                                             COL("sender_type", TEXT, false),
+                                             COL("content", TEXT, false),
+                                             COL("visibility", TEXT, false),
+                                             COL("message_type", TEXT, false),
+                                             COL("metadata", JSON, true),
+                                             COL("parent_message_id", INT, true),
+                                             COL("created_at", TIME, false)};
+static const store_column memory_cols[] = {
+    COL("agent_id", TEXT, false),   COL("session_id", TEXT, true), COL("key", TEXT, false),
+    COL("value", JSON, false),      COL("metadata", JSON, true),   COL("created_at", TIME, false),
+    COL("updated_at", TIME, false), COL("expires_at", TIME, true)};
+static const store_column audit_cols[] = {
+    COL("id", INT, false),        COL("created_at", TIME, false), COL("event_type", TEXT, false),
+    COL("agent_id", TEXT, false), COL("session_id", TEXT, true),  COL("resource", TEXT, true),
+    COL("metadata", JSON, true)};
+static const store_column token_cols[] = {
+    COL("token_id", TEXT, false),   COL("jwt", TEXT, false),        COL("agent_id", TEXT, false),
+    COL("agent_type", TEXT, false), COL("created_at", TIME, false), COL("expires_at", TIME, false)};
+static const store_column jti_cols[] = {COL("jti", TEXT, false), COL("expires_at", TIME, false)};
+
+static const char *const key_id[] = {"id"};
+static const char *const key_memory[] = {"agent_id", "session_id", "key"};
+static const char *const key_token[] = {"token_id"};
+static const char *const key_jti[] = {"jti"};
+
+#define N(a) (sizeof a / sizeof a[0])
+static const store_table tables[] = {
+    {"sessions", sessions_cols, N(sessions_cols), key_id, 1, NULL},
+    {"messages", messages_cols, N(messages_cols), key_id, 1, "id"},
+    {"agent_memory", memory_cols, N(memory_cols), key_memory, 3, NULL},
+    {"audit_log", audit_cols, N(audit_cols), key_id, 1, "id"},
+    {"secure_tokens", token_cols, N(token_cols), key_token, 1, NULL},
+    {"revoked_jtis", jti_cols, N(jti_cols), key_jti, 1, NULL},
+};
+
+const store_table *store_tables(size_t *n)
+{
+    *n = N(tables);
+    return tables;
+}
+
+int store_table_index(const char *name)
+{
+    for (size_t i = 0; name && i < N(tables); i++)
+        if (strcmp(tables[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+const store_table *store_table_find(const char *name)
+{
+    int k = store_table_index(name);
+    return k < 0 ? NULL : &tables[k];
+}
+
+static const char *col_type_name(store_col_type t)
+{
+    switch (t) {
+    case STORE_COL_INT: return "an integer";
+    case STORE_COL_TEXT: return "a string";
+    case STORE_COL_TIME: return "an ISO-8601 time string";
+    case STORE_COL_JSON: return "a JSON value";
+    case STORE_COL_BOOL: return "true or false";
+    }
+    return "?";
+}
+
+err_code store_row_check(const store_table *t, const json_t *row, err_t *e)
+{
+    if (!json_is_object(row))
+        return err_set(e, ERR_INVALID, "%s: the row is not a JSON object", t->name);
+    const char *k;
+    json_t *v;
+    json_object_foreach ((json_t *)row, k, v) {
+        bool known = false;
+        for (size_t i = 0; i < t->ncols && !known; i++)
+            known = strcmp(t->cols[i].name, k) == 0;
+        if (!known)
+            return err_set(e, ERR_INVALID, "%s: unknown column '%.64s'", t->name, k);
+    }
+    for (size_t i = 0; i < t->ncols; i++) {
+        const store_column *c = &t->cols[i];
+        v = json_object_get(row, c->name);
+        if (!v)
+            return err_set(e, ERR_INVALID, "%s: column '%s' is missing", t->name, c->name);
+        if (json_is_null(v)) {
+            if (c->nullable || c->type == STORE_COL_JSON) /* JSON null is a value */
+                continue;
+            return err_set(e, ERR_INVALID, "%s.%s must not be null", t->name, c->name);
+        }
+        bool ok = false;
+        switch (c->type) {
+        case STORE_COL_INT: ok = json_is_integer(v); break;
+        case STORE_COL_TEXT: ok = json_is_string(v); break;
+        case STORE_COL_BOOL: ok = json_is_boolean(v); break;
+        case STORE_COL_JSON: ok = true; break;
+        case STORE_COL_TIME: {
+            utc_us us;
+            err_t pe;
+            ok = json_is_string(v) && utc_parse(json_string_value(v), &us, &pe) == ERR_OK;
+            break;
+        }
+        }
+        if (!ok)
+            return err_set(e, ERR_INVALID, "%s.%s must be %s", t->name, c->name,
+                           col_type_name(c->type));
+    }
+    return ERR_OK;
+}
+
+char *store_row_canonical(const store_table *t, const json_t *row, err_t *e)
+{
+    json_t *c = json_object();
+    for (size_t i = 0; i < t->ncols; i++) {
+        const store_column *col = &t->cols[i];
+        json_t *v = json_object_get(row, col->name);
+        if (!v) {
+            json_decref(c);
+            err_set(e, ERR_INVALID, "%s: column '%s' is missing", t->name, col->name);
+            return NULL;
+        }
+        if (col->type == STORE_COL_TIME && json_is_string(v)) {
+            utc_us us;
+            if (utc_parse(json_string_value(v), &us, e) != ERR_OK) {
+                json_decref(c);
+                return NULL;
+            }
+            char iso[UTC_ISO_LEN];
+            json_object_set_new_nocheck(c, col->name, json_string(utc_format(us, iso)));
+        } else {
+            json_object_set_nocheck(c, col->name, v);
+        }
+    }
+    char *s = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    json_decref(c);
+    if (!s)
+        err_set(e, ERR_INVALID, "%s: the row cannot be written as JSON", t->name);
+    return s;
+}
+
+void store_session_clear(store_session *s)
+{
+    if (!s)
+        return;
+    free(s->id);
+    free(s->purpose);
+    free(s->created_by);
+    free(s->metadata);
+    for (size_t i = 0; i < s->nparticipants; i++)
+        free(s->participants[i]);
+    free(s->participants);
+    memset(s, 0, sizeof *s);
+}
+
+void store_message_clear(store_message *m)
+{
+    if (!m)
+        return;
+    free(m->session_id);
+    free(m->sender);
+    free(m->sender_type);
+    free(m->content);
+    free(m->visibility);
+    free(m->message_type);
+    free(m->metadata);
+    memset(m, 0, sizeof *m);
+}
+
+void store_memory_clear(store_memory *m)
+{
+    if (!m)
+        return;
+    free(m->agent_id);
+    free(m->session_id);
+    free(m->key);
+    free(m->value);
+    free(m->metadata);
+    memset(m, 0, sizeof *m);
+}
+
+void store_token_clear(store_token *t)
+{
+    if (!t)
+        return;
+    free(t->token_id);
+    free(t->jwt);
+    free(t->agent_id);
+    free(t->agent_type);
+    memset(t, 0, sizeof *t);
+}
+
+void store_audit_clear(store_audit *a)
+{
+    if (!a)
+        return;
+    free(a->event_type);
+    free(a->agent_id);
+    free(a->session_id);
+    free(a->resource);
+    free(a->metadata);
+    memset(a, 0, sizeof *a);
+}
+
+#define LIST_FREE(fn, type, clear) \
+    void fn(type *l) \
+    { \
+        if (!l) \
+            return; \
+        for (size_t i = 0; i < l->n; i++) \
+            clear(&l->v[i]); \
+        free(l->v); \
+        l->v = NULL; \
+        l->n = 0; \
+    }
+
+LIST_FREE(store_sessions_free, store_sessions, store_session_clear)
+LIST_FREE(store_messages_free, store_messages, store_message_clear)
+LIST_FREE(store_memories_free, store_memories, store_memory_clear)
+LIST_FREE(store_audits_free, store_audits, store_audit_clear)
