@@ -40,7 +40,6 @@
 
 #include "http_client.h"
 
-#ifdef CTXD_BENCH_INPROC
 #include "app/app.h"
 #include "auth/auth.h"
 #include "base/conf.h"
@@ -48,7 +47,6 @@
 #include "http/mcp_http.h"
 #include "migrate/migrate.h"
 #include "store/store.h"
-#endif
 
 #define MAX_CELLS_CLIENTS 16
 #define RECV_TIMEOUT_S 15
@@ -521,7 +519,6 @@ static void prepare_sessions(void)
 }
 
 /* ---- in-process host ------------------------------------------------------------------ */
-#ifdef CTXD_BENCH_INPROC
 typedef struct inproc {
     char dir[64];
     conf_t *conf;
@@ -626,7 +623,6 @@ static void inproc_stop(inproc *ip)
     conf_free(ip->conf);
     rm_tmpdir();
 }
-#endif
 
 static void usage(void)
 {
@@ -696,19 +692,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < nclients; i++)
         if (clients[i] < 1 || clients[i] > 1000)
             usage();
-#ifdef CTXD_BENCH_INPROC
     inproc ip = {0};
     if (g_inproc) {
         if (!g_api_key)
             g_api_key = "bench-api-key-0123456789abcdef";
         inproc_start(&ip, io_threads, workers);
     }
-#else
-    (void)io_threads;
-    (void)workers;
-    if (g_inproc)
-        die("--inproc needs a build with src/app and src/http");
-#endif
     if (!g_port || !g_api_key)
         usage();
     prepare_sessions();
@@ -727,9 +716,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     for (int i = 0; i < nclients; i++)
         run_clients(clients[i], tools);
-#ifdef CTXD_BENCH_INPROC
     if (g_inproc)
         inproc_stop(&ip);
-#endif
     return 0;
 }

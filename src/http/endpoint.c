@@ -1,8 +1,8 @@
-/* http/endpoint.c — the MCP endpoint (/mcp, /mcp/): request validation in the order of
- * mcp-notes §4 (Host/Origin 403, method 405, auth 401, Accept 406, Content-Type 415,
- * size 413, session 400/404, MCP-Protocol-Version 400), POST handling (quick messages
- * inline on the I/O thread, other requests on a worker while the connection is suspended;
- * JSON when the handler emitted nothing, else SSE), GET streams (one per session, 409;
+/* http/endpoint.c — the MCP endpoint (/mcp, /mcp/): request validation in this order
+ * (docs/mcp-interface.md, "HTTP"): Host/Origin 403, method 405, auth 401, Accept 406,
+ * Content-Type 415, size 413, session 400/404, MCP-Protocol-Version 400; POST handling
+ * (quick messages inline on the I/O thread, other requests on a worker while the
+ * connection is suspended; JSON when the handler emitted nothing, else SSE), GET streams (one per session, 409;
  * Last-Event-ID replay) and DELETE.
  * Must not: interpret the auth value, or block the I/O thread on a handler. */
 #include <limits.h>

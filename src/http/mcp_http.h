@@ -12,7 +12,7 @@
  * suspended. SSE streams are suspended connections resumed when an event arrives, so an
  * idle stream costs no thread. No thread is created per request.
  *
- * Wire behaviour (mcp-notes §4): POST/GET/DELETE on /mcp and /mcp/; JSON response when a
+ * Wire behaviour (MCP Streamable HTTP, see docs/mcp-interface.md): POST/GET/DELETE on /mcp and /mcp/; JSON response when a
  * request emitted nothing else, SSE (event ids "<stream>-<seq>", priming event + retry for
  * >= 2025-11-25 sessions) when it emitted notifications or requests; Mcp-Session-Id minted
  * on initialize, 400 when missing, 404 when unknown/ended; MCP-Protocol-Version checked

@@ -1,5 +1,5 @@
 /* tests/mcp/mcp_fixtures.h — registers the conformance-suite fixtures (tools, resources,
- * templates, prompts named in mcp-notes §10) plus a few test helpers (test_block,
+ * templates, prompts the official conformance suite expects, see docs/testing.md) plus a few test helpers (test_block,
  * test_release, test_structured, test_validate, test_touch_watched) into an mcp_server,
  * for the stdio fixture server, the unit tests and (later) the HTTP conformance server.
  * Must not: depend on a transport or on anything of ctxd beyond mcp/. */

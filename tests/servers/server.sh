@@ -3,7 +3,7 @@
 # tests use: PostgreSQL 15 (with TLS on, a self-signed certificate made here),
 # PgBouncer in transaction mode in front of it, MariaDB, and CongoDB (a MongoDB
 # wire-protocol emulator in Node, from @push.rocks/smartmongo@2.2.0; see
-# README "MongoDB" for what it cannot prove). Each runs on loopback, on a free
+# docs/backends.md "MongoDB" for what it cannot prove). Each runs on loopback, on a free
 # port, in its own temp directory, and is stopped by pid.
 #
 #   server.sh start pg|pgbouncer|mariadb|mongo STATE_DIR
@@ -234,7 +234,7 @@ restart_mariadb() {
 CONGO_DIR=${CTXD_CONGODB_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ctxd-congodb}
 CONGO_SHA256=1f9915eb73859a62183e589a699f58b9fd006c972deb5ce6f61fa945defbc22e
 
-# Installs CongoDB into $CONGO_DIR once (the recipe of docs mongo-test-server.md:
+# Installs CongoDB into $CONGO_DIR once (see docs/testing.md:
 # the 6 packages it imports at pinned versions, and the package itself unpacked
 # outside node_modules because its own dependency list does not install).
 install_congodb() {
