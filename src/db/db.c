@@ -609,7 +609,7 @@ void db_stmt_done(db_stmt *s)
         stmt_free(s);
 }
 
-static inline void bind_rc(db_stmt *s, int i, err_code rc)
+void db_bind_fail(db_stmt *s, int i, err_code rc)
 {
     if (rc != ERR_OK && s->bind_err == ERR_OK) {
         s->bind_err = rc;
@@ -619,19 +619,19 @@ static inline void bind_rc(db_stmt *s, int i, err_code rc)
 
 void db_bind_null(db_stmt *s, int i)
 {
-    bind_rc(s, i, s->drv->bind_null(s->ds, i));
+    db_bind_fail(s, i, s->drv->bind_null(s->ds, i));
 }
 void db_bind_int64(db_stmt *s, int i, int64_t v)
 {
-    bind_rc(s, i, s->drv->bind_int64(s->ds, i, v));
+    db_bind_fail(s, i, s->drv->bind_int64(s->ds, i, v));
 }
 void db_bind_double(db_stmt *s, int i, double v)
 {
-    bind_rc(s, i, s->drv->bind_double(s->ds, i, v));
+    db_bind_fail(s, i, s->drv->bind_double(s->ds, i, v));
 }
 void db_bind_bool(db_stmt *s, int i, bool v)
 {
-    bind_rc(s, i, s->drv->bind_int64(s->ds, i, v ? 1 : 0));
+    db_bind_fail(s, i, s->drv->bind_int64(s->ds, i, v ? 1 : 0));
 }
 void db_bind_text(db_stmt *s, int i, const char *v, ptrdiff_t n)
 {
@@ -639,7 +639,7 @@ void db_bind_text(db_stmt *s, int i, const char *v, ptrdiff_t n)
         db_bind_null(s, i);
         return;
     }
-    bind_rc(s, i, s->drv->bind_text(s->ds, i, v, n < 0 ? strlen(v) : (size_t)n));
+    db_bind_fail(s, i, s->drv->bind_text(s->ds, i, v, n < 0 ? strlen(v) : (size_t)n));
 }
 void db_bind_json(db_stmt *s, int i, const char *v, ptrdiff_t n)
 {
@@ -647,11 +647,11 @@ void db_bind_json(db_stmt *s, int i, const char *v, ptrdiff_t n)
         db_bind_null(s, i);
         return;
     }
-    bind_rc(s, i, s->drv->bind_json(s->ds, i, v, n < 0 ? strlen(v) : (size_t)n));
+    db_bind_fail(s, i, s->drv->bind_json(s->ds, i, v, n < 0 ? strlen(v) : (size_t)n));
 }
 void db_bind_time(db_stmt *s, int i, utc_us t)
 {
-    bind_rc(s, i, s->drv->bind_time(s->ds, i, t));
+    db_bind_fail(s, i, s->drv->bind_time(s->ds, i, t));
 }
 void db_bind_blob(db_stmt *s, int i, const void *v, size_t n)
 {
@@ -659,7 +659,7 @@ void db_bind_blob(db_stmt *s, int i, const void *v, size_t n)
         db_bind_null(s, i);
         return;
     }
-    bind_rc(s, i, s->drv->bind_blob(s->ds, i, v, n));
+    db_bind_fail(s, i, s->drv->bind_blob(s->ds, i, v, n));
 }
 
 int db_step(db_stmt *s, err_t *e)
@@ -690,6 +690,14 @@ int db_step(db_stmt *s, err_t *e)
         s->c->broken = true;
     finish(s, (err_code)rc);
     return rc;
+}
+
+size_t db_stmts_open(const db_conn *c)
+{
+    size_t n = 0;
+    for (const db_stmt *s = c->active; s; s = s->anext)
+        n++;
+    return n;
 }
 
 int64_t db_changes(db_stmt *s)

@@ -1,6 +1,6 @@
 /* db/db_int.h — private structures shared by the db/ core files: db.c (open,
- * connections, statement cache, transactions), pool.c (the connection pool) and
- * metrics.c (statistics, slow-query log, hook).
+ * connections, statement cache, transactions), pool.c (the connection pool),
+ * metrics.c (statistics, slow-query log, hook) and exec.c (parameter arrays).
  * Must not: be included outside src/db (and tests/unit/test_db_*.c); expose
  * driver internals (those stay behind driver.h). */
 #ifndef CTXD_DB_DB_INT_H
@@ -107,6 +107,9 @@ struct db {
     db_ckpt *ckpt;   /* background WAL checkpoints (sqlite file), or NULL */
     db_metrics m;
 };
+
+/* db.c: records the first bind error of s (reported by the next db_step). */
+void db_bind_fail(db_stmt *s, int i, err_code rc);
 
 /* db.c: open/close one connection with its statement cache. */
 err_code db_conn_open(db_t *db, db_role role, db_conn **out, err_t *e);
