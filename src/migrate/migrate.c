@@ -146,7 +146,7 @@ typedef struct applied_row {
 
 typedef struct applied {
     applied_row *r; /* sorted by version */
-    size_t n;
+    size_t n, cap;
     int newest; /* highest recorded version, 0 if none */
 } applied;
 
@@ -166,17 +166,25 @@ static applied_row *applied_find(const applied *a, int version)
     return NULL;
 }
 
-static err_code table_exists(db_conn *c, const migrate_dialect *d, bool *exists, err_t *e)
+/* One schema_migrations row onto the list. */
+static err_code read_applied(db_stmt *s, void *ud, err_t *e)
 {
-    db_stmt *s = NULL;
-    err_code rc = db_prepare(c, d->exists_sql, &s, e);
-    if (rc != ERR_OK)
-        return rc;
-    int r = db_step(s, e);
-    db_stmt_done(s);
-    if (r != DB_ROW && r != DB_DONE)
-        return (err_code)r;
-    *exists = (r == DB_ROW);
+    (void)e;
+    applied *out = ud;
+    if (out->n == out->cap) {
+        out->cap = out->cap ? out->cap * 2 : 8;
+        out->r = xrealloc(out->r, out->cap * sizeof *out->r);
+    }
+    applied_row *row = &out->r[out->n++];
+    memset(row, 0, sizeof *row);
+    row->version = (int)db_col_int64(s, 0);
+    const char *t = db_col_text(s, 1, NULL);
+    row->name = xstrdup(t ? t : "");
+    t = db_col_text(s, 2, NULL);
+    snprintf(row->checksum, sizeof row->checksum, "%s", t ? t : "");
+    row->at = db_col_time(s, 3);
+    if (row->version > out->newest)
+        out->newest = row->version;
     return ERR_OK;
 }
 
@@ -193,44 +201,19 @@ static err_code applied_read(db_conn *c, const migrate_dialect *d, bool create, 
             return err_prefix(e, "creating schema_migrations");
     } else {
         bool exists = false;
-        rc = table_exists(c, d, &exists, e);
+        rc = db_query_one(c, d->exists_sql, NULL, 0, NULL, NULL, &exists, e);
         if (rc != ERR_OK)
             return err_prefix(e, "looking for schema_migrations");
         if (!exists)
             return ERR_OK;
     }
-    db_stmt *s = NULL;
-    rc = db_prepare(
-        c, "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version", &s,
-        e);
-    if (rc != ERR_OK)
+    rc = db_query_params(
+        c, "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version",
+        NULL, 0, read_applied, out, e);
+    if (rc != ERR_OK) {
+        applied_free(out);
         return err_prefix(e, "reading schema_migrations");
-    size_t cap = 0;
-    for (;;) {
-        int r = db_step(s, e);
-        if (r == DB_DONE)
-            break;
-        if (r != DB_ROW) {
-            db_stmt_done(s);
-            applied_free(out);
-            return err_prefix(e, "reading schema_migrations");
-        }
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 8;
-            out->r = xrealloc(out->r, cap * sizeof *out->r);
-        }
-        applied_row *row = &out->r[out->n++];
-        memset(row, 0, sizeof *row);
-        row->version = (int)db_col_int64(s, 0);
-        const char *t = db_col_text(s, 1, NULL);
-        row->name = xstrdup(t ? t : "");
-        t = db_col_text(s, 2, NULL);
-        snprintf(row->checksum, sizeof row->checksum, "%s", t ? t : "");
-        row->at = db_col_time(s, 3);
-        if (row->version > out->newest)
-            out->newest = row->version;
     }
-    db_stmt_done(s);
     return ERR_OK;
 }
 
@@ -342,20 +325,13 @@ static err_code step_up(db_conn *c, void *arg, err_t *e)
     rc = run_script(c, x, next, true, e);
     if (rc != ERR_OK)
         return rc;
-    db_stmt *s = NULL;
-    rc = db_prepare(
+    rc = db_exec_params(
         c,
         "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
-        &s, e);
+        DB_ARGS(DB_INT(next->version), DB_TEXT(next->name), DB_TEXT(next->checksum),
+                DB_TIME(utc_now())),
+        NULL, e);
     if (rc != ERR_OK)
-        return err_prefix(e, "recording migration %04d_%s", next->version, next->name);
-    db_bind_int64(s, 1, next->version);
-    db_bind_text(s, 2, next->name, -1);
-    db_bind_text(s, 3, next->checksum, -1);
-    db_bind_time(s, 4, utc_now());
-    int r = db_step(s, e);
-    db_stmt_done(s);
-    if (r != DB_DONE)
         return err_prefix(e, "recording migration %04d_%s", next->version, next->name);
     x->done = next;
     return ERR_OK;
@@ -383,15 +359,10 @@ static err_code step_down(db_conn *c, void *arg, err_t *e)
     rc = run_script(c, x, next, false, e);
     if (rc != ERR_OK)
         return rc;
-    db_stmt *s = NULL;
-    rc = db_prepare(c, "DELETE FROM schema_migrations WHERE version = ?", &s, e);
+    int64_t changed = 0;
+    rc = db_exec_params(c, "DELETE FROM schema_migrations WHERE version = ?",
+                        DB_ARGS(DB_INT(next->version)), &changed, e);
     if (rc != ERR_OK)
-        return err_prefix(e, "unrecording migration %04d_%s", next->version, next->name);
-    db_bind_int64(s, 1, next->version);
-    int r = db_step(s, e);
-    int64_t changed = r == DB_DONE ? db_changes(s) : 0;
-    db_stmt_done(s);
-    if (r != DB_DONE)
         return err_prefix(e, "unrecording migration %04d_%s", next->version, next->name);
     if (changed != 1)
         return err_set(e, ERR_INTERNAL, "unrecording migration %04d_%s: %lld rows deleted",
