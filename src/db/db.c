@@ -299,8 +299,7 @@ err_code db_conn_open(db_t *db, db_role role, db_conn **out, err_t *e)
     c->dc = dc;
     c->role = role;
     c->created_us = c->last_used_us = utc_mono_us();
-    c->cache_cap = 64;
-    c->cache = xcalloc(c->cache_cap, sizeof *c->cache);
+    c->cache = hash_new(64);
     *out = c;
     return ERR_OK;
 }
@@ -318,15 +317,10 @@ void db_conn_close(db_conn *c)
         return;
     while (c->active)
         db_stmt_done(c->active);
-    for (size_t i = 0; i < c->cache_cap; i++) {
-        db_stmt *s = c->cache[i];
-        while (s) {
-            db_stmt *nx = s->hnext;
-            stmt_free(s);
-            s = nx;
-        }
-    }
-    free(c->cache);
+    hash_iter it = HASH_ITER_INIT;
+    for (db_stmt *s; (s = hash_next(c->cache, &it, NULL, NULL)) != NULL;)
+        stmt_free(s);
+    hash_free(c->cache);
     c->drv->disconnect(c->dc);
     free(c);
 }
@@ -401,7 +395,7 @@ bool db_in_tx(const db_conn *c)
 err_code db_exec(db_conn *c, const char *sql, err_t *e)
 {
     size_t len = strlen(sql);
-    db_metric *m = db_metrics_entry(&c->db->m, sql, len, db_hash_sql(sql, len));
+    db_metric *m = db_metrics_entry(&c->db->m, sql, len);
     if (c->db->m.query_logging)
         LOG_I("db", "query: %s", sql);
     int64_t t0 = utc_mono_us();
@@ -502,25 +496,6 @@ err_code db_tx_run(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e)
 
 /* ---- statements ---------------------------------------------------------------- */
 
-static void cache_grow(db_conn *c)
-{
-    size_t ncap = c->cache_cap * 2;
-    db_stmt **nt = xcalloc(ncap, sizeof *nt);
-    for (size_t i = 0; i < c->cache_cap; i++) {
-        db_stmt *s = c->cache[i];
-        while (s) {
-            db_stmt *nx = s->hnext;
-            size_t b = s->hash & (ncap - 1);
-            s->hnext = nt[b];
-            nt[b] = s;
-            s = nx;
-        }
-    }
-    free(c->cache);
-    c->cache = nt;
-    c->cache_cap = ncap;
-}
-
 static void activate(db_conn *c, db_stmt *s)
 {
     s->in_use = true;
@@ -540,22 +515,17 @@ err_code db_prepare(db_conn *c, const char *sql, db_stmt **out, err_t *e)
     if (!sql)
         return err_set(e, ERR_INTERNAL, "db_prepare: NULL SQL");
     size_t len = strlen(sql);
-    uint64_t h = db_hash_sql(sql, len);
-    db_stmt *hit = c->cache[h & (c->cache_cap - 1)];
-    for (; hit; hit = hit->hnext)
-        if (hit->hash == h && hit->len == len && memcmp(hit->sql, sql, len) == 0)
-            break;
+    db_stmt *hit = hash_get(c->cache, sql, len);
     if (hit && !hit->in_use) {
         activate(c, hit);
         *out = hit;
         return ERR_OK;
     }
     /* Not cached, or the cached one is busy (the same SQL nested): prepare anew. */
-    bool cache_it = !hit && c->cache_n < DB_STMT_CACHE_MAX;
+    bool cache_it = !hit && hash_count(c->cache) < DB_STMT_CACHE_MAX;
     db_stmt *s = xcalloc(1, sizeof *s);
     s->sql = xstrndup(sql, len);
     s->len = len;
-    s->hash = h;
     err_code rc = c->drv->prepare(c->dc, s->sql, len, cache_it, &s->ds, e);
     if (rc != ERR_OK) {
         free(s->sql);
@@ -568,15 +538,9 @@ err_code db_prepare(db_conn *c, const char *sql, db_stmt **out, err_t *e)
     s->c = c;
     s->drv = c->drv;
     s->cached = cache_it;
-    s->metric = hit ? hit->metric : db_metrics_entry(&c->db->m, sql, len, h);
-    if (cache_it) {
-        if (c->cache_n >= c->cache_cap)
-            cache_grow(c);
-        size_t b = h & (c->cache_cap - 1);
-        s->hnext = c->cache[b];
-        c->cache[b] = s;
-        c->cache_n++;
-    }
+    s->metric = hit ? hit->metric : db_metrics_entry(&c->db->m, sql, len);
+    if (cache_it)
+        hash_put(c->cache, s->sql, len, s);
     activate(c, s);
     *out = s;
     return ERR_OK;
