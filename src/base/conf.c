@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "base/sbuf.h"
+#include "base/urlmask.h"
 
 #define DB_TYPES "sqlite|postgresql|mysql|mongodb|supabase"
 #define LOG_LEVELS "debug|info|warning|error|critical"
@@ -480,92 +481,6 @@ const char *conf_source_label(const conf_t *c, const char *name)
     return conf_src_name(c->e[i].src);
 }
 
-/* Lenient URL masking. The password is what follows the first ':' of the user
- * part up to the LAST '@' (so a password containing '/', '?', '#' or '@' is still
- * hidden); without an '@', anything after a ':' that is not a port is hidden.
- * Over-masking a malformed URL is acceptable, leaking is not. */
-static bool is_pw_key(const char *k, size_t n)
-{
-    static const char *keys[] = {"password", "pass", "passwd", "pwd", "sslpassword", "secret"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (strlen(keys[i]) == n && strncasecmp(k, keys[i], n) == 0)
-            return true;
-    return false;
-}
-
-static char *mask_query_passwords(const char *s)
-{
-    sbuf_t b = SBUF_INIT;
-    const char *q = strchr(s, '?');
-    if (!q)
-        return xstrdup(s);
-    sbuf_append(&b, s, (size_t)(q - s));
-    const char *p = q;
-    while (*p) {
-        sbuf_putc(&b, *p); /* '?' or '&' */
-        p++;
-        const char *end = p + strcspn(p, "&");
-        const char *eq = memchr(p, '=', (size_t)(end - p));
-        if (eq && is_pw_key(p, (size_t)(eq - p))) {
-            sbuf_append(&b, p, (size_t)(eq - p) + 1);
-            sbuf_puts(&b, "***");
-        } else {
-            sbuf_append(&b, p, (size_t)(end - p));
-        }
-        p = end;
-    }
-    return sbuf_detach(&b);
-}
-
-char *conf_mask_url(const char *s)
-{
-    if (!s)
-        return NULL;
-    const char *sep = strstr(s, "://");
-    size_t start = sep ? (size_t)(sep - s) + 3 : 0;
-    const char *at = strrchr(s + start, '@');
-    sbuf_t b = SBUF_INIT;
-    if (at) {
-        const char *colon = memchr(s + start, ':', (size_t)(at - (s + start)));
-        if (colon) {
-            sbuf_append(&b, s, (size_t)(colon - s) + 1);
-            sbuf_puts(&b, "***");
-            sbuf_puts(&b, at);
-        } else {
-            sbuf_puts(&b, s);
-        }
-    } else {
-        /* No '@': "host:port[,host:port]" is fine; "user:secret..." is not. */
-        const char *p = s + start;
-        const char *hide = NULL;
-        int depth = 0;
-        for (; *p && *p != '/' && *p != '?'; p++) {
-            if (*p == '[')
-                depth++;
-            else if (*p == ']' && depth > 0)
-                depth--;
-            else if (*p == ':' && depth == 0) {
-                size_t dn = strspn(p + 1, "0123456789");
-                char nx = p[1 + dn];
-                if (nx != '\0' && nx != '/' && nx != '?' && nx != ',') {
-                    hide = p + 1;
-                    break;
-                }
-            }
-        }
-        if (hide) {
-            sbuf_append(&b, s, (size_t)(hide - s));
-            sbuf_puts(&b, "***");
-        } else {
-            sbuf_puts(&b, s);
-        }
-    }
-    char *tmp = sbuf_detach(&b);
-    char *res = mask_query_passwords(tmp);
-    free(tmp);
-    return res;
-}
-
 char *conf_display(const conf_t *c, const char *name)
 {
     const char *v = conf_get(c, name);
@@ -575,7 +490,7 @@ char *conf_display(const conf_t *c, const char *name)
     if (d->type == CONF_SECRET)
         return xstrdup("(hidden)");
     if (d->type == CONF_URL)
-        return conf_mask_url(v);
+        return urlmask(v);
     return xstrdup(v);
 }
 
@@ -587,7 +502,7 @@ static void describe(const conf_t *c, int i, char *buf, size_t cap)
     if (VARS[i].type == CONF_SECRET)
         shown = xstrdup("(hidden)");
     else if (VARS[i].type == CONF_URL)
-        shown = conf_mask_url(v);
+        shown = urlmask(v);
     else
         shown = xstrdup(v);
     /* keep messages one line of valid UTF-8: control characters (and every
