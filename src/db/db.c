@@ -9,6 +9,7 @@
  * any ctxd table, allocate or lock on the step/bind/column hot path. */
 #include "db/db_int.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,34 +35,39 @@ void db_opts_default(db_opts *o)
     o->wal_autocheckpoint = -1;
 }
 
-static err_code conf_int(const conf_t *c, const char *name, long min, long max, long scale, int *v,
-                         err_t *e)
+/* The ranges of the options that are also configuration variables are the
+ * ones base/conf.c declares for those variables (conf_get_int checks them);
+ * the URL spelling of such an option takes the same range. */
+
+/* A DB_* variable in db_opts units (scale: seconds -> ms). */
+static err_code conf_int(const conf_t *c, const char *name, long scale, int *v, err_t *e)
 {
-    long cur = *v / scale, out = cur;
-    if (conf_get(c, name) == NULL)
-        return ERR_OK;
-    err_code rc = conf_get_int(c, name, cur, &out, e);
-    if (rc != ERR_OK)
-        return rc;
-    if (out < min || out > max)
-        return err_set(e, ERR_INVALID, "%s=%ld (from %s): expected an integer between %ld and %ld",
-                       name, out, conf_src_name(conf_source(c, name)), min, max);
-    *v = (int)(out * scale);
-    return ERR_OK;
+    long out = *v / scale;
+    err_code rc = conf_get_int(c, name, out, &out, e);
+    if (rc == ERR_OK)
+        *v = (int)(out * scale);
+    return rc;
 }
 
-static err_code url_int(const db_url *u, const char *key, long min, long max, int *v, err_t *e)
+/* Integer URL options: the range of their variable, or their own. */
+static const struct url_int {
+    const char *key, *var; /* var: the configuration variable, or NULL */
+    long min, max;         /* when var is NULL */
+    size_t off;            /* in db_opts */
+} URL_INTS[] = {
+    {"pool_size", "DB_POOL_SIZE", 0, 0, offsetof(db_opts, pool_size)},
+    {"max_overflow", "DB_MAX_OVERFLOW", 0, 0, offsetof(db_opts, max_overflow)},
+    {"pool_recycle", "DB_POOL_RECYCLE", 0, 0, offsetof(db_opts, pool_recycle_s)},
+    {"busy_timeout", NULL, 0, 3600000, offsetof(db_opts, busy_timeout_ms)},
+    {"pool_pre_ping_idle_ms", NULL, 0, 86400000, offsetof(db_opts, preping_idle_ms)},
+};
+
+/* The declared range of a variable (every name used here is declared). */
+static void var_range(const char *name, long *min, long *max)
 {
-    const char *s = db_url_opt_get(u, key);
-    long out;
-    if (!s)
-        return ERR_OK;
-    if (!str_to_long(s, min, max, &out))
-        return err_set(e, ERR_INVALID,
-                       "database URL option %s=%s: expected an integer between %ld and %ld", key, s,
-                       min, max);
-    *v = (int)out;
-    return ERR_OK;
+    const conf_var *d = conf_var_find(name);
+    *min = d ? d->min : 0;
+    *max = d ? d->max : 0;
 }
 
 /* URL query options over whatever *o holds. */
@@ -69,24 +75,30 @@ static err_code apply_url_opts(const db_url *u, db_opts *o, err_t *e)
 {
     if (!u)
         return ERR_OK;
-    err_code rc;
-    if ((rc = url_int(u, "pool_size", 1, 1000, &o->pool_size, e)))
-        return rc;
-    if ((rc = url_int(u, "max_overflow", 0, 1000, &o->max_overflow, e)))
-        return rc;
-    if ((rc = url_int(u, "pool_recycle", -1, 100000000, &o->pool_recycle_s, e)))
-        return rc;
-    if ((rc = url_int(u, "busy_timeout", 0, 3600000, &o->busy_timeout_ms, e)))
-        return rc;
-    if ((rc = url_int(u, "pool_pre_ping_idle_ms", 0, 86400000, &o->preping_idle_ms, e)))
-        return rc;
+    for (size_t i = 0; i < sizeof URL_INTS / sizeof URL_INTS[0]; i++) {
+        const struct url_int *d = &URL_INTS[i];
+        const char *s = db_url_opt_get(u, d->key);
+        if (!s)
+            continue;
+        long min = d->min, max = d->max, out;
+        if (d->var)
+            var_range(d->var, &min, &max);
+        if (!str_to_long(s, min, max, &out))
+            return err_set(e, ERR_INVALID,
+                           "database URL option %s=%s: expected an integer between %ld and %ld",
+                           d->key, s, min, max);
+        *(int *)((char *)o + d->off) = (int)out;
+    }
+    /* seconds with a fraction, from 0 (no wait) to DB_POOL_TIMEOUT's maximum */
     const char *pt = db_url_opt_get(u, "pool_timeout");
     if (pt) {
+        long min, max;
+        var_range("DB_POOL_TIMEOUT", &min, &max);
         double sec;
-        if (!str_to_double(pt, &sec) || !(sec >= 0 && sec <= 3600))
+        if (!str_to_double(pt, &sec) || !(sec >= 0 && sec <= (double)max))
             return err_set(
                 e, ERR_INVALID,
-                "database URL option pool_timeout=%s: expected seconds between 0 and 3600", pt);
+                "database URL option pool_timeout=%s: expected seconds between 0 and %ld", pt, max);
         o->pool_timeout_ms = (int)(sec * 1000.0 + 0.5);
     }
     return ERR_OK;
@@ -97,32 +109,28 @@ err_code db_opts_from(const conf_t *c, const db_url *u, db_opts *o, err_t *e)
     db_opts_default(o);
     if (c) {
         err_code rc;
-        if ((rc = conf_int(c, "DB_POOL_SIZE", 1, 1000, 1, &o->pool_size, e)))
+        if ((rc = conf_int(c, "DB_POOL_SIZE", 1, &o->pool_size, e)) ||
+            (rc = conf_int(c, "DB_MAX_OVERFLOW", 1, &o->max_overflow, e)) ||
+            (rc = conf_int(c, "DB_POOL_TIMEOUT", 1000, &o->pool_timeout_ms, e)) ||
+            (rc = conf_int(c, "DB_POOL_RECYCLE", 1, &o->pool_recycle_s, e)) ||
+            (rc = conf_int(c, "SLOW_QUERY_THRESHOLD_MS", 1, &o->slow_query_ms, e)) ||
+            (rc = conf_get_bool(c, "ENABLE_QUERY_LOGGING", o->query_logging, &o->query_logging, e)))
             return rc;
-        if ((rc = conf_int(c, "DB_MAX_OVERFLOW", 0, 1000, 1, &o->max_overflow, e)))
-            return rc;
-        if ((rc = conf_int(c, "DB_POOL_TIMEOUT", 0, 3600, 1000, &o->pool_timeout_ms, e)))
-            return rc;
-        if ((rc = conf_int(c, "DB_POOL_RECYCLE", -1, 100000000, 1, &o->pool_recycle_s, e)))
-            return rc;
-        if ((rc = conf_int(c, "SLOW_QUERY_THRESHOLD_MS", 0, 86400000, 1, &o->slow_query_ms, e)))
-            return rc;
-        if (conf_get(c, "ENABLE_QUERY_LOGGING")) {
-            bool b = o->query_logging;
-            if ((rc = conf_get_bool(c, "ENABLE_QUERY_LOGGING", b, &b, e)))
-                return rc;
-            o->query_logging = b;
-        }
     }
     return apply_url_opts(u, o, e);
 }
 
+/* Options given as a struct (db_open): the pool sizes within their variables' ranges. */
 static err_code check_opts(const db_opts *o, err_t *e)
 {
-    if (o->pool_size < 1 || o->pool_size > 1000)
-        return err_set(e, ERR_INVALID, "pool size %d: expected 1..1000", o->pool_size);
-    if (o->max_overflow < 0 || o->max_overflow > 1000)
-        return err_set(e, ERR_INVALID, "max overflow %d: expected 0..1000", o->max_overflow);
+    long min, max;
+    var_range("DB_POOL_SIZE", &min, &max);
+    if (o->pool_size < min || o->pool_size > max)
+        return err_set(e, ERR_INVALID, "pool size %d: expected %ld..%ld", o->pool_size, min, max);
+    var_range("DB_MAX_OVERFLOW", &min, &max);
+    if (o->max_overflow < min || o->max_overflow > max)
+        return err_set(e, ERR_INVALID, "max overflow %d: expected %ld..%ld", o->max_overflow, min,
+                       max);
     if (o->pool_timeout_ms < 0)
         return err_set(e, ERR_INVALID, "pool timeout %d ms: must not be negative",
                        o->pool_timeout_ms);
