@@ -607,7 +607,10 @@ static err_code check_var(const conf_t *c, int i, err_t *e)
     return ERR_OK;
 }
 
-static err_code lookup(const conf_t *c, const char *name, conf_type want, int *idx, err_t *e)
+/* The value of the declared variable `name` of type want, checked against its
+ * declaration; *v NULL when unset. */
+static err_code checked(const conf_t *c, const char *name, conf_type want, const char **v,
+                        err_t *e)
 {
     int i = var_index(name);
     if (!c || i < 0)
@@ -616,65 +619,34 @@ static err_code lookup(const conf_t *c, const char *name, conf_type want, int *i
     if (VARS[i].type != want)
         return err_set(e, ERR_INTERNAL, "configuration variable %s is not of the requested type",
                        name);
-    *idx = i;
-    return ERR_OK;
+    *v = conf_get(c, name);
+    return *v ? check_var(c, i, e) : ERR_OK;
 }
 
 err_code conf_get_int(const conf_t *c, const char *name, long def, long *out, err_t *e)
 {
-    int i;
-    err_code rc = lookup(c, name, CONF_INT, &i, e);
-    if (rc != ERR_OK)
-        return rc;
-    const char *v = conf_get(c, name);
-    if (!v) {
-        *out = def;
-        return ERR_OK;
-    }
-    rc = check_var(c, i, e);
-    if (rc != ERR_OK)
-        return rc;
-    long n = 0;
-    str_to_long(v, VARS[i].min, VARS[i].max, &n);
-    *out = n;
-    return ERR_OK;
+    const char *v;
+    err_code rc = checked(c, name, CONF_INT, &v, e);
+    if (rc == ERR_OK)
+        *out = v ? strtol(v, NULL, 10) : def; /* checked: a whole number in range */
+    return rc;
 }
 
 err_code conf_get_bool(const conf_t *c, const char *name, bool def, bool *out, err_t *e)
 {
-    int i;
-    err_code rc = lookup(c, name, CONF_BOOL, &i, e);
-    if (rc != ERR_OK)
-        return rc;
-    const char *v = conf_get(c, name);
-    if (!v) {
-        *out = def;
-        return ERR_OK;
-    }
-    rc = check_var(c, i, e);
-    if (rc != ERR_OK)
-        return rc;
-    bool b = false;
-    str_to_bool(v, &b);
-    *out = b;
-    return ERR_OK;
+    const char *v;
+    err_code rc = checked(c, name, CONF_BOOL, &v, e);
+    if (rc == ERR_OK && !(v && str_to_bool(v, out)))
+        *out = def; /* unset (a set value was checked) */
+    return rc;
 }
 
 err_code conf_get_enum(const conf_t *c, const char *name, const char **out, err_t *e)
 {
-    int i;
-    err_code rc = lookup(c, name, CONF_ENUM, &i, e);
-    if (rc != ERR_OK)
-        return rc;
-    const char *v = conf_get(c, name);
-    *out = NULL;
-    if (!v)
-        return ERR_OK;
-    rc = check_var(c, i, e);
-    if (rc != ERR_OK)
-        return rc;
-    *out = enum_canon(name, v);
-    return ERR_OK;
+    const char *v;
+    err_code rc = checked(c, name, CONF_ENUM, &v, e);
+    *out = rc == ERR_OK && v ? enum_canon(name, v) : NULL;
+    return rc;
 }
 
 err_code conf_validate(const conf_t *c, err_t *e)
