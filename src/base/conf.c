@@ -409,14 +409,7 @@ static err_code dotenv_load(conf_t *c, const char *path, err_t *e)
         return ERR_INVALID;
     }
     sbuf_t b = SBUF_INIT;
-    char chunk[4096];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        sbuf_append(&b, chunk, got);
-        if (b.len > DOTENV_MAX_BYTES)
-            break;
-    }
-    int en = ferror(f) ? errno : 0;
+    int en = sbuf_read_stream(&b, f, DOTENV_MAX_BYTES);
     fclose(f);
     err_code rc = ERR_OK;
     if (en) {
@@ -609,8 +602,7 @@ static err_code check_var(const conf_t *c, int i, err_t *e)
 
 /* The value of the declared variable `name` of type want, checked against its
  * declaration; *v NULL when unset. */
-static err_code checked(const conf_t *c, const char *name, conf_type want, const char **v,
-                        err_t *e)
+static err_code checked(const conf_t *c, const char *name, conf_type want, const char **v, err_t *e)
 {
     int i = var_index(name);
     if (!c || i < 0)

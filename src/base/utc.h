@@ -16,6 +16,17 @@ typedef int64_t utc_us; /* microseconds since 1970-01-01T00:00:00Z */
 utc_us utc_now(void);      /* CLOCK_REALTIME */
 int64_t utc_mono_us(void); /* CLOCK_MONOTONIC, for durations and deadlines */
 
+/* An instant as calendar fields (proleptic Gregorian, UTC), and back. */
+typedef struct utc_civil {
+    int64_t year;
+    unsigned month, day;           /* 1..12, 1..31 */
+    unsigned hour, minute, second; /* 0..23, 0..59, 0..59 */
+    unsigned usec;                 /* 0..999999 */
+} utc_civil;
+void utc_to_civil(utc_us t, utc_civil *out);
+/* Fields are not range-checked: hour 25 is the next day's 01:00. */
+utc_us utc_from_civil(const utc_civil *c);
+
 /* "2026-11-22T10:08:37.123456Z" (always 6 fraction digits, always Z). Returns out. */
 char *utc_format(utc_us t, char out[UTC_ISO_LEN]);
 /* Same instant with "+00:00" instead of "Z" (Python isoformat style). */

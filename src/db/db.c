@@ -203,9 +203,9 @@ err_code db_open(const char *url, const db_opts *opts, db_t **out, err_t *e)
         return rc;
     }
     db_metrics_init(&db->m, &db->o);
-    if (drv->single_connection(u)) {
+    if (drv->single_connection && drv->single_connection(u)) {
         db->wpool = db_pool_new(db, "shared", DB_ROLE_WRITER, 1, 0, true);
-    } else if (drv->single_writer(u)) {
+    } else if (drv->single_writer && drv->single_writer(u)) {
         db->wpool = db_pool_new(db, "writer", DB_ROLE_WRITER, 1, 0, false);
         db->rpool =
             db_pool_new(db, "reader", DB_ROLE_READER, db->o.pool_size, db->o.max_overflow, false);

@@ -33,10 +33,12 @@ typedef struct db_driver {
     const char *dialect; /* value of db_dialect(): "sqlite" | "postgresql" | "mysql" */
     db_backend backend;
 
-    /* True when every borrower must share ONE connection (sqlite :memory:, where
-     * each connection would be a separate database). */
+    /* Optional (NULL = never): true when every borrower must share ONE
+     * connection (sqlite :memory:, where each connection would be a separate
+     * database). */
     bool (*single_connection)(const db_url *u);
-    /* True when writes go through one dedicated writer connection (sqlite files). */
+    /* Optional (NULL = never): true when writes go through one dedicated writer
+     * connection (sqlite files). */
     bool (*single_writer)(const db_url *u);
 
     /* Opens and configures one connection (session settings, PRAGMAs). Errors
