@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <time.h>
 #include "base/err.h"
 
 typedef int64_t utc_us; /* microseconds since 1970-01-01T00:00:00Z */
@@ -15,6 +16,9 @@ typedef int64_t utc_us; /* microseconds since 1970-01-01T00:00:00Z */
 
 utc_us utc_now(void);      /* CLOCK_REALTIME */
 int64_t utc_mono_us(void); /* CLOCK_MONOTONIC, for durations and deadlines */
+/* The CLOCK_MONOTONIC time ms milliseconds from now, as pthread_cond_timedwait
+ * takes it for a condition variable on that clock. */
+void utc_mono_deadline(struct timespec *ts, int64_t ms);
 
 /* An instant as calendar fields (proleptic Gregorian, UTC), and back. */
 typedef struct utc_civil {

@@ -196,6 +196,13 @@ static void test_utc_civil(void **state)
         assert_true(c.hour < 24 && c.minute < 60 && c.second < 60 && c.usec < 1000000);
         assert_int_equal(utc_from_civil(&c), samples[i]);
     }
+    /* a monotonic deadline: ms from now, nanoseconds normalised */
+    int64_t before = utc_mono_us();
+    struct timespec ts;
+    utc_mono_deadline(&ts, 1999);
+    int64_t at = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+    assert_true(at >= before + 1999000 && at <= utc_mono_us() + 1999000);
     /* fields are not range-checked: 25 hours is the next day's 01:00 */
     utc_civil over = {1970, 1, 1, 25, 0, 0, 0};
     assert_int_equal(utc_from_civil(&over), INT64_C(90000000000));
