@@ -425,46 +425,39 @@ int migrate_latest_with(const migrate_embedded_file *set, const char *dialect)
     return latest;
 }
 
-err_code migrate_up_with(db_t *db, const migrate_embedded_file *set, int target, int *applied_n,
-                         err_t *e)
+/* Up or down to target (up: -1 = the latest) in one transaction per step. */
+static err_code run_to(db_t *db, const migrate_embedded_file *set, int target, bool up, int *count,
+                       err_t *e)
 {
-    if (applied_n)
-        *applied_n = 0;
+    if (count)
+        *count = 0;
     plan p;
     err_code rc = plan_for_db(db, set, &p, e);
     if (rc != ERR_OK)
         return rc;
-    if (target == -1)
+    if (up && target == -1)
         target = p.latest;
     if (target < 0 || target > p.latest) {
         rc = err_set(e, ERR_INVALID,
                      "target version %d is out of range: this ctxd knows versions 0..%d", target,
                      p.latest);
     } else {
-        rc = run_steps(db, &p, target, true, applied_n, e);
+        rc = run_steps(db, &p, target, up, count, e);
     }
     plan_free(&p);
     return rc;
 }
 
+err_code migrate_up_with(db_t *db, const migrate_embedded_file *set, int target, int *applied_n,
+                         err_t *e)
+{
+    return run_to(db, set, target, true, applied_n, e);
+}
+
 err_code migrate_down_with(db_t *db, const migrate_embedded_file *set, int target, int *reverted,
                            err_t *e)
 {
-    if (reverted)
-        *reverted = 0;
-    plan p;
-    err_code rc = plan_for_db(db, set, &p, e);
-    if (rc != ERR_OK)
-        return rc;
-    if (target < 0 || target > p.latest) {
-        rc = err_set(e, ERR_INVALID,
-                     "target version %d is out of range: this ctxd knows versions 0..%d", target,
-                     p.latest);
-    } else {
-        rc = run_steps(db, &p, target, false, reverted, e);
-    }
-    plan_free(&p);
-    return rc;
+    return run_to(db, set, target, false, reverted, e);
 }
 
 err_code migrate_to_with(db_t *db, const migrate_embedded_file *set, int target, int *changed,
