@@ -62,6 +62,14 @@ static const struct url_int {
     {"pool_pre_ping_idle_ms", NULL, 0, 86400000, offsetof(db_opts, preping_idle_ms)},
 };
 
+bool db_opt_is_core(const char *key)
+{
+    for (size_t i = 0; i < sizeof URL_INTS / sizeof URL_INTS[0]; i++)
+        if (strcmp(key, URL_INTS[i].key) == 0)
+            return true;
+    return strcmp(key, "pool_timeout") == 0;
+}
+
 /* The declared range of a variable (every name used here is declared). */
 static void var_range(const char *name, long *min, long *max)
 {

@@ -113,6 +113,11 @@ extern const db_driver db_driver_sqlite;
 extern const db_driver db_driver_mysql;
 extern const db_driver db_driver_postgres;
 
+/* db.c: true for the URL options the core applies itself (pool_size,
+ * max_overflow, pool_timeout, pool_recycle, pool_pre_ping_idle_ms,
+ * busy_timeout): a driver accepts them and leaves them alone. */
+bool db_opt_is_core(const char *key);
+
 /* Error classification (errclass.c): native codes -> err_code classes. Retry
  * decisions above use only the class. */
 err_code db_errclass_sqlite(int extended_code);

@@ -188,12 +188,6 @@ static utc_us my_us_from_time(const MYSQL_TIME *mt)
 
 /* ---- options ------------------------------------------------------------------- */
 
-/* Options db.c applies (pool, sqlite busy_timeout) — accepted, not ours. */
-static const char *const core_opts[] = {
-    "pool_size",    "max_overflow", "pool_timeout", "pool_recycle", "pool_pre_ping_idle_ms",
-    "busy_timeout", NULL,
-};
-
 static bool opt_is(const char *k, const char *a, const char *b)
 {
     return str_eq_ci(k, a) || (b && str_eq_ci(k, b));
@@ -259,11 +253,7 @@ static err_code my_cfg_from(const db_url *u, my_cfg *g, err_t *e)
     err_code rc;
     for (size_t i = 0; i < u->nopts; i++) {
         const char *k = u->opts[i].key, *v = u->opts[i].value;
-        bool core = false;
-        for (const char *const *c = core_opts; *c; c++)
-            if (str_eq_ci(k, *c))
-                core = true;
-        if (core)
+        if (db_opt_is_core(k)) /* the core applies it */
             continue;
         if (opt_is(k, "connect_timeout", "connect-timeout")) {
             if ((rc = opt_uint(k, v, 3600, &g->connect_timeout, e)))

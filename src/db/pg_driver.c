@@ -286,25 +286,17 @@ static void pg_notice(void *arg, const char *msg)
 
 /* ---- connecting ------------------------------------------------------------ */
 
-/* URL options ctxd consumes itself (db.c and this driver); never sent to libpq. */
-static const char *const CTXD_OPTS[] = {"pool_size",
-                                        "max_overflow",
-                                        "pool_timeout",
-                                        "pool_recycle",
-                                        "pool_pre_ping_idle_ms",
-                                        "busy_timeout",
-                                        "prepared_statements",
-                                        "statement_timeout",
-                                        "idle_in_transaction_session_timeout",
-                                        "schema",
-                                        NULL};
+/* URL options ctxd consumes itself (the core's and this driver's); never sent
+ * to libpq. */
+static const char *const CTXD_OPTS[] = {"prepared_statements", "statement_timeout",
+                                        "idle_in_transaction_session_timeout", "schema", NULL};
 
 static bool is_ctxd_opt(const char *k)
 {
     for (size_t i = 0; CTXD_OPTS[i]; i++)
         if (strcmp(CTXD_OPTS[i], k) == 0)
             return true;
-    return false;
+    return db_opt_is_core(k);
 }
 
 static bool is_libpq_keyword(const PQconninfoOption *defs, const char *k)
