@@ -258,6 +258,7 @@ typedef struct step_ctx {
     const plan *p;
     int target;
     unsigned caps;
+    bool up;         /* apply (else revert) */
     const mig *done; /* the migration this step applied/reverted, NULL if none */
 } step_ctx;
 
@@ -281,8 +282,9 @@ static void one_line(err_t *e)
     *w = '\0';
 }
 
-static err_code run_script(db_conn *c, const step_ctx *x, const mig *m, bool up, err_t *e)
+static err_code run_script(db_conn *c, const step_ctx *x, const mig *m, err_t *e)
 {
+    bool up = x->up;
     const migrate_embedded_file *f = up ? m->up : m->down;
     err_code rc = db_exec(c, f->sql, e);
     if (rc != ERR_OK) {
@@ -299,71 +301,59 @@ static err_code run_script(db_conn *c, const step_ctx *x, const mig *m, bool up,
     return ERR_OK;
 }
 
-static err_code step_up(db_conn *c, void *arg, err_t *e)
+/* Reads and checks schema_migrations (up: creating it) and finds the migration
+ * this step applies (up: the first one not applied, up to target) or reverts
+ * (down: the newest applied one above target); *next NULL when none is left. */
+static err_code next_step(db_conn *c, const step_ctx *x, const mig **next, err_t *e)
 {
-    step_ctx *x = arg;
-    x->done = NULL;
+    *next = NULL;
     applied a;
-    err_code rc = applied_read(c, x->p->d, true, &a, e);
+    err_code rc = applied_read(c, x->p->d, x->up, &a, e);
     if (rc != ERR_OK)
         return rc;
     rc = validate(x->p, &a, e);
-    const mig *next = NULL;
-    for (size_t i = 0; rc == ERR_OK && i < x->p->n; i++) {
-        const mig *m = &x->p->m[i];
-        if (m->version > x->target)
-            break;
-        if (!applied_find(&a, m->version)) {
-            next = m;
+    for (size_t i = 0; rc == ERR_OK && x->up && i < x->p->n && x->p->m[i].version <= x->target;
+         i++) {
+        if (!applied_find(&a, x->p->m[i].version)) {
+            *next = &x->p->m[i];
             break;
         }
     }
+    if (rc == ERR_OK && !x->up && a.n > 0 && a.r[a.n - 1].version > x->target)
+        *next = plan_find(x->p, a.r[a.n - 1].version); /* known: validate() checked */
     applied_free(&a);
-    if (rc != ERR_OK || !next)
-        return rc;
-
-    rc = run_script(c, x, next, true, e);
-    if (rc != ERR_OK)
-        return rc;
-    rc = db_exec_params(
-        c,
-        "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
-        DB_ARGS(DB_INT(next->version), DB_TEXT(next->name), DB_TEXT(next->checksum),
-                DB_TIME(utc_now())),
-        NULL, e);
-    if (rc != ERR_OK)
-        return err_prefix(e, "recording migration %04d_%s", next->version, next->name);
-    x->done = next;
-    return ERR_OK;
+    return rc;
 }
 
-static err_code step_down(db_conn *c, void *arg, err_t *e)
+/* One migration applied or reverted with its schema_migrations row, in the
+ * caller's transaction. */
+static err_code step(db_conn *c, void *arg, err_t *e)
 {
     step_ctx *x = arg;
     x->done = NULL;
-    applied a;
-    err_code rc = applied_read(c, x->p->d, false, &a, e);
-    if (rc != ERR_OK)
-        return rc;
-    rc = validate(x->p, &a, e);
-    const mig *next = NULL;
-    if (rc == ERR_OK && a.n > 0 && a.r[a.n - 1].version > x->target)
-        next = plan_find(x->p, a.r[a.n - 1].version); /* known: validate() checked */
-    applied_free(&a);
+    const mig *next;
+    err_code rc = next_step(c, x, &next, e);
     if (rc != ERR_OK || !next)
         return rc;
-    if (!next->down)
+    if (!x->up && !next->down)
         return err_set(e, ERR_SCHEMA, "migration %04d_%s has no down script: it cannot be reverted",
                        next->version, next->name);
-
-    rc = run_script(c, x, next, false, e);
-    if (rc != ERR_OK)
+    if ((rc = run_script(c, x, next, e)) != ERR_OK)
         return rc;
-    int64_t changed = 0;
-    rc = db_exec_params(c, "DELETE FROM schema_migrations WHERE version = ?",
-                        DB_ARGS(DB_INT(next->version)), &changed, e);
+    int64_t changed = 1;
+    if (x->up)
+        rc = db_exec_params(c,
+                            "INSERT INTO schema_migrations (version, name, checksum, applied_at)"
+                            " VALUES (?, ?, ?, ?)",
+                            DB_ARGS(DB_INT(next->version), DB_TEXT(next->name),
+                                    DB_TEXT(next->checksum), DB_TIME(utc_now())),
+                            NULL, e);
+    else
+        rc = db_exec_params(c, "DELETE FROM schema_migrations WHERE version = ?",
+                            DB_ARGS(DB_INT(next->version)), &changed, e);
     if (rc != ERR_OK)
-        return err_prefix(e, "unrecording migration %04d_%s", next->version, next->name);
+        return err_prefix(e, "%s migration %04d_%s", x->up ? "recording" : "unrecording",
+                          next->version, next->name);
     if (changed != 1)
         return err_set(e, ERR_INTERNAL, "unrecording migration %04d_%s: %lld rows deleted",
                        next->version, next->name, (long long)changed);
@@ -392,10 +382,10 @@ static err_code run_steps(db_t *db, const plan *p, int target, bool up, int *cou
         }
         LOG_D(MOD, "took the migration lock (%s)", p->d->lock_desc);
     }
-    step_ctx x = {.p = p, .target = target, .caps = caps, .done = NULL};
+    step_ctx x = {.p = p, .target = target, .caps = caps, .up = up, .done = NULL};
     for (;;) {
         int64_t t0 = utc_mono_us();
-        rc = db_tx_run(db, DB_WRITE, up ? step_up : step_down, &x, e);
+        rc = db_tx_run(db, DB_WRITE, step, &x, e);
         if (rc != ERR_OK || !x.done)
             break;
         n++;
