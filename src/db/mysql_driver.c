@@ -40,6 +40,7 @@
 #include <mysqld_error.h>
 #include <errmsg.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,10 +247,33 @@ typedef struct my_cfg {
     bool ephemeral;
 } my_cfg;
 
+/* Options passed through as text: their two spellings and their my_cfg field. */
+static const struct str_opt {
+    const char *name, *alias;
+    size_t off;
+} STR_OPTS[] = {
+    {"ssl_ca", "ssl-ca", offsetof(my_cfg, ssl_ca)},
+    {"ssl_capath", "ssl-capath", offsetof(my_cfg, ssl_capath)},
+    {"ssl_cert", "ssl-cert", offsetof(my_cfg, ssl_cert)},
+    {"ssl_key", "ssl-key", offsetof(my_cfg, ssl_key)},
+    {"ssl_cipher", "ssl-cipher", offsetof(my_cfg, ssl_cipher)},
+    {"tls_version", "tls-version", offsetof(my_cfg, tls_version)},
+    {"unix_socket", "socket", offsetof(my_cfg, unix_socket)},
+};
+
+static const struct str_opt *str_opt(const char *k)
+{
+    for (size_t i = 0; i < sizeof STR_OPTS / sizeof STR_OPTS[0]; i++)
+        if (opt_is(k, STR_OPTS[i].name, STR_OPTS[i].alias))
+            return &STR_OPTS[i];
+    return NULL;
+}
+
 static err_code my_cfg_from(const db_url *u, my_cfg *g, err_t *e)
 {
     memset(g, 0, sizeof *g);
     g->connect_timeout = MY_DEFAULT_CONNECT_TIMEOUT_S;
+    const struct str_opt *so;
     err_code rc;
     for (size_t i = 0; i < u->nopts; i++) {
         const char *k = u->opts[i].key, *v = u->opts[i].value;
@@ -279,20 +303,8 @@ static err_code my_cfg_from(const db_url *u, my_cfg *g, err_t *e)
                                "verify_ca or verify_identity",
                                k, v);
             g->ssl_mode = *m;
-        } else if (opt_is(k, "ssl_ca", "ssl-ca")) {
-            g->ssl_ca = v;
-        } else if (opt_is(k, "ssl_capath", "ssl-capath")) {
-            g->ssl_capath = v;
-        } else if (opt_is(k, "ssl_cert", "ssl-cert")) {
-            g->ssl_cert = v;
-        } else if (opt_is(k, "ssl_key", "ssl-key")) {
-            g->ssl_key = v;
-        } else if (opt_is(k, "ssl_cipher", "ssl-cipher")) {
-            g->ssl_cipher = v;
-        } else if (opt_is(k, "tls_version", "tls-version")) {
-            g->tls_version = v;
-        } else if (opt_is(k, "unix_socket", "socket")) {
-            g->unix_socket = v;
+        } else if ((so = str_opt(k)) != NULL) {
+            *(const char **)((char *)g + so->off) = v;
         } else if (opt_is(k, "charset", "character_set")) {
             if (!str_eq_ci(v, "utf8mb4"))
                 return err_set(e, ERR_INVALID,
