@@ -3,7 +3,7 @@
  * statements written once with `?` placeholders (one call a value, or a typed
  * parameter array run by an executor), transactions with retry on
  * transient error classes, error classes, statistics and per-statement metrics.
- * Drivers (sqlite now; postgres, mysql later) plug in behind db/driver.h.
+ * Drivers (SQLite, PostgreSQL, MySQL/MariaDB) plug in behind db/driver.h.
  * Must not: know about sessions, messages or any other ctxd table. */
 #ifndef CTXD_DB_DB_H
 #define CTXD_DB_DB_H

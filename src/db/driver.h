@@ -1,6 +1,6 @@
 /* db/driver.h — the internal contract between the db/ core (pool, statement
  * cache, transactions, metrics: db.c, pool.c, metrics.c) and one SQL backend
- * driver (sqlite now; postgres via libpq and mysql via Connector/C later).
+ * driver (SQLite, PostgreSQL via libpq, MySQL/MariaDB via Connector/C).
  * A driver is a table of functions over its own opaque connection and statement
  * types plus capability bits; nothing above db/ ever sees this header.
  * Must not: be included outside src/db and tests/unit/test_db_*.c; contain pool,

@@ -1182,9 +1182,7 @@ static void test_params(void **state)
     const char *modes[] = {NULL, "prepared_statements=false"};
     for (size_t i = 0; i < 2; i++) {
         db_t *db = open_ok(modes[i]);
-        tdb_params_types(db);
-        tdb_params_changes(db);
-        tdb_params_errors(db);
+        tdb_params_all(db);
         db_close(db);
     }
 }

@@ -127,9 +127,7 @@ static int group_teardown(void **state)
 static void run_params(const char *opts)
 {
     db_t *db = open_opts(opts);
-    tdb_params_types(db);
-    tdb_params_changes(db);
-    tdb_params_errors(db);
+    tdb_params_all(db);
     db_close(db);
 }
 

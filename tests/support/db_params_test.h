@@ -19,5 +19,7 @@ void tdb_params_changes(db_t *db);
 /* Errors at every point (prepare, bind, step, a row callback) come back as the
  * executor's result and leave no statement open on the connection. */
 void tdb_params_errors(db_t *db);
+/* The three above, in that order. */
+void tdb_params_all(db_t *db);
 
 #endif

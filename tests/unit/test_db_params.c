@@ -15,9 +15,7 @@
 static void run_all(const char *url)
 {
     db_t *db = tdb_open_ok(url, NULL);
-    tdb_params_types(db);
-    tdb_params_changes(db);
-    tdb_params_errors(db);
+    tdb_params_all(db);
     db_close(db);
 }
 
