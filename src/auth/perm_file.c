@@ -102,14 +102,7 @@ err_code auth_permmap_load(const char *path, auth_permmap **out, err_t *e)
     if (!f)
         return err_set(e, ERR_IO, "permissions file '%s': cannot open: %s", path, strerror(errno));
     sbuf_t b = SBUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        sbuf_append(&b, chunk, n);
-        if (b.len > PERMFILE_MAX_BYTES)
-            break;
-    }
-    bool ioerr = ferror(f) != 0;
+    bool ioerr = sbuf_read_stream(&b, f, PERMFILE_MAX_BYTES) != 0;
     fclose(f);
     if (ioerr) {
         sbuf_free(&b);

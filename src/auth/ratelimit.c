@@ -1,4 +1,4 @@
-/* auth/ratelimit.c — token buckets in a chained hash table under one mutex. A
+/* auth/ratelimit.c — token buckets in a hash table (base/hash) under one mutex. A
  * bucket that has refilled to capacity carries no information, so sweeping such
  * buckets never changes a decision; when the table is full and nothing is idle,
  * the least recently used bucket is dropped (that key starts over with a full
@@ -12,25 +12,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "base/sbuf.h"
 #include "base/utc.h"
 
 #define RL_DEFAULT_MAX 100000
 
 typedef struct bucket {
-    struct bucket *next;
     int64_t last;  /* clock at the last refill */
     uint64_t used; /* rl->ops at the last take: LRU order without the clock */
     double tokens;
-    uint64_t hash;
-    char key[];
+    char key[]; /* the table's key */
 } bucket;
 
 struct auth_ratelimit {
     pthread_mutex_t mu;
     double rate, burst;
-    size_t max, n, nslots;
-    bucket **slots;
+    size_t max;
+    hash_t *tab; /* key -> bucket */
     auth_rl_clock_fn clock;
     void *clock_ud;
     uint64_t ops;
@@ -42,16 +41,6 @@ static int64_t mono(void *ud)
     return utc_mono_us();
 }
 
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 auth_ratelimit *auth_rl_new(const auth_rl_opts *o)
 {
     auth_ratelimit *rl = xcalloc(1, sizeof *rl);
@@ -59,10 +48,7 @@ auth_ratelimit *auth_rl_new(const auth_rl_opts *o)
     rl->rate = o && o->rate_per_s > 0 ? o->rate_per_s : 0;
     rl->burst = o && o->burst >= 1 ? o->burst : (rl->rate > 1 ? rl->rate : 1);
     rl->max = o && o->max_buckets ? o->max_buckets : RL_DEFAULT_MAX;
-    rl->nslots = 64;
-    while (rl->nslots < rl->max && rl->nslots < (1u << 20))
-        rl->nslots *= 2;
-    rl->slots = xcalloc(rl->nslots, sizeof *rl->slots);
+    rl->tab = hash_new(0);
     rl->clock = o && o->clock ? o->clock : mono;
     rl->clock_ud = o ? o->clock_ud : NULL;
     return rl;
@@ -72,12 +58,10 @@ void auth_rl_free(auth_ratelimit *rl)
 {
     if (!rl)
         return;
-    for (size_t i = 0; i < rl->nslots; i++)
-        for (bucket *b = rl->slots[i], *nx; b; b = nx) {
-            nx = b->next;
-            free(b);
-        }
-    free(rl->slots);
+    hash_iter it = HASH_ITER_INIT;
+    for (bucket *b; (b = hash_next(rl->tab, &it, NULL, NULL)) != NULL;)
+        free(b);
+    hash_free(rl->tab);
     pthread_mutex_destroy(&rl->mu);
     free(rl);
 }
@@ -92,43 +76,35 @@ static void refill(const auth_ratelimit *rl, bucket *b, int64_t now)
     }
 }
 
+/* Drops the buckets that have refilled completely (after refilling them to now)
+ * and those last used at or before cut; *oldest = the least recently used of
+ * the buckets kept. */
+static void sweep(auth_ratelimit *rl, int64_t now, uint64_t cut, bucket **oldest)
+{
+    *oldest = NULL;
+    hash_iter it = HASH_ITER_INIT;
+    for (bucket *b; (b = hash_next(rl->tab, &it, NULL, NULL)) != NULL;) {
+        refill(rl, b, now);
+        if (b->tokens >= rl->burst || b->used <= cut) {
+            hash_iter_remove(rl->tab, &it);
+            free(b);
+        } else if (!*oldest || b->used < (*oldest)->used) {
+            *oldest = b;
+        }
+    }
+}
+
 /* Removes full buckets; with lru and none full, the least recently used ones. */
 static void evict(auth_ratelimit *rl, int64_t now, bool lru)
 {
-    bucket **oldest = NULL;
-    size_t before = rl->n;
-    for (size_t i = 0; i < rl->nslots; i++) {
-        for (bucket **pp = &rl->slots[i]; *pp;) {
-            bucket *b = *pp;
-            refill(rl, b, now);
-            if (b->tokens >= rl->burst) {
-                *pp = b->next;
-                free(b);
-                rl->n--;
-                continue;
-            }
-            if (!oldest || b->used < (*oldest)->used)
-                oldest = pp;
-            pp = &b->next;
-        }
-    }
-    if (!lru || rl->n != before || !oldest)
+    bucket *oldest;
+    size_t before = hash_count(rl->tab);
+    sweep(rl, now, 0, &oldest);
+    if (!lru || hash_count(rl->tab) != before || !oldest)
         return;
     /* nothing idle: drop the least recently used eighth (by take order) in one
      * pass, so a flood of new keys costs O(1) amortised scans, not one per key */
-    uint64_t cut = (*oldest)->used + (rl->ops - (*oldest)->used) / 8;
-    for (size_t i = 0; i < rl->nslots; i++) {
-        for (bucket **pp = &rl->slots[i]; *pp;) {
-            bucket *b = *pp;
-            if (b->used <= cut) {
-                *pp = b->next;
-                free(b);
-                rl->n--;
-                continue;
-            }
-            pp = &b->next;
-        }
-    }
+    sweep(rl, now, oldest->used + (rl->ops - oldest->used) / 8, &oldest);
 }
 
 bool auth_rl_take(auth_ratelimit *rl, const char *key, double cost, long *retry_after_s)
@@ -141,25 +117,18 @@ bool auth_rl_take(auth_ratelimit *rl, const char *key, double cost, long *retry_
         key = "";
     if (!(cost > 0))
         cost = 1;
-    uint64_t h = hash(key);
+    size_t kl = strlen(key);
     pthread_mutex_lock(&rl->mu);
     int64_t now = rl->clock(rl->clock_ud);
-    size_t slot = (size_t)(h & (rl->nslots - 1));
-    bucket *b = rl->slots[slot];
-    while (b && (b->hash != h || strcmp(b->key, key) != 0))
-        b = b->next;
+    bucket *b = hash_get(rl->tab, key, kl);
     if (!b) {
-        if (rl->n >= rl->max)
+        if (hash_count(rl->tab) >= rl->max)
             evict(rl, now, true);
-        size_t kl = strlen(key);
         b = xmalloc(sizeof *b + kl + 1);
         memcpy(b->key, key, kl + 1);
-        b->hash = h;
         b->tokens = rl->burst;
         b->last = now;
-        b->next = rl->slots[slot];
-        rl->slots[slot] = b;
-        rl->n++;
+        hash_put(rl->tab, b->key, kl, b);
     } else {
         refill(rl, b, now);
     }
@@ -173,7 +142,7 @@ bool auth_rl_take(auth_ratelimit *rl, const char *key, double cost, long *retry_
         *retry_after_s = secs < 1 ? 1 : secs > 86400 ? 86400 : (long)secs;
     }
     /* now and then, drop buckets that have refilled (idle agents) */
-    if (rl->ops % 4096 == 0 && rl->n > rl->max / 2)
+    if (rl->ops % 4096 == 0 && hash_count(rl->tab) > rl->max / 2)
         evict(rl, now, false);
     pthread_mutex_unlock(&rl->mu);
     return ok;
@@ -184,7 +153,7 @@ size_t auth_rl_size(auth_ratelimit *rl)
     if (!rl)
         return 0;
     pthread_mutex_lock(&rl->mu);
-    size_t n = rl->n;
+    size_t n = hash_count(rl->tab);
     pthread_mutex_unlock(&rl->mu);
     return n;
 }

@@ -90,18 +90,11 @@ static char *mint_jwt(auth_ctx *a, const char *agent_id, const char *agent_type,
                       utc_us now, auth_identity *id, err_t *e)
 {
     memset(id, 0, sizeof *id);
-    if (!auth_valid_agent_id(agent_id)) {
+    bool id_ok = auth_valid_agent_id(agent_id);
+    if (!id_ok || !auth_valid_agent_type(agent_type)) {
         err_set(e, ERR_INVALID,
-                "agent_id must be 1..%d characters of valid UTF-8 without "
-                "control characters",
-                AUTH_AGENT_ID_MAX);
-        return NULL;
-    }
-    if (!auth_valid_agent_type(agent_type)) {
-        err_set(e, ERR_INVALID,
-                "agent_type must be 1..%d characters of valid UTF-8 without "
-                "control characters",
-                AUTH_AGENT_TYPE_MAX);
+                "%s must be 1..%d characters of valid UTF-8 without control characters",
+                id_ok ? "agent_type" : "agent_id", id_ok ? AUTH_AGENT_TYPE_MAX : AUTH_AGENT_ID_MAX);
         return NULL;
     }
     memcpy(id->agent_id, agent_id, strlen(agent_id) + 1);

@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "base/sbuf.h"
+#include "base/urlmask.h"
 
 #define DB_TYPES "sqlite|postgresql|mysql|mongodb|supabase"
 #define LOG_LEVELS "debug|info|warning|error|critical"
@@ -408,14 +409,7 @@ static err_code dotenv_load(conf_t *c, const char *path, err_t *e)
         return ERR_INVALID;
     }
     sbuf_t b = SBUF_INIT;
-    char chunk[4096];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        sbuf_append(&b, chunk, got);
-        if (b.len > DOTENV_MAX_BYTES)
-            break;
-    }
-    int en = ferror(f) ? errno : 0;
+    int en = sbuf_read_stream(&b, f, DOTENV_MAX_BYTES);
     fclose(f);
     err_code rc = ERR_OK;
     if (en) {
@@ -480,92 +474,6 @@ const char *conf_source_label(const conf_t *c, const char *name)
     return conf_src_name(c->e[i].src);
 }
 
-/* Lenient URL masking. The password is what follows the first ':' of the user
- * part up to the LAST '@' (so a password containing '/', '?', '#' or '@' is still
- * hidden); without an '@', anything after a ':' that is not a port is hidden.
- * Over-masking a malformed URL is acceptable, leaking is not. */
-static bool is_pw_key(const char *k, size_t n)
-{
-    static const char *keys[] = {"password", "pass", "passwd", "pwd", "sslpassword", "secret"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (strlen(keys[i]) == n && strncasecmp(k, keys[i], n) == 0)
-            return true;
-    return false;
-}
-
-static char *mask_query_passwords(const char *s)
-{
-    sbuf_t b = SBUF_INIT;
-    const char *q = strchr(s, '?');
-    if (!q)
-        return xstrdup(s);
-    sbuf_append(&b, s, (size_t)(q - s));
-    const char *p = q;
-    while (*p) {
-        sbuf_putc(&b, *p); /* '?' or '&' */
-        p++;
-        const char *end = p + strcspn(p, "&");
-        const char *eq = memchr(p, '=', (size_t)(end - p));
-        if (eq && is_pw_key(p, (size_t)(eq - p))) {
-            sbuf_append(&b, p, (size_t)(eq - p) + 1);
-            sbuf_puts(&b, "***");
-        } else {
-            sbuf_append(&b, p, (size_t)(end - p));
-        }
-        p = end;
-    }
-    return sbuf_detach(&b);
-}
-
-char *conf_mask_url(const char *s)
-{
-    if (!s)
-        return NULL;
-    const char *sep = strstr(s, "://");
-    size_t start = sep ? (size_t)(sep - s) + 3 : 0;
-    const char *at = strrchr(s + start, '@');
-    sbuf_t b = SBUF_INIT;
-    if (at) {
-        const char *colon = memchr(s + start, ':', (size_t)(at - (s + start)));
-        if (colon) {
-            sbuf_append(&b, s, (size_t)(colon - s) + 1);
-            sbuf_puts(&b, "***");
-            sbuf_puts(&b, at);
-        } else {
-            sbuf_puts(&b, s);
-        }
-    } else {
-        /* No '@': "host:port[,host:port]" is fine; "user:secret..." is not. */
-        const char *p = s + start;
-        const char *hide = NULL;
-        int depth = 0;
-        for (; *p && *p != '/' && *p != '?'; p++) {
-            if (*p == '[')
-                depth++;
-            else if (*p == ']' && depth > 0)
-                depth--;
-            else if (*p == ':' && depth == 0) {
-                size_t dn = strspn(p + 1, "0123456789");
-                char nx = p[1 + dn];
-                if (nx != '\0' && nx != '/' && nx != '?' && nx != ',') {
-                    hide = p + 1;
-                    break;
-                }
-            }
-        }
-        if (hide) {
-            sbuf_append(&b, s, (size_t)(hide - s));
-            sbuf_puts(&b, "***");
-        } else {
-            sbuf_puts(&b, s);
-        }
-    }
-    char *tmp = sbuf_detach(&b);
-    char *res = mask_query_passwords(tmp);
-    free(tmp);
-    return res;
-}
-
 char *conf_display(const conf_t *c, const char *name)
 {
     const char *v = conf_get(c, name);
@@ -575,7 +483,7 @@ char *conf_display(const conf_t *c, const char *name)
     if (d->type == CONF_SECRET)
         return xstrdup("(hidden)");
     if (d->type == CONF_URL)
-        return conf_mask_url(v);
+        return urlmask(v);
     return xstrdup(v);
 }
 
@@ -587,7 +495,7 @@ static void describe(const conf_t *c, int i, char *buf, size_t cap)
     if (VARS[i].type == CONF_SECRET)
         shown = xstrdup("(hidden)");
     else if (VARS[i].type == CONF_URL)
-        shown = conf_mask_url(v);
+        shown = urlmask(v);
     else
         shown = xstrdup(v);
     /* keep messages one line of valid UTF-8: control characters (and every
@@ -692,7 +600,9 @@ static err_code check_var(const conf_t *c, int i, err_t *e)
     return ERR_OK;
 }
 
-static err_code lookup(const conf_t *c, const char *name, conf_type want, int *idx, err_t *e)
+/* The value of the declared variable `name` of type want, checked against its
+ * declaration; *v NULL when unset. */
+static err_code checked(const conf_t *c, const char *name, conf_type want, const char **v, err_t *e)
 {
     int i = var_index(name);
     if (!c || i < 0)
@@ -701,65 +611,34 @@ static err_code lookup(const conf_t *c, const char *name, conf_type want, int *i
     if (VARS[i].type != want)
         return err_set(e, ERR_INTERNAL, "configuration variable %s is not of the requested type",
                        name);
-    *idx = i;
-    return ERR_OK;
+    *v = conf_get(c, name);
+    return *v ? check_var(c, i, e) : ERR_OK;
 }
 
 err_code conf_get_int(const conf_t *c, const char *name, long def, long *out, err_t *e)
 {
-    int i;
-    err_code rc = lookup(c, name, CONF_INT, &i, e);
-    if (rc != ERR_OK)
-        return rc;
-    const char *v = conf_get(c, name);
-    if (!v) {
-        *out = def;
-        return ERR_OK;
-    }
-    rc = check_var(c, i, e);
-    if (rc != ERR_OK)
-        return rc;
-    long n = 0;
-    str_to_long(v, VARS[i].min, VARS[i].max, &n);
-    *out = n;
-    return ERR_OK;
+    const char *v;
+    err_code rc = checked(c, name, CONF_INT, &v, e);
+    if (rc == ERR_OK)
+        *out = v ? strtol(v, NULL, 10) : def; /* checked: a whole number in range */
+    return rc;
 }
 
 err_code conf_get_bool(const conf_t *c, const char *name, bool def, bool *out, err_t *e)
 {
-    int i;
-    err_code rc = lookup(c, name, CONF_BOOL, &i, e);
-    if (rc != ERR_OK)
-        return rc;
-    const char *v = conf_get(c, name);
-    if (!v) {
-        *out = def;
-        return ERR_OK;
-    }
-    rc = check_var(c, i, e);
-    if (rc != ERR_OK)
-        return rc;
-    bool b = false;
-    str_to_bool(v, &b);
-    *out = b;
-    return ERR_OK;
+    const char *v;
+    err_code rc = checked(c, name, CONF_BOOL, &v, e);
+    if (rc == ERR_OK && !(v && str_to_bool(v, out)))
+        *out = def; /* unset (a set value was checked) */
+    return rc;
 }
 
 err_code conf_get_enum(const conf_t *c, const char *name, const char **out, err_t *e)
 {
-    int i;
-    err_code rc = lookup(c, name, CONF_ENUM, &i, e);
-    if (rc != ERR_OK)
-        return rc;
-    const char *v = conf_get(c, name);
-    *out = NULL;
-    if (!v)
-        return ERR_OK;
-    rc = check_var(c, i, e);
-    if (rc != ERR_OK)
-        return rc;
-    *out = enum_canon(name, v);
-    return ERR_OK;
+    const char *v;
+    err_code rc = checked(c, name, CONF_ENUM, &v, e);
+    *out = rc == ERR_OK && v ? enum_canon(name, v) : NULL;
+    return rc;
 }
 
 err_code conf_validate(const conf_t *c, err_t *e)

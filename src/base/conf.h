@@ -72,9 +72,6 @@ err_code conf_get_enum(const conf_t *c, const char *name, const char **out, err_
 /* The value as it may be shown: "(hidden)" for secrets, URLs with the password
  * masked, else the value. NULL when unset. Caller frees. */
 char *conf_display(const conf_t *c, const char *name);
-/* Masks a password in any URL-looking text ("scheme://user:***@host..."), also in
- * malformed text and in password=... query options. Caller frees; NULL -> NULL. */
-char *conf_mask_url(const char *s);
 
 /* The declaration table (for --help and `ctxd db url`). */
 const conf_var *conf_vars(size_t *count);

@@ -144,6 +144,15 @@ const char *sbuf_cstr(sbuf_t *b)
     return b->p ? b->p : "";
 }
 
+int sbuf_read_stream(sbuf_t *b, FILE *f, size_t max)
+{
+    char chunk[4096];
+    size_t got;
+    while (b->len <= max && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        sbuf_append(b, chunk, got);
+    return ferror(f) ? (errno ? errno : EIO) : 0;
+}
+
 bool str_eq(const char *a, const char *b)
 {
     if (!a || !b)
@@ -223,7 +232,7 @@ bool str_to_bool(const char *s, bool *out)
     return false;
 }
 
-static int hexval(char c)
+int str_hex_digit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -244,7 +253,7 @@ bool str_percent_decode(const char *s, size_t n, char **out)
                 free(p);
                 return false;
             }
-            int a = hexval(s[i + 1]), b = hexval(s[i + 2]);
+            int a = str_hex_digit(s[i + 1]), b = str_hex_digit(s[i + 2]);
             if (a < 0 || b < 0) {
                 free(p);
                 return false;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct sbuf {
     char *p; /* always NUL-terminated when cap > 0 */
@@ -26,7 +27,11 @@ void sbuf_append(sbuf_t *b, const void *data, size_t n);
 void sbuf_puts(sbuf_t *b, const char *s);
 void sbuf_putc(sbuf_t *b, char c);
 void sbuf_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *sbuf_detach(sbuf_t *b);     /* caller frees; b is reset to empty */
+char *sbuf_detach(sbuf_t *b); /* caller frees; b is reset to empty */
+/* Appends the rest of f, stopping once b holds more than max bytes (then
+ * b->len > max tells the caller the input was too large). 0, or the errno of a
+ * read error. */
+int sbuf_read_stream(sbuf_t *b, FILE *f, size_t max);
 const char *sbuf_cstr(sbuf_t *b); /* "" when empty */
 
 /* Allocation wrappers: abort with a message on OOM. */
@@ -46,6 +51,8 @@ bool str_to_long(const char *s, long min, long max, long *out);
 bool str_to_double(const char *s, double *out);
 /* "1","true","yes","on" / "0","false","no","off" (case-insensitive). */
 bool str_to_bool(const char *s, bool *out);
+/* The value of a hexadecimal digit (either case), -1 for any other character. */
+int str_hex_digit(int c);
 /* Percent-decodes s[0..n) into a new string; false on a malformed escape. */
 bool str_percent_decode(const char *s, size_t n, char **out);
 /* Valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */

@@ -26,6 +26,14 @@ int64_t utc_mono_us(void)
     return (int64_t)ts.tv_sec * US_PER_SEC + ts.tv_nsec / 1000;
 }
 
+void utc_mono_deadline(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    int64_t ns = (int64_t)ts->tv_nsec + ms % 1000 * 1000000;
+    ts->tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+    ts->tv_nsec = (long)(ns % 1000000000);
+}
+
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
@@ -49,7 +57,7 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-static char *format(utc_us t, char out[UTC_ISO_LEN], const char *zone)
+void utc_to_civil(utc_us t, utc_civil *out)
 {
     int64_t days = t / US_PER_DAY;
     int64_t rem = t % US_PER_DAY;
@@ -57,14 +65,27 @@ static char *format(utc_us t, char out[UTC_ISO_LEN], const char *zone)
         rem += US_PER_DAY;
         days--;
     }
-    int64_t y;
-    unsigned mo, d;
-    civil_from_days(days, &y, &mo, &d);
+    civil_from_days(days, &out->year, &out->month, &out->day);
     int64_t secs = rem / US_PER_SEC;
-    int64_t us = rem % US_PER_SEC;
-    snprintf(out, UTC_ISO_LEN, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lld%s", (long long)y, mo,
-             d, (long long)(secs / 3600), (long long)(secs / 60 % 60), (long long)(secs % 60),
-             (long long)us, zone);
+    out->hour = (unsigned)(secs / 3600);
+    out->minute = (unsigned)(secs / 60 % 60);
+    out->second = (unsigned)(secs % 60);
+    out->usec = (unsigned)(rem % US_PER_SEC);
+}
+
+utc_us utc_from_civil(const utc_civil *c)
+{
+    int64_t secs = days_from_civil(c->year, c->month, c->day) * 86400 + (int64_t)c->hour * 3600 +
+                   (int64_t)c->minute * 60 + c->second;
+    return secs * US_PER_SEC + c->usec;
+}
+
+static char *format(utc_us t, char out[UTC_ISO_LEN], const char *zone)
+{
+    utc_civil c;
+    utc_to_civil(t, &c);
+    snprintf(out, UTC_ISO_LEN, "%04lld-%02u-%02uT%02u:%02u:%02u.%06u%s", (long long)c.year, c.month,
+             c.day, c.hour, c.minute, c.second, c.usec, zone);
     return out;
 }
 
@@ -166,9 +187,8 @@ err_code utc_parse(const char *s, utc_us *out, err_t *e)
     }
     if (*p != '\0')
         goto bad;
-    int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
-    int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
-    *out = secs * US_PER_SEC + frac_us;
+    utc_civil c = {Y, (unsigned)M, (unsigned)D, (unsigned)h, (unsigned)mi, (unsigned)sec, 0};
+    *out = utc_from_civil(&c) - (int64_t)offset_s * US_PER_SEC + frac_us;
     return ERR_OK;
 bad:
     return err_set(e, ERR_INVALID,

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <time.h>
 #include "base/err.h"
 
 typedef int64_t utc_us; /* microseconds since 1970-01-01T00:00:00Z */
@@ -15,6 +16,20 @@ typedef int64_t utc_us; /* microseconds since 1970-01-01T00:00:00Z */
 
 utc_us utc_now(void);      /* CLOCK_REALTIME */
 int64_t utc_mono_us(void); /* CLOCK_MONOTONIC, for durations and deadlines */
+/* The CLOCK_MONOTONIC time ms milliseconds from now, as pthread_cond_timedwait
+ * takes it for a condition variable on that clock. */
+void utc_mono_deadline(struct timespec *ts, int64_t ms);
+
+/* An instant as calendar fields (proleptic Gregorian, UTC), and back. */
+typedef struct utc_civil {
+    int64_t year;
+    unsigned month, day;           /* 1..12, 1..31 */
+    unsigned hour, minute, second; /* 0..23, 0..59, 0..59 */
+    unsigned usec;                 /* 0..999999 */
+} utc_civil;
+void utc_to_civil(utc_us t, utc_civil *out);
+/* Fields are not range-checked: hour 25 is the next day's 01:00. */
+utc_us utc_from_civil(const utc_civil *c);
 
 /* "2026-11-22T10:08:37.123456Z" (always 6 fraction digits, always Z). Returns out. */
 char *utc_format(utc_us t, char out[UTC_ISO_LEN]);

@@ -71,10 +71,10 @@ static const struct {
     {"--log-level", "LOG_LEVEL"},
 };
 
-/* Splits "--flag=value" or "--flag value"; returns the value or NULL. */
 /* Returned by flag_value when the option is last and has no value. */
 static const char MISSING_VALUE[] = "";
 
+/* Splits "--flag=value" or "--flag value"; returns the value or NULL. */
 static const char *flag_value(int argc, char **argv, int *i, const char *flag)
 {
     size_t n = strlen(flag);
@@ -98,87 +98,111 @@ typedef struct pending_set {
     const char *flag; /* as the user spelled it, for messages */
 } pending_set;
 
-/* Releases the collected options; returns rc (for the early exits of main). */
-static int free_sets(pending_set *sets, int nsets, int rc)
+#define MAX_SETS 64
+
+/* Remembers NAME (name[0..n)) = value, set once the configuration is loaded;
+ * false (with a message) when there are too many. */
+static bool add_set(pending_set *sets, int *nsets, const char *name, size_t n, const char *value,
+                    const char *flag)
 {
-    for (int k = 0; k < nsets; k++) {
-        free((char *)sets[k].name);
-        free(sets[k].value);
+    if (*nsets == MAX_SETS) {
+        cli_error("too many options (%s): at most %d", flag, MAX_SETS);
+        return false;
     }
-    return rc;
+    sets[*nsets] = (pending_set){xstrndup(name, n), xstrdup(value), flag};
+    (*nsets)++;
+    return true;
 }
 
-int main(int argc, char **argv)
+/* The global options before the command. Returns -1 with *cmd_at = the index of
+ * the command, else the exit code (help, version, a wrong command line). */
+static int parse_globals(int argc, char **argv, int *cmd_at, pending_set *sets, int *nsets,
+                         const char **env_file)
 {
-    const char *env_file = NULL;
-    pending_set sets[64];
-    int nsets = 0;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         const char *v;
         if (cli_is_help(a)) {
             usage(stdout);
-            return free_sets(sets, nsets, CLI_OK);
+            return CLI_OK;
         }
         if (strcmp(a, "--version") == 0) {
             printf("ctxd %s\n", CTXD_VERSION);
-            return free_sets(sets, nsets, CLI_OK);
+            return CLI_OK;
         }
         if ((v = flag_value(argc, argv, &i, "--env-file"))) {
             if (v == MISSING_VALUE)
-                return free_sets(sets, nsets, CLI_USAGE);
-            env_file = v;
+                return CLI_USAGE;
+            *env_file = v;
             continue;
         }
         if ((v = flag_value(argc, argv, &i, "--set"))) {
             if (v == MISSING_VALUE)
-                return free_sets(sets, nsets, CLI_USAGE);
+                return CLI_USAGE;
             const char *eq = strchr(v, '=');
             if (!eq || eq == v) {
                 cli_error("--set expects NAME=VALUE, got '%s'", v);
-                return free_sets(sets, nsets, CLI_USAGE);
+                return CLI_USAGE;
             }
-            if (nsets == 64) {
-                cli_error("too many --set options");
-                return free_sets(sets, nsets, CLI_USAGE);
-            }
-            sets[nsets].name = xstrndup(v, (size_t)(eq - v));
-            sets[nsets].value = xstrdup(eq + 1);
-            sets[nsets].flag = "--set";
-            nsets++;
+            if (!add_set(sets, nsets, v, (size_t)(eq - v), eq + 1, "--set"))
+                return CLI_USAGE;
             continue;
         }
-        bool matched = false;
-        for (size_t k = 0; k < sizeof flag_vars / sizeof flag_vars[0]; k++) {
-            if ((v = flag_value(argc, argv, &i, flag_vars[k].flag))) {
-                if (v == MISSING_VALUE)
-                    return free_sets(sets, nsets, CLI_USAGE);
-                if (nsets == 64) {
-                    cli_error("too many options");
-                    return free_sets(sets, nsets, CLI_USAGE);
-                }
-                sets[nsets].name = xstrdup(flag_vars[k].var);
-                sets[nsets].value = xstrdup(v);
-                sets[nsets].flag = flag_vars[k].flag;
-                nsets++;
-                matched = true;
-                break;
-            }
-        }
-        if (!matched) {
+        size_t k = 0, nf = sizeof flag_vars / sizeof flag_vars[0];
+        while (k < nf && !(v = flag_value(argc, argv, &i, flag_vars[k].flag)))
+            k++;
+        if (k == nf) {
             cli_error("unknown option '%s' (see ctxd --help)", a);
-            return free_sets(sets, nsets, CLI_USAGE);
+            return CLI_USAGE;
         }
+        if (v == MISSING_VALUE ||
+            !add_set(sets, nsets, flag_vars[k].var, strlen(flag_vars[k].var), v, flag_vars[k].flag))
+            return CLI_USAGE;
     }
     if (i >= argc) {
         usage(stderr);
-        return free_sets(sets, nsets, CLI_USAGE);
+        return CLI_USAGE;
     }
+    *cmd_at = i;
+    return -1;
+}
 
+static const struct {
+    const char *name;
+    int (*run)(cli_ctx *ctx, int argc, char **argv);
+} commands[] = {
+    {"serve", cmd_serve},     {"setup", cmd_setup},   {"client-config", cmd_client_config},
+    {"migrate", cmd_migrate}, {"db", cmd_db},         {"copy", cmd_copy},
+    {"export", cmd_export},   {"import", cmd_import},
+};
+
+/* Runs the command argv[0]. */
+static int dispatch(cli_ctx *ctx, int argc, char **argv)
+{
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (strcmp(argv[0], commands[k].name) == 0)
+            return commands[k].run(ctx, argc, argv);
+    if (strcmp(argv[0], "help") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    cli_error("unknown command '%s' (commands: serve, setup, client-config, migrate, db, copy, "
+              "export, import; see ctxd --help)",
+              argv[0]);
+    return CLI_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    const char *env_file = NULL;
+    pending_set sets[MAX_SETS];
+    int nsets = 0, i = 0;
     cli_ctx ctx = {.prog = "ctxd"};
     err_t e;
-    int rc = CLI_OK;
+    int rc = parse_globals(argc, argv, &i, sets, &nsets, &env_file);
+    if (rc >= 0)
+        goto out;
     if (env_file && access(env_file, R_OK) != 0) {
         cli_error("--env-file %s: %s", env_file, strerror(errno));
         rc = CLI_USAGE;
@@ -201,36 +225,7 @@ int main(int argc, char **argv)
     log_level lvl = LOG_INFO;
     if (conf_get(ctx.conf, "LOG_LEVEL") && log_parse_level(conf_get(ctx.conf, "LOG_LEVEL"), &lvl))
         log_set_level(lvl);
-
-    const char *cmd = argv[i];
-    int cargc = argc - i;
-    char **cargv = argv + i;
-    if (strcmp(cmd, "serve") == 0)
-        rc = cmd_serve(&ctx, cargc, cargv);
-    else if (strcmp(cmd, "setup") == 0)
-        rc = cmd_setup(&ctx, cargc, cargv);
-    else if (strcmp(cmd, "client-config") == 0)
-        rc = cmd_client_config(&ctx, cargc, cargv);
-    else if (strcmp(cmd, "migrate") == 0)
-        rc = cmd_migrate(&ctx, cargc, cargv);
-    else if (strcmp(cmd, "db") == 0)
-        rc = cmd_db(&ctx, cargc, cargv);
-    else if (strcmp(cmd, "copy") == 0)
-        rc = cmd_copy(&ctx, cargc, cargv);
-    else if (strcmp(cmd, "export") == 0)
-        rc = cmd_export(&ctx, cargc, cargv);
-    else if (strcmp(cmd, "import") == 0)
-        rc = cmd_import(&ctx, cargc, cargv);
-    else if (strcmp(cmd, "help") == 0) {
-        usage(stdout);
-        rc = CLI_OK;
-    } else {
-        cli_error("unknown command '%s' (commands: serve, setup, client-config, migrate, db, copy, "
-                  "export, import; "
-                  "see ctxd --help)",
-                  cmd);
-        rc = CLI_USAGE;
-    }
+    rc = dispatch(&ctx, argc - i, argv + i);
 out:
     for (int k = 0; k < nsets; k++) {
         free((char *)sets[k].name);

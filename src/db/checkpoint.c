@@ -38,16 +38,6 @@ struct db_ckpt {
     db_drv_conn *dc;
 };
 
-static void deadline_in(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_nsec += (long)ms * 1000000L;
-    while (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 static void checkpoint_once(db_ckpt *k)
 {
     db_t *db = k->db;
@@ -89,7 +79,7 @@ static void *ckpt_main(void *arg)
         }
         if (n < DB_CKPT_COMMITS) {
             struct timespec ts;
-            deadline_in(&ts, DB_CKPT_IDLE_MS);
+            utc_mono_deadline(&ts, DB_CKPT_IDLE_MS);
             int w = 0;
             while (!k->stop && w != ETIMEDOUT &&
                    atomic_load_explicit(&k->commits, memory_order_relaxed) < DB_CKPT_COMMITS)
@@ -111,11 +101,7 @@ db_ckpt *db_ckpt_start(db_t *db)
     db_ckpt *k = xcalloc(1, sizeof *k);
     k->db = db;
     pthread_mutex_init(&k->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&k->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    db_cond_init_mono(&k->cv);
     atomic_init(&k->commits, 0);
     atomic_init(&k->runs, 0);
     atomic_init(&k->truncates, 0);

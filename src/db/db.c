@@ -9,6 +9,7 @@
  * any ctxd table, allocate or lock on the step/bind/column hot path. */
 #include "db/db_int.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,34 +35,47 @@ void db_opts_default(db_opts *o)
     o->wal_autocheckpoint = -1;
 }
 
-static err_code conf_int(const conf_t *c, const char *name, long min, long max, long scale, int *v,
-                         err_t *e)
+/* The ranges of the options that are also configuration variables are the
+ * ones base/conf.c declares for those variables (conf_get_int checks them);
+ * the URL spelling of such an option takes the same range. */
+
+/* A DB_* variable in db_opts units (scale: seconds -> ms). */
+static err_code conf_int(const conf_t *c, const char *name, long scale, int *v, err_t *e)
 {
-    long cur = *v / scale, out = cur;
-    if (conf_get(c, name) == NULL)
-        return ERR_OK;
-    err_code rc = conf_get_int(c, name, cur, &out, e);
-    if (rc != ERR_OK)
-        return rc;
-    if (out < min || out > max)
-        return err_set(e, ERR_INVALID, "%s=%ld (from %s): expected an integer between %ld and %ld",
-                       name, out, conf_src_name(conf_source(c, name)), min, max);
-    *v = (int)(out * scale);
-    return ERR_OK;
+    long out = *v / scale;
+    err_code rc = conf_get_int(c, name, out, &out, e);
+    if (rc == ERR_OK)
+        *v = (int)(out * scale);
+    return rc;
 }
 
-static err_code url_int(const db_url *u, const char *key, long min, long max, int *v, err_t *e)
+/* Integer URL options: the range of their variable, or their own. */
+static const struct url_int {
+    const char *key, *var; /* var: the configuration variable, or NULL */
+    long min, max;         /* when var is NULL */
+    size_t off;            /* in db_opts */
+} URL_INTS[] = {
+    {"pool_size", "DB_POOL_SIZE", 0, 0, offsetof(db_opts, pool_size)},
+    {"max_overflow", "DB_MAX_OVERFLOW", 0, 0, offsetof(db_opts, max_overflow)},
+    {"pool_recycle", "DB_POOL_RECYCLE", 0, 0, offsetof(db_opts, pool_recycle_s)},
+    {"busy_timeout", NULL, 0, 3600000, offsetof(db_opts, busy_timeout_ms)},
+    {"pool_pre_ping_idle_ms", NULL, 0, 86400000, offsetof(db_opts, preping_idle_ms)},
+};
+
+bool db_opt_is_core(const char *key)
 {
-    const char *s = db_url_opt_get(u, key);
-    long out;
-    if (!s)
-        return ERR_OK;
-    if (!str_to_long(s, min, max, &out))
-        return err_set(e, ERR_INVALID,
-                       "database URL option %s=%s: expected an integer between %ld and %ld", key, s,
-                       min, max);
-    *v = (int)out;
-    return ERR_OK;
+    for (size_t i = 0; i < sizeof URL_INTS / sizeof URL_INTS[0]; i++)
+        if (strcmp(key, URL_INTS[i].key) == 0)
+            return true;
+    return strcmp(key, "pool_timeout") == 0;
+}
+
+/* The declared range of a variable (every name used here is declared). */
+static void var_range(const char *name, long *min, long *max)
+{
+    const conf_var *d = conf_var_find(name);
+    *min = d ? d->min : 0;
+    *max = d ? d->max : 0;
 }
 
 /* URL query options over whatever *o holds. */
@@ -69,24 +83,30 @@ static err_code apply_url_opts(const db_url *u, db_opts *o, err_t *e)
 {
     if (!u)
         return ERR_OK;
-    err_code rc;
-    if ((rc = url_int(u, "pool_size", 1, 1000, &o->pool_size, e)))
-        return rc;
-    if ((rc = url_int(u, "max_overflow", 0, 1000, &o->max_overflow, e)))
-        return rc;
-    if ((rc = url_int(u, "pool_recycle", -1, 100000000, &o->pool_recycle_s, e)))
-        return rc;
-    if ((rc = url_int(u, "busy_timeout", 0, 3600000, &o->busy_timeout_ms, e)))
-        return rc;
-    if ((rc = url_int(u, "pool_pre_ping_idle_ms", 0, 86400000, &o->preping_idle_ms, e)))
-        return rc;
+    for (size_t i = 0; i < sizeof URL_INTS / sizeof URL_INTS[0]; i++) {
+        const struct url_int *d = &URL_INTS[i];
+        const char *s = db_url_opt_get(u, d->key);
+        if (!s)
+            continue;
+        long min = d->min, max = d->max, out;
+        if (d->var)
+            var_range(d->var, &min, &max);
+        if (!str_to_long(s, min, max, &out))
+            return err_set(e, ERR_INVALID,
+                           "database URL option %s=%s: expected an integer between %ld and %ld",
+                           d->key, s, min, max);
+        *(int *)((char *)o + d->off) = (int)out;
+    }
+    /* seconds with a fraction, from 0 (no wait) to DB_POOL_TIMEOUT's maximum */
     const char *pt = db_url_opt_get(u, "pool_timeout");
     if (pt) {
+        long min, max;
+        var_range("DB_POOL_TIMEOUT", &min, &max);
         double sec;
-        if (!str_to_double(pt, &sec) || !(sec >= 0 && sec <= 3600))
+        if (!str_to_double(pt, &sec) || !(sec >= 0 && sec <= (double)max))
             return err_set(
                 e, ERR_INVALID,
-                "database URL option pool_timeout=%s: expected seconds between 0 and 3600", pt);
+                "database URL option pool_timeout=%s: expected seconds between 0 and %ld", pt, max);
         o->pool_timeout_ms = (int)(sec * 1000.0 + 0.5);
     }
     return ERR_OK;
@@ -97,32 +117,28 @@ err_code db_opts_from(const conf_t *c, const db_url *u, db_opts *o, err_t *e)
     db_opts_default(o);
     if (c) {
         err_code rc;
-        if ((rc = conf_int(c, "DB_POOL_SIZE", 1, 1000, 1, &o->pool_size, e)))
+        if ((rc = conf_int(c, "DB_POOL_SIZE", 1, &o->pool_size, e)) ||
+            (rc = conf_int(c, "DB_MAX_OVERFLOW", 1, &o->max_overflow, e)) ||
+            (rc = conf_int(c, "DB_POOL_TIMEOUT", 1000, &o->pool_timeout_ms, e)) ||
+            (rc = conf_int(c, "DB_POOL_RECYCLE", 1, &o->pool_recycle_s, e)) ||
+            (rc = conf_int(c, "SLOW_QUERY_THRESHOLD_MS", 1, &o->slow_query_ms, e)) ||
+            (rc = conf_get_bool(c, "ENABLE_QUERY_LOGGING", o->query_logging, &o->query_logging, e)))
             return rc;
-        if ((rc = conf_int(c, "DB_MAX_OVERFLOW", 0, 1000, 1, &o->max_overflow, e)))
-            return rc;
-        if ((rc = conf_int(c, "DB_POOL_TIMEOUT", 0, 3600, 1000, &o->pool_timeout_ms, e)))
-            return rc;
-        if ((rc = conf_int(c, "DB_POOL_RECYCLE", -1, 100000000, 1, &o->pool_recycle_s, e)))
-            return rc;
-        if ((rc = conf_int(c, "SLOW_QUERY_THRESHOLD_MS", 0, 86400000, 1, &o->slow_query_ms, e)))
-            return rc;
-        if (conf_get(c, "ENABLE_QUERY_LOGGING")) {
-            bool b = o->query_logging;
-            if ((rc = conf_get_bool(c, "ENABLE_QUERY_LOGGING", b, &b, e)))
-                return rc;
-            o->query_logging = b;
-        }
     }
     return apply_url_opts(u, o, e);
 }
 
+/* Options given as a struct (db_open): the pool sizes within their variables' ranges. */
 static err_code check_opts(const db_opts *o, err_t *e)
 {
-    if (o->pool_size < 1 || o->pool_size > 1000)
-        return err_set(e, ERR_INVALID, "pool size %d: expected 1..1000", o->pool_size);
-    if (o->max_overflow < 0 || o->max_overflow > 1000)
-        return err_set(e, ERR_INVALID, "max overflow %d: expected 0..1000", o->max_overflow);
+    long min, max;
+    var_range("DB_POOL_SIZE", &min, &max);
+    if (o->pool_size < min || o->pool_size > max)
+        return err_set(e, ERR_INVALID, "pool size %d: expected %ld..%ld", o->pool_size, min, max);
+    var_range("DB_MAX_OVERFLOW", &min, &max);
+    if (o->max_overflow < min || o->max_overflow > max)
+        return err_set(e, ERR_INVALID, "max overflow %d: expected %ld..%ld", o->max_overflow, min,
+                       max);
     if (o->pool_timeout_ms < 0)
         return err_set(e, ERR_INVALID, "pool timeout %d ms: must not be negative",
                        o->pool_timeout_ms);
@@ -195,9 +211,9 @@ err_code db_open(const char *url, const db_opts *opts, db_t **out, err_t *e)
         return rc;
     }
     db_metrics_init(&db->m, &db->o);
-    if (drv->single_connection(u)) {
+    if (drv->single_connection && drv->single_connection(u)) {
         db->wpool = db_pool_new(db, "shared", DB_ROLE_WRITER, 1, 0, true);
-    } else if (drv->single_writer(u)) {
+    } else if (drv->single_writer && drv->single_writer(u)) {
         db->wpool = db_pool_new(db, "writer", DB_ROLE_WRITER, 1, 0, false);
         db->rpool =
             db_pool_new(db, "reader", DB_ROLE_READER, db->o.pool_size, db->o.max_overflow, false);
@@ -299,8 +315,7 @@ err_code db_conn_open(db_t *db, db_role role, db_conn **out, err_t *e)
     c->dc = dc;
     c->role = role;
     c->created_us = c->last_used_us = utc_mono_us();
-    c->cache_cap = 64;
-    c->cache = xcalloc(c->cache_cap, sizeof *c->cache);
+    c->cache = hash_new(64);
     *out = c;
     return ERR_OK;
 }
@@ -318,15 +333,10 @@ void db_conn_close(db_conn *c)
         return;
     while (c->active)
         db_stmt_done(c->active);
-    for (size_t i = 0; i < c->cache_cap; i++) {
-        db_stmt *s = c->cache[i];
-        while (s) {
-            db_stmt *nx = s->hnext;
-            stmt_free(s);
-            s = nx;
-        }
-    }
-    free(c->cache);
+    hash_iter it = HASH_ITER_INIT;
+    for (db_stmt *s; (s = hash_next(c->cache, &it, NULL, NULL)) != NULL;)
+        stmt_free(s);
+    hash_free(c->cache);
     c->drv->disconnect(c->dc);
     free(c);
 }
@@ -401,7 +411,7 @@ bool db_in_tx(const db_conn *c)
 err_code db_exec(db_conn *c, const char *sql, err_t *e)
 {
     size_t len = strlen(sql);
-    db_metric *m = db_metrics_entry(&c->db->m, sql, len, db_hash_sql(sql, len));
+    db_metric *m = db_metrics_entry(&c->db->m, sql, len);
     if (c->db->m.query_logging)
         LOG_I("db", "query: %s", sql);
     int64_t t0 = utc_mono_us();
@@ -502,25 +512,6 @@ err_code db_tx_run(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e)
 
 /* ---- statements ---------------------------------------------------------------- */
 
-static void cache_grow(db_conn *c)
-{
-    size_t ncap = c->cache_cap * 2;
-    db_stmt **nt = xcalloc(ncap, sizeof *nt);
-    for (size_t i = 0; i < c->cache_cap; i++) {
-        db_stmt *s = c->cache[i];
-        while (s) {
-            db_stmt *nx = s->hnext;
-            size_t b = s->hash & (ncap - 1);
-            s->hnext = nt[b];
-            nt[b] = s;
-            s = nx;
-        }
-    }
-    free(c->cache);
-    c->cache = nt;
-    c->cache_cap = ncap;
-}
-
 static void activate(db_conn *c, db_stmt *s)
 {
     s->in_use = true;
@@ -540,22 +531,17 @@ err_code db_prepare(db_conn *c, const char *sql, db_stmt **out, err_t *e)
     if (!sql)
         return err_set(e, ERR_INTERNAL, "db_prepare: NULL SQL");
     size_t len = strlen(sql);
-    uint64_t h = db_hash_sql(sql, len);
-    db_stmt *hit = c->cache[h & (c->cache_cap - 1)];
-    for (; hit; hit = hit->hnext)
-        if (hit->hash == h && hit->len == len && memcmp(hit->sql, sql, len) == 0)
-            break;
+    db_stmt *hit = hash_get(c->cache, sql, len);
     if (hit && !hit->in_use) {
         activate(c, hit);
         *out = hit;
         return ERR_OK;
     }
     /* Not cached, or the cached one is busy (the same SQL nested): prepare anew. */
-    bool cache_it = !hit && c->cache_n < DB_STMT_CACHE_MAX;
+    bool cache_it = !hit && hash_count(c->cache) < DB_STMT_CACHE_MAX;
     db_stmt *s = xcalloc(1, sizeof *s);
     s->sql = xstrndup(sql, len);
     s->len = len;
-    s->hash = h;
     err_code rc = c->drv->prepare(c->dc, s->sql, len, cache_it, &s->ds, e);
     if (rc != ERR_OK) {
         free(s->sql);
@@ -568,15 +554,9 @@ err_code db_prepare(db_conn *c, const char *sql, db_stmt **out, err_t *e)
     s->c = c;
     s->drv = c->drv;
     s->cached = cache_it;
-    s->metric = hit ? hit->metric : db_metrics_entry(&c->db->m, sql, len, h);
-    if (cache_it) {
-        if (c->cache_n >= c->cache_cap)
-            cache_grow(c);
-        size_t b = h & (c->cache_cap - 1);
-        s->hnext = c->cache[b];
-        c->cache[b] = s;
-        c->cache_n++;
-    }
+    s->metric = hit ? hit->metric : db_metrics_entry(&c->db->m, sql, len);
+    if (cache_it)
+        hash_put(c->cache, s->sql, len, s);
     activate(c, s);
     *out = s;
     return ERR_OK;
@@ -609,7 +589,7 @@ void db_stmt_done(db_stmt *s)
         stmt_free(s);
 }
 
-static inline void bind_rc(db_stmt *s, int i, err_code rc)
+void db_bind_fail(db_stmt *s, int i, err_code rc)
 {
     if (rc != ERR_OK && s->bind_err == ERR_OK) {
         s->bind_err = rc;
@@ -619,19 +599,19 @@ static inline void bind_rc(db_stmt *s, int i, err_code rc)
 
 void db_bind_null(db_stmt *s, int i)
 {
-    bind_rc(s, i, s->drv->bind_null(s->ds, i));
+    db_bind_fail(s, i, s->drv->bind_null(s->ds, i));
 }
 void db_bind_int64(db_stmt *s, int i, int64_t v)
 {
-    bind_rc(s, i, s->drv->bind_int64(s->ds, i, v));
+    db_bind_fail(s, i, s->drv->bind_int64(s->ds, i, v));
 }
 void db_bind_double(db_stmt *s, int i, double v)
 {
-    bind_rc(s, i, s->drv->bind_double(s->ds, i, v));
+    db_bind_fail(s, i, s->drv->bind_double(s->ds, i, v));
 }
 void db_bind_bool(db_stmt *s, int i, bool v)
 {
-    bind_rc(s, i, s->drv->bind_int64(s->ds, i, v ? 1 : 0));
+    db_bind_fail(s, i, s->drv->bind_int64(s->ds, i, v ? 1 : 0));
 }
 void db_bind_text(db_stmt *s, int i, const char *v, ptrdiff_t n)
 {
@@ -639,7 +619,7 @@ void db_bind_text(db_stmt *s, int i, const char *v, ptrdiff_t n)
         db_bind_null(s, i);
         return;
     }
-    bind_rc(s, i, s->drv->bind_text(s->ds, i, v, n < 0 ? strlen(v) : (size_t)n));
+    db_bind_fail(s, i, s->drv->bind_text(s->ds, i, v, n < 0 ? strlen(v) : (size_t)n));
 }
 void db_bind_json(db_stmt *s, int i, const char *v, ptrdiff_t n)
 {
@@ -647,11 +627,11 @@ void db_bind_json(db_stmt *s, int i, const char *v, ptrdiff_t n)
         db_bind_null(s, i);
         return;
     }
-    bind_rc(s, i, s->drv->bind_json(s->ds, i, v, n < 0 ? strlen(v) : (size_t)n));
+    db_bind_fail(s, i, s->drv->bind_json(s->ds, i, v, n < 0 ? strlen(v) : (size_t)n));
 }
 void db_bind_time(db_stmt *s, int i, utc_us t)
 {
-    bind_rc(s, i, s->drv->bind_time(s->ds, i, t));
+    db_bind_fail(s, i, s->drv->bind_time(s->ds, i, t));
 }
 void db_bind_blob(db_stmt *s, int i, const void *v, size_t n)
 {
@@ -659,7 +639,7 @@ void db_bind_blob(db_stmt *s, int i, const void *v, size_t n)
         db_bind_null(s, i);
         return;
     }
-    bind_rc(s, i, s->drv->bind_blob(s->ds, i, v, n));
+    db_bind_fail(s, i, s->drv->bind_blob(s->ds, i, v, n));
 }
 
 int db_step(db_stmt *s, err_t *e)
@@ -690,6 +670,14 @@ int db_step(db_stmt *s, err_t *e)
         s->c->broken = true;
     finish(s, (err_code)rc);
     return rc;
+}
+
+size_t db_stmts_open(const db_conn *c)
+{
+    size_t n = 0;
+    for (const db_stmt *s = c->active; s; s = s->anext)
+        n++;
+    return n;
 }
 
 int64_t db_changes(db_stmt *s)

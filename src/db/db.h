@@ -1,8 +1,9 @@
 /* db/db.h — the SQL access layer every SQL-speaking module uses: open a database
  * from a URL, borrow a pooled connection for the shortest time, run prepared
- * statements written once with `?` placeholders, transactions with retry on
+ * statements written once with `?` placeholders (one call a value, or a typed
+ * parameter array run by an executor), transactions with retry on
  * transient error classes, error classes, statistics and per-statement metrics.
- * Drivers (sqlite now; postgres, mysql later) plug in behind db/driver.h.
+ * Drivers (SQLite, PostgreSQL, MySQL/MariaDB) plug in behind db/driver.h.
  * Must not: know about sessions, messages or any other ctxd table. */
 #ifndef CTXD_DB_DB_H
 #define CTXD_DB_DB_H
@@ -123,6 +124,110 @@ void db_stmt_done(db_stmt *s);
 int64_t db_changes(db_stmt *s); /* rows changed by the last DB_DONE step */
 /* Last inserted auto id on this connection (drivers without it: use RETURNING). */
 int64_t db_last_insert_id(db_conn *c);
+
+/* Statements of c prepared and not yet finished with db_stmt_done (the executors
+ * below leave none behind, whatever happens). */
+size_t db_stmts_open(const db_conn *c);
+
+/* ---- typed parameter arrays and executors (exec.c) ------------------------
+ * The db/ counterpart of libpq's PQexecParams arrays: a statement's parameters
+ * written as one array of tagged values, bound in order to placeholders 1..n:
+ *
+ *     int64_t n = 0;
+ *     err_code rc = db_exec_params(c, "DELETE FROM t WHERE k = ? AND at < ?",
+ *                                  DB_ARGS(DB_TEXT(key), DB_TIME(now)), &n, e);
+ *
+ * A parameter only points at text, JSON and blob bytes (nothing is copied):
+ * they must stay valid until the executor returns (db_prepare_params: until
+ * the statement is done or rebound). Every executor goes through db_prepare and
+ * db_step (statement cache, metrics, query log, PgBouncer's unnamed statements)
+ * and finishes its statement before returning, on success and on every error,
+ * so nothing stays open on the connection (db_stmts_open). A bind error (an
+ * index beyond the statement's placeholders, a value the server refuses) comes
+ * back as the executor's result, naming the parameter. */
+typedef enum db_ptype {
+    DB_P_NULL = 0,
+    DB_P_INT,      /* v.i */
+    DB_P_INT_OPT,  /* v.i; 0 -> NULL (an optional id) */
+    DB_P_BOOL,     /* v.i: 0 or 1 */
+    DB_P_DOUBLE,   /* v.d */
+    DB_P_TEXT,     /* v.s: UTF-8 text of n bytes (n < 0: strlen); NULL -> NULL */
+    DB_P_JSON,     /* v.s: JSON text (n < 0: strlen); NULL -> NULL */
+    DB_P_TIME,     /* v.i: utc_us, a native timestamp */
+    DB_P_TIME_OPT, /* v.i: utc_us; 0 -> NULL */
+    DB_P_BLOB      /* v.s: n bytes; NULL -> NULL */
+} db_ptype;
+
+typedef struct db_param {
+    db_ptype type;
+    union {
+        int64_t i;
+        double d;
+        struct {
+            const void *p;
+            ptrdiff_t n;
+        } s;
+    } v;
+} db_param;
+
+/* Each evaluates its arguments once; usable in array initialisers and assignments. */
+#define DB_NULL ((db_param){.type = DB_P_NULL})
+#define DB_INT(x_) ((db_param){.type = DB_P_INT, .v.i = (int64_t)(x_)})
+#define DB_INT_OPT(x_) ((db_param){.type = DB_P_INT_OPT, .v.i = (int64_t)(x_)})
+#define DB_BOOL(x_) ((db_param){.type = DB_P_BOOL, .v.i = (x_) ? 1 : 0})
+#define DB_DOUBLE(x_) ((db_param){.type = DB_P_DOUBLE, .v.d = (double)(x_)})
+#define DB_TEXT(x_) ((db_param){.type = DB_P_TEXT, .v.s = {(x_), -1}})
+#define DB_TEXTN(x_, n_) ((db_param){.type = DB_P_TEXT, .v.s = {(x_), (ptrdiff_t)(n_)}})
+#define DB_JSON(x_) ((db_param){.type = DB_P_JSON, .v.s = {(x_), -1}})
+#define DB_TIME(x_) ((db_param){.type = DB_P_TIME, .v.i = (utc_us)(x_)})
+#define DB_TIME_OPT(x_) ((db_param){.type = DB_P_TIME_OPT, .v.i = (utc_us)(x_)})
+#define DB_BLOB(x_, n_) ((db_param){.type = DB_P_BLOB, .v.s = {(x_), (ptrdiff_t)(n_)}})
+
+/* `params, count` of an inline list, for an executor's (p, n) arguments:
+ * db_exec_params(c, sql, DB_ARGS(DB_INT(id)), NULL, e). At least one parameter;
+ * with none pass NULL, 0. The list lives until the end of the enclosing block. */
+#define DB_ARGS(...) \
+    ((const db_param[]){__VA_ARGS__}), (sizeof((const db_param[]){__VA_ARGS__}) / sizeof(db_param))
+
+/* Binds p[0..n) to placeholders 1..n (a bad tag is a bind error). */
+void db_bind_params(db_stmt *s, const db_param *p, size_t n);
+
+/* db_prepare + db_bind_params. On ERR_OK the caller owns *out: step it, then
+ * db_stmt_done(*out) (or db_release does it). On error *out is NULL and nothing
+ * is open. Bind errors are reported by the first db_step, as with db_bind_*. */
+err_code db_prepare_params(db_conn *c, const char *sql, const db_param *p, size_t n, db_stmt **out,
+                           err_t *e);
+
+/* Runs a statement to DB_DONE; rows it returns (SELECT setval(...)) are read and
+ * dropped. *changes (may be NULL) = rows changed, 0 on error. */
+err_code db_exec_params(db_conn *c, const char *sql, const db_param *p, size_t n, int64_t *changes,
+                        err_t *e);
+
+/* An INSERT of one row: *id (may be NULL) = column 0 of its first row when the
+ * statement returns rows (INSERT ... RETURNING id), else db_last_insert_id(c);
+ * 0 when the statement inserted nothing (ON CONFLICT DO NOTHING, INSERT IGNORE). */
+err_code db_insert_params(db_conn *c, const char *sql, const db_param *p, size_t n, int64_t *id,
+                          err_t *e);
+
+/* Called with the statement positioned on a row: read columns (db_col_*; they
+ * are valid during the call only, copy what you keep). ERR_OK goes on; any
+ * other code (set *e) stops the query, which is finished and returns that code. */
+typedef err_code (*db_row_fn)(db_stmt *s, void *ud, err_t *e);
+
+/* Calls fn (NULL: rows are skipped) for every row the query returns. */
+err_code db_query_params(db_conn *c, const char *sql, const db_param *p, size_t n, db_row_fn fn,
+                         void *ud, err_t *e);
+
+/* Calls fn (may be NULL) for the query's first row only; later rows are not read.
+ * No row: with found NULL, ERR_NOTFOUND ("query returned no row: <sql>");
+ * with found given, ERR_OK and *found = false (true when there was a row). */
+err_code db_query_one(db_conn *c, const char *sql, const db_param *p, size_t n, db_row_fn fn,
+                      void *ud, bool *found, err_t *e);
+
+/* Column 0 of the first row as an integer (SQL NULL -> 0), for COUNT(*) and the
+ * like. No row: ERR_NOTFOUND. */
+err_code db_query_int64(db_conn *c, const char *sql, const db_param *p, size_t n, int64_t *out,
+                        err_t *e);
 
 /* Columns are 0-based and valid until the next db_step / db_stmt_done. */
 int db_col_count(db_stmt *s);

@@ -1,6 +1,6 @@
 /* db/db_int.h — private structures shared by the db/ core files: db.c (open,
- * connections, statement cache, transactions), pool.c (the connection pool) and
- * metrics.c (statistics, slow-query log, hook).
+ * connections, statement cache, transactions), pool.c (the connection pool),
+ * metrics.c (statistics, slow-query log, hook) and exec.c (parameter arrays).
  * Must not: be included outside src/db (and tests/unit/test_db_*.c); expose
  * driver internals (those stay behind driver.h). */
 #ifndef CTXD_DB_DB_INT_H
@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "base/hash.h"
 #include "db/db.h"
 #include "db/driver.h"
 
@@ -19,10 +20,8 @@
  * the statement, then updated with relaxed atomics (no lock on the hot path).
  * Entries live until db_close, so statements keep plain pointers to them. */
 typedef struct db_metric {
-    struct db_metric *next; /* hash chain (under db_metrics.mu) */
-    char *sql;
+    char *sql; /* the table's key */
     size_t len;
-    uint64_t hash;
     _Atomic uint64_t count, errors, total_us, max_us;
     _Atomic uint64_t buckets[DB_LAT_BUCKETS]; /* per bucket, not cumulative */
 } db_metric;
@@ -35,9 +34,8 @@ typedef struct db_hook_pair {
 
 typedef struct db_metrics {
     pthread_mutex_t mu; /* guards the table, never taken per step */
-    db_metric **tab;
-    size_t cap, n;
-    db_metric other; /* shared entry once the table is full */
+    hash_t *tab;        /* SQL text -> db_metric */
+    db_metric other;    /* shared entry once the table is full */
     int slow_query_ms;
     bool query_logging;
     _Atomic uint64_t errors_by_class[ERR_INTERNAL + 1];
@@ -45,10 +43,9 @@ typedef struct db_metrics {
     _Atomic(db_hook_pair *) hook;
 } db_metrics;
 
-uint64_t db_hash_sql(const char *sql, size_t len);
 void db_metrics_init(db_metrics *m, const db_opts *o);
 void db_metrics_free(db_metrics *m);
-db_metric *db_metrics_entry(db_metrics *m, const char *sql, size_t len, uint64_t hash);
+db_metric *db_metrics_entry(db_metrics *m, const char *sql, size_t len);
 /* A finished statement: latency, class, slow log, hook. */
 void db_metrics_record(db_metrics *m, db_metric *st, const char *sql, int64_t us, err_code rc);
 /* An error outside a statement step (begin, commit, exec). */
@@ -70,8 +67,6 @@ struct db_stmt {
     db_metric *metric;
     char *sql; /* owned copy: the cache key */
     size_t len;
-    uint64_t hash;
-    db_stmt *hnext;         /* cache chain */
     db_stmt *anext, *aprev; /* the connection's list of statements in use */
     int64_t t0;             /* monotonic start of the current execution */
     int64_t changes;
@@ -89,8 +84,7 @@ struct db_conn {
     bool overflow;                    /* beyond pool size: closed on return */
     bool broken;                      /* connection-class error seen: close on return */
     int64_t created_us, last_used_us; /* monotonic */
-    db_stmt **cache;                  /* hash table by SQL text */
-    size_t cache_cap, cache_n;
+    hash_t *cache;                    /* SQL text -> cached db_stmt */
     db_stmt *active;
     db_conn *next_idle;
 };
@@ -108,11 +102,17 @@ struct db {
     db_metrics m;
 };
 
+/* db.c: records the first bind error of s (reported by the next db_step). */
+void db_bind_fail(db_stmt *s, int i, err_code rc);
+
 /* db.c: open/close one connection with its statement cache. */
 err_code db_conn_open(db_t *db, db_role role, db_conn **out, err_t *e);
 void db_conn_close(db_conn *c);
 
 /* ---- pool ---------------------------------------------------------------- */
+
+/* A condition variable whose timed waits take utc_mono_deadline() deadlines. */
+void db_cond_init_mono(pthread_cond_t *cv);
 
 /* pinned: its connections are never closed while the pool lives (sqlite :memory:). */
 db_pool *db_pool_new(db_t *db, const char *label, db_role role, int size, int max_overflow,

@@ -1,6 +1,6 @@
 /* db/driver.h — the internal contract between the db/ core (pool, statement
  * cache, transactions, metrics: db.c, pool.c, metrics.c) and one SQL backend
- * driver (sqlite now; postgres via libpq and mysql via Connector/C later).
+ * driver (SQLite, PostgreSQL via libpq, MySQL/MariaDB via Connector/C).
  * A driver is a table of functions over its own opaque connection and statement
  * types plus capability bits; nothing above db/ ever sees this header.
  * Must not: be included outside src/db and tests/unit/test_db_*.c; contain pool,
@@ -33,10 +33,12 @@ typedef struct db_driver {
     const char *dialect; /* value of db_dialect(): "sqlite" | "postgresql" | "mysql" */
     db_backend backend;
 
-    /* True when every borrower must share ONE connection (sqlite :memory:, where
-     * each connection would be a separate database). */
+    /* Optional (NULL = never): true when every borrower must share ONE
+     * connection (sqlite :memory:, where each connection would be a separate
+     * database). */
     bool (*single_connection)(const db_url *u);
-    /* True when writes go through one dedicated writer connection (sqlite files). */
+    /* Optional (NULL = never): true when writes go through one dedicated writer
+     * connection (sqlite files). */
     bool (*single_writer)(const db_url *u);
 
     /* Opens and configures one connection (session settings, PRAGMAs). Errors
@@ -110,6 +112,11 @@ typedef struct db_driver {
 extern const db_driver db_driver_sqlite;
 extern const db_driver db_driver_mysql;
 extern const db_driver db_driver_postgres;
+
+/* db.c: true for the URL options the core applies itself (pool_size,
+ * max_overflow, pool_timeout, pool_recycle, pool_pre_ping_idle_ms,
+ * busy_timeout): a driver accepts them and leaves them alone. */
+bool db_opt_is_core(const char *key);
 
 /* Error classification (errclass.c): native codes -> err_code classes. Retry
  * decisions above use only the class. */

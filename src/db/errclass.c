@@ -57,67 +57,44 @@ err_code db_errclass_sqlite(int ext)
     }
 }
 
+/* Whole SQLSTATE codes first, then classes (their first two characters): the
+ * first entry that is a prefix of the code wins. */
+static const struct {
+    const char *prefix;
+    err_code cls;
+} SQLSTATES[] = {
+    {"00000", ERR_OK},      {"23505", ERR_UNIQUE}, {"40001", ERR_BUSY}, /* serialization failure */
+    {"40P01", ERR_BUSY},                                                /* deadlock */
+    {"55P03", ERR_BUSY},                                                /* lock not available */
+    {"57014", ERR_TIMEOUT}, /* query_canceled (statement_timeout) */
+    {"25P03", ERR_CONN},    /* idle_in_transaction timeout: session gone */
+    {"42501", ERR_AUTH},    /* insufficient_privilege */
+    {"53300", ERR_CONN},    /* too_many_connections */
+    {"53100", ERR_IO},      /* disk_full */
+    {"3D000", ERR_INVALID}, /* database does not exist */
+    {"57P01", ERR_CONN},    /* admin shutdown */
+    {"57P02", ERR_CONN},    /* crash shutdown */
+    {"57P03", ERR_CONN},    /* cannot connect now */
+    {"08", ERR_CONN},       /* connection exception */
+    {"0A", ERR_SYNTAX},     /* feature not supported */
+    {"23", ERR_CONSTRAINT}, /* integrity constraint violation */
+    {"22", ERR_INVALID},    /* data exception */
+    {"28", ERR_AUTH},       /* invalid authorization */
+    {"40", ERR_BUSY},       /* transaction rollback */
+    {"42", ERR_SYNTAX},     /* syntax error or access rule */
+    {"3F", ERR_SYNTAX},     /* invalid schema name */
+    {"53", ERR_BUSY},       /* insufficient resources */
+    {"57", ERR_CONN},       /* operator intervention */
+    {"XX", ERR_INTERNAL},   /* internal error */
+};
+
 err_code db_errclass_sqlstate(const char *st)
 {
     if (!st || strlen(st) != 5)
         return ERR_FATAL;
-    if (strcmp(st, "00000") == 0)
-        return ERR_OK;
-    if (strcmp(st, "23505") == 0)
-        return ERR_UNIQUE;
-    if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0 || strcmp(st, "55P03") == 0)
-        return ERR_BUSY; /* serialization failure, deadlock, lock not available */
-    if (strcmp(st, "57014") == 0)
-        return ERR_TIMEOUT; /* query_canceled (statement_timeout) */
-    if (strcmp(st, "25P03") == 0)
-        return ERR_CONN; /* idle_in_transaction timeout: session gone */
-    if (strcmp(st, "42501") == 0)
-        return ERR_AUTH; /* insufficient_privilege */
-    if (strcmp(st, "53300") == 0)
-        return ERR_CONN; /* too_many_connections */
-    if (strcmp(st, "53100") == 0)
-        return ERR_IO; /* disk_full */
-    if (strcmp(st, "3D000") == 0)
-        return ERR_INVALID; /* database does not exist */
-    if (strcmp(st, "57P01") == 0 || strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0)
-        return ERR_CONN; /* admin/crash shutdown, cannot connect now */
-    switch (st[0]) {
-    case '0':
-        if (st[1] == '8')
-            return ERR_CONN; /* connection exception */
-        if (st[1] == 'A')
-            return ERR_SYNTAX; /* feature not supported */
-        break;
-    case '2':
-        if (st[1] == '3')
-            return ERR_CONSTRAINT; /* integrity constraint violation */
-        if (st[1] == '2')
-            return ERR_INVALID; /* data exception */
-        if (st[1] == '8')
-            return ERR_AUTH; /* invalid authorization */
-        break;
-    case '4':
-        if (st[1] == '0')
-            return ERR_BUSY; /* transaction rollback */
-        if (st[1] == '2')
-            return ERR_SYNTAX; /* syntax error or access rule */
-        break;
-    case '3':
-        if (st[1] == 'F')
-            return ERR_SYNTAX; /* invalid schema name */
-        break;
-    case '5':
-        if (st[1] == '3')
-            return ERR_BUSY; /* insufficient resources */
-        if (st[1] == '7')
-            return ERR_CONN; /* operator intervention */
-        break;
-    case 'X':
-        if (st[1] == 'X')
-            return ERR_INTERNAL;
-        break;
-    default: break;
-    }
+    for (size_t i = 0; i < sizeof SQLSTATES / sizeof SQLSTATES[0]; i++)
+        if (strncmp(st, SQLSTATES[i].prefix, strlen(SQLSTATES[i].prefix)) == 0)
+            return SQLSTATES[i].cls;
     return ERR_FATAL;
 }
 

@@ -99,13 +99,7 @@ static void fail_req(gc_req *r, const err_t *src, err_code rc)
 /* One short control statement (savepoints) through the statement cache. */
 static err_code run_ctl(db_conn *c, const char *sql, err_t *e)
 {
-    db_stmt *s = NULL;
-    err_code rc = db_prepare(c, sql, &s, e);
-    if (rc != ERR_OK)
-        return rc;
-    int r = db_step(s, e);
-    db_stmt_done(s);
-    return r == DB_DONE ? ERR_OK : (err_code)r;
+    return db_exec_params(c, sql, NULL, 0, NULL, e);
 }
 
 static void finish_stmts(db_conn *c)

@@ -17,22 +17,11 @@
 const int64_t db_lat_bucket_upper_us[DB_LAT_BUCKETS] = {
     50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, INT64_MAX};
 
-uint64_t db_hash_sql(const char *sql, size_t len)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)sql[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 void db_metrics_init(db_metrics *m, const db_opts *o)
 {
     memset(m, 0, sizeof *m);
     pthread_mutex_init(&m->mu, NULL);
-    m->cap = 256;
-    m->tab = xcalloc(m->cap, sizeof *m->tab);
+    m->tab = hash_new(256);
     m->other.sql = xstrdup("(other statements)");
     m->other.len = strlen(m->other.sql);
     m->slow_query_ms = o->slow_query_ms;
@@ -42,16 +31,12 @@ void db_metrics_init(db_metrics *m, const db_opts *o)
 
 void db_metrics_free(db_metrics *m)
 {
-    for (size_t i = 0; i < m->cap; i++) {
-        db_metric *e = m->tab[i];
-        while (e) {
-            db_metric *nx = e->next;
-            free(e->sql);
-            free(e);
-            e = nx;
-        }
+    hash_iter it = HASH_ITER_INIT;
+    for (db_metric *e; (e = hash_next(m->tab, &it, NULL, NULL)) != NULL;) {
+        free(e->sql);
+        free(e);
     }
-    free(m->tab);
+    hash_free(m->tab);
     free(m->other.sql);
     db_hook_pair *h = atomic_load(&m->hook);
     while (h) {
@@ -62,46 +47,18 @@ void db_metrics_free(db_metrics *m)
     pthread_mutex_destroy(&m->mu);
 }
 
-static void grow(db_metrics *m)
-{
-    size_t ncap = m->cap * 2;
-    db_metric **nt = xcalloc(ncap, sizeof *nt);
-    for (size_t i = 0; i < m->cap; i++) {
-        db_metric *e = m->tab[i];
-        while (e) {
-            db_metric *nx = e->next;
-            size_t b = e->hash & (ncap - 1);
-            e->next = nt[b];
-            nt[b] = e;
-            e = nx;
-        }
-    }
-    free(m->tab);
-    m->tab = nt;
-    m->cap = ncap;
-}
-
-db_metric *db_metrics_entry(db_metrics *m, const char *sql, size_t len, uint64_t hash)
+db_metric *db_metrics_entry(db_metrics *m, const char *sql, size_t len)
 {
     pthread_mutex_lock(&m->mu);
-    db_metric *e = m->tab[hash & (m->cap - 1)];
-    for (; e; e = e->next)
-        if (e->hash == hash && e->len == len && memcmp(e->sql, sql, len) == 0)
-            break;
+    db_metric *e = hash_get(m->tab, sql, len);
     if (!e) {
-        if (m->n >= DB_METRICS_MAX) {
+        if (hash_count(m->tab) >= DB_METRICS_MAX) {
             e = &m->other;
         } else {
-            if (m->n >= m->cap)
-                grow(m);
             e = xcalloc(1, sizeof *e);
             e->sql = xstrndup(sql, len);
             e->len = len;
-            e->hash = hash;
-            size_t b = hash & (m->cap - 1);
-            e->next = m->tab[b];
-            m->tab[b] = e;
-            m->n++;
+            hash_put(m->tab, e->sql, len, e);
         }
     }
     pthread_mutex_unlock(&m->mu);
@@ -176,11 +133,11 @@ void db_metrics_query_stats(db_metrics *m, db_query_stats *out)
 {
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&m->mu);
-    for (size_t i = 0; i < m->cap; i++)
-        for (db_metric *e = m->tab[i]; e; e = e->next) {
-            out->statements += atomic_load_explicit(&e->count, memory_order_relaxed);
-            out->total_us += atomic_load_explicit(&e->total_us, memory_order_relaxed);
-        }
+    hash_iter it = HASH_ITER_INIT;
+    for (db_metric *e; (e = hash_next(m->tab, &it, NULL, NULL)) != NULL;) {
+        out->statements += atomic_load_explicit(&e->count, memory_order_relaxed);
+        out->total_us += atomic_load_explicit(&e->total_us, memory_order_relaxed);
+    }
     out->statements += atomic_load_explicit(&m->other.count, memory_order_relaxed);
     out->total_us += atomic_load_explicit(&m->other.total_us, memory_order_relaxed);
     pthread_mutex_unlock(&m->mu);
@@ -197,11 +154,11 @@ void db_metrics_foreach(db_metrics *m, void (*cb)(void *ud, const db_stmt_stat *
 {
     /* Snapshot under the lock, call back outside it (cb may use the db). */
     pthread_mutex_lock(&m->mu);
-    size_t n = 0, cap = m->n + 1;
-    db_stmt_stat *snap = xcalloc(cap, sizeof *snap);
-    for (size_t i = 0; i < m->cap; i++)
-        for (db_metric *e = m->tab[i]; e; e = e->next)
-            snapshot(e, &snap[n++]);
+    size_t n = 0;
+    db_stmt_stat *snap = xcalloc(hash_count(m->tab) + 1, sizeof *snap);
+    hash_iter it = HASH_ITER_INIT;
+    for (db_metric *e; (e = hash_next(m->tab, &it, NULL, NULL)) != NULL;)
+        snapshot(e, &snap[n++]);
     if (atomic_load_explicit(&m->other.count, memory_order_relaxed) > 0)
         snapshot(&m->other, &snap[n++]);
     pthread_mutex_unlock(&m->mu);

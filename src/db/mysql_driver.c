@@ -40,6 +40,7 @@
 #include <mysqld_error.h>
 #include <errmsg.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,17 +112,6 @@ static my_stmt *MS(db_drv_stmt *s)
     return (my_stmt *)(void *)s;
 }
 
-static bool my_single_connection(const db_url *u)
-{
-    (void)u;
-    return false;
-}
-static bool my_single_writer(const db_url *u)
-{
-    (void)u;
-    return false;
-}
-
 static pthread_once_t my_lib_once = PTHREAD_ONCE_INIT;
 static int my_lib_rc;
 static void my_lib_init(void)
@@ -162,53 +152,21 @@ static err_code my_stmt_err(my_stmt *s, err_t *e)
 
 /* ---- time -------------------------------------------------------------------- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-#define US_PER_DAY 86400000000LL
-
 /* false when t is outside DATETIME's range (years 1000..9999). */
 static bool my_time_from_us(utc_us t, MYSQL_TIME *mt)
 {
-    int64_t days = t / US_PER_DAY, rem = t % US_PER_DAY;
-    if (rem < 0) {
-        rem += US_PER_DAY;
-        days--;
-    }
-    int64_t y;
-    unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
-    if (y < 1000 || y > 9999)
+    utc_civil c;
+    utc_to_civil(t, &c);
+    if (c.year < 1000 || c.year > 9999)
         return false;
     memset(mt, 0, sizeof *mt);
-    mt->year = (unsigned)y;
-    mt->month = m;
-    mt->day = d;
-    int64_t secs = rem / 1000000;
-    mt->second_part = (unsigned long)(rem % 1000000);
-    mt->hour = (unsigned)(secs / 3600);
-    mt->minute = (unsigned)(secs / 60 % 60);
-    mt->second = (unsigned)(secs % 60);
+    mt->year = (unsigned)c.year;
+    mt->month = c.month;
+    mt->day = c.day;
+    mt->hour = c.hour;
+    mt->minute = c.minute;
+    mt->second = c.second;
+    mt->second_part = c.usec;
     mt->time_type = MYSQL_TIMESTAMP_DATETIME;
     return true;
 }
@@ -217,23 +175,19 @@ static utc_us my_us_from_time(const MYSQL_TIME *mt)
 {
     if (mt->year == 0 && mt->month == 0 && mt->day == 0 && mt->time_type != MYSQL_TIMESTAMP_TIME)
         return 0;
-    int64_t days =
-        mt->time_type == MYSQL_TIMESTAMP_TIME
-            ? 0
-            : days_from_civil(mt->year, mt->month ? mt->month : 1, mt->day ? mt->day : 1);
-    int64_t us = days * US_PER_DAY +
-                 ((int64_t)mt->hour * 3600 + (int64_t)mt->minute * 60 + mt->second) * 1000000 +
-                 (int64_t)mt->second_part;
+    bool tod = mt->time_type == MYSQL_TIMESTAMP_TIME; /* a duration: from 1970-01-01 */
+    utc_civil c = {tod ? 1970 : mt->year,
+                   tod || !mt->month ? 1 : mt->month,
+                   tod || !mt->day ? 1 : mt->day,
+                   mt->hour,
+                   mt->minute,
+                   mt->second,
+                   (unsigned)mt->second_part};
+    utc_us us = utc_from_civil(&c);
     return mt->neg ? -us : us;
 }
 
 /* ---- options ------------------------------------------------------------------- */
-
-/* Options db.c applies (pool, sqlite busy_timeout) — accepted, not ours. */
-static const char *const core_opts[] = {
-    "pool_size",    "max_overflow", "pool_timeout", "pool_recycle", "pool_pre_ping_idle_ms",
-    "busy_timeout", NULL,
-};
 
 static bool opt_is(const char *k, const char *a, const char *b)
 {
@@ -293,18 +247,37 @@ typedef struct my_cfg {
     bool ephemeral;
 } my_cfg;
 
+/* Options passed through as text: their two spellings and their my_cfg field. */
+static const struct str_opt {
+    const char *name, *alias;
+    size_t off;
+} STR_OPTS[] = {
+    {"ssl_ca", "ssl-ca", offsetof(my_cfg, ssl_ca)},
+    {"ssl_capath", "ssl-capath", offsetof(my_cfg, ssl_capath)},
+    {"ssl_cert", "ssl-cert", offsetof(my_cfg, ssl_cert)},
+    {"ssl_key", "ssl-key", offsetof(my_cfg, ssl_key)},
+    {"ssl_cipher", "ssl-cipher", offsetof(my_cfg, ssl_cipher)},
+    {"tls_version", "tls-version", offsetof(my_cfg, tls_version)},
+    {"unix_socket", "socket", offsetof(my_cfg, unix_socket)},
+};
+
+static const struct str_opt *str_opt(const char *k)
+{
+    for (size_t i = 0; i < sizeof STR_OPTS / sizeof STR_OPTS[0]; i++)
+        if (opt_is(k, STR_OPTS[i].name, STR_OPTS[i].alias))
+            return &STR_OPTS[i];
+    return NULL;
+}
+
 static err_code my_cfg_from(const db_url *u, my_cfg *g, err_t *e)
 {
     memset(g, 0, sizeof *g);
     g->connect_timeout = MY_DEFAULT_CONNECT_TIMEOUT_S;
+    const struct str_opt *so;
     err_code rc;
     for (size_t i = 0; i < u->nopts; i++) {
         const char *k = u->opts[i].key, *v = u->opts[i].value;
-        bool core = false;
-        for (const char *const *c = core_opts; *c; c++)
-            if (str_eq_ci(k, *c))
-                core = true;
-        if (core)
+        if (db_opt_is_core(k)) /* the core applies it */
             continue;
         if (opt_is(k, "connect_timeout", "connect-timeout")) {
             if ((rc = opt_uint(k, v, 3600, &g->connect_timeout, e)))
@@ -330,20 +303,8 @@ static err_code my_cfg_from(const db_url *u, my_cfg *g, err_t *e)
                                "verify_ca or verify_identity",
                                k, v);
             g->ssl_mode = *m;
-        } else if (opt_is(k, "ssl_ca", "ssl-ca")) {
-            g->ssl_ca = v;
-        } else if (opt_is(k, "ssl_capath", "ssl-capath")) {
-            g->ssl_capath = v;
-        } else if (opt_is(k, "ssl_cert", "ssl-cert")) {
-            g->ssl_cert = v;
-        } else if (opt_is(k, "ssl_key", "ssl-key")) {
-            g->ssl_key = v;
-        } else if (opt_is(k, "ssl_cipher", "ssl-cipher")) {
-            g->ssl_cipher = v;
-        } else if (opt_is(k, "tls_version", "tls-version")) {
-            g->tls_version = v;
-        } else if (opt_is(k, "unix_socket", "socket")) {
-            g->unix_socket = v;
+        } else if ((so = str_opt(k)) != NULL) {
+            *(const char **)((char *)g + so->off) = v;
         } else if (opt_is(k, "charset", "character_set")) {
             if (!str_eq_ci(v, "utf8mb4"))
                 return err_set(e, ERR_INVALID,
@@ -854,30 +815,6 @@ static err_code my_bind_null(db_drv_stmt *ds, int i)
     b->buffer_type = MYSQL_TYPE_NULL;
     return ERR_OK;
 }
-static err_code my_bind_int64(db_drv_stmt *ds, int i, int64_t v)
-{
-    my_stmt *s = MS(ds);
-    MYSQL_BIND *b = my_slot(s, i);
-    if (!b)
-        return ERR_INTERNAL;
-    s->pv[i - 1].i = v;
-    b->buffer_type = MYSQL_TYPE_LONGLONG;
-    b->buffer = &s->pv[i - 1].i;
-    b->buffer_length = sizeof(int64_t);
-    return ERR_OK;
-}
-static err_code my_bind_double(db_drv_stmt *ds, int i, double v)
-{
-    my_stmt *s = MS(ds);
-    MYSQL_BIND *b = my_slot(s, i);
-    if (!b)
-        return ERR_INTERNAL;
-    s->pv[i - 1].d = v;
-    b->buffer_type = MYSQL_TYPE_DOUBLE;
-    b->buffer = &s->pv[i - 1].d;
-    b->buffer_length = sizeof(double);
-    return ERR_OK;
-}
 static err_code my_bind_bytes(db_drv_stmt *ds, int i, const void *v, size_t n,
                               enum enum_field_types t)
 {
@@ -891,6 +828,24 @@ static err_code my_bind_bytes(db_drv_stmt *ds, int i, const void *v, size_t n,
     b->buffer_length = (unsigned long)n;
     return ERR_OK;
 }
+/* A fixed-size value (n bytes at v) kept in the statement's parameter storage. */
+static err_code my_bind_copy(db_drv_stmt *ds, int i, const void *v, size_t n,
+                             enum enum_field_types t)
+{
+    my_stmt *s = MS(ds);
+    if (i < 1 || i > s->nparams)
+        return ERR_INTERNAL;
+    memcpy(&s->pv[i - 1], v, n);
+    return my_bind_bytes(ds, i, &s->pv[i - 1], n, t);
+}
+static err_code my_bind_int64(db_drv_stmt *ds, int i, int64_t v)
+{
+    return my_bind_copy(ds, i, &v, sizeof v, MYSQL_TYPE_LONGLONG);
+}
+static err_code my_bind_double(db_drv_stmt *ds, int i, double v)
+{
+    return my_bind_copy(ds, i, &v, sizeof v, MYSQL_TYPE_DOUBLE);
+}
 static err_code my_bind_text(db_drv_stmt *ds, int i, const char *v, size_t n)
 {
     return my_bind_bytes(ds, i, v, n, MYSQL_TYPE_STRING);
@@ -902,18 +857,11 @@ static err_code my_bind_blob(db_drv_stmt *ds, int i, const void *v, size_t n)
 /* DATETIME holds 1000-01-01 .. 9999-12-31: anything else is ERR_INVALID. */
 static err_code my_bind_time(db_drv_stmt *ds, int i, utc_us t)
 {
-    my_stmt *s = MS(ds);
-    MYSQL_BIND *b = my_slot(s, i);
-    if (!b)
-        return ERR_INTERNAL;
-    if (!my_time_from_us(t, &s->pv[i - 1].t)) {
-        b->buffer_type = MYSQL_TYPE_NULL;
-        return ERR_INVALID;
-    }
-    b->buffer_type = MYSQL_TYPE_DATETIME;
-    b->buffer = &s->pv[i - 1].t;
-    b->buffer_length = sizeof(MYSQL_TIME);
-    return ERR_OK;
+    MYSQL_TIME mt;
+    if (my_time_from_us(t, &mt))
+        return my_bind_copy(ds, i, &mt, sizeof mt, MYSQL_TYPE_DATETIME);
+    err_code rc = my_bind_null(ds, i);
+    return rc != ERR_OK ? rc : ERR_INVALID;
 }
 
 /* Grows the text buffers of truncated columns and fetches them whole. */
@@ -1096,8 +1044,6 @@ const db_driver db_driver_mysql = {
     .name = "mysql",
     .dialect = "mysql",
     .backend = DB_BACKEND_MYSQL,
-    .single_connection = my_single_connection,
-    .single_writer = my_single_writer,
     .connect = my_connect,
     .disconnect = my_disconnect,
     .ping = my_ping,

@@ -105,17 +105,6 @@ static pg_stmt *PS(db_drv_stmt *s)
     return (pg_stmt *)(void *)s;
 }
 
-static bool pg_single_connection(const db_url *u)
-{
-    (void)u;
-    return false;
-}
-static bool pg_single_writer(const db_url *u)
-{
-    (void)u;
-    return false;
-}
-
 /* ---- messages ------------------------------------------------------------- */
 
 static bool is_sqlstate_char(char ch)
@@ -297,25 +286,17 @@ static void pg_notice(void *arg, const char *msg)
 
 /* ---- connecting ------------------------------------------------------------ */
 
-/* URL options ctxd consumes itself (db.c and this driver); never sent to libpq. */
-static const char *const CTXD_OPTS[] = {"pool_size",
-                                        "max_overflow",
-                                        "pool_timeout",
-                                        "pool_recycle",
-                                        "pool_pre_ping_idle_ms",
-                                        "busy_timeout",
-                                        "prepared_statements",
-                                        "statement_timeout",
-                                        "idle_in_transaction_session_timeout",
-                                        "schema",
-                                        NULL};
+/* URL options ctxd consumes itself (the core's and this driver's); never sent
+ * to libpq. */
+static const char *const CTXD_OPTS[] = {"prepared_statements", "statement_timeout",
+                                        "idle_in_transaction_session_timeout", "schema", NULL};
 
 static bool is_ctxd_opt(const char *k)
 {
     for (size_t i = 0; CTXD_OPTS[i]; i++)
         if (strcmp(CTXD_OPTS[i], k) == 0)
             return true;
-    return false;
+    return db_opt_is_core(k);
 }
 
 static bool is_libpq_keyword(const PQconninfoOption *defs, const char *k)
@@ -788,15 +769,28 @@ static inline bool idx_ok(pg_stmt *s, int i)
     return i >= 1 && i <= s->np;
 }
 
-static err_code pg_bind_null(db_drv_stmt *ds, int i)
+/* Parameter i's inline scratch, NULL when i is out of range. */
+static char *scratch(pg_stmt *s, int i)
 {
-    pg_stmt *s = PS(ds);
+    return idx_ok(s, i) ? s->pp[i - 1].small : NULL;
+}
+
+/* Parameter i is v[0..n) in format fmt (0 text, 1 binary); v NULL is SQL NULL. */
+static err_code put(pg_stmt *s, int i, const char *v, size_t n, int fmt)
+{
     if (!idx_ok(s, i))
         return ERR_INTERNAL;
-    s->vals[i - 1] = NULL;
-    s->lens[i - 1] = 0;
-    s->fmts[i - 1] = 0;
+    if (n >= INT_MAX)
+        return ERR_INVALID;
+    s->vals[i - 1] = v;
+    s->lens[i - 1] = (int)n;
+    s->fmts[i - 1] = fmt;
     return ERR_OK;
+}
+
+static err_code pg_bind_null(db_drv_stmt *ds, int i)
+{
+    return put(PS(ds), i, NULL, 0, 0);
 }
 
 /* A text parameter in the statement's own scratch (NUL-terminated for libpq). */
@@ -825,47 +819,37 @@ static err_code put_text(pg_stmt *s, int i, const char *v, size_t n)
     }
     memcpy(dst, v, n);
     dst[n] = '\0';
-    s->vals[i - 1] = dst;
-    s->lens[i - 1] = (int)n;
-    s->fmts[i - 1] = 0;
-    return ERR_OK;
+    return put(s, i, dst, n, 0);
 }
 
 static err_code pg_bind_int64(db_drv_stmt *ds, int i, int64_t v)
 {
-    pg_stmt *s = PS(ds);
-    if (!idx_ok(s, i))
+    char *start = scratch(PS(ds), i);
+    if (!start)
         return ERR_INTERNAL;
-    char *p = s->pp[i - 1].small + PG_SMALL;
-    *--p = '\0';
+    char *end = start + PG_SMALL - 1, *p = end;
+    *p = '\0';
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     do
         *--p = (char)('0' + u % 10);
     while ((u /= 10) != 0);
     if (v < 0)
         *--p = '-';
-    s->vals[i - 1] = p;
-    s->lens[i - 1] = (int)(s->pp[i - 1].small + PG_SMALL - 1 - p);
-    s->fmts[i - 1] = 0;
-    return ERR_OK;
+    return put(PS(ds), i, p, (size_t)(end - p), 0);
 }
 
 static err_code pg_bind_double(db_drv_stmt *ds, int i, double v)
 {
-    pg_stmt *s = PS(ds);
-    if (!idx_ok(s, i))
+    char *p = scratch(PS(ds), i);
+    if (!p)
         return ERR_INTERNAL;
-    char *p = s->pp[i - 1].small;
     if (isnan(v))
         snprintf(p, PG_SMALL, "NaN");
     else if (isinf(v))
         snprintf(p, PG_SMALL, v > 0 ? "Infinity" : "-Infinity");
     else
         snprintf(p, PG_SMALL, "%.17g", v);
-    s->vals[i - 1] = p;
-    s->lens[i - 1] = (int)strlen(p);
-    s->fmts[i - 1] = 0;
-    return ERR_OK;
+    return put(PS(ds), i, p, strlen(p), 0);
 }
 
 static err_code pg_bind_text(db_drv_stmt *ds, int i, const char *v, size_t n)
@@ -875,28 +859,13 @@ static err_code pg_bind_text(db_drv_stmt *ds, int i, const char *v, size_t n)
 
 static err_code pg_bind_time(db_drv_stmt *ds, int i, utc_us t)
 {
-    pg_stmt *s = PS(ds);
-    if (!idx_ok(s, i))
-        return ERR_INTERNAL;
-    char *p = s->pp[i - 1].small;
-    utc_format(t, p);
-    s->vals[i - 1] = p;
-    s->lens[i - 1] = (int)strlen(p);
-    s->fmts[i - 1] = 0;
-    return ERR_OK;
+    char *p = scratch(PS(ds), i);
+    return p ? put(PS(ds), i, utc_format(t, p), strlen(p), 0) : ERR_INTERNAL;
 }
 
 static err_code pg_bind_blob(db_drv_stmt *ds, int i, const void *v, size_t n)
 {
-    pg_stmt *s = PS(ds);
-    if (!idx_ok(s, i))
-        return ERR_INTERNAL;
-    if (n >= INT_MAX)
-        return ERR_INVALID;
-    s->vals[i - 1] = n ? (const char *)v : "";
-    s->lens[i - 1] = (int)n;
-    s->fmts[i - 1] = 1; /* binary: bytea as is */
-    return ERR_OK;
+    return put(PS(ds), i, n ? (const char *)v : "", n, 1); /* binary: bytea as is */
 }
 
 static int64_t parse_i64(const char *p)
@@ -1011,16 +980,6 @@ static utc_us pg_col_time(db_drv_stmt *ds, int i)
         return 0;
     return v;
 }
-static int hexval(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
 static const void *pg_col_blob(db_drv_stmt *ds, int i, size_t *len)
 {
     pg_stmt *s = PS(ds);
@@ -1043,7 +1002,8 @@ static const void *pg_col_blob(db_drv_stmt *ds, int i, size_t *len)
         s->blob_cap = m + 1;
     }
     for (size_t k = 0; k < m; k++) {
-        int hi = hexval((unsigned char)p[2 + 2 * k]), lo = hexval((unsigned char)p[3 + 2 * k]);
+        int hi = str_hex_digit((unsigned char)p[2 + 2 * k]),
+            lo = str_hex_digit((unsigned char)p[3 + 2 * k]);
         if (hi < 0 || lo < 0) {
             if (len)
                 *len = n;
@@ -1060,8 +1020,6 @@ const db_driver db_driver_postgres = {
     .name = "postgres",
     .dialect = "postgresql",
     .backend = DB_BACKEND_POSTGRES,
-    .single_connection = pg_single_connection,
-    .single_writer = pg_single_writer,
     .connect = pg_connect,
     .disconnect = pg_disconnect,
     .ping = pg_ping,

@@ -34,6 +34,15 @@ struct db_pool {
     int64_t suspect_us; /* idle connections last used before this are pinged */
 };
 
+void db_cond_init_mono(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 db_pool *db_pool_new(db_t *db, const char *label, db_role role, int size, int max_overflow,
                      bool pinned)
 {
@@ -45,11 +54,7 @@ db_pool *db_pool_new(db_t *db, const char *label, db_role role, int size, int ma
     p->max_overflow = max_overflow;
     p->pinned = pinned;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    db_cond_init_mono(&p->cv);
     return p;
 }
 
@@ -79,17 +84,6 @@ void db_pool_free(db_pool *p)
     free(p);
 }
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* Caller holds p->mu. Forgets an open connection slot. */
 static void forget_locked(db_pool *p, db_conn *c)
 {
@@ -101,6 +95,20 @@ static void forget_locked(db_pool *p, db_conn *c)
     p->in_use--;
     p->closed++;
     pthread_cond_signal(&p->cv);
+}
+
+/* A connection taken from the idle list and not handed out after all (too old,
+ * or dead): forgotten, its take undone, counted in *why, closed. Called without
+ * p->mu; returns holding it. */
+static void drop_taken(db_pool *p, db_conn *c, uint64_t *why)
+{
+    pthread_mutex_lock(&p->mu);
+    forget_locked(p, c);
+    p->acquired--;
+    (*why)++;
+    pthread_mutex_unlock(&p->mu);
+    db_conn_close(c);
+    pthread_mutex_lock(&p->mu);
 }
 
 err_code db_pool_get(db_pool *p, db_conn **out, err_t *e)
@@ -126,13 +134,7 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e)
             int64_t now = utc_mono_us();
             if (!p->pinned && o->pool_recycle_s > 0 &&
                 now - c->created_us > (int64_t)o->pool_recycle_s * 1000000) {
-                pthread_mutex_lock(&p->mu);
-                forget_locked(p, c);
-                p->acquired--;
-                p->recycled++;
-                pthread_mutex_unlock(&p->mu);
-                db_conn_close(c);
-                pthread_mutex_lock(&p->mu);
+                drop_taken(p, c, &p->recycled);
                 continue;
             }
             if (!p->pinned && (suspect || o->preping_idle_ms == 0 ||
@@ -140,13 +142,7 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e)
                 err_t pe;
                 if (c->drv->ping(c->dc, &pe) != ERR_OK) {
                     LOG_W("db", "dropping a dead %s connection: %s", p->label, pe.msg);
-                    pthread_mutex_lock(&p->mu);
-                    forget_locked(p, c);
-                    p->acquired--;
-                    p->preping_failures++;
-                    pthread_mutex_unlock(&p->mu);
-                    db_conn_close(c);
-                    pthread_mutex_lock(&p->mu);
+                    drop_taken(p, c, &p->preping_failures);
                     continue;
                 }
             }
@@ -185,7 +181,7 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e)
             return ERR_OK;
         }
         if (!have_deadline) {
-            deadline_after(&deadline, o->pool_timeout_ms);
+            utc_mono_deadline(&deadline, o->pool_timeout_ms);
             have_deadline = true;
         }
         if (!waited) {

@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "base/sbuf.h"
+#include "base/urlmask.h"
 
 #define ACCEPTED_SCHEMES \
     "sqlite, postgresql, postgres, mysql, mariadb, mongodb, mongodb+srv; a driver suffix " \
@@ -87,43 +88,10 @@ const char *db_url_opt_get(const db_url *u, const char *key)
 
 /* ------------------------------------------------------------- masking --- */
 
-static bool is_pw_key(const char *k, size_t n)
-{
-    static const char *keys[] = {"password", "pass", "passwd", "pwd", "sslpassword", "secret"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (strlen(keys[i]) == n && strncasecmp(k, keys[i], n) == 0)
-            return true;
-    return false;
-}
-
-/* Appends s[from..] to b with the values of password-like query options masked. */
-static void put_query_masked(sbuf_t *b, const char *s)
-{
-    const char *q = strchr(s, '?');
-    if (!q) {
-        sbuf_puts(b, s);
-        return;
-    }
-    sbuf_append(b, s, (size_t)(q - s));
-    const char *p = q;
-    while (*p) {
-        sbuf_putc(b, *p++); /* '?' or '&' */
-        const char *end = p + strcspn(p, "&");
-        const char *eq = memchr(p, '=', (size_t)(end - p));
-        if (eq && is_pw_key(p, (size_t)(eq - p))) {
-            sbuf_append(b, p, (size_t)(eq - p) + 1);
-            sbuf_puts(b, "***");
-        } else {
-            sbuf_append(b, p, (size_t)(end - p));
-        }
-        p = end;
-    }
-}
-
 /* Masked text for error messages: at most ~200 bytes, control characters as '?'. */
 static void masked_for_msg(const char *url, char *buf, size_t cap)
 {
-    char *m = conf_mask_url(url);
+    char *m = urlmask(url);
     size_t n = strlen(m), lim = 200;
     if (n > lim) {
         while (lim > 0 && ((unsigned char)m[lim] & 0xC0) == 0x80)
@@ -497,17 +465,9 @@ char *db_url_masked(const char *url)
     db_url *u = NULL;
     size_t off, len;
     if (parse(url, &u, &off, &len, NULL) != ERR_OK)
-        return conf_mask_url(url); /* malformed: the lenient rule */
+        return urlmask(url); /* malformed: the lenient rule */
     db_url_free(u);
-    sbuf_t b = SBUF_INIT;
-    if (len != (size_t)-1) {
-        sbuf_append(&b, url, off);
-        sbuf_puts(&b, "***");
-        put_query_masked(&b, url + off + len);
-    } else {
-        put_query_masked(&b, url);
-    }
-    return sbuf_detach(&b);
+    return urlmask_at(url, len != (size_t)-1 ? off : URLMASK_NONE, len);
 }
 
 /* ---------------------------------------------------------- from conf --- */

@@ -14,25 +14,19 @@
 
 #include "base/sbuf.h"
 
+/* Column 0 of the row as an integer, -1 when it is NULL. */
+static err_code read_int(db_stmt *s, void *ud, err_t *e)
+{
+    (void)e;
+    *(int64_t *)ud = db_col_null(s, 0) ? -1 : db_col_int64(s, 0);
+    return ERR_OK;
+}
+
 /* Runs a one-row, one-column query on c and returns its integer value in *v
  * (-1 when the value is NULL). */
 static err_code query_int(db_conn *c, const char *sql, int64_t *v, err_t *e)
 {
-    db_stmt *s = NULL;
-    err_code rc = db_prepare(c, sql, &s, e);
-    if (rc != ERR_OK)
-        return rc;
-    int r = db_step(s, e);
-    if (r == DB_ROW) {
-        *v = db_col_null(s, 0) ? -1 : db_col_int64(s, 0);
-        rc = ERR_OK;
-    } else if (r == DB_DONE) {
-        rc = err_set(e, ERR_INTERNAL, "query returned no row: %s", sql);
-    } else {
-        rc = (err_code)r;
-    }
-    db_stmt_done(s);
-    return rc;
+    return db_query_one(c, sql, NULL, 0, read_int, v, NULL, e);
 }
 
 /* --- postgresql: an advisory lock, key = "ctxdmigr" as bytes ----------------

@@ -146,7 +146,7 @@ typedef struct applied_row {
 
 typedef struct applied {
     applied_row *r; /* sorted by version */
-    size_t n;
+    size_t n, cap;
     int newest; /* highest recorded version, 0 if none */
 } applied;
 
@@ -166,17 +166,25 @@ static applied_row *applied_find(const applied *a, int version)
     return NULL;
 }
 
-static err_code table_exists(db_conn *c, const migrate_dialect *d, bool *exists, err_t *e)
+/* One schema_migrations row onto the list. */
+static err_code read_applied(db_stmt *s, void *ud, err_t *e)
 {
-    db_stmt *s = NULL;
-    err_code rc = db_prepare(c, d->exists_sql, &s, e);
-    if (rc != ERR_OK)
-        return rc;
-    int r = db_step(s, e);
-    db_stmt_done(s);
-    if (r != DB_ROW && r != DB_DONE)
-        return (err_code)r;
-    *exists = (r == DB_ROW);
+    (void)e;
+    applied *out = ud;
+    if (out->n == out->cap) {
+        out->cap = out->cap ? out->cap * 2 : 8;
+        out->r = xrealloc(out->r, out->cap * sizeof *out->r);
+    }
+    applied_row *row = &out->r[out->n++];
+    memset(row, 0, sizeof *row);
+    row->version = (int)db_col_int64(s, 0);
+    const char *t = db_col_text(s, 1, NULL);
+    row->name = xstrdup(t ? t : "");
+    t = db_col_text(s, 2, NULL);
+    snprintf(row->checksum, sizeof row->checksum, "%s", t ? t : "");
+    row->at = db_col_time(s, 3);
+    if (row->version > out->newest)
+        out->newest = row->version;
     return ERR_OK;
 }
 
@@ -193,44 +201,19 @@ static err_code applied_read(db_conn *c, const migrate_dialect *d, bool create, 
             return err_prefix(e, "creating schema_migrations");
     } else {
         bool exists = false;
-        rc = table_exists(c, d, &exists, e);
+        rc = db_query_one(c, d->exists_sql, NULL, 0, NULL, NULL, &exists, e);
         if (rc != ERR_OK)
             return err_prefix(e, "looking for schema_migrations");
         if (!exists)
             return ERR_OK;
     }
-    db_stmt *s = NULL;
-    rc = db_prepare(
-        c, "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version", &s,
-        e);
-    if (rc != ERR_OK)
+    rc = db_query_params(
+        c, "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version",
+        NULL, 0, read_applied, out, e);
+    if (rc != ERR_OK) {
+        applied_free(out);
         return err_prefix(e, "reading schema_migrations");
-    size_t cap = 0;
-    for (;;) {
-        int r = db_step(s, e);
-        if (r == DB_DONE)
-            break;
-        if (r != DB_ROW) {
-            db_stmt_done(s);
-            applied_free(out);
-            return err_prefix(e, "reading schema_migrations");
-        }
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 8;
-            out->r = xrealloc(out->r, cap * sizeof *out->r);
-        }
-        applied_row *row = &out->r[out->n++];
-        memset(row, 0, sizeof *row);
-        row->version = (int)db_col_int64(s, 0);
-        const char *t = db_col_text(s, 1, NULL);
-        row->name = xstrdup(t ? t : "");
-        t = db_col_text(s, 2, NULL);
-        snprintf(row->checksum, sizeof row->checksum, "%s", t ? t : "");
-        row->at = db_col_time(s, 3);
-        if (row->version > out->newest)
-            out->newest = row->version;
     }
-    db_stmt_done(s);
     return ERR_OK;
 }
 
@@ -275,6 +258,7 @@ typedef struct step_ctx {
     const plan *p;
     int target;
     unsigned caps;
+    bool up;         /* apply (else revert) */
     const mig *done; /* the migration this step applied/reverted, NULL if none */
 } step_ctx;
 
@@ -298,8 +282,9 @@ static void one_line(err_t *e)
     *w = '\0';
 }
 
-static err_code run_script(db_conn *c, const step_ctx *x, const mig *m, bool up, err_t *e)
+static err_code run_script(db_conn *c, const step_ctx *x, const mig *m, err_t *e)
 {
+    bool up = x->up;
     const migrate_embedded_file *f = up ? m->up : m->down;
     err_code rc = db_exec(c, f->sql, e);
     if (rc != ERR_OK) {
@@ -316,83 +301,59 @@ static err_code run_script(db_conn *c, const step_ctx *x, const mig *m, bool up,
     return ERR_OK;
 }
 
-static err_code step_up(db_conn *c, void *arg, err_t *e)
+/* Reads and checks schema_migrations (up: creating it) and finds the migration
+ * this step applies (up: the first one not applied, up to target) or reverts
+ * (down: the newest applied one above target); *next NULL when none is left. */
+static err_code next_step(db_conn *c, const step_ctx *x, const mig **next, err_t *e)
 {
-    step_ctx *x = arg;
-    x->done = NULL;
+    *next = NULL;
     applied a;
-    err_code rc = applied_read(c, x->p->d, true, &a, e);
+    err_code rc = applied_read(c, x->p->d, x->up, &a, e);
     if (rc != ERR_OK)
         return rc;
     rc = validate(x->p, &a, e);
-    const mig *next = NULL;
-    for (size_t i = 0; rc == ERR_OK && i < x->p->n; i++) {
-        const mig *m = &x->p->m[i];
-        if (m->version > x->target)
-            break;
-        if (!applied_find(&a, m->version)) {
-            next = m;
+    for (size_t i = 0; rc == ERR_OK && x->up && i < x->p->n && x->p->m[i].version <= x->target;
+         i++) {
+        if (!applied_find(&a, x->p->m[i].version)) {
+            *next = &x->p->m[i];
             break;
         }
     }
+    if (rc == ERR_OK && !x->up && a.n > 0 && a.r[a.n - 1].version > x->target)
+        *next = plan_find(x->p, a.r[a.n - 1].version); /* known: validate() checked */
     applied_free(&a);
-    if (rc != ERR_OK || !next)
-        return rc;
-
-    rc = run_script(c, x, next, true, e);
-    if (rc != ERR_OK)
-        return rc;
-    db_stmt *s = NULL;
-    rc = db_prepare(
-        c,
-        "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
-        &s, e);
-    if (rc != ERR_OK)
-        return err_prefix(e, "recording migration %04d_%s", next->version, next->name);
-    db_bind_int64(s, 1, next->version);
-    db_bind_text(s, 2, next->name, -1);
-    db_bind_text(s, 3, next->checksum, -1);
-    db_bind_time(s, 4, utc_now());
-    int r = db_step(s, e);
-    db_stmt_done(s);
-    if (r != DB_DONE)
-        return err_prefix(e, "recording migration %04d_%s", next->version, next->name);
-    x->done = next;
-    return ERR_OK;
+    return rc;
 }
 
-static err_code step_down(db_conn *c, void *arg, err_t *e)
+/* One migration applied or reverted with its schema_migrations row, in the
+ * caller's transaction. */
+static err_code step(db_conn *c, void *arg, err_t *e)
 {
     step_ctx *x = arg;
     x->done = NULL;
-    applied a;
-    err_code rc = applied_read(c, x->p->d, false, &a, e);
-    if (rc != ERR_OK)
-        return rc;
-    rc = validate(x->p, &a, e);
-    const mig *next = NULL;
-    if (rc == ERR_OK && a.n > 0 && a.r[a.n - 1].version > x->target)
-        next = plan_find(x->p, a.r[a.n - 1].version); /* known: validate() checked */
-    applied_free(&a);
+    const mig *next;
+    err_code rc = next_step(c, x, &next, e);
     if (rc != ERR_OK || !next)
         return rc;
-    if (!next->down)
+    if (!x->up && !next->down)
         return err_set(e, ERR_SCHEMA, "migration %04d_%s has no down script: it cannot be reverted",
                        next->version, next->name);
-
-    rc = run_script(c, x, next, false, e);
-    if (rc != ERR_OK)
+    if ((rc = run_script(c, x, next, e)) != ERR_OK)
         return rc;
-    db_stmt *s = NULL;
-    rc = db_prepare(c, "DELETE FROM schema_migrations WHERE version = ?", &s, e);
+    int64_t changed = 1;
+    if (x->up)
+        rc = db_exec_params(c,
+                            "INSERT INTO schema_migrations (version, name, checksum, applied_at)"
+                            " VALUES (?, ?, ?, ?)",
+                            DB_ARGS(DB_INT(next->version), DB_TEXT(next->name),
+                                    DB_TEXT(next->checksum), DB_TIME(utc_now())),
+                            NULL, e);
+    else
+        rc = db_exec_params(c, "DELETE FROM schema_migrations WHERE version = ?",
+                            DB_ARGS(DB_INT(next->version)), &changed, e);
     if (rc != ERR_OK)
-        return err_prefix(e, "unrecording migration %04d_%s", next->version, next->name);
-    db_bind_int64(s, 1, next->version);
-    int r = db_step(s, e);
-    int64_t changed = r == DB_DONE ? db_changes(s) : 0;
-    db_stmt_done(s);
-    if (r != DB_DONE)
-        return err_prefix(e, "unrecording migration %04d_%s", next->version, next->name);
+        return err_prefix(e, "%s migration %04d_%s", x->up ? "recording" : "unrecording",
+                          next->version, next->name);
     if (changed != 1)
         return err_set(e, ERR_INTERNAL, "unrecording migration %04d_%s: %lld rows deleted",
                        next->version, next->name, (long long)changed);
@@ -421,10 +382,10 @@ static err_code run_steps(db_t *db, const plan *p, int target, bool up, int *cou
         }
         LOG_D(MOD, "took the migration lock (%s)", p->d->lock_desc);
     }
-    step_ctx x = {.p = p, .target = target, .caps = caps, .done = NULL};
+    step_ctx x = {.p = p, .target = target, .caps = caps, .up = up, .done = NULL};
     for (;;) {
         int64_t t0 = utc_mono_us();
-        rc = db_tx_run(db, DB_WRITE, up ? step_up : step_down, &x, e);
+        rc = db_tx_run(db, DB_WRITE, step, &x, e);
         if (rc != ERR_OK || !x.done)
             break;
         n++;
@@ -454,46 +415,39 @@ int migrate_latest_with(const migrate_embedded_file *set, const char *dialect)
     return latest;
 }
 
-err_code migrate_up_with(db_t *db, const migrate_embedded_file *set, int target, int *applied_n,
-                         err_t *e)
+/* Up or down to target (up: -1 = the latest) in one transaction per step. */
+static err_code run_to(db_t *db, const migrate_embedded_file *set, int target, bool up, int *count,
+                       err_t *e)
 {
-    if (applied_n)
-        *applied_n = 0;
+    if (count)
+        *count = 0;
     plan p;
     err_code rc = plan_for_db(db, set, &p, e);
     if (rc != ERR_OK)
         return rc;
-    if (target == -1)
+    if (up && target == -1)
         target = p.latest;
     if (target < 0 || target > p.latest) {
         rc = err_set(e, ERR_INVALID,
                      "target version %d is out of range: this ctxd knows versions 0..%d", target,
                      p.latest);
     } else {
-        rc = run_steps(db, &p, target, true, applied_n, e);
+        rc = run_steps(db, &p, target, up, count, e);
     }
     plan_free(&p);
     return rc;
 }
 
+err_code migrate_up_with(db_t *db, const migrate_embedded_file *set, int target, int *applied_n,
+                         err_t *e)
+{
+    return run_to(db, set, target, true, applied_n, e);
+}
+
 err_code migrate_down_with(db_t *db, const migrate_embedded_file *set, int target, int *reverted,
                            err_t *e)
 {
-    if (reverted)
-        *reverted = 0;
-    plan p;
-    err_code rc = plan_for_db(db, set, &p, e);
-    if (rc != ERR_OK)
-        return rc;
-    if (target < 0 || target > p.latest) {
-        rc = err_set(e, ERR_INVALID,
-                     "target version %d is out of range: this ctxd knows versions 0..%d", target,
-                     p.latest);
-    } else {
-        rc = run_steps(db, &p, target, false, reverted, e);
-    }
-    plan_free(&p);
-    return rc;
+    return run_to(db, set, target, false, reverted, e);
 }
 
 err_code migrate_to_with(db_t *db, const migrate_embedded_file *set, int target, int *changed,

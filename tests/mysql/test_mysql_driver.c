@@ -8,7 +8,8 @@
  * concurrency, pool exhaustion, a killed connection retried by db_tx_run, nested
  * statements on one connection, scripts and DDL's implicit commit, and connect
  * failures (wrong password, unknown database, server down) as one clear line with
- * the password masked. Usage: test_mysql_driver (URL from the mariadb fixture).
+ * the password masked; the typed parameter executors (with and without named
+ * prepared statements). Usage: test_mysql_driver (URL from the mariadb fixture).
  * Must not: sleep to make timing assertions, depend on test order, or leave
  * databases behind. */
 #include <setjmp.h>
@@ -31,6 +32,7 @@
 #include "base/utc.h"
 #include "db/db.h"
 #include "migrate/migrate.h"
+#include "db_params_test.h"
 #include "my_support.h"
 #include "test_support.h"
 
@@ -1172,6 +1174,19 @@ static void test_connect_failures(void **state)
     db_url_free(u);
 }
 
+/* ---- typed parameter arrays and executors (tests/support/db_params_test.c) ---- */
+
+static void test_params(void **state)
+{
+    (void)state;
+    const char *modes[] = {NULL, "prepared_statements=false"};
+    for (size_t i = 0; i < 2; i++) {
+        db_t *db = open_ok(modes[i]);
+        tdb_params_all(db);
+        db_close(db);
+    }
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -1193,6 +1208,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pool_exhausted),
         cmocka_unit_test(test_killed_connection),
         cmocka_unit_test(test_connect_failures),
+        cmocka_unit_test(test_params),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

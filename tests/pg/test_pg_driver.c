@@ -6,7 +6,8 @@
  * session settings and libpq option passthrough (and unknown options refused);
  * TLS proven by pg_stat_ssl; named vs unnamed prepared statements; the pool
  * waiting pool_timeout then ERR_TIMEOUT; connection loss (backends terminated
- * under the pool) recovered by the core; connect failures as one masked line.
+ * under the pool) recovered by the core; connect failures as one masked line;
+ * the typed parameter executors (named and unnamed statements).
  * Must not: sleep to make timing assertions, depend on test order, or touch any
  * database but its own fresh one. */
 #include <setjmp.h>
@@ -28,6 +29,7 @@
 #include "base/sbuf.h"
 #include "base/utc.h"
 #include "db/db.h"
+#include "db_params_test.h"
 #include "pg_test.h"
 #include "test_support.h"
 
@@ -118,6 +120,22 @@ static int group_teardown(void **state)
     free(dbname);
     free(base_url);
     return 0;
+}
+
+/* ---- typed parameter arrays and executors (tests/support/db_params_test.c) ---- */
+
+static void run_params(const char *opts)
+{
+    db_t *db = open_opts(opts);
+    tdb_params_all(db);
+    db_close(db);
+}
+
+static void test_params(void **state)
+{
+    (void)state;
+    run_params(NULL);
+    run_params("prepared_statements=false"); /* PgBouncer's mode: unnamed statements */
 }
 
 /* ---- open, caps, version ----------------------------------------------------- */
@@ -800,13 +818,21 @@ static void test_connect_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_open_caps_version), cmocka_unit_test(test_time_roundtrip),
-        cmocka_unit_test(test_scalar_roundtrip),  cmocka_unit_test(test_json_roundtrip),
-        cmocka_unit_test(test_unicode_bytes),     cmocka_unit_test(test_error_classes),
-        cmocka_unit_test(test_statement_timeout), cmocka_unit_test(test_session_settings),
-        cmocka_unit_test(test_libpq_options),     cmocka_unit_test(test_tls),
-        cmocka_unit_test(test_prepared_modes),    cmocka_unit_test(test_pool_exhausted),
-        cmocka_unit_test(test_connection_loss),   cmocka_unit_test(test_connect_failures),
+        cmocka_unit_test(test_open_caps_version),
+        cmocka_unit_test(test_time_roundtrip),
+        cmocka_unit_test(test_scalar_roundtrip),
+        cmocka_unit_test(test_json_roundtrip),
+        cmocka_unit_test(test_unicode_bytes),
+        cmocka_unit_test(test_error_classes),
+        cmocka_unit_test(test_statement_timeout),
+        cmocka_unit_test(test_session_settings),
+        cmocka_unit_test(test_libpq_options),
+        cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_prepared_modes),
+        cmocka_unit_test(test_pool_exhausted),
+        cmocka_unit_test(test_connection_loss),
+        cmocka_unit_test(test_connect_failures),
+        cmocka_unit_test(test_params),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,12 +1,15 @@
 /* tests/unit/test_base.c — base/: buffers and string helpers, UTC time parse and
  * format (offsets, Z, naive = UTC, microseconds), ids from the CSPRNG, error
- * classes, log levels. */
+ * classes, log levels, civil-time fields, hex digits, reading a stream with a
+ * size limit. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,6 +171,76 @@ static void test_utc_format_round_trip(void **state)
     assert_true(m2 >= m1);
 }
 
+static void test_utc_civil(void **state)
+{
+    (void)state;
+    utc_civil c;
+    utc_to_civil(INT64_C(-14182939876544), &c);
+    const utc_civil want = {1969, 7, 20, 20, 17, 40, 123456}; /* 1969-07-20T20:17:40.123456Z */
+    assert_memory_equal(&c, &want, sizeof c);
+    assert_int_equal(utc_from_civil(&c), INT64_C(-14182939876544));
+    utc_us samples[] = {0,
+                        -1,
+                        INT64_C(951782400000001),
+                        INT64_C(253402300799999999),
+                        INT64_C(-62135596800000000),
+                        utc_now()};
+    for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+        utc_to_civil(samples[i], &c);
+        assert_true(c.month >= 1 && c.month <= 12 && c.day >= 1 && c.day <= 31);
+        assert_true(c.hour < 24 && c.minute < 60 && c.second < 60 && c.usec < 1000000);
+        assert_int_equal(utc_from_civil(&c), samples[i]);
+    }
+    /* a monotonic deadline: ms from now, nanoseconds normalised */
+    int64_t before = utc_mono_us();
+    struct timespec ts;
+    utc_mono_deadline(&ts, 1999);
+    int64_t at = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+    assert_true(at >= before + 1999000 && at <= utc_mono_us() + 1999000);
+    /* fields are not range-checked: 25 hours is the next day's 01:00 */
+    utc_civil over = {1970, 1, 1, 25, 0, 0, 0};
+    assert_int_equal(utc_from_civil(&over), INT64_C(90000000000));
+}
+
+static void test_hex_digit_and_read_stream(void **state)
+{
+    (void)state;
+    assert_int_equal(str_hex_digit('0'), 0);
+    assert_int_equal(str_hex_digit('9'), 9);
+    assert_int_equal(str_hex_digit('a'), 10);
+    assert_int_equal(str_hex_digit('F'), 15);
+    assert_int_equal(str_hex_digit('g'), -1);
+    assert_int_equal(str_hex_digit('\xc3'), -1);
+    assert_int_equal(str_hex_digit(0), -1);
+
+    char data[10000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (char)('a' + i % 26);
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, sizeof data, f), sizeof data);
+    rewind(f);
+    sbuf_t b = SBUF_INIT;
+    sbuf_puts(&b, ">"); /* appends to what the buffer holds */
+    assert_int_equal(sbuf_read_stream(&b, f, 1u << 20), 0);
+    assert_int_equal(b.len, sizeof data + 1);
+    assert_memory_equal(b.p + 1, data, sizeof data);
+    /* a limit: reading stops soon after it is passed, and the caller can tell */
+    rewind(f);
+    sbuf_reset(&b);
+    assert_int_equal(sbuf_read_stream(&b, f, 100), 0);
+    assert_true(b.len > 100 && b.len < sizeof data);
+    sbuf_free(&b);
+    fclose(f);
+    /* a read error comes back as an errno */
+    f = fopen("/dev/null", "w");
+    assert_non_null(f);
+    assert_int_not_equal(sbuf_read_stream(&b, f, 100), 0);
+    fclose(f);
+    sbuf_free(&b);
+}
+
 static void test_ids(void **state)
 {
     (void)state;
@@ -230,6 +303,8 @@ int main(void)
         cmocka_unit_test(test_utc_parse_forms),
         cmocka_unit_test(test_utc_parse_rejects),
         cmocka_unit_test(test_utc_format_round_trip),
+        cmocka_unit_test(test_utc_civil),
+        cmocka_unit_test(test_hex_digit_and_read_stream),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_err_and_log),
     };

@@ -22,6 +22,7 @@
 #include "base/conf.h"
 #include "base/err.h"
 #include "base/sbuf.h"
+#include "base/urlmask.h"
 
 static char g_dir[PATH_MAX];
 static char g_path[PATH_MAX + 16];
@@ -703,12 +704,12 @@ static void test_mask_url(void **state)
         {"", ""},
     };
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
-        char *s = conf_mask_url(m[i].in);
+        char *s = urlmask(m[i].in);
         if (strcmp(s, m[i].out) != 0)
-            fail_msg("conf_mask_url(%s) = %s, expected %s", m[i].in, s, m[i].out);
+            fail_msg("urlmask(%s) = %s, expected %s", m[i].in, s, m[i].out);
         free(s);
     }
-    assert_null(conf_mask_url(NULL));
+    assert_null(urlmask(NULL));
 }
 
 int main(void)

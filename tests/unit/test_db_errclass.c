@@ -65,6 +65,31 @@ static void test_sqlstate_classes(void **st)
     assert_int_equal(db_errclass_sqlstate("bad"), ERR_FATAL);
 }
 
+/* Every code and class the table names, and their neighbours. */
+static void test_sqlstate_table(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *code;
+        err_code cls;
+    } t[] = {
+        {"55P03", ERR_BUSY},    {"55000", ERR_FATAL},   {"25P03", ERR_CONN},
+        {"25P02", ERR_FATAL},   {"53300", ERR_CONN},    {"53100", ERR_IO},
+        {"53200", ERR_BUSY},    {"3D000", ERR_INVALID}, {"3D001", ERR_FATAL},
+        {"57P02", ERR_CONN},    {"57P03", ERR_CONN},    {"57P04", ERR_CONN},
+        {"0A000", ERR_SYNTAX},  {"08001", ERR_CONN},    {"23514", ERR_CONSTRAINT},
+        {"22012", ERR_INVALID}, {"28000", ERR_AUTH},    {"40002", ERR_BUSY},
+        {"42703", ERR_SYNTAX},  {"3F000", ERR_SYNTAX},  {"XX001", ERR_INTERNAL},
+        {"XA000", ERR_FATAL},   {"01000", ERR_FATAL},   {"0000", ERR_FATAL},
+        {"000000", ERR_FATAL},  {"", ERR_FATAL},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (db_errclass_sqlstate(t[i].code) != t[i].cls)
+            fail_msg("SQLSTATE %s -> %s, expected %s", t[i].code,
+                     err_code_name(db_errclass_sqlstate(t[i].code)), err_code_name(t[i].cls));
+    assert_int_equal(db_errclass_sqlstate(NULL), ERR_FATAL);
+}
+
 static void test_mysql_classes(void **st)
 {
     (void)st;
@@ -89,6 +114,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sqlite_classes),
         cmocka_unit_test(test_sqlstate_classes),
+        cmocka_unit_test(test_sqlstate_table),
         cmocka_unit_test(test_mysql_classes),
     };
     return cmocka_run_group_tests_name("db_errclass", tests, NULL, NULL);

@@ -786,6 +786,60 @@ static void test_metrics(void **state)
     log_set_level(old);
 }
 
+/* The pool options that are also variables take the range conf.c declares for
+ * the variable, in the URL and in a db_opts struct alike. */
+static void test_opts_declared_ranges(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *var, *key;
+    } both[] = {{"DB_POOL_SIZE", "pool_size"},
+                {"DB_MAX_OVERFLOW", "max_overflow"},
+                {"DB_POOL_RECYCLE", "pool_recycle"}};
+    for (size_t i = 0; i < sizeof both / sizeof both[0]; i++) {
+        const conf_var *d = conf_var_find(both[i].var);
+        assert_non_null(d);
+        char url[200], want[200];
+        db_url *u = NULL;
+        db_opts o;
+        err_t e = {0};
+        for (int edge = 0; edge < 2; edge++) { /* the ends are accepted */
+            snprintf(url, sizeof url, "sqlite:///x.db?%s=%ld", both[i].key, edge ? d->max : d->min);
+            assert_int_equal(db_url_parse(url, &u, &e), ERR_OK);
+            if (db_opts_from(NULL, u, &o, &e) != ERR_OK)
+                fail_msg("%s: %s", url, e.msg);
+            db_url_free(u);
+        }
+        snprintf(url, sizeof url, "sqlite:///x.db?%s=%ld", both[i].key, d->max + 1);
+        assert_int_equal(db_url_parse(url, &u, &e), ERR_OK);
+        assert_int_equal(db_opts_from(NULL, u, &o, &e), ERR_INVALID);
+        snprintf(want, sizeof want,
+                 "database URL option %s=%ld: expected an integer between %ld and %ld", both[i].key,
+                 d->max + 1, d->min, d->max);
+        assert_string_equal(e.msg, want);
+        db_url_free(u);
+    }
+    /* pool_timeout: seconds with a fraction, up to DB_POOL_TIMEOUT's maximum */
+    db_t *db = NULL;
+    err_t e = {0};
+    char url[200];
+    long tmax = conf_var_find("DB_POOL_TIMEOUT")->max;
+    snprintf(url, sizeof url, "sqlite:///:memory:?pool_timeout=%ld.5", tmax);
+    assert_int_equal(db_open(url, NULL, &db, &e), ERR_INVALID);
+    assert_non_null(strstr(e.msg, "expected seconds between 0 and 3600"));
+    /* a db_opts struct out of range */
+    db_opts o;
+    db_opts_default(&o);
+    o.pool_size = (int)conf_var_find("DB_POOL_SIZE")->max + 1;
+    assert_int_equal(db_open("sqlite:///:memory:", &o, &db, &e), ERR_INVALID);
+    assert_string_equal(e.msg, "pool size 1001: expected 1..1000");
+    db_opts_default(&o);
+    o.max_overflow = -1;
+    assert_int_equal(db_open("sqlite:///:memory:", &o, &db, &e), ERR_INVALID);
+    assert_string_equal(e.msg, "max overflow -1: expected 0..1000");
+    assert_null(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -808,6 +862,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_backend_and_options, tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(test_opts_from, tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(test_metrics, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_opts_declared_ranges, tdb_setup, tdb_teardown),
     };
     return cmocka_run_group_tests_name("db_sqlite", tests, NULL, NULL);
 }
