@@ -4,8 +4,7 @@
  * When the trigram prefilter plan is sound for (query, threshold) (search/prefilter.h:
  * then no message scoring >= threshold lacks a query trigram), only the candidates
  * the store's index returns (store_message_search) are fetched and scored; otherwise
- * (default threshold 60, queries < 3 characters, admin scope post-filters) every
- * visible message is. Both paths give the same results; message_count is the number
+ * (default threshold 60, queries < 3 characters) every visible message is. Both paths give the same results; message_count is the number
  * of visible messages searched either way.
  * Must not: search messages outside the caller's visibility (app_vis_build), or use
  * the index for a plan that is not sound. */
@@ -76,16 +75,16 @@ static json_t *search_context(app_call *c, json_t *args)
     if (threshold < 0 || threshold > 100 || limit < 1 || limit > 100)
         return app_error(c->app, APP_INVALID_INPUT,
                          "fuzzy_threshold must be 0..100 and limit 1..100");
-    const char *filter;
-    if (!strcmp(scope, "all"))
-        filter = NULL;
-    else if (!strcmp(scope, "public") || !strcmp(scope, "private"))
-        filter = scope;
-    else
-        return app_error(c->app, APP_INVALID_INPUT, "search_scope must be all, public or private");
+    /* "all", or one of two visibilities (an admin's: from any sender) */
+    store_visibility sv = STORE_VIS_ADMIN_ONLY;
+    bool all = !strcmp(scope, "all");
+    if (!all && !(store_visibility_parse(scope, &sv) &&
+                  (sv == STORE_VIS_PUBLIC || sv == STORE_VIS_PRIVATE)))
+        return app_error(c->app, APP_INVALID_INPUT, "search_scope must be all, %s or %s",
+                         store_visibility_name(STORE_VIS_PUBLIC),
+                         store_visibility_name(STORE_VIS_PRIVATE));
     store_vis vis;
-    const char *post;
-    if ((r = app_vis_build_post(c, &c->id, filter, &vis, &post)))
+    if ((r = app_vis_build(c, &c->id, all ? NULL : scope, &vis)))
         return r;
 
     int64_t t0 = utc_mono_us();
@@ -98,7 +97,7 @@ static json_t *search_context(app_call *c, json_t *args)
     search_match *mt = xmalloc(sizeof *mt);
     search_prefilter pf;
     search_prefilter_plan(ws, query, strlen(query), threshold, &pf);
-    bool use_index = pf.sound && !post;
+    bool use_index = pf.sound;
     int64_t scored = 0;
     for (;;) {
         store_messages ms;
@@ -122,8 +121,6 @@ static json_t *search_context(app_call *c, json_t *args)
         }
         for (size_t i = 0; i < ms.n; i++) {
             store_message *m = &ms.v[i];
-            if (!app_vis_keep(post, m))
-                continue;
             json_t *md = NULL;
             if (meta && m->metadata) {
                 json_error_t je;
@@ -141,9 +138,8 @@ static json_t *search_context(app_call *c, json_t *args)
                 topk_add(hits, &nh, (size_t)limit, h);
             }
         }
-        for (size_t i = 0; i < ms.n; i++)
-            scored += app_vis_keep(post, &ms.v[i]);
         size_t got = ms.n;
+        scored += (int64_t)got;
         if (got)
             cursor = ms.v[got - 1].id;
         store_messages_free(&ms);

@@ -1,11 +1,36 @@
 /* store/store_tables.c — what every backend shares about the data itself: the
- * table order and the logical table description used by copy/export/import, the
- * row check and canonical row text, and the release functions of the records and
- * lists the store returns. Must not: touch a database or know a backend. */
+ * visibility name table, the table order and the logical table description used by
+ * copy/export/import, the row check and canonical row text, and the release
+ * functions of the records and lists the store returns.
+ * Must not: touch a database or know a backend. */
 #include <stdlib.h>
 #include <string.h>
 #include "store/store.h"
 #include "base/sbuf.h"
+
+/* ---- visibility names (store.h) ------------------------------------------------------ */
+
+static const char *const vis_names[STORE_VIS_COUNT] = {
+    [STORE_VIS_PUBLIC] = "public",
+    [STORE_VIS_PRIVATE] = "private",
+    [STORE_VIS_AGENT_ONLY] = "agent_only",
+    [STORE_VIS_ADMIN_ONLY] = "admin_only",
+};
+
+const char *store_visibility_name(store_visibility v)
+{
+    return (unsigned)v < STORE_VIS_COUNT ? vis_names[v] : NULL;
+}
+
+bool store_visibility_parse(const char *name, store_visibility *out)
+{
+    for (unsigned v = 0; name && v < STORE_VIS_COUNT; v++)
+        if (strcmp(vis_names[v], name) == 0) {
+            *out = (store_visibility)v;
+            return true;
+        }
+    return false;
+}
 
 const char *const *store_table_order(void)
 {
@@ -189,7 +214,6 @@ void store_message_clear(store_message *m)
     free(m->sender);
     free(m->sender_type);
     free(m->content);
-    free(m->visibility);
     free(m->message_type);
     free(m->metadata);
     memset(m, 0, sizeof *m);

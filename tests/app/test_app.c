@@ -1476,6 +1476,45 @@ static void test_admin_filter_paging(void **state)
     free(sid);
 }
 
+/* add_message's parent rule, as the tools answer it: a parent the poster cannot see is
+ * answered as an absent one; a visible one of another session is invalid input; a
+ * missing session is SESSION_NOT_FOUND */
+static void expect_error(json_t *sc, const char *code, const char *error)
+{
+    assert_string_equal(json_string_value(json_object_get(sc, "error")), error);
+    expect_code(sc, code);
+}
+
+static void test_parent_rule(void **state)
+{
+    fx *f = *state;
+    char *c1 = auth_agent(f, "claude-1", "claude", NULL);
+    char *g1 = auth_agent(f, "gemini-1", "gemini", NULL);
+    char *s1 = new_session(f, c1), *s2 = new_session(f, c1);
+    int64_t prv = post(f, c1, s1, "private note", "private");
+    int64_t other = post(f, c1, s2, "elsewhere", "public");
+#define REPLY(tok, sid, parent) \
+    tool(f, "add_message", \
+         json_pack("{s:s s:s s:I s:s}", "session_id", sid, "content", "re", "parent_message_id", \
+                   (json_int_t)(parent), "auth_token", tok))
+    expect_error(REPLY(g1, s1, prv), "MESSAGE_NOT_FOUND", "parent message not found");
+    expect_error(REPLY(g1, s1, other + 1000), "MESSAGE_NOT_FOUND", "parent message not found");
+    expect_error(REPLY(g1, s1, other), "INVALID_INPUT",
+                 "parent_message_id belongs to another session");
+    /* the session is checked first (before the store owned the rule, the app read the
+     * parent first and answered "parent message not found" here) */
+    expect_error(REPLY(g1, "session_0123456789abcdef", prv + 1000), "SESSION_NOT_FOUND",
+                 "session not found");
+    json_t *sc = REPLY(c1, s1, prv);
+    expect_ok(sc);
+    json_decref(sc);
+#undef REPLY
+    free(c1);
+    free(g1);
+    free(s1);
+    free(s2);
+}
+
 int main(int argc, char **argv)
 {
     g_url = tb_url(argc, argv);
@@ -1496,6 +1535,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_maintenance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tools_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_filter_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parent_rule, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
