@@ -122,8 +122,9 @@ enum {
     APP_NEED_ADMIN
 };
 
+/* A tool: its input schema is the embedded src/app/schemas/<name>.json (schemas.h). */
 struct app_tool {
-    const char *name, *title, *description, *schema, *annotations;
+    const char *name, *title, *description, *annotations;
     int need;
     app_tool_fn fn;
 };

@@ -151,34 +151,15 @@ const app_tool app_tools_messages[] = {
     {"add_message", "Add message",
      "Post a message to a session. visibility: public (everyone), private (only you), "
      "agent_only (agents of your agent_type), admin_only (admins; only admins may post it).",
-     "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ","
-     "\"content\":{\"type\":\"string\",\"description\":\"1..100000 characters\"},"
-     "\"visibility\":{\"type\":\"string\",\"default\":\"public\",\"description\":\"public, "
-     "private, agent_only or admin_only\"},"
-     "\"metadata\":{\"description\":\"Optional JSON object\"},"
-     "\"parent_message_id\":{\"type\":[\"integer\",\"null\"],\"default\":null,\"description\":"
-     "\"Reply to this message (threads)\"}," APP_AUTH_PROP
-     "},\"required\":[\"session_id\",\"content\"],\"additionalProperties\":false}",
      APP_RW, APP_NEED_WRITE, add_message},
     {"get_messages", "Get messages",
      "Visible messages of a session, oldest first. since_id returns only newer messages "
      "(pass the last id you saw to poll).",
-     "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ","
-     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000,\"default\":50},"
-     "\"offset\":{\"type\":\"integer\",\"minimum\":0,\"default\":0},"
-     "\"visibility_filter\":{\"type\":[\"string\",\"null\"],\"default\":null,\"description\":"
-     "\"public, private, agent_only or admin_only\"},"
-     "\"since_id\":{\"type\":[\"integer\",\"null\"],\"minimum\":0,\"default\":null}," APP_AUTH_PROP
-     "},\"required\":[\"session_id\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, get_messages},
-    {"get_message", "Get message", "One message by id, if visible to you.",
-     "{\"type\":\"object\",\"properties\":{\"message_id\":{\"type\":\"integer\",\"minimum\":1}"
-     "," APP_AUTH_PROP "},\"required\":[\"message_id\"],\"additionalProperties\":false}",
-     APP_RO, APP_NEED_READ, get_message},
+    {"get_message", "Get message", "One message by id, if visible to you.", APP_RO, APP_NEED_READ,
+     get_message},
     {"get_thread", "Get thread",
      "The visible messages of the thread rooted at message_id (the root and its replies), by id.",
-     "{\"type\":\"object\",\"properties\":{\"message_id\":{\"type\":\"integer\",\"minimum\":1}"
-     "," APP_AUTH_PROP "},\"required\":[\"message_id\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, get_thread},
-    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+    {NULL, NULL, NULL, NULL, 0, NULL},
 };

@@ -255,27 +255,12 @@ const app_tool app_tools_search[] = {
      "Fuzzy search over every visible message of a session (sender, content and, with "
      "search_metadata, metadata values). Score 0..100 (a verbatim match scores 100); "
      "relevance high >= 80, medium >= 60, else low.",
-     "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ","
-     "\"query\":{\"type\":\"string\"},"
-     "\"fuzzy_threshold\":{\"type\":\"number\",\"minimum\":0,\"maximum\":100,\"default\":60},"
-     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"default\":10},"
-     "\"search_metadata\":{\"type\":\"boolean\",\"default\":true},"
-     "\"search_scope\":{\"type\":\"string\",\"enum\":[\"all\",\"public\",\"private\"],\"default\":"
-     "\"all\"}," APP_AUTH_PROP
-     "},\"required\":[\"session_id\",\"query\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, search_context},
     {"search_by_sender", "Search by sender", "Visible messages of one sender, newest first.",
-     "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ",\"sender\":{\"type\":\"string\"},"
-     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"default\":20}," APP_AUTH_PROP
-     "},\"required\":[\"session_id\",\"sender\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, search_by_sender},
     {"search_by_timerange", "Search by time range",
      "Visible messages between start_time and end_time (ISO-8601; without an offset = UTC), oldest "
      "first.",
-     "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ","
-     "\"start_time\":{\"type\":\"string\"},\"end_time\":{\"type\":\"string\"},"
-     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":200,\"default\":50}," APP_AUTH_PROP
-     "},\"required\":[\"session_id\",\"start_time\",\"end_time\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, search_by_timerange},
-    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+    {NULL, NULL, NULL, NULL, 0, NULL},
 };

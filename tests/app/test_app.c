@@ -20,6 +20,7 @@
 
 #include "app/app.h"
 #include "app/app_int.h"
+#include "app/schemas.h"
 #include "backend_setup.h"
 #include "base/utc.h"
 
@@ -1378,6 +1379,46 @@ static void test_tools_list(void **state)
     json_decref(want);
 }
 
+/* every embedded schemas/<tool>.json loads (its "@..." values resolved) as an object
+ * schema, and the files are exactly the registered tools plus shared.json */
+static void test_embedded_schemas(void **state)
+{
+    fx *f = *state;
+    json_t *r = rpc(&f->c[0], "tools/list", NULL);
+    json_t *tools = json_object_get(json_object_get(r, "result"), "tools");
+    size_t nfiles = 0;
+    err_t e;
+    for (const app_schema_file *sf = app_schema_files; sf->name; sf++) {
+        json_error_t je;
+        json_t *raw = json_loadb(sf->json, sf->len, 0, &je);
+        if (!raw)
+            fail_msg("schemas/%s.json: %s", sf->name, je.text);
+        json_decref(raw);
+        if (!strcmp(sf->name, "shared"))
+            continue;
+        nfiles++;
+        json_t *v = app_schema_load(sf->name, &e);
+        if (!v)
+            fail_msg("%s", e.msg);
+        assert_string_equal(json_string_value(json_object_get(v, "type")), "object");
+        assert_true(json_is_object(json_object_get(v, "properties")));
+        bool listed = false;
+        for (size_t i = 0; i < json_array_size(tools); i++) {
+            json_t *t = json_array_get(tools, i);
+            if (!strcmp(json_string_value(json_object_get(t, "name")), sf->name)) {
+                assert_true(json_equal(json_object_get(t, "inputSchema"), v));
+                listed = true;
+            }
+        }
+        assert_true(listed);
+        json_decref(v);
+    }
+    assert_int_equal(nfiles, json_array_size(tools));
+    assert_null(app_schema_load("no_such_tool", &e));
+    assert_int_equal(e.code, ERR_NOTFOUND);
+    json_decref(r);
+}
+
 enum {
     NBIG = 1100 /* more than one page (500) of the old full-session scan, twice */
 };
@@ -1534,6 +1575,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_session_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maintenance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tools_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_embedded_schemas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_filter_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parent_rule, setup, teardown),
     };
