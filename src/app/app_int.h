@@ -192,6 +192,7 @@ size_t app_utf8_cps(const char *s);
 
 /* ---- render.c ---- */
 json_t *app_json_message(const store_message *m);
+json_t *app_json_messages(const store_messages *ms); /* an array, in ms's order */
 json_t *app_json_session(const store_session *s);
 json_t *app_json_time(utc_us t);               /* ISO-8601 string, or null for 0 */
 json_t *app_json_parse_text(const char *text); /* JSON text -> value (null if NULL/bad) */

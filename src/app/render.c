@@ -38,6 +38,14 @@ json_t *app_json_message(const store_message *m)
     return o;
 }
 
+json_t *app_json_messages(const store_messages *ms)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < ms->n; i++)
+        json_array_append_new(arr, app_json_message(&ms->v[i]));
+    return arr;
+}
+
 json_t *app_json_session(const store_session *s)
 {
     json_t *o = json_object();

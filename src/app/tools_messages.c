@@ -67,14 +67,6 @@ out:
     return r;
 }
 
-static json_t *messages_json(store_messages *ms)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < ms->n; i++)
-        json_array_append_new(arr, app_json_message(&ms->v[i]));
-    return arr;
-}
-
 static json_t *get_messages(app_call *c, json_t *args)
 {
     const char *sid = app_arg_str(args, "session_id");
@@ -100,7 +92,7 @@ static json_t *get_messages(app_call *c, json_t *args)
     if (store_message_list(c->app->st, &q, &ms, &total, &e) != ERR_OK)
         return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
     size_t n = ms.n;
-    json_t *o = json_pack("{s:o s:I s:I s:b}", "messages", messages_json(&ms), "count",
+    json_t *o = json_pack("{s:o s:I s:I s:b}", "messages", app_json_messages(&ms), "count",
                           (json_int_t)n, "total_count", (json_int_t)total, "has_more",
                           (int64_t)offset + (int64_t)n < total);
     if (n)
@@ -109,7 +101,9 @@ static json_t *get_messages(app_call *c, json_t *args)
     return app_ok(o);
 }
 
-static json_t *get_message(app_call *c, json_t *args)
+/* get_message (one message) and get_thread (the message and its visible replies):
+ * message_id must be a message the caller can see */
+static json_t *message_or_thread(app_call *c, json_t *args, bool thread)
 {
     long id = app_arg_int(args, "message_id", 0);
     if (id <= 0)
@@ -118,33 +112,32 @@ static json_t *get_message(app_call *c, json_t *args)
     json_t *r = app_vis_build(c, &c->id, NULL, &vis);
     if (r)
         return r;
-    store_message m;
     err_t e;
-    if (store_message_get(c->app->st, id, &vis, &m, &e) != ERR_OK)
-        return app_error_store(c->app, &e, APP_MESSAGE_NOT_FOUND, "message");
-    json_t *o = json_pack("{s:o}", "message", app_json_message(&m));
-    store_message_clear(&m);
-    return app_ok(o);
+    if (thread) {
+        store_messages ms;
+        if (store_message_thread(c->app->st, id, &vis, &ms, &e) != ERR_OK)
+            return app_error_store(c->app, &e, APP_MESSAGE_NOT_FOUND, "message");
+        r = json_pack("{s:I s:o s:I}", "root_message_id", (json_int_t)id, "messages",
+                      app_json_messages(&ms), "count", (json_int_t)ms.n);
+        store_messages_free(&ms);
+    } else {
+        store_message m;
+        if (store_message_get(c->app->st, id, &vis, &m, &e) != ERR_OK)
+            return app_error_store(c->app, &e, APP_MESSAGE_NOT_FOUND, "message");
+        r = json_pack("{s:o}", "message", app_json_message(&m));
+        store_message_clear(&m);
+    }
+    return app_ok(r);
+}
+
+static json_t *get_message(app_call *c, json_t *args)
+{
+    return message_or_thread(c, args, false);
 }
 
 static json_t *get_thread(app_call *c, json_t *args)
 {
-    long id = app_arg_int(args, "message_id", 0);
-    if (id <= 0)
-        return app_error(c->app, APP_INVALID_INPUT, "message_id must be a positive integer");
-    store_vis vis;
-    json_t *r = app_vis_build(c, &c->id, NULL, &vis);
-    if (r)
-        return r;
-    store_messages ms;
-    err_t e;
-    if (store_message_thread(c->app->st, id, &vis, &ms, &e) != ERR_OK)
-        return app_error_store(c->app, &e, APP_MESSAGE_NOT_FOUND, "message");
-    size_t n = ms.n;
-    json_t *o = json_pack("{s:I s:o s:I}", "root_message_id", (json_int_t)id, "messages",
-                          messages_json(&ms), "count", (json_int_t)n);
-    store_messages_free(&ms);
-    return app_ok(o);
+    return message_or_thread(c, args, true);
 }
 
 const app_tool app_tools_messages[] = {

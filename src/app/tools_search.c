@@ -179,12 +179,25 @@ static json_t *search_context(app_call *c, json_t *args)
                             "count", (json_int_t)nh));
 }
 
-static json_t *list_json(store_messages *ms)
+/* search_by_sender / search_by_timerange: the caller's visible messages of q (its
+ * vis is filled here) as {messages, <extra's members>, count}; steals extra */
+static json_t *visible_list(app_call *c, store_msg_query *q, json_t *extra)
 {
-    json_t *arr = json_array();
-    for (size_t i = 0; i < ms->n; i++)
-        json_array_append_new(arr, app_json_message(&ms->v[i]));
-    return arr;
+    json_t *r = app_vis_build(c, &c->id, NULL, &q->vis);
+    store_messages ms;
+    err_t e;
+    if (!r && store_message_list(c->app->st, q, &ms, NULL, &e) != ERR_OK)
+        r = app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
+    if (r) {
+        json_decref(extra);
+        return r;
+    }
+    json_t *o = json_pack("{s:o}", "messages", app_json_messages(&ms));
+    json_object_update(o, extra);
+    json_decref(extra);
+    json_object_set_new(o, "count", json_integer((json_int_t)ms.n));
+    store_messages_free(&ms);
+    return app_ok(o);
 }
 
 static json_t *search_by_sender(app_call *c, json_t *args)
@@ -199,20 +212,9 @@ static json_t *search_by_sender(app_call *c, json_t *args)
     long limit = app_arg_int(args, "limit", 20);
     if (limit < 1 || limit > 100)
         return app_error(c->app, APP_INVALID_INPUT, "limit must be 1..100");
-    store_vis vis;
-    if ((r = app_vis_build(c, &c->id, NULL, &vis)))
-        return r;
     store_msg_query q = {
-        .session_id = sid, .vis = vis, .sender = sender, .limit = (int)limit, .newest_first = true};
-    store_messages ms;
-    err_t e;
-    if (store_message_list(c->app->st, &q, &ms, NULL, &e) != ERR_OK)
-        return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
-    size_t n = ms.n;
-    json_t *o = json_pack("{s:o s:s s:I}", "messages", list_json(&ms), "sender", sender, "count",
-                          (json_int_t)n);
-    store_messages_free(&ms);
-    return app_ok(o);
+        .session_id = sid, .sender = sender, .limit = (int)limit, .newest_first = true};
+    return visible_list(c, &q, json_pack("{s:s}", "sender", sender));
 }
 
 static json_t *search_by_timerange(app_call *c, json_t *args)
@@ -235,19 +237,10 @@ static json_t *search_by_timerange(app_call *c, json_t *args)
     long limit = app_arg_int(args, "limit", 50);
     if (limit < 1 || limit > 200)
         return app_error(c->app, APP_INVALID_INPUT, "limit must be 1..200");
-    store_vis vis;
-    if ((r = app_vis_build(c, &c->id, NULL, &vis)))
-        return r;
-    store_msg_query q = {
-        .session_id = sid, .vis = vis, .from = from, .to = to, .limit = (int)limit};
-    store_messages ms;
-    if (store_message_list(c->app->st, &q, &ms, NULL, &e) != ERR_OK)
-        return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
-    size_t n = ms.n;
-    json_t *o = json_pack("{s:o s:{s:o s:o} s:I}", "messages", list_json(&ms), "timerange", "start",
-                          app_json_time(from), "end", app_json_time(to), "count", (json_int_t)n);
-    store_messages_free(&ms);
-    return app_ok(o);
+    store_msg_query q = {.session_id = sid, .from = from, .to = to, .limit = (int)limit};
+    return visible_list(c, &q,
+                        json_pack("{s:{s:o s:o}}", "timerange", "start", app_json_time(from), "end",
+                                  app_json_time(to)));
 }
 
 const app_tool app_tools_search[] = {

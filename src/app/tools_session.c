@@ -66,11 +66,8 @@ static json_t *get_session(app_call *c, json_t *args)
         store_session_clear(&s);
         return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
     }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < ms.n; i++)
-        json_array_append_new(arr, app_json_message(&ms.v[i]));
-    json_t *o = json_pack("{s:o s:o s:I}", "session", app_json_session(&s), "messages", arr,
-                          "message_count", (json_int_t)total);
+    json_t *o = json_pack("{s:o s:o s:I}", "session", app_json_session(&s), "messages",
+                          app_json_messages(&ms), "message_count", (json_int_t)total);
     store_messages_free(&ms);
     store_session_clear(&s);
     return app_ok(o);
