@@ -71,7 +71,7 @@ static size_t run(store_t *st, const char *sid, const char *query, double th, bo
     size_t hits = 0;
     *scored = 0;
     int64_t cursor = 0;
-    store_vis vis = {.all = true};
+    store_vis vis = {.any = STORE_VIS_EVERY};
     for (;;) {
         store_messages l;
         if (use) {

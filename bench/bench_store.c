@@ -325,7 +325,7 @@ __attribute__((noinline)) static double store_adds(store_t *st, const char *sid,
                            .sender = "agent-7",
                            .sender_type = "claude",
                            .content = (char *)CONTENT,
-                           .visibility = i % 5 ? "public" : "private"};
+                           .visibility = i % 5 ? STORE_VIS_PUBLIC : STORE_VIS_PRIVATE};
         store_audit_in a = {0};
         if (store_message_add(st, &m, &a, &e) != ERR_OK)
             die_e("message_add", &e);
@@ -338,11 +338,12 @@ __attribute__((noinline)) static double store_pages(store_t *st, const char *sid
     err_t e;
     int64_t t0 = utc_mono_us();
     for (int i = 0; i < n; i++) {
-        store_msg_query q = {
-            .session_id = sid,
-            .vis = {.public_ = true, .private_of = "agent-7", .agent_only_of = "claude"},
-            .limit = PAGE,
-            .offset = (i * PAGE) % (total - PAGE)};
+        store_msg_query q = {.session_id = sid,
+                             .vis = {.any = STORE_VIS_BIT(STORE_VIS_PUBLIC),
+                                     .private_of = "agent-7",
+                                     .agent_only_of = "claude"},
+                             .limit = PAGE,
+                             .offset = (i * PAGE) % (total - PAGE)};
         store_messages out;
         int64_t tot;
         if (store_message_list(st, &q, &out, &tot, &e) != ERR_OK)

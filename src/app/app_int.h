@@ -122,8 +122,9 @@ enum {
     APP_NEED_ADMIN
 };
 
+/* A tool: its input schema is the embedded src/app/schemas/<name>.json (schemas.h). */
 struct app_tool {
-    const char *name, *title, *description, *schema, *annotations;
+    const char *name, *title, *description, *annotations;
     int need;
     app_tool_fn fn;
 };
@@ -164,19 +165,17 @@ json_t *app_rate_check(app_call *c, const char *key);
 bool app_is_admin(const auth_identity *id);
 
 /* ---- visibility.c: the rule, once ---- */
-/* filter NULL/"" = everything the caller may read. Returns NULL (vis filled) or an
- * error result (INVALID_VISIBILITY for an unknown value, PERMISSION_DENIED for a value
- * the caller may not read). vis borrows strings from id. */
+/* filter NULL/"" = everything the caller may read; else that visibility (an admin's
+ * from any sender). Returns NULL (vis filled) or an error result (INVALID_VISIBILITY
+ * for an unknown value, PERMISSION_DENIED for a value the caller may not read). vis
+ * borrows strings from id. */
 json_t *app_vis_build(app_call *c, const auth_identity *id, const char *filter, store_vis *vis);
-/* May id post a message with this visibility? NULL or an error result. */
-/* As app_vis_build, but for an admin's "private"/"agent_only" filter (which store_vis
- * cannot express) vis is "all" and *post the visibility to keep (app_vis_keep); *post
- * is NULL otherwise. */
-json_t *app_vis_build_post(app_call *c, const auth_identity *id, const char *filter, store_vis *vis,
-                           const char **post);
-bool app_vis_keep(const char *post, const store_message *m);
-json_t *app_vis_check_post(app_call *c, const auth_identity *id, const char *visibility);
-bool app_vis_valid(const char *visibility);
+/* May id post a message with the visibility named `name`? NULL (*out = its value) or
+ * an error result (INVALID_VISIBILITY, PERMISSION_DENIED). */
+json_t *app_vis_check_post(app_call *c, const auth_identity *id, const char *name,
+                           store_visibility *out);
+/* The visibility names in their order, as a JSON array (new reference). */
+json_t *app_vis_names(void);
 
 /* ---- limits.c ---- */
 /* Sanitised content (control chars except \n\t\r removed, trimmed) in *out (malloc'd)
@@ -193,6 +192,7 @@ size_t app_utf8_cps(const char *s);
 
 /* ---- render.c ---- */
 json_t *app_json_message(const store_message *m);
+json_t *app_json_messages(const store_messages *ms); /* an array, in ms's order */
 json_t *app_json_session(const store_session *s);
 json_t *app_json_time(utc_us t);               /* ISO-8601 string, or null for 0 */
 json_t *app_json_parse_text(const char *text); /* JSON text -> value (null if NULL/bad) */

@@ -1,5 +1,5 @@
 /* app/ctx.c — the app context (store, auth, limiter, limits, clock), registration of
- * the tool tables into an mcp_server, and the one dispatcher every tool call goes
+ * the tool tables (with their embedded input schemas, schemas.h) into an mcp_server, and the one dispatcher every tool call goes
  * through: request metrics (count, errors, latency histogram), then the tool; arguments
  * that fail a tool's input schema get the INVALID_INPUT envelope here too.
  * Must not: contain a tool's own logic or an access rule (access.c, visibility.c). */
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app/app_int.h"
+#include "app/schemas.h"
 #include "base/log.h"
 #include "base/sbuf.h"
 
@@ -256,14 +257,21 @@ err_code app_register(app_t *a, mcp_server *srv, err_t *e)
             slot->t = t;
             slot->idx = a->ntools;
             a->tool_names[a->ntools++] = t->name;
+            json_t *schema = app_schema_load(t->name, e);
+            if (!schema)
+                return err_prefix(e, "registering tool %s", t->name);
+            char *text = json_dumps(schema, JSON_COMPACT);
+            json_decref(schema);
             mcp_tool_def d = {.name = t->name,
                               .title = t->title,
                               .description = t->description,
-                              .input_schema = t->schema,
+                              .input_schema = text,
                               .annotations = t->annotations,
                               .fn = dispatch,
                               .ud = slot};
-            if (mcp_server_add_tool(srv, &d, e) != ERR_OK)
+            err_code rc = mcp_server_add_tool(srv, &d, e);
+            free(text);
+            if (rc != ERR_OK)
                 return err_prefix(e, "registering tool %s", t->name);
         }
     }

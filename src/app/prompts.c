@@ -97,8 +97,8 @@ static json_t *debug_session(mcp_call *mc, json_t *args, void *ud)
         store_message *m = &ms.v[i];
         size_t n = strlen(m->content);
         sbuf_printf(&b, "- #%lld %s (%s, %s): %.*s%s\n", (long long)m->id, m->sender,
-                    m->sender_type, m->visibility, (int)(n > 200 ? 200 : n), m->content,
-                    n > 200 ? "…" : "");
+                    m->sender_type, store_visibility_name(m->visibility), (int)(n > 200 ? 200 : n),
+                    m->content, n > 200 ? "…" : "");
     }
     sbuf_puts(&b, "\nAnalyse the flow of this session: who contributed, what is unresolved, and "
                   "whether any agent seems stuck or is repeating itself.");

@@ -28,7 +28,7 @@ json_t *app_json_message(const store_message *m)
     json_object_set_new(o, "sender", json_string(m->sender ? m->sender : ""));
     json_object_set_new(o, "sender_type", json_string(m->sender_type ? m->sender_type : "generic"));
     json_object_set_new(o, "content", json_string(m->content ? m->content : ""));
-    json_object_set_new(o, "visibility", json_string(m->visibility ? m->visibility : "public"));
+    json_object_set_new(o, "visibility", json_string(store_visibility_name(m->visibility)));
     json_object_set_new(o, "message_type",
                         json_string(m->message_type ? m->message_type : "agent_response"));
     json_object_set_new(o, "metadata", app_json_parse_text(m->metadata));
@@ -36,6 +36,14 @@ json_t *app_json_message(const store_message *m)
     json_object_set_new(o, "parent_message_id",
                         m->parent_id ? json_integer(m->parent_id) : json_null());
     return o;
+}
+
+json_t *app_json_messages(const store_messages *ms)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < ms->n; i++)
+        json_array_append_new(arr, app_json_message(&ms->v[i]));
+    return arr;
 }
 
 json_t *app_json_session(const store_session *s)

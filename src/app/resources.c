@@ -57,11 +57,11 @@ static json_t *read_info(mcp_call *mc, const char *uri, json_t *vars, void *ud)
     (void)vars;
     app_t *a = ud;
     mcp_server_info i = app_server_info();
-    return json_resource(
-        uri, json_pack("{s:s s:s s:s s:s s:I s:s s:[ssss]}", "name", i.name, "version", i.version,
-                       "description", i.description, "database_backend", store_name(a->st), "tools",
-                       (json_int_t)a->ntools, "protocol", MCP_LATEST_VERSION, "visibility_levels",
-                       "public", "private", "agent_only", "admin_only"));
+    return json_resource(uri,
+                         json_pack("{s:s s:s s:s s:s s:I s:s s:o}", "name", i.name, "version",
+                                   i.version, "description", i.description, "database_backend",
+                                   store_name(a->st), "tools", (json_int_t)a->ntools, "protocol",
+                                   MCP_LATEST_VERSION, "visibility_levels", app_vis_names()));
 }
 
 static json_t *read_docs(mcp_call *mc, const char *uri, json_t *vars, void *ud)

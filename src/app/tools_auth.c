@@ -112,35 +112,15 @@ static json_t *refresh_token(app_call *c, json_t *args)
     return app_ok(o);
 }
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
 const app_tool app_tools_auth[] = {
     {"authenticate_agent", "Authenticate agent",
      "Authenticate an agent and get a token to pass as auth_token to every other tool. "
      "Permissions granted = requested_permissions limited by what the agent_type allows "
      "(claude/gemini: read,write; admin/system: read,write,admin,debug; test: read,write,debug; "
      "generic and unknown: read).",
-     "{\"type\":\"object\",\"properties\":{"
-     "\"agent_id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":" STR(
-         AUTH_AGENT_ID_MAX) ",\"description\":\"Your agent id (1..100 characters)\"},"
-                            "\"agent_type\":{\"type\":\"string\",\"minLength\":1,"
-                            "\"maxLength\":" STR(
-                                AUTH_AGENT_TYPE_MAX) ",\"description\":\"claude, gemini, admin, "
-                                                     "system, test, generic, ... (<= 50 "
-                                                     "characters)\"},"
-                                                     "\"requested_permissions\":{\"type\":"
-                                                     "\"array\",\"items\":{\"type\":\"string\","
-                                                     "\"enum\":[\"read\",\"write\",\"admin\","
-                                                     "\"debug\"]},\"default\":[\"read\",\"write\"]}"
-                                                     "},\"required\":[\"agent_id\",\"agent_type\"],"
-                                                     "\"additionalProperties\":false}",
      NULL, APP_NEED_NONE, authenticate_agent},
     {"refresh_token", "Refresh token",
-     "Exchange a valid token for a fresh one (the old token stops working).",
-     "{\"type\":\"object\",\"properties\":{"
-     "\"current_token\":{\"type\":\"string\",\"description\":\"The token to refresh\"}"
-     "},\"required\":[\"current_token\"],\"additionalProperties\":false}",
-     NULL, APP_NEED_NONE, refresh_token},
-    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+     "Exchange a valid token for a fresh one (the old token stops working).", NULL, APP_NEED_NONE,
+     refresh_token},
+    {NULL, NULL, NULL, NULL, 0, NULL},
 };

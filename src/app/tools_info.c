@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app/app_int.h"
+#include "app/schemas.h"
 #include "app/tools_common.h"
 #include "store/store.h"
 
@@ -90,17 +91,12 @@ const app_tool app_tools_info[] = {
     {"get_usage_guidance", "Usage guidance",
      "How to use ctxd for your access level: operations, coordination, security or "
      "troubleshooting.",
-     "{\"type\":\"object\",\"properties\":{"
-     "\"guidance_type\":{\"type\":\"string\",\"enum\":[\"operations\",\"coordination\","
-     "\"security\",\"troubleshooting\"],\"default\":\"operations\"}," APP_AUTH_PROP
-     "},\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, get_usage_guidance},
     {"get_performance_metrics", "Performance metrics",
      "Server figures (admin only): uptime, per-tool request counts and latency percentiles, "
      "error counts, database pool and query statistics.",
-     "{\"type\":\"object\",\"properties\":{" APP_AUTH_PROP "},\"additionalProperties\":false}",
      APP_RO, APP_NEED_ADMIN, get_performance_metrics},
-    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+    {NULL, NULL, NULL, NULL, 0, NULL},
 };
 
 json_t *app_tools_doc(app_t *a, const char *name)
@@ -113,8 +109,7 @@ json_t *app_tools_doc(app_t *a, const char *name)
         for (const app_tool *t = tabs[k]; t->name; t++) {
             if (name && *name && strcmp(name, "all") && strcmp(name, t->name))
                 continue;
-            json_error_t je;
-            json_t *schema = json_loads(t->schema, 0, &je);
+            json_t *schema = app_schema_load(t->name, NULL);
             json_array_append_new(arr, json_pack("{s:s s:s s:o}", "name", t->name, "description",
                                                  t->description, "inputSchema",
                                                  schema ? schema : json_object()));

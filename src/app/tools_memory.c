@@ -169,39 +169,18 @@ static json_t *delete_memory(app_call *c, json_t *args)
                             sid ? "session" : "global"));
 }
 
-#define KEY_PROP \
-    "\"key\":{\"type\":\"string\",\"description\":\"1..255 characters, no white space\"}"
-#define MSID_PROP \
-    "\"session_id\":{\"type\":[\"string\",\"null\"],\"default\":null,\"description\":\"Session " \
-    "scope; null = global\"}"
-
 const app_tool app_tools_memory[] = {
     {"set_memory", "Set memory",
      "Store a value (any JSON, type preserved) under a key in your private memory, global "
      "or scoped to a session, optionally expiring after expires_in seconds (0/null = never).",
-     "{\"type\":\"object\",\"properties\":{" KEY_PROP ","
-     "\"value\":{\"description\":\"Any JSON value\"}," MSID_PROP ","
-     "\"expires_in\":{\"type\":[\"integer\",\"string\",\"null\"],\"default\":null,\"description\":"
-     "\"TTL in seconds, 0..31536000\"},"
-     "\"metadata\":{\"description\":\"Optional JSON object\"},"
-     "\"overwrite\":{\"type\":\"boolean\",\"default\":true}," APP_AUTH_PROP
-     "},\"required\":[\"key\",\"value\"],\"additionalProperties\":false}",
      APP_RW, APP_NEED_WRITE, set_memory},
     {"get_memory", "Get memory", "A value from your private memory (with its original JSON type).",
-     "{\"type\":\"object\",\"properties\":{" KEY_PROP "," MSID_PROP "," APP_AUTH_PROP
-     "},\"required\":[\"key\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, get_memory},
     {"list_memory", "List memory",
      "Keys of your private memory: session_id null = global, a session id = that session, "
      "\"all\" = both; prefix is a literal prefix.",
-     "{\"type\":\"object\",\"properties\":{" MSID_PROP ","
-     "\"prefix\":{\"type\":[\"string\",\"null\"],\"default\":null},"
-     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":200,\"default\":50}," APP_AUTH_PROP
-     "},\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, list_memory},
-    {"delete_memory", "Delete memory", "Remove a key from your private memory.",
-     "{\"type\":\"object\",\"properties\":{" KEY_PROP "," MSID_PROP "," APP_AUTH_PROP
-     "},\"required\":[\"key\"],\"additionalProperties\":false}",
-     APP_DEL, APP_NEED_WRITE, delete_memory},
-    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+    {"delete_memory", "Delete memory", "Remove a key from your private memory.", APP_DEL,
+     APP_NEED_WRITE, delete_memory},
+    {NULL, NULL, NULL, NULL, 0, NULL},
 };

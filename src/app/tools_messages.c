@@ -13,10 +13,10 @@ static json_t *add_message(app_call *c, json_t *args)
     json_t *r = app_check_session_id(c, sid);
     if (r)
         return r;
-    const char *vis = app_arg_str(args, "visibility");
-    if (!vis)
-        vis = "public";
-    if ((r = app_vis_check_post(c, &c->id, vis)))
+    const char *vname = app_arg_str(args, "visibility");
+    store_visibility vis;
+    if ((r = app_vis_check_post(c, &c->id, vname ? vname : store_visibility_name(STORE_VIS_PUBLIC),
+                                &vis)))
         return r;
     char *content = NULL, *meta = NULL;
     if ((r = app_check_content(c, app_arg_str(args, "content"), &content)))
@@ -26,38 +26,35 @@ static json_t *add_message(app_call *c, json_t *args)
         return r;
     }
     int64_t parent = app_arg_int(args, "parent_message_id", 0);
-    err_t e;
-    if (parent) {
-        store_vis pv;
-        store_message pm;
-        if ((r = app_vis_build(c, &c->id, NULL, &pv)))
-            goto out;
-        if (store_message_get(c->app->st, parent, &pv, &pm, &e) != ERR_OK) {
-            r = app_error_store(c->app, &e, APP_MESSAGE_NOT_FOUND, "parent message");
-            goto out;
-        }
-        bool same = pm.session_id && strcmp(pm.session_id, sid) == 0;
-        store_message_clear(&pm);
-        if (!same) {
-            r = app_error(c->app, APP_INVALID_INPUT,
-                          "parent_message_id belongs to another session");
-            goto out;
-        }
-    }
+    /* the store checks the parent: visible to the poster, in this session */
+    store_vis pv;
+    if (parent && (r = app_vis_build(c, &c->id, NULL, &pv)))
+        goto out;
     store_message m = {.session_id = (char *)sid,
                        .sender = c->id.agent_id,
                        .sender_type = c->id.agent_type,
                        .content = content,
-                       .visibility = (char *)vis,
+                       .visibility = vis,
                        .metadata = meta,
-                       .parent_id = parent};
+                       .parent_id = parent,
+                       .parent_vis = parent ? &pv : NULL};
     store_audit_in au = {
         .event_type = "message_added", .agent_id = c->id.agent_id, .session_id = sid};
     char auditmeta[64];
-    snprintf(auditmeta, sizeof auditmeta, "{\"visibility\":\"%s\"}", vis);
+    snprintf(auditmeta, sizeof auditmeta, "{\"visibility\":\"%s\"}", store_visibility_name(vis));
     au.metadata = auditmeta;
+    err_t e;
     if (store_message_add(c->app->st, &m, &au, &e) != ERR_OK) {
-        r = app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
+        switch (store_err_reason(&e)) {
+        case STORE_REASON_PARENT_NOT_FOUND:
+            r = app_error(c->app, APP_MESSAGE_NOT_FOUND, "parent message not found");
+            break;
+        case STORE_REASON_PARENT_ELSEWHERE:
+            r = app_error(c->app, APP_INVALID_INPUT,
+                          "parent_message_id belongs to another session");
+            break;
+        default: r = app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session"); break;
+        }
         goto out;
     }
     app_notify_session(c->app, sid);
@@ -68,14 +65,6 @@ out:
     free(content);
     free(meta);
     return r;
-}
-
-static json_t *messages_json(store_messages *ms)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < ms->n; i++)
-        json_array_append_new(arr, app_json_message(&ms->v[i]));
-    return arr;
 }
 
 static json_t *get_messages(app_call *c, json_t *args)
@@ -90,46 +79,11 @@ static json_t *get_messages(app_call *c, json_t *args)
         return app_error(c->app, APP_INVALID_INPUT,
                          "limit must be 1..1000, offset and since_id >= 0");
     store_vis vis;
-    const char *post;
-    if ((r = app_vis_build_post(c, &c->id, app_arg_str(args, "visibility_filter"), &vis, &post)))
+    if ((r = app_vis_build(c, &c->id, app_arg_str(args, "visibility_filter"), &vis)))
         return r;
     store_messages ms;
     int64_t total = 0;
     err_t e;
-    if (post) {
-        /* admin with a filter store_vis cannot express: page and keep matching ones */
-        json_t *arr = json_array();
-        int64_t cursor = since, last = 0;
-        for (;;) {
-            store_msg_query q = {.session_id = sid, .vis = vis, .since_id = cursor, .limit = 500};
-            if (store_message_list(c->app->st, &q, &ms, NULL, &e) != ERR_OK) {
-                json_decref(arr);
-                return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
-            }
-            for (size_t i = 0; i < ms.n; i++) {
-                if (!app_vis_keep(post, &ms.v[i]))
-                    continue;
-                if (total >= offset && total < offset + limit) {
-                    json_array_append_new(arr, app_json_message(&ms.v[i]));
-                    last = ms.v[i].id;
-                }
-                total++;
-            }
-            size_t got = ms.n;
-            if (got)
-                cursor = ms.v[got - 1].id;
-            store_messages_free(&ms);
-            if (got < 500)
-                break;
-        }
-        size_t n = json_array_size(arr);
-        json_t *o =
-            json_pack("{s:o s:I s:I s:b}", "messages", arr, "count", (json_int_t)n, "total_count",
-                      (json_int_t)total, "has_more", (int64_t)offset + (int64_t)n < total);
-        if (n)
-            json_object_set_new(o, "next_since_id", json_integer(last));
-        return app_ok(o);
-    }
     store_msg_query q = {.session_id = sid,
                          .vis = vis,
                          .since_id = since,
@@ -138,7 +92,7 @@ static json_t *get_messages(app_call *c, json_t *args)
     if (store_message_list(c->app->st, &q, &ms, &total, &e) != ERR_OK)
         return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
     size_t n = ms.n;
-    json_t *o = json_pack("{s:o s:I s:I s:b}", "messages", messages_json(&ms), "count",
+    json_t *o = json_pack("{s:o s:I s:I s:b}", "messages", app_json_messages(&ms), "count",
                           (json_int_t)n, "total_count", (json_int_t)total, "has_more",
                           (int64_t)offset + (int64_t)n < total);
     if (n)
@@ -147,7 +101,9 @@ static json_t *get_messages(app_call *c, json_t *args)
     return app_ok(o);
 }
 
-static json_t *get_message(app_call *c, json_t *args)
+/* get_message (one message) and get_thread (the message and its visible replies):
+ * message_id must be a message the caller can see */
+static json_t *message_or_thread(app_call *c, json_t *args, bool thread)
 {
     long id = app_arg_int(args, "message_id", 0);
     if (id <= 0)
@@ -156,67 +112,47 @@ static json_t *get_message(app_call *c, json_t *args)
     json_t *r = app_vis_build(c, &c->id, NULL, &vis);
     if (r)
         return r;
-    store_message m;
     err_t e;
-    if (store_message_get(c->app->st, id, &vis, &m, &e) != ERR_OK)
-        return app_error_store(c->app, &e, APP_MESSAGE_NOT_FOUND, "message");
-    json_t *o = json_pack("{s:o}", "message", app_json_message(&m));
-    store_message_clear(&m);
-    return app_ok(o);
+    if (thread) {
+        store_messages ms;
+        if (store_message_thread(c->app->st, id, &vis, &ms, &e) != ERR_OK)
+            return app_error_store(c->app, &e, APP_MESSAGE_NOT_FOUND, "message");
+        r = json_pack("{s:I s:o s:I}", "root_message_id", (json_int_t)id, "messages",
+                      app_json_messages(&ms), "count", (json_int_t)ms.n);
+        store_messages_free(&ms);
+    } else {
+        store_message m;
+        if (store_message_get(c->app->st, id, &vis, &m, &e) != ERR_OK)
+            return app_error_store(c->app, &e, APP_MESSAGE_NOT_FOUND, "message");
+        r = json_pack("{s:o}", "message", app_json_message(&m));
+        store_message_clear(&m);
+    }
+    return app_ok(r);
+}
+
+static json_t *get_message(app_call *c, json_t *args)
+{
+    return message_or_thread(c, args, false);
 }
 
 static json_t *get_thread(app_call *c, json_t *args)
 {
-    long id = app_arg_int(args, "message_id", 0);
-    if (id <= 0)
-        return app_error(c->app, APP_INVALID_INPUT, "message_id must be a positive integer");
-    store_vis vis;
-    json_t *r = app_vis_build(c, &c->id, NULL, &vis);
-    if (r)
-        return r;
-    store_messages ms;
-    err_t e;
-    if (store_message_thread(c->app->st, id, &vis, &ms, &e) != ERR_OK)
-        return app_error_store(c->app, &e, APP_MESSAGE_NOT_FOUND, "message");
-    size_t n = ms.n;
-    json_t *o = json_pack("{s:I s:o s:I}", "root_message_id", (json_int_t)id, "messages",
-                          messages_json(&ms), "count", (json_int_t)n);
-    store_messages_free(&ms);
-    return app_ok(o);
+    return message_or_thread(c, args, true);
 }
 
 const app_tool app_tools_messages[] = {
     {"add_message", "Add message",
      "Post a message to a session. visibility: public (everyone), private (only you), "
      "agent_only (agents of your agent_type), admin_only (admins; only admins may post it).",
-     "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ","
-     "\"content\":{\"type\":\"string\",\"description\":\"1..100000 characters\"},"
-     "\"visibility\":{\"type\":\"string\",\"default\":\"public\",\"description\":\"public, "
-     "private, agent_only or admin_only\"},"
-     "\"metadata\":{\"description\":\"Optional JSON object\"},"
-     "\"parent_message_id\":{\"type\":[\"integer\",\"null\"],\"default\":null,\"description\":"
-     "\"Reply to this message (threads)\"}," APP_AUTH_PROP
-     "},\"required\":[\"session_id\",\"content\"],\"additionalProperties\":false}",
      APP_RW, APP_NEED_WRITE, add_message},
     {"get_messages", "Get messages",
      "Visible messages of a session, oldest first. since_id returns only newer messages "
      "(pass the last id you saw to poll).",
-     "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ","
-     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000,\"default\":50},"
-     "\"offset\":{\"type\":\"integer\",\"minimum\":0,\"default\":0},"
-     "\"visibility_filter\":{\"type\":[\"string\",\"null\"],\"default\":null,\"description\":"
-     "\"public, private, agent_only or admin_only\"},"
-     "\"since_id\":{\"type\":[\"integer\",\"null\"],\"minimum\":0,\"default\":null}," APP_AUTH_PROP
-     "},\"required\":[\"session_id\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, get_messages},
-    {"get_message", "Get message", "One message by id, if visible to you.",
-     "{\"type\":\"object\",\"properties\":{\"message_id\":{\"type\":\"integer\",\"minimum\":1}"
-     "," APP_AUTH_PROP "},\"required\":[\"message_id\"],\"additionalProperties\":false}",
-     APP_RO, APP_NEED_READ, get_message},
+    {"get_message", "Get message", "One message by id, if visible to you.", APP_RO, APP_NEED_READ,
+     get_message},
     {"get_thread", "Get thread",
      "The visible messages of the thread rooted at message_id (the root and its replies), by id.",
-     "{\"type\":\"object\",\"properties\":{\"message_id\":{\"type\":\"integer\",\"minimum\":1}"
-     "," APP_AUTH_PROP "},\"required\":[\"message_id\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, get_thread},
-    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+    {NULL, NULL, NULL, NULL, 0, NULL},
 };

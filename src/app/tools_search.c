@@ -4,8 +4,7 @@
  * When the trigram prefilter plan is sound for (query, threshold) (search/prefilter.h:
  * then no message scoring >= threshold lacks a query trigram), only the candidates
  * the store's index returns (store_message_search) are fetched and scored; otherwise
- * (default threshold 60, queries < 3 characters, admin scope post-filters) every
- * visible message is. Both paths give the same results; message_count is the number
+ * (default threshold 60, queries < 3 characters) every visible message is. Both paths give the same results; message_count is the number
  * of visible messages searched either way.
  * Must not: search messages outside the caller's visibility (app_vis_build), or use
  * the index for a plan that is not sound. */
@@ -76,16 +75,16 @@ static json_t *search_context(app_call *c, json_t *args)
     if (threshold < 0 || threshold > 100 || limit < 1 || limit > 100)
         return app_error(c->app, APP_INVALID_INPUT,
                          "fuzzy_threshold must be 0..100 and limit 1..100");
-    const char *filter;
-    if (!strcmp(scope, "all"))
-        filter = NULL;
-    else if (!strcmp(scope, "public") || !strcmp(scope, "private"))
-        filter = scope;
-    else
-        return app_error(c->app, APP_INVALID_INPUT, "search_scope must be all, public or private");
+    /* "all", or one of two visibilities (an admin's: from any sender) */
+    store_visibility sv = STORE_VIS_ADMIN_ONLY;
+    bool all = !strcmp(scope, "all");
+    if (!all && !(store_visibility_parse(scope, &sv) &&
+                  (sv == STORE_VIS_PUBLIC || sv == STORE_VIS_PRIVATE)))
+        return app_error(c->app, APP_INVALID_INPUT, "search_scope must be all, %s or %s",
+                         store_visibility_name(STORE_VIS_PUBLIC),
+                         store_visibility_name(STORE_VIS_PRIVATE));
     store_vis vis;
-    const char *post;
-    if ((r = app_vis_build_post(c, &c->id, filter, &vis, &post)))
+    if ((r = app_vis_build(c, &c->id, all ? NULL : scope, &vis)))
         return r;
 
     int64_t t0 = utc_mono_us();
@@ -98,7 +97,7 @@ static json_t *search_context(app_call *c, json_t *args)
     search_match *mt = xmalloc(sizeof *mt);
     search_prefilter pf;
     search_prefilter_plan(ws, query, strlen(query), threshold, &pf);
-    bool use_index = pf.sound && !post;
+    bool use_index = pf.sound;
     int64_t scored = 0;
     for (;;) {
         store_messages ms;
@@ -122,8 +121,6 @@ static json_t *search_context(app_call *c, json_t *args)
         }
         for (size_t i = 0; i < ms.n; i++) {
             store_message *m = &ms.v[i];
-            if (!app_vis_keep(post, m))
-                continue;
             json_t *md = NULL;
             if (meta && m->metadata) {
                 json_error_t je;
@@ -141,9 +138,8 @@ static json_t *search_context(app_call *c, json_t *args)
                 topk_add(hits, &nh, (size_t)limit, h);
             }
         }
-        for (size_t i = 0; i < ms.n; i++)
-            scored += app_vis_keep(post, &ms.v[i]);
         size_t got = ms.n;
+        scored += (int64_t)got;
         if (got)
             cursor = ms.v[got - 1].id;
         store_messages_free(&ms);
@@ -183,12 +179,25 @@ static json_t *search_context(app_call *c, json_t *args)
                             "count", (json_int_t)nh));
 }
 
-static json_t *list_json(store_messages *ms)
+/* search_by_sender / search_by_timerange: the caller's visible messages of q (its
+ * vis is filled here) as {messages, <extra's members>, count}; steals extra */
+static json_t *visible_list(app_call *c, store_msg_query *q, json_t *extra)
 {
-    json_t *arr = json_array();
-    for (size_t i = 0; i < ms->n; i++)
-        json_array_append_new(arr, app_json_message(&ms->v[i]));
-    return arr;
+    json_t *r = app_vis_build(c, &c->id, NULL, &q->vis);
+    store_messages ms;
+    err_t e;
+    if (!r && store_message_list(c->app->st, q, &ms, NULL, &e) != ERR_OK)
+        r = app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
+    if (r) {
+        json_decref(extra);
+        return r;
+    }
+    json_t *o = json_pack("{s:o}", "messages", app_json_messages(&ms));
+    json_object_update(o, extra);
+    json_decref(extra);
+    json_object_set_new(o, "count", json_integer((json_int_t)ms.n));
+    store_messages_free(&ms);
+    return app_ok(o);
 }
 
 static json_t *search_by_sender(app_call *c, json_t *args)
@@ -203,20 +212,9 @@ static json_t *search_by_sender(app_call *c, json_t *args)
     long limit = app_arg_int(args, "limit", 20);
     if (limit < 1 || limit > 100)
         return app_error(c->app, APP_INVALID_INPUT, "limit must be 1..100");
-    store_vis vis;
-    if ((r = app_vis_build(c, &c->id, NULL, &vis)))
-        return r;
     store_msg_query q = {
-        .session_id = sid, .vis = vis, .sender = sender, .limit = (int)limit, .newest_first = true};
-    store_messages ms;
-    err_t e;
-    if (store_message_list(c->app->st, &q, &ms, NULL, &e) != ERR_OK)
-        return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
-    size_t n = ms.n;
-    json_t *o = json_pack("{s:o s:s s:I}", "messages", list_json(&ms), "sender", sender, "count",
-                          (json_int_t)n);
-    store_messages_free(&ms);
-    return app_ok(o);
+        .session_id = sid, .sender = sender, .limit = (int)limit, .newest_first = true};
+    return visible_list(c, &q, json_pack("{s:s}", "sender", sender));
 }
 
 static json_t *search_by_timerange(app_call *c, json_t *args)
@@ -239,19 +237,10 @@ static json_t *search_by_timerange(app_call *c, json_t *args)
     long limit = app_arg_int(args, "limit", 50);
     if (limit < 1 || limit > 200)
         return app_error(c->app, APP_INVALID_INPUT, "limit must be 1..200");
-    store_vis vis;
-    if ((r = app_vis_build(c, &c->id, NULL, &vis)))
-        return r;
-    store_msg_query q = {
-        .session_id = sid, .vis = vis, .from = from, .to = to, .limit = (int)limit};
-    store_messages ms;
-    if (store_message_list(c->app->st, &q, &ms, NULL, &e) != ERR_OK)
-        return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
-    size_t n = ms.n;
-    json_t *o = json_pack("{s:o s:{s:o s:o} s:I}", "messages", list_json(&ms), "timerange", "start",
-                          app_json_time(from), "end", app_json_time(to), "count", (json_int_t)n);
-    store_messages_free(&ms);
-    return app_ok(o);
+    store_msg_query q = {.session_id = sid, .from = from, .to = to, .limit = (int)limit};
+    return visible_list(c, &q,
+                        json_pack("{s:{s:o s:o}}", "timerange", "start", app_json_time(from), "end",
+                                  app_json_time(to)));
 }
 
 const app_tool app_tools_search[] = {
@@ -259,27 +248,12 @@ const app_tool app_tools_search[] = {
      "Fuzzy search over every visible message of a session (sender, content and, with "
      "search_metadata, metadata values). Score 0..100 (a verbatim match scores 100); "
      "relevance high >= 80, medium >= 60, else low.",
-     "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ","
-     "\"query\":{\"type\":\"string\"},"
-     "\"fuzzy_threshold\":{\"type\":\"number\",\"minimum\":0,\"maximum\":100,\"default\":60},"
-     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"default\":10},"
-     "\"search_metadata\":{\"type\":\"boolean\",\"default\":true},"
-     "\"search_scope\":{\"type\":\"string\",\"enum\":[\"all\",\"public\",\"private\"],\"default\":"
-     "\"all\"}," APP_AUTH_PROP
-     "},\"required\":[\"session_id\",\"query\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, search_context},
     {"search_by_sender", "Search by sender", "Visible messages of one sender, newest first.",
-     "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ",\"sender\":{\"type\":\"string\"},"
-     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"default\":20}," APP_AUTH_PROP
-     "},\"required\":[\"session_id\",\"sender\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, search_by_sender},
     {"search_by_timerange", "Search by time range",
      "Visible messages between start_time and end_time (ISO-8601; without an offset = UTC), oldest "
      "first.",
-     "{\"type\":\"object\",\"properties\":{" APP_SID_PROP ","
-     "\"start_time\":{\"type\":\"string\"},\"end_time\":{\"type\":\"string\"},"
-     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":200,\"default\":50}," APP_AUTH_PROP
-     "},\"required\":[\"session_id\",\"start_time\",\"end_time\"],\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, search_by_timerange},
-    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+    {NULL, NULL, NULL, NULL, 0, NULL},
 };

@@ -66,11 +66,8 @@ static json_t *get_session(app_call *c, json_t *args)
         store_session_clear(&s);
         return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
     }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < ms.n; i++)
-        json_array_append_new(arr, app_json_message(&ms.v[i]));
-    json_t *o = json_pack("{s:o s:o s:I}", "session", app_json_session(&s), "messages", arr,
-                          "message_count", (json_int_t)total);
+    json_t *o = json_pack("{s:o s:o s:I}", "session", app_json_session(&s), "messages",
+                          app_json_messages(&ms), "message_count", (json_int_t)total);
     store_messages_free(&ms);
     store_session_clear(&s);
     return app_ok(o);
@@ -110,26 +107,13 @@ static json_t *list_sessions(app_call *c, json_t *args)
 
 const app_tool app_tools_session[] = {
     {"create_session", "Create session",
-     "Create a shared session for agents to collaborate in. Returns its session_id.",
-     "{\"type\":\"object\",\"properties\":{"
-     "\"purpose\":{\"type\":\"string\",\"minLength\":1,\"description\":\"What the session is for "
-     "(non-empty)\"},"
-     "\"metadata\":{\"description\":\"Optional JSON object (<= 50 keys, <= 10000 "
-     "characters)\"}," APP_AUTH_PROP "},\"required\":[\"purpose\"],\"additionalProperties\":false}",
-     APP_RW, APP_NEED_WRITE, create_session},
+     "Create a shared session for agents to collaborate in. Returns its session_id.", APP_RW,
+     APP_NEED_WRITE, create_session},
     {"get_session", "Get session",
-     "A session with its newest visible messages (at most 50, newest first).",
-     "{\"type\":\"object\",\"properties\":{" APP_SID_PROP "," APP_AUTH_PROP
-     "},\"required\":[\"session_id\"],\"additionalProperties\":false}",
-     APP_RO, APP_NEED_READ, get_session},
+     "A session with its newest visible messages (at most 50, newest first).", APP_RO,
+     APP_NEED_READ, get_session},
     {"list_sessions", "List sessions",
      "Sessions by most recent activity, with message_count, participants and last_activity.",
-     "{\"type\":\"object\",\"properties\":{"
-     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":200,\"default\":50},"
-     "\"offset\":{\"type\":\"integer\",\"minimum\":0,\"default\":0},"
-     "\"created_by\":{\"type\":[\"string\",\"null\"],\"default\":null},"
-     "\"active_only\":{\"type\":\"boolean\",\"default\":true}," APP_AUTH_PROP
-     "},\"additionalProperties\":false}",
      APP_RO, APP_NEED_READ, list_sessions},
-    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+    {NULL, NULL, NULL, NULL, 0, NULL},
 };

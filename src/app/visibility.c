@@ -2,85 +2,63 @@
  * by every read path (tools, resources, prompts, notifications): public -> anyone with
  * read; private -> the sender; agent_only -> agents of the sender's agent_type;
  * admin_only -> agents with admin (only they may post it); admins read everything.
- * An unknown visibility_filter is INVALID_VISIBILITY, one the caller may not read is
- * PERMISSION_DENIED — never "no filter".
- * store_vis cannot say "every private message" / "every agent_only message", so for an
- * admin's visibility_filter="private" / "agent_only" app_vis_build returns vis.all and
- * *post names the visibility the caller must keep (app_vis_keep) while paging.
+ * A visibility_filter narrows the read to one visibility: for an admin, that
+ * visibility from any sender; for anyone else, their own clause of it. An unknown
+ * visibility or visibility_filter is INVALID_VISIBILITY, one the caller may not read
+ * or post is PERMISSION_DENIED — never "no filter". The values and their names are
+ * store.h's (store_visibility): nothing here spells them.
  * Must not: query the store (it builds the store_vis the store applies). */
 #include <string.h>
 
 #include "app/app_int.h"
 
-bool app_vis_valid(const char *v)
+json_t *app_vis_names(void)
 {
-    return v && (!strcmp(v, "public") || !strcmp(v, "private") || !strcmp(v, "agent_only") ||
-                 !strcmp(v, "admin_only"));
+    json_t *a = json_array();
+    for (unsigned v = 0; v < STORE_VIS_COUNT; v++)
+        json_array_append_new(a, json_string(store_visibility_name((store_visibility)v)));
+    return a;
 }
 
-json_t *app_vis_build_post(app_call *c, const auth_identity *id, const char *filter, store_vis *vis,
-                           const char **post)
+/* INVALID_VISIBILITY for the unknown value `v` of the argument `arg`. */
+static json_t *unknown(app_call *c, const char *arg, const char *v)
 {
-    *post = NULL;
-    if (filter && app_is_admin(id) &&
-        (!strcmp(filter, "private") || !strcmp(filter, "agent_only"))) {
-        memset(vis, 0, sizeof *vis);
-        vis->all = true;
-        *post = !strcmp(filter, "private") ? "private" : "agent_only";
-        return NULL;
-    }
-    return app_vis_build(c, id, filter, vis);
-}
-
-bool app_vis_keep(const char *post, const store_message *m)
-{
-    return !post || (m->visibility && strcmp(m->visibility, post) == 0);
+    return app_error_ex(c->app, APP_INVALID_VISIBILITY,
+                        json_pack("{s:s s:o}", arg, v, "allowed", app_vis_names()), NULL, 0,
+                        "unknown %s '%s'", arg, v);
 }
 
 json_t *app_vis_build(app_call *c, const auth_identity *id, const char *filter, store_vis *vis)
 {
     memset(vis, 0, sizeof *vis);
-    bool admin = app_is_admin(id);
     if (filter && !*filter)
         filter = NULL;
-    if (filter && !app_vis_valid(filter))
-        return app_error_ex(c->app, APP_INVALID_VISIBILITY,
-                            json_pack("{s:s s:[ssss]}", "visibility_filter", filter, "allowed",
-                                      "public", "private", "agent_only", "admin_only"),
-                            NULL, 0, "unknown visibility_filter '%s'", filter);
-    if (!filter) {
-        if (admin) {
-            vis->all = true;
-            return NULL;
-        }
-        vis->public_ = true;
-        vis->private_of = id->agent_id;
-        vis->agent_only_of = id->agent_type;
+    store_visibility v = STORE_VIS_PUBLIC;
+    if (filter && !store_visibility_parse(filter, &v))
+        return unknown(c, "visibility_filter", filter);
+    if (app_is_admin(id)) {
+        vis->any = filter ? STORE_VIS_BIT(v) : STORE_VIS_EVERY;
         return NULL;
     }
-    if (!strcmp(filter, "public"))
-        vis->public_ = true;
-    else if (!strcmp(filter, "private"))
+    if (!filter || v == STORE_VIS_PUBLIC)
+        vis->any = STORE_VIS_BIT(STORE_VIS_PUBLIC);
+    if (!filter || v == STORE_VIS_PRIVATE)
         vis->private_of = id->agent_id;
-    else if (!strcmp(filter, "agent_only"))
+    if (!filter || v == STORE_VIS_AGENT_ONLY)
         vis->agent_only_of = id->agent_type;
-    else if (admin)
-        vis->admin_only = true;
-    else
+    if (filter && v == STORE_VIS_ADMIN_ONLY)
         return app_error(c->app, APP_PERMISSION_DENIED,
-                         "visibility_filter 'admin_only' requires the admin permission");
+                         "visibility_filter '%s' requires the admin permission", filter);
     return NULL;
 }
 
-json_t *app_vis_check_post(app_call *c, const auth_identity *id, const char *v)
+json_t *app_vis_check_post(app_call *c, const auth_identity *id, const char *name,
+                           store_visibility *out)
 {
-    if (!app_vis_valid(v))
-        return app_error_ex(c->app, APP_INVALID_VISIBILITY,
-                            json_pack("{s:s s:[ssss]}", "visibility", v ? v : "", "allowed",
-                                      "public", "private", "agent_only", "admin_only"),
-                            NULL, 0, "unknown visibility '%s'", v ? v : "");
-    if (!strcmp(v, "admin_only") && !app_is_admin(id))
+    if (!store_visibility_parse(name, out))
+        return unknown(c, "visibility", name ? name : "");
+    if (*out == STORE_VIS_ADMIN_ONLY && !app_is_admin(id))
         return app_error(c->app, APP_PERMISSION_DENIED,
-                         "only agents with the admin permission may post admin_only messages");
+                         "only agents with the admin permission may post %s messages", name);
     return NULL;
 }

@@ -1,5 +1,5 @@
 /* migrate/embedded.h — the SQL migration files compiled into the binary by
- * cmake/embed_migrations.cmake from migrations/<dialect>/NNNN_name.{up,down}.sql.
+ * cmake/embed.cmake (kind "migrations") from migrations/<dialect>/NNNN_name.{up,down}.sql.
  * Must not: be edited by hand (the table is generated). */
 #ifndef CTXD_MIGRATE_EMBEDDED_H
 #define CTXD_MIGRATE_EMBEDDED_H

@@ -145,10 +145,35 @@ static err_code need(bool ok, const char *what, err_t *e)
     return ok ? ERR_OK : err_set(e, ERR_INVALID, "store: %s", what);
 }
 
-static bool visibility_valid(const char *v)
+/* A reader's filter (store.h, store_vis): required, and one way to say each filter. */
+static err_code vis_check(const char *op, const store_vis *v, err_t *e)
 {
-    return !v || strcmp(v, "public") == 0 || strcmp(v, "private") == 0 ||
-           strcmp(v, "agent_only") == 0 || strcmp(v, "admin_only") == 0;
+    if (!v)
+        return err_set(e, ERR_INVALID, "store: %s needs a visibility filter", op);
+    if (v->any & ~STORE_VIS_EVERY)
+        return err_set(e, ERR_INVALID,
+                       "store: %s: visibility filter bits 0x%x are not visibilities", op,
+                       v->any & ~STORE_VIS_EVERY);
+    if ((v->private_of && (v->any & STORE_VIS_BIT(STORE_VIS_PRIVATE))) ||
+        (v->agent_only_of && (v->any & STORE_VIS_BIT(STORE_VIS_AGENT_ONLY))))
+        return err_set(e, ERR_INVALID,
+                       "store: %s: a sender-bound visibility clause repeats one the filter "
+                       "already matches for any sender",
+                       op);
+    return ERR_OK;
+}
+
+/* ERR_INVALID naming the visibility values (from the name table) unless v is one. */
+static err_code visibility_check(store_visibility v, err_t *e)
+{
+    if (store_visibility_name(v))
+        return ERR_OK;
+    sbuf_t b = SBUF_INIT;
+    for (unsigned i = 0; i < STORE_VIS_COUNT; i++)
+        sbuf_printf(&b, "%s%s", i ? ", " : "", store_visibility_name((store_visibility)i));
+    err_set(e, ERR_INVALID, "store: visibility %d is not one of %s", (int)v, sbuf_cstr(&b));
+    sbuf_free(&b);
+    return ERR_INVALID;
 }
 
 static err_code session_create_check(const store_session *in, err_t *e)
@@ -179,12 +204,10 @@ static err_code message_add_check(const store_message *m, err_t *e)
         return need(false, "message_add needs session_id, sender and content", e);
     if (m->parent_id < 0)
         return need(false, "message_add: parent_id must be >= 0", e);
-    if (!visibility_valid(m->visibility))
-        return err_set(e, ERR_INVALID,
-                       "store: visibility '%.32s' is not one of public, private, "
-                       "agent_only, admin_only",
-                       m->visibility);
-    return ERR_OK;
+    if (m->parent_id && !m->parent_vis)
+        return need(false, "message_add: a parent_id needs parent_vis (the poster's filter)", e);
+    err_code rc = m->parent_id ? vis_check("message_add", m->parent_vis, e) : ERR_OK;
+    return rc != ERR_OK ? rc : visibility_check(m->visibility, e);
 }
 
 static err_code message_list_check(const store_msg_query *q, store_messages *out, int64_t *total,
@@ -197,19 +220,21 @@ static err_code message_list_check(const store_msg_query *q, store_messages *out
         return need(false, "message_list needs a session_id", e);
     if (q->limit < 1 || q->offset < 0)
         return need(false, "message_list needs limit >= 1, offset >= 0", e);
-    return need(!q->from || !q->to || q->from <= q->to, "message_list: from is after to", e);
+    if (q->from && q->to && q->from > q->to)
+        return need(false, "message_list: from is after to", e);
+    return vis_check("message_list", &q->vis, e);
 }
 
 static err_code message_get_check(const store_vis *vis, store_message *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
-    return need(vis != NULL, "message_get needs a visibility filter", e);
+    return vis_check("message_get", vis, e);
 }
 
 static err_code message_thread_check(const store_vis *vis, store_messages *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
-    return need(vis != NULL, "message_thread needs a visibility filter", e);
+    return vis_check("message_thread", vis, e);
 }
 
 static err_code search_check(const store_search_query *q, store_messages *out, err_t *e)
@@ -232,7 +257,7 @@ static err_code search_check(const store_search_query *q, store_messages *out, e
                            " (3 characters, no newline)",
                            i + 1);
     }
-    return ERR_OK;
+    return vis_check("message_search", &q->vis, e);
 }
 
 static err_code reindex_check(const store_t *st, int limit, int64_t *done, err_t *e)

@@ -30,6 +30,42 @@
 
 typedef struct store store_t;
 
+/* ---- visibility: the four values, their names, and the reader's filter --------------
+ * The names are the text the databases hold (the visibility column / field) and copy,
+ * export and import rows carry; the value table is the only place they are spelt. */
+typedef enum store_visibility {
+    STORE_VIS_PUBLIC = 0, /* "public" (0: a zeroed record is public, the default) */
+    STORE_VIS_PRIVATE,    /* "private" */
+    STORE_VIS_AGENT_ONLY, /* "agent_only" */
+    STORE_VIS_ADMIN_ONLY, /* "admin_only" */
+    STORE_VIS_COUNT
+} store_visibility;
+
+/* The name of v ("public", ...); NULL for a value outside the enum. */
+const char *store_visibility_name(store_visibility v);
+/* The value named `name` (exactly, case-sensitively) into *out; false (and *out
+ * unchanged) for any other text, NULL included. */
+bool store_visibility_parse(const char *name, store_visibility *out);
+
+/* The bit of a visibility in store_vis.any; every visibility (no filtering). */
+#define STORE_VIS_BIT(v) (1u << (unsigned)(v))
+#define STORE_VIS_EVERY ((1u << STORE_VIS_COUNT) - 1u)
+
+/* Which messages a reader may see: a message is visible when ANY clause matches.
+ *   any            a bit per visibility (STORE_VIS_BIT) matched whoever sent the
+ *                  message; STORE_VIS_EVERY = every message (no filtering)
+ *   private_of     visibility private    AND sender      = private_of    (NULL: off)
+ *   agent_only_of  visibility agent_only AND sender_type = agent_only_of (NULL: off)
+ * A zeroed store_vis matches nothing. One way to say each filter: a bit outside
+ * STORE_VIS_EVERY, or a sender-bound clause of a visibility `any` already matches,
+ * is ERR_INVALID. Built by app/ (the policy), applied by the store: each clause is
+ * one predicate on the session's messages in id order. */
+typedef struct store_vis {
+    unsigned any;
+    const char *private_of;
+    const char *agent_only_of;
+} store_vis;
+
 /* ---- records (all strings owned by the record; JSON fields are JSON text) --- */
 
 typedef struct store_session {
@@ -52,11 +88,15 @@ typedef struct store_message {
     char *sender;      /* agent_id of the author */
     char *sender_type; /* agent_type of the author */
     char *content;
-    char *visibility;   /* public | private | agent_only | admin_only */
+    store_visibility visibility;
     char *message_type; /* "agent_response" by default */
     char *metadata;     /* JSON object text or NULL */
     int64_t parent_id;  /* 0 = none */
     utc_us created_at;
+    /* store_message_add's input only (NULL in every record the store returns): the
+     * poster's visibility filter, under which parent_id must be visible. Required
+     * with a parent_id (see store_message_add). Not owned. */
+    const store_vis *parent_vis;
 } store_message;
 
 typedef struct store_memory {
@@ -124,16 +164,6 @@ void store_memories_free(store_memories *l);
 void store_audits_free(store_audits *l);
 
 /* ---- queries ----------------------------------------------------------------- */
-
-/* Which messages the reader may see: a message is visible when ANY enabled
- * clause matches. `all` disables filtering. Built by app/, applied by the store. */
-typedef struct store_vis {
-    bool all;
-    bool public_;              /* visibility = 'public' */
-    const char *private_of;    /* visibility = 'private'    AND sender = private_of */
-    const char *agent_only_of; /* visibility = 'agent_only' AND sender_type = agent_only_of */
-    bool admin_only;           /* visibility = 'admin_only' */
-} store_vis;
 
 typedef struct store_msg_query {
     const char *session_id; /* required */
@@ -355,10 +385,20 @@ err_code store_drop(store_t *st, err_t *e);
  * ERR_CONN / ERR_TIMEOUT (transient: the store already retried), others fatal.
  * Arguments are checked the same way on every backend: ERR_INVALID naming what
  * is wrong. Constraint failures caused by the arguments (a visibility outside the
- * four values, metadata or a memory value that is not valid JSON) are ERR_INVALID.
+ * enum, metadata or a memory value that is not valid JSON) are ERR_INVALID.
  * Output records, lists and counts are overwritten (not freed) on entry and hold
  * nothing the caller must free when an error is returned. `e` may be NULL
  * everywhere. */
+
+/* Which of the answers of one class an error is, where an operation's contract
+ * names several (see store_message_add): read with store_err_reason, never from the
+ * message text. STORE_REASON_NONE for every other error and for ERR_OK. */
+typedef enum store_reason {
+    STORE_REASON_NONE = 0,
+    STORE_REASON_PARENT_NOT_FOUND, /* message_add: parent absent or not visible */
+    STORE_REASON_PARENT_ELSEWHERE  /* message_add: parent in another session */
+} store_reason;
+store_reason store_err_reason(const err_t *e);
 
 /* The text a message is found under by message_search (malloc'ed, NUL-terminated,
  * never NULL; metadata_json: a JSON object's text or NULL). The store does not know
@@ -382,10 +422,18 @@ err_code store_session_list(store_t *st, const store_session_query *q, store_ses
                             int64_t *total, err_t *e);
 
 /* Fills m->id and m->created_at (= utc_now()); bumps the session's updated_at.
- * Required: session_id, sender, content. NULL sender_type / visibility /
- * message_type are stored as "generic" / "public" / "agent_response".
- * ERR_NOTFOUND: no such session. ERR_INVALID: parent_id is not a message of
- * the same session, or a bad visibility / metadata. */
+ * Required: session_id, sender, content. NULL sender_type / message_type are
+ * stored as "generic" / "agent_response"; m->visibility must be one of the enum.
+ * A reply (parent_id != 0) needs m->parent_vis, the poster's filter: inside the
+ * write transaction the parent must exist, be visible under *parent_vis and belong
+ * to the same session. Answers, checked in this order:
+ *   ERR_NOTFOUND  no such session
+ *   ERR_INVALID   with store_err_reason STORE_REASON_PARENT_NOT_FOUND: the parent
+ *                 does not exist or is not visible under *parent_vis (the same
+ *                 answer, so ids of hidden messages cannot be probed)
+ *   ERR_INVALID   with STORE_REASON_PARENT_ELSEWHERE: the parent is visible but a
+ *                 message of another session
+ *   ERR_INVALID   a bad argument (visibility, parent_vis, metadata ...) */
 err_code store_message_add(store_t *st, store_message *m /* id, created_at filled */,
                            const store_audit_in *audit, err_t *e);
 /* ERR_NOTFOUND when the session does not exist (an existing session with no

@@ -99,10 +99,48 @@ err_code store_err_no_message(err_t *e, int64_t id)
     return err_set(e, ERR_NOTFOUND, "message %lld not found", (long long)id);
 }
 
+/* e->native of an answer with a store_reason: the reason under a tag that no
+ * database's own code uses (err.h: native is the code of the library that answered,
+ * here the store's). */
+#define REASON_TAG 0x53524e00 /* "SRN" */
+
+static err_code with_reason(err_t *e, err_code rc, store_reason r)
+{
+    if (e)
+        e->native = REASON_TAG | (int)r;
+    return rc;
+}
+
+store_reason store_err_reason(const err_t *e)
+{
+    if (!e || e->code == ERR_OK || (e->native & ~0xff) != REASON_TAG)
+        return STORE_REASON_NONE;
+    return (store_reason)(e->native & 0xff);
+}
+
+err_code store_err_no_parent(err_t *e, int64_t parent_id)
+{
+    return with_reason(
+        e, err_set(e, ERR_INVALID, "parent message %lld not found", (long long)parent_id),
+        STORE_REASON_PARENT_NOT_FOUND);
+}
+
 err_code store_err_bad_parent(err_t *e, int64_t parent_id, const char *session_id)
 {
-    return err_set(e, ERR_INVALID, "parent message %lld is not a message of session %s",
-                   (long long)parent_id, session_id);
+    return with_reason(e,
+                       err_set(e, ERR_INVALID, "parent message %lld is not a message of session %s",
+                               (long long)parent_id, session_id),
+                       STORE_REASON_PARENT_ELSEWHERE);
+}
+
+store_visibility store_visibility_stored(const char *text, size_t n)
+{
+    for (unsigned v = 0; text && v < STORE_VIS_COUNT; v++) {
+        const char *name = store_visibility_name((store_visibility)v);
+        if (strlen(name) == n && memcmp(name, text, n) == 0)
+            return (store_visibility)v;
+    }
+    return STORE_VIS_ADMIN_ONLY;
 }
 
 err_code store_err_no_memory(err_t *e, const char *key)

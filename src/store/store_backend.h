@@ -140,6 +140,10 @@ void store_audit_rec_free(store_audit_rec *r);
 
 /* ---- results and errors both backends give -------------------------------------------- */
 
+/* The visibility a stored text (n bytes) names; a text outside the name table (only
+ * writes around ctxd can store one) reads as admin_only, the most restricted. */
+store_visibility store_visibility_stored(const char *text, size_t n);
+
 /* Appends a zeroed element of size elt to the growing array *v (n used, cap
  * allocated) and returns it. */
 void *store_list_push(void **v, size_t *n, size_t *cap, size_t elt);
@@ -151,6 +155,8 @@ void store_memory_from_set(store_memory *out, const store_mem_set *in, utc_us cr
 err_code store_err_no_session(err_t *e, const char *id);     /* ERR_NOTFOUND */
 err_code store_err_session_exists(err_t *e, const char *id); /* ERR_UNIQUE */
 err_code store_err_no_message(err_t *e, int64_t id);         /* ERR_NOTFOUND */
+/* message_add's parent answers (store.h): ERR_INVALID with their store_reason */
+err_code store_err_no_parent(err_t *e, int64_t parent_id);                          /* INVALID */
 err_code store_err_bad_parent(err_t *e, int64_t parent_id, const char *session_id); /* INVALID */
 err_code store_err_no_memory(err_t *e, const char *key);     /* ERR_NOTFOUND */
 err_code store_err_memory_exists(err_t *e, const char *key); /* ERR_EXISTS */

@@ -659,10 +659,11 @@ static err_code mg_session_list(store_t *st, const store_session_query *q, store
 
 /* ---- messages ------------------------------------------------------------------------ */
 
-/* The visibility clauses of store_vis into filter f (nothing for vis->all). */
+/* The visibility clauses of store_vis into filter f, each one $or branch (nothing when
+ * every visibility is matched for any sender). */
 static void append_vis(bson_t *f, const store_vis *v)
 {
-    if (v->all)
+    if ((v->any & STORE_VIS_EVERY) == STORE_VIS_EVERY)
         return;
     bson_t or, cl;
     int i = 0;
@@ -678,14 +679,13 @@ static void append_vis(bson_t *f, const store_vis *v)
             BSON_APPEND_UTF8(&cl, (const char *)(field), val); \
         bson_append_document_end(& or, &cl); \
     } while (0)
-    if (v->public_)
-        CLAUSE("public", NULL, NULL);
+    for (unsigned vv = 0; vv < STORE_VIS_COUNT; vv++)
+        if (v->any & STORE_VIS_BIT(vv))
+            CLAUSE(store_visibility_name((store_visibility)vv), NULL, NULL);
     if (v->private_of)
-        CLAUSE("private", "sender", v->private_of);
+        CLAUSE(store_visibility_name(STORE_VIS_PRIVATE), "sender", v->private_of);
     if (v->agent_only_of)
-        CLAUSE("agent_only", "sender_type", v->agent_only_of);
-    if (v->admin_only)
-        CLAUSE("admin_only", NULL, NULL);
+        CLAUSE(store_visibility_name(STORE_VIS_AGENT_ONLY), "sender_type", v->agent_only_of);
     if (i == 0)
         CLAUSE("\x01none", NULL, NULL); /* nothing is visible: a value never stored */
 #undef CLAUSE
@@ -699,7 +699,9 @@ static void read_message(const bson_t *d, store_message *m)
     m->sender = smongo_get_str(d, "sender");
     m->sender_type = smongo_get_str(d, "sender_type");
     m->content = smongo_get_str(d, "content");
-    m->visibility = smongo_get_str(d, "visibility");
+    char *vis = smongo_get_str(d, "visibility");
+    m->visibility = store_visibility_stored(vis, vis ? strlen(vis) : 0);
+    free(vis);
     m->message_type = smongo_get_str(d, "message_type");
     m->metadata = smongo_get_json_text(d, "metadata", true);
     m->parent_id = smongo_get_int(d, "parent_message_id");
@@ -755,8 +757,10 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
     if (!exists)
         return store_err_no_session(e, m->session_id);
     if (m->parent_id) {
+        /* the parent as the poster sees it (message_get's filter) */
         bson_t q = BSON_INITIALIZER, d;
         BSON_APPEND_INT64(&q, "id", m->parent_id);
+        append_vis(&q, m->parent_vis);
         bool found = false;
         rc = smongo_find_one(c, SMONGO_MESSAGES, &q, &d, &found, e);
         bson_destroy(&q);
@@ -767,6 +771,8 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
             bson_destroy(&d);
         bool same = sid && strcmp(sid, m->session_id) == 0;
         free(sid);
+        if (!found)
+            return store_err_no_parent(e, m->parent_id);
         if (!same)
             return store_err_bad_parent(e, m->parent_id, m->session_id);
     }
@@ -785,7 +791,7 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
     BSON_APPEND_UTF8(&d, "sender", m->sender);
     BSON_APPEND_UTF8(&d, "sender_type", m->sender_type ? m->sender_type : "generic");
     BSON_APPEND_UTF8(&d, "content", m->content);
-    BSON_APPEND_UTF8(&d, "visibility", m->visibility ? m->visibility : "public");
+    BSON_APPEND_UTF8(&d, "visibility", store_visibility_name(m->visibility));
     BSON_APPEND_UTF8(&d, "message_type", m->message_type ? m->message_type : "agent_response");
     smongo_append_json_text(&d, "metadata", m->metadata, "message metadata", e);
     if (m->parent_id)

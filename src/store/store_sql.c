@@ -41,7 +41,6 @@ static const char SQL_SESSION_TOUCH[] = "UPDATE sessions SET updated_at = ? WHER
 static const char SQL_SESSION_EXISTS[] = "SELECT 1 FROM sessions WHERE id = ?";
 static const char SQL_PARTICIPANTS[] =
     "SELECT DISTINCT sender FROM messages WHERE session_id = ? ORDER BY sender";
-static const char SQL_MSG_PARENT[] = "SELECT session_id FROM messages WHERE id = ?";
 static const char SQL_AUDIT_INSERT[] =
     "INSERT INTO audit_log (created_at, event_type, agent_id, session_id, resource,"
     " metadata) VALUES (?, ?, ?, ?, ?, ?)";
@@ -82,36 +81,30 @@ static void free_shapes(_Atomic(char *) *slots, size_t n)
 
 unsigned ssql_vis_mask(const store_vis *v)
 {
-    if (v->all)
-        return V_ALL;
-    return (v->public_ ? V_PUBLIC : 0) | (v->private_of ? V_PRIVATE : 0) |
-           (v->agent_only_of ? V_AGENT : 0) | (v->admin_only ? V_ADMIN : 0);
+    return v->any | (v->private_of ? V_PRIVATE_OF : 0) | (v->agent_only_of ? V_AGENT_OF : 0);
 }
 
-/* " AND (clause OR clause ...)": each enabled store_vis clause one predicate. */
+/* " AND (clause OR clause ...)": each store_vis clause one predicate; nothing when
+ * every visibility is matched for any sender. */
 void ssql_put_vis(sbuf_t *b, unsigned vm)
 {
-    if (vm & V_ALL)
+    if ((vm & STORE_VIS_EVERY) == STORE_VIS_EVERY)
         return;
     const char *sep = "";
     sbuf_puts(b, " AND (");
-    if (vm & V_PUBLIC) {
-        sbuf_puts(b, "visibility = 'public'");
+    for (unsigned v = 0; v < STORE_VIS_COUNT; v++)
+        if (vm & STORE_VIS_BIT(v)) {
+            sbuf_printf(b, "%svisibility = '%s'", sep, store_visibility_name((store_visibility)v));
+            sep = " OR ";
+        }
+    if (vm & V_PRIVATE_OF) {
+        sbuf_printf(b, "%s(visibility = '%s' AND sender = ?)", sep,
+                    store_visibility_name(STORE_VIS_PRIVATE));
         sep = " OR ";
     }
-    if (vm & V_PRIVATE) {
-        sbuf_puts(b, sep);
-        sbuf_puts(b, "(visibility = 'private' AND sender = ?)");
-        sep = " OR ";
-    }
-    if (vm & V_AGENT) {
-        sbuf_puts(b, sep);
-        sbuf_puts(b, "(visibility = 'agent_only' AND sender_type = ?)");
-        sep = " OR ";
-    }
-    if (vm & V_ADMIN) {
-        sbuf_puts(b, sep);
-        sbuf_puts(b, "visibility = 'admin_only'");
+    if (vm & V_AGENT_OF) {
+        sbuf_printf(b, "%s(visibility = '%s' AND sender_type = ?)", sep,
+                    store_visibility_name(STORE_VIS_AGENT_ONLY));
         sep = " OR ";
     }
     if (!*sep)
@@ -122,9 +115,9 @@ void ssql_put_vis(sbuf_t *b, unsigned vm)
 /* Binds put_vis's parameters from index i; returns the next index. */
 int ssql_bind_vis(db_stmt *st, int i, const store_vis *v, unsigned vm)
 {
-    if (vm & V_PRIVATE)
+    if (vm & V_PRIVATE_OF)
         db_bind_text(st, i++, v->private_of, -1);
-    if (vm & V_AGENT)
+    if (vm & V_AGENT_OF)
         db_bind_text(st, i++, v->agent_only_of, -1);
     return i;
 }
@@ -271,7 +264,9 @@ void ssql_read_message(db_stmt *st, store_message *m)
     m->sender = col_dup(st, 2);
     m->sender_type = col_dup(st, 3);
     m->content = col_dup(st, 4);
-    m->visibility = col_dup(st, 5);
+    size_t vn = 0;
+    const char *vt = db_col_text(st, 5, &vn);
+    m->visibility = store_visibility_stored(vt, vn);
     m->message_type = col_dup(st, 6);
     m->metadata = col_json_dup(st, 7);
     m->parent_id = db_col_null(st, 8) ? 0 : db_col_int64(st, 8);
@@ -575,16 +570,22 @@ static err_code tx_message_add(db_conn *c, void *arg, err_t *e)
         return store_err_no_session(e, m->session_id);
 
     if (m->parent_id) {
-        if ((rc = db_prepare(c, SQL_MSG_PARENT, &st, e)) != ERR_OK)
+        /* the parent as the poster sees it (message_get's statement) */
+        unsigned vm = ssql_vis_mask(m->parent_vis);
+        const char *sql = ssql_shape(x->s, &x->s->msg_get[vm], build_msg_get, vm);
+        if ((rc = db_prepare(c, sql, &st, e)) != ERR_OK)
             return rc;
         db_bind_int64(st, 1, m->parent_id);
+        ssql_bind_vis(st, 2, m->parent_vis, vm);
         int r = db_step(st, e);
         size_t n = 0;
-        const char *sid = r == DB_ROW ? db_col_text(st, 0, &n) : NULL;
+        const char *sid = r == DB_ROW ? db_col_text(st, 1, &n) : NULL;
         bool same = sid && strlen(m->session_id) == n && memcmp(sid, m->session_id, n) == 0;
         db_stmt_done(st);
         if (r != DB_ROW && r != DB_DONE)
             return (err_code)r;
+        if (r == DB_DONE)
+            return store_err_no_parent(e, m->parent_id);
         if (!same)
             return store_err_bad_parent(e, m->parent_id, m->session_id);
     }
@@ -595,7 +596,7 @@ static err_code tx_message_add(db_conn *c, void *arg, err_t *e)
     db_bind_text(st, 2, m->sender, -1);
     db_bind_text(st, 3, m->sender_type ? m->sender_type : "generic", -1);
     db_bind_text(st, 4, m->content, -1);
-    db_bind_text(st, 5, m->visibility ? m->visibility : "public", -1);
+    db_bind_text(st, 5, store_visibility_name(m->visibility), -1);
     db_bind_text(st, 6, m->message_type ? m->message_type : "agent_response", -1);
     db_bind_json(st, 7, m->metadata, -1);
     if (m->parent_id)

@@ -17,21 +17,19 @@
 /* ---- query shapes: bits of a mask, each one SQL fragment ------------------------ */
 
 enum {
-    /* visibility clauses (store_vis); V_ALL alone = no filter, none = nothing visible */
-    V_PUBLIC = 1u << 0,
-    V_PRIVATE = 1u << 1,
-    V_AGENT = 1u << 2,
-    V_ADMIN = 1u << 3,
-    V_ALL = 1u << 4,
-    V_N = 1u << 5,
+    /* visibility clauses (store_vis): store_vis.any's bits (STORE_VIS_BIT; all of
+     * them = no filter) and the two sender-bound clauses; none = nothing visible */
+    V_PRIVATE_OF = 1u << STORE_VIS_COUNT,
+    V_AGENT_OF = 1u << (STORE_VIS_COUNT + 1),
+    V_N = 1u << (STORE_VIS_COUNT + 2),
     /* message_list */
-    MQ_SINCE = 1u << 5,
-    MQ_SENDER = 1u << 6,
-    MQ_FROM = 1u << 7,
-    MQ_TO = 1u << 8,
-    MQ_DESC = 1u << 9,
-    MQ_COUNT = 1u << 10,
-    MQ_N = 1u << 11,
+    MQ_SINCE = V_N,
+    MQ_SENDER = V_N << 1,
+    MQ_FROM = V_N << 2,
+    MQ_TO = V_N << 3,
+    MQ_DESC = V_N << 4,
+    MQ_COUNT = V_N << 5,
+    MQ_N = V_N << 6,
     /* session_list */
     SQ_CREATOR = 1u << 0,
     SQ_ACTIVE = 1u << 1,
@@ -43,8 +41,8 @@ enum {
     ML_RANGE = 1u << 3,
     ML_N = 1u << 4,
     /* message_search: visibility bits + since_id */
-    MS_SINCE = 1u << 5,
-    MS_N = 1u << 6,
+    MS_SINCE = V_N,
+    MS_N = V_N << 1,
     /* audit_list */
     AQ_SESSION = 1u << 0,
     AQ_AGENT = 1u << 1,

@@ -1,11 +1,36 @@
 /* store/store_tables.c — what every backend shares about the data itself: the
- * table order and the logical table description used by copy/export/import, the
- * row check and canonical row text, and the release functions of the records and
- * lists the store returns. Must not: touch a database or know a backend. */
+ * visibility name table, the table order and the logical table description used by
+ * copy/export/import, the row check and canonical row text, and the release
+ * functions of the records and lists the store returns.
+ * Must not: touch a database or know a backend. */
 #include <stdlib.h>
 #include <string.h>
 #include "store/store.h"
 #include "base/sbuf.h"
+
+/* ---- visibility names (store.h) ------------------------------------------------------ */
+
+static const char *const vis_names[STORE_VIS_COUNT] = {
+    [STORE_VIS_PUBLIC] = "public",
+    [STORE_VIS_PRIVATE] = "private",
+    [STORE_VIS_AGENT_ONLY] = "agent_only",
+    [STORE_VIS_ADMIN_ONLY] = "admin_only",
+};
+
+const char *store_visibility_name(store_visibility v)
+{
+    return (unsigned)v < STORE_VIS_COUNT ? vis_names[v] : NULL;
+}
+
+bool store_visibility_parse(const char *name, store_visibility *out)
+{
+    for (unsigned v = 0; name && v < STORE_VIS_COUNT; v++)
+        if (strcmp(vis_names[v], name) == 0) {
+            *out = (store_visibility)v;
+            return true;
+        }
+    return false;
+}
 
 const char *const *store_table_order(void)
 {
@@ -167,67 +192,50 @@ char *store_row_canonical(const store_table *t, const json_t *row, err_t *e)
     return s;
 }
 
+/* Frees a record's owned strings, then zeroes the record (NULL is fine). */
+static void release(void *rec, size_t size, char *const *owned, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(owned[i]);
+    memset(rec, 0, size);
+}
+#define RELEASE(rec, ...) \
+    release((rec), sizeof *(rec), (char *const[]){__VA_ARGS__}, \
+            sizeof((char *const[]){__VA_ARGS__}) / sizeof(char *))
+
 void store_session_clear(store_session *s)
 {
     if (!s)
         return;
-    free(s->id);
-    free(s->purpose);
-    free(s->created_by);
-    free(s->metadata);
     for (size_t i = 0; i < s->nparticipants; i++)
         free(s->participants[i]);
     free(s->participants);
-    memset(s, 0, sizeof *s);
+    RELEASE(s, s->id, s->purpose, s->created_by, s->metadata);
 }
 
 void store_message_clear(store_message *m)
 {
-    if (!m)
-        return;
-    free(m->session_id);
-    free(m->sender);
-    free(m->sender_type);
-    free(m->content);
-    free(m->visibility);
-    free(m->message_type);
-    free(m->metadata);
-    memset(m, 0, sizeof *m);
+    if (m)
+        RELEASE(m, m->session_id, m->sender, m->sender_type, m->content, m->message_type,
+                m->metadata);
 }
 
 void store_memory_clear(store_memory *m)
 {
-    if (!m)
-        return;
-    free(m->agent_id);
-    free(m->session_id);
-    free(m->key);
-    free(m->value);
-    free(m->metadata);
-    memset(m, 0, sizeof *m);
+    if (m)
+        RELEASE(m, m->agent_id, m->session_id, m->key, m->value, m->metadata);
 }
 
 void store_token_clear(store_token *t)
 {
-    if (!t)
-        return;
-    free(t->token_id);
-    free(t->jwt);
-    free(t->agent_id);
-    free(t->agent_type);
-    memset(t, 0, sizeof *t);
+    if (t)
+        RELEASE(t, t->token_id, t->jwt, t->agent_id, t->agent_type);
 }
 
 void store_audit_clear(store_audit *a)
 {
-    if (!a)
-        return;
-    free(a->event_type);
-    free(a->agent_id);
-    free(a->session_id);
-    free(a->resource);
-    free(a->metadata);
-    memset(a, 0, sizeof *a);
+    if (a)
+        RELEASE(a, a->event_type, a->agent_id, a->session_id, a->resource, a->metadata);
 }
 
 #define LIST_FREE(fn, type, clear) \

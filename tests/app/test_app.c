@@ -20,6 +20,7 @@
 
 #include "app/app.h"
 #include "app/app_int.h"
+#include "app/schemas.h"
 #include "backend_setup.h"
 #include "base/utc.h"
 
@@ -1352,6 +1353,209 @@ static void test_envelope_mapping(void **state)
     }
 }
 
+/* tools/list is exactly the golden list (tests/app/tools_list.json): every tool's name,
+ * title, description, input schema and annotations, in order */
+static void test_tools_list(void **state)
+{
+    fx *f = *state;
+    json_error_t je;
+    json_t *want = json_load_file(CTXD_TOOLS_GOLDEN, 0, &je);
+    if (!want)
+        fail_msg("%s: %s", CTXD_TOOLS_GOLDEN, je.text);
+    json_t *r = rpc(&f->c[0], "tools/list", NULL);
+    json_t *got = json_object_get(json_object_get(r, "result"), "tools");
+    assert_int_equal(json_array_size(got), json_array_size(want));
+    for (size_t i = 0; i < json_array_size(want); i++) {
+        json_t *w = json_array_get(want, i), *g = json_array_get(got, i);
+        if (!json_equal(w, g)) {
+            char *ws = json_dumps(w, JSON_SORT_KEYS), *gs = json_dumps(g, JSON_SORT_KEYS);
+            fprintf(stderr, "tool %zu differs:\nwant %s\ngot  %s\n", i, ws, gs);
+            free(ws);
+            free(gs);
+            fail();
+        }
+    }
+    json_decref(r);
+    json_decref(want);
+}
+
+/* every embedded schemas/<tool>.json loads (its "@..." values resolved) as an object
+ * schema, and the files are exactly the registered tools plus shared.json */
+static void test_embedded_schemas(void **state)
+{
+    fx *f = *state;
+    json_t *r = rpc(&f->c[0], "tools/list", NULL);
+    json_t *tools = json_object_get(json_object_get(r, "result"), "tools");
+    size_t nfiles = 0;
+    err_t e;
+    for (const app_schema_file *sf = app_schema_files; sf->name; sf++) {
+        json_error_t je;
+        json_t *raw = json_loadb(sf->json, sf->len, 0, &je);
+        if (!raw)
+            fail_msg("schemas/%s.json: %s", sf->name, je.text);
+        json_decref(raw);
+        if (!strcmp(sf->name, "shared"))
+            continue;
+        nfiles++;
+        json_t *v = app_schema_load(sf->name, &e);
+        if (!v)
+            fail_msg("%s", e.msg);
+        assert_string_equal(json_string_value(json_object_get(v, "type")), "object");
+        assert_true(json_is_object(json_object_get(v, "properties")));
+        bool listed = false;
+        for (size_t i = 0; i < json_array_size(tools); i++) {
+            json_t *t = json_array_get(tools, i);
+            if (!strcmp(json_string_value(json_object_get(t, "name")), sf->name)) {
+                assert_true(json_equal(json_object_get(t, "inputSchema"), v));
+                listed = true;
+            }
+        }
+        assert_true(listed);
+        json_decref(v);
+    }
+    assert_int_equal(nfiles, json_array_size(tools));
+    assert_null(app_schema_load("no_such_tool", &e));
+    assert_int_equal(e.code, ERR_NOTFOUND);
+    json_decref(r);
+}
+
+enum {
+    NBIG = 1100 /* more than one page (500) of the old full-session scan, twice */
+};
+
+/* get_messages with visibility_filter = filter as tok, checked against the posted
+ * ids/visibilities: the page [offset, offset + limit) of the matching ids > since,
+ * count, total_count, has_more and next_since_id */
+static void expect_filtered(fx *f, const char *tok, const char *sid, const char *filter,
+                            const int64_t *ids, const char *const *vis, int64_t since, long offset,
+                            long limit)
+{
+    static int64_t want[NBIG];
+    size_t nw = 0;
+    for (size_t i = 0; i < NBIG; i++)
+        if (ids[i] > since && !strcmp(vis[i], filter))
+            want[nw++] = ids[i];
+    json_t *args = json_pack("{s:s s:s s:i s:i s:s}", "session_id", sid, "visibility_filter",
+                             filter, "offset", (int)offset, "limit", (int)limit, "auth_token", tok);
+    if (since)
+        json_object_set_new(args, "since_id", json_integer(since));
+    json_t *sc = tool(f, "get_messages", args);
+    expect_ok(sc);
+    size_t from = (size_t)offset < nw ? (size_t)offset : nw;
+    size_t to = (size_t)(offset + limit) < nw ? (size_t)(offset + limit) : nw;
+    json_t *ms = json_object_get(sc, "messages");
+    assert_int_equal(json_array_size(ms), to - from);
+    for (size_t i = from; i < to; i++) {
+        json_t *m = json_array_get(ms, i - from);
+        assert_int_equal(json_integer_value(json_object_get(m, "id")), want[i]);
+        assert_string_equal(json_string_value(json_object_get(m, "visibility")), filter);
+    }
+    assert_int_equal(json_integer_value(json_object_get(sc, "count")), to - from);
+    assert_int_equal(json_integer_value(json_object_get(sc, "total_count")), nw);
+    assert_int_equal(json_is_true(json_object_get(sc, "has_more")), to < nw);
+    json_t *next = json_object_get(sc, "next_since_id");
+    if (to > from)
+        assert_int_equal(json_integer_value(next), want[to - 1]);
+    else
+        assert_null(next);
+    json_decref(sc);
+}
+
+/* An admin's visibility_filter selects that visibility from every sender, with the
+ * counts and paging of any other read, on a session of more than 500 messages */
+static void test_admin_filter_paging(void **state)
+{
+    fx *f = *state;
+    char *c1 = auth_agent(f, "claude-1", "claude", NULL);
+    char *g1 = auth_agent(f, "gemini-1", "gemini", NULL);
+    char *ad = auth_agent(f, "admin-1", "admin", "[\"read\",\"write\",\"admin\",\"debug\"]");
+    char *sid = new_session(f, c1);
+    static int64_t ids[NBIG];
+    static const char *vis[NBIG];
+    size_t npriv_needle = 0;
+    for (size_t i = 0; i < NBIG; i++) {
+        static const char *const v[] = {"public", "private", "private", "agent_only"};
+        const char *tok = i % 10 == 9 ? ad : i % 4 == 2 || i % 4 == 3 ? g1 : c1;
+        vis[i] = i % 10 == 9 ? "admin_only" : v[i % 4];
+        char content[64];
+        bool needle = i % 97 == 1 || i % 97 == 4;
+        snprintf(content, sizeof content, needle ? "needle-xyz %zu" : "message %zu", i);
+        npriv_needle += needle && !strcmp(vis[i], "private");
+        ids[i] = post(f, tok, sid, content, vis[i]);
+    }
+    expect_filtered(f, ad, sid, "private", ids, vis, 0, 0, 50);
+    expect_filtered(f, ad, sid, "private", ids, vis, 0, 0, 1000);
+    expect_filtered(f, ad, sid, "private", ids, vis, 0, 480, 100);
+    expect_filtered(f, ad, sid, "private", ids, vis, 0, 600, 1000);
+    expect_filtered(f, ad, sid, "private", ids, vis, ids[300], 10, 7);
+    expect_filtered(f, ad, sid, "private", ids, vis, ids[NBIG - 2], 0, 10);
+    expect_filtered(f, ad, sid, "agent_only", ids, vis, 0, 200, 30);
+    expect_filtered(f, ad, sid, "agent_only", ids, vis, ids[700], 0, 1000);
+    expect_filtered(f, ad, sid, "public", ids, vis, ids[100], 250, 40);
+    expect_filtered(f, ad, sid, "admin_only", ids, vis, 0, 100, 50);
+
+    /* search_context: the admin's private scope searches every private message */
+    size_t npriv = 0;
+    for (size_t i = 0; i < NBIG; i++)
+        npriv += !strcmp(vis[i], "private");
+    json_t *sc = tool(f, "search_context",
+                      json_pack("{s:s s:s s:s s:i s:s}", "session_id", sid, "query", "needle-xyz",
+                                "search_scope", "private", "limit", 100, "auth_token", ad));
+    expect_ok(sc);
+    assert_int_equal(json_integer_value(json_object_get(sc, "message_count")), npriv);
+    json_t *res = json_object_get(sc, "results");
+    assert_int_equal(json_array_size(res), npriv_needle);
+    for (size_t i = 0; i < json_array_size(res); i++) {
+        json_t *m = json_object_get(json_array_get(res, i), "message");
+        assert_string_equal(json_string_value(json_object_get(m, "visibility")), "private");
+        assert_non_null(strstr(json_string_value(json_object_get(m, "content")), "needle-xyz"));
+    }
+    json_decref(sc);
+    free(c1);
+    free(g1);
+    free(ad);
+    free(sid);
+}
+
+/* add_message's parent rule, as the tools answer it: a parent the poster cannot see is
+ * answered as an absent one; a visible one of another session is invalid input; a
+ * missing session is SESSION_NOT_FOUND */
+static void expect_error(json_t *sc, const char *code, const char *error)
+{
+    assert_string_equal(json_string_value(json_object_get(sc, "error")), error);
+    expect_code(sc, code);
+}
+
+static void test_parent_rule(void **state)
+{
+    fx *f = *state;
+    char *c1 = auth_agent(f, "claude-1", "claude", NULL);
+    char *g1 = auth_agent(f, "gemini-1", "gemini", NULL);
+    char *s1 = new_session(f, c1), *s2 = new_session(f, c1);
+    int64_t prv = post(f, c1, s1, "private note", "private");
+    int64_t other = post(f, c1, s2, "elsewhere", "public");
+#define REPLY(tok, sid, parent) \
+    tool(f, "add_message", \
+         json_pack("{s:s s:s s:I s:s}", "session_id", sid, "content", "re", "parent_message_id", \
+                   (json_int_t)(parent), "auth_token", tok))
+    expect_error(REPLY(g1, s1, prv), "MESSAGE_NOT_FOUND", "parent message not found");
+    expect_error(REPLY(g1, s1, other + 1000), "MESSAGE_NOT_FOUND", "parent message not found");
+    expect_error(REPLY(g1, s1, other), "INVALID_INPUT",
+                 "parent_message_id belongs to another session");
+    /* the session is checked first (before the store owned the rule, the app read the
+     * parent first and answered "parent message not found" here) */
+    expect_error(REPLY(g1, "session_0123456789abcdef", prv + 1000), "SESSION_NOT_FOUND",
+                 "session not found");
+    json_t *sc = REPLY(c1, s1, prv);
+    expect_ok(sc);
+    json_decref(sc);
+#undef REPLY
+    free(c1);
+    free(g1);
+    free(s1);
+    free(s2);
+}
+
 int main(int argc, char **argv)
 {
     g_url = tb_url(argc, argv);
@@ -1370,6 +1574,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_envelope_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maintenance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tools_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_embedded_schemas, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_filter_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parent_rule, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

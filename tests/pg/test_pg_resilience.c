@@ -171,7 +171,7 @@ static void test_restart_under_load(void **state)
     }
     /* every acknowledged id is there */
     store_msg_query q = {
-        .session_id = SID, .vis = {.all = true}, .limit = NTHREADS * MAX_PER_THREAD};
+        .session_id = SID, .vis = {.any = STORE_VIS_EVERY}, .limit = NTHREADS * MAX_PER_THREAD};
     store_messages l = {0};
     int64_t total = 0;
     if (store_message_list(d.st, &q, &l, &total, &e) != ERR_OK)

@@ -86,7 +86,8 @@ static int64_t total_messages(store_t *st, const char *sender)
 {
     store_messages l;
     int64_t total = -1;
-    store_msg_query q = {.session_id = SID, .vis = {.all = true}, .limit = 1, .sender = sender};
+    store_msg_query q = {
+        .session_id = SID, .vis = {.any = STORE_VIS_EVERY}, .limit = 1, .sender = sender};
     OK(store_message_list(st, &q, &l, &total, &E));
     store_messages_free(&l);
     return total;
@@ -95,7 +96,7 @@ static int64_t total_messages(store_t *st, const char *sender)
 /* Every id present (visible to all), in one session. */
 static void assert_all_present(store_t *st, const int64_t *ids, size_t n)
 {
-    store_vis all = {.all = true};
+    store_vis all = {.any = STORE_VIS_EVERY};
     for (size_t i = 0; i < n; i++) {
         store_message m;
         err_clear(&E);

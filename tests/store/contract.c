@@ -51,8 +51,19 @@ static utc_us T(const char *iso)
 
 #define SEC 1000000LL
 
-static const store_vis VIS_ALL = {.all = true};
-static const store_vis VIS_PUBLIC = {.public_ = true};
+static const store_vis VIS_ALL = {.any = STORE_VIS_EVERY};
+static const store_vis VIS_PUBLIC = {.any = STORE_VIS_BIT(STORE_VIS_PUBLIC)};
+#define ANY(v) STORE_VIS_BIT(STORE_VIS_##v)
+
+/* The visibility named `name` (the tests spell the stored names). */
+static store_visibility V(const char *name)
+{
+    store_visibility v = STORE_VIS_COUNT;
+    if (!store_visibility_parse(name, &v))
+        fail_msg("unknown visibility %s", name);
+    return v;
+}
+#define VNAME(v) store_visibility_name(v)
 
 static void mk_session_at(store_t *st, const char *id, const char *by, bool active, utc_us at)
 {
@@ -76,9 +87,10 @@ static store_message add_full(store_t *st, const char *sid, const char *sender, 
     store_message m = {.session_id = C(sid),
                        .sender = C(sender),
                        .sender_type = C(stype),
-                       .visibility = C(vis),
+                       .visibility = V(vis),
                        .content = C(content),
-                       .parent_id = parent};
+                       .parent_id = parent,
+                       .parent_vis = &VIS_ALL};
     store_audit_in a = {.event_type = "message_added"};
     OK(store_message_add(st, &m, &a, &E));
     assert_true(m.id > 0);
@@ -317,7 +329,7 @@ static void test_message_add(void **state)
     assert_string_equal(g.sender, "alice");
     assert_string_equal(g.sender_type, "generic");
     assert_string_equal(g.content, "hello");
-    assert_string_equal(g.visibility, "public");
+    assert_string_equal(VNAME(g.visibility), "public");
     assert_string_equal(g.message_type, "agent_response");
     assert_null(g.metadata);
     assert_int_equal(g.parent_id, 0);
@@ -328,15 +340,16 @@ static void test_message_add(void **state)
                         .sender = C("bob"),
                         .sender_type = C("gemini"),
                         .content = C("reply"),
-                        .visibility = C("agent_only"),
+                        .visibility = V("agent_only"),
                         .message_type = C("question"),
                         .metadata = C("{\"tags\":[\"a\",1]}"),
-                        .parent_id = m.id};
+                        .parent_id = m.id,
+                        .parent_vis = &VIS_ALL};
     OK(store_message_add(st, &m2, &a, &E));
     assert_true(m2.id > m.id);
     OK(store_message_get(st, m2.id, &VIS_ALL, &g, &E));
     assert_string_equal(g.sender_type, "gemini");
-    assert_string_equal(g.visibility, "agent_only");
+    assert_string_equal(VNAME(g.visibility), "agent_only");
     assert_string_equal(g.message_type, "question");
     assert_json_same("{\"tags\":[\"a\",1]}", g.metadata);
     assert_int_equal(g.parent_id, m.id);
@@ -367,15 +380,16 @@ static void test_message_add(void **state)
         .session_id = C("session_ffffffffffffffff"), .sender = C("alice"), .content = C("x")};
     FAILS(ERR_NOTFOUND, store_message_add(st, &bad, &a, &E));
     bad.session_id = C(sid);
+    bad.parent_vis = &VIS_ALL;
     bad.parent_id = m2.id + 1000;
     FAILS(ERR_INVALID, store_message_add(st, &bad, &a, &E));
     int64_t other = add_msg(st, "session_0000000000000002", "carol", "elsewhere");
     bad.parent_id = other;
     FAILS(ERR_INVALID, store_message_add(st, &bad, &a, &E));
     bad.parent_id = 0;
-    bad.visibility = C("secret");
+    bad.visibility = (store_visibility)STORE_VIS_COUNT; /* outside the enum */
     FAILS(ERR_INVALID, store_message_add(st, &bad, &a, &E));
-    bad.visibility = NULL;
+    bad.visibility = STORE_VIS_PUBLIC;
     bad.metadata = C("{broken");
     FAILS(ERR_INVALID, store_message_add(st, &bad, &a, &E));
     bad.metadata = NULL;
@@ -409,25 +423,36 @@ static void test_visibility_matrix(void **state)
         const char *visible; /* '1' per message m1..m7 */
     } cases[] = {
         {"no clause", {0}, "0000000"},
-        {"all", {.all = true}, "1111111"},
-        {"public", {.public_ = true}, "1000000"},
+        {"all", {.any = STORE_VIS_EVERY}, "1111111"},
+        {"public", {.any = ANY(PUBLIC)}, "1000000"},
         {"private of alice", {.private_of = "alice"}, "0100000"},
         {"private of bob", {.private_of = "bob"}, "0010000"},
         {"agent_only claude", {.agent_only_of = "claude"}, "0001001"},
         {"agent_only gemini", {.agent_only_of = "gemini"}, "0000100"},
-        {"admin_only", {.admin_only = true}, "0000010"},
+        {"admin_only", {.any = ANY(ADMIN_ONLY)}, "0000010"},
         {"reader alice/claude",
-         {.public_ = true, .private_of = "alice", .agent_only_of = "claude"},
+         {.any = ANY(PUBLIC), .private_of = "alice", .agent_only_of = "claude"},
          "1101001"},
         {"reader bob/gemini",
-         {.public_ = true, .private_of = "bob", .agent_only_of = "gemini"},
+         {.any = ANY(PUBLIC), .private_of = "bob", .agent_only_of = "gemini"},
          "1010100"},
         {"reader dave/generic",
-         {.public_ = true, .private_of = "dave", .agent_only_of = "generic"},
+         {.any = ANY(PUBLIC), .private_of = "dave", .agent_only_of = "generic"},
          "1000000"},
         {"admin reader root",
-         {.public_ = true, .private_of = "root", .agent_only_of = "admin", .admin_only = true},
+         {.any = ANY(PUBLIC) | ANY(ADMIN_ONLY), .private_of = "root", .agent_only_of = "admin"},
          "1000010"},
+        {"private, any sender", {.any = ANY(PRIVATE)}, "0110000"},
+        {"agent_only, any sender", {.any = ANY(AGENT_ONLY)}, "0001101"},
+        {"private, any sender, or agent_only claude",
+         {.any = ANY(PRIVATE), .agent_only_of = "claude"},
+         "0111001"},
+        {"agent_only, any sender, or private of bob",
+         {.any = ANY(AGENT_ONLY), .private_of = "bob"},
+         "0011101"},
+        {"every visibility but admin_only",
+         {.any = ANY(PUBLIC) | ANY(PRIVATE) | ANY(AGENT_ONLY)},
+         "1111101"},
         {"private of the type name", {.private_of = "claude"}, "0000000"},
         {"agent_only of a sender name", {.agent_only_of = "alice"}, "0000000"},
     };
@@ -453,6 +478,159 @@ static void test_visibility_matrix(void **state)
     }
     store_message g;
     FAILS(ERR_NOTFOUND, store_message_get(st, m[NV - 1] + 100, &VIS_ALL, &g, &E));
+}
+
+/* A filter that says one thing two ways, or names no visibility, is refused by every
+ * read that takes one. */
+static void test_visibility_filter_refused(void **state)
+{
+    store_t *st = ST;
+    const char *sid = "session_00000000000000f1";
+    mk_session(st, sid);
+    int64_t id = add_msg(st, sid, "alice", "hello");
+    const store_vis bad[] = {
+        {.any = STORE_VIS_EVERY + 1},
+        {.any = ANY(PRIVATE), .private_of = "alice"},
+        {.any = ANY(AGENT_ONLY), .agent_only_of = "claude"},
+        {.any = STORE_VIS_EVERY, .private_of = "alice"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        store_msg_query q = {.session_id = sid, .vis = bad[k], .limit = 5};
+        store_messages l;
+        store_message g;
+        FAILS(ERR_INVALID, store_message_list(st, &q, &l, NULL, &E));
+        FAILS(ERR_INVALID, store_message_get(st, id, &bad[k], &g, &E));
+        FAILS(ERR_INVALID, store_message_thread(st, id, &bad[k], &l, &E));
+        store_search_query sq = {.session_id = sid,
+                                 .vis = bad[k],
+                                 .terms = (const char *const[]){"hel"},
+                                 .nterms = 1,
+                                 .limit = 5};
+        FAILS(ERR_INVALID, store_message_search(st, &sq, &l, &E));
+        store_message m = {.session_id = C(sid),
+                           .sender = C("bob"),
+                           .content = C("re"),
+                           .parent_id = id,
+                           .parent_vis = &bad[k]};
+        FAILS(ERR_INVALID, store_message_add(st, &m, NULL, &E));
+    }
+    assert_int_equal(count_messages(st, sid), 1);
+}
+
+enum {
+    NA = 60
+};
+
+/* "visibility = X, any sender" pages as any other filter: since_id, offset, limit,
+ * order and total count over the matching messages only. */
+static void test_any_sender_paging(void **state)
+{
+    store_t *st = ST;
+    const char *sid = "session_00000000000000f2";
+    mk_session(st, sid);
+    mk_session(st, "session_00000000000000f3");
+    static const char *const vis[] = {"public", "private", "agent_only", "private", "admin_only"};
+    static const char *const who[] = {"alice", "bob", "carol"};
+    static const char *const type[] = {"claude", "gemini"};
+    int64_t ids[NA];
+    const char *v[NA];
+    for (int i = 0; i < NA; i++) {
+        v[i] = vis[i % 5];
+        ids[i] = add_full(st, sid, who[i % 3], type[i % 2], v[i], "m", 0).id;
+        if (i % 7 == 0) /* the same visibility in another session: never counted */
+            add_full(st, "session_00000000000000f3", who[i % 3], type[i % 2], v[i], "x", 0);
+    }
+    static const struct {
+        const char *vis;
+        int since; /* index of the since_id message, or -1 */
+        int offset, limit;
+        bool desc;
+    } cases[] = {
+        {"private", -1, 0, 100, false}, {"private", -1, 5, 7, false},
+        {"private", 20, 0, 100, false}, {"private", 20, 3, 4, false},
+        {"private", 20, 3, 4, true},    {"private", NA - 1, 0, 10, false},
+        {"private", -1, 40, 10, false}, {"agent_only", -1, 0, 100, false},
+        {"agent_only", 9, 2, 3, false}, {"agent_only", 9, 1, 100, true},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int64_t since = cases[k].since >= 0 ? ids[cases[k].since] : 0;
+        int64_t match[NA], want[NA];
+        size_t nm = 0, nw = 0;
+        for (int i = 0; i < NA; i++)
+            if (ids[i] > since && !strcmp(v[i], cases[k].vis))
+                match[nm++] = ids[i];
+        for (size_t i = (size_t)cases[k].offset; i < nm && nw < (size_t)cases[k].limit; i++)
+            want[nw++] = cases[k].desc ? match[nm - 1 - i] : match[i];
+        print_message("  %s, any sender: since #%d offset %d limit %d%s\n", cases[k].vis,
+                      cases[k].since, cases[k].offset, cases[k].limit,
+                      cases[k].desc ? " newest first" : "");
+        store_msg_query q = {.session_id = sid,
+                             .vis = {.any = STORE_VIS_BIT(V(cases[k].vis))},
+                             .since_id = since,
+                             .limit = cases[k].limit,
+                             .offset = cases[k].offset,
+                             .newest_first = cases[k].desc};
+        expect_ids(st, q, want, nw, (int64_t)nm);
+    }
+}
+
+/* The parent rule (store_message_add): the parent must exist, be visible to the
+ * poster and belong to the same session; a hidden parent is answered as an absent
+ * one, and a missing session before either. Nothing is written on a refusal. */
+static void test_message_parent(void **state)
+{
+    store_t *st = ST;
+    const char *s1 = "session_00000000000000f4", *s2 = "session_00000000000000f5";
+    mk_session(st, s1);
+    mk_session(st, s2);
+    int64_t pub = add_full(st, s1, "alice", "claude", "public", "pub", 0).id;
+    int64_t priv = add_full(st, s1, "alice", "claude", "private", "priv", 0).id;
+    int64_t other = add_full(st, s2, "carol", "claude", "public", "other", 0).id;
+    int64_t other_priv = add_full(st, s2, "carol", "claude", "private", "other priv", 0).id;
+    const store_vis bob = {.any = ANY(PUBLIC), .private_of = "bob", .agent_only_of = "gemini"};
+    const store_vis alice = {.any = ANY(PUBLIC), .private_of = "alice", .agent_only_of = "claude"};
+    store_audit_in a = {.event_type = "message_added"};
+    static const struct {
+        int parent; /* 0 pub, 1 priv, 2 other, 3 other_priv, 4 absent */
+        bool as_alice;
+        err_code rc;
+        store_reason why;
+    } cases[] = {
+        {0, false, ERR_OK, STORE_REASON_NONE},
+        {1, true, ERR_OK, STORE_REASON_NONE},
+        {1, false, ERR_INVALID, STORE_REASON_PARENT_NOT_FOUND}, /* hidden = absent */
+        {4, false, ERR_INVALID, STORE_REASON_PARENT_NOT_FOUND},
+        {2, false, ERR_INVALID, STORE_REASON_PARENT_ELSEWHERE},
+        {3, false, ERR_INVALID, STORE_REASON_PARENT_NOT_FOUND}, /* hidden, elsewhere */
+    };
+    const int64_t parents[] = {pub, priv, other, other_priv, other_priv + 1000};
+    int64_t n = count_messages(st, s1);
+    size_t audits = count_audit(st, "message_added", s1);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        store_message m = {.session_id = C(s1),
+                           .sender = C(cases[k].as_alice ? "alice" : "bob"),
+                           .content = C("reply"),
+                           .parent_id = parents[cases[k].parent],
+                           .parent_vis = cases[k].as_alice ? &alice : &bob};
+        FAILS(cases[k].rc, store_message_add(st, &m, &a, &E));
+        assert_int_equal(store_err_reason(&E), cases[k].why);
+        n += cases[k].rc == ERR_OK;
+        audits += cases[k].rc == ERR_OK;
+    }
+    /* a reply needs the poster's filter */
+    store_message m = {
+        .session_id = C(s1), .sender = C("bob"), .content = C("x"), .parent_id = pub};
+    FAILS(ERR_INVALID, store_message_add(st, &m, &a, &E));
+    assert_int_equal(store_err_reason(&E), STORE_REASON_NONE);
+    /* a missing session comes first: not found, whatever the parent */
+    m.parent_vis = &bob;
+    m.session_id = C("session_ffffffffffffffff");
+    FAILS(ERR_NOTFOUND, store_message_add(st, &m, &a, &E));
+    assert_int_equal(store_err_reason(&E), STORE_REASON_NONE);
+    m.parent_id = priv;
+    FAILS(ERR_NOTFOUND, store_message_add(st, &m, &a, &E));
+    assert_int_equal(count_messages(st, s1), n);
+    assert_int_equal(count_audit(st, "message_added", s1), audits);
 }
 
 enum {
@@ -642,11 +820,12 @@ static void test_thread(void **state)
         int64_t want[5];
         size_t n;
     } cases[] = {
-        {r, {.all = true}, {r, a, b, c, d}, 5},
-        {r, {.public_ = true}, {r, a, c, d}, 4}, /* c below hidden b is still shown */
-        {a, {.all = true}, {a, b, c}, 3},
-        {c, {.all = true}, {c}, 1},
+        {r, {.any = STORE_VIS_EVERY}, {r, a, b, c, d}, 5},
+        {r, {.any = ANY(PUBLIC)}, {r, a, c, d}, 4}, /* c below hidden b is still shown */
+        {a, {.any = STORE_VIS_EVERY}, {a, b, c}, 3},
+        {c, {.any = STORE_VIS_EVERY}, {c}, 1},
         {b, {.private_of = "carol"}, {b}, 1},
+        {b, {.any = ANY(PRIVATE)}, {b}, 1}, /* private from any sender: c below is not */
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         store_messages l;
@@ -1201,7 +1380,7 @@ static void test_audit_same_transaction(void **state)
         .session_id = C("session_ffffffffffffffff"), .sender = C("bob"), .content = C("c")};
     FAILS(ERR_NOTFOUND, store_message_add(st, &bad, &custom, &E));
     bad.session_id = C(sid);
-    bad.visibility = C("nope");
+    bad.visibility = (store_visibility)-1; /* outside the enum */
     FAILS(ERR_INVALID, store_message_add(st, &bad, &custom, &E));
     store_mem_set in = {.agent_id = "a", .key = "k", .value = "1", .now = 1, .overwrite = false};
     OK(store_memory_set(st, &in, &custom, NULL, &E));
@@ -1375,8 +1554,11 @@ static void test_iterate(void **state)
                         .content = C("hi"),
                         .metadata = C("{\"k\":true}")};
     OK(store_message_add(st, &m1, &a, &E));
-    store_message m2 = {
-        .session_id = s1.id, .sender = C("bob"), .content = C("re"), .parent_id = m1.id};
+    store_message m2 = {.session_id = s1.id,
+                        .sender = C("bob"),
+                        .content = C("re"),
+                        .parent_id = m1.id,
+                        .parent_vis = &VIS_ALL};
     OK(store_message_add(st, &m2, &a, &E));
     store_mem_set ms = {
         .agent_id = "alice", .key = "str", .value = "\"123\"", .now = t, .overwrite = true};
@@ -1555,7 +1737,7 @@ static void test_import_rows(void **state)
     store_message m;
     OK(store_message_get(st, 20, &VIS_ALL, &m, &E));
     assert_int_equal(m.parent_id, 10);
-    assert_string_equal(m.visibility, "private");
+    assert_string_equal(VNAME(m.visibility), "private");
     assert_int_equal(m.created_at, T("2024-01-02T03:04:05.000020Z"));
     store_message_clear(&m);
 
@@ -1734,8 +1916,11 @@ static void test_message_search(void **state)
     /* any of several terms; visibility; cursor and limit */
     expect_search(st, SC1, VIS_ALL, TERMS("zzz", "dep", "ebr", "caf"), 0, 10, IDS(m1, m3, m4));
     expect_search(st, SC1, VIS_PUBLIC, TERMS("zzz", "dep", "ebr", "caf"), 0, 10, IDS(m1, m4));
-    store_vis bob = {.public_ = true, .private_of = "bob"};
+    store_vis bob = {.any = ANY(PUBLIC), .private_of = "bob"};
     expect_search(st, SC1, bob, TERMS("dep", "caf"), 0, 10, IDS(m1, m3));
+    store_vis priv = {.any = ANY(PRIVATE)};
+    expect_search(st, SC1, priv, TERMS("zzz", "dep", "ebr", "caf"), 0, 10, IDS(m3));
+    expect_search(st, SC1, priv, TERMS("zzz", "dep", "ebr", "caf"), m3, 10, NO_IDS);
     expect_search(st, SC1, VIS_ALL, TERMS("dep", "ebr", "caf"), 0, 2, IDS(m1, m3));
     expect_search(st, SC1, VIS_ALL, TERMS("dep", "ebr", "caf"), m3, 2, IDS(m4));
     expect_search(st, SC1, VIS_ALL, TERMS("dep"), m4, 2, NO_IDS);
@@ -1865,14 +2050,14 @@ static void test_search_equivalence(void **state)
         store_message m = {.session_id = C(i % 7 ? SC1 : SC2),
                            .sender = C(senders[eq_rnd(4)]),
                            .sender_type = C("claude"),
-                           .visibility = C(vis[eq_rnd(4)]),
+                           .visibility = V(vis[eq_rnd(4)]),
                            .content = text,
                            .metadata = i % 3 ? meta : NULL};
         OK(store_message_add(st, &m, NULL, &E));
         if (i == NMSG / 2)
             flush_index(st); /* half in the index, half only candidates by position */
     }
-    store_vis rv = {.public_ = true, .private_of = "bob"};
+    store_vis rv = {.any = ANY(PUBLIC), .private_of = "bob"};
     store_messages all;
     store_msg_query lq = {.session_id = SC1, .vis = rv, .limit = 100000};
     OK(store_message_list(st, &lq, &all, NULL, &E));
@@ -2120,6 +2305,9 @@ int main(int argc, char **argv)
         T_(test_session_list),
         T_(test_message_add),
         T_(test_visibility_matrix),
+        T_(test_visibility_filter_refused),
+        T_(test_any_sender_paging),
+        T_(test_message_parent),
         T_(test_pages_and_cursor),
         T_(test_sender_and_time_range),
         T_(test_thread),

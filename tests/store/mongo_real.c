@@ -392,7 +392,7 @@ static void rb_setup(store_t *st, utc_us *updated)
 static void rb_check_nothing_written(store_t *st, utc_us updated, size_t audits_before)
 {
     store_messages l;
-    store_msg_query q = {.session_id = RB_SID, .vis = {.all = true}, .limit = 100};
+    store_msg_query q = {.session_id = RB_SID, .vis = {.any = STORE_VIS_EVERY}, .limit = 100};
     OK(store_message_list(st, &q, &l, NULL, &E));
     size_t n = l.n;
     bool only_first = n == 1 && strcmp(l.v[0].content, "first") == 0;

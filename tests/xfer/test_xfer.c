@@ -289,37 +289,42 @@ static void seed_rich(store_t *st)
                         .created_at = 1700000100000001LL};
     OK(store_session_create(st, &s2, NULL, &E));
 
+    store_vis every = {.any = STORE_VIS_EVERY};
     store_message m1 = {.session_id = S1,
                         .sender = "agent-\xce\xb1",
                         .sender_type = "claude",
                         .content = "root \xf0\x9f\x98\x80",
-                        .visibility = "public",
+                        .visibility = STORE_VIS_PUBLIC,
                         .metadata = "{\"k\":[1,2.5,\"x\",null,true,false,{\"n\":{}}]}"};
     OK(store_message_add(st, &m1, &au, &E));
     store_message m2 = {.session_id = S1,
                         .sender = "agent-b",
                         .content = "reply private",
-                        .visibility = "private",
-                        .parent_id = m1.id};
+                        .visibility = STORE_VIS_PRIVATE,
+                        .parent_id = m1.id,
+                        .parent_vis = &every};
     OK(store_message_add(st, &m2, &au, &E));
     store_message m3 = {.session_id = S1,
                         .sender = "agent-c",
                         .sender_type = "gemini",
                         .content = "deeper agent_only",
-                        .visibility = "agent_only",
+                        .visibility = STORE_VIS_AGENT_ONLY,
                         .parent_id = m2.id,
+                        .parent_vis = &every,
                         .message_type = "system",
                         .metadata = "{}"};
     OK(store_message_add(st, &m3, NULL, &E));
-    store_message m4 = {
-        .session_id = S1, .sender = "admin", .content = "admin only", .visibility = "admin_only"};
+    store_message m4 = {.session_id = S1,
+                        .sender = "admin",
+                        .content = "admin only",
+                        .visibility = STORE_VIS_ADMIN_ONLY};
     OK(store_message_add(st, &m4, &au, &E));
     store_message m5 = {.session_id = S2,
                         .sender = "agent-b",
                         .content =
                             "CJK \xe6\xbc\xa2\xe5\xad\x97 combining e\xcc\x81 a\xcc\x88 "
                             "emoji \xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb \"quoted\"\n\ttab",
-                        .visibility = "public"};
+                        .visibility = STORE_VIS_PUBLIC};
     OK(store_message_add(st, &m5, &au, &E));
 
     utc_us now = utc_now();
