@@ -418,10 +418,8 @@ static err_code parse(const char *url, db_url **out, size_t *pw_off, size_t *pw_
         }
     }
     scheme[blen] = '\0';
-    db_backend backend = 0;
-    for (size_t i = 0; i < sizeof SCHEMES / sizeof SCHEMES[0]; i++)
-        if (strcmp(scheme, SCHEMES[i].name) == 0)
-            backend = SCHEMES[i].backend;
+    int k = str_table_index(SCHEMES, sizeof SCHEMES / sizeof SCHEMES[0], sizeof SCHEMES[0], scheme);
+    db_backend backend = k < 0 ? 0 : SCHEMES[k].backend;
     if (!backend) {
         err_code rc =
             bad(e, url, "unknown scheme '%.40s' (accepted: %s)", scheme, ACCEPTED_SCHEMES);
