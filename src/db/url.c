@@ -50,6 +50,22 @@ const char *db_backend_name(db_backend b)
     return "unknown";
 }
 
+char *db_url_where(const db_url *u, const char *default_host, int default_port)
+{
+    sbuf_t b = SBUF_INIT;
+    sbuf_printf(&b, "%s://", u->scheme ? u->scheme : db_backend_name(u->backend));
+    if (u->user)
+        sbuf_printf(&b, "%s%s@", u->user, u->password ? ":***" : "");
+    const char *host = u->host && *u->host ? u->host : default_host;
+    if (host)
+        sbuf_printf(&b, strchr(host, ':') ? "[%s]" : "%s", host);
+    int port = u->port ? u->port : default_port;
+    if (port)
+        sbuf_printf(&b, ":%d", port);
+    sbuf_printf(&b, "/%s", u->database ? u->database : "");
+    return sbuf_detach(&b);
+}
+
 void db_url_free(db_url *u)
 {
     if (!u)
