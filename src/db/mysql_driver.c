@@ -339,8 +339,7 @@ static void my_free(my_conn *c)
 {
     if (!c)
         return;
-    if (c->h)
-        mysql_close(c->h);
+    mysql_close(c->h); /* NULL is fine */
     free(c->where);
     free(c);
 }
