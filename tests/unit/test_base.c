@@ -1,5 +1,6 @@
-/* tests/unit/test_base.c — base/: buffers and string helpers, UTC time parse and
- * format (offsets, Z, naive = UTC, microseconds), ids from the CSPRNG, error
+/* tests/unit/test_base.c — base/: buffers and string helpers (hex, lists of
+ * strings, look-up by name in a table), UTC time parse and format (offsets, Z,
+ * naive = UTC, microseconds), deadlines on both clocks, ids from the CSPRNG, error
  * classes, log levels, civil-time fields, hex digits, reading a stream with a
  * size limit. */
 #include <stdarg.h>
