@@ -37,19 +37,11 @@ char *auth_b64url_encode(const void *data, size_t n)
     return out;
 }
 
+/* The 6-bit value of a base64url character: its place in ALPHA; -1 for any other. */
 static int val(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
+    const char *at = c ? strchr(ALPHA, c) : NULL;
+    return at ? (int)(at - ALPHA) : -1;
 }
 
 bool auth_b64url_decode(const char *s, size_t n, unsigned char **out, size_t *outn)
@@ -109,13 +101,7 @@ bool auth_ct_streq(const char *expected, const char *presented)
 
 char *auth_fingerprint(const char *secret, char out[AUTH_FINGERPRINT_LEN])
 {
-    static const char HEX[] = "0123456789abcdef";
     unsigned char d[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)(secret ? secret : ""), secret ? strlen(secret) : 0, d);
-    for (int i = 0; i < 8; i++) {
-        out[2 * i] = HEX[d[i] >> 4];
-        out[2 * i + 1] = HEX[d[i] & 15];
-    }
-    out[16] = '\0';
-    return out;
+    return str_hex(d, 8, out);
 }

@@ -24,33 +24,31 @@
 
 #define PERMFILE_MAX_BYTES (1u << 20)
 
-static err_code bad(err_t *e, const char *path, const char *where, const err_t *inner)
+/* Messages below leave out the file: auth_permmap_load puts "permissions file
+ * '<path>': " in front of every one. */
+static err_code bad(err_t *e, const char *where, const err_t *inner)
 {
-    return err_set(e, ERR_INVALID, "permissions file '%s': %s: %s", path, where, inner->msg);
+    return err_set(e, ERR_INVALID, "%s: %s", where, inner->msg);
 }
 
-static err_code parse_map(const char *path, json_t *root, auth_permmap *m, err_t *e)
+static err_code parse_map(json_t *root, auth_permmap *m, err_t *e)
 {
     err_t in;
     if (!json_is_object(root))
         return err_set(e, ERR_INVALID,
-                       "permissions file '%s': expected a JSON object with "
-                       "\"agent_types\" and/or \"default\"",
-                       path);
+                       "expected a JSON object with \"agent_types\" and/or \"default\"");
     const char *k;
     json_t *v;
     json_object_foreach (root, k, v) {
         if (strcmp(k, "agent_types") != 0 && strcmp(k, "default") != 0)
             return err_set(e, ERR_INVALID,
-                           "permissions file '%s': unknown key \"%.60s\" "
-                           "(expected \"agent_types\" or \"default\")",
-                           path, k);
+                           "unknown key \"%.60s\" (expected \"agent_types\" or \"default\")", k);
     }
     json_t *def = json_object_get(root, "default");
     if (def) {
         auth_perms p;
         if (auth_perms_from_json(def, &p, &in) != ERR_OK)
-            return bad(e, path, "default", &in);
+            return bad(e, "default", &in);
         auth_permmap_set_default(m, p);
     }
     json_t *types = json_object_get(root, "agent_types");
@@ -58,9 +56,7 @@ static err_code parse_map(const char *path, json_t *root, auth_permmap *m, err_t
         return ERR_OK;
     if (!json_is_object(types))
         return err_set(e, ERR_INVALID,
-                       "permissions file '%s': agent_types: expected an "
-                       "object mapping agent types to permission lists",
-                       path);
+                       "agent_types: expected an object mapping agent types to permission lists");
     /* detect case-insensitive duplicates among the file's own keys */
     auth_permmap *seen = auth_permmap_new_empty(0);
     err_code rc = ERR_OK;
@@ -68,22 +64,20 @@ static err_code parse_map(const char *path, json_t *root, auth_permmap *m, err_t
         char where[128];
         snprintf(where, sizeof where, "agent_types.%.60s", k);
         if (!auth_valid_agent_type(k)) {
-            rc = err_set(e, ERR_INVALID,
-                         "permissions file '%s': %s: an agent type must be "
-                         "1..%d characters of valid UTF-8",
-                         path, where, AUTH_AGENT_TYPE_MAX);
+            rc =
+                err_set(e, ERR_INVALID, "%s: an agent type must be 1..%d characters of valid UTF-8",
+                        where, AUTH_AGENT_TYPE_MAX);
             break;
         }
         if (auth_permmap_lookup(seen, k) != 0) {
             rc = err_set(e, ERR_INVALID,
-                         "permissions file '%s': %s: the same agent type "
-                         "appears twice (names are case-insensitive)",
-                         path, where);
+                         "%s: the same agent type appears twice (names are case-insensitive)",
+                         where);
             break;
         }
         auth_perms p;
         if (auth_perms_from_json(v, &p, &in) != ERR_OK) {
-            rc = bad(e, path, where, &in);
+            rc = bad(e, where, &in);
             break;
         }
         auth_permmap_set(seen, k, 1);
@@ -93,34 +87,30 @@ static err_code parse_map(const char *path, json_t *root, auth_permmap *m, err_t
     return rc;
 }
 
-err_code auth_permmap_load(const char *path, auth_permmap **out, err_t *e)
+/* Reads and parses the file into a new map (*out). */
+static err_code load(const char *path, auth_permmap **out, err_t *e)
 {
-    *out = NULL;
-    if (!path || !*path)
-        return err_set(e, ERR_INVALID, "permissions file: empty path");
     FILE *f = fopen(path, "rb");
     if (!f)
-        return err_set(e, ERR_IO, "permissions file '%s': cannot open: %s", path, strerror(errno));
+        return err_set(e, ERR_IO, "cannot open: %s", strerror(errno));
     sbuf_t b = SBUF_INIT;
     bool ioerr = sbuf_read_stream(&b, f, PERMFILE_MAX_BYTES) != 0;
     fclose(f);
     if (ioerr) {
         sbuf_free(&b);
-        return err_set(e, ERR_IO, "permissions file '%s': read error", path);
+        return err_set(e, ERR_IO, "read error");
     }
     if (b.len > PERMFILE_MAX_BYTES) {
         sbuf_free(&b);
-        return err_set(e, ERR_INVALID, "permissions file '%s': larger than %u bytes", path,
-                       PERMFILE_MAX_BYTES);
+        return err_set(e, ERR_INVALID, "larger than %u bytes", PERMFILE_MAX_BYTES);
     }
     json_error_t je;
     json_t *root = json_loadb(b.p ? b.p : "", b.len, JSON_REJECT_DUPLICATES, &je);
     sbuf_free(&b);
     if (!root)
-        return err_set(e, ERR_INVALID, "permissions file '%s': line %d, column %d: %s", path,
-                       je.line, je.column, je.text);
+        return err_set(e, ERR_INVALID, "line %d, column %d: %s", je.line, je.column, je.text);
     auth_permmap *m = auth_permmap_default();
-    err_code rc = parse_map(path, root, m, e);
+    err_code rc = parse_map(root, m, e);
     json_decref(root);
     if (rc != ERR_OK) {
         auth_permmap_free(m);
@@ -128,6 +118,17 @@ err_code auth_permmap_load(const char *path, auth_permmap **out, err_t *e)
     }
     *out = m;
     return ERR_OK;
+}
+
+err_code auth_permmap_load(const char *path, auth_permmap **out, err_t *e)
+{
+    *out = NULL;
+    if (!path || !*path)
+        return err_set(e, ERR_INVALID, "permissions file: empty path");
+    err_code rc = load(path, out, e);
+    if (rc != ERR_OK)
+        err_prefix(e, "permissions file '%s'", path);
+    return rc;
 }
 
 err_code auth_permmap_from_conf(const conf_t *c, auth_permmap **out, err_t *e)

@@ -6,6 +6,7 @@
 #include "auth/auth.h"
 #include "auth/ctx_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "auth/jwt.h"
@@ -325,21 +326,34 @@ static utc_us jwt_expiry_of(const auth_ctx *a, const auth_identity *id)
     return jwt_exp > id->expires_at ? jwt_exp : id->expires_at;
 }
 
-auth_status auth_refresh(auth_ctx *a, const char *current, auth_issued *out, err_t *e)
+/* What refresh and revoke share: resolves the presented token at `now` into *id and
+ * retires it (retire; *raced as there). `what` names the operation when there is
+ * no store to do it with. */
+static auth_status resolve_and_retire(auth_ctx *a, const char *what, const char *token, utc_us now,
+                                      auth_identity *id, bool *raced, err_t *e)
 {
-    memset(out, 0, sizeof *out);
-    if (!a->store)
-        return store_fail(e, &(err_t){.code = ERR_INTERNAL, .msg = "refresh needs a store"});
-    utc_us now = a->clock(a->clock_ud);
-    auth_identity old;
-    auth_status st = resolve_at(a, current, now, &old, e);
+    if (!a->store) {
+        err_t in = {.code = ERR_INTERNAL};
+        snprintf(in.msg, sizeof in.msg, "%s needs a store", what);
+        return store_fail(e, &in);
+    }
+    auth_status st = resolve_at(a, token, now, id, e);
     if (st != AUTH_OK)
         return st;
     const char *tok = NULL;
     size_t n = 0;
-    token_span(current, &tok, &n);
+    token_span(token, &tok, &n);
+    return retire(a, tok, n, id, jwt_expiry_of(a, id), raced, e);
+}
+
+auth_status auth_refresh(auth_ctx *a, const char *current, auth_issued *out, err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    utc_us now = a->clock(a->clock_ud);
+    auth_identity old;
     bool raced;
-    if ((st = retire(a, tok, n, &old, jwt_expiry_of(a, &old), &raced, e)) != AUTH_OK)
+    auth_status st = resolve_and_retire(a, "refresh", current, now, &old, &raced, e);
+    if (st != AUTH_OK)
         return st;
     if (raced)
         return AUTH_TOKEN_AUTHENTICATION_FAILED;
@@ -362,17 +376,9 @@ auth_status auth_refresh(auth_ctx *a, const char *current, auth_issued *out, err
 
 auth_status auth_revoke(auth_ctx *a, const char *token, err_t *e)
 {
-    if (!a->store)
-        return store_fail(e, &(err_t){.code = ERR_INTERNAL, .msg = "revocation needs a store"});
     auth_identity id;
-    auth_status st = resolve_at(a, token, a->clock(a->clock_ud), &id, e);
-    if (st != AUTH_OK)
-        return st;
-    const char *tok = NULL;
-    size_t n = 0;
-    token_span(token, &tok, &n);
     bool raced;
-    return retire(a, tok, n, &id, jwt_expiry_of(a, &id), &raced, e);
+    return resolve_and_retire(a, "revocation", token, a->clock(a->clock_ud), &id, &raced, e);
 }
 
 err_code auth_purge_expired(auth_ctx *a, int64_t *removed, err_t *e)

@@ -125,12 +125,7 @@ const conf_var *conf_vars(size_t *count)
 
 static int var_index(const char *name)
 {
-    if (!name)
-        return -1;
-    for (size_t i = 0; i < NVARS; i++)
-        if (strcmp(VARS[i].name, name) == 0)
-            return (int)i;
-    return -1;
+    return str_table_index(VARS, NVARS, sizeof VARS[0], name);
 }
 
 const conf_var *conf_var_find(const char *name)

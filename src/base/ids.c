@@ -1,6 +1,7 @@
 /* base/ids.c — random identifiers from getrandom(2): session ids and UUIDv4.
  * Must not: use a non-cryptographic generator or any seed of our own. */
 #include "base/ids.h"
+#include "base/sbuf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -24,18 +25,12 @@ void ids_random(void *buf, size_t n)
     }
 }
 
-static const char hex[] = "0123456789abcdef";
-
 char *ids_session(char out[IDS_SESSION_LEN])
 {
     unsigned char r[8];
     ids_random(r, sizeof r);
     memcpy(out, "session_", 8);
-    for (int i = 0; i < 8; i++) {
-        out[8 + 2 * i] = hex[r[i] >> 4];
-        out[9 + 2 * i] = hex[r[i] & 15];
-    }
-    out[24] = '\0';
+    str_hex(r, sizeof r, out + 8);
     return out;
 }
 
@@ -45,14 +40,15 @@ char *ids_uuid4(char out[IDS_UUID_LEN])
     ids_random(r, sizeof r);
     r[6] = (unsigned char)((r[6] & 0x0F) | 0x40);
     r[8] = (unsigned char)((r[8] & 0x3F) | 0x80);
+    /* 8-4-4-4-12 hex digits: the groups end after bytes 4, 6, 8, 10 and 16 */
+    static const size_t ends[] = {4, 6, 8, 10, 16};
     char *o = out;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
+    for (size_t g = 0, from = 0; g < sizeof ends / sizeof ends[0]; from = ends[g++]) {
+        if (g > 0)
             *o++ = '-';
-        *o++ = hex[r[i] >> 4];
-        *o++ = hex[r[i] & 15];
+        str_hex(r + from, ends[g] - from, o);
+        o += 2 * (ends[g] - from);
     }
-    *o = '\0';
     return out;
 }
 

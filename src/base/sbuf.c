@@ -1,5 +1,6 @@
 /* base/sbuf.c — growable string buffer, allocation wrappers and small string
- * helpers (parsing numbers/booleans, percent-decoding, UTF-8 validation).
+ * helpers (parsing numbers/booleans, hex and percent-decoding, UTF-8 validation,
+ * lists of strings, look-up by name in a static table).
  * Must not: log or depend on anything above base/. */
 #include "base/sbuf.h"
 
@@ -243,6 +244,18 @@ int str_hex_digit(int c)
     return -1;
 }
 
+char *str_hex(const void *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+    return out;
+}
+
 bool str_percent_decode(const char *s, size_t n, char **out)
 {
     char *p = xmalloc(n + 1);
@@ -306,4 +319,23 @@ bool str_utf8_valid(const char *str, size_t n)
         i += len;
     }
     return true;
+}
+
+void str_list_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+int str_table_index(const void *table, size_t n, size_t stride, const char *name)
+{
+    const char *entry = table;
+    for (size_t i = 0; name && i < n; i++, entry += stride) {
+        const char *key;
+        memcpy(&key, entry, sizeof key); /* the struct's first member */
+        if (key && strcmp(key, name) == 0)
+            return (int)i;
+    }
+    return -1;
 }

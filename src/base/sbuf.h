@@ -53,9 +53,19 @@ bool str_to_double(const char *s, double *out);
 bool str_to_bool(const char *s, bool *out);
 /* The value of a hexadecimal digit (either case), -1 for any other character. */
 int str_hex_digit(int c);
+/* Writes the n bytes at p as 2n lowercase hexadecimal digits and a NUL into out
+ * (2n + 1 bytes); returns out. */
+char *str_hex(const void *p, size_t n, char *out);
 /* Percent-decodes s[0..n) into a new string; false on a malformed escape. */
 bool str_percent_decode(const char *s, size_t n, char **out);
 /* Valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool str_utf8_valid(const char *s, size_t n);
+
+/* Frees the n strings of v, then v (NULL is fine). */
+void str_list_free(char **v, size_t n);
+/* The index of the entry named `name` (exactly) in a table of n structs stride
+ * bytes apart, each starting with its `const char *` name; -1 when no entry has
+ * it, or name is NULL. E.g. str_table_index(t, sizeof t / sizeof t[0], sizeof t[0], n). */
+int str_table_index(const void *table, size_t n, size_t stride, const char *name);
 
 #endif

@@ -12,26 +12,40 @@
 #define US_PER_SEC INT64_C(1000000)
 #define US_PER_DAY (INT64_C(86400) * US_PER_SEC)
 
-utc_us utc_now(void)
+static int64_t clock_us(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (utc_us)ts.tv_sec * US_PER_SEC + ts.tv_nsec / 1000;
+    clock_gettime(clock, &ts);
+    return (int64_t)ts.tv_sec * US_PER_SEC + ts.tv_nsec / 1000;
+}
+
+utc_us utc_now(void)
+{
+    return clock_us(CLOCK_REALTIME);
 }
 
 int64_t utc_mono_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * US_PER_SEC + ts.tv_nsec / 1000;
+    return clock_us(CLOCK_MONOTONIC);
+}
+
+/* clock's time ms milliseconds from now, nanoseconds normalised */
+static void deadline(clockid_t clock, struct timespec *ts, int64_t ms)
+{
+    clock_gettime(clock, ts);
+    int64_t ns = (int64_t)ts->tv_nsec + ms % 1000 * 1000000;
+    ts->tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+    ts->tv_nsec = (long)(ns % 1000000000);
 }
 
 void utc_mono_deadline(struct timespec *ts, int64_t ms)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    int64_t ns = (int64_t)ts->tv_nsec + ms % 1000 * 1000000;
-    ts->tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
-    ts->tv_nsec = (long)(ns % 1000000000);
+    deadline(CLOCK_MONOTONIC, ts, ms);
+}
+
+void utc_real_deadline(struct timespec *ts, int64_t ms)
+{
+    deadline(CLOCK_REALTIME, ts, ms);
 }
 
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)

@@ -19,6 +19,9 @@ int64_t utc_mono_us(void); /* CLOCK_MONOTONIC, for durations and deadlines */
 /* The CLOCK_MONOTONIC time ms milliseconds from now, as pthread_cond_timedwait
  * takes it for a condition variable on that clock. */
 void utc_mono_deadline(struct timespec *ts, int64_t ms);
+/* The same on CLOCK_REALTIME, the clock of a condition variable initialised
+ * with default attributes. */
+void utc_real_deadline(struct timespec *ts, int64_t ms);
 
 /* An instant as calendar fields (proleptic Gregorian, UTC), and back. */
 typedef struct utc_civil {

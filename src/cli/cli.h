@@ -6,6 +6,8 @@
 #define CTXD_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 #include "base/conf.h"
 #include "base/err.h"
 #include "store/store.h"
@@ -29,6 +31,39 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_fail(const char *what, const err_t *e);
 /* True when argv[i] is -h/--help. */
 bool cli_is_help(const char *arg);
+
+/* ---- a command's arguments (cli_args.c) ---- */
+
+/* "--name value" or "--name=value" at argv[*i]: the value (*i moves past a
+ * separate one), or NULL when argv[*i] is another argument. A missing value
+ * prints "option --name needs a value (see ctxd <cmd> --help)" (cmd NULL: the
+ * global options) and sets *missing. */
+const char *cli_opt_value(int argc, char **argv, int *i, const char *name, const char *cmd,
+                          bool *missing);
+
+/* One option of a command, for cli_parse_args; exactly one of flag, text and num
+ * is set. */
+typedef struct cli_opt {
+    const char *name;  /* "--batch" */
+    bool *flag;        /* a flag: set to true when given */
+    const char **text; /* an option with a value: the value */
+    long *num;         /* an option with a whole number from min to max */
+    long min, max;
+    const char *what; /* the number in messages: "a number of rows", "seconds" */
+} cli_opt;
+
+/* cli_parse_args: the command line is fine, run the command. */
+enum {
+    CLI_RUN = -1
+};
+
+/* Reads argv[1..argc) of command `cmd` against opts[0..nopts): -h/--help prints
+ * usage on stdout; the arguments that do not start with '-' (and "-" alone) go
+ * to pos[0..npos) in order. An unknown option, a missing or bad value, or one
+ * argument too many prints one line naming it, e.g. "copy: unknown option '--x'
+ * (see ctxd copy --help)". Returns CLI_RUN, CLI_OK after the help, or CLI_USAGE. */
+int cli_parse_args(const char *cmd, int argc, char **argv, const cli_opt *opts, size_t nopts,
+                   const char **pos, size_t npos, void (*usage)(FILE *f));
 
 /* Resolves the database URL from ctx->conf into ctx->url/url_origin. */
 int cli_resolve_url(cli_ctx *ctx);

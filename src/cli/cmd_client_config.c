@@ -65,22 +65,12 @@ int cmd_client_config(cli_ctx *ctx, int argc, char **argv)
 {
     const char *client = NULL, *url_flag = NULL;
     bool stdio = false;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            cc_usage(stdout);
-            return CLI_OK;
-        } else if (strcmp(argv[i], "--stdio") == 0) {
-            stdio = true;
-        } else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) {
-            url_flag = argv[++i];
-        } else if (argv[i][0] != '-' && !client) {
-            client = argv[i];
-        } else {
-            cli_error("client-config: unexpected argument '%s' (see ctxd client-config --help)",
-                      argv[i]);
-            return CLI_USAGE;
-        }
-    }
+    const cli_opt opts[] = {{.name = "--stdio", .flag = &stdio},
+                            {.name = "--url", .text = &url_flag}};
+    int rc = cli_parse_args("client-config", argc, argv, opts, sizeof opts / sizeof opts[0],
+                            &client, 1, cc_usage);
+    if (rc != CLI_RUN)
+        return rc;
     int which = -1;
     for (int k = 0; client && k < (int)(sizeof clients / sizeof clients[0]); k++)
         if (strcmp(client, clients[k]) == 0)

@@ -242,17 +242,12 @@ int cmd_db(cli_ctx *ctx, int argc, char **argv)
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
     bool json = false;
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (cli_is_help(argv[i])) {
-            db_usage(stdout);
-            return CLI_OK;
-        } else {
-            cli_error("db %s: unexpected argument '%s'", argv[1], argv[i]);
-            return CLI_USAGE;
-        }
-    }
+    const cli_opt opts[] = {{.name = "--json", .flag = &json}};
+    /* the options follow the subcommand */
+    int rc = cli_parse_args("db", argc - 1, argv + 1, opts, sizeof opts / sizeof opts[0], NULL, 0,
+                            db_usage);
+    if (rc != CLI_RUN)
+        return rc;
     if (strcmp(argv[1], "check") == 0)
         return cmd_check(ctx, json);
     if (strcmp(argv[1], "url") == 0)

@@ -161,32 +161,24 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
     const char *host = conf_get(ctx->conf, "HTTP_HOST");
     if (!host || !*host)
         host = "127.0.0.1";
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            serve_usage(stdout);
-            return CLI_OK;
-        } else if (strcmp(argv[i], "--stdio") == 0) {
-            stdio = true;
-        } else if (strcmp(argv[i], "--no-migrate") == 0) {
-            migrate = false;
-        } else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc) {
-            host = argv[++i];
-        } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
-            if (!str_to_long(argv[++i], 0, 65535, &port)) {
-                cli_error("serve: --port expects 0..65535, got '%s'", argv[i]);
-                return CLI_USAGE;
-            }
-        } else if (strcmp(argv[i], "--maintenance-interval") == 0 && i + 1 < argc) {
-            if (!str_to_long(argv[++i], 1, 86400, &interval)) {
-                cli_error("serve: --maintenance-interval expects seconds 1..86400, got '%s'",
-                          argv[i]);
-                return CLI_USAGE;
-            }
-        } else {
-            cli_error("serve: unknown option '%s' (see ctxd serve --help)", argv[i]);
-            return CLI_USAGE;
-        }
-    }
+    bool no_migrate = false;
+    const cli_opt opts[] = {
+        {.name = "--stdio", .flag = &stdio},
+        {.name = "--no-migrate", .flag = &no_migrate},
+        {.name = "--host", .text = &host},
+        {.name = "--port", .num = &port, .min = 0, .max = 65535, .what = "a port number"},
+        {.name = "--maintenance-interval",
+         .num = &interval,
+         .min = 1,
+         .max = 86400,
+         .what = "seconds"},
+    };
+    int args = cli_parse_args("serve", argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0,
+                              serve_usage);
+    if (args != CLI_RUN)
+        return args;
+    if (no_migrate)
+        migrate = false;
     long retention = 30;
     if (conf_get_int(ctx->conf, "AUDIT_LOG_RETENTION_DAYS", 30, &retention, &e) != ERR_OK)
         return cli_fail("configuration", &e);

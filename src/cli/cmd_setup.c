@@ -78,19 +78,11 @@ int cmd_setup(cli_ctx *ctx, int argc, char **argv)
     (void)ctx;
     const char *path = ".env";
     bool force = false;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            setup_usage(stdout);
-            return CLI_OK;
-        } else if (strcmp(argv[i], "--force") == 0) {
-            force = true;
-        } else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc) {
-            path = argv[++i];
-        } else {
-            cli_error("setup: unknown option '%s' (see ctxd setup --help)", argv[i]);
-            return CLI_USAGE;
-        }
-    }
+    const cli_opt opts[] = {{.name = "--force", .flag = &force}, {.name = "--file", .text = &path}};
+    int rc = cli_parse_args("setup", argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0,
+                            setup_usage);
+    if (rc != CLI_RUN)
+        return rc;
     sbuf_t old = SBUF_INIT;
     FILE *f = fopen(path, "rb");
     if (f) {
@@ -155,7 +147,7 @@ int cmd_setup(cli_ctx *ctx, int argc, char **argv)
     sbuf_t tmp = SBUF_INIT;
     sbuf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
     int fd = open(sbuf_cstr(&tmp), O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, 0600);
-    int rc = CLI_OK;
+    rc = CLI_OK;
     if (fd < 0) {
         cli_error("setup: creating %s: %s", sbuf_cstr(&tmp), strerror(errno));
         rc = CLI_FAIL;

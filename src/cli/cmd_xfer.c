@@ -135,33 +135,11 @@ static void on_progress(void *ud, const xfer_event *ev)
 
 /* ---- option helpers --------------------------------------------------------------------------- */
 
-/* "--name value" or "--name=value"; exits with usage status when the value is missing. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *bad)
+/* --batch N of copy and import: rows per transaction */
+static cli_opt batch_opt(long *n)
 {
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != 0)
-        return NULL;
-    if (*i + 1 >= argc) {
-        cli_error("option %s needs a value", name);
-        *bad = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static bool parse_batch(const char *v, int *out)
-{
-    long n;
-    if (!str_to_long(v, 1, 1000000, &n)) {
-        cli_error("--batch expects a number of rows 1..1000000, got '%s'", v);
-        return false;
-    }
-    *out = (int)n;
-    return true;
+    return (cli_opt){
+        .name = "--batch", .num = n, .min = 1, .max = 1000000, .what = "a number of rows"};
 }
 
 static void print_verify(const xfer_report *r, FILE *f)
@@ -198,33 +176,21 @@ static int verify_status(const xfer_report *r, const char *what)
 int cmd_copy(cli_ctx *ctx, int argc, char **argv)
 {
     const char *from = NULL, *to = NULL;
+    long batch = 0;
     xfer_opts o = {.conf = ctx->conf, .ctxd_version = CTXD_VERSION};
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        const char *v;
-        if (cli_is_help(argv[i])) {
-            copy_usage(stdout);
-            return CLI_OK;
-        } else if ((v = opt_value(argc, argv, &i, "--from", &bad))) {
-            from = v;
-        } else if ((v = opt_value(argc, argv, &i, "--to", &bad))) {
-            to = v;
-        } else if ((v = opt_value(argc, argv, &i, "--batch", &bad))) {
-            if (!parse_batch(v, &o.batch))
-                return CLI_USAGE;
-        } else if (bad) {
-            return CLI_USAGE;
-        } else if (strcmp(argv[i], "--dry-run") == 0) {
-            o.dry_run = true;
-        } else if (strcmp(argv[i], "--verify") == 0) {
-            o.verify = true;
-        } else if (strcmp(argv[i], "--allow-nonempty") == 0) {
-            o.allow_nonempty = true;
-        } else {
-            cli_error("copy: unexpected argument '%s' (see ctxd copy --help)", argv[i]);
-            return CLI_USAGE;
-        }
-    }
+    const cli_opt opts[] = {
+        {.name = "--from", .text = &from},
+        {.name = "--to", .text = &to},
+        batch_opt(&batch),
+        {.name = "--dry-run", .flag = &o.dry_run},
+        {.name = "--verify", .flag = &o.verify},
+        {.name = "--allow-nonempty", .flag = &o.allow_nonempty},
+    };
+    int rc =
+        cli_parse_args("copy", argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, copy_usage);
+    if (rc != CLI_RUN)
+        return rc;
+    o.batch = (int)batch;
     if (!from || !to) {
         cli_error("copy needs --from URL and --to URL (see ctxd copy --help)");
         return CLI_USAGE;
@@ -236,7 +202,7 @@ int cmd_copy(cli_ctx *ctx, int argc, char **argv)
     xfer_report r;
     err_t e;
     err_clear(&e);
-    int rc = CLI_OK;
+    rc = CLI_OK;
     if (xfer_copy(from, to, &o, &r, &e) != ERR_OK) {
         rc = cli_fail("copy", &e);
     } else if (o.dry_run) {
@@ -280,23 +246,12 @@ int cmd_copy(cli_ctx *ctx, int argc, char **argv)
 int cmd_export(cli_ctx *ctx, int argc, char **argv)
 {
     const char *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        const char *v;
-        if (cli_is_help(argv[i])) {
-            export_usage(stdout);
-            return CLI_OK;
-        } else if ((v = opt_value(argc, argv, &i, "--out", &bad))) {
-            out = v;
-        } else if (bad) {
-            return CLI_USAGE;
-        } else {
-            cli_error("export: unexpected argument '%s' (see ctxd export --help)", argv[i]);
-            return CLI_USAGE;
-        }
-    }
-    int rc = cli_resolve_url(ctx);
-    if (rc != CLI_OK)
+    const cli_opt opts[] = {{.name = "--out", .text = &out}};
+    int rc = cli_parse_args("export", argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0,
+                            export_usage);
+    if (rc != CLI_RUN)
+        return rc;
+    if ((rc = cli_resolve_url(ctx)) != CLI_OK)
         return rc;
     char *tmp = NULL;
     FILE *f = stdout;
@@ -369,36 +324,20 @@ static FILE *spool_stdin(void)
 int cmd_import(cli_ctx *ctx, int argc, char **argv)
 {
     const char *file = NULL;
+    long batch = 0;
     xfer_opts o = {.conf = ctx->conf, .ctxd_version = CTXD_VERSION};
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        const char *v;
-        if (cli_is_help(argv[i])) {
-            import_usage(stdout);
-            return CLI_OK;
-        } else if ((v = opt_value(argc, argv, &i, "--batch", &bad))) {
-            if (!parse_batch(v, &o.batch))
-                return CLI_USAGE;
-        } else if (bad) {
-            return CLI_USAGE;
-        } else if (strcmp(argv[i], "--allow-nonempty") == 0) {
-            o.allow_nonempty = true;
-        } else if (argv[i][0] == '-' && argv[i][1] != 0) {
-            cli_error("import: unknown option '%s' (see ctxd import --help)", argv[i]);
-            return CLI_USAGE;
-        } else if (!file) {
-            file = argv[i];
-        } else {
-            cli_error("import: unexpected argument '%s' (one FILE)", argv[i]);
-            return CLI_USAGE;
-        }
-    }
+    const cli_opt opts[] = {batch_opt(&batch),
+                            {.name = "--allow-nonempty", .flag = &o.allow_nonempty}};
+    int rc = cli_parse_args("import", argc, argv, opts, sizeof opts / sizeof opts[0], &file, 1,
+                            import_usage);
+    if (rc != CLI_RUN)
+        return rc;
+    o.batch = (int)batch;
     if (!file) {
         cli_error("import needs a FILE written by `ctxd export` (see ctxd import --help)");
         return CLI_USAGE;
     }
-    int rc = cli_resolve_url(ctx);
-    if (rc != CLI_OK)
+    if ((rc = cli_resolve_url(ctx)) != CLI_OK)
         return rc;
     bool is_stdin = strcmp(file, "-") == 0;
     FILE *f = is_stdin ? spool_stdin() : fopen(file, "r");

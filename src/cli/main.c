@@ -71,27 +71,6 @@ static const struct {
     {"--log-level", "LOG_LEVEL"},
 };
 
-/* Returned by flag_value when the option is last and has no value. */
-static const char MISSING_VALUE[] = "";
-
-/* Splits "--flag=value" or "--flag value"; returns the value or NULL. */
-static const char *flag_value(int argc, char **argv, int *i, const char *flag)
-{
-    size_t n = strlen(flag);
-    if (strncmp(argv[*i], flag, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        cli_error("option %s needs a value (see ctxd --help)", flag);
-        return MISSING_VALUE;
-    }
-    (*i)++;
-    return argv[*i];
-}
-
 typedef struct pending_set {
     const char *name;
     char *value;
@@ -123,6 +102,7 @@ static int parse_globals(int argc, char **argv, int *cmd_at, pending_set *sets, 
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         const char *v;
+        bool missing = false;
         if (cli_is_help(a)) {
             usage(stdout);
             return CLI_OK;
@@ -131,15 +111,11 @@ static int parse_globals(int argc, char **argv, int *cmd_at, pending_set *sets, 
             printf("ctxd %s\n", CTXD_VERSION);
             return CLI_OK;
         }
-        if ((v = flag_value(argc, argv, &i, "--env-file"))) {
-            if (v == MISSING_VALUE)
-                return CLI_USAGE;
+        if ((v = cli_opt_value(argc, argv, &i, "--env-file", NULL, &missing))) {
             *env_file = v;
             continue;
         }
-        if ((v = flag_value(argc, argv, &i, "--set"))) {
-            if (v == MISSING_VALUE)
-                return CLI_USAGE;
+        if ((v = cli_opt_value(argc, argv, &i, "--set", NULL, &missing))) {
             const char *eq = strchr(v, '=');
             if (!eq || eq == v) {
                 cli_error("--set expects NAME=VALUE, got '%s'", v);
@@ -150,14 +126,16 @@ static int parse_globals(int argc, char **argv, int *cmd_at, pending_set *sets, 
             continue;
         }
         size_t k = 0, nf = sizeof flag_vars / sizeof flag_vars[0];
-        while (k < nf && !(v = flag_value(argc, argv, &i, flag_vars[k].flag)))
+        while (k < nf && !missing &&
+               !(v = cli_opt_value(argc, argv, &i, flag_vars[k].flag, NULL, &missing)))
             k++;
+        if (missing) /* reported by cli_opt_value */
+            return CLI_USAGE;
         if (k == nf) {
             cli_error("unknown option '%s' (see ctxd --help)", a);
             return CLI_USAGE;
         }
-        if (v == MISSING_VALUE ||
-            !add_set(sets, nsets, flag_vars[k].var, strlen(flag_vars[k].var), v, flag_vars[k].flag))
+        if (!add_set(sets, nsets, flag_vars[k].var, strlen(flag_vars[k].var), v, flag_vars[k].flag))
             return CLI_USAGE;
     }
     if (i >= argc) {

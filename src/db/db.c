@@ -64,10 +64,9 @@ static const struct url_int {
 
 bool db_opt_is_core(const char *key)
 {
-    for (size_t i = 0; i < sizeof URL_INTS / sizeof URL_INTS[0]; i++)
-        if (strcmp(key, URL_INTS[i].key) == 0)
-            return true;
-    return strcmp(key, "pool_timeout") == 0;
+    return str_table_index(URL_INTS, sizeof URL_INTS / sizeof URL_INTS[0], sizeof URL_INTS[0],
+                           key) >= 0 ||
+           strcmp(key, "pool_timeout") == 0;
 }
 
 /* The declared range of a variable (every name used here is declared). */

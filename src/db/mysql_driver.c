@@ -335,65 +335,46 @@ static err_code my_cfg_from(const db_url *u, my_cfg *g, err_t *e)
 
 /* ---- connecting ---------------------------------------------------------------- */
 
-static char *my_where(const db_url *u)
-{
-    sbuf_t b = SBUF_INIT;
-    sbuf_printf(&b, "%s://", u->scheme ? u->scheme : "mysql");
-    if (u->user) {
-        sbuf_puts(&b, u->user);
-        if (u->password)
-            sbuf_puts(&b, ":***");
-        sbuf_putc(&b, '@');
-    }
-    const char *host = u->host && *u->host ? u->host : "localhost";
-    if (strchr(host, ':'))
-        sbuf_printf(&b, "[%s]", host);
-    else
-        sbuf_puts(&b, host);
-    sbuf_printf(&b, ":%d/%s", u->port ? u->port : MY_DEFAULT_PORT, u->database ? u->database : "");
-    return sbuf_detach(&b);
-}
-
 static void my_free(my_conn *c)
 {
     if (!c)
         return;
-    if (c->h)
-        mysql_close(c->h);
+    mysql_close(c->h); /* NULL is fine */
     free(c->where);
     free(c);
+}
+
+/* What to check after a refusal at connect time the user can act on; NULL for others. */
+static const char *my_connect_hint(unsigned n)
+{
+    switch (n) {
+    case ER_ACCESS_DENIED_ERROR:
+    case ER_DBACCESS_DENIED_ERROR:
+    case ER_ACCESS_DENIED_NO_PASSWORD_ERROR: return "check the user name, password and grants";
+    case CR_CONNECTION_ERROR:
+    case CR_CONN_HOST_ERROR:
+    case CR_UNKNOWN_HOST:
+    case CR_SERVER_LOST:
+    case CR_SERVER_GONE_ERROR: return "is the server running and reachable?";
+    default: return NULL;
+    }
 }
 
 static err_code my_connect_error(my_conn *c, const db_url *u, err_t *e)
 {
     unsigned n = mysql_errno(c->h);
     const char *msg = mysql_error(c->h);
-    err_code cls = my_class(n);
-    switch (n) {
-    case ER_BAD_DB_ERROR:
+    err_code cls = my_class(n); /* ERR_AUTH and ERR_CONN for the hinted ones */
+    const char *hint = my_connect_hint(n);
+    if (n == ER_BAD_DB_ERROR)
         err_set(e, ERR_INVALID,
                 "cannot connect to %s: database '%s' does not exist on the server; create it "
                 "(CREATE DATABASE ... CHARACTER SET utf8mb4) or fix the URL",
                 c->where, u->database ? u->database : "");
-        break;
-    case ER_ACCESS_DENIED_ERROR:
-    case ER_DBACCESS_DENIED_ERROR:
-    case ER_ACCESS_DENIED_NO_PASSWORD_ERROR:
-        err_set(e, ERR_AUTH, "cannot connect to %s: %s: check the user name, password and grants",
-                c->where, msg);
-        break;
-    case CR_CONNECTION_ERROR:
-    case CR_CONN_HOST_ERROR:
-    case CR_UNKNOWN_HOST:
-    case CR_SERVER_LOST:
-    case CR_SERVER_GONE_ERROR:
-        err_set(e, ERR_CONN, "cannot connect to %s: %s: is the server running and reachable?",
-                c->where, msg);
-        break;
-    default:
+    else if (hint)
+        err_set(e, cls, "cannot connect to %s: %s: %s", c->where, msg, hint);
+    else
         err_set(e, cls, "cannot connect to %s: %s (MariaDB error %u)", c->where, msg, n);
-        break;
-    }
     if (e)
         e->native = (int)n;
     return e ? e->code : cls;
@@ -412,7 +393,7 @@ static err_code my_connect(const db_url *u, const db_opts *o, db_role role, db_d
         return err_set(e, ERR_FATAL, "MariaDB Connector/C failed to initialise");
 
     my_conn *c = xcalloc(1, sizeof *c);
-    c->where = my_where(u);
+    c->where = db_url_where(u, "localhost", MY_DEFAULT_PORT);
     c->ephemeral = g.ephemeral;
     c->h = mysql_init(NULL);
     if (!c->h) {
@@ -431,18 +412,15 @@ static err_code my_connect(const db_url *u, const db_opts *o, db_role role, db_d
         mysql_optionsv(c->h, MYSQL_OPT_WRITE_TIMEOUT, &g.write_timeout);
     if (!g.unix_socket && u->host && *u->host && !str_eq_ci(u->host, "localhost"))
         mysql_optionsv(c->h, MYSQL_OPT_PROTOCOL, &proto);
-    if (g.ssl_ca)
-        mysql_optionsv(c->h, MYSQL_OPT_SSL_CA, g.ssl_ca);
-    if (g.ssl_capath)
-        mysql_optionsv(c->h, MYSQL_OPT_SSL_CAPATH, g.ssl_capath);
-    if (g.ssl_cert)
-        mysql_optionsv(c->h, MYSQL_OPT_SSL_CERT, g.ssl_cert);
-    if (g.ssl_key)
-        mysql_optionsv(c->h, MYSQL_OPT_SSL_KEY, g.ssl_key);
-    if (g.ssl_cipher)
-        mysql_optionsv(c->h, MYSQL_OPT_SSL_CIPHER, g.ssl_cipher);
-    if (g.tls_version)
-        mysql_optionsv(c->h, MARIADB_OPT_TLS_VERSION, g.tls_version);
+    const struct {
+        enum mysql_option opt;
+        const char *value; /* from the URL; NULL: not given */
+    } tls[] = {{MYSQL_OPT_SSL_CA, g.ssl_ca},         {MYSQL_OPT_SSL_CAPATH, g.ssl_capath},
+               {MYSQL_OPT_SSL_CERT, g.ssl_cert},     {MYSQL_OPT_SSL_KEY, g.ssl_key},
+               {MYSQL_OPT_SSL_CIPHER, g.ssl_cipher}, {MARIADB_OPT_TLS_VERSION, g.tls_version}};
+    for (size_t i = 0; i < sizeof tls / sizeof tls[0]; i++)
+        if (tls[i].value)
+            mysql_optionsv(c->h, tls[i].opt, tls[i].value);
     if (g.ssl_mode && !str_eq(g.ssl_mode, "disabled") && !str_eq(g.ssl_mode, "preferred")) {
         mysql_optionsv(c->h, MYSQL_OPT_SSL_ENFORCE, &on);
         my_bool verify = str_eq(g.ssl_mode, "verify_ca") || str_eq(g.ssl_mode, "verify_identity");

@@ -307,20 +307,6 @@ static bool is_libpq_keyword(const PQconninfoOption *defs, const char *k)
     return false;
 }
 
-static char *describe(const db_url *u)
-{
-    sbuf_t b = SBUF_INIT;
-    sbuf_printf(&b, "%s://", u->scheme ? u->scheme : "postgresql");
-    if (u->user)
-        sbuf_printf(&b, "%s%s@", u->user, u->password ? ":***" : "");
-    if (u->host)
-        sbuf_printf(&b, strchr(u->host, ':') ? "[%s]" : "%s", u->host);
-    if (u->port)
-        sbuf_printf(&b, ":%d", u->port);
-    sbuf_printf(&b, "/%s", u->database ? u->database : "");
-    return sbuf_detach(&b);
-}
-
 /* Waits for PQconnectPoll's socket condition until the deadline. */
 static PostgresPollingStatusType connect_poll(PGconn *h, int64_t deadline_us, bool *timed_out)
 {
@@ -437,7 +423,7 @@ static err_code pg_connect(const db_url *u, const db_opts *o, db_role role, db_d
     (void)role;
     *out = NULL;
     pg_conn *c = xcalloc(1, sizeof *c);
-    c->where = describe(u);
+    c->where = db_url_where(u, NULL, 0);
     c->named = true;
     ids_random(&c->tag, sizeof c->tag);
     const char *ps = db_url_opt_get(u, "prepared_statements");

@@ -50,6 +50,22 @@ const char *db_backend_name(db_backend b)
     return "unknown";
 }
 
+char *db_url_where(const db_url *u, const char *default_host, int default_port)
+{
+    sbuf_t b = SBUF_INIT;
+    sbuf_printf(&b, "%s://", u->scheme ? u->scheme : db_backend_name(u->backend));
+    if (u->user)
+        sbuf_printf(&b, "%s%s@", u->user, u->password ? ":***" : "");
+    const char *host = u->host && *u->host ? u->host : default_host;
+    if (host)
+        sbuf_printf(&b, strchr(host, ':') ? "[%s]" : "%s", host);
+    int port = u->port ? u->port : default_port;
+    if (port)
+        sbuf_printf(&b, ":%d", port);
+    sbuf_printf(&b, "/%s", u->database ? u->database : "");
+    return sbuf_detach(&b);
+}
+
 void db_url_free(db_url *u)
 {
     if (!u)
@@ -418,10 +434,8 @@ static err_code parse(const char *url, db_url **out, size_t *pw_off, size_t *pw_
         }
     }
     scheme[blen] = '\0';
-    db_backend backend = 0;
-    for (size_t i = 0; i < sizeof SCHEMES / sizeof SCHEMES[0]; i++)
-        if (strcmp(scheme, SCHEMES[i].name) == 0)
-            backend = SCHEMES[i].backend;
+    int k = str_table_index(SCHEMES, sizeof SCHEMES / sizeof SCHEMES[0], sizeof SCHEMES[0], scheme);
+    db_backend backend = k < 0 ? 0 : SCHEMES[k].backend;
     if (!backend) {
         err_code rc =
             bad(e, url, "unknown scheme '%.40s' (accepted: %s)", scheme, ACCEPTED_SCHEMES);

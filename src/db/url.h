@@ -52,6 +52,12 @@ const char *db_backend_name(db_backend b);                    /* "sqlite", "post
  * words where it came from ("DATABASE_URL (environment)"). */
 err_code db_url_from_conf(const conf_t *c, char **url_text, char **origin, err_t *e);
 
+/* The server a parsed URL names, for messages (caller frees):
+ * "scheme://user:***@host:port/database", the password always "***", an IPv6 host
+ * in brackets. A URL without host or port gets default_host / default_port; the
+ * part is left out when that is NULL / 0. */
+char *db_url_where(const db_url *u, const char *default_host, int default_port);
+
 /* Returns a newly allocated copy of `url` with any password replaced by "***".
  * Works on malformed URLs too (best effort: anything between "://" user-part ':'
  * and the last '@' before the host is masked). */

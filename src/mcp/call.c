@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/utc.h"
 #include "mcp/mcp_internal.h"
 
 mcp_session *mcp_call_session(const mcp_call *c)
@@ -46,14 +47,8 @@ bool mcp_call_cancelled(const mcp_call *c)
 bool mcp_call_wait_cancelled(mcp_call *c, long timeout_ms)
 {
     mcp_session *s = c->session;
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl; /* cancel_cv has the default clock */
+    utc_real_deadline(&dl, timeout_ms);
     pthread_mutex_lock(&s->lock);
     while (!atomic_load(&c->cancelled))
         if (pthread_cond_timedwait(&s->cancel_cv, &s->lock, &dl) == ETIMEDOUT)
@@ -154,14 +149,8 @@ json_t *mcp_call_request(mcp_call *c, const char *method, json_t *params, long t
     else
         rc = mcp_session_send_json(s, c->rc->stream_ctx, msg);
 
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl; /* cancel_cv has the default clock */
+    utc_real_deadline(&dl, timeout_ms);
     pthread_mutex_lock(&s->lock);
     while (rc == 0 && !p.response && !atomic_load(&c->cancelled))
         if (pthread_cond_timedwait(&s->cancel_cv, &s->lock, &dl) == ETIMEDOUT)

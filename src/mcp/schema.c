@@ -14,26 +14,6 @@
 
 #include "mcp/mcp_internal.h"
 
-static bool type_ok(const char *t, const json_t *v)
-{
-    if (strcmp(t, "object") == 0)
-        return json_is_object(v);
-    if (strcmp(t, "array") == 0)
-        return json_is_array(v);
-    if (strcmp(t, "string") == 0)
-        return json_is_string(v);
-    if (strcmp(t, "boolean") == 0)
-        return json_is_boolean(v);
-    if (strcmp(t, "null") == 0)
-        return json_is_null(v);
-    if (strcmp(t, "number") == 0)
-        return json_is_number(v);
-    if (strcmp(t, "integer") == 0)
-        return json_is_integer(v) ||
-               (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)));
-    return true;
-}
-
 static const char *type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
@@ -46,6 +26,24 @@ static const char *type_name(const json_t *v)
     case JSON_FALSE: return "boolean";
     default: return "null";
     }
+}
+
+/* Whether v is of the schema type t: its own type (type_name), an integer as a
+ * number, an integral real as an integer; a type this subset does not know
+ * accepts anything. */
+static bool type_ok(const char *t, const json_t *v)
+{
+    if (strcmp(t, type_name(v)) == 0)
+        return true;
+    if (strcmp(t, "number") == 0)
+        return json_is_integer(v);
+    if (strcmp(t, "integer") == 0)
+        return json_is_real(v) && json_real_value(v) == floor(json_real_value(v));
+    static const char *const known[] = {"object", "array", "string", "boolean", "null"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(t, known[i]) == 0)
+            return false;
+    return true;
 }
 
 static size_t utf8_len(const char *s, size_t n)
@@ -202,6 +200,29 @@ static bool validate_object(const json_t *sc, const json_t *v, const char *path,
     return true;
 }
 
+/* A size bound pair of the schema: minLength/maxLength (code points of a string)
+ * or minItems/maxItems (items of an array), and how a failure reads:
+ * "must <verb> at least <bound> <unit>, got <n>". */
+typedef struct count_bounds {
+    const char *min, *max;
+    const char *verb, *unit;
+} count_bounds;
+static const count_bounds LENGTH = {"minLength", "maxLength", "be", "characters long"};
+static const count_bounds ITEMS = {"minItems", "maxItems", "have", "items"};
+
+static bool count_ok(const json_t *sc, size_t n, const count_bounds *b, const char *path,
+                     const char *arg, mcp_schema_err *err)
+{
+    const json_t *lo = json_object_get(sc, b->min), *hi = json_object_get(sc, b->max);
+    if (json_is_integer(lo) && (json_int_t)n < json_integer_value(lo))
+        return fail(err, path, arg, "must %s at least %lld %s, got %zu", b->verb,
+                    (long long)json_integer_value(lo), b->unit, n);
+    if (json_is_integer(hi) && (json_int_t)n > json_integer_value(hi))
+        return fail(err, path, arg, "must %s at most %lld %s, got %zu", b->verb,
+                    (long long)json_integer_value(hi), b->unit, n);
+    return true;
+}
+
 static bool validate(const json_t *sc, const json_t *v, const char *path, const char *arg,
                      mcp_schema_err *err)
 {
@@ -272,29 +293,14 @@ static bool validate(const json_t *sc, const json_t *v, const char *path, const 
             return fail(err, path, arg, "must be < %s, got %s", lim, got);
         }
     }
-    if (json_is_string(v)) {
-        size_t n = utf8_len(json_string_value(v), json_string_length(v));
-        const json_t *k;
-        if ((k = json_object_get(sc, "minLength")) && json_is_integer(k) &&
-            (json_int_t)n < json_integer_value(k))
-            return fail(err, path, arg, "must be at least %lld characters long, got %zu",
-                        (long long)json_integer_value(k), n);
-        if ((k = json_object_get(sc, "maxLength")) && json_is_integer(k) &&
-            (json_int_t)n > json_integer_value(k))
-            return fail(err, path, arg, "must be at most %lld characters long, got %zu",
-                        (long long)json_integer_value(k), n);
-    }
+    if (json_is_string(v) && !count_ok(sc, utf8_len(json_string_value(v), json_string_length(v)),
+                                       &LENGTH, path, arg, err))
+        return false;
     if (json_is_array(v)) {
-        size_t n = json_array_size(v), i;
-        const json_t *k, *x;
-        if ((k = json_object_get(sc, "minItems")) && json_is_integer(k) &&
-            (json_int_t)n < json_integer_value(k))
-            return fail(err, path, arg, "must have at least %lld items, got %zu",
-                        (long long)json_integer_value(k), n);
-        if ((k = json_object_get(sc, "maxItems")) && json_is_integer(k) &&
-            (json_int_t)n > json_integer_value(k))
-            return fail(err, path, arg, "must have at most %lld items, got %zu",
-                        (long long)json_integer_value(k), n);
+        size_t i;
+        const json_t *x;
+        if (!count_ok(sc, json_array_size(v), &ITEMS, path, arg, err))
+            return false;
         const json_t *items = json_object_get(sc, "items");
         if (items)
             json_array_foreach (v, i, x) {

@@ -127,15 +127,46 @@ static bool name_ok(const char *n)
     return true;
 }
 
-err_code mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *d, err_t *e)
+/* What every registration checks first: the registry is still open (no session
+ * yet), the definition has what a `kind` needs (ok; `needs` says what), and its
+ * key is new (index: key -> position; NULL when the kind has none). */
+static err_code reg_check(const mcp_server *srv, const char *kind, bool ok, const char *needs,
+                          const json_t *index, const char *key, err_t *e)
 {
     if (srv->frozen)
         return err_set(e, ERR_INVALID, "mcp: registry is frozen (sessions exist)");
-    if (!d || !name_ok(d->name) || !d->fn)
-        return err_set(e, ERR_INVALID,
-                       "mcp: tool needs a name of 1-64 [A-Za-z0-9_./-] and a handler");
-    if (json_object_get(srv->tool_index, d->name))
-        return err_set(e, ERR_EXISTS, "mcp: tool %s registered twice", d->name);
+    if (!ok)
+        return err_set(e, ERR_INVALID, "mcp: %s needs %s", kind, needs);
+    if (index && json_object_get(index, key))
+        return err_set(e, ERR_EXISTS, "mcp: %s %s registered twice", kind, key);
+    return ERR_OK;
+}
+
+/* Lists a registered entry: its description goes to the end of list (what the
+ * list methods answer) and, with an index, its position n under key. */
+static void reg_list(json_t *list, json_t *index, const char *key, size_t n, json_t *desc)
+{
+    if (index)
+        json_object_set_new(index, key, json_integer((json_int_t)n));
+    json_array_append_new(list, desc);
+}
+
+/* The optional fields of a resource's or a template's description. */
+static json_t *describe(json_t *r, const char *title, const char *description, const char *mime)
+{
+    set_opt(r, "title", title);
+    set_opt(r, "description", description);
+    set_opt(r, "mimeType", mime);
+    return r;
+}
+
+err_code mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *d, err_t *e)
+{
+    err_code rc = reg_check(srv, "tool", d && name_ok(d->name) && d->fn,
+                            "a name of 1-64 [A-Za-z0-9_./-] and a handler", srv->tool_index,
+                            d ? d->name : NULL, e);
+    if (rc != ERR_OK)
+        return rc;
     json_t *in = parse_obj(d->input_schema ? d->input_schema
                                            : "{\"type\":\"object\",\"additionalProperties\":false}",
                            d->name, e);
@@ -169,49 +200,39 @@ err_code mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *d, err_t *e)
         json_object_set_new(t, "annotations", ann);
     srv->tools = xrealloc(srv->tools, (srv->ntools + 1) * sizeof *srv->tools);
     srv->tools[srv->ntools] = (mcp_tool){xstrdup(d->name), in, out != NULL, d->fn, d->ud};
-    json_object_set_new(srv->tool_index, d->name, json_integer((json_int_t)srv->ntools));
-    srv->ntools++;
-    json_array_append_new(srv->tool_list, t);
+    reg_list(srv->tool_list, srv->tool_index, d->name, srv->ntools++, t);
     return ERR_OK;
 }
 
 err_code mcp_server_add_resource(mcp_server *srv, const mcp_resource_def *d, err_t *e)
 {
-    if (srv->frozen)
-        return err_set(e, ERR_INVALID, "mcp: registry is frozen (sessions exist)");
-    if (!d || !d->uri || !*d->uri || !d->name || !d->fn)
-        return err_set(e, ERR_INVALID, "mcp: resource needs uri, name and a handler");
-    if (json_object_get(srv->resource_index, d->uri))
-        return err_set(e, ERR_EXISTS, "mcp: resource %s registered twice", d->uri);
+    err_code rc = reg_check(srv, "resource", d && d->uri && *d->uri && d->name && d->fn,
+                            "uri, name and a handler", srv->resource_index, d ? d->uri : NULL, e);
+    if (rc != ERR_OK)
+        return rc;
     json_t *r = json_pack("{s:s,s:s}", "uri", d->uri, "name", d->name);
-    set_opt(r, "title", d->title);
-    set_opt(r, "description", d->description);
-    set_opt(r, "mimeType", d->mime_type);
     srv->resources = xrealloc(srv->resources, (srv->nresources + 1) * sizeof *srv->resources);
     srv->resources[srv->nresources] = (mcp_resource){xstrdup(d->uri), d->fn, d->ud};
-    json_object_set_new(srv->resource_index, d->uri, json_integer((json_int_t)srv->nresources));
-    srv->nresources++;
-    json_array_append_new(srv->resource_list, r);
+    reg_list(srv->resource_list, srv->resource_index, d->uri, srv->nresources++,
+             describe(r, d->title, d->description, d->mime_type));
     return ERR_OK;
 }
 
 err_code mcp_server_add_template(mcp_server *srv, const mcp_template_def *d, err_t *e)
 {
-    if (srv->frozen)
-        return err_set(e, ERR_INVALID, "mcp: registry is frozen (sessions exist)");
-    if (!d || !d->uri_template || !d->name || !d->fn)
-        return err_set(e, ERR_INVALID, "mcp: template needs uri_template, name and a handler");
+    err_code rc = reg_check(srv, "template", d && d->uri_template && d->name && d->fn,
+                            "uri_template, name and a handler", NULL, NULL, e);
+    if (rc != ERR_OK)
+        return rc;
     if (!mcp_template_valid(d->uri_template))
         return err_set(e, ERR_INVALID, "mcp: template %s: only literals and {var} are supported",
                        d->uri_template);
     json_t *r = json_pack("{s:s,s:s}", "uriTemplate", d->uri_template, "name", d->name);
-    set_opt(r, "title", d->title);
-    set_opt(r, "description", d->description);
-    set_opt(r, "mimeType", d->mime_type);
     srv->templates = xrealloc(srv->templates, (srv->ntemplates + 1) * sizeof *srv->templates);
-    srv->templates[srv->ntemplates++] =
+    srv->templates[srv->ntemplates] =
         (mcp_template){xstrdup(d->uri_template), d->fn, d->complete, d->ud};
-    json_array_append_new(srv->template_list, r);
+    reg_list(srv->template_list, NULL, NULL, srv->ntemplates++,
+             describe(r, d->title, d->description, d->mime_type));
     return ERR_OK;
 }
 
@@ -226,12 +247,10 @@ static const char *keep(json_t *strings, const char *s)
 
 err_code mcp_server_add_prompt(mcp_server *srv, const mcp_prompt_def *d, err_t *e)
 {
-    if (srv->frozen)
-        return err_set(e, ERR_INVALID, "mcp: registry is frozen (sessions exist)");
-    if (!d || !d->name || !*d->name || !d->fn)
-        return err_set(e, ERR_INVALID, "mcp: prompt needs a name and a handler");
-    if (json_object_get(srv->prompt_index, d->name))
-        return err_set(e, ERR_EXISTS, "mcp: prompt %s registered twice", d->name);
+    err_code rc = reg_check(srv, "prompt", d && d->name && *d->name && d->fn,
+                            "a name and a handler", srv->prompt_index, d ? d->name : NULL, e);
+    if (rc != ERR_OK)
+        return rc;
     mcp_prompt p = {xstrdup(d->name), NULL, d->nargs, json_array(), d->fn, d->ud};
     json_t *pj = json_pack("{s:s}", "name", d->name);
     set_opt(pj, "title", d->title);
@@ -254,9 +273,7 @@ err_code mcp_server_add_prompt(mcp_server *srv, const mcp_prompt_def *d, err_t *
     }
     srv->prompts = xrealloc(srv->prompts, (srv->nprompts + 1) * sizeof *srv->prompts);
     srv->prompts[srv->nprompts] = p;
-    json_object_set_new(srv->prompt_index, d->name, json_integer((json_int_t)srv->nprompts));
-    srv->nprompts++;
-    json_array_append_new(srv->prompt_list, pj);
+    reg_list(srv->prompt_list, srv->prompt_index, d->name, srv->nprompts++, pj);
     return ERR_OK;
 }
 

@@ -130,15 +130,13 @@ static const migrate_dialect dialects[] = {
 
 const migrate_dialect *migrate_dialect_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof dialects / sizeof dialects[0]; i++)
-        if (str_eq(dialects[i].name, name))
-            return &dialects[i];
-    return NULL;
+    int k =
+        str_table_index(dialects, sizeof dialects / sizeof dialects[0], sizeof dialects[0], name);
+    return k < 0 ? NULL : &dialects[k];
 }
 
 void migrate_sha256_hex(const void *data, size_t n, char out[65])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (!EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
@@ -148,9 +146,5 @@ void migrate_sha256_hex(const void *data, size_t n, char out[65])
         out[64] = '\0';
         return;
     }
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
+    str_hex(md, 32, out);
 }

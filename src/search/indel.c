@@ -36,15 +36,11 @@ static int32_t slot_add(spat *p, uint32_t c)
             p->ascii[c] = (int32_t)p->nslots++;
         return p->ascii[c];
     }
-    size_t mask = p->hcap - 1;
-    size_t h = (size_t)((c * 2654435761u) >> 7) & mask;
-    while (p->hval[h] >= 0) {
-        if (p->hkey[h] == c)
-            return p->hval[h];
-        h = (h + 1) & mask;
+    size_t h = spat_probe(p, c);
+    if (p->hval[h] < 0) {
+        p->hkey[h] = c;
+        p->hval[h] = (int32_t)p->nslots++;
     }
-    p->hkey[h] = c;
-    p->hval[h] = (int32_t)p->nslots++;
     return p->hval[h];
 }
 

@@ -12,20 +12,12 @@
 
 #define PF_EPS 1e-9
 
-static void *pf_xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        abort();
-    return p;
-}
-
 /* N(s) malloc'ed; *n = its length in bytes. */
 static char *norm_dup(search_ws *ws, const char *s, size_t len, size_t *n)
 {
     char small[256];
     size_t need = search_normalize_utf8(ws, s, len, small, sizeof small);
-    char *out = pf_xmalloc(need + 1);
+    char *out = xmalloc(need + 1);
     if (need < sizeof small)
         memcpy(out, small, need + 1);
     else
@@ -73,6 +65,15 @@ static bool tri_eq(const int32_t *cp, size_t a, size_t b)
     return cp[a] == cp[b] && cp[a + 1] == cp[b + 1] && cp[a + 2] == cp[b + 2];
 }
 
+/* Whether a picked position before `limit` starts the same trigram as position x. */
+static bool picked_before(const bool *pick, const int32_t *cp, size_t limit, size_t x)
+{
+    for (size_t p = 0; p < limit; p++)
+        if (pick[p] && tri_eq(cp, p, x))
+            return true;
+    return false;
+}
+
 void search_prefilter_plan(search_ws *ws, const char *query, size_t len, double threshold,
                            search_prefilter *out)
 {
@@ -80,8 +81,8 @@ void search_prefilter_plan(search_ws *ws, const char *query, size_t len, double 
     size_t nb;
     char *nq = norm_dup(ws, query, len, &nb);
     /* code points and their byte offsets */
-    int32_t *cp = pf_xmalloc((nb + 1) * sizeof *cp);
-    size_t *off = pf_xmalloc((nb + 2) * sizeof *off);
+    int32_t *cp = xmalloc((nb + 1) * sizeof *cp);
+    size_t *off = xmalloc((nb + 2) * sizeof *off);
     size_t m = 0, i = 0;
     while (i < nb && m < SEARCH_QUERY_MAX_CPS) {
         utf8proc_int32_t c;
@@ -99,7 +100,7 @@ void search_prefilter_plan(search_ws *ws, const char *query, size_t len, double 
     size_t np = m >= 3 ? m - 2 : 0; /* trigram positions of Q */
 
     /* distinct tokens: first occurrence and length */
-    size_t *ts = pf_xmalloc((m + 1) * sizeof *ts), *tl = pf_xmalloc((m + 1) * sizeof *tl);
+    size_t *ts = xmalloc((m + 1) * sizeof *ts), *tl = xmalloc((m + 1) * sizeof *tl);
     size_t nt = 0;
     for (size_t p = 0; p < m;) {
         if (!is_word(cp[p])) {
@@ -162,7 +163,7 @@ void search_prefilter_plan(search_ws *ws, const char *query, size_t len, double 
      * so any np-pp+1 of them contain a survivor; likewise g-pk+1 of the within-token
      * positions of the joined distinct tokens; and one trigram of every long token
      * (a shared long token: paths (1) and (3)). Fewer terms = fewer candidates. */
-    bool *pick = pf_xmalloc((np + 1) * sizeof *pick);
+    bool *pick = xmalloc((np + 1) * sizeof *pick);
     for (size_t p = 0; p < np; p++)
         pick[p] = !sound; /* not sound: every trigram (unused by callers) */
     if (sound) {
@@ -170,7 +171,7 @@ void search_prefilter_plan(search_ws *ws, const char *query, size_t len, double 
         /* within-token positions of the distinct tokens, round-robin over tokens
          * starting at each token's middle (spread, most specific first) */
         size_t nk = 0;
-        size_t *kpos = pf_xmalloc((m + 1) * sizeof *kpos);
+        size_t *kpos = xmalloc((m + 1) * sizeof *kpos);
         size_t maxl = 0;
         for (size_t j = 0; j < nt; j++)
             if (tl[j] > maxl)
@@ -200,10 +201,7 @@ void search_prefilter_plan(search_ws *ws, const char *query, size_t len, double 
             } else {
                 break;
             }
-            bool already = false;
-            for (size_t p = 0; p < np && !already; p++)
-                already = pick[p] && tri_eq(cp, p, cand);
-            if (already)
+            if (picked_before(pick, cp, np, cand))
                 continue;
             /* mark every position with this trigram; count the covers */
             for (size_t p = 0; p < np; p++)
@@ -222,17 +220,14 @@ void search_prefilter_plan(search_ws *ws, const char *query, size_t len, double 
     }
     /* distinct strings of the picked positions */
     if (np > 0) {
-        out->terms = pf_xmalloc(np * sizeof *out->terms);
+        out->terms = xmalloc(np * sizeof *out->terms);
         for (size_t p = 0; p < np; p++) {
             if (!pick[p])
                 continue;
-            bool dup = false;
-            for (size_t q = 0; q < p && !dup; q++)
-                dup = pick[q] && tri_eq(cp, p, q);
-            if (dup)
+            if (picked_before(pick, cp, p, p))
                 continue;
             size_t bl = off[p + 3] - off[p];
-            char *t = pf_xmalloc(bl + 1);
+            char *t = xmalloc(bl + 1);
             memcpy(t, nq + off[p], bl);
             t[bl] = '\0';
             out->terms[out->nterms++] = t;
@@ -251,9 +246,7 @@ void search_prefilter_free(search_prefilter *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->nterms; i++)
-        free(p->terms[i]);
-    free(p->terms);
+    str_list_free(p->terms, p->nterms);
     memset(p, 0, sizeof *p);
 }
 

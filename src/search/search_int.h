@@ -58,18 +58,21 @@ typedef struct spat {
 void spat_build(spat *p, const uint32_t *s, size_t m);
 void spat_free(spat *p);
 
-static inline int32_t spat_slot(const spat *p, uint32_t c)
+/* The position of code point c (>= 128) in the pattern's open-addressing table:
+ * where it is, or the empty position (hval < 0) where it would go. */
+static inline size_t spat_probe(const spat *p, uint32_t c)
 {
-    if (c < 128)
-        return p->ascii[c];
     size_t mask = p->hcap - 1;
     size_t h = (size_t)((c * 2654435761u) >> 7) & mask;
-    while (p->hval[h] >= 0) {
-        if (p->hkey[h] == c)
-            return p->hval[h];
+    while (p->hval[h] >= 0 && p->hkey[h] != c)
         h = (h + 1) & mask;
-    }
-    return -1;
+    return h;
+}
+
+/* The slot of code point c, -1 when the pattern does not hold it. */
+static inline int32_t spat_slot(const spat *p, uint32_t c)
+{
+    return c < 128 ? p->ascii[c] : p->hval[spat_probe(p, c)];
 }
 
 /* Scratch for the LCS kernels. */

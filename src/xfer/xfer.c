@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "xfer/xfer.h"
+#include "base/hash.h"
 #include "base/sbuf.h"
 #include "base/utc.h"
 #include "db/url.h"
@@ -45,16 +46,6 @@ static void acc_add(sums_acc *a, size_t k, const char *canon)
     a->s.t[k].rows++;
 }
 
-static void hex32(const unsigned char *d, char out[65])
-{
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hx[d[i] >> 4];
-        out[2 * i + 1] = hx[d[i] & 15];
-    }
-    out[64] = 0;
-}
-
 /* Finishes the digests into a->s and frees the contexts. */
 static void acc_done(sums_acc *a)
 {
@@ -64,7 +55,7 @@ static void acc_done(sums_acc *a)
         unsigned char d[EVP_MAX_MD_SIZE];
         unsigned int n = 0;
         EVP_DigestFinal_ex(a->md[i], d, &n);
-        hex32(d, a->s.t[i].sha256);
+        str_hex(d, 32, a->s.t[i].sha256);
         EVP_MD_CTX_free(a->md[i]);
         a->md[i] = NULL;
     }
@@ -118,104 +109,86 @@ static char *acc_row(sums_acc *a, const char *table, json_t *row, int *k, err_t 
     return c;
 }
 
-typedef struct sums_ctx {
-    sums_acc acc;
-} sums_ctx;
-
 static err_code sums_cb(void *ud, const char *table, json_t *row, err_t *e)
 {
-    sums_ctx *x = ud;
     int k;
-    char *c = acc_row(&x->acc, table, row, &k, e);
-    if (!c)
-        return e->code;
+    char *c = acc_row(ud, table, row, &k, e);
+    err_code rc = c ? ERR_OK : e->code;
     free(c);
-    return ERR_OK;
+    return rc;
 }
 
 err_code xfer_checksums(store_t *st, xfer_sums *out, err_t *e)
 {
-    sums_ctx x;
-    acc_init(&x.acc);
-    err_code rc = store_iterate(st, sums_cb, &x, e);
-    acc_done(&x.acc);
-    *out = x.acc.s;
+    sums_acc acc;
+    acc_init(&acc);
+    err_code rc = store_iterate(st, sums_cb, &acc, e);
+    acc_done(&acc);
+    *out = acc.s;
     return rc;
 }
 
 /* ---- a set of row digests (target rows, to compare with the source) ------------------- */
 
+/* One target row: its digest (the key in the table), its table, and how many
+ * source rows were found identical to it. */
 typedef struct dig_ent {
     unsigned char d[32];
     unsigned char table;
-    unsigned char used, matched;
+    int64_t matched;
 } dig_ent;
 
 typedef struct dig_set {
-    dig_ent *v;
-    size_t cap, n;
+    hash_t *h; /* digest -> dig_ent; NULL until the first row */
 } dig_set;
 
 static void dig_free(dig_set *s)
 {
-    free(s->v);
-    memset(s, 0, sizeof *s);
+    hash_iter it = HASH_ITER_INIT;
+    for (dig_ent *x; s->h && (x = hash_next(s->h, &it, NULL, NULL)) != NULL;)
+        free(x);
+    hash_free(s->h);
+    s->h = NULL;
 }
 
-static size_t dig_slot(const dig_set *s, const unsigned char d[32])
-{
-    size_t h;
-    memcpy(&h, d, sizeof h);
-    size_t i = h & (s->cap - 1);
-    while (s->v[i].used && memcmp(s->v[i].d, d, 32) != 0)
-        i = (i + 1) & (s->cap - 1);
-    return i;
-}
-
+/* Adds a target row. */
 static void dig_add(dig_set *s, const unsigned char d[32], unsigned char table)
 {
-    if ((s->n + 1) * 2 > s->cap) {
-        dig_set g = {xcalloc(s->cap ? s->cap * 2 : 1024, sizeof *g.v), s->cap ? s->cap * 2 : 1024,
-                     0};
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->v[i].used) {
-                g.v[dig_slot(&g, s->v[i].d)] = s->v[i];
-                g.n++;
-            }
-        free(s->v);
-        *s = g;
-    }
-    size_t i = dig_slot(s, d);
-    if (s->v[i].used)
+    if (!s->h)
+        s->h = hash_new(1024);
+    if (hash_get(s->h, (const char *)d, 32))
         return; /* cannot happen: a table's rows are distinct by key */
-    memcpy(s->v[i].d, d, 32);
-    s->v[i].table = table;
-    s->v[i].used = 1;
-    s->n++;
+    dig_ent *x = xcalloc(1, sizeof *x);
+    memcpy(x->d, d, 32);
+    x->table = table;
+    hash_put(s->h, (const char *)x->d, 32, x);
 }
 
-/* Marks the digest as seen in the source; true if the target holds it. */
-static bool dig_match(dig_set *s, const unsigned char d[32])
+/* Counts a source row against the target row it is identical to, if any. */
+static void dig_match(dig_set *s, const unsigned char d[32], unsigned char table)
 {
-    if (!s->cap)
-        return false;
-    size_t i = dig_slot(s, d);
-    if (!s->v[i].used)
-        return false;
-    s->v[i].matched = 1;
-    return true;
+    (void)table; /* part of the digest */
+    dig_ent *x = s->h ? hash_get(s->h, (const char *)d, 32) : NULL;
+    if (x)
+        x->matched++;
 }
 
-static err_code dig_collect_cb(void *ud, const char *table, json_t *row, err_t *e)
+/* A store_iterate callback: the digest of every row goes to `op` (dig_add for
+ * the target's rows, dig_match for the source's). */
+typedef struct dig_feed {
+    dig_set *set;
+    void (*op)(dig_set *s, const unsigned char d[32], unsigned char table);
+} dig_feed;
+
+static err_code dig_feed_cb(void *ud, const char *table, json_t *row, err_t *e)
 {
-    dig_set *s = ud;
+    dig_feed *f = ud;
     int k;
     unsigned char d[32];
     err_code rc = digest_row(table, row, &k, d, e);
-    if (rc != ERR_OK)
-        return rc;
-    dig_add(s, d, (unsigned char)k);
-    return ERR_OK;
+    if (rc == ERR_OK)
+        f->op(f->set, d, (unsigned char)k);
+    return rc;
 }
 
 /* ---- reports and progress -------------------------------------------------------------- */
@@ -353,20 +326,24 @@ static err_code target_scan(target *t, xfer_report *r, dig_set *set, err_t *e)
     }
     if (!r->target_had_rows)
         return ERR_OK;
-    err_code rc = store_iterate(t->st, dig_collect_cb, set, e);
+    err_code rc = store_iterate(t->st, dig_feed_cb, &(dig_feed){set, dig_add}, e);
     if (rc != ERR_OK)
         return err_prefix(e, "reading target database %s", t->masked);
     return ERR_OK;
 }
 
-/* After the source was matched against *set: target rows never matched are
- * "other data". Fills the report; ERR_EXISTS unless allowed. */
-static err_code target_judge(const dig_set *set, xfer_report *r, const xfer_opts *o,
-                             const char *masked, err_t *e)
+/* After the source was matched against *set: source rows identical to target rows
+ * are present, target rows never matched are "other data". Fills the report;
+ * ERR_EXISTS unless allowed. */
+static err_code target_judge(dig_set *set, xfer_report *r, const xfer_opts *o, const char *masked,
+                             err_t *e)
 {
-    for (size_t i = 0; i < set->cap; i++)
-        if (set->v[i].used && !set->v[i].matched)
-            r->t[set->v[i].table].foreign++;
+    hash_iter it = HASH_ITER_INIT;
+    for (dig_ent *x; set->h && (x = hash_next(set->h, &it, NULL, NULL)) != NULL;) {
+        r->t[x->table].present += x->matched;
+        if (!x->matched)
+            r->t[x->table].foreign++;
+    }
     const char *first = NULL;
     int64_t total = 0;
     for (size_t i = 0; i < r->n; i++) {
@@ -495,24 +472,6 @@ static void batch_free(batcher *b)
 
 /* ---- copy ------------------------------------------------------------------------------------ */
 
-typedef struct match_ctx {
-    dig_set *set;
-    xfer_report *r;
-} match_ctx;
-
-static err_code match_cb(void *ud, const char *table, json_t *row, err_t *e)
-{
-    match_ctx *x = ud;
-    int k;
-    unsigned char d[32];
-    err_code rc = digest_row(table, row, &k, d, e);
-    if (rc != ERR_OK)
-        return rc;
-    if (dig_match(x->set, d))
-        x->r->t[k].present++;
-    return ERR_OK;
-}
-
 static err_code copy_cb(void *ud, const char *table, json_t *row, err_t *e)
 {
     batcher *b = ud;
@@ -562,8 +521,7 @@ err_code xfer_copy(const char *from_url, const char *to_url, const xfer_opts *o,
     if ((rc = target_scan(&tg, r, &set, e)) != ERR_OK)
         goto out;
     if (r->target_had_rows) {
-        match_ctx mx = {&set, r};
-        if ((rc = store_iterate(src, match_cb, &mx, e)) != ERR_OK) {
+        if ((rc = store_iterate(src, dig_feed_cb, &(dig_feed){&set, dig_match}, e)) != ERR_OK) {
             err_prefix(e, "reading source database %s", src_masked);
             goto out;
         }
@@ -799,6 +757,22 @@ typedef struct dump_header {
     char backend[32];
 } dump_header;
 
+/* A version number of the header (key): a whole number from 1 to `known`, the
+ * newest this ctxd reads; what: its name in the message when it is newer. */
+static err_code header_version(const dump_reader *r, json_t *header, const char *key,
+                               const char *what, int known, err_t *e)
+{
+    json_t *v = json_object_get(header, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 1)
+        return line_err(r, e, "the header has no valid \"%s\"", key);
+    if (json_integer_value(v) > known)
+        return line_err(r, e,
+                        "the dump's %s %lld is newer than this ctxd (knows up to %d): upgrade "
+                        "ctxd to import it",
+                        what, (long long)json_integer_value(v), known);
+    return ERR_OK;
+}
+
 static err_code rd_header(dump_reader *r, int latest, dump_header *h, err_t *e)
 {
     int got = rd_next(r, e);
@@ -811,27 +785,14 @@ static err_code rd_header(dump_reader *r, int latest, dump_header *h, err_t *e)
     if (rc != ERR_OK)
         return err_prefix(e, "not a ctxd export");
     const char *fmt = json_string_value(json_object_get(j, "format"));
-    json_t *fv = json_object_get(j, "format_version");
-    json_t *sv = json_object_get(j, "schema_version");
     if (!fmt || strcmp(fmt, XFER_FORMAT) != 0)
         rc = line_err(r, e, "not a ctxd export (the header's \"format\" is not \"%s\")",
                       XFER_FORMAT);
-    else if (!json_is_integer(fv) || json_integer_value(fv) < 1)
-        rc = line_err(r, e, "the header has no valid \"format_version\"");
-    else if (json_integer_value(fv) > XFER_FORMAT_VERSION)
-        rc = line_err(r, e,
-                      "export format version %lld is newer than this ctxd reads (%d): "
-                      "upgrade ctxd",
-                      (long long)json_integer_value(fv), XFER_FORMAT_VERSION);
-    else if (!json_is_integer(sv) || json_integer_value(sv) < 1)
-        rc = line_err(r, e, "the header has no valid \"schema_version\"");
-    else if (json_integer_value(sv) > latest)
-        rc = line_err(r, e,
-                      "the dump's schema version %lld is newer than this ctxd (knows up to "
-                      "%d): upgrade ctxd to import it",
-                      (long long)json_integer_value(sv), latest);
+    else if ((rc = header_version(r, j, "format_version", "export format version",
+                                  XFER_FORMAT_VERSION, e)) == ERR_OK)
+        rc = header_version(r, j, "schema_version", "schema version", latest, e);
     if (rc == ERR_OK) {
-        h->schema_version = (int)json_integer_value(sv);
+        h->schema_version = (int)json_integer_value(json_object_get(j, "schema_version"));
         const char *b = json_string_value(json_object_get(j, "source_backend"));
         snprintf(h->backend, sizeof h->backend, "%s", b ? b : "unknown");
     }
@@ -902,7 +863,6 @@ typedef struct pass_ctx {
     dump_header h;
     xfer_sums got, want;
     dig_set *set;
-    xfer_report *r;
     batcher *b;
 } pass_ctx;
 
@@ -974,11 +934,10 @@ static err_code run_pass(pass_ctx *p, bool check, err_t *e)
                 break;
             }
             acc_add(&acc, (size_t)k, c);
-            if (p->set->cap) {
+            if (p->set->h) {
                 unsigned char d[32];
                 row_digest((size_t)k, c, d);
-                if (dig_match(p->set, d))
-                    p->r->t[k].present++;
+                dig_match(p->set, d, (unsigned char)k);
             }
             free(c);
             json_decref(row);
@@ -1010,7 +969,7 @@ err_code xfer_import(const char *url, FILE *in, const char *name, const xfer_opt
     report_init(r);
     target tg = {0};
     dig_set set = {0};
-    pass_ctx p = {.rd = {.in = in, .name = name ? name : "dump"}, .set = &set, .r = r};
+    pass_ctx p = {.rd = {.in = in, .name = name ? name : "dump"}, .set = &set};
     /* The header first: a dump newer than this binary changes nothing. Its
      * schema_version is compared with the newest the target's backend knows
      * (every backend numbers the versions of the same logical tables). */

@@ -224,6 +224,28 @@ static void test_file_bad(void **state)
              "1..50", NULL);
 }
 
+/* Every message about a file starts with "permissions file '<path>': ". */
+static void test_file_message_form(void **state)
+{
+    (void)state;
+    auth_permmap *m = NULL;
+    err_t e;
+    char *p = ts_path(g_dir, "absent.json");
+    char *want = ts_strf("permissions file '%s': cannot open: ", p);
+    assert_int_equal(auth_permmap_load(p, &m, &e), ERR_IO);
+    assert_int_equal(strncmp(e.msg, want, strlen(want)), 0);
+    free(want);
+    free(p);
+    p = write_file("form.json", "{\"agent_types\": {\"claude\": \"read\"}}");
+    want = ts_strf("permissions file '%s': agent_types.claude: ", p);
+    assert_int_equal(auth_permmap_load(p, &m, &e), ERR_INVALID);
+    assert_int_equal(strncmp(e.msg, want, strlen(want)), 0);
+    free(want);
+    free(p);
+    assert_int_equal(auth_permmap_load("", &m, &e), ERR_INVALID);
+    assert_string_equal(e.msg, "permissions file: empty path");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_file_good),
         cmocka_unit_test(test_file_bad),
+        cmocka_unit_test(test_file_message_form),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -288,6 +288,30 @@ static void test_revoke(void **state)
     free(jwt);
 }
 
+/* Without a store, refresh and revocation are refused with a store error naming
+ * the operation (a raw JWT still resolves). */
+static void test_no_store(void **state)
+{
+    (void)state;
+    auth_opts o = {.jwt_secret = SECRET, .clock = fake_clock};
+    auth_ctx *a = NULL;
+    err_t e;
+    assert_int_equal(auth_ctx_new(&o, &a, &e), ERR_OK);
+    auth_identity id;
+    char *jwt = auth_issue_jwt(a, "agent-9", "claude", R, &id, &e);
+    assert_non_null(jwt);
+    assert_int_equal(auth_resolve(a, jwt, &id, &e), AUTH_OK);
+    auth_issued t;
+    assert_int_equal(auth_refresh(a, jwt, &t, &e), AUTH_STORE_ERROR);
+    assert_string_equal(e.msg, "refresh needs a store");
+    assert_string_equal(t.token, ""); /* nothing issued */
+    assert_int_equal(auth_revoke(a, jwt, &e), AUTH_STORE_ERROR);
+    assert_string_equal(e.msg, "revocation needs a store");
+    assert_int_equal(auth_resolve(a, jwt, &id, &e), AUTH_OK); /* nothing was retired */
+    free(jwt);
+    auth_ctx_free(a);
+}
+
 static void test_permission_narrowing(void **state)
 {
     (void)state;
@@ -525,6 +549,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_token_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permission_narrowing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_from_conf, setup, teardown),

@@ -15,6 +15,13 @@ run "$CTXD" --bogus db url;    check "unknown option exits 2 and names it" eval 
 run "$CTXD" --set A=1 --pool-size; check "an option missing its value exits 2 and names it" eval 'rc_is 2 && err_has "--pool-size"'
 run "$CTXD" migrate sideways;  check "unknown migrate subcommand exits 2" eval 'rc_is 2 && err_has "sideways"'
 run "$CTXD" migrate to abc;    check "migrate to needs a number" eval 'rc_is 2 && err_has "version"'
+# command options: one table-driven reader (cli_args.c) for every command
+run "$CTXD" setup --file;      check "a command option missing its value exits 2 and names it" eval 'rc_is 2 && err_has "--file needs a value"'
+run "$CTXD" serve --port 99999; check "serve --port out of range exits 2 with the range" eval 'rc_is 2 && err_has "--port" && err_has "0..65535"'
+run "$CTXD" serve --host;      check "serve --host without a value exits 2" eval 'rc_is 2 && err_has "--host needs a value"'
+run "$CTXD" db url --bogus;    check "db: unknown option exits 2 and names it" eval 'rc_is 2 && err_has "--bogus"'
+run "$CTXD" client-config cursor extra; check "client-config: one client only" eval 'rc_is 2 && err_has "unexpected argument '"'"'extra'"'"'"'
+run "$CTXD" import --batch=0 x.jsonl; check "import --batch=0 exits 2 with the range" eval 'rc_is 2 && err_has "1..1000000"'
 
 # default database: ./chat_history.db in the working directory
 run "$CTXD" db url;            check "db url defaults to ./chat_history.db" eval 'rc_is 0 && out_has "chat_history.db" && out_has "sqlite"'

@@ -1,5 +1,6 @@
 /* tests/mcp/test_mcp_protocol.c — unit tests of the MCP library driving
- * mcp_session_handle with JSON strings against the fixture registry: framing (verbatim
+ * mcp_session_handle with JSON strings against the fixture registry: registration (what each
+ * kind needs, duplicates, frozen once a session exists), framing (verbatim
  * ids, notifications, errors, batches), lifecycle and version negotiation, ping/setLevel,
  * tools (pagination, validation, structuredContent), resources (read, templates, not
  * found, subscriptions across sessions, updates by template), argument validation
@@ -628,6 +629,81 @@ static void subscribe(mcp_session *s, const char *uri)
     json_decref(r);
 }
 
+static json_t *t_any(mcp_call *c, json_t *args, void *ud)
+{
+    (void)c;
+    (void)args;
+    (void)ud;
+    return json_object();
+}
+
+/* Registration: what each kind needs, a key registered twice, the optional fields
+ * of the listing, and no registration once a session exists. */
+static void test_registration(void **state)
+{
+    (void)state;
+    mcp_server_info info = {"reg", "1.0", NULL, NULL, NULL};
+    mcp_server *srv = mcp_server_new(&info);
+    err_t e;
+    const mcp_tool_def tool = {"t1", NULL, "a tool", NULL, NULL, NULL, t_any, NULL};
+    assert_int_equal(mcp_server_add_tool(srv, &tool, &e), ERR_OK);
+    assert_int_equal(mcp_server_add_tool(srv, &tool, &e), ERR_EXISTS);
+    assert_string_equal(e.msg, "mcp: tool t1 registered twice");
+    const mcp_tool_def bad_tool = {"has space", NULL, "x", NULL, NULL, NULL, t_any, NULL};
+    assert_int_equal(mcp_server_add_tool(srv, &bad_tool, &e), ERR_INVALID);
+    assert_string_equal(e.msg, "mcp: tool needs a name of 1-64 [A-Za-z0-9_./-] and a handler");
+    assert_int_equal(mcp_server_add_tool(srv, NULL, &e), ERR_INVALID);
+
+    const mcp_resource_def res = {"x://r", "r", "R", "the r", "text/plain", r_any, NULL};
+    assert_int_equal(mcp_server_add_resource(srv, &res, &e), ERR_OK);
+    assert_int_equal(mcp_server_add_resource(srv, &res, &e), ERR_EXISTS);
+    assert_string_equal(e.msg, "mcp: resource x://r registered twice");
+    const mcp_resource_def no_uri = {"", "r", NULL, NULL, NULL, r_any, NULL};
+    assert_int_equal(mcp_server_add_resource(srv, &no_uri, &e), ERR_INVALID);
+    assert_string_equal(e.msg, "mcp: resource needs uri, name and a handler");
+
+    const mcp_template_def tpl = {"x://{a}", "t", NULL, NULL, "text/plain", r_any, NULL, NULL};
+    assert_int_equal(mcp_server_add_template(srv, &tpl, &e), ERR_OK);
+    assert_int_equal(mcp_server_add_template(srv, &tpl, &e), ERR_OK); /* no key: allowed */
+    const mcp_template_def no_fn = {"x://{a}", "t", NULL, NULL, NULL, NULL, NULL, NULL};
+    assert_int_equal(mcp_server_add_template(srv, &no_fn, &e), ERR_INVALID);
+    assert_string_equal(e.msg, "mcp: template needs uri_template, name and a handler");
+
+    const mcp_prompt_def pr = {"p", NULL, NULL, NULL, 0, t_any, NULL};
+    assert_int_equal(mcp_server_add_prompt(srv, &pr, &e), ERR_OK);
+    assert_int_equal(mcp_server_add_prompt(srv, &pr, &e), ERR_EXISTS);
+    assert_string_equal(e.msg, "mcp: prompt p registered twice");
+
+    cap a;
+    cap_init(&a);
+    mcp_session *s = mcp_session_new(srv, &cap_ops, &a);
+    const mcp_tool_def late = {"t2", NULL, "late", NULL, NULL, NULL, t_any, NULL};
+    assert_int_equal(mcp_server_add_tool(srv, &late, &e), ERR_INVALID);
+    assert_string_equal(e.msg, "mcp: registry is frozen (sessions exist)");
+    assert_int_equal(mcp_server_add_resource(srv, &no_uri, &e), ERR_INVALID);
+    assert_string_equal(e.msg, "mcp: registry is frozen (sessions exist)");
+
+    init_session(s, "2025-11-25");
+    json_t *r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/list\"}");
+    json_t *res0 = json_array_get(json_object_get(result_of(r), "resources"), 0);
+    assert_int_equal(json_object_size(res0), 5); /* uri, name, title, description, mimeType */
+    assert_string_equal(json_string_value(json_object_get(res0, "title")), "R");
+    assert_string_equal(json_string_value(json_object_get(res0, "description")), "the r");
+    assert_string_equal(json_string_value(json_object_get(res0, "mimeType")), "text/plain");
+    json_decref(r);
+    r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/templates/list\"}");
+    json_t *tl = json_object_get(result_of(r), "resourceTemplates");
+    assert_int_equal(json_array_size(tl), 2);
+    assert_int_equal(json_object_size(json_array_get(tl, 0)), 3); /* uriTemplate, name, mimeType */
+    json_decref(r);
+    r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}");
+    assert_int_equal(json_array_size(json_object_get(result_of(r), "tools")), 1);
+    json_decref(r);
+    mcp_session_free(s);
+    mcp_server_free(srv);
+    cap_fini(&a);
+}
+
 static void test_subscriptions_template(void **state)
 {
     (void)state;
@@ -1162,6 +1238,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),
         cmocka_unit_test(test_subscriptions_template),
+        cmocka_unit_test(test_registration),
         cmocka_unit_test_setup_teardown(test_invalid_args_default, setup, teardown),
         cmocka_unit_test(test_invalid_args_hook),
         cmocka_unit_test_setup_teardown(test_prompts, setup, teardown),

@@ -1,5 +1,6 @@
-/* tests/unit/test_base.c — base/: buffers and string helpers, UTC time parse and
- * format (offsets, Z, naive = UTC, microseconds), ids from the CSPRNG, error
+/* tests/unit/test_base.c — base/: buffers and string helpers (hex, lists of
+ * strings, look-up by name in a table), UTC time parse and format (offsets, Z,
+ * naive = UTC, microseconds), deadlines on both clocks, ids from the CSPRNG, error
  * classes, log levels, civil-time fields, hex digits, reading a stream with a
  * size limit. */
 #include <stdarg.h>
@@ -93,6 +94,52 @@ static void test_str_utf8(void **state)
     assert_true(str_eq_ci("SQLite", "sqlite"));
     assert_true(str_eq(NULL, NULL));
     assert_false(str_eq("a", NULL));
+}
+
+/* str_hex: lowercase digits, two per byte, NUL-terminated; every byte value. */
+static void test_str_hex(void **state)
+{
+    (void)state;
+    char out[2 * 256 + 1];
+    memset(out, 'x', sizeof out);
+    const unsigned char some[] = {0x00, 0x0f, 0xa5, 0xff};
+    assert_ptr_equal(str_hex(some, sizeof some, out), out);
+    assert_string_equal(out, "000fa5ff");
+    assert_string_equal(str_hex("", 0, out), "");
+    unsigned char all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (unsigned char)i;
+    str_hex(all, sizeof all, out);
+    assert_int_equal(strlen(out), 512);
+    for (int i = 0; i < 256; i++) /* round trip through str_hex_digit */
+        assert_int_equal(str_hex_digit(out[2 * i]) << 4 | str_hex_digit(out[2 * i + 1]), i);
+}
+
+/* str_list_free frees every string and the array (ASan checks for leaks);
+ * str_table_index finds an entry of a static table by its name. */
+static void test_str_list_and_table(void **state)
+{
+    (void)state;
+    char **v = xcalloc(3, sizeof *v);
+    v[0] = xstrdup("a");
+    v[1] = NULL; /* a hole is fine */
+    v[2] = xstrdup("c");
+    str_list_free(v, 3);
+    str_list_free(NULL, 0);
+
+    static const struct {
+        const char *name;
+        int value;
+    } table[] = {{"one", 1}, {"two", 2}, {NULL, 0}, {"three", 3}, {"two", 22}};
+    size_t n = sizeof table / sizeof table[0];
+    assert_int_equal(str_table_index(table, n, sizeof table[0], "one"), 0);
+    assert_int_equal(str_table_index(table, n, sizeof table[0], "two"), 1); /* the first */
+    assert_int_equal(str_table_index(table, n, sizeof table[0], "three"), 3);
+    assert_int_equal(table[str_table_index(table, n, sizeof table[0], "three")].value, 3);
+    assert_int_equal(str_table_index(table, n, sizeof table[0], "TWO"), -1); /* exact */
+    assert_int_equal(str_table_index(table, n, sizeof table[0], "four"), -1);
+    assert_int_equal(str_table_index(table, n, sizeof table[0], NULL), -1);
+    assert_int_equal(str_table_index(table, 1, sizeof table[0], "two"), -1); /* n counts */
 }
 
 static utc_us parse_ok(const char *s)
@@ -198,6 +245,15 @@ static void test_utc_civil(void **state)
     int64_t at = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
     assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
     assert_true(at >= before + 1999000 && at <= utc_mono_us() + 1999000);
+    /* the same on the wall clock, for condition variables with default attributes */
+    utc_us wall = utc_now();
+    utc_real_deadline(&ts, 2500);
+    at = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+    assert_true(at >= wall + 2500000 && at <= utc_now() + 2500000);
+    utc_real_deadline(&ts, 0);
+    at = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    assert_true(at >= wall && at <= utc_now());
     /* fields are not range-checked: 25 hours is the next day's 01:00 */
     utc_civil over = {1970, 1, 1, 25, 0, 0, 0};
     assert_int_equal(utc_from_civil(&over), INT64_C(90000000000));
@@ -300,6 +356,8 @@ int main(void)
         cmocka_unit_test(test_str_numbers_and_bools),
         cmocka_unit_test(test_str_percent_decode),
         cmocka_unit_test(test_str_utf8),
+        cmocka_unit_test(test_str_hex),
+        cmocka_unit_test(test_str_list_and_table),
         cmocka_unit_test(test_utc_parse_forms),
         cmocka_unit_test(test_utc_parse_rejects),
         cmocka_unit_test(test_utc_format_round_trip),

@@ -299,6 +299,49 @@ static void test_backend_names(void **state)
     assert_string_equal(db_backend_name((db_backend)99), "unknown");
 }
 
+/* db_url_where: the server for messages, password masked, defaults filled in or
+ * left out as the driver asks. */
+static void test_where(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url, *default_host;
+        int default_port;
+        const char *want;
+    } cases[] = {
+        {"postgresql://bob:s3cret@db.example:6432/app", NULL, 0,
+         "postgresql://bob:***@db.example:6432/app"},
+        {"postgresql+asyncpg://bob@db/app", NULL, 0, "postgresql://bob@db/app"},
+        {"postgresql://[::1]:5433/", NULL, 0, "postgresql://[::1]:5433/"},
+        {"mysql://root:pw@db/ctxd", "localhost", 3306, "mysql://root:***@db:3306/ctxd"},
+        {"mariadb://u@[fe80::1]/x", "localhost", 3306, "mariadb://u@[fe80::1]:3306/x"},
+        {"mysql://h:3307", "localhost", 3306, "mysql://h:3307/"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        db_url *u = NULL;
+        err_t e;
+        if (db_url_parse(cases[i].url, &u, &e) != ERR_OK)
+            fail_msg("%s: %s", cases[i].url, e.msg);
+        char *w = db_url_where(u, cases[i].default_host, cases[i].default_port);
+        if (strcmp(w, cases[i].want) != 0)
+            fail_msg("%s: got %s, want %s", cases[i].url, w, cases[i].want);
+        free(w);
+        db_url_free(u);
+    }
+    /* no scheme, host or port (as a driver may see them): the backend's name, the
+     * defaults, or nothing */
+    db_url bare = {.backend = DB_BACKEND_MYSQL, .user = "u", .password = "p", .database = "d"};
+    char *w = db_url_where(&bare, "localhost", 3306);
+    assert_string_equal(w, "mysql://u:***@localhost:3306/d");
+    free(w);
+    bare.backend = DB_BACKEND_POSTGRES;
+    bare.password = NULL;
+    bare.database = NULL;
+    w = db_url_where(&bare, NULL, 0);
+    assert_string_equal(w, "postgresql://u@/");
+    free(w);
+}
+
 static void test_error_shows_masked_url(void **state)
 {
     (void)state;
@@ -601,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_null_and_free),
         cmocka_unit_test(test_opt_get_and_repeats),
         cmocka_unit_test(test_backend_names),
+        cmocka_unit_test(test_where),
         cmocka_unit_test(test_error_shows_masked_url),
         cmocka_unit_test(test_masking),
         cmocka_unit_test(test_from_conf),

@@ -842,6 +842,51 @@ static void t_bad_dumps(void **state)
     tdb_drop(&c);
 }
 
+/* A dry run onto a target that already holds the source's rows counts them as
+ * present; a dump's header versions are checked (newer than this ctxd, or not a
+ * positive whole number). */
+static void t_present_and_versions(void **state)
+{
+    (void)state;
+    tdb a, b;
+    tdb_new(K_SQLITE, &a);
+    tdb_new(K_SQLITE, &b);
+    seed_url(a.url, seed_rich_fn);
+    run_res r = RUN(NULL, "copy", "--from", a.url, "--to", b.url);
+    EXPECT_RC(r, 0);
+    run_free(&r);
+    r = RUN(NULL, "copy", "--from", a.url, "--to", b.url, "--dry-run");
+    EXPECT_RC(r, 0);
+    EXPECT_HAS(r.out, "7 row(s): 0 to copy, 7 already in the target");
+    EXPECT_HAS(r.out, "0 row(s) would be copied");
+    assert_null(strstr(r.out, "holds other data"));
+    run_free(&r);
+
+    static const struct {
+        const char *header, *want;
+    } bad[] = {
+        {"{\"format\":\"ctxd-export\",\"format_version\":2,\"schema_version\":1}",
+         "export format version 2 is newer than this ctxd"},
+        {"{\"format\":\"ctxd-export\",\"format_version\":0,\"schema_version\":1}",
+         "no valid \"format_version\""},
+        {"{\"format\":\"ctxd-export\",\"format_version\":1,\"schema_version\":\"1\"}",
+         "no valid \"schema_version\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *text = ts_strf("%s\n", bad[i].header);
+        char *p = write_file("header.jsonl", text);
+        r = RUN(b.url, "import", p);
+        if (r.status != 1 || !strstr(r.err, "line 1") || !strstr(r.err, bad[i].want))
+            fail_msg("header %s: exit %d, stderr: %s", bad[i].header, r.status, r.err);
+        run_free(&r);
+        unlink(p);
+        free(p);
+        free(text);
+    }
+    tdb_drop(&a);
+    tdb_drop(&b);
+}
+
 /* Command-line errors and the dry run on an empty target. */
 static void t_cli(void **state)
 {
@@ -991,9 +1036,13 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "sqlite") == 0) {
         g_kind = K_SQLITE;
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(t_cli),           cmocka_unit_test(t_copy_verify),
-            cmocka_unit_test(t_export_import), cmocka_unit_test(t_nonempty),
-            cmocka_unit_test(t_bad_dumps),     cmocka_unit_test(t_killed_copy),
+            cmocka_unit_test(t_cli),
+            cmocka_unit_test(t_copy_verify),
+            cmocka_unit_test(t_export_import),
+            cmocka_unit_test(t_nonempty),
+            cmocka_unit_test(t_bad_dumps),
+            cmocka_unit_test(t_killed_copy),
+            cmocka_unit_test(t_present_and_versions),
         };
         rc = cmocka_run_group_tests_name("xfer sqlite", tests, NULL, NULL);
     } else if (strcmp(mode, "pg") == 0 || strcmp(mode, "mariadb") == 0) {
