@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "app/app_int.h"
+#include "base/utc.h"
 
 bool app_worker_start(app_worker *w, void *(*fn)(void *), void *arg)
 {
@@ -27,8 +28,7 @@ bool app_worker_wait(app_worker *w, long seconds)
         return false;
     }
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += seconds;
+    utc_real_deadline(&ts, (int64_t)seconds * 1000);
     return pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT;
 }
 
