@@ -1,4 +1,4 @@
-/* app/app.h — the operations of ctxd (tool-contract.md): the app context (store, auth,
+/* app/app.h — the operations of ctxd (docs/mcp-interface.md): the app context (store, auth,
  * permission map, rate limiter, limits), registration of every tool, resource and
  * prompt into an mcp_server, the per-connection / per-session / per-request state a
  * transport hands to the handlers (an app_req as mcp_request_ctx.auth), and what the
@@ -24,7 +24,7 @@
 
 typedef struct app app_t;
 
-/* Enforced limits (tool-contract.md "Limits"); app_limits_default() gives the contract's. */
+/* Enforced limits (docs/mcp-interface.md "Limits"); app_limits_default() gives the contract's. */
 typedef struct app_limits {
     size_t content_max_chars;  /* 100000 code points after sanitising */
     size_t metadata_max_keys;  /* 50 */

@@ -13,7 +13,7 @@
 #include "auth/identity.h"
 #include "search/search.h"
 
-/* ---- error codes of the envelope (tool-contract.md) ---- */
+/* ---- error codes of the envelope (docs/mcp-interface.md) ---- */
 typedef enum app_code {
     APP_INVALID_INPUT = 0,
     APP_INVALID_VISIBILITY,

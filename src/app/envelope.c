@@ -1,4 +1,4 @@
-/* app/envelope.c — the error envelope of tool-contract.md: tool results with
+/* app/envelope.c — the error envelope of docs/mcp-interface.md: tool results with
  * isError:true whose text (and structuredContent) is {success:false, error, code,
  * severity, recoverable, suggestions?, context?, retry_after?, timestamp}, the mapping
  * of store errors to codes (only transient ones are recoverable), and the success

@@ -1,4 +1,4 @@
-/* app/limits.c — the enforced input limits of tool-contract.md: content sanitising
+/* app/limits.c — the enforced input limits of docs/mcp-interface.md: content sanitising
  * (control characters except \n\t\r removed, trimmed) and size in code points, UTF-8
  * validity, metadata shape and size, memory keys, TTLs, session ids; each failure is
  * the contract's error code. Must not: touch the store. */

@@ -1,4 +1,4 @@
-/* app/visibility.c — THE visibility rule (tool-contract.md), implemented once and used
+/* app/visibility.c — THE visibility rule (docs/mcp-interface.md), implemented once and used
  * by every read path (tools, resources, prompts, notifications): public -> anyone with
  * read; private -> the sender; agent_only -> agents of the sender's agent_type;
  * admin_only -> agents with admin (only they may post it); admins read everything.
