@@ -6,11 +6,12 @@
  * executors that run a whole operation of one command, error mapping, the
  * BSON <-> JSON / time helpers of store_mongo_conv.c, and the operations (the
  * vtable entries) each file defines.
- * Files: store_mongo.c (open/close, pool, runners, commands, executors, errors,
- * the vtable, health), store_mongo_msg.c (sessions, messages, search),
- * store_mongo_mem.c (agent memory), store_mongo_auth.c (audit log, tokens,
- * revoked jtis), store_mongo_xfer.c (iterate, import, count),
- * store_mongo_migrate.c (schema lifecycle), store_mongo_conv.c (encodings).
+ * Files: store_mongo.c (open/close, pool, runners, error classes, the vtable,
+ * health), store_mongo_cmd.c (commands and executors), store_mongo_msg.c
+ * (sessions, messages, search), store_mongo_mem.c (agent memory),
+ * store_mongo_auth.c (audit log, tokens, revoked jtis), store_mongo_xfer.c
+ * (iterate, import, count), store_mongo_migrate.c (schema lifecycle),
+ * store_mongo_conv.c (encodings and records).
  * Must not: be included outside src/store/store_mongo*.c (and the unit test of
  * its error classes, tests/unit/test_mongo_errclass.c). */
 #ifndef CTXD_STORE_STORE_MONGO_INT_H
@@ -115,7 +116,7 @@ typedef struct smongo_find {
     const char *only;    /* projection: this field (and _id) only; NULL: all */
 } smongo_find;
 
-/* ---- commands inside a unit of work (store_mongo.c) ----------------------------------
+/* ---- commands inside a unit of work (store_mongo_cmd.c) ------------------------------
  * In the transaction's session, if any; a failed command is mapped by smongo_err
  * naming its collection. */
 
@@ -153,7 +154,7 @@ err_code smongo_audit_insert(smongo_ctx *c, const store_audit_in *a, err_t *e);
 /* ERR_OK when session id exists, else store_err_no_session (store_mongo_msg.c). */
 err_code smongo_need_session(smongo_ctx *c, const char *id, err_t *e);
 
-/* ---- executors: a whole operation of one command (store_mongo.c) -------------------- */
+/* ---- executors: a whole operation of one command (store_mongo_cmd.c) ---------------- */
 
 /* A read (smongo_read) of smongo_get_one / smongo_get_list / smongo_count. */
 err_code smongo_read_one(smongo *s, const char *coll, const bson_t *filter, const smongo_find *o,

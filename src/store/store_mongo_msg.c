@@ -362,11 +362,12 @@ err_code smongo_message_list(store_t *st, const store_msg_query *q, store_messag
 {
     bson_t f;
     msg_filter(q, &f);
-    msg_page x = {q->session_id,
-                  &f,
-                  {{q->newest_first ? "-id" : "id"}, q->offset, q->limit, NULL},
-                  out,
-                  total};
+    msg_page x = {
+        .session_id = q->session_id,
+        .f = &f,
+        .o = {.sort = {q->newest_first ? "-id" : "id"}, .skip = q->offset, .limit = q->limit},
+        .out = out,
+        .total = total};
     err_code rc = smongo_read(M(st), rd_msg_page, &x, e);
     bson_destroy(&f);
     return rc;
@@ -497,7 +498,8 @@ err_code smongo_message_search(store_t *st, const store_search_query *q, store_m
     BCON_APPEND(&f, "$and", "[", "{", "$or", "[", "{", "search_text", BCON_NULL, "}", "{",
                 "search_text", "{", "$regex", BCON_UTF8(regex), "}", "}", "]", "}", "]");
     free(regex);
-    msg_page x = {q->session_id, &f, {{"id"}, 0, q->limit, NULL}, out, NULL};
+    msg_page x = {
+        .session_id = q->session_id, .f = &f, .o = {.sort = {"id"}, .limit = q->limit}, .out = out};
     err_code rc = smongo_read(M(st), rd_msg_page, &x, e);
     bson_destroy(&f);
     return rc;
@@ -512,8 +514,9 @@ static err_code tx_message_reindex(smongo_ctx *c, void *arg, err_t *e)
     bson_t f = BSON_INITIALIZER;
     BSON_APPEND_BOOL(&f, "unindexed", true);
     store_messages ms = {0};
-    err_code rc = smongo_get_list(c, SMONGO_MESSAGES, &f, &(smongo_find){{"id"}, 0, *n, NULL},
-                                  &smongo_message_rec, SMONGO_LIST(&ms), e);
+    err_code rc =
+        smongo_get_list(c, SMONGO_MESSAGES, &f, &(smongo_find){.sort = {"id"}, .limit = *n},
+                        &smongo_message_rec, SMONGO_LIST(&ms), e);
     bson_destroy(&f);
     store_index_fn index = c->s->base.index_fn;
     for (size_t i = 0; i < ms.n && rc == ERR_OK; i++) {
