@@ -96,7 +96,10 @@ static err_code ensure(smongo_ctx *c, const char *coll, bson_t *key, bson_t *soi
     bson_destroy(&upd);
     bson_destroy(soi);
     bson_destroy(key);
-    return rc == ERR_UNIQUE ? ERR_OK : rc;
+    if (rc != ERR_UNIQUE)
+        return rc;
+    err_clear(e);
+    return ERR_OK;
 }
 
 /* counter {name} with seq 0 unless it exists */

@@ -74,7 +74,7 @@ static int cmp_docs(const void *pa, const void *pb)
     const bson_t *a = *(bson_t *const *)pa, *b = *(bson_t *const *)pb;
     int r = cmp_text(a, b, g_sort->k1);
     if (!r && g_sort->k2)
-        r = cmp_text(a, b, g_sort->k2); /* agent_memory: scope "" (global) first */
+        r = cmp_text(a, b, g_sort->k2);
     if (!r && g_sort->k3)
         r = cmp_text(a, b, g_sort->k3);
     return r;
@@ -112,11 +112,13 @@ static err_code take_doc(const bson_t *doc, void *arg, err_t *e)
 static err_code iter_table(smongo_ctx *c, const store_table *t, store_row_cb cb, void *ud, err_t *e)
 {
     bool memory = strcmp(t->name, SMONGO_MEMORY) == 0;
-    iter_ctx x = {t,
-                  cb,
-                  ud,
-                  {NULL, 0, 0, memory ? "agent_id" : t->key[0], memory ? "scope" : NULL,
-                   memory ? "key" : NULL}};
+    /* agent_memory: by agent, then scope ("" = global first), then key */
+    iter_ctx x = {.t = t,
+                  .cb = cb,
+                  .ud = ud,
+                  .l = {.k1 = memory ? "agent_id" : t->key[0],
+                        .k2 = memory ? "scope" : NULL,
+                        .k3 = memory ? "key" : NULL}};
     smongo_find o = {.sort = {t->seq_col ? t->key[0] : NULL}};
     bson_t f = BSON_INITIALIZER;
     err_code rc = smongo_each(c, t->name, &f, &o, take_doc, &x, e);
