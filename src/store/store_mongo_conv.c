@@ -3,7 +3,8 @@
  * (integers as int32 when they fit, else int64; reals as double; objects as
  * documents; arrays as arrays), times as int64 microseconds since the epoch
  * (exact to the microsecond; read back tolerant of int32/int64/double because
- * some servers re-encode numbers), and typed field getters.
+ * some servers re-encode numbers), typed field getters, and the small documents
+ * of commands (index keys and sort orders, {field: {op: value}}).
  * Must not: talk to the server or know about collections. */
 #include <stdlib.h>
 #include <string.h>
@@ -71,20 +72,27 @@ void smongo_append_json(bson_t *doc, const char *key, const json_t *v)
         append_value(doc, key, v);
 }
 
+err_code smongo_parse_json(const char *json, const char *what, json_t **out, err_t *e)
+{
+    *out = NULL;
+    if (!json)
+        return ERR_OK;
+    json_error_t je;
+    *out = json_loads(json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (!*out)
+        return err_set(e, ERR_INVALID, "%s is not valid JSON: %s", what, je.text);
+    return ERR_OK;
+}
+
 err_code smongo_append_json_text(bson_t *doc, const char *key, const char *json, const char *what,
                                  err_t *e)
 {
-    if (!json) {
-        bson_append_null(doc, key, -1);
-        return ERR_OK;
-    }
-    json_error_t je;
-    json_t *v = json_loads(json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (!v)
-        return err_set(e, ERR_INVALID, "%s is not valid JSON: %s", what, je.text);
-    append_value(doc, key, v);
+    json_t *v = NULL;
+    err_code rc = smongo_parse_json(json, what, &v, e);
+    if (rc == ERR_OK)
+        smongo_append_json(doc, key, v);
     json_decref(v);
-    return ERR_OK;
+    return rc;
 }
 
 static json_t *children_to_json(const bson_iter_t *it, bool array)
@@ -188,3 +196,124 @@ void smongo_append_str(bson_t *doc, const char *key, const char *s)
     else
         bson_append_null(doc, key, -1);
 }
+
+void smongo_append_keys(bson_t *d, const char *key, const char *const *fields, size_t n)
+{
+    bson_t keys;
+    bson_append_document_begin(d, key, -1, &keys);
+    for (size_t i = 0; i < n && fields[i]; i++) {
+        const char *f = fields[i];
+        bson_append_int32(&keys, f[0] == '-' ? f + 1 : f, -1, f[0] == '-' ? -1 : 1);
+    }
+    bson_append_document_end(d, &keys);
+}
+
+void smongo_append_op(bson_t *d, const char *field, const char *op, int64_t v)
+{
+    bson_t sub;
+    bson_append_document_begin(d, field, -1, &sub);
+    bson_append_int64(&sub, op, -1, v);
+    bson_append_document_end(d, &sub);
+}
+
+/* ---- documents into store records ----------------------------------------------------- */
+
+static void read_session(const bson_t *d, void *rec)
+{
+    store_session *s = rec;
+    s->id = smongo_get_str(d, "id");
+    s->purpose = smongo_get_str(d, "purpose");
+    s->created_by = smongo_get_str(d, "created_by");
+    s->metadata = smongo_get_json_text(d, "metadata", true);
+    s->is_active = smongo_get_bool(d, "is_active");
+    s->created_at = smongo_get_time(d, "created_at");
+    s->updated_at = smongo_get_time(d, "updated_at");
+}
+
+static void clear_session(void *rec)
+{
+    store_session_clear(rec);
+}
+
+const smongo_rec smongo_session_rec = {sizeof(store_session), read_session, clear_session};
+
+static void read_message(const bson_t *d, void *rec)
+{
+    store_message *m = rec;
+    m->id = smongo_get_int(d, "id");
+    m->session_id = smongo_get_str(d, "session_id");
+    m->sender = smongo_get_str(d, "sender");
+    m->sender_type = smongo_get_str(d, "sender_type");
+    m->content = smongo_get_str(d, "content");
+    char *vis = smongo_get_str(d, "visibility");
+    m->visibility = store_visibility_stored(vis, vis ? strlen(vis) : 0);
+    free(vis);
+    m->message_type = smongo_get_str(d, "message_type");
+    m->metadata = smongo_get_json_text(d, "metadata", true);
+    m->parent_id = smongo_get_int(d, "parent_message_id");
+    m->created_at = smongo_get_time(d, "created_at");
+}
+
+static void clear_message(void *rec)
+{
+    store_message_clear(rec);
+}
+
+const smongo_rec smongo_message_rec = {sizeof(store_message), read_message, clear_message};
+
+static void read_memory(const bson_t *d, void *rec)
+{
+    store_memory *m = rec;
+    m->agent_id = smongo_get_str(d, "agent_id");
+    m->session_id = smongo_get_str(d, "session_id");
+    m->key = smongo_get_str(d, "key");
+    m->value = smongo_get_json_text(d, "value", false);
+    m->metadata = smongo_get_json_text(d, "metadata", true);
+    m->created_at = smongo_get_time(d, "created_at");
+    m->updated_at = smongo_get_time(d, "updated_at");
+    m->expires_at = smongo_get_time(d, "expires_at");
+}
+
+static void clear_memory(void *rec)
+{
+    store_memory_clear(rec);
+}
+
+const smongo_rec smongo_memory_rec = {sizeof(store_memory), read_memory, clear_memory};
+
+static void read_audit(const bson_t *d, void *rec)
+{
+    store_audit *a = rec;
+    a->id = smongo_get_int(d, "id");
+    a->at = smongo_get_time(d, "created_at");
+    a->event_type = smongo_get_str(d, "event_type");
+    a->agent_id = smongo_get_str(d, "agent_id");
+    a->session_id = smongo_get_str(d, "session_id");
+    a->resource = smongo_get_str(d, "resource");
+    a->metadata = smongo_get_json_text(d, "metadata", true);
+}
+
+static void clear_audit(void *rec)
+{
+    store_audit_clear(rec);
+}
+
+const smongo_rec smongo_audit_rec = {sizeof(store_audit), read_audit, clear_audit};
+
+static void read_token(const bson_t *d, void *rec)
+{
+    store_token *t = rec;
+    t->token_id = smongo_get_str(d, "token_id");
+    t->jwt = smongo_get_str(d, "jwt");
+    t->agent_id = smongo_get_str(d, "agent_id");
+    t->agent_type = smongo_get_str(d, "agent_type");
+    t->created_at = smongo_get_time(d, "created_at");
+    t->expires_at = smongo_get_time(d, "expires_at");
+}
+
+static void clear_token(void *rec)
+{
+    store_token_clear(rec);
+}
+
+const smongo_rec smongo_token_rec = {sizeof(store_token), read_token, clear_token};

@@ -62,16 +62,11 @@ static err_code create_collection(smongo_ctx *c, const char *name, err_t *e)
 
 static err_code create_index(smongo_ctx *c, const index_def *d, err_t *e)
 {
-    bson_t cmd = BSON_INITIALIZER, arr, ix, key, reply;
+    bson_t cmd = BSON_INITIALIZER, arr, ix, reply;
     BSON_APPEND_UTF8(&cmd, "createIndexes", d->coll);
     BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &arr);
     BSON_APPEND_DOCUMENT_BEGIN(&arr, "0", &ix);
-    BSON_APPEND_DOCUMENT_BEGIN(&ix, "key", &key);
-    for (size_t i = 0; i < 4 && d->fields[i]; i++) {
-        const char *f = d->fields[i];
-        BSON_APPEND_INT32(&key, f[0] == '-' ? f + 1 : f, f[0] == '-' ? -1 : 1);
-    }
-    bson_append_document_end(&ix, &key);
+    smongo_append_keys(&ix, "key", d->fields, 4);
     BSON_APPEND_UTF8(&ix, "name", d->name);
     if (d->unique)
         BSON_APPEND_BOOL(&ix, "unique", true);
@@ -91,27 +86,29 @@ static err_code create_index(smongo_ctx *c, const index_def *d, err_t *e)
     return rc;
 }
 
-/* {name} -> $setOnInsert {seq: 0}, upsert: an existing counter is kept. */
+/* key -> $setOnInsert soi, upsert: an existing document is kept (also one a
+ * concurrent migration has just made). Frees key and soi. */
+static err_code ensure(smongo_ctx *c, const char *coll, bson_t *key, bson_t *soi, err_t *e)
+{
+    bson_t upd = BSON_INITIALIZER;
+    BSON_APPEND_DOCUMENT(&upd, "$setOnInsert", soi);
+    err_code rc = smongo_update(c, coll, key, &upd, true, NULL, NULL, e);
+    bson_destroy(&upd);
+    bson_destroy(soi);
+    bson_destroy(key);
+    if (rc != ERR_UNIQUE)
+        return rc;
+    err_clear(e);
+    return ERR_OK;
+}
+
+/* counter {name} with seq 0 unless it exists */
 static err_code ensure_counter(smongo_ctx *c, const char *name, err_t *e)
 {
-    mongoc_collection_t *col = smongo_coll(c, SMONGO_COUNTERS);
-    bson_t q = BSON_INITIALIZER, upd = BSON_INITIALIZER, soi, opts = BSON_INITIALIZER, reply;
-    BSON_APPEND_UTF8(&q, "name", name);
-    BSON_APPEND_DOCUMENT_BEGIN(&upd, "$setOnInsert", &soi);
+    bson_t key = BSON_INITIALIZER, soi = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&key, "name", name);
     BSON_APPEND_INT64(&soi, "seq", 0);
-    bson_append_document_end(&upd, &soi);
-    BSON_APPEND_BOOL(&opts, "upsert", true);
-    bson_error_t be;
-    err_code rc = ERR_OK;
-    if (!mongoc_collection_update_one(col, &q, &upd, &opts, &reply, &be) &&
-        be.code != 11000) /* a concurrent migration made it */
-        rc = smongo_err(&be, &reply, "counter", e);
-    bson_destroy(&reply);
-    bson_destroy(&opts);
-    bson_destroy(&upd);
-    bson_destroy(&q);
-    mongoc_collection_destroy(col);
-    return rc;
+    return ensure(c, SMONGO_COUNTERS, &key, &soi, e);
 }
 
 static err_code migration_1(smongo_ctx *c, err_t *e)
@@ -154,44 +151,13 @@ static const migration migrations[] = {{1, "init", migration_1}, {2, "search", m
 /* store_schema.up_only: migrations are idempotent steps with no way back */
 static const char up_only[] = "MongoDB migrations only go up";
 
-/* Calls fn for each recorded migration ({version, name, applied_at}) by version,
- * ascending (dir 1) or descending (dir -1), at most limit (0 = all). */
-static err_code each_record(smongo_ctx *c, int dir, int64_t limit,
-                            void (*fn)(const bson_t *doc, void *arg), void *arg, err_t *e)
-{
-    mongoc_collection_t *col = smongo_coll(c, SMONGO_MIGRATIONS);
-    bson_t f = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
-    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-    BSON_APPEND_INT32(&sort, "version", dir);
-    bson_append_document_end(&opts, &sort);
-    if (limit > 0)
-        BSON_APPEND_INT64(&opts, "limit", limit);
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, &f, &opts, NULL);
-    const bson_t *doc;
-    while (mongoc_cursor_next(cur, &doc))
-        fn(doc, arg);
-    bson_error_t be;
-    const bson_t *reply = NULL;
-    err_code rc = ERR_OK;
-    if (mongoc_cursor_error_document(cur, &be, &reply))
-        rc = smongo_err(&be, reply, "schema_migrations", e);
-    mongoc_cursor_destroy(cur);
-    bson_destroy(&opts);
-    bson_destroy(&f);
-    mongoc_collection_destroy(col);
-    return rc;
-}
-
-static void take_version(const bson_t *doc, void *arg)
-{
-    *(int *)arg = (int)smongo_get_int(doc, "version");
-}
-
 /* *v = the newest recorded version (0 = none). */
 static err_code current_version(smongo_ctx *c, int *v, err_t *e)
 {
-    *v = 0;
-    return each_record(c, -1, 1, take_version, v, e);
+    int64_t max = 0;
+    err_code rc = smongo_max(c, SMONGO_MIGRATIONS, "version", &max, e);
+    *v = (int)max;
+    return rc;
 }
 
 /* ERR_SCHEMA saying what to do unless version v is the one this binary knows. */
@@ -240,22 +206,11 @@ static err_code do_up(smongo_ctx *c, void *arg, err_t *e)
         if ((rc = migrations[i].run(c, e)) != ERR_OK)
             return err_prefix(e, "mongodb migration %d (%s)", migrations[i].version,
                               migrations[i].name);
-        mongoc_collection_t *col = smongo_coll(c, SMONGO_MIGRATIONS);
-        bson_t q = BSON_INITIALIZER, upd = BSON_INITIALIZER, soi, opts = BSON_INITIALIZER, reply;
-        BSON_APPEND_INT32(&q, "version", migrations[i].version);
-        BSON_APPEND_DOCUMENT_BEGIN(&upd, "$setOnInsert", &soi);
+        bson_t key = BSON_INITIALIZER, soi = BSON_INITIALIZER;
+        BSON_APPEND_INT32(&key, "version", migrations[i].version);
         BSON_APPEND_UTF8(&soi, "name", migrations[i].name);
         BSON_APPEND_INT64(&soi, "applied_at", utc_now());
-        bson_append_document_end(&upd, &soi);
-        BSON_APPEND_BOOL(&opts, "upsert", true);
-        bson_error_t be;
-        if (!mongoc_collection_update_one(col, &q, &upd, &opts, &reply, &be) && be.code != 11000)
-            rc = smongo_err(&be, &reply, "schema_migrations", e);
-        bson_destroy(&reply);
-        bson_destroy(&opts);
-        bson_destroy(&upd);
-        bson_destroy(&q);
-        mongoc_collection_destroy(col);
+        rc = ensure(c, SMONGO_MIGRATIONS, &key, &soi, e);
         if (rc != ERR_OK)
             return rc;
         x->applied++;
@@ -272,7 +227,7 @@ err_code smongo_migrate_to(store_t *st, int target, int *changed, err_t *e)
                        "target version %d is out of range: this ctxd knows versions 0..%d", target,
                        LATEST);
     up_ctx x = {target < 0 ? LATEST : target, 0};
-    err_code rc = smongo_read((smongo *)st, do_up, &x, e);
+    err_code rc = smongo_read(M(st), do_up, &x, e);
     *changed = x.applied;
     return rc;
 }
@@ -285,58 +240,51 @@ static err_code rd_check(smongo_ctx *c, void *arg, err_t *e)
 
 err_code smongo_schema_check(store_t *st, err_t *e)
 {
-    return smongo_read((smongo *)st, rd_check, NULL, e);
+    return smongo_read(M(st), rd_check, NULL, e);
 }
 
 /* ---- status: this ctxd's migrations beside the recorded ones ---------------------------- */
 
-static store_migration *status_entry(store_schema *out, int version)
+/* a recorded migration {version, name, applied_at} */
+static void read_migration(const bson_t *d, void *rec)
 {
-    for (size_t i = 0; i < out->n; i++)
-        if (out->v[i].version == version)
-            return &out->v[i];
-    store_migration *m = &out->v[out->n++];
-    memset(m, 0, sizeof *m);
-    m->version = version;
-    return m;
-}
-
-typedef struct {
-    store_schema *out;
-    size_t cap;
-} status_ctx;
-
-static void take_record(const bson_t *doc, void *arg)
-{
-    status_ctx *x = arg;
-    store_schema *out = x->out;
-    int v = (int)smongo_get_int(doc, "version");
-    if (out->n == x->cap) {
-        x->cap *= 2;
-        out->v = xrealloc(out->v, x->cap * sizeof *out->v);
-    }
-    store_migration *m = status_entry(out, v);
-    if (!m->known)
-        m->name = smongo_get_str(doc, "name");
+    store_migration *m = rec;
+    m->version = (int)smongo_get_int(d, "version");
+    m->name = smongo_get_str(d, "name");
     m->applied = true;
-    m->applied_at = smongo_get_time(doc, "applied_at");
-    if (v > out->db_newest)
-        out->db_newest = v;
-    if (m->known && v > out->current)
-        out->current = v;
+    m->applied_at = smongo_get_time(d, "applied_at");
 }
 
-static err_code rd_status(smongo_ctx *c, void *arg, err_t *e)
+static void clear_migration(void *rec)
 {
-    status_ctx x = {arg, NMIG + 8};
-    store_schema_clear(x.out); /* a retry starts over */
-    x.out->v = xcalloc(x.cap, sizeof *x.out->v);
-    for (size_t i = 0; i < NMIG; i++) {
-        store_migration *m = status_entry(x.out, migrations[i].version);
-        m->name = xstrdup(migrations[i].name);
+    free(((store_migration *)rec)->name);
+}
+
+static const smongo_rec migration_rec = {sizeof(store_migration), read_migration, clear_migration};
+
+/* This ctxd's migrations into the recorded ones of out (n of them): the entry of
+ * each known version, added where not recorded, gets our name. */
+static void add_known(store_schema *out)
+{
+    size_t recorded = out->n, cap = out->n;
+    for (size_t i = 0; i < recorded; i++)
+        if (out->v[i].version > out->db_newest)
+            out->db_newest = out->v[i].version;
+    for (size_t k = 0; k < NMIG; k++) {
+        store_migration *m = NULL;
+        for (size_t i = 0; i < recorded && !m; i++)
+            if (out->v[i].version == migrations[k].version)
+                m = &out->v[i];
+        if (!m) {
+            m = store_list_push((void **)&out->v, &out->n, &cap, sizeof *out->v);
+            m->version = migrations[k].version;
+        }
+        free(m->name);
+        m->name = xstrdup(migrations[k].name);
         m->known = true;
+        if (m->applied && m->version > out->current)
+            out->current = m->version;
     }
-    return each_record(c, 1, 0, take_record, &x, e);
 }
 
 static int migration_cmp(const void *a, const void *b)
@@ -347,9 +295,13 @@ static int migration_cmp(const void *a, const void *b)
 
 err_code smongo_schema_status(store_t *st, store_schema *out, err_t *e)
 {
-    err_code rc = smongo_read((smongo *)st, rd_status, out, e);
+    bson_t f = BSON_INITIALIZER;
+    err_code rc =
+        smongo_read_list(M(st), SMONGO_MIGRATIONS, &f, NULL, &migration_rec, SMONGO_LIST(out), e);
+    bson_destroy(&f);
     if (rc != ERR_OK)
         return rc;
+    add_known(out);
     for (size_t i = 0; i < out->n; i++)
         if (!out->v[i].name)
             out->v[i].name = xstrdup("");

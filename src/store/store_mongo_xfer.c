@@ -12,13 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "store/store_mongo_int.h"
-#include "store/store_backend.h"
 #include "base/sbuf.h"
-
-static smongo *M(store_t *st)
-{
-    return (smongo *)st;
-}
 
 /* ---- iterate ------------------------------------------------------------------------ */
 
@@ -80,77 +74,73 @@ static int cmp_docs(const void *pa, const void *pb)
     const bson_t *a = *(bson_t *const *)pa, *b = *(bson_t *const *)pb;
     int r = cmp_text(a, b, g_sort->k1);
     if (!r && g_sort->k2)
-        r = cmp_text(a, b, g_sort->k2); /* agent_memory: scope "" (global) first */
+        r = cmp_text(a, b, g_sort->k2);
     if (!r && g_sort->k3)
         r = cmp_text(a, b, g_sort->k3);
     return r;
 }
 
+/* One table's rows going out: in key order from the server (integer keys), or
+ * gathered and sorted here first (text keys). */
 typedef struct {
+    const store_table *t;
     store_row_cb cb;
     void *ud;
+    doc_list l;
 } iter_ctx;
 
-static err_code iter_table(smongo_ctx *c, const store_table *t, iter_ctx *x, err_t *e)
+static err_code emit(iter_ctx *x, const bson_t *doc, err_t *e)
 {
-    bool numeric = t->seq_col != NULL;
+    json_t *row = doc_to_row(x->t, doc);
+    err_code rc = x->cb(x->ud, x->t->name, row, e);
+    json_decref(row);
+    return rc;
+}
+
+static err_code take_doc(const bson_t *doc, void *arg, err_t *e)
+{
+    iter_ctx *x = arg;
+    if (x->t->seq_col)
+        return emit(x, doc, e);
+    doc_list *l = &x->l;
+    if (l->n == l->cap)
+        l->docs = xrealloc(l->docs, (l->cap = l->cap ? l->cap * 2 : 64) * sizeof *l->docs);
+    l->docs[l->n++] = bson_copy(doc);
+    return ERR_OK;
+}
+
+static err_code iter_table(smongo_ctx *c, const store_table *t, store_row_cb cb, void *ud, err_t *e)
+{
     bool memory = strcmp(t->name, SMONGO_MEMORY) == 0;
-    mongoc_collection_t *col = smongo_coll(c, t->name);
-    bson_t f = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
-    if (numeric) {
-        BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-        BSON_APPEND_INT32(&sort, t->key[0], 1);
-        bson_append_document_end(&opts, &sort);
-    }
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, &f, &opts, NULL);
-    const bson_t *doc;
-    err_code rc = ERR_OK;
-    doc_list l = {NULL,
-                  0,
-                  0,
-                  memory ? "agent_id" : t->key[0],
-                  memory ? "scope" : NULL,
-                  memory ? "key" : NULL};
-    while (rc == ERR_OK && mongoc_cursor_next(cur, &doc)) {
-        if (numeric) {
-            json_t *row = doc_to_row(t, doc);
-            rc = x->cb(x->ud, t->name, row, e);
-            json_decref(row);
-        } else {
-            if (l.n == l.cap)
-                l.docs = xrealloc(l.docs, (l.cap = l.cap ? l.cap * 2 : 64) * sizeof *l.docs);
-            l.docs[l.n++] = bson_copy(doc);
-        }
-    }
-    bson_error_t be;
-    const bson_t *reply = NULL;
-    if (rc == ERR_OK && mongoc_cursor_error_document(cur, &be, &reply))
-        rc = smongo_err(&be, reply, t->name, e);
-    mongoc_cursor_destroy(cur);
-    bson_destroy(&opts);
+    /* agent_memory: by agent, then scope ("" = global first), then key */
+    iter_ctx x = {.t = t,
+                  .cb = cb,
+                  .ud = ud,
+                  .l = {.k1 = memory ? "agent_id" : t->key[0],
+                        .k2 = memory ? "scope" : NULL,
+                        .k3 = memory ? "key" : NULL}};
+    smongo_find o = {.sort = {t->seq_col ? t->key[0] : NULL}};
+    bson_t f = BSON_INITIALIZER;
+    err_code rc = smongo_each(c, t->name, &f, &o, take_doc, &x, e);
     bson_destroy(&f);
-    mongoc_collection_destroy(col);
-    if (rc == ERR_OK && l.n > 1) {
+    doc_list *l = &x.l;
+    if (rc == ERR_OK && l->n > 1) {
         pthread_mutex_lock(&g_sort_mu);
-        g_sort = &l;
-        qsort(l.docs, l.n, sizeof *l.docs, cmp_docs);
+        g_sort = l;
+        qsort(l->docs, l->n, sizeof *l->docs, cmp_docs);
         pthread_mutex_unlock(&g_sort_mu);
     }
-    for (size_t i = 0; i < l.n; i++) {
-        if (rc == ERR_OK) {
-            json_t *row = doc_to_row(t, l.docs[i]);
-            rc = x->cb(x->ud, t->name, row, e);
-            json_decref(row);
-        }
-        bson_destroy(l.docs[i]);
+    for (size_t i = 0; i < l->n; i++) {
+        if (rc == ERR_OK)
+            rc = emit(&x, l->docs[i], e);
+        bson_destroy(l->docs[i]);
     }
-    free(l.docs);
+    free(l->docs);
     return rc;
 }
 
 err_code smongo_iterate(store_t *st, store_row_cb cb, void *ud, err_t *e)
 {
-    ERR_LOCAL(e);
     smongo_ctx c = {M(st), NULL, NULL};
     /* no retry: rows already handed to the callback cannot be taken back */
     err_code rc = smongo_acquire(M(st), &c.client, e);
@@ -158,9 +148,8 @@ err_code smongo_iterate(store_t *st, store_row_cb cb, void *ud, err_t *e)
         return rc;
     size_t nt;
     const store_table *t = store_tables(&nt);
-    iter_ctx x = {cb, ud};
     for (size_t k = 0; k < nt && rc == ERR_OK; k++)
-        rc = iter_table(&c, &t[k], &x, e);
+        rc = iter_table(&c, &t[k], cb, ud, e);
     smongo_release(M(st), c.client);
     return rc;
 }
@@ -232,35 +221,32 @@ static err_code check_refs(smongo_ctx *c, import_ctx *x, err_t *e)
         return ERR_OK;
     for (size_t r = 0; r < x->n; r++) {
         json_t *sid = json_object_get(x->rows[r], "session_id");
-        if (json_is_string(sid)) {
-            bool exists = false;
-            err_code rc = smongo_session_exists(c, json_string_value(sid), &exists, e);
+        err_code rc =
+            json_is_string(sid) ? smongo_need_session(c, json_string_value(sid), e) : ERR_OK;
+        if (rc == ERR_NOTFOUND)
+            return err_set(e, ERR_INVALID, "store: %s row %zu: session %.64s does not exist",
+                           x->t->name, r + 1, json_string_value(sid));
+        if (rc != ERR_OK)
+            return rc;
+        json_t *parent = msgs ? json_object_get(x->rows[r], "parent_message_id") : NULL;
+        if (!json_is_integer(parent))
+            continue;
+        bool found = false;
+        for (size_t k = 0; k < r && !found; k++)
+            found =
+                json_integer_value(json_object_get(x->rows[k], "id")) == json_integer_value(parent);
+        if (!found) {
+            bson_t q = BSON_INITIALIZER;
+            BSON_APPEND_INT64(&q, "id", json_integer_value(parent));
+            rc = smongo_find_one(c, SMONGO_MESSAGES, &q, NULL, NULL, &found, e);
+            bson_destroy(&q);
             if (rc != ERR_OK)
                 return rc;
-            if (!exists)
-                return err_set(e, ERR_INVALID, "store: %s row %zu: session %.64s does not exist",
-                               x->t->name, r + 1, json_string_value(sid));
         }
-        json_t *parent = msgs ? json_object_get(x->rows[r], "parent_message_id") : NULL;
-        if (json_is_integer(parent)) {
-            bool found = false;
-            for (size_t k = 0; k < r && !found; k++)
-                found = json_integer_value(json_object_get(x->rows[k], "id")) ==
-                        json_integer_value(parent);
-            if (!found) {
-                bson_t q = BSON_INITIALIZER;
-                BSON_APPEND_INT64(&q, "id", json_integer_value(parent));
-                err_code rc = smongo_find_one(c, SMONGO_MESSAGES, &q, NULL, &found, e);
-                bson_destroy(&q);
-                if (rc != ERR_OK)
-                    return rc;
-            }
-            if (!found)
-                return err_set(e, ERR_INVALID,
-                               "store: messages row %zu: parent message %lld "
-                               "does not exist",
-                               r + 1, (long long)json_integer_value(parent));
-        }
+        if (!found)
+            return err_set(e, ERR_INVALID,
+                           "store: messages row %zu: parent message %lld does not exist", r + 1,
+                           (long long)json_integer_value(parent));
     }
     return ERR_OK;
 }
@@ -270,41 +256,32 @@ static err_code tx_import(smongo_ctx *c, void *arg, err_t *e)
     import_ctx *x = arg;
     x->inserted = 0;
     err_code rc = check_refs(c, x, e);
-    mongoc_collection_t *col = smongo_coll(c, x->t->name);
     for (size_t r = 0; r < x->n && rc == ERR_OK; r++) {
-        bson_t q, d, upd = BSON_INITIALIZER, opts, reply;
+        bson_t q, d, upd = BSON_INITIALIZER;
         row_identity(x->t, x->rows[r], &q);
         row_to_doc(x->t, x->rows[r], &d);
         if (strcmp(x->t->name, SMONGO_MESSAGES) == 0) /* message_reindex gives it text */
             BSON_APPEND_BOOL(&d, "unindexed", true);
         BSON_APPEND_DOCUMENT(&upd, "$setOnInsert", &d);
-        smongo_opts(c, &opts);
-        BSON_APPEND_BOOL(&opts, "upsert", true);
-        bson_error_t be;
-        if (!mongoc_collection_update_one(col, &q, &upd, &opts, &reply, &be)) {
-            rc = smongo_err(&be, &reply, x->t->name, e);
-            /* a concurrent import inserted this identity between our upsert's
-             * match and its insert: retry, and the row is then skipped */
-            if (rc == ERR_UNIQUE)
-                rc = err_set(e, ERR_BUSY, "concurrent import of the same row");
+        int64_t upserted = 0;
+        rc = smongo_update(c, x->t->name, &q, &upd, true, NULL, &upserted, e);
+        /* a concurrent import inserted this identity between our upsert's match
+         * and its insert: retry, and the row is then skipped */
+        if (rc == ERR_UNIQUE)
+            rc = err_set(e, ERR_BUSY, "concurrent import of the same row");
+        if (rc != ERR_OK)
             err_prefix(e, "store: %s row %zu", x->t->name, r + 1);
-        } else if (smongo_get_int(&reply, "upsertedCount") > 0) {
-            x->inserted++;
-        }
-        bson_destroy(&reply);
-        bson_destroy(&opts);
+        x->inserted += upserted > 0;
         bson_destroy(&upd);
         bson_destroy(&d);
         bson_destroy(&q);
     }
-    mongoc_collection_destroy(col);
     return rc;
 }
 
 err_code smongo_import_rows(store_t *st, const char *table, json_t *const *rows, size_t n,
                             int64_t *inserted, err_t *e)
 {
-    ERR_LOCAL(e);
     if (n == 0)
         return ERR_OK;
     import_ctx x = {store_table_find(table), rows, n, 0};
@@ -317,46 +294,20 @@ err_code smongo_import_rows(store_t *st, const char *table, json_t *const *rows,
 /* counter `name` = max(counter, largest id in the collection) */
 static err_code sync_counter(smongo_ctx *c, const char *name, err_t *e)
 {
-    mongoc_collection_t *col = smongo_coll(c, name);
-    bson_t f = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
-    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-    BSON_APPEND_INT32(&sort, "id", -1);
-    bson_append_document_end(&opts, &sort);
-    BSON_APPEND_INT64(&opts, "limit", 1);
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, &f, &opts, NULL);
-    const bson_t *doc;
     int64_t max = 0;
-    if (mongoc_cursor_next(cur, &doc))
-        max = smongo_get_int(doc, "id");
-    bson_error_t be;
-    const bson_t *reply = NULL;
-    err_code rc = ERR_OK;
-    if (mongoc_cursor_error_document(cur, &be, &reply))
-        rc = smongo_err(&be, reply, name, e);
-    mongoc_cursor_destroy(cur);
-    bson_destroy(&opts);
-    bson_destroy(&f);
-    mongoc_collection_destroy(col);
+    err_code rc = smongo_max(c, name, "id", &max, e);
     if (rc != ERR_OK)
         return rc;
-    col = smongo_coll(c, SMONGO_COUNTERS);
-    bson_t q = BSON_INITIALIZER, upd = BSON_INITIALIZER, mx, uo = BSON_INITIALIZER, r2;
+    bson_t q = BSON_INITIALIZER, upd = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&q, "name", name);
-    BSON_APPEND_DOCUMENT_BEGIN(&upd, "$max", &mx);
-    BSON_APPEND_INT64(&mx, "seq", max);
-    bson_append_document_end(&upd, &mx);
-    BSON_APPEND_BOOL(&uo, "upsert", true);
-    if (!mongoc_collection_update_one(col, &q, &upd, &uo, &r2, &be))
-        rc = smongo_err(&be, &r2, "counter", e);
-    bson_destroy(&r2);
-    bson_destroy(&uo);
+    smongo_append_op(&upd, "$max", "seq", max);
+    rc = smongo_update(c, SMONGO_COUNTERS, &q, &upd, true, NULL, NULL, e);
     bson_destroy(&upd);
     bson_destroy(&q);
-    mongoc_collection_destroy(col);
     return rc;
 }
 
-static err_code do_finish(smongo_ctx *c, void *arg, err_t *e)
+static err_code rd_import_finish(smongo_ctx *c, void *arg, err_t *e)
 {
     (void)arg;
     err_code rc = sync_counter(c, SMONGO_MESSAGES, e);
@@ -365,30 +316,13 @@ static err_code do_finish(smongo_ctx *c, void *arg, err_t *e)
 
 err_code smongo_import_finish(store_t *st, err_t *e)
 {
-    ERR_LOCAL(e);
-    return smongo_read(M(st), do_finish, NULL, e);
-}
-
-typedef struct {
-    const char *table;
-    int64_t n;
-} count_ctx;
-
-static err_code rd_count(smongo_ctx *c, void *arg, err_t *e)
-{
-    count_ctx *x = arg;
-    bson_t f = BSON_INITIALIZER;
-    err_code rc = smongo_count(c, x->table, &f, &x->n, e);
-    bson_destroy(&f);
-    return rc;
+    return smongo_read(M(st), rd_import_finish, NULL, e);
 }
 
 err_code smongo_count_rows(store_t *st, const char *table, int64_t *n, err_t *e)
 {
-    ERR_LOCAL(e);
-    count_ctx x = {table, 0};
-    err_code rc = smongo_read(M(st), rd_count, &x, e);
-    if (rc == ERR_OK)
-        *n = x.n;
+    bson_t f = BSON_INITIALIZER;
+    err_code rc = smongo_read_count(M(st), table, &f, n, e);
+    bson_destroy(&f);
     return rc;
 }
