@@ -52,7 +52,7 @@ static void free_shapes(_Atomic(char *) *slots, size_t n)
 void ssql_put_frags(sbuf_t *b, unsigned m, const ssql_frag *f, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if ((m & f[i].m) == f[i].when)
+        if ((m & f[i].bits) == f[i].when)
             sbuf_puts(b, f[i].sql);
 }
 

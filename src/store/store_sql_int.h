@@ -91,12 +91,13 @@ static inline store_sql *S(store_t *st)
 /* The SQL text of one shape, built on first use and kept until store_close. */
 const char *ssql_shape(store_sql *s, _Atomic(char *) *slot, shape_build_fn build, unsigned mask);
 
-/* A fragment of a shape: its SQL, appended when (mask & m) == when. */
+/* A fragment of a shape: its SQL, part of the shape of mask m when
+ * (m & bits) == when ({0, 0, ...}: always). */
 typedef struct ssql_frag {
-    unsigned m, when;
+    unsigned bits, when;
     const char *sql;
 } ssql_frag;
-/* Appends the SQL of each of the n fragments f that mask m selects, in order. */
+/* Appends the SQL of each of the n fragments f that are part of mask m, in order. */
 void ssql_put_frags(sbuf_t *b, unsigned m, const ssql_frag *f, size_t n);
 #define SSQL_PUT_FRAGS(b, m, f) ssql_put_frags((b), (m), (f), sizeof(f) / sizeof(f)[0])
 
