@@ -115,7 +115,7 @@ char *ssql_col_json(db_stmt *st, int i)
     return p ? xstrndup(p, n) : NULL;
 }
 
-static const ssql_field int_field[] = {{0, SSQL_INT}};
+static const ssql_field int_field[] = {{0, SSQL_INT_OPT}};
 const ssql_rec ssql_int_rec = SSQL_REC(int64_t, int_field, NULL);
 
 /* The current row into the zeroed record rec of kind k. */
@@ -131,7 +131,8 @@ static void read_rec(const ssql_rec *k, db_stmt *st, void *rec)
         size_t n = 0;
         const char *t;
         switch (k->f[i].type) {
-        case SSQL_INT: *(int64_t *)at = db_col_null(st, c) ? 0 : db_col_int64(st, c); break;
+        case SSQL_INT: *(int64_t *)at = db_col_int64(st, c); break;
+        case SSQL_INT_OPT: *(int64_t *)at = db_col_null(st, c) ? 0 : db_col_int64(st, c); break;
         case SSQL_BOOL: *(bool *)at = db_col_bool(st, c); break;
         case SSQL_TIME: *(utc_us *)at = db_col_time(st, c); break;
         case SSQL_TEXT: *(char **)at = ssql_col_text(st, c); break;

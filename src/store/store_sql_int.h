@@ -114,12 +114,13 @@ size_t ssql_vis_params(db_param *p, const store_vis *v, unsigned vm);
  * fills a zeroed record from the current row; columns are valid during the call
  * only); clear frees what was read (NULL: the TEXT and JSON fields of f). */
 typedef enum ssql_ftype {
-    SSQL_INT,  /* int64_t; NULL -> 0 */
-    SSQL_BOOL, /* bool */
-    SSQL_TIME, /* utc_us; NULL -> 0 */
-    SSQL_TEXT, /* char *, owned; NULL -> NULL */
-    SSQL_JSON, /* char * JSON text, owned; NULL -> NULL */
-    SSQL_VIS   /* store_visibility from its stored name */
+    SSQL_INT,     /* int64_t of a NOT NULL column */
+    SSQL_INT_OPT, /* int64_t; NULL -> 0 */
+    SSQL_BOOL,    /* bool */
+    SSQL_TIME,    /* utc_us; NULL -> 0 */
+    SSQL_TEXT,    /* char *, owned; NULL -> NULL */
+    SSQL_JSON,    /* char * JSON text, owned; NULL -> NULL */
+    SSQL_VIS      /* store_visibility from its stored name */
 } ssql_ftype;
 
 typedef struct ssql_field {

@@ -92,7 +92,7 @@ static const ssql_field message_fields[] = {SSQL_FIELD(store_message, id, INT),
                                             SSQL_FIELD(store_message, visibility, VIS),
                                             SSQL_FIELD(store_message, message_type, TEXT),
                                             SSQL_FIELD(store_message, metadata, JSON),
-                                            SSQL_FIELD(store_message, parent_id, INT),
+                                            SSQL_FIELD(store_message, parent_id, INT_OPT),
                                             SSQL_FIELD(store_message, created_at, TIME)};
 const ssql_rec ssql_message_rec = SSQL_REC(store_message, message_fields, NULL);
 
