@@ -136,8 +136,10 @@ err_code store_drop(store_t *st, err_t *e)
     return st->vt->drop(st, e);
 }
 
-/* ---- argument checks: each zeroes its operation's outputs (records, lists, counts,
- * flags), then checks the arguments: ERR_INVALID naming what is wrong ---------------- */
+/* ---- the operations --------------------------------------------------------------------
+ * Each makes `e` non-NULL, zeroes its outputs (records, lists, counts, flags), checks
+ * its arguments (ERR_INVALID naming what is wrong), calls the backend, and releases
+ * what a failed call left in its output. */
 
 /* ERR_INVALID "store: <what>" unless ok. */
 static err_code need(bool ok, const char *what, err_t *e)
@@ -176,211 +178,35 @@ static err_code visibility_check(store_visibility v, err_t *e)
     return ERR_INVALID;
 }
 
-static err_code session_create_check(const store_session *in, err_t *e)
-{
-    return need(in && in->id && in->purpose && in->created_by,
-                "session_create needs id, purpose and created_by", e);
-}
+/* The output of an operation, to release after a failed backend call. */
+typedef enum out_kind {
+    OUT_SESSION,
+    OUT_SESSIONS,
+    OUT_MESSAGE,
+    OUT_MESSAGES,
+    OUT_MEMORY,
+    OUT_MEMORIES,
+    OUT_AUDITS,
+    OUT_TOKEN
+} out_kind;
 
-static err_code session_get_check(const char *id, store_session *out, err_t *e)
+/* rc; when it is an error, the output `out` (of kind k; NULL is fine) released first. */
+static err_code released(err_code rc, out_kind k, void *out)
 {
-    memset(out, 0, sizeof *out);
-    return need(id != NULL, "session_get needs an id", e);
-}
-
-static err_code session_list_check(const store_session_query *q, store_sessions *out,
-                                   int64_t *total, err_t *e)
-{
-    memset(out, 0, sizeof *out);
-    if (total)
-        *total = 0;
-    return need(q && q->limit >= 1 && q->offset >= 0, "session_list needs limit >= 1, offset >= 0",
-                e);
-}
-
-static err_code message_add_check(const store_message *m, err_t *e)
-{
-    if (!m || !m->session_id || !m->sender || !m->content)
-        return need(false, "message_add needs session_id, sender and content", e);
-    if (m->parent_id < 0)
-        return need(false, "message_add: parent_id must be >= 0", e);
-    if (m->parent_id && !m->parent_vis)
-        return need(false, "message_add: a parent_id needs parent_vis (the poster's filter)", e);
-    err_code rc = m->parent_id ? vis_check("message_add", m->parent_vis, e) : ERR_OK;
-    return rc != ERR_OK ? rc : visibility_check(m->visibility, e);
-}
-
-static err_code message_list_check(const store_msg_query *q, store_messages *out, int64_t *total,
-                                   err_t *e)
-{
-    memset(out, 0, sizeof *out);
-    if (total)
-        *total = 0;
-    if (!q || !q->session_id)
-        return need(false, "message_list needs a session_id", e);
-    if (q->limit < 1 || q->offset < 0)
-        return need(false, "message_list needs limit >= 1, offset >= 0", e);
-    if (q->from && q->to && q->from > q->to)
-        return need(false, "message_list: from is after to", e);
-    return vis_check("message_list", &q->vis, e);
-}
-
-static err_code message_get_check(const store_vis *vis, store_message *out, err_t *e)
-{
-    memset(out, 0, sizeof *out);
-    return vis_check("message_get", vis, e);
-}
-
-static err_code message_thread_check(const store_vis *vis, store_messages *out, err_t *e)
-{
-    memset(out, 0, sizeof *out);
-    return vis_check("message_thread", vis, e);
-}
-
-static err_code search_check(const store_search_query *q, store_messages *out, err_t *e)
-{
-    memset(out, 0, sizeof *out);
-    if (!q || !q->session_id || q->limit < 1 || q->since_id < 0)
-        return err_set(e, ERR_INVALID,
-                       "store: message_search needs a session_id, limit >= 1"
-                       " and since_id >= 0");
-    if (!q->terms || q->nterms < 1)
-        return err_set(e, ERR_INVALID, "store: message_search needs at least one term");
-    for (size_t i = 0; i < q->nterms; i++) {
-        size_t cps = 0;
-        for (const char *t = q->terms[i]; t && *t; t++)
-            cps += ((unsigned char)*t & 0xC0) != 0x80;
-        /* the indexes hold trigrams of the fields ('\n' separates fields) */
-        if (cps != 3 || strchr(q->terms[i], '\n'))
-            return err_set(e, ERR_INVALID,
-                           "store: message_search: term %zu is not a trigram"
-                           " (3 characters, no newline)",
-                           i + 1);
+    if (rc == ERR_OK || !out)
+        return rc;
+    switch (k) {
+    case OUT_SESSION: store_session_clear(out); break;
+    case OUT_SESSIONS: store_sessions_free(out); break;
+    case OUT_MESSAGE: store_message_clear(out); break;
+    case OUT_MESSAGES: store_messages_free(out); break;
+    case OUT_MEMORY: store_memory_clear(out); break;
+    case OUT_MEMORIES: store_memories_free(out); break;
+    case OUT_AUDITS: store_audits_free(out); break;
+    case OUT_TOKEN: store_token_clear(out); break;
     }
-    return vis_check("message_search", &q->vis, e);
+    return rc;
 }
-
-static err_code reindex_check(const store_t *st, int limit, int64_t *done, err_t *e)
-{
-    *done = 0;
-    if (limit < 1)
-        return err_set(e, ERR_INVALID, "store: message_reindex needs limit >= 1");
-    if (!st->index_fn)
-        return err_set(e, ERR_INVALID,
-                       "store: message_reindex needs an index function"
-                       " (store_set_index_fn)");
-    return ERR_OK;
-}
-
-static err_code memory_set_check(const store_mem_set *in, store_memory *out, err_t *e)
-{
-    if (out)
-        memset(out, 0, sizeof *out);
-    return need(in && in->agent_id && in->key && in->value,
-                "memory_set needs agent_id, key and value", e);
-}
-
-static err_code memory_get_check(const char *agent_id, const char *key, store_memory *out, err_t *e)
-{
-    memset(out, 0, sizeof *out);
-    return need(agent_id && key, "memory_get needs agent_id and key", e);
-}
-
-static err_code memory_list_check(const store_mem_query *q, store_memories *out, err_t *e)
-{
-    memset(out, 0, sizeof *out);
-    if (!q || !q->agent_id || q->limit < 1)
-        return need(false, "memory_list needs agent_id and limit >= 1", e);
-    if (!(q->scope == STORE_MEM_GLOBAL || q->scope == STORE_MEM_ALL ||
-          (q->scope == STORE_MEM_SESSION && q->session_id)))
-        return need(false, "memory_list: bad scope (session scope needs a session_id)", e);
-    return need(!q->prefix || str_utf8_valid(q->prefix, strlen(q->prefix)),
-                "memory_list: prefix is not valid UTF-8", e);
-}
-
-static err_code memory_delete_check(const char *agent_id, const char *key, bool *deleted, err_t *e)
-{
-    if (deleted)
-        *deleted = false;
-    return need(agent_id && key, "memory_delete needs agent_id and key", e);
-}
-
-static err_code audit_append_check(const store_audit_in *a, err_t *e)
-{
-    return need(a && a->event_type && a->agent_id, "audit_append needs event_type and agent_id", e);
-}
-
-static err_code audit_list_check(const store_audit_query *q, store_audits *out, err_t *e)
-{
-    memset(out, 0, sizeof *out);
-    return need(q && q->limit >= 1, "audit_list needs limit >= 1", e);
-}
-
-static err_code token_put_check(const store_token *t, err_t *e)
-{
-    return need(t && t->token_id && t->jwt && t->agent_id && t->agent_type && t->expires_at,
-                "token_put needs token_id, jwt, agent_id, agent_type and expires_at", e);
-}
-
-static err_code token_get_check(const char *token_id, store_token *out, err_t *e)
-{
-    memset(out, 0, sizeof *out);
-    return need(token_id != NULL, "token_get needs a token_id", e);
-}
-
-static err_code token_delete_check(const char *token_id, bool *deleted, err_t *e)
-{
-    if (deleted)
-        *deleted = false;
-    return need(token_id != NULL, "token_delete needs a token_id", e);
-}
-
-static err_code jti_revoke_check(const char *jti, utc_us expires_at, err_t *e)
-{
-    return need(jti && expires_at, "jti_revoke needs a jti and expires_at", e);
-}
-
-static err_code jti_is_revoked_check(const char *jti, bool *revoked, err_t *e)
-{
-    *revoked = false;
-    return need(jti != NULL, "jti_is_revoked needs a jti", e);
-}
-
-static err_code iterate_check(store_row_cb cb, err_t *e)
-{
-    return need(cb != NULL, "iterate needs a callback", e);
-}
-
-static err_code unknown_table(const char *table, err_t *e)
-{
-    return err_set(e, ERR_INVALID, "store: unknown table '%.64s'", table ? table : "");
-}
-
-static err_code import_rows_check(const char *table, json_t *const *rows, size_t n,
-                                  int64_t *inserted, err_t *e)
-{
-    if (inserted)
-        *inserted = 0;
-    const store_table *t = store_table_find(table);
-    if (!t)
-        return unknown_table(table, e);
-    for (size_t r = 0; r < n; r++) {
-        err_code rc = store_row_check(t, rows[r], e);
-        if (rc != ERR_OK) {
-            err_prefix(e, "store: row %zu", r + 1);
-            return rc;
-        }
-    }
-    return ERR_OK;
-}
-
-static err_code count_rows_check(const char *table, int64_t *n, err_t *e)
-{
-    *n = 0;
-    return store_table_find(table) ? ERR_OK : unknown_table(table, e);
-}
-
-/* ---- the operations: check, call the backend, free partial outputs on error ------------ */
 
 /* memory_sweep, audit_purge, token_purge: no arguments to check; *removed zeroed. */
 static err_code removal(store_t *st, err_code (*fn)(store_t *, utc_us, int64_t *, err_t *),
@@ -396,33 +222,44 @@ err_code store_session_create(store_t *st, const store_session *in, const store_
                               err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = session_create_check(in, e);
+    err_code rc = need(in && in->id && in->purpose && in->created_by,
+                       "session_create needs id, purpose and created_by", e);
     return rc != ERR_OK ? rc : st->vt->session_create(st, in, audit, e);
 }
 
 err_code store_session_get(store_t *st, const char *id, store_session *out, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = session_get_check(id, out, e);
-    if (rc == ERR_OK && (rc = st->vt->session_get(st, id, out, e)) != ERR_OK)
-        store_session_clear(out);
-    return rc;
+    memset(out, 0, sizeof *out);
+    err_code rc = need(id != NULL, "session_get needs an id", e);
+    return released(rc != ERR_OK ? rc : st->vt->session_get(st, id, out, e), OUT_SESSION, out);
 }
 
 err_code store_session_list(store_t *st, const store_session_query *q, store_sessions *out,
                             int64_t *total, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = session_list_check(q, out, total, e);
-    if (rc == ERR_OK && (rc = st->vt->session_list(st, q, out, total, e)) != ERR_OK)
-        store_sessions_free(out);
-    return rc;
+    memset(out, 0, sizeof *out);
+    if (total)
+        *total = 0;
+    err_code rc =
+        need(q && q->limit >= 1 && q->offset >= 0, "session_list needs limit >= 1, offset >= 0", e);
+    return released(rc != ERR_OK ? rc : st->vt->session_list(st, q, out, total, e), OUT_SESSIONS,
+                    out);
 }
 
 err_code store_message_add(store_t *st, store_message *m, const store_audit_in *audit, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = message_add_check(m, e);
+    if (!m || !m->session_id || !m->sender || !m->content)
+        return need(false, "message_add needs session_id, sender and content", e);
+    if (m->parent_id < 0)
+        return need(false, "message_add: parent_id must be >= 0", e);
+    if (m->parent_id && !m->parent_vis)
+        return need(false, "message_add: a parent_id needs parent_vis (the poster's filter)", e);
+    err_code rc = m->parent_id ? vis_check("message_add", m->parent_vis, e) : ERR_OK;
+    if (rc == ERR_OK)
+        rc = visibility_check(m->visibility, e);
     return rc != ERR_OK ? rc : st->vt->message_add(st, m, audit, e);
 }
 
@@ -430,86 +267,124 @@ err_code store_message_list(store_t *st, const store_msg_query *q, store_message
                             int64_t *total, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = message_list_check(q, out, total, e);
-    if (rc == ERR_OK && (rc = st->vt->message_list(st, q, out, total, e)) != ERR_OK)
-        store_messages_free(out);
-    return rc;
+    memset(out, 0, sizeof *out);
+    if (total)
+        *total = 0;
+    if (!q || !q->session_id)
+        return need(false, "message_list needs a session_id", e);
+    if (q->limit < 1 || q->offset < 0)
+        return need(false, "message_list needs limit >= 1, offset >= 0", e);
+    if (q->from && q->to && q->from > q->to)
+        return need(false, "message_list: from is after to", e);
+    err_code rc = vis_check("message_list", &q->vis, e);
+    return released(rc != ERR_OK ? rc : st->vt->message_list(st, q, out, total, e), OUT_MESSAGES,
+                    out);
 }
 
 err_code store_message_get(store_t *st, int64_t id, const store_vis *vis, store_message *out,
                            err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = message_get_check(vis, out, e);
-    if (rc == ERR_OK && (rc = st->vt->message_get(st, id, vis, out, e)) != ERR_OK)
-        store_message_clear(out);
-    return rc;
+    memset(out, 0, sizeof *out);
+    err_code rc = vis_check("message_get", vis, e);
+    return released(rc != ERR_OK ? rc : st->vt->message_get(st, id, vis, out, e), OUT_MESSAGE, out);
 }
 
 err_code store_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
                               store_messages *out, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = message_thread_check(vis, out, e);
-    if (rc == ERR_OK && (rc = st->vt->message_thread(st, root_id, vis, out, e)) != ERR_OK)
-        store_messages_free(out);
-    return rc;
+    memset(out, 0, sizeof *out);
+    err_code rc = vis_check("message_thread", vis, e);
+    return released(rc != ERR_OK ? rc : st->vt->message_thread(st, root_id, vis, out, e),
+                    OUT_MESSAGES, out);
+}
+
+/* A search term: a trigram of a field (the indexes hold trigrams of the fields,
+ * '\n' separates them). */
+static bool is_trigram(const char *t)
+{
+    size_t cps = 0;
+    for (const char *p = t; p && *p; p++)
+        cps += ((unsigned char)*p & 0xC0) != 0x80;
+    return cps == 3 && !strchr(t, '\n');
 }
 
 err_code store_message_search(store_t *st, const store_search_query *q, store_messages *out,
                               err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = search_check(q, out, e);
-    if (rc == ERR_OK && (rc = st->vt->message_search(st, q, out, e)) != ERR_OK)
-        store_messages_free(out);
-    return rc;
+    memset(out, 0, sizeof *out);
+    if (!q || !q->session_id || q->limit < 1 || q->since_id < 0)
+        return need(false, "message_search needs a session_id, limit >= 1 and since_id >= 0", e);
+    if (!q->terms || q->nterms < 1)
+        return need(false, "message_search needs at least one term", e);
+    for (size_t i = 0; i < q->nterms; i++)
+        if (!is_trigram(q->terms[i]))
+            return err_set(e, ERR_INVALID,
+                           "store: message_search: term %zu is not a trigram"
+                           " (3 characters, no newline)",
+                           i + 1);
+    err_code rc = vis_check("message_search", &q->vis, e);
+    return released(rc != ERR_OK ? rc : st->vt->message_search(st, q, out, e), OUT_MESSAGES, out);
 }
 
 err_code store_message_reindex(store_t *st, int limit, int64_t *done, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = reindex_check(st, limit, done, e);
-    return rc != ERR_OK ? rc : st->vt->message_reindex(st, limit, done, e);
+    *done = 0;
+    if (limit < 1)
+        return need(false, "message_reindex needs limit >= 1", e);
+    if (!st->index_fn)
+        return need(false, "message_reindex needs an index function (store_set_index_fn)", e);
+    return st->vt->message_reindex(st, limit, done, e);
 }
 
 err_code store_memory_set(store_t *st, const store_mem_set *in, const store_audit_in *audit,
                           store_memory *out, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = memory_set_check(in, out, e);
-    if (rc == ERR_OK && (rc = st->vt->memory_set(st, in, audit, out, e)) != ERR_OK)
-        store_memory_clear(out); /* NULL is fine */
-    return rc;
+    if (out)
+        memset(out, 0, sizeof *out);
+    err_code rc = need(in && in->agent_id && in->key && in->value,
+                       "memory_set needs agent_id, key and value", e);
+    return released(rc != ERR_OK ? rc : st->vt->memory_set(st, in, audit, out, e), OUT_MEMORY, out);
 }
 
 err_code store_memory_get(store_t *st, const char *agent_id, const char *session_id,
                           const char *key, utc_us now, store_memory *out, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = memory_get_check(agent_id, key, out, e);
-    if (rc == ERR_OK &&
-        (rc = st->vt->memory_get(st, agent_id, session_id, key, now, out, e)) != ERR_OK)
-        store_memory_clear(out);
-    return rc;
+    memset(out, 0, sizeof *out);
+    err_code rc = need(agent_id && key, "memory_get needs agent_id and key", e);
+    if (rc == ERR_OK)
+        rc = st->vt->memory_get(st, agent_id, session_id, key, now, out, e);
+    return released(rc, OUT_MEMORY, out);
 }
 
 err_code store_memory_list(store_t *st, const store_mem_query *q, store_memories *out, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = memory_list_check(q, out, e);
-    if (rc == ERR_OK && (rc = st->vt->memory_list(st, q, out, e)) != ERR_OK)
-        store_memories_free(out);
-    return rc;
+    memset(out, 0, sizeof *out);
+    if (!q || !q->agent_id || q->limit < 1)
+        return need(false, "memory_list needs agent_id and limit >= 1", e);
+    if (!(q->scope == STORE_MEM_GLOBAL || q->scope == STORE_MEM_ALL ||
+          (q->scope == STORE_MEM_SESSION && q->session_id)))
+        return need(false, "memory_list: bad scope (session scope needs a session_id)", e);
+    if (q->prefix && !str_utf8_valid(q->prefix, strlen(q->prefix)))
+        return need(false, "memory_list: prefix is not valid UTF-8", e);
+    return released(st->vt->memory_list(st, q, out, e), OUT_MEMORIES, out);
 }
 
 err_code store_memory_delete(store_t *st, const char *agent_id, const char *session_id,
                              const char *key, const store_audit_in *audit, bool *deleted, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = memory_delete_check(agent_id, key, deleted, e);
-    return rc != ERR_OK ? rc
-                        : st->vt->memory_delete(st, agent_id, session_id, key, audit, deleted, e);
+    if (deleted)
+        *deleted = false;
+    if (!agent_id || !key)
+        return need(false, "memory_delete needs agent_id and key", e);
+    return st->vt->memory_delete(st, agent_id, session_id, key, audit, deleted, e);
 }
 
 err_code store_memory_sweep(store_t *st, utc_us now, int64_t *removed, err_t *e)
@@ -520,17 +395,17 @@ err_code store_memory_sweep(store_t *st, utc_us now, int64_t *removed, err_t *e)
 err_code store_audit_append(store_t *st, const store_audit_in *a, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = audit_append_check(a, e);
+    err_code rc =
+        need(a && a->event_type && a->agent_id, "audit_append needs event_type and agent_id", e);
     return rc != ERR_OK ? rc : st->vt->audit_append(st, a, e);
 }
 
 err_code store_audit_list(store_t *st, const store_audit_query *q, store_audits *out, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = audit_list_check(q, out, e);
-    if (rc == ERR_OK && (rc = st->vt->audit_list(st, q, out, e)) != ERR_OK)
-        store_audits_free(out);
-    return rc;
+    memset(out, 0, sizeof *out);
+    err_code rc = need(q && q->limit >= 1, "audit_list needs limit >= 1", e);
+    return released(rc != ERR_OK ? rc : st->vt->audit_list(st, q, out, e), OUT_AUDITS, out);
 }
 
 err_code store_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err_t *e)
@@ -541,23 +416,25 @@ err_code store_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err
 err_code store_token_put(store_t *st, const store_token *t, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = token_put_check(t, e);
-    return rc != ERR_OK ? rc : st->vt->token_put(st, t, e);
+    if (!t || !t->token_id || !t->jwt || !t->agent_id || !t->agent_type || !t->expires_at)
+        return need(false, "token_put needs token_id, jwt, agent_id, agent_type and expires_at", e);
+    return st->vt->token_put(st, t, e);
 }
 
 err_code store_token_get(store_t *st, const char *token_id, store_token *out, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = token_get_check(token_id, out, e);
-    if (rc == ERR_OK && (rc = st->vt->token_get(st, token_id, out, e)) != ERR_OK)
-        store_token_clear(out);
-    return rc;
+    memset(out, 0, sizeof *out);
+    err_code rc = need(token_id != NULL, "token_get needs a token_id", e);
+    return released(rc != ERR_OK ? rc : st->vt->token_get(st, token_id, out, e), OUT_TOKEN, out);
 }
 
 err_code store_token_delete(store_t *st, const char *token_id, bool *deleted, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = token_delete_check(token_id, deleted, e);
+    if (deleted)
+        *deleted = false;
+    err_code rc = need(token_id != NULL, "token_delete needs a token_id", e);
     return rc != ERR_OK ? rc : st->vt->token_delete(st, token_id, deleted, e);
 }
 
@@ -569,30 +446,48 @@ err_code store_token_purge(store_t *st, utc_us now, int64_t *removed, err_t *e)
 err_code store_jti_revoke(store_t *st, const char *jti, utc_us expires_at, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = jti_revoke_check(jti, expires_at, e);
+    err_code rc = need(jti && expires_at, "jti_revoke needs a jti and expires_at", e);
     return rc != ERR_OK ? rc : st->vt->jti_revoke(st, jti, expires_at, e);
 }
 
 err_code store_jti_is_revoked(store_t *st, const char *jti, bool *revoked, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = jti_is_revoked_check(jti, revoked, e);
-    return rc != ERR_OK ? rc : st->vt->jti_is_revoked(st, jti, revoked, e);
+    *revoked = false;
+    if (!jti)
+        return need(false, "jti_is_revoked needs a jti", e);
+    return st->vt->jti_is_revoked(st, jti, revoked, e);
 }
 
 err_code store_iterate(store_t *st, store_row_cb cb, void *ud, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = iterate_check(cb, e);
+    err_code rc = need(cb != NULL, "iterate needs a callback", e);
     return rc != ERR_OK ? rc : st->vt->iterate(st, cb, ud, e);
+}
+
+static err_code unknown_table(const char *table, err_t *e)
+{
+    return err_set(e, ERR_INVALID, "store: unknown table '%.64s'", table ? table : "");
 }
 
 err_code store_import_rows(store_t *st, const char *table, json_t *const *rows, size_t n,
                            int64_t *inserted, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = import_rows_check(table, rows, n, inserted, e);
-    return rc != ERR_OK ? rc : st->vt->import_rows(st, table, rows, n, inserted, e);
+    if (inserted)
+        *inserted = 0;
+    const store_table *t = store_table_find(table);
+    if (!t)
+        return unknown_table(table, e);
+    for (size_t r = 0; r < n; r++) {
+        err_code rc = store_row_check(t, rows[r], e);
+        if (rc != ERR_OK) {
+            err_prefix(e, "store: row %zu", r + 1);
+            return rc;
+        }
+    }
+    return st->vt->import_rows(st, table, rows, n, inserted, e);
 }
 
 err_code store_import_finish(store_t *st, err_t *e)
@@ -604,8 +499,8 @@ err_code store_import_finish(store_t *st, err_t *e)
 err_code store_count_rows(store_t *st, const char *table, int64_t *n, err_t *e)
 {
     ERR_LOCAL(e);
-    err_code rc = count_rows_check(table, n, e);
-    return rc != ERR_OK ? rc : st->vt->count_rows(st, table, n, e);
+    *n = 0;
+    return store_table_find(table) ? st->vt->count_rows(st, table, n, e) : unknown_table(table, e);
 }
 
 /* ---- health ------------------------------------------------------------------------------ */

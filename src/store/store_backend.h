@@ -3,7 +3,8 @@
  * What a backend (store_sql*.c, store_mongo*.c) implements and is given: its
  * const vtable (store_vt), the common head of every store instance (struct
  * store), its entry in the registry of backends by URL scheme (store_backend,
- * store_backend_find), the macro ERR_LOCAL, and the backend-neutral helpers of
+ * store_backend_find), the macro ERR_LOCAL (for store.c's public functions: a
+ * vtable function is always given a non-NULL `e`), and the backend-neutral helpers of
  * store_backend.c: the audit record of a write with its defaults, the entry a
  * memory_set stored, growing result lists, and the errors every backend reports
  * in the same words.

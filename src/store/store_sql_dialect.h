@@ -1,23 +1,23 @@
 /* store/store_sql_dialect.h — internal to store_sql: the per-dialect catalogue of
  * the statements whose SQL differs between SQLite, PostgreSQL and MySQL (ids of
- * inserted rows, upsert, identifier quoting, byte-wise key comparison). Every
- * other statement is written once in store_sql.c. Must not: be included outside
- * src/store/, or build SQL by editing strings at run time. */
+ * inserted rows, upsert, identifier quoting, byte-wise key comparison), one per
+ * db_backend. Every other statement is written once, in the store_sql*.c file
+ * of its operation. Must not: be included outside src/store/, or build SQL by
+ * editing strings at run time. */
 #ifndef CTXD_STORE_STORE_SQL_DIALECT_H
 #define CTXD_STORE_STORE_SQL_DIALECT_H
 
 #include <stdbool.h>
+#include "db/url.h"
 
 typedef struct store_sql_dialect {
-    const char *name;    /* as db_dialect(): "sqlite", "postgresql", "mysql" */
     const char *vt_name; /* "sql:sqlite", ... */
 
     /* INSERT INTO messages (10 parameters: session_id, sender, sender_type,
      * content, visibility, message_type, metadata, parent_message_id,
-     * created_at, search_text[, search_grams]). If msg_insert_returns_id, it yields one row with the id;
-     * otherwise the id is db_last_insert_id(). */
+     * created_at, search_text[, search_grams]); the new id is what
+     * db_insert_params reports (RETURNING id, or the last insert id). */
     const char *msg_insert;
-    bool msg_insert_returns_id;
 
     /* revoked_jtis: insert (jti, expires_at), or keep the later expires_at. */
     const char *jti_revoke;
@@ -44,8 +44,8 @@ typedef struct store_sql_dialect {
     const char *mem_cols;           /* the MEM_COLS select list */
 
     /* Copy/export/import. A text column compared byte-wise in ORDER BY:
-     * bin_pre <column> bin_post (the same order on every backend). */
-    const char *bin_pre, *bin_post;
+     * <column> bin_post (the same order on every backend). */
+    const char *bin_post;
     /* Insert keeping the given id of a sequence-fed column: written between the
      * column list and VALUES ("" when plain inserts already keep it). */
     const char *ins_keep_id;
@@ -81,7 +81,7 @@ typedef struct store_sql_dialect {
     bool search_fts_async;
 } store_sql_dialect;
 
-/* NULL when there is no catalogue for the dialect. */
-const store_sql_dialect *store_sql_dialect_find(const char *name);
+/* The catalogue of a backend's dialect; NULL when there is none. */
+const store_sql_dialect *store_sql_dialect_of(db_backend b);
 
 #endif

@@ -141,58 +141,26 @@ static char *search_param_text(const store_sql_dialect *d, const char *const *te
     return sbuf_detach(&b);
 }
 
-typedef struct {
-    store_sql *s;
-    const store_search_query *q;
-    const char *param;
-    store_messages *out;
-} msg_search_ctx;
-
-static err_code rd_message_search(db_conn *c, void *arg, err_t *e)
-{
-    msg_search_ctx *x = arg;
-    const store_search_query *q = x->q;
-    store_messages_free(x->out);
-    unsigned m = ssql_vis_mask(&q->vis) | (q->since_id > 0 ? MS_SINCE : 0);
-    db_stmt *st;
-    err_code rc =
-        db_prepare(c, ssql_shape(x->s, &x->s->msg_search[m], build_msg_search, m), &st, e);
-    if (rc != ERR_OK)
-        return rc;
-    int i = 1;
-    db_bind_text(st, i++, q->session_id, -1);
-    if (m & MS_SINCE)
-        db_bind_int64(st, i++, q->since_id);
-    i = ssql_bind_vis(st, i, &q->vis, m);
-    db_bind_text(st, i++, x->param, -1);
-    db_bind_int64(st, i++, q->limit);
-    size_t cap = q->limit <= 1000 ? (size_t)q->limit : 1000;
-    x->out->v = xmalloc(cap * sizeof *x->out->v);
-    int r;
-    while ((r = db_step(st, e)) == DB_ROW)
-        ssql_read_message(
-            st, store_list_push((void **)&x->out->v, &x->out->n, &cap, sizeof *x->out->v));
-    db_stmt_done(st);
-    if (r != DB_DONE)
-        return (err_code)r;
-    if (x->out->n == 0) {
-        bool exists = false;
-        if ((rc = ssql_session_exists(c, q->session_id, &exists, e)) != ERR_OK)
-            return rc;
-        if (!exists)
-            return store_err_no_session(e, q->session_id);
-    }
-    return ERR_OK;
-}
-
 err_code ssql_message_search(store_t *st, const store_search_query *q, store_messages *out,
                              err_t *e)
 {
-    ERR_LOCAL(e); /* arguments checked, out zeroed by store_message_search (store.h) */
-    char *param = search_param_text(S(st)->d, q->terms, q->nterms);
-    msg_search_ctx x = {S(st), q, param, out};
-    err_code rc = ssql_run_read(S(st), rd_message_search, &x, e);
+    store_sql *s = S(st);
+    unsigned m = ssql_vis_mask(&q->vis) | (q->since_id > 0 ? MS_SINCE : 0);
+    char *param = search_param_text(s->d, q->terms, q->nterms);
+    db_param p[6];
+    size_t n = 0;
+    p[n++] = DB_TEXT(q->session_id);
+    if (m & MS_SINCE)
+        p[n++] = DB_INT(q->since_id);
+    n += ssql_vis_params(p + n, &q->vis, m);
+    p[n++] = DB_TEXT(param);
+    p[n++] = DB_INT(q->limit);
+    err_code rc = ssql_read_list(s, ssql_shape(s, &s->msg_search[m], build_msg_search, m), p, n,
+                                 &ssql_message_rec, (void **)&out->v, &out->n, e);
     free(param);
+    /* Nothing found: tell an empty session from a missing one. */
+    if (rc == ERR_OK && out->n == 0)
+        rc = ssql_need_session(s, NULL, q->session_id, e);
     return rc;
 }
 
@@ -216,124 +184,86 @@ typedef struct {
     int64_t done;
 } reindex_ctx;
 
+/* A message stored without index text. */
 typedef struct {
     int64_t id;
     char *sender, *content, *metadata;
     size_t content_len;
 } unindexed;
 
-static char *col_dup_n(db_stmt *st, int i, size_t *len)
+static void read_unindexed(db_stmt *st, void *rec)
 {
-    size_t n = 0;
-    const char *p = db_col_text(st, i, &n);
-    if (len)
-        *len = n;
-    return p ? xstrndup(p, n) : NULL;
+    unindexed *u = rec;
+    u->id = db_col_int64(st, 0);
+    u->sender = ssql_col_text(st, 1);
+    const char *content = db_col_text(st, 2, &u->content_len); /* may hold NUL bytes */
+    u->content = content ? xstrndup(content, u->content_len) : NULL;
+    u->metadata = ssql_col_json(st, 3);
 }
 
-/* One int64 of a one-row query with up to two int64 parameters (0 for NULL). */
-static err_code query_int(db_conn *c, const char *sql, int np, int64_t a, int64_t b, int64_t *out,
-                          err_t *e)
+/* what clear frees (the columns are read by read_unindexed) */
+static const ssql_field unindexed_fields[] = {
+    SSQL_FIELD(unindexed, id, INT), SSQL_FIELD(unindexed, sender, TEXT),
+    SSQL_FIELD(unindexed, content, TEXT), SSQL_FIELD(unindexed, metadata, JSON)};
+static const ssql_rec unindexed_rec = {sizeof(unindexed), unindexed_fields, 4, read_unindexed,
+                                       NULL};
+
+/* Gives u its index text; below SQLite's FTS5 watermark `upto` the FTS5 table
+ * will not pick it up by itself, so it goes in there too. */
+static err_code index_one(db_conn *c, store_sql *s, const unindexed *u, int64_t upto, err_t *e)
 {
-    db_stmt *st;
-    err_code rc = db_prepare(c, sql, &st, e);
-    if (rc != ERR_OK)
-        return rc;
-    if (np >= 1)
-        db_bind_int64(st, 1, a);
-    if (np >= 2)
-        db_bind_int64(st, 2, b);
-    int r = db_step(st, e);
-    *out = r == DB_ROW && !db_col_null(st, 0) ? db_col_int64(st, 0) : 0;
-    db_stmt_done(st);
-    return r == DB_ROW || r == DB_DONE ? ERR_OK : (err_code)r;
+    const store_sql_dialect *d = s->d;
+    char *text = ssql_index_text(&s->base, u->sender, u->content, u->content_len, u->metadata);
+    char *grams = d->search_grams ? ssql_grams(text) : NULL;
+    db_param p[3];
+    size_t n = 0;
+    p[n++] = DB_TEXT(text);
+    if (grams)
+        p[n++] = DB_TEXT(grams);
+    p[n++] = DB_INT(u->id);
+    err_code rc = db_exec_params(c, d->msg_set_search, p, n, NULL, e);
+    if (rc == ERR_OK && d->search_fts_async && u->id <= upto)
+        rc = db_exec_params(c, SQL_FTS_ONE, DB_ARGS(DB_INT(u->id), DB_TEXT(text)), NULL, e);
+    free(grams);
+    free(text);
+    return rc;
 }
 
 static err_code tx_reindex(db_conn *c, void *arg, err_t *e)
 {
     reindex_ctx *x = arg;
     const store_sql_dialect *d = x->s->d;
-    x->done = 0;
     /* 1. messages without index text (copied/imported without an index function,
      *    or from before 0002): read first, then update (one statement at a time) */
-    db_stmt *st;
-    err_code rc = db_prepare(c, SQL_UNINDEXED, &st, e);
-    if (rc != ERR_OK)
-        return rc;
-    db_bind_int64(st, 1, x->limit);
     unindexed *v = NULL;
-    size_t n = 0, cap = 0;
-    int r;
-    while ((r = db_step(st, e)) == DB_ROW) {
-        unindexed *u = store_list_push((void **)&v, &n, &cap, sizeof *v);
-        u->id = db_col_int64(st, 0);
-        u->sender = col_dup_n(st, 1, NULL);
-        u->content = col_dup_n(st, 2, &u->content_len);
-        size_t ml = 0;
-        const char *md = db_col_json(st, 3, &ml);
-        u->metadata = md ? xstrndup(md, ml) : NULL;
-    }
-    db_stmt_done(st);
-    if (r != DB_DONE)
-        rc = (err_code)r;
-    int64_t upto = 0;
+    size_t n = 0;
+    int64_t upto = 0, next = 0, filled = 0;
+    bool found = false;
+    err_code rc = ssql_get_list(c, SQL_UNINDEXED, DB_ARGS(DB_INT(x->limit)), &unindexed_rec,
+                                (void **)&v, &n, e);
     if (rc == ERR_OK && d->search_fts_async)
-        rc = query_int(c, SQL_FTS_UPTO, 0, 0, 0, &upto, e);
-    for (size_t i = 0; i < n && rc == ERR_OK; i++) {
-        unindexed *u = &v[i];
-        char *text =
-            ssql_index_text(&x->s->base, u->sender, u->content, u->content_len, u->metadata);
-        char *grams = d->search_grams ? ssql_grams(text) : NULL;
-        if ((rc = db_prepare(c, d->msg_set_search, &st, e)) == ERR_OK) {
-            int k = 1;
-            db_bind_text(st, k++, text, -1);
-            if (grams)
-                db_bind_text(st, k++, grams, -1);
-            db_bind_int64(st, k, u->id);
-            rc = ssql_exec_changes(st, NULL, e);
-        }
-        /* below the watermark the FTS5 table will not pick it up by itself */
-        if (rc == ERR_OK && d->search_fts_async && u->id <= upto &&
-            (rc = db_prepare(c, SQL_FTS_ONE, &st, e)) == ERR_OK) {
-            db_bind_int64(st, 1, u->id);
-            db_bind_text(st, 2, text, -1);
-            rc = ssql_exec_changes(st, NULL, e);
-        }
-        free(grams);
-        free(text);
-    }
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].sender);
-        free(v[i].content);
-        free(v[i].metadata);
-    }
-    free(v);
+        rc = ssql_get_one(c, SQL_FTS_UPTO, NULL, 0, &ssql_int_rec, &upto, &found, e);
+    for (size_t i = 0; i < n && rc == ERR_OK; i++)
+        rc = index_one(c, x->s, &v[i], upto, e);
     x->done = (int64_t)n;
+    ssql_list_free(&unindexed_rec, (void **)&v, &n);
     if (rc != ERR_OK || !d->search_fts_async)
         return rc;
     /* 2. SQLite: the next `limit` messages above the watermark into FTS5 */
-    int64_t next = 0;
-    if ((rc = query_int(c, SQL_FTS_NEXT, 2, upto, x->limit, &next, e)) != ERR_OK || next <= upto)
+    rc = ssql_get_one(c, SQL_FTS_NEXT, DB_ARGS(DB_INT(upto), DB_INT(x->limit)), &ssql_int_rec,
+                      &next, &found, e);
+    if (rc != ERR_OK || next <= upto)
         return rc;
-    int64_t filled = 0;
-    if ((rc = db_prepare(c, SQL_FTS_FILL, &st, e)) != ERR_OK)
-        return rc;
-    db_bind_int64(st, 1, upto);
-    db_bind_int64(st, 2, next);
-    if ((rc = ssql_exec_changes(st, &filled, e)) != ERR_OK)
-        return rc;
-    if ((rc = db_prepare(c, SQL_FTS_MOVE, &st, e)) != ERR_OK)
-        return rc;
-    db_bind_int64(st, 1, next);
-    if ((rc = ssql_exec_changes(st, NULL, e)) != ERR_OK)
-        return rc;
-    x->done += filled > 0 ? filled : 1; /* the watermark moved: not complete yet */
-    return ERR_OK;
+    rc = db_exec_params(c, SQL_FTS_FILL, DB_ARGS(DB_INT(upto), DB_INT(next)), &filled, e);
+    if (rc == ERR_OK)
+        rc = db_exec_params(c, SQL_FTS_MOVE, DB_ARGS(DB_INT(next)), NULL, e);
+    if (rc == ERR_OK)
+        x->done += filled > 0 ? filled : 1; /* the watermark moved: not complete yet */
+    return rc;
 }
 
 err_code ssql_message_reindex(store_t *st, int limit, int64_t *done, err_t *e)
 {
-    ERR_LOCAL(e); /* arguments checked, *done zeroed by store_message_reindex (store.h) */
     reindex_ctx x = {S(st), limit, 0};
     err_code rc = ssql_run_write(S(st), tx_reindex, &x, e);
     if (rc == ERR_OK)

@@ -93,18 +93,18 @@ const store_table *store_tables(size_t *n)
     return tables;
 }
 
-int store_table_index(const char *name)
+const store_table *store_table_find(const char *name)
 {
     for (size_t i = 0; name && i < N(tables); i++)
         if (strcmp(tables[i].name, name) == 0)
-            return (int)i;
-    return -1;
+            return &tables[i];
+    return NULL;
 }
 
-const store_table *store_table_find(const char *name)
+int store_table_index(const char *name)
 {
-    int k = store_table_index(name);
-    return k < 0 ? NULL : &tables[k];
+    const store_table *t = store_table_find(name);
+    return t ? (int)(t - tables) : -1;
 }
 
 static const char *col_type_name(store_col_type t)
