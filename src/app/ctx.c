@@ -285,11 +285,7 @@ mcp_server_info app_server_info(void)
 {
     mcp_server_info i = {
         .name = "ctxd",
-#ifdef CTXD_VERSION
         .version = CTXD_VERSION,
-#else
-        .version = "0.1.0",
-#endif
         .title = "ctxd shared context",
         .description = "Shared-context server for AI agents: sessions, messages with "
                        "visibility, private memory with TTL, fuzzy search.",

@@ -13,10 +13,6 @@
 #include "db/url.h"
 #include "xfer/xfer.h"
 
-#ifndef CTXD_VERSION
-#define CTXD_VERSION "0.0.0"
-#endif
-
 static void copy_usage(FILE *f)
 {
     fputs("Usage: ctxd copy --from URL --to URL [--batch N] [--dry-run] [--verify]\n"

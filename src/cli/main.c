@@ -13,10 +13,6 @@
 #include "base/sbuf.h"
 #include "cli/cli.h"
 
-#ifndef CTXD_VERSION
-#define CTXD_VERSION "0.0.0"
-#endif
-
 static void usage(FILE *f)
 {
     fputs(

@@ -107,9 +107,10 @@ static void test_stdio_roundtrip(void **state)
     json_t *r = request(&c, "initialize",
                         json_pack("{s:s s:{} s:{s:s s:s}}", "protocolVersion", "2025-11-25",
                                   "capabilities", "clientInfo", "name", "t", "version", "1"));
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(json_object_get(r, "result"), "serverInfo"), "name")),
-                        "ctxd");
+    json_t *info = json_object_get(json_object_get(r, "result"), "serverInfo");
+    assert_string_equal(json_string_value(json_object_get(info, "name")), "ctxd");
+    /* the version the build declares (project()), as `ctxd --version` prints it */
+    assert_string_equal(json_string_value(json_object_get(info, "version")), CTXD_VERSION);
     json_decref(r);
     fprintf(c.in, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
     fflush(c.in);
