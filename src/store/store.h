@@ -257,6 +257,10 @@ typedef struct store_column {
     const char *name;
     store_col_type type;
     bool nullable; /* JSON null = SQL NULL (for a nullable JSON column too) */
+    /* What the value may be, beyond its type (every backend refuses the rest,
+     * as the SQL schemas' CHECK constraints do): */
+    const char *const *values; /* TEXT: one of these (NULL-terminated), or NULL = any */
+    bool object;               /* JSON: an object (or null when nullable) */
 } store_column;
 
 typedef struct store_table {

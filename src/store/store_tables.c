@@ -10,11 +10,13 @@
 
 /* ---- visibility names (store.h) ------------------------------------------------------ */
 
-static const char *const vis_names[STORE_VIS_COUNT] = {
+/* NULL-terminated: also the allowed values of messages.visibility below */
+static const char *const vis_names[STORE_VIS_COUNT + 1] = {
     [STORE_VIS_PUBLIC] = "public",
     [STORE_VIS_PRIVATE] = "private",
     [STORE_VIS_AGENT_ONLY] = "agent_only",
     [STORE_VIS_ADMIN_ONLY] = "admin_only",
+    [STORE_VIS_COUNT] = NULL,
 };
 
 const char *store_visibility_name(store_visibility v)
@@ -43,25 +45,31 @@ const char *const *store_table_order(void)
 
 #define COL(n, t, null) \
     { \
-        n, STORE_COL_##t, null \
+        n, STORE_COL_##t, null, NULL, false \
+    }
+/* a JSON object, or null */
+#define COL_OBJECT(n) \
+    { \
+        n, STORE_COL_JSON, true, NULL, true \
     }
 static const store_column sessions_cols[] = {
     COL("id", TEXT, false),        COL("purpose", TEXT, false),   COL("created_by", TEXT, false),
-    COL("metadata", JSON, true),   COL("is_active", BOOL, false), COL("created_at", TIME, false),
+    COL_OBJECT("metadata"),        COL("is_active", BOOL, false), COL("created_at", TIME, false),
     COL("updated_at", TIME, false)};
-static const store_column messages_cols[] = {COL("id", INT, false),
-                                             COL("session_id", TEXT, false),
-                                             COL("sender", TEXT, false),
-                                             COL("sender_type", TEXT, false),
-                                             COL("content", TEXT, false),
-                                             COL("visibility", TEXT, false),
-                                             COL("message_type", TEXT, false),
-                                             COL("metadata", JSON, true),
-                                             COL("parent_message_id", INT, true),
-                                             COL("created_at", TIME, false)};
+static const store_column messages_cols[] = {
+    COL("id", INT, false),
+    COL("session_id", TEXT, false),
+    COL("sender", TEXT, false),
+    COL("sender_type", TEXT, false),
+    COL("content", TEXT, false),
+    {"visibility", STORE_COL_TEXT, false, vis_names, false},
+    COL("message_type", TEXT, false),
+    COL_OBJECT("metadata"),
+    COL("parent_message_id", INT, true),
+    COL("created_at", TIME, false)};
 static const store_column memory_cols[] = {
     COL("agent_id", TEXT, false),   COL("session_id", TEXT, true), COL("key", TEXT, false),
-    COL("value", JSON, false),      COL("metadata", JSON, true),   COL("created_at", TIME, false),
+    COL("value", JSON, false),      COL_OBJECT("metadata"),        COL("created_at", TIME, false),
     COL("updated_at", TIME, false), COL("expires_at", TIME, true)};
 static const store_column audit_cols[] = {
     COL("id", INT, false),        COL("created_at", TIME, false), COL("event_type", TEXT, false),
@@ -119,6 +127,24 @@ static const char *col_type_name(store_col_type t)
     return "?";
 }
 
+static bool value_allowed(const char *const *values, const char *v)
+{
+    for (; *values; values++)
+        if (strcmp(*values, v) == 0)
+            return true;
+    return false;
+}
+
+static err_code allowed_error(const store_table *t, const store_column *c, err_t *e)
+{
+    sbuf_t b = SBUF_INIT;
+    for (const char *const *v = c->values; *v; v++)
+        sbuf_printf(&b, "%s%s", v == c->values ? "" : ", ", *v);
+    err_set(e, ERR_INVALID, "%s.%s must be one of %s", t->name, c->name, sbuf_cstr(&b));
+    sbuf_free(&b);
+    return ERR_INVALID;
+}
+
 err_code store_row_check(const store_table *t, const json_t *row, err_t *e)
 {
     if (!json_is_object(row))
@@ -158,6 +184,10 @@ err_code store_row_check(const store_table *t, const json_t *row, err_t *e)
         if (!ok)
             return err_set(e, ERR_INVALID, "%s.%s must be %s", t->name, c->name,
                            col_type_name(c->type));
+        if (c->object && !json_is_object(v))
+            return err_set(e, ERR_INVALID, "%s.%s must be a JSON object or null", t->name, c->name);
+        if (c->values && !value_allowed(c->values, json_string_value(v)))
+            return allowed_error(t, c, e);
     }
     return ERR_OK;
 }

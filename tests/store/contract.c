@@ -1703,6 +1703,49 @@ static json_t *jl(const char *text)
     "\"updated_at\":\"2024-01-01T00:00:00.000002Z\",\"expires_at\":null}"
 #define SC1 "session_00000000000000c1"
 
+/* What a SQL schema refuses with a CHECK constraint every backend refuses before
+ * writing: a visibility outside the four values, metadata that is not an object
+ * (sessions, messages, memory; an audit record's metadata may be any JSON). */
+static void test_import_rows_checked_values(void **state)
+{
+    store_t *st = ST;
+    json_t *sess =
+        jl("{\"id\":\"" SC1 "\",\"purpose\":\"p\",\"created_by\":\"a\","
+           "\"metadata\":null,\"is_active\":true,"
+           "\"created_at\":\"2024-01-01T00:00:00Z\",\"updated_at\":\"2024-01-01T00:00:00Z\"}");
+    OK(store_import_rows(st, "sessions", &sess, 1, NULL, &E));
+    json_object_set_new(sess, "id", json_string("session_00000000000000c2"));
+    json_object_set_new(sess, "metadata", json_pack("[i]", 1));
+    FAILS(ERR_INVALID, store_import_rows(st, "sessions", &sess, 1, NULL, &E));
+    assert_non_null(strstr(E.msg, "sessions.metadata"));
+    json_decref(sess);
+
+    json_t *msg = jl(MSG_ROW(40, SC1, null));
+    json_object_set_new(msg, "visibility", json_string("everyone"));
+    FAILS(ERR_INVALID, store_import_rows(st, "messages", &msg, 1, NULL, &E));
+    assert_non_null(strstr(E.msg, "messages.visibility"));
+    assert_non_null(strstr(E.msg, "agent_only"));
+    json_object_set_new(msg, "visibility", json_string("public"));
+    json_object_set_new(msg, "metadata", json_string("text"));
+    FAILS(ERR_INVALID, store_import_rows(st, "messages", &msg, 1, NULL, &E));
+    assert_non_null(strstr(E.msg, "messages.metadata"));
+    json_decref(msg);
+
+    json_t *mem = jl(MEM_ROW("a", "null", "k"));
+    json_object_set_new(mem, "metadata", json_integer(3));
+    FAILS(ERR_INVALID, store_import_rows(st, "agent_memory", &mem, 1, NULL, &E));
+    assert_non_null(strstr(E.msg, "agent_memory.metadata"));
+    json_decref(mem);
+
+    int64_t n = -1;
+    OK(store_count_rows(st, "messages", &n, &E));
+    assert_int_equal(n, 0);
+    OK(store_count_rows(st, "agent_memory", &n, &E));
+    assert_int_equal(n, 0);
+    OK(store_count_rows(st, "sessions", &n, &E));
+    assert_int_equal(n, 1);
+}
+
 static void test_import_rows(void **state)
 {
     store_t *st = ST;
@@ -2321,6 +2364,7 @@ int main(int argc, char **argv)
         T_(test_tokens),
         T_(test_iterate),
         T_(test_import_rows),
+        T_(test_import_rows_checked_values),
         T_(test_message_search),
         T_(test_search_equivalence),
         T_(test_health),
