@@ -260,7 +260,11 @@ err_code store_message_add(store_t *st, store_message *m, const store_audit_in *
     err_code rc = m->parent_id ? vis_check("message_add", m->parent_vis, e) : ERR_OK;
     if (rc == ERR_OK)
         rc = visibility_check(m->visibility, e);
-    return rc != ERR_OK ? rc : st->vt->message_add(st, m, audit, e);
+    if (rc == ERR_OK && (rc = st->vt->message_add(st, m, audit, e)) != ERR_OK) {
+        m->id = 0; /* a failed attempt's values are not the message's */
+        m->created_at = 0;
+    }
+    return rc;
 }
 
 err_code store_message_list(store_t *st, const store_msg_query *q, store_messages *out,

@@ -167,3 +167,13 @@ err_code store_err_token_exists(err_t *e, const char *token_id)
 {
     return err_set(e, ERR_UNIQUE, "store: token %.8s... already exists", token_id);
 }
+
+char *store_index_text(store_t *st, const char *sender, const char *content, size_t content_len,
+                       const char *metadata_json)
+{
+    if (!st->index_fn)
+        return NULL;
+    char *t =
+        st->index_fn(sender ? sender : "", content ? content : "", content_len, metadata_json);
+    return t ? t : xstrdup("");
+}

@@ -153,6 +153,11 @@ void *store_list_push(void **v, size_t *n, size_t *cap, size_t elt);
 void store_memory_from_set(store_memory *out, const store_mem_set *in, utc_us created_at,
                            utc_us updated_at);
 
+/* The index text of a message (the store's index function, store_set_index_fn):
+ * malloc'ed, "" when the function gives nothing; NULL without an index function. */
+char *store_index_text(store_t *st, const char *sender, const char *content, size_t content_len,
+                       const char *metadata_json);
+
 err_code store_err_no_session(err_t *e, const char *id);     /* ERR_NOTFOUND */
 err_code store_err_session_exists(err_t *e, const char *id); /* ERR_UNIQUE */
 err_code store_err_no_message(err_t *e, int64_t id);         /* ERR_NOTFOUND */

@@ -236,8 +236,6 @@ typedef struct {
     store_message *m;
     const store_audit_in *audit;
     const char *search_text; /* the store's index function's text, or NULL */
-    int64_t id;
-    utc_us at;
 } msg_add_ctx;
 
 /* The parent as the poster sees it (message_get's filter), in the same session. */
@@ -263,7 +261,7 @@ static err_code check_parent(smongo_ctx *c, const store_message *m, err_t *e)
 static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
 {
     msg_add_ctx *x = arg;
-    const store_message *m = x->m;
+    store_message *m = x->m;
     err_code rc = smongo_need_session(c, m->session_id, e);
     if (rc == ERR_OK && m->parent_id)
         rc = check_parent(c, m, e);
@@ -271,14 +269,14 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
     if (rc == ERR_OK)
         rc = smongo_parse_json(m->metadata, "message metadata", &meta, e);
     if (rc == ERR_OK)
-        rc = smongo_next_id(c, SMONGO_MESSAGES, &x->id, e);
+        rc = smongo_next_id(c, SMONGO_MESSAGES, &m->id, e);
     if (rc != ERR_OK) {
         json_decref(meta);
         return rc;
     }
-    x->at = utc_now();
+    m->created_at = utc_now();
     bson_t d = BSON_INITIALIZER;
-    BSON_APPEND_INT64(&d, "id", x->id);
+    BSON_APPEND_INT64(&d, "id", m->id);
     BSON_APPEND_UTF8(&d, "session_id", m->session_id);
     BSON_APPEND_UTF8(&d, "sender", m->sender);
     BSON_APPEND_UTF8(&d, "sender_type", m->sender_type ? m->sender_type : "generic");
@@ -291,7 +289,7 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
         BSON_APPEND_INT64(&d, "parent_message_id", m->parent_id);
     else
         BSON_APPEND_NULL(&d, "parent_message_id");
-    smongo_append_time(&d, "created_at", x->at);
+    smongo_append_time(&d, "created_at", m->created_at);
     if (x->search_text)
         BSON_APPEND_UTF8(&d, "search_text", x->search_text);
     else
@@ -301,7 +299,7 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
     if (rc == ERR_OK) { /* the session's updated_at */
         bson_t q = BSON_INITIALIZER, upd = BSON_INITIALIZER;
         BSON_APPEND_UTF8(&q, "id", m->session_id);
-        smongo_append_op(&upd, "$set", "updated_at", x->at);
+        smongo_append_op(&upd, "$set", "updated_at", m->created_at);
         rc = smongo_update(c, SMONGO_SESSIONS, &q, &upd, false, NULL, NULL, e);
         bson_destroy(&upd);
         bson_destroy(&q);
@@ -309,7 +307,7 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
     if (rc != ERR_OK || !x->audit)
         return rc;
     store_audit_rec r;
-    rc = smongo_audit_insert(c, &store_audit_message(&r, x->audit, m, x->id)->in, e);
+    rc = smongo_audit_insert(c, &store_audit_message(&r, x->audit, m, m->id)->in, e);
     store_audit_rec_free(&r);
     return rc;
 }
@@ -317,15 +315,10 @@ static err_code tx_message_add(smongo_ctx *c, void *arg, err_t *e)
 err_code smongo_message_add(store_t *st, store_message *m, const store_audit_in *audit, err_t *e)
 {
     /* the index text is computed before the write (pure C work) */
-    char *stext =
-        st->index_fn ? st->index_fn(m->sender, m->content, strlen(m->content), m->metadata) : NULL;
-    msg_add_ctx x = {m, audit, stext, 0, 0};
+    char *stext = store_index_text(st, m->sender, m->content, strlen(m->content), m->metadata);
+    msg_add_ctx x = {m, audit, stext};
     err_code rc = smongo_write(M(st), tx_message_add, &x, e);
     free(stext);
-    if (rc == ERR_OK) {
-        m->id = x.id;
-        m->created_at = x.at;
-    }
     return rc;
 }
 
@@ -518,14 +511,14 @@ static err_code tx_message_reindex(smongo_ctx *c, void *arg, err_t *e)
         smongo_get_list(c, SMONGO_MESSAGES, &f, &(smongo_find){.sort = {"id"}, .limit = *n},
                         &smongo_message_rec, SMONGO_LIST(&ms), e);
     bson_destroy(&f);
-    store_index_fn index = c->s->base.index_fn;
     for (size_t i = 0; i < ms.n && rc == ERR_OK; i++) {
         store_message *m = &ms.v[i];
-        char *text = index(m->sender, m->content, strlen(m->content), m->metadata);
+        char *text =
+            store_index_text(&c->s->base, m->sender, m->content, strlen(m->content), m->metadata);
         bson_t q = BSON_INITIALIZER, upd = BSON_INITIALIZER;
         BSON_APPEND_INT64(&q, "id", m->id);
-        BCON_APPEND(&upd, "$set", "{", "search_text", BCON_UTF8(text ? text : ""), "}", "$unset",
-                    "{", "unindexed", BCON_UTF8(""), "}");
+        BCON_APPEND(&upd, "$set", "{", "search_text", BCON_UTF8(text), "}", "$unset", "{",
+                    "unindexed", BCON_UTF8(""), "}");
         rc = smongo_update(c, SMONGO_MESSAGES, &q, &upd, false, NULL, NULL, e);
         bson_destroy(&upd);
         bson_destroy(&q);

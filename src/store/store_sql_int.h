@@ -251,9 +251,6 @@ err_code ssql_count_rows(store_t *st, const char *table, int64_t *n, err_t *e);
 err_code ssql_message_search(store_t *st, const store_search_query *q, store_messages *out,
                              err_t *e);
 err_code ssql_message_reindex(store_t *st, int limit, int64_t *done, err_t *e);
-/* The index text of a message (st->index_fn), or NULL without an index function. */
-char *ssql_index_text(store_t *st, const char *sender, const char *content, size_t content_len,
-                      const char *metadata_json);
 /* MySQL/MariaDB: the FULLTEXT words of an index text (see store_sql_search.c). */
 char *ssql_grams(const char *text);
 

@@ -211,12 +211,10 @@ err_code ssql_session_list(store_t *st, const store_session_query *q, store_sess
 
 typedef struct {
     store_sql *s;
-    const store_message *m;
+    store_message *m; /* id and created_at filled by the transaction */
     const store_audit_in *audit;
     const char *search_text;  /* the message's index text, or NULL (store.h) */
     const char *search_grams; /* MySQL: its FULLTEXT words (ssql_grams) */
-    int64_t id;
-    utc_us at;
 } msg_add_ctx;
 
 /* The statement of message_get / message_thread (slots, build) for message id
@@ -250,7 +248,7 @@ static err_code parent_check(db_conn *c, store_sql *s, const store_message *m, e
 static err_code tx_message_add(db_conn *c, void *arg, err_t *e)
 {
     msg_add_ctx *x = arg;
-    const store_message *m = x->m;
+    store_message *m = x->m;
     /* Taken inside the write transaction, so created_at follows id order. */
     utc_us now = utc_now();
     int64_t touched = 0;
@@ -273,16 +271,16 @@ static err_code tx_message_add(db_conn *c, void *arg, err_t *e)
                           DB_TIME(now),
                           DB_TEXT(x->search_text),
                           DB_TEXT(x->search_grams)}; /* the 11th only with search_grams */
-    if ((rc = db_insert_params(c, x->s->d->msg_insert, p, x->s->d->search_grams ? 11 : 10, &x->id,
+    if ((rc = db_insert_params(c, x->s->d->msg_insert, p, x->s->d->search_grams ? 11 : 10, &m->id,
                                e)) != ERR_OK)
         return rc;
-    if (x->id == 0)
+    if (m->id == 0)
         return err_set(e, ERR_INTERNAL, "store: INSERT INTO messages gave no id");
-    x->at = now;
+    m->created_at = now;
     if (!x->audit)
         return ERR_OK;
     store_audit_rec r;
-    rc = ssql_audit(c, &store_audit_message(&r, x->audit, m, x->id)->in, e);
+    rc = ssql_audit(c, &store_audit_message(&r, x->audit, m, m->id)->in, e);
     store_audit_rec_free(&r);
     return rc;
 }
@@ -290,16 +288,12 @@ static err_code tx_message_add(db_conn *c, void *arg, err_t *e)
 err_code ssql_message_add(store_t *st, store_message *m, const store_audit_in *audit, err_t *e)
 {
     /* the index text is computed before the transaction (it is pure C work) */
-    char *stext = ssql_index_text(st, m->sender, m->content, strlen(m->content), m->metadata);
+    char *stext = store_index_text(st, m->sender, m->content, strlen(m->content), m->metadata);
     char *grams = stext && S(st)->d->search_grams ? ssql_grams(stext) : NULL;
-    msg_add_ctx x = {S(st), m, audit, stext, grams, 0, 0};
+    msg_add_ctx x = {S(st), m, audit, stext, grams};
     err_code rc = ssql_run_write(S(st), tx_message_add, &x, e);
     free(grams);
     free(stext);
-    if (rc == ERR_OK) {
-        m->id = x.id;
-        m->created_at = x.at;
-    }
     return rc;
 }
 

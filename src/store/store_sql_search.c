@@ -74,16 +74,6 @@ char *ssql_grams(const char *text)
     return sbuf_detach(&out); /* no trigrams: "" (indexed, matches nothing) */
 }
 
-char *ssql_index_text(store_t *st, const char *sender, const char *content, size_t content_len,
-                      const char *metadata_json)
-{
-    if (!st->index_fn)
-        return NULL;
-    char *t =
-        st->index_fn(sender ? sender : "", content ? content : "", content_len, metadata_json);
-    return t ? t : xstrdup("");
-}
-
 /* ---- message_search -------------------------------------------------------------- */
 
 static void build_msg_search(const store_sql *s, unsigned m, sbuf_t *b)
@@ -213,7 +203,7 @@ static const ssql_rec unindexed_rec = {sizeof(unindexed), unindexed_fields, 4, r
 static err_code index_one(db_conn *c, store_sql *s, const unindexed *u, int64_t upto, err_t *e)
 {
     const store_sql_dialect *d = s->d;
-    char *text = ssql_index_text(&s->base, u->sender, u->content, u->content_len, u->metadata);
+    char *text = store_index_text(&s->base, u->sender, u->content, u->content_len, u->metadata);
     char *grams = d->search_grams ? ssql_grams(text) : NULL;
     db_param p[3];
     size_t n = 0;

@@ -209,8 +209,8 @@ static size_t row_params(store_sql *s, const store_table *t, json_t *row, db_par
     char *mdt = json_is_object(md) ? json_dumps(md, JSON_COMPACT) : NULL;
     json_t *sv = json_object_get(row, "sender"), *cv = json_object_get(row, "content");
     char *stext = json_is_string(sv) && json_is_string(cv)
-                      ? ssql_index_text(&s->base, json_string_value(sv), json_string_value(cv),
-                                        json_string_length(cv), mdt)
+                      ? store_index_text(&s->base, json_string_value(sv), json_string_value(cv),
+                                         json_string_length(cv), mdt)
                       : NULL;
     free(mdt);
     own[(*nown)++] = stext;

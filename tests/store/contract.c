@@ -614,6 +614,9 @@ static void test_message_parent(void **state)
                            .parent_vis = cases[k].as_alice ? &alice : &bob};
         FAILS(cases[k].rc, store_message_add(st, &m, &a, &E));
         assert_int_equal(store_err_reason(&E), cases[k].why);
+        /* a message that was not added has no id or time */
+        assert_true(cases[k].rc == ERR_OK ? m.id > 0 && m.created_at > 0
+                                          : m.id == 0 && m.created_at == 0);
         n += cases[k].rc == ERR_OK;
         audits += cases[k].rc == ERR_OK;
     }
