@@ -33,7 +33,7 @@ static void usage(FILE *f)
         "                     (a target holding rows not identical to the source's is\n"
         "                     refused unless --allow-nonempty; see `ctxd copy --help`)\n"
         "  export             write the database as a JSON Lines dump [--out FILE]\n"
-        "  import             load a dump: import FILE [--allow-nonempty]\n"
+        "  import             load a dump: import FILE [--batch N] [--allow-nonempty]\n"
         "\n"
         "Global options (each overrides the variable named in brackets):\n"
         "  --database-url URL     database to use [DATABASE_URL], e.g.\n"

@@ -89,6 +89,13 @@ typedef enum sq_mode {
 
 static err_code sq_mode_of(const db_url *u, sq_mode *m, err_t *e)
 {
+    for (size_t i = 0; i < u->nopts; i++) /* what the core does not apply: only mode */
+        if (strcmp(u->opts[i].key, "mode") != 0 && !db_opt_is_core(u->opts[i].key))
+            return err_set(e, ERR_INVALID,
+                           "unknown database URL option '%.64s' for SQLite (known: mode, "
+                           "pool_size, max_overflow, pool_timeout, pool_recycle, "
+                           "pool_pre_ping_idle_ms, busy_timeout)",
+                           u->opts[i].key);
     const char *v = db_url_opt_get(u, "mode");
     *m = SQ_RWC;
     if (!v || str_eq_ci(v, "rwc"))

@@ -91,6 +91,10 @@ check "bad URL option names the option" eval 'rc_not 0 && err_has "pool_size"'
 run "$CTXD" --database-url "sqlite:///$T/x.db?pool_size=lots" migrate status
 check "bad URL option refused when opening" eval 'rc_not 0 && err_has "pool_size"'
 
+run "$CTXD" --database-url "sqlite:///$T/opt.db?jornal_mode=wal" migrate up
+check "unknown SQLite URL option named, as on PostgreSQL and MySQL; no file made" \
+  eval 'rc_not 0 && one_line_err && err_has "jornal_mode" && [[ ! -e $T/opt.db ]]'
+
 # MongoDB URLs libmongoc refuses: its reason, the password masked, nothing contacted
 run "$CTXD" --database-url "mongodb://u:pw-sekrit-5@h/x?tls=maybe" migrate status
 check "MongoDB URL with a bad option value: the reason, password masked" \
