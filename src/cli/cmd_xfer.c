@@ -3,6 +3,7 @@
  * stderr) and the summaries, over xfer/.
  * Must not: move data itself (xfer/ does), or print an unmasked URL. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,8 +257,12 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         sbuf_t b = SBUF_INIT;
         sbuf_printf(&b, "%s.tmp-%ld", out, (long)getpid());
         tmp = sbuf_detach(&b);
-        f = fopen(tmp, "w");
+        /* the dump holds every message and credential: owner-only, like the database */
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        f = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!f) {
+            if (fd >= 0)
+                close(fd);
             cli_error("export: cannot write %s: %s", tmp, strerror(errno));
             free(tmp);
             return CLI_FAIL;

@@ -22,6 +22,7 @@
 #include "db/driver.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -112,6 +113,22 @@ static err_code sq_mode_of(const db_url *u, sq_mode *m, err_t *e)
                    "database URL option mode=%s is not valid for SQLite (use ro, rw or rwc)", v);
 }
 
+/* Creates the (empty) database file readable by its owner only: it will hold
+ * protected tokens and every message. SQLite gives the -wal, -shm and journal
+ * files the mode of the database file, so they are 0600 too. An empty file is a
+ * valid empty database. Losing a race to another process creating it is fine. */
+static err_code sq_create_private(const char *path, err_t *e)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+        return ERR_OK;
+    }
+    if (errno == EEXIST)
+        return ERR_OK;
+    return err_set(e, ERR_IO, "cannot create SQLite database '%s': %s", path, strerror(errno));
+}
+
 /* Checks the path before SQLite sees it, for messages a user can act on. */
 static err_code sq_precheck(const char *path, sq_mode mode, db_role role, err_t *e)
 {
@@ -160,6 +177,8 @@ static err_code sq_precheck(const char *path, sq_mode mode, db_role role, err_t 
                      "cannot create SQLite database '%s': directory '%s' is not writable (%s)",
                      path, dir, strerror(errno));
     free(dir);
+    if (rc == ERR_OK)
+        rc = sq_create_private(path, e);
     return rc;
 }
 
