@@ -1,12 +1,17 @@
 /* app/access.c — who is calling and whether they may: resolves the caller from an
  * auth_token argument, the request's bearer header, (for resources and prompts) the
- * identity remembered by the connection, or a trusted transport's identity; default
- * deny otherwise; the one permission check (read on reads, write on writes, admin on
- * admin tools); per-connection and per-MCP-session state; rate limiting. Must not: log or echo tokens. */
+ * token remembered by the connection — only for a request that presents the credential
+ * the connection is bound to, and resolved anew each time — or a trusted transport's
+ * identity; default deny otherwise; the one permission check (read on reads, write on
+ * writes, admin on admin tools); per-connection and per-MCP-session state, the count of
+ * MCP sessions per client address and in all; rate limiting (agents' calls, client
+ * addresses before authentication, logins per agent, each in buckets of their own).
+ * Must not: log or echo tokens; compare secrets other than in constant time. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "app/app_int.h"
+#include "auth/codec.h"
 #include "base/sbuf.h"
 
 app_conn *app_conn_new(bool trusted)
@@ -17,13 +22,44 @@ app_conn *app_conn_new(bool trusted)
     return c;
 }
 
+static void forget_token(app_conn *c)
+{
+    if (c->token) {
+        memset(c->token, 0, strlen(c->token));
+        free(c->token);
+        c->token = NULL;
+    }
+}
+
 void app_conn_free(app_conn *c)
 {
     if (!c)
         return;
+    forget_token(c);
     pthread_mutex_destroy(&c->mu);
-    memset(&c->id, 0, sizeof c->id);
     free(c);
+}
+
+/* ---- MCP sessions: state, accounting ---- */
+
+typedef struct sess_peer {
+    size_t n;
+    char key[]; /* the table's key: the client address */
+} sess_peer;
+
+void app_sessions_init(app_t *a)
+{
+    pthread_mutex_init(&a->sess_mu, NULL);
+    a->peers = hash_new(0);
+}
+
+void app_sessions_fini(app_t *a)
+{
+    hash_iter it = HASH_ITER_INIT;
+    for (sess_peer *p; (p = hash_next(a->peers, &it, NULL, NULL)) != NULL;)
+        free(p);
+    hash_free(a->peers);
+    pthread_mutex_destroy(&a->sess_mu);
 }
 
 void app_session_open(mcp_session *s, bool trusted)
@@ -32,11 +68,66 @@ void app_session_open(mcp_session *s, bool trusted)
         mcp_session_set_userdata(s, app_conn_new(trusted));
 }
 
+app_admit app_session_admit(app_t *a, mcp_session *s, const app_req *rq)
+{
+    app_conn *c = s ? mcp_session_userdata(s) : NULL;
+    if (!a || !c)
+        return APP_ADMIT_OK;
+    const char *peer = rq && rq->rate_key && *rq->rate_key ? rq->rate_key : "anonymous";
+    size_t kl = strlen(peer);
+    app_admit v = APP_ADMIT_OK;
+    pthread_mutex_lock(&a->sess_mu);
+    sess_peer *p = hash_get(a->peers, peer, kl);
+    if (a->nsess >= a->lim_sessions)
+        v = APP_ADMIT_FULL;
+    else if (p && p->n >= a->lim_sessions_per_peer)
+        v = APP_ADMIT_PEER_FULL;
+    if (v == APP_ADMIT_OK) {
+        if (!p) {
+            p = xcalloc(1, sizeof *p + kl + 1);
+            memcpy(p->key, peer, kl + 1);
+            hash_put(a->peers, p->key, kl, p);
+        }
+        p->n++;
+        a->nsess++;
+        c->app = a;
+        snprintf(c->peer, sizeof c->peer, "%s", peer);
+    }
+    pthread_mutex_unlock(&a->sess_mu);
+    if (v == APP_ADMIT_OK && rq && rq->api_key_ok) {
+        pthread_mutex_lock(&c->mu);
+        c->by_key = true;
+        pthread_mutex_unlock(&c->mu);
+    }
+    return v;
+}
+
+/* Uncounts an admitted session. */
+static void session_leave(app_conn *c)
+{
+    app_t *a = c->app;
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->sess_mu);
+    sess_peer *p = hash_get(a->peers, c->peer, strlen(c->peer));
+    if (p && --p->n == 0) {
+        hash_remove(a->peers, p->key, strlen(p->key));
+        free(p);
+    }
+    a->nsess--;
+    pthread_mutex_unlock(&a->sess_mu);
+    c->app = NULL;
+}
+
 void app_session_close(mcp_session *s)
 {
     if (!s)
         return;
-    app_conn_free(mcp_session_userdata(s));
+    app_conn *c = mcp_session_userdata(s);
+    mcp_session_unsubscribe_all(s); /* no update uses c any more */
+    if (c)
+        session_leave(c);
+    app_conn_free(c);
     mcp_session_set_userdata(s, NULL);
 }
 
@@ -45,6 +136,121 @@ app_conn *app_call_conn(const app_call *c)
     if (c->req && c->req->conn)
         return c->req->conn;
     return c->mc ? mcp_session_userdata(mcp_call_session(c->mc)) : NULL;
+}
+
+/* ---- the credential a connection is bound to ---- */
+
+/* The token of the request's bearer header (span), if any. */
+static bool req_bearer(const app_req *rq, const char **tok, size_t *n)
+{
+    return rq && rq->bearer && auth_bearer(rq->bearer, tok, n);
+}
+
+/* With c->mu held: does rq present the credential c is bound to? */
+static bool presents(const app_conn *c, const app_req *rq)
+{
+    if (c->by_key && rq && rq->api_key_ok)
+        return true;
+    const char *tok;
+    size_t n;
+    return c->token && req_bearer(rq, &tok, &n) &&
+           auth_ct_equal(c->token, strlen(c->token), tok, n);
+}
+
+/* With c->mu held: is c bound to nothing? */
+static bool unbound(const app_conn *c)
+{
+    return !c->by_key && !c->token;
+}
+
+bool app_session_owner(mcp_session *s, const app_req *rq)
+{
+    app_conn *c = s ? mcp_session_userdata(s) : NULL;
+    if (!c || c->trusted)
+        return true;
+    pthread_mutex_lock(&c->mu);
+    bool ok = unbound(c) || presents(c, rq);
+    pthread_mutex_unlock(&c->mu);
+    return ok;
+}
+
+bool app_call_owns_conn(const app_call *c)
+{
+    app_conn *conn = app_call_conn(c);
+    if (!conn || conn->trusted)
+        return true;
+    pthread_mutex_lock(&conn->mu);
+    bool ok = unbound(conn) || presents(conn, c->req);
+    pthread_mutex_unlock(&conn->mu);
+    return ok;
+}
+
+bool app_conn_remember(app_call *c, const char *token, const char *current)
+{
+    app_conn *conn = app_call_conn(c);
+    if (!conn)
+        return true;
+    pthread_mutex_lock(&conn->mu);
+    bool ok = unbound(conn) || presents(conn, c->req) ||
+              (current && conn->token && auth_ct_streq(conn->token, current));
+    if (ok) {
+        if (c->req && c->req->api_key_ok)
+            conn->by_key = true;
+        forget_token(conn);
+        conn->token = xstrdup(token);
+    }
+    pthread_mutex_unlock(&conn->mu);
+    return ok;
+}
+
+void app_conn_adopt(app_call *c, const char *token)
+{
+    app_conn *conn = app_call_conn(c);
+    if (!conn)
+        return;
+    pthread_mutex_lock(&conn->mu);
+    if (!conn->token)
+        conn->token = xstrdup(token);
+    pthread_mutex_unlock(&conn->mu);
+}
+
+/* The trusted identity into id. */
+static void trusted_identity(const app_t *a, auth_identity *id)
+{
+    memset(id, 0, sizeof *id);
+    snprintf(id->agent_id, sizeof id->agent_id, "%s", a->trusted_id);
+    snprintf(id->agent_type, sizeof id->agent_type, "%s", a->trusted_type);
+    id->permissions = AUTH_PERM_READ | AUTH_PERM_WRITE;
+}
+
+/* The connection's remembered token resolved now: AUTH_OK, its failure, or
+ * AUTH_TOKEN_AUTHENTICATION_FAILED with *none when it remembers no token. */
+static auth_status conn_resolve(app_t *a, app_conn *conn, auth_identity *out, bool *none, err_t *e)
+{
+    pthread_mutex_lock(&conn->mu);
+    char *tok = conn->token ? xstrdup(conn->token) : NULL;
+    pthread_mutex_unlock(&conn->mu);
+    *none = !tok;
+    if (!tok)
+        return AUTH_TOKEN_AUTHENTICATION_FAILED;
+    auth_status st = auth_resolve(a->auth, tok, out, e);
+    memset(tok, 0, strlen(tok));
+    free(tok);
+    return st;
+}
+
+bool app_conn_identity(app_t *a, app_conn *conn, auth_identity *out)
+{
+    if (!conn)
+        return false;
+    bool none;
+    err_t e;
+    if (conn_resolve(a, conn, out, &none, &e) == AUTH_OK)
+        return true;
+    if (!conn->trusted)
+        return false;
+    trusted_identity(a, out);
+    return true;
 }
 
 bool app_is_admin(const auth_identity *id)
@@ -84,25 +290,22 @@ json_t *app_access(app_call *c, const char *token, int need, bool allow_conn)
         token = NULL;
     if (!token && rq && rq->bearer && *rq->bearer)
         token = rq->bearer;
+    err_t e;
     if (token) {
-        err_t e;
         auth_status s = auth_resolve(c->app->auth, token, &c->id, &e);
         if (s != AUTH_OK)
             return status_error(c, s, &e);
         c->authed = true;
-    } else if (allow_conn && conn) {
-        pthread_mutex_lock(&conn->mu);
-        if (conn->has_id && (conn->id.expires_at == 0 || conn->id.expires_at > c->now)) {
-            c->id = conn->id;
-            c->authed = true;
-        }
-        pthread_mutex_unlock(&conn->mu);
+    } else if (allow_conn && conn && app_call_owns_conn(c)) {
+        /* the remembered token, for a request that presents its credential again */
+        bool none;
+        auth_status s = conn_resolve(c->app, conn, &c->id, &none, &e);
+        if (s != AUTH_OK && !none)
+            return status_error(c, s, &e);
+        c->authed = s == AUTH_OK;
     }
     if (!c->authed && conn && conn->trusted) {
-        memset(&c->id, 0, sizeof c->id);
-        snprintf(c->id.agent_id, sizeof c->id.agent_id, "%s", c->app->trusted_id);
-        snprintf(c->id.agent_type, sizeof c->id.agent_type, "%s", c->app->trusted_type);
-        c->id.permissions = AUTH_PERM_READ | AUTH_PERM_WRITE;
+        trusted_identity(c->app, &c->id);
         c->authed = true;
     }
     if (!c->authed)
@@ -121,13 +324,39 @@ json_t *app_access(app_call *c, const char *token, int need, bool allow_conn)
     return NULL;
 }
 
-json_t *app_rate_check(app_call *c, const char *key)
+/* ---- rate limits: one bucket per agent's calls, per client address before
+ * authentication, per agent's logins; the kinds are apart (a control character no
+ * agent id contains starts the keys of the last two) ---- */
+
+const char *app_call_peer(const app_call *c)
+{
+    return c->req && c->req->rate_key && *c->req->rate_key ? c->req->rate_key : "anonymous";
+}
+
+static json_t *rate_take(app_call *c, const char *kind, const char *key)
 {
     long retry = 0;
     if (!c->app->rl)
         return NULL;
-    if (auth_rl_take(c->app->rl, key && *key ? key : "anonymous", 1.0, &retry))
+    char k[AUTH_AGENT_ID_BUF + 16];
+    snprintf(k, sizeof k, "%s%s", kind, key && *key ? key : "anonymous");
+    if (auth_rl_take(c->app->rl, k, 1.0, &retry))
         return NULL;
     return app_error_ex(c->app, APP_RATE_LIMITED, NULL, NULL, retry > 0 ? retry : 1,
                         "rate limit exceeded; retry in %ld s", retry > 0 ? retry : 1);
+}
+
+json_t *app_rate_check(app_call *c, const char *key)
+{
+    return rate_take(c, "", key);
+}
+
+json_t *app_rate_check_peer(app_call *c)
+{
+    return rate_take(c, "\x01peer\x01", app_call_peer(c));
+}
+
+json_t *app_rate_check_login(app_call *c, const char *agent_id)
+{
+    return rate_take(c, "\x01login\x01", agent_id);
 }

@@ -47,6 +47,11 @@ typedef struct app_opts {
     app_limits limits;  /* zero-initialised fields take the defaults */
     app_clock_fn clock; /* NULL = auth_ctx_now (so one injected clock serves both) */
     void *clock_ud;
+    /* Caps (0 = the default): MCP sessions admitted by app_session_admit in all (10000)
+     * and per client address (1000); resources/subscribe per MCP session (100) and in
+     * the server (100000). */
+    size_t max_sessions, max_sessions_per_peer;
+    size_t max_subscriptions_per_session, max_subscriptions;
     /* Identity granted over a trusted transport when no token is given. */
     const char *trusted_agent_id;   /* NULL = "local" */
     const char *trusted_agent_type; /* NULL = "local"; permissions: read,write */
@@ -78,17 +83,19 @@ mcp_server_info app_server_info(void);
 /* ---- per connection / per request (what the transport passes as auth) ---------- */
 typedef struct app_conn app_conn;
 /* trusted: the operator marked this transport trusted (calls without a token get the
- * trusted identity). A connection remembers the identity last issued by
- * authenticate_agent on it; resources and prompts (which cannot carry auth_token) use
- * it when the request has no bearer token. */
+ * trusted identity). A connection remembers the token last issued by authenticate_agent
+ * (or refresh_token) on it, bound to the credential the request presented (the API key);
+ * resources and prompts (which cannot carry auth_token) use it when the request has no
+ * bearer token but presents that credential again, resolving the token anew each time. */
 app_conn *app_conn_new(bool trusted);
 void app_conn_free(app_conn *c); /* NULL is fine */
 
 /* The app_conn of an MCP session, for transports with many sessions (HTTP):
  * app_session_open hangs a new app_conn on s (mcp_session_set_userdata) before its first
  * request; a request whose app_req has no conn uses its session's, so an identity issued
- * on one MCP session is remembered for that session only. app_session_close frees it
- * once the session has ended and no request of it runs (mcp_http_opts.on_session_end).
+ * on one MCP session is remembered for that session only. app_session_close drops the
+ * session's subscriptions, uncounts it (app_session_admit) and frees its state once the
+ * session has ended and no request of it runs (mcp_http_opts.on_session_end).
  * The userdata of every session of the app's server is the app's: a transport must not
  * set it to anything else. Both are no-ops on NULL. */
 void app_session_open(mcp_session *s, bool trusted);
@@ -102,6 +109,21 @@ typedef struct app_req {
     const char *rate_key; /* key for rate limiting before authentication (e.g. a
                                   peer address); NULL = "anonymous" */
 } app_req;
+
+/* For transports with many sessions (HTTP), right after app_session_open with the request
+ * that creates the session: counts it within max_sessions and max_sessions_per_peer (the
+ * peer is rq->rate_key) until app_session_close, and binds it to the API key when rq
+ * presented it. */
+typedef enum app_admit {
+    APP_ADMIT_OK = 0,
+    APP_ADMIT_PEER_FULL, /* the client address has max_sessions_per_peer sessions */
+    APP_ADMIT_FULL       /* the server has max_sessions sessions */
+} app_admit;
+app_admit app_session_admit(app_t *a, mcp_session *s, const app_req *rq);
+/* Does rq present the credential session s is bound to (the API key or the remembered
+ * token as a bearer)? A session bound to nothing (nothing private was done on it) is
+ * anyone's. For what a request cannot do as someone else: the GET stream, DELETE. */
+bool app_session_owner(mcp_session *s, const app_req *rq);
 
 /* Calls fn once per tool with its request count, error count and latency percentiles
  * (microseconds), in registration order. */

@@ -11,6 +11,7 @@
 
 #include "app/app.h"
 #include "auth/identity.h"
+#include "base/hash.h"
 #include "search/search.h"
 
 /* ---- error codes of the envelope (docs/mcp-interface.md) ---- */
@@ -94,13 +95,24 @@ struct app {
     atomic_uint_fast64_t err_counts[APP_CODE_COUNT];
     pthread_key_t ws_key; /* per-thread search workspace */
     app_indexer *ix;      /* background search-index upkeep, or NULL (indexer.c) */
+    /* caps (app_opts): MCP sessions, subscriptions */
+    size_t lim_sessions, lim_sessions_per_peer, lim_subs_per_session, lim_subs;
+    /* MCP sessions admitted by app_session_admit (access.c) */
+    pthread_mutex_t sess_mu;
+    size_t nsess;
+    hash_t *peers; /* client address -> its sessions (a sess_peer, access.c) */
 };
 
+/* The app's state of one connection / MCP session: the credential its remembered
+ * identity is bound to (docs/mcp-interface.md, "Identity and MCP sessions"). */
 struct app_conn {
     bool trusted;
-    pthread_mutex_t mu;
-    bool has_id;
-    auth_identity id;
+    pthread_mutex_t mu; /* guards by_key and token */
+    bool by_key;        /* bound to the server API key (presented when it was bound) */
+    char *token;        /* the token it remembers (issued or used on it), or NULL; resolved
+                           again on every use */
+    app_t *app;         /* set once admitted and counted (app_session_admit), else NULL */
+    char peer[64];      /* the client address it was counted under */
 };
 
 /* ---- per call ---- */
@@ -160,8 +172,31 @@ json_t *app_access(app_call *c, const char *token, int need, bool allow_conn);
 /* The connection state of the call: the app_req's conn, else its MCP session's
  * (app_session_open), else NULL. */
 app_conn *app_call_conn(const app_call *c);
-/* The rate-limit check for key; NULL when allowed. */
+/* The rate-limit check of an agent's calls (key = the agent id); NULL when allowed. */
 json_t *app_rate_check(app_call *c, const char *key);
+/* The same for the request's client address (app_req.rate_key) before authentication,
+ * and for the logins of agent_id; their buckets are apart from the agents' calls. */
+json_t *app_rate_check_peer(app_call *c);
+json_t *app_rate_check_login(app_call *c, const char *agent_id);
+/* The client address of the call ("anonymous" when unknown). */
+const char *app_call_peer(const app_call *c);
+/* Remembers token as the identity of the call's connection when the request may bind it
+ * (the connection is unbound, or the request presents its credential, or `current` is
+ * the token it remembers): bound to the API key when the request presented it, and to
+ * the token. False when the connection is bound to another credential. */
+bool app_conn_remember(app_call *c, const char *token, const char *current);
+/* Remembers token (the bearer a subscription was made with) for a connection that
+ * remembers none yet. */
+void app_conn_adopt(app_call *c, const char *token);
+/* The identity of a connection for what it receives without a request (notifications):
+ * its remembered token resolved now, or the trusted identity. False when it has none. */
+bool app_conn_identity(app_t *a, app_conn *conn, auth_identity *out);
+/* Does the call's request present the credential its connection is bound to (always
+ * true for an unbound or trusted connection)? */
+bool app_call_owns_conn(const app_call *c);
+/* access.c: set up / tear down the session accounting (app_new, app_free). */
+void app_sessions_init(app_t *a);
+void app_sessions_fini(app_t *a);
 bool app_is_admin(const auth_identity *id);
 
 /* ---- visibility.c: the rule, once ---- */
@@ -208,8 +243,9 @@ bool app_arg_bool(json_t *args, const char *name, bool def);
 /* ---- resources.c / prompts.c ---- */
 err_code app_register_resources(app_t *a, mcp_server *srv, err_t *e);
 err_code app_register_prompts(app_t *a, mcp_server *srv, err_t *e);
-/* notifications/resources/updated for a session that changed */
-void app_notify_session(app_t *a, const char *session_id);
+/* notifications/resources/updated for the session of a message just added, to the
+ * subscribers who may read that message */
+void app_notify_message(app_t *a, const store_message *m);
 
 /* tools_info.c: the tools documentation used by docs://tools */
 json_t *app_tools_doc(app_t *a, const char *name);

@@ -3,6 +3,7 @@
  * through: request metrics (count, errors, latency histogram), then the tool; arguments
  * that fail a tool's input schema get the INVALID_INPUT envelope here too.
  * Must not: contain a tool's own logic or an access rule (access.c, visibility.c). */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,11 +61,18 @@ err_code app_new(const app_opts *o, app_t **out, err_t *e)
 #undef DEF
     a->clock = o->clock;
     a->clock_ud = o->clock_ud;
+    a->lim_sessions = o->max_sessions ? o->max_sessions : 10000;
+    a->lim_sessions_per_peer = o->max_sessions_per_peer ? o->max_sessions_per_peer : 1000;
+    a->lim_subs_per_session =
+        o->max_subscriptions_per_session ? o->max_subscriptions_per_session : 100;
+    a->lim_subs = o->max_subscriptions ? o->max_subscriptions : 100000;
+    app_sessions_init(a);
     a->trusted_id = xstrdup(o->trusted_agent_id ? o->trusted_agent_id : "local");
     a->trusted_type = xstrdup(o->trusted_agent_type ? o->trusted_agent_type : "local");
     a->started_mono = utc_mono_us();
     app_index_install(a->st);
     if (pthread_key_create(&a->ws_key, ws_free) != 0) {
+        app_sessions_fini(a);
         free(a->trusted_id);
         free(a->trusted_type);
         free(a);
@@ -80,6 +88,23 @@ err_code app_from_conf(const conf_t *c, store_t *st, auth_ctx *auth, app_t **out
     if (auth_rl_from_conf(c, &rl, e) != ERR_OK)
         return e->code;
     app_opts o = {.store = st, .auth = auth, .rl = rl};
+    static const struct {
+        const char *var;
+        size_t offset;
+    } caps[] = {
+        {"MCP_MAX_SESSIONS", offsetof(app_opts, max_sessions)},
+        {"MCP_MAX_SESSIONS_PER_PEER", offsetof(app_opts, max_sessions_per_peer)},
+        {"MCP_MAX_SUBSCRIPTIONS_PER_SESSION", offsetof(app_opts, max_subscriptions_per_session)},
+        {"MCP_MAX_SUBSCRIPTIONS", offsetof(app_opts, max_subscriptions)},
+    };
+    for (size_t i = 0; i < sizeof caps / sizeof *caps; i++) {
+        long v = 0;
+        if (conf_get_int(c, caps[i].var, 0, &v, e) != ERR_OK) {
+            auth_rl_free(rl);
+            return e->code;
+        }
+        *(size_t *)((char *)&o + caps[i].offset) = (size_t)v;
+    }
     if (app_new(&o, out, e) != ERR_OK) {
         auth_rl_free(rl);
         return e->code;
@@ -101,6 +126,7 @@ void app_free(app_t *a)
     pthread_key_delete(a->ws_key);
     if (a->own_rl)
         auth_rl_free(a->rl);
+    app_sessions_fini(a);
     free(a->trusted_id);
     free(a->trusted_type);
     free(a);
@@ -276,6 +302,8 @@ err_code app_register(app_t *a, mcp_server *srv, err_t *e)
         }
     }
     mcp_server_set_invalid_args_fn(srv, invalid_args, a);
+    mcp_subscription_limits sl = {a->lim_subs_per_session, a->lim_subs, true};
+    mcp_server_set_subscription_limits(srv, &sl);
     if (app_register_resources(a, srv, e) != ERR_OK)
         return e->code;
     return app_register_prompts(a, srv, e);

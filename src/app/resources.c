@@ -1,10 +1,13 @@
 /* app/resources.c — the MCP resources of the contract: server://info/{_},
  * docs://tools/{_}, session://{session_id}, session://{session_id}/messages/{limit},
- * agent://{agent_id}/memory (own memory only), completion of session ids, and the
- * notifications/resources/updated sent when a session changes. Reads resolve the
- * caller like tools (bearer header, else the connection's authenticated identity,
- * else a trusted transport) and apply app_vis_build.
- * Must not: return anything the same caller could not read through the tools. */
+ * agent://{agent_id}/memory (own memory only), completion of session ids, who may
+ * subscribe to them, and the notifications/resources/updated sent when a message is
+ * added. Reads resolve the caller like tools (bearer header, else the token the
+ * connection remembers for a request presenting its credential, else a trusted
+ * transport) and apply app_vis_build; notifications go only to subscribers whose
+ * identity may read the message.
+ * Must not: return or announce anything the same caller could not read through the
+ * tools. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,7 +201,7 @@ static json_t *complete_session(mcp_call *mc, const char *arg, const char *value
         json_decref(r);
         return NULL;
     }
-    store_session_query q = {.limit = 100, .active_only = true};
+    store_session_query q = {.limit = 100, .active_only = true}; /* ids only: counts nothing */
     store_sessions ss;
     err_t e;
     if (store_session_list(a->st, &q, &ss, NULL, &e) != ERR_OK)
@@ -226,31 +229,135 @@ static json_t *complete_docs(mcp_call *mc, const char *arg, const char *value, j
     return arr;
 }
 
+#define T_INFO "server://info/{_}"
+#define T_DOCS "docs://tools/{_}"
 #define T_SESSION "session://{session_id}"
 #define T_SESSION_MESSAGES "session://{session_id}/messages/{limit}"
+#define T_MEMORY "agent://{agent_id}/memory"
 
-/* A session changed (a message was added): every subscriber of session://{sid} and of any
- * session://{sid}/messages/{limit} hears notifications/resources/updated, and nothing
- * else is sent (no notifications/message). */
-void app_notify_session(app_t *a, const char *sid)
+/* ---- subscriptions ---- */
+
+static bool refuse(mcp_call *mc, app_t *a, app_code code, const char *msg)
 {
-    if (!a->srv || !sid)
+    fail(mc, app_error(a, code, "%s", msg), APP_RES_DENIED);
+    return false;
+}
+
+/* resources/subscribe needs an identity (the request's bearer, or the token the MCP
+ * session remembers for a request presenting its credential) that may read the
+ * resource: the read is made and its error, if any, is the subscribe's. A session
+ * subscribes as its owner: a request that does not present the session's credential is
+ * refused, also for unsubscribe. A subscription made with a bearer on a session that
+ * remembers no token binds the session to that token. The subscriber is the connection
+ * state, whose identity is resolved again for every notification. */
+static bool subscribe_check(app_t *a, mcp_call *mc, const char *uri, json_t *vars, bool on,
+                            void **subscriber, mcp_read_fn read)
+{
+    app_call c = {.app = a, .mc = mc, .req = mcp_call_auth(mc), .now = app_now(a)};
+    app_conn *conn = app_call_conn(&c);
+    if (!conn)
+        return refuse(mc, a, APP_AUTH_FAILED, "subscriptions need an MCP session");
+    json_t *r = on ? app_access(&c, NULL, APP_NEED_READ, true) : NULL;
+    if (r) {
+        fail(mc, r, APP_RES_DENIED);
+        return false;
+    }
+    if (!app_call_owns_conn(&c))
+        return refuse(mc, a, APP_AUTH_FAILED,
+                      "this MCP session is bound to another credential: present its API key "
+                      "or token");
+    if (!on)
+        return true;
+    json_t *res = read(mc, uri, vars, a);
+    if (!res)
+        return false;
+    json_decref(res);
+    const char *tok;
+    size_t n;
+    if (c.req && c.req->bearer && auth_bearer(c.req->bearer, &tok, &n)) {
+        char *t = xstrndup(tok, n);
+        app_conn_adopt(&c, t);
+        memset(t, 0, n);
+        free(t);
+    }
+    *subscriber = conn;
+    return true;
+}
+
+#define SUBSCRIBE_CHECK(name, read) \
+    static bool name(mcp_call *mc, const char *uri, json_t *vars, bool on, void **subscriber, \
+                     void *ud) \
+    { \
+        return subscribe_check(ud, mc, uri, vars, on, subscriber, read); \
+    }
+SUBSCRIBE_CHECK(sub_info, read_info)
+SUBSCRIBE_CHECK(sub_docs, read_docs)
+SUBSCRIBE_CHECK(sub_session, read_session)
+SUBSCRIBE_CHECK(sub_session_messages, read_session_messages)
+SUBSCRIBE_CHECK(sub_memory, read_memory)
+#undef SUBSCRIBE_CHECK
+
+/* Is m visible through vis? The store's reading of a store_vis (store.h), for one
+ * message in memory. */
+static bool vis_admits(const store_vis *vis, const store_message *m)
+{
+    if (vis->any & STORE_VIS_BIT(m->visibility))
+        return true;
+    if (m->visibility == STORE_VIS_PRIVATE && vis->private_of)
+        return strcmp(m->sender, vis->private_of) == 0;
+    if (m->visibility == STORE_VIS_AGENT_ONLY && vis->agent_only_of)
+        return m->sender_type && strcmp(m->sender_type, vis->agent_only_of) == 0;
+    return false;
+}
+
+typedef struct hearing {
+    app_t *a;
+    const store_message *m;
+} hearing;
+
+/* May the subscriber (an app_conn) hear of message m? Its identity now, read
+ * permission, and the visibility rule. */
+static bool may_hear(void *ud, mcp_session *s, void *subscriber, const char *uri)
+{
+    (void)s;
+    (void)uri;
+    const hearing *h = ud;
+    auth_identity id;
+    if (!app_conn_identity(h->a, subscriber, &id) || !auth_has(&id, AUTH_PERM_READ))
+        return false;
+    app_call c = {.app = h->a};
+    store_vis vis;
+    json_t *r = app_vis_build(&c, &id, NULL, &vis);
+    if (r) {
+        json_decref(r);
+        return false;
+    }
+    return vis_admits(&vis, h->m);
+}
+
+/* A message was added: the subscribers of session://{sid} and of any
+ * session://{sid}/messages/{limit} who may read it hear notifications/resources/updated,
+ * and nothing else is sent (no notifications/message). The index finds them by sid. */
+void app_notify_message(app_t *a, const store_message *m)
+{
+    if (!a->srv || !m || !m->session_id)
         return;
-    json_t *bound = json_pack("{s:s}", "session_id", sid);
+    json_t *bound = json_pack("{s:s}", "session_id", m->session_id);
     if (!bound)
         return; /* not UTF-8: no subscription can name it */
-    mcp_resource_updated_template(a->srv, T_SESSION, bound);
-    mcp_resource_updated_template(a->srv, T_SESSION_MESSAGES, bound);
+    hearing h = {a, m};
+    mcp_resource_updated_where(a->srv, T_SESSION, bound, may_hear, &h);
+    mcp_resource_updated_where(a->srv, T_SESSION_MESSAGES, bound, may_hear, &h);
     json_decref(bound);
 }
 
 err_code app_register_resources(app_t *a, mcp_server *srv, err_t *e)
 {
     const mcp_template_def t[] = {
-        {"server://info/{_}", "server_info", "Server information",
+        {T_INFO, "server_info", "Server information",
          "Name, version, database backend and features of this ctxd server", "application/json",
          read_info, NULL, a},
-        {"docs://tools/{_}", "tool_docs", "Tool documentation",
+        {T_DOCS, "tool_docs", "Tool documentation",
          "Descriptions and input schemas of the tools ({_} = a tool name or \"all\")",
          "application/json", read_docs, complete_docs, a},
         {T_SESSION_MESSAGES, "session_messages", "Session messages",
@@ -259,12 +366,15 @@ err_code app_register_resources(app_t *a, mcp_server *srv, err_t *e)
         {T_SESSION, "session", "Session",
          "A session and its newest 50 messages visible to you (subscribe for updates)",
          "application/json", read_session, complete_session, a},
-        {"agent://{agent_id}/memory", "agent_memory", "Agent memory",
+        {T_MEMORY, "agent_memory", "Agent memory",
          "Your own memory entries (global and per session)", "application/json", read_memory, NULL,
          a},
     };
+    const mcp_subscribe_fn checks[] = {sub_info, sub_docs, sub_session_messages, sub_session,
+                                       sub_memory};
     for (size_t i = 0; i < sizeof t / sizeof *t; i++)
-        if (mcp_server_add_template(srv, &t[i], e) != ERR_OK)
+        if (mcp_server_add_template(srv, &t[i], e) != ERR_OK ||
+            mcp_server_set_subscribe_check(srv, t[i].uri_template, checks[i], a, e) != ERR_OK)
             return err_prefix(e, "registering resource %s", t[i].uri_template);
     return ERR_OK;
 }

@@ -57,7 +57,7 @@ static json_t *add_message(app_call *c, json_t *args)
         }
         goto out;
     }
-    app_notify_session(c->app, sid);
+    app_notify_message(c->app, &m);
     app_indexer_poke(c->app);
     r = app_ok(json_pack("{s:I s:o}", "message_id", (json_int_t)m.id, "timestamp",
                          app_json_time(m.created_at)));

@@ -1,5 +1,6 @@
-/* app/tools_session.c — create_session, get_session, list_sessions.
- * Must not: bypass app_vis_build for the messages it returns. */
+/* app/tools_session.c — create_session, get_session, list_sessions (message counts and
+ * participants over the messages the caller may read).
+ * Must not: bypass app_vis_build for the messages it returns or counts. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,9 @@ static json_t *list_sessions(app_call *c, json_t *args)
                              .active_only = app_arg_bool(args, "active_only", true)};
     if (q.limit < 1 || q.limit > 200 || q.offset < 0)
         return app_error(c->app, APP_INVALID_INPUT, "limit must be 1..200 and offset >= 0");
+    json_t *r = app_vis_build(c, &c->id, NULL, &q.vis); /* counts over what c may read */
+    if (r)
+        return r;
     store_sessions ss;
     int64_t total = 0;
     err_t e;

@@ -4,7 +4,9 @@
  * the peer address as the key of the pre-authentication rate limit); each MCP session
  * carries the app's per-session state (app_session_open/close on the transport's
  * session hooks), so resources and prompts see the identity authenticate_agent issued
- * on that session. The routes GET /health, GET /health/database (503 when the database
+ * on that session to requests presenting its credential; sessions are counted per
+ * client address and in all (app_session_admit), and a session's GET stream and DELETE
+ * need its credential (app_session_owner). The routes GET /health, GET /health/database (503 when the database
  * does not answer) and GET /metrics (the transport's request metrics, then the app's
  * and the database's figures) answer with what app/ renders.
  * Must not: log or echo API keys, tokens or the database password; block an I/O thread
@@ -68,6 +70,32 @@ static void session_close(void *ud, mcp_session *ms)
     app_session_close(ms);
 }
 
+/* A new session counts against MCP_MAX_SESSIONS(_PER_PEER); its GET stream and its end
+ * need the credential it is bound to (the session id alone is not one). */
+static unsigned session_check(void *ud, mcp_session *ms, void *auth, mcp_http_session_op op,
+                              const char **msg)
+{
+    serve_http *s = ud;
+    const app_req *rq = auth; /* the first member of req_auth */
+    if (op != MCP_HTTP_SESSION_CREATE) {
+        if (app_session_owner(ms, rq))
+            return 0;
+        *msg = "Forbidden: this MCP session is bound to another credential (present its "
+               "X-API-Key or bearer token)";
+        return 403;
+    }
+    switch (app_session_admit(s->o.app, ms, rq)) {
+    case APP_ADMIT_OK: return 0;
+    case APP_ADMIT_PEER_FULL:
+        *msg = "Too Many Requests: this client address holds MCP_MAX_SESSIONS_PER_PEER MCP "
+               "sessions; end one (DELETE) or let one expire";
+        return 429;
+    default:
+        *msg = "Service Unavailable: the server holds MCP_MAX_SESSIONS MCP sessions";
+        return 503;
+    }
+}
+
 static void reply_json(mcp_http_response *out, unsigned status, char *body)
 {
     out->status = status;
@@ -122,6 +150,8 @@ serve_http *serve_http_start(const serve_http_opts *o, err_t *e)
     ho.auth_ud = s;
     ho.on_session = session_open;
     ho.on_session_end = session_close;
+    ho.session_check = session_check;
+    ho.session_ud = s;
     const char *hosts[] = {o->host, NULL};
     /* a non-loopback bind address is a host name clients will legitimately use */
     if (o->host && strcmp(o->host, "0.0.0.0") != 0 && strcmp(o->host, "::") != 0)

@@ -1,6 +1,7 @@
 /* http/endpoint.c — the MCP endpoint (/mcp, /mcp/): request validation in this order
  * (docs/mcp-interface.md, "HTTP"): Host/Origin 403, method 405, auth 401, Accept 406,
- * Content-Type 415, size 413, session 400/404, MCP-Protocol-Version 400; POST handling
+ * Content-Type 415, size 413, session 400/404, MCP-Protocol-Version 400, then the
+ * embedding program's session_check (creating a session, GET, DELETE); POST handling
  * (quick messages inline on the I/O thread, other requests on a worker while the
  * connection is suspended; JSON when the handler emitted nothing, else SSE), GET streams (one per session, 409;
  * Last-Event-ID replay) and DELETE.
@@ -135,6 +136,18 @@ static MHD_RESULT_T reply_malformed(mcp_http *h, struct MHD_Connection *conn, mc
     return ret;
 }
 
+/* mcp_http_opts.session_check: 0, or the status it refused with (answered here, *ret). */
+static unsigned session_refused(mcp_http *h, struct MHD_Connection *conn, http_sess *s, void *auth,
+                                mcp_http_session_op op, MHD_RESULT_T *ret)
+{
+    const char *msg = NULL;
+    unsigned st =
+        h->o.session_check ? h->o.session_check(h->o.session_ud, s->ms, auth, op, &msg) : 0;
+    if (st)
+        *ret = http_reply_rpc_error(conn, st, -32000, msg ? msg : "Forbidden");
+    return st;
+}
+
 static MHD_RESULT_T post_body_complete(mcp_http *h, struct MHD_Connection *conn, http_conn *hc)
 {
     uint64_t t0 = http_now_ns();
@@ -163,13 +176,21 @@ static MHD_RESULT_T post_body_complete(mcp_http *h, struct MHD_Connection *conn,
                                         "Bad Request: Mcp-Session-Id header is required");
         }
         s = http_sess_create(h);
+        MHD_RESULT_T ret;
+        unsigned refused = session_refused(h, conn, s, auth, MCP_HTTP_SESSION_CREATE, &ret);
+        if (refused) {
+            mcp_message_free(m);
+            http_observe(h, "initialize", NULL, refused, true, t0);
+            http_sess_unref(s); /* never published: dropped */
+            return ret;
+        }
         mcp_request_ctx rc = {NULL, auth};
         mcp_reply r;
         mcp_session_handle_message(s->ms, m, &rc, &r);
         if (r.initialized && !atomic_load(&h->stopping))
             http_sess_publish(s);
         http_observe(h, "initialize", NULL, reply_status(&r), reply_is_error(&r), t0);
-        MHD_RESULT_T ret = reply_mcp(conn, &r, s->id);
+        ret = reply_mcp(conn, &r, s->id);
         mcp_reply_free(&r);
         http_sess_unref(s);
         return ret;
@@ -376,7 +397,12 @@ MHD_RESULT_T http_mcp_endpoint(mcp_http *h, struct MHD_Connection *conn, const c
         http_sess *s = http_sess_find(h, sid);
         if (!s)
             return http_reply_rpc_error(conn, 404, -32001, "Session not found");
-        if (strcmp(method, "DELETE") == 0) {
+        bool del = strcmp(method, "DELETE") == 0;
+        void *auth = hc->has_auth ? hc->auth : NULL;
+        if (session_refused(h, conn, s, auth,
+                            del ? MCP_HTTP_SESSION_DELETE : MCP_HTTP_SESSION_STREAM, &ret)) {
+            /* answered */
+        } else if (del) {
             http_sess_end(s);
             ret = http_reply(conn, 200, NULL, NULL, 0, NULL);
         } else {

@@ -61,6 +61,13 @@ typedef struct mcp_http_request_info {
 } mcp_http_request_info;
 typedef void (*mcp_http_observer_fn)(void *ud, const mcp_http_request_info *info);
 
+/* What a request does with a session (mcp_http_opts.session_check). */
+typedef enum mcp_http_session_op {
+    MCP_HTTP_SESSION_CREATE, /* the initialize that creates it */
+    MCP_HTTP_SESSION_STREAM, /* GET: its SSE stream (or a resumed POST stream) */
+    MCP_HTTP_SESSION_DELETE  /* DELETE: end it */
+} mcp_http_session_op;
+
 typedef struct mcp_http_opts {
     const char *bind_addr;            /* IPv4/IPv6 literal; default "127.0.0.1" */
     uint16_t port;                    /* 0 = ephemeral (see mcp_http_port) */
@@ -89,6 +96,14 @@ typedef struct mcp_http_opts {
     void (*on_session)(void *ud, mcp_session *s);
     void (*on_session_end)(void *ud, mcp_session *s);
     void *session_ud;
+    /* Optional, with session_ud: may this request do `op` with session s? Asked with the
+     * request's auth value (from the auth hook) for the initialize that creates s (after
+     * on_session, before the initialize is handled), for a GET stream and for a DELETE.
+     * Returns 0 to go on, or the HTTP status to refuse with: a JSON-RPC error whose
+     * message is *message (a static string); a session being created is dropped, an
+     * existing one is left as it is. */
+    unsigned (*session_check)(void *ud, mcp_session *s, void *auth, mcp_http_session_op op,
+                              const char **message);
 } mcp_http_opts;
 
 #define MCP_HTTP_DEFAULT_MAX_BODY ((size_t)4 << 20)

@@ -33,6 +33,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 
@@ -48,7 +49,8 @@ enum {
     MCP_METHOD_NOT_FOUND = -32601,
     MCP_INVALID_PARAMS = -32602,
     MCP_INTERNAL_ERROR = -32603,
-    MCP_RESOURCE_NOT_FOUND = -32002
+    MCP_RESOURCE_NOT_FOUND = -32002,
+    MCP_LIMIT_REACHED = -32003 /* a configured limit (e.g. subscriptions) was reached */
 };
 
 /* Protocol versions this library speaks, newest first (NULL-terminated). */
@@ -187,10 +189,43 @@ typedef struct mcp_prompt_def {
 } mcp_prompt_def;
 err_code mcp_server_add_prompt(mcp_server *srv, const mcp_prompt_def *def, err_t *e);
 
+/* Who may subscribe: a check for the registered resource (its exact URI) or template (its
+ * exact uri_template text) `what`, called by resources/subscribe (subscribe true) and
+ * resources/unsubscribe (false) of a URI it serves, with vars as for a read. It returns
+ * true to allow, setting *subscriber to an opaque pointer the update filter gets back
+ * (mcp_resource_updated_where), or false after mcp_call_set_error (else -32603) to refuse.
+ * Without a check anyone may subscribe. Before the first session; ERR_NOTFOUND when
+ * nothing is registered as `what`. */
+typedef bool (*mcp_subscribe_fn)(mcp_call *call, const char *uri, json_t *vars, bool subscribe,
+                                 void **subscriber, void *ud);
+err_code mcp_server_set_subscribe_check(mcp_server *srv, const char *what, mcp_subscribe_fn fn,
+                                        void *ud, err_t *e);
+
+/* Subscriptions (resources/subscribe, resources/unsubscribe) live in one index per server,
+ * keyed by URI: an update finds its subscribers there, never by walking the sessions, and
+ * sends (and calls the product's filter) without holding the index lock. A subscription
+ * is one (session, URI); subscribing again to the same URI is free. Limits (before the
+ * first session, like registration; 0 = unlimited, the default): at most per_session
+ * subscriptions per session and `total` in the server, else the subscribe is a JSON-RPC
+ * error MCP_LIMIT_REACHED with data {limit, scope: "session"|"server"}; with known_only,
+ * subscribing to a URI no resource or template serves is -32002 with data.uri (as a read
+ * of it would be) instead of a subscription nothing will ever update. */
+typedef struct mcp_subscription_limits {
+    size_t per_session, total;
+    bool known_only;
+} mcp_subscription_limits;
+void mcp_server_set_subscription_limits(mcp_server *srv, const mcp_subscription_limits *l);
+/* Figures of the index: subscriptions, distinct URIs, and how many subscriptions updates
+ * have looked at so far (what the index costs a write; for tests and benchmarks). */
+typedef struct mcp_subscription_stats {
+    size_t subscriptions, uris;
+    uint64_t examined;
+} mcp_subscription_stats;
+void mcp_server_subscription_stats(mcp_server *srv, mcp_subscription_stats *out);
+
 /* Sends notifications/resources/updated {uri} to every live session subscribed to `uri`
  * (on the session-level stream, stream_ctx NULL). Callable from any thread. Returns the
- * number of sessions notified. The sends happen under the server's session-list lock:
- * a transport's send must not block for long (queue it). */
+ * number of sessions notified. A transport's send must not block for long (queue it). */
 int mcp_resource_updated(mcp_server *srv, const char *uri);
 /* The same for every subscribed URI that belongs to the registered template `uri_template`
  * (the exact registered text) with some of its variables bound: `bound` is an object of
@@ -204,6 +239,14 @@ int mcp_resource_updated(mcp_server *srv, const char *uri);
  * of notifications sent, or -1 if the template is not registered or `bound` is not an object
  * of strings naming variables of the template. */
 int mcp_resource_updated_template(mcp_server *srv, const char *uri_template, const json_t *bound);
+/* mcp_resource_updated_template, sending only where filter(ud, session, subscriber, uri)
+ * returns true (subscriber: what the subscribe check set, NULL without one); filter NULL =
+ * everywhere. The filter runs on the caller's thread, without any lock of the library
+ * held. Cost: the subscriptions of the URIs whose first bound variable has the bound
+ * value (with no variable bound: every subscribed URI). */
+typedef bool (*mcp_update_filter_fn)(void *ud, mcp_session *s, void *subscriber, const char *uri);
+int mcp_resource_updated_where(mcp_server *srv, const char *uri_template, const json_t *bound,
+                               mcp_update_filter_fn filter, void *ud);
 
 /* ---- sessions: the transport side -------------------------------------------------- */
 typedef struct mcp_transport_ops {
@@ -219,6 +262,11 @@ typedef struct mcp_transport_ops {
 mcp_session *mcp_session_new(mcp_server *srv, const mcp_transport_ops *ops, void *transport_ud);
 /* No handler may still be running on the session. */
 void mcp_session_free(mcp_session *s);
+/* Drops every subscription of the session and returns once no update being sent uses
+ * it, so what its subscribe checks handed out as subscribers may be freed afterwards
+ * (mcp_session_free does it too). */
+void mcp_session_unsubscribe_all(mcp_session *s);
+size_t mcp_session_subscription_count(mcp_session *s);
 mcp_server *mcp_session_server(const mcp_session *s);
 /* An opaque pointer for the product (e.g. its per-connection state). */
 void mcp_session_set_userdata(mcp_session *s, void *ud);

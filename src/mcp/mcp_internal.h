@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "base/hash.h"
 #include "base/sbuf.h"
 #include "mcp/mcp.h"
 
@@ -23,6 +24,8 @@ typedef struct mcp_resource {
     char *uri;
     mcp_read_fn fn;
     void *ud;
+    mcp_subscribe_fn subscribe; /* mcp_server_set_subscribe_check, or NULL */
+    void *subscribe_ud;
 } mcp_resource;
 
 typedef struct mcp_template {
@@ -30,7 +33,23 @@ typedef struct mcp_template {
     mcp_read_fn fn;
     mcp_complete_fn complete;
     void *ud;
+    mcp_subscribe_fn subscribe; /* mcp_server_set_subscribe_check, or NULL */
+    void *subscribe_ud;
 } mcp_template;
+
+/* ---- the subscription index (subscriptions.c) ---- */
+typedef struct mcp_sub mcp_sub; /* one (session, URI) */
+typedef struct mcp_subs {
+    pthread_mutex_t lock; /* guards the index, every session's subs/nsubs/notify_refs */
+    pthread_cond_t idle;  /* broadcast when a session's notify_refs drops to 0 */
+    hash_t *uris;         /* URI -> its entry (subscribers) */
+    hash_t *groups;       /* (template, variable, value) -> the template URIs with it */
+    size_t count;         /* subscriptions */
+    mcp_subscription_limits lim;
+    uint64_t examined; /* subscriptions looked at by updates */
+} mcp_subs;
+void mcp_subs_init(mcp_subs *x);
+void mcp_subs_fini(mcp_subs *x);
 
 typedef struct mcp_prompt {
     char *name;
@@ -73,8 +92,8 @@ struct mcp_server {
         size_t n;
     } pages[4];
 
-    pthread_mutex_t lock;  /* guards the session list */
-    mcp_session *sessions; /* intrusive doubly linked list */
+    pthread_mutex_t lock; /* guards freezing the registry */
+    mcp_subs subs;        /* who is subscribed to what (subscriptions.c) */
 };
 
 /* ---- a parsed JSON-RPC message ---- */
@@ -139,14 +158,16 @@ struct mcp_session {
     sess_state state;
     const char *version; /* one of mcp_protocol_versions */
     mcp_log_level level;
-    json_t *subscriptions; /* object used as a set: uri -> true */
     mcp_call *inflight;
     json_t *client_caps; /* initialize params.capabilities (or NULL) */
     json_t *client_info; /* initialize params.clientInfo (or NULL) */
     long next_out_id;    /* ids of our own requests to the client */
     struct mcp_pending *pending;
 
-    mcp_session *prev, *next; /* server's list */
+    /* guarded by srv->subs.lock (subscriptions.c) */
+    struct dlink *subs;   /* this session's subscriptions (their in_session links) */
+    size_t nsubs;         /* how many */
+    unsigned notify_refs; /* updates being sent to it right now */
 };
 
 /* jsonrpc.c */
@@ -181,6 +202,11 @@ json_t *mcp_resources_list(mcp_call *c, json_t *params);
 json_t *mcp_templates_list(mcp_call *c, json_t *params);
 json_t *mcp_resources_read(mcp_call *c, json_t *params);
 json_t *mcp_resources_subscribe(mcp_call *c, json_t *params, bool on);
+/* subscriptions.c: records (session, uri) with its template (ti, SIZE_MAX: none) and
+ * variables (vars, stolen; NULL for none) and the check's subscriber: true, or false
+ * with the JSON-RPC error set on c (a limit). mcp_subs_remove forgets it. */
+bool mcp_subs_add(mcp_call *c, const char *uri, size_t ti, json_t *vars, void *subscriber);
+void mcp_subs_remove(mcp_session *s, const char *uri);
 json_t *mcp_prompts_list(mcp_call *c, json_t *params);
 json_t *mcp_prompts_get(mcp_call *c, json_t *params);
 json_t *mcp_completion_complete(mcp_call *c, json_t *params);

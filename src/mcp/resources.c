@@ -1,7 +1,9 @@
 /* mcp/resources.c — resources/list, resources/templates/list (paginated), resources/read
  * (direct resources by exact URI, then templates in registration order; -32002 with
- * data.uri when nothing matches) and resources/subscribe|unsubscribe (per-session set).
- * Must not: know any particular resource; send updates (mcp_resource_updated, server.c). */
+ * data.uri when nothing matches) and resources/subscribe|unsubscribe (the product's check
+ * of what serves the URI, then the server's index, subscriptions.c).
+ * Must not: know any particular resource; send updates (subscriptions.c). */
+#include <stdint.h>
 #include <string.h>
 
 #include "mcp/mcp_internal.h"
@@ -38,41 +40,86 @@ static json_t *check_read(mcp_call *c, json_t *r)
     return r;
 }
 
-json_t *mcp_resources_read(mcp_call *c, json_t *params)
+/* What serves uri: a direct resource (*ti = SIZE_MAX, *vars NULL) or the first template
+ * that matches it (*ti its index, *vars its variables, new reference); NULL = nothing.
+ * The fields are those of mcp_resource and mcp_template alike. */
+typedef struct served {
+    mcp_read_fn fn;
+    void *ud;
+    mcp_subscribe_fn subscribe;
+    void *subscribe_ud;
+} served;
+
+static bool resolve(const mcp_server *srv, const char *uri, served *out, size_t *ti, json_t **vars)
 {
-    mcp_server *srv = c->session->srv;
-    const char *uri = uri_param(c, params);
-    if (!uri)
-        return NULL;
+    *ti = SIZE_MAX;
+    *vars = NULL;
     json_t *idx = json_object_get(srv->resource_index, uri);
     if (idx) {
-        mcp_resource *r = &srv->resources[json_integer_value(idx)];
-        return check_read(c, r->fn(c, uri, NULL, r->ud));
+        const mcp_resource *r = &srv->resources[json_integer_value(idx)];
+        *out = (served){r->fn, r->ud, r->subscribe, r->subscribe_ud};
+        return true;
     }
-    for (size_t i = 0; i < srv->ntemplates; i++) {
-        json_t *vars;
-        if (!mcp_template_match(srv->templates[i].uri_template, uri, &vars))
-            continue;
-        json_t *r = srv->templates[i].fn(c, uri, vars, srv->templates[i].ud);
-        json_decref(vars);
-        return check_read(c, r);
-    }
+    for (size_t i = 0; i < srv->ntemplates; i++)
+        if (mcp_template_match(srv->templates[i].uri_template, uri, vars)) {
+            const mcp_template *t = &srv->templates[i];
+            *out = (served){t->fn, t->ud, t->subscribe, t->subscribe_ud};
+            *ti = i;
+            return true;
+        }
+    return false;
+}
+
+static json_t *not_found(mcp_call *c, const char *uri)
+{
     mcp_call_set_error(c, MCP_RESOURCE_NOT_FOUND, "Resource not found",
                        json_pack("{s:s}", "uri", uri));
     return NULL;
 }
 
+json_t *mcp_resources_read(mcp_call *c, json_t *params)
+{
+    const char *uri = uri_param(c, params);
+    if (!uri)
+        return NULL;
+    served sv;
+    size_t ti;
+    json_t *vars;
+    if (!resolve(c->session->srv, uri, &sv, &ti, &vars))
+        return not_found(c, uri);
+    json_t *r = sv.fn(c, uri, vars, sv.ud);
+    json_decref(vars);
+    return check_read(c, r);
+}
+
+/* resources/subscribe (on) and resources/unsubscribe: the check of what serves the URI
+ * (if any) decides, then the index records or forgets the subscription. */
 json_t *mcp_resources_subscribe(mcp_call *c, json_t *params, bool on)
 {
     const char *uri = uri_param(c, params);
     if (!uri)
         return NULL;
-    mcp_session *s = c->session;
-    pthread_mutex_lock(&s->lock);
-    if (on)
-        json_object_set_new(s->subscriptions, uri, json_true());
-    else
-        json_object_del(s->subscriptions, uri);
-    pthread_mutex_unlock(&s->lock);
-    return json_object();
+    mcp_server *srv = c->session->srv;
+    served sv;
+    size_t ti;
+    json_t *vars;
+    bool known = resolve(srv, uri, &sv, &ti, &vars);
+    pthread_mutex_lock(&srv->subs.lock);
+    bool known_only = srv->subs.lim.known_only;
+    pthread_mutex_unlock(&srv->subs.lock);
+    if (!known && known_only && on)
+        return not_found(c, uri);
+    void *subscriber = NULL;
+    if (known && sv.subscribe && !sv.subscribe(c, uri, vars, on, &subscriber, sv.subscribe_ud)) {
+        json_decref(vars);
+        if (!c->err_code)
+            mcp_call_set_error(c, MCP_INTERNAL_ERROR, "subscription refused", NULL);
+        return NULL;
+    }
+    if (!on) {
+        json_decref(vars);
+        mcp_subs_remove(c->session, uri);
+        return json_object();
+    }
+    return mcp_subs_add(c, uri, ti, vars, subscriber) ? json_object() : NULL;
 }

@@ -1,7 +1,7 @@
 /* mcp/server.c — the registry: server info, tools, resources, templates and prompts as
  * registered by the product, prebuilt into the JSON list objects served by the list
- * methods. Read-only once the first session exists (frozen). Also the resource-updated
- * notifications, by exact URI or by template (the session list lives here).
+ * methods. Read-only once the first session exists (frozen). (Subscriptions and the
+ * resource-updated notifications are subscriptions.c.)
  * Must not: handle requests (dispatch lives in tools.c, resources.c, prompts.c) or know
  * what any registered item means. */
 #include <stdlib.h>
@@ -23,6 +23,7 @@ bool mcp_protocol_version_supported(const char *v)
 mcp_server *mcp_server_new(const mcp_server_info *info)
 {
     mcp_server *srv = xcalloc(1, sizeof *srv);
+    mcp_subs_init(&srv->subs);
     srv->info = json_pack("{s:s,s:s}", "name", info && info->name ? info->name : "mcp-server",
                           "version", info && info->version ? info->version : "0.0.0");
     if (info && info->title)
@@ -74,6 +75,7 @@ void mcp_server_free(mcp_server *srv)
     json_decref(srv->prompt_list);
     json_decref(srv->prompt_index);
     free(srv->instructions);
+    mcp_subs_fini(&srv->subs);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
 }
@@ -212,7 +214,7 @@ err_code mcp_server_add_resource(mcp_server *srv, const mcp_resource_def *d, err
         return rc;
     json_t *r = json_pack("{s:s,s:s}", "uri", d->uri, "name", d->name);
     srv->resources = xrealloc(srv->resources, (srv->nresources + 1) * sizeof *srv->resources);
-    srv->resources[srv->nresources] = (mcp_resource){xstrdup(d->uri), d->fn, d->ud};
+    srv->resources[srv->nresources] = (mcp_resource){xstrdup(d->uri), d->fn, d->ud, NULL, NULL};
     reg_list(srv->resource_list, srv->resource_index, d->uri, srv->nresources++,
              describe(r, d->title, d->description, d->mime_type));
     return ERR_OK;
@@ -230,7 +232,7 @@ err_code mcp_server_add_template(mcp_server *srv, const mcp_template_def *d, err
     json_t *r = json_pack("{s:s,s:s}", "uriTemplate", d->uri_template, "name", d->name);
     srv->templates = xrealloc(srv->templates, (srv->ntemplates + 1) * sizeof *srv->templates);
     srv->templates[srv->ntemplates] =
-        (mcp_template){xstrdup(d->uri_template), d->fn, d->complete, d->ud};
+        (mcp_template){xstrdup(d->uri_template), d->fn, d->complete, d->ud, NULL, NULL};
     reg_list(srv->template_list, NULL, NULL, srv->ntemplates++,
              describe(r, d->title, d->description, d->mime_type));
     return ERR_OK;
@@ -277,86 +279,25 @@ err_code mcp_server_add_prompt(mcp_server *srv, const mcp_prompt_def *d, err_t *
     return ERR_OK;
 }
 
-static int send_updated(mcp_session *s, const char *uri)
+err_code mcp_server_set_subscribe_check(mcp_server *srv, const char *what, mcp_subscribe_fn fn,
+                                        void *ud, err_t *e)
 {
-    json_t *msg = json_pack("{s:s,s:s,s:{s:s}}", "jsonrpc", "2.0", "method",
-                            "notifications/resources/updated", "params", "uri", uri);
-    return mcp_session_send_json(s, NULL, msg) == 0 ? 1 : 0;
-}
-
-int mcp_resource_updated(mcp_server *srv, const char *uri)
-{
-    int n = 0;
-    if (!srv || !uri)
-        return 0;
-    pthread_mutex_lock(&srv->lock);
-    for (mcp_session *s = srv->sessions; s; s = s->next) {
-        pthread_mutex_lock(&s->lock);
-        bool sub = json_object_get(s->subscriptions, uri) != NULL;
-        pthread_mutex_unlock(&s->lock);
-        if (sub)
-            n += send_updated(s, uri);
+    err_code rc = reg_check(srv, "subscribe check", what && fn,
+                            "a resource or template and a check", NULL, NULL, e);
+    if (rc != ERR_OK)
+        return rc;
+    json_t *idx = json_object_get(srv->resource_index, what);
+    if (idx) {
+        srv->resources[json_integer_value(idx)].subscribe = fn;
+        srv->resources[json_integer_value(idx)].subscribe_ud = ud;
+        return ERR_OK;
     }
-    pthread_mutex_unlock(&srv->lock);
-    return n;
-}
-
-/* Would resources/read resolve `uri` through template ti, with the bound values? */
-static bool belongs(const mcp_server *srv, size_t ti, const char *uri, const json_t *bound)
-{
-    if (json_object_get(srv->resource_index, uri))
-        return false;
-    json_t *vars;
-    for (size_t j = 0; j < ti; j++)
-        if (mcp_template_match(srv->templates[j].uri_template, uri, &vars)) {
-            json_decref(vars);
-            return false;
+    for (size_t i = 0; i < srv->ntemplates; i++)
+        if (strcmp(srv->templates[i].uri_template, what) == 0) {
+            srv->templates[i].subscribe = fn;
+            srv->templates[i].subscribe_ud = ud;
+            return ERR_OK;
         }
-    if (!mcp_template_match(srv->templates[ti].uri_template, uri, &vars))
-        return false;
-    bool ok = true;
-    const char *k;
-    json_t *want;
-    json_object_foreach ((json_t *)bound, k, want) {
-        json_t *got = json_object_get(vars, k);
-        if (!got || !json_equal(got, want)) {
-            ok = false;
-            break;
-        }
-    }
-    json_decref(vars);
-    return ok;
-}
-
-int mcp_resource_updated_template(mcp_server *srv, const char *uri_template, const json_t *bound)
-{
-    if (!srv || !uri_template || (bound && !json_is_object(bound)))
-        return -1;
-    size_t ti = 0;
-    while (ti < srv->ntemplates && strcmp(srv->templates[ti].uri_template, uri_template) != 0)
-        ti++;
-    if (ti == srv->ntemplates)
-        return -1;
-    const char *k;
-    json_t *v;
-    json_object_foreach ((json_t *)bound, k, v)
-        if (!json_is_string(v) || !mcp_template_has_var(uri_template, k))
-            return -1;
-    int n = 0;
-    pthread_mutex_lock(&srv->lock);
-    for (mcp_session *s = srv->sessions; s; s = s->next) {
-        /* collect under the session lock (copies: the set may change meanwhile), send after */
-        json_t *uris = json_array();
-        pthread_mutex_lock(&s->lock);
-        json_object_foreach (s->subscriptions, k, v)
-            if (belongs(srv, ti, k, bound))
-                json_array_append_new(uris, json_string(k));
-        pthread_mutex_unlock(&s->lock);
-        size_t i;
-        json_array_foreach (uris, i, v)
-            n += send_updated(s, json_string_value(v));
-        json_decref(uris);
-    }
-    pthread_mutex_unlock(&srv->lock);
-    return n;
+    return err_set(e, ERR_NOTFOUND, "mcp: no resource or template %s to check subscriptions of",
+                   what);
 }

@@ -22,7 +22,6 @@ mcp_session *mcp_session_new(mcp_server *srv, const mcp_transport_ops *ops, void
     s->transport_ud = transport_ud;
     s->state = SESS_NEW;
     s->level = srv->default_level;
-    s->subscriptions = json_object();
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cancel_cv, NULL);
     pthread_mutex_lock(&srv->lock);
@@ -30,10 +29,6 @@ mcp_session *mcp_session_new(mcp_server *srv, const mcp_transport_ops *ops, void
         srv->frozen = true;
         mcp_pages_build(srv);
     }
-    s->next = srv->sessions;
-    if (srv->sessions)
-        srv->sessions->prev = s;
-    srv->sessions = s;
     pthread_mutex_unlock(&srv->lock);
     return s;
 }
@@ -42,16 +37,7 @@ void mcp_session_free(mcp_session *s)
 {
     if (!s)
         return;
-    mcp_server *srv = s->srv;
-    pthread_mutex_lock(&srv->lock);
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        srv->sessions = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    pthread_mutex_unlock(&srv->lock);
-    json_decref(s->subscriptions);
+    mcp_session_unsubscribe_all(s); /* and no update is being sent to it */
     json_decref(s->client_caps);
     json_decref(s->client_info);
     pthread_cond_destroy(&s->cancel_cv);

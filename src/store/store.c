@@ -244,6 +244,8 @@ err_code store_session_list(store_t *st, const store_session_query *q, store_ses
         *total = 0;
     err_code rc =
         need(q && q->limit >= 1 && q->offset >= 0, "session_list needs limit >= 1, offset >= 0", e);
+    if (rc == ERR_OK)
+        rc = vis_check("session_list", &q->vis, e);
     return released(rc != ERR_OK ? rc : st->vt->session_list(st, q, out, total, e), OUT_SESSIONS,
                     out);
 }

@@ -76,9 +76,10 @@ typedef struct store_session {
     bool is_active;
     utc_us created_at, updated_at;
     /* filled by session_get / session_list: */
-    int64_t message_count; /* all messages of the session */
+    int64_t message_count; /* session_get: all messages; session_list: the visible ones */
     utc_us last_activity;  /* newest message time, or created_at */
-    char **participants;   /* distinct senders, sorted; session_list only */
+    char **participants;   /* distinct senders of the visible messages, sorted;
+                              session_list only */
     size_t nparticipants;
 } store_session;
 
@@ -195,11 +196,14 @@ typedef struct store_search_query {
     int limit;        /* >= 1 */
 } store_search_query;
 
-/* session_list: newest activity first (updated_at desc, then id). */
+/* session_list: newest activity first (updated_at desc, then id). Each session's
+ * message_count and participants are over the messages vis matches (the reader's filter,
+ * required as for every read of messages); last_activity stays the newest of all. */
 typedef struct store_session_query {
     int limit, offset;      /* limit >= 1, offset >= 0 */
     const char *created_by; /* or NULL */
     bool active_only;
+    store_vis vis;
 } store_session_query;
 
 typedef enum store_mem_scope {

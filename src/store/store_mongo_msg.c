@@ -54,16 +54,29 @@ err_code smongo_session_create(store_t *st, const store_session *in, const store
     return exists ? store_err_session_exists(e, in->id) : rc;
 }
 
-/* message_count and last_activity of a session. */
-static err_code session_figures(smongo_ctx *c, store_session *s, err_t *e)
+static void append_vis(bson_t *f, const store_vis *v);
+
+/* {session_id, and vis's clauses when vis is given}: the messages of a session */
+static void session_messages(bson_t *q, const char *sid, const store_vis *vis)
 {
-    bson_t q = BSON_INITIALIZER, d;
-    BSON_APPEND_UTF8(&q, "session_id", s->id);
+    bson_init(q);
+    BSON_APPEND_UTF8(q, "session_id", sid);
+    if (vis)
+        append_vis(q, vis);
+}
+
+/* message_count (of the messages vis matches; NULL: all) and last_activity (of all) of
+ * a session. */
+static err_code session_figures(smongo_ctx *c, store_session *s, const store_vis *vis, err_t *e)
+{
+    bson_t q, all, d;
+    session_messages(&q, s->id, vis);
+    session_messages(&all, s->id, NULL);
     err_code rc = smongo_count(c, SMONGO_MESSAGES, &q, &s->message_count, e);
     s->last_activity = s->created_at;
     bool found = false;
-    if (rc == ERR_OK && s->message_count > 0)
-        rc = smongo_find_one(c, SMONGO_MESSAGES, &q,
+    if (rc == ERR_OK && (vis || s->message_count > 0))
+        rc = smongo_find_one(c, SMONGO_MESSAGES, &all,
                              &(smongo_find){.sort = {"-created_at"}, .only = "created_at"}, &d,
                              &found, e);
     if (found) {
@@ -71,6 +84,7 @@ static err_code session_figures(smongo_ctx *c, store_session *s, err_t *e)
         bson_destroy(&d);
     }
     bson_destroy(&q);
+    bson_destroy(&all);
     return rc;
 }
 
@@ -79,13 +93,15 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The distinct senders of the session's messages, sorted. */
-static err_code participants(smongo_ctx *c, store_session *s, err_t *e)
+/* The distinct senders of the session's messages vis matches, sorted. */
+static err_code participants(smongo_ctx *c, store_session *s, const store_vis *vis, err_t *e)
 {
     mongoc_collection_t *col = smongo_coll(c, SMONGO_MESSAGES);
-    bson_t cmd = BSON_INITIALIZER, reply;
+    bson_t cmd = BSON_INITIALIZER, reply, q;
+    session_messages(&q, s->id, vis);
     BCON_APPEND(&cmd, "distinct", BCON_UTF8(SMONGO_MESSAGES), "key", BCON_UTF8("sender"), "query",
-                "{", "session_id", BCON_UTF8(s->id), "}");
+                BCON_DOCUMENT(&q));
+    bson_destroy(&q);
     bson_error_t be;
     err_code rc = ERR_OK;
     if (!mongoc_collection_read_command_with_opts(col, &cmd, NULL, NULL, &reply, &be)) {
@@ -128,7 +144,7 @@ static err_code rd_session_get(smongo_ctx *c, void *arg, err_t *e)
     bson_destroy(&q);
     if (rc == ERR_OK && !found)
         return store_err_no_session(e, x->id);
-    return rc != ERR_OK ? rc : session_figures(c, x->out, e);
+    return rc != ERR_OK ? rc : session_figures(c, x->out, NULL, e);
 }
 
 err_code smongo_session_get(store_t *st, const char *id, store_session *out, err_t *e)
@@ -158,9 +174,9 @@ static err_code rd_session_list(smongo_ctx *c, void *arg, err_t *e)
                              e);
     bson_destroy(&f);
     for (size_t k = 0; k < x->out->n && rc == ERR_OK; k++) {
-        rc = session_figures(c, &x->out->v[k], e);
+        rc = session_figures(c, &x->out->v[k], &q->vis, e);
         if (rc == ERR_OK)
-            rc = participants(c, &x->out->v[k], e);
+            rc = participants(c, &x->out->v[k], &q->vis, e);
     }
     return rc;
 }

@@ -319,6 +319,7 @@ static void sql_close(store_t *st)
     free_shapes(s->msg_thread, V_N);
     free_shapes(s->msg_search, MS_N);
     free_shapes(s->sess_list, SQ_N);
+    free_shapes(s->sess_parts, V_N);
     free_shapes(s->mem_list, ML_N);
     free_shapes(s->audit_list, AQ_N);
     free_shapes(s->iter, IT_TABLES);

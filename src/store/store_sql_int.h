@@ -39,11 +39,11 @@ enum {
     MQ_DESC = V_N << 4,
     MQ_COUNT = V_N << 5,
     MQ_N = V_N << 6,
-    /* session_list */
-    SQ_CREATOR = 1u << 0,
-    SQ_ACTIVE = 1u << 1,
-    SQ_COUNT = 1u << 2,
-    SQ_N = 1u << 3,
+    /* session_list: visibility bits (of the counts) + filters */
+    SQ_CREATOR = V_N,
+    SQ_ACTIVE = V_N << 1,
+    SQ_COUNT = V_N << 2,
+    SQ_N = V_N << 3,
     /* memory_list: scope in the low two bits (store_mem_scope) */
     ML_SCOPE = 3u,
     ML_FROM = 1u << 2,
@@ -74,6 +74,7 @@ typedef struct store_sql {
     _Atomic(char *) msg_thread[V_N];
     _Atomic(char *) msg_search[MS_N];
     _Atomic(char *) sess_list[SQ_N];
+    _Atomic(char *) sess_parts[V_N];
     _Atomic(char *) mem_list[ML_N];
     _Atomic(char *) audit_list[AQ_N];
     _Atomic(char *) iter[IT_TABLES];

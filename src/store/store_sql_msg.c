@@ -10,12 +10,14 @@
 #include "store/store_sql_int.h"
 #include "base/utc.h"
 
-#define SESS_COLS \
+#define SESS_FIELDS \
     "s.id, s.purpose, s.created_by, s.metadata, s.is_active, s.created_at," \
-    " s.updated_at," \
-    " (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id)," \
+    " s.updated_at,"
+#define SESS_COUNT " (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id"
+#define SESS_LAST \
     " COALESCE((SELECT MAX(m.created_at) FROM messages m WHERE m.session_id = s.id)," \
     " s.created_at)"
+#define SESS_COLS SESS_FIELDS SESS_COUNT ")," SESS_LAST
 
 static const char SQL_SESSION_INSERT[] =
     "INSERT INTO sessions (id, purpose, created_by, metadata, is_active, created_at,"
@@ -23,8 +25,6 @@ static const char SQL_SESSION_INSERT[] =
 static const char SQL_SESSION_GET[] = "SELECT " SESS_COLS " FROM sessions s WHERE s.id = ?";
 static const char SQL_SESSION_TOUCH[] = "UPDATE sessions SET updated_at = ? WHERE id = ?";
 static const char SQL_SESSION_EXISTS[] = "SELECT 1 FROM sessions WHERE id = ?";
-static const char SQL_PARTICIPANTS[] =
-    "SELECT DISTINCT sender FROM messages WHERE session_id = ? ORDER BY sender";
 
 /* ---- shapes ----------------------------------------------------------------------------- */
 
@@ -68,10 +68,10 @@ static void build_msg_thread(const store_sql *s, unsigned m, sbuf_t *b)
     sbuf_puts(b, " ORDER BY id");
 }
 
-/* session_list: the rows or COUNT(*), filters, order and page */
+/* session_list: the rows (each with the count of its visible messages) or COUNT(*),
+ * filters, order and page */
 static const ssql_frag sess_list[] = {
     {SQ_COUNT, SQ_COUNT, "SELECT COUNT(*) FROM sessions s WHERE 1 = 1"},
-    {SQ_COUNT, 0, "SELECT " SESS_COLS " FROM sessions s WHERE 1 = 1"},
     {SQ_CREATOR, SQ_CREATOR, " AND s.created_by = ?"},
     {SQ_ACTIVE, SQ_ACTIVE, " AND s.is_active = ?"},
     {SQ_COUNT, 0, " ORDER BY s.updated_at DESC, s.id LIMIT ? OFFSET ?"}};
@@ -79,7 +79,21 @@ static const ssql_frag sess_list[] = {
 static void build_sess_list(const store_sql *s, unsigned m, sbuf_t *b)
 {
     (void)s;
+    if (!(m & SQ_COUNT)) {
+        sbuf_puts(b, "SELECT " SESS_FIELDS SESS_COUNT);
+        ssql_put_vis(b, m & (V_N - 1));
+        sbuf_puts(b, ")," SESS_LAST " FROM sessions s WHERE 1 = 1");
+    }
     SSQL_PUT_FRAGS(b, m, sess_list);
+}
+
+/* the distinct senders of a session's visible messages */
+static void build_sess_parts(const store_sql *s, unsigned m, sbuf_t *b)
+{
+    (void)s;
+    sbuf_puts(b, "SELECT DISTINCT sender FROM messages WHERE session_id = ?");
+    ssql_put_vis(b, m);
+    sbuf_puts(b, " ORDER BY sender");
 }
 
 /* ---- records ---------------------------------------------------------------------------- */
@@ -125,8 +139,8 @@ err_code ssql_need_session(store_sql *s, db_conn *c, const char *id, err_t *e)
 /* ---- pages: session_list, message_list ---------------------------------------------------- */
 
 /* A page of records and, when total is given, the count of all of them: count
- * takes the parameters but the last two (LIMIT, OFFSET). each (may be NULL) runs
- * on every record read, in the same snapshot. */
+ * takes the parameters but the first count_skip and the last two (LIMIT, OFFSET).
+ * each (may be NULL) runs on every record read, with each_ud, in the same snapshot. */
 typedef struct page {
     const char *count, *list;
     const db_param *p;
@@ -135,17 +149,21 @@ typedef struct page {
     void **v;
     size_t *nv;
     int64_t *total;
-    err_code (*each)(db_conn *c, void *rec, err_t *e);
+    err_code (*each)(db_conn *c, void *rec, const void *ud, err_t *e);
+    const void *each_ud;
+    size_t count_skip;
 } page;
 
 static err_code rd_page(db_conn *c, void *arg, err_t *e)
 {
     page *x = arg;
-    err_code rc = x->total ? db_query_int64(c, x->count, x->p, x->n - 2, x->total, e) : ERR_OK;
+    err_code rc = x->total ? db_query_int64(c, x->count, x->p + x->count_skip,
+                                            x->n - 2 - x->count_skip, x->total, e)
+                           : ERR_OK;
     if (rc == ERR_OK)
         rc = ssql_get_list(c, x->list, x->p, x->n, x->k, x->v, x->nv, e);
     for (size_t i = 0; x->each && rc == ERR_OK && i < *x->nv; i++)
-        rc = x->each(c, (char *)*x->v + i * x->k->size, e);
+        rc = x->each(c, (char *)*x->v + i * x->k->size, x->each_ud, e);
     return rc;
 }
 
@@ -181,20 +199,30 @@ err_code ssql_session_get(store_t *st, const char *id, store_session *out, err_t
     return rc == ERR_OK && !found ? store_err_no_session(e, id) : rc;
 }
 
-static err_code read_participants(db_conn *c, void *rec, err_t *e)
+typedef struct parts_ctx {
+    store_sql *s;
+    const store_vis *vis;
+} parts_ctx;
+
+static err_code read_participants(db_conn *c, void *rec, const void *ud, err_t *e)
 {
-    store_session *s = rec;
-    return ssql_get_list(c, SQL_PARTICIPANTS, DB_ARGS(DB_TEXT(s->id)), &text_rec,
-                         (void **)&s->participants, &s->nparticipants, e);
+    const parts_ctx *x = ud;
+    store_session *ss = rec;
+    unsigned vm = ssql_vis_mask(x->vis);
+    db_param p[3] = {DB_TEXT(ss->id)};
+    size_t n = 1 + ssql_vis_params(p + 1, x->vis, vm);
+    return ssql_get_list(c, ssql_shape(x->s, &x->s->sess_parts[vm], build_sess_parts, vm), p, n,
+                         &text_rec, (void **)&ss->participants, &ss->nparticipants, e);
 }
 
 err_code ssql_session_list(store_t *st, const store_session_query *q, store_sessions *out,
                            int64_t *total, err_t *e)
 {
     store_sql *s = S(st);
+    unsigned vm = ssql_vis_mask(&q->vis);
     unsigned m = (q->created_by ? SQ_CREATOR : 0) | (q->active_only ? SQ_ACTIVE : 0);
-    db_param p[4];
-    size_t n = 0;
+    db_param p[6];
+    size_t n = ssql_vis_params(p, &q->vis, vm), skip = n;
     if (q->created_by)
         p[n++] = DB_TEXT(q->created_by);
     if (q->active_only)
@@ -202,8 +230,10 @@ err_code ssql_session_list(store_t *st, const store_session_query *q, store_sess
     p[n++] = DB_INT(q->limit);
     p[n++] = DB_INT(q->offset);
     const char *count = ssql_shape(s, &s->sess_list[m | SQ_COUNT], build_sess_list, m | SQ_COUNT);
-    const char *list = ssql_shape(s, &s->sess_list[m], build_sess_list, m);
-    page x = {count, list, p, n, &session_rec, (void **)&out->v, &out->n, total, read_participants};
+    const char *list = ssql_shape(s, &s->sess_list[m | vm], build_sess_list, m | vm);
+    parts_ctx pc = {s, &q->vis};
+    page x = {count, list, p, n, &session_rec, (void **)&out->v, &out->n, total, read_participants,
+              &pc,   skip};
     return read_page(s, &x, e);
 }
 
@@ -320,7 +350,8 @@ err_code ssql_message_list(store_t *st, const store_msg_query *q, store_messages
     unsigned ml = m | (q->newest_first ? MQ_DESC : 0);
     const char *count = ssql_shape(s, &s->msg_list[m | MQ_COUNT], build_msg_list, m | MQ_COUNT);
     const char *list = ssql_shape(s, &s->msg_list[ml], build_msg_list, ml);
-    page x = {count, list, p, n, &ssql_message_rec, (void **)&out->v, &out->n, total, NULL};
+    page x = {count, list, p,    n, &ssql_message_rec, (void **)&out->v, &out->n,
+              total, NULL, NULL, 0};
     err_code rc = read_page(s, &x, e);
     /* Nothing found: tell an empty session from a missing one. */
     if (rc == ERR_OK && out->n == 0 && (!total || *total == 0))

@@ -169,8 +169,8 @@ async function badRequests(srv) {
   const s3 = await initSession(srv, { 'X-API-Key': API_KEY });
   r = await rpc(srv, { jsonrpc: '2.0', id: 14, method: 'tools/call', params: { name: 'authenticate_agent', arguments: { agent_id: 'ok', agent_type: 'claude' } } }, { sid: s3, headers: { 'X-API-Key': API_KEY } });
   assert.match(JSON.parse(r.json.result.content[0].text).token, /^sct_/);
-  // DELETE ends the session; using it afterwards is 404
-  const del = await fetch(srv.url, { method: 'DELETE', headers: { 'Mcp-Session-Id': s3 } });
+  // DELETE (with the session's credential) ends the session; using it afterwards is 404
+  const del = await fetch(srv.url, { method: 'DELETE', headers: { 'Mcp-Session-Id': s3, 'X-API-Key': API_KEY } });
   assert.ok([200, 204].includes(del.status), `DELETE ${del.status}`);
   r = await rpc(srv, { jsonrpc: '2.0', id: 15, method: 'ping' }, { sid: s3 });
   assert.equal(r.status, 404);
@@ -184,8 +184,8 @@ const authBody = (id, agent) => ({ jsonrpc: '2.0', id, method: 'tools/call',
 const envelope = (r) => JSON.parse(r.json.result.content[0].text);
 
 // resources/read of uri on session sid: the contents' JSON, or {denied: <error code>}.
-async function readResource(srv, sid, uri) {
-  const r = await rpc(srv, { jsonrpc: '2.0', id: 'read', method: 'resources/read', params: { uri } }, { sid });
+async function readResource(srv, sid, uri, headers = {}) {
+  const r = await rpc(srv, { jsonrpc: '2.0', id: 'read', method: 'resources/read', params: { uri } }, { sid, headers });
   assert.equal(r.status, 200);
   if (r.json.error) return { denied: r.json.error.data?.code ?? String(r.json.error.code) };
   return JSON.parse(r.json.result.contents[0].text);
@@ -200,16 +200,17 @@ async function sessionIdentity(srv) {
     assert.equal(envelope(r).agent_id, agent, JSON.stringify(r.json));
   }
   // each session reads as its own agent, in both orders
+  // (each request presents the key: the session id alone is no credential)
   for (const [sid, own, other] of [[sa, 'alice', 'bob'], [sb, 'bob', 'alice'], [sa, 'alice', 'bob']]) {
-    assert.equal((await readResource(srv, sid, `agent://${own}/memory`)).agent_id, own);
-    assert.deepEqual(await readResource(srv, sid, `agent://${other}/memory`), { denied: 'PERMISSION_DENIED' });
+    assert.equal((await readResource(srv, sid, `agent://${own}/memory`, key)).agent_id, own);
+    assert.deepEqual(await readResource(srv, sid, `agent://${other}/memory`, key), { denied: 'PERMISSION_DENIED' });
   }
   // ending alice's session forgets her identity; bob's session keeps his
-  const del = await fetch(srv.url, { method: 'DELETE', headers: { 'Mcp-Session-Id': sa } });
+  const del = await fetch(srv.url, { method: 'DELETE', headers: { 'Mcp-Session-Id': sa, ...key } });
   assert.equal(del.status, 200);
   const sc = await initSession(srv, key);
-  assert.deepEqual(await readResource(srv, sc, 'agent://alice/memory'), { denied: 'AUTH_FAILED' });
-  assert.equal((await readResource(srv, sb, 'agent://bob/memory')).agent_id, 'bob');
+  assert.deepEqual(await readResource(srv, sc, 'agent://alice/memory', key), { denied: 'AUTH_FAILED' });
+  assert.equal((await readResource(srv, sb, 'agent://bob/memory', key)).agent_id, 'bob');
 }
 
 // RATE_LIMIT_PER_MINUTE=1: one authenticate_agent per client address and minute.
@@ -281,7 +282,7 @@ async function healthChecks(srv, dialect) {
 // Opens the session's GET SSE stream; resolves {ended}, a promise settled when it ends.
 async function openStream(srv, sid) {
   step('opening the GET stream');
-  const r = await fetch(srv.url, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-06-18' } });
+  const r = await fetch(srv.url, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-06-18', 'X-API-Key': API_KEY } });
   assert.equal(r.status, 200);
   step('stream open');
   const reader = r.body.getReader();

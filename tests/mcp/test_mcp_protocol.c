@@ -3,7 +3,8 @@
  * kind needs, duplicates, frozen once a session exists), framing (verbatim
  * ids, notifications, errors, batches), lifecycle and version negotiation, ping/setLevel,
  * tools (pagination, validation, structuredContent), resources (read, templates, not
- * found, subscriptions across sessions, updates by template), argument validation
+ * found, subscriptions across sessions, updates by template; the subscription index's
+ * cost, limits, the product's checks and filters), argument validation
  * failures (precise messages, the product's builder), prompts, completion, progress, logging and
  * cancellation. Asserts what clients rely on (exact bytes where the spec demands it).
  * Must not: sleep to synchronise (condvars only). */
@@ -797,6 +798,176 @@ static void test_subscriptions_template(void **state)
     cap_fini(&b);
 }
 
+/* ---- the subscription index: cost, limits, checks, filters ---- */
+
+/* A server with the templates x://{a}/items/{n} and x://{a} and n initialised sessions
+ * on one capture. */
+static mcp_server *subs_server(mcp_session **s, size_t n, cap *c)
+{
+    mcp_server_info info = {"subs", "1.0", NULL, NULL, NULL};
+    mcp_server *srv = mcp_server_new(&info);
+    err_t e;
+    const char *ts[] = {"x://{a}/items/{n}", "x://{a}"};
+    for (size_t i = 0; i < 2; i++) {
+        const mcp_template_def d = {ts[i], "t", NULL, NULL, "text/plain", r_any, NULL, NULL};
+        assert_int_equal(mcp_server_add_template(srv, &d, &e), ERR_OK);
+    }
+    cap_init(c);
+    for (size_t i = 0; i < n; i++)
+        s[i] = mcp_session_new(srv, &cap_ops, c);
+    for (size_t i = 0; i < n; i++)
+        init_session(s[i], "2025-03-26");
+    return srv;
+}
+
+static const char *sub_outcome(mcp_session *s, const char *uri, bool on)
+{
+    static char buf[96];
+    json_t *r = rpcf(
+        s, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"resources/%s\",\"params\":{\"uri\":\"%s\"}}",
+        on ? "subscribe" : "unsubscribe", uri);
+    json_t *err = json_object_get(r, "error");
+    const char *scope = json_string_value(json_object_get(json_object_get(err, "data"), "scope"));
+    if (!err)
+        snprintf(buf, sizeof buf, "ok");
+    else
+        snprintf(buf, sizeof buf, "%d%s%s", err_code_of(r), scope ? " " : "", scope ? scope : "");
+    json_decref(r);
+    return buf;
+}
+
+/* An update finds its subscribers through the index: it looks at the subscriptions of
+ * the URIs it names, however many sessions and other subscriptions there are. */
+static void test_subscription_index_cost(void **state)
+{
+    (void)state;
+    enum {
+        N = 300
+    };
+    mcp_session *s[N];
+    cap c;
+    mcp_server *srv = subs_server(s, N, &c);
+    char uri[64];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(uri, sizeof uri, "x://S%zu/items/%zu", i, i % 7);
+        assert_string_equal(sub_outcome(s[i], uri, true), "ok");
+        snprintf(uri, sizeof uri, "x://S%zu", i);
+        assert_string_equal(sub_outcome(s[i], uri, true), "ok");
+    }
+    assert_string_equal(sub_outcome(s[8], "x://S7", true), "ok"); /* a second subscriber */
+    mcp_subscription_stats st0, st;
+    mcp_server_subscription_stats(srv, &st0);
+    assert_int_equal(st0.subscriptions, 2 * N + 1);
+    assert_int_equal(st0.uris, 2 * N);
+    json_t *bound = json_pack("{s:s}", "a", "S7");
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{a}/items/{n}", bound), 1);
+    mcp_server_subscription_stats(srv, &st);
+    assert_int_equal(st.examined - st0.examined, 1);
+    assert_int_equal(mcp_resource_updated_template(srv, "x://{a}", bound), 2);
+    mcp_server_subscription_stats(srv, &st0);
+    assert_int_equal(st0.examined - st.examined, 2);
+    assert_int_equal(mcp_resource_updated(srv, "x://S9/items/2"), 1);
+    assert_int_equal(mcp_resource_updated(srv, "x://S9/items/3"), 0);
+    mcp_server_subscription_stats(srv, &st);
+    assert_int_equal(st.examined - st0.examined, 1);
+    json_decref(bound);
+    assert_int_equal(cap_count(&c, "notifications/resources/updated"), 4);
+    /* ending sessions drops their subscriptions, and URIs nobody holds */
+    for (size_t i = 0; i < N; i++)
+        mcp_session_free(s[i]);
+    mcp_server_subscription_stats(srv, &st);
+    assert_int_equal(st.subscriptions, 0);
+    assert_int_equal(st.uris, 0);
+    mcp_server_free(srv);
+    cap_fini(&c);
+}
+
+/* Caps per session and in the server (subscribing again is free, unsubscribing makes
+ * room); with known_only a URI nothing serves is -32002 */
+static void test_subscription_limits(void **state)
+{
+    (void)state;
+    mcp_session *s[2];
+    cap c;
+    mcp_server *srv = subs_server(s, 0, &c);
+    mcp_subscription_limits l = {.per_session = 2, .total = 3, .known_only = true};
+    mcp_server_set_subscription_limits(srv, &l);
+    for (size_t i = 0; i < 2; i++)
+        s[i] = mcp_session_new(srv, &cap_ops, &c);
+    for (size_t i = 0; i < 2; i++)
+        init_session(s[i], "2025-03-26");
+    assert_string_equal(sub_outcome(s[0], "x://A", true), "ok");
+    assert_string_equal(sub_outcome(s[0], "x://B", true), "ok");
+    assert_string_equal(sub_outcome(s[0], "x://C", true), "-32003 session");
+    assert_string_equal(sub_outcome(s[0], "x://A", true), "ok");
+    assert_string_equal(sub_outcome(s[1], "x://A", true), "ok");
+    assert_string_equal(sub_outcome(s[1], "x://B", true), "-32003 server");
+    assert_string_equal(sub_outcome(s[0], "x://A", false), "ok");
+    assert_string_equal(sub_outcome(s[1], "x://B", true), "ok");
+    assert_int_equal(mcp_session_subscription_count(s[0]), 1);
+    assert_int_equal(mcp_session_subscription_count(s[1]), 2);
+    assert_string_equal(sub_outcome(s[0], "y:/nothing/serves/this", true), "-32002");
+    assert_string_equal(sub_outcome(s[0], "y:/nothing/serves/this", false), "ok");
+    mcp_session_unsubscribe_all(s[1]);
+    assert_int_equal(mcp_session_subscription_count(s[1]), 0);
+    for (size_t i = 0; i < 2; i++)
+        mcp_session_free(s[i]);
+    mcp_server_free(srv);
+    cap_fini(&c);
+}
+
+/* the product's check decides who subscribes (and with what subscriber); its filter who
+ * hears an update */
+static bool check_sub(mcp_call *call, const char *uri, json_t *vars, bool on, void **subscriber,
+                      void *ud)
+{
+    (void)ud;
+    const char *a = json_string_value(json_object_get(vars, "a"));
+    if (on && a && strcmp(a, "secret") == 0) {
+        mcp_call_set_error(call, -32001, "not yours", NULL);
+        return false;
+    }
+    (void)uri;
+    *subscriber = mcp_call_session(call); /* the filter gets it back */
+    return true;
+}
+
+static bool only(void *ud, mcp_session *s, void *subscriber, const char *uri)
+{
+    (void)uri;
+    assert_ptr_equal(subscriber, s);
+    return s == ud;
+}
+
+static void test_subscribe_check_and_filter(void **state)
+{
+    (void)state;
+    mcp_session *s[2];
+    cap c;
+    mcp_server *srv = subs_server(s, 0, &c);
+    err_t e;
+    assert_int_equal(mcp_server_set_subscribe_check(srv, "x://{a}", check_sub, NULL, &e), ERR_OK);
+    assert_int_equal(mcp_server_set_subscribe_check(srv, "x://{b}", check_sub, NULL, &e),
+                     ERR_NOTFOUND);
+    for (size_t i = 0; i < 2; i++)
+        s[i] = mcp_session_new(srv, &cap_ops, &c);
+    assert_int_equal(mcp_server_set_subscribe_check(srv, "x://{a}", check_sub, NULL, &e),
+                     ERR_INVALID); /* frozen */
+    for (size_t i = 0; i < 2; i++)
+        init_session(s[i], "2025-03-26");
+    assert_string_equal(sub_outcome(s[0], "x://secret", true), "-32001");
+    assert_string_equal(sub_outcome(s[0], "x://open", true), "ok");
+    assert_string_equal(sub_outcome(s[1], "x://open", true), "ok");
+    json_t *bound = json_pack("{s:s}", "a", "open");
+    assert_int_equal(mcp_resource_updated_where(srv, "x://{a}", bound, only, s[1]), 1);
+    assert_int_equal(mcp_resource_updated_where(srv, "x://{a}", bound, NULL, NULL), 2);
+    json_decref(bound);
+    for (size_t i = 0; i < 2; i++)
+        mcp_session_free(s[i]);
+    mcp_server_free(srv);
+    cap_fini(&c);
+}
+
 /* ---- argument validation failures: default text and the product's builder ---- */
 static const char *tool_error_text(json_t *resp)
 {
@@ -1238,6 +1409,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),
         cmocka_unit_test(test_subscriptions_template),
+        cmocka_unit_test(test_subscription_index_cost),
+        cmocka_unit_test(test_subscription_limits),
+        cmocka_unit_test(test_subscribe_check_and_filter),
         cmocka_unit_test(test_registration),
         cmocka_unit_test_setup_teardown(test_invalid_args_default, setup, teardown),
         cmocka_unit_test(test_invalid_args_hook),

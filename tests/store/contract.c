@@ -243,7 +243,7 @@ static void test_session_list(void **state)
 
     store_sessions l;
     int64_t total = -1;
-    store_session_query q = {.limit = 10};
+    store_session_query q = {.limit = 10, .vis = VIS_ALL};
     OK(store_session_list(st, &q, &l, &total, &E));
     assert_int_equal(total, 3);
     assert_int_equal(l.n, 3);
@@ -270,7 +270,7 @@ static void test_session_list(void **state)
     assert_string_equal(l.v[1].id, "session_000000000000000b");
     store_sessions_free(&l);
 
-    q = (store_session_query){.limit = 10, .created_by = "alice"};
+    q = (store_session_query){.limit = 10, .created_by = "alice", .vis = VIS_ALL};
     OK(store_session_list(st, &q, &l, &total, &E));
     assert_int_equal(total, 2);
     assert_int_equal(l.n, 2);
@@ -282,7 +282,7 @@ static void test_session_list(void **state)
     assert_int_equal(l.n, 1);
     store_sessions_free(&l);
 
-    q = (store_session_query){.limit = 1, .offset = 1};
+    q = (store_session_query){.limit = 1, .offset = 1, .vis = VIS_ALL};
     OK(store_session_list(st, &q, &l, &total, &E));
     assert_int_equal(total, 3);
     assert_int_equal(l.n, 1);
@@ -294,7 +294,7 @@ static void test_session_list(void **state)
     assert_int_equal(total, 3);
     store_sessions_free(&l);
 
-    q = (store_session_query){.limit = 0};
+    q = (store_session_query){.limit = 0, .vis = VIS_ALL};
     FAILS(ERR_INVALID, store_session_list(st, &q, &l, &total, &E));
 
     /* session_get also counts and finds the last activity */
@@ -303,6 +303,80 @@ static void test_session_list(void **state)
     assert_int_equal(s.message_count, 3);
     assert_int_equal(s.last_activity, last.created_at);
     store_session_clear(&s);
+}
+
+/* session_list counts and lists participants over the messages the query's visibility
+ * filter matches (the reader's), in the same page and paging as before; last_activity
+ * and updated_at stay those of every message; the filter is required to be one. */
+static void test_session_list_visibility(void **state)
+{
+    store_t *st = ST;
+    const char *a = "session_00000000000000aa", *b = "session_00000000000000bb";
+    mk_session_at(st, a, "alice", true, T("2021-01-01T00:00:01Z"));
+    mk_session_at(st, b, "bob", true, T("2021-01-01T00:00:02Z"));
+    add_full(st, b, "gina", "gemini", "private", "gina in b", 0);
+    add_full(st, a, "alice", "claude", "public", "hello", 0);
+    add_full(st, a, "alice", "claude", "private", "alice only", 0);
+    add_full(st, a, "carol", "claude", "agent_only", "claude agents", 0);
+    add_full(st, a, "gina", "gemini", "private", "gina only", 0);
+    store_message last = add_full(st, a, "root", "admin", "admin_only", "admins", 0);
+    static const struct {
+        store_vis vis;
+        int64_t count_a, count_b;
+        const char *parts_a[4];
+        size_t nparts_a;
+        size_t nparts_b;
+    } cases[] = {
+        /* every message (an admin) */
+        {{.any = STORE_VIS_EVERY}, 5, 1, {"alice", "carol", "gina", "root"}, 4, 1},
+        /* gina, a gemini agent: public, her own private, gemini agent_only */
+        {{.any = ANY(PUBLIC), .private_of = "gina", .agent_only_of = "gemini"},
+         2,
+         1,
+         {"alice", "gina"},
+         2,
+         1},
+        /* alice, a claude agent */
+        {{.any = ANY(PUBLIC), .private_of = "alice", .agent_only_of = "claude"},
+         3,
+         0,
+         {"alice", "carol"},
+         2,
+         0},
+        /* public only; nothing at all */
+        {{.any = ANY(PUBLIC)}, 1, 0, {"alice"}, 1, 0},
+        {{0}, 0, 0, {NULL}, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        store_session_query q = {.limit = 10, .vis = cases[i].vis};
+        store_sessions l;
+        int64_t total = -1;
+        OK(store_session_list(st, &q, &l, &total, &E));
+        assert_int_equal(total, 2);
+        assert_int_equal(l.n, 2);
+        assert_string_equal(l.v[0].id, a); /* the newest activity first, visible or not */
+        assert_int_equal(l.v[0].message_count, cases[i].count_a);
+        assert_int_equal(l.v[1].message_count, cases[i].count_b);
+        if (!has_participants(&l.v[0], cases[i].parts_a, cases[i].nparts_a))
+            fail_msg("case %zu: participants of a", i);
+        assert_int_equal(l.v[1].nparticipants, cases[i].nparts_b);
+        assert_int_equal(l.v[0].last_activity, last.created_at);
+        store_sessions_free(&l);
+    }
+    /* paging with a filter: the second page, counted the same */
+    store_session_query q = {.limit = 1, .offset = 1, .vis = cases[1].vis};
+    store_sessions l;
+    int64_t total = -1;
+    OK(store_session_list(st, &q, &l, &total, &E));
+    assert_int_equal(total, 2);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.v[0].id, b);
+    assert_int_equal(l.v[0].message_count, 1);
+    store_sessions_free(&l);
+    /* a filter saying one thing twice is refused, as for every read */
+    q.vis = (store_vis){.any = ANY(PRIVATE), .private_of = "gina"};
+    FAILS(ERR_INVALID, store_session_list(st, &q, &l, &total, &E));
+    assert_non_null(strstr(E.msg, "session_list"));
 }
 
 /* ---- messages -------------------------------------------------------------------- */
@@ -2349,6 +2423,7 @@ int main(int argc, char **argv)
 #define T_(f) cmocka_unit_test_setup_teardown(f, tb_setup, tb_teardown)
         T_(test_session_roundtrip),
         T_(test_session_list),
+        T_(test_session_list_visibility),
         T_(test_message_add),
         T_(test_visibility_matrix),
         T_(test_visibility_filter_refused),
