@@ -228,7 +228,7 @@ static void refuse_nul(mcp_message *m, json_t *obj)
     char path[128] = "";
     if (!json_is_object(obj) || !mcp_json_find_nul(obj, skip, path, sizeof path))
         return;
-    if (str_starts_with(path, "id")) { /* an id holding a NUL is no id to answer with */
+    if (strcmp(path, "id") == 0) { /* an id holding a NUL is no id to answer with */
         free(m->id_raw);
         m->id_raw = NULL;
         m->id = NULL;
@@ -244,8 +244,11 @@ static void refuse_nul(mcp_message *m, json_t *obj)
         return;
     }
     m->invalid = m->invalid_owned;
-    if (m->kind == MSG_REQUEST)
+    if (m->kind == MSG_REQUEST) { /* no method or params of it stay visible */
         m->kind = MSG_INVALID;
+        m->method = NULL;
+        m->params = NULL;
+    }
 }
 
 /* What kind of message obj is, and its id (big_id: the digits of a too-big id). */
