@@ -189,6 +189,8 @@ json_t *app_check_mem_key(app_call *c, const char *key);
  * (INVALID_TTL_FORMAT for a fraction or other text, INVALID_TTL_VALUE out of range). */
 json_t *app_check_ttl(app_call *c, json_t *v, long *ttl_s);
 json_t *app_check_session_id(app_call *c, const char *sid);
+/* The session_id argument into *sid (borrowed), checked as app_check_session_id. */
+json_t *app_arg_session(app_call *c, json_t *args, const char **sid);
 size_t app_utf8_cps(const char *s);
 
 /* ---- render.c ---- */

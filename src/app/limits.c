@@ -180,6 +180,12 @@ json_t *app_check_ttl(app_call *c, json_t *v, long *ttl)
     return NULL;
 }
 
+json_t *app_arg_session(app_call *c, json_t *args, const char **sid)
+{
+    *sid = app_arg_str(args, "session_id");
+    return app_check_session_id(c, *sid);
+}
+
 json_t *app_check_session_id(app_call *c, const char *sid)
 {
     if (!sid || !*sid)

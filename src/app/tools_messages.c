@@ -10,8 +10,8 @@
 
 static json_t *add_message(app_call *c, json_t *args)
 {
-    const char *sid = app_arg_str(args, "session_id");
-    json_t *r = app_check_session_id(c, sid);
+    const char *sid;
+    json_t *r = app_arg_session(c, args, &sid);
     if (r)
         return r;
     const char *vname = app_arg_str(args, "visibility");
@@ -72,8 +72,8 @@ out:
 
 static json_t *get_messages(app_call *c, json_t *args)
 {
-    const char *sid = app_arg_str(args, "session_id");
-    json_t *r = app_check_session_id(c, sid);
+    const char *sid;
+    json_t *r = app_arg_session(c, args, &sid);
     if (r)
         return r;
     int64_t limit, offset, since;

@@ -54,8 +54,8 @@ static int hit_cmp(const void *a, const void *b)
 
 static json_t *search_context(app_call *c, json_t *args)
 {
-    const char *sid = app_arg_str(args, "session_id");
-    json_t *r = app_check_session_id(c, sid);
+    const char *sid;
+    json_t *r = app_arg_session(c, args, &sid);
     if (r)
         return r;
     const char *query = app_arg_str(args, "query");
@@ -206,16 +206,15 @@ static json_t *visible_list(app_call *c, store_msg_query *q, json_t *extra)
 
 static json_t *search_by_sender(app_call *c, json_t *args)
 {
-    const char *sid = app_arg_str(args, "session_id");
-    json_t *r = app_check_session_id(c, sid);
+    const char *sid, *sender = app_arg_str(args, "sender");
+    int64_t limit;
+    json_t *r = app_arg_session(c, args, &sid);
+    if (!r)
+        r = app_arg_range(c, args, "limit", 20, 1, 100, &limit);
     if (r)
         return r;
-    const char *sender = app_arg_str(args, "sender");
     if (!sender || !*sender)
         return app_error(c->app, APP_INVALID_INPUT, "sender is required");
-    int64_t limit;
-    if ((r = app_arg_range(c, args, "limit", 20, 1, 100, &limit)))
-        return r;
     store_msg_query q = {
         .session_id = sid, .sender = sender, .limit = (int)limit, .newest_first = true};
     return visible_list(c, &q, json_pack("{s:s}", "sender", sender));
@@ -223,8 +222,8 @@ static json_t *search_by_sender(app_call *c, json_t *args)
 
 static json_t *search_by_timerange(app_call *c, json_t *args)
 {
-    const char *sid = app_arg_str(args, "session_id");
-    json_t *r = app_check_session_id(c, sid);
+    const char *sid;
+    json_t *r = app_arg_session(c, args, &sid);
     if (r)
         return r;
     const char *st = app_arg_str(args, "start_time"), *et = app_arg_str(args, "end_time");
