@@ -306,6 +306,28 @@ static void test_huge_numbers(void **state)
     run_cases(*state, num_cases, sizeof num_cases / sizeof num_cases[0]);
 }
 
+/* list_sessions reads offset through app_arg_int (tools_session.c): a huge offset must
+ * never wrap to the first page (it used to: 4294967296 became 0) */
+static void test_list_sessions_offset(void **state)
+{
+    fx *f = *state;
+    char *t = auth_agent(f, "claude-1", "claude", NULL);
+    free(new_session(f, t));
+    const char *offsets[] = {"0", "4294967296", "1e300", "9223372036854775808", "-1e300"};
+    for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
+        char a[300];
+        snprintf(a, sizeof a, "{\"offset\":%s,\"auth_token\":\"%s\"}", offsets[i], t);
+        json_t *sc = tool_text(f, "list_sessions", a);
+        size_t n = json_array_size(json_object_get(sc, "sessions"));
+        if (i == 0)
+            assert_int_equal(n, 1);
+        else if (ok(sc) && n != 0)
+            fail_msg("offset %s returned the first page", offsets[i]);
+        json_decref(sc);
+    }
+    free(t);
+}
+
 static void test_big_integer_literals(void **state)
 {
     run_cases(*state, big_literal_cases, sizeof big_literal_cases / sizeof big_literal_cases[0]);
@@ -318,6 +340,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_nul_in_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_huge_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_integer_literals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_sessions_offset, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
