@@ -220,9 +220,12 @@ json_t *app_check_content(app_call *c, const char *in, char **out);
  * compact text in *out. Else INVALID_METADATA_FORMAT. */
 json_t *app_check_metadata(app_call *c, json_t *v, char **out);
 json_t *app_check_mem_key(app_call *c, const char *key);
-/* expires_in: null/absent -> 0 (permanent); integer or integral string 0..ttl_max. */
+/* expires_in: null/absent -> 0 (permanent); an integral number or string 0..ttl_max
+ * (INVALID_TTL_FORMAT for a fraction or other text, INVALID_TTL_VALUE out of range). */
 json_t *app_check_ttl(app_call *c, json_t *v, long *ttl_s);
 json_t *app_check_session_id(app_call *c, const char *sid);
+/* The session_id argument into *sid (borrowed), checked as app_check_session_id. */
+json_t *app_arg_session(app_call *c, json_t *args, const char **sid);
 size_t app_utf8_cps(const char *s);
 
 /* ---- render.c ---- */
@@ -237,6 +240,17 @@ json_t *app_json_pool(const db_pool_stats *p);
 
 /* argument getters (defaults when absent or null) */
 const char *app_arg_str(json_t *args, const char *name);
+/* A number as an int64_t without undefined behaviour: a JSON integer, or a real with an
+ * integral value inside int64 (1e3, not 1.5, 1e300 or 2^63); false for anything else. */
+bool app_json_int64(const json_t *v, int64_t *out);
+/* An integer argument, range-checked before it becomes a C integer: absent or null ->
+ * def; an integer (app_json_int64) within min..max -> *out, NULL returned. Anything else
+ * is an INVALID_INPUT result (new ref) naming the argument and its range (context:
+ * argument, min, max). */
+json_t *app_arg_range(app_call *c, json_t *args, const char *name, int64_t def, int64_t min,
+                      int64_t max, int64_t *out);
+/* An integer argument saturated into int (a fraction is def): for callers that have not
+ * moved to app_arg_range; never undefined, never truncated to another value. */
 long app_arg_int(json_t *args, const char *name, long def);
 bool app_arg_bool(json_t *args, const char *name, bool def);
 

@@ -150,15 +150,16 @@ json_t *app_check_ttl(app_call *c, json_t *v, long *ttl)
     *ttl = 0;
     if (!v || json_is_null(v))
         return NULL;
-    long long n;
-    if (json_is_integer(v)) {
-        n = json_integer_value(v);
-    } else if (json_is_real(v)) {
-        double d = json_real_value(v);
-        if (d != (double)(long long)d)
-            return app_error(c->app, APP_INVALID_TTL_FORMAT,
-                             "expires_in must be a whole number of seconds");
-        n = (long long)d;
+    int64_t n = 0;
+    bool in_range = true; /* n holds the value (false: a number beyond int64) */
+    if (json_is_number(v)) {
+        if (!app_json_int64(v, &n)) {
+            double d = json_real_value(v);
+            if (d > -0x1p63 && d < 0x1p63) /* not integral */
+                return app_error(c->app, APP_INVALID_TTL_FORMAT,
+                                 "expires_in must be a whole number of seconds");
+            in_range = false;
+        }
     } else if (json_is_string(v)) {
         long l;
         if (!str_to_long(json_string_value(v), -1099511627776L, 1099511627776L, &l))
@@ -169,14 +170,20 @@ json_t *app_check_ttl(app_call *c, json_t *v, long *ttl)
         return app_error(c->app, APP_INVALID_TTL_FORMAT,
                          "expires_in must be an integer number of seconds");
     }
-    if (n < 0 || n > c->app->lim.ttl_max_s)
-        return app_error_ex(c->app, APP_INVALID_TTL_VALUE,
-                            json_pack("{s:I s:i s:I}", "expires_in", (json_int_t)n, "min", 0, "max",
-                                      (json_int_t)c->app->lim.ttl_max_s),
-                            NULL, 0, "expires_in must be 0 (permanent) .. %ld seconds",
-                            c->app->lim.ttl_max_s);
+    if (!in_range || n < 0 || n > c->app->lim.ttl_max_s)
+        return app_error_ex(
+            c->app, APP_INVALID_TTL_VALUE,
+            json_pack("{s:o s:i s:I}", "expires_in", in_range ? json_integer(n) : json_deep_copy(v),
+                      "min", 0, "max", (json_int_t)c->app->lim.ttl_max_s),
+            NULL, 0, "expires_in must be 0 (permanent) .. %ld seconds", c->app->lim.ttl_max_s);
     *ttl = (long)n;
     return NULL;
+}
+
+json_t *app_arg_session(app_call *c, json_t *args, const char **sid)
+{
+    *sid = app_arg_str(args, "session_id");
+    return app_check_session_id(c, *sid);
 }
 
 json_t *app_check_session_id(app_call *c, const char *sid)

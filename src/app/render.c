@@ -1,6 +1,7 @@
 /* app/render.c — records as the JSON the contract returns (messages, sessions, times)
  * and the small argument getters shared by the tools. Must not: decide visibility
  * or permissions (callers pass only what the caller may see). */
+#include <limits.h>
 #include <string.h>
 
 #include "app/app_int.h"
@@ -64,13 +65,49 @@ const char *app_arg_str(json_t *args, const char *name)
     return json_string_value(json_object_get(args, name));
 }
 
+bool app_json_int64(const json_t *v, int64_t *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return true;
+    }
+    if (!json_is_real(v))
+        return false;
+    double d = json_real_value(v);
+    /* every double in [-2^63, 2^63) converts to int64_t; anything else would be undefined */
+    if (!(d >= -0x1p63 && d < 0x1p63) || d != (double)(int64_t)d)
+        return false;
+    *out = (int64_t)d;
+    return true;
+}
+
+json_t *app_arg_range(app_call *c, json_t *args, const char *name, int64_t def, int64_t min,
+                      int64_t max, int64_t *out)
+{
+    json_t *v = json_object_get(args, name);
+    *out = def;
+    if (!v || json_is_null(v))
+        return NULL;
+    int64_t n;
+    if (app_json_int64(v, &n) && n >= min && n <= max) {
+        *out = n;
+        return NULL;
+    }
+    return app_error_ex(c->app, APP_INVALID_INPUT,
+                        json_pack("{s:s s:I s:I}", "argument", name, "min", (json_int_t)min, "max",
+                                  (json_int_t)max),
+                        NULL, 0, "%s must be an integer from %lld to %lld", name, (long long)min,
+                        (long long)max);
+}
+
 long app_arg_int(json_t *args, const char *name, long def)
 {
     json_t *v = json_object_get(args, name);
-    if (json_is_integer(v))
-        return (long)json_integer_value(v);
-    if (json_is_real(v))
-        return (long)json_real_value(v);
+    int64_t n;
+    if (app_json_int64(v, &n))
+        return n < INT_MIN ? INT_MIN : n > INT_MAX ? INT_MAX : (long)n;
+    if (json_is_real(v) && (json_real_value(v) >= 0x1p63 || json_real_value(v) < -0x1p63))
+        return json_real_value(v) < 0 ? INT_MIN : INT_MAX;
     return def;
 }
 

@@ -115,16 +115,17 @@ static json_t *get_memory(app_call *c, json_t *args)
 static json_t *list_memory(app_call *c, json_t *args)
 {
     const char *sid = app_arg_str(args, "session_id");
+    int64_t limit;
+    json_t *r = app_arg_range(c, args, "limit", 50, 1, 200, &limit);
+    if (r)
+        return r;
     store_mem_query q = {.agent_id = c->id.agent_id,
                          .scope = STORE_MEM_GLOBAL,
                          .prefix = app_arg_str(args, "prefix"),
-                         .limit = (int)app_arg_int(args, "limit", 50),
+                         .limit = (int)limit,
                          .now = c->now};
-    if (q.limit < 1 || q.limit > 200)
-        return app_error(c->app, APP_INVALID_INPUT, "limit must be 1..200");
     if (q.prefix && !str_utf8_valid(q.prefix, strlen(q.prefix)))
         return app_error(c->app, APP_INVALID_INPUT, "prefix is not valid UTF-8");
-    json_t *r;
     if (sid && strcmp(sid, "all") == 0) {
         q.scope = STORE_MEM_ALL;
     } else if (sid) {

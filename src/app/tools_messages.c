@@ -1,6 +1,7 @@
 /* app/tools_messages.c — add_message (with notifications to resource subscribers),
  * get_messages (with the since_id cursor), get_message and get_thread.
  * Must not: return a message without the caller's store_vis from app_vis_build. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,8 +10,8 @@
 
 static json_t *add_message(app_call *c, json_t *args)
 {
-    const char *sid = app_arg_str(args, "session_id");
-    json_t *r = app_check_session_id(c, sid);
+    const char *sid;
+    json_t *r = app_arg_session(c, args, &sid);
     if (r)
         return r;
     const char *vname = app_arg_str(args, "visibility");
@@ -25,7 +26,9 @@ static json_t *add_message(app_call *c, json_t *args)
         free(content);
         return r;
     }
-    int64_t parent = app_arg_int(args, "parent_message_id", 0);
+    int64_t parent;
+    if ((r = app_arg_range(c, args, "parent_message_id", 0, 0, INT64_MAX, &parent)))
+        goto out;
     /* the store checks the parent: visible to the poster, in this session */
     store_vis pv;
     if (parent && (r = app_vis_build(c, &c->id, NULL, &pv)))
@@ -69,15 +72,15 @@ out:
 
 static json_t *get_messages(app_call *c, json_t *args)
 {
-    const char *sid = app_arg_str(args, "session_id");
-    json_t *r = app_check_session_id(c, sid);
+    const char *sid;
+    json_t *r = app_arg_session(c, args, &sid);
     if (r)
         return r;
-    long limit = app_arg_int(args, "limit", 50), offset = app_arg_int(args, "offset", 0);
-    long since = app_arg_int(args, "since_id", 0);
-    if (limit < 1 || limit > 1000 || offset < 0 || since < 0)
-        return app_error(c->app, APP_INVALID_INPUT,
-                         "limit must be 1..1000, offset and since_id >= 0");
+    int64_t limit, offset, since;
+    if ((r = app_arg_range(c, args, "limit", 50, 1, 1000, &limit)) ||
+        (r = app_arg_range(c, args, "offset", 0, 0, INT_MAX, &offset)) ||
+        (r = app_arg_range(c, args, "since_id", 0, 0, INT64_MAX, &since)))
+        return r;
     store_vis vis;
     if ((r = app_vis_build(c, &c->id, app_arg_str(args, "visibility_filter"), &vis)))
         return r;
@@ -105,12 +108,14 @@ static json_t *get_messages(app_call *c, json_t *args)
  * message_id must be a message the caller can see */
 static json_t *message_or_thread(app_call *c, json_t *args, bool thread)
 {
-    long id = app_arg_int(args, "message_id", 0);
-    if (id <= 0)
+    int64_t id;
+    json_t *r = app_arg_range(c, args, "message_id", 0, 1, INT64_MAX, &id);
+    if (r)
+        return r;
+    if (id == 0) /* absent */
         return app_error(c->app, APP_INVALID_INPUT, "message_id must be a positive integer");
     store_vis vis;
-    json_t *r = app_vis_build(c, &c->id, NULL, &vis);
-    if (r)
+    if ((r = app_vis_build(c, &c->id, NULL, &vis)))
         return r;
     err_t e;
     if (thread) {

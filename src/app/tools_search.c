@@ -54,8 +54,8 @@ static int hit_cmp(const void *a, const void *b)
 
 static json_t *search_context(app_call *c, json_t *args)
 {
-    const char *sid = app_arg_str(args, "session_id");
-    json_t *r = app_check_session_id(c, sid);
+    const char *sid;
+    json_t *r = app_arg_session(c, args, &sid);
     if (r)
         return r;
     const char *query = app_arg_str(args, "query");
@@ -67,14 +67,18 @@ static json_t *search_context(app_call *c, json_t *args)
                          c->app->lim.query_max_chars);
     json_t *th = json_object_get(args, "fuzzy_threshold");
     double threshold = json_is_number(th) ? json_number_value(th) : 60.0;
-    long limit = app_arg_int(args, "limit", 10);
+    if (!(threshold >= 0 && threshold <= 100))
+        return app_error_ex(
+            c->app, APP_INVALID_INPUT,
+            json_pack("{s:s s:i s:i}", "argument", "fuzzy_threshold", "min", 0, "max", 100), NULL,
+            0, "fuzzy_threshold must be a number from 0 to 100");
+    int64_t limit;
+    if ((r = app_arg_range(c, args, "limit", 10, 1, 100, &limit)))
+        return r;
     bool meta = app_arg_bool(args, "search_metadata", true);
     const char *scope = app_arg_str(args, "search_scope");
     if (!scope)
         scope = "all";
-    if (threshold < 0 || threshold > 100 || limit < 1 || limit > 100)
-        return app_error(c->app, APP_INVALID_INPUT,
-                         "fuzzy_threshold must be 0..100 and limit 1..100");
     /* "all", or one of two visibilities (an admin's: from any sender) */
     store_visibility sv = STORE_VIS_ADMIN_ONLY;
     bool all = !strcmp(scope, "all");
@@ -202,16 +206,15 @@ static json_t *visible_list(app_call *c, store_msg_query *q, json_t *extra)
 
 static json_t *search_by_sender(app_call *c, json_t *args)
 {
-    const char *sid = app_arg_str(args, "session_id");
-    json_t *r = app_check_session_id(c, sid);
+    const char *sid, *sender = app_arg_str(args, "sender");
+    int64_t limit;
+    json_t *r = app_arg_session(c, args, &sid);
+    if (!r)
+        r = app_arg_range(c, args, "limit", 20, 1, 100, &limit);
     if (r)
         return r;
-    const char *sender = app_arg_str(args, "sender");
     if (!sender || !*sender)
         return app_error(c->app, APP_INVALID_INPUT, "sender is required");
-    long limit = app_arg_int(args, "limit", 20);
-    if (limit < 1 || limit > 100)
-        return app_error(c->app, APP_INVALID_INPUT, "limit must be 1..100");
     store_msg_query q = {
         .session_id = sid, .sender = sender, .limit = (int)limit, .newest_first = true};
     return visible_list(c, &q, json_pack("{s:s}", "sender", sender));
@@ -219,8 +222,8 @@ static json_t *search_by_sender(app_call *c, json_t *args)
 
 static json_t *search_by_timerange(app_call *c, json_t *args)
 {
-    const char *sid = app_arg_str(args, "session_id");
-    json_t *r = app_check_session_id(c, sid);
+    const char *sid;
+    json_t *r = app_arg_session(c, args, &sid);
     if (r)
         return r;
     const char *st = app_arg_str(args, "start_time"), *et = app_arg_str(args, "end_time");
@@ -234,9 +237,9 @@ static json_t *search_by_timerange(app_call *c, json_t *args)
                          et ? e.msg : "missing");
     if (from > to)
         return app_error(c->app, APP_INVALID_DATETIME, "start_time is after end_time");
-    long limit = app_arg_int(args, "limit", 50);
-    if (limit < 1 || limit > 200)
-        return app_error(c->app, APP_INVALID_INPUT, "limit must be 1..200");
+    int64_t limit;
+    if ((r = app_arg_range(c, args, "limit", 50, 1, 200, &limit)))
+        return r;
     store_msg_query q = {.session_id = sid, .from = from, .to = to, .limit = (int)limit};
     return visible_list(c, &q,
                         json_pack("{s:{s:o s:o}}", "timerange", "start", app_json_time(from), "end",

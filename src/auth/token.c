@@ -2,7 +2,8 @@
  * every auth_token value: issue, resolve, refresh, revoke, purge.
  * Must not: log or return in an error message a token, a JWT or a key (only
  * agent ids and jti); tell a caller more than the auth_status says (an unknown
- * sct_ id and a forged JWT are both "authentication failed"). */
+ * sct_ id and a forged JWT are both "authentication failed"; so is an expired sct_ id,
+ * before and after the purge deletes it). */
 #include "auth/auth.h"
 #include "auth/ctx_int.h"
 
@@ -199,7 +200,11 @@ static auth_status check_jwt(auth_ctx *a, const char *jwt, size_t n, utc_us now,
     return AUTH_OK;
 }
 
-/* A protected token -> its identity; *jwt_exp = the JWT's own expiry. */
+/* A protected token -> its identity. One that does not resolve is
+ * AUTH_TOKEN_AUTHENTICATION_FAILED whatever the reason — never issued, revoked, refreshed,
+ * past its expiry, or deleted by the maintenance after it expired: the answer must not
+ * change when the purge runs, nor tell anyone which sct_ ids existed. (A raw JWT keeps
+ * AUTH_TOKEN_EXPIRED: its expiry is part of what was signed, so that answer is stable.) */
 static auth_status resolve_sct(auth_ctx *a, const char *tok, size_t n, utc_us now,
                                auth_identity *out, err_t *e)
 {
@@ -217,9 +222,7 @@ static auth_status resolve_sct(auth_ctx *a, const char *tok, size_t n, utc_us no
     if (rc != ERR_OK)
         return store_fail(e, &in);
     auth_status st;
-    if (t.expires_at <= now) {
-        st = AUTH_TOKEN_EXPIRED;
-    } else if (!t.jwt) {
+    if (t.expires_at <= now || !t.jwt) {
         st = AUTH_TOKEN_AUTHENTICATION_FAILED;
     } else {
         st = check_jwt(a, t.jwt, strlen(t.jwt), now, out, e);
@@ -228,6 +231,8 @@ static auth_status resolve_sct(auth_ctx *a, const char *tok, size_t n, utc_us no
             memset(out, 0, sizeof *out);
             st = AUTH_TOKEN_AUTHENTICATION_FAILED;
         }
+        if (st == AUTH_TOKEN_EXPIRED) /* its JWT ended first: the same answer */
+            st = AUTH_TOKEN_AUTHENTICATION_FAILED;
         if (st == AUTH_OK) {
             out->token_format = AUTH_FMT_PROTECTED;
             if (t.expires_at < out->expires_at)

@@ -2,6 +2,8 @@
  * dispatch to the commands (serve, setup, client-config, migrate, db, copy, export,
  * import). Exit
  * codes: 0 success, 1 the operation failed, 2 the command line was wrong.
+ * Passwords and secrets given as arguments are masked in the process's own argv once
+ * copied (scrub_argv), so `ps` stops showing them.
  * Must not: implement a command itself, or print secrets. */
 #include <errno.h>
 #include <stdio.h>
@@ -9,8 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/conf.h"
 #include "base/log.h"
 #include "base/sbuf.h"
+#include "base/urlmask.h"
 #include "cli/cli.h"
 
 static void usage(FILE *f)
@@ -39,6 +43,10 @@ static void usage(FILE *f)
         "  --database-url URL     database to use [DATABASE_URL], e.g.\n"
         "                         sqlite:///./chat_history.db, sqlite:///:memory:,\n"
         "                         postgresql://user:pass@host:5432/db, mysql://..., mongodb://...\n"
+        "                         A password given here (or in copy --from/--to, or a secret\n"
+        "                         in --set) is masked in the process's arguments once read,\n"
+        "                         but other users may see it in `ps` for the first moments:\n"
+        "                         prefer DATABASE_URL in .env (readable by you alone)\n"
         "  --database-path PATH   SQLite file when no URL is given [DATABASE_PATH]\n"
         "  --database-type TYPE   sqlite|postgresql|mysql|mongodb|supabase [DATABASE_TYPE]\n"
         "  --pool-size N          connections kept open [DB_POOL_SIZE]\n"
@@ -142,6 +150,52 @@ static int parse_globals(int argc, char **argv, int *cmd_at, pending_set *sets, 
     return -1;
 }
 
+/* Overwrites the argument arg in place with shown, cut to arg's length and padded with
+ * NUL bytes: Linux shows a process's arguments (/proc/PID/cmdline, what ps prints) from
+ * this very memory. A prefix of a masked text holds nothing of the secret. */
+static void argv_overwrite(char *arg, const char *shown)
+{
+    size_t n = strlen(arg), m = strlen(shown);
+    if (m > n)
+        m = n;
+    memmove(arg, shown, m);
+    memset(arg + m, 0, n - m);
+}
+
+/* Hides from other users the secrets given on the command line, once the program holds
+ * its own copies: the password of every URL argument (--database-url, --set
+ * DATABASE_URL=..., copy --from/--to) and the value of --set for a secret variable
+ * (API_KEY, JWT_SECRET_KEY, SUPABASE_DB_PASSWORD). Until this runs (the first
+ * milliseconds) they are visible: DATABASE_URL in .env is the way to keep them out. */
+static void scrub_argv(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        char *nv = NULL; /* NAME=VALUE of --set */
+        if (strcmp(a, "--set") == 0 && i + 1 < argc)
+            nv = argv[++i];
+        else if (strncmp(a, "--set=", 6) == 0)
+            nv = a + 6;
+        char *eq = nv ? strchr(nv, '=') : NULL;
+        if (eq) {
+            char *name = xstrndup(nv, (size_t)(eq - nv));
+            const conf_var *var = conf_var_find(name);
+            free(name);
+            if (var && var->type == CONF_SECRET) {
+                argv_overwrite(eq + 1, "***");
+                continue;
+            }
+            a = nv;
+        }
+        if (strstr(a, "://")) {
+            char *masked = urlmask(a);
+            if (masked && strcmp(masked, a) != 0)
+                argv_overwrite(a, masked);
+            free(masked);
+        }
+    }
+}
+
 static const struct {
     const char *name;
     int (*run)(cli_ctx *ctx, int argc, char **argv);
@@ -174,9 +228,18 @@ int main(int argc, char **argv)
     int nsets = 0, i = 0;
     cli_ctx ctx = {.prog = "ctxd"};
     err_t e;
+    char **cargv = NULL; /* the command's arguments: copies, argv gets scrubbed */
+    int cargc = 0;
+    char *env_copy = NULL;
     int rc = parse_globals(argc, argv, &i, sets, &nsets, &env_file);
     if (rc >= 0)
         goto out;
+    cargc = argc - i;
+    cargv = xcalloc((size_t)cargc + 1, sizeof *cargv);
+    for (int k = 0; k < cargc; k++)
+        cargv[k] = xstrdup(argv[i + k]);
+    env_file = env_copy = env_file ? xstrdup(env_file) : NULL;
+    scrub_argv(argc, argv);
     if (env_file && access(env_file, R_OK) != 0) {
         cli_error("--env-file %s: %s", env_file, strerror(errno));
         rc = CLI_USAGE;
@@ -199,12 +262,16 @@ int main(int argc, char **argv)
     log_level lvl = LOG_INFO;
     if (conf_get(ctx.conf, "LOG_LEVEL") && log_parse_level(conf_get(ctx.conf, "LOG_LEVEL"), &lvl))
         log_set_level(lvl);
-    rc = dispatch(&ctx, argc - i, argv + i);
+    rc = dispatch(&ctx, cargc, cargv);
 out:
     for (int k = 0; k < nsets; k++) {
         free((char *)sets[k].name);
         free(sets[k].value);
     }
+    for (int k = 0; k < cargc; k++)
+        free(cargv[k]);
+    free(cargv);
+    free(env_copy);
     free(ctx.url);
     free(ctx.url_origin);
     conf_free(ctx.conf);

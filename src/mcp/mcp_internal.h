@@ -115,6 +115,7 @@ struct mcp_message {
     const char *method;  /* borrowed */
     json_t *params;      /* borrowed, NULL if absent */
     const char *invalid; /* reason for MSG_INVALID */
+    char *invalid_owned; /* owned text `invalid` may point to */
     mcp_message **items; /* MSG_BATCH elements */
     size_t nitems;
 };
@@ -177,6 +178,10 @@ void mcp_rpc_result(sbuf_t *b, const char *id_raw, json_t *result);
 void mcp_rpc_error(sbuf_t *b, const char *id_raw, int code, const char *message, json_t *data);
 /* Serialises one JSON value compactly into b (appending). */
 void mcp_json_append(sbuf_t *b, const json_t *v);
+/* Whether a string in v (not inside `skip`) holds a NUL character: then path (a buffer of
+ * cap bytes holding a prefix such as "" or "$") is extended with where: "params.uri",
+ * "$.tags[2]". */
+bool mcp_json_find_nul(const json_t *v, const json_t *skip, char *path, size_t cap);
 
 /* structured.c: a structured result serialised once (see mcp_result_structured). */
 void mcp_structured_note(json_t *value, json_t *text);

@@ -2,8 +2,9 @@
  * type (string or array), properties, required, additionalProperties (false or a schema),
  * enum, const, minimum/maximum, exclusiveMinimum/Maximum, minLength/maxLength (code
  * points), pattern is ignored, items, minItems/maxItems, anyOf/oneOf/allOf.
- * Unknown keywords are ignored. A failure names the failing path ("$.limit"), the
- * top-level argument it belongs to and what was expected ("must be <= 1000, got 5000").
+ * Unknown keywords are ignored. No string may hold a NUL character (\u0000), whatever
+ * the schema. A failure names the failing path ("$.limit"), the top-level argument it
+ * belongs to and what was expected ("must be <= 1000, got 5000").
  * Must not: fetch $refs, echo string argument values (they may be secrets) or allocate
  * per validated value. */
 #include <math.h>
@@ -342,9 +343,22 @@ static bool validate(const json_t *sc, const json_t *v, const char *path, const 
     return true;
 }
 
+/* No string of the arguments, at any depth and whatever the schema says of it, may hold
+ * a NUL character: C code reading it would see it cut there ("root\u0000x" as "root"). */
+static bool nul_free(const json_t *v, mcp_schema_err *err)
+{
+    char path[256] = "$";
+    if (!mcp_json_find_nul(v, NULL, path, sizeof path))
+        return true;
+    char arg[128] = "";
+    if (path[1] == '.') /* the top-level argument: up to the next '.' or '[' */
+        snprintf(arg, sizeof arg, "%.*s", (int)strcspn(path + 2, ".["), path + 2);
+    return fail(err, path, arg[0] ? arg : NULL, "must not contain a NUL character (\\u0000)");
+}
+
 bool mcp_schema_validate(const json_t *schema, const json_t *v, mcp_schema_err *err)
 {
-    return validate(schema, v, "$", NULL, err);
+    return nul_free(v, err) && validate(schema, v, "$", NULL, err);
 }
 
 static bool check_fail(char *msg, size_t ml, const char *what)

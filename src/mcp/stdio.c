@@ -104,9 +104,9 @@ static void *worker(void *arg)
  * runs and gets no response). Requests already running are cancelled by the session. */
 static void drop_queued(stdio_tr *t, const mcp_message *m)
 {
-    if (m->kind != MSG_NOTIFICATION || !m->method ||
+    if (m->kind != MSG_NOTIFICATION || m->invalid || !m->method ||
         strcmp(m->method, "notifications/cancelled") != 0)
-        return;
+        return; /* an invalid notification is ignored, as the session ignores it */
     json_t *rid = json_is_object(m->params) ? json_object_get(m->params, "requestId") : NULL;
     if (!json_is_string(rid) && !json_is_integer(rid))
         return;

@@ -288,7 +288,8 @@ const store_table *store_table_find(const char *name);
 /* Its position in store_tables(), or -1 when there is no such table. */
 int store_table_index(const char *name);
 /* Checks that `row` is an object with exactly t's columns, each of its type
- * (times parseable, NOT NULL columns not null). ERR_INVALID naming the column. */
+ * (times parseable, NOT NULL columns not null, no string holding a NUL character, in
+ * JSON values neither). ERR_INVALID naming the column. */
 err_code store_row_check(const store_table *t, const json_t *row, err_t *e);
 /* The canonical text of a valid row (store_row_check first): compact JSON,
  * keys sorted at every level, times as utc_format (UTC, 6 fraction digits, Z),

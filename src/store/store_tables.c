@@ -145,6 +145,29 @@ static err_code allowed_error(const store_table *t, const store_column *c, err_t
     return ERR_INVALID;
 }
 
+/* Whether a string anywhere in v holds a NUL character (jansson keeps its length; the
+ * databases and C code would cut the value there, and a dump could not be read back). */
+static bool holds_nul(const json_t *v)
+{
+    size_t i;
+    const char *k;
+    json_t *x;
+    switch (json_typeof(v)) {
+    case JSON_STRING: return strlen(json_string_value(v)) != json_string_length(v);
+    case JSON_ARRAY:
+        json_array_foreach (v, i, x)
+            if (holds_nul(x))
+                return true;
+        return false;
+    case JSON_OBJECT:
+        json_object_foreach ((json_t *)v, k, x)
+            if (holds_nul(x))
+                return true;
+        return false;
+    default: return false;
+    }
+}
+
 err_code store_row_check(const store_table *t, const json_t *row, err_t *e)
 {
     if (!json_is_object(row))
@@ -186,6 +209,10 @@ err_code store_row_check(const store_table *t, const json_t *row, err_t *e)
                            col_type_name(c->type));
         if (c->object && !json_is_object(v))
             return err_set(e, ERR_INVALID, "%s.%s must be a JSON object or null", t->name, c->name);
+        if (holds_nul(v))
+            return err_set(e, ERR_INVALID,
+                           "%s.%s holds a NUL character (\\u0000), which ctxd does not accept",
+                           t->name, c->name);
         if (c->values && !value_allowed(c->values, json_string_value(v)))
             return allowed_error(t, c, e);
     }

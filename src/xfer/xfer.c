@@ -2,7 +2,9 @@
  * target, the "only rows identical to the source" rule for non-empty targets
  * (a set of SHA-256 digests of canonical rows), batched inserts through
  * store_import_rows, per-table checksums, and the JSON Lines dump reader and
- * writer with line-numbered errors.
+ * writer with line-numbered errors. Every row read from a source passes the row check
+ * import applies: export never writes a line import refuses, and copy stops at such a
+ * row naming it (source_row_check).
  * Must not: print (progress goes to the callback), contain SQL, or put an
  * unmasked URL into a message. */
 #include <errno.h>
@@ -72,6 +74,34 @@ static char *canon_row(const char *table, json_t *row, int *k, err_t *e)
     }
     size_t nt;
     return store_row_canonical(&store_tables(&nt)[*k], row, e);
+}
+
+/* A row read from a source must be one that import and every target accept
+ * (store_row_check), so export and copy never write what would be refused later (a
+ * value an older ctxd stored with a NUL character, say). Else the error names the row
+ * by its identity (a protected token's id, a credential, stays hidden) and what to do. */
+static err_code source_row_check(int k, const json_t *row, err_t *e)
+{
+    size_t nt;
+    const store_table *t = &store_tables(&nt)[k];
+    err_t ce;
+    if (store_row_check(t, row, &ce) == ERR_OK)
+        return ERR_OK;
+    sbuf_t b = SBUF_INIT;
+    for (size_t i = 0; i < t->nkey; i++) {
+        const json_t *v = json_object_get(row, t->key[i]);
+        char *txt = v && strcmp(t->key[i], "token_id") != 0
+                        ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)
+                        : NULL;
+        sbuf_printf(&b, "%s%s %.80s", i ? ", " : "", t->key[i], txt ? txt : "(hidden)");
+        free(txt);
+    }
+    err_set(e, ERR_INVALID,
+            "%s row (%s): %s: rewrite or delete that row in the source database, then run "
+            "again",
+            t->name, sbuf_cstr(&b), ce.msg);
+    sbuf_free(&b);
+    return ERR_INVALID;
 }
 
 /* SHA-256 of "<table index>\n<canonical>": the identity of a row's content. */
@@ -478,6 +508,8 @@ static err_code copy_cb(void *ud, const char *table, json_t *row, err_t *e)
     int k = store_table_index(table);
     if (k < 0)
         return err_set(e, ERR_INTERNAL, "xfer: unknown table %s", table);
+    if (source_row_check(k, row, e) != ERR_OK)
+        return e->code;
     return batch_add(b, k, row, e);
 }
 
@@ -587,7 +619,9 @@ typedef struct export_ctx {
 static err_code export_cb(void *ud, const char *table, json_t *row, err_t *e)
 {
     export_ctx *x = ud;
-    int k;
+    int k = store_table_index(table);
+    if (k >= 0 && source_row_check(k, row, e) != ERR_OK)
+        return e->code;
     char *c = acc_row(&x->acc, table, row, &k, e);
     if (!c)
         return e->code;

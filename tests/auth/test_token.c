@@ -180,10 +180,11 @@ static void test_expiry(void **state)
     auth_identity id;
     g_now += 3599 * S_;
     assert_int_equal(resolve(t.token, &id), AUTH_OK);
-    g_now += 1 * S_; /* expires_at == now: expired */
-    assert_int_equal(resolve(t.token, &id), AUTH_TOKEN_EXPIRED);
+    g_now += 1 * S_; /* expires_at == now: expired, answered as unknown (see
+                        test_expired_answer_stable) */
+    assert_int_equal(resolve(t.token, &id), AUTH_TOKEN_AUTHENTICATION_FAILED);
     auth_issued r;
-    assert_int_equal(auth_refresh(g_auth, t.token, &r, &e), AUTH_TOKEN_EXPIRED);
+    assert_int_equal(auth_refresh(g_auth, t.token, &r, &e), AUTH_TOKEN_AUTHENTICATION_FAILED);
     /* a raw JWT lives JWT_TOKEN_EXPIRY (+ leeway) */
     char *jwt = auth_issue_jwt(g_auth, "agent-3", "test", R | D | A, &id, &e);
     assert_non_null(jwt);
@@ -534,10 +535,41 @@ static void test_token_cache(void **state)
     g_now += 9 * S_;
     assert_int_equal(resolve(t.token, &id), AUTH_OK);
     g_now += S_;
-    assert_int_equal(resolve(t.token, &id), AUTH_TOKEN_EXPIRED);
+    assert_int_equal(resolve(t.token, &id), AUTH_TOKEN_AUTHENTICATION_FAILED);
     /* a refusal is never cached: a garbled token stays refused */
     assert_int_equal(resolve("sct_00000000-0000-4000-8000-000000000000", &id),
                      AUTH_TOKEN_AUTHENTICATION_FAILED);
+}
+
+/* A protected token answers the same before and after the maintenance deletes it once
+ * expired, and the same as one never issued or revoked: an expired sct_ token cannot be
+ * told from an unknown one (the answer never depends on what the database still holds).
+ * A raw JWT carries its own signed expiry, so it answers TOKEN_EXPIRED for good. */
+static void test_expired_answer_stable(void **state)
+{
+    (void)state;
+    auth_issued t, r;
+    err_t e;
+    auth_identity id;
+    assert_int_equal(auth_issue(g_auth, "agent-s", "claude", R | W, &t, &e), ERR_OK);
+    char *jwt = auth_issue_jwt(g_auth, "agent-j", "claude", R, &id, &e);
+    assert_non_null(jwt);
+    g_now += 3600 * S_; /* the protected token's expiry */
+    auth_status before = resolve(t.token, &id);
+    assert_int_equal(auth_refresh(g_auth, t.token, &r, &e), before);
+    int64_t removed = 0;
+    assert_int_equal(auth_purge_expired(g_auth, &removed, &e), ERR_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(resolve(t.token, &id), before);
+    assert_int_equal(auth_refresh(g_auth, t.token, &r, &e), before);
+    assert_int_equal(before, AUTH_TOKEN_AUTHENTICATION_FAILED);
+    assert_int_equal(resolve("sct_9b2d4f5e-1c3a-4d7b-8e9f-0a1b2c3d4e5f", &id), before);
+    /* the JWT past its expiry (and leeway), before and after a purge */
+    g_now += 86400 * S_;
+    assert_int_equal(resolve(jwt, &id), AUTH_TOKEN_EXPIRED);
+    assert_int_equal(auth_purge_expired(g_auth, &removed, &e), ERR_OK);
+    assert_int_equal(resolve(jwt, &id), AUTH_TOKEN_EXPIRED);
+    free(jwt);
 }
 
 int main(int argc, char **argv)
@@ -546,6 +578,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_issue_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_answer_stable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),

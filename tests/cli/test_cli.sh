@@ -70,4 +70,17 @@ check "serve migrates, reports ready, exits 0 on SIGTERM" eval 'rc_is 0 && err_h
 run "$CTXD" --database-url "sqlite:///$T/serve.db" db check
 check "database prepared by serve is healthy" rc_is 0
 
+# secrets given on the command line do not stay visible to other users (ps reads
+# /proc/PID/cmdline): values of secret variables are hidden, passwords in URLs masked
+"$CTXD" --database-url "sqlite:///$T/serve.db" --set "JWT_SECRET_KEY=argv-jwt-secret-0123456789abcdef0123" \
+  --set API_KEY=argv-api-key-s3cret --set "DATABASE_URL=postgresql://u:argv-db-pw@127.0.0.1:1/x" \
+  --database-url="sqlite:///$T/serve.db" serve --port 0 >"$T/serve.out" 2>"$T/serve.err" & SPID=$!
+for _ in $(seq 200); do grep -q "ready" "$T/serve.err" 2>/dev/null && break; sleep 0.05; done
+CMDLINE=$(tr '\0' ' ' <"/proc/$SPID/cmdline")
+kill -TERM $SPID; wait $SPID; RC=$?; OUT=$CMDLINE; ERR=$(cat "$T/serve.err")
+check "serve with secrets in argv: ready, and /proc/PID/cmdline shows none of them" \
+  eval 'rc_is 0 && err_has "ready" && out_lacks "argv-jwt-secret" && out_lacks "argv-api-key" &&
+        out_lacks "argv-db-pw" && out_has "JWT_SECRET_KEY=" && out_has "DATABASE_URL=postgresql://u:" &&
+        out_has "serve --port 0"'
+
 finish

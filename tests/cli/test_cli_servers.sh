@@ -54,8 +54,12 @@ done
 # serve on PostgreSQL: starts, reports ready, stops on SIGTERM
 JWT_SECRET_KEY=cli-test-secret-0123456789abcdef0123 "$CTXD" --database-url "$PGURL" serve --port 0 >"$T/serve.out" 2>"$T/serve.err" & SPID=$!
 for _ in $(seq 200); do grep -q "ready" "$T/serve.err" 2>/dev/null && break; sleep 0.05; done
+CMDLINE=$(tr '\0' ' ' <"/proc/$SPID/cmdline")
 kill -TERM $SPID; wait $SPID; RC=$?; OUT=$(cat "$T/serve.out"); ERR=$(cat "$T/serve.err")
 check "serve on PostgreSQL: ready, exits 0 on SIGTERM, no password logged" \
   eval 'rc_is 0 && err_has "ready" && err_lacks ":ctxd@"'
+OUT=$CMDLINE
+check "serve on PostgreSQL: the password is not in /proc/PID/cmdline (what ps shows)" \
+  eval 'out_lacks "ctxd:ctxd@" && out_has "postgresql://ctxd:***@$PG_HOSTPORT/$DBN"'
 
 finish

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "base/sbuf.h"
 #include "mcp/mcp.h"
 #include "mcp_fixtures.h"
 
@@ -278,6 +279,148 @@ static void test_batches(void **state)
         raw(f->sb,
             "[{\"jsonrpc\":\"2.0\",\"method\":\"a\"},{\"jsonrpc\":\"2.0\",\"method\":\"b\"}]", &k));
     assert_int_equal(k, MCP_REPLY_NONE);
+}
+
+/* ---- hostile input: NUL characters, integers beyond int64 ---- */
+
+/* the error message of a JSON-RPC error response, which must name `what` */
+static void expect_rpc_error(json_t *r, int code, const char *what)
+{
+    assert_int_equal(err_code_of(r), code);
+    const char *msg = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+    if (!msg || !strstr(msg, what))
+        fail_msg("the error message does not name %s: %s", what, msg ? msg : "(none)");
+}
+
+/* like rpc, for answers whose id may not fit int64 (read as a real here) */
+static json_t *rpc_bigid(mcp_session *s, const char *body)
+{
+    char *t = raw(s, body, NULL);
+    json_t *v = json_loads(t, JSON_DECODE_INT_AS_REAL, NULL);
+    free(t);
+    assert_non_null(v);
+    return v;
+}
+
+/* the text of a tools/call result that must be isError */
+static const char *tool_error_text(json_t *resp)
+{
+    json_t *res = result_of(resp);
+    assert_true(json_is_true(json_object_get(res, "isError")));
+    const char *t = json_string_value(
+        json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
+    assert_non_null(t);
+    return t;
+}
+
+/* tools/call of test_validate with args (JSON text) under the request id id_json: the
+ * result must be the invalid-arguments error, its text saying both what1 and what2 */
+static void expect_validate_error(mcp_session *s, const char *id_json, const char *args,
+                                  const char *what1, const char *what2)
+{
+    char body[400];
+    snprintf(body, sizeof body,
+             "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"tools/call\",\"params\":{\"name\":"
+             "\"test_validate\",\"arguments\":%s}}",
+             id_json, args);
+    json_t *r = rpc_bigid(s, body);
+    const char *txt = tool_error_text(r);
+    if (!strstr(txt, what1) || !strstr(txt, what2))
+        fail_msg("%s: expected an error saying %s %s, got %s", args, what1, what2, txt);
+    json_decref(r);
+}
+
+static void test_nul_and_big_numbers(void **state)
+{
+    fx *f = *state;
+    init_session(f->sa, "2025-11-25");
+    /* a NUL in a JSON-RPC field: Invalid Request naming the field, the id echoed; also
+     * when the id does not fit int64 (that used to let the NUL through: "ping\u0000x"
+     * was answered as ping) */
+    const char *ids[] = {"12345678901234567890", "5", "-98765432109876543210", "\"s\""};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        char body[300], want[80];
+        snprintf(want, sizeof want, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{", ids[i]);
+        snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"ping\\u0000x\"}",
+                 ids[i]);
+        char *t = raw(f->sa, body, NULL);
+        if (!str_starts_with(t, want) || !strstr(t, "-32600") || !strstr(t, "method contains"))
+            fail_msg("%s: got %s", body, t);
+        free(t);
+        snprintf(
+            body, sizeof body,
+            "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"ping\",\"params\":{\"x\":[\"\\u0000\"]}}",
+            ids[i]);
+        t = raw(f->sa, body, NULL);
+        if (!str_starts_with(t, want) || !strstr(t, "-32600") || !strstr(t, "params.x[0] contains"))
+            fail_msg("%s: got %s", body, t);
+        free(t);
+    }
+    json_t *r = rpc(f->sa, "{\"jsonrpc\":\"2.0\\u0000\",\"id\":6,\"method\":\"ping\"}");
+    expect_rpc_error(r, -32600, "jsonrpc");
+    json_decref(r);
+    /* a NUL in the id itself: the id cannot be echoed */
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":\"a\\u0000b\",\"method\":\"ping\"}");
+    expect_rpc_error(r, -32600, "id");
+    assert_true(json_is_null(json_object_get(r, "id")));
+    json_decref(r);
+    /* in the params of other methods, at any depth */
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"resources/read\",\"params\":{"
+                   "\"uri\":\"test://static-text\\u0000../x\"}}");
+    expect_rpc_error(r, -32600, "params.uri");
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":"
+                   "\"test_validate\\u0000\",\"arguments\":{\"name\":\"a\"}}}");
+    expect_rpc_error(r, -32600, "params.name");
+    json_decref(r);
+    r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"tools/call\",\"params\":{\"name\":"
+                   "\"test_validate\",\"arguments\":{\"name\":\"a\"},\"_meta\":{"
+                   "\"progressToken\":\"p\\u0000\"}}}");
+    expect_rpc_error(r, -32600, "params._meta.progressToken");
+    json_decref(r);
+    /* a notification carrying one is ignored (never answered) */
+    mcp_reply_kind k;
+    assert_null(raw(f->sa,
+                    "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{"
+                    "\"requestId\":1,\"reason\":\"\\u0000\"}}",
+                    &k));
+    assert_int_equal(k, MCP_REPLY_NONE);
+    /* in tool arguments: the tool's invalid-arguments result naming the path; the
+     * handler does not run */
+    const char *bad[] = {"{\"name\":\"bob\\u0000\"}",
+                         "{\"name\":\"bob\",\"count\":1,\"x\":[\"\\u0000\"]}"};
+    const char *path[] = {"$.name", "$.x[0]"};
+    for (size_t i = 0; i < 2; i++)
+        for (int big = 0; big < 2; big++)
+            expect_validate_error(f->sa, big ? "99999999999999999999" : "11", bad[i], path[i],
+                                  "NUL");
+    /* a too-big integer elsewhere than the id is the number it is: arguments get their
+     * range error, not a parse error of the whole request */
+    expect_validate_error(f->sa, "12", "{\"name\":\"a\",\"count\":99999999999999999999}",
+                          "$.count must be <= 10", "");
+    expect_validate_error(f->sa, "13", "{\"name\":\"a\",\"count\":-12345678901234567890123}",
+                          "$.count must be >= 1", "");
+    char *t = raw(f->sa,
+                  "{\"jsonrpc\":\"2.0\",\"id\":123456789012345678901234567890,\"method\":\"ping\","
+                  "\"params\":{\"_meta\":{\"n\":1.5e2,\"m\":[12345678901234567890123,\"\\\"id\\\":"
+                  "1\"]}}}",
+                  NULL);
+    assert_string_equal(
+        t, "{\"jsonrpc\":\"2.0\",\"id\":123456789012345678901234567890,\"result\":{}}");
+    free(t);
+    /* big ids of the elements of a batch are each echoed as they were written */
+    init_session(f->sb, "2025-03-26");
+    t = raw(f->sb,
+            "[{\"jsonrpc\":\"2.0\",\"id\":11111111111111111111,\"method\":\"ping\"},"
+            "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":\"ping\",\"params\":{\"big\":"
+            "22222222222222222222}},"
+            "{\"jsonrpc\":\"2.0\",\"id\":-33333333333333333333,\"method\":\"ping\\u0000\"}]",
+            NULL);
+    assert_non_null(strstr(t, "{\"jsonrpc\":\"2.0\",\"id\":11111111111111111111,\"result\":{}}"));
+    assert_non_null(strstr(t, "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"result\":{}}"));
+    assert_non_null(strstr(t, "\"id\":-33333333333333333333,\"error\""));
+    assert_null(strstr(t, "22222222222222222222"));
+    free(t);
 }
 
 /* ---- lifecycle ---- */
@@ -969,16 +1112,6 @@ static void test_subscribe_check_and_filter(void **state)
 }
 
 /* ---- argument validation failures: default text and the product's builder ---- */
-static const char *tool_error_text(json_t *resp)
-{
-    json_t *res = result_of(resp);
-    assert_true(json_is_true(json_object_get(res, "isError")));
-    const char *t = json_string_value(
-        json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
-    assert_non_null(t);
-    return t;
-}
-
 static void test_invalid_args_default(void **state)
 {
     fx *f = *state;
@@ -1347,29 +1480,37 @@ static void test_cancellation(void **state)
     mcp_reply_free(&c2.reply);
 }
 
-static void test_client_request(void **state)
+/* Initialises session a with the sampling capability and starts test_sampling on a
+ * thread (ct, th); returns the sampling/createMessage request it sent (new ref). */
+static json_t *start_sampling(fx *f, call_thread *ct, pthread_t *th)
 {
-    fx *f = *state;
-    json_t *r = rpc(
+    json_decref(rpc(
         f->sa,
         "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
         "\"2025-11-25\","
-        "\"capabilities\":{\"sampling\":{}},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}");
-    json_decref(r);
-    assert_non_null(mcp_session_client_capability(f->sa, "sampling"));
-    assert_null(mcp_session_client_capability(f->sa, "elicitation"));
-    call_thread ct = {
+        "\"capabilities\":{\"sampling\":{}},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}"));
+    *ct = (call_thread){
         f->sa,
         "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"tools/"
         "call\",\"params\":{\"name\":\"test_sampling\",\"arguments\":{\"prompt\":\"hi\"}}}",
         {0},
         0};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, run_call, &ct), 0);
+    assert_int_equal(pthread_create(th, NULL, run_call, ct), 0);
     wait_for(&f->a, "sampling/createMessage", 1);
     pthread_mutex_lock(&f->a.mu);
     json_t *req = json_incref(json_array_get(f->a.msgs, 0));
     pthread_mutex_unlock(&f->a.mu);
+    return req;
+}
+
+static void test_client_request(void **state)
+{
+    fx *f = *state;
+    call_thread ct;
+    pthread_t th;
+    json_t *req = start_sampling(f, &ct, &th);
+    assert_non_null(mcp_session_client_capability(f->sa, "sampling"));
+    assert_null(mcp_session_client_capability(f->sa, "elicitation"));
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(req, "params"), "maxTokens")), 100);
     char *id = json_dumps(json_object_get(req, "id"), JSON_ENCODE_ANY);
@@ -1386,12 +1527,42 @@ static void test_client_request(void **state)
     assert_non_null(strstr(ct.reply.json, "LLM response: pong"));
     mcp_reply_free(&ct.reply);
     /* no elicitation capability: a tool error, no request sent */
-    r = rpc(f->sa,
+    json_t *r =
+        rpc(f->sa,
             "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/"
             "call\",\"params\":{\"name\":\"test_elicitation\",\"arguments\":{\"message\":\"m\"}}}");
     assert_true(json_is_true(json_object_get(result_of(r), "isError")));
     json_decref(r);
     assert_int_equal(cap_count(&f->a, "elicitation/create"), 0);
+}
+
+/* A client's answer to our request that carries a NUL reaches the waiting call as an
+ * error naming where, never as a value. */
+static void test_client_response_nul(void **state)
+{
+    fx *f = *state;
+    call_thread ct;
+    pthread_t th;
+    json_t *req = start_sampling(f, &ct, &th);
+    char *id = json_dumps(json_object_get(req, "id"), JSON_ENCODE_ANY);
+    json_decref(req);
+    mcp_reply_kind k;
+    char body[300];
+    snprintf(body, sizeof body,
+             "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"role\":\"assistant\",\"content\":{"
+             "\"type\":\"text\",\"text\":\"po\\u0000ng\"},\"model\":\"m\"}}",
+             id);
+    free(id);
+    assert_null(raw(f->sa, body, &k));
+    assert_int_equal(k, MCP_REPLY_NONE);
+    pthread_join(th, NULL);
+    assert_int_equal(ct.kind, MCP_REPLY_RESPONSE);
+    json_t *r = json_loads(ct.reply.json, 0, NULL);
+    const char *txt = tool_error_text(r);
+    if (!strstr(txt, "result.content.text") || !strstr(txt, "NUL"))
+        fail_msg("expected an error naming result.content.text, got %s", txt);
+    json_decref(r);
+    mcp_reply_free(&ct.reply);
 }
 
 int main(void)
@@ -1401,6 +1572,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_notifications_unanswered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nul_and_big_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_negotiation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pre_init, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ping_setlevel, setup, teardown),
@@ -1421,6 +1593,7 @@ int main(void)
         cmocka_unit_test(test_progress_monotonic),
         cmocka_unit_test_setup_teardown(test_cancellation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_response_nul, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
  * process over pipes, as an MCP client would: a full session line by line (CRLF and blank
  * lines tolerated, one compact JSON message per output line), concurrency (a blocked tool
  * does not delay a ping), cancellation (no response for a cancelled request), a large
- * line, malformed input, and EOF (in-flight work finishes, then a clean exit).
+ * line, malformed input (NUL characters too), and EOF (in-flight work finishes, then a clean exit).
  * Must not: synchronise by sleeping (it waits for the server's own messages; poll
  * timeouts only turn a hang into a failure). */
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -345,6 +346,54 @@ static void test_cancel_queued(void **state)
     assert_int_equal(finish(&c), 0);
 }
 
+/* A line with a NUL character (\u0000): a request gets Invalid Request with its id; a
+ * cancellation carrying one is ignored, so it neither is answered nor drops the queued
+ * request it names. */
+static void test_nul_lines(void **state)
+{
+    (void)state;
+    child c;
+    start(&c);
+    handshake(&c);
+    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":30,\"method\":\"ping\\u0000x\"}");
+    json_t *r = next(&c);
+    assert_int_equal(id_of(r), 30);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "error"), "code")),
+                     -32600);
+    json_decref(r);
+    for (int i = 1; i <= 4; i++) {
+        sendf(&c,
+              "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/"
+              "call\",\"params\":{\"name\":\"test_block\",\"_meta\":{\"progressToken\":%d}}}",
+              100 + i, i);
+        r = next(&c);
+        assert_string_equal(json_string_value(json_object_get(r, "method")),
+                            "notifications/progress");
+        json_decref(r);
+    }
+    sendf(&c, "{\"jsonrpc\":\"2.0\",\"id\":150,\"method\":\"tools/"
+              "call\",\"params\":{\"name\":\"test_simple_text\"}}");
+    sendf(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
+              "cancelled\",\"params\":{\"requestId\":150,\"reason\":\"a\\u0000b\"}}");
+    for (int i = 1; i <= 4; i++)
+        sendf(&c,
+              "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
+              "cancelled\",\"params\":{\"requestId\":%d}}",
+              100 + i);
+    close(c.in);
+    bool got150 = false;
+    while ((r = next(&c)) != NULL) {
+        if (json_object_get(r, "id")) {
+            assert_int_equal(id_of(r), 150); /* nothing else: no error for the notification */
+            got150 = true;
+        }
+        json_decref(r);
+    }
+    assert_true(got150);
+    c.in = open("/dev/null", 0);
+    assert_int_equal(finish(&c), 0);
+}
+
 static void test_eof_finishes_inflight(void **state)
 {
     (void)state;
@@ -405,11 +454,9 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_session),
-        cmocka_unit_test(test_concurrency),
-        cmocka_unit_test(test_cancel),
-        cmocka_unit_test(test_cancel_queued),
-        cmocka_unit_test(test_eof_finishes_inflight),
+        cmocka_unit_test(test_session),       cmocka_unit_test(test_concurrency),
+        cmocka_unit_test(test_cancel),        cmocka_unit_test(test_cancel_queued),
+        cmocka_unit_test(test_nul_lines),     cmocka_unit_test(test_eof_finishes_inflight),
         cmocka_unit_test(test_stdout_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,8 @@
  * store, and checks exit codes, messages, canonical exports and the data.
  * Usage: test_xfer sqlite | pg | mariadb | all
  *   sqlite   SQLite file -> file, file -> :memory:, export/import, a copy killed
- *            halfway and re-run, non-empty targets, bad dumps, dry run
+ *            halfway and re-run, non-empty targets, bad dumps, dry run, a row an
+ *            older ctxd wrote with a NUL character (refused by export and copy)
  *   pg       the same moves with a PostgreSQL target (fixture pg)
  *   mariadb  the same moves with a MariaDB target (fixture mariadb)
  *   all      SQLite -> PostgreSQL -> MariaDB -> SQLite round trip: identical
@@ -759,6 +760,61 @@ static char *write_file(const char *name, const char *text)
 }
 
 /* Bad dumps: a clear error naming the line, exit 1, nothing imported. */
+/* A memory value holding a NUL character (\u0000), as an older ctxd stored it: export
+ * and copy refuse with a message naming the row (export never writes a line import would
+ * refuse; copy stops there, PostgreSQL would refuse the value); once the row is rewritten
+ * the dump imports into the target the failed copy began to fill. */
+static void seed_nul_value(store_t *st)
+{
+    store_mem_set m = {.agent_id = "agent-nul",
+                       .key = "notes",
+                       .value = "{\"text\":\"before\\u0000after\"}",
+                       .overwrite = true};
+    OK(store_memory_set(st, &m, NULL, NULL, &E));
+}
+
+static void t_nul_rows(void **state)
+{
+    (void)state;
+    tdb a, c;
+    tdb_new(K_SQLITE, &a);
+    tdb_new(g_kind, &c);
+    seed_url(a.url, seed_rich_fn);
+    seed_url(a.url, seed_nul_value);
+    char *path = ts_strf("%s/dump-%d.jsonl", g_tmp, g_seq++);
+    const char *want[] = {"agent_memory", "agent-nul", "notes", "agent_memory.value",
+                          "NUL character"};
+    run_res r = RUN(a.url, "export", "--out", path);
+    EXPECT_RC(r, 1);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        EXPECT_HAS(r.err, want[i]);
+    run_free(&r);
+    r = RUN(NULL, "copy", "--from", a.url, "--to", c.url);
+    EXPECT_RC(r, 1);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        EXPECT_HAS(r.err, want[i]);
+    run_free(&r);
+    /* the agent overwrites the value: everything moves, and the dump imports */
+    store_t *st = open_migrated(a.url);
+    store_mem_set m = {.agent_id = "agent-nul",
+                       .key = "notes",
+                       .value = "{\"text\":\"before after\"}",
+                       .overwrite = true};
+    OK(store_memory_set(st, &m, NULL, NULL, &E));
+    store_close(st);
+    r = RUN(a.url, "export", "--out", path);
+    EXPECT_RC(r, 0);
+    run_free(&r);
+    r = RUN(c.url, "import", path);
+    EXPECT_RC(r, 0);
+    run_free(&r);
+    assert_int_equal(count_rows(c.url, "agent_memory"), count_rows(a.url, "agent_memory"));
+    unlink(path);
+    free(path);
+    tdb_drop(&a);
+    tdb_drop(&c);
+}
+
 static void t_bad_dumps(void **state)
 {
     (void)state;
@@ -1036,13 +1092,10 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "sqlite") == 0) {
         g_kind = K_SQLITE;
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(t_cli),
-            cmocka_unit_test(t_copy_verify),
-            cmocka_unit_test(t_export_import),
-            cmocka_unit_test(t_nonempty),
-            cmocka_unit_test(t_bad_dumps),
-            cmocka_unit_test(t_killed_copy),
-            cmocka_unit_test(t_present_and_versions),
+            cmocka_unit_test(t_cli),           cmocka_unit_test(t_copy_verify),
+            cmocka_unit_test(t_export_import), cmocka_unit_test(t_nonempty),
+            cmocka_unit_test(t_bad_dumps),     cmocka_unit_test(t_nul_rows),
+            cmocka_unit_test(t_killed_copy),   cmocka_unit_test(t_present_and_versions),
         };
         rc = cmocka_run_group_tests_name("xfer sqlite", tests, NULL, NULL);
     } else if (strcmp(mode, "pg") == 0 || strcmp(mode, "mariadb") == 0) {
@@ -1050,7 +1103,7 @@ int main(int argc, char **argv)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(t_copy_verify), cmocka_unit_test(t_export_import),
             cmocka_unit_test(t_nonempty),    cmocka_unit_test(t_bad_dumps),
-            cmocka_unit_test(t_killed_copy),
+            cmocka_unit_test(t_nul_rows),    cmocka_unit_test(t_killed_copy),
         };
         rc = cmocka_run_group_tests_name(g_kind == K_PG ? "xfer postgresql" : "xfer mariadb", tests,
                                          NULL, NULL);
