@@ -146,8 +146,9 @@ static void test_table(void **state)
     (void)state;
     size_t n = 0;
     const conf_var *v = conf_vars(&n);
-    assert_int_equal(n,
-                     25); /* 22 + PROTECTED_TOKEN_EXPIRY, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST */
+    /* 22 + PROTECTED_TOKEN_EXPIRY, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST
+     *    + HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT, HTTP_HEADER_TIMEOUT */
+    assert_int_equal(n, 28);
     conf_t *c = conf_defaults();
     err_t e;
     for (size_t i = 0; i < n; i++) {
