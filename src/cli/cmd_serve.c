@@ -62,14 +62,14 @@ typedef struct serve_args {
 static int serve_http_loop(cli_ctx *ctx, store_t *st, auth_ctx *auth, app_t *app, mcp_server *srv,
                            const serve_args *a)
 {
-    (void)ctx;
     err_t e;
     serve_http_opts o = {.host = a->host,
                          .port = (uint16_t)a->port,
                          .srv = srv,
                          .app = app,
                          .auth = auth,
-                         .version = CTXD_VERSION};
+                         .version = CTXD_VERSION,
+                         .conf = ctx->conf};
     serve_http *h = serve_http_start(&o, &e);
     if (!h)
         return cli_fail("starting the HTTP server", &e);

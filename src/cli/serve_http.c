@@ -8,7 +8,8 @@
  * client address and in all (app_session_admit), and a session's GET stream and DELETE
  * need its credential (app_session_owner). The routes GET /health, GET /health/database (503 when the database
  * does not answer) and GET /metrics (the transport's request metrics, then the app's
- * and the database's figures) answer with what app/ renders.
+ * and the database's figures) answer with what app/ renders. The connection limits come
+ * from HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT and HTTP_HEADER_TIMEOUT.
  * Must not: log or echo API keys, tokens or the database password; block an I/O thread
  * beyond one database ping; parse MCP bodies; compute what app/ reports. */
 #include "cli/serve_http.h"
@@ -152,6 +153,21 @@ serve_http *serve_http_start(const serve_http_opts *o, err_t *e)
     ho.on_session_end = session_close;
     ho.session_check = session_check;
     ho.session_ud = s;
+    /* connection limits (validated with the rest of the configuration at start-up) */
+    const struct {
+        const char *var;
+        unsigned *dst;
+    } lim[] = {{"HTTP_MAX_CONNECTIONS", &ho.max_connections},
+               {"HTTP_MAX_CONNECTIONS_PER_CLIENT", &ho.max_connections_per_peer},
+               {"HTTP_HEADER_TIMEOUT", &ho.head_timeout}};
+    for (size_t i = 0; o->conf && i < sizeof lim / sizeof lim[0]; i++) {
+        long v;
+        if (conf_get_int(o->conf, lim[i].var, 0, &v, e) != ERR_OK) {
+            free(s);
+            return NULL;
+        }
+        *lim[i].dst = (unsigned)v;
+    }
     const char *hosts[] = {o->host, NULL};
     /* a non-loopback bind address is a host name clients will legitimately use */
     if (o->host && strcmp(o->host, "0.0.0.0") != 0 && strcmp(o->host, "::") != 0)

@@ -12,6 +12,7 @@
 
 #include "app/app.h"
 #include "auth/auth.h"
+#include "base/conf.h"
 #include "base/err.h"
 #include "mcp/mcp.h"
 
@@ -24,6 +25,8 @@ typedef struct serve_http_opts {
     app_t *app;          /* borrowed */
     auth_ctx *auth;      /* borrowed */
     const char *version; /* ctxd version for /health and /metrics */
+    const conf_t *conf;  /* borrowed: HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT,
+                            HTTP_HEADER_TIMEOUT (NULL: the transport's defaults) */
 } serve_http_opts;
 
 serve_http *serve_http_start(const serve_http_opts *o, err_t *e);

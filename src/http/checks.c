@@ -1,12 +1,60 @@
-/* http/checks.c — header checks of the MCP endpoint: Host/Origin validation against DNS
- * rebinding (localhost, 127.0.0.1, [::1] with any port, plus configured hosts), Accept
- * media types and the JSON Content-Type.
- * Must not: allocate or keep state (pure functions over header values). */
+/* http/checks.c — header checks: the framing rules of RFC 9112 every request must keep
+ * (Host present once on HTTP/1.1, one Content-Length, not with Transfer-Encoding, only
+ * chunked), Host/Origin validation against DNS rebinding (localhost, 127.0.0.1, [::1]
+ * with any port, plus configured hosts), and for the MCP endpoint Accept media types and
+ * the JSON Content-Type.
+ * Must not: allocate or keep state (pure functions over a request's headers). */
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
 #include "http/http_internal.h"
+
+typedef struct head_counts {
+    unsigned host, content_length, transfer_encoding;
+    bool chunked; /* the Transfer-Encoding is exactly "chunked" */
+} head_counts;
+
+static MHD_RESULT_T count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    head_counts *n = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+        n->host++;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        n->content_length++;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        n->transfer_encoding++;
+        n->chunked = value && strcasecmp(value, "chunked") == 0;
+    }
+    return MHD_YES;
+}
+
+const char *http_head_problem(struct MHD_Connection *c, const char *version)
+{
+    head_counts n = {0, 0, 0, false};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &n);
+    if (n.host == 0 && version && strcmp(version, MHD_HTTP_VERSION_1_0) != 0)
+        return "Bad Request: an HTTP/1.1 request needs a Host header";
+    if (n.host > 1)
+        return "Bad Request: more than one Host header";
+    if (n.content_length > 1)
+        return "Bad Request: more than one Content-Length header";
+    if (n.content_length && n.transfer_encoding)
+        return "Bad Request: Content-Length together with Transfer-Encoding";
+    if (n.transfer_encoding > 1 || (n.transfer_encoding && !n.chunked))
+        return "Bad Request: the only Transfer-Encoding accepted is chunked";
+    return NULL;
+}
+
+bool http_has_body(struct MHD_Connection *c)
+{
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return (cl && strcmp(cl, "0") != 0) ||
+           MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
 
 /* Compares the host part [h, h+n) case-insensitively with name. */
 static bool host_is(const char *h, size_t n, const char *name)
@@ -49,7 +97,7 @@ static bool authority_allowed(const mcp_http *h, const char *a, size_t len)
 bool http_host_allowed(const mcp_http *h, const char *host)
 {
     if (h->o.allow_any_host || !host)
-        return true; /* HTTP/1.0 without Host: nothing to rebind */
+        return true; /* HTTP/1.0 without Host (1.1 without is refused before) */
     return authority_allowed(h, host, strlen(host));
 }
 

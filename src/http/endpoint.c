@@ -1,10 +1,11 @@
 /* http/endpoint.c — the MCP endpoint (/mcp, /mcp/): request validation in this order
- * (docs/mcp-interface.md, "HTTP"): Host/Origin 403, method 405, auth 401, Accept 406,
- * Content-Type 415, size 413, session 400/404, MCP-Protocol-Version 400, then the
- * embedding program's session_check (creating a session, GET, DELETE); POST handling
- * (quick messages inline on the I/O thread, other requests on a worker while the
- * connection is suspended; JSON when the handler emitted nothing, else SSE), GET streams (one per session, 409;
- * Last-Event-ID replay) and DELETE.
+ * (docs/mcp-interface.md, "HTTP"; framing 400 and Host/Origin 403 come first, in
+ * server.c, for every path): method 405, auth 401, Accept 406, Content-Type 415,
+ * size 413, session 400/404, MCP-Protocol-Version 400, then the embedding program's
+ * session_check (creating a session, GET, DELETE); POST handling (quick messages
+ * inline on the I/O thread, other requests on a worker while the connection is
+ * suspended; JSON when the handler emitted nothing, else SSE), GET streams (one per
+ * session, 409; Last-Event-ID replay) and DELETE.
  * Must not: interpret the auth value, or block the I/O thread on a handler. */
 #include <limits.h>
 #include <stdio.h>
@@ -97,15 +98,19 @@ void http_post_run(http_post *p)
     mcp_message *m = p->msg;
     p->msg = NULL;
     mcp_session_handle_message(s->ms, m, &p->rc, &r);
-    unsigned status = reply_status(&r);
-    bool rpc_err = reply_is_error(&r);
+    /* counted before the client can see the answer (a scrape after it includes it); the
+     * handler has returned, so p->stream no longer changes */
+    pthread_mutex_lock(&s->lock);
+    bool sse = p->stream != NULL;
+    pthread_mutex_unlock(&s->lock);
+    http_observe(p->h, p->rpc_method, p->tool, sse ? 200 : reply_status(&r), reply_is_error(&r),
+                 p->t0);
     pthread_mutex_lock(&s->lock);
     if (p->stream) {
         if (r.kind != MCP_REPLY_NONE && r.json)
             http_stream_push(s, p->stream, r.json, r.len);
         http_stream_finish(s, p->stream);
         mcp_reply_free(&r);
-        status = 200;
     } else {
         p->reply = r;
         p->state = RQ_DONE;
@@ -115,7 +120,6 @@ void http_post_run(http_post *p)
         MHD_resume_connection(p->conn);
     }
     pthread_mutex_unlock(&s->lock);
-    http_observe(p->h, p->rpc_method, p->tool[0] ? p->tool : NULL, status, rpc_err, p->t0);
     http_post_unref(p);
 }
 
@@ -157,9 +161,8 @@ static MHD_RESULT_T post_body_complete(mcp_http *h, struct MHD_Connection *conn,
     }
     mcp_message *m = mcp_message_parse(hc->body.p ? hc->body.p : "", hc->body.len);
     sbuf_free(&hc->body);
-    const char *method = mcp_message_method(m); /* borrowed from m */
-    char mname[48];
-    snprintf(mname, sizeof mname, "%s", method ? method : "");
+    const char *method = mcp_message_method(m);    /* borrowed from m */
+    const char *mname = http_names_method(method); /* its metrics label */
     bool batch = mcp_message_is_batch(m);
     bool request = mcp_message_is_request(m);
     const char *sid = hdr(conn, "Mcp-Session-Id");
@@ -171,7 +174,7 @@ static MHD_RESULT_T post_body_complete(mcp_http *h, struct MHD_Connection *conn,
             if (!method && !batch)
                 return reply_malformed(h, conn, m, t0);
             mcp_message_free(m);
-            http_observe(h, method ? mname : NULL, NULL, 400, true, t0);
+            http_observe(h, mname, NULL, 400, true, t0);
             return http_reply_rpc_error(conn, 400, -32000,
                                         "Bad Request: Mcp-Session-Id header is required");
         }
@@ -198,7 +201,7 @@ static MHD_RESULT_T post_body_complete(mcp_http *h, struct MHD_Connection *conn,
     s = http_sess_find(h, sid);
     if (!s) {
         mcp_message_free(m);
-        http_observe(h, method ? mname : NULL, NULL, 404, true, t0);
+        http_observe(h, mname, NULL, 404, true, t0);
         return http_reply_rpc_error(conn, 404, -32001, "Session not found");
     }
     if (!batch && (!request || quick_method(method))) {
@@ -227,10 +230,8 @@ static MHD_RESULT_T post_body_complete(mcp_http *h, struct MHD_Connection *conn,
     hc->has_auth = false; /* p owns the auth value now (the worker may outlive hc) */
     p->state = RQ_RUNNING;
     p->t0 = t0;
-    snprintf(p->rpc_method, sizeof p->rpc_method, "%s", batch ? "batch" : method);
-    const char *tool = mcp_message_param_name(m);
-    if (tool && (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0))
-        snprintf(p->tool, sizeof p->tool, "%s", tool);
+    p->rpc_method = batch ? http_names_method("batch") : mname;
+    p->tool = batch ? NULL : http_names_tool(h->names, method, mcp_message_param_name(m));
     hc->post = p;
     pthread_mutex_lock(&s->lock);
     MHD_suspend_connection(conn);
@@ -315,10 +316,6 @@ static MHD_RESULT_T get_stream(struct MHD_Connection *conn, http_sess *s)
 static bool first_call_checks(mcp_http *h, struct MHD_Connection *conn, const char *method,
                               http_conn *hc, MHD_RESULT_T *ret)
 {
-    if (!http_host_allowed(h, hdr(conn, "Host")) || !http_origin_allowed(h, hdr(conn, "Origin"))) {
-        *ret = http_reply_rpc_error(conn, 403, -32000, "Forbidden: invalid Host or Origin");
-        return true;
-    }
     bool is_post = strcmp(method, "POST") == 0;
     if (!is_post && strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0) {
         struct MHD_Response *r =

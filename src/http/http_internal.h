@@ -1,6 +1,7 @@
 /* http/http_internal.h — structures shared by the files of http/: the server, sessions
  * (refcounted, in a hash table), SSE streams with their event stores, per-request state,
- * the worker pool and the metrics collector.
+ * the worker pool, the metrics collector with its label names, and the connection guard
+ * (head deadline, lingering close).
  * Must not: be included outside src/http/ (the public API is mcp_http.h). */
 #ifndef CTXD_HTTP_INTERNAL_H
 #define CTXD_HTTP_INTERNAL_H
@@ -90,9 +91,9 @@ typedef struct http_post {
     req_state state; /* guarded by sess->lock */
     bool suspended;  /* the access handler is waiting for the worker */
     mcp_reply reply;
-    http_stream *stream; /* created on the first notification (holds a ref) */
-    char rpc_method[48];
-    char tool[72];
+    http_stream *stream;    /* created on the first notification (holds a ref) */
+    const char *rpc_method; /* metrics labels (names.c): static or owned by h->names */
+    const char *tool;
     uint64_t t0;
     struct http_post *qnext; /* worker queue */
 } http_post;
@@ -119,6 +120,31 @@ http_metrics *http_metrics_new(void);
 void http_metrics_free(http_metrics *m);
 void http_metrics_record(http_metrics *m, const mcp_http_request_info *info);
 void http_metrics_render(http_metrics *m, sbuf_t *out);
+
+/* ---- label names (names.c) ---- */
+typedef struct http_names http_names;
+http_names *http_names_new(mcp_server *srv);
+void http_names_free(http_names *n);
+/* A known MCP request method or "batch" as a static string, "other" for any other name,
+ * NULL for NULL. */
+const char *http_names_method(const char *method);
+/* For tools/call (prompts/get): the registered tool (prompt) called `name`, "other" when
+ * there is none; NULL for other methods or a NULL name. The string lives as long as n. */
+const char *http_names_tool(http_names *n, const char *method, const char *name);
+
+/* ---- connection guard (guard.c) ---- */
+typedef struct http_guard http_guard;
+http_guard *http_guard_start(unsigned head_timeout_s); /* NULL if the thread cannot start */
+void http_guard_stop(http_guard *g);                   /* not NULL; after the daemon stopped */
+/* libmicrohttpd's connection notifications. */
+void http_guard_conn_started(http_guard *g, struct MHD_Connection *c, void **socket_ctx);
+void http_guard_conn_closed(http_guard *g, void **socket_ctx);
+/* The request head is complete / the response is finished (the next head's deadline
+ * starts). */
+void http_guard_request_began(struct MHD_Connection *c);
+void http_guard_request_ended(struct MHD_Connection *c);
+/* The request was answered before its body was read: drain the socket after close. */
+void http_guard_linger(struct MHD_Connection *c);
 
 /* ---- routes ---- */
 typedef struct http_route {
@@ -155,6 +181,8 @@ struct mcp_http {
     unsigned nthreads;
 
     http_metrics *metrics;
+    http_names *names;
+    http_guard *guard;
 };
 
 /* session.c */
@@ -199,6 +227,12 @@ MHD_RESULT_T http_mcp_endpoint(mcp_http *h, struct MHD_Connection *conn, const c
 void http_post_unref(http_post *p);
 
 /* checks.c */
+/* What makes a request head malformed (RFC 9112): HTTP/1.1 without Host, several Host
+ * headers, several Content-Length headers, Content-Length with Transfer-Encoding, a
+ * Transfer-Encoding other than chunked; a static message for a 400, or NULL. */
+const char *http_head_problem(struct MHD_Connection *c, const char *version);
+/* The request announces a body (Content-Length other than 0, or Transfer-Encoding). */
+bool http_has_body(struct MHD_Connection *c);
 bool http_host_allowed(const mcp_http *h, const char *host);
 bool http_origin_allowed(const mcp_http *h, const char *origin);
 bool http_accepts(const char *accept, const char *type);

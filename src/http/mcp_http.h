@@ -17,7 +17,11 @@
  * >= 2025-11-25 sessions) when it emitted notifications or requests; Mcp-Session-Id minted
  * on initialize, 400 when missing, 404 when unknown/ended; MCP-Protocol-Version checked
  * (400); Accept 406; Content-Type 415; body limit 413; Origin/Host 403; other methods 405;
- * one GET stream per session (409); Last-Event-ID replays a bounded per-stream store. */
+ * one GET stream per session (409); Last-Event-ID replays a bounded per-stream store.
+ * Every path: malformed framing (HTTP/1.1 without Host, duplicate Host or Content-Length,
+ * Content-Length with Transfer-Encoding) 400, Origin/Host 403; a connection cap, a
+ * per-peer limit and a deadline for each request head; a refusal sent before the body
+ * was read is followed by a lingering close, so the client reads it instead of a reset. */
 #ifndef CTXD_HTTP_MCP_HTTP_H
 #define CTXD_HTTP_MCP_HTTP_H
 
@@ -51,10 +55,13 @@ typedef bool (*mcp_http_auth_fn)(void *ud, const mcp_http_req *req, void **auth,
 typedef void (*mcp_http_auth_free_fn)(void *ud, void *auth);
 
 /* What a finished MCP request was: one call of the observer per JSON-RPC request (not per
- * notification; a batch counts as "batch"), on the thread that finished it. */
+ * notification; a batch counts as "batch"), on the thread that finished it. The names are
+ * the server's own, never a client's string: fit for metric labels. */
 typedef struct mcp_http_request_info {
-    const char *rpc_method; /* "tools/call", ...; "batch"; NULL when the body was invalid */
-    const char *tool;       /* params.name of tools/call (also prompts/get), else NULL */
+    const char *rpc_method; /* an MCP request method ("tools/call", ...), "batch", "other"
+                               for any other name; NULL when the body was invalid */
+    const char *tool;       /* the registered tool of tools/call (prompt of prompts/get),
+                               "other" when none has params.name; else NULL */
     unsigned http_status;   /* 200, 202, 400, ... (SSE responses count as 200) */
     bool rpc_error;         /* the response carried a JSON-RPC error */
     uint64_t duration_ns;   /* body complete -> response ready */
@@ -69,22 +76,31 @@ typedef enum mcp_http_session_op {
 } mcp_http_session_op;
 
 typedef struct mcp_http_opts {
-    const char *bind_addr;            /* IPv4/IPv6 literal; default "127.0.0.1" */
-    uint16_t port;                    /* 0 = ephemeral (see mcp_http_port) */
-    unsigned io_threads;              /* libmicrohttpd thread pool size (default 2) */
-    unsigned workers;                 /* MCP handler threads (default 8) */
-    size_t max_body;                  /* request body limit in bytes (default 4 MiB) */
-    unsigned max_connections;         /* default 1024 */
-    unsigned connection_timeout;      /* idle keep-alive timeout in seconds (default 120) */
-    unsigned sse_retry_ms;            /* `retry:` sent on SSE streams of >= 2025-11-25 (1000) */
-    unsigned event_store;             /* events kept per stream for Last-Event-ID (default 256) */
-    unsigned session_idle_timeout;    /* seconds without requests or open streams after which
+    const char *bind_addr;             /* IPv4/IPv6 literal; default "127.0.0.1" */
+    uint16_t port;                     /* 0 = ephemeral (see mcp_http_port) */
+    unsigned io_threads;               /* libmicrohttpd thread pool size (default 2) */
+    unsigned workers;                  /* MCP handler threads (default 8) */
+    size_t max_body;                   /* request body limit in bytes (default 4 MiB) */
+    unsigned max_connections;          /* connections at once (default 4096; lowered to what
+                                          the open-file limit allows) */
+    unsigned max_connections_per_peer; /* connections at once from one IP address (512);
+                                          more are closed as soon as they are accepted */
+    unsigned head_timeout;             /* seconds a connection may take, from its start or
+                                          the end of its previous response, to send a
+                                          complete request head; bytes trickling in do not
+                                          extend it; an idle kept-alive connection is
+                                          closed after it too (default 30) */
+    unsigned connection_timeout;       /* seconds without any byte moving before a
+                                          connection is closed (default 120) */
+    unsigned sse_retry_ms;             /* `retry:` sent on SSE streams of >= 2025-11-25 (1000) */
+    unsigned event_store;              /* events kept per stream for Last-Event-ID (default 256) */
+    unsigned session_idle_timeout;     /* seconds without requests or open streams after which
                                       a session is ended (checked when sessions are created;
                                       default 3600) */
-    const char *const *allowed_hosts; /* NULL-terminated extra Host/Origin host names
+    const char *const *allowed_hosts;  /* NULL-terminated extra Host/Origin host names
                                          (localhost, 127.0.0.1, [::1] are always allowed) */
-    bool allow_any_host;              /* disable Host/Origin validation (behind a proxy) */
-    mcp_http_auth_fn auth;            /* optional */
+    bool allow_any_host;               /* disable Host/Origin validation (behind a proxy) */
+    mcp_http_auth_fn auth;             /* optional */
     mcp_http_auth_free_fn auth_free;
     void *auth_ud;
     mcp_http_observer_fn observer; /* optional; see also mcp_http_metrics_render */
@@ -107,6 +123,9 @@ typedef struct mcp_http_opts {
 } mcp_http_opts;
 
 #define MCP_HTTP_DEFAULT_MAX_BODY ((size_t)4 << 20)
+#define MCP_HTTP_DEFAULT_MAX_CONNECTIONS 4096u
+#define MCP_HTTP_DEFAULT_MAX_CONNECTIONS_PER_PEER 512u
+#define MCP_HTTP_DEFAULT_HEAD_TIMEOUT 30u
 
 /* Creates and starts the server (listening when it returns). NULL with e on failure
  * (e.g. the port is taken). opts may be NULL. */
@@ -142,6 +161,7 @@ void mcp_http_add_route(mcp_http *h, const char *method, const char *path, mcp_h
 
 /* ---- metrics ----------------------------------------------------------------------- */
 /* Built-in request metrics (always collected): appends Prometheus text exposition for
+ * (labels: see mcp_http_request_info)
  *   ctxd_mcp_requests_total{method,tool,status}           counter
  *   ctxd_mcp_request_duration_seconds{method,tool}         histogram
  *   ctxd_mcp_sessions                                       gauge

@@ -1,8 +1,10 @@
 /* http/metrics.c — built-in request metrics of the MCP endpoint: counters by (JSON-RPC
  * method, tool, HTTP status) and latency histograms by (method, tool), rendered as
- * Prometheus text for the app's /metrics.
- * Must not: block requests for long (one short mutex hold per record) or grow without
- * bound (label sets are capped; extra ones are folded into tool="other"). */
+ * Prometheus text for the app's /metrics. The labels come from names.c (known names or
+ * "other"), so there are few series; they are escaped all the same.
+ * Must not: block requests for long (one short mutex hold per record), grow without bound
+ * (past MAX_SERIES the rest is counted as method="other",tool="other" by status) or copy
+ * a label (the series point at names.c's strings, which live as long as the server). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +15,10 @@
 static const double bucket_le[NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                            0.05,   0.1,   0.25,   0.5,   1,    5};
 #define MAX_SERIES 512
+#define MAX_FOLDED 16 /* room for the "other" series, one per status */
 
 typedef struct series {
-    char method[48], tool[72];
+    const char *method, *tool;
     unsigned status;
     uint64_t count;
     uint64_t buckets[NBUCKETS];
@@ -32,7 +35,7 @@ http_metrics *http_metrics_new(void)
 {
     http_metrics *m = xcalloc(1, sizeof *m);
     pthread_mutex_init(&m->lock, NULL);
-    m->s = xcalloc(MAX_SERIES, sizeof *m->s);
+    m->s = xcalloc(MAX_SERIES + MAX_FOLDED, sizeof *m->s);
     return m;
 }
 
@@ -45,31 +48,34 @@ void http_metrics_free(http_metrics *m)
     free(m);
 }
 
+/* With m->lock held: the series of (meth, tool, status), created if there is room. */
+static series *find(http_metrics *m, const char *meth, const char *tool, unsigned status,
+                    size_t room)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->s[i].status == status && strcmp(m->s[i].method, meth) == 0 &&
+            strcmp(m->s[i].tool, tool) == 0)
+            return &m->s[i];
+    if (m->n >= room)
+        return NULL;
+    series *s = &m->s[m->n++];
+    s->method = meth;
+    s->tool = tool;
+    s->status = status;
+    return s;
+}
+
 void http_metrics_record(http_metrics *m, const mcp_http_request_info *info)
 {
     const char *meth = info->rpc_method ? info->rpc_method : "invalid";
     const char *tool = info->tool ? info->tool : "";
     double secs = (double)info->duration_ns / 1e9;
     pthread_mutex_lock(&m->lock);
-    series *hit = NULL;
-    for (size_t i = 0; i < m->n; i++)
-        if (m->s[i].status == info->http_status && strcmp(m->s[i].method, meth) == 0 &&
-            strcmp(m->s[i].tool, tool) == 0) {
-            hit = &m->s[i];
-            break;
-        }
-    if (!hit) {
-        if (m->n == MAX_SERIES) {
-            hit = &m->s[MAX_SERIES - 1]; /* folded */
-            strcpy(hit->method, "other");
-            strcpy(hit->tool, "other");
-        } else {
-            hit = &m->s[m->n++];
-            snprintf(hit->method, sizeof hit->method, "%s", meth);
-            snprintf(hit->tool, sizeof hit->tool, "%s", tool);
-            hit->status = info->http_status;
-        }
-    }
+    series *hit = find(m, meth, tool, info->http_status, MAX_SERIES);
+    if (!hit)
+        hit = find(m, "other", "other", info->http_status, MAX_SERIES + MAX_FOLDED);
+    if (!hit)
+        hit = &m->s[m->n - 1]; /* more statuses than room: counted on the last one */
     hit->count++;
     hit->sum += secs;
     for (int b = 0; b < NBUCKETS; b++)

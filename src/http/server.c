@@ -1,7 +1,9 @@
-/* http/server.c — the libmicrohttpd daemon (epoll thread pool, suspend/resume, keep-alive),
- * dispatch of each request to the MCP endpoint or a registered route, per-connection
- * request state, small response helpers, the observer/metrics hook, and graceful
- * start/stop.
+/* http/server.c — the libmicrohttpd daemon (epoll thread pool, suspend/resume, keep-alive,
+ * a connection cap and a per-peer limit, the connection guard of guard.c), the checks
+ * every request passes (RFC 9112 framing 400, Host/Origin 403), dispatch to the MCP
+ * endpoint or a registered route, per-connection request state, small response helpers,
+ * the observer/metrics hook, and graceful start/stop. The open-file limit is raised (up
+ * to the hard limit) to what the connection cap needs, or the cap lowered to fit.
  * Must not: implement MCP semantics (endpoint.c, session.c, sse.c do) or call handlers on
  * the I/O threads other than the quick ones endpoint.c chooses. */
 #include <arpa/inet.h>
@@ -9,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "base/log.h"
@@ -138,19 +141,44 @@ static MHD_RESULT_T run_route(mcp_http *h, struct MHD_Connection *conn, const ch
     return ret;
 }
 
+/* The first call (the head is complete, the body not read): the checks every request
+ * passes. True if it answered (*ret). */
+static bool refuse_head(mcp_http *h, struct MHD_Connection *conn, const char *version,
+                        MHD_RESULT_T *ret)
+{
+    const char *bad = http_head_problem(conn, version);
+    if (bad) {
+        *ret = http_reply_rpc_error(conn, 400, -32000, bad);
+        return true;
+    }
+    if (!http_host_allowed(h, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host")) ||
+        !http_origin_allowed(h, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"))) {
+        *ret = http_reply_rpc_error(conn, 403, -32000, "Forbidden: invalid Host or Origin");
+        return true;
+    }
+    return false;
+}
+
 static MHD_RESULT_T on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
 {
-    (void)version;
     mcp_http *h = cls;
     http_conn *hc = *con_cls;
-    if (!hc) {
-        /* Only the headers are known. Answering now makes libmicrohttpd close the
-         * connection, so everything but POST (whose checks may refuse the body unread)
-         * is answered on the next call. */
+    bool fresh = !hc;
+    if (fresh) {
         hc = xcalloc(1, sizeof *hc);
         *con_cls = hc;
+        http_guard_request_began(conn);
+        MHD_RESULT_T ret;
+        if (refuse_head(h, conn, version, &ret)) {
+            hc->kind = CK_DONE;
+            if (http_has_body(conn)) /* answered unread: drain it after the close */
+                http_guard_linger(conn);
+            return ret;
+        }
+        /* Answering now makes libmicrohttpd close the connection, so everything but POST
+         * (whose checks may refuse the body unread) is answered on the next call. */
         bool mcp = strcmp(url, "/mcp") == 0 || strcmp(url, "/mcp/") == 0;
         if (!mcp || strcmp(method, "POST") != 0) {
             hc->kind = mcp ? CK_NEW : CK_ROUTE;
@@ -180,15 +208,18 @@ mcp:
     }
     if (hc->kind == CK_DONE && !hc->post)
         return MHD_NO; /* body of a request already answered: drop the connection */
-    return http_mcp_endpoint(h, conn, method, upload, upload_size, hc);
+    MHD_RESULT_T ret = http_mcp_endpoint(h, conn, method, upload, upload_size, hc);
+    if (fresh && hc->kind == CK_DONE && http_has_body(conn))
+        http_guard_linger(conn); /* refused before the body was read */
+    return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     (void)toe;
     mcp_http *h = cls;
+    http_guard_request_ended(conn);
     http_conn *hc = *con_cls;
     if (!hc)
         return;
@@ -199,6 +230,41 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     sbuf_free(&hc->body);
     free(hc);
     *con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    mcp_http *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        http_guard_conn_started(h->guard, conn, socket_ctx);
+    else
+        http_guard_conn_closed(h->guard, socket_ctx);
+}
+
+/* Raises the soft open-file limit to what max_connections needs (plus room for the
+ * database and files), up to the hard limit; lowers max_connections if that is not
+ * enough. */
+static void fit_open_files(mcp_http *h)
+{
+    const rlim_t spare = 256;
+    rlim_t need = (rlim_t)h->o.max_connections + spare;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return;
+    rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+    if (want > rl.rlim_cur) {
+        struct rlimit up = {want, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = want;
+    }
+    if (rl.rlim_cur >= need)
+        return;
+    unsigned fit =
+        rl.rlim_cur > 2 * spare ? (unsigned)(rl.rlim_cur - spare) : (unsigned)(rl.rlim_cur / 2);
+    LOG_W("http", "the open-file limit (%llu) allows %u connections, not %u: serving at most %u",
+          (unsigned long long)rl.rlim_cur, fit, h->o.max_connections, fit);
+    h->o.max_connections = fit;
 }
 
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -227,7 +293,11 @@ mcp_http *mcp_http_start(mcp_server *srv, const mcp_http_opts *opts, err_t *e)
     if (!h->o.max_body)
         h->o.max_body = MCP_HTTP_DEFAULT_MAX_BODY;
     if (!h->o.max_connections)
-        h->o.max_connections = 1024;
+        h->o.max_connections = MCP_HTTP_DEFAULT_MAX_CONNECTIONS;
+    if (!h->o.max_connections_per_peer)
+        h->o.max_connections_per_peer = MCP_HTTP_DEFAULT_MAX_CONNECTIONS_PER_PEER;
+    if (!h->o.head_timeout)
+        h->o.head_timeout = MCP_HTTP_DEFAULT_HEAD_TIMEOUT;
     if (!h->o.connection_timeout)
         h->o.connection_timeout = 120;
     if (!h->o.sse_retry_ms)
@@ -248,7 +318,9 @@ mcp_http *mcp_http_start(mcp_server *srv, const mcp_http_opts *opts, err_t *e)
     pthread_rwlock_init(&h->routes_lock, NULL);
     pthread_mutex_init(&h->sess_lock, NULL);
     h->metrics = http_metrics_new();
+    h->names = http_names_new(srv);
     signal(SIGPIPE, SIG_IGN);
+    fit_open_files(h);
 
     const char *bind = opts && opts->bind_addr ? opts->bind_addr : "127.0.0.1";
     struct sockaddr_storage ss;
@@ -270,13 +342,21 @@ mcp_http *mcp_http_start(mcp_server *srv, const mcp_http_opts *opts, err_t *e)
         mcp_http_stop(h);
         return NULL;
     }
+    h->guard = http_guard_start(h->o.head_timeout);
+    if (!h->guard) {
+        err_set(e, ERR_IO, "http: cannot start the connection guard thread");
+        mcp_http_stop(h);
+        return NULL;
+    }
     http_workers_start(h);
-    h->d = MHD_start_daemon(
-        flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->o.io_threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)h->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)h->o.connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    h->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+                            (unsigned)h->o.io_threads, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)h->o.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                            (unsigned)h->o.max_connections_per_peer, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)h->o.connection_timeout, MHD_OPTION_NOTIFY_COMPLETED,
+                            on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!h->d) {
         err_set(e, ERR_IO, "http: cannot listen on %s:%u (address in use?)", bind, (unsigned)port);
         mcp_http_stop(h);
@@ -304,6 +384,9 @@ void mcp_http_stop(mcp_http *h)
         http_workers_stop(h); /* finish queued and running requests */
     if (h->d)
         MHD_stop_daemon(h->d); /* closes connections: requests complete, refs drop */
+    if (h->guard)
+        http_guard_stop(h->guard); /* after the daemon: it tracks the daemon's connections */
+    http_names_free(h->names);     /* no request is left to label */
     while (h->routes) {
         http_route *rt = h->routes;
         h->routes = rt->next;

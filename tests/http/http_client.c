@@ -16,11 +16,26 @@
 
 bool hc_connect(hc_conn *c, uint16_t port)
 {
+    return hc_connect_from(c, port, NULL);
+}
+
+bool hc_connect_from(hc_conn *c, uint16_t port, const char *local)
+{
     memset(c, 0, sizeof *c);
     c->port = port;
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     if (c->fd < 0)
         return false;
+    if (local) {
+        struct sockaddr_in l = {0};
+        l.sin_family = AF_INET;
+        if (inet_pton(AF_INET, local, &l.sin_addr) != 1 ||
+            bind(c->fd, (struct sockaddr *)&l, sizeof l) != 0) {
+            close(c->fd);
+            c->fd = -1;
+            return false;
+        }
+    }
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
@@ -45,7 +60,7 @@ void hc_close(hc_conn *c)
     c->len = c->cap = 0;
 }
 
-static bool write_all(int fd, const char *p, size_t n)
+bool hc_write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t k = write(fd, p, n);
@@ -68,9 +83,9 @@ bool hc_send(hc_conn *c, const char *method, const char *path, const char *heade
     if (body)
         n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n", len);
     n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
-    if (!write_all(c->fd, head, (size_t)n))
+    if (!hc_write_all(c->fd, head, (size_t)n))
         return false;
-    return !body || write_all(c->fd, body, len);
+    return !body || hc_write_all(c->fd, body, len);
 }
 
 /* Ensures at least `need` bytes are buffered; false on EOF/error. */

@@ -27,7 +27,11 @@ typedef struct hc_resp {
 } hc_resp;
 
 bool hc_connect(hc_conn *c, uint16_t port);
+/* The same from a given local IPv4 address (e.g. "127.0.0.2": a second loopback peer). */
+bool hc_connect_from(hc_conn *c, uint16_t port, const char *local);
 void hc_close(hc_conn *c);
+/* Writes all n bytes (retrying short writes); false on error. */
+bool hc_write_all(int fd, const char *p, size_t n);
 /* Sends one request; `headers` is "Name: value\r\n"... (may be NULL). */
 bool hc_send(hc_conn *c, const char *method, const char *path, const char *headers,
              const char *body, size_t len);

@@ -146,9 +146,11 @@ static void test_table(void **state)
     (void)state;
     size_t n = 0;
     const conf_var *v = conf_vars(&n);
-    assert_int_equal(n, 29); /* 22 + PROTECTED_TOKEN_EXPIRY, RATE_LIMIT_PER_MINUTE,
-                                RATE_LIMIT_BURST, MCP_MAX_SESSIONS, MCP_MAX_SESSIONS_PER_PEER,
-                                MCP_MAX_SUBSCRIPTIONS_PER_SESSION, MCP_MAX_SUBSCRIPTIONS */
+    /* 22 + PROTECTED_TOKEN_EXPIRY, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST
+     *    + MCP_MAX_SESSIONS, MCP_MAX_SESSIONS_PER_PEER, MCP_MAX_SUBSCRIPTIONS_PER_SESSION,
+     *      MCP_MAX_SUBSCRIPTIONS
+     *    + HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT, HTTP_HEADER_TIMEOUT */
+    assert_int_equal(n, 32);
     conf_t *c = conf_defaults();
     err_t e;
     for (size_t i = 0; i < n; i++) {
