@@ -249,9 +249,6 @@ bool app_json_int64(const json_t *v, int64_t *out);
  * argument, min, max). */
 json_t *app_arg_range(app_call *c, json_t *args, const char *name, int64_t def, int64_t min,
                       int64_t max, int64_t *out);
-/* An integer argument saturated into int (a fraction is def): for callers that have not
- * moved to app_arg_range; never undefined, never truncated to another value. */
-long app_arg_int(json_t *args, const char *name, long def);
 bool app_arg_bool(json_t *args, const char *name, bool def);
 
 /* ---- resources.c / prompts.c ---- */

@@ -100,17 +100,6 @@ json_t *app_arg_range(app_call *c, json_t *args, const char *name, int64_t def, 
                         (long long)max);
 }
 
-long app_arg_int(json_t *args, const char *name, long def)
-{
-    json_t *v = json_object_get(args, name);
-    int64_t n;
-    if (app_json_int64(v, &n))
-        return n < INT_MIN ? INT_MIN : n > INT_MAX ? INT_MAX : (long)n;
-    if (json_is_real(v) && (json_real_value(v) >= 0x1p63 || json_real_value(v) < -0x1p63))
-        return json_real_value(v) < 0 ? INT_MIN : INT_MAX;
-    return def;
-}
-
 bool app_arg_bool(json_t *args, const char *name, bool def)
 {
     json_t *v = json_object_get(args, name);

@@ -1,6 +1,7 @@
 /* app/tools_session.c — create_session, get_session, list_sessions (message counts and
  * participants over the messages the caller may read).
  * Must not: bypass app_vis_build for the messages it returns or counts. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,14 +77,16 @@ static json_t *get_session(app_call *c, json_t *args)
 
 static json_t *list_sessions(app_call *c, json_t *args)
 {
-    store_session_query q = {.limit = (int)app_arg_int(args, "limit", 50),
-                             .offset = (int)app_arg_int(args, "offset", 0),
+    int64_t limit, offset;
+    json_t *r;
+    if ((r = app_arg_range(c, args, "limit", 50, 1, 200, &limit)) ||
+        (r = app_arg_range(c, args, "offset", 0, 0, INT_MAX, &offset)))
+        return r;
+    store_session_query q = {.limit = (int)limit,
+                             .offset = (int)offset,
                              .created_by = app_arg_str(args, "created_by"),
                              .active_only = app_arg_bool(args, "active_only", true)};
-    if (q.limit < 1 || q.limit > 200 || q.offset < 0)
-        return app_error(c->app, APP_INVALID_INPUT, "limit must be 1..200 and offset >= 0");
-    json_t *r = app_vis_build(c, &c->id, NULL, &q.vis); /* counts over what c may read */
-    if (r)
+    if ((r = app_vis_build(c, &c->id, NULL, &q.vis))) /* counts over what c may read */
         return r;
     store_sessions ss;
     int64_t total = 0;

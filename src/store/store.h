@@ -494,7 +494,7 @@ err_code store_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err
 
 /* Duplicate token_id: ERR_UNIQUE. created_at 0 = now. */
 err_code store_token_put(store_t *st, const store_token *t, err_t *e);
-/* Returns the token even when expired (the caller reports TOKEN_EXPIRED). */
+/* Returns the token even when expired (the caller decides what an expired token means). */
 err_code store_token_get(store_t *st, const char *token_id, store_token *out, err_t *e);
 /* *deleted = whether it existed (may be NULL). */
 err_code store_token_delete(store_t *st, const char *token_id, bool *deleted, err_t *e);
