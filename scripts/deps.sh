@@ -13,9 +13,10 @@ BUILD_PKGS=(build-essential cmake pkg-config libsqlite3-dev libjansson-dev libcm
 # for the self-signed certificate of the TLS test, and prometheus for `promtool check
 # metrics` on GET /metrics (tests/e2e; without it that check is reported as not run).
 SERVER_PKGS=(postgresql mariadb-server mariadb-client pgbouncer openssl prometheus)
-# Compilers the CI matrix uses: gcc (build-essential) and clang; sanitizer runtime.
+# Compilers the CI matrix uses: gcc (build-essential) and clang; sanitizer runtime, and
+# libFuzzer for the fuzz harnesses (scripts/fuzz.sh, CTest fuzz_smoke in the clang pass).
 EXTRA_PKGS=()
-if [[ "${CTXD_DEPS_CLANG:-0}" == 1 ]]; then EXTRA_PKGS+=(clang); fi
+if [[ "${CTXD_DEPS_CLANG:-0}" == 1 ]]; then EXTRA_PKGS+=(clang libclang-rt-14-dev); fi
 
 # The official MCP TypeScript SDK client used by the end-to-end tests, pinned by
 # tests/mcp/sdk/package-lock.json (npm registry; Node 20 is preinstalled). Without it

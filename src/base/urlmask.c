@@ -2,19 +2,27 @@
  * Must not: keep the unmasked text anywhere but the caller's input. */
 #include "base/urlmask.h"
 
+#include <ctype.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "base/sbuf.h"
 
+/* Whether k[0..n), percent-decoded as a URL parser does before a driver sees it, is a
+ * password-like option name. */
 static bool is_pw_key(const char *k, size_t n)
 {
     static const char *keys[] = {"password", "pass", "passwd", "pwd", "sslpassword", "secret"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (strlen(keys[i]) == n && strncasecmp(k, keys[i], n) == 0)
-            return true;
-    return false;
+    char *name = NULL;
+    if (!str_percent_decode(k, n, &name))
+        return false; /* a parser refuses the URL: no driver gets the option */
+    bool hit = false;
+    for (size_t i = 0; !hit && i < sizeof keys / sizeof keys[0]; i++)
+        hit = strcasecmp(name, keys[i]) == 0;
+    free(name);
+    return hit;
 }
 
 /* Appends s to b with the values of password-like query options masked. */
@@ -59,11 +67,24 @@ char *urlmask_at(const char *s, size_t off, size_t len)
     return res;
 }
 
+/* Where the user part of s starts: after "scheme://" when s starts with a scheme (a
+ * letter, then letters, digits, '+', '-', '.'), else at s: a "://" further on (in a
+ * path or an option value) must not hide a password written before it. */
+static const char *user_part(const char *s)
+{
+    const char *sep = strstr(s, "://");
+    if (!sep || !isalpha((unsigned char)s[0]))
+        return s;
+    for (const char *p = s; p < sep; p++)
+        if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.')
+            return s;
+    return sep + 3;
+}
+
 /* Where the password of s is (see urlmask.h); false when s shows none. */
 static bool find_password(const char *s, size_t *off, size_t *len)
 {
-    const char *sep = strstr(s, "://");
-    const char *user = sep ? sep + 3 : s;
+    const char *user = user_part(s);
     const char *at = strrchr(user, '@');
     if (at) {
         const char *colon = memchr(user, ':', (size_t)(at - user));

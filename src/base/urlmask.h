@@ -1,6 +1,7 @@
 /* base/urlmask.h — hiding passwords in URL-looking text before it is shown: in
  * the user part ("scheme://user:***@host") and in password-like query options
- * ("?password=***", also pass, passwd, pwd, sslpassword, secret; any case).
+ * ("?password=***", also pass, passwd, pwd, sslpassword, secret; any case, also
+ * percent-encoded: "?%70assword=***").
  * The one implementation behind configuration display (base/conf.c) and the
  * database URL's masking (db/url.c).
  * Must not: print or log anything, or return text holding the password. */

@@ -11,6 +11,10 @@
 
 #define US_PER_SEC INT64_C(1000000)
 #define US_PER_DAY (INT64_C(86400) * US_PER_SEC)
+/* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z: what utc_parse accepts, so that
+ * every instant it returns formats as a time it parses again */
+#define FIRST_US (INT64_C(-62135596800) * US_PER_SEC)
+#define LAST_US (INT64_C(253402300799) * US_PER_SEC + 999999)
 
 static int64_t clock_us(clockid_t clock)
 {
@@ -202,7 +206,13 @@ err_code utc_parse(const char *s, utc_us *out, err_t *e)
     if (*p != '\0')
         goto bad;
     utc_civil c = {Y, (unsigned)M, (unsigned)D, (unsigned)h, (unsigned)mi, (unsigned)sec, 0};
-    *out = utc_from_civil(&c) - (int64_t)offset_s * US_PER_SEC + frac_us;
+    utc_us t = utc_from_civil(&c) - (int64_t)offset_s * US_PER_SEC + frac_us;
+    if (t < FIRST_US || t > LAST_US)
+        return err_set(e, ERR_INVALID,
+                       "'%.64s' is out of range (in UTC, after its offset, it is not in the "
+                       "years 0001..9999)",
+                       s);
+    *out = t;
     return ERR_OK;
 bad:
     return err_set(e, ERR_INVALID,

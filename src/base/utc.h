@@ -41,8 +41,9 @@ char *utc_format_offset(utc_us t, char out[UTC_ISO_LEN]);
 
 /* Accepts YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.f{1,9}]] with 'T' or ' ', optional
  * 'Z'/'z' or +HH:MM / -HH:MM / +HHMM / +HH. Fractions beyond 6 digits are
- * truncated. Range years 0001..9999. ERR_INVALID with a message naming the
- * problem otherwise. */
+ * truncated. Range years 0001..9999, for the date as written and for the instant
+ * in UTC (so utc_format of any result parses again). ERR_INVALID with a message
+ * naming the problem otherwise; *out is set only on success. */
 err_code utc_parse(const char *s, utc_us *out, err_t *e);
 
 #endif

@@ -193,6 +193,31 @@ static void test_utc_parse_rejects(void **state)
     }
 }
 
+/* Found by fuzz/fuzz_utc: an offset may move an instant of 0001-01-01 or 9999-12-31
+ * outside the years utc_format can write back in a parseable form. Such instants are out
+ * of range; the first and last instants with an offset still parse and round trip. */
+static void test_utc_parse_offset_range(void **state)
+{
+    (void)state;
+    const char *bad[] = {"0001-01-01T00:30:00+01:00", "0001-01-01T00:00+01",
+                         "9999-12-31T23:59-0101", "9999-12-31T23:00:00-01:00"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        utc_us t = 42;
+        err_t e;
+        if (utc_parse(bad[i], &t, &e) != ERR_INVALID)
+            fail_msg("accepted '%s', an instant outside the years 0001..9999", bad[i]);
+        assert_non_null(strstr(e.msg, "out of range"));
+        assert_int_equal(t, 42);
+    }
+    char buf[UTC_ISO_LEN];
+    utc_us first = parse_ok("0001-01-01T01:00:00+01:00");
+    utc_us last = parse_ok("9999-12-31T22:59:59.999999-01:00");
+    assert_int_equal(first, INT64_C(-62135596800000000));
+    assert_int_equal(last, INT64_C(253402300799999999));
+    assert_int_equal(parse_ok(utc_format(first, buf)), first);
+    assert_int_equal(parse_ok(utc_format(last, buf)), last);
+}
+
 static void test_utc_format_round_trip(void **state)
 {
     (void)state;
@@ -360,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_str_list_and_table),
         cmocka_unit_test(test_utc_parse_forms),
         cmocka_unit_test(test_utc_parse_rejects),
+        cmocka_unit_test(test_utc_parse_offset_range),
         cmocka_unit_test(test_utc_format_round_trip),
         cmocka_unit_test(test_utc_civil),
         cmocka_unit_test(test_hex_digit_and_read_stream),

@@ -15,9 +15,22 @@
 
 #include "base/urlmask.h"
 
-static const struct {
+typedef struct mask_case {
     const char *in, *out;
-} LENIENT[] = {
+} mask_case;
+
+/* urlmask of every case's input is exactly its output. */
+static void expect_masked(const mask_case *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *m = urlmask(c[i].in);
+        if (strcmp(m, c[i].out) != 0)
+            fail_msg("urlmask(%s) = %s, expected %s", c[i].in, m, c[i].out);
+        free(m);
+    }
+}
+
+static const mask_case LENIENT[] = {
     /* user:pass@ */
     {"postgresql://u:secret@h/db", "postgresql://u:***@h/db"},
     {"mysql://user:secret@127.0.0.1:3306/d?x=1", "mysql://user:***@127.0.0.1:3306/d?x=1"},
@@ -60,12 +73,7 @@ static const struct {
 static void test_lenient(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof LENIENT / sizeof LENIENT[0]; i++) {
-        char *m = urlmask(LENIENT[i].in);
-        if (strcmp(m, LENIENT[i].out) != 0)
-            fail_msg("urlmask(%s) = %s, expected %s", LENIENT[i].in, m, LENIENT[i].out);
-        free(m);
-    }
+    expect_masked(LENIENT, sizeof LENIENT / sizeof LENIENT[0]);
     assert_null(urlmask(NULL));
 }
 
@@ -88,11 +96,47 @@ static void test_at(void **state)
     assert_null(urlmask_at(NULL, URLMASK_NONE, 0));
 }
 
+/* Found by fuzz/fuzz_db_url: a "://" after the password (in a path or an option value of
+ * a URL written without its scheme) was taken for the scheme's, so the password before
+ * it was shown. Only a real scheme (a letter, then letters, digits, + - .) counts. */
+static void test_scheme_only_at_start(void **state)
+{
+    (void)state;
+    static const mask_case cases[] = {
+        {"u:secret@host/db?sslrootcert=file:///etc/ca.pem",
+         "u:***@host/db?sslrootcert=file:///etc/ca.pem"},
+        {":secret@://", ":***@://"},
+        {"oracle:secret@h/lite:///a.db", "oracle:***@h/lite:///a.db"},
+        {"user:secret@host/x://y", "user:***@host/x://y"},
+        {"postgresql://u:secret@h/db?x=http://y", "postgresql://u:***@h/db?x=http://y"},
+        {"mongodb+srv://u:secret@c.example.net/db", "mongodb+srv://u:***@c.example.net/db"},
+    };
+    expect_masked(cases, sizeof cases / sizeof cases[0]);
+}
+
+/* Found by fuzz/fuzz_db_url: an option name is percent-decoded before a driver sees it
+ * (libpq takes ?%70assword=... as its password), so the masker must decode it too. */
+static void test_encoded_option_names(void **state)
+{
+    (void)state;
+    static const mask_case cases[] = {
+        {"postgresql://h/db?%70assword=secret", "postgresql://h/db?%70assword=***"},
+        {"postgresql://h/db?x=1&PASS%57D=secret", "postgresql://h/db?x=1&PASS%57D=***"},
+        {"postgresql://h/db?%73%73%6C%70%61%73%73%77%6F%72%64=secret",
+         "postgresql://h/db?%73%73%6C%70%61%73%73%77%6F%72%64=***"},
+        {"postgresql://h/db?pass%zz=x", "postgresql://h/db?pass%zz=x"}, /* not a name */
+        {"postgresql://h/db?passwords=x", "postgresql://h/db?passwords=x"},
+    };
+    expect_masked(cases, sizeof cases / sizeof cases[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lenient),
         cmocka_unit_test(test_at),
+        cmocka_unit_test(test_scheme_only_at_start),
+        cmocka_unit_test(test_encoded_option_names),
     };
     return cmocka_run_group_tests_name("urlmask", tests, NULL, NULL);
 }
