@@ -57,6 +57,9 @@ const UNKNOWN_FILTERS = ['PUBLIC', 'Private', 'AGENT_ONLY', 'bogus', 'all', '*',
   'public,private', 'agent-only', 'admin', 'publi', "public' OR '1'='1", 'x'.repeat(300), 'é'];
 const BADLY_TYPED_FILTERS = [5, true, ['public'], { v: 'public' }, 'public\u0000'];
 const UNKNOWN_SCOPES = ['agent_only', 'admin_only', 'bogus', 'ALL', 'Public', ''];
+// Every tool of tools/list is a read path below or one of these, which return no
+// message or memory value (a new tool fails the test until it is placed).
+const NOT_READING = ['authenticate_agent', 'refresh_token', 'create_session', 'add_message', 'set_memory', 'delete_memory'];
 
 // ---------------------------------------------------------------- the rule, written once
 
@@ -153,7 +156,9 @@ function heard(v, uri, n) {
   });
 }
 
+const toolsCalled = new Set();
 async function call(v, name, args) {
+  toolsCalled.add(name);
   const r = await v.client.callTool({ name, arguments: { ...args, ...v.cred.args(v.id) } });
   const body = JSON.parse(r.content[0].text);
   if (r.structuredContent) assert.deepEqual(body, r.structuredContent, `${name}: text and structuredContent differ`);
@@ -216,15 +221,16 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
     const writers = IDENTITIES.filter((id) => hasPerm(id, 'write'));
     await Promise.all(viewers.map((v) => v.getOpen)); // every GET stream is open
 
-    // sessions: S1 and S2 carry the matrix, S3 stays empty, SF carries the fences
+    // sessions: S1 and S2 carry the matrix, S3 stays empty, S4 has no public message
+    // (its participants differ per reader), SF carries the fences
     const creator = {};
-    for (const [n, by] of [['S1', 'claude-1'], ['S2', 'gemini-1'], ['S3', 'reviewer-1'], ['SF', 'admin-1']]) {
+    for (const [n, by] of [['S1', 'claude-1'], ['S2', 'gemini-1'], ['S3', 'reviewer-1'], ['S4', 'claude-2'], ['SF', 'admin-1']]) {
       world.sessions[n] = (await ok(home(by), 'create_session', { purpose: `matrix ${n}`, metadata: { matrix: n } })).session_id;
       creator[world.sessions[n]] = by;
     }
-    const { S1, S2, S3, SF } = world.sessions;
+    const { S1, S2, S3, S4, SF } = world.sessions;
     const uri = (s) => `session://${s}`;
-    const SUBSCRIBED = [uri(S1), `${uri(S1)}/messages/10`, uri(S2), uri(S3), uri(SF)];
+    const SUBSCRIBED = [uri(S1), `${uri(S1)}/messages/10`, uri(S2), uri(S3), uri(S4), uri(SF)];
 
     // ------------------------------------------------------------ subscriptions
     const subs = checker('resources/subscribe');
@@ -294,6 +300,8 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
           const m = await post(w, s, vis);
           if (m && s === S1) (roots[w.name] ||= []).push(m);
         }
+    for (const w of IDENTITIES)
+      for (const vis of VISIBILITIES.filter((x) => x !== 'public')) await post(w, S4, vis);
     // a ring of replies in S1: each writer answers every root of the next writer, in
     // each of its own visibilities by turn (a hidden root is refused like a missing one)
     for (const [i, w] of writers.entries()) {
@@ -334,7 +342,7 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
     console.log(`visibility_matrix (${backend}): ${nStored} messages stored, ${world.messages.filter((m) => !m.stored).length} refused, ${fences} fences, ${world.memory.length} memory entries`);
 
     // ------------------------------------------------------------ the read paths
-    const SESSIONS = [S1, S2, S3, SF];
+    const SESSIONS = [S1, S2, S3, S4, SF];
     const matrixIds = world.messages.filter((m) => m.stored && !m.fence);
     const missingId = Math.max(...ids(stored())) + 1000;
     const fields = (m) => ({ id: m.id, session_id: m.session, sender: m.sender, sender_type: m.senderType,
@@ -448,7 +456,7 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
         }
         // every message's own marker: found exactly when visible, in its session only
         await mapLimit(world.messages.filter((m) => !m.fence), 6, async (m) => {
-          for (const s of m.session === S1 ? [S1, S2] : [m.session ?? S1]) {
+          for (const s of m.session === S1 ? [S1, S2] : [m.session]) {
             const r = await ok(v, 'search_context', { session_id: s, query: m.marker, fuzzy_threshold: 100 });
             c.eq(ids(r.results.map((x) => x.message)), mayRead(v.id, m) && m.session === s ? [m.id] : [],
               `${v.name} search_context ${s} for the marker of ${m.id ?? 'a refused post'} (${m.visibility} of ${m.sender})`);
@@ -596,6 +604,12 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
     for (const [path, run] of PATHS) {
       const c = checker(path);
       for (const v of viewers) await run(v, c);
+    }
+    const listed = checker('tools/list');
+    for (const v of viewers) {
+      const names = (await v.client.listTools()).tools.map((t) => t.name);
+      for (const n of names) listed.ok(toolsCalled.has(n) || NOT_READING.includes(n), `${v.name}: tool ${n} is read by no path of the matrix`);
+      listed.ok(names.length === 18, `${v.name}: 18 tools listed`);
     }
 
     // ------------------------------------------------------------ every byte received
