@@ -44,6 +44,13 @@ const IDENTITIES = [
   { name: 'admin-noperm', type: 'admin', perms: ['read', 'write'] }, // type admin, no admin permission
   { name: 'human', type: 'generic', perms: ['read'] }, // the person watching: read only
 ];
+// Sessions: S1 and S2 carry the matrix, S3 stays empty, S4 has no public message (its
+// participants differ per reader), SF carries the fences. A restricted session would be
+// one more row (and a clause in maySeeSession).
+const SESSION_ROWS = [
+  { name: 'S1', creator: 'claude-1' }, { name: 'S2', creator: 'gemini-1' }, { name: 'S3', creator: 'reviewer-1' },
+  { name: 'S4', creator: 'claude-2' }, { name: 'SF', creator: 'admin-1' },
+];
 const PERMISSIONS_FILE = { agent_types: { reviewer: ['read', 'write'] } };
 // How a reader presents itself. Another credential kind (a per-agent key, ...) is one
 // more row: headers for its MCP session, whether authenticate_agent runs on that
@@ -64,11 +71,13 @@ const NOT_READING = ['authenticate_agent', 'refresh_token', 'create_session', 'a
 // ---------------------------------------------------------------- the rule, written once
 
 const hasPerm = (r, p) => r.granted.includes(p);
-// docs/mcp-interface.md "Visibility": admins read everything; public -> every agent with
-// read; private -> the sender; agent_only -> agents of the sender's type; admin_only ->
-// agents with admin.
+// docs/mcp-interface.md "Visibility": sessions are not restricted (every agent with read
+// lists them and reads their purpose); admins read every message; public -> every agent
+// with read; private -> the sender; agent_only -> agents of the sender's type;
+// admin_only -> agents with admin.
+const maySeeSession = (reader, sessionId) => hasPerm(reader, 'read') && SESSION_ROWS.some((s) => s.id === sessionId);
 function mayRead(reader, m) {
-  if (!m.stored || !hasPerm(reader, 'read')) return false;
+  if (!m.stored || !maySeeSession(reader, m.session)) return false;
   if (hasPerm(reader, 'admin')) return true;
   switch (m.visibility) {
     case 'public': return true;
@@ -220,14 +229,12 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
     const home = (name) => viewers.find((v) => v.id.name === name && v.cred === CREDENTIALS[0]);
     const writers = IDENTITIES.filter((id) => hasPerm(id, 'write'));
     await Promise.all(viewers.map((v) => v.getOpen)); // every GET stream is open
+    // every viewer asks for every log line: none may carry what it may not read
+    for (const v of viewers) await v.client.setLoggingLevel('debug');
 
-    // sessions: S1 and S2 carry the matrix, S3 stays empty, S4 has no public message
-    // (its participants differ per reader), SF carries the fences
-    const creator = {};
-    for (const [n, by] of [['S1', 'claude-1'], ['S2', 'gemini-1'], ['S3', 'reviewer-1'], ['S4', 'claude-2'], ['SF', 'admin-1']]) {
-      world.sessions[n] = (await ok(home(by), 'create_session', { purpose: `matrix ${n}`, metadata: { matrix: n } })).session_id;
-      creator[world.sessions[n]] = by;
-    }
+    for (const row of SESSION_ROWS)
+      world.sessions[row.name] = row.id = (await ok(home(row.creator), 'create_session', { purpose: `matrix ${row.name}`, metadata: { matrix: row.name } })).session_id;
+    const creator = Object.fromEntries(SESSION_ROWS.map((r) => [r.id, r.creator]));
     const { S1, S2, S3, S4, SF } = world.sessions;
     const uri = (s) => `session://${s}`;
     const SUBSCRIBED = [uri(S1), `${uri(S1)}/messages/10`, uri(S2), uri(S3), uri(S4), uri(SF)];
@@ -333,6 +340,13 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
         memSet.ok(r.success, `${w.name} set_memory ${key}: ${JSON.stringify(r)}`);
         world.memory.push({ owner: w.name, key, session, value, marker: mk });
       }
+    // a key only another agent has is free: overwrite:false stores it (no KEY_EXISTS)
+    for (const [i, w] of writers.entries()) {
+      const key = `${writers[(i + 1) % writers.length].name}-only`, mk = marker('m');
+      const r = await call(home(w.name), 'set_memory', { key, value: mk, overwrite: false });
+      memSet.ok(r.success, `${w.name} set_memory ${key} overwrite:false: ${JSON.stringify(r)}`);
+      world.memory.push({ owner: w.name, key, session: null, value: mk, marker: mk });
+    }
     for (const id of IDENTITIES.filter((i) => !hasPerm(i, 'write'))) {
       const mk = marker('m');
       const r = await call(home(id.name), 'set_memory', { key: 'shared-note', value: mk });
@@ -342,7 +356,7 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
     console.log(`visibility_matrix (${backend}): ${nStored} messages stored, ${world.messages.filter((m) => !m.stored).length} refused, ${fences} fences, ${world.memory.length} memory entries`);
 
     // ------------------------------------------------------------ the read paths
-    const SESSIONS = [S1, S2, S3, S4, SF];
+    const SESSIONS = SESSION_ROWS.map((r) => r.id);
     const matrixIds = world.messages.filter((m) => m.stored && !m.fence);
     const missingId = Math.max(...ids(stored())) + 1000;
     const fields = (m) => ({ id: m.id, session_id: m.session, sender: m.sender, sender_type: m.senderType,
@@ -405,9 +419,14 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
         });
       }],
       ['tools/get_thread', async (v, c) => {
-        await mapLimit([...matrixIds, { id: missingId, stored: false }], 6, async (m) => {
+        const missing = (await call(v, 'get_thread', { message_id: missingId })).error.replace(/\d+/g, 'N');
+        await mapLimit(matrixIds, 6, async (m) => {
           const r = await call(v, 'get_thread', { message_id: m.id });
-          if (!mayRead(v.id, m)) { c.eq([r.isError, r.code, r.messages], [true, 'MESSAGE_NOT_FOUND', undefined], `${v.name} get_thread ${m.id}`); return; }
+          if (!mayRead(v.id, m)) {
+            c.eq([r.isError, r.code, r.error.replace(/\d+/g, 'N'), r.messages], [true, 'MESSAGE_NOT_FOUND', missing, undefined],
+              `${v.name} get_thread ${m.id} (${m.visibility} of ${m.sender}) must look missing`);
+            return;
+          }
           const exp = asc([m, ...descendants(m).filter((d) => mayRead(v.id, d))]);
           sameMessages(c, r.messages, exp, `${v.name} get_thread ${m.id}`);
           c.eq([r.root_message_id, r.count], [m.id, exp.length], `${v.name} get_thread ${m.id}: count`);
@@ -429,12 +448,13 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
         }));
         for (const active of [undefined, true, false]) {
           const r = await ok(v, 'list_sessions', { limit: 200, ...(active === undefined ? {} : { active_only: active }) });
-          c.eq(mine(r), exp(SESSIONS), `${v.name} list_sessions active_only=${active}`);
-          c.eq([r.count, r.total_count], [SESSIONS.length, SESSIONS.length], `${v.name} list_sessions counts`);
+          const seen = SESSIONS.filter((s) => maySeeSession(v.id, s));
+          c.eq(mine(r), exp(seen), `${v.name} list_sessions active_only=${active}`);
+          c.eq([r.count, r.total_count], [seen.length, seen.length], `${v.name} list_sessions counts`);
         }
         for (const by of IDENTITIES) {
           const r = await ok(v, 'list_sessions', { created_by: by.name });
-          c.eq(mine(r), exp(SESSIONS.filter((s) => creator[s] === by.name)), `${v.name} list_sessions created_by=${by.name}`);
+          c.eq(mine(r), exp(SESSIONS.filter((s) => creator[s] === by.name && maySeeSession(v.id, s))), `${v.name} list_sessions created_by=${by.name}`);
         }
       }],
       ['tools/search_context', async (v, c) => {
@@ -579,7 +599,7 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
       ['completion/complete', async (v, c) => {
         for (const t of ['session://{session_id}', 'session://{session_id}/messages/{limit}']) {
           const r = await v.client.complete({ ref: { type: 'ref/resource', uri: t }, argument: { name: 'session_id', value: 'session_' } });
-          c.eq([...r.completion.values].sort(), [...SESSIONS].sort(), `${v.name} completes ${t}`);
+          c.eq([...r.completion.values].sort(), SESSIONS.filter((s) => maySeeSession(v.id, s)).sort(), `${v.name} completes ${t}`);
           const one = await v.client.complete({ ref: { type: 'ref/resource', uri: t }, argument: { name: 'session_id', value: S1 } });
           c.eq(one.completion.values, [S1], `${v.name} completes ${t} from ${S1}`);
         }
@@ -595,7 +615,7 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
     // deletes nothing (runs before the reads, which then find every entry in place)
     const del = checker('tools/delete_memory');
     for (const v of viewers)
-      for (const e of world.memory.filter((x) => x.owner !== v.id.name && x.key.endsWith('-only'))) {
+      for (const e of world.memory.filter((x) => x.key.endsWith('-only') && !world.memory.some((o) => o.owner === v.id.name && o.key === x.key))) {
         const r = await call(v, 'delete_memory', { key: e.key });
         if (!hasPerm(v.id, 'write')) del.eq(r.code, 'PERMISSION_DENIED', `${v.name} delete_memory`);
         else del.eq([r.success, r.deleted], [true, false], `${v.name} delete_memory ${e.key} of ${e.owner}`);
