@@ -98,7 +98,7 @@ function allowed(type) {
 
 // ---------------------------------------------------------------- checks, counted per path
 
-const counts = new Map();
+const counts = new Map(), took = new Map();
 function checker(path) {
   const bump = () => counts.set(path, (counts.get(path) || 0) + 1);
   return {
@@ -352,6 +352,7 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
       const r = await call(home(id.name), 'set_memory', { key: 'shared-note', value: mk });
       memSet.eq(r.code, 'PERMISSION_DENIED', `${id.name} may not write memory`);
     }
+    took.set('posting', Date.now() - t0);
     const nStored = stored().filter((m) => !m.fence).length;
     console.log(`visibility_matrix (${backend}): ${nStored} messages stored, ${world.messages.filter((m) => !m.stored).length} refused, ${fences} fences, ${world.memory.length} memory entries`);
 
@@ -371,28 +372,25 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
 
     const PATHS = [
       ['tools/get_messages', async (v, c) => {
-        for (const s of SESSIONS) {
-          const vis = visible(v.id, s);
-          for (const f of [undefined, null, '', ...VISIBILITIES]) {
-            const args = { session_id: s, limit: 1000 };
-            if (f !== undefined) args.visibility_filter = f;
-            const r = await call(v, 'get_messages', args);
-            const what = `${v.name} get_messages ${s} filter=${JSON.stringify(f)}`;
-            if (f === 'admin_only' && !hasPerm(v.id, 'admin')) { c.eq([r.isError, r.code], [true, 'PERMISSION_DENIED'], what); continue; }
-            // the filter narrows the visible set to one visibility; '' counts as absent
-            const exp = asc(f ? vis.filter((m) => m.visibility === f) : vis);
-            sameMessages(c, r.messages, exp, what);
-            c.eq([r.count, r.total_count, r.has_more], [exp.length, exp.length, false], `${what}: counts`);
-          }
-          for (const f of UNKNOWN_FILTERS) {
-            const r = await call(v, 'get_messages', { session_id: s, visibility_filter: f });
-            c.eq([r.isError, r.code, r.messages], [true, 'INVALID_VISIBILITY', undefined], `${v.name} filter ${JSON.stringify(f)}`);
-          }
-          for (const f of BADLY_TYPED_FILTERS) {
-            const r = await call(v, 'get_messages', { session_id: s, visibility_filter: f });
-            c.eq([r.isError, r.code, r.messages], [true, 'INVALID_INPUT', undefined], `${v.name} filter ${JSON.stringify(f)}`);
-          }
-        }
+        const known = SESSIONS.flatMap((s) => [undefined, null, '', ...VISIBILITIES].map((f) => [s, f]));
+        await mapLimit(known, 6, async ([s, f]) => {
+          const args = { session_id: s, limit: 1000 };
+          if (f !== undefined) args.visibility_filter = f;
+          const r = await call(v, 'get_messages', args);
+          const what = `${v.name} get_messages ${s} filter=${JSON.stringify(f)}`;
+          if (f === 'admin_only' && !hasPerm(v.id, 'admin')) { c.eq([r.isError, r.code], [true, 'PERMISSION_DENIED'], what); return; }
+          // the filter narrows the visible set to one visibility; '' counts as absent
+          const vis = visible(v.id, s), exp = asc(f ? vis.filter((m) => m.visibility === f) : vis);
+          sameMessages(c, r.messages, exp, what);
+          c.eq([r.count, r.total_count, r.has_more], [exp.length, exp.length, false], `${what}: counts`);
+        });
+        // a value that is none of the four is refused, never read as "no filter"
+        const unknown = [S1, S4].flatMap((s) => [...UNKNOWN_FILTERS, ...BADLY_TYPED_FILTERS].map((f) => [s, f]));
+        await mapLimit(unknown, 6, async ([s, f]) => {
+          const r = await call(v, 'get_messages', { session_id: s, visibility_filter: f });
+          const code = typeof f === 'string' && !f.includes('\u0000') ? 'INVALID_VISIBILITY' : 'INVALID_INPUT';
+          c.eq([r.isError, r.code, r.messages], [true, code, undefined], `${v.name} get_messages ${s} filter ${JSON.stringify(f)}`);
+        });
         // pages (offset) and the since_id cursor: same set, counts of the visible only
         const exp = asc(visible(v.id, S1));
         const paged = [];
@@ -458,29 +456,28 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
         }
       }],
       ['tools/search_context', async (v, c) => {
-        for (const s of SESSIONS) {
-          const vis = visible(v.id, s);
-          for (const scope of [undefined, 'all', 'public', 'private'])
-            for (const threshold of [0, 60, 100]) {
-              const r = await ok(v, 'search_context', { session_id: s, query: 'matrixword', fuzzy_threshold: threshold, limit: 100,
-                ...(scope ? { search_scope: scope } : {}) });
-              const exp = scope && scope !== 'all' ? vis.filter((m) => m.visibility === scope) : vis;
-              const what = `${v.name} search_context ${s} scope=${scope} threshold=${threshold}`;
-              c.eq(ids(r.results.map((x) => x.message)).sort((a, b) => a - b), ids(asc(exp)), what);
-              c.eq([r.message_count, r.count], [exp.length, exp.length], `${what}: counts`);
-            }
-          for (const scope of UNKNOWN_SCOPES) {
-            const r = await call(v, 'search_context', { session_id: s, query: 'matrixword', search_scope: scope });
-            c.eq([r.isError, r.code, r.results], [true, 'INVALID_INPUT', undefined], `${v.name} search_scope ${JSON.stringify(scope)}`);
-          }
-        }
-        // every message's own marker: found exactly when visible, in its session only
-        await mapLimit(world.messages.filter((m) => !m.fence), 6, async (m) => {
-          for (const s of m.session === S1 ? [S1, S2] : [m.session]) {
-            const r = await ok(v, 'search_context', { session_id: s, query: m.marker, fuzzy_threshold: 100 });
-            c.eq(ids(r.results.map((x) => x.message)), mayRead(v.id, m) && m.session === s ? [m.id] : [],
-              `${v.name} search_context ${s} for the marker of ${m.id ?? 'a refused post'} (${m.visibility} of ${m.sender})`);
-          }
+        // thresholds 60 (every visible message scored) and 100 (through the index), 0 too
+        const cases = SESSIONS.flatMap((s) => [undefined, 'all', 'public', 'private'].flatMap((scope) =>
+          (s === S1 ? [0, 60, 100] : [60, 100]).map((threshold) => [s, scope, threshold])));
+        await mapLimit(cases, 6, async ([s, scope, threshold]) => {
+          const r = await ok(v, 'search_context', { session_id: s, query: 'matrixword', fuzzy_threshold: threshold, limit: 100,
+            ...(scope ? { search_scope: scope } : {}) });
+          const vis = visible(v.id, s), exp = scope && scope !== 'all' ? vis.filter((m) => m.visibility === scope) : vis;
+          const what = `${v.name} search_context ${s} scope=${scope} threshold=${threshold}`;
+          c.eq(ids(r.results.map((x) => x.message)).sort((a, b) => a - b), ids(asc(exp)), what);
+          c.eq([r.message_count, r.count], [exp.length, exp.length], `${what}: counts`);
+        });
+        await mapLimit([S1, S4].flatMap((s) => UNKNOWN_SCOPES.map((scope) => [s, scope])), 6, async ([s, scope]) => {
+          const r = await call(v, 'search_context', { session_id: s, query: 'matrixword', search_scope: scope });
+          c.eq([r.isError, r.code, r.results], [true, 'INVALID_INPUT', undefined], `${v.name} search_scope ${JSON.stringify(scope)}`);
+        });
+        // every message's own marker (refused posts too): found exactly when visible,
+        // and only in its session (S1's markers are looked for in S2 as well)
+        const probes = world.messages.filter((m) => !m.fence).flatMap((m) => (m.session === S1 && m.stored ? [S1, S2] : [m.session]).map((s) => [m, s]));
+        await mapLimit(probes, 6, async ([m, s]) => {
+          const r = await ok(v, 'search_context', { session_id: s, query: m.marker, fuzzy_threshold: 100 });
+          c.eq(ids(r.results.map((x) => x.message)), mayRead(v.id, m) && m.session === s ? [m.id] : [],
+            `${v.name} search_context ${s} for the marker of ${m.id ?? 'a refused post'} (${m.visibility} of ${m.sender})`);
         });
       }],
       ['tools/search_by_sender', async (v, c) => {
@@ -622,8 +619,9 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
       }
 
     for (const [path, run] of PATHS) {
-      const c = checker(path);
+      const c = checker(path), t = Date.now();
       for (const v of viewers) await run(v, c);
+      took.set(path, Date.now() - t);
     }
     const listed = checker('tools/list');
     for (const v of viewers) {
@@ -648,6 +646,10 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
     assert.equal(code, 0, `ctxd serve exit ${code}\n${srv.stderr()}`);
   }
 });
+console.log(`  posting, fences and notifications: ${(took.get('posting') / 1000).toFixed(1)} s`);
 let total = 0;
-for (const [path, n] of counts) { console.log(`  ${String(n).padStart(7)}  ${path}`); total += n; }
+for (const [path, n] of counts) {
+  console.log(`  ${String(n).padStart(7)}  ${path}${took.has(path) ? ` (${(took.get(path) / 1000).toFixed(1)} s)` : ''}`);
+  total += n;
+}
 console.log(`visibility_matrix (${backend}): ${total} checks, ${IDENTITIES.length} identities x ${CREDENTIALS.length} credentials, no leak, no miss, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
