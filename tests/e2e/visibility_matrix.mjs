@@ -214,13 +214,13 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
     // ------------------------------------------------------------ identities and viewers
     const setup = checker('setup');
     for (const id of IDENTITIES) {
-      const home = await connectViewer(srv.url, id, CREDENTIALS[0]);
-      const a = await call(home, 'authenticate_agent', { agent_id: id.name, agent_type: id.type, requested_permissions: id.perms });
+      const first = await connectViewer(srv.url, id, CREDENTIALS[0]);
+      const a = await call(first, 'authenticate_agent', { agent_id: id.name, agent_type: id.type, requested_permissions: id.perms });
       setup.ok(a.success, `authenticate ${id.name}: ${JSON.stringify(a)}`);
       id.token = a.token;
       id.granted = a.permissions;
       setup.eq([...a.permissions].sort(), id.perms.filter((p) => allowed(id.type).includes(p)).sort(), `${id.name} permissions`);
-      viewers.push(home);
+      viewers.push(first);
       for (const cred of CREDENTIALS.slice(1)) {
         if (cred.authenticateHere) throw new Error('a credential that authenticates on its own session needs its own set-up');
         viewers.push(await connectViewer(srv.url, id, cred));
@@ -646,7 +646,7 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
     assert.equal(code, 0, `ctxd serve exit ${code}\n${srv.stderr()}`);
   }
 });
-console.log(`  posting, fences and notifications: ${(took.get('posting') / 1000).toFixed(1)} s`);
+console.log(`  set-up, posts, fences and notifications: ${(took.get('posting') / 1000).toFixed(1)} s`);
 let total = 0;
 for (const [path, n] of counts) {
   console.log(`  ${String(n).padStart(7)}  ${path}${took.has(path) ? ` (${(took.get(path) / 1000).toFixed(1)} s)` : ''}`);
