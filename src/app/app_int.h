@@ -56,6 +56,7 @@ typedef struct tool_slot {
     struct app *app;
     const app_tool *t;
     size_t idx;
+    bool heavy; /* counted against lim.heavy_per_agent (app_heavy_enter) */
 } tool_slot;
 
 /* worker.c: a background thread and what it sleeps on. */
@@ -101,6 +102,10 @@ struct app {
     pthread_mutex_t sess_mu;
     size_t nsess;
     hash_t *peers; /* client address -> its sessions (a sess_peer, access.c) */
+    /* worker lanes (app_opts) and the heavy calls running per agent (limits.c) */
+    size_t write_workers, heavy_workers;
+    pthread_mutex_t heavy_mu;
+    hash_t *heavy; /* agent id -> its heavy calls running now */
 };
 
 /* The app's state of one connection / MCP session: the credential its remembered
@@ -227,6 +232,24 @@ json_t *app_check_session_id(app_call *c, const char *sid);
 /* The session_id argument into *sid (borrowed), checked as app_check_session_id. */
 json_t *app_arg_session(app_call *c, json_t *args, const char **sid);
 size_t app_utf8_cps(const char *s);
+
+/* The work of one call (app_limits): heavy calls per agent and the size of answers. */
+void app_heavy_init(app_t *a);
+void app_heavy_fini(app_t *a);
+/* Takes one of the calling agent's heavy-call slots: NULL, or the RATE_LIMITED result
+ * (retry_after 1) when the agent already runs lim.heavy_per_agent heavy calls. Each NULL
+ * return is paired with one app_heavy_leave. */
+json_t *app_heavy_enter(app_call *c);
+void app_heavy_leave(app_call *c);
+/* Whether one more row of compact JSON size `bytes` fits the answer's
+ * lim.response_max_bytes, given *used bytes of rows so far (the first row always fits);
+ * adds it to *used when it does. */
+bool app_row_fits(app_t *a, size_t *used, size_t bytes);
+/* The compact JSON size of a value (for app_row_fits). */
+size_t app_json_size(const json_t *v);
+/* app_json_message of ms->v[0..n) in order, as an array, stopping before the first row
+ * that does not fit lim.response_max_bytes (*truncated then true). */
+json_t *app_json_messages_within(app_t *a, const store_messages *ms, size_t n, bool *truncated);
 
 /* ---- render.c ---- */
 json_t *app_json_message(const store_message *m);
