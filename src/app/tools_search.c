@@ -370,7 +370,8 @@ const app_tool app_tools_search[] = {
     {"search_context", "Search context",
      "Fuzzy search over every visible message of a session (sender, content and, with "
      "search_metadata, metadata values). Score 0..100 (a verbatim match scores 100); "
-     "relevance high >= 80, medium >= 60, else low.",
+     "relevance high >= 80, medium >= 60, else low. A search stops at its scan budget: "
+     "cut_short is then true; pass next_since_id as since_id to search the rest.",
      APP_RO, APP_NEED_READ, search_context},
     {"search_by_sender", "Search by sender", "Visible messages of one sender, newest first.",
      APP_RO, APP_NEED_READ, search_by_sender},
