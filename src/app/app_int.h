@@ -78,6 +78,20 @@ void app_worker_stop(app_worker *w);
 /* indexer.c: wake the background indexer after a message was added (no-op without). */
 void app_indexer_poke(app_t *a);
 
+/* counts.c: how many of something each key holds now (a client address's MCP sessions,
+ * an agent's heavy calls), under a cap; a key holding none has no entry. */
+typedef struct app_counts {
+    pthread_mutex_t mu;
+    hash_t *h;
+} app_counts;
+void app_counts_init(app_counts *c);
+void app_counts_fini(app_counts *c);
+/* One more for key when it holds fewer than max: true; else false. *had (may be NULL)
+ * receives what it held before. */
+bool app_counts_take(app_counts *c, const char *key, size_t max, size_t *had);
+/* One less for key (a take that returned true). */
+void app_counts_give(app_counts *c, const char *key);
+
 struct app {
     store_t *st;
     auth_ctx *auth;
@@ -101,11 +115,10 @@ struct app {
     /* MCP sessions admitted by app_session_admit (access.c) */
     pthread_mutex_t sess_mu;
     size_t nsess;
-    hash_t *peers; /* client address -> its sessions (a sess_peer, access.c) */
-    /* worker lanes (app_opts) and the heavy calls running per agent (limits.c) */
+    app_counts peers; /* client address -> its sessions */
+    /* worker lanes (app_opts) and the heavy calls running per agent (budget.c) */
     size_t write_workers, heavy_workers;
-    pthread_mutex_t heavy_mu;
-    hash_t *heavy; /* agent id -> its heavy calls running now */
+    app_counts heavy; /* agent id -> its heavy calls running now */
 };
 
 /* The app's state of one connection / MCP session: the credential its remembered
@@ -234,8 +247,6 @@ json_t *app_arg_session(app_call *c, json_t *args, const char **sid);
 size_t app_utf8_cps(const char *s);
 
 /* The work of one call (app_limits): heavy calls per agent and the size of answers. */
-void app_heavy_init(app_t *a);
-void app_heavy_fini(app_t *a);
 /* Takes one of the calling agent's heavy-call slots: NULL, or the RATE_LIMITED result
  * (retry_after 1) when the agent already runs lim.heavy_per_agent heavy calls. Each NULL
  * return is paired with one app_heavy_leave. */

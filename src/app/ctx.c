@@ -79,13 +79,13 @@ err_code app_new(const app_opts *o, app_t **out, err_t *e)
     a->write_workers = o->write_workers ? o->write_workers : 8;
     a->heavy_workers = o->heavy_workers ? o->heavy_workers : 8;
     app_sessions_init(a);
-    app_heavy_init(a);
+    app_counts_init(&a->heavy);
     a->trusted_id = xstrdup(o->trusted_agent_id ? o->trusted_agent_id : "local");
     a->trusted_type = xstrdup(o->trusted_agent_type ? o->trusted_agent_type : "local");
     a->started_mono = utc_mono_us();
     app_index_install(a->st);
     if (pthread_key_create(&a->ws_key, ws_free) != 0) {
-        app_heavy_fini(a);
+        app_counts_fini(&a->heavy);
         app_sessions_fini(a);
         free(a->trusted_id);
         free(a->trusted_type);
@@ -146,7 +146,7 @@ void app_free(app_t *a)
     pthread_key_delete(a->ws_key);
     if (a->own_rl)
         auth_rl_free(a->rl);
-    app_heavy_fini(a);
+    app_counts_fini(&a->heavy);
     app_sessions_fini(a);
     free(a->trusted_id);
     free(a->trusted_type);

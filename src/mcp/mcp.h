@@ -130,7 +130,7 @@ err_code mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *def, err_t *e)
  * default: every request that is not a tools/call of a tool put in another lane (a batch
  * goes to the lane of its first element outside lane 0). mcp_server_add_lane declares
  * lane 1, 2, ... (at most MCP_MAX_LANES in all, lane 0 included) with the number of
- * threads it should get (>= 1) and a name (1-32 chars of [a-z0-9_], for metrics);
+ * threads it should get (>= 1) and a name (as a tool's name, for metrics);
  * *lane receives its number; mcp_server_set_tool_lane puts a registered tool in it.
  * Before the first session, like registration. Transports with one worker pool (stdio)
  * run every lane on it. */

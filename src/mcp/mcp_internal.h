@@ -69,8 +69,8 @@ struct mcp_server {
     bool frozen;
     mcp_invalid_args_fn invalid_args_fn; /* NULL = the default isError text */
     void *invalid_args_ud;
-    struct mcp_lane { /* lanes[0] is the default lane */
-        char name[33];
+    struct mcp_lane {  /* lanes[0] is the default lane */
+        char name[65]; /* as a tool's name */
         unsigned workers;
     } lanes[MCP_MAX_LANES];
     unsigned nlanes;

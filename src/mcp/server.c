@@ -165,22 +165,11 @@ static json_t *describe(json_t *r, const char *title, const char *description, c
     return r;
 }
 
-static bool lane_name_ok(const char *n)
-{
-    size_t len = n ? strlen(n) : 0;
-    if (len < 1 || len > 32)
-        return false;
-    for (const char *p = n; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-            return false;
-    return true;
-}
-
 err_code mcp_server_add_lane(mcp_server *srv, const char *name, unsigned workers, unsigned *lane,
                              err_t *e)
 {
-    err_code rc = reg_check(srv, "lane", lane_name_ok(name) && workers >= 1 && lane,
-                            "a name of 1-32 [a-z0-9_] and at least one worker", NULL, NULL, e);
+    err_code rc = reg_check(srv, "lane", name_ok(name) && workers >= 1 && lane,
+                            "a name of 1-64 [A-Za-z0-9_./-] and a worker", NULL, NULL, e);
     if (rc != ERR_OK)
         return rc;
     for (unsigned i = 0; i < srv->nlanes; i++)

@@ -426,14 +426,14 @@ static void read_id(const bson_t *d, void *rec)
 static const smongo_rec id_rec = {sizeof(int64_t), read_id, NULL};
 
 typedef struct {
-    const store_thread_query *q;
+    store_thread_query q; /* a copy */
     store_messages *out;
 } thread_ctx;
 
 static err_code rd_message_thread(smongo_ctx *c, void *arg, err_t *e)
 {
     thread_ctx *x = arg;
-    const store_thread_query *q = x->q;
+    const store_thread_query *q = &x->q;
     /* every descendant id, level by level (replies are newer than their parent) */
     int64_t *all = NULL, *level = NULL;
     size_t n = 0, cap = 0, nlevel = 0;
@@ -472,7 +472,7 @@ static err_code rd_message_thread(smongo_ctx *c, void *arg, err_t *e)
 err_code smongo_message_thread(store_t *st, const store_thread_query *q, store_messages *out,
                                err_t *e)
 {
-    return smongo_read(M(st), rd_message_thread, &(thread_ctx){q, out}, e);
+    return smongo_read(M(st), rd_message_thread, &(thread_ctx){*q, out}, e);
 }
 
 /* ---- search ---------------------------------------------------------------------------- */

@@ -136,13 +136,19 @@ async function readsDuringLock(srv, w) {
   assert.equal(w.released(), false);
 }
 
-async function writeLock(srv, file) {
+// Two clients, logged in as agents named na and nb, and a session a created: {a, b, ta, tb, sid}.
+async function twoAgents(srv, na, nb) {
   const a = await client(srv);
   const b = await client(srv);
-  const ta = await a.login('writer');
-  const tb = await b.login('reader');
+  const ta = await a.login(na);
+  const tb = await b.login(nb);
   const s = await a.tool('create_session', { purpose: 'bounds', auth_token: ta });
-  const sid = s.session_id;
+  assert.equal(s.success, true, JSON.stringify(s));
+  return { a, b, ta, tb, sid: s.session_id };
+}
+
+async function writeLock(srv, file) {
+  const { a, b, ta, tb, sid } = await twoAgents(srv, 'writer', 'reader');
   assert.equal((await a.tool('add_message', { session_id: sid, content: 'before', auth_token: ta })).success, true);
 
   step('another process takes the write lock');
@@ -177,12 +183,7 @@ async function writeLock(srv, file) {
 }
 
 async function heavy(srv) {
-  const a = await client(srv);
-  const b = await client(srv);
-  const ta = await a.login('agent-a');
-  const tb = await b.login('agent-b');
-  const s = await a.tool('create_session', { purpose: 'huge', auth_token: ta });
-  const sid = s.session_id;
+  const { a, b, ta, tb, sid } = await twoAgents(srv, 'agent-a', 'agent-b');
   step('seeding 1,500 messages of 60,000 characters');
   const M = 1500;
   for (let i = 0; i < M; i += 10) {
