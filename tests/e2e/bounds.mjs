@@ -4,7 +4,7 @@
 //               add_message calls wait for it (every thread of the write lane busy, the
 //               rest queued), and a get_messages of another agent is answered before the
 //               lock is released; after the release every write succeeds;
-//   heavy     : one agent runs 8 searches at threshold 0 over a session of 1,500
+//   heavy     : one agent runs 8 searches at threshold 0 over a session of 400
 //               messages of 60,000 characters (budgets raised so they run long); its 9th
 //               concurrent heavy call is RATE_LIMITED with retry_after, and another
 //               agent's get_session is answered while all 8 still run.
@@ -184,8 +184,8 @@ async function writeLock(srv, file) {
 
 async function heavy(srv) {
   const { a, b, ta, tb, sid } = await twoAgents(srv, 'agent-a', 'agent-b');
-  step('seeding 1,500 messages of 60,000 characters');
-  const M = 1500;
+  step('seeding 400 messages of 60,000 characters');
+  const M = 400; // each search then scores for tens of seconds (budgets raised below)
   for (let i = 0; i < M; i += 10) {
     const batch = [];
     for (let k = i; k < i + 10 && k < M; k++)
