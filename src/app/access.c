@@ -42,23 +42,15 @@ void app_conn_free(app_conn *c)
 
 /* ---- MCP sessions: state, accounting ---- */
 
-typedef struct sess_peer {
-    size_t n;
-    char key[]; /* the table's key: the client address */
-} sess_peer;
-
 void app_sessions_init(app_t *a)
 {
     pthread_mutex_init(&a->sess_mu, NULL);
-    a->peers = hash_new(0);
+    app_counts_init(&a->peers);
 }
 
 void app_sessions_fini(app_t *a)
 {
-    hash_iter it = HASH_ITER_INIT;
-    for (sess_peer *p; (p = hash_next(a->peers, &it, NULL, NULL)) != NULL;)
-        free(p);
-    hash_free(a->peers);
+    app_counts_fini(&a->peers);
     pthread_mutex_destroy(&a->sess_mu);
 }
 
@@ -74,21 +66,13 @@ app_admit app_session_admit(app_t *a, mcp_session *s, const app_req *rq)
     if (!a || !c)
         return APP_ADMIT_OK;
     const char *peer = rq && rq->rate_key && *rq->rate_key ? rq->rate_key : "anonymous";
-    size_t kl = strlen(peer);
     app_admit v = APP_ADMIT_OK;
     pthread_mutex_lock(&a->sess_mu);
-    sess_peer *p = hash_get(a->peers, peer, kl);
     if (a->nsess >= a->lim_sessions)
         v = APP_ADMIT_FULL;
-    else if (p && p->n >= a->lim_sessions_per_peer)
+    else if (!app_counts_take(&a->peers, peer, a->lim_sessions_per_peer, NULL))
         v = APP_ADMIT_PEER_FULL;
     if (v == APP_ADMIT_OK) {
-        if (!p) {
-            p = xcalloc(1, sizeof *p + kl + 1);
-            memcpy(p->key, peer, kl + 1);
-            hash_put(a->peers, p->key, kl, p);
-        }
-        p->n++;
         a->nsess++;
         c->app = a;
         snprintf(c->peer, sizeof c->peer, "%s", peer);
@@ -109,11 +93,7 @@ static void session_leave(app_conn *c)
     if (!a)
         return;
     pthread_mutex_lock(&a->sess_mu);
-    sess_peer *p = hash_get(a->peers, c->peer, strlen(c->peer));
-    if (p && --p->n == 0) {
-        hash_remove(a->peers, p->key, strlen(p->key));
-        free(p);
-    }
+    app_counts_give(&a->peers, c->peer);
     a->nsess--;
     pthread_mutex_unlock(&a->sess_mu);
     c->app = NULL;

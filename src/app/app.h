@@ -35,6 +35,15 @@ typedef struct app_limits {
     long ttl_max_s;            /* 31536000 */
     size_t purpose_max_chars;  /* 1000 */
     size_t query_max_chars;    /* 1000 (search_context) */
+    /* The work of one call (docs/mcp-interface.md "Limits"; configuration variables in
+     * parentheses): */
+    size_t search_max_bytes;   /* 32 MiB of message text one search_context scores
+                                  (SEARCH_MAX_SCAN_BYTES) */
+    size_t search_time_ms;     /* 5000 ms one search_context scores (SEARCH_TIME_BUDGET_MS) */
+    size_t response_max_bytes; /* 4 MiB of rows (compact JSON) in one list or read answer
+                                  (MAX_RESPONSE_BYTES); the first row always goes in */
+    size_t heavy_per_agent;    /* 4 heavy calls (search_context, get_thread) one agent may
+                                  run at once (HEAVY_CALLS_PER_AGENT); more are RATE_LIMITED */
 } app_limits;
 app_limits app_limits_default(void);
 
@@ -52,6 +61,11 @@ typedef struct app_opts {
      * the server (100000). */
     size_t max_sessions, max_sessions_per_peer;
     size_t max_subscriptions_per_session, max_subscriptions;
+    /* Worker threads (0 = the default, 8 each) of the lanes app_register declares: "write"
+     * (tools that change data, so writes waiting for a database lock never hold the
+     * threads reads run on) and "heavy" (search_context, get_thread). Transports with
+     * worker lanes (HTTP) run each lane on threads of its own (mcp_server_add_lane). */
+    size_t write_workers, heavy_workers;
     /* Identity granted over a trusted transport when no token is given. */
     const char *trusted_agent_id;   /* NULL = "local" */
     const char *trusted_agent_type; /* NULL = "local"; permissions: read,write */

@@ -56,6 +56,7 @@ typedef struct tool_slot {
     struct app *app;
     const app_tool *t;
     size_t idx;
+    bool heavy; /* counted against lim.heavy_per_agent (app_heavy_enter) */
 } tool_slot;
 
 /* worker.c: a background thread and what it sleeps on. */
@@ -76,6 +77,20 @@ void app_worker_stop(app_worker *w);
 
 /* indexer.c: wake the background indexer after a message was added (no-op without). */
 void app_indexer_poke(app_t *a);
+
+/* counts.c: how many of something each key holds now (a client address's MCP sessions,
+ * an agent's heavy calls), under a cap; a key holding none has no entry. */
+typedef struct app_counts {
+    pthread_mutex_t mu;
+    hash_t *h;
+} app_counts;
+void app_counts_init(app_counts *c);
+void app_counts_fini(app_counts *c);
+/* One more for key when it holds fewer than max: true; else false. *had (may be NULL)
+ * receives what it held before. */
+bool app_counts_take(app_counts *c, const char *key, size_t max, size_t *had);
+/* One less for key (a take that returned true). */
+void app_counts_give(app_counts *c, const char *key);
 
 struct app {
     store_t *st;
@@ -100,7 +115,10 @@ struct app {
     /* MCP sessions admitted by app_session_admit (access.c) */
     pthread_mutex_t sess_mu;
     size_t nsess;
-    hash_t *peers; /* client address -> its sessions (a sess_peer, access.c) */
+    app_counts peers; /* client address -> its sessions */
+    /* worker lanes (app_opts) and the heavy calls running per agent (budget.c) */
+    size_t write_workers, heavy_workers;
+    app_counts heavy; /* agent id -> its heavy calls running now */
 };
 
 /* The app's state of one connection / MCP session: the credential its remembered
@@ -227,6 +245,22 @@ json_t *app_check_session_id(app_call *c, const char *sid);
 /* The session_id argument into *sid (borrowed), checked as app_check_session_id. */
 json_t *app_arg_session(app_call *c, json_t *args, const char **sid);
 size_t app_utf8_cps(const char *s);
+
+/* The work of one call (app_limits): heavy calls per agent and the size of answers. */
+/* Takes one of the calling agent's heavy-call slots: NULL, or the RATE_LIMITED result
+ * (retry_after 1) when the agent already runs lim.heavy_per_agent heavy calls. Each NULL
+ * return is paired with one app_heavy_leave. */
+json_t *app_heavy_enter(app_call *c);
+void app_heavy_leave(app_call *c);
+/* Whether one more row of compact JSON size `bytes` fits the answer's
+ * lim.response_max_bytes, given *used bytes of rows so far (the first row always fits);
+ * adds it to *used when it does. */
+bool app_row_fits(app_t *a, size_t *used, size_t bytes);
+/* The compact JSON size of a value (for app_row_fits). */
+size_t app_json_size(const json_t *v);
+/* app_json_message of ms->v[0..n) in order, as an array, stopping before the first row
+ * that does not fit lim.response_max_bytes (*truncated then true). */
+json_t *app_json_messages_within(app_t *a, const store_messages *ms, size_t n, bool *truncated);
 
 /* ---- render.c ---- */
 json_t *app_json_message(const store_message *m);

@@ -1,7 +1,9 @@
 /* app/ctx.c — the app context (store, auth, limiter, limits, clock), registration of
- * the tool tables (with their embedded input schemas, schemas.h) into an mcp_server, and the one dispatcher every tool call goes
- * through: request metrics (count, errors, latency histogram), then the tool; arguments
- * that fail a tool's input schema get the INVALID_INPUT envelope here too.
+ * the tool tables (with their embedded input schemas, schemas.h) into an mcp_server, each
+ * tool on its worker lane (writes, heavy calls, the rest), and the one dispatcher every
+ * tool call goes through: request metrics (count, errors, latency histogram), access,
+ * rate limit and the agent's heavy-call slots, then the tool; arguments that fail a
+ * tool's input schema get the INVALID_INPUT envelope here too.
  * Must not: contain a tool's own logic or an access rule (access.c, visibility.c). */
 #include <stddef.h>
 #include <stdlib.h>
@@ -24,6 +26,10 @@ app_limits app_limits_default(void)
         .ttl_max_s = 31536000,
         .purpose_max_chars = 1000,
         .query_max_chars = 1000,
+        .search_max_bytes = (size_t)32 << 20,
+        .search_time_ms = 5000,
+        .response_max_bytes = (size_t)4 << 20,
+        .heavy_per_agent = 4,
     };
     return l;
 }
@@ -58,6 +64,10 @@ err_code app_new(const app_opts *o, app_t **out, err_t *e)
     DEF(ttl_max_s);
     DEF(purpose_max_chars);
     DEF(query_max_chars);
+    DEF(search_max_bytes);
+    DEF(search_time_ms);
+    DEF(response_max_bytes);
+    DEF(heavy_per_agent);
 #undef DEF
     a->clock = o->clock;
     a->clock_ud = o->clock_ud;
@@ -66,12 +76,16 @@ err_code app_new(const app_opts *o, app_t **out, err_t *e)
     a->lim_subs_per_session =
         o->max_subscriptions_per_session ? o->max_subscriptions_per_session : 100;
     a->lim_subs = o->max_subscriptions ? o->max_subscriptions : 100000;
+    a->write_workers = o->write_workers ? o->write_workers : 8;
+    a->heavy_workers = o->heavy_workers ? o->heavy_workers : 8;
     app_sessions_init(a);
+    app_counts_init(&a->heavy);
     a->trusted_id = xstrdup(o->trusted_agent_id ? o->trusted_agent_id : "local");
     a->trusted_type = xstrdup(o->trusted_agent_type ? o->trusted_agent_type : "local");
     a->started_mono = utc_mono_us();
     app_index_install(a->st);
     if (pthread_key_create(&a->ws_key, ws_free) != 0) {
+        app_counts_fini(&a->heavy);
         app_sessions_fini(a);
         free(a->trusted_id);
         free(a->trusted_type);
@@ -96,6 +110,12 @@ err_code app_from_conf(const conf_t *c, store_t *st, auth_ctx *auth, app_t **out
         {"MCP_MAX_SESSIONS_PER_PEER", offsetof(app_opts, max_sessions_per_peer)},
         {"MCP_MAX_SUBSCRIPTIONS_PER_SESSION", offsetof(app_opts, max_subscriptions_per_session)},
         {"MCP_MAX_SUBSCRIPTIONS", offsetof(app_opts, max_subscriptions)},
+        {"MCP_WRITE_WORKERS", offsetof(app_opts, write_workers)},
+        {"MCP_HEAVY_WORKERS", offsetof(app_opts, heavy_workers)},
+        {"SEARCH_MAX_SCAN_BYTES", offsetof(app_opts, limits.search_max_bytes)},
+        {"SEARCH_TIME_BUDGET_MS", offsetof(app_opts, limits.search_time_ms)},
+        {"MAX_RESPONSE_BYTES", offsetof(app_opts, limits.response_max_bytes)},
+        {"HEAVY_CALLS_PER_AGENT", offsetof(app_opts, limits.heavy_per_agent)},
     };
     for (size_t i = 0; i < sizeof caps / sizeof *caps; i++) {
         long v = 0;
@@ -126,6 +146,7 @@ void app_free(app_t *a)
     pthread_key_delete(a->ws_key);
     if (a->own_rl)
         auth_rl_free(a->rl);
+    app_counts_fini(&a->heavy);
     app_sessions_fini(a);
     free(a->trusted_id);
     free(a->trusted_type);
@@ -219,8 +240,13 @@ static json_t *dispatch(mcp_call *mc, json_t *args, void *ud)
         if (!r)
             r = app_rate_check(&c, c.id.agent_id);
     }
+    bool heavy = !r && slot->heavy && c.authed;
+    if (heavy && (r = app_heavy_enter(&c)) != NULL)
+        heavy = false;
     if (!r)
         r = slot->t->fn(&c, args);
+    if (heavy)
+        app_heavy_leave(&c);
     bool is_err = !r || json_is_true(json_object_get(r, "isError"));
     app_lat_record(&a->tool_lat[slot->idx], utc_mono_us() - t0, is_err);
     return r;
@@ -269,11 +295,29 @@ static const app_tool *const *all_tables(void)
     return tables;
 }
 
+/* Heavy tools: their work grows with the data (a whole session scored, a whole thread
+ * walked), so each agent runs at most lim.heavy_per_agent of them at once, on the "heavy"
+ * lane. */
+static bool tool_is_heavy(const app_tool *t)
+{
+    return strcmp(t->name, "search_context") == 0 || strcmp(t->name, "get_thread") == 0;
+}
+
+/* Tools that may change data (not annotated read-only) run on the "write" lane. */
+static bool tool_writes(const app_tool *t)
+{
+    return !t->annotations || !strstr(t->annotations, "\"readOnlyHint\":true");
+}
+
 err_code app_register(app_t *a, mcp_server *srv, err_t *e)
 {
     if (a->srv)
         return err_set(e, ERR_INVALID, "app: already registered");
     a->srv = srv;
+    unsigned lane_write, lane_heavy;
+    if (mcp_server_add_lane(srv, "write", (unsigned)a->write_workers, &lane_write, e) != ERR_OK ||
+        mcp_server_add_lane(srv, "heavy", (unsigned)a->heavy_workers, &lane_heavy, e) != ERR_OK)
+        return err_prefix(e, "registering the worker lanes");
     for (const app_tool *const *tab = all_tables(); *tab; tab++) {
         for (const app_tool *t = *tab; t->name; t++) {
             if (a->ntools >= APP_MAX_TOOLS)
@@ -282,6 +326,7 @@ err_code app_register(app_t *a, mcp_server *srv, err_t *e)
             slot->app = a;
             slot->t = t;
             slot->idx = a->ntools;
+            slot->heavy = tool_is_heavy(t);
             a->tool_names[a->ntools++] = t->name;
             json_t *schema = app_schema_load(t->name, e);
             if (!schema)
@@ -297,6 +342,9 @@ err_code app_register(app_t *a, mcp_server *srv, err_t *e)
                               .ud = slot};
             err_code rc = mcp_server_add_tool(srv, &d, e);
             free(text);
+            unsigned lane = slot->heavy ? lane_heavy : tool_writes(t) ? lane_write : 0;
+            if (rc == ERR_OK && lane)
+                rc = mcp_server_set_tool_lane(srv, t->name, lane, e);
             if (rc != ERR_OK)
                 return err_prefix(e, "registering tool %s", t->name);
         }

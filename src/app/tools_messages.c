@@ -1,5 +1,6 @@
 /* app/tools_messages.c — add_message (with notifications to resource subscribers),
- * get_messages (with the since_id cursor), get_message and get_thread.
+ * get_messages (with the since_id cursor), get_message and get_thread (paged with
+ * since_id); list answers stop adding rows at MAX_RESPONSE_BYTES and say so.
  * Must not: return a message without the caller's store_vis from app_vis_build. */
 #include <limits.h>
 #include <stdlib.h>
@@ -94,14 +95,43 @@ static json_t *get_messages(app_call *c, json_t *args)
                          .offset = (int)offset};
     if (store_message_list(c->app->st, &q, &ms, &total, &e) != ERR_OK)
         return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
-    size_t n = ms.n;
-    json_t *o = json_pack("{s:o s:I s:I s:b}", "messages", app_json_messages(&ms), "count",
-                          (json_int_t)n, "total_count", (json_int_t)total, "has_more",
-                          (int64_t)offset + (int64_t)n < total);
+    bool truncated;
+    json_t *rows = app_json_messages_within(c->app, &ms, ms.n, &truncated);
+    size_t n = json_array_size(rows);
+    json_t *o = json_pack("{s:o s:I s:I s:b s:b}", "messages", rows, "count", (json_int_t)n,
+                          "total_count", (json_int_t)total, "has_more",
+                          (int64_t)offset + (int64_t)n < total, "truncated", truncated);
     if (n)
         json_object_set_new(o, "next_since_id", json_integer(ms.v[n - 1].id));
     store_messages_free(&ms);
     return app_ok(o);
+}
+
+/* get_thread: a page of the thread rooted at message_id (the root, then its visible
+ * replies at any depth, by id), at most `limit` messages and MAX_RESPONSE_BYTES; since_id
+ * continues after the last message of the previous page. */
+static json_t *thread_page(app_call *c, json_t *args, int64_t id, const store_vis *vis)
+{
+    int64_t limit, since;
+    json_t *r;
+    if ((r = app_arg_range(c, args, "limit", 100, 1, 1000, &limit)) ||
+        (r = app_arg_range(c, args, "since_id", 0, 0, INT64_MAX, &since)))
+        return r;
+    /* one more than asked: whether more follow */
+    store_thread_query q = {.root_id = id, .vis = vis, .since_id = since, .limit = (int)limit + 1};
+    store_messages ms;
+    err_t e;
+    if (store_message_thread_page(c->app->st, &q, &ms, &e) != ERR_OK)
+        return app_error_store(c->app, &e, APP_MESSAGE_NOT_FOUND, "message");
+    bool truncated;
+    json_t *rows = app_json_messages_within(c->app, &ms, (size_t)limit, &truncated);
+    size_t n = json_array_size(rows);
+    r = json_pack("{s:I s:o s:I s:b s:b}", "root_message_id", (json_int_t)id, "messages", rows,
+                  "count", (json_int_t)n, "has_more", n < ms.n, "truncated", truncated);
+    if (n)
+        json_object_set_new(r, "next_since_id", json_integer(ms.v[n - 1].id));
+    store_messages_free(&ms);
+    return app_ok(r);
 }
 
 /* get_message (one message) and get_thread (the message and its visible replies):
@@ -117,21 +147,14 @@ static json_t *message_or_thread(app_call *c, json_t *args, bool thread)
     store_vis vis;
     if ((r = app_vis_build(c, &c->id, NULL, &vis)))
         return r;
+    if (thread)
+        return thread_page(c, args, id, &vis);
     err_t e;
-    if (thread) {
-        store_messages ms;
-        if (store_message_thread(c->app->st, id, &vis, &ms, &e) != ERR_OK)
-            return app_error_store(c->app, &e, APP_MESSAGE_NOT_FOUND, "message");
-        r = json_pack("{s:I s:o s:I}", "root_message_id", (json_int_t)id, "messages",
-                      app_json_messages(&ms), "count", (json_int_t)ms.n);
-        store_messages_free(&ms);
-    } else {
-        store_message m;
-        if (store_message_get(c->app->st, id, &vis, &m, &e) != ERR_OK)
-            return app_error_store(c->app, &e, APP_MESSAGE_NOT_FOUND, "message");
-        r = json_pack("{s:o}", "message", app_json_message(&m));
-        store_message_clear(&m);
-    }
+    store_message m;
+    if (store_message_get(c->app->st, id, &vis, &m, &e) != ERR_OK)
+        return app_error_store(c->app, &e, APP_MESSAGE_NOT_FOUND, "message");
+    r = json_pack("{s:o}", "message", app_json_message(&m));
+    store_message_clear(&m);
     return app_ok(r);
 }
 
@@ -157,7 +180,8 @@ const app_tool app_tools_messages[] = {
     {"get_message", "Get message", "One message by id, if visible to you.", APP_RO, APP_NEED_READ,
      get_message},
     {"get_thread", "Get thread",
-     "The visible messages of the thread rooted at message_id (the root and its replies), by id.",
+     "The visible messages of the thread rooted at message_id (the root and its replies), by id, "
+     "a page at a time: has_more says more follow; pass next_since_id as since_id for them.",
      APP_RO, APP_NEED_READ, get_thread},
     {NULL, NULL, NULL, NULL, 0, NULL},
 };

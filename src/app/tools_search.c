@@ -4,8 +4,13 @@
  * When the trigram prefilter plan is sound for (query, threshold) (search/prefilter.h:
  * then no message scoring >= threshold lacks a query trigram), only the candidates
  * the store's index returns (store_message_search) are fetched and scored; otherwise
- * (default threshold 60, queries < 3 characters) every visible message is. Both paths give the same results; message_count is the number
- * of visible messages searched either way.
+ * (default threshold 60, queries < 3 characters) every visible message is. Both paths
+ * give the same results; message_count is the number of visible messages searched
+ * either way. The scan is bounded: it stops before a message once SEARCH_MAX_SCAN_BYTES
+ * of text were scored or SEARCH_TIME_BUDGET_MS have passed, and answers with what it
+ * found, cut_short and where to go on (next_since_id); pages are sized by bytes, so a
+ * session of huge messages is never read at once. Answers stop adding rows at
+ * MAX_RESPONSE_BYTES (truncated).
  * Must not: search messages outside the caller's visibility (app_vis_build), or use
  * the index for a plan that is not sound. */
 #include <math.h>
@@ -17,30 +22,43 @@
 #include "base/sbuf.h"
 #include "search/prefilter.h"
 
-#define SEARCH_PAGE 500
+/* Pages of messages are read by id; their size follows the messages' size, so a page
+ * holds about SEARCH_PAGE_BYTES of text (SEARCH_PAGE_MIN..SEARCH_PAGE_MAX messages). */
+#define SEARCH_PAGE_FIRST 100
+#define SEARCH_PAGE_MIN 16
+#define SEARCH_PAGE_MAX 500
+#define SEARCH_PAGE_BYTES ((size_t)8 << 20)
 
 typedef struct hit {
-    double score;
+    double score; /* rounded to 2 decimals: what is shown and ordered by */
+    double raw;   /* as scored: the relevance */
     int64_t id;
-    json_t *result; /* {message, score, match_preview, relevance} */
+    store_message m; /* owned */
+    char *preview;   /* owned */
 } hit;
 
+static void hit_clear(hit *h)
+{
+    store_message_clear(&h->m);
+    free(h->preview);
+}
+
 /* keeps the best k (score desc, then id asc) in h[0..*n) */
-static void topk_add(hit *h, size_t *n, size_t k, hit x)
+static void topk_add(hit *h, size_t *n, size_t k, hit *x)
 {
     if (*n < k) {
-        h[(*n)++] = x;
+        h[(*n)++] = *x;
         return;
     }
     size_t worst = 0;
     for (size_t i = 1; i < *n; i++)
         if (h[i].score < h[worst].score || (h[i].score == h[worst].score && h[i].id > h[worst].id))
             worst = i;
-    if (x.score > h[worst].score) {
-        json_decref(h[worst].result);
-        h[worst] = x;
+    if (x->score > h[worst].score) {
+        hit_clear(&h[worst]);
+        h[worst] = *x;
     } else {
-        json_decref(x.result);
+        hit_clear(x);
     }
 }
 
@@ -50,6 +68,149 @@ static int hit_cmp(const void *a, const void *b)
     if (x->score != y->score)
         return x->score > y->score ? -1 : 1;
     return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* One search_context call: what it scores and what it has found so far. */
+typedef struct scan {
+    app_call *c;
+    search_query *sq;
+    search_ws *ws;
+    search_match mt;
+    double threshold;
+    bool meta;
+    size_t k;
+    hit *hits;
+    size_t nh;
+    int64_t scored, last_id; /* messages scored, the id of the last one */
+    size_t spent;            /* bytes of text scored (sender, content, metadata) */
+    int64_t deadline;        /* utc_mono_us() after which no message is scored */
+    const char *cut;         /* why the scan stopped early ("scan_bytes", "time"), or NULL */
+} scan;
+
+static size_t message_bytes(const store_message *m)
+{
+    return (m->content ? strlen(m->content) : 0) + (m->sender ? strlen(m->sender) : 0) +
+           (m->metadata ? strlen(m->metadata) : 0);
+}
+
+/* Scores m (its fields move into a hit when it is kept); false when a budget says to stop
+ * before it (s->cut set) or the call was cancelled. */
+static bool scan_one(scan *s, store_message *m)
+{
+    if (s->spent >= s->c->app->lim.search_max_bytes) {
+        s->cut = "scan_bytes";
+        return false;
+    }
+    if (utc_mono_us() >= s->deadline) {
+        s->cut = "time";
+        return false;
+    }
+    if (mcp_call_cancelled(s->c->mc))
+        return false;
+    json_t *md = NULL;
+    if (s->meta && m->metadata) {
+        json_error_t je;
+        md = json_loads(m->metadata, 0, &je);
+    }
+    double v = search_score_message(s->sq, s->ws, m->sender, m->content,
+                                    m->content ? strlen(m->content) : 0, md, s->threshold, &s->mt);
+    json_decref(md);
+    s->spent += message_bytes(m);
+    s->scored++;
+    s->last_id = m->id;
+    if (v >= s->threshold && (v > 0 || s->threshold <= 0)) {
+        hit h = {.score = round(v * 100.0) / 100.0,
+                 .raw = v,
+                 .id = m->id,
+                 .m = *m,
+                 .preview = xstrdup(v > 0 ? s->mt.preview : "")};
+        memset(m, 0, sizeof *m); /* moved into h */
+        topk_add(s->hits, &s->nh, s->k, &h);
+    }
+    return true;
+}
+
+/* The size of the next page: about SEARCH_PAGE_BYTES of text at the average size of the
+ * messages so far, and no more than the scan budget still allows. */
+static int next_page(const scan *s)
+{
+    size_t avg = s->scored ? s->spent / (size_t)s->scored : 0,
+           max = s->c->app->lim.search_max_bytes;
+    if (avg == 0)
+        return SEARCH_PAGE_MAX;
+    size_t n = SEARCH_PAGE_BYTES / avg, left = s->spent < max ? (max - s->spent) / avg + 1 : 1;
+    if (left < n)
+        n = left;
+    return n < SEARCH_PAGE_MIN ? SEARCH_PAGE_MIN : n > SEARCH_PAGE_MAX ? SEARCH_PAGE_MAX : (int)n;
+}
+
+/* Scores the visible messages of the session with id > since_id, page after page (only
+ * the index's candidates when pf is sound), until all are scored, a budget stops the scan
+ * or the call is cancelled. NULL, or the store's error result. */
+static json_t *scan_session(scan *s, const char *sid, const store_vis *vis,
+                            const search_prefilter *pf, int64_t since_id)
+{
+    err_t e;
+    int64_t cursor = since_id;
+    int page = SEARCH_PAGE_FIRST;
+    for (;;) {
+        store_messages ms;
+        err_code rc;
+        if (pf->sound) {
+            store_search_query q = {.session_id = sid,
+                                    .vis = *vis,
+                                    .terms = (const char *const *)pf->terms,
+                                    .nterms = pf->nterms,
+                                    .since_id = cursor,
+                                    .limit = page};
+            rc = store_message_search(s->c->app->st, &q, &ms, &e);
+        } else {
+            store_msg_query q = {.session_id = sid, .vis = *vis, .since_id = cursor, .limit = page};
+            rc = store_message_list(s->c->app->st, &q, &ms, NULL, &e);
+        }
+        if (rc != ERR_OK)
+            return app_error_store(s->c->app, &e, APP_SESSION_NOT_FOUND, "session");
+        size_t got = ms.n;
+        if (got)
+            cursor = ms.v[got - 1].id; /* before scan_one moves messages out */
+        bool go = true;
+        for (size_t i = 0; go && i < got; i++)
+            go = scan_one(s, &ms.v[i]);
+        store_messages_free(&ms);
+        if (!go || got < (size_t)page)
+            return NULL;
+        /* long searches report how many messages were scored (no-op without a token) */
+        mcp_call_progress(s->c->mc, (double)s->scored, -1, "messages scored");
+        page = next_page(s);
+    }
+}
+
+/* The found messages, best first, as result rows within MAX_RESPONSE_BYTES (*truncated:
+ * some did not fit); frees the hits. */
+static json_t *scan_results(scan *s, bool *truncated)
+{
+    qsort(s->hits, s->nh, sizeof *s->hits, hit_cmp);
+    json_t *arr = json_array();
+    size_t used = 0;
+    *truncated = false;
+    for (size_t i = 0; i < s->nh; i++) {
+        hit *h = &s->hits[i];
+        if (!*truncated) {
+            json_t *row = json_pack("{s:o s:f s:s s:s}", "message", app_json_message(&h->m),
+                                    "score", h->score, "match_preview", h->preview, "relevance",
+                                    search_relevance(h->raw));
+            if (app_row_fits(s->c->app, &used, app_json_size(row)))
+                json_array_append_new(arr, row);
+            else {
+                json_decref(row);
+                *truncated = true;
+            }
+        }
+        hit_clear(h);
+    }
+    free(s->hits);
+    s->hits = NULL;
+    return arr;
 }
 
 static json_t *search_context(app_call *c, json_t *args)
@@ -72,10 +233,10 @@ static json_t *search_context(app_call *c, json_t *args)
             c->app, APP_INVALID_INPUT,
             json_pack("{s:s s:i s:i}", "argument", "fuzzy_threshold", "min", 0, "max", 100), NULL,
             0, "fuzzy_threshold must be a number from 0 to 100");
-    int64_t limit;
-    if ((r = app_arg_range(c, args, "limit", 10, 1, 100, &limit)))
+    int64_t limit, since;
+    if ((r = app_arg_range(c, args, "limit", 10, 1, 100, &limit)) ||
+        (r = app_arg_range(c, args, "since_id", 0, 0, INT64_MAX, &since)))
         return r;
-    bool meta = app_arg_bool(args, "search_metadata", true);
     const char *scope = app_arg_str(args, "search_scope");
     if (!scope)
         scope = "all";
@@ -92,95 +253,51 @@ static json_t *search_context(app_call *c, json_t *args)
         return r;
 
     int64_t t0 = utc_mono_us();
-    search_query *sq = search_query_new(query, strlen(query));
-    search_ws *ws = app_search_ws(c->app);
-    hit *hits = xcalloc((size_t)limit, sizeof *hits);
-    size_t nh = 0;
-    int64_t scanned = 0, cursor = 0;
-    err_t e;
-    search_match *mt = xmalloc(sizeof *mt);
+    scan *s = xcalloc(1, sizeof *s);
+    s->c = c;
+    s->sq = search_query_new(query, strlen(query));
+    s->ws = app_search_ws(c->app);
+    s->threshold = threshold;
+    s->meta = app_arg_bool(args, "search_metadata", true);
+    s->k = (size_t)limit;
+    s->hits = xcalloc(s->k, sizeof *s->hits);
+    s->deadline = t0 + (int64_t)c->app->lim.search_time_ms * 1000;
     search_prefilter pf;
-    search_prefilter_plan(ws, query, strlen(query), threshold, &pf);
-    bool use_index = pf.sound;
-    int64_t scored = 0;
-    for (;;) {
-        store_messages ms;
-        err_code rc;
-        if (use_index) {
-            store_search_query q = {.session_id = sid,
-                                    .vis = vis,
-                                    .terms = (const char *const *)pf.terms,
-                                    .nterms = pf.nterms,
-                                    .since_id = cursor,
-                                    .limit = SEARCH_PAGE};
-            rc = store_message_search(c->app->st, &q, &ms, &e);
-        } else {
-            store_msg_query q = {
-                .session_id = sid, .vis = vis, .since_id = cursor, .limit = SEARCH_PAGE};
-            rc = store_message_list(c->app->st, &q, &ms, NULL, &e);
-        }
-        if (rc != ERR_OK) {
-            r = app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
-            break;
-        }
-        for (size_t i = 0; i < ms.n; i++) {
-            store_message *m = &ms.v[i];
-            json_t *md = NULL;
-            if (meta && m->metadata) {
-                json_error_t je;
-                md = json_loads(m->metadata, 0, &je);
-            }
-            double s = search_score_message(sq, ws, m->sender, m->content,
-                                            m->content ? strlen(m->content) : 0, md, threshold, mt);
-            json_decref(md);
-            if (s >= threshold && (s > 0 || threshold <= 0)) {
-                double rs = round(s * 100.0) / 100.0;
-                hit h = {.score = rs, .id = m->id};
-                h.result = json_pack("{s:o s:f s:s s:s}", "message", app_json_message(m), "score",
-                                     rs, "match_preview", s > 0 ? mt->preview : "", "relevance",
-                                     search_relevance(s));
-                topk_add(hits, &nh, (size_t)limit, h);
-            }
-        }
-        size_t got = ms.n;
-        scored += (int64_t)got;
-        if (got)
-            cursor = ms.v[got - 1].id;
-        store_messages_free(&ms);
-        if (got < SEARCH_PAGE || mcp_call_cancelled(c->mc))
-            break;
-        /* long searches report how many messages were scored (no-op without a token) */
-        mcp_call_progress(c->mc, (double)scored, -1, "messages scored");
-    }
-    scanned = scored;
-    if (!r && use_index) {
+    search_prefilter_plan(s->ws, query, strlen(query), threshold, &pf);
+    r = scan_session(s, sid, &vis, &pf, since);
+    int64_t searched = s->scored;
+    if (!r && pf.sound && !s->cut) {
         /* every visible message was searched (through the index) */
-        store_msg_query q = {.session_id = sid, .vis = vis, .limit = 1};
+        err_t e;
+        store_msg_query q = {.session_id = sid, .vis = vis, .since_id = since, .limit = 1};
         store_messages ms;
-        if (store_message_list(c->app->st, &q, &ms, &scanned, &e) != ERR_OK)
+        if (store_message_list(c->app->st, &q, &ms, &searched, &e) != ERR_OK)
             r = app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
         else
             store_messages_free(&ms);
     }
     search_prefilter_free(&pf);
-    free(mt);
-    search_query_free(sq);
+    search_query_free(s->sq);
+    bool truncated;
+    json_t *arr = scan_results(s, &truncated);
     if (r) {
-        for (size_t i = 0; i < nh; i++)
-            json_decref(hits[i].result);
-        free(hits);
-        return r;
+        json_decref(arr);
+    } else {
+        double ms_taken = (double)(utc_mono_us() - t0) / 1000.0;
+        r = json_pack("{s:o s:s s:f s:s s:I s:f s:I s:b s:b}", "results", arr, "query", query,
+                      "threshold", threshold, "search_scope", scope, "message_count",
+                      (json_int_t)searched, "search_time_ms", round(ms_taken * 1000) / 1000,
+                      "count", (json_int_t)json_array_size(arr), "cut_short", s->cut != NULL,
+                      "truncated", truncated);
+        if (s->cut) {
+            json_object_set_new(r, "cut_short_reason", json_string(s->cut));
+            if (s->scored)
+                json_object_set_new(r, "next_since_id", json_integer(s->last_id));
+        }
+        r = app_ok(r);
     }
-    qsort(hits, nh, sizeof *hits, hit_cmp);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < nh; i++)
-        json_array_append_new(arr, hits[i].result);
-    free(hits);
-    double ms_taken = (double)(utc_mono_us() - t0) / 1000.0;
-    return app_ok(json_pack("{s:o s:s s:f s:s s:I s:f s:I}", "results", arr, "query", query,
-                            "threshold", threshold, "search_scope", scope, "message_count",
-                            (json_int_t)scanned, "search_time_ms", round(ms_taken * 1000) / 1000,
-                            "count", (json_int_t)nh));
+    free(s);
+    return r;
 }
 
 /* search_by_sender / search_by_timerange: the caller's visible messages of q (its
@@ -196,10 +313,13 @@ static json_t *visible_list(app_call *c, store_msg_query *q, json_t *extra)
         json_decref(extra);
         return r;
     }
-    json_t *o = json_pack("{s:o}", "messages", app_json_messages(&ms));
+    bool truncated;
+    json_t *rows = app_json_messages_within(c->app, &ms, ms.n, &truncated);
+    json_t *o = json_pack("{s:o}", "messages", rows);
     json_object_update(o, extra);
     json_decref(extra);
-    json_object_set_new(o, "count", json_integer((json_int_t)ms.n));
+    json_object_set_new(o, "count", json_integer((json_int_t)json_array_size(rows)));
+    json_object_set_new(o, "truncated", json_boolean(truncated));
     store_messages_free(&ms);
     return app_ok(o);
 }
@@ -250,7 +370,8 @@ const app_tool app_tools_search[] = {
     {"search_context", "Search context",
      "Fuzzy search over every visible message of a session (sender, content and, with "
      "search_metadata, metadata values). Score 0..100 (a verbatim match scores 100); "
-     "relevance high >= 80, medium >= 60, else low.",
+     "relevance high >= 80, medium >= 60, else low. A search stops at its scan budget: "
+     "cut_short is then true; pass next_since_id as since_id to search the rest.",
      APP_RO, APP_NEED_READ, search_context},
     {"search_by_sender", "Search by sender", "Visible messages of one sender, newest first.",
      APP_RO, APP_NEED_READ, search_by_sender},

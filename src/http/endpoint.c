@@ -3,8 +3,8 @@
  * server.c, for every path): method 405, auth 401, Accept 406, Content-Type 415,
  * size 413, session 400/404, MCP-Protocol-Version 400, then the embedding program's
  * session_check (creating a session, GET, DELETE); POST handling (quick messages
- * inline on the I/O thread, other requests on a worker while the connection is
- * suspended; JSON when the handler emitted nothing, else SSE), GET streams (one per
+ * inline on the I/O thread, other requests on a worker of their lane while the
+ * connection is suspended; JSON when the handler emitted nothing, else SSE), GET streams (one per
  * session, 409; Last-Event-ID replay) and DELETE.
  * Must not: interpret the auth value, or block the I/O thread on a handler. */
 #include <limits.h>
@@ -232,6 +232,7 @@ static MHD_RESULT_T post_body_complete(mcp_http *h, struct MHD_Connection *conn,
     p->t0 = t0;
     p->rpc_method = batch ? http_names_method("batch") : mname;
     p->tool = batch ? NULL : http_names_tool(h->names, method, mcp_message_param_name(m));
+    p->lane = mcp_message_lane(h->srv, m);
     hc->post = p;
     pthread_mutex_lock(&s->lock);
     MHD_suspend_connection(conn);

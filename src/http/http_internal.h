@@ -95,6 +95,7 @@ typedef struct http_post {
     const char *rpc_method; /* metrics labels (names.c): static or owned by h->names */
     const char *tool;
     uint64_t t0;
+    unsigned lane;           /* the worker lane that runs it (mcp_message_lane) */
     struct http_post *qnext; /* worker queue */
 } http_post;
 
@@ -172,10 +173,16 @@ struct mcp_http {
     size_t nsess;
     uint64_t last_reap; /* guarded by sess_lock */
 
-    /* worker pool (workers.c) */
-    pthread_mutex_t qlock;
-    pthread_cond_t qcond;
-    http_post *qhead, *qtail;
+    /* worker pool (workers.c): one queue and set of threads per lane of the server */
+    pthread_mutex_t qlock; /* guards the lanes' queues and counters, qstop */
+    struct http_lane {
+        pthread_cond_t cv; /* work queued in this lane, or stopping */
+        http_post *head, *tail;
+        unsigned threads;    /* started for this lane */
+        size_t queued, busy; /* posts waiting / running */
+        const char *name;    /* the server's (mcp_server_lane_name) */
+    } lanes[MCP_MAX_LANES];
+    unsigned nlanes;
     bool qstop;
     pthread_t *threads;
     unsigned nthreads;
@@ -217,8 +224,11 @@ void http_streams_trim(http_sess *s);
 
 /* workers.c */
 void http_workers_start(mcp_http *h);
-void http_workers_stop(mcp_http *h); /* finishes the queue, joins */
-void http_workers_submit(mcp_http *h, http_post *p);
+void http_workers_stop(mcp_http *h);                 /* finishes the queue, joins */
+void http_workers_submit(mcp_http *h, http_post *p); /* into the queue of p->lane */
+/* Appends the lanes' gauges (threads, busy, queued per lane) in the Prometheus text
+ * format. */
+void http_workers_render(mcp_http *h, sbuf_t *out);
 void http_post_run(http_post *p); /* endpoint.c: runs on a worker */
 
 /* endpoint.c */

@@ -8,7 +8,8 @@
  *
  * Threads: libmicrohttpd's internal epoll thread pool (`io_threads`) does the socket I/O
  * and runs quick work inline (initialize, ping, notifications, client responses, routes);
- * other MCP requests run on a fixed pool of `workers` threads while the connection is
+ * other MCP requests run on fixed pools of worker threads, one per lane of the server
+ * (mcp_server_add_lane; the default lane has `workers` threads), while the connection is
  * suspended. SSE streams are suspended connections resumed when an event arrives, so an
  * idle stream costs no thread. No thread is created per request.
  *
@@ -79,7 +80,9 @@ typedef struct mcp_http_opts {
     const char *bind_addr;             /* IPv4/IPv6 literal; default "127.0.0.1" */
     uint16_t port;                     /* 0 = ephemeral (see mcp_http_port) */
     unsigned io_threads;               /* libmicrohttpd thread pool size (default 2) */
-    unsigned workers;                  /* MCP handler threads (default 8) */
+    unsigned workers;                  /* MCP handler threads of the default lane (8); the
+                                          server's other lanes (mcp_server_add_lane) get
+                                          threads of their own */
     size_t max_body;                   /* request body limit in bytes (default 4 MiB) */
     unsigned max_connections;          /* connections at once (default 4096; lowered to what
                                           the open-file limit allows) */
@@ -165,6 +168,8 @@ void mcp_http_add_route(mcp_http *h, const char *method, const char *path, mcp_h
  *   ctxd_mcp_requests_total{method,tool,status}           counter
  *   ctxd_mcp_request_duration_seconds{method,tool}         histogram
  *   ctxd_mcp_sessions                                       gauge
+ *   ctxd_mcp_workers{lane}, ctxd_mcp_workers_busy{lane},
+ *   ctxd_mcp_queued_requests{lane}                          gauges (worker lanes)
  * to a malloc'd NUL-terminated string (caller frees); *len (if not NULL) gets its length.
  * The app renders it as part of its GET /metrics. */
 char *mcp_http_metrics_render(mcp_http *h, size_t *len);

@@ -410,6 +410,7 @@ char *mcp_http_metrics_render(mcp_http *h, size_t *len)
     sbuf_puts(&b, "# HELP ctxd_mcp_sessions Live MCP sessions over HTTP.\n"
                   "# TYPE ctxd_mcp_sessions gauge\n");
     sbuf_printf(&b, "ctxd_mcp_sessions %zu\n", mcp_http_session_count(h));
+    http_workers_render(h, &b);
     if (len)
         *len = b.len;
     char *s = sbuf_detach(&b);

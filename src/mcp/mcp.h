@@ -123,6 +123,29 @@ typedef struct mcp_tool_def {
  * the mcp_invalid_args_fn if one is set, see below). */
 err_code mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *def, err_t *e);
 
+/* Lanes: which worker threads a transport runs a call on. A transport that runs requests
+ * on worker threads (HTTP) keeps one pool of threads per lane, so the calls of one lane
+ * never wait for threads busy with another: writes waiting for a database lock held
+ * elsewhere, or long searches, cannot take the threads quick reads need. Lane 0 is the
+ * default: every request that is not a tools/call of a tool put in another lane (a batch
+ * goes to the lane of its first element outside lane 0). mcp_server_add_lane declares
+ * lane 1, 2, ... (at most MCP_MAX_LANES in all, lane 0 included) with the number of
+ * threads it should get (>= 1) and a name (as a tool's name, for metrics);
+ * *lane receives its number; mcp_server_set_tool_lane puts a registered tool in it.
+ * Before the first session, like registration. Transports with one worker pool (stdio)
+ * run every lane on it. */
+#define MCP_MAX_LANES 4u
+err_code mcp_server_add_lane(mcp_server *srv, const char *name, unsigned workers, unsigned *lane,
+                             err_t *e);
+/* ERR_NOTFOUND when no tool is called `tool` or no lane has that number. */
+err_code mcp_server_set_tool_lane(mcp_server *srv, const char *tool, unsigned lane, err_t *e);
+/* Lanes declared, lane 0 included (>= 1). */
+unsigned mcp_server_lane_count(const mcp_server *srv);
+/* The name ("default" for lane 0) and threads (0 for lane 0: the transport's own figure)
+ * of lane i < mcp_server_lane_count. */
+const char *mcp_server_lane_name(const mcp_server *srv, unsigned i);
+unsigned mcp_server_lane_workers(const mcp_server *srv, unsigned i);
+
 /* What failed when a tool's arguments did not validate against its input schema (all
  * strings borrowed, valid during the callback; none echoes a string argument's value). */
 typedef struct mcp_invalid_args {

@@ -18,6 +18,7 @@ typedef struct mcp_tool {
     bool has_output_schema;
     mcp_tool_fn fn;
     void *ud;
+    unsigned lane; /* mcp_server_set_tool_lane; 0 = the default */
 } mcp_tool;
 
 typedef struct mcp_resource {
@@ -68,6 +69,11 @@ struct mcp_server {
     bool frozen;
     mcp_invalid_args_fn invalid_args_fn; /* NULL = the default isError text */
     void *invalid_args_ud;
+    struct mcp_lane {  /* lanes[0] is the default lane */
+        char name[65]; /* as a tool's name */
+        unsigned workers;
+    } lanes[MCP_MAX_LANES];
+    unsigned nlanes;
 
     mcp_tool *tools;
     size_t ntools;

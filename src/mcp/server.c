@@ -4,6 +4,7 @@
  * resource-updated notifications are subscriptions.c.)
  * Must not: handle requests (dispatch lives in tools.c, resources.c, prompts.c) or know
  * what any registered item means. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,8 @@ mcp_server *mcp_server_new(const mcp_server_info *info)
         json_object_set_new(srv->info, "description", json_string(info->description));
     srv->instructions = info ? xstrdup(info->instructions) : NULL;
     srv->page_size = 100;
+    snprintf(srv->lanes[0].name, sizeof srv->lanes[0].name, "default");
+    srv->nlanes = 1;
     srv->default_level = MCP_LOG_INFO;
     srv->tool_list = json_array();
     srv->tool_index = json_object();
@@ -162,6 +165,51 @@ static json_t *describe(json_t *r, const char *title, const char *description, c
     return r;
 }
 
+err_code mcp_server_add_lane(mcp_server *srv, const char *name, unsigned workers, unsigned *lane,
+                             err_t *e)
+{
+    err_code rc = reg_check(srv, "lane", name_ok(name) && workers >= 1 && lane,
+                            "a name of 1-64 [A-Za-z0-9_./-] and a worker", NULL, NULL, e);
+    if (rc != ERR_OK)
+        return rc;
+    for (unsigned i = 0; i < srv->nlanes; i++)
+        if (strcmp(srv->lanes[i].name, name) == 0)
+            return err_set(e, ERR_EXISTS, "mcp: lane %s registered twice", name);
+    if (srv->nlanes >= MCP_MAX_LANES)
+        return err_set(e, ERR_INVALID, "mcp: at most %u lanes", MCP_MAX_LANES);
+    snprintf(srv->lanes[srv->nlanes].name, sizeof srv->lanes[0].name, "%s", name);
+    srv->lanes[srv->nlanes].workers = workers;
+    *lane = srv->nlanes++;
+    return ERR_OK;
+}
+
+err_code mcp_server_set_tool_lane(mcp_server *srv, const char *tool, unsigned lane, err_t *e)
+{
+    if (srv->frozen)
+        return err_set(e, ERR_INVALID, "mcp: registry is frozen (sessions exist)");
+    json_t *idx = tool ? json_object_get(srv->tool_index, tool) : NULL;
+    if (!idx || lane >= srv->nlanes)
+        return err_set(e, ERR_NOTFOUND, "mcp: no tool %s or no lane %u to put it in",
+                       tool ? tool : "(null)", lane);
+    srv->tools[json_integer_value(idx)].lane = lane;
+    return ERR_OK;
+}
+
+unsigned mcp_server_lane_count(const mcp_server *srv)
+{
+    return srv->nlanes;
+}
+
+const char *mcp_server_lane_name(const mcp_server *srv, unsigned i)
+{
+    return i < srv->nlanes ? srv->lanes[i].name : NULL;
+}
+
+unsigned mcp_server_lane_workers(const mcp_server *srv, unsigned i)
+{
+    return i < srv->nlanes ? srv->lanes[i].workers : 0;
+}
+
 err_code mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *d, err_t *e)
 {
     err_code rc = reg_check(srv, "tool", d && name_ok(d->name) && d->fn,
@@ -201,7 +249,7 @@ err_code mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *d, err_t *e)
     if (ann)
         json_object_set_new(t, "annotations", ann);
     srv->tools = xrealloc(srv->tools, (srv->ntools + 1) * sizeof *srv->tools);
-    srv->tools[srv->ntools] = (mcp_tool){xstrdup(d->name), in, out != NULL, d->fn, d->ud};
+    srv->tools[srv->ntools] = (mcp_tool){xstrdup(d->name), in, out != NULL, d->fn, d->ud, 0};
     reg_list(srv->tool_list, srv->tool_index, d->name, srv->ntools++, t);
     return ERR_OK;
 }

@@ -6,6 +6,7 @@
  * vtable and frees partial outputs on error.
  * Must not: contain SQL or backend-specific logic (that is store_sql*.c /
  * store_mongo*.c), or know which backends exist (store_registry.c does). */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include "store/store.h"
@@ -299,11 +300,19 @@ err_code store_message_get(store_t *st, int64_t id, const store_vis *vis, store_
 err_code store_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
                               store_messages *out, err_t *e)
 {
+    store_thread_query q = {.root_id = root_id, .vis = vis, .limit = INT_MAX};
+    return store_message_thread_page(st, &q, out, e);
+}
+
+err_code store_message_thread_page(store_t *st, const store_thread_query *q, store_messages *out,
+                                   err_t *e)
+{
     ERR_LOCAL(e);
     memset(out, 0, sizeof *out);
-    err_code rc = vis_check("message_thread", vis, e);
-    return released(rc != ERR_OK ? rc : st->vt->message_thread(st, root_id, vis, out, e),
-                    OUT_MESSAGES, out);
+    if (!q || q->limit < 1 || q->since_id < 0)
+        return need(false, "message_thread needs limit >= 1, since_id >= 0", e);
+    err_code rc = vis_check("message_thread", q->vis, e);
+    return released(rc != ERR_OK ? rc : st->vt->message_thread(st, q, out, e), OUT_MESSAGES, out);
 }
 
 /* A search term: a trigram of a field (the indexes hold trigrams of the fields,

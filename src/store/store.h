@@ -458,6 +458,18 @@ err_code store_message_get(store_t *st, int64_t id, const store_vis *vis, store_
  * (as message_get, so ids of hidden messages cannot be probed). */
 err_code store_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
                               store_messages *out, err_t *e);
+/* A page of a thread: the root (when since_id < root_id) and its visible descendants
+ * (also those below an invisible reply) with id > since_id, ordered by id, at most
+ * limit (>= 1) of them. ERR_NOTFOUND when the root is absent or not visible, on every
+ * page (as message_get). Reads the thread's ids, and only the rows it returns. */
+typedef struct store_thread_query {
+    int64_t root_id;      /* required */
+    const store_vis *vis; /* required */
+    int64_t since_id;     /* 0 = from the root */
+    int limit;            /* >= 1 */
+} store_thread_query;
+err_code store_message_thread_page(store_t *st, const store_thread_query *q, store_messages *out,
+                                   err_t *e);
 /* See store_search_query. ERR_NOTFOUND when the session does not exist. */
 err_code store_message_search(store_t *st, const store_search_query *q, store_messages *out,
                               err_t *e);

@@ -99,6 +99,18 @@ err_code store_err_no_message(err_t *e, int64_t id)
     return err_set(e, ERR_NOTFOUND, "message %lld not found", (long long)id);
 }
 
+err_code store_thread_page_done(const store_thread_query *q, store_messages *out, err_code rc,
+                                err_t *e)
+{
+    if (rc == ERR_OK && (out->n == 0 || out->v[0].id != q->root_id))
+        return store_err_no_message(e, q->root_id);
+    if (rc == ERR_OK && q->since_id >= q->root_id) {
+        store_message_clear(&out->v[0]);
+        memmove(out->v, out->v + 1, --out->n * sizeof *out->v);
+    }
+    return rc;
+}
+
 /* e->native of an answer with a store_reason: the reason under a tag that no
  * database's own code uses (err.h: native is the code of the library that answered,
  * here the store's). */

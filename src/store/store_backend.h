@@ -44,8 +44,8 @@ typedef struct store_vt {
                              int64_t *total, err_t *e);
     err_code (*message_get)(store_t *st, int64_t id, const store_vis *vis, store_message *out,
                             err_t *e);
-    err_code (*message_thread)(store_t *st, int64_t root_id, const store_vis *vis,
-                               store_messages *out, err_t *e);
+    err_code (*message_thread)(store_t *st, const store_thread_query *q, store_messages *out,
+                               err_t *e);
     err_code (*message_search)(store_t *st, const store_search_query *q, store_messages *out,
                                err_t *e);
     err_code (*message_reindex)(store_t *st, int limit, int64_t *done, err_t *e);
@@ -161,6 +161,12 @@ char *store_index_text(store_t *st, const char *sender, const char *content, siz
 err_code store_err_no_session(err_t *e, const char *id);     /* ERR_NOTFOUND */
 err_code store_err_session_exists(err_t *e, const char *id); /* ERR_UNIQUE */
 err_code store_err_no_message(err_t *e, int64_t id);         /* ERR_NOTFOUND */
+/* A thread page read with its root first (message_thread, store_thread_query): rc, or
+ * the root's ERR_NOTFOUND when the rows do not start with it; the root row is dropped
+ * when the page starts past it (since_id >= root_id), so the backend reads limit + 1
+ * rows then. */
+err_code store_thread_page_done(const store_thread_query *q, store_messages *out, err_code rc,
+                                err_t *e);
 /* message_add's parent answers (store.h): ERR_INVALID with their store_reason */
 err_code store_err_no_parent(err_t *e, int64_t parent_id);                          /* INVALID */
 err_code store_err_bad_parent(err_t *e, int64_t parent_id, const char *session_id); /* INVALID */

@@ -193,8 +193,8 @@ err_code smongo_message_list(store_t *st, const store_msg_query *q, store_messag
                              int64_t *total, err_t *e);
 err_code smongo_message_get(store_t *st, int64_t id, const store_vis *vis, store_message *out,
                             err_t *e);
-err_code smongo_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
-                               store_messages *out, err_t *e);
+err_code smongo_message_thread(store_t *st, const store_thread_query *q, store_messages *out,
+                               err_t *e);
 err_code smongo_message_search(store_t *st, const store_search_query *q, store_messages *out,
                                err_t *e);
 err_code smongo_message_reindex(store_t *st, int limit, int64_t *done, err_t *e);

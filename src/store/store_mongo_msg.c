@@ -426,18 +426,18 @@ static void read_id(const bson_t *d, void *rec)
 static const smongo_rec id_rec = {sizeof(int64_t), read_id, NULL};
 
 typedef struct {
-    int64_t root;
-    const store_vis *vis;
+    store_thread_query q; /* a copy */
     store_messages *out;
 } thread_ctx;
 
 static err_code rd_message_thread(smongo_ctx *c, void *arg, err_t *e)
 {
     thread_ctx *x = arg;
+    const store_thread_query *q = &x->q;
     /* every descendant id, level by level (replies are newer than their parent) */
     int64_t *all = NULL, *level = NULL;
     size_t n = 0, cap = 0, nlevel = 0;
-    *(int64_t *)store_list_push((void **)&all, &n, &cap, sizeof *all) = x->root;
+    *(int64_t *)store_list_push((void **)&all, &n, &cap, sizeof *all) = q->root_id;
     err_code rc = ERR_OK;
     for (size_t from = 0; rc == ERR_OK && from < n;) {
         bson_t f;
@@ -450,24 +450,29 @@ static err_code rd_message_thread(smongo_ctx *c, void *arg, err_t *e)
             *(int64_t *)store_list_push((void **)&all, &n, &cap, sizeof *all) = level[i];
     }
     free(level);
+    /* the page: the root (store_thread_page_done) and the ids past the cursor */
+    bool skip_root = q->since_id >= q->root_id;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (all[i] == q->root_id || all[i] > q->since_id)
+            all[kept++] = all[i];
     if (rc == ERR_OK) {
         bson_t f;
-        in_filter(&f, "id", all, n);
-        append_vis(&f, x->vis);
-        rc = smongo_get_list(c, SMONGO_MESSAGES, &f, &(smongo_find){.sort = {"id"}},
-                             &smongo_message_rec, SMONGO_LIST(x->out), e);
+        in_filter(&f, "id", all, kept);
+        append_vis(&f, q->vis);
+        smongo_find o = {.sort = {"id"}, .limit = (int64_t)q->limit + (skip_root ? 1 : 0)};
+        rc = smongo_get_list(c, SMONGO_MESSAGES, &f, &o, &smongo_message_rec, SMONGO_LIST(x->out),
+                             e);
         bson_destroy(&f);
     }
     free(all);
-    if (rc == ERR_OK && (x->out->n == 0 || x->out->v[0].id != x->root))
-        rc = store_err_no_message(e, x->root);
-    return rc;
+    return store_thread_page_done(q, x->out, rc, e);
 }
 
-err_code smongo_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
-                               store_messages *out, err_t *e)
+err_code smongo_message_thread(store_t *st, const store_thread_query *q, store_messages *out,
+                               err_t *e)
 {
-    return smongo_read(M(st), rd_message_thread, &(thread_ctx){root_id, vis, out}, e);
+    return smongo_read(M(st), rd_message_thread, &(thread_ctx){*q, out}, e);
 }
 
 /* ---- search ---------------------------------------------------------------------------- */

@@ -214,8 +214,8 @@ err_code ssql_message_list(store_t *st, const store_msg_query *q, store_messages
                            int64_t *total, err_t *e);
 err_code ssql_message_get(store_t *st, int64_t id, const store_vis *vis, store_message *out,
                           err_t *e);
-err_code ssql_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
-                             store_messages *out, err_t *e);
+err_code ssql_message_thread(store_t *st, const store_thread_query *q, store_messages *out,
+                             err_t *e);
 /* ERR_OK when session id exists, else store_err_no_session: on c, or (c NULL)
  * in a read of its own. */
 err_code ssql_need_session(store_sql *s, db_conn *c, const char *id, err_t *e);

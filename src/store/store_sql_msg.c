@@ -56,16 +56,18 @@ static void build_msg_get(const store_sql *s, unsigned m, sbuf_t *b)
 }
 
 /* Replies have larger ids than their parent (the parent exists first), so the
- * root is the first row when it is visible. */
+ * root is the first row when it is visible; it is read on every page (id = root), the
+ * rest from the cursor on (id > since). */
 static void build_msg_thread(const store_sql *s, unsigned m, sbuf_t *b)
 {
     (void)s;
     sbuf_puts(b, "WITH RECURSIVE thread (id) AS ("
                  "SELECT id FROM messages WHERE id = ?"
                  " UNION SELECT c.id FROM messages c JOIN thread t ON c.parent_message_id = t.id)"
-                 " SELECT " MSG_COLS " FROM messages WHERE id IN (SELECT id FROM thread)");
+                 " SELECT " MSG_COLS " FROM messages WHERE id IN (SELECT id FROM thread)"
+                 " AND (id = ? OR id > ?)");
     ssql_put_vis(b, m);
-    sbuf_puts(b, " ORDER BY id");
+    sbuf_puts(b, " ORDER BY id LIMIT ?");
 }
 
 /* session_list: the rows (each with the count of its visible messages) or COUNT(*),
@@ -247,7 +249,7 @@ typedef struct {
     const char *search_grams; /* MySQL: its FULLTEXT words (ssql_grams) */
 } msg_add_ctx;
 
-/* The statement of message_get / message_thread (slots, build) for message id
+/* The statement of message_get (slots, build) for message id
  * under vis, and its parameters p (n of them). */
 static const char *by_id(store_sql *s, _Atomic(char *) *slots, shape_build_fn build, int64_t id,
                          const store_vis *vis, db_param p[3], size_t *n)
@@ -370,14 +372,16 @@ err_code ssql_message_get(store_t *st, int64_t id, const store_vis *vis, store_m
     return rc == ERR_OK && !found ? store_err_no_message(e, id) : rc;
 }
 
-err_code ssql_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
-                             store_messages *out, err_t *e)
+err_code ssql_message_thread(store_t *st, const store_thread_query *q, store_messages *out,
+                             err_t *e)
 {
-    db_param p[3];
-    size_t n;
-    const char *sql = by_id(S(st), S(st)->msg_thread, build_msg_thread, root_id, vis, p, &n);
+    unsigned vm = ssql_vis_mask(q->vis);
+    /* the root comes first on every page (store_thread_page_done) */
+    bool skip_root = q->since_id >= q->root_id;
+    db_param p[6] = {DB_INT(q->root_id), DB_INT(q->root_id), DB_INT(q->since_id)};
+    size_t n = 3 + ssql_vis_params(p + 3, q->vis, vm);
+    p[n++] = DB_INT((int64_t)q->limit + (skip_root ? 1 : 0));
+    const char *sql = ssql_shape(S(st), &S(st)->msg_thread[vm], build_msg_thread, vm);
     err_code rc = ssql_read_list(S(st), sql, p, n, &ssql_message_rec, (void **)&out->v, &out->n, e);
-    if (rc == ERR_OK && (out->n == 0 || out->v[0].id != root_id))
-        rc = store_err_no_message(e, root_id);
-    return rc;
+    return store_thread_page_done(q, out, rc, e);
 }

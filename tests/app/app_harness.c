@@ -12,6 +12,7 @@
 #include "app_harness.h"
 
 const char *g_url;
+app_limits g_limits;
 
 /* the notifications a client session receives */
 
@@ -84,7 +85,7 @@ int fx_setup_rl(void **state, double rate, double burst)
         auth_rl_opts ro = {.rate_per_s = rate, .burst = burst, .clock = fake_mono, .clock_ud = f};
         f->rl = auth_rl_new(&ro);
     }
-    app_opts o = {.store = f->db.st, .auth = f->auth, .rl = f->rl};
+    app_opts o = {.store = f->db.st, .auth = f->auth, .rl = f->rl, .limits = g_limits};
     assert_int_equal(app_new(&o, &f->app, &e), ERR_OK);
     mcp_server_info info = app_server_info();
     f->srv = mcp_server_new(&info);

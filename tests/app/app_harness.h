@@ -18,7 +18,8 @@
 #define SECRET "test-secret-0123456789abcdef-0123456789"
 #define API_KEY "test-api-key"
 
-extern const char *g_url; /* the store every fixture starts fresh (set by main) */
+extern const char *g_url;   /* the store every fixture starts fresh (set by main) */
+extern app_limits g_limits; /* the app's limits in every fixture (zero: the defaults) */
 
 typedef struct cap {
     pthread_mutex_t mu;

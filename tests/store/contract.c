@@ -925,6 +925,51 @@ static void test_thread(void **state)
     store_message_clear(&g);
 }
 
+/* thread pages: the root, then the visible replies past since_id, at most limit; the
+ * root is checked on every page */
+static void test_thread_pages(void **state)
+{
+    store_t *st = ST;
+    const char *sid = "session_0000000000000018";
+    mk_session(st, sid);
+    int64_t r = add_full(st, sid, "alice", "claude", "public", "root", 0).id;
+    int64_t id[7];
+    for (int i = 0; i < 7; i++) /* replies, one of them private, one below another */
+        id[i] = add_full(st, sid, "bob", "claude", i == 3 ? "private" : "public", "x",
+                         i == 5 ? id[4] : r)
+                    .id;
+    const int64_t want[] = {r, id[0], id[1], id[2], id[4], id[5], id[6]}; /* public */
+    int64_t since = 0;
+    size_t got = 0, pages = 0;
+    for (;;) {
+        store_thread_query q = {.root_id = r, .vis = &VIS_PUBLIC, .since_id = since, .limit = 3};
+        store_messages l;
+        OK(store_message_thread_page(st, &q, &l, &E));
+        assert_true(l.n <= 3);
+        for (size_t i = 0; i < l.n; i++)
+            assert_int_equal(l.v[i].id, want[got++]);
+        pages++;
+        bool last = l.n < 3;
+        if (l.n)
+            since = l.v[l.n - 1].id;
+        store_messages_free(&l);
+        if (last)
+            break;
+    }
+    assert_int_equal(got, 7);
+    assert_int_equal(pages, 3);
+    store_thread_query q = {.root_id = r, .vis = &VIS_PUBLIC, .since_id = id[6], .limit = 3};
+    store_messages l;
+    OK(store_message_thread_page(st, &q, &l, &E)); /* past the end: empty */
+    assert_int_equal(l.n, 0);
+    store_messages_free(&l);
+    /* a root the reader cannot see is not found on later pages either */
+    q = (store_thread_query){.root_id = id[3], .vis = &VIS_PUBLIC, .since_id = id[3], .limit = 1};
+    FAILS(ERR_NOTFOUND, store_message_thread_page(st, &q, &l, &E));
+    q = (store_thread_query){.root_id = r, .vis = &VIS_PUBLIC, .limit = 0};
+    FAILS(ERR_INVALID, store_message_thread_page(st, &q, &l, &E));
+}
+
 /* ---- memory ------------------------------------------------------------------------ */
 
 static void mem_put(store_t *st, const char *agent, const char *sid, const char *key,
@@ -2432,6 +2477,7 @@ int main(int argc, char **argv)
         T_(test_pages_and_cursor),
         T_(test_sender_and_time_range),
         T_(test_thread),
+        T_(test_thread_pages),
         T_(test_memory_scopes),
         T_(test_memory_ttl),
         T_(test_memory_prefix),
