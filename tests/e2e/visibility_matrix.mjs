@@ -208,7 +208,10 @@ const desc = (ms) => [...ms].sort((a, b) => b.id - a.id);
 await withBackend(backend, async ({ url: dbUrl, dir }) => {
   const permFile = join(dir, 'permissions.json');
   writeFileSync(permFile, JSON.stringify(PERMISSIONS_FILE));
-  const srv = await startServe(bin, { env: { DATABASE_URL: dbUrl, PERMISSIONS_CONFIG_FILE: permFile } });
+  // each reader runs several paths at once; the heavy-call bound per agent (tested by
+  // bounds.mjs) is raised so that it never answers here in place of the visibility rule
+  const srv = await startServe(bin, {
+    env: { DATABASE_URL: dbUrl, PERMISSIONS_CONFIG_FILE: permFile, HEAVY_CALLS_PER_AGENT: '64' } });
   const viewers = [];
   try {
     // ------------------------------------------------------------ identities and viewers
