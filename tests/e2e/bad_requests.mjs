@@ -14,6 +14,7 @@
 //               `auth_token` (unless args has one); over HTTP resources and prompts get it
 //               as `Authorization: Bearer`; over stdio the case runs on a process that
 //               authenticated as that agent (for an agent credential)
+//   apiKey      true: over HTTP the request carries the API key (X-API-Key)
 //   session     HTTP only: "default" (2025-06-18), "batch" (2025-03-26: batches allowed),
 //               "missing" (no Mcp-Session-Id), "unknown", "ended", or any other string
 //               sent as is
@@ -114,6 +115,7 @@ function madeCreds() {
     wrong_audience_jwt: jwt({ aud: 'other-agents' }),
     alg_none_jwt: `${b64u('{"alg":"none","typ":"JWT"}')}.${b64u(JSON.stringify({ agent_id: 'x', agent_type: 'admin',
       permissions: ['admin'], iat: now, exp: now + 600, iss: 'shared-context-server', aud: 'mcp-agents', jti: randomUUID() }))}.`,
+    alg_none_signed_jwt: jwt({ agent_type: 'admin', permissions: ['read', 'write', 'admin'] }, JWT_SECRET, { alg: 'none', typ: 'JWT' }),
     tampered_jwt: (() => { const t = jwt({}).split('.'); t[1] = b64u(JSON.stringify({ agent_id: 'x', agent_type: 'admin',
       permissions: ['admin'], iat: now, exp: now + 600, iss: 'shared-context-server', aud: 'mcp-agents', jti: randomUUID() })); return t.join('.'); })(),
     valid_jwt_reader: jwt({ agent_id: 'br-jwt-reader', agent_type: 'generic', permissions: ['read'] }),
@@ -260,6 +262,7 @@ async function httpCase(c, ctx) {
   const headers = { ...BASE_HEADERS };
   if (sid) headers['Mcp-Session-Id'] = sid;
   if (cred !== undefined && !c.tool) headers.Authorization = `Bearer ${cred}`;
+  if (c.apiKey) headers['X-API-Key'] = API_KEY;
   if (c.http) {
     const h = c.http;
     Object.assign(headers, expand(h.headers ?? {}, ctx));
