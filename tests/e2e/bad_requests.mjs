@@ -254,8 +254,9 @@ async function httpInit(srv, version = '2025-06-18', headers = {}) {
 async function httpCase(c, ctx) {
   const srv = ctx.srv;
   const cred = c.as && c.as !== 'none' ? ctx.creds[c.as] : undefined;
-  const sid = { default: ctx.sid, batch: ctx.sidBatch, missing: null, unknown: 'ffffffff-ffff-4fff-8fff-ffffffffffff',
-    ended: ctx.sidEnded }[c.session ?? 'default'] ?? c.session;
+  const named = { default: ctx.sid, batch: ctx.sidBatch, missing: null, unknown: 'ffffffff-ffff-4fff-8fff-ffffffffffff',
+    ended: ctx.sidEnded };
+  const sid = (c.session ?? 'default') in named ? named[c.session ?? 'default'] : c.session;
   if (c.rawHttp) {
     const text = expandText(rawText(c.rawHttp, ctx), ctx, { SID: ctx.sid, PORT: srv.port }).replace(/\n/g, '\r\n');
     return rawHttp(srv, text);
@@ -386,15 +387,19 @@ function checkOne(want, r, j, show) {
   return env.error;
 }
 
-// The stored state: every table, sorted, by the sqlite3 shell (refused logins aside).
-const TABLES = [
-  'SELECT * FROM sessions ORDER BY id', 'SELECT * FROM messages ORDER BY id',
-  'SELECT * FROM agent_memory ORDER BY id', 'SELECT * FROM secure_tokens ORDER BY token_id',
-  'SELECT * FROM revoked_jtis ORDER BY jti', "SELECT * FROM audit_log WHERE event_type <> 'auth_failed' ORDER BY id",
-];
+// The stored state: every table (the full-text index, derived from messages, aside) in
+// rowid order, by the sqlite3 shell; the audit records of refused logins (and the audit
+// log's id counter they advance) aside.
+const sqlite = (path, sql) => execFileSync('sqlite3', ['-readonly', '-batch', '-json', path, sql], { maxBuffer: 256 << 20 });
+let tables = null;
 function digest(path) {
-  const out = execFileSync('sqlite3', ['-readonly', '-batch', '-json', path, TABLES.join('; ') + ';'], { maxBuffer: 256 << 20 });
-  return createHash('sha256').update(out).digest('hex');
+  tables ??= JSON.parse(sqlite(path, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'messages_fts%' ORDER BY name").toString() || '[]')
+    .map(({ name }) => ({
+      audit_log: "SELECT * FROM audit_log WHERE event_type <> 'auth_failed' ORDER BY rowid",
+      sqlite_sequence: "SELECT * FROM sqlite_sequence WHERE name <> 'audit_log' ORDER BY name", // refused logins count
+    })[name] ?? `SELECT * FROM "${name}" ORDER BY rowid`);
+  assert.ok(tables.length >= 6, `too few tables: ${tables}`);
+  return createHash('sha256').update(sqlite(path, tables.join('; ') + ';')).digest('hex');
 }
 // The whole database as `ctxd export` writes it, minus its time and refused logins.
 function exportRows(ctx) {
