@@ -10,7 +10,8 @@
 // A case (one object of a file's "cases"):
 //   name        unique
 //   transport   "both" (default) | "http" | "stdio"
-//   as          the credential: "none" (default) or a name of CREDS below. Tools get it as
+//   as          the credential: "none" (default), an agent of AGENTS or a token of
+//               madeCreds() below (garbage, expired_jwt, ...). Tools get it as
 //               `auth_token` (unless args has one); over HTTP resources and prompts get it
 //               as `Authorization: Bearer`; over stdio the case runs on a process that
 //               authenticated as that agent (for an agent credential)
@@ -26,15 +27,20 @@
 //                               body (JSON) | raw}
 //               rawHttp      -> HTTP only: request text on a socket of its own ({PORT}, {SID})
 //   bytes       true: in the serialised request, "\\xHH" becomes the byte HH
-//   write       true: a rejected write, the database is compared after it
-//   expect      {status, rpc (JSON-RPC error code), tool (envelope code), message (a
-//               fragment of the error message), id (the id echoed), noReply (no answer:
-//               HTTP 202 with an empty body; stdio: the next answer is a ping's)}
+//   write       true: a rejected write, the database is compared after it (implied for
+//               a tool of WRITE_TOOLS)
+//   expect      {status, rpc (JSON-RPC error code), data_code (its data.code), tool
+//               (envelope code), context (members of the envelope's context), message (a
+//               fragment of the error message), id (the id echoed; else the id sent),
+//               raw_contains (a fragment of the answer's text), noReply (no answer: HTTP
+//               202 with an empty body; stdio: the next answer is a ping's)}. A batch's
+//               answer: every member must match. Only a status: an HTTP transport error.
 //   expect_http, expect_stdio: merged over expect for that transport
 // In args, rpc and http bodies: "$S1" / "$S2" (sessions), "$M1" / "$M2" / "$MPRIV"
 // (message ids: M1 in S1, M2 in S2, MPRIV a private message of the admin in S1),
 // "$TOKEN:<cred>" (a credential's token) are replaced; {"$repeat": "ab", "times": n} is
-// "ab" n times. In raw and rawHttp text, {S1}, {M1}, ..., {SID}, {PORT}, {TOKEN:<cred>} are replaced.
+// "ab" n times; raw and rawHttp may be arrays of strings and such objects, joined. In raw
+// and rawHttp text, {S1}, {M1}, ..., {SID}, {PORT}, {TOKEN:<cred>} are replaced.
 //
 // Usage: node bad_requests.mjs <ctxd> [name-regex]. E2E_VERBOSE=1 prints every case.
 // Must not: sleep for timing (answers are awaited, stdio with a deadline), leave
