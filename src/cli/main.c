@@ -185,7 +185,7 @@ static void scrub_argv(int argc, char **argv)
                 argv_overwrite(eq + 1, "***");
                 continue;
             }
-            a = nv;
+            a = eq + 1; /* the value: a URL's scheme must start the text masked */
         }
         if (strstr(a, "://")) {
             char *masked = urlmask(a);
