@@ -431,8 +431,8 @@ static void test_nul_in_member_name(void **state)
     init_session(f->sa, "2025-11-25");
     const char *bodies[] = {
         "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\",\"params\":{\"a\\u0000b\":1}}",
-        "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":"
-        "\"test_validate\",\"arguments\":{\"name\":\"a\",\"\\u0000\":1}}}",
+        ("{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":"
+         "\"test_validate\",\"arguments\":{\"name\":\"a\",\"\\u0000\":1}}}"),
         "{\"jsonrpc\":\"2.0\",\"id\":5,\"\\u0000method\":\"ping\"}"};
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         json_t *r = rpc(f->sa, bodies[i]);
