@@ -18,7 +18,7 @@ import { API_KEY, startServe, withBackend } from './lib.mjs';
 const [bin, kind, sync = 'normal'] = process.argv.slice(2);
 const CLIENTS = 64;
 const SESSIONS = 8;
-const KILL_AFTER = [100, 300, 600, 1000, 1500]; // acknowledged writes of each round before the kill
+const KILL_AFTER = [100, 300, 600, 1000]; // acknowledged writes of each round before the kill
 const started = Date.now();
 
 if (!['sqlite', 'pg'].includes(kind) || !['normal', 'full'].includes(sync)) {
