@@ -28,7 +28,7 @@ static json_t *add_message(app_call *c, json_t *args)
         return r;
     }
     int64_t parent;
-    if ((r = app_arg_range(c, args, "parent_message_id", 0, 0, INT64_MAX, &parent)))
+    if ((r = app_arg_range(c, args, "parent_message_id", 0, 1, INT64_MAX, &parent)))
         goto out;
     /* the store checks the parent: visible to the poster, in this session */
     store_vis pv;

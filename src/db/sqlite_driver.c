@@ -3,7 +3,8 @@
  * Connections: the WRITER creates the file (unless `?mode=ro` / `?mode=rw`),
  * switches it to WAL and takes BEGIN IMMEDIATE; READERs open the existing file
  * with PRAGMA query_only=ON. Every connection gets foreign_keys=ON,
- * synchronous=NORMAL, busy_timeout (from the options), cache_size and
+ * synchronous=NORMAL (or FULL: `?synchronous=`), busy_timeout (from the
+ * options), cache_size and
  * temp_store=MEMORY; the writer's automatic WAL checkpoints follow
  * db_opts.wal_autocheckpoint (off when the core checkpoints in the background,
  * see checkpoint.c). `sqlite:///:memory:` is ONE connection that the core
@@ -88,29 +89,63 @@ typedef enum sq_mode {
     SQ_RO
 } sq_mode;
 
-static err_code sq_mode_of(const db_url *u, sq_mode *m, err_t *e)
+/* The URL options only SQLite has: each a choice among fixed words (any case),
+ * the first being the default. `synchronous` is the PRAGMA of that name (what
+ * each value survives: docs/backends.md, "Durability"). */
+typedef struct sq_opts {
+    sq_mode mode;
+    const char *synchronous; /* "NORMAL" or "FULL": the PRAGMA's value */
+} sq_opts;
+
+enum {
+    SQ_OPT_MODE,
+    SQ_OPT_SYNCHRONOUS
+}; /* indexes of SQ_CHOICES */
+static const struct sq_choice {
+    const char *key;
+    const char *words[4]; /* NULL-terminated; the first is the default */
+    const char *hint;     /* for the error */
+} SQ_CHOICES[] = {
+    {"mode", {"rwc", "rw", "ro", NULL}, "rwc, rw or ro"},
+    {"synchronous", {"NORMAL", "FULL", NULL, NULL}, "normal or full"},
+};
+
+/* The index of option i's word in the URL (0 when absent). */
+static err_code sq_choice_of(const db_url *u, size_t i, int *out, err_t *e)
 {
-    for (size_t i = 0; i < u->nopts; i++) /* what the core does not apply: only mode */
-        if (strcmp(u->opts[i].key, "mode") != 0 && !db_opt_is_core(u->opts[i].key))
+    const struct sq_choice *c = &SQ_CHOICES[i];
+    const char *v = db_url_opt_get(u, c->key);
+    *out = 0;
+    if (!v)
+        return ERR_OK;
+    for (int k = 0; c->words[k]; k++)
+        if (str_eq_ci(v, c->words[k])) {
+            *out = k;
+            return ERR_OK;
+        }
+    return err_set(e, ERR_INVALID, "database URL option %s=%.64s is not valid for SQLite (use %s)",
+                   c->key, v, c->hint);
+}
+
+static err_code sq_opts_of(const db_url *u, sq_opts *o, err_t *e)
+{
+    for (size_t i = 0; i < u->nopts; i++) /* what the core does not apply: SQ_CHOICES */
+        if (str_table_index(SQ_CHOICES, sizeof SQ_CHOICES / sizeof SQ_CHOICES[0],
+                            sizeof SQ_CHOICES[0], u->opts[i].key) < 0 &&
+            !db_opt_is_core(u->opts[i].key))
             return err_set(e, ERR_INVALID,
                            "unknown database URL option '%.64s' for SQLite (known: mode, "
-                           "pool_size, max_overflow, pool_timeout, pool_recycle, "
+                           "synchronous, pool_size, max_overflow, pool_timeout, pool_recycle, "
                            "pool_pre_ping_idle_ms, busy_timeout)",
                            u->opts[i].key);
-    const char *v = db_url_opt_get(u, "mode");
-    *m = SQ_RWC;
-    if (!v || str_eq_ci(v, "rwc"))
-        return ERR_OK;
-    if (str_eq_ci(v, "ro")) {
-        *m = SQ_RO;
-        return ERR_OK;
-    }
-    if (str_eq_ci(v, "rw")) {
-        *m = SQ_RW;
-        return ERR_OK;
-    }
-    return err_set(e, ERR_INVALID,
-                   "database URL option mode=%s is not valid for SQLite (use ro, rw or rwc)", v);
+    int mode, sync;
+    err_code rc;
+    if ((rc = sq_choice_of(u, SQ_OPT_MODE, &mode, e)) != ERR_OK ||
+        (rc = sq_choice_of(u, SQ_OPT_SYNCHRONOUS, &sync, e)) != ERR_OK)
+        return rc;
+    o->mode = (sq_mode)mode;
+    o->synchronous = SQ_CHOICES[SQ_OPT_SYNCHRONOUS].words[sync];
+    return ERR_OK;
 }
 
 /* Creates the (empty) database file readable by its owner only: it will hold
@@ -281,10 +316,11 @@ static void sq_free(sq_conn *c)
 static err_code sq_connect(const db_url *u, const db_opts *o, db_role role, db_drv_conn **out,
                            err_t *e)
 {
-    sq_mode mode;
-    err_code rc = sq_mode_of(u, &mode, e);
+    sq_opts so;
+    err_code rc = sq_opts_of(u, &so, e);
     if (rc != ERR_OK)
         return rc;
+    sq_mode mode = so.mode;
     bool mem = u->memory;
     const char *path = mem ? ":memory:" : u->path;
     if (!mem && (rc = sq_precheck(path, mode, role, e)) != ERR_OK)
@@ -349,9 +385,9 @@ static err_code sq_connect(const db_url *u, const db_opts *o, db_role role, db_d
 
     sbuf_t sql = SBUF_INIT;
     sbuf_printf(&sql,
-                "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%d; "
+                "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA cache_size=-%d; "
                 "PRAGMA temp_store=MEMORY;",
-                SQ_CACHE_KIB);
+                so.synchronous, SQ_CACHE_KIB);
     if (role == DB_ROLE_READER && !mem)
         sbuf_puts(&sql, " PRAGMA query_only=ON;");
     rc = sq_exec_h(c->h, sbuf_cstr(&sql), e, NULL);

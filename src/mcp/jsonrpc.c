@@ -336,7 +336,11 @@ mcp_message *mcp_message_parse(const char *body, size_t len)
         m->root = json_loadb(text, len, flags, &jerr);
     }
     free(patched);
-    if (!m->root) {
+    if (!m->root && json_error_code(&jerr) == json_error_null_byte_in_key) {
+        /* valid JSON, but a member name no object here can hold: its id cannot be read */
+        m->kind = MSG_INVALID;
+        m->invalid = "a member name contains a NUL character (\\u0000), which is not accepted";
+    } else if (!m->root) {
         m->kind = MSG_PARSE_ERROR;
         m->invalid = "parse error";
     } else if (json_is_array(m->root)) {

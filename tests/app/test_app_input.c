@@ -207,6 +207,9 @@ static const num_case num_cases[] = {
     HUGE_VALUES("get_thread", "message_id", "INVALID_INPUT"),
     HUGE_VALUES("add_message", "parent_message_id", "INVALID_INPUT"),
     C("add_message", "parent_message_id", "4294967296", "MESSAGE_NOT_FOUND"),
+    /* no message has id 0 or below: such a parent is refused, never read as "no parent" */
+    C("add_message", "parent_message_id", "0", "INVALID_INPUT"),
+    C("add_message", "parent_message_id", "-1", "INVALID_INPUT"),
     HUGE_VALUES("set_memory", "expires_in", "INVALID_TTL_VALUE"),
     C("set_memory", "expires_in", "4294967296", "INVALID_TTL_VALUE"),
     C("set_memory", "expires_in", "\"1e300\"", "INVALID_TTL_FORMAT"),

@@ -423,6 +423,25 @@ static void test_nul_and_big_numbers(void **state)
     free(t);
 }
 
+/* A NUL in a member name (valid JSON that no JSON object here can hold): Invalid Request
+ * saying so, not a parse error; the id cannot be read, so it is null */
+static void test_nul_in_member_name(void **state)
+{
+    fx *f = *state;
+    init_session(f->sa, "2025-11-25");
+    const char *bodies[] = {
+        "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\",\"params\":{\"a\\u0000b\":1}}",
+        ("{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":"
+         "\"test_validate\",\"arguments\":{\"name\":\"a\",\"\\u0000\":1}}}"),
+        "{\"jsonrpc\":\"2.0\",\"id\":5,\"\\u0000method\":\"ping\"}"};
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        json_t *r = rpc(f->sa, bodies[i]);
+        expect_rpc_error(r, -32600, "member name contains a NUL character");
+        assert_true(json_is_null(json_object_get(r, "id")));
+        json_decref(r);
+    }
+}
+
 /* ---- lifecycle ---- */
 static void test_version_negotiation(void **state)
 {
@@ -1573,6 +1592,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nul_and_big_numbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nul_in_member_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_negotiation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pre_init, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ping_setlevel, setup, teardown),

@@ -576,6 +576,56 @@ static void test_mode_ro(void **state)
     assert_non_null(strstr(e.msg, "mode=bogus"));
 }
 
+/* ?synchronous= picks PRAGMA synchronous on every connection (NORMAL by default,
+ * FULL on request, any case); another value or a misspelt key is refused naming
+ * it, before the file is created. */
+static void test_synchronous_option(void **state)
+{
+    tdb_fixture *f = *state;
+    static const struct {
+        const char *query;
+        int want; /* PRAGMA synchronous: 1 NORMAL, 2 FULL */
+    } ok[] = {{"", 1},
+              {"?synchronous=normal", 1},
+              {"?synchronous=FULL", 2},
+              {"?synchronous=Full&mode=rwc", 2}};
+    char url[900];
+    err_t e = {0};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        snprintf(url, sizeof url, "%s%s", f->url, ok[i].query);
+        db_t *db = tdb_open_ok(url, NULL);
+        db_conn *c = NULL;
+        assert_int_equal(db_acquire(db, DB_WRITE, &c, &e), ERR_OK);
+        assert_int_equal(tdb_q1i(c, "PRAGMA synchronous"), ok[i].want);
+        db_release(c);
+        assert_int_equal(db_acquire(db, DB_READ, &c, &e), ERR_OK);
+        assert_int_equal(tdb_q1i(c, "PRAGMA synchronous"), ok[i].want);
+        db_release(c);
+        db_close(db);
+    }
+    assert_int_equal(unlink(f->path), 0);
+    static const struct {
+        const char *query, *named; /* the message names the option */
+    } bad[] = {{"?synchronous=off", "synchronous=off"},
+               {"?synchronous=", "synchronous= "},
+               {"?synchronous=2", "synchronous=2"},
+               {"?synchronous=extra", "synchronous=extra"},
+               {"?synchronus=full", "'synchronus'"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(url, sizeof url, "%s%s", f->url, bad[i].query);
+        db_t *db = NULL;
+        assert_int_equal(db_open(url, NULL, &db, &e), ERR_INVALID);
+        assert_null(db);
+        assert_non_null(strstr(e.msg, bad[i].named));
+        struct stat st;
+        assert_int_equal(stat(f->path, &st), -1); /* nothing created */
+    }
+    snprintf(url, sizeof url, "%s?synchronous=off", f->url);
+    db_t *db = NULL;
+    assert_int_equal(db_open(url, NULL, &db, &e), ERR_INVALID);
+    assert_non_null(strstr(e.msg, "normal or full"));
+}
+
 static void not_a_db(const char *path, const char *url, const void *garbage, size_t n)
 {
     FILE *fp = fopen(path, "wb");
@@ -858,6 +908,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_directory_path, tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(test_bad_readonly_file, tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(test_mode_ro, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_synchronous_option, tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(test_not_a_database, tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(test_bad_backend_and_options, tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(test_opts_from, tdb_setup, tdb_teardown),
