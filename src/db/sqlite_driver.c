@@ -316,7 +316,7 @@ static void sq_free(sq_conn *c)
 static err_code sq_connect(const db_url *u, const db_opts *o, db_role role, db_drv_conn **out,
                            err_t *e)
 {
-    sq_opts so;
+    sq_opts so = {.mode = SQ_RWC, .synchronous = "NORMAL"};
     err_code rc = sq_opts_of(u, &so, e);
     if (rc != ERR_OK)
         return rc;
