@@ -24,6 +24,7 @@
 #include "fuzz.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <strings.h>
@@ -168,18 +169,40 @@ static bool is_stream(const sbuf_t *ans)
 /* Sends one request on a new connection and reads the answer to its end. A GET stream
  * (or anything else the server keeps open) ends when the harness ends every session,
  * right away for a stream, after STALL_MS of silence otherwise. */
-static void exchange(const sbuf_t *req, bool get, sbuf_t *ans)
+/* A connection to the server. libFuzzer's timer signal can interrupt connect(): the
+ * connection then completes on its own, so wait for it and read its outcome. */
+static int connect_server(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(g_port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    int rc = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&a, sizeof a);
+    if (rc != 0 && fd >= 0 && errno == EINTR) {
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        int err = 0;
+        socklen_t len = sizeof err;
+        while ((rc = poll(&pf, 1, -1)) < 0 && errno == EINTR) {
+        }
+        if (rc > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+            rc = 0;
+        else
+            errno = err ? err : errno;
+    }
+    if (rc != 0) {
         perror("fuzz_http: connect");
         abort();
     }
+    return fd;
+}
+
+static void exchange(const sbuf_t *req, bool get, sbuf_t *ans)
+{
+    int fd = connect_server();
     size_t off = 0;
     while (off < req->len) {
         ssize_t n = send(fd, req->p + off, req->len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             break; /* the server closed early (it refused the head): read what it said */
         off += (size_t)n;
@@ -192,7 +215,10 @@ static void exchange(const sbuf_t *req, bool get, sbuf_t *ans)
             ended = true;
         }
         struct pollfd pf = {.fd = fd, .events = POLLIN};
-        if (poll(&pf, 1, STALL_MS) <= 0) {
+        int ready = poll(&pf, 1, STALL_MS);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0) {
             stalls++;
             if (!ended)
                 http_sess_end_all(g_h);
@@ -200,6 +226,8 @@ static void exchange(const sbuf_t *req, bool get, sbuf_t *ans)
             continue;
         }
         ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             break;
         sbuf_append(ans, buf, (size_t)n);
