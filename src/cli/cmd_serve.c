@@ -125,8 +125,10 @@ static int serve_app(cli_ctx *ctx, store_t *st, const serve_args *a)
     app_maint *m = app_maint_start(st, a->retention, a->interval);
     if (a->stdio) {
         app_conn *conn = app_conn_new(false);
-        app_req req = {
-            .conn = conn, .api_key_ok = auth_api_key_configured(auth), .rate_key = "stdio"};
+        app_req req = {.conn = conn,
+                       .api_key_ok = auth_api_key_configured(auth),
+                       .rate_key = "stdio",
+                       .local = true};
         mcp_stdio_opts o = MCP_STDIO_OPTS_INIT;
         o.auth = &req;
         LOG_I("serve", "serving MCP on stdio (database %s, backend %s)", a->db_desc,

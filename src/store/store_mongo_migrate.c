@@ -7,7 +7,9 @@
  * and counters are kept), so two processes migrating at once cannot corrupt
  * anything and no lock is needed. A database newer than this binary is refused.
  * The store_vt lifecycle entries: status, migrate to a version (only up), check.
- * Must not: touch documents other than counters and migration records. */
+ * Migration 3 replaces secure_tokens (see migration_3).
+ * Must not: touch documents other than counters, migration records and (migration 3)
+ * the protected tokens it replaces. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,7 +146,45 @@ typedef struct {
     err_code (*run)(smongo_ctx *c, err_t *e);
 } migration;
 
-static const migration migrations[] = {{1, "init", migration_1}, {2, "search", migration_2}};
+/* 3: credentials. secure_tokens is replaced (dropped with its indexes, documents and the
+ * token_id index, then made again keyed by token_hash): a token kept in clear cannot be
+ * turned into its digest here (the digest is keyed with JWT_SECRET_KEY), so protected
+ * tokens issued before stop working (they live an hour). agent_credentials is new; the
+ * restricted sessions (sessions.access, marked {restricted: true}) get an index. */
+static const index_def m3_indexes[] = {
+    {SMONGO_TOKENS, "token_hash_unique", {"token_hash"}, true},
+    {SMONGO_TOKENS, "expires_at", {"expires_at"}, false},
+    {SMONGO_TOKENS, "agent_id", {"agent_id"}, false},
+    {SMONGO_CREDS, "agent_id_unique", {"agent_id"}, true},
+    {SMONGO_CREDS, "key_hash_unique", {"key_hash"}, true},
+    {SMONGO_SESSIONS, "restricted", {"restricted"}, false},
+};
+
+static err_code drop_collection(smongo_ctx *c, const char *name, err_t *e)
+{
+    mongoc_collection_t *col = smongo_coll(c, name);
+    bson_error_t be;
+    err_code rc = ERR_OK;
+    if (!mongoc_collection_drop(col, &be) && be.code != 26) /* NamespaceNotFound */
+        rc = smongo_err(&be, NULL, "drop collection", e);
+    mongoc_collection_destroy(col);
+    return rc;
+}
+
+static err_code migration_3(smongo_ctx *c, err_t *e)
+{
+    err_code rc = drop_collection(c, SMONGO_TOKENS, e);
+    if (rc == ERR_OK)
+        rc = create_collection(c, SMONGO_TOKENS, e);
+    if (rc == ERR_OK)
+        rc = create_collection(c, SMONGO_CREDS, e);
+    for (size_t i = 0; rc == ERR_OK && i < sizeof m3_indexes / sizeof m3_indexes[0]; i++)
+        rc = create_index(c, &m3_indexes[i], e);
+    return rc;
+}
+
+static const migration migrations[] = {
+    {1, "init", migration_1}, {2, "search", migration_2}, {3, "credentials", migration_3}};
 #define NMIG (sizeof migrations / sizeof migrations[0])
 #define LATEST (migrations[NMIG - 1].version) /* the schema version this ctxd knows */
 

@@ -79,6 +79,9 @@ static const store_sql_dialect dialects[] = {
             .search_param = STORE_SEARCH_FTS5,
             .msg_set_search = "UPDATE messages SET search_text = ? WHERE id = ?",
             .search_fts_async = true,
+            .member_agent =
+                "EXISTS (SELECT 1 FROM json_each(s.access, '$.agents') WHERE value = ?)",
+            .member_type = "EXISTS (SELECT 1 FROM json_each(s.access, '$.types') WHERE value = ?)",
         },
     [DB_BACKEND_POSTGRES] =
         {
@@ -99,6 +102,9 @@ static const store_sql_dialect dialects[] = {
                 " AND (search_text IS NULL OR search_text LIKE ANY (CAST(? AS text[])))",
             .search_param = STORE_SEARCH_LIKE_ANY,
             .msg_set_search = "UPDATE messages SET search_text = ? WHERE id = ?",
+            /* jsonb containment of a string element */
+            .member_agent = "COALESCE((s.access -> 'agents') @> to_jsonb(CAST(? AS TEXT)), FALSE)",
+            .member_type = "COALESCE((s.access -> 'types') @> to_jsonb(CAST(? AS TEXT)), FALSE)",
         },
     [DB_BACKEND_MYSQL] =
         {
@@ -126,6 +132,8 @@ static const store_sql_dialect dialects[] = {
             .search_param = STORE_SEARCH_GRAMS,
             .search_grams = true,
             .msg_set_search = "UPDATE messages SET search_text = ?, search_grams = ? WHERE id = ?",
+            .member_agent = "COALESCE(JSON_CONTAINS(s.access, JSON_QUOTE(?), '$.agents'), 0) = 1",
+            .member_type = "COALESCE(JSON_CONTAINS(s.access, JSON_QUOTE(?), '$.types'), 0) = 1",
         },
 };
 

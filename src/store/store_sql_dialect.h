@@ -79,6 +79,13 @@ typedef struct store_sql_dialect {
     const char *msg_set_search;
     /* SQLite: the FTS5 table is filled by message_reindex up to search_state.upto. */
     bool search_fts_async;
+
+    /* Restricted sessions (sessions.access, a JSON object {"agents": [...], "types":
+     * [...]}): does the session aliased s list the parameter among its agents
+     * (member_agent) or its types (member_type)? One parameter each; false (never NULL)
+     * for an open session. */
+    const char *member_agent;
+    const char *member_type;
 } store_sql_dialect;
 
 /* The catalogue of a backend's dialect; NULL when there is none. */

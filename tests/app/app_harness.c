@@ -64,7 +64,8 @@ void client_close(client *cl)
     pthread_mutex_destroy(&cl->cap.mu);
 }
 
-int fx_setup_rl(void **state, double rate, double burst)
+/* The fixture with its auth context from `conf` (NULL: auth_opts as below). */
+static int fx_setup_auth(void **state, double rate, double burst, const conf_t *conf)
 {
     fx *f = calloc(1, sizeof *f);
     err_t e;
@@ -78,8 +79,19 @@ int fx_setup_rl(void **state, double rate, double burst)
                     .api_key = API_KEY,
                     .store = f->db.st,
                     .clock = fake_clock,
-                    .clock_ud = f};
-    assert_int_equal(auth_ctx_new(&ao, &f->auth, &e), ERR_OK);
+                    .clock_ud = f,
+                    /* these clients hold the shared key under a policy that lets it claim
+                     * any identity (what the tests written before agent keys rely on) */
+                    .shared_key_types = "*",
+                    .shared_key_permissions = "read,write,admin,debug"};
+    if (conf) {
+        if (auth_ctx_from_conf(conf, f->db.st, &f->auth, &e) != ERR_OK) {
+            fprintf(stderr, "auth from configuration: %s\n", e.msg);
+            return -1;
+        }
+    } else {
+        assert_int_equal(auth_ctx_new(&ao, &f->auth, &e), ERR_OK);
+    }
     if (rate > 0) {
         auth_rl_opts ro = {.rate_per_s = rate, .burst = burst, .clock = fake_mono, .clock_ud = f};
         f->rl = auth_rl_new(&ro);
@@ -96,6 +108,16 @@ int fx_setup_rl(void **state, double rate, double burst)
         client_open(f, &f->c[i]);
     *state = f;
     return 0;
+}
+
+int fx_setup_rl(void **state, double rate, double burst)
+{
+    return fx_setup_auth(state, rate, burst, NULL);
+}
+
+int fx_setup_conf(void **state, const conf_t *conf)
+{
+    return fx_setup_auth(state, 0, 0, conf);
 }
 
 int setup(void **state)

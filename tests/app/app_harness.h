@@ -51,6 +51,9 @@ void client_close(client *cl);
 /* cmocka setup: a fresh store, app, server and three initialised clients; with a
  * rate limiter when rate > 0 */
 int fx_setup_rl(void **state, double rate, double burst);
+/* The same, with the auth context made from a configuration (auth_ctx_from_conf: what
+ * `ctxd serve` does), no rate limiter, and the store's clock. */
+int fx_setup_conf(void **state, const conf_t *conf);
 int setup(void **state);
 int setup_rl(void **state);
 int teardown(void **state);

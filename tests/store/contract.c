@@ -1480,21 +1480,27 @@ static void test_audit_same_transaction(void **state)
 
 /* ---- tokens ---------------------------------------------------------------------------- */
 
+#define H1 "1111111111111111111111111111111111111111111111111111111111111111"
+#define H2 "2222222222222222222222222222222222222222222222222222222222222222"
+#define H3 "3333333333333333333333333333333333333333333333333333333333333333"
+
 static void test_tokens(void **state)
 {
     store_t *st = ST;
     utc_us t = T("2025-03-01T10:00:00.654321Z");
-    store_token t1 = {.token_id = C("sct_11111111-1111-4111-8111-111111111111"),
-                      .jwt = C("eyJ.a.b"),
+    store_token t1 = {.token_hash = C(H1),
                       .agent_id = C("alice"),
                       .agent_type = C("claude"),
+                      .permissions = C("read,write"),
+                      .jti = C("9b2d4f5e-1c3a-4d7b-8e9f-0a1b2c3d4e5f"),
                       .created_at = t,
                       .expires_at = t + 3600 * SEC};
     OK(store_token_put(st, &t1, &E));
     store_token g;
-    OK(store_token_get(st, t1.token_id, &g, &E));
-    assert_string_equal(g.token_id, t1.token_id);
-    assert_string_equal(g.jwt, "eyJ.a.b");
+    OK(store_token_get(st, t1.token_hash, &g, &E));
+    assert_string_equal(g.token_hash, t1.token_hash);
+    assert_string_equal(g.jti, "9b2d4f5e-1c3a-4d7b-8e9f-0a1b2c3d4e5f");
+    assert_string_equal(g.permissions, "read,write");
     assert_string_equal(g.agent_id, "alice");
     assert_string_equal(g.agent_type, "claude");
     assert_int_equal(g.created_at, t);
@@ -1503,13 +1509,13 @@ static void test_tokens(void **state)
     FAILS(ERR_UNIQUE, store_token_put(st, &t1, &E));
 
     store_token t2 = t1;
-    t2.token_id = C("sct_22222222-2222-4222-8222-222222222222");
+    t2.token_hash = C(H2);
     t2.expires_at = t - SEC;
     OK(store_token_put(st, &t2, &E));
-    OK(store_token_get(st, t2.token_id, &g, &E)); /* expired: still returned */
+    OK(store_token_get(st, t2.token_hash, &g, &E)); /* expired: still returned */
     assert_int_equal(g.expires_at, t - SEC);
     store_token_clear(&g);
-    FAILS(ERR_NOTFOUND, store_token_get(st, "sct_nope", &g, &E));
+    FAILS(ERR_NOTFOUND, store_token_get(st, H3, &g, &E));
 
     bool rev = true;
     OK(store_jti_is_revoked(st, "j1", &rev, &E));
@@ -1525,8 +1531,8 @@ static void test_tokens(void **state)
     int64_t removed = -1;
     OK(store_token_purge(st, t, &removed, &E));
     assert_int_equal(removed, 2); /* t2 and j3 */
-    FAILS(ERR_NOTFOUND, store_token_get(st, t2.token_id, &g, &E));
-    OK(store_token_get(st, t1.token_id, &g, &E));
+    FAILS(ERR_NOTFOUND, store_token_get(st, t2.token_hash, &g, &E));
+    OK(store_token_get(st, t1.token_hash, &g, &E));
     store_token_clear(&g);
     OK(store_jti_is_revoked(st, "j3", &rev, &E));
     assert_false(rev);
@@ -1537,11 +1543,161 @@ static void test_tokens(void **state)
 
     OK(store_token_put(st, &t2, &E));
     bool deleted = false;
-    OK(store_token_delete(st, t2.token_id, &deleted, &E));
+    OK(store_token_delete(st, t2.token_hash, &deleted, &E));
     assert_true(deleted);
-    OK(store_token_delete(st, t2.token_id, &deleted, &E));
+    OK(store_token_delete(st, t2.token_hash, &deleted, &E));
     assert_false(deleted);
-    FAILS(ERR_NOTFOUND, store_token_get(st, t2.token_id, &g, &E));
+    FAILS(ERR_NOTFOUND, store_token_get(st, t2.token_hash, &g, &E));
+}
+
+/* A protected token is kept under its digest only (64 hex digits: anything else is
+ * refused, so no token can be stored as its own key), and an agent's tokens go at once. */
+static void test_tokens_digest_and_agent(void **state)
+{
+    store_t *st = ST;
+    utc_us t = T("2025-03-01T10:00:00Z");
+    store_token tk = {.token_hash = C("sct_11111111-1111-4111-8111-111111111111"),
+                      .agent_id = C("alice"),
+                      .agent_type = C("claude"),
+                      .permissions = C("read"),
+                      .jti = C("j"),
+                      .expires_at = t + 3600 * SEC};
+    FAILS(ERR_INVALID, store_token_put(st, &tk, &E));
+    tk.token_hash = C("1111111111111111111111111111111111111111111111111111111111111111F");
+    FAILS(ERR_INVALID, store_token_put(st, &tk, &E));
+    tk.token_hash = C("ABCDEF1111111111111111111111111111111111111111111111111111111111");
+    FAILS(ERR_INVALID, store_token_put(st, &tk, &E));
+    tk.permissions = NULL;
+    tk.token_hash = C(H1);
+    FAILS(ERR_INVALID, store_token_put(st, &tk, &E));
+    tk.permissions = C("read");
+    const char *hashes[] = {H1, H2, H3};
+    const char *agents[] = {"alice", "alice", "bob"};
+    for (int i = 0; i < 3; i++) {
+        tk.token_hash = C(hashes[i]);
+        tk.agent_id = C(agents[i]);
+        OK(store_token_put(st, &tk, &E));
+    }
+    int64_t removed = -1;
+    OK(store_token_delete_agent(st, "alice", &removed, &E));
+    assert_int_equal(removed, 2);
+    store_token g;
+    FAILS(ERR_NOTFOUND, store_token_get(st, H1, &g, &E));
+    FAILS(ERR_NOTFOUND, store_token_get(st, H2, &g, &E));
+    OK(store_token_get(st, H3, &g, &E));
+    assert_string_equal(g.agent_id, "bob");
+    store_token_clear(&g);
+    OK(store_token_delete_agent(st, "alice", &removed, &E));
+    assert_int_equal(removed, 0);
+    OK(store_token_delete_agent(st, "nobody", NULL, &E));
+    FAILS(ERR_INVALID, store_token_delete_agent(st, NULL, &removed, &E));
+}
+
+/* ---- agent credentials -------------------------------------------------------------- */
+
+#define K1 "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+#define K2 "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"
+#define K3 "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3"
+
+/* Add, get (by agent and by key digest), list (by agent id), rekey and revoke, each with
+ * its audit record; one credential per agent and per key; errors for what is missing. */
+static void test_credentials(void **state)
+{
+    store_t *st = ST;
+    utc_us t = T("2025-04-01T08:00:00.000123Z");
+    store_cred c1 = {.agent_id = C("zed"),
+                     .agent_type = C("claude"),
+                     .permissions = C("read,write"),
+                     .key_hash = C(K1),
+                     .created_at = t,
+                     .updated_at = t};
+    store_audit_in au = {.metadata = "{\"by\":\"test\"}"};
+    OK(store_cred_add(st, &c1, &au, &E));
+    store_cred c2 = {.agent_id = C("\xc3\xa5sa"), /* byte-wise: after "zed" */
+                     .agent_type = C("admin"),
+                     .permissions = C("read,write,admin"),
+                     .key_hash = C(K2)};
+    OK(store_cred_add(st, &c2, NULL, &E));
+    store_cred c3 = {.agent_id = C("Bob"),
+                     .agent_type = C("gemini"),
+                     .permissions = C("read"),
+                     .key_hash = C(K3)};
+    OK(store_cred_add(st, &c3, &au, &E));
+    /* one per agent, one per key */
+    store_cred dup = c1;
+    dup.key_hash = C(K3);
+    FAILS(ERR_UNIQUE, store_cred_add(st, &dup, &au, &E));
+    dup = c3;
+    dup.agent_id = C("other");
+    FAILS(ERR_UNIQUE, store_cred_add(st, &dup, &au, &E));
+    dup.key_hash = C("not-a-digest");
+    FAILS(ERR_INVALID, store_cred_add(st, &dup, &au, &E));
+    dup.key_hash = NULL;
+    FAILS(ERR_INVALID, store_cred_add(st, &dup, &au, &E));
+    assert_int_equal(count_audit(st, "credential_added", NULL), 2);
+
+    store_cred g;
+    OK(store_cred_get(st, "zed", &g, &E));
+    assert_string_equal(g.agent_type, "claude");
+    assert_string_equal(g.permissions, "read,write");
+    assert_string_equal(g.key_hash, K1);
+    assert_int_equal(g.created_at, t);
+    assert_int_equal(g.updated_at, t);
+    assert_int_equal(g.revoked_at, 0);
+    store_cred_clear(&g);
+    OK(store_cred_find_key(st, K3, &g, &E));
+    assert_string_equal(g.agent_id, "Bob");
+    assert_true(g.created_at > 0 && g.updated_at == g.created_at);
+    store_cred_clear(&g);
+    FAILS(ERR_NOTFOUND, store_cred_get(st, "nobody", &g, &E));
+    FAILS(ERR_NOTFOUND, store_cred_find_key(st, H1, &g, &E));
+    FAILS(ERR_INVALID, store_cred_get(st, NULL, &g, &E));
+
+    store_creds l;
+    OK(store_cred_list(st, &l, &E));
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.v[0].agent_id, "Bob");
+    assert_string_equal(l.v[1].agent_id, "zed");
+    assert_string_equal(l.v[2].agent_id, "\xc3\xa5sa");
+    store_creds_free(&l);
+
+    /* revoke: once (audited), again changes nothing */
+    bool changed = false;
+    utc_us t2 = t + 60 * SEC;
+    OK(store_cred_revoke(st, "zed", t2, &au, &changed, &E));
+    assert_true(changed);
+    OK(store_cred_revoke(st, "zed", t2 + SEC, &au, &changed, &E));
+    assert_false(changed);
+    FAILS(ERR_NOTFOUND, store_cred_revoke(st, "nobody", t2, &au, &changed, &E));
+    assert_false(changed);
+    assert_int_equal(count_audit(st, "credential_revoked", NULL), 1);
+    OK(store_cred_find_key(st, K1, &g, &E)); /* still there: the id stays reserved */
+    assert_int_equal(g.revoked_at, t2);
+    assert_int_equal(g.updated_at, t2);
+    store_cred_clear(&g);
+
+    /* rekey: a new digest, active again; the old digest is nobody's */
+    utc_us t3 = t + 120 * SEC;
+    OK(store_cred_rekey(st, "zed", H1, t3, &au, &E));
+    FAILS(ERR_NOTFOUND, store_cred_find_key(st, K1, &g, &E));
+    OK(store_cred_find_key(st, H1, &g, &E));
+    assert_string_equal(g.agent_id, "zed");
+    assert_int_equal(g.revoked_at, 0);
+    assert_int_equal(g.updated_at, t3);
+    assert_int_equal(g.created_at, t);
+    store_cred_clear(&g);
+    FAILS(ERR_UNIQUE, store_cred_rekey(st, "zed", K3, t3, &au, &E)); /* Bob's key */
+    FAILS(ERR_NOTFOUND, store_cred_rekey(st, "nobody", H2, t3, &au, &E));
+    FAILS(ERR_INVALID, store_cred_rekey(st, "zed", "xyz", t3, &au, &E));
+    assert_int_equal(count_audit(st, "credential_rotated", NULL), 1);
+    /* the audit records name the agent and its resource */
+    store_audits al;
+    store_audit_query q = {.event_type = "credential_rotated", .limit = 5};
+    OK(store_audit_list(st, &q, &al, &E));
+    assert_int_equal(al.n, 1);
+    assert_string_equal(al.v[0].agent_id, "zed");
+    assert_string_equal(al.v[0].resource, "agent:zed");
+    store_audits_free(&al);
 }
 
 /* ---- iterate ------------------------------------------------------------------------- */
@@ -1649,8 +1805,9 @@ static void test_iterate(void **state)
                          .expires_at = t + SEC,
                          .overwrite = true};
     OK(store_memory_set(st, &ms, &a, NULL, &E));
-    store_token tok = {.token_id = C("sct_33333333-3333-4333-8333-333333333333"),
-                       .jwt = C("jwt"),
+    store_token tok = {.token_hash = C(H3),
+                       .permissions = C("read"),
+                       .jti = C("jti-3"),
                        .agent_id = C("alice"),
                        .agent_type = C("claude"),
                        .created_at = t,
@@ -1658,9 +1815,17 @@ static void test_iterate(void **state)
     OK(store_token_put(st, &tok, &E));
     OK(store_jti_revoke(st, "jti-1", t + SEC, &E));
 
+    store_cred cr = {.agent_id = C("alice"),
+                     .agent_type = C("claude"),
+                     .permissions = C("read,write"),
+                     .key_hash = C(K1),
+                     .created_at = t,
+                     .updated_at = t};
+    OK(store_cred_add(st, &cr, NULL, &E));
+
     iter_acc acc = {json_array(), 0};
     OK(store_iterate(st, collect, &acc, &E));
-    size_t counts[6] = {0};
+    size_t counts[7] = {0};
     int last = -1;
     size_t i;
     json_t *pair;
@@ -1674,7 +1839,8 @@ static void test_iterate(void **state)
         counts[ti]++;
         switch (ti) {
         case 0:
-            check_keys(row, "id purpose created_by metadata is_active created_at updated_at");
+            check_keys(row,
+                       "id purpose created_by metadata is_active created_at updated_at access");
             break;
         case 1:
             check_keys(row, "id session_id sender sender_type content visibility message_type "
@@ -1687,8 +1853,14 @@ static void test_iterate(void **state)
         case 3:
             check_keys(row, "id created_at event_type agent_id session_id resource metadata");
             break;
-        case 4: check_keys(row, "token_id jwt agent_id agent_type created_at expires_at"); break;
+        case 4:
+            check_keys(row, "token_hash agent_id agent_type permissions jti created_at expires_at");
+            break;
         case 5: check_keys(row, "jti expires_at"); break;
+        case 6:
+            check_keys(row, "agent_id agent_type permissions key_hash created_at updated_at "
+                            "revoked_at");
+            break;
         }
     }
     assert_int_equal(counts[0], 2);
@@ -1697,6 +1869,7 @@ static void test_iterate(void **state)
     assert_int_equal(counts[3], 6);
     assert_int_equal(counts[4], 1);
     assert_int_equal(counts[5], 1);
+    assert_int_equal(counts[6], 1);
 
     json_t *k;
     json_t *r = find_row(acc.rows, "sessions", "id", k = json_string(s1.id));
@@ -1738,7 +1911,12 @@ static void test_iterate(void **state)
     assert_time_field(r, "expires_at", t + SEC);
     assert_time_field(r, "created_at", t);
 
-    r = find_row(acc.rows, "secure_tokens", "token_id", k = json_string(tok.token_id));
+    r = find_row(acc.rows, "agent_credentials", "agent_id", k = json_string("alice"));
+    json_decref(k);
+    assert_string_equal(json_string_value(json_object_get(r, "key_hash")), K1);
+    assert_true(json_is_null(json_object_get(r, "revoked_at")));
+    assert_time_field(r, "updated_at", t);
+    r = find_row(acc.rows, "secure_tokens", "token_hash", k = json_string(tok.token_hash));
     json_decref(k);
     assert_time_field(r, "expires_at", t + SEC);
     r = find_row(acc.rows, "revoked_jtis", "jti", k = json_string("jti-1"));
@@ -1788,13 +1966,22 @@ static void test_import_rows_checked_values(void **state)
     store_t *st = ST;
     json_t *sess =
         jl("{\"id\":\"" SC1 "\",\"purpose\":\"p\",\"created_by\":\"a\","
-           "\"metadata\":null,\"is_active\":true,"
+           "\"metadata\":null,\"is_active\":true,\"access\":null,"
            "\"created_at\":\"2024-01-01T00:00:00Z\",\"updated_at\":\"2024-01-01T00:00:00Z\"}");
     OK(store_import_rows(st, "sessions", &sess, 1, NULL, &E));
     json_object_set_new(sess, "id", json_string("session_00000000000000c2"));
     json_object_set_new(sess, "metadata", json_pack("[i]", 1));
     FAILS(ERR_INVALID, store_import_rows(st, "sessions", &sess, 1, NULL, &E));
     assert_non_null(strstr(E.msg, "sessions.metadata"));
+    /* a restricted session's access: {"agents": [strings], "types": [strings]} only */
+    json_object_set_new(sess, "metadata", json_null());
+    const char *bad_access[] = {"[]", "{\"agents\":[\"a\"]}", "{\"agents\":[1],\"types\":[]}",
+                                "{\"agents\":[],\"types\":[],\"x\":[]}", "[\"open\"]"};
+    for (size_t i = 0; i < sizeof bad_access / sizeof bad_access[0]; i++) {
+        json_object_set_new(sess, "access", jl(bad_access[i]));
+        FAILS(ERR_INVALID, store_import_rows(st, "sessions", &sess, 1, NULL, &E));
+        assert_non_null(strstr(E.msg, "sessions.access"));
+    }
     json_decref(sess);
 
     json_t *msg = jl(MSG_ROW(40, SC1, null));
@@ -1826,10 +2013,11 @@ static void test_import_rows_checked_values(void **state)
 static void test_import_rows(void **state)
 {
     store_t *st = ST;
-    json_t *sess = jl("{\"id\":\"" SC1 "\",\"purpose\":\"p\",\"created_by\":\"a\","
-                      "\"metadata\":{\"b\":1,\"a\":[true,null]},\"is_active\":false,"
-                      "\"created_at\":\"2024-02-29T23:59:59.999999Z\","
-                      "\"updated_at\":\"2024-03-01T00:00:00.000001Z\"}");
+    json_t *sess =
+        jl("{\"id\":\"" SC1 "\",\"purpose\":\"p\",\"created_by\":\"a\","
+           "\"metadata\":{\"b\":1,\"a\":[true,null]},\"is_active\":false,\"access\":null,"
+           "\"created_at\":\"2024-02-29T23:59:59.999999Z\","
+           "\"updated_at\":\"2024-03-01T00:00:00.000001Z\"}");
     int64_t n = -1;
     OK(store_import_rows(st, "sessions", &sess, 1, &n, &E));
     assert_int_equal(n, 1);
@@ -2440,6 +2628,8 @@ int main(int argc, char **argv)
         T_(test_audit),
         T_(test_audit_same_transaction),
         T_(test_tokens),
+        T_(test_tokens_digest_and_agent),
+        T_(test_credentials),
         T_(test_iterate),
         T_(test_import_rows),
         T_(test_import_rows_checked_values),

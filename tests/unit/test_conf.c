@@ -149,8 +149,9 @@ static void test_table(void **state)
     /* 22 + PROTECTED_TOKEN_EXPIRY, RATE_LIMIT_PER_MINUTE, RATE_LIMIT_BURST
      *    + MCP_MAX_SESSIONS, MCP_MAX_SESSIONS_PER_PEER, MCP_MAX_SUBSCRIPTIONS_PER_SESSION,
      *      MCP_MAX_SUBSCRIPTIONS
-     *    + HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT, HTTP_HEADER_TIMEOUT */
-    assert_int_equal(n, 32);
+     *    + HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT, HTTP_HEADER_TIMEOUT
+     *    + SHARED_KEY_AGENT_TYPES, SHARED_KEY_PERMISSIONS */
+    assert_int_equal(n, 34);
     conf_t *c = conf_defaults();
     err_t e;
     for (size_t i = 0; i < n; i++) {
