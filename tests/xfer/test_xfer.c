@@ -269,7 +269,8 @@ static json_t *J(const char *text)
 }
 
 /* Sessions, threads, every visibility, metadata of every JSON type, memory in
- * both scopes with and without TTL, audit rows, tokens, revoked jtis, Unicode,
+ * both scopes with and without TTL, audit rows, tokens, revoked jtis, agent credentials (one
+ * revoked), a restricted session, Unicode,
  * microsecond times, and ids with gaps (rows imported with explicit ids). */
 static void seed_rich(store_t *st)
 {
@@ -1036,6 +1037,64 @@ static void t_tokens_flag(void **state)
     tdb_drop(&d);
 }
 
+/* A dump an older ctxd wrote (tests/xfer/dump_schema2.jsonl: `ctxd export` of schema
+ * version 2, made by the release before protected tokens were kept as digests; its
+ * secure_tokens rows hold sct_ tokens and JWTs in clear) still imports: its sessions are
+ * open, its protected tokens are not imported (a note counts them), and the database ends
+ * up holding no token of it; the trailer's checksums are checked against the file as
+ * written (a damaged old dump is refused). */
+static void t_old_dump(void **state)
+{
+    (void)state;
+    tdb c;
+    tdb_new(g_kind, &c);
+    run_res r = RUN(c.url, "import", CTXD_OLD_DUMP);
+    EXPECT_RC(r, 0);
+    assert_null(strstr(r.out, "DIFFERS"));
+    EXPECT_HAS(r.err, "2 protected token(s) of this dump (schema version 2) are not imported");
+    run_free(&r);
+    assert_int_equal(count_rows(c.url, "sessions"), 1);
+    assert_int_equal(count_rows(c.url, "messages"), 3);
+    assert_int_equal(count_rows(c.url, "agent_memory"), 2);
+    assert_int_equal(count_rows(c.url, "secure_tokens"), 0);
+    assert_int_equal(count_rows(c.url, "revoked_jtis"), 1);
+    char *body = export_body(c.url);
+    assert_null(strstr(body, "sct_"));
+    assert_null(strstr(body, "eyJ"));
+    assert_non_null(strstr(body, "\"access\":null"));
+    free(body);
+    /* again: everything already there, nothing about tokens differs */
+    r = RUN(c.url, "import", CTXD_OLD_DUMP);
+    EXPECT_RC(r, 0);
+    EXPECT_HAS(r.out, "0 row(s) written");
+    assert_null(strstr(r.out, "DIFFERS"));
+    run_free(&r);
+    tdb_drop(&c);
+
+    /* one character of a clear token changed: the file no longer matches its trailer */
+    char *all = slurp(CTXD_OLD_DUMP);
+    char *tok = strstr(all, "\"token_id\":\"sct_");
+    assert_non_null(tok);
+    tok[strlen("\"token_id\":\"sct_")] ^= 1;
+    char *path = ts_strf("%s/old-damaged-%d.jsonl", g_tmp, g_seq++);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(all, f);
+    fclose(f);
+    tdb d;
+    tdb_new(g_kind, &d);
+    r = RUN(d.url, "import", path);
+    EXPECT_RC(r, 1);
+    EXPECT_HAS(r.err, "table secure_tokens");
+    EXPECT_HAS(r.err, "damaged");
+    run_free(&r);
+    assert_int_equal(count_rows(d.url, "sessions"), 0);
+    tdb_drop(&d);
+    unlink(path);
+    free(path);
+    free(all);
+}
+
 /* Command-line errors and the dry run on an empty target. */
 static void t_cli(void **state)
 {
@@ -1180,7 +1239,9 @@ int main(int argc, char **argv)
         rc = cmocka_run_group_tests_name("xfer round trip sqlite->pg->mariadb->sqlite", tests, NULL,
                                          NULL);
     } else if (strcmp(mode, "mongo") == 0) {
-        const struct CMUnitTest tests[] = {cmocka_unit_test(t_round_trip_mongo)};
+        g_kind = K_MONGO;
+        const struct CMUnitTest tests[] = {cmocka_unit_test(t_round_trip_mongo),
+                                           cmocka_unit_test(t_old_dump)};
         rc = cmocka_run_group_tests_name("xfer sqlite->mongodb->sqlite", tests, NULL, NULL);
     } else if (strcmp(mode, "sqlite") == 0) {
         g_kind = K_SQLITE;
@@ -1189,7 +1250,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(t_export_import), cmocka_unit_test(t_nonempty),
             cmocka_unit_test(t_bad_dumps),     cmocka_unit_test(t_nul_rows),
             cmocka_unit_test(t_killed_copy),   cmocka_unit_test(t_present_and_versions),
-            cmocka_unit_test(t_tokens_flag),
+            cmocka_unit_test(t_tokens_flag),   cmocka_unit_test(t_old_dump),
         };
         rc = cmocka_run_group_tests_name("xfer sqlite", tests, NULL, NULL);
     } else if (strcmp(mode, "pg") == 0 || strcmp(mode, "mariadb") == 0) {
@@ -1198,7 +1259,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(t_copy_verify), cmocka_unit_test(t_export_import),
             cmocka_unit_test(t_nonempty),    cmocka_unit_test(t_bad_dumps),
             cmocka_unit_test(t_nul_rows),    cmocka_unit_test(t_killed_copy),
-            cmocka_unit_test(t_tokens_flag),
+            cmocka_unit_test(t_tokens_flag), cmocka_unit_test(t_old_dump),
         };
         rc = cmocka_run_group_tests_name(g_kind == K_PG ? "xfer postgresql" : "xfer mariadb", tests,
                                          NULL, NULL);
