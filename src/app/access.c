@@ -10,6 +10,7 @@
  * authentication, logins per agent, each in buckets of their own); standalone audit
  * records.
  * Must not: log or echo tokens or keys; compare secrets other than in constant time. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -353,6 +354,33 @@ static json_t *status_error(app_call *c, auth_status s, const err_t *e)
     }
 }
 
+/* A presented token that did not resolve (event token_refused, agent "unknown") or an
+ * identity asking for more than it holds (permission_denied, its agent): audited with the
+ * peer, what was asked (the tool, else the MCP method) and why, while the caller's own
+ * bucket (its address; the agent) has room; past that nothing is written (a flood fills
+ * no log), and the answer is the same. */
+static void audit_refusal(app_call *c, const char *event, const char *agent, const char *why)
+{
+    json_t *r = agent ? app_rate_check(c, agent) : app_rate_check_peer(c);
+    if (r) {
+        json_decref(r);
+        return;
+    }
+    const char *what = c->tool ? c->tool : c->mc ? mcp_call_method(c->mc) : NULL;
+    app_audit(c, event, agent ? agent : "unknown",
+              json_pack("{s:s s:s s:s}", "peer", app_call_peer(c), "request", what ? what : "",
+                        "reason", why));
+}
+
+void app_audit_denied(app_call *c, const json_t *r)
+{
+    const json_t *sc = json_object_get(r, "structuredContent");
+    const char *code = json_string_value(json_object_get(sc, "code"));
+    if (c->authed && code && strcmp(code, "PERMISSION_DENIED") == 0)
+        audit_refusal(c, "permission_denied", c->id.agent_id,
+                      json_string_value(json_object_get(sc, "error")));
+}
+
 json_t *app_access(app_call *c, const char *token, int need, bool allow_conn)
 {
     const app_req *rq = c->req;
@@ -365,6 +393,8 @@ json_t *app_access(app_call *c, const char *token, int need, bool allow_conn)
     err_t e;
     if (token) {
         auth_status s = auth_resolve(c->app->auth, token, &c->id, &e);
+        if (s != AUTH_OK && s != AUTH_STORE_ERROR)
+            audit_refusal(c, "token_refused", NULL, auth_status_code(s));
         if (s != AUTH_OK)
             return status_error(c, s, &e);
         c->authed = true;
@@ -388,11 +418,15 @@ json_t *app_access(app_call *c, const char *token, int need, bool allow_conn)
                    : need == APP_NEED_WRITE ? AUTH_PERM_WRITE
                    : need == APP_NEED_READ  ? AUTH_PERM_READ
                                             : 0;
-    if (p && !auth_has(&c->id, p))
+    if (p && !auth_has(&c->id, p)) {
+        char why[64];
+        snprintf(why, sizeof why, "permission '%s' required", auth_perm_name(p));
+        audit_refusal(c, "permission_denied", c->id.agent_id, why);
         return app_error_ex(c->app, APP_PERMISSION_DENIED,
                             json_pack("{s:s s:s}", "required_permission", auth_perm_name(p),
                                       "agent_type", c->id.agent_type),
                             NULL, 0, "permission '%s' required", auth_perm_name(p));
+    }
     return NULL;
 }
 

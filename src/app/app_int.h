@@ -124,6 +124,7 @@ typedef struct app_call {
     auth_identity id; /* valid when authed */
     bool authed;
     utc_us now;
+    const char *tool; /* the tool called (NULL: a resource, prompt, completion) */
 } app_call;
 
 typedef json_t *(*app_tool_fn)(app_call *c, json_t *args);
@@ -207,6 +208,10 @@ bool app_session_admits(const store_session *s, const auth_identity *id);
 json_t *app_session_check(app_call *c, const char *sid);
 /* A standalone audit record (event, agent, metadata: stolen); a failure is logged. */
 void app_audit(app_call *c, const char *event, const char *agent_id, json_t *meta);
+/* After an authenticated caller's tool answered r: a PERMISSION_DENIED answer (a
+ * visibility it may not read or post, ...) is audited as app_access audits its own
+ * refusals (event permission_denied). */
+void app_audit_denied(app_call *c, const json_t *r);
 /* access.c: set up / tear down the session accounting (app_new, app_free). */
 void app_sessions_init(app_t *a);
 void app_sessions_fini(app_t *a);

@@ -212,15 +212,18 @@ static json_t *dispatch(mcp_call *mc, json_t *args, void *ud)
     tool_slot *slot = ud;
     app_t *a = slot->app;
     int64_t t0 = utc_mono_us();
-    app_call c = {.app = a, .mc = mc, .req = mcp_call_auth(mc), .now = app_now(a)};
+    app_call c = {
+        .app = a, .mc = mc, .req = mcp_call_auth(mc), .now = app_now(a), .tool = slot->t->name};
     json_t *r = NULL;
     if (slot->t->need != APP_NEED_NONE) {
         r = app_access(&c, app_arg_str(args, "auth_token"), slot->t->need, false);
         if (!r)
             r = app_rate_check(&c, c.id.agent_id);
     }
-    if (!r)
+    if (!r) {
         r = slot->t->fn(&c, args);
+        app_audit_denied(&c, r);
+    }
     bool is_err = !r || json_is_true(json_object_get(r, "isError"));
     app_lat_record(&a->tool_lat[slot->idx], utc_mono_us() - t0, is_err);
     return r;

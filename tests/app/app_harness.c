@@ -64,8 +64,10 @@ void client_close(client *cl)
     pthread_mutex_destroy(&cl->cap.mu);
 }
 
-/* The fixture with its auth context from `conf` (NULL: auth_opts as below). */
-static int fx_setup_auth(void **state, double rate, double burst, const conf_t *conf)
+/* The fixture with its auth context from `conf` (NULL: auth_opts as below, the shared key
+ * under the policy types / perms). */
+static int fx_setup_auth(void **state, double rate, double burst, const conf_t *conf,
+                         const char *types, const char *perms)
 {
     fx *f = calloc(1, sizeof *f);
     err_t e;
@@ -80,10 +82,8 @@ static int fx_setup_auth(void **state, double rate, double burst, const conf_t *
                     .store = f->db.st,
                     .clock = fake_clock,
                     .clock_ud = f,
-                    /* these clients hold the shared key under a policy that lets it claim
-                     * any identity (what the tests written before agent keys rely on) */
-                    .shared_key_types = "*",
-                    .shared_key_permissions = "read,write,admin,debug"};
+                    .shared_key_types = types,
+                    .shared_key_permissions = perms};
     if (conf) {
         if (auth_ctx_from_conf(conf, f->db.st, &f->auth, &e) != ERR_OK) {
             fprintf(stderr, "auth from configuration: %s\n", e.msg);
@@ -112,12 +112,19 @@ static int fx_setup_auth(void **state, double rate, double burst, const conf_t *
 
 int fx_setup_rl(void **state, double rate, double burst)
 {
-    return fx_setup_auth(state, rate, burst, NULL);
+    /* these clients hold the shared key under a policy that lets it claim any identity
+     * (what the tests written before agent keys rely on) */
+    return fx_setup_auth(state, rate, burst, NULL, "*", "read,write,admin,debug");
 }
 
 int fx_setup_conf(void **state, const conf_t *conf)
 {
-    return fx_setup_auth(state, 0, 0, conf);
+    return fx_setup_auth(state, 0, 0, conf, NULL, NULL);
+}
+
+int fx_setup_policy(void **state, const char *types, const char *perms)
+{
+    return fx_setup_auth(state, 0, 0, NULL, types, perms);
 }
 
 int setup(void **state)
