@@ -231,11 +231,16 @@ err_code store_session_create(store_t *st, const store_session *in, const store_
     ERR_LOCAL(e);
     err_code rc = need(in && in->id && in->purpose && in->created_by,
                        "session_create needs id, purpose and created_by", e);
-    if (rc == ERR_OK && in->access)
-        rc =
-            need(store_access_valid(in->access),
-                 "session_create: access must be {\"agents\": [strings], \"types\": [strings]}", e);
-    return rc != ERR_OK ? rc : st->vt->session_create(st, in, audit, e);
+    if (rc != ERR_OK || !in->access)
+        return rc != ERR_OK ? rc : st->vt->session_create(st, in, audit, e);
+    store_session s = *in;
+    if (!(s.access = store_access_canonical(in->access)))
+        return need(false,
+                    "session_create: access must be {\"agents\": [strings], \"types\": [strings]}",
+                    e);
+    rc = st->vt->session_create(st, &s, audit, e);
+    free(s.access);
+    return rc;
 }
 
 err_code store_session_get(store_t *st, const char *id, store_session *out, err_t *e)

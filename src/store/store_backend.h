@@ -158,8 +158,10 @@ void store_audit_rec_free(store_audit_rec *r);
  * writes around ctxd can store one) reads as admin_only, the most restricted. */
 store_visibility store_visibility_stored(const char *text, size_t n);
 
-/* Is text a valid store_session.access ({"agents": [strings], "types": [strings])? */
-bool store_access_valid(const char *text);
+/* A valid store_session.access ({"agents": [strings], "types": [strings]}) in the one
+ * form every backend stores (compact, UTF-8 as such: no \u escapes, which MariaDB's
+ * JSON_CONTAINS would not see through); NULL when text is not one. Caller frees. */
+char *store_access_canonical(const char *text);
 
 /* Appends a zeroed element of size elt to the growing array *v (n used, cap
  * allocated) and returns it. */

@@ -72,13 +72,13 @@ static bool access_shape(const json_t *v)
     return true;
 }
 
-bool store_access_valid(const char *text)
+char *store_access_canonical(const char *text)
 {
     json_error_t je;
     json_t *v = text ? json_loads(text, 0, &je) : NULL;
-    bool ok = v && access_shape(v);
+    char *c = v && access_shape(v) ? json_dumps(v, JSON_COMPACT) : NULL;
     json_decref(v);
-    return ok;
+    return c;
 }
 
 #define ACCESS_SAYS "an object {\"agents\": [strings], \"types\": [strings]}"

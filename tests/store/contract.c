@@ -1700,6 +1700,168 @@ static void test_credentials(void **state)
     store_audits_free(&al);
 }
 
+/* ---- restricted sessions -------------------------------------------------------------- */
+
+#define SO "session_00000000000000a0" /* open */
+#define SR "session_00000000000000a1" /* alice's: bob and gemini agents */
+#define SE "session_00000000000000a2" /* carol's: nobody else */
+
+/* The reader's filter: every visibility, and the session clause of (id, type). */
+static store_vis member(const char *id, const char *type)
+{
+    store_vis v = {.any = STORE_VIS_EVERY, .member_id = id, .member_type = type};
+    return v;
+}
+
+/* The sessions session_list gives vis, as "a0,a1" (the last two characters of each id,
+ * in order of id), and its total. */
+static void listed_sessions(store_t *st, const store_vis *vis, char *out, size_t n, int64_t *tot)
+{
+    store_session_query q = {.limit = 100, .vis = *vis};
+    store_sessions l;
+    OK(store_session_list(st, &q, &l, tot, &E));
+    out[0] = '\0';
+    for (const char *want = "a0\0a1\0a2\0"; *want; want += 3)
+        for (size_t i = 0; i < l.n; i++)
+            if (strcmp(l.v[i].id + strlen(l.v[i].id) - 2, want) == 0)
+                snprintf(out + strlen(out), n - strlen(out), "%s%s", *out ? "," : "", want);
+    assert_int_equal((int64_t)l.n, *tot);
+    store_sessions_free(&l);
+}
+
+/* A restricted session (store_session.access) admits its creator and the agents and
+ * types it lists; for anyone else (store_vis.member_id/member_type) its messages are not
+ * there on any read (list, get, thread, search, session_list and its counts, a reply's
+ * parent), on every backend; without a session clause every session is read. */
+static void test_restricted_sessions(void **state)
+{
+    store_t *st = ST;
+    mk_session_at(st, SO, "alice", true, 0);
+    store_session r = {.id = C(SR),
+                       .purpose = C("inner"),
+                       .created_by = C("alice"),
+                       .access = C("{\"agents\":[\"bob\",\"b\\u00f6b\"],\"types\":[\"gemini\"]}"),
+                       .is_active = true};
+    OK(store_session_create(st, &r, NULL, &E));
+    store_session x = {.id = C(SE),
+                       .purpose = C("alone"),
+                       .created_by = C("carol"),
+                       .access = C("{\"agents\":[],\"types\":[]}"),
+                       .is_active = true};
+    OK(store_session_create(st, &x, NULL, &E));
+    store_session bad = x;
+    bad.id = C("session_00000000000000a3");
+    bad.access = C("{\"agents\":\"bob\",\"types\":[]}");
+    FAILS(ERR_INVALID, store_session_create(st, &bad, NULL, &E));
+    add_msg(st, SO, "alice", "open hello");
+    int64_t rm = add_msg(st, SR, "alice", "inner hello");
+    add_full(st, SR, "bob", "claude", "public", "inner reply", rm);
+    int64_t em = add_msg(st, SE, "carol", "alone hello");
+
+    /* the access round-trips (JSON, equal as values) */
+    store_session g;
+    OK(store_session_head(st, SR, &g, &E));
+    json_t *want =
+        json_loads("{\"agents\":[\"bob\",\"b\\u00f6b\"],\"types\":[\"gemini\"]}", 0, NULL);
+    json_t *got = json_loads(g.access, 0, NULL);
+    assert_true(json_equal(want, got));
+    json_decref(want);
+    json_decref(got);
+    assert_int_equal(g.message_count, 0); /* the head only */
+    store_session_clear(&g);
+    OK(store_session_get(st, SO, &g, &E));
+    assert_null(g.access);
+    store_session_clear(&g);
+
+    static const struct {
+        const char *id, *type, *sessions;
+    } readers[] = {
+        {"alice", "claude", "a0,a1"}, /* creator of a1 */
+        {"bob", "claude", "a0,a1"},   /* listed */
+        {"b\xc3\xb6"
+         "b",
+         "x", "a0,a1"},               /* listed (not ASCII) */
+        {"gina", "gemini", "a0,a1"},  /* its type listed */
+        {"gina", "Gemini", "a0"},     /* the type as stored, exactly */
+        {"Bob", "claude", "a0"},      /* ids are exact */
+        {"carol", "claude", "a0,a2"}, /* creator of a2 */
+        {"dave", "generic", "a0"},
+    };
+    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++) {
+        store_vis v = member(readers[i].id, readers[i].type);
+        char ids[64];
+        int64_t tot = -1;
+        listed_sessions(st, &v, ids, sizeof ids, &tot);
+        if (strcmp(ids, readers[i].sessions) != 0)
+            fail_msg("%s/%s: sessions %s, expected %s", readers[i].id, readers[i].type, ids,
+                     readers[i].sessions);
+        bool in_r = strstr(readers[i].sessions, "a1") != NULL;
+        bool in_e = strstr(readers[i].sessions, "a2") != NULL;
+        /* message_list */
+        store_messages l;
+        int64_t total = -1;
+        store_msg_query q = {.session_id = SR, .vis = v, .limit = 10};
+        OK(store_message_list(st, &q, &l, &total, &E));
+        assert_int_equal(l.n, in_r ? 2 : 0);
+        assert_int_equal(total, in_r ? 2 : 0);
+        store_messages_free(&l);
+        q.session_id = SO;
+        OK(store_message_list(st, &q, &l, &total, &E));
+        assert_int_equal(l.n, 1);
+        store_messages_free(&l);
+        /* message_get, thread */
+        store_message m;
+        if (in_r) {
+            OK(store_message_get(st, rm, &v, &m, &E));
+            store_message_clear(&m);
+            OK(store_message_thread(st, rm, &v, &l, &E));
+            assert_int_equal(l.n, 2);
+            store_messages_free(&l);
+        } else {
+            FAILS(ERR_NOTFOUND, store_message_get(st, rm, &v, &m, &E));
+            FAILS(ERR_NOTFOUND, store_message_thread(st, rm, &v, &l, &E));
+        }
+        if (in_e) {
+            OK(store_message_get(st, em, &v, &m, &E));
+            store_message_clear(&m);
+        } else {
+            FAILS(ERR_NOTFOUND, store_message_get(st, em, &v, &m, &E));
+        }
+        /* search candidates */
+        const char *terms[] = {"hel"};
+        store_search_query sq = {
+            .session_id = SR, .vis = v, .terms = terms, .nterms = 1, .limit = 10};
+        OK(store_message_search(st, &sq, &l, &E));
+        assert_int_equal(l.n, in_r ? 2 : 0);
+        store_messages_free(&l);
+    }
+    /* a reply's parent as the poster sees it */
+    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++) {
+        store_vis v = member(readers[i].id, readers[i].type);
+        bool in_r = strstr(readers[i].sessions, "a1") != NULL;
+        store_message reply = {.session_id = C(SR),
+                               .sender = C(readers[i].id),
+                               .sender_type = C(readers[i].type),
+                               .visibility = STORE_VIS_PUBLIC,
+                               .content = C("reply"),
+                               .parent_id = rm,
+                               .parent_vis = &v};
+        if (in_r)
+            OK(store_message_add(st, &reply, NULL, &E));
+        else
+            assert_int_not_equal(store_message_add(st, &reply, NULL, &E), ERR_OK);
+    }
+    /* no session clause: everything; half of one: refused */
+    char ids[64];
+    int64_t tot = -1;
+    listed_sessions(st, &VIS_ALL, ids, sizeof ids, &tot);
+    assert_int_equal(tot, 3);
+    store_vis half = {.any = STORE_VIS_EVERY, .member_id = "alice"};
+    store_messages l;
+    store_msg_query q = {.session_id = SR, .vis = half, .limit = 10};
+    FAILS(ERR_INVALID, store_message_list(st, &q, &l, NULL, &E));
+}
+
 /* ---- iterate ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -2630,6 +2792,7 @@ int main(int argc, char **argv)
         T_(test_tokens),
         T_(test_tokens_digest_and_agent),
         T_(test_credentials),
+        T_(test_restricted_sessions),
         T_(test_iterate),
         T_(test_import_rows),
         T_(test_import_rows_checked_values),
