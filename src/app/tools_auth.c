@@ -56,6 +56,14 @@ static void remember(app_call *c, const char *token, const char *current)
                      "the session keeps its own");
 }
 
+/* A login with a valid credential: charged to the caller's address and to the agent's
+ * logins; RATE_LIMITED when either bucket is empty, else NULL. */
+static json_t *charge_login(app_call *c, const char *agent_id)
+{
+    json_t *r = app_rate_check_peer(c);
+    return r ? r : app_rate_check_login(c, agent_id);
+}
+
 static const char *cred_name(auth_cred_kind k)
 {
     switch (k) {
@@ -125,9 +133,7 @@ static json_t *authenticate_agent(app_call *c, json_t *args)
     case AUTH_LOGIN_STORE_ERROR:
         return app_error_store(c->app, &e, APP_AUTH_FAILED, "checking the credential");
     }
-    json_t *r = app_rate_check_peer(c);
-    if (!r)
-        r = app_rate_check_login(c, g.agent_id);
+    json_t *r = charge_login(c, g.agent_id);
     if (r)
         return r;
     auth_issued is;
@@ -156,13 +162,9 @@ static json_t *refresh_token(app_call *c, json_t *args)
     auth_identity who;
     err_t e;
     auth_status s = auth_resolve(c->app->auth, cur, &who, &e);
-    if (s == AUTH_OK) {
-        json_t *r = app_rate_check_peer(c);
-        if (!r)
-            r = app_rate_check_login(c, who.agent_id);
-        if (r)
-            return r;
-    }
+    json_t *r = s == AUTH_OK ? charge_login(c, who.agent_id) : NULL;
+    if (r)
+        return r;
     auth_issued is;
     if (s == AUTH_OK)
         s = auth_refresh(c->app->auth, cur, &is, &e);

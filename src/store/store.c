@@ -243,20 +243,26 @@ err_code store_session_create(store_t *st, const store_session *in, const store_
     return rc;
 }
 
-err_code store_session_get(store_t *st, const char *id, store_session *out, err_t *e)
+/* session_get, session_head (head: the session's row only). */
+static err_code session_by_id(store_t *st, const char *id, bool head, store_session *out, err_t *e)
 {
     ERR_LOCAL(e);
     memset(out, 0, sizeof *out);
-    err_code rc = need(id != NULL, "session_get needs an id", e);
-    return released(rc != ERR_OK ? rc : st->vt->session_get(st, id, out, e), OUT_SESSION, out);
+    if (!id)
+        return err_set(e, ERR_INVALID, "store: %s needs an id",
+                       head ? "session_head" : "session_get");
+    return released((head ? st->vt->session_head : st->vt->session_get)(st, id, out, e),
+                    OUT_SESSION, out);
+}
+
+err_code store_session_get(store_t *st, const char *id, store_session *out, err_t *e)
+{
+    return session_by_id(st, id, false, out, e);
 }
 
 err_code store_session_head(store_t *st, const char *id, store_session *out, err_t *e)
 {
-    ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    err_code rc = need(id != NULL, "session_head needs an id", e);
-    return released(rc != ERR_OK ? rc : st->vt->session_head(st, id, out, e), OUT_SESSION, out);
+    return session_by_id(st, id, true, out, e);
 }
 
 err_code store_session_list(store_t *st, const store_session_query *q, store_sessions *out,

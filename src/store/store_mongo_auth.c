@@ -196,19 +196,22 @@ err_code smongo_cred_list(store_t *st, store_creds *out, err_t *e)
     return rc;
 }
 
-/* One update of an agent's credential and, when it matched, its audit record; a key
- * digest another agent holds is ERR_UNIQUE. */
+/* One change of an agent's credential (cred_change). */
 typedef struct {
-    const char *agent_id, *key_hash; /* key_hash: NULL unless it changes */
-    const bson_t *q, *upd;
     const store_audit_in *audit;
+    const char *agent_id, *key_hash;
+    utc_us now;
     int64_t matched;
 } cred_update;
 
+/* In a transaction: rekey (key_hash: the new digest, which must be no other agent's:
+ * ERR_UNIQUE) or revoke (key_hash NULL: only an active one), and when it matched, its
+ * audit record. */
 static err_code tx_cred_update(smongo_ctx *c, void *arg, err_t *e)
 {
     cred_update *x = arg;
     x->matched = 0;
+    bson_t q = BSON_INITIALIZER, upd = BSON_INITIALIZER;
     err_code rc = ERR_OK;
     if (x->key_hash) {
         bson_t k = BSON_INITIALIZER;
@@ -218,58 +221,51 @@ static err_code tx_cred_update(smongo_ctx *c, void *arg, err_t *e)
         rc = smongo_find_one(c, SMONGO_CREDS, &k, NULL, NULL, &taken, e);
         bson_destroy(&k);
         if (rc == ERR_OK && taken)
-            return store_err_cred_exists(e, x->agent_id);
+            rc = store_err_cred_exists(e, x->agent_id);
+        BSON_APPEND_UTF8(&q, "agent_id", x->agent_id);
+        BCON_APPEND(&upd, "$set", "{", "key_hash", BCON_UTF8(x->key_hash), "updated_at",
+                    BCON_INT64(x->now), "revoked_at", BCON_NULL, "}");
+    } else {
+        BCON_APPEND(&q, "agent_id", BCON_UTF8(x->agent_id), "revoked_at", BCON_NULL);
+        BCON_APPEND(&upd, "$set", "{", "revoked_at", BCON_INT64(x->now), "updated_at",
+                    BCON_INT64(x->now), "}");
     }
     if (rc == ERR_OK)
-        rc = smongo_update(c, SMONGO_CREDS, x->q, x->upd, false, &x->matched, NULL, e);
+        rc = smongo_update(c, SMONGO_CREDS, &q, &upd, false, &x->matched, NULL, e);
+    bson_destroy(&upd);
+    bson_destroy(&q);
     if (rc != ERR_OK || x->matched == 0 || !x->audit)
         return rc;
     return smongo_audit_insert(c, x->audit, e);
 }
 
+/* Runs a cred_update (see there); *matched = whether the credential was changed. */
+static err_code cred_change(store_t *st, const char *agent_id, const char *key_hash, utc_us now,
+                            const store_audit_in *audit, bool *matched, err_t *e)
+{
+    store_audit_rec r = {0};
+    const char *event = key_hash ? "credential_rotated" : "credential_revoked";
+    cred_update x = {audit ? &store_audit_cred(&r, audit, event, agent_id)->in : NULL, agent_id,
+                     key_hash, now, 0};
+    err_code rc = smongo_write(M(st), tx_cred_update, &x, e);
+    store_audit_rec_free(&r);
+    *matched = x.matched > 0;
+    return rc;
+}
+
 err_code smongo_cred_rekey(store_t *st, const char *agent_id, const char *key_hash, utc_us now,
                            const store_audit_in *audit, err_t *e)
 {
-    bson_t q = BSON_INITIALIZER, upd = BSON_INITIALIZER;
-    BSON_APPEND_UTF8(&q, "agent_id", agent_id);
-    BCON_APPEND(&upd, "$set", "{", "key_hash", BCON_UTF8(key_hash), "updated_at", BCON_INT64(now),
-                "revoked_at", BCON_NULL, "}");
-    store_audit_rec r = {0};
-    cred_update x = {agent_id,
-                     key_hash,
-                     &q,
-                     &upd,
-                     audit ? &store_audit_cred(&r, audit, "credential_rotated", agent_id)->in
-                           : NULL,
-                     0};
-    err_code rc = smongo_write(M(st), tx_cred_update, &x, e);
-    store_audit_rec_free(&r);
-    bson_destroy(&upd);
-    bson_destroy(&q);
-    return rc == ERR_OK && x.matched == 0 ? store_err_no_cred(e, agent_id) : rc;
+    bool matched = false;
+    err_code rc = cred_change(st, agent_id, key_hash, now, audit, &matched, e);
+    return rc == ERR_OK && !matched ? store_err_no_cred(e, agent_id) : rc;
 }
 
 err_code smongo_cred_revoke(store_t *st, const char *agent_id, utc_us now,
                             const store_audit_in *audit, bool *changed, err_t *e)
 {
-    bson_t q = BSON_INITIALIZER, upd = BSON_INITIALIZER;
-    BCON_APPEND(&q, "agent_id", BCON_UTF8(agent_id), "revoked_at", BCON_NULL);
-    BCON_APPEND(&upd, "$set", "{", "revoked_at", BCON_INT64(now), "updated_at", BCON_INT64(now),
-                "}");
-    store_audit_rec r = {0};
-    cred_update x = {agent_id,
-                     NULL,
-                     &q,
-                     &upd,
-                     audit ? &store_audit_cred(&r, audit, "credential_revoked", agent_id)->in
-                           : NULL,
-                     0};
-    err_code rc = smongo_write(M(st), tx_cred_update, &x, e);
-    store_audit_rec_free(&r);
-    bson_destroy(&upd);
-    bson_destroy(&q);
-    *changed = x.matched > 0;
-    if (rc != ERR_OK || x.matched > 0)
+    err_code rc = cred_change(st, agent_id, NULL, now, audit, changed, e);
+    if (rc != ERR_OK || *changed)
         return rc;
     store_cred have = {0}; /* revoked already, or none at all */
     rc = smongo_cred_get(st, "agent_id", agent_id, &have, e);

@@ -7,7 +7,7 @@
  * and counters are kept), so two processes migrating at once cannot corrupt
  * anything and no lock is needed. A database newer than this binary is refused.
  * The store_vt lifecycle entries: status, migrate to a version (only up), check.
- * Migration 3 replaces secure_tokens (see migration_3).
+ * Migration 3 deletes the protected tokens kept in clear (see migration_3).
  * Must not: touch documents other than counters, migration records and (migration 3)
  * the protected tokens it replaces. */
 #include <stdio.h>
@@ -146,36 +146,32 @@ typedef struct {
     err_code (*run)(smongo_ctx *c, err_t *e);
 } migration;
 
-/* 3: credentials. secure_tokens is replaced (dropped with its indexes, documents and the
- * token_id index, then made again keyed by token_hash): a token kept in clear cannot be
- * turned into its digest here (the digest is keyed with JWT_SECRET_KEY), so protected
- * tokens issued before stop working (they live an hour). agent_credentials is new; the
- * restricted sessions (sessions.access, marked {restricted: true}) get an index. */
+/* 3: credentials. The protected tokens kept in clear are deleted (a token cannot be
+ * turned into its digest here: the digest is keyed with JWT_SECRET_KEY; they live an
+ * hour, agents authenticate again) and secure_tokens is keyed by token_hash instead of
+ * token_id; agent_credentials is new; the restricted sessions (sessions.access, marked
+ * {restricted: true}) get an index. */
 static const index_def m3_indexes[] = {
     {SMONGO_TOKENS, "token_hash_unique", {"token_hash"}, true},
-    {SMONGO_TOKENS, "expires_at", {"expires_at"}, false},
     {SMONGO_TOKENS, "agent_id", {"agent_id"}, false},
     {SMONGO_CREDS, "agent_id_unique", {"agent_id"}, true},
     {SMONGO_CREDS, "key_hash_unique", {"key_hash"}, true},
     {SMONGO_SESSIONS, "restricted", {"restricted"}, false},
 };
 
-static err_code drop_collection(smongo_ctx *c, const char *name, err_t *e)
-{
-    mongoc_collection_t *col = smongo_coll(c, name);
-    bson_error_t be;
-    err_code rc = ERR_OK;
-    if (!mongoc_collection_drop(col, &be) && be.code != 26) /* NamespaceNotFound */
-        rc = smongo_err(&be, NULL, "drop collection", e);
-    mongoc_collection_destroy(col);
-    return rc;
-}
-
 static err_code migration_3(smongo_ctx *c, err_t *e)
 {
-    err_code rc = drop_collection(c, SMONGO_TOKENS, e);
-    if (rc == ERR_OK)
-        rc = create_collection(c, SMONGO_TOKENS, e);
+    bson_t all = BSON_INITIALIZER;
+    err_code rc = smongo_delete(c, SMONGO_TOKENS, &all, true, NULL, e);
+    bson_destroy(&all);
+    if (rc == ERR_OK) {
+        mongoc_collection_t *col = smongo_coll(c, SMONGO_TOKENS);
+        bson_error_t be;
+        if (!mongoc_collection_drop_index(col, "token_id_unique", &be) &&
+            be.code != 27) /* IndexNotFound: a migration run before */
+            rc = smongo_err(&be, NULL, "drop index secure_tokens.token_id_unique", e);
+        mongoc_collection_destroy(col);
+    }
     if (rc == ERR_OK)
         rc = create_collection(c, SMONGO_CREDS, e);
     for (size_t i = 0; rc == ERR_OK && i < sizeof m3_indexes / sizeof m3_indexes[0]; i++)

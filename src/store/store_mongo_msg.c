@@ -489,15 +489,17 @@ err_code smongo_message_list(store_t *st, const store_msg_query *q, store_messag
     return rc;
 }
 
+/* message_get (out: a store_message) and message_thread (out: store_messages, id: the
+ * root): a message by id as vis sees it */
 typedef struct {
     int64_t id;
     const store_vis *vis;
-    store_message *out;
-} msg_get_ctx;
+    void *out;
+} by_id_ctx;
 
 static err_code rd_message_get(smongo_ctx *c, void *arg, err_t *e)
 {
-    msg_get_ctx *x = arg;
+    by_id_ctx *x = arg;
     bson_t f0, f;
     id_vis_filter(&f0, x->id, x->vis);
     bool found = false;
@@ -512,7 +514,7 @@ static err_code rd_message_get(smongo_ctx *c, void *arg, err_t *e)
 err_code smongo_message_get(store_t *st, int64_t id, const store_vis *vis, store_message *out,
                             err_t *e)
 {
-    return smongo_read(M(st), rd_message_get, &(msg_get_ctx){id, vis, out}, e);
+    return smongo_read(M(st), rd_message_get, &(by_id_ctx){id, vis, out}, e);
 }
 
 static void append_int_array(bson_t *d, const char *key, const int64_t *v, size_t n)
@@ -546,19 +548,14 @@ static void read_id(const bson_t *d, void *rec)
 
 static const smongo_rec id_rec = {sizeof(int64_t), read_id, NULL};
 
-typedef struct {
-    int64_t root;
-    const store_vis *vis;
-    store_messages *out;
-} thread_ctx;
-
 static err_code rd_message_thread(smongo_ctx *c, void *arg, err_t *e)
 {
-    thread_ctx *x = arg;
+    by_id_ctx *x = arg;
+    store_messages *out = x->out;
     /* every descendant id, level by level (replies are newer than their parent) */
     int64_t *all = NULL, *level = NULL;
     size_t n = 0, cap = 0, nlevel = 0;
-    *(int64_t *)store_list_push((void **)&all, &n, &cap, sizeof *all) = x->root;
+    *(int64_t *)store_list_push((void **)&all, &n, &cap, sizeof *all) = x->id;
     err_code rc = ERR_OK;
     for (size_t from = 0; rc == ERR_OK && from < n;) {
         bson_t f;
@@ -578,20 +575,20 @@ static err_code rd_message_thread(smongo_ctx *c, void *arg, err_t *e)
         rc = member_filter(c, x->vis, &f0, &f, e);
         if (rc == ERR_OK)
             rc = smongo_get_list(c, SMONGO_MESSAGES, &f, &(smongo_find){.sort = {"id"}},
-                                 &smongo_message_rec, SMONGO_LIST(x->out), e);
+                                 &smongo_message_rec, SMONGO_LIST(out), e);
         bson_destroy(&f0);
         bson_destroy(&f);
     }
     free(all);
-    if (rc == ERR_OK && (x->out->n == 0 || x->out->v[0].id != x->root))
-        rc = store_err_no_message(e, x->root);
+    if (rc == ERR_OK && (out->n == 0 || out->v[0].id != x->id))
+        rc = store_err_no_message(e, x->id);
     return rc;
 }
 
 err_code smongo_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
                                store_messages *out, err_t *e)
 {
-    return smongo_read(M(st), rd_message_thread, &(thread_ctx){root_id, vis, out}, e);
+    return smongo_read(M(st), rd_message_thread, &(by_id_ctx){root_id, vis, out}, e);
 }
 
 /* ---- search ---------------------------------------------------------------------------- */

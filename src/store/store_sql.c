@@ -66,8 +66,14 @@ unsigned ssql_vis_mask(const store_vis *v)
  * restricted, not created by the reader, the reader's id and type not listed. */
 static void put_excluded(const store_sql *s, sbuf_t *b)
 {
-    sbuf_printf(b, "s.access IS NOT NULL AND s.created_by <> ? AND NOT %s AND NOT %s",
-                s->d->member_agent, s->d->member_type);
+    const char *t = s->d->member_in, *at = strstr(t, "%s");
+    sbuf_puts(b, "s.access IS NOT NULL AND s.created_by <> ?");
+    for (int i = 0; i < 2; i++) {
+        sbuf_puts(b, " AND NOT ");
+        sbuf_append(b, t, (size_t)(at - t));
+        sbuf_puts(b, i ? "types" : "agents");
+        sbuf_puts(b, at + 2);
+    }
 }
 
 /* " AND (clause OR clause ...)": each store_vis clause one predicate; nothing when

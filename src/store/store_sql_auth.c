@@ -85,13 +85,6 @@ err_code ssql_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err_
 
 /* ---- tokens and revoked jtis -------------------------------------------------------------- */
 
-static const ssql_field token_fields[] = {
-    SSQL_FIELD(store_token, token_hash, TEXT), SSQL_FIELD(store_token, agent_id, TEXT),
-    SSQL_FIELD(store_token, agent_type, TEXT), SSQL_FIELD(store_token, permissions, TEXT),
-    SSQL_FIELD(store_token, jti, TEXT),        SSQL_FIELD(store_token, created_at, TIME),
-    SSQL_FIELD(store_token, expires_at, TIME)};
-static const ssql_rec token_rec = SSQL_REC(store_token, token_fields, NULL);
-
 err_code ssql_token_put(store_t *st, const store_token *t, err_t *e)
 {
     err_code rc = ssql_write(
@@ -102,6 +95,13 @@ err_code ssql_token_put(store_t *st, const store_token *t, err_t *e)
         NULL, NULL, e);
     return rc == ERR_UNIQUE ? store_err_token_exists(e) : rc;
 }
+
+#define TOKEN_FIELD(f, t) SSQL_FIELD(store_token, f, t)
+static const ssql_field token_fields[] = {
+    TOKEN_FIELD(token_hash, TEXT),  TOKEN_FIELD(agent_id, TEXT), TOKEN_FIELD(agent_type, TEXT),
+    TOKEN_FIELD(permissions, TEXT), TOKEN_FIELD(jti, TEXT),      TOKEN_FIELD(created_at, TIME),
+    TOKEN_FIELD(expires_at, TIME)};
+static const ssql_rec token_rec = SSQL_REC(store_token, token_fields, NULL);
 
 err_code ssql_token_get(store_t *st, const char *token_hash, store_token *out, err_t *e)
 {
@@ -146,11 +146,10 @@ err_code ssql_jti_is_revoked(store_t *st, const char *jti, bool *revoked, err_t 
 
 /* ---- agent credentials ---------------------------------------------------------------------- */
 
+#define KEY(f, t) SSQL_FIELD(store_cred, f, t) /* a column of an agent's key */
 static const ssql_field cred_fields[] = {
-    SSQL_FIELD(store_cred, agent_id, TEXT),    SSQL_FIELD(store_cred, agent_type, TEXT),
-    SSQL_FIELD(store_cred, permissions, TEXT), SSQL_FIELD(store_cred, key_hash, TEXT),
-    SSQL_FIELD(store_cred, created_at, TIME),  SSQL_FIELD(store_cred, updated_at, TIME),
-    SSQL_FIELD(store_cred, revoked_at, TIME)};
+    KEY(agent_id, TEXT),   KEY(agent_type, TEXT), KEY(permissions, TEXT), KEY(key_hash, TEXT),
+    KEY(created_at, TIME), KEY(updated_at, TIME), KEY(revoked_at, TIME)};
 static const ssql_rec cred_rec = SSQL_REC(store_cred, cred_fields, NULL);
 
 err_code ssql_cred_add(store_t *st, const store_cred *c, const store_audit_in *audit, err_t *e)
@@ -184,15 +183,26 @@ err_code ssql_cred_list(store_t *st, store_creds *out, err_t *e)
     return ssql_read_list(S(st), SQL_CRED_LIST, NULL, 0, &cred_rec, (void **)&out->v, &out->n, e);
 }
 
+/* Rekeys (key_hash: the new digest) or revokes (NULL: an active one) agent_id's
+ * credential at now, with its audit record; *n = rows changed. */
+static err_code cred_change(store_t *st, const char *agent_id, const char *key_hash, utc_us now,
+                            const store_audit_in *audit, int64_t *n, err_t *e)
+{
+    store_audit_rec r = {{0}, NULL};
+    const char *event = key_hash ? "credential_rotated" : "credential_revoked";
+    err_code rc = ssql_write(
+        S(st), key_hash ? SQL_CRED_REKEY : SQL_CRED_REVOKE, NULL,
+        DB_ARGS(key_hash ? DB_TEXT(key_hash) : DB_TIME(now), DB_TIME(now), DB_TEXT(agent_id)),
+        audit ? &store_audit_cred(&r, audit, event, agent_id)->in : NULL, n, e);
+    store_audit_rec_free(&r);
+    return rc;
+}
+
 err_code ssql_cred_rekey(store_t *st, const char *agent_id, const char *key_hash, utc_us now,
                          const store_audit_in *audit, err_t *e)
 {
-    store_audit_rec r = {{0}, NULL};
     int64_t n = 0;
-    err_code rc = ssql_write(
-        S(st), SQL_CRED_REKEY, NULL, DB_ARGS(DB_TEXT(key_hash), DB_TIME(now), DB_TEXT(agent_id)),
-        audit ? &store_audit_cred(&r, audit, "credential_rotated", agent_id)->in : NULL, &n, e);
-    store_audit_rec_free(&r);
+    err_code rc = cred_change(st, agent_id, key_hash, now, audit, &n, e);
     if (rc == ERR_UNIQUE)
         return store_err_cred_exists(e, agent_id);
     return rc == ERR_OK && n == 0 ? store_err_no_cred(e, agent_id) : rc;
@@ -201,12 +211,8 @@ err_code ssql_cred_rekey(store_t *st, const char *agent_id, const char *key_hash
 err_code ssql_cred_revoke(store_t *st, const char *agent_id, utc_us now,
                           const store_audit_in *audit, bool *changed, err_t *e)
 {
-    store_audit_rec r = {{0}, NULL};
     int64_t n = 0;
-    err_code rc = ssql_write(
-        S(st), SQL_CRED_REVOKE, NULL, DB_ARGS(DB_TIME(now), DB_TIME(now), DB_TEXT(agent_id)),
-        audit ? &store_audit_cred(&r, audit, "credential_revoked", agent_id)->in : NULL, &n, e);
-    store_audit_rec_free(&r);
+    err_code rc = cred_change(st, agent_id, NULL, now, audit, &n, e);
     *changed = n > 0;
     if (rc != ERR_OK || n > 0)
         return rc;

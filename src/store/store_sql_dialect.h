@@ -81,11 +81,9 @@ typedef struct store_sql_dialect {
     bool search_fts_async;
 
     /* Restricted sessions (sessions.access, a JSON object {"agents": [...], "types":
-     * [...]}): does the session aliased s list the parameter among its agents
-     * (member_agent) or its types (member_type)? One parameter each; false (never NULL)
-     * for an open session. */
-    const char *member_agent;
-    const char *member_type;
+     * [...]}): does the list named where %s stands ("agents" or "types") of the session
+     * aliased s hold the parameter? False (never NULL) for an open session. */
+    const char *member_in;
 } store_sql_dialect;
 
 /* The catalogue of a backend's dialect; NULL when there is none. */

@@ -63,6 +63,14 @@ static void add_key(fx *f, const char *id, const char *type, const char *perms,
     assert_int_equal(store_cred_add(f->db.st, &c, NULL, &e), ERR_OK);
 }
 
+/* alice (claude; read, write) gets her key (into key); client 1 presents it. */
+static client *alice_with_key(fx *f, char key[AUTH_AGENT_KEY_LEN])
+{
+    add_key(f, "alice", "claude", "read,write", key);
+    use_key(&f->c[1], key);
+    return &f->c[1];
+}
+
 /* authenticate_agent on cl (perms: a JSON array or NULL); the result (new ref). */
 static json_t *login(client *cl, const char *id, const char *type, const char *perms)
 {
@@ -232,11 +240,10 @@ static void test_shared_key_policy_errors(void **state)
 static void test_agent_key_exact_identity(void **state)
 {
     fx *f = *state;
-    client *k = &f->c[1], *s = &f->c[0];
+    client *s = &f->c[0];
     char alice[AUTH_AGENT_KEY_LEN], root[AUTH_AGENT_KEY_LEN];
-    add_key(f, "alice", "claude", "read,write", alice);
+    client *k = alice_with_key(f, alice);
     add_key(f, "root", "admin", "read,write,admin,debug", root);
-    use_key(k, alice);
     char *p = NULL;
     char *t = login_ok(k, "alice", "claude", NULL, &p); /* no request: the key's */
     assert_string_equal(p, "[\"read\",\"write\"]");
@@ -307,10 +314,9 @@ static int setup_permissive(void **state)
 static void test_revoked_and_rotated_keys(void **state)
 {
     fx *f = *state;
-    client *k = &f->c[1], *s = &f->c[0];
+    client *s = &f->c[0];
     char alice[AUTH_AGENT_KEY_LEN];
-    add_key(f, "alice", "claude", "read,write", alice);
-    use_key(k, alice);
+    client *k = alice_with_key(f, alice);
     free(login_ok(k, "alice", "claude", NULL, NULL));
     err_t e;
     bool changed = false;
@@ -345,10 +351,9 @@ static char *b64_json(const char *json)
 static void test_tokens_claim_nothing_more(void **state)
 {
     fx *f = *state;
-    client *k = &f->c[1], *x = &f->c[2];
+    client *x = &f->c[2];
     char alice[AUTH_AGENT_KEY_LEN];
-    add_key(f, "alice", "claude", "read,write", alice);
-    use_key(k, alice);
+    client *k = alice_with_key(f, alice);
     char *ta = login_ok(k, "alice", "claude", NULL, NULL);
     use_none(x);
     size_t tok = 0, den = 0, failed = 0;
@@ -449,11 +454,10 @@ static size_t count_text(json_t *sc, const char *text)
 static void test_shared_key_reads_no_one_elses(void **state)
 {
     fx *f = *state;
-    client *s = &f->c[0], *k = &f->c[1], *r = &f->c[2];
+    client *s = &f->c[0], *r = &f->c[2];
     char alice[AUTH_AGENT_KEY_LEN], root[AUTH_AGENT_KEY_LEN];
-    add_key(f, "alice", "claude", "read,write", alice);
+    client *k = alice_with_key(f, alice);
     add_key(f, "root", "admin", "read,write,admin", root);
-    use_key(k, alice);
     char *ta = login_ok(k, "alice", "claude", NULL, NULL);
     use_key(r, root);
     char *tr = login_ok(r, "root", "admin", "[\"read\",\"write\",\"admin\"]", NULL);
