@@ -117,8 +117,8 @@ static void test_issue_resolve(void **state)
     assert_int_equal(row.expires_at, g_now + 3600 * S_);
     assert_string_equal(row.jti, t.id.jti);
     assert_string_equal(row.permissions, "read,write");
-    assert_int_equal(store_token_get(g_db.st, t.token, &row, &e), ERR_NOTFOUND);
     store_token_clear(&row);
+    assert_int_equal(store_token_get(g_db.st, t.token, &row, &e), ERR_NOTFOUND);
 
     auth_identity id;
     assert_int_equal(resolve(t.token, &id), AUTH_OK);
