@@ -180,6 +180,26 @@ static void test_shared_key_default_policy(void **state)
     assert_int_equal(audits(f, "auth_refused", API_KEY), 5); /* never the key */
 }
 
+/* Over stdio the client is the local user who started the server (it holds API_KEY and
+ * JWT_SECRET_KEY): under the default policy it may still claim any identity, an admin
+ * included; without API_KEY configured, nothing. */
+static void test_stdio_local_user(void **state)
+{
+    fx *f = *state;
+    client *l = &f->c[2];
+    l->req.local = true;
+    use_shared(l); /* stdio: API_KEY is set in the server's environment */
+    char *p = NULL;
+    char *t = login_ok(l, "root", "admin", "[\"read\",\"write\",\"admin\"]", &p);
+    assert_string_equal(p, "[\"read\",\"write\",\"admin\"]");
+    free(p);
+    free(t);
+    last_audit(f, "agent_authenticated", "root", "credential", "local");
+    use_none(l);
+    size_t failed = 0;
+    refused(f, login(l, "root", "admin", NULL), "AUTH_FAILED", "auth_failed", &failed);
+}
+
 /* The operator's policy, from the configuration as `ctxd serve` reads it. */
 static int setup_policy_conf(void **state)
 {
@@ -755,6 +775,7 @@ int main(int argc, char **argv)
     g_url = tb_url(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_shared_key_default_policy, setup_default, teardown),
+        cmocka_unit_test_setup_teardown(test_stdio_local_user, setup_default, teardown),
         cmocka_unit_test_setup_teardown(test_shared_key_policy_from_conf, setup_policy_conf,
                                         teardown),
         cmocka_unit_test(test_shared_key_policy_errors),
