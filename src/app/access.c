@@ -1,17 +1,22 @@
 /* app/access.c — who is calling and whether they may: resolves the caller from an
  * auth_token argument, the request's bearer header, (for resources and prompts) the
  * token remembered by the connection — only for a request that presents the credential
- * the connection is bound to, and resolved anew each time — or a trusted transport's
- * identity; default deny otherwise; the one permission check (read on reads, write on
- * writes, admin on admin tools); per-connection and per-MCP-session state, the count of
- * MCP sessions per client address and in all; rate limiting (agents' calls, client
- * addresses before authentication, logins per agent, each in buckets of their own).
- * Must not: log or echo tokens; compare secrets other than in constant time. */
+ * the connection is bound to (the API key, an agent key, or the token), and resolved anew
+ * each time — or a trusted transport's identity; default deny otherwise; the one
+ * permission check (read on reads, write on writes, admin on admin tools); which
+ * sessions admit whom (restricted sessions: the rule in C, beside app_vis_build's store
+ * clause); per-connection and per-MCP-session state, the count of MCP sessions per client
+ * address and in all; rate limiting (agents' calls, client addresses before
+ * authentication, logins per agent, each in buckets of their own); standalone audit
+ * records.
+ * Must not: log or echo tokens or keys; compare secrets other than in constant time. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app/app_int.h"
 #include "auth/codec.h"
+#include "base/log.h"
 #include "base/sbuf.h"
 
 app_conn *app_conn_new(bool trusted)
@@ -60,6 +65,15 @@ void app_session_open(mcp_session *s, bool trusted)
         mcp_session_set_userdata(s, app_conn_new(trusted));
 }
 
+/* With c->mu held: binds c to the key rq presents (the API key, else an agent key). */
+static void bind_key(app_conn *c, const app_req *rq)
+{
+    if (rq->api_key_ok)
+        c->by_key = true;
+    else if (rq->agent_key && !c->key_digest[0])
+        auth_agent_key_digest(rq->agent_key, c->key_digest);
+}
+
 app_admit app_session_admit(app_t *a, mcp_session *s, const app_req *rq)
 {
     app_conn *c = s ? mcp_session_userdata(s) : NULL;
@@ -78,9 +92,9 @@ app_admit app_session_admit(app_t *a, mcp_session *s, const app_req *rq)
         snprintf(c->peer, sizeof c->peer, "%s", peer);
     }
     pthread_mutex_unlock(&a->sess_mu);
-    if (v == APP_ADMIT_OK && rq && rq->api_key_ok) {
+    if (v == APP_ADMIT_OK && rq && (rq->api_key_ok || rq->agent_key)) {
         pthread_mutex_lock(&c->mu);
-        c->by_key = true;
+        bind_key(c, rq);
         pthread_mutex_unlock(&c->mu);
     }
     return v;
@@ -131,6 +145,12 @@ static bool presents(const app_conn *c, const app_req *rq)
 {
     if (c->by_key && rq && rq->api_key_ok)
         return true;
+    if (c->key_digest[0] && rq && rq->agent_key) {
+        char d[AUTH_DIGEST_HEX];
+        auth_agent_key_digest(rq->agent_key, d);
+        if (auth_ct_equal(c->key_digest, strlen(c->key_digest), d, strlen(d)))
+            return true;
+    }
     const char *tok;
     size_t n;
     return c->token && req_bearer(rq, &tok, &n) &&
@@ -140,7 +160,7 @@ static bool presents(const app_conn *c, const app_req *rq)
 /* With c->mu held: is c bound to nothing? */
 static bool unbound(const app_conn *c)
 {
-    return !c->by_key && !c->token;
+    return !c->by_key && !c->key_digest[0] && !c->token;
 }
 
 bool app_session_owner(mcp_session *s, const app_req *rq)
@@ -174,8 +194,8 @@ bool app_conn_remember(app_call *c, const char *token, const char *current)
     bool ok = unbound(conn) || presents(conn, c->req) ||
               (current && conn->token && auth_ct_streq(conn->token, current));
     if (ok) {
-        if (c->req && c->req->api_key_ok)
-            conn->by_key = true;
+        if (c->req)
+            bind_key(conn, c->req);
         forget_token(conn);
         conn->token = xstrdup(token);
     }
@@ -238,6 +258,59 @@ bool app_is_admin(const auth_identity *id)
     return auth_has(id, AUTH_PERM_ADMIN);
 }
 
+/* ---- restricted sessions ---- */
+
+/* Does the JSON array `list` of the access object hold name? */
+static bool listed(const json_t *access, const char *list, const char *name)
+{
+    const json_t *a = json_object_get(access, list), *v;
+    size_t i;
+    json_array_foreach (a, i, v)
+        if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+            return true;
+    return false;
+}
+
+bool app_session_admits(const store_session *s, const auth_identity *id)
+{
+    if (!s->access || app_is_admin(id))
+        return true;
+    if (s->created_by && strcmp(s->created_by, id->agent_id) == 0)
+        return true;
+    json_error_t je;
+    json_t *acc = json_loads(s->access, 0, &je);
+    bool ok = listed(acc, "agents", id->agent_id) || listed(acc, "types", id->agent_type);
+    json_decref(acc);
+    return ok;
+}
+
+json_t *app_session_check(app_call *c, const char *sid)
+{
+    if (app_is_admin(&c->id))
+        return NULL;
+    store_session s;
+    err_t e;
+    err_code rc = store_session_head(c->app->st, sid, &s, &e);
+    if (rc == ERR_NOTFOUND)
+        return NULL; /* the tool answers as for any missing session */
+    if (rc != ERR_OK)
+        return app_error_store(c->app, &e, APP_SESSION_NOT_FOUND, "session");
+    bool ok = app_session_admits(&s, &c->id);
+    store_session_clear(&s);
+    return ok ? NULL : app_error(c->app, APP_SESSION_NOT_FOUND, "session not found");
+}
+
+void app_audit(app_call *c, const char *event, const char *agent_id, json_t *meta)
+{
+    char *t = json_dumps(meta, JSON_COMPACT);
+    json_decref(meta);
+    store_audit_in au = {.event_type = event, .agent_id = agent_id, .metadata = t};
+    err_t e;
+    if (store_audit_append(c->app->st, &au, &e) != ERR_OK)
+        LOG_W("app", "audit record for %s failed: %s", event, e.msg);
+    free(t);
+}
+
 static app_code status_code(auth_status s)
 {
     switch (s) {
@@ -261,6 +334,33 @@ static json_t *status_error(app_call *c, auth_status s, const err_t *e)
     }
 }
 
+/* A presented token that did not resolve (event token_refused, agent "unknown") or an
+ * identity asking for more than it holds (permission_denied, its agent): audited with the
+ * peer, what was asked (the tool, else the MCP method) and why, while the caller's own
+ * bucket (its address; the agent) has room; past that nothing is written (a flood fills
+ * no log), and the answer is the same. */
+static void audit_refusal(app_call *c, const char *event, const char *agent, const char *why)
+{
+    json_t *r = agent ? app_rate_check(c, agent) : app_rate_check_peer(c);
+    if (r) {
+        json_decref(r);
+        return;
+    }
+    const char *what = c->tool ? c->tool : c->mc ? mcp_call_method(c->mc) : NULL;
+    app_audit(c, event, agent ? agent : "unknown",
+              json_pack("{s:s s:s s:s}", "peer", app_call_peer(c), "request", what ? what : "",
+                        "reason", why));
+}
+
+void app_audit_denied(app_call *c, const json_t *r)
+{
+    const json_t *sc = json_object_get(r, "structuredContent");
+    const char *code = json_string_value(json_object_get(sc, "code"));
+    if (c->authed && code && strcmp(code, "PERMISSION_DENIED") == 0)
+        audit_refusal(c, "permission_denied", c->id.agent_id,
+                      json_string_value(json_object_get(sc, "error")));
+}
+
 json_t *app_access(app_call *c, const char *token, int need, bool allow_conn)
 {
     const app_req *rq = c->req;
@@ -273,6 +373,8 @@ json_t *app_access(app_call *c, const char *token, int need, bool allow_conn)
     err_t e;
     if (token) {
         auth_status s = auth_resolve(c->app->auth, token, &c->id, &e);
+        if (s != AUTH_OK && s != AUTH_STORE_ERROR)
+            audit_refusal(c, "token_refused", NULL, auth_status_code(s));
         if (s != AUTH_OK)
             return status_error(c, s, &e);
         c->authed = true;
@@ -296,11 +398,15 @@ json_t *app_access(app_call *c, const char *token, int need, bool allow_conn)
                    : need == APP_NEED_WRITE ? AUTH_PERM_WRITE
                    : need == APP_NEED_READ  ? AUTH_PERM_READ
                                             : 0;
-    if (p && !auth_has(&c->id, p))
+    if (p && !auth_has(&c->id, p)) {
+        char why[64];
+        snprintf(why, sizeof why, "permission '%s' required", auth_perm_name(p));
+        audit_refusal(c, "permission_denied", c->id.agent_id, why);
         return app_error_ex(c->app, APP_PERMISSION_DENIED,
                             json_pack("{s:s s:s}", "required_permission", auth_perm_name(p),
                                       "agent_type", c->id.agent_type),
                             NULL, 0, "permission '%s' required", auth_perm_name(p));
+    }
     return NULL;
 }
 

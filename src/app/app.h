@@ -116,26 +116,31 @@ void app_session_open(mcp_session *s, bool trusted);
 void app_session_close(mcp_session *s);
 
 typedef struct app_req {
-    app_conn *conn;       /* NULL: the MCP session's (app_session_open), if any */
-    const char *bearer;   /* Authorization header value ("Bearer ...") or NULL */
-    bool api_key_ok;      /* the transport verified the API key (HTTP X-API-Key;
+    app_conn *conn;        /* NULL: the MCP session's (app_session_open), if any */
+    const char *bearer;    /* Authorization header value ("Bearer ...") or NULL */
+    bool api_key_ok;       /* the transport verified the API key (HTTP X-API-Key;
                                   stdio: API_KEY is set in the server's environment) */
-    const char *rate_key; /* key for rate limiting before authentication (e.g. a
+    const char *rate_key;  /* key for rate limiting before authentication (e.g. a
                                   peer address); NULL = "anonymous" */
+    const char *agent_key; /* an agent's own key presented (HTTP: an X-API-Key that is not
+                              the API key), checked by authenticate_agent; or NULL */
+    bool local;            /* the transport is the local user who started the server
+                              (stdio): with api_key_ok, authenticate_agent grants any
+                              identity, as that user holds the server's secrets */
 } app_req;
 
 /* For transports with many sessions (HTTP), right after app_session_open with the request
  * that creates the session: counts it within max_sessions and max_sessions_per_peer (the
- * peer is rq->rate_key) until app_session_close, and binds it to the API key when rq
- * presented it. */
+ * peer is rq->rate_key) until app_session_close, and binds it to the API key (or the agent
+ * key) when rq presented it. */
 typedef enum app_admit {
     APP_ADMIT_OK = 0,
     APP_ADMIT_PEER_FULL, /* the client address has max_sessions_per_peer sessions */
     APP_ADMIT_FULL       /* the server has max_sessions sessions */
 } app_admit;
 app_admit app_session_admit(app_t *a, mcp_session *s, const app_req *rq);
-/* Does rq present the credential session s is bound to (the API key or the remembered
- * token as a bearer)? A session bound to nothing (nothing private was done on it) is
+/* Does rq present the credential session s is bound to (the API key, the agent key, or
+ * the remembered token as a bearer)? A session bound to nothing (nothing private was done on it) is
  * anyone's. For what a request cannot do as someone else: the GET stream, DELETE. */
 bool app_session_owner(mcp_session *s, const app_req *rq);
 

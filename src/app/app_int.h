@@ -125,12 +125,13 @@ struct app {
  * identity is bound to (docs/mcp-interface.md, "Identity and MCP sessions"). */
 struct app_conn {
     bool trusted;
-    pthread_mutex_t mu; /* guards by_key and token */
+    pthread_mutex_t mu; /* guards by_key, key_digest and token */
     bool by_key;        /* bound to the server API key (presented when it was bound) */
-    char *token;        /* the token it remembers (issued or used on it), or NULL; resolved
+    char key_digest[AUTH_DIGEST_HEX]; /* or to this agent key's digest ("" = none) */
+    char *token;   /* the token it remembers (issued or used on it), or NULL; resolved
                            again on every use */
-    app_t *app;         /* set once admitted and counted (app_session_admit), else NULL */
-    char peer[64];      /* the client address it was counted under */
+    app_t *app;    /* set once admitted and counted (app_session_admit), else NULL */
+    char peer[64]; /* the client address it was counted under */
 };
 
 /* ---- per call ---- */
@@ -141,6 +142,7 @@ typedef struct app_call {
     auth_identity id; /* valid when authed */
     bool authed;
     utc_us now;
+    const char *tool; /* the tool called (NULL: a resource, prompt, completion) */
 } app_call;
 
 typedef json_t *(*app_tool_fn)(app_call *c, json_t *args);
@@ -212,6 +214,22 @@ bool app_conn_identity(app_t *a, app_conn *conn, auth_identity *out);
 /* Does the call's request present the credential its connection is bound to (always
  * true for an unbound or trusted connection)? */
 bool app_call_owns_conn(const app_call *c);
+/* Restricted sessions (create_session's allowed_agents / allowed_types, store_session.
+ * access), the rule in C beside the store's (store_vis.member_id, set by app_vis_build):
+ * does session s admit id? An open session admits everyone; a restricted one its creator,
+ * the agents and agent types it lists, and admins. */
+bool app_session_admits(const store_session *s, const auth_identity *id);
+/* For every tool call naming a session (app_check_session_id): NULL when the session is
+ * open, admits the caller, or does not exist (the tool then answers as it always did);
+ * SESSION_NOT_FOUND, exactly as for a missing session, when it exists and does not admit
+ * c->id; DATABASE_UNAVAILABLE when the store fails. */
+json_t *app_session_check(app_call *c, const char *sid);
+/* A standalone audit record (event, agent, metadata: stolen); a failure is logged. */
+void app_audit(app_call *c, const char *event, const char *agent_id, json_t *meta);
+/* After an authenticated caller's tool answered r: a PERMISSION_DENIED answer (a
+ * visibility it may not read or post, ...) is audited as app_access audits its own
+ * refusals (event permission_denied). */
+void app_audit_denied(app_call *c, const json_t *r);
 /* access.c: set up / tear down the session accounting (app_new, app_free). */
 void app_sessions_init(app_t *a);
 void app_sessions_fini(app_t *a);
@@ -241,6 +259,8 @@ json_t *app_check_mem_key(app_call *c, const char *key);
 /* expires_in: null/absent -> 0 (permanent); an integral number or string 0..ttl_max
  * (INVALID_TTL_FORMAT for a fraction or other text, INVALID_TTL_VALUE out of range). */
 json_t *app_check_ttl(app_call *c, json_t *v, long *ttl_s);
+/* A session id argument: its shape, then app_session_check (a restricted session that
+ * does not admit the caller reads as missing). */
 json_t *app_check_session_id(app_call *c, const char *sid);
 /* The session_id argument into *sid (borrowed), checked as app_check_session_id. */
 json_t *app_arg_session(app_call *c, json_t *args, const char **sid);

@@ -233,7 +233,8 @@ static json_t *dispatch(mcp_call *mc, json_t *args, void *ud)
     tool_slot *slot = ud;
     app_t *a = slot->app;
     int64_t t0 = utc_mono_us();
-    app_call c = {.app = a, .mc = mc, .req = mcp_call_auth(mc), .now = app_now(a)};
+    app_call c = {
+        .app = a, .mc = mc, .req = mcp_call_auth(mc), .now = app_now(a), .tool = slot->t->name};
     json_t *r = NULL;
     if (slot->t->need != APP_NEED_NONE) {
         r = app_access(&c, app_arg_str(args, "auth_token"), slot->t->need, false);
@@ -243,8 +244,10 @@ static json_t *dispatch(mcp_call *mc, json_t *args, void *ud)
     bool heavy = !r && slot->heavy && c.authed;
     if (heavy && (r = app_heavy_enter(&c)) != NULL)
         heavy = false;
-    if (!r)
+    if (!r) {
         r = slot->t->fn(&c, args);
+        app_audit_denied(&c, r);
+    }
     if (heavy)
         app_heavy_leave(&c);
     bool is_err = !r || json_is_true(json_object_get(r, "isError"));

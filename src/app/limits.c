@@ -192,5 +192,5 @@ json_t *app_check_session_id(app_call *c, const char *sid)
         return app_error(c->app, APP_INVALID_INPUT, "session_id is required");
     if (!ids_is_session(sid))
         return app_error(c->app, APP_SESSION_NOT_FOUND, "session not found");
-    return NULL;
+    return app_session_check(c, sid); /* a restricted session the caller may not enter */
 }

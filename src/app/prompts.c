@@ -71,7 +71,12 @@ static json_t *debug_session(mcp_call *mc, json_t *args, void *ud)
     }
     store_session s;
     err_t e;
-    if (!ids_is_session(sid) || store_session_get(a->st, sid, &s, &e) != ERR_OK) {
+    bool found = ids_is_session(sid) && store_session_get(a->st, sid, &s, &e) == ERR_OK;
+    if (found && !app_session_admits(&s, &c.id)) { /* restricted: as if missing */
+        store_session_clear(&s);
+        found = false;
+    }
+    if (!found) {
         mcp_call_set_error(mc, MCP_INVALID_PARAMS, "session not found",
                            json_pack("{s:s}", "code", "SESSION_NOT_FOUND"));
         return NULL;

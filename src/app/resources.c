@@ -107,6 +107,12 @@ static json_t *session_read(app_t *a, mcp_call *mc, const char *uri, const char 
         return fail(mc, app_error_store(a, &e, APP_SESSION_NOT_FOUND, "session"),
                     MCP_INTERNAL_ERROR);
     }
+    if (!app_session_admits(&s, &c.id)) { /* a restricted session: as if missing */
+        store_session_clear(&s);
+        mcp_call_set_error(mc, MCP_RESOURCE_NOT_FOUND, "session not found",
+                           json_pack("{s:s}", "uri", uri));
+        return NULL;
+    }
     store_msg_query q = {.session_id = sid, .vis = vis, .limit = limit, .newest_first = true};
     store_messages ms;
     int64_t total = 0;
@@ -202,6 +208,10 @@ static json_t *complete_session(mcp_call *mc, const char *arg, const char *value
         return NULL;
     }
     store_session_query q = {.limit = 100, .active_only = true}; /* ids only: counts nothing */
+    if (!app_is_admin(&c.id)) { /* only sessions that admit the caller */
+        q.vis.member_id = c.id.agent_id;
+        q.vis.member_type = c.id.agent_type;
+    }
     store_sessions ss;
     err_t e;
     if (store_session_list(a->st, &q, &ss, NULL, &e) != ERR_OK)
@@ -313,15 +323,17 @@ static bool vis_admits(const store_vis *vis, const store_message *m)
 typedef struct hearing {
     app_t *a;
     const store_message *m;
+    store_session s; /* the message's session, read for the first subscriber */
+    int have;        /* 0: not read yet, 1: read, -1: could not be read */
 } hearing;
 
 /* May the subscriber (an app_conn) hear of message m? Its identity now, read
- * permission, and the visibility rule. */
+ * permission, the visibility rule, and whether the session admits it. */
 static bool may_hear(void *ud, mcp_session *s, void *subscriber, const char *uri)
 {
     (void)s;
     (void)uri;
-    const hearing *h = ud;
+    hearing *h = ud;
     auth_identity id;
     if (!app_conn_identity(h->a, subscriber, &id) || !auth_has(&id, AUTH_PERM_READ))
         return false;
@@ -332,7 +344,13 @@ static bool may_hear(void *ud, mcp_session *s, void *subscriber, const char *uri
         json_decref(r);
         return false;
     }
-    return vis_admits(&vis, h->m);
+    if (!vis_admits(&vis, h->m))
+        return false;
+    if (h->have == 0) {
+        err_t e;
+        h->have = store_session_head(h->a->st, h->m->session_id, &h->s, &e) == ERR_OK ? 1 : -1;
+    }
+    return h->have > 0 && app_session_admits(&h->s, &id);
 }
 
 /* A message was added: the subscribers of session://{sid} and of any
@@ -345,10 +363,11 @@ void app_notify_message(app_t *a, const store_message *m)
     json_t *bound = json_pack("{s:s}", "session_id", m->session_id);
     if (!bound)
         return; /* not UTF-8: no subscription can name it */
-    hearing h = {a, m};
+    hearing h = {a, m, {0}, 0};
     mcp_resource_updated_where(a->srv, T_SESSION, bound, may_hear, &h);
     mcp_resource_updated_where(a->srv, T_SESSION_MESSAGES, bound, may_hear, &h);
     json_decref(bound);
+    store_session_clear(&h.s);
 }
 
 err_code app_register_resources(app_t *a, mcp_server *srv, err_t *e)

@@ -6,7 +6,10 @@
  * visibility from any sender; for anyone else, their own clause of it. An unknown
  * visibility or visibility_filter is INVALID_VISIBILITY, one the caller may not read
  * or post is PERMISSION_DENIED — never "no filter". The values and their names are
- * store.h's (store_visibility): nothing here spells them.
+ * store.h's (store_visibility): nothing here spells them. For a non-admin the filter
+ * also carries the session clause: messages (and, in list_sessions, sessions) of a
+ * restricted session that does not admit the reader are not there for it
+ * (app_session_admits states the same rule for one session in C).
  * Must not: query the store (it builds the store_vis the store applies). */
 #include <string.h>
 
@@ -40,6 +43,10 @@ json_t *app_vis_build(app_call *c, const auth_identity *id, const char *filter, 
         vis->any = filter ? STORE_VIS_BIT(v) : STORE_VIS_EVERY;
         return NULL;
     }
+    /* restricted sessions admit only their creator, listed agents and types (and admins):
+     * the same rule as app_session_admits, applied by the store */
+    vis->member_id = id->agent_id;
+    vis->member_type = id->agent_type;
     if (!filter || v == STORE_VIS_PUBLIC)
         vis->any = STORE_VIS_BIT(STORE_VIS_PUBLIC);
     if (!filter || v == STORE_VIS_PRIVATE)

@@ -1,5 +1,5 @@
-/* auth/ctx.c — the auth context: construction from options or configuration, the
- * API key check and the small accessors. Must not: log or echo the JWT key or the
+/* auth/ctx.c — the auth context: construction from options or configuration (with the
+ * shared key's policy), the API key check and the small accessors. Must not: log or echo the JWT key or the
  * API key (messages name the variable only), keep secrets after auth_ctx_free. */
 #include "auth/auth.h"
 #include "auth/ctx_int.h"
@@ -17,6 +17,51 @@ static utc_us default_clock(void *ud)
 {
     (void)ud;
     return utc_now();
+}
+
+/* The shared key's policy of o into a; ERR_INVALID naming the variable. */
+static err_code shared_policy(auth_ctx *a, const auth_opts *o, err_t *e)
+{
+    a->shared_perms = AUTH_SHARED_DEFAULT_PERMS;
+    if (o->shared_key_permissions &&
+        auth_perms_parse_list(o->shared_key_permissions, &a->shared_perms, e) != ERR_OK)
+        return err_prefix(e, "SHARED_KEY_PERMISSIONS");
+    a->shared_types_default = !o->shared_key_types;
+    if (!o->shared_key_types)
+        return ERR_OK;
+    char *copy = xstrdup(o->shared_key_types), *save = NULL;
+    err_code rc = ERR_OK;
+    size_t cap = 0;
+    for (char *t = strtok_r(copy, ",", &save); t && rc == ERR_OK; t = strtok_r(NULL, ",", &save)) {
+        char *name = str_trim(t);
+        if (!*name)
+            continue;
+        if (strcmp(name, "*") == 0) {
+            a->shared_any = true;
+        } else if (!auth_valid_agent_type(name)) {
+            rc = err_set(e, ERR_INVALID,
+                         "SHARED_KEY_AGENT_TYPES: \"%.60s\" is not an agent type (1..%d "
+                         "characters without control characters)",
+                         name, AUTH_AGENT_TYPE_MAX);
+        } else {
+            if (a->nshared_types == cap)
+                a->shared_types =
+                    xrealloc(a->shared_types, (cap = cap ? 2 * cap : 8) * sizeof(char *));
+            a->shared_types[a->nshared_types++] = xstrdup(name);
+        }
+    }
+    free(copy);
+    if (rc == ERR_OK && a->shared_any && a->nshared_types)
+        rc = err_set(e, ERR_INVALID,
+                     "SHARED_KEY_AGENT_TYPES: either * (every type) or a list of types, not both");
+    return rc;
+}
+
+static void free_policy(auth_ctx *a)
+{
+    for (size_t i = 0; i < a->nshared_types; i++)
+        free(a->shared_types[i]);
+    free(a->shared_types);
 }
 
 err_code auth_ctx_new(const auth_opts *o, auth_ctx **out, err_t *e)
@@ -52,6 +97,11 @@ err_code auth_ctx_new(const auth_opts *o, auth_ctx **out, err_t *e)
     a->clock = o->clock ? o->clock : default_clock;
     a->clock_ud = o->clock_ud;
     a->cache = auth_tokcache_new();
+    err_code rc = shared_policy(a, o, e);
+    if (rc != ERR_OK) {
+        auth_ctx_free(a);
+        return rc;
+    }
     *out = a;
     return ERR_OK;
 }
@@ -85,9 +135,15 @@ err_code auth_ctx_from_conf(const conf_t *c, store_t *st, auth_ctx **out, err_t 
         .protected_expiry_s = prot_exp,
         .perms = pm,
         .store = st,
+        .shared_key_types =
+            conf_var_find("SHARED_KEY_AGENT_TYPES") ? conf_get(c, "SHARED_KEY_AGENT_TYPES") : NULL,
+        .shared_key_permissions =
+            conf_var_find("SHARED_KEY_PERMISSIONS") ? conf_get(c, "SHARED_KEY_PERMISSIONS") : NULL,
     };
     rc = auth_ctx_new(&o, out, e);
-    if (rc != ERR_OK && o.jwt_secret && *o.jwt_secret) {
+    /* errors of the shared key's policy name their variable already */
+    if (rc != ERR_OK && e && o.jwt_secret && *o.jwt_secret &&
+        !str_starts_with(e->msg, "SHARED_KEY_")) {
         const char *src = conf_source_label(c, "JWT_SECRET_KEY");
         err_prefix(e, "JWT_SECRET_KEY (from %s)", src ? src : "default");
     }
@@ -106,6 +162,7 @@ void auth_ctx_free(auth_ctx *a)
     }
     auth_permmap_free(a->perms);
     auth_tokcache_free(a->cache);
+    free_policy(a);
     free(a);
 }
 

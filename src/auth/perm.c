@@ -57,6 +57,30 @@ char *auth_perms_format(auth_perms p, char *buf, size_t n)
     return buf;
 }
 
+err_code auth_perms_parse_list(const char *list, auth_perms *out, err_t *e)
+{
+    *out = 0;
+    if (!list)
+        return err_set(e, ERR_INVALID, "expected a list of permissions");
+    char *copy = xstrdup(list), *save = NULL;
+    err_code rc = ERR_OK;
+    for (char *t = strtok_r(copy, ",", &save); t && rc == ERR_OK; t = strtok_r(NULL, ",", &save)) {
+        char *name = str_trim(t);
+        auth_perms bit;
+        if (!*name)
+            continue;
+        if (auth_perm_parse(name, &bit))
+            *out |= bit;
+        else
+            rc = err_set(e, ERR_INVALID,
+                         "unknown permission \"%.60s\" (expected read, write, admin or debug, "
+                         "separated by commas)",
+                         name);
+    }
+    free(copy);
+    return rc;
+}
+
 err_code auth_perms_from_json(const json_t *arr, auth_perms *out, err_t *e)
 {
     if (!json_is_array(arr))

@@ -31,6 +31,9 @@ json_t *auth_perms_to_json(auth_perms p);
  * listing the accepted names for anything else (not an array, not a string,
  * unknown name). Duplicates are fine. */
 err_code auth_perms_from_json(const json_t *arr, auth_perms *out, err_t *e);
+/* "read, write" (names separated by commas, white space around them ignored, an empty
+ * list is none) -> bits. ERR_INVALID naming an unknown name. */
+err_code auth_perms_parse_list(const char *list, auth_perms *out, err_t *e);
 /* "read,write" (canonical order) into buf; "" for none. Returns buf. */
 char *auth_perms_format(auth_perms p, char *buf, size_t n);
 

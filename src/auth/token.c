@@ -1,5 +1,9 @@
-/* auth/token.c — protected tokens (sct_<uuid4> -> stored JWT) and the resolver for
- * every auth_token value: issue, resolve, refresh, revoke, purge.
+/* auth/token.c — protected tokens and the resolver for every auth_token value: issue,
+ * resolve, refresh, revoke, purge. A protected token sct_<uuid4> is kept in the store
+ * only as its digest (HMAC-SHA256 under JWT_SECRET_KEY) beside the identity it stands
+ * for; no JWT is minted for it, so nothing the store holds can be presented as a token,
+ * and the token ends with its own expiry (refresh and revoke delete it and revoke its
+ * jti). Raw JWTs (auth_issue_jwt) are signed with their own expiry.
  * Must not: log or return in an error message a token, a JWT or a key (only
  * agent ids and jti); tell a caller more than the auth_status says (an unknown
  * sct_ id and a forged JWT are both "authentication failed"; so is an expired sct_ id,
@@ -9,7 +13,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <openssl/crypto.h>
 
+#include "auth/codec.h"
 #include "auth/jwt.h"
 #include "base/log.h"
 #include "base/sbuf.h"
@@ -88,43 +94,54 @@ static bool token_span(const char *in, const char **tok, size_t *n)
 
 /* ---- issuing ----------------------------------------------------------------------- */
 
-static char *mint_jwt(auth_ctx *a, const char *agent_id, const char *agent_type, auth_perms perms,
-                      utc_us now, auth_identity *id, err_t *e)
+void auth_token_digest(const auth_ctx *a, const char *tok, size_t n, char out[AUTH_DIGEST_HEX])
+{
+    unsigned char mac[32];
+    if (!auth_hs256(a->key, a->keylen, tok, n, mac)) /* the key is never empty */
+        memset(mac, 0, sizeof mac);
+    str_hex(mac, sizeof mac, out);
+    OPENSSL_cleanse(mac, sizeof mac);
+}
+
+/* The identity of a new credential of the agent: a fresh jti, issued now (whole seconds),
+ * valid for expiry_s. ERR_INVALID naming a bad agent_id / agent_type. */
+static err_code new_identity(const char *agent_id, const char *agent_type, auth_perms perms,
+                             utc_us now, long expiry_s, auth_identity *id, err_t *e)
 {
     memset(id, 0, sizeof *id);
     bool id_ok = auth_valid_agent_id(agent_id);
-    if (!id_ok || !auth_valid_agent_type(agent_type)) {
-        err_set(e, ERR_INVALID,
-                "%s must be 1..%d characters of valid UTF-8 without control characters",
-                id_ok ? "agent_type" : "agent_id", id_ok ? AUTH_AGENT_TYPE_MAX : AUTH_AGENT_ID_MAX);
-        return NULL;
-    }
+    if (!id_ok || !auth_valid_agent_type(agent_type))
+        return err_set(
+            e, ERR_INVALID, "%s must be 1..%d characters of valid UTF-8 without control characters",
+            id_ok ? "agent_type" : "agent_id", id_ok ? AUTH_AGENT_TYPE_MAX : AUTH_AGENT_ID_MAX);
     memcpy(id->agent_id, agent_id, strlen(agent_id) + 1);
     memcpy(id->agent_type, agent_type, strlen(agent_type) + 1);
     id->permissions = perms & AUTH_PERM_ALL;
     ids_uuid4(id->jti);
     id->issued_at = now / US * US;
-    id->expires_at = id->issued_at + (utc_us)a->jwt_expiry_s * US;
-    id->token_format = AUTH_FMT_JWT;
-    char *jwt = auth_jwt_sign(a->key, a->keylen, id);
-    if (!jwt)
-        err_set(e, ERR_INTERNAL, "signing the token failed");
-    return jwt;
+    id->expires_at = id->issued_at + (utc_us)expiry_s * US;
+    return ERR_OK;
 }
 
 char *auth_issue_jwt(auth_ctx *a, const char *agent_id, const char *agent_type,
                      auth_perms requested, auth_identity *out, err_t *e)
 {
     auth_perms p = auth_perms_grant(a->perms, agent_type, requested);
-    char *jwt = mint_jwt(a, agent_id, agent_type, p, a->clock(a->clock_ud), out, e);
-    if (jwt)
-        LOG_D("auth", "issued JWT jti=%s for agent %s", out->jti, out->agent_id);
+    if (new_identity(agent_id, agent_type, p, a->clock(a->clock_ud), a->jwt_expiry_s, out, e) !=
+        ERR_OK)
+        return NULL;
+    out->token_format = AUTH_FMT_JWT;
+    char *jwt = auth_jwt_sign(a->key, a->keylen, out);
+    if (!jwt) {
+        err_set(e, ERR_INTERNAL, "signing the token failed");
+        return NULL;
+    }
+    LOG_D("auth", "issued JWT jti=%s for agent %s", out->jti, out->agent_id);
     return jwt;
 }
 
-/* Stores jwt under a new sct_ id and fills out. */
-static err_code store_protected(auth_ctx *a, char *jwt, const auth_identity *id, utc_us now,
-                                auth_issued *out, err_t *e)
+/* A new protected token for the identity id into out; the store keeps its digest. */
+static err_code store_protected(auth_ctx *a, const auth_identity *id, auth_issued *out, err_t *e)
 {
     if (!a->store)
         return err_set(e, ERR_INTERNAL, "protected tokens need a store");
@@ -132,38 +149,42 @@ static err_code store_protected(auth_ctx *a, char *jwt, const auth_identity *id,
     snprintf(out->token, sizeof out->token, "%s%s", AUTH_SCT_PREFIX, ids_uuid4(u));
     out->id = *id;
     out->id.token_format = AUTH_FMT_PROTECTED;
-    utc_us exp = id->issued_at + (utc_us)a->protected_expiry_s * US; /* whole seconds */
-    if (exp < out->id.expires_at)
-        out->id.expires_at = exp;
+    char digest[AUTH_DIGEST_HEX], perms[64];
+    auth_token_digest(a, out->token, strlen(out->token), digest);
     store_token t = {
-        .token_id = out->token,
-        .jwt = jwt,
+        .token_hash = digest,
         .agent_id = out->id.agent_id,
         .agent_type = out->id.agent_type,
-        .created_at = now,
-        .expires_at = exp,
+        .permissions = auth_perms_format(id->permissions, perms, sizeof perms),
+        .jti = out->id.jti,
+        .created_at = id->issued_at,
+        .expires_at = id->expires_at,
     };
     return store_token_put(a->store, &t, e);
+}
+
+/* The protected token of a new identity of the agent (permissions as given). */
+static err_code issue_protected(auth_ctx *a, const char *agent_id, const char *agent_type,
+                                auth_perms perms, utc_us now, auth_issued *out, err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    auth_identity id;
+    err_code rc = new_identity(agent_id, agent_type, perms, now, a->protected_expiry_s, &id, e);
+    if (rc == ERR_OK)
+        rc = store_protected(a, &id, out, e);
+    if (rc != ERR_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
 }
 
 err_code auth_issue(auth_ctx *a, const char *agent_id, const char *agent_type, auth_perms requested,
                     auth_issued *out, err_t *e)
 {
-    memset(out, 0, sizeof *out);
-    utc_us now = a->clock(a->clock_ud);
-    auth_identity id;
     auth_perms p = auth_perms_grant(a->perms, agent_type, requested);
-    char *jwt = mint_jwt(a, agent_id, agent_type, p, now, &id, e);
-    if (!jwt)
-        return e ? e->code : ERR_INVALID;
-    err_code rc = store_protected(a, jwt, &id, now, out, e);
-    free(jwt);
-    if (rc != ERR_OK) {
-        memset(out, 0, sizeof *out);
-        return rc;
-    }
-    LOG_D("auth", "issued protected token jti=%s for agent %s", out->id.jti, out->id.agent_id);
-    return ERR_OK;
+    err_code rc = issue_protected(a, agent_id, agent_type, p, a->clock(a->clock_ud), out, e);
+    if (rc == ERR_OK)
+        LOG_D("auth", "issued protected token jti=%s for agent %s", out->id.jti, out->id.agent_id);
+    return rc;
 }
 
 /* ---- resolving --------------------------------------------------------------------- */
@@ -175,13 +196,10 @@ static auth_status store_fail(err_t *e, const err_t *in)
     return AUTH_STORE_ERROR;
 }
 
-/* Verifies a JWT, its revocation, and narrows permissions to the current map. */
-static auth_status check_jwt(auth_ctx *a, const char *jwt, size_t n, utc_us now, auth_identity *out,
-                             err_t *e)
+/* A verified identity's last checks: its jti not revoked, its permissions narrowed to
+ * the current map. */
+static auth_status finish_identity(auth_ctx *a, auth_identity *out, err_t *e)
 {
-    auth_status st = auth_jwt_verify(a->key, a->keylen, jwt, n, now, a->leeway_s, out);
-    if (st != AUTH_OK)
-        return st;
     if (a->store) {
         bool revoked = false;
         err_t in;
@@ -200,6 +218,32 @@ static auth_status check_jwt(auth_ctx *a, const char *jwt, size_t n, utc_us now,
     return AUTH_OK;
 }
 
+/* Verifies a JWT, its revocation, and narrows permissions to the current map. */
+static auth_status check_jwt(auth_ctx *a, const char *jwt, size_t n, utc_us now, auth_identity *out,
+                             err_t *e)
+{
+    auth_status st = auth_jwt_verify(a->key, a->keylen, jwt, n, now, a->leeway_s, out);
+    return st != AUTH_OK ? st : finish_identity(a, out, e);
+}
+
+/* The identity a stored protected token stands for; false when the row is not one ctxd
+ * wrote (then the token does not resolve). */
+static bool row_identity(const store_token *t, auth_identity *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!auth_valid_agent_id(t->agent_id) || !auth_valid_agent_type(t->agent_type) || !t->jti ||
+        !ids_is_uuid(t->jti) ||
+        auth_perms_parse_list(t->permissions, &out->permissions, NULL) != ERR_OK)
+        return false;
+    snprintf(out->agent_id, sizeof out->agent_id, "%s", t->agent_id);
+    snprintf(out->agent_type, sizeof out->agent_type, "%s", t->agent_type);
+    snprintf(out->jti, sizeof out->jti, "%s", t->jti);
+    out->issued_at = t->created_at;
+    out->expires_at = t->expires_at;
+    out->token_format = AUTH_FMT_PROTECTED;
+    return true;
+}
+
 /* A protected token -> its identity. One that does not resolve is
  * AUTH_TOKEN_AUTHENTICATION_FAILED whatever the reason — never issued, revoked, refreshed,
  * past its expiry, or deleted by the maintenance after it expired: the answer must not
@@ -210,35 +254,22 @@ static auth_status resolve_sct(auth_ctx *a, const char *tok, size_t n, utc_us no
 {
     if (!a->store)
         return AUTH_TOKEN_AUTHENTICATION_FAILED;
-    char id[AUTH_SCT_LEN];
-    memcpy(id, tok, n);
-    id[n] = '\0';
+    char digest[AUTH_DIGEST_HEX];
+    auth_token_digest(a, tok, n, digest);
     store_token t = {0};
     err_t in;
     err_clear(&in);
-    err_code rc = store_token_get(a->store, id, &t, &in);
+    err_code rc = store_token_get(a->store, digest, &t, &in);
     if (rc == ERR_NOTFOUND)
         return AUTH_TOKEN_AUTHENTICATION_FAILED;
     if (rc != ERR_OK)
         return store_fail(e, &in);
-    auth_status st;
-    if (t.expires_at <= now || !t.jwt) {
-        st = AUTH_TOKEN_AUTHENTICATION_FAILED;
-    } else {
-        st = check_jwt(a, t.jwt, strlen(t.jwt), now, out, e);
-        /* the stored row and the signed claims must agree */
-        if (st == AUTH_OK && !str_eq(t.agent_id, out->agent_id)) {
-            memset(out, 0, sizeof *out);
-            st = AUTH_TOKEN_AUTHENTICATION_FAILED;
-        }
-        if (st == AUTH_TOKEN_EXPIRED) /* its JWT ended first: the same answer */
-            st = AUTH_TOKEN_AUTHENTICATION_FAILED;
-        if (st == AUTH_OK) {
-            out->token_format = AUTH_FMT_PROTECTED;
-            if (t.expires_at < out->expires_at)
-                out->expires_at = t.expires_at;
-        }
-    }
+    auth_status st = AUTH_TOKEN_AUTHENTICATION_FAILED;
+    if (t.token_hash && auth_ct_equal(t.token_hash, strlen(t.token_hash), digest, 64) &&
+        t.expires_at > now && row_identity(&t, out))
+        st = finish_identity(a, out, e);
+    if (st != AUTH_OK)
+        memset(out, 0, sizeof *out);
     store_token_clear(&t);
     return st;
 }
@@ -298,20 +329,19 @@ err_code auth_revoke_jti(auth_ctx *a, const char *jti, utc_us expires_at, err_t 
     return rc;
 }
 
-/* Deletes the sct_ row (when tok is one) and revokes id's jti. *raced = the row was
- * already gone (someone else refreshed or revoked it first). */
+/* Deletes the protected token (when tok is one) and revokes id's jti until exp. *raced =
+ * the token was already gone (someone else refreshed or revoked it first). */
 static auth_status retire(auth_ctx *a, const char *tok, size_t n, const auth_identity *id,
-                          utc_us jwt_exp, bool *raced, err_t *e)
+                          bool *raced, err_t *e)
 {
     err_t in;
     err_clear(&in);
     *raced = false;
     if (id->token_format == AUTH_FMT_PROTECTED) {
-        char sid[AUTH_SCT_LEN];
-        memcpy(sid, tok, n);
-        sid[n] = '\0';
+        char digest[AUTH_DIGEST_HEX];
+        auth_token_digest(a, tok, n, digest);
         bool deleted = false;
-        err_code drc = store_token_delete(a->store, sid, &deleted, &in);
+        err_code drc = store_token_delete(a->store, digest, &deleted, &in);
         auth_tokcache_drop_jti(a->cache, id->jti);
         if (drc != ERR_OK)
             return store_fail(e, &in);
@@ -319,16 +349,10 @@ static auth_status retire(auth_ctx *a, const char *tok, size_t n, const auth_ide
         if (*raced) /* the winner retires it */
             return AUTH_OK;
     }
-    if (auth_revoke_jti(a, id->jti, jwt_exp, &in) != ERR_OK)
+    /* until the credential's own end: the protected token's, or the JWT's exp */
+    if (auth_revoke_jti(a, id->jti, id->expires_at, &in) != ERR_OK)
         return store_fail(e, &in);
     return AUTH_OK;
-}
-
-/* The JWT's own expiry (for revocation) of a resolved identity. */
-static utc_us jwt_expiry_of(const auth_ctx *a, const auth_identity *id)
-{
-    utc_us jwt_exp = id->issued_at + (utc_us)a->jwt_expiry_s * US;
-    return jwt_exp > id->expires_at ? jwt_exp : id->expires_at;
 }
 
 /* What refresh and revoke share: resolves the presented token at `now` into *id and
@@ -348,7 +372,7 @@ static auth_status resolve_and_retire(auth_ctx *a, const char *what, const char 
     const char *tok = NULL;
     size_t n = 0;
     token_span(token, &tok, &n);
-    return retire(a, tok, n, id, jwt_expiry_of(a, id), raced, e);
+    return retire(a, tok, n, id, raced, e);
 }
 
 auth_status auth_refresh(auth_ctx *a, const char *current, auth_issued *out, err_t *e)
@@ -362,18 +386,10 @@ auth_status auth_refresh(auth_ctx *a, const char *current, auth_issued *out, err
         return st;
     if (raced)
         return AUTH_TOKEN_AUTHENTICATION_FAILED;
-    auth_identity id;
     err_t in;
     err_clear(&in);
-    char *jwt = mint_jwt(a, old.agent_id, old.agent_type, old.permissions, now, &id, &in);
-    if (!jwt)
+    if (issue_protected(a, old.agent_id, old.agent_type, old.permissions, now, out, &in) != ERR_OK)
         return store_fail(e, &in);
-    err_code rc = store_protected(a, jwt, &id, now, out, &in);
-    free(jwt);
-    if (rc != ERR_OK) {
-        memset(out, 0, sizeof *out);
-        return store_fail(e, &in);
-    }
     LOG_D("auth", "refreshed jti=%s -> jti=%s for agent %s", old.jti, out->id.jti,
           out->id.agent_id);
     return AUTH_OK;

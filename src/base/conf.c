@@ -73,6 +73,11 @@ static const conf_var VARS[] = {
      "file mapping agent types to permissions"},
     {"PROTECTED_TOKEN_EXPIRY", CONF_INT, "3600", 60, 31536000, NULL,
      "lifetime in seconds of protected (sct_) tokens"},
+    {"SHARED_KEY_AGENT_TYPES", CONF_STRING, NULL, 0, 0, NULL,
+     "agent types the shared API_KEY may claim: * (any) or types separated by commas; unset: "
+     "every type that cannot hold admin"},
+    {"SHARED_KEY_PERMISSIONS", CONF_LIST, "read,write,debug", 0, 0, "read|write|admin|debug",
+     "permissions the shared API_KEY may claim, separated by commas"},
     {"RATE_LIMIT_PER_MINUTE", CONF_INT, "60000", 0, 60000000, NULL,
      "requests per minute allowed per agent (and per client before authentication; 0 = off)"},
     {"RATE_LIMIT_BURST", CONF_INT, "1000", 1, 1000000, NULL,
@@ -541,6 +546,20 @@ static const char *enum_canon(const char *var, const char *v)
     return NULL;
 }
 
+/* Is w one of choices ("a|b|c"), exactly? */
+static bool choice_listed(const char *choices, const char *w)
+{
+    size_t n = strlen(w);
+    for (const char *p = choices; p && *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, w, n) == 0)
+            return true;
+        p = bar ? bar + 1 : NULL;
+    }
+    return false;
+}
+
 /* Checks the current value of VARS[i] against its declaration. */
 static err_code check_var(const conf_t *c, int i, err_t *e)
 {
@@ -601,6 +620,23 @@ static err_code check_var(const conf_t *c, int i, err_t *e)
             return err_set(e, ERR_INVALID, "%s: expected a URL (scheme://...)", who);
         }
         return ERR_OK;
+    }
+    case CONF_LIST: {
+        char *copy = xstrdup(v), *save = NULL, *bad = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t && !bad; t = strtok_r(NULL, ",", &save)) {
+            char *w = str_trim(t);
+            if (*w && !choice_listed(d->choices, w))
+                bad = w;
+        }
+        if (bad) {
+            describe(c, i, who, sizeof who);
+            err_set(e, ERR_INVALID,
+                    "%s: unknown \"%.40s\": expected names from %s separated by "
+                    "commas",
+                    who, bad, d->choices);
+        }
+        free(copy);
+        return bad ? ERR_INVALID : ERR_OK;
     }
     case CONF_STRING:
         if (has_ctl(v)) {

@@ -24,7 +24,8 @@ typedef enum conf_type {
     CONF_BOOL,
     CONF_ENUM,
     CONF_URL,
-    CONF_SECRET
+    CONF_SECRET,
+    CONF_LIST /* names from choices, separated by commas (white space around them ignored) */
 } conf_type;
 
 typedef struct conf_var {
@@ -32,7 +33,7 @@ typedef struct conf_var {
     conf_type type;
     const char *def;     /* default as text, or NULL */
     long min, max;       /* CONF_INT range */
-    const char *choices; /* CONF_ENUM: "sqlite|postgresql|mysql|mongodb|supabase" */
+    const char *choices; /* CONF_ENUM, CONF_LIST: "sqlite|postgresql|mysql|mongodb|supabase" */
     const char *help;    /* one line for --help */
 } conf_var;
 

@@ -80,5 +80,6 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_import(cli_ctx *ctx, int argc, char **argv);
 int cmd_setup(cli_ctx *ctx, int argc, char **argv);         /* cmd_setup.c */
 int cmd_client_config(cli_ctx *ctx, int argc, char **argv); /* cmd_client_config.c */
+int cmd_agent(cli_ctx *ctx, int argc, char **argv);         /* cmd_agent.c */
 
 #endif

@@ -30,15 +30,19 @@ static void serve_usage(FILE *f)
           "\n"
           "Prepares the configured database and serves MCP, by default over Streamable\n"
           "HTTP at http://HTTP_HOST:HTTP_PORT/mcp (127.0.0.1:23456), with GET /health,\n"
-          "/health/database and /metrics. Agents present the API key as X-API-Key to\n"
-          "authenticate_agent; `Authorization: Bearer <token>` is accepted as auth_token.\n"
+          "/health/database and /metrics. Agents present their own key (`ctxd agent add`)\n"
+          "or the shared API_KEY as X-API-Key to authenticate_agent (the shared key claims\n"
+          "what SHARED_KEY_AGENT_TYPES and SHARED_KEY_PERMISSIONS allow: by default no\n"
+          "admin); `Authorization: Bearer <token>` is accepted as auth_token.\n"
           "SIGINT/SIGTERM stop the server after in-flight requests finish.\n"
           "  --host H                     address to listen on (HTTP_HOST)\n"
           "  --port P                     port to listen on (HTTP_PORT; 0 = any free port)\n"
           "  --stdio                      serve MCP over stdin/stdout until EOF (also\n"
           "                               MCP_TRANSPORT=stdio); stdout carries only MCP\n"
           "                               messages, logs go to stderr. authenticate_agent\n"
-          "                               accepts the API_KEY of the server's environment.\n"
+          "                               accepts the API_KEY of the server's environment,\n"
+          "                               and then any identity: stdio is the local user\n"
+          "                               who started the server.\n"
           "                               Needs JWT_SECRET_KEY.\n"
           "  --no-migrate                 do not apply pending migrations at start-up\n"
           "                               (also CTXD_AUTO_MIGRATE=false); a database whose\n"
@@ -119,14 +123,17 @@ static int serve_app(cli_ctx *ctx, store_t *st, const serve_args *a)
     if (app_indexer_start(app, &e) != ERR_OK)
         LOG_W("serve", "%s: search_context will scan unindexed messages", e.msg);
     if (!auth_api_key_configured(auth))
-        LOG_W("serve", "API_KEY is not set: authenticate_agent will refuse every agent "
-                       "(`ctxd setup` writes one to .env)");
+        LOG_W("serve", "API_KEY is not set: authenticate_agent will refuse every agent without "
+                       "a key of its own (`ctxd setup` writes API_KEY to .env; `ctxd agent add` "
+                       "gives an agent its key)");
     int rc;
     app_maint *m = app_maint_start(st, a->retention, a->interval);
     if (a->stdio) {
         app_conn *conn = app_conn_new(false);
-        app_req req = {
-            .conn = conn, .api_key_ok = auth_api_key_configured(auth), .rate_key = "stdio"};
+        app_req req = {.conn = conn,
+                       .api_key_ok = auth_api_key_configured(auth),
+                       .rate_key = "stdio",
+                       .local = true};
         mcp_stdio_opts o = MCP_STDIO_OPTS_INIT;
         o.auth = &req;
         LOG_I("serve", "serving MCP on stdio (database %s, backend %s)", a->db_desc,

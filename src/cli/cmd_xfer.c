@@ -17,11 +17,11 @@
 static void copy_usage(FILE *f)
 {
     fputs("Usage: ctxd copy --from URL --to URL [--batch N] [--dry-run] [--verify]\n"
-          "                 [--allow-nonempty]\n"
+          "                 [--allow-nonempty] [--include-tokens]\n"
           "\n"
-          "Copies every table (sessions, messages, agent memory, audit log, protected\n"
-          "tokens, revoked token ids) from one database to another, e.g. SQLite to\n"
-          "PostgreSQL:\n"
+          "Copies every table (sessions, messages, agent memory, audit log, revoked token\n"
+          "ids, agent credentials; protected tokens only with --include-tokens) from one\n"
+          "database to another, e.g. SQLite to PostgreSQL:\n"
           "  ctxd copy --from sqlite:///./chat_history.db \\\n"
           "            --to postgresql://ctxd:secret@db.example.com:5432/ctxd --verify\n"
           "\n"
@@ -42,6 +42,10 @@ static void copy_usage(FILE *f)
           "                     canonical rows of every table; exit 1 naming any table\n"
           "                     that differs\n"
           "  --allow-nonempty   copy even though the target holds other data (see below)\n"
+          "  --include-tokens   copy the protected tokens too (digests: a token issued by the\n"
+          "                     source works on the target only with the same\n"
+          "                     JWT_SECRET_KEY); by default they stay behind, --verify\n"
+          "                     passes over them, and agents authenticate again\n"
           "\n"
           "Non-empty targets: a target is accepted when every row it holds is identical\n"
           "(same key, same canonical content) to a row of the source — what an\n"
@@ -60,18 +64,25 @@ static void copy_usage(FILE *f)
 
 static void export_usage(FILE *f)
 {
-    fputs("Usage: ctxd export [--out FILE]\n"
+    fputs("Usage: ctxd export [--out FILE] [--include-tokens]\n"
           "\n"
           "Writes every table of the configured database (`ctxd db url`) as a portable\n"
-          "JSON Lines dump to FILE (written to FILE.tmp-PID, renamed when complete) or\n"
-          "to stdout. The dump is the backup format for every backend:\n"
+          "JSON Lines dump to FILE (written to FILE.tmp-PID, renamed when complete, mode\n"
+          "0600) or to stdout. The dump is the backup format for every backend:\n"
           "  line 1   {\"format\":\"ctxd-export\",\"format_version\":1,\"ctxd_version\":...,\n"
           "            \"schema_version\":N,\"source_backend\":...,\"exported_at\":...}\n"
           "  rows     {\"table\":\"sessions\",\"row\":{...}} in foreign-key order, each row\n"
           "           canonical (sorted keys, UTC times to the microsecond, JSON values)\n"
           "  last     {\"end\":\"ctxd-export\",\"rows\":N,\"tables\":{\"<table>\":{\"rows\":n,\n"
           "            \"sha256\":...}}}: counts and checksums, so truncation is detected\n"
-          "Equal data give byte-identical row lines on every backend.\n",
+          "Equal data give byte-identical row lines on every backend.\n"
+          "Protected tokens (secure_tokens) are left out unless --include-tokens (their\n"
+          "trailer entry then counts 0 rows; agents authenticate again after a restore).\n"
+          "Agent credentials are kept as digests of their keys, revoked token ids as ids:\n"
+          "neither can be used to log in.\n"
+          "  --out FILE         where to write (- or none: stdout)\n"
+          "  --include-tokens   include the protected tokens (digests, usable only with\n"
+          "                     the same JWT_SECRET_KEY, until they expire)\n",
           f);
 }
 
@@ -88,7 +99,10 @@ static void import_usage(FILE *f)
           "exists are skipped (so an interrupted import can simply be run again), and\n"
           "the database's counts and checksums are compared with the dump at the end.\n"
           "The same rule as `ctxd copy` applies to a non-empty database: only rows\n"
-          "identical to rows of the dump are accepted unless --allow-nonempty.\n",
+          "identical to rows of the dump are accepted unless --allow-nonempty.\n"
+          "Dumps of an older schema version are brought to this one: their sessions are\n"
+          "open, and their protected tokens (kept in clear before schema version 3) are\n"
+          "not imported (a note says how many; their agents authenticate again).\n",
           f);
 }
 
@@ -140,6 +154,16 @@ static cli_opt batch_opt(long *n)
         .name = "--batch", .num = n, .min = 1, .max = 1000000, .what = "a number of rows"};
 }
 
+/* The line about protected tokens a copy or export left behind (nothing when none). */
+static void print_left_out(const xfer_report *r, FILE *f, const char *what)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->t[i].left_out > 0)
+            fprintf(
+                f, "%s: %lld protected token(s) (%s) left out (pass --include-tokens to %s them)\n",
+                what, (long long)r->t[i].left_out, r->t[i].table, what);
+}
+
 static void print_verify(const xfer_report *r, FILE *f)
 {
     for (size_t i = 0; i < r->n; i++) {
@@ -183,6 +207,7 @@ int cmd_copy(cli_ctx *ctx, int argc, char **argv)
         {.name = "--dry-run", .flag = &o.dry_run},
         {.name = "--verify", .flag = &o.verify},
         {.name = "--allow-nonempty", .flag = &o.allow_nonempty},
+        {.name = "--include-tokens", .flag = &o.include_tokens},
     };
     int rc =
         cli_parse_args("copy", argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, copy_usage);
@@ -217,6 +242,7 @@ int cmd_copy(cli_ctx *ctx, int argc, char **argv)
                    (long long)r.t[i].present);
             total += r.t[i].inserted;
         }
+        print_left_out(&r, stdout, "copy");
         if (r.target_foreign)
             printf("the target holds other data: the copy would be refused without "
                    "--allow-nonempty\n");
@@ -225,10 +251,11 @@ int cmd_copy(cli_ctx *ctx, int argc, char **argv)
         int64_t total = 0, skipped = 0;
         for (size_t i = 0; i < r.n; i++) {
             total += r.t[i].inserted;
-            skipped += r.t[i].source_rows - r.t[i].inserted;
+            skipped += r.t[i].source_rows - r.t[i].left_out - r.t[i].inserted;
         }
         printf("copied %s -> %s: %lld row(s) written, %lld already present\n", mf, mt,
                (long long)total, (long long)(skipped > 0 ? skipped : 0));
+        print_left_out(&r, stdout, "copy");
         if (o.verify) {
             print_verify(&r, stdout);
             rc = verify_status(&r, "copy");
@@ -244,7 +271,9 @@ int cmd_copy(cli_ctx *ctx, int argc, char **argv)
 int cmd_export(cli_ctx *ctx, int argc, char **argv)
 {
     const char *out = NULL;
-    const cli_opt opts[] = {{.name = "--out", .text = &out}};
+    xfer_opts o = {.conf = ctx->conf, .ctxd_version = CTXD_VERSION};
+    const cli_opt opts[] = {{.name = "--out", .text = &out},
+                            {.name = "--include-tokens", .flag = &o.include_tokens}};
     int rc = cli_parse_args("export", argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0,
                             export_usage);
     if (rc != CLI_RUN)
@@ -269,7 +298,6 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         }
     }
     progress p = {isatty(STDERR_FILENO) == 1 && f != stdout, "exported"};
-    xfer_opts o = {.conf = ctx->conf, .ctxd_version = CTXD_VERSION};
     if (f != stdout) {
         o.progress = on_progress;
         o.progress_ud = &p;
@@ -297,6 +325,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
             total += r.t[i].source_rows;
         fprintf(stderr, "ctxd: exported %lld row(s) to %s\n", (long long)total, out);
     }
+    print_left_out(&r, stderr, "export");
     return CLI_OK;
 }
 

@@ -1,6 +1,6 @@
 /* cli/main.c — the `ctxd` command: global options, configuration loading and
- * dispatch to the commands (serve, setup, client-config, migrate, db, copy, export,
- * import). Exit
+ * dispatch to the commands (serve, setup, client-config, agent, migrate, db, copy,
+ * export, import). Exit
  * codes: 0 success, 1 the operation failed, 2 the command line was wrong.
  * Passwords and secrets given as arguments are masked in the process's own argv once
  * copied (scrub_argv), so `ps` stops showing them.
@@ -30,6 +30,8 @@ static void usage(FILE *f)
         "  setup              write .env with a fresh API_KEY and JWT_SECRET_KEY (0600)\n"
         "  client-config      print the snippet connecting a client: claude, cursor,\n"
         "                     vscode, gemini, windsurf, claude-desktop [--stdio]\n"
+        "  agent              agents' own keys: add NAME --type T [--permissions P] | list |\n"
+        "                     revoke NAME | rotate NAME (see `ctxd agent --help`)\n"
         "  migrate            show or change the database schema version (status|up|down|to N)\n"
         "  db                 database tools: `db check` (health), `db url` (effective URL)\n"
         "  copy               copy all data between databases: --from URL --to URL\n"
@@ -37,6 +39,7 @@ static void usage(FILE *f)
         "                     (a target holding rows not identical to the source's is\n"
         "                     refused unless --allow-nonempty; see `ctxd copy --help`)\n"
         "  export             write the database as a JSON Lines dump [--out FILE]\n"
+        "                     [--include-tokens]\n"
         "  import             load a dump: import FILE [--batch N] [--allow-nonempty]\n"
         "\n"
         "Global options (each overrides the variable named in brackets):\n"
@@ -202,7 +205,7 @@ static const struct {
 } commands[] = {
     {"serve", cmd_serve},     {"setup", cmd_setup},   {"client-config", cmd_client_config},
     {"migrate", cmd_migrate}, {"db", cmd_db},         {"copy", cmd_copy},
-    {"export", cmd_export},   {"import", cmd_import},
+    {"export", cmd_export},   {"import", cmd_import}, {"agent", cmd_agent},
 };
 
 /* Runs the command argv[0]. */
@@ -215,8 +218,8 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv)
         usage(stdout);
         return CLI_OK;
     }
-    cli_error("unknown command '%s' (commands: serve, setup, client-config, migrate, db, copy, "
-              "export, import; see ctxd --help)",
+    cli_error("unknown command '%s' (commands: serve, setup, client-config, agent, migrate, db, "
+              "copy, export, import; see ctxd --help)",
               argv[0]);
     return CLI_USAGE;
 }

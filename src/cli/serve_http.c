@@ -1,6 +1,7 @@
 /* cli/serve_http.c — `ctxd serve` over Streamable HTTP: wires the transport (http/) to
  * the app (app/). The auth hook builds an app_req per request (X-API-Key verified in
- * constant time by auth_check_api_key, `Authorization: Bearer` passed on as the token,
+ * constant time by auth_check_api_key, or else, when it has an agent key's shape, passed
+ * on as one for authenticate_agent to look up; `Authorization: Bearer` passed on as the token,
  * the peer address as the key of the pre-authentication rate limit); each MCP session
  * carries the app's per-session state (app_session_open/close on the transport's
  * session hooks), so resources and prompts see the identity authenticate_agent issued
@@ -23,6 +24,7 @@
 typedef struct req_auth {
     app_req req; /* first: what the app sees */
     char *bearer;
+    char *agent_key;
     char peer[64];
 } req_auth;
 
@@ -38,6 +40,8 @@ static bool auth_hook(void *ud, const mcp_http_req *r, void **out, const char **
     req_auth *ra = xcalloc(1, sizeof *ra);
     const char *key = mcp_http_req_header(r, "X-API-Key");
     ra->req.api_key_ok = key && auth_check_api_key(s->o.auth, key);
+    if (key && !ra->req.api_key_ok && auth_agent_key_shaped(key)) /* checked at login */
+        ra->req.agent_key = ra->agent_key = xstrdup(key);
     const char *authz = mcp_http_req_header(r, "Authorization");
     if (authz && *authz) {
         ra->bearer = xstrdup(authz);
@@ -56,6 +60,10 @@ static void auth_free_hook(void *ud, void *p)
     if (!ra)
         return;
     free(ra->bearer);
+    if (ra->agent_key) {
+        memset(ra->agent_key, 0, strlen(ra->agent_key));
+        free(ra->agent_key);
+    }
     free(ra);
 }
 

@@ -157,6 +157,9 @@ static err_code vis_check(const char *op, const store_vis *v, err_t *e)
         return err_set(e, ERR_INVALID,
                        "store: %s: visibility filter bits 0x%x are not visibilities", op,
                        v->any & ~STORE_VIS_EVERY);
+    if (!v->member_id != !v->member_type)
+        return err_set(e, ERR_INVALID,
+                       "store: %s: the session clause needs both member_id and member_type", op);
     if ((v->private_of && (v->any & STORE_VIS_BIT(STORE_VIS_PRIVATE))) ||
         (v->agent_only_of && (v->any & STORE_VIS_BIT(STORE_VIS_AGENT_ONLY))))
         return err_set(e, ERR_INVALID,
@@ -188,7 +191,9 @@ typedef enum out_kind {
     OUT_MEMORY,
     OUT_MEMORIES,
     OUT_AUDITS,
-    OUT_TOKEN
+    OUT_TOKEN,
+    OUT_CRED,
+    OUT_CREDS
 } out_kind;
 
 /* rc; when it is an error, the output `out` (of kind k; NULL is fine) released first. */
@@ -205,6 +210,8 @@ static err_code released(err_code rc, out_kind k, void *out)
     case OUT_MEMORIES: store_memories_free(out); break;
     case OUT_AUDITS: store_audits_free(out); break;
     case OUT_TOKEN: store_token_clear(out); break;
+    case OUT_CRED: store_cred_clear(out); break;
+    case OUT_CREDS: store_creds_free(out); break;
     }
     return rc;
 }
@@ -225,15 +232,38 @@ err_code store_session_create(store_t *st, const store_session *in, const store_
     ERR_LOCAL(e);
     err_code rc = need(in && in->id && in->purpose && in->created_by,
                        "session_create needs id, purpose and created_by", e);
-    return rc != ERR_OK ? rc : st->vt->session_create(st, in, audit, e);
+    if (rc != ERR_OK || !in->access)
+        return rc != ERR_OK ? rc : st->vt->session_create(st, in, audit, e);
+    store_session s = *in;
+    if (!(s.access = store_access_canonical(in->access)))
+        return need(false,
+                    "session_create: access must be {\"agents\": [strings], \"types\": [strings]}",
+                    e);
+    rc = st->vt->session_create(st, &s, audit, e);
+    free(s.access);
+    return rc;
+}
+
+/* session_get, session_head (head: the session's row only). */
+static err_code session_by_id(store_t *st, const char *id, bool head, store_session *out, err_t *e)
+{
+    ERR_LOCAL(e);
+    memset(out, 0, sizeof *out);
+    if (!id)
+        return err_set(e, ERR_INVALID, "store: %s needs an id",
+                       head ? "session_head" : "session_get");
+    return released((head ? st->vt->session_head : st->vt->session_get)(st, id, out, e),
+                    OUT_SESSION, out);
 }
 
 err_code store_session_get(store_t *st, const char *id, store_session *out, err_t *e)
 {
-    ERR_LOCAL(e);
-    memset(out, 0, sizeof *out);
-    err_code rc = need(id != NULL, "session_get needs an id", e);
-    return released(rc != ERR_OK ? rc : st->vt->session_get(st, id, out, e), OUT_SESSION, out);
+    return session_by_id(st, id, false, out, e);
+}
+
+err_code store_session_head(store_t *st, const char *id, store_session *out, err_t *e)
+{
+    return session_by_id(st, id, true, out, e);
 }
 
 err_code store_session_list(store_t *st, const store_session_query *q, store_sessions *out,
@@ -428,29 +458,53 @@ err_code store_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err
     return removal(st, st->vt->audit_purge, older_than, removed, e);
 }
 
+/* A token digest or key digest: 64 lowercase hex digits. */
+static bool is_digest(const char *h)
+{
+    size_t n = 0;
+    for (; h && ((h[n] >= '0' && h[n] <= '9') || (h[n] >= 'a' && h[n] <= 'f')); n++)
+        ;
+    return h && n == 64 && h[n] == '\0';
+}
+
 err_code store_token_put(store_t *st, const store_token *t, err_t *e)
 {
     ERR_LOCAL(e);
-    if (!t || !t->token_id || !t->jwt || !t->agent_id || !t->agent_type || !t->expires_at)
-        return need(false, "token_put needs token_id, jwt, agent_id, agent_type and expires_at", e);
+    if (!t || !t->token_hash || !t->agent_id || !t->agent_type || !t->permissions || !t->jti ||
+        !t->expires_at)
+        return need(false,
+                    "token_put needs token_hash, agent_id, agent_type, permissions, jti and "
+                    "expires_at",
+                    e);
+    if (!is_digest(t->token_hash))
+        return need(false, "token_put: token_hash must be 64 lowercase hex digits", e);
     return st->vt->token_put(st, t, e);
 }
 
-err_code store_token_get(store_t *st, const char *token_id, store_token *out, err_t *e)
+err_code store_token_get(store_t *st, const char *token_hash, store_token *out, err_t *e)
 {
     ERR_LOCAL(e);
     memset(out, 0, sizeof *out);
-    err_code rc = need(token_id != NULL, "token_get needs a token_id", e);
-    return released(rc != ERR_OK ? rc : st->vt->token_get(st, token_id, out, e), OUT_TOKEN, out);
+    err_code rc = need(token_hash != NULL, "token_get needs a token_hash", e);
+    return released(rc != ERR_OK ? rc : st->vt->token_get(st, token_hash, out, e), OUT_TOKEN, out);
 }
 
-err_code store_token_delete(store_t *st, const char *token_id, bool *deleted, err_t *e)
+err_code store_token_delete(store_t *st, const char *token_hash, bool *deleted, err_t *e)
 {
     ERR_LOCAL(e);
     if (deleted)
         *deleted = false;
-    err_code rc = need(token_id != NULL, "token_delete needs a token_id", e);
-    return rc != ERR_OK ? rc : st->vt->token_delete(st, token_id, deleted, e);
+    err_code rc = need(token_hash != NULL, "token_delete needs a token_hash", e);
+    return rc != ERR_OK ? rc : st->vt->token_delete(st, token_hash, deleted, e);
+}
+
+err_code store_token_delete_agent(store_t *st, const char *agent_id, int64_t *removed, err_t *e)
+{
+    ERR_LOCAL(e);
+    if (removed)
+        *removed = 0;
+    err_code rc = need(agent_id != NULL, "token_delete_agent needs an agent_id", e);
+    return rc != ERR_OK ? rc : st->vt->token_delete_agent(st, agent_id, removed, e);
 }
 
 err_code store_token_purge(store_t *st, utc_us now, int64_t *removed, err_t *e)
@@ -472,6 +526,65 @@ err_code store_jti_is_revoked(store_t *st, const char *jti, bool *revoked, err_t
     if (!jti)
         return need(false, "jti_is_revoked needs a jti", e);
     return st->vt->jti_is_revoked(st, jti, revoked, e);
+}
+
+err_code store_cred_add(store_t *st, const store_cred *c, const store_audit_in *audit, err_t *e)
+{
+    ERR_LOCAL(e);
+    if (!c || !c->agent_id || !c->agent_type || !c->permissions || !c->key_hash)
+        return need(false, "cred_add needs agent_id, agent_type, permissions and key_hash", e);
+    if (!is_digest(c->key_hash))
+        return need(false, "cred_add: key_hash must be 64 lowercase hex digits", e);
+    return st->vt->cred_add(st, c, audit, e);
+}
+
+/* cred_get, cred_find_key: the credential whose column `by` holds value. */
+static err_code cred_by(store_t *st, const char *by, const char *value, store_cred *out, err_t *e)
+{
+    ERR_LOCAL(e);
+    memset(out, 0, sizeof *out);
+    if (!value)
+        return err_set(e, ERR_INVALID, "store: looking up a credential needs its %s", by);
+    return released(st->vt->cred_get(st, by, value, out, e), OUT_CRED, out);
+}
+
+err_code store_cred_get(store_t *st, const char *agent_id, store_cred *out, err_t *e)
+{
+    return cred_by(st, "agent_id", agent_id, out, e);
+}
+
+err_code store_cred_find_key(store_t *st, const char *key_hash, store_cred *out, err_t *e)
+{
+    return cred_by(st, "key_hash", key_hash, out, e);
+}
+
+err_code store_cred_list(store_t *st, store_creds *out, err_t *e)
+{
+    ERR_LOCAL(e);
+    memset(out, 0, sizeof *out);
+    return released(st->vt->cred_list(st, out, e), OUT_CREDS, out);
+}
+
+err_code store_cred_rekey(store_t *st, const char *agent_id, const char *key_hash, utc_us now,
+                          const store_audit_in *audit, err_t *e)
+{
+    ERR_LOCAL(e);
+    if (!agent_id || !is_digest(key_hash))
+        return need(false, "cred_rekey needs an agent_id and a key_hash of 64 hex digits", e);
+    return st->vt->cred_rekey(st, agent_id, key_hash, now ? now : utc_now(), audit, e);
+}
+
+err_code store_cred_revoke(store_t *st, const char *agent_id, utc_us now,
+                           const store_audit_in *audit, bool *changed, err_t *e)
+{
+    ERR_LOCAL(e);
+    bool ch = false;
+    err_code rc = need(agent_id != NULL, "cred_revoke needs an agent_id", e);
+    if (rc == ERR_OK)
+        rc = st->vt->cred_revoke(st, agent_id, now ? now : utc_now(), audit, &ch, e);
+    if (changed)
+        *changed = rc == ERR_OK && ch;
+    return rc;
 }
 
 err_code store_iterate(store_t *st, store_row_cb cb, void *ud, err_t *e)

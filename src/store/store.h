@@ -1,5 +1,5 @@
 /* store/store.h — the repository: everything ctxd keeps (sessions, messages,
- * agent memory, audit log, protected tokens, revoked JWT ids) and its schema
+ * agent memory, audit log, protected tokens, revoked JWT ids, agent credentials) and its schema
  * lifecycle, behind one public API on an opaque store_t, so the SQL backends
  * (over db/) and MongoDB are interchangeable and callers never know which one
  * they have. This is the store's only public header (backends implement
@@ -56,6 +56,12 @@ bool store_visibility_parse(const char *name, store_visibility *out);
  *                  message; STORE_VIS_EVERY = every message (no filtering)
  *   private_of     visibility private    AND sender      = private_of    (NULL: off)
  *   agent_only_of  visibility agent_only AND sender_type = agent_only_of (NULL: off)
+ * and, on top of that, its session admits the reader:
+ *   member_id, member_type  (both or neither) the reader's agent id and type: a message
+ *                  of a restricted session (store_session.access) is visible only when
+ *                  the session was created by member_id or its access lists member_id
+ *                  or member_type; so are sessions themselves in session_list. NULL:
+ *                  every session admits the reader.
  * A zeroed store_vis matches nothing. One way to say each filter: a bit outside
  * STORE_VIS_EVERY, or a sender-bound clause of a visibility `any` already matches,
  * is ERR_INVALID. Built by app/ (the policy), applied by the store: each clause is
@@ -64,6 +70,8 @@ typedef struct store_vis {
     unsigned any;
     const char *private_of;
     const char *agent_only_of;
+    const char *member_id;
+    const char *member_type;
 } store_vis;
 
 /* ---- records (all strings owned by the record; JSON fields are JSON text) --- */
@@ -73,6 +81,10 @@ typedef struct store_session {
     char *purpose;
     char *created_by;
     char *metadata; /* JSON object text or NULL */
+    /* Who the session admits besides its creator, as JSON object text
+     * {"agents": [agent ids], "types": [agent types]} (both arrays of strings), or NULL:
+     * an open session (everyone). See store_vis.member_id. */
+    char *access;
     bool is_active;
     utc_us created_at, updated_at;
     /* filled by session_get / session_list: */
@@ -110,13 +122,28 @@ typedef struct store_memory {
     utc_us expires_at; /* 0 = never */
 } store_memory;
 
+/* A protected token: never the token itself, only the digest auth/ names it by and
+ * the identity it stands for. */
 typedef struct store_token {
-    char *token_id; /* "sct_" + uuid4 */
-    char *jwt;
+    char *token_hash; /* 64 lowercase hex digits (auth/ computes it from the token) */
     char *agent_id;
     char *agent_type;
+    char *permissions; /* "read,write,..." */
+    char *jti;         /* the id its revocation is recorded under (revoked_jtis) */
     utc_us created_at, expires_at;
 } store_token;
+
+/* An agent's own credential (`ctxd agent`): the digest of its key and the identity the
+ * key stands for. The key itself is never stored. */
+typedef struct store_cred {
+    char *agent_id;
+    char *agent_type;
+    char *permissions; /* "read,write,..." */
+    char *key_hash;    /* 64 lowercase hex digits */
+    utc_us created_at;
+    utc_us updated_at; /* the last change: issued, rotated or revoked */
+    utc_us revoked_at; /* 0 = active */
+} store_cred;
 
 typedef struct store_audit {
     int64_t id;
@@ -153,16 +180,22 @@ typedef struct {
     store_audit *v;
     size_t n;
 } store_audits;
+typedef struct {
+    store_cred *v;
+    size_t n;
+} store_creds;
 
 void store_session_clear(store_session *s);
 void store_message_clear(store_message *m);
 void store_memory_clear(store_memory *m);
 void store_token_clear(store_token *t);
+void store_cred_clear(store_cred *c);
 void store_audit_clear(store_audit *a);
 void store_sessions_free(store_sessions *l);
 void store_messages_free(store_messages *l);
 void store_memories_free(store_memories *l);
 void store_audits_free(store_audits *l);
+void store_creds_free(store_creds *l);
 
 /* ---- queries ----------------------------------------------------------------- */
 
@@ -265,6 +298,9 @@ typedef struct store_column {
      * as the SQL schemas' CHECK constraints do): */
     const char *const *values; /* TEXT: one of these (NULL-terminated), or NULL = any */
     bool object;               /* JSON: an object (or null when nullable) */
+    /* JSON: what else a non-null value must be (NULL: nothing), and that in words */
+    bool (*shape)(const json_t *v);
+    const char *shape_says;
 } store_column;
 
 typedef struct store_table {
@@ -421,11 +457,15 @@ typedef char *(*store_index_fn)(const char *sender, const char *content, size_t 
 void store_set_index_fn(store_t *st, store_index_fn fn);
 
 /* in->id, purpose, created_by required; is_active as given (true for a new
- * session); metadata JSON object text or NULL; created_at/updated_at 0 = now.
+ * session); metadata and access JSON object text or NULL (access: {"agents": [...],
+ * "types": [...]}, arrays of strings, else ERR_INVALID); created_at/updated_at 0 = now.
  * Duplicate id: ERR_UNIQUE. */
 err_code store_session_create(store_t *st, const store_session *in, const store_audit_in *audit,
                               err_t *e);
 err_code store_session_get(store_t *st, const char *id, store_session *out, err_t *e);
+/* The session's own row only (message_count and last_activity 0): one key lookup, for
+ * checks made on every call. ERR_NOTFOUND as session_get. */
+err_code store_session_head(store_t *st, const char *id, store_session *out, err_t *e);
 /* total may be NULL (not counted). */
 err_code store_session_list(store_t *st, const store_session_query *q, store_sessions *out,
                             int64_t *total, err_t *e);
@@ -504,18 +544,42 @@ err_code store_audit_list(store_t *st, const store_audit_query *q, store_audits 
 /* Removes records with at < older_than; removed may be NULL. */
 err_code store_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err_t *e);
 
-/* Duplicate token_id: ERR_UNIQUE. created_at 0 = now. */
+/* Duplicate token_hash: ERR_UNIQUE. created_at 0 = now. */
 err_code store_token_put(store_t *st, const store_token *t, err_t *e);
 /* Returns the token even when expired (the caller decides what an expired token means). */
-err_code store_token_get(store_t *st, const char *token_id, store_token *out, err_t *e);
+err_code store_token_get(store_t *st, const char *token_hash, store_token *out, err_t *e);
 /* *deleted = whether it existed (may be NULL). */
-err_code store_token_delete(store_t *st, const char *token_id, bool *deleted, err_t *e);
+err_code store_token_delete(store_t *st, const char *token_hash, bool *deleted, err_t *e);
+/* Deletes every protected token of agent_id; *removed (may be NULL) = how many. */
+err_code store_token_delete_agent(store_t *st, const char *agent_id, int64_t *removed, err_t *e);
 /* Removes tokens and revocations with expires_at <= now; *removed = both
  * counts added (may be NULL). */
 err_code store_token_purge(store_t *st, utc_us now, int64_t *removed, err_t *e);
 /* Idempotent; revoking again keeps the later expires_at. */
 err_code store_jti_revoke(store_t *st, const char *jti, utc_us expires_at, err_t *e);
 err_code store_jti_is_revoked(store_t *st, const char *jti, bool *revoked, err_t *e);
+
+/* Agent credentials. Every field but revoked_at (0) is required; created_at and
+ * updated_at 0 = now. An agent that has a credential already, or a key_hash in use:
+ * ERR_UNIQUE. The audit record (NULL fields: event "credential_added", agent_id the
+ * credential's, resource "agent:<id>") is written in the same transaction. */
+err_code store_cred_add(store_t *st, const store_cred *c, const store_audit_in *audit, err_t *e);
+/* The credential of agent_id, active or revoked; ERR_NOTFOUND when it has none. */
+err_code store_cred_get(store_t *st, const char *agent_id, store_cred *out, err_t *e);
+/* The credential whose key_hash it is, active or revoked; ERR_NOTFOUND otherwise. */
+err_code store_cred_find_key(store_t *st, const char *key_hash, store_cred *out, err_t *e);
+/* Every credential, by agent_id (byte-wise). */
+err_code store_cred_list(store_t *st, store_creds *out, err_t *e);
+/* A new key_hash for agent_id, active again (revoked_at 0), updated_at = now (0:
+ * utc_now()); ERR_NOTFOUND when it has no credential. Audit defaults: event
+ * "credential_rotated". */
+err_code store_cred_rekey(store_t *st, const char *agent_id, const char *key_hash, utc_us now,
+                          const store_audit_in *audit, err_t *e);
+/* Revokes agent_id's credential at now (0: utc_now()); *changed (may be NULL) = it was
+ * active (a revoked one keeps its revoked_at, and no audit record is written);
+ * ERR_NOTFOUND when it has none. Audit defaults: event "credential_revoked". */
+err_code store_cred_revoke(store_t *st, const char *agent_id, utc_us now,
+                           const store_audit_in *audit, bool *changed, err_t *e);
 
 /* Rows ordered by their identity (store_table.key) compared byte-wise for
  * text (a global memory entry before the session ones of the same agent),

@@ -1,6 +1,7 @@
 /* store/store_backend.c — the backend-neutral helpers every store backend calls
  * (store_backend.h): the audit record of a write with its defaults (agent,
- * session, resource "session:<id>", "message:<id>", "memory:<key>", event type),
+ * session, resource "session:<id>", "message:<id>", "memory:<key>", "agent:<id>", event
+ * type),
  * the entry a memory_set stored, growing result lists, and the errors every
  * backend reports, so every backend fills and words them the same way.
  * Must not: touch a database, or check arguments (store.c does). */
@@ -50,6 +51,12 @@ store_audit_rec *store_audit_memory(store_audit_rec *r, const store_audit_in *a,
                                     const char *agent_id, const char *session_id, const char *key)
 {
     return audit_fill(r, a, event, agent_id, session_id, resource("memory", key));
+}
+
+store_audit_rec *store_audit_cred(store_audit_rec *r, const store_audit_in *a, const char *event,
+                                  const char *agent_id)
+{
+    return audit_fill(r, a, event, agent_id, NULL, resource("agent", agent_id));
 }
 
 void store_audit_rec_free(store_audit_rec *r)
@@ -175,9 +182,22 @@ err_code store_err_no_token(err_t *e)
     return err_set(e, ERR_NOTFOUND, "token not found");
 }
 
-err_code store_err_token_exists(err_t *e, const char *token_id)
+err_code store_err_token_exists(err_t *e)
 {
-    return err_set(e, ERR_UNIQUE, "store: token %.8s... already exists", token_id);
+    return err_set(e, ERR_UNIQUE, "store: that protected token already exists");
+}
+
+err_code store_err_no_cred(err_t *e, const char *agent_id)
+{
+    return err_set(e, ERR_NOTFOUND, "agent %s has no credential", agent_id);
+}
+
+err_code store_err_cred_exists(err_t *e, const char *agent_id)
+{
+    return err_set(e, ERR_UNIQUE,
+                   "agent %s already has a credential, or that key is in use (rotate it "
+                   "instead)",
+                   agent_id);
 }
 
 char *store_index_text(store_t *st, const char *sender, const char *content, size_t content_len,

@@ -37,6 +37,7 @@ typedef struct store_vt {
     err_code (*session_create)(store_t *st, const store_session *in, const store_audit_in *audit,
                                err_t *e);
     err_code (*session_get)(store_t *st, const char *id, store_session *out, err_t *e);
+    err_code (*session_head)(store_t *st, const char *id, store_session *out, err_t *e);
     err_code (*session_list)(store_t *st, const store_session_query *q, store_sessions *out,
                              int64_t *total, err_t *e);
     err_code (*message_add)(store_t *st, store_message *m, const store_audit_in *audit, err_t *e);
@@ -62,11 +63,20 @@ typedef struct store_vt {
     err_code (*audit_list)(store_t *st, const store_audit_query *q, store_audits *out, err_t *e);
     err_code (*audit_purge)(store_t *st, utc_us older_than, int64_t *removed, err_t *e);
     err_code (*token_put)(store_t *st, const store_token *t, err_t *e);
-    err_code (*token_get)(store_t *st, const char *token_id, store_token *out, err_t *e);
-    err_code (*token_delete)(store_t *st, const char *token_id, bool *deleted, err_t *e);
+    err_code (*token_get)(store_t *st, const char *token_hash, store_token *out, err_t *e);
+    err_code (*token_delete)(store_t *st, const char *token_hash, bool *deleted, err_t *e);
+    err_code (*token_delete_agent)(store_t *st, const char *agent_id, int64_t *removed, err_t *e);
     err_code (*token_purge)(store_t *st, utc_us now, int64_t *removed, err_t *e);
     err_code (*jti_revoke)(store_t *st, const char *jti, utc_us expires_at, err_t *e);
     err_code (*jti_is_revoked)(store_t *st, const char *jti, bool *revoked, err_t *e);
+    err_code (*cred_add)(store_t *st, const store_cred *c, const store_audit_in *audit, err_t *e);
+    /* by: "agent_id" or "key_hash" (the column to look up) */
+    err_code (*cred_get)(store_t *st, const char *by, const char *value, store_cred *out, err_t *e);
+    err_code (*cred_list)(store_t *st, store_creds *out, err_t *e);
+    err_code (*cred_rekey)(store_t *st, const char *agent_id, const char *key_hash, utc_us now,
+                           const store_audit_in *audit, err_t *e);
+    err_code (*cred_revoke)(store_t *st, const char *agent_id, utc_us now,
+                            const store_audit_in *audit, bool *changed, err_t *e);
     err_code (*iterate)(store_t *st, store_row_cb cb, void *ud, err_t *e);
     err_code (*import_rows)(store_t *st, const char *table, json_t *const *rows, size_t n,
                             int64_t *inserted, err_t *e);
@@ -137,6 +147,9 @@ store_audit_rec *store_audit_message(store_audit_rec *r, const store_audit_in *a
                                      const store_message *m, int64_t id);
 store_audit_rec *store_audit_memory(store_audit_rec *r, const store_audit_in *a, const char *event,
                                     const char *agent_id, const char *session_id, const char *key);
+/*   cred_add / cred_rekey / cred_revoke: event, agent_id, no session, "agent:<id>" */
+store_audit_rec *store_audit_cred(store_audit_rec *r, const store_audit_in *a, const char *event,
+                                  const char *agent_id);
 void store_audit_rec_free(store_audit_rec *r);
 
 /* ---- results and errors both backends give -------------------------------------------- */
@@ -144,6 +157,11 @@ void store_audit_rec_free(store_audit_rec *r);
 /* The visibility a stored text (n bytes) names; a text outside the name table (only
  * writes around ctxd can store one) reads as admin_only, the most restricted. */
 store_visibility store_visibility_stored(const char *text, size_t n);
+
+/* A valid store_session.access ({"agents": [strings], "types": [strings]}) in the one
+ * form every backend stores (compact, UTF-8 as such: no \u escapes, which MariaDB's
+ * JSON_CONTAINS would not see through); NULL when text is not one. Caller frees. */
+char *store_access_canonical(const char *text);
 
 /* Appends a zeroed element of size elt to the growing array *v (n used, cap
  * allocated) and returns it. */
@@ -174,7 +192,9 @@ err_code store_err_no_memory(err_t *e, const char *key);     /* ERR_NOTFOUND */
 err_code store_err_memory_exists(err_t *e, const char *key); /* ERR_EXISTS */
 /* Two writers inserted the same new key at once: ERR_BUSY (retried, then seen). */
 err_code store_err_memory_race(err_t *e, const char *key);
-err_code store_err_no_token(err_t *e);                           /* ERR_NOTFOUND */
-err_code store_err_token_exists(err_t *e, const char *token_id); /* ERR_UNIQUE */
+err_code store_err_no_token(err_t *e);                          /* ERR_NOTFOUND */
+err_code store_err_token_exists(err_t *e);                      /* ERR_UNIQUE */
+err_code store_err_no_cred(err_t *e, const char *agent_id);     /* ERR_NOTFOUND */
+err_code store_err_cred_exists(err_t *e, const char *agent_id); /* ERR_UNIQUE */
 
 #endif

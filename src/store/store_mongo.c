@@ -3,15 +3,16 @@
  * runners and error classes, the vtable, and health (ping, server version,
  * figures, drop). The operations live in store_mongo_msg.c (sessions,
  * messages), store_mongo_mem.c (agent memory), store_mongo_auth.c (audit log,
- * tokens, revoked jtis), store_mongo_xfer.c (copy/import) and
+ * tokens, revoked jtis, agent credentials), store_mongo_xfer.c (copy/import) and
  * store_mongo_migrate.c (schema); they run through the commands and executors
  * of store_mongo_cmd.c; value encodings are in store_mongo_conv.c.
  *
  * Data model: one collection per logical table, field names = column names,
  * times as int64 microseconds (utc_us), JSON columns as BSON values. _id is the
  * server's ObjectId (never data); the natural keys (sessions.id, messages.id,
- * secure_tokens.token_id, revoked_jtis.jti, agent_memory (agent_id, scope, key)
- * with scope = session id or "" for global) carry unique indexes (migration 1).
+ * secure_tokens.token_hash, revoked_jtis.jti, agent_credentials.agent_id and key_hash,
+ * agent_memory (agent_id, scope, key) with scope = session id or "" for global) carry
+ * unique indexes (migrations 1 and 3).
  * Writes that create-if-absent check the natural key first, so a duplicate is
  * reported (ERR_UNIQUE) even where a server does not enforce the index; on a
  * real server a race between two writers ends in duplicate key 11000 from the
@@ -502,6 +503,7 @@ static const store_vt mongo_vt = {
     .close = mg_close,
     .session_create = smongo_session_create,
     .session_get = smongo_session_get,
+    .session_head = smongo_session_head,
     .session_list = smongo_session_list,
     .message_add = smongo_message_add,
     .message_list = smongo_message_list,
@@ -520,9 +522,15 @@ static const store_vt mongo_vt = {
     .token_put = smongo_token_put,
     .token_get = smongo_token_get,
     .token_delete = smongo_token_delete,
+    .token_delete_agent = smongo_token_delete_agent,
     .token_purge = smongo_token_purge,
     .jti_revoke = smongo_jti_revoke,
     .jti_is_revoked = smongo_jti_is_revoked,
+    .cred_add = smongo_cred_add,
+    .cred_get = smongo_cred_get,
+    .cred_list = smongo_cred_list,
+    .cred_rekey = smongo_cred_rekey,
+    .cred_revoke = smongo_cred_revoke,
     .iterate = smongo_iterate,
     .import_rows = smongo_import_rows,
     .import_finish = smongo_import_finish,

@@ -228,6 +228,7 @@ static void read_session(const bson_t *d, void *rec)
     s->is_active = smongo_get_bool(d, "is_active");
     s->created_at = smongo_get_time(d, "created_at");
     s->updated_at = smongo_get_time(d, "updated_at");
+    s->access = smongo_get_json_text(d, "access", true);
 }
 
 static void clear_session(void *rec)
@@ -303,10 +304,11 @@ const smongo_rec smongo_audit_rec = {sizeof(store_audit), read_audit, clear_audi
 static void read_token(const bson_t *d, void *rec)
 {
     store_token *t = rec;
-    t->token_id = smongo_get_str(d, "token_id");
-    t->jwt = smongo_get_str(d, "jwt");
+    t->token_hash = smongo_get_str(d, "token_hash");
     t->agent_id = smongo_get_str(d, "agent_id");
     t->agent_type = smongo_get_str(d, "agent_type");
+    t->permissions = smongo_get_str(d, "permissions");
+    t->jti = smongo_get_str(d, "jti");
     t->created_at = smongo_get_time(d, "created_at");
     t->expires_at = smongo_get_time(d, "expires_at");
 }
@@ -317,3 +319,22 @@ static void clear_token(void *rec)
 }
 
 const smongo_rec smongo_token_rec = {sizeof(store_token), read_token, clear_token};
+
+static void read_cred(const bson_t *d, void *rec)
+{
+    store_cred *c = rec;
+    c->agent_id = smongo_get_str(d, "agent_id");
+    c->agent_type = smongo_get_str(d, "agent_type");
+    c->permissions = smongo_get_str(d, "permissions");
+    c->key_hash = smongo_get_str(d, "key_hash");
+    c->created_at = smongo_get_time(d, "created_at");
+    c->updated_at = smongo_get_time(d, "updated_at");
+    c->revoked_at = smongo_get_time(d, "revoked_at");
+}
+
+static void clear_cred(void *rec)
+{
+    store_cred_clear(rec);
+}
+
+const smongo_rec smongo_cred_rec = {sizeof(store_cred), read_cred, clear_cred};

@@ -9,7 +9,7 @@
  * Files: store_mongo.c (open/close, pool, runners, error classes, the vtable,
  * health), store_mongo_cmd.c (commands and executors), store_mongo_msg.c
  * (sessions, messages, search), store_mongo_mem.c (agent memory),
- * store_mongo_auth.c (audit log, tokens, revoked jtis), store_mongo_xfer.c
+ * store_mongo_auth.c (audit log, tokens, revoked jtis, agent credentials), store_mongo_xfer.c
  * (iterate, import, count), store_mongo_migrate.c (schema lifecycle),
  * store_mongo_conv.c (encodings and records).
  * Must not: be included outside src/store/store_mongo*.c (and the unit test of
@@ -34,6 +34,7 @@
 #define SMONGO_AUDIT "audit_log"
 #define SMONGO_TOKENS "secure_tokens"
 #define SMONGO_JTIS "revoked_jtis"
+#define SMONGO_CREDS "agent_credentials"
 #define SMONGO_COUNTERS "counters" /* {name, seq}: message and audit ids */
 #define SMONGO_MIGRATIONS "schema_migrations"
 
@@ -105,6 +106,7 @@ extern const smongo_rec smongo_message_rec;
 extern const smongo_rec smongo_memory_rec;
 extern const smongo_rec smongo_audit_rec;
 extern const smongo_rec smongo_token_rec;
+extern const smongo_rec smongo_cred_rec;
 
 /* The list of a store result (store_messages, ...): its array and count. */
 #define SMONGO_LIST(l) (void **)&(l)->v, &(l)->n
@@ -186,6 +188,7 @@ err_code smongo_write_upsert(smongo *s, const char *coll, const bson_t *filter,
 err_code smongo_session_create(store_t *st, const store_session *in, const store_audit_in *audit,
                                err_t *e);
 err_code smongo_session_get(store_t *st, const char *id, store_session *out, err_t *e);
+err_code smongo_session_head(store_t *st, const char *id, store_session *out, err_t *e);
 err_code smongo_session_list(store_t *st, const store_session_query *q, store_sessions *out,
                              int64_t *total, err_t *e);
 err_code smongo_message_add(store_t *st, store_message *m, const store_audit_in *audit, err_t *e);
@@ -213,11 +216,19 @@ err_code smongo_audit_append(store_t *st, const store_audit_in *a, err_t *e);
 err_code smongo_audit_list(store_t *st, const store_audit_query *q, store_audits *out, err_t *e);
 err_code smongo_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err_t *e);
 err_code smongo_token_put(store_t *st, const store_token *t, err_t *e);
-err_code smongo_token_get(store_t *st, const char *token_id, store_token *out, err_t *e);
-err_code smongo_token_delete(store_t *st, const char *token_id, bool *deleted, err_t *e);
+err_code smongo_token_get(store_t *st, const char *token_hash, store_token *out, err_t *e);
+err_code smongo_token_delete(store_t *st, const char *token_hash, bool *deleted, err_t *e);
+err_code smongo_token_delete_agent(store_t *st, const char *agent_id, int64_t *removed, err_t *e);
 err_code smongo_token_purge(store_t *st, utc_us now, int64_t *removed, err_t *e);
 err_code smongo_jti_revoke(store_t *st, const char *jti, utc_us expires_at, err_t *e);
 err_code smongo_jti_is_revoked(store_t *st, const char *jti, bool *revoked, err_t *e);
+err_code smongo_cred_add(store_t *st, const store_cred *c, const store_audit_in *audit, err_t *e);
+err_code smongo_cred_get(store_t *st, const char *by, const char *value, store_cred *out, err_t *e);
+err_code smongo_cred_list(store_t *st, store_creds *out, err_t *e);
+err_code smongo_cred_rekey(store_t *st, const char *agent_id, const char *key_hash, utc_us now,
+                           const store_audit_in *audit, err_t *e);
+err_code smongo_cred_revoke(store_t *st, const char *agent_id, utc_us now,
+                            const store_audit_in *audit, bool *changed, err_t *e);
 /* store_mongo_xfer.c */
 err_code smongo_iterate(store_t *st, store_row_cb cb, void *ud, err_t *e);
 err_code smongo_import_rows(store_t *st, const char *table, json_t *const *rows, size_t n,

@@ -7,7 +7,9 @@
  * and counters are kept), so two processes migrating at once cannot corrupt
  * anything and no lock is needed. A database newer than this binary is refused.
  * The store_vt lifecycle entries: status, migrate to a version (only up), check.
- * Must not: touch documents other than counters and migration records. */
+ * Migration 3 deletes the protected tokens kept in clear (see migration_3).
+ * Must not: touch documents other than counters, migration records and (migration 3)
+ * the protected tokens it replaces. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,7 +146,41 @@ typedef struct {
     err_code (*run)(smongo_ctx *c, err_t *e);
 } migration;
 
-static const migration migrations[] = {{1, "init", migration_1}, {2, "search", migration_2}};
+/* 3: credentials. The protected tokens kept in clear are deleted (a token cannot be
+ * turned into its digest here: the digest is keyed with JWT_SECRET_KEY; they live an
+ * hour, agents authenticate again) and secure_tokens is keyed by token_hash instead of
+ * token_id; agent_credentials is new; the restricted sessions (sessions.access, marked
+ * {restricted: true}) get an index. */
+static const index_def m3_indexes[] = {
+    {SMONGO_TOKENS, "token_hash_unique", {"token_hash"}, true},
+    {SMONGO_TOKENS, "agent_id", {"agent_id"}, false},
+    {SMONGO_CREDS, "agent_id_unique", {"agent_id"}, true},
+    {SMONGO_CREDS, "key_hash_unique", {"key_hash"}, true},
+    {SMONGO_SESSIONS, "restricted", {"restricted"}, false},
+};
+
+static err_code migration_3(smongo_ctx *c, err_t *e)
+{
+    bson_t all = BSON_INITIALIZER;
+    err_code rc = smongo_delete(c, SMONGO_TOKENS, &all, true, NULL, e);
+    bson_destroy(&all);
+    if (rc == ERR_OK) {
+        mongoc_collection_t *col = smongo_coll(c, SMONGO_TOKENS);
+        bson_error_t be;
+        if (!mongoc_collection_drop_index(col, "token_id_unique", &be) &&
+            be.code != 27) /* IndexNotFound: a migration run before */
+            rc = smongo_err(&be, NULL, "drop index secure_tokens.token_id_unique", e);
+        mongoc_collection_destroy(col);
+    }
+    if (rc == ERR_OK)
+        rc = create_collection(c, SMONGO_CREDS, e);
+    for (size_t i = 0; rc == ERR_OK && i < sizeof m3_indexes / sizeof m3_indexes[0]; i++)
+        rc = create_index(c, &m3_indexes[i], e);
+    return rc;
+}
+
+static const migration migrations[] = {
+    {1, "init", migration_1}, {2, "search", migration_2}, {3, "credentials", migration_3}};
 #define NMIG (sizeof migrations / sizeof migrations[0])
 #define LATEST (migrations[NMIG - 1].version) /* the schema version this ctxd knows */
 

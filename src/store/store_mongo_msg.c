@@ -2,7 +2,10 @@
  * get and list sessions (with their message count, last activity and
  * participants), add a message (its session and parent checked, the session's
  * updated_at moved, the audit record), list, get, thread, search and reindex.
- * Visibility arrives as a store_vis and becomes $or clauses of the filter.
+ * Visibility arrives as a store_vis and becomes $or clauses of the filter; its session
+ * clause (restricted sessions) becomes a $nor: for sessions, of the condition itself; for
+ * messages, of the ids of the sessions that do not admit the reader (looked up first,
+ * through the index on the restricted sessions).
  * Search: each message keeps its index text (search_text, from the store's index
  * function; {unindexed: true} marks messages written without one until
  * message_reindex fills them). message_search filters the session's messages on
@@ -43,6 +46,10 @@ err_code smongo_session_create(store_t *st, const store_session *in, const store
     BSON_APPEND_BOOL(&d, "is_active", in->is_active);
     smongo_append_time(&d, "created_at", created);
     smongo_append_time(&d, "updated_at", in->updated_at ? in->updated_at : created);
+    if (rc == ERR_OK)
+        rc = smongo_append_json_text(&d, "access", in->access, "session access", e);
+    if (in->access) /* indexed: the restricted sessions, which every reader's filter consults */
+        BSON_APPEND_BOOL(&d, "restricted", true);
     store_audit_rec r = {0};
     bool exists = false;
     if (rc == ERR_OK)
@@ -131,6 +138,7 @@ static err_code participants(smongo_ctx *c, store_session *s, const store_vis *v
 typedef struct {
     const char *id;
     store_session *out;
+    bool figures; /* message_count and last_activity too */
 } sess_get_ctx;
 
 static err_code rd_session_get(smongo_ctx *c, void *arg, err_t *e)
@@ -144,12 +152,17 @@ static err_code rd_session_get(smongo_ctx *c, void *arg, err_t *e)
     bson_destroy(&q);
     if (rc == ERR_OK && !found)
         return store_err_no_session(e, x->id);
-    return rc != ERR_OK ? rc : session_figures(c, x->out, NULL, e);
+    return rc != ERR_OK || !x->figures ? rc : session_figures(c, x->out, NULL, e);
 }
 
 err_code smongo_session_get(store_t *st, const char *id, store_session *out, err_t *e)
 {
-    return smongo_read(M(st), rd_session_get, &(sess_get_ctx){id, out}, e);
+    return smongo_read(M(st), rd_session_get, &(sess_get_ctx){id, out, true}, e);
+}
+
+err_code smongo_session_head(store_t *st, const char *id, store_session *out, err_t *e)
+{
+    return smongo_read(M(st), rd_session_get, &(sess_get_ctx){id, out, false}, e);
 }
 
 typedef struct {
@@ -157,6 +170,31 @@ typedef struct {
     store_sessions *out;
     int64_t *total;
 } sess_list_ctx;
+
+/* The sessions that do not admit the reader of v (store_vis.member_id): restricted, not
+ * created by the reader, neither its id nor its type listed. */
+static void append_excluded(bson_t *f, const store_vis *v)
+{
+    BCON_APPEND(f, "restricted", BCON_BOOL(true), "created_by", "{", "$ne", BCON_UTF8(v->member_id),
+                "}", "access.agents", "{", "$ne", BCON_UTF8(v->member_id), "}", "access.types", "{",
+                "$ne", BCON_UTF8(v->member_type), "}");
+}
+
+/* {$nor: [one]} in f, one filled by fill(one, ud). */
+static void append_nor(bson_t *f, void (*fill)(bson_t *one, const void *ud), const void *ud)
+{
+    bson_t nor, one;
+    BSON_APPEND_ARRAY_BEGIN(f, "$nor", &nor);
+    BSON_APPEND_DOCUMENT_BEGIN(&nor, "0", &one);
+    fill(&one, ud);
+    bson_append_document_end(&nor, &one);
+    bson_append_array_end(f, &nor);
+}
+
+static void fill_excluded(bson_t *one, const void *ud)
+{
+    append_excluded(one, ud);
+}
 
 static err_code rd_session_list(smongo_ctx *c, void *arg, err_t *e)
 {
@@ -167,6 +205,8 @@ static err_code rd_session_list(smongo_ctx *c, void *arg, err_t *e)
         BSON_APPEND_UTF8(&f, "created_by", q->created_by);
     if (q->active_only)
         BSON_APPEND_BOOL(&f, "is_active", true);
+    if (q->vis.member_id)
+        append_nor(&f, fill_excluded, &q->vis);
     err_code rc = x->total ? smongo_count(c, SMONGO_SESSIONS, &f, x->total, e) : ERR_OK;
     smongo_find o = {.sort = {"-updated_at", "id"}, .skip = q->offset, .limit = q->limit};
     if (rc == ERR_OK)
@@ -222,6 +262,64 @@ static void append_vis(bson_t *f, const store_vis *v)
     bson_append_array_end(f, & or);
 }
 
+/* a session's id */
+static void read_sid(const bson_t *d, void *rec)
+{
+    *(char **)rec = smongo_get_str(d, "id");
+}
+
+static void clear_sid(void *rec)
+{
+    free(*(char **)rec);
+}
+
+static const smongo_rec sid_rec = {sizeof(char *), read_sid, clear_sid};
+
+typedef struct {
+    char **ids;
+    size_t n;
+} sid_list;
+
+/* {session_id: {$in: ids}} */
+static void fill_sessions_in(bson_t *one, const void *ud)
+{
+    const sid_list *l = ud;
+    bson_t in, arr;
+    char buf[16];
+    const char *k;
+    BSON_APPEND_DOCUMENT_BEGIN(one, "session_id", &in);
+    BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+    for (size_t i = 0; i < l->n; i++) {
+        bson_uint32_to_string((uint32_t)i, &k, buf, sizeof buf);
+        bson_append_utf8(&arr, k, -1, l->ids[i], -1);
+    }
+    bson_append_array_end(&in, &arr);
+    bson_append_document_end(one, &in);
+}
+
+/* *out = a copy of the message filter f with, when vis has a session clause, the
+ * messages of the sessions that do not admit the reader left out (a query of the
+ * restricted sessions, then {$nor: [{session_id: {$in: [...]}}]}). bson_destroy *out. */
+static err_code member_filter(smongo_ctx *c, const store_vis *vis, const bson_t *f, bson_t *out,
+                              err_t *e)
+{
+    bson_copy_to(f, out);
+    if (!vis || !vis->member_id)
+        return ERR_OK;
+    bson_t q = BSON_INITIALIZER;
+    append_excluded(&q, vis);
+    sid_list l = {NULL, 0};
+    err_code rc = smongo_get_list(c, SMONGO_SESSIONS, &q, &(smongo_find){.only = "id"}, &sid_rec,
+                                  (void **)&l.ids, &l.n, e);
+    bson_destroy(&q);
+    if (rc == ERR_OK && l.n > 0)
+        append_nor(out, fill_sessions_in, &l);
+    for (size_t i = 0; i < l.n; i++)
+        free(l.ids[i]);
+    free(l.ids);
+    return rc;
+}
+
 /* {id, the visibility clauses}: one message as vis sees it */
 static void id_vis_filter(bson_t *f, int64_t id, const store_vis *vis)
 {
@@ -257,11 +355,14 @@ typedef struct {
 /* The parent as the poster sees it (message_get's filter), in the same session. */
 static err_code check_parent(smongo_ctx *c, const store_message *m, err_t *e)
 {
-    bson_t q, d;
-    id_vis_filter(&q, m->parent_id, m->parent_vis);
+    bson_t q0, q, d;
+    id_vis_filter(&q0, m->parent_id, m->parent_vis);
     bool found = false;
-    err_code rc = smongo_find_one(c, SMONGO_MESSAGES, &q, &(smongo_find){.only = "session_id"}, &d,
-                                  &found, e);
+    err_code rc = member_filter(c, m->parent_vis, &q0, &q, e);
+    if (rc == ERR_OK)
+        rc = smongo_find_one(c, SMONGO_MESSAGES, &q, &(smongo_find){.only = "session_id"}, &d,
+                             &found, e);
+    bson_destroy(&q0);
     bson_destroy(&q);
     if (rc != ERR_OK)
         return rc;
@@ -346,6 +447,7 @@ err_code smongo_message_add(store_t *st, store_message *m, const store_audit_in 
 typedef struct {
     const char *session_id;
     const bson_t *f;
+    const store_vis *vis; /* its session clause (member_filter) */
     smongo_find o;
     store_messages *out;
     int64_t *total;
@@ -355,12 +457,16 @@ static err_code rd_msg_page(smongo_ctx *c, void *arg, err_t *e)
 {
     msg_page *x = arg;
     int64_t total = -1;
-    err_code rc = x->total ? smongo_count(c, SMONGO_MESSAGES, x->f, &total, e) : ERR_OK;
+    bson_t f;
+    err_code rc = member_filter(c, x->vis, x->f, &f, e);
+    if (rc == ERR_OK && x->total)
+        rc = smongo_count(c, SMONGO_MESSAGES, &f, &total, e);
     if (x->total)
         *x->total = total;
     if (rc == ERR_OK)
-        rc = smongo_get_list(c, SMONGO_MESSAGES, x->f, &x->o, &smongo_message_rec,
+        rc = smongo_get_list(c, SMONGO_MESSAGES, &f, &x->o, &smongo_message_rec,
                              SMONGO_LIST(x->out), e);
+    bson_destroy(&f);
     if (rc == ERR_OK && x->out->n == 0 && total <= 0)
         rc = smongo_need_session(c, x->session_id, e);
     return rc;
@@ -374,6 +480,7 @@ err_code smongo_message_list(store_t *st, const store_msg_query *q, store_messag
     msg_page x = {
         .session_id = q->session_id,
         .f = &f,
+        .vis = &q->vis,
         .o = {.sort = {q->newest_first ? "-id" : "id"}, .skip = q->offset, .limit = q->limit},
         .out = out,
         .total = total};
@@ -382,16 +489,32 @@ err_code smongo_message_list(store_t *st, const store_msg_query *q, store_messag
     return rc;
 }
 
+/* message_get (out: a store_message) and message_thread (out: store_messages, id: the
+ * root): a message by id as vis sees it */
+typedef struct {
+    int64_t id;
+    const store_vis *vis;
+    void *out;
+} by_id_ctx;
+
+static err_code rd_message_get(smongo_ctx *c, void *arg, err_t *e)
+{
+    by_id_ctx *x = arg;
+    bson_t f0, f;
+    id_vis_filter(&f0, x->id, x->vis);
+    bool found = false;
+    err_code rc = member_filter(c, x->vis, &f0, &f, e);
+    if (rc == ERR_OK)
+        rc = smongo_get_one(c, SMONGO_MESSAGES, &f, NULL, &smongo_message_rec, x->out, &found, e);
+    bson_destroy(&f0);
+    bson_destroy(&f);
+    return rc == ERR_OK && !found ? store_err_no_message(e, x->id) : rc;
+}
+
 err_code smongo_message_get(store_t *st, int64_t id, const store_vis *vis, store_message *out,
                             err_t *e)
 {
-    bson_t f;
-    id_vis_filter(&f, id, vis);
-    bool found = false;
-    err_code rc =
-        smongo_read_one(M(st), SMONGO_MESSAGES, &f, NULL, &smongo_message_rec, out, &found, e);
-    bson_destroy(&f);
-    return rc == ERR_OK && !found ? store_err_no_message(e, id) : rc;
+    return smongo_read(M(st), rd_message_get, &(by_id_ctx){id, vis, out}, e);
 }
 
 static void append_int_array(bson_t *d, const char *key, const int64_t *v, size_t n)
@@ -457,12 +580,15 @@ static err_code rd_message_thread(smongo_ctx *c, void *arg, err_t *e)
         if (all[i] == q->root_id || all[i] > q->since_id)
             all[kept++] = all[i];
     if (rc == ERR_OK) {
-        bson_t f;
-        in_filter(&f, "id", all, kept);
-        append_vis(&f, q->vis);
+        bson_t f0, f;
+        in_filter(&f0, "id", all, kept);
+        append_vis(&f0, q->vis);
+        rc = member_filter(c, q->vis, &f0, &f, e);
         smongo_find o = {.sort = {"id"}, .limit = (int64_t)q->limit + (skip_root ? 1 : 0)};
-        rc = smongo_get_list(c, SMONGO_MESSAGES, &f, &o, &smongo_message_rec, SMONGO_LIST(x->out),
-                             e);
+        if (rc == ERR_OK)
+            rc = smongo_get_list(c, SMONGO_MESSAGES, &f, &o, &smongo_message_rec,
+                                 SMONGO_LIST(x->out), e);
+        bson_destroy(&f0);
         bson_destroy(&f);
     }
     free(all);
@@ -512,8 +638,11 @@ err_code smongo_message_search(store_t *st, const store_search_query *q, store_m
     BCON_APPEND(&f, "$and", "[", "{", "$or", "[", "{", "search_text", BCON_NULL, "}", "{",
                 "search_text", "{", "$regex", BCON_UTF8(regex), "}", "}", "]", "}", "]");
     free(regex);
-    msg_page x = {
-        .session_id = q->session_id, .f = &f, .o = {.sort = {"id"}, .limit = q->limit}, .out = out};
+    msg_page x = {.session_id = q->session_id,
+                  .f = &f,
+                  .vis = &q->vis,
+                  .o = {.sort = {"id"}, .limit = q->limit},
+                  .out = out};
     err_code rc = smongo_read(M(st), rd_msg_page, &x, e);
     bson_destroy(&f);
     return rc;

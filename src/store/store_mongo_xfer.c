@@ -186,6 +186,8 @@ static void row_to_doc(const store_table *t, const json_t *row, bson_t *d)
         json_t *sid = json_object_get(row, "session_id");
         BSON_APPEND_UTF8(d, "scope", json_is_string(sid) ? json_string_value(sid) : "");
     }
+    if (strcmp(t->name, SMONGO_SESSIONS) == 0 && json_is_object(json_object_get(row, "access")))
+        BSON_APPEND_BOOL(d, "restricted", true); /* as session_create marks it */
 }
 
 static void row_identity(const store_table *t, const json_t *row, bson_t *q)

@@ -58,35 +58,64 @@ void ssql_put_frags(sbuf_t *b, unsigned m, const ssql_frag *f, size_t n)
 
 unsigned ssql_vis_mask(const store_vis *v)
 {
-    return v->any | (v->private_of ? V_PRIVATE_OF : 0) | (v->agent_only_of ? V_AGENT_OF : 0);
+    return v->any | (v->private_of ? V_PRIVATE_OF : 0) | (v->agent_only_of ? V_AGENT_OF : 0) |
+           (v->member_id ? V_MEMBER : 0);
+}
+
+/* The sessions s that do not admit the reader (3 parameters: member_id twice, member_type):
+ * restricted, not created by the reader, the reader's id and type not listed. */
+static void put_excluded(const store_sql *s, sbuf_t *b)
+{
+    const char *t = s->d->member_in, *at = strstr(t, "%s");
+    sbuf_puts(b, "s.access IS NOT NULL AND s.created_by <> ?");
+    for (int i = 0; i < 2; i++) {
+        sbuf_puts(b, " AND NOT ");
+        sbuf_append(b, t, (size_t)(at - t));
+        sbuf_puts(b, i ? "types" : "agents");
+        sbuf_puts(b, at + 2);
+    }
 }
 
 /* " AND (clause OR clause ...)": each store_vis clause one predicate; nothing when
- * every visibility is matched for any sender. */
-void ssql_put_vis(sbuf_t *b, unsigned vm)
+ * every visibility is matched for any sender. Then the session clause. */
+void ssql_put_vis(const store_sql *s, sbuf_t *b, unsigned vm)
 {
-    if ((vm & STORE_VIS_EVERY) == STORE_VIS_EVERY)
-        return;
-    const char *sep = "";
-    sbuf_puts(b, " AND (");
-    for (unsigned v = 0; v < STORE_VIS_COUNT; v++)
-        if (vm & STORE_VIS_BIT(v)) {
-            sbuf_printf(b, "%svisibility = '%s'", sep, store_visibility_name((store_visibility)v));
+    if ((vm & STORE_VIS_EVERY) != STORE_VIS_EVERY) {
+        const char *sep = "";
+        sbuf_puts(b, " AND (");
+        for (unsigned v = 0; v < STORE_VIS_COUNT; v++)
+            if (vm & STORE_VIS_BIT(v)) {
+                sbuf_printf(b, "%svisibility = '%s'", sep,
+                            store_visibility_name((store_visibility)v));
+                sep = " OR ";
+            }
+        if (vm & V_PRIVATE_OF) {
+            sbuf_printf(b, "%s(visibility = '%s' AND sender = ?)", sep,
+                        store_visibility_name(STORE_VIS_PRIVATE));
             sep = " OR ";
         }
-    if (vm & V_PRIVATE_OF) {
-        sbuf_printf(b, "%s(visibility = '%s' AND sender = ?)", sep,
-                    store_visibility_name(STORE_VIS_PRIVATE));
-        sep = " OR ";
+        if (vm & V_AGENT_OF) {
+            sbuf_printf(b, "%s(visibility = '%s' AND sender_type = ?)", sep,
+                        store_visibility_name(STORE_VIS_AGENT_ONLY));
+            sep = " OR ";
+        }
+        if (!*sep)
+            sbuf_puts(b, "1 = 0");
+        sbuf_putc(b, ')');
     }
-    if (vm & V_AGENT_OF) {
-        sbuf_printf(b, "%s(visibility = '%s' AND sender_type = ?)", sep,
-                    store_visibility_name(STORE_VIS_AGENT_ONLY));
-        sep = " OR ";
+    if (vm & V_MEMBER) {
+        sbuf_puts(b, " AND session_id NOT IN (SELECT s.id FROM sessions s WHERE ");
+        put_excluded(s, b);
+        sbuf_putc(b, ')');
     }
-    if (!*sep)
-        sbuf_puts(b, "1 = 0");
-    sbuf_putc(b, ')');
+}
+
+size_t ssql_member_params(db_param *p, const store_vis *v)
+{
+    p[0] = DB_TEXT(v->member_id);
+    p[1] = DB_TEXT(v->member_id);
+    p[2] = DB_TEXT(v->member_type);
+    return 3;
 }
 
 size_t ssql_vis_params(db_param *p, const store_vis *v, unsigned vm)
@@ -96,7 +125,16 @@ size_t ssql_vis_params(db_param *p, const store_vis *v, unsigned vm)
         p[n++] = DB_TEXT(v->private_of);
     if (vm & V_AGENT_OF)
         p[n++] = DB_TEXT(v->agent_only_of);
+    if (vm & V_MEMBER)
+        n += ssql_member_params(p + n, v);
     return n;
+}
+
+void ssql_put_member(const store_sql *s, sbuf_t *b)
+{
+    sbuf_puts(b, " AND NOT (");
+    put_excluded(s, b);
+    sbuf_putc(b, ')');
 }
 
 /* ---- rows into records -------------------------------------------------------------- */
@@ -353,6 +391,7 @@ static const store_vt sql_vt = {
     .close = sql_close,
     .session_create = ssql_session_create,
     .session_get = ssql_session_get,
+    .session_head = ssql_session_head,
     .session_list = ssql_session_list,
     .message_add = ssql_message_add,
     .message_list = ssql_message_list,
@@ -371,9 +410,15 @@ static const store_vt sql_vt = {
     .token_put = ssql_token_put,
     .token_get = ssql_token_get,
     .token_delete = ssql_token_delete,
+    .token_delete_agent = ssql_token_delete_agent,
     .token_purge = ssql_token_purge,
     .jti_revoke = ssql_jti_revoke,
     .jti_is_revoked = ssql_jti_is_revoked,
+    .cred_add = ssql_cred_add,
+    .cred_get = ssql_cred_get,
+    .cred_list = ssql_cred_list,
+    .cred_rekey = ssql_cred_rekey,
+    .cred_revoke = ssql_cred_revoke,
     .iterate = ssql_iterate,
     .import_rows = ssql_import_rows,
     .import_finish = ssql_import_finish,

@@ -71,6 +71,7 @@ static const store_sql_dialect dialects[] = {
             .bin_post = "",
             .ins_keep_id = "",
             .ins_skip = " ON CONFLICT DO NOTHING",
+            .member_in = "EXISTS (SELECT 1 FROM json_each(s.access, '$.%s') WHERE value = ?)",
             /* external-content FTS5 trigram table (0002), rowid = messages.id, filled
              * by message_reindex up to search_state.upto */
             .search_match =
@@ -94,6 +95,8 @@ static const store_sql_dialect dialects[] = {
             .ins_skip = " ON CONFLICT DO NOTHING",
             .seq_sync_messages = PG_SEQ_SYNC("messages", "id"),
             .seq_sync_audit = PG_SEQ_SYNC("audit_log", "id"),
+            /* jsonb containment of a string element */
+            .member_in = "COALESCE((s.access -> '%s') @> to_jsonb(CAST(? AS TEXT)), FALSE)",
             /* pg_trgm GIN index (0002): a BitmapOr of index scans, LIKE rechecked */
             .search_match =
                 " AND (search_text IS NULL OR search_text LIKE ANY (CAST(? AS text[])))",
@@ -116,6 +119,7 @@ static const store_sql_dialect dialects[] = {
             .ins_keep_id = "",
             .ins_skip = " ON DUPLICATE KEY UPDATE ",
             .ins_skip_self = true,
+            .member_in = "COALESCE(JSON_CONTAINS(s.access, JSON_QUOTE(?), '$.%s'), 0) = 1",
             /* InnoDB FULLTEXT over the trigram words of search_grams (0002). Under the OR
              * the plan is the session's range with MATCH as a filter: InnoDB runs the
              * FULLTEXT search once and checks each row's document id against it (a

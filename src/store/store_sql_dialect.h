@@ -79,6 +79,11 @@ typedef struct store_sql_dialect {
     const char *msg_set_search;
     /* SQLite: the FTS5 table is filled by message_reindex up to search_state.upto. */
     bool search_fts_async;
+
+    /* Restricted sessions (sessions.access, a JSON object {"agents": [...], "types":
+     * [...]}): does the list named where %s stands ("agents" or "types") of the session
+     * aliased s hold the parameter? False (never NULL) for an open session. */
+    const char *member_in;
 } store_sql_dialect;
 
 /* The catalogue of a backend's dialect; NULL when there is none. */

@@ -6,7 +6,7 @@
  * each file defines (store_sql.c puts them in the vtable).
  * Files: store_sql.c (open/close, shapes, runners, executors, the vtable),
  * store_sql_msg.c (sessions, messages), store_sql_mem.c (agent memory),
- * store_sql_auth.c (audit log, tokens, revoked jtis), store_sql_xfer.c
+ * store_sql_auth.c (audit log, tokens, revoked jtis, agent credentials), store_sql_xfer.c
  * (iterate, import, count), store_sql_search.c (search, reindex),
  * store_sql_life.c (open by URL, schema lifecycle), store_sql_dialect.c.
  * Must not: be included outside src/store/store_sql*.c. */
@@ -30,7 +30,8 @@ enum {
      * them = no filter) and the two sender-bound clauses; none = nothing visible */
     V_PRIVATE_OF = 1u << STORE_VIS_COUNT,
     V_AGENT_OF = 1u << (STORE_VIS_COUNT + 1),
-    V_N = 1u << (STORE_VIS_COUNT + 2),
+    V_MEMBER = 1u << (STORE_VIS_COUNT + 2), /* the session clause (member_id, member_type) */
+    V_N = 1u << (STORE_VIS_COUNT + 3),
     /* message_list */
     MQ_SINCE = V_N,
     MQ_SENDER = V_N << 1,
@@ -60,7 +61,7 @@ enum {
 };
 
 enum {
-    IT_TABLES = 6
+    IT_TABLES = 7
 };
 
 typedef struct store_sql {
@@ -102,11 +103,17 @@ typedef struct ssql_frag {
 void ssql_put_frags(sbuf_t *b, unsigned m, const ssql_frag *f, size_t n);
 #define SSQL_PUT_FRAGS(b, m, f) ssql_put_frags((b), (m), (f), sizeof(f) / sizeof(f)[0])
 
-/* The mask bits of a store_vis; " AND (clause OR ...)" for them; their
- * parameters appended at p (at most 2); returns how many. */
+/* The mask bits of a store_vis; " AND (clause OR ...)" for them on messages, plus, with
+ * V_MEMBER, " AND session_id NOT IN (<sessions that do not admit the reader>)"; their
+ * parameters appended at p (at most 5); returns how many. */
+#define SSQL_VIS_PARAMS 5
 unsigned ssql_vis_mask(const store_vis *v);
-void ssql_put_vis(sbuf_t *b, unsigned vm);
+void ssql_put_vis(const store_sql *s, sbuf_t *b, unsigned vm);
 size_t ssql_vis_params(db_param *p, const store_vis *v, unsigned vm);
+/* session_list: " AND NOT (<session s does not admit the reader>)" and its parameters
+ * (3, at p). */
+void ssql_put_member(const store_sql *s, sbuf_t *b);
+size_t ssql_member_params(db_param *p, const store_vis *v);
 
 /* ---- rows into records ---------------------------------------------------------------- */
 
@@ -207,6 +214,7 @@ err_code ssql_write(store_sql *s, const char *sql, const char *sql2, const db_pa
 err_code ssql_session_create(store_t *st, const store_session *in, const store_audit_in *audit,
                              err_t *e);
 err_code ssql_session_get(store_t *st, const char *id, store_session *out, err_t *e);
+err_code ssql_session_head(store_t *st, const char *id, store_session *out, err_t *e);
 err_code ssql_session_list(store_t *st, const store_session_query *q, store_sessions *out,
                            int64_t *total, err_t *e);
 err_code ssql_message_add(store_t *st, store_message *m, const store_audit_in *audit, err_t *e);
@@ -235,11 +243,19 @@ err_code ssql_audit_append(store_t *st, const store_audit_in *a, err_t *e);
 err_code ssql_audit_list(store_t *st, const store_audit_query *q, store_audits *out, err_t *e);
 err_code ssql_audit_purge(store_t *st, utc_us older_than, int64_t *removed, err_t *e);
 err_code ssql_token_put(store_t *st, const store_token *t, err_t *e);
-err_code ssql_token_get(store_t *st, const char *token_id, store_token *out, err_t *e);
-err_code ssql_token_delete(store_t *st, const char *token_id, bool *deleted, err_t *e);
+err_code ssql_token_get(store_t *st, const char *token_hash, store_token *out, err_t *e);
+err_code ssql_token_delete(store_t *st, const char *token_hash, bool *deleted, err_t *e);
+err_code ssql_token_delete_agent(store_t *st, const char *agent_id, int64_t *removed, err_t *e);
 err_code ssql_token_purge(store_t *st, utc_us now, int64_t *removed, err_t *e);
 err_code ssql_jti_revoke(store_t *st, const char *jti, utc_us expires_at, err_t *e);
 err_code ssql_jti_is_revoked(store_t *st, const char *jti, bool *revoked, err_t *e);
+err_code ssql_cred_add(store_t *st, const store_cred *c, const store_audit_in *audit, err_t *e);
+err_code ssql_cred_get(store_t *st, const char *by, const char *value, store_cred *out, err_t *e);
+err_code ssql_cred_list(store_t *st, store_creds *out, err_t *e);
+err_code ssql_cred_rekey(store_t *st, const char *agent_id, const char *key_hash, utc_us now,
+                         const store_audit_in *audit, err_t *e);
+err_code ssql_cred_revoke(store_t *st, const char *agent_id, utc_us now,
+                          const store_audit_in *audit, bool *changed, err_t *e);
 
 /* store_sql_xfer.c */
 err_code ssql_iterate(store_t *st, store_row_cb cb, void *ud, err_t *e);

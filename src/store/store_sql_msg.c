@@ -12,7 +12,7 @@
 
 #define SESS_FIELDS \
     "s.id, s.purpose, s.created_by, s.metadata, s.is_active, s.created_at," \
-    " s.updated_at,"
+    " s.updated_at, s.access,"
 #define SESS_COUNT " (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id"
 #define SESS_LAST \
     " COALESCE((SELECT MAX(m.created_at) FROM messages m WHERE m.session_id = s.id)," \
@@ -21,8 +21,10 @@
 
 static const char SQL_SESSION_INSERT[] =
     "INSERT INTO sessions (id, purpose, created_by, metadata, is_active, created_at,"
-    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    " updated_at, access) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_SESSION_GET[] = "SELECT " SESS_COLS " FROM sessions s WHERE s.id = ?";
+static const char SQL_SESSION_HEAD[] =
+    "SELECT " SESS_FIELDS " 0, NULL FROM sessions s WHERE s.id = ?";
 static const char SQL_SESSION_TOUCH[] = "UPDATE sessions SET updated_at = ? WHERE id = ?";
 static const char SQL_SESSION_EXISTS[] = "SELECT 1 FROM sessions WHERE id = ?";
 
@@ -42,17 +44,15 @@ static const ssql_frag msg_list_tail[] = {
 
 static void build_msg_list(const store_sql *s, unsigned m, sbuf_t *b)
 {
-    (void)s;
     SSQL_PUT_FRAGS(b, m, msg_list_head);
-    ssql_put_vis(b, m & (V_N - 1));
+    ssql_put_vis(s, b, m & (V_N - 1));
     SSQL_PUT_FRAGS(b, m, msg_list_tail);
 }
 
 static void build_msg_get(const store_sql *s, unsigned m, sbuf_t *b)
 {
-    (void)s;
     sbuf_puts(b, "SELECT " MSG_COLS " FROM messages WHERE id = ?");
-    ssql_put_vis(b, m);
+    ssql_put_vis(s, b, m);
 }
 
 /* Replies have larger ids than their parent (the parent exists first), so the
@@ -60,41 +60,42 @@ static void build_msg_get(const store_sql *s, unsigned m, sbuf_t *b)
  * rest from the cursor on (id > since). */
 static void build_msg_thread(const store_sql *s, unsigned m, sbuf_t *b)
 {
-    (void)s;
     sbuf_puts(b, "WITH RECURSIVE thread (id) AS ("
                  "SELECT id FROM messages WHERE id = ?"
                  " UNION SELECT c.id FROM messages c JOIN thread t ON c.parent_message_id = t.id)"
                  " SELECT " MSG_COLS " FROM messages WHERE id IN (SELECT id FROM thread)"
                  " AND (id = ? OR id > ?)");
-    ssql_put_vis(b, m);
+    ssql_put_vis(s, b, m);
     sbuf_puts(b, " ORDER BY id LIMIT ?");
 }
 
 /* session_list: the rows (each with the count of its visible messages) or COUNT(*),
- * filters, order and page */
+ * filters (the session clause of store_vis on the sessions themselves: V_MEMBER), order
+ * and page */
 static const ssql_frag sess_list[] = {
     {SQ_COUNT, SQ_COUNT, "SELECT COUNT(*) FROM sessions s WHERE 1 = 1"},
     {SQ_CREATOR, SQ_CREATOR, " AND s.created_by = ?"},
-    {SQ_ACTIVE, SQ_ACTIVE, " AND s.is_active = ?"},
-    {SQ_COUNT, 0, " ORDER BY s.updated_at DESC, s.id LIMIT ? OFFSET ?"}};
+    {SQ_ACTIVE, SQ_ACTIVE, " AND s.is_active = ?"}};
 
 static void build_sess_list(const store_sql *s, unsigned m, sbuf_t *b)
 {
-    (void)s;
     if (!(m & SQ_COUNT)) {
         sbuf_puts(b, "SELECT " SESS_FIELDS SESS_COUNT);
-        ssql_put_vis(b, m & (V_N - 1));
+        ssql_put_vis(s, b, m & (V_N - 1) & ~V_MEMBER);
         sbuf_puts(b, ")," SESS_LAST " FROM sessions s WHERE 1 = 1");
     }
     SSQL_PUT_FRAGS(b, m, sess_list);
+    if (m & V_MEMBER)
+        ssql_put_member(s, b);
+    if (!(m & SQ_COUNT))
+        sbuf_puts(b, " ORDER BY s.updated_at DESC, s.id LIMIT ? OFFSET ?");
 }
 
 /* the distinct senders of a session's visible messages */
 static void build_sess_parts(const store_sql *s, unsigned m, sbuf_t *b)
 {
-    (void)s;
     sbuf_puts(b, "SELECT DISTINCT sender FROM messages WHERE session_id = ?");
-    ssql_put_vis(b, m);
+    ssql_put_vis(s, b, m);
     sbuf_puts(b, " ORDER BY sender");
 }
 
@@ -116,8 +117,8 @@ static const ssql_field session_fields[] = {
     SSQL_FIELD(store_session, id, TEXT),           SSQL_FIELD(store_session, purpose, TEXT),
     SSQL_FIELD(store_session, created_by, TEXT),   SSQL_FIELD(store_session, metadata, JSON),
     SSQL_FIELD(store_session, is_active, BOOL),    SSQL_FIELD(store_session, created_at, TIME),
-    SSQL_FIELD(store_session, updated_at, TIME),   SSQL_FIELD(store_session, message_count, INT),
-    SSQL_FIELD(store_session, last_activity, TIME)};
+    SSQL_FIELD(store_session, updated_at, TIME),   SSQL_FIELD(store_session, access, JSON),
+    SSQL_FIELD(store_session, message_count, INT), SSQL_FIELD(store_session, last_activity, TIME)};
 
 static void clear_session(void *rec)
 {
@@ -187,18 +188,29 @@ err_code ssql_session_create(store_t *st, const store_session *in, const store_a
         ssql_write(S(st), SQL_SESSION_INSERT, NULL,
                    DB_ARGS(DB_TEXT(in->id), DB_TEXT(in->purpose), DB_TEXT(in->created_by),
                            DB_JSON(in->metadata), DB_BOOL(in->is_active), DB_TIME(created),
-                           DB_TIME(in->updated_at ? in->updated_at : created)),
+                           DB_TIME(in->updated_at ? in->updated_at : created), DB_JSON(in->access)),
                    audit ? &store_audit_session(&r, audit, in)->in : NULL, NULL, e);
     store_audit_rec_free(&r);
     return rc == ERR_UNIQUE ? store_err_session_exists(e, in->id) : rc;
 }
 
-err_code ssql_session_get(store_t *st, const char *id, store_session *out, err_t *e)
+/* One session by id (sql: SQL_SESSION_GET or SQL_SESSION_HEAD). */
+static err_code session_by_id(store_t *st, const char *sql, const char *id, store_session *out,
+                              err_t *e)
 {
     bool found = false;
-    err_code rc =
-        ssql_read_one(S(st), SQL_SESSION_GET, DB_ARGS(DB_TEXT(id)), &session_rec, out, &found, e);
+    err_code rc = ssql_read_one(S(st), sql, DB_ARGS(DB_TEXT(id)), &session_rec, out, &found, e);
     return rc == ERR_OK && !found ? store_err_no_session(e, id) : rc;
+}
+
+err_code ssql_session_get(store_t *st, const char *id, store_session *out, err_t *e)
+{
+    return session_by_id(st, SQL_SESSION_GET, id, out, e);
+}
+
+err_code ssql_session_head(store_t *st, const char *id, store_session *out, err_t *e)
+{
+    return session_by_id(st, SQL_SESSION_HEAD, id, out, e);
 }
 
 typedef struct parts_ctx {
@@ -210,8 +222,8 @@ static err_code read_participants(db_conn *c, void *rec, const void *ud, err_t *
 {
     const parts_ctx *x = ud;
     store_session *ss = rec;
-    unsigned vm = ssql_vis_mask(x->vis);
-    db_param p[3] = {DB_TEXT(ss->id)};
+    unsigned vm = ssql_vis_mask(x->vis) & ~V_MEMBER; /* the session admits the reader */
+    db_param p[1 + SSQL_VIS_PARAMS] = {DB_TEXT(ss->id)};
     size_t n = 1 + ssql_vis_params(p + 1, x->vis, vm);
     return ssql_get_list(c, ssql_shape(x->s, &x->s->sess_parts[vm], build_sess_parts, vm), p, n,
                          &text_rec, (void **)&ss->participants, &ss->nparticipants, e);
@@ -222,13 +234,17 @@ err_code ssql_session_list(store_t *st, const store_session_query *q, store_sess
 {
     store_sql *s = S(st);
     unsigned vm = ssql_vis_mask(&q->vis);
-    unsigned m = (q->created_by ? SQ_CREATOR : 0) | (q->active_only ? SQ_ACTIVE : 0);
-    db_param p[6];
-    size_t n = ssql_vis_params(p, &q->vis, vm), skip = n;
+    unsigned m =
+        (q->created_by ? SQ_CREATOR : 0) | (q->active_only ? SQ_ACTIVE : 0) | (vm & V_MEMBER);
+    db_param p[4 + 2 * SSQL_VIS_PARAMS];
+    /* the counts' visibility, then the filters, the session clause, the page */
+    size_t n = ssql_vis_params(p, &q->vis, vm & ~V_MEMBER), skip = n;
     if (q->created_by)
         p[n++] = DB_TEXT(q->created_by);
     if (q->active_only)
         p[n++] = DB_BOOL(true);
+    if (vm & V_MEMBER)
+        n += ssql_member_params(p + n, &q->vis);
     p[n++] = DB_INT(q->limit);
     p[n++] = DB_INT(q->offset);
     const char *count = ssql_shape(s, &s->sess_list[m | SQ_COUNT], build_sess_list, m | SQ_COUNT);
@@ -252,7 +268,7 @@ typedef struct {
 /* The statement of message_get (slots, build) for message id
  * under vis, and its parameters p (n of them). */
 static const char *by_id(store_sql *s, _Atomic(char *) *slots, shape_build_fn build, int64_t id,
-                         const store_vis *vis, db_param p[3], size_t *n)
+                         const store_vis *vis, db_param p[1 + SSQL_VIS_PARAMS], size_t *n)
 {
     unsigned vm = ssql_vis_mask(vis);
     p[0] = DB_INT(id);
@@ -263,7 +279,7 @@ static const char *by_id(store_sql *s, _Atomic(char *) *slots, shape_build_fn bu
 /* The parent as the poster sees it (message_get's statement), in m's session. */
 static err_code parent_check(db_conn *c, store_sql *s, const store_message *m, err_t *e)
 {
-    db_param p[3];
+    db_param p[1 + SSQL_VIS_PARAMS];
     size_t n;
     const char *sql = by_id(s, s->msg_get, build_msg_get, m->parent_id, m->parent_vis, p, &n);
     store_message parent = {0};
@@ -335,7 +351,7 @@ err_code ssql_message_list(store_t *st, const store_msg_query *q, store_messages
     store_sql *s = S(st);
     unsigned m = ssql_vis_mask(&q->vis) | (q->since_id > 0 ? MQ_SINCE : 0) |
                  (q->sender ? MQ_SENDER : 0) | (q->from ? MQ_FROM : 0) | (q->to ? MQ_TO : 0);
-    db_param p[9];
+    db_param p[7 + SSQL_VIS_PARAMS];
     size_t n = 0;
     p[n++] = DB_TEXT(q->session_id);
     if (m & MQ_SINCE)
@@ -364,7 +380,7 @@ err_code ssql_message_list(store_t *st, const store_msg_query *q, store_messages
 err_code ssql_message_get(store_t *st, int64_t id, const store_vis *vis, store_message *out,
                           err_t *e)
 {
-    db_param p[3];
+    db_param p[1 + SSQL_VIS_PARAMS];
     size_t n;
     const char *sql = by_id(S(st), S(st)->msg_get, build_msg_get, id, vis, p, &n);
     bool found = false;
@@ -378,7 +394,7 @@ err_code ssql_message_thread(store_t *st, const store_thread_query *q, store_mes
     unsigned vm = ssql_vis_mask(q->vis);
     /* the root comes first on every page (store_thread_page_done) */
     bool skip_root = q->since_id >= q->root_id;
-    db_param p[6] = {DB_INT(q->root_id), DB_INT(q->root_id), DB_INT(q->since_id)};
+    db_param p[4 + SSQL_VIS_PARAMS] = {DB_INT(q->root_id), DB_INT(q->root_id), DB_INT(q->since_id)};
     size_t n = 3 + ssql_vis_params(p + 3, q->vis, vm);
     p[n++] = DB_INT((int64_t)q->limit + (skip_root ? 1 : 0));
     const char *sql = ssql_shape(S(st), &S(st)->msg_thread[vm], build_msg_thread, vm);

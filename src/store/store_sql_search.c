@@ -81,7 +81,7 @@ static void build_msg_search(const store_sql *s, unsigned m, sbuf_t *b)
     sbuf_puts(b, "SELECT " MSG_COLS " FROM messages WHERE session_id = ?");
     if (m & MS_SINCE)
         sbuf_puts(b, " AND id > ?");
-    ssql_put_vis(b, m & (V_N - 1));
+    ssql_put_vis(s, b, m & (V_N - 1));
     sbuf_puts(b, s->d->search_match);
     sbuf_puts(b, " ORDER BY id LIMIT ?");
 }
@@ -137,7 +137,7 @@ err_code ssql_message_search(store_t *st, const store_search_query *q, store_mes
     store_sql *s = S(st);
     unsigned m = ssql_vis_mask(&q->vis) | (q->since_id > 0 ? MS_SINCE : 0);
     char *param = search_param_text(s->d, q->terms, q->nterms);
-    db_param p[6];
+    db_param p[4 + SSQL_VIS_PARAMS];
     size_t n = 0;
     p[n++] = DB_TEXT(q->session_id);
     if (m & MS_SINCE)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "store/store.h"
+#include "store/store_backend.h"
 #include "base/sbuf.h"
 
 /* ---- visibility names (store.h) ------------------------------------------------------ */
@@ -37,7 +38,8 @@ bool store_visibility_parse(const char *name, store_visibility *out)
 const char *const *store_table_order(void)
 {
     static const char *const order[] = {
-        "sessions", "messages", "agent_memory", "audit_log", "secure_tokens", "revoked_jtis", NULL};
+        "sessions",      "messages",     "agent_memory",      "audit_log",
+        "secure_tokens", "revoked_jtis", "agent_credentials", NULL};
     return order;
 }
 
@@ -45,24 +47,58 @@ const char *const *store_table_order(void)
 
 #define COL(n, t, null) \
     { \
-        n, STORE_COL_##t, null, NULL, false \
+        n, STORE_COL_##t, null, NULL, false, NULL, NULL \
     }
 /* a JSON object, or null */
 #define COL_OBJECT(n) \
     { \
-        n, STORE_COL_JSON, true, NULL, true \
+        n, STORE_COL_JSON, true, NULL, true, NULL, NULL \
     }
+/* sessions.access: {"agents": [strings], "types": [strings]} and nothing else */
+static bool access_shape(const json_t *v)
+{
+    static const char *const keys[] = {"agents", "types"};
+    if (!json_is_object(v) || json_object_size(v) != 2)
+        return false;
+    for (size_t k = 0; k < 2; k++) {
+        const json_t *a = json_object_get(v, keys[k]), *x;
+        size_t i;
+        if (!json_is_array(a))
+            return false;
+        json_array_foreach (a, i, x)
+            if (!json_is_string(x))
+                return false;
+    }
+    return true;
+}
+
+char *store_access_canonical(const char *text)
+{
+    json_error_t je;
+    json_t *v = text ? json_loads(text, 0, &je) : NULL;
+    char *c = v && access_shape(v) ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    return c;
+}
+
+#define ACCESS_SAYS "an object {\"agents\": [strings], \"types\": [strings]}"
+
 static const store_column sessions_cols[] = {
-    COL("id", TEXT, false),        COL("purpose", TEXT, false),   COL("created_by", TEXT, false),
-    COL_OBJECT("metadata"),        COL("is_active", BOOL, false), COL("created_at", TIME, false),
-    COL("updated_at", TIME, false)};
+    COL("id", TEXT, false),
+    COL("purpose", TEXT, false),
+    COL("created_by", TEXT, false),
+    COL_OBJECT("metadata"),
+    COL("is_active", BOOL, false),
+    COL("created_at", TIME, false),
+    COL("updated_at", TIME, false),
+    {"access", STORE_COL_JSON, true, NULL, true, access_shape, ACCESS_SAYS}};
 static const store_column messages_cols[] = {
     COL("id", INT, false),
     COL("session_id", TEXT, false),
     COL("sender", TEXT, false),
     COL("sender_type", TEXT, false),
     COL("content", TEXT, false),
-    {"visibility", STORE_COL_TEXT, false, vis_names, false},
+    {"visibility", STORE_COL_TEXT, false, vis_names, false, NULL, NULL},
     COL("message_type", TEXT, false),
     COL_OBJECT("metadata"),
     COL("parent_message_id", INT, true),
@@ -76,14 +112,20 @@ static const store_column audit_cols[] = {
     COL("agent_id", TEXT, false), COL("session_id", TEXT, true),  COL("resource", TEXT, true),
     COL("metadata", JSON, true)};
 static const store_column token_cols[] = {
-    COL("token_id", TEXT, false),   COL("jwt", TEXT, false),        COL("agent_id", TEXT, false),
-    COL("agent_type", TEXT, false), COL("created_at", TIME, false), COL("expires_at", TIME, false)};
+    COL("token_hash", TEXT, false),  COL("agent_id", TEXT, false), COL("agent_type", TEXT, false),
+    COL("permissions", TEXT, false), COL("jti", TEXT, false),      COL("created_at", TIME, false),
+    COL("expires_at", TIME, false)};
 static const store_column jti_cols[] = {COL("jti", TEXT, false), COL("expires_at", TIME, false)};
+static const store_column cred_cols[] = {
+    COL("agent_id", TEXT, false), COL("agent_type", TEXT, false), COL("permissions", TEXT, false),
+    COL("key_hash", TEXT, false), COL("created_at", TIME, false), COL("updated_at", TIME, false),
+    COL("revoked_at", TIME, true)};
 
 static const char *const key_id[] = {"id"};
 static const char *const key_memory[] = {"agent_id", "session_id", "key"};
-static const char *const key_token[] = {"token_id"};
+static const char *const key_token[] = {"token_hash"};
 static const char *const key_jti[] = {"jti"};
+static const char *const key_agent[] = {"agent_id"};
 
 #define N(a) (sizeof a / sizeof a[0])
 static const store_table tables[] = {
@@ -93,6 +135,7 @@ static const store_table tables[] = {
     {"audit_log", audit_cols, N(audit_cols), key_id, 1, "id"},
     {"secure_tokens", token_cols, N(token_cols), key_token, 1, NULL},
     {"revoked_jtis", jti_cols, N(jti_cols), key_jti, 1, NULL},
+    {"agent_credentials", cred_cols, N(cred_cols), key_agent, 1, NULL},
 };
 
 const store_table *store_tables(size_t *n)
@@ -209,6 +252,9 @@ err_code store_row_check(const store_table *t, const json_t *row, err_t *e)
                            col_type_name(c->type));
         if (c->object && !json_is_object(v))
             return err_set(e, ERR_INVALID, "%s.%s must be a JSON object or null", t->name, c->name);
+        if (c->shape && !c->shape(v))
+            return err_set(e, ERR_INVALID, "%s.%s must be %s or null", t->name, c->name,
+                           c->shape_says);
         if (holds_nul(v))
             return err_set(e, ERR_INVALID,
                            "%s.%s holds a NUL character (\\u0000), which ctxd does not accept",
@@ -267,7 +313,7 @@ void store_session_clear(store_session *s)
     for (size_t i = 0; i < s->nparticipants; i++)
         free(s->participants[i]);
     free(s->participants);
-    RELEASE(s, s->id, s->purpose, s->created_by, s->metadata);
+    RELEASE(s, s->id, s->purpose, s->created_by, s->metadata, s->access);
 }
 
 void store_message_clear(store_message *m)
@@ -286,7 +332,13 @@ void store_memory_clear(store_memory *m)
 void store_token_clear(store_token *t)
 {
     if (t)
-        RELEASE(t, t->token_id, t->jwt, t->agent_id, t->agent_type);
+        RELEASE(t, t->token_hash, t->agent_id, t->agent_type, t->permissions, t->jti);
+}
+
+void store_cred_clear(store_cred *c)
+{
+    if (c)
+        RELEASE(c, c->agent_id, c->agent_type, c->permissions, c->key_hash);
 }
 
 void store_audit_clear(store_audit *a)
@@ -311,3 +363,4 @@ LIST_FREE(store_sessions_free, store_sessions, store_session_clear)
 LIST_FREE(store_messages_free, store_messages, store_message_clear)
 LIST_FREE(store_memories_free, store_memories, store_memory_clear)
 LIST_FREE(store_audits_free, store_audits, store_audit_clear)
+LIST_FREE(store_creds_free, store_creds, store_cred_clear)

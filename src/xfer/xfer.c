@@ -2,7 +2,8 @@
  * target, the "only rows identical to the source" rule for non-empty targets
  * (a set of SHA-256 digests of canonical rows), batched inserts through
  * store_import_rows, per-table checksums, and the JSON Lines dump reader and
- * writer with line-numbered errors. Every row read from a source passes the row check
+ * writer with line-numbered errors; protected tokens only when asked (include_tokens), and
+ * dumps of older schema versions brought to this one. Every row read from a source passes the row check
  * import applies: export never writes a line import refuses, and copy stops at such a
  * row naming it (source_row_check).
  * Must not: print (progress goes to the callback), contain SQL, or put an
@@ -90,7 +91,7 @@ static err_code source_row_check(int k, const json_t *row, err_t *e)
     sbuf_t b = SBUF_INIT;
     for (size_t i = 0; i < t->nkey; i++) {
         const json_t *v = json_object_get(row, t->key[i]);
-        char *txt = v && strcmp(t->key[i], "token_id") != 0
+        char *txt = v && strcmp(t->key[i], "token_hash") != 0
                         ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)
                         : NULL;
         sbuf_printf(&b, "%s%s %.80s", i ? ", " : "", t->key[i], txt ? txt : "(hidden)");
@@ -255,12 +256,27 @@ static void note(const xfer_opts *o, const char *fmt, ...)
     emit(o, XFER_EV_NOTE, NULL, 0, 0, 0, buf);
 }
 
-/* Compares two sets of checksums into the report; true when all agree. */
-static bool compare_sums(xfer_report *r, const xfer_sums *src, const xfer_sums *dst)
+/* The table protected tokens are kept in: carried by copy and export only when asked. */
+static int tokens_table(void)
+{
+    return store_table_index("secure_tokens");
+}
+
+/* Does this copy or export carry the rows of table k? */
+static bool carried(const xfer_opts *o, int k)
+{
+    return o->include_tokens || k != tokens_table();
+}
+
+/* Compares two sets of checksums into the report (secure_tokens only when `tokens`); true
+ * when all agree. */
+static bool compare_sums(xfer_report *r, const xfer_sums *src, const xfer_sums *dst, bool tokens)
 {
     bool same = true;
     for (size_t i = 0; i < r->n; i++) {
         xfer_table_report *t = &r->t[i];
+        if (!tokens && (int)i == tokens_table())
+            continue;
         t->verified = true;
         t->src = src->t[i];
         t->dst = dst->t[i];
@@ -508,6 +524,8 @@ static err_code copy_cb(void *ud, const char *table, json_t *row, err_t *e)
     int k = store_table_index(table);
     if (k < 0)
         return err_set(e, ERR_INTERNAL, "xfer: unknown table %s", table);
+    if (!carried(b->o, k))
+        return ERR_OK; /* counted in left_out */
     if (source_row_check(k, row, e) != ERR_OK)
         return e->code;
     return batch_add(b, k, row, e);
@@ -547,6 +565,8 @@ err_code xfer_copy(const char *from_url, const char *to_url, const xfer_opts *o,
             err_prefix(e, "source database %s", src_masked);
             goto out;
         }
+        if (!carried(o, (int)i))
+            r->t[i].left_out = r->t[i].source_rows;
     }
     if ((rc = target_open(to_url, o, !o->dry_run, &tg, r, e)) != ERR_OK)
         goto out;
@@ -567,7 +587,7 @@ err_code xfer_copy(const char *from_url, const char *to_url, const xfer_opts *o,
     dig_free(&set);
     if (o->dry_run) {
         for (size_t i = 0; i < r->n; i++)
-            r->t[i].inserted = r->t[i].source_rows - r->t[i].present;
+            r->t[i].inserted = r->t[i].left_out ? 0 : r->t[i].source_rows - r->t[i].present;
         goto out;
     }
 
@@ -595,7 +615,7 @@ err_code xfer_copy(const char *from_url, const char *to_url, const xfer_opts *o,
             err_prefix(e, "verify: target database %s", tg.masked);
             goto out;
         }
-        compare_sums(r, &a, &c);
+        compare_sums(r, &a, &c, o->include_tokens);
     }
 out:
     dig_free(&set);
@@ -620,6 +640,10 @@ static err_code export_cb(void *ud, const char *table, json_t *row, err_t *e)
 {
     export_ctx *x = ud;
     int k = store_table_index(table);
+    if (k >= 0 && !carried(x->o, k)) {
+        x->r->t[k].left_out++;
+        return ERR_OK;
+    }
     if (k >= 0 && source_row_check(k, row, e) != ERR_OK)
         return e->code;
     char *c = acc_row(&x->acc, table, row, &k, e);
@@ -834,7 +858,8 @@ static err_code rd_header(dump_reader *r, int latest, dump_header *h, err_t *e)
     return rc;
 }
 
-/* One row line: {"table":..., "row":{...}} -> table index and the row (new ref). */
+/* One row line: {"table":..., "row":{...}} -> table index and the row as the dump holds
+ * it (new ref). */
 static err_code rd_row(const dump_reader *r, json_t *j, int *k, json_t **row, err_t *e)
 {
     json_t *t = json_object_get(j, "table");
@@ -844,17 +869,34 @@ static err_code rd_row(const dump_reader *r, json_t *j, int *k, json_t **row, er
     *k = store_table_index(json_string_value(t));
     if (*k < 0)
         return line_err(r, e, "unknown table '%.64s'", json_string_value(t));
-    size_t nt;
-    err_t ce;
-    if (store_row_check(&store_tables(&nt)[*k], rw, &ce) != ERR_OK)
-        return line_err(r, e, "%s", ce.msg);
     *row = json_incref(rw);
     return ERR_OK;
 }
 
-/* Checks the trailer against what was read. */
-static err_code rd_trailer(const dump_reader *r, json_t *j, const xfer_sums *got, xfer_sums *want,
-                           err_t *e)
+/* The schema version from which the tables have their present shape: sessions.access,
+ * agent_credentials, protected tokens kept as digests. */
+#define XFER_SHAPE_VERSION 3
+
+/* A row of a dump at schema `version` in this version's shape (stolen; see xfer.h): a
+ * session of an older dump gets "access": null (open); a protected token it kept in
+ * clear (token_id) is not imported: NULL. */
+static json_t *upgrade_row(int version, int k, json_t *row)
+{
+    if (version >= XFER_SHAPE_VERSION)
+        return row;
+    if (k == tokens_table() && json_object_get(row, "token_id")) {
+        json_decref(row);
+        return NULL;
+    }
+    if (k == store_table_index("sessions") && !json_object_get(row, "access"))
+        json_object_set_new(row, "access", json_null());
+    return row;
+}
+
+/* Checks the trailer against what was read (got: the rows as the dump holds them). A dump
+ * older than XFER_SHAPE_VERSION has no entry for agent_credentials (none). */
+static err_code rd_trailer(const dump_reader *r, json_t *j, int version, const xfer_sums *got,
+                           xfer_sums *want, err_t *e)
 {
     json_t *tables = json_object_get(j, "tables");
     if (!json_is_object(tables))
@@ -868,6 +910,8 @@ static err_code rd_trailer(const dump_reader *r, json_t *j, const xfer_sums *got
     }
     for (size_t i = 0; i < got->n; i++) {
         json_t *t = json_object_get(tables, got->t[i].table);
+        if (!t && version < XFER_SHAPE_VERSION && strcmp(got->t[i].table, "agent_credentials") == 0)
+            continue; /* *want = *got: none in the file, none in the trailer */
         json_t *n = json_object_get(t, "rows");
         const char *sha = json_string_value(json_object_get(t, "sha256"));
         if (!json_is_integer(n) || !sha || strlen(sha) != 64)
@@ -895,10 +939,53 @@ typedef struct pass_ctx {
     dump_reader rd;
     int latest;
     dump_header h;
-    xfer_sums got, want;
+    xfer_sums got, want; /* the rows as the file holds them; what its trailer says */
+    xfer_sums expect;    /* the rows to import, in this version's shape (pass 1) */
+    int64_t legacy;      /* old protected tokens left out (pass 1) */
     dig_set *set;
     batcher *b;
 } pass_ctx;
+
+/* Pass 1's sums: of the file's own rows, and (an older dump) of the rows upgraded. */
+typedef struct pass_sums {
+    sums_acc file, now;
+    bool upgraded; /* `now` is in use */
+} pass_sums;
+
+static void pass_sums_done(pass_ctx *p, pass_sums *ps)
+{
+    acc_done(&ps->file);
+    p->got = ps->file.s;
+    if (ps->upgraded)
+        acc_done(&ps->now);
+    p->expect = ps->upgraded ? ps->now.s : ps->file.s;
+}
+
+/* Pass 1 on one row of table k: checksums and the target's matching digests. */
+static err_code check_row(pass_ctx *p, pass_sums *ps, int k, const json_t *row, err_t *e)
+{
+    size_t nt;
+    char *c = store_row_canonical(&store_tables(&nt)[k], row, e);
+    if (!c)
+        return line_err(&p->rd, e, "%s", e->msg);
+    acc_add(ps->upgraded ? &ps->now : &ps->file, (size_t)k, c);
+    if (p->set->h) {
+        unsigned char d[32];
+        row_digest((size_t)k, c, d);
+        dig_match(p->set, d, (unsigned char)k);
+    }
+    free(c);
+    return ERR_OK;
+}
+
+/* The file's own text of a row of an older dump into its checksum (what its trailer sums:
+ * the rows were written canonical). */
+static void sum_as_written(pass_sums *ps, int k, const json_t *row)
+{
+    char *c = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    acc_add(&ps->file, (size_t)k, c ? c : "");
+    free(c);
+}
 
 static err_code run_pass(pass_ctx *p, bool check, err_t *e)
 {
@@ -910,9 +997,13 @@ static err_code run_pass(pass_ctx *p, bool check, err_t *e)
     err_code rc = rd_header(&p->rd, p->latest, &p->h, e);
     if (rc != ERR_OK)
         return rc;
-    sums_acc acc;
-    if (check)
-        acc_init(&acc);
+    pass_sums ps = {.upgraded = p->h.schema_version < XFER_SHAPE_VERSION};
+    if (check) {
+        acc_init(&ps.file);
+        if (ps.upgraded)
+            acc_init(&ps.now);
+        p->legacy = 0;
+    }
     int last = 0;
     bool trailer = false;
     int got;
@@ -930,13 +1021,12 @@ static err_code run_pass(pass_ctx *p, bool check, err_t *e)
                 trailer = true;
                 continue;
             }
-            acc_done(&acc);
-            p->got = acc.s;
+            pass_sums_done(p, &ps);
             const char *end = json_string_value(json_object_get(j, "end"));
             if (!end || strcmp(end, XFER_FORMAT) != 0)
                 rc = line_err(&p->rd, e, "the trailer's \"end\" is not \"%s\"", XFER_FORMAT);
             else
-                rc = rd_trailer(&p->rd, j, &p->got, &p->want, e);
+                rc = rd_trailer(&p->rd, j, p->h.schema_version, &p->got, &p->want, e);
             json_decref(j);
             if (rc != ERR_OK)
                 return rc;
@@ -959,35 +1049,27 @@ static err_code run_pass(pass_ctx *p, bool check, err_t *e)
             break;
         }
         last = k;
-        if (check) {
-            size_t nt;
-            char *c = store_row_canonical(&store_tables(&nt)[k], row, e);
-            if (!c) {
-                json_decref(row);
-                rc = line_err(&p->rd, e, "%s", e->msg);
-                break;
-            }
-            acc_add(&acc, (size_t)k, c);
-            if (p->set->h) {
-                unsigned char d[32];
-                row_digest((size_t)k, c, d);
-                dig_match(p->set, d, (unsigned char)k);
-            }
-            free(c);
-            json_decref(row);
-        } else {
-            rc = batch_add(p->b, k, row, e);
-            json_decref(row);
-            if (rc != ERR_OK) {
-                err_prefix(e, "%s: line %ld", p->rd.name, p->rd.line);
-                break;
-            }
+        if (check && ps.upgraded)
+            sum_as_written(&ps, k, row);
+        if (!(row = upgrade_row(p->h.schema_version, k, row))) {
+            p->legacy += check;
+            continue;
         }
+        err_t ce;
+        if (store_row_check(&store_tables(&(size_t){0})[k], row, &ce) != ERR_OK)
+            rc = line_err(&p->rd, e, "%s", ce.msg);
+        else if (check)
+            rc = check_row(p, &ps, k, row, e);
+        else if ((rc = batch_add(p->b, k, row, e)) != ERR_OK)
+            err_prefix(e, "%s: line %ld", p->rd.name, p->rd.line);
+        json_decref(row);
+        if (rc != ERR_OK)
+            break;
     }
     if (got < 0)
         rc = e->code;
     if (check && !trailer) {
-        acc_done(&acc);
+        pass_sums_done(p, &ps);
         if (rc == ERR_OK)
             rc = err_set(e, ERR_INVALID,
                          "%s: the file ends at line %ld without the trailer "
@@ -1028,7 +1110,13 @@ err_code xfer_import(const char *url, FILE *in, const char *name, const xfer_opt
     if ((rc = run_pass(&p, true, e)) != ERR_OK)
         goto out;
     for (size_t i = 0; i < r->n; i++)
-        r->t[i].source_rows = p.want.t[i].rows;
+        r->t[i].source_rows = p.expect.t[i].rows;
+    if ((r->legacy_tokens = p.legacy) > 0)
+        note(o,
+             "%lld protected token(s) of this dump (schema version %d) are not imported: "
+             "ctxd kept them in clear then, and keeps only digests now (their agents "
+             "authenticate again)",
+             (long long)p.legacy, p.h.schema_version);
     if (r->target_had_rows && (rc = target_judge(&set, r, o, tg.masked, e)) != ERR_OK)
         goto out;
     dig_free(&set);
@@ -1052,7 +1140,7 @@ err_code xfer_import(const char *url, FILE *in, const char *name, const xfer_opt
             err_prefix(e, "verify: target database %s", tg.masked);
             goto out;
         }
-        compare_sums(r, &p.want, &now);
+        compare_sums(r, &p.expect, &now, true);
     }
 out:
     dig_free(&set);

@@ -15,7 +15,15 @@
  *   rows     {"table":"sessions","row":{...canonical row...}}   in foreign-key order
  *   last     {"end":"ctxd-export","rows":N,"tables":{"sessions":{"rows":n,"sha256":"hex"},...}}
  * A table's checksum is SHA-256 over its canonical rows in order, each followed by
- * "\n" (so an empty table has the SHA-256 of nothing). */
+ * "\n" (so an empty table has the SHA-256 of nothing).
+ *
+ * Protected tokens (secure_tokens) stay behind unless xfer_opts.include_tokens: export
+ * writes none of them (its trailer counts 0) and copy writes none (its verification passes
+ * over them); revoked token ids (revoked_jtis) always move, so a revoked JWT stays revoked.
+ * Dumps of an older schema import into this one: before schema version 3 a session had
+ * no "access" (it reads as open, null) and agent_credentials did not exist; the
+ * secure_tokens rows of such a dump held tokens in clear and are not imported
+ * (xfer_report.legacy_tokens counts them: their agents authenticate again). */
 #ifndef CTXD_XFER_XFER_H
 #define CTXD_XFER_XFER_H
 
@@ -70,6 +78,7 @@ typedef struct xfer_opts {
     /* Proceed although the target holds rows that are not identical to rows
      * of the source (see xfer_copy). */
     bool allow_nonempty;
+    bool include_tokens;       /* copy, export: carry secure_tokens too (see the top) */
     const char *ctxd_version;  /* for the dump header; NULL = "unknown" */
     xfer_progress_fn progress; /* may be NULL */
     void *progress_ud;
@@ -82,6 +91,8 @@ typedef struct xfer_table_report {
     int64_t present;       /* source rows already in the target, identical */
     int64_t foreign;       /* target rows not identical to any source row */
     int64_t inserted;      /* rows written (dry run: that would be written) */
+    int64_t left_out;      /* copy, export: source rows not carried (protected tokens
+                              without include_tokens); not in source_rows of an export */
     /* verification (copy --verify, import) */
     bool verified;
     bool differs;
@@ -97,6 +108,7 @@ typedef struct xfer_report {
     bool target_foreign;     /* some target rows are not identical to source rows */
     bool verify_failed;      /* some table differs (copy --verify, import) */
     char source_backend[32]; /* import: the dump header's source_backend */
+    int64_t legacy_tokens;   /* import: clear protected tokens of an old dump, not imported */
 } xfer_report;
 
 /* Copies every table of `from_url` into `to_url`.

@@ -65,7 +65,10 @@ void client_close(client *cl)
     pthread_mutex_destroy(&cl->cap.mu);
 }
 
-int fx_setup_rl(void **state, double rate, double burst)
+/* The fixture with its auth context from `conf` (NULL: auth_opts as below, the shared key
+ * under the policy types / perms). */
+static int fx_setup_auth(void **state, double rate, double burst, const conf_t *conf,
+                         const char *types, const char *perms)
 {
     fx *f = calloc(1, sizeof *f);
     err_t e;
@@ -79,8 +82,17 @@ int fx_setup_rl(void **state, double rate, double burst)
                     .api_key = API_KEY,
                     .store = f->db.st,
                     .clock = fake_clock,
-                    .clock_ud = f};
-    assert_int_equal(auth_ctx_new(&ao, &f->auth, &e), ERR_OK);
+                    .clock_ud = f,
+                    .shared_key_types = types,
+                    .shared_key_permissions = perms};
+    if (conf) {
+        if (auth_ctx_from_conf(conf, f->db.st, &f->auth, &e) != ERR_OK) {
+            fprintf(stderr, "auth from configuration: %s\n", e.msg);
+            return -1;
+        }
+    } else {
+        assert_int_equal(auth_ctx_new(&ao, &f->auth, &e), ERR_OK);
+    }
     if (rate > 0) {
         auth_rl_opts ro = {.rate_per_s = rate, .burst = burst, .clock = fake_mono, .clock_ud = f};
         f->rl = auth_rl_new(&ro);
@@ -97,6 +109,23 @@ int fx_setup_rl(void **state, double rate, double burst)
         client_open(f, &f->c[i]);
     *state = f;
     return 0;
+}
+
+int fx_setup_rl(void **state, double rate, double burst)
+{
+    /* these clients hold the shared key under a policy that lets it claim any identity
+     * (what the tests written before agent keys rely on) */
+    return fx_setup_auth(state, rate, burst, NULL, "*", "read,write,admin,debug");
+}
+
+int fx_setup_conf(void **state, const conf_t *conf)
+{
+    return fx_setup_auth(state, 0, 0, conf, NULL, NULL);
+}
+
+int fx_setup_policy(void **state, const char *types, const char *perms)
+{
+    return fx_setup_auth(state, 0, 0, NULL, types, perms);
 }
 
 int setup(void **state)

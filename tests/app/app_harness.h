@@ -49,9 +49,16 @@ utc_us fake_clock(void *ud);
 int64_t fake_mono(void *ud);
 void client_open(fx *f, client *cl);
 void client_close(client *cl);
-/* cmocka setup: a fresh store, app, server and three initialised clients; with a
- * rate limiter when rate > 0 */
+/* cmocka setup: a fresh store, app, server and three initialised clients holding the
+ * shared API key (under a policy that lets it claim any identity); with a rate limiter
+ * when rate > 0 */
 int fx_setup_rl(void **state, double rate, double burst);
+/* The same, with the auth context made from a configuration (auth_ctx_from_conf: what
+ * `ctxd serve` does), no rate limiter, and the store's clock. */
+int fx_setup_conf(void **state, const conf_t *conf);
+/* The same with the injected clock and the shared key under this policy (auth_opts
+ * shared_key_types / shared_key_permissions; NULL: the defaults). */
+int fx_setup_policy(void **state, const char *types, const char *perms);
 int setup(void **state);
 int setup_rl(void **state);
 int teardown(void **state);

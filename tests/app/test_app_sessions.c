@@ -248,7 +248,12 @@ static int fx_setup(void **state, const app_opts *extra, double rate, double bur
         return -1;
     }
     f->mono = 1000000;
-    auth_opts ao = {.jwt_secret = SECRET, .api_key = KEY, .store = f->db.st};
+    /* the shared key may claim any identity here (as before agent keys) */
+    auth_opts ao = {.jwt_secret = SECRET,
+                    .api_key = KEY,
+                    .store = f->db.st,
+                    .shared_key_types = "*",
+                    .shared_key_permissions = "read,write,admin,debug"};
     assert_int_equal(auth_ctx_new(&ao, &f->auth, &e), ERR_OK);
     if (rate > 0) {
         auth_rl_opts ro = {.rate_per_s = rate, .burst = burst, .clock = fake_mono, .clock_ud = f};

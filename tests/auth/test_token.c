@@ -106,18 +106,19 @@ static void test_issue_resolve(void **state)
     assert_int_equal(t.id.token_format, AUTH_FMT_PROTECTED);
     assert_true(ids_is_uuid(t.id.jti));
 
-    /* the store holds the JWT under the sct_ id, with the protected expiry */
+    /* the store holds the identity under the token's digest (no JWT: issue 11, finding 7),
+     * with the protected expiry */
     store_token row = {0};
-    assert_int_equal(store_token_get(g_db.st, t.token, &row, &e), ERR_OK);
+    char digest[AUTH_DIGEST_HEX];
+    auth_token_digest(g_auth, t.token, strlen(t.token), digest);
+    assert_int_equal(store_token_get(g_db.st, digest, &row, &e), ERR_OK);
     assert_string_equal(row.agent_id, "agent-1");
     assert_string_equal(row.agent_type, "claude");
     assert_int_equal(row.expires_at, g_now + 3600 * S_);
-    auth_identity j;
-    assert_int_equal(
-        auth_jwt_verify(SECRET, strlen(SECRET), row.jwt, strlen(row.jwt), g_now, 30, &j), AUTH_OK);
-    assert_string_equal(j.jti, t.id.jti);
-    assert_int_equal(j.expires_at, g_now + 86400 * S_); /* JWT_TOKEN_EXPIRY */
+    assert_string_equal(row.jti, t.id.jti);
+    assert_string_equal(row.permissions, "read,write");
     store_token_clear(&row);
+    assert_int_equal(store_token_get(g_db.st, t.token, &row, &e), ERR_NOTFOUND);
 
     auth_identity id;
     assert_int_equal(resolve(t.token, &id), AUTH_OK);
@@ -450,7 +451,9 @@ static void test_no_secrets_logged(void **state)
     auth_identity id;
     assert_int_equal(auth_issue(g_auth, "agent-log", "claude", R | W, &t, &e), ERR_OK);
     store_token row = {0};
-    assert_int_equal(store_token_get(g_db.st, t.token, &row, &e), ERR_OK);
+    char digest[AUTH_DIGEST_HEX];
+    auth_token_digest(g_auth, t.token, strlen(t.token), digest);
+    assert_int_equal(store_token_get(g_db.st, digest, &row, &e), ERR_OK);
     assert_int_equal(resolve(t.token, &id), AUTH_OK);
     assert_int_equal(auth_refresh(g_auth, t.token, &r, &e), AUTH_OK);
     assert_int_equal(resolve(t.token, &id), AUTH_TOKEN_AUTHENTICATION_FAILED);
@@ -475,7 +478,7 @@ static void test_no_secrets_logged(void **state)
     assert_null(strstr(log, t.token));
     assert_null(strstr(log, r.token));
     assert_null(strstr(log, "sct_"));
-    assert_null(strstr(log, row.jwt));
+    assert_null(strstr(log, row.token_hash));
     assert_null(strstr(log, jwt));
     assert_null(strstr(log, "eyJ")); /* no JWT segment at all */
     assert_null(strstr(log, SECRET));
@@ -572,6 +575,72 @@ static void test_expired_answer_stable(void **state)
     free(jwt);
 }
 
+/* What the store keeps of protected tokens is no credential: no row of secure_tokens (or
+ * revoked_jtis) holds the sct_ token, and no value stored there is accepted as a token,
+ * while the protected token lives nor after it expired (a JWT kept beside it used to be
+ * accepted on its own for JWT_TOKEN_EXPIRY, long after the protected token was gone). */
+typedef struct at_rest {
+    json_t *strings; /* every string value of the token tables */
+} at_rest;
+
+static err_code collect_strings(void *ud, const char *table, json_t *row, err_t *e)
+{
+    (void)e;
+    at_rest *r = ud;
+    if (strcmp(table, "secure_tokens") != 0 && strcmp(table, "revoked_jtis") != 0)
+        return ERR_OK;
+    const char *k;
+    json_t *v;
+    json_object_foreach (row, k, v)
+        if (json_is_string(v))
+            json_array_append(r->strings, v);
+    return ERR_OK;
+}
+
+static void test_nothing_usable_at_rest(void **state)
+{
+    (void)state;
+    auth_issued t, r;
+    err_t e;
+    assert_int_equal(auth_issue(g_auth, "agent-rest", "claude", R | W, &t, &e), ERR_OK);
+    assert_int_equal(auth_issue(g_auth, "agent-rest2", "claude", R | W, &r, &e), ERR_OK);
+    auth_issued r2;
+    assert_int_equal(auth_refresh(g_auth, r.token, &r2, &e), AUTH_OK);
+    at_rest acc = {json_array()};
+    assert_int_equal(store_iterate(g_db.st, collect_strings, &acc, &e), ERR_OK);
+    assert_true(json_array_size(acc.strings) > 0);
+    utc_us issued = g_now;
+    const utc_us when[] = {issued, issued + 3599 * S_, issued + 3600 * S_ + S_, issued + 7200 * S_};
+    size_t clear = 0, usable = 0;
+    long long usable_late = -1; /* the latest moment (s after issue) one was accepted */
+    for (size_t w = 0; w < sizeof when / sizeof when[0]; w++) {
+        g_now = when[w];
+        size_t i;
+        json_t *v;
+        json_array_foreach (acc.strings, i, v) {
+            const char *s = json_string_value(v);
+            if (w == 0 && (strstr(s, t.token) || strstr(s, r.token) || strstr(s, r2.token)))
+                clear++;
+            auth_identity id;
+            if (resolve(s, &id) == AUTH_OK) {
+                usable++;
+                usable_late = (long long)((when[w] - issued) / S_);
+            }
+        }
+    }
+    if (clear || usable)
+        fail_msg("the store holds %zu protected token(s) in clear and %zu value(s) accepted "
+                 "as a token (the last %lld s after issue)",
+                 clear, usable, usable_late);
+    /* the tokens themselves: valid for their hour, then refused */
+    auth_identity id;
+    g_now = issued + 3599 * S_;
+    assert_int_equal(resolve(t.token, &id), AUTH_OK);
+    g_now = issued + 3600 * S_;
+    assert_int_equal(resolve(t.token, &id), AUTH_TOKEN_AUTHENTICATION_FAILED);
+    json_decref(acc.strings);
+}
+
 int main(int argc, char **argv)
 {
     g_url = tb_url(argc, argv);
@@ -588,6 +657,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_from_conf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_refresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_secrets_logged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nothing_usable_at_rest, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/cli/test_cli.sh — the commands a user runs: --help everywhere, migrate
 # status/up/down/to, db check (exit 0 healthy / 1 not), db url (masked, sources),
-# configuration precedence (.env < environment < flag).
+# configuration precedence (.env < environment < flag), ctxd agent.
 source "$(dirname "$0")/lib.sh"
 
 run "$CTXD" --help;            check "--help exits 0 and lists commands" eval 'rc_is 0 && out_has "migrate" && out_has "serve"'
@@ -82,5 +82,26 @@ check "serve with secrets in argv: ready, and /proc/PID/cmdline shows none of th
   eval 'rc_is 0 && err_has "ready" && out_lacks "argv-jwt-secret" && out_lacks "argv-api-key" &&
         out_lacks "argv-db-pw" && out_has "JWT_SECRET_KEY=" && out_has "DATABASE_URL=postgresql://u:" &&
         out_has "serve --port 0"'
+
+# ctxd agent: the command line and its errors (the keys at work: tests/e2e/agent_keys.mjs)
+A="sqlite:///$T/agents.db"
+run "$CTXD" agent --help;      check "agent --help names every subcommand" eval 'rc_is 0 && out_has "add NAME --type T" && out_has "rotate NAME" && out_has "X-API-Key"'
+run "$CTXD" agent;             check "agent without a subcommand is a usage error (2)" rc_is 2
+run "$CTXD" agent frob;        check "agent: unknown subcommand exits 2 and names it" eval 'rc_is 2 && err_has "frob"'
+run "$CTXD" agent add;         check "agent add needs the agent id" eval 'rc_is 2 && err_has "agent id"'
+run "$CTXD" --database-url "$A" agent list; check "agent list on an unmigrated database says what to run" eval 'rc_is 1 && err_has "migrate up"'
+run "$CTXD" --database-url "$A" migrate up
+run "$CTXD" --database-url "$A" agent add alice; check "agent add needs --type" eval 'rc_is 2 && err_has "--type"'
+run "$CTXD" --database-url "$A" agent add alice --type claude --permissions read,owner; check "agent add: an unknown permission exits 2 and names it" eval 'rc_is 2 && err_has "owner"'
+run "$CTXD" --database-url "$A" agent add alice --type claude; KEY1=$OUT
+check "agent add prints one key on stdout, and what it is for on stderr" eval 'rc_is 0 && [[ $OUT =~ ^ctxd_ak_[A-Za-z0-9_-]{43}$ ]] && err_has "read,write" && err_has "X-API-Key"'
+run "$CTXD" --database-url "$A" agent add alice --type claude; check "agent add twice: exit 1, says to rotate" eval 'rc_is 1 && err_has "rotate"'
+run "$CTXD" --database-url "$A" agent add root --type admin --permissions read,admin; check "agent add with permissions" eval 'rc_is 0 && err_has "read,admin"'
+run "$CTXD" --database-url "$A" agent list; check "agent list shows the agents, never a key" eval 'rc_is 0 && out_has "alice" && out_has "root" && out_has "active" && out_lacks "ctxd_ak_"'
+run "$CTXD" --database-url "$A" agent revoke nobody; check "agent revoke of an agent without a credential: exit 1, named" eval 'rc_is 1 && err_has "nobody"'
+run "$CTXD" --database-url "$A" agent revoke alice; check "agent revoke" eval 'rc_is 0 && out_has "revoked"'
+run "$CTXD" --database-url "$A" agent list --json; check "agent list --json shows the state" eval 'rc_is 0 && out_has "\"state\": \"revoked\""'
+run "$CTXD" --database-url "$A" agent rotate alice; check "agent rotate prints a new key" eval 'rc_is 0 && [[ $OUT =~ ^ctxd_ak_ ]] && [[ $OUT != "$KEY1" ]]'
+check "no key is stored in the database file" eval '! grep -qF "$KEY1" "$T/agents.db" && ! grep -qF "$OUT" "$T/agents.db"'
 
 finish

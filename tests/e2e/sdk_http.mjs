@@ -41,7 +41,9 @@ const fails = async (client, name, args, code) => {
 };
 
 await withBackend(backend, async ({ url: dbUrl }) => {
-  const srv = await startServe(bin, { env: { DATABASE_URL: dbUrl } });
+  // the shared key stands for every agent here, the admin included: the operator's policy
+  // says so (by default it may not claim admin; tests/e2e/agent_keys.mjs)
+  const srv = await startServe(bin, { env: { DATABASE_URL: dbUrl, SHARED_KEY_AGENT_TYPES: '*', SHARED_KEY_PERMISSIONS: 'read,write,admin,debug' } });
   const toolsSeen = new Set();
   try {
     const a = await connect(srv.url);   // claude

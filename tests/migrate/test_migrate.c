@@ -294,13 +294,22 @@ static const migrate_embedded_file *embedded_up(int version)
     return NULL;
 }
 
+/* Every object the up scripts declare, once (a later migration may replace an object an
+ * earlier one made: 0003 makes secure_tokens and its indexes anew). */
 static size_t declared_all(decl *out, size_t max)
 {
+    static decl one[MAX_DECL];
     size_t n = 0;
     for (int v = 1; v <= L; v++) {
         const migrate_embedded_file *f = embedded_up(v);
-        if (f)
-            n += declared(f->sql, out + n, max - n);
+        size_t got = f ? declared(f->sql, one, MAX_DECL) : 0;
+        for (size_t i = 0; i < got && n < max; i++) {
+            bool seen = false;
+            for (size_t k = 0; k < n && !seen; k++)
+                seen = str_eq(out[k].type, one[i].type) && str_eq(out[k].name, one[i].name);
+            if (!seen)
+                out[n++] = one[i];
+        }
     }
     return n;
 }

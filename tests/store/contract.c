@@ -1525,21 +1525,27 @@ static void test_audit_same_transaction(void **state)
 
 /* ---- tokens ---------------------------------------------------------------------------- */
 
+#define H1 "1111111111111111111111111111111111111111111111111111111111111111"
+#define H2 "2222222222222222222222222222222222222222222222222222222222222222"
+#define H3 "3333333333333333333333333333333333333333333333333333333333333333"
+
 static void test_tokens(void **state)
 {
     store_t *st = ST;
     utc_us t = T("2025-03-01T10:00:00.654321Z");
-    store_token t1 = {.token_id = C("sct_11111111-1111-4111-8111-111111111111"),
-                      .jwt = C("eyJ.a.b"),
+    store_token t1 = {.token_hash = C(H1),
                       .agent_id = C("alice"),
                       .agent_type = C("claude"),
+                      .permissions = C("read,write"),
+                      .jti = C("9b2d4f5e-1c3a-4d7b-8e9f-0a1b2c3d4e5f"),
                       .created_at = t,
                       .expires_at = t + 3600 * SEC};
     OK(store_token_put(st, &t1, &E));
     store_token g;
-    OK(store_token_get(st, t1.token_id, &g, &E));
-    assert_string_equal(g.token_id, t1.token_id);
-    assert_string_equal(g.jwt, "eyJ.a.b");
+    OK(store_token_get(st, t1.token_hash, &g, &E));
+    assert_string_equal(g.token_hash, t1.token_hash);
+    assert_string_equal(g.jti, "9b2d4f5e-1c3a-4d7b-8e9f-0a1b2c3d4e5f");
+    assert_string_equal(g.permissions, "read,write");
     assert_string_equal(g.agent_id, "alice");
     assert_string_equal(g.agent_type, "claude");
     assert_int_equal(g.created_at, t);
@@ -1548,13 +1554,13 @@ static void test_tokens(void **state)
     FAILS(ERR_UNIQUE, store_token_put(st, &t1, &E));
 
     store_token t2 = t1;
-    t2.token_id = C("sct_22222222-2222-4222-8222-222222222222");
+    t2.token_hash = C(H2);
     t2.expires_at = t - SEC;
     OK(store_token_put(st, &t2, &E));
-    OK(store_token_get(st, t2.token_id, &g, &E)); /* expired: still returned */
+    OK(store_token_get(st, t2.token_hash, &g, &E)); /* expired: still returned */
     assert_int_equal(g.expires_at, t - SEC);
     store_token_clear(&g);
-    FAILS(ERR_NOTFOUND, store_token_get(st, "sct_nope", &g, &E));
+    FAILS(ERR_NOTFOUND, store_token_get(st, H3, &g, &E));
 
     bool rev = true;
     OK(store_jti_is_revoked(st, "j1", &rev, &E));
@@ -1570,8 +1576,8 @@ static void test_tokens(void **state)
     int64_t removed = -1;
     OK(store_token_purge(st, t, &removed, &E));
     assert_int_equal(removed, 2); /* t2 and j3 */
-    FAILS(ERR_NOTFOUND, store_token_get(st, t2.token_id, &g, &E));
-    OK(store_token_get(st, t1.token_id, &g, &E));
+    FAILS(ERR_NOTFOUND, store_token_get(st, t2.token_hash, &g, &E));
+    OK(store_token_get(st, t1.token_hash, &g, &E));
     store_token_clear(&g);
     OK(store_jti_is_revoked(st, "j3", &rev, &E));
     assert_false(rev);
@@ -1582,11 +1588,323 @@ static void test_tokens(void **state)
 
     OK(store_token_put(st, &t2, &E));
     bool deleted = false;
-    OK(store_token_delete(st, t2.token_id, &deleted, &E));
+    OK(store_token_delete(st, t2.token_hash, &deleted, &E));
     assert_true(deleted);
-    OK(store_token_delete(st, t2.token_id, &deleted, &E));
+    OK(store_token_delete(st, t2.token_hash, &deleted, &E));
     assert_false(deleted);
-    FAILS(ERR_NOTFOUND, store_token_get(st, t2.token_id, &g, &E));
+    FAILS(ERR_NOTFOUND, store_token_get(st, t2.token_hash, &g, &E));
+}
+
+/* A protected token is kept under its digest only (64 hex digits: anything else is
+ * refused, so no token can be stored as its own key), and an agent's tokens go at once. */
+static void test_tokens_digest_and_agent(void **state)
+{
+    store_t *st = ST;
+    utc_us t = T("2025-03-01T10:00:00Z");
+    store_token tk = {.token_hash = C("sct_11111111-1111-4111-8111-111111111111"),
+                      .agent_id = C("alice"),
+                      .agent_type = C("claude"),
+                      .permissions = C("read"),
+                      .jti = C("j"),
+                      .expires_at = t + 3600 * SEC};
+    FAILS(ERR_INVALID, store_token_put(st, &tk, &E));
+    tk.token_hash = C("1111111111111111111111111111111111111111111111111111111111111111F");
+    FAILS(ERR_INVALID, store_token_put(st, &tk, &E));
+    tk.token_hash = C("ABCDEF1111111111111111111111111111111111111111111111111111111111");
+    FAILS(ERR_INVALID, store_token_put(st, &tk, &E));
+    tk.permissions = NULL;
+    tk.token_hash = C(H1);
+    FAILS(ERR_INVALID, store_token_put(st, &tk, &E));
+    tk.permissions = C("read");
+    const char *hashes[] = {H1, H2, H3};
+    const char *agents[] = {"alice", "alice", "bob"};
+    for (int i = 0; i < 3; i++) {
+        tk.token_hash = C(hashes[i]);
+        tk.agent_id = C(agents[i]);
+        OK(store_token_put(st, &tk, &E));
+    }
+    int64_t removed = -1;
+    OK(store_token_delete_agent(st, "alice", &removed, &E));
+    assert_int_equal(removed, 2);
+    store_token g;
+    FAILS(ERR_NOTFOUND, store_token_get(st, H1, &g, &E));
+    FAILS(ERR_NOTFOUND, store_token_get(st, H2, &g, &E));
+    OK(store_token_get(st, H3, &g, &E));
+    assert_string_equal(g.agent_id, "bob");
+    store_token_clear(&g);
+    OK(store_token_delete_agent(st, "alice", &removed, &E));
+    assert_int_equal(removed, 0);
+    OK(store_token_delete_agent(st, "nobody", NULL, &E));
+    FAILS(ERR_INVALID, store_token_delete_agent(st, NULL, &removed, &E));
+}
+
+/* ---- agent credentials -------------------------------------------------------------- */
+
+#define K1 "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+#define K2 "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"
+#define K3 "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3"
+
+/* Add, get (by agent and by key digest), list (by agent id), rekey and revoke, each with
+ * its audit record; one credential per agent and per key; errors for what is missing. */
+static void test_credentials(void **state)
+{
+    store_t *st = ST;
+    utc_us t = T("2025-04-01T08:00:00.000123Z");
+    store_cred c1 = {.agent_id = C("zed"),
+                     .agent_type = C("claude"),
+                     .permissions = C("read,write"),
+                     .key_hash = C(K1),
+                     .created_at = t,
+                     .updated_at = t};
+    store_audit_in au = {.metadata = "{\"by\":\"test\"}"};
+    OK(store_cred_add(st, &c1, &au, &E));
+    store_cred c2 = {.agent_id = C("\xc3\xa5sa"), /* byte-wise: after "zed" */
+                     .agent_type = C("admin"),
+                     .permissions = C("read,write,admin"),
+                     .key_hash = C(K2)};
+    OK(store_cred_add(st, &c2, NULL, &E));
+    store_cred c3 = {.agent_id = C("Bob"),
+                     .agent_type = C("gemini"),
+                     .permissions = C("read"),
+                     .key_hash = C(K3)};
+    OK(store_cred_add(st, &c3, &au, &E));
+    /* one per agent, one per key */
+    store_cred dup = c1;
+    dup.key_hash = C(K3);
+    FAILS(ERR_UNIQUE, store_cred_add(st, &dup, &au, &E));
+    dup = c3;
+    dup.agent_id = C("other");
+    FAILS(ERR_UNIQUE, store_cred_add(st, &dup, &au, &E));
+    dup.key_hash = C("not-a-digest");
+    FAILS(ERR_INVALID, store_cred_add(st, &dup, &au, &E));
+    dup.key_hash = NULL;
+    FAILS(ERR_INVALID, store_cred_add(st, &dup, &au, &E));
+    assert_int_equal(count_audit(st, "credential_added", NULL), 2);
+
+    store_cred g;
+    OK(store_cred_get(st, "zed", &g, &E));
+    assert_string_equal(g.agent_type, "claude");
+    assert_string_equal(g.permissions, "read,write");
+    assert_string_equal(g.key_hash, K1);
+    assert_int_equal(g.created_at, t);
+    assert_int_equal(g.updated_at, t);
+    assert_int_equal(g.revoked_at, 0);
+    store_cred_clear(&g);
+    OK(store_cred_find_key(st, K3, &g, &E));
+    assert_string_equal(g.agent_id, "Bob");
+    assert_true(g.created_at > 0 && g.updated_at == g.created_at);
+    store_cred_clear(&g);
+    FAILS(ERR_NOTFOUND, store_cred_get(st, "nobody", &g, &E));
+    FAILS(ERR_NOTFOUND, store_cred_find_key(st, H1, &g, &E));
+    FAILS(ERR_INVALID, store_cred_get(st, NULL, &g, &E));
+
+    store_creds l;
+    OK(store_cred_list(st, &l, &E));
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.v[0].agent_id, "Bob");
+    assert_string_equal(l.v[1].agent_id, "zed");
+    assert_string_equal(l.v[2].agent_id, "\xc3\xa5sa");
+    store_creds_free(&l);
+
+    /* revoke: once (audited), again changes nothing */
+    bool changed = false;
+    utc_us t2 = t + 60 * SEC;
+    OK(store_cred_revoke(st, "zed", t2, &au, &changed, &E));
+    assert_true(changed);
+    OK(store_cred_revoke(st, "zed", t2 + SEC, &au, &changed, &E));
+    assert_false(changed);
+    FAILS(ERR_NOTFOUND, store_cred_revoke(st, "nobody", t2, &au, &changed, &E));
+    assert_false(changed);
+    assert_int_equal(count_audit(st, "credential_revoked", NULL), 1);
+    OK(store_cred_find_key(st, K1, &g, &E)); /* still there: the id stays reserved */
+    assert_int_equal(g.revoked_at, t2);
+    assert_int_equal(g.updated_at, t2);
+    store_cred_clear(&g);
+
+    /* rekey: a new digest, active again; the old digest is nobody's */
+    utc_us t3 = t + 120 * SEC;
+    OK(store_cred_rekey(st, "zed", H1, t3, &au, &E));
+    FAILS(ERR_NOTFOUND, store_cred_find_key(st, K1, &g, &E));
+    OK(store_cred_find_key(st, H1, &g, &E));
+    assert_string_equal(g.agent_id, "zed");
+    assert_int_equal(g.revoked_at, 0);
+    assert_int_equal(g.updated_at, t3);
+    assert_int_equal(g.created_at, t);
+    store_cred_clear(&g);
+    FAILS(ERR_UNIQUE, store_cred_rekey(st, "zed", K3, t3, &au, &E)); /* Bob's key */
+    FAILS(ERR_NOTFOUND, store_cred_rekey(st, "nobody", H2, t3, &au, &E));
+    FAILS(ERR_INVALID, store_cred_rekey(st, "zed", "xyz", t3, &au, &E));
+    assert_int_equal(count_audit(st, "credential_rotated", NULL), 1);
+    /* the audit records name the agent and its resource */
+    store_audits al;
+    store_audit_query q = {.event_type = "credential_rotated", .limit = 5};
+    OK(store_audit_list(st, &q, &al, &E));
+    assert_int_equal(al.n, 1);
+    assert_string_equal(al.v[0].agent_id, "zed");
+    assert_string_equal(al.v[0].resource, "agent:zed");
+    store_audits_free(&al);
+}
+
+/* ---- restricted sessions -------------------------------------------------------------- */
+
+#define SO "session_00000000000000a0" /* open */
+#define SR "session_00000000000000a1" /* alice's: bob and gemini agents */
+#define SE "session_00000000000000a2" /* carol's: nobody else */
+
+/* The reader's filter: every visibility, and the session clause of (id, type). */
+static store_vis member(const char *id, const char *type)
+{
+    store_vis v = {.any = STORE_VIS_EVERY, .member_id = id, .member_type = type};
+    return v;
+}
+
+/* The sessions session_list gives vis, as "a0,a1" (the last two characters of each id,
+ * in order of id), and its total. */
+static void listed_sessions(store_t *st, const store_vis *vis, char *out, size_t n, int64_t *tot)
+{
+    store_session_query q = {.limit = 100, .vis = *vis};
+    store_sessions l;
+    OK(store_session_list(st, &q, &l, tot, &E));
+    out[0] = '\0';
+    for (const char *want = "a0\0a1\0a2\0"; *want; want += 3)
+        for (size_t i = 0; i < l.n; i++)
+            if (strcmp(l.v[i].id + strlen(l.v[i].id) - 2, want) == 0)
+                snprintf(out + strlen(out), n - strlen(out), "%s%s", *out ? "," : "", want);
+    assert_int_equal((int64_t)l.n, *tot);
+    store_sessions_free(&l);
+}
+
+/* A restricted session (store_session.access) admits its creator and the agents and
+ * types it lists; for anyone else (store_vis.member_id/member_type) its messages are not
+ * there on any read (list, get, thread, search, session_list and its counts, a reply's
+ * parent), on every backend; without a session clause every session is read. */
+static void test_restricted_sessions(void **state)
+{
+    store_t *st = ST;
+    mk_session_at(st, SO, "alice", true, 0);
+    store_session r = {.id = C(SR),
+                       .purpose = C("inner"),
+                       .created_by = C("alice"),
+                       .access = C("{\"agents\":[\"bob\",\"b\\u00f6b\"],\"types\":[\"gemini\"]}"),
+                       .is_active = true};
+    OK(store_session_create(st, &r, NULL, &E));
+    store_session x = {.id = C(SE),
+                       .purpose = C("alone"),
+                       .created_by = C("carol"),
+                       .access = C("{\"agents\":[],\"types\":[]}"),
+                       .is_active = true};
+    OK(store_session_create(st, &x, NULL, &E));
+    store_session bad = x;
+    bad.id = C("session_00000000000000a3");
+    bad.access = C("{\"agents\":\"bob\",\"types\":[]}");
+    FAILS(ERR_INVALID, store_session_create(st, &bad, NULL, &E));
+    add_msg(st, SO, "alice", "open hello");
+    int64_t rm = add_msg(st, SR, "alice", "inner hello");
+    add_full(st, SR, "bob", "claude", "public", "inner reply", rm);
+    int64_t em = add_msg(st, SE, "carol", "alone hello");
+
+    /* the access round-trips (JSON, equal as values) */
+    store_session g;
+    OK(store_session_head(st, SR, &g, &E));
+    json_t *want =
+        json_loads("{\"agents\":[\"bob\",\"b\\u00f6b\"],\"types\":[\"gemini\"]}", 0, NULL);
+    json_t *got = json_loads(g.access, 0, NULL);
+    assert_true(json_equal(want, got));
+    json_decref(want);
+    json_decref(got);
+    assert_int_equal(g.message_count, 0); /* the head only */
+    store_session_clear(&g);
+    OK(store_session_get(st, SO, &g, &E));
+    assert_null(g.access);
+    store_session_clear(&g);
+
+    static const struct {
+        const char *id, *type, *sessions;
+    } readers[] = {
+        {"alice", "claude", "a0,a1"}, /* creator of a1 */
+        {"bob", "claude", "a0,a1"},   /* listed */
+        {"b\xc3\xb6"
+         "b",
+         "x", "a0,a1"},               /* listed (not ASCII) */
+        {"gina", "gemini", "a0,a1"},  /* its type listed */
+        {"gina", "Gemini", "a0"},     /* the type as stored, exactly */
+        {"Bob", "claude", "a0"},      /* ids are exact */
+        {"carol", "claude", "a0,a2"}, /* creator of a2 */
+        {"dave", "generic", "a0"},
+    };
+    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++) {
+        store_vis v = member(readers[i].id, readers[i].type);
+        char ids[64];
+        int64_t tot = -1;
+        listed_sessions(st, &v, ids, sizeof ids, &tot);
+        if (strcmp(ids, readers[i].sessions) != 0)
+            fail_msg("%s/%s: sessions %s, expected %s", readers[i].id, readers[i].type, ids,
+                     readers[i].sessions);
+        bool in_r = strstr(readers[i].sessions, "a1") != NULL;
+        bool in_e = strstr(readers[i].sessions, "a2") != NULL;
+        /* message_list */
+        store_messages l;
+        int64_t total = -1;
+        store_msg_query q = {.session_id = SR, .vis = v, .limit = 10};
+        OK(store_message_list(st, &q, &l, &total, &E));
+        assert_int_equal(l.n, in_r ? 2 : 0);
+        assert_int_equal(total, in_r ? 2 : 0);
+        store_messages_free(&l);
+        q.session_id = SO;
+        OK(store_message_list(st, &q, &l, &total, &E));
+        assert_int_equal(l.n, 1);
+        store_messages_free(&l);
+        /* message_get, thread */
+        store_message m;
+        if (in_r) {
+            OK(store_message_get(st, rm, &v, &m, &E));
+            store_message_clear(&m);
+            OK(store_message_thread(st, rm, &v, &l, &E));
+            assert_int_equal(l.n, 2);
+            store_messages_free(&l);
+        } else {
+            FAILS(ERR_NOTFOUND, store_message_get(st, rm, &v, &m, &E));
+            FAILS(ERR_NOTFOUND, store_message_thread(st, rm, &v, &l, &E));
+        }
+        if (in_e) {
+            OK(store_message_get(st, em, &v, &m, &E));
+            store_message_clear(&m);
+        } else {
+            FAILS(ERR_NOTFOUND, store_message_get(st, em, &v, &m, &E));
+        }
+        /* search candidates */
+        const char *terms[] = {"hel"};
+        store_search_query sq = {
+            .session_id = SR, .vis = v, .terms = terms, .nterms = 1, .limit = 10};
+        OK(store_message_search(st, &sq, &l, &E));
+        assert_int_equal(l.n, in_r ? 2 : 0);
+        store_messages_free(&l);
+    }
+    /* a reply's parent as the poster sees it */
+    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++) {
+        store_vis v = member(readers[i].id, readers[i].type);
+        bool in_r = strstr(readers[i].sessions, "a1") != NULL;
+        store_message reply = {.session_id = C(SR),
+                               .sender = C(readers[i].id),
+                               .sender_type = C(readers[i].type),
+                               .visibility = STORE_VIS_PUBLIC,
+                               .content = C("reply"),
+                               .parent_id = rm,
+                               .parent_vis = &v};
+        if (in_r)
+            OK(store_message_add(st, &reply, NULL, &E));
+        else
+            assert_int_not_equal(store_message_add(st, &reply, NULL, &E), ERR_OK);
+    }
+    /* no session clause: everything; half of one: refused */
+    char ids[64];
+    int64_t tot = -1;
+    listed_sessions(st, &VIS_ALL, ids, sizeof ids, &tot);
+    assert_int_equal(tot, 3);
+    store_vis half = {.any = STORE_VIS_EVERY, .member_id = "alice"};
+    store_messages l;
+    store_msg_query q = {.session_id = SR, .vis = half, .limit = 10};
+    FAILS(ERR_INVALID, store_message_list(st, &q, &l, NULL, &E));
 }
 
 /* ---- iterate ------------------------------------------------------------------------- */
@@ -1694,8 +2012,9 @@ static void test_iterate(void **state)
                          .expires_at = t + SEC,
                          .overwrite = true};
     OK(store_memory_set(st, &ms, &a, NULL, &E));
-    store_token tok = {.token_id = C("sct_33333333-3333-4333-8333-333333333333"),
-                       .jwt = C("jwt"),
+    store_token tok = {.token_hash = C(H3),
+                       .permissions = C("read"),
+                       .jti = C("jti-3"),
                        .agent_id = C("alice"),
                        .agent_type = C("claude"),
                        .created_at = t,
@@ -1703,9 +2022,17 @@ static void test_iterate(void **state)
     OK(store_token_put(st, &tok, &E));
     OK(store_jti_revoke(st, "jti-1", t + SEC, &E));
 
+    store_cred cr = {.agent_id = C("alice"),
+                     .agent_type = C("claude"),
+                     .permissions = C("read,write"),
+                     .key_hash = C(K1),
+                     .created_at = t,
+                     .updated_at = t};
+    OK(store_cred_add(st, &cr, NULL, &E));
+
     iter_acc acc = {json_array(), 0};
     OK(store_iterate(st, collect, &acc, &E));
-    size_t counts[6] = {0};
+    size_t counts[7] = {0};
     int last = -1;
     size_t i;
     json_t *pair;
@@ -1719,7 +2046,8 @@ static void test_iterate(void **state)
         counts[ti]++;
         switch (ti) {
         case 0:
-            check_keys(row, "id purpose created_by metadata is_active created_at updated_at");
+            check_keys(row,
+                       "id purpose created_by metadata is_active created_at updated_at access");
             break;
         case 1:
             check_keys(row, "id session_id sender sender_type content visibility message_type "
@@ -1732,8 +2060,14 @@ static void test_iterate(void **state)
         case 3:
             check_keys(row, "id created_at event_type agent_id session_id resource metadata");
             break;
-        case 4: check_keys(row, "token_id jwt agent_id agent_type created_at expires_at"); break;
+        case 4:
+            check_keys(row, "token_hash agent_id agent_type permissions jti created_at expires_at");
+            break;
         case 5: check_keys(row, "jti expires_at"); break;
+        case 6:
+            check_keys(row, "agent_id agent_type permissions key_hash created_at updated_at "
+                            "revoked_at");
+            break;
         }
     }
     assert_int_equal(counts[0], 2);
@@ -1742,6 +2076,7 @@ static void test_iterate(void **state)
     assert_int_equal(counts[3], 6);
     assert_int_equal(counts[4], 1);
     assert_int_equal(counts[5], 1);
+    assert_int_equal(counts[6], 1);
 
     json_t *k;
     json_t *r = find_row(acc.rows, "sessions", "id", k = json_string(s1.id));
@@ -1783,7 +2118,12 @@ static void test_iterate(void **state)
     assert_time_field(r, "expires_at", t + SEC);
     assert_time_field(r, "created_at", t);
 
-    r = find_row(acc.rows, "secure_tokens", "token_id", k = json_string(tok.token_id));
+    r = find_row(acc.rows, "agent_credentials", "agent_id", k = json_string("alice"));
+    json_decref(k);
+    assert_string_equal(json_string_value(json_object_get(r, "key_hash")), K1);
+    assert_true(json_is_null(json_object_get(r, "revoked_at")));
+    assert_time_field(r, "updated_at", t);
+    r = find_row(acc.rows, "secure_tokens", "token_hash", k = json_string(tok.token_hash));
     json_decref(k);
     assert_time_field(r, "expires_at", t + SEC);
     r = find_row(acc.rows, "revoked_jtis", "jti", k = json_string("jti-1"));
@@ -1833,13 +2173,22 @@ static void test_import_rows_checked_values(void **state)
     store_t *st = ST;
     json_t *sess =
         jl("{\"id\":\"" SC1 "\",\"purpose\":\"p\",\"created_by\":\"a\","
-           "\"metadata\":null,\"is_active\":true,"
+           "\"metadata\":null,\"is_active\":true,\"access\":null,"
            "\"created_at\":\"2024-01-01T00:00:00Z\",\"updated_at\":\"2024-01-01T00:00:00Z\"}");
     OK(store_import_rows(st, "sessions", &sess, 1, NULL, &E));
     json_object_set_new(sess, "id", json_string("session_00000000000000c2"));
     json_object_set_new(sess, "metadata", json_pack("[i]", 1));
     FAILS(ERR_INVALID, store_import_rows(st, "sessions", &sess, 1, NULL, &E));
     assert_non_null(strstr(E.msg, "sessions.metadata"));
+    /* a restricted session's access: {"agents": [strings], "types": [strings]} only */
+    json_object_set_new(sess, "metadata", json_null());
+    const char *bad_access[] = {"[]", "{\"agents\":[\"a\"]}", "{\"agents\":[1],\"types\":[]}",
+                                "{\"agents\":[],\"types\":[],\"x\":[]}", "[\"open\"]"};
+    for (size_t i = 0; i < sizeof bad_access / sizeof bad_access[0]; i++) {
+        json_object_set_new(sess, "access", jl(bad_access[i]));
+        FAILS(ERR_INVALID, store_import_rows(st, "sessions", &sess, 1, NULL, &E));
+        assert_non_null(strstr(E.msg, "sessions.access"));
+    }
     json_decref(sess);
 
     json_t *msg = jl(MSG_ROW(40, SC1, null));
@@ -1871,10 +2220,11 @@ static void test_import_rows_checked_values(void **state)
 static void test_import_rows(void **state)
 {
     store_t *st = ST;
-    json_t *sess = jl("{\"id\":\"" SC1 "\",\"purpose\":\"p\",\"created_by\":\"a\","
-                      "\"metadata\":{\"b\":1,\"a\":[true,null]},\"is_active\":false,"
-                      "\"created_at\":\"2024-02-29T23:59:59.999999Z\","
-                      "\"updated_at\":\"2024-03-01T00:00:00.000001Z\"}");
+    json_t *sess =
+        jl("{\"id\":\"" SC1 "\",\"purpose\":\"p\",\"created_by\":\"a\","
+           "\"metadata\":{\"b\":1,\"a\":[true,null]},\"is_active\":false,\"access\":null,"
+           "\"created_at\":\"2024-02-29T23:59:59.999999Z\","
+           "\"updated_at\":\"2024-03-01T00:00:00.000001Z\"}");
     int64_t n = -1;
     OK(store_import_rows(st, "sessions", &sess, 1, &n, &E));
     assert_int_equal(n, 1);
@@ -2486,6 +2836,9 @@ int main(int argc, char **argv)
         T_(test_audit),
         T_(test_audit_same_transaction),
         T_(test_tokens),
+        T_(test_tokens_digest_and_agent),
+        T_(test_credentials),
+        T_(test_restricted_sessions),
         T_(test_iterate),
         T_(test_import_rows),
         T_(test_import_rows_checked_values),

@@ -86,13 +86,14 @@ static void test_open_bad_urls(void **state)
 static void test_table_order(void **state)
 {
     (void)state;
-    static const char *const want[] = {"sessions",  "messages",      "agent_memory",
-                                       "audit_log", "secure_tokens", "revoked_jtis"};
+    static const char *const want[] = {"sessions",         "messages",      "agent_memory",
+                                       "audit_log",        "secure_tokens", "revoked_jtis",
+                                       "agent_credentials"};
     const char *const *order = store_table_order();
     size_t n = 0;
     while (order[n])
         n++;
-    assert_int_equal(n, 6);
+    assert_int_equal(n, 7);
     for (size_t i = 0; i < n; i++)
         assert_string_equal(order[i], want[i]);
 }

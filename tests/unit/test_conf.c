@@ -151,8 +151,9 @@ static void test_table(void **state)
      *      MCP_MAX_SUBSCRIPTIONS
      *    + HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT, HTTP_HEADER_TIMEOUT
      *    + MCP_WRITE_WORKERS, MCP_HEAVY_WORKERS, HEAVY_CALLS_PER_AGENT,
-     *      SEARCH_MAX_SCAN_BYTES, SEARCH_TIME_BUDGET_MS, MAX_RESPONSE_BYTES */
-    assert_int_equal(n, 38);
+     *      SEARCH_MAX_SCAN_BYTES, SEARCH_TIME_BUDGET_MS, MAX_RESPONSE_BYTES,
+     *    + SHARED_KEY_AGENT_TYPES, SHARED_KEY_PERMISSIONS */
+    assert_int_equal(n, 40);
     conf_t *c = conf_defaults();
     err_t e;
     for (size_t i = 0; i < n; i++) {

@@ -269,7 +269,8 @@ static json_t *J(const char *text)
 }
 
 /* Sessions, threads, every visibility, metadata of every JSON type, memory in
- * both scopes with and without TTL, audit rows, tokens, revoked jtis, Unicode,
+ * both scopes with and without TTL, audit rows, tokens, revoked jtis, agent credentials (one
+ * revoked), a restricted session, Unicode,
  * microsecond times, and ids with gaps (rows imported with explicit ids). */
 static void seed_rich(store_t *st)
 {
@@ -286,6 +287,7 @@ static void seed_rich(store_t *st)
     store_session s2 = {.id = S2,
                         .purpose = "second",
                         .created_by = "agent-b",
+                        .access = "{\"agents\":[\"agent-\xce\xb1\"],\"types\":[\"claude\",\"t\"]}",
                         .is_active = false,
                         .created_at = 1700000100000001LL};
     OK(store_session_create(st, &s2, NULL, &E));
@@ -359,20 +361,39 @@ static void seed_rich(store_t *st)
                          .metadata = "\"scalar\""};
     OK(store_audit_append(st, &a2, &E));
 
-    store_token t1 = {.token_id = "sct_11111111-2222-4333-8444-555555555555",
-                      .jwt = "eyJ.a.b",
+    store_token t1 = {.token_hash =
+                          "1111111111111111111111111111111111111111111111111111111111111111",
+                      .permissions = "read,write",
+                      .jti = "11111111-2222-4333-8444-555555555555",
                       .agent_id = "agent-\xce\xb1",
                       .agent_type = "claude",
                       .created_at = 1700000200000007LL,
                       .expires_at = 4102444800000000LL};
     OK(store_token_put(st, &t1, &E));
-    store_token t2 = {.token_id = "sct_00000000-2222-4333-8444-555555555555",
-                      .jwt = "eyJ.c.d",
+    store_token t2 = {.token_hash =
+                          "0000000000000000000000000000000000000000000000000000000000000000",
+                      .permissions = "read,write,admin,debug",
+                      .jti = "00000000-2222-4333-8444-555555555555",
                       .agent_id = "agent-b",
                       .agent_type = "admin",
                       .created_at = 1700000200999999LL,
                       .expires_at = 4102444800000001LL};
     OK(store_token_put(st, &t2, &E));
+    store_cred c1 = {.agent_id = "agent-\xce\xb1",
+                     .agent_type = "claude",
+                     .permissions = "read,write",
+                     .key_hash = "2222222222222222222222222222222222222222222222222222222222222222",
+                     .created_at = 1700000300000001LL,
+                     .updated_at = 1700000300000002LL};
+    OK(store_cred_add(st, &c1, &au, &E));
+    store_cred c2 = {.agent_id = "agent-b",
+                     .agent_type = "admin",
+                     .permissions = "read,write,admin",
+                     .key_hash = "3333333333333333333333333333333333333333333333333333333333333333",
+                     .created_at = 1700000300000003LL,
+                     .updated_at = 1700000300000004LL,
+                     .revoked_at = 1700000300000004LL};
+    OK(store_cred_add(st, &c2, NULL, &E));
     OK(store_jti_revoke(st, "jti-1", 4102444800999999LL, &E));
     OK(store_jti_revoke(st, "jti-\xc3\xbc", 4102444801000000LL, &E));
 
@@ -943,6 +964,137 @@ static void t_present_and_versions(void **state)
     tdb_drop(&b);
 }
 
+/* The number of row lines of `table` in an export body. */
+static size_t dump_rows_of(const char *body, const char *table)
+{
+    char *needle = ts_strf("{\"table\":\"%s\",", table);
+    size_t n = 0;
+    for (const char *p = body; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(needle);
+    return n;
+}
+
+/* Protected tokens stay out of dumps and copies unless --include-tokens: by default
+ * export writes no secure_tokens row (its trailer counts none) and copy leaves the
+ * target's secure_tokens alone (verify does not hold that against it); with the flag both
+ * carry them, and the dump imports them. Revocations (revoked_jtis: ids, no secret) move
+ * either way, so a revoked JWT stays revoked on the target. */
+static void t_tokens_flag(void **state)
+{
+    (void)state;
+    tdb a, b, c, d;
+    tdb_new(K_SQLITE, &a);
+    tdb_new(g_kind, &b);
+    tdb_new(g_kind, &c);
+    tdb_new(K_SQLITE, &d);
+    seed_url(a.url, seed_rich_fn);
+    assert_int_equal(count_rows(a.url, "secure_tokens"), 2);
+
+    /* export: without the flag no token row, with it every one */
+    char *body = export_body(a.url);
+    assert_int_equal(dump_rows_of(body, "secure_tokens"), 0);
+    assert_int_equal(dump_rows_of(body, "revoked_jtis"), 2);
+    assert_non_null(strstr(body, "\"secure_tokens\":{\"rows\":0,"));
+    free(body);
+    char *path = ts_strf("%s/tokens-%d.jsonl", g_tmp, g_seq++);
+    run_res r = RUN(a.url, "export", "--include-tokens", "--out", path);
+    EXPECT_RC(r, 0);
+    run_free(&r);
+    body = slurp(path);
+    assert_int_equal(dump_rows_of(body, "secure_tokens"), 2);
+    free(body);
+    r = RUN(d.url, "import", path);
+    EXPECT_RC(r, 0);
+    assert_null(strstr(r.out, "DIFFERS"));
+    run_free(&r);
+    assert_int_equal(count_rows(d.url, "secure_tokens"), 2);
+
+    /* copy: the same rule, and --verify passes both ways */
+    r = RUN(NULL, "copy", "--from", a.url, "--to", b.url, "--verify");
+    EXPECT_RC(r, 0);
+    EXPECT_HAS(r.out, "--include-tokens");
+    assert_null(strstr(r.out, "DIFFERS"));
+    run_free(&r);
+    assert_int_equal(count_rows(b.url, "secure_tokens"), 0);
+    assert_int_equal(count_rows(b.url, "revoked_jtis"), 2);
+    assert_int_equal(count_rows(b.url, "messages"), count_rows(a.url, "messages"));
+    r = RUN(NULL, "copy", "--from", a.url, "--to", c.url, "--verify", "--include-tokens");
+    EXPECT_RC(r, 0);
+    assert_null(strstr(r.out, "DIFFERS"));
+    run_free(&r);
+    assert_int_equal(count_rows(c.url, "secure_tokens"), 2);
+    /* help says what the flag does */
+    r = RUN(NULL, "export", "--help");
+    EXPECT_RC(r, 0);
+    EXPECT_HAS(r.out, "--include-tokens");
+    run_free(&r);
+    unlink(path);
+    free(path);
+    tdb_drop(&a);
+    tdb_drop(&b);
+    tdb_drop(&c);
+    tdb_drop(&d);
+}
+
+/* A dump an older ctxd wrote (tests/xfer/dump_schema2.jsonl: `ctxd export` of schema
+ * version 2, made by the release before protected tokens were kept as digests; its
+ * secure_tokens rows hold sct_ tokens and JWTs in clear) still imports: its sessions are
+ * open, its protected tokens are not imported (a note counts them), and the database ends
+ * up holding no token of it; the trailer's checksums are checked against the file as
+ * written (a damaged old dump is refused). */
+static void t_old_dump(void **state)
+{
+    (void)state;
+    tdb c;
+    tdb_new(g_kind, &c);
+    run_res r = RUN(c.url, "import", CTXD_OLD_DUMP);
+    EXPECT_RC(r, 0);
+    assert_null(strstr(r.out, "DIFFERS"));
+    EXPECT_HAS(r.err, "2 protected token(s) of this dump (schema version 2) are not imported");
+    run_free(&r);
+    assert_int_equal(count_rows(c.url, "sessions"), 1);
+    assert_int_equal(count_rows(c.url, "messages"), 3);
+    assert_int_equal(count_rows(c.url, "agent_memory"), 2);
+    assert_int_equal(count_rows(c.url, "secure_tokens"), 0);
+    assert_int_equal(count_rows(c.url, "revoked_jtis"), 1);
+    char *body = export_body(c.url);
+    assert_null(strstr(body, "sct_"));
+    assert_null(strstr(body, "eyJ"));
+    assert_non_null(strstr(body, "\"access\":null"));
+    free(body);
+    /* again: everything already there, nothing about tokens differs */
+    r = RUN(c.url, "import", CTXD_OLD_DUMP);
+    EXPECT_RC(r, 0);
+    EXPECT_HAS(r.out, "0 row(s) written");
+    assert_null(strstr(r.out, "DIFFERS"));
+    run_free(&r);
+    tdb_drop(&c);
+
+    /* one character of a clear token changed: the file no longer matches its trailer */
+    char *all = slurp(CTXD_OLD_DUMP);
+    char *tok = strstr(all, "\"token_id\":\"sct_");
+    assert_non_null(tok);
+    tok[strlen("\"token_id\":\"sct_")] ^= 1;
+    char *path = ts_strf("%s/old-damaged-%d.jsonl", g_tmp, g_seq++);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(all, f);
+    fclose(f);
+    tdb d;
+    tdb_new(g_kind, &d);
+    r = RUN(d.url, "import", path);
+    EXPECT_RC(r, 1);
+    EXPECT_HAS(r.err, "table secure_tokens");
+    EXPECT_HAS(r.err, "damaged");
+    run_free(&r);
+    assert_int_equal(count_rows(d.url, "sessions"), 0);
+    tdb_drop(&d);
+    unlink(path);
+    free(path);
+    free(all);
+}
+
 /* Command-line errors and the dry run on an empty target. */
 static void t_cli(void **state)
 {
@@ -1087,7 +1239,9 @@ int main(int argc, char **argv)
         rc = cmocka_run_group_tests_name("xfer round trip sqlite->pg->mariadb->sqlite", tests, NULL,
                                          NULL);
     } else if (strcmp(mode, "mongo") == 0) {
-        const struct CMUnitTest tests[] = {cmocka_unit_test(t_round_trip_mongo)};
+        g_kind = K_MONGO;
+        const struct CMUnitTest tests[] = {cmocka_unit_test(t_round_trip_mongo),
+                                           cmocka_unit_test(t_old_dump)};
         rc = cmocka_run_group_tests_name("xfer sqlite->mongodb->sqlite", tests, NULL, NULL);
     } else if (strcmp(mode, "sqlite") == 0) {
         g_kind = K_SQLITE;
@@ -1096,6 +1250,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(t_export_import), cmocka_unit_test(t_nonempty),
             cmocka_unit_test(t_bad_dumps),     cmocka_unit_test(t_nul_rows),
             cmocka_unit_test(t_killed_copy),   cmocka_unit_test(t_present_and_versions),
+            cmocka_unit_test(t_tokens_flag),   cmocka_unit_test(t_old_dump),
         };
         rc = cmocka_run_group_tests_name("xfer sqlite", tests, NULL, NULL);
     } else if (strcmp(mode, "pg") == 0 || strcmp(mode, "mariadb") == 0) {
@@ -1104,6 +1259,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(t_copy_verify), cmocka_unit_test(t_export_import),
             cmocka_unit_test(t_nonempty),    cmocka_unit_test(t_bad_dumps),
             cmocka_unit_test(t_nul_rows),    cmocka_unit_test(t_killed_copy),
+            cmocka_unit_test(t_tokens_flag), cmocka_unit_test(t_old_dump),
         };
         rc = cmocka_run_group_tests_name(g_kind == K_PG ? "xfer postgresql" : "xfer mariadb", tests,
                                          NULL, NULL);

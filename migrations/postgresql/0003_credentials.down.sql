@@ -1,0 +1,16 @@
+-- 0003_credentials (postgresql), down: back to the 0002 schema (see the sqlite script);
+-- secure_tokens gets its 0001 shape back, empty.
+DROP TABLE IF EXISTS agent_credentials;
+DROP INDEX IF EXISTS idx_sessions_restricted;
+ALTER TABLE sessions DROP COLUMN IF EXISTS access;
+DROP TABLE IF EXISTS secure_tokens;
+CREATE TABLE secure_tokens (
+    token_id    TEXT PRIMARY KEY,     -- "sct_" + uuid4
+    jwt         TEXT NOT NULL,
+    agent_id    TEXT NOT NULL,
+    agent_type  TEXT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    expires_at  TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX idx_tokens_expires ON secure_tokens (expires_at);
+CREATE INDEX idx_tokens_agent ON secure_tokens (agent_id);
