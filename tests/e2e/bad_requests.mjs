@@ -394,24 +394,26 @@ function checkOne(want, r, j, show) {
 }
 
 // The stored state: every table (the full-text index, derived from messages, aside) in
-// rowid order, by the sqlite3 shell; the audit records of refused logins (and the audit
-// log's id counter they advance) aside.
+// rowid order, by the sqlite3 shell; the audit records of refusals (REFUSAL_EVENTS: ctxd
+// audits refused logins, tokens and permissions by design) and the audit log's id counter
+// they advance aside.
+const REFUSAL_EVENTS = ['auth_failed', 'auth_refused', 'token_refused', 'permission_denied'];
 const sqlite = (path, sql) => execFileSync('sqlite3', ['-readonly', '-batch', '-json', path, sql], { maxBuffer: 256 << 20 });
 let tables = null;
 function digest(path) {
   tables ??= JSON.parse(sqlite(path, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'messages_fts%' ORDER BY name").toString() || '[]')
     .map(({ name }) => ({
-      audit_log: "SELECT * FROM audit_log WHERE event_type <> 'auth_failed' ORDER BY rowid",
+      audit_log: `SELECT * FROM audit_log WHERE event_type NOT IN (${REFUSAL_EVENTS.map((e) => `'${e}'`).join(', ')}) ORDER BY rowid`,
       sqlite_sequence: "SELECT * FROM sqlite_sequence WHERE name <> 'audit_log' ORDER BY name", // refused logins count
     })[name] ?? `SELECT * FROM "${name}" ORDER BY rowid`);
   assert.ok(tables.length >= 6, `too few tables: ${tables}`);
   return createHash('sha256').update(sqlite(path, tables.join('; ') + ';')).digest('hex');
 }
-// The whole database as `ctxd export` writes it, minus its time and refused logins.
+// The whole database as `ctxd export` writes it, minus its time and the refusals.
 function exportRows(ctx) {
   const out = execFileSync(bin, ['export'], { env: { ...process.env, ...ctx.env, LOG_LEVEL: 'error' }, encoding: 'utf8', maxBuffer: 256 << 20 });
   return out.split('\n').filter(Boolean).map((l) => JSON.parse(l))
-    .filter((l) => l.table && !(l.table === 'audit_log' && l.row.event_type === 'auth_failed'))
+    .filter((l) => l.table && !(l.table === 'audit_log' && REFUSAL_EVENTS.includes(l.row.event_type)))
     .map((l) => JSON.stringify(l));
 }
 
@@ -479,7 +481,10 @@ const failures = [];
 await withBackend('sqlite', async ({ url, dir }) => {
   const env = { DATABASE_URL: url, API_KEY, JWT_SECRET_KEY: JWT_SECRET, LOG_LEVEL: 'warning' };
   const path = new URL(url).pathname;
-  const srv = await startServe(bin, { env: { DATABASE_URL: url }, cwd: dir });
+  // the corpus logs in as an admin with the shared key (its subject is bad input, not who
+  // may claim what: app_identity_* and e2e_agent_keys_* are), so the policy allows it
+  const srv = await startServe(bin, { env: { DATABASE_URL: url, SHARED_KEY_AGENT_TYPES: '*',
+    SHARED_KEY_PERMISSIONS: 'read,write,admin,debug' }, cwd: dir });
   const ctx = { srv, env, stdio: {} };
   try {
     await setup(ctx);

@@ -162,7 +162,9 @@ async function verify(srv, admin, agents, sessions, acks, sent) {
 
 const label = kind === 'sqlite' ? `sqlite synchronous=${sync}` : 'postgresql';
 await withBackend(kind, async ({ url, dir }) => {
-  const env = { DATABASE_URL: kind === 'sqlite' ? `${url}?synchronous=${sync}` : url, LOG_LEVEL: 'info' };
+  // the checking reader is an admin: the shared key may claim one under this policy only
+  const env = { DATABASE_URL: kind === 'sqlite' ? `${url}?synchronous=${sync}` : url, LOG_LEVEL: 'info',
+    SHARED_KEY_AGENT_TYPES: '*', SHARED_KEY_PERMISSIONS: 'read,write,admin,debug' };
   let srv = await startServe(bin, { env, cwd: dir });
   try {
     // the agents, their tokens and the sessions outlive every crash (they are stored)

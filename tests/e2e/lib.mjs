@@ -1,7 +1,8 @@
 // tests/e2e/lib.mjs — helpers shared by the end-to-end tests: start the real
 // `ctxd serve` on a free port (--port 0, the port read from its "ctxd ready:" log line),
 // stop it with SIGTERM and check its exit code, and make/drop a fresh database on the
-// PostgreSQL or MariaDB test fixture (tests/servers/server.sh, $CTXD_TEST_SERVERS).
+// PostgreSQL or MariaDB test fixture (tests/servers/server.sh, $CTXD_TEST_SERVERS), and
+// issue an agent key with `ctxd agent add`.
 // Must not: sleep for timing (readiness is the log line), leave processes, files or
 // databases behind, or print secrets.
 import { spawn, execFileSync } from 'node:child_process';
@@ -17,6 +18,18 @@ export function tempDir(prefix) {
   const root = process.env.CTXD_TEST_TMP || tmpdir();
   mkdirSync(root, { recursive: true }); // the first test to run creates it
   return mkdtempSync(join(root, prefix));
+}
+
+// `ctxd agent add NAME --type TYPE [--permissions P,...]` on dbUrl (the database must be
+// migrated: start the server on it first); returns the key it printed once.
+export function agentKey(bin, dbUrl, name, type, perms) {
+  const args = ['agent', 'add', name, '--type', type, ...(perms ? ['--permissions', perms.join(',')] : [])];
+  const out = execFileSync(bin, args, {
+    env: { ...process.env, API_KEY, JWT_SECRET_KEY: JWT_SECRET, DATABASE_URL: dbUrl, LOG_LEVEL: 'warning' },
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const m = out.match(/ctxd_ak_[A-Za-z0-9_-]{43}/g);
+  if (!m || m.length !== 1) throw new Error(`ctxd agent add ${name}: no key in its output`);
+  return m[0];
 }
 
 // Starts `ctxd serve --port 0 ...`; resolves {url, base, port, proc, stderr(), stop()}.

@@ -23,7 +23,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { API_KEY, loadSdk, startServe, withBackend } from './lib.mjs';
+import { API_KEY, agentKey, loadSdk, startServe, withBackend } from './lib.mjs';
 
 const { Client, StreamableHTTPClientTransport, types } = await loadSdk();
 const bin = process.argv[2];
@@ -40,8 +40,10 @@ const IDENTITIES = [
   { name: 'claude-2', type: 'claude', perms: ['read', 'write'] },
   { name: 'gemini-1', type: 'gemini', perms: ['read', 'write'] },
   { name: 'reviewer-1', type: 'reviewer', perms: ['read', 'write'] }, // custom type (config file)
-  { name: 'admin-1', type: 'admin', perms: ['read', 'write', 'admin'] },
-  { name: 'admin-noperm', type: 'admin', perms: ['read', 'write'] }, // type admin, no admin permission
+  // the admins log in with keys of their own (`ctxd agent add`): the shared key may not
+  // claim an admin type (its default policy)
+  { name: 'admin-1', type: 'admin', perms: ['read', 'write', 'admin'], ownKey: true },
+  { name: 'admin-noperm', type: 'admin', perms: ['read', 'write'], ownKey: true }, // type admin, no admin permission
   { name: 'human', type: 'generic', perms: ['read'] }, // the person watching: read only
 ];
 // Sessions: S1 and S2 carry the matrix, S3 stays empty, S4 has no public message (its
@@ -56,7 +58,7 @@ const PERMISSIONS_FILE = { agent_types: { reviewer: ['read', 'write'] } };
 // more row: headers for its MCP session, whether authenticate_agent runs on that
 // session, and the arguments added to every tool call.
 const CREDENTIALS = [
-  { name: 'arg', headers: () => ({ 'X-API-Key': API_KEY }), authenticateHere: true, args: (id) => ({ auth_token: id.token }) },
+  { name: 'arg', headers: (id) => ({ 'X-API-Key': id.key || API_KEY }), authenticateHere: true, args: (id) => ({ auth_token: id.token }) },
   { name: 'bearer', headers: (id) => ({ Authorization: `Bearer ${id.token}` }), authenticateHere: false, args: () => ({}) },
 ];
 // visibility_filter values: the four, absence, and values that are none of the four
@@ -216,6 +218,7 @@ await withBackend(backend, async ({ url: dbUrl, dir }) => {
   try {
     // ------------------------------------------------------------ identities and viewers
     const setup = checker('setup');
+    for (const id of IDENTITIES.filter((i) => i.ownKey)) id.key = agentKey(bin, dbUrl, id.name, id.type, id.perms);
     for (const id of IDENTITIES) {
       const first = await connectViewer(srv.url, id, CREDENTIALS[0]);
       const a = await call(first, 'authenticate_agent', { agent_id: id.name, agent_type: id.type, requested_permissions: id.perms });
