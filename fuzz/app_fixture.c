@@ -116,17 +116,18 @@ static void make_content(fz_app *f)
     add_mem(f, "fuzz-admin", NULL, "config", "{\"level\":3}");
     add_mem(f, "fuzz-admin", FZ_SESSION_A, "draft", "\"text\"");
     add_mem(f, "fuzz-claude", NULL, "note", "[1,2,3]");
-    char *jwt = sign("fuzz-claude", "claude", AUTH_PERM_READ | AUTH_PERM_WRITE,
-                     "00000000-0000-4000-8000-000000000003");
-    store_token t = {.token_id = FZ_SCT_CLAUDE,
-                     .jwt = jwt,
+    /* the protected token as auth/ keeps it: its digest and the identity */
+    char digest[AUTH_DIGEST_HEX];
+    auth_token_digest(f->auth, FZ_SCT_CLAUDE, strlen(FZ_SCT_CLAUDE), digest);
+    store_token t = {.token_hash = digest,
                      .agent_id = "fuzz-claude",
                      .agent_type = "claude",
+                     .permissions = "read,write",
+                     .jti = "00000000-0000-4000-8000-000000000003",
                      .created_at = FZ_NOW_S * US,
                      .expires_at = (FZ_NOW_S + 10 * YEAR_S) * US};
     if (store_token_put(f->st, &t, &e) != ERR_OK)
         die("storing the protected token", &e);
-    free(jwt);
     if (app_index_flush(f->st, NULL, &e) != ERR_OK)
         die("indexing", &e);
     f->baseline = total_changes(f);
