@@ -249,7 +249,9 @@ static void test_search_huge_session(void **state)
     assert_true(!strcmp(why, "scan_bytes") || !strcmp(why, "time"));
     int64_t searched = num(sc, "message_count");
     assert_true(searched >= 1 && searched < 600);
-    assert_int_equal(num(sc, "count"), 10);
+    /* threshold 0: every message scored is a result, up to the limit of 10 (a loaded
+     * machine may score fewer than 10 within the time budget) */
+    assert_int_equal(num(sc, "count"), searched < 10 ? searched : 10);
     assert_true(num(sc, "next_since_id") > 0);
     json_decref(sc);
     free(q);
