@@ -58,24 +58,18 @@ jwt_key=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 # The database: a temp SQLite file, or a server of our own (the fixtures reuse CTXD_TEST_*
 # URLs when set; the benchmark wants its own servers, as bench/run.sh does).
 unset CTXD_TEST_PG_URL CTXD_TEST_PG_ADMIN_URL CTXD_TEST_MYSQL_URL
+# server_db NAME URL_VAR GIVEN_URL: GIVEN_URL, else a server of our own (stopped by cleanup)
+server_db() {
+  if [[ -n "$3" ]]; then db_url=$3; return; fi
+  dbserver=$1
+  "$servers" start "$1" "$state/servers" >&2
+  # shellcheck disable=SC1090
+  db_url=$(. "$state/servers/$1.env" && echo "${!2}")
+}
 case "${CTXD_BENCH_HTTP_DB:-sqlite}" in
   sqlite) db_url="sqlite:///$state/ctxd.db" ;;
-  pg)
-    db_url=${CTXD_BENCH_PG_URL:-}
-    if [[ -z "$db_url" ]]; then
-      dbserver=pg
-      "$servers" start pg "$state/servers" >&2
-      # shellcheck disable=SC1091
-      db_url=$(. "$state/servers/pg.env" && echo "$CTXD_TEST_PG_URL")
-    fi ;;
-  mariadb)
-    db_url=${CTXD_BENCH_MYSQL_URL:-}
-    if [[ -z "$db_url" ]]; then
-      dbserver=mariadb
-      "$servers" start mariadb "$state/servers" >&2
-      # shellcheck disable=SC1091
-      db_url=$(. "$state/servers/mariadb.env" && echo "$CTXD_TEST_MYSQL_URL")
-    fi ;;
+  pg) server_db pg CTXD_TEST_PG_URL "${CTXD_BENCH_PG_URL:-}" ;;
+  mariadb) server_db mariadb CTXD_TEST_MYSQL_URL "${CTXD_BENCH_MYSQL_URL:-}" ;;
   *) echo "bench/run_http.sh: CTXD_BENCH_HTTP_DB=${CTXD_BENCH_HTTP_DB}: expected sqlite, pg or mariadb" >&2
      exit 2 ;;
 esac
