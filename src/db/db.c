@@ -25,6 +25,7 @@ void db_opts_default(db_opts *o)
     memset(o, 0, sizeof *o);
     o->pool_size = 5;
     o->max_overflow = 10;
+    o->pool_idle_timeout_s = 300;
     o->pool_timeout_ms = 30000;
     o->pool_recycle_s = 3600;
     o->preping_idle_ms = 30000;
@@ -58,6 +59,7 @@ static const struct url_int {
     {"pool_size", "DB_POOL_SIZE", 0, 0, offsetof(db_opts, pool_size)},
     {"max_overflow", "DB_MAX_OVERFLOW", 0, 0, offsetof(db_opts, max_overflow)},
     {"pool_recycle", "DB_POOL_RECYCLE", 0, 0, offsetof(db_opts, pool_recycle_s)},
+    {"pool_idle_timeout", "DB_POOL_IDLE_TIMEOUT", 0, 0, offsetof(db_opts, pool_idle_timeout_s)},
     {"busy_timeout", NULL, 0, 3600000, offsetof(db_opts, busy_timeout_ms)},
     {"pool_pre_ping_idle_ms", NULL, 0, 86400000, offsetof(db_opts, preping_idle_ms)},
 };
@@ -114,10 +116,15 @@ static err_code apply_url_opts(const db_url *u, db_opts *o, err_t *e)
 err_code db_opts_from(const conf_t *c, const db_url *u, db_opts *o, err_t *e)
 {
     db_opts_default(o);
+    if (u && (u->backend == DB_BACKEND_POSTGRES || u->backend == DB_BACKEND_MYSQL))
+        o->pool_size = DB_SERVER_POOL_SIZE;
     if (c) {
         err_code rc;
-        if ((rc = conf_int(c, "DB_POOL_SIZE", 1, &o->pool_size, e)) ||
+        /* DB_POOL_SIZE's declared default is SQLite's; a server keeps its own unless set */
+        if ((conf_source(c, "DB_POOL_SIZE") > CONF_SRC_DEFAULT &&
+             (rc = conf_int(c, "DB_POOL_SIZE", 1, &o->pool_size, e))) ||
             (rc = conf_int(c, "DB_MAX_OVERFLOW", 1, &o->max_overflow, e)) ||
+            (rc = conf_int(c, "DB_POOL_IDLE_TIMEOUT", 1, &o->pool_idle_timeout_s, e)) ||
             (rc = conf_int(c, "DB_POOL_TIMEOUT", 1000, &o->pool_timeout_ms, e)) ||
             (rc = conf_int(c, "DB_POOL_RECYCLE", 1, &o->pool_recycle_s, e)) ||
             (rc = conf_int(c, "SLOW_QUERY_THRESHOLD_MS", 1, &o->slow_query_ms, e)) ||
@@ -141,10 +148,15 @@ static err_code check_opts(const db_opts *o, err_t *e)
     if (o->pool_timeout_ms < 0)
         return err_set(e, ERR_INVALID, "pool timeout %d ms: must not be negative",
                        o->pool_timeout_ms);
-    if (o->busy_timeout_ms < 0 || o->preping_idle_ms < 0 || o->slow_query_ms < 0 ||
-        o->max_retries < 0)
+    if (o->busy_timeout_ms < 0 || o->preping_idle_ms < 0 || o->pool_idle_timeout_s < 0 ||
+        o->slow_query_ms < 0 || o->max_retries < 0)
         return err_set(e, ERR_INVALID, "database options must not be negative");
     return ERR_OK;
+}
+
+int64_t db_mono_us(const db_t *db)
+{
+    return db->o.mono_us ? db->o.mono_us() : utc_mono_us();
 }
 
 /* ---- open / close ---------------------------------------------------------- */
@@ -167,10 +179,7 @@ err_code db_open_conf(const char *url, const conf_t *c, db_t **out, err_t *e)
     if (rc != ERR_OK)
         return rc;
     db_opts o;
-    if (c)
-        rc = db_opts_from(c, u, &o, e);
-    else
-        db_opts_default(&o);
+    rc = db_opts_from(c, u, &o, e);
     db_url_free(u);
     if (rc != ERR_OK)
         return rc;
@@ -313,7 +322,7 @@ err_code db_conn_open(db_t *db, db_role role, db_conn **out, err_t *e)
     c->drv = db->drv;
     c->dc = dc;
     c->role = role;
-    c->created_us = c->last_used_us = utc_mono_us();
+    c->created_us = c->last_used_us = db_mono_us(db);
     c->cache = hash_new(64);
     *out = c;
     return ERR_OK;

@@ -35,22 +35,32 @@ enum {
 };
 
 typedef struct db_opts {
-    int pool_size;          /* DB_POOL_SIZE / ?pool_size=      default 5 (sqlite: readers) */
-    int max_overflow;       /* DB_MAX_OVERFLOW / ?max_overflow= default 10 */
-    int pool_timeout_ms;    /* DB_POOL_TIMEOUT (seconds) / ?pool_timeout= default 30 s */
-    int pool_recycle_s;     /* DB_POOL_RECYCLE / ?pool_recycle= default 3600; <=0 never */
-    int preping_idle_ms;    /* ?pool_pre_ping_idle_ms= default 30000; 0 = always ping */
-    int busy_timeout_ms;    /* sqlite ?busy_timeout= default 5000 */
-    int slow_query_ms;      /* SLOW_QUERY_THRESHOLD_MS default 1000; 0 = off */
-    bool query_logging;     /* ENABLE_QUERY_LOGGING: log each statement, params redacted */
-    int max_retries;        /* db_tx_run retries on busy/conn/timeout, default 8 */
-    int wal_autocheckpoint; /* sqlite writer: pages, -1 = SQLite's default (1000), 0 = off.
+    int pool_size;            /* DB_POOL_SIZE / ?pool_size=      default 5 (sqlite: readers);
+                               db_opts_from: DB_SERVER_POOL_SIZE on PostgreSQL/MariaDB */
+    int max_overflow;         /* DB_MAX_OVERFLOW / ?max_overflow= default 10 */
+    int pool_idle_timeout_s;  /* DB_POOL_IDLE_TIMEOUT / ?pool_idle_timeout= default 300: an
+                                overflow connection idle this long is closed; 0 = on return */
+    int pool_timeout_ms;      /* DB_POOL_TIMEOUT (seconds) / ?pool_timeout= default 30 s */
+    int pool_recycle_s;       /* DB_POOL_RECYCLE / ?pool_recycle= default 3600; <=0 never */
+    int preping_idle_ms;      /* ?pool_pre_ping_idle_ms= default 30000; 0 = always ping */
+    int busy_timeout_ms;      /* sqlite ?busy_timeout= default 5000 */
+    int slow_query_ms;        /* SLOW_QUERY_THRESHOLD_MS default 1000; 0 = off */
+    bool query_logging;       /* ENABLE_QUERY_LOGGING: log each statement, params redacted */
+    int max_retries;          /* db_tx_run retries on busy/conn/timeout, default 8 */
+    int wal_autocheckpoint;   /* sqlite writer: pages, -1 = SQLite's default (1000), 0 = off.
                                db_open sets 0 when it runs its own background checkpointer. */
+    int64_t (*mono_us)(void); /* tests: the pool's monotonic clock; NULL = utc_mono_us */
 } db_opts;
+
+/* The default DB_POOL_SIZE on PostgreSQL and MariaDB: the request workers of `ctxd serve`
+ * (8 default + 8 write + 8 heavy lane threads) are covered by it plus the overflow, which
+ * stays open while in use (pool_idle_timeout_s), so no request waits for a connect. */
+#define DB_SERVER_POOL_SIZE 20
 
 void db_opts_default(db_opts *o);
 /* Defaults, then DB_* variables, then URL query options (most specific wins).
- * Bad values are ERR_INVALID naming the variable or URL option. */
+ * Bad values are ERR_INVALID naming the variable or URL option. On a PostgreSQL or
+ * MariaDB URL, pool_size defaults to DB_SERVER_POOL_SIZE unless DB_POOL_SIZE is set. */
 err_code db_opts_from(const conf_t *c, const db_url *u, db_opts *o, err_t *e);
 
 /* opts NULL = defaults. URL query options are applied over *opts in any case
@@ -245,8 +255,10 @@ const void *db_col_blob(db_stmt *s, int i, size_t *len);
  * size = pool_size readers + 1 writer; on :memory: size = 1, max_overflow = 0. */
 typedef struct db_pool_stats {
     int size, max_overflow;
-    int in_use, idle, overflow_in_use;
+    int in_use, idle, overflow_in_use; /* overflow_in_use: borrowed beyond size */
+    int open;                          /* open connections (idle + borrowed) */
     uint64_t acquired, waits, timeouts, created, closed, recycled, preping_failures;
+    uint64_t idle_closed; /* overflow connections closed after pool_idle_timeout_s idle */
 } db_pool_stats;
 
 /* statements/total_us: finished prepared statements and db_exec scripts;

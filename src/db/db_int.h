@@ -81,7 +81,6 @@ struct db_conn {
     const db_driver *drv;
     db_drv_conn *dc;
     db_role role;
-    bool overflow;                    /* beyond pool size: closed on return */
     bool broken;                      /* connection-class error seen: close on return */
     int64_t created_us, last_used_us; /* monotonic */
     hash_t *cache;                    /* SQL text -> cached db_stmt */
@@ -107,6 +106,8 @@ void db_bind_fail(db_stmt *s, int i, err_code rc);
 
 /* db.c: open/close one connection with its statement cache. */
 err_code db_conn_open(db_t *db, db_role role, db_conn **out, err_t *e);
+/* The monotonic clock of the pools and connection ages (db_opts.mono_us, or utc_mono_us). */
+int64_t db_mono_us(const db_t *db);
 void db_conn_close(db_conn *c);
 
 /* ---- pool ---------------------------------------------------------------- */

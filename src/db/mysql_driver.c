@@ -326,6 +326,7 @@ static err_code my_cfg_from(const db_url *u, my_cfg *g, err_t *e)
                 "read_timeout, write_timeout, ssl_mode, ssl_ca, ssl_capath, ssl_cert, ssl_key, "
                 "ssl_cipher, tls_version, unix_socket, charset, statement_timeout, "
                 "prepared_statements, pool_size, max_overflow, pool_timeout, pool_recycle, "
+                "pool_idle_timeout, "
                 "pool_pre_ping_idle_ms, busy_timeout)",
                 k);
         }

@@ -1,5 +1,7 @@
 /* db/pool.c — a pool of driver connections: `size` kept connections plus up to
- * `max_overflow` extra ones that are closed on return; borrowers wait on a
+ * `max_overflow` extra ones, which are kept warm for pool_idle_timeout_s after their last
+ * use (0: closed on return) and then closed by the next borrow or return (the oldest idle
+ * connections go first, never below `size`); borrowers wait on a
  * condition variable up to pool_timeout (then ERR_TIMEOUT); a connection idle
  * longer than preping_idle_ms is pinged before it is handed out, one older than
  * pool_recycle_s is replaced; a broken connection (connection-class error, or
@@ -28,11 +30,15 @@ struct db_pool {
     pthread_cond_t cv;
     db_conn *idle; /* LIFO: the most recently used first */
     int nidle;
-    int nbase, novf; /* open (or being opened) connections */
-    int in_use, overflow_in_use;
+    int nopen; /* open (or being opened) connections; those above size are overflow */
+    int in_use;
     uint64_t acquired, waits, timeouts, created, closed, recycled, preping_failures;
-    int64_t suspect_us; /* idle connections last used before this are pinged */
+    uint64_t idle_closed;
+    int64_t suspect_us;    /* idle connections last used before this are pinged */
+    int64_t next_sweep_us; /* the next look for overflow connections idle too long */
 };
+
+#define POOL_SWEEP_EVERY_US 1000000 /* idle overflow is looked for at most once a second */
 
 void db_cond_init_mono(pthread_cond_t *cv)
 {
@@ -58,6 +64,15 @@ db_pool *db_pool_new(db_t *db, const char *label, db_role role, int size, int ma
     return p;
 }
 
+static void close_list(db_conn *c)
+{
+    while (c) {
+        db_conn *nx = c->next_idle;
+        db_conn_close(c);
+        c = nx;
+    }
+}
+
 void db_pool_free(db_pool *p)
 {
     if (!p)
@@ -67,11 +82,7 @@ void db_pool_free(db_pool *p)
     p->idle = NULL;
     int leaked = p->in_use;
     pthread_mutex_unlock(&p->mu);
-    while (c) {
-        db_conn *nx = c->next_idle;
-        db_conn_close(c);
-        c = nx;
-    }
+    close_list(c);
     if (leaked > 0) {
         /* A caller still holds connections: a bug. Keep the pool alive (leak it)
          * rather than let a later db_release touch freed memory. */
@@ -84,17 +95,46 @@ void db_pool_free(db_pool *p)
     free(p);
 }
 
-/* Caller holds p->mu. Forgets an open connection slot. */
-static void forget_locked(db_pool *p, db_conn *c)
+/* Caller holds p->mu. Forgets a borrowed connection's slot. */
+static void forget_locked(db_pool *p)
 {
-    if (c->overflow) {
-        p->novf--;
-        p->overflow_in_use--;
-    } else
-        p->nbase--;
+    p->nopen--;
     p->in_use--;
     p->closed++;
     pthread_cond_signal(&p->cv);
+}
+
+/* Caller holds p->mu. Unlinks the idle connections beyond `size` that were last used
+ * pool_idle_timeout_s or more before now (the idle list is most recently used first, so
+ * they are its tail) and returns them for closing without the lock. */
+static db_conn *take_expired_locked(db_pool *p, int64_t now)
+{
+    int timeout_s = p->db->o.pool_idle_timeout_s;
+    if (p->pinned || timeout_s <= 0 || p->nopen <= p->size || now < p->next_sweep_us)
+        return NULL;
+    p->next_sweep_us = now + POOL_SWEEP_EVERY_US;
+    int64_t cutoff = now - (int64_t)timeout_s * 1000000;
+    int expired = 0;
+    db_conn **link = &p->idle, **first = NULL;
+    for (db_conn *c = p->idle; c; c = c->next_idle) {
+        if (!first && c->last_used_us <= cutoff)
+            first = link;
+        if (first)
+            expired++;
+        link = &c->next_idle;
+    }
+    int excess = p->nopen - p->size;
+    for (; first && expired > excess; expired--) /* keep the youngest of them */
+        first = &(*first)->next_idle;
+    if (!first || expired == 0)
+        return NULL;
+    db_conn *out = *first;
+    *first = NULL;
+    p->nidle -= expired;
+    p->nopen -= expired;
+    p->closed += (uint64_t)expired;
+    p->idle_closed += (uint64_t)expired;
+    return out;
 }
 
 /* A connection taken from the idle list and not handed out after all (too old,
@@ -103,7 +143,7 @@ static void forget_locked(db_pool *p, db_conn *c)
 static void drop_taken(db_pool *p, db_conn *c, uint64_t *why)
 {
     pthread_mutex_lock(&p->mu);
-    forget_locked(p, c);
+    forget_locked(p);
     p->acquired--;
     (*why)++;
     pthread_mutex_unlock(&p->mu);
@@ -118,6 +158,12 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e)
     bool have_deadline = false, waited = false;
     *out = NULL;
     pthread_mutex_lock(&p->mu);
+    db_conn *expired = take_expired_locked(p, db_mono_us(p->db));
+    if (expired) {
+        pthread_mutex_unlock(&p->mu);
+        close_list(expired);
+        pthread_mutex_lock(&p->mu);
+    }
     for (;;) {
         if (p->idle) {
             db_conn *c = p->idle;
@@ -125,13 +171,11 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e)
             c->next_idle = NULL;
             p->nidle--;
             p->in_use++;
-            if (c->overflow)
-                p->overflow_in_use++;
             p->acquired++; /* taken back below if the connection is dropped */
             bool suspect = c->last_used_us <= p->suspect_us;
             pthread_mutex_unlock(&p->mu);
 
-            int64_t now = utc_mono_us();
+            int64_t now = db_mono_us(p->db);
             if (!p->pinned && o->pool_recycle_s > 0 &&
                 now - c->created_us > (int64_t)o->pool_recycle_s * 1000000) {
                 drop_taken(p, c, &p->recycled);
@@ -149,31 +193,21 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e)
             *out = c;
             return ERR_OK;
         }
-        if (p->nbase < p->size || p->novf < p->max_overflow) {
-            bool ovf = p->nbase >= p->size;
-            if (ovf) {
-                p->novf++;
-                p->overflow_in_use++;
-            } else
-                p->nbase++;
+        if (p->nopen < p->size + p->max_overflow) {
+            p->nopen++;
             p->in_use++;
             pthread_mutex_unlock(&p->mu);
             db_conn *c = NULL;
             err_code rc = db_conn_open(p->db, p->role, &c, e);
             pthread_mutex_lock(&p->mu);
             if (rc != ERR_OK) {
-                if (ovf) {
-                    p->novf--;
-                    p->overflow_in_use--;
-                } else
-                    p->nbase--;
+                p->nopen--;
                 p->in_use--;
                 pthread_cond_signal(&p->cv);
                 pthread_mutex_unlock(&p->mu);
                 return rc;
             }
             c->pool = p;
-            c->overflow = ovf;
             p->created++;
             p->acquired++;
             pthread_mutex_unlock(&p->mu);
@@ -190,7 +224,7 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e)
         }
         int w =
             o->pool_timeout_ms > 0 ? pthread_cond_timedwait(&p->cv, &p->mu, &deadline) : ETIMEDOUT;
-        if (w == ETIMEDOUT && !p->idle && p->nbase >= p->size && p->novf >= p->max_overflow) {
+        if (w == ETIMEDOUT && !p->idle && p->nopen >= p->size + p->max_overflow) {
             p->timeouts++;
             int size = p->size, ovf = p->max_overflow;
             pthread_mutex_unlock(&p->mu);
@@ -214,20 +248,19 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e)
 
 void db_pool_put(db_pool *p, db_conn *c)
 {
-    int64_t now = utc_mono_us();
-    bool close_it =
-        !p->pinned && (c->broken || c->overflow ||
-                       (p->db->o.pool_recycle_s > 0 &&
-                        now - c->created_us > (int64_t)p->db->o.pool_recycle_s * 1000000));
+    int64_t now = db_mono_us(p->db);
+    bool old = p->db->o.pool_recycle_s > 0 &&
+               now - c->created_us > (int64_t)p->db->o.pool_recycle_s * 1000000;
     pthread_mutex_lock(&p->mu);
-    if (close_it) {
-        bool recycle = !c->broken && !c->overflow;
+    /* an overflow connection is closed on return only when it may not idle at all */
+    bool surplus = p->db->o.pool_idle_timeout_s <= 0 && p->nopen > p->size;
+    if (!p->pinned && (c->broken || old || surplus)) {
         /* One connection died (server restart, network cut): its idle siblings
          * probably did too, so each is pinged before it is handed out again. */
         if (c->broken)
             p->suspect_us = now;
-        forget_locked(p, c);
-        if (recycle)
+        forget_locked(p);
+        if (!c->broken && !surplus)
             p->recycled++;
         pthread_mutex_unlock(&p->mu);
         db_conn_close(c);
@@ -238,10 +271,10 @@ void db_pool_put(db_pool *p, db_conn *c)
     p->idle = c;
     p->nidle++;
     p->in_use--;
-    if (c->overflow)
-        p->overflow_in_use--;
     pthread_cond_signal(&p->cv);
+    db_conn *expired = take_expired_locked(p, now);
     pthread_mutex_unlock(&p->mu);
+    close_list(expired);
 }
 
 void db_pool_stats_add(db_pool *p, db_pool_stats *s)
@@ -253,7 +286,9 @@ void db_pool_stats_add(db_pool *p, db_pool_stats *s)
     s->max_overflow += p->max_overflow;
     s->in_use += p->in_use;
     s->idle += p->nidle;
-    s->overflow_in_use += p->overflow_in_use;
+    s->overflow_in_use += p->in_use > p->size ? p->in_use - p->size : 0;
+    s->open += p->nopen;
+    s->idle_closed += p->idle_closed;
     s->acquired += p->acquired;
     s->waits += p->waits;
     s->timeouts += p->timeouts;

@@ -136,6 +136,7 @@ static err_code sq_opts_of(const db_url *u, sq_opts *o, err_t *e)
             return err_set(e, ERR_INVALID,
                            "unknown database URL option '%.64s' for SQLite (known: mode, "
                            "synchronous, pool_size, max_overflow, pool_timeout, pool_recycle, "
+                           "pool_idle_timeout, "
                            "pool_pre_ping_idle_ms, busy_timeout)",
                            u->opts[i].key);
     int mode, sync;

@@ -106,6 +106,7 @@ static void test_defaults(void **state)
         {"DB_MAX_OVERFLOW", 10},
         {"DB_POOL_TIMEOUT", 30},
         {"DB_POOL_RECYCLE", 3600},
+        {"DB_POOL_IDLE_TIMEOUT", 300},
         {"SLOW_QUERY_THRESHOLD_MS", 1000},
         {"HTTP_PORT", 23456},
         {"JWT_TOKEN_EXPIRY", 86400},
@@ -152,8 +153,9 @@ static void test_table(void **state)
      *    + HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT, HTTP_HEADER_TIMEOUT
      *    + MCP_WRITE_WORKERS, MCP_HEAVY_WORKERS, HEAVY_CALLS_PER_AGENT,
      *      SEARCH_MAX_SCAN_BYTES, SEARCH_TIME_BUDGET_MS, MAX_RESPONSE_BYTES,
-     *    + SHARED_KEY_AGENT_TYPES, SHARED_KEY_PERMISSIONS */
-    assert_int_equal(n, 40);
+     *    + SHARED_KEY_AGENT_TYPES, SHARED_KEY_PERMISSIONS
+     *    + DB_POOL_IDLE_TIMEOUT */
+    assert_int_equal(n, 41);
     conf_t *c = conf_defaults();
     err_t e;
     for (size_t i = 0; i < n; i++) {
@@ -527,6 +529,12 @@ static void test_int_ranges(void **state)
     assert_int_equal(conf_set(c, "DB_POOL_RECYCLE", "-2", CONF_SRC_ENV, &e), ERR_OK);
     assert_int_equal(conf_get_int(c, "DB_POOL_RECYCLE", 0, &v, &e), ERR_INVALID);
     assert_non_null(strstr(e.msg, "between -1 and 604800"));
+    assert_int_equal(conf_set(c, "DB_POOL_IDLE_TIMEOUT", "0", CONF_SRC_ENV, &e), ERR_OK);
+    assert_int_equal(conf_get_int(c, "DB_POOL_IDLE_TIMEOUT", 9, &v, &e), ERR_OK);
+    assert_int_equal(v, 0); /* 0 = overflow closed on return */
+    assert_int_equal(conf_set(c, "DB_POOL_IDLE_TIMEOUT", "-1", CONF_SRC_ENV, &e), ERR_OK);
+    assert_int_equal(conf_get_int(c, "DB_POOL_IDLE_TIMEOUT", 0, &v, &e), ERR_INVALID);
+    assert_non_null(strstr(e.msg, "between 0 and 86400"));
     assert_int_equal(conf_set(c, "DB_POOL_SIZE", " 5", CONF_SRC_ENV, &e), ERR_OK);
     assert_int_equal(conf_get_int(c, "DB_POOL_SIZE", 0, &v, &e), ERR_INVALID);
     assert_int_equal(conf_set(c, "DB_POOL_SIZE", "99999999999999999999999", CONF_SRC_ENV, &e),

@@ -1,6 +1,7 @@
 /* tests/unit/test_db_pool.c — the connection pool and db_tx_run: exhaustion ->
  * ERR_TIMEOUT (class asserted, not elapsed time), overflow connections created
- * and closed, statistics, recycle by age, pre-ping, the SQLite writer/reader
+ * and closed on return (idle timeout 0) or kept warm, reused and closed after the idle
+ * timeout (on a clock the test moves), the per-backend pool size default, statistics, recycle by age, pre-ping, the SQLite writer/reader
  * split and the single shared :memory: connection, db_tx_run retrying a real
  * busy failure, giving up, not retrying non-retryable classes, and several
  * threads and several processes writing one SQLite file without losing a row.
@@ -21,8 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/conf.h"
 #include "base/log.h"
 #include "db/db.h"
+#include "db/url.h"
 #include "db_test.h"
 
 static void small_opts(db_opts *o, int size, int overflow)
@@ -100,6 +103,7 @@ static void test_overflow(void **state)
     tdb_fixture *f = *state;
     db_opts o;
     small_opts(&o, 1, 2);
+    o.pool_idle_timeout_s = 0; /* overflow closed on return */
     db_t *db = tdb_open_ok(f->url, &o);
     db_conn *r[4] = {0};
     err_t e = {0};
@@ -128,6 +132,128 @@ static void test_overflow(void **state)
     for (int i = 0; i < 2; i++)
         db_release(r[i]);
     db_close(db);
+}
+
+/* The pool's clock in the idle timeout tests: moved by the test, never by time. */
+static int64_t g_clock_us = 1000000000;
+static int64_t test_clock(void)
+{
+    return g_clock_us;
+}
+
+/* Overflow connections (beyond the pool size) returned to the pool stay open and are
+ * handed out again without a new connect, until they were idle pool_idle_timeout_s;
+ * then the next borrow closes them (the oldest first, never below the pool size). */
+static void test_overflow_kept_warm(void **state)
+{
+    tdb_fixture *f = *state;
+    db_opts o;
+    small_opts(&o, 1, 2);
+    o.pool_idle_timeout_s = 60;
+    o.pool_recycle_s = 0; /* ages are not what this test is about */
+    o.mono_us = test_clock;
+    db_t *db = tdb_open_ok(f->url, &o);
+    db_conn *r[3] = {0};
+    err_t e = {0};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(db_acquire(db, DB_READ, &r[i], &e), ERR_OK);
+    db_pool_stats ps;
+    db_get_pool_stats(db, &ps);
+    assert_int_equal(ps.created, 4); /* writer + 3 readers */
+    assert_int_equal(ps.overflow_in_use, 2);
+    for (int i = 0; i < 3; i++)
+        db_release(r[i]);
+    db_get_pool_stats(db, &ps);
+    assert_int_equal(ps.closed, 0); /* kept warm */
+    assert_int_equal(ps.idle, 4);
+    assert_int_equal(ps.open, 4);
+
+    /* a burst within the idle timeout reuses them: no connect */
+    g_clock_us += 59 * 1000000LL;
+    db_conn *again[3] = {0};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(db_acquire(db, DB_READ, &again[i], &e), ERR_OK);
+    for (int i = 0; i < 3; i++) {
+        bool seen = false;
+        for (int k = 0; k < 3; k++)
+            seen = seen || again[i] == r[k];
+        assert_true(seen);
+    }
+    db_get_pool_stats(db, &ps);
+    assert_int_equal(ps.created, 4);
+    assert_int_equal(ps.overflow_in_use, 2);
+    /* only one is used from now on; the other two stay idle */
+    db_release(again[2]);
+    db_release(again[1]);
+    g_clock_us += 30 * 1000000LL;
+    db_release(again[0]);
+
+    /* 61 s after their last use the two idle ones are closed by the next borrow; the
+     * one in use is the pool's kept connection: it stays */
+    g_clock_us += 31 * 1000000LL;
+    db_conn *c = NULL;
+    assert_int_equal(db_acquire(db, DB_READ, &c, &e), ERR_OK);
+    assert_ptr_equal(c, again[0]);
+    db_get_pool_stats(db, &ps);
+    assert_int_equal(ps.idle_closed, 2);
+    assert_int_equal(ps.closed, 2);
+    assert_int_equal(ps.open, 2); /* writer + the kept reader */
+    assert_int_equal(ps.created, 4);
+    db_release(c);
+
+    /* the kept connection is never closed for idling, however long */
+    g_clock_us += 3600 * 1000000LL;
+    assert_int_equal(db_acquire(db, DB_READ, &c, &e), ERR_OK);
+    assert_ptr_equal(c, again[0]);
+    db_release(c);
+    db_get_pool_stats(db, &ps);
+    assert_int_equal(ps.idle_closed, 2);
+    assert_int_equal(ps.open, 2);
+    db_close(db);
+}
+
+/* DB_POOL_IDLE_TIMEOUT and ?pool_idle_timeout= reach the pool, checked like the other
+ * pool variables; an unset DB_POOL_SIZE means 20 connections on the server databases and
+ * the declared 5 (SQLite readers) elsewhere, a set one is used everywhere. */
+static void test_idle_timeout_and_size_options(void **state)
+{
+    (void)state;
+    conf_t *c = conf_defaults();
+    err_t e = {0};
+    const char *urls[] = {"sqlite:///tmp/x.db", "postgresql://u:p@127.0.0.1/d",
+                          "mysql://u:p@127.0.0.1/d"};
+    const int sizes[] = {5, DB_SERVER_POOL_SIZE, DB_SERVER_POOL_SIZE};
+    for (int i = 0; i < 3; i++) {
+        db_url *u = NULL;
+        assert_int_equal(db_url_parse(urls[i], &u, &e), ERR_OK);
+        db_opts o;
+        assert_int_equal(db_opts_from(c, u, &o, &e), ERR_OK);
+        assert_int_equal(o.pool_size, sizes[i]);
+        assert_int_equal(o.pool_idle_timeout_s, 300);
+        db_url_free(u);
+    }
+    assert_int_equal(conf_set(c, "DB_POOL_SIZE", "7", CONF_SRC_ENV, &e), ERR_OK);
+    assert_int_equal(conf_set(c, "DB_POOL_IDLE_TIMEOUT", "0", CONF_SRC_ENV, &e), ERR_OK);
+    for (int i = 0; i < 3; i++) {
+        db_url *u = NULL;
+        assert_int_equal(db_url_parse(urls[i], &u, &e), ERR_OK);
+        db_opts o;
+        assert_int_equal(db_opts_from(c, u, &o, &e), ERR_OK);
+        assert_int_equal(o.pool_size, 7);
+        assert_int_equal(o.pool_idle_timeout_s, 0);
+        db_url_free(u);
+    }
+    db_url *u = NULL;
+    assert_int_equal(db_url_parse("postgresql://u:p@h/d?pool_idle_timeout=45", &u, &e), ERR_OK);
+    db_opts o;
+    assert_int_equal(db_opts_from(c, u, &o, &e), ERR_OK);
+    assert_int_equal(o.pool_idle_timeout_s, 45);
+    db_url_free(u);
+    assert_int_equal(db_url_parse("postgresql://u:p@h/d?pool_idle_timeout=-1", &u, &e), ERR_OK);
+    assert_int_equal(db_opts_from(c, u, &o, &e), ERR_INVALID);
+    assert_non_null(strstr(e.msg, "pool_idle_timeout=-1"));
+    db_url_free(u);
+    conf_free(c);
 }
 
 static void test_recycle_and_preping(void **state)
@@ -404,6 +530,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exhaustion_timeout, tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(test_memory_single_connection, tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(test_overflow, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(test_overflow_kept_warm, tdb_setup, tdb_teardown),
+        cmocka_unit_test(test_idle_timeout_and_size_options),
         cmocka_unit_test_setup_teardown(test_recycle_and_preping, tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(test_tx_run_retries_busy, tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(test_tx_run_gives_up_and_no_retry, tdb_setup, tdb_teardown),
