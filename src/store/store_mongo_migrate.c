@@ -185,7 +185,7 @@ static err_code migration_3(smongo_ctx *c, err_t *e)
     return rc;
 }
 
-/* 4: message_counts (as migrations/<dialect>/0004 on SQL). A reader's count is one
+/* 4: visibility_counts (as migrations/<dialect>/0004 on SQL). A reader's count is one
  * equality per clause of its store_vis (visibility, then sender or sender_type) in a
  * session: this index answers each from its entries, without reading messages. */
 static const index_def m4_indexes[] = {
@@ -203,7 +203,7 @@ static err_code migration_4(smongo_ctx *c, err_t *e)
 static const migration migrations[] = {{1, "init", migration_1},
                                        {2, "search", migration_2},
                                        {3, "credentials", migration_3},
-                                       {4, "message_counts", migration_4}};
+                                       {4, "visibility_counts", migration_4}};
 #define NMIG (sizeof migrations / sizeof migrations[0])
 #define LATEST (migrations[NMIG - 1].version) /* the schema version this ctxd knows */
 

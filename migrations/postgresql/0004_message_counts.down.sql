@@ -1,8 +1,0 @@
--- 0004_message_counts (postgresql), down: back to the 0003 schema (counts are made by
--- counting messages again).
-DROP INDEX IF EXISTS idx_messages_session_id;
-CREATE INDEX idx_messages_session_id ON messages (session_id, id);
-DROP TRIGGER IF EXISTS message_counts_update ON messages;
-DROP TRIGGER IF EXISTS message_counts_insert ON messages;
-DROP FUNCTION IF EXISTS message_counts_keep();
-DROP TABLE IF EXISTS message_counts;
