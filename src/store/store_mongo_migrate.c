@@ -132,12 +132,18 @@ static const index_def m2_indexes[] = {
     {SMONGO_MESSAGES, "unindexed", {"unindexed"}, false},
 };
 
-static err_code migration_2(smongo_ctx *c, err_t *e)
+/* every index of d[0..n) */
+static err_code create_indexes(smongo_ctx *c, const index_def *d, size_t n, err_t *e)
 {
     err_code rc = ERR_OK;
-    for (size_t i = 0; rc == ERR_OK && i < sizeof m2_indexes / sizeof m2_indexes[0]; i++)
-        rc = create_index(c, &m2_indexes[i], e);
+    for (size_t i = 0; rc == ERR_OK && i < n; i++)
+        rc = create_index(c, &d[i], e);
     return rc;
+}
+
+static err_code migration_2(smongo_ctx *c, err_t *e)
+{
+    return create_indexes(c, m2_indexes, sizeof m2_indexes / sizeof m2_indexes[0], e);
 }
 
 typedef struct {
@@ -179,8 +185,25 @@ static err_code migration_3(smongo_ctx *c, err_t *e)
     return rc;
 }
 
-static const migration migrations[] = {
-    {1, "init", migration_1}, {2, "search", migration_2}, {3, "credentials", migration_3}};
+/* 4: visibility_counts (as migrations/<dialect>/0004 on SQL). A reader's count is one
+ * equality per clause of its store_vis (visibility, then sender or sender_type) in a
+ * session: this index answers each from its entries, without reading messages. */
+static const index_def m4_indexes[] = {
+    {SMONGO_MESSAGES,
+     "session_visibility",
+     {"session_id", "visibility", "sender", "sender_type"},
+     false},
+};
+
+static err_code migration_4(smongo_ctx *c, err_t *e)
+{
+    return create_indexes(c, m4_indexes, sizeof m4_indexes / sizeof m4_indexes[0], e);
+}
+
+static const migration migrations[] = {{1, "init", migration_1},
+                                       {2, "search", migration_2},
+                                       {3, "credentials", migration_3},
+                                       {4, "visibility_counts", migration_4}};
 #define NMIG (sizeof migrations / sizeof migrations[0])
 #define LATEST (migrations[NMIG - 1].version) /* the schema version this ctxd knows */
 

@@ -13,7 +13,10 @@
 #define SESS_FIELDS \
     "s.id, s.purpose, s.created_by, s.metadata, s.is_active, s.created_at," \
     " s.updated_at, s.access,"
-#define SESS_COUNT " (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id"
+/* counts and participants come from visibility_counts (migration 0004), kept by triggers
+ * with every change of messages: a few rows per session, never its messages */
+#define SESS_COUNT \
+    " (SELECT COALESCE(SUM(m.n), 0) FROM visibility_counts m WHERE m.session_id = s.id"
 #define SESS_LAST \
     " COALESCE((SELECT MAX(m.created_at) FROM messages m WHERE m.session_id = s.id)," \
     " s.created_at)"
@@ -30,9 +33,13 @@ static const char SQL_SESSION_EXISTS[] = "SELECT 1 FROM sessions WHERE id = ?";
 
 /* ---- shapes ----------------------------------------------------------------------------- */
 
-/* message_list: the rows or COUNT(*), filters, visibility, order and page */
+/* message_list: the rows or their count, filters, visibility, order and page. A count
+ * without a bound on id or time is a sum of visibility_counts rows, under the same clauses
+ * (session_id, sender, visibility, sender_type are its columns too). */
+#define MQ_BOUNDS (MQ_SINCE | MQ_FROM | MQ_TO)
 static const ssql_frag msg_list_head[] = {
-    {MQ_COUNT, MQ_COUNT, "SELECT COUNT(*) FROM messages WHERE session_id = ?"},
+    {MQ_COUNT | MQ_BOUNDS, MQ_COUNT,
+     "SELECT COALESCE(SUM(n), 0) FROM visibility_counts WHERE session_id = ?"},
     {MQ_COUNT, 0, "SELECT " MSG_COLS " FROM messages WHERE session_id = ?"},
     {MQ_SINCE, MQ_SINCE, " AND id > ?"},
     {MQ_SENDER, MQ_SENDER, " AND sender = ?"},
@@ -44,6 +51,8 @@ static const ssql_frag msg_list_tail[] = {
 
 static void build_msg_list(const store_sql *s, unsigned m, sbuf_t *b)
 {
+    if ((m & MQ_COUNT) && (m & MQ_BOUNDS))
+        sbuf_puts(b, "SELECT COUNT(*) FROM messages WHERE session_id = ?");
     SSQL_PUT_FRAGS(b, m, msg_list_head);
     ssql_put_vis(s, b, m & (V_N - 1));
     SSQL_PUT_FRAGS(b, m, msg_list_tail);
@@ -94,7 +103,7 @@ static void build_sess_list(const store_sql *s, unsigned m, sbuf_t *b)
 /* the distinct senders of a session's visible messages */
 static void build_sess_parts(const store_sql *s, unsigned m, sbuf_t *b)
 {
-    sbuf_puts(b, "SELECT DISTINCT sender FROM messages WHERE session_id = ?");
+    sbuf_puts(b, "SELECT DISTINCT sender FROM visibility_counts WHERE session_id = ? AND n > 0");
     ssql_put_vis(s, b, m);
     sbuf_puts(b, " ORDER BY sender");
 }

@@ -1907,6 +1907,209 @@ static void test_restricted_sessions(void **state)
     FAILS(ERR_INVALID, store_message_list(st, &q, &l, NULL, &E));
 }
 
+/* ---- counts against a brute-force count -------------------------------------------- */
+
+#define CN_SESS 2
+#define CN_SND 5
+#define CN_MSG 60
+
+static const struct {
+    const char *id, *type;
+} cn_senders[CN_SND] = {{"alice", "claude"},
+                        {"bob", "claude"},
+                        {"gina", "gemini"},
+                        {"dave", "generic"},
+                        {"root", "admin"}};
+static const char *const cn_sessions[CN_SESS] = {"session_00000000000000d0",
+                                                 "session_00000000000000d1"};
+
+typedef struct {
+    int sess, snd;
+    store_visibility vis;
+} cn_msg;
+
+/* Whether vis lets its reader see m, computed from the rules in store.h: an any bit,
+ * private to its sender, agent_only to its sender's type; and for a reader with a
+ * session clause, session d1 (restricted to alice's, bob and gemini agents) admits
+ * only those. */
+static bool cn_visible(const store_vis *vis, const cn_msg *m)
+{
+    if (vis->member_id && m->sess == 1) {
+        bool in = strcmp(vis->member_id, "alice") == 0 || strcmp(vis->member_id, "bob") == 0 ||
+                  strcmp(vis->member_type, "gemini") == 0;
+        if (!in)
+            return false;
+    }
+    if (vis->any & STORE_VIS_BIT(m->vis))
+        return true;
+    if (m->vis == STORE_VIS_PRIVATE && vis->private_of &&
+        strcmp(vis->private_of, cn_senders[m->snd].id) == 0)
+        return true;
+    return m->vis == STORE_VIS_AGENT_ONLY && vis->agent_only_of &&
+           strcmp(vis->agent_only_of, cn_senders[m->snd].type) == 0;
+}
+
+/* Compares every count the store gives reader `vis` (message_list's total, with and
+ * without a sender; session_list's message_count and participants) with the count
+ * over msgs. */
+static void cn_check(store_t *st, const store_vis *vis, const char *what, const cn_msg *msgs,
+                     size_t n)
+{
+    int64_t want[CN_SESS] = {0};
+    bool sent[CN_SESS][CN_SND] = {{false}};
+    for (size_t i = 0; i < n; i++)
+        if (cn_visible(vis, &msgs[i])) {
+            want[msgs[i].sess]++;
+            sent[msgs[i].sess][msgs[i].snd] = true;
+        }
+    for (int s = 0; s < CN_SESS; s++) {
+        int64_t total = -1;
+        store_messages l;
+        store_msg_query q = {.session_id = cn_sessions[s], .vis = *vis, .limit = 1};
+        OK(store_message_list(st, &q, &l, &total, &E));
+        store_messages_free(&l);
+        if (total != want[s])
+            fail_msg("%s: %s total %lld, expected %lld", what, cn_sessions[s], (long long)total,
+                     (long long)want[s]);
+        for (int k = 0; k < CN_SND; k++) {
+            int64_t ws = 0;
+            for (size_t i = 0; i < n; i++)
+                ws += msgs[i].sess == s && msgs[i].snd == k && cn_visible(vis, &msgs[i]);
+            q.sender = cn_senders[k].id;
+            OK(store_message_list(st, &q, &l, &total, &E));
+            store_messages_free(&l);
+            if (total != ws)
+                fail_msg("%s: %s sender %s total %lld, expected %lld", what, cn_sessions[s],
+                         cn_senders[k].id, (long long)total, (long long)ws);
+        }
+    }
+    store_session_query sq = {.limit = 10, .vis = *vis};
+    store_sessions sl;
+    int64_t stotal = -1;
+    OK(store_session_list(st, &sq, &sl, &stotal, &E));
+    bool restricted_out = vis->member_id && !cn_visible(vis, &(cn_msg){1, 0, STORE_VIS_PUBLIC});
+    assert_int_equal(sl.n, restricted_out ? 1 : 2);
+    for (size_t j = 0; j < sl.n; j++) {
+        int s = strcmp(sl.v[j].id, cn_sessions[0]) == 0 ? 0 : 1;
+        if (sl.v[j].message_count != want[s])
+            fail_msg("%s: %s message_count %lld, expected %lld", what, cn_sessions[s],
+                     (long long)sl.v[j].message_count, (long long)want[s]);
+        const char *parts[CN_SND];
+        size_t np = 0;
+        for (int k = 0; k < CN_SND; k++)
+            if (sent[s][k])
+                parts[np++] = cn_senders[k].id;
+        qsort(parts, np, sizeof *parts, cmp_str);
+        if (!has_participants(&sl.v[j], parts, np))
+            fail_msg("%s: %s participants differ (%zu, expected %zu)", what, cn_sessions[s],
+                     sl.v[j].nparticipants, np);
+    }
+    store_sessions_free(&sl);
+}
+
+/* Every reader kind, checked by cn_check. */
+static void cn_check_all(store_t *st, const cn_msg *msgs, size_t n)
+{
+    cn_check(st, &VIS_ALL, "admin (any)", msgs, n);
+    for (int k = 0; k < CN_SND; k++) {
+        store_vis v = {.any = ANY(PUBLIC),
+                       .private_of = cn_senders[k].id,
+                       .agent_only_of = cn_senders[k].type};
+        if (strcmp(cn_senders[k].type, "admin") == 0)
+            v.any |= ANY(ADMIN_ONLY);
+        cn_check(st, &v, cn_senders[k].id, msgs, n);
+        v.member_id = cn_senders[k].id;
+        v.member_type = cn_senders[k].type;
+        cn_check(st, &v, "member reader", msgs, n);
+        store_vis m = member(cn_senders[k].id, cn_senders[k].type);
+        cn_check(st, &m, "member, every visibility", msgs, n);
+    }
+    static const store_vis filters[] = {
+        {.any = ANY(PUBLIC)},
+        {.any = ANY(PRIVATE)},
+        {.any = ANY(AGENT_ONLY)},
+        {.any = ANY(ADMIN_ONLY)},
+        {.any = ANY(PRIVATE), .agent_only_of = "claude"},
+        {.any = ANY(AGENT_ONLY), .private_of = "gina"},
+        {.private_of = "bob"},
+        {.agent_only_of = "gemini"},
+        {0},
+    };
+    for (size_t i = 0; i < sizeof filters / sizeof *filters; i++)
+        cn_check(st, &filters[i], "visibility filter", msgs, n);
+    for (int s = 0; s < CN_SESS; s++) {
+        int64_t all = 0;
+        for (size_t i = 0; i < n; i++)
+            all += msgs[i].sess == s;
+        store_session g;
+        OK(store_session_get(st, cn_sessions[s], &g, &E));
+        assert_int_equal(g.message_count, all);
+        store_session_clear(&g);
+    }
+}
+
+static err_code cn_copy(void *ud, const char *table, json_t *row, err_t *e)
+{
+    return store_import_rows(ud, table, &row, 1, NULL, e);
+}
+
+/* Totals, session message_count and participants for every reader kind equal a count
+ * over what was written: messages of every visibility from senders of several types in
+ * an open and a restricted session; after more messages; and in a fresh store the rows
+ * were copied to (iterate + import_rows, as export/import do); and after migrating down
+ * below the counters, writing more, and up again (the backfill). */
+static void test_counts_brute_force(void **state)
+{
+    store_t *st = ST;
+    mk_session_at(st, cn_sessions[0], "alice", true, 0);
+    store_session r = {.id = C(cn_sessions[1]),
+                       .purpose = C("restricted"),
+                       .created_by = C("alice"),
+                       .access = C("{\"agents\":[\"bob\"],\"types\":[\"gemini\"]}"),
+                       .is_active = true};
+    OK(store_session_create(st, &r, NULL, &E));
+    cn_msg msgs[CN_MSG];
+    size_t n = 0;
+    for (size_t i = 0; i < CN_MSG; i++) {
+        if (i == CN_MSG / 2)
+            cn_check_all(st, msgs, n);
+        cn_msg m = {(int)(i % 3 == 0), (int)((i * 7 / 3) % CN_SND),
+                    (store_visibility)((i + i / 5) % STORE_VIS_COUNT)};
+        add_full(st, cn_sessions[m.sess], cn_senders[m.snd].id, cn_senders[m.snd].type,
+                 VNAME(m.vis), "counted", 0);
+        msgs[n++] = m;
+    }
+    cn_check_all(st, msgs, n);
+
+    tb_db fresh = {0};
+    OK(tb_fresh(g_url, &fresh, &E));
+    OK(store_iterate(st, cn_copy, fresh.st, &E));
+    OK(store_import_finish(fresh.st, &E));
+    cn_check_all(fresh.st, msgs, n);
+    tb_drop(&fresh);
+
+    /* below migration 0004 (no counters) messages are written without them; going up
+     * again counts every message (where migrations can be reverted) */
+    store_schema sc;
+    OK(store_schema_status(st, &sc, &E));
+    bool up_only = sc.up_only != NULL;
+    store_schema_clear(&sc);
+    if (up_only)
+        return;
+    int changed = -1;
+    OK(store_migrate_to(st, 3, &changed, &E));
+    cn_msg more[CN_MSG + 8];
+    memcpy(more, msgs, sizeof msgs);
+    for (size_t i = 0; i < 8; i++) {
+        cn_msg m = {(int)(i % 2), (int)(i % CN_SND), (store_visibility)(i % STORE_VIS_COUNT)};
+        add_full(st, cn_sessions[m.sess], cn_senders[m.snd].id, cn_senders[m.snd].type,
+                 VNAME(m.vis), "uncounted", 0);
+        more[n++] = m;
+    }
+    OK(store_migrate_up(st, &changed, &E));
+    cn_check_all(st, more, n);
+}
+
 /* ---- iterate ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -2839,6 +3042,7 @@ int main(int argc, char **argv)
         T_(test_tokens_digest_and_agent),
         T_(test_credentials),
         T_(test_restricted_sessions),
+        T_(test_counts_brute_force),
         T_(test_iterate),
         T_(test_import_rows),
         T_(test_import_rows_checked_values),

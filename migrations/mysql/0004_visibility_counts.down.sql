@@ -1,0 +1,8 @@
+-- 0004_visibility_counts (mysql), down: back to the 0003 schema (counts are made by
+-- counting messages again).
+DROP INDEX idx_messages_session_id ON messages;
+CREATE INDEX idx_messages_session_id ON messages (session_id, id);
+DROP TRIGGER IF EXISTS visibility_counts_update;
+DROP TRIGGER IF EXISTS visibility_counts_delete;
+DROP TRIGGER IF EXISTS visibility_counts_insert;
+DROP TABLE IF EXISTS visibility_counts;
