@@ -405,6 +405,8 @@ function digest(path) {
     .map(({ name }) => ({
       audit_log: `SELECT * FROM audit_log WHERE event_type NOT IN (${REFUSAL_EVENTS.map((e) => `'${e}'`).join(', ')}) ORDER BY rowid`,
       sqlite_sequence: "SELECT * FROM sqlite_sequence WHERE name <> 'audit_log' ORDER BY name", // refused logins count
+      // a WITHOUT ROWID table: in the order of its primary key
+      visibility_counts: 'SELECT * FROM visibility_counts ORDER BY session_id, visibility, sender, sender_type',
     })[name] ?? `SELECT * FROM "${name}" ORDER BY rowid`);
   assert.ok(tables.length >= 6, `too few tables: ${tables}`);
   return createHash('sha256').update(sqlite(path, tables.join('; ') + ';')).digest('hex');
