@@ -17,10 +17,7 @@
 
 #include "base/ids.h"
 #include "base/utc.h"
-#include "db/db.h"
-#include "migrate/migrate.h"
 #include "store/store.h"
-#include "store/store_sql.h"
 
 static void die(const char *what, const err_t *e)
 {
@@ -82,17 +79,10 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "sqlite:////tmp/bench_pages-%d.db", (int)getpid());
     const char *url = argc > 1 && *argv[1] ? argv[1] : path;
     int n = argc > 2 ? atoi(argv[2]) : 100000, r = argc > 3 ? atoi(argv[3]) : 200;
-    db_opts o;
-    db_opts_default(&o);
-    db_t *db;
     err_t e;
     store_t *st;
-    if (db_open(url, &o, &db, &e) != ERR_OK)
+    if (store_open_with(url, NULL, STORE_OPEN_MIGRATE, &st, &e) != ERR_OK)
         die("open", &e);
-    if (migrate_up(db, -1, NULL, &e) != ERR_OK)
-        die("migrate", &e);
-    if (store_sql_open(db, true, &st, &e) != ERR_OK)
-        die("store", &e);
     char sid[64];
     ids_session(sid);
     store_session s = {.id = sid, .purpose = "bench", .created_by = "agent-0", .is_active = true};
@@ -159,7 +149,7 @@ int main(int argc, char **argv)
     }
     report("agent", "session_list 20", us, r, 20, 20);
     free(us);
-    store_close(st); /* closes db too */
+    store_close(st);
     if (url == path)
         unlink(path + strlen("sqlite:///"));
     return 0;
