@@ -14,7 +14,7 @@ endif
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS ?= serve
 
-.PHONY: all deps build run test bench clean
+.PHONY: all deps build run test bench bench-quick clean
 all: build
 
 deps:
@@ -40,6 +40,9 @@ test: build
 
 bench: build
 	bench/run.sh $(BUILD) $(BENCH_ARGS)
+
+bench-quick: build
+	bench/run.sh $(BUILD) --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)

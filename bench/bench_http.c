@@ -1,7 +1,8 @@
 /* bench/bench_http.c — the HTTP load generator of issue 4 "Performance": N keep-alive
  * client threads (each one TCP connection, one MCP session, one agent authenticated with
  * authenticate_agent + X-API-Key, its sct_ token sent as Authorization: Bearer) drive
- * tools/call add_message, get_messages (limit 50) and search_context against a running
+ * tools/call add_message, get_messages (limit 50), search_context, set_memory (64 keys per
+ * agent, overwritten in turn) and get_memory (a key each agent stored) against a running
  * `ctxd serve` (--port) or an in-process host (--inproc: temp SQLite store + app +
  * mcp_http_start in this process, no process boundary). Prints one table row per
  * tool x clients: ops/s, p50/p95/p99/max latency, errors, and the CPU share of the server
@@ -20,8 +21,9 @@
  * database other than the temp SQLite file it creates itself with --inproc.
  *
  * Usage: bench_http (--port PORT [--server-pid PID] | --inproc [--io-threads N]
- *        [--workers N]) [--clients 1,16,64,256] [--seconds 5] [--tools
- *        add_message,get_messages,search_context] [--seed 1000] [--rate OPS] [--api-key KEY]
+ *        [--workers N]) [--clients 1,16,64,256] [--seconds 5] [--tools add_message,
+ *        get_messages,search_context,set_memory,get_memory] [--seed 1000] [--rate OPS]
+ *        [--api-key KEY]
  *        (API key also from CTXD_BENCH_API_KEY or API_KEY) */
 #include <errno.h>
 #include <inttypes.h>
@@ -219,7 +221,14 @@ static bool client_setup(client *cl, int idx)
     size_t cap = strlen(h) + strlen(cl->token) + 64;
     cl->hdr = malloc(cap);
     cl->hdr_len = (size_t)snprintf(cl->hdr, cap, "%sAuthorization: Bearer %s\r\n", h, cl->token);
-    return true;
+    /* what get_memory reads: memory is the agent's own */
+    const char *mem = "{\"key\":\"bench-get\",\"value\":\"the quick brown fox\"}";
+    st = tool_call(cl, true, NULL, "set_memory", mem, &r);
+    bool ok = !call_failed(st, &r);
+    if (!ok)
+        fprintf(stderr, "bench_http: set_memory failed (%d): %.300s\n", st, r.body ? r.body : "");
+    hc_resp_free(&r);
+    return ok;
 }
 
 static void client_teardown(client *cl)
@@ -246,9 +255,12 @@ typedef enum {
     T_ADD,
     T_GET,
     T_SEARCH,
+    T_SETMEM,
+    T_GETMEM,
     T_COUNT
 } tool_kind;
-static const char *const TOOL_NAMES[T_COUNT] = {"add_message", "get_messages", "search_context"};
+static const char *const TOOL_NAMES[T_COUNT] = {"add_message", "get_messages", "search_context",
+                                                "set_memory", "get_memory"};
 
 typedef struct cell_ctl {
     pthread_barrier_t start, done;
@@ -282,9 +294,18 @@ static void one_request(client *cl, tool_kind t, unsigned long seq, double sched
     case T_GET:
         snprintf(args, sizeof args, "{\"session_id\":\"%s\",\"limit\":50}", g_read_sid);
         break;
-    default:
+    case T_SEARCH:
         snprintf(args, sizeof args,
                  "{\"session_id\":\"%s\",\"query\":\"quick brown fox\",\"limit\":10}", g_read_sid);
+        break;
+    case T_SETMEM: /* 64 keys per client, overwritten in turn */
+        snprintf(args, sizeof args,
+                 "{\"key\":\"bench-%lu\",\"value\":{\"step\":%lu,\"note\":\"the quick brown "
+                 "fox\"},\"expires_in\":3600}",
+                 seq % 64, seq);
+        break;
+    default: /* the key client_setup stored for this client's agent */
+        snprintf(args, sizeof args, "{\"key\":\"bench-get\"}");
         break;
     }
     hc_resp r;
@@ -629,7 +650,9 @@ static void usage(void)
     fputs("usage: bench_http (--port PORT [--server-pid PID] | --inproc [--io-threads N] "
           "[--workers N])\n"
           "                  [--clients 1,16,64,256] [--seconds 5] [--seed 1000] [--rate OPS]\n"
-          "                  [--tools add_message,get_messages,search_context] [--api-key KEY]\n"
+          "                  [--tools "
+          "add_message,get_messages,search_context,set_memory,get_memory]\n"
+          "                  [--api-key KEY]\n"
           "API key: --api-key, else CTXD_BENCH_API_KEY, else API_KEY. --rate: open loop, the\n"
           "clients together offer OPS requests/s (latency from the scheduled send time);\n"
           "default: closed loop, each client sends its next request when the last returns.\n",
@@ -641,7 +664,7 @@ int main(int argc, char **argv)
 {
     int clients[MAX_CELLS_CLIENTS] = {1, 16, 64, 256};
     int nclients = 4;
-    bool tools[T_COUNT] = {true, true, true};
+    bool tools[T_COUNT] = {true, true, true, true, true};
     unsigned io_threads = 0, workers = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

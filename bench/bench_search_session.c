@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 {
     char path[256];
     snprintf(path, sizeof path, "sqlite:////tmp/bench_search_session-%d.db", (int)getpid());
-    const char *url = argc > 1 ? argv[1] : path;
+    const char *url = argc > 1 && *argv[1] ? argv[1] : path;
     int n = argc > 2 ? atoi(argv[2]) : 10000;
     bool small = argc > 3 && strcmp(argv[3], "small") == 0;
     db_opts o;
