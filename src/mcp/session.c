@@ -4,6 +4,7 @@
  * building the reply the transport sends.
  * Must not: do I/O other than through the transport's send callback, or implement the
  * tools/resources/prompts methods themselves (tools.c, resources.c, prompts.c). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,6 +226,21 @@ static bool has_cap(const mcp_server *srv, int cap)
     }
 }
 
+/* METHOD_NOT_FOUND naming the method (in the message and as data.method), unless its name
+ * is too long to echo back (a caller's mistake should be visible, not an amplifier). */
+#define MCP_ECHO_METHOD_MAX 128
+static void method_not_found(mcp_call *c, const char *method)
+{
+    if (strlen(method) > MCP_ECHO_METHOD_MAX) {
+        mcp_call_set_error(c, MCP_METHOD_NOT_FOUND, "method not found (name too long to show)",
+                           NULL);
+        return;
+    }
+    char msg[MCP_ECHO_METHOD_MAX + 32];
+    snprintf(msg, sizeof msg, "method not found: %s", method);
+    mcp_call_set_error(c, MCP_METHOD_NOT_FOUND, msg, json_pack("{s:s}", "method", method));
+}
+
 /* Runs one request; appends its response to out unless it was cancelled. Returns true if
  * a response was appended. */
 static bool handle_request(mcp_session *s, mcp_message *m, const mcp_request_ctx *rc, bool in_batch,
@@ -262,7 +278,7 @@ static bool handle_request(mcp_session *s, mcp_message *m, const mcp_request_ctx
         if (strcmp(methods[i].name, m->method) == 0)
             meth = &methods[i];
     if (!meth || !has_cap(s->srv, meth->cap)) {
-        mcp_call_set_error(&c, MCP_METHOD_NOT_FOUND, "method not found", NULL);
+        method_not_found(&c, m->method);
         goto reply;
     }
     if (meth->fn != do_ping && !mcp_session_initialized(s)) {

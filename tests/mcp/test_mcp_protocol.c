@@ -243,6 +243,22 @@ static void test_errors(void **state)
     json_decref(r);
     r = rpc(f->sa, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"no/such\"}");
     assert_int_equal(err_code_of(r), -32601);
+    /* the error names the method it did not find (a typo is visible to the caller) */
+    json_t *err = json_object_get(r, "error");
+    assert_non_null(strstr(json_string_value(json_object_get(err, "message")), "no/such"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(err, "data"), "method")),
+                        "no/such");
+    json_decref(r);
+    /* a huge name is not echoed back whole */
+    char big[2200];
+    int n = snprintf(big, sizeof big, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"");
+    memset(big + n, 'm', 2000);
+    snprintf(big + n + 2000, sizeof big - (size_t)n - 2000, "\"}");
+    r = rpc(f->sa, big);
+    assert_int_equal(err_code_of(r), -32601);
+    err = json_object_get(r, "error");
+    assert_true(strlen(json_string_value(json_object_get(err, "message"))) < 300);
+    assert_null(json_object_get(json_object_get(err, "data"), "method"));
     json_decref(r);
 }
 
