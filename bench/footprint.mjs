@@ -51,7 +51,7 @@ const sdk = await loadSdk();
 const ENV = {
   LOG_LEVEL: 'info', HTTP_MAX_CONNECTIONS_PER_CLIENT: String(opt.sse + 64),
   MCP_MAX_SESSIONS_PER_PEER: String(opt.sse + 64), MCP_MAX_SESSIONS: String(opt.sse + 1000),
-  HTTP_MAX_CONNECTIONS: String(opt.sse + 256), RATE_LIMIT_REQUESTS_PER_MINUTE: '100000000',
+  HTTP_MAX_CONNECTIONS: String(opt.sse + 256), RATE_LIMIT_PER_MINUTE: '60000000', RATE_LIMIT_BURST: '1000000',
   HEAVY_CALLS_PER_AGENT: '64',
 };
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);

@@ -144,7 +144,8 @@ const servers = {
     command: opt.bin, args: ['serve', '--stdio'],
     env: { DATABASE_URL: `sqlite:///${join(dir, 'ctxd.db')}`, API_KEY,
       JWT_SECRET_KEY: 'bench-peers-jwt-secret-0123456789abcdef012345', LOG_LEVEL: 'warning',
-      HEAVY_CALLS_PER_AGENT: '1000' },
+      HEAVY_CALLS_PER_AGENT: '1000', // the peers have no rate limit: neither has ctxd here
+      RATE_LIMIT_PER_MINUTE: '60000000', RATE_LIMIT_BURST: '1000000' },
     async prepare(call) {
       const a = parse(await call('authenticate_agent', { agent_id: 'bench', agent_type: 'claude' }), 'authenticate_agent');
       this.token = a.token;

@@ -54,7 +54,7 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { API_KEY, JWT_SECRET, startServe, withBackend } from './lib.mjs';
+import { API_KEY, JWT_SECRET, SHARED_KEY_ANYTHING, startServe, withBackend } from './lib.mjs';
 
 const bin = process.argv[2];
 const only = process.argv[3] ? new RegExp(process.argv[3]) : null;
@@ -485,8 +485,7 @@ await withBackend('sqlite', async ({ url, dir }) => {
   const path = new URL(url).pathname;
   // the corpus logs in as an admin with the shared key (its subject is bad input, not who
   // may claim what: app_identity_* and e2e_agent_keys_* are), so the policy allows it
-  const srv = await startServe(bin, { env: { DATABASE_URL: url, SHARED_KEY_AGENT_TYPES: '*',
-    SHARED_KEY_PERMISSIONS: 'read,write,admin,debug' }, cwd: dir });
+  const srv = await startServe(bin, { env: { DATABASE_URL: url, ...SHARED_KEY_ANYTHING }, cwd: dir });
   const ctx = { srv, env, stdio: {} };
   try {
     await setup(ctx);

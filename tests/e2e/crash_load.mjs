@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { API_KEY, startServe, withBackend } from './lib.mjs';
+import { API_KEY, SHARED_KEY_ANYTHING, startServe, withBackend } from './lib.mjs';
 
 const [bin, kind, sync = 'normal'] = process.argv.slice(2);
 const CLIENTS = 64;
@@ -164,7 +164,7 @@ const label = kind === 'sqlite' ? `sqlite synchronous=${sync}` : 'postgresql';
 await withBackend(kind, async ({ url, dir }) => {
   // the checking reader is an admin: the shared key may claim one under this policy only
   const env = { DATABASE_URL: kind === 'sqlite' ? `${url}?synchronous=${sync}` : url, LOG_LEVEL: 'info',
-    SHARED_KEY_AGENT_TYPES: '*', SHARED_KEY_PERMISSIONS: 'read,write,admin,debug' };
+    ...SHARED_KEY_ANYTHING };
   let srv = await startServe(bin, { env, cwd: dir });
   try {
     // the agents, their tokens and the sessions outlive every crash (they are stored)

@@ -13,6 +13,9 @@ import { createInterface } from 'node:readline';
 
 export const API_KEY = 'e2e-api-key-0123456789';
 export const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef0123456789';
+// The shared key allowed to claim any type and every permission (admin included): for
+// tests about something else than the shared key's policy, which need an admin quickly.
+export const SHARED_KEY_ANYTHING = { SHARED_KEY_AGENT_TYPES: '*', SHARED_KEY_PERMISSIONS: 'read,write,admin,debug' };
 
 export function tempDir(prefix) {
   const root = process.env.CTXD_TEST_TMP || tmpdir();

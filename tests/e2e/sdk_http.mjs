@@ -7,7 +7,7 @@
 // Usage: node sdk_http.mjs <ctxd> <sqlite|pg|mariadb|mongo>. Exit 77 when the SDK is missing.
 // Must not: sleep for timing, or leave processes, files or databases behind.
 import assert from 'node:assert/strict';
-import { API_KEY, loadSdk, startServe, withBackend } from './lib.mjs';
+import { API_KEY, SHARED_KEY_ANYTHING, loadSdk, startServe, withBackend } from './lib.mjs';
 
 const { Client, StreamableHTTPClientTransport, types } = await loadSdk();
 const bin = process.argv[2];
@@ -43,7 +43,7 @@ const fails = async (client, name, args, code) => {
 await withBackend(backend, async ({ url: dbUrl }) => {
   // the shared key stands for every agent here, the admin included: the operator's policy
   // says so (by default it may not claim admin; tests/e2e/agent_keys.mjs)
-  const srv = await startServe(bin, { env: { DATABASE_URL: dbUrl, SHARED_KEY_AGENT_TYPES: '*', SHARED_KEY_PERMISSIONS: 'read,write,admin,debug' } });
+  const srv = await startServe(bin, { env: { DATABASE_URL: dbUrl, ...SHARED_KEY_ANYTHING } });
   const toolsSeen = new Set();
   try {
     const a = await connect(srv.url);   // claude
