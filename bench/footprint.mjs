@@ -20,31 +20,11 @@ import http from 'node:http';
 import { writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { API_KEY, startServe, tempDir, loadSdk } from '../tests/e2e/lib.mjs';
+import { benchArgs } from './args.mjs';
 
-function usage(msg) {
-  if (msg) console.error(`footprint.mjs: ${msg}`);
-  console.error('usage: node bench/footprint.mjs CTXD_BINARY [--sse N] [--messages N] [--starts N] [--json FILE]');
-  process.exit(2);
-}
-const opt = { bin: null, sse: 1000, messages: 1_000_000, starts: 5, json: null };
-{
-  const a = process.argv.slice(2);
-  for (let i = 0; i < a.length; i++) {
-    const k = a[i];
-    const v = () => { if (i + 1 >= a.length) usage(`${k} needs a value`); return a[++i]; };
-    if (k === '--sse') opt.sse = Number(v());
-    else if (k === '--messages') opt.messages = Number(v());
-    else if (k === '--starts') opt.starts = Number(v());
-    else if (k === '--json') opt.json = v();
-    else if (k === '-h' || k === '--help') usage();
-    else if (k.startsWith('-')) usage(`unknown option ${k}`);
-    else if (!opt.bin) opt.bin = k;
-    else usage(`unexpected argument ${k}`);
-  }
-  if (!opt.bin) usage('the ctxd binary is required');
-  for (const k of ['sse', 'messages', 'starts'])
-    if (!Number.isInteger(opt[k]) || opt[k] < 1 || opt[k] > 100_000_000) usage(`--${k} must be an integer 1..100000000`);
-}
+const opt = benchArgs('footprint.mjs', 'node bench/footprint.mjs CTXD_BINARY [--sse N] [--messages N] [--starts N] [--json FILE]', {
+  sse: { def: 1000, min: 1, max: 100_000 }, messages: { def: 1_000_000, min: 1, max: 100_000_000 },
+  starts: { def: 5, min: 1, max: 1000 }, json: { def: null } });
 
 const sdk = await loadSdk();
 // Loopback clients are one peer: lift the per-peer limits the bench would otherwise meet.

@@ -87,32 +87,28 @@ export CTXD_BENCH_PG_URL CTXD_BENCH_MYSQL_URL
 
 # URL parts through node's URL parser (node is needed by the peers and footprint parts).
 url_part() { node -e 'const u = new URL(process.argv[1]); console.log(decodeURIComponent(u[process.argv[2]]))' "$1" "$2"; }
+with_db() { node -e 'const u = new URL(process.argv[1]); u.pathname = "/" + process.argv[2]; console.log(u.href)' "$1" "$2"; }
+# server_sql URL SQL: runs SQL on URL's server, connected to no database of ours.
+server_sql() {
+  case $1 in
+    postgres*) psql "$(with_db "$1" postgres)" -qAt -c "$2" >/dev/null ;;
+    *) mariadb --no-defaults -h "$(url_part "$1" hostname)" -P "$(url_part "$1" port)" \
+         -u "$(url_part "$1" username)" -p"$(url_part "$1" password)" -e "$2" ;;
+  esac
+}
 # fresh_db URL: creates a database of its own beside URL's (dropped by cleanup) and sets
 # fresh to its URL (not in a $(...) subshell: created must remember it).
 fresh_db() {
-  local url=$1 name
-  name="ctxd_bench_$$_${#created[@]}"
-  case $url in
-    postgres*)
-      psql "$(node -e 'const u = new URL(process.argv[1]); u.pathname = "/postgres"; console.log(u.href)' "$url")" \
-        -qAt -c "CREATE DATABASE $name" >/dev/null ;;
-    mysql*|mariadb*)
-      mariadb --no-defaults -h "$(url_part "$url" hostname)" -P "$(url_part "$url" port)" \
-        -u "$(url_part "$url" username)" -p"$(url_part "$url" password)" -e "CREATE DATABASE $name CHARACTER SET utf8mb4" ;;
-  esac
-  created+=("$url $name")
-  fresh=$(node -e 'const u = new URL(process.argv[1]); u.pathname = "/" + process.argv[2]; console.log(u.href)' "$url" "$name")
+  local name="ctxd_bench_$$_${#created[@]}" opts=""
+  [[ $1 == postgres* ]] || opts=" CHARACTER SET utf8mb4"
+  server_sql "$1" "CREATE DATABASE $name$opts"
+  created+=("$1 $name")
+  fresh=$(with_db "$1" "$name")
 }
-drop_db() {
-  local url=${1% *} name=${1#* }
-  case $url in
-    postgres*)
-      psql "$(node -e 'const u = new URL(process.argv[1]); u.pathname = "/postgres"; console.log(u.href)' "$url")" \
-        -qAt -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null ;;
-    mysql*|mariadb*)
-      mariadb --no-defaults -h "$(url_part "$url" hostname)" -P "$(url_part "$url" port)" \
-        -u "$(url_part "$url" username)" -p"$(url_part "$url" password)" -e "DROP DATABASE IF EXISTS $name" ;;
-  esac
+drop_db() { # "URL NAME"
+  local force=""
+  [[ $1 == postgres* ]] && force=" WITH (FORCE)"
+  server_sql "${1% *}" "DROP DATABASE IF EXISTS ${1#* }$force"
 }
 
 echo "# ctxd benchmarks ($( ((quick)) && echo quick || echo full ) run), $(date -u +%FT%TZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -23,37 +23,16 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { benchArgs } from '../args.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
-function usage(msg) {
-  if (msg) console.error(`peers.mjs: ${msg}`);
-  console.error('usage: node bench/peers/peers.mjs CTXD_BINARY [--notes N] [--searches M] ' +
-    '[--only ctxd,memory-keeper,server-memory] [--seed S] [--json FILE]');
-  process.exit(2);
-}
-
-const opt = { notes: 10000, searches: 200, seed: 42, only: null, json: null, bin: null };
-{
-  const a = process.argv.slice(2);
-  for (let i = 0; i < a.length; i++) {
-    const k = a[i];
-    const v = () => { if (i + 1 >= a.length) usage(`${k} needs a value`); return a[++i]; };
-    if (k === '--notes') opt.notes = Number(v());
-    else if (k === '--searches') opt.searches = Number(v());
-    else if (k === '--seed') opt.seed = Number(v());
-    else if (k === '--only') opt.only = v().split(',');
-    else if (k === '--json') opt.json = v();
-    else if (k === '-h' || k === '--help') usage();
-    else if (k.startsWith('-')) usage(`unknown option ${k}`);
-    else if (!opt.bin) opt.bin = k;
-    else usage(`unexpected argument ${k}`);
-  }
-  if (!opt.bin) usage('the ctxd binary is required');
-  for (const k of ['notes', 'searches', 'seed'])
-    if (!Number.isInteger(opt[k]) || opt[k] < 1 || opt[k] > 10_000_000) usage(`--${k} must be an integer 1..10000000`);
-}
+const opt = benchArgs('peers.mjs', 'node bench/peers/peers.mjs CTXD_BINARY [--notes N] [--searches M] ' +
+  '[--only ctxd,memory-keeper,server-memory] [--seed S] [--json FILE]', {
+  notes: { def: 10000, min: 1, max: 10_000_000 }, searches: { def: 200, min: 1, max: 10_000_000 },
+  seed: { def: 42, min: 1, max: 2 ** 31 }, only: { def: null }, json: { def: null } });
+if (opt.only) opt.only = opt.only.split(',');
 
 let sdk;
 try {
@@ -231,7 +210,9 @@ async function run(name, notes, queries) {
 }
 
 const names = (opt.only || Object.keys(servers));
-for (const n of names) if (!servers[n]) usage(`unknown server ${n} (ctxd, memory-keeper, server-memory)`);
+for (const n of names) {
+  if (!servers[n]) { console.error(`peers.mjs: --only: unknown server ${n} (ctxd, memory-keeper, server-memory)`); process.exit(2); }
+}
 const notes = makeNotes(opt.notes, opt.seed);
 const queries = makeQueries(opt.searches, opt.seed);
 console.log(`peers: ${opt.notes} notes, ${opt.searches} searches, seed ${opt.seed}, one SDK client over stdio per server`);
