@@ -52,6 +52,7 @@ static void make_session(store_t *st, const char *id)
 typedef struct {
     store_t *st;
     int index;
+    char sender[16];
     int64_t parent_elsewhere; /* a message of OTHER: every other write names it */
     int64_t ids[PER_THREAD];  /* 0 where the write failed */
     int unexpected;           /* failures that were not the planted ones */
@@ -62,28 +63,35 @@ typedef struct {
  * session, or a parent of another session) and must fail with its own error. */
 static bool g_bad_ones;
 
+/* Writer w's message i (its content written into content) and the result it must get. */
+static store_message planned(const writer *w, int i, char *content, size_t n, err_code *want)
+{
+    snprintf(content, n, "w%d m%d", w->index, i);
+    store_message m = {.session_id = SID, .sender = (char *)w->sender, .content = content};
+    *want = ERR_OK;
+    if (g_bad_ones && i % 4 == 1) {
+        m.session_id = MISSING;
+        *want = ERR_NOTFOUND;
+    } else if (g_bad_ones && i % 4 == 3) {
+        m.parent_id = w->parent_elsewhere;
+        m.parent_vis = &VIS_ALL;
+        *want = ERR_INVALID;
+    }
+    return m;
+}
+
 static void *writer_main(void *arg)
 {
     writer *w = arg;
-    char sender[16];
-    snprintf(sender, sizeof sender, "writer%d", w->index);
     for (int i = 0; i < PER_THREAD; i++) {
         char content[48];
-        snprintf(content, sizeof content, "w%d m%d", w->index, i);
-        bool bad = g_bad_ones && (i % 2 == 1);
-        store_message m = {.session_id = SID, .sender = sender, .content = content};
-        if (bad && i % 4 == 1) {
-            m.session_id = MISSING;
-        } else if (bad) {
-            m.parent_id = w->parent_elsewhere;
-            m.parent_vis = &VIS_ALL;
-        }
+        err_code want;
+        store_message m = planned(w, i, content, sizeof content, &want);
         store_audit_in a = {.event_type = "message_added"};
         err_t e;
         err_clear(&e);
         err_code rc = store_message_add(w->st, &m, &a, &e);
         w->ids[i] = rc == ERR_OK ? m.id : 0;
-        err_code want = !bad ? ERR_OK : i % 4 == 1 ? ERR_NOTFOUND : ERR_INVALID;
         if (rc != want && !w->unexpected++)
             snprintf(w->error, sizeof w->error, "message %d: %s (wanted %s): %s", i,
                      err_code_name(rc), err_code_name(want), e.msg);
@@ -152,6 +160,7 @@ static int64_t *run_writers(store_t *st, int64_t parent_elsewhere, follower *f, 
         memset(&w[i], 0, sizeof w[i]);
         w[i].st = st;
         w[i].index = i;
+        snprintf(w[i].sender, sizeof w[i].sender, "writer%d", i);
         w[i].parent_elsewhere = parent_elsewhere;
         assert_int_equal(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
     }
