@@ -1,7 +1,8 @@
 /* store/store_sql_msg.c — the SQL store's sessions and messages: create, get and
  * list sessions (pages with their total and each session's participants, one
  * snapshot), add messages (session touched, parent checked as the poster sees
- * it, index text stored, audit record in the same transaction), list them
+ * it, index text stored, audit record in the same transaction; where the dialect
+ * does it in one statement, that statement is in store_sql_write.c), list them
  * (filters, cursors, pages, visibility clauses), get one, and a thread.
  * Must not: decide visibility (the caller's store_vis does) or compute index
  * text inside a transaction (message_add does it before). */
