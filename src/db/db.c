@@ -455,8 +455,9 @@ static void backoff_sleep(int attempt)
 }
 
 /* One attempt on a borrowed connection of its own (readers, client/server
- * backends, sqlite :memory:). */
-static err_code tx_once(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e,
+ * backends, sqlite :memory:); one: fn runs one statement, which is its own
+ * transaction where the driver allows it (no BEGIN, no COMMIT round trip). */
+static err_code tx_once(db_t *db, db_intent intent, bool one, db_tx_fn fn, void *arg, err_t *e,
                         bool *acquire_failed)
 {
     db_conn *c = NULL;
@@ -464,10 +465,11 @@ static err_code tx_once(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_
     *acquire_failed = rc != ERR_OK;
     if (rc != ERR_OK)
         return rc;
-    rc = db_begin(c, e);
+    bool tx = !one || (c->drv->autocommit_ok && !c->drv->autocommit_ok(c->dc));
+    rc = tx ? db_begin(c, e) : ERR_OK;
     if (rc == ERR_OK) {
         rc = fn(c, arg, e);
-        if (rc == ERR_OK)
+        if (rc == ERR_OK && tx)
             rc = db_commit(c, e);
         if (rc != ERR_OK && db_in_tx(c))
             db_rollback(c);
@@ -476,14 +478,15 @@ static err_code tx_once(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_
     return rc;
 }
 
-err_code db_tx_run(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e)
+/* db_tx_run and db_tx_run_one (one: fn runs one statement). */
+static err_code tx_run(db_t *db, db_intent intent, bool one, db_tx_fn fn, void *arg, err_t *e)
 {
     int64_t t_start = utc_mono_us();
     bool grouped = intent == DB_WRITE && db->group;
     for (int attempt = 0;; attempt++) {
         bool acquire_failed = false;
         err_code rc = grouped ? db_group_run(db->group, fn, arg, e, &acquire_failed)
-                              : tx_once(db, intent, fn, arg, e, &acquire_failed);
+                              : tx_once(db, intent, one, fn, arg, e, &acquire_failed);
         if (rc == ERR_OK)
             return ERR_OK;
         if (acquire_failed) {
@@ -516,6 +519,16 @@ err_code db_tx_run(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e)
         if (e)
             err_clear(e);
     }
+}
+
+err_code db_tx_run(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e)
+{
+    return tx_run(db, intent, false, fn, arg, e);
+}
+
+err_code db_tx_run_one(db_t *db, db_tx_fn fn, void *arg, err_t *e)
+{
+    return tx_run(db, DB_WRITE, true, fn, arg, e);
 }
 
 /* ---- statements ---------------------------------------------------------------- */

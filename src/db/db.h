@@ -108,6 +108,12 @@ err_code db_exec(db_conn *c, const char *sql, err_t *e);
  * bounded exponential backoff (max_retries). fn returns ERR_OK or a code. */
 typedef err_code (*db_tx_fn)(db_conn *c, void *arg, err_t *e);
 err_code db_tx_run(db_t *db, db_intent intent, db_tx_fn fn, void *arg, err_t *e);
+/* A write of ONE statement (fn runs exactly one), retried as db_tx_run: on a server
+ * database the statement is its own transaction (autocommit: one round trip, no
+ * BEGIN and COMMIT, so the locks it takes are held for its execution only); inside
+ * BEGIN ... COMMIT where the driver needs it (PostgreSQL behind a transaction pooler
+ * whose BEGIN carries the session settings); through group commit on a SQLite file. */
+err_code db_tx_run_one(db_t *db, db_tx_fn fn, void *arg, err_t *e);
 
 /* Prepared statements, `?` placeholders, cached per connection by SQL text. The
  * returned statement is reset and unbound; call db_stmt_done() when finished

@@ -63,6 +63,10 @@ typedef struct db_driver {
     err_code (*commit)(db_drv_conn *c, err_t *e);
     err_code (*rollback)(db_drv_conn *c, err_t *e);
     bool (*in_transaction)(db_drv_conn *c);
+    /* Optional (NULL = always): false when a statement outside BEGIN ... COMMIT would
+     * miss session settings (PostgreSQL behind a transaction pooler re-applies them
+     * with each BEGIN), so db_tx_run_one must open a transaction. */
+    bool (*autocommit_ok)(db_drv_conn *c);
     int64_t (*last_insert_id)(db_drv_conn *c);
     /* Optional (NULL = the server checkpoints itself): a WAL checkpoint from this
      * connection; truncate=false never blocks other connections (PASSIVE),

@@ -18,7 +18,8 @@
  * (-> search_path "<schema>", public; the schema must exist). With
  * prepared_statements=false (transaction-pooling proxies: PgBouncer, Supabase's
  * pooler on 6543) the untracked settings are also re-applied with SET LOCAL in
- * the same round trip as each BEGIN.
+ * the same round trip as each BEGIN (so db_tx_run_one keeps its BEGIN there:
+ * autocommit_ok).
  *
  * Statements: `?` is rewritten to `$n` (sqltok). Statements the core caches are
  * prepared once per connection as named server-side statements and run with
@@ -652,6 +653,13 @@ static bool pg_in_transaction(db_drv_conn *dc)
     return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
+/* Behind a transaction pooler (prepared_statements=false) with session settings to
+ * re-apply (SET LOCAL in begin_sql), a statement needs its BEGIN. */
+static bool pg_autocommit_ok(db_drv_conn *dc)
+{
+    return strcmp(PC(dc)->begin_sql, "BEGIN") == 0;
+}
+
 static err_code pg_rollback(db_drv_conn *dc, err_t *e)
 {
     if (!pg_in_transaction(dc))
@@ -1017,6 +1025,7 @@ const db_driver db_driver_postgres = {
     .commit = pg_commit,
     .rollback = pg_rollback,
     .in_transaction = pg_in_transaction,
+    .autocommit_ok = pg_autocommit_ok,
     .last_insert_id = pg_last_insert_id,
     .prepare = pg_prepare,
     .finalize = pg_finalize,

@@ -10,10 +10,30 @@
     "INSERT INTO messages (session_id, sender, sender_type, content, visibility," \
     " message_type, metadata, parent_message_id, created_at, search_text)" \
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-#define MSG_INSERT_GRAMS_SQL \
+#define MSG_INSERT_GRAMS_SQL_TOUCHED \
     "INSERT INTO messages (session_id, sender, sender_type, content, visibility," \
     " message_type, metadata, parent_message_id, created_at, search_text, search_grams)" \
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, COALESCE(@ctxd_touch, ?), ?, ?) RETURNING id, created_at"
+
+/* add_message on PostgreSQL in one statement (store_sql_dialect.h: msg_add_one). The
+ * parameters are typed (CAST): an INSERT ... SELECT does not infer them. */
+#define PG_MSG_ADD_ONE \
+    "WITH v (session_id, sender, sender_type, content, visibility, message_type, metadata," \
+    " parent_message_id, now, search_text) AS (VALUES (CAST(? AS TEXT), CAST(? AS TEXT)," \
+    " CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS JSONB)," \
+    " CAST(? AS BIGINT), CAST(? AS TIMESTAMPTZ), CAST(? AS TEXT)))," \
+    " s AS (UPDATE sessions SET updated_at = GREATEST(sessions.updated_at, v.now) FROM v" \
+    " WHERE sessions.id = v.session_id RETURNING sessions.id, sessions.updated_at)," \
+    " m AS (INSERT INTO messages (session_id, sender, sender_type, content, visibility," \
+    " message_type, metadata, parent_message_id, created_at, search_text)" \
+    " SELECT s.id, v.sender, v.sender_type, v.content, v.visibility, v.message_type," \
+    " v.metadata, v.parent_message_id, s.updated_at, v.search_text FROM s, v" \
+    " RETURNING id, created_at)," \
+    " a AS (INSERT INTO audit_log (created_at, event_type, agent_id, session_id, resource," \
+    " metadata) SELECT v.now, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT)," \
+    " COALESCE(CAST(? AS TEXT), 'message:' || m.id), CAST(? AS JSONB) FROM m, v" \
+    " WHERE CAST(? AS BOOLEAN))" \
+    " SELECT id, created_at FROM m"
 
 /* clang-format off: statement text laid out as SQL */
 /* K = the key column as written in the dialect; KC = the same compared byte-wise. */
@@ -63,6 +83,7 @@ static const store_sql_dialect dialects[] = {
     [DB_BACKEND_SQLITE] =
         {
             .vt_name = "sql:sqlite",
+            .msg_touch = "UPDATE sessions SET updated_at = ? WHERE id = ?",
             /* last_insert_rowid() is cheaper than RETURNING (no materialisation). */
             .msg_insert = MSG_INSERT_SQL,
             .jti_revoke = JTI_UPSERT("MAX"),
@@ -84,7 +105,7 @@ static const store_sql_dialect dialects[] = {
     [DB_BACKEND_POSTGRES] =
         {
             .vt_name = "sql:postgresql",
-            .msg_insert = MSG_INSERT_SQL " RETURNING id",
+            .msg_add_one = PG_MSG_ADD_ONE,
             .jti_revoke = JTI_UPSERT("GREATEST"),
             /* Byte-wise comparison whatever the database collation; the schema
              * declares agent_memory.key COLLATE "C", so its indexes serve it. */
@@ -106,7 +127,10 @@ static const store_sql_dialect dialects[] = {
     [DB_BACKEND_MYSQL] =
         {
             .vt_name = "sql:mysql",
-            .msg_insert = MSG_INSERT_GRAMS_SQL,
+            /* no data-modifying CTE: the touch keeps its value for the INSERT */
+            .msg_touch = "UPDATE sessions SET updated_at = (@ctxd_touch :="
+                         " GREATEST(updated_at, ?)) WHERE id = ?",
+            .msg_insert = MSG_INSERT_GRAMS_SQL_TOUCHED,
             .jti_revoke = "INSERT INTO revoked_jtis (jti, expires_at) VALUES (?, ?)"
                           " ON DUPLICATE KEY UPDATE expires_at ="
                           " GREATEST(expires_at, VALUES(expires_at))",

@@ -13,10 +13,29 @@
 typedef struct store_sql_dialect {
     const char *vt_name; /* "sql:sqlite", ... */
 
+    /* add_message keeps the messages of one session in one order: ids, created_at and
+     * commits. The session's row lock is taken (the touch of its updated_at) before the
+     * message gets its id and held to the commit, and created_at is the session's new
+     * updated_at, which never goes down: GREATEST(updated_at, now), so a message is
+     * never older than the one before it, whatever the clocks of the writers.
+     *
+     * PostgreSQL: all of it in ONE statement, its own transaction (db_tx_run_one): a
+     * data-modifying CTE that touches the session, inserts the message with the new
+     * updated_at as created_at and appends the audit record; the row lock is held for
+     * that statement only, not across round trips. 16 parameters: msg_insert's 10
+     * (created_at: now), then the audit record's event_type, agent_id, session_id,
+     * resource (NULL: "message:<id>"), metadata and whether to append it (bool; its
+     * created_at is now). One row (id, created_at); none when the session is missing.
+     * NULL elsewhere: msg_touch, then msg_insert in a transaction (db_tx_run). */
+    const char *msg_add_one;
+    /* The touch (now, session_id). MySQL keeps the new updated_at in @ctxd_touch. */
+    const char *msg_touch;
     /* INSERT INTO messages (10 parameters: session_id, sender, sender_type,
      * content, visibility, message_type, metadata, parent_message_id,
-     * created_at, search_text[, search_grams]); the new id is what
-     * db_insert_params reports (RETURNING id, or the last insert id). */
+     * created_at, search_text[, search_grams]) after msg_touch. Either one row
+     * (id, created_at: MySQL, created_at = @ctxd_touch) or none (SQLite: the last
+     * insert id; the parameter is created_at: the write lock is held since BEGIN
+     * IMMEDIATE, so now is taken under it). */
     const char *msg_insert;
 
     /* revoked_jtis: insert (jti, expires_at), or keep the later expires_at. */

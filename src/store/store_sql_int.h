@@ -8,7 +8,8 @@
  * store_sql_msg.c (sessions, messages), store_sql_mem.c (agent memory),
  * store_sql_auth.c (audit log, tokens, revoked jtis, agent credentials), store_sql_xfer.c
  * (iterate, import, count), store_sql_search.c (search, reindex),
- * store_sql_life.c (open by URL, schema lifecycle), store_sql_dialect.c.
+ * store_sql_life.c (open by URL, schema lifecycle), store_sql_write.c (add_message's
+ * statements, the one-statement add), store_sql_dialect.c.
  * Must not: be included outside src/store/store_sql*.c. */
 #ifndef CTXD_STORE_SQL_INT_H
 #define CTXD_STORE_SQL_INT_H
@@ -207,6 +208,19 @@ err_code ssql_read_list(store_sql *s, const char *sql, const db_param *p, size_t
  * *changes (may be NULL) = the rows they changed. */
 err_code ssql_write(store_sql *s, const char *sql, const char *sql2, const db_param *p, size_t n,
                     const store_audit_in *a, int64_t *changes, err_t *e);
+
+/* ---- add_message's statements (store_sql_write.c) ------------------------------------ */
+
+/* msg_insert's parameters for m, created_at = now (store_sql_dialect.h): 10, 11
+ * with_grams (MySQL's search_grams: grams, may be NULL); returns how many. */
+size_t ssql_msg_params(db_param p[11], const store_message *m, utc_us now, const char *search_text,
+                       bool with_grams, const char *grams);
+/* A db_row_fn: (id, created_at) of the row into the store_message ud. */
+err_code ssql_read_id_time(db_stmt *st, void *ud, err_t *e);
+/* add_message in the dialect's one statement (msg_add_one), its own transaction; the
+ * parent, if any, already checked; search_text may be NULL. ERR_NOTFOUND: no session. */
+err_code ssql_message_add_one(store_sql *s, store_message *m, const store_audit_in *audit,
+                              const char *search_text, err_t *e);
 
 /* ---- the operations (vtable entries), by file ---------------------------------------- */
 

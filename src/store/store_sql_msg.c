@@ -1,7 +1,8 @@
 /* store/store_sql_msg.c — the SQL store's sessions and messages: create, get and
  * list sessions (pages with their total and each session's participants, one
  * snapshot), add messages (session touched, parent checked as the poster sees
- * it, index text stored, audit record in the same transaction), list them
+ * it, index text stored, audit record in the same transaction; where the dialect
+ * does it in one statement, that statement is in store_sql_write.c), list them
  * (filters, cursors, pages, visibility clauses), get one, and a thread.
  * Must not: decide visibility (the caller's store_vis does) or compute index
  * text inside a transaction (message_add does it before). */
@@ -28,7 +29,6 @@ static const char SQL_SESSION_INSERT[] =
 static const char SQL_SESSION_GET[] = "SELECT " SESS_COLS " FROM sessions s WHERE s.id = ?";
 static const char SQL_SESSION_HEAD[] =
     "SELECT " SESS_FIELDS " 0, NULL FROM sessions s WHERE s.id = ?";
-static const char SQL_SESSION_TOUCH[] = "UPDATE sessions SET updated_at = ? WHERE id = ?";
 static const char SQL_SESSION_EXISTS[] = "SELECT 1 FROM sessions WHERE id = ?";
 
 /* ---- shapes ----------------------------------------------------------------------------- */
@@ -306,39 +306,51 @@ static err_code tx_message_add(db_conn *c, void *arg, err_t *e)
 {
     msg_add_ctx *x = arg;
     store_message *m = x->m;
-    /* Taken inside the write transaction, so created_at follows id order. */
+    const store_sql_dialect *d = x->s->d;
+    /* Taken inside the write transaction: where the touch can wait for the session's
+     * lock, created_at comes from the touch instead (msg_insert). */
     utc_us now = utc_now();
     int64_t touched = 0;
-    err_code rc = db_exec_params(c, SQL_SESSION_TOUCH,
-                                 DB_ARGS(DB_TIME(now), DB_TEXT(m->session_id)), &touched, e);
+    err_code rc =
+        db_exec_params(c, d->msg_touch, DB_ARGS(DB_TIME(now), DB_TEXT(m->session_id)), &touched, e);
     if (rc == ERR_OK && touched == 0)
         rc = store_err_no_session(e, m->session_id);
     if (rc == ERR_OK && m->parent_id)
         rc = parent_check(c, x->s, m, e);
     if (rc != ERR_OK)
         return rc;
-    const db_param p[] = {DB_TEXT(m->session_id),
-                          DB_TEXT(m->sender),
-                          DB_TEXT(m->sender_type ? m->sender_type : "generic"),
-                          DB_TEXT(m->content),
-                          DB_TEXT(store_visibility_name(m->visibility)),
-                          DB_TEXT(m->message_type ? m->message_type : "agent_response"),
-                          DB_JSON(m->metadata),
-                          DB_INT_OPT(m->parent_id),
-                          DB_TIME(now),
-                          DB_TEXT(x->search_text),
-                          DB_TEXT(x->search_grams)}; /* the 11th only with search_grams */
-    if ((rc = db_insert_params(c, x->s->d->msg_insert, p, x->s->d->search_grams ? 11 : 10, &m->id,
-                               e)) != ERR_OK)
+    db_param p[11];
+    size_t n = ssql_msg_params(p, m, now, x->search_text, d->search_grams, x->search_grams);
+    bool returned = false;
+    m->id = 0;
+    if ((rc = db_query_one(c, d->msg_insert, p, n, ssql_read_id_time, m, &returned, e)) != ERR_OK)
         return rc;
+    if (!returned) {
+        m->id = db_last_insert_id(c);
+        m->created_at = now;
+    }
     if (m->id == 0)
         return err_set(e, ERR_INTERNAL, "store: INSERT INTO messages gave no id");
-    m->created_at = now;
     if (!x->audit)
         return ERR_OK;
     store_audit_rec r;
     rc = ssql_audit(c, &store_audit_message(&r, x->audit, m, m->id)->in, e);
     store_audit_rec_free(&r);
+    return rc;
+}
+
+/* The parent as the poster sees it, checked before a one-statement add (messages
+ * never change: what is checked stays true until the write); a missing session is
+ * reported first, as the transaction path does. */
+static err_code rd_parent_check(db_conn *c, void *arg, err_t *e)
+{
+    msg_add_ctx *x = arg;
+    err_code rc = parent_check(c, x->s, x->m, e);
+    err_t se;
+    if (rc == ERR_INVALID && ssql_need_session(x->s, c, x->m->session_id, &se) == ERR_NOTFOUND) {
+        *e = se;
+        rc = ERR_NOTFOUND;
+    }
     return rc;
 }
 
@@ -348,7 +360,11 @@ err_code ssql_message_add(store_t *st, store_message *m, const store_audit_in *a
     char *stext = store_index_text(st, m->sender, m->content, strlen(m->content), m->metadata);
     char *grams = stext && S(st)->d->search_grams ? ssql_grams(stext) : NULL;
     msg_add_ctx x = {S(st), m, audit, stext, grams};
-    err_code rc = ssql_run_write(S(st), tx_message_add, &x, e);
+    err_code rc;
+    if (!S(st)->d->msg_add_one)
+        rc = ssql_run_write(S(st), tx_message_add, &x, e);
+    else if ((rc = m->parent_id ? ssql_run_read(S(st), rd_parent_check, &x, e) : ERR_OK) == ERR_OK)
+        rc = ssql_message_add_one(S(st), m, audit, stext, e);
     free(grams);
     free(stext);
     return rc;

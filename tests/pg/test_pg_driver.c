@@ -4,7 +4,8 @@
  * JSON keeping its types, Unicode byte for byte, bytea, int64 limits, doubles,
  * booleans, NULLs); error classes (unique, constraint, syntax, statement_timeout);
  * session settings and libpq option passthrough (and unknown options refused);
- * TLS proven by pg_stat_ssl; named vs unnamed prepared statements; the pool
+ * TLS proven by pg_stat_ssl; named vs unnamed prepared statements; one-statement
+ * writes as their own transactions (db_tx_run_one; with BEGIN behind a pooler); the pool
  * waiting pool_timeout then ERR_TIMEOUT; connection loss (backends terminated
  * under the pool) recovered by the core; connect failures as one masked line;
  * the typed parameter executors (named and unnamed statements).
@@ -667,6 +668,54 @@ static void test_prepared_modes(void **state)
     }
 }
 
+/* ---- one-statement writes (db_tx_run_one) ------------------------------------------ */
+
+typedef struct one_write {
+    const char *v;
+    bool own_tx; /* the statement was its own transaction: none open after it */
+} one_write;
+
+static err_code write_one(db_conn *c, void *arg, err_t *e)
+{
+    one_write *x = arg;
+    err_code rc =
+        db_exec_params(c, "INSERT INTO one_w (v) VALUES (?)", DB_ARGS(DB_TEXT(x->v)), NULL, e);
+    x->own_tx = !db_in_tx(c);
+    return rc;
+}
+
+static void test_one_statement_write(void **state)
+{
+    (void)state;
+    db_t *db = open_opts(NULL);
+    exec_sql(db, "DROP TABLE IF EXISTS one_w; CREATE TABLE one_w (v TEXT PRIMARY KEY)");
+    err_t e;
+    /* its own transaction: one round trip, committed when it returns */
+    one_write a = {"a", false};
+    OK(db_tx_run_one(db, write_one, &a, &e_));
+    assert_true(a.own_tx);
+    char *n = query_text(db, "SELECT count(*) FROM one_w WHERE v = 'a'");
+    assert_string_equal(n, "1");
+    free(n);
+    /* db_tx_run opens BEGIN first */
+    one_write b = {"b", true};
+    OK(db_tx_run(db, DB_WRITE, write_one, &b, &e_));
+    assert_false(b.own_tx);
+    /* a failing statement is its own error and leaves nothing */
+    assert_int_equal(db_tx_run_one(db, write_one, &a, &e), ERR_UNIQUE);
+    n = query_text(db, "SELECT count(*) FROM one_w");
+    assert_string_equal(n, "2");
+    free(n);
+    db_close(db);
+
+    /* behind a transaction pooler with session settings, they come with its BEGIN */
+    db = open_opts("prepared_statements=false&statement_timeout=5000");
+    one_write c = {"c", true};
+    OK(db_tx_run_one(db, write_one, &c, &e_));
+    assert_false(c.own_tx);
+    db_close(db);
+}
+
 /* ---- pool ------------------------------------------------------------------------- */
 
 static void test_pool_exhausted(void **state)
@@ -818,21 +867,14 @@ static void test_connect_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_open_caps_version),
-        cmocka_unit_test(test_time_roundtrip),
-        cmocka_unit_test(test_scalar_roundtrip),
-        cmocka_unit_test(test_json_roundtrip),
-        cmocka_unit_test(test_unicode_bytes),
-        cmocka_unit_test(test_error_classes),
-        cmocka_unit_test(test_statement_timeout),
-        cmocka_unit_test(test_session_settings),
-        cmocka_unit_test(test_libpq_options),
-        cmocka_unit_test(test_tls),
-        cmocka_unit_test(test_prepared_modes),
-        cmocka_unit_test(test_pool_exhausted),
-        cmocka_unit_test(test_connection_loss),
-        cmocka_unit_test(test_connect_failures),
-        cmocka_unit_test(test_params),
+        cmocka_unit_test(test_open_caps_version), cmocka_unit_test(test_time_roundtrip),
+        cmocka_unit_test(test_scalar_roundtrip),  cmocka_unit_test(test_json_roundtrip),
+        cmocka_unit_test(test_unicode_bytes),     cmocka_unit_test(test_error_classes),
+        cmocka_unit_test(test_statement_timeout), cmocka_unit_test(test_session_settings),
+        cmocka_unit_test(test_libpq_options),     cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_prepared_modes),    cmocka_unit_test(test_one_statement_write),
+        cmocka_unit_test(test_pool_exhausted),    cmocka_unit_test(test_connection_loss),
+        cmocka_unit_test(test_connect_failures),  cmocka_unit_test(test_params),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
