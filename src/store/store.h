@@ -470,8 +470,10 @@ err_code store_session_head(store_t *st, const char *id, store_session *out, err
 err_code store_session_list(store_t *st, const store_session_query *q, store_sessions *out,
                             int64_t *total, err_t *e);
 
-/* Fills m->id and m->created_at (= utc_now()), both 0 when it fails; bumps the
- * session's updated_at. Required: session_id, sender, content. NULL sender_type / message_type are
+/* Fills m->id and m->created_at, both 0 when it fails, and sets the session's updated_at
+ * to that created_at: utc_now(), or on PostgreSQL and MariaDB the session's updated_at
+ * when that is later (clock skew, imported data), so created_at never goes down in id
+ * order within a session. Required: session_id, sender, content. NULL sender_type / message_type are
  * stored as "generic" / "agent_response"; m->visibility must be one of the enum.
  * A reply (parent_id != 0) needs m->parent_vis, the poster's filter: inside the
  * write transaction the parent must exist, be visible under *parent_vis and belong
