@@ -28,6 +28,7 @@ app_limits app_limits_default(void)
         .query_max_chars = 1000,
         .search_max_bytes = (size_t)32 << 20,
         .search_time_ms = 5000,
+        .search_index_max_bytes = (size_t)256 << 20,
         .response_max_bytes = (size_t)4 << 20,
         .heavy_per_agent = 4,
     };
@@ -66,6 +67,7 @@ err_code app_new(const app_opts *o, app_t **out, err_t *e)
     DEF(query_max_chars);
     DEF(search_max_bytes);
     DEF(search_time_ms);
+    DEF(search_index_max_bytes);
     DEF(response_max_bytes);
     DEF(heavy_per_agent);
 #undef DEF
@@ -84,7 +86,9 @@ err_code app_new(const app_opts *o, app_t **out, err_t *e)
     a->trusted_type = xstrdup(o->trusted_agent_type ? o->trusted_agent_type : "local");
     a->started_mono = utc_mono_us();
     app_index_install(a->st);
+    a->sidx = app_sidx_new(a->lim.search_index_max_bytes);
     if (pthread_key_create(&a->ws_key, ws_free) != 0) {
+        app_sidx_free(a->sidx);
         app_counts_fini(&a->heavy);
         app_sessions_fini(a);
         free(a->trusted_id);
@@ -114,6 +118,7 @@ err_code app_from_conf(const conf_t *c, store_t *st, auth_ctx *auth, app_t **out
         {"MCP_HEAVY_WORKERS", offsetof(app_opts, heavy_workers)},
         {"SEARCH_MAX_SCAN_BYTES", offsetof(app_opts, limits.search_max_bytes)},
         {"SEARCH_TIME_BUDGET_MS", offsetof(app_opts, limits.search_time_ms)},
+        {"SEARCH_INDEX_MAX_BYTES", offsetof(app_opts, limits.search_index_max_bytes)},
         {"MAX_RESPONSE_BYTES", offsetof(app_opts, limits.response_max_bytes)},
         {"HEAVY_CALLS_PER_AGENT", offsetof(app_opts, limits.heavy_per_agent)},
     };
@@ -138,6 +143,7 @@ void app_free(app_t *a)
     if (!a)
         return;
     app_indexer_stop(a);
+    app_sidx_free(a->sidx);
     search_ws *ws = pthread_getspecific(a->ws_key);
     if (ws) {
         search_ws_free(ws);
