@@ -55,6 +55,8 @@ struct search_tidx {
     uint32_t *dstamp; /* per message slot */
     float *acc;
     uint16_t *cov;
+    uint16_t *exn; /* query tokens that are terms of the message (exactly) */
+    uint32_t *exl; /* their length in all */
     size_t dscr_cap;
     uint32_t dnext; /* the next query's first dstamp */
     uint32_t epoch; /* the current lookup's tstamp */
@@ -113,6 +115,8 @@ void search_tidx_free(search_tidx *x)
     free(x->dstamp);
     free(x->acc);
     free(x->cov);
+    free(x->exn);
+    free(x->exl);
     spat_free(&x->pat);
     free(x->sc.S);
     free(x);
@@ -336,28 +340,33 @@ static bool is_sub(const uint32_t *n, size_t m, const uint32_t *h, size_t hn)
     return false;
 }
 
-/* sim of the query token (x->pat, code points q[0..m)) and term t (termidx.h) */
+/* sim of the query token (x->pat, code points q[0..m)) and term t (termidx.h): as the
+ * scorer's partial ratio, the share of the token found in order in a window around the
+ * term */
 static double term_sim(search_tidx *x, const uint32_t *q, size_t m, const term *t)
 {
     const uint32_t *c = x->cps + t->off;
     size_t l = lcs_cps(&x->pat, c, t->len, &x->sc);
-    if (t->len >= m) {
-        if (l == m)
-            return is_sub(q, m, c, t->len) ? 100.0 : SIM_NOT_SUB;
-        return 100.0 * (double)l / (double)m;
-    }
-    return 200.0 * (double)l / (double)(m + t->len);
+    if (l == m)
+        return is_sub(q, m, c, t->len) ? 100.0 : SIM_NOT_SUB;
+    return 100.0 * (double)l / (double)m;
 }
 
 typedef struct kept {
     uint32_t term;
     double sim;
+    bool exact; /* the term is the query token itself */
 } kept;
 
+/* best first; the token itself before the terms holding it */
 static int kept_cmp(const void *a, const void *b)
 {
     const kept *x = a, *y = b;
-    return x->sim > y->sim ? -1 : x->sim < y->sim ? 1 : (x->term > y->term) - (x->term < y->term);
+    if (x->sim != y->sim)
+        return x->sim > y->sim ? -1 : 1;
+    if (x->exact != y->exact)
+        return x->exact ? -1 : 1;
+    return (x->term > y->term) - (x->term < y->term);
 }
 
 /* The terms of query token q[0..m) with their sims, best first, into *kv. */
@@ -369,7 +378,7 @@ static size_t lookup(search_tidx *x, const uint32_t *q, size_t m, double min_sim
         int32_t ti = term_find(x, q, m);
         if (ti >= 0) {
             search_grow((void **)kv, kcap, 1, sizeof **kv);
-            (*kv)[nk++] = (kept){(uint32_t)ti, 100.0};
+            (*kv)[nk++] = (kept){(uint32_t)ti, 100.0, true};
         }
         return nk;
     }
@@ -412,7 +421,7 @@ static size_t lookup(search_tidx *x, const uint32_t *q, size_t m, double min_sim
         if (s < min_sim)
             continue;
         search_grow((void **)kv, kcap, nk + 1, sizeof **kv);
-        (*kv)[nk++] = (kept){ti, s};
+        (*kv)[nk++] = (kept){ti, s, s >= 100.0 && x->terms[ti].len == m};
     }
     free(touched);
     /* no term shares a trigram (typos close together, "grqiui" for "griqui"): the
@@ -423,7 +432,7 @@ static size_t lookup(search_tidx *x, const uint32_t *q, size_t m, double min_sim
         if (s < min_sim)
             continue;
         search_grow((void **)kv, kcap, nk + 1, sizeof **kv);
-        (*kv)[nk++] = (kept){(uint32_t)ti, s};
+        (*kv)[nk++] = (kept){(uint32_t)ti, s, s >= 100.0 && x->terms[ti].len == m};
     }
     if (nk > 1)
         qsort(*kv, nk, sizeof **kv, kept_cmp);
@@ -499,10 +508,12 @@ void search_tidx_query(search_tidx *x, const search_query *q, double min_sim, in
     size_t ntok = max ? query_tokens(x, q) : 0;
     if (ntok == 0)
         return;
-    size_t c2 = x->dscr_cap, c3 = x->dscr_cap;
+    size_t c2 = x->dscr_cap, c3 = x->dscr_cap, c4 = x->dscr_cap, c5 = x->dscr_cap;
     TGROW(x, x->dstamp, x->dscr_cap, x->nids ? x->nids : 1);
     tgrow(x, (void **)&x->acc, &c2, x->dscr_cap, sizeof *x->acc);
     tgrow(x, (void **)&x->cov, &c3, x->dscr_cap, sizeof *x->cov);
+    tgrow(x, (void **)&x->exn, &c4, x->dscr_cap, sizeof *x->exn);
+    tgrow(x, (void **)&x->exl, &c5, x->dscr_cap, sizeof *x->exl);
     /* dstamp: base + i + 1 = met by query token i in this call; < base: stale */
     static const uint32_t span = 1u << 16;
     if (ntok > span - 2)
@@ -518,11 +529,13 @@ void search_tidx_query(search_tidx *x, const search_query *q, double min_sim, in
     kept *kv = NULL;
     size_t kcap = 0;
     double wsum = 0;
+    size_t qlen = 0; /* the query tokens' length in all */
     for (size_t i = 0; i < ntok; i++) {
         const stok *tk = &x->toks[i];
         const uint32_t *qc = q->t.cp + tk->beg;
         double w = (double)tk->len;
         wsum += w;
+        qlen += tk->len;
         size_t nk = lookup(x, qc, tk->len, min_sim, &kv, &kcap);
         if (nk || tk->len >= 3)
             out->usable = true; /* a token the trigrams look up, or one found */
@@ -539,12 +552,18 @@ void search_tidx_query(search_tidx *x, const search_query *q, double min_sim, in
                 if (st < base) {
                     x->acc[s] = 0;
                     x->cov[s] = 0;
+                    x->exn[s] = 0;
+                    x->exl[s] = 0;
                     search_grow((void **)&touched, &tcap, ntouched + 1, sizeof *touched);
                     touched[ntouched++] = s;
                 }
                 x->dstamp[s] = mine;
                 x->acc[s] += add;
                 x->cov[s] += full;
+                if (kv[k].exact) {
+                    x->exn[s]++;
+                    x->exl[s] += tk->len;
+                }
             }
         }
     }
@@ -556,6 +575,15 @@ void search_tidx_query(search_tidx *x, const search_query *q, double min_sim, in
         if (x->ids[s] <= since_id)
             continue;
         double pre = x->cov[s] == ntok ? 100.0 : (double)x->acc[s] / wsum;
+        if (x->exn[s] && x->cov[s] != ntok) {
+            /* the scorer's token-set score is at least 100(1 - (x+1)/(2s+1+x)) with s, x
+             * the joined lengths of the query tokens present and absent (search.h) */
+            double sj = (double)(x->exl[s] + x->exn[s] - 1),
+                   xj = (double)(qlen - x->exl[s] + (ntok - x->exn[s]) - 1);
+            double lb = 100.0 * (1.0 - (xj + 1) / (2 * sj + 1 + xj));
+            if (lb > pre)
+                pre = lb;
+        }
         if (pre >= 100.0 && x->cov[s] != ntok)
             pre = 99.99;
         v[n++] = (search_cand){x->ids[s], pre};

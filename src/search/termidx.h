@@ -8,15 +8,16 @@
  *
  * TERM LOOKUP for a query token t of L code points (the tokens of N(query), search.h):
  *   - L >= 3: every term sharing one of t's trigrams, verified: sim(t, term) = 100 when
- *     t is a substring of the term, else 100*LCS/L for a term at least as long (a
- *     partial match inside it; 99 when every char of t is in it in order), else
- *     200*LCS/(L+len) (the ratio); kept when sim >= min_sim. When none is kept (typos
- *     close together break every trigram: "grqiui" for "griqui") the whole vocabulary
- *     is measured the same way.
+ *     t is a substring of the term, 99 when every char of t is in it in order, else
+ *     100*LCS(t, term)/L (as the scorer's partial ratio: the share of t found in order);
+ *     kept when sim >= min_sim. When none is kept (typos close together break every
+ *     trigram: "grqiui" for "griqui") the whole vocabulary is measured the same way.
  *   - L < 3: the term equal to t only (sim 100).
  * PRE-RANK of a message: sum over the distinct query tokens of L * (best sim of its
- * terms), over the sum of L; 100 exactly when every query token lies inside one of its terms (then
- * the message very likely scores 100: verbatim or every token present). Candidates are
+ * terms), over the sum of L, raised to the scorer's token-set bound 100(1-(x+1)/(2s+1+x))
+ * when some query tokens are terms of it (s, x: joined lengths of those present and
+ * absent); 100 exactly when every query token lies inside one of its terms (then the
+ * message very likely scores 100: verbatim or every token present). Candidates are
  * ordered by pre-rank desc, then id asc (the exhaustive ranking's tie order).
  */
 #ifndef CTXD_SEARCH_TERMIDX_H
