@@ -142,6 +142,7 @@ typedef struct sidx_entry {
     search_tidx *x;     /* NULL: not built, or dropped */
     size_t bytes;       /* what x held when last counted into app_sidx.bytes */
     bool too_big;       /* alone above the bound: never built again (scanned) */
+    size_t refs;        /* callers holding it (app_sidx.mu) */
 } sidx_entry;
 
 struct app_sidx {
@@ -150,6 +151,14 @@ struct app_sidx {
     size_t bytes, limit;
     uint64_t builds, drops;
 };
+
+static void entry_free(sidx_entry *en)
+{
+    search_tidx_free(en->x);
+    pthread_mutex_destroy(&en->mu);
+    free(en->sid);
+    free(en);
+}
 
 app_sidx *app_sidx_new(size_t limit)
 {
@@ -167,16 +176,14 @@ void app_sidx_free(app_sidx *x)
     hash_iter it = HASH_ITER_INIT;
     for (sidx_entry *en; (en = hash_next(x->h, &it, NULL, NULL)) != NULL;) {
         hash_iter_remove(x->h, &it);
-        search_tidx_free(en->x);
-        pthread_mutex_destroy(&en->mu);
-        free(en->sid);
-        free(en);
+        entry_free(en);
     }
     hash_free(x->h);
     pthread_mutex_destroy(&x->mu);
     free(x);
 }
 
+/* The entry of session sid (made when new), held until entry_put. */
 static sidx_entry *entry_get(app_sidx *x, const char *sid)
 {
     pthread_mutex_lock(&x->mu);
@@ -187,8 +194,22 @@ static sidx_entry *entry_get(app_sidx *x, const char *sid)
         pthread_mutex_init(&en->mu, NULL);
         hash_put(x->h, en->sid, strlen(en->sid), en);
     }
+    en->refs++;
     pthread_mutex_unlock(&x->mu);
     return en;
+}
+
+/* Lets en go; forget: the session does not exist (an entry per id asked for would
+ * grow without bound), so it goes once nobody holds it and it has no index. */
+static void entry_put(app_sidx *x, sidx_entry *en, bool forget)
+{
+    pthread_mutex_lock(&x->mu);
+    bool drop = --en->refs == 0 && forget && !en->x;
+    if (drop)
+        hash_remove(x->h, en->sid, strlen(en->sid));
+    pthread_mutex_unlock(&x->mu);
+    if (drop)
+        entry_free(en);
 }
 
 /* With en->mu held: counts en's growth into the total; above the bound drops other
@@ -319,31 +340,40 @@ err_code app_sidx_candidates(app_t *a, const char *sid, const search_query *q, d
             search_tidx_query(en->x, q, min_sim, since_id, max, out);
         if (en->x) /* the query's scratch counts too */
             account(a->sidx, en);
+        if (rc == ERR_NOTFOUND && en->x && search_tidx_count(en->x) == 0) {
+            search_tidx_free(en->x); /* no such session: nothing to keep */
+            en->x = NULL;
+            account(a->sidx, en);
+        }
     }
     pthread_mutex_unlock(&en->mu);
+    entry_put(a->sidx, en, rc == ERR_NOTFOUND);
     return rc;
 }
 
 void app_sidx_refresh(app_t *a)
 {
     app_sidx *x = a->sidx;
-    /* the session ids first (entries are never removed before app_free) */
+    /* the entries first, each held (entry_put) */
     pthread_mutex_lock(&x->mu);
     size_t n = 0;
     sidx_entry **v = xmalloc((hash_count(x->h) + 1) * sizeof *v);
     hash_iter it = HASH_ITER_INIT;
-    for (sidx_entry *en; (en = hash_next(x->h, &it, NULL, NULL)) != NULL;)
+    for (sidx_entry *en; (en = hash_next(x->h, &it, NULL, NULL)) != NULL;) {
+        en->refs++;
         v[n++] = en;
+    }
     pthread_mutex_unlock(&x->mu);
     for (size_t i = 0; i < n; i++) {
-        if (pthread_mutex_trylock(&v[i]->mu) != 0)
-            continue; /* a search is bringing it up to date */
-        if (v[i]->x) {
-            err_t e;
-            bool complete;
-            (void)sync_entry(a, v[i], &complete, &e); /* the next search tries again */
+        if (pthread_mutex_trylock(&v[i]->mu) == 0) { /* else a search is at it */
+            if (v[i]->x) {
+                err_t e;
+                bool complete;
+                (void)sync_entry(a, v[i], &complete, &e); /* the next search tries again */
+            }
+            pthread_mutex_unlock(&v[i]->mu);
         }
-        pthread_mutex_unlock(&v[i]->mu);
+        entry_put(x, v[i], false);
     }
     free(v);
 }

@@ -12,9 +12,10 @@
 #include "search/search_int.h"
 #include "search/termidx.h"
 
-#define TERM_MAX_CPS 256u /* longer tokens are not indexed */
-#define GRAM_TERM_CPS 64u /* trigrams of a term's first 64 code points */
-#define SIM_NOT_SUB 99.0  /* a term holding every char of t in order, not as a substring */
+#define MALLOC_OVERHEAD 16 /* counted per small list: what the allocator keeps beside it */
+#define TERM_MAX_CPS 256u  /* longer tokens are not indexed */
+#define GRAM_TERM_CPS 64u  /* trigrams of a term's first 64 code points */
+#define SIM_NOT_SUB 99.0   /* a term holding every char of t in order, not as a substring */
 
 typedef struct term {
     uint32_t off, len; /* code points in x->cps */
@@ -78,12 +79,18 @@ static void tgrow(search_tidx *x, void **p, size_t *cap, size_t need, size_t el)
 }
 #define TGROW(x, ptr, cap, need) tgrow((x), (void **)&(ptr), &(cap), (need), sizeof *(ptr))
 
-/* the same for a uint32_t capacity */
+/* Grows a list of uint32_t (postings, a trigram's terms) by half: most lists stay short
+ * (a number or an identifier is a term of one message), so they start at one. */
 static void tgrow32(search_tidx *x, uint32_t **p, uint32_t *cap, size_t need)
 {
-    size_t c = *cap;
-    tgrow(x, (void **)p, &c, need, sizeof **p);
-    *cap = (uint32_t)c;
+    if (need <= *cap)
+        return;
+    size_t n = (size_t)*cap + *cap / 2 + 1;
+    if (n < need)
+        n = need;
+    *p = xrealloc(*p, n * sizeof **p);
+    x->bytes += (n - *cap) * sizeof **p + (*cap ? 0 : MALLOC_OVERHEAD);
+    *cap = (uint32_t)n;
 }
 
 search_tidx *search_tidx_new(void)

@@ -169,6 +169,11 @@ static void test_paths_against_scan(void **state)
     json_t *a = search(f, t, sid, "zq", 60, false);
     assert_string_equal(path_of(a), "scan");
     json_decref(a);
+    /* a session that does not exist, on the term index's path too */
+    expect_code(tool(f, "search_context",
+                     json_pack("{s:s s:s s:s}", "session_id", "session_00000000deadbeef", "query",
+                               "deployment", "auth_token", t)),
+                "SESSION_NOT_FOUND");
     /* exhaustive must be a boolean */
     expect_code(tool(f, "search_context",
                      json_pack("{s:s s:s s:s s:s}", "session_id", sid, "query", "x", "exhaustive",
