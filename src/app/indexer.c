@@ -137,12 +137,12 @@ enum {
 };
 
 typedef struct sidx_entry {
-    char *sid;
     pthread_mutex_t mu; /* guards x, bytes, too_big */
     search_tidx *x;     /* NULL: not built, or dropped */
     size_t bytes;       /* what x held when last counted into app_sidx.bytes */
     bool too_big;       /* alone above the bound: never built again (scanned) */
     size_t refs;        /* callers holding it (app_sidx.mu) */
+    char sid[];         /* the session id */
 } sidx_entry;
 
 struct app_sidx {
@@ -152,14 +152,6 @@ struct app_sidx {
     uint64_t builds, drops;
 };
 
-static void entry_free(sidx_entry *en)
-{
-    search_tidx_free(en->x);
-    pthread_mutex_destroy(&en->mu);
-    free(en->sid);
-    free(en);
-}
-
 app_sidx *app_sidx_new(size_t limit)
 {
     app_sidx *x = xcalloc(1, sizeof *x);
@@ -167,6 +159,43 @@ app_sidx *app_sidx_new(size_t limit)
     x->h = hash_new(16);
     x->limit = limit;
     return x;
+}
+
+/* The entry of session sid (made when new), held until entry_put. */
+static sidx_entry *entry_get(app_sidx *x, const char *sid)
+{
+    pthread_mutex_lock(&x->mu);
+    sidx_entry *en = hash_get(x->h, sid, strlen(sid));
+    if (!en) {
+        en = xcalloc(1, sizeof *en + strlen(sid) + 1);
+        memcpy(en->sid, sid, strlen(sid) + 1);
+        pthread_mutex_init(&en->mu, NULL);
+        hash_put(x->h, en->sid, strlen(en->sid), en);
+    }
+    en->refs++;
+    pthread_mutex_unlock(&x->mu);
+    return en;
+}
+
+/* with nobody holding it */
+static void entry_free(sidx_entry *en)
+{
+    search_tidx_free(en->x);
+    pthread_mutex_destroy(&en->mu);
+    free(en); /* the id with it */
+}
+
+/* Lets en go; forget: the session does not exist (an entry per id asked for would
+ * grow without bound), so it goes once nobody holds it and it has no index. */
+static void entry_put(app_sidx *x, sidx_entry *en, bool forget)
+{
+    pthread_mutex_lock(&x->mu);
+    bool drop = --en->refs == 0 && forget && !en->x;
+    if (drop)
+        hash_remove(x->h, en->sid, strlen(en->sid));
+    pthread_mutex_unlock(&x->mu);
+    if (drop)
+        entry_free(en);
 }
 
 void app_sidx_free(app_sidx *x)
@@ -181,35 +210,6 @@ void app_sidx_free(app_sidx *x)
     hash_free(x->h);
     pthread_mutex_destroy(&x->mu);
     free(x);
-}
-
-/* The entry of session sid (made when new), held until entry_put. */
-static sidx_entry *entry_get(app_sidx *x, const char *sid)
-{
-    pthread_mutex_lock(&x->mu);
-    sidx_entry *en = hash_get(x->h, sid, strlen(sid));
-    if (!en) {
-        en = xcalloc(1, sizeof *en);
-        en->sid = xstrdup(sid);
-        pthread_mutex_init(&en->mu, NULL);
-        hash_put(x->h, en->sid, strlen(en->sid), en);
-    }
-    en->refs++;
-    pthread_mutex_unlock(&x->mu);
-    return en;
-}
-
-/* Lets en go; forget: the session does not exist (an entry per id asked for would
- * grow without bound), so it goes once nobody holds it and it has no index. */
-static void entry_put(app_sidx *x, sidx_entry *en, bool forget)
-{
-    pthread_mutex_lock(&x->mu);
-    bool drop = --en->refs == 0 && forget && !en->x;
-    if (drop)
-        hash_remove(x->h, en->sid, strlen(en->sid));
-    pthread_mutex_unlock(&x->mu);
-    if (drop)
-        entry_free(en);
 }
 
 /* With en->mu held: counts en's growth into the total; above the bound drops other

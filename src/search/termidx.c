@@ -102,31 +102,18 @@ search_tidx *search_tidx_new(void)
 
 void search_tidx_free(search_tidx *x)
 {
-    if (!x)
-        return;
-    for (size_t i = 0; i < x->nterms; i++) {
-        free(x->terms[i].post);
+    if (x) {
+        for (size_t i = 0; i < x->nterms; i++)
+            free(x->terms[i].post);
+        for (size_t i = 0; i < x->grams_n; i++)
+            free(x->grams[i].terms);
+        void *own[] = {x->ids, x->idtab, x->cps,    x->terms, x->ttab,   x->grams,
+                       x->dec, x->toks,  x->tstamp, x->tcnt,  x->dstamp, x->acc,
+                       x->cov, x->exn,   x->exl,    x->sc.S,  x};
+        spat_free(&x->pat);
+        for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+            free(own[i]);
     }
-    for (size_t i = 0; i < x->grams_n; i++)
-        free(x->grams[i].terms);
-    free(x->ids);
-    free(x->idtab);
-    free(x->cps);
-    free(x->terms);
-    free(x->ttab);
-    free(x->grams);
-    free(x->dec);
-    free(x->toks);
-    free(x->tstamp);
-    free(x->tcnt);
-    free(x->dstamp);
-    free(x->acc);
-    free(x->cov);
-    free(x->exn);
-    free(x->exl);
-    spat_free(&x->pat);
-    free(x->sc.S);
-    free(x);
 }
 
 size_t search_tidx_count(const search_tidx *x)
