@@ -86,9 +86,7 @@ err_code app_new(const app_opts *o, app_t **out, err_t *e)
     a->trusted_type = xstrdup(o->trusted_agent_type ? o->trusted_agent_type : "local");
     a->started_mono = utc_mono_us();
     app_index_install(a->st);
-    a->sidx = app_sidx_new(a->lim.search_index_max_bytes);
     if (pthread_key_create(&a->ws_key, ws_free) != 0) {
-        app_sidx_free(a->sidx);
         app_counts_fini(&a->heavy);
         app_sessions_fini(a);
         free(a->trusted_id);
@@ -96,6 +94,7 @@ err_code app_new(const app_opts *o, app_t **out, err_t *e)
         free(a);
         return err_set(e, ERR_FATAL, "app: pthread_key_create failed");
     }
+    a->sidx = app_sidx_new(a->lim.search_index_max_bytes);
     *out = a;
     return ERR_OK;
 }
