@@ -86,8 +86,9 @@ app_sidx *app_sidx_new(size_t limit);
 void app_sidx_free(app_sidx *x); /* NULL is fine */
 /* The candidates of q in session sid (search_tidx_query), the session's index brought up
  * to date with the store first (built at the first call). out->usable is false when the
- * index cannot serve: the query (termidx.h), the memory bound, or a store that kept
- * changing while it was counted; the caller scans then. A store error is returned. */
+ * index cannot serve: the query (termidx.h), the memory bound, a store that kept changing
+ * while it was counted, or a session of fewer than lim.search_terms_min_messages (a scan
+ * is exact and as fast there); the caller scans then. A store error is returned. */
 err_code app_sidx_candidates(app_t *a, const char *sid, const search_query *q, double min_sim,
                              int64_t since_id, size_t max, search_tidx_result *out, err_t *e);
 /* Brings every built index up to date (the background indexer, after new messages). */

@@ -28,7 +28,8 @@ app_limits app_limits_default(void)
         .query_max_chars = 1000,
         .search_max_bytes = (size_t)32 << 20,
         .search_time_ms = 5000,
-        .search_index_max_bytes = (size_t)256 << 20,
+        .search_index_max_bytes = (size_t)512 << 20,
+        .search_terms_min_messages = 2000,
         .response_max_bytes = (size_t)4 << 20,
         .heavy_per_agent = 4,
     };
@@ -68,6 +69,7 @@ err_code app_new(const app_opts *o, app_t **out, err_t *e)
     DEF(search_max_bytes);
     DEF(search_time_ms);
     DEF(search_index_max_bytes);
+    DEF(search_terms_min_messages);
     DEF(response_max_bytes);
     DEF(heavy_per_agent);
 #undef DEF

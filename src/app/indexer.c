@@ -336,7 +336,8 @@ err_code app_sidx_candidates(app_t *a, const char *sid, const search_query *q, d
     if (!en->too_big) {
         bool complete = false;
         rc = sync_entry(a, en, &complete, e);
-        if (rc == ERR_OK && complete && en->x)
+        if (rc == ERR_OK && complete && en->x &&
+            search_tidx_count(en->x) >= a->lim.search_terms_min_messages)
             search_tidx_query(en->x, q, min_sim, since_id, max, out);
         if (en->x) /* the query's scratch counts too */
             account(a->sidx, en);

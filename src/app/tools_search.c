@@ -7,14 +7,15 @@
  *    scored; the same results as a scan.
  *  - "terms": from SEARCH_TERMS_FROM to below SEARCH_TERMS_BELOW (the default
  *    threshold 60 among them; lower thresholds make almost every message a result, so
- *    they rank by scanning), the session's in-memory term index (app_sidx_candidates,
+ *    they rank by scanning) and sessions of lim.search_terms_min_messages or more
+ *    (smaller ones are scanned), the session's in-memory term index (app_sidx_candidates,
  *    search/termidx.h) gives candidates pre-ranked by the query tokens they hold
  *    (typos and partial words too); the best SEARCH_TERMS_MAX are fetched through the
  *    store under the caller's visibility, in that order, and scored; messages holding every query token come in id order, so
  *    once `limit` of them scored 100 no later one can enter. Approximate: recall@10
  *    against the scan is measured by bench/bench_recall.
- *  - "scan": otherwise (exhaustive: true, a query the index cannot serve, the index
- *    over its memory bound): every visible message, paged through the store by id.
+ *  - "scan": otherwise (exhaustive: true, a small session, a query the index cannot
+ *    serve, the index over its memory bound): every visible message, paged by id.
  * message_count is the number of visible messages searched on every path. Every path
  * is bounded: it stops before a message once SEARCH_MAX_SCAN_BYTES of text were scored
  * or SEARCH_TIME_BUDGET_MS have passed, and answers with what it found, cut_short and,

@@ -246,12 +246,36 @@ static void test_other_writer(void **state)
     free(t);
 }
 
-static int setup_small_index(void **state)
+/* the term index serves sessions of every size (the default scans small ones) */
+static int setup_index(void **state)
 {
-    g_limits = (app_limits){.search_index_max_bytes = 4096};
+    g_limits = (app_limits){.search_terms_min_messages = 1};
     int rc = setup(state);
     g_limits = (app_limits){0};
     return rc;
+}
+
+static int setup_small_index(void **state)
+{
+    g_limits = (app_limits){.search_index_max_bytes = 4096, .search_terms_min_messages = 1};
+    int rc = setup(state);
+    g_limits = (app_limits){0};
+    return rc;
+}
+
+/* the default: a session below 2000 messages is scanned, exactly */
+static void test_small_session_scanned(void **state)
+{
+    fx *f = *state;
+    char *t = auth_agent(f, "reader", "claude", NULL);
+    char *sid = new_session(f, t);
+    post(f, t, sid, "the deployment pipeline failed", "public");
+    json_t *a = search(f, t, sid, "deploymnet", 60, false);
+    assert_string_equal(path_of(a), "scan");
+    assert_int_equal(count(a), 1);
+    json_decref(a);
+    free(sid);
+    free(t);
 }
 
 /* past the memory bound: the session is scanned, the answer is the scan's */
@@ -285,8 +309,9 @@ int main(int argc, char **argv)
 {
     g_url = tb_url(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_paths_against_scan, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_other_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paths_against_scan, setup_index, teardown),
+        cmocka_unit_test_setup_teardown(test_other_writer, setup_index, teardown),
+        cmocka_unit_test_setup_teardown(test_small_session_scanned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_bound, setup_small_index, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
