@@ -279,6 +279,17 @@ static err_code read_after(app_t *a, sidx_entry *en, search_ws *ws, int64_t sinc
     }
 }
 
+/* The session's messages in all (from the store's maintained counters). */
+static err_code session_total(app_t *a, const char *sid, int64_t *total, err_t *e)
+{
+    store_msg_query q = {.session_id = sid, .vis = {.any = STORE_VIS_EVERY}, .limit = 1};
+    store_messages l;
+    err_code rc = store_message_list(a->st, &q, &l, total, e);
+    if (rc == ERR_OK)
+        store_messages_free(&l);
+    return rc;
+}
+
 /* With en->mu held: brings en's index up to date with the store. New messages are
  * read by id; then the session's message count proves that nothing is missing: the
  * index holds only messages of the session and messages are never deleted, so equal
@@ -299,12 +310,11 @@ static err_code sync_entry(app_t *a, sidx_entry *en, bool *complete, err_t *e)
     }
     err_code rc = read_after(a, en, ws, search_tidx_max_id(en->x), e);
     for (int round = 0; rc == ERR_OK && round < SIDX_ROUNDS; round++) {
-        store_msg_query q = {.session_id = en->sid, .vis = {.any = STORE_VIS_EVERY}, .limit = 1};
-        store_messages l;
         int64_t total = 0;
-        if ((rc = store_message_list(a->st, &q, &l, &total, e)) != ERR_OK)
+        if ((rc = session_total(a, en->sid, &total, e)) != ERR_OK)
             break;
-        store_messages_free(&l);
+        store_msg_query q = {.session_id = en->sid, .vis = {.any = STORE_VIS_EVERY}};
+        store_messages l;
         int64_t have = (int64_t)search_tidx_count(en->x);
         if (have >= total) {
             *complete = true;
@@ -333,11 +343,14 @@ err_code app_sidx_candidates(app_t *a, const char *sid, const search_query *q, d
     sidx_entry *en = entry_get(a->sidx, sid);
     pthread_mutex_lock(&en->mu);
     err_code rc = ERR_OK;
-    if (!en->too_big) {
+    int64_t total = 0;
+    size_t min = a->lim.search_terms_min_messages;
+    if (!en->too_big && !en->x) /* not built yet: only for a session big enough */
+        rc = session_total(a, sid, &total, e);
+    if (rc == ERR_OK && !en->too_big && (en->x || total >= (int64_t)min)) {
         bool complete = false;
         rc = sync_entry(a, en, &complete, e);
-        if (rc == ERR_OK && complete && en->x &&
-            search_tidx_count(en->x) >= a->lim.search_terms_min_messages)
+        if (rc == ERR_OK && complete && en->x && search_tidx_count(en->x) >= min)
             search_tidx_query(en->x, q, min_sim, since_id, max, out);
         if (en->x) /* the query's scratch counts too */
             account(a->sidx, en);

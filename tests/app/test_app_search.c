@@ -273,6 +273,9 @@ static void test_small_session_scanned(void **state)
     json_t *a = search(f, t, sid, "deploymnet", 60, false);
     assert_string_equal(path_of(a), "scan");
     assert_int_equal(count(a), 1);
+    /* and no index was built for it */
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(a, "search_index"), "memory_bytes")), 0);
     json_decref(a);
     free(sid);
     free(t);
