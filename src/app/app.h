@@ -37,12 +37,17 @@ typedef struct app_limits {
     size_t query_max_chars;    /* 1000 (search_context) */
     /* The work of one call (docs/mcp-interface.md "Limits"; configuration variables in
      * parentheses): */
-    size_t search_max_bytes;   /* 32 MiB of message text one search_context scores
+    size_t search_max_bytes;       /* 32 MiB of message text one search_context scores
                                   (SEARCH_MAX_SCAN_BYTES) */
-    size_t search_time_ms;     /* 5000 ms one search_context scores (SEARCH_TIME_BUDGET_MS) */
-    size_t response_max_bytes; /* 4 MiB of rows (compact JSON) in one list or read answer
+    size_t search_time_ms;         /* 5000 ms one search_context scores (SEARCH_TIME_BUDGET_MS) */
+    size_t response_max_bytes;     /* 4 MiB of rows (compact JSON) in one list or read answer
                                   (MAX_RESPONSE_BYTES); the first row always goes in */
-    size_t heavy_per_agent;    /* 4 heavy calls (search_context, get_thread) one agent may
+    size_t search_index_max_bytes; /* 512 MiB: the in-memory term indexes of searched
+                                      sessions in all (SEARCH_INDEX_MAX_BYTES) */
+    size_t search_terms_min_messages; /* 2000: sessions smaller than this are scanned at
+                                         every threshold (each candidate of the term index
+                                         costs a read: a scan is exact and about as fast) */
+    size_t heavy_per_agent;           /* 4 heavy calls (search_context, get_thread) one agent may
                                   run at once (HEAVY_CALLS_PER_AGENT); more are RATE_LIMITED */
 } app_limits;
 app_limits app_limits_default(void);

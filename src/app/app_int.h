@@ -13,6 +13,7 @@
 #include "auth/identity.h"
 #include "base/hash.h"
 #include "search/search.h"
+#include "search/termidx.h"
 
 /* ---- error codes of the envelope (docs/mcp-interface.md) ---- */
 typedef enum app_code {
@@ -78,6 +79,28 @@ void app_worker_stop(app_worker *w);
 /* indexer.c: wake the background indexer after a message was added (no-op without). */
 void app_indexer_poke(app_t *a);
 
+/* indexer.c: the in-memory term index of each searched session (search/termidx.h), for
+ * search_context below the prefilter's thresholds; at most `limit` bytes in all. */
+typedef struct app_sidx app_sidx;
+app_sidx *app_sidx_new(size_t limit);
+void app_sidx_free(app_sidx *x); /* NULL is fine */
+/* The candidates of q in session sid (search_tidx_query), the session's index brought up
+ * to date with the store first (built at the first call). out->usable is false when the
+ * index cannot serve: the query (termidx.h), the memory bound, a store that kept changing
+ * while it was counted, or a session of fewer than lim.search_terms_min_messages (a scan
+ * is exact and as fast there); the caller scans then. A store error is returned. */
+err_code app_sidx_candidates(app_t *a, const char *sid, const search_query *q, double min_sim,
+                             int64_t since_id, size_t max, search_tidx_result *out, err_t *e);
+/* Brings every built index up to date (the background indexer, after new messages). */
+void app_sidx_refresh(app_t *a);
+typedef struct app_sidx_stats {
+    size_t bytes, limit; /* held in all, the bound (SEARCH_INDEX_MAX_BYTES) */
+    size_t sessions;     /* sessions with an index */
+    uint64_t builds;     /* indexes built */
+    uint64_t drops;      /* indexes dropped to stay within the bound */
+} app_sidx_stats;
+void app_sidx_report(app_t *a, app_sidx_stats *out);
+
 /* counts.c: how many of something each key holds now (a client address's MCP sessions,
  * an agent's heavy calls), under a cap; a key holding none has no entry. */
 typedef struct app_counts {
@@ -110,6 +133,7 @@ struct app {
     atomic_uint_fast64_t err_counts[APP_CODE_COUNT];
     pthread_key_t ws_key; /* per-thread search workspace */
     app_indexer *ix;      /* background search-index upkeep, or NULL (indexer.c) */
+    app_sidx *sidx;       /* the sessions' term indexes (indexer.c) */
     /* caps (app_opts): MCP sessions, subscriptions */
     size_t lim_sessions, lim_sessions_per_peer, lim_subs_per_session, lim_subs;
     /* MCP sessions admitted by app_session_admit (access.c) */

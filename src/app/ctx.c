@@ -28,6 +28,8 @@ app_limits app_limits_default(void)
         .query_max_chars = 1000,
         .search_max_bytes = (size_t)32 << 20,
         .search_time_ms = 5000,
+        .search_index_max_bytes = (size_t)512 << 20,
+        .search_terms_min_messages = 2000,
         .response_max_bytes = (size_t)4 << 20,
         .heavy_per_agent = 4,
     };
@@ -66,6 +68,8 @@ err_code app_new(const app_opts *o, app_t **out, err_t *e)
     DEF(query_max_chars);
     DEF(search_max_bytes);
     DEF(search_time_ms);
+    DEF(search_index_max_bytes);
+    DEF(search_terms_min_messages);
     DEF(response_max_bytes);
     DEF(heavy_per_agent);
 #undef DEF
@@ -92,6 +96,7 @@ err_code app_new(const app_opts *o, app_t **out, err_t *e)
         free(a);
         return err_set(e, ERR_FATAL, "app: pthread_key_create failed");
     }
+    a->sidx = app_sidx_new(a->lim.search_index_max_bytes);
     *out = a;
     return ERR_OK;
 }
@@ -114,6 +119,7 @@ err_code app_from_conf(const conf_t *c, store_t *st, auth_ctx *auth, app_t **out
         {"MCP_HEAVY_WORKERS", offsetof(app_opts, heavy_workers)},
         {"SEARCH_MAX_SCAN_BYTES", offsetof(app_opts, limits.search_max_bytes)},
         {"SEARCH_TIME_BUDGET_MS", offsetof(app_opts, limits.search_time_ms)},
+        {"SEARCH_INDEX_MAX_BYTES", offsetof(app_opts, limits.search_index_max_bytes)},
         {"MAX_RESPONSE_BYTES", offsetof(app_opts, limits.response_max_bytes)},
         {"HEAVY_CALLS_PER_AGENT", offsetof(app_opts, limits.heavy_per_agent)},
     };
@@ -138,6 +144,7 @@ void app_free(app_t *a)
     if (!a)
         return;
     app_indexer_stop(a);
+    app_sidx_free(a->sidx);
     search_ws *ws = pthread_getspecific(a->ws_key);
     if (ws) {
         search_ws_free(ws);

@@ -1,18 +1,30 @@
-/* app/tools_search.c — search_context (every visible message of the session scored
- * 0..100 with the C fuzzy scorer, paged through the store with an id cursor, top-k
- * kept; verbatim containment scores 100), search_by_sender, search_by_timerange.
- * When the trigram prefilter plan is sound for (query, threshold) (search/prefilter.h:
- * then no message scoring >= threshold lacks a query trigram), only the candidates
- * the store's index returns (store_message_search) are fetched and scored; otherwise
- * (default threshold 60, queries < 3 characters) every visible message is. Both paths
- * give the same results; message_count is the number of visible messages searched
- * either way. The scan is bounded: it stops before a message once SEARCH_MAX_SCAN_BYTES
- * of text were scored or SEARCH_TIME_BUDGET_MS have passed, and answers with what it
- * found, cut_short and where to go on (next_since_id); pages are sized by bytes, so a
+/* app/tools_search.c — search_context (visible messages of the session scored 0..100
+ * with the C fuzzy scorer, top-k kept; verbatim containment scores 100),
+ * search_by_sender, search_by_timerange. search_context takes one of three paths:
+ *  - "trigrams": the trigram prefilter plan is sound for (query, threshold)
+ *    (search/prefilter.h: no message scoring >= threshold lacks a query trigram): only
+ *    the candidates the store's index returns (store_message_search) are fetched and
+ *    scored; the same results as a scan.
+ *  - "terms": from SEARCH_TERMS_FROM to below SEARCH_TERMS_BELOW (the default
+ *    threshold 60 among them; lower thresholds make almost every message a result, so
+ *    they rank by scanning) and sessions of lim.search_terms_min_messages or more
+ *    (smaller ones are scanned), the session's in-memory term index (app_sidx_candidates,
+ *    search/termidx.h) gives candidates pre-ranked by the query tokens they hold
+ *    (typos and partial words too); the best SEARCH_TERMS_MAX are fetched through the
+ *    store under the caller's visibility, in that order, and scored; messages holding every query token come in id order, so
+ *    once `limit` of them scored 100 no later one can enter. Approximate: recall@10
+ *    against the scan is measured by bench/bench_recall.
+ *  - "scan": otherwise (exhaustive: true, a small session, a query the index cannot
+ *    serve, the index over its memory bound): every visible message, paged by id.
+ * message_count is the number of visible messages searched on every path. Every path
+ * is bounded: it stops before a message once SEARCH_MAX_SCAN_BYTES of text were scored
+ * or SEARCH_TIME_BUDGET_MS have passed, and answers with what it found, cut_short and,
+ * for a scan, where to go on (next_since_id); pages are sized by bytes, so a
  * session of huge messages is never read at once. Answers stop adding rows at
  * MAX_RESPONSE_BYTES (truncated).
- * Must not: search messages outside the caller's visibility (app_vis_build), or use
- * the index for a plan that is not sound. */
+ * Must not: search messages outside the caller's visibility (app_vis_build), use the
+ * trigram index for a plan that is not sound, or the term index from
+ * SEARCH_TERMS_BELOW (there answers must be the scan's). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +40,16 @@
 #define SEARCH_PAGE_MIN 16
 #define SEARCH_PAGE_MAX 500
 #define SEARCH_PAGE_BYTES ((size_t)8 << 20)
+/* The term index serves thresholds from SEARCH_TERMS_FROM to below SEARCH_TERMS_BELOW
+ * (from there the trigram plan is sound for most queries, and results must be those of
+ * a scan); it fetches and scores at most SEARCH_TERMS_MAX candidates (more for a larger
+ * limit), keeping terms whose similarity to a query token is at least the threshold,
+ * within SEARCH_TERMS_SIM_MIN..MAX. */
+#define SEARCH_TERMS_FROM 50.0
+#define SEARCH_TERMS_BELOW 85.0
+#define SEARCH_TERMS_MAX 200
+#define SEARCH_TERMS_SIM_MIN 50.0
+#define SEARCH_TERMS_SIM_MAX 75.0
 
 typedef struct hit {
     double score; /* rounded to 2 decimals: what is shown and ordered by */
@@ -85,6 +107,8 @@ typedef struct scan {
     size_t spent;            /* bytes of text scored (sender, content, metadata) */
     int64_t deadline;        /* utc_mono_us() after which no message is scored */
     const char *cut;         /* why the scan stopped early ("scan_bytes", "time"), or NULL */
+    double hits_min;         /* the lowest score in hits once it holds k */
+    size_t candidates;       /* the "terms" path: candidates the index gave */
 } scan;
 
 static size_t message_bytes(const store_message *m)
@@ -126,6 +150,12 @@ static bool scan_one(scan *s, store_message *m)
                  .preview = xstrdup(v > 0 ? s->mt.preview : "")};
         memset(m, 0, sizeof *m); /* moved into h */
         topk_add(s->hits, &s->nh, s->k, &h);
+        if (s->nh == s->k) {
+            s->hits_min = s->hits[0].score;
+            for (size_t i = 1; i < s->nh; i++)
+                if (s->hits[i].score < s->hits_min)
+                    s->hits_min = s->hits[i].score;
+        }
     }
     return true;
 }
@@ -183,6 +213,52 @@ static json_t *scan_session(scan *s, const char *sid, const store_vis *vis,
         mcp_call_progress(s->c->mc, (double)s->scored, -1, "messages scored");
         page = next_page(s);
     }
+}
+
+/* The "terms" path: the term index's candidates of the session with id > since_id,
+ * fetched under the caller's visibility and scored, best pre-rank first. *served false
+ * (nothing scored) when the index cannot serve the query: the caller scans. NULL, or
+ * the store's error result. */
+static json_t *terms_session(scan *s, const char *sid, const store_vis *vis, int64_t since_id,
+                             bool *served)
+{
+    err_t e;
+    search_tidx_result res;
+    double min_sim = s->threshold < SEARCH_TERMS_SIM_MIN   ? SEARCH_TERMS_SIM_MIN
+                     : s->threshold > SEARCH_TERMS_SIM_MAX ? SEARCH_TERMS_SIM_MAX
+                                                           : s->threshold;
+    size_t max = SEARCH_TERMS_MAX > 20 * s->k ? SEARCH_TERMS_MAX : 20 * s->k;
+    *served = false;
+    if (app_sidx_candidates(s->c->app, sid, s->sq, min_sim, since_id, max, &res, &e) != ERR_OK)
+        return app_error_store(s->c->app, &e, APP_SESSION_NOT_FOUND, "session");
+    if (!res.usable) {
+        search_tidx_result_free(&res);
+        return NULL;
+    }
+    *served = true;
+    s->candidates = res.n;
+    json_t *r = NULL;
+    for (size_t i = 0; i < res.n; i++) {
+        /* the rest of the id-ordered top tier cannot beat `limit` hits scoring 100 */
+        if (i < res.top && s->nh == s->k && s->hits_min >= 100.0)
+            break;
+        store_message m;
+        err_code rc = store_message_get(s->c->app->st, res.v[i].id, vis, &m, &e);
+        if (rc == ERR_NOTFOUND)
+            continue; /* not visible to the caller */
+        if (rc != ERR_OK) {
+            r = app_error_store(s->c->app, &e, APP_SESSION_NOT_FOUND, "session");
+            break;
+        }
+        bool go = scan_one(s, &m);
+        store_message_clear(&m);
+        if (!go)
+            break;
+    }
+    search_tidx_result_free(&res);
+    if (!r) /* as a scan reports after its pages (no-op without a progress token) */
+        mcp_call_progress(s->c->mc, (double)s->scored, -1, "messages scored");
+    return r;
 }
 
 /* The found messages, best first, as result rows within MAX_RESPONSE_BYTES (*truncated:
@@ -262,12 +338,26 @@ static json_t *search_context(app_call *c, json_t *args)
     s->k = (size_t)limit;
     s->hits = xcalloc(s->k, sizeof *s->hits);
     s->deadline = t0 + (int64_t)c->app->lim.search_time_ms * 1000;
+    bool exhaustive = app_arg_bool(args, "exhaustive", false);
     search_prefilter pf;
     search_prefilter_plan(s->ws, query, strlen(query), threshold, &pf);
-    r = scan_session(s, sid, &vis, &pf, since);
+    if (exhaustive)
+        pf.sound = false;
+    const char *path = "scan";
+    bool served = false;
+    if (!exhaustive && !pf.sound && threshold >= SEARCH_TERMS_FROM &&
+        threshold < SEARCH_TERMS_BELOW) {
+        r = terms_session(s, sid, &vis, since, &served);
+        if (served)
+            path = "terms";
+    } else if (pf.sound) {
+        path = "trigrams";
+    }
+    if (!r && !served)
+        r = scan_session(s, sid, &vis, &pf, since);
     int64_t searched = s->scored;
-    if (!r && pf.sound && !s->cut) {
-        /* every visible message was searched (through the index) */
+    if (!r && (pf.sound || served) && !s->cut) {
+        /* every visible message was searched (through an index) */
         err_t e;
         store_msg_query q = {.session_id = sid, .vis = vis, .since_id = since, .limit = 1};
         store_messages ms;
@@ -289,9 +379,16 @@ static json_t *search_context(app_call *c, json_t *args)
                       (json_int_t)searched, "search_time_ms", round(ms_taken * 1000) / 1000,
                       "count", (json_int_t)json_array_size(arr), "cut_short", s->cut != NULL,
                       "truncated", truncated);
+        app_sidx_stats st;
+        app_sidx_report(c->app, &st);
+        json_object_set_new(r, "search_index",
+                            json_pack("{s:s s:I s:I s:I}", "path", path, "candidates",
+                                      (json_int_t)s->candidates, "memory_bytes",
+                                      (json_int_t)st.bytes, "memory_limit_bytes",
+                                      (json_int_t)st.limit));
         if (s->cut) {
             json_object_set_new(r, "cut_short_reason", json_string(s->cut));
-            if (s->scored)
+            if (s->scored && !served) /* the terms path does not go by id */
                 json_object_set_new(r, "next_since_id", json_integer(s->last_id));
         }
         r = app_ok(r);

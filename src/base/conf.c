@@ -94,6 +94,8 @@ static const conf_var VARS[] = {
     {"SEARCH_MAX_SCAN_BYTES", CONF_INT, "33554432", 65536, 2147483647, NULL,
      "bytes of message text one search_context scores before it stops (cut_short)"},
     {"SEARCH_TIME_BUDGET_MS", CONF_INT, "5000", 10, 600000, NULL, "search_context time budget"},
+    {"SEARCH_INDEX_MAX_BYTES", CONF_INT, "536870912", 1048576, 1099511627776, NULL,
+     "bytes the in-memory term indexes of searched sessions may hold in all"},
     {"MAX_RESPONSE_BYTES", CONF_INT, "4194304", 65536, 1073741824, NULL,
      "bytes of rows one list or read answer carries before it stops adding rows"},
     {"HEAVY_CALLS_PER_AGENT", CONF_INT, "4", 1, 1000, NULL, "heavy calls one agent runs at once"},

@@ -154,8 +154,9 @@ static void test_table(void **state)
      *    + MCP_WRITE_WORKERS, MCP_HEAVY_WORKERS, HEAVY_CALLS_PER_AGENT,
      *      SEARCH_MAX_SCAN_BYTES, SEARCH_TIME_BUDGET_MS, MAX_RESPONSE_BYTES,
      *    + SHARED_KEY_AGENT_TYPES, SHARED_KEY_PERMISSIONS
-     *    + DB_POOL_IDLE_TIMEOUT */
-    assert_int_equal(n, 41);
+     *    + DB_POOL_IDLE_TIMEOUT
+     *    + SEARCH_INDEX_MAX_BYTES */
+    assert_int_equal(n, 42);
     conf_t *c = conf_defaults();
     err_t e;
     for (size_t i = 0; i < n; i++) {
