@@ -8,7 +8,9 @@
 #              check of 10,000 add_message/s
 #   3. pages   bench_pages: a page of 50 with its total on a 100,000-message session,
 #              on each backend
-#   4. search  bench_search_session (full scan against the index) on 10,000 messages
+#   4. search  bench_search_session (full scan against the trigram index) on 10,000
+#              messages; bench_recall (recall@10 and latency of the term index at the
+#              default threshold) on 1,000, 10,000 and 100,000
 #   5. peers   bench/peers/peers.mjs: ctxd against @modelcontextprotocol/server-memory and
 #              mcp-memory-keeper over stdio (10,000 notes, 200 searches); skipped with a
 #              line saying so when `npm ci` has not been run in bench/peers
@@ -45,7 +47,7 @@ for p in ${only//,/ }; do
 done
 want() { [[ -z "$only" || ",$only," == *",$1,"* ]]; }
 here=$(cd "$(dirname "$0")" && pwd)
-for b in bench_store bench_pages bench_search_session bench_http; do
+for b in bench_store bench_pages bench_search_session bench_recall bench_http; do
   [[ -x "$build/bench/$b" ]] || { echo "bench/run.sh: $build/bench/$b not found (build first)" >&2; exit 1; }
 done
 servers="$here/../tests/servers/server.sh"
@@ -160,9 +162,12 @@ if want pages; then
 fi
 
 if want search; then
-  section "search_context: full scan against the index (bench_search_session)"
+  section "search_context: full scan against the trigram index (bench_search_session)"
   if ((quick)); then "$build/bench/bench_search_session" "" 300 small
   else "$build/bench/bench_search_session" "" 10000; fi
+  section "search_context at the default threshold: recall@10 and latency (bench_recall)"
+  if ((quick)); then "$build/bench/bench_recall" --sizes 2500 --queries 1
+  else "$build/bench/bench_recall" --sizes 1000,10000,100000 --queries 15; fi
 fi
 
 if want peers; then
