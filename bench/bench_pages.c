@@ -17,12 +17,33 @@
 
 #include "base/ids.h"
 #include "base/utc.h"
+#include "db/db.h"
 #include "store/store.h"
 
 static void die(const char *what, const err_t *e)
 {
     fprintf(stderr, "bench_pages: %s: %s\n", what, e->msg);
     exit(1);
+}
+
+/* PostgreSQL: ANALYZE after the load, as autovacuum would do within a minute or so;
+ * without it the planner has no statistics for a table that was empty when it last
+ * looked, and plans a first page as a bitmap scan of every visible row (40+ ms instead
+ * of 0.1 ms at 100,000 messages). */
+static void analyze_if_server(const char *url)
+{
+    if (strncmp(url, "postgres", 8) != 0)
+        return;
+    db_t *db;
+    db_conn *c;
+    err_t e;
+    if (db_open(url, NULL, &db, &e) != ERR_OK)
+        die("analyze: open", &e);
+    if (db_acquire(db, DB_WRITE, &c, &e) != ERR_OK ||
+        db_exec(c, "ANALYZE messages, visibility_counts, sessions", &e) != ERR_OK)
+        die("analyze", &e);
+    db_release(c);
+    db_close(db);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -113,6 +134,7 @@ int main(int argc, char **argv)
             die("message_add", &e);
     }
     printf("seeded %d messages in %.1f s (%s)\n", n, (double)(utc_mono_us() - t0) / 1e6, url);
+    analyze_if_server(url);
     printf("%-6s %-22s %8s %8s %9s %4s\n", "reader", "page of 50", "p50 ms", "p95 ms", "total",
            "rows");
     int64_t *us = calloc((size_t)r, sizeof *us);
