@@ -59,8 +59,9 @@ struct search_tidx {
     uint16_t *exn; /* query tokens that are terms of the message (exactly) */
     uint32_t *exl; /* their length in all */
     size_t dscr_cap;
-    uint32_t dnext; /* the next query's first dstamp */
-    uint32_t epoch; /* the current lookup's tstamp */
+    uint32_t dnext;        /* the next query's first dstamp */
+    uint32_t epoch;        /* the current lookup's tstamp */
+    size_t work, work_max; /* the current query's term comparisons and postings read */
     spat pat;
     lcs_scratch sc;
 };
@@ -97,7 +98,13 @@ search_tidx *search_tidx_new(void)
 {
     search_tidx *x = xcalloc(1, sizeof *x);
     x->bytes = sizeof *x;
+    x->work_max = SEARCH_TIDX_WORK_MAX;
     return x;
+}
+
+void search_tidx_set_work_max(search_tidx *x, size_t units)
+{
+    x->work_max = units;
 }
 
 void search_tidx_free(search_tidx *x)
@@ -339,6 +346,7 @@ static bool is_sub(const uint32_t *n, size_t m, const uint32_t *h, size_t hn)
  * term */
 static double term_sim(search_tidx *x, const uint32_t *q, size_t m, const term *t)
 {
+    x->work++;
     const uint32_t *c = x->cps + t->off;
     size_t l = lcs_cps(&x->pat, c, t->len, &x->sc);
     if (l == m)
@@ -421,7 +429,7 @@ static size_t lookup(search_tidx *x, const uint32_t *q, size_t m, double min_sim
     /* no term shares a trigram (typos close together, "grqiui" for "griqui"): the
      * whole vocabulary, by the same measure */
     bool all = nk == 0;
-    for (size_t ti = 0; all && ti < x->nterms; ti++) {
+    for (size_t ti = 0; all && ti < x->nterms && x->work <= x->work_max; ti++) {
         double s = term_sim(x, q, m, &x->terms[ti]);
         if (s < min_sim)
             continue;
@@ -502,6 +510,7 @@ void search_tidx_query(search_tidx *x, const search_query *q, double min_sim, in
     size_t ntok = max ? query_tokens(x, q) : 0;
     if (ntok == 0)
         return;
+    x->work = 0;
     size_t c2 = x->dscr_cap, c3 = x->dscr_cap, c4 = x->dscr_cap, c5 = x->dscr_cap;
     TGROW(x, x->dstamp, x->dscr_cap, x->nids ? x->nids : 1);
     tgrow(x, (void **)&x->acc, &c2, x->dscr_cap, sizeof *x->acc);
@@ -531,6 +540,17 @@ void search_tidx_query(search_tidx *x, const search_query *q, double min_sim, in
         wsum += w;
         qlen += tk->len;
         size_t nk = lookup(x, qc, tk->len, min_sim, &kv, &kcap);
+        for (size_t k = 0; k < nk; k++)
+            x->work += x->terms[kv[k].term].npost;
+        if (x->work > x->work_max) {
+            /* a query that would cost more than the bound (hundreds of tokens that share
+             * no trigram with any term, each compared with the whole vocabulary): the
+             * index does not serve it, the caller scans within its own budget */
+            free(kv);
+            free(touched);
+            out->usable = false;
+            return;
+        }
         if (nk || tk->len >= 3)
             out->usable = true; /* a token the trigrams look up, or one found */
         uint32_t mine = base + (uint32_t)i + 1;

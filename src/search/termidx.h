@@ -50,12 +50,19 @@ typedef struct search_cand {
 
 typedef struct search_tidx_result {
     bool usable;    /* false: the query has no token of 3 or more code points and none of
-                       its shorter tokens is a term: the index cannot serve it (scan) */
+                       its shorter tokens is a term, or it would cost more than the work
+                       bound: the index cannot serve it (scan) */
     search_cand *v; /* best first (pre desc, id asc), malloc'ed */
     size_t n;
     size_t top;     /* v[0..top) have pre == 100 (so they are in id order) */
     size_t matched; /* messages with pre > 0 (before the cut to max) */
 } search_tidx_result;
+
+/* The work one query may cost, in term comparisons plus postings read (default
+ * SEARCH_TIDX_WORK_MAX: about a second of one core); past it the query is not served
+ * (usable = false, no candidates) and the caller scans within its own budget. */
+#define SEARCH_TIDX_WORK_MAX ((size_t)32 << 20)
+void search_tidx_set_work_max(search_tidx *x, size_t units);
 
 /* The best `max` candidates of q among the messages with id > since_id. */
 void search_tidx_query(search_tidx *x, const search_query *q, double min_sim, int64_t since_id,

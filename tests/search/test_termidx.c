@@ -202,13 +202,50 @@ static void test_many(void **state)
     search_tidx_free(x);
 }
 
+/* A query whose lookup would cost more than the work bound (many tokens that share no
+ * trigram with any term: each is compared with the whole vocabulary) is not served (the
+ * caller scans, within its own budget); under the bound the same query is served. */
+static void test_work_bound(void **state)
+{
+    (void)state;
+    search_tidx *x = search_tidx_new();
+    char buf[128];
+    for (int i = 1; i <= 2000; i++) {
+        snprintf(buf, sizeof buf, "finding %d word%d module%d", i, i, i % 50);
+        add(x, i, "agent", buf, NULL);
+    }
+    /* 40 distinct tokens like "qzx7", none sharing a trigram with the vocabulary */
+    char q[400] = "";
+    for (int i = 0; i < 40; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "%sqz%c%c", i ? " " : "", 'a' + i % 26, 'a' + i / 26);
+        strcat(q, t);
+    }
+    size_t terms = search_tidx_terms(x);
+    search_tidx_set_work_max(x, terms * 10); /* less than 40 whole-vocabulary passes */
+    search_tidx_result r = query(x, q, 0, 10);
+    assert_false(r.usable);
+    assert_int_equal(r.n, 0);
+    search_tidx_result_free(&r);
+    search_tidx_set_work_max(x, SEARCH_TIDX_WORK_MAX);
+    r = query(x, q, 0, 10);
+    assert_true(r.usable);
+    search_tidx_result_free(&r);
+    /* an ordinary query stays well within a small bound */
+    search_tidx_set_work_max(x, terms * 10);
+    r = query(x, "finding module7", 0, 10);
+    assert_true(r.usable);
+    assert_int_equal(r.n, 10);
+    search_tidx_result_free(&r);
+    search_tidx_free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exact_and_order),
-        cmocka_unit_test(test_typos_partial_metadata),
-        cmocka_unit_test(test_since_short_and_ids),
-        cmocka_unit_test(test_many),
+        cmocka_unit_test(test_exact_and_order),     cmocka_unit_test(test_typos_partial_metadata),
+        cmocka_unit_test(test_since_short_and_ids), cmocka_unit_test(test_many),
+        cmocka_unit_test(test_work_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
