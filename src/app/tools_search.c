@@ -76,7 +76,9 @@ static void topk_add(hit *h, size_t *n, size_t k, hit *x)
     for (size_t i = 1; i < *n; i++)
         if (h[i].score < h[worst].score || (h[i].score == h[worst].score && h[i].id > h[worst].id))
             worst = i;
-    if (x->score > h[worst].score) {
+    /* the ranking's order, not arrival order: the "terms" path brings candidates best
+     * pre-rank first, so a later hit can tie the worst with a lower id */
+    if (x->score > h[worst].score || (x->score == h[worst].score && x->id < h[worst].id)) {
         hit_clear(&h[worst]);
         h[worst] = *x;
     } else {

@@ -3,7 +3,8 @@
  * index ("terms") finds most of what the scan ranks first (a recall floor), never a
  * message the caller may not see, with the scan's scores; a message written through
  * another store handle (another process) is found by the next search, also one that
- * became visible with an id below what the index holds (a late commit); past the memory
+ * became visible with an id below what the index holds (a late commit); hits that tie
+ * rank by id whatever order the index brings them in; past the memory
  * bound the session is scanned and the answer stays right; `exhaustive` is checked.
  * Run on a SQLite file and the PostgreSQL/MariaDB fixtures (another handle needs a
  * database two handles share).
@@ -184,6 +185,33 @@ static void test_paths_against_scan(void **state)
     free(o);
 }
 
+/* Hits that tie on score rank by id, also when the index brings them in another order:
+ * every message scores 75 through its sender "reader" (the token-set bound of the query
+ * "reader qqqq"), and the odd ones come first from the index (their "qqqx" is close to
+ * "qqqq"), so the lower even ids arrive after ten hits of the same score. */
+static void test_ties_in_id_order(void **state)
+{
+    fx *f = *state;
+    char *t = auth_agent(f, "reader", "claude", NULL);
+    char *sid = new_session(f, t);
+    for (int i = 0; i < 60; i++)
+        post(f, t, sid, i % 2 ? "qqqx gamma" : "alpha beta", "public");
+    json_t *a = search(f, t, sid, "reader qqqq", 60, false),
+           *b = search(f, t, sid, "reader qqqq", 60, true);
+    assert_string_equal(path_of(a), "terms");
+    assert_int_equal(count(b), 10);
+    assert_true(score_at(b, 0) == score_at(b, 9)); /* the premise: a tie across the top */
+    assert_int_equal(count(a), count(b));
+    for (size_t k = 0; k < count(b); k++) {
+        assert_int_equal(id_at(a, k), id_at(b, k));
+        assert_true(score_at(a, k) == score_at(b, k));
+    }
+    json_decref(a);
+    json_decref(b);
+    free(sid);
+    free(t);
+}
+
 /* the row of a message for store_import_rows, with an id of the test's choosing */
 static json_t *message_row(int64_t id, const char *sid, const char *content)
 {
@@ -313,6 +341,7 @@ int main(int argc, char **argv)
     g_url = tb_url(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_paths_against_scan, setup_index, teardown),
+        cmocka_unit_test_setup_teardown(test_ties_in_id_order, setup_index, teardown),
         cmocka_unit_test_setup_teardown(test_other_writer, setup_index, teardown),
         cmocka_unit_test_setup_teardown(test_small_session_scanned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_bound, setup_small_index, teardown),
