@@ -138,8 +138,13 @@ static bool scan_one(scan *s, store_message *m)
         json_error_t je;
         md = json_loads(m->metadata, 0, &je);
     }
+    /* once k hits are held, a message whose score would round below the lowest cannot
+     * enter: the scorer may stop early on it (a score is kept rounded to 2 decimals) */
+    double floor = s->threshold;
+    if (s->nh == s->k && s->hits_min - 0.01 > floor)
+        floor = s->hits_min - 0.01;
     double v = search_score_message(s->sq, s->ws, m->sender, m->content,
-                                    m->content ? strlen(m->content) : 0, md, s->threshold, &s->mt);
+                                    m->content ? strlen(m->content) : 0, md, floor, &s->mt);
     json_decref(md);
     s->spent += message_bytes(m);
     s->scored++;

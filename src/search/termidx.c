@@ -15,7 +15,6 @@
 #define MALLOC_OVERHEAD 16 /* counted per small list: what the allocator keeps beside it */
 #define TERM_MAX_CPS 256u  /* longer tokens are not indexed */
 #define GRAM_TERM_CPS 64u  /* trigrams of a term's first 64 code points */
-#define SIM_NOT_SUB 99.0   /* a term holding every char of t in order, not as a substring */
 
 typedef struct term {
     uint32_t off, len; /* code points in x->cps */
@@ -343,14 +342,16 @@ static bool is_sub(const uint32_t *n, size_t m, const uint32_t *h, size_t hn)
 
 /* sim of the query token (x->pat, code points q[0..m)) and term t (termidx.h): as the
  * scorer's partial ratio, the share of the token found in order in a window around the
- * term */
+ * term; a term holding every char of the token in order but not as a substring gets
+ * the scorer's ratio of the two words (its token-set score of a one-word field:
+ * "zenui" in "zenqui" 90.9, not more) */
 static double term_sim(search_tidx *x, const uint32_t *q, size_t m, const term *t)
 {
     x->work++;
     const uint32_t *c = x->cps + t->off;
     size_t l = lcs_cps(&x->pat, c, t->len, &x->sc);
     if (l == m)
-        return is_sub(q, m, c, t->len) ? 100.0 : SIM_NOT_SUB;
+        return is_sub(q, m, c, t->len) ? 100.0 : 200.0 * (double)l / (double)(m + t->len);
     return 100.0 * (double)l / (double)m;
 }
 

@@ -8,8 +8,9 @@
  *
  * TERM LOOKUP for a query token t of L code points (the tokens of N(query), search.h):
  *   - L >= 3: every term sharing one of t's trigrams, verified: sim(t, term) = 100 when
- *     t is a substring of the term, 99 when every char of t is in it in order, else
- *     100*LCS(t, term)/L (as the scorer's partial ratio: the share of t found in order);
+ *     t is a substring of the term, 200*L/(L + len(term)) when every char of t is in
+ *     it in order (the scorer's ratio of the two words), else 100*LCS(t, term)/L (as
+ *     the scorer's partial ratio: the share of t found in order);
  *     kept when sim >= min_sim. When none is kept (typos close together break every
  *     trigram: "grqiui" for "griqui") the whole vocabulary is measured the same way.
  *   - L < 3: the term equal to t only (sim 100).

@@ -99,6 +99,18 @@ static void test_typos_partial_metadata(void **state)
         assert_int_equal(r.top, 0); /* not inside a term: not the top tier */
         search_tidx_result_free(&r);
     }
+    /* a word holding the typo's letters in order ranks by how close it is, as the
+     * scorer's ratio of the two words does: "zenqui" (90.9) before a longer word
+     * scattering them, which came first by id when both counted 99 */
+    search_tidx *y = search_tidx_new();
+    add(y, 1, "a", "zenxxuxixx", NULL);
+    add(y, 2, "a", "zenqui", NULL);
+    search_tidx_result z = query(y, "zenui", 0, 10);
+    assert_int_equal(z.n, 2);
+    assert_int_equal(z.v[0].id, 2);
+    assert_true(z.v[0].pre > z.v[1].pre);
+    search_tidx_result_free(&z);
+    search_tidx_free(y);
     /* typos breaking every trigram still find the word (the vocabulary fallback) */
     search_tidx_result r = query(x, "pipleine", 0, 10);
     assert_true(has(&r, 10) && has(&r, 14));
