@@ -44,10 +44,11 @@
  * (from there the trigram plan is sound for most queries, and results must be those of
  * a scan); it fetches and scores at most SEARCH_TERMS_MAX candidates (more for a larger
  * limit), keeping terms whose similarity to a query token is at least the threshold,
- * within SEARCH_TERMS_SIM_MIN..MAX. */
+ * within SEARCH_TERMS_SIM_MIN..MAX. 500 candidates: recall@10 0.95-0.97 in bench_recall
+ * (200: 0.92-0.93), read from the store STORE_GET_MANY_MAX at a time. */
 #define SEARCH_TERMS_FROM 50.0
 #define SEARCH_TERMS_BELOW 85.0
-#define SEARCH_TERMS_MAX 200
+#define SEARCH_TERMS_MAX 500
 #define SEARCH_TERMS_SIM_MIN 50.0
 #define SEARCH_TERMS_SIM_MAX 75.0
 
@@ -223,7 +224,8 @@ static json_t *scan_session(scan *s, const char *sid, const store_vis *vis,
 }
 
 /* The "terms" path: the term index's candidates of the session with id > since_id,
- * fetched under the caller's visibility and scored, best pre-rank first. *served false
+ * fetched under the caller's visibility in reads of up to STORE_GET_MANY_MAX and scored,
+ * best pre-rank first. *served false
  * (nothing scored) when the index cannot serve the query: the caller scans. NULL, or
  * the store's error result. */
 static json_t *terms_session(scan *s, const char *sid, const store_vis *vis, int64_t since_id,
@@ -245,22 +247,30 @@ static json_t *terms_session(scan *s, const char *sid, const store_vis *vis, int
     *served = true;
     s->candidates = res.n;
     json_t *r = NULL;
-    for (size_t i = 0; i < res.n; i++) {
+    bool go = true;
+    for (size_t i = 0; go && i < res.n;) {
         /* the rest of the id-ordered top tier cannot beat `limit` hits scoring 100 */
         if (i < res.top && s->nh == s->k && s->hits_min >= 100.0)
             break;
-        store_message m;
-        err_code rc = store_message_get(s->c->app->st, res.v[i].id, vis, &m, &e);
-        if (rc == ERR_NOTFOUND)
-            continue; /* not visible to the caller */
-        if (rc != ERR_OK) {
+        /* a read of the next candidates, those the caller may see come back; in the top
+         * tier, `limit` at a time and not across its end (it likely fills the answer) */
+        size_t b = res.n - i < STORE_GET_MANY_MAX ? res.n - i : STORE_GET_MANY_MAX;
+        if (i < res.top && res.top - i < b)
+            b = res.top - i;
+        if (i < res.top && s->k < b)
+            b = s->k;
+        int64_t ids[STORE_GET_MANY_MAX];
+        for (size_t j = 0; j < b; j++)
+            ids[j] = res.v[i + j].id;
+        i += b;
+        store_messages ms;
+        if (store_message_get_many(s->c->app->st, ids, b, vis, &ms, &e) != ERR_OK) {
             r = app_error_store(s->c->app, &e, APP_SESSION_NOT_FOUND, "session");
             break;
         }
-        bool go = scan_one(s, &m);
-        store_message_clear(&m);
-        if (!go)
-            break;
+        for (size_t j = 0; go && j < ms.n; j++)
+            go = scan_one(s, &ms.v[j]);
+        store_messages_free(&ms);
     }
     search_tidx_result_free(&res);
     if (!r) /* as a scan reports after its pages (no-op without a progress token) */

@@ -327,6 +327,19 @@ err_code store_message_get(store_t *st, int64_t id, const store_vis *vis, store_
     return released(rc != ERR_OK ? rc : st->vt->message_get(st, id, vis, out, e), OUT_MESSAGE, out);
 }
 
+err_code store_message_get_many(store_t *st, const int64_t *ids, size_t n, const store_vis *vis,
+                                store_messages *out, err_t *e)
+{
+    ERR_LOCAL(e);
+    memset(out, 0, sizeof *out);
+    if (n > STORE_GET_MANY_MAX || (n && !ids))
+        return need(false, "message_get_many takes 0..64 ids (STORE_GET_MANY_MAX)", e);
+    err_code rc = vis_check("message_get_many", vis, e);
+    if (rc != ERR_OK || n == 0)
+        return rc;
+    return released(st->vt->message_get_many(st, ids, n, vis, out, e), OUT_MESSAGES, out);
+}
+
 err_code store_message_thread(store_t *st, int64_t root_id, const store_vis *vis,
                               store_messages *out, err_t *e)
 {

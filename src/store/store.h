@@ -495,6 +495,13 @@ err_code store_message_list(store_t *st, const store_msg_query *q, store_message
 /* ERR_NOTFOUND when absent or not visible under *vis (vis is required). */
 err_code store_message_get(store_t *st, int64_t id, const store_vis *vis, store_message *out,
                            err_t *e);
+/* The messages among ids[0..n) that exist and are visible under *vis, ordered by id, in
+ * one read (a search's candidates): absent and hidden ids are left out alike, so hidden
+ * ids cannot be probed; an id given twice comes once. 0 <= n <= STORE_GET_MANY_MAX
+ * (ERR_INVALID above). */
+#define STORE_GET_MANY_MAX 64 /* the message of store_message_get_many says 64 too */
+err_code store_message_get_many(store_t *st, const int64_t *ids, size_t n, const store_vis *vis,
+                                store_messages *out, err_t *e);
 /* The root and all its visible descendants (also those below an invisible
  * reply), ordered by id. ERR_NOTFOUND when the root is absent or not visible
  * (as message_get, so ids of hidden messages cannot be probed). */

@@ -45,6 +45,8 @@ typedef struct store_vt {
                              int64_t *total, err_t *e);
     err_code (*message_get)(store_t *st, int64_t id, const store_vis *vis, store_message *out,
                             err_t *e);
+    err_code (*message_get_many)(store_t *st, const int64_t *ids, size_t n, const store_vis *vis,
+                                 store_messages *out, err_t *e);
     err_code (*message_thread)(store_t *st, const store_thread_query *q, store_messages *out,
                                err_t *e);
     err_code (*message_search)(store_t *st, const store_search_query *q, store_messages *out,

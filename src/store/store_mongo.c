@@ -508,6 +508,7 @@ static const store_vt mongo_vt = {
     .message_add = smongo_message_add,
     .message_list = smongo_message_list,
     .message_get = smongo_message_get,
+    .message_get_many = smongo_message_get_many,
     .message_thread = smongo_message_thread,
     .message_search = smongo_message_search,
     .message_reindex = smongo_message_reindex,

@@ -194,6 +194,8 @@ err_code smongo_session_list(store_t *st, const store_session_query *q, store_se
 err_code smongo_message_add(store_t *st, store_message *m, const store_audit_in *audit, err_t *e);
 err_code smongo_message_list(store_t *st, const store_msg_query *q, store_messages *out,
                              int64_t *total, err_t *e);
+err_code smongo_message_get_many(store_t *st, const int64_t *ids, size_t n, const store_vis *vis,
+                                 store_messages *out, err_t *e);
 err_code smongo_message_get(store_t *st, int64_t id, const store_vis *vis, store_message *out,
                             err_t *e);
 err_code smongo_message_thread(store_t *st, const store_thread_query *q, store_messages *out,

@@ -540,6 +540,36 @@ static void in_filter(bson_t *f, const char *field, const int64_t *v, size_t n)
     bson_append_document_end(f, &in);
 }
 
+/* message_get_many: the visible ones among ids, by id */
+typedef struct {
+    const int64_t *ids;
+    size_t n;
+    const store_vis *vis;
+    store_messages *out;
+} by_ids_ctx;
+
+static err_code rd_message_get_many(smongo_ctx *c, void *arg, err_t *e)
+{
+    by_ids_ctx *x = arg;
+    bson_t f0, f;
+    in_filter(&f0, "id", x->ids, x->n);
+    append_vis(&f0, x->vis);
+    err_code rc = member_filter(c, x->vis, &f0, &f, e);
+    smongo_find o = {.sort = {"id"}};
+    if (rc == ERR_OK)
+        rc = smongo_get_list(c, SMONGO_MESSAGES, &f, &o, &smongo_message_rec, SMONGO_LIST(x->out),
+                             e);
+    bson_destroy(&f0);
+    bson_destroy(&f);
+    return rc;
+}
+
+err_code smongo_message_get_many(store_t *st, const int64_t *ids, size_t n, const store_vis *vis,
+                                 store_messages *out, err_t *e)
+{
+    return smongo_read(M(st), rd_message_get_many, &(by_ids_ctx){ids, n, vis, out}, e);
+}
+
 /* a message's id */
 static void read_id(const bson_t *d, void *rec)
 {

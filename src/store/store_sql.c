@@ -354,6 +354,7 @@ static void sql_close(store_t *st)
     store_sql *s = S(st);
     free_shapes(s->msg_list, MQ_N);
     free_shapes(s->msg_get, V_N);
+    free_shapes(s->msg_get_many, V_N);
     free_shapes(s->msg_thread, V_N);
     free_shapes(s->msg_search, MS_N);
     free_shapes(s->sess_list, SQ_N);
@@ -396,6 +397,7 @@ static const store_vt sql_vt = {
     .message_add = ssql_message_add,
     .message_list = ssql_message_list,
     .message_get = ssql_message_get,
+    .message_get_many = ssql_message_get_many,
     .message_thread = ssql_message_thread,
     .message_search = ssql_message_search,
     .message_reindex = ssql_message_reindex,

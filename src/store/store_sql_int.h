@@ -73,6 +73,7 @@ typedef struct store_sql {
     pthread_mutex_t mu; /* guards building shapes (reads are lock-free) */
     _Atomic(char *) msg_list[MQ_N];
     _Atomic(char *) msg_get[V_N];
+    _Atomic(char *) msg_get_many[V_N];
     _Atomic(char *) msg_thread[V_N];
     _Atomic(char *) msg_search[MS_N];
     _Atomic(char *) sess_list[SQ_N];
@@ -234,6 +235,8 @@ err_code ssql_session_list(store_t *st, const store_session_query *q, store_sess
 err_code ssql_message_add(store_t *st, store_message *m, const store_audit_in *audit, err_t *e);
 err_code ssql_message_list(store_t *st, const store_msg_query *q, store_messages *out,
                            int64_t *total, err_t *e);
+err_code ssql_message_get_many(store_t *st, const int64_t *ids, size_t n, const store_vis *vis,
+                               store_messages *out, err_t *e);
 err_code ssql_message_get(store_t *st, int64_t id, const store_vis *vis, store_message *out,
                           err_t *e);
 err_code ssql_message_thread(store_t *st, const store_thread_query *q, store_messages *out,

@@ -64,6 +64,18 @@ static void build_msg_get(const store_sql *s, unsigned m, sbuf_t *b)
     ssql_put_vis(s, b, m);
 }
 
+/* message_get_many: one shape per visibility mask, always STORE_GET_MANY_MAX ids (the
+ * unused places repeat the first id) */
+static void build_msg_get_many(const store_sql *s, unsigned m, sbuf_t *b)
+{
+    sbuf_puts(b, "SELECT " MSG_COLS " FROM messages WHERE id IN (?");
+    for (int i = 1; i < STORE_GET_MANY_MAX; i++)
+        sbuf_puts(b, ", ?");
+    sbuf_puts(b, ")");
+    ssql_put_vis(s, b, m);
+    sbuf_puts(b, " ORDER BY id");
+}
+
 /* Replies have larger ids than their parent (the parent exists first), so the
  * root is the first row when it is visible; it is read on every page (id = root), the
  * rest from the cursor on (id > since). */
@@ -411,6 +423,18 @@ err_code ssql_message_get(store_t *st, int64_t id, const store_vis *vis, store_m
     bool found = false;
     err_code rc = ssql_read_one(S(st), sql, p, n, &ssql_message_rec, out, &found, e);
     return rc == ERR_OK && !found ? store_err_no_message(e, id) : rc;
+}
+
+err_code ssql_message_get_many(store_t *st, const int64_t *ids, size_t n, const store_vis *vis,
+                               store_messages *out, err_t *e)
+{
+    unsigned vm = ssql_vis_mask(vis);
+    db_param p[STORE_GET_MANY_MAX + SSQL_VIS_PARAMS];
+    for (size_t i = 0; i < STORE_GET_MANY_MAX; i++)
+        p[i] = DB_INT(ids[i < n ? i : 0]);
+    size_t np = STORE_GET_MANY_MAX + ssql_vis_params(p + STORE_GET_MANY_MAX, vis, vm);
+    const char *sql = ssql_shape(S(st), &S(st)->msg_get_many[vm], build_msg_get_many, vm);
+    return ssql_read_list(S(st), sql, p, np, &ssql_message_rec, (void **)&out->v, &out->n, e);
 }
 
 err_code ssql_message_thread(store_t *st, const store_thread_query *q, store_messages *out,

@@ -549,9 +549,32 @@ static void test_visibility_matrix(void **state)
                 FAILS(ERR_NOTFOUND, store_message_get(st, m[i], &cases[c].vis, &g, &E));
             }
         }
+        /* in one read, asked out of order, with an absent id and one twice: the same */
+        int64_t ask[NV + 2];
+        for (int i = 0; i < NV; i++)
+            ask[i] = m[NV - 1 - i];
+        ask[NV] = m[NV - 1] + 100;
+        ask[NV + 1] = m[0];
+        store_messages l;
+        OK(store_message_get_many(st, ask, NV + 2, &cases[c].vis, &l, &E));
+        assert_int_equal(l.n, n);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(l.v[i].id, want[i]);
+        store_messages_free(&l);
     }
     store_message g;
     FAILS(ERR_NOTFOUND, store_message_get(st, m[NV - 1] + 100, &VIS_ALL, &g, &E));
+    /* none asked, and more than a read takes */
+    store_messages l;
+    OK(store_message_get_many(st, NULL, 0, &VIS_ALL, &l, &E));
+    assert_int_equal(l.n, 0);
+    int64_t many[STORE_GET_MANY_MAX + 1];
+    for (size_t i = 0; i <= STORE_GET_MANY_MAX; i++)
+        many[i] = m[0];
+    FAILS(ERR_INVALID, store_message_get_many(st, many, STORE_GET_MANY_MAX + 1, &VIS_ALL, &l, &E));
+    OK(store_message_get_many(st, many, STORE_GET_MANY_MAX, &VIS_ALL, &l, &E));
+    assert_int_equal(l.n, 1);
+    store_messages_free(&l);
 }
 
 /* A filter that says one thing two ways, or names no visibility, is refused by every
@@ -574,6 +597,7 @@ static void test_visibility_filter_refused(void **state)
         store_message g;
         FAILS(ERR_INVALID, store_message_list(st, &q, &l, NULL, &E));
         FAILS(ERR_INVALID, store_message_get(st, id, &bad[k], &g, &E));
+        FAILS(ERR_INVALID, store_message_get_many(st, &id, 1, &bad[k], &l, &E));
         FAILS(ERR_INVALID, store_message_thread(st, id, &bad[k], &l, &E));
         store_search_query sq = {.session_id = sid,
                                  .vis = bad[k],
@@ -1872,6 +1896,12 @@ static void test_restricted_sessions(void **state)
         } else {
             FAILS(ERR_NOTFOUND, store_message_get(st, em, &v, &m, &E));
         }
+        /* the same in one read */
+        OK(store_message_get_many(st, (const int64_t[]){em, rm}, 2, &v, &l, &E));
+        assert_int_equal(l.n, (size_t)in_r + (size_t)in_e);
+        if (l.n)
+            assert_int_equal(l.v[0].id, in_r ? rm : em);
+        store_messages_free(&l);
         /* search candidates */
         const char *terms[] = {"hel"};
         store_search_query sq = {
