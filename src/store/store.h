@@ -609,7 +609,8 @@ err_code store_import_rows(store_t *st, const char *table, json_t *const *rows, 
                            int64_t *inserted, err_t *e);
 /* After an import: every sequence-fed column (store_table.seq_col) continues
  * after the largest value present, never going backwards (a backend may
- * leave gaps, e.g. InnoDB after a rolled-back batch; it never reuses). */
+ * leave gaps, e.g. InnoDB after a rolled-back batch; it never reuses); on
+ * PostgreSQL the tables are analysed (planner statistics of what was loaded). */
 err_code store_import_finish(store_t *st, err_t *e);
 /* Rows in a table (one of store_tables()). */
 err_code store_count_rows(store_t *st, const char *table, int64_t *n, err_t *e);

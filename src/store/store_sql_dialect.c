@@ -116,6 +116,11 @@ static const store_sql_dialect dialects[] = {
             .ins_skip = " ON CONFLICT DO NOTHING",
             .seq_sync_messages = PG_SEQ_SYNC("messages", "id"),
             .seq_sync_audit = PG_SEQ_SYNC("audit_log", "id"),
+            /* autovacuum analyses a loaded table only later: until then a page of a big
+             * session was planned as a bitmap scan of every visible row (41-49 ms at
+             * 100,000 messages instead of 0.3) */
+            .analyze = "ANALYZE sessions, messages, visibility_counts, agent_memory, audit_log,"
+                       " secure_tokens, agent_credentials, revoked_jtis",
             /* jsonb containment of a string element */
             .member_in = "COALESCE((s.access -> '%s') @> to_jsonb(CAST(? AS TEXT)), FALSE)",
             /* pg_trgm GIN index (0002): a BitmapOr of index scans, LIKE rechecked */

@@ -78,6 +78,9 @@ typedef struct store_sql_dialect {
      * (SQLite AUTOINCREMENT and InnoDB AUTO_INCREMENT follow explicit ids). */
     const char *seq_sync_messages;
     const char *seq_sync_audit;
+    /* after an import (import_finish): fresh planner statistics of the tables a bulk
+     * load changed, or NULL (the database keeps them by itself) */
+    const char *analyze;
 
     /* message_search: the candidate condition appended to the WHERE clause, one
      * parameter whose encoding is search_param: every message whose index text

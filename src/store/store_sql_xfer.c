@@ -270,9 +270,12 @@ err_code ssql_import_rows(store_t *st, const char *table, json_t *const *rows, s
 err_code ssql_import_finish(store_t *st, err_t *e)
 {
     const store_sql_dialect *d = S(st)->d;
-    if (!d->seq_sync_messages && !d->seq_sync_audit)
-        return ERR_OK;
-    return ssql_write(S(st), d->seq_sync_messages, d->seq_sync_audit, NULL, 0, NULL, NULL, e);
+    err_code rc = ERR_OK;
+    if (d->seq_sync_messages || d->seq_sync_audit)
+        rc = ssql_write(S(st), d->seq_sync_messages, d->seq_sync_audit, NULL, 0, NULL, NULL, e);
+    if (rc == ERR_OK && d->analyze)
+        rc = ssql_write(S(st), d->analyze, NULL, NULL, 0, NULL, NULL, e);
+    return rc;
 }
 
 err_code ssql_count_rows(store_t *st, const char *table, int64_t *n, err_t *e)
