@@ -12,7 +12,7 @@
 
 /* ---- tokens ------------------------------------------------------------------- */
 
-static bool is_word(uint32_t c)
+bool search_word_cp(uint32_t c)
 {
     if (c < 128)
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
@@ -27,13 +27,13 @@ void tokenize(const uint32_t *cp, size_t n, stok **out, size_t *cap, size_t *cou
     size_t c = 0;
     size_t i = 0;
     while (i < n) {
-        while (i < n && !is_word(cp[i]))
+        while (i < n && !search_word_cp(cp[i]))
             i++;
         if (i >= n)
             break;
         size_t b = i;
         uint64_t h = 1469598103934665603ull;
-        while (i < n && is_word(cp[i])) {
+        while (i < n && search_word_cp(cp[i])) {
             h ^= cp[i];
             h *= 1099511628211ull;
             i++;
@@ -43,6 +43,39 @@ void tokenize(const uint32_t *cp, size_t n, stok **out, size_t *cap, size_t *cou
         (*out)[c].len = (uint32_t)(i - b);
         (*out)[c].hash = h;
         c++;
+    }
+    *count = c;
+}
+
+static bool joiner(const uint32_t *cp, size_t n, size_t i)
+{
+    return (cp[i] == '_' || cp[i] == '-') && i + 1 < n && search_word_cp(cp[i + 1]);
+}
+
+void tokenize_compounds(const uint32_t *cp, size_t n, stok **out, size_t *cap, size_t *count)
+{
+    size_t c = *count, i = 0;
+    while (i < n) {
+        while (i < n && !search_word_cp(cp[i]))
+            i++;
+        size_t b = i;
+        int parts = 0;
+        while (i < n && search_word_cp(cp[i])) {
+            while (i < n && search_word_cp(cp[i]))
+                i++;
+            parts++;
+            if (i < n && joiner(cp, n, i))
+                i++; /* the next part follows */
+        }
+        if (parts < 2)
+            continue;
+        uint64_t h = 1469598103934665603ull;
+        for (size_t k = b; k < i; k++) {
+            h ^= cp[k];
+            h *= 1099511628211ull;
+        }
+        search_grow((void **)out, cap, c + 1, sizeof **out);
+        (*out)[c++] = (stok){(uint32_t)b, (uint32_t)(i - b), h};
     }
     *count = c;
 }

@@ -9,6 +9,7 @@
 
 #include "base/sbuf.h"
 #include "search/prefilter.h"
+#include "search/search_int.h"
 
 #define PF_EPS 1e-9
 
@@ -24,17 +25,6 @@ static char *norm_dup(search_ws *ws, const char *s, size_t len, size_t *n)
         search_normalize_utf8(ws, s, len, out, need + 1);
     *n = need;
     return out;
-}
-
-/* the scorer's token characters (fuzz.c is_word): L*, M*, N*, not U+FFFD */
-static bool is_word(int32_t c)
-{
-    if (c < 128)
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
-    if (c == 0xFFFD)
-        return false;
-    utf8proc_category_t k = utf8proc_category(c);
-    return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_NO;
 }
 
 /* 200L/(m+k) >= T, conservatively */
@@ -103,12 +93,12 @@ void search_prefilter_plan(search_ws *ws, const char *query, size_t len, double 
     size_t *ts = xmalloc((m + 1) * sizeof *ts), *tl = xmalloc((m + 1) * sizeof *tl);
     size_t nt = 0;
     for (size_t p = 0; p < m;) {
-        if (!is_word(cp[p])) {
+        if (!search_word_cp((uint32_t)cp[p])) {
             p++;
             continue;
         }
         size_t st = p;
-        while (p < m && is_word(cp[p]))
+        while (p < m && search_word_cp((uint32_t)cp[p]))
             p++;
         bool dup = false;
         for (size_t j = 0; j < nt && !dup; j++)

@@ -116,7 +116,13 @@ typedef struct stokset {
     size_t joined_len;     /* length of the space-joined sorted tokens */
 } stokset;
 
+/* A token character of the scorer (search.h): L*, M*, N*, not U+FFFD. */
+bool search_word_cp(uint32_t c);
 void tokenize(const uint32_t *cp, size_t n, stok **out, size_t *cap, size_t *count);
+/* Appends to (*out, *count) the compounds of cp[0..n): runs of two or more tokens each
+ * joined to the next by one '_' or '-' ("cache_shard90", "claude-main"), which tokenize
+ * splits and the scorer's windows see whole. */
+void tokenize_compounds(const uint32_t *cp, size_t n, stok **out, size_t *cap, size_t *count);
 void stokset_build(stokset *ts, const uint32_t *cp, size_t n, stok **tmp, size_t *tmp_cap);
 int32_t stokset_find(const stokset *ts, const uint32_t *cp, uint32_t beg, uint32_t len,
                      uint64_t hash);

@@ -17,8 +17,10 @@
 #define GRAM_TERM_CPS 64u  /* trigrams of a term's first 64 code points */
 
 typedef struct term {
-    uint32_t off, len; /* code points in x->cps */
-    uint32_t *post;    /* message slots, ascending (a slot appears once) */
+    uint32_t off;   /* code points in x->cps */
+    uint16_t len;   /* <= TERM_MAX_CPS */
+    bool comp;      /* a compound ("cache_shard90"), else a token */
+    uint32_t *post; /* message slots, ascending (a slot appears once) */
     uint32_t npost, cap;
 } term;
 
@@ -57,6 +59,7 @@ struct search_tidx {
     uint16_t *cov;
     uint16_t *exn; /* query tokens that are terms of the message (exactly) */
     uint32_t *exl; /* their length in all */
+    float *cmx;    /* the best sim of a compound of the message to one of the query's */
     size_t dscr_cap;
     uint32_t dnext;        /* the next query's first dstamp */
     uint32_t epoch;        /* the current lookup's tstamp */
@@ -115,7 +118,7 @@ void search_tidx_free(search_tidx *x)
             free(x->grams[i].terms);
         void *own[] = {x->ids, x->idtab, x->cps,    x->terms, x->ttab,   x->grams,
                        x->dec, x->toks,  x->tstamp, x->tcnt,  x->dstamp, x->acc,
-                       x->cov, x->exn,   x->exl,    x->sc.S,  x};
+                       x->cov, x->exn,   x->exl,    x->cmx,   x->sc.S,   x};
         spat_free(&x->pat);
         for (size_t i = 0; i < sizeof own / sizeof *own; i++)
             free(own[i]);
@@ -257,8 +260,8 @@ static void gram_add_term(search_tidx *x, uint32_t ti)
     }
 }
 
-/* The index of the term c[0..n), added when new. */
-static uint32_t term_get(search_tidx *x, const uint32_t *c, size_t n)
+/* The index of the term c[0..n), added when new (comp: it is a compound). */
+static uint32_t term_get(search_tidx *x, const uint32_t *c, size_t n, bool comp)
 {
     if ((x->nterms + 1) * 2 > x->ttab_n)
         term_rehash(x, x->ttab_n ? x->ttab_n * 2 : 1024);
@@ -270,7 +273,7 @@ static uint32_t term_get(search_tidx *x, const uint32_t *c, size_t n)
     memcpy(x->cps + x->ncps, c, n * sizeof *c);
     TGROW(x, x->terms, x->terms_cap, x->nterms + 1);
     uint32_t ti = (uint32_t)x->nterms++;
-    x->terms[ti] = (term){(uint32_t)x->ncps, (uint32_t)n, NULL, 0, 0};
+    x->terms[ti] = (term){(uint32_t)x->ncps, (uint16_t)n, comp, NULL, 0, 0};
     x->ncps += n;
     x->ttab[p] = ti + 1;
     gram_add_term(x, ti);
@@ -316,11 +319,14 @@ bool search_tidx_add(search_tidx *x, int64_t id, const char *text, size_t len)
     }
     size_t nt = 0;
     tokenize(x->dec, n, &x->toks, &x->toks_cap, &nt);
+    size_t nwords = nt;
+    tokenize_compounds(x->dec, n, &x->toks, &x->toks_cap, &nt);
     for (size_t i = 0; i < nt; i++) {
         const stok *tk = &x->toks[i];
         if (tk->len > TERM_MAX_CPS)
             continue;
-        uint32_t ti = term_get(x, x->dec + tk->beg, tk->len); /* may move x->terms */
+        /* may move x->terms; a compound holds '_' or '-', a token never: no clash */
+        uint32_t ti = term_get(x, x->dec + tk->beg, tk->len, i >= nwords);
         term *t = &x->terms[ti];
         if (t->npost && t->post[t->npost - 1] == slot)
             continue; /* a term once per message */
@@ -373,8 +379,8 @@ static int kept_cmp(const void *a, const void *b)
 }
 
 /* The terms of query token q[0..m) with their sims, best first, into *kv. */
-static size_t lookup(search_tidx *x, const uint32_t *q, size_t m, double min_sim, kept **kv,
-                     size_t *kcap)
+static size_t lookup(search_tidx *x, const uint32_t *q, size_t m, bool comp, double min_sim,
+                     kept **kv, size_t *kcap)
 {
     size_t nk = 0;
     if (m < 3) {
@@ -407,6 +413,8 @@ static size_t lookup(search_tidx *x, const uint32_t *q, size_t m, double min_sim
         const gram *g = &x->grams[gram_probe(x, gram_key(q + i))];
         for (uint32_t k = 0; g->key && k < g->n; k++) {
             uint32_t ti = g->terms[k];
+            if (x->terms[ti].comp != comp)
+                continue; /* tokens look up tokens, compounds compounds */
             if (x->tstamp[ti] != x->epoch) {
                 x->tstamp[ti] = x->epoch;
                 x->tcnt[ti] = 0;
@@ -416,10 +424,13 @@ static size_t lookup(search_tidx *x, const uint32_t *q, size_t m, double min_sim
             x->tcnt[ti]++;
         }
     }
-    (void)ng;
     spat_build(&x->pat, q, m);
     for (size_t i = 0; i < ntouched; i++) {
         uint32_t ti = touched[i];
+        /* compounds share long common parts ("_pipeline"): only those sharing a quarter
+         * of the query compound's trigrams are measured (a close one shares more) */
+        if (comp && 4 * x->tcnt[ti] < ng)
+            continue;
         double s = term_sim(x, q, m, &x->terms[ti]);
         if (s < min_sim)
             continue;
@@ -428,9 +439,12 @@ static size_t lookup(search_tidx *x, const uint32_t *q, size_t m, double min_sim
     }
     free(touched);
     /* no term shares a trigram (typos close together, "grqiui" for "griqui"): the
-     * whole vocabulary, by the same measure */
-    bool all = nk == 0;
+     * whole vocabulary, by the same measure (a compound shares trigrams with any close
+     * one: its parts are long enough) */
+    bool all = nk == 0 && !comp;
     for (size_t ti = 0; all && ti < x->nterms && x->work <= x->work_max; ti++) {
+        if (x->terms[ti].comp)
+            continue;
         double s = term_sim(x, q, m, &x->terms[ti]);
         if (s < min_sim)
             continue;
@@ -511,36 +525,47 @@ void search_tidx_query(search_tidx *x, const search_query *q, double min_sim, in
     size_t ntok = max ? query_tokens(x, q) : 0;
     if (ntok == 0)
         return;
+    size_t nall = ntok; /* the tokens, then the query's compounds */
+    tokenize_compounds(q->t.cp, q->t.len, &x->toks, &x->toks_cap, &nall);
     x->work = 0;
-    size_t c2 = x->dscr_cap, c3 = x->dscr_cap, c4 = x->dscr_cap, c5 = x->dscr_cap;
+    size_t c2 = x->dscr_cap, c3 = x->dscr_cap, c4 = x->dscr_cap, c5 = x->dscr_cap, c6 = x->dscr_cap;
     TGROW(x, x->dstamp, x->dscr_cap, x->nids ? x->nids : 1);
     tgrow(x, (void **)&x->acc, &c2, x->dscr_cap, sizeof *x->acc);
     tgrow(x, (void **)&x->cov, &c3, x->dscr_cap, sizeof *x->cov);
     tgrow(x, (void **)&x->exn, &c4, x->dscr_cap, sizeof *x->exn);
     tgrow(x, (void **)&x->exl, &c5, x->dscr_cap, sizeof *x->exl);
-    /* dstamp: base + i + 1 = met by query token i in this call; < base: stale */
+    tgrow(x, (void **)&x->cmx, &c6, x->dscr_cap, sizeof *x->cmx);
+    /* dstamp: base + i + 1 = met by query token (or compound) i in this call; < base:
+     * stale */
     static const uint32_t span = 1u << 16;
-    if (ntok > span - 2)
-        ntok = span - 2;
+    if (nall > span - 2)
+        nall = span - 2;
+    if (ntok > nall)
+        ntok = nall;
     uint32_t base = x->dnext;
     if (base == 0 || base > UINT32_MAX - span) {
         memset(x->dstamp, 0, x->dscr_cap * sizeof *x->dstamp);
         base = 1;
     }
-    x->dnext = base + (uint32_t)ntok + 1;
+    x->dnext = base + (uint32_t)nall + 1;
     uint32_t *touched = NULL;
     size_t ntouched = 0, tcap = 0;
     kept *kv = NULL;
     size_t kcap = 0;
     double wsum = 0;
     size_t qlen = 0; /* the query tokens' length in all */
-    for (size_t i = 0; i < ntok; i++) {
+    for (size_t i = 0; i < nall; i++) {
         const stok *tk = &x->toks[i];
         const uint32_t *qc = q->t.cp + tk->beg;
+        bool comp = i >= ntok;
         double w = (double)tk->len;
-        wsum += w;
-        qlen += tk->len;
-        size_t nk = lookup(x, qc, tk->len, min_sim, &kv, &kcap);
+        if (!comp) {
+            wsum += w;
+            qlen += tk->len;
+        }
+        size_t nk = !comp || tk->len <= TERM_MAX_CPS
+                        ? lookup(x, qc, tk->len, comp, min_sim, &kv, &kcap)
+                        : 0;
         for (size_t k = 0; k < nk; k++)
             x->work += x->terms[kv[k].term].npost;
         if (x->work > x->work_max) {
@@ -569,10 +594,16 @@ void search_tidx_query(search_tidx *x, const search_query *q, double min_sim, in
                     x->cov[s] = 0;
                     x->exn[s] = 0;
                     x->exl[s] = 0;
+                    x->cmx[s] = 0;
                     search_grow((void **)&touched, &tcap, ntouched + 1, sizeof *touched);
                     touched[ntouched++] = s;
                 }
                 x->dstamp[s] = mine;
+                if (comp) { /* the best of its compounds, on its own */
+                    if ((float)kv[k].sim > x->cmx[s])
+                        x->cmx[s] = (float)kv[k].sim;
+                    continue;
+                }
                 x->acc[s] += add;
                 x->cov[s] += full;
                 if (kv[k].exact) {
@@ -599,6 +630,10 @@ void search_tidx_query(search_tidx *x, const search_query *q, double min_sim, in
             if (lb > pre)
                 pre = lb;
         }
+        /* a compound of the query close to one of the message: the scorer's window over
+         * the whole identifier scores about the same */
+        if (x->cmx[s] > pre)
+            pre = x->cmx[s];
         if (pre >= 100.0 && x->cov[s] != ntok)
             pre = 99.99;
         v[n++] = (search_cand){x->ids[s], pre};

@@ -6,19 +6,27 @@
  * Must not: touch a database, know about sessions or visibility, decide a message's
  * score (the scorer does), or be used by two threads at once (its owner locks).
  *
- * TERM LOOKUP for a query token t of L code points (the tokens of N(query), search.h):
+ * TERMS are the tokens of I(m) and its COMPOUNDS: runs of tokens joined by single '_'
+ * or '-' ("cache_shard90", "claude-main"), which the scorer's windows see whole.
+ *
+ * TERM LOOKUP for a query token t of L code points (the tokens of N(query), search.h),
+ * among the tokens (a compound of the query: among the compounds, and only those
+ * sharing at least a quarter of its distinct trigrams are measured):
  *   - L >= 3: every term sharing one of t's trigrams, verified: sim(t, term) = 100 when
  *     t is a substring of the term, 200*L/(L + len(term)) when every char of t is in
  *     it in order (the scorer's ratio of the two words), else 100*LCS(t, term)/L (as
  *     the scorer's partial ratio: the share of t found in order);
  *     kept when sim >= min_sim. When none is kept (typos close together break every
- *     trigram: "grqiui" for "griqui") the whole vocabulary is measured the same way.
+ *     trigram: "grqiui" for "griqui") every token is measured the same way.
  *   - L < 3: the term equal to t only (sim 100).
  * PRE-RANK of a message: sum over the distinct query tokens of L * (best sim of its
  * terms), over the sum of L, raised to the scorer's token-set bound 100(1-(x+1)/(2s+1+x))
  * when some query tokens are terms of it (s, x: joined lengths of those present and
- * absent); 100 exactly when every query token lies inside one of its terms (then the
- * message very likely scores 100: verbatim or every token present). Candidates are
+ * absent), and to the best sim of its compounds to a compound of the query (the
+ * scorer's window over "kasto_error14" for "stoka_error14" is that sim, 84.6, where its
+ * tokens alone rank it with every message holding "error14"); 100 exactly when every
+ * query token lies inside one of its tokens (then the message very likely scores 100:
+ * verbatim or every token present). Candidates are
  * ordered by pre-rank desc, then id asc (the exhaustive ranking's tie order).
  */
 #ifndef CTXD_SEARCH_TERMIDX_H

@@ -111,6 +111,18 @@ static void test_typos_partial_metadata(void **state)
     assert_true(z.v[0].pre > z.v[1].pre);
     search_tidx_result_free(&z);
     search_tidx_free(y);
+    /* an identifier ranks by the whole of it, as the scorer's window does: the message
+     * with "kasto_error14" (84.6) before the one with "stoka error99" (76.9), which
+     * its tokens alone rank alike (83.3, first by id) */
+    y = search_tidx_new();
+    add(y, 1, "a", "stoka error99", NULL);
+    add(y, 2, "a", "kasto_error14", NULL);
+    z = query(y, "stoka_error14", 0, 10);
+    assert_int_equal(z.n, 2);
+    assert_int_equal(z.v[0].id, 2);
+    assert_true(z.v[0].pre > z.v[1].pre);
+    search_tidx_result_free(&z);
+    search_tidx_free(y);
     /* typos breaking every trigram still find the word (the vocabulary fallback) */
     search_tidx_result r = query(x, "pipleine", 0, 10);
     assert_true(has(&r, 10) && has(&r, 14));
