@@ -497,17 +497,31 @@ typedef struct {
     void *out;
 } by_id_ctx;
 
+/* The messages of filter f0 (destroyed here) in the sessions vis admits (member_filter):
+ * the first into *one (*found: whether there was one), or with one NULL all of them by id
+ * into *many. */
+static err_code get_admitted(smongo_ctx *c, bson_t *f0, const store_vis *vis, store_message *one,
+                             bool *found, store_messages *many, err_t *e)
+{
+    bson_t f;
+    err_code rc = member_filter(c, vis, f0, &f, e);
+    if (rc == ERR_OK && one)
+        rc = smongo_get_one(c, SMONGO_MESSAGES, &f, NULL, &smongo_message_rec, one, found, e);
+    else if (rc == ERR_OK)
+        rc = smongo_get_list(c, SMONGO_MESSAGES, &f, &(smongo_find){.sort = {"id"}},
+                             &smongo_message_rec, SMONGO_LIST(many), e);
+    bson_destroy(f0);
+    bson_destroy(&f);
+    return rc;
+}
+
 static err_code rd_message_get(smongo_ctx *c, void *arg, err_t *e)
 {
     by_id_ctx *x = arg;
-    bson_t f0, f;
+    bson_t f0;
     id_vis_filter(&f0, x->id, x->vis);
     bool found = false;
-    err_code rc = member_filter(c, x->vis, &f0, &f, e);
-    if (rc == ERR_OK)
-        rc = smongo_get_one(c, SMONGO_MESSAGES, &f, NULL, &smongo_message_rec, x->out, &found, e);
-    bson_destroy(&f0);
-    bson_destroy(&f);
+    err_code rc = get_admitted(c, &f0, x->vis, x->out, &found, NULL, e);
     return rc == ERR_OK && !found ? store_err_no_message(e, x->id) : rc;
 }
 
@@ -551,17 +565,10 @@ typedef struct {
 static err_code rd_message_get_many(smongo_ctx *c, void *arg, err_t *e)
 {
     by_ids_ctx *x = arg;
-    bson_t f0, f;
+    bson_t f0;
     in_filter(&f0, "id", x->ids, x->n);
     append_vis(&f0, x->vis);
-    err_code rc = member_filter(c, x->vis, &f0, &f, e);
-    smongo_find o = {.sort = {"id"}};
-    if (rc == ERR_OK)
-        rc = smongo_get_list(c, SMONGO_MESSAGES, &f, &o, &smongo_message_rec, SMONGO_LIST(x->out),
-                             e);
-    bson_destroy(&f0);
-    bson_destroy(&f);
-    return rc;
+    return get_admitted(c, &f0, x->vis, NULL, NULL, x->out, e);
 }
 
 err_code smongo_message_get_many(store_t *st, const int64_t *ids, size_t n, const store_vis *vis,
