@@ -282,6 +282,14 @@ bool str_percent_decode(const char *s, size_t n, char **out)
     return true;
 }
 
+size_t str_utf8_cut(char *s)
+{
+    size_t n = strlen(s);
+    for (int k = 0; k < 4 && n > 0 && !str_utf8_valid(s, n); k++)
+        s[--n] = '\0';
+    return n;
+}
+
 bool str_utf8_valid(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;

@@ -60,6 +60,9 @@ char *str_hex(const void *p, size_t n, char *out);
 bool str_percent_decode(const char *s, size_t n, char **out);
 /* Valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool str_utf8_valid(const char *s, size_t n);
+/* Cuts the NUL-terminated s, valid UTF-8 but maybe truncated by snprintf inside a
+ * character, back to its last whole character; returns its length. */
+size_t str_utf8_cut(char *s);
 
 /* Frees the n strings of v, then v (NULL is fine). */
 void str_list_free(char **v, size_t n);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sbuf.h"
 #include "mcp/mcp_internal.h"
 
 static int sbuf_dump_cb(const char *buf, size_t size, void *data)
@@ -38,7 +39,11 @@ void mcp_rpc_result(sbuf_t *b, const char *id_raw, json_t *result)
 
 void mcp_rpc_error(sbuf_t *b, const char *id_raw, int code, const char *message, json_t *data)
 {
-    json_t *err = json_pack("{s:i,s:s}", "code", code, "message", message ? message : "error");
+    /* a message that is not UTF-8 (a bug: each is cut at a character) would leave the
+     * error object out and the reply not JSON: say less instead */
+    if (!message || !str_utf8_valid(message, strlen(message)))
+        message = "error";
+    json_t *err = json_pack("{s:i,s:s}", "code", code, "message", message);
     if (data)
         json_object_set_new(err, "data", data);
     sbuf_puts(b, "{\"jsonrpc\":\"2.0\",\"id\":");
@@ -211,7 +216,13 @@ bool mcp_json_find_nul(const json_t *v, const json_t *skip, char *path, size_t c
         return false;
     size_t len = strnlen(path, cap - 1);
     path[len] = '\0';
-    return find_nul(v, skip, path, cap, len);
+    if (!find_nul(v, skip, path, cap, len))
+        return false;
+    /* a long path was cut to fit, maybe inside a character: what is said of it must stay
+     * UTF-8 (found by fuzz_mcp: the error object could not be made, the reply was not
+     * JSON) */
+    str_utf8_cut(path);
+    return true;
 }
 
 /* The body had a NUL character (\u0000) in a string: jansson read it only with

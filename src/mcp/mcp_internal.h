@@ -186,7 +186,7 @@ void mcp_rpc_error(sbuf_t *b, const char *id_raw, int code, const char *message,
 void mcp_json_append(sbuf_t *b, const json_t *v);
 /* Whether a string in v (not inside `skip`) holds a NUL character: then path (a buffer of
  * cap bytes holding a prefix such as "" or "$") is extended with where: "params.uri",
- * "$.tags[2]". */
+ * "$.tags[2]", cut at a character when it does not fit. */
 bool mcp_json_find_nul(const json_t *v, const json_t *skip, char *path, size_t cap);
 
 /* structured.c: a structured result serialised once (see mcp_result_structured). */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sbuf.h"
 #include "mcp/mcp_internal.h"
 
 static const char *type_name(const json_t *v)
@@ -77,6 +78,10 @@ static bool fail(mcp_schema_err *err, const char *path, const char *arg, const c
     va_start(ap, fmt);
     vsnprintf(err->problem, sizeof err->problem, fmt, ap);
     va_end(ap);
+    /* each was cut to fit, maybe inside a character of a long member name */
+    str_utf8_cut(err->path);
+    str_utf8_cut(err->argument);
+    str_utf8_cut(err->problem);
     return false;
 }
 

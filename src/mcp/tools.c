@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/sbuf.h"
 #include "mcp/mcp_internal.h"
 
 json_t *mcp_tools_list(mcp_call *c, json_t *params)
@@ -50,6 +51,7 @@ json_t *mcp_tools_call(mcp_call *c, json_t *params)
     if (!idx) {
         char m[200];
         snprintf(m, sizeof m, "Unknown tool: %.150s", json_string_value(name));
+        str_utf8_cut(m); /* the cut may fall inside a character */
         mcp_call_set_error(c, MCP_INVALID_PARAMS, m, NULL);
         return NULL;
     }

@@ -394,6 +394,28 @@ static void test_nul_and_big_numbers(void **state)
                    "\"progressToken\":\"p\\u0000\"}}}");
     expect_rpc_error(r, -32600, "params._meta.progressToken");
     json_decref(r);
+    /* a path too long for the message is cut at a character, not inside one (found by
+     * fuzz_mcp: a cut UTF-8 sequence left the error object out, the reply was not JSON) */
+    char key[160], body[400];
+    memset(key, 'a', 119);
+    strcpy(key + 119, "\xe7\x86\xad"); /* U+71AD, three bytes across the 128-byte cut */
+    snprintf(
+        body, sizeof body,
+        "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"ping\",\"params\":{\"%s\":[\"\\u0000\"]}}",
+        key);
+    r = rpc(f->sa, body);
+    expect_rpc_error(r, -32600, "params.aaaaaaaa");
+    json_decref(r);
+    /* so is an unknown tool's name too long to echo whole (fuzz_mcp too) */
+    memset(key, 'a', 149);
+    strcpy(key + 149, "\xc5\xbe"); /* U+017E, two bytes across the 150-byte cut */
+    snprintf(
+        body, sizeof body,
+        "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"tools/call\",\"params\":{\"name\":\"%s\"}}",
+        key);
+    r = rpc(f->sa, body);
+    expect_rpc_error(r, -32602, "Unknown tool: aaaaaaaa");
+    json_decref(r);
     /* a notification carrying one is ignored (never answered) */
     mcp_reply_kind k;
     assert_null(raw(f->sa,
@@ -410,6 +432,12 @@ static void test_nul_and_big_numbers(void **state)
         for (int big = 0; big < 2; big++)
             expect_validate_error(f->sa, big ? "99999999999999999999" : "11", bad[i], path[i],
                                   "NUL");
+    /* and there too a path too long for the answer is cut at a character */
+    char lk[300], largs[400];
+    memset(lk, 'a', 252);
+    strcpy(lk + 252, "\xe7\x86\xad");
+    snprintf(largs, sizeof largs, "{\"name\":\"bob\",\"%s\":[\"\\u0000\"]}", lk);
+    expect_validate_error(f->sa, "12", largs, "$.aaaaaaaa", "aaaa");
     /* a too-big integer elsewhere than the id is the number it is: arguments get their
      * range error, not a parse error of the whole request */
     expect_validate_error(f->sa, "12", "{\"name\":\"a\",\"count\":99999999999999999999}",

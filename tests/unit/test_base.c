@@ -88,6 +88,12 @@ static void test_str_utf8(void **state)
     assert_false(str_utf8_valid("\xF4\x90\x80\x80", 4)); /* > U+10FFFF */
     assert_false(str_utf8_valid("\xE4\xB8", 2));         /* truncated */
     assert_false(str_utf8_valid("\xFF", 1));
+    /* a string snprintf cut inside a character goes back to its last whole one */
+    char cut[] = "ab\xF0\x9F\x98", whole[] = "ab\xF0\x9F\x98\x80", one[] = "\xE4";
+    assert_int_equal(str_utf8_cut(cut), 2);
+    assert_string_equal(cut, "ab");
+    assert_int_equal(str_utf8_cut(whole), 6);
+    assert_int_equal(str_utf8_cut(one), 0);
     char *t = xstrdup("  spaced \n");
     assert_string_equal(str_trim(t), "spaced");
     free(t);
