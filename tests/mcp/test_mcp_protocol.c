@@ -394,28 +394,28 @@ static void test_nul_and_big_numbers(void **state)
                    "\"progressToken\":\"p\\u0000\"}}}");
     expect_rpc_error(r, -32600, "params._meta.progressToken");
     json_decref(r);
-    /* a path too long for the message is cut at a character, not inside one (found by
-     * fuzz_mcp: a cut UTF-8 sequence left the error object out, the reply was not JSON) */
-    char key[160], body[400];
-    memset(key, 'a', 119);
-    strcpy(key + 119, "\xe7\x86\xad"); /* U+71AD, three bytes across the 128-byte cut */
-    snprintf(
-        body, sizeof body,
-        "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"ping\",\"params\":{\"%s\":[\"\\u0000\"]}}",
-        key);
-    r = rpc(f->sa, body);
-    expect_rpc_error(r, -32600, "params.aaaaaaaa");
-    json_decref(r);
-    /* so is an unknown tool's name too long to echo whole (fuzz_mcp too) */
-    memset(key, 'a', 149);
-    strcpy(key + 149, "\xc5\xbe"); /* U+017E, two bytes across the 150-byte cut */
-    snprintf(
-        body, sizeof body,
-        "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"tools/call\",\"params\":{\"name\":\"%s\"}}",
-        key);
-    r = rpc(f->sa, body);
-    expect_rpc_error(r, -32602, "Unknown tool: aaaaaaaa");
-    json_decref(r);
+    /* text too long for the message is cut at a character, not inside one (found by
+     * fuzz_mcp: a cut UTF-8 sequence left the error object out, the reply was not JSON):
+     * a member path (cut at 128 bytes) and an unknown tool's name (at 150) */
+    static const struct {
+        const char *head, *end, *tail, *want;
+        size_t fill;
+        int code;
+    } longs[] = {
+        {"{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"ping\",\"params\":{\"", "\":[\"\\u0000\"]}}",
+         "\xe7\x86\xad", "params.aaaaaaaa", 119, -32600},
+        {"{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"tools/call\",\"params\":{\"name\":\"", "\"}}",
+         "\xc5\xbe", "Unknown tool: aaaaaaaa", 149, -32602},
+    };
+    for (size_t i = 0; i < sizeof longs / sizeof longs[0]; i++) {
+        char key[160], body[400];
+        memset(key, 'a', longs[i].fill);
+        strcpy(key + longs[i].fill, longs[i].tail); /* a character across the cut */
+        snprintf(body, sizeof body, "%s%s%s", longs[i].head, key, longs[i].end);
+        r = rpc(f->sa, body);
+        expect_rpc_error(r, longs[i].code, longs[i].want);
+        json_decref(r);
+    }
     /* a notification carrying one is ignored (never answered) */
     mcp_reply_kind k;
     assert_null(raw(f->sa,
