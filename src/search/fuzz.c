@@ -22,6 +22,18 @@ bool search_word_cp(uint32_t c)
     return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_NO; /* L*, M*, N* */
 }
 
+/* Appends the token cp[b..e) to (*out, *c), with its FNV-1a hash. */
+static void tok_push(const uint32_t *cp, size_t b, size_t e, stok **out, size_t *cap, size_t *c)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t k = b; k < e; k++) {
+        h ^= cp[k];
+        h *= 1099511628211ull;
+    }
+    search_grow((void **)out, cap, *c + 1, sizeof **out);
+    (*out)[(*c)++] = (stok){(uint32_t)b, (uint32_t)(e - b), h};
+}
+
 void tokenize(const uint32_t *cp, size_t n, stok **out, size_t *cap, size_t *count)
 {
     size_t c = 0;
@@ -32,17 +44,9 @@ void tokenize(const uint32_t *cp, size_t n, stok **out, size_t *cap, size_t *cou
         if (i >= n)
             break;
         size_t b = i;
-        uint64_t h = 1469598103934665603ull;
-        while (i < n && search_word_cp(cp[i])) {
-            h ^= cp[i];
-            h *= 1099511628211ull;
+        while (i < n && search_word_cp(cp[i]))
             i++;
-        }
-        search_grow((void **)out, cap, c + 1, sizeof **out);
-        (*out)[c].beg = (uint32_t)b;
-        (*out)[c].len = (uint32_t)(i - b);
-        (*out)[c].hash = h;
-        c++;
+        tok_push(cp, b, i, out, cap, &c);
     }
     *count = c;
 }
@@ -67,15 +71,8 @@ void tokenize_compounds(const uint32_t *cp, size_t n, stok **out, size_t *cap, s
             if (i < n && joiner(cp, n, i))
                 i++; /* the next part follows */
         }
-        if (parts < 2)
-            continue;
-        uint64_t h = 1469598103934665603ull;
-        for (size_t k = b; k < i; k++) {
-            h ^= cp[k];
-            h *= 1099511628211ull;
-        }
-        search_grow((void **)out, cap, c + 1, sizeof **out);
-        (*out)[c++] = (stok){(uint32_t)b, (uint32_t)(i - b), h};
+        if (parts >= 2)
+            tok_push(cp, b, i, out, cap, &c);
     }
     *count = c;
 }
