@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/port.h"
 #include "http/http_internal.h"
 
 uint64_t http_now_ns(void)
@@ -325,8 +326,12 @@ mcp_http *mcp_http_start(mcp_server *srv, const mcp_http_opts *opts, err_t *e)
     const char *bind = opts && opts->bind_addr ? opts->bind_addr : "127.0.0.1";
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+    /* epoll where libmicrohttpd has it (Linux), else poll(2) (base/port.h) */
+    unsigned loop = PORT_LINUX && MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
+                        ? MHD_USE_EPOLL
+                        : MHD_USE_POLL;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | loop | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     uint16_t port = opts ? opts->port : 0;
     struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;

@@ -4,6 +4,8 @@
 # user wanting a small server makes it: it configures and builds with only the `run`
 # libraries, links no client library of the backends left out, serves SQLite, and
 # refuses their URLs with an error naming the CMake option that would build them.
+# It is also the portable build (-DCTXD_PORTABLE=ON: base/port.h's paths for macOS
+# and the BSDs); tests/e2e runs the MCP SDK and the HTTP limits against it.
 #   test_build_sqlite_only.sh SOURCE_DIR WORK_DIR C_COMPILER WERROR(ON|OFF)
 # Must not: touch the build it was started from (it builds in WORK_DIR).
 set -u
@@ -12,7 +14,7 @@ mkdir -p "$work"
 echo "building a SQLite-only ctxd in $work" >&2
 if ! CC=$cc cmake -S "$src" -B "$work" -DCMAKE_BUILD_TYPE=Debug -DCTXD_WERROR="$werror" \
      -DCTXD_WITH_POSTGRESQL=OFF -DCTXD_WITH_MYSQL=OFF -DCTXD_WITH_MONGODB=OFF \
-     -DCTXD_BUILD_TESTS=OFF -DCTXD_BUILD_BENCH=OFF >"$work/configure.log" 2>&1; then
+     -DCTXD_PORTABLE=ON -DCTXD_BUILD_TESTS=OFF -DCTXD_BUILD_BENCH=OFF >"$work/configure.log" 2>&1; then
   cat "$work/configure.log"; echo "not ok - the SQLite-only build configures"; exit 1
 fi
 if ! cmake --build "$work" -j 2 --target ctxd >"$work/build.log" 2>&1; then
@@ -21,6 +23,9 @@ fi
 set -- "$work/ctxd"
 source "$(dirname "$0")/lib.sh"
 
+run nm "$CTXD"
+check "the portable build uses neither eventfd, getrandom nor qsort_r" eval \
+  'rc_is 0 && ! grep -Eq " U (eventfd|getrandom|qsort_r)(@|$)" <<<"$OUT" && grep -Eq " U getentropy(@|$)" <<<"$OUT"'
 run readelf -d "$CTXD"
 check "links no libpq, libmariadb, libmongoc/libbson or ICU" eval \
   'rc_is 0 && out_has "libsqlite3" && ! grep -Eq "libpq|libmariadb|libmysql|libmongoc|libbson|libicu" <<<"$OUT"'
