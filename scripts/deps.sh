@@ -1,15 +1,36 @@
 #!/usr/bin/env bash
 # Installs, with apt, only the Debian 12 packages ctxd needs that are not installed
-# yet. Used by `make run`, `make test` and .ci/run. Never installs nodejs/npm
-# (Node 20 is preinstalled and Debian's packages conflict with it).
+# yet, for one of two purposes:
+#
+#   scripts/deps.sh run    what building and running ctxd needs (`make run`): a compiler,
+#                          CMake and the libraries of the backends built in
+#   scripts/deps.sh test   the above, plus what the tests and benchmarks need: cmocka,
+#                          real database servers, clang-format, the npm packages of the
+#                          MCP SDK client and the benchmark peers (`make test`, .ci/run)
+#
+# With no argument: test. CTXD_WITH_POSTGRESQL / CTXD_WITH_MYSQL / CTXD_WITH_MONGODB=OFF
+# (as given to CMake) leave that backend's client library out of `run`.
+# CTXD_DEPS_CLANG=1 adds clang and its sanitizer/libFuzzer runtime (the CI's second pass).
+# Never installs nodejs/npm (Node 20 is preinstalled and Debian's packages conflict with it).
 set -euo pipefail
 
-BUILD_PKGS=(build-essential cmake pkg-config libsqlite3-dev libjansson-dev libcmocka-dev libssl-dev
-            libmongoc-dev libbson-dev
-            libpq-dev libmariadb-dev libutf8proc-dev libmicrohttpd-dev sqlite3
-            clang-format python3)
-# clang-format: the formatting check (scripts/check-format.sh, CTest style_format).
-# python3: node-gyp, which builds the native module of a benchmark peer (below).
+purpose=${1:-test}
+case $purpose in
+  run|test) ;;
+  -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "deps.sh: unknown purpose '$purpose' (run or test; see --help)" >&2; exit 2 ;;
+esac
+
+# Building and running: a SQLite-only build needs only the first line's libraries.
+RUN_PKGS=(build-essential cmake pkg-config libsqlite3-dev libjansson-dev libssl-dev
+          libutf8proc-dev libmicrohttpd-dev)
+if [[ $purpose == test || ${CTXD_WITH_POSTGRESQL:-ON} != OFF ]]; then RUN_PKGS+=(libpq-dev); fi
+if [[ $purpose == test || ${CTXD_WITH_MYSQL:-ON} != OFF ]]; then RUN_PKGS+=(libmariadb-dev); fi
+if [[ $purpose == test || ${CTXD_WITH_MONGODB:-ON} != OFF ]]; then RUN_PKGS+=(libmongoc-dev libbson-dev); fi
+# Testing: cmocka (the unit and contract tests), the sqlite3 shell, clang-format (the
+# formatting check, CTest style_format), python3 (node-gyp, which builds the native
+# module of a benchmark peer, below).
+TEST_PKGS=(libcmocka-dev sqlite3 clang-format python3)
 # Real database servers the tests start on loopback (tests/servers/), openssl
 # for the self-signed certificate of the TLS test, and prometheus for `promtool check
 # metrics` on GET /metrics (tests/e2e; without it that check is reported as not run).
@@ -18,9 +39,11 @@ SERVER_PKGS=(postgresql mariadb-server mariadb-client pgbouncer openssl promethe
 # libFuzzer for the fuzz harnesses (scripts/fuzz.sh, CTest fuzz_smoke in the clang pass).
 EXTRA_PKGS=()
 if [[ "${CTXD_DEPS_CLANG:-0}" == 1 ]]; then EXTRA_PKGS+=(clang libclang-rt-14-dev); fi
+wanted=("${RUN_PKGS[@]}" "${EXTRA_PKGS[@]}")
+if [[ $purpose == test ]]; then wanted+=("${TEST_PKGS[@]}" "${SERVER_PKGS[@]}"); fi
 
 missing=()
-for p in "${BUILD_PKGS[@]}" "${SERVER_PKGS[@]}" "${EXTRA_PKGS[@]}"; do
+for p in "${wanted[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
@@ -39,6 +62,7 @@ fi
 # The same for the official conformance suite (@modelcontextprotocol/conformance), and
 # for the peers the benchmarks compare ctxd with (bench/peers: mcp-memory-keeper builds
 # better-sqlite3 from source with node-gyp when no prebuilt binary can be fetched).
+[[ $purpose == test ]] || exit 0
 root="$(cd "$(dirname "$0")/.." && pwd)"
 for d in tests/mcp/sdk:@modelcontextprotocol/sdk tests/http/conformance:@modelcontextprotocol/conformance \
          bench/peers:mcp-memory-keeper; do

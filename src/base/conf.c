@@ -67,6 +67,16 @@ static const conf_var VARS[] = {
     {"HTTP_MAX_CONNECTIONS_PER_CLIENT", CONF_INT, "512", 1, 1000000, NULL,
      "HTTP connections at once from one client address (behind a proxy: the proxy's)"},
     {"HTTP_HEADER_TIMEOUT", CONF_INT, "30", 1, 3600, NULL, "seconds to send a request head"},
+    {"ALLOWED_HOSTS", CONF_STRING, NULL, 0, 0, NULL,
+     "host names (comma-separated) the Host header may carry besides localhost, 127.0.0.1 "
+     "and [::1]; * = any (behind a proxy that checks it)"},
+    {"ALLOWED_ORIGINS", CONF_STRING, NULL, 0, 0, NULL,
+     "browser origins (http(s)://host[:port], comma-separated) accepted besides those of "
+     "allowed hosts; * = any"},
+    {"HTTP_TLS_CERT_FILE", CONF_STRING, NULL, 0, 0, NULL,
+     "PEM certificate (chain): serve HTTPS (with HTTP_TLS_KEY_FILE)"},
+    {"HTTP_TLS_KEY_FILE", CONF_STRING, NULL, 0, 0, NULL,
+     "PEM private key of HTTP_TLS_CERT_FILE, unencrypted, mode 0600"},
     {"MCP_WRITE_WORKERS", CONF_INT, "8", 1, 256, NULL, "HTTP worker threads for writes"},
     {"MCP_HEAVY_WORKERS", CONF_INT, "8", 1, 256, NULL, "HTTP worker threads for heavy tools"},
     {"API_KEY", CONF_SECRET, NULL, 0, 0, NULL, "API key clients must present"},

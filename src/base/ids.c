@@ -1,4 +1,5 @@
-/* base/ids.c — random identifiers from getrandom(2): session ids and UUIDv4.
+/* base/ids.c — random identifiers from the kernel's generator (getrandom(2) on Linux,
+ * getentropy(3) elsewhere: base/port.h): session ids and UUIDv4.
  * Must not: use a non-cryptographic generator or any seed of our own. */
 #include "base/ids.h"
 #include "base/sbuf.h"
@@ -8,16 +9,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
+
+#include "base/port.h"
+
+/* Up to n bytes of randomness into p: how many, or -1 with errno set. */
+static ssize_t random_bytes(unsigned char *p, size_t n)
+{
+#if PORT_LINUX
+    return getrandom(p, n, 0);
+#else
+    size_t k = n < 256 ? n : 256; /* getentropy's limit per call */
+    return getentropy(p, k) == 0 ? (ssize_t)k : -1;
+#endif
+}
 
 void ids_random(void *buf, size_t n)
 {
     unsigned char *p = buf;
     while (n > 0) {
-        ssize_t r = getrandom(p, n, 0);
+        ssize_t r = random_bytes(p, n);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            fprintf(stderr, "ctxd: getrandom failed: %s\n", strerror(errno));
+            fprintf(stderr, "ctxd: reading random bytes failed: %s\n", strerror(errno));
             abort();
         }
         p += r;

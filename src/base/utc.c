@@ -3,6 +3,7 @@
  * that no call depends on the process time zone, locale or time_t range.
  * Must not: call localtime/mktime or read TZ. */
 #include "base/utc.h"
+#include "base/port.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -42,9 +43,22 @@ static void deadline(clockid_t clock, struct timespec *ts, int64_t ms)
     ts->tv_nsec = (long)(ns % 1000000000);
 }
 
-void utc_mono_deadline(struct timespec *ts, int64_t ms)
+void utc_cond_init(pthread_cond_t *cv)
 {
-    deadline(CLOCK_MONOTONIC, ts, ms);
+#if PORT_LINUX
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+#else
+    pthread_cond_init(cv, NULL);
+#endif
+}
+
+void utc_cond_deadline(struct timespec *ts, int64_t ms)
+{
+    deadline(PORT_LINUX ? CLOCK_MONOTONIC : CLOCK_REALTIME, ts, ms);
 }
 
 void utc_real_deadline(struct timespec *ts, int64_t ms)

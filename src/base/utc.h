@@ -4,6 +4,7 @@
 #ifndef CTXD_BASE_UTC_H
 #define CTXD_BASE_UTC_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
@@ -16,9 +17,12 @@ typedef int64_t utc_us; /* microseconds since 1970-01-01T00:00:00Z */
 
 utc_us utc_now(void);      /* CLOCK_REALTIME */
 int64_t utc_mono_us(void); /* CLOCK_MONOTONIC, for durations and deadlines */
-/* The CLOCK_MONOTONIC time ms milliseconds from now, as pthread_cond_timedwait
- * takes it for a condition variable on that clock. */
-void utc_mono_deadline(struct timespec *ts, int64_t ms);
+/* A condition variable whose timed waits take utc_cond_deadline() deadlines, and such
+ * a deadline ms milliseconds from now: on CLOCK_MONOTONIC (a change of the wall clock
+ * neither stretches nor cuts the wait) where the platform lets a condition variable
+ * wait on it, as Linux does; on CLOCK_REALTIME elsewhere (macOS: base/port.h). */
+void utc_cond_init(pthread_cond_t *cv);
+void utc_cond_deadline(struct timespec *ts, int64_t ms);
 /* The same on CLOCK_REALTIME, the clock of a condition variable initialised
  * with default attributes. */
 void utc_real_deadline(struct timespec *ts, int64_t ms);

@@ -139,7 +139,12 @@ static int cmd_check(cli_ctx *ctx, bool json)
         return cli_fail(ctx->url_origin, &e);
     }
     json_object_set_new(out, "backend", json_string(db_backend_name(u->backend)));
+    err_code built = db_backend_require(u, &e); /* a backend this build left out */
     db_url_free(u);
+    if (built != ERR_OK) {
+        json_decref(out);
+        return cli_fail(ctx->url_origin, &e);
+    }
     if (store_check_exists(ctx->url, &e) != ERR_OK) {
         snprintf(problem_buf, sizeof problem_buf, "%s (run `ctxd migrate up` to create it)", e.msg);
         problem = problem_buf;

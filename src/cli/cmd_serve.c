@@ -78,8 +78,9 @@ static int serve_http_loop(cli_ctx *ctx, store_t *st, auth_ctx *auth, app_t *app
     if (!h)
         return cli_fail("starting the HTTP server", &e);
     bool v6 = strchr(a->host, ':') != NULL;
-    LOG_I("serve", "ctxd ready: http://%s%s%s:%u/mcp (database %s, backend %s)", v6 ? "[" : "",
-          a->host, v6 ? "]" : "", (unsigned)serve_http_port(h), a->db_desc, store_name(st));
+    LOG_I("serve", "ctxd ready: %s://%s%s%s:%u/mcp (database %s, backend %s)",
+          serve_http_tls(h) ? "https" : "http", v6 ? "[" : "", a->host, v6 ? "]" : "",
+          (unsigned)serve_http_port(h), a->db_desc, store_name(st));
     int rc = CLI_OK;
     for (;;) {
         int sig = sigwaitinfo(a->signals, NULL);

@@ -16,6 +16,7 @@
 #include "base/sbuf.h"
 #include "base/urlmask.h"
 #include "cli/cli.h"
+#include "db/url.h"
 
 static void usage(FILE *f)
 {
@@ -69,6 +70,17 @@ static void usage(FILE *f)
         f);
 }
 
+/* "ctxd 0.1.0 (backends: sqlite postgresql mysql mongodb)": the backends this build
+ * holds (CMake's CTXD_WITH_<NAME> options). */
+static void print_version(void)
+{
+    printf("ctxd %s (backends:", CTXD_VERSION);
+    for (db_backend b = DB_BACKEND_SQLITE; b <= DB_BACKEND_MONGODB; b++)
+        if (db_backend_built(b))
+            printf(" %s", db_backend_name(b));
+    printf(")\n");
+}
+
 static const struct {
     const char *flag;
     const char *var;
@@ -115,7 +127,7 @@ static int parse_globals(int argc, char **argv, int *cmd_at, pending_set *sets, 
             return CLI_OK;
         }
         if (strcmp(a, "--version") == 0) {
-            printf("ctxd %s\n", CTXD_VERSION);
+            print_version();
             return CLI_OK;
         }
         if ((v = cli_opt_value(argc, argv, &i, "--env-file", NULL, &missing))) {

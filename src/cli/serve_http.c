@@ -10,7 +10,8 @@
  * need its credential (app_session_owner). The routes GET /health, GET /health/database (503 when the database
  * does not answer) and GET /metrics (the transport's request metrics, then the app's
  * and the database's figures) answer with what app/ renders. The connection limits come
- * from HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT and HTTP_HEADER_TIMEOUT.
+ * from HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT and HTTP_HEADER_TIMEOUT; the
+ * names and origins answered and HTTPS from serve_expose.c.
  * Must not: log or echo API keys, tokens or the database password; block an I/O thread
  * beyond one database ping; parse MCP bodies; compute what app/ reports. */
 #include "cli/serve_http.h"
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "base/sbuf.h"
+#include "cli/serve_expose.h"
 #include "http/mcp_http.h"
 
 typedef struct req_auth {
@@ -31,6 +33,7 @@ typedef struct req_auth {
 struct serve_http {
     serve_http_opts o;
     mcp_http *h;
+    bool tls; /* serving HTTPS */
 };
 
 static bool auth_hook(void *ud, const mcp_http_req *r, void **out, const char **msg)
@@ -176,11 +179,17 @@ serve_http *serve_http_start(const serve_http_opts *o, err_t *e)
         }
         *lim[i].dst = (unsigned)v;
     }
-    const char *hosts[] = {o->host, NULL};
-    /* a non-loopback bind address is a host name clients will legitimately use */
-    if (o->host && strcmp(o->host, "0.0.0.0") != 0 && strcmp(o->host, "::") != 0)
-        ho.allowed_hosts = hosts;
-    s->h = mcp_http_start(o->srv, &ho, e);
+    serve_expose x;
+    if (serve_expose_load(o->conf, o->host, &x, e) != ERR_OK) {
+        free(s);
+        return NULL;
+    }
+    serve_expose_apply(&x, &ho);
+    s->tls = x.cert != NULL;
+    s->h = mcp_http_start(o->srv, &ho, e); /* copies what it keeps of x */
+    if (s->h)
+        serve_expose_warn(&x, o->host);
+    serve_expose_free(&x);
     if (!s->h) {
         free(s);
         return NULL;
@@ -189,6 +198,11 @@ serve_http *serve_http_start(const serve_http_opts *o, err_t *e)
     mcp_http_add_route(s->h, "GET", "/health/database", route_health_db, s);
     mcp_http_add_route(s->h, "GET", "/metrics", route_metrics, s);
     return s;
+}
+
+bool serve_http_tls(const serve_http *s)
+{
+    return s->tls;
 }
 
 uint16_t serve_http_port(const serve_http *s)

@@ -26,11 +26,13 @@ typedef struct serve_http_opts {
     auth_ctx *auth;      /* borrowed */
     const char *version; /* ctxd version for /health and /metrics */
     const conf_t *conf;  /* borrowed: HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT,
-                            HTTP_HEADER_TIMEOUT (NULL: the transport's defaults) */
+                            HTTP_HEADER_TIMEOUT, ALLOWED_HOSTS, ALLOWED_ORIGINS,
+                            HTTP_TLS_CERT_FILE, HTTP_TLS_KEY_FILE */
 } serve_http_opts;
 
 serve_http *serve_http_start(const serve_http_opts *o, err_t *e);
 uint16_t serve_http_port(const serve_http *s);
+bool serve_http_tls(const serve_http *s); /* serving HTTPS (HTTP_TLS_CERT_FILE) */
 /* Graceful: stops accepting, finishes in-flight requests, ends sessions, frees s. */
 void serve_http_stop(serve_http *s);
 

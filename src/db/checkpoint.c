@@ -79,7 +79,7 @@ static void *ckpt_main(void *arg)
         }
         if (n < DB_CKPT_COMMITS) {
             struct timespec ts;
-            utc_mono_deadline(&ts, DB_CKPT_IDLE_MS);
+            utc_cond_deadline(&ts, DB_CKPT_IDLE_MS);
             int w = 0;
             while (!k->stop && w != ETIMEDOUT &&
                    atomic_load_explicit(&k->commits, memory_order_relaxed) < DB_CKPT_COMMITS)
@@ -101,7 +101,7 @@ db_ckpt *db_ckpt_start(db_t *db)
     db_ckpt *k = xcalloc(1, sizeof *k);
     k->db = db;
     pthread_mutex_init(&k->mu, NULL);
-    db_cond_init_mono(&k->cv);
+    utc_cond_init(&k->cv);
     atomic_init(&k->commits, 0);
     atomic_init(&k->runs, 0);
     atomic_init(&k->truncates, 0);

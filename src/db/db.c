@@ -165,8 +165,12 @@ static const db_driver *driver_for(db_backend b)
 {
     switch (b) {
     case DB_BACKEND_SQLITE: return &db_driver_sqlite;
+#if CTXD_WITH_MYSQL
     case DB_BACKEND_MYSQL: return &db_driver_mysql;
+#endif
+#if CTXD_WITH_POSTGRESQL
     case DB_BACKEND_POSTGRES: return &db_driver_postgres;
+#endif
     default: return NULL;
     }
 }
@@ -195,6 +199,10 @@ err_code db_open(const char *url, const db_opts *opts, db_t **out, err_t *e)
     err_code rc = db_url_parse(url, &u, e);
     if (rc != ERR_OK)
         return rc;
+    if ((rc = db_backend_require(u, e)) != ERR_OK) {
+        db_url_free(u);
+        return rc;
+    }
     const db_driver *drv = driver_for(u->backend);
     if (!drv) {
         char *m = db_url_masked(url);

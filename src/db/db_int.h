@@ -112,9 +112,6 @@ void db_conn_close(db_conn *c);
 
 /* ---- pool ---------------------------------------------------------------- */
 
-/* A condition variable whose timed waits take utc_mono_deadline() deadlines. */
-void db_cond_init_mono(pthread_cond_t *cv);
-
 /* pinned: its connections are never closed while the pool lives (sqlite :memory:). */
 db_pool *db_pool_new(db_t *db, const char *label, db_role role, int size, int max_overflow,
                      bool pinned);

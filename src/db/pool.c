@@ -40,15 +40,6 @@ struct db_pool {
 
 #define POOL_SWEEP_EVERY_US 1000000 /* idle overflow is looked for at most once a second */
 
-void db_cond_init_mono(pthread_cond_t *cv)
-{
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(cv, &ca);
-    pthread_condattr_destroy(&ca);
-}
-
 db_pool *db_pool_new(db_t *db, const char *label, db_role role, int size, int max_overflow,
                      bool pinned)
 {
@@ -60,7 +51,7 @@ db_pool *db_pool_new(db_t *db, const char *label, db_role role, int size, int ma
     p->max_overflow = max_overflow;
     p->pinned = pinned;
     pthread_mutex_init(&p->mu, NULL);
-    db_cond_init_mono(&p->cv);
+    utc_cond_init(&p->cv);
     return p;
 }
 
@@ -215,7 +206,7 @@ err_code db_pool_get(db_pool *p, db_conn **out, err_t *e)
             return ERR_OK;
         }
         if (!have_deadline) {
-            utc_mono_deadline(&deadline, o->pool_timeout_ms);
+            utc_cond_deadline(&deadline, o->pool_timeout_ms);
             have_deadline = true;
         }
         if (!waited) {

@@ -50,6 +50,33 @@ const char *db_backend_name(db_backend b)
     return "unknown";
 }
 
+bool db_backend_built(db_backend b)
+{
+    switch (b) {
+    case DB_BACKEND_SQLITE: return true;
+    case DB_BACKEND_POSTGRES: return CTXD_WITH_POSTGRESQL;
+    case DB_BACKEND_MYSQL: return CTXD_WITH_MYSQL;
+    case DB_BACKEND_MONGODB: return CTXD_WITH_MONGODB;
+    }
+    return false;
+}
+
+err_code db_backend_require(const db_url *u, err_t *e)
+{
+    static const char *const option[] = {
+        [DB_BACKEND_POSTGRES] = "CTXD_WITH_POSTGRESQL",
+        [DB_BACKEND_MYSQL] = "CTXD_WITH_MYSQL",
+        [DB_BACKEND_MONGODB] = "CTXD_WITH_MONGODB",
+    };
+    if (db_backend_built(u->backend))
+        return ERR_OK;
+    const char *opt = u->backend <= DB_BACKEND_MONGODB ? option[u->backend] : NULL;
+    return err_set(e, ERR_INVALID,
+                   "this ctxd was built without %s support, so %s:// URLs cannot be opened: "
+                   "rebuild with cmake -D%s=ON (or use another backend)",
+                   db_backend_name(u->backend), u->scheme ? u->scheme : "?", opt ? opt : "?");
+}
+
 char *db_url_where(const db_url *u, const char *default_host, int default_port)
 {
     sbuf_t b = SBUF_INIT;

@@ -9,6 +9,18 @@
 #include "base/err.h"
 #include "base/conf.h"
 
+/* The backends this build holds (1 = built in): SQLite always; the others unless CMake's
+ * CTXD_WITH_<NAME>=OFF left their client library and driver out. */
+#ifndef CTXD_WITH_POSTGRESQL
+#define CTXD_WITH_POSTGRESQL 1
+#endif
+#ifndef CTXD_WITH_MYSQL
+#define CTXD_WITH_MYSQL 1
+#endif
+#ifndef CTXD_WITH_MONGODB
+#define CTXD_WITH_MONGODB 1
+#endif
+
 typedef enum db_backend {
     DB_BACKEND_SQLITE = 1,
     DB_BACKEND_POSTGRES,
@@ -43,6 +55,11 @@ err_code db_url_parse(const char *url, db_url **out, err_t *e);
 void db_url_free(db_url *u);
 const char *db_url_opt_get(const db_url *u, const char *key); /* NULL if absent */
 const char *db_backend_name(db_backend b);                    /* "sqlite", "postgresql", ... */
+/* Whether this build holds backend `b` (CMake's CTXD_WITH_<NAME> options; SQLite
+ * always). db_backend_require: ERR_OK if u's backend is built in, else ERR_INVALID
+ * naming the backend and the option that would build it. */
+bool db_backend_built(db_backend b);
+err_code db_backend_require(const db_url *u, err_t *e);
 
 /* The effective URL from configuration: DATABASE_URL if set; else DATABASE_TYPE
  * (sqlite -> DATABASE_PATH; postgresql/mysql/mongodb -> DATABASE_URL required;

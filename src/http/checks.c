@@ -1,7 +1,8 @@
 /* http/checks.c — header checks: the framing rules of RFC 9112 every request must keep
  * (Host present once on HTTP/1.1, one Content-Length, not with Transfer-Encoding, only
  * chunked), Host/Origin validation against DNS rebinding (localhost, 127.0.0.1, [::1]
- * with any port, plus configured hosts), and for the MCP endpoint Accept media types and
+ * with any port, plus configured hosts; an Origin also when it is one of the configured
+ * origins), and for the MCP endpoint Accept media types and
  * the JSON Content-Type.
  * Must not: allocate or keep state (pure functions over a request's headers). */
 #include <ctype.h>
@@ -105,6 +106,9 @@ bool http_origin_allowed(const mcp_http *h, const char *origin)
 {
     if (h->o.allow_any_host || !origin)
         return true; /* non-browser clients send no Origin */
+    for (char **o = h->origins; o && *o; o++)
+        if (strcmp(*o, "*") == 0 || strcasecmp(*o, origin) == 0)
+            return true; /* ALLOWED_ORIGINS */
     const char *p = strstr(origin, "://");
     if (!p)
         return false; /* "null" and garbage */

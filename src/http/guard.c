@@ -26,11 +26,14 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/port.h"
+#if PORT_LINUX
+#include <sys/eventfd.h>
+#endif
 #include "http/http_internal.h"
 
 #define LINGER_TOTAL_S 30
@@ -62,15 +65,42 @@ struct http_guard {
     size_t nlinger;
     uint64_t sleep_until; /* when the thread wakes by itself (UINT64_MAX: never) */
     bool stop;
-    int wake; /* eventfd */
+    int wake[2]; /* read and write ends: one eventfd on Linux, a pipe elsewhere */
     pthread_t thread;
 };
 
+/* The guard thread's wake-up descriptor(s): ends[0] to poll and read, ends[1] to write. */
+static int waker_open(int ends[2])
+{
+#if PORT_LINUX
+    ends[0] = ends[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return ends[0] < 0 ? -1 : 0;
+#else
+    if (pipe(ends) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++)
+        if (fcntl(ends[i], F_SETFD, FD_CLOEXEC) != 0 ||
+            fcntl(ends[i], F_SETFL, fcntl(ends[i], F_GETFL) | O_NONBLOCK) != 0) {
+            close(ends[0]);
+            close(ends[1]);
+            return -1;
+        }
+    return 0;
+#endif
+}
+
+static void waker_close(int ends[2])
+{
+    close(ends[0]);
+    if (ends[1] != ends[0])
+        close(ends[1]);
+}
+
 static void wake(http_guard *g)
 {
-    uint64_t one = 1;
-    ssize_t k = write(g->wake, &one, sizeof one);
-    (void)k; /* a full counter wakes the thread as well */
+    uint64_t one = 1; /* an eventfd takes 8 bytes; a pipe any */
+    ssize_t k = write(g->wake[1], &one, sizeof one);
+    (void)k; /* a full counter or pipe wakes the thread as well */
 }
 
 /* With g->lock held: wakes the thread if it sleeps past `when`. */
@@ -236,7 +266,7 @@ static void *guard_main(void *arg)
         uint64_t nl = drain(g, pf + 1, npf, now);
         if (nl < next)
             next = nl;
-        pf[0] = (struct pollfd){g->wake, POLLIN, 0};
+        pf[0] = (struct pollfd){g->wake[0], POLLIN, 0};
         npf = g->nlinger;
         for (size_t i = 0; i < npf; i++)
             pf[i + 1] = (struct pollfd){g->lingering[i].fd, POLLIN, 0};
@@ -246,8 +276,8 @@ static void *guard_main(void *arg)
         if (next != UINT64_MAX)
             ms = next <= now ? 0 : (int)((next - now) / 1000000 + 1);
         if (poll(pf, npf + 1, ms) > 0 && (pf[0].revents & POLLIN)) {
-            uint64_t v;
-            ssize_t k = read(g->wake, &v, sizeof v);
+            uint64_t v[8]; /* an eventfd's counter, or what the pipe holds */
+            ssize_t k = read(g->wake[0], v, sizeof v);
             (void)k;
         }
         pthread_mutex_lock(&g->lock);
@@ -261,7 +291,7 @@ static void *guard_main(void *arg)
 
 static void guard_free(http_guard *g)
 {
-    close(g->wake);
+    waker_close(g->wake);
     pthread_mutex_destroy(&g->lock);
     free(g->conns);
     free(g);
@@ -269,13 +299,14 @@ static void guard_free(http_guard *g)
 
 http_guard *http_guard_start(unsigned head_timeout_s)
 {
-    int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wake < 0)
+    int wake[2];
+    if (waker_open(wake) != 0)
         return NULL;
     http_guard *g = xcalloc(1, sizeof *g);
     g->head_ns = (uint64_t)head_timeout_s * NS;
     g->sleep_until = UINT64_MAX;
-    g->wake = wake;
+    g->wake[0] = wake[0];
+    g->wake[1] = wake[1];
     pthread_mutex_init(&g->lock, NULL);
     if (pthread_create(&g->thread, NULL, guard_main, g) == 0)
         return g;

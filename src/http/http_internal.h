@@ -160,7 +160,9 @@ typedef struct http_route {
 struct mcp_http {
     mcp_server *srv;
     mcp_http_opts o;
-    char **hosts; /* copies of o.allowed_hosts */
+    char **hosts;             /* copies of o.allowed_hosts */
+    char **origins;           /* copies of o.allowed_origins */
+    char *tls_cert, *tls_key; /* copies of the PEMs (NULL: plain HTTP) */
     struct MHD_Daemon *d;
     uint16_t port;
     atomic_bool stopping;

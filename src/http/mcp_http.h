@@ -77,33 +77,38 @@ typedef enum mcp_http_session_op {
 } mcp_http_session_op;
 
 typedef struct mcp_http_opts {
-    const char *bind_addr;             /* IPv4/IPv6 literal; default "127.0.0.1" */
-    uint16_t port;                     /* 0 = ephemeral (see mcp_http_port) */
-    unsigned io_threads;               /* libmicrohttpd thread pool size (default 2) */
-    unsigned workers;                  /* MCP handler threads of the default lane (8); the
+    const char *bind_addr;              /* IPv4/IPv6 literal; default "127.0.0.1" */
+    uint16_t port;                      /* 0 = ephemeral (see mcp_http_port) */
+    unsigned io_threads;                /* libmicrohttpd thread pool size (default 2) */
+    unsigned workers;                   /* MCP handler threads of the default lane (8); the
                                           server's other lanes (mcp_server_add_lane) get
                                           threads of their own */
-    size_t max_body;                   /* request body limit in bytes (default 4 MiB) */
-    unsigned max_connections;          /* connections at once (default 4096; lowered to what
+    size_t max_body;                    /* request body limit in bytes (default 4 MiB) */
+    unsigned max_connections;           /* connections at once (default 4096; lowered to what
                                           the open-file limit allows) */
-    unsigned max_connections_per_peer; /* connections at once from one IP address (512);
+    unsigned max_connections_per_peer;  /* connections at once from one IP address (512);
                                           more are closed as soon as they are accepted */
-    unsigned head_timeout;             /* seconds a connection may take, from its start or
+    unsigned head_timeout;              /* seconds a connection may take, from its start or
                                           the end of its previous response, to send a
                                           complete request head; bytes trickling in do not
                                           extend it; an idle kept-alive connection is
                                           closed after it too (default 30) */
-    unsigned connection_timeout;       /* seconds without any byte moving before a
+    unsigned connection_timeout;        /* seconds without any byte moving before a
                                           connection is closed (default 120) */
-    unsigned sse_retry_ms;             /* `retry:` sent on SSE streams of >= 2025-11-25 (1000) */
-    unsigned event_store;              /* events kept per stream for Last-Event-ID (default 256) */
-    unsigned session_idle_timeout;     /* seconds without requests or open streams after which
+    unsigned sse_retry_ms;              /* `retry:` sent on SSE streams of >= 2025-11-25 (1000) */
+    unsigned event_store;               /* events kept per stream for Last-Event-ID (default 256) */
+    unsigned session_idle_timeout;      /* seconds without requests or open streams after which
                                       a session is ended (checked when sessions are created;
                                       default 3600) */
-    const char *const *allowed_hosts;  /* NULL-terminated extra Host/Origin host names
+    const char *const *allowed_hosts;   /* NULL-terminated extra Host/Origin host names
                                          (localhost, 127.0.0.1, [::1] are always allowed) */
-    bool allow_any_host;               /* disable Host/Origin validation (behind a proxy) */
-    mcp_http_auth_fn auth;             /* optional */
+    const char *const *allowed_origins; /* NULL-terminated origins ("https://app.example:8443")
+                                          whose requests are accepted besides those whose
+                                          Origin host is an allowed host; "*" = any Origin */
+    bool allow_any_host;                /* disable Host/Origin validation (behind a proxy) */
+    const char *tls_cert_pem;           /* both or neither: serve HTTPS with this PEM */
+    const char *tls_key_pem;            /* certificate (chain) and private key (copied) */
+    mcp_http_auth_fn auth;              /* optional */
     mcp_http_auth_free_fn auth_free;
     void *auth_ud;
     mcp_http_observer_fn observer; /* optional; see also mcp_http_metrics_render */

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/port.h"
 #include "http/http_internal.h"
 
 uint64_t http_now_ns(void)
@@ -151,9 +152,22 @@ static bool refuse_head(mcp_http *h, struct MHD_Connection *conn, const char *ve
         *ret = http_reply_rpc_error(conn, 400, -32000, bad);
         return true;
     }
-    if (!http_host_allowed(h, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host")) ||
-        !http_origin_allowed(h, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"))) {
-        *ret = http_reply_rpc_error(conn, 403, -32000, "Forbidden: invalid Host or Origin");
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    bool host_ok = http_host_allowed(h, host);
+    if (!host_ok || !http_origin_allowed(h, origin)) {
+        /* names the header and its value (printable ASCII, at most 100 bytes, else not) */
+        const char *what = host_ok ? "Origin" : "Host", *v = host_ok ? origin : host;
+        size_t n = strlen(v);
+        bool show = n <= 100;
+        for (size_t i = 0; show && i < n; i++)
+            show = v[i] >= 0x20 && v[i] < 0x7f && v[i] != '\'' && v[i] != '\\';
+        char msg[192];
+        snprintf(msg, sizeof msg,
+                 "Forbidden: invalid Host or Origin: %s%s%s%s is not a host name this server "
+                 "answers to",
+                 what, show ? " '" : "", show ? v : "", show ? "'" : "");
+        *ret = http_reply_rpc_error(conn, 403, -32000, msg);
         return true;
     }
     return false;
@@ -278,6 +292,25 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     LOG_D("http", "libmicrohttpd: %s", buf);
 }
 
+/* A NULL-terminated copy of a NULL-terminated list of strings (never NULL itself). */
+static char **copy_list(const char *const *l)
+{
+    size_t n = 0;
+    while (l && l[n])
+        n++;
+    char **c = xcalloc(n + 1, sizeof *c);
+    for (size_t i = 0; i < n; i++)
+        c[i] = xstrdup(l[i]);
+    return c;
+}
+
+static void free_list(char **l)
+{
+    for (char **p = l; p && *p; p++)
+        free(*p);
+    free(l);
+}
+
 mcp_http *mcp_http_start(mcp_server *srv, const mcp_http_opts *opts, err_t *e)
 {
     mcp_http *h = xcalloc(1, sizeof *h);
@@ -306,14 +339,20 @@ mcp_http *mcp_http_start(mcp_server *srv, const mcp_http_opts *opts, err_t *e)
         h->o.event_store = 256;
     if (!h->o.session_idle_timeout)
         h->o.session_idle_timeout = 3600;
-    size_t nh = 0;
-    for (const char *const *p = h->o.allowed_hosts; p && *p; p++)
-        nh++;
-    h->hosts = xcalloc(nh + 1, sizeof *h->hosts);
-    for (size_t i = 0; i < nh; i++)
-        h->hosts[i] = xstrdup(h->o.allowed_hosts[i]);
-    h->o.allowed_hosts = NULL;
-    h->o.bind_addr = NULL; /* not kept: only used below */
+    h->hosts = copy_list(h->o.allowed_hosts);
+    h->origins = copy_list(h->o.allowed_origins);
+    h->o.allowed_hosts = h->o.allowed_origins = NULL;
+    if (!h->o.tls_cert_pem != !h->o.tls_key_pem) {
+        err_set(e, ERR_INVALID, "http: TLS needs both a certificate and a private key");
+        mcp_http_stop(h);
+        return NULL;
+    }
+    if (h->o.tls_cert_pem) {
+        h->tls_cert = xstrdup(h->o.tls_cert_pem);
+        h->tls_key = xstrdup(h->o.tls_key_pem);
+    }
+    h->o.tls_cert_pem = h->o.tls_key_pem = NULL; /* not kept: the copies are */
+    h->o.bind_addr = NULL;                       /* not kept: only used below */
     atomic_init(&h->stopping, false);
     pthread_rwlock_init(&h->routes_lock, NULL);
     pthread_mutex_init(&h->sess_lock, NULL);
@@ -325,8 +364,12 @@ mcp_http *mcp_http_start(mcp_server *srv, const mcp_http_opts *opts, err_t *e)
     const char *bind = opts && opts->bind_addr ? opts->bind_addr : "127.0.0.1";
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+    /* epoll where libmicrohttpd has it (Linux), else poll(2) (base/port.h) */
+    unsigned loop = PORT_LINUX && MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
+                        ? MHD_USE_EPOLL
+                        : MHD_USE_POLL;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | loop | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     uint16_t port = opts ? opts->port : 0;
     struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -349,16 +392,30 @@ mcp_http *mcp_http_start(mcp_server *srv, const mcp_http_opts *opts, err_t *e)
         return NULL;
     }
     http_workers_start(h);
-    h->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-                            (unsigned)h->o.io_threads, MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned)h->o.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                            (unsigned)h->o.max_connections_per_peer, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)h->o.connection_timeout, MHD_OPTION_NOTIFY_COMPLETED,
-                            on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
+    if (h->tls_cert) {
+        flags |= MHD_USE_TLS;
+        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
+        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
+    }
+    h->d = MHD_start_daemon(
+        flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->o.io_threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)h->o.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)h->o.max_connections_per_peer, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)h->o.connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!h->d) {
-        err_set(e, ERR_IO, "http: cannot listen on %s:%u (address in use?)", bind, (unsigned)port);
+        if (h->tls_cert)
+            err_set(e, ERR_IO,
+                    "http: cannot listen with TLS on %s:%u (address in use, or a certificate "
+                    "or key libmicrohttpd refused: see the log line before)",
+                    bind, (unsigned)port);
+        else
+            err_set(e, ERR_IO, "http: cannot listen on %s:%u (address in use?)", bind,
+                    (unsigned)port);
         mcp_http_stop(h);
         return NULL;
     }
@@ -394,9 +451,12 @@ void mcp_http_stop(mcp_http *h)
         free(rt->path);
         free(rt);
     }
-    for (char **p = h->hosts; p && *p; p++)
-        free(*p);
-    free(h->hosts);
+    free_list(h->origins);
+    free_list(h->hosts);
+    if (h->tls_key)
+        memset(h->tls_key, 0, strlen(h->tls_key)); /* the private key leaves no copy */
+    free(h->tls_key);
+    free(h->tls_cert);
     http_metrics_free(h->metrics);
     pthread_rwlock_destroy(&h->routes_lock);
     pthread_mutex_destroy(&h->sess_lock);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "base/port.h"
 #include "base/sbuf.h"
 #include "search/search_int.h"
 
@@ -149,7 +150,7 @@ void stokset_build(stokset *ts, const uint32_t *cp, size_t n, stok **tmp, size_t
         ts->n++;
     }
     if (ts->n > 1)
-        qsort_r(ts->tok, ts->n, sizeof *ts->tok, tok_cmp_r, (void *)cp);
+        port_qsort_r(ts->tok, ts->n, sizeof *ts->tok, tok_cmp_r, (void *)cp);
     for (size_t i = 0; i < ts->tab_n; i++)
         ts->tab[i] = -1;
     ts->joined_len = 0;
@@ -314,7 +315,7 @@ double token_set_core(search_ws *ws, const stokset *ts, const uint32_t *t, size_
     }
     rest_ctx ctx = {ws->toks, t};
     if (nrest > 1)
-        qsort_r(ws->rest, nrest, sizeof *ws->rest, rest_cmp, &ctx);
+        port_qsort_r(ws->rest, nrest, sizeof *ws->rest, rest_cmp, &ctx);
     size_t jb = join_into(&ws->jb, &ws->jb_cap, t, ws->toks, ws->rest, nrest);
     size_t dist = ja + jb - 2 * lcs_len(ws, ws->ja, ja, ws->jb, jb);
     double r = sim(dist, la + lb);

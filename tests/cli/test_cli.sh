@@ -8,7 +8,7 @@ run "$CTXD" --help;            check "--help exits 0 and lists commands" eval 'r
 run "$CTXD" migrate --help;    check "migrate --help" eval 'rc_is 0 && out_has "to N"'
 run "$CTXD" db --help;         check "db --help" eval 'rc_is 0 && out_has "check"'
 run "$CTXD" serve --help;      check "serve --help" eval 'rc_is 0 && out_has "--no-migrate"'
-run "$CTXD" --version;         check "--version" eval 'rc_is 0 && out_has "ctxd "'
+run "$CTXD" --version;         check "--version names the version and the four backends built in" eval 'rc_is 0 && out_has "ctxd " && out_has "backends: sqlite postgresql mysql mongodb)"'
 run "$CTXD";                   check "no command is a usage error (2)" rc_is 2
 run "$CTXD" frobnicate;        check "unknown command exits 2 and names it" eval 'rc_is 2 && err_has "frobnicate"'
 run "$CTXD" --bogus db url;    check "unknown option exits 2 and names it" eval 'rc_is 2 && err_has "--bogus"'

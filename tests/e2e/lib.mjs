@@ -49,7 +49,7 @@ export function startServe(bin, { env = {}, args = [], cwd } = {}) {
     rl.on('line', (l) => {
       log += l + '\n';
       if (process.env.E2E_VERBOSE) console.error(l);
-      const m = /ctxd ready: (http:\/\/[^ ]+:(\d+)\/mcp)/.exec(l);
+      const m = /ctxd ready: (https?:\/\/[^ ]+:(\d+)\/mcp)/.exec(l);
       if (m) {
         const url = m[1];
         resolve({

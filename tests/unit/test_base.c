@@ -18,6 +18,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/sbuf.h"
+#include "base/port.h"
 #include "base/utc.h"
 
 static void test_sbuf_grows_and_detaches(void **state)
@@ -269,13 +270,28 @@ static void test_utc_civil(void **state)
         assert_true(c.hour < 24 && c.minute < 60 && c.second < 60 && c.usec < 1000000);
         assert_int_equal(utc_from_civil(&c), samples[i]);
     }
-    /* a monotonic deadline: ms from now, nanoseconds normalised */
-    int64_t before = utc_mono_us();
+    /* a condition variable's deadline: ms from now on the clock it waits on (monotonic on
+     * Linux, the wall clock in the portable build), nanoseconds normalised */
+    int64_t before = PORT_LINUX ? utc_mono_us() : utc_now();
     struct timespec ts;
-    utc_mono_deadline(&ts, 1999);
+    utc_cond_deadline(&ts, 1999);
     int64_t at = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
     assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
-    assert_true(at >= before + 1999000 && at <= utc_mono_us() + 1999000);
+    assert_true(at >= before + 1999000 && at <= (PORT_LINUX ? utc_mono_us() : utc_now()) + 1999000);
+    /* and such a condition variable, never signalled, times out: not before the deadline */
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cv;
+    utc_cond_init(&cv);
+    int64_t t0 = utc_mono_us();
+    utc_cond_deadline(&ts, 30);
+    pthread_mutex_lock(&mu);
+    int w;
+    while ((w = pthread_cond_timedwait(&cv, &mu, &ts)) == 0) {
+    }
+    pthread_mutex_unlock(&mu);
+    assert_int_equal(w, ETIMEDOUT);
+    assert_true(utc_mono_us() - t0 >= 29000);
+    pthread_cond_destroy(&cv);
     /* the same on the wall clock, for condition variables with default attributes */
     utc_us wall = utc_now();
     utc_real_deadline(&ts, 2500);
