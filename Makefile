@@ -14,7 +14,7 @@ endif
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS ?= serve
 
-.PHONY: all deps build run test bench bench-quick clean
+.PHONY: all deps build run test bench bench-quick clean install
 all: build
 
 deps:
@@ -46,3 +46,10 @@ bench-quick: build
 
 clean:
 	rm -rf $(BUILD)
+
+# `make install` installs what `make build` built (docs/install.md): the binary, man page,
+# systemd unit, completions and docs. PREFIX overrides the configured prefix (default
+# /usr/local); DESTDIR stages the files under another root, for packaging.
+install:
+	@test -x $(BUILD)/ctxd || { echo "make install: build first (make build)"; exit 1; }
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) $(if $(PREFIX),--prefix "$(PREFIX)")
