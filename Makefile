@@ -8,6 +8,9 @@
 # Variables: BUILD (build dir), WERROR=1, SANITIZE=1, CC=clang, ARGS (for run),
 # WITH_POSTGRESQL / WITH_MYSQL / WITH_MONGODB=OFF (for run and build: leave that
 # backend out; the tests need all four).
+#   make install  installs the built program, man page, unit, completions (PREFIX,
+#              DESTDIR; docs/install.md); it never builds, so `sudo make install` after
+#              `make build-ctxd` compiles nothing as root
 BUILD ?= build
 CMAKE_FLAGS ?=
 ifeq ($(WERROR),1)
@@ -31,7 +34,7 @@ else
 BUILD_ALL_FLAGS = -DCTXD_BUILD_TESTS=OFF -DCTXD_BUILD_BENCH=OFF
 endif
 
-.PHONY: all deps deps-run build build-ctxd run test test-backends bench bench-quick clean
+.PHONY: all deps deps-run build build-ctxd run test test-backends bench bench-quick clean install
 all: build
 
 deps:
@@ -78,3 +81,10 @@ bench-quick: build
 
 clean:
 	rm -rf $(BUILD)
+
+# `make install` installs what `make build` built (docs/install.md): the binary, man page,
+# systemd unit, completions and docs. PREFIX overrides the configured prefix (default
+# /usr/local); DESTDIR stages the files under another root, for packaging.
+install:
+	@test -x $(BUILD)/ctxd || { echo "make install: build first (make build)"; exit 1; }
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) $(if $(PREFIX),--prefix "$(PREFIX)")
