@@ -20,9 +20,10 @@ enum {
 
 typedef struct cli_ctx {
     conf_t *conf;
-    char *url;        /* effective database URL (may hold a password: never print) */
-    char *url_origin; /* where it came from, in words */
-    const char *prog; /* "ctxd" */
+    char *url;            /* effective database URL (may hold a password: never print) */
+    char *url_origin;     /* where it came from, in words */
+    const char *prog;     /* "ctxd" */
+    const char *env_file; /* --env-file as given, or NULL (./.env) */
 } cli_ctx;
 
 /* Prints "ctxd: <msg>" to stderr. */

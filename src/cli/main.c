@@ -29,8 +29,8 @@ static void usage(FILE *f)
         "  serve              prepare the database and serve MCP over HTTP (default\n"
         "                     127.0.0.1:23456) or --stdio; [--host H] [--port P]\n"
         "  setup              write .env with a fresh API_KEY and JWT_SECRET_KEY (0600)\n"
-        "  client-config      print the snippet connecting a client: claude, cursor,\n"
-        "                     vscode, gemini, windsurf, claude-desktop [--stdio]\n"
+        "  client-config      print the snippet connecting a client (claude, cursor, codex,\n"
+        "                     ... or all; see `ctxd client-config --help`) [--stdio] [-o FILE]\n"
         "  agent              agents' own keys: add NAME --type T [--permissions P] | list |\n"
         "                     revoke NAME | rotate NAME (see `ctxd agent --help`)\n"
         "  migrate            show or change the database schema version (status|up|down|to N)\n"
@@ -254,6 +254,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < cargc; k++)
         cargv[k] = xstrdup(argv[i + k]);
     env_file = env_copy = env_file ? xstrdup(env_file) : NULL;
+    ctx.env_file = env_file;
     scrub_argv(argc, argv);
     if (env_file && access(env_file, R_OK) != 0) {
         cli_error("--env-file %s: %s", env_file, strerror(errno));

@@ -24,7 +24,7 @@ const readEnv = () => Object.fromEntries(readFileSync(join(dir, '.env'), 'utf8')
   .filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 try {
   // placeholder when no key is configured
-  const ph = run(['client-config', 'cursor']);
+  const ph = run(['client-config', 'cursor', '--inline-key']);
   assert.equal(JSON.parse(ph.stdout).mcpServers.ctxd.headers['X-API-Key'], 'YOUR_API_KEY');
   assert.match(ph.stderr, /API_KEY is not set/);
 
@@ -68,20 +68,20 @@ try {
   const url = 'http://127.0.0.1:23456/mcp';
   assert.equal(json('claude').trim(), `claude mcp add --transport http ctxd ${url} --header 'X-API-Key: ${env3.API_KEY}'`);
   assert.match(json('claude', ['--stdio']), /^claude mcp add ctxd -- \S+ --env-file \S+\/\.env .*serve --stdio\n$/);
-  let j = JSON.parse(json('cursor'));
+  let j = JSON.parse(json('cursor', ['--inline-key']));
   assert.deepEqual(j.mcpServers.ctxd, { url, headers: { 'X-API-Key': env3.API_KEY } });
-  j = JSON.parse(json('vscode'));
+  j = JSON.parse(json('vscode', ['--inline-key']));
   assert.deepEqual(j.servers.ctxd, { type: 'http', url, headers: { 'X-API-Key': env3.API_KEY } });
-  j = JSON.parse(json('gemini'));
+  j = JSON.parse(json('gemini', ['--inline-key']));
   assert.deepEqual(j.mcpServers.ctxd, { httpUrl: url, headers: { 'X-API-Key': env3.API_KEY } });
-  j = JSON.parse(json('windsurf'));
+  j = JSON.parse(json('windsurf', ['--inline-key']));
   assert.deepEqual(j.mcpServers.ctxd, { serverUrl: url, headers: { 'X-API-Key': env3.API_KEY } });
   for (const c of ['cursor', 'vscode', 'gemini', 'windsurf', 'claude-desktop']) {
     const s = JSON.parse(json(c, ['--stdio']));
     const e = (s.servers || s.mcpServers).ctxd;
     assert.ok(e.command.endsWith('ctxd') && e.args.slice(-2).join(' ') === 'serve --stdio', c);
   }
-  const desk = JSON.parse(json('claude-desktop')).mcpServers.ctxd;
+  const desk = JSON.parse(json('claude-desktop', ['--stdio'])).mcpServers.ctxd;
   assert.equal(desk.env.API_KEY, env3.API_KEY);
   // HTTP_HOST/HTTP_PORT are honoured
   j = JSON.parse(run(['client-config', 'cursor'], { HTTP_PORT: '4000' }).stdout);
@@ -90,7 +90,7 @@ try {
   assert.equal(spawnSync(bin, ['client-config', 'emacs'], { cwd: dir, env: clean }).status, 2);
 
   // the printed stdio command serves MCP (initialize over stdin, from another directory)
-  const e = JSON.parse(json('claude-desktop')).mcpServers.ctxd;
+  const e = JSON.parse(json('claude-desktop', ['--stdio'])).mcpServers.ctxd;
   const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
   const out = execFileSync(e.command, e.args, { input: `${init}\n`, cwd: '/', env: { ...clean, ...e.env }, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] });
   assert.equal(JSON.parse(out.split('\n')[0]).result.serverInfo.name, 'ctxd');
