@@ -29,8 +29,9 @@ if [[ $purpose == test || ${CTXD_WITH_MYSQL:-ON} != OFF ]]; then RUN_PKGS+=(libm
 if [[ $purpose == test || ${CTXD_WITH_MONGODB:-ON} != OFF ]]; then RUN_PKGS+=(libmongoc-dev libbson-dev); fi
 # Testing: cmocka (the unit and contract tests), the sqlite3 shell, clang-format (the
 # formatting check, CTest style_format), python3 (node-gyp, which builds the native
-# module of a benchmark peer, below).
-TEST_PKGS=(libcmocka-dev sqlite3 clang-format python3)
+# module of a benchmark peer, below), groff-base, systemd and zsh (CTest install_files:
+# the man page rendered, the unit verified, the zsh completion driven).
+TEST_PKGS=(libcmocka-dev sqlite3 clang-format python3 groff-base systemd zsh)
 # Real database servers the tests start on loopback (tests/servers/), openssl
 # for the self-signed certificate of the TLS test, and prometheus for `promtool check
 # metrics` on GET /metrics (tests/e2e; without it that check is reported as not run).
