@@ -11,6 +11,7 @@
 #include "base/conf.h"
 #include "base/err.h"
 #include "store/store.h"
+#include "xfer/xfer.h"
 
 enum {
     CLI_OK = 0,
@@ -79,6 +80,19 @@ int cmd_db(cli_ctx *ctx, int argc, char **argv);
 int cmd_copy(cli_ctx *ctx, int argc, char **argv); /* cmd_xfer.c */
 int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_import(cli_ctx *ctx, int argc, char **argv);
+/* The progress display of copy, export, import and import-scs (cmd_xfer.c): a bar on a
+ * terminal, a line per table otherwise, notes as "ctxd: <text>", all on stderr. ud is a
+ * cli_xfer_progress_state. */
+typedef struct cli_xfer_progress_state {
+    bool tty;
+    const char *verb; /* "copied", "exported", "imported" */
+} cli_xfer_progress_state;
+void cli_xfer_progress(void *ud, const xfer_event *ev);
+/* The verification lines of a report (tables verified), and its exit status (CLI_FAIL
+ * naming each table that differs). */
+void cli_xfer_print_verify(const xfer_report *r, FILE *f);
+int cli_xfer_verify_status(const xfer_report *r, const char *what);
+int cmd_import_scs(cli_ctx *ctx, int argc, char **argv);    /* cmd_import_scs.c */
 int cmd_setup(cli_ctx *ctx, int argc, char **argv);         /* cmd_setup.c */
 int cmd_client_config(cli_ctx *ctx, int argc, char **argv); /* cmd_client_config.c */
 int cmd_agent(cli_ctx *ctx, int argc, char **argv);         /* cmd_agent.c */

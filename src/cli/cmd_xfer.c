@@ -108,12 +108,9 @@ static void import_usage(FILE *f)
 
 /* ---- progress --------------------------------------------------------------------------- */
 
-typedef struct progress {
-    bool tty;
-    const char *verb; /* "copied", "exported", "imported" */
-} progress;
+typedef cli_xfer_progress_state progress;
 
-static void on_progress(void *ud, const xfer_event *ev)
+void cli_xfer_progress(void *ud, const xfer_event *ev)
 {
     progress *p = ud;
     switch (ev->kind) {
@@ -164,7 +161,7 @@ static void print_left_out(const xfer_report *r, FILE *f, const char *what)
                 what, (long long)r->t[i].left_out, r->t[i].table, what);
 }
 
-static void print_verify(const xfer_report *r, FILE *f)
+void cli_xfer_print_verify(const xfer_report *r, FILE *f)
 {
     for (size_t i = 0; i < r->n; i++) {
         const xfer_table_report *t = &r->t[i];
@@ -182,7 +179,7 @@ static void print_verify(const xfer_report *r, FILE *f)
     }
 }
 
-static int verify_status(const xfer_report *r, const char *what)
+int cli_xfer_verify_status(const xfer_report *r, const char *what)
 {
     if (!r->verify_failed)
         return CLI_OK;
@@ -219,7 +216,7 @@ int cmd_copy(cli_ctx *ctx, int argc, char **argv)
         return CLI_USAGE;
     }
     progress p = {isatty(STDERR_FILENO) == 1, "copied"};
-    o.progress = on_progress;
+    o.progress = cli_xfer_progress;
     o.progress_ud = &p;
     char *mf = db_url_masked(from), *mt = db_url_masked(to);
     xfer_report r;
@@ -257,8 +254,8 @@ int cmd_copy(cli_ctx *ctx, int argc, char **argv)
                (long long)total, (long long)(skipped > 0 ? skipped : 0));
         print_left_out(&r, stdout, "copy");
         if (o.verify) {
-            print_verify(&r, stdout);
-            rc = verify_status(&r, "copy");
+            cli_xfer_print_verify(&r, stdout);
+            rc = cli_xfer_verify_status(&r, "copy");
         }
     }
     free(mf);
@@ -299,7 +296,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     }
     progress p = {isatty(STDERR_FILENO) == 1 && f != stdout, "exported"};
     if (f != stdout) {
-        o.progress = on_progress;
+        o.progress = cli_xfer_progress;
         o.progress_ud = &p;
     }
     xfer_report r;
@@ -377,7 +374,7 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
         return CLI_FAIL;
     }
     progress p = {isatty(STDERR_FILENO) == 1, "imported"};
-    o.progress = on_progress;
+    o.progress = cli_xfer_progress;
     o.progress_ud = &p;
     xfer_report r;
     err_t e;
@@ -399,6 +396,6 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
         printf("the database held other data: the final comparison with the dump was skipped\n");
         return CLI_OK;
     }
-    print_verify(&r, stdout);
-    return verify_status(&r, "import");
+    cli_xfer_print_verify(&r, stdout);
+    return cli_xfer_verify_status(&r, "import");
 }

@@ -42,6 +42,8 @@ static void usage(FILE *f)
         "  export             write the database as a JSON Lines dump [--out FILE]\n"
         "                     [--include-tokens]\n"
         "  import             load a dump: import FILE [--batch N] [--allow-nonempty]\n"
+        "  import-scs         adopt a shared-context-server database: import-scs FILE\n"
+        "                     [--dry-run] [--allow-nonempty] [--batch N]\n"
         "\n"
         "Global options (each overrides the variable named in brackets):\n"
         "  --database-url URL     database to use [DATABASE_URL], e.g.\n"
@@ -215,9 +217,10 @@ static const struct {
     const char *name;
     int (*run)(cli_ctx *ctx, int argc, char **argv);
 } commands[] = {
-    {"serve", cmd_serve},     {"setup", cmd_setup},   {"client-config", cmd_client_config},
-    {"migrate", cmd_migrate}, {"db", cmd_db},         {"copy", cmd_copy},
-    {"export", cmd_export},   {"import", cmd_import}, {"agent", cmd_agent},
+    {"serve", cmd_serve},           {"setup", cmd_setup},   {"client-config", cmd_client_config},
+    {"migrate", cmd_migrate},       {"db", cmd_db},         {"copy", cmd_copy},
+    {"export", cmd_export},         {"import", cmd_import}, {"agent", cmd_agent},
+    {"import-scs", cmd_import_scs},
 };
 
 /* Runs the command argv[0]. */
