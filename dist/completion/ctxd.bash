@@ -5,7 +5,7 @@
 # Must not: run ctxd, read a .env file, or define anything but _ctxd* names.
 # shellcheck shell=bash
 
-_ctxd_commands="serve setup client-config agent migrate db copy export import"
+_ctxd_commands="serve setup client-config agent migrate db copy export import import-scs"
 _ctxd_globals="--database-url --database-path --database-type --pool-size --log-level
  --env-file --set --help -h --version"
 _ctxd_variables="DATABASE_URL DATABASE_TYPE DATABASE_PATH SUPABASE_URL SUPABASE_DB_PASSWORD
@@ -17,14 +17,15 @@ _ctxd_variables="DATABASE_URL DATABASE_TYPE DATABASE_PATH SUPABASE_URL SUPABASE_
  PERMISSIONS_CONFIG_FILE RATE_LIMIT_PER_MINUTE RATE_LIMIT_BURST MCP_MAX_SESSIONS
  MCP_MAX_SESSIONS_PER_PEER MCP_MAX_SUBSCRIPTIONS_PER_SESSION MCP_MAX_SUBSCRIPTIONS
  HEAVY_CALLS_PER_AGENT SEARCH_MAX_SCAN_BYTES SEARCH_TIME_BUDGET_MS SEARCH_INDEX_MAX_BYTES
- MAX_RESPONSE_BYTES SHARED_KEY_AGENT_TYPES SHARED_KEY_PERMISSIONS"
+ MAX_RESPONSE_BYTES SHARED_KEY_AGENT_TYPES SHARED_KEY_PERMISSIONS
+ ALLOWED_HOSTS ALLOWED_ORIGINS HTTP_TLS_CERT_FILE HTTP_TLS_KEY_FILE"
 
 # _ctxd_valued WORD: whether WORD is an option taking a value as the next argument
 _ctxd_valued()
 {
     case $1 in
         --database-url | --database-path | --database-type | --pool-size | --log-level | \
-            --env-file | --set | --host | --port | --maintenance-interval | --file | --url | \
+            --env-file | --set | --host | --port | --maintenance-interval | --file | --url | -o | \
             --from | --to | --batch | --out | --type | --permissions)
             return 0
             ;;
@@ -45,7 +46,7 @@ _ctxd_value()
 {
     local IFS=$' \t\n' head
     case $1 in
-        --env-file | --database-path | --file | --out)
+        --env-file | --database-path | --file | --out | -o)
             compopt -o filenames 2>/dev/null
             IFS=$'\n'
             # shellcheck disable=SC2207 # one name a line
@@ -132,8 +133,8 @@ _ctxd()
         serve) opts+=" --stdio --host --port --no-migrate --maintenance-interval" ;;
         setup) opts+=" --file --force" ;;
         client-config)
-            opts+=" --stdio --url"
-            ((${#args[@]} == 0)) && positional="claude cursor vscode gemini windsurf claude-desktop"
+            opts+=" --stdio --url --inline-key --force -o"
+            ((${#args[@]} == 0)) && positional="claude claude-desktop cursor vscode gemini windsurf codex qwen kiro copilot zed opencode cline all"
             ;;
         migrate)
             ((${#args[@]} == 0)) && positional="status up down to"
@@ -149,6 +150,13 @@ _ctxd()
             if ((${#args[@]} == 0)) && [[ $cur != -* ]]; then
                 _ctxd_value --file
                 [[ -z $cur || $cur == - ]] && COMPREPLY+=(-)
+                return
+            fi
+            ;;
+        import-scs)
+            opts+=" --dry-run --allow-nonempty --batch"
+            if ((${#args[@]} == 0)) && [[ $cur != -* ]]; then
+                _ctxd_value --file
                 return
             fi
             ;;

@@ -42,8 +42,16 @@ usage_lines() {
              NF { sub(/^ */, " "); l = l $0 } END { if (l != "") print l }'
 }
 # subcommands CMD: the words of <a|b|c N> in the usage, and literal words after the command
+# (a <client> placeholder stands for the list on the usage's "Clients:" line)
 subcommands() {
-    usage_lines "$1" | sed -nE 's/.*<([^>]*)>.*/\1/p' | tr '|' '\n' | awk '{ print $1 }'
+    usage_lines "$1" | sed -nE 's/.*<([^>]*)>.*/\1/p' | tr '|' '\n' | awk '{ print $1 }' |
+        while read -r w; do
+            if [[ $w == client ]]; then
+                "$CTXD" "$1" --help | sed -nE 's/^Clients: (.*)\.$/\1/p' | tr -d ',' | tr ' ' '\n'
+            else
+                echo "$w"
+            fi
+        done
     usage_lines "$1" | awk '$3 ~ /^[a-z]+$/ { print $3 }'
 }
 N_COMMANDS=$(wc -w <<<"$COMMANDS")
