@@ -359,6 +359,8 @@ elif ((!debian12)); then
   skip "runtime packages cover the libraries ctxd links" "this machine is not Debian 12 (dpkg -S would name other packages)"
 elif [[ ! -x $ctxd ]]; then
   fail "runtime packages cover the libraries ctxd links" "$ctxd is not an executable"
+elif ! command -v readelf >/dev/null || ! command -v ldd >/dev/null; then
+  skip "runtime packages cover the libraries ctxd links" "readelf or ldd is missing (binutils, libc-bin)"
 else
   mapfile -t libpaths < <(ldd "$ctxd" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }')
   map_libs "${libpaths[@]}"

@@ -50,7 +50,10 @@ finish() {
 has() { grep -qF -- "$2" <<<"$1"; }
 
 echo "# engine: $engine ($("$engine" --version))"
-if ! "$engine" build -t "$tag" "$ROOT" >"$T/build.log" 2>&1; then
+# podman's default OCI format would drop the HEALTHCHECK
+build_opts=()
+[[ $engine == podman ]] && build_opts=(--format docker)
+if ! "$engine" build "${build_opts[@]}" -t "$tag" "$ROOT" >"$T/build.log" 2>&1; then
   tail -40 "$T/build.log"
   check "the image builds" false
   finish
