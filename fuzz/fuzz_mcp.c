@@ -30,13 +30,30 @@ static bool g_verbose; /* FUZZ_VERBOSE=1: print every message and its reply */
 static const uint8_t *g_in; /* the current input */
 static size_t g_in_len;
 
+/* Whether the input holds the characters of `secret` in order within a span of 16 times
+ * its length: the input itself wrote it, perhaps with bytes the server drops (control
+ * characters, which message content loses) or JSON escapes (\u0072) in between. */
+static bool input_spells(const char *secret)
+{
+    size_t k = strlen(secret), span = 16 * k;
+    for (const uint8_t *p = g_in; (p = memchr(p, secret[0], g_in_len - (size_t)(p - g_in)));
+         p++) {
+        size_t j = 0, left = g_in_len - (size_t)(p - g_in);
+        for (size_t i = 0; i < left && i < span && j < k; i++)
+            if (p[i] == (uint8_t)secret[j])
+                j++;
+        if (j == k)
+            return true;
+    }
+    return false;
+}
+
 /* Neither the JWT secret nor the API key is in s, unless the input put it there. */
 static bool no_secret(const char *s, size_t n)
 {
     static const char *const secrets[] = {FZ_JWT_SECRET, FZ_API_KEY};
     for (size_t i = 0; i < 2; i++)
-        if (memmem(s, n, secrets[i], strlen(secrets[i])) &&
-            !memmem(g_in, g_in_len, secrets[i], strlen(secrets[i])))
+        if (memmem(s, n, secrets[i], strlen(secrets[i])) && !input_spells(secrets[i]))
             return false;
     return true;
 }
