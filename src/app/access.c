@@ -419,7 +419,8 @@ const char *app_call_peer(const app_call *c)
     return c->req && c->req->rate_key && *c->req->rate_key ? c->req->rate_key : "anonymous";
 }
 
-static json_t *rate_take(app_call *c, const char *kind, const char *key)
+/* which: the bucket family (APP_RL_AGENT, _PEER, _LOGIN), counted when it refuses */
+static json_t *rate_take(app_call *c, int which, const char *kind, const char *key)
 {
     long retry = 0;
     if (!c->app->rl)
@@ -428,21 +429,22 @@ static json_t *rate_take(app_call *c, const char *kind, const char *key)
     snprintf(k, sizeof k, "%s%s", kind, key && *key ? key : "anonymous");
     if (auth_rl_take(c->app->rl, k, 1.0, &retry))
         return NULL;
+    atomic_fetch_add_explicit(&c->app->rate_limited[which], 1, memory_order_relaxed);
     return app_error_ex(c->app, APP_RATE_LIMITED, NULL, NULL, retry > 0 ? retry : 1,
                         "rate limit exceeded; retry in %ld s", retry > 0 ? retry : 1);
 }
 
 json_t *app_rate_check(app_call *c, const char *key)
 {
-    return rate_take(c, "", key);
+    return rate_take(c, APP_RL_AGENT, "", key);
 }
 
 json_t *app_rate_check_peer(app_call *c)
 {
-    return rate_take(c, "\x01peer\x01", app_call_peer(c));
+    return rate_take(c, APP_RL_PEER, "\x01peer\x01", app_call_peer(c));
 }
 
 json_t *app_rate_check_login(app_call *c, const char *agent_id)
 {
-    return rate_take(c, "\x01login\x01", agent_id);
+    return rate_take(c, APP_RL_LOGIN, "\x01login\x01", agent_id);
 }

@@ -155,6 +155,10 @@ typedef struct app_tool_stats {
     const char *tool;
     uint64_t calls, errors;
     double p50_us, p95_us, p99_us, mean_us;
+    /* errors per envelope code: code_names[i] was returned code_counts[i] times */
+    size_t ncodes;
+    const char *const *code_names;
+    const uint64_t *code_counts;
 } app_tool_stats;
 void app_foreach_tool_stats(app_t *a, void (*fn)(void *ud, const app_tool_stats *s), void *ud);
 

@@ -46,11 +46,35 @@ const char *app_code_name(app_code c);
 typedef struct app_lat {
     atomic_uint_fast64_t calls, errors, total_us;
     atomic_uint_fast64_t b[APP_LAT_BUCKETS];
+    atomic_uint_fast64_t codes[APP_CODE_COUNT]; /* error calls per envelope code */
 } app_lat;
-void app_lat_record(app_lat *l, int64_t us, bool error);
+/* code: the error envelope's code, or APP_CODE_COUNT for a success (or no envelope). */
+void app_lat_record(app_lat *l, int64_t us, bool error, app_code code);
+/* The code named `name` in an error envelope, or APP_CODE_COUNT. */
+app_code app_code_of(const char *name);
 double app_lat_percentile(const app_lat *l, double p);
 
 #define APP_MAX_TOOLS 32
+
+/* The rate limit's bucket families (access.c), as counted for /metrics. */
+enum {
+    APP_RL_AGENT,
+    APP_RL_PEER,
+    APP_RL_LOGIN,
+    APP_RL_KINDS
+};
+
+/* The search indexer's figures for /metrics (indexer.c): messages added and not yet
+ * indexed, messages indexed since start, and how long the oldest of the pending ones
+ * has waited (0 when none). */
+typedef struct app_index_figures {
+    int64_t pending;
+    uint64_t indexed;
+    double lag_seconds;
+} app_index_figures;
+void app_indexer_figures(app_t *a, app_index_figures *out);
+/* The standard process_* figures (metrics_process.c) in the Prometheus text format. */
+void app_process_metrics(sbuf_t *b);
 
 typedef struct app_tool app_tool;
 typedef struct tool_slot {
@@ -131,9 +155,10 @@ struct app {
     app_lat tool_lat[APP_MAX_TOOLS];
     tool_slot slots[APP_MAX_TOOLS];
     atomic_uint_fast64_t err_counts[APP_CODE_COUNT];
-    pthread_key_t ws_key; /* per-thread search workspace */
-    app_indexer *ix;      /* background search-index upkeep, or NULL (indexer.c) */
-    app_sidx *sidx;       /* the sessions' term indexes (indexer.c) */
+    atomic_uint_fast64_t rate_limited[APP_RL_KINDS]; /* refusals per bucket family */
+    pthread_key_t ws_key;                            /* per-thread search workspace */
+    app_indexer *ix; /* background search-index upkeep, or NULL (indexer.c) */
+    app_sidx *sidx;  /* the sessions' term indexes (indexer.c) */
     /* caps (app_opts): MCP sessions, subscriptions */
     size_t lim_sessions, lim_sessions_per_peer, lim_subs_per_session, lim_subs;
     /* MCP sessions admitted by app_session_admit (access.c) */

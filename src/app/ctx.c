@@ -184,8 +184,10 @@ static double bucket_upper(int i)
     return u;
 }
 
-void app_lat_record(app_lat *l, int64_t us, bool error)
+void app_lat_record(app_lat *l, int64_t us, bool error, app_code code)
 {
+    if (error && code < APP_CODE_COUNT)
+        atomic_fetch_add_explicit(&l->codes[code], 1, memory_order_relaxed);
     int i = 0;
     double u = 10.0;
     while (i < APP_LAT_BUCKETS - 1 && (double)us > u) {
@@ -230,11 +232,45 @@ void app_foreach_tool_stats(app_t *a, void (*fn)(void *ud, const app_tool_stats 
         s.p50_us = app_lat_percentile(l, 0.50);
         s.p95_us = app_lat_percentile(l, 0.95);
         s.p99_us = app_lat_percentile(l, 0.99);
+        const char *names[APP_CODE_COUNT];
+        uint64_t counts[APP_CODE_COUNT];
+        for (int k = 0; k < APP_CODE_COUNT; k++) {
+            uint64_t n = atomic_load_explicit(&l->codes[k], memory_order_relaxed);
+            if (n) {
+                names[s.ncodes] = app_code_name((app_code)k);
+                counts[s.ncodes++] = n;
+            }
+        }
+        s.code_names = names;
+        s.code_counts = counts;
         fn(ud, &s);
     }
 }
 
 /* ---- the dispatcher ---- */
+
+/* One line per tool call: tool, agent, result (ok or the envelope's code), milliseconds;
+ * at warning when the caller failed to authenticate, else at info. */
+static void log_call(const app_call *c, app_code code, bool is_err, int64_t us)
+{
+    bool auth_failed = code == APP_AUTH_FAILED || code == APP_TOKEN_AUTHENTICATION_FAILED ||
+                       code == APP_TOKEN_EXPIRED || code == APP_INVALID_TOKEN_FORMAT;
+    log_level lvl = auth_failed ? LOG_WARN : LOG_INFO;
+    if (!log_enabled(lvl))
+        return;
+    char ms[32];
+    snprintf(ms, sizeof ms, "%.1f", (double)us / 1000.0);
+    log_field f[] = {
+        {"tool", c->tool},
+        {"agent", c->authed && c->id.agent_id[0] ? c->id.agent_id : "-"},
+        {"result", !is_err                 ? "ok"
+                   : code < APP_CODE_COUNT ? app_code_name(code)
+                                           : "error"},
+        {"ms", ms},
+    };
+    log_fields(lvl, "call", f, sizeof f / sizeof f[0], "%s",
+               auth_failed ? "authentication failed" : "tool call");
+}
 static json_t *dispatch(mcp_call *mc, json_t *args, void *ud)
 {
     tool_slot *slot = ud;
@@ -258,7 +294,13 @@ static json_t *dispatch(mcp_call *mc, json_t *args, void *ud)
     if (heavy)
         app_heavy_leave(&c);
     bool is_err = !r || json_is_true(json_object_get(r, "isError"));
-    app_lat_record(&a->tool_lat[slot->idx], utc_mono_us() - t0, is_err);
+    app_code code = APP_CODE_COUNT;
+    if (is_err && r)
+        code = app_code_of(
+            json_string_value(json_object_get(json_object_get(r, "structuredContent"), "code")));
+    int64_t us = utc_mono_us() - t0;
+    app_lat_record(&a->tool_lat[slot->idx], us, is_err, code);
+    log_call(&c, code, is_err, us);
     return r;
 }
 
@@ -271,7 +313,7 @@ static json_t *invalid_args(mcp_call *mc, const mcp_invalid_args *ia, void *ud)
     app_t *a = ud;
     for (size_t i = 0; i < a->ntools; i++)
         if (strcmp(a->tool_names[i], ia->tool) == 0) {
-            app_lat_record(&a->tool_lat[i], 0, true);
+            app_lat_record(&a->tool_lat[i], 0, true, APP_INVALID_INPUT);
             break;
         }
     char sug[400];

@@ -5,6 +5,7 @@
  * wrapper. Must not: put tokens, keys or SQL text into an error. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "app/app_int.h"
 #include "base/log.h"
@@ -22,6 +23,14 @@ static const char *const NAMES[APP_CODE_COUNT] = {
 const char *app_code_name(app_code c)
 {
     return (unsigned)c < APP_CODE_COUNT ? NAMES[c] : "INVALID_INPUT";
+}
+
+app_code app_code_of(const char *name)
+{
+    for (int i = 0; name && i < APP_CODE_COUNT; i++)
+        if (strcmp(NAMES[i], name) == 0)
+            return (app_code)i;
+    return APP_CODE_COUNT;
 }
 
 static const char *severity(app_code c)

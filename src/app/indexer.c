@@ -33,7 +33,11 @@ enum {
 
 struct app_indexer {
     app_worker w;
-    int64_t pending; /* messages added since the last pass (>= 1: a pass is due) */
+    int64_t pending;     /* messages added since the last pass (>= 1: a pass is due) */
+    int64_t unindexed;   /* messages added and not yet through a finished pass */
+    int64_t oldest_mono; /* when the oldest of those was added (utc_mono_us) */
+    int64_t in_pass;     /* of them, taken by the pass running now */
+    uint64_t indexed;    /* messages the store's index took since start */
     app_t *app;
 };
 
@@ -68,6 +72,8 @@ static void *indexer_main(void *p)
                 break;
         }
         ix->pending = 0;
+        ix->in_pass = ix->unindexed;
+        int64_t pass_start = utc_mono_us();
         pthread_mutex_unlock(&ix->w.mu);
         err_t e;
         int64_t n = 0;
@@ -82,6 +88,12 @@ static void *indexer_main(void *p)
             LOG_D("app", "search index: %lld messages indexed", (long long)n);
         }
         pthread_mutex_lock(&ix->w.mu);
+        ix->indexed += (uint64_t)(n > 0 ? n : 0);
+        if (!warned) { /* what came during the pass waits for the next one since then */
+            ix->unindexed -= ix->in_pass;
+            ix->oldest_mono = ix->unindexed > 0 ? pass_start : 0;
+        }
+        ix->in_pass = 0;
     }
     pthread_mutex_unlock(&ix->w.mu);
     return NULL;
@@ -108,8 +120,24 @@ void app_indexer_poke(app_t *a)
     if (!ix)
         return;
     pthread_mutex_lock(&ix->w.mu);
+    if (ix->unindexed++ == 0)
+        ix->oldest_mono = utc_mono_us();
     if (++ix->pending == 1 || ix->pending == APP_INDEX_BATCH)
         pthread_cond_signal(&ix->w.cv);
+    pthread_mutex_unlock(&ix->w.mu);
+}
+
+void app_indexer_figures(app_t *a, app_index_figures *out)
+{
+    memset(out, 0, sizeof *out);
+    app_indexer *ix = a->ix;
+    if (!ix)
+        return;
+    pthread_mutex_lock(&ix->w.mu);
+    out->pending = ix->unindexed;
+    out->indexed = ix->indexed;
+    if (ix->unindexed > 0 && ix->oldest_mono > 0)
+        out->lag_seconds = (double)(utc_mono_us() - ix->oldest_mono) / 1e6;
     pthread_mutex_unlock(&ix->w.mu);
 }
 

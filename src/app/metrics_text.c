@@ -1,7 +1,8 @@
 /* app/metrics_text.c — the app's and the database's figures in the Prometheus text
- * format (0.0.4) for GET /metrics: per-tool calls, errors and latency quantiles, uptime,
- * build info, and the store's pool and statement figures (the same names on every
- * backend). The transport renders its own request metrics (http/metrics.c).
+ * format (0.0.4) for GET /metrics: per-tool calls, errors (also per error code) and
+ * latency quantiles, rate-limit refusals, the search indexer's lag, the process's own
+ * figures (metrics_process.c), uptime, build info, and the store's pool and statement
+ * figures (the same names on every backend). The transport renders its own request metrics (http/metrics.c).
  * Must not: talk to the database (the figures are counters already kept), or put a
  * token, key or URL in a label. */
 #include "app/app_int.h"
@@ -26,6 +27,7 @@ static void metric_head(sbuf_t *b, const char *name, const char *type, const cha
 
 /* The three per-tool families, gathered apart so each is one block. */
 typedef struct tool_acc {
+    sbuf_t codes;
     sbuf_t calls, errors, lat;
 } tool_acc;
 
@@ -55,20 +57,31 @@ static void tool_cb(void *ud, const app_tool_stats *t)
     sbuf_printf(&a->lat, "\"} %.9g\n", t->mean_us * (double)t->calls / 1e6);
     tool_sample(&a->lat, "ctxd_tool_latency_seconds_count", t->tool);
     sbuf_printf(&a->lat, "\"} %llu\n", (unsigned long long)t->calls);
+    for (size_t i = 0; i < t->ncodes; i++) {
+        tool_sample(&a->codes, "ctxd_tool_error_codes_total", t->tool);
+        sbuf_puts(&a->codes, "\",code=\"");
+        label_escape(&a->codes, t->code_names[i]);
+        sbuf_printf(&a->codes, "\"} %llu\n", (unsigned long long)t->code_counts[i]);
+    }
 }
 
 static void tool_metrics(sbuf_t *b, app_t *a)
 {
-    tool_acc acc = {SBUF_INIT, SBUF_INIT, SBUF_INIT};
+    tool_acc acc = {SBUF_INIT, SBUF_INIT, SBUF_INIT, SBUF_INIT};
     app_foreach_tool_stats(a, tool_cb, &acc);
     metric_head(b, "ctxd_tool_calls_total", "counter", "Tool calls handled by the app, per tool.");
     sbuf_append(b, sbuf_cstr(&acc.calls), acc.calls.len);
     metric_head(b, "ctxd_tool_errors_total", "counter",
                 "Tool calls that returned an error envelope, per tool.");
     sbuf_append(b, sbuf_cstr(&acc.errors), acc.errors.len);
+    metric_head(b, "ctxd_tool_error_codes_total", "counter",
+                "Tool calls that returned an error envelope, per tool and error code (only "
+                "the pairs seen).");
+    sbuf_append(b, sbuf_cstr(&acc.codes), acc.codes.len);
     metric_head(b, "ctxd_tool_latency_seconds", "summary",
                 "Tool call latency quantiles, per tool.");
     sbuf_append(b, sbuf_cstr(&acc.lat), acc.lat.len);
+    sbuf_free(&acc.codes);
     sbuf_free(&acc.calls);
     sbuf_free(&acc.errors);
     sbuf_free(&acc.lat);
@@ -118,9 +131,35 @@ static void db_metrics(sbuf_t *b, store_t *st)
                     (unsigned long long)q.errors_by_class[c]);
 }
 
+/* Refusals of the rate limit per bucket family, and the search indexer's progress. */
+static void limit_and_index_metrics(sbuf_t *b, app_t *a)
+{
+    static const char *const kinds[APP_RL_KINDS] = {"agent", "client", "login"};
+    metric_head(b, "ctxd_rate_limited_total", "counter",
+                "Calls refused by the rate limit: per agent, per client address before "
+                "authentication, per agent id logging in.");
+    for (int k = 0; k < APP_RL_KINDS; k++)
+        sbuf_printf(
+            b, "ctxd_rate_limited_total{kind=\"%s\"} %llu\n", kinds[k],
+            (unsigned long long)atomic_load_explicit(&a->rate_limited[k], memory_order_relaxed));
+    app_index_figures ix;
+    app_indexer_figures(a, &ix);
+    metric_head(b, "ctxd_search_index_pending_messages", "gauge",
+                "Messages written by this server not yet in the search index.");
+    sbuf_printf(b, "ctxd_search_index_pending_messages %lld\n", (long long)ix.pending);
+    metric_head(b, "ctxd_search_index_lag_seconds", "gauge",
+                "How long the oldest message not yet in the search index has waited (0: none).");
+    sbuf_printf(b, "ctxd_search_index_lag_seconds %.3f\n", ix.lag_seconds);
+    metric_head(b, "ctxd_search_index_indexed_total", "counter",
+                "Messages the search index took since the server started.");
+    sbuf_printf(b, "ctxd_search_index_indexed_total %llu\n", (unsigned long long)ix.indexed);
+}
+
 void app_metrics_render(app_t *a, const char *version, sbuf_t *out)
 {
     tool_metrics(out, a);
+    limit_and_index_metrics(out, a);
+    app_process_metrics(out);
     metric_head(out, "ctxd_uptime_seconds", "gauge", "Seconds since the server started.");
     sbuf_printf(out, "ctxd_uptime_seconds %lld\n",
                 (long long)((utc_mono_us() - a->started_mono) / 1000000));

@@ -110,6 +110,8 @@ static const conf_var VARS[] = {
      "bytes of rows one list or read answer carries before it stops adding rows"},
     {"HEAVY_CALLS_PER_AGENT", CONF_INT, "4", 1, 1000, NULL, "heavy calls one agent runs at once"},
     {"LOG_LEVEL", CONF_ENUM, "info", 0, 0, LOG_LEVELS, "log level (case-insensitive)"},
+    {"LOG_FORMAT", CONF_ENUM, "text", 0, 0, "text|json",
+     "log lines as text, or as one JSON object each (for log collectors)"},
     {"AUDIT_LOG_RETENTION_DAYS", CONF_INT, "30", 0, 36500, NULL,
      "days audit log entries are kept (0 = forever)"},
     {"CTXD_AUTO_MIGRATE", CONF_BOOL, "true", 0, 0, NULL,
@@ -138,6 +140,8 @@ static const struct enum_word {
     {"LOG_LEVEL", "warn", "warning"},
     {"LOG_LEVEL", "error", "error"},
     {"LOG_LEVEL", "critical", "critical"},
+    {"LOG_FORMAT", "text", "text"},
+    {"LOG_FORMAT", "json", "json"},
 };
 
 #define DOTENV_MAX_BYTES (1u << 20)

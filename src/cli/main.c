@@ -281,6 +281,9 @@ int main(int argc, char **argv)
     log_level lvl = LOG_INFO;
     if (conf_get(ctx.conf, "LOG_LEVEL") && log_parse_level(conf_get(ctx.conf, "LOG_LEVEL"), &lvl))
         log_set_level(lvl);
+    log_format fmt = LOG_FMT_TEXT;
+    if (log_parse_format(conf_get(ctx.conf, "LOG_FORMAT"), &fmt))
+        log_set_format(fmt);
     rc = dispatch(&ctx, cargc, cargv);
 out:
     for (int k = 0; k < nsets; k++) {

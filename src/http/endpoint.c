@@ -29,6 +29,9 @@ static unsigned reply_status(const mcp_reply *r)
 static MHD_RESULT_T reply_mcp(struct MHD_Connection *conn, mcp_reply *r, const char *sid)
 {
     unsigned status = reply_status(r);
+    if (status >= 400)
+        http_log_refusal(conn, status,
+                         "invalid JSON-RPC request (the error sent names the problem)");
     struct MHD_Response *resp;
     if (r->kind == MCP_REPLY_NONE || !r->json) {
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -322,6 +325,7 @@ static bool first_call_checks(mcp_http *h, struct MHD_Connection *conn, const ch
         struct MHD_Response *r =
             MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         MHD_add_response_header(r, "Allow", "GET, POST, DELETE");
+        http_log_refusal(conn, 405, "method not allowed on /mcp");
         *ret = MHD_queue_response(conn, 405, r);
         MHD_destroy_response(r);
         return true;
@@ -339,6 +343,7 @@ static bool first_call_checks(mcp_http *h, struct MHD_Connection *conn, const ch
                 MHD_create_response_from_buffer(strlen(txt), txt, MHD_RESPMEM_MUST_FREE);
             MHD_add_response_header(r, "Content-Type", "application/json");
             MHD_add_response_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+            http_log_refusal(conn, 401, msg ? msg : "authentication required");
             *ret = MHD_queue_response(conn, 401, r);
             MHD_destroy_response(r);
             return true;

@@ -253,6 +253,9 @@ bool http_is_json_content_type(const char *ct);
 /* server.c helpers */
 MHD_RESULT_T http_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
                         const char *body, size_t len, const char *sess_id);
+/* A warning line for a request answered with status >= 400 (why: the reason sent),
+ * rate-limited to a few a second. http_reply and http_reply_rpc_error call it. */
+void http_log_refusal(struct MHD_Connection *c, unsigned status, const char *why);
 MHD_RESULT_T http_reply_rpc_error(struct MHD_Connection *c, unsigned status, int code,
                                   const char *msg);
 uint64_t http_now_ns(void);

@@ -34,9 +34,51 @@ void http_observe(mcp_http *h, const char *rpc_method, const char *tool, unsigne
         h->o.observer(h->o.observer_ud, &info);
 }
 
+/* At most HTTP_LOG_PER_S refusals are logged a second (a hostile client cannot flood the
+ * log); the next logged line says how many were left out. */
+#define HTTP_LOG_PER_S 10
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t log_window_s = -1;
+static unsigned log_in_window, log_dropped;
+
+void http_log_refusal(struct MHD_Connection *c, unsigned status, const char *why)
+{
+    if (status < 400 || !log_enabled(LOG_WARN))
+        return;
+    int64_t now_s = (int64_t)(http_now_ns() / 1000000000u);
+    unsigned dropped = 0;
+    pthread_mutex_lock(&log_mu);
+    if (now_s != log_window_s) {
+        log_window_s = now_s;
+        log_in_window = 0;
+    }
+    bool log_it = log_in_window < HTTP_LOG_PER_S;
+    if (log_it) {
+        log_in_window++;
+        dropped = log_dropped;
+        log_dropped = 0;
+    } else {
+        log_dropped++;
+    }
+    pthread_mutex_unlock(&log_mu);
+    if (!log_it)
+        return;
+    mcp_http_req r = {.conn = c};
+    char peer[64], st[8], more[24];
+    mcp_http_req_peer(&r, peer, sizeof peer);
+    snprintf(st, sizeof st, "%u", status);
+    snprintf(more, sizeof more, "%u", dropped);
+    log_field f[] = {{"status", st},
+                     {"peer", peer[0] ? peer : "-"},
+                     {"not_logged_before", dropped ? more : NULL}};
+    log_fields(LOG_WARN, "http", f, sizeof f / sizeof f[0], "%.200s", why ? why : "refused");
+}
+
 MHD_RESULT_T http_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
                         const char *body, size_t len, const char *sess_id)
 {
+    if (status >= 400)
+        http_log_refusal(c, status, body && len ? body : "refused");
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
     if (ctype)
@@ -51,6 +93,7 @@ MHD_RESULT_T http_reply(struct MHD_Connection *c, unsigned status, const char *c
 MHD_RESULT_T http_reply_rpc_error(struct MHD_Connection *c, unsigned status, int code,
                                   const char *msg)
 {
+    http_log_refusal(c, status, msg);
     json_t *j = json_pack("{s:s,s:n,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", "error", "code", code,
                           "message", msg);
     char *txt = json_dumps(j, JSON_COMPACT);

@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include "base/err.h"
 #include "base/ids.h"
@@ -396,6 +399,78 @@ static void test_err_and_log(void **state)
     log_set_level(LOG_INFO);
 }
 
+/* Runs fn with stderr going to a file; returns what was written (malloc'd). */
+static char *capture_stderr(void (*fn)(void))
+{
+    fflush(stderr);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    int saved = dup(STDERR_FILENO);
+    dup2(fileno(tmp), STDERR_FILENO);
+    fn();
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    sbuf_t b = SBUF_INIT;
+    rewind(tmp);
+    assert_int_equal(sbuf_read_stream(&b, tmp, 1 << 20), 0);
+    fclose(tmp);
+    return sbuf_detach(&b);
+}
+
+static void log_samples(void)
+{
+    char big[3000];
+    for (size_t i = 0; i < sizeof big - 1; i++) /* quotes, backslashes, a tab, cut UTF-8 */
+        big[i] = "\"\\\t\xc3x"[i % 5];
+    big[sizeof big - 1] = '\0';
+    log_field f[] = {{"tool", "add_message"}, {"agent", "a \"b\"\n"}, {"skip", NULL}};
+    log_fields(LOG_INFO, "call", f, 3, "tool call");
+    log_msg(LOG_WARN, "http", "%s", big);
+    log_fields(LOG_INFO, "call", f, 2, "%s", big); /* the fields do not fit: still JSON */
+    log_msg(LOG_DEBUG, "x", "below the level: not written");
+}
+
+static void test_log_lines(void **state)
+{
+    (void)state;
+    log_set_format(LOG_FMT_JSON);
+    char *out = capture_stderr(log_samples);
+    log_set_format(LOG_FMT_TEXT);
+    /* JSON: one valid object a line, the fields as keys, long records cut but whole */
+    size_t lines = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+        json_error_t je;
+        json_t *j = json_loads(line, 0, &je);
+        assert_non_null(j);
+        assert_true(strlen(line) < 2048);
+        assert_non_null(json_string_value(json_object_get(j, "ts")));
+        if (lines == 0) {
+            assert_string_equal(json_string_value(json_object_get(j, "level")), "info");
+            assert_string_equal(json_string_value(json_object_get(j, "module")), "call");
+            assert_string_equal(json_string_value(json_object_get(j, "msg")), "tool call");
+            assert_string_equal(json_string_value(json_object_get(j, "tool")), "add_message");
+            assert_string_equal(json_string_value(json_object_get(j, "agent")), "a \"b\"\n");
+            assert_null(json_object_get(j, "skip"));
+        } else {
+            const char *msg = json_string_value(json_object_get(j, "msg"));
+            assert_non_null(msg);
+            assert_true(strncmp(msg, "\"\\\t\xef\xbf\xbdx\"", 7) == 0); /* bad byte: U+FFFD */
+            assert_true(strlen(msg) > 400);
+        }
+        json_decref(j);
+    }
+    assert_int_equal(lines, 3);
+    free(out);
+    /* text: key=value after the message, a value with blanks or quotes quoted, one line */
+    out = capture_stderr(log_samples);
+    assert_non_null(strstr(out, "INFO  call: tool call tool=add_message agent=\"a \"b\" \"\n"));
+    size_t nl = 0;
+    for (const char *p = out; *p; p++)
+        nl += *p == '\n';
+    assert_int_equal(nl, 3);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_hex_digit_and_read_stream),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_err_and_log),
+        cmocka_unit_test(test_log_lines),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }

@@ -156,8 +156,9 @@ static void test_table(void **state)
      *    + SHARED_KEY_AGENT_TYPES, SHARED_KEY_PERMISSIONS
      *    + DB_POOL_IDLE_TIMEOUT
      *    + SEARCH_INDEX_MAX_BYTES
-     *    + ALLOWED_HOSTS, ALLOWED_ORIGINS, HTTP_TLS_CERT_FILE, HTTP_TLS_KEY_FILE */
-    assert_int_equal(n, 46);
+     *    + ALLOWED_HOSTS, ALLOWED_ORIGINS, HTTP_TLS_CERT_FILE, HTTP_TLS_KEY_FILE
+     *    + LOG_FORMAT */
+    assert_int_equal(n, 47);
     conf_t *c = conf_defaults();
     err_t e;
     for (size_t i = 0; i < n; i++) {
