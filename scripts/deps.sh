@@ -8,16 +8,20 @@
 #                          real database servers, clang-format, the npm packages of the
 #                          MCP SDK client and the benchmark peers (`make test`, .ci/run)
 #
-# With no argument: test. CTXD_WITH_POSTGRESQL / CTXD_WITH_MYSQL / CTXD_WITH_MONGODB=OFF
+# With no argument: test. `--print` before the purpose lists what it would install
+# (apt packages, then `npm ci DIR` lines) and installs nothing.
+# CTXD_WITH_POSTGRESQL / CTXD_WITH_MYSQL / CTXD_WITH_MONGODB=OFF
 # (as given to CMake) leave that backend's client library out of `run`.
 # CTXD_DEPS_CLANG=1 adds clang and its sanitizer/libFuzzer runtime (the CI's second pass).
 # Never installs nodejs/npm (Node 20 is preinstalled and Debian's packages conflict with it).
 set -euo pipefail
 
+print=0
+if [[ ${1:-} == --print ]]; then print=1; shift; fi
 purpose=${1:-test}
 case $purpose in
   run|test) ;;
-  -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "deps.sh: unknown purpose '$purpose' (run or test; see --help)" >&2; exit 2 ;;
 esac
 
@@ -40,9 +44,17 @@ SERVER_PKGS=(postgresql mariadb-server mariadb-client pgbouncer openssl promethe
 # libFuzzer for the fuzz harnesses (scripts/fuzz.sh, CTest fuzz_smoke in the clang pass).
 EXTRA_PKGS=()
 if [[ "${CTXD_DEPS_CLANG:-0}" == 1 ]]; then EXTRA_PKGS+=(clang libclang-rt-14-dev); fi
+# npm packages (test only), each DIR:PACKAGE, pinned by DIR/package-lock.json (below).
+NPM_DIRS=(tests/mcp/sdk:@modelcontextprotocol/sdk tests/http/conformance:@modelcontextprotocol/conformance
+          bench/peers:mcp-memory-keeper)
 wanted=("${RUN_PKGS[@]}" "${EXTRA_PKGS[@]}")
 if [[ $purpose == test ]]; then wanted+=("${TEST_PKGS[@]}" "${SERVER_PKGS[@]}"); fi
 
+if ((print)); then
+  printf '%s\n' "${wanted[@]}"
+  if [[ $purpose == test ]]; then for d in "${NPM_DIRS[@]}"; do echo "npm ci ${d%%:*}"; done; fi
+  exit 0
+fi
 missing=()
 for p in "${wanted[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -65,8 +77,7 @@ fi
 # better-sqlite3 from source with node-gyp when no prebuilt binary can be fetched).
 [[ $purpose == test ]] || exit 0
 root="$(cd "$(dirname "$0")/.." && pwd)"
-for d in tests/mcp/sdk:@modelcontextprotocol/sdk tests/http/conformance:@modelcontextprotocol/conformance \
-         bench/peers:mcp-memory-keeper; do
+for d in "${NPM_DIRS[@]}"; do
   dir="$root/${d%%:*}"; pkg=${d#*:}
   if command -v npm >/dev/null 2>&1 && [[ -f "$dir/package-lock.json" && ! -d "$dir/node_modules/$pkg" ]]; then
     echo "deps: npm ci in ${d%%:*}" >&2
