@@ -36,8 +36,7 @@ static size_t g_in_len;
 static bool input_spells(const char *secret)
 {
     size_t k = strlen(secret), span = 16 * k;
-    for (const uint8_t *p = g_in; (p = memchr(p, secret[0], g_in_len - (size_t)(p - g_in)));
-         p++) {
+    for (const uint8_t *p = g_in; (p = memchr(p, secret[0], g_in_len - (size_t)(p - g_in))); p++) {
         size_t j = 0, left = g_in_len - (size_t)(p - g_in);
         for (size_t i = 0; i < left && i < span && j < k; i++)
             if (p[i] == (uint8_t)secret[j])

@@ -280,7 +280,7 @@ static json_t *dispatch(mcp_call *mc, json_t *args, void *ud)
         .app = a, .mc = mc, .req = mcp_call_auth(mc), .now = app_now(a), .tool = slot->t->name};
     json_t *r = NULL;
     if (slot->t->need != APP_NEED_NONE) {
-        r = app_access(&c, app_arg_str(args, "auth_token"), slot->t->need, false);
+        r = app_access(&c, app_arg_str(args, "auth_token"), slot->t->need, true);
         if (!r)
             r = app_rate_check(&c, c.id.agent_id);
     }

@@ -214,8 +214,39 @@ static void test_default_deny_and_tokens(void **state)
     fx *f = *state;
     char *c1 = auth_agent(f, "claude-1", "claude", NULL);
     char *sid = new_session(f, c1);
+    /* a connection (MCP session) that never authenticated: default deny */
+    expect_code(toolc(&f->c[2], "get_messages", json_pack("{s:s}", "session_id", sid)),
+                "AUTH_FAILED");
+    expect_code(toolc(&f->c[2], "create_session", json_pack("{s:s}", "purpose", "x")),
+                "AUTH_FAILED");
+    /* the one that authenticated acts as claude-1 without auth_token... */
+    json_t *own = tool(f, "add_message",
+                       json_pack("{s:s s:s}", "session_id", sid, "content", "no token needed"));
+    expect_ok(own);
+    json_decref(own);
+    own = tool(f, "get_messages", json_pack("{s:s}", "session_id", sid));
+    expect_ok(own);
+    json_t *m0 = json_array_get(json_object_get(own, "messages"), 0);
+    assert_string_equal(json_string_value(json_object_get(m0, "sender")), "claude-1");
+    json_decref(own);
+    /* ...but only for a request presenting the credential it authenticated with: the
+     * session id alone is not one */
+    f->c[0].req.api_key_ok = false;
     expect_code(tool(f, "get_messages", json_pack("{s:s}", "session_id", sid)), "AUTH_FAILED");
-    expect_code(tool(f, "create_session", json_pack("{s:s}", "purpose", "x")), "AUTH_FAILED");
+    f->c[0].req.api_key_ok = true;
+    /* an explicit auth_token wins over the remembered identity */
+    char *g2 = authc(&f->c[1], "gemini-2", "gemini", NULL);
+    own = tool(
+        f, "add_message",
+        json_pack("{s:s s:s s:s}", "session_id", sid, "content", "as gemini", "auth_token", g2));
+    expect_ok(own);
+    json_decref(own);
+    own = tool(f, "get_messages", json_pack("{s:s}", "session_id", sid));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(own, "messages"), 1), "sender")),
+                        "gemini-2");
+    json_decref(own);
+    free(g2);
     expect_code(
         tool(f, "get_messages", json_pack("{s:s s:s}", "session_id", sid, "auth_token", "garbage")),
         "INVALID_TOKEN_FORMAT");

@@ -109,7 +109,10 @@ await withBackend(backend, async ({ url: dbUrl }) => {
     await F(b, 'get_messages', { session_id: sid, visibility_filter: 'bogus', auth_token: tb });
     await F(a, 'add_message', { session_id: sid, content: 'nope', visibility: 'admin_only', auth_token: ta2 });
     await F(d, 'add_message', { session_id: sid, content: 'reader cannot write', auth_token: td }, 'PERMISSION_DENIED');
-    await F(a, 'add_message', { session_id: sid, content: 'no token' }, 'AUTH_FAILED');
+    // without auth_token: the agent that authenticated in this MCP session, on requests
+    // presenting the same X-API-Key (which `a` does)
+    const own = await O(a, 'get_messages', { session_id: sid });
+    assert.deepEqual(own.messages.map((m) => m.content), await contents(a, ta2));
     await F(a, 'add_message', { session_id: 'session_0000000000000000', content: 'x', auth_token: ta2 }, 'SESSION_NOT_FOUND');
     await F(a, 'add_message', { session_id: sid, content: '   ', auth_token: ta2 });
 

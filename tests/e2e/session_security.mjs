@@ -178,6 +178,15 @@ async function hijack(srv) {
   assert.equal(m2.error, 'AUTH_FAILED', JSON.stringify(m2));
   const m3 = await read(srv, sa, 'agent://alice/memory', { headers: { Authorization: `Bearer ${tm}` } });
   assert.equal(m3.error, 'PERMISSION_DENIED', JSON.stringify(m3));
+  // tools without auth_token: the session's agent, for requests presenting its key only
+  const mine = await tool(srv, sa, 'get_messages', { session_id: cs }, { headers: KEY });
+  assert.deepEqual(mine.messages.map((m) => m.content), ['alice secret'], JSON.stringify(mine));
+  for (const [who, opts] of [['only the session id', other], ['a wrong key', { headers: { 'X-API-Key': 'wrong' } }]]) {
+    const t = await tool(srv, sa, 'get_messages', { session_id: cs }, opts);
+    assert.equal(t.code, 'AUTH_FAILED', `${who}: ${JSON.stringify(t)}`);
+  }
+  const asMallory = await tool(srv, sa, 'get_messages', { session_id: cs }, { headers: { Authorization: `Bearer ${tm}` } });
+  assert.ok(!JSON.stringify(asMallory).includes('alice secret'), 'another agent\'s token acts as that agent');
   const sub2 = await rpc(srv, 'resources/unsubscribe', { uri: `session://${cs}` }, { sid: sa, ...other });
   assert.ok(sub2.json.error, `unsubscribe by another client: ${sub2.text}`);
   // no GET stream, so no notifications; no DELETE
