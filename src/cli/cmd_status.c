@@ -121,8 +121,9 @@ static void server_part(json_t *out, const char *url, const cli_http_get_opts *o
     json_t *sv = json_object_get(h, "server");
     if (!json_is_object(h) || !json_is_object(sv) || !json_is_string(json_object_get(sv, "name")) ||
         strcmp(json_string_value(json_object_get(sv, "name")), "ctxd") != 0) {
-        problem(out, "unreachable", "not_ctxd", "%s answers GET /health with %d but not as ctxd",
-                url, r.status);
+        problem(out, "unreachable", "not_ctxd",
+                "%s answers GET /health with %d but not as ctxd (%s)", url, r.status,
+                json_is_object(h) ? "no server.name \"ctxd\"" : "not JSON");
     } else {
         json_t *db = json_object_get(h, "database");
         json_object_set(srv, "health", json_object_get(h, "status"));
