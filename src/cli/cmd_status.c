@@ -24,6 +24,8 @@
 #include "store/store.h"
 
 #define STATUS_MAX_ANSWER (64u * 1024u) /* /health is a few hundred bytes */
+#define STR(o, k) json_string_value(json_object_get(o, k))
+#define INT(o, k) ((long long)json_integer_value(json_object_get(o, k)))
 
 static void status_usage(FILE *f)
 {
@@ -119,11 +121,15 @@ static void server_part(json_t *out, const char *url, const cli_http_get_opts *o
     json_object_set_new(srv, "http_status", json_integer(r.status));
     json_t *h = json_loadb(r.body, r.len, 0, NULL);
     json_t *sv = json_object_get(h, "server");
-    if (!json_is_object(h) || !json_is_object(sv) || !json_is_string(json_object_get(sv, "name")) ||
-        strcmp(json_string_value(json_object_get(sv, "name")), "ctxd") != 0) {
-        problem(out, "unreachable", "not_ctxd",
-                "%s answers GET /health with %d but not as ctxd (%s)", url, r.status,
-                json_is_object(h) ? "no server.name \"ctxd\"" : "not JSON");
+    if (!json_is_object(sv) || !str_eq(STR(sv, "name"), "ctxd")) {
+        const char *msg = STR(json_object_get(h, "error"), "message"); /* e.g. a Host refused */
+        if (r.status != 200)
+            problem(out, "unreachable", "http_status", "%s answers GET /health with %d%s%s", url,
+                    r.status, msg ? ": " : "", msg ? msg : "");
+        else
+            problem(out, "unreachable", "not_ctxd",
+                    "%s answers GET /health with %d but not as ctxd (%s)", url, r.status,
+                    json_is_object(h) ? "no server.name \"ctxd\"" : "not JSON");
     } else {
         json_t *db = json_object_get(h, "database");
         json_object_set(srv, "health", json_object_get(h, "status"));
@@ -138,16 +144,13 @@ static void server_part(json_t *out, const char *url, const cli_http_get_opts *o
         if (json_object_get(db, "error"))
             json_object_set(sdb, "error", json_object_get(db, "error"));
         json_object_set_new(srv, "database", sdb);
-        const char *dbs = json_string_value(json_object_get(db, "status"));
         if (r.status != 200)
             problem(out, "unhealthy", "http_status", "%s answers GET /health with %d", url,
                     r.status);
-        else if (!dbs || strcmp(dbs, "healthy") != 0)
+        else if (!str_eq(STR(db, "status"), "healthy"))
             problem(out, "unhealthy", "database",
                     "the server's database does not answer (/health/database: 503, %s)",
-                    json_string_value(json_object_get(db, "error"))
-                        ? json_string_value(json_object_get(db, "error"))
-                        : "unhealthy");
+                    STR(db, "error") ? STR(db, "error") : "unhealthy");
     }
     json_decref(h);
     cli_http_response_free(&r);
@@ -224,9 +227,6 @@ static void print_uptime(long long s)
         printf("%lldm ", m);
     printf("%llds\n", s % 60);
 }
-
-#define STR(o, k) json_string_value(json_object_get(o, k))
-#define INT(o, k) ((long long)json_integer_value(json_object_get(o, k)))
 
 static void print_text(const json_t *out)
 {

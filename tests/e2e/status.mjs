@@ -2,7 +2,8 @@
 //   up:   after sessions, messages, a token and agent keys made through the MCP tools and
 //         `ctxd agent`, status exits 0 and shows the server's version, uptime, live MCP
 //         sessions and the database's counts exactly; --json has the documented keys;
-//         the configured address (HTTP_PORT) is asked without --url;
+//         the configured address (HTTP_PORT) is asked without --url; a 403 (a Host
+//         the server does not answer) is reported with its message;
 //   down: nothing listening: exit 1 saying "not running" (connection refused), the
 //         database part still shown; a listener that never answers: exit 1 on the
 //         timeout; a SQLite file that does not exist is reported, not created; a wrong
@@ -122,6 +123,17 @@ async function up({ url }) {
     assert.ok(!('error' in r.json.database));
   } finally {
     assert.equal(await srv.stop(), 0);
+  }
+  // every address bound, asked by a name it does not answer: its 403 and reason shown
+  const wide = await startServe(bin, { env, args: ['--host', '0.0.0.0'] });
+  try {
+    const r = await status(['--json', '--url', `http://127.0.0.2:${wide.port}`], env);
+    assert.equal(r.code, 1);
+    assert.equal(r.json.status, 'unreachable');
+    assert.equal(r.json.reason, 'http_status');
+    assert.match(r.json.problem, /answers GET \/health with 403: .*Host '127\.0\.0\.2:\d+' is not a host name/);
+  } finally {
+    assert.equal(await wide.stop(), 0);
   }
 }
 
