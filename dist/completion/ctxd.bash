@@ -5,7 +5,7 @@
 # Must not: run ctxd, read a .env file, or define anything but _ctxd* names.
 # shellcheck shell=bash
 
-_ctxd_commands="serve setup client-config agent migrate db copy export import import-scs"
+_ctxd_commands="serve setup client-config agent migrate db status copy export import import-scs"
 _ctxd_globals="--database-url --database-path --database-type --pool-size --log-level
  --env-file --set --help -h --version"
 _ctxd_variables="DATABASE_URL DATABASE_TYPE DATABASE_PATH SUPABASE_URL SUPABASE_DB_PASSWORD
@@ -26,7 +26,7 @@ _ctxd_valued()
     case $1 in
         --database-url | --database-path | --database-type | --pool-size | --log-level | \
             --env-file | --set | --host | --port | --maintenance-interval | --file | --url | -o | \
-            --from | --to | --batch | --out | --type | --permissions)
+            --from | --to | --batch | --out | --type | --permissions | --timeout | --cacert)
             return 0
             ;;
     esac
@@ -46,7 +46,7 @@ _ctxd_value()
 {
     local IFS=$' \t\n' head
     case $1 in
-        --env-file | --database-path | --file | --out | -o)
+        --env-file | --database-path | --file | --out | -o | --cacert)
             compopt -o filenames 2>/dev/null
             IFS=$'\n'
             # shellcheck disable=SC2207 # one name a line
@@ -143,6 +143,7 @@ _ctxd()
             opts+=" --json"
             ((${#args[@]} == 0)) && positional="check url"
             ;;
+        status) opts+=" --url --timeout --cacert --json" ;;
         copy) opts+=" --from --to --batch --dry-run --verify --allow-nonempty --include-tokens" ;;
         export) opts+=" --out --include-tokens" ;;
         import)

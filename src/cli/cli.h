@@ -96,5 +96,6 @@ int cmd_import_scs(cli_ctx *ctx, int argc, char **argv);    /* cmd_import_scs.c 
 int cmd_setup(cli_ctx *ctx, int argc, char **argv);         /* cmd_setup.c */
 int cmd_client_config(cli_ctx *ctx, int argc, char **argv); /* cmd_client_config.c */
 int cmd_agent(cli_ctx *ctx, int argc, char **argv);         /* cmd_agent.c */
+int cmd_status(cli_ctx *ctx, int argc, char **argv);        /* cmd_status.c */
 
 #endif

@@ -35,6 +35,7 @@ static void usage(FILE *f)
         "                     revoke NAME | rotate NAME (see `ctxd agent --help`)\n"
         "  migrate            show or change the database schema version (status|up|down|to N)\n"
         "  db                 database tools: `db check` (health), `db url` (effective URL)\n"
+        "  status             is the server up: versions, uptime, sessions, database counts\n"
         "  copy               copy all data between databases: --from URL --to URL\n"
         "                     [--batch N] [--dry-run] [--verify] [--allow-nonempty]\n"
         "                     (a target holding rows not identical to the source's is\n"
@@ -220,7 +221,7 @@ static const struct {
     {"serve", cmd_serve},           {"setup", cmd_setup},   {"client-config", cmd_client_config},
     {"migrate", cmd_migrate},       {"db", cmd_db},         {"copy", cmd_copy},
     {"export", cmd_export},         {"import", cmd_import}, {"agent", cmd_agent},
-    {"import-scs", cmd_import_scs},
+    {"import-scs", cmd_import_scs}, {"status", cmd_status},
 };
 
 /* Runs the command argv[0]. */

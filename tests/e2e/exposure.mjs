@@ -17,7 +17,7 @@ import { chmodSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
-import { API_KEY, JWT_SECRET, startServe, withBackend } from './lib.mjs';
+import { API_KEY, JWT_SECRET, selfSignedCert, startServe, withBackend } from './lib.mjs';
 
 const bin = process.argv[2];
 const mode = process.argv[3];
@@ -106,24 +106,11 @@ async function hosts({ url }) {
   }
 }
 
-function openssl(args, cwd) {
-  const r = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
-  if (r.error || r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.error || r.stderr}`);
-}
-
 async function tls({ url, dir }) {
-  if (spawnSync('openssl', ['version']).status !== 0) {
-    console.error('openssl is not installed: skipped');
-    process.exit(77);
-  }
   const cert = join(dir, 'cert.pem'), key = join(dir, 'key.pem');
   const other = join(dir, 'other.pem'), otherCert = join(dir, 'other-cert.pem');
-  for (const [k, c] of [[key, cert], [other, otherCert]])
-    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-             '-keyout', k, '-out', c, '-days', '2', '-subj', '/CN=localhost',
-             '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], dir);
-  chmodSync(key, 0o600);
-  chmodSync(other, 0o600);
+  selfSignedCert(key, cert);
+  selfSignedCert(other, otherCert);
   const ca = readFileSync(cert);
   const srv = await startServe(bin, { env: { DATABASE_URL: url, HTTP_TLS_CERT_FILE: cert, HTTP_TLS_KEY_FILE: key } });
   try {

@@ -1,12 +1,12 @@
 // tests/e2e/lib.mjs — helpers shared by the end-to-end tests: start the real
 // `ctxd serve` on a free port (--port 0, the port read from its "ctxd ready:" log line),
 // stop it with SIGTERM and check its exit code, and make/drop a fresh database on the
-// PostgreSQL or MariaDB test fixture (tests/servers/server.sh, $CTXD_TEST_SERVERS), and
-// issue an agent key with `ctxd agent add`.
+// PostgreSQL or MariaDB test fixture (tests/servers/server.sh, $CTXD_TEST_SERVERS),
+// issue an agent key with `ctxd agent add`, and make a self-signed certificate.
 // Must not: sleep for timing (readiness is the log line), leave processes, files or
 // databases behind, or print secrets.
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -132,6 +132,21 @@ export async function withBackend(kind, fn) {
     if (db) { try { db.drop(); } catch (e) { console.error(`dropping ${db.name}: ${e.message}`); } }
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// A self-signed certificate for localhost and 127.0.0.1 made with openssl: the key
+// written to keyPath (mode 0600) and the certificate to certPath. Exits 77 (skipped)
+// when openssl is not installed.
+export function selfSignedCert(keyPath, certPath) {
+  if (spawnSync('openssl', ['version']).status !== 0) {
+    console.error('openssl is not installed: skipped');
+    process.exit(77);
+  }
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+    '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) throw new Error(`openssl req: ${r.error || r.stderr}`);
+  chmodSync(keyPath, 0o600);
 }
 
 export async function loadSdk() {
