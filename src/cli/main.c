@@ -1,6 +1,6 @@
 /* cli/main.c — the `ctxd` command: global options, configuration loading and
  * dispatch to the commands (serve, setup, client-config, agent, migrate, db, copy,
- * export, import). Exit
+ * export, import, import-scs, status: the table `commands` below). Exit
  * codes: 0 success, 1 the operation failed, 2 the command line was wrong.
  * Passwords and secrets given as arguments are masked in the process's own argv once
  * copied (scrub_argv), so `ps` stops showing them.
@@ -234,9 +234,11 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv)
         usage(stdout);
         return CLI_OK;
     }
-    cli_error("unknown command '%s' (commands: serve, setup, client-config, agent, migrate, db, "
-              "copy, export, import; see ctxd --help)",
-              argv[0]);
+    sbuf_t names = SBUF_INIT; /* the table's own names, so the list never lags behind it */
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        sbuf_printf(&names, "%s%s", k ? ", " : "", commands[k].name);
+    cli_error("unknown command '%s' (commands: %s; see ctxd --help)", argv[0], sbuf_cstr(&names));
+    sbuf_free(&names);
     return CLI_USAGE;
 }
 
