@@ -60,13 +60,14 @@ fi
 # The official MCP TypeScript SDK client used by the end-to-end tests, pinned by
 # tests/mcp/sdk/package-lock.json (npm registry; Node 20 is preinstalled). Without it
 # those tests report "skipped", never "passed".
-# The same for the official conformance suite (@modelcontextprotocol/conformance), and
+# The same for the official conformance suite (@modelcontextprotocol/conformance), the
+# MCP Inspector (tests/inspector: its tool-schema portability check), and
 # for the peers the benchmarks compare ctxd with (bench/peers: mcp-memory-keeper builds
 # better-sqlite3 from source with node-gyp when no prebuilt binary can be fetched).
 [[ $purpose == test ]] || exit 0
 root="$(cd "$(dirname "$0")/.." && pwd)"
 for d in tests/mcp/sdk:@modelcontextprotocol/sdk tests/http/conformance:@modelcontextprotocol/conformance \
-         bench/peers:mcp-memory-keeper; do
+         tests/inspector:@modelcontextprotocol/inspector bench/peers:mcp-memory-keeper; do
   dir="$root/${d%%:*}"; pkg=${d#*:}
   if command -v npm >/dev/null 2>&1 && [[ -f "$dir/package-lock.json" && ! -d "$dir/node_modules/$pkg" ]]; then
     echo "deps: npm ci in ${d%%:*}" >&2
