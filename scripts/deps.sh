@@ -46,7 +46,7 @@ EXTRA_PKGS=()
 if [[ "${CTXD_DEPS_CLANG:-0}" == 1 ]]; then EXTRA_PKGS+=(clang libclang-rt-14-dev); fi
 # npm packages (test only), each DIR:PACKAGE, pinned by DIR/package-lock.json (below).
 NPM_DIRS=(tests/mcp/sdk:@modelcontextprotocol/sdk tests/http/conformance:@modelcontextprotocol/conformance
-          bench/peers:mcp-memory-keeper)
+          tests/inspector:@modelcontextprotocol/inspector bench/peers:mcp-memory-keeper)
 wanted=("${RUN_PKGS[@]}" "${EXTRA_PKGS[@]}")
 if [[ $purpose == test ]]; then wanted+=("${TEST_PKGS[@]}" "${SERVER_PKGS[@]}"); fi
 
@@ -72,7 +72,8 @@ fi
 # The official MCP TypeScript SDK client used by the end-to-end tests, pinned by
 # tests/mcp/sdk/package-lock.json (npm registry; Node 20 is preinstalled). Without it
 # those tests report "skipped", never "passed".
-# The same for the official conformance suite (@modelcontextprotocol/conformance), and
+# The same for the official conformance suite (@modelcontextprotocol/conformance), the
+# MCP Inspector (tests/inspector: its tool-schema portability check), and
 # for the peers the benchmarks compare ctxd with (bench/peers: mcp-memory-keeper builds
 # better-sqlite3 from source with node-gyp when no prebuilt binary can be fetched).
 [[ $purpose == test ]] || exit 0

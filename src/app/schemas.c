@@ -5,6 +5,8 @@
  *                           several tools share (auth_token, session_id, ...)
  *   "@visibility_names"     the visibility names as prose, "public, private, agent_only
  *                           or admin_only" (store.h's name table, in its order)
+ *   "@visibility_names_default"
+ *                           the same, then ". Default: public" (the default's name)
  *   "@visibility_default"   the name of the default visibility (STORE_VIS_PUBLIC)
  *   "@visibility:<name>"    <name>, which must be a visibility name
  *   "@agent_id_max", "@agent_type_max"
@@ -27,8 +29,8 @@ static const app_schema_file *find(const char *name)
     return NULL;
 }
 
-/* "public, private, agent_only or admin_only" */
-static json_t *visibility_names(void)
+/* "public, private, agent_only or admin_only", then ". Default: public" if with_default */
+static json_t *visibility_names(bool with_default)
 {
     sbuf_t b = SBUF_INIT;
     for (unsigned v = 0; v < STORE_VIS_COUNT; v++)
@@ -37,6 +39,8 @@ static json_t *visibility_names(void)
                     : v + 1 < STORE_VIS_COUNT ? ", "
                                               : " or ",
                     store_visibility_name((store_visibility)v));
+    if (with_default)
+        sbuf_printf(&b, ". Default: %s", store_visibility_name(STORE_VIS_PUBLIC));
     json_t *s = json_string(sbuf_cstr(&b));
     sbuf_free(&b);
     return s;
@@ -49,8 +53,8 @@ static json_t *ref_value(const char *ref, const json_t *shared, const char *file
     json_t *sv = shared && !strncmp(ref, "shared:", 7) ? json_object_get(shared, ref + 7) : NULL;
     if (sv)
         return json_deep_copy(sv);
-    if (!strcmp(ref, "visibility_names"))
-        return visibility_names();
+    if (!strcmp(ref, "visibility_names") || !strcmp(ref, "visibility_names_default"))
+        return visibility_names(ref[16] != '\0');
     if (!strcmp(ref, "visibility_default"))
         return json_string(store_visibility_name(STORE_VIS_PUBLIC));
     if (!strncmp(ref, "visibility:", 11) && store_visibility_parse(ref + 11, &v))

@@ -6,6 +6,7 @@
  * address and per agent. Refused logins are audited and logged: auth_failed (no or an
  * invalid credential: AUTH_FAILED), auth_refused (a valid credential claiming another
  * agent, another type or more permissions than it holds: PERMISSION_DENIED).
+ * A login granted less than it asked for says what and why (permissions_denied, note).
  * The connection (over HTTP: the MCP session) remembers the token issued on it, bound to
  * the credential presented (for resources and prompts, which cannot carry an auth_token).
  * Must not: log, audit or return anything secret except the caller's own new token. */
@@ -15,6 +16,7 @@
 
 #include "app/app_int.h"
 #include "base/log.h"
+#include "base/sbuf.h"
 
 /* Charged to the caller's own address only, then, if that address had room for it,
  * audited (event, with the address and the claimed agent id, never a key or token; meta
@@ -97,6 +99,44 @@ static json_t *claim_refused(app_call *c, const auth_claim *cl, const char *why)
                       meta, json_pack("{s:s}", "credential", cred_name(cl->cred)), why);
 }
 
+/* What the login asked for (requested_permissions, else the credential's default: an
+ * agent key's own permissions, read and write otherwise) and was not issued: narrowed by
+ * the shared key's policy (SHARED_KEY_PERMISSIONS, when nothing was requested) or by the
+ * agent type's ceiling (the permission map). Sets permissions_denied on the result o
+ * (always; [] when nothing was denied) and, when something was, a note naming each and
+ * why. Returns the denied permissions. */
+static auth_perms report_denied(app_call *c, json_t *o, const auth_claim *cl, const auth_grant *g,
+                                const auth_identity *id)
+{
+    auth_perms asked = cl->requested_given           ? cl->requested
+                       : cl->cred == AUTH_CRED_AGENT ? g->permissions
+                                                     : AUTH_PERM_READ | AUTH_PERM_WRITE;
+    auth_perms by_policy = asked & ~g->permissions, by_type = g->permissions & ~id->permissions;
+    json_object_set_new(o, "permissions_denied", auth_perms_to_json(by_policy | by_type));
+    if (!(by_policy | by_type))
+        return 0;
+    char all[64], p[64], cap[64];
+    sbuf_t b = SBUF_INIT;
+    sbuf_printf(&b, "Not granted: %s.", auth_perms_format(by_policy | by_type, all, sizeof all));
+    if (by_type) {
+        auth_perms allowed = auth_permmap_lookup(auth_ctx_perms(c->app->auth), id->agent_type);
+        sbuf_printf(&b,
+                    " Agent type '%s' may hold only %s under the server's permission map "
+                    "(built in, or PERMISSIONS_CONFIG_FILE), so %s was left out: use an agent "
+                    "type that may hold it, or ask the operator.",
+                    id->agent_type, *auth_perms_format(allowed, cap, sizeof cap) ? cap : "nothing",
+                    auth_perms_format(by_type, p, sizeof p));
+    }
+    if (by_policy)
+        sbuf_printf(&b,
+                    " The shared API key claims only what SHARED_KEY_PERMISSIONS allows, so %s "
+                    "was left out: an agent key of its own (ctxd agent add) may hold more.",
+                    auth_perms_format(by_policy, p, sizeof p));
+    json_object_set_new(o, "note", json_string(sbuf_cstr(&b)));
+    sbuf_free(&b);
+    return by_policy | by_type;
+}
+
 static json_t *authenticate_agent(app_call *c, json_t *args)
 {
     const char *agent_id = app_arg_str(args, "agent_id");
@@ -140,14 +180,17 @@ static json_t *authenticate_agent(app_call *c, json_t *args)
     if (auth_issue(c->app->auth, g.agent_id, g.agent_type, g.permissions, &is, &e) != ERR_OK)
         return app_error_store(c->app, &e, APP_AUTH_FAILED, "issuing the token");
     remember(c, is.token, NULL);
-    app_audit(
-        c, "agent_authenticated", is.id.agent_id,
-        json_pack("{s:s s:s}", "agent_type", is.id.agent_type, "credential", cred_name(cl.cred)));
     json_t *o = json_pack("{s:s s:s s:s s:o s:o s:s s:o s:s}", "token", is.token, "agent_id",
                           is.id.agent_id, "agent_type", is.id.agent_type, "permissions",
                           auth_perms_to_json(is.id.permissions), "expires_at",
                           app_json_time(is.id.expires_at), "token_type", "Protected", "issued_at",
                           app_json_time(is.id.issued_at), "token_format", "sct_*");
+    auth_perms denied = report_denied(c, o, &cl, &g, &is.id);
+    json_t *meta =
+        json_pack("{s:s s:s}", "agent_type", is.id.agent_type, "credential", cred_name(cl.cred));
+    if (denied)
+        json_object_set_new(meta, "permissions_denied", auth_perms_to_json(denied));
+    app_audit(c, "agent_authenticated", is.id.agent_id, meta);
     memset(&is, 0, sizeof is);
     return app_ok(o);
 }
@@ -197,9 +240,11 @@ const app_tool app_tools_auth[] = {
     {"authenticate_agent", "Authenticate agent",
      "Authenticate an agent and get a token to pass as auth_token to every other tool. "
      "Permissions granted = requested_permissions limited by what the agent_type allows "
-     "(claude/gemini: read,write; admin/system: read,write,admin,debug; test: read,write,debug; "
-     "generic and unknown: read). Over HTTP the X-API-Key header carries the server's API key "
-     "or the agent's own key (which authenticates exactly its agent).",
+     "(claude, gemini, codex, cursor, copilot, qwen, windsurf, kiro, opencode, zed, cline: "
+     "read,write; admin/system: read,write,admin,debug; test: read,write,debug; generic and "
+     "unknown: read); what was not granted is listed in permissions_denied, with a note saying "
+     "why. Over HTTP the X-API-Key header carries the server's API key or the agent's own key "
+     "(which authenticates exactly its agent).",
      NULL, APP_NEED_NONE, authenticate_agent},
     {"refresh_token", "Refresh token",
      "Exchange a valid token for a fresh one (the old token stops working).", NULL, APP_NEED_NONE,

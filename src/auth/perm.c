@@ -166,11 +166,17 @@ size_t auth_permmap_count(const auth_permmap *m)
     return m ? m->n : 0;
 }
 
+/* The types that read and write: the contract's claude and gemini, and the other coding
+ * agents whose users connect them (the clients of `ctxd client-config`). */
+static const char *const CODING_AGENTS[] = {"claude",   "gemini", "codex",    "cursor",
+                                            "copilot",  "qwen",   "windsurf", "kiro",
+                                            "opencode", "zed",    "cline"};
+
 auth_permmap *auth_permmap_default(void)
 {
     auth_permmap *m = auth_permmap_new_empty(AUTH_PERM_READ);
-    auth_permmap_set(m, "claude", AUTH_PERM_READ | AUTH_PERM_WRITE);
-    auth_permmap_set(m, "gemini", AUTH_PERM_READ | AUTH_PERM_WRITE);
+    for (size_t i = 0; i < sizeof CODING_AGENTS / sizeof CODING_AGENTS[0]; i++)
+        auth_permmap_set(m, CODING_AGENTS[i], AUTH_PERM_READ | AUTH_PERM_WRITE);
     auth_permmap_set(m, "admin", AUTH_PERM_ALL);
     auth_permmap_set(m, "system", AUTH_PERM_ALL);
     auth_permmap_set(m, "test", AUTH_PERM_READ | AUTH_PERM_WRITE | AUTH_PERM_DEBUG);

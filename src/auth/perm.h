@@ -43,8 +43,10 @@ char *auth_perms_format(auth_perms p, char *buf, size_t n);
 
 typedef struct auth_permmap auth_permmap;
 
-/* The contract's map: claude, gemini -> read,write; admin, system -> all four;
- * test -> read,write,debug; generic -> read; any other type -> default (read). */
+/* The built-in map: the coding agents -> read,write (the contract's claude and gemini,
+ * and codex, cursor, copilot, qwen, windsurf, kiro, opencode, zed, cline); admin, system
+ * -> all four; test -> read,write,debug; generic -> read; any other type -> default
+ * (read). */
 auth_permmap *auth_permmap_default(void);
 /* Loads a map file (see perm_file.c for the format): the built-in map with the
  * file's entries replacing or adding types, and its "default" replacing the

@@ -1,7 +1,8 @@
 /* mcp/schema.c — the subset of JSON Schema (2020-12) used to validate tool arguments:
  * type (string or array), properties, required, additionalProperties (false or a schema),
  * enum, const, minimum/maximum, exclusiveMinimum/Maximum, minLength/maxLength (code
- * points), pattern is ignored, items, minItems/maxItems, anyOf/oneOf/allOf.
+ * points), pattern is ignored, items, minItems/maxItems, anyOf/oneOf/allOf (a value no
+ * alternative accepts fails as the one alternative of its type does, "must be >= 0").
  * Unknown keywords are ignored. No string may hold a NUL character (\u0000), whatever
  * the schema. A failure names the failing path ("$.limit"), the top-level argument it
  * belongs to and what was expected ("must be <= 1000, got 5000").
@@ -143,30 +144,70 @@ static void join_keys(char *buf, size_t n, const json_t *props)
     }
 }
 
-/* If every alternative of anyOf/oneOf only names types, the union of those types (as new
+/* Whether v is of one of the schema types t (a type name or an array of them). */
+static bool types_ok(const json_t *t, const json_t *v)
+{
+    if (json_is_string(t))
+        return type_ok(json_string_value(t), v);
+    size_t i;
+    const json_t *x;
+    json_array_foreach (t, i, x)
+        if (json_is_string(x) && type_ok(json_string_value(x), v))
+            return true;
+    return false;
+}
+
+/* Appends the type names of t (a name or an array of them) to out, each once (as new
  * strings: the schema is shared between threads, so nothing of it is referenced). */
-static bool alt_types(const json_t *alt, json_t *out)
+static void add_types(json_t *out, const json_t *t)
 {
     size_t i, j;
     const json_t *x, *y;
-    json_array_foreach (alt, i, x) {
-        const json_t *t = json_object_get(x, "type");
-        if (!t || json_object_size(x) != 1)
-            return false;
-        if (json_is_string(t))
-            json_array_append_new(out, json_string(json_string_value(t)));
-        else if (json_is_array(t))
-            json_array_foreach (t, j, y)
-                json_array_append_new(out,
-                                      json_string(json_is_string(y) ? json_string_value(y) : "?"));
-        else
-            return false;
+    for (i = 0; i < (json_is_array(t) ? json_array_size(t) : 1); i++) {
+        x = json_is_array(t) ? json_array_get(t, i) : t;
+        const char *name = json_is_string(x) ? json_string_value(x) : "?";
+        bool seen = false;
+        json_array_foreach (out, j, y)
+            seen = seen || strcmp(json_string_value(y), name) == 0;
+        if (!seen)
+            json_array_append_new(out, json_string(name));
     }
-    return true;
 }
 
 static bool validate(const json_t *sc, const json_t *v, const char *path, const char *arg,
                      mcp_schema_err *err);
+
+/* No alternative of anyOf/oneOf accepted v. When exactly one alternative is of v's type,
+ * its own failure ("must be >= 0, got -1"); when none is and every alternative names its
+ * types, "must be of type <their types>"; else that no allowed form matched. */
+static bool alt_failed(const json_t *alt, const json_t *v, const char *path, const char *arg,
+                       mcp_schema_err *err)
+{
+    json_t *types = json_array();
+    bool typed = true;
+    size_t i, same = 0;
+    const json_t *x, *hit = NULL;
+    json_array_foreach (alt, i, x) {
+        const json_t *t = json_object_get(x, "type");
+        if (!json_is_string(t) && !json_is_array(t)) {
+            typed = false;
+            continue;
+        }
+        add_types(types, t);
+        if (types_ok(t, v)) {
+            same++;
+            hit = x;
+        }
+    }
+    char ts[128];
+    join_types(ts, sizeof ts, types);
+    json_decref(types);
+    if (same == 1)
+        return validate(hit, v, path, arg, err);
+    if (typed && same == 0)
+        return fail(err, path, arg, "must be of type %s, got %s", ts, type_name(v));
+    return fail(err, path, arg, "does not match any of the allowed forms");
+}
 
 static bool validate_object(const json_t *sc, const json_t *v, const char *path, const char *arg,
                             mcp_schema_err *err)
@@ -238,21 +279,10 @@ static bool validate(const json_t *sc, const json_t *v, const char *path, const 
         return true;
     }
     const json_t *t = json_object_get(sc, "type");
-    if (json_is_string(t) && !type_ok(json_string_value(t), v))
-        return fail(err, path, arg, "must be of type %s, got %s", json_string_value(t),
-                    type_name(v));
-    if (json_is_array(t)) {
-        bool any = false;
-        size_t i;
-        const json_t *x;
-        json_array_foreach (t, i, x)
-            if (json_is_string(x) && type_ok(json_string_value(x), v))
-                any = true;
-        if (!any) {
-            char ts[128];
-            join_types(ts, sizeof ts, t);
-            return fail(err, path, arg, "must be of type %s, got %s", ts, type_name(v));
-        }
+    if ((json_is_string(t) || json_is_array(t)) && !types_ok(t, v)) {
+        char ts[128];
+        join_types(ts, sizeof ts, t);
+        return fail(err, path, arg, "must be of type %s, got %s", ts, type_name(v));
     }
     const json_t *en = json_object_get(sc, "enum");
     if (json_is_array(en)) {
@@ -336,14 +366,7 @@ static bool validate(const json_t *sc, const json_t *v, const char *path, const 
             continue;
         if (ok > 1)
             return fail(err, path, arg, "matches more than one of the allowed forms");
-        json_t *types = json_array();
-        bool simple = alt_types(alt, types);
-        char ts[128];
-        join_types(ts, sizeof ts, types);
-        json_decref(types);
-        if (simple)
-            return fail(err, path, arg, "must be of type %s, got %s", ts, type_name(v));
-        return fail(err, path, arg, "does not match any of the allowed forms");
+        return alt_failed(alt, v, path, arg, err);
     }
     return true;
 }

@@ -252,6 +252,81 @@ static void test_shared_key_policy_errors(void **state)
     conf_free(c);
 }
 
+/* ---- what a login was not granted, and why ---- */
+
+/* sc (a login's result) granted `perms` and denied `denied` (JSON arrays, compact); when
+ * something was denied, its note names each of `why` (NULL-terminated). */
+static void expect_grant(json_t *sc, const char *perms, const char *denied, const char *const *why)
+{
+    expect_ok(sc);
+    char *p = json_dumps(json_object_get(sc, "permissions"), JSON_COMPACT);
+    char *d = json_dumps(json_object_get(sc, "permissions_denied"), JSON_COMPACT);
+    const char *note = json_string_value(json_object_get(sc, "note"));
+    if (!p || !d || strcmp(p, perms) != 0 || strcmp(d, denied) != 0)
+        fail_msg("granted %s, denied %s; expected %s, %s", p ? p : "(none)", d ? d : "(none)",
+                 perms, denied);
+    if (strcmp(denied, "[]") == 0 && note)
+        fail_msg("nothing was denied, yet a note: %s", note);
+    for (size_t i = 0; why && why[i]; i++)
+        if (!note || !strstr(note, why[i]))
+            fail_msg("the note does not name \"%s\": %s", why[i], note ? note : "(none)");
+    free(p);
+    free(d);
+    json_decref(sc);
+}
+
+/* The coding agents' types read and write, with any credential, like claude; asking for
+ * more gets what the type allows and says what was left out and why. */
+static void test_coding_agent_types(void **state)
+{
+    fx *f = *state;
+    static const char *const types[] = {"codex", "cursor",   "copilot", "qwen",  "windsurf",
+                                        "kiro",  "opencode", "zed",     "cline", "Cursor"};
+    client *s = &f->c[0], *l = &f->c[2];
+    use_shared(s);
+    l->req.local = true;
+    use_shared(l);
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "agent-%zu", i);
+        /* the shared key, no request: read, write; nothing denied */
+        expect_grant(login(s, id, types[i], NULL), "[\"read\",\"write\"]", "[]", NULL);
+        /* debug, which the shared key may claim, is beyond the type */
+        const char *const ceiling[] = {"debug", types[i], "permission map", NULL};
+        expect_grant(login(s, id, types[i], "[\"read\",\"write\",\"debug\"]"),
+                     "[\"read\",\"write\"]", "[\"debug\"]", ceiling);
+        /* the local user may claim any identity, but the type still caps it */
+        const char *const admin[] = {"admin", types[i], "read,write", NULL};
+        expect_grant(login(l, id, types[i], "[\"read\",\"write\",\"admin\"]"),
+                     "[\"read\",\"write\"]", "[\"admin\"]", admin);
+    }
+    last_audit(f, "agent_authenticated", "agent-9", "permissions_denied", NULL);
+    /* a type not in the map: read (the default), write denied */
+    const char *const unknown[] = {"write", "robot", NULL};
+    expect_grant(login(s, "rob", "robot", NULL), "[\"read\"]", "[\"write\"]", unknown);
+    /* an agent key holding more than its type allows: the type's share, and why */
+    char key[AUTH_AGENT_KEY_LEN];
+    add_key(f, "zed-1", "zed", "read,write,admin", key);
+    client *k = &f->c[1];
+    use_key(k, key);
+    const char *const zed_admin[] = {"admin", "zed", NULL};
+    expect_grant(login(k, "zed-1", "zed", NULL), "[\"read\",\"write\"]", "[\"admin\"]", zed_admin);
+    expect_grant(login(k, "zed-1", "zed", "[\"read\"]"), "[\"read\"]", "[]", NULL);
+}
+
+/* Under SHARED_KEY_PERMISSIONS=read (types claude, gemini), a login asking nothing gets
+ * read: write is reported as denied by the shared key's policy. */
+static void test_shared_key_policy_denial_reported(void **state)
+{
+    fx *f = *state;
+    client *s = &f->c[0];
+    use_shared(s);
+    const char *const why[] = {"write", "SHARED_KEY_PERMISSIONS", NULL};
+    expect_grant(login(s, "carol", "claude", NULL), "[\"read\"]", "[\"write\"]", why);
+    expect_grant(login(s, "gina", "gemini", NULL), "[\"read\"]", "[\"write\"]", why);
+    expect_grant(login(s, "gina", "gemini", "[\"read\"]"), "[\"read\"]", "[]", NULL);
+}
+
 /* ---- agent keys ---- */
 
 /* An agent key is exactly its agent: its id, its type, at most its permissions; an agent
@@ -779,6 +854,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_shared_key_policy_from_conf, setup_policy_conf,
                                         teardown),
         cmocka_unit_test(test_shared_key_policy_errors),
+        cmocka_unit_test_setup_teardown(test_coding_agent_types, setup_default, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_key_policy_denial_reported, setup_policy_conf,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_agent_key_exact_identity, setup_default, teardown),
         cmocka_unit_test_setup_teardown(test_agent_key_policy_allows_all, setup_permissive,
                                         teardown),

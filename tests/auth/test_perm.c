@@ -104,7 +104,7 @@ static void test_defaults(void **state)
         {"test", R | W | D},
         {"generic", R},
         {"unknown-type", R},
-        {"cursor", R},
+        {"reviewer", R},
         {"", R},
         {NULL, R},
         {"Claude", R | W},
@@ -124,6 +124,25 @@ static void test_defaults(void **state)
     assert_int_equal(auth_perms_grant(m, "nobody", W), 0);
     auth_permmap_free(m);
     auth_permmap_free(NULL);
+}
+
+/* The coding agents' types read and write, like claude (case-insensitively), and no
+ * more. */
+static void test_coding_agents(void **state)
+{
+    (void)state;
+    static const char *const types[] = {"claude", "gemini",   "codex",  "cursor",   "copilot",
+                                        "qwen",   "windsurf", "kiro",   "opencode", "zed",
+                                        "cline",  "ZED",      "Copilot"};
+    auth_permmap *m = auth_permmap_default();
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (auth_permmap_lookup(m, types[i]) != (R | W))
+            fail_msg("%s -> %u, expected read,write", types[i], auth_permmap_lookup(m, types[i]));
+        assert_int_equal(auth_perms_grant(m, types[i], AUTH_PERM_ALL), R | W);
+    }
+    /* the default admits no admin among them: the shared key's default policy covers them */
+    assert_int_equal(auth_permmap_lookup(m, "codex") & A, 0);
+    auth_permmap_free(m);
 }
 
 static void test_file_good(void **state)
@@ -249,11 +268,9 @@ static void test_file_message_form(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_file_good),
-        cmocka_unit_test(test_file_bad),
-        cmocka_unit_test(test_file_message_form),
+        cmocka_unit_test(test_names),         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_coding_agents), cmocka_unit_test(test_file_good),
+        cmocka_unit_test(test_file_bad),      cmocka_unit_test(test_file_message_form),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1240,6 +1240,18 @@ static json_t *t_nop(mcp_call *c, json_t *args, void *ud)
     return mcp_result_text("ok");
 }
 
+/* A session on srv, the tool def added and the hook recording into h (a: its capture). */
+static mcp_session *hook_session(mcp_server *srv, const mcp_tool_def *def, hook_rec *h, cap *a)
+{
+    err_t e;
+    assert_int_equal(mcp_server_add_tool(srv, def, &e), ERR_OK);
+    mcp_server_set_invalid_args_fn(srv, hook, h);
+    cap_init(a);
+    mcp_session *s = mcp_session_new(srv, &cap_ops, a);
+    init_session(s, "2025-11-25");
+    return s;
+}
+
 static void test_invalid_args_hook(void **state)
 {
     (void)state;
@@ -1260,13 +1272,9 @@ static void test_invalid_args_hook(void **state)
         NULL,
         t_nop,
         NULL};
-    assert_int_equal(mcp_server_add_tool(srv, &nested, &e), ERR_OK);
     hook_rec h = {0};
-    mcp_server_set_invalid_args_fn(srv, hook, &h);
     cap a;
-    cap_init(&a);
-    mcp_session *s = mcp_session_new(srv, &cap_ops, &a);
-    init_session(s, "2025-11-25");
+    mcp_session *s = hook_session(srv, &nested, &h, &a);
 
     json_t *r = rpc(s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/"
                        "call\",\"params\":{\"name\":\"test_validate\",\"arguments\":{\"name\":"
@@ -1329,6 +1337,80 @@ static void test_invalid_args_hook(void **state)
     assert_int_equal(err_code_of(r), -32602);
     json_decref(r);
     assert_int_equal(h.calls, calls + 2);
+    mcp_session_free(s);
+    mcp_server_free(srv);
+    cap_fini(&a);
+}
+
+/* anyOf whose alternatives carry constraints (the portable spelling of a nullable or
+ * any-JSON argument): a value no alternative accepts fails as the one alternative of its
+ * type does; of no alternative's type, naming their types; of two, that no form matched.
+ * What an alternative accepts passes. */
+static void test_invalid_args_any_of(void **state)
+{
+    (void)state;
+    mcp_server_info info = {"alts", "1.0", NULL, NULL, NULL};
+    mcp_server *srv = mcp_server_new(&info);
+    const mcp_tool_def alts = {
+        .name = "alts",
+        .description = "anyOf arguments",
+        .fn = t_nop,
+        .input_schema =
+            "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+            "\"since\":{\"anyOf\":[{\"type\":\"integer\",\"minimum\":0},{\"type\":\"null\"}]},"
+            "\"tags\":{\"anyOf\":[{\"type\":\"array\",\"items\":{\"type\":\"string\","
+            "\"maxLength\":3},\"maxItems\":2},{\"type\":\"null\"}]},"
+            "\"two\":{\"anyOf\":[{\"type\":\"string\",\"maxLength\":2},{\"type\":\"string\","
+            "\"enum\":[\"long-word\"]}]},"
+            "\"any\":{\"anyOf\":[{\"type\":\"object\",\"additionalProperties\":true},{\"type\":"
+            "\"array\",\"items\":{}},{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":"
+            "\"boolean\"},{\"type\":\"null\"}]}}}"};
+    hook_rec h = {0};
+    cap a;
+    mcp_session *s = hook_session(srv, &alts, &h, &a);
+    static const struct {
+        const char *args, *path, *problem;
+    } bad[] = {
+        {"{\"since\":-1}", "$.since", "must be >= 0, got -1"},
+        {"{\"since\":\"1\"}", "$.since", "must be of type integer or null, got string"},
+        {"{\"since\":1.5}", "$.since", "must be of type integer or null, got number"},
+        {"{\"tags\":[\"abcd\"]}", "$.tags[0]", "must be at most 3 characters long, got 4"},
+        {"{\"tags\":[\"a\",\"b\",\"c\"]}", "$.tags", "must have at most 2 items, got 3"},
+        {"{\"tags\":\"a\"}", "$.tags", "must be of type array or null, got string"},
+        {"{\"two\":\"abc\"}", "$.two", "does not match any of the allowed forms"},
+        {"{\"two\":5}", "$.two", "must be of type string, got integer"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        json_t *r = rpcf(s,
+                         "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/"
+                         "call\",\"params\":{\"name\":\"alts\",\"arguments\":%s}}",
+                         bad[i].args);
+        tool_error_text(r);
+        json_decref(r);
+        assert_int_equal(h.calls, (int)i + 1);
+        assert_string_equal(h.path, bad[i].path);
+        assert_string_equal(h.problem, bad[i].problem);
+    }
+    static const char *const good[] = {
+        "{\"since\":0}",           "{\"since\":null}",
+        "{\"since\":7.0}",         "{\"tags\":null}",
+        "{\"tags\":[\"ab\"]}",     "{\"two\":\"ab\"}",
+        "{\"two\":\"long-word\"}", "{\"any\":{\"a\":[1]}}",
+        "{\"any\":[[1,[2]],{}]}",  "{\"any\":\"s\"}",
+        "{\"any\":1.5}",           "{\"any\":true}",
+        "{\"any\":null}",          "{}",
+    };
+    int calls = h.calls;
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        json_t *r = rpcf(s,
+                         "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/"
+                         "call\",\"params\":{\"name\":\"alts\",\"arguments\":%s}}",
+                         good[i]);
+        if (json_object_get(result_of(r), "isError"))
+            fail_msg("refused: %s", good[i]);
+        json_decref(r);
+    }
+    assert_int_equal(h.calls, calls);
     mcp_session_free(s);
     mcp_server_free(srv);
     cap_fini(&a);
@@ -1651,6 +1733,7 @@ int main(void)
         cmocka_unit_test(test_registration),
         cmocka_unit_test_setup_teardown(test_invalid_args_default, setup, teardown),
         cmocka_unit_test(test_invalid_args_hook),
+        cmocka_unit_test(test_invalid_args_any_of),
         cmocka_unit_test_setup_teardown(test_prompts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_completion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_progress, setup, teardown),
