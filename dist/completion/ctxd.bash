@@ -54,7 +54,7 @@ _ctxd_value()
             ;;
         --database-type) _ctxd_words "sqlite postgresql mysql mongodb supabase" ;;
         --log-level) _ctxd_words "debug info warning error critical" ;;
-        --type) _ctxd_words "claude gemini admin system test generic" ;;
+        --type) _ctxd_words "claude gemini codex cursor copilot qwen windsurf kiro opencode zed cline admin system test generic" ;;
         --permissions)
             head=""
             [[ $cur == *,* ]] && head=${cur%,*},

@@ -105,7 +105,8 @@ static int agent_add(store_t *st, const conf_t *conf, const char *name, const ch
                      const char *perms_arg)
 {
     if (!type) {
-        cli_error("agent add: --type T is required (claude, gemini, admin, ...)");
+        cli_error("agent add: --type T is required (claude, gemini, codex, cursor, copilot, ..., "
+                  "admin; see docs/mcp-interface.md)");
         return CLI_USAGE;
     }
     if (!auth_valid_agent_type(type)) {
