@@ -92,6 +92,20 @@ void cli_xfer_progress(void *ud, const xfer_event *ev);
  * naming each table that differs). */
 void cli_xfer_print_verify(const xfer_report *r, FILE *f);
 int cli_xfer_verify_status(const xfer_report *r, const char *what);
+/* Interruption of copy, import and import-scs: SIGINT and SIGTERM set a flag that o->cancel
+ * reads, so xfer stops at the next batch boundary; a second signal ends the process at once
+ * (the default action: the batch being written is rolled back by the database). */
+void cli_xfer_signals_catch(xfer_opts *o);
+/* Restores the default actions. After an interrupted load (r->interrupted) prints what
+ * happened and returns the exit status 128 + the signal (130 SIGINT, 143 SIGTERM); else
+ * CLI_RUN. */
+int cli_xfer_signals_done(const xfer_report *r);
+/* The warning about an unfinished load recorded in st (store_load_get; cmd_db.c):
+ * "unfinished <command>: started <time> from <source>; run the same command again to
+ * finish" into buf and ERR_OK with *found; the record's fields into *l when not NULL
+ * (store_load_clear it). */
+err_code cli_unfinished_load(store_t *st, char *buf, size_t n, bool *found, store_load *l,
+                             err_t *e);
 int cmd_import_scs(cli_ctx *ctx, int argc, char **argv);    /* cmd_import_scs.c */
 int cmd_setup(cli_ctx *ctx, int argc, char **argv);         /* cmd_setup.c */
 int cmd_client_config(cli_ctx *ctx, int argc, char **argv); /* cmd_client_config.c */

@@ -1,6 +1,6 @@
 /* cli/cmd_db.c — `ctxd db check` (is the configured database usable: backend,
- * server version, schema version, round trip, pool statistics, on every backend
- * including MongoDB; exit 0 healthy, 1 not) and `ctxd db url` (the effective URL, masked, and where every setting
+ * server version, schema version, round trip, pool statistics, no unfinished copy or
+ * import, on every backend including MongoDB; exit 0 healthy, 1 not) and `ctxd db url` (the effective URL, masked, and where every setting
  * came from). Must not: create or change anything in the database. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +18,10 @@ static void db_usage(FILE *f)
     fputs("Usage: ctxd db <check|url> [--json]\n"
           "\n"
           "  check    connect to the configured database and report: backend, server\n"
-          "           version, schema version, round-trip latency and pool statistics.\n"
-          "           Exit status 0 when healthy (reachable, schema current), 1 otherwise.\n"
+          "           version, schema version, round-trip latency and pool statistics,\n"
+          "           and warns about a copy or import into it that did not finish.\n"
+          "           Exit status 0 when healthy (reachable, schema current, no\n"
+          "           unfinished copy), 1 otherwise.\n"
           "  url      print the effective database URL (password masked), the backend,\n"
           "           and where each database setting came from (default, .env,\n"
           "           environment or flag).\n"
@@ -117,6 +119,47 @@ static err_code schema_of(store_t *st, int64_t *current, int64_t *expected, err_
     return store_schema_check(st, e);
 }
 
+err_code cli_unfinished_load(store_t *st, char *buf, size_t n, bool *found, store_load *l, err_t *e)
+{
+    store_load mine;
+    store_load *r = l ? l : &mine;
+    err_code rc = store_load_get(st, r, found, e);
+    if (rc != ERR_OK || !*found)
+        return rc;
+    char iso[UTC_ISO_LEN];
+    snprintf(buf, n, "unfinished %s: started %s from %s; run the same command again to finish",
+             r->command, r->started_at ? utc_format(r->started_at, iso) : "(unknown time)",
+             r->source);
+    if (!l)
+        store_load_clear(&mine);
+    return ERR_OK;
+}
+
+/* An unfinished load into the database: the warning (text and JSON); false when none. */
+static bool check_load(store_t *st, json_t *out, char *buf, size_t n)
+{
+    store_load l;
+    bool found = false;
+    err_t e;
+    if (cli_unfinished_load(st, buf, n, &found, &l, &e) != ERR_OK) {
+        snprintf(buf, n, "cannot read the record of an unfinished copy: %s", e.msg);
+        found = true;
+    } else if (found) {
+        char iso[UTC_ISO_LEN];
+        json_t *j = json_object();
+        json_object_set_new(j, "command", json_string(l.command));
+        json_object_set_new(j, "source", json_string(l.source));
+        json_object_set_new(j, "started_at",
+                            l.started_at ? json_string(utc_format(l.started_at, iso))
+                                         : json_null());
+        json_object_set_new(out, "unfinished_load", j);
+        store_load_clear(&l);
+    }
+    if (found)
+        json_object_set_new(out, "warning", json_string(buf));
+    return found;
+}
+
 static int cmd_check(cli_ctx *ctx, bool json)
 {
     int rc = cli_resolve_url(ctx);
@@ -128,7 +171,7 @@ static int cmd_check(cli_ctx *ctx, bool json)
     free(masked);
     bool healthy = true;
     const char *problem = NULL;
-    char problem_buf[600];
+    char problem_buf[600], load_buf[1200];
     store_t *st = NULL;
     err_t e;
 
@@ -188,6 +231,8 @@ static int cmd_check(cli_ctx *ctx, bool json)
                 healthy = false;
             }
         }
+        if (best >= 0 && check_load(st, out, load_buf, sizeof load_buf))
+            healthy = false;
         store_stats ss;
         store_get_stats(st, &ss);
         json_t *pool = json_object();
@@ -235,6 +280,8 @@ static int cmd_check(cli_ctx *ctx, bool json)
         printf("status:          %s\n", healthy ? "healthy" : "unhealthy");
         if (problem)
             printf("problem:         %s\n", problem);
+        if ((v = json_object_get(out, "warning")))
+            printf("warning:         %s\n", json_string_value(v));
     }
     json_decref(out);
     return healthy ? CLI_OK : CLI_FAIL;

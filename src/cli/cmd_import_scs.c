@@ -44,8 +44,9 @@ static void usage(FILE *f)
           "                     exists in it are kept as they are there)\n"
           "  --batch N          rows per transaction (default 1000)\n"
           "\n"
+          "Ctrl-C and SIGTERM stop it as they stop `ctxd copy` (see ctxd copy --help).\n"
           "Exit status: 0 imported (and verified), 1 failed, refused or a table differs,\n"
-          "2 bad command line.\n",
+          "2 bad command line, 130 (SIGINT) or 143 (SIGTERM) interrupted.\n",
           f);
 }
 
@@ -106,7 +107,13 @@ int cmd_import_scs(cli_ctx *ctx, int argc, char **argv)
     scs_report r;
     err_t e;
     err_clear(&e);
-    if (scs_import(source, ctx->url, &o, &r, &e) != ERR_OK)
+    cli_xfer_signals_catch(&o);
+    err_code ec = scs_import(source, ctx->url, &o, &r, &e);
+    if (ec != ERR_OK)
+        r.copy.interrupted = false; /* the error is what happened */
+    if ((rc = cli_xfer_signals_done(&r.copy)) != CLI_RUN)
+        return rc;
+    if (ec != ERR_OK)
         return cli_fail("import-scs", &e);
     char *ms = strstr(source, "://") ? db_url_masked(source) : NULL, *mt = db_url_masked(ctx->url);
     printf("%s shared-context-server database %s (schema version %d) into %s\n",

@@ -4,7 +4,8 @@
  * gracefully (in-flight requests finish); with --stdio (or MCP_TRANSPORT=stdio) on
  * stdin/stdout until EOF. Background maintenance (app/maintenance.c: expired memory,
  * expired tokens and revocations, audit records past AUDIT_LOG_RETENTION_DAYS) runs in
- * both modes. The HTTP wiring (auth hook, sessions, /health, /metrics) is
+ * both modes. A copy or import into the database that did not finish is logged as a
+ * warning at start (serving goes on). The HTTP wiring (auth hook, sessions, /health, /metrics) is
  * cli/serve_http.c.
  * Must not: hold a database connection while idle; write anything but MCP to stdout;
  * log secrets (API key, JWT secret, database password). */
@@ -205,6 +206,11 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_OK)
         return rc;
     sbuf_printf(&desc, "%s (%s)", store_url_masked(st), ctx->url_origin);
+    char load[1200];
+    bool unfinished = false;
+    err_t le;
+    if (cli_unfinished_load(st, load, sizeof load, &unfinished, NULL, &le) == ERR_OK && unfinished)
+        LOG_W("serve", "%s: the database may lack data (serving it all the same)", load);
     /* stdio: the client ends the session by closing stdin; SIGINT/SIGTERM keep
      * their default action (terminate) */
     if (stdio)

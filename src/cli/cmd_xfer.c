@@ -1,9 +1,11 @@
 /* cli/cmd_xfer.c — `ctxd copy`, `ctxd export` and `ctxd import`: option parsing,
  * the progress display (a bar on a terminal, a line per table otherwise, both on
- * stderr) and the summaries, over xfer/.
+ * stderr), the summaries, and SIGINT/SIGTERM during copy, import and import-scs (a flag
+ * xfer's cancel callback reads: the load stops at a batch boundary), over xfer/.
  * Must not: move data itself (xfer/ does), or print an unmasked URL. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +59,11 @@ static void copy_usage(FILE *f)
           "tables that differ.\n"
           "\n"
           "Progress goes to stderr: a bar on a terminal, one line per table otherwise.\n"
+          "Ctrl-C (SIGINT) or SIGTERM stops after the batch being written (a second\n"
+          "Ctrl-C at once); until the copy has finished, the target records that it is\n"
+          "unfinished (`ctxd db check` warns) and running the same command finishes it.\n"
           "Exit status: 0 done (and verified), 1 failed, refused or verification found\n"
-          "a difference, 2 bad command line.\n",
+          "a difference, 2 bad command line, 130 (SIGINT) or 143 (SIGTERM) interrupted.\n",
           f);
 }
 
@@ -102,8 +107,68 @@ static void import_usage(FILE *f)
           "identical to rows of the dump are accepted unless --allow-nonempty.\n"
           "Dumps of an older schema version are brought to this one: their sessions are\n"
           "open, and their protected tokens (kept in clear before schema version 3) are\n"
-          "not imported (a note says how many; their agents authenticate again).\n",
+          "not imported (a note says how many; their agents authenticate again).\n"
+          "Ctrl-C and SIGTERM stop it as they stop `ctxd copy` (see ctxd copy --help).\n"
+          "Exit status: 0 imported (and verified), 1 failed, refused or a table differs,\n"
+          "2 bad command line, 130 (SIGINT) or 143 (SIGTERM) interrupted.\n",
           f);
+}
+
+/* ---- interruption ------------------------------------------------------------------------ */
+
+static volatile sig_atomic_t g_signal; /* the first SIGINT / SIGTERM caught */
+static struct sigaction g_default;     /* SIG_DFL, for the handler to restore */
+static bool g_tty;                     /* stderr is a terminal: the bar may be showing */
+/* Tests only: CTXD_TEST_INTERRUPT_AFTER_BATCHES=N raises SIGINT after the N-th batch's
+ * progress event, so an interruption lands at a known place without timing. */
+static long g_interrupt_after, g_batches;
+
+static void on_signal(int sig)
+{
+    g_signal = sig;
+    sigaction(SIGINT, &g_default, NULL); /* a second signal: stop at once */
+    sigaction(SIGTERM, &g_default, NULL);
+    static const char msg[] = "ctxd: stopping after the batch being written (press Ctrl-C "
+                              "again to stop at once)\n";
+    if (g_tty)
+        (void)!write(STDERR_FILENO, "\r\033[K", 4);
+    (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+}
+
+static bool cancel_asked(void *ud)
+{
+    (void)ud;
+    return g_signal != 0;
+}
+
+void cli_xfer_signals_catch(xfer_opts *o)
+{
+    g_default.sa_handler = SIG_DFL;
+    sigemptyset(&g_default.sa_mask);
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    g_tty = isatty(STDERR_FILENO) == 1;
+    g_signal = 0;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    o->cancel = cancel_asked;
+    const char *n = getenv("CTXD_TEST_INTERRUPT_AFTER_BATCHES");
+    g_interrupt_after = n ? strtol(n, NULL, 10) : 0;
+    g_batches = 0;
+}
+
+int cli_xfer_signals_done(const xfer_report *r)
+{
+    sigaction(SIGINT, &g_default, NULL);
+    sigaction(SIGTERM, &g_default, NULL);
+    if (!r->interrupted)
+        return CLI_RUN;
+    if (r->stopped_table)
+        cli_error("interrupted after %lld rows (table %s); run the same command again to finish",
+                  (long long)r->rows_done, r->stopped_table);
+    else
+        cli_error("interrupted before any row was written; run the same command again to do it");
+    return 128 + (g_signal ? (int)g_signal : SIGINT);
 }
 
 /* ---- progress --------------------------------------------------------------------------- */
@@ -117,6 +182,8 @@ void cli_xfer_progress(void *ud, const xfer_event *ev)
     case XFER_EV_NOTE: fprintf(stderr, "ctxd: %s\n", ev->text); break;
     case XFER_EV_TABLE_BEGIN:
     case XFER_EV_ROWS:
+        if (ev->kind == XFER_EV_ROWS && g_interrupt_after > 0 && ++g_batches == g_interrupt_after)
+            raise(SIGINT);
         if (p->tty) {
             enum {
                 W = 30
@@ -223,8 +290,15 @@ int cmd_copy(cli_ctx *ctx, int argc, char **argv)
     err_t e;
     err_clear(&e);
     rc = CLI_OK;
-    if (xfer_copy(from, to, &o, &r, &e) != ERR_OK) {
+    cli_xfer_signals_catch(&o);
+    err_code ec = xfer_copy(from, to, &o, &r, &e);
+    if (ec != ERR_OK)
+        r.interrupted = false; /* the error is what happened */
+    int stop = cli_xfer_signals_done(&r);
+    if (ec != ERR_OK) {
         rc = cli_fail("copy", &e);
+    } else if (stop != CLI_RUN) {
+        rc = stop;
     } else if (o.dry_run) {
         printf("dry run: copy %s -> %s (nothing written)\n", mf, mt);
         if (r.schema_before < r.schema_after)
@@ -368,19 +442,25 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
     if ((rc = cli_resolve_url(ctx)) != CLI_OK)
         return rc;
     bool is_stdin = strcmp(file, "-") == 0;
+    cli_xfer_signals_catch(&o);
     FILE *f = is_stdin ? spool_stdin() : fopen(file, "r");
+    xfer_report r = {0};
     if (!f) {
+        cli_xfer_signals_done(&r);
         cli_error("import: cannot read %s: %s", is_stdin ? "stdin" : file, strerror(errno));
         return CLI_FAIL;
     }
     progress p = {isatty(STDERR_FILENO) == 1, "imported"};
     o.progress = cli_xfer_progress;
     o.progress_ud = &p;
-    xfer_report r;
     err_t e;
     err_clear(&e);
     err_code ec = xfer_import(ctx->url, f, is_stdin ? "stdin" : file, &o, &r, &e);
     fclose(f);
+    if (ec != ERR_OK)
+        r.interrupted = false; /* the error is what happened */
+    if ((rc = cli_xfer_signals_done(&r)) != CLI_RUN)
+        return rc;
     if (ec != ERR_OK)
         return cli_fail("import", &e);
     int64_t total = 0, present = 0;

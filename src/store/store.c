@@ -644,6 +644,70 @@ err_code store_count_rows(store_t *st, const char *table, int64_t *n, err_t *e)
     return store_table_find(table) ? st->vt->count_rows(st, table, n, e) : unknown_table(table, e);
 }
 
+/* ---- an unfinished load -------------------------------------------------------------------
+ * The backends keep the record as one line of ASCII JSON text:
+ * {"command":...,"source":...,"started_at":"<UTC ISO>"}. */
+
+err_code store_load_mark(store_t *st, const store_load *l, err_t *e)
+{
+    ERR_LOCAL(e);
+    err_code rc = need(l && l->command && *l->command && l->source,
+                       "load_mark needs a command and a source", e);
+    if (rc != ERR_OK)
+        return rc;
+    char iso[UTC_ISO_LEN];
+    json_t *j = json_pack("{s:s, s:s, s:s}", "command", l->command, "source", l->source,
+                          "started_at", utc_format(l->started_at, iso));
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    rc = text ? st->vt->load_put(st, text, e)
+              : need(false, "load_mark: the command or source is not valid UTF-8", e);
+    free(text);
+    return rc;
+}
+
+err_code store_load_get(store_t *st, store_load *out, bool *found, err_t *e)
+{
+    ERR_LOCAL(e);
+    memset(out, 0, sizeof *out);
+    *found = false;
+    char *text = NULL;
+    err_code rc = st->vt->load_get(st, &text, e);
+    if (rc != ERR_OK || !text) {
+        free(text);
+        return rc;
+    }
+    json_t *j = json_loads(text, 0, NULL);
+    const char *cmd = json_string_value(json_object_get(j, "command"));
+    const char *src = json_string_value(json_object_get(j, "source"));
+    const char *at = json_string_value(json_object_get(j, "started_at"));
+    err_t pe;
+    /* written by another program, or damaged: still an unfinished load */
+    out->command = xstrdup(cmd ? cmd : "load");
+    out->source = xstrdup(src ? src : "(unknown)");
+    if (!at || utc_parse(at, &out->started_at, &pe) != ERR_OK)
+        out->started_at = 0;
+    json_decref(j);
+    free(text);
+    *found = true;
+    return ERR_OK;
+}
+
+err_code store_load_unmark(store_t *st, err_t *e)
+{
+    ERR_LOCAL(e);
+    return st->vt->load_put(st, NULL, e);
+}
+
+void store_load_clear(store_load *l)
+{
+    if (!l)
+        return;
+    free(l->command);
+    free(l->source);
+    memset(l, 0, sizeof *l);
+}
+
 /* ---- health ------------------------------------------------------------------------------ */
 
 err_code store_ping(store_t *st, int64_t *rtt_us, err_t *e)

@@ -615,6 +615,28 @@ err_code store_import_finish(store_t *st, err_t *e);
 /* Rows in a table (one of store_tables()). */
 err_code store_count_rows(store_t *st, const char *table, int64_t *n, err_t *e);
 
+/* ---- an unfinished load (copy, import, import-scs into this database) -------------
+ * A load records itself before it writes its first row and removes the record when it
+ * has finished and verified, so one that was interrupted stays visible (ctxd db check,
+ * ctxd serve). The record lives beside the logical tables, never in them: iterate,
+ * count_rows, export and checksums do not see it (SQL: a table ctxd_load that exists
+ * only while a load is unfinished, dropped by store_drop; MongoDB: a collection of that
+ * name). */
+typedef struct store_load {
+    char *command;     /* "copy", "import", "import-scs" */
+    char *source;      /* what is loaded from, as the user named it (URLs masked) */
+    utc_us started_at; /* when the load began writing */
+} store_load;
+
+/* Records `l` (replacing any earlier record). */
+err_code store_load_mark(store_t *st, const store_load *l, err_t *e);
+/* The record into *out (*found false, *out empty: none; store_load_clear it). Works on a
+ * database of any schema version (none recorded: not found). */
+err_code store_load_get(store_t *st, store_load *out, bool *found, err_t *e);
+/* Removes the record (none: nothing to do). */
+err_code store_load_unmark(store_t *st, err_t *e);
+void store_load_clear(store_load *l);
+
 /* ---- health (see store_stats) ---------------------------------------------------- */
 /* One round trip to the server (SQLite: a trivial statement); *rtt_us (may be
  * NULL) = its time in microseconds. Fails as any read would (ERR_CONN,

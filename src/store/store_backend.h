@@ -84,6 +84,10 @@ typedef struct store_vt {
                             int64_t *inserted, err_t *e);
     err_code (*import_finish)(store_t *st, err_t *e);
     err_code (*count_rows)(store_t *st, const char *table, int64_t *n, err_t *e);
+    /* the record of an unfinished load as text (store.c encodes store_load):
+     * load_put NULL removes it; load_get *text NULL: none */
+    err_code (*load_put)(store_t *st, const char *text, err_t *e);
+    err_code (*load_get)(store_t *st, char **text, err_t *e);
     err_code (*ping)(store_t *st, int64_t *rtt_us, err_t *e);
     err_code (*server_version)(store_t *st, char *buf, size_t n, err_t *e);
     void (*stats)(store_t *st, store_stats *out);

@@ -237,6 +237,8 @@ err_code smongo_import_rows(store_t *st, const char *table, json_t *const *rows,
                             int64_t *inserted, err_t *e);
 err_code smongo_import_finish(store_t *st, err_t *e);
 err_code smongo_count_rows(store_t *st, const char *table, int64_t *n, err_t *e);
+err_code smongo_load_put(store_t *st, const char *text, err_t *e);
+err_code smongo_load_get(store_t *st, char **text, err_t *e);
 /* store_mongo_migrate.c */
 err_code smongo_schema_status(store_t *st, store_schema *out, err_t *e);
 err_code smongo_migrate_to(store_t *st, int target, int *changed, err_t *e);

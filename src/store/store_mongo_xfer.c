@@ -6,7 +6,8 @@
  * upsert with $setOnInsert on its identity so existing rows are skipped and a
  * re-run completes an interrupted import), counters moved past imported ids,
  * and row counts. Without transactions (standalone server) an import batch is
- * not atomic and the iterator is not one snapshot: re-running is safe.
+ * not atomic and the iterator is not one snapshot: re-running is safe. The record of an
+ * unfinished load (store.h) is the one document {id: 1, info} of the collection ctxd_load.
  * Must not: write audit records or change existing rows. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,4 +328,51 @@ err_code smongo_count_rows(store_t *st, const char *table, int64_t *n, err_t *e)
     err_code rc = smongo_read_count(M(st), table, &f, n, e);
     bson_destroy(&f);
     return rc;
+}
+
+/* ---- the record of an unfinished load (store.h) ----------------------------------------- */
+
+#define SMONGO_LOAD "ctxd_load"
+
+err_code smongo_load_put(store_t *st, const char *text, err_t *e)
+{
+    bson_t q = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&q, "id", 1);
+    err_code rc;
+    if (!text) {
+        rc = smongo_write_delete(M(st), SMONGO_LOAD, NULL, &q, true, NULL, NULL, e);
+    } else {
+        bson_t upd = BSON_INITIALIZER;
+        BCON_APPEND(&upd, "$set", "{", "info", BCON_UTF8(text), "}");
+        rc = smongo_write_upsert(M(st), SMONGO_LOAD, &q, &upd, e);
+        bson_destroy(&upd);
+    }
+    bson_destroy(&q);
+    return rc;
+}
+
+static err_code rd_load(smongo_ctx *c, void *arg, err_t *e)
+{
+    char **text = arg;
+    free(*text);
+    *text = NULL;
+    bson_t q = BSON_INITIALIZER, doc;
+    BSON_APPEND_INT32(&q, "id", 1);
+    bool found = false;
+    err_code rc = smongo_find_one(c, SMONGO_LOAD, &q, NULL, &doc, &found, e);
+    bson_destroy(&q);
+    if (rc == ERR_OK && found) {
+        bson_iter_t it;
+        if (bson_iter_init_find(&it, &doc, "info") && BSON_ITER_HOLDS_UTF8(&it))
+            *text = xstrdup(bson_iter_utf8(&it, NULL));
+        else
+            *text = xstrdup("{}"); /* damaged: still an unfinished load */
+        bson_destroy(&doc);
+    }
+    return rc;
+}
+
+err_code smongo_load_get(store_t *st, char **text, err_t *e)
+{
+    return smongo_read(M(st), rd_load, text, e);
 }

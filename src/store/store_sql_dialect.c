@@ -101,6 +101,8 @@ static const store_sql_dialect dialects[] = {
             .search_param = STORE_SEARCH_FTS5,
             .msg_set_search = "UPDATE messages SET search_text = ? WHERE id = ?",
             .search_fts_async = true,
+            .load_exists =
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ctxd_load'",
         },
     [DB_BACKEND_POSTGRES] =
         {
@@ -128,6 +130,8 @@ static const store_sql_dialect dialects[] = {
                 " AND (search_text IS NULL OR search_text LIKE ANY (CAST(? AS text[])))",
             .search_param = STORE_SEARCH_LIKE_ANY,
             .msg_set_search = "UPDATE messages SET search_text = ? WHERE id = ?",
+            .load_exists = "SELECT 1 FROM information_schema.tables"
+                           " WHERE table_schema = current_schema() AND table_name = 'ctxd_load'",
         },
     [DB_BACKEND_MYSQL] =
         {
@@ -159,6 +163,8 @@ static const store_sql_dialect dialects[] = {
             .search_param = STORE_SEARCH_GRAMS,
             .search_grams = true,
             .msg_set_search = "UPDATE messages SET search_text = ?, search_grams = ? WHERE id = ?",
+            .load_exists = "SELECT 1 FROM information_schema.tables"
+                           " WHERE table_schema = DATABASE() AND table_name = 'ctxd_load'",
         },
 };
 

@@ -106,6 +106,9 @@ typedef struct store_sql_dialect {
      * [...]}): does the list named where %s stands ("agents" or "types") of the session
      * aliased s hold the parameter? False (never NULL) for an open session. */
     const char *member_in;
+
+    /* A row iff the table ctxd_load (the record of an unfinished load, store.h) exists. */
+    const char *load_exists;
 } store_sql_dialect;
 
 /* The catalogue of a backend's dialect; NULL when there is none. */

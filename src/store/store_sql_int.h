@@ -280,6 +280,8 @@ err_code ssql_import_rows(store_t *st, const char *table, json_t *const *rows, s
                           int64_t *inserted, err_t *e);
 err_code ssql_import_finish(store_t *st, err_t *e);
 err_code ssql_count_rows(store_t *st, const char *table, int64_t *n, err_t *e);
+err_code ssql_load_put(store_t *st, const char *text, err_t *e);
+err_code ssql_load_get(store_t *st, char **text, err_t *e);
 
 /* store_sql_search.c */
 err_code ssql_message_search(store_t *st, const store_search_query *q, store_messages *out,

@@ -74,5 +74,6 @@ err_code ssql_schema_check(store_t *st, err_t *e)
 
 err_code ssql_drop(store_t *st, err_t *e)
 {
-    return migrate_down(S(st)->db, 0, NULL, e);
+    err_code rc = migrate_down(S(st)->db, 0, NULL, e);
+    return rc != ERR_OK ? rc : ssql_load_put(st, NULL, e); /* the table beside the schema */
 }

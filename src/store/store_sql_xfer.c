@@ -285,3 +285,42 @@ err_code ssql_count_rows(store_t *st, const char *table, int64_t *n, err_t *e)
     return ssql_read_one(s, ssql_shape(s, &s->cnt[k], build_count, k), NULL, 0, &ssql_int_rec, n,
                          NULL, e);
 }
+
+/* ---- the record of an unfinished load (store.h): a table that exists only while there is
+ * one, so a database without a load has exactly its migrations' tables. Plain types every
+ * dialect takes; the text is ASCII JSON (store.c), whatever the server's default charset. */
+
+static const char SQL_LOAD_CREATE[] =
+    "CREATE TABLE IF NOT EXISTS ctxd_load (id INTEGER NOT NULL PRIMARY KEY, info TEXT NOT NULL)";
+static const char SQL_LOAD_DROP[] = "DROP TABLE IF EXISTS ctxd_load";
+
+static err_code tx_load_put(db_conn *c, void *arg, err_t *e)
+{
+    err_code rc = db_exec_params(c, "DELETE FROM ctxd_load", NULL, 0, NULL, e);
+    return rc != ERR_OK ? rc
+                        : db_exec_params(c, "INSERT INTO ctxd_load (id, info) VALUES (1, ?)",
+                                         DB_ARGS(DB_TEXT((const char *)arg)), NULL, e);
+}
+
+err_code ssql_load_put(store_t *st, const char *text, err_t *e)
+{
+    store_sql *s = S(st);
+    if (!text)
+        return ssql_write(s, SQL_LOAD_DROP, NULL, NULL, 0, NULL, NULL, e);
+    err_code rc = ssql_write(s, SQL_LOAD_CREATE, NULL, NULL, 0, NULL, NULL, e);
+    return rc != ERR_OK ? rc : ssql_run_write(s, tx_load_put, (void *)text, e);
+}
+
+static const ssql_field text_field[] = {{0, SSQL_TEXT}};
+static const ssql_rec text_rec = SSQL_REC(char *, text_field, NULL);
+
+err_code ssql_load_get(store_t *st, char **text, err_t *e)
+{
+    store_sql *s = S(st);
+    bool found = false;
+    err_code rc = ssql_read_one(s, s->d->load_exists, NULL, 0, NULL, NULL, &found, e);
+    if (rc != ERR_OK || !found)
+        return rc;
+    return ssql_read_one(s, "SELECT info FROM ctxd_load WHERE id = 1", NULL, 0, &text_rec, text,
+                         &found, e);
+}

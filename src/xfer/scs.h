@@ -53,7 +53,9 @@ const char *scs_kind_name(scs_kind k);
 
 /* Imports the SCS database at `source` (a sqlite:// URL, or a file path) into `target`
  * (any DATABASE_URL). o: as for xfer_copy (batch, dry_run, allow_nonempty, progress;
- * verify is always done, include_tokens ignored). Warnings (a value converted with a
+ * verify is always done, include_tokens ignored; cancel is asked once the source is read,
+ * as xfer_copy asks it: r->copy.interrupted; the target's record of the load names the
+ * command "import-scs" and the source, masked). Warnings (a value converted with a
  * loss or a guess) are XFER_EV_NOTE events starting "warning: ", the first 10 of each
  * kind, then one line with how many more.
  * Errors: ERR_INVALID naming what was expected when `source` is not an SCS database

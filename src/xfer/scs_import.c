@@ -3,7 +3,8 @@
  * written through store_import_rows, removed afterwards), the read of the source into it
  * (scs_read.c), and the move into the target by xfer_copy with verification, so the
  * target is written exactly as `ctxd copy` writes it (migration, the non-empty rule,
- * batches, resuming, checksums).
+ * batches, resuming, checksums, the record of an unfinished load naming the SCS database,
+ * interruption at batch boundaries through o->cancel).
  * Must not: write to the source, print, or write the target other than through xfer_copy. */
 #include <errno.h>
 #include <stdlib.h>
@@ -200,7 +201,12 @@ err_code scs_import(const char *source, const char *target, const xfer_opts *o, 
         xfer_opts co = *o;
         co.verify = true;
         co.include_tokens = false;
+        /* the target's record of the load names the SCS database, not the staging file */
+        char *ms = strstr(source, "://") ? db_url_masked(source) : NULL;
+        co.load_command = "import-scs";
+        co.load_source = ms ? ms : source;
         rc = xfer_copy(d.url, target, &co, &r->copy, e);
+        free(ms);
     }
     stage_remove(&d);
     return rc;

@@ -6,6 +6,8 @@
  * dumps of older schema versions brought to this one. Every row read from a source passes the row check
  * import applies: export never writes a line import refuses, and copy stops at such a
  * row naming it (source_row_check).
+ * Copy and import record the load in the target until it is complete, and stop at a batch
+ * boundary when xfer_opts.cancel asks (load_begin, load_end, batch_flush).
  * Must not: print (progress goes to the callback), contain SQL, or put an
  * unmasked URL into a message. */
 #include <errno.h>
@@ -256,6 +258,12 @@ static void note(const xfer_opts *o, const char *fmt, ...)
     emit(o, XFER_EV_NOTE, NULL, 0, 0, 0, buf);
 }
 
+/* Does the caller want the load to stop here (xfer.h, "Interruption")? */
+static bool cancelled(const xfer_opts *o)
+{
+    return o->cancel && o->cancel(o->cancel_ud);
+}
+
 /* The table protected tokens are kept in: carried by copy and export only when asked. */
 static int tokens_table(void)
 {
@@ -416,6 +424,33 @@ static err_code target_judge(dig_set *set, xfer_report *r, const xfer_opts *o, c
                    masked, (long long)total, first);
 }
 
+/* ---- the record of the load in the target (xfer.h, "Unfinished loads") --------------------- */
+
+/* Records the load before its first row; when o->cancel already says stop, nothing is
+ * recorded and r->interrupted is set instead. */
+static err_code load_begin(const target *t, const xfer_opts *o, const char *command,
+                           const char *source, xfer_report *r, err_t *e)
+{
+    if (cancelled(o)) {
+        r->interrupted = true;
+        return ERR_OK;
+    }
+    store_load l = {(char *)(o->load_command ? o->load_command : command),
+                    (char *)(o->load_source ? o->load_source : source), utc_now()};
+    err_code rc = store_load_mark(t->st, &l, e);
+    return rc != ERR_OK ? err_prefix(e, "target database %s: recording the load", t->masked)
+                        : ERR_OK;
+}
+
+/* Removes the record once the load is complete. */
+static err_code load_end(const target *t, err_t *e)
+{
+    err_code rc = store_load_unmark(t->st, e);
+    return rc != ERR_OK
+               ? err_prefix(e, "target database %s: removing the record of the load", t->masked)
+               : ERR_OK;
+}
+
 /* ---- batches ------------------------------------------------------------------------------ */
 
 typedef struct batcher {
@@ -426,7 +461,9 @@ typedef struct batcher {
     int k; /* table of the rows held, -1 none */
     json_t **rows;
     size_t n;
-    int64_t done; /* rows of table k processed */
+    int64_t done;  /* rows of table k processed */
+    int64_t total; /* rows of every table processed */
+    bool stopped;  /* o->cancel said stop before a batch */
 } batcher;
 
 static err_code batch_flush(batcher *b, err_t *e)
@@ -434,14 +471,20 @@ static err_code batch_flush(batcher *b, err_t *e)
     if (b->k < 0 || b->n == 0)
         return ERR_OK;
     xfer_table_report *t = &b->r->t[b->k];
+    if (cancelled(b->o)) { /* a batch boundary: what is written are whole batches */
+        b->stopped = true;
+        return err_set(e, ERR_FATAL, "interrupted");
+    }
     int64_t ins = 0;
-    err_code rc = store_import_rows(b->st, t->table, b->rows, b->n, &ins, e);
-    for (size_t i = 0; i < b->n; i++)
+    size_t n = b->n;
+    err_code rc = store_import_rows(b->st, t->table, b->rows, n, &ins, e);
+    for (size_t i = 0; i < n; i++)
         json_decref(b->rows[i]);
-    b->done += (int64_t)b->n;
     b->n = 0;
     if (rc != ERR_OK)
         return rc;
+    b->done += (int64_t)n;
+    b->total += (int64_t)n;
     t->inserted += ins;
     emit(b->o, XFER_EV_ROWS, t->table, b->done, t->source_rows, t->inserted, NULL);
     return ERR_OK;
@@ -514,6 +557,24 @@ static void batch_free(batcher *b)
     free(b->rows);
     b->rows = NULL;
     b->n = 0;
+}
+
+/* After the batches (rc): frees the batcher, makes a stop asked for no error but
+ * r->interrupted, and moves the target's sequences on (after a stop too, so ids given on
+ * the target never collide with rows copied later). */
+static err_code batch_done(batcher *b, err_code rc, const target *tg, err_t *e)
+{
+    b->r->rows_done = b->total;
+    if (b->stopped) {
+        b->r->interrupted = true;
+        b->r->stopped_table = b->r->t[b->k].table;
+        err_clear(e);
+        rc = ERR_OK;
+    }
+    batch_free(b);
+    if (rc == ERR_OK && (rc = store_import_finish(tg->st, e)) != ERR_OK)
+        err_prefix(e, "target database %s: moving sequences on", tg->masked);
+    return rc;
 }
 
 /* ---- copy ------------------------------------------------------------------------------------ */
@@ -591,20 +652,17 @@ err_code xfer_copy(const char *from_url, const char *to_url, const xfer_opts *o,
         goto out;
     }
 
+    if ((rc = load_begin(&tg, o, "copy", src_masked, r, e)) != ERR_OK || r->interrupted)
+        goto out;
     batcher b;
     batch_init(&b, tg.st, o, r);
     rc = store_iterate(src, copy_cb, &b, e);
     if (rc == ERR_OK)
         rc = batch_finish(&b, e);
-    batch_free(&b);
-    if (rc != ERR_OK) {
+    if (rc != ERR_OK && !b.stopped)
         err_prefix(e, "copy %s -> %s", src_masked, tg.masked);
+    if ((rc = batch_done(&b, rc, &tg, e)) != ERR_OK || r->interrupted)
         goto out;
-    }
-    if ((rc = store_import_finish(tg.st, e)) != ERR_OK) {
-        err_prefix(e, "target database %s: moving sequences on", tg.masked);
-        goto out;
-    }
     if (o->verify) {
         xfer_sums a, c;
         if ((rc = xfer_checksums(src, &a, e)) != ERR_OK) {
@@ -617,6 +675,7 @@ err_code xfer_copy(const char *from_url, const char *to_url, const xfer_opts *o,
         }
         compare_sums(r, &a, &c, o->include_tokens);
     }
+    rc = load_end(&tg, e);
 out:
     dig_free(&set);
     target_close(&tg);
@@ -944,6 +1003,8 @@ typedef struct pass_ctx {
     int64_t legacy;      /* old protected tokens left out (pass 1) */
     dig_set *set;
     batcher *b;
+    const xfer_opts *o;
+    bool stopped; /* o->cancel said stop while checking */
 } pass_ctx;
 
 /* Pass 1's sums: of the file's own rows, and (an older dump) of the rows upgraded. */
@@ -1010,6 +1071,11 @@ static err_code run_pass(pass_ctx *p, bool check, err_t *e)
     while ((got = rd_next(&p->rd, e)) == 1) {
         if (trailer) {
             rc = line_err(&p->rd, e, "unexpected line after the trailer");
+            break;
+        }
+        if (check && p->rd.line % 1024 == 0 && cancelled(p->o)) { /* nothing written yet */
+            p->stopped = true;
+            rc = err_set(e, ERR_FATAL, "interrupted");
             break;
         }
         json_t *j = NULL;
@@ -1085,7 +1151,7 @@ err_code xfer_import(const char *url, FILE *in, const char *name, const xfer_opt
     report_init(r);
     target tg = {0};
     dig_set set = {0};
-    pass_ctx p = {.rd = {.in = in, .name = name ? name : "dump"}, .set = &set};
+    pass_ctx p = {.rd = {.in = in, .name = name ? name : "dump"}, .set = &set, .o = o};
     /* The header first: a dump newer than this binary changes nothing. Its
      * schema_version is compared with the newest the target's backend knows
      * (every backend numbers the versions of the same logical tables). */
@@ -1107,8 +1173,14 @@ err_code xfer_import(const char *url, FILE *in, const char *name, const xfer_opt
         goto out;
     if ((rc = target_scan(&tg, r, &set, e)) != ERR_OK)
         goto out;
-    if ((rc = run_pass(&p, true, e)) != ERR_OK)
+    if ((rc = run_pass(&p, true, e)) != ERR_OK) {
+        if (p.stopped) {
+            r->interrupted = true;
+            err_clear(e);
+            rc = ERR_OK;
+        }
         goto out;
+    }
     for (size_t i = 0; i < r->n; i++)
         r->t[i].source_rows = p.expect.t[i].rows;
     if ((r->legacy_tokens = p.legacy) > 0)
@@ -1121,19 +1193,16 @@ err_code xfer_import(const char *url, FILE *in, const char *name, const xfer_opt
         goto out;
     dig_free(&set);
 
+    if ((rc = load_begin(&tg, o, "import", p.rd.name, r, e)) != ERR_OK || r->interrupted)
+        goto out;
     batcher b;
     batch_init(&b, tg.st, o, r);
     p.b = &b;
     rc = run_pass(&p, false, e);
     if (rc == ERR_OK)
         rc = batch_finish(&b, e);
-    batch_free(&b);
-    if (rc != ERR_OK)
+    if ((rc = batch_done(&b, rc, &tg, e)) != ERR_OK || r->interrupted)
         goto out;
-    if ((rc = store_import_finish(tg.st, e)) != ERR_OK) {
-        err_prefix(e, "target database %s: moving sequences on", tg.masked);
-        goto out;
-    }
     if (!r->target_foreign) {
         xfer_sums now;
         if ((rc = xfer_checksums(tg.st, &now, e)) != ERR_OK) {
@@ -1142,6 +1211,7 @@ err_code xfer_import(const char *url, FILE *in, const char *name, const xfer_opt
         }
         compare_sums(r, &p.expect, &now, true);
     }
+    rc = load_end(&tg, e);
 out:
     dig_free(&set);
     free(p.rd.buf);

@@ -23,7 +23,18 @@
  * Dumps of an older schema import into this one: before schema version 3 a session had
  * no "access" (it reads as open, null) and agent_credentials did not exist; the
  * secure_tokens rows of such a dump held tokens in clear and are not imported
- * (xfer_report.legacy_tokens counts them: their agents authenticate again). */
+ * (xfer_report.legacy_tokens counts them: their agents authenticate again).
+ *
+ * Unfinished loads: before copy or import writes its first row it records the load in the
+ * target (store_load_mark: command, source, time) and it removes the record when every row
+ * is written, the sequences moved on and the verification done (whatever it found: running
+ * again would change nothing). A load that stopped for any reason leaves the record, which
+ * `ctxd db check` and `ctxd serve` report; running the same load again finishes the job
+ * and removes it.
+ * Interruption: o->cancel is asked at batch boundaries only, so every batch is one whole
+ * transaction in the target. When it says stop, the load returns ERR_OK with
+ * r->interrupted (sequences moved on, no verification, the record left in place). xfer
+ * handles no signals: the caller's cancel reads its own flag. */
 #ifndef CTXD_XFER_XFER_H
 #define CTXD_XFER_XFER_H
 
@@ -82,6 +93,15 @@ typedef struct xfer_opts {
     const char *ctxd_version;  /* for the dump header; NULL = "unknown" */
     xfer_progress_fn progress; /* may be NULL */
     void *progress_ud;
+    /* copy, import: asked before each batch is written (and now and then while a dump is
+     * checked); true stops there (see "Interruption" below). NULL: never. */
+    bool (*cancel)(void *ud);
+    void *cancel_ud;
+    /* The record of the load in the target (store_load_mark): the command it names
+     * (NULL: "copy" / "import") and its source (NULL: the source URL masked / the dump's
+     * name). */
+    const char *load_command;
+    const char *load_source;
 } xfer_opts;
 
 typedef struct xfer_table_report {
@@ -109,6 +129,12 @@ typedef struct xfer_report {
     bool verify_failed;      /* some table differs (copy --verify, import) */
     char source_backend[32]; /* import: the dump header's source_backend */
     int64_t legacy_tokens;   /* import: clear protected tokens of an old dump, not imported */
+    /* o->cancel said stop (ERR_OK returned): the target holds the whole batches written
+     * before, rows_done source rows of them; stopped_table: the table being written then
+     * (NULL: stopped before anything was written, and nothing was recorded). */
+    bool interrupted;
+    const char *stopped_table;
+    int64_t rows_done;
 } xfer_report;
 
 /* Copies every table of `from_url` into `to_url`.

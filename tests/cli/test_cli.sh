@@ -72,6 +72,7 @@ check "database prepared by serve is healthy" rc_is 0
 
 # secrets given on the command line do not stay visible to other users (ps reads
 # /proc/PID/cmdline): values of secret variables are hidden, passwords in URLs masked
+: >"$T/serve.err" # the wait below must not find the first serve's "ready"
 "$CTXD" --database-url "sqlite:///$T/serve.db" --set "JWT_SECRET_KEY=argv-jwt-secret-0123456789abcdef0123" \
   --set API_KEY=argv-api-key-s3cret --set "DATABASE_URL=postgresql://u:argv-db-pw@127.0.0.1:1/x" \
   --database-url="sqlite:///$T/serve.db" serve --port 0 >"$T/serve.out" 2>"$T/serve.err" & SPID=$!

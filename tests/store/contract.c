@@ -2986,6 +2986,91 @@ static void test_schema_empty(void **state)
     FAILS(ERR_SCHEMA, store_schema_check(d->st, &E));
 }
 
+/* ---- the record of an unfinished load ------------------------------------------------ */
+
+static int64_t rows_everywhere(store_t *st)
+{
+    size_t nt;
+    const store_table *t = store_tables(&nt);
+    int64_t all = 0;
+    for (size_t i = 0; i < nt; i++) {
+        int64_t n = -1;
+        OK(store_count_rows(st, t[i].name, &n, &E));
+        all += n;
+    }
+    return all;
+}
+
+static err_code count_cb(void *ud, const char *table, json_t *row, err_t *e)
+{
+    (void)table, (void)row, (void)e;
+    ++*(int64_t *)ud;
+    return ERR_OK;
+}
+
+/* A load records itself, is read back (by another store too), replaced by the next one,
+ * removed; it is never a row of the logical tables, leaves the schema as it is, and
+ * store_drop takes it away with everything else. */
+static void test_load_record(void **state)
+{
+    tb_db *d = *state;
+    store_t *st = d->st;
+    store_load l;
+    bool found = true;
+    OK(store_load_get(st, &l, &found, &E));
+    assert_false(found);
+    assert_null(l.command);
+    OK(store_load_unmark(st, &E)); /* none: nothing to do */
+    FAILS(ERR_INVALID, store_load_mark(st, &(store_load){.source = C("x")}, &E));
+
+    int64_t before = rows_everywhere(st);
+    store_load in = {C("copy"),
+                     C("sqlite:///tmp/gr\xc3\xbc\xc3\x9f"
+                       "e.db"),
+                     T("2024-05-06T07:08:09.123456Z")};
+    OK(store_load_mark(st, &in, &E));
+    OK(store_load_get(st, &l, &found, &E));
+    assert_true(found);
+    assert_string_equal(l.command, "copy");
+    assert_string_equal(l.source, in.source);
+    assert_true(l.started_at == in.started_at);
+    store_load_clear(&l);
+    assert_int_equal(rows_everywhere(st), before);
+    int64_t iterated = 0;
+    OK(store_iterate(st, count_cb, &iterated, &E));
+    assert_int_equal(iterated, before);
+    OK(store_schema_check(st, &E));
+    if (reopenable()) {
+        store_t *st2 = NULL;
+        OK(store_open(d->url, NULL, &st2, &E));
+        OK(store_load_get(st2, &l, &found, &E));
+        assert_true(found);
+        assert_string_equal(l.command, "copy");
+        store_load_clear(&l);
+        store_close(st2);
+    }
+
+    store_load again = {C("import"), C("dump.jsonl"), T("2024-05-07T00:00:00Z")};
+    OK(store_load_mark(st, &again, &E));
+    OK(store_load_get(st, &l, &found, &E));
+    assert_true(found);
+    assert_string_equal(l.command, "import");
+    assert_string_equal(l.source, "dump.jsonl");
+    store_load_clear(&l);
+
+    OK(store_load_unmark(st, &E));
+    OK(store_load_get(st, &l, &found, &E));
+    assert_false(found);
+
+    OK(store_load_mark(st, &again, &E));
+    OK(store_drop(st, &E));
+    OK(store_load_get(st, &l, &found, &E)); /* no schema at all: read all the same */
+    assert_false(found);
+    OK(store_migrate_up(st, NULL, &E));
+    OK(store_load_get(st, &l, &found, &E));
+    assert_false(found);
+}
+
 /* ---- health figures ------------------------------------------------------------------ */
 
 /* The backend name store_get_stats must report for the URL under test. */
@@ -3076,6 +3161,7 @@ int main(int argc, char **argv)
         T_(test_iterate),
         T_(test_import_rows),
         T_(test_import_rows_checked_values),
+        T_(test_load_record),
         T_(test_message_search),
         T_(test_search_equivalence),
         T_(test_health),

@@ -4,7 +4,9 @@
  * Usage: test_xfer sqlite | pg | mariadb | all
  *   sqlite   SQLite file -> file, file -> :memory:, export/import, a copy killed
  *            halfway and re-run, non-empty targets, bad dumps, dry run, a row an
- *            older ctxd wrote with a NUL character (refused by export and copy)
+ *            older ctxd wrote with a NUL character (refused by export and copy), loads
+ *            interrupted at a batch boundary (xfer's cancel callback, SIGINT to the
+ *            real binary) and the record of the unfinished load (db check, re-run)
  *   pg       the same moves with a PostgreSQL target (fixture pg)
  *   mariadb  the same moves with a MariaDB target (fixture mariadb)
  *   all      SQLite -> PostgreSQL -> MariaDB -> SQLite round trip: identical
@@ -39,6 +41,7 @@
 #include "base/log.h"
 #include "base/sbuf.h"
 #include "store/store.h"
+#include "xfer/xfer.h"
 
 #ifndef CTXD_BIN
 #error "CTXD_BIN must name the ctxd executable"
@@ -101,9 +104,20 @@ static char **clean_env(void)
     return v;
 }
 
+static pid_t spawn_ctxd_in(const char *url, const char *const *args, const int in_pipe[2],
+                           const char *out_path, const char *err_path);
+
 /* Starts ctxd [--database-url url] args... with stdout/stderr into files. */
 static pid_t spawn_ctxd(const char *url, const char *const *args, const char *out_path,
                         const char *err_path)
+{
+    return spawn_ctxd_in(url, args, NULL, out_path, err_path);
+}
+
+/* The same with stdin the read end of in_pipe (NULL: /dev/null); the child closes the write
+ * end, so it sees the end of its input when the test closes its own. */
+static pid_t spawn_ctxd_in(const char *url, const char *const *args, const int in_pipe[2],
+                           const char *out_path, const char *err_path)
 {
     const char *argv[64];
     int n = 0;
@@ -121,7 +135,13 @@ static pid_t spawn_ctxd(const char *url, const char *const *args, const char *ou
     argv[n] = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (in_pipe) {
+        posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
+        posix_spawn_file_actions_addclose(&fa, in_pipe[0]);
+        posix_spawn_file_actions_addclose(&fa, in_pipe[1]);
+    } else {
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    }
     posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     char **env = clean_env();
@@ -453,6 +473,15 @@ static void seed_many(store_t *st, int n)
     OK(store_import_finish(st, &E));
 }
 
+/* A new SQLite database holding one session with n messages (seed_many). */
+static void seeded_source(int n, tdb *a)
+{
+    tdb_new(K_SQLITE, a);
+    store_t *st = open_migrated(a->url);
+    seed_many(st, n);
+    store_close(st);
+}
+
 static void seed_url(const char *url, void (*fn)(store_t *))
 {
     store_t *st = open_migrated(url);
@@ -659,11 +688,8 @@ static void t_killed_copy(void **state)
         N = 40000
     };
     tdb a, b;
-    tdb_new(K_SQLITE, &a);
+    seeded_source(N, &a);
     tdb_new(g_kind, &b);
-    store_t *st = open_migrated(a.url);
-    seed_many(st, N);
-    store_close(st);
 
     char *o = ts_strf("%s/kill.out", g_tmp), *er = ts_strf("%s/kill.err", g_tmp);
     pid_t pid = spawn_ctxd(
@@ -715,6 +741,283 @@ static void t_killed_copy(void **state)
     expect_next_ids(b.url, N, max_audit_id(a.url));
     tdb_drop(&a);
     tdb_drop(&b);
+}
+
+/* ---- interrupted loads ------------------------------------------------------------------ */
+
+/* Every row of the logical tables of url. */
+static int64_t all_rows(const char *url)
+{
+    size_t nt;
+    const store_table *t = store_tables(&nt);
+    int64_t all = 0;
+    for (size_t i = 0; i < nt; i++)
+        all += count_rows(url, t[i].name);
+    return all;
+}
+
+/* The record of an unfinished load in url: found, its command into cmd (may be NULL). */
+static bool load_recorded(const char *url, char **cmd, char **source)
+{
+    store_t *st = open_migrated(url);
+    store_load l;
+    bool found = false;
+    OK(store_load_get(st, &l, &found, &E));
+    store_close(st);
+    if (cmd)
+        *cmd = found ? xstrdup(l.command) : NULL;
+    if (source)
+        *source = found ? xstrdup(l.source) : NULL;
+    store_load_clear(&l);
+    return found;
+}
+
+/* `ctxd db check` of url: exit 1 naming the unfinished load (command, source), in text and
+ * in JSON; or exit 0 and no warning when `unfinished` is NULL. */
+static void expect_db_check(const char *url, const char *unfinished, const char *source)
+{
+    run_res r = RUN(url, "db", "check");
+    EXPECT_RC(r, unfinished ? 1 : 0);
+    if (unfinished) {
+        char *want = ts_strf("warning:         unfinished %s: started ", unfinished);
+        EXPECT_HAS(r.out, want);
+        EXPECT_HAS(r.out, source);
+        EXPECT_HAS(r.out, "; run the same command again to finish");
+        EXPECT_HAS(r.out, "status:          unhealthy");
+        free(want);
+    } else {
+        assert_null(strstr(r.out, "unfinished"));
+        EXPECT_HAS(r.out, "status:          healthy");
+    }
+    run_free(&r);
+    r = RUN(url, "db", "check", "--json");
+    EXPECT_RC(r, unfinished ? 1 : 0);
+    json_t *j = J(r.out);
+    json_t *l = json_object_get(j, "unfinished_load");
+    if (unfinished) {
+        assert_string_equal(json_string_value(json_object_get(l, "command")), unfinished);
+        EXPECT_HAS(json_string_value(json_object_get(l, "source")), source);
+        assert_true(json_is_string(json_object_get(l, "started_at")));
+        EXPECT_HAS(json_string_value(json_object_get(j, "warning")), "unfinished");
+    } else {
+        assert_null(l);
+        assert_null(json_object_get(j, "warning"));
+    }
+    json_decref(j);
+    run_free(&r);
+}
+
+static bool cancel_after(void *ud)
+{
+    int *left = ud;
+    return (*left)-- <= 0;
+}
+
+/* xfer_copy stopped by its cancel callback after 3 batches: exactly those whole batches are
+ * in the target, the load is recorded (db check says so, export and verification ignore
+ * the record), and re-running the same copy finishes it and removes the record. A cancel
+ * that says stop at once writes and records nothing. */
+static void t_cancel_copy(void **state)
+{
+    (void)state;
+    enum {
+        N = 100,
+        BATCH = 7
+    };
+    tdb a, b;
+    seeded_source(N, &a);
+    tdb_new(g_kind, &b);
+
+    int left = 0;
+    xfer_opts o = {.batch = BATCH, .verify = true, .cancel = cancel_after, .cancel_ud = &left};
+    xfer_report r;
+    OK(xfer_copy(a.url, b.url, &o, &r, &E));
+    assert_true(r.interrupted);
+    assert_null(r.stopped_table); /* before the first row */
+    assert_int_equal(all_rows(b.url), 0);
+    assert_false(load_recorded(b.url, NULL, NULL));
+
+    left = 4; /* load_begin, the session, two batches of messages */
+    OK(xfer_copy(a.url, b.url, &o, &r, &E));
+    assert_true(r.interrupted);
+    assert_false(r.verify_failed); /* not verified: not finished */
+    /* sessions (1 row, one batch), then two batches of messages */
+    assert_string_equal(r.stopped_table, "messages");
+    assert_int_equal(r.rows_done, 1 + 2 * BATCH);
+    assert_int_equal(count_rows(b.url, "sessions"), 1);
+    assert_int_equal(count_rows(b.url, "messages"), 2 * BATCH);
+    assert_int_equal(all_rows(b.url), r.rows_done);
+    char *cmd = NULL, *src = NULL;
+    assert_true(load_recorded(b.url, &cmd, &src));
+    assert_string_equal(cmd, "copy");
+    assert_string_equal(src, a.url); /* no password to mask */
+    free(cmd);
+    free(src);
+    expect_db_check(b.url, "copy", a.url);
+    /* the record is nobody's row: not in an export */
+    char *body = export_body(b.url);
+    assert_null(strstr(body, "ctxd_load"));
+    assert_null(strstr(body, "\"command\""));
+    free(body);
+
+    /* the same copy again: finished and verified with the record still there, then removed */
+    run_res rr = RUN(NULL, "copy", "--from", a.url, "--to", b.url, "--verify");
+    EXPECT_RC(rr, 0);
+    EXPECT_HAS(rr.out, "verify: messages       ok");
+    EXPECT_HAS(rr.out, "verify: sessions       ok");
+    run_free(&rr);
+    assert_int_equal(count_rows(b.url, "messages"), N);
+    assert_false(load_recorded(b.url, NULL, NULL));
+    expect_db_check(b.url, NULL, NULL);
+    tdb_drop(&a);
+    tdb_drop(&b);
+}
+
+/* A dump of n messages in a file; returns its path. */
+static char *dump_of_many(int n)
+{
+    tdb a;
+    seeded_source(n, &a);
+    char *path = export_file(a.url);
+    tdb_drop(&a);
+    return path;
+}
+
+/* The real binary interrupted by SIGINT at a known batch (CTXD_TEST_INTERRUPT_AFTER_BATCHES
+ * raises it in the progress display after that batch): the message, exit 130, whole
+ * batches only, db check reports the unfinished import; the same import again finishes
+ * it and db check is healthy again. */
+static void t_interrupt_cli(void **state)
+{
+    (void)state;
+    enum {
+        N = 200,
+        BATCH = 9
+    };
+    char *dump = dump_of_many(N);
+    tdb b;
+    tdb_new(g_kind, &b);
+    setenv("CTXD_TEST_INTERRUPT_AFTER_BATCHES", "4", 1);
+    run_res r = RUN(b.url, "import", dump, "--batch", "9");
+    unsetenv("CTXD_TEST_INTERRUPT_AFTER_BATCHES");
+    EXPECT_RC(r, 130);
+    /* batch 1: the session; 2-4: messages; the 5th is not written */
+    char *want = ts_strf("ctxd: interrupted after %d rows (table messages); run the same "
+                         "command again to finish",
+                         1 + 3 * BATCH);
+    EXPECT_HAS(r.err, want);
+    EXPECT_HAS(r.err, "stopping after the batch being written");
+    assert_null(strstr(r.out, "imported"));
+    free(want);
+    run_free(&r);
+    assert_int_equal(count_rows(b.url, "sessions"), 1);
+    assert_int_equal(count_rows(b.url, "messages"), 3 * BATCH);
+    expect_db_check(b.url, "import", dump);
+
+    r = RUN(b.url, "import", dump);
+    EXPECT_RC(r, 0);
+    EXPECT_HAS(r.out, "verify: messages       ok");
+    run_free(&r);
+    assert_int_equal(count_rows(b.url, "messages"), N);
+    expect_db_check(b.url, NULL, NULL);
+    unlink(dump);
+    free(dump);
+    tdb_drop(&b);
+}
+
+/* Polls the file at path until it holds needle (the child writes it when the signal
+ * arrives); fails after a minute. */
+static void wait_for_text(const char *path, const char *needle)
+{
+    utc_us deadline = utc_mono_us() + 60 * 1000000LL;
+    while (utc_mono_us() < deadline) {
+        char *t = slurp(path);
+        bool got = strstr(t, needle) != NULL;
+        free(t);
+        if (got)
+            return;
+        nanosleep(&(struct timespec){0, 2000000}, NULL);
+    }
+    fail_msg("%s never said \"%s\"", path, needle);
+}
+
+/* A real SIGINT (twice: `again`) to `ctxd import -` reading a dump from a pipe. The test
+ * writes the first MiB (more than a pipe holds, so ctxd is reading: its handler is in
+ * place), sends the signal, waits for ctxd to say it is stopping, then (once) writes the
+ * rest: ctxd stops before writing a row (exit 130, nothing recorded); twice: the second
+ * signal ends it at once (killed by SIGINT). Either way nothing is in the target and the
+ * same import then succeeds. */
+static void interrupt_pipe(bool again)
+{
+    char *dump = dump_of_many(20000); /* > 1 MiB */
+    char *text = slurp(dump);
+    size_t len = strlen(text), first = 1 << 20;
+    assert_true(len > first);
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    tdb b;
+    tdb_new(g_kind, &b);
+    char *o = ts_strf("%s/pipe.out", g_tmp), *er = ts_strf("%s/pipe.err", g_tmp);
+    pid_t pid = spawn_ctxd_in(b.url, (const char *const[]){"import", "-", NULL}, pfd, o, er);
+    close(pfd[0]);
+    int fd = pfd[1];
+    signal(SIGPIPE, SIG_IGN);
+    for (size_t off = 0; off < first;) {
+        ssize_t w = write(fd, text + off, first - off);
+        assert_true(w > 0);
+        off += (size_t)w;
+    }
+    kill(pid, SIGINT);
+    wait_for_text(er, "stopping after the batch being written");
+    if (again)
+        kill(pid, SIGINT);
+    else
+        for (size_t off = first; off < len;) {
+            ssize_t w = write(fd, text + off, len - off);
+            assert_true(w > 0);
+            off += (size_t)w;
+        }
+    close(fd);
+    int wst;
+    while (waitpid(pid, &wst, 0) < 0)
+        assert_int_equal(errno, EINTR);
+    char *err = slurp(er);
+    if (again) {
+        assert_true(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGINT);
+        assert_null(strstr(err, "interrupted"));
+    } else {
+        if (!WIFEXITED(wst) || WEXITSTATUS(wst) != 130)
+            fail_msg("status %d, stderr: %s", wst, err);
+        EXPECT_HAS(err, "ctxd: interrupted before any row was written; run the same command "
+                        "again to do it");
+    }
+    free(err);
+    assert_int_equal(all_rows(b.url), 0);
+    assert_false(load_recorded(b.url, NULL, NULL));
+    run_res r = RUN(b.url, "import", dump);
+    EXPECT_RC(r, 0);
+    run_free(&r);
+    assert_int_equal(count_rows(b.url, "messages"), 20000);
+    unlink(o);
+    unlink(er);
+    unlink(dump);
+    free(o);
+    free(er);
+    free(dump);
+    free(text);
+    tdb_drop(&b);
+}
+
+static void t_interrupt_pipe(void **state)
+{
+    (void)state;
+    interrupt_pipe(false);
+}
+
+static void t_interrupt_twice(void **state)
+{
+    (void)state;
+    interrupt_pipe(true);
 }
 
 /* Other data in the target: refused (exit 1, target unchanged) unless asked. */
@@ -1254,11 +1557,20 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "sqlite") == 0) {
         g_kind = K_SQLITE;
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(t_cli),           cmocka_unit_test(t_copy_verify),
-            cmocka_unit_test(t_export_import), cmocka_unit_test(t_nonempty),
-            cmocka_unit_test(t_bad_dumps),     cmocka_unit_test(t_nul_rows),
-            cmocka_unit_test(t_killed_copy),   cmocka_unit_test(t_present_and_versions),
-            cmocka_unit_test(t_tokens_flag),   cmocka_unit_test(t_old_dump),
+            cmocka_unit_test(t_cli),
+            cmocka_unit_test(t_copy_verify),
+            cmocka_unit_test(t_export_import),
+            cmocka_unit_test(t_nonempty),
+            cmocka_unit_test(t_bad_dumps),
+            cmocka_unit_test(t_nul_rows),
+            cmocka_unit_test(t_killed_copy),
+            cmocka_unit_test(t_present_and_versions),
+            cmocka_unit_test(t_tokens_flag),
+            cmocka_unit_test(t_old_dump),
+            cmocka_unit_test(t_cancel_copy),
+            cmocka_unit_test(t_interrupt_cli),
+            cmocka_unit_test(t_interrupt_pipe),
+            cmocka_unit_test(t_interrupt_twice),
         };
         rc = cmocka_run_group_tests_name("xfer sqlite", tests, NULL, NULL);
     } else if (strcmp(mode, "pg") == 0 || strcmp(mode, "mariadb") == 0) {
@@ -1268,6 +1580,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(t_nonempty),    cmocka_unit_test(t_bad_dumps),
             cmocka_unit_test(t_nul_rows),    cmocka_unit_test(t_killed_copy),
             cmocka_unit_test(t_tokens_flag), cmocka_unit_test(t_old_dump),
+            cmocka_unit_test(t_cancel_copy), cmocka_unit_test(t_interrupt_cli),
         };
         rc = cmocka_run_group_tests_name(g_kind == K_PG ? "xfer postgresql" : "xfer mariadb", tests,
                                          NULL, NULL);
