@@ -5,6 +5,16 @@
  *     "default": ["read"]
  *   }
  *
+ * or shared-context-server's form of the same map, read the same way:
+ *
+ *   { "config": {
+ *       "available_permissions": ["read", "write", "admin", "debug"],
+ *       "default_permissions": ["read"],
+ *       "agent_types": { "claude": { "permissions": ["read", "write"],
+ *                                    "description": "..." } } } }
+ *
+ * (default_permissions is "default"; each type's "permissions" its list; descriptions
+ * and available_permissions are checked and otherwise ignored).
  * Both keys are optional. Types listed replace (or add to) the built-in map; types
  * not listed keep their built-in permissions; "default" applies to every type not
  * in the map. Any other key, an unknown permission name, a type name that is
@@ -29,6 +39,65 @@
 static err_code bad(err_t *e, const char *where, const err_t *inner)
 {
     return err_set(e, ERR_INVALID, "%s: %s", where, inner->msg);
+}
+
+/* shared-context-server's {"config": {...}} as ctxd's form (a new reference in *out). */
+static err_code from_scs(json_t *root, json_t **out, err_t *e)
+{
+    json_t *cfg = json_object_get(root, "config");
+    if (json_object_size(root) != 1 || !json_is_object(cfg))
+        return err_set(e, ERR_INVALID,
+                       "a shared-context-server permissions file is {\"config\": {...}} alone");
+    const char *k;
+    json_t *v;
+    json_object_foreach (cfg, k, v) {
+        if (strcmp(k, "available_permissions") != 0 && strcmp(k, "default_permissions") != 0 &&
+            strcmp(k, "agent_types") != 0)
+            return err_set(e, ERR_INVALID,
+                           "config: unknown key \"%.60s\" (expected \"available_permissions\", "
+                           "\"default_permissions\" or \"agent_types\")",
+                           k);
+    }
+    err_t in;
+    auth_perms ignored;
+    json_t *avail = json_object_get(cfg, "available_permissions");
+    if (avail && auth_perms_from_json(avail, &ignored, &in) != ERR_OK)
+        return bad(e, "config.available_permissions", &in);
+    json_t *map = json_object();
+    json_t *def = json_object_get(cfg, "default_permissions");
+    if (def)
+        json_object_set(map, "default", def);
+    json_t *types = json_object_get(cfg, "agent_types");
+    if (types && !json_is_object(types)) {
+        json_decref(map);
+        return err_set(e, ERR_INVALID,
+                       "config.agent_types: expected an object mapping agent "
+                       "types to {\"permissions\": [...]}");
+    }
+    json_t *tmap = types ? json_object() : NULL;
+    json_object_foreach (types, k, v) {
+        json_t *perms = json_object_get(v, "permissions");
+        const char *bad_key = NULL;
+        const char *kk;
+        json_t *vv;
+        json_object_foreach (v, kk, vv)
+            if (strcmp(kk, "permissions") != 0 &&
+                !(strcmp(kk, "description") == 0 && json_is_string(vv)))
+                bad_key = kk;
+        if (!json_is_object(v) || !perms || bad_key) {
+            json_decref(tmap);
+            json_decref(map);
+            return err_set(e, ERR_INVALID,
+                           "config.agent_types.%.60s: expected {\"permissions\": [...], "
+                           "\"description\": \"...\"}%s%.60s",
+                           k, bad_key ? ", not the key " : "", bad_key ? bad_key : "");
+        }
+        json_object_set(tmap, k, perms);
+    }
+    if (tmap)
+        json_object_set_new(map, "agent_types", tmap);
+    *out = map;
+    return ERR_OK;
 }
 
 static err_code parse_map(json_t *root, auth_permmap *m, err_t *e)
@@ -109,6 +178,14 @@ static err_code load(const char *path, auth_permmap **out, err_t *e)
     sbuf_free(&b);
     if (!root)
         return err_set(e, ERR_INVALID, "line %d, column %d: %s", je.line, je.column, je.text);
+    if (json_is_object(root) && json_object_get(root, "config")) { /* the SCS form */
+        json_t *map = NULL;
+        err_code rc = from_scs(root, &map, e);
+        json_decref(root);
+        if (rc != ERR_OK)
+            return rc;
+        root = map;
+    }
     auth_permmap *m = auth_permmap_default();
     err_code rc = parse_map(root, m, e);
     json_decref(root);

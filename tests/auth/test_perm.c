@@ -199,6 +199,29 @@ static void test_file_good(void **state)
     free(p);
 }
 
+/* shared-context-server's form of the file is read as the same map */
+static void test_scs_file(void **state)
+{
+    (void)state;
+    char *p = write_file(
+        "scs.json", "{\"config\": {\n"
+                    "  \"available_permissions\": [\"read\", \"write\", \"admin\", \"debug\"],\n"
+                    "  \"default_permissions\": [\"read\", \"debug\"],\n"
+                    "  \"agent_types\": {\n"
+                    "    \"claude\": {\"permissions\": [\"read\"], \"description\": \"x\"},\n"
+                    "    \"reviewer\": {\"permissions\": [\"read\", \"write\"]}\n"
+                    "  }}}\n");
+    auth_permmap *m = NULL;
+    err_t e;
+    assert_int_equal(auth_permmap_load(p, &m, &e), ERR_OK);
+    assert_int_equal(auth_permmap_lookup(m, "claude"), R);
+    assert_int_equal(auth_permmap_lookup(m, "reviewer"), R | W);
+    assert_int_equal(auth_permmap_lookup(m, "admin"), AUTH_PERM_ALL); /* built-in kept */
+    assert_int_equal(auth_permmap_lookup(m, "stranger"), R | D);      /* default_permissions */
+    auth_permmap_free(m);
+    free(p);
+}
+
 /* Loads text; expects ERR_INVALID with every fragment in the message. */
 static void bad_file(const char *text, const char *frag1, const char *frag2)
 {
@@ -225,6 +248,18 @@ static void test_file_bad(void **state)
     bad_file("{\n  \"agent_types\": {\n    \"claude\": [\"read\",]\n  }\n}\n", "line 3", "column");
     bad_file("{\"default\": [\"read\"]", "line 1", NULL);
     bad_file("", "line", NULL);
+    /* shared-context-server's form: the same strictness, paths under config */
+    bad_file("{\"config\": {\"agent_types\": {\"x\": [\"read\"]}}}", "config.agent_types.x",
+             "permissions");
+    bad_file("{\"config\": {\"agent_types\": {\"x\": {\"permissions\": [\"fly\"]}}}}",
+             "agent_types.x", "fly");
+    bad_file("{\"config\": {\"default_permissions\": \"read\"}}", "default", NULL);
+    bad_file("{\"config\": {\"other\": 1}}", "config: unknown key \"other\"", NULL);
+    bad_file("{\"config\": {}, \"default\": []}", "{\"config\": {...}} alone", NULL);
+    bad_file("{\"config\": {\"available_permissions\": [\"root\"]}}", "available_permissions",
+             "root");
+    bad_file("{\"config\": {\"agent_types\": {\"x\": {\"permissions\": [], \"color\": 1}}}}",
+             "not the key color", NULL);
     bad_file("{\"agent_types\": {\"a\": [\"read\"], \"a\": [\"write\"]}}", "line 1", "duplicate");
     /* meaning */
     bad_file("{\"agent_types\": {\"claude\": [\"read\", \"wirte\"]}}", "agent_types.claude",
@@ -271,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_names),         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_coding_agents), cmocka_unit_test(test_file_good),
         cmocka_unit_test(test_file_bad),      cmocka_unit_test(test_file_message_form),
+        cmocka_unit_test(test_scs_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
